@@ -1,0 +1,116 @@
+"""The pipeline in one call: inputs -> lines -> events -> runs/prompts/phases -> Report."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from .model import Report, SourceInfo, Summary
+from .parse import Parser
+from .segment import Segmenter
+from .sources import Source, read_lines
+
+
+def analyze_paths(paths: Sequence[str]) -> Report:
+    """Analyse the logs at ``paths`` (``-`` is stdin) in order, as one report.
+
+    Each input is read, parsed and segmented as a stream; runs never span two inputs.
+    Raises sources.UnusableInput for an input that cannot be a log.
+    """
+    opened = [read_lines(path) for path in paths]  # fail fast, before any work
+    return _analyze(opened)
+
+
+def analyze_text(text: str, name: str = "<text>") -> Report:
+    """Analyse a log given as a string (tests, notebooks, pasted logs)."""
+    import io
+
+    from .sources import _clean_lines, _physical_lines
+
+    src = Source(name=name)
+    stream = io.BytesIO(text.encode("utf-8"))
+    phys = _physical_lines(stream, src)
+    head = next(phys, None)
+    return _analyze([(src, _clean_lines(head, phys, src, stream))])
+
+
+def _analyze(opened: Iterable[tuple[Source, Iterable]]) -> Report:  # type: ignore[type-arg]
+    summary = Summary()
+    report = Report(sources=[], summary=summary, runs=[], prompts=[], progress_bars=[], loads=[], errors=[])
+    first_ts = last_ts = None
+    for index, (source, lines) in enumerate(opened):
+        parser = Parser(index)
+        seg = Segmenter(index, first_run_index=len(report.runs), first_prompt_index=len(report.prompts))
+        for raw in lines:
+            seg.feed_all(parser.feed(raw))
+        seg.feed_all(parser.close())
+        seg.finish()
+        report.runs += seg.runs
+        report.prompts += seg.prompts
+        report.progress_bars += seg.bars
+        report.loads += seg.loads
+        report.errors += seg.errors
+        report.notable += seg.notable
+        s = seg.summary
+        for name in ("got_prompt", "executed", "partial_loads", "lowvram_module_loads", "ws_timeouts", "restarts"):
+            setattr(summary, name, getattr(summary, name) + getattr(s, name))
+        summary.lowvram = summary.lowvram or s.lowvram
+        summary.skipped_lines += source.skipped_lines + parser.skipped_lines
+        summary.replaced_bytes += source.replaced_bytes
+        if parser.first_ts is not None:
+            first_ts = parser.first_ts if first_ts is None else min(first_ts, parser.first_ts)
+            last_ts = parser.last_ts if last_ts is None else max(last_ts, parser.last_ts)  # type: ignore[type-var]
+        report.sources.append(
+            SourceInfo(
+                name=source.name,
+                lines=source.total_lines,
+                timestamp_styles={k: v for k, v in parser.styles.items() if k != "none"},
+                markdown=source.markdown,
+                replaced_bytes=source.replaced_bytes,
+                skipped_lines=source.skipped_lines + parser.skipped_lines,
+                truncated_lines=source.truncated_lines,
+                repaired_mojibake=source.repaired_mojibake,
+                report_fields={k: v[1] for k, v in source.report_fields.items()},
+            )
+        )
+        _apply_report_fields(report, source, index)
+    summary.errors = len(report.errors)
+    if first_ts is not None and last_ts is not None:
+        summary.span_s = round((last_ts - first_ts).total_seconds(), 3)
+    return report
+
+
+def _apply_report_fields(report: Report, source: Source, index: int) -> None:
+    """Use a "ComfyUI Error Report" header where the fenced log lacks the facts."""
+    fields = source.report_fields
+    if not fields:
+        return
+    from .model import ErrorRecord, Run
+    from .patterns import gpu_name, is_oom
+
+    runs = [r for r in report.runs if r.source == index]
+    if not runs:
+        runs = [Run(index=len(report.runs), source=index)]
+        report.runs += runs
+    run = runs[0]
+    if "device" in fields and run.gpu is None:
+        run.device = fields["device"][1]
+        run.gpu = gpu_name(run.device)
+    if "vram_total_bytes" in fields and run.total_vram_mb is None:
+        try:
+            run.total_vram_mb = round(int(fields["vram_total_bytes"][1]) / 2**20)
+        except ValueError:
+            pass
+    for key in ("comfyui_version", "pytorch_version"):
+        if key in fields and getattr(run, key) is None:
+            setattr(run, key, fields[key][1])
+    if "exception_type" in fields:
+        line, exc_type = fields["exception_type"]
+        message = fields.get("exception_message", (line, ""))[1]
+        text = f"{exc_type}: {message}".strip()
+        if not any(e.source == index and message and message in e.message for e in report.errors):
+            kind = "oom" if is_oom(text) else "exception"
+            node = fields.get("node_type", (0, ""))[1]
+            report.errors.append(
+                ErrorRecord(prompt=None, kind=kind, message=text + (f" (node {node})" if node else ""),
+                            line=line, source=index)
+            )

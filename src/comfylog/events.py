@@ -1,0 +1,99 @@
+"""Typed events: what the parser makes of the lines that matter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+
+class Phase(str, Enum):
+    """What a stretch of wall time was spent on. Every second of a prompt gets exactly one."""
+
+    LOAD = "load"
+    INFERENCE = "inference"
+    WAIT = "wait"
+    OTHER = "other"
+
+
+class EventKind(str, Enum):
+    # start-up facts
+    CUDA_BANNER = "cuda_banner"
+    CUDA_VERSION = "cuda_version"
+    MANAGER_STARTUP = "manager_startup"
+    WORKER_STARTING = "worker_starting"
+    TOTAL_VRAM = "total_vram"
+    VRAM_STATE = "vram_state"
+    DEVICE = "device"
+    PYTORCH_VERSION = "pytorch_version"
+    COMFYUI_VERSION = "comfyui_version"
+    LAUNCH_ARGS = "launch_args"
+    IMPORT_TIME = "import_time"
+    SERVER_STARTING = "server_starting"
+    SERVER_READY = "server_ready"
+    SERVER_STOPPED = "server_stopped"
+    GPU_MEMORY = "gpu_memory"
+    # prompts
+    PROMPT_RECEIVED = "prompt_received"
+    PROMPT_EXECUTED = "prompt_executed"
+    OUTPUT_INVALID = "output_invalid"
+    PROMPT_INVALID = "prompt_invalid"
+    EXCEPTION = "exception"
+    INTERRUPTED = "interrupted"
+    # model loading
+    LOAD_REQUESTED = "load_requested"
+    LOADED_COMPLETELY = "loaded_completely"
+    LOADED_PARTIALLY = "loaded_partially"
+    LOWVRAM_MODE = "lowvram_mode"
+    LOWVRAM_MODULES = "lowvram_modules"
+    LOAD_DETAIL = "load_detail"
+    GGUF_QTYPES = "gguf_qtypes"
+    VIDEO_SAMPLING = "video_sampling"
+    # progress
+    PROGRESS_BAR = "progress_bar"
+    # RunPod / worker-comfyui
+    WS_TIMEOUT = "ws_timeout"
+    WS_CONNECTED = "ws_connected"
+    WS_RECONNECT = "ws_reconnect"
+    JOB_STARTED = "job_started"
+    JOB_FINISHED = "job_finished"
+    # failures
+    OOM = "oom"
+    TRACEBACK = "traceback"
+    ERROR_LINE = "error_line"
+
+
+@dataclass(slots=True)
+class Event:
+    """One thing the log said, at ``line`` of ``source`` (1-based), with its time if the line had one."""
+
+    kind: EventKind
+    line: int
+    ts: datetime | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    source: int = 0
+    #: Last line the event covers (tracebacks, progress bars, runs of lowvram module lines).
+    end_line: int = 0
+    end_ts: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if not self.end_line:
+            self.end_line = self.line
+
+
+@dataclass(slots=True)
+class Activity:
+    """A run of consecutive timestamped lines whose work belongs to one phase.
+
+    The segmenter paints wall time from these: the gap before a line is spent on that line's work.
+    Wait runs are kept one line each, because each timeout line accounts for its own 10 seconds.
+    """
+
+    phase: Phase
+    first_ts: datetime
+    last_ts: datetime
+    first_line: int
+    last_line: int
+    source: int = 0
+    resolution: float = 0.0

@@ -1,0 +1,204 @@
+"""The report data: what one analysis found, as typed records that every renderer reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .events import Event, Phase
+
+PHASES = (Phase.LOAD, Phase.INFERENCE, Phase.WAIT, Phase.OTHER)
+
+
+@dataclass
+class Phases:
+    """Seconds of a prompt per phase; they add up to the prompt's total."""
+
+    load: float = 0.0
+    inference: float = 0.0
+    wait: float = 0.0
+    other: float = 0.0
+
+    def get(self, phase: Phase) -> float:
+        return float(getattr(self, phase.value))
+
+    def add(self, phase: Phase, seconds: float) -> None:
+        setattr(self, phase.value, self.get(phase) + seconds)
+
+    @property
+    def total(self) -> float:
+        return self.load + self.inference + self.wait + self.other
+
+    def as_dict(self) -> dict[str, float]:
+        return {p.value: round(self.get(p), 3) for p in PHASES}
+
+
+@dataclass
+class Span:
+    """A stretch of wall time spent on one phase (for timelines)."""
+
+    start: datetime
+    end: datetime
+    phase: Phase
+
+
+@dataclass
+class ProgressBar:
+    prompt: int | None
+    label: str | None
+    total: float
+    done: float
+    final_rate: float | None
+    rate_unit: str
+    elapsed_s: float
+    line: int
+    end_line: int
+    source: int = 0
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @property
+    def is_loading(self) -> bool:
+        """Bars that load weights or download files are load time, not inference."""
+        label = (self.label or "").lower()
+        return "load" in label or "download" in label or self.rate_unit.endswith("B/s")
+
+    @property
+    def seconds_per_step(self) -> float | None:
+        if self.final_rate is None or self.final_rate == 0:
+            return None
+        if self.rate_unit == "s/it":
+            return self.final_rate
+        if self.rate_unit == "it/s":
+            return 1.0 / self.final_rate
+        return None
+
+    @property
+    def rate_text(self) -> str | None:
+        return None if self.final_rate is None else f"{self.final_rate:.2f}{self.rate_unit}"
+
+
+@dataclass
+class Load:
+    prompt: int | None
+    model: str | None
+    kind: str  # complete / partial / lowvram
+    usable_mb: float | None
+    loaded_mb: float | None
+    line: int
+    source: int = 0
+    ts: datetime | None = None
+
+
+@dataclass
+class ErrorRecord:
+    prompt: int | None
+    kind: str  # oom, exception, validation, interrupted, import_failed, traceback
+    message: str
+    line: int
+    source: int = 0
+    ts: datetime | None = None
+    end_line: int | None = None
+
+
+@dataclass
+class Prompt:
+    index: int
+    run: int
+    got_at: datetime | None
+    line: int
+    source: int = 0
+    status: str = "unfinished"  # ok / error / interrupted / invalid / unfinished
+    executed_s: float | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    total_s: float | None = None
+    phases: Phases = field(default_factory=Phases)
+    estimated: bool = False
+    last_line: int = 0
+    spans: list[Span] = field(default_factory=list)
+    ws_timeouts: int = 0
+    lowvram_module_loads: int = 0
+    invalid_outputs: int = 0
+    received: bool = True  # False when the log shows the end of a prompt whose start it lacks
+    models: list[str] = field(default_factory=list)
+    video: dict[str, int] | None = None
+    gguf_qtypes: dict[str, int] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in ("unfinished", "invalid")
+
+
+@dataclass
+class Run:
+    """One ComfyUI process lifetime; a new start-up in the same log begins the next run."""
+
+    index: int
+    source: int = 0
+    first_line: int = 0
+    last_line: int = 0
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    restart: bool = False
+    gpu: str | None = None
+    device: str | None = None
+    total_vram_mb: int | None = None
+    total_ram_mb: int | None = None
+    vram_state: str | None = None
+    vram_states: list[str] = field(default_factory=list)
+    comfyui_version: str | None = None
+    pytorch_version: str | None = None
+    cuda_version: str | None = None
+    ready_at: datetime | None = None
+    startup_s: float | None = None
+    idle_s: float | None = None
+    span_s: float | None = None
+    serverless: bool = False
+    gpu_memory: dict[str, int] | None = None
+    import_times: list[tuple[float, str, bool, int]] = field(default_factory=list)  # seconds, path, failed, line
+    stopped: bool = False
+
+
+@dataclass
+class Summary:
+    got_prompt: int = 0
+    executed: int = 0
+    partial_loads: int = 0
+    lowvram: bool = False
+    lowvram_module_loads: int = 0
+    ws_timeouts: int = 0
+    restarts: int = 0
+    errors: int = 0
+    span_s: float | None = None
+    skipped_lines: int = 0
+    replaced_bytes: int = 0
+
+
+@dataclass
+class SourceInfo:
+    name: str
+    lines: int
+    timestamp_styles: dict[str, int]
+    markdown: bool = False
+    replaced_bytes: int = 0
+    skipped_lines: int = 0
+    truncated_lines: int = 0
+    repaired_mojibake: int = 0
+    report_fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Report:
+    """Everything one analysis found. Renderers take this and nothing else."""
+
+    sources: list[SourceInfo]
+    summary: Summary
+    runs: list[Run]
+    prompts: list[Prompt]
+    progress_bars: list[ProgressBar]
+    loads: list[Load]
+    errors: list[ErrorRecord]
+    #: Notable events kept for the diagnoser and timelines (bounded; see segment.MAX_NOTABLE).
+    notable: list[Event] = field(default_factory=list)

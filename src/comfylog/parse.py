@@ -1,0 +1,412 @@
+"""Lines -> events, streaming.
+
+Per physical line: strip the prefix (time), split the rest at bare CRs (tqdm states), read tqdm
+states into progress bars, run the message table on the rest, and keep multi-line tracebacks
+together. Consecutive ``lowvram: loaded module regularly`` lines become one counted event.
+
+Besides events, the parser emits Activity runs: which phase each stretch of timestamped lines
+belongs to. Every Activity is emitted before the events of its last line, so a consumer that
+reacts to an event has already seen all the time up to that event's line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .events import Activity, Event, EventKind, Phase
+from .patterns import BY_NEEDLE, NEEDLE_RE, PROGRESS_RE, Pattern, is_oom, match_fields, si_number
+from .prefixes import FINE, PrefixReader
+from .sources import RawLine
+
+Item = Event | Activity
+
+#: Events before which an open progress bar is closed: the bar cannot continue past them.
+CLOSES_BAR = frozenset(
+    {
+        EventKind.PROMPT_EXECUTED,
+        EventKind.EXCEPTION,
+        EventKind.INTERRUPTED,
+        EventKind.CUDA_BANNER,
+        EventKind.MANAGER_STARTUP,
+        EventKind.SERVER_STARTING,
+        EventKind.WORKER_STARTING,
+    }
+)
+#: Start-up markers: their lines get an Activity of their own so a run ends exactly before them.
+START_MARKERS = frozenset(
+    {EventKind.CUDA_BANNER, EventKind.MANAGER_STARTUP, EventKind.SERVER_STARTING, EventKind.WORKER_STARTING}
+)
+#: The ``==========`` line printed just before ``== CUDA ==``.
+BANNER_RULE_RE = re.compile(r"^={10,}\s*$")
+EXCEPTION_LINE_RE = re.compile(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::\s?(?P<message>.*))?$")
+CHAINED_RE = re.compile(r"^(During handling of the above exception|The above exception was the direct cause)")
+MAX_TRACEBACK_LINES = 2000
+#: A completed bar redrawn on the very next line with the same count (tqdm's close() written as a
+#: separate line, as docker does) is the same bar if it comes within this many seconds.
+CLOSE_REDRAW_S = 2.0
+
+
+def _elapsed_seconds(text: str) -> float:
+    total = 0.0
+    for part in text.split(":"):
+        total = total * 60 + int(part)
+    return total
+
+
+@dataclass
+class _State:
+    line: int
+    ts: datetime | None
+    label: str | None
+    n: float
+    total: float
+    elapsed_s: float
+    rate: float | None
+    unit: str
+
+
+@dataclass
+class _Bar:
+    states: list[_State] = field(default_factory=list)
+    ts_before: datetime | None = None
+
+    @property
+    def last(self) -> _State:
+        return self.states[-1]
+
+    @property
+    def complete(self) -> bool:
+        return self.last.total > 0 and self.last.n >= self.last.total
+
+
+class Parser:
+    """Feed it RawLines in order; it yields Events and Activities. Call ``close()`` at the end."""
+
+    def __init__(self, source: int = 0) -> None:
+        self.source = source
+        self.prefixes = PrefixReader()
+        self.skipped_lines = 0
+        self.styles: dict[str, int] = {}
+        self.first_ts: datetime | None = None
+        self.last_ts: datetime | None = None
+        self._bar: _Bar | None = None
+        self._activity: Activity | None = None
+        self._lowvram: Event | None = None
+        self._traceback: Event | None = None
+        self._traceback_pending: Event | None = None  # finished, may still get a chained part
+        self._last_ts: datetime | None = None
+        self._closed: list[Activity] = []
+        self._isolate_next = False
+
+    # ---- public -------------------------------------------------------------------------------
+    def feed(self, raw: RawLine) -> Iterator[Item]:
+        pre = self.prefixes.read(raw.text)
+        ts = pre.ts
+        self.styles[pre.style] = self.styles.get(pre.style, 0) + 1
+        if ts is not None:
+            if self.first_ts is None:
+                self.first_ts = ts
+            self.last_ts = ts
+        text = pre.text
+        out: list[Item] = []
+
+        if self._traceback is not None:
+            if self._traceback_line(raw.number, ts, text):
+                self._mark(raw.number, ts, pre.resolution, Phase.OTHER)
+                return iter(self._take_closed())
+        elif self._traceback_pending is not None:
+            stripped = text.strip()
+            if not stripped or CHAINED_RE.match(stripped):
+                self._traceback_pending.end_line = raw.number
+                self._mark(raw.number, ts, pre.resolution, Phase.OTHER)
+                return iter(self._take_closed())
+            if stripped.startswith("Traceback (most recent call last)"):
+                self._traceback = self._traceback_pending
+                self._traceback_pending = None
+                self._traceback.fields["chained"] = self._traceback.fields.get("chained", 0) + 1
+                self._traceback.end_line = raw.number
+                self._mark(raw.number, ts, pre.resolution, Phase.OTHER)
+                return iter(self._take_closed())
+            out.append(self._traceback_pending)
+            self._traceback_pending = None
+
+        # A completed bar not redrawn on this line is finished.
+        if self._bar is not None and self._bar.complete and self._bar.last.line < raw.number:
+            if not self._is_close_redraw(text, ts, raw.number):
+                out.extend(self._close_bar())
+
+        events: list[Event] = []
+        phase = Phase.OTHER
+        had_progress = "%|" in text
+        segments = text.split("\r") if "\r" in text else (text,)
+        for i, segment in enumerate(segments):
+            if i > 0 and segment[:1] in "[0123456789":
+                segment = self.prefixes.read(segment).text
+            phase = self._segment(segment, raw.number, ts, events, out, phase)
+
+        isolated = had_progress or any(e.kind in START_MARKERS for e in events) or BANNER_RULE_RE.match(text)
+        self._mark(raw.number, ts, pre.resolution, phase, isolated=bool(isolated))
+        if events:
+            out.extend(self._flush_activity())
+            out.extend(events)
+        elif self._closed:
+            out.extend(self._take_closed())
+        return iter(out)
+
+    def close(self) -> Iterator[Item]:
+        out: list[Item] = []
+        if self._traceback is not None:
+            out.append(self._traceback)
+            self._traceback = None
+        if self._traceback_pending is not None:
+            out.append(self._traceback_pending)
+            self._traceback_pending = None
+        out.extend(self._close_bar())
+        out.extend(self._close_lowvram())
+        out.extend(self._flush_activity())
+        return iter(out)
+
+    # ---- messages -----------------------------------------------------------------------------
+    def _segment(
+        self, text: str, line: int, ts: datetime | None, events: list[Event], out: list[Item], phase: Phase
+    ) -> Phase:
+        while text:
+            if "%|" in text:
+                m = PROGRESS_RE.search(text)
+                if m:
+                    before = text[: m.start("label")]
+                    if before.strip():
+                        phase = self._messages(before, line, ts, events, out, phase)
+                    out.extend(self._progress(m, line, ts))
+                    text = text[m.end() :]
+                    if text[:1] in "[0123456789":
+                        text = self.prefixes.read(text).text
+                    continue
+            return self._messages(text, line, ts, events, out, phase)
+        return phase
+
+    def _messages(
+        self, text: str, line: int, ts: datetime | None, events: list[Event], out: list[Item], phase: Phase
+    ) -> Phase:
+        pos = 0
+        while True:
+            m = NEEDLE_RE.search(text, pos)
+            if m is None:
+                return phase
+            matched: tuple[Pattern, re.Match[str]] | None = None
+            for pattern in BY_NEEDLE[m.group(0)]:
+                pm = pattern.regex.search(text)
+                if pm:
+                    matched = (pattern, pm)
+                    break
+            if matched is None:
+                pos = m.start() + 1
+                continue
+            pattern, pm = matched
+            if phase is Phase.OTHER:
+                phase = pattern.phase
+            self._emit(pattern, pm, line, ts, events, out)
+            if pattern.glued and pm.end() < len(text):
+                text = text[pm.end() :]
+                pos = 0
+                continue
+            return phase
+
+    def _emit(
+        self, pattern: Pattern, m: re.Match[str], line: int, ts: datetime | None, events: list[Event],
+        out: list[Item],
+    ) -> None:
+        kind = pattern.kind
+        if kind is EventKind.LOWVRAM_MODULES:
+            if self._lowvram is None:
+                self._lowvram = Event(kind, line, ts, {"count": 0}, self.source)
+            self._lowvram.fields["count"] += 1
+            self._lowvram.end_line = line
+            self._lowvram.end_ts = ts
+            return
+        out.extend(self._close_lowvram())
+        if kind is EventKind.TRACEBACK:
+            self._traceback = Event(kind, line, ts, {"lines": 1}, self.source)
+            return
+        if kind in CLOSES_BAR:
+            out.extend(self._close_bar())
+        fields: dict[str, Any] = match_fields(pattern, m)
+        fields["pattern"] = pattern.name
+        fields["text"] = m.string[:500]
+        if kind is EventKind.EXCEPTION and is_oom(fields.get("message", "")):
+            fields["oom"] = True
+        events.append(Event(kind, line, ts, fields, self.source))
+
+    # ---- tracebacks ---------------------------------------------------------------------------
+    def _traceback_line(self, line: int, ts: datetime | None, text: str) -> bool:
+        """Take ``text`` into the open traceback; False if the line is not part of it."""
+        tb = self._traceback
+        assert tb is not None
+        if text[:1] in (" ", "\t") or not text.strip():
+            tb.end_line = line
+            tb.fields["lines"] += 1
+            if tb.fields["lines"] > MAX_TRACEBACK_LINES:
+                self._traceback_pending, self._traceback = tb, None
+            return True
+        m = EXCEPTION_LINE_RE.match(text.strip())
+        if m and tb.fields["lines"] > 1:
+            tb.fields["exception_type"] = m.group("type")
+            tb.fields["message"] = (m.group("message") or "").strip()[:500]
+            tb.fields["oom"] = is_oom(text)
+            tb.end_line = line
+            tb.end_ts = ts
+            self._traceback_pending, self._traceback = tb, None
+            return True
+        # Not a traceback line after all: the traceback was cut short.
+        self._traceback_pending, self._traceback = tb, None
+        return False
+
+    # ---- progress bars ------------------------------------------------------------------------
+    def _progress(self, m: re.Match[str], line: int, ts: datetime | None) -> list[Item]:
+        label = m.group("label").strip().rstrip(":").strip() or None
+        try:
+            n = si_number(m.group("n"))
+            total = si_number(m.group("total"))
+            elapsed = _elapsed_seconds(m.group("elapsed"))
+        except ValueError:
+            self.skipped_lines += 1
+            return []
+        rate_text = m.group("rate")
+        rate = None if rate_text == "?" else float(rate_text)
+        unit = m.group("unit") or "it/s"
+        state = _State(line, ts, label, n, total, elapsed, rate, unit)
+        out: list[Item] = []
+        bar = self._bar
+        if bar is not None:
+            last = bar.last
+            new_bar = (
+                last.total != total
+                or last.label != label
+                or n < last.n
+                or (bar.complete and line > last.line and not self._continues(bar, state))
+            )
+            if new_bar:
+                out.extend(self._close_bar())
+                bar = None
+        if bar is None:
+            bar = self._bar = _Bar(ts_before=self._last_ts)
+        bar.states.append(state)
+        return out
+
+    def _continues(self, bar: _Bar, state: _State) -> bool:
+        """Is ``state`` (on a later line) tqdm's close() redraw of the completed ``bar``?
+
+        Only when the bar's last line held a single completed state: a line that already holds
+        the update and the close (``100%... 2.53it/s\r100%... 2.47it/s``) ended its bar.
+        """
+        last = bar.last
+        on_last_line = sum(1 for s in bar.states[-3:] if s.line == last.line and s.n >= s.total)
+        return on_last_line == 1 and self._same_close(last, state)
+
+    @staticmethod
+    def _same_close(last: _State, state: _State) -> bool:
+        if state.line != last.line + 1 or state.n != last.n or state.elapsed_s != last.elapsed_s:
+            return False
+        if state.ts is not None and last.ts is not None:
+            return abs((state.ts - last.ts).total_seconds()) <= CLOSE_REDRAW_S
+        return True
+
+    def _is_close_redraw(self, text: str, ts: datetime | None, line: int) -> bool:
+        assert self._bar is not None
+        m = PROGRESS_RE.search(text) if "%|" in text else None
+        if m is None:
+            return False
+        label = m.group("label").strip().rstrip(":").strip() or None
+        last = self._bar.last
+        try:
+            n, total = si_number(m.group("n")), si_number(m.group("total"))
+            elapsed = _elapsed_seconds(m.group("elapsed"))
+        except ValueError:
+            return False
+        probe = _State(line, ts, label, n, total, elapsed, None, "")
+        return label == last.label and total == last.total and self._continues(self._bar, probe)
+
+    def _close_bar(self) -> list[Item]:
+        bar = self._bar
+        if bar is None:
+            return []
+        self._bar = None
+        first, last = bar.states[0], bar.states[-1]
+        fields: dict[str, Any] = {
+            "label": last.label,
+            "total": int(last.total) if last.total.is_integer() else last.total,
+            "done": int(last.n) if last.n.is_integer() else last.n,
+            "final_rate": last.rate,
+            "rate_unit": last.unit,
+            "elapsed_s": last.elapsed_s,
+            "first_elapsed_s": first.elapsed_s,
+            "states": len(bar.states),
+            "ts_before": bar.ts_before,
+        }
+        event = Event(EventKind.PROGRESS_BAR, first.line, first.ts, fields, self.source, last.line, last.ts)
+        return [*self._flush_activity(), event]
+
+    # ---- lowvram and activity -----------------------------------------------------------------
+    def _close_lowvram(self) -> list[Item]:
+        if self._lowvram is None:
+            return []
+        event, self._lowvram = self._lowvram, None
+        return [*self._flush_activity(), event]
+
+    def _mark(
+        self, line: int, ts: datetime | None, resolution: float, phase: Phase, isolated: bool = False
+    ) -> None:
+        """Add a timestamped line to the activity runs.
+
+        ``isolated`` lines (those holding progress states) get a run of their own, so the times of
+        the lines just before and after a bar stay known: the segmenter needs them to place the bar.
+        """
+        if ts is None:
+            return
+        if self._last_ts is not None and ts < self._last_ts:
+            ts = self._last_ts  # time never runs backwards inside one log: keep order, lose nothing
+        self._last_ts = ts
+        act = self._activity
+        if isolated:
+            if act is not None:
+                self._closed.append(act)
+            self._closed.append(Activity(phase, ts, ts, line, line, self.source, resolution))
+            self._activity = None
+            self._isolate_next = True
+            return
+        if act is not None and act.phase is phase and phase is not Phase.WAIT and not self._isolate_next:
+            act.last_ts = ts
+            act.last_line = line
+            act.resolution = max(act.resolution, resolution)
+            return
+        if act is not None:
+            self._closed.append(act)
+        self._activity = Activity(phase, ts, ts, line, line, self.source, resolution)
+        self._isolate_next = False
+
+    def _take_closed(self) -> list[Item]:
+        closed: list[Item] = list(self._closed)
+        self._closed.clear()
+        return closed
+
+    def _flush_activity(self) -> list[Item]:
+        flushed = self._take_closed()
+        if self._activity is not None:
+            flushed.append(self._activity)
+            self._activity = None
+        return flushed
+
+
+def parse(lines: Iterable[RawLine], source: int = 0) -> Iterator[Item]:
+    """Parse ``lines`` into Events and Activities, in order."""
+    parser = Parser(source)
+    for raw in lines:
+        yield from parser.feed(raw)
+    yield from parser.close()
+
+
+__all__ = ["FINE", "Item", "Parser", "parse"]

@@ -1,0 +1,146 @@
+"""Detect and strip line prefixes, turning them into timestamps.
+
+Styles (see ../shared/notes/formats.md), detected per line so a file can mix them:
+
+* none: ``got prompt``
+* Manager, minutes / milliseconds: ``[2024-03-23 21:53] `` / ``[2025-10-22 18:04:30.118] ``
+* error report: ``2024-12-17T21:15:37.373432 - ``
+* docker / RunPod: ``2025-10-23T16:28:02.618719777Z `` (RFC 3339, UTC; nanoseconds cut to µs)
+* time only: ``20:46:09 `` or ``[20:46:09] `` (rolls over at midnight)
+* level tags: ``[INFO] `` and Python's ``ERROR:root:`` (stripped, no time)
+* runpod-python JSON: ``{"requestId": ..., "message": "Started.", "level": "INFO"}`` (message kept)
+
+A line without a prefix gets no time: it is never given an invented one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+#: Resolution, in seconds, below which a timestamp is good enough to time phases.
+FINE = 0.0
+MINUTE = 60.0
+
+# Base date for time-only logs; the serializer prints only the time for these.
+TIME_ONLY_BASE = datetime(1900, 1, 1)
+
+DOCKER_RE = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?(?:Z|[+-]\d{2}:?\d{2}) ?")
+REPORT_RE = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))? - ")
+MANAGER_RE = re.compile(r"\[(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2})(?::(\d{2})(?:[.,](\d+))?)?\] ?")
+TIME_ONLY_RE = re.compile(r"\[?(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?\]? ")
+LEVEL_TAG_RE = re.compile(r"\[(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\] ?")
+PY_LOGGING_RE = re.compile(r"(?:INFO|WARNING|ERROR|DEBUG|CRITICAL):[\w.]*:")
+JSON_MAX_CHARS = 100_000
+
+
+@dataclass(slots=True)
+class Prefixed:
+    """A line's message with the time its prefix gave (None if it had none)."""
+
+    text: str
+    ts: datetime | None
+    resolution: float
+    style: str
+
+
+@lru_cache(maxsize=4096)
+def _day(date: str) -> datetime:
+    return datetime.fromisoformat(date)
+
+
+def _at(date: str, hms: str, frac: str | None) -> datetime:
+    day = _day(date)
+    h, m, s = int(hms[0:2]), int(hms[3:5]), int(hms[6:8])
+    micro = int((frac or "0")[:6].ljust(6, "0"))
+    return day.replace(hour=h, minute=m, second=s, microsecond=micro)
+
+
+class PrefixReader:
+    """Strips prefixes line by line; keeps the state time-only prefixes need for midnight rollover."""
+
+    def __init__(self) -> None:
+        self._time_only_day = 0
+        self._time_only_last: float | None = None
+
+    def read(self, line: str) -> Prefixed:
+        ts: datetime | None = None
+        resolution = FINE
+        style = "none"
+        text = line
+        c = text[:1]
+        if c.isdigit():
+            m = DOCKER_RE.match(text)
+            if m:
+                ts, style = _at(m.group(1), m.group(2), m.group(3)), "docker"
+            else:
+                m = REPORT_RE.match(text)
+                if m:
+                    ts, style = _at(m.group(1), m.group(2), m.group(3)), "error-report"
+                else:
+                    m = TIME_ONLY_RE.match(text)
+                    if m:
+                        ts, style = self._time_only(m), "time-only"
+            if m:
+                text = text[m.end() :]
+                c = text[:1]
+        if c == "[":
+            m = MANAGER_RE.match(text)
+            if m:
+                date, hm, sec, frac = m.groups()
+                inner = _at(date, hm + ":" + (sec or "00"), frac)
+                if ts is None:  # a docker time wins over a Manager time written inside it
+                    ts, style = inner, "manager-ms" if sec else "manager-min"
+                    resolution = FINE if sec else MINUTE
+                text = text[m.end() :]
+            elif ts is None:
+                m = TIME_ONLY_RE.match(text)
+                if m and text.startswith("[") and m.group(0).rstrip().endswith("]"):
+                    ts, style = self._time_only(m), "time-only"
+                    text = text[m.end() :]
+            c = text[:1]
+        if c == "[":
+            m = LEVEL_TAG_RE.match(text)
+            if m:
+                text = text[m.end() :]
+                c = text[:1]
+        elif c == "{" and len(text) < JSON_MAX_CHARS and '"message"' in text:
+            message = _json_message(text)
+            if message is not None:
+                text = message
+                c = text[:1]
+        if c in "IWEDC" and c != "":
+            m = PY_LOGGING_RE.match(text)
+            if m:
+                text = text[m.end() :]
+        return Prefixed(text, ts, resolution, style)
+
+    def _time_only(self, m: re.Match[str]) -> datetime:
+        h, mi, s = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        micro = int((m.group(4) or "0")[:6].ljust(6, "0"))
+        secs = h * 3600 + mi * 60 + s + micro / 1e6
+        # Going back by more than an hour means the clock passed midnight.
+        if self._time_only_last is not None and secs < self._time_only_last - 3600:
+            self._time_only_day += 1
+        self._time_only_last = secs
+        return TIME_ONLY_BASE + timedelta(days=self._time_only_day, seconds=secs)
+
+
+def _json_message(text: str) -> str | None:
+    """The ``message`` of a runpod-python JSON log line, or None if the line is not one."""
+    stripped = text.strip()
+    if not stripped.endswith("}"):
+        return None
+    try:
+        obj = json.loads(stripped)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    message = obj.get("message")
+    if not isinstance(message, str):
+        return None
+    return message

@@ -1,0 +1,137 @@
+"""``--format json``: the Report as flat tables, schema version 1 (documented in the README)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from ..model import Report
+from ..prefixes import TIME_ONLY_BASE
+
+SCHEMA_VERSION = 1
+
+
+def iso(ts: datetime | None) -> str | None:
+    """ISO 8601; logs with time-only prefixes have no date, so only the time is given."""
+    if ts is None:
+        return None
+    if ts.year == TIME_ONLY_BASE.year and ts.month == 1 and ts.day == 1:
+        return ts.time().isoformat()
+    return ts.isoformat()
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    s = report.summary
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "sources": [
+            {
+                "name": src.name,
+                "lines": src.lines,
+                "timestamp_styles": src.timestamp_styles,
+                "markdown": src.markdown,
+                "replaced_bytes": src.replaced_bytes,
+                "skipped_lines": src.skipped_lines,
+                "truncated_lines": src.truncated_lines,
+                "repaired_mojibake": src.repaired_mojibake,
+                "report_fields": src.report_fields,
+            }
+            for src in report.sources
+        ],
+        "summary": {
+            "got_prompt": s.got_prompt,
+            "executed": s.executed,
+            "partial_loads": s.partial_loads,
+            "lowvram": s.lowvram,
+            "lowvram_module_loads": s.lowvram_module_loads,
+            "ws_timeouts": s.ws_timeouts,
+            "restarts": s.restarts,
+            "errors": s.errors,
+            "span_s": s.span_s,
+            "skipped_lines": s.skipped_lines,
+            "replaced_bytes": s.replaced_bytes,
+        },
+        "runs": [
+            {
+                "index": r.index,
+                "source": r.source,
+                "restart": r.restart,
+                "started_at": iso(r.started_at),
+                "ended_at": iso(r.ended_at),
+                "gpu": r.gpu,
+                "total_vram_mb": r.total_vram_mb,
+                "total_ram_mb": r.total_ram_mb,
+                "vram_state": r.vram_state,
+                "vram_states": r.vram_states,
+                "comfyui_version": r.comfyui_version,
+                "pytorch_version": r.pytorch_version,
+                "ready_at": iso(r.ready_at),
+                "startup_s": r.startup_s,
+                "idle_s": r.idle_s,
+                "span_s": r.span_s,
+                "first_line": r.first_line,
+                "last_line": r.last_line,
+            }
+            for r in report.runs
+        ],
+        "prompts": [
+            {
+                "index": p.index,
+                "run": p.run,
+                "source": p.source,
+                "got_at": iso(p.got_at),
+                "started_at": iso(p.started_at),
+                "ended_at": iso(p.ended_at),
+                "status": p.status,
+                "executed_s": p.executed_s,
+                "total_s": p.total_s,
+                "phases": p.phases.as_dict(),
+                "estimated": p.estimated,
+                "first_line": p.line,
+                "last_line": p.last_line,
+            }
+            for p in report.prompts
+        ],
+        "progress_bars": [
+            {
+                "prompt": b.prompt,
+                "source": b.source,
+                "label": b.label,
+                "total": b.total,
+                "done": b.done,
+                "final_rate": b.final_rate,
+                "rate_unit": b.rate_unit,
+                "elapsed_s": b.elapsed_s,
+                "started_at": iso(b.start),
+                "line": b.line,
+            }
+            for b in report.progress_bars
+        ],
+        "loads": [
+            {
+                "prompt": ld.prompt,
+                "source": ld.source,
+                "model": ld.model,
+                "kind": ld.kind,
+                "usable_mb": ld.usable_mb,
+                "loaded_mb": ld.loaded_mb,
+                "line": ld.line,
+            }
+            for ld in report.loads
+        ],
+        "errors": [
+            {
+                "prompt": e.prompt,
+                "source": e.source,
+                "kind": e.kind,
+                "message": e.message,
+                "line": e.line,
+            }
+            for e in report.errors
+        ],
+    }
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False)

@@ -1,0 +1,698 @@
+"""Events -> runs, prompts and phases.
+
+Runs
+    A run is one ComfyUI process lifetime. Start-up markers come in a fixed order (CUDA container
+    banner, then ``worker-comfyui: Starting ComfyUI`` or Manager's ``** ComfyUI startup time``, then
+    ``Starting server``). A marker that the current run has already passed, or any marker after
+    the run has done work (prompts, loads, bars), begins a new run, counted as a restart.
+
+Prompts
+    ``got prompt`` queues a prompt; ComfyUI executes one at a time, so a prompt starts when it was
+    received or when the previous one ended, whichever is later, and ends at ``Prompt executed in``
+    (printed after failures and interrupts too). ``invalid prompt:`` removes it from the queue.
+    A prompt still running or queued when the run ends is ``unfinished``.
+
+Phases (the attribution rule)
+    Every second between a prompt's start and end is given to exactly one phase:
+
+    1. The gap before each timestamped line is spent on that line's work: the gap before a
+       ``Requested to load`` / ``loaded partially`` / ``lowvram: loaded module`` / ``gguf qtypes``
+       line is ``load``; before a ``Websocket receive timed out`` line it is ``wait``, up to the
+       10 s the handler waits (the rest is ``other``); before anything else it is ``other``.
+    2. Progress bars claim their own span, computed from tqdm's elapsed time and the time of the
+       line they were printed on: sampling bars are ``inference``, bars that load weights or
+       download are ``load``. Bars win over rule 1. A bar still open when an unfinished prompt ends
+       runs to that end (sampling that never finished).
+    Without usable timestamps (none, or minute resolution) the log's own durations are used:
+    ``Prompt executed in`` is the total, bar elapsed times are inference/load, each websocket
+    timeout is 10 s of wait, the rest is other; such prompts are marked ``estimated``.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .events import Activity, Event, EventKind, Phase
+from .model import (
+    ErrorRecord,
+    Load,
+    Phases,
+    ProgressBar,
+    Prompt,
+    Run,
+    Span,
+    Summary,
+)
+from .patterns import gpu_name
+from .prefixes import FINE
+
+#: worker-comfyui waits this long on the websocket before it logs a timeout line.
+WS_TIMEOUT_S = 10.0
+#: Start-up markers in their order within one start-up.
+START_STAGE = {
+    EventKind.CUDA_BANNER: 0,
+    EventKind.WORKER_STARTING: 1,
+    EventKind.MANAGER_STARTUP: 1,
+    EventKind.SERVER_STARTING: 2,
+}
+#: Tolerance when checking a bar's placement against its neighbour lines.
+PLACEMENT_SLACK = timedelta(seconds=1)
+#: Events kept on the report for diagnosis and timelines.
+NOTABLE_KINDS = frozenset(
+    {
+        EventKind.CUDA_BANNER,
+        EventKind.VRAM_STATE,
+        EventKind.GPU_MEMORY,
+        EventKind.GGUF_QTYPES,
+        EventKind.VIDEO_SAMPLING,
+        EventKind.LOWVRAM_MODULES,
+        EventKind.WS_TIMEOUT,
+        EventKind.WS_RECONNECT,
+        EventKind.OOM,
+        EventKind.EXCEPTION,
+        EventKind.TRACEBACK,
+        EventKind.INTERRUPTED,
+        EventKind.SERVER_STOPPED,
+        EventKind.LAUNCH_ARGS,
+        EventKind.LOAD_REQUESTED,
+        EventKind.LOADED_PARTIALLY,
+        EventKind.LOWVRAM_MODE,
+        EventKind.JOB_STARTED,
+        EventKind.JOB_FINISHED,
+    }
+)
+MAX_NOTABLE = 20_000
+#: Lines within which an OOM marker or traceback belongs to the error just before it.
+ERROR_MERGE_LINES = 8
+
+
+@dataclass
+class _Open:
+    """A prompt being executed, with what is needed to paint its phases when it ends."""
+
+    prompt: Prompt
+    activities: list[Activity] = field(default_factory=list)
+    bars: list[tuple[ProgressBar, Event]] = field(default_factory=list)
+
+
+class Segmenter:
+    """Consumes Events and Activities of one source in order; builds runs, prompts and tables."""
+
+    def __init__(self, source: int = 0, first_run_index: int = 0, first_prompt_index: int = 0) -> None:
+        self.source = source
+        self.runs: list[Run] = []
+        self.prompts: list[Prompt] = []
+        self.bars: list[ProgressBar] = []
+        self.loads: list[Load] = []
+        self.errors: list[ErrorRecord] = []
+        self.notable: list[Event] = []
+        self.notable_dropped = 0
+        self.summary = Summary()
+        self._run_index = first_run_index
+        self._prompt_index = first_prompt_index
+        self._run: Run | None = None
+        self._run_stage = -1
+        self._run_busy = False
+        self._queue: deque[Prompt] = deque()
+        self._open: _Open | None = None
+        self._last_activity: Activity | None = None
+        self._last_ts: datetime | None = None
+        self._pending_model: str | None = None
+        self._import_reasons: dict[str, str] = {}
+        self._tail: deque[Activity] = deque(maxlen=4)
+
+    # ---- feeding ------------------------------------------------------------------------------
+    def feed_all(self, items: Iterable[Event | Activity]) -> None:
+        for item in items:
+            if isinstance(item, Activity):
+                self.activity(item)
+            else:
+                self.event(item)
+
+    def activity(self, act: Activity) -> None:
+        run = self._ensure_run(act.first_line)
+        if run.started_at is None:
+            run.started_at = act.first_ts
+        run.ended_at = act.last_ts
+        run.last_line = max(run.last_line, act.last_line)
+        self._last_ts = act.last_ts
+        if self._open is not None:
+            self._open.activities.append(act)
+        self._last_activity = act
+        self._tail.append(act)
+
+    def event(self, ev: Event) -> None:
+        kind = ev.kind
+        stage = START_STAGE.get(kind)
+        if stage is not None and not ev.fields.get("serverless"):
+            self._start_marker(ev, stage)
+        run = self._ensure_run(ev.line)
+        run.last_line = max(run.last_line, ev.end_line)
+        if kind in NOTABLE_KINDS:
+            if len(self.notable) < MAX_NOTABLE:
+                self.notable.append(ev)
+            else:
+                self.notable_dropped += 1
+        handler = getattr(self, "_on_" + kind.value, None)
+        if handler is not None:
+            handler(ev, run)
+
+    def finish(self) -> None:
+        self._end_run()
+
+    # ---- runs ---------------------------------------------------------------------------------
+    def _ensure_run(self, line: int) -> Run:
+        if self._run is None:
+            self._run = Run(index=self._run_index, source=self.source, first_line=line, last_line=line)
+            self._run_index += 1
+            self.runs.append(self._run)
+        return self._run
+
+    def _start_marker(self, ev: Event, stage: int) -> None:
+        run = self._run
+        moved: list[Activity] = []
+        if run is not None and (self._run_busy or self._run_stage >= stage):
+            # The marker's own line (and the ``=====`` line above a CUDA banner) already reached
+            # the old run as activity: give them back to the new run.
+            cut = ev.line - 1 if ev.kind is EventKind.CUDA_BANNER else ev.line
+            moved = self._take_tail_from(cut)
+            self._end_run()
+            run = None
+        if run is None:
+            run = self._ensure_run(moved[0].first_line if moved else ev.line)
+            run.restart = len(self.runs) > 1
+            if run.restart:
+                self.summary.restarts += 1
+        self._run_stage = max(self._run_stage, stage)
+        for act in moved:
+            self.activity(act)
+        if run.started_at is None and ev.ts is not None:
+            run.started_at = ev.ts
+
+    def _take_tail_from(self, line: int) -> list[Activity]:
+        """Remove activities that start at ``line`` or later from the current run and prompt."""
+        moved = [a for a in self._tail if a.first_line >= line]
+        if not moved:
+            return []
+        keep = [a for a in self._tail if a.first_line < line]
+        self._tail = deque(keep, maxlen=self._tail.maxlen)
+        self._last_activity = keep[-1] if keep else None
+        if self._open is not None:
+            acts = self._open.activities
+            while acts and acts[-1].first_line >= line:
+                acts.pop()
+        run = self._run
+        if run is not None:
+            run.ended_at = keep[-1].last_ts if keep else run.started_at
+            run.last_line = max(line - 1, run.first_line)
+        return moved
+
+    def _end_run(self) -> None:
+        run = self._run
+        if run is None:
+            return
+        if self._open is not None:
+            self._close_prompt(self._open, end=run.ended_at, status=None)
+        while self._queue:
+            prompt = self._queue.popleft()
+            prompt.status = "unfinished"
+        if run.started_at and run.ended_at:
+            run.span_s = _secs(run.ended_at - run.started_at)
+            if run.ready_at:
+                run.startup_s = _secs(run.ready_at - run.started_at)
+            busy = sum(p.total_s or 0.0 for p in self.prompts if p.run == run.index and not p.estimated)
+            if all(not p.estimated for p in self.prompts if p.run == run.index):
+                run.idle_s = round(max(0.0, run.span_s - (run.startup_s or 0.0) - busy), 3)
+        self._run = None
+        self._run_stage = -1
+        self._run_busy = False
+
+    # ---- start-up facts -----------------------------------------------------------------------
+    def _on_total_vram(self, ev: Event, run: Run) -> None:
+        if run.total_vram_mb is None:
+            run.total_vram_mb = ev.fields["vram_mb"]
+            run.total_ram_mb = ev.fields["ram_mb"]
+
+    def _on_vram_state(self, ev: Event, run: Run) -> None:
+        state = ev.fields["state"]
+        if ev.fields.get("automatic"):
+            return  # "Trying to enable lowvram mode" is followed by the real "Set vram state"
+        if run.vram_state is None:
+            run.vram_state = state
+        if state not in run.vram_states:
+            run.vram_states.append(state)
+
+    def _on_device(self, ev: Event, run: Run) -> None:
+        if run.device is None:
+            run.device = ev.fields["device"]
+            run.gpu = gpu_name(ev.fields["device"])
+
+    def _on_pytorch_version(self, ev: Event, run: Run) -> None:
+        run.pytorch_version = run.pytorch_version or ev.fields["version"]
+
+    def _on_comfyui_version(self, ev: Event, run: Run) -> None:
+        run.comfyui_version = run.comfyui_version or ev.fields["version"]
+
+    def _on_cuda_version(self, ev: Event, run: Run) -> None:
+        run.cuda_version = run.cuda_version or ev.fields["version"]
+
+    def _on_server_ready(self, ev: Event, run: Run) -> None:
+        if run.ready_at is None:
+            run.ready_at = ev.ts
+
+    def _on_server_stopped(self, ev: Event, run: Run) -> None:
+        run.stopped = True
+
+    def _on_worker_starting(self, ev: Event, run: Run) -> None:
+        if ev.fields.get("serverless"):
+            run.serverless = True
+
+    def _on_gpu_memory(self, ev: Event, run: Run) -> None:
+        if run.gpu_memory is None:
+            run.gpu_memory = {k: ev.fields[k] for k in ("used_mib", "free_mib", "total_mib")}
+
+    def _on_import_time(self, ev: Event, run: Run) -> None:
+        failed = bool(ev.fields.get("failed"))
+        run.import_times.append((ev.fields["seconds"], ev.fields["path"], failed, ev.line))
+        if failed:
+            reason = self._import_reasons.get(ev.fields["path"])
+            message = f"custom node failed to import: {ev.fields['path']}" + (f" ({reason})" if reason else "")
+            self._error(None, "import_failed", message, ev)
+
+    def _on_error_line(self, ev: Event, run: Run) -> None:
+        if ev.fields.get("error") == "import_failed":
+            self._import_reasons[ev.fields["path"]] = ev.fields.get("message", "")
+
+    # ---- prompts ------------------------------------------------------------------------------
+    def _on_prompt_received(self, ev: Event, run: Run) -> None:
+        self._run_busy = True
+        self.summary.got_prompt += 1
+        prompt = Prompt(index=self._prompt_index, run=run.index, got_at=ev.ts, line=ev.line, source=self.source)
+        prompt.last_line = ev.line
+        self._prompt_index += 1
+        self.prompts.append(prompt)
+        self._queue.append(prompt)
+        if self._open is None:
+            self._start_next(ev.ts)
+
+    def _start_next(self, after: datetime | None) -> None:
+        if not self._queue:
+            self._open = None
+            return
+        prompt = self._queue.popleft()
+        start = prompt.got_at
+        if after is not None and (start is None or after > start):
+            start = after
+        prompt.started_at = start
+        self._open = _Open(prompt, activities=[self._last_activity] if self._last_activity else [])
+
+    def _latest_received(self) -> Prompt | None:
+        if self._queue:
+            return self._queue[-1]
+        if self._open is not None:
+            return self._open.prompt
+        return None
+
+    def _on_output_invalid(self, ev: Event, run: Run) -> None:
+        prompt = self._latest_received()
+        if prompt is None:
+            return
+        prompt.invalid_outputs += 1
+        if prompt.invalid_outputs == 1:
+            self._error(prompt, "validation", f"output {ev.fields.get('output')} failed validation", ev)
+        else:
+            record = self._find_error(prompt, "validation")
+            if record is not None:
+                record.message = f"{prompt.invalid_outputs} outputs failed validation"
+
+    def _on_prompt_invalid(self, ev: Event, run: Run) -> None:
+        prompt = self._latest_received()
+        if prompt is None:
+            return
+        prompt.status = "invalid"
+        prompt.last_line = ev.line
+        detail = ev.fields.get("detail", "")
+        message = _dict_message(detail) or detail[:200]
+        record = self._find_error(prompt, "validation")
+        if record is not None:
+            record.message = f"{message} ({prompt.invalid_outputs} outputs failed)" if prompt.invalid_outputs else message
+        else:
+            self._error(prompt, "validation", message, ev)
+        if prompt in self._queue:
+            self._queue.remove(prompt)
+        elif self._open is not None and self._open.prompt is prompt:
+            self._open = None
+            self._start_next(ev.ts)
+
+    def _executing(self) -> Prompt | None:
+        return self._open.prompt if self._open is not None else None
+
+    def _on_exception(self, ev: Event, run: Run) -> None:
+        prompt = self._executing()
+        if prompt is not None:
+            prompt.status = "error"
+        kind = "oom" if ev.fields.get("oom") else "exception"
+        self._error(prompt, kind, ev.fields.get("message") or "Exception during processing", ev)
+
+    def _on_traceback(self, ev: Event, run: Run) -> None:
+        prompt = self._executing()
+        exc_type = ev.fields.get("exception_type")
+        message = ev.fields.get("message", "")
+        text = f"{exc_type}: {message}" if exc_type and message else (exc_type or "traceback")
+        last = self.errors[-1] if self.errors else None
+        if last is not None and last.kind in ("exception", "oom") and ev.line - (last.end_line or last.line) <= 3:
+            last.end_line = ev.end_line
+            if ev.fields.get("oom"):
+                last.kind = "oom"
+            if last.message in ("", "Exception during processing"):
+                last.message = text
+            return
+        if exc_type == "KeyboardInterrupt":
+            kind = "interrupted"
+        else:
+            kind = "oom" if ev.fields.get("oom") else "exception"
+        if prompt is not None and kind != "interrupted":
+            prompt.status = "error"
+        self._error(prompt, kind, text, ev)
+
+    def _on_oom(self, ev: Event, run: Run) -> None:
+        prompt = self._executing()
+        if ev.fields.get("recovered"):
+            self._error(prompt, "oom_recovered", ev.fields.get("text", "ran out of memory, retried tiled"), ev)
+            return
+        last = self.errors[-1] if self.errors else None
+        if (
+            last is not None
+            and last.prompt == (prompt.index if prompt else None)
+            and last.kind in ("oom", "exception")
+            and ev.line - (last.end_line or last.line) <= ERROR_MERGE_LINES
+        ):
+            last.kind = "oom"
+            last.end_line = ev.line
+            return
+        if prompt is not None:
+            prompt.status = "error"
+        self._error(prompt, "oom", ev.fields.get("text", "out of memory").strip(), ev)
+
+    def _on_interrupted(self, ev: Event, run: Run) -> None:
+        prompt = self._executing()
+        if prompt is not None:
+            prompt.status = "interrupted"
+        self._error(prompt, "interrupted", "Processing interrupted", ev)
+
+    def _on_prompt_executed(self, ev: Event, run: Run) -> None:
+        self.summary.executed += 1
+        seconds = ev.fields.get("seconds", ev.fields.get("hms"))
+        if self._open is None:
+            # The log shows the end of a prompt whose ``got prompt`` it lacks (it starts mid-run).
+            prompt = Prompt(index=self._prompt_index, run=run.index, got_at=None, line=ev.line,
+                            source=self.source, received=False)
+            self._prompt_index += 1
+            self.prompts.append(prompt)
+            if ev.ts is not None and seconds is not None:
+                prompt.started_at = ev.ts - timedelta(seconds=seconds)
+            self._open = _Open(prompt, activities=[self._last_activity] if self._last_activity else [])
+        prompt = self._open.prompt
+        prompt.executed_s = seconds
+        status = "ok" if prompt.status == "unfinished" else prompt.status
+        self._close_prompt(self._open, end=ev.ts, status=status, end_line=ev.line)
+        self._start_next(ev.ts)
+
+    # ---- loads, bars, worker ------------------------------------------------------------------
+    def _on_load_requested(self, ev: Event, run: Run) -> None:
+        self._run_busy = True
+        self._pending_model = ev.fields["model"]
+        prompt = self._executing()
+        if prompt is not None and self._pending_model not in prompt.models:
+            prompt.models.append(self._pending_model)
+
+    def _add_load(self, ev: Event, kind: str) -> None:
+        self._run_busy = True
+        prompt = self._executing()
+        self.loads.append(
+            Load(
+                prompt=prompt.index if prompt else None,
+                model=self._pending_model,
+                kind=kind,
+                usable_mb=ev.fields.get("usable_mb"),
+                loaded_mb=ev.fields.get("loaded_mb"),
+                line=ev.line,
+                source=self.source,
+                ts=ev.ts,
+            )
+        )
+        if kind in ("partial", "lowvram"):
+            self.summary.lowvram = True
+        if kind == "partial":
+            self.summary.partial_loads += 1
+
+    def _on_loaded_completely(self, ev: Event, run: Run) -> None:
+        self._add_load(ev, "complete")
+
+    def _on_loaded_partially(self, ev: Event, run: Run) -> None:
+        self._add_load(ev, "partial")
+
+    def _on_lowvram_mode(self, ev: Event, run: Run) -> None:
+        self._add_load(ev, "lowvram")
+
+    def _on_lowvram_modules(self, ev: Event, run: Run) -> None:
+        count = ev.fields["count"]
+        self.summary.lowvram_module_loads += count
+        self.summary.lowvram = True
+        prompt = self._executing()
+        if prompt is not None:
+            prompt.lowvram_module_loads += count
+
+    def _on_gguf_qtypes(self, ev: Event, run: Run) -> None:
+        prompt = self._executing()
+        if prompt is not None:
+            merged = dict(prompt.gguf_qtypes or {})
+            for name, count in ev.fields["qtypes"].items():
+                merged[name] = max(merged.get(name, 0), count)
+            prompt.gguf_qtypes = merged
+
+    def _on_video_sampling(self, ev: Event, run: Run) -> None:
+        prompt = self._executing()
+        if prompt is not None:
+            prompt.video = {k: ev.fields[k] for k in ("frames", "width", "height", "steps")}
+
+    def _on_progress_bar(self, ev: Event, run: Run) -> None:
+        self._run_busy = True
+        f = ev.fields
+        prompt = self._executing()
+        bar = ProgressBar(
+            prompt=prompt.index if prompt else None,
+            label=f["label"],
+            total=f["total"],
+            done=f["done"],
+            final_rate=f["final_rate"],
+            rate_unit=f["rate_unit"],
+            elapsed_s=f["elapsed_s"],
+            line=ev.line,
+            end_line=ev.end_line,
+            source=self.source,
+        )
+        self.bars.append(bar)
+        if self._open is not None:
+            self._open.bars.append((bar, ev))
+        else:
+            bar.start, bar.end = _bar_span(ev, None)
+
+    def _on_ws_timeout(self, ev: Event, run: Run) -> None:
+        self.summary.ws_timeouts += 1
+        prompt = self._executing()
+        if prompt is not None:
+            prompt.ws_timeouts += 1
+
+    # ---- errors -------------------------------------------------------------------------------
+    def _error(self, prompt: Prompt | None, kind: str, message: str, ev: Event) -> ErrorRecord:
+        record = ErrorRecord(
+            prompt=prompt.index if prompt else None,
+            kind=kind,
+            message=message.strip()[:500],
+            line=ev.line,
+            source=self.source,
+            ts=ev.ts,
+            end_line=ev.end_line,
+        )
+        self.errors.append(record)
+        return record
+
+    def _find_error(self, prompt: Prompt, kind: str) -> ErrorRecord | None:
+        for record in reversed(self.errors[-50:]):
+            if record.prompt == prompt.index and record.kind == kind:
+                return record
+        return None
+
+    # ---- phases -------------------------------------------------------------------------------
+    def _close_prompt(
+        self, open_: _Open, end: datetime | None, status: str | None, end_line: int | None = None
+    ) -> None:
+        prompt = open_.prompt
+        if status is not None:
+            prompt.status = status
+        prompt.ended_at = end
+        prompt.last_line = end_line or max([prompt.line, *(a.last_line for a in open_.activities[1:])])
+        start = prompt.started_at
+        timed = start is not None and end is not None and all(a.resolution == FINE for a in open_.activities)
+        unfinished = status is None
+        if timed and start is not None and end is not None:
+            _paint_timed(prompt, start, end, open_, unfinished)
+        else:
+            _paint_estimated(prompt, open_)
+        self._open = None
+
+
+def _secs(delta: timedelta) -> float:
+    return round(delta.total_seconds(), 3)
+
+
+def _dict_message(detail: str) -> str | None:
+    key = "'message': '"
+    i = detail.find(key)
+    if i < 0:
+        return None
+    j = detail.find("'", i + len(key))
+    return detail[i + len(key) : j] if j > 0 else None
+
+
+def _bar_span(ev: Event, ts_after: datetime | None) -> tuple[datetime | None, datetime | None]:
+    """Place a bar in time from tqdm's elapsed and the time of the line(s) it was printed on.
+
+    Real logs stamp a bar line when it is flushed, i.e. at the bar's end; some writers stamp it
+    when it starts. The end reading is taken unless it would put the bar's start before the line
+    printed just before it; then the start reading is tried against the line just after it.
+    """
+    elapsed = timedelta(seconds=ev.fields["elapsed_s"])
+    first_elapsed = timedelta(seconds=ev.fields["first_elapsed_s"])
+    ts_before: datetime | None = ev.fields.get("ts_before")
+    end_reading = (ev.end_ts - elapsed, ev.end_ts) if ev.end_ts is not None else None
+    if end_reading and (ts_before is None or end_reading[0] >= ts_before - PLACEMENT_SLACK):
+        return end_reading
+    if ev.ts is not None:
+        start = ev.ts - first_elapsed
+        start_reading = (start, start + elapsed)
+        if ts_after is None or start_reading[1] <= ts_after + PLACEMENT_SLACK:
+            return start_reading
+    if end_reading:
+        return end_reading
+    return (None, None)
+
+
+def _paint_timed(prompt: Prompt, start: datetime, end: datetime, open_: _Open, unfinished: bool) -> None:
+    if end < start:
+        end = start
+    # Rule 1: base segments from the activity points.
+    segs: list[tuple[datetime, datetime, Phase]] = []
+    prev = start
+    for act in open_.activities:
+        points = (act.first_ts,) if act.first_ts == act.last_ts else (act.first_ts, act.last_ts)
+        for t in points:
+            if t <= prev:
+                continue
+            t2 = min(t, end)
+            if act.phase is Phase.WAIT:
+                w0 = max(prev, t2 - timedelta(seconds=WS_TIMEOUT_S))
+                if w0 > prev:
+                    segs.append((prev, w0, Phase.OTHER))
+                segs.append((w0, t2, Phase.WAIT))
+            else:
+                segs.append((prev, t2, act.phase))
+            prev = t2
+            if prev >= end:
+                break
+        if prev >= end:
+            break
+    if prev < end:
+        segs.append((prev, end, Phase.OTHER))
+
+    # Rule 2: bars claim their spans.
+    line_ts = [(a.first_line, a.first_ts) for a in open_.activities]
+    lines = [ln for ln, _ in line_ts]
+    overlays: list[tuple[datetime, datetime, Phase]] = []
+    last_index = len(open_.bars) - 1
+    for i, (bar, ev) in enumerate(open_.bars):
+        k = bisect.bisect_right(lines, ev.end_line)
+        ts_after = line_ts[k][1] if k < len(line_ts) else None
+        b0, b1 = _bar_span(ev, ts_after)
+        if b0 is None or b1 is None:
+            continue
+        if unfinished and i == last_index and bar.done < bar.total:
+            b1 = max(b1, end)
+        bar.start, bar.end = b0, b1
+        overlays.append((b0, b1, Phase.LOAD if bar.is_loading else Phase.INFERENCE))
+    overlays.sort(key=lambda o: o[2] is Phase.INFERENCE)  # inference painted last: it wins
+    for o0, o1, phase in overlays:
+        o0, o1 = max(o0, start), min(o1, end)
+        if o1 > o0:
+            segs = _overlay(segs, o0, o1, phase)
+
+    phases = Phases()
+    spans: list[Span] = []
+    for a, b, phase in segs:
+        if b <= a:
+            continue
+        phases.add(phase, (b - a).total_seconds())
+        if spans and spans[-1].phase is phase and spans[-1].end == a:
+            spans[-1].end = b
+        else:
+            spans.append(Span(a, b, phase))
+    prompt.total_s = _secs(end - start)
+    prompt.phases = _rounded(phases, prompt.total_s)
+    prompt.spans = spans
+    prompt.estimated = False
+
+
+def _overlay(
+    segs: list[tuple[datetime, datetime, Phase]], o0: datetime, o1: datetime, phase: Phase
+) -> list[tuple[datetime, datetime, Phase]]:
+    out: list[tuple[datetime, datetime, Phase]] = []
+    placed = False
+    for a, b, ph in segs:
+        if b <= o0 or a >= o1:
+            if a >= o1 and not placed:
+                out.append((o0, o1, phase))
+                placed = True
+            out.append((a, b, ph))
+            continue
+        if a < o0:
+            out.append((a, o0, ph))
+        if not placed:
+            out.append((o0, o1, phase))
+            placed = True
+        if b > o1:
+            out.append((o1, b, ph))
+    if not placed:
+        out.append((o0, o1, phase))
+    return out
+
+
+def _paint_estimated(prompt: Prompt, open_: _Open) -> None:
+    inference = sum(bar.elapsed_s for bar, _ in open_.bars if not bar.is_loading)
+    load = sum(bar.elapsed_s for bar, _ in open_.bars if bar.is_loading)
+    wait = prompt.ws_timeouts * WS_TIMEOUT_S
+    total = prompt.executed_s
+    if total is None:
+        total = inference + load + wait
+    remaining = total
+    parts: dict[Phase, float] = {}
+    for phase, seconds in ((Phase.INFERENCE, inference), (Phase.LOAD, load), (Phase.WAIT, wait)):
+        take = min(seconds, remaining)
+        parts[phase] = take
+        remaining -= take
+    phases = Phases(load=parts[Phase.LOAD], inference=parts[Phase.INFERENCE], wait=parts[Phase.WAIT])
+    prompt.total_s = round(total, 3)
+    prompt.phases = _rounded(phases, prompt.total_s)
+    prompt.estimated = True
+    prompt.spans = []
+
+
+def _rounded(phases: Phases, total: float) -> Phases:
+    """Round to ms and put the rounding remainder in ``other`` so the phases add up exactly."""
+    load, inference, wait = round(phases.load, 3), round(phases.inference, 3), round(phases.wait, 3)
+    other = round(total - load - inference - wait, 3)
+    return Phases(load=load, inference=inference, wait=wait, other=max(other, 0.0))
