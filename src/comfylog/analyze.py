@@ -50,6 +50,7 @@ def _analyze(opened: Iterable[tuple[Source, Iterable]]) -> Report:  # type: igno
         report.loads += seg.loads
         report.errors += seg.errors
         report.notable += seg.notable
+        report.notable_dropped += seg.notable_dropped
         s = seg.summary
         for name in ("got_prompt", "executed", "partial_loads", "lowvram_module_loads", "ws_timeouts", "restarts"):
             setattr(summary, name, getattr(summary, name) + getattr(s, name))

@@ -156,6 +156,8 @@ class Run:
     idle_s: float | None = None
     span_s: float | None = None
     serverless: bool = False
+    #: Coarsest timestamp resolution seen in the run (60 for minute-only prefixes).
+    resolution: float = 0.0
     gpu_memory: dict[str, int] | None = None
     import_times: list[tuple[float, str, bool, int]] = field(default_factory=list)  # seconds, path, failed, line
     stopped: bool = False
@@ -190,6 +192,32 @@ class SourceInfo:
 
 
 @dataclass
+class Evidence:
+    """A log line that supports a finding."""
+
+    line: int
+    text: str
+    source: int = 0
+
+
+@dataclass
+class Finding:
+    """A named cause, with the lines and figures it rests on and what to do about it."""
+
+    id: str
+    severity: str  # error / warning / info
+    title: str
+    confidence: str  # high / medium / low
+    why: str  # how sure, and why
+    advice: list[str]
+    evidence: list[Evidence] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
+    #: Seconds of prompt time this finding explains (for ordering: most costly first).
+    cost_s: float = 0.0
+    prompts: list[int] = field(default_factory=list)
+
+
+@dataclass
 class Report:
     """Everything one analysis found. Renderers take this and nothing else."""
 
@@ -202,3 +230,6 @@ class Report:
     errors: list[ErrorRecord]
     #: Notable events kept for the diagnoser and timelines (bounded; see segment.MAX_NOTABLE).
     notable: list[Event] = field(default_factory=list)
+    notable_dropped: int = 0
+    #: Filled by the diagnoser (diagnose.diagnose); empty until then.
+    findings: list[Finding] = field(default_factory=list)

@@ -139,6 +139,7 @@ class Segmenter:
             run.started_at = act.first_ts
         run.ended_at = act.last_ts
         run.last_line = max(run.last_line, act.last_line)
+        run.resolution = max(run.resolution, act.resolution)
         self._last_ts = act.last_ts
         if self._open is not None:
             self._open.activities.append(act)
@@ -222,10 +223,12 @@ class Segmenter:
             prompt.status = "unfinished"
         if run.started_at and run.ended_at:
             run.span_s = _secs(run.ended_at - run.started_at)
-            if run.ready_at:
+            if run.resolution != FINE:
+                pass  # minute stamps cannot time a start-up or idle gaps
+            elif run.ready_at:
                 run.startup_s = _secs(run.ready_at - run.started_at)
             busy = sum(p.total_s or 0.0 for p in self.prompts if p.run == run.index and not p.estimated)
-            if all(not p.estimated for p in self.prompts if p.run == run.index):
+            if run.resolution == FINE and all(not p.estimated for p in self.prompts if p.run == run.index):
                 run.idle_s = round(max(0.0, run.span_s - (run.startup_s or 0.0) - busy), 3)
         self._run = None
         self._run_stage = -1
@@ -339,7 +342,8 @@ class Segmenter:
         message = _dict_message(detail) or detail[:200]
         record = self._find_error(prompt, "validation")
         if record is not None:
-            record.message = f"{message} ({prompt.invalid_outputs} outputs failed)" if prompt.invalid_outputs else message
+            failed = prompt.invalid_outputs
+            record.message = f"{message} ({failed} outputs failed)" if failed else message
         else:
             self._error(prompt, "validation", message, ev)
         if prompt in self._queue:

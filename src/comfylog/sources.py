@@ -131,7 +131,7 @@ def open_binary(path: str) -> tuple[BinaryIO, str]:
         except OSError as exc:
             raise UnusableInput(f"{path}: cannot read ({exc.strerror})") from None
         name = path
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    buffered: io.BufferedReader = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type,type-var,unused-ignore]
     magic = buffered.peek(2)[:2]
     if magic == GZIP_MAGIC:
         return gzip.GzipFile(fileobj=buffered), name  # type: ignore[return-value]

@@ -1,0 +1,339 @@
+"""The terminal report (rich): machine, findings, prompts, phase breakdown, timeline, errors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from ..events import Phase
+from ..model import PHASES, Finding, Prompt, Report, Run
+
+PHASE_STYLE = {
+    "startup": "magenta",
+    "idle": "grey50",
+    Phase.LOAD.value: "yellow",
+    Phase.INFERENCE.value: "green",
+    Phase.WAIT.value: "red",
+    Phase.OTHER.value: "blue",
+}
+PHASE_CHAR = {"startup": "s", "idle": "·", "load": "L", "inference": "I", "wait": "W", "other": "o"}
+STATUS_STYLE = {"ok": "green", "error": "red", "interrupted": "yellow", "invalid": "magenta", "unfinished": "red"}
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+TIMELINE_WIDTH = 50
+BAR_WIDTH = 30
+
+
+def fmt_s(seconds: float | None, estimated: bool = False) -> str:
+    """``9.5s``, ``1:30``, ``10:50``, ``1:02:03`` — minutes and hours the way ComfyUI prints them."""
+    if seconds is None:
+        return "—"
+    mark = "~" if estimated else ""
+    if seconds < 60:
+        return f"{mark}{seconds:.1f}s"
+    whole = int(round(seconds))
+    h, rest = divmod(whole, 3600)
+    m, s = divmod(rest, 60)
+    return f"{mark}{h}:{m:02d}:{s:02d}" if h else f"{mark}{m}:{s:02d}"
+
+
+def fmt_time(ts: datetime | None) -> str:
+    if ts is None:
+        return "—"
+    if ts.year == 1900:
+        return ts.strftime("%H:%M:%S")
+    return ts.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def render_terminal(report: Report, console: Console, limit: int = 40) -> None:
+    """Print the whole report to ``console``."""
+    for part in report_parts(report, limit):
+        console.print(part)
+        console.print()
+
+
+def report_parts(report: Report, limit: int = 40) -> list[RenderableType]:
+    parts: list[RenderableType] = [_header(report)]
+    for run in report.runs:
+        parts.append(_machine(run, report))
+    if report.findings:
+        parts.append(_findings(report.findings))
+    if report.prompts:
+        parts.append(_prompts(report, limit))
+        parts.append(_phases(report))
+    timeline = _timeline(report)
+    if timeline is not None:
+        parts.append(timeline)
+    if report.errors:
+        parts.append(_errors(report, limit))
+    parts.append(_footer(report))
+    return parts
+
+
+def _header(report: Report) -> Text:
+    s = report.summary
+    names = ", ".join(src.name for src in report.sources)
+    text = Text()
+    text.append("comfylog ", style="bold")
+    text.append(names, style="bold cyan")
+    text.append("\n")
+    bits = [
+        f"{s.got_prompt} prompt{'s' if s.got_prompt != 1 else ''} received",
+        f"{s.executed} executed",
+        f"{len(report.runs)} run{'s' if len(report.runs) != 1 else ''}",
+    ]
+    if s.restarts:
+        bits.append(f"{s.restarts} restart{'s' if s.restarts != 1 else ''}")
+    if s.span_s is not None:
+        bits.append(f"log spans {fmt_s(s.span_s)}")
+    else:
+        bits.append("no timestamps (durations as printed)")
+    text.append(" · ".join(bits))
+    return text
+
+
+def _machine(run: Run, report: Report) -> Table:
+    title = f"Run {run.index + 1}" + (" (after a restart)" if run.restart else "")
+    if len(report.sources) > 1:
+        title += f" — {report.sources[run.source].name}"
+    table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    vram = f"{run.total_vram_mb} MB" if run.total_vram_mb is not None else "—"
+    if run.total_vram_mb is not None and run.total_ram_mb is not None:
+        vram += f"   RAM {run.total_ram_mb} MB"
+    states = ", ".join(run.vram_states) if run.vram_states else "—"
+    table.add_row("GPU", run.gpu or "—")
+    table.add_row("VRAM", vram)
+    table.add_row("vram state", states)
+    versions = []
+    if run.comfyui_version:
+        versions.append(f"ComfyUI {run.comfyui_version}")
+    if run.pytorch_version:
+        versions.append(f"PyTorch {run.pytorch_version}")
+    if run.cuda_version:
+        versions.append(f"CUDA image {run.cuda_version}")
+    table.add_row("versions", "  ".join(versions) or "—")
+    span = f"{fmt_time(run.started_at)} → {fmt_time(run.ended_at)}"
+    if run.span_s is not None:
+        span += f"  ({fmt_s(run.span_s)})"
+    table.add_row("time", span)
+    if run.startup_s is not None:
+        table.add_row("start-up", fmt_s(run.startup_s))
+    failed = sum(1 for t in run.import_times if t[2])
+    if run.import_times:
+        slowest = max(run.import_times, key=lambda t: t[0])
+        nodes = f"{len(run.import_times)} imported, slowest {slowest[0]:.1f}s ({_short_path(slowest[1])})"
+        if failed:
+            nodes += f", [red]{failed} failed[/red]"
+        table.add_row("custom nodes", nodes)
+    return table
+
+
+def _short_path(path: str) -> str:
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def _findings(findings: list[Finding]) -> Table:
+    table = Table(title="Findings (most costly first)", title_justify="left", box=box.SIMPLE_HEAD, show_lines=True)
+    table.add_column("severity")
+    table.add_column("finding")
+    table.add_column("explains", justify="right")
+    table.add_column("evidence (lines)")
+    for f in findings:
+        lines = ", ".join(str(e.line) for e in f.evidence[:5]) + (" …" if len(f.evidence) > 5 else "")
+        body = Text()
+        body.append(f"{f.title}", style="bold")
+        body.append(f"  [{f.id}, {f.confidence} confidence]\n", style="dim")
+        body.append(f.why)
+        for advice in f.advice[:3]:
+            body.append(f"\n→ {advice}", style="cyan")
+        table.add_row(
+            Text(f.severity, style=SEVERITY_STYLE.get(f.severity, "")),
+            body,
+            fmt_s(f.cost_s) if f.cost_s else "—",
+            lines,
+        )
+    return table
+
+
+def main_bar_text(prompt: Prompt, report: Report) -> tuple[str, str]:
+    """(steps, rate) of the prompt's main sampling bar: the non-loading bar that ran longest."""
+    bars = [b for b in report.progress_bars if b.prompt == prompt.index and not b.is_loading]
+    if not bars:
+        return "—", "—"
+    main = max(bars, key=lambda b: b.elapsed_s)
+    steps = f"{main.done:g}/{main.total:g}"
+    if len(bars) > 1:
+        steps += f" (+{len(bars) - 1})"
+    return steps, main.rate_text or "—"
+
+
+def _prompts(report: Report, limit: int) -> Table:
+    table = Table(title="Prompts", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+    several_runs = len(report.runs) > 1
+    columns = [("#", "right")] + ([("run", "right")] if several_runs else [])
+    columns += [
+        ("received", "left"), ("status", "left"), ("total", "right"), ("load", "right"),
+        ("infer", "right"), ("wait", "right"), ("other", "right"), ("steps", "right"), ("rate", "right"),
+    ]
+    for name, justify in columns:
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    shown = report.prompts[:limit]
+    for p in shown:
+        steps, rate = main_bar_text(p, report)
+        est = p.estimated
+        table.add_row(
+            str(p.index + 1),
+            *([str(p.run + 1)] if several_runs else []),
+            _clock(p.got_at) if p.received else "(before log)",
+            Text(p.status, style=STATUS_STYLE.get(p.status, "")),
+            fmt_s(p.total_s, est),
+            *(fmt_s(p.phases.get(ph)) if p.total_s is not None else "—" for ph in PHASES),
+            steps,
+            rate,
+        )
+    if len(report.prompts) > limit:
+        table.caption = f"{len(report.prompts) - limit} more prompts not shown (--limit, or --format json for all)"
+    elif any(p.estimated for p in shown):
+        table.caption = "~ no usable timestamps: phases estimated from the durations the log prints"
+    return table
+
+
+def _phases(report: Report) -> Table:
+    totals = {p.value: 0.0 for p in PHASES}
+    for prompt in report.prompts:
+        for phase in PHASES:
+            totals[phase.value] += prompt.phases.get(phase)
+    rows: list[tuple[str, float]] = []
+    startup = sum(r.startup_s or 0.0 for r in report.runs)
+    idle = sum(r.idle_s or 0.0 for r in report.runs)
+    if startup:
+        rows.append(("startup", startup))
+    rows += [(name, seconds) for name, seconds in totals.items()]
+    if idle:
+        rows.append(("idle", idle))
+    whole = sum(seconds for _, seconds in rows) or 1.0
+    table = Table(title="Where the time went", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("phase")
+    table.add_column("time", justify="right")
+    table.add_column("share", justify="right")
+    table.add_column("", min_width=BAR_WIDTH)
+    for name, seconds in rows:
+        share = seconds / whole
+        cells = int(round(share * BAR_WIDTH))
+        table.add_row(
+            Text(name, style=PHASE_STYLE[name]),
+            fmt_s(seconds),
+            f"{share:.0%}",
+            Text("█" * cells, style=PHASE_STYLE[name]),
+        )
+    prompt_total = sum(totals.values())
+    table.caption = f"prompts {fmt_s(prompt_total)} in all; every second counted once"
+    return table
+
+
+def _timeline(report: Report) -> Group | None:
+    rows: list[RenderableType] = []
+    for run in report.runs:
+        line = _run_timeline(run, report)
+        if line is not None:
+            rows.append(line)
+    if not rows:
+        return None
+    legend = Text("legend: ")
+    for name, char in PHASE_CHAR.items():
+        legend.append(f"{char}", style=PHASE_STYLE[name])
+        legend.append(f" {name}  ")
+    return Group(Text("Timeline", style="bold italic"), *rows, legend)
+
+
+def _run_timeline(run: Run, report: Report) -> Text | None:
+    prompts = [p for p in report.prompts if p.run == run.index and p.total_s]
+    if run.started_at is not None and run.ended_at is not None and run.span_s and prompts and not any(
+        p.estimated for p in prompts
+    ):
+        start, span = run.started_at, run.span_s
+        cells: list[str] = ["idle"] * TIMELINE_WIDTH
+
+        def paint(a: datetime, b: datetime, phase: str) -> None:
+            i0 = int((a - start).total_seconds() / span * TIMELINE_WIDTH)
+            i1 = int((b - start).total_seconds() / span * TIMELINE_WIDTH)
+            for i in range(max(i0, 0), min(max(i1, i0 + 1), TIMELINE_WIDTH)):
+                cells[i] = phase
+
+        if run.ready_at is not None:
+            paint(start, run.ready_at, "startup")
+        for p in prompts:
+            for sp in p.spans:
+                paint(sp.start, sp.end, sp.phase.value)
+        text = Text(f"run {run.index + 1} {_clock(run.started_at)} ")
+        for name in cells:
+            text.append(PHASE_CHAR[name], style=PHASE_STYLE[name])
+        text.append(f" {_clock(run.ended_at)}")
+        if run.restart:
+            text.append("  (restarted)", style="red")
+        if any(p.status == "unfinished" for p in report.prompts if p.run == run.index):
+            text.append("  ✗ prompt unfinished", style="red")
+        return text
+    if not prompts:
+        return None
+    # No usable clock: prompts side by side, widths by their printed durations.
+    whole = sum(p.total_s or 0.0 for p in prompts) or 1.0
+    text = Text(f"run {run.index + 1} ")
+    separate = len(prompts) <= 12
+    for p in prompts:
+        for phase in PHASES:
+            n = int(round(p.phases.get(phase) / whole * TIMELINE_WIDTH))
+            text.append(PHASE_CHAR[phase.value] * n, style=PHASE_STYLE[phase.value])
+        if separate:
+            text.append("|", style="dim")
+    text.append(f"  ({len(prompts)} prompts back to back, durations as printed)", style="dim")
+    return text
+
+
+def _clock(ts: datetime | None) -> str:
+    """Time of day only: the date is in the run header."""
+    return "—" if ts is None else ts.strftime("%H:%M:%S")
+
+
+def _errors(report: Report, limit: int) -> Table:
+    table = Table(title="Errors", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("line", justify="right")
+    table.add_column("prompt", justify="right")
+    table.add_column("kind")
+    table.add_column("message", overflow="fold")
+    for e in report.errors[:limit]:
+        table.add_row(
+            str(e.line),
+            str(e.prompt + 1) if e.prompt is not None else "—",
+            Text(e.kind, style="red" if e.kind in ("oom", "exception") else "yellow"),
+            Text(e.message[:200]),
+        )
+    if len(report.errors) > limit:
+        table.caption = f"{len(report.errors) - limit} more errors not shown"
+    return table
+
+
+def _footer(report: Report) -> Text:
+    s = report.summary
+    bits = []
+    if s.partial_loads or s.lowvram_module_loads:
+        bits.append(f"{s.partial_loads} partial loads, {s.lowvram_module_loads} lowvram module loads")
+    if s.ws_timeouts:
+        bits.append(f"{s.ws_timeouts} websocket timeouts")
+    lost = []
+    if s.replaced_bytes:
+        lost.append(f"{s.replaced_bytes} undecodable bytes replaced")
+    if s.skipped_lines:
+        lost.append(f"{s.skipped_lines} lines skipped")
+    truncated = sum(src.truncated_lines for src in report.sources)
+    if truncated:
+        lost.append(f"{truncated} over-long lines cut")
+    text = Text(" · ".join(bits), style="dim")
+    if lost:
+        text.append(("\n" if bits else "") + "input: " + ", ".join(lost), style="yellow")
+    return text
