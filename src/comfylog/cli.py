@@ -102,6 +102,9 @@ def analyze(
     render_terminal(report, Console(), limit)
 
 
+# --- further commands are added below this line, one function each ---
+
+
 def main() -> None:
     """Entry point: run the app; unusable input becomes one line and exit status 2."""
     try:
