@@ -118,6 +118,9 @@ class Parser:
             if self._traceback_line(raw.number, ts, text):
                 self._mark(raw.number, ts, pre.resolution, Phase.OTHER)
                 return iter(self._take_closed())
+            if self._traceback_pending is not None:  # cut short: this line is a message of its own
+                out.append(self._traceback_pending)
+                self._traceback_pending = None
         elif self._traceback_pending is not None:
             stripped = text.strip()
             if not stripped or CHAINED_RE.match(stripped):

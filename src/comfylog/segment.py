@@ -86,8 +86,9 @@ NOTABLE_KINDS = frozenset(
     }
 )
 MAX_NOTABLE = 20_000
-#: Lines within which an OOM marker or traceback belongs to the error just before it.
-ERROR_MERGE_LINES = 8
+#: ComfyUI reports one failure as ``!!! Exception``, its traceback and ``Got an OOM``, one after the
+#: other; consecutive events of these kinds are one incident (one error record).
+INCIDENT_KINDS = frozenset({EventKind.TRACEBACK, EventKind.OOM, EventKind.ERROR_LINE})
 
 
 @dataclass
@@ -122,8 +123,9 @@ class Segmenter:
         self._last_activity: Activity | None = None
         self._last_ts: datetime | None = None
         self._pending_model: str | None = None
-        self._import_reasons: dict[str, str] = {}
+        self._import_records: dict[str, ErrorRecord] = {}
         self._tail: deque[Activity] = deque(maxlen=4)
+        self._incident: ErrorRecord | None = None
 
     # ---- feeding ------------------------------------------------------------------------------
     def feed_all(self, items: Iterable[Event | Activity]) -> None:
@@ -158,6 +160,8 @@ class Segmenter:
                 self.notable.append(ev)
             else:
                 self.notable_dropped += 1
+        if kind not in INCIDENT_KINDS:
+            self._incident = None
         handler = getattr(self, "_on_" + kind.value, None)
         if handler is not None:
             handler(ev, run)
@@ -280,15 +284,23 @@ class Segmenter:
 
     def _on_import_time(self, ev: Event, run: Run) -> None:
         failed = bool(ev.fields.get("failed"))
-        run.import_times.append((ev.fields["seconds"], ev.fields["path"], failed, ev.line))
-        if failed:
-            reason = self._import_reasons.get(ev.fields["path"])
-            message = f"custom node failed to import: {ev.fields['path']}" + (f" ({reason})" if reason else "")
-            self._error(None, "import_failed", message, ev)
+        path = ev.fields["path"]
+        run.import_times.append((ev.fields["seconds"], path, failed, ev.line))
+        if failed and path not in self._import_records:
+            self._import_records[path] = self._error(None, "import_failed", f"custom node failed to import: {path}", ev)
 
     def _on_error_line(self, ev: Event, run: Run) -> None:
-        if ev.fields.get("error") == "import_failed":
-            self._import_reasons[ev.fields["path"]] = ev.fields.get("message", "")
+        if ev.fields.get("error") != "import_failed":
+            return
+        # ComfyUI prints the traceback first, then "Cannot import PATH module for custom nodes: REASON".
+        path, reason = ev.fields["path"], ev.fields.get("message", "")
+        message = f"custom node failed to import: {path} ({reason})"
+        incident = self._incident
+        if incident is not None and incident.prompt is None and incident.kind == "exception":
+            incident.kind, incident.message, incident.end_line = "import_failed", message[:500], ev.line
+            self._import_records[path] = incident
+        else:
+            self._import_records[path] = self._error(None, "import_failed", message, ev)
 
     # ---- prompts ------------------------------------------------------------------------------
     def _on_prompt_received(self, ev: Event, run: Run) -> None:
@@ -360,20 +372,20 @@ class Segmenter:
         if prompt is not None:
             prompt.status = "error"
         kind = "oom" if ev.fields.get("oom") else "exception"
-        self._error(prompt, kind, ev.fields.get("message") or "Exception during processing", ev)
+        self._incident = self._error(prompt, kind, ev.fields.get("message") or "Exception during processing", ev)
 
     def _on_traceback(self, ev: Event, run: Run) -> None:
         prompt = self._executing()
         exc_type = ev.fields.get("exception_type")
         message = ev.fields.get("message", "")
         text = f"{exc_type}: {message}" if exc_type and message else (exc_type or "traceback")
-        last = self.errors[-1] if self.errors else None
-        if last is not None and last.kind in ("exception", "oom") and ev.line - (last.end_line or last.line) <= 3:
-            last.end_line = ev.end_line
+        incident = self._incident
+        if incident is not None:
+            incident.end_line = ev.end_line
             if ev.fields.get("oom"):
-                last.kind = "oom"
-            if last.message in ("", "Exception during processing"):
-                last.message = text
+                incident.kind = "oom"
+            if incident.message in ("", "Exception during processing"):
+                incident.message = text
             return
         if exc_type == "KeyboardInterrupt":
             kind = "interrupted"
@@ -381,26 +393,21 @@ class Segmenter:
             kind = "oom" if ev.fields.get("oom") else "exception"
         if prompt is not None and kind != "interrupted":
             prompt.status = "error"
-        self._error(prompt, kind, text, ev)
+        self._incident = self._error(prompt, kind, text, ev)
 
     def _on_oom(self, ev: Event, run: Run) -> None:
         prompt = self._executing()
         if ev.fields.get("recovered"):
             self._error(prompt, "oom_recovered", ev.fields.get("text", "ran out of memory, retried tiled"), ev)
             return
-        last = self.errors[-1] if self.errors else None
-        if (
-            last is not None
-            and last.prompt == (prompt.index if prompt else None)
-            and last.kind in ("oom", "exception")
-            and ev.line - (last.end_line or last.line) <= ERROR_MERGE_LINES
-        ):
-            last.kind = "oom"
-            last.end_line = ev.line
+        incident = self._incident
+        if incident is not None:
+            incident.kind = "oom"
+            incident.end_line = ev.end_line
             return
         if prompt is not None:
             prompt.status = "error"
-        self._error(prompt, "oom", ev.fields.get("text", "out of memory").strip(), ev)
+        self._incident = self._error(prompt, "oom", ev.fields.get("text", "out of memory").strip(), ev)
 
     def _on_interrupted(self, ev: Event, run: Run) -> None:
         prompt = self._executing()

@@ -1,0 +1,82 @@
+"""Every fact of ../shared/corpus/expected.json must come out of `comfylog analyze --format json`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from comfylog.api import analyze
+from comfylog.render.json import report_to_dict
+
+from .conftest import CORPUS, FACT_TALLY, corpus_or_skip, expected_logs
+
+FACTS = ("prompts", "executed_s", "gpu", "total_vram_mb", "vram_state", "partial_loads", "lowvram",
+         "progress_bars", "ws_timeouts", "restarts")
+
+
+def observed_facts(data: dict[str, Any]) -> dict[str, Any]:
+    """The ground-truth facts, read from comfylog's JSON the way a user would read them."""
+    run = data["runs"][0] if data["runs"] else {}
+    return {
+        "prompts": data["summary"]["got_prompt"],
+        "executed_s": [p["executed_s"] for p in data["prompts"] if p["executed_s"] is not None],
+        "gpu": run.get("gpu"),
+        "total_vram_mb": run.get("total_vram_mb"),
+        "vram_state": run.get("vram_state"),
+        "partial_loads": data["summary"]["partial_loads"],
+        "lowvram": data["summary"]["lowvram"],
+        "progress_bars": [(b["total"], b["final_rate"], b["rate_unit"]) for b in data["progress_bars"]],
+        "ws_timeouts": data["summary"]["ws_timeouts"],
+        "restarts": data["summary"]["restarts"],
+    }
+
+
+def expected_bars(bars: list[dict[str, Any]]) -> list[tuple[Any, float | None, str | None]]:
+    out: list[tuple[Any, float | None, str | None]] = []
+    for bar in bars:
+        if bar["final_rate"] is None:
+            out.append((bar["total"], None, None))
+            continue
+        m = re.fullmatch(r"([\d.]+)(.+)", bar["final_rate"])
+        assert m, bar
+        out.append((bar["total"], float(m.group(1)), m.group(2)))
+    return out
+
+
+@pytest.mark.parametrize("entry", expected_logs(), ids=lambda e: e["file"][:40])
+def test_corpus_log_facts(entry: dict[str, Any]) -> None:
+    corpus_or_skip()
+    data = report_to_dict(analyze(CORPUS / "logs" / entry["file"]))
+    got = observed_facts(data)
+    want = {fact: entry[fact] for fact in FACTS}
+    want["progress_bars"] = expected_bars(entry["progress_bars"])
+    mismatched = {}
+    for fact in FACTS:
+        FACT_TALLY["checked"] += 1
+        if got[fact] == want[fact]:
+            FACT_TALLY["matched"] += 1
+        else:
+            mismatched[fact] = (want[fact], got[fact])
+    assert not mismatched, mismatched
+
+
+def test_corpus_span_matches_prefix_timestamps() -> None:
+    """span_s (last minus first line-prefix time) agrees with the ground truth where it has one."""
+    corpus_or_skip()
+    for entry in expected_logs():
+        data = report_to_dict(analyze(CORPUS / "logs" / entry["file"]))
+        assert data["summary"]["span_s"] == entry["span_s"], entry["file"]
+
+
+def test_every_corpus_log_has_phases_that_add_up() -> None:
+    corpus_or_skip()
+    for entry in expected_logs():
+        data = report_to_dict(analyze(CORPUS / "logs" / entry["file"]))
+        for prompt in data["prompts"]:
+            if prompt["total_s"] is None:
+                continue
+            assert sum(prompt["phases"].values()) == pytest.approx(prompt["total_s"], abs=0.01), (
+                entry["file"], prompt["index"])
+            assert min(prompt["phases"].values()) >= 0

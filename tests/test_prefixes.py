@@ -1,0 +1,54 @@
+"""Every line-prefix style of ../shared/notes/formats.md, detected per line."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from comfylog.prefixes import MINUTE, PrefixReader
+
+
+@pytest.mark.parametrize(
+    ("line", "text", "ts", "style"),
+    [
+        ("got prompt", "got prompt", None, "none"),
+        ("[2024-03-23 21:53] got prompt", "got prompt", datetime(2024, 3, 23, 21, 53), "manager-min"),
+        ("[2025-10-22 18:04:30.118] got prompt", "got prompt", datetime(2025, 10, 22, 18, 4, 30, 118000),
+         "manager-ms"),
+        ("2024-12-17T21:15:37.373432 - got prompt", "got prompt", datetime(2024, 12, 17, 21, 15, 37, 373432),
+         "error-report"),
+        ("2025-10-23T16:28:02.618719777Z Sampling 121 frames", "Sampling 121 frames",
+         datetime(2025, 10, 23, 16, 28, 2, 618719), "docker"),
+        ("[INFO] got prompt", "got prompt", None, "none"),
+        ("ERROR:root:!!! Exception during processing !!!", "!!! Exception during processing !!!", None, "none"),
+        ('{"requestId": "sync-1", "message": "Started.", "level": "INFO"}', "Started.", None, "none"),
+        ("20:46:09 got prompt", "got prompt", datetime(1900, 1, 1, 20, 46, 9), "time-only"),
+        ("[20:46:09] got prompt", "got prompt", datetime(1900, 1, 1, 20, 46, 9), "time-only"),
+        # docker time outside, Manager time inside: the docker (UTC) time wins, both are stripped
+        ("2025-10-22T18:04:30.000000000Z [2025-10-22 20:04:30.118] got prompt", "got prompt",
+         datetime(2025, 10, 22, 18, 4, 30), "docker"),
+        ("2025-10-22T20:46:04.036567863Z {\"requestId\": null, \"message\": \"Jobs in queue: 1\", \"level\": \"INFO\"}",
+         "Jobs in queue: 1", datetime(2025, 10, 22, 20, 46, 4, 36567), "docker"),
+    ],
+)
+def test_prefix_styles(line: str, text: str, ts: datetime | None, style: str) -> None:
+    got = PrefixReader().read(line)
+    assert (got.text, got.ts, got.style) == (text, ts, style)
+
+
+def test_manager_minute_prefix_is_marked_coarse() -> None:
+    assert PrefixReader().read("[2024-03-23 21:53] got prompt").resolution == MINUTE
+    assert PrefixReader().read("[2025-10-22 18:04:30.118] got prompt").resolution == 0.0
+
+
+def test_time_only_prefixes_roll_over_at_midnight() -> None:
+    reader = PrefixReader()
+    times = [reader.read(f"[{t}] x").ts for t in ("23:59:58", "23:59:59", "00:00:01", "00:00:02")]
+    assert times[2] == datetime(1900, 1, 2, 0, 0, 1)
+    assert times == sorted(times)
+
+
+def test_json_line_that_is_not_a_runpod_log_is_kept_as_text() -> None:
+    line = '{"prompt": {"3": {"class_type": "KSampler"}}}'
+    assert PrefixReader().read(line).text == line

@@ -1,0 +1,140 @@
+"""Input: files, gzip, stdin, encodings, line endings, ANSI, mojibake, markdown, unusable input."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+from pathlib import Path
+
+import pytest
+
+from comfylog.analyze import analyze_paths
+from comfylog.sources import UnusableInput, read_lines
+
+from .conftest import CORPUS, corpus_or_skip
+
+
+def lines_of(path: Path) -> list[str]:
+    _, lines = read_lines(str(path))
+    return [raw.text for raw in lines]
+
+
+def test_crlf_lf_and_bare_cr(tmp_path: Path) -> None:
+    p = tmp_path / "a.log"
+    p.write_bytes(b"one\r\ntwo\n\r 50%|#| 1/2 [00:01<00:01, 1.0it/s]\r100%|#| 2/2 [00:02<00:00, 1.0it/s]\r\nlast")
+    assert lines_of(p) == ["one", "two", "\r 50%|#| 1/2 [00:01<00:01, 1.0it/s]\r100%|#| 2/2 [00:02<00:00, 1.0it/s]",
+                           "last"]
+
+
+def test_ansi_codes_are_stripped_and_cp1252_mojibake_repaired(tmp_path: Path) -> None:
+    p = tmp_path / "a.log"
+    p.write_text("\x1b[32m[INFO]\x1b[0m got prompt\n100%|â–ˆâ–ˆ| 2/2 [00:02<00:00, 1.0it/s]\n", encoding="utf-8")
+    assert lines_of(p) == ["[INFO] got prompt", "100%|██| 2/2 [00:02<00:00, 1.0it/s]"]
+
+
+def test_invalid_utf8_is_replaced_and_counted(tmp_path: Path) -> None:
+    p = tmp_path / "a.log"
+    p.write_bytes(b"got prompt\n\xff\xfe broken \x80\nPrompt executed in 1.00 seconds\n")
+    report = analyze_paths([str(p)])
+    assert report.summary.replaced_bytes == 3
+    assert report.summary.got_prompt == 1 and report.prompts[0].executed_s == 1.0
+
+
+def test_gzip_is_detected_by_content(tmp_path: Path) -> None:
+    p = tmp_path / "run.log.whatever"
+    p.write_bytes(gzip.compress(b"got prompt\nPrompt executed in 2.50 seconds\n"))
+    assert analyze_paths([str(p)]).prompts[0].executed_s == 2.5
+
+
+def test_stdin_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = io.TextIOWrapper(io.BytesIO(b"got prompt\nPrompt executed in 3.00 seconds\n"))
+    monkeypatch.setattr(sys, "stdin", fake)
+    report = analyze_paths(["-"])
+    assert report.sources[0].name == "<stdin>" and report.prompts[0].executed_s == 3.0
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "no such file"), ("dir", "is a directory"), (b"\x00\x01\x02\x03" * 1000, "binary")],
+)
+def test_unusable_inputs_say_why(tmp_path: Path, content: object, message: str) -> None:
+    p = tmp_path / "input"
+    if content == "dir":
+        p.mkdir()
+    elif isinstance(content, bytes):
+        p.write_bytes(content)
+    with pytest.raises(UnusableInput, match=message):
+        analyze_paths([str(p)])
+
+
+def test_empty_file_is_an_empty_report(tmp_path: Path) -> None:
+    p = tmp_path / "empty.log"
+    p.write_bytes(b"")
+    report = analyze_paths([str(p)])
+    assert report.prompts == [] and report.runs == []
+
+
+def test_markdown_issue_body_reads_only_fenced_log(tmp_path: Path) -> None:
+    corpus_or_skip()
+    log = (CORPUS / "logs" / "027-pogchan-gtx1660ti-partial-prev.log").read_text(encoding="utf-8")
+    body = f"My render is slow, see log:\n\n```\n{log}\n```\n\nAny idea? got prompt (not a log line)\n"
+    p = tmp_path / "issue.md"
+    p.write_text(body, encoding="utf-8")
+    report = analyze_paths([str(p)])
+    assert report.sources[0].markdown
+    assert report.summary.got_prompt == 1
+    assert report.prompts[0].executed_s == 215.93
+    assert report.runs[0].gpu == "NVIDIA GeForce GTX 1660 Ti"
+    # line numbers point into the markdown file: the fence is line 3, so log line 1 is line 4
+    assert report.prompts[0].line == 3 + next(
+        i for i, text in enumerate(log.split("\n"), 1) if "got prompt" in text)
+
+
+ERROR_REPORT = """# ComfyUI Error Report
+## Error Details
+- **Node ID:** 3
+- **Node Type:** KSampler
+- **Exception Type:** torch.OutOfMemoryError
+- **Exception Message:** Allocation on device
+## Stack Trace
+```
+  File "/comfy/execution.py", line 327, in execute
+    output_data = get_output_data(obj, input_data_all)
+```
+## System Information
+- **ComfyUI Version:** 0.3.10
+- **Arguments:** main.py --lowvram
+- **PyTorch Version:** 2.5.1+cu124
+## Devices
+
+- **Name:** cuda:0 NVIDIA GeForce RTX 3060 : cudaMallocAsync
+  - **Type:** cuda
+  - **VRAM Total:** 12878086144
+
+## Logs
+```
+2024-12-17T21:15:37.373432 - got prompt
+2024-12-17T21:15:39.000000 - Requested to load SDXL
+2024-12-17T21:15:40.000000 - loaded partially 5000.0 4999.5 0
+```
+## Attached Workflow
+```
+{"last_node_id": 9, "nodes": [{"type": "got prompt"}]}
+```
+"""
+
+
+def test_comfyui_error_report_header_fills_in_facts(tmp_path: Path) -> None:
+    p = tmp_path / "report.md"
+    p.write_text(ERROR_REPORT, encoding="utf-8")
+    report = analyze_paths([str(p)])
+    assert report.summary.got_prompt == 1  # the workflow JSON fence is not log
+    assert report.summary.partial_loads == 1
+    run = report.runs[0]
+    assert run.gpu == "NVIDIA GeForce RTX 3060"
+    assert run.total_vram_mb == 12282
+    assert (run.comfyui_version, run.pytorch_version) == ("0.3.10", "2.5.1+cu124")
+    (error,) = [e for e in report.errors if e.kind == "oom"]
+    assert "torch.OutOfMemoryError: Allocation on device" in error.message and "KSampler" in error.message
+    assert report.sources[0].report_fields["arguments"] == "main.py --lowvram"
