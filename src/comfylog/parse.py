@@ -226,14 +226,16 @@ class Parser:
         kind = pattern.kind
         if kind is EventKind.LOWVRAM_MODULES:
             if self._lowvram is None:
-                self._lowvram = Event(kind, line, ts, {"count": 0}, self.source)
+                fields0: dict[str, Any] = {"count": 0, "pattern": pattern.name, "text": m.string[:500]}
+                self._lowvram = Event(kind, line, ts, fields0, self.source)
             self._lowvram.fields["count"] += 1
             self._lowvram.end_line = line
             self._lowvram.end_ts = ts
             return
         out.extend(self._close_lowvram())
         if kind is EventKind.TRACEBACK:
-            self._traceback = Event(kind, line, ts, {"lines": 1}, self.source)
+            self._traceback = Event(kind, line, ts, {"lines": 1, "pattern": pattern.name, "text": m.string[:500]},
+                                    self.source)
             return
         if kind in CLOSES_BAR:
             out.extend(self._close_bar())
@@ -260,6 +262,7 @@ class Parser:
             tb.fields["exception_type"] = m.group("type")
             tb.fields["message"] = (m.group("message") or "").strip()[:500]
             tb.fields["oom"] = is_oom(text)
+            tb.fields["text"] = text.strip()[:500]
             tb.end_line = line
             tb.end_ts = ts
             self._traceback_pending, self._traceback = tb, None
