@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/comfylog analyze examples/runpod-lowvram-gguf.log
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 
 test: lint
