@@ -30,6 +30,15 @@ from comfylog.prefixes import MINUTE, PrefixReader
          datetime(2025, 10, 22, 18, 4, 30), "docker"),
         ("2025-10-22T20:46:04.036567863Z {\"requestId\": null, \"message\": \"Jobs in queue: 1\", \"level\": \"INFO\"}",
          "Jobs in queue: 1", datetime(2025, 10, 22, 20, 46, 4, 36567), "docker"),
+        # error reports before Nov 2024 used logging's default formatter
+        ("2024-10-01 12:34:56,789 - root - INFO - got prompt", "got prompt",
+         datetime(2024, 10, 1, 12, 34, 56, 789000), "error-report"),
+        # print() writes its newline separately: the newline's own "<time> - " ends the line
+        ("2024-12-17T21:15:37.373432 - got prompt2024-12-17T21:15:37.373501 - ", "got prompt",
+         datetime(2024, 12, 17, 21, 15, 37, 373432), "error-report"),
+        # runpod-python's plain (non-JSON) logger
+        ("INFO   | sync-6f0a1c52-e1 | Started.", "Started.", None, "none"),
+        ("INFO   | Jobs in queue: 1", "Jobs in queue: 1", None, "none"),
     ],
 )
 def test_prefix_styles(line: str, text: str, ts: datetime | None, style: str) -> None:

@@ -84,7 +84,7 @@ def _p(
 OOM_RE = re.compile(
     r"CUDA out of memory|OutOfMemoryError|Allocation on device \d+ would exceed|MPS backend out of memory"
     r"|not enough GPU video memory|Got an OOM, unloading all loaded models|HIP out of memory"
-    r"|Ran out of memory when regular VAE decoding"
+    r"|Ran out of memory when regular VAE (?:de|en)coding"
 )
 
 
@@ -99,8 +99,8 @@ PATTERNS: tuple[Pattern, ...] = (
        "CUDA Version 12.8.1"),
     _p("manager_startup", EventKind.MANAGER_STARTUP, "ComfyUI startup time", r"^\*\* ComfyUI startup time: (?P<at>.+)$",
        "** ComfyUI startup time: 2024-09-06 17:45:12.542891"),
-    _p("worker_starting", EventKind.WORKER_STARTING, "Starting ComfyUI", r"^worker-comfyui: Starting ComfyUI",
-       "worker-comfyui: Starting ComfyUI"),
+    _p("worker_starting", EventKind.WORKER_STARTING, "Starting ComfyUI",
+       r"^(?:worker-comfyui|runpod-worker-comfy): Starting ComfyUI", "worker-comfyui: Starting ComfyUI"),
     _p("serverless_worker", EventKind.WORKER_STARTING, "Starting Serverless Worker",
        r"--- Starting Serverless Worker \|\s+Version (?P<version>\S+) ---",
        "--- Starting Serverless Worker |  Version 1.7.13 ---", extra=(("serverless", True),)),
@@ -153,14 +153,14 @@ PATTERNS: tuple[Pattern, ...] = (
     _p("load_requested", EventKind.LOAD_REQUESTED, "Requested to load", r"^Requested to load (?P<model>\S+)",
        "Requested to load WanVAE", phase=Phase.LOAD),
     _p("loaded_completely_new", EventKind.LOADED_COMPLETELY, "loaded completely;",
-       r"^loaded completely; (?P<usable_mb>[\d.]+) MB usable, (?P<loaded_mb>[\d.]+) MB loaded",
+       r"^loaded completely;\s+(?:(?P<usable_mb>[\d.]+) MB usable,\s*)?(?P<loaded_mb>[\d.]+) MB loaded",
        "loaded completely; 46994.80 MB usable, 7672.25 MB loaded, full load: True",
        {"usable_mb": _mb, "loaded_mb": _mb}, Phase.LOAD),
     _p("loaded_completely", EventKind.LOADED_COMPLETELY, "loaded completely ",
        r"^loaded completely (?P<usable_mb>[-\d.e+]+) (?P<loaded_mb>[-\d.e+]+)",
        "loaded completely 12651.1 10835.12353515625 True", {"usable_mb": _mb, "loaded_mb": _mb}, Phase.LOAD),
     _p("loaded_partially_new", EventKind.LOADED_PARTIALLY, "loaded partially;",
-       r"^loaded partially; (?P<usable_mb>[\d.]+) MB usable, (?P<loaded_mb>[\d.]+) MB loaded, "
+       r"^loaded partially;\s+(?:(?P<usable_mb>[\d.]+) MB usable,\s*)?(?P<loaded_mb>[\d.]+) MB loaded, "
        r"(?P<offloaded_mb>[\d.]+) MB offloaded,(?: [\d.]+ MB buffer reserved,)? lowvram patches: (?P<patches>\d+)",
        "loaded partially; 0.00 MB usable, 0.00 MB loaded, 319.75 MB offloaded, 27.01 MB buffer reserved, "
        "lowvram patches: 0", {"usable_mb": _mb, "loaded_mb": _mb, "offloaded_mb": _mb, "patches": int}, Phase.LOAD),
@@ -168,8 +168,11 @@ PATTERNS: tuple[Pattern, ...] = (
        r"^loaded partially (?P<usable_mb>[-\d.e+]+) (?P<loaded_mb>[-\d.e+]+) (?P<patches>\d+)",
        "loaded partially 128.0 125.5274658203125 0", {"usable_mb": _mb, "loaded_mb": _mb, "patches": int},
        Phase.LOAD),
-    _p("lowvram_mode", EventKind.LOWVRAM_MODE, "loading in lowvram mode",
-       r"^loading in lowvram mode (?P<usable_mb>[\d.]+)", "loading in lowvram mode 1731.115385055542",
+    _p("loaded_partially_colon", EventKind.LOADED_PARTIALLY, "loaded partially:",
+       r"^loaded partially: (?P<loaded_mb>[\d.]+) MB loaded, lowvram patches: (?P<patches>\d+)",
+       "loaded partially: 2595.99 MB loaded, lowvram patches: 84", {"loaded_mb": _mb, "patches": int}, Phase.LOAD),
+    _p("lowvram_mode", EventKind.LOWVRAM_MODE, ("loading in lowvram mode", "loaded in lowvram mode"),
+       r"^load(?:ing|ed) in lowvram mode (?P<usable_mb>[\d.]+)", "loading in lowvram mode 1731.115385055542",
        {"usable_mb": _mb}, Phase.LOAD),
     _p("lowvram_module", EventKind.LOWVRAM_MODULES, "lowvram: loaded module regularly",
        r"^lowvram: loaded module regularly (?P<module>\S+)",
@@ -180,7 +183,7 @@ PATTERNS: tuple[Pattern, ...] = (
                                              "Unload"),
        r"^(?:VAE load device: |CLIP/text encoder model load device: |Loading \d+ new models?"
        r"|Loading (?:text encoder|clip vision|tokenizer|transformer|weights|first clip|second clip|model)\b"
-       r"|Unloading models? |Unload )(?P<detail>.*)",
+       r"|Unloading models? |Unloaded partially: |Unload )(?P<detail>.*)",
        "VAE load device: cuda:0, offload device: cpu, dtype: torch.bfloat16", phase=Phase.LOAD),
     _p("model_weight_dtype", EventKind.LOAD_DETAIL, "model weight dtype",
        r"^model weight dtype (?P<dtype>[\w.]+), manual cast: (?P<manual_cast>[\w.]+)",
@@ -190,16 +193,20 @@ PATTERNS: tuple[Pattern, ...] = (
     _p("vae_attention", EventKind.LOAD_DETAIL, " attention in VAE", r"^Using \w+ attention in VAE",
        "Using pytorch attention in VAE", phase=Phase.LOAD),
     _p("video_sampling", EventKind.VIDEO_SAMPLING, " frames ",
-       r"^Sampling (?P<frames>\d+) frames(?: in \d+ latents)? at (?P<width>\d+)x(?P<height>\d+) "
-       r"with (?P<steps>\d+)(?: inference)? steps", "Sampling 121 frames at 704x704 with 3 steps",
+       r"^(?:Sampling )?(?P<frames>\d+) frames(?: in \d+ (?:latents|windows),?)? at (?P<width>\d+)x(?P<height>\d+)"
+       r"(?: \(Input sequence length: \d+\))? with (?P<steps>\d+)(?: inference)? steps",
+       "Sampling 121 frames at 704x704 with 3 steps",
        {"frames": int, "width": int, "height": int, "steps": int}),
     # --- worker-comfyui / runpod-python ---------------------------------------------------------
     _p("ws_timeout", EventKind.WS_TIMEOUT, "Websocket receive timed out", r"Websocket receive timed out",
        "worker-comfyui - Websocket receive timed out. Still waiting...", phase=Phase.WAIT),
     _p("ws_connected", EventKind.WS_CONNECTED, "Websocket connected", r"Websocket connected",
        "worker-comfyui - Websocket connected"),
-    _p("ws_reconnect", EventKind.WS_RECONNECT, "econnect", r"(?i)websocket.*reconnect|reconnect.*websocket",
-       "worker-comfyui - Websocket connection closed unexpectedly. Attempting to reconnect..."),
+    _p("ws_reconnect", EventKind.WS_RECONNECT,
+       ("Attempting to reconnect", "Reconnect attempt", "Websocket reconnected"),
+       r"Attempting to reconnect|Reconnect attempt \d+|Websocket reconnected",
+       "worker-comfyui - Websocket connection closed unexpectedly: Connection to remote host was lost.. "
+       "Attempting to reconnect..."),
     _p("job_started", EventKind.JOB_STARTED, "Started.", r"^Started\.\s*$", "Started."),
     _p("job_finished", EventKind.JOB_FINISHED, "Finished.", r"^Finished\.\s*$", "Finished."),
     _p("job_completed", EventKind.JOB_FINISHED, "Job completed", r"Job completed\. Returning (?P<images>\d+)",
@@ -207,10 +214,10 @@ PATTERNS: tuple[Pattern, ...] = (
     # --- failures -------------------------------------------------------------------------------
     _p("oom", EventKind.OOM, ("out of memory", "OutOfMemoryError", "Allocation on device", "Got an OOM",
                              "not enough GPU video memory"),
-       OOM_RE.pattern.replace("|Ran out of memory when regular VAE decoding", ""),
+       OOM_RE.pattern.replace("|Ran out of memory when regular VAE (?:de|en)coding", ""),
        "Got an OOM, unloading all loaded models."),
-    _p("oom_vae_fallback", EventKind.OOM, "Ran out of memory when regular VAE decoding",
-       r"Ran out of memory when regular VAE decoding", "Warning: Ran out of memory when regular VAE decoding, "
+    _p("oom_vae_fallback", EventKind.OOM, "Ran out of memory when regular VAE",
+       r"Ran out of memory when regular VAE (?:de|en)coding", "Warning: Ran out of memory when regular VAE decoding, "
        "retrying with tiled VAE decoding.", extra=(("recovered", True),)),
     _p("traceback", EventKind.TRACEBACK, "Traceback (most recent call last)", r"^Traceback \(most recent call last\):",
        "Traceback (most recent call last):"),

@@ -33,6 +33,15 @@ REPORT_RE = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))? - "
 MANAGER_RE = re.compile(r"\[(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2})(?::(\d{2})(?:[.,](\d+))?)?\] ?")
 TIME_ONLY_RE = re.compile(r"\[?(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?\]? ")
 LEVEL_TAG_RE = re.compile(r"\[(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\] ?")
+# Error reports before Nov 2024 used logging's "%(asctime)s - %(name)s - %(levelname)s - %(message)s".
+PY_FORMATTER_RE = re.compile(
+    r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:[,.](\d+))? - [\w.]+ - (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) - "
+)
+# A print() writes its text and its newline separately, so error-report logs glue the newline's own
+# "<time> - " to the end of the line.
+REPORT_TAIL_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)? - $")
+# runpod-python without RUNPOD_ENDPOINT_ID: "INFO   | JOB_ID | message" (the job id is optional).
+RUNPOD_PLAIN_RE = re.compile(r"(?:DEBUG|INFO|WARN|WARNING|ERROR)\s*\| (?:[^\s|]+ \| )?")
 PY_LOGGING_RE = re.compile(r"(?:INFO|WARNING|ERROR|DEBUG|CRITICAL):[\w.]*:")
 JSON_MAX_CHARS = 100_000
 
@@ -77,9 +86,11 @@ class PrefixReader:
             if m:
                 ts, style = _at(m.group(1), m.group(2), m.group(3)), "docker"
             else:
-                m = REPORT_RE.match(text)
+                m = REPORT_RE.match(text) or PY_FORMATTER_RE.match(text)
                 if m:
                     ts, style = _at(m.group(1), m.group(2), m.group(3)), "error-report"
+                    if text.endswith(" - "):
+                        text = REPORT_TAIL_RE.sub("", text)
                 else:
                     m = TIME_ONLY_RE.match(text)
                     if m:
@@ -113,7 +124,7 @@ class PrefixReader:
                 text = message
                 c = text[:1]
         if c in "IWEDC" and c != "":
-            m = PY_LOGGING_RE.match(text)
+            m = PY_LOGGING_RE.match(text) or RUNPOD_PLAIN_RE.match(text)
             if m:
                 text = text[m.end() :]
         return Prefixed(text, ts, resolution, style)
