@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from .model import Report, SourceInfo, Summary
 from .parse import Parser
 from .segment import Segmenter
-from .sources import Source, read_lines
+from .sources import Source, read_lines, read_text
 
 
 def analyze_paths(paths: Sequence[str]) -> Report:
@@ -22,15 +22,7 @@ def analyze_paths(paths: Sequence[str]) -> Report:
 
 def analyze_text(text: str, name: str = "<text>") -> Report:
     """Analyse a log given as a string (tests, notebooks, pasted logs)."""
-    import io
-
-    from .sources import _clean_lines, _physical_lines
-
-    src = Source(name=name)
-    stream = io.BytesIO(text.encode("utf-8"))
-    phys = _physical_lines(stream, src)
-    head = next(phys, None)
-    return _analyze([(src, _clean_lines(head, phys, src, stream))])
+    return _analyze([read_text(text, name)])
 
 
 def _analyze(opened: Iterable[tuple[Source, Iterable]]) -> Report:  # type: ignore[type-arg]

@@ -195,6 +195,15 @@ def read_lines(path: str, source: Source | None = None) -> tuple[Source, Iterato
     return src, _clean_lines(head, phys, src, stream)
 
 
+def read_text(text: str, name: str = "<text>") -> tuple[Source, Iterator[RawLine]]:
+    """Like read_lines, for a log already in memory (tests, notebooks, pasted logs)."""
+    stream = io.BytesIO(text.encode("utf-8", errors="surrogatepass"))
+    src = Source(name=name)
+    phys = _physical_lines(stream, src)
+    head = next(phys, None)
+    return src, _clean_lines(head, phys, src, stream)
+
+
 def _clean_lines(
     head: tuple[int, str] | None, phys: Iterator[tuple[int, str]], src: Source, stream: BinaryIO
 ) -> Iterator[RawLine]:
