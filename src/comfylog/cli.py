@@ -67,23 +67,33 @@ def _root(
 @app.command()
 def analyze(
     logs: list[str] | None = typer.Argument(
-        None, help="Log files (or - for stdin). Several files are read in order as one report."
+        None,
+        help="Log files (or - for stdin). Several files are read in order as one report; a directory "
+        "or a quoted glob (logs/*.log) makes a fleet summary, one row per log.",
     ),
     format: OutputFormat = typer.Option(
         OutputFormat.text, "--format", "-f", help="text: terminal report; json: flat tables (schema v1, see README)."
     ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output."),
     limit: int = typer.Option(40, "--limit", min=1, help="Rows shown in the prompt and error tables (text format)."),
+    fleet: bool = typer.Option(
+        False, "--fleet", help="Analyse each log on its own: one row per log, fleet-wide percentiles, common findings."
+    ),
 ) -> None:
     """Report the machine, every prompt with its load / inference / wait time, and a timeline.
 
     Examples:\n
       comfylog analyze comfyui.log\n
       docker logs --timestamps worker 2>&1 | comfylog analyze -\n
-      comfylog analyze run.log --format json | jq '.prompts[] | .phases'
+      comfylog analyze run.log --format json | jq '.prompts[] | .phases'\n
+      comfylog analyze workers/            (fleet: every *.log, *.txt, *.gz under it)
     """
     from .api import analyze as run_analysis
+    from .fleet import wants_fleet
 
+    if fleet or wants_fleet(logs or []):
+        _fleet_report(_inputs(logs), format, output, limit)
+        return
     report = run_analysis(_inputs(logs))
     if format is OutputFormat.json:
         from .render.json import render_json
@@ -103,6 +113,125 @@ def analyze(
 
 
 # --- further commands are added below this line, one function each ---
+
+
+def _fleet_report(logs: list[str], format: OutputFormat, output: Path | None, limit: int) -> None:
+    """``analyze`` in fleet mode: every log analysed on its own, in parallel, then one summary."""
+    from .fleet import analyze_fleet
+    from .render.fleet import render_fleet_json, render_fleet_terminal
+
+    summary = analyze_fleet(logs)
+    if not summary.usable:
+        fail("; ".join(str(log.unusable) for log in summary.unusable[:3]) + " (no log could be read)")
+    for log in summary.unusable:
+        typer.echo(f"comfylog: warning: skipped {log.unusable}", err=True)
+    if format is OutputFormat.json:
+        _write(render_fleet_json(summary), output)
+        return
+    from rich.console import Console
+
+    if output is not None:
+        console = Console(record=True, width=160, file=open("/dev/null", "w"))  # noqa: SIM115
+        render_fleet_terminal(summary, console, limit)
+        _write(console.export_text(), output)
+        return
+    render_fleet_terminal(summary, Console(), limit)
+
+
+class TableFormat(str, Enum):
+    csv = "csv"
+    jsonl = "jsonl"
+    parquet = "parquet"
+
+
+@app.command()
+def export(
+    logs: list[str] = typer.Argument(
+        ..., help="Log files, directories (every *.log, *.txt, *.gz under them) or quoted globs."
+    ),
+    output: Path = typer.Option(..., "--output", "-o", help="Directory to write one file per table into (created)."),
+    format: TableFormat = typer.Option(
+        TableFormat.csv, "--format", "-f", help="csv, jsonl, or parquet (needs pyarrow: comfylog[parquet])."
+    ),
+) -> None:
+    """Write the JSON tables (sources, summary, runs, prompts, progress_bars, loads, errors, findings)
+    as one file per table, each row with a source column (the log's path), for pandas, DuckDB or Spark.
+
+    Each log is analysed on its own, two at a time.
+
+    Examples:\n
+      comfylog export workers/ -o tables/\n
+      comfylog export 'logs/**/*.log' -o tables/ --format parquet\n
+      duckdb -c "SELECT source, median(total_s) FROM 'tables/prompts.csv' GROUP BY source"
+    """
+    from .fleet import expand_inputs, map_logs
+    from .render.tables import MissingDependency, concat_tables, log_tables, write_tables
+
+    if output.exists() and not output.is_dir():
+        fail(f"{output}: exists and is not a directory (-o names a directory of tables)")
+    paths = expand_inputs(logs)
+    if format is TableFormat.parquet:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            fail("Parquet needs pyarrow: pip install 'comfylog[parquet]' (or use --format csv / jsonl)")
+    tables = concat_tables(map_logs(log_tables, paths))
+    try:
+        written = write_tables(tables, str(output), format.value)
+    except MissingDependency as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{output}: cannot write ({exc.strerror})")
+    rows = sum(len(rows) for rows in tables.values())
+    typer.echo(f"wrote {len(written)} {format.value} tables ({rows} rows from {len(paths)} logs) to {output}", err=True)
+
+
+@app.command()
+def report(
+    logs: list[str] | None = typer.Argument(
+        None, help="Log files (or - for stdin). Several files are read in order as one report."
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="HTML file to write. Default: <log name>.html in the current directory."
+    ),
+    open_browser: bool = typer.Option(False, "--open", help="Open the report in your web browser."),
+) -> None:
+    """Write one self-contained HTML page: findings with their log lines, the machine, a timeline of
+    every run (start-up, idle, load / inference / wait per prompt, restarts, errors), step rates and
+    the prompt table. plotly is inside the file (about 5 MB): it opens offline and can be attached to
+    an issue. Log text is shown as text, never run.
+
+    Examples:\n
+      comfylog report comfyui.log --open\n
+      comfylog report worker.log -o worker-report.html
+    """
+    inputs = _inputs(logs)
+    if output is not None and str(output) == "-":
+        fail("-o -: the HTML report is a file, not a stream; name one, e.g. -o report.html")
+    if output is None:
+        name = Path(inputs[0]).name if len(inputs) == 1 and inputs[0] != "-" else ""
+        for suffix in (".gz", ".log", ".txt", ".md"):
+            name = name[: -len(suffix)] if name.lower().endswith(suffix) and len(name) > len(suffix) else name
+        output = Path(f"{name}.html" if name else "comfylog-report.html")
+    if output.is_dir():
+        fail(f"{output}: is a directory; -o names the HTML file to write")
+    if any(log != "-" and Path(log).resolve() == output.resolve() for log in inputs):
+        fail(f"{output}: is also an input; choose another name with -o")
+    from .api import analyze as run_analysis
+    from .render.html import render_html
+
+    page = render_html(run_analysis(inputs))
+    try:
+        output.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        fail(f"{output}: cannot write ({exc.strerror})")
+    where = output.resolve()
+    typer.echo(f"wrote {where} ({len(page.encode('utf-8')) / 1e6:.1f} MB)", err=True)
+    if open_browser:
+        import webbrowser
+
+        if not webbrowser.open(where.as_uri()):
+            typer.echo(f"comfylog: no web browser could be started; open {where.as_uri()} yourself", err=True)
 
 
 def main() -> None:

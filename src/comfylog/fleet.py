@@ -1,0 +1,279 @@
+"""Many logs at once: one summary row per log, then fleet-wide percentiles and the common findings.
+
+Each log is analysed on its own by a pure function of its path (``summarize_log``), so the work
+maps over processes here (``map_logs``) and over any other engine (Dask, Spark) unchanged.
+
+When is it a fleet? A directory or a glob among the inputs, or ``--fleet``: a plain list of files
+stays one report read in order (``comfyui.prev.log comfyui.log`` is one machine's history).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import NamedTuple, TypeVar
+
+from .model import Report
+from .sources import UnusableInput
+
+#: Files a directory contributes: ComfyUI writes ``*.log``; saved RunPod/docker logs are often ``.txt``.
+LOG_SUFFIXES = (".log", ".txt", ".gz")
+GLOB_CHARS = frozenset("*?[")
+#: Per-prompt quantities summarised everywhere, in display order.
+QUANTITIES = ("total", "load", "inference", "wait", "other")
+#: Fleet-wide percentiles, as (name, percent).
+FLEET_PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p95", 95.0), ("p99", 99.0), ("max", 100.0))
+#: Worker processes for ``map_logs`` (the machines this runs on have two cores).
+DEFAULT_WORKERS = 2
+
+T = TypeVar("T")
+
+
+def is_glob(arg: str) -> bool:
+    """A glob the shell left unexpanded (quoted, or on Windows); a file really named so is a file."""
+    return bool(GLOB_CHARS & set(arg)) and not os.path.lexists(arg)
+
+
+def wants_fleet(args: Sequence[str]) -> bool:
+    """Fleet mode without ``--fleet``: some argument is a directory or a glob."""
+    return any(arg != "-" and (os.path.isdir(arg) or is_glob(arg)) for arg in args)
+
+
+def _is_log_file(path: str) -> bool:
+    name = os.path.basename(path)
+    return not name.startswith(".") and name.lower().endswith(LOG_SUFFIXES) and os.path.isfile(path)
+
+
+def _files_under(directory: str) -> list[str]:
+    """The log files under ``directory``, recursively, hidden folders skipped, in sorted order."""
+    found: list[str] = []
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [os.path.join(root, f) for f in sorted(files) if _is_log_file(os.path.join(root, f))]
+    return found
+
+
+def expand_inputs(args: Sequence[str]) -> list[str]:
+    """Directories become the ``*.log``, ``*.txt`` and ``*.gz`` files under them; globs are expanded.
+
+    Plain files (and ``-``) pass through unchecked: opening them reports what is wrong. Order is
+    kept and repeats are dropped. Raises UnusableInput for a directory or glob that yields no file.
+    """
+    paths: list[str] = []
+    for arg in args:
+        if arg != "-" and os.path.isdir(arg):
+            found = _files_under(arg)
+            if not found:
+                raise UnusableInput(f"{arg}: is a directory with no log files ({', '.join(LOG_SUFFIXES)}) in it")
+        elif is_glob(arg):
+            found = []
+            for match in sorted(glob.glob(arg, recursive=True)):
+                found += _files_under(match) if os.path.isdir(match) else [match] if os.path.isfile(match) else []
+            if not found:
+                raise UnusableInput(f"{arg}: no file matches this pattern")
+        else:
+            found = [arg]
+        paths += found
+    return list(dict.fromkeys(paths))
+
+
+def map_logs(function: Callable[[str], T], paths: Sequence[str], workers: int = DEFAULT_WORKERS) -> list[T]:
+    """``[function(p) for p in paths]``, on ``workers`` processes when that can help.
+
+    ``function`` must be a module-level pure function of the path. Standard input cannot be handed to
+    another process, so a list containing ``-`` (or a single path, or ``workers`` <= 1) runs here.
+    """
+    if workers <= 1 or len(paths) <= 1 or "-" in paths:
+        return [function(path) for path in paths]
+    with ProcessPoolExecutor(max_workers=min(workers, len(paths))) as pool:
+        return list(pool.map(function, paths))
+
+
+class PromptSeconds(NamedTuple):
+    """One prompt's wall time and its phases, in seconds."""
+
+    total: float
+    load: float
+    inference: float
+    wait: float
+    other: float
+
+
+@dataclass
+class FindingRef:
+    """The parts of a finding a fleet table needs (the whole Finding stays in the log's Report)."""
+
+    id: str
+    severity: str
+    title: str
+    cost_s: float
+
+
+@dataclass
+class LogSummary:
+    """One log, analysed on its own: its machine, counts, per-prompt seconds and findings.
+
+    ``prompt_seconds`` holds the prompts that have a total (unfinished prompts count up to their
+    last line; prompts still queued when the log ends have none). ``unusable`` is the reason a
+    file could not be read as a log; everything else is then empty.
+    """
+
+    path: str
+    gpu: str | None = None
+    total_vram_mb: int | None = None
+    runs: int = 0
+    restarts: int = 0
+    prompts: int = 0
+    finished: int = 0
+    errors: int = 0
+    estimated: bool = False
+    prompt_seconds: list[PromptSeconds] = field(default_factory=list)
+    findings: list[FindingRef] = field(default_factory=list)
+    unusable: str | None = None
+
+    def values(self, quantity: str) -> list[float]:
+        """Per-prompt seconds of ``quantity`` (one of QUANTITIES)."""
+        return [getattr(p, quantity) for p in self.prompt_seconds]
+
+    def median(self, quantity: str) -> float | None:
+        return percentile(self.values(quantity), 50.0)
+
+    def p95(self, quantity: str) -> float | None:
+        return percentile(self.values(quantity), 95.0)
+
+
+@dataclass
+class FindingCount:
+    """A finding id across the fleet: in how many logs it fired and the prompt time it explains."""
+
+    id: str
+    severity: str
+    title: str
+    logs: int
+    cost_s: float
+
+
+@dataclass
+class FleetTotals:
+    """Sums over the usable logs; each equals the sum of the per-log analyses."""
+
+    logs: int = 0
+    unusable: int = 0
+    runs: int = 0
+    restarts: int = 0
+    prompts: int = 0
+    timed_prompts: int = 0
+    finished: int = 0
+    errors: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class FleetSummary:
+    """What ``comfylog analyze DIR`` shows: rows per log, totals, percentiles, common findings.
+
+    ``percentiles[quantity][name]`` pools every prompt of every log (``name`` from FLEET_PERCENTILES);
+    it is None when no prompt has a total.
+    """
+
+    logs: list[LogSummary]
+    totals: FleetTotals
+    percentiles: dict[str, dict[str, float | None]]
+    common_findings: list[FindingCount]
+
+    @property
+    def usable(self) -> list[LogSummary]:
+        return [log for log in self.logs if log.unusable is None]
+
+    @property
+    def unusable(self) -> list[LogSummary]:
+        return [log for log in self.logs if log.unusable is not None]
+
+
+def percentile(values: Sequence[float], percent: float) -> float | None:
+    """Linear interpolation between closest ranks (numpy's and pandas' default); None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * percent / 100.0
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def summarize_report(report: Report, path: str) -> LogSummary:
+    """The fleet row of one analysed log."""
+    run = next((r for r in report.runs if r.gpu), report.runs[0] if report.runs else None)
+    timed = [p for p in report.prompts if p.total_s is not None]
+    return LogSummary(
+        path=path,
+        gpu=run.gpu if run else None,
+        total_vram_mb=run.total_vram_mb if run else None,
+        runs=len(report.runs),
+        restarts=report.summary.restarts,
+        prompts=len(report.prompts),
+        finished=sum(1 for p in report.prompts if p.finished),
+        errors=len(report.errors),
+        estimated=any(p.estimated for p in timed),
+        prompt_seconds=[
+            PromptSeconds(p.total_s or 0.0, p.phases.load, p.phases.inference, p.phases.wait, p.phases.other)
+            for p in timed
+        ],
+        findings=[FindingRef(f.id, f.severity, f.title, f.cost_s) for f in report.findings],
+    )
+
+
+def summarize_log(path: str) -> LogSummary:
+    """Analyse one log on its own: the pure map step of a fleet (unusable files become a reason)."""
+    from .api import analyze
+
+    try:
+        report = analyze(path)
+    except UnusableInput as exc:
+        return LogSummary(path=path, unusable=str(exc))
+    return summarize_report(report, path)
+
+
+def fleet_summary(logs: Iterable[LogSummary]) -> FleetSummary:
+    """Combine per-log summaries (the reduce step): totals, pooled percentiles, common findings."""
+    logs = list(logs)
+    usable = [log for log in logs if log.unusable is None]
+    pooled = [p for log in usable for p in log.prompt_seconds]
+    totals = FleetTotals(
+        logs=len(usable),
+        unusable=len(logs) - len(usable),
+        runs=sum(log.runs for log in usable),
+        restarts=sum(log.restarts for log in usable),
+        prompts=sum(log.prompts for log in usable),
+        timed_prompts=len(pooled),
+        finished=sum(log.finished for log in usable),
+        errors=sum(log.errors for log in usable),
+        seconds={q: sum(getattr(p, q) for p in pooled) for q in QUANTITIES},
+    )
+    percentiles = {
+        q: {name: percentile([getattr(p, q) for p in pooled], pct) for name, pct in FLEET_PERCENTILES}
+        for q in QUANTITIES
+    }
+    counts: dict[str, FindingCount] = {}
+    for log in usable:
+        for finding_id in dict.fromkeys(f.id for f in log.findings):
+            first = next(f for f in log.findings if f.id == finding_id)
+            entry = counts.setdefault(finding_id, FindingCount(finding_id, first.severity, first.title, 0, 0.0))
+            entry.logs += 1
+            entry.cost_s += sum(f.cost_s for f in log.findings if f.id == finding_id)
+    common = sorted(counts.values(), key=lambda c: (-c.logs, -c.cost_s, c.id))
+    return FleetSummary(logs=logs, totals=totals, percentiles=percentiles, common_findings=common)
+
+
+def analyze_fleet(inputs: Sequence[str | os.PathLike[str]], workers: int = DEFAULT_WORKERS) -> FleetSummary:
+    """Analyse every log named by ``inputs`` (files, directories, globs) on its own, in parallel.
+
+    Raises UnusableInput when a directory or glob yields no file; a file that cannot be read as
+    a log is kept as a row with its reason (``LogSummary.unusable``) so one bad file does not
+    sink the fleet.
+    """
+    paths = expand_inputs([os.fspath(arg) for arg in inputs])
+    return fleet_summary(map_logs(summarize_log, paths, workers))

@@ -1,0 +1,212 @@
+"""Fleet mode on the whole shared corpus: every row and every total agrees with analysing each log alone."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import comfylog
+from comfylog.fleet import FLEET_PERCENTILES, QUANTITIES, FleetSummary, expand_inputs, percentile, wants_fleet
+from comfylog.sources import UnusableInput
+
+from .conftest import CORPUS, EXAMPLES, corpus_or_skip
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "comfylog", *args], capture_output=True, timeout=180, cwd=cwd,
+        env={**os.environ, "COLUMNS": "160"},
+    )
+
+
+def corpus_logs() -> list[Path]:
+    corpus = corpus_or_skip()
+    return sorted((corpus / "logs").glob("*.log")) + sorted((corpus / "scenarios").glob("*.log"))
+
+
+@pytest.fixture(scope="module")
+def reports() -> dict[Path, comfylog.Report]:
+    """Each corpus log analysed alone, the way a user would: the reference for the fleet."""
+    return {path: comfylog.analyze(path) for path in corpus_logs()}
+
+
+@pytest.fixture(scope="module")
+def fleet() -> FleetSummary:
+    corpus = corpus_or_skip()
+    return comfylog.analyze_fleet([corpus / "logs", corpus / "scenarios"], workers=2)
+
+
+def test_fleet_rows_agree_with_each_log_analysed_alone(
+    fleet: FleetSummary, reports: dict[Path, comfylog.Report]
+) -> None:
+    logs = corpus_logs()
+    assert [log.path for log in fleet.logs] == [str(p) for p in logs]
+    assert len(fleet.logs) == 30 and not fleet.unusable
+    for row, path in zip(fleet.logs, logs, strict=True):
+        report = reports[path]
+        prompts = report.to_frames()["prompts"]
+        totals = prompts["total_s"].dropna()
+        assert row.prompts == len(report.prompts) == len(prompts), path.name
+        assert row.runs == len(report.runs) and row.restarts == report.summary.restarts, path.name
+        assert row.errors == len(report.errors) == report.summary.errors, path.name
+        assert row.gpu == report.runs[0].gpu and row.total_vram_mb == report.runs[0].total_vram_mb, path.name
+        assert len(row.prompt_seconds) == len(totals), path.name
+        if len(totals):
+            # pandas' quantile is an independent implementation of the same interpolation
+            assert row.median("total") == pytest.approx(totals.median(), abs=1e-9), path.name
+            assert row.p95("total") == pytest.approx(totals.quantile(0.95), abs=1e-9), path.name
+            for phase in ("load", "inference", "wait"):
+                timed = prompts[prompts["total_s"].notna()][f"phases_{phase}"]
+                assert row.median(phase) == pytest.approx(timed.median(), abs=1e-3), (path.name, phase)
+                assert row.p95(phase) == pytest.approx(timed.quantile(0.95), abs=1e-3), (path.name, phase)
+        else:
+            assert row.median("total") is None
+        assert [f.id for f in row.findings] == [f.id for f in report.findings], path.name
+
+
+def test_fleet_totals_are_the_sums_of_the_per_log_analyses(
+    fleet: FleetSummary, reports: dict[Path, comfylog.Report]
+) -> None:
+    alone = list(reports.values())
+    expected = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
+    t = fleet.totals
+    assert t.logs == 30 and t.unusable == 0
+    assert t.runs == sum(len(r.runs) for r in alone) == 31  # the OOM scenario restarts once
+    assert t.restarts == sum(r.summary.restarts for r in alone) == 1
+    assert t.prompts == sum(len(r.prompts) for r in alone)
+    # the 27 real logs' got_prompt counts come from the ground truth, the scenarios have one each
+    assert t.prompts == sum(e["prompts"] for e in expected) + 3
+    assert t.errors == sum(len(r.errors) for r in alone)
+    assert t.finished == sum(1 for r in alone for p in r.prompts if p.finished)
+    timed = [p for r in alone for p in r.prompts if p.total_s is not None]
+    assert t.timed_prompts == len(timed)
+    assert t.seconds["total"] == pytest.approx(sum(p.total_s or 0 for p in timed), abs=1e-6)
+    for phase in ("load", "inference", "wait", "other"):
+        assert t.seconds[phase] == pytest.approx(sum(getattr(p.phases, phase) for p in timed), abs=1e-6)
+    # phases partition each prompt, so they partition the fleet too
+    assert sum(t.seconds[q] for q in QUANTITIES[1:]) == pytest.approx(t.seconds["total"], abs=0.05)
+
+
+def test_fleet_percentiles_match_pandas_over_all_prompts(
+    fleet: FleetSummary, reports: dict[Path, comfylog.Report]
+) -> None:
+    frames = [report.to_frames()["prompts"] for report in reports.values()]
+    prompts = pd.concat(frames, ignore_index=True)
+    timed = prompts[prompts["total_s"].notna()]
+    assert len(timed) == fleet.totals.timed_prompts
+    for quantity in QUANTITIES:
+        column = timed["total_s" if quantity == "total" else f"phases_{quantity}"]
+        for name, pct in FLEET_PERCENTILES:
+            assert fleet.percentiles[quantity][name] == pytest.approx(column.quantile(pct / 100), abs=1e-3), (
+                quantity, name)
+    # the slowest prompt of the fleet is the CPU-only log's 5:51:59 run
+    slowest = timed.loc[timed["total_s"].idxmax()]
+    assert fleet.percentiles["total"]["max"] == slowest["total_s"]
+    assert "008-agsz5-cpu-only" in slowest["source"]
+
+
+def test_parallel_and_serial_fleets_are_identical(fleet: FleetSummary) -> None:
+    corpus = corpus_or_skip()
+    serial = comfylog.analyze_fleet([corpus / "logs", corpus / "scenarios"], workers=1)
+    assert serial == fleet
+
+
+def test_common_findings_count_logs_not_lines(fleet: FleetSummary, reports: dict[Path, comfylog.Report]) -> None:
+    per_log: dict[str, int] = {}
+    for report in reports.values():
+        for finding_id in {f.id for f in report.findings}:
+            per_log[finding_id] = per_log.get(finding_id, 0) + 1
+    assert {c.id: c.logs for c in fleet.common_findings} == per_log
+    counts = [c.logs for c in fleet.common_findings]
+    assert counts == sorted(counts, reverse=True)
+
+
+def test_percentile_interpolates_like_numpy() -> None:
+    values = [3.0, 1.0, 4.0, 1.5, 9.0, 2.6]
+    series = pd.Series(values)
+    for pct in (0, 10, 50, 90, 95, 100):
+        assert percentile(values, pct) == pytest.approx(series.quantile(pct / 100))
+    assert percentile([], 50) is None and percentile([7.0], 95) == 7.0
+
+
+def test_expansion_rule_directories_and_globs_make_a_fleet_plain_files_do_not() -> None:
+    corpus = corpus_or_skip()
+    first, second = (str(p) for p in sorted((corpus / "logs").glob("*.log"))[:2])
+    assert not wants_fleet([first, second]) and not wants_fleet(["-"])
+    assert wants_fleet([str(corpus / "logs")]) and wants_fleet([str(corpus / "logs" / "01*.log")])
+    assert expand_inputs([str(corpus / "logs" / "01*.log")]) == [str(p) for p in sorted((corpus / "logs").glob("01*"))]
+    assert len(expand_inputs([str(corpus)])) == 30  # recursive: logs/ and scenarios/, not the .md or .json
+    assert expand_inputs([first, first, second]) == [first, second]
+    with pytest.raises(UnusableInput, match="no file matches"):
+        expand_inputs([str(corpus / "logs" / "nothing-*.log")])
+
+
+def test_cli_directory_is_a_fleet_and_plain_files_stay_one_report() -> None:
+    corpus = corpus_or_skip()
+    fleet = run_cli("analyze", str(corpus / "logs"), "--format", "json")
+    assert fleet.returncode == 0, fleet.stderr
+    data = json.loads(fleet.stdout)
+    assert data["fleet"] is True and len(data["logs"]) == 27
+    assert data["totals"]["prompts"] == sum(row["prompts"] for row in data["logs"]) == 752
+    assert [row["gpu"] for row in data["logs"]][:2] == ["NVIDIA RTX 4000 Ada Generation", "NVIDIA GeForce RTX 2050"]
+
+    first, second = (str(p) for p in sorted((corpus / "logs").glob("*.log"))[:2])
+    one = json.loads(run_cli("analyze", first, second, "--format", "json").stdout)
+    assert "fleet" not in one and len(one["sources"]) == 2 and one["summary"]["got_prompt"] == 18 + 4
+    two = json.loads(run_cli("analyze", "--fleet", first, second, "--format", "json").stdout)
+    assert [row["prompts"] for row in two["logs"]] == [18, 4]
+
+
+def test_cli_fleet_text_shows_rows_percentiles_and_findings() -> None:
+    corpus = corpus_or_skip()
+    result = run_cli("analyze", str(corpus / "scenarios"), str(EXAMPLES / "*.log"))
+    assert result.returncode == 0, result.stderr
+    text = result.stdout.decode()
+    assert "comfylog fleet — 6 logs" in text and "2 restarts" in text  # the OOM log, in both folders
+    assert "runpod-wan-lowvram-gguf.log" in text and "RTX 4090 24G" in text
+    assert "10:51/10:51" in text  # median/p95 of the one 10:51 prompt
+    assert "Fleet-wide, over 6 prompts" in text
+    assert ("Most common findings" in text) or ("No findings in any log" in text)
+
+
+def test_cli_fleet_skips_unusable_files_but_not_silently(tmp_path: Path) -> None:
+    corpus = corpus_or_skip()
+    (tmp_path / "good.log").write_bytes((corpus / "scenarios" / "local-wan-rtx4090-baseline.log").read_bytes())
+    (tmp_path / "broken.log").write_bytes(bytes(range(256)) * 64)
+    (tmp_path / "notes.md").write_text("not a log\n")
+    result = run_cli("analyze", str(tmp_path), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [row["path"] for row in data["logs"]] == [str(tmp_path / "good.log")]
+    assert data["unusable"][0]["path"] == str(tmp_path / "broken.log")
+    assert b"warning: skipped" in result.stderr and b"binary" in result.stderr
+    assert math.isclose(data["logs"][0]["total_p50"], 90.41, abs_tol=1.5)
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [("empty-dir", b"is a directory with no log files"), ("glob", b"no file matches"), ("all-binary", b"binary")],
+)
+def test_cli_fleet_unusable_input_is_one_line_and_exit_2(tmp_path: Path, setup: str, message: bytes) -> None:
+    target = str(tmp_path)
+    if setup == "glob":
+        target = str(tmp_path / "*.log")
+    elif setup == "all-binary":
+        (tmp_path / "a.log").write_bytes(bytes(range(256)) * 64)
+    result = run_cli("analyze", target)
+    assert result.returncode == 2
+    assert message in result.stderr and b"Traceback" not in result.stderr
+    assert result.stderr.count(b"\n") == 1
+
+
+def test_fleet_help_documents_the_rule() -> None:
+    result = run_cli("analyze", "--help")
+    assert result.returncode == 0
+    assert b"--fleet" in result.stdout and b"directory" in result.stdout
