@@ -20,6 +20,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
+	$(BIN)/mypy --strict examples/step_rate_by_gpu.py
 
 test: lint
 	$(BIN)/python -m pytest

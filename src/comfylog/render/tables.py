@@ -89,7 +89,8 @@ def _cell(value: Any) -> Any:
 
 
 def _flat(row: Row, source_names: Sequence[str]) -> Row:
-    out: Row = {}
+    """A flat row, ``source`` first (the key every query groups or joins on)."""
+    out: Row = {"source": None}
     for key, value in row.items():
         if key == "phases" and isinstance(value, dict):
             out.update({f"phases_{phase}": seconds for phase, seconds in value.items()})
