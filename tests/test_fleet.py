@@ -126,6 +126,15 @@ def test_common_findings_count_logs_not_lines(fleet: FleetSummary, reports: dict
     assert {c.id: c.logs for c in fleet.common_findings} == per_log
     counts = [c.logs for c in fleet.common_findings]
     assert counts == sorted(counts, reverse=True)
+    by_path = {str(path): report for path, report in reports.items()}
+    rank = {"error": 0, "warning": 1, "info": 2}
+    for common in fleet.common_findings:
+        same = [f for r in reports.values() for f in r.findings if f.id == common.id]
+        assert common.severity == min((f.severity for f in same), key=rank.__getitem__)
+        assert common.cost_s == pytest.approx(sum(f.cost_s for f in same))
+        costliest = max(f.cost_s for f in same)
+        assert any(f.id == common.id and f.cost_s == costliest and f.title == common.title
+                   for f in by_path[common.example_path].findings)
 
 
 def test_percentile_interpolates_like_numpy() -> None:

@@ -26,6 +26,8 @@ GLOB_CHARS = frozenset("*?[")
 QUANTITIES = ("total", "load", "inference", "wait", "other")
 #: Fleet-wide percentiles, as (name, percent).
 FLEET_PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p95", 95.0), ("p99", 99.0), ("max", 100.0))
+#: Most severe first, for the worst severity of a finding across logs.
+SEVERITY_ORDER = ("error", "warning", "info")
 #: Worker processes for ``map_logs`` (the machines this runs on have two cores).
 DEFAULT_WORKERS = 2
 
@@ -147,13 +149,18 @@ class LogSummary:
 
 @dataclass
 class FindingCount:
-    """A finding id across the fleet: in how many logs it fired and the prompt time it explains."""
+    """A finding id across the fleet: in how many logs it fired and the prompt time it explains.
+
+    ``severity`` is the worst it had in any log; ``title`` and ``example_path`` are those of its
+    costliest occurrence (titles carry one log's figures, so they are an example, not a summary).
+    """
 
     id: str
     severity: str
     title: str
     logs: int
     cost_s: float
+    example_path: str = ""
 
 
 @dataclass
@@ -258,14 +265,24 @@ def fleet_summary(logs: Iterable[LogSummary]) -> FleetSummary:
         for q in QUANTITIES
     }
     counts: dict[str, FindingCount] = {}
+    costliest: dict[str, float] = {}
     for log in usable:
         for finding_id in dict.fromkeys(f.id for f in log.findings):
-            first = next(f for f in log.findings if f.id == finding_id)
-            entry = counts.setdefault(finding_id, FindingCount(finding_id, first.severity, first.title, 0, 0.0))
+            same = [f for f in log.findings if f.id == finding_id]
+            top = max(same, key=lambda f: f.cost_s)
+            entry = counts.setdefault(finding_id, FindingCount(finding_id, top.severity, top.title, 0, 0.0, log.path))
             entry.logs += 1
-            entry.cost_s += sum(f.cost_s for f in log.findings if f.id == finding_id)
+            entry.cost_s += sum(f.cost_s for f in same)
+            entry.severity = min((entry.severity, *(f.severity for f in same)), key=_severity_rank)
+            if top.cost_s > costliest.get(finding_id, -1.0):
+                costliest[finding_id] = top.cost_s
+                entry.title, entry.example_path = top.title, log.path
     common = sorted(counts.values(), key=lambda c: (-c.logs, -c.cost_s, c.id))
     return FleetSummary(logs=logs, totals=totals, percentiles=percentiles, common_findings=common)
+
+
+def _severity_rank(severity: str) -> int:
+    return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
 
 
 def analyze_fleet(inputs: Sequence[str | os.PathLike[str]], workers: int = DEFAULT_WORKERS) -> FleetSummary:

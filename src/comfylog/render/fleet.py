@@ -121,12 +121,15 @@ def _percentiles(fleet: FleetSummary) -> Table | None:
 def _findings(fleet: FleetSummary) -> Table | Text:
     if not fleet.common_findings:
         return Text("No findings in any log.", style="green")
-    table = Table(title="Most common findings", title_justify="left", box=box.SIMPLE_HEAD)
-    for column in ("finding", "severity", "logs", "prompt time", "what"):
+    names = display_names([log.path for log in fleet.usable])
+    table = Table(title="Most common findings (severity: the worst seen)", title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("finding", "severity", "logs", "prompt time", "costliest case"):
         table.add_column(column, justify="right" if column in ("logs", "prompt time") else "left")
     for count in fleet.common_findings:
+        example = Text(count.title)
+        example.append(f" — {names.get(count.example_path, count.example_path)}", style="dim")
         table.add_row(count.id, Text(count.severity, style=SEVERITY_STYLE.get(count.severity, "")),
-                      f"{count.logs} of {fleet.totals.logs}", fmt_s(count.cost_s), Text(count.title))
+                      f"{count.logs} of {fleet.totals.logs}", fmt_s(count.cost_s), example)
     return table
 
 
@@ -177,7 +180,8 @@ def fleet_to_dict(fleet: FleetSummary) -> dict[str, Any]:
         },
         "percentiles": {q: {name: _round(v) for name, v in row.items()} for q, row in fleet.percentiles.items()},
         "common_findings": [
-            {"id": c.id, "severity": c.severity, "title": c.title, "logs": c.logs, "cost_s": round(c.cost_s, 3)}
+            {"id": c.id, "severity": c.severity, "logs": c.logs, "cost_s": round(c.cost_s, 3),
+             "example_title": c.title, "example_path": c.example_path}
             for c in fleet.common_findings
         ],
     }
