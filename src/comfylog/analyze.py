@@ -2,22 +2,44 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 
 from .model import Report, SourceInfo, Summary
 from .parse import Parser
 from .segment import Segmenter
-from .sources import Source, read_lines, read_text
+from .sources import RawLine, Source, read_lines, read_text
 
 
-def analyze_paths(paths: Sequence[str]) -> Report:
+def analyze_paths(paths: Sequence[str], jobs: int = 1) -> Report:
     """Analyse the logs at ``paths`` (``-`` is stdin) in order, as one report.
 
-    Each input is read, parsed and segmented as a stream; runs never span two inputs.
-    Raises sources.UnusableInput for an input that cannot be a log.
+    Each input is read, parsed and segmented as a stream; runs never span two inputs. With
+    ``jobs`` > 1, big inputs are scanned by that many worker processes (parallel.py); the report
+    is the same. Raises sources.UnusableInput for an input that cannot be a log.
     """
+    if jobs > 1 and _may_be_big(paths):
+        from .parallel import Workers, read_parallel
+
+        with Workers(jobs) as workers:
+            return _analyze([read_parallel(path, workers) for path in paths])  # fail fast, before any work
     opened = [read_lines(path) for path in paths]  # fail fast, before any work
     return _analyze(opened)
+
+
+def _may_be_big(paths: Sequence[str]) -> bool:
+    """Could any input be big enough for worker processes to pay (stdin and .gz: who knows)?"""
+    from .parallel import MIN_PARALLEL_BYTES
+
+    for path in paths:
+        try:
+            with open(path, "rb") as fh:
+                if fh.read(2) == b"\x1f\x8b" or os.fstat(fh.fileno()).st_size >= MIN_PARALLEL_BYTES:
+                    return True
+        except OSError:
+            if path == "-":
+                return True
+    return False
 
 
 def analyze_text(text: str, name: str = "<text>") -> Report:
@@ -32,8 +54,8 @@ def _analyze(opened: Iterable[tuple[Source, Iterable]]) -> Report:  # type: igno
     for index, (source, lines) in enumerate(opened):
         parser = Parser(index)
         seg = Segmenter(index, first_run_index=len(report.runs), first_prompt_index=len(report.prompts))
-        for raw in lines:
-            seg.feed_all(parser.feed(raw))
+        for item in lines:
+            seg.feed_all(parser.feed(item) if type(item) is RawLine else parser.feed_run(item))
         seg.feed_all(parser.close())
         seg.finish()
         report.runs += seg.runs

@@ -18,12 +18,15 @@ if TYPE_CHECKING:
     from .fleet import FleetSummary
 
 
-def analyze(logs: str | PathLike[str] | Sequence[str | PathLike[str]]) -> Report:
-    """Analyse one log path, several paths (read in order as one report), or ``-`` for stdin."""
+def analyze(logs: str | PathLike[str] | Sequence[str | PathLike[str]], jobs: int = 1) -> Report:
+    """Analyse one log path, several paths (read in order as one report), or ``-`` for stdin.
+
+    ``jobs`` > 1 scans big inputs (16 MB and more) in that many worker processes; same report.
+    """
     if isinstance(logs, str) and "\n" in logs:
         raise ValueError("analyze() takes paths; to analyse log text use comfylog.analyze_text(text)")
     paths = [str(logs)] if isinstance(logs, (str, PathLike)) else [str(p) for p in logs]
-    return analyze_paths(paths)
+    return analyze_paths(paths, jobs)
 
 
 def analyze_fleet(

@@ -79,6 +79,9 @@ def analyze(
     fleet: bool = typer.Option(
         False, "--fleet", help="Analyse each log on its own: one row per log, fleet-wide percentiles, common findings."
     ),
+    jobs: int = typer.Option(
+        0, "--jobs", "-j", min=0, help="Processes for big logs (16 MB and more); 0: one per core. Same report."
+    ),
 ) -> None:
     """Report the machine, every prompt with its load / inference / wait time, and a timeline.
 
@@ -94,7 +97,11 @@ def analyze(
     if fleet or wants_fleet(logs or []):
         _fleet_report(_inputs(logs), format, output, limit)
         return
-    report = run_analysis(_inputs(logs))
+    if jobs == 0:
+        from .parallel import default_jobs
+
+        jobs = default_jobs()
+    report = run_analysis(_inputs(logs), jobs=jobs)
     if format is OutputFormat.json:
         from .render.json import render_json
 

@@ -83,6 +83,32 @@ class _Bar:
         return self.last.total > 0 and self.last.n >= self.last.total
 
 
+@dataclass(slots=True)
+class QuietRun:
+    """Consecutive lines that only add time (no message, no bar), or only add to a lowvram module count.
+
+    Made by parallel.py for the lines after the first of such a run, and fed with ``Parser.feed_run``:
+    their effect on the parser is summed up, not replayed line by line. Only valid when no
+    traceback is open, which parallel.py guarantees by sending the lines around tracebacks whole.
+    """
+
+    last_line: int
+    lines: int
+    styles: dict[str, int]
+    lowvram: bool = False
+    #: The first timestamped line of the run, its time and resolution.
+    first_ts_line: int = 0
+    first_ts: datetime | None = None
+    first_resolution: float = FINE
+    #: Over the timestamped lines after the first: the latest time, coarsest resolution, last line.
+    rest_max_ts: datetime | None = None
+    rest_max_resolution: float = FINE
+    rest_last_line: int = 0
+    #: The time of the last timestamped line (unclamped) and of the run's last line (may be None).
+    last_ts: datetime | None = None
+    end_ts: datetime | None = None
+
+
 class Parser:
     """Feed it RawLines in order; it yields Events and Activities. Call ``close()`` at the end."""
 
@@ -158,6 +184,40 @@ class Parser:
             out.extend(events)
         elif self._closed:
             out.extend(self._take_closed())
+        return iter(out)
+
+    def feed_run(self, run: QuietRun) -> Iterator[Item]:
+        """What ``feed`` does for each line of ``run``, in one step (see QuietRun)."""
+        if self._traceback is not None or self._traceback_pending is not None:
+            raise ValueError(f"quiet run at line {run.last_line} while a traceback is open")
+        for style, count in run.styles.items():
+            self.styles[style] = self.styles.get(style, 0) + count
+        out: list[Item] = []
+        if self._bar is not None and self._bar.complete:
+            out.extend(self._close_bar())
+        phase = Phase.OTHER
+        if run.lowvram:
+            phase = Phase.LOAD
+            lowvram = self._lowvram
+            if lowvram is None:
+                raise ValueError(f"lowvram run at line {run.last_line} without its first line")
+            lowvram.fields["count"] += run.lines
+            lowvram.end_line = run.last_line
+            lowvram.end_ts = run.end_ts
+        if run.first_ts is not None:
+            if self.first_ts is None:
+                self.first_ts = run.first_ts
+            self.last_ts = run.last_ts
+            self._mark(run.first_ts_line, run.first_ts, run.first_resolution, phase)
+            out.extend(self._take_closed())
+            if run.rest_max_ts is not None:
+                # _mark for each later line only extends the activity the first one left open.
+                act = self._activity
+                assert act is not None and act.phase is phase and not self._isolate_next
+                ts = run.rest_max_ts if self._last_ts is None or run.rest_max_ts > self._last_ts else self._last_ts
+                self._last_ts = act.last_ts = ts
+                act.last_line = run.rest_last_line
+                act.resolution = max(act.resolution, run.rest_max_resolution)
         return iter(out)
 
     def close(self) -> Iterator[Item]:
@@ -415,4 +475,4 @@ def parse(lines: Iterable[RawLine], source: int = 0) -> Iterator[Item]:
     yield from parser.close()
 
 
-__all__ = ["FINE", "Item", "Parser", "parse"]
+__all__ = ["FINE", "Item", "Parser", "QuietRun", "parse"]

@@ -18,7 +18,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -140,7 +140,27 @@ def open_binary(path: str) -> tuple[BinaryIO, str]:
 
 def _physical_lines(stream: BinaryIO, source: Source) -> Iterator[tuple[int, str]]:
     """Yield (line number, decoded text without its line ending) for every line of ``stream``."""
-    number = 0
+    return lines_of_blocks(physical_blocks(stream, source), source)
+
+
+def lines_of_blocks(blocks: Iterable[bytes], source: Source, number: int = 0) -> Iterator[tuple[int, str]]:
+    """Decode blocks of whole lines (see physical_blocks) into numbered lines after line ``number``."""
+    for block in blocks:
+        text = _decode(block, source)
+        lines = text.split("\n")
+        if block.endswith(b"\n"):
+            lines.pop()
+        for line in lines:
+            number += 1
+            yield number, line
+
+
+def physical_blocks(stream: BinaryIO, source: Source) -> Iterator[bytes]:
+    """Yield ``stream`` as blocks of whole lines, each ending with a newline byte but the last.
+
+    Cutting only at newline bytes means a block decodes the same on its own, in any process
+    (parallel.py sends blocks to worker processes).
+    """
     carry = b""
     first = True
     while True:
@@ -167,13 +187,9 @@ def _physical_lines(stream: BinaryIO, source: Source) -> Iterator[tuple[int, str
                 carry = carry[: 4 * MAX_LINE_CHARS]
             continue
         carry = data[cut + 1 :]
-        text = _decode(data[: cut + 1], source)
-        for line in text.split("\n")[:-1]:
-            number += 1
-            yield number, line
+        yield data[: cut + 1]
     if carry:
-        number += 1
-        yield number, _decode(carry, source)
+        yield carry
 
 
 def read_lines(path: str, source: Source | None = None) -> tuple[Source, Iterator[RawLine]]:
