@@ -1,0 +1,934 @@
+"""The HTML report: one self-contained page (plotly.js inline) to attach to an issue or open offline.
+
+Log text is untrusted. Every string from the log reaches the page either through ``html.escape`` (HTML
+text) or inside the JSON data block, whose serialiser escapes ``<``, ``>`` and ``&`` so no log line can
+close a script tag; plotly shows hover and legend text with HTML entities decoded as plain text. A
+Content-Security-Policy allows only the page's own two scripts (by hash) and no network at all.
+
+Large logs stay responsive: timeline rows are binned when they hold more spans than can be seen, and
+markers, rate points and table rows are capped; the page says what was summarised.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from .. import __version__
+from ..events import EventKind, Phase
+from ..model import PHASES, Finding, Prompt, Report, Run
+from ..prefixes import TIME_ONLY_BASE
+from .terminal import fmt_s, main_bar_text
+
+#: Colours of the phases, the same families as the terminal report.
+PHASE_COLOUR = {
+    "startup": "#9b59b6",
+    "idle": "#cfd3d8",
+    Phase.LOAD.value: "#e6a23c",
+    Phase.INFERENCE.value: "#2e9d57",
+    Phase.WAIT.value: "#d64541",
+    Phase.OTHER.value: "#4a7fd4",
+}
+PHASE_LABEL = {
+    "startup": "start-up",
+    "idle": "idle",
+    Phase.LOAD.value: "load",
+    Phase.INFERENCE.value: "inference",
+    Phase.WAIT.value: "wait",
+    Phase.OTHER.value: "other",
+}
+#: Bounds that keep a page for a huge log light enough for a browser.
+MAX_TIMELINE_ROWS = 40
+MAX_TIMELINE_BARS = 4000
+MIN_ROW_BARS = 150
+MAX_MARKERS_PER_KIND = 300
+MAX_RATE_POINTS = 3000
+MAX_RATE_TRACES = 8
+MAX_PROMPT_ROWS = 300
+MAX_ERROR_ROWS = 200
+MAX_RUN_CARDS = 6
+MAX_EVIDENCE = 25
+MAX_TEXT = 300
+MAX_HOVER_TEXT = 200
+#: Plotly's config: no logo, no link to the cloud, a PNG button that works offline.
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "showLink": False, "showSendToCloud": False}
+
+DRIVER_JS = """\
+(function () {
+  var data = JSON.parse(document.getElementById("comfylog-figures").textContent);
+  Object.keys(data).forEach(function (id) {
+    var el = document.getElementById(id);
+    if (el && window.Plotly) {
+      var fig = data[id];
+      Plotly.newPlot(el, fig.data, fig.layout, fig.config);
+    }
+  });
+})();
+"""
+
+CSS = """\
+:root { --fg:#1d232a; --muted:#5f6b76; --line:#e3e7eb; --bg:#ffffff; --soft:#f5f7f9; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg);
+  background: var(--bg); margin: 0; }
+main { max-width: 1200px; margin: 0 auto; padding: 20px 24px 48px; }
+header h1 { font-size: 22px; margin: 0 0 2px; }
+header .sources { color: var(--muted); margin: 0 0 6px; word-break: break-all; }
+header .summary { margin: 0; font-size: 15px; }
+nav { margin: 12px 0 4px; display: flex; gap: 14px; flex-wrap: wrap; font-size: 13px; }
+nav a { color: #2c6db5; text-decoration: none; }
+section { margin-top: 26px; }
+h2 { font-size: 17px; margin: 0 0 10px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
+h3 { font-size: 15px; margin: 0; }
+.note { color: var(--muted); font-size: 12.5px; margin: 6px 0 0; }
+.warn { color: #9a5b00; }
+table { border-collapse: collapse; font-size: 13px; }
+th, td { text-align: left; padding: 4px 10px 4px 0; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { color: var(--muted); font-weight: 600; white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.scroll { overflow-x: auto; }
+.finding { border: 1px solid var(--line); border-left: 5px solid #8c98a4; border-radius: 6px; padding: 10px 14px;
+  margin: 0 0 12px; background: var(--bg); }
+.finding.error { border-left-color: #c0392b; }
+.finding.warning { border-left-color: #e6a23c; }
+.finding.info { border-left-color: #4a7fd4; }
+.finding .meta { color: var(--muted); font-size: 12.5px; margin: 2px 0 6px; }
+.finding p { margin: 4px 0; }
+.finding ul.advice { margin: 4px 0 6px 18px; padding: 0; }
+.badge { display: inline-block; font-size: 11px; font-weight: 700; text-transform: uppercase; letter-spacing: .04em;
+  padding: 1px 6px; border-radius: 4px; margin-right: 6px; color: #fff; background: #8c98a4; vertical-align: 1px; }
+.badge.error { background: #c0392b; } .badge.warning { background: #d68910; } .badge.info { background: #4a7fd4; }
+.evidence { background: var(--soft); border-radius: 4px; padding: 6px 8px; margin: 6px 0 0; overflow-x: auto; }
+.evidence div { font: 12px/1.5 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; white-space: pre; }
+.evidence .ln { color: var(--muted); display: inline-block; min-width: 7ch; text-align: right; margin-right: 10px; }
+.figures { font-size: 12.5px; color: var(--muted); margin: 4px 0; }
+.plot { width: 100%; min-height: 200px; }
+.phasebar { display: inline-block; height: 12px; border-radius: 2px; vertical-align: middle; }
+.swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; vertical-align: 0; }
+.status-ok { color: #2e7d32; } .status-error, .status-unfinished { color: #c0392b; font-weight: 600; }
+.status-interrupted { color: #9a5b00; } .status-invalid { color: #8e44ad; }
+code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
+.msg { max-width: 760px; word-break: break-word; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(460px, 1fr)); gap: 14px; }
+.card { border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; }
+.card h3 { margin-bottom: 6px; }
+table.facts th { width: 9.5em; font-weight: 600; }
+table.facts td { word-break: break-word; }
+table.facts tr:last-child th, table.facts tr:last-child td { border-bottom: none; }
+.cols { display: grid; grid-template-columns: 1fr 1fr; gap: 18px; }
+@media (max-width: 800px) { .cols { grid-template-columns: 1fr; } }
+"""
+
+
+def esc(value: object) -> str:
+    """HTML text (and attribute values) from anything, the log's own text included."""
+    return html.escape(str(value), quote=True)
+
+
+def script_json(value: Any) -> str:
+    """JSON that is safe inside a <script> element: no ``<``, ``>`` or ``&`` survives unescaped."""
+    text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), allow_nan=False, default=str)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+CODE_SPAN = re.compile(r"`([^`\n]+)`")
+
+
+def prose(text: str) -> str:
+    """Finding text as HTML: escaped, with its `code spans` (commands, log phrases) set in monospace."""
+    return CODE_SPAN.sub(r"<code>\1</code>", esc(text))
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split()) if "\n" in text or "\r" in text else text
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _hover(text: str, limit: int = MAX_HOVER_TEXT) -> str:
+    """Log text for a plotly hover or legend: entities, which plotly shows as the characters they name."""
+    return esc(_clip(text, limit))
+
+
+def _is_time_only(ts: datetime) -> bool:
+    return ts.year == TIME_ONLY_BASE.year and ts.month == 1
+
+
+def _clock(ts: datetime | None) -> str:
+    if ts is None:
+        return "—"
+    return ts.strftime("%H:%M:%S")
+
+
+def _when(ts: datetime | None) -> str:
+    if ts is None:
+        return "—"
+    if _is_time_only(ts):
+        return ts.strftime("%H:%M:%S")
+    return ts.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _plot_date(ts: datetime) -> str:
+    """Plotly date strings: naive wall time as logged, millisecond precision."""
+    return ts.strftime("%Y-%m-%d %H:%M:%S.") + f"{ts.microsecond // 1000:03d}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+# ---- the page --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    """What the sections add up to: HTML parts, plotly figures by element id, and notes on summarising."""
+
+    sections: list[tuple[str, str, str]] = field(default_factory=list)  # (id, title, html)
+    figures: dict[str, dict[str, Any]] = field(default_factory=dict)
+    summarised: list[str] = field(default_factory=list)
+
+    def add(self, section_id: str, title: str, body: str) -> None:
+        self.sections.append((section_id, title, body))
+
+
+def render_html(report: Report, baseline: Report | None = None, comparison: Any = None) -> str:
+    """The whole report as one HTML document, plotly.js included inline (works with no network)."""
+    from plotly.offline import get_plotlyjs  # heavy: only when an HTML report is asked for
+
+    page = Page()
+    page.add("findings", "Findings", _findings(report))
+    if baseline is not None and comparison is not None:
+        _comparison(page, report, baseline, comparison)
+    page.add("machine", "Machine", _machine(report, page))
+    if report.prompts or any(r.startup_s for r in report.runs):
+        page.add("time", "Where the time went", _phase_totals(report))
+    _timeline(page, report)
+    _rates(page, report)
+    if report.prompts:
+        page.add("prompts", "Prompts", _prompt_table(report, page))
+    if report.errors:
+        page.add("errors", "Errors", _error_table(report, page))
+    page.add("notes", "About this report", _about(report, page))
+
+    plotly_js = get_plotlyjs().replace("</script", "<\\/script")  # never closes its own element early
+    figures = script_json(page.figures)
+    return _document(report, page, plotly_js, figures)
+
+
+def _document(report: Report, page: Page, plotly_js: str, figures_json: str) -> str:
+    names = ", ".join(src.name for src in report.sources) or "log"
+    hashes = " ".join(f"'sha256-{_sha256(js)}'" for js in (plotly_js, DRIVER_JS))
+    csp = (
+        "default-src 'none'; "
+        f"script-src {hashes}; "
+        "style-src 'unsafe-inline'; img-src data: blob:; font-src data:; "
+        "connect-src 'none'; frame-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'"
+    )
+    nav = " ".join(f'<a href="#{sid}">{esc(title)}</a>' for sid, title, _ in page.sections)
+    body = "\n".join(
+        f'<section id="{sid}">\n<h2>{esc(title)}</h2>\n{content}\n</section>' for sid, title, content in page.sections
+    )
+    return (
+        # plotly.js comes first, after a head that is the same for every report: the browser can then
+        # reuse its compiled copy when a report is regenerated at the same path and opened again.
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">\n'
+        f"<script>{plotly_js}</script>\n"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f'<meta name="generator" content="comfylog {esc(__version__)}">\n'
+        f"<title>comfylog — {esc(_clip(names, 120))}</title>\n"
+        f"<style>\n{CSS}</style>\n</head>\n<body>\n<main>\n"
+        f"{_header(report)}\n<nav>{nav}</nav>\n{body}\n</main>\n"
+        f'<script type="application/json" id="comfylog-figures">{figures_json}</script>\n'
+        f"<script>{DRIVER_JS}</script>\n"
+        "</body>\n</html>\n"
+    )
+
+
+def _sha256(text: str) -> str:
+    return base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+
+
+def _header(report: Report) -> str:
+    s = report.summary
+    names = ", ".join(src.name for src in report.sources)
+    bits = [
+        f"{_plural(s.got_prompt, 'prompt')} received",
+        f"{s.executed} executed",
+        _plural(len(report.runs), "run"),
+    ]
+    if s.restarts:
+        bits.append(f"<strong class=\"warn\">{_plural(s.restarts, 'restart')}</strong>")
+    if report.errors:
+        bits.append(_plural(len(report.errors), "error"))
+    if s.span_s is not None:
+        bits.append(f"log spans {esc(fmt_s(s.span_s))}")
+    else:
+        bits.append("no timestamps (durations as printed)")
+    return (
+        "<header>\n<h1>comfylog report</h1>\n"
+        f'<p class="sources">{esc(_clip(names, 400))}</p>\n'
+        f'<p class="summary">{" · ".join(bits)}</p>\n</header>'
+    )
+
+
+# ---- findings --------------------------------------------------------------------------------------
+
+
+def _findings(report: Report) -> str:
+    if not report.findings:
+        return '<p class="note">No findings.</p>'
+    return "\n".join(_finding(f, report) for f in report.findings)
+
+
+def _finding(f: Finding, report: Report) -> str:
+    severity = f.severity if f.severity in ("error", "warning", "info") else "info"
+    meta = [f"{esc(f.confidence)} confidence", f"<code>{esc(f.id)}</code>"]
+    if f.cost_s:
+        meta.insert(0, f"explains {esc(fmt_s(f.cost_s))}")
+    if f.prompts:
+        shown = ", ".join(str(i + 1) for i in f.prompts[:12]) + (" …" if len(f.prompts) > 12 else "")
+        meta.append(f"prompt{'s' if len(f.prompts) > 1 else ''} {esc(shown)}")
+    parts = [
+        f'<div class="finding {severity}">',
+        f'<h3><span class="badge {severity}">{esc(f.severity)}</span>{prose(f.title)}</h3>',
+        f'<div class="meta">{" · ".join(meta)}</div>',
+        f"<p>{prose(f.why)}</p>",
+    ]
+    if f.advice:
+        parts.append('<ul class="advice">' + "".join(f"<li>{prose(a)}</li>" for a in f.advice) + "</ul>")
+    if any(v is not None for v in f.figures.values()):
+        shown = [(k, v) for k, v in f.figures.items() if v is not None][:20]
+        figs = " · ".join(f"{esc(k)}: {esc(_figure_value(v))}" for k, v in shown)
+        parts.append(f'<div class="figures">{figs}</div>')
+    if f.evidence:
+        several = len(report.sources) > 1
+        rows = []
+        for ev in f.evidence[:MAX_EVIDENCE]:
+            where = f"{report.sources[ev.source].name}:{ev.line}" if several and ev.source < len(report.sources) else (
+                str(ev.line))
+            rows.append(f'<div><span class="ln">{esc(where)}</span>{esc(_clip(ev.text, 400))}</div>')
+        more = len(f.evidence) - MAX_EVIDENCE
+        if more > 0:
+            rows.append(f'<div><span class="ln"></span>… {more} more evidence lines</div>')
+        parts.append('<div class="evidence" title="log lines this finding rests on">' + "".join(rows) + "</div>")
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def _figure_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in list(value.items())[:12])
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value[:12])
+    return _clip(str(value), 200)
+
+
+# ---- machine and totals ----------------------------------------------------------------------------
+
+
+def _machine(report: Report, page: Page) -> str:
+    if not report.runs:
+        return '<p class="note">No ComfyUI run found in the log.</p>'
+    several_sources = len(report.sources) > 1
+    cards = []
+    for run in report.runs[:MAX_RUN_CARDS]:
+        versions = []
+        if run.comfyui_version:
+            versions.append(f"ComfyUI {run.comfyui_version}")
+        if run.pytorch_version:
+            versions.append(f"PyTorch {run.pytorch_version}")
+        if run.cuda_version:
+            versions.append(f"CUDA image {run.cuda_version}")
+        vram = f"{run.total_vram_mb} MB" if run.total_vram_mb is not None else "—"
+        if run.total_ram_mb is not None:
+            vram += f" · RAM {run.total_ram_mb} MB"
+        span = f"{_when(run.started_at)} → {_clock(run.ended_at)}"
+        if run.span_s is not None:
+            span += f" ({fmt_s(run.span_s)})"
+        facts = [("GPU", run.gpu or "—"), ("VRAM", vram), ("vram state", ", ".join(run.vram_states) or "—")]
+        if run.gpu_memory:
+            facts.append(("GPU memory", f"{run.gpu_memory['free_mib']} of {run.gpu_memory['total_mib']} MiB free "
+                                        "before start"))
+        facts += [("versions", ", ".join(versions) or "—"), ("time", span)]
+        if run.startup_s is not None or run.idle_s is not None:
+            facts.append(("start-up · idle", f"{fmt_s(run.startup_s)} · {fmt_s(run.idle_s)}"))
+        if run.import_times:
+            failed = sum(1 for t in run.import_times if t[2])
+            slowest = max(run.import_times, key=lambda t: t[0])
+            nodes = f"{len(run.import_times)} imported, slowest {slowest[0]:.1f}s ({_short_path(slowest[1])})"
+            facts.append(("custom nodes", nodes + (f", {failed} failed" if failed else "")))
+        if several_sources and run.source < len(report.sources):
+            facts.append(("log", report.sources[run.source].name))
+        title = f"Run {run.index + 1}" + (' <span class="warn">(after a restart)</span>' if run.restart else "")
+        rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in facts)
+        cards.append(f'<div class="card"><h3>{title}</h3><table class="facts">{rows}</table></div>')
+    note = ""
+    if len(report.runs) > MAX_RUN_CARDS:
+        hidden = len(report.runs) - MAX_RUN_CARDS
+        note = f'<p class="note">{hidden} more runs not listed here (they are on the timeline).</p>'
+        page.summarised.append(f"machine: first {MAX_RUN_CARDS} of {len(report.runs)} runs listed")
+    return f'<div class="cards">{"".join(cards)}</div>{note}'
+
+
+def _short_path(path: str) -> str:
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def _phase_totals(report: Report) -> str:
+    totals = {p.value: 0.0 for p in PHASES}
+    for prompt in report.prompts:
+        for phase in PHASES:
+            totals[phase.value] += prompt.phases.get(phase)
+    rows: list[tuple[str, float]] = []
+    startup = sum(r.startup_s or 0.0 for r in report.runs)
+    idle = sum(r.idle_s or 0.0 for r in report.runs)
+    if startup:
+        rows.append(("startup", startup))
+    rows += list(totals.items())
+    if idle:
+        rows.append(("idle", idle))
+    whole = sum(seconds for _, seconds in rows) or 1.0
+    out = ['<table><tr><th>phase</th><th class="num">time</th><th class="num">share</th><th></th></tr>']
+    for name, seconds in rows:
+        share = seconds / whole
+        width = max(0.0, share * 360)
+        out.append(
+            f'<tr><td><span class="swatch" style="background:{PHASE_COLOUR[name]}"></span>{PHASE_LABEL[name]}</td>'
+            f'<td class="num">{esc(fmt_s(seconds))}</td><td class="num">{share:.0%}</td>'
+            f'<td><span class="phasebar" style="width:{width:.0f}px;background:{PHASE_COLOUR[name]}"></span></td></tr>'
+        )
+    out.append("</table>")
+    estimated = sum(1 for p in report.prompts if p.estimated)
+    prompt_total = sum(totals.values())
+    note = f"prompts {fmt_s(prompt_total)} in all; every second counted once"
+    if estimated:
+        note += f"; {_plural(estimated, 'prompt')} estimated from the durations the log prints (no usable timestamps)"
+    out.append(f'<p class="note">{esc(note)}</p>')
+    return "\n".join(out)
+
+
+# ---- the timeline ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Bar:
+    start: float  # seconds from the row's origin
+    end: float
+    kind: str  # a PHASE_COLOUR key
+    hover: str
+
+
+@dataclass
+class _Marker:
+    at: float
+    kind: str
+    hover: str
+
+
+@dataclass
+class _Row:
+    run: Run
+    label: str
+    origin: datetime | None  # wall time of x = 0 (None: estimated, prompts back to back)
+    bars: list[_Bar] = field(default_factory=list)
+    markers: list[_Marker] = field(default_factory=list)
+    end: float = 0.0
+    estimated: bool = False
+    binned_from: int = 0
+
+
+MARKER_STYLE = {
+    "restart": ("restart (ComfyUI started again)", "triangle-right", "#8e1b10", 15),
+    "oom": ("out of memory", "x", "#8e1b10", 13),
+    "error": ("error", "x", "#c0392b", 11),
+    "interrupted": ("interrupted", "square-open", "#9a5b00", 10),
+    "unfinished": ("prompt did not finish", "line-ns-open", "#c0392b", 22),
+    "websocket": ("websocket timeout", "circle", "#7b1d16", 9),
+}
+
+
+def _timeline(page: Page, report: Report) -> None:
+    rows, clock = _timeline_rows(report)
+    if not rows:
+        page.add(
+            "timeline",
+            "Timeline",
+            '<p class="note">No timeline: the log has neither timestamps nor printed prompt durations.</p>',
+        )
+        return
+    notes: list[str] = []
+    if len(report.runs) > MAX_TIMELINE_ROWS:
+        notes.append(f"first {MAX_TIMELINE_ROWS} of {len(report.runs)} runs drawn")
+    budget = max(MIN_ROW_BARS, MAX_TIMELINE_BARS // len(rows))
+    for row in rows:
+        if len(row.bars) > budget:
+            row.binned_from = len(row.bars)
+            row.bars = _bin(row.bars, row.end, budget)
+            notes.append(
+                f"{row.label}: {row.binned_from} spans drawn as {len(row.bars)} bars "
+                "(busy seconds summed per phase in equal stretches of the row, drawn over one idle bar)"
+            )
+    markers = _cap_markers(rows, notes)
+    page.summarised += [f"timeline: {n}" for n in notes]
+
+    traces: list[dict[str, Any]] = []
+    labels = [row.label for row in rows]
+    for kind in ("idle", "startup", "load", "inference", "wait", "other"):  # later traces paint on top
+        ys: list[str] = []
+        bases: list[Any] = []
+        xs: list[float] = []
+        hovers: list[str] = []
+        for row in rows:
+            for bar in row.bars:
+                if bar.kind != kind:
+                    continue
+                ys.append(row.label)
+                if clock and row.origin is not None:
+                    bases.append(_plot_date(row.origin + timedelta(seconds=bar.start)))
+                    xs.append(round((bar.end - bar.start) * 1000.0, 1))
+                else:
+                    bases.append(round(bar.start, 3))
+                    xs.append(round(bar.end - bar.start, 3))
+                hovers.append(bar.hover)
+        if not ys:
+            continue
+        traces.append(
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": PHASE_LABEL[kind],
+                "y": ys,
+                "x": xs,
+                "base": bases,
+                "marker": {"color": PHASE_COLOUR[kind], "line": {"width": 0}},
+                "hovertext": hovers,
+                "hoverinfo": "text",
+                "width": 0.6,
+            }
+        )
+    for kind, found in markers.items():
+        name, symbol, colour, size = MARKER_STYLE[kind]
+        xs_m: list[Any] = []
+        ys_m, hovers_m = [], []
+        for row, marker in found:
+            ys_m.append(row.label)
+            if clock and row.origin is not None:
+                xs_m.append(_plot_date(row.origin + timedelta(seconds=marker.at)))
+            else:
+                xs_m.append(round(marker.at, 3))
+            hovers_m.append(marker.hover)
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": name,
+                "x": xs_m,
+                "y": ys_m,
+                "hovertext": hovers_m,
+                "hoverinfo": "text",
+                "marker": {
+                    "symbol": symbol,
+                    "color": "#ffffff" if kind == "websocket" else colour,
+                    "size": size,
+                    "line": {"width": 2, "color": colour},
+                },
+            }
+        )
+    time_only = any(r.origin is not None and _is_time_only(r.origin) for r in rows)
+    if clock:
+        xaxis: dict[str, Any] = {"type": "date"}
+        if time_only:
+            xaxis["tickformat"] = "%H:%M:%S"
+    else:
+        xaxis = {"type": "linear", "title": {"text": "seconds from the start of each run"}, "rangemode": "tozero"}
+    layout = {
+        "barmode": "overlay",
+        "height": min(1400, 150 + 52 * len(rows)),
+        "margin": {"l": 90, "r": 20, "t": 36, "b": 50},
+        "xaxis": xaxis,
+        "yaxis": {"type": "category", "autorange": "reversed", "categoryorder": "array", "categoryarray": labels},
+        "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
+        "hovermode": "closest",
+        "plot_bgcolor": "#ffffff",
+        "bargap": 0.3,
+    }
+    page.figures["timeline-plot"] = {"data": traces, "layout": layout, "config": PLOTLY_CONFIG}
+    explain = []
+    if clock:
+        explain.append("Each row is one ComfyUI process lifetime (a run), on the log's own clock.")
+    else:
+        explain.append("Each row is one run, measured from its own start.")
+    if any(row.estimated for row in rows):
+        explain.append(
+            "Runs without usable timestamps (none, or minute-only) show their prompts back to back, "
+            "each split by the durations the log prints: an estimate, not a clock."
+        )
+    explain.append(
+        "Markers: restarts, out-of-memory and other errors, websocket timeouts, prompts that never finished."
+    )
+    body = '<div id="timeline-plot" class="plot"></div>\n' + f'<p class="note">{esc(" ".join(explain))}</p>'
+    if notes:
+        body += f'\n<p class="note warn">Summarised: {esc("; ".join(notes))}.</p>'
+    page.add("timeline", "Timeline", body)
+
+
+def _timeline_rows(report: Report) -> tuple[list[_Row], bool]:
+    """Rows for the runs that have something to draw, and whether they share one wall clock."""
+    by_run: dict[int, list[Prompt]] = {}
+    for p in report.prompts:
+        by_run.setdefault(p.run, []).append(p)
+    candidates: list[_Row] = []
+    for run in report.runs[:MAX_TIMELINE_ROWS]:
+        prompts = by_run.get(run.index, [])
+        label = f"run {run.index + 1}"
+        estimated = any(p.estimated for p in prompts)
+        if not estimated and run.started_at is not None and run.ended_at is not None:
+            candidates.append(_timed_row(report, run, prompts, label))
+        elif any(p.total_s for p in prompts):
+            candidates.append(_estimated_row(report, run, prompts, label))
+    rows = [row for row in candidates if row.bars]
+    clock = bool(rows) and all(row.origin is not None for row in rows) and _one_clock(rows)
+    return rows, clock
+
+
+def _one_clock(rows: list[_Row]) -> bool:
+    """Runs share the wall-clock axis when they fill most of it (not one run today, one next week)."""
+    spans = sorted((row.origin, row.origin + timedelta(seconds=row.end)) for row in rows if row.origin is not None)
+    busy = sum((b - a).total_seconds() for a, b in spans)
+    gaps = sum(max(0.0, (spans[i + 1][0] - spans[i][1]).total_seconds()) for i in range(len(spans) - 1))
+    return gaps <= max(busy, 60.0)
+
+
+def _timed_row(report: Report, run: Run, prompts: list[Prompt], label: str) -> _Row:
+    assert run.started_at is not None and run.ended_at is not None
+    origin = run.started_at
+    row = _Row(run=run, label=label, origin=origin, end=_secs(run.ended_at - origin))
+
+    def at(ts: datetime) -> float:
+        return _secs(ts - origin)
+
+    covered: list[tuple[float, float]] = []
+    if run.ready_at is not None and run.ready_at > origin:
+        end = at(run.ready_at)
+        row.bars.append(_Bar(0.0, end, "startup", f"run {run.index + 1} start-up {fmt_s(end)}"
+                                                  f" ({_clock(origin)} → {_clock(run.ready_at)})"))
+        covered.append((0.0, end))
+    for p in prompts:
+        for span in p.spans:
+            a, b = at(span.start), at(span.end)
+            if b <= a:
+                continue
+            what = PHASE_LABEL[span.phase.value]
+            row.bars.append(_Bar(a, b, span.phase.value, f"prompt {p.index + 1} · {what} {fmt_s(b - a)}"
+                                                          f" ({_clock(span.start)} → {_clock(span.end)})"))
+            covered.append((a, b))
+        if p.status == "unfinished" and p.ended_at is not None:
+            row.markers.append(_Marker(at(p.ended_at), "unfinished",
+                                       f"prompt {p.index + 1} never finished: the log stops at {_clock(p.ended_at)}"))
+    covered.sort()
+    cursor = 0.0
+    for a, b in covered:
+        if a > cursor + 0.05:
+            row.bars.append(_Bar(cursor, a, "idle", f"idle {fmt_s(a - cursor)}"))
+        cursor = max(cursor, b)
+    if row.end > cursor + 0.05:
+        row.bars.append(_Bar(cursor, row.end, "idle", f"idle {fmt_s(row.end - cursor)}"))
+    row.bars.sort(key=lambda bar: bar.start)
+    if run.restart:
+        row.markers.append(_Marker(0.0, "restart", f"run {run.index + 1} begins: ComfyUI started again at "
+                                                   f"{_clock(origin)} (line {run.first_line})"))
+    for kind, _prompt, ts, text in _incidents(report, run):
+        if ts is not None:
+            row.markers.append(_Marker(at(ts), kind, text))
+    return row
+
+
+def _estimated_row(report: Report, run: Run, prompts: list[Prompt], label: str) -> _Row:
+    row = _Row(run=run, label=label + " ~", origin=None, estimated=True)
+    cursor = 0.0
+    block_end: dict[int, float] = {}
+    for p in prompts:
+        if not p.total_s:
+            continue
+        for phase in PHASES:
+            seconds = p.phases.get(phase)
+            if seconds <= 0:
+                continue
+            row.bars.append(_Bar(cursor, cursor + seconds, phase.value,
+                                 f"prompt {p.index + 1} · {PHASE_LABEL[phase.value]} ~{fmt_s(seconds)} (estimated)"))
+            cursor += seconds
+        block_end[p.index] = cursor
+        if p.status == "unfinished":
+            row.markers.append(_Marker(cursor, "unfinished", f"prompt {p.index + 1} never finished"))
+    row.end = cursor
+    if run.restart:
+        row.markers.append(_Marker(0.0, "restart", f"run {run.index + 1} begins: ComfyUI started again "
+                                                   f"(line {run.first_line})"))
+    for kind, prompt, _ts, text in _incidents(report, run):
+        if prompt is not None and prompt in block_end:
+            row.markers.append(_Marker(block_end[prompt], kind, text))
+    return row
+
+
+def _incidents(report: Report, run: Run) -> list[tuple[str, int | None, datetime | None, str]]:
+    """Errors and websocket events of one run: (marker kind, prompt index, time, hover)."""
+    out: list[tuple[str, int | None, datetime | None, str]] = []
+    for e in report.errors:
+        if e.source != run.source or not run.first_line <= e.line <= run.last_line:
+            continue
+        kind = "oom" if e.kind.startswith("oom") else ("interrupted" if e.kind == "interrupted" else "error")
+        where = f" · prompt {e.prompt + 1}" if e.prompt is not None else ""
+        out.append((kind, e.prompt, e.ts, f"{esc(e.kind)}{where} · line {e.line}<br>{_hover(e.message)}"))
+    for ev in report.notable:
+        if ev.kind not in (EventKind.WS_TIMEOUT, EventKind.WS_RECONNECT):
+            continue
+        if ev.source != run.source or not run.first_line <= ev.line <= run.last_line:
+            continue
+        what = "websocket receive timed out" if ev.kind is EventKind.WS_TIMEOUT else "websocket reconnect"
+        out.append(("websocket", None, ev.ts, f"{what} at {_clock(ev.ts)} · line {ev.line}"))
+    return out
+
+
+def _cap_markers(rows: list[_Row], notes: list[str]) -> dict[str, list[tuple[_Row, _Marker]]]:
+    found: dict[str, list[tuple[_Row, _Marker]]] = {}
+    for row in rows:
+        for marker in row.markers:
+            found.setdefault(marker.kind, []).append((row, marker))
+    for kind, items in found.items():
+        if len(items) > MAX_MARKERS_PER_KIND:
+            step = len(items) / MAX_MARKERS_PER_KIND
+            found[kind] = [items[int(i * step)] for i in range(MAX_MARKERS_PER_KIND)]
+            name = MARKER_STYLE[kind][0]
+            notes.append(f"{name} markers: {MAX_MARKERS_PER_KIND} of {len(items)} drawn, evenly spaced")
+    return found
+
+
+#: About one stretch per pixel of a wide plot: finer stretches would only be widened to a pixel anyway.
+MAX_BINS = 1000
+BUSY_ORDER = ("startup", "load", "inference", "wait", "other")
+
+
+def _bin(bars: list[_Bar], end: float, budget: int) -> list[_Bar]:
+    """Too many spans to draw: idle becomes one background bar, and the busy time is summed per phase
+    in equal stretches of the row, each phase drawn as one bar of its true total length where the
+    stretch's first busy second is. Busy and idle keep their proportions; order inside a stretch is lost.
+    """
+    bins = max(1, min(budget // 3, MAX_BINS))
+    start = bars[0].start if bars else 0.0
+    end = max(end, bars[-1].end if bars else 0.0)
+    width = (end - start) / bins if end > start else 1.0
+    shares: list[dict[str, float]] = [{} for _ in range(bins)]  # busy seconds per phase kind
+    first: list[float | None] = [None] * bins
+    for bar in bars:
+        if bar.kind == "idle":
+            continue
+        a, b = bar.start, bar.end
+        i = min(bins - 1, max(0, int((a - start) / width)))
+        while a < b and i < bins:
+            edge = start + (i + 1) * width
+            take = min(b, edge) - a
+            if take > 0:
+                shares[i][bar.kind] = shares[i].get(bar.kind, 0.0) + take
+                first[i] = a if first[i] is None else min(a, first[i] or a)
+            a = edge
+            i += 1
+    out = [_Bar(start, end, "idle", f"idle, apart from the busy stretches drawn over it ({fmt_s(end - start)} row)")]
+    for i, share in enumerate(shares):
+        if not share:
+            continue
+        cursor = first[i] if first[i] is not None else start + i * width
+        busy = ", ".join(f"{PHASE_LABEL[k]} {fmt_s(v)}" for k, v in share.items())
+        hover = f"busy in this {fmt_s(width)} stretch: {busy} (summarised)"
+        for kind in BUSY_ORDER:
+            seconds = share.get(kind, 0.0)
+            if seconds > 0:
+                out.append(_Bar(cursor, cursor + seconds, kind, hover))
+                cursor += seconds
+    return out
+
+
+def _secs(delta: timedelta) -> float:
+    return delta.total_seconds()
+
+
+# ---- step rates ------------------------------------------------------------------------------------
+
+
+def _rates(page: Page, report: Report) -> None:
+    bars = [b for b in report.progress_bars if not b.is_loading and b.seconds_per_step is not None]
+    if not bars:
+        if report.progress_bars:
+            page.add("rates", "Step rates", '<p class="note">No sampling progress bar printed a rate.</p>')
+        return
+    notes = []
+    if len(bars) > MAX_RATE_POINTS:
+        step = len(bars) / MAX_RATE_POINTS
+        notes.append(f"{MAX_RATE_POINTS} of {len(bars)} bars drawn, evenly spaced")
+        bars = [bars[int(i * step)] for i in range(MAX_RATE_POINTS)]
+    labels = Counter(b.label or "" for b in bars)
+    kept = [label for label, _ in labels.most_common(MAX_RATE_TRACES)]
+    traces: list[dict[str, Any]] = []
+    groups: dict[str, list[Any]] = {}
+    for index, bar in enumerate(bars):
+        key = bar.label or ""
+        key = key if key in kept else "\x00other"
+        groups.setdefault(key, []).append((index, bar))
+    for key, items in groups.items():
+        name = "other labels" if key == "\x00other" else (_hover(key, 60) if key else "sampling")
+        xs, ys, hovers = [], [], []
+        for index, bar in items:
+            prompt = f"prompt {bar.prompt + 1}" if bar.prompt is not None else "outside a prompt"
+            xs.append(index + 1)
+            ys.append(round(bar.seconds_per_step or 0.0, 4))
+            hovers.append(
+                f"bar {index + 1} · {prompt} · line {bar.line}<br>"
+                + (f"{_hover(bar.label, 80)} · " if bar.label else "")
+                + f"{bar.done:g}/{bar.total:g} steps in {fmt_s(bar.elapsed_s)} · "
+                + f"{esc(bar.rate_text or '')} as printed"
+            )
+        traces.append({"type": "scatter", "mode": "markers", "name": name, "x": xs, "y": ys,
+                       "hovertext": hovers, "hoverinfo": "text", "marker": {"size": 8}})
+    values = [b.seconds_per_step or 0.0 for b in bars]
+    low, high = min(values), max(values)
+    log_axis = low > 0 and high / low > 30
+    layout = {
+        "height": 260,
+        "margin": {"l": 70, "r": 20, "t": 36, "b": 50},
+        "xaxis": {"title": {"text": "progress bar, in log order"}, "tickformat": "d", "rangemode": "tozero",
+                  "range": [0, len(bars) + 1], **({"dtick": 1} if len(bars) <= 12 else {})},
+        "yaxis": {"title": {"text": "seconds per step"}, "type": "log" if log_axis else "linear",
+                  **({} if log_axis else {"rangemode": "tozero"})},
+        "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
+        "hovermode": "closest",
+        "showlegend": len(traces) > 1,
+    }
+    page.figures["rates-plot"] = {"data": traces, "layout": layout, "config": PLOTLY_CONFIG}
+    page.summarised += [f"step rates: {n}" for n in notes]
+    body = (
+        '<div id="rates-plot" class="plot"></div>\n'
+        '<p class="note">One point per sampling progress bar (the rate of its last state, tqdm\'s close). '
+        "it/s rates are shown as seconds per step (1 / rate); hover for the rate as printed. "
+        "Bars that load weights or download are left out.</p>"
+    )
+    if notes:
+        body += f'\n<p class="note warn">Summarised: {esc("; ".join(notes))}.</p>'
+    page.add("rates", "Step rates", body)
+
+
+# ---- tables ----------------------------------------------------------------------------------------
+
+
+def _prompt_table(report: Report, page: Page) -> str:
+    several_runs = len(report.runs) > 1
+    head = ["#"] + (["run"] if several_runs else []) + ["received", "status", "total", "load", "inference",
+                                                         "wait", "other", "steps", "rate", "models", "lines"]
+    numeric = {"#", "run", "total", "load", "inference", "wait", "other", "steps", "rate", "lines"}
+    out = ["<tr>" + "".join(f'<th class="num">{h}</th>' if h in numeric else f"<th>{h}</th>" for h in head) + "</tr>"]
+    shown = report.prompts[:MAX_PROMPT_ROWS]
+    for p in shown:
+        steps, rate = main_bar_text(p, report)
+        est = p.estimated
+        phases = [fmt_s(p.phases.get(ph)) if p.total_s is not None else "—" for ph in PHASES]
+        models = ", ".join(p.models[:6]) + (" …" if len(p.models) > 6 else "")
+        lines = f"{p.line}–{p.last_line}" if p.last_line and p.last_line != p.line else str(p.line)
+        cells = [
+            (str(p.index + 1), "num"),
+            *([(str(p.run + 1), "num")] if several_runs else []),
+            (_clock(p.got_at) if p.received else "(before log)", ""),
+            (p.status, f"status-{p.status}"),
+            (fmt_s(p.total_s, est), "num"),
+            *((v, "num") for v in phases),
+            (steps, "num"),
+            (rate, "num"),
+            (models or "—", ""),
+            (lines, "num"),
+        ]
+        out.append("<tr>" + "".join(f'<td class="{cls}">{esc(v)}</td>' if cls else f"<td>{esc(v)}</td>"
+                                    for v, cls in cells) + "</tr>")
+    notes = []
+    if any(p.estimated for p in shown):
+        notes.append("~ no usable timestamps: phases estimated from the durations the log prints.")
+    if len(report.prompts) > MAX_PROMPT_ROWS:
+        hidden = len(report.prompts) - MAX_PROMPT_ROWS
+        notes.append(f"{hidden} more prompts not shown (comfylog analyze --format json lists them all).")
+        page.summarised.append(f"prompt table: first {MAX_PROMPT_ROWS} of {len(report.prompts)} prompts")
+    note = "".join(f'<p class="note">{esc(n)}</p>' for n in notes)
+    return '<div class="scroll"><table>\n' + "\n".join(out) + "\n</table></div>" + note
+
+
+def _error_table(report: Report, page: Page) -> str:
+    several = len(report.sources) > 1
+    out = ['<tr><th class="num">line</th><th class="num">prompt</th><th>time</th><th>kind</th><th>message</th></tr>']
+    for e in report.errors[:MAX_ERROR_ROWS]:
+        where = f"{report.sources[e.source].name}:{e.line}" if several and e.source < len(report.sources) else (
+            str(e.line))
+        out.append(
+            f'<tr><td class="num">{esc(where)}</td>'
+            f'<td class="num">{esc(e.prompt + 1) if e.prompt is not None else "—"}</td>'
+            f"<td>{esc(_clock(e.ts))}</td><td>{esc(e.kind)}</td>"
+            f'<td class="msg">{esc(_clip(e.message, MAX_TEXT))}</td></tr>'
+        )
+    note = ""
+    if len(report.errors) > MAX_ERROR_ROWS:
+        hidden = len(report.errors) - MAX_ERROR_ROWS
+        note = f'<p class="note">{hidden} more errors not shown.</p>'
+        page.summarised.append(f"error table: first {MAX_ERROR_ROWS} of {len(report.errors)} errors")
+    return '<div class="scroll"><table>\n' + "\n".join(out) + "\n</table></div>" + note
+
+
+# ---- comparison ------------------------------------------------------------------------------------
+
+
+def _comparison(page: Page, report: Report, baseline: Report, comparison: Any) -> None:
+    """Filled in when the comparison (compare.py) is available."""
+    return None
+
+
+# ---- about -----------------------------------------------------------------------------------------
+
+
+def _about(report: Report, page: Page) -> str:
+    s = report.summary
+    facts = []
+    for src in report.sources:
+        styles = ", ".join(f"{k} ({v})" for k, v in src.timestamp_styles.items()) or "none"
+        bits = [f"{src.lines} lines", f"timestamps: {styles}"]
+        if src.markdown:
+            bits.append("read from markdown fences")
+        if src.replaced_bytes:
+            bits.append(f"{src.replaced_bytes} undecodable bytes replaced")
+        if src.truncated_lines:
+            bits.append(f"{src.truncated_lines} over-long lines cut")
+        facts.append(f"<li><span class=\"mono\">{esc(_clip(src.name, 200))}</span>: {esc('; '.join(bits))}</li>")
+    counts = []
+    if s.partial_loads or s.lowvram_module_loads:
+        counts.append(f"{s.partial_loads} partial loads, {s.lowvram_module_loads} lowvram module loads")
+    if s.ws_timeouts:
+        counts.append(f"{s.ws_timeouts} websocket timeouts")
+    if s.skipped_lines:
+        counts.append(f"{s.skipped_lines} lines skipped")
+    if report.notable_dropped:
+        counts.append(f"{report.notable_dropped} notable events beyond the analysis limit not kept")
+        page.summarised.append(f"{report.notable_dropped} notable events dropped by the analysis (not drawn)")
+    out = ["<ul>" + "".join(facts) + "</ul>"]
+    if counts:
+        out.append(f'<p class="note">{esc(" · ".join(counts))}</p>')
+    if page.summarised:
+        out.append("<p><strong>Summarised to keep this page light:</strong></p><ul>"
+                   + "".join(f"<li>{esc(n)}</li>" for n in page.summarised) + "</ul>")
+    else:
+        out.append('<p class="note">Nothing was summarised: every span, marker and row is drawn.</p>')
+    out.append(f'<p class="note">Made by comfylog {esc(__version__)}. Self-contained: works offline; '
+               "log text is shown as text, never run.</p>")
+    return "\n".join(out)

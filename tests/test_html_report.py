@@ -1,0 +1,365 @@
+"""`comfylog report`: the HTML page built from real logs, checked as data and in headless Chromium.
+
+The browser tests load each page from a file with every other request aborted (the page must work
+offline), and fail on any console error. They skip, with the reason, when Chromium or playwright is
+missing; CI installs both (.ci/run, the dev extra).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from comfylog.api import analyze
+from comfylog.model import PHASES, Report
+from comfylog.render import html as html_render
+from comfylog.render.html import render_html
+
+from .conftest import CORPUS, FIXTURES, ROOT, corpus_or_skip
+
+OUTPUT = ROOT / "tests" / "output" / "html"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+HOSTILE = FIXTURES / "hostile-html.log"
+SCENARIOS = ["runpod-wan-lowvram-gguf.log", "local-wan-rtx4090-baseline.log", "runpod-wan-oom-restart.log"]
+#: Real logs loaded in the browser: minute stamps with errors, a timed log with many prompts, start-up only,
+#: no timestamps at all.
+BROWSER_LOGS = [
+    "005-ninetyfive666-flux-3090-partial.log",
+    "020-combatshotgun-rtx5090-flux2.log",
+    "026-kostafun-3090-startup-only.log",
+    "004-stageposter-rocm-info-prefix.log",
+]
+STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})\]")
+
+
+def corpus_logs() -> list[Path]:
+    logs = sorted((CORPUS / "logs").glob("*.log")) + [CORPUS / "scenarios" / name for name in SCENARIOS]
+    return [p for p in logs if p.is_file()]
+
+
+def figures(page: str) -> dict[str, Any]:
+    match = re.search(r'<script type="application/json" id="comfylog-figures">(.*?)</script>', page, re.S)
+    assert match, "figure data block missing"
+    data: dict[str, Any] = json.loads(match.group(1))
+    return data
+
+
+def section(page: str, section_id: str) -> str:
+    match = re.search(rf'<section id="{section_id}">(.*?)</section>', page, re.S)
+    return match.group(1) if match else ""
+
+
+def bar_seconds(fig: dict[str, Any]) -> dict[str, float]:
+    """Seconds drawn per phase on the timeline (bars are ms on a date axis, seconds on a linear one)."""
+    scale = 1000.0 if fig["layout"]["xaxis"]["type"] == "date" else 1.0
+    out: dict[str, float] = {}
+    for trace in fig["data"]:
+        if trace["type"] == "bar":
+            out[trace["name"]] = out.get(trace["name"], 0.0) + sum(trace["x"]) / scale
+    return out
+
+
+def long_log(source: Path, copies: int) -> bytes:
+    """A server that ran for days: the start-up of ``source`` once, then its prompts ``copies`` times over,
+    each copy's timestamps moved on by the log's span (bytes kept, bare CRs and all)."""
+    lines = source.read_bytes().decode("utf-8", "surrogateescape").splitlines(keepends=True)
+    ready = next(i for i, line in enumerate(lines) if "To see the GUI go to" in line) + 1
+    head, body = lines[:ready], lines[ready:]
+    stamps = [datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f") for ln in body if (m := STAMP.match(ln))]
+    step = stamps[-1] - stamps[0] + timedelta(seconds=1)
+    out = head[:]
+    for k in range(copies):
+        for line in body:
+            m = STAMP.match(line)
+            if m and k:
+                ts = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f") + step * k
+                line = f"[{ts.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]}]{line[m.end():]}"
+            out.append(line)
+    return "".join(out).encode("utf-8", "surrogateescape")
+
+
+# ---- the page as data (no browser) -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", corpus_logs(), ids=lambda p: p.name)
+def test_page_holds_every_prompt_phase_and_rate(path: Path) -> None:
+    """The timeline draws exactly the phase seconds the analysis found; the rate plot one point per bar."""
+    corpus_or_skip()
+    report = analyze(path)
+    page = render_html(report)
+    figs = figures(page)
+    drawn = [p for p in report.prompts if p.total_s and p.run < html_render.MAX_TIMELINE_ROWS]
+    if drawn:
+        got = bar_seconds(figs["timeline-plot"])
+        for phase in PHASES:
+            expected = sum(p.phases.get(phase) for p in drawn)
+            assert got.get(phase.value, 0.0) == pytest.approx(expected, abs=0.01 * len(drawn) + 0.01), phase
+        estimated = any(p.estimated for p in drawn)
+        assert (figs["timeline-plot"]["layout"]["xaxis"]["type"] == "linear") == estimated
+        if estimated:
+            assert "back to back" in section(page, "timeline")
+    startup = sum(r.startup_s or 0.0 for r in report.runs if r.index < html_render.MAX_TIMELINE_ROWS)
+    if startup and "timeline-plot" in figs and figs["timeline-plot"]["layout"]["xaxis"]["type"] == "date":
+        assert bar_seconds(figs["timeline-plot"]).get("start-up", 0.0) == pytest.approx(startup, abs=0.01)
+    rated = [b for b in report.progress_bars if not b.is_loading and b.seconds_per_step is not None]
+    if rated:
+        points = sum(len(t["y"]) for t in figs["rates-plot"]["data"])
+        assert points == min(len(rated), html_render.MAX_RATE_POINTS)
+        ys = sorted(y for t in figs["rates-plot"]["data"] for y in t["y"])
+        assert ys == pytest.approx(sorted(round(b.seconds_per_step or 0, 4) for b in rated))
+    rows = max(0, section(page, "prompts").count("<tr>") - 1)
+    assert rows == min(len(report.prompts), html_render.MAX_PROMPT_ROWS)
+    for run in report.runs[: html_render.MAX_RUN_CARDS]:
+        if run.gpu:
+            assert html_render.esc(run.gpu) in section(page, "machine")
+
+
+def test_lowvram_scenario_timeline_shows_the_story() -> None:
+    """6:04 of loading, the 3:43 bar and 6 websocket timeouts, on the worker's own clock."""
+    corpus_or_skip()
+    report = analyze(CORPUS / "scenarios" / "runpod-wan-lowvram-gguf.log")
+    fig = figures(render_html(report))["timeline-plot"]
+    assert fig["layout"]["xaxis"]["type"] == "date"
+    seconds = bar_seconds(fig)
+    assert seconds["load"] == pytest.approx(364, abs=15)
+    assert seconds["inference"] == pytest.approx(223, abs=1)
+    assert seconds["start-up"] == pytest.approx(19.9, abs=0.1)
+    ws = [t for t in fig["data"] if t["name"] == "websocket timeout"]
+    assert len(ws) == 1 and len(ws[0]["x"]) == 6
+    assert all(x.startswith("2025-10-22 20:5") for x in ws[0]["x"])
+
+
+def test_restart_scenario_marks_the_restart_and_the_unfinished_prompt() -> None:
+    corpus_or_skip()
+    report = analyze(CORPUS / "scenarios" / "runpod-wan-oom-restart.log")
+    fig = figures(render_html(report))["timeline-plot"]
+    assert fig["layout"]["yaxis"]["categoryarray"] == ["run 1", "run 2"]
+    marks = {t["name"]: t for t in fig["data"] if t["type"] == "scatter"}
+    restart = marks["restart (ComfyUI started again)"]
+    assert restart["y"] == ["run 2"] and restart["x"][0].startswith("2025-10-23 16:28:14")
+    unfinished = marks["prompt did not finish"]
+    assert unfinished["y"] == ["run 1"] and unfinished["x"][0].startswith("2025-10-23 16:28:13")
+
+
+def test_hostile_log_text_is_escaped_everywhere() -> None:
+    report = analyze(HOSTILE)
+    page = render_html(report)
+    data_block = re.search(r'id="comfylog-figures">(.*?)</script>', page, re.S)
+    assert data_block is not None
+    assert not set("<>&") & set(data_block.group(1)), "figure JSON must carry no raw < > &"
+    for raw in ("<script>window.__pwned", "<img src=x", '"><svg onload', "<iframe", "<style>body",
+                "<b onmouseover"):
+        assert raw not in page
+    assert "0.3.62&lt;script&gt;window.__pwned=1&lt;/script&gt;" in page
+    assert "&lt;/script&gt;&lt;script&gt;window.__pwned=1&lt;/script&gt;&quot;&gt;&lt;img" in page
+    assert page.count("<script") == 3  # the data block, plotly.js and the driver: nothing else
+
+
+def test_large_log_is_summarised_and_says_so(tmp_path: Path) -> None:
+    corpus_or_skip()
+    big = tmp_path / "long-lived-server.log"
+    big.write_bytes(long_log(CORPUS / "logs" / "020-combatshotgun-rtx5090-flux2.log", 40))
+    report = analyze(big)
+    assert len(report.prompts) == 46 * 40 and len(report.runs) == 1
+    started = time.perf_counter()
+    page = render_html(report)
+    assert time.perf_counter() - started < 5
+    figs = figures(page)
+    timeline = figs["timeline-plot"]
+    bars = sum(len(t["x"]) for t in timeline["data"] if t["type"] == "bar")
+    spans = sum(len(p.spans) for p in report.prompts)
+    assert spans > html_render.MAX_TIMELINE_BARS and bars <= html_render.MAX_TIMELINE_BARS
+    seconds = bar_seconds(timeline)
+    for phase in PHASES:  # busy time keeps its length when binned
+        assert seconds.get(phase.value, 0.0) == pytest.approx(sum(p.phases.get(phase) for p in report.prompts),
+                                                               rel=1e-6, abs=0.5)
+    markers = {t["name"]: len(t["x"]) for t in timeline["data"] if t["type"] == "scatter"}
+    assert markers["error"] == html_render.MAX_MARKERS_PER_KIND < len(report.errors)
+    assert section(page, "prompts").count("<tr>") - 1 == html_render.MAX_PROMPT_ROWS
+    notes = section(page, "notes")
+    assert "Summarised to keep this page light" in notes
+    assert f"first {html_render.MAX_PROMPT_ROWS} of {len(report.prompts)} prompts" in notes
+    assert "spans drawn as" in notes and "error markers: 300 of" in notes
+    assert len(page) < 8_000_000
+
+
+# ---- the command line ------------------------------------------------------------------------------
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "comfylog", *args], capture_output=True, text=True, timeout=120,
+                          cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+
+
+def test_cli_writes_log_name_html_in_working_directory(tmp_path: Path) -> None:
+    result = run_cli("report", str(HOSTILE), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    written = tmp_path / "hostile-html.html"
+    assert written.is_file()
+    assert f"wrote {written}" in result.stderr
+    assert written.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_cli_refuses_stdout_and_overwriting_its_input(tmp_path: Path) -> None:
+    result = run_cli("report", str(HOSTILE), "-o", "-", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "comfylog: error: -o -: the HTML report is a file, not a stream; name one, e.g. -o report.html")
+    copy = tmp_path / "worker.html"
+    copy.write_bytes(HOSTILE.read_bytes())
+    result = run_cli("report", "worker.html", "-o", str(copy), cwd=tmp_path)
+    assert result.returncode == 2 and "is also an input" in result.stderr
+    assert copy.read_bytes() == HOSTILE.read_bytes()
+    result = run_cli("report", "missing.log", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+
+
+def test_cli_open_hands_the_file_to_the_browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import webbrowser
+
+    from typer.testing import CliRunner
+
+    from comfylog.cli import app
+
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url, *a, **k: opened.append(url) or True)
+    target = tmp_path / "r.html"
+    result = CliRunner().invoke(app, ["report", str(HOSTILE), "-o", str(target), "--open"])
+    assert result.exit_code == 0, result.output
+    assert opened == [target.resolve().as_uri()]
+
+
+# ---- in the browser --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the whole module (launching is the slow part)."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); .ci/run installs it")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright not installed (pip install -e '.[dev]')")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Viewer:
+    """One browser tab that opens reports from disk with the network blocked, recording what the console
+    and the network saw. Every report is opened from the same file: with plotly.js at a fixed place in
+    the page, Chromium reuses its compiled copy, which makes each page after the first several times faster.
+    """
+
+    def __init__(self, browser: Any) -> None:
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        self.file = OUTPUT / "viewer.html"
+        self.url = self.file.resolve().as_uri()
+        self.errors: list[str] = []
+        self.blocked: list[str] = []
+        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(msg.text))
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.route("**/*", self._route)
+
+    def _route(self, route: Any) -> None:
+        if route.request.url == self.url:
+            route.continue_()
+        else:
+            self.blocked.append(route.request.url)
+            route.abort()
+
+    def show(self, report: Report, name: str) -> str:
+        """Open ``report``; its page is also kept as tests/output/html/NAME.html. Returns the HTML."""
+        page = render_html(report)
+        (OUTPUT / f"{name}.html").write_text(page, encoding="utf-8")
+        self.file.write_text(page, encoding="utf-8")
+        self.errors.clear()
+        self.blocked.clear()
+        self.page.goto(self.url)
+        self.page.wait_for_selector("#timeline-plot .main-svg", state="attached", timeout=60_000)
+        return page
+
+    def count(self, selector: str) -> int:
+        return int(self.page.eval_on_selector_all(selector, "els => els.length"))
+
+
+@pytest.fixture(scope="module")
+def viewer(browser: Any) -> Iterator[Viewer]:
+    view = Viewer(browser)
+    yield view
+    view.page.close()
+
+
+def drawn_bars(fig: dict[str, Any]) -> int:
+    return sum(1 for t in fig["data"] if t["type"] == "bar" for x in t["x"] if x > 0)
+
+
+@pytest.mark.parametrize("name", SCENARIOS + BROWSER_LOGS)
+def test_report_draws_offline_without_errors(viewer: Viewer, name: str) -> None:
+    corpus_or_skip()
+    path = CORPUS / ("scenarios" if name in SCENARIOS else "logs") / name
+    report = analyze(path)
+    html_text = viewer.show(report, path.stem)
+    assert viewer.errors == []
+    assert viewer.blocked == []
+    fig = figures(html_text)["timeline-plot"]
+    assert viewer.count("#timeline-plot .main-svg") > 0
+    assert viewer.count("#timeline-plot .barlayer .point path") == drawn_bars(fig)
+    findings = viewer.page.inner_text("#findings")
+    for finding in report.findings:
+        assert finding.title.replace("`", "") in findings
+        assert finding.why.replace("`", "")[:60] in findings
+        for ev in finding.evidence[: html_render.MAX_EVIDENCE]:
+            assert ev.text.strip()[:60] in findings
+    if any(b.seconds_per_step for b in report.progress_bars if not b.is_loading):
+        assert viewer.count("#rates-plot .scatterlayer .point") > 0
+    if name == "runpod-wan-lowvram-gguf.log":
+        viewer.page.screenshot(path=str(OUTPUT / "runpod-wan-lowvram-gguf.png"), full_page=True)
+
+
+def test_lowvram_scenario_has_findings() -> None:
+    """The page shows findings (checked above for every log); this scenario must have some."""
+    corpus_or_skip()
+    report = analyze(CORPUS / "scenarios" / "runpod-wan-lowvram-gguf.log")
+    if not report.findings:
+        pytest.skip("the diagnoser (comfylog.diagnose) does not fill report.findings yet")
+    page = render_html(report)
+    assert 'class="finding ' in section(page, "findings")
+
+
+def test_hostile_log_runs_no_script_and_shows_the_text(viewer: Viewer) -> None:
+    viewer.show(analyze(HOSTILE), "hostile-html")
+    page = viewer.page
+    assert viewer.errors == [] and viewer.blocked == []
+    # Hover every marker and bar so plotly renders the log text in its hover labels too.
+    for point in page.query_selector_all("#timeline-plot .point, #rates-plot .point"):
+        point.hover(force=True)
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.evaluate("() => document.querySelectorAll('[onerror],[onload],[onmouseover],iframe').length") == 0
+    assert page.evaluate("() => document.querySelectorAll('img').length") == 0
+    assert page.evaluate("() => getComputedStyle(document.body).display") != "none"
+    body = page.inner_text("body")
+    assert "PWNED-IMG" not in body.replace("document.body.append('PWNED-IMG')", "")
+    assert "0.3.62<script>window.__pwned=1</script>" in body
+    assert '</script><script>window.__pwned=1</script>"><img src=x onerror=window.__pwned=1>&amp;' in body
+    assert "<style>body{display:none}</style>" in body
+    page.hover("#rates-plot .scatterlayer .point", force=True)
+    hover = page.eval_on_selector("#rates-plot .hoverlayer", "el => el.textContent")
+    assert "<b onmouseover=window.__pwned=1>Sampling</b>" in hover
