@@ -165,6 +165,8 @@ def test_cli_directory_is_a_fleet_and_plain_files_stay_one_report() -> None:
     assert data["fleet"] is True and len(data["logs"]) == 27
     assert data["totals"]["prompts"] == sum(row["prompts"] for row in data["logs"]) == 752
     assert [row["gpu"] for row in data["logs"]][:2] == ["NVIDIA RTX 4000 Ada Generation", "NVIDIA GeForce RTX 2050"]
+    one_process = run_cli("analyze", str(corpus / "logs"), "--format", "json", "--jobs", "1")
+    assert json.loads(one_process.stdout) == data
 
     first, second = (str(p) for p in sorted((corpus / "logs").glob("*.log"))[:2])
     one = json.loads(run_cli("analyze", first, second, "--format", "json").stdout)

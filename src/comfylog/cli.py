@@ -80,7 +80,8 @@ def analyze(
         False, "--fleet", help="Analyse each log on its own: one row per log, fleet-wide percentiles, common findings."
     ),
     jobs: int = typer.Option(
-        0, "--jobs", "-j", min=0, help="Processes for big logs (16 MB and more); 0: one per core. Same report."
+        0, "--jobs", "-j", min=0, help="Processes for big logs (16 MB and more); 0: one per core. Same report. "
+        "In fleet mode: logs analysed at once (0: 2).",
     ),
 ) -> None:
     """Report the machine, every prompt with its load / inference / wait time, and a timeline.
@@ -95,7 +96,7 @@ def analyze(
     from .fleet import wants_fleet
 
     if fleet or wants_fleet(logs or []):
-        _fleet_report(_inputs(logs), format, output, limit)
+        _fleet_report(_inputs(logs), format, output, limit, jobs)
         return
     if jobs == 0:
         from .parallel import default_jobs
@@ -122,12 +123,12 @@ def analyze(
 # --- further commands are added below this line, one function each ---
 
 
-def _fleet_report(logs: list[str], format: OutputFormat, output: Path | None, limit: int) -> None:
+def _fleet_report(logs: list[str], format: OutputFormat, output: Path | None, limit: int, jobs: int) -> None:
     """``analyze`` in fleet mode: every log analysed on its own, in parallel, then one summary."""
-    from .fleet import analyze_fleet
+    from .fleet import DEFAULT_WORKERS, analyze_fleet
     from .render.fleet import render_fleet_json, render_fleet_terminal
 
-    summary = analyze_fleet(logs)
+    summary = analyze_fleet(logs, workers=jobs or DEFAULT_WORKERS)
     if not summary.usable:
         fail("; ".join(str(log.unusable) for log in summary.unusable[:3]) + " (no log could be read)")
     for log in summary.unusable:
@@ -158,13 +159,14 @@ def export(
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Directory to write one file per table into (created)."),
     format: TableFormat = typer.Option(
-        TableFormat.csv, "--format", "-f", help="csv, jsonl, or parquet (needs pyarrow: comfylog[parquet])."
+        TableFormat.csv, "--format", "-f", help="csv, jsonl, or parquet (needs pyarrow: the parquet extra)."
     ),
+    jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Logs analysed at once, each in its own process."),
 ) -> None:
     """Write the JSON tables (sources, summary, runs, prompts, progress_bars, loads, errors, findings)
     as one file per table, each row with a source column (the log's path), for pandas, DuckDB or Spark.
 
-    Each log is analysed on its own, two at a time.
+    Each log is analysed on its own (two at a time by default), so prompt and run indexes restart per log.
 
     Examples:\n
       comfylog export workers/ -o tables/\n
@@ -182,7 +184,7 @@ def export(
             import pyarrow  # noqa: F401
         except ImportError:
             fail("Parquet needs pyarrow: pip install 'comfylog[parquet]' (or use --format csv / jsonl)")
-    tables = concat_tables(map_logs(log_tables, paths))
+    tables = concat_tables(map_logs(log_tables, paths, jobs))
     try:
         written = write_tables(tables, str(output), format.value)
     except MissingDependency as exc:
