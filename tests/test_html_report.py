@@ -115,12 +115,13 @@ def test_page_holds_every_prompt_phase_and_rate(path: Path) -> None:
     startup = sum(r.startup_s or 0.0 for r in report.runs if r.index < html_render.MAX_TIMELINE_ROWS)
     if startup and "timeline-plot" in figs and figs["timeline-plot"]["layout"]["xaxis"]["type"] == "date":
         assert bar_seconds(figs["timeline-plot"]).get("start-up", 0.0) == pytest.approx(startup, abs=0.01)
-    rated = [b for b in report.progress_bars if not b.is_loading and b.seconds_per_step is not None]
+    rated = [b for b in report.progress_bars if not b.is_loading and b.seconds_per_step is not None
+             and b.prompt is not None]
     if rated:
         points = sum(len(t["y"]) for t in figs["rates-plot"]["data"])
         assert points == min(len(rated), html_render.MAX_RATE_POINTS)
-        ys = sorted(y for t in figs["rates-plot"]["data"] for y in t["y"])
-        assert ys == pytest.approx(sorted(round(b.seconds_per_step or 0, 4) for b in rated))
+        points_at = sorted((x, y) for t in figs["rates-plot"]["data"] for x, y in zip(t["x"], t["y"], strict=True))
+        assert points_at == sorted(((b.prompt or 0) + 1, round(b.seconds_per_step or 0, 4)) for b in rated)
     rows = max(0, section(page, "prompts").count("<tr>") - 1)
     assert rows == min(len(report.prompts), html_render.MAX_PROMPT_ROWS)
     for run in report.runs[: html_render.MAX_RUN_CARDS]:

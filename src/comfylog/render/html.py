@@ -23,7 +23,7 @@ from typing import Any
 
 from .. import __version__
 from ..events import EventKind, Phase
-from ..model import PHASES, Finding, Prompt, Report, Run
+from ..model import PHASES, Finding, ProgressBar, Prompt, Report, Run
 from ..prefixes import TIME_ONLY_BASE
 from .terminal import fmt_s, main_bar_text
 
@@ -655,7 +655,7 @@ def _timed_row(report: Report, run: Run, prompts: list[Prompt], label: str) -> _
 
 
 def _estimated_row(report: Report, run: Run, prompts: list[Prompt], label: str) -> _Row:
-    row = _Row(run=run, label=label + " ~", origin=None, estimated=True)
+    row = _Row(run=run, label=label + " (est.)", origin=None, estimated=True)
     cursor = 0.0
     block_end: dict[int, float] = {}
     for p in prompts:
@@ -766,47 +766,53 @@ def _secs(delta: timedelta) -> float:
 
 
 def _rates(page: Page, report: Report) -> None:
-    bars = [b for b in report.progress_bars if not b.is_loading and b.seconds_per_step is not None]
+    rated = [b for b in report.progress_bars if not b.is_loading and b.seconds_per_step is not None]
+    bars = [b for b in rated if b.prompt is not None]
     if not bars:
         if report.progress_bars:
-            page.add("rates", "Step rates", '<p class="note">No sampling progress bar printed a rate.</p>')
+            page.add("rates", "Step rates", '<p class="note">No sampling progress bar inside a prompt printed a '
+                                            "rate.</p>")
         return
     notes = []
+    if len(rated) > len(bars):
+        notes.append(f"{len(rated) - len(bars)} bars printed outside any prompt are not drawn")
     if len(bars) > MAX_RATE_POINTS:
         step = len(bars) / MAX_RATE_POINTS
         notes.append(f"{MAX_RATE_POINTS} of {len(bars)} bars drawn, evenly spaced")
         bars = [bars[int(i * step)] for i in range(MAX_RATE_POINTS)]
     labels = Counter(b.label or "" for b in bars)
     kept = [label for label, _ in labels.most_common(MAX_RATE_TRACES)]
-    traces: list[dict[str, Any]] = []
-    groups: dict[str, list[Any]] = {}
-    for index, bar in enumerate(bars):
+    groups: dict[str, list[ProgressBar]] = {}
+    for bar in bars:
         key = bar.label or ""
-        key = key if key in kept else "\x00other"
-        groups.setdefault(key, []).append((index, bar))
+        groups.setdefault(key if key in kept else "\x00other", []).append(bar)
+    traces: list[dict[str, Any]] = []
     for key, items in groups.items():
         name = "other labels" if key == "\x00other" else (_hover(key, 60) if key else "sampling")
-        xs, ys, hovers = [], [], []
-        for index, bar in items:
-            prompt = f"prompt {bar.prompt + 1}" if bar.prompt is not None else "outside a prompt"
-            xs.append(index + 1)
+        xs: list[int] = []
+        ys: list[float] = []
+        hovers: list[str] = []
+        for bar in items:
+            prompt = (bar.prompt or 0) + 1
+            xs.append(prompt)
             ys.append(round(bar.seconds_per_step or 0.0, 4))
             hovers.append(
-                f"bar {index + 1} · {prompt} · line {bar.line}<br>"
+                f"prompt {prompt} · line {bar.line}<br>"
                 + (f"{_hover(bar.label, 80)} · " if bar.label else "")
                 + f"{bar.done:g}/{bar.total:g} steps in {fmt_s(bar.elapsed_s)} · "
                 + f"{esc(bar.rate_text or '')} as printed"
             )
         traces.append({"type": "scatter", "mode": "markers", "name": name, "x": xs, "y": ys,
-                       "hovertext": hovers, "hoverinfo": "text", "marker": {"size": 8}})
+                       "hovertext": hovers, "hoverinfo": "text", "marker": {"size": 8, "opacity": 0.8}})
     values = [b.seconds_per_step or 0.0 for b in bars]
     low, high = min(values), max(values)
     log_axis = low > 0 and high / low > 30
+    last = max((b.prompt or 0) + 1 for b in bars)
     layout = {
         "height": 260,
         "margin": {"l": 70, "r": 20, "t": 36, "b": 50},
-        "xaxis": {"title": {"text": "progress bar, in log order"}, "tickformat": "d", "rangemode": "tozero",
-                  "range": [0, len(bars) + 1], **({"dtick": 1} if len(bars) <= 12 else {})},
+        "xaxis": {"title": {"text": "prompt"}, "tickformat": "d", "range": [0.5, last + 0.5],
+                  **({"dtick": 1} if last <= 20 else {})},
         "yaxis": {"title": {"text": "seconds per step"}, "type": "log" if log_axis else "linear",
                   **({} if log_axis else {"rangemode": "tozero"})},
         "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
@@ -817,9 +823,9 @@ def _rates(page: Page, report: Report) -> None:
     page.summarised += [f"step rates: {n}" for n in notes]
     body = (
         '<div id="rates-plot" class="plot"></div>\n'
-        '<p class="note">One point per sampling progress bar (the rate of its last state, tqdm\'s close). '
-        "it/s rates are shown as seconds per step (1 / rate); hover for the rate as printed. "
-        "Bars that load weights or download are left out.</p>"
+        '<p class="note">One point per sampling progress bar, at its prompt: the rate of its last state '
+        "(tqdm's close), as seconds per step (it/s is shown as 1 / rate; hover for the rate as printed). "
+        "Lower is faster. Bars that load weights or download are left out.</p>"
     )
     if notes:
         body += f'\n<p class="note warn">Summarised: {esc("; ".join(notes))}.</p>'
