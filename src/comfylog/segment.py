@@ -231,8 +231,15 @@ class Segmenter:
                 pass  # minute stamps cannot time a start-up or idle gaps
             elif run.ready_at:
                 run.startup_s = _secs(run.ready_at - run.started_at)
-            busy = sum(p.total_s or 0.0 for p in self.prompts if p.run == run.index and not p.estimated)
-            if run.resolution == FINE and all(not p.estimated for p in self.prompts if p.run == run.index):
+            # The run's prompts are the last ones made (a long log has thousands: never rescan them all).
+            own: list[Prompt] = []
+            for p in reversed(self.prompts):
+                if p.run != run.index:
+                    break
+                own.append(p)
+            own.reverse()
+            busy = sum(p.total_s or 0.0 for p in own if not p.estimated)
+            if run.resolution == FINE and all(not p.estimated for p in own):
                 run.idle_s = round(max(0.0, run.span_s - (run.startup_s or 0.0) - busy), 3)
         self._run = None
         self._run_stage = -1
