@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
-from .analyze import analyze_paths, analyze_text
+from .analyze import analyze_paths
+from .analyze import analyze_text as _analyze_text
+from .diagnose import diagnose
 from .model import Report
 
 if TYPE_CHECKING:
@@ -26,7 +28,16 @@ def analyze(logs: str | PathLike[str] | Sequence[str | PathLike[str]], jobs: int
     if isinstance(logs, str) and "\n" in logs:
         raise ValueError("analyze() takes paths; to analyse log text use comfylog.analyze_text(text)")
     paths = [str(logs)] if isinstance(logs, (str, PathLike)) else [str(p) for p in logs]
-    return analyze_paths(paths, jobs)
+    report = analyze_paths(paths, jobs)
+    report.findings = diagnose(report, reread=True)
+    return report
+
+
+def analyze_text(text: str, name: str = "<text>") -> Report:
+    """Analyse a log given as a string (tests, notebooks, pasted logs), findings included."""
+    report = _analyze_text(text, name)
+    report.findings = diagnose(report)
+    return report
 
 
 def analyze_fleet(

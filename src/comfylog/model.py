@@ -218,6 +218,8 @@ class Finding:
     #: Seconds of prompt time this finding explains (for ordering: most costly first).
     cost_s: float = 0.0
     prompts: list[int] = field(default_factory=list)
+    #: Log lines that support the finding in all; ``evidence`` lists only the first few of them.
+    evidence_total: int = 0
 
 
 @dataclass

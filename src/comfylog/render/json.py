@@ -130,6 +130,22 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             }
             for e in report.errors
         ],
+        "findings": [
+            {
+                "source": f.evidence[0].source if f.evidence else 0,
+                "id": f.id,
+                "severity": f.severity,
+                "title": f.title,
+                "confidence": f.confidence,
+                "why": f.why,
+                "advice": f.advice,
+                "cost_s": round(f.cost_s, 3),
+                "prompts": f.prompts,
+                "figures": f.figures,
+                "evidence": [{"line": e.line, "text": e.text, "source": e.source} for e in f.evidence],
+            }
+            for f in report.findings
+        ],
     }
 
 

@@ -25,6 +25,8 @@ STATUS_STYLE = {"ok": "green", "error": "red", "interrupted": "yellow", "invalid
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 TIMELINE_WIDTH = 50
 BAR_WIDTH = 30
+#: Evidence lines printed under each finding (the JSON and HTML reports carry more).
+EVIDENCE_SHOWN = 3
 
 
 def fmt_s(seconds: float | None, estimated: bool = False) -> str:
@@ -138,24 +140,29 @@ def _short_path(path: str) -> str:
 
 
 def _findings(findings: list[Finding]) -> Table:
-    table = Table(title="Findings (most costly first)", title_justify="left", box=box.SIMPLE_HEAD, show_lines=True)
-    table.add_column("severity")
-    table.add_column("finding")
-    table.add_column("explains", justify="right")
-    table.add_column("evidence (lines)")
+    """Each finding as a block: title and cost, how sure and why, advice, the first evidence lines."""
+    table = Table(title="Findings (most costly first)", title_justify="left", box=box.SIMPLE_HEAD, show_lines=True,
+                  show_header=False, padding=(0, 1))
+    table.add_column("severity", no_wrap=True)
+    table.add_column("finding", ratio=1)
+    table.add_column("explains", justify="right", no_wrap=True)
     for f in findings:
-        lines = ", ".join(str(e.line) for e in f.evidence[:5]) + (" …" if len(f.evidence) > 5 else "")
         body = Text()
-        body.append(f"{f.title}", style="bold")
-        body.append(f"  [{f.id}, {f.confidence} confidence]\n", style="dim")
+        body.append(f.title, style="bold")
+        body.append(f"\n{f.id} · {f.confidence} confidence · ", style="dim")
         body.append(f.why)
         for advice in f.advice[:3]:
             body.append(f"\n→ {advice}", style="cyan")
+        for ev in f.evidence[:EVIDENCE_SHOWN]:
+            body.append(f"\n  {ev.line:>6}  ", style="dim")
+            body.append(ev.text if len(ev.text) <= 72 else ev.text[:71] + "…", style="dim")
+        more = max(f.evidence_total, len(f.evidence)) - min(len(f.evidence), EVIDENCE_SHOWN)
+        if more > 0:
+            body.append(f"\n          … {more} more line{'s' if more != 1 else ''}", style="dim")
         table.add_row(
             Text(f.severity, style=SEVERITY_STYLE.get(f.severity, "")),
             body,
             fmt_s(f.cost_s) if f.cost_s else "—",
-            lines,
         )
     return table
 

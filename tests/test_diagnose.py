@@ -1,0 +1,332 @@
+"""The diagnoser on real logs: each rule fires where the log shows its cause and stays silent elsewhere.
+
+The expected findings per corpus log below were reviewed by reading the logs (INDEX.md notes in
+brackets); a rule that starts firing somewhere new, or stops, fails here and must be looked at.
+Rules with no natural example in the corpus are tested on a real scenario log with one documented
+change (a start-up line, shifted timestamps, a log repeated the way a crash loop repeats it).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from comfylog.api import analyze, analyze_text
+from comfylog.diagnose import MAX_EVIDENCE, RULES, SEVERITY_RANK, rules_markdown
+from comfylog.model import Finding, Report
+from comfylog.sources import read_lines
+
+from .conftest import CORPUS, ROOT, corpus_or_skip, expected_scenarios
+
+SCENARIOS = CORPUS / "scenarios"
+
+#: Finding ids per corpus log, reviewed against the logs.
+EXPECTED_IDS: dict[str, set[str]] = {
+    "001": {"reload-thrash", "unfinished"},  # last prompt queued when the server was stopped
+    "002": {"lowvram"},  # 4 GB RTX 2050: lowvram expected (info)
+    "003": {"lowvram", "reload-thrash", "exception"},  # Flux on a 4090: models did not fit together
+    "004": set(),
+    "005": {"lowvram", "validation-failed", "reload-thrash", "slow-import", "exception"},
+    "006": {"oom"},
+    "007": {"oom", "import-failed", "unfinished"},  # MPS OOM; .ipynb_checkpoints "node"
+    "008": {"cpu-only", "validation-failed", "exception"},  # Device: cpu with a CUDA build
+    "009": {"lowvram", "reload-thrash", "exception"},  # GTX 1060 6 GB, SDXL + refiner
+    "010": {"oom", "validation-failed", "import-failed", "reload-thrash", "exception"},  # DirectML
+    "011": set(),
+    "012": {"unfinished", "validation-failed", "reload-thrash"},  # log ends mid-prompt
+    "013": {"reload-thrash"},
+    "014": {"reload-thrash"},
+    "015": set(),
+    "016": {"validation-failed", "exception"},
+    "017": {"unfinished", "validation-failed", "import-failed", "exception"},
+    "018": {"unfinished", "validation-failed", "import-failed", "slow-import"},
+    "019": {"oom", "lowvram", "unfinished"},  # 6 GB LOW_VRAM, Z-Image: lowvram expected (info)
+    "020": {"validation-failed", "exception"},
+    "021": {"import-failed", "unfinished"},
+    "022": {"reload-thrash", "slow-import"},
+    "023": {"validation-failed", "reload-thrash"},
+    "024": set(),
+    "025": {"import-failed"},
+    "026": set(),
+    "027": {"lowvram"},  # 6 GB GTX 1660 Ti, 11.7 GB model
+}
+
+
+def corpus_log(prefix: str) -> Path:
+    corpus = corpus_or_skip()
+    return next((corpus / "logs").glob(f"{prefix}-*.log"))
+
+
+def by_id(report: Report) -> dict[str, Finding]:
+    return {f.id: f for f in report.findings}
+
+
+@pytest.fixture(scope="module")
+def corpus_reports() -> dict[str, Report]:
+    corpus = corpus_or_skip()
+    return {path.name[:3]: analyze(path) for path in sorted((corpus / "logs").glob("*.log"))}
+
+
+def test_every_corpus_log_gets_the_reviewed_findings(corpus_reports: dict[str, Report]) -> None:
+    assert set(corpus_reports) == set(EXPECTED_IDS)
+    got = {name: {f.id for f in report.findings} for name, report in corpus_reports.items()}
+    assert got == EXPECTED_IDS
+
+
+@pytest.mark.parametrize("entry", expected_scenarios(), ids=lambda e: e["file"])
+def test_scenario_findings_come_out(entry: dict[str, object]) -> None:
+    corpus_or_skip()
+    report = analyze(SCENARIOS / str(entry["file"]))
+    ids = [f.id for f in report.findings]
+    assert set(entry.get("findings", [])) <= set(ids)  # type: ignore[arg-type]
+
+
+def test_findings_are_sorted_most_costly_first_and_every_one_cites_real_lines(
+    corpus_reports: dict[str, Report],
+) -> None:
+    corpus = corpus_or_skip()
+    reports = dict(corpus_reports)
+    reports.update({p.name: analyze(p) for p in sorted(SCENARIOS.glob("*.log"))})
+    for name, report in reports.items():
+        path = Path(report.sources[0].name)
+        lines = {raw.number: raw.text for raw in read_lines(str(path))[1]}
+        keys = [(-f.cost_s, SEVERITY_RANK[f.severity]) for f in report.findings]
+        assert keys == sorted(keys), name
+        for f in report.findings:
+            assert f.id in RULES and f.severity in SEVERITY_RANK and f.confidence in ("high", "medium", "low")
+            assert f.why and f.advice and f.title, (name, f.id)
+            assert 1 <= len(f.evidence) <= MAX_EVIDENCE and f.evidence_total >= len(f.evidence), (name, f.id)
+            for ev in f.evidence:
+                assert ev.text.rstrip("…") in lines[ev.line], (name, f.id, ev.line, ev.text)
+    assert corpus.is_dir()
+
+
+# ---- loading -------------------------------------------------------------------------------------
+
+
+def test_lowvram_is_the_main_cause_in_the_runpod_scenario() -> None:
+    corpus_or_skip()
+    report = analyze(SCENARIOS / "runpod-wan-lowvram-gguf.log")
+    first = report.findings[0]
+    assert first.id == "lowvram" and first.severity == "warning" and first.confidence == "high"
+    prompt = report.prompts[0]
+    assert first.cost_s == pytest.approx(prompt.phases.load)
+    assert 342 <= first.cost_s <= 372  # the scenario's load phase
+    assert first.figures["least_offered_mb"] == 128.0 and first.figures["total_vram_mb"] == 24217
+    assert first.figures["partial_loads"] == 3 and first.figures["lowvram_module_lines"] == 122
+    assert "only 128 MB" in first.title and "24 GB" in first.title
+    assert "56%" in first.why
+    assert any("device" in advice for advice in first.advice)
+    assert first.evidence[0].text == "loaded partially 128.0 125.5274658203125 0"
+    found = by_id(report)
+    assert found["debug-logging"].figures["debug_lines"] == 122
+    assert "COMFY_LOG_LEVEL=INFO" in found["debug-logging"].advice[0]  # a worker-comfyui log
+    assert found["gguf"].figures["qtypes"] == {"Q5_K": 400, "Q6_K": 20}
+    assert found["ws-wait"].cost_s == pytest.approx(prompt.phases.wait)
+    assert found["ws-wait"].figures["timeouts"] == 6
+
+
+@pytest.mark.parametrize("prefix", ["002", "009", "019", "027"])
+def test_lowvram_on_a_gpu_too_small_for_the_model_is_information(prefix: str) -> None:
+    report = analyze(corpus_log(prefix))
+    finding = by_id(report)["lowvram"]
+    assert finding.severity == "info"
+    assert "cannot hold" in finding.title and "expected" in finding.why
+    assert "lowvram-forced" not in by_id(report)  # LOW_VRAM on a small GPU is ComfyUI's own choice
+
+
+@pytest.mark.parametrize("prefix", ["003", "005"])
+def test_lowvram_on_a_24gb_gpu_whose_models_did_not_fit_is_a_warning(prefix: str) -> None:
+    finding = by_id(analyze(corpus_log(prefix)))["lowvram"]
+    assert finding.severity == "warning" and "did not fit" in finding.title
+    assert finding.figures["total_vram_mb"] >= 24000 and finding.figures["least_offered_mb"] > 5000
+    assert finding.cost_s == 0.0 and "cannot time" in finding.why  # minute stamps
+
+
+def test_lowvram_forced_on_a_large_gpu() -> None:
+    corpus_or_skip()
+    text = (SCENARIOS / "runpod-wan-lowvram-gguf.log").read_text(encoding="utf-8")
+    assert text.count("Set vram state to: NORMAL_VRAM") == 1
+    forced = analyze_text(text.replace("Set vram state to: NORMAL_VRAM", "Set vram state to: LOW_VRAM"))
+    finding = by_id(forced)["lowvram-forced"]
+    assert "`--lowvram`" in finding.title and finding.evidence[0].text == "Set vram state to: LOW_VRAM"
+    assert finding.evidence[0].line == 1 + next(
+        i for i, line in enumerate(text.split("\n")) if line.endswith("Set vram state to: NORMAL_VRAM"))
+    assert finding.cost_s == pytest.approx(forced.prompts[0].phases.load)
+    assert "lowvram-forced" not in by_id(analyze_text(text))
+
+
+def test_gguf_fires_where_gguf_qtypes_name_quantized_types_only(corpus_reports: dict[str, Report]) -> None:
+    corpus_or_skip()
+    baseline = by_id(analyze(SCENARIOS / "local-wan-rtx4090-baseline.log"))
+    assert list(baseline) == ["gguf"] and baseline["gguf"].severity == "info"
+    assert not any("gguf" in by_id(r) for r in corpus_reports.values())
+
+
+def shift_manager_times(text: str, from_line: int, seconds: float) -> str:
+    """Move the ``[YYYY-MM-DD HH:MM:SS.mmm]`` stamps of lines ``from_line`` on by ``seconds``."""
+    out = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        m = re.match(r"\[(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3})\]", line)
+        if m and number >= from_line:
+            ts = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f") + timedelta(seconds=seconds)
+            line = f"[{ts.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]}]" + line[m.end():]
+        out.append(line)
+    return "\n".join(out)
+
+
+def test_slow_load_on_the_baseline_with_a_slow_disk_only() -> None:
+    corpus_or_skip()
+    text = (SCENARIOS / "local-wan-rtx4090-baseline.log").read_text(encoding="utf-8")
+    assert "slow-load" not in by_id(analyze_text(text))  # 17.7 GB in 11 s: a local disk
+    # The same run with its first GGUF read (line 32) taking two minutes longer, as from a network volume.
+    slow = analyze_text(shift_manager_times(text, 32, 120.0))
+    finding = by_id(slow)["slow-load"]
+    load = slow.prompts[0].phases.load
+    assert load == pytest.approx(131.0, abs=1.0)
+    assert finding.figures["mb_per_s"] == pytest.approx(17739.1 / load, rel=0.01)
+    assert 0 < finding.cost_s < load
+    assert finding.evidence[0].text == "Requested to load WanTEModel"
+    # Partial loads are lowvram's to explain, not a slow disk's.
+    assert "slow-load" not in by_id(analyze(SCENARIOS / "runpod-wan-lowvram-gguf.log"))
+
+
+def test_reload_thrash_names_the_model_reloaded_prompt_after_prompt() -> None:
+    finding = by_id(analyze(corpus_log("022")))["reload-thrash"]
+    assert finding.figures["streaks"]["BaseModel"] == 33 and finding.severity == "info"
+    assert "6 GB" in finding.why and finding.evidence[0].text == "Requested to load BaseModel"
+
+
+def test_cpu_only_on_the_cpu_log() -> None:
+    report = analyze(corpus_log("008"))
+    finding = by_id(report)["cpu-only"]
+    assert finding.evidence[0].text == "Set vram state to: DISABLED"
+    assert "2.5.1+cu124" in finding.why and "--cpu" in finding.why
+    assert finding.cost_s == pytest.approx(sum(p.phases.inference for p in report.prompts))
+
+
+# ---- failures ------------------------------------------------------------------------------------
+
+
+def test_oom_suspected_on_the_silent_restart() -> None:
+    corpus_or_skip()
+    report = analyze(SCENARIOS / "runpod-wan-oom-restart.log")
+    assert [f.id for f in report.findings] == ["oom-suspected"]  # not also "unfinished"
+    finding = report.findings[0]
+    assert finding.severity == "error" and finding.confidence == "medium"
+    assert finding.figures["video"] == {"frames": 121, "width": 704, "height": 704, "steps": 3}
+    assert finding.figures["gpu_memory_mib"]["free_mib"] == 23563 and finding.figures["bar"] == "0/3"
+    texts = [e.text for e in finding.evidence]
+    assert "Sampling 121 frames at 704x704 with 3 steps" in texts and "== CUDA ==" in texts
+    assert any(t.endswith("0/3 [00:00<?, ?it/s]") for t in texts)
+    joined = " ".join(finding.advice)
+    assert "Fewer frames" in joined and "PYTORCH_CUDA_ALLOC_CONF" in joined and "larger GPU" not in joined
+    assert "more VRAM" in joined
+
+
+def test_no_oom_suspected_where_every_prompt_finished(corpus_reports: dict[str, Report]) -> None:
+    corpus_or_skip()
+    reports = [*corpus_reports.values(), *(analyze(p) for p in SCENARIOS.glob("*.log"))]
+    for report in reports:
+        for finding in report.findings:
+            if finding.id == "oom-suspected":
+                assert all(report.prompts[i].status == "unfinished" for i in finding.prompts)
+    assert all("oom-suspected" not in by_id(r) for r in corpus_reports.values())
+
+
+def test_a_prompt_cut_off_by_a_restart_outside_sampling_is_unfinished() -> None:
+    corpus_or_skip()
+    lines = (SCENARIOS / "runpod-wan-oom-restart.log").read_text(encoding="utf-8").split("\n")
+    assert lines[44].endswith("0/3 [00:00<?, ?it/s]")
+    report = analyze_text("\n".join(lines[:44] + lines[45:]))  # the same log without the sampling bar
+    found = by_id(report)
+    assert "oom-suspected" not in found
+    assert found["unfinished"].severity == "error" and "restart" in found["unfinished"].why
+
+
+def test_restart_loop_on_a_crash_that_repeats() -> None:
+    corpus_or_skip()
+    text = (SCENARIOS / "runpod-wan-oom-restart.log").read_text(encoding="utf-8")
+    assert "restart-loop" not in by_id(analyze_text(text))  # one restart is not a loop
+    report = analyze_text(text + text)  # the same container crashing again
+    finding = by_id(report)["restart-loop"]
+    assert finding.figures["restarts"] == 3 and finding.severity == "error"
+    assert [e.text for e in finding.evidence] == ["== CUDA =="] * 3
+    assert len(by_id(report)) >= 2 and "oom-suspected" in by_id(report)
+
+
+@pytest.mark.parametrize(("prefix", "device_advice"), [
+    ("006", "PYTORCH_CUDA_ALLOC_CONF"), ("007", "PYTORCH_MPS_HIGH_WATERMARK_RATIO"), ("010", "DirectML"),
+    ("019", "PYTORCH_CUDA_ALLOC_CONF"),
+])
+def test_oom_with_advice_for_the_device(prefix: str, device_advice: str) -> None:
+    report = analyze(corpus_log(prefix))
+    finding = by_id(report)["oom"]
+    assert finding.severity == "error" and finding.confidence == "high"
+    assert any(device_advice in a for a in finding.advice)
+    assert all(report.prompts[i].status == "error" for i in finding.prompts)
+    assert all(re.search(r"out of memory|OutOfMemory|not enough GPU video memory", e.text) for e in finding.evidence)
+
+
+def test_directml_vram_placeholder_is_not_quoted_as_the_cards_size() -> None:
+    finding = by_id(analyze(corpus_log("010")))["oom"]
+    assert finding.figures["total_vram_mb"] is None and "placeholder" in finding.why
+
+
+def test_unfinished_says_how_the_run_ended() -> None:
+    stopped = by_id(analyze(corpus_log("001")))["unfinished"]
+    assert stopped.severity == "info" and stopped.evidence[0].text == "Stopped server"
+    ends = by_id(analyze(corpus_log("012")))["unfinished"]
+    assert ends.severity == "warning" and "log ends" in ends.why
+    assert ends.evidence[0].text == "got prompt" and ends.evidence[0].line == 1934
+
+
+def test_exception_validation_and_imports() -> None:
+    failed = by_id(analyze(corpus_log("016")))["exception"]
+    assert failed.figures["prompts"] == 9 and failed.evidence[0].text.startswith("AttributeError:")
+    rejected = by_id(analyze(corpus_log("005")))["validation-failed"]
+    assert rejected.figures["rejected"] == 7
+    assert rejected.evidence[0].text == "Failed to validate prompt for output 9:"
+    imports = by_id(analyze(corpus_log("017")))["import-failed"]
+    assert imports.figures["failed"] == 3 and "insightface" in imports.why
+    assert imports.evidence[0].text.endswith("(IMPORT FAILED): /workspaces/ComfyUI/custom_nodes/IPAdapter-ComfyUI")
+    slow = by_id(analyze(corpus_log("005")))["slow-import"]
+    assert slow.figures["nodes"] == {"ComfyUI-Manager": 143.8}
+
+
+def test_pasted_text_cites_what_it_can_without_reading_files() -> None:
+    corpus_or_skip()
+    text = (SCENARIOS / "runpod-wan-oom-restart.log").read_text(encoding="utf-8")
+    finding = analyze_text(text).findings[0]
+    assert finding.id == "oom-suspected"
+    assert "0/3 steps" in [e.text for e in finding.evidence]  # the bar line, described (no file to read)
+
+
+# ---- the catalog and the README ------------------------------------------------------------------
+
+
+def test_readme_rules_table_is_generated_from_the_catalog() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start, end = "<!-- rules:start -->\n", "<!-- rules:end -->"
+    assert start in readme and end in readme, "README lacks the rules markers"
+    section = readme.split(start, 1)[1].split(end, 1)[0]
+    assert section.strip() == rules_markdown().strip(), "regenerate: python scripts/readme_rules.py"
+    for rule_id in RULES:
+        assert f"| `{rule_id}` |" in section
+
+
+def test_readme_rules_script_regenerates_the_section(tmp_path: Path) -> None:
+    script = ROOT / "scripts" / "readme_rules.py"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    stale = tmp_path / "README.md"
+    stale.write_text(readme.replace("| `oom` |", "| `oom-old` |"), encoding="utf-8")
+    check = subprocess.run([sys.executable, str(script), "--check", str(stale)], capture_output=True, text=True,
+                           timeout=60)
+    assert check.returncode == 1 and "out of date" in check.stderr
+    subprocess.run([sys.executable, str(script), str(stale)], check=True, capture_output=True, timeout=60)
+    assert stale.read_text(encoding="utf-8") == readme
