@@ -243,6 +243,52 @@ def report(
             typer.echo(f"comfylog: no web browser could be started; open {where.as_uri()} yourself", err=True)
 
 
+@app.command()
+def compare(
+    run: str = typer.Argument(..., help="The log to explain (the slow one), or - for stdin."),
+    baseline: str = typer.Argument(..., help="The reference log (the fast one) of the same workflow."),
+    prompt: int | None = typer.Option(None, "--prompt", min=1, help="Compare this prompt of the run (1-based)."),
+    baseline_prompt: int | None = typer.Option(
+        None, "--baseline-prompt", min=1, help="...with this prompt of the baseline (default: the same number)."
+    ),
+    format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text: a table; json: the figures."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output."),
+) -> None:
+    """Put a run beside a baseline of the same workflow: machine, total, each phase, the per-step rate
+    of matching sampling bars, model loads and findings, each with the ratio; names the phase that
+    explains most of the difference and the findings behind it. Prompts are paired in order (several
+    pairs: medians), or chosen with --prompt / --baseline-prompt.
+
+    Examples:\n
+      comfylog compare runpod.log local.log\n
+      comfylog compare runpod.log local.log --prompt 2 --baseline-prompt 1 --format json
+    """
+    from .api import analyze as run_analysis
+    from .compare import CompareError, compare_reports
+
+    if run == "-" and baseline == "-":
+        fail("only one of the two logs can be read from standard input")
+    try:
+        comparison = compare_reports(run_analysis(run), run_analysis(baseline), prompt, baseline_prompt)
+    except CompareError as exc:
+        fail(str(exc))
+    if format is OutputFormat.json:
+        from .render.compare import render_compare_json
+
+        _write(render_compare_json(comparison), output)
+        return
+    from rich.console import Console
+
+    from .render.compare import render_compare
+
+    if output is not None:
+        console = Console(record=True, width=120, file=open("/dev/null", "w"))  # noqa: SIM115
+        render_compare(comparison, console)
+        _write(console.export_text(), output)
+        return
+    render_compare(comparison, Console())
+
+
 def main() -> None:
     """Entry point: run the app; unusable input becomes one line and exit status 2."""
     try:

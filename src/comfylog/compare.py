@@ -1,0 +1,342 @@
+"""Run against baseline: the same workflow in two places, side by side, and what explains the gap.
+
+``compare_reports(report, baseline)`` matches prompts by order (or takes the ones asked for),
+compares totals, phases, the per-step rate of matching sampling bars and the model loads, names
+the phase that explains most of the difference and the findings behind it. Several prompts on a
+side are summarised by their median. The result is a plain typed ``Comparison`` that every
+renderer (terminal, JSON, HTML) reads.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from .diagnose import rule_phase
+from .model import PHASES, Finding, Prompt, Report, Run
+
+#: Ratios within this much of 1 are "the same".
+SAME_WITHIN = 0.005
+
+
+class CompareError(ValueError):
+    """The prompts asked for cannot be compared (out of range, never timed); the message says why."""
+
+
+@dataclass
+class Fact:
+    """One machine fact on both sides (GPU, VRAM, vram state, versions), as text."""
+
+    name: str
+    run: str | None
+    baseline: str | None
+
+    @property
+    def same(self) -> bool:
+        return self.run == self.baseline
+
+
+@dataclass
+class Delta:
+    """One quantity on both sides (seconds, or seconds per step), and how they relate.
+
+    ``ratio`` is run / baseline (above 1: the run is slower); None when a side is missing or zero.
+    """
+
+    name: str
+    run: float | None
+    baseline: float | None
+    unit: str = "s"
+
+    @property
+    def ratio(self) -> float | None:
+        if self.run is None or self.baseline is None or self.baseline <= 0:
+            return None
+        return self.run / self.baseline
+
+    @property
+    def difference(self) -> float | None:
+        if self.run is None or self.baseline is None:
+            return None
+        return self.run - self.baseline
+
+
+@dataclass
+class StepRate:
+    """A sampling bar matched by its position in the prompt and its step count: seconds per step."""
+
+    position: int  # 1-based, among the prompt's sampling bars
+    steps: float
+    rate: Delta  # unit "s/it"
+    run_line: int
+    baseline_line: int
+
+
+@dataclass
+class ModelLoads:
+    """How one model was loaded on each side: load lines by kind, and the most MB put on the GPU."""
+
+    model: str
+    run: dict[str, int]
+    baseline: dict[str, int]
+    run_loaded_mb: float | None
+    baseline_loaded_mb: float | None
+
+
+@dataclass
+class Comparison:
+    """A run compared with a baseline.
+
+    Fields:
+        run_name, baseline_name: the logs (source names).
+        run_prompts, baseline_prompts: the prompts compared (0-based indexes), pair by pair.
+        machine: GPU, VRAM, vram state and versions of both sides (``Fact``).
+        total: the prompts' duration (median over the pairs); ``total_source`` says whether it is
+            ``executed`` (as ComfyUI printed it, used when every compared prompt printed one) or
+            ``measured`` (from the log's timestamps).
+        phases: load, inference, wait and other (medians), as ``Delta`` rows.
+        gap_s: run total minus baseline total; ``main_phase`` is the phase whose difference is the
+            largest share of it (``main_phase_gap_s`` seconds), or None when the two are the same.
+        steps: per-step rates of sampling bars with the same position and step count (medians);
+            ``unmatched_steps`` describes the bars that could not be paired.
+        loads: per model, how it was loaded on each side; ``lowvram_module_lines`` (run, baseline).
+        only_in_run, only_in_baseline: findings present on one side only (by id).
+        explaining: the findings of the slower side, absent on the other, whose time belongs to
+            ``main_phase`` (e.g. partial loads behind a load gap).
+        notes: what the reader should know about how the prompts were chosen.
+    """
+
+    run_name: str
+    baseline_name: str
+    run_prompts: list[int]
+    baseline_prompts: list[int]
+    machine: list[Fact]
+    total: Delta
+    total_source: str
+    phases: list[Delta]
+    gap_s: float | None
+    main_phase: str | None
+    main_phase_gap_s: float | None
+    steps: list[StepRate]
+    unmatched_steps: list[str]
+    loads: list[ModelLoads]
+    lowvram_module_lines: tuple[int, int]
+    only_in_run: list[Finding]
+    only_in_baseline: list[Finding]
+    explaining: list[Finding]
+    notes: list[str] = field(default_factory=list)
+
+    def phase(self, name: str) -> Delta:
+        return next(d for d in self.phases if d.name == name)
+
+
+def compare_reports(
+    report: Report, baseline: Report, prompt: int | None = None, baseline_prompt: int | None = None
+) -> Comparison:
+    """Compare ``report`` (the run) with ``baseline``; ``prompt`` / ``baseline_prompt`` are 1-based.
+
+    Without them, finished prompts are paired in order; ``prompt`` alone pairs that prompt with the
+    baseline's prompt of the same number. Raises CompareError when nothing comparable is left.
+    """
+    notes: list[str] = []
+    if prompt is not None or baseline_prompt is not None:
+        run_sel = [_pick(report, prompt or baseline_prompt or 1, "run", "--prompt")]
+        base_sel = [_pick(baseline, baseline_prompt or prompt or 1, "baseline", "--baseline-prompt")]
+    else:
+        run_sel, base_sel = _comparable(report, "run"), _comparable(baseline, "baseline")
+        if len(run_sel) != len(base_sel):
+            notes.append(f"the run has {len(run_sel)} comparable prompts and the baseline {len(base_sel)}: "
+                         f"the first {min(len(run_sel), len(base_sel))} of each are paired in order")
+        n = min(len(run_sel), len(base_sel))
+        run_sel, base_sel = run_sel[:n], base_sel[:n]
+    if len(run_sel) > 1:
+        notes.append(f"{len(run_sel)} prompt pairs: each figure is the median over them")
+
+    executed = all(p.executed_s is not None for p in [*run_sel, *base_sel])
+    total = Delta("total", _median(_seconds(p, executed) for p in run_sel),
+                  _median(_seconds(p, executed) for p in base_sel))
+    phases = [Delta(ph.value, _median(p.phases.get(ph) for p in run_sel),
+                    _median(p.phases.get(ph) for p in base_sel)) for ph in PHASES]
+    if any(p.estimated for p in [*run_sel, *base_sel]):
+        notes.append("some prompts have no usable timestamps: their phases are estimated from printed durations")
+
+    gap = total.difference
+    main_phase, main_gap = _main_phase(phases, gap)
+    steps, unmatched = _steps(report, baseline, run_sel, base_sel)
+    run_ids = {f.id for f in report.findings}
+    base_ids = {f.id for f in baseline.findings}
+    only_run = [f for f in report.findings if f.id not in base_ids]
+    only_base = [f for f in baseline.findings if f.id not in run_ids]
+    slower = only_run if (gap or 0) >= 0 else only_base
+    explaining = [f for f in slower if main_phase is not None and _phase_name(f) == main_phase]
+    return Comparison(
+        run_name=_name(report),
+        baseline_name=_name(baseline),
+        run_prompts=[p.index for p in run_sel],
+        baseline_prompts=[p.index for p in base_sel],
+        machine=_machine(_run_of(report, run_sel[0]), _run_of(baseline, base_sel[0])),
+        total=total,
+        total_source="executed" if executed else "measured",
+        phases=phases,
+        gap_s=gap,
+        main_phase=main_phase,
+        main_phase_gap_s=main_gap,
+        steps=steps,
+        unmatched_steps=unmatched,
+        loads=_loads(report, baseline, run_sel, base_sel),
+        lowvram_module_lines=(sum(p.lowvram_module_loads for p in run_sel),
+                              sum(p.lowvram_module_loads for p in base_sel)),
+        only_in_run=only_run,
+        only_in_baseline=only_base,
+        explaining=explaining,
+        notes=notes,
+    )
+
+
+def ratio_text(delta: Delta) -> str:
+    """``7.19x slower``, ``1.50x faster``, ``same``, or ``none in the baseline`` (a ratio to zero)."""
+    ratio = delta.ratio
+    if ratio is None:
+        diff = delta.difference
+        if diff is None:
+            return "—"
+        if abs(diff) < 1e-9:
+            return "same"
+        return "none in the baseline"
+    if abs(ratio - 1) <= SAME_WITHIN:
+        return "same"
+    return f"{ratio:.2f}x slower" if ratio > 1 else f"{1 / ratio:.2f}x faster"
+
+
+# ---- choosing prompts ---------------------------------------------------------------------------
+
+
+def _comparable(report: Report, side: str) -> list[Prompt]:
+    finished = [p for p in report.prompts if p.status == "ok" and p.total_s is not None]
+    if finished:
+        return finished
+    timed = [p for p in report.prompts if p.total_s and p.status != "invalid"]
+    if not timed:
+        raise CompareError(f"the {side} ({_name(report)}) has no timed prompt to compare")
+    return timed
+
+
+def _pick(report: Report, number: int, side: str, option: str) -> Prompt:
+    if not 1 <= number <= len(report.prompts):
+        raise CompareError(
+            f"the {side} ({_name(report)}) has {len(report.prompts)} prompt{'s' if len(report.prompts) != 1 else ''}: "
+            f"there is no prompt {number} (choose one with {option})"
+        )
+    chosen = report.prompts[number - 1]
+    if not chosen.total_s:
+        raise CompareError(f"prompt {number} of the {side} was never timed (status {chosen.status}): "
+                           f"choose another with {option}")
+    return chosen
+
+
+def _seconds(prompt: Prompt, executed: bool) -> float:
+    if executed and prompt.executed_s is not None:
+        return prompt.executed_s
+    return prompt.total_s or 0.0
+
+
+def _median(values: Iterable[float]) -> float | None:
+    listed = list(values)
+    return statistics.median(listed) if listed else None
+
+
+def _name(report: Report) -> str:
+    return " + ".join(src.name for src in report.sources) or "<empty>"
+
+
+def _run_of(report: Report, prompt: Prompt) -> Run | None:
+    return next((r for r in report.runs if r.index == prompt.run), None)
+
+
+def _phase_name(finding: Finding) -> str | None:
+    phase = rule_phase(finding.id)
+    return phase.value if phase is not None else None
+
+
+# ---- the parts of a comparison ------------------------------------------------------------------
+
+
+def _machine(run: Run | None, base: Run | None) -> list[Fact]:
+    def facts(r: Run | None) -> dict[str, str | None]:
+        if r is None:
+            return {}
+        return {
+            "GPU": r.gpu,
+            "VRAM": f"{r.total_vram_mb} MB" if r.total_vram_mb is not None else None,
+            "vram state": ", ".join(r.vram_states) or None,
+            "ComfyUI": r.comfyui_version,
+            "PyTorch": r.pytorch_version,
+            "CUDA image": r.cuda_version,
+            "RunPod serverless": "yes" if r.serverless else "no",
+        }
+
+    a, b = facts(run), facts(base)
+    names = list(dict.fromkeys([*a, *b]))
+    return [Fact(n, a.get(n), b.get(n)) for n in names if a.get(n) is not None or b.get(n) is not None]
+
+
+def _main_phase(phases: Sequence[Delta], gap: float | None) -> tuple[str | None, float | None]:
+    if gap is None or abs(gap) < 1e-9:
+        return None, None
+    diffs = [(d.difference or 0.0, d.name) for d in phases]
+    diff, name = max(diffs) if gap > 0 else min(diffs)
+    if (diff > 0) != (gap > 0):
+        return None, None
+    return name, diff
+
+
+def _sampling_bars(report: Report, prompt: Prompt) -> list[tuple[int, float, float, int]]:
+    """(position, steps, seconds per step, line) of the prompt's sampling bars, in order."""
+    bars = [b for b in report.progress_bars if b.prompt == prompt.index and not b.is_loading]
+    return [(i + 1, b.total, b.seconds_per_step, b.line) for i, b in enumerate(bars)
+            if b.seconds_per_step is not None]
+
+
+def _steps(
+    report: Report, baseline: Report, run_sel: list[Prompt], base_sel: list[Prompt]
+) -> tuple[list[StepRate], list[str]]:
+    pairs: dict[tuple[int, float], list[tuple[float, float, int, int]]] = {}
+    unmatched: list[str] = []
+    for rp, bp in zip(run_sel, base_sel, strict=True):
+        run_bars = _sampling_bars(report, rp)
+        base_bars = _sampling_bars(baseline, bp)
+        for (pos, steps, rate, line), (_, b_steps, b_rate, b_line) in zip(run_bars, base_bars, strict=False):
+            if steps == b_steps:
+                pairs.setdefault((pos, steps), []).append((rate, b_rate, line, b_line))
+            else:
+                unmatched.append(f"bar {pos}: {steps:g} steps in the run, {b_steps:g} in the baseline")
+        if len(run_bars) != len(base_bars):
+            unmatched.append(f"prompt {rp.index + 1} has {len(run_bars)} sampling bars, baseline prompt "
+                             f"{bp.index + 1} has {len(base_bars)}")
+    rates = [
+        StepRate(pos, steps, Delta(f"bar {pos}", _median(r for r, _, _, _ in got), _median(b for _, b, _, _ in got),
+                                   "s/it"), got[0][2], got[0][3])
+        for (pos, steps), got in pairs.items()
+    ]
+    return rates, list(dict.fromkeys(unmatched))
+
+
+def _loads(report: Report, baseline: Report, run_sel: list[Prompt], base_sel: list[Prompt]) -> list[ModelLoads]:
+    def per_model(r: Report, prompts: list[Prompt]) -> dict[str, tuple[dict[str, int], float | None]]:
+        chosen = {p.index for p in prompts}
+        out: dict[str, tuple[dict[str, int], float | None]] = {}
+        for ld in r.loads:
+            if ld.prompt not in chosen:
+                continue
+            kinds, most = out.get(ld.model or "?", ({}, None))
+            kinds[ld.kind] = kinds.get(ld.kind, 0) + 1
+            mb = ld.loaded_mb if ld.loaded_mb is not None and ld.loaded_mb < 1e9 else None
+            if mb is not None:
+                most = mb if most is None else max(most, mb)
+            out[ld.model or "?"] = (kinds, most)
+        return out
+
+    a, b = per_model(report, run_sel), per_model(baseline, base_sel)
+    return [ModelLoads(m, a.get(m, ({}, None))[0], b.get(m, ({}, None))[0], a.get(m, ({}, None))[1],
+                       b.get(m, ({}, None))[1]) for m in dict.fromkeys([*a, *b])]

@@ -1,0 +1,142 @@
+"""`comfylog compare` on the field report: the RunPod run against the local baseline, figures and table."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from comfylog.api import analyze
+from comfylog.compare import CompareError, compare_reports, ratio_text
+from comfylog.render.compare import render_compare
+
+from .conftest import CORPUS, EXAMPLES, ROOT, corpus_or_skip
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+SCENARIOS = CORPUS / "scenarios"
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "comfylog", *args], capture_output=True, text=True, timeout=120,
+                          cwd=ROOT, env={**os.environ, "COLUMNS": "100"})
+
+
+@pytest.fixture(scope="module")
+def scenario():  # type: ignore[no-untyped-def]
+    corpus_or_skip()
+    return compare_reports(analyze(SCENARIOS / "runpod-wan-lowvram-gguf.log"),
+                           analyze(SCENARIOS / "local-wan-rtx4090-baseline.log"))
+
+
+def test_the_field_report_figures(scenario) -> None:  # type: ignore[no-untyped-def]
+    c = scenario
+    assert (c.total.run, c.total.baseline, c.total_source) == (650.0, 90.41, "executed")
+    assert ratio_text(c.total) == "7.19x slower"
+    load, inference, wait = c.phase("load"), c.phase("inference"), c.phase("wait")
+    assert 30 <= load.ratio <= 36  # ≈ 33x
+    assert ratio_text(inference) == "2.93x slower"
+    assert 45 <= wait.run <= 75 and wait.baseline == 0 and wait.ratio is None
+    assert ratio_text(wait) == "none in the baseline"
+    [step] = c.steps
+    assert (step.steps, step.rate.run, step.rate.baseline) == (2, 111.62, 38.15)
+    assert ratio_text(step.rate) == "2.93x slower"
+    assert c.gap_s == pytest.approx(559.59)
+    assert c.main_phase == "load" and 330 <= c.main_phase_gap_s <= 365  # ≈ 346 s of the 560 s gap
+    assert [f.id for f in c.explaining] == ["lowvram"]
+    assert {f.id for f in c.only_in_run} == {"lowvram", "ws-wait", "debug-logging"}
+    assert c.only_in_baseline == []  # both use GGUF weights
+    loads = {m.model: m for m in c.loads}
+    assert loads["WAN21"].run == {"partial": 1} and loads["WAN21"].baseline == {"complete": 1}
+    assert c.lowvram_module_lines == (122, 0)
+    facts = {f.name: f for f in c.machine}
+    assert facts["GPU"].same and not facts["VRAM"].same
+
+
+def test_reversed_the_baseline_is_faster_and_the_same_findings_explain_it() -> None:
+    corpus_or_skip()
+    c = compare_reports(analyze(SCENARIOS / "local-wan-rtx4090-baseline.log"),
+                        analyze(SCENARIOS / "runpod-wan-lowvram-gguf.log"))
+    assert ratio_text(c.total) == "7.19x faster" and c.main_phase == "load" and c.main_phase_gap_s < 0
+    assert [f.id for f in c.explaining] == ["lowvram"]
+
+
+def compare_text(run: Path, baseline: Path) -> str:
+    console = Console(width=100, color_system=None, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        comparison = compare_reports(analyze(os.path.relpath(run, ROOT)), analyze(os.path.relpath(baseline, ROOT)))
+    finally:
+        os.chdir(cwd)
+    render_compare(comparison, console)
+    return "\n".join(line.rstrip() for line in console.export_text().splitlines()) + "\n"
+
+
+def test_compare_table_golden() -> None:
+    """The rendered comparison is pinned; regenerate with COMFYLOG_UPDATE_GOLDEN=1 after a deliberate change."""
+    got = compare_text(EXAMPLES / "runpod-lowvram-gguf.log", EXAMPLES / "local-baseline.log")
+    golden = GOLDEN / "compare-runpod-lowvram-gguf-vs-local-baseline.txt"
+    if os.environ.get("COMFYLOG_UPDATE_GOLDEN") or not golden.exists():
+        golden.write_text(got, encoding="utf-8")
+    assert got == golden.read_text(encoding="utf-8")
+    assert "7.19x slower" in got and "33.10x slower" in got and "load explains most of it" in got
+
+
+def test_several_prompts_are_paired_in_order_and_compared_by_median() -> None:
+    corpus = corpus_or_skip()
+    run = analyze(next((corpus / "logs").glob("022-*.log")))  # 33 prompts, GTX 1060
+    base = analyze(next((corpus / "logs").glob("021-*.log")))  # 65 finished, RTX 4090 Laptop
+    c = compare_reports(run, base)
+    n = len(c.run_prompts)
+    assert n == len(c.baseline_prompts) == 33
+    ok_base = [p for p in base.prompts if p.status == "ok"][:n]
+    assert c.total.run == statistics.median(p.executed_s for p in run.prompts)
+    assert c.total.baseline == statistics.median(p.executed_s for p in ok_base)
+    assert any("median" in note for note in c.notes) and any("paired in order" in note for note in c.notes)
+    chosen = compare_reports(run, base, prompt=3, baseline_prompt=5)
+    assert (chosen.run_prompts, chosen.baseline_prompts) == ([2], [4])
+    assert (chosen.total.run, chosen.total.baseline) == (run.prompts[2].executed_s, base.prompts[4].executed_s)
+
+
+def test_bars_with_other_step_counts_are_not_compared() -> None:
+    corpus = corpus_or_skip()
+    run = analyze(next((corpus / "logs").glob("022-*.log")))  # 25 steps
+    base = analyze(next((corpus / "logs").glob("023-*.log")))  # 60 steps
+    c = compare_reports(run, base, prompt=1)
+    assert c.steps == [] and c.unmatched_steps == ["bar 1: 25 steps in the run, 60 in the baseline"]
+
+
+def test_an_unfinished_run_is_compared_by_what_it_did() -> None:
+    corpus_or_skip()
+    c = compare_reports(analyze(SCENARIOS / "runpod-wan-oom-restart.log"),
+                        analyze(SCENARIOS / "local-wan-rtx4090-baseline.log"))
+    assert c.total_source == "measured" and c.run_prompts == [0]
+    assert "oom-suspected" in {f.id for f in c.only_in_run}
+
+
+def test_prompt_out_of_range_is_a_clear_error() -> None:
+    corpus_or_skip()
+    report = analyze(SCENARIOS / "runpod-wan-lowvram-gguf.log")
+    with pytest.raises(CompareError, match="has 1 prompt: there is no prompt 2"):
+        compare_reports(report, report, prompt=2)
+
+
+def test_cli_compare_json_and_errors() -> None:
+    done = run_cli("compare", "examples/runpod-lowvram-gguf.log", "examples/local-baseline.log", "-f", "json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["total"]["verdict"] == "7.19x slower" and data["main_phase"] == "load"
+    assert [f["id"] for f in data["explaining"]] == ["lowvram"]
+    assert data["steps"][0]["run"] == 111.62 and data["steps"][0]["baseline"] == 38.15
+    bad = run_cli("compare", "examples/runpod-lowvram-gguf.log", "examples/local-baseline.log", "--prompt", "2")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stderr.startswith("comfylog: error:")
+    missing = run_cli("compare", "examples/nope.log", "examples/local-baseline.log")
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    text = run_cli("compare", "examples/runpod-lowvram-gguf.log", "examples/local-baseline.log")
+    assert text.returncode == 0 and "7.19x slower" in text.stdout
