@@ -9,8 +9,9 @@ fed by the same Parser and Segmenter as the sequential path.
 
 What keeps the results identical:
 
-* a run's first line is always sent whole, so the parser's own code closes a finished bar and
-  opens the lowvram count; the rest of the run can only extend the activity the first one left;
+* Parser.feed_run does for a quiet run what feed does line by line (close a finished bar, start or
+  extend the activity); the first line of a lowvram run is sent whole, so the parser's own code opens
+  the count with its text;
 * a traceback swallows following lines by their shape (indented, blank, ``Type: message``), so
   lines after a ``Traceback`` line, and the first lines of every block (a traceback may be open
   from the block before), are sent whole until a line that ends any traceback;
@@ -161,10 +162,11 @@ def _classify(cleaned: list[RawLine], prefixed: list[Prefixed], items: list[Line
         if run is None or kind != run_kind:
             if run is not None and run.lines:
                 items.append(run)
-            items.append((raw.number, raw.text))  # the first line goes through the parser itself
             run = QuietRun(last_line=raw.number, lines=0, styles={}, lowvram=kind == LOWVRAM)
             run_kind = kind
-            continue
+            if kind == LOWVRAM:  # the first line goes through the parser itself: it opens the count
+                items.append((raw.number, raw.text))
+                continue
         run.lines += 1
         run.last_line = raw.number
         run.styles[pre.style] = run.styles.get(pre.style, 0) + 1

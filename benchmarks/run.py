@@ -1,0 +1,128 @@
+"""Time comfylog against lnav and grep on the same files, in the same run, and print the ratios.
+
+    python benchmarks/generate.py            # once: data/bench-100mb.log and data/bench-1gb.log
+    python benchmarks/run.py                 # every data/bench-*.log, plus start-up on a small log
+    python benchmarks/run.py --repeat 3 benchmarks/data/bench-100mb.log
+
+For each file:
+
+* ``comfylog analyze --format json FILE`` (the full analysis, findings included; default --jobs);
+* ``lnav -n -c ';SELECT count(*) FROM all_logs' FILE``: lnav indexes the whole file (formats,
+  timestamps, levels) before it answers; checked with lnav 0.11.1 (Debian), where ``-n`` runs
+  headless and the query's count proves the file was read;
+* ``grep -c -E 'got prompt|Prompt executed in|...'``: the floor, one pass for the key phrases.
+
+Times are wall seconds (best of ``--repeat``); peak RSS comes from GNU time (``/usr/bin/time -v``,
+Debian package ``time``). Ratios are comfylog / lnav and comfylog / grep. Start-up is
+``comfylog analyze`` on a log of at most 100 kB, including the interpreter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DATA = HERE / "data"
+SMALL_LOG = ROOT / "examples" / "runpod-lowvram-gguf.log"
+KEY_PHRASES = (
+    "got prompt|Prompt executed in|loaded partially|loaded completely|lowvram: loaded module regularly"
+    "|Websocket receive timed out|out of memory|OutOfMemoryError|Traceback \\(most recent call last\\)"
+    "|To see the GUI go to|== CUDA =="
+)
+GNU_TIME = "/usr/bin/time"
+TARGET_RATIO = 1.0
+TARGET_RSS_MB = 200
+TARGET_STARTUP_S = 0.25
+
+
+def comfylog_command() -> list[str]:
+    exe = Path(sys.executable).with_name("comfylog")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "comfylog"]
+
+
+def timed(cmd: list[str]) -> tuple[float, float, str]:
+    """Run ``cmd`` under GNU time; (wall seconds, peak RSS in MB, its standard output)."""
+    proc = subprocess.run([GNU_TIME, "-v", *cmd], capture_output=True, text=True, errors="replace")
+    if proc.returncode != 0:
+        sys.exit(f"run.py: {' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()[-400:]}")
+    wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):(\d+(?:\.\d+)?)", proc.stderr)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    if not wall or not rss:
+        sys.exit(f"run.py: cannot read GNU time's report for {cmd[0]}")
+    seconds = int(wall.group(1) or 0) * 3600 + int(wall.group(2)) * 60 + float(wall.group(3))
+    return seconds, int(rss.group(1)) / 1024, proc.stdout
+
+
+def best(cmd: list[str], repeat: int) -> tuple[float, float, str]:
+    runs = [timed(cmd) for _ in range(repeat)]
+    return min(r[0] for r in runs), max(r[1] for r in runs), runs[-1][2]
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def lnav_version() -> str:
+    proc = subprocess.run(["lnav", "-V"], capture_output=True, text=True)
+    return proc.stdout.strip() or proc.stderr.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="comfylog vs lnav vs grep, same files, same run.")
+    parser.add_argument("files", nargs="*", type=Path, help="logs to time (default: benchmarks/data/bench-*.log)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per command; the best wall time counts")
+    parser.add_argument("--jobs", type=int, default=0, help="comfylog --jobs (0: one per core)")
+    args = parser.parse_args()
+    for tool in ("lnav", "grep", GNU_TIME):
+        if shutil.which(tool) is None:
+            sys.exit(f"run.py: {tool} not found (apt-get install lnav grep time)")
+    files = args.files or sorted(DATA.glob("bench-*.log"), key=lambda p: p.stat().st_size)
+    if not files:
+        sys.exit("run.py: no benchmark logs: run python benchmarks/generate.py first")
+    comfylog = comfylog_command()
+    print(f"machine: {machine()}; {lnav_version()}")
+    ok = True
+
+    startup = min(timed([*comfylog, "analyze", str(SMALL_LOG)])[0] for _ in range(max(args.repeat, 3)))
+    small_kb = SMALL_LOG.stat().st_size / 1000
+    verdict = "ok" if startup <= TARGET_STARTUP_S else "MISSED"
+    ok &= startup <= TARGET_STARTUP_S
+    print(f"start-up: comfylog analyze {SMALL_LOG.name} ({small_kb:.0f} kB): {startup:.3f} s "
+          f"(target <= {TARGET_STARTUP_S} s: {verdict})")
+
+    header = f"{'file':<22}{'MB':>7}{'comfylog s':>12}{'lnav s':>9}{'grep s':>9}{'/lnav':>8}{'/grep':>8}"
+    header += f"{'comfylog MB':>13}{'lnav MB':>9}"
+    print(header)
+    for path in files:
+        size_mb = path.stat().st_size / 1e6
+        ours = best([*comfylog, "analyze", "--format", "json", "--jobs", str(args.jobs), str(path)], args.repeat)
+        lnav = best(["lnav", "-n", "-c", ";SELECT count(*) FROM all_logs", str(path)], args.repeat)
+        grep = best(["grep", "-c", "-E", KEY_PHRASES, str(path)], args.repeat)
+        if not re.search(r"\d", lnav[2]):
+            sys.exit(f"run.py: lnav printed no count for {path}: {lnav[2]!r}")
+        vs_lnav, vs_grep = ours[0] / lnav[0], ours[0] / max(grep[0], 1e-3)
+        print(f"{path.name:<22}{size_mb:>7.0f}{ours[0]:>12.2f}{lnav[0]:>9.2f}{grep[0]:>9.2f}{vs_lnav:>8.2f}"
+              f"{vs_grep:>8.1f}{ours[1]:>13.0f}{lnav[1]:>9.0f}")
+        ok &= vs_lnav <= TARGET_RATIO and ours[1] < TARGET_RSS_MB
+    print(f"targets: comfylog/lnav <= {TARGET_RATIO}, comfylog peak RSS < {TARGET_RSS_MB} MB: "
+          + ("all met" if ok else "NOT all met (see README, Performance)"))
+
+
+if __name__ == "__main__":
+    main()
