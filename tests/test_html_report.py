@@ -198,6 +198,30 @@ def test_large_log_is_summarised_and_says_so(tmp_path: Path) -> None:
     assert len(page) < 8_000_000
 
 
+def test_baseline_comparison_side_by_side_and_aligned() -> None:
+    """The scenario pair from the field report: 7.19x slower, mostly load, both prompts from their start."""
+    corpus_or_skip()
+    from comfylog.compare import compare_reports
+
+    run = analyze(CORPUS / "scenarios" / "runpod-wan-lowvram-gguf.log")
+    base = analyze(CORPUS / "scenarios" / "local-wan-rtx4090-baseline.log")
+    page = render_html(run, base, compare_reports(run, base))
+    part = section(page, "comparison")
+    assert "7.19x slower" in part and "<strong>load</strong>" in part
+    assert "111.62 s/it" in part and "38.15 s/it" in part
+    fig = figures(page)["comparison-plot"]
+    assert fig["layout"]["yaxis"]["categoryarray"] == ["run · prompt 1", "baseline · prompt 1"]
+    for label, prompt in (("run · prompt 1", run.prompts[0]), ("baseline · prompt 1", base.prompts[0])):
+        for phase in PHASES:
+            drawn = sum(x for t in fig["data"] if t["name"] == phase.value
+                        for x, y in zip(t["x"], t["y"], strict=True) if y == label)
+            assert drawn == pytest.approx(prompt.phases.get(phase), abs=0.01), (label, phase)
+        starts = [b for t in fig["data"] for b, y in zip(t["base"], t["y"], strict=True) if y == label]
+        assert min(starts) == 0  # aligned at the prompt's start
+    assert "lowvram" in section(page, "findings") and page.index('id="findings"') < page.index(
+        'id="comparison"')
+
+
 # ---- the command line ------------------------------------------------------------------------------
 
 
@@ -227,6 +251,20 @@ def test_cli_refuses_stdout_and_overwriting_its_input(tmp_path: Path) -> None:
     assert copy.read_bytes() == HOSTILE.read_bytes()
     result = run_cli("report", "missing.log", cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.count("\n") == 1
+
+
+def test_cli_baseline_writes_the_comparison_or_says_why_not(tmp_path: Path) -> None:
+    corpus_or_skip()
+    scenarios = CORPUS / "scenarios"
+    out = tmp_path / "vs.html"
+    result = run_cli("report", str(scenarios / "runpod-wan-lowvram-gguf.log"), "--baseline",
+                     str(scenarios / "local-wan-rtx4090-baseline.log"), "-o", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert 'id="comparison-plot"' in out.read_text(encoding="utf-8")
+    result = run_cli("report", str(scenarios / "runpod-wan-lowvram-gguf.log"), "--baseline",
+                     str(CORPUS / "logs" / "026-kostafun-3090-startup-only.log"), "-o", str(out), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("comfylog: error: the baseline") and result.stderr.count("\n") == 1
 
 
 def test_cli_open_hands_the_file_to_the_browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -288,7 +326,9 @@ class Viewer:
 
     def show(self, report: Report, name: str) -> str:
         """Open ``report``; its page is also kept as tests/output/html/NAME.html. Returns the HTML."""
-        page = render_html(report)
+        return self.show_page(render_html(report), name)
+
+    def show_page(self, page: str, name: str) -> str:
         (OUTPUT / f"{name}.html").write_text(page, encoding="utf-8")
         self.file.write_text(page, encoding="utf-8")
         self.errors.clear()
@@ -333,6 +373,19 @@ def test_report_draws_offline_without_errors(viewer: Viewer, name: str) -> None:
         assert viewer.count("#rates-plot .scatterlayer .point") > 0
     if name == "runpod-wan-lowvram-gguf.log":
         viewer.page.screenshot(path=str(OUTPUT / "runpod-wan-lowvram-gguf.png"), full_page=True)
+
+
+def test_comparison_page_draws_both_timelines(viewer: Viewer) -> None:
+    corpus_or_skip()
+    from comfylog.compare import compare_reports
+
+    run = analyze(CORPUS / "scenarios" / "runpod-wan-lowvram-gguf.log")
+    base = analyze(CORPUS / "scenarios" / "local-wan-rtx4090-baseline.log")
+    page = viewer.show_page(render_html(run, base, compare_reports(run, base)), "lowvram-vs-baseline")
+    assert viewer.errors == [] and viewer.blocked == []
+    fig = figures(page)["comparison-plot"]
+    assert viewer.count("#comparison-plot .barlayer .point path") == drawn_bars(fig)
+    assert "7.19x slower" in viewer.page.inner_text("#comparison")
 
 
 def test_lowvram_scenario_has_findings() -> None:

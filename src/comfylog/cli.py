@@ -204,15 +204,19 @@ def report(
         None, "--output", "-o", help="HTML file to write. Default: <log name>.html in the current directory."
     ),
     open_browser: bool = typer.Option(False, "--open", help="Open the report in your web browser."),
+    baseline: str | None = typer.Option(
+        None, "--baseline", "-b", help="A log of the same workflow to compare with (as comfylog compare does)."
+    ),
 ) -> None:
     """Write one self-contained HTML page: findings with their log lines, the machine, a timeline of
     every run (start-up, idle, load / inference / wait per prompt, restarts, errors), step rates and
-    the prompt table. plotly is inside the file (about 5 MB): it opens offline and can be attached to
-    an issue. Log text is shown as text, never run.
+    the prompt table. With --baseline, the comparison side by side and both prompts' timelines
+    aligned at their start. plotly is inside the file (about 5 MB): it opens offline and can be
+    attached to an issue. Log text is shown as text, never run.
 
     Examples:\n
       comfylog report comfyui.log --open\n
-      comfylog report worker.log -o worker-report.html
+      comfylog report runpod.log --baseline local.log -o runpod-vs-local.html
     """
     inputs = _inputs(logs)
     if output is not None and str(output) == "-":
@@ -224,12 +228,25 @@ def report(
         output = Path(f"{name}.html" if name else "comfylog-report.html")
     if output.is_dir():
         fail(f"{output}: is a directory; -o names the HTML file to write")
-    if any(log != "-" and Path(log).resolve() == output.resolve() for log in inputs):
+    if any(log != "-" and Path(log).resolve() == output.resolve() for log in [*inputs, baseline or "-"]):
         fail(f"{output}: is also an input; choose another name with -o")
+    if baseline == "-" and "-" in inputs:
+        fail("only one of the log and the baseline can be read from standard input")
     from .api import analyze as run_analysis
     from .render.html import render_html
 
-    page = render_html(run_analysis(inputs))
+    run_report = run_analysis(inputs)
+    if baseline is None:
+        page = render_html(run_report)
+    else:
+        from .compare import CompareError, compare_reports
+
+        baseline_report = run_analysis(baseline)
+        try:
+            comparison = compare_reports(run_report, baseline_report)
+        except CompareError as exc:
+            fail(str(exc))
+        page = render_html(run_report, baseline_report, comparison)
     try:
         output.write_text(page, encoding="utf-8")
     except OSError as exc:

@@ -19,13 +19,16 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..events import EventKind, Phase
 from ..model import PHASES, Finding, ProgressBar, Prompt, Report, Run
 from ..prefixes import TIME_ONLY_BASE
 from .terminal import fmt_s, main_bar_text
+
+if TYPE_CHECKING:  # the comparison is only rendered when one was made
+    from ..compare import Comparison, Delta
 
 #: Colours of the phases, the same families as the terminal report.
 PHASE_COLOUR = {
@@ -122,6 +125,8 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
 table.facts th { width: 9.5em; font-weight: 600; }
 table.facts td { word-break: break-word; }
 table.facts tr:last-child th, table.facts tr:last-child td { border-bottom: none; }
+h3.sub { margin: 18px 0 4px; }
+.cols table { width: 100%; }
 .cols { display: grid; grid-template-columns: 1fr 1fr; gap: 18px; }
 @media (max-width: 800px) { .cols { grid-template-columns: 1fr; } }
 """
@@ -198,8 +203,12 @@ class Page:
         self.sections.append((section_id, title, body))
 
 
-def render_html(report: Report, baseline: Report | None = None, comparison: Any = None) -> str:
-    """The whole report as one HTML document, plotly.js included inline (works with no network)."""
+def render_html(report: Report, baseline: Report | None = None, comparison: Comparison | None = None) -> str:
+    """The whole report as one HTML document, plotly.js included inline (works with no network).
+
+    With ``baseline`` and its ``comparison`` (compare.compare_reports), the page adds the two side by
+    side and both prompts' timelines aligned at their start.
+    """
     from plotly.offline import get_plotlyjs  # heavy: only when an HTML report is asked for
 
     page = Page()
@@ -306,8 +315,8 @@ def _finding(f: Finding, report: Report) -> str:
     if f.advice:
         parts.append('<ul class="advice">' + "".join(f"<li>{prose(a)}</li>" for a in f.advice) + "</ul>")
     if any(v is not None for v in f.figures.values()):
-        shown = [(k, v) for k, v in f.figures.items() if v is not None][:20]
-        figs = " · ".join(f"{esc(k)}: {esc(_figure_value(v))}" for k, v in shown)
+        named = [(k, v) for k, v in f.figures.items() if v is not None][:20]
+        figs = " · ".join(f"{esc(k)}: {esc(_figure_value(v))}" for k, v in named)
         parts.append(f'<div class="figures">{figs}</div>')
     if f.evidence:
         several = len(report.sources) > 1
@@ -316,9 +325,9 @@ def _finding(f: Finding, report: Report) -> str:
             where = f"{report.sources[ev.source].name}:{ev.line}" if several and ev.source < len(report.sources) else (
                 str(ev.line))
             rows.append(f'<div><span class="ln">{esc(where)}</span>{esc(_clip(ev.text, 400))}</div>')
-        more = len(f.evidence) - MAX_EVIDENCE
+        more = max(f.evidence_total, len(f.evidence)) - min(len(f.evidence), MAX_EVIDENCE)
         if more > 0:
-            rows.append(f'<div><span class="ln"></span>… {more} more evidence lines</div>')
+            rows.append(f'<div><span class="ln"></span>… and {more} more such line{"s" if more > 1 else ""}</div>')
         parts.append('<div class="evidence" title="log lines this finding rests on">' + "".join(rows) + "</div>")
     parts.append("</div>")
     return "\n".join(parts)
@@ -747,7 +756,8 @@ def _bin(bars: list[_Bar], end: float, budget: int) -> list[_Bar]:
     for i, share in enumerate(shares):
         if not share:
             continue
-        cursor = first[i] if first[i] is not None else start + i * width
+        begin = first[i]
+        cursor: float = begin if begin is not None else start + i * width
         busy = ", ".join(f"{PHASE_LABEL[k]} {fmt_s(v)}" for k, v in share.items())
         hover = f"busy in this {fmt_s(width)} stretch: {busy} (summarised)"
         for kind in BUSY_ORDER:
@@ -893,12 +903,191 @@ def _error_table(report: Report, page: Page) -> str:
     return '<div class="scroll"><table>\n' + "\n".join(out) + "\n</table></div>" + note
 
 
-# ---- comparison ------------------------------------------------------------------------------------
+# ---- comparison ----------------------------------------------------------------------------------
+
+#: Prompt pairs drawn on the aligned timeline.
+MAX_ALIGNED_PAIRS = 4
 
 
-def _comparison(page: Page, report: Report, baseline: Report, comparison: Any) -> None:
-    """Filled in when the comparison (compare.py) is available."""
-    return None
+def _comparison(page: Page, report: Report, baseline: Report, comparison: Comparison) -> None:
+    """The run beside its baseline: the gap and what explains it, phases, step rates, loads, machine,
+    and both prompts' timelines aligned at their start."""
+    from ..compare import ratio_text
+
+    c = comparison
+    total = c.total
+    parts: list[str] = []
+    lead = (f"This run took <strong>{esc(fmt_s(total.run))}</strong>, the baseline "
+            f"<strong>{esc(fmt_s(total.baseline))}</strong>")
+    if c.gap_s is not None:
+        lead += f": {esc(ratio_text(total))} ({esc(_signed(c.gap_s))})"
+    lead += "."
+    if c.main_phase is not None and c.main_phase_gap_s is not None and c.gap_s:
+        lead += (f" The largest share of the difference is <strong>{esc(PHASE_LABEL.get(c.main_phase, c.main_phase))}"
+                 f"</strong>: {esc(_signed(c.main_phase_gap_s))} of {esc(_signed(c.gap_s))}.")
+    parts.append(f"<p>{lead}</p>")
+    if c.explaining:
+        items = "".join(f"<li>{prose(f.title)} <span class=\"note\">(<code>{esc(f.id)}</code>)</span></li>"
+                        for f in c.explaining)
+        parts.append(f"<p>Findings behind it (see Findings above):</p><ul>{items}</ul>")
+    names = (f'<p class="note">run: <span class="mono">{esc(_clip(c.run_name, 200))}</span> prompt '
+             f'{esc(", ".join(str(i + 1) for i in c.run_prompts[:12]))} · baseline: <span class="mono">'
+             f'{esc(_clip(c.baseline_name, 200))}</span> prompt '
+             f'{esc(", ".join(str(i + 1) for i in c.baseline_prompts[:12]))}'
+             f' · totals {esc("as ComfyUI printed them" if c.total_source == "executed" else "measured")}</p>')
+    parts.append(names)
+
+    head = ('<tr><th></th><th class="num">run</th><th class="num">baseline</th><th class="num">difference</th>'
+            "<th>run vs baseline</th></tr>")
+    rows = [_delta_row("total", total)]
+    rows += [_delta_row(PHASE_LABEL.get(d.name, d.name), d, swatch=d.name) for d in c.phases]
+    for step in c.steps:
+        rows.append(_delta_row(f"step rate, bar {step.position} ({step.steps:g} steps)", step.rate))
+    if c.lowvram_module_lines != (0, 0):
+        run_lines, base_lines = c.lowvram_module_lines
+        rows.append(f"<tr><td>lowvram module lines</td><td class=\"num\">{run_lines}</td>"
+                    f"<td class=\"num\">{base_lines}</td><td></td><td></td></tr>")
+    side = [f'<div><table>{head}{"".join(rows)}</table>']
+    if c.unmatched_steps:
+        side.append(f'<p class="note">Step rates not paired: {esc("; ".join(c.unmatched_steps[:6]))}.</p>')
+    side.append("</div>")
+    facts = ['<tr><th></th><th>run</th><th>baseline</th></tr>']
+    for fact in c.machine:
+        mark = "" if fact.same else ' class="warn"'
+        facts.append(f"<tr{mark}><th>{esc(fact.name)}</th><td>{esc(fact.run or '—')}</td>"
+                     f"<td>{esc(fact.baseline or '—')}</td></tr>")
+    if c.loads:
+        for load in c.loads[:12]:
+            facts.append(f"<tr><th>loads: {esc(_clip(load.model, 60))}</th>"
+                         f"<td>{esc(_kinds(load.run, load.run_loaded_mb))}</td>"
+                         f"<td>{esc(_kinds(load.baseline, load.baseline_loaded_mb))}</td></tr>")
+    side.append(f'<div><table class="facts">{"".join(facts)}</table></div>')
+    parts.append(f'<div class="cols">{"".join(side)}</div>')
+    only = []
+    if c.only_in_run:
+        only.append("only in this run: " + ", ".join(f"<code>{esc(f.id)}</code>" for f in c.only_in_run))
+    if c.only_in_baseline:
+        only.append("only in the baseline: " + ", ".join(f"<code>{esc(f.id)}</code>" for f in c.only_in_baseline))
+    if only:
+        parts.append(f'<p class="note">Findings {" · ".join(only)}.</p>')
+    for note in c.notes:
+        parts.append(f'<p class="note">{esc(note)}.</p>')
+    figure = _aligned_figure(report, baseline, c)
+    if figure is not None:
+        page.figures["comparison-plot"] = figure
+        parts.append('<h3 class="sub">Both prompts from their start</h3>')
+        parts.append('<div id="comparison-plot" class="plot"></div>')
+        pairs = min(len(c.run_prompts), len(c.baseline_prompts))
+        note = "The run's and the baseline's prompts on one scale, each from its own start."
+        if pairs > MAX_ALIGNED_PAIRS:
+            note += f" The first {MAX_ALIGNED_PAIRS} of {pairs} pairs are drawn."
+            page.summarised.append(f"comparison: first {MAX_ALIGNED_PAIRS} of {pairs} prompt pairs drawn")
+        if any(p.estimated for p in _prompts_of(report, c.run_prompts) + _prompts_of(baseline, c.baseline_prompts)):
+            note += " Prompts without usable timestamps are drawn back to back by phase (estimated)."
+        parts.append(f'<p class="note">{esc(note)}</p>')
+    page.add("comparison", "Compared with the baseline", "\n".join(parts))
+
+
+def _signed(seconds: float) -> str:
+    return ("+" if seconds >= 0 else "−") + fmt_s(abs(seconds))
+
+
+def _kinds(kinds: dict[str, int], loaded_mb: float | None) -> str:
+    if not kinds:
+        return "—"
+    text = ", ".join(f"{n} {k}" for k, n in kinds.items())
+    return text + (f" (up to {loaded_mb:,.0f} MB on the GPU)" if loaded_mb is not None else "")
+
+
+def _delta_row(label: str, delta: Delta, swatch: str | None = None) -> str:
+    from ..compare import ratio_text
+
+    unit = delta.unit
+
+    def value(v: float | None) -> str:
+        if v is None:
+            return "—"
+        return fmt_s(v) if unit == "s" else f"{v:.2f} {unit}"
+
+    diff = delta.difference
+    diff_text = "—" if diff is None else (_signed(diff) if unit == "s" else f"{diff:+.2f} {unit}")
+    ratio = ratio_text(delta)
+    cls = ' class="warn"' if delta.ratio is not None and delta.ratio > 1.5 or (
+        delta.ratio is None and (diff or 0) > 1) else ""
+    mark = f'<span class="swatch" style="background:{PHASE_COLOUR[swatch]}"></span>' if swatch in PHASE_COLOUR else ""
+    return (f"<tr><td>{mark}{esc(label)}</td><td class=\"num\">{esc(value(delta.run))}</td>"
+            f"<td class=\"num\">{esc(value(delta.baseline))}</td><td class=\"num\">{esc(diff_text)}</td>"
+            f"<td{cls}>{esc(ratio)}</td></tr>")
+
+
+def _prompts_of(report: Report, indexes: list[int]) -> list[Prompt]:
+    by_index = {p.index: p for p in report.prompts}
+    return [by_index[i] for i in indexes if i in by_index]
+
+
+def _aligned_figure(report: Report, baseline: Report, c: Comparison) -> dict[str, Any] | None:
+    """Run and baseline prompts as rows on one axis of seconds from each prompt's start."""
+    run_prompts = _prompts_of(report, c.run_prompts)[:MAX_ALIGNED_PAIRS]
+    base_prompts = _prompts_of(baseline, c.baseline_prompts)[:MAX_ALIGNED_PAIRS]
+    rows: list[tuple[str, list[_Bar]]] = []
+    for run_p, base_p in zip(run_prompts, base_prompts, strict=False):
+        rows.append((f"run · prompt {run_p.index + 1}", _prompt_bars(run_p, "run")))
+        rows.append((f"baseline · prompt {base_p.index + 1}", _prompt_bars(base_p, "baseline")))
+    if not any(bars for _, bars in rows):
+        return None
+    traces: list[dict[str, Any]] = []
+    for kind in ("load", "inference", "wait", "other"):
+        ys: list[str] = []
+        bases: list[float] = []
+        xs: list[float] = []
+        hovers: list[str] = []
+        for label, bars in rows:
+            for bar in bars:
+                if bar.kind == kind:
+                    ys.append(label)
+                    bases.append(round(bar.start, 3))
+                    xs.append(round(bar.end - bar.start, 3))
+                    hovers.append(bar.hover)
+        if ys:
+            traces.append({"type": "bar", "orientation": "h", "name": PHASE_LABEL[kind], "y": ys, "x": xs,
+                           "base": bases, "marker": {"color": PHASE_COLOUR[kind], "line": {"width": 0}},
+                           "hovertext": hovers, "hoverinfo": "text", "width": 0.6})
+    labels = [label for label, _ in rows]
+    layout = {
+        "barmode": "overlay",
+        "height": 130 + 52 * len(rows),
+        "margin": {"l": 150, "r": 20, "t": 36, "b": 50},
+        "xaxis": {"type": "linear", "title": {"text": "seconds from the prompt's start"}, "rangemode": "tozero"},
+        "yaxis": {"type": "category", "autorange": "reversed", "categoryorder": "array", "categoryarray": labels},
+        "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
+        "hovermode": "closest",
+        "plot_bgcolor": "#ffffff",
+        "bargap": 0.3,
+    }
+    return {"data": traces, "layout": layout, "config": PLOTLY_CONFIG}
+
+
+def _prompt_bars(prompt: Prompt, side: str) -> list[_Bar]:
+    """A prompt's phases from its start: its painted spans, or back to back when it was estimated."""
+    bars: list[_Bar] = []
+    if prompt.spans and prompt.started_at is not None and not prompt.estimated:
+        origin = prompt.started_at
+        for span in prompt.spans:
+            a, b = _secs(span.start - origin), _secs(span.end - origin)
+            if b > a:
+                bars.append(_Bar(a, b, span.phase.value, f"{side} prompt {prompt.index + 1} · "
+                                                         f"{PHASE_LABEL[span.phase.value]} {fmt_s(b - a)} "
+                                                         f"(+{fmt_s(a)} → +{fmt_s(b)})"))
+        return bars
+    cursor = 0.0
+    for phase in PHASES:
+        seconds = prompt.phases.get(phase)
+        if seconds > 0:
+            bars.append(_Bar(cursor, cursor + seconds, phase.value, f"{side} prompt {prompt.index + 1} · "
+                                                                     f"{PHASE_LABEL[phase.value]} ~{fmt_s(seconds)} "
+                                                                     "(estimated)"))
+            cursor += seconds
+    return bars
 
 
 # ---- about -----------------------------------------------------------------------------------------
