@@ -12,7 +12,6 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple, TypeVar
 
@@ -90,6 +89,8 @@ def map_logs(function: Callable[[str], T], paths: Sequence[str], workers: int = 
     """
     if workers <= 1 or len(paths) <= 1 or "-" in paths:
         return [function(path) for path in paths]
+    from concurrent.futures import ProcessPoolExecutor  # here: 18 ms that every analyze would pay
+
     with ProcessPoolExecutor(max_workers=min(workers, len(paths))) as pool:
         return list(pool.map(function, paths))
 
