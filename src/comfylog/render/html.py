@@ -122,6 +122,7 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(460px, 1fr)); gap: 14px; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; }
 .card h3 { margin-bottom: 6px; }
+table.facts { width: 100%; }
 table.facts th { width: 9.5em; font-weight: 600; }
 table.facts td { word-break: break-word; }
 table.facts tr:last-child th, table.facts tr:last-child td { border-bottom: none; }
