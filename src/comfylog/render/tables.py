@@ -62,26 +62,6 @@ class MissingDependency(Exception):
     """An optional package (pyarrow for Parquet) is not installed; the message says how to get it."""
 
 
-def _findings_rows(report: Report) -> list[Row]:
-    """Findings as rows, for as long as report_to_dict has no ``findings`` table of its own."""
-    return [
-        {
-            "source": f.evidence[0].source if f.evidence else 0,
-            "id": f.id,
-            "severity": f.severity,
-            "title": f.title,
-            "confidence": f.confidence,
-            "why": f.why,
-            "advice": f.advice,
-            "cost_s": round(f.cost_s, 3),
-            "prompts": f.prompts,
-            "figures": f.figures,
-            "evidence": [{"line": e.line, "text": e.text, "source": e.source} for e in f.evidence],
-        }
-        for f in report.findings
-    ]
-
-
 def _cell(value: Any) -> Any:
     if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
@@ -111,8 +91,7 @@ def report_tables(report: Report) -> dict[str, list[Row]]:
         "summary": [_flat({"source": " + ".join(names), **data["summary"]}, names)],
     }
     for name in TABLES[2:]:
-        rows = data[name] if name in data else _findings_rows(report) if name == "findings" else []
-        tables[name] = [_flat(row, names) for row in rows]
+        tables[name] = [_flat(row, names) for row in data[name]]
     return tables
 
 
