@@ -55,7 +55,12 @@ def _analyze(opened: Iterable[tuple[Source, Iterable]]) -> Report:  # type: igno
         parser = Parser(index)
         seg = Segmenter(index, first_run_index=len(report.runs), first_prompt_index=len(report.prompts))
         for item in lines:
-            seg.feed_all(parser.feed(item) if type(item) is RawLine else parser.feed_run(item))
+            if type(item) is RawLine:
+                seg.feed_all(parser.feed(item))
+            elif type(item) is tuple:  # a line and its prefix, read by a worker (parallel.py)
+                seg.feed_all(parser.feed(*item))
+            else:
+                seg.feed_all(parser.feed_run(item))
         seg.feed_all(parser.close())
         seg.finish()
         report.runs += seg.runs

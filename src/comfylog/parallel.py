@@ -26,6 +26,7 @@ import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import islice
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -56,7 +57,11 @@ LOWVRAM_PATTERN = "lowvram_module"
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
-Line = tuple[int, str]
+#: A line sent whole: (number, text), or with the prefix the worker read:
+#: (number, text, text after the prefix, time, resolution, style).
+Line = tuple[int, str] | tuple[int, str, str, datetime | None, float, str]
+#: What the parser is fed: a line, a line with its prefix already read, or a quiet run.
+Fed = RawLine | tuple[RawLine, Prefixed] | QuietRun
 
 
 @dataclass
@@ -157,7 +162,7 @@ def _classify(cleaned: list[RawLine], prefixed: list[Prefixed], items: list[Line
                 if run.lines:
                     items.append(run)
                 run = None
-            items.append((raw.number, raw.text))
+            items.append((raw.number, raw.text, text, pre.ts, pre.resolution, pre.style))
             continue
         if run is None or kind != run_kind:
             if run is not None and run.lines:
@@ -165,7 +170,7 @@ def _classify(cleaned: list[RawLine], prefixed: list[Prefixed], items: list[Line
             run = QuietRun(last_line=raw.number, lines=0, styles={}, lowvram=kind == LOWVRAM)
             run_kind = kind
             if kind == LOWVRAM:  # the first line goes through the parser itself: it opens the count
-                items.append((raw.number, raw.text))
+                items.append((raw.number, raw.text, text, pre.ts, pre.resolution, pre.style))
                 continue
         run.lines += 1
         run.last_line = raw.number
@@ -204,10 +209,14 @@ def _jobs_of(blocks: Iterable[bytes], job_bytes: int) -> Iterator[bytes]:
 
 
 class Workers:
-    """A pool of ``jobs`` worker processes, started only when an input turns out to be big."""
+    """Worker processes for ``jobs`` processes in all, started only when an input turns out to be big.
+
+    This process is one of the ``jobs``: it runs the parser and segmenter on what the workers send,
+    so ``jobs`` - 1 workers keep ``jobs`` cores busy.
+    """
 
     def __init__(self, jobs: int, job_bytes: int = JOB_BYTES, min_bytes: int = MIN_PARALLEL_BYTES) -> None:
-        self.jobs = jobs
+        self.jobs = max(1, jobs - 1)
         self.job_bytes = job_bytes
         self.min_bytes = min_bytes
         self._executor: ProcessPoolExecutor | None = None
@@ -231,7 +240,7 @@ class Workers:
             self._executor = None
 
 
-def read_parallel(path: str, workers: Workers) -> tuple[Source, Iterator[RawLine | QuietRun]]:
+def read_parallel(path: str, workers: Workers) -> tuple[Source, Iterator[Fed]]:
     """Open ``path`` like sources.read_lines; if it is a big plain log, ``workers`` scan it.
 
     Raises UnusableInput before any line is produced when the input cannot be a log.
@@ -249,7 +258,7 @@ def read_parallel(path: str, workers: Workers) -> tuple[Source, Iterator[RawLine
 
 def _read(
     src: Source, stream: BinaryIO, head: list[bytes], blocks: Iterator[bytes], workers: Workers
-) -> Iterator[RawLine | QuietRun]:
+) -> Iterator[Fed]:
     size = sum(len(b) for b in head)
     lines = sum(b.count(b"\n") for b in head)
     if size < workers.min_bytes or lines < MARKDOWN_PEEK_LINES:
@@ -277,7 +286,7 @@ def _chain(head: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
 
 def _from_workers(
     workers: Workers, tasks: Iterator[bytes], src: Source, stream: BinaryIO
-) -> Iterator[RawLine | QuietRun]:
+) -> Iterator[Fed]:
     pending: deque[Future[BlockResult]] = deque()
     number = 0
     try:
@@ -295,11 +304,16 @@ def _from_workers(
             stream.close()
 
 
-def _take(result: BlockResult, src: Source) -> Iterator[RawLine | QuietRun]:
+def _take(result: BlockResult, src: Source) -> Iterator[Fed]:
     src.replaced_bytes += result.replaced_bytes
     src.truncated_lines += result.truncated_lines
     src.repaired_mojibake += result.repaired_mojibake
     if result.last_line:
         src.total_lines = result.last_line
     for item in result.items:
-        yield RawLine(item[0], item[1]) if type(item) is tuple else item  # type: ignore[misc]
+        if isinstance(item, QuietRun):
+            yield item
+        elif len(item) == 2:
+            yield RawLine(item[0], item[1])
+        else:  # the prefix the worker read: the parser need not read it again
+            yield RawLine(item[0], item[1]), Prefixed(item[2], item[3], item[4], item[5])

@@ -19,7 +19,7 @@ from typing import Any
 
 from .events import Activity, Event, EventKind, Phase
 from .patterns import BY_NEEDLE, NEEDLE_RE, PROGRESS_RE, Pattern, is_oom, match_fields, si_number
-from .prefixes import FINE, PrefixReader
+from .prefixes import FINE, Prefixed, PrefixReader, may_start_with_prefix
 from .sources import RawLine
 
 Item = Event | Activity
@@ -129,8 +129,10 @@ class Parser:
         self._isolate_next = False
 
     # ---- public -------------------------------------------------------------------------------
-    def feed(self, raw: RawLine) -> Iterator[Item]:
-        pre = self.prefixes.read(raw.text)
+    def feed(self, raw: RawLine, pre: Prefixed | None = None) -> Iterator[Item]:
+        """Parse one line; ``pre``: its prefix, when already read (parallel.py reads it in a worker)."""
+        if pre is None:
+            pre = self.prefixes.read(raw.text)
         ts = pre.ts
         self.styles[pre.style] = self.styles.get(pre.style, 0) + 1
         if ts is not None:
@@ -173,7 +175,7 @@ class Parser:
         had_progress = "%|" in text
         segments = text.split("\r") if "\r" in text else (text,)
         for i, segment in enumerate(segments):
-            if i > 0 and segment[:1] in "[0123456789":
+            if i > 0 and may_start_with_prefix(segment):
                 segment = self.prefixes.read(segment).text
             phase = self._segment(segment, raw.number, ts, events, out, phase)
 
@@ -246,7 +248,7 @@ class Parser:
                         phase = self._messages(before, line, ts, events, out, phase)
                     out.extend(self._progress(m, line, ts))
                     text = text[m.end() :]
-                    if text[:1] in "[0123456789":
+                    if may_start_with_prefix(text):
                         text = self.prefixes.read(text).text
                     continue
             return self._messages(text, line, ts, events, out, phase)

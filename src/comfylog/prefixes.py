@@ -60,6 +60,16 @@ def _at(date: str, hms: str, frac: str | None) -> datetime:
     return datetime.fromisoformat(f"{date} {hms}.{(frac or '0')[:6].ljust(6, '0')}")
 
 
+def may_start_with_prefix(text: str) -> bool:
+    """False when ``PrefixReader.read`` would surely leave ``text`` as it is.
+
+    For the CR-separated states of a tqdm line (`` 50%|``, ``100%|``): most start with a digit but
+    none with a date (``DDDD-``) or a time (``DD:``). Keep in step with the styles ``read`` knows.
+    """
+    c = text[:1]
+    return c == "[" or (c != "" and c in "0123456789" and (text[2:3] == ":" or text[4:5] == "-"))
+
+
 class PrefixReader:
     """Strips prefixes line by line; keeps the state time-only prefixes need for midnight rollover."""
 

@@ -150,4 +150,25 @@ def report_to_dict(report: Report) -> dict[str, Any]:
 
 
 def render_json(report: Report) -> str:
-    return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False)
+    return rows_per_line(report_to_dict(report))
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def rows_per_line(data: dict[str, Any]) -> str:
+    """JSON with each top-level key, and each row of a table, on a line of its own.
+
+    As readable as ``indent=2`` for tables, and encoded by json's C encoder (``indent`` falls back
+    to pure Python: 5x slower, seconds on a long log's thousands of rows).
+    """
+    parts = []
+    last = len(data) - 1
+    for i, (key, value) in enumerate(data.items()):
+        comma = "," if i < last else ""
+        if isinstance(value, list) and value:
+            rows = ",\n".join("    " + _ENCODE(row) for row in value)
+            parts.append(f"  {_ENCODE(key)}: [\n{rows}\n  ]{comma}")
+        else:
+            parts.append(f"  {_ENCODE(key)}: {_ENCODE(value)}{comma}")
+    return "{\n" + "\n".join(parts) + "\n}"
