@@ -91,8 +91,11 @@ def map_logs(function: Callable[[str], T], paths: Sequence[str], workers: int = 
         return [function(path) for path in paths]
     from concurrent.futures import ProcessPoolExecutor  # here: 18 ms that every analyze would pay
 
-    with ProcessPoolExecutor(max_workers=min(workers, len(paths))) as pool:
-        return list(pool.map(function, paths))
+    workers = min(workers, len(paths))
+    # a few chunks per worker: fewer round trips for many small logs, still balanced for a few big ones
+    chunksize = max(1, len(paths) // (workers * 4))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(function, paths, chunksize=chunksize))
 
 
 class PromptSeconds(NamedTuple):
