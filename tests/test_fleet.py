@@ -228,3 +228,18 @@ def test_fleet_help_documents_the_rule() -> None:
     result = run_cli("analyze", "--help")
     assert result.returncode == 0
     assert b"--fleet" in result.stdout and b"directory" in result.stdout
+
+
+def test_cli_fleet_reads_stdin_in_this_process() -> None:
+    """Standard input cannot go to a worker process: a fleet with - runs here, and names it <stdin>."""
+    result = subprocess.run(
+        [sys.executable, "-m", "comfylog", "analyze", "--fleet", "-", str(EXAMPLES / "runpod-oom-restart.log"),
+         "--format", "json"],
+        input=(EXAMPLES / "local-baseline.log").read_bytes(), capture_output=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [row["path"] for row in data["logs"]] == ["<stdin>", str(EXAMPLES / "runpod-oom-restart.log")]
+    assert data["logs"][0]["total_p50"] == pytest.approx(comfylog.analyze(EXAMPLES / "local-baseline.log")
+                                                         .prompts[0].total_s, abs=1e-3)
+    assert data["totals"]["restarts"] == 1

@@ -245,7 +245,7 @@ def summarize_log(path: str) -> LogSummary:
         report = analyze(path)
     except UnusableInput as exc:
         return LogSummary(path=path, unusable=str(exc))
-    return summarize_report(report, path)
+    return summarize_report(report, report.sources[0].name if path == "-" else path)
 
 
 def fleet_summary(logs: Iterable[LogSummary]) -> FleetSummary:

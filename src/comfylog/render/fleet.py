@@ -48,12 +48,16 @@ def _header(fleet: FleetSummary) -> Text:
     t = fleet.totals
     text = Text()
     text.append("comfylog fleet ", style="bold")
-    text.append(f"— {t.logs} log{'s' if t.logs != 1 else ''}")
+    text.append(f"— {_count(t.logs, 'log')}")
     if t.unusable:
         text.append(f" ({t.unusable} unusable)", style="red")
-    text.append(f", {t.runs} runs, {t.restarts} restart{'s' if t.restarts != 1 else ''}, ")
-    text.append(f"{t.prompts} prompts ({t.timed_prompts} with a total, {t.finished} finished), {t.errors} errors")
+    text.append(f", {_count(t.runs, 'run')}, {_count(t.restarts, 'restart')}, {_count(t.prompts, 'prompt')} ")
+    text.append(f"({t.timed_prompts} with a total, {t.finished} finished), {_count(t.errors, 'error')}")
     return text
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _pair(log: LogSummary, quantity: str, joiner: str) -> str:
