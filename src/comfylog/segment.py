@@ -162,9 +162,9 @@ class Segmenter:
                 self.notable_dropped += 1
         if kind not in INCIDENT_KINDS:
             self._incident = None
-        handler = getattr(self, "_on_" + kind.value, None)
-        if handler is not None:
-            handler(ev, run)
+        name = _HANDLER_NAMES.get(kind)
+        if name is not None:
+            getattr(self, name)(ev, run)
 
     def finish(self) -> None:
         self._end_run()
@@ -563,6 +563,10 @@ class Segmenter:
         else:
             _paint_estimated(prompt, open_)
         self._open = None
+
+
+#: The handler of each event kind (``_on_<kind>``), looked up once: ``kind.value`` is slow per event.
+_HANDLER_NAMES = {kind: "_on_" + kind.value for kind in EventKind if hasattr(Segmenter, "_on_" + kind.value)}
 
 
 def _secs(delta: timedelta) -> float:
