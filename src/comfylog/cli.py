@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -304,6 +305,95 @@ def compare(
         _write(console.export_text(), output)
         return
     render_compare(comparison, Console())
+
+
+class CheckFormat(str, Enum):
+    text = "text"
+    json = "json"
+    github = "github"
+    junit = "junit"
+
+
+@app.command()
+def check(
+    logs: list[str] | None = typer.Argument(
+        None, help="Log files (or - for stdin), markdown issue bodies too. Each is checked on its own."
+    ),
+    max_total: float | None = typer.Option(None, "--max-total", help="Fail if a prompt takes longer (seconds)."),
+    max_load: float | None = typer.Option(None, "--max-load", help="Fail if a prompt spends longer loading (s)."),
+    max_wait: float | None = typer.Option(None, "--max-wait", help="Fail if a prompt waits longer (seconds)."),
+    max_slowdown: float | None = typer.Option(
+        None, "--max-slowdown", help="Fail if the run is more than this many times slower than --baseline."
+    ),
+    baseline: str | None = typer.Option(None, "--baseline", help="Reference log for --max-slowdown."),
+    fail_on: list[str] | None = typer.Option(
+        None, "--fail-on", help="Finding ids that fail the check, comma-separated or repeated; 'none' for none. "
+        "Default: oom, oom-suspected, restart-loop, unfinished.",
+    ),
+    warn_on: list[str] | None = typer.Option(
+        None, "--warn-on", help="Finding ids that only warn (this also takes them out of the default --fail-on). "
+        "Default: every other finding of severity warning or error.",
+    ),
+    config: str | None = typer.Option(
+        None, "--config", help="Config file (default: ./comfylog.toml, else [tool.comfylog] in ./pyproject.toml)."
+    ),
+    format: CheckFormat = typer.Option(
+        CheckFormat.text, "--format", "-f", help="text, json, github (workflow commands + job summary) or junit."
+    ),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output."),
+) -> None:
+    """Check logs against rules, for CI: exit 0 when every rule passes, 1 when one fails, 2 when the
+    input or the options cannot be used. Rules: limits on each prompt's total, load and wait time,
+    a limit on the slowdown against a baseline, and the findings that fail (or warn).
+
+    Examples:\n
+      comfylog check comfyui.log --max-total 600\n
+      comfylog check worker.log --max-slowdown 2 --baseline local.log --format github\n
+      comfylog check logs/*.log --fail-on oom,exception --format junit -o comfylog.xml
+    """
+    from .check import ConfigError, check_logs, find_config, resolve_options
+
+    try:
+        settings, path = find_config(Path.cwd(), config)
+        options = resolve_options(
+            {"max_total": max_total, "max_load": max_load, "max_wait": max_wait, "max_slowdown": max_slowdown,
+             "baseline": baseline, "fail_on": fail_on, "warn_on": warn_on},
+            settings, path,
+        )
+    except ConfigError as exc:
+        fail(str(exc))
+    result = check_logs(_inputs(logs), options)
+    if format is CheckFormat.json:
+        from .render.ci import render_check_json
+
+        _write(render_check_json(result), output)
+    elif format is CheckFormat.junit:
+        from .render.ci import render_check_junit
+
+        _write(render_check_junit(result), output)
+    elif format is CheckFormat.github:
+        from .render.ci import render_check_github, render_check_summary
+
+        _write(render_check_github(result), output)
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:
+            try:
+                with open(summary, "a", encoding="utf-8") as f:
+                    f.write(render_check_summary(result))
+            except OSError as exc:
+                typer.echo(f"comfylog: warning: cannot write the job summary {summary} ({exc.strerror})", err=True)
+    else:
+        from rich.console import Console
+
+        from .render.ci import render_check_text
+
+        if output is not None:
+            console = Console(record=True, width=120, file=open("/dev/null", "w"))  # noqa: SIM115
+            render_check_text(result, console)
+            _write(console.export_text(), output)
+        else:
+            render_check_text(result, Console())
+    raise typer.Exit(result.exit_code)
 
 
 def main() -> None:

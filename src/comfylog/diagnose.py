@@ -1111,7 +1111,7 @@ def _ws_wait(facts: Facts) -> list[Finding]:
         prior = [ev for ev in facts.report.notable if ev.source == first.source and ev.line < first.line
                  and ev.kind not in (EventKind.WS_TIMEOUT, EventKind.WS_RECONNECT, EventKind.JOB_STARTED)]
         if prior and prior[-1].end_line == first.line - 1:
-            evidence.insert(0, facts.cite_event(prior[-1]))
+            evidence.insert(1, facts.cite_event(prior[-1]))  # after the first timeout: what preceded it
             line, text = event_line(prior[-1])
             lines = f"line {line}" if prior[-1].end_line == line else f"lines {line}-{prior[-1].end_line}"
             before = (f" The first timeout follows straight on ComfyUI's {lines} (`{_clip(text, 80)}`): "

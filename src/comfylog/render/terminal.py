@@ -155,7 +155,7 @@ def _findings(findings: list[Finding]) -> Table:
             body.append(f"\n→ {advice}", style="cyan")
         for ev in f.evidence[:EVIDENCE_SHOWN]:
             body.append(f"\n  {ev.line:>6}  ", style="dim")
-            body.append(ev.text if len(ev.text) <= 72 else ev.text[:71] + "…", style="dim")
+            body.append(ev.text if len(ev.text) <= 66 else ev.text[:65] + "…", style="dim")
         more = max(f.evidence_total, len(f.evidence)) - min(len(f.evidence), EVIDENCE_SHOWN)
         if more > 0:
             body.append(f"\n          … {more} more line{'s' if more != 1 else ''}", style="dim")
