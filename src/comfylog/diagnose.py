@@ -12,12 +12,13 @@ findings most costly first.
 from __future__ import annotations
 
 import os
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .events import Event, EventKind, Phase
-from .model import ErrorRecord, Evidence, Finding, Load, Prompt, Report, Run
+from .model import ErrorRecord, Evidence, Finding, Load, ProgressBar, Prompt, Report, Run
 from .patterns import is_oom
 
 #: Evidence lines kept per finding (the rest are counted in ``Finding.evidence_total``).
@@ -117,16 +118,33 @@ class Facts:
         self.runs = {run.index: run for run in report.runs}
         self.events: dict[EventKind, list[Event]] = defaultdict(list)
         self._texts: dict[tuple[int, int], str] = {}
+        grouped: dict[tuple[EventKind, int], list[Event]] = defaultdict(list)
         for ev in report.notable:
             self.events[ev.kind].append(ev)
+            grouped[(ev.kind, ev.source)].append(ev)
             line, text = event_line(ev)
             if text:
                 self._texts.setdefault((ev.source, line), text)
+        #: Events by (kind, source) in line order, with their lines, for range lookups.
+        self._spans: dict[tuple[EventKind, int], tuple[list[int], list[Event]]] = {}
+        for key, events in grouped.items():
+            events.sort(key=lambda e: e.line)
+            self._spans[key] = ([e.line for e in events], events)
+        self._loads: dict[int | None, list[Load]] = defaultdict(list)
+        for ld in report.loads:
+            self._loads[ld.prompt].append(ld)
+        self._errors: dict[int | None, list[ErrorRecord]] = defaultdict(list)
+        for e in report.errors:
+            self._errors[e.prompt].append(e)
+        self._bars: dict[int | None, list[ProgressBar]] = defaultdict(list)
+        for bar in report.progress_bars:
+            self._bars[bar.prompt].append(bar)
         #: Lines cited whose text the report does not hold: (source, line).
         self.missing: set[tuple[int, int]] = set()
         #: Tracebacks cited: their exception line lies in (first, last) and is found when read back.
         self.ranges: list[tuple[Evidence, int, int]] = []
         self._silent: dict[int, str] | None = None
+        self._ends: dict[int, str] = {}
 
     # -- lookups
     def run_of(self, prompt: Prompt) -> Run | None:
@@ -138,36 +156,50 @@ class Facts:
                 return run
         return None
 
+    def between(self, kind: EventKind, source: int, first: int, last: int) -> list[Event]:
+        """Events of ``kind`` starting on lines ``first`` to ``last`` of ``source``."""
+        found = self._spans.get((kind, source))
+        if found is None:
+            return []
+        lines, events = found
+        return events[bisect_left(lines, first):bisect_right(lines, last)]
+
     def prompt_events(self, kind: EventKind, prompt: Prompt) -> list[Event]:
-        last = prompt.last_line or prompt.line
-        return [ev for ev in self.events[kind] if ev.source == prompt.source and prompt.line <= ev.line <= last]
+        return self.between(kind, prompt.source, prompt.line, prompt.last_line or prompt.line)
 
     def run_events(self, kind: EventKind, run: Run) -> list[Event]:
-        return [ev for ev in self.events[kind]
-                if ev.source == run.source and run.first_line <= ev.line <= run.last_line]
+        return self.between(kind, run.source, run.first_line, run.last_line)
 
     def prompts_by_index(self, indexes: Iterable[int]) -> list[Prompt]:
         wanted = set(indexes)
         return [p for p in self.report.prompts if p.index in wanted]
 
     def loads_of(self, prompt: Prompt) -> list[Load]:
-        return [ld for ld in self.report.loads if ld.prompt == prompt.index]
+        return self._loads.get(prompt.index, [])
 
     def errors_of(self, prompt: Prompt) -> list[ErrorRecord]:
-        return [e for e in self.report.errors if e.prompt == prompt.index]
+        return self._errors.get(prompt.index, [])
+
+    def bars_of(self, prompt: Prompt) -> list[ProgressBar]:
+        return self._bars.get(prompt.index, [])
 
     def run_end(self, run: Run) -> str:
         """How a run ended: ``restart`` (the next start-up followed), ``stopped`` (``Stopped server``
         or Ctrl-C), or ``log-ends`` (the log just stops)."""
+        if run.index in self._ends:
+            return self._ends[run.index]
         following = self.runs.get(run.index + 1)
         if following is not None and following.source == run.source and following.restart:
-            return "restart"
-        if run.stopped or any(
+            end = "restart"
+        elif run.stopped or any(
             e.kind == "interrupted" and "KeyboardInterrupt" in e.message and self._in_run(e, run)
             for e in self.report.errors
         ):
-            return "stopped"
-        return "log-ends"
+            end = "stopped"
+        else:
+            end = "log-ends"
+        self._ends[run.index] = end
+        return end
 
     @staticmethod
     def _in_run(e: ErrorRecord, run: Run) -> bool:
@@ -189,7 +221,7 @@ class Facts:
                 if run is None:
                     continue
                 end = self.run_end(run)
-                bars = [b for b in self.report.progress_bars if b.prompt == prompt.index]
+                bars = self.bars_of(prompt)
                 if end != "stopped" and bars and not bars[-1].is_loading and bars[-1].done < bars[-1].total:
                     self._silent[prompt.index] = end
         return self._silent
@@ -284,8 +316,12 @@ def _finding(
     cost_s: float = 0.0,
     prompts: Iterable[int] = (),
     severity: str | None = None,
+    total: int = 0,
 ) -> Finding:
-    """A finding of rule ``rule_id``, its evidence cut to the first few lines (all counted)."""
+    """A finding of rule ``rule_id``, its evidence cut to the first few lines (all counted).
+
+    Rules with many lines pass only the first few and their number as ``total``.
+    """
     if not evidence:
         raise ValueError(f"finding {rule_id!r} without evidence")
     unique = list({(e.source, e.line): e for e in evidence}.values())  # in the rule's order: most telling first
@@ -300,7 +336,7 @@ def _finding(
         figures=dict(figures or {}),
         cost_s=round(float(cost_s), 3),
         prompts=sorted(set(prompts)),
-        evidence_total=len(unique),
+        evidence_total=max(len(unique), total),
     )
 
 
@@ -599,7 +635,7 @@ def _slow_load(facts: Facts) -> list[Finding]:
         if load_s < SLOW_LOAD_MIN_S or prompt.lowvram_module_loads:
             continue
         loads = facts.loads_of(prompt)
-        bars = [b for b in facts.report.progress_bars if b.prompt == prompt.index and b.is_loading]
+        bars = [b for b in facts.bars_of(prompt) if b.is_loading]
         if bars or any(ld.kind != "complete" for ld in loads):
             continue  # partial loads are lowvram's; download bars move data comfylog cannot size
         mb = sum(ld.loaded_mb or 0.0 for ld in loads if (ld.loaded_mb or 0) < 1e9)
@@ -655,7 +691,7 @@ def _reload_thrash(facts: Facts) -> list[Finding]:
     models = sorted(thrash, key=lambda m: -len(thrash[m]))
     prompts = sorted({p.index for s in thrash.values() for p in s})
     requests = [ev for ev in facts.events[EventKind.LOAD_REQUESTED] if ev.fields.get("model") in thrash]
-    cost = _reload_seconds(facts, thrash, requests)
+    cost = _reload_seconds(facts, thrash)
     timed_total = sum(p.total_s or 0.0 for p in _timed(facts.prompts_by_index(prompts)))
     severity = "warning" if timed_total and cost >= 0.1 * timed_total else "info"
     run = facts.run_of(thrash[models[0]][0])
@@ -677,9 +713,9 @@ def _reload_thrash(facts: Facts) -> list[Finding]:
     return [_finding(
         "reload-thrash", f"Models moved onto the GPU again prompt after prompt ({listed} prompts in a row)", "high",
         f"`Requested to load` is printed only for a model that is not on the GPU: {reason}.{cost_text}",
-        advice, [facts.cite_event(ev) for ev in requests],
+        advice, [facts.cite_event(ev) for ev in requests[:MAX_EVIDENCE]],
         {"streaks": {m: len(thrash[m]) for m in models}, "reload_s": round(cost, 3)}, cost, prompts,
-        severity=severity)]
+        severity=severity, total=len(requests))]
 
 
 def _keep_longest(streaks: dict[str, list[Prompt]], model: str, streak: list[Prompt]) -> None:
@@ -687,22 +723,24 @@ def _keep_longest(streaks: dict[str, list[Prompt]], model: str, streak: list[Pro
         streaks[model] = streak
 
 
-def _reload_seconds(facts: Facts, thrash: dict[str, list[Prompt]], requests: list[Event]) -> float:
+def _reload_seconds(facts: Facts, thrash: dict[str, list[Prompt]]) -> float:
     """Seconds from each repeated ``Requested to load`` to the load line that followed it (timed logs)."""
-    loads_by_source: dict[int, list[Load]] = defaultdict(list)
+    loads: dict[int, list[Load]] = defaultdict(list)
     for ld in facts.report.loads:
-        loads_by_source[ld.source].append(ld)
-    firsts = {m: s[0].index for m, s in thrash.items()}
+        loads[ld.source].append(ld)
+    load_lines = {source: [ld.line for ld in items] for source, items in loads.items()}
     total = 0.0
-    for ev in requests:
-        model = ev.fields.get("model")
-        prompt = next((p for s in thrash.values() for p in s
-                       if p.source == ev.source and p.line <= ev.line <= (p.last_line or p.line)), None)
-        if prompt is None or prompt.index == firsts.get(str(model)) or prompt.estimated or ev.ts is None:
-            continue
-        after = next((ld for ld in loads_by_source[ev.source] if ld.line > ev.line), None)
-        if after is not None and after.ts is not None and after.line <= (prompt.last_line or after.line):
-            total += max(0.0, (after.ts - ev.ts).total_seconds())
+    for model, streak in thrash.items():
+        for prompt in streak[1:]:  # the first load of a streak is no reload
+            if prompt.estimated:
+                continue
+            for ev in facts.prompt_events(EventKind.LOAD_REQUESTED, prompt):
+                if ev.fields.get("model") != model or ev.ts is None:
+                    continue
+                i = bisect_right(load_lines.get(ev.source, []), ev.line)
+                after = loads[ev.source][i] if i < len(loads[ev.source]) else None
+                if after is not None and after.ts is not None and after.line <= (prompt.last_line or after.line):
+                    total += max(0.0, (after.ts - ev.ts).total_seconds())
     return total
 
 
@@ -726,7 +764,7 @@ def _oom(facts: Facts) -> list[Finding]:
     run = facts.run_at(records[0].source, records[0].line)
     device = ((run.device or run.gpu or "") if run else "").lower()
     video = next((p.video for p in chosen if p.video), None)
-    evidence = [_oom_evidence(facts, e) for e in records]
+    evidence = [_oom_evidence(facts, e) for e in records[:MAX_EVIDENCE]]
     where = _device_phrase(run)
     first = _clip(records[0].message, 140)
     why = (f"{_plural(len(records), 'out-of-memory error')} ({first}) on {where}"
@@ -755,16 +793,16 @@ def _oom(facts: Facts) -> list[Finding]:
             f" in {_plural(len(prompts), 'prompt')}" if prompts else ""), "high", why, advice, evidence,
         {"errors": len(records), "prompts": len(prompts), "total_vram_mb": gpu_vram_mb(run),
          "device": run.gpu if run else None, **({"video": video} if video else {})},
-        cost, prompts)]
+        cost, prompts, total=len(records))]
 
 
 def _oom_evidence(facts: Facts, record: ErrorRecord) -> Evidence:
     """The OOM line of an incident (exception, traceback end or ``Got an OOM``), else its first line."""
     end = record.end_line or record.line
     for kind in (EventKind.EXCEPTION, EventKind.TRACEBACK, EventKind.OOM):
-        for ev in facts.events[kind]:
+        for ev in facts.between(kind, record.source, record.line, end):
             line, text = event_line(ev)
-            if ev.source == record.source and record.line <= line <= end and is_oom(text):
+            if line <= end and is_oom(text):
                 return facts.cite_event(ev)
     return facts.cite(record.source, record.line, record.message)
 
@@ -792,7 +830,7 @@ def _oom_suspected(facts: Facts) -> list[Finding]:
     for index, end in facts.silent_deaths().items():
         prompt = facts.prompts_by_index([index])[0]
         run = facts.run_of(prompt)
-        bar = [b for b in facts.report.progress_bars if b.prompt == index][-1]
+        bar = facts.bars_of(prompt)[-1]
         video = prompt.video
         into = (prompt.ended_at - bar.start).total_seconds() if prompt.ended_at and bar.start else None
         evidence = [facts.cite_event(ev) for ev in facts.prompt_events(EventKind.VIDEO_SAMPLING, prompt)]
@@ -920,7 +958,7 @@ def _unfinished(facts: Facts) -> list[Finding]:
                 starts = (facts.run_events(EventKind.CUDA_BANNER, following)
                           or facts.run_events(EventKind.VRAM_STATE, following))
                 evidence += [facts.cite_event(ev) for ev in starts[:1]]
-    evidence += [facts.cite(p.source, p.line, "got prompt") for p in prompts]
+    evidence += [facts.cite(p.source, p.line, "got prompt") for p in prompts[:MAX_EVIDENCE]]
     severity = "error" if "restart" in ends else "warning" if "log-ends" in ends else "info"
     received = facts.report.summary.got_prompt
     why = (f"{'; '.join(parts)}. The log shows {received} `got prompt` and {facts.report.summary.executed} "
@@ -942,7 +980,8 @@ def _unfinished(facts: Facts) -> list[Finding]:
         "unfinished", f"{_plural(len(prompts), 'prompt')} never finished", confidence, why, advice, evidence,
         {"unfinished": len(prompts), "running": len(running), "queued": queued,
          "run_end": {end: len(group) for end, group in ends.items()}},
-        sum(p.total_s or 0.0 for p in running), (p.index for p in prompts), severity=severity)]
+        sum(p.total_s or 0.0 for p in running), (p.index for p in prompts), severity=severity,
+        total=len(evidence) - min(len(prompts), MAX_EVIDENCE) + len(prompts))]
 
 
 @rule(
@@ -971,16 +1010,16 @@ def _exception(facts: Facts) -> list[Finding]:
         ["Read the traceback: the last `File ...custom_nodes/NAME/...` line names the node that failed",
          "Missing files and wrong inputs are fixed in the workflow; errors inside a custom node usually need "
          "an update of that node (or of ComfyUI to match it)"],
-        [_error_evidence(facts, e) for e in records],
+        [_error_evidence(facts, e) for e in records[:MAX_EVIDENCE]],
         {"exceptions": len(records), "prompts": len(prompts), "messages": dict(list(messages.items())[:5])},
-        sum(prompt_seconds(p) for p in facts.prompts_by_index(prompts)), prompts)]
+        sum(prompt_seconds(p) for p in facts.prompts_by_index(prompts)), prompts, total=len(records))]
 
 
 def _error_evidence(facts: Facts, record: ErrorRecord) -> Evidence:
     """The line that says what failed: the ``!!! Exception`` line, else the traceback's last line."""
     end = record.end_line or record.line
-    candidates = [ev for kind in (EventKind.EXCEPTION, EventKind.TRACEBACK) for ev in facts.events[kind]
-                  if ev.source == record.source and record.line <= event_line(ev)[0] <= end]
+    candidates = [ev for kind in (EventKind.EXCEPTION, EventKind.TRACEBACK)
+                  for ev in facts.between(kind, record.source, record.line, end) if event_line(ev)[0] <= end]
     telling = [ev for ev in candidates if record.message[:60] in event_line(ev)[1]]
     if telling or candidates:
         return facts.cite_event((telling or candidates)[0])
@@ -1014,9 +1053,9 @@ def _validation_failed(facts: Facts) -> list[Finding]:
         ["The lines after `Failed to validate prompt for output N` name the node and input: usually a "
          "missing model file, a missing custom node or an unconnected input",
          "An API workflow must name model files that exist on this machine"],
-        [facts.cite(e.source, e.line, e.message) for e in records],
+        [facts.cite(e.source, e.line, e.message) for e in records[:MAX_EVIDENCE]],
         {"rejected": len(rejected), "outputs_ignored_in": len(ignored), "messages": reasons[:5]},
-        0.0, (e.prompt for e in records if e.prompt is not None))]
+        0.0, (e.prompt for e in records if e.prompt is not None), total=len(records))]
 
 
 @rule(
