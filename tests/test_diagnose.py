@@ -330,3 +330,15 @@ def test_readme_rules_script_regenerates_the_section(tmp_path: Path) -> None:
     assert check.returncode == 1 and "out of date" in check.stderr
     subprocess.run([sys.executable, str(script), str(stale)], check=True, capture_output=True, timeout=60)
     assert stale.read_text(encoding="utf-8") == readme
+
+
+def test_a_log_that_overflows_the_kept_events_still_gets_its_findings() -> None:
+    corpus_or_skip()
+    lines = (SCENARIOS / "runpod-wan-lowvram-gguf.log").read_text(encoding="utf-8").split("\n")
+    stamp = lines[56].split(" ", 1)[0]  # the time of the line before the first partial load
+    flood = [f"{stamp} worker-comfyui - Websocket receive timed out. Still waiting..."] * 20_001
+    report = analyze_text("\n".join(lines[:57] + flood + lines[57:]))
+    assert report.notable_dropped > 0
+    lowvram = by_id(report)["lowvram"]  # its partial-load events were dropped: the load records are cited
+    assert lowvram.evidence and lowvram.evidence[0].line == 58 + len(flood)
+    assert lowvram.evidence_total == 3 + 122

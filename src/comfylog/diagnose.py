@@ -414,7 +414,7 @@ def _lowvram(facts: Facts) -> list[Finding]:
     report = facts.report
     partial = [ld for ld in report.loads if ld.kind in ("partial", "lowvram")]
     modules = facts.events[EventKind.LOWVRAM_MODULES]
-    module_lines = sum(int(ev.fields.get("count", 1)) for ev in modules)
+    module_lines = max(report.summary.lowvram_module_loads, sum(int(ev.fields.get("count", 1)) for ev in modules))
     if not partial and not module_lines:
         return []
     places = [(ld.source, ld.line) for ld in partial] + [(ev.source, ev.line) for ev in modules]
@@ -465,9 +465,15 @@ def _lowvram(facts: Facts) -> list[Finding]:
         "prompt_s": round(total_s, 3),
         "load_share": round(share, 3),
     }
-    evidence = [facts.cite_event(ev) for ev in facts.events[EventKind.LOADED_PARTIALLY]]
-    evidence += [facts.cite_event(ev) for ev in facts.events[EventKind.LOWVRAM_MODE]]
-    evidence += [facts.cite_event(ev) for ev in modules]
+    evidence = [facts.cite_event(ev) for ev in facts.events[EventKind.LOADED_PARTIALLY][:MAX_EVIDENCE]]
+    evidence += [facts.cite_event(ev) for ev in facts.events[EventKind.LOWVRAM_MODE][:MAX_EVIDENCE]]
+    evidence += [facts.cite_event(ev) for ev in modules[:MAX_EVIDENCE]]
+    if not evidence:  # the report kept no events for them (a huge log): cite the load records
+        evidence = [facts.cite(ld.source, ld.line, f"loaded partially {ld.usable_mb} {ld.loaded_mb}")
+                    for ld in partial[:MAX_EVIDENCE]]
+    if not evidence:
+        return []
+    lines_total = len(partial) + module_lines
     where = _gpu_phrase(run)
 
     if vram is None:
@@ -477,7 +483,7 @@ def _lowvram(facts: Facts) -> list[Finding]:
             f"is unknown. {cost_text}",
             ["Load on the main device: check the loader's device / offload option and `--lowvram` / `--novram`",
              "Smaller weights (fp8, GGUF) need less VRAM"],
-            evidence, figures, load_s, affected, severity="warning")]
+            evidence, figures, load_s, affected, severity="warning", total=lines_total)]
     if vram < SMALL_GPU_MB or (model_sizes and max(model_sizes) > TOO_BIG_SHARE * vram):
         too_big = bool(model_sizes) and max(model_sizes) > TOO_BIG_SHARE * vram
         reason = (f"the model needs {max(model_sizes):.0f} MB" if too_big
@@ -489,7 +495,7 @@ def _lowvram(facts: Facts) -> list[Finding]:
             f"way to run on this GPU, not a misconfiguration. {cost_text}",
             ["Expected on this GPU; quantized weights (fp8, GGUF Q4-Q5) or a smaller model reduce the offloading",
              "A GPU with more VRAM removes it"],
-            evidence, figures, load_s, affected, severity="info")]
+            evidence, figures, load_s, affected, severity="info", total=lines_total)]
     if least is not None and least < STARVED_SHARE * vram:
         return [_finding(
             "lowvram", f"Models loaded partially (lowvram) on {where}: only {least:.0f} MB of VRAM was offered "
@@ -503,7 +509,7 @@ def _lowvram(facts: Facts) -> list[Finding]:
              "Drop `--lowvram` / `--novram` / `--reserve-vram` from the start command and make sure no other "
              "process holds VRAM (nvidia-smi)",
              "Compare with a run that loads completely: `comfylog compare THIS.log BASELINE.log`"],
-            evidence, figures, load_s, affected)]
+            evidence, figures, load_s, affected, total=lines_total)]
     return [_finding(
         "lowvram", f"Models did not fit in the free VRAM of {where} and were loaded partially", "medium",
         f"{what}, with {least:.0f} MB and more offered: the workflow's models together need more than the "
@@ -512,7 +518,7 @@ def _lowvram(facts: Facts) -> list[Finding]:
         ["Use smaller weights (fp8, GGUF) or a smaller text encoder so everything fits",
          "Unload what the next step does not need (models held from earlier steps or prompts)",
          "A GPU with more VRAM"],
-        evidence, figures, load_s, affected)]
+        evidence, figures, load_s, affected, total=lines_total)]
 
 
 @rule(
@@ -686,11 +692,11 @@ def _reload_thrash(facts: Facts) -> list[Finding]:
         for model, streak in current.items():
             _keep_longest(streaks, model, streak)
     thrash = {m: s for m, s in streaks.items() if len(s) >= RELOAD_STREAK}
-    if not thrash:
+    requests = [ev for ev in facts.events[EventKind.LOAD_REQUESTED] if ev.fields.get("model") in thrash]
+    if not thrash or not requests:
         return []
     models = sorted(thrash, key=lambda m: -len(thrash[m]))
     prompts = sorted({p.index for s in thrash.values() for p in s})
-    requests = [ev for ev in facts.events[EventKind.LOAD_REQUESTED] if ev.fields.get("model") in thrash]
     cost = _reload_seconds(facts, thrash)
     timed_total = sum(p.total_s or 0.0 for p in _timed(facts.prompts_by_index(prompts)))
     severity = "warning" if timed_total and cost >= 0.1 * timed_total else "info"
@@ -1139,11 +1145,11 @@ def _ws_wait(facts: Facts) -> list[Finding]:
     timeouts = facts.events[EventKind.WS_TIMEOUT]
     prompts = [p for p in facts.report.prompts if p.ws_timeouts]
     count = facts.report.summary.ws_timeouts
-    if not count:
+    if not count or not timeouts:
         return []
     wait = sum(p.phases.wait for p in prompts)
     total = sum(p.total_s or 0.0 for p in prompts)
-    evidence = [facts.cite_event(ev) for ev in timeouts]
+    evidence = [facts.cite_event(ev) for ev in timeouts[:MAX_EVIDENCE]]
     before = ""
     if timeouts:
         first = timeouts[0]
@@ -1164,7 +1170,7 @@ def _ws_wait(facts: Facts) -> list[Finding]:
         ["Speed up the step before the first timeout; the wait is that step's time",
          "If timeouts go on until the job times out, ComfyUI has died: look for an OOM or a restart"],
         evidence, {"timeouts": count, "wait_s": round(wait, 3)}, wait, (p.index for p in prompts),
-        severity="warning" if wait >= WAIT_WARNING_S else "info")]
+        severity="warning" if wait >= WAIT_WARNING_S else "info", total=count + (1 if before else 0))]
 
 
 @rule(
@@ -1176,8 +1182,8 @@ def _ws_wait(facts: Facts) -> list[Finding]:
 )
 def _debug_logging(facts: Facts) -> list[Finding]:
     events = facts.events[EventKind.LOWVRAM_MODULES]
-    count = sum(int(ev.fields.get("count", 1)) for ev in events)
-    if not count:
+    count = max(facts.report.summary.lowvram_module_loads, sum(int(ev.fields.get("count", 1)) for ev in events))
+    if not count or not events:
         return []
     lines = sum(src.lines for src in facts.report.sources) or 1
     serverless = any(r.serverless for r in facts.report.runs) or facts.report.summary.ws_timeouts > 0
@@ -1191,7 +1197,8 @@ def _debug_logging(facts: Facts) -> list[Finding]:
         f"ComfyUI logs `lowvram: loaded module regularly` only at DEBUG level, so this process runs with "
         f"`--verbose DEBUG`; these lines are {count / lines:.0%} of the log. DEBUG output floods logs (one line "
         "per module on every partial load) and slows consoles that must keep up with it.",
-        advice, [facts.cite_event(ev) for ev in events], {"debug_lines": count, "log_lines": lines})]
+        advice, [facts.cite_event(ev) for ev in events[:MAX_EVIDENCE]], {"debug_lines": count, "log_lines": lines},
+        total=count)]
 
 
 # ---- the README table ---------------------------------------------------------------------------
