@@ -335,7 +335,8 @@ def check(
         "Default: every other finding of severity warning or error.",
     ),
     config: str | None = typer.Option(
-        None, "--config", help="Config file (default: ./comfylog.toml, else [tool.comfylog] in ./pyproject.toml)."
+        None, "--config",
+        help="Config file (default: ./comfylog.toml, else the \\[tool.comfylog] table of ./pyproject.toml).",
     ),
     format: CheckFormat = typer.Option(
         CheckFormat.text, "--format", "-f", help="text, json, github (workflow commands + job summary) or junit."
