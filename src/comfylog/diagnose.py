@@ -680,8 +680,11 @@ def _slow_load(facts: Facts) -> list[Finding]:
 )
 def _reload_thrash(facts: Facts) -> list[Finding]:
     streaks: dict[str, list[Prompt]] = {}
+    by_run: dict[int, list[Prompt]] = defaultdict(list)  # once: a long log has thousands of runs
+    for p in facts.report.prompts:
+        by_run[p.run].append(p)
     for each in facts.report.runs:
-        ran = [p for p in facts.report.prompts if p.run == each.index and p.status != "invalid"]
+        ran = [p for p in by_run.get(each.index, ()) if p.status != "invalid"]
         current: dict[str, list[Prompt]] = {}
         for prompt in ran:
             for model in list(current):
