@@ -101,3 +101,16 @@ def test_markdown_input_reads_the_same_with_workers(tmp_path: Path) -> None:
     sequential, parallel = both_ways([issue], 2000)
     assert parallel == sequential
     assert sequential["sources"][0]["markdown"] is True
+
+
+def test_a_gzipped_log_reads_the_same_in_parallel(tmp_path: Path) -> None:
+    corpus_or_skip()
+    import gzip
+
+    log = tmp_path / "worker.log.gz"
+    with gzip.open(log, "wb") as fh:
+        for path in corpus_logs():
+            fh.write(path.read_bytes())
+    sequential, parallel = both_ways([log], 5000)
+    assert parallel == sequential
+    assert sequential["summary"]["got_prompt"] > 300
