@@ -106,6 +106,11 @@ def test_chained_tracebacks_stay_one_event() -> None:
     assert events[0].fields["exception_type"] == "ValueError" and events[0].end_line == 9
 
 
+def test_traceback_ends_on_its_exception_line_not_the_blank_lines_after_it() -> None:
+    events = events_of("Traceback (most recent call last):\n  File \"a.py\", line 1\nKeyError: 'x'\n\n\ngot prompt")
+    assert (events[0].end_line, events[0].fields["exception_line"]) == (3, 3)
+
+
 def test_cut_traceback_does_not_swallow_the_next_message() -> None:
     events = events_of("Traceback (most recent call last):\n  File \"a.py\", line 1\ngot prompt")
     assert [e.kind for e in events] == [EventKind.TRACEBACK, EventKind.PROMPT_RECEIVED]

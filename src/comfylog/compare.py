@@ -19,6 +19,9 @@ from .model import PHASES, Finding, Prompt, Report, Run
 #: Ratios within this much of 1 are "the same".
 SAME_WITHIN = 0.005
 
+#: Loads whose model the log does not name (a reload with no "Requested to load" before it).
+UNNAMED_MODEL = "(not named in the log)"
+
 
 class CompareError(ValueError):
     """The prompts asked for cannot be compared (out of range, never timed); the message says why."""
@@ -329,12 +332,12 @@ def _loads(report: Report, baseline: Report, run_sel: list[Prompt], base_sel: li
         for ld in r.loads:
             if ld.prompt not in chosen:
                 continue
-            kinds, most = out.get(ld.model or "?", ({}, None))
+            kinds, most = out.get(ld.model or UNNAMED_MODEL, ({}, None))
             kinds[ld.kind] = kinds.get(ld.kind, 0) + 1
             mb = ld.loaded_mb if ld.loaded_mb is not None and ld.loaded_mb < 1e9 else None
             if mb is not None:
                 most = mb if most is None else max(most, mb)
-            out[ld.model or "?"] = (kinds, most)
+            out[ld.model or UNNAMED_MODEL] = (kinds, most)
         return out
 
     a, b = per_model(report, run_sel), per_model(baseline, base_sel)

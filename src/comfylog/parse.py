@@ -152,7 +152,8 @@ class Parser:
         elif self._traceback_pending is not None:
             stripped = text.strip()
             if not stripped or CHAINED_RE.match(stripped):
-                self._traceback_pending.end_line = raw.number
+                # Not part of the traceback unless a chained one follows: end_line stays on the
+                # exception line, which evidence quotes.
                 self._mark(raw.number, ts, pre.resolution, Phase.OTHER)
                 return iter(self._take_closed())
             if stripped.startswith("Traceback (most recent call last)"):
@@ -327,6 +328,7 @@ class Parser:
             tb.fields["text"] = text.strip()[:500]
             tb.end_line = line
             tb.end_ts = ts
+            tb.fields["exception_line"] = line
             self._traceback_pending, self._traceback = tb, None
             return True
         # Not a traceback line after all: the traceback was cut short.

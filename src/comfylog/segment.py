@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -122,10 +122,13 @@ class Segmenter:
         self._open: _Open | None = None
         self._last_activity: Activity | None = None
         self._last_ts: datetime | None = None
-        self._pending_model: str | None = None
+        self._requested: deque[str] = deque()  # models requested, not yet reported loaded
+        self._model_by_size: dict[float, str] = {}
+        self._last_partial: str | None = None
         self._import_records: dict[str, ErrorRecord] = {}
         self._tail: deque[Activity] = deque(maxlen=4)
         self._incident: ErrorRecord | None = None
+        self._prev_end: datetime | None = None
 
     # ---- feeding ------------------------------------------------------------------------------
     def feed_all(self, items: Iterable[Event | Activity]) -> None:
@@ -434,19 +437,103 @@ class Segmenter:
             if ev.ts is not None and seconds is not None:
                 prompt.started_at = ev.ts - timedelta(seconds=seconds)
             self._open = _Open(prompt, activities=[self._last_activity] if self._last_activity else [])
+        elif ev.ts is not None and seconds is not None and self._clock_is_fine():
+            self._match_execution(ev.ts - timedelta(seconds=seconds), seconds)
         prompt = self._open.prompt
         prompt.executed_s = seconds
         status = "ok" if prompt.status == "unfinished" else prompt.status
         self._close_prompt(self._open, end=ev.ts, status=status, end_line=ev.line)
+        self._prev_end = ev.ts
         self._start_next(ev.ts)
+
+    def _clock_is_fine(self) -> bool:
+        """Seconds-resolution timestamps up to now (minute stamps cannot place an execution)."""
+        act = self._last_activity
+        return act is not None and act.resolution == FINE
+
+    def _match_execution(self, began: datetime, seconds: float) -> None:
+        """Make sure the prompt being closed is the one that ran: queued prompts can vanish silently.
+
+        ``Prompt executed in N`` says when execution began (end - N). If the queue's head would
+        have begun clearly earlier, it was deleted from the queue unrun (019: two prompts queued
+        and dropped); the prompt that ran is the first queued one whose start fits. Its events
+        since it was received move to it; the dropped prompts stay ``unfinished`` with no time.
+        """
+        assert self._open is not None
+        head = self._open.prompt
+        slack = timedelta(seconds=2.0 + 0.01 * seconds)
+        if head.started_at is None or abs(head.started_at - began) <= slack:
+            return
+        queued = list(self._queue)
+        for i, candidate in enumerate(queued):
+            if candidate.got_at is None:
+                continue
+            start = max(candidate.got_at, self._prev_end) if self._prev_end else candidate.got_at
+            if abs(start - began) > slack:
+                continue
+            for _ in range(i + 1):
+                self._queue.popleft()
+            for dropped in (head, *queued[:i]):
+                dropped.started_at = None
+                dropped.status = "unfinished"
+            candidate.started_at = start
+            self._reassign(head, candidate)
+            self._open.prompt = candidate
+            return
+
+    def _reassign(self, head: Prompt, ran: Prompt) -> None:
+        """Move what was attributed to ``head`` since ``ran`` was received over to ``ran``."""
+        assert self._open is not None
+        after = ran.line
+
+        def move(records: Sequence[ProgressBar | Load | ErrorRecord]) -> None:
+            for record in reversed(records):
+                if record.line <= after:
+                    break
+                if record.prompt == head.index:
+                    record.prompt = ran.index
+
+        move(self.bars)
+        move(self.loads)
+        move(self.errors)
+        if any(e.prompt == ran.index and e.kind in ("oom", "exception") for e in self.errors[-20:]):
+            ran.status = "error"
+        elif any(e.prompt == ran.index and e.kind == "interrupted" for e in self.errors[-20:]):
+            ran.status = "interrupted"
+        self._open.bars = [(bar, ev) for bar, ev in self._open.bars if bar.line > after]
+        ran.models, head.models = head.models, []
+        ran.gguf_qtypes, ran.video = head.gguf_qtypes, head.video
+        head.gguf_qtypes = head.video = None
+        ran.ws_timeouts, ran.lowvram_module_loads = head.ws_timeouts, head.lowvram_module_loads
+        head.ws_timeouts = head.lowvram_module_loads = 0
 
     # ---- loads, bars, worker ------------------------------------------------------------------
     def _on_load_requested(self, ev: Event, run: Run) -> None:
         self._run_busy = True
-        self._pending_model = ev.fields["model"]
+        model = ev.fields["model"]
+        self._requested.append(model)
         prompt = self._executing()
-        if prompt is not None and self._pending_model not in prompt.models:
-            prompt.models.append(self._pending_model)
+        if prompt is not None and model not in prompt.models:
+            prompt.models.append(model)
+
+    def _loaded_model(self, loaded_mb: float | None, kind: str) -> str | None:
+        """Which model a ``loaded ...`` line is about.
+
+        ComfyUI prints ``Requested to load`` for each model of a batch, then one ``loaded`` line
+        per model in the same order. A ``loaded`` line with no request before it re-loads a model
+        already on the GPU: it is named when its size matches an earlier full load, else unknown.
+        """
+        if self._requested:
+            model: str | None = self._requested.popleft()
+        elif kind == "partial":
+            model = self._last_partial  # a partial load's budget changes from one load to the next
+        else:
+            model = self._model_by_size.get(round(loaded_mb, 2)) if loaded_mb is not None else None
+        if model is not None and loaded_mb is not None and kind == "complete":
+            self._model_by_size[round(loaded_mb, 2)] = model
+        if kind == "partial":
+            self._last_partial = model
+        return model
 
     def _add_load(self, ev: Event, kind: str) -> None:
         self._run_busy = True
@@ -454,7 +541,7 @@ class Segmenter:
         self.loads.append(
             Load(
                 prompt=prompt.index if prompt else None,
-                model=self._pending_model,
+                model=self._loaded_model(ev.fields.get("loaded_mb"), kind),
                 kind=kind,
                 usable_mb=ev.fields.get("usable_mb"),
                 loaded_mb=ev.fields.get("loaded_mb"),
@@ -500,6 +587,7 @@ class Segmenter:
 
     def _on_progress_bar(self, ev: Event, run: Run) -> None:
         self._run_busy = True
+        self._requested.clear()  # a request with no loaded line (already on the GPU) is stale now
         f = ev.fields
         prompt = self._executing()
         bar = ProgressBar(

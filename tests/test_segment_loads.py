@@ -1,0 +1,38 @@
+"""Which model each ``loaded ...`` line is about, and which prompt ran when queued prompts vanish."""
+
+from __future__ import annotations
+
+from comfylog.api import analyze
+
+from .conftest import CORPUS, EXAMPLES, corpus_or_skip
+
+
+def test_batch_requests_are_matched_to_loaded_lines_in_order() -> None:
+    """005: ControlNetFlux and Flux requested together, then one loaded line each; later partial
+    re-loads of Flux come without a request."""
+    corpus_or_skip()
+    loads = {ld.line: ld for ld in analyze(CORPUS / "logs" / "005-ninetyfive666-flux-3090-partial.log").loads}
+    assert (loads[1003].model, loads[1003].kind) == ("ControlNetFlux", "complete")
+    assert (loads[1004].model, loads[1004].kind) == ("Flux", "partial")
+    assert loads[1008].model == "ControlNetFlux"  # same 6297.97 MB as its first full load
+    assert (loads[1009].model, loads[1009].kind) == ("Flux", "partial")
+    assert all(ld.model is not None for ld in loads.values() if ld.kind == "partial")
+
+
+def test_unrequested_full_load_of_unknown_size_is_not_guessed() -> None:
+    loads = analyze(EXAMPLES / "runpod-lowvram-gguf.log").loads
+    assert [(ld.line, ld.model) for ld in loads] == [
+        (56, "WanTEModel"), (58, "WanVAE"), (171, "WAN21"), (177, "WanVAE"), (193, None)]
+
+
+def test_prompts_dropped_from_the_queue_do_not_take_later_executions() -> None:
+    """019: prompts at lines 105 and 106 were queued and never ran; `Prompt executed in 21.10 seconds`
+    began at 23:21:28.56, when the prompt of line 127 was received."""
+    corpus_or_skip()
+    prompts = {p.line: p for p in analyze(CORPUS / "logs" / "019-pogchan-gtx1660ti-lowvram-zimage.log").prompts}
+    assert (prompts[105].status, prompts[105].total_s) == ("unfinished", None)
+    assert (prompts[106].status, prompts[106].total_s) == ("unfinished", None)
+    for line, executed in ((127, 21.10), (158, 19.16), (189, 107.52)):
+        assert prompts[line].executed_s == executed
+        assert abs(prompts[line].total_s - executed) < 0.05
+    assert prompts[189].status == "error"  # the OOM happened in the prompt that ran
