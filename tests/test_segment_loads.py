@@ -30,8 +30,8 @@ def test_prompts_dropped_from_the_queue_do_not_take_later_executions() -> None:
     began at 23:21:28.56, when the prompt of line 127 was received."""
     corpus_or_skip()
     prompts = {p.line: p for p in analyze(CORPUS / "logs" / "019-pogchan-gtx1660ti-lowvram-zimage.log").prompts}
-    assert (prompts[105].status, prompts[105].total_s) == ("unfinished", None)
-    assert (prompts[106].status, prompts[106].total_s) == ("unfinished", None)
+    assert (prompts[105].status, prompts[105].total_s) == ("dropped", None)
+    assert (prompts[106].status, prompts[106].total_s) == ("dropped", None)
     for line, executed in ((127, 21.10), (158, 19.16), (189, 107.52)):
         assert prompts[line].executed_s == executed
         assert abs(prompts[line].total_s - executed) < 0.05

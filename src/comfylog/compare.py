@@ -219,7 +219,7 @@ def _comparable(report: Report, side: str) -> list[Prompt]:
     finished = [p for p in report.prompts if p.status == "ok" and p.total_s is not None]
     if finished:
         return finished
-    timed = [p for p in report.prompts if p.total_s and p.status != "invalid"]
+    timed = [p for p in report.prompts if p.total_s and p.status not in ("invalid", "dropped")]
     if not timed:
         raise CompareError(f"the {side} ({_name(report)}) has no timed prompt to compare")
     return timed

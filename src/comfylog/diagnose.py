@@ -684,7 +684,7 @@ def _reload_thrash(facts: Facts) -> list[Finding]:
     for p in facts.report.prompts:
         by_run[p.run].append(p)
     for each in facts.report.runs:
-        ran = [p for p in by_run.get(each.index, ()) if p.status != "invalid"]
+        ran = [p for p in by_run.get(each.index, ()) if p.status not in ("invalid", "dropped")]
         current: dict[str, list[Prompt]] = {}
         for prompt in ran:
             for model in list(current):

@@ -112,7 +112,9 @@ class Prompt:
     got_at: datetime | None
     line: int
     source: int = 0
-    status: str = "unfinished"  # ok / error / interrupted / invalid / unfinished
+    #: ok / error / interrupted / invalid (rejected at validation) / unfinished (still running or
+    #: queued when its run ended) / dropped (queued, then removed unrun while later prompts ran)
+    status: str = "unfinished"
     executed_s: float | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None
@@ -131,7 +133,7 @@ class Prompt:
 
     @property
     def finished(self) -> bool:
-        return self.status not in ("unfinished", "invalid")
+        return self.status not in ("unfinished", "invalid", "dropped")
 
 
 @dataclass

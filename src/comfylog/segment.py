@@ -457,7 +457,7 @@ class Segmenter:
         ``Prompt executed in N`` says when execution began (end - N). If the queue's head would
         have begun clearly earlier, it was deleted from the queue unrun (019: two prompts queued
         and dropped); the prompt that ran is the first queued one whose start fits. Its events
-        since it was received move to it; the dropped prompts stay ``unfinished`` with no time.
+        since it was received move to it; the dropped prompts get status ``dropped`` and no time.
         """
         assert self._open is not None
         head = self._open.prompt
@@ -475,7 +475,7 @@ class Segmenter:
                 self._queue.popleft()
             for dropped in (head, *queued[:i]):
                 dropped.started_at = None
-                dropped.status = "unfinished"
+                dropped.status = "dropped"
             candidate.started_at = start
             self._reassign(head, candidate)
             self._open.prompt = candidate

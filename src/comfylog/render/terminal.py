@@ -21,7 +21,10 @@ PHASE_STYLE = {
     Phase.OTHER.value: "blue",
 }
 PHASE_CHAR = {"startup": "s", "idle": "·", "load": "L", "inference": "I", "wait": "W", "other": "o"}
-STATUS_STYLE = {"ok": "green", "error": "red", "interrupted": "yellow", "invalid": "magenta", "unfinished": "red"}
+STATUS_STYLE = {
+    "ok": "green", "error": "red", "interrupted": "yellow", "invalid": "magenta", "unfinished": "red",
+    "dropped": "grey50",
+}
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 TIMELINE_WIDTH = 50
 BAR_WIDTH = 30
