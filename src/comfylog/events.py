@@ -28,7 +28,6 @@ class EventKind(str, Enum):
     DEVICE = "device"
     PYTORCH_VERSION = "pytorch_version"
     COMFYUI_VERSION = "comfyui_version"
-    LAUNCH_ARGS = "launch_args"
     IMPORT_TIME = "import_time"
     SERVER_STARTING = "server_starting"
     SERVER_READY = "server_ready"

@@ -77,7 +77,6 @@ NOTABLE_KINDS = frozenset(
         EventKind.TRACEBACK,
         EventKind.INTERRUPTED,
         EventKind.SERVER_STOPPED,
-        EventKind.LAUNCH_ARGS,
         EventKind.LOAD_REQUESTED,
         EventKind.LOADED_PARTIALLY,
         EventKind.LOWVRAM_MODE,
