@@ -238,6 +238,25 @@ class Report:
     #: Notable events kept for the diagnoser and timelines (bounded; see segment.MAX_NOTABLE).
     notable: list[Event] = field(default_factory=list)
     notable_dropped: int = 0
+    def time_breakdown(self) -> list[tuple[str, float]]:
+        """Seconds per phase over the whole report: start-up, the prompt phases, idle.
+
+        Every renderer's "where the time went" reads this, so they cannot disagree.
+        """
+        totals = {p.value: 0.0 for p in PHASES}
+        for prompt in self.prompts:
+            for phase in PHASES:
+                totals[phase.value] += prompt.phases.get(phase)
+        rows: list[tuple[str, float]] = []
+        startup = sum(r.startup_s or 0.0 for r in self.runs)
+        idle = sum(r.idle_s or 0.0 for r in self.runs)
+        if startup:
+            rows.append(("startup", startup))
+        rows += list(totals.items())
+        if idle:
+            rows.append(("idle", idle))
+        return rows
+
     #: Filled by the diagnoser (diagnose.diagnose); empty until then.
     findings: list[Finding] = field(default_factory=list)
 

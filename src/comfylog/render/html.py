@@ -396,18 +396,7 @@ def _short_path(path: str) -> str:
 
 
 def _phase_totals(report: Report) -> str:
-    totals = {p.value: 0.0 for p in PHASES}
-    for prompt in report.prompts:
-        for phase in PHASES:
-            totals[phase.value] += prompt.phases.get(phase)
-    rows: list[tuple[str, float]] = []
-    startup = sum(r.startup_s or 0.0 for r in report.runs)
-    idle = sum(r.idle_s or 0.0 for r in report.runs)
-    if startup:
-        rows.append(("startup", startup))
-    rows += list(totals.items())
-    if idle:
-        rows.append(("idle", idle))
+    rows = report.time_breakdown()
     whole = sum(seconds for _, seconds in rows) or 1.0
     out = ['<table><tr><th>phase</th><th class="num">time</th><th class="num">share</th><th></th></tr>']
     for name, seconds in rows:
@@ -420,7 +409,7 @@ def _phase_totals(report: Report) -> str:
         )
     out.append("</table>")
     estimated = sum(1 for p in report.prompts if p.estimated)
-    prompt_total = sum(totals.values())
+    prompt_total = sum(p.total_s or 0.0 for p in report.prompts)
     note = f"prompts {fmt_s(prompt_total)} in all; every second counted once"
     if estimated:
         note += f"; {_plural(estimated, 'prompt')} estimated from the durations the log prints (no usable timestamps)"

@@ -9,6 +9,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ..diagnose import dur
 from ..events import Phase
 from ..model import PHASES, Finding, Prompt, Report, Run
 
@@ -36,13 +37,7 @@ def fmt_s(seconds: float | None, estimated: bool = False) -> str:
     """``9.5s``, ``1:30``, ``10:50``, ``1:02:03`` — minutes and hours the way ComfyUI prints them."""
     if seconds is None:
         return "—"
-    mark = "~" if estimated else ""
-    if seconds < 60:
-        return f"{mark}{seconds:.1f}s"
-    whole = int(round(seconds))
-    h, rest = divmod(whole, 3600)
-    m, s = divmod(rest, 60)
-    return f"{mark}{h}:{m:02d}:{s:02d}" if h else f"{mark}{m}:{s:02d}"
+    return ("~" if estimated else "") + dur(seconds)
 
 
 def fmt_time(ts: datetime | None) -> str:
@@ -214,18 +209,7 @@ def _prompts(report: Report, limit: int) -> Table:
 
 
 def _phases(report: Report) -> Table:
-    totals = {p.value: 0.0 for p in PHASES}
-    for prompt in report.prompts:
-        for phase in PHASES:
-            totals[phase.value] += prompt.phases.get(phase)
-    rows: list[tuple[str, float]] = []
-    startup = sum(r.startup_s or 0.0 for r in report.runs)
-    idle = sum(r.idle_s or 0.0 for r in report.runs)
-    if startup:
-        rows.append(("startup", startup))
-    rows += [(name, seconds) for name, seconds in totals.items()]
-    if idle:
-        rows.append(("idle", idle))
+    rows = report.time_breakdown()
     whole = sum(seconds for _, seconds in rows) or 1.0
     table = Table(title="Where the time went", title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("phase")
@@ -241,7 +225,7 @@ def _phases(report: Report) -> Table:
             f"{share:.0%}",
             Text("█" * cells, style=PHASE_STYLE[name]),
         )
-    prompt_total = sum(totals.values())
+    prompt_total = sum(p.total_s or 0.0 for p in report.prompts)
     table.caption = f"prompts {fmt_s(prompt_total)} in all; every second counted once"
     return table
 
