@@ -164,8 +164,10 @@ def export(
     ),
     jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Logs analysed at once, each in its own process."),
 ) -> None:
-    """Write the JSON tables (sources, summary, runs, prompts, progress_bars, loads, errors, findings)
-    as one file per table, each row with a source column (the log's path), for pandas, DuckDB or Spark.
+    """Write the report's tables as CSV, JSON Lines or Parquet, for pandas, DuckDB or Spark.
+
+    One file per table (sources, summary, runs, prompts, progress_bars, loads, errors, findings),
+    each row with a source column (the log's path).
 
     Each log is analysed on its own (two at a time by default), so prompt and run indexes restart per log.
 
@@ -209,8 +211,10 @@ def report(
         None, "--baseline", "-b", help="A log of the same workflow to compare with (as comfylog compare does)."
     ),
 ) -> None:
-    """Write one self-contained HTML page: findings with their log lines, the machine, a timeline of
-    every run (start-up, idle, load / inference / wait per prompt, restarts, errors), step rates and
+    """Write a self-contained HTML report with a timeline, to open offline or attach to an issue.
+
+    Findings with their log lines, the machine, a timeline of every run (start-up, idle,
+    load / inference / wait per prompt, restarts, errors), step rates and
     the prompt table. With --baseline, the comparison side by side and both prompts' timelines
     aligned at their start. plotly is inside the file (about 5 MB): it opens offline and can be
     attached to an issue. Log text is shown as text, never run.
@@ -272,8 +276,10 @@ def compare(
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text: a table; json: the figures."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output."),
 ) -> None:
-    """Put a run beside a baseline of the same workflow: machine, total, each phase, the per-step rate
-    of matching sampling bars, model loads and findings, each with the ratio; names the phase that
+    """Compare a run with a baseline of the same workflow and name what makes it slower.
+
+    Machine, total, each phase, the per-step rate of matching sampling bars, model loads and
+    findings, each with the ratio; names the phase that
     explains most of the difference and the findings behind it. Prompts are paired in order (several
     pairs: medians), or chosen with --prompt / --baseline-prompt.
 
@@ -343,8 +349,9 @@ def check(
     ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output."),
 ) -> None:
-    """Check logs against rules, for CI: exit 0 when every rule passes, 1 when one fails, 2 when the
-    input or the options cannot be used. Rules: limits on each prompt's total, load and wait time,
+    """Check logs against rules for CI: exit 0 pass, 1 a rule failed, 2 unusable input or options.
+
+    Rules: limits on each prompt's total, load and wait time,
     a limit on the slowdown against a baseline, and the findings that fail (or warn).
 
     Examples:\n
