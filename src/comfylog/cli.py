@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 import typer
 
@@ -45,6 +46,21 @@ def _inputs(logs: list[str] | None) -> list[str]:
     if not sys.stdin.isatty():
         return ["-"]
     fail("no log given: name one or more files, or pipe a log into standard input (-)")
+
+
+def _write_streamed(write: Callable[[TextIO], None], output: Path | None) -> None:
+    """Like _write, for output written piece by piece (JSON of a long log: never all in memory)."""
+    if output is None or str(output) == "-":
+        write(sys.stdout)
+        sys.stdout.write("\n")
+        return
+    try:
+        with output.open("w", encoding="utf-8") as fh:
+            write(fh)
+            fh.write("\n")
+    except OSError as exc:
+        fail(f"{output}: cannot write ({exc.strerror})")
+    typer.echo(f"wrote {output}", err=True)
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -105,9 +121,9 @@ def analyze(
         jobs = default_jobs()
     report = run_analysis(_inputs(logs), jobs=jobs)
     if format is OutputFormat.json:
-        from .render.json import render_json
+        from .render.json import write_json
 
-        _write(render_json(report), output)
+        _write_streamed(lambda out: write_json(report, out), output)
         return
     from rich.console import Console
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TextIO
 
 from ..model import Report
 from ..prefixes import TIME_ONLY_BASE
@@ -21,11 +23,12 @@ def iso(ts: datetime | None) -> str | None:
     return ts.isoformat()
 
 
-def report_to_dict(report: Report) -> dict[str, Any]:
+def report_tables(report: Report) -> dict[str, Any]:
+    """The JSON object, its tables as iterators: each row is made when it is written (write_json)."""
     s = report.summary
     return {
         "schema_version": SCHEMA_VERSION,
-        "sources": [
+        "sources": (
             {
                 "name": src.name,
                 "lines": src.lines,
@@ -38,7 +41,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
                 "report_fields": src.report_fields,
             }
             for src in report.sources
-        ],
+        ),
         "summary": {
             "got_prompt": s.got_prompt,
             "executed": s.executed,
@@ -52,7 +55,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "skipped_lines": s.skipped_lines,
             "replaced_bytes": s.replaced_bytes,
         },
-        "runs": [
+        "runs": (
             {
                 "index": r.index,
                 "source": r.source,
@@ -74,8 +77,8 @@ def report_to_dict(report: Report) -> dict[str, Any]:
                 "last_line": r.last_line,
             }
             for r in report.runs
-        ],
-        "prompts": [
+        ),
+        "prompts": (
             {
                 "index": p.index,
                 "run": p.run,
@@ -92,8 +95,8 @@ def report_to_dict(report: Report) -> dict[str, Any]:
                 "last_line": p.last_line,
             }
             for p in report.prompts
-        ],
-        "progress_bars": [
+        ),
+        "progress_bars": (
             {
                 "prompt": b.prompt,
                 "source": b.source,
@@ -107,8 +110,8 @@ def report_to_dict(report: Report) -> dict[str, Any]:
                 "line": b.line,
             }
             for b in report.progress_bars
-        ],
-        "loads": [
+        ),
+        "loads": (
             {
                 "prompt": ld.prompt,
                 "source": ld.source,
@@ -119,8 +122,8 @@ def report_to_dict(report: Report) -> dict[str, Any]:
                 "line": ld.line,
             }
             for ld in report.loads
-        ],
-        "errors": [
+        ),
+        "errors": (
             {
                 "prompt": e.prompt,
                 "source": e.source,
@@ -129,8 +132,8 @@ def report_to_dict(report: Report) -> dict[str, Any]:
                 "line": e.line,
             }
             for e in report.errors
-        ],
-        "findings": [
+        ),
+        "findings": (
             {
                 "source": f.evidence[0].source if f.evidence else 0,
                 "id": f.id,
@@ -145,30 +148,43 @@ def report_to_dict(report: Report) -> dict[str, Any]:
                 "evidence": [{"line": e.line, "text": e.text, "source": e.source} for e in f.evidence],
             }
             for f in report.findings
-        ],
+        ),
     }
 
 
+def report_to_dict(report: Report) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, Iterator) else v for k, v in report_tables(report).items()}
+
+
 def render_json(report: Report) -> str:
-    return rows_per_line(report_to_dict(report))
+    out = io.StringIO()
+    write_json(report, out)
+    return out.getvalue()
 
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 
 
-def rows_per_line(data: dict[str, Any]) -> str:
-    """JSON with each top-level key, and each row of a table, on a line of its own.
+def write_json(report: Report, out: TextIO) -> None:
+    """Write the report as JSON, each top-level key and each table row on a line of its own.
 
-    As readable as ``indent=2`` for tables, and encoded by json's C encoder (``indent`` falls back
-    to pure Python: 5x slower, seconds on a long log's thousands of rows).
+    Rows are made and encoded one at a time (a long log has hundreds of thousands: never all in
+    memory at once), by json's C encoder (``indent`` falls back to pure Python, 5x slower).
     """
-    parts = []
+    data = report_tables(report)
     last = len(data) - 1
+    out.write("{\n")
     for i, (key, value) in enumerate(data.items()):
         comma = "," if i < last else ""
-        if isinstance(value, list) and value:
-            rows = ",\n".join("    " + _ENCODE(row) for row in value)
-            parts.append(f"  {_ENCODE(key)}: [\n{rows}\n  ]{comma}")
-        else:
-            parts.append(f"  {_ENCODE(key)}: {_ENCODE(value)}{comma}")
-    return "{\n" + "\n".join(parts) + "\n}"
+        if not isinstance(value, Iterator):
+            out.write(f"  {_ENCODE(key)}: {_ENCODE(value)}{comma}\n")
+            continue
+        first = next(value, None)
+        if first is None:
+            out.write(f"  {_ENCODE(key)}: []{comma}\n")
+            continue
+        out.write(f"  {_ENCODE(key)}: [\n    {_ENCODE(first)}")
+        for row in value:
+            out.write(f",\n    {_ENCODE(row)}")
+        out.write(f"\n  ]{comma}\n")
+    out.write("}")
