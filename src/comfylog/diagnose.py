@@ -110,6 +110,40 @@ def rule_phase(finding_id: str) -> Phase | None:
 # ---- shared facts -----------------------------------------------------------------------------
 
 
+class _RunLookup:
+    """Finds the run holding a line by bisection (a long log has thousands of runs).
+
+    Per source, runs come in line order; the first run (in that order) holding ``line`` is the
+    first whose running maximum of ``last_line`` reaches it, among those starting at or before it.
+    """
+
+    def __init__(self, runs: list[Run]) -> None:
+        self._firsts: dict[int, list[int]] = defaultdict(list)
+        self._reach: dict[int, list[int]] = defaultdict(list)
+        self._runs: dict[int, list[Run]] = defaultdict(list)
+        self._linear = runs
+        self.sorted = True
+        for run in runs:
+            firsts, reach = self._firsts[run.source], self._reach[run.source]
+            if firsts and run.first_line < firsts[-1]:
+                self.sorted = False
+            firsts.append(run.first_line)
+            reach.append(max(run.last_line, reach[-1]) if reach else run.last_line)
+            self._runs[run.source].append(run)
+
+    def find(self, source: int, line: int) -> Run | None:
+        if not self.sorted:
+            return next((r for r in self._linear if r.source == source and r.first_line <= line <= r.last_line), None)
+        runs = self._runs.get(source)
+        if not runs:
+            return None
+        starting = bisect_right(self._firsts[source], line)  # runs[:starting] start at or before line
+        i = bisect_left(self._reach[source], line)
+        if i < starting and runs[i].first_line <= line <= runs[i].last_line:
+            return runs[i]
+        return None
+
+
 class Facts:
     """What the rules share: the report, indexes over it, and the texts of the lines they cite."""
 
@@ -130,6 +164,7 @@ class Facts:
         for key, events in grouped.items():
             events.sort(key=lambda e: e.line)
             self._spans[key] = ([e.line for e in events], events)
+        self._run_lookup: _RunLookup | None = None
         self._loads: dict[int | None, list[Load]] = defaultdict(list)
         for ld in report.loads:
             self._loads[ld.prompt].append(ld)
@@ -151,10 +186,10 @@ class Facts:
         return self.runs.get(prompt.run)
 
     def run_at(self, source: int, line: int) -> Run | None:
-        for run in self.report.runs:
-            if run.source == source and run.first_line <= line <= run.last_line:
-                return run
-        return None
+        """The first run (in report order) of ``source`` whose lines hold ``line``."""
+        if self._run_lookup is None:
+            self._run_lookup = _RunLookup(self.report.runs)
+        return self._run_lookup.find(source, line)
 
     def between(self, kind: EventKind, source: int, first: int, last: int) -> list[Event]:
         """Events of ``kind`` starting on lines ``first`` to ``last`` of ``source``."""
@@ -171,8 +206,12 @@ class Facts:
         return self.between(kind, run.source, run.first_line, run.last_line)
 
     def prompts_by_index(self, indexes: Iterable[int]) -> list[Prompt]:
-        wanted = set(indexes)
-        return [p for p in self.report.prompts if p.index in wanted]
+        prompts = self.report.prompts
+        wanted = sorted(set(indexes))
+        if all(0 <= i < len(prompts) and prompts[i].index == i for i in wanted):  # the usual numbering
+            return [prompts[i] for i in wanted]
+        wanted_set = set(wanted)
+        return [p for p in prompts if p.index in wanted_set]
 
     def loads_of(self, prompt: Prompt) -> list[Load]:
         return self._loads.get(prompt.index, [])
