@@ -114,3 +114,20 @@ def test_a_gzipped_log_reads_the_same_in_parallel(tmp_path: Path) -> None:
     sequential, parallel = both_ways([log], 5000)
     assert parallel == sequential
     assert sequential["summary"]["got_prompt"] > 300
+
+
+def test_tracebacks_before_lowvram_floods_read_the_same_in_parallel(tmp_path: Path) -> None:
+    """`lowvram: loaded module ...` looks like a traceback's `Type: message` line: the workers must
+    follow the parser's traceback states exactly, at block starts and after each traceback."""
+    corpus_or_skip()
+    oom = (CORPUS / "logs" / "006-adipanda-a4000-oom.log").read_text(encoding="utf-8")
+    debug = (CORPUS / "scenarios" / "runpod-wan-lowvram-gguf.log").read_text(encoding="utf-8")
+    tracebacks = [block for block in oom.split("\n\n") if "Traceback (most recent call last)" in block]
+    lowvram = "".join(line + "\n" for line in debug.splitlines() if "lowvram: loaded module" in line)
+    log = tmp_path / "mixed.log"
+    log.write_text(debug + "".join(tb.rstrip("\n") + "\n" + lowvram * 3 for tb in tracebacks), encoding="utf-8")
+    assert tracebacks
+    for job_bytes in (700, 2500, 9000):
+        sequential, parallel = both_ways([log], job_bytes)
+        assert parallel == sequential
+    assert sequential["summary"]["lowvram_module_loads"] > 300

@@ -12,9 +12,9 @@ What keeps the results identical:
 * Parser.feed_run does for a quiet run what feed does line by line (close a finished bar, start or
   extend the activity); the first line of a lowvram run is sent whole, so the parser's own code opens
   the count with its text;
-* a traceback swallows following lines by their shape (indented, blank, ``Type: message``), so
-  lines after a ``Traceback`` line, and the first lines of every block (a traceback may be open
-  from the block before), are sent whole until a line that ends any traceback;
+* a traceback swallows following lines by their shape (indented, blank, ``Type: message``): the
+  worker follows every traceback state the parser may be in (any, at a block's start; an opened
+  one, after a ``Traceback`` line) by the parser's rules, and sends lines whole until none is left;
 * a block with time-only prefixes is sent whole: their midnight rollover needs every line in order;
 * markdown input (issue bodies) and small inputs take the sequential path.
 """
@@ -83,14 +83,35 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _ends_traceback(text: str) -> bool:
-    """Does this line end any open traceback (and not continue or restart one)?"""
-    if text[:1] in (" ", "\t"):
-        return False
+def _traceback_states(states: frozenset[str], text: str) -> frozenset[str]:
+    """Where each traceback state the parser may be in goes on ``text`` (the parser's own rules).
+
+    ``tb1``: a traceback opened on the line before; ``tb2``: one with more lines; ``pending``: one
+    that ended but may still be chained. A state that the line ends is dropped. Keep in step with
+    Parser.feed and Parser._traceback_line.
+    """
     stripped = text.strip()
-    if not stripped or EXCEPTION_LINE_RE.match(stripped) or CHAINED_RE.match(stripped):
-        return False
-    return not stripped.startswith(TRACEBACK_NEEDLE)
+    continues = text[:1] in (" ", "\t") or not stripped
+    after: set[str] = set()
+    for state in states:
+        if state == "pending":
+            if not stripped or CHAINED_RE.match(stripped):
+                after.add("pending")
+            elif stripped.startswith(TRACEBACK_NEEDLE):
+                after.add("tb2")
+        elif continues:
+            after.add("tb2")
+            if state == "tb2":
+                after.add("pending")  # past MAX_TRACEBACK_LINES the parser closes it
+        elif state == "tb2" and EXCEPTION_LINE_RE.match(stripped):
+            after.add("pending")
+    return frozenset(after)
+
+
+#: Before a block's first line the parser may be in any traceback state.
+ANY_TRACEBACK = frozenset({"tb1", "tb2", "pending"})
+NO_TRACEBACK: frozenset[str] = frozenset()
+OPENED = frozenset({"tb1"})
 
 
 def _first_pattern(text: str) -> str | None:
@@ -140,14 +161,15 @@ def scan_block(data: bytes, number: int) -> BlockResult:
 
 
 def _classify(cleaned: list[RawLine], prefixed: list[Prefixed], items: list[Line | QuietRun]) -> None:
-    guarded = True  # a traceback may be open: send lines whole until one ends any traceback
+    # The traceback states the parser may be in: while there are any, lines are sent whole.
+    tracebacks = ANY_TRACEBACK
     run: QuietRun | None = None
     run_kind = WHOLE
     for raw, pre in zip(cleaned, prefixed, strict=True):
         text = pre.text
-        if guarded:
+        if tracebacks:
             kind = WHOLE
-            guarded = not _ends_traceback(text)
+            tracebacks = _traceback_states(tracebacks, text)
         elif "\r" in text or "%|" in text or BANNER_RULE_RE.match(text):
             kind = WHOLE
         else:
@@ -156,8 +178,8 @@ def _classify(cleaned: list[RawLine], prefixed: list[Prefixed], items: list[Line
         if kind != WHOLE and TRACEBACK_NEEDLE in text:
             kind = WHOLE
         if kind == WHOLE:
-            if TRACEBACK_NEEDLE in text:
-                guarded = True
+            if TRACEBACK_NEEDLE in text:  # it may open a traceback
+                tracebacks = tracebacks | OPENED
             if run is not None:
                 if run.lines:
                     items.append(run)
@@ -209,14 +231,15 @@ def _jobs_of(blocks: Iterable[bytes], job_bytes: int) -> Iterator[bytes]:
 
 
 class Workers:
-    """Worker processes for ``jobs`` processes in all, started only when an input turns out to be big.
+    """``jobs`` worker processes, started only when an input turns out to be big.
 
-    This process is one of the ``jobs``: it runs the parser and segmenter on what the workers send,
-    so ``jobs`` - 1 workers keep ``jobs`` cores busy.
+    This process runs the parser and segmenter on what they send. On logs dense with messages it
+    is the bottleneck and the workers wait (at most ``2 * jobs + 1`` blocks are in flight); on
+    quiet ones (DEBUG lowvram floods) the workers are, and every core helps.
     """
 
     def __init__(self, jobs: int, job_bytes: int = JOB_BYTES, min_bytes: int = MIN_PARALLEL_BYTES) -> None:
-        self.jobs = max(1, jobs - 1)
+        self.jobs = max(1, jobs)
         self.job_bytes = job_bytes
         self.min_bytes = min_bytes
         self._executor: ProcessPoolExecutor | None = None
