@@ -230,6 +230,15 @@ def _jobs_of(blocks: Iterable[bytes], job_bytes: int) -> Iterator[bytes]:
         yield buffer
 
 
+def _yield_to_parser() -> None:
+    """Workers run at a lower priority: on a log dense with messages this process (the parser) is
+    the bottleneck, and workers that run ahead should not take its core."""
+    try:
+        os.nice(10)
+    except (AttributeError, OSError):  # no nice() on Windows
+        pass
+
+
 class Workers:
     """``jobs`` worker processes, started only when an input turns out to be big.
 
@@ -251,7 +260,7 @@ class Workers:
 
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("fork" if "fork" in methods else None)
-            self._executor = ProcessPoolExecutor(self.jobs, mp_context=context)
+            self._executor = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_yield_to_parser)
         return self._executor.submit(scan_block, data, number)
 
     def __enter__(self) -> Workers:
