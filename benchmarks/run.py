@@ -128,7 +128,7 @@ def main() -> None:
               f"{vs_grep:>8.1f}{ours[1]:>13.0f}{lnav[1]:>9.0f}")
         ok &= vs_lnav <= TARGET_RATIO and ours[1] < TARGET_RSS_MB
     print(f"targets: comfylog/lnav <= {TARGET_RATIO}, comfylog peak RSS < {TARGET_RSS_MB} MB: "
-          + ("all met" if ok else "NOT all met (see README, Performance)"))
+          + ("all met" if ok else "NOT all met (see README, Speed and memory on long logs)"))
 
 
 if __name__ == "__main__":
