@@ -31,7 +31,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, BinaryIO
 
 from .parse import BANNER_RULE_RE, CHAINED_RE, EXCEPTION_LINE_RE, QuietRun
-from .patterns import BY_NEEDLE, NEEDLE_RE
+from .patterns import find_message
 from .prefixes import Prefixed, PrefixReader
 from .sources import (
     FENCE_RE,
@@ -116,15 +116,8 @@ OPENED = frozenset({"tb1"})
 
 def _first_pattern(text: str) -> str | None:
     """The name of the pattern Parser._messages would match first in ``text`` (None: no message)."""
-    pos = 0
-    while True:
-        m = NEEDLE_RE.search(text, pos)
-        if m is None:
-            return None
-        for pattern in BY_NEEDLE[m.group(0)]:
-            if pattern.regex.search(text):
-                return pattern.name
-        pos = m.start() + 1
+    found = find_message(text)
+    return None if found is None else found[0].name
 
 
 QUIET, LOWVRAM, WHOLE = 0, 1, 2

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from .events import Activity, Event, EventKind, Phase
-from .patterns import BY_NEEDLE, NEEDLE_RE, PROGRESS_RE, Pattern, is_oom, match_fields, si_number
+from .patterns import Pattern, find_message, is_oom, match_fields, search_progress, si_number
 from .prefixes import FINE, Prefixed, PrefixReader, may_start_with_prefix
 from .sources import RawLine
 
@@ -45,6 +45,8 @@ BANNER_RULE_RE = re.compile(r"^={10,}\s*$")
 EXCEPTION_LINE_RE = re.compile(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::\s?(?P<message>.*))?$")
 CHAINED_RE = re.compile(r"^(During handling of the above exception|The above exception was the direct cause)")
 MAX_TRACEBACK_LINES = 2000
+#: Messages read from one line glued together (``got promptLoading 1 new model``); real logs glue two.
+MAX_GLUED_MESSAGES = 100
 #: A completed bar redrawn on the very next line with the same count (tqdm's close() written as a
 #: separate line, as docker does) is the same bar if it comes within this many seconds.
 CLOSE_REDRAW_S = 2.0
@@ -242,7 +244,7 @@ class Parser:
     ) -> Phase:
         while text:
             if "%|" in text:
-                m = PROGRESS_RE.search(text)
+                m = search_progress(text)
                 if m:
                     before = text[: m.start("label")]
                     if before.strip():
@@ -258,29 +260,19 @@ class Parser:
     def _messages(
         self, text: str, line: int, ts: datetime | None, events: list[Event], out: list[Item], phase: Phase
     ) -> Phase:
-        pos = 0
-        while True:
-            m = NEEDLE_RE.search(text, pos)
-            if m is None:
-                return phase
-            matched: tuple[Pattern, re.Match[str]] | None = None
-            for pattern in BY_NEEDLE[m.group(0)]:
-                pm = pattern.regex.search(text)
-                if pm:
-                    matched = (pattern, pm)
-                    break
+        for _ in range(MAX_GLUED_MESSAGES):
+            matched = find_message(text)
             if matched is None:
-                pos = m.start() + 1
-                continue
+                return phase
             pattern, pm = matched
             if phase is Phase.OTHER:
                 phase = pattern.phase
             self._emit(pattern, pm, line, ts, events, out)
-            if pattern.glued and pm.end() < len(text):
-                text = text[pm.end() :]
-                pos = 0
-                continue
-            return phase
+            if not (pattern.glued and pm.end() < len(text)):
+                return phase
+            text = text[pm.end() :]
+        self.skipped_lines += 1  # a hostile line of glued messages: the rest of it is not read
+        return phase
 
     def _emit(
         self, pattern: Pattern, m: re.Match[str], line: int, ts: datetime | None, events: list[Event],
@@ -387,7 +379,7 @@ class Parser:
 
     def _is_close_redraw(self, text: str, ts: datetime | None, line: int) -> bool:
         assert self._bar is not None
-        m = PROGRESS_RE.search(text) if "%|" in text else None
+        m = search_progress(text) if "%|" in text else None
         if m is None:
             return False
         label = m.group("label").strip().rstrip(":").strip() or None

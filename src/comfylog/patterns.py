@@ -48,7 +48,8 @@ def _hms_seconds(text: str) -> float:
 
 
 DEVICE_INDEX_RE = re.compile(r"^(?:cuda|xpu|mps|npu|mlu):\d+\s+")
-ALLOCATOR_SUFFIX_RE = re.compile(r"\s+:\s+\S+$")
+# Starts only where a run of spaces starts (where a match starts anyway): from every space it is quadratic.
+ALLOCATOR_SUFFIX_RE = re.compile(r"(?<!\s)\s+:\s+\S+$")
 
 
 def gpu_name(device: str) -> str:
@@ -57,7 +58,8 @@ def gpu_name(device: str) -> str:
     return ALLOCATOR_SUFFIX_RE.sub("", name)
 
 
-QTYPE_RE = re.compile(r"(\w+) \((\d+)\)")
+# Anchored at a word start and bounded: ``(\w+) \(`` retried from every character of a long word is quadratic.
+QTYPE_RE = re.compile(r"\b(\w{1,64}) \((\d{1,12})\)")
 
 
 def gguf_qtypes(text: str) -> dict[str, int]:
@@ -92,6 +94,8 @@ def is_oom(text: str) -> bool:
     return OOM_RE.search(text) is not None
 
 
+# Text up to the end of a line is matched as ``(?P<x>.*\S)\s*$``, never ``(?P<x>.+?)\s*$``: a lazy
+# group retries ``\s*$`` after every character, which is quadratic on a long run of spaces.
 PATTERNS: tuple[Pattern, ...] = (
     # --- start-up -------------------------------------------------------------------------------
     _p("cuda_banner", EventKind.CUDA_BANNER, "== CUDA ==", r"^== CUDA ==\s*$", "== CUDA =="),
@@ -112,14 +116,14 @@ PATTERNS: tuple[Pattern, ...] = (
     _p("lowvram_auto", EventKind.VRAM_STATE, "Trying to enable lowvram mode", r"^Trying to enable lowvram mode",
        "Trying to enable lowvram mode because your GPU seems to have 4GB or less. If you don't want this use: "
        "--normalvram", extra=(("state", "LOW_VRAM"), ("automatic", True))),
-    _p("device", EventKind.DEVICE, "Device: ", r"^Device: (?P<device>.+?)\s*$",
+    _p("device", EventKind.DEVICE, "Device: ", r"^Device: (?P<device>.*\S)\s*$",
        "Device: cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync"),
     _p("pytorch_version", EventKind.PYTORCH_VERSION, "pytorch version: ", r"^pytorch version: (?P<version>\S+)",
        "pytorch version: 2.7.1+cu128"),
     _p("comfyui_version", EventKind.COMFYUI_VERSION, "ComfyUI version: ", r"^ComfyUI version: (?P<version>\S+)",
        "ComfyUI version: 0.3.62"),
     _p("import_time", EventKind.IMPORT_TIME, " seconds", r"^\s*(?P<seconds>\d+(?:\.\d+)?) seconds"
-       r"(?P<failed> \(IMPORT FAILED\))?: (?P<path>.+?)\s*$",
+       r"(?P<failed> \(IMPORT FAILED\))?: (?P<path>.*\S)\s*$",
        "   0.0 seconds (IMPORT FAILED): /workspaces/ComfyUI/custom_nodes/NodeGPT",
        {"seconds": float, "failed": bool}),
     _p("import_error", EventKind.ERROR_LINE, "Cannot import ",
@@ -145,7 +149,7 @@ PATTERNS: tuple[Pattern, ...] = (
        "invalid prompt: {'type': 'prompt_outputs_failed_validation', 'message': 'Prompt outputs failed "
        "validation', 'details': '', 'extra_info': {}}"),
     _p("exception", EventKind.EXCEPTION, "Exception during processing",
-       r"!!! Exception during processing ?!!!\s*(?P<message>.*?)\s*$",
+       r"!!! Exception during processing ?!!!\s*(?P<message>(?:.*\S)?)\s*$",
        "!!! Exception during processing !!! Allocation on device 0 would exceed allowed memory. (out of memory)"),
     _p("interrupted", EventKind.INTERRUPTED, "Processing interrupted", r"^Processing interrupted",
        "Processing interrupted"),
@@ -177,7 +181,7 @@ PATTERNS: tuple[Pattern, ...] = (
     _p("lowvram_module", EventKind.LOWVRAM_MODULES, "lowvram: loaded module regularly",
        r"^lowvram: loaded module regularly (?P<module>\S+)",
        "lowvram: loaded module regularly decoder.head.0 RMS_norm()", phase=Phase.LOAD),
-    _p("gguf_qtypes", EventKind.GGUF_QTYPES, "gguf qtypes: ", r"^gguf qtypes: (?P<qtypes>.+?)\s*$",
+    _p("gguf_qtypes", EventKind.GGUF_QTYPES, "gguf qtypes: ", r"^gguf qtypes: (?P<qtypes>.*\S)\s*$",
        "gguf qtypes: F32 (2), F16 (693), Q5_K (400), Q6_K (20)", {"qtypes": gguf_qtypes}, Phase.LOAD),
     _p("load_detail", EventKind.LOAD_DETAIL, ("VAE load device", "CLIP/text encoder model load device", "Loading ",
                                              "Unload"),
@@ -233,6 +237,29 @@ for _pattern in PATTERNS:
         BY_NEEDLE[_needle] = BY_NEEDLE.get(_needle, ()) + (_pattern,)
 
 
+def find_message(text: str) -> tuple[Pattern, re.Match[str]] | None:
+    """The message in ``text``: at the first needle whose patterns match, the first that matches.
+
+    Each pattern is searched at most once per text (whether it matches does not depend on which
+    needle led to it), so a line holding a needle thousands of times costs one scan per pattern,
+    not one per needle found.
+    """
+    pos = 0
+    failed: set[str] = set()
+    while True:
+        m = NEEDLE_RE.search(text, pos)
+        if m is None:
+            return None
+        for pattern in BY_NEEDLE[m.group(0)]:
+            if pattern.name in failed:
+                continue
+            pm = pattern.regex.search(text)
+            if pm:
+                return pattern, pm
+            failed.add(pattern.name)
+        pos = m.start() + 1
+
+
 def match_fields(pattern: Pattern, m: re.Match[str]) -> dict[str, Any]:
     """Named groups of ``m`` converted by the pattern's converters (unmatched groups left out)."""
     fields: dict[str, Any] = dict(pattern.extra)
@@ -254,6 +281,32 @@ PROGRESS_RE = re.compile(
     r"(?P<rate>\d+(?:\.\d+)?|\?)\s*(?P<unit>[^\],\s]*)(?P<postfix>,[^\]]{0,300})?\]"
 )
 PROGRESS_EXAMPLE = " 50%|█████     | 1/2 [01:57<01:57, 117.60s/it]"
+#: Longest label PROGRESS_RE takes (keep in step with its ``{0,300}``).
+PROGRESS_LABEL_CHARS = 300
+
+
+def search_progress(text: str) -> re.Match[str] | None:
+    """``PROGRESS_RE.search(text)``, the same match, in time linear in the length of ``text``.
+
+    A plain search tries the lazy label from every position: up to 300 steps each, seconds on a
+    hostile 100 kB line. Every match has ``%|`` right after its percentage, and its label starts
+    after the last ``\\r`` or ``|`` before it and at most 300 characters before it; so only that
+    start is tried, for each ``%|`` in turn (an earlier start could only reach an earlier ``%|``).
+    """
+    find = text.find("%|")
+    while find >= 0:
+        pct = find
+        while pct > find - 3 and pct > 0 and text[pct - 1].isdecimal():  # what \d matches
+            pct -= 1
+        if pct < find:
+            low = max(0, pct - PROGRESS_LABEL_CHARS)
+            start = max(low, text.rfind("\r", low, pct) + 1, text.rfind("|", low, pct) + 1)
+            m = PROGRESS_RE.match(text, start)
+            if m is not None:
+                return m
+        find = text.find("%|", find + 1)
+    return None
+
 
 SI = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
 
