@@ -61,3 +61,11 @@ def test_time_only_prefixes_roll_over_at_midnight() -> None:
 def test_json_line_that_is_not_a_runpod_log_is_kept_as_text() -> None:
     line = '{"prompt": {"3": {"class_type": "KSampler"}}}'
     assert PrefixReader().read(line).text == line
+
+
+@pytest.mark.parametrize(
+    "line", ["2024-99-99T10:00:00Z got prompt", "[2024-02-30 10:00] got prompt", "2024-01-01T25:00:00 - got prompt"]
+)
+def test_an_impossible_prefix_time_gives_no_time_instead_of_a_crash(line: str) -> None:
+    got = PrefixReader().read(line)
+    assert (got.text, got.ts) == ("got prompt", None)

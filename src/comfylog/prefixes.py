@@ -55,9 +55,12 @@ class Prefixed:
     style: str
 
 
-def _at(date: str, hms: str, frac: str | None) -> datetime:
-    # fromisoformat parses in C: 6x faster than building the datetime field by field (hot: every line).
-    return datetime.fromisoformat(f"{date} {hms}.{(frac or '0')[:6].ljust(6, '0')}")
+def _at(date: str, hms: str, frac: str | None) -> datetime | None:
+    """The time a prefix gives; None for an impossible one (month 13, 25:00): the line gets no time."""
+    try:  # fromisoformat parses in C: 6x faster than building the datetime field by field (hot).
+        return datetime.fromisoformat(f"{date} {hms}.{(frac or '0')[:6].ljust(6, '0')}")
+    except ValueError:
+        return None
 
 
 def may_start_with_prefix(text: str) -> bool:
