@@ -3,27 +3,31 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Sequence
 
 from .model import Report, SourceInfo, Summary
 from .parse import Parser
+from .redact import Redactor
 from .segment import Segmenter
 from .sources import RawLine, Source, read_lines, read_text
 
 
-def analyze_paths(paths: Sequence[str], jobs: int = 1) -> Report:
+def analyze_paths(paths: Sequence[str], jobs: int = 1, redactor: Redactor | None = None) -> Report:
     """Analyse the logs at ``paths`` (``-`` is stdin) in order, as one report.
 
     Each input is read, parsed and segmented as a stream; runs never span two inputs. With
     ``jobs`` > 1, big inputs are scanned by that many worker processes (parallel.py); the report
-    is the same. Raises sources.UnusableInput for an input that cannot be a log.
+    is the same. With a ``redactor``, lines are redacted as they are read (redact.py): every text
+    in the report is clean, every number the same. Raises sources.UnusableInput for an input that
+    cannot be a log.
     """
     if jobs > 1 and _may_be_big(paths):
         from .parallel import Workers, read_parallel
 
-        with Workers(jobs) as workers:
-            return _analyze([read_parallel(path, workers) for path in paths])  # fail fast, before any work
-    opened = [read_lines(path) for path in paths]  # fail fast, before any work
+        with Workers(jobs) as workers:  # fail fast, before any work
+            return _analyze([read_parallel(path, workers, redactor) for path in paths])
+    opened = [read_lines(path, redactor=redactor) for path in paths]  # fail fast, before any work
     return _analyze(opened)
 
 
@@ -33,6 +37,8 @@ def _may_be_big(paths: Sequence[str]) -> bool:
 
     for path in paths:
         try:
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                return True  # a FIFO or a device: opening it here would consume (or wait for) its data
             with open(path, "rb") as fh:
                 if fh.read(2) == b"\x1f\x8b" or os.fstat(fh.fileno()).st_size >= MIN_PARALLEL_BYTES:
                     return True
@@ -42,9 +48,9 @@ def _may_be_big(paths: Sequence[str]) -> bool:
     return False
 
 
-def analyze_text(text: str, name: str = "<text>") -> Report:
+def analyze_text(text: str, name: str = "<text>", redactor: Redactor | None = None) -> Report:
     """Analyse a log given as a string (tests, notebooks, pasted logs)."""
-    return _analyze([read_text(text, name)])
+    return _analyze([read_text(text, name, redactor)])
 
 
 def _analyze(opened: Iterable[tuple[Source, Iterable]]) -> Report:  # type: ignore[type-arg]
@@ -89,6 +95,8 @@ def _analyze(opened: Iterable[tuple[Source, Iterable]]) -> Report:  # type: igno
                 skipped_lines=source.skipped_lines + parser.skipped_lines,
                 truncated_lines=source.truncated_lines,
                 repaired_mojibake=source.repaired_mojibake,
+                dropped_bytes=source.dropped_bytes,
+                stopped=source.stopped,
                 report_fields={k: v[1] for k, v in source.report_fields.items()},
             )
         )

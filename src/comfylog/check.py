@@ -20,6 +20,7 @@ from typing import Any
 
 from .diagnose import RULES, prompt_seconds
 from .model import Finding, Prompt, Report
+from .redact import Redactor
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -225,12 +226,16 @@ def check_reports(
     return CheckResult([_check_one(path, report, options, baseline) for path, report in reports], options)
 
 
-def check_logs(paths: Sequence[str], options: CheckOptions) -> CheckResult:
-    """Analyse each log on its own (and the baseline) and check them; UnusableInput propagates."""
+def check_logs(paths: Sequence[str], options: CheckOptions, redactor: Redactor | None = None) -> CheckResult:
+    """Analyse each log on its own (and the baseline) and check them; UnusableInput propagates.
+
+    With a ``redactor`` the logs are read redacted (redact.py); the paths stay as given (GitHub
+    annotations need them).
+    """
     from .api import analyze
 
-    reports = [(path, analyze(path)) for path in paths]
-    baseline = analyze(options.baseline) if options.baseline else None
+    reports = [(path, analyze(path, redact=redactor or False)) for path in paths]
+    baseline = analyze(options.baseline, redact=redactor or False) if options.baseline else None
     return check_reports(reports, options, baseline)
 
 

@@ -7,11 +7,14 @@ import sys
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 import typer
 
 from .sources import UnusableInput
+
+if TYPE_CHECKING:
+    from .redact import Redactor
 
 app = typer.Typer(
     name="comfylog",
@@ -100,6 +103,10 @@ def analyze(
         0, "--jobs", "-j", min=0, help="Processes for big logs (16 MB and more); 0: one per core. Same report. "
         "In fleet mode: logs analysed at once (0: 2).",
     ),
+    redact: bool | None = typer.Option(
+        None, "--redact/--no-redact", help="Take API keys, tokens, e-mail addresses and user names out of the output."
+    ),
+    redact_ips: bool = typer.Option(False, "--redact-ips", help="Redact IP addresses too (implies --redact)."),
 ) -> None:
     """Report the machine, every prompt with its load / inference / wait time, and a timeline.
 
@@ -112,14 +119,15 @@ def analyze(
     from .api import analyze as run_analysis
     from .fleet import wants_fleet
 
+    redactor = _redactor(redact, redact_ips)
     if fleet or wants_fleet(logs or []):
-        _fleet_report(_inputs(logs), format, output, limit, jobs)
+        _fleet_report(_inputs(logs), format, output, limit, jobs, redactor)
         return
     if jobs == 0:
         from .parallel import default_jobs
 
         jobs = default_jobs()
-    report = run_analysis(_inputs(logs), jobs=jobs)
+    report = run_analysis(_inputs(logs), jobs=jobs, redact=redactor or False)
     if format is OutputFormat.json:
         from .render.json import write_json
 
@@ -140,12 +148,25 @@ def analyze(
 # --- further commands are added below this line, one function each ---
 
 
-def _fleet_report(logs: list[str], format: OutputFormat, output: Path | None, limit: int, jobs: int) -> None:
+def _redactor(redact: bool | None, redact_ips: bool, default: bool = False) -> Redactor | None:
+    """What ``--redact/--no-redact`` and ``--redact-ips`` ask for; ``default`` when neither is given."""
+    if redact is False and redact_ips:
+        fail("--no-redact and --redact-ips contradict each other")
+    if not (redact_ips or (default if redact is None else redact)):
+        return None
+    from .redact import Redactor
+
+    return Redactor(ips=redact_ips)
+
+
+def _fleet_report(
+    logs: list[str], format: OutputFormat, output: Path | None, limit: int, jobs: int, redactor: Redactor | None
+) -> None:
     """``analyze`` in fleet mode: every log analysed on its own, in parallel, then one summary."""
     from .fleet import DEFAULT_WORKERS, analyze_fleet
     from .render.fleet import render_fleet_json, render_fleet_terminal
 
-    summary = analyze_fleet(logs, workers=jobs or DEFAULT_WORKERS)
+    summary = analyze_fleet(logs, workers=jobs or DEFAULT_WORKERS, redactor=redactor)
     if not summary.usable:
         fail("; ".join(str(log.unusable) for log in summary.unusable[:3]) + " (no log could be read)")
     for log in summary.unusable:
@@ -179,6 +200,10 @@ def export(
         TableFormat.csv, "--format", "-f", help="csv, jsonl, or parquet (needs pyarrow: the parquet extra)."
     ),
     jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Logs analysed at once, each in its own process."),
+    redact: bool | None = typer.Option(
+        None, "--redact/--no-redact", help="Take API keys, tokens, e-mail addresses and user names out of the output."
+    ),
+    redact_ips: bool = typer.Option(False, "--redact-ips", help="Redact IP addresses too (implies --redact)."),
 ) -> None:
     """Write the report's tables as CSV, JSON Lines or Parquet, for pandas, DuckDB or Spark.
 
@@ -192,6 +217,8 @@ def export(
       comfylog export 'logs/**/*.log' -o tables/ --format parquet\n
       duckdb -c "SELECT source, median(total_s) FROM 'tables/prompts.csv' GROUP BY source"
     """
+    from functools import partial
+
     from .fleet import expand_inputs, map_logs
     from .render.tables import MissingDependency, concat_tables, log_tables, write_tables
 
@@ -203,7 +230,9 @@ def export(
             import pyarrow  # noqa: F401
         except ImportError:
             fail("Parquet needs pyarrow: pip install 'comfylog[parquet]' (or use --format csv / jsonl)")
-    tables = concat_tables(map_logs(log_tables, paths, jobs))
+    redactor = _redactor(redact, redact_ips)
+    tables = concat_tables(map_logs(log_tables if redactor is None else partial(log_tables, redactor=redactor),
+                                    paths, jobs))
     try:
         written = write_tables(tables, str(output), format.value)
     except MissingDependency as exc:
@@ -226,6 +255,11 @@ def report(
     baseline: str | None = typer.Option(
         None, "--baseline", "-b", help="A log of the same workflow to compare with (as comfylog compare does)."
     ),
+    redact: bool | None = typer.Option(
+        None, "--redact/--no-redact", help="Take API keys, tokens, e-mail addresses and user names out of the page "
+        "(default: redact, the page is made to be shared).",
+    ),
+    redact_ips: bool = typer.Option(False, "--redact-ips", help="Redact IP addresses too."),
 ) -> None:
     """Write a self-contained HTML report with a timeline, to open offline or attach to an issue.
 
@@ -256,13 +290,14 @@ def report(
     from .api import analyze as run_analysis
     from .render.html import render_html
 
-    run_report = run_analysis(inputs)
+    redactor = _redactor(redact, redact_ips, default=True)
+    run_report = run_analysis(inputs, redact=redactor or False)
     if baseline is None:
         page = render_html(run_report)
     else:
         from .compare import CompareError, compare_reports
 
-        baseline_report = run_analysis(baseline)
+        baseline_report = run_analysis(baseline, redact=redactor or False)
         try:
             comparison = compare_reports(run_report, baseline_report)
         except CompareError as exc:
@@ -291,6 +326,10 @@ def compare(
     ),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text: a table; json: the figures."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output."),
+    redact: bool | None = typer.Option(
+        None, "--redact/--no-redact", help="Take API keys, tokens, e-mail addresses and user names out of the output."
+    ),
+    redact_ips: bool = typer.Option(False, "--redact-ips", help="Redact IP addresses too (implies --redact)."),
 ) -> None:
     """Compare a run with a baseline of the same workflow and name what makes it slower.
 
@@ -309,7 +348,9 @@ def compare(
     if run == "-" and baseline == "-":
         fail("only one of the two logs can be read from standard input")
     try:
-        comparison = compare_reports(run_analysis(run), run_analysis(baseline), prompt, baseline_prompt)
+        redactor = _redactor(redact, redact_ips) or False
+        comparison = compare_reports(run_analysis(run, redact=redactor), run_analysis(baseline, redact=redactor),
+                                     prompt, baseline_prompt)
     except CompareError as exc:
         fail(str(exc))
     if format is OutputFormat.json:
@@ -364,6 +405,11 @@ def check(
         CheckFormat.text, "--format", "-f", help="text, json, github (workflow commands + job summary) or junit."
     ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output."),
+    redact: bool | None = typer.Option(
+        None, "--redact/--no-redact", help="Take API keys, tokens, e-mail addresses and user names out of the "
+        "messages (default: only for --format github, whose annotations and summary are shown to others).",
+    ),
+    redact_ips: bool = typer.Option(False, "--redact-ips", help="Redact IP addresses too (implies --redact)."),
 ) -> None:
     """Check logs against rules for CI: exit 0 pass, 1 a rule failed, 2 unusable input or options.
 
@@ -386,7 +432,7 @@ def check(
         )
     except ConfigError as exc:
         fail(str(exc))
-    result = check_logs(_inputs(logs), options)
+    result = check_logs(_inputs(logs), options, _redactor(redact, redact_ips, default=format is CheckFormat.github))
     if format is CheckFormat.json:
         from .render.ci import render_check_json
 
@@ -418,6 +464,75 @@ def check(
         else:
             render_check_text(result, Console())
     raise typer.Exit(result.exit_code)
+
+
+@app.command("redact")
+def redact_command(
+    logs: list[str] | None = typer.Argument(None, help="Log files (.gz too), or - for stdin."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="File to write (one log), or directory (several logs, or an existing "
+        "directory: each log under its own name). Default: standard output.",
+    ),
+    redact_ips: bool = typer.Option(False, "--redact-ips", help="Redact IP addresses too."),
+) -> None:
+    """Write a copy of a log with API keys, tokens, e-mail addresses and user names taken out.
+
+    Every other byte stays as it was (line endings, colours, invalid UTF-8), so the copy can be
+    attached to an issue and still read by any tool. A .gz is written decompressed. What was
+    redacted, by kind, is counted on stderr; SECURITY.md lists what is and is not redacted.
+
+    Examples:\n
+      comfylog redact comfyui.log -o comfyui.redacted.log\n
+      docker logs worker 2>&1 | comfylog redact > worker.log\n
+      comfylog redact logs/*.log -o redacted/
+    """
+    from collections import Counter
+
+    from .redact import Redactor, copy_redacted, describe, open_log_bytes
+
+    inputs = _inputs(logs)
+    to_dir = output is not None and str(output) != "-" and (output.is_dir() or len(inputs) > 1)
+    targets: list[Path | None] = []
+    for log in inputs:
+        target = output if not to_dir else output / _plain_name(log) if output else None
+        if target is not None and str(target) == "-":
+            target = None
+        if target is not None and log != "-" and Path(log).resolve() == target.resolve():
+            fail(f"{target}: is also an input; choose another name with -o")
+        if target is not None and target in targets:
+            fail(f"{target}: two logs would be written there (same name); redact them one at a time")
+        targets.append(target)
+    opened = [open_log_bytes(log) for log in inputs]  # fail fast, before anything is written
+    if to_dir and output is not None:
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            fail(f"{output}: cannot create the directory ({exc.strerror})")
+    redactor = Redactor(ips=redact_ips)
+    for (stream, first, name), target in zip(opened, targets, strict=True):
+        counts: Counter[str] = Counter()
+        try:
+            if target is None:
+                copy_redacted(stream, first, sys.stdout.buffer, redactor, counts)
+                sys.stdout.buffer.flush()
+            else:
+                with open(target, "wb") as out:
+                    copy_redacted(stream, first, out, redactor, counts)
+        except OSError as exc:
+            fail(f"{target or 'standard output'}: cannot write ({exc.strerror})")
+        finally:
+            stream.close()
+        where = f" -> {target}" if target is not None else ""
+        typer.echo(f"comfylog: {redactor.redact(name)}{where}: redacted {describe(counts)}", err=True)
+        stopped = getattr(stream, "stopped", None)
+        if stopped:
+            typer.echo(f"comfylog: warning: {redactor.redact(name)}: {stopped}; the copy ends there", err=True)
+
+
+def _plain_name(log: str) -> str:
+    """The file name a log's redacted copy gets in an output directory (a .gz is written plain)."""
+    name = "stdin.log" if log == "-" else Path(log).name
+    return name[:-3] if name.lower().endswith(".gz") and len(name) > 3 else name
 
 
 def main() -> None:

@@ -14,12 +14,13 @@ from __future__ import annotations
 import os
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .events import Event, EventKind, Phase
 from .model import ErrorRecord, Evidence, Finding, Load, ProgressBar, Prompt, Report, Run
 from .patterns import is_oom
+from .redact import Redactor
 
 #: Evidence lines kept per finding (the rest are counted in ``Finding.evidence_total``).
 MAX_EVIDENCE = 5
@@ -83,19 +84,23 @@ def rule(
     return register
 
 
-def diagnose(report: Report, *, reread: bool = False) -> list[Finding]:
+def diagnose(
+    report: Report, *, reread: bool = False, paths: Sequence[str] | None = None, redactor: Redactor | None = None
+) -> list[Finding]:
     """Run every rule on ``report``; the findings, most costly first.
 
     Evidence text comes from the notable events the report keeps; lines it lacks (``got prompt``,
     validation and import lines, progress bars) are read back from the log files when ``reread``
-    is set and the source is a file, else described from the record that cites them.
+    is set and the source is a file, else described from the record that cites them. ``paths``
+    are the files of the sources when their names are not (redacted names), and ``redactor``
+    redacts what is read back as the report's lines were.
     """
     facts = Facts(report)
     findings: list[Finding] = []
     for r in RULES.values():
         findings += r.check(facts)
     if reread and (facts.missing or facts.ranges):
-        facts.fill_from_files(findings)
+        facts.fill_from_files(findings, paths, redactor)
     order = {rule_id: i for i, rule_id in enumerate(RULES)}
     findings.sort(key=lambda f: (-round(f.cost_s, 3), SEVERITY_RANK.get(f.severity, 3), order.get(f.id, 99)))
     return findings
@@ -283,7 +288,9 @@ class Facts:
             self.ranges.append((evidence, ev.line, ev.end_line))
         return evidence
 
-    def fill_from_files(self, findings: list[Finding]) -> None:
+    def fill_from_files(
+        self, findings: list[Finding], paths: Sequence[str] | None = None, redactor: Redactor | None = None
+    ) -> None:
         """Replace fallback texts by the cited lines themselves, read back from the log files."""
         wanted: dict[int, set[int]] = defaultdict(set)
         for source, line in self.missing:
@@ -293,9 +300,8 @@ class Facts:
         texts: dict[tuple[int, int], str] = {}
         for source, lines in wanted.items():
             if source < len(self.report.sources):
-                texts.update(
-                    ((source, n), t) for n, t in read_back(self.report.sources[source].name, lines).items()
-                )
+                path = paths[source] if paths is not None else self.report.sources[source].name
+                texts.update(((source, n), t) for n, t in read_back(path, lines, redactor).items())
         for evidence, first, last in self.ranges:
             needle = evidence.text.rstrip("…")[:80]
             found = [n for n in range(last, first - 1, -1) if needle in texts.get((evidence.source, n), "")]
@@ -316,7 +322,7 @@ def event_line(ev: Event) -> tuple[int, str]:
     return ev.line, text
 
 
-def read_back(path: str, lines: set[int]) -> dict[int, str]:
+def read_back(path: str, lines: set[int], redactor: Redactor | None = None) -> dict[int, str]:
     """The messages (prefix stripped) of ``lines`` of the log file at ``path``; {} if unreadable."""
     from .prefixes import PrefixReader
     from .sources import UnusableInput, read_lines
@@ -327,7 +333,7 @@ def read_back(path: str, lines: set[int]) -> dict[int, str]:
     last = max(lines)
     reader = PrefixReader()
     try:
-        _, raw_lines = read_lines(path)
+        _, raw_lines = read_lines(path, redactor=redactor)
         for raw in raw_lines:
             if raw.number in lines:
                 parts = [p for p in raw.text.split("\r") if p.strip()]  # tqdm redraws: the last state

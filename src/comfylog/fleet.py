@@ -13,9 +13,11 @@ import glob
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import NamedTuple, TypeVar
 
 from .model import Report
+from .redact import Redactor
 from .sources import UnusableInput
 
 #: Files a directory contributes: ComfyUI writes ``*.log``; saved RunPod/docker logs are often ``.txt``.
@@ -237,15 +239,19 @@ def summarize_report(report: Report, path: str) -> LogSummary:
     )
 
 
-def summarize_log(path: str) -> LogSummary:
-    """Analyse one log on its own: the pure map step of a fleet (unusable files become a reason)."""
+def summarize_log(path: str, redactor: Redactor | None = None) -> LogSummary:
+    """Analyse one log on its own: the pure map step of a fleet (unusable files become a reason).
+
+    With a ``redactor`` the log is read redacted (redact.py) and so are its path and reason.
+    """
     from .api import analyze
 
+    shown = redactor.redact(path) if redactor else path
     try:
-        report = analyze(path)
+        report = analyze(path, redact=redactor or False)
     except UnusableInput as exc:
-        return LogSummary(path=path, unusable=str(exc))
-    return summarize_report(report, report.sources[0].name if path == "-" else path)
+        return LogSummary(path=shown, unusable=redactor.redact(str(exc)) if redactor else str(exc))
+    return summarize_report(report, report.sources[0].name if path == "-" else shown)
 
 
 def fleet_summary(logs: Iterable[LogSummary]) -> FleetSummary:
@@ -289,7 +295,9 @@ def _severity_rank(severity: str) -> int:
     return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
 
 
-def analyze_fleet(inputs: Sequence[str | os.PathLike[str]], workers: int = DEFAULT_WORKERS) -> FleetSummary:
+def analyze_fleet(
+    inputs: Sequence[str | os.PathLike[str]], workers: int = DEFAULT_WORKERS, redactor: Redactor | None = None
+) -> FleetSummary:
     """Analyse every log named by ``inputs`` (files, directories, globs) on its own, in parallel.
 
     Raises UnusableInput when a directory or glob yields no file; a file that cannot be read as
@@ -297,4 +305,5 @@ def analyze_fleet(inputs: Sequence[str | os.PathLike[str]], workers: int = DEFAU
     sink the fleet.
     """
     paths = expand_inputs([os.fspath(arg) for arg in inputs])
-    return fleet_summary(map_logs(summarize_log, paths, workers))
+    summarize = summarize_log if redactor is None else partial(summarize_log, redactor=redactor)
+    return fleet_summary(map_logs(summarize, paths, workers))

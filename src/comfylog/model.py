@@ -194,6 +194,10 @@ class SourceInfo:
     truncated_lines: int = 0
     repaired_mojibake: int = 0
     report_fields: dict[str, Any] = field(default_factory=dict)
+    #: Compressed bytes of a .gz never read: past the decompression cap or after damage.
+    dropped_bytes: int = 0
+    #: Why reading stopped before the end of the input (a .gz cut short, damaged or too big), or None.
+    stopped: str | None = None
 
 
 @dataclass

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from .parse import BANNER_RULE_RE, CHAINED_RE, EXCEPTION_LINE_RE, QuietRun
 from .patterns import find_message
 from .prefixes import Prefixed, PrefixReader
+from .redact import Redactor
 from .sources import (
     FENCE_RE,
     RawLine,
@@ -41,6 +42,7 @@ from .sources import (
     _decode,
     _finish,
     lines_of_blocks,
+    new_source,
     open_binary,
     physical_blocks,
 )
@@ -123,9 +125,9 @@ def _first_pattern(text: str) -> str | None:
 QUIET, LOWVRAM, WHOLE = 0, 1, 2
 
 
-def scan_block(data: bytes, number: int) -> BlockResult:
+def scan_block(data: bytes, number: int, redactor: Redactor | None = None) -> BlockResult:
     """Decode and classify the lines of ``data`` (whole lines; the first is line ``number + 1``)."""
-    src = Source(name="")
+    src = Source(name="", redactor=redactor)
     result = BlockResult()
     text = _decode(data, src)
     lines = text.split("\n")
@@ -246,7 +248,7 @@ class Workers:
         self.min_bytes = min_bytes
         self._executor: ProcessPoolExecutor | None = None
 
-    def submit(self, data: bytes, number: int) -> Future[BlockResult]:
+    def submit(self, data: bytes, number: int, redactor: Redactor | None = None) -> Future[BlockResult]:
         if self._executor is None:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
@@ -254,7 +256,7 @@ class Workers:
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("fork" if "fork" in methods else None)
             self._executor = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_yield_to_parser)
-        return self._executor.submit(scan_block, data, number)
+        return self._executor.submit(scan_block, data, number, redactor)
 
     def __enter__(self) -> Workers:
         return self
@@ -265,13 +267,15 @@ class Workers:
             self._executor = None
 
 
-def read_parallel(path: str, workers: Workers) -> tuple[Source, Iterator[Fed]]:
+def read_parallel(
+    path: str, workers: Workers, redactor: Redactor | None = None
+) -> tuple[Source, Iterator[Fed]]:
     """Open ``path`` like sources.read_lines; if it is a big plain log, ``workers`` scan it.
 
     Raises UnusableInput before any line is produced when the input cannot be a log.
     """
     stream, name = open_binary(path)
-    src = Source(name=name)
+    src = new_source(name, redactor)
     blocks = physical_blocks(stream, src)
     try:
         first = next(blocks, None)  # the first read checks for binary input
@@ -316,7 +320,7 @@ def _from_workers(
     number = 0
     try:
         for data in tasks:
-            pending.append(workers.submit(data, number))
+            pending.append(workers.submit(data, number, src.redactor))
             number += data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
             while len(pending) > 2 * workers.jobs:  # bounded: never more than this in memory
                 yield from _take(pending.popleft().result(), src)

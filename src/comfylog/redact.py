@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import BinaryIO
 
 MARK = "[redacted:"
 
@@ -26,16 +28,16 @@ MARK = "[redacted:"
 LABELLED_RE = re.compile(
     r"(?i)(?<![\w.-])(?P<label>[\w.-]{0,40}?(?:api[_-]?key|access[_-]?key(?:[_-]?id)?|secret[_-]?access[_-]?key"
     r"|secret[_-]?key|client[_-]?secret|secret|token|password|passwd|pwd))\b"
-    r"(?P<sep>[\"']?[ \t]{0,4}[=:][ \t]{0,4}[\"']?)(?P<value>[^\s\"'&,;<>()\[\]{}]{8,512})"
+    r"(?P<sep>[\"']?[ \t]{0,4}[=:][ \t]{0,4}[\"']?)(?P<value>[^\s\x00-\x1f\"'&,;<>()\[\]{}]{8,512})"
 )
 #: Secrets in URLs: ``?token=...``, ``&api_key=...``, pre-signed S3 / GCS signatures.
 URL_PARAM_RE = re.compile(
     r"(?i)(?P<key>[?&;](?:token|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|refresh[_-]?token|id[_-]?token"
     r"|key|sig|signature|client[_-]?secret|password|x-amz-signature|x-amz-credential|x-amz-security-token"
-    r"|x-goog-signature|x-goog-credential)=)(?P<value>[^&#\s\"'<>]{1,2048})"
+    r"|x-goog-signature|x-goog-credential)=)(?P<value>[^&#\s\x00-\x1f\"'<>]{1,2048})"
 )
 #: ``scheme://user:password@host``: the password.
-URL_PASSWORD_RE = re.compile(r"(?i)(?P<head>\b[a-z][a-z0-9+.-]{0,20}://[^/\s:@]{1,128}:)(?P<value>[^/\s@]{1,256})@")
+URL_PASSWORD_RE = re.compile(r"(?i)(?P<head>\b[a-z][a-z0-9+.-]{0,20}://[^/\s\x00-\x1f:@\[\]]{1,128}:)(?P<value>[^/\s\x00-\x1f@]{1,256})(?=@)")
 BEARER_RE = re.compile(r"(?P<head>\b(?:Bearer|bearer|BEARER)[ \t]{1,4})(?P<value>[A-Za-z0-9._~+/=-]{8,2048})")
 AUTHORIZATION_RE = re.compile(
     r"(?i)(?P<head>\bauthorization[\"']?[ \t]{0,4}[:=][ \t]{0,4}[\"']?(?:basic|token|digest)[ \t]{1,4})"
@@ -52,11 +54,11 @@ EMAIL_RE = re.compile(
     r"\.[A-Za-z]{2,24})\b"
 )
 #: ``/home/NAME``, ``/Users/NAME``, ``C:\\Users\\NAME`` (also ``\\\\`` as Python reprs print it, and
-#: ``C:/Users/NAME``). A name runs to the next separator (names may hold spaces) or, without one,
-#: to the next space.
+#: ``C:/Users/NAME``), wherever they occur (``/mnt/home/NAME``, after an ANSI code). A name runs to
+#: the next separator (names may hold spaces) or, without one, to the next space.
 HOME_RE = re.compile(
-    r"(?P<head>(?:(?<![\w.~-])(?:/var)?/home/|(?<![\w.~-])/Users/|(?i:\b[a-z]:(?:\\{1,2}|/)users(?:\\{1,2}|/))))"
-    r"(?P<name>[^\\/\r\n\"'<>|:*?]{1,64}?(?=\\|/)|[^\\/\s\"'<>|:*?]{1,64})"
+    r"(?P<head>/home/|/Users/|(?i:[a-z]:(?:\\{1,2}|/)users(?:\\{1,2}|/)))"
+    r"(?P<name>[^\\/\x00-\x1f\"'<>|:*?]{1,64}?(?=\\|/)|[^\\/\s\x00-\x1f\"'<>|:*?]{1,64})"
 )
 OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 IPV4_RE = re.compile(rf"(?<![\w.]){OCTET}(?:\.{OCTET}){{3}}(?![\w.])")
@@ -225,3 +227,59 @@ def describe(counts: Counter[str]) -> str:
     if not counts:
         return "nothing"
     return ", ".join(f"{n} {kind}" for kind, n in counts.most_common())
+
+
+# ---- byte-faithful copies (comfylog redact) ---------------------------------------------------
+
+#: Bytes read at a time; a line longer than PIECE_BYTES is cut at a space, tab or CR to bound memory
+#: (a secret never holds one, so none is split).
+READ_BYTES = 1 << 20
+PIECE_BYTES = 4 << 20
+
+
+def open_log_bytes(path: str) -> tuple[BinaryIO, bytes, str]:
+    """Open ``path`` (``-``: stdin; .gz decompressed with the usual bounds) for a redacted copy.
+
+    Returns the stream, its first chunk and the input's name. Raises sources.UnusableInput for a
+    missing file, a directory or binary data, before anything is written.
+    """
+    from .sources import UnusableInput, looks_binary, open_binary
+
+    stream, name = open_binary(path)
+    try:
+        first = stream.read(READ_BYTES)
+    except (OSError, EOFError, zlib.error) as exc:
+        stream.close()
+        raise UnusableInput(f"{name}: cannot read ({exc})") from None
+    if looks_binary(first):
+        stream.close()
+        raise UnusableInput(f"{name}: looks like a binary file, not a text log")
+    return stream, first, name
+
+
+def copy_redacted(stream: BinaryIO, first: bytes, out: BinaryIO, redactor: Redactor, counts: Counter[str]) -> None:
+    """Write ``first`` and the rest of ``stream`` to ``out``, redacted, every other byte unchanged.
+
+    Invalid UTF-8 survives as it was (decoded and encoded with surrogateescape), and so do line
+    endings, ANSI codes and NUL bytes. A read that fails midway (a damaged .gz) ends the copy.
+    """
+    carry = b""
+    chunk = first
+    while chunk:
+        data = carry + chunk
+        cut = data.rfind(b"\n") + 1
+        if cut == 0 and len(data) > PIECE_BYTES:
+            cut = max(data.rfind(b" "), data.rfind(b"\t"), data.rfind(b"\r")) + 1 or len(data)
+        out.write(_redact_bytes(data[:cut], redactor, counts))
+        carry = data[cut:]
+        try:
+            chunk = stream.read(READ_BYTES)
+        except (OSError, EOFError, zlib.error):
+            chunk = b""
+    if carry:
+        out.write(_redact_bytes(carry, redactor, counts))
+
+
+def _redact_bytes(data: bytes, redactor: Redactor, counts: Counter[str]) -> bytes:
+    text = data.decode("utf-8", errors="surrogateescape")
+    return redactor.redact(text, counts).encode("utf-8", errors="surrogateescape")

@@ -12,15 +12,18 @@ Input is read in chunks cut at newline bytes, so memory stays bounded whatever t
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
 import re
 import stat
 import sys
+import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
+
+from .redact import Redactor
 
 CHUNK_BYTES = 1 << 20
 #: Lines longer than this are cut; the cut is counted in ``Source.truncated_lines``.
@@ -29,6 +32,15 @@ MAX_LINE_CHARS = 1 << 20
 BINARY_CONTROL_SHARE = 0.10
 
 GZIP_MAGIC = b"\x1f\x8b"
+#: A .gz is decompressed up to this many bytes; the rest of it is dropped and counted.
+MAX_GZIP_BYTES = 1 << 30
+#: ...and, past GZIP_RATIO_FLOOR bytes, while it has expanded less than this many times: real
+#: logs compress 5-30 times, a decompression bomb about 1000 times.
+MAX_GZIP_RATIO = 100
+GZIP_RATIO_FLOOR = 1 << 20
+GZIP_READ_BYTES = 64 << 10
+#: Compressed bytes inflated per call: a damaged part loses at most the output of one such piece...
+GZIP_PIECE_BYTES = 4 << 10
 
 
 class UnusableInput(Exception):
@@ -60,6 +72,15 @@ class Source:
     #: Fields of a "ComfyUI Error Report" header (``exception_type``, ``node_type``, ``device``...),
     #: each a (line number, value) pair.
     report_fields: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: Bytes of the input never read: the compressed rest of a .gz past the decompression cap or
+    #: after damage (GzipStream).
+    dropped_bytes: int = 0
+    #: Why reading stopped early (a .gz cut short, damaged, or past the cap); None if it did not.
+    stopped: str | None = None
+    #: Applied to every line (and the name) as it is read, so nothing downstream sees a secret.
+    redactor: Redactor | None = None
+    #: Replacements made by ``redactor``, by kind.
+    redactions: Counter[str] = field(default_factory=Counter)
 
 
 ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
@@ -91,6 +112,8 @@ def clean_text(text: str, source: Source) -> str:
     if "â–" in text:
         text, n = MOJIBAKE_RE.subn(lambda m: MOJIBAKE_REPAIRS[m.group(0)], text)
         source.repaired_mojibake += n
+    if source.redactor is not None:
+        text = source.redactor.redact(text, source.redactions)
     return text
 
 
@@ -104,7 +127,8 @@ def _decode(chunk: bytes, source: Source) -> str:
         return re.sub("[\udc80-\udcff]", "\ufffd", text)
 
 
-def _looks_binary(head: bytes) -> bool:
+def looks_binary(head: bytes) -> bool:
+    """Is ``head`` (an input's first chunk) binary data rather than text? Control bytes say so."""
     if not head:
         return False
     sample = head[:65536]
@@ -134,8 +158,123 @@ def open_binary(path: str) -> tuple[BinaryIO, str]:
     buffered: io.BufferedReader = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type,type-var,unused-ignore]
     magic = buffered.peek(2)[:2]
     if magic == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=buffered), name  # type: ignore[return-value]
+        return GzipStream(buffered), name  # type: ignore[return-value]
     return buffered, name
+
+
+class GzipStream(io.RawIOBase):
+    """A gzip stream (several members too), decompressed with bounds, keeping what precedes damage.
+
+    Unlike gzip.GzipFile it returns the data before a damaged or truncated part instead of failing
+    the read that reaches it, and it stops at MAX_GZIP_BYTES, or past GZIP_RATIO_FLOOR once the
+    output is more than MAX_GZIP_RATIO times the input (a decompression bomb). What was not read
+    is counted in ``dropped_bytes`` (compressed bytes) and ``stopped`` says why.
+    Damage before any output raises OSError: the input is not a gzip file after all.
+    """
+
+    def __init__(
+        self, raw: BinaryIO, max_bytes: int = MAX_GZIP_BYTES, max_ratio: float = MAX_GZIP_RATIO,
+        ratio_floor: int = GZIP_RATIO_FLOOR,
+    ) -> None:
+        super().__init__()
+        self._raw = raw
+        self._inflate = zlib.decompressobj(wbits=31)
+        self._pending = b""  # compressed bytes read, not yet inflated
+        self._in_member = False
+        self._done = False
+        self.max_bytes, self.max_ratio, self.ratio_floor = max_bytes, max_ratio, ratio_floor
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.dropped_bytes = 0
+        self.stopped: str | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self._inflate_some(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+    def _inflate_some(self, size: int) -> bytes:
+        while not self._done:
+            if self.bytes_out >= self.max_bytes:
+                self._stop(f"decompression stopped at the cap of {self.max_bytes} bytes")
+                break
+            consumed = self.bytes_in - len(self._pending)
+            if self.bytes_out >= self.ratio_floor and self.bytes_out > self.max_ratio * consumed:
+                self._stop(f"decompression stopped at {self.bytes_out} bytes: expanded more than "
+                           f"{self.max_ratio:g} times (a decompression bomb?)")
+                break
+            if not self._in_member:
+                self._pending = self._pending.lstrip(b"\x00")  # zero padding between or after members
+            if not self._pending:
+                self._pending = self._raw.read(GZIP_READ_BYTES)
+                self.bytes_in += len(self._pending)
+                if not self._pending:
+                    self._done = True
+                    if self._in_member:
+                        self.stopped = "the .gz ends in the middle of its data (cut short)"
+                    break
+                continue
+            piece, rest = self._pending[:GZIP_PIECE_BYTES], self._pending[GZIP_PIECE_BYTES:]
+            limit = min(size, self.max_bytes - self.bytes_out)
+            before = self._inflate.copy()
+            try:
+                out = self._inflate.decompress(piece, limit)
+            except zlib.error as exc:
+                out = _salvage(before, piece, limit)  # ...and not even that: it is read again bytewise
+                self.bytes_out += len(out)
+                if self.bytes_out == 0:
+                    raise OSError(f"not a valid gzip file: {exc}") from None
+                self._pending = rest
+                self._stop(f"the .gz is damaged after {self.bytes_out} bytes ({exc})")
+                return out
+            self._in_member = True
+            self._pending = self._inflate.unconsumed_tail + rest
+            if self._inflate.eof:  # the end of a member: another may follow
+                self._pending = self._inflate.unused_data + rest
+                self._inflate = zlib.decompressobj(wbits=31)
+                self._in_member = False
+            self.bytes_out += len(out)
+            if out:
+                return out
+        return b""
+
+    def _stop(self, reason: str) -> None:
+        """Stop reading; count the compressed bytes left (by the file's size, else by reading them)."""
+        self._done = True
+        self.stopped = reason
+        left = len(self._pending)
+        self._pending = b""
+        try:
+            st = os.fstat(self._raw.fileno())
+            if stat.S_ISREG(st.st_mode):
+                self.dropped_bytes = left + max(0, st.st_size - self._raw.tell())
+                return
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+        while chunk := self._raw.read(GZIP_READ_BYTES):
+            left += len(chunk)
+        self.dropped_bytes = left
+
+
+def _salvage(inflate: zlib._Decompress, piece: bytes, limit: int) -> bytes:
+    """What ``inflate`` makes of ``piece`` byte by byte, up to the byte it fails on."""
+    out = b""
+    for i in range(len(piece)):
+        try:
+            out += inflate.decompress(piece[i : i + 1], max(1, limit - len(out)))
+        except zlib.error:
+            break
+        if len(out) >= limit:
+            break
+    return out
 
 
 def _physical_lines(stream: BinaryIO, source: Source) -> Iterator[tuple[int, str]]:
@@ -166,7 +305,7 @@ def physical_blocks(stream: BinaryIO, source: Source) -> Iterator[bytes]:
     while True:
         try:
             chunk = stream.read(CHUNK_BYTES)
-        except (OSError, EOFError) as exc:  # damaged gzip, closed pipe: keep what was read
+        except (OSError, EOFError, zlib.error) as exc:  # a read that fails: keep what was read before
             source.skipped_lines += 1 if carry else 0
             if first:
                 raise UnusableInput(f"{source.name}: cannot read ({exc})") from None
@@ -174,7 +313,7 @@ def physical_blocks(stream: BinaryIO, source: Source) -> Iterator[bytes]:
             chunk = b""
         if first:
             first = False
-            if _looks_binary(chunk):
+            if looks_binary(chunk):
                 raise UnusableInput(f"{source.name}: looks like a binary file, not a text log")
         if not chunk:
             break
@@ -188,17 +327,23 @@ def physical_blocks(stream: BinaryIO, source: Source) -> Iterator[bytes]:
             continue
         carry = data[cut + 1 :]
         yield data[: cut + 1]
+    if isinstance(stream, GzipStream):
+        source.dropped_bytes += stream.dropped_bytes
+        source.stopped = stream.stopped
     if carry:
         yield carry
 
 
-def read_lines(path: str, source: Source | None = None) -> tuple[Source, Iterator[RawLine]]:
+def read_lines(
+    path: str, source: Source | None = None, redactor: Redactor | None = None
+) -> tuple[Source, Iterator[RawLine]]:
     """Open ``path`` and return its Source record and an iterator of its cleaned lines.
 
+    With a ``redactor``, every line and the source's name come out redacted.
     Raises UnusableInput before any line is produced when the input cannot be a log.
     """
     stream, name = open_binary(path)
-    src = source or Source(name=name)
+    src = source or new_source(name, redactor)
     phys = _physical_lines(stream, src)
     # Read the first line now so missing/binary input fails here, not mid-analysis.
     try:
@@ -211,10 +356,20 @@ def read_lines(path: str, source: Source | None = None) -> tuple[Source, Iterato
     return src, _clean_lines(head, phys, src, stream)
 
 
-def read_text(text: str, name: str = "<text>") -> tuple[Source, Iterator[RawLine]]:
+def new_source(name: str, redactor: Redactor | None = None) -> Source:
+    """The Source record of an input called ``name``; with a ``redactor``, its name is redacted too."""
+    if redactor is None:
+        return Source(name=name)
+    redactions: Counter[str] = Counter()
+    return Source(name=redactor.redact(name, redactions), redactor=redactor, redactions=redactions)
+
+
+def read_text(
+    text: str, name: str = "<text>", redactor: Redactor | None = None
+) -> tuple[Source, Iterator[RawLine]]:
     """Like read_lines, for a log already in memory (tests, notebooks, pasted logs)."""
     stream = io.BytesIO(text.encode("utf-8", errors="surrogatepass"))
-    src = Source(name=name)
+    src = new_source(name, redactor)
     phys = _physical_lines(stream, src)
     head = next(phys, None)
     return src, _clean_lines(head, phys, src, stream)

@@ -1095,6 +1095,8 @@ def _about(report: Report, page: Page) -> str:
             bits.append(f"{src.replaced_bytes} undecodable bytes replaced")
         if src.truncated_lines:
             bits.append(f"{src.truncated_lines} over-long lines cut")
+        if src.stopped:
+            bits.append(src.stopped + (f", {src.dropped_bytes} compressed bytes not read" if src.dropped_bytes else ""))
         facts.append(f"<li><span class=\"mono\">{esc(_clip(src.name, 200))}</span>: {esc('; '.join(bits))}</li>")
     counts = []
     if s.partial_loads or s.lowvram_module_loads:

@@ -39,6 +39,8 @@ def report_tables(report: Report) -> dict[str, Any]:
                 "truncated_lines": src.truncated_lines,
                 "repaired_mojibake": src.repaired_mojibake,
                 "report_fields": src.report_fields,
+                "dropped_bytes": src.dropped_bytes,
+                "stopped": src.stopped,
             }
             for src in report.sources
         ),

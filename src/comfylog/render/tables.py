@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..model import Report
+from ..redact import Redactor
 from .json import report_to_dict
 
 if TYPE_CHECKING:
@@ -27,7 +28,8 @@ Row = dict[str, Any]
 SCHEMA: dict[str, tuple[tuple[str, str], ...]] = {
     "sources": (("source", "str"), ("lines", "int"), ("timestamp_styles", "json"), ("markdown", "bool"),
                 ("replaced_bytes", "int"), ("skipped_lines", "int"), ("truncated_lines", "int"),
-                ("repaired_mojibake", "int"), ("report_fields", "json")),
+                ("repaired_mojibake", "int"), ("report_fields", "json"), ("dropped_bytes", "int"),
+                ("stopped", "str")),
     "summary": (("source", "str"), ("got_prompt", "int"), ("executed", "int"), ("partial_loads", "int"),
                 ("lowvram", "bool"), ("lowvram_module_loads", "int"), ("ws_timeouts", "int"), ("restarts", "int"),
                 ("errors", "int"), ("span_s", "float"), ("skipped_lines", "int"), ("replaced_bytes", "int")),
@@ -95,11 +97,11 @@ def report_tables(report: Report) -> dict[str, list[Row]]:
     return tables
 
 
-def log_tables(path: str) -> dict[str, list[Row]]:
+def log_tables(path: str, redactor: Redactor | None = None) -> dict[str, list[Row]]:
     """Analyse one log on its own and return its flat tables: the pure map step of an export."""
     from ..api import analyze
 
-    return report_tables(analyze(path))
+    return report_tables(analyze(path, redact=redactor or False))
 
 
 def concat_tables(parts: Iterable[dict[str, list[Row]]]) -> dict[str, list[Row]]:

@@ -327,6 +327,8 @@ def _footer(report: Report) -> Text:
     truncated = sum(src.truncated_lines for src in report.sources)
     if truncated:
         lost.append(f"{truncated} over-long lines cut")
+    lost += [f"{src.name}: {src.stopped}" + (f", {src.dropped_bytes} compressed bytes not read" if src.dropped_bytes
+             else "") for src in report.sources if src.stopped]
     text = Text(" · ".join(bits), style="dim")
     if lost:
         text.append(("\n" if bits else "") + "input: " + ", ".join(lost), style="yellow")
