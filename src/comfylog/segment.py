@@ -214,7 +214,8 @@ class Segmenter:
                 acts.pop()
         run = self._run
         if run is not None:
-            run.ended_at = keep[-1].last_ts if keep else run.started_at
+            # the tail may still hold the previous run's activities: they cannot end this one
+            run.ended_at = keep[-1].last_ts if keep and keep[-1].first_line >= run.first_line else run.started_at
             run.last_line = max(line - 1, run.first_line)
         return moved
 
@@ -278,7 +279,8 @@ class Segmenter:
 
     def _on_server_ready(self, ev: Event, run: Run) -> None:
         if run.ready_at is None:
-            run.ready_at = ev.ts
+            # a clock that went back is held where it was, as the parser holds activity times
+            run.ready_at = ev.ts if ev.ts is None or run.ended_at is None else max(ev.ts, run.ended_at)
 
     def _on_server_stopped(self, ev: Event, run: Run) -> None:
         run.stopped = True

@@ -12,6 +12,7 @@ Input is read in chunks cut at newline bytes, so memory stays bounded whatever t
 
 from __future__ import annotations
 
+import codecs
 import io
 import os
 import re
@@ -32,6 +33,7 @@ MAX_LINE_CHARS = 1 << 20
 BINARY_CONTROL_SHARE = 0.10
 
 GZIP_MAGIC = b"\x1f\x8b"
+UTF8_BOM = b"\xef\xbb\xbf"
 #: A .gz is decompressed up to this many bytes; the rest of it is dropped and counted.
 MAX_GZIP_BYTES = 1 << 30
 #: ...and, past GZIP_RATIO_FLOOR bytes, while it has expanded less than this many times: real
@@ -131,7 +133,9 @@ def looks_binary(head: bytes) -> bool:
     """Is ``head`` (an input's first chunk) binary data rather than text? Control bytes say so."""
     if not head:
         return False
-    sample = head[:65536]
+    sample = head[:65536].rstrip(b"\x00")  # a log padded with NULs after a crash is still a log
+    if not sample:
+        return True
     control = sum(1 for b in sample if b < 32 and b not in (9, 10, 13, 27)) + sample.count(b"\x7f")
     return control / len(sample) > BINARY_CONTROL_SHARE
 
@@ -156,13 +160,82 @@ def open_binary(path: str) -> tuple[BinaryIO, str]:
             raise UnusableInput(f"{path}: cannot read ({exc.strerror})") from None
         name = path
     buffered: io.BufferedReader = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type,type-var,unused-ignore]
-    magic = buffered.peek(2)[:2]
-    if magic == GZIP_MAGIC:
+    head = buffered.peek(UTF16_PEEK_BYTES)[:UTF16_PEEK_BYTES]
+    if head[:2] == GZIP_MAGIC:
         return GzipStream(buffered), name  # type: ignore[return-value]
+    encoding = utf16_encoding(head)
+    if encoding is not None:
+        return Utf16Stream(buffered, encoding), name  # type: ignore[return-value]
     return buffered, name
 
 
-class GzipStream(io.RawIOBase):
+#: Bytes looked at to recognise UTF-16 without a byte order mark.
+UTF16_PEEK_BYTES = 512
+
+
+def utf16_encoding(head: bytes) -> str | None:
+    """``utf-16`` (with a BOM), ``utf-16-le`` / ``-be`` (ASCII text with every other byte NUL), or None.
+
+    Windows PowerShell's ``>`` writes UTF-16: such a log is text, not the binary file its NULs suggest.
+    """
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") and head[:4] != b"\xff\xfe\x00\x00":
+        return "utf-16"
+    pairs = len(head) // 2
+    if pairs < 8:
+        return None
+    even_nul = sum(1 for i in range(0, 2 * pairs, 2) if head[i] == 0)
+    odd_nul = sum(1 for i in range(1, 2 * pairs, 2) if head[i] == 0)
+    if odd_nul >= 0.9 * pairs and even_nul <= 0.1 * pairs:
+        return "utf-16-le"
+    if even_nul >= 0.9 * pairs and odd_nul <= 0.1 * pairs:
+        return "utf-16-be"
+    return None
+
+
+class CountingStream(io.RawIOBase):
+    """A stream that transforms its input and says what it could not keep (see physical_blocks)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        super().__init__()
+        self._raw = raw
+        #: Bytes of the input never read, and why reading stopped early (None: it did not).
+        self.dropped_bytes = 0
+        self.stopped: str | None = None
+        #: Bytes that could not be decoded and were replaced.
+        self.replaced_bytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+class Utf16Stream(CountingStream):
+    """UTF-16 input re-encoded as UTF-8, so everything after it reads UTF-8 as usual."""
+
+    def __init__(self, raw: BinaryIO, encoding: str) -> None:
+        super().__init__(raw)
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        self._out = b""
+        self._eof = False
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self._out and not self._eof:
+            data = self._raw.read(GZIP_READ_BYTES)
+            self._eof = not data
+            text = self._decoder.decode(data, final=self._eof)
+            self.replaced_bytes += text.count("\ufffd")
+            self._out = text.encode("utf-8", errors="surrogatepass")
+        n = min(len(buffer), len(self._out))
+        buffer[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+
+class GzipStream(CountingStream):
     """A gzip stream (several members too), decompressed with bounds, keeping what precedes damage.
 
     Unlike gzip.GzipFile it returns the data before a damaged or truncated part instead of failing
@@ -176,8 +249,7 @@ class GzipStream(io.RawIOBase):
         self, raw: BinaryIO, max_bytes: int = MAX_GZIP_BYTES, max_ratio: float = MAX_GZIP_RATIO,
         ratio_floor: int = GZIP_RATIO_FLOOR,
     ) -> None:
-        super().__init__()
-        self._raw = raw
+        super().__init__(raw)
         self._inflate = zlib.decompressobj(wbits=31)
         self._pending = b""  # compressed bytes read, not yet inflated
         self._in_member = False
@@ -185,21 +257,11 @@ class GzipStream(io.RawIOBase):
         self.max_bytes, self.max_ratio, self.ratio_floor = max_bytes, max_ratio, ratio_floor
         self.bytes_in = 0
         self.bytes_out = 0
-        self.dropped_bytes = 0
-        self.stopped: str | None = None
-
-    def readable(self) -> bool:
-        return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         data = self._inflate_some(len(buffer))
         buffer[: len(data)] = data
         return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            self._raw.close()
-        super().close()
 
     def _inflate_some(self, size: int) -> bytes:
         while not self._done:
@@ -313,6 +375,8 @@ def physical_blocks(stream: BinaryIO, source: Source) -> Iterator[bytes]:
             chunk = b""
         if first:
             first = False
+            if chunk.startswith(UTF8_BOM):  # Windows editors' BOM: not part of the first line's text
+                chunk = chunk[len(UTF8_BOM) :]
             if looks_binary(chunk):
                 raise UnusableInput(f"{source.name}: looks like a binary file, not a text log")
         if not chunk:
@@ -327,9 +391,10 @@ def physical_blocks(stream: BinaryIO, source: Source) -> Iterator[bytes]:
             continue
         carry = data[cut + 1 :]
         yield data[: cut + 1]
-    if isinstance(stream, GzipStream):
+    if isinstance(stream, CountingStream):
         source.dropped_bytes += stream.dropped_bytes
         source.stopped = stream.stopped
+        source.replaced_bytes += stream.replaced_bytes
     if carry:
         yield carry
 
@@ -402,6 +467,8 @@ def _finish(number: int, text: str, src: Source) -> RawLine:
     src.total_lines = number
     if text.endswith("\r"):
         text = text[:-1]
+    if len(text) > MAX_LINE_CHARS and "\x00" in text:
+        text = text.replace("\x00", "")  # NUL padding (a file's tail after a crash) is no text to cut
     if len(text) > MAX_LINE_CHARS:
         text = text[:MAX_LINE_CHARS]
         src.truncated_lines += 1
