@@ -305,3 +305,25 @@ def test_shared_outputs_redact_by_default_and_the_terminal_does_not(tmp_path: Pa
     assert b"/home/alice/in.png" in plain.stdout
     contradiction = run_cli("analyze", str(log), "--no-redact", "--redact-ips")
     assert contradiction.returncode == 2 and contradiction.stderr.count(b"\n") == 1
+
+
+def test_fleet_and_export_redact_paths_and_text(tmp_path: Path) -> None:
+    """``analyze DIR --redact`` and ``export --redact``: each log's path and text, every row."""
+    folder = tmp_path / "home" / "alice" / "logs"
+    folder.mkdir(parents=True)
+    failure = b"!!! Exception during processing !!! cannot read /home/alice/in.png\nPrompt executed in 1.0 seconds\n"
+    (folder / "w1.log").write_bytes((EXAMPLES / "local-baseline.log").read_bytes() + failure)
+    (folder / "w2.log").write_bytes((EXAMPLES / "runpod-oom-restart.log").read_bytes())
+    fleet = run_cli("analyze", str(folder), "--format", "json", "--redact")
+    assert fleet.returncode == 0, fleet.stderr
+    data = json.loads(fleet.stdout)
+    assert [log["path"] for log in data["logs"]] == [
+        str(folder / name).replace("/home/alice/", "/home/[redacted:user]/") for name in ("w1.log", "w2.log")]
+    assert b"alice" not in fleet.stdout.replace(str(tmp_path).encode(), b"")
+    tables = tmp_path / "tables"
+    exported = run_cli("export", str(folder), "-o", str(tables), "-f", "jsonl", "--redact")
+    assert exported.returncode == 0, exported.stderr
+    errors = [json.loads(line) for line in (tables / "errors.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert any("/home/[redacted:user]/in.png" in row["message"] for row in errors)
+    for table in tables.iterdir():
+        assert "alice" not in table.read_text(encoding="utf-8").replace(str(tmp_path), ""), table.name

@@ -84,12 +84,14 @@ class Rule:
     """One kind of secret: literal needles (any of them must occur), the regex, the replacement.
 
     ``replace`` returns the text for a match, or None to keep it as it is (not a secret after all).
+    ``folded`` needles are looked for in the lower-cased text.
     """
 
     kind: str
     needles: tuple[str, ...]
     regex: re.Pattern[str]
     replace: Replace
+    folded: bool = False
 
 
 def _whole(kind: str) -> Replace:
@@ -177,8 +179,8 @@ RULES: tuple[Rule, ...] = (
     Rule("url-password", ("://",), URL_PASSWORD_RE, _after("head", "password")),
     Rule("url-secret", ("=",), URL_PARAM_RE, _after("key", "url-secret")),
     Rule("bearer-token", ("earer", "EARER"), BEARER_RE, _bearer),
-    Rule("authorization", ("uthorization", "UTHORIZATION"), AUTHORIZATION_RE, _after("head", "authorization")),
-    Rule("secret", ("=", ":"), LABELLED_RE, _labelled),
+    Rule("authorization", ("authorization",), AUTHORIZATION_RE, _after("head", "authorization"), folded=True),
+    Rule("secret", ("key", "token", "secret", "passw", "pwd"), LABELLED_RE, _labelled, folded=True),
     Rule("email", ("@",), EMAIL_RE, _email),
     Rule("user", ("/home/", "/Users/", "sers\\", "sers/", "SERS\\", "SERS/"), HOME_RE, _home),
 )
@@ -186,6 +188,7 @@ IP_RULES: tuple[Rule, ...] = (
     Rule("ip", (".",), IPV4_RE, _ipv4),
     Rule("ip", ("::", ":"), IPV6_RE, _ipv6),
 )
+ALL_RULES = RULES + IP_RULES
 
 
 @dataclass(frozen=True)
@@ -196,14 +199,25 @@ class Redactor:
 
     @property
     def rules(self) -> tuple[Rule, ...]:
-        return RULES + IP_RULES if self.ips else RULES
+        return ALL_RULES if self.ips else RULES
 
     def redact(self, text: str, counts: Counter[str] | None = None) -> str:
         """``text`` with every secret replaced by ``[redacted:KIND]``; ``counts`` gets one per replacement."""
-        for rule in self.rules:
-            if not any(needle in text for needle in rule.needles):
+        lower: str | None = None
+        for rule in ALL_RULES if self.ips else RULES:  # hot: every line of a redacted log
+            if rule.folded:
+                if lower is None:
+                    lower = text.lower()
+                haystack = lower
+            else:
+                haystack = text
+            for needle in rule.needles:
+                if needle in haystack:
+                    break
+            else:
                 continue
             text = rule.regex.sub(_counting(rule, counts), text)
+            lower = None
         return text
 
 
