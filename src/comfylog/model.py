@@ -168,6 +168,13 @@ class Run:
     stopped: bool = False
 
 
+    def versions(self) -> list[str]:
+        """ComfyUI, PyTorch and CUDA image versions as the reports label them (those the log gave)."""
+        named = (("ComfyUI", self.comfyui_version), ("PyTorch", self.pytorch_version),
+                 ("CUDA image", self.cuda_version))
+        return [f"{label} {version}" for label, version in named if version]
+
+
 @dataclass
 class Summary:
     got_prompt: int = 0

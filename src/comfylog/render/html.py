@@ -353,13 +353,7 @@ def _machine(report: Report, page: Page) -> str:
     several_sources = len(report.sources) > 1
     cards = []
     for run in report.runs[:MAX_RUN_CARDS]:
-        versions = []
-        if run.comfyui_version:
-            versions.append(f"ComfyUI {run.comfyui_version}")
-        if run.pytorch_version:
-            versions.append(f"PyTorch {run.pytorch_version}")
-        if run.cuda_version:
-            versions.append(f"CUDA image {run.cuda_version}")
+        versions = run.versions()
         vram = f"{run.total_vram_mb} MB" if run.total_vram_mb is not None else "—"
         if run.total_ram_mb is not None:
             vram += f" · RAM {run.total_ram_mb} MB"

@@ -109,13 +109,7 @@ def _machine(run: Run, report: Report) -> Table:
     table.add_row("GPU", run.gpu or "—")
     table.add_row("VRAM", vram)
     table.add_row("vram state", states)
-    versions = []
-    if run.comfyui_version:
-        versions.append(f"ComfyUI {run.comfyui_version}")
-    if run.pytorch_version:
-        versions.append(f"PyTorch {run.pytorch_version}")
-    if run.cuda_version:
-        versions.append(f"CUDA image {run.cuda_version}")
+    versions = run.versions()
     table.add_row("versions", "  ".join(versions) or "—")
     span = f"{fmt_time(run.started_at)} → {fmt_time(run.ended_at)}"
     if run.span_s is not None:
