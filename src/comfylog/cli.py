@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import typer
 
@@ -77,6 +78,18 @@ def _write(text: str, output: Path | None) -> None:
     typer.echo(f"wrote {output}", err=True)
 
 
+def _print_rich(draw: Callable[[Any], None], output: Path | None, width: int = 120) -> None:
+    """Draw a rich renderable on the terminal, or as plain text into ``output``."""
+    from rich.console import Console
+
+    if output is None:
+        draw(Console())
+        return
+    console = Console(record=True, width=width, file=io.StringIO())
+    draw(console)
+    _write(console.export_text(), output)
+
+
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks instead of one-line errors."),
@@ -133,16 +146,9 @@ def analyze(
 
         _write_streamed(lambda out: write_json(report, out), output)
         return
-    from rich.console import Console
-
     from .render.terminal import render_terminal
 
-    if output is not None:
-        console = Console(record=True, width=120, file=open("/dev/null", "w"))  # noqa: SIM115
-        render_terminal(report, console, limit)
-        _write(console.export_text(), output)
-        return
-    render_terminal(report, Console(), limit)
+    _print_rich(lambda console: render_terminal(report, console, limit), output)
 
 
 # --- further commands are added below this line, one function each ---
@@ -174,14 +180,8 @@ def _fleet_report(
     if format is OutputFormat.json:
         _write(render_fleet_json(summary), output)
         return
-    from rich.console import Console
 
-    if output is not None:
-        console = Console(record=True, width=160, file=open("/dev/null", "w"))  # noqa: SIM115
-        render_fleet_terminal(summary, console, limit)
-        _write(console.export_text(), output)
-        return
-    render_fleet_terminal(summary, Console(), limit)
+    _print_rich(lambda console: render_fleet_terminal(summary, console, limit), output, width=160)
 
 
 class TableFormat(str, Enum):
@@ -358,16 +358,9 @@ def compare(
 
         _write(render_compare_json(comparison), output)
         return
-    from rich.console import Console
-
     from .render.compare import render_compare
 
-    if output is not None:
-        console = Console(record=True, width=120, file=open("/dev/null", "w"))  # noqa: SIM115
-        render_compare(comparison, console)
-        _write(console.export_text(), output)
-        return
-    render_compare(comparison, Console())
+    _print_rich(lambda console: render_compare(comparison, console), output)
 
 
 class CheckFormat(str, Enum):
@@ -453,16 +446,9 @@ def check(
             except OSError as exc:
                 typer.echo(f"comfylog: warning: cannot write the job summary {summary} ({exc.strerror})", err=True)
     else:
-        from rich.console import Console
-
         from .render.ci import render_check_text
 
-        if output is not None:
-            console = Console(record=True, width=120, file=open("/dev/null", "w"))  # noqa: SIM115
-            render_check_text(result, console)
-            _write(console.export_text(), output)
-        else:
-            render_check_text(result, Console())
+        _print_rich(lambda console: render_check_text(result, console), output)
     raise typer.Exit(result.exit_code)
 
 
