@@ -6,11 +6,13 @@ import os
 import stat
 from collections.abc import Iterable, Sequence
 
+from .gcpolicy import fewer_collections
 from .model import Report, SourceInfo, Summary
 from .parse import Parser
 from .redact import Redactor
 from .segment import Segmenter
 from .sources import RawLine, Source, read_lines, read_text
+from .spool import Spool
 
 
 def analyze_paths(paths: Sequence[str], jobs: int = 1, redactor: Redactor | None = None) -> Report:
@@ -53,9 +55,11 @@ def analyze_text(text: str, name: str = "<text>", redactor: Redactor | None = No
     return _analyze([read_text(text, name, redactor)])
 
 
+@fewer_collections()
 def _analyze(opened: Iterable[tuple[Source, Iterable]]) -> Report:  # type: ignore[type-arg]
     summary = Summary()
-    report = Report(sources=[], summary=summary, runs=[], prompts=[], progress_bars=[], loads=[], errors=[])
+    report = Report(sources=[], summary=summary, runs=Spool(), prompts=Spool(), progress_bars=Spool(),
+                    loads=Spool(), errors=Spool())
     first_ts = last_ts = None
     for index, (source, lines) in enumerate(opened):
         parser = Parser(index)
@@ -69,11 +73,15 @@ def _analyze(opened: Iterable[tuple[Source, Iterable]]) -> Report:  # type: igno
                 seg.feed_all(parser.feed_run(item))
         seg.feed_all(parser.close())
         seg.finish()
-        report.runs += seg.runs
-        report.prompts += seg.prompts
-        report.progress_bars += seg.bars
-        report.loads += seg.loads
-        report.errors += seg.errors
+        if index == 0:  # one input (the usual case): take its records as they are, spilled or not
+            report.runs, report.prompts, report.progress_bars = seg.runs, seg.prompts, seg.bars
+            report.loads, report.errors = seg.loads, seg.errors
+        else:
+            for mine, theirs in ((report.runs, seg.runs), (report.prompts, seg.prompts),
+                                 (report.progress_bars, seg.bars), (report.loads, seg.loads),
+                                 (report.errors, seg.errors)):
+                mine.extend(theirs)  # type: ignore[arg-type]
+                mine.release()
         report.notable += seg.notable
         report.notable_dropped += seg.notable_dropped
         s = seg.summary
@@ -115,11 +123,11 @@ def _apply_report_fields(report: Report, source: Source, index: int) -> None:
     from .model import ErrorRecord, Run
     from .patterns import gpu_name, is_oom
 
-    runs = [r for r in report.runs if r.source == index]
-    if not runs:
-        runs = [Run(index=len(report.runs), source=index)]
-        report.runs += runs
-    run = runs[0]
+    position = next((i for i, r in enumerate(report.runs) if r.source == index), None)
+    if position is None:
+        position = len(report.runs)
+        report.runs.append(Run(index=position, source=index))
+    run = report.runs[position]
     if "device" in fields and run.gpu is None:
         run.device = fields["device"][1]
         run.gpu = gpu_name(run.device)
@@ -131,6 +139,7 @@ def _apply_report_fields(report: Report, source: Source, index: int) -> None:
     for key in ("comfyui_version", "pytorch_version"):
         if key in fields and getattr(run, key) is None:
             setattr(run, key, fields[key][1])
+    report.runs[position] = run  # a long log's runs may be on disk: what is read back is a copy
     if "exception_type" in fields:
         line, exc_type = fields["exception_type"]
         message = fields.get("exception_message", (line, ""))[1]

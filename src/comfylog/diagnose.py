@@ -12,12 +12,15 @@ findings most costly first.
 from __future__ import annotations
 
 import os
+from array import array
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 from .events import Event, EventKind, Phase
+from .gcpolicy import fewer_collections
 from .model import ErrorRecord, Evidence, Finding, Load, ProgressBar, Prompt, Report, Run
 from .patterns import is_oom
 from .redact import Redactor
@@ -84,6 +87,7 @@ def rule(
     return register
 
 
+@fewer_collections()
 def diagnose(
     report: Report, *, reread: bool = False, paths: Sequence[str] | None = None, redactor: Redactor | None = None
 ) -> list[Finding]:
@@ -122,39 +126,106 @@ class _RunLookup:
     first whose running maximum of ``last_line`` reaches it, among those starting at or before it.
     """
 
-    def __init__(self, runs: list[Run]) -> None:
+    def __init__(self, runs: Sequence[Run]) -> None:
         self._firsts: dict[int, list[int]] = defaultdict(list)
         self._reach: dict[int, list[int]] = defaultdict(list)
-        self._runs: dict[int, list[Run]] = defaultdict(list)
+        self._positions: dict[int, list[int]] = defaultdict(list)  # the runs may be on disk (spool.py)
         self._linear = runs
         self.sorted = True
-        for run in runs:
+        for position, run in enumerate(runs):
             firsts, reach = self._firsts[run.source], self._reach[run.source]
             if firsts and run.first_line < firsts[-1]:
                 self.sorted = False
             firsts.append(run.first_line)
             reach.append(max(run.last_line, reach[-1]) if reach else run.last_line)
-            self._runs[run.source].append(run)
+            self._positions[run.source].append(position)
 
     def find(self, source: int, line: int) -> Run | None:
         if not self.sorted:
             return next((r for r in self._linear if r.source == source and r.first_line <= line <= r.last_line), None)
-        runs = self._runs.get(source)
-        if not runs:
+        positions = self._positions.get(source)
+        if not positions:
             return None
         starting = bisect_right(self._firsts[source], line)  # runs[:starting] start at or before line
         i = bisect_left(self._reach[source], line)
-        if i < starting and runs[i].first_line <= line <= runs[i].last_line:
-            return runs[i]
+        if i < starting:
+            run = self._linear[positions[i]]
+            if run.first_line <= line <= run.last_line:
+                return run
         return None
 
 
+class _Attributed(Protocol):
+    prompt: int | None
+
+
+R = TypeVar("R", bound=_Attributed)
+N = TypeVar("N", Run, Prompt)
+
+
+class _ByIndex(Generic[N]):
+    """Runs or prompts by their ``index``, looked up in the table (which may be on disk, spool.py)."""
+
+    def __init__(self, table: Sequence[N], numbered: bool | None = None) -> None:
+        """``numbered``: whether each item's index is its position (the usual numbering), if known."""
+        self._table: Sequence[N] = table
+        self._positions: dict[int, int] | None = None
+        if numbered is None:
+            numbered = all(item.index == position for position, item in enumerate(table))
+        if not numbered:
+            self._positions = {item.index: position for position, item in enumerate(table)}
+
+    def get(self, index: int) -> N | None:
+        if self._positions is not None:
+            position = self._positions.get(index)
+            return None if position is None else self._table[position]
+        return self._table[index] if 0 <= index < len(self._table) else None
+
+
+class _ByPrompt(Generic[R]):
+    """The records of one table by prompt, kept as positions: the table may be on disk (spool.py).
+
+    Records come in prompt order nearly always; then a lookup is two bisections of one array.
+    """
+
+    def __init__(self, records: Sequence[R]) -> None:
+        self._records = records
+        keys = array("q", (-1 if r.prompt is None else r.prompt for r in records))
+        self._order: array[int] | None = None
+        if any(keys[i] > keys[i + 1] for i in range(len(keys) - 1)):
+            order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: log order within a prompt
+            self._order = array("q", order)
+            keys = array("q", (keys[i] for i in order))
+        self._keys = keys
+
+    def of(self, prompt: int) -> list[R]:
+        lo, hi = bisect_left(self._keys, prompt), bisect_right(self._keys, prompt)
+        order = self._order
+        return [self._records[i if order is None else order[i]] for i in range(lo, hi)]
+
+
+#: Groups of prompts some rules pick out, found in one pass (Facts.prompts_in).
+PROMPT_GROUPS: dict[str, Callable[[Prompt], bool]] = {
+    "timed": lambda p: bool(p.total_s) and not p.estimated,
+    "unfinished": lambda p: p.status == "unfinished",
+    "invalid": lambda p: p.status == "invalid",
+    "ws_timeouts": lambda p: p.ws_timeouts > 0,
+    "lowvram_modules": lambda p: p.lowvram_module_loads > 0,
+    "quantized": lambda p: bool(p.gguf_qtypes) and any(n.startswith(QUANTIZED_PREFIXES) for n in p.gguf_qtypes or ()),
+}
+
+
 class Facts:
-    """What the rules share: the report, indexes over it, and the texts of the lines they cite."""
+    """What the rules share: the report, indexes over it, and the texts of the lines they cite.
+
+    A long log's record tables live mostly on disk (spool.py) and every pass over one decodes it
+    all, so the tables are read here once, into positions by prompt, run and group, and the
+    rules ask these indexes instead of filtering a whole table each.
+    """
 
     def __init__(self, report: Report) -> None:
         self.report = report
-        self.runs = {run.index: run for run in report.runs}
+        self.runs = _ByIndex(report.runs)
         self.events: dict[EventKind, list[Event]] = defaultdict(list)
         self._texts: dict[tuple[int, int], str] = {}
         grouped: dict[tuple[EventKind, int], list[Event]] = defaultdict(list)
@@ -170,15 +241,25 @@ class Facts:
             events.sort(key=lambda e: e.line)
             self._spans[key] = ([e.line for e in events], events)
         self._run_lookup: _RunLookup | None = None
-        self._loads: dict[int | None, list[Load]] = defaultdict(list)
-        for ld in report.loads:
-            self._loads[ld.prompt].append(ld)
-        self._errors: dict[int | None, list[ErrorRecord]] = defaultdict(list)
+        self._loads = _ByPrompt(report.loads)
+        self._errors = _ByPrompt(report.errors)
+        self._bars = _ByPrompt(report.progress_bars)
+        self._groups: dict[str, array[int]] = {name: array("q") for name in PROMPT_GROUPS}
+        self._by_run: dict[int, array[int]] = defaultdict(lambda: array("q"))
+        tests = [(test, self._groups[name]) for name, test in PROMPT_GROUPS.items()]
+        numbered = True
+        for position, prompt in enumerate(report.prompts):
+            numbered = numbered and prompt.index == position
+            self._by_run[prompt.run].append(position)
+            for test, positions in tests:
+                if test(prompt):
+                    positions.append(position)
+        self._prompts = _ByIndex(report.prompts, numbered)
+        #: KeyboardInterrupt records by source: how runs were stopped by hand (run_end).
+        self._ctrl_c: dict[int, list[int]] = defaultdict(list)
         for e in report.errors:
-            self._errors[e.prompt].append(e)
-        self._bars: dict[int | None, list[ProgressBar]] = defaultdict(list)
-        for bar in report.progress_bars:
-            self._bars[bar.prompt].append(bar)
+            if e.kind == "interrupted" and "KeyboardInterrupt" in e.message:
+                self._ctrl_c[e.source].append(e.line)
         #: Lines cited whose text the report does not hold: (source, line).
         self.missing: set[tuple[int, int]] = set()
         #: Tracebacks cited: their exception line lies in (first, last) and is found when read back.
@@ -211,21 +292,34 @@ class Facts:
         return self.between(kind, run.source, run.first_line, run.last_line)
 
     def prompts_by_index(self, indexes: Iterable[int]) -> list[Prompt]:
+        return list(self.prompts_at(sorted(set(indexes))))
+
+    def prompts_at(self, indexes: Iterable[int]) -> Iterator[Prompt]:
+        """The prompts with these indexes, one at a time (a long streak need not be held whole)."""
+        for index in indexes:
+            prompt = self._prompts.get(index)
+            if prompt is not None:
+                yield prompt
+
+    def prompts_in(self, group: str) -> Iterator[Prompt]:
+        """The prompts of one of PROMPT_GROUPS, in report order."""
         prompts = self.report.prompts
-        wanted = sorted(set(indexes))
-        if all(0 <= i < len(prompts) and prompts[i].index == i for i in wanted):  # the usual numbering
-            return [prompts[i] for i in wanted]
-        wanted_set = set(wanted)
-        return [p for p in prompts if p.index in wanted_set]
+        return (prompts[i] for i in self._groups[group])
+
+    def prompts_of_runs(self, runs: Iterable[int]) -> Iterator[Prompt]:
+        """The prompts of these runs, in report order."""
+        prompts = self.report.prompts
+        positions = sorted(i for run in set(runs) for i in self._by_run.get(run, ()))
+        return (prompts[i] for i in positions)
 
     def loads_of(self, prompt: Prompt) -> list[Load]:
-        return self._loads.get(prompt.index, [])
+        return self._loads.of(prompt.index)
 
     def errors_of(self, prompt: Prompt) -> list[ErrorRecord]:
-        return self._errors.get(prompt.index, [])
+        return self._errors.of(prompt.index)
 
     def bars_of(self, prompt: Prompt) -> list[ProgressBar]:
-        return self._bars.get(prompt.index, [])
+        return self._bars.of(prompt.index)
 
     def run_end(self, run: Run) -> str:
         """How a run ended: ``restart`` (the next start-up followed), ``stopped`` (``Stopped server``
@@ -235,19 +329,12 @@ class Facts:
         following = self.runs.get(run.index + 1)
         if following is not None and following.source == run.source and following.restart:
             end = "restart"
-        elif run.stopped or any(
-            e.kind == "interrupted" and "KeyboardInterrupt" in e.message and self._in_run(e, run)
-            for e in self.report.errors
-        ):
+        elif run.stopped or any(run.first_line <= line <= run.last_line for line in self._ctrl_c.get(run.source, ())):
             end = "stopped"
         else:
             end = "log-ends"
         self._ends[run.index] = end
         return end
-
-    @staticmethod
-    def _in_run(e: ErrorRecord, run: Run) -> bool:
-        return e.source == run.source and run.first_line <= e.line <= run.last_line
 
     def silent_deaths(self) -> dict[int, str]:
         """Prompts cut off during sampling with no error, by index -> how their run ended.
@@ -258,8 +345,8 @@ class Facts:
         """
         if self._silent is None:
             self._silent = {}
-            for prompt in self.report.prompts:
-                if prompt.status != "unfinished" or prompt.total_s is None or self.errors_of(prompt):
+            for prompt in self.prompts_in("unfinished"):
+                if prompt.total_s is None or self.errors_of(prompt):
                     continue
                 run = self.run_of(prompt)
                 if run is None:
@@ -325,23 +412,19 @@ def event_line(ev: Event) -> tuple[int, str]:
 def read_back(path: str, lines: set[int], redactor: Redactor | None = None) -> dict[int, str]:
     """The messages (prefix stripped) of ``lines`` of the log file at ``path``; {} if unreadable."""
     from .prefixes import PrefixReader
-    from .sources import UnusableInput, read_lines
+    from .sources import UnusableInput, lines_at
 
     if not lines or not os.path.isfile(path):
         return {}
-    found: dict[int, str] = {}
-    last = max(lines)
-    reader = PrefixReader()
     try:
-        _, raw_lines = read_lines(path, redactor=redactor)
-        for raw in raw_lines:
-            if raw.number in lines:
-                parts = [p for p in raw.text.split("\r") if p.strip()]  # tqdm redraws: the last state
-                found[raw.number] = reader.read(parts[-1] if parts else raw.text).text.strip()
-            if raw.number >= last:
-                break
+        texts = lines_at(path, lines, redactor)
     except (OSError, UnusableInput):
-        return found
+        return {}
+    reader = PrefixReader()
+    found: dict[int, str] = {}
+    for number, text in texts.items():
+        parts = [p for p in text.split("\r") if p.strip()]  # tqdm redraws: the last state
+        found[number] = reader.read(parts[-1] if parts else text).text.strip()
     return found
 
 
@@ -478,8 +561,8 @@ def _lowvram(facts: Facts) -> list[Finding]:
     least = min(offered) if offered else None
 
     affected = {ld.prompt for ld in partial if ld.prompt is not None}
-    affected |= {p.index for p in report.prompts if p.lowvram_module_loads}
-    prompts = [p for p in report.prompts if p.index in affected]
+    affected |= {p.index for p in facts.prompts_in("lowvram_modules")}
+    prompts = facts.prompts_by_index(affected)
     timed = _timed(prompts)
     load_s = sum(p.phases.load for p in timed)
     total_s = sum(p.total_s or 0.0 for p in timed)
@@ -591,7 +674,7 @@ def _lowvram_forced(facts: Facts) -> list[Finding]:
     state = next(s for s in run.vram_states if s in ("LOW_VRAM", "NO_VRAM"))
     flag = "--lowvram" if state == "LOW_VRAM" else "--novram"
     indexes = {r.index for r in runs}
-    prompts = [p for p in facts.report.prompts if p.run in indexes]
+    prompts = list(facts.prompts_of_runs(indexes))
     offloaded = {ld.prompt for ld in facts.report.loads if ld.kind in ("partial", "lowvram")}
     load_s = sum(p.phases.load for p in _timed(prompts) if p.index in offloaded or p.lowvram_module_loads)
     return [_finding(
@@ -618,7 +701,7 @@ def _cpu_only(facts: Facts) -> list[Finding]:
     if not evidence:
         return []
     indexes = {r.index for r in runs}
-    prompts = [p for p in facts.report.prompts if p.run in indexes]
+    prompts = list(facts.prompts_of_runs(indexes))
     inference = sum(p.phases.inference for p in prompts)
     version = next((r.pytorch_version for r in runs if r.pytorch_version), None)
     gpu_build = version is not None and ("+cu" in version or "+rocm" in version)
@@ -651,8 +734,7 @@ def _gguf(facts: Facts) -> list[Finding]:
         for name, count in ev.fields["qtypes"].items():
             if name.startswith(QUANTIZED_PREFIXES):
                 quantized[name] = max(quantized.get(name, 0), count)
-    prompts = [p.index for p in facts.report.prompts
-               if p.gguf_qtypes and any(n.startswith(QUANTIZED_PREFIXES) for n in p.gguf_qtypes)]
+    prompts = [p.index for p in facts.prompts_in("quantized")]
     run = facts.run_at(events[0].source, events[0].line)
     vram = gpu_vram_mb(run)
     types = ", ".join(sorted(quantized))
@@ -681,7 +763,7 @@ def _gguf(facts: Facts) -> list[Finding]:
 )
 def _slow_load(facts: Facts) -> list[Finding]:
     slow: list[tuple[Prompt, float, float]] = []
-    for prompt in _timed(facts.report.prompts):
+    for prompt in facts.prompts_in("timed"):
         load_s = prompt.phases.load
         if load_s < SLOW_LOAD_MIN_S or prompt.lowvram_module_loads:
             continue
@@ -724,31 +806,34 @@ def _slow_load(facts: Facts) -> list[Finding]:
     "alternating checkpoints or LoRAs between prompts.",
 )
 def _reload_thrash(facts: Facts) -> list[Finding]:
-    streaks: dict[str, list[Prompt]] = {}
-    by_run: dict[int, list[Prompt]] = defaultdict(list)  # once: a long log has thousands of runs
-    for p in facts.report.prompts:
-        by_run[p.run].append(p)
-    for each in facts.report.runs:
-        ran = [p for p in by_run.get(each.index, ()) if p.status not in ("invalid", "dropped")]
-        current: dict[str, list[Prompt]] = {}
-        for prompt in ran:
-            for model in list(current):
-                if model not in prompt.models:
-                    _keep_longest(streaks, model, current.pop(model))
-            for model in prompt.models:
-                current.setdefault(model, []).append(prompt)
-        for model, streak in current.items():
-            _keep_longest(streaks, model, streak)
+    streaks: dict[str, list[int]] = {}  # model -> indexes of the prompts of its longest streak
+    current: dict[str, list[int]] = {}
+    run_index: int | None = None
+    for prompt in facts.report.prompts:  # one pass: a run's prompts come one after the other
+        if prompt.run != run_index:
+            for model, streak in current.items():
+                _keep_longest(streaks, model, streak)
+            current, run_index = {}, prompt.run
+        if prompt.status in ("invalid", "dropped"):
+            continue
+        for model in list(current):
+            if model not in prompt.models:
+                _keep_longest(streaks, model, current.pop(model))
+        for model in prompt.models:
+            current.setdefault(model, []).append(prompt.index)
+    for model, streak in current.items():
+        _keep_longest(streaks, model, streak)
     thrash = {m: s for m, s in streaks.items() if len(s) >= RELOAD_STREAK}
     requests = [ev for ev in facts.events[EventKind.LOAD_REQUESTED] if ev.fields.get("model") in thrash]
     if not thrash or not requests:
         return []
     models = sorted(thrash, key=lambda m: -len(thrash[m]))
-    prompts = sorted({p.index for s in thrash.values() for p in s})
+    prompts = sorted({i for s in thrash.values() for i in s})
     cost = _reload_seconds(facts, thrash)
-    timed_total = sum(p.total_s or 0.0 for p in _timed(facts.prompts_by_index(prompts)))
+    timed_total = sum(p.total_s or 0.0 for p in facts.prompts_at(prompts) if p.total_s and not p.estimated)
     severity = "warning" if timed_total and cost >= 0.1 * timed_total else "info"
-    run = facts.run_of(thrash[models[0]][0])
+    first = next(facts.prompts_at(thrash[models[0]][:1]))
+    run = facts.run_of(first)
     high = run is not None and "HIGH_VRAM" in run.vram_states
     small = gpu_vram_mb(run) is not None and (gpu_vram_mb(run) or 0) < SMALL_GPU_MB
     listed = ", ".join(f"{m} in {len(thrash[m])}" for m in models[:3])
@@ -772,12 +857,12 @@ def _reload_thrash(facts: Facts) -> list[Finding]:
         severity=severity, total=len(requests))]
 
 
-def _keep_longest(streaks: dict[str, list[Prompt]], model: str, streak: list[Prompt]) -> None:
+def _keep_longest(streaks: dict[str, list[int]], model: str, streak: list[int]) -> None:
     if len(streak) > len(streaks.get(model, [])):
         streaks[model] = streak
 
 
-def _reload_seconds(facts: Facts, thrash: dict[str, list[Prompt]]) -> float:
+def _reload_seconds(facts: Facts, thrash: dict[str, list[int]]) -> float:
     """Seconds from each repeated ``Requested to load`` to the load line that followed it (timed logs)."""
     loads: dict[int, list[Load]] = defaultdict(list)
     for ld in facts.report.loads:
@@ -785,7 +870,7 @@ def _reload_seconds(facts: Facts, thrash: dict[str, list[Prompt]]) -> float:
     load_lines = {source: [ld.line for ld in items] for source, items in loads.items()}
     total = 0.0
     for model, streak in thrash.items():
-        for prompt in streak[1:]:  # the first load of a streak is no reload
+        for prompt in facts.prompts_at(streak[1:]):  # the first load of a streak is no reload
             if prompt.estimated:
                 continue
             for ev in facts.prompt_events(EventKind.LOAD_REQUESTED, prompt):
@@ -958,7 +1043,7 @@ def _restart_loop(facts: Facts) -> list[Finding]:
         if not evidence:
             evidence = [facts.cite(run.source, run.first_line, "start-up") for run in restarted]
         ended = {r.index for r in runs if facts.run_end(r) == "restart"}
-        lost = [p for p in facts.report.prompts if p.run in ended and p.status == "unfinished"]
+        lost = [p for p in facts.prompts_of_runs(ended) if p.status == "unfinished"]
         startup = sum(r.startup_s or 0.0 for r in restarted)
         findings.append(_finding(
             "restart-loop", f"{len(restarted)} restarts: ComfyUI started {len(runs)} times in one log", "high",
@@ -984,7 +1069,7 @@ def _restart_loop(facts: Facts) -> list[Finding]:
 )
 def _unfinished(facts: Facts) -> list[Finding]:
     silent = facts.silent_deaths()
-    prompts = [p for p in facts.report.prompts if p.status == "unfinished" and p.index not in silent]
+    prompts = [p for p in facts.prompts_in("unfinished") if p.index not in silent]
     if not prompts:
         return []
     ends: dict[str, list[Prompt]] = defaultdict(list)
@@ -1091,7 +1176,7 @@ def _validation_failed(facts: Facts) -> list[Finding]:
     records = [e for e in facts.report.errors if e.kind == "validation"]
     if not records:
         return []
-    rejected = [p for p in facts.report.prompts if p.status == "invalid"]
+    rejected = list(facts.prompts_in("invalid"))
     rejected_ids = {p.index for p in rejected}
     ignored = [e for e in records if e.prompt is not None and e.prompt not in rejected_ids]
     parts = []
@@ -1191,7 +1276,7 @@ def _slow_import(facts: Facts) -> list[Finding]:
 )
 def _ws_wait(facts: Facts) -> list[Finding]:
     timeouts = facts.events[EventKind.WS_TIMEOUT]
-    prompts = [p for p in facts.report.prompts if p.ws_timeouts]
+    prompts = list(facts.prompts_in("ws_timeouts"))
     count = facts.report.summary.ws_timeouts
     if not count or not timeouts:
         return []

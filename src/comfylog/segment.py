@@ -49,6 +49,7 @@ from .model import (
 )
 from .patterns import gpu_name
 from .prefixes import FINE
+from .spool import Spool
 
 #: worker-comfyui waits this long on the websocket before it logs a timeout line.
 WS_TIMEOUT_S = 10.0
@@ -85,6 +86,8 @@ NOTABLE_KINDS = frozenset(
     }
 )
 MAX_NOTABLE = 20_000
+#: Events between two looks at which records are final (spool.py): rare enough to cost nothing.
+RELEASE_EVERY = 4096
 #: ComfyUI reports one failure as ``!!! Exception``, its traceback and ``Got an OOM``, one after the
 #: other; consecutive events of these kinds are one incident (one error record).
 INCIDENT_KINDS = frozenset({EventKind.TRACEBACK, EventKind.OOM, EventKind.ERROR_LINE})
@@ -104,11 +107,11 @@ class Segmenter:
 
     def __init__(self, source: int = 0, first_run_index: int = 0, first_prompt_index: int = 0) -> None:
         self.source = source
-        self.runs: list[Run] = []
-        self.prompts: list[Prompt] = []
-        self.bars: list[ProgressBar] = []
-        self.loads: list[Load] = []
-        self.errors: list[ErrorRecord] = []
+        self.runs: Spool[Run] = Spool()
+        self.prompts: Spool[Prompt] = Spool()
+        self.bars: Spool[ProgressBar] = Spool()
+        self.loads: Spool[Load] = Spool()
+        self.errors: Spool[ErrorRecord] = Spool()
         self.notable: list[Event] = []
         self.notable_dropped = 0
         self.summary = Summary()
@@ -128,6 +131,7 @@ class Segmenter:
         self._tail: deque[Activity] = deque(maxlen=4)
         self._incident: ErrorRecord | None = None
         self._prev_end: datetime | None = None
+        self._events = 0
 
     # ---- feeding ------------------------------------------------------------------------------
     def feed_all(self, items: Iterable[Event | Activity]) -> None:
@@ -167,6 +171,9 @@ class Segmenter:
         name = _HANDLER_NAMES.get(kind)
         if name is not None:
             getattr(self, name)(ev, run)
+        self._events += 1
+        if self._events % RELEASE_EVERY == 0:
+            self._release()
 
     def finish(self) -> None:
         self._end_run()
@@ -247,6 +254,32 @@ class Segmenter:
         self._run = None
         self._run_stage = -1
         self._run_busy = False
+        self._release()
+
+    def _release(self) -> None:
+        """Tell the spools which records can no longer change, so that a long log's go to disk.
+
+        Only the prompts being executed or queued (and the records from the first of their lines
+        on) can still change, and the incident being built (a traceback's record); everything
+        older is final. Runs are final once ended.
+        """
+        live = [self._open.prompt] if self._open is not None else []
+        if self._queue:
+            live.append(self._queue[0])
+        first_index = min((p.index for p in live), default=self._prompt_index)
+        first_line = min((p.line for p in live), default=None)
+        if self._incident is not None:
+            first_line = min(first_line or self._incident.line, self._incident.line)
+        self.prompts.release_while(lambda p: p.index < first_index)
+        if first_line is None:
+            for records in (self.bars, self.loads, self.errors):
+                records.release()
+        else:
+            limit = first_line
+            self.bars.release_while(lambda b: b.line < limit)
+            self.loads.release_while(lambda ld: ld.line < limit)
+            self.errors.release_while(lambda e: e.line < limit)
+        self.runs.release(len(self.runs) - (self._run is not None))
 
     # ---- start-up facts -----------------------------------------------------------------------
     def _on_total_vram(self, ev: Event, run: Run) -> None:
