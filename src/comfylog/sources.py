@@ -421,6 +421,33 @@ def read_lines(
     return src, _clean_lines(head, phys, src, stream)
 
 
+def lines_at(path: str, numbers: set[int], redactor: Redactor | None = None) -> dict[int, str]:
+    """The cleaned text of the physical lines ``numbers`` of the log at ``path`` (evidence read back).
+
+    Only these lines are cleaned (and redacted): the rest are split and counted, no more, and
+    reading stops after the last one wanted. Raises OSError if the file cannot be opened; a file
+    that turns out damaged further on gives the lines found before the damage.
+    """
+    found: dict[int, str] = {}
+    if not numbers:
+        return found
+    last = max(numbers)
+    stream, name = open_binary(path)
+    src = new_source(name, redactor)
+    try:
+        for number, text in _physical_lines(stream, src):
+            if number in numbers:
+                found[number] = _finish(number, text, src).text
+                if number >= last:
+                    break
+    except (OSError, UnusableInput):
+        pass
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    return found
+
+
 def new_source(name: str, redactor: Redactor | None = None) -> Source:
     """The Source record of an input called ``name``; with a ``redactor``, its name is redacted too."""
     if redactor is None:
