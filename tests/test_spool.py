@@ -90,6 +90,7 @@ def test_every_corpus_report_is_the_same_when_its_records_spill(monkeypatch: pyt
     assert all(spilled == 0 for _, spilled in in_memory)
     monkeypatch.setattr(comfylog.spool, "BLOCK", 3)
     monkeypatch.setattr(comfylog.segment, "RELEASE_EVERY", 2)
+    monkeypatch.setattr(comfylog.segment, "RUN_BLOCK", 2)
     spilled = [whole([p]) for p in logs] + [whole(logs)]
     for path, (expected, _), (got, _) in zip([*logs, Path("whole corpus")], in_memory, spilled, strict=True):
         assert got == expected, path.name

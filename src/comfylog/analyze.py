@@ -10,7 +10,7 @@ from .gcpolicy import fewer_collections
 from .model import Report, SourceInfo, Summary
 from .parse import Parser
 from .redact import Redactor
-from .segment import Segmenter
+from .segment import RUN_BLOCK, Segmenter
 from .sources import RawLine, Source, read_lines, read_text
 from .spool import Spool
 
@@ -58,7 +58,7 @@ def analyze_text(text: str, name: str = "<text>", redactor: Redactor | None = No
 @fewer_collections()
 def _analyze(opened: Iterable[tuple[Source, Iterable]]) -> Report:  # type: ignore[type-arg]
     summary = Summary()
-    report = Report(sources=[], summary=summary, runs=Spool(), prompts=Spool(), progress_bars=Spool(),
+    report = Report(sources=[], summary=summary, runs=Spool(block=RUN_BLOCK), prompts=Spool(), progress_bars=Spool(),
                     loads=Spool(), errors=Spool())
     first_ts = last_ts = None
     for index, (source, lines) in enumerate(opened):

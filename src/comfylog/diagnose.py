@@ -16,7 +16,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generic, Protocol, TypeVar
 
 from .events import Event, EventKind, Phase
@@ -378,23 +378,31 @@ class Facts:
     def fill_from_files(
         self, findings: list[Finding], paths: Sequence[str] | None = None, redactor: Redactor | None = None
     ) -> None:
-        """Replace fallback texts by the cited lines themselves, read back from the log files."""
+        """Replace fallback texts by the cited lines themselves, read back from the log files.
+
+        Only the evidence the findings kept (the first few lines of each) is read back: reading
+        stops after the last of those lines, not at the last line a rule looked at.
+        """
+        kept = [ev for finding in findings for ev in finding.evidence]
+        kept_ids = {id(ev) for ev in kept}
+        ranges = [(ev, first, last) for ev, first, last in self.ranges if id(ev) in kept_ids]
         wanted: dict[int, set[int]] = defaultdict(set)
-        for source, line in self.missing:
-            wanted[source].add(line)
-        for evidence, first, last in self.ranges:
+        for ev in kept:
+            if (ev.source, ev.line) in self.missing:
+                wanted[ev.source].add(ev.line)
+        for evidence, first, last in ranges:
             wanted[evidence.source].update(range(first, last + 1))
         texts: dict[tuple[int, int], str] = {}
         for source, lines in wanted.items():
             if source < len(self.report.sources):
                 path = paths[source] if paths is not None else self.report.sources[source].name
                 texts.update(((source, n), t) for n, t in read_back(path, lines, redactor).items())
-        for evidence, first, last in self.ranges:
+        for evidence, first, last in ranges:
             needle = evidence.text.rstrip("…")[:80]
             found = [n for n in range(last, first - 1, -1) if needle in texts.get((evidence.source, n), "")]
             if found:
                 evidence.line = found[0]
-        cited = {id(evidence) for evidence, _, _ in self.ranges}
+        cited = {id(evidence) for evidence, _, _ in ranges}
         for finding in findings:
             for ev in finding.evidence:
                 if id(ev) not in cited and (ev.source, ev.line) in self.missing and (ev.source, ev.line) in texts:
@@ -1031,8 +1039,11 @@ def _oom_suspected(facts: Facts) -> list[Finding]:
 )
 def _restart_loop(facts: Facts) -> list[Finding]:
     findings = []
+    by_source: dict[int, list[Run]] = defaultdict(list)
+    for run in facts.report.runs:  # without their import times: a restart loop has thousands of runs
+        by_source[run.source].append(replace(run, import_times=[]))
     for source in range(len(facts.report.sources)):
-        runs = [r for r in facts.report.runs if r.source == source]
+        runs = by_source.get(source, [])
         restarted = [r for r in runs if r.restart]
         if len(restarted) < RESTART_LOOP_MIN:
             continue

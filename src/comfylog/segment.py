@@ -88,6 +88,8 @@ NOTABLE_KINDS = frozenset(
 MAX_NOTABLE = 20_000
 #: Events between two looks at which records are final (spool.py): rare enough to cost nothing.
 RELEASE_EVERY = 4096
+#: Runs per spilled block: a run carries its custom nodes' import times (~5 kB), 20x a prompt.
+RUN_BLOCK = 256
 #: ComfyUI reports one failure as ``!!! Exception``, its traceback and ``Got an OOM``, one after the
 #: other; consecutive events of these kinds are one incident (one error record).
 INCIDENT_KINDS = frozenset({EventKind.TRACEBACK, EventKind.OOM, EventKind.ERROR_LINE})
@@ -107,7 +109,7 @@ class Segmenter:
 
     def __init__(self, source: int = 0, first_run_index: int = 0, first_prompt_index: int = 0) -> None:
         self.source = source
-        self.runs: Spool[Run] = Spool()
+        self.runs: Spool[Run] = Spool(block=RUN_BLOCK)
         self.prompts: Spool[Prompt] = Spool()
         self.bars: Spool[ProgressBar] = Spool()
         self.loads: Spool[Load] = Spool()
