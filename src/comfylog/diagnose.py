@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from array import array
 from bisect import bisect_left, bisect_right
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Generic, Protocol, TypeVar
@@ -570,10 +570,10 @@ def _lowvram(facts: Facts) -> list[Finding]:
 
     affected = {ld.prompt for ld in partial if ld.prompt is not None}
     affected |= {p.index for p in facts.prompts_in("lowvram_modules")}
-    prompts = facts.prompts_by_index(affected)
-    timed = _timed(prompts)
-    load_s = sum(p.phases.load for p in timed)
-    total_s = sum(p.total_s or 0.0 for p in timed)
+    timed, load_s, total_s = 0, 0.0, 0.0  # summed one prompt at a time: there may be thousands
+    for prompt in facts.prompts_at(sorted(affected)):
+        if prompt.total_s and not prompt.estimated:
+            timed, load_s, total_s = timed + 1, load_s + prompt.phases.load, total_s + prompt.total_s
     share = load_s / total_s if total_s else 0.0
 
     kinds = []
@@ -1038,36 +1038,52 @@ def _oom_suspected(facts: Facts) -> list[Finding]:
     "or a memory limit) and fix that: a crash loop repeats until then.",
 )
 def _restart_loop(facts: Facts) -> list[Finding]:
-    findings = []
-    by_source: dict[int, list[Run]] = defaultdict(list)
-    for run in facts.report.runs:  # without their import times: a restart loop has thousands of runs
-        by_source[run.source].append(replace(run, import_times=[]))
-    for source in range(len(facts.report.sources)):
-        runs = by_source.get(source, [])
-        restarted = [r for r in runs if r.restart]
-        if len(restarted) < RESTART_LOOP_MIN:
+    # One pass over the runs, keeping counts and the first few lines: a loop has thousands of runs.
+    start_ups: Counter[int] = Counter()
+    restarts: Counter[int] = Counter()
+    startups: dict[int, float] = defaultdict(float)
+    cited: Counter[int] = Counter()  # restarted runs with a start-up line to cite
+    first_cites: dict[int, list[Evidence]] = defaultdict(list)
+    first_runs: dict[int, list[Run]] = defaultdict(list)
+    ended: dict[int, set[int]] = defaultdict(set)
+    for run in facts.report.runs:
+        source = run.source
+        start_ups[source] += 1
+        if facts.run_end(run) == "restart":
+            ended[source].add(run.index)
+        if not run.restart:
             continue
-        evidence = []
-        for run in restarted:
-            starts = facts.run_events(EventKind.CUDA_BANNER, run) or facts.run_events(EventKind.VRAM_STATE, run)
-            evidence += [facts.cite_event(ev) for ev in starts[:1]]
+        restarts[source] += 1
+        startups[source] += run.startup_s or 0.0
+        starts = facts.run_events(EventKind.CUDA_BANNER, run) or facts.run_events(EventKind.VRAM_STATE, run)
+        if starts:
+            cited[source] += 1
+            if len(first_cites[source]) < MAX_EVIDENCE:
+                first_cites[source].append(facts.cite_event(starts[0]))
+        if len(first_runs[source]) < MAX_EVIDENCE:
+            first_runs[source].append(replace(run, import_times=[]))
+    findings = []
+    for source in range(len(facts.report.sources)):
+        if restarts[source] < RESTART_LOOP_MIN:
+            continue
+        evidence, total = first_cites[source], cited[source]
         if not evidence:
-            evidence = [facts.cite(run.source, run.first_line, "start-up") for run in restarted]
-        ended = {r.index for r in runs if facts.run_end(r) == "restart"}
-        lost = [p for p in facts.prompts_of_runs(ended) if p.status == "unfinished"]
-        startup = sum(r.startup_s or 0.0 for r in restarted)
+            evidence = [facts.cite(run.source, run.first_line, "start-up") for run in first_runs[source]]
+            total = restarts[source]
+        lost = [p for p in facts.prompts_of_runs(ended[source]) if p.status == "unfinished"]
+        startup, n_runs, n_restarts = startups[source], start_ups[source], restarts[source]
         findings.append(_finding(
-            "restart-loop", f"{len(restarted)} restarts: ComfyUI started {len(runs)} times in one log", "high",
-            f"The log holds {len(runs)} start-ups of ComfyUI; {_plural(len(lost), 'prompt')} were cut off by them"
+            "restart-loop", f"{n_restarts} restarts: ComfyUI started {n_runs} times in one log", "high",
+            f"The log holds {n_runs} start-ups of ComfyUI; {_plural(len(lost), 'prompt')} were cut off by them"
             + (f" and start-ups took {dur(startup)}" if startup else "") + ". A process that keeps restarting "
             "is crashing, usually for the same reason each time.",
             ["Read the last lines of each run before the next start-up (comfylog marks the prompts it cut off)",
              "Silent ends are usually the kernel's OOM killer or the container's memory limit: give it more "
              "RAM or lighten the workflow",
              "On RunPod, a pod or worker that restarts in a loop keeps billing: stop it until the cause is fixed"],
-            evidence, {"restarts": len(restarted), "start_ups": len(runs), "startup_s": round(startup, 3),
+            evidence, {"restarts": n_restarts, "start_ups": n_runs, "startup_s": round(startup, 3),
                        "prompts_lost": len(lost)},
-            sum(prompt_seconds(p) for p in lost), (p.index for p in lost)))
+            sum(prompt_seconds(p) for p in lost), (p.index for p in lost), total=total))
     return findings
 
 
@@ -1184,28 +1200,39 @@ def _error_evidence(facts: Facts, record: ErrorRecord) -> Evidence:
     "unconnected input.",
 )
 def _validation_failed(facts: Facts) -> list[Finding]:
-    records = [e for e in facts.report.errors if e.kind == "validation"]
-    if not records:
+    rejected = {p.index for p in facts.prompts_in("invalid")}
+    records: list[ErrorRecord] = []  # the first few, for evidence
+    total = ignored = 0
+    prompts: list[int] = []
+    reasons: dict[str, None] = {}
+    for e in facts.report.errors:  # one pass, counting: a long log has thousands of these
+        if e.kind != "validation":
+            continue
+        total += 1
+        if len(records) < MAX_EVIDENCE:
+            records.append(e)
+        reasons.setdefault(e.message)
+        if e.prompt is not None:
+            prompts.append(e.prompt)
+            ignored += e.prompt not in rejected
+    if not total:
         return []
-    rejected = list(facts.prompts_in("invalid"))
-    rejected_ids = {p.index for p in rejected}
-    ignored = [e for e in records if e.prompt is not None and e.prompt not in rejected_ids]
     parts = []
     if rejected:
         parts.append(f"{_plural(len(rejected), 'prompt')} rejected (not run at all)")
     if ignored:
-        parts.append(f"{_plural(len(ignored), 'prompt')} ran with some outputs ignored")
-    reasons = list(dict.fromkeys(e.message for e in records))
+        parts.append(f"{_plural(ignored, 'prompt')} ran with some outputs ignored")
+    messages = list(reasons)
     return [_finding(
         "validation-failed", "Workflow validation failed: " + ", ".join(parts), "high",
         "ComfyUI checks each workflow before running it and refused these in whole or in part (first: "
-        f"`{_clip(reasons[0], 160)}`" + (f"; {len(reasons)} distinct messages" if len(reasons) > 1 else "") + ").",
+        f"`{_clip(messages[0], 160)}`" + (f"; {len(messages)} distinct messages" if len(messages) > 1 else "") + ").",
         ["The lines after `Failed to validate prompt for output N` name the node and input: usually a "
          "missing model file, a missing custom node or an unconnected input",
          "An API workflow must name model files that exist on this machine"],
-        [facts.cite(e.source, e.line, e.message) for e in records[:MAX_EVIDENCE]],
-        {"rejected": len(rejected), "outputs_ignored_in": len(ignored), "messages": reasons[:5]},
-        0.0, (e.prompt for e in records if e.prompt is not None), total=len(records))]
+        [facts.cite(e.source, e.line, e.message) for e in records],
+        {"rejected": len(rejected), "outputs_ignored_in": ignored, "messages": messages[:5]},
+        0.0, prompts, total=total)]
 
 
 @rule(
