@@ -519,6 +519,17 @@ def _gpu_phrase(run: Run | None) -> str:
     return f"a {gb(vram)} {name}" if vram else name
 
 
+@dataclass(slots=True, frozen=True)
+class _PromptRef:
+    """What a rule about many prompts keeps of each: a Prompt is ~10x bigger."""
+
+    index: int
+    run: int
+    source: int
+    line: int
+    total_s: float | None
+
+
 def prompt_seconds(prompt: Prompt) -> float:
     """A prompt's duration: as ComfyUI printed it when it did, else as measured."""
     if prompt.executed_s is not None:
@@ -1070,7 +1081,12 @@ def _restart_loop(facts: Facts) -> list[Finding]:
         if not evidence:
             evidence = [facts.cite(run.source, run.first_line, "start-up") for run in first_runs[source]]
             total = restarts[source]
-        lost = [p for p in facts.prompts_of_runs(ended[source]) if p.status == "unfinished"]
+        lost: list[int] = []  # indexes only: a loop can cut off thousands of prompts
+        lost_s = 0.0
+        for prompt in facts.prompts_of_runs(ended[source]):
+            if prompt.status == "unfinished":
+                lost.append(prompt.index)
+                lost_s += prompt_seconds(prompt)
         startup, n_runs, n_restarts = startups[source], start_ups[source], restarts[source]
         findings.append(_finding(
             "restart-loop", f"{n_restarts} restarts: ComfyUI started {n_runs} times in one log", "high",
@@ -1083,7 +1099,7 @@ def _restart_loop(facts: Facts) -> list[Finding]:
              "On RunPod, a pod or worker that restarts in a loop keeps billing: stop it until the cause is fixed"],
             evidence, {"restarts": n_restarts, "start_ups": n_runs, "startup_s": round(startup, 3),
                        "prompts_lost": len(lost)},
-            sum(prompt_seconds(p) for p in lost), (p.index for p in lost), total=total))
+            lost_s, lost, total=total))
     return findings
 
 
@@ -1096,12 +1112,13 @@ def _restart_loop(facts: Facts) -> list[Finding]:
 )
 def _unfinished(facts: Facts) -> list[Finding]:
     silent = facts.silent_deaths()
-    prompts = [p for p in facts.prompts_in("unfinished") if p.index not in silent]
+    prompts = [_PromptRef(p.index, p.run, p.source, p.line, p.total_s)  # small: there may be thousands
+               for p in facts.prompts_in("unfinished") if p.index not in silent]
     if not prompts:
         return []
-    ends: dict[str, list[Prompt]] = defaultdict(list)
+    ends: dict[str, list[_PromptRef]] = defaultdict(list)
     for prompt in prompts:
-        run = facts.run_of(prompt)
+        run = facts.runs.get(prompt.run)
         ends[facts.run_end(run) if run is not None else "log-ends"].append(prompt)
     running = [p for p in prompts if (p.total_s or 0.0) > 0]
     queued = len(prompts) - len(running)
