@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from .events import Event, Phase
@@ -20,7 +21,14 @@ def _by_fields(self: Any) -> tuple[Any, ...]:
 
     Records are pickled by the thousand when a long log's report spills to disk (spool.py).
     """
-    return (type(self), tuple(getattr(self, name) for name in self.__slots__))
+    cls = type(self)
+    fields = _FIELD_GETTERS.get(cls)
+    if fields is None:
+        fields = _FIELD_GETTERS[cls] = attrgetter(*cls.__slots__)
+    return (cls, fields(self))
+
+
+_FIELD_GETTERS: dict[type, attrgetter[Any]] = {}
 
 
 @dataclass(slots=True)

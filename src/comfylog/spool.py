@@ -58,8 +58,12 @@ class Spool(Sequence[T], Generic[T]):
         """The first ``count`` records (all, if None) are final: they may go to disk."""
         total = len(self)
         self._final = max(self._final, total if count is None else min(count, total))
-        while self._final - self._spilled >= self._block:
-            self._spill()
+        blocks = (self._final - self._spilled) // self._block
+        if blocks:
+            cut = blocks * self._block
+            chunk, self._tail = self._tail[:cut], self._tail[cut:]  # one cut, not one per block
+            for start in range(0, cut, self._block):
+                self._spill(chunk[start:start + self._block])
 
     def release_while(self, final: Callable[[T], bool], keep: int = 64) -> None:
         """Release records, oldest first, while ``final(record)`` holds; the last ``keep`` stay."""
@@ -70,8 +74,7 @@ class Spool(Sequence[T], Generic[T]):
             index += 1
         self.release(index)
 
-    def _spill(self) -> None:
-        chunk, self._tail = self._tail[: self._block], self._tail[self._block:]
+    def _spill(self, chunk: list[T]) -> None:
         data = zlib.compress(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL), 1)
         if self._file is None:
             self._file = tempfile.TemporaryFile(prefix="comfylog-")
