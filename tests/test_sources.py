@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from comfylog.analyze import analyze_paths
+from comfylog.api import analyze
 from comfylog.sources import UnusableInput, read_lines
 
 from .conftest import CORPUS, corpus_or_skip
@@ -138,3 +139,13 @@ def test_comfyui_error_report_header_fills_in_facts(tmp_path: Path) -> None:
     (error,) = [e for e in report.errors if e.kind == "oom"]
     assert "torch.OutOfMemoryError: Allocation on device" in error.message and "KSampler" in error.message
     assert report.sources[0].report_fields["arguments"] == "main.py --lowvram"
+
+
+def test_evidence_read_back_from_an_error_report_is_its_log_not_its_header(tmp_path: Path) -> None:
+    """Line numbers count the whole file, but only fenced lines are log: read back those alone."""
+    p = tmp_path / "report.md"
+    p.write_text(ERROR_REPORT, encoding="utf-8")
+    report = analyze([str(p)])
+    (oom,) = [f for f in report.findings if f.id == "oom"]
+    assert oom.evidence and all(not e.text.startswith("- **") for e in oom.evidence)
+    assert any("OutOfMemoryError" in e.text for e in oom.evidence)

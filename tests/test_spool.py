@@ -15,7 +15,7 @@ import pytest
 
 import comfylog.segment
 import comfylog.spool
-from comfylog.api import analyze
+from comfylog.api import analyze, analyze_text
 from comfylog.model import Phases, Prompt
 from comfylog.render.json import report_to_dict
 from comfylog.spool import Spool
@@ -71,6 +71,22 @@ def test_a_spool_pickles_whole() -> None:
     spool.release()
     back = pickle.loads(pickle.dumps(spool))
     assert back == spool and back.on_disk == 0
+    back.release()
+    assert back.on_disk == 300  # its block size came along
+
+
+def test_iterating_while_records_are_released_yields_each_once() -> None:
+    made = prompts(40)
+    spool: Spool[Prompt] = Spool(made, block=4)
+    spool.release(8)
+    seen = []
+    for i, prompt in enumerate(spool):
+        seen.append(prompt)
+        if i == 10:
+            spool.release()  # the rest of the tail goes to disk under the loop
+    assert seen == made
+    spool.extend(spool)  # a snapshot of itself, not an endless loop
+    assert len(spool) == 80 and list(spool)[40:] == made
 
 
 def corpus_logs() -> list[Path]:
@@ -91,8 +107,33 @@ def test_every_corpus_report_is_the_same_when_its_records_spill(monkeypatch: pyt
     monkeypatch.setattr(comfylog.spool, "BLOCK", 3)
     monkeypatch.setattr(comfylog.segment, "RELEASE_EVERY", 2)
     monkeypatch.setattr(comfylog.segment, "RUN_BLOCK", 2)
+    monkeypatch.setattr(comfylog.spool, "KEEP", 0)  # no safety margin: the horizon alone must hold
     spilled = [whole([p]) for p in logs] + [whole(logs)]
     for path, (expected, _), (got, _) in zip([*logs, Path("whole corpus")], in_memory, spilled, strict=True):
         assert got == expected, path.name
     assert sum(on_disk for _, on_disk in spilled) > 3000  # the comparison went through the disk
     assert any(r["findings"] for r, _ in spilled)
+
+
+#: A bar the parser finishes only after the next ``got prompt`` (its line comes before the prompt's)
+#: is painted when that prompt ends: it must not go to disk in between. Found in review.
+LATE_BAR_LOG = "\n".join(
+    ["2024-12-17T21:00:03.000000 - 100%|██████████| 4/4 [00:02<00:00,  2.00it/s]",
+     "2024-12-17T21:00:04.000000 - Prompt executed in 9.00 seconds",
+     "2024-12-17T21:00:07.000000 - 100%|██████████| 4/4 [00:02<00:00,  2.00it/s]",
+     "2024-12-17T21:00:08.000000 -  50%|█████     | 10/20 [00:05<00:05,  2.00it/s]",
+     "2024-12-17T21:00:09.000000 - got prompt",
+     "2024-12-17T21:00:10.000000 - Requested to load SDXL"]
+    + [f"2024-12-17T21:{1 + i // 20:02d}:{i * 3 % 60:02d}.000000 - 100%|██████████| 4/4 [00:02<00:00,  2.00it/s]"
+       for i in range(70)]
+    + ["2024-12-17T21:05:00.000000 - Prompt executed in 290.00 seconds", ""]
+)
+
+
+def test_a_bar_finished_late_keeps_its_times_when_records_spill(monkeypatch: pytest.MonkeyPatch) -> None:
+    in_memory = report_to_dict(analyze_text(LATE_BAR_LOG))
+    assert in_memory["progress_bars"][2]["started_at"] is not None  # the late bar, line 4
+    monkeypatch.setattr(comfylog.spool, "BLOCK", 3)
+    monkeypatch.setattr(comfylog.spool, "KEEP", 0)
+    monkeypatch.setattr(comfylog.segment, "RELEASE_EVERY", 2)
+    assert report_to_dict(analyze_text(LATE_BAR_LOG)) == in_memory

@@ -581,7 +581,9 @@ def _lowvram(facts: Facts) -> list[Finding]:
 
     affected = {ld.prompt for ld in partial if ld.prompt is not None}
     affected |= {p.index for p in facts.prompts_in("lowvram_modules")}
-    timed, load_s, total_s = 0, 0.0, 0.0  # summed one prompt at a time: there may be thousands
+    timed = 0  # summed one prompt at a time: there may be thousands
+    load_s: float = 0  # an int 0 when nothing is timed, as sum([]) gave
+    total_s: float = 0
     for prompt in facts.prompts_at(sorted(affected)):
         if prompt.total_s and not prompt.estimated:
             timed, load_s, total_s = timed + 1, load_s + prompt.phases.load, total_s + prompt.total_s
@@ -1053,7 +1055,7 @@ def _restart_loop(facts: Facts) -> list[Finding]:
     start_ups: Counter[int] = Counter()
     restarts: Counter[int] = Counter()
     startups: dict[int, float] = defaultdict(float)
-    cited: Counter[int] = Counter()  # restarted runs with a start-up line to cite
+    cited: dict[int, set[int]] = defaultdict(set)  # start-up lines to cite (each once)
     first_cites: dict[int, list[Evidence]] = defaultdict(list)
     first_runs: dict[int, list[Run]] = defaultdict(list)
     ended: dict[int, set[int]] = defaultdict(set)
@@ -1067,8 +1069,8 @@ def _restart_loop(facts: Facts) -> list[Finding]:
         restarts[source] += 1
         startups[source] += run.startup_s or 0.0
         starts = facts.run_events(EventKind.CUDA_BANNER, run) or facts.run_events(EventKind.VRAM_STATE, run)
-        if starts:
-            cited[source] += 1
+        if starts and event_line(starts[0])[0] not in cited[source]:
+            cited[source].add(event_line(starts[0])[0])
             if len(first_cites[source]) < MAX_EVIDENCE:
                 first_cites[source].append(facts.cite_event(starts[0]))
         if len(first_runs[source]) < MAX_EVIDENCE:
@@ -1077,7 +1079,7 @@ def _restart_loop(facts: Facts) -> list[Finding]:
     for source in range(len(facts.report.sources)):
         if restarts[source] < RESTART_LOOP_MIN:
             continue
-        evidence, total = first_cites[source], cited[source]
+        evidence, total = first_cites[source], len(cited[source])
         if not evidence:
             evidence = [facts.cite(run.source, run.first_line, "start-up") for run in first_runs[source]]
             total = restarts[source]

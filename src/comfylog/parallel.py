@@ -36,6 +36,7 @@ from .prefixes import Prefixed, PrefixReader
 from .redact import Redactor
 from .sources import (
     FENCE_RE,
+    MARKDOWN_PEEK_LINES,
     RawLine,
     Source,
     _clean_lines,
@@ -52,8 +53,6 @@ from .sources import (
 JOB_BYTES = 1 << 20
 #: Inputs smaller than this are read sequentially: starting workers would cost more than it saves.
 MIN_PARALLEL_BYTES = 16 << 20
-#: Lines ``_clean_lines`` looks at to decide whether an input is markdown.
-MARKDOWN_PEEK_LINES = 400
 TRACEBACK_NEEDLE = "Traceback (most recent call last)"
 LOWVRAM_PATTERN = "lowvram_module"
 

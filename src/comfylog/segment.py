@@ -262,16 +262,20 @@ class Segmenter:
         """Tell the spools which records can no longer change, so that a long log's go to disk.
 
         Only the prompts being executed or queued (and the records from the first of their lines
-        on) can still change, and the incident being built (a traceback's record); everything
-        older is final. Runs are final once ended.
+        on) can still change, the bars the executing prompt will paint when it ends (a bar the
+        parser finished late may start before the prompt's line), and the incident being built
+        (a traceback's record); everything older is final. Runs are final once ended.
         """
         live = [self._open.prompt] if self._open is not None else []
         if self._queue:
             live.append(self._queue[0])
         first_index = min((p.index for p in live), default=self._prompt_index)
-        first_line = min((p.line for p in live), default=None)
+        lines = [p.line for p in live]
+        if self._open is not None:
+            lines += [bar.line for bar, _ in self._open.bars]
         if self._incident is not None:
-            first_line = min(first_line or self._incident.line, self._incident.line)
+            lines.append(self._incident.line)
+        first_line = min(lines, default=None)
         self.prompts.release_while(lambda p: p.index < first_index)
         if first_line is None:
             for records in (self.bars, self.loads, self.errors):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import itertools
 import os
 import re
 import stat
@@ -27,6 +28,8 @@ from typing import BinaryIO
 from .redact import Redactor
 
 CHUNK_BYTES = 1 << 20
+#: Lines looked at to decide whether an input is markdown (a pasted report with fenced logs).
+MARKDOWN_PEEK_LINES = 400
 #: Lines longer than this are cut; the cut is counted in ``Source.truncated_lines``.
 MAX_LINE_CHARS = 1 << 20
 #: Share of control bytes in the first chunk above which an input is called binary.
@@ -435,7 +438,16 @@ def lines_at(path: str, numbers: set[int], redactor: Redactor | None = None) -> 
     stream, name = open_binary(path)
     src = new_source(name, redactor)
     try:
-        for number, text in _physical_lines(stream, src):
+        phys = _physical_lines(stream, src)
+        peeked = list(itertools.islice(phys, MARKDOWN_PEEK_LINES))
+        if any(FENCE_RE.match(t) for _, t in peeked):  # a pasted report: only fenced lines are log
+            for raw in _markdown_lines(_chain_many(peeked, phys), src):
+                if raw.number in numbers:
+                    found[raw.number] = raw.text
+                if raw.number >= last:
+                    break
+            return found
+        for number, text in _chain_many(peeked, phys):
             if number in numbers:
                 found[number] = _finish(number, text, src).text
                 if number >= last:
@@ -477,7 +489,7 @@ def _clean_lines(
         peeked: list[tuple[int, str]] = []
         for item in lines:
             peeked.append(item)
-            if len(peeked) >= 400:
+            if len(peeked) >= MARKDOWN_PEEK_LINES:
                 break
         if any(FENCE_RE.match(t) for _, t in peeked):
             src.markdown = True

@@ -22,14 +22,18 @@ T = TypeVar("T")
 
 #: Records per block: big enough to compress well, small enough to decode in about a millisecond.
 BLOCK = 4096
+#: Newest records ``release_while`` always leaves in memory, whatever the owner says (a margin).
+KEEP = 64
 
 
 class Spool(Sequence[T], Generic[T]):
     """An append-only sequence whose released records may live on disk.
 
     Records read back from disk are copies: changing one changes nothing unless it is stored
-    again (``spool[i] = record``). The owner calls ``release(n)`` once the first ``n`` records
-    will not change any more; only those are ever written out.
+    again (``spool[i] = record``); until its block is decoded again the change may seem to stick,
+    so never rely on that. The owner calls ``release(n)`` once the first ``n`` records will not
+    change any more; only those are ever written out. Positions never move (append-only), so
+    iterating while records are released is safe.
     """
 
     def __init__(self, items: Iterable[T] = (), block: int | None = None) -> None:
@@ -47,7 +51,7 @@ class Spool(Sequence[T], Generic[T]):
         self._tail.append(item)
 
     def extend(self, items: Iterable[T]) -> None:
-        for item in items:
+        for item in list(items) if items is self else items:
             self.append(item)
 
     def __iadd__(self, items: Iterable[T]) -> Spool[T]:
@@ -65,9 +69,9 @@ class Spool(Sequence[T], Generic[T]):
             for start in range(0, cut, self._block):
                 self._spill(chunk[start:start + self._block])
 
-    def release_while(self, final: Callable[[T], bool], keep: int = 64) -> None:
+    def release_while(self, final: Callable[[T], bool], keep: int | None = None) -> None:
         """Release records, oldest first, while ``final(record)`` holds; the last ``keep`` stay."""
-        limit = len(self) - keep
+        limit = len(self) - (KEEP if keep is None else keep)
         index = self._final
         tail, spilled = self._tail, self._spilled
         while index < limit and final(tail[index - spilled]):
@@ -107,14 +111,20 @@ class Spool(Sequence[T], Generic[T]):
         return items
 
     def __iter__(self) -> Iterator[T]:
-        for number in range(len(self._extents)):
-            yield from self._load(number)
-        yield from self._tail
+        position = 0  # by position, not by block: a release during the loop moves records to disk
+        while position < len(self):
+            if position < self._spilled:
+                block = self._load(position // self._block)
+                for item in block[position % self._block:]:
+                    yield item
+                    position += 1
+            else:
+                yield self._tail[position - self._spilled]
+                position += 1
 
     def __reversed__(self) -> Iterator[T]:
-        yield from reversed(self._tail)
-        for number in reversed(range(len(self._extents))):
-            yield from reversed(self._load(number))
+        for position in range(len(self) - 1, -1, -1):
+            yield self[position]
 
     @overload
     def __getitem__(self, index: int) -> T: ...
@@ -149,7 +159,7 @@ class Spool(Sequence[T], Generic[T]):
             self._cached[1][index % self._block] = item
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, (Spool, list, tuple)):
+        if isinstance(other, (Spool, list)):
             return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
         return NotImplemented
 
@@ -160,4 +170,5 @@ class Spool(Sequence[T], Generic[T]):
 
     # ---- pickling (reports sent between processes) -------------------------------------------
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Spool, (list(self),))
+        """Sent whole, into memory: the receiving process's copy does not spill again."""
+        return (Spool, (list(self), self._block))
