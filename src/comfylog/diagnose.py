@@ -206,7 +206,7 @@ class _ByPrompt(Generic[R]):
 
 #: Groups of prompts some rules pick out, found in one pass (Facts.prompts_in).
 PROMPT_GROUPS: dict[str, Callable[[Prompt], bool]] = {
-    "timed": lambda p: bool(p.total_s) and not p.estimated,
+    "timed": lambda p: _is_timed(p),  # defined below; looked up when called
     "unfinished": lambda p: p.status == "unfinished",
     "invalid": lambda p: p.status == "invalid",
     "ws_timeouts": lambda p: p.ws_timeouts > 0,
@@ -537,8 +537,13 @@ def prompt_seconds(prompt: Prompt) -> float:
     return prompt.total_s or 0.0
 
 
+def _is_timed(prompt: Prompt) -> bool:
+    """Measured from timestamps (not estimated from a printed duration), and longer than nothing."""
+    return bool(prompt.total_s) and not prompt.estimated
+
+
 def _timed(prompts: Iterable[Prompt]) -> list[Prompt]:
-    return [p for p in prompts if p.total_s and not p.estimated]
+    return [p for p in prompts if _is_timed(p)]
 
 
 def _basename(path: str) -> str:
@@ -585,8 +590,8 @@ def _lowvram(facts: Facts) -> list[Finding]:
     load_s: float = 0  # an int 0 when nothing is timed, as sum([]) gave
     total_s: float = 0
     for prompt in facts.prompts_at(sorted(affected)):
-        if prompt.total_s and not prompt.estimated:
-            timed, load_s, total_s = timed + 1, load_s + prompt.phases.load, total_s + prompt.total_s
+        if _is_timed(prompt):
+            timed, load_s, total_s = timed + 1, load_s + prompt.phases.load, total_s + (prompt.total_s or 0.0)
     share = load_s / total_s if total_s else 0.0
 
     kinds = []
@@ -851,7 +856,7 @@ def _reload_thrash(facts: Facts) -> list[Finding]:
     models = sorted(thrash, key=lambda m: -len(thrash[m]))
     prompts = sorted({i for s in thrash.values() for i in s})
     cost = _reload_seconds(facts, thrash)
-    timed_total = sum(p.total_s or 0.0 for p in facts.prompts_at(prompts) if p.total_s and not p.estimated)
+    timed_total = sum(p.total_s or 0.0 for p in facts.prompts_at(prompts) if _is_timed(p))
     severity = "warning" if timed_total and cost >= 0.1 * timed_total else "info"
     first = next(facts.prompts_at(thrash[models[0]][:1]))
     run = facts.run_of(first)

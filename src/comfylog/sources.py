@@ -439,8 +439,8 @@ def lines_at(path: str, numbers: set[int], redactor: Redactor | None = None) -> 
     src = new_source(name, redactor)
     try:
         phys = _physical_lines(stream, src)
-        peeked = list(itertools.islice(phys, MARKDOWN_PEEK_LINES))
-        if any(FENCE_RE.match(t) for _, t in peeked):  # a pasted report: only fenced lines are log
+        peeked, markdown = _peek_markdown(phys)
+        if markdown:  # a pasted report: only fenced lines are log
             for raw in _markdown_lines(_chain_many(peeked, phys), src):
                 if raw.number in numbers:
                     found[raw.number] = raw.text
@@ -486,12 +486,8 @@ def _clean_lines(
         if head is None:
             return
         lines = _chain(head, phys)
-        peeked: list[tuple[int, str]] = []
-        for item in lines:
-            peeked.append(item)
-            if len(peeked) >= MARKDOWN_PEEK_LINES:
-                break
-        if any(FENCE_RE.match(t) for _, t in peeked):
+        peeked, markdown = _peek_markdown(lines)
+        if markdown:
             src.markdown = True
             yield from _markdown_lines(_chain_many(peeked, lines), src)
             return
@@ -500,6 +496,12 @@ def _clean_lines(
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
+
+
+def _peek_markdown(lines: Iterator[tuple[int, str]]) -> tuple[list[tuple[int, str]], bool]:
+    """The first lines (consumed from ``lines``) and whether they make the input markdown."""
+    peeked = list(itertools.islice(lines, MARKDOWN_PEEK_LINES))
+    return peeked, any(FENCE_RE.match(t) for _, t in peeked)
 
 
 def _finish(number: int, text: str, src: Source) -> RawLine:
