@@ -128,8 +128,10 @@ def test_any_bytes_make_an_html_page_that_runs_none_of_them(tmp_path: Path, data
     assert report is not None
     page = render_html(report)
     assert "<script>alert(1)" not in page  # never run
-    # shown, escaped; unless a fence in the data made the file a pasted report, whose log is fenced
-    assert "alert(1)" in page or report.sources[0].markdown
+    # shown, escaped, when the report kept it (random data may make the file a pasted report
+    # whose log is fenced, or turn the exception into a custom node's import failure)
+    if any("alert(1)" in e.message for e in report.errors):
+        assert "alert(1)" in page
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
