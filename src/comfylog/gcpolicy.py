@@ -17,11 +17,17 @@ from contextlib import contextmanager
 ANALYSIS_THRESHOLDS = (50_000, 20, 1_000)
 
 
+def use_analysis_thresholds() -> tuple[int, ...]:
+    """Raise the collector's thresholds for analysing; returns the ones they replace."""
+    old = gc.get_threshold()
+    gc.set_threshold(*ANALYSIS_THRESHOLDS)
+    return old
+
+
 @contextmanager
 def fewer_collections() -> Iterator[None]:
     """Raise the collector's thresholds for the duration; the caller's settings come back after."""
-    old = gc.get_threshold()
-    gc.set_threshold(*ANALYSIS_THRESHOLDS)
+    old = use_analysis_thresholds()
     try:
         yield
     finally:

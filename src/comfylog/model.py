@@ -198,7 +198,6 @@ class Run:
     import_times: list[tuple[float, str, bool, int]] = field(default_factory=list)  # seconds, path, failed, line
     stopped: bool = False
 
-
     def versions(self) -> list[str]:
         """ComfyUI, PyTorch and CUDA image versions as the reports label them (those the log gave)."""
         named = (("ComfyUI", self.comfyui_version), ("PyTorch", self.pytorch_version),
@@ -281,6 +280,7 @@ class Report:
     #: Notable events kept for the diagnoser and timelines (bounded; see segment.MAX_NOTABLE).
     notable: list[Event] = field(default_factory=list)
     notable_dropped: int = 0
+
     def time_breakdown(self) -> list[tuple[str, float]]:
         """Seconds per phase over the whole report: start-up, the prompt phases, idle.
 

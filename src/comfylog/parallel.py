@@ -225,14 +225,14 @@ def _jobs_of(blocks: Iterable[bytes], job_bytes: int) -> Iterator[bytes]:
         yield buffer
 
 
-def _yield_to_parser() -> None:
-    """Workers run at a lower priority: on a log dense with messages this process (the parser) is
+def _start_worker() -> None:
+    """A worker only ever analyses: the analysis GC thresholds for its whole life (gcpolicy.py).
+
+    It also runs at a lower priority: on a log dense with messages this process (the parser) is
     the bottleneck, and workers that run ahead should not take its core."""
-    import gc
+    from .gcpolicy import use_analysis_thresholds
 
-    from .gcpolicy import ANALYSIS_THRESHOLDS
-
-    gc.set_threshold(*ANALYSIS_THRESHOLDS)  # a worker only ever analyses
+    use_analysis_thresholds()
     try:
         os.nice(10)
     except (AttributeError, OSError):  # no nice() on Windows
@@ -260,7 +260,7 @@ class Workers:
 
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("fork" if "fork" in methods else None)
-            self._executor = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_yield_to_parser)
+            self._executor = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_start_worker)
         return self._executor.submit(scan_block, data, number, redactor)
 
     def __enter__(self) -> Workers:
