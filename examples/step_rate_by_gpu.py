@@ -26,7 +26,7 @@ def load_folder(folder: Path) -> dict[str, pd.DataFrame]:
         report: comfylog.Report = comfylog.analyze(path)
         gpu = report.runs[0].gpu if report.runs else None
         print(f"{path.name}: {len(report.prompts)} prompts on {gpu or 'an unknown device'}")
-        frames.append(report.to_frames())
+        frames.append(comfylog.to_frames(report))
     if not frames:
         raise SystemExit(f"no *.log files in {folder}")
     return {name: pd.concat([f[name] for f in frames], ignore_index=True) for name in frames[0]}

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from comfylog.api import analyze
-from comfylog.render.json import report_to_dict
+from comfylog.rows import report_to_dict
 
 from .conftest import CORPUS, FACT_TALLY, corpus_or_skip, expected_logs
 

@@ -19,7 +19,7 @@ import pytest
 from comfylog.api import analyze, analyze_text
 from comfylog.diagnose import MAX_EVIDENCE, RULES, SEVERITY_RANK, rules_markdown
 from comfylog.model import Finding, Report
-from comfylog.sources import read_lines
+from comfylog.read.lines import read_lines
 
 from .conftest import CORPUS, ROOT, corpus_or_skip, expected_scenarios
 

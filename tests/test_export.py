@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 import comfylog
-from comfylog.render.json import report_to_dict
-from comfylog.render.tables import COLUMNS, SCHEMA, TABLES, log_tables, report_tables
+from comfylog.export import COLUMNS, SCHEMA, TABLES, log_tables, report_tables
+from comfylog.rows import report_to_dict
 
 from .conftest import EXAMPLES, ROOT, corpus_or_skip
 
@@ -144,7 +144,7 @@ def test_table_columns_are_exactly_the_json_fields() -> None:
 
 def test_to_frames_has_typed_columns_and_the_same_rows_as_the_export(exported: dict[str, Path]) -> None:
     path = corpus_or_skip() / "scenarios" / "runpod-wan-lowvram-gguf.log"
-    frames = comfylog.analyze(path).to_frames()
+    frames = comfylog.to_frames(comfylog.analyze(path))
     assert set(frames) == set(TABLES)
     prompts = frames["prompts"]
     assert str(prompts["total_s"].dtype) == "float64" and str(prompts["run"].dtype) == "Int64"
@@ -156,7 +156,7 @@ def test_to_frames_has_typed_columns_and_the_same_rows_as_the_export(exported: d
     row = csv_prompts[csv_prompts["source"] == str(path)].iloc[0]
     assert row["total_s"] == prompts.loc[0, "total_s"] and row["phases_load"] == prompts.loc[0, "phases_load"]
     # an empty log still gives every table, with its columns and dtypes, so concat keeps numbers numeric
-    empty = comfylog.analyze_text("nothing to see\n").to_frames()
+    empty = comfylog.to_frames(comfylog.analyze_text("nothing to see\n"))
     joined = pd.concat([empty["progress_bars"], frames["progress_bars"]], ignore_index=True)
     assert str(joined["final_rate"].dtype) == "float64"
 
@@ -223,7 +223,7 @@ def prompts_of(file: Any) -> pd.DataFrame:
     """The README's object-storage map step: an fsspec file in, that log's prompts out."""
     with file as handle:
         text = handle.read().decode("utf-8", "replace")
-    return comfylog.analyze_text(text, name=file.path).to_frames()["prompts"]
+    return comfylog.to_frames(comfylog.analyze_text(text, name=file.path))["prompts"]
 
 
 def test_dask_over_fsspec_files_recipe_from_the_readme() -> None:
@@ -253,7 +253,7 @@ def test_api_example_type_checks_and_misuse_does_not() -> None:
         "seconds: str = report.prompts[0].phases.load\n"
         "gpu: int = report.runs[0].gpu\n"
         "rows: int = comfylog.analyze_fleet(['x']).totals.prompts\n"
-        "frames: list[int] = report.to_frames()\n",
+        "frames: list[int] = comfylog.to_frames(report)\n",
         encoding="utf-8",
     )
     example = EXAMPLES / "step_rate_by_gpu.py"

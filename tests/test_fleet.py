@@ -14,7 +14,7 @@ import pytest
 
 import comfylog
 from comfylog.fleet import FLEET_PERCENTILES, QUANTITIES, FleetSummary, expand_inputs, percentile, wants_fleet
-from comfylog.sources import UnusableInput
+from comfylog.read.source import UnusableInput
 
 from .conftest import CORPUS, EXAMPLES, corpus_or_skip
 
@@ -51,7 +51,7 @@ def test_fleet_rows_agree_with_each_log_analysed_alone(
     assert len(fleet.logs) == 30 and not fleet.unusable
     for row, path in zip(fleet.logs, logs, strict=True):
         report = reports[path]
-        prompts = report.to_frames()["prompts"]
+        prompts = comfylog.to_frames(report)["prompts"]
         totals = prompts["total_s"].dropna()
         assert row.prompts == len(report.prompts) == len(prompts), path.name
         assert row.runs == len(report.runs) and row.restarts == report.summary.restarts, path.name
@@ -97,7 +97,7 @@ def test_fleet_totals_are_the_sums_of_the_per_log_analyses(
 def test_fleet_percentiles_match_pandas_over_all_prompts(
     fleet: FleetSummary, reports: dict[Path, comfylog.Report]
 ) -> None:
-    frames = [report.to_frames()["prompts"] for report in reports.values()]
+    frames = [comfylog.to_frames(report)["prompts"] for report in reports.values()]
     prompts = pd.concat(frames, ignore_index=True)
     timed = prompts[prompts["total_s"].notna()]
     assert len(timed) == fleet.totals.timed_prompts

@@ -23,20 +23,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from comfylog.analyze import analyze_paths
 from comfylog.api import analyze
 from comfylog.model import Report
-from comfylog.patterns import PATTERNS, PROGRESS_EXAMPLE
+from comfylog.parse.progress import PROGRESS_EXAMPLE
+from comfylog.parse.table import PATTERNS
+from comfylog.pipeline import analyze_paths
+from comfylog.read.source import UnusableInput
+from comfylog.read.streams import GZIP_RATIO_FLOOR, MAX_GZIP_RATIO, looks_binary, utf16_encoding
 from comfylog.render.html import render_html
-from comfylog.render.json import report_to_dict
 from comfylog.render.terminal import render_terminal
-from comfylog.sources import (
-    GZIP_RATIO_FLOOR,
-    MAX_GZIP_RATIO,
-    UnusableInput,
-    looks_binary,
-    utf16_encoding,
-)
+from comfylog.rows import report_to_dict
 
 from .conftest import CORPUS, EXAMPLES, corpus_or_skip
 
@@ -159,7 +155,7 @@ def corpus_logs() -> list[Path]:
 
 def line_kinds(path: Path) -> dict[str, int]:
     """For each kind of line in ``path`` (pattern name, bar, traceback line, blank), its first line index."""
-    from comfylog.patterns import find_message
+    from comfylog.parse.table import find_message
 
     kinds: dict[str, int] = {}
     for i, line in enumerate(path.read_text(encoding="utf-8", errors="replace").split("\n")):
@@ -332,7 +328,7 @@ def test_a_fifo_whose_writer_stops_mid_line(tmp_path: Path) -> None:
 
     writer = threading.Thread(target=write)
     writer.start()
-    report = analyze(fifo, jobs=2)  # jobs > 1 once opened FIFOs twice: the second open waited forever
+    report = analyze(fifo)
     writer.join(5)
     assert report.sources[0].lines == half.count(b"\n") + 1
     assert report.summary.got_prompt == 1 and report.prompts[0].status == "unfinished"

@@ -17,9 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from comfylog import parse, patterns, prefixes, redact, sources
-from comfylog.analyze import analyze_text
-from comfylog.patterns import PATTERNS, PROGRESS_EXAMPLE, PROGRESS_RE, search_progress
+from comfylog.parse import parser, traceback
+from comfylog.parse import table as patterns
+from comfylog.parse.progress import PROGRESS_EXAMPLE, PROGRESS_RE, search_progress
+from comfylog.parse.table import PATTERNS
+from comfylog.pipeline import analyze_text
+from comfylog.read import clean, markdown, prefixes, redact
 
 LINE_CHARS = 100_000
 #: Seconds one regex may take on one hostile line (linear ones take milliseconds).
@@ -55,13 +58,15 @@ def _regexes() -> Iterator[tuple[str, Search, str, str]]:
     for name, example in prefix_examples.items():
         regex = getattr(prefixes, name)
         yield f"prefix:{name}", regex.search, regex.pattern, example
-    for name, example in (("ANSI_RE", "\x1b[32m"), ("FENCE_RE", "```"), ("MOJIBAKE_RE", "â–ˆ"),
-                          ("REPORT_FIELD_RE", "- **Node Type:** KSampler")):
-        regex = getattr(sources, name)
-        yield f"sources:{name}", regex.search, regex.pattern, example
-    for name, example in (("BANNER_RULE_RE", "=========="), ("EXCEPTION_LINE_RE", "torch.OutOfMemoryError: x"),
-                          ("CHAINED_RE", "During handling of the above exception")):
-        regex = getattr(parse, name)
+    for module, name, example in ((clean, "ANSI_RE", "\x1b[32m"), (markdown, "FENCE_RE", "```"),
+                                  (clean, "MOJIBAKE_RE", "â–ˆ"),
+                                  (markdown, "REPORT_FIELD_RE", "- **Node Type:** KSampler")):
+        regex = getattr(module, name)
+        yield f"read:{name}", regex.search, regex.pattern, example
+    for module, name, example in ((parser, "BANNER_RULE_RE", "=========="),
+                                  (traceback, "EXCEPTION_LINE_RE", "torch.OutOfMemoryError: x"),
+                                  (traceback, "CHAINED_RE", "During handling of the above exception")):
+        regex = getattr(module, name)
         yield f"parse:{name}", regex.search, regex.pattern, example
     for rule in (*redact.RULES, *redact.IP_RULES):
         yield f"redact:{rule.kind}:{rule.regex.pattern[:12]}", rule.regex.search, rule.regex.pattern, ""
@@ -105,7 +110,7 @@ def test_regex_is_linear_on_hostile_lines(name: str, search: Search, source: str
 def test_progress_re_is_only_searched_through_search_progress() -> None:
     """PROGRESS_RE.search itself is quadratic on digits before a late ``%|``: nothing may call it."""
     for path in SRC.rglob("*.py"):
-        if path.name != "patterns.py":  # which names it in search_progress's docstring
+        if path.name != "progress.py":  # which names it in search_progress's docstring
             assert "PROGRESS_RE.search" not in path.read_text(encoding="utf-8"), path
 
 
@@ -144,7 +149,7 @@ def test_parser_reads_a_line_full_of_one_needle_in_linear_time(name: str, line: 
 def test_glued_messages_on_one_line_are_bounded_and_counted() -> None:
     """``got prompt`` glued 26,000 times on one line: the first 100 are read, the line is counted as skipped."""
     report = analyze_text("got prompt" * 26_000 + "\n")
-    assert report.summary.got_prompt == parse.MAX_GLUED_MESSAGES
+    assert report.summary.got_prompt == parser.MAX_GLUED_MESSAGES
     assert report.summary.skipped_lines == 1
     two = analyze_text("got promptLoading 1 new model\nPrompt executed in 1.00 seconds\n")
     assert two.summary.got_prompt == 1 and two.summary.skipped_lines == 0

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from comfylog.analyze import analyze_text
 from comfylog.api import analyze
 from comfylog.events import Event, EventKind
 from comfylog.parse import parse
-from comfylog.sources import RawLine, read_lines
+from comfylog.pipeline import analyze_text
+from comfylog.read.lines import read_lines
+from comfylog.read.source import RawLine
 
 from .conftest import CORPUS, FIXTURES, corpus_or_skip
 

@@ -9,8 +9,10 @@ import pytest
 
 from comfylog.events import Event
 from comfylog.parse import parse
-from comfylog.patterns import PATTERNS, PROGRESS_EXAMPLE, PROGRESS_RE, Pattern
-from comfylog.sources import ANSI_RE, RawLine
+from comfylog.parse.progress import PROGRESS_EXAMPLE, PROGRESS_RE
+from comfylog.parse.table import PATTERNS, Pattern
+from comfylog.read.clean import ANSI_RE
+from comfylog.read.source import RawLine
 
 from .conftest import CORPUS, EXAMPLES, FIXTURES
 

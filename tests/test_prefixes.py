@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from comfylog.prefixes import MINUTE, PrefixReader
+from comfylog.read.prefixes import MINUTE, PrefixReader
 
 
 @pytest.mark.parametrize(

@@ -21,11 +21,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from comfylog.analyze import _analyze, analyze_paths
 from comfylog.api import analyze, analyze_text
-from comfylog.parallel import Workers, read_parallel
-from comfylog.redact import MARK, Redactor, copy_redacted, open_log_bytes
-from comfylog.render.json import report_to_dict
+from comfylog.read.copy import copy_redacted, open_log_bytes
+from comfylog.read.redact import MARK, Redactor
+from comfylog.rows import report_to_dict
 
 from .conftest import CORPUS, EXAMPLES, corpus_or_skip
 
@@ -208,18 +207,6 @@ def test_source_names_and_error_report_fields_are_redacted(tmp_path: Path) -> No
     assert report.sources[0].report_fields["exception_message"] == (
         "cannot open /home/[redacted:user]/in.png, mail [redacted:email]")
     assert "alice" not in json.dumps(report_to_dict(report))
-
-
-def test_workers_redact_like_the_sequential_reader(tmp_path: Path) -> None:
-    """Big logs are read by worker processes: they get the redactor too."""
-    corpus_or_skip()
-    log = CORPUS / "logs" / "026-kostafun-3090-startup-only.log"
-    redactor = Redactor()
-    sequential = report_to_dict(analyze_paths([str(log)], redactor=redactor))
-    with Workers(2, job_bytes=3000, min_bytes=0) as workers:
-        parallel = report_to_dict(_analyze([read_parallel(str(log), workers, redactor)]))
-    assert parallel == sequential
-    assert "kostafun" not in json.dumps(parallel).replace(log.name, "")
 
 
 def test_analyze_text_redacts() -> None:

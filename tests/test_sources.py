@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from comfylog.analyze import analyze_paths
 from comfylog.api import analyze
-from comfylog.sources import UnusableInput, read_lines
+from comfylog.pipeline import analyze_paths
+from comfylog.read.lines import read_lines
+from comfylog.read.source import UnusableInput
 
 from .conftest import CORPUS, corpus_or_skip
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-import comfylog.segment
+import comfylog.segment.segmenter
 import comfylog.spool
 from comfylog.api import analyze, analyze_text
 from comfylog.model import Phases, Prompt
-from comfylog.render.json import report_to_dict
+from comfylog.rows import report_to_dict
 from comfylog.spool import Spool
 
 from .conftest import CORPUS, corpus_or_skip
@@ -105,8 +105,8 @@ def test_every_corpus_report_is_the_same_when_its_records_spill(monkeypatch: pyt
     in_memory = [whole([p]) for p in logs] + [whole(logs)]
     assert all(spilled == 0 for _, spilled in in_memory)
     monkeypatch.setattr(comfylog.spool, "BLOCK", 3)
-    monkeypatch.setattr(comfylog.segment, "RELEASE_EVERY", 2)
-    monkeypatch.setattr(comfylog.segment, "RUN_BLOCK", 2)
+    monkeypatch.setattr(comfylog.segment.segmenter, "RELEASE_EVERY", 2)
+    monkeypatch.setattr(comfylog.segment.segmenter, "RUN_BLOCK", 2)
     monkeypatch.setattr(comfylog.spool, "KEEP", 0)  # no safety margin: the horizon alone must hold
     spilled = [whole([p]) for p in logs] + [whole(logs)]
     for path, (expected, _), (got, _) in zip([*logs, Path("whole corpus")], in_memory, spilled, strict=True):
@@ -135,5 +135,5 @@ def test_a_bar_finished_late_keeps_its_times_when_records_spill(monkeypatch: pyt
     assert in_memory["progress_bars"][2]["started_at"] is not None  # the late bar, line 4
     monkeypatch.setattr(comfylog.spool, "BLOCK", 3)
     monkeypatch.setattr(comfylog.spool, "KEEP", 0)
-    monkeypatch.setattr(comfylog.segment, "RELEASE_EVERY", 2)
+    monkeypatch.setattr(comfylog.segment.segmenter, "RELEASE_EVERY", 2)
     assert report_to_dict(analyze_text(LATE_BAR_LOG)) == in_memory

@@ -3,12 +3,12 @@
     >>> import comfylog
     >>> report = comfylog.analyze("comfyui.log")
     >>> report.prompts[0].phases.load
-    >>> report.to_frames()["prompts"]           # pandas, imported only here
+    >>> comfylog.to_frames(report)["prompts"]  # pandas, imported only here
     >>> comfylog.analyze_fleet("workers/")      # many logs, each on its own
 """
 
-from .api import analyze, analyze_fleet, analyze_text, log_tables
+from .api import analyze, analyze_fleet, analyze_text, log_tables, to_frames
 from .model import Report
 
 __version__ = "0.1.0"
-__all__ = ["analyze", "analyze_text", "analyze_fleet", "log_tables", "Report", "__version__"]
+__all__ = ["analyze", "analyze_text", "analyze_fleet", "log_tables", "to_frames", "Report", "__version__"]

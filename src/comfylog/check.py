@@ -20,7 +20,7 @@ from typing import Any
 
 from .diagnose import RULES, prompt_seconds
 from .model import Finding, Prompt, Report
-from .redact import Redactor
+from .read.redact import Redactor
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -232,10 +232,10 @@ def check_logs(paths: Sequence[str], options: CheckOptions, redactor: Redactor |
     With a ``redactor`` the logs are read redacted (redact.py); the paths stay as given (GitHub
     annotations need them).
     """
-    from .api import analyze
+    from .pipeline import analyze_paths
 
-    reports = [(path, analyze(path, redact=redactor or False)) for path in paths]
-    baseline = analyze(options.baseline, redact=redactor or False) if options.baseline else None
+    reports = [(path, analyze_paths([path], redactor)) for path in paths]
+    baseline = analyze_paths([options.baseline], redactor) if options.baseline else None
     return check_reports(reports, options, baseline)
 
 

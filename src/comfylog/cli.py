@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import typer
 
-from .sources import UnusableInput
+from .read.source import UnusableInput
 
 if TYPE_CHECKING:
-    from .redact import Redactor
+    from .read.redact import Redactor
 
 app = typer.Typer(
     name="comfylog",
@@ -113,8 +113,7 @@ def analyze(
         False, "--fleet", help="Analyse each log on its own: one row per log, fleet-wide percentiles, common findings."
     ),
     jobs: int = typer.Option(
-        0, "--jobs", "-j", min=0, help="Processes for big logs (16 MB and more); 0: one per core. Same report. "
-        "In fleet mode: logs analysed at once (0: 2).",
+        0, "--jobs", "-j", min=0, help="Fleet mode: logs analysed at once, each in its own process (0: 2).",
     ),
     redact: bool | None = typer.Option(
         None, "--redact/--no-redact", help="Take API keys, tokens, e-mail addresses and user names out of the output."
@@ -136,11 +135,7 @@ def analyze(
     if fleet or wants_fleet(logs or []):
         _fleet_report(_inputs(logs), format, output, limit, jobs, redactor)
         return
-    if jobs == 0:
-        from .parallel import default_jobs
-
-        jobs = default_jobs()
-    report = run_analysis(_inputs(logs), jobs=jobs, redact=redactor or False)
+    report = run_analysis(_inputs(logs), redact=redactor or False)
     if format is OutputFormat.json:
         from .render.json import write_json
 
@@ -160,7 +155,7 @@ def _redactor(redact: bool | None, redact_ips: bool, default: bool = False) -> R
         fail("--no-redact and --redact-ips contradict each other")
     if not (redact_ips or (default if redact is None else redact)):
         return None
-    from .redact import Redactor
+    from .read.redact import Redactor
 
     return Redactor(ips=redact_ips)
 
@@ -219,8 +214,8 @@ def export(
     """
     from functools import partial
 
+    from .export import MissingDependency, concat_tables, log_tables, write_tables
     from .fleet import expand_inputs, map_logs
-    from .render.tables import MissingDependency, concat_tables, log_tables, write_tables
 
     if output.exists() and not output.is_dir():
         fail(f"{output}: exists and is not a directory (-o names a directory of tables)")
@@ -474,7 +469,8 @@ def redact_command(
     """
     from collections import Counter
 
-    from .redact import Redactor, copy_redacted, describe, open_log_bytes
+    from .read.copy import copy_redacted, open_log_bytes
+    from .read.redact import Redactor, describe
 
     inputs = _inputs(logs)
     to_dir = output is not None and str(output) != "-" and (output.is_dir() or len(inputs) > 1)

@@ -17,8 +17,8 @@ from functools import partial
 from typing import NamedTuple, TypeVar
 
 from .model import Report
-from .redact import Redactor
-from .sources import UnusableInput
+from .read.redact import Redactor
+from .read.source import UnusableInput
 
 #: Files a directory contributes: ComfyUI writes ``*.log``; saved RunPod/docker logs are often ``.txt``.
 LOG_SUFFIXES = (".log", ".txt", ".gz")
@@ -244,11 +244,11 @@ def summarize_log(path: str, redactor: Redactor | None = None) -> LogSummary:
 
     With a ``redactor`` the log is read redacted (redact.py) and so are its path and reason.
     """
-    from .api import analyze
+    from .pipeline import analyze_paths
 
     shown = redactor.redact(path) if redactor else path
     try:
-        report = analyze(path, redact=redactor or False)
+        report = analyze_paths([path], redactor)
     except UnusableInput as exc:
         return LogSummary(path=shown, unusable=redactor.redact(str(exc)) if redactor else str(exc))
     return summarize_report(report, report.sources[0].name if path == "-" else shown)

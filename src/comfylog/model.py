@@ -5,13 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .events import Event, Phase
 from .spool import Spool
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 PHASES = (Phase.LOAD, Phase.INFERENCE, Phase.WAIT, Phase.OTHER)
 
@@ -303,12 +300,3 @@ class Report:
     #: Filled by the diagnoser (diagnose.diagnose); empty until then.
     findings: list[Finding] = field(default_factory=list)
 
-    def to_frames(self) -> dict[str, pd.DataFrame]:
-        """The JSON tables as pandas DataFrames, one per table, with ``source`` = the log's path.
-
-        Same tables and columns as ``comfylog export`` (README, "Many logs at once"); pandas is
-        imported here, only when asked for.
-        """
-        from .render.tables import report_frames
-
-        return report_frames(self)

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..fleet import FLEET_PERCENTILES, QUANTITIES, FleetSummary, LogSummary
-from .json import SCHEMA_VERSION
+from ..rows import SCHEMA_VERSION
 from .terminal import SEVERITY_STYLE, fmt_s
 
 #: Phases shown per log (``other`` is in the fleet-wide table).

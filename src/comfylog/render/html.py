@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from ..events import EventKind, Phase
 from ..model import PHASES, Finding, ProgressBar, Prompt, Report, Run
-from ..prefixes import TIME_ONLY_BASE
+from ..text import TIME_ONLY_BASE
 from .terminal import fmt_s, main_bar_text
 
 if TYPE_CHECKING:  # the comparison is only rendered when one was made

@@ -9,9 +9,9 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..diagnose import dur
 from ..events import Phase
 from ..model import PHASES, Finding, Prompt, Report, Run
+from ..text import dur
 
 PHASE_STYLE = {
     "startup": "magenta",

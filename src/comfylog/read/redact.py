@@ -3,9 +3,9 @@
 Pasted logs carry API keys, tokens in download URLs, e-mail addresses and user names in home
 paths. ``Redactor.redact`` replaces each with ``[redacted:KIND]`` (a home path keeps its shape:
 ``/home/[redacted:user]/ComfyUI``). It is applied once, where text enters the pipeline
-(``sources.read_lines(..., redactor=...)``), so every event, error, evidence line, report field
+(``read.lines.read_lines(..., redactor=...)``), so every event, error, evidence line, report field
 and source name downstream is clean; ``comfylog redact`` applies it to a copy of the log, byte for
-byte otherwise. IP addresses only with ``ips=True``.
+byte otherwise (copy.py). IP addresses only with ``ips=True``. A leaf: it imports nothing of comfylog.
 
 Each rule has literal needles: a line without any of them costs a few substring tests, and every
 regex is bounded (no nested or lazy repetition that could backtrack on a hostile line).
@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
 
 MARK = "[redacted:"
 
@@ -241,59 +239,3 @@ def describe(counts: Counter[str]) -> str:
     if not counts:
         return "nothing"
     return ", ".join(f"{n} {kind}" for kind, n in counts.most_common())
-
-
-# ---- byte-faithful copies (comfylog redact) ---------------------------------------------------
-
-#: Bytes read at a time; a line longer than PIECE_BYTES is cut at a space, tab or CR to bound memory
-#: (a secret never holds one, so none is split).
-READ_BYTES = 1 << 20
-PIECE_BYTES = 4 << 20
-
-
-def open_log_bytes(path: str) -> tuple[BinaryIO, bytes, str]:
-    """Open ``path`` (``-``: stdin; .gz decompressed with the usual bounds) for a redacted copy.
-
-    Returns the stream, its first chunk and the input's name. Raises sources.UnusableInput for a
-    missing file, a directory or binary data, before anything is written.
-    """
-    from .sources import UnusableInput, looks_binary, open_binary
-
-    stream, name = open_binary(path)
-    try:
-        first = stream.read(READ_BYTES)
-    except (OSError, EOFError, zlib.error) as exc:
-        stream.close()
-        raise UnusableInput(f"{name}: cannot read ({exc})") from None
-    if looks_binary(first):
-        stream.close()
-        raise UnusableInput(f"{name}: looks like a binary file, not a text log")
-    return stream, first, name
-
-
-def copy_redacted(stream: BinaryIO, first: bytes, out: BinaryIO, redactor: Redactor, counts: Counter[str]) -> None:
-    """Write ``first`` and the rest of ``stream`` to ``out``, redacted, every other byte unchanged.
-
-    Invalid UTF-8 survives as it was (decoded and encoded with surrogateescape), and so do line
-    endings, ANSI codes and NUL bytes. A read that fails midway (a damaged .gz) ends the copy.
-    """
-    carry = b""
-    chunk = first
-    while chunk:
-        data = carry + chunk
-        cut = data.rfind(b"\n") + 1
-        if cut == 0 and len(data) > PIECE_BYTES:
-            cut = max(data.rfind(b" "), data.rfind(b"\t"), data.rfind(b"\r")) + 1 or len(data)
-        out.write(_redact_bytes(data[:cut], redactor, counts))
-        carry = data[cut:]
-        try:
-            chunk = stream.read(READ_BYTES)
-        except (OSError, EOFError, zlib.error):
-            chunk = b""
-    if carry:
-        out.write(_redact_bytes(carry, redactor, counts))
-
-
-def _redact_bytes(data: bytes, redactor: Redactor, counts: Counter[str]) -> bytes:
-    text = data.decode("utf-8", errors="surrogateescape")
-    return redactor.redact(text, counts).encode("utf-8", errors="surrogateescape")

@@ -19,11 +19,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Generic, Protocol, TypeVar
 
-from .events import Event, EventKind, Phase
-from .gcpolicy import fewer_collections
-from .model import ErrorRecord, Evidence, Finding, Load, ProgressBar, Prompt, Report, Run
-from .patterns import is_oom
-from .redact import Redactor
+from ..events import Event, EventKind, Phase
+from ..gcpolicy import fewer_collections
+from ..model import ErrorRecord, Evidence, Finding, Load, ProgressBar, Prompt, Report, Run
+from ..parse.table import is_oom
+from ..read.redact import Redactor
 
 #: Evidence lines kept per finding (the rest are counted in ``Finding.evidence_total``).
 MAX_EVIDENCE = 5
@@ -419,8 +419,9 @@ def event_line(ev: Event) -> tuple[int, str]:
 
 def read_back(path: str, lines: set[int], redactor: Redactor | None = None) -> dict[int, str]:
     """The messages (prefix stripped) of ``lines`` of the log file at ``path``; {} if unreadable."""
-    from .prefixes import PrefixReader
-    from .sources import UnusableInput, lines_at
+    from ..read.lines import lines_at
+    from ..read.prefixes import PrefixReader
+    from ..read.source import UnusableInput
 
     if not lines or not os.path.isfile(path):
         return {}

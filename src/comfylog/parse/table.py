@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .events import EventKind, Phase
+from ..events import EventKind, Phase
 
 Converter = Callable[[str], Any]
 
@@ -269,49 +269,3 @@ def match_fields(pattern: Pattern, m: re.Match[str]) -> dict[str, Any]:
         conv = pattern.convert.get(key)
         fields[key] = conv(value) if conv else value
     return fields
-
-
-# --- tqdm ---------------------------------------------------------------------------------------
-# ``Sampling:  50%|█████     | 1/2 [01:57<01:57, 117.60s/it]``. The label is whatever stands before
-# the percentage in the same CR-separated state; n/total may carry SI suffixes on download bars.
-PROGRESS_RE = re.compile(
-    r"(?P<label>[^\r|]{0,300}?)(?P<pct>\d{1,3})%\|(?P<bar>[^|\r]{0,400})\|\s*"
-    r"(?P<n>\d+(?:\.\d+)?[kMGTP]?)/(?P<total>\d+(?:\.\d+)?[kMGTP]?)\s*"
-    r"\[(?P<elapsed>\d+(?::\d{2}){1,2})(?:<(?P<remaining>[\d:?]+))?,\s*"
-    r"(?P<rate>\d+(?:\.\d+)?|\?)\s*(?P<unit>[^\],\s]*)(?P<postfix>,[^\]]{0,300})?\]"
-)
-PROGRESS_EXAMPLE = " 50%|█████     | 1/2 [01:57<01:57, 117.60s/it]"
-#: Longest label PROGRESS_RE takes (keep in step with its ``{0,300}``).
-PROGRESS_LABEL_CHARS = 300
-
-
-def search_progress(text: str) -> re.Match[str] | None:
-    """``PROGRESS_RE.search(text)``, the same match, in time linear in the length of ``text``.
-
-    A plain search tries the lazy label from every position: up to 300 steps each, seconds on a
-    hostile 100 kB line. Every match has ``%|`` right after its percentage, and its label starts
-    after the last ``\\r`` or ``|`` before it and at most 300 characters before it; so only that
-    start is tried, for each ``%|`` in turn (an earlier start could only reach an earlier ``%|``).
-    """
-    find = text.find("%|")
-    while find >= 0:
-        pct = find
-        while pct > find - 3 and pct > 0 and text[pct - 1].isdecimal():  # what \d matches
-            pct -= 1
-        if pct < find:
-            low = max(0, pct - PROGRESS_LABEL_CHARS)
-            start = max(low, text.rfind("\r", low, pct) + 1, text.rfind("|", low, pct) + 1)
-            m = PROGRESS_RE.match(text, start)
-            if m is not None:
-                return m
-        find = text.find("%|", find + 1)
-    return None
-
-
-SI = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
-
-
-def si_number(text: str) -> float:
-    if text and text[-1] in SI:
-        return float(text[:-1]) * SI[text[-1]]
-    return float(text)

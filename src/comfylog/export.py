@@ -1,6 +1,6 @@
 """The JSON tables made flat for pandas, DuckDB and Spark: ``comfylog export`` and ``Report.to_frames()``.
 
-Rows come from render/json.py's ``report_to_dict`` (one definition of every field); this module only
+Rows come from rows.py's ``report_to_dict`` (one definition of every field); this module only
 flattens them: ``source`` becomes the log's path, the ``phases`` object becomes ``phases_load`` ...
 columns, and any other list or object becomes compact JSON text, so every table has scalar columns
 and the same columns whatever the format.
@@ -14,9 +14,9 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..model import Report
-from ..redact import Redactor
-from .json import report_to_dict
+from .model import Report
+from .read.redact import Redactor
+from .rows import report_to_dict
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -99,9 +99,9 @@ def report_tables(report: Report) -> dict[str, list[Row]]:
 
 def log_tables(path: str, redactor: Redactor | None = None) -> dict[str, list[Row]]:
     """Analyse one log on its own and return its flat tables: the pure map step of an export."""
-    from ..api import analyze
+    from .pipeline import analyze_paths
 
-    return report_tables(analyze(path, redact=redactor or False))
+    return report_tables(analyze_paths([path], redactor))
 
 
 def concat_tables(parts: Iterable[dict[str, list[Row]]]) -> dict[str, list[Row]]:

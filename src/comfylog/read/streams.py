@@ -1,36 +1,20 @@
-"""Open log inputs and turn their bytes into clean text lines.
-
-Everything that is about bytes and characters lives here, so the parser only ever sees text:
-files, ``-``/stdin and ``.gz``; UTF-8 with a fallback that never fails (invalid bytes are replaced
-and counted); CRLF and LF (bare CRs inside a line are kept: they separate tqdm states); ANSI colour
-codes removed; tqdm blocks that went through cp1252 (``â–ˆ``) repaired; and markdown (issue
-bodies, "ComfyUI Error Report") reduced to the log in its fenced blocks plus the report's header
-fields.
-
-Input is read in chunks cut at newline bytes, so memory stays bounded whatever the file size.
-"""
+"""Bytes in: files, ``-``/stdin, ``.gz`` (bounded, keeping what precedes damage) and UTF-16, read as
+blocks of whole lines so memory stays bounded whatever the input's size."""
 
 from __future__ import annotations
 
 import codecs
 import io
-import itertools
 import os
-import re
 import stat
 import sys
 import zlib
-from collections import Counter
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import BinaryIO
 
-from .redact import Redactor
+from .source import Source, UnusableInput
 
 CHUNK_BYTES = 1 << 20
-#: Lines looked at to decide whether an input is markdown (a pasted report with fenced logs).
-MARKDOWN_PEEK_LINES = 400
-#: Lines longer than this are cut; the cut is counted in ``Source.truncated_lines``.
 MAX_LINE_CHARS = 1 << 20
 #: Share of control bytes in the first chunk above which an input is called binary.
 BINARY_CONTROL_SHARE = 0.10
@@ -46,90 +30,6 @@ GZIP_RATIO_FLOOR = 1 << 20
 GZIP_READ_BYTES = 64 << 10
 #: Compressed bytes inflated per call: a damaged part loses at most the output of one such piece...
 GZIP_PIECE_BYTES = 4 << 10
-
-
-class UnusableInput(Exception):
-    """The input cannot be read as a log at all (missing, a directory, binary...).
-
-    The message is one line meant for the user; the CLI prints it and exits with status 2.
-    """
-
-
-@dataclass(slots=True)
-class RawLine:
-    """One physical line of the input, decoded and cleaned, with its 1-based line number."""
-
-    number: int
-    text: str
-
-
-@dataclass
-class Source:
-    """One input and what reading it cost: replaced bytes, skipped lines, markdown facts."""
-
-    name: str
-    replaced_bytes: int = 0
-    skipped_lines: int = 0
-    truncated_lines: int = 0
-    repaired_mojibake: int = 0
-    total_lines: int = 0
-    markdown: bool = False
-    #: Fields of a "ComfyUI Error Report" header (``exception_type``, ``node_type``, ``device``...),
-    #: each a (line number, value) pair.
-    report_fields: dict[str, tuple[int, str]] = field(default_factory=dict)
-    #: Bytes of the input never read: the compressed rest of a .gz past the decompression cap or
-    #: after damage (GzipStream).
-    dropped_bytes: int = 0
-    #: Why reading stopped early (a .gz cut short, damaged, or past the cap); None if it did not.
-    stopped: str | None = None
-    #: Applied to every line (and the name) as it is read, so nothing downstream sees a secret.
-    redactor: Redactor | None = None
-    #: Replacements made by ``redactor``, by kind.
-    redactions: Counter[str] = field(default_factory=Counter)
-
-
-ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
-FENCE_RE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
-
-
-def _cp1252_mojibake(ch: str) -> str:
-    """How ``ch`` looks after its UTF-8 bytes were decoded as cp1252 (undefined bytes kept as-is)."""
-    out = []
-    for b in ch.encode("utf-8"):
-        try:
-            out.append(bytes([b]).decode("cp1252"))
-        except UnicodeDecodeError:
-            out.append(chr(b))
-    return "".join(out)
-
-
-# Only the block elements tqdm draws: their mojibake ("â–ˆ") can never be meant literally.
-MOJIBAKE_REPAIRS = {_cp1252_mojibake(chr(c)): chr(c) for c in range(0x2580, 0x25A0)}
-MOJIBAKE_RE = re.compile("|".join(re.escape(k) for k in sorted(MOJIBAKE_REPAIRS, key=len, reverse=True)))
-
-
-def clean_text(text: str, source: Source) -> str:
-    """Remove ANSI codes and NULs, repair tqdm mojibake; cheap when there is nothing to do."""
-    if "\x1b" in text:
-        text = ANSI_RE.sub("", text)
-    if "\x00" in text:
-        text = text.replace("\x00", "")
-    if "â–" in text:
-        text, n = MOJIBAKE_RE.subn(lambda m: MOJIBAKE_REPAIRS[m.group(0)], text)
-        source.repaired_mojibake += n
-    if source.redactor is not None:
-        text = source.redactor.redact(text, source.redactions)
-    return text
-
-
-def _decode(chunk: bytes, source: Source) -> str:
-    try:
-        return chunk.decode("utf-8")
-    except UnicodeDecodeError:
-        text = chunk.decode("utf-8", errors="surrogateescape")
-        bad = sum(1 for c in text if "\udc80" <= c <= "\udcff")
-        source.replaced_bytes += bad
-        return re.sub("[\udc80-\udcff]", "\ufffd", text)
 
 
 def looks_binary(head: bytes) -> bool:
@@ -342,23 +242,6 @@ def _salvage(inflate: zlib._Decompress, piece: bytes, limit: int) -> bytes:
     return out
 
 
-def _physical_lines(stream: BinaryIO, source: Source) -> Iterator[tuple[int, str]]:
-    """Yield (line number, decoded text without its line ending) for every line of ``stream``."""
-    return lines_of_blocks(physical_blocks(stream, source), source)
-
-
-def lines_of_blocks(blocks: Iterable[bytes], source: Source, number: int = 0) -> Iterator[tuple[int, str]]:
-    """Decode blocks of whole lines (see physical_blocks) into numbered lines after line ``number``."""
-    for block in blocks:
-        text = _decode(block, source)
-        lines = text.split("\n")
-        if block.endswith(b"\n"):
-            lines.pop()
-        for line in lines:
-            number += 1
-            yield number, line
-
-
 def physical_blocks(stream: BinaryIO, source: Source) -> Iterator[bytes]:
     """Yield ``stream`` as blocks of whole lines, each ending with a newline byte but the last.
 
@@ -400,173 +283,3 @@ def physical_blocks(stream: BinaryIO, source: Source) -> Iterator[bytes]:
         source.replaced_bytes += stream.replaced_bytes
     if carry:
         yield carry
-
-
-def read_lines(
-    path: str, source: Source | None = None, redactor: Redactor | None = None
-) -> tuple[Source, Iterator[RawLine]]:
-    """Open ``path`` and return its Source record and an iterator of its cleaned lines.
-
-    With a ``redactor``, every line and the source's name come out redacted.
-    Raises UnusableInput before any line is produced when the input cannot be a log.
-    """
-    stream, name = open_binary(path)
-    src = source or new_source(name, redactor)
-    phys = _physical_lines(stream, src)
-    # Read the first line now so missing/binary input fails here, not mid-analysis.
-    try:
-        head = next(phys)
-    except StopIteration:
-        head = None
-    except UnusableInput:
-        stream.close()
-        raise
-    return src, _clean_lines(head, phys, src, stream)
-
-
-def lines_at(path: str, numbers: set[int], redactor: Redactor | None = None) -> dict[int, str]:
-    """The cleaned text of the physical lines ``numbers`` of the log at ``path`` (evidence read back).
-
-    Only these lines are cleaned (and redacted): the rest are split and counted, no more, and
-    reading stops after the last one wanted. Raises OSError if the file cannot be opened; a file
-    that turns out damaged further on gives the lines found before the damage.
-    """
-    found: dict[int, str] = {}
-    if not numbers:
-        return found
-    last = max(numbers)
-    stream, name = open_binary(path)
-    src = new_source(name, redactor)
-    try:
-        phys = _physical_lines(stream, src)
-        peeked, markdown = _peek_markdown(phys)
-        if markdown:  # a pasted report: only fenced lines are log
-            for raw in _markdown_lines(_chain_many(peeked, phys), src):
-                if raw.number in numbers:
-                    found[raw.number] = raw.text
-                if raw.number >= last:
-                    break
-            return found
-        for number, text in _chain_many(peeked, phys):
-            if number in numbers:
-                found[number] = _finish(number, text, src).text
-                if number >= last:
-                    break
-    except (OSError, UnusableInput):
-        pass
-    finally:
-        if stream is not sys.stdin.buffer:
-            stream.close()
-    return found
-
-
-def new_source(name: str, redactor: Redactor | None = None) -> Source:
-    """The Source record of an input called ``name``; with a ``redactor``, its name is redacted too."""
-    if redactor is None:
-        return Source(name=name)
-    redactions: Counter[str] = Counter()
-    return Source(name=redactor.redact(name, redactions), redactor=redactor, redactions=redactions)
-
-
-def read_text(
-    text: str, name: str = "<text>", redactor: Redactor | None = None
-) -> tuple[Source, Iterator[RawLine]]:
-    """Like read_lines, for a log already in memory (tests, notebooks, pasted logs)."""
-    stream = io.BytesIO(text.encode("utf-8", errors="surrogatepass"))
-    src = new_source(name, redactor)
-    phys = _physical_lines(stream, src)
-    head = next(phys, None)
-    return src, _clean_lines(head, phys, src, stream)
-
-
-def _clean_lines(
-    head: tuple[int, str] | None, phys: Iterator[tuple[int, str]], src: Source, stream: BinaryIO
-) -> Iterator[RawLine]:
-    try:
-        if head is None:
-            return
-        lines = _chain(head, phys)
-        peeked, markdown = _peek_markdown(lines)
-        if markdown:
-            src.markdown = True
-            yield from _markdown_lines(_chain_many(peeked, lines), src)
-            return
-        for number, text in _chain_many(peeked, lines):
-            yield _finish(number, text, src)
-    finally:
-        if stream is not sys.stdin.buffer:
-            stream.close()
-
-
-def _peek_markdown(lines: Iterator[tuple[int, str]]) -> tuple[list[tuple[int, str]], bool]:
-    """The first lines (consumed from ``lines``) and whether they make the input markdown."""
-    peeked = list(itertools.islice(lines, MARKDOWN_PEEK_LINES))
-    return peeked, any(FENCE_RE.match(t) for _, t in peeked)
-
-
-def _finish(number: int, text: str, src: Source) -> RawLine:
-    src.total_lines = number
-    if text.endswith("\r"):
-        text = text[:-1]
-    if len(text) > MAX_LINE_CHARS and "\x00" in text:
-        text = text.replace("\x00", "")  # NUL padding (a file's tail after a crash) is no text to cut
-    if len(text) > MAX_LINE_CHARS:
-        text = text[:MAX_LINE_CHARS]
-        src.truncated_lines += 1
-    return RawLine(number, clean_text(text, src))
-
-
-def _chain(head: tuple[int, str], rest: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str]]:
-    yield head
-    yield from rest
-
-
-def _chain_many(items: list[tuple[int, str]], rest: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str]]:
-    yield from items
-    yield from rest
-
-
-# "ComfyUI Error Report" header fields: ``- **Exception Type:** torch.OutOfMemoryError``.
-REPORT_FIELD_RE = re.compile(r"^\s*-\s+\*\*(?P<key>[^*:]+):\*\*\s*(?P<value>.*)$")
-REPORT_FIELDS = {
-    "Node ID": "node_id",
-    "Node Type": "node_type",
-    "Exception Type": "exception_type",
-    "Exception Message": "exception_message",
-    "ComfyUI Version": "comfyui_version",
-    "PyTorch Version": "pytorch_version",
-    "Arguments": "arguments",
-    "Name": "device",
-    "VRAM Total": "vram_total_bytes",
-}
-# Fenced blocks under these headings hold no log lines (stack trace repeats the log; workflow is JSON).
-NON_LOG_SECTIONS = ("stack trace", "attached workflow", "additional context", "workflow")
-
-
-def _markdown_lines(lines: Iterator[tuple[int, str]], src: Source) -> Iterator[RawLine]:
-    """Yield the log lines inside fenced blocks; record error-report fields; count the rest."""
-    fence: str | None = None
-    section = ""
-    for number, raw in lines:
-        text = raw[:-1] if raw.endswith("\r") else raw
-        m = FENCE_RE.match(text)
-        if fence is None:
-            if m:
-                fence = m.group(1)[0] * 3
-                continue
-            stripped = text.strip()
-            if stripped.startswith("#"):
-                section = stripped.lstrip("#").strip().lower()
-            fm = REPORT_FIELD_RE.match(text)
-            if fm and fm.group("key").strip() in REPORT_FIELDS:
-                key = REPORT_FIELDS[fm.group("key").strip()]
-                src.report_fields.setdefault(key, (number, clean_text(fm.group("value").strip(), src)))
-            src.total_lines = number
-            continue
-        if m and text.strip().startswith(fence):
-            fence = None
-            continue
-        if section.startswith(NON_LOG_SECTIONS):
-            src.total_lines = number
-            continue
-        yield _finish(number, text, src)

@@ -1,62 +1,47 @@
-"""The pipeline in one call: inputs -> lines -> events -> runs/prompts/phases -> Report."""
+"""The pipeline in one call: inputs -> lines -> events -> runs, prompts and phases -> findings.
+
+``build_report`` reads, parses and segments (a Report without findings); ``analyze_paths`` and
+``analyze_text`` add the diagnosis. Everything above (api, fleet, export, check, the CLI) calls these.
+"""
 
 from __future__ import annotations
 
-import os
-import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
+from .diagnose import diagnose
 from .gcpolicy import fewer_collections
 from .model import Report, SourceInfo, Summary
 from .parse import Parser
-from .redact import Redactor
-from .segment import RUN_BLOCK, Segmenter
-from .sources import RawLine, Source, read_lines, read_text
+from .read.lines import read_lines, read_text
+from .read.redact import Redactor
+from .read.source import RawLine, Source
+from .segment.segmenter import RUN_BLOCK, Segmenter
 from .spool import Spool
 
 
-def analyze_paths(paths: Sequence[str], jobs: int = 1, redactor: Redactor | None = None) -> Report:
-    """Analyse the logs at ``paths`` (``-`` is stdin) in order, as one report.
+def analyze_paths(paths: Sequence[str], redactor: Redactor | None = None) -> Report:
+    """Analyse the logs at ``paths`` (``-`` is stdin) in order, as one report, findings included.
 
-    Each input is read, parsed and segmented as a stream; runs never span two inputs. With
-    ``jobs`` > 1, big inputs are scanned by that many worker processes (parallel.py); the report
-    is the same. With a ``redactor``, lines are redacted as they are read (redact.py): every text
-    in the report is clean, every number the same. Raises sources.UnusableInput for an input that
-    cannot be a log.
+    Each input is read, parsed and segmented as a stream; runs never span two inputs. With a
+    ``redactor``, lines are redacted as they are read (read/redact.py): every text in the report is
+    clean, every number the same. Raises UnusableInput for an input that cannot be a log.
     """
-    if jobs > 1 and _may_be_big(paths):
-        from .parallel import Workers, read_parallel
-
-        with Workers(jobs) as workers:  # fail fast, before any work
-            return _analyze([read_parallel(path, workers, redactor) for path in paths])
     opened = [read_lines(path, redactor=redactor) for path in paths]  # fail fast, before any work
-    return _analyze(opened)
-
-
-def _may_be_big(paths: Sequence[str]) -> bool:
-    """Could any input be big enough for worker processes to pay (stdin and .gz: who knows)?"""
-    from .parallel import MIN_PARALLEL_BYTES
-
-    for path in paths:
-        try:
-            if not stat.S_ISREG(os.stat(path).st_mode):
-                return True  # a FIFO or a device: opening it here would consume (or wait for) its data
-            with open(path, "rb") as fh:
-                if fh.read(2) == b"\x1f\x8b" or os.fstat(fh.fileno()).st_size >= MIN_PARALLEL_BYTES:
-                    return True
-        except OSError:
-            if path == "-":
-                return True
-    return False
+    report = build_report(opened)
+    report.findings = diagnose(report, reread=True, paths=paths, redactor=redactor)
+    return report
 
 
 def analyze_text(text: str, name: str = "<text>", redactor: Redactor | None = None) -> Report:
-    """Analyse a log given as a string (tests, notebooks, pasted logs)."""
-    return _analyze([read_text(text, name, redactor)])
+    """Analyse a log given as a string (tests, notebooks, pasted logs), findings included."""
+    report = build_report([read_text(text, name, redactor)])
+    report.findings = diagnose(report)
+    return report
 
 
 @fewer_collections()
-def _analyze(opened: Iterable[tuple[Source, Iterable]]) -> Report:  # type: ignore[type-arg]
+def build_report(opened: Iterable[tuple[Source, Iterator[RawLine]]]) -> Report:
+    """Read, parse and segment each opened input in order: the Report, before diagnosis."""
     summary = Summary()
     report = Report(sources=[], summary=summary, runs=Spool(block=RUN_BLOCK), prompts=Spool(), progress_bars=Spool(),
                     loads=Spool(), errors=Spool())
@@ -64,13 +49,8 @@ def _analyze(opened: Iterable[tuple[Source, Iterable]]) -> Report:  # type: igno
     for index, (source, lines) in enumerate(opened):
         parser = Parser(index)
         seg = Segmenter(index, first_run_index=len(report.runs), first_prompt_index=len(report.prompts))
-        for item in lines:
-            if type(item) is RawLine:
-                seg.feed_all(parser.feed(item))
-            elif type(item) is tuple:  # a line and its prefix, read by a worker (parallel.py)
-                seg.feed_all(parser.feed(*item))
-            else:
-                seg.feed_all(parser.feed_run(item))
+        for raw in lines:
+            seg.feed_all(parser.feed(raw))
         seg.feed_all(parser.close())
         seg.finish()
         if index == 0:  # one input (the usual case): take its records as they are, spilled or not
@@ -121,7 +101,7 @@ def _apply_report_fields(report: Report, source: Source, index: int) -> None:
     if not fields:
         return
     from .model import ErrorRecord, Run
-    from .patterns import gpu_name, is_oom
+    from .parse.table import gpu_name, is_oom
 
     position = next((i for i, r in enumerate(report.runs) if r.source == index), None)
     if position is None:

@@ -20,12 +20,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ..text import TIME_ONLY_BASE
+
 #: Resolution, in seconds, below which a timestamp is good enough to time phases.
 FINE = 0.0
 MINUTE = 60.0
 
-# Base date for time-only logs; the serializer prints only the time for these.
-TIME_ONLY_BASE = datetime(1900, 1, 1)
 
 DOCKER_RE = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?(?:Z|[+-]\d{2}:?\d{2}) ?")
 REPORT_RE = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))? - ")

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .events import Activity, Event, EventKind, Phase
-from .patterns import Pattern, find_message, is_oom, match_fields, search_progress, si_number
-from .prefixes import FINE, Prefixed, PrefixReader, may_start_with_prefix
-from .sources import RawLine
+from ..events import Activity, Event, EventKind, Phase
+from ..read.prefixes import PrefixReader, may_start_with_prefix
+from ..read.source import RawLine
+from .progress import search_progress, si_number
+from .table import Pattern, find_message, is_oom, match_fields
+from .traceback import TracebackReader
 
 Item = Event | Activity
 
@@ -42,9 +44,6 @@ START_MARKERS = frozenset(
 )
 #: The ``==========`` line printed just before ``== CUDA ==``.
 BANNER_RULE_RE = re.compile(r"^={10,}\s*$")
-EXCEPTION_LINE_RE = re.compile(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::\s?(?P<message>.*))?$")
-CHAINED_RE = re.compile(r"^(During handling of the above exception|The above exception was the direct cause)")
-MAX_TRACEBACK_LINES = 2000
 #: Messages read from one line glued together (``got promptLoading 1 new model``); real logs glue two.
 MAX_GLUED_MESSAGES = 100
 #: A completed bar redrawn on the very next line with the same count (tqdm's close() written as a
@@ -85,32 +84,6 @@ class _Bar:
         return self.last.total > 0 and self.last.n >= self.last.total
 
 
-@dataclass(slots=True)
-class QuietRun:
-    """Consecutive lines that only add time (no message, no bar), or only add to a lowvram module count.
-
-    Made by parallel.py for the lines after the first of such a run, and fed with ``Parser.feed_run``:
-    their effect on the parser is summed up, not replayed line by line. Only valid when no
-    traceback is open, which parallel.py guarantees by sending the lines around tracebacks whole.
-    """
-
-    last_line: int
-    lines: int
-    styles: dict[str, int]
-    lowvram: bool = False
-    #: The first timestamped line of the run, its time and resolution.
-    first_ts_line: int = 0
-    first_ts: datetime | None = None
-    first_resolution: float = FINE
-    #: Over the timestamped lines after the first: the latest time, coarsest resolution, last line.
-    rest_max_ts: datetime | None = None
-    rest_max_resolution: float = FINE
-    rest_last_line: int = 0
-    #: The time of the last timestamped line (unclamped) and of the run's last line (may be None).
-    last_ts: datetime | None = None
-    end_ts: datetime | None = None
-
-
 class Parser:
     """Feed it RawLines in order; it yields Events and Activities. Call ``close()`` at the end."""
 
@@ -124,17 +97,15 @@ class Parser:
         self._bar: _Bar | None = None
         self._activity: Activity | None = None
         self._lowvram: Event | None = None
-        self._traceback: Event | None = None
-        self._traceback_pending: Event | None = None  # finished, may still get a chained part
+        self._tracebacks = TracebackReader()
         self._last_ts: datetime | None = None
         self._closed: list[Activity] = []
         self._isolate_next = False
 
     # ---- public -------------------------------------------------------------------------------
-    def feed(self, raw: RawLine, pre: Prefixed | None = None) -> Iterator[Item]:
-        """Parse one line; ``pre``: its prefix, when already read (parallel.py reads it in a worker)."""
-        if pre is None:
-            pre = self.prefixes.read(raw.text)
+    def feed(self, raw: RawLine) -> Iterator[Item]:
+        """Parse one line: the events it makes, after the activity runs up to it."""
+        pre = self.prefixes.read(raw.text)
         ts = pre.ts
         self.styles[pre.style] = self.styles.get(pre.style, 0) + 1
         if ts is not None:
@@ -144,29 +115,13 @@ class Parser:
         text = pre.text
         out: list[Item] = []
 
-        if self._traceback is not None:
-            if self._traceback_line(raw.number, ts, text):
+        if self._tracebacks.active:
+            taken, done = self._tracebacks.feed(raw.number, ts, text)
+            if taken:
                 self._mark(raw.number, ts, pre.resolution, Phase.OTHER)
                 return iter(self._take_closed())
-            if self._traceback_pending is not None:  # cut short: this line is a message of its own
-                out.append(self._traceback_pending)
-                self._traceback_pending = None
-        elif self._traceback_pending is not None:
-            stripped = text.strip()
-            if not stripped or CHAINED_RE.match(stripped):
-                # Not part of the traceback unless a chained one follows: end_line stays on the
-                # exception line, which evidence quotes.
-                self._mark(raw.number, ts, pre.resolution, Phase.OTHER)
-                return iter(self._take_closed())
-            if stripped.startswith("Traceback (most recent call last)"):
-                self._traceback = self._traceback_pending
-                self._traceback_pending = None
-                self._traceback.fields["chained"] = self._traceback.fields.get("chained", 0) + 1
-                self._traceback.end_line = raw.number
-                self._mark(raw.number, ts, pre.resolution, Phase.OTHER)
-                return iter(self._take_closed())
-            out.append(self._traceback_pending)
-            self._traceback_pending = None
+            if done is not None:
+                out.append(done)
 
         # A completed bar not redrawn on this line is finished.
         if self._bar is not None and self._bar.complete and self._bar.last.line < raw.number:
@@ -191,48 +146,8 @@ class Parser:
             out.extend(self._take_closed())
         return iter(out)
 
-    def feed_run(self, run: QuietRun) -> Iterator[Item]:
-        """What ``feed`` does for each line of ``run``, in one step (see QuietRun)."""
-        if self._traceback is not None or self._traceback_pending is not None:
-            raise ValueError(f"quiet run at line {run.last_line} while a traceback is open")
-        for style, count in run.styles.items():
-            self.styles[style] = self.styles.get(style, 0) + count
-        out: list[Item] = []
-        if self._bar is not None and self._bar.complete:
-            out.extend(self._close_bar())
-        phase = Phase.OTHER
-        if run.lowvram:
-            phase = Phase.LOAD
-            lowvram = self._lowvram
-            if lowvram is None:
-                raise ValueError(f"lowvram run at line {run.last_line} without its first line")
-            lowvram.fields["count"] += run.lines
-            lowvram.end_line = run.last_line
-            lowvram.end_ts = run.end_ts
-        if run.first_ts is not None:
-            if self.first_ts is None:
-                self.first_ts = run.first_ts
-            self.last_ts = run.last_ts
-            self._mark(run.first_ts_line, run.first_ts, run.first_resolution, phase)
-            out.extend(self._take_closed())
-            if run.rest_max_ts is not None:
-                # _mark for each later line only extends the activity the first one left open.
-                act = self._activity
-                assert act is not None and act.phase is phase and not self._isolate_next
-                ts = run.rest_max_ts if self._last_ts is None or run.rest_max_ts > self._last_ts else self._last_ts
-                self._last_ts = act.last_ts = ts
-                act.last_line = run.rest_last_line
-                act.resolution = max(act.resolution, run.rest_max_resolution)
-        return iter(out)
-
     def close(self) -> Iterator[Item]:
-        out: list[Item] = []
-        if self._traceback is not None:
-            out.append(self._traceback)
-            self._traceback = None
-        if self._traceback_pending is not None:
-            out.append(self._traceback_pending)
-            self._traceback_pending = None
+        out: list[Item] = list(self._tracebacks.close())
         out.extend(self._close_bar())
         out.extend(self._close_lowvram())
         out.extend(self._flush_activity())
@@ -289,8 +204,8 @@ class Parser:
             return
         out.extend(self._close_lowvram())
         if kind is EventKind.TRACEBACK:
-            self._traceback = Event(kind, line, ts, {"lines": 1, "pattern": pattern.name, "text": m.string[:500]},
-                                    self.source)
+            self._tracebacks.start(Event(kind, line, ts, {"lines": 1, "pattern": pattern.name, "text": m.string[:500]},
+                                         self.source))
             return
         if kind in CLOSES_BAR:
             out.extend(self._close_bar())
@@ -300,32 +215,6 @@ class Parser:
         if kind is EventKind.EXCEPTION and is_oom(fields.get("message", "")):
             fields["oom"] = True
         events.append(Event(kind, line, ts, fields, self.source))
-
-    # ---- tracebacks ---------------------------------------------------------------------------
-    def _traceback_line(self, line: int, ts: datetime | None, text: str) -> bool:
-        """Take ``text`` into the open traceback; False if the line is not part of it."""
-        tb = self._traceback
-        assert tb is not None
-        if text[:1] in (" ", "\t") or not text.strip():
-            tb.end_line = line
-            tb.fields["lines"] += 1
-            if tb.fields["lines"] > MAX_TRACEBACK_LINES:
-                self._traceback_pending, self._traceback = tb, None
-            return True
-        m = EXCEPTION_LINE_RE.match(text.strip())
-        if m and tb.fields["lines"] > 1:
-            tb.fields["exception_type"] = m.group("type")
-            tb.fields["message"] = (m.group("message") or "").strip()[:500]
-            tb.fields["oom"] = is_oom(text)
-            tb.fields["text"] = text.strip()[:500]
-            tb.end_line = line
-            tb.end_ts = ts
-            tb.fields["exception_line"] = line
-            self._traceback_pending, self._traceback = tb, None
-            return True
-        # Not a traceback line after all: the traceback was cut short.
-        self._traceback_pending, self._traceback = tb, None
-        return False
 
     # ---- progress bars ------------------------------------------------------------------------
     def _progress(self, m: re.Match[str], line: int, ts: datetime | None) -> list[Item]:
@@ -471,4 +360,4 @@ def parse(lines: Iterable[RawLine], source: int = 0) -> Iterator[Item]:
     yield from parser.close()
 
 
-__all__ = ["FINE", "Item", "Parser", "QuietRun", "parse"]
+__all__ = ["Item", "Parser", "parse"]

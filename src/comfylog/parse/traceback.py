@@ -1,0 +1,91 @@
+"""Python tracebacks: their lines grouped into one event that ends on the exception line.
+
+One automaton for every path that reads lines (the parser, and any scanner checked against it):
+a ``Traceback (most recent call last):`` line opens a traceback (the message table finds it); it
+takes indented and blank lines, and ends on its ``Type: message`` line. An ended traceback stays
+*pending* while blank lines and ``During handling of the above exception`` follow, so a chained
+traceback joins it; any other line emits it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from ..events import Event
+from .table import is_oom
+
+EXCEPTION_LINE_RE = re.compile(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::\s?(?P<message>.*))?$")
+CHAINED_RE = re.compile(r"^(During handling of the above exception|The above exception was the direct cause)")
+TRACEBACK_NEEDLE = "Traceback (most recent call last)"
+#: A traceback longer than this is closed: a log of indented lines is not one endless traceback.
+MAX_TRACEBACK_LINES = 2000
+
+
+class TracebackReader:
+    """Feed it every line while ``active``; ``start`` it with the event of a ``Traceback`` line."""
+
+    def __init__(self) -> None:
+        self.open: Event | None = None
+        #: Ended, but a chained traceback may still follow.
+        self.pending: Event | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.open is not None or self.pending is not None
+
+    def start(self, event: Event) -> None:
+        self.open = event
+
+    def feed(self, line: int, ts: datetime | None, text: str) -> tuple[bool, Event | None]:
+        """Offer a line: (whether the traceback took it, a traceback that ended before it, to emit)."""
+        if self.open is not None:
+            if self._take(line, ts, text):
+                return True, None
+            done, self.pending = self.pending, None  # cut short: the line is a message of its own
+            return False, done
+        pending = self.pending
+        if pending is None:
+            return False, None
+        stripped = text.strip()
+        if not stripped or CHAINED_RE.match(stripped):
+            # Not part of the traceback unless a chained one follows: end_line stays on the
+            # exception line, which evidence quotes.
+            return True, None
+        self.pending = None
+        if stripped.startswith(TRACEBACK_NEEDLE):
+            self.open = pending
+            pending.fields["chained"] = pending.fields.get("chained", 0) + 1
+            pending.end_line = line
+            return True, None
+        return False, pending
+
+    def close(self) -> list[Event]:
+        """The traceback still open or pending at the end of the input."""
+        out = [e for e in (self.open, self.pending) if e is not None]
+        self.open = self.pending = None
+        return out
+
+    def _take(self, line: int, ts: datetime | None, text: str) -> bool:
+        tb = self.open
+        assert tb is not None
+        if text[:1] in (" ", "\t") or not text.strip():
+            tb.end_line = line
+            tb.fields["lines"] += 1
+            if tb.fields["lines"] > MAX_TRACEBACK_LINES:
+                self.pending, self.open = tb, None
+            return True
+        m = EXCEPTION_LINE_RE.match(text.strip())
+        if m and tb.fields["lines"] > 1:
+            tb.fields["exception_type"] = m.group("type")
+            tb.fields["message"] = (m.group("message") or "").strip()[:500]
+            tb.fields["oom"] = is_oom(text)
+            tb.fields["text"] = text.strip()[:500]
+            tb.end_line = line
+            tb.end_ts = ts
+            tb.fields["exception_line"] = line
+            self.pending, self.open = tb, None
+            return True
+        # Not a traceback line after all: the traceback was cut short.
+        self.pending, self.open = tb, None
+        return False

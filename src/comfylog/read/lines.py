@@ -1,0 +1,140 @@
+"""Log inputs as clean, numbered text lines: the one entry point of every reader.
+
+``read_lines(path)`` opens a file, ``-`` (stdin) or a ``.gz`` (streams.py), decodes and cleans each
+line (clean.py) and, for markdown, keeps only the fenced log (markdown.py). ``lines_at`` reads a few
+lines back by number (a finding's evidence).
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
+
+from .clean import decode, finish_line
+from .markdown import markdown_lines, peek_markdown
+from .redact import Redactor
+from .source import RawLine, Source, UnusableInput, new_source
+from .streams import open_binary, physical_blocks
+
+
+def _physical_lines(stream: BinaryIO, source: Source) -> Iterator[tuple[int, str]]:
+    """Yield (line number, decoded text without its line ending) for every line of ``stream``."""
+    return lines_of_blocks(physical_blocks(stream, source), source)
+
+
+def lines_of_blocks(blocks: Iterable[bytes], source: Source, number: int = 0) -> Iterator[tuple[int, str]]:
+    """Decode blocks of whole lines (see physical_blocks) into numbered lines after line ``number``."""
+    for block in blocks:
+        text = decode(block, source)
+        lines = text.split("\n")
+        if block.endswith(b"\n"):
+            lines.pop()
+        for line in lines:
+            number += 1
+            yield number, line
+
+
+
+def read_lines(
+    path: str, source: Source | None = None, redactor: Redactor | None = None
+) -> tuple[Source, Iterator[RawLine]]:
+    """Open ``path`` and return its Source record and an iterator of its cleaned lines.
+
+    With a ``redactor``, every line and the source's name come out redacted.
+    Raises UnusableInput before any line is produced when the input cannot be a log.
+    """
+    stream, name = open_binary(path)
+    src = source or new_source(name, redactor)
+    phys = _physical_lines(stream, src)
+    # Read the first line now so missing/binary input fails here, not mid-analysis.
+    try:
+        head = next(phys)
+    except StopIteration:
+        head = None
+    except UnusableInput:
+        stream.close()
+        raise
+    return src, _clean_lines(head, phys, src, stream)
+
+
+def lines_at(path: str, numbers: set[int], redactor: Redactor | None = None) -> dict[int, str]:
+    """The cleaned text of the physical lines ``numbers`` of the log at ``path`` (evidence read back).
+
+    Only these lines are cleaned (and redacted): the rest are split and counted, no more, and
+    reading stops after the last one wanted. Raises OSError if the file cannot be opened; a file
+    that turns out damaged further on gives the lines found before the damage.
+    """
+    found: dict[int, str] = {}
+    if not numbers:
+        return found
+    last = max(numbers)
+    stream, name = open_binary(path)
+    src = new_source(name, redactor)
+    try:
+        phys = _physical_lines(stream, src)
+        peeked, markdown = peek_markdown(phys)
+        if markdown:  # a pasted report: only fenced lines are log
+            for raw in markdown_lines(_chain_many(peeked, phys), src):
+                if raw.number in numbers:
+                    found[raw.number] = raw.text
+                if raw.number >= last:
+                    break
+            return found
+        for number, text in _chain_many(peeked, phys):
+            if number in numbers:
+                found[number] = finish_line(number, text, src).text
+                if number >= last:
+                    break
+    except (OSError, UnusableInput):
+        pass
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    return found
+
+
+
+
+def read_text(
+    text: str, name: str = "<text>", redactor: Redactor | None = None
+) -> tuple[Source, Iterator[RawLine]]:
+    """Like read_lines, for a log already in memory (tests, notebooks, pasted logs)."""
+    stream = io.BytesIO(text.encode("utf-8", errors="surrogatepass"))
+    src = new_source(name, redactor)
+    phys = _physical_lines(stream, src)
+    head = next(phys, None)
+    return src, _clean_lines(head, phys, src, stream)
+
+
+def _clean_lines(
+    head: tuple[int, str] | None, phys: Iterator[tuple[int, str]], src: Source, stream: BinaryIO
+) -> Iterator[RawLine]:
+    try:
+        if head is None:
+            return
+        lines = _chain(head, phys)
+        peeked, markdown = peek_markdown(lines)
+        if markdown:
+            src.markdown = True
+            yield from markdown_lines(_chain_many(peeked, lines), src)
+            return
+        for number, text in _chain_many(peeked, lines):
+            yield finish_line(number, text, src)
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+
+
+def _chain(head: tuple[int, str], rest: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str]]:
+    yield head
+    yield from rest
+
+
+def _chain_many(items: list[tuple[int, str]], rest: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str]]:
+    yield from items
+    yield from rest
+

@@ -1,0 +1,150 @@
+"""The report as rows: the tables of ``--format json`` (schema in the README), defined once.
+
+The JSON writer (render/json.py) writes these rows one at a time; the export (export.py) flattens
+the same rows into CSV, JSON Lines and Parquet tables. Times go through ``text.iso``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from .model import Report
+from .text import iso
+
+SCHEMA_VERSION = 1
+
+
+def report_tables(report: Report) -> dict[str, Any]:
+    """The JSON object, its tables as iterators: each row is made when it is written (write_json)."""
+    s = report.summary
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "sources": (
+            {
+                "name": src.name,
+                "lines": src.lines,
+                "timestamp_styles": src.timestamp_styles,
+                "markdown": src.markdown,
+                "replaced_bytes": src.replaced_bytes,
+                "skipped_lines": src.skipped_lines,
+                "truncated_lines": src.truncated_lines,
+                "repaired_mojibake": src.repaired_mojibake,
+                "report_fields": src.report_fields,
+                "dropped_bytes": src.dropped_bytes,
+                "stopped": src.stopped,
+            }
+            for src in report.sources
+        ),
+        "summary": {
+            "got_prompt": s.got_prompt,
+            "executed": s.executed,
+            "partial_loads": s.partial_loads,
+            "lowvram": s.lowvram,
+            "lowvram_module_loads": s.lowvram_module_loads,
+            "ws_timeouts": s.ws_timeouts,
+            "restarts": s.restarts,
+            "errors": s.errors,
+            "span_s": s.span_s,
+            "skipped_lines": s.skipped_lines,
+            "replaced_bytes": s.replaced_bytes,
+        },
+        "runs": (
+            {
+                "index": r.index,
+                "source": r.source,
+                "restart": r.restart,
+                "started_at": iso(r.started_at),
+                "ended_at": iso(r.ended_at),
+                "gpu": r.gpu,
+                "total_vram_mb": r.total_vram_mb,
+                "total_ram_mb": r.total_ram_mb,
+                "vram_state": r.vram_state,
+                "vram_states": r.vram_states,
+                "comfyui_version": r.comfyui_version,
+                "pytorch_version": r.pytorch_version,
+                "ready_at": iso(r.ready_at),
+                "startup_s": r.startup_s,
+                "idle_s": r.idle_s,
+                "span_s": r.span_s,
+                "first_line": r.first_line,
+                "last_line": r.last_line,
+            }
+            for r in report.runs
+        ),
+        "prompts": (
+            {
+                "index": p.index,
+                "run": p.run,
+                "source": p.source,
+                "got_at": iso(p.got_at),
+                "started_at": iso(p.started_at),
+                "ended_at": iso(p.ended_at),
+                "status": p.status,
+                "executed_s": p.executed_s,
+                "total_s": p.total_s,
+                "phases": p.phases.as_dict(),
+                "estimated": p.estimated,
+                "first_line": p.line,
+                "last_line": p.last_line,
+            }
+            for p in report.prompts
+        ),
+        "progress_bars": (
+            {
+                "prompt": b.prompt,
+                "source": b.source,
+                "label": b.label,
+                "total": b.total,
+                "done": b.done,
+                "final_rate": b.final_rate,
+                "rate_unit": b.rate_unit,
+                "elapsed_s": b.elapsed_s,
+                "started_at": iso(b.start),
+                "line": b.line,
+            }
+            for b in report.progress_bars
+        ),
+        "loads": (
+            {
+                "prompt": ld.prompt,
+                "source": ld.source,
+                "model": ld.model,
+                "kind": ld.kind,
+                "usable_mb": ld.usable_mb,
+                "loaded_mb": ld.loaded_mb,
+                "line": ld.line,
+            }
+            for ld in report.loads
+        ),
+        "errors": (
+            {
+                "prompt": e.prompt,
+                "source": e.source,
+                "kind": e.kind,
+                "message": e.message,
+                "line": e.line,
+            }
+            for e in report.errors
+        ),
+        "findings": (
+            {
+                "source": f.evidence[0].source if f.evidence else 0,
+                "id": f.id,
+                "severity": f.severity,
+                "title": f.title,
+                "confidence": f.confidence,
+                "why": f.why,
+                "advice": f.advice,
+                "cost_s": round(f.cost_s, 3),
+                "prompts": f.prompts,
+                "figures": f.figures,
+                "evidence": [{"line": e.line, "text": e.text, "source": e.source} for e in f.evidence],
+            }
+            for f in report.findings
+        ),
+    }
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, Iterator) else v for k, v in report_tables(report).items()}

@@ -1,0 +1,69 @@
+"""How every output writes times, durations and sizes: one place, so no two renderers disagree.
+
+Logs with time-only prefixes (``[20:46:09]``) have no date: the parser dates them from
+``TIME_ONLY_BASE`` (1900-01-01, a day later after each midnight rollover). Every output shows such
+a time as the time of day only, never the sentinel date.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+#: Base date for time-only logs; a rollover past midnight moves to 1900-01-02 and so on.
+TIME_ONLY_BASE = datetime(1900, 1, 1)
+
+
+def is_time_only(ts: datetime) -> bool:
+    """A time from a time-only prefix (dated from TIME_ONLY_BASE, whatever day it rolled over to)."""
+    return ts.year == TIME_ONLY_BASE.year
+
+
+def iso(ts: datetime | None) -> str | None:
+    """ISO 8601 for JSON and exports; the time of day only for a time-only log."""
+    if ts is None:
+        return None
+    return ts.time().isoformat() if is_time_only(ts) else ts.isoformat()
+
+
+def clock(ts: datetime | None) -> str:
+    """``20:46:09``: the time of day (the date is shown where the run starts)."""
+    return "—" if ts is None else ts.strftime("%H:%M:%S")
+
+
+def when(ts: datetime | None) -> str:
+    """``2025-10-23 16:28:02``, or the time of day only for a time-only log."""
+    if ts is None:
+        return "—"
+    return ts.strftime("%H:%M:%S") if is_time_only(ts) else ts.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def dur(seconds: float) -> str:
+    """``51.1s``, ``6:04``, ``1:02:03``: minutes and hours the way ComfyUI prints them."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = int(round(seconds))
+    h, rest = divmod(whole, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def fmt_s(seconds: float | None, estimated: bool = False) -> str:
+    """A duration as ``dur`` writes it, ``—`` when unknown, ``~`` in front when estimated."""
+    if seconds is None:
+        return "—"
+    return ("~" if estimated else "") + dur(seconds)
+
+
+def gb(mb: float) -> str:
+    """A GPU's size the way cards are sold: 24217 MB -> ``24 GB``."""
+    return f"{max(1, round(mb / 1024))} GB"
+
+
+def plural(n: int, word: str, plural_form: str | None = None) -> str:
+    """``1 prompt``, ``3 prompts``."""
+    return f"{n} {word if n == 1 else (plural_form or word + 's')}"
+
+
+def basename(path: str) -> str:
+    """The last part of a path written with either slash (``custom_nodes/NAME``: NAME)."""
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
