@@ -1,50 +1,164 @@
-"""The message table: every ComfyUI / Manager / worker-comfyui / RunPod message comfylog understands.
+"""The message table, loaded from messages.toml: each row's needles, regex and typed fields.
 
-One row per message: a name, the event kind it makes, a literal ``needle`` that must occur in the
-line (all needles are searched for at once, so lines with none cost one scan), the regex with named
-groups, converters for those groups, the phase the work before the line belongs to, and a real
-example line (each example is checked by a test). To teach comfylog a new message, add a row here.
+The rows are data (messages.toml says what a row holds); this module compiles them once, finds the
+message a line holds (``find_message``: one scan for every needle at once, then only the rows of
+the needle found) and turns a match into typed fields (``match_fields``). Adding a message is a row
+in messages.toml; a new field type is a converter in FIELD_TYPES.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 from ..events import EventKind, Phase
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the backport (a dependency there)
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
 Converter = Callable[[str], Any]
+
+
+def hms_seconds(text: str) -> float:
+    """``00:10:50`` -> 650.0 (``Prompt executed in`` past ten minutes, tqdm's elapsed)."""
+    total = 0.0
+    for part in text.split(":"):
+        total = total * 60 + float(part)
+    return total
+
+
+# Anchored at a word start and bounded: ``(\w+) \(`` retried from every character of a long word is quadratic.
+QTYPE_RE = re.compile(r"\b(\w{1,64}) \((\d{1,12})\)")
+
+
+def gguf_qtypes(text: str) -> dict[str, int]:
+    """``F32 (2), F16 (693), Q5_K (400)`` -> ``{"F32": 2, "F16": 693, "Q5_K": 400}``."""
+    return {name: int(count) for name, count in QTYPE_RE.findall(text)}
+
+
+def _flag(text: str) -> bool:
+    return True
+
+
+#: The field types a row may declare, and how each turns the matched text into a value.
+FIELD_TYPES: dict[str, Converter] = {
+    "int": int,
+    "float": float,
+    "mb": float,
+    "hms": hms_seconds,
+    "text": str,
+    "flag": _flag,
+    "qtypes": gguf_qtypes,
+}
+#: What a field's value is, by type (tests check examples against these).
+FIELD_VALUE_TYPES: dict[str, type] = {
+    "int": int, "float": float, "mb": float, "hms": float, "text": str, "flag": bool, "qtypes": dict,
+}
+#: Field names every event carries besides its row's own: they cannot be a row's fields.
+RESERVED_FIELDS = frozenset({"pattern", "text"})
+
+
+@dataclass(frozen=True)
+class Field:
+    """A named group of a row's regex: its type, and whether every match has it."""
+
+    name: str
+    type: str
+    optional: bool = False
 
 
 @dataclass(frozen=True)
 class Pattern:
+    """One row of messages.toml, compiled."""
+
     name: str
     kind: EventKind
     #: Literal text(s), one of which every matching line contains.
     needles: tuple[str, ...]
     regex: re.Pattern[str]
     example: str
-    convert: dict[str, Converter] = field(default_factory=dict)
+    fields: tuple[Field, ...] = ()
     phase: Phase = Phase.OTHER
     #: Two messages can be glued on one line (``got promptLoading 1 new model``): after this
     #: pattern matches, the rest of the line is parsed again.
     glued: bool = False
     #: Constant fields added to the event.
-    extra: tuple[tuple[str, Any], ...] = ()
+    constants: tuple[tuple[str, Any], ...] = ()
+    #: A match followed by this is no match (a look-ahead both regex engines can run).
+    not_followed_by: re.Pattern[str] | None = None
+
+    def search(self, text: str) -> re.Match[str] | None:
+        """The first match of the row in ``text`` (``not_followed_by`` honoured)."""
+        m = self.regex.search(text)
+        if self.not_followed_by is None:
+            return m
+        while m is not None and self.not_followed_by.match(text, m.end()):
+            m = self.regex.search(text, m.start() + 1)
+        return m
 
 
-def _mb(text: str) -> float:
-    return float(text)
+class TableError(ValueError):
+    """messages.toml holds a row that cannot be used; the message names the row and what is wrong."""
 
 
-def _hms_seconds(text: str) -> float:
-    parts = [float(p) for p in text.split(":")]
-    total = 0.0
-    for p in parts:
-        total = total * 60 + p
-    return total
+def _row(raw: dict[str, Any]) -> Pattern:
+    name = str(raw.get("name", "?"))
+    known = {"name", "kind", "needles", "regex", "not_followed_by", "fields", "phase", "glued", "constants", "example"}
+    unknown = set(raw) - known
+    if unknown:
+        raise TableError(f"message {name!r}: unknown keys {sorted(unknown)} (known: {sorted(known)})")
+    try:
+        kind = EventKind(raw["kind"])
+    except ValueError:
+        raise TableError(f"message {name!r}: kind {raw['kind']!r} is not an EventKind; add it to events.py "
+                         "and say in segment/segmenter.py what the segmenter does with it") from None
+    fields = []
+    for field_name, declared in raw.get("fields", {}).items():
+        type_name = declared.rstrip("?")
+        if type_name not in FIELD_TYPES:
+            raise TableError(f"message {name!r}: field {field_name!r} has unknown type {declared!r} "
+                             f"(known: {', '.join(FIELD_TYPES)})")
+        fields.append(Field(field_name, type_name, declared.endswith("?")))
+    regex = re.compile(raw["regex"])
+    if set(regex.groupindex) != {f.name for f in fields}:
+        raise TableError(f"message {name!r}: the regex's named groups {sorted(regex.groupindex)} must be the "
+                         f"declared fields {sorted(f.name for f in fields)}")
+    not_followed = raw.get("not_followed_by")
+    return Pattern(
+        name=name,
+        kind=kind,
+        needles=tuple(raw["needles"]),
+        regex=regex,
+        example=raw["example"],
+        fields=tuple(fields),
+        phase=Phase(raw.get("phase", "other")),
+        glued=bool(raw.get("glued", False)),
+        constants=tuple(raw.get("constants", {}).items()),
+        not_followed_by=re.compile(not_followed) if not_followed else None,
+    )
+
+
+def load_table(text: str | None = None) -> tuple[tuple[Pattern, ...], dict[str, str]]:
+    """The rows and text classes of messages.toml (or of ``text``, a table in the same form)."""
+    if text is None:
+        text = resources.files(__package__).joinpath("messages.toml").read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+    return tuple(_row(raw) for raw in data["message"]), dict(data.get("text_classes", {}))
+
+
+PATTERNS, TEXT_CLASSES = load_table()
+#: Text that means the GPU ran out of memory, wherever it appears.
+OOM_RE = re.compile(TEXT_CLASSES["oom"])
+
+
+def is_oom(text: str) -> bool:
+    return OOM_RE.search(text) is not None
 
 
 DEVICE_INDEX_RE = re.compile(r"^(?:cuda|xpu|mps|npu|mlu):\d+\s+")
@@ -57,175 +171,6 @@ def gpu_name(device: str) -> str:
     name = DEVICE_INDEX_RE.sub("", device.strip())
     return ALLOCATOR_SUFFIX_RE.sub("", name)
 
-
-# Anchored at a word start and bounded: ``(\w+) \(`` retried from every character of a long word is quadratic.
-QTYPE_RE = re.compile(r"\b(\w{1,64}) \((\d{1,12})\)")
-
-
-def gguf_qtypes(text: str) -> dict[str, int]:
-    """``F32 (2), F16 (693), Q5_K (400)`` -> ``{"F32": 2, "F16": 693, "Q5_K": 400}``."""
-    return {name: int(count) for name, count in QTYPE_RE.findall(text)}
-
-
-def _p(
-    name: str,
-    kind: EventKind,
-    needle: str | tuple[str, ...],
-    regex: str,
-    example: str,
-    convert: dict[str, Converter] | None = None,
-    phase: Phase = Phase.OTHER,
-    glued: bool = False,
-    extra: tuple[tuple[str, Any], ...] = (),
-) -> Pattern:
-    needles = (needle,) if isinstance(needle, str) else needle
-    return Pattern(name, kind, needles, re.compile(regex), example, convert or {}, phase, glued, extra)
-
-
-# Text that means the GPU (or MPS/DirectML device) ran out of memory, wherever it appears.
-OOM_RE = re.compile(
-    r"CUDA out of memory|OutOfMemoryError|Allocation on device \d+ would exceed|MPS backend out of memory"
-    r"|not enough GPU video memory|Got an OOM, unloading all loaded models|HIP out of memory"
-    r"|Ran out of memory when regular VAE (?:de|en)coding"
-)
-
-
-def is_oom(text: str) -> bool:
-    return OOM_RE.search(text) is not None
-
-
-# Text up to the end of a line is matched as ``(?P<x>.*\S)\s*$``, never ``(?P<x>.+?)\s*$``: a lazy
-# group retries ``\s*$`` after every character, which is quadratic on a long run of spaces.
-PATTERNS: tuple[Pattern, ...] = (
-    # --- start-up -------------------------------------------------------------------------------
-    _p("cuda_banner", EventKind.CUDA_BANNER, "== CUDA ==", r"^== CUDA ==\s*$", "== CUDA =="),
-    _p("cuda_version", EventKind.CUDA_VERSION, "CUDA Version ", r"^CUDA Version (?P<version>[\d.]+)\s*$",
-       "CUDA Version 12.8.1"),
-    _p("manager_startup", EventKind.MANAGER_STARTUP, "ComfyUI startup time", r"^\*\* ComfyUI startup time: (?P<at>.+)$",
-       "** ComfyUI startup time: 2024-09-06 17:45:12.542891"),
-    _p("worker_starting", EventKind.WORKER_STARTING, "Starting ComfyUI",
-       r"^(?:worker-comfyui|runpod-worker-comfy): Starting ComfyUI", "worker-comfyui: Starting ComfyUI"),
-    _p("serverless_worker", EventKind.WORKER_STARTING, "Starting Serverless Worker",
-       r"--- Starting Serverless Worker \|\s+Version (?P<version>\S+) ---",
-       "--- Starting Serverless Worker |  Version 1.7.13 ---", extra=(("serverless", True),)),
-    _p("total_vram", EventKind.TOTAL_VRAM, "Total VRAM",
-       r"Total VRAM (?P<vram_mb>\d+) MB, total RAM (?P<ram_mb>\d+) MB",
-       "Total VRAM 24564 MB, total RAM 65277 MB", {"vram_mb": int, "ram_mb": int}),
-    _p("vram_state", EventKind.VRAM_STATE, "Set vram state to", r"Set vram state to: (?P<state>\w+)",
-       "Set vram state to: NORMAL_VRAM"),
-    _p("lowvram_auto", EventKind.VRAM_STATE, "Trying to enable lowvram mode", r"^Trying to enable lowvram mode",
-       "Trying to enable lowvram mode because your GPU seems to have 4GB or less. If you don't want this use: "
-       "--normalvram", extra=(("state", "LOW_VRAM"), ("automatic", True))),
-    _p("device", EventKind.DEVICE, "Device: ", r"^Device: (?P<device>.*\S)\s*$",
-       "Device: cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync"),
-    _p("pytorch_version", EventKind.PYTORCH_VERSION, "pytorch version: ", r"^pytorch version: (?P<version>\S+)",
-       "pytorch version: 2.7.1+cu128"),
-    _p("comfyui_version", EventKind.COMFYUI_VERSION, "ComfyUI version: ", r"^ComfyUI version: (?P<version>\S+)",
-       "ComfyUI version: 0.3.62"),
-    _p("import_time", EventKind.IMPORT_TIME, " seconds", r"^\s*(?P<seconds>\d+(?:\.\d+)?) seconds"
-       r"(?P<failed> \(IMPORT FAILED\))?: (?P<path>.*\S)\s*$",
-       "   0.0 seconds (IMPORT FAILED): /workspaces/ComfyUI/custom_nodes/NodeGPT",
-       {"seconds": float, "failed": bool}),
-    _p("import_error", EventKind.ERROR_LINE, "Cannot import ",
-       r"^Cannot import (?P<path>.+?) module for custom nodes: (?P<message>.*)$",
-       "Cannot import /workspaces/ComfyUI/custom_nodes/NodeGPT module for custom nodes: No module named "
-       "'llama_cpp'", extra=(("error", "import_failed"),)),
-    _p("server_starting", EventKind.SERVER_STARTING, "Starting server", r"^Starting server\s*$", "Starting server"),
-    _p("server_ready", EventKind.SERVER_READY, "To see the GUI go to", r"To see the GUI go to: (?P<url>\S+)",
-       "To see the GUI go to: http://127.0.0.1:8188"),
-    _p("server_stopped", EventKind.SERVER_STOPPED, "Stopped server", r"^Stopped server", "Stopped server"),
-    _p("gpu_memory", EventKind.GPU_MEMORY, " MiB, ",
-       r"^(?P<used_mib>\d+) MiB, (?P<free_mib>\d+) MiB, (?P<total_mib>\d+) MiB\s*$", "1 MiB, 23563 MiB, 24564 MiB",
-       {"used_mib": int, "free_mib": int, "total_mib": int}),
-    # --- prompts --------------------------------------------------------------------------------
-    _p("prompt_received", EventKind.PROMPT_RECEIVED, "got prompt", r"got prompt(?!\s*:)", "got prompt",
-       glued=True),
-    _p("prompt_executed", EventKind.PROMPT_EXECUTED, "Prompt executed in",
-       r"Prompt executed in (?:(?P<seconds>\d+(?:\.\d+)?) seconds|(?P<hms>\d+:\d{2}:\d{2}(?:\.\d+)?))",
-       "Prompt executed in 00:10:50", {"seconds": float, "hms": _hms_seconds}),
-    _p("output_invalid", EventKind.OUTPUT_INVALID, "Failed to validate prompt for output",
-       r"^Failed to validate prompt for output (?P<output>[^:\s]+)", "Failed to validate prompt for output 9:"),
-    _p("prompt_invalid", EventKind.PROMPT_INVALID, "invalid prompt: ", r"^invalid prompt: (?P<detail>.*)$",
-       "invalid prompt: {'type': 'prompt_outputs_failed_validation', 'message': 'Prompt outputs failed "
-       "validation', 'details': '', 'extra_info': {}}"),
-    _p("exception", EventKind.EXCEPTION, "Exception during processing",
-       r"!!! Exception during processing ?!!!\s*(?P<message>(?:.*\S)?)\s*$",
-       "!!! Exception during processing !!! Allocation on device 0 would exceed allowed memory. (out of memory)"),
-    _p("interrupted", EventKind.INTERRUPTED, "Processing interrupted", r"^Processing interrupted",
-       "Processing interrupted"),
-    # --- model loading --------------------------------------------------------------------------
-    _p("load_requested", EventKind.LOAD_REQUESTED, "Requested to load", r"^Requested to load (?P<model>\S+)",
-       "Requested to load WanVAE", phase=Phase.LOAD),
-    _p("loaded_completely_new", EventKind.LOADED_COMPLETELY, "loaded completely;",
-       r"^loaded completely;\s+(?:(?P<usable_mb>[\d.]+) MB usable,\s*)?(?P<loaded_mb>[\d.]+) MB loaded",
-       "loaded completely; 46994.80 MB usable, 7672.25 MB loaded, full load: True",
-       {"usable_mb": _mb, "loaded_mb": _mb}, Phase.LOAD),
-    _p("loaded_completely", EventKind.LOADED_COMPLETELY, "loaded completely ",
-       r"^loaded completely (?P<usable_mb>[-\d.e+]+) (?P<loaded_mb>[-\d.e+]+)",
-       "loaded completely 12651.1 10835.12353515625 True", {"usable_mb": _mb, "loaded_mb": _mb}, Phase.LOAD),
-    _p("loaded_partially_new", EventKind.LOADED_PARTIALLY, "loaded partially;",
-       r"^loaded partially;\s+(?:(?P<usable_mb>[\d.]+) MB usable,\s*)?(?P<loaded_mb>[\d.]+) MB loaded, "
-       r"(?P<offloaded_mb>[\d.]+) MB offloaded,(?: [\d.]+ MB buffer reserved,)? lowvram patches: (?P<patches>\d+)",
-       "loaded partially; 0.00 MB usable, 0.00 MB loaded, 319.75 MB offloaded, 27.01 MB buffer reserved, "
-       "lowvram patches: 0", {"usable_mb": _mb, "loaded_mb": _mb, "offloaded_mb": _mb, "patches": int}, Phase.LOAD),
-    _p("loaded_partially", EventKind.LOADED_PARTIALLY, "loaded partially ",
-       r"^loaded partially (?P<usable_mb>[-\d.e+]+) (?P<loaded_mb>[-\d.e+]+) (?P<patches>\d+)",
-       "loaded partially 128.0 125.5274658203125 0", {"usable_mb": _mb, "loaded_mb": _mb, "patches": int},
-       Phase.LOAD),
-    _p("loaded_partially_colon", EventKind.LOADED_PARTIALLY, "loaded partially:",
-       r"^loaded partially: (?P<loaded_mb>[\d.]+) MB loaded, lowvram patches: (?P<patches>\d+)",
-       "loaded partially: 2595.99 MB loaded, lowvram patches: 84", {"loaded_mb": _mb, "patches": int}, Phase.LOAD),
-    _p("lowvram_mode", EventKind.LOWVRAM_MODE, ("loading in lowvram mode", "loaded in lowvram mode"),
-       r"^load(?:ing|ed) in lowvram mode (?P<usable_mb>[\d.]+)", "loading in lowvram mode 1731.115385055542",
-       {"usable_mb": _mb}, Phase.LOAD),
-    _p("lowvram_module", EventKind.LOWVRAM_MODULES, "lowvram: loaded module regularly",
-       r"^lowvram: loaded module regularly (?P<module>\S+)",
-       "lowvram: loaded module regularly decoder.head.0 RMS_norm()", phase=Phase.LOAD),
-    _p("gguf_qtypes", EventKind.GGUF_QTYPES, "gguf qtypes: ", r"^gguf qtypes: (?P<qtypes>.*\S)\s*$",
-       "gguf qtypes: F32 (2), F16 (693), Q5_K (400), Q6_K (20)", {"qtypes": gguf_qtypes}, Phase.LOAD),
-    _p("load_detail", EventKind.LOAD_DETAIL, ("VAE load device", "CLIP/text encoder model load device", "Loading ",
-                                             "Unload"),
-       r"^(?:VAE load device: |CLIP/text encoder model load device: |Loading \d+ new models?"
-       r"|Loading (?:text encoder|clip vision|tokenizer|transformer|weights|first clip|second clip|model)\b"
-       r"|Unloading models? |Unloaded partially: |Unload )(?P<detail>.*)",
-       "VAE load device: cuda:0, offload device: cpu, dtype: torch.bfloat16", phase=Phase.LOAD),
-    _p("model_weight_dtype", EventKind.LOAD_DETAIL, "model weight dtype",
-       r"^model weight dtype (?P<dtype>[\w.]+), manual cast: (?P<manual_cast>[\w.]+)",
-       "model weight dtype torch.float16, manual cast: None", phase=Phase.LOAD),
-    _p("model_type", EventKind.LOAD_DETAIL, "model_type ", r"^model_type (?P<model_type>\w+)\s*$", "model_type FLOW",
-       phase=Phase.LOAD),
-    _p("vae_attention", EventKind.LOAD_DETAIL, " attention in VAE", r"^Using \w+ attention in VAE",
-       "Using pytorch attention in VAE", phase=Phase.LOAD),
-    _p("video_sampling", EventKind.VIDEO_SAMPLING, " frames ",
-       r"^(?:Sampling )?(?P<frames>\d+) frames(?: in \d+ (?:latents|windows),?)? at (?P<width>\d+)x(?P<height>\d+)"
-       r"(?: \(Input sequence length: \d+\))? with (?P<steps>\d+)(?: inference)? steps",
-       "Sampling 121 frames at 704x704 with 3 steps",
-       {"frames": int, "width": int, "height": int, "steps": int}),
-    # --- worker-comfyui / runpod-python ---------------------------------------------------------
-    _p("ws_timeout", EventKind.WS_TIMEOUT, "Websocket receive timed out", r"Websocket receive timed out",
-       "worker-comfyui - Websocket receive timed out. Still waiting...", phase=Phase.WAIT),
-    _p("ws_connected", EventKind.WS_CONNECTED, "Websocket connected", r"Websocket connected",
-       "worker-comfyui - Websocket connected"),
-    _p("ws_reconnect", EventKind.WS_RECONNECT,
-       ("Attempting to reconnect", "Reconnect attempt", "Websocket reconnected"),
-       r"Attempting to reconnect|Reconnect attempt \d+|Websocket reconnected",
-       "worker-comfyui - Websocket connection closed unexpectedly: Connection to remote host was lost.. "
-       "Attempting to reconnect..."),
-    _p("job_started", EventKind.JOB_STARTED, "Started.", r"^Started\.\s*$", "Started."),
-    _p("job_finished", EventKind.JOB_FINISHED, "Finished.", r"^Finished\.\s*$", "Finished."),
-    _p("job_completed", EventKind.JOB_FINISHED, "Job completed", r"Job completed\. Returning (?P<images>\d+)",
-       "worker-comfyui - Job completed. Returning 1 image(s).", {"images": int}),
-    # --- failures -------------------------------------------------------------------------------
-    _p("oom", EventKind.OOM, ("out of memory", "OutOfMemoryError", "Allocation on device", "Got an OOM",
-                             "not enough GPU video memory"),
-       OOM_RE.pattern.replace("|Ran out of memory when regular VAE (?:de|en)coding", ""),
-       "Got an OOM, unloading all loaded models."),
-    _p("oom_vae_fallback", EventKind.OOM, "Ran out of memory when regular VAE",
-       r"Ran out of memory when regular VAE (?:de|en)coding", "Warning: Ran out of memory when regular VAE decoding, "
-       "retrying with tiled VAE decoding.", extra=(("recovered", True),)),
-    _p("traceback", EventKind.TRACEBACK, "Traceback (most recent call last)", r"^Traceback \(most recent call last\):",
-       "Traceback (most recent call last):"),
-)
 
 #: One regex that finds any needle: the cheap prefilter run on every line.
 NEEDLE_RE = re.compile(
@@ -253,7 +198,7 @@ def find_message(text: str) -> tuple[Pattern, re.Match[str]] | None:
         for pattern in BY_NEEDLE[m.group(0)]:
             if pattern.name in failed:
                 continue
-            pm = pattern.regex.search(text)
+            pm = pattern.search(text)
             if pm:
                 return pattern, pm
             failed.add(pattern.name)
@@ -261,11 +206,10 @@ def find_message(text: str) -> tuple[Pattern, re.Match[str]] | None:
 
 
 def match_fields(pattern: Pattern, m: re.Match[str]) -> dict[str, Any]:
-    """Named groups of ``m`` converted by the pattern's converters (unmatched groups left out)."""
-    fields: dict[str, Any] = dict(pattern.extra)
-    for key, value in m.groupdict().items():
-        if value is None:
-            continue
-        conv = pattern.convert.get(key)
-        fields[key] = conv(value) if conv else value
+    """The row's constants and its matched groups, typed (a group that did not match is left out)."""
+    fields: dict[str, Any] = dict(pattern.constants)
+    for f in pattern.fields:
+        value = m.group(f.name)
+        if value is not None:
+            fields[f.name] = FIELD_TYPES[f.type](value)
     return fields

@@ -31,7 +31,7 @@ Phases (the attribution rule)
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -164,9 +164,9 @@ class Segmenter:
                 self.notable_dropped += 1
         if kind not in INCIDENT_KINDS:
             self._incident = None
-        name = _HANDLER_NAMES.get(kind)
-        if name is not None:
-            getattr(self, name)(ev, run)
+        handler = HANDLERS.get(kind)
+        if handler is not None:
+            handler(self, ev, run)
         self._events += 1
         if self._events % RELEASE_EVERY == 0:
             self._release()
@@ -687,8 +687,48 @@ class Segmenter:
         self._open = None
 
 
-#: The handler of each event kind (``_on_<kind>``), looked up once: ``kind.value`` is slow per event.
-_HANDLER_NAMES = {kind: "_on_" + kind.value for kind in EventKind if hasattr(Segmenter, "_on_" + kind.value)}
+Handler = Callable[[Segmenter, Event, Run], None]
+
+#: What the segmenter does with each event kind. Every kind is in exactly one of HANDLERS,
+#: START_STAGE (start-up markers; worker_starting is in both) or INFORMATIONAL, or a test fails:
+#: an event that nothing reads would vanish silently.
+HANDLERS: dict[EventKind, Handler] = {
+    EventKind.CUDA_VERSION: Segmenter._on_cuda_version,
+    EventKind.WORKER_STARTING: Segmenter._on_worker_starting,
+    EventKind.TOTAL_VRAM: Segmenter._on_total_vram,
+    EventKind.VRAM_STATE: Segmenter._on_vram_state,
+    EventKind.DEVICE: Segmenter._on_device,
+    EventKind.PYTORCH_VERSION: Segmenter._on_pytorch_version,
+    EventKind.COMFYUI_VERSION: Segmenter._on_comfyui_version,
+    EventKind.IMPORT_TIME: Segmenter._on_import_time,
+    EventKind.SERVER_READY: Segmenter._on_server_ready,
+    EventKind.SERVER_STOPPED: Segmenter._on_server_stopped,
+    EventKind.GPU_MEMORY: Segmenter._on_gpu_memory,
+    EventKind.PROMPT_RECEIVED: Segmenter._on_prompt_received,
+    EventKind.PROMPT_EXECUTED: Segmenter._on_prompt_executed,
+    EventKind.OUTPUT_INVALID: Segmenter._on_output_invalid,
+    EventKind.PROMPT_INVALID: Segmenter._on_prompt_invalid,
+    EventKind.EXCEPTION: Segmenter._on_exception,
+    EventKind.INTERRUPTED: Segmenter._on_interrupted,
+    EventKind.LOAD_REQUESTED: Segmenter._on_load_requested,
+    EventKind.LOADED_COMPLETELY: Segmenter._on_loaded_completely,
+    EventKind.LOADED_PARTIALLY: Segmenter._on_loaded_partially,
+    EventKind.LOWVRAM_MODE: Segmenter._on_lowvram_mode,
+    EventKind.LOWVRAM_MODULES: Segmenter._on_lowvram_modules,
+    EventKind.GGUF_QTYPES: Segmenter._on_gguf_qtypes,
+    EventKind.VIDEO_SAMPLING: Segmenter._on_video_sampling,
+    EventKind.PROGRESS_BAR: Segmenter._on_progress_bar,
+    EventKind.WS_TIMEOUT: Segmenter._on_ws_timeout,
+    EventKind.OOM: Segmenter._on_oom,
+    EventKind.TRACEBACK: Segmenter._on_traceback,
+    EventKind.ERROR_LINE: Segmenter._on_error_line,
+}
+#: Kinds the segmenter reads no fields of: their lines still give the time before them a phase
+#: (the table row's ``phase``), and the notable ones are kept for the diagnoser.
+INFORMATIONAL = frozenset({
+    EventKind.LOAD_DETAIL, EventKind.WS_CONNECTED, EventKind.WS_RECONNECT, EventKind.JOB_STARTED,
+    EventKind.JOB_FINISHED,
+})
 
 
 def _dict_message(detail: str) -> str | None:
