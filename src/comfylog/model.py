@@ -277,6 +277,10 @@ class Report:
     #: Notable events kept for the diagnoser and timelines (bounded; see segment.MAX_NOTABLE).
     notable: list[Event] = field(default_factory=list)
     notable_dropped: int = 0
+    #: Filled by the diagnoser (diagnose.diagnose); empty until then.
+    findings: list[Finding] = field(default_factory=list)
+    #: The report index (index.py), built on first use: the tables no longer change by then.
+    index_cache: object = field(default=None, repr=False, compare=False)
 
     def time_breakdown(self) -> list[tuple[str, float]]:
         """Seconds per phase over the whole report: start-up, the prompt phases, idle.
@@ -297,6 +301,4 @@ class Report:
             rows.append(("idle", idle))
         return rows
 
-    #: Filled by the diagnoser (diagnose.diagnose); empty until then.
-    findings: list[Finding] = field(default_factory=list)
 

@@ -1,0 +1,148 @@
+"""What the rules share: the report index (index.py) with the groups of prompts rules pick out,
+how each run ended, which prompts died silently, and the citations of evidence (evidence.py)."""
+
+from __future__ import annotations
+
+from array import array
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from ..index import ReportIndex
+from ..model import Prompt, Report, Run
+from ..text import gb
+from .evidence import Citations
+
+#: GPUs at least this large (MB) hold the usual image and video models in full.
+LARGE_GPU_MB = 12_000
+#: Below this (MB) a GPU is too small for SDXL-class models; partial loading is expected there.
+SMALL_GPU_MB = 8_000
+#: GGUF tensor types that are quantized (``F16`` and ``F32`` are not).
+QUANTIZED_PREFIXES = ("Q", "IQ", "TQ")
+
+
+def prompt_seconds(prompt: Prompt) -> float:
+    """A prompt's duration: as ComfyUI printed it when it did, else as measured."""
+    if prompt.executed_s is not None:
+        return prompt.executed_s
+    return prompt.total_s or 0.0
+
+
+def is_timed(prompt: Prompt) -> bool:
+    """Measured from timestamps (not estimated from a printed duration), and longer than nothing."""
+    return bool(prompt.total_s) and not prompt.estimated
+
+
+def timed(prompts: Iterable[Prompt]) -> list[Prompt]:
+    return [p for p in prompts if is_timed(p)]
+
+
+#: Groups of prompts some rules pick out, found in the index's one pass over the prompts.
+PROMPT_GROUPS: dict[str, Callable[[Prompt], bool]] = {
+    "timed": is_timed,
+    "unfinished": lambda p: p.status == "unfinished",
+    "invalid": lambda p: p.status == "invalid",
+    "ws_timeouts": lambda p: p.ws_timeouts > 0,
+    "lowvram_modules": lambda p: p.lowvram_module_loads > 0,
+    "quantized": lambda p: bool(p.gguf_qtypes) and any(n.startswith(QUANTIZED_PREFIXES) for n in p.gguf_qtypes or ()),
+}
+
+
+class Facts(ReportIndex, Citations):
+    """The report index with what rules add to it. A long log's tables are read once, here."""
+
+    def __init__(self, report: Report) -> None:
+        self._groups: dict[str, array[int]] = {name: array("q") for name in PROMPT_GROUPS}
+        tests = [(test, self._groups[name]) for name, test in PROMPT_GROUPS.items()]
+
+        def visit(position: int, prompt: Prompt) -> None:
+            for test, positions in tests:
+                if test(prompt):
+                    positions.append(position)
+
+        ReportIndex.__init__(self, report, visit)
+        Citations.__init__(self, report)
+        #: KeyboardInterrupt records by source: how runs were stopped by hand (run_end).
+        self._ctrl_c: dict[int, list[int]] = defaultdict(list)
+        for e in report.errors:
+            if e.kind == "interrupted" and "KeyboardInterrupt" in e.message:
+                self._ctrl_c[e.source].append(e.line)
+        self._silent: dict[int, str] | None = None
+        self._ends: dict[int, str] = {}
+
+    def prompts_by_index(self, indexes: Iterable[int]) -> list[Prompt]:
+        return list(self.prompts_at(sorted(set(indexes))))
+
+    def prompts_in(self, group: str) -> Iterator[Prompt]:
+        """The prompts of one of PROMPT_GROUPS, in report order."""
+        prompts = self.report.prompts
+        return (prompts[i] for i in self._groups[group])
+
+    def run_end(self, run: Run) -> str:
+        """How a run ended: ``restart`` (the next start-up followed), ``stopped`` (``Stopped server``
+        or Ctrl-C), or ``log-ends`` (the log just stops)."""
+        if run.index in self._ends:
+            return self._ends[run.index]
+        following = self.runs.get(run.index + 1)
+        if following is not None and following.source == run.source and following.restart:
+            end = "restart"
+        elif run.stopped or any(run.first_line <= line <= run.last_line for line in self._ctrl_c.get(run.source, ())):
+            end = "stopped"
+        else:
+            end = "log-ends"
+        self._ends[run.index] = end
+        return end
+
+    def silent_deaths(self) -> dict[int, str]:
+        """Prompts cut off during sampling with no error, by index -> how their run ended.
+
+        The shared test of ``oom-suspected`` (which reports them) and ``unfinished`` (which leaves
+        them to it): the prompt was running, its last progress bar is a sampling bar short of its
+        total, nothing was logged as an error, and the run was not stopped on purpose.
+        """
+        if self._silent is None:
+            self._silent = {}
+            for prompt in self.prompts_in("unfinished"):
+                if prompt.total_s is None or self.errors_of(prompt):
+                    continue
+                run = self.run_of(prompt)
+                if run is None:
+                    continue
+                end = self.run_end(run)
+                bars = self.bars_of(prompt)
+                if end != "stopped" and bars and not bars[-1].is_loading and bars[-1].done < bars[-1].total:
+                    self._silent[prompt.index] = end
+        return self._silent
+
+
+def gpu_vram_mb(run: Run | None) -> int | None:
+    """The GPU's own memory (MB); None where the log's figure is not dedicated VRAM.
+
+    MPS and CPU report system memory, and DirectML (``privateuseone``) a 1024 MB placeholder.
+    """
+    if run is None or run.total_vram_mb is None:
+        return None
+    device = (run.device or run.gpu or "").lower()
+    if device.startswith(("mps", "cpu", "privateuseone")) or run.vram_state in ("SHARED", "DISABLED"):
+        return None
+    return run.total_vram_mb
+
+
+def gpu_phrase(run: Run | None) -> str:
+    """``a 24 GB NVIDIA GeForce RTX 4090``, or the device's name where its VRAM is not known."""
+    if run is None:
+        return "the GPU"
+    vram = gpu_vram_mb(run)
+    name = run.gpu or "the GPU"
+    return f"a {gb(vram)} {name}" if vram else name
+
+
+@dataclass(slots=True, frozen=True)
+class PromptRef:
+    """What a rule about many prompts keeps of each: a Prompt is ~10x bigger."""
+
+    index: int
+    run: int
+    source: int
+    line: int
+    total_s: float | None

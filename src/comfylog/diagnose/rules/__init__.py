@@ -1,0 +1,32 @@
+"""The rules, one module each; importing them registers them in RULES, in the catalog's order.
+
+CATALOG is that order: the README's rules table, and the tie-break between findings that explain
+the same time. A rule module not listed there (or listed twice) fails at import.
+"""
+
+from ..engine import order_catalog
+from . import (  # noqa: F401  (imported to register the rules)
+    cpu_only,
+    debug_logging,
+    exception,
+    gguf,
+    import_failed,
+    lowvram,
+    lowvram_forced,
+    oom,
+    oom_suspected,
+    reload_thrash,
+    restart_loop,
+    slow_import,
+    slow_load,
+    unfinished,
+    validation_failed,
+    ws_wait,
+)
+
+CATALOG = (
+    "lowvram", "lowvram-forced", "cpu-only", "gguf", "slow-load", "reload-thrash", "oom", "oom-suspected",
+    "restart-loop", "unfinished", "exception", "validation-failed", "import-failed", "slow-import", "ws-wait",
+    "debug-logging",
+)
+order_catalog(CATALOG)

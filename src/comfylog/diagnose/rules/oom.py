@@ -1,0 +1,87 @@
+"""Out-of-memory errors the log shows."""
+
+from __future__ import annotations
+
+from ...events import EventKind
+from ...model import ErrorRecord, Evidence, Finding, Run
+from ...parse.table import is_oom
+from ...text import gb, plural
+from ..engine import MAX_EVIDENCE, finding, rule
+from ..evidence import clip, event_line
+from ..facts import (
+    Facts,
+    gpu_phrase,
+    gpu_vram_mb,
+    prompt_seconds,
+)
+
+
+@rule(
+    "oom", "error", None,
+    trigger="An out-of-memory error in the log: `CUDA out of memory`, `torch.OutOfMemoryError`, `Allocation "
+    "on device`, `MPS backend out of memory`, DirectML `not enough GPU video memory`.",
+    advice="Lower the resolution, frames or batch; tiled VAE decode; offload / block swap; "
+    "`PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True`; a larger GPU.",
+)
+def _oom(facts: Facts) -> list[Finding]:
+    records = [e for e in facts.report.errors if e.kind == "oom"]
+    if not records:
+        return []
+    prompts = sorted({e.prompt for e in records if e.prompt is not None})
+    chosen = facts.prompts_by_index(prompts)
+    cost = sum(prompt_seconds(p) for p in chosen)
+    run = facts.run_at(records[0].source, records[0].line)
+    device = ((run.device or run.gpu or "") if run else "").lower()
+    video = next((p.video for p in chosen if p.video), None)
+    evidence = [_oom_evidence(facts, e) for e in records[:MAX_EVIDENCE]]
+    where = _device_phrase(run)
+    first = clip(records[0].message, 140)
+    why = (f"{plural(len(records), 'out-of-memory error')} ({first}) on {where}"
+           + (f", {plural(len(prompts), 'prompt')} failed with it" if prompts else "") + ".")
+    if video:
+        why += (f" The prompt sampled {video['frames']} frames at {video['width']}x{video['height']} "
+                f"with {video['steps']} steps.")
+    advice = []
+    if video:
+        advice.append(f"Fewer frames or a lower resolution than {video['frames']} frames at "
+                      f"{video['width']}x{video['height']}")
+    else:
+        advice.append("Lower the resolution or the batch size")
+    advice.append("Decode with the tiled VAE node; offload weights (block swap in video wrappers, `--lowvram`)")
+    if device.startswith("mps"):
+        advice.append("On Apple silicon, close other apps using unified memory; the error itself names "
+                      "PYTORCH_MPS_HIGH_WATERMARK_RATIO to lift the limit (at the risk of system instability)")
+    elif device.startswith("privateuseone"):
+        advice.append("DirectML reports no real VRAM size and frees memory poorly; CUDA or ROCm builds manage "
+                      "memory better")
+    else:
+        advice.append("Set `PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True` to reduce fragmentation")
+    advice.append("A Mac with more unified memory" if device.startswith("mps") else "A GPU with more VRAM")
+    return [finding(
+        "oom", f"Out of GPU memory: {plural(len(records), 'OOM error')}" + (
+            f" in {plural(len(prompts), 'prompt')}" if prompts else ""), "high", why, advice, evidence,
+        {"errors": len(records), "prompts": len(prompts), "total_vram_mb": gpu_vram_mb(run),
+         "device": run.gpu if run else None, **({"video": video} if video else {})},
+        cost, prompts, total=len(records))]
+
+
+def _oom_evidence(facts: Facts, record: ErrorRecord) -> Evidence:
+    """The OOM line of an incident (exception, traceback end or ``Got an OOM``), else its first line."""
+    end = record.end_line or record.line
+    for kind in (EventKind.EXCEPTION, EventKind.TRACEBACK, EventKind.OOM):
+        for ev in facts.between(kind, record.source, record.line, end):
+            line, text = event_line(ev)
+            if line <= end and is_oom(text):
+                return facts.cite_event(ev)
+    return facts.cite(record.source, record.line, record.message)
+
+
+def _device_phrase(run: Run | None) -> str:
+    if run is None:
+        return "the GPU"
+    device = (run.device or run.gpu or "").lower()
+    if device.startswith("mps"):
+        return f"Apple MPS (unified memory, {gb(run.total_vram_mb)})" if run.total_vram_mb else "Apple MPS"
+    if device.startswith("privateuseone"):
+        return "DirectML (its 1024 MB VRAM figure is a placeholder, not the card's size)"
+    return gpu_phrase(run)

@@ -1,0 +1,78 @@
+"""A prompt that died silently during sampling: how out of memory looks when the process is killed."""
+
+from __future__ import annotations
+
+from ...events import EventKind
+from ...model import Finding
+from ..engine import finding, rule
+from ..facts import (
+    Facts,
+    gpu_phrase,
+    gpu_vram_mb,
+    prompt_seconds,
+)
+
+
+@rule(
+    "oom-suspected", "error", None,
+    trigger="A prompt cut off during sampling (its last bar short of its total) with no error logged, "
+    "followed by a restart or the end of the log; never for a prompt that finished.",
+    advice="Fewer frames or a lower resolution, offload / block swap, `PYTORCH_CUDA_ALLOC_CONF`, more RAM "
+    "for the container, a larger GPU.",
+)
+def _oom_suspected(facts: Facts) -> list[Finding]:
+    findings = []
+    for index, end in facts.silent_deaths().items():
+        prompt = facts.prompts_by_index([index])[0]
+        run = facts.run_of(prompt)
+        bar = facts.bars_of(prompt)[-1]
+        video = prompt.video
+        into = (prompt.ended_at - bar.start).total_seconds() if prompt.ended_at and bar.start else None
+        evidence = [facts.cite_event(ev) for ev in facts.prompt_events(EventKind.VIDEO_SAMPLING, prompt)]
+        evidence.append(facts.cite(bar.source, bar.end_line, f"{bar.done:g}/{bar.total:g} steps"))
+        memory = run.gpu_memory if run else None
+        if run is not None:
+            evidence += [facts.cite_event(ev) for ev in facts.run_events(EventKind.GPU_MEMORY, run)][:1]
+        following = facts.runs.get(run.index + 1) if run is not None else None
+        if end == "restart" and following is not None:
+            starts = (facts.run_events(EventKind.CUDA_BANNER, following)
+                      or facts.run_events(EventKind.VRAM_STATE, following))
+            evidence += [facts.cite_event(ev) for ev in starts[:1]]
+        what = (f"{video['frames']} frames at {video['width']}x{video['height']} with {video['steps']} steps"
+                if video else f"a {bar.total:g}-step sampling")
+        stop = "the process started again" if end == "restart" else "the log ends"
+        why = (f"Sampling {what} stopped at {bar.done:g}/{bar.total:g}"
+               + (f", {into:.1f}s after it began," if into is not None else "")
+               + f" and {stop}, with no error anywhere: the process was killed without a chance to log. "
+               "That is how running out of memory looks when the kernel's OOM killer or the container's "
+               "memory limit ends the process, or the driver gives up on the GPU")
+        vram = gpu_vram_mb(run)
+        if vram:
+            why += f"; {what} is a heavy job for {gpu_phrase(run)} ({vram} MB)"
+        if memory:
+            why += f"; nvidia-smi showed {memory['free_mib']} MiB free of {memory['total_mib']} MiB before start"
+        why += "." + ("" if end == "restart" else
+                      " A log copied while the prompt was still running looks the same, hence low confidence.")
+        advice = []
+        if video:
+            advice.append(f"Fewer frames or a lower resolution than {video['frames']} frames at "
+                          f"{video['width']}x{video['height']}")
+        else:
+            advice.append("Lower the resolution or the batch size")
+        advice += ["Offload weights: block swap / offload in the video wrapper, or `--lowvram` for this workflow",
+                   "Set `PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True`; give the container more RAM "
+                   "(check `dmesg` for `Killed process` to tell RAM from VRAM)",
+                   "A GPU with more VRAM"]
+        figures: dict[str, object] = {"run_end": end, "bar": f"{bar.done:g}/{bar.total:g}", "line": bar.line,
+                                      "total_vram_mb": vram}
+        if into is not None:
+            figures["seconds_into_sampling"] = round(into, 3)
+        if video:
+            figures["video"] = video
+        if memory:
+            figures["gpu_memory_mib"] = memory
+        findings.append(finding(
+            "oom-suspected", f"Silent crash during sampling ({what}): most likely out of memory",
+            "medium" if end == "restart" else "low", why, advice, evidence, figures,
+            prompt_seconds(prompt), [index]))
+    return findings

@@ -1,0 +1,107 @@
+"""The same model moved onto the GPU again prompt after prompt."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+
+from ...events import EventKind, Phase
+from ...model import Finding, Load
+from ...text import dur
+from ..engine import MAX_EVIDENCE, finding, rule
+from ..facts import (
+    SMALL_GPU_MB,
+    Facts,
+    gpu_phrase,
+    gpu_vram_mb,
+    is_timed,
+)
+
+#: A model reloaded in this many prompts in a row is reload thrash.
+RELOAD_STREAK = 3
+
+
+@rule(
+    "reload-thrash", "info", Phase.LOAD,
+    trigger=f"The same model is `Requested to load` (moved onto the GPU again) in {RELOAD_STREAK} or more prompts "
+    "in a row: it was unloaded or re-patched in between. A warning when the reloads measurably cost 10% "
+    "of the prompt time.",
+    advice="On small GPUs this is expected; on large ones keep models loaded (`--highvram`) and avoid "
+    "alternating checkpoints or LoRAs between prompts.",
+)
+def _reload_thrash(facts: Facts) -> list[Finding]:
+    streaks: dict[str, list[int]] = {}  # model -> indexes of the prompts of its longest streak
+    current: dict[str, list[int]] = {}
+    run_index: int | None = None
+    for prompt in facts.report.prompts:  # one pass: a run's prompts come one after the other
+        if prompt.run != run_index:
+            for model, streak in current.items():
+                _keep_longest(streaks, model, streak)
+            current, run_index = {}, prompt.run
+        if prompt.status in ("invalid", "dropped"):
+            continue
+        for model in list(current):
+            if model not in prompt.models:
+                _keep_longest(streaks, model, current.pop(model))
+        for model in prompt.models:
+            current.setdefault(model, []).append(prompt.index)
+    for model, streak in current.items():
+        _keep_longest(streaks, model, streak)
+    thrash = {m: s for m, s in streaks.items() if len(s) >= RELOAD_STREAK}
+    requests = [ev for ev in facts.events[EventKind.LOAD_REQUESTED] if ev.fields.get("model") in thrash]
+    if not thrash or not requests:
+        return []
+    models = sorted(thrash, key=lambda m: -len(thrash[m]))
+    prompts = sorted({i for s in thrash.values() for i in s})
+    cost = _reload_seconds(facts, thrash)
+    timed_total = sum(p.total_s or 0.0 for p in facts.prompts_at(prompts) if is_timed(p))
+    severity = "warning" if timed_total and cost >= 0.1 * timed_total else "info"
+    first = next(facts.prompts_at(thrash[models[0]][:1]))
+    run = facts.run_of(first)
+    high = run is not None and "HIGH_VRAM" in run.vram_states
+    small = gpu_vram_mb(run) is not None and (gpu_vram_mb(run) or 0) < SMALL_GPU_MB
+    listed = ", ".join(f"{m} in {len(thrash[m])}" for m in models[:3])
+    if high:
+        reason = ("ComfyUI runs with HIGH_VRAM, so the reloads come from models re-patched (LoRAs, model "
+                  "patches) or different checkpoints between prompts")
+    elif small:
+        reason = f"on {gpu_phrase(run)} ComfyUI unloads one model to make room for the next, which is expected"
+    else:
+        reason = "ComfyUI unloaded them to make room, or they were re-patched (LoRAs) between prompts"
+    cost_text = (f" The reloads took {dur(cost)} in all." if cost else
+                 " Their cost cannot be timed from this log (or is negligible).")
+    advice = (["Expected on this GPU: fewer or smaller models per workflow reduce it"] if small else
+              ["Keep models loaded between prompts (`--highvram`) when the VRAM allows",
+               "Group prompts by checkpoint and LoRA instead of alternating them"])
+    return [finding(
+        "reload-thrash", f"Models moved onto the GPU again prompt after prompt ({listed} prompts in a row)", "high",
+        f"`Requested to load` is printed only for a model that is not on the GPU: {reason}.{cost_text}",
+        advice, [facts.cite_event(ev) for ev in requests[:MAX_EVIDENCE]],
+        {"streaks": {m: len(thrash[m]) for m in models}, "reload_s": round(cost, 3)}, cost, prompts,
+        severity=severity, total=len(requests))]
+
+
+def _keep_longest(streaks: dict[str, list[int]], model: str, streak: list[int]) -> None:
+    if len(streak) > len(streaks.get(model, [])):
+        streaks[model] = streak
+
+
+def _reload_seconds(facts: Facts, thrash: dict[str, list[int]]) -> float:
+    """Seconds from each repeated ``Requested to load`` to the load line that followed it (timed logs)."""
+    loads: dict[int, list[Load]] = defaultdict(list)
+    for ld in facts.report.loads:
+        loads[ld.source].append(ld)
+    load_lines = {source: [ld.line for ld in items] for source, items in loads.items()}
+    total = 0.0
+    for model, streak in thrash.items():
+        for prompt in facts.prompts_at(streak[1:]):  # the first load of a streak is no reload
+            if prompt.estimated:
+                continue
+            for ev in facts.prompt_events(EventKind.LOAD_REQUESTED, prompt):
+                if ev.fields.get("model") != model or ev.ts is None:
+                    continue
+                i = bisect_right(load_lines.get(ev.source, []), ev.line)
+                after = loads[ev.source][i] if i < len(loads[ev.source]) else None
+                if after is not None and after.ts is not None and after.line <= (prompt.last_line or after.line):
+                    total += max(0.0, (after.ts - ev.ts).total_seconds())
+    return total

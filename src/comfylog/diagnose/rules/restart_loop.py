@@ -1,0 +1,81 @@
+"""ComfyUI starting again and again in one log: a crash loop."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import replace
+
+from ...events import EventKind
+from ...model import Evidence, Finding, Run
+from ...text import dur, plural
+from ..engine import MAX_EVIDENCE, finding, rule
+from ..evidence import event_line
+from ..facts import (
+    Facts,
+    prompt_seconds,
+)
+
+#: Restarts in one log from which a crash loop is reported.
+RESTART_LOOP_MIN = 2
+
+
+@rule(
+    "restart-loop", "error", None,
+    trigger=f"{RESTART_LOOP_MIN} or more restarts in one log (a new CUDA banner, `Starting server` or "
+    "Manager start-up after work began).",
+    advice="Find what ends each run (the lines before each start-up; silent ends are usually the OOM killer "
+    "or a memory limit) and fix that: a crash loop repeats until then.",
+)
+def _restart_loop(facts: Facts) -> list[Finding]:
+    # One pass over the runs, keeping counts and the first few lines: a loop has thousands of runs.
+    start_ups: Counter[int] = Counter()
+    restarts: Counter[int] = Counter()
+    startups: dict[int, float] = defaultdict(float)
+    cited: dict[int, set[int]] = defaultdict(set)  # start-up lines to cite (each once)
+    first_cites: dict[int, list[Evidence]] = defaultdict(list)
+    first_runs: dict[int, list[Run]] = defaultdict(list)
+    ended: dict[int, set[int]] = defaultdict(set)
+    for run in facts.report.runs:
+        source = run.source
+        start_ups[source] += 1
+        if facts.run_end(run) == "restart":
+            ended[source].add(run.index)
+        if not run.restart:
+            continue
+        restarts[source] += 1
+        startups[source] += run.startup_s or 0.0
+        starts = facts.run_events(EventKind.CUDA_BANNER, run) or facts.run_events(EventKind.VRAM_STATE, run)
+        if starts and event_line(starts[0])[0] not in cited[source]:
+            cited[source].add(event_line(starts[0])[0])
+            if len(first_cites[source]) < MAX_EVIDENCE:
+                first_cites[source].append(facts.cite_event(starts[0]))
+        if len(first_runs[source]) < MAX_EVIDENCE:
+            first_runs[source].append(replace(run, import_times=[]))
+    findings = []
+    for source in range(len(facts.report.sources)):
+        if restarts[source] < RESTART_LOOP_MIN:
+            continue
+        evidence, total = first_cites[source], len(cited[source])
+        if not evidence:
+            evidence = [facts.cite(run.source, run.first_line, "start-up") for run in first_runs[source]]
+            total = restarts[source]
+        lost: list[int] = []  # indexes only: a loop can cut off thousands of prompts
+        lost_s = 0.0
+        for prompt in facts.prompts_of_runs(ended[source]):
+            if prompt.status == "unfinished":
+                lost.append(prompt.index)
+                lost_s += prompt_seconds(prompt)
+        startup, n_runs, n_restarts = startups[source], start_ups[source], restarts[source]
+        findings.append(finding(
+            "restart-loop", f"{n_restarts} restarts: ComfyUI started {n_runs} times in one log", "high",
+            f"The log holds {n_runs} start-ups of ComfyUI; {plural(len(lost), 'prompt')} were cut off by them"
+            + (f" and start-ups took {dur(startup)}" if startup else "") + ". A process that keeps restarting "
+            "is crashing, usually for the same reason each time.",
+            ["Read the last lines of each run before the next start-up (comfylog marks the prompts it cut off)",
+             "Silent ends are usually the kernel's OOM killer or the container's memory limit: give it more "
+             "RAM or lighten the workflow",
+             "On RunPod, a pod or worker that restarts in a loop keeps billing: stop it until the cause is fixed"],
+            evidence, {"restarts": n_restarts, "start_ups": n_runs, "startup_s": round(startup, 3),
+                       "prompts_lost": len(lost)},
+            lost_s, lost, total=total))
+    return findings

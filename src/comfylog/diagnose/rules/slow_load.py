@@ -1,0 +1,63 @@
+"""Model loading far below a local disk's speed: a network volume, usually."""
+
+from __future__ import annotations
+
+from ...events import EventKind, Phase
+from ...model import Finding, Prompt
+from ...text import dur, plural
+from ..engine import finding, rule
+from ..facts import (
+    Facts,
+)
+
+#: Model loading slower than this (MB/s) is far below a local disk (SSDs read 500 MB/s and more).
+SLOW_LOAD_MB_S = 200.0
+#: What a local SSD reads (MB/s): the time beyond it is what a slow volume costs.
+LOCAL_DISK_MB_S = 500.0
+#: slow-load only judges prompts that spent at least this long loading, and this much data.
+SLOW_LOAD_MIN_S = 20.0
+SLOW_LOAD_MIN_MB = 1_000.0
+
+
+@rule(
+    "slow-load", "warning", Phase.LOAD,
+    trigger=f"A prompt that loads only completely (no partial loads) spends {SLOW_LOAD_MIN_S:.0f} s or more "
+    f"loading at under {SLOW_LOAD_MB_S:.0f} MB/s (MB of `loaded completely` / load seconds), far below a "
+    "local disk: typically a network volume.",
+    advice="Put the models on the machine's local disk (or in the image), and keep workers warm so models "
+    "stay in RAM between jobs.",
+)
+def _slow_load(facts: Facts) -> list[Finding]:
+    slow: list[tuple[Prompt, float, float]] = []
+    for prompt in facts.prompts_in("timed"):
+        load_s = prompt.phases.load
+        if load_s < SLOW_LOAD_MIN_S or prompt.lowvram_module_loads:
+            continue
+        loads = facts.loads_of(prompt)
+        bars = [b for b in facts.bars_of(prompt) if b.is_loading]
+        if bars or any(ld.kind != "complete" for ld in loads):
+            continue  # partial loads are lowvram's; download bars move data comfylog cannot size
+        mb = sum(ld.loaded_mb or 0.0 for ld in loads if (ld.loaded_mb or 0) < 1e9)
+        if mb >= SLOW_LOAD_MIN_MB and mb / load_s < SLOW_LOAD_MB_S:
+            slow.append((prompt, mb, load_s))
+    if not slow:
+        return []
+    mb = sum(s[1] for s in slow)
+    load_s = sum(s[2] for s in slow)
+    rate = mb / load_s
+    excess = sum(max(0.0, s[2] - s[1] / LOCAL_DISK_MB_S) for s in slow)
+    evidence = [facts.cite_event(ev) for p, _, _ in slow for ev in facts.prompt_events(EventKind.LOAD_REQUESTED, p)]
+    if not evidence:
+        evidence = [facts.cite(p.source, ld.line, f"loaded completely {ld.loaded_mb}")
+                    for p, _, _ in slow for ld in facts.loads_of(p)]
+    return [finding(
+        "slow-load", f"Slow model loading: {mb / 1024:.1f} GB in {dur(load_s)} ({rate:.0f} MB/s)", "medium",
+        f"{plural(len(slow), 'prompt')} loaded {mb:.0f} MB of weights in {dur(load_s)} of load time, {rate:.0f} MB/s; "
+        f"a local SSD reads {LOCAL_DISK_MB_S:.0f} MB/s or more, so about {dur(excess)} went to slow storage "
+        "(a network volume is the usual cause). The load time also holds the nodes' own work, hence medium "
+        "confidence.",
+        ["Copy the models to the machine's local disk or bake them into the image instead of reading them "
+         "from a network volume",
+         "Keep workers warm (models stay in RAM between jobs) and avoid loading the same file twice"],
+        evidence, {"loaded_mb": round(mb, 1), "load_s": round(load_s, 3), "mb_per_s": round(rate, 1)},
+        excess, (p.index for p, _, _ in slow))]

@@ -1,0 +1,78 @@
+"""Prompts that never finished, and how their run ended."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from ...events import EventKind
+from ...model import Evidence, Finding
+from ...text import plural
+from ..engine import MAX_EVIDENCE, finding, rule
+from ..facts import (
+    Facts,
+    PromptRef,
+)
+
+
+@rule(
+    "unfinished", "warning", None,
+    trigger="A prompt that never ended (no `Prompt executed in`), not already explained as a silent crash: "
+    "an error when a restart followed, a warning when the log just ends, information when the server was "
+    "stopped on purpose.",
+    advice="Re-queue the prompts; if the process died, look for the cause at the end of its run.",
+)
+def _unfinished(facts: Facts) -> list[Finding]:
+    silent = facts.silent_deaths()
+    prompts = [PromptRef(p.index, p.run, p.source, p.line, p.total_s)  # small: there may be thousands
+               for p in facts.prompts_in("unfinished") if p.index not in silent]
+    if not prompts:
+        return []
+    ends: dict[str, list[PromptRef]] = defaultdict(list)
+    for prompt in prompts:
+        run = facts.runs.get(prompt.run)
+        ends[facts.run_end(run) if run is not None else "log-ends"].append(prompt)
+    running = [p for p in prompts if (p.total_s or 0.0) > 0]
+    queued = len(prompts) - len(running)
+    parts = []
+    evidence: list[Evidence] = []
+    for end, group in ends.items():
+        count = plural(len(group), "prompt")
+        if end == "restart":
+            parts.append(f"{count} cut off by a restart")
+        elif end == "stopped":
+            parts.append(f"{count} still running or queued when the server was stopped")
+        else:
+            parts.append(f"{count} still running or queued where the log ends")
+        for group_run in sorted({p.run for p in group}):
+            run = facts.runs.get(group_run)
+            if run is not None and end == "stopped":
+                evidence += [facts.cite_event(ev) for ev in facts.run_events(EventKind.SERVER_STOPPED, run)[:1]]
+            following = facts.runs.get(group_run + 1)
+            if following is not None and end == "restart":
+                starts = (facts.run_events(EventKind.CUDA_BANNER, following)
+                          or facts.run_events(EventKind.VRAM_STATE, following))
+                evidence += [facts.cite_event(ev) for ev in starts[:1]]
+    evidence += [facts.cite(p.source, p.line, "got prompt") for p in prompts[:MAX_EVIDENCE]]
+    severity = "error" if "restart" in ends else "warning" if "log-ends" in ends else "info"
+    received = facts.report.summary.got_prompt
+    why = (f"{'; '.join(parts)}. The log shows {received} `got prompt` and {facts.report.summary.executed} "
+           f"`Prompt executed in` lines ({len(running)} prompt{'s' if len(running) != 1 else ''} had started, "
+           f"{queued} were still queued).")
+    if severity == "info":
+        advice = ["Nothing crashed: the server was stopped with work left; re-queue those prompts"]
+        confidence = "high"
+    elif severity == "warning":
+        advice = ["If the log was copied while ComfyUI was still working, this is expected",
+                  "Otherwise the process died without a message: check `dmesg` for the OOM killer and the "
+                  "container's memory limit"]
+        confidence = "medium"
+    else:
+        advice = ["The process restarted under these prompts: find the cause at the end of the run "
+                  "(OOM killer, memory limit, a crashing custom node)"]
+        confidence = "high"
+    return [finding(
+        "unfinished", f"{plural(len(prompts), 'prompt')} never finished", confidence, why, advice, evidence,
+        {"unfinished": len(prompts), "running": len(running), "queued": queued,
+         "run_end": {end: len(group) for end, group in ends.items()}},
+        sum(p.total_s or 0.0 for p in running), (p.index for p in prompts), severity=severity,
+        total=len(evidence) - min(len(prompts), MAX_EVIDENCE) + len(prompts))]

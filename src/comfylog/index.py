@@ -1,0 +1,244 @@
+"""The report index: what every reader of a Report looks up, built once after the analysis.
+
+Prompts by run, bars, loads and errors by prompt, the run holding a line, notable events by kind
+and line, each prompt's main sampling bar. A long log's record tables live mostly on disk
+(spool.py) and every pass over one decodes it all, so the tables are read here once, into
+positions, and the diagnoser and every renderer ask the index instead of filtering a whole table
+per row (which made the terminal report of a 20 MB log 14x slower than its JSON).
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from .events import Event, EventKind
+from .model import ErrorRecord, Evidence, Finding, Load, ProgressBar, Prompt, Report, Run
+
+
+class _Attributed(Protocol):
+    prompt: int | None
+
+
+R = TypeVar("R", bound=_Attributed)
+N = TypeVar("N", Run, Prompt)
+
+
+class _ByIndex(Generic[N]):
+    """Runs or prompts by their ``index``, looked up in the table (which may be on disk, spool.py)."""
+
+    def __init__(self, table: Sequence[N], numbered: bool | None = None) -> None:
+        """``numbered``: whether each item's index is its position (the usual numbering), if known."""
+        self._table: Sequence[N] = table
+        self._positions: dict[int, int] | None = None
+        if numbered is None:
+            numbered = all(item.index == position for position, item in enumerate(table))
+        if not numbered:
+            self._positions = {item.index: position for position, item in enumerate(table)}
+
+    def get(self, index: int) -> N | None:
+        if self._positions is not None:
+            position = self._positions.get(index)
+            return None if position is None else self._table[position]
+        return self._table[index] if 0 <= index < len(self._table) else None
+
+
+class _ByPrompt(Generic[R]):
+    """The records of one table by prompt, kept as positions.
+
+    Records come in prompt order nearly always; then a lookup is two bisections of one array.
+    """
+
+    def __init__(self, records: Sequence[R]) -> None:
+        self._records = records
+        keys = array("q", (-1 if r.prompt is None else r.prompt for r in records))
+        self._order: array[int] | None = None
+        if any(keys[i] > keys[i + 1] for i in range(len(keys) - 1)):
+            order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: log order within a prompt
+            self._order = array("q", order)
+            keys = array("q", (keys[i] for i in order))
+        self._keys = keys
+
+    def of(self, prompt: int) -> list[R]:
+        lo, hi = bisect_left(self._keys, prompt), bisect_right(self._keys, prompt)
+        order = self._order
+        return [self._records[i if order is None else order[i]] for i in range(lo, hi)]
+
+
+class _RunLookup:
+    """Finds the run holding a line by bisection (a long log has thousands of runs).
+
+    Per source, runs come in line order; the first run (in that order) holding ``line`` is the
+    first whose running maximum of ``last_line`` reaches it, among those starting at or before it.
+    """
+
+    def __init__(self, runs: Sequence[Run]) -> None:
+        self._firsts: dict[int, list[int]] = defaultdict(list)
+        self._reach: dict[int, list[int]] = defaultdict(list)
+        self._positions: dict[int, list[int]] = defaultdict(list)
+        self._linear = runs
+        self.sorted = True
+        for position, run in enumerate(runs):
+            firsts, reach = self._firsts[run.source], self._reach[run.source]
+            if firsts and run.first_line < firsts[-1]:
+                self.sorted = False
+            firsts.append(run.first_line)
+            reach.append(max(run.last_line, reach[-1]) if reach else run.last_line)
+            self._positions[run.source].append(position)
+
+    def find(self, source: int, line: int) -> Run | None:
+        if not self.sorted:
+            return next((r for r in self._linear if r.source == source and r.first_line <= line <= r.last_line), None)
+        positions = self._positions.get(source)
+        if not positions:
+            return None
+        starting = bisect_right(self._firsts[source], line)  # runs[:starting] start at or before line
+        i = bisect_left(self._reach[source], line)
+        if i < starting:
+            run = self._linear[positions[i]]
+            if run.first_line <= line <= run.last_line:
+                return run
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class MainBar:
+    """A prompt's main sampling bar (the non-loading bar that ran longest) and how many it had."""
+
+    bar: ProgressBar
+    sampling_bars: int
+
+    @property
+    def steps_text(self) -> str:
+        """``20/20``, with ``(+2)`` when the prompt had more sampling bars."""
+        text = f"{self.bar.done:g}/{self.bar.total:g}"
+        return text + (f" (+{self.sampling_bars - 1})" if self.sampling_bars > 1 else "")
+
+
+#: A test run on every prompt in the index's one pass: ``visit(position, prompt)``.
+Visitor = Callable[[int, Prompt], None]
+
+
+class ReportIndex:
+    """Lookups over one report's tables; build it with ``index_of(report)`` (built once, then kept)."""
+
+    def __init__(self, report: Report, visit: Visitor | None = None) -> None:
+        self.report = report
+        self.runs = _ByIndex(report.runs)
+        self._by_run: dict[int, array[int]] = defaultdict(lambda: array("q"))
+        numbered = True
+        for position, prompt in enumerate(report.prompts):
+            numbered = numbered and prompt.index == position
+            self._by_run[prompt.run].append(position)
+            if visit is not None:
+                visit(position, prompt)
+        self.prompts = _ByIndex(report.prompts, numbered)
+        self._loads = _ByPrompt(report.loads)
+        self._errors = _ByPrompt(report.errors)
+        self._bars = _ByPrompt(report.progress_bars)
+        self._run_lookup: _RunLookup | None = None
+        #: Notable events by kind, in report order.
+        self.events: dict[EventKind, list[Event]] = defaultdict(list)
+        grouped: dict[tuple[EventKind, int], list[Event]] = defaultdict(list)
+        for ev in report.notable:
+            self.events[ev.kind].append(ev)
+            grouped[(ev.kind, ev.source)].append(ev)
+        #: Events by (kind, source) in line order, with their lines, for range lookups.
+        self._spans: dict[tuple[EventKind, int], tuple[list[int], list[Event]]] = {}
+        for key, events in grouped.items():
+            events.sort(key=lambda e: e.line)
+            self._spans[key] = ([e.line for e in events], events)
+
+    # ---- runs and prompts
+    def run_of(self, prompt: Prompt) -> Run | None:
+        return self.runs.get(prompt.run)
+
+    def run_at(self, source: int, line: int) -> Run | None:
+        """The first run (in report order) of ``source`` whose lines hold ``line``."""
+        if self._run_lookup is None:
+            self._run_lookup = _RunLookup(self.report.runs)
+        return self._run_lookup.find(source, line)
+
+    def prompts_of_run(self, run: int) -> list[Prompt]:
+        """The prompts of one run, in report order."""
+        prompts = self.report.prompts
+        return [prompts[i] for i in self._by_run.get(run, ())]
+
+    def prompts_of_runs(self, runs: Iterable[int]) -> Iterator[Prompt]:
+        """The prompts of these runs, in report order."""
+        prompts = self.report.prompts
+        positions = sorted(i for run in set(runs) for i in self._by_run.get(run, ()))
+        return (prompts[i] for i in positions)
+
+    def prompts_at(self, indexes: Iterable[int]) -> Iterator[Prompt]:
+        """The prompts with these indexes, one at a time (a long streak need not be held whole)."""
+        for index in indexes:
+            prompt = self.prompts.get(index)
+            if prompt is not None:
+                yield prompt
+
+    # ---- records by prompt
+    def loads_of(self, prompt: Prompt) -> list[Load]:
+        return self._loads.of(prompt.index)
+
+    def errors_of(self, prompt: Prompt) -> list[ErrorRecord]:
+        return self._errors.of(prompt.index)
+
+    def bars_of(self, prompt: Prompt) -> list[ProgressBar]:
+        return self._bars.of(prompt.index)
+
+    def sampling_bars(self, prompt: Prompt) -> list[ProgressBar]:
+        """The prompt's bars that sample (not loading or downloading), in log order."""
+        return [b for b in self._bars.of(prompt.index) if not b.is_loading]
+
+    def main_bar(self, prompt: Prompt) -> MainBar | None:
+        bars = self.sampling_bars(prompt)
+        if not bars:
+            return None
+        return MainBar(max(bars, key=lambda b: b.elapsed_s), len(bars))
+
+    # ---- notable events
+    def between(self, kind: EventKind, source: int, first: int, last: int) -> list[Event]:
+        """Events of ``kind`` starting on lines ``first`` to ``last`` of ``source``."""
+        found = self._spans.get((kind, source))
+        if found is None:
+            return []
+        lines, events = found
+        return events[bisect_left(lines, first):bisect_right(lines, last)]
+
+    def prompt_events(self, kind: EventKind, prompt: Prompt) -> list[Event]:
+        return self.between(kind, prompt.source, prompt.line, prompt.last_line or prompt.line)
+
+    def run_events(self, kind: EventKind, run: Run) -> list[Event]:
+        return self.between(kind, run.source, run.first_line, run.last_line)
+
+    def run_errors(self, run: Run) -> list[ErrorRecord]:
+        """The error records on the lines of ``run``."""
+        return [e for e in self._errors_by_source().get(run.source, ()) if run.first_line <= e.line <= run.last_line]
+
+    def _errors_by_source(self) -> dict[int, list[ErrorRecord]]:
+        cached = getattr(self, "_error_sources", None)
+        if cached is None:
+            cached = defaultdict(list)
+            for e in self.report.errors:
+                cached[e.source].append(e)
+            self._error_sources: dict[int, list[ErrorRecord]] = cached
+        return cached
+
+
+def evidence_in_line_order(finding: Finding) -> list[Evidence]:
+    """A finding's evidence as a reader follows the log: by file, then by line."""
+    return sorted(finding.evidence, key=lambda e: (e.source, e.line))
+
+
+def index_of(report: Report) -> ReportIndex:
+    """The report's index, built on first use and kept on the report (its tables no longer change)."""
+    index = report.index_cache
+    if not isinstance(index, ReportIndex):
+        index = ReportIndex(report)
+        report.index_cache = index
+    return index
