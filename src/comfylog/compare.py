@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .diagnose import rule_phase
+from .index import index_of
 from .model import PHASES, Finding, Prompt, Report, Run
 
 #: Ratios within this much of 1 are "the same".
@@ -254,7 +255,7 @@ def _name(report: Report) -> str:
 
 
 def _run_of(report: Report, prompt: Prompt) -> Run | None:
-    return next((r for r in report.runs if r.index == prompt.run), None)
+    return index_of(report).run_of(prompt)
 
 
 def _phase_name(finding: Finding) -> str | None:
@@ -296,7 +297,7 @@ def _main_phase(phases: Sequence[Delta], gap: float | None) -> tuple[str | None,
 
 def _sampling_bars(report: Report, prompt: Prompt) -> list[tuple[int, float, float, int]]:
     """(position, steps, seconds per step, line) of the prompt's sampling bars, in order."""
-    bars = [b for b in report.progress_bars if b.prompt == prompt.index and not b.is_loading]
+    bars = index_of(report).sampling_bars(prompt)
     return [(i + 1, b.total, b.seconds_per_step, b.line) for i, b in enumerate(bars)
             if b.seconds_per_step is not None]
 

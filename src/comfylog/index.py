@@ -201,6 +201,13 @@ class ReportIndex:
             return None
         return MainBar(max(bars, key=lambda b: b.elapsed_s), len(bars))
 
+    def main_bar_text(self, prompt: Prompt) -> tuple[str, str]:
+        """(steps, rate) of the prompt's main sampling bar as tables show them; dashes when it has none."""
+        main = self.main_bar(prompt)
+        if main is None:
+            return "—", "—"
+        return main.steps_text, main.bar.rate_text or "—"
+
     # ---- notable events
     def between(self, kind: EventKind, source: int, first: int, last: int) -> list[Event]:
         """Events of ``kind`` starting on lines ``first`` to ``last`` of ``source``."""

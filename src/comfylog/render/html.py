@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..events import EventKind, Phase
+from ..index import ReportIndex, index_of
 from ..model import PHASES, Finding, ProgressBar, Prompt, Report, Run
-from ..text import TIME_ONLY_BASE
-from .terminal import fmt_s, main_bar_text
+from ..text import basename, clock, fmt_s, is_time_only, plural, when
 
 if TYPE_CHECKING:  # the comparison is only rendered when one was made
     from ..compare import Comparison, Delta
@@ -162,31 +162,9 @@ def _hover(text: str, limit: int = MAX_HOVER_TEXT) -> str:
     return esc(_clip(text, limit))
 
 
-def _is_time_only(ts: datetime) -> bool:
-    return ts.year == TIME_ONLY_BASE.year and ts.month == 1
-
-
-def _clock(ts: datetime | None) -> str:
-    if ts is None:
-        return "—"
-    return ts.strftime("%H:%M:%S")
-
-
-def _when(ts: datetime | None) -> str:
-    if ts is None:
-        return "—"
-    if _is_time_only(ts):
-        return ts.strftime("%H:%M:%S")
-    return ts.strftime("%Y-%m-%d %H:%M:%S")
-
-
 def _plot_date(ts: datetime) -> str:
     """Plotly date strings: naive wall time as logged, millisecond precision."""
     return ts.strftime("%Y-%m-%d %H:%M:%S.") + f"{ts.microsecond // 1000:03d}"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 # ---- the page --------------------------------------------------------------------------------------
@@ -271,14 +249,14 @@ def _header(report: Report) -> str:
     s = report.summary
     names = ", ".join(src.name for src in report.sources)
     bits = [
-        f"{_plural(s.got_prompt, 'prompt')} received",
+        f"{plural(s.got_prompt, 'prompt')} received",
         f"{s.executed} executed",
-        _plural(len(report.runs), "run"),
+        plural(len(report.runs), "run"),
     ]
     if s.restarts:
-        bits.append(f"<strong class=\"warn\">{_plural(s.restarts, 'restart')}</strong>")
+        bits.append(f"<strong class=\"warn\">{plural(s.restarts, 'restart')}</strong>")
     if report.errors:
-        bits.append(_plural(len(report.errors), "error"))
+        bits.append(plural(len(report.errors), "error"))
     if s.span_s is not None:
         bits.append(f"log spans {esc(fmt_s(s.span_s))}")
     else:
@@ -357,7 +335,7 @@ def _machine(report: Report, page: Page) -> str:
         vram = f"{run.total_vram_mb} MB" if run.total_vram_mb is not None else "—"
         if run.total_ram_mb is not None:
             vram += f" · RAM {run.total_ram_mb} MB"
-        span = f"{_when(run.started_at)} → {_clock(run.ended_at)}"
+        span = f"{when(run.started_at)} → {clock(run.ended_at)}"
         if run.span_s is not None:
             span += f" ({fmt_s(run.span_s)})"
         facts = [("GPU", run.gpu or "—"), ("VRAM", vram), ("vram state", ", ".join(run.vram_states) or "—")]
@@ -370,7 +348,7 @@ def _machine(report: Report, page: Page) -> str:
         if run.import_times:
             failed = sum(1 for t in run.import_times if t[2])
             slowest = max(run.import_times, key=lambda t: t[0])
-            nodes = f"{len(run.import_times)} imported, slowest {slowest[0]:.1f}s ({_short_path(slowest[1])})"
+            nodes = f"{len(run.import_times)} imported, slowest {slowest[0]:.1f}s ({basename(slowest[1])})"
             facts.append(("custom nodes", nodes + (f", {failed} failed" if failed else "")))
         if several_sources and run.source < len(report.sources):
             facts.append(("log", report.sources[run.source].name))
@@ -383,10 +361,6 @@ def _machine(report: Report, page: Page) -> str:
         note = f'<p class="note">{hidden} more runs not listed here (they are on the timeline).</p>'
         page.summarised.append(f"machine: first {MAX_RUN_CARDS} of {len(report.runs)} runs listed")
     return f'<div class="cards">{"".join(cards)}</div>{note}'
-
-
-def _short_path(path: str) -> str:
-    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
 
 
 def _phase_totals(report: Report) -> str:
@@ -406,7 +380,7 @@ def _phase_totals(report: Report) -> str:
     prompt_total = sum(p.total_s or 0.0 for p in report.prompts)
     note = f"prompts {fmt_s(prompt_total)} in all; every second counted once"
     if estimated:
-        note += f"; {_plural(estimated, 'prompt')} estimated from the durations the log prints (no usable timestamps)"
+        note += f"; {plural(estimated, 'prompt')} estimated from the durations the log prints (no usable timestamps)"
     out.append(f'<p class="note">{esc(note)}</p>')
     return "\n".join(out)
 
@@ -538,7 +512,7 @@ def _timeline(page: Page, report: Report) -> None:
                 },
             }
         )
-    time_only = any(r.origin is not None and _is_time_only(r.origin) for r in rows)
+    time_only = any(r.origin is not None and is_time_only(r.origin) for r in rows)
     if clock:
         xaxis: dict[str, Any] = {"type": "date"}
         if time_only:
@@ -578,24 +552,22 @@ def _timeline(page: Page, report: Report) -> None:
 
 def _timeline_rows(report: Report) -> tuple[list[_Row], bool]:
     """Rows for the runs that have something to draw, and whether they share one wall clock."""
-    by_run: dict[int, list[Prompt]] = {}
-    for p in report.prompts:
-        by_run.setdefault(p.run, []).append(p)
+    index = index_of(report)
     candidates: list[_Row] = []
     for run in report.runs[:MAX_TIMELINE_ROWS]:
-        prompts = by_run.get(run.index, [])
+        prompts = index.prompts_of_run(run.index)
         label = f"run {run.index + 1}"
         estimated = any(p.estimated for p in prompts)
         if not estimated and run.started_at is not None and run.ended_at is not None:
-            candidates.append(_timed_row(report, run, prompts, label))
+            candidates.append(_timed_row(index, run, prompts, label))
         elif any(p.total_s for p in prompts):
-            candidates.append(_estimated_row(report, run, prompts, label))
+            candidates.append(_estimated_row(index, run, prompts, label))
     rows = [row for row in candidates if row.bars]
-    clock = bool(rows) and all(row.origin is not None for row in rows) and _one_clock(rows)
+    clock = bool(rows) and all(row.origin is not None for row in rows) and _oneclock(rows)
     return rows, clock
 
 
-def _one_clock(rows: list[_Row]) -> bool:
+def _oneclock(rows: list[_Row]) -> bool:
     """Runs share the wall-clock axis when they fill most of it (not one run today, one next week)."""
     spans = sorted((row.origin, row.origin + timedelta(seconds=row.end)) for row in rows if row.origin is not None)
     busy = sum((b - a).total_seconds() for a, b in spans)
@@ -603,7 +575,7 @@ def _one_clock(rows: list[_Row]) -> bool:
     return gaps <= max(busy, 60.0)
 
 
-def _timed_row(report: Report, run: Run, prompts: list[Prompt], label: str) -> _Row:
+def _timed_row(index: ReportIndex, run: Run, prompts: list[Prompt], label: str) -> _Row:
     assert run.started_at is not None and run.ended_at is not None
     origin = run.started_at
     row = _Row(run=run, label=label, origin=origin, end=_secs(run.ended_at - origin))
@@ -615,7 +587,7 @@ def _timed_row(report: Report, run: Run, prompts: list[Prompt], label: str) -> _
     if run.ready_at is not None and run.ready_at > origin:
         end = at(run.ready_at)
         row.bars.append(_Bar(0.0, end, "startup", f"run {run.index + 1} start-up {fmt_s(end)}"
-                                                  f" ({_clock(origin)} → {_clock(run.ready_at)})"))
+                                                  f" ({clock(origin)} → {clock(run.ready_at)})"))
         covered.append((0.0, end))
     for p in prompts:
         for span in p.spans:
@@ -624,11 +596,11 @@ def _timed_row(report: Report, run: Run, prompts: list[Prompt], label: str) -> _
                 continue
             what = PHASE_LABEL[span.phase.value]
             row.bars.append(_Bar(a, b, span.phase.value, f"prompt {p.index + 1} · {what} {fmt_s(b - a)}"
-                                                          f" ({_clock(span.start)} → {_clock(span.end)})"))
+                                                          f" ({clock(span.start)} → {clock(span.end)})"))
             covered.append((a, b))
         if p.status == "unfinished" and p.ended_at is not None:
             row.markers.append(_Marker(at(p.ended_at), "unfinished",
-                                       f"prompt {p.index + 1} never finished: the log stops at {_clock(p.ended_at)}"))
+                                       f"prompt {p.index + 1} never finished: the log stops at {clock(p.ended_at)}"))
     covered.sort()
     cursor = 0.0
     for a, b in covered:
@@ -640,14 +612,14 @@ def _timed_row(report: Report, run: Run, prompts: list[Prompt], label: str) -> _
     row.bars.sort(key=lambda bar: bar.start)
     if run.restart:
         row.markers.append(_Marker(0.0, "restart", f"run {run.index + 1} begins: ComfyUI started again at "
-                                                   f"{_clock(origin)} (line {run.first_line})"))
-    for kind, _prompt, ts, text in _incidents(report, run):
+                                                   f"{clock(origin)} (line {run.first_line})"))
+    for kind, _prompt, ts, text in _incidents(index, run):
         if ts is not None:
             row.markers.append(_Marker(at(ts), kind, text))
     return row
 
 
-def _estimated_row(report: Report, run: Run, prompts: list[Prompt], label: str) -> _Row:
+def _estimated_row(index: ReportIndex, run: Run, prompts: list[Prompt], label: str) -> _Row:
     row = _Row(run=run, label=label + " (est.)", origin=None, estimated=True)
     cursor = 0.0
     block_end: dict[int, float] = {}
@@ -668,28 +640,24 @@ def _estimated_row(report: Report, run: Run, prompts: list[Prompt], label: str) 
     if run.restart:
         row.markers.append(_Marker(0.0, "restart", f"run {run.index + 1} begins: ComfyUI started again "
                                                    f"(line {run.first_line})"))
-    for kind, prompt, _ts, text in _incidents(report, run):
+    for kind, prompt, _ts, text in _incidents(index, run):
         if prompt is not None and prompt in block_end:
             row.markers.append(_Marker(block_end[prompt], kind, text))
     return row
 
 
-def _incidents(report: Report, run: Run) -> list[tuple[str, int | None, datetime | None, str]]:
+def _incidents(index: ReportIndex, run: Run) -> list[tuple[str, int | None, datetime | None, str]]:
     """Errors and websocket events of one run: (marker kind, prompt index, time, hover)."""
     out: list[tuple[str, int | None, datetime | None, str]] = []
-    for e in report.errors:
-        if e.source != run.source or not run.first_line <= e.line <= run.last_line:
-            continue
+    for e in index.run_errors(run):
         kind = "oom" if e.kind.startswith("oom") else ("interrupted" if e.kind == "interrupted" else "error")
         where = f" · prompt {e.prompt + 1}" if e.prompt is not None else ""
         out.append((kind, e.prompt, e.ts, f"{esc(e.kind)}{where} · line {e.line}<br>{_hover(e.message)}"))
-    for ev in report.notable:
-        if ev.kind not in (EventKind.WS_TIMEOUT, EventKind.WS_RECONNECT):
-            continue
-        if ev.source != run.source or not run.first_line <= ev.line <= run.last_line:
-            continue
+    websocket = sorted([*index.run_events(EventKind.WS_TIMEOUT, run), *index.run_events(EventKind.WS_RECONNECT, run)],
+                       key=lambda ev: ev.line)
+    for ev in websocket:
         what = "websocket receive timed out" if ev.kind is EventKind.WS_TIMEOUT else "websocket reconnect"
-        out.append(("websocket", None, ev.ts, f"{what} at {_clock(ev.ts)} · line {ev.line}"))
+        out.append(("websocket", None, ev.ts, f"{what} at {clock(ev.ts)} · line {ev.line}"))
     return out
 
 
@@ -836,8 +804,9 @@ def _prompt_table(report: Report, page: Page) -> str:
     numeric = {"#", "run", "total", "load", "inference", "wait", "other", "steps", "rate", "lines"}
     out = ["<tr>" + "".join(f'<th class="num">{h}</th>' if h in numeric else f"<th>{h}</th>" for h in head) + "</tr>"]
     shown = report.prompts[:MAX_PROMPT_ROWS]
+    index = index_of(report)
     for p in shown:
-        steps, rate = main_bar_text(p, report)
+        steps, rate = index.main_bar_text(p)
         est = p.estimated
         phases = [fmt_s(p.phases.get(ph)) if p.total_s is not None else "—" for ph in PHASES]
         models = ", ".join(p.models[:6]) + (" …" if len(p.models) > 6 else "")
@@ -845,7 +814,7 @@ def _prompt_table(report: Report, page: Page) -> str:
         cells = [
             (str(p.index + 1), "num"),
             *([(str(p.run + 1), "num")] if several_runs else []),
-            (_clock(p.got_at) if p.received else "(before log)", ""),
+            (clock(p.got_at) if p.received else "(before log)", ""),
             (p.status, f"status-{p.status}"),
             (fmt_s(p.total_s, est), "num"),
             *((v, "num") for v in phases),
@@ -876,7 +845,7 @@ def _error_table(report: Report, page: Page) -> str:
         out.append(
             f'<tr><td class="num">{esc(where)}</td>'
             f'<td class="num">{esc(e.prompt + 1) if e.prompt is not None else "—"}</td>'
-            f"<td>{esc(_clock(e.ts))}</td><td>{esc(e.kind)}</td>"
+            f"<td>{esc(clock(e.ts))}</td><td>{esc(e.kind)}</td>"
             f'<td class="msg">{esc(_clip(e.message, MAX_TEXT))}</td></tr>'
         )
     note = ""

@@ -9,43 +9,15 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..events import Phase
+from ..index import index_of
 from ..model import PHASES, Finding, Prompt, Report, Run
-from ..text import dur
+from ..text import basename, clock, fmt_s, when
+from .styles import PHASE_CHAR, PHASE_STYLE, SEVERITY_STYLE, STATUS_STYLE
 
-PHASE_STYLE = {
-    "startup": "magenta",
-    "idle": "grey50",
-    Phase.LOAD.value: "yellow",
-    Phase.INFERENCE.value: "green",
-    Phase.WAIT.value: "red",
-    Phase.OTHER.value: "blue",
-}
-PHASE_CHAR = {"startup": "s", "idle": "·", "load": "L", "inference": "I", "wait": "W", "other": "o"}
-STATUS_STYLE = {
-    "ok": "green", "error": "red", "interrupted": "yellow", "invalid": "magenta", "unfinished": "red",
-    "dropped": "grey50",
-}
-SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 TIMELINE_WIDTH = 50
 BAR_WIDTH = 30
 #: Evidence lines printed under each finding (the JSON and HTML reports carry more).
 EVIDENCE_SHOWN = 3
-
-
-def fmt_s(seconds: float | None, estimated: bool = False) -> str:
-    """``9.5s``, ``1:30``, ``10:50``, ``1:02:03`` — minutes and hours the way ComfyUI prints them."""
-    if seconds is None:
-        return "—"
-    return ("~" if estimated else "") + dur(seconds)
-
-
-def fmt_time(ts: datetime | None) -> str:
-    if ts is None:
-        return "—"
-    if ts.year == 1900:
-        return ts.strftime("%H:%M:%S")
-    return ts.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def render_terminal(report: Report, console: Console, limit: int = 40) -> None:
@@ -111,7 +83,7 @@ def _machine(run: Run, report: Report) -> Table:
     table.add_row("vram state", states)
     versions = run.versions()
     table.add_row("versions", "  ".join(versions) or "—")
-    span = f"{fmt_time(run.started_at)} → {fmt_time(run.ended_at)}"
+    span = f"{when(run.started_at)} → {when(run.ended_at)}"
     if run.span_s is not None:
         span += f"  ({fmt_s(run.span_s)})"
     table.add_row("time", span)
@@ -120,15 +92,11 @@ def _machine(run: Run, report: Report) -> Table:
     failed = sum(1 for t in run.import_times if t[2])
     if run.import_times:
         slowest = max(run.import_times, key=lambda t: t[0])
-        nodes = f"{len(run.import_times)} imported, slowest {slowest[0]:.1f}s ({_short_path(slowest[1])})"
+        nodes = f"{len(run.import_times)} imported, slowest {slowest[0]:.1f}s ({basename(slowest[1])})"
         if failed:
             nodes += f", [red]{failed} failed[/red]"
         table.add_row("custom nodes", nodes)
     return table
-
-
-def _short_path(path: str) -> str:
-    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
 
 
 def _findings(findings: list[Finding]) -> Table:
@@ -159,18 +127,6 @@ def _findings(findings: list[Finding]) -> Table:
     return table
 
 
-def main_bar_text(prompt: Prompt, report: Report) -> tuple[str, str]:
-    """(steps, rate) of the prompt's main sampling bar: the non-loading bar that ran longest."""
-    bars = [b for b in report.progress_bars if b.prompt == prompt.index and not b.is_loading]
-    if not bars:
-        return "—", "—"
-    main = max(bars, key=lambda b: b.elapsed_s)
-    steps = f"{main.done:g}/{main.total:g}"
-    if len(bars) > 1:
-        steps += f" (+{len(bars) - 1})"
-    return steps, main.rate_text or "—"
-
-
 def _prompts(report: Report, limit: int) -> Table:
     table = Table(title="Prompts", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
     several_runs = len(report.runs) > 1
@@ -182,13 +138,14 @@ def _prompts(report: Report, limit: int) -> Table:
     for name, justify in columns:
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     shown = report.prompts[:limit]
+    index = index_of(report)
     for p in shown:
-        steps, rate = main_bar_text(p, report)
+        steps, rate = index.main_bar_text(p)
         est = p.estimated
         table.add_row(
             str(p.index + 1),
             *([str(p.run + 1)] if several_runs else []),
-            _clock(p.got_at) if p.received else "(before log)",
+            clock(p.got_at) if p.received else "(before log)",
             Text(p.status, style=STATUS_STYLE.get(p.status, "")),
             fmt_s(p.total_s, est),
             *(fmt_s(p.phases.get(ph)) if p.total_s is not None else "—" for ph in PHASES),
@@ -226,8 +183,9 @@ def _phases(report: Report) -> Table:
 
 def _timeline(report: Report) -> Group | None:
     rows: list[RenderableType] = []
+    index = index_of(report)
     for run in report.runs:
-        line = _run_timeline(run, report)
+        line = _run_timeline(run, index.prompts_of_run(run.index))
         if line is not None:
             rows.append(line)
     if not rows:
@@ -239,8 +197,9 @@ def _timeline(report: Report) -> Group | None:
     return Group(Text("Timeline", style="bold italic"), *rows, legend)
 
 
-def _run_timeline(run: Run, report: Report) -> Text | None:
-    prompts = [p for p in report.prompts if p.run == run.index and p.total_s]
+def _run_timeline(run: Run, own: list[Prompt]) -> Text | None:
+    """One run on one line: start-up, idle and each prompt's phases, on the run's own clock."""
+    prompts = [p for p in own if p.total_s]
     if run.started_at is not None and run.ended_at is not None and run.span_s and prompts and not any(
         p.estimated for p in prompts
     ):
@@ -258,13 +217,13 @@ def _run_timeline(run: Run, report: Report) -> Text | None:
         for p in prompts:
             for sp in p.spans:
                 paint(sp.start, sp.end, sp.phase.value)
-        text = Text(f"run {run.index + 1} {_clock(run.started_at)} ")
+        text = Text(f"run {run.index + 1} {clock(run.started_at)} ")
         for name in cells:
             text.append(PHASE_CHAR[name], style=PHASE_STYLE[name])
-        text.append(f" {_clock(run.ended_at)}")
+        text.append(f" {clock(run.ended_at)}")
         if run.restart:
             text.append("  (restarted)", style="red")
-        if any(p.status == "unfinished" for p in report.prompts if p.run == run.index):
+        if any(p.status == "unfinished" for p in own):
             text.append("  ✗ prompt unfinished", style="red")
         return text
     if not prompts:
@@ -281,11 +240,6 @@ def _run_timeline(run: Run, report: Report) -> Text | None:
             text.append("|", style="dim")
     text.append(f"  ({len(prompts)} prompts back to back, durations as printed)", style="dim")
     return text
-
-
-def _clock(ts: datetime | None) -> str:
-    """Time of day only: the date is in the run header."""
-    return "—" if ts is None else ts.strftime("%H:%M:%S")
 
 
 def _errors(report: Report, limit: int) -> Table:
