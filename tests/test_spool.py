@@ -7,6 +7,7 @@ findings with the ones built in memory.
 
 from __future__ import annotations
 
+import copy
 import pickle
 from pathlib import Path
 from typing import Any
@@ -27,66 +28,77 @@ def prompts(n: int) -> list[Prompt]:
     return [Prompt(index=i, run=i // 10, got_at=None, line=3 * i, phases=Phases(load=i / 7)) for i in range(n)]
 
 
-def test_released_blocks_go_to_disk_and_read_back_the_same() -> None:
+def test_full_blocks_go_to_disk_and_read_back_the_same() -> None:
     made = prompts(1000)
     spool: Spool[Prompt] = Spool(block=64)
     spool.extend(made)
-    assert spool.on_disk == 0  # nothing is written before the owner says it is final
-    spool.release(700)
-    assert spool.on_disk == 640  # whole blocks only
+    assert spool.on_disk == 960  # whole blocks only; the newest stay in memory
     assert len(spool) == 1000
     assert list(spool) == made
     assert list(reversed(spool)) == made[::-1]
-    assert spool[5] == made[5] and spool[-1] == made[-1] and spool[639] == made[639]
-    assert spool[630:650] == made[630:650] and spool[-3:] == made[-3:]
+    assert spool[5] == made[5] and spool[-1] == made[-1] and spool[959] == made[959]
+    assert spool[950:970] == made[950:970] and spool[-3:] == made[-3:]
     assert spool == made and spool != made[:-1]
     with pytest.raises(IndexError):
         spool[1000]
 
 
-def test_records_read_back_from_disk_are_copies_until_stored_again() -> None:
+def test_a_spool_takes_final_records_only_and_never_stores_a_change() -> None:
+    """The rule stated once in spool.py: what is read back is a copy, and there is no way to store it."""
     spool: Spool[Prompt] = Spool(prompts(200), block=50)
-    spool.release()
     assert spool.on_disk == 200
     copy = spool[10]
     copy.status = "ok"
     assert spool[60].status == "unfinished"  # another block was decoded in between
     assert spool[10].status == "unfinished"
-    spool[10] = copy
-    assert spool[60].index == 60 and spool[10].status == "ok" and list(spool)[10].status == "ok"
+    assert not hasattr(spool, "__setitem__") and not hasattr(spool, "release")
 
 
-def test_records_not_released_stay_the_very_objects() -> None:
-    made = prompts(300)
+def test_records_not_yet_spilled_stay_the_very_objects() -> None:
+    made = prompts(120)
     spool: Spool[Prompt] = Spool(made, block=50)
-    spool.release_while(lambda p: p.index < 120, keep=10)
     assert spool.on_disk == 100
-    assert spool[250] is made[250]
-    made[250].status = "error"
-    assert spool[250].status == "error"
+    assert spool[110] is made[110]
 
 
 def test_a_spool_pickles_whole() -> None:
     spool: Spool[Prompt] = Spool(prompts(300), block=50)
-    spool.release()
     back = pickle.loads(pickle.dumps(spool))
-    assert back == spool and back.on_disk == 0
-    back.release()
-    assert back.on_disk == 300  # its block size came along
+    assert back == spool and back.on_disk == 300  # its block size came along
 
 
-def test_iterating_while_records_are_released_yields_each_once() -> None:
+def test_iterating_while_records_are_added_yields_each_once() -> None:
     made = prompts(40)
-    spool: Spool[Prompt] = Spool(made, block=4)
-    spool.release(8)
+    spool: Spool[Prompt] = Spool(made[:10], block=4)
     seen = []
     for i, prompt in enumerate(spool):
         seen.append(prompt)
-        if i == 10:
-            spool.release()  # the rest of the tail goes to disk under the loop
+        if i == 5:
+            spool.extend(made[10:])  # spills blocks under the loop
     assert seen == made
     spool.extend(spool)  # a snapshot of itself, not an endless loop
     assert len(spool) == 80 and list(spool)[40:] == made
+
+
+def test_the_segmenter_hands_over_only_final_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing changes a record once it is in a table: each is the same at the end as when appended."""
+    corpus_or_skip()
+    monkeypatch.setattr(comfylog.segment.segmenter, "RELEASE_EVERY", 2)
+    snapshots: list[tuple[object, object]] = []
+    original = Spool.append
+
+    def spy(self: Spool[Any], item: Any) -> None:
+        snapshots.append((item, copy.deepcopy(item)))
+        original(self, item)
+
+    monkeypatch.setattr(Spool, "append", spy)
+    for log in ("runpod-wan-lowvram-gguf.log", "runpod-wan-oom-restart.log"):
+        analyze(CORPUS / "scenarios" / log)
+    analyze(CORPUS / "logs" / "019-pogchan-gtx1660ti-lowvram-zimage.log")  # prompts dropped from the queue
+    analyze(CORPUS / "logs" / "005-ninetyfive666-flux-3090-partial.log")  # validation failures, exceptions
+    assert len(snapshots) > 200
+    changed = [(item, then) for item, then in snapshots if item != then]
+    assert not changed, changed[:2]
 
 
 def corpus_logs() -> list[Path]:
@@ -107,7 +119,6 @@ def test_every_corpus_report_is_the_same_when_its_records_spill(monkeypatch: pyt
     monkeypatch.setattr(comfylog.spool, "BLOCK", 3)
     monkeypatch.setattr(comfylog.segment.segmenter, "RELEASE_EVERY", 2)
     monkeypatch.setattr(comfylog.segment.segmenter, "RUN_BLOCK", 2)
-    monkeypatch.setattr(comfylog.spool, "KEEP", 0)  # no safety margin: the horizon alone must hold
     spilled = [whole([p]) for p in logs] + [whole(logs)]
     for path, (expected, _), (got, _) in zip([*logs, Path("whole corpus")], in_memory, spilled, strict=True):
         assert got == expected, path.name
@@ -134,6 +145,5 @@ def test_a_bar_finished_late_keeps_its_times_when_records_spill(monkeypatch: pyt
     in_memory = report_to_dict(analyze_text(LATE_BAR_LOG))
     assert in_memory["progress_bars"][2]["started_at"] is not None  # the late bar, line 4
     monkeypatch.setattr(comfylog.spool, "BLOCK", 3)
-    monkeypatch.setattr(comfylog.spool, "KEEP", 0)
     monkeypatch.setattr(comfylog.segment.segmenter, "RELEASE_EVERY", 2)
     assert report_to_dict(analyze_text(LATE_BAR_LOG)) == in_memory

@@ -48,7 +48,8 @@ def build_report(opened: Iterable[tuple[Source, Iterator[RawLine]]]) -> Report:
     first_ts = last_ts = None
     for index, (source, lines) in enumerate(opened):
         parser = Parser(index)
-        seg = Segmenter(index, first_run_index=len(report.runs), first_prompt_index=len(report.prompts))
+        seg = Segmenter(index, first_run_index=len(report.runs), first_prompt_index=len(report.prompts),
+                        reading=source)
         for raw in lines:
             seg.feed_all(parser.feed(raw))
         seg.feed_all(parser.close())
@@ -61,7 +62,6 @@ def build_report(opened: Iterable[tuple[Source, Iterator[RawLine]]]) -> Report:
                                  (report.progress_bars, seg.bars), (report.loads, seg.loads),
                                  (report.errors, seg.errors)):
                 mine.extend(theirs)  # type: ignore[arg-type]
-                mine.release()
         report.notable += seg.notable
         report.notable_dropped += seg.notable_dropped
         s = seg.summary
@@ -88,46 +88,7 @@ def build_report(opened: Iterable[tuple[Source, Iterator[RawLine]]]) -> Report:
                 report_fields={k: v[1] for k, v in source.report_fields.items()},
             )
         )
-        _apply_report_fields(report, source, index)
     summary.errors = len(report.errors)
     if first_ts is not None and last_ts is not None:
         summary.span_s = round((last_ts - first_ts).total_seconds(), 3)
     return report
-
-
-def _apply_report_fields(report: Report, source: Source, index: int) -> None:
-    """Use a "ComfyUI Error Report" header where the fenced log lacks the facts."""
-    fields = source.report_fields
-    if not fields:
-        return
-    from .model import ErrorRecord, Run
-    from .parse.table import gpu_name, is_oom
-
-    position = next((i for i, r in enumerate(report.runs) if r.source == index), None)
-    if position is None:
-        position = len(report.runs)
-        report.runs.append(Run(index=position, source=index))
-    run = report.runs[position]
-    if "device" in fields and run.gpu is None:
-        run.device = fields["device"][1]
-        run.gpu = gpu_name(run.device)
-    if "vram_total_bytes" in fields and run.total_vram_mb is None:
-        try:
-            run.total_vram_mb = round(int(fields["vram_total_bytes"][1]) / 2**20)
-        except ValueError:
-            pass
-    for key in ("comfyui_version", "pytorch_version"):
-        if key in fields and getattr(run, key) is None:
-            setattr(run, key, fields[key][1])
-    report.runs[position] = run  # a long log's runs may be on disk: what is read back is a copy
-    if "exception_type" in fields:
-        line, exc_type = fields["exception_type"]
-        message = fields.get("exception_message", (line, ""))[1]
-        text = f"{exc_type}: {message}".strip()
-        if not any(e.source == index and message and message in e.message for e in report.errors):
-            kind = "oom" if is_oom(text) else "exception"
-            node = fields.get("node_type", (0, ""))[1]
-            report.errors.append(
-                ErrorRecord(prompt=None, kind=kind, message=text + (f" (node {node})" if node else ""),
-                            line=line, source=index)
-            )

@@ -2,12 +2,15 @@
 
 A RunPod worker that ran for days leaves hundreds of thousands of prompts, bars, loads and errors
 (the 1 GB benchmark: 306k prompts). Held as Python objects that is ~0.7 kB a record, so memory
-would grow with the log. The segmenter says which records are final (``release``); once a block
-of them is final it is pickled, compressed (repetitive records shrink ~7x) and written to an
-unnamed temporary file. Reading back (iteration, indexing) decodes one block at a time, so a pass
-over every record costs a few microseconds a record and never holds them all.
+would grow with the log. A spool takes only final records: the segmenter keeps every record that
+may still change in its own pending lists (segment/pending.py) and appends it here once final.
+Once a block of records is in, it is pickled, compressed (repetitive records shrink ~7x) and
+written to an unnamed temporary file. Reading back (iteration, indexing) decodes one block at a
+time, so a pass over every record costs a few microseconds a record and never holds them all.
 
-Small logs never reach a block: their records stay in memory, the very objects the segmenter made.
+The rule, stated once: a record in a spool never changes. What is read back from disk is a copy,
+and there is no way to store a changed record (no ``__setitem__``): whoever must change a record
+keeps it until it is final. Small logs never reach a block: their records stay in memory.
 """
 
 from __future__ import annotations
@@ -15,40 +18,34 @@ from __future__ import annotations
 import pickle
 import tempfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any, Generic, TypeVar, overload
 
 T = TypeVar("T")
 
 #: Records per block: big enough to compress well, small enough to decode in about a millisecond.
 BLOCK = 4096
-#: Newest records ``release_while`` always leaves in memory, whatever the owner says (a margin).
-KEEP = 64
 
 
 class Spool(Sequence[T], Generic[T]):
-    """An append-only sequence whose released records may live on disk.
-
-    Records read back from disk are copies: changing one changes nothing unless it is stored
-    again (``spool[i] = record``); until its block is decoded again the change may seem to stick,
-    so never rely on that. The owner calls ``release(n)`` once the first ``n`` records will not
-    change any more; only those are ever written out. Positions never move (append-only), so
-    iterating while records are released is safe.
-    """
+    """An append-only sequence of final records, all but the newest few blocks on disk."""
 
     def __init__(self, items: Iterable[T] = (), block: int | None = None) -> None:
         self._block = block or BLOCK
         self._file: IO[bytes] | None = None
         self._extents: list[tuple[int, int]] = []  # (offset, length) of each block on disk
         self._spilled = 0  # records on disk (whole blocks)
-        self._tail: list[T] = list(items)  # records after the spilled ones, in memory
-        self._final = 0  # how many records from the start will not change (released)
-        self._patched: dict[int, T] = {}  # spilled records stored again after a change
+        self._tail: list[T] = []  # records after the spilled ones, in memory
         self._cached: tuple[int, list[T]] | None = None  # last block decoded
+        self.extend(items)
 
     # ---- writing ------------------------------------------------------------------------------
     def append(self, item: T) -> None:
+        """Add a final record; a full block of them goes to disk."""
         self._tail.append(item)
+        if len(self._tail) >= self._block:
+            self._spill(self._tail)
+            self._tail = []
 
     def extend(self, items: Iterable[T]) -> None:
         for item in list(items) if items is self else items:
@@ -57,26 +54,6 @@ class Spool(Sequence[T], Generic[T]):
     def __iadd__(self, items: Iterable[T]) -> Spool[T]:
         self.extend(items)
         return self
-
-    def release(self, count: int | None = None) -> None:
-        """The first ``count`` records (all, if None) are final: they may go to disk."""
-        total = len(self)
-        self._final = max(self._final, total if count is None else min(count, total))
-        blocks = (self._final - self._spilled) // self._block
-        if blocks:
-            cut = blocks * self._block
-            chunk, self._tail = self._tail[:cut], self._tail[cut:]  # one cut, not one per block
-            for start in range(0, cut, self._block):
-                self._spill(chunk[start:start + self._block])
-
-    def release_while(self, final: Callable[[T], bool], keep: int | None = None) -> None:
-        """Release records, oldest first, while ``final(record)`` holds; the last ``keep`` stay."""
-        limit = len(self) - (KEEP if keep is None else keep)
-        index = self._final
-        tail, spilled = self._tail, self._spilled
-        while index < limit and final(tail[index - spilled]):
-            index += 1
-        self.release(index)
 
     def _spill(self, chunk: list[T]) -> None:
         data = zlib.compress(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL), 1)
@@ -103,15 +80,11 @@ class Spool(Sequence[T], Generic[T]):
         offset, length = self._extents[number]
         self._file.seek(offset)
         items: list[T] = pickle.loads(zlib.decompress(self._file.read(length)))
-        base = number * self._block
-        for index, item in self._patched.items():
-            if base <= index < base + len(items):
-                items[index - base] = item
         self._cached = (number, items)
         return items
 
     def __iter__(self) -> Iterator[T]:
-        position = 0  # by position, not by block: a release during the loop moves records to disk
+        position = 0  # by position, not by block: appending during the loop moves records to disk
         while position < len(self):
             if position < self._spilled:
                 block = self._load(position // self._block)
@@ -145,18 +118,6 @@ class Spool(Sequence[T], Generic[T]):
         if index >= self._spilled:
             return self._tail[index - self._spilled]
         return self._load(index // self._block)[index % self._block]
-
-    def __setitem__(self, index: int, item: T) -> None:
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError("spool index out of range")
-        if index >= self._spilled:
-            self._tail[index - self._spilled] = item
-            return
-        self._patched[index] = item
-        if self._cached is not None and self._cached[0] == index // self._block:
-            self._cached[1][index % self._block] = item
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (Spool, list)):

@@ -44,9 +44,11 @@ from ..model import (
     Run,
     Summary,
 )
-from ..parse.table import gpu_name
+from ..parse.table import gpu_name, is_oom
 from ..read.prefixes import FINE
+from ..read.source import Source
 from ..spool import Spool
+from .pending import Pending
 from .phases import bar_span, paint_estimated, paint_timed, secs
 
 #: Start-up markers in their order within one start-up.
@@ -101,13 +103,28 @@ class _Open:
 class Segmenter:
     """Consumes Events and Activities of one source in order; builds runs, prompts and tables."""
 
-    def __init__(self, source: int = 0, first_run_index: int = 0, first_prompt_index: int = 0) -> None:
+    def __init__(
+        self, source: int = 0, first_run_index: int = 0, first_prompt_index: int = 0, reading: Source | None = None,
+    ) -> None:
+        """``source``: the input's index in the report; ``reading``: what reading it finds besides lines
+        (a markdown error report's header fields, applied to the input's first run)."""
         self.source = source
+        #: The tables: final records only (spool.py). Records that may still change wait in _pending_*.
         self.runs: Spool[Run] = Spool(block=RUN_BLOCK)
         self.prompts: Spool[Prompt] = Spool()
         self.bars: Spool[ProgressBar] = Spool()
         self.loads: Spool[Load] = Spool()
         self.errors: Spool[ErrorRecord] = Spool()
+        self._pending_runs = Pending(self.runs)
+        self._pending_prompts = Pending(self.prompts)
+        self._pending_bars = Pending(self.bars)
+        self._pending_loads = Pending(self.loads)
+        self._pending_errors = Pending(self.errors)
+        self._reading = reading
+        self._first_run_index = first_run_index
+        #: Seconds of the current run's timed prompts, and whether any of its prompts was estimated.
+        self._run_prompt_s = 0.0
+        self._run_estimated = False
         self.notable: list[Event] = []
         self.notable_dropped = 0
         self.summary = Summary()
@@ -172,14 +189,20 @@ class Segmenter:
             self._release()
 
     def finish(self) -> None:
+        """The input ended: close the run, apply what reading found besides lines, hand over every record."""
         self._end_run()
+        if self._reading is not None and self._reading.report_fields:
+            self._apply_report_fields(self._reading.report_fields)
+        for pending in (self._pending_runs, self._pending_prompts, self._pending_bars, self._pending_loads,
+                        self._pending_errors):
+            pending.flush()
 
     # ---- runs ---------------------------------------------------------------------------------
     def _ensure_run(self, line: int) -> Run:
         if self._run is None:
             self._run = Run(index=self._run_index, source=self.source, first_line=line, last_line=line)
             self._run_index += 1
-            self.runs.append(self._run)
+            self._pending_runs.append(self._run)
         return self._run
 
     def _start_marker(self, ev: Event, stage: int) -> None:
@@ -194,7 +217,7 @@ class Segmenter:
             run = None
         if run is None:
             run = self._ensure_run(moved[0].first_line if moved else ev.line)
-            run.restart = len(self.runs) > 1
+            run.restart = self._run_index - self._first_run_index > 1
             if run.restart:
                 self.summary.restarts += 1
         self._run_stage = max(self._run_stage, stage)
@@ -237,28 +260,22 @@ class Segmenter:
                 pass  # minute stamps cannot time a start-up or idle gaps
             elif run.ready_at:
                 run.startup_s = secs(run.ready_at - run.started_at)
-            # The run's prompts are the last ones made (a long log has thousands: never rescan them all).
-            own: list[Prompt] = []
-            for p in reversed(self.prompts):
-                if p.run != run.index:
-                    break
-                own.append(p)
-            own.reverse()
-            busy = sum(p.total_s or 0.0 for p in own if not p.estimated)
-            if run.resolution == FINE and all(not p.estimated for p in own):
-                run.idle_s = round(max(0.0, run.span_s - (run.startup_s or 0.0) - busy), 3)
+            if run.resolution == FINE and not self._run_estimated:
+                run.idle_s = round(max(0.0, run.span_s - (run.startup_s or 0.0) - self._run_prompt_s), 3)
         self._run = None
+        self._run_prompt_s, self._run_estimated = 0.0, False
         self._run_stage = -1
         self._run_busy = False
         self._release()
 
     def _release(self) -> None:
-        """Tell the spools which records can no longer change, so that a long log's go to disk.
+        """Hand the records that can no longer change to the tables, so that a long log's go to disk.
 
         Only the prompts being executed or queued (and the records from the first of their lines
         on) can still change, the bars the executing prompt will paint when it ends (a bar the
         parser finished late may start before the prompt's line), and the incident being built
-        (a traceback's record); everything older is final. Runs are final once ended.
+        (a traceback's record); everything older is final. Runs are final once ended, but for a
+        markdown report's first run, which its header fields (read when the input ends) fill in.
         """
         live = [self._open.prompt] if self._open is not None else []
         if self._queue:
@@ -270,16 +287,17 @@ class Segmenter:
         if self._incident is not None:
             lines.append(self._incident.line)
         first_line = min(lines, default=None)
-        self.prompts.release_while(lambda p: p.index < first_index)
+        self._pending_prompts.flush_while(lambda p: p.index < first_index)
         if first_line is None:
-            for records in (self.bars, self.loads, self.errors):
-                records.release()
+            for pending in (self._pending_bars, self._pending_loads, self._pending_errors):
+                pending.flush()
         else:
             limit = first_line
-            self.bars.release_while(lambda b: b.line < limit)
-            self.loads.release_while(lambda ld: ld.line < limit)
-            self.errors.release_while(lambda e: e.line < limit)
-        self.runs.release(len(self.runs) - (self._run is not None))
+            self._pending_bars.flush_while(lambda b: b.line < limit)
+            self._pending_loads.flush_while(lambda ld: ld.line < limit)
+            self._pending_errors.flush_while(lambda e: e.line < limit)
+        held = self._first_run_index if self._reading is not None and self._reading.markdown else -1
+        self._pending_runs.flush_while(lambda r: r is not self._run and r.index != held)
 
     # ---- start-up facts -----------------------------------------------------------------------
     def _on_total_vram(self, ev: Event, run: Run) -> None:
@@ -353,7 +371,7 @@ class Segmenter:
         prompt = Prompt(index=self._prompt_index, run=run.index, got_at=ev.ts, line=ev.line, source=self.source)
         prompt.last_line = ev.line
         self._prompt_index += 1
-        self.prompts.append(prompt)
+        self._pending_prompts.append(prompt)
         self._queue.append(prompt)
         if self._open is None:
             self._start_next(ev.ts)
@@ -467,7 +485,7 @@ class Segmenter:
             prompt = Prompt(index=self._prompt_index, run=run.index, got_at=None, line=ev.line,
                             source=self.source, received=False)
             self._prompt_index += 1
-            self.prompts.append(prompt)
+            self._pending_prompts.append(prompt)
             if ev.ts is not None and seconds is not None:
                 prompt.started_at = ev.ts - timedelta(seconds=seconds)
             self._open = _Open(prompt, activities=[self._last_activity] if self._last_activity else [])
@@ -527,12 +545,12 @@ class Segmenter:
                 if record.prompt == head.index:
                     record.prompt = ran.index
 
-        move(self.bars)
-        move(self.loads)
-        move(self.errors)
-        if any(e.prompt == ran.index and e.kind in ("oom", "exception") for e in self.errors[-20:]):
+        move(self._pending_bars.items)
+        move(self._pending_loads.items)
+        move(self._pending_errors.items)
+        if any(e.prompt == ran.index and e.kind in ("oom", "exception") for e in self._pending_errors.recent(20)):
             ran.status = "error"
-        elif any(e.prompt == ran.index and e.kind == "interrupted" for e in self.errors[-20:]):
+        elif any(e.prompt == ran.index and e.kind == "interrupted" for e in self._pending_errors.recent(20)):
             ran.status = "interrupted"
         self._open.bars = [(bar, ev) for bar, ev in self._open.bars if bar.line > after]
         ran.models, head.models = head.models, []
@@ -572,7 +590,7 @@ class Segmenter:
     def _add_load(self, ev: Event, kind: str) -> None:
         self._run_busy = True
         prompt = self._executing()
-        self.loads.append(
+        self._pending_loads.append(
             Load(
                 prompt=prompt.index if prompt else None,
                 model=self._loaded_model(ev.fields.get("loaded_mb"), kind),
@@ -636,7 +654,7 @@ class Segmenter:
             end_line=ev.end_line,
             source=self.source,
         )
-        self.bars.append(bar)
+        self._pending_bars.append(bar)
         if self._open is not None:
             self._open.bars.append((bar, ev))
         else:
@@ -659,11 +677,11 @@ class Segmenter:
             ts=ev.ts,
             end_line=ev.end_line,
         )
-        self.errors.append(record)
+        self._pending_errors.append(record)
         return record
 
     def _find_error(self, prompt: Prompt, kind: str) -> ErrorRecord | None:
-        for record in reversed(self.errors[-50:]):
+        for record in reversed(self._pending_errors.recent(50)):
             if record.prompt == prompt.index and record.kind == kind:
                 return record
         return None
@@ -684,7 +702,44 @@ class Segmenter:
             paint_timed(prompt, start, end, open_.activities, open_.bars, unfinished)
         else:
             paint_estimated(prompt, open_.bars)
+        if prompt.estimated:
+            self._run_estimated = True
+        else:
+            self._run_prompt_s += prompt.total_s or 0.0
         self._open = None
+
+    # ---- a markdown report's header -----------------------------------------------------------
+    def _apply_report_fields(self, fields: dict[str, tuple[int, str]]) -> None:
+        """Use a "ComfyUI Error Report" header where the fenced log lacks the facts.
+
+        The input's first run waited for this (``_release`` holds it back for markdown); an input
+        with no run gets one.
+        """
+        if self._run_index == self._first_run_index:
+            self._pending_runs.append(Run(index=self._run_index, source=self.source))
+            self._run_index += 1
+        run = next(r for r in self._pending_runs.items if r.index == self._first_run_index)
+        if "device" in fields and run.gpu is None:
+            run.device = fields["device"][1]
+            run.gpu = gpu_name(run.device)
+        if "vram_total_bytes" in fields and run.total_vram_mb is None:
+            try:
+                run.total_vram_mb = round(int(fields["vram_total_bytes"][1]) / 2**20)
+            except ValueError:
+                pass
+        for key in ("comfyui_version", "pytorch_version"):
+            if key in fields and getattr(run, key) is None:
+                setattr(run, key, fields[key][1])
+        if "exception_type" in fields:
+            line, exc_type = fields["exception_type"]
+            message = fields.get("exception_message", (line, ""))[1]
+            text = f"{exc_type}: {message}".strip()
+            logged = (*self.errors, *self._pending_errors.items)
+            if not any(message and message in e.message for e in logged):
+                node = fields.get("node_type", (0, ""))[1]
+                self._pending_errors.append(ErrorRecord(
+                    prompt=None, kind="oom" if is_oom(text) else "exception",
+                    message=text + (f" (node {node})" if node else ""), line=line, source=self.source))
 
 
 Handler = Callable[[Segmenter, Event, Run], None]
