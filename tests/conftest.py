@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 EXAMPLES = ROOT / "examples"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+GOLDEN = Path(__file__).resolve().parent / "golden"
 
 #: Facts checked against ../shared/corpus/expected.json, tallied for the terminal summary.
 FACT_TALLY = {"matched": 0, "checked": 0}
@@ -42,3 +44,29 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(
             f"corpus ground truth: {FACT_TALLY['matched']}/{FACT_TALLY['checked']} facts matched"
         )
+
+
+def pytest_addoption(parser: Any) -> None:
+    parser.addoption("--update-goldens", action="store_true",
+                     help="write the golden files (tests/golden) from the current output instead of checking them")
+
+
+@pytest.fixture()
+def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    """``golden(name, text)``: ``text`` must equal tests/golden/NAME; a missing golden file fails.
+
+    After a deliberate change of the output, ``pytest --update-goldens`` writes them; review the diff.
+    """
+    update = bool(request.config.getoption("--update-goldens"))
+
+    def check(name: str, got: str) -> None:
+        path = GOLDEN / name
+        if update:
+            path.write_text(got, encoding="utf-8")
+            return
+        if not path.is_file():
+            pytest.fail(f"golden file {path.relative_to(ROOT)} is missing: write it with pytest --update-goldens "
+                        "and review it")
+        assert got == path.read_text(encoding="utf-8"), f"{name} differs (after a deliberate change: --update-goldens)"
+
+    return check

@@ -17,6 +17,7 @@ from comfylog.api import analyze_text
 from comfylog.check import CheckOptions, check_reports
 from comfylog.render.ci import escape_data, escape_property, render_check_junit
 
+from .cli import Result, run_cli
 from .conftest import EXAMPLES, corpus_or_skip
 
 LOWVRAM = EXAMPLES / "runpod-lowvram-gguf.log"
@@ -26,12 +27,9 @@ OOM = EXAMPLES / "runpod-oom-restart.log"
 COMMAND_RE = re.compile(r"^::(error|warning) (file=[^,:\n]+,(line=\d+,)?)?title=[^,:\n]+::[^\r\n]*$")
 
 
-def check(*args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None,
-          ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "comfylog", "check", *args], capture_output=True, text=True, timeout=120, cwd=cwd,
-        input=stdin, env={**os.environ, "COLUMNS": "120", **(env or {})},
-    )
+def check(*args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None) -> Result:
+    """``comfylog check ARGS`` in ``cwd`` (where config files are looked for), as text."""
+    return run_cli("check", *args, cwd=cwd, stdin=stdin, env=env, text=True, columns=120)
 
 
 @pytest.fixture()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,16 +13,8 @@ from rich.console import Console
 from comfylog.api import analyze
 from comfylog.render.terminal import render_terminal
 
+from .cli import run_cli
 from .conftest import CORPUS, EXAMPLES, ROOT, corpus_or_skip
-
-GOLDEN = Path(__file__).resolve().parent / "golden"
-
-
-def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "comfylog", *args], input=stdin, capture_output=True, timeout=120,
-        env={**os.environ, "COLUMNS": "100"},
-    )
 
 
 def terminal_text(path: Path) -> str:
@@ -40,13 +31,9 @@ def terminal_text(path: Path) -> str:
 
 
 @pytest.mark.parametrize("name", ["runpod-lowvram-gguf.log", "runpod-oom-restart.log", "local-baseline.log"])
-def test_terminal_report_golden(name: str) -> None:
-    """The rendered report is pinned; regenerate with COMFYLOG_UPDATE_GOLDEN=1 after a deliberate change."""
-    got = terminal_text(EXAMPLES / name)
-    golden = GOLDEN / f"analyze-{name}.txt"
-    if os.environ.get("COMFYLOG_UPDATE_GOLDEN") or not golden.exists():
-        golden.write_text(got, encoding="utf-8")
-    assert got == golden.read_text(encoding="utf-8")
+def test_terminal_report_golden(name: str, golden: Callable[[str, str], None]) -> None:
+    """The rendered report is pinned (pytest --update-goldens after a deliberate change)."""
+    golden(f"analyze-{name}.txt", terminal_text(EXAMPLES / name))
 
 
 def test_analyze_prints_a_readable_report_for_every_corpus_log() -> None:

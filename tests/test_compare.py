@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,15 +15,10 @@ from comfylog.api import analyze
 from comfylog.compare import CompareError, compare_reports, ratio_text
 from comfylog.render.compare import render_compare
 
+from .cli import run_cli
 from .conftest import CORPUS, EXAMPLES, ROOT, corpus_or_skip
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
 SCENARIOS = CORPUS / "scenarios"
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "comfylog", *args], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT, env={**os.environ, "COLUMNS": "100"})
 
 
 @pytest.fixture(scope="module")
@@ -78,13 +72,10 @@ def compare_text(run: Path, baseline: Path) -> str:
     return "\n".join(line.rstrip() for line in console.export_text().splitlines()) + "\n"
 
 
-def test_compare_table_golden() -> None:
-    """The rendered comparison is pinned; regenerate with COMFYLOG_UPDATE_GOLDEN=1 after a deliberate change."""
+def test_compare_table_golden(golden: Callable[[str, str], None]) -> None:
+    """The rendered comparison is pinned (pytest --update-goldens after a deliberate change)."""
     got = compare_text(EXAMPLES / "runpod-lowvram-gguf.log", EXAMPLES / "local-baseline.log")
-    golden = GOLDEN / "compare-runpod-lowvram-gguf-vs-local-baseline.txt"
-    if os.environ.get("COMFYLOG_UPDATE_GOLDEN") or not golden.exists():
-        golden.write_text(got, encoding="utf-8")
-    assert got == golden.read_text(encoding="utf-8")
+    golden("compare-runpod-lowvram-gguf-vs-local-baseline.txt", got)
     assert "7.19x slower" in got and "33.10x slower" in got and "load explains most of it" in got
 
 
@@ -128,15 +119,17 @@ def test_prompt_out_of_range_is_a_clear_error() -> None:
 
 
 def test_cli_compare_json_and_errors() -> None:
-    done = run_cli("compare", "examples/runpod-lowvram-gguf.log", "examples/local-baseline.log", "-f", "json")
+    done = run_cli("compare", "examples/runpod-lowvram-gguf.log", "examples/local-baseline.log", "-f", "json",
+                   cwd=ROOT, text=True)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["total"]["verdict"] == "7.19x slower" and data["main_phase"] == "load"
     assert [f["id"] for f in data["explaining"]] == ["lowvram"]
     assert data["steps"][0]["run"] == 111.62 and data["steps"][0]["baseline"] == 38.15
-    bad = run_cli("compare", "examples/runpod-lowvram-gguf.log", "examples/local-baseline.log", "--prompt", "2")
+    bad = run_cli("compare", "examples/runpod-lowvram-gguf.log", "examples/local-baseline.log", "--prompt", "2",
+                  cwd=ROOT, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stderr.startswith("comfylog: error:")
-    missing = run_cli("compare", "examples/nope.log", "examples/local-baseline.log")
+    missing = run_cli("compare", "examples/nope.log", "examples/local-baseline.log", cwd=ROOT, text=True)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
-    text = run_cli("compare", "examples/runpod-lowvram-gguf.log", "examples/local-baseline.log")
+    text = run_cli("compare", "examples/runpod-lowvram-gguf.log", "examples/local-baseline.log", cwd=ROOT, text=True)
     assert text.returncode == 0 and "7.19x slower" in text.stdout

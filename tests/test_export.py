@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,16 +17,12 @@ import comfylog
 from comfylog.export import COLUMNS, SCHEMA, TABLES, log_tables, report_tables
 from comfylog.rows import report_to_dict
 
+from .cli import run_cli
 from .conftest import EXAMPLES, ROOT, corpus_or_skip
 
 HAS_PYARROW = importlib.util.find_spec("pyarrow") is not None
 #: Tables that come from report_to_dict row for row (sources and summary are reshaped).
 ROW_TABLES = ("runs", "prompts", "progress_bars", "loads", "errors", "findings")
-
-
-def run_cli(*args: str, code: str | None = None) -> subprocess.CompletedProcess[bytes]:
-    command = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "comfylog", *args]
-    return subprocess.run(command, capture_output=True, timeout=180, env={**os.environ, "COLUMNS": "120"})
 
 
 def corpus_logs() -> list[Path]:
@@ -83,7 +78,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         if fmt == "parquet" and not HAS_PYARROW:
             continue
         directory = tmp_path_factory.mktemp(fmt)
-        result = run_cli("export", str(corpus / "logs"), str(corpus / "scenarios"), "-o", str(directory), "-f", fmt)
+        result = run_cli("export", str(corpus / "logs"), str(corpus / "scenarios"), "-o", str(directory), "-f", fmt,
+                         columns=120)
         assert result.returncode == 0, result.stderr
         assert f"wrote 8 {fmt} tables".encode() in result.stderr and b"from 30 logs" in result.stderr
         out[fmt] = directory
@@ -161,11 +157,11 @@ def test_to_frames_has_typed_columns_and_the_same_rows_as_the_export(exported: d
     assert str(joined["final_rate"].dtype) == "float64"
 
 
-def test_export_parquet_without_pyarrow_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    code = ("import sys; sys.modules['pyarrow'] = None; sys.argv = ['comfylog', *sys.argv[1:]]; "
-            "from comfylog.cli import main; main()")
-    result = run_cli("export", str(EXAMPLES / "local-baseline.log"), "-o", str(tmp_path / "t"), "-f", "parquet",
-                     code=code)
+def test_export_parquet_without_pyarrow_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow fails, as where it is not installed
+    result = run_cli("export", str(EXAMPLES / "local-baseline.log"), "-o", str(tmp_path / "t"), "-f", "parquet")
     assert result.returncode == 2
     assert result.stderr == b"comfylog: error: Parquet needs pyarrow: pip install 'comfylog[parquet]' " \
                             b"(or use --format csv / jsonl)\n"
@@ -192,10 +188,7 @@ def test_export_bad_input_is_one_line_and_exit_2(tmp_path: Path, setup: str, mes
 
 def test_export_reads_stdin() -> None:
     out = ROOT / "tests" / "output" / "export-stdin"
-    result = subprocess.run(
-        [sys.executable, "-m", "comfylog", "export", "-", "-o", str(out), "-f", "jsonl"],
-        input=(EXAMPLES / "local-baseline.log").read_bytes(), capture_output=True, timeout=60,
-    )
+    result = run_cli("export", "-", "-o", str(out), "-f", "jsonl", stdin=(EXAMPLES / "local-baseline.log").read_bytes())
     assert result.returncode == 0, result.stderr
     (row,) = [json.loads(line) for line in (out / "prompts.jsonl").read_text(encoding="utf-8").splitlines()]
     assert row["source"] == "<stdin>" and row["executed_s"] == 90.41

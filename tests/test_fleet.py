@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -16,14 +13,8 @@ import comfylog
 from comfylog.fleet import FLEET_PERCENTILES, QUANTITIES, FleetSummary, expand_inputs, percentile, wants_fleet
 from comfylog.read.source import UnusableInput
 
+from .cli import run_cli
 from .conftest import CORPUS, EXAMPLES, corpus_or_skip
-
-
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "comfylog", *args], capture_output=True, timeout=180, cwd=cwd,
-        env={**os.environ, "COLUMNS": "160"},
-    )
 
 
 def corpus_logs() -> list[Path]:
@@ -183,7 +174,7 @@ def test_cli_directory_is_a_fleet_and_plain_files_stay_one_report() -> None:
 
 def test_cli_fleet_text_shows_rows_percentiles_and_findings() -> None:
     corpus = corpus_or_skip()
-    result = run_cli("analyze", str(corpus / "scenarios"), str(EXAMPLES / "*.log"))
+    result = run_cli("analyze", str(corpus / "scenarios"), str(EXAMPLES / "*.log"), columns=160)
     assert result.returncode == 0, result.stderr
     text = result.stdout.decode()
     assert "comfylog fleet — 6 logs" in text and "2 restarts" in text  # the OOM log, in both folders
@@ -218,25 +209,22 @@ def test_cli_fleet_unusable_input_is_one_line_and_exit_2(tmp_path: Path, setup: 
         target = str(tmp_path / "*.log")
     elif setup == "all-binary":
         (tmp_path / "a.log").write_bytes(bytes(range(256)) * 64)
-    result = run_cli("analyze", target)
+    result = run_cli("analyze", target, columns=160)
     assert result.returncode == 2
     assert message in result.stderr and b"Traceback" not in result.stderr
     assert result.stderr.count(b"\n") == 1
 
 
 def test_fleet_help_documents_the_rule() -> None:
-    result = run_cli("analyze", "--help")
+    result = run_cli("analyze", "--help", columns=160)
     assert result.returncode == 0
     assert b"--fleet" in result.stdout and b"directory" in result.stdout
 
 
 def test_cli_fleet_reads_stdin_in_this_process() -> None:
     """Standard input cannot go to a worker process: a fleet with - runs here, and names it <stdin>."""
-    result = subprocess.run(
-        [sys.executable, "-m", "comfylog", "analyze", "--fleet", "-", str(EXAMPLES / "runpod-oom-restart.log"),
-         "--format", "json"],
-        input=(EXAMPLES / "local-baseline.log").read_bytes(), capture_output=True, timeout=60,
-    )
+    result = run_cli("analyze", "--fleet", "-", str(EXAMPLES / "runpod-oom-restart.log"), "--format", "json",
+                     stdin=(EXAMPLES / "local-baseline.log").read_bytes())
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert [row["path"] for row in data["logs"]] == ["<stdin>", str(EXAMPLES / "runpod-oom-restart.log")]

@@ -11,8 +11,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -34,6 +32,7 @@ from comfylog.render.html import render_html
 from comfylog.render.terminal import render_terminal
 from comfylog.rows import report_to_dict
 
+from .cli import run_cli
 from .conftest import CORPUS, EXAMPLES, corpus_or_skip
 
 # ---- invariants every report must keep ------------------------------------------------------------
@@ -335,11 +334,6 @@ def test_a_fifo_whose_writer_stops_mid_line(tmp_path: Path) -> None:
     check_report(report)
 
 
-def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "comfylog", *args], input=stdin, capture_output=True, timeout=120,
-                          env={**os.environ, "COLUMNS": "100", "GITHUB_STEP_SUMMARY": ""})
-
-
 def test_stdin_that_closes_early() -> None:
     log = (EXAMPLES / "runpod-lowvram-gguf.log").read_bytes()
     result = run_cli("analyze", "-", "--format", "json", stdin=log[: len(log) // 2])
@@ -385,7 +379,8 @@ def test_every_command_refuses_unusable_input_in_one_line_with_status_2(
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
-    result = run_cli("--debug", "analyze", str(tmp_path / "missing.log"))
+    # a real process: the traceback must leave it
+    result = run_cli("--debug", "analyze", str(tmp_path / "missing.log"), process=True)
     assert result.returncode != 0 and b"Traceback" in result.stderr and b"UnusableInput" in result.stderr
 
 

@@ -8,10 +8,7 @@ missing; CI installs both (.ci/run, the dev extra).
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -25,6 +22,7 @@ from comfylog.model import PHASES, Report
 from comfylog.render import html as html_render
 from comfylog.render.html import render_html
 
+from .cli import run_cli
 from .conftest import CORPUS, FIXTURES, ROOT, corpus_or_skip
 
 OUTPUT = ROOT / "tests" / "output" / "html"
@@ -225,13 +223,8 @@ def test_baseline_comparison_side_by_side_and_aligned() -> None:
 # ---- the command line ------------------------------------------------------------------------------
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "comfylog", *args], capture_output=True, text=True, timeout=120,
-                          cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
-
-
 def test_cli_writes_log_name_html_in_working_directory(tmp_path: Path) -> None:
-    result = run_cli("report", str(HOSTILE), cwd=tmp_path)
+    result = run_cli("report", str(HOSTILE), cwd=tmp_path, text=True)
     assert result.returncode == 0, result.stderr
     written = tmp_path / "hostile-html.html"
     assert written.is_file()
@@ -240,16 +233,16 @@ def test_cli_writes_log_name_html_in_working_directory(tmp_path: Path) -> None:
 
 
 def test_cli_refuses_stdout_and_overwriting_its_input(tmp_path: Path) -> None:
-    result = run_cli("report", str(HOSTILE), "-o", "-", cwd=tmp_path)
+    result = run_cli("report", str(HOSTILE), "-o", "-", cwd=tmp_path, text=True)
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "comfylog: error: -o -: the HTML report is a file, not a stream; name one, e.g. -o report.html")
     copy = tmp_path / "worker.html"
     copy.write_bytes(HOSTILE.read_bytes())
-    result = run_cli("report", "worker.html", "-o", str(copy), cwd=tmp_path)
+    result = run_cli("report", "worker.html", "-o", str(copy), cwd=tmp_path, text=True)
     assert result.returncode == 2 and "is also an input" in result.stderr
     assert copy.read_bytes() == HOSTILE.read_bytes()
-    result = run_cli("report", "missing.log", cwd=tmp_path)
+    result = run_cli("report", "missing.log", cwd=tmp_path, text=True)
     assert result.returncode == 2 and result.stderr.count("\n") == 1
 
 
@@ -258,11 +251,12 @@ def test_cli_baseline_writes_the_comparison_or_says_why_not(tmp_path: Path) -> N
     scenarios = CORPUS / "scenarios"
     out = tmp_path / "vs.html"
     result = run_cli("report", str(scenarios / "runpod-wan-lowvram-gguf.log"), "--baseline",
-                     str(scenarios / "local-wan-rtx4090-baseline.log"), "-o", str(out), cwd=tmp_path)
+                     str(scenarios / "local-wan-rtx4090-baseline.log"), "-o", str(out), cwd=tmp_path, text=True)
     assert result.returncode == 0, result.stderr
     assert 'id="comparison-plot"' in out.read_text(encoding="utf-8")
     result = run_cli("report", str(scenarios / "runpod-wan-lowvram-gguf.log"), "--baseline",
-                     str(CORPUS / "logs" / "026-kostafun-3090-startup-only.log"), "-o", str(out), cwd=tmp_path)
+                     str(CORPUS / "logs" / "026-kostafun-3090-startup-only.log"), "-o", str(out), cwd=tmp_path,
+                     text=True)
     assert result.returncode == 2
     assert result.stderr.startswith("comfylog: error: the baseline") and result.stderr.count("\n") == 1
 

@@ -11,8 +11,6 @@ import gzip
 import json
 import os
 import re
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from comfylog.read.copy import copy_redacted, open_log_bytes
 from comfylog.read.redact import MARK, Redactor
 from comfylog.rows import report_to_dict
 
+from .cli import run_cli
 from .conftest import CORPUS, EXAMPLES, corpus_or_skip
 
 KEY = "Ab3d" * 8  # 32 characters of a made-up key
@@ -246,11 +245,6 @@ class _Buffer:
     def write(self, data: bytes) -> int:
         self.data += data
         return len(data)
-
-
-def run_cli(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "comfylog", *args], input=stdin, capture_output=True, timeout=120,
-                          cwd=cwd, env={**os.environ, "COLUMNS": "100", "GITHUB_STEP_SUMMARY": ""})
 
 
 def test_redact_command_files_directories_stdin_and_gz(tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from .version import __version__
+
 __all__ = ["analyze", "analyze_text", "analyze_fleet", "log_tables", "to_frames", "Report", "__version__"]
 
 if TYPE_CHECKING:

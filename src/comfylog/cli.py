@@ -517,10 +517,13 @@ def _plain_name(log: str) -> str:
     return name[:-3] if name.lower().endswith(".gz") and len(name) > 3 else name
 
 
-def main() -> None:
-    """Entry point: run the app; unusable input becomes one line and exit status 2."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app on ``argv`` (default: the command line); unusable input becomes one
+    line and exit status 2."""
+    DEBUG["on"] = False
+    args = sys.argv[1:] if argv is None else argv
     try:
-        app()
+        app(args=args, prog_name="comfylog")
     except UnusableInput as exc:
         if DEBUG["on"]:
             raise
@@ -532,7 +535,7 @@ def main() -> None:
     except BrokenPipeError:
         sys.exit(0)
     except Exception as exc:  # a bug: say so in one line unless --debug
-        if DEBUG["on"] or "--debug" in sys.argv:
+        if DEBUG["on"] or "--debug" in args:
             raise
         typer.echo(f"comfylog: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
         sys.exit(3)

@@ -12,7 +12,8 @@ from rich.text import Text
 
 from ..compare import Comparison, Delta, ModelLoads, ratio_text
 from ..model import Finding
-from .terminal import PHASE_STYLE, SEVERITY_STYLE, fmt_s
+from ..text import fmt_s
+from .styles import PHASE_STYLE, SEVERITY_STYLE
 
 
 def render_compare(comparison: Comparison, console: Console) -> None:

@@ -14,7 +14,8 @@ from rich.text import Text
 
 from ..fleet import FLEET_PERCENTILES, QUANTITIES, FleetSummary, LogSummary
 from ..rows import SCHEMA_VERSION
-from .terminal import SEVERITY_STYLE, fmt_s
+from ..text import fmt_s
+from .styles import SEVERITY_STYLE
 
 #: Phases shown per log (``other`` is in the fleet-wide table).
 ROW_QUANTITIES = ("total", "load", "inference", "wait")

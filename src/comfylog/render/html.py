@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
 from ..events import EventKind, Phase
 from ..index import ReportIndex, index_of
 from ..model import PHASES, Finding, ProgressBar, Prompt, Report, Run
 from ..text import basename, clock, fmt_s, is_time_only, plural, when
+from ..version import __version__
 
 if TYPE_CHECKING:  # the comparison is only rendered when one was made
     from ..compare import Comparison, Delta
@@ -188,7 +188,7 @@ def render_html(report: Report, baseline: Report | None = None, comparison: Comp
     With ``baseline`` and its ``comparison`` (compare.compare_reports), the page adds the two side by
     side and both prompts' timelines aligned at their start.
     """
-    from plotly.offline import get_plotlyjs  # heavy: only when an HTML report is asked for
+    from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]  # heavy: only for an HTML report
 
     page = Page()
     page.add("findings", "Findings", _findings(report))
