@@ -11,9 +11,14 @@ copy stress what real long logs are full of:
 * ``cr``: the local Windows scenario (ComfyUI-Manager prefixes, CRLF) with its sampling bar redrawn
   for 100-1000 steps, every tqdm state on one CR-separated line, as tqdm writes them.
 
+A third kind of file is the corpus as it is: ``--concat`` writes the real logs and scenarios one
+after the other, unchanged, repeated until the size is reached (data/corpus-20mb.log): many runs,
+every prefix style, and times that jump back at each copy, as a folder of logs read as one.
+
 Usage::
 
     python benchmarks/generate.py                  # data/bench-100mb.log and data/bench-1gb.log
+    python benchmarks/generate.py --concat         # data/corpus-20mb.log
     python benchmarks/generate.py --size 4MB --out /tmp/x.log --seed 7
 
 The same seed and size always give the same bytes (the script prints a SHA-256 prefix to check).
@@ -165,6 +170,26 @@ def generate(size: int, out: Path, seed: int = DEFAULT_SEED) -> str:
     return digest.hexdigest()
 
 
+def concatenate(size: int, out: Path) -> str:
+    """The corpus logs and scenarios, byte for byte, one after the other until ``size`` bytes."""
+    files = sorted((CORPUS / "logs").glob("*.log")) + sorted((CORPUS / "scenarios").glob("*.log"))
+    if not files:
+        sys.exit(f"generate.py: no logs under {CORPUS}")
+    digest = hashlib.sha256()
+    written = 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("wb") as fh:
+        while written < size:
+            for path in files:
+                data = path.read_bytes()
+                if not data.endswith(b"\n"):
+                    data += b"\n"
+                fh.write(data)
+                digest.update(data)
+                written += len(data)
+    return digest.hexdigest()
+
+
 def parse_size(text: str) -> int:
     m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kMG]?)B?", text.strip(), re.IGNORECASE)
     if not m:
@@ -179,7 +204,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="output file (only with one --size)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--force", action="store_true", help="rewrite files that already exist")
+    parser.add_argument("--concat", action="store_true",
+                        help="the corpus logs as they are, repeated (default size 20MB: data/corpus-20mb.log)")
     args = parser.parse_args()
+    if args.concat:
+        size = (args.size or [parse_size("20MB")])[0]
+        out = args.out or DATA / f"corpus-{_label(size)}.log"
+        if out.exists() and out.stat().st_size >= size and not args.force:
+            print(f"{out}: exists ({out.stat().st_size / 1e6:.1f} MB), --force to rewrite")
+            return
+        sha = concatenate(size, out)
+        print(f"{out}: {out.stat().st_size / 1e6:.1f} MB, sha256 {sha[:16]}")
+        return
     sizes = args.size or [parse_size("100MB"), parse_size("1GB")]
     if args.out and len(sizes) != 1:
         parser.error("--out needs exactly one --size")

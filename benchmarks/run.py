@@ -3,10 +3,11 @@
     python benchmarks/generate.py            # once: data/bench-100mb.log and data/bench-1gb.log
     python benchmarks/run.py                 # every data/bench-*.log, plus start-up on a small log
     python benchmarks/run.py --repeat 3 benchmarks/data/bench-100mb.log
+    python benchmarks/run.py --outputs       # terminal and HTML reports against --format json
 
 For each file:
 
-* ``comfylog analyze --format json FILE`` (the full analysis, findings included; default --jobs);
+* ``comfylog analyze --format json FILE`` (the full analysis, findings included);
 * ``lnav -n -c ';SELECT count(*) FROM all_logs' FILE``: lnav indexes the whole file (formats,
   timestamps, levels) before it answers; checked with lnav 0.11.1 (Debian), where ``-n`` runs
   headless and the query's count proves the file was read;
@@ -19,6 +20,11 @@ Times are wall seconds (best of ``--repeat``); peak RSS comes from GNU time (``/
 Debian package ``time``). Ratios are comfylog / lnav and comfylog / grep. Start-up is
 ``comfylog analyze`` (terminal report) on a log of at most 100 kB, including the interpreter, best
 of three after a warm-up run.
+
+``--outputs`` times the three outputs of one analysis on data/corpus-20mb.log (generate.py
+--concat: the real logs one after the other, many runs): ``--format json``, the terminal report
+(``-o FILE``, rich drawing every table) and ``comfylog report`` (HTML); every output must cost
+time linear in the log, the terminal at most 1.5x and the HTML at most 2x the JSON run.
 """
 
 from __future__ import annotations
@@ -45,6 +51,9 @@ GNU_TIME = "/usr/bin/time"
 TARGET_RATIO = 1.0
 TARGET_RSS_MB = 200
 TARGET_STARTUP_S = 0.25
+#: The outputs against --format json on the same file (README, "Speed and memory on long logs").
+TARGET_OUTPUTS = {"terminal": 1.5, "html": 2.0}
+CONCAT_LOG = DATA / "corpus-20mb.log"
 #: The Python floor (see above): a line loop with one compiled search per line, and nothing else.
 PYTHON_FLOOR = (
     "import re, sys\n"
@@ -107,8 +116,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="comfylog vs lnav vs grep, same files, same run.")
     parser.add_argument("files", nargs="*", type=Path, help="logs to time (default: benchmarks/data/bench-*.log)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per command; the best wall time counts")
-    parser.add_argument("--jobs", type=int, default=0, help="comfylog --jobs (0: one per core)")
+    parser.add_argument("--outputs", action="store_true",
+                        help=f"time the terminal and HTML reports against JSON on {CONCAT_LOG.name} instead")
     args = parser.parse_args()
+    if args.outputs:
+        outputs(args.files[0] if args.files else CONCAT_LOG, args.repeat)
+        return
     for tool in ("lnav", "grep", GNU_TIME):
         if shutil.which(tool) is None:
             sys.exit(f"run.py: {tool} not found (apt-get install lnav grep time)")
@@ -133,7 +146,7 @@ def main() -> None:
     ratio_ok = rss_ok = True
     for path in files:
         size_mb = path.stat().st_size / 1e6
-        ours = best([*comfylog, "analyze", "--format", "json", "--jobs", str(args.jobs), str(path)], args.repeat)
+        ours = best([*comfylog, "analyze", "--format", "json", str(path)], args.repeat)
         lnav = best(["lnav", "-n", "-c", ";SELECT count(*) FROM all_logs", str(path)], args.repeat)
         grep = best(["grep", "-c", "-E", KEY_PHRASES, str(path)], args.repeat)
         floor = best([sys.executable, "-c", PYTHON_FLOOR, str(path), KEY_PHRASES], args.repeat)
@@ -147,6 +160,27 @@ def main() -> None:
     print(f"target comfylog/lnav <= {TARGET_RATIO}: {'met' if ratio_ok else 'MISSED'}; "
           f"target comfylog peak RSS < {TARGET_RSS_MB} MB: {'met' if rss_ok else 'MISSED'}; "
           f"start-up: {'met' if ok else 'MISSED'} (see README, Speed and memory on long logs)")
+
+
+def outputs(path: Path, repeat: int) -> None:
+    """The terminal and HTML reports of ``path`` against its JSON, in one run: each output's cost."""
+    if not path.exists():
+        sys.exit(f"run.py: {path} not found: run python benchmarks/generate.py --concat first")
+    comfylog = comfylog_command()
+    out = DATA / "outputs"
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"machine: {machine()}; file {path.name} ({path.stat().st_size / 1e6:.0f} MB)")
+    json_s = best([*comfylog, "analyze", "--format", "json", "-o", str(out / "report.json"), str(path)], repeat)
+    rows = [("json", json_s, None)]
+    terminal = best([*comfylog, "analyze", "-o", str(out / "report.txt"), str(path)], repeat)
+    rows.append(("terminal", terminal, TARGET_OUTPUTS["terminal"]))
+    html = best([*comfylog, "report", "-o", str(out / "report.html"), str(path)], repeat)
+    rows.append(("html", html, TARGET_OUTPUTS["html"]))
+    print(f"{'output':<10}{'seconds':>9}{'peak MB':>9}{'/json':>7}  target")
+    for name, (seconds, rss, _), target in rows:
+        ratio = seconds / json_s[0]
+        verdict = "" if target is None else f"<= {target}x: {'met' if ratio <= target else 'MISSED'}"
+        print(f"{name:<10}{seconds:>9.2f}{rss:>9.0f}{ratio:>7.2f}  {verdict}")
 
 
 if __name__ == "__main__":

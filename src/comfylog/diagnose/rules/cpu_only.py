@@ -6,9 +6,7 @@ from ...events import EventKind, Phase
 from ...model import Finding
 from ...text import dur
 from ..engine import finding, rule
-from ..facts import (
-    Facts,
-)
+from ..facts import Facts
 
 
 @rule(

@@ -5,9 +5,7 @@ from __future__ import annotations
 from ...events import EventKind, Phase
 from ...model import Finding
 from ..engine import MAX_EVIDENCE, finding, rule
-from ..facts import (
-    Facts,
-)
+from ..facts import Facts
 
 
 @rule(

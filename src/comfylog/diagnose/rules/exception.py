@@ -7,10 +7,7 @@ from ...model import ErrorRecord, Evidence, Finding
 from ...text import plural
 from ..engine import MAX_EVIDENCE, finding, rule
 from ..evidence import clip, event_line
-from ..facts import (
-    Facts,
-    prompt_seconds,
-)
+from ..facts import Facts, prompt_seconds
 
 
 @rule(

@@ -6,13 +6,7 @@ from ...events import EventKind, Phase
 from ...model import Finding
 from ...text import plural
 from ..engine import finding, rule
-from ..facts import (
-    LARGE_GPU_MB,
-    QUANTIZED_PREFIXES,
-    Facts,
-    gpu_phrase,
-    gpu_vram_mb,
-)
+from ..facts import LARGE_GPU_MB, QUANTIZED_PREFIXES, Facts, gpu_phrase, gpu_vram_mb
 
 
 @rule(

@@ -5,9 +5,7 @@ from __future__ import annotations
 from ...model import Finding, Run
 from ...text import basename, plural
 from ..engine import finding, rule
-from ..facts import (
-    Facts,
-)
+from ..facts import Facts
 
 
 @rule(

@@ -6,13 +6,7 @@ from ...events import EventKind, Phase
 from ...model import Finding
 from ...text import dur, gb, plural
 from ..engine import MAX_EVIDENCE, finding, rule
-from ..facts import (
-    SMALL_GPU_MB,
-    Facts,
-    gpu_phrase,
-    gpu_vram_mb,
-    is_timed,
-)
+from ..facts import SMALL_GPU_MB, Facts, gpu_phrase, gpu_vram_mb, is_timed
 
 #: A partial load offered less than this share of the GPU's VRAM was starved, not too big.
 STARVED_SHARE = 0.10

@@ -6,13 +6,7 @@ from ...events import EventKind, Phase
 from ...model import Evidence, Finding, Run
 from ...text import dur, gb
 from ..engine import finding, rule
-from ..facts import (
-    LARGE_GPU_MB,
-    Facts,
-    gpu_phrase,
-    gpu_vram_mb,
-    timed,
-)
+from ..facts import LARGE_GPU_MB, Facts, gpu_phrase, gpu_vram_mb, timed
 
 
 @rule(

@@ -8,12 +8,8 @@ from ...parse.table import is_oom
 from ...text import gb, plural
 from ..engine import MAX_EVIDENCE, finding, rule
 from ..evidence import clip, event_line
-from ..facts import (
-    Facts,
-    gpu_phrase,
-    gpu_vram_mb,
-    prompt_seconds,
-)
+from ..facts import Facts, gpu_phrase, gpu_vram_mb, prompt_seconds
+from ..memory import job_text, smaller_job_advice
 
 
 @rule(
@@ -39,14 +35,8 @@ def _oom(facts: Facts) -> list[Finding]:
     why = (f"{plural(len(records), 'out-of-memory error')} ({first}) on {where}"
            + (f", {plural(len(prompts), 'prompt')} failed with it" if prompts else "") + ".")
     if video:
-        why += (f" The prompt sampled {video['frames']} frames at {video['width']}x{video['height']} "
-                f"with {video['steps']} steps.")
-    advice = []
-    if video:
-        advice.append(f"Fewer frames or a lower resolution than {video['frames']} frames at "
-                      f"{video['width']}x{video['height']}")
-    else:
-        advice.append("Lower the resolution or the batch size")
+        why += f" The prompt sampled {job_text(video)}."
+    advice = [smaller_job_advice(video)]
     advice.append("Decode with the tiled VAE node; offload weights (block swap in video wrappers, `--lowvram`)")
     if device.startswith("mps"):
         advice.append("On Apple silicon, close other apps using unified memory; the error itself names "

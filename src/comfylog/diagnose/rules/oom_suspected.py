@@ -5,12 +5,8 @@ from __future__ import annotations
 from ...events import EventKind
 from ...model import Finding
 from ..engine import finding, rule
-from ..facts import (
-    Facts,
-    gpu_phrase,
-    gpu_vram_mb,
-    prompt_seconds,
-)
+from ..facts import Facts, gpu_phrase, gpu_vram_mb, prompt_seconds
+from ..memory import job_text, smaller_job_advice
 
 
 @rule(
@@ -38,8 +34,7 @@ def _oom_suspected(facts: Facts) -> list[Finding]:
             starts = (facts.run_events(EventKind.CUDA_BANNER, following)
                       or facts.run_events(EventKind.VRAM_STATE, following))
             evidence += [facts.cite_event(ev) for ev in starts[:1]]
-        what = (f"{video['frames']} frames at {video['width']}x{video['height']} with {video['steps']} steps"
-                if video else f"a {bar.total:g}-step sampling")
+        what = job_text(video) if video else f"a {bar.total:g}-step sampling"
         stop = "the process started again" if end == "restart" else "the log ends"
         why = (f"Sampling {what} stopped at {bar.done:g}/{bar.total:g}"
                + (f", {into:.1f}s after it began," if into is not None else "")
@@ -53,12 +48,7 @@ def _oom_suspected(facts: Facts) -> list[Finding]:
             why += f"; nvidia-smi showed {memory['free_mib']} MiB free of {memory['total_mib']} MiB before start"
         why += "." + ("" if end == "restart" else
                       " A log copied while the prompt was still running looks the same, hence low confidence.")
-        advice = []
-        if video:
-            advice.append(f"Fewer frames or a lower resolution than {video['frames']} frames at "
-                          f"{video['width']}x{video['height']}")
-        else:
-            advice.append("Lower the resolution or the batch size")
+        advice = [smaller_job_advice(video)]
         advice += ["Offload weights: block swap / offload in the video wrapper, or `--lowvram` for this workflow",
                    "Set `PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True`; give the container more RAM "
                    "(check `dmesg` for `Killed process` to tell RAM from VRAM)",

@@ -9,13 +9,7 @@ from ...events import EventKind, Phase
 from ...model import Finding, Load
 from ...text import dur
 from ..engine import MAX_EVIDENCE, finding, rule
-from ..facts import (
-    SMALL_GPU_MB,
-    Facts,
-    gpu_phrase,
-    gpu_vram_mb,
-    is_timed,
-)
+from ..facts import SMALL_GPU_MB, Facts, gpu_phrase, gpu_vram_mb, is_timed
 
 #: A model reloaded in this many prompts in a row is reload thrash.
 RELOAD_STREAK = 3

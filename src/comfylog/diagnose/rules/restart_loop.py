@@ -10,10 +10,7 @@ from ...model import Evidence, Finding, Run
 from ...text import dur, plural
 from ..engine import MAX_EVIDENCE, finding, rule
 from ..evidence import event_line
-from ..facts import (
-    Facts,
-    prompt_seconds,
-)
+from ..facts import Facts, prompt_seconds
 
 #: Restarts in one log from which a crash loop is reported.
 RESTART_LOOP_MIN = 2

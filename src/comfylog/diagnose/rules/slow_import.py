@@ -5,9 +5,7 @@ from __future__ import annotations
 from ...model import Finding
 from ...text import basename, dur, plural
 from ..engine import finding, rule
-from ..facts import (
-    Facts,
-)
+from ..facts import Facts
 
 #: A custom node importing this long (seconds) is reported as slow.
 SLOW_IMPORT_S = 10.0

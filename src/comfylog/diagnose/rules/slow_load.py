@@ -6,9 +6,7 @@ from ...events import EventKind, Phase
 from ...model import Finding, Prompt
 from ...text import dur, plural
 from ..engine import finding, rule
-from ..facts import (
-    Facts,
-)
+from ..facts import Facts
 
 #: Model loading slower than this (MB/s) is far below a local disk (SSDs read 500 MB/s and more).
 SLOW_LOAD_MB_S = 200.0

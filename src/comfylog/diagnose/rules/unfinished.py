@@ -8,10 +8,7 @@ from ...events import EventKind
 from ...model import Evidence, Finding
 from ...text import plural
 from ..engine import MAX_EVIDENCE, finding, rule
-from ..facts import (
-    Facts,
-    PromptRef,
-)
+from ..facts import Facts, PromptRef
 
 
 @rule(

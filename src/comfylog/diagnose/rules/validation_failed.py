@@ -6,9 +6,7 @@ from ...model import ErrorRecord, Finding
 from ...text import plural
 from ..engine import MAX_EVIDENCE, finding, rule
 from ..evidence import clip
-from ..facts import (
-    Facts,
-)
+from ..facts import Facts
 
 
 @rule(

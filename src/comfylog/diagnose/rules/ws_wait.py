@@ -7,9 +7,7 @@ from ...model import Finding
 from ...text import dur, plural
 from ..engine import MAX_EVIDENCE, finding, rule
 from ..evidence import clip, event_line
-from ..facts import (
-    Facts,
-)
+from ..facts import Facts
 
 #: Wait at least this long (seconds) is a warning rather than information.
 WAIT_WARNING_S = 30.0
