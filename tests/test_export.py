@@ -81,7 +81,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         result = run_cli("export", str(corpus / "logs"), str(corpus / "scenarios"), "-o", str(directory), "-f", fmt,
                          columns=120)
         assert result.returncode == 0, result.stderr
-        assert f"wrote 8 {fmt} tables".encode() in result.stderr and b"from 30 logs" in result.stderr
+        assert f"wrote 8 {fmt} tables".encode() in result.stderr
+        assert f"from {len(corpus_logs())} logs".encode() in result.stderr
         out[fmt] = directory
     return out
 
@@ -111,7 +112,7 @@ def test_export_round_trips_through_pandas_with_the_json_numbers(exported: dict[
         source = frames["sources"][frames["sources"]["source"] == str(path)].iloc[0]
         assert same(source["lines"], data["sources"][0]["lines"])
         assert same(source["timestamp_styles"], data["sources"][0]["timestamp_styles"])
-    assert checked > 15000  # every cell of 30 logs' tables, not a sample
+    assert checked > 15000  # every cell of every log's tables, not a sample
 
 
 def test_exported_sums_match_the_fleet(exported: dict[str, Path]) -> None:
