@@ -57,7 +57,7 @@ def test_cli_text_and_json(tmp_path: Path) -> None:
     result = run_cli("analyze", log, "--format", "json", "-o", str(out))
     assert result.returncode == 0, result.stderr
     data = json.loads(out.read_text(encoding="utf-8"))
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert data["summary"]["got_prompt"] == 1 and data["prompts"][0]["executed_s"] == 650.0
 
 

@@ -27,7 +27,9 @@ def observed_facts(data: dict[str, Any]) -> dict[str, Any]:
         "vram_state": run.get("vram_state"),
         "partial_loads": data["summary"]["partial_loads"],
         "lowvram": data["summary"]["lowvram"],
-        "progress_bars": [(b["total"], b["final_rate"], b["rate_unit"]) for b in data["progress_bars"]],
+        # a bar whose rate tqdm never showed (``?it/s``) has no rate to give a unit to
+        "progress_bars": [(b["total"], b["final_rate"], b["rate_unit"] if b["final_rate"] is not None else None)
+                          for b in data["progress_bars"]],
         "ws_timeouts": data["summary"]["ws_timeouts"],
         "restarts": data["summary"]["restarts"],
     }
@@ -50,10 +52,13 @@ def test_corpus_log_facts(entry: dict[str, Any]) -> None:
     corpus_or_skip()
     data = report_to_dict(analyze(CORPUS / "logs" / entry["file"]))
     got = observed_facts(data)
-    want = {fact: entry[fact] for fact in FACTS}
-    want["progress_bars"] = expected_bars(entry["progress_bars"])
+    # expected.json leaves a fact out where the log makes it ambiguous (INDEX.md says why)
+    facts = [fact for fact in FACTS if fact in entry]
+    want = {fact: entry[fact] for fact in facts}
+    if "progress_bars" in want:
+        want["progress_bars"] = expected_bars(entry["progress_bars"])
     mismatched = {}
-    for fact in FACTS:
+    for fact in facts:
         FACT_TALLY["checked"] += 1
         if got[fact] == want[fact]:
             FACT_TALLY["matched"] += 1
@@ -77,6 +82,9 @@ def test_every_corpus_log_has_phases_that_add_up() -> None:
         for prompt in data["prompts"]:
             if prompt["total_s"] is None:
                 continue
-            assert sum(prompt["phases"].values()) == pytest.approx(prompt["total_s"], abs=0.01), (
-                entry["file"], prompt["index"])
-            assert min(prompt["phases"].values()) >= 0
+            known = [v for v in prompt["phases"].values() if v is not None]
+            assert min(known, default=0.0) >= 0
+            if len(known) == 4:  # every phase timed: they partition the prompt
+                assert sum(known) == pytest.approx(prompt["total_s"], abs=0.01), (entry["file"], prompt["index"])
+            else:  # a phase the log cannot time is null, and the known ones leave its seconds over
+                assert prompt["estimated"] and sum(known) <= prompt["total_s"] + 0.01, (entry["file"], prompt["index"])

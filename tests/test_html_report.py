@@ -104,8 +104,10 @@ def test_page_holds_every_prompt_phase_and_rate(path: Path) -> None:
     if drawn:
         got = bar_seconds(figs["timeline-plot"])
         for phase in PHASES:
-            expected = sum(p.phases.get(phase) for p in drawn)
+            expected = sum(p.phases.seconds(phase) for p in drawn)
             assert got.get(phase.value, 0.0) == pytest.approx(expected, abs=0.01 * len(drawn) + 0.01), phase
+        untimed = sum((p.total_s or 0.0) - p.phases.total for p in drawn)  # what the log cannot time
+        assert got.get("not timed", 0.0) == pytest.approx(untimed, abs=0.01 * len(drawn) + 0.01)
         estimated = any(p.estimated for p in drawn)
         assert (figs["timeline-plot"]["layout"]["xaxis"]["type"] == "linear") == estimated
         if estimated:
@@ -184,7 +186,7 @@ def test_large_log_is_summarised_and_says_so(tmp_path: Path) -> None:
     assert spans > html_render.MAX_TIMELINE_BARS and bars <= html_render.MAX_TIMELINE_BARS
     seconds = bar_seconds(timeline)
     for phase in PHASES:  # busy time keeps its length when binned
-        assert seconds.get(phase.value, 0.0) == pytest.approx(sum(p.phases.get(phase) for p in report.prompts),
+        assert seconds.get(phase.value, 0.0) == pytest.approx(sum(p.phases.seconds(phase) for p in report.prompts),
                                                                rel=1e-6, abs=0.5)
     markers = {t["name"]: len(t["x"]) for t in timeline["data"] if t["type"] == "scatter"}
     assert markers["error"] == html_render.MAX_MARKERS_PER_KIND < len(report.errors)
@@ -213,7 +215,7 @@ def test_baseline_comparison_side_by_side_and_aligned() -> None:
         for phase in PHASES:
             drawn = sum(x for t in fig["data"] if t["name"] == phase.value
                         for x, y in zip(t["x"], t["y"], strict=True) if y == label)
-            assert drawn == pytest.approx(prompt.phases.get(phase), abs=0.01), (label, phase)
+            assert drawn == pytest.approx(prompt.phases.seconds(phase), abs=0.01), (label, phase)
         starts = [b for t in fig["data"] for b, y in zip(t["base"], t["y"], strict=True) if y == label]
         assert min(starts) == 0  # aligned at the prompt's start
     assert "lowvram" in section(page, "findings") and page.index('id="findings"') < page.index(

@@ -160,8 +160,8 @@ def compare_reports(
     executed = all(p.executed_s is not None for p in [*run_sel, *base_sel])
     total = Delta("total", _median(_seconds(p, executed) for p in run_sel),
                   _median(_seconds(p, executed) for p in base_sel))
-    phases = [Delta(ph.value, _median(p.phases.get(ph) for p in run_sel),
-                    _median(p.phases.get(ph) for p in base_sel)) for ph in PHASES]
+    phases = [Delta(ph.value, _median_known(p.phases.get(ph) for p in run_sel),
+                    _median_known(p.phases.get(ph) for p in base_sel)) for ph in PHASES]
     if any(p.estimated for p in [*run_sel, *base_sel]):
         notes.append("some prompts have no usable timestamps: their phases are estimated from printed durations")
 
@@ -243,6 +243,14 @@ def _seconds(prompt: Prompt, executed: bool) -> float:
     if executed and prompt.executed_s is not None:
         return prompt.executed_s
     return prompt.total_s or 0.0
+
+
+def _median_known(values: Iterable[float | None]) -> float | None:
+    """The median, or None when any value is unknown (a phase the log could not time)."""
+    listed = list(values)
+    if any(v is None for v in listed):
+        return None
+    return _median(v for v in listed if v is not None)
 
 
 def _median(values: Iterable[float]) -> float | None:

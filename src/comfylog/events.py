@@ -28,6 +28,7 @@ class EventKind(str, Enum):
     DEVICE = "device"
     PYTORCH_VERSION = "pytorch_version"
     COMFYUI_VERSION = "comfyui_version"
+    IMPORT_HEADER = "import_header"
     IMPORT_TIME = "import_time"
     SERVER_STARTING = "server_starting"
     SERVER_READY = "server_ready"
@@ -61,6 +62,8 @@ class EventKind(str, Enum):
     OOM = "oom"
     TRACEBACK = "traceback"
     ERROR_LINE = "error_line"
+    #: The process aborted on a native error (C++ terminate, Fatal Python error): nothing after it runs.
+    CRASH = "crash"
 
 
 @dataclass(slots=True)

@@ -101,13 +101,13 @@ def map_logs(function: Callable[[str], T], paths: Sequence[str], workers: int = 
 
 
 class PromptSeconds(NamedTuple):
-    """One prompt's wall time and its phases, in seconds."""
+    """One prompt's wall time and its phases, in seconds (None: a phase its log could not time)."""
 
     total: float
-    load: float
-    inference: float
-    wait: float
-    other: float
+    load: float | None
+    inference: float | None
+    wait: float | None
+    other: float | None
 
 
 @dataclass
@@ -143,8 +143,8 @@ class LogSummary:
     unusable: str | None = None
 
     def values(self, quantity: str) -> list[float]:
-        """Per-prompt seconds of ``quantity`` (one of QUANTITIES)."""
-        return [getattr(p, quantity) for p in self.prompt_seconds]
+        """Per-prompt seconds of ``quantity`` (one of QUANTITIES), for the prompts that timed it."""
+        return [v for p in self.prompt_seconds if (v := getattr(p, quantity)) is not None]
 
     def median(self, quantity: str) -> float | None:
         return percentile(self.values(quantity), 50.0)
@@ -268,12 +268,12 @@ def fleet_summary(logs: Iterable[LogSummary]) -> FleetSummary:
         timed_prompts=len(pooled),
         finished=sum(log.finished for log in usable),
         errors=sum(log.errors for log in usable),
-        seconds={q: sum(getattr(p, q) for p in pooled) for q in QUANTITIES},
+        seconds={q: sum(getattr(p, q) or 0.0 for p in pooled) for q in QUANTITIES},
     )
-    percentiles = {
-        q: {name: percentile([getattr(p, q) for p in pooled], pct) for name, pct in FLEET_PERCENTILES}
-        for q in QUANTITIES
-    }
+    # the seconds of prompts whose logs could not time every phase: with them the phases add up to the total
+    totals.seconds["untimed"] = max(0.0, totals.seconds["total"] - sum(totals.seconds[q] for q in QUANTITIES[1:]))
+    known = {q: [v for p in pooled if (v := getattr(p, q)) is not None] for q in QUANTITIES}
+    percentiles = {q: {name: percentile(known[q], pct) for name, pct in FLEET_PERCENTILES} for q in QUANTITIES}
     counts: dict[str, FindingCount] = {}
     costliest: dict[str, float] = {}
     for log in usable:

@@ -30,27 +30,43 @@ _FIELD_GETTERS: dict[type, attrgetter[Any]] = {}
 
 @dataclass(slots=True)
 class Phases:
-    """Seconds of a prompt per phase; they add up to the prompt's total."""
+    """Seconds of a prompt per phase; timed, they add up to the prompt's total.
+
+    A phase the log cannot time is None, never 0.0: a prompt without usable timestamps has its
+    sampling from tqdm's elapsed times and its waiting from the timeouts, but how long it loaded is
+    unknown once it loaded anything, and so is the rest (``other``).
+    """
 
     __reduce__ = _by_fields
 
-    load: float = 0.0
-    inference: float = 0.0
-    wait: float = 0.0
-    other: float = 0.0
+    load: float | None = 0.0
+    inference: float | None = 0.0
+    wait: float | None = 0.0
+    other: float | None = 0.0
 
-    def get(self, phase: Phase) -> float:
-        return float(getattr(self, phase.value))
+    def get(self, phase: Phase) -> float | None:
+        value: float | None = getattr(self, phase.value)
+        return value
+
+    def seconds(self, phase: Phase) -> float:
+        """The phase's seconds, 0.0 where it was not timed (for sums that say so themselves)."""
+        return getattr(self, phase.value) or 0.0
 
     def add(self, phase: Phase, seconds: float) -> None:
-        setattr(self, phase.value, self.get(phase) + seconds)
+        setattr(self, phase.value, self.seconds(phase) + seconds)
+
+    @property
+    def timed(self) -> bool:
+        """Every phase is known."""
+        return all(getattr(self, p.value) is not None for p in PHASES)
 
     @property
     def total(self) -> float:
-        return self.load + self.inference + self.wait + self.other
+        """The seconds of the phases that are known."""
+        return sum(self.seconds(p) for p in PHASES)
 
-    def as_dict(self) -> dict[str, float]:
-        return {p.value: round(self.get(p), 3) for p in PHASES}
+    def as_dict(self) -> dict[str, float | None]:
+        return {p.value: None if (v := self.get(p)) is None else round(v, 3) for p in PHASES}
 
 
 @dataclass(slots=True)
@@ -153,6 +169,8 @@ class Prompt:
     lowvram_module_loads: int = 0
     invalid_outputs: int = 0
     received: bool = True  # False when the log shows the end of a prompt whose start it lacks
+    #: ComfyUI began executing it (it reached the head of the queue); an unfinished prompt that did not was queued
+    started: bool = False
     models: list[str] = field(default_factory=list)
     video: dict[str, int] | None = None
     gguf_qtypes: dict[str, int] | None = None
@@ -193,6 +211,19 @@ class Run:
     resolution: float = 0.0
     gpu_memory: dict[str, int] | None = None
     import_times: list[tuple[float, str, bool, int]] = field(default_factory=list)  # seconds, path, failed, line
+    #: Custom nodes' prestartup scripts (``Prestartup times for custom nodes:``), as import_times: they run
+    #: before ComfyUI starts (ComfyUI-Manager installs dependencies there) and are no import.
+    prestartup_times: list[tuple[float, str, bool, int]] = field(default_factory=list)
+
+    @property
+    def import_s(self) -> float | None:
+        """Seconds the custom nodes took to import (None: the log shows no import times)."""
+        return round(sum(t[0] for t in self.import_times), 3) if self.import_times else None
+
+    @property
+    def prestartup_s(self) -> float | None:
+        """Seconds the custom nodes' prestartup scripts took (None: the log shows none)."""
+        return round(sum(t[0] for t in self.prestartup_times), 3) if self.prestartup_times else None
     stopped: bool = False
 
     def versions(self) -> list[str]:
@@ -283,14 +314,20 @@ class Report:
     index_cache: object = field(default=None, repr=False, compare=False)
 
     def time_breakdown(self) -> list[tuple[str, float]]:
-        """Seconds per phase over the whole report: start-up, the prompt phases, idle.
+        """Seconds per phase over the whole report: start-up, the prompt phases, idle, and "untimed":
+        the seconds of prompts whose phases the log cannot time (no usable timestamps).
 
         Every renderer's "where the time went" reads this, so they cannot disagree.
         """
         totals = {p.value: 0.0 for p in PHASES}
+        untimed = 0.0
         for prompt in self.prompts:
             for phase in PHASES:
-                totals[phase.value] += prompt.phases.get(phase)
+                totals[phase.value] += prompt.phases.seconds(phase)
+            if prompt.total_s is not None and not prompt.phases.timed:
+                untimed += max(0.0, prompt.total_s - prompt.phases.total)
+        if untimed:
+            totals["untimed"] = untimed
         rows: list[tuple[str, float]] = []
         startup = sum(r.startup_s or 0.0 for r in self.runs)
         idle = sum(r.idle_s or 0.0 for r in self.runs)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 
 from .diagnose import diagnose
 from .gcpolicy import fewer_collections
@@ -45,7 +46,8 @@ def build_report(opened: Iterable[tuple[Source, Iterator[RawLine]]]) -> Report:
     summary = Summary()
     report = Report(sources=[], summary=summary, runs=Spool(block=RUN_BLOCK), prompts=Spool(), progress_bars=Spool(),
                     loads=Spool(), errors=Spool())
-    first_ts = last_ts = None
+    first: tuple[datetime, int] | None = None  # the earliest and latest prefix times, with their nanoseconds
+    last: tuple[datetime, int] | None = None
     for index, (source, lines) in enumerate(opened):
         parser = Parser(index)
         seg = Segmenter(index, first_run_index=len(report.runs), first_prompt_index=len(report.prompts),
@@ -70,9 +72,10 @@ def build_report(opened: Iterable[tuple[Source, Iterator[RawLine]]]) -> Report:
         summary.lowvram = summary.lowvram or s.lowvram
         summary.skipped_lines += source.skipped_lines + parser.skipped_lines
         summary.replaced_bytes += source.replaced_bytes
-        if parser.first_ts is not None:
-            first_ts = parser.first_ts if first_ts is None else min(first_ts, parser.first_ts)
-            last_ts = parser.last_ts if last_ts is None else max(last_ts, parser.last_ts)  # type: ignore[type-var]
+        if parser.first_ts is not None and parser.last_ts is not None:
+            here = ((parser.first_ts, parser.first_nanos), (parser.last_ts, parser.last_nanos))
+            first = here[0] if first is None else min(first, here[0])
+            last = here[1] if last is None else max(last, here[1])
         report.sources.append(
             SourceInfo(
                 name=source.name,
@@ -89,6 +92,6 @@ def build_report(opened: Iterable[tuple[Source, Iterator[RawLine]]]) -> Report:
             )
         )
     summary.errors = len(report.errors)
-    if first_ts is not None and last_ts is not None:
-        summary.span_s = round((last_ts - first_ts).total_seconds(), 3)
+    if first is not None and last is not None:
+        summary.span_s = round((last[0] - first[0]).total_seconds() + (last[1] - first[1]) / 1e9, 9)
     return report

@@ -12,7 +12,7 @@ from typing import Any
 from .model import Report
 from .text import iso
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def report_tables(report: Report) -> dict[str, Any]:
@@ -65,6 +65,8 @@ def report_tables(report: Report) -> dict[str, Any]:
                 "pytorch_version": r.pytorch_version,
                 "ready_at": iso(r.ready_at),
                 "startup_s": r.startup_s,
+                "prestartup_s": r.prestartup_s,
+                "import_s": r.import_s,
                 "idle_s": r.idle_s,
                 "span_s": r.span_s,
                 "first_line": r.first_line,

@@ -146,3 +146,4 @@ class PromptRef:
     source: int
     line: int
     total_s: float | None
+    started: bool

@@ -20,7 +20,7 @@ from typing import Any
 from ..events import Activity, Event, EventKind, Phase
 from ..read.prefixes import PrefixReader, may_start_with_prefix
 from ..read.source import RawLine
-from .progress import search_progress, si_number
+from .progress import find_state, si_number
 from .table import Pattern, find_message, is_oom, match_fields
 from .traceback import TracebackReader
 
@@ -94,6 +94,8 @@ class Parser:
         self.styles: dict[str, int] = {}
         self.first_ts: datetime | None = None
         self.last_ts: datetime | None = None
+        #: Nanoseconds past first_ts and last_ts (docker's nine digits): spans exact to the nanosecond.
+        self.first_nanos = self.last_nanos = 0
         self._bar: _Bar | None = None
         self._activity: Activity | None = None
         self._lowvram: Event | None = None
@@ -101,6 +103,7 @@ class Parser:
         self._last_ts: datetime | None = None
         self._closed: list[Activity] = []
         self._isolate_next = False
+        self._line_states = 0  # tqdm states read on the line being parsed: it gets an activity of its own
 
     # ---- public -------------------------------------------------------------------------------
     def feed(self, raw: RawLine) -> Iterator[Item]:
@@ -110,8 +113,8 @@ class Parser:
         self.styles[pre.style] = self.styles.get(pre.style, 0) + 1
         if ts is not None:
             if self.first_ts is None:
-                self.first_ts = ts
-            self.last_ts = ts
+                self.first_ts, self.first_nanos = ts, pre.nanos
+            self.last_ts, self.last_nanos = ts, pre.nanos
         text = pre.text
         out: list[Item] = []
 
@@ -130,14 +133,14 @@ class Parser:
 
         events: list[Event] = []
         phase = Phase.OTHER
-        had_progress = "%|" in text
+        self._line_states = 0
         segments = text.split("\r") if "\r" in text else (text,)
         for i, segment in enumerate(segments):
             if i > 0 and may_start_with_prefix(segment):
                 segment = self.prefixes.read(segment).text
             phase = self._segment(segment, raw.number, ts, events, out, phase)
 
-        isolated = had_progress or any(e.kind in START_MARKERS for e in events) or BANNER_RULE_RE.match(text)
+        isolated = self._line_states > 0 or any(e.kind in START_MARKERS for e in events) or BANNER_RULE_RE.match(text)
         self._mark(raw.number, ts, pre.resolution, phase, isolated=bool(isolated))
         if events:
             out.extend(self._flush_activity())
@@ -158,18 +161,16 @@ class Parser:
         self, text: str, line: int, ts: datetime | None, events: list[Event], out: list[Item], phase: Phase
     ) -> Phase:
         while text:
-            if "%|" in text:
-                m = search_progress(text)
-                if m:
-                    before = text[: m.start("label")]
-                    if before.strip():
-                        phase = self._messages(before, line, ts, events, out, phase)
-                    out.extend(self._progress(m, line, ts))
-                    text = text[m.end() :]
-                    if may_start_with_prefix(text):
-                        text = self.prefixes.read(text).text
-                    continue
-            return self._messages(text, line, ts, events, out, phase)
+            m = find_state(text)
+            if m is None:
+                return self._messages(text, line, ts, events, out, phase)
+            before = text[: m.start("label")]
+            if before.strip():
+                phase = self._messages(before, line, ts, events, out, phase)
+            out.extend(self._progress(m, line, ts))
+            text = text[m.end() :]
+            if may_start_with_prefix(text):
+                text = self.prefixes.read(text).text
         return phase
 
     def _messages(
@@ -218,6 +219,7 @@ class Parser:
 
     # ---- progress bars ------------------------------------------------------------------------
     def _progress(self, m: re.Match[str], line: int, ts: datetime | None) -> list[Item]:
+        self._line_states += 1
         label = m.group("label").strip().rstrip(":").strip() or None
         try:
             n = si_number(m.group("n"))
@@ -268,7 +270,7 @@ class Parser:
 
     def _is_close_redraw(self, text: str, ts: datetime | None, line: int) -> bool:
         assert self._bar is not None
-        m = search_progress(text) if "%|" in text else None
+        m = find_state(text.lstrip("\r"))
         if m is None:
             return False
         label = m.group("label").strip().rstrip(":").strip() or None

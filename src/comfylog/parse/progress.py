@@ -6,13 +6,17 @@ import re
 
 # ``Sampling:  50%|█████     | 1/2 [01:57<01:57, 117.60s/it]``. The label is whatever stands before
 # the percentage in the same CR-separated state; n/total may carry SI suffixes on download bars.
-PROGRESS_RE = re.compile(
-    r"(?P<label>[^\r|]{0,300}?)(?P<pct>\d{1,3})%\|(?P<bar>[^|\r]{0,400})\|\s*"
+_COUNTS = (
     r"(?P<n>\d+(?:\.\d+)?[kMGTP]?)/(?P<total>\d+(?:\.\d+)?[kMGTP]?)\s*"
     r"\[(?P<elapsed>\d+(?::\d{2}){1,2})(?:<(?P<remaining>[\d:?]+))?,\s*"
     r"(?P<rate>\d+(?:\.\d+)?|\?)\s*(?P<unit>[^\],\s]*)(?P<postfix>,[^\]]{0,300})?\]"
 )
+PROGRESS_RE = re.compile(r"(?P<label>[^\r|]{0,300}?)(?P<pct>\d{1,3})%\|(?P<bar>[^|\r]{0,400})\|\s*" + _COUNTS)
 PROGRESS_EXAMPLE = " 50%|█████     | 1/2 [01:57<01:57, 117.60s/it]"
+#: tqdm drawn without its bar (no terminal width): ``100% 35/35 [00:03<00:00, 11.47it/s]``. Only at
+#: the start of a state (after a CR or the line's prefix): ``45% `` is common prose elsewhere.
+BARLESS_RE = re.compile(r"(?P<label>[^\r|%]{0,300}?)(?P<pct>\d{1,3})% +" + _COUNTS)
+BARLESS_EXAMPLE = "100% 35/35 [00:03<00:00, 11.47it/s]"
 #: Longest label PROGRESS_RE takes (keep in step with its ``{0,300}``).
 PROGRESS_LABEL_CHARS = 300
 
@@ -38,6 +42,15 @@ def search_progress(text: str) -> re.Match[str] | None:
                 return m
         find = text.find("%|", find + 1)
     return None
+
+
+def find_state(text: str) -> re.Match[str] | None:
+    """The first tqdm state in ``text``: a barless one at its start, else the first drawn bar."""
+    if "% " in text:
+        m = BARLESS_RE.match(text)
+        if m is not None:
+            return m
+    return search_progress(text) if "%|" in text else None
 
 
 SI = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}

@@ -53,6 +53,13 @@ class Prefixed:
     ts: datetime | None
     resolution: float
     style: str
+    #: Nanoseconds past ``ts``'s microsecond (docker prints nine digits; a datetime holds six).
+    nanos: int = 0
+
+
+def _nanos(frac: str | None) -> int:
+    """The digits of a fraction past the sixth as nanoseconds: ``618719777`` -> 777."""
+    return int(frac[6:9].ljust(3, "0")) if frac is not None and len(frac) > 6 else 0
 
 
 def _at(date: str, hms: str, frac: str | None) -> datetime | None:
@@ -84,12 +91,14 @@ class PrefixReader:
         ts: datetime | None = None
         resolution = FINE
         style = "none"
+        nanos = 0
         text = line
         c = text[:1]
         if c.isdigit():
             m = DOCKER_RE.match(text)
             if m:
                 ts, style = _at(m.group(1), m.group(2), m.group(3)), "docker"
+                nanos = _nanos(m.group(3))
             else:
                 m = REPORT_RE.match(text) or PY_FORMATTER_RE.match(text)
                 if m:
@@ -132,7 +141,7 @@ class PrefixReader:
             m = PY_LOGGING_RE.match(text) or RUNPOD_PLAIN_RE.match(text)
             if m:
                 text = text[m.end() :]
-        return Prefixed(text, ts, resolution, style)
+        return Prefixed(text, ts, resolution, style, nanos)
 
     def _time_only(self, m: re.Match[str]) -> datetime:
         h, mi, s = int(m.group(1)), int(m.group(2)), int(m.group(3))

@@ -38,6 +38,7 @@ PHASE_COLOUR = {
     Phase.INFERENCE.value: "#2e9d57",
     Phase.WAIT.value: "#d64541",
     Phase.OTHER.value: "#4a7fd4",
+    "untimed": "#b9bec4",
 }
 PHASE_LABEL = {
     "startup": "start-up",
@@ -46,6 +47,7 @@ PHASE_LABEL = {
     Phase.INFERENCE.value: "inference",
     Phase.WAIT.value: "wait",
     Phase.OTHER.value: "other",
+    "untimed": "not timed",
 }
 #: Bounds that keep a page for a huge log light enough for a browser.
 MAX_TIMELINE_ROWS = 40
@@ -451,7 +453,7 @@ def _timeline(page: Page, report: Report) -> None:
 
     traces: list[dict[str, Any]] = []
     labels = [row.label for row in rows]
-    for kind in ("idle", "startup", "load", "inference", "wait", "other"):  # later traces paint on top
+    for kind in ("idle", "startup", "load", "inference", "wait", "other", "untimed"):  # later ones paint on top
         ys: list[str] = []
         bases: list[Any] = []
         xs: list[float] = []
@@ -626,12 +628,9 @@ def _estimated_row(index: ReportIndex, run: Run, prompts: list[Prompt], label: s
     for p in prompts:
         if not p.total_s:
             continue
-        for phase in PHASES:
-            seconds = p.phases.get(phase)
-            if seconds <= 0:
-                continue
-            row.bars.append(_Bar(cursor, cursor + seconds, phase.value,
-                                 f"prompt {p.index + 1} · {PHASE_LABEL[phase.value]} ~{fmt_s(seconds)} (estimated)"))
+        for kind, seconds in _estimated_parts(p):
+            row.bars.append(_Bar(cursor, cursor + seconds, kind,
+                                 f"prompt {p.index + 1} · {PHASE_LABEL[kind]} ~{fmt_s(seconds)} (estimated)"))
             cursor += seconds
         block_end[p.index] = cursor
         if p.status == "unfinished":
@@ -989,7 +988,7 @@ def _aligned_figure(report: Report, baseline: Report, c: Comparison) -> dict[str
     if not any(bars for _, bars in rows):
         return None
     traces: list[dict[str, Any]] = []
-    for kind in ("load", "inference", "wait", "other"):
+    for kind in ("load", "inference", "wait", "other", "untimed"):
         ys: list[str] = []
         bases: list[float] = []
         xs: list[float] = []
@@ -1033,14 +1032,18 @@ def _prompt_bars(prompt: Prompt, side: str) -> list[_Bar]:
                                                          f"(+{fmt_s(a)} → +{fmt_s(b)})"))
         return bars
     cursor = 0.0
-    for phase in PHASES:
-        seconds = prompt.phases.get(phase)
-        if seconds > 0:
-            bars.append(_Bar(cursor, cursor + seconds, phase.value, f"{side} prompt {prompt.index + 1} · "
-                                                                     f"{PHASE_LABEL[phase.value]} ~{fmt_s(seconds)} "
-                                                                     "(estimated)"))
-            cursor += seconds
+    for kind, seconds in _estimated_parts(prompt):
+        bars.append(_Bar(cursor, cursor + seconds, kind, f"{side} prompt {prompt.index + 1} · "
+                                                         f"{PHASE_LABEL[kind]} ~{fmt_s(seconds)} (estimated)"))
+        cursor += seconds
     return bars
+
+
+def _estimated_parts(prompt: Prompt) -> list[tuple[str, float]]:
+    """A prompt without a clock, back to back: its known phases, then what the log could not time."""
+    parts = [(phase.value, seconds) for phase in PHASES if (seconds := prompt.phases.get(phase) or 0.0) > 0]
+    untimed = (prompt.total_s or 0.0) - prompt.phases.total
+    return parts + ([("untimed", untimed)] if untimed > 0.0005 else [])
 
 
 # ---- about -----------------------------------------------------------------------------------------

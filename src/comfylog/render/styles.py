@@ -11,10 +11,13 @@ PHASE_STYLE = {
     Phase.INFERENCE.value: "green",
     Phase.WAIT.value: "red",
     Phase.OTHER.value: "blue",
+    "untimed": "grey62",
 }
-PHASE_CHAR = {"startup": "s", "idle": "·", "load": "L", "inference": "I", "wait": "W", "other": "o"}
+PHASE_CHAR = {"startup": "s", "idle": "·", "load": "L", "inference": "I", "wait": "W", "other": "o", "untimed": "?"}
 STATUS_STYLE = {
     "ok": "green", "error": "red", "interrupted": "yellow", "invalid": "magenta", "unfinished": "red",
     "dropped": "grey50",
 }
+#: Names shown for the rows of "where the time went" that are not phase names.
+PHASE_LABEL = {"untimed": "not timed"}
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}

@@ -12,7 +12,7 @@ from rich.text import Text
 from ..index import index_of
 from ..model import PHASES, Finding, Prompt, Report, Run
 from ..text import basename, clock, fmt_s, when
-from .styles import PHASE_CHAR, PHASE_STYLE, SEVERITY_STYLE, STATUS_STYLE
+from .styles import PHASE_CHAR, PHASE_LABEL, PHASE_STYLE, SEVERITY_STYLE, STATUS_STYLE
 
 TIMELINE_WIDTH = 50
 BAR_WIDTH = 30
@@ -171,7 +171,7 @@ def _phases(report: Report) -> Table:
         share = seconds / whole
         cells = int(round(share * BAR_WIDTH))
         table.add_row(
-            Text(name, style=PHASE_STYLE[name]),
+            Text(PHASE_LABEL.get(name, name), style=PHASE_STYLE[name]),
             fmt_s(seconds),
             f"{share:.0%}",
             Text("█" * cells, style=PHASE_STYLE[name]),
@@ -190,10 +190,13 @@ def _timeline(report: Report) -> Group | None:
             rows.append(line)
     if not rows:
         return None
+    drawn = "".join(row.plain for row in rows if isinstance(row, Text))
     legend = Text("legend: ")
     for name, char in PHASE_CHAR.items():
+        if name == "untimed" and char not in drawn:
+            continue  # only where a prompt without a clock left seconds the log cannot time
         legend.append(f"{char}", style=PHASE_STYLE[name])
-        legend.append(f" {name}  ")
+        legend.append(f" {PHASE_LABEL.get(name, name)}  ")
     return Group(Text("Timeline", style="bold italic"), *rows, legend)
 
 
@@ -234,8 +237,10 @@ def _run_timeline(run: Run, own: list[Prompt]) -> Text | None:
     separate = len(prompts) <= 12
     for p in prompts:
         for phase in PHASES:
-            n = int(round(p.phases.get(phase) / whole * TIMELINE_WIDTH))
+            n = int(round(p.phases.seconds(phase) / whole * TIMELINE_WIDTH))
             text.append(PHASE_CHAR[phase.value] * n, style=PHASE_STYLE[phase.value])
+        untimed = int(round(max(0.0, (p.total_s or 0.0) - p.phases.total) / whole * TIMELINE_WIDTH))
+        text.append(PHASE_CHAR["untimed"] * untimed, style=PHASE_STYLE["untimed"])
         if separate:
             text.append("|", style="dim")
     text.append(f"  ({len(prompts)} prompts back to back, durations as printed)", style="dim")

@@ -141,30 +141,34 @@ def _overlay(
     return out
 
 
-def paint_estimated(prompt: Prompt, bars: list[tuple[ProgressBar, Event]]) -> None:
-    """No usable clock: the log's own durations (printed total, bar elapsed, 10 s a timeout) make the phases."""
+def paint_estimated(prompt: Prompt, bars: list[tuple[ProgressBar, Event]], loaded: bool) -> None:
+    """No usable clock: the log's own durations (printed total, bar elapsed, 10 s a timeout) make the phases.
+
+    Sampling and download bars time themselves and each websocket timeout is 10 s; a prompt that
+    ``loaded`` (load lines, not only bars) loaded for an unknown time, so its load and the rest
+    (other) are None. Without ``Prompt executed in`` the total is unknown too.
+    """
     inference = sum(bar.elapsed_s for bar, _ in bars if not bar.is_loading)
-    load = sum(bar.elapsed_s for bar, _ in bars if bar.is_loading)
+    load_bars = sum(bar.elapsed_s for bar, _ in bars if bar.is_loading)
     wait = prompt.ws_timeouts * WS_TIMEOUT_S
     total = prompt.executed_s
-    if total is None:
-        total = inference + load + wait
-    remaining = total
-    parts: dict[Phase, float] = {}
-    for phase, seconds in ((Phase.INFERENCE, inference), (Phase.LOAD, load), (Phase.WAIT, wait)):
-        take = min(seconds, remaining)
-        parts[phase] = take
-        remaining -= take
-    phases = Phases(load=parts[Phase.LOAD], inference=parts[Phase.INFERENCE], wait=parts[Phase.WAIT])
-    prompt.total_s = round(total, 3)
-    prompt.phases = _rounded(phases, prompt.total_s)
+    if total is not None:  # durations beyond the printed total cannot be: the earlier claim wins
+        inference = min(inference, total)
+        load_bars = min(load_bars, total - inference)
+        wait = min(wait, total - inference - load_bars)
+    load = None if loaded else load_bars
+    other = None if load is None or total is None else max(0.0, total - inference - load - wait)
+    prompt.total_s = None if total is None else round(total, 3)
+    prompt.phases = Phases(load=None if load is None else round(load, 3), inference=round(inference, 3),
+                           wait=round(wait, 3), other=None if other is None else round(other, 3))
     prompt.estimated = True
     prompt.spans = []
 
 
 def _rounded(phases: Phases, total: float) -> Phases:
     """Round to ms and put the rounding remainder in ``other`` so the phases add up exactly."""
-    load, inference, wait = round(phases.load, 3), round(phases.inference, 3), round(phases.wait, 3)
+    load = round(phases.seconds(Phase.LOAD), 3)
+    inference, wait = round(phases.seconds(Phase.INFERENCE), 3), round(phases.seconds(Phase.WAIT), 3)
     other = round(total - load - inference - wait, 3)
     return Phases(load=load, inference=inference, wait=wait, other=max(other, 0.0))
 

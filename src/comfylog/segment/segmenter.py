@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ..events import Activity, Event, EventKind
+from ..events import Activity, Event, EventKind, Phase
 from ..model import (
     ErrorRecord,
     Load,
@@ -44,7 +44,7 @@ from ..model import (
     Run,
     Summary,
 )
-from ..parse.table import gpu_name, is_oom
+from ..parse.table import PATTERNS, gpu_name, is_oom
 from ..read.prefixes import FINE
 from ..read.source import Source
 from ..spool import Spool
@@ -52,11 +52,13 @@ from .pending import Pending
 from .phases import bar_span, paint_estimated, paint_timed, secs
 
 #: Start-up markers in their order within one start-up.
+#: One container start prints the CUDA banner, then worker-comfyui's ``Starting ComfyUI``, then
+#: ComfyUI's ``** ComfyUI startup time`` (Manager's prestartup), then ``Starting server``.
 START_STAGE = {
     EventKind.CUDA_BANNER: 0,
     EventKind.WORKER_STARTING: 1,
-    EventKind.MANAGER_STARTUP: 1,
-    EventKind.SERVER_STARTING: 2,
+    EventKind.MANAGER_STARTUP: 2,
+    EventKind.SERVER_STARTING: 3,
 }
 #: Events kept on the report for diagnosis and timelines.
 NOTABLE_KINDS = frozenset(
@@ -70,6 +72,7 @@ NOTABLE_KINDS = frozenset(
         EventKind.WS_TIMEOUT,
         EventKind.WS_RECONNECT,
         EventKind.OOM,
+        EventKind.CRASH,
         EventKind.EXCEPTION,
         EventKind.TRACEBACK,
         EventKind.INTERRUPTED,
@@ -82,13 +85,15 @@ NOTABLE_KINDS = frozenset(
     }
 )
 MAX_NOTABLE = 20_000
+#: Kinds whose lines are load work (rows whose phase is load): a prompt printing one loaded something.
+LOAD_KINDS = frozenset(p.kind for p in PATTERNS if p.phase is Phase.LOAD)
 #: Events between two looks at which records are final (spool.py): rare enough to cost nothing.
 RELEASE_EVERY = 4096
 #: Runs per spilled block: a run carries its custom nodes' import times (~5 kB), 20x a prompt.
 RUN_BLOCK = 256
 #: ComfyUI reports one failure as ``!!! Exception``, its traceback and ``Got an OOM``, one after the
 #: other; consecutive events of these kinds are one incident (one error record).
-INCIDENT_KINDS = frozenset({EventKind.TRACEBACK, EventKind.OOM, EventKind.ERROR_LINE})
+INCIDENT_KINDS = frozenset({EventKind.TRACEBACK, EventKind.OOM, EventKind.ERROR_LINE, EventKind.CRASH})
 
 
 @dataclass
@@ -98,6 +103,8 @@ class _Open:
     prompt: Prompt
     activities: list[Activity] = field(default_factory=list)
     bars: list[tuple[ProgressBar, Event]] = field(default_factory=list)
+    #: It printed a load line (the table's load-phase rows): without a clock, its load time is unknown.
+    loaded: bool = False
 
 
 class Segmenter:
@@ -132,6 +139,8 @@ class Segmenter:
         self._prompt_index = first_prompt_index
         self._run: Run | None = None
         self._run_stage = -1
+        self._events_since_marker = 0
+        self._prestartup = False  # the import times read now are prestartup scripts'
         self._run_busy = False
         self._queue: deque[Prompt] = deque()
         self._open: _Open | None = None
@@ -143,6 +152,10 @@ class Segmenter:
         self._import_records: dict[str, ErrorRecord] = {}
         self._tail: deque[Activity] = deque(maxlen=4)
         self._incident: ErrorRecord | None = None
+        #: The incident already holds a traceback: one failure prints one (chained ones are joined by the parser).
+        self._incident_traced = False
+        #: ``Exception ignored in:`` was just logged: the next traceback is no failure.
+        self._ignore_traceback = False
         self._prev_end: datetime | None = None
         self._events = 0
 
@@ -172,6 +185,8 @@ class Segmenter:
         stage = START_STAGE.get(kind)
         if stage is not None and not ev.fields.get("serverless"):
             self._start_marker(ev, stage)
+        else:
+            self._events_since_marker += 1
         run = self._ensure_run(ev.line)
         run.last_line = max(run.last_line, ev.end_line)
         if kind in NOTABLE_KINDS:
@@ -181,6 +196,11 @@ class Segmenter:
                 self.notable_dropped += 1
         if kind not in INCIDENT_KINDS:
             self._incident = None
+            self._incident_traced = False
+        if kind is not EventKind.TRACEBACK and ev.fields.get("error") != "ignored":
+            self._ignore_traceback = False
+        if kind in LOAD_KINDS and self._open is not None:
+            self._open.loaded = True
         handler = HANDLERS.get(kind)
         if handler is not None:
             handler(self, ev, run)
@@ -208,7 +228,11 @@ class Segmenter:
     def _start_marker(self, ev: Event, stage: int) -> None:
         run = self._run
         moved: list[Activity] = []
-        if run is not None and (self._run_busy or self._run_stage >= stage):
+        # A new start-up: after work; or a marker of an earlier stage than the run has reached; or the
+        # same stage again: a CUDA banner always (one per container start), another marker after other
+        # lines (a start script may echo its marker twice in a row: worker-comfyui forks do).
+        again = stage == self._run_stage and (ev.kind is EventKind.CUDA_BANNER or self._events_since_marker > 0)
+        if run is not None and (self._run_busy or stage < self._run_stage or again):
             # The marker's own line (and the ``=====`` line above a CUDA banner) already reached
             # the old run as activity: give them back to the new run.
             cut = ev.line - 1 if ev.kind is EventKind.CUDA_BANNER else ev.line
@@ -221,6 +245,7 @@ class Segmenter:
             if run.restart:
                 self.summary.restarts += 1
         self._run_stage = max(self._run_stage, stage)
+        self._events_since_marker = 0
         for act in moved:
             self.activity(act)
         if run.started_at is None and ev.ts is not None:
@@ -265,6 +290,8 @@ class Segmenter:
         self._run = None
         self._run_prompt_s, self._run_estimated = 0.0, False
         self._run_stage = -1
+        self._events_since_marker = 0
+        self._prestartup = False
         self._run_busy = False
         self._release()
 
@@ -344,21 +371,33 @@ class Segmenter:
         if run.gpu_memory is None:
             run.gpu_memory = {k: ev.fields[k] for k in ("used_mib", "free_mib", "total_mib")}
 
+    def _on_import_header(self, ev: Event, run: Run) -> None:
+        self._prestartup = ev.fields["block"] == "Prestartup"
+
     def _on_import_time(self, ev: Event, run: Run) -> None:
         failed = bool(ev.fields.get("failed"))
         path = ev.fields["path"]
-        run.import_times.append((ev.fields["seconds"], path, failed, ev.line))
+        entry = (ev.fields["seconds"], path, failed, ev.line)
+        if self._prestartup:
+            run.prestartup_times.append(entry)
+            if failed:
+                self._error(None, "import_failed", f"custom node's prestartup script failed: {path}", ev)
+            return
+        run.import_times.append(entry)
         if failed and path not in self._import_records:
             self._import_records[path] = self._error(None, "import_failed", f"custom node failed to import: {path}", ev)
 
     def _on_error_line(self, ev: Event, run: Run) -> None:
+        if ev.fields.get("error") == "ignored":
+            self._ignore_traceback = True  # Python ignored the exception whose traceback follows
+            return
         if ev.fields.get("error") != "import_failed":
             return
         # ComfyUI prints the traceback first, then "Cannot import PATH module for custom nodes: REASON".
         path, reason = ev.fields["path"], ev.fields.get("message", "")
         message = f"custom node failed to import: {path} ({reason})"
         incident = self._incident
-        if incident is not None and incident.prompt is None and incident.kind == "exception":
+        if incident is not None and incident.prompt is None and incident.kind in ("exception", "traceback"):
             incident.kind, incident.message, incident.end_line = "import_failed", message[:500], ev.line
             self._import_records[path] = incident
         else:
@@ -385,6 +424,7 @@ class Segmenter:
         if after is not None and (start is None or after > start):
             start = after
         prompt.started_at = start
+        prompt.started = True
         self._open = _Open(prompt, activities=[self._last_activity] if self._last_activity else [])
 
     def _latest_received(self) -> Prompt | None:
@@ -435,27 +475,52 @@ class Segmenter:
             prompt.status = "error"
         kind = "oom" if ev.fields.get("oom") else "exception"
         self._incident = self._error(prompt, kind, ev.fields.get("message") or "Exception during processing", ev)
+        self._incident_traced = False
 
     def _on_traceback(self, ev: Event, run: Run) -> None:
+        if self._ignore_traceback:
+            self._ignore_traceback = False
+            return
         prompt = self._executing()
         exc_type = ev.fields.get("exception_type")
         message = ev.fields.get("message", "")
         text = f"{exc_type}: {message}" if exc_type and message else (exc_type or "traceback")
         incident = self._incident
-        if incident is not None:
+        if incident is not None and not self._incident_traced:  # the traceback of the failure just logged
+            self._incident_traced = True
             incident.end_line = ev.end_line
             if ev.fields.get("oom"):
                 incident.kind = "oom"
             if incident.message in ("", "Exception during processing"):
                 incident.message = text
             return
-        if exc_type == "KeyboardInterrupt":
+        if exc_type is None:
+            # No exception line after it: a stack printed as a warning (NumPy 2's "A module that was
+            # compiled using NumPy 1.x"), or a traceback cut off where the log ends. Not a failure.
+            kind, text = "traceback", "traceback with no exception line after it"
+        elif exc_type == "KeyboardInterrupt":
             kind = "interrupted"
         else:
             kind = "oom" if ev.fields.get("oom") else "exception"
-        if prompt is not None and kind != "interrupted":
+        if prompt is not None and kind in ("oom", "exception"):
             prompt.status = "error"
         self._incident = self._error(prompt, kind, text, ev)
+        self._incident_traced = True  # a second traceback right after it is another failure
+
+    def _on_crash(self, ev: Event, run: Run) -> None:
+        """A native abort: the prompt being executed died with the process (``what():`` tells why)."""
+        prompt = self._executing()
+        message = ev.fields.get("message", "aborted")
+        incident = self._incident
+        if incident is not None:
+            incident.end_line = ev.end_line
+            if incident.kind != "oom":
+                incident.kind = "oom" if is_oom(message) else "crash"
+            return
+        if prompt is not None:
+            prompt.status = "error"
+        self._incident = self._error(prompt, "oom" if is_oom(message) else "crash", message, ev)
+        self._incident_traced = False
 
     def _on_oom(self, ev: Event, run: Run) -> None:
         prompt = self._executing()
@@ -470,6 +535,7 @@ class Segmenter:
         if prompt is not None:
             prompt.status = "error"
         self._incident = self._error(prompt, "oom", ev.fields.get("text", "out of memory").strip(), ev)
+        self._incident_traced = False
 
     def _on_interrupted(self, ev: Event, run: Run) -> None:
         prompt = self._executing()
@@ -483,7 +549,7 @@ class Segmenter:
         if self._open is None:
             # The log shows the end of a prompt whose ``got prompt`` it lacks (it starts mid-run).
             prompt = Prompt(index=self._prompt_index, run=run.index, got_at=None, line=ev.line,
-                            source=self.source, received=False)
+                            source=self.source, received=False, started=True)
             self._prompt_index += 1
             self._pending_prompts.append(prompt)
             if ev.ts is not None and seconds is not None:
@@ -527,8 +593,10 @@ class Segmenter:
                 self._queue.popleft()
             for dropped in (head, *queued[:i]):
                 dropped.started_at = None
+                dropped.started = False
                 dropped.status = "dropped"
             candidate.started_at = start
+            candidate.started = True
             self._reassign(head, candidate)
             self._open.prompt = candidate
             return
@@ -701,7 +769,7 @@ class Segmenter:
         if timed and start is not None and end is not None:
             paint_timed(prompt, start, end, open_.activities, open_.bars, unfinished)
         else:
-            paint_estimated(prompt, open_.bars)
+            paint_estimated(prompt, open_.bars, open_.loaded)
         if prompt.estimated:
             self._run_estimated = True
         else:
@@ -755,6 +823,7 @@ HANDLERS: dict[EventKind, Handler] = {
     EventKind.DEVICE: Segmenter._on_device,
     EventKind.PYTORCH_VERSION: Segmenter._on_pytorch_version,
     EventKind.COMFYUI_VERSION: Segmenter._on_comfyui_version,
+    EventKind.IMPORT_HEADER: Segmenter._on_import_header,
     EventKind.IMPORT_TIME: Segmenter._on_import_time,
     EventKind.SERVER_READY: Segmenter._on_server_ready,
     EventKind.SERVER_STOPPED: Segmenter._on_server_stopped,
@@ -776,6 +845,7 @@ HANDLERS: dict[EventKind, Handler] = {
     EventKind.WS_TIMEOUT: Segmenter._on_ws_timeout,
     EventKind.OOM: Segmenter._on_oom,
     EventKind.TRACEBACK: Segmenter._on_traceback,
+    EventKind.CRASH: Segmenter._on_crash,
     EventKind.ERROR_LINE: Segmenter._on_error_line,
 }
 #: Kinds the segmenter reads no fields of: their lines still give the time before them a phase

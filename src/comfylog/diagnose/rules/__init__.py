@@ -7,6 +7,7 @@ the same time. A rule module not listed there (or listed twice) fails at import.
 from ..engine import order_catalog
 from . import (  # noqa: F401  (imported to register the rules)
     cpu_only,
+    crash,
     debug_logging,
     exception,
     gguf,
@@ -19,6 +20,7 @@ from . import (  # noqa: F401  (imported to register the rules)
     restart_loop,
     slow_import,
     slow_load,
+    slow_prestartup,
     unfinished,
     validation_failed,
     ws_wait,
@@ -26,7 +28,7 @@ from . import (  # noqa: F401  (imported to register the rules)
 
 CATALOG = (
     "lowvram", "lowvram-forced", "cpu-only", "gguf", "slow-load", "reload-thrash", "oom", "oom-suspected",
-    "restart-loop", "unfinished", "exception", "validation-failed", "import-failed", "slow-import", "ws-wait",
-    "debug-logging",
+    "restart-loop", "unfinished", "crash", "exception", "validation-failed", "import-failed", "slow-prestartup",
+    "slow-import", "ws-wait", "debug-logging",
 )
 order_catalog(CATALOG)

@@ -23,7 +23,7 @@ def _cpu_only(facts: Facts) -> list[Finding]:
         return []
     indexes = {r.index for r in runs}
     prompts = list(facts.prompts_of_runs(indexes))
-    inference = sum(p.phases.inference for p in prompts)
+    inference = sum(p.phases.seconds(Phase.INFERENCE) for p in prompts)
     version = next((r.pytorch_version for r in runs if r.pytorch_version), None)
     gpu_build = version is not None and ("+cu" in version or "+rocm" in version)
     why = "ComfyUI runs on the CPU (`Device: cpu`), so every sampling step is computed there"

@@ -52,7 +52,9 @@ def _lowvram(facts: Facts) -> list[Finding]:
     total_s: float = 0
     for prompt in facts.prompts_at(sorted(affected)):
         if is_timed(prompt):
-            timed, load_s, total_s = timed + 1, load_s + prompt.phases.load, total_s + (prompt.total_s or 0.0)
+            timed += 1
+            load_s += prompt.phases.seconds(Phase.LOAD)
+            total_s += prompt.total_s or 0.0
     share = load_s / total_s if total_s else 0.0
 
     kinds = []

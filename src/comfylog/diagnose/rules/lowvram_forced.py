@@ -36,7 +36,7 @@ def _lowvram_forced(facts: Facts) -> list[Finding]:
     indexes = {r.index for r in runs}
     prompts = list(facts.prompts_of_runs(indexes))
     offloaded = {ld.prompt for ld in facts.report.loads if ld.kind in ("partial", "lowvram")}
-    load_s = sum(p.phases.load for p in timed(prompts) if p.index in offloaded or p.lowvram_module_loads)
+    load_s = sum(p.phases.seconds(Phase.LOAD) for p in timed(prompts) if p.index in offloaded or p.lowvram_module_loads)
     return [finding(
         "lowvram-forced", f"{state} on {gpu_phrase(run)}: ComfyUI was started with `{flag}`", "high",
         f"ComfyUI picks LOW_VRAM by itself only for GPUs of 4 GB or less; on a {gb(run.total_vram_mb or 0)} GPU "

@@ -28,7 +28,7 @@ SLOW_LOAD_MIN_MB = 1_000.0
 def _slow_load(facts: Facts) -> list[Finding]:
     slow: list[tuple[Prompt, float, float]] = []
     for prompt in facts.prompts_in("timed"):
-        load_s = prompt.phases.load
+        load_s = prompt.phases.seconds(Phase.LOAD)  # a timed prompt's: known
         if load_s < SLOW_LOAD_MIN_S or prompt.lowvram_module_loads:
             continue
         loads = facts.loads_of(prompt)

@@ -20,7 +20,7 @@ from ..facts import Facts, PromptRef
 )
 def _unfinished(facts: Facts) -> list[Finding]:
     silent = facts.silent_deaths()
-    prompts = [PromptRef(p.index, p.run, p.source, p.line, p.total_s)  # small: there may be thousands
+    prompts = [PromptRef(p.index, p.run, p.source, p.line, p.total_s, p.started)  # small: there may be thousands
                for p in facts.prompts_in("unfinished") if p.index not in silent]
     if not prompts:
         return []
@@ -28,7 +28,7 @@ def _unfinished(facts: Facts) -> list[Finding]:
     for prompt in prompts:
         run = facts.runs.get(prompt.run)
         ends[facts.run_end(run) if run is not None else "log-ends"].append(prompt)
-    running = [p for p in prompts if (p.total_s or 0.0) > 0]
+    running = [p for p in prompts if p.started]
     queued = len(prompts) - len(running)
     parts = []
     evidence: list[Evidence] = []

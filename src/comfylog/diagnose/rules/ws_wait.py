@@ -26,7 +26,7 @@ def _ws_wait(facts: Facts) -> list[Finding]:
     count = facts.report.summary.ws_timeouts
     if not count or not timeouts:
         return []
-    wait = sum(p.phases.wait for p in prompts)
+    wait = sum(p.phases.seconds(Phase.WAIT) for p in prompts)
     total = sum(p.total_s or 0.0 for p in prompts)
     evidence = [facts.cite_event(ev) for ev in timeouts[:MAX_EVIDENCE]]
     before = ""
