@@ -88,3 +88,30 @@ def test_every_corpus_log_has_phases_that_add_up() -> None:
                 assert sum(known) == pytest.approx(prompt["total_s"], abs=0.01), (entry["file"], prompt["index"])
             else:  # a phase the log cannot time is null, and the known ones leave its seconds over
                 assert prompt["estimated"] and sum(known) <= prompt["total_s"] + 0.01, (entry["file"], prompt["index"])
+
+
+def test_dynamic_vram_loads_and_memory_set_up_match_the_ground_truth() -> None:
+    """expected.json's extra facts of today's ComfyUI: dynamic VRAM loads with their staged MB, pinned memory."""
+    corpus_or_skip()
+    checked = 0
+    for entry in expected_logs():
+        extra = entry["extra"]
+        if "dynamic_vram_loads" not in extra:
+            continue
+        data = report_to_dict(analyze(CORPUS / "logs" / entry["file"]))
+        dynamic = [ld for ld in data["loads"] if ld["kind"] == "dynamic"]
+        assert len(dynamic) == extra["dynamic_vram_loads"], entry["file"]
+        assert [ld["staged_mb"] for ld in dynamic] == extra["staged_mb"], entry["file"]
+        if "dynamic_vram_models" in extra:
+            assert [ld["model"] for ld in dynamic] == extra["dynamic_vram_models"], entry["file"]
+        setup = data["runs"][0]["setup"] if data["runs"] else {}
+        assert setup.get("pinned_memory_mb") == extra["pinned_memory_mb"], entry["file"]
+        if extra.get("comfy_aimdo_version"):
+            assert setup.get("aimdo_version") == extra["comfy_aimdo_version"], entry["file"]
+        if str(extra.get("dynamic_vram_status", "")).startswith("unsupported"):
+            assert setup.get("dynamic_vram") is False and setup.get("dynamic_vram_off") == "PyTorch older than 2.8"
+        for prompt in data["prompts"]:  # a dynamic load is load time
+            if any(ld["prompt"] == prompt["index"] for ld in dynamic) and prompt["estimated"]:
+                assert prompt["phases"]["load"] is None, entry["file"]  # no clock: loaded, for how long unknown
+        checked += 1
+    assert checked >= 6

@@ -106,7 +106,7 @@ def test_rows_of_one_kind_agree_on_their_field_types() -> None:
 def test_pattern_names_are_unique() -> None:
     names = [p.name for p in PATTERNS]
     assert len(names) == len(set(names))
-    assert all(re.fullmatch(r"[a-z_]+", n) for n in names)
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", n) for n in names)
 
 
 BAD_ROW = """

@@ -34,7 +34,7 @@ def test_glued_prompt_after_a_zero_percent_state_is_a_prompt_and_the_bar_goes_on
 
 def test_glued_got_prompt_loading_counts_the_prompt_and_the_load_message() -> None:
     events = events_of("got promptLoading 1 new model")
-    assert [e.kind for e in events] == [EventKind.PROMPT_RECEIVED, EventKind.LOAD_DETAIL]
+    assert [e.kind for e in events] == [EventKind.PROMPT_RECEIVED, EventKind.LOAD_BATCH]
 
 
 def test_custom_got_prompt_debug_lines_are_not_prompts() -> None:

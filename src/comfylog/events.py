@@ -34,6 +34,8 @@ class EventKind(str, Enum):
     SERVER_READY = "server_ready"
     SERVER_STOPPED = "server_stopped"
     GPU_MEMORY = "gpu_memory"
+    #: A setting of the run's memory set-up (dynamic VRAM, pinned memory, attention...): Run.setup.
+    RUN_SETTING = "run_setting"
     # prompts
     PROMPT_RECEIVED = "prompt_received"
     PROMPT_EXECUTED = "prompt_executed"
@@ -48,14 +50,24 @@ class EventKind(str, Enum):
     LOWVRAM_MODE = "lowvram_mode"
     LOWVRAM_MODULES = "lowvram_modules"
     LOAD_DETAIL = "load_detail"
+    LOAD_BATCH = "load_batch"
     GGUF_QTYPES = "gguf_qtypes"
     VIDEO_SAMPLING = "video_sampling"
+    VIDEO_MEMORY = "video_memory"
+    DYNAMIC_LOAD = "dynamic_load"
+    CACHE_EVICTION = "cache_eviction"
+    MEMORY_LEAK = "memory_leak"
     # progress
     PROGRESS_BAR = "progress_bar"
     # RunPod / worker-comfyui
     WS_TIMEOUT = "ws_timeout"
     WS_CONNECTED = "ws_connected"
     WS_RECONNECT = "ws_reconnect"
+    WORKER_API = "worker_api"
+    WS_LOST = "ws_lost"
+    JOB_QUEUED = "job_queued"
+    JOB_QUEUE = "job_queue"
+    NETWORK_VOLUME = "network_volume"
     JOB_STARTED = "job_started"
     JOB_FINISHED = "job_finished"
     # failures

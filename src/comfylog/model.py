@@ -69,6 +69,12 @@ class Phases:
         return {p.value: None if (v := self.get(p)) is None else round(v, 3) for p in PHASES}
 
 
+def bar_is_loading(label: str | None, rate_unit: str) -> bool:
+    """A tqdm bar that loads weights or downloads (its label says so, or it counts bytes): load time."""
+    lowered = (label or "").lower()
+    return "load" in lowered or "download" in lowered or rate_unit.endswith("B/s")
+
+
 @dataclass(slots=True)
 class Span:
     """A stretch of wall time spent on one phase (for timelines)."""
@@ -100,8 +106,7 @@ class ProgressBar:
     @property
     def is_loading(self) -> bool:
         """Bars that load weights or download files are load time, not inference."""
-        label = (self.label or "").lower()
-        return "load" in label or "download" in label or self.rate_unit.endswith("B/s")
+        return bar_is_loading(self.label, self.rate_unit)
 
     @property
     def seconds_per_step(self) -> float | None:
@@ -124,12 +129,15 @@ class Load:
 
     prompt: int | None
     model: str | None
-    kind: str  # complete / partial / lowvram
+    #: complete / partial / lowvram (legacy ModelPatcher), or dynamic (comfy-aimdo's dynamic VRAM:
+    #: weights staged and streamed on demand, ``staged_mb`` of them)
+    kind: str
     usable_mb: float | None
     loaded_mb: float | None
     line: int
     source: int = 0
     ts: datetime | None = None
+    staged_mb: float | None = None
 
 
 @dataclass(slots=True)
@@ -174,6 +182,14 @@ class Prompt:
     models: list[str] = field(default_factory=list)
     video: dict[str, int] | None = None
     gguf_qtypes: dict[str, int] | None = None
+    #: ComfyUI's id of the prompt, where the log names it (worker-comfyui: ``Queued workflow with ID:``)
+    prompt_id: str | None = None
+    #: Its models had been unloaded by ComfyUI's out-of-memory handler (``Got an OOM, unloading all
+    #: loaded models.``) before it: it reloads everything, which is not the disk's fault.
+    cold: bool = False
+    #: Peak memory a video wrapper printed (GB: ``max_allocated_gb``, ``max_reserved_gb``; MB of
+    #: transformer blocks per device for block swap: ``blocks_cpu_mb``...).
+    memory: dict[str, float] | None = None
 
     @property
     def finished(self) -> bool:
@@ -210,6 +226,13 @@ class Run:
     #: Coarsest timestamp resolution seen in the run (60 for minute-only prefixes).
     resolution: float = 0.0
     gpu_memory: dict[str, int] | None = None
+    #: The run's memory set-up and environment as the log states it, one key a fact (messages.toml's
+    #: run_setting rows): dynamic_vram, dynamic_vram_off, aimdo_version, async_offload_streams,
+    #: pinned_memory_mb, ram_limit_mb, host_ram_mb, smart_memory, attention, fp16_accumulation,
+    #: single_gpu_forced, assets_scan_ms, platform, python_executable, python_version, local_api...
+    setup: dict[str, Any] = field(default_factory=dict)
+    #: When worker-comfyui first reached ComfyUI's API (``API is reachable``).
+    api_ready_at: datetime | None = None
     import_times: list[tuple[float, str, bool, int]] = field(default_factory=list)  # seconds, path, failed, line
     #: Custom nodes' prestartup scripts (``Prestartup times for custom nodes:``), as import_times: they run
     #: before ComfyUI starts (ComfyUI-Manager installs dependencies there) and are no import.

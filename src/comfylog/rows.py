@@ -67,6 +67,8 @@ def report_tables(report: Report) -> dict[str, Any]:
                 "startup_s": r.startup_s,
                 "prestartup_s": r.prestartup_s,
                 "import_s": r.import_s,
+                "api_ready_at": iso(r.api_ready_at),
+                "setup": r.setup,
                 "idle_s": r.idle_s,
                 "span_s": r.span_s,
                 "first_line": r.first_line,
@@ -87,6 +89,9 @@ def report_tables(report: Report) -> dict[str, Any]:
                 "total_s": p.total_s,
                 "phases": p.phases.as_dict(),
                 "estimated": p.estimated,
+                "prompt_id": p.prompt_id,
+                "cold": p.cold,
+                "memory": p.memory,
                 "first_line": p.line,
                 "last_line": p.last_line,
             }
@@ -115,6 +120,7 @@ def report_tables(report: Report) -> dict[str, Any]:
                 "kind": ld.kind,
                 "usable_mb": ld.usable_mb,
                 "loaded_mb": ld.loaded_mb,
+                "staged_mb": ld.staged_mb,
                 "line": ld.line,
             }
             for ld in report.loads

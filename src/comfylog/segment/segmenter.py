@@ -82,6 +82,16 @@ NOTABLE_KINDS = frozenset(
         EventKind.LOWVRAM_MODE,
         EventKind.JOB_STARTED,
         EventKind.JOB_FINISHED,
+        EventKind.LOADED_COMPLETELY,
+        EventKind.DYNAMIC_LOAD,
+        EventKind.RUN_SETTING,
+        EventKind.VIDEO_MEMORY,
+        EventKind.WORKER_API,
+        EventKind.WS_LOST,
+        EventKind.ERROR_LINE,
+        EventKind.MEMORY_LEAK,
+        EventKind.CACHE_EVICTION,
+        EventKind.NETWORK_VOLUME,
     }
 )
 MAX_NOTABLE = 20_000
@@ -156,6 +166,11 @@ class Segmenter:
         self._incident_traced = False
         #: ``Exception ignored in:`` was just logged: the next traceback is no failure.
         self._ignore_traceback = False
+        #: ``Got an OOM, unloading all loaded models.``: the next prompt starts cold.
+        self._unloaded_by_oom = False
+        #: ``Loading N new models`` (builds before Oct 2025): the requests that a loaded line does not
+        #: follow were loaded completely. (the line's event, how many models it announced)
+        self._batch: tuple[Event, int] | None = None
         self._prev_end: datetime | None = None
         self._events = 0
 
@@ -274,6 +289,7 @@ class Segmenter:
         run = self._run
         if run is None:
             return
+        self._end_batch()
         if self._open is not None:
             self._close_prompt(self._open, end=run.ended_at, status=None)
         while self._queue:
@@ -388,11 +404,17 @@ class Segmenter:
             self._import_records[path] = self._error(None, "import_failed", f"custom node failed to import: {path}", ev)
 
     def _on_error_line(self, ev: Event, run: Run) -> None:
-        if ev.fields.get("error") == "ignored":
+        error = ev.fields.get("error")
+        if error == "ignored":
             self._ignore_traceback = True  # Python ignored the exception whose traceback follows
             return
-        if ev.fields.get("error") != "import_failed":
+        if error in ERROR_LINE_RECORDS:
+            message = ev.fields.get("message") or ERROR_LINE_RECORDS[error]
+            kind = "oom" if is_oom(message) else error
+            self._error(self._executing(), kind, message, ev)
             return
+        if error != "import_failed":
+            return  # the worker's or a wrapper's echo of a failure ComfyUI logs itself
         # ComfyUI prints the traceback first, then "Cannot import PATH module for custom nodes: REASON".
         path, reason = ev.fields["path"], ev.fields.get("message", "")
         message = f"custom node failed to import: {path} ({reason})"
@@ -425,6 +447,7 @@ class Segmenter:
             start = after
         prompt.started_at = start
         prompt.started = True
+        prompt.cold, self._unloaded_by_oom = self._unloaded_by_oom, False
         self._open = _Open(prompt, activities=[self._last_activity] if self._last_activity else [])
 
     def _latest_received(self) -> Prompt | None:
@@ -524,6 +547,8 @@ class Segmenter:
 
     def _on_oom(self, ev: Event, run: Run) -> None:
         prompt = self._executing()
+        if "unloading all loaded models" in ev.fields.get("text", ""):
+            self._unloaded_by_oom = True  # the next prompt loads everything again
         if ev.fields.get("recovered"):
             self._error(prompt, "oom_recovered", ev.fields.get("text", "ran out of memory, retried tiled"), ev)
             return
@@ -630,11 +655,34 @@ class Segmenter:
     # ---- loads, bars, worker ------------------------------------------------------------------
     def _on_load_requested(self, ev: Event, run: Run) -> None:
         self._run_busy = True
+        if self._batch is not None:
+            self._end_batch()  # a new batch: the last one's silent loads were complete
         model = ev.fields["model"]
         self._requested.append(model)
         prompt = self._executing()
         if prompt is not None and model not in prompt.models:
             prompt.models.append(model)
+
+    def _on_load_batch(self, ev: Event, run: Run) -> None:
+        self._batch = (ev, ev.fields["count"])
+
+    def _end_batch(self) -> None:
+        """The batch is over: each request it announced that no loaded line followed loaded completely."""
+        if self._batch is not None:
+            ev, count = self._batch
+            self._batch = None
+            for _ in range(min(count, len(self._requested))):
+                self._add_load(ev, "complete", self._requested.popleft())
+        self._requested.clear()
+
+    def _on_dynamic_load(self, ev: Event, run: Run) -> None:
+        model = ev.fields["model"]
+        if model in self._requested:
+            self._requested.remove(model)
+        prompt = self._executing()
+        if prompt is not None and model not in prompt.models:
+            prompt.models.append(model)
+        self._add_load(ev, "dynamic", model)
 
     def _loaded_model(self, loaded_mb: float | None, kind: str) -> str | None:
         """Which model a ``loaded ...`` line is about.
@@ -645,6 +693,9 @@ class Segmenter:
         """
         if self._requested:
             model: str | None = self._requested.popleft()
+            if self._batch is not None:
+                ev, count = self._batch
+                self._batch = (ev, count - 1) if count > 1 else None
         elif kind == "partial":
             model = self._last_partial  # a partial load's budget changes from one load to the next
         else:
@@ -655,19 +706,21 @@ class Segmenter:
             self._last_partial = model
         return model
 
-    def _add_load(self, ev: Event, kind: str) -> None:
+    def _add_load(self, ev: Event, kind: str, model: str | None = None) -> None:
+        """A load record; ``model`` when the line (or the batch) names it, else matched to the requests."""
         self._run_busy = True
         prompt = self._executing()
         self._pending_loads.append(
             Load(
                 prompt=prompt.index if prompt else None,
-                model=self._loaded_model(ev.fields.get("loaded_mb"), kind),
+                model=model if model is not None else self._loaded_model(ev.fields.get("loaded_mb"), kind),
                 kind=kind,
                 usable_mb=ev.fields.get("usable_mb"),
                 loaded_mb=ev.fields.get("loaded_mb"),
                 line=ev.line,
                 source=self.source,
                 ts=ev.ts,
+                staged_mb=ev.fields.get("staged_mb"),
             )
         )
         if kind in ("partial", "lowvram"):
@@ -707,7 +760,7 @@ class Segmenter:
 
     def _on_progress_bar(self, ev: Event, run: Run) -> None:
         self._run_busy = True
-        self._requested.clear()  # a request with no loaded line (already on the GPU) is stale now
+        self._end_batch()  # a request with no loaded line (already on the GPU) is stale now
         f = ev.fields
         prompt = self._executing()
         bar = ProgressBar(
@@ -727,6 +780,37 @@ class Segmenter:
             self._open.bars.append((bar, ev))
         else:
             bar.start, bar.end = bar_span(ev, None)
+
+    def _on_run_setting(self, ev: Event, run: Run) -> None:
+        for key, value in ev.fields.items():
+            if key not in ("pattern", "text"):
+                run.setup.setdefault(key, value)  # the first value: the device block can be printed twice
+
+    def _on_video_memory(self, ev: Event, run: Run) -> None:
+        prompt = self._executing()
+        if prompt is None:
+            return
+        f = ev.fields
+        key = f"blocks_{f['device']}_mb" if "device" in f else WRAPPER_MEMORY_KEYS.get(f.get("what", ""), "memory_gb")
+        value = f["mb"] if "device" in f else f["gb"]
+        memory = prompt.memory if prompt.memory is not None else {}
+        memory[key] = max(value, memory.get(key, 0.0))
+        prompt.memory = memory
+
+    def _on_worker_api(self, ev: Event, run: Run) -> None:
+        state = ev.fields["state"]
+        if state == "reachable" and run.api_ready_at is None:
+            run.api_ready_at = ev.ts
+        elif state in ("exited", "gave_up"):
+            self._error(self._executing(), "worker", ev.fields.get("text", state), ev)
+
+    def _on_job_queued(self, ev: Event, run: Run) -> None:
+        prompt = self._latest_received()  # ComfyUI logs got prompt before it answers the worker
+        if prompt is not None and prompt.prompt_id is None:
+            prompt.prompt_id = ev.fields["prompt_id"]
+
+    def _on_ws_lost(self, ev: Event, run: Run) -> None:
+        self._error(self._executing(), "ws_lost", ev.fields.get("text", "websocket lost"), ev)
 
     def _on_ws_timeout(self, ev: Event, run: Run) -> None:
         self.summary.ws_timeouts += 1
@@ -845,6 +929,13 @@ HANDLERS: dict[EventKind, Handler] = {
     EventKind.WS_TIMEOUT: Segmenter._on_ws_timeout,
     EventKind.OOM: Segmenter._on_oom,
     EventKind.TRACEBACK: Segmenter._on_traceback,
+    EventKind.LOAD_BATCH: Segmenter._on_load_batch,
+    EventKind.DYNAMIC_LOAD: Segmenter._on_dynamic_load,
+    EventKind.RUN_SETTING: Segmenter._on_run_setting,
+    EventKind.VIDEO_MEMORY: Segmenter._on_video_memory,
+    EventKind.WORKER_API: Segmenter._on_worker_api,
+    EventKind.JOB_QUEUED: Segmenter._on_job_queued,
+    EventKind.WS_LOST: Segmenter._on_ws_lost,
     EventKind.CRASH: Segmenter._on_crash,
     EventKind.ERROR_LINE: Segmenter._on_error_line,
 }
@@ -852,8 +943,22 @@ HANDLERS: dict[EventKind, Handler] = {
 #: (the table row's ``phase``), and the notable ones are kept for the diagnoser.
 INFORMATIONAL = frozenset({
     EventKind.LOAD_DETAIL, EventKind.WS_CONNECTED, EventKind.WS_RECONNECT, EventKind.JOB_STARTED,
-    EventKind.JOB_FINISHED,
+    EventKind.JOB_FINISHED, EventKind.CACHE_EVICTION, EventKind.MEMORY_LEAK, EventKind.JOB_QUEUE,
+    EventKind.NETWORK_VOLUME,
 })
+#: error_line rows whose ``error`` makes an error record of that kind (the text when the line has no message).
+ERROR_LINE_RECORDS = {
+    "aimdo": "comfy-aimdo error",
+    "gpu_unavailable": "GPU is not available: PyTorch CUDA init failed",
+    "handler": "the RunPod handler raised an exception",
+    "unhealthy": "the worker failed its fitness checks and exited",
+}
+#: A video wrapper's memory lines (``what``) as Prompt.memory keys.
+WRAPPER_MEMORY_KEYS = {
+    "Allocated memory: memory": "allocated_gb",
+    "Max allocated memory: max_memory": "max_allocated_gb",
+    "Max reserved memory: max_reserved": "max_reserved_gb",
+}
 
 
 def _dict_message(detail: str) -> str | None:
