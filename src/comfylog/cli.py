@@ -183,6 +183,7 @@ class TableFormat(str, Enum):
     csv = "csv"
     jsonl = "jsonl"
     parquet = "parquet"
+    trace = "trace"
 
 
 @app.command()
@@ -190,9 +191,13 @@ def export(
     logs: list[str] = typer.Argument(
         ..., help="Log files, directories (every *.log, *.txt, *.gz under them) or quoted globs."
     ),
-    output: Path = typer.Option(..., "--output", "-o", help="Directory to write one file per table into (created)."),
+    output: Path = typer.Option(
+        ..., "--output", "-o", help="Directory to write one file per table into (created); for --format trace, "
+        "the trace file (- for standard output).",
+    ),
     format: TableFormat = typer.Option(
-        TableFormat.csv, "--format", "-f", help="csv, jsonl, or parquet (needs pyarrow: the parquet extra)."
+        TableFormat.csv, "--format", "-f", help="csv, jsonl, parquet (needs pyarrow: the parquet extra), or trace "
+        "(Trace Event Format JSON for Perfetto / chrome://tracing).",
     ),
     jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Logs analysed at once, each in its own process."),
     redact: bool | None = typer.Option(
@@ -200,23 +205,42 @@ def export(
     ),
     redact_ips: bool = typer.Option(False, "--redact-ips", help="Redact IP addresses too (implies --redact)."),
 ) -> None:
-    """Write the report's tables as CSV, JSON Lines or Parquet, for pandas, DuckDB or Spark.
+    """Write the report's tables as CSV, JSON Lines or Parquet, for pandas, DuckDB or Spark; or a trace.
 
     One file per table (sources, summary, runs, prompts, progress_bars, loads, errors, findings),
     each row with a source column (the log's path).
 
     Each log is analysed on its own (two at a time by default), so prompt and run indexes restart per log.
 
+    --format trace writes one JSON file to open in ui.perfetto.dev or chrome://tracing: a process per
+    run of one log, or a process per log when given several (a fleet on one timeline).
+
     Examples:\n
       comfylog export workers/ -o tables/\n
       comfylog export 'logs/**/*.log' -o tables/ --format parquet\n
-      duckdb -c "SELECT source, median(total_s) FROM 'tables/prompts.csv' GROUP BY source"
+      duckdb -c "SELECT source, median(total_s) FROM 'tables/prompts.csv' GROUP BY source"\n
+      comfylog export comfyui.log --format trace -o run.trace.json
     """
     from functools import partial
 
     from .export import MissingDependency, concat_tables, log_tables, write_tables
     from .fleet import expand_inputs, map_logs
 
+    if format is TableFormat.trace:
+        from .render.trace import log_trace, report_trace, write_trace
+
+        if output.is_dir():
+            fail(f"{output}: is a directory; with --format trace, -o names the trace file to write")
+        paths = expand_inputs(logs)
+        redactor = _redactor(redact, redact_ips)
+        if len(paths) == 1:
+            from .api import analyze as run_analysis
+
+            parts = [report_trace(run_analysis(paths, redact=redactor or False))]
+        else:
+            parts = map_logs(log_trace if redactor is None else partial(log_trace, redactor=redactor), paths, jobs)
+        _write_streamed(lambda out: write_trace(parts, out), output)
+        return
     if output.exists() and not output.is_dir():
         fail(f"{output}: exists and is not a directory (-o names a directory of tables)")
     paths = expand_inputs(logs)
