@@ -38,6 +38,12 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
+class AnalyzeFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """One line on stderr and a non-zero exit: the only way comfylog reports unusable input."""
     typer.echo(f"comfylog: error: {message}", err=True)
@@ -104,11 +110,14 @@ def analyze(
         help="Log files (or - for stdin). Several files are read in order as one report; a directory "
         "or a quoted glob (logs/*.log) makes a fleet summary, one row per log.",
     ),
-    format: OutputFormat = typer.Option(
-        OutputFormat.text, "--format", "-f", help="text: terminal report; json: flat tables (schema v1, see README)."
+    format: AnalyzeFormat = typer.Option(
+        AnalyzeFormat.text, "--format", "-f", help="text: terminal report; json: flat tables (schema v1, see README); "
+        "markdown: a reply to post in a GitHub issue (redacted unless --no-redact).",
     ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output."),
-    limit: int = typer.Option(40, "--limit", min=1, help="Rows shown in the prompt and error tables (text format)."),
+    limit: int = typer.Option(
+        40, "--limit", min=1, help="Rows shown in the prompt and error tables (text and markdown formats)."
+    ),
     fleet: bool = typer.Option(
         False, "--fleet", help="Analyse each log on its own: one row per log, fleet-wide percentiles, common findings."
     ),
@@ -126,20 +135,28 @@ def analyze(
       comfylog analyze comfyui.log\n
       docker logs --timestamps worker 2>&1 | comfylog analyze -\n
       comfylog analyze run.log --format json | jq '.prompts[] | .phases'\n
-      comfylog analyze workers/            (fleet: every *.log, *.txt, *.gz under it)
+      comfylog analyze workers/            (fleet: every *.log, *.txt, *.gz under it)\n
+      comfylog analyze issue-body.md --format markdown -o reply.md
     """
     from .api import analyze as run_analysis
     from .fleet import wants_fleet
 
-    redactor = _redactor(redact, redact_ips)
+    redactor = _redactor(redact, redact_ips, default=format is AnalyzeFormat.markdown)
     if fleet or wants_fleet(logs or []):
-        _fleet_report(_inputs(logs), format, output, limit, jobs, redactor)
+        if format is AnalyzeFormat.markdown:
+            fail("--format markdown replies about one report; give the log files, not a directory or --fleet")
+        _fleet_report(_inputs(logs), OutputFormat(format.value), output, limit, jobs, redactor)
         return
     report = run_analysis(_inputs(logs), redact=redactor or False)
-    if format is OutputFormat.json:
+    if format is AnalyzeFormat.json:
         from .render.json import write_json
 
         _write_streamed(lambda out: write_json(report, out), output)
+        return
+    if format is AnalyzeFormat.markdown:
+        from .render.markdown import render_markdown
+
+        _write(render_markdown(report, limit, redacted=redactor is not None), output)
         return
     from .render.terminal import render_terminal
 
