@@ -21,8 +21,11 @@ from .conftest import CORPUS, FIXTURES, corpus_or_skip
 
 SCENARIOS = CORPUS / "scenarios"
 HOSTILE = FIXTURES / "hostile-markdown.log"
-#: GitHub-flavoured: tables, strikethrough, bare-link autolinks (linkify), HTML.
+#: GitHub-flavoured: tables, strikethrough, links with a scheme and e-mail addresses autolinked (linkify), HTML.
+#: GitHub does not link bare domains (``1.GG``), so linkify's fuzzy links are off; ``www.`` links, which
+#: GitHub makes and linkify then does not, are caught by GITHUB_LINKED in any text outside code.
 MD = MarkdownIt("gfm-like")
+MD.linkify.set({"fuzzy_link": False})
 #: What GitHub turns into a mention, a reference or a picture outside code.
 GITHUB_LINKED = re.compile(r"(?<![\w`])@[A-Za-z0-9]|#\d|\bGH-\d|:tada:|deadbeef1234|www\.", re.I)
 OUR_HTML = re.compile(r"^(<details>|</details>|<summary>The log's (\d+ lines?|lines \(\d+ of \d+\))</summary>)$")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TextIO
@@ -243,6 +243,7 @@ def report_trace(report: Report, per_run: bool = True, name: str | None = None) 
         layout.add_run(process_of(run), run)
     if not report.runs:
         process_of(None)
+    layout.add_incidents(process_of)
     for finding in report.findings:
         layout.add_finding(process_of(layout.run_of_finding(finding)), finding)
     layout.place_deferred()
@@ -347,7 +348,6 @@ class _Layout:
         if run.restart:
             process.instants.append(_Instant(start, "restart", "restart", {
                 "what": "ComfyUI started again", "line": run.first_line, "source": self._source_name(run.source)}))
-        self._incidents(process, run)
         self.cursor = max(self.cursor, end)
         if self.first_run_start is None:
             self.first_run_start = start
@@ -464,18 +464,20 @@ class _Layout:
                 "line": load.line, "source": self._source_name(load.source)}
 
     # ---- instants
-    def _incidents(self, process: _Process, run: Run) -> None:
-        """Errors and websocket events of one run, at their time (or, without one, where their line is)."""
-        for error in self.index.run_errors(run):
+    def add_incidents(self, process_of: Callable[[Run | None], _Process]) -> None:
+        """Errors and websocket events, each in its run's process at its time (or, without one, where its
+        line is): one pass over each table, the run found by line."""
+        for error in self.report.errors:
             instant = _Instant(0, error.kind, "error", {
                 "message": _clip(error.message), "prompt": None if error.prompt is None else error.prompt + 1,
                 "line": error.line, "source": self._source_name(error.source)})
-            self._place(process, error.ts, error.source, error.line, instant)
+            self._place(process_of(self.index.run_at(error.source, error.line)), error.ts, error.source,
+                        error.line, instant)
         for kind, what in ((EventKind.WS_TIMEOUT, "websocket receive timed out"),
                            (EventKind.WS_RECONNECT, "websocket reconnect")):
-            for ev in self.index.run_events(kind, run):
+            for ev in self.index.events.get(kind, ()):
                 instant = _Instant(0, what, "websocket", {"line": ev.line, "source": self._source_name(ev.source)})
-                self._place(process, ev.ts, ev.source, ev.line, instant)
+                self._place(process_of(self.index.run_at(ev.source, ev.line)), ev.ts, ev.source, ev.line, instant)
 
     def _place(self, process: _Process, ts: datetime | None, source: int, line: int, instant: _Instant) -> None:
         at = self._at(ts)
@@ -536,6 +538,9 @@ def log_trace(path: str, redactor: Redactor | None = None) -> TracePart:
     return report_trace(report, per_run=False, name=report.sources[0].name if report.sources else path)
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def write_trace(parts: Sequence[TracePart], out: TextIO) -> None:
     """Write the parts as one trace: pids renumbered, dated logs on one wall-clock axis, one event a line."""
     dated = [part.origin for part in parts if part.origin is not None]
@@ -549,7 +554,7 @@ def write_trace(parts: Sequence[TracePart], out: TextIO) -> None:
             event = {**event, "pid": event["pid"] + pid_offset}
             if event["ph"] != "M":
                 event["ts"] += shift
-            out.write(("" if first else ",\n") + json.dumps(event, ensure_ascii=False))
+            out.write(("" if first else ",\n") + _ENCODE(event))
             first = False
         pid_offset += part.processes
     other = {
