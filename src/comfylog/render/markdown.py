@@ -34,8 +34,9 @@ MAX_RUNS = 6
 SEVERITY_ICON = {"error": "🛑", "warning": "⚠️", "info": "ℹ️"}
 
 #: ASCII punctuation that starts or ends markup anywhere in a line (CommonMark inline syntax, GFM
-#: tables and strikethrough, entities, HTML). The rest only matters at the start of a block.
-INLINE_SPECIAL = re.compile(r"([\\`*_\[\]<>!|~&])")
+#: tables and strikethrough, entities, HTML). The rest only matters at the start of a block. An
+#: underscore between letters or digits cannot start emphasis (``custom_nodes``): it stays as it is.
+INLINE_SPECIAL = re.compile(r"([\\`*\[\]<>!|~&]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 #: Words GitHub turns into links, mentions or pictures after rendering, wherever they are outside code.
 GITHUB_REFERENCE = re.compile(
     r"(?:\S*[@#]\S*"                                    # @user, @org/team, #123, owner/repo#123, a@b
