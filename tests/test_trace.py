@@ -20,14 +20,15 @@ import comfylog
 from comfylog.render.trace import render_trace
 
 from .cli import run_cli
-from .conftest import CORPUS, EXAMPLES, corpus_or_skip
+from .conftest import CORPUS, EXAMPLES, FIXTURES, corpus_or_skip
 from .tracecheck import check_trace
 
 SCENARIOS = CORPUS / "scenarios"
 LOWVRAM = SCENARIOS / "runpod-wan-lowvram-gguf.log"
 OOM = SCENARIOS / "runpod-wan-oom-restart.log"
 BASELINE = SCENARIOS / "local-wan-rtx4090-baseline.log"
-EVERY_LOG = sorted((CORPUS / "logs").glob("*.log")) + sorted(SCENARIOS.glob("*.log")) + sorted(EXAMPLES.glob("*.log"))
+EVERY_LOG = (sorted((CORPUS / "logs").glob("*.log")) + sorted(SCENARIOS.glob("*.log")) + sorted(EXAMPLES.glob("*.log"))
+             + sorted(FIXTURES.glob("*.log")))
 
 
 def trace_of(path: Path) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TextIO
@@ -567,14 +567,10 @@ def write_trace(parts: Sequence[TracePart], out: TextIO) -> None:
     out.write('\n],\n"displayTimeUnit": "ms",\n"otherData": ' + json.dumps(other, ensure_ascii=False) + "}")
 
 
-def render_trace(reports: Iterable[Report] | Report) -> str:
-    """A trace as text: a single report gets a process per run, several one process per log."""
+def render_trace(report: Report) -> str:
+    """One report's trace as text, a process per run (what ``export --format trace`` writes for one log)."""
     import io
 
-    if isinstance(reports, Report):
-        parts = [report_trace(reports)]
-    else:
-        parts = [report_trace(r, per_run=False) for r in reports]
     out = io.StringIO()
-    write_trace(parts, out)
+    write_trace([report_trace(report)], out)
     return out.getvalue() + "\n"
