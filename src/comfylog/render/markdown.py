@@ -16,7 +16,7 @@ so what follows is markdown again.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..index import MainBar, evidence_in_line_order, index_of
 from ..model import PHASES, Finding, Prompt, Report, Run
@@ -145,9 +145,10 @@ BUDGETS = (Budget(), Budget(5, 20), Budget(2, 10), Budget(0, 5, runs=2), Budget(
 
 def render_markdown(report: Report, limit: int = 40, redacted: bool = True) -> str:
     """The reply, at most GITHUB_COMMENT_LIMIT characters (the log lines, then rows, then findings cut)."""
-    first = Budget(prompts=limit)
-    for budget in (first, *(b for b in BUDGETS[1:] if b.prompts <= limit)):
-        reply = _reply(report, budget, redacted, cut=budget is not first)
+    budgets = [replace(budget, prompts=min(budget.prompts, limit)) for budget in BUDGETS]
+    budgets[0] = Budget(prompts=limit)
+    for budget in budgets:
+        reply = _reply(report, budget, redacted, cut=budget is not budgets[0])
         if len(reply) <= MAX_CHARS:
             return reply
     return reply[: MAX_CHARS - 200].rsplit("\n", 1)[0] + "\n\n_(cut to fit a GitHub comment)_\n"
