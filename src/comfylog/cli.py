@@ -229,8 +229,9 @@ def export(
 
     Each log is analysed on its own (two at a time by default), so prompt and run indexes restart per log.
 
-    --format trace writes one JSON file to open in ui.perfetto.dev or chrome://tracing: a process per
-    run of one log, or a process per log when given several (a fleet on one timeline).
+    --format trace writes one JSON file to open in ui.perfetto.dev or chrome://tracing.
+
+    A trace has a process per run of one log, or a process per log when given several (one timeline).
 
     Examples:\n
       comfylog export workers/ -o tables/\n
