@@ -21,10 +21,11 @@ Debian package ``time``). Ratios are comfylog / lnav and comfylog / grep. Start-
 ``comfylog analyze`` (terminal report) on a log of at most 100 kB, including the interpreter, best
 of three after a warm-up run.
 
-``--outputs`` times the three outputs of one analysis on data/corpus-20mb.log (generate.py
+``--outputs`` times the outputs of one analysis on data/corpus-20mb.log (generate.py
 --concat: the real logs one after the other, many runs): ``--format json``, the terminal report
-(``-o FILE``, rich drawing every table) and ``comfylog report`` (HTML); every output must cost
-time linear in the log, the terminal at most 1.5x and the HTML at most 2x the JSON run.
+(``-o FILE``, rich drawing every table), ``comfylog report`` (HTML), the markdown reply and the
+trace (``export --format trace``); every output must cost time linear in the log, the terminal and
+the markdown at most 1.5x, the HTML and the trace at most 2x the JSON run.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ TARGET_RATIO = 1.0
 TARGET_RSS_MB = 200
 TARGET_STARTUP_S = 0.25
 #: The outputs against --format json on the same file (README, "Speed and memory on long logs").
-TARGET_OUTPUTS = {"terminal": 1.5, "html": 2.0}
+TARGET_OUTPUTS = {"terminal": 1.5, "html": 2.0, "markdown": 1.5, "trace": 2.0}
 CONCAT_LOG = DATA / "corpus-20mb.log"
 #: The Python floor (see above): a line loop with one compiled search per line, and nothing else.
 PYTHON_FLOOR = (
@@ -176,6 +177,12 @@ def outputs(path: Path, repeat: int) -> None:
     rows.append(("terminal", terminal, TARGET_OUTPUTS["terminal"]))
     html = best([*comfylog, "report", "-o", str(out / "report.html"), str(path)], repeat)
     rows.append(("html", html, TARGET_OUTPUTS["html"]))
+    # --no-redact: the reply is redacted by default, and redaction is the reading's cost, not the output's
+    markdown = best([*comfylog, "analyze", "--format", "markdown", "--no-redact", "-o", str(out / "reply.md"),
+                     str(path)], repeat)
+    rows.append(("markdown", markdown, TARGET_OUTPUTS["markdown"]))
+    trace = best([*comfylog, "export", "--format", "trace", "-o", str(out / "report.trace.json"), str(path)], repeat)
+    rows.append(("trace", trace, TARGET_OUTPUTS["trace"]))
     print(f"{'output':<10}{'seconds':>9}{'peak MB':>9}{'/json':>7}  target")
     for name, (seconds, rss, _), target in rows:
         ratio = seconds / json_s[0]

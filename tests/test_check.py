@@ -189,10 +189,13 @@ def test_the_action_runs_check_as_documented(work: Path) -> None:
     assert action["runs"]["using"] == "composite" and action["inputs"]["logs"]["required"] is True
     step = action["runs"]["steps"][-1]
     assert "${{" not in step["run"]  # inputs arrive as environment variables, never as script text
+    outputs = work / "github-output"
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "LOGS": "runpod-*.log", "ARGS": "--max-total 600", "FORMAT": "github"}
+           "COMMAND": "check", "LOGS": "runpod-*.log", "ARGS": "--max-total 600", "FORMAT": "github", "OUTPUT": "",
+           "ALLOW_NON_LOG": "false", "RUNNER_TEMP": str(work), "GITHUB_OUTPUT": str(outputs)}
     done = subprocess.run(["bash", "-c", step["run"]], cwd=work, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stderr
+    assert outputs.read_text("utf-8").split() == ["exit-code=1", "log-found=true"]
     commands = [line for line in done.stdout.splitlines() if line.startswith("::")]
     assert commands and all(COMMAND_RE.match(line) for line in commands)
     assert {c.split(",")[0] for c in commands} == {"::error file=runpod-lowvram-gguf.log",

@@ -38,6 +38,12 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
+class AnalyzeFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """One line on stderr and a non-zero exit: the only way comfylog reports unusable input."""
     typer.echo(f"comfylog: error: {message}", err=True)
@@ -104,11 +110,14 @@ def analyze(
         help="Log files (or - for stdin). Several files are read in order as one report; a directory "
         "or a quoted glob (logs/*.log) makes a fleet summary, one row per log.",
     ),
-    format: OutputFormat = typer.Option(
-        OutputFormat.text, "--format", "-f", help="text: terminal report; json: flat tables (schema v1, see README)."
+    format: AnalyzeFormat = typer.Option(
+        AnalyzeFormat.text, "--format", "-f", help="text: terminal report; json: flat tables (schema v1, see README); "
+        "markdown: a reply to post in a GitHub issue (redacted unless --no-redact).",
     ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output."),
-    limit: int = typer.Option(40, "--limit", min=1, help="Rows shown in the prompt and error tables (text format)."),
+    limit: int = typer.Option(
+        40, "--limit", min=1, help="Rows shown in the prompt and error tables (text and markdown formats)."
+    ),
     fleet: bool = typer.Option(
         False, "--fleet", help="Analyse each log on its own: one row per log, fleet-wide percentiles, common findings."
     ),
@@ -126,20 +135,28 @@ def analyze(
       comfylog analyze comfyui.log\n
       docker logs --timestamps worker 2>&1 | comfylog analyze -\n
       comfylog analyze run.log --format json | jq '.prompts[] | .phases'\n
-      comfylog analyze workers/            (fleet: every *.log, *.txt, *.gz under it)
+      comfylog analyze workers/            (fleet: every *.log, *.txt, *.gz under it)\n
+      comfylog analyze issue-body.md --format markdown -o reply.md
     """
     from .api import analyze as run_analysis
     from .fleet import wants_fleet
 
-    redactor = _redactor(redact, redact_ips)
+    redactor = _redactor(redact, redact_ips, default=format is AnalyzeFormat.markdown)
     if fleet or wants_fleet(logs or []):
-        _fleet_report(_inputs(logs), format, output, limit, jobs, redactor)
+        if format is AnalyzeFormat.markdown:
+            fail("--format markdown replies about one report; give the log files, not a directory or --fleet")
+        _fleet_report(_inputs(logs), OutputFormat(format.value), output, limit, jobs, redactor)
         return
     report = run_analysis(_inputs(logs), redact=redactor or False)
-    if format is OutputFormat.json:
+    if format is AnalyzeFormat.json:
         from .render.json import write_json
 
         _write_streamed(lambda out: write_json(report, out), output)
+        return
+    if format is AnalyzeFormat.markdown:
+        from .render.markdown import render_markdown
+
+        _write(render_markdown(report, limit, redacted=redactor is not None), output)
         return
     from .render.terminal import render_terminal
 
@@ -183,6 +200,7 @@ class TableFormat(str, Enum):
     csv = "csv"
     jsonl = "jsonl"
     parquet = "parquet"
+    trace = "trace"
 
 
 @app.command()
@@ -190,9 +208,13 @@ def export(
     logs: list[str] = typer.Argument(
         ..., help="Log files, directories (every *.log, *.txt, *.gz under them) or quoted globs."
     ),
-    output: Path = typer.Option(..., "--output", "-o", help="Directory to write one file per table into (created)."),
+    output: Path = typer.Option(
+        ..., "--output", "-o", help="Directory to write one file per table into (created); for --format trace, "
+        "the trace file (- for standard output).",
+    ),
     format: TableFormat = typer.Option(
-        TableFormat.csv, "--format", "-f", help="csv, jsonl, or parquet (needs pyarrow: the parquet extra)."
+        TableFormat.csv, "--format", "-f", help="csv, jsonl, parquet (needs pyarrow: the parquet extra), or trace "
+        "(Trace Event Format JSON for Perfetto / chrome://tracing).",
     ),
     jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Logs analysed at once, each in its own process."),
     redact: bool | None = typer.Option(
@@ -200,23 +222,43 @@ def export(
     ),
     redact_ips: bool = typer.Option(False, "--redact-ips", help="Redact IP addresses too (implies --redact)."),
 ) -> None:
-    """Write the report's tables as CSV, JSON Lines or Parquet, for pandas, DuckDB or Spark.
+    """Write the report's tables as CSV, JSON Lines or Parquet, for pandas, DuckDB or Spark; or a trace.
 
     One file per table (sources, summary, runs, prompts, progress_bars, loads, errors, findings),
     each row with a source column (the log's path).
 
     Each log is analysed on its own (two at a time by default), so prompt and run indexes restart per log.
 
+    --format trace writes one JSON file to open in ui.perfetto.dev or chrome://tracing.
+
+    A trace has a process per run of one log, or a process per log when given several (one timeline).
+
     Examples:\n
       comfylog export workers/ -o tables/\n
       comfylog export 'logs/**/*.log' -o tables/ --format parquet\n
-      duckdb -c "SELECT source, median(total_s) FROM 'tables/prompts.csv' GROUP BY source"
+      duckdb -c "SELECT source, median(total_s) FROM 'tables/prompts.csv' GROUP BY source"\n
+      comfylog export comfyui.log --format trace -o run.trace.json
     """
     from functools import partial
 
     from .export import MissingDependency, concat_tables, log_tables, write_tables
     from .fleet import expand_inputs, map_logs
 
+    if format is TableFormat.trace:
+        from .render.trace import log_trace, report_trace, write_trace
+
+        if output.is_dir():
+            fail(f"{output}: is a directory; with --format trace, -o names the trace file to write")
+        paths = expand_inputs(logs)
+        redactor = _redactor(redact, redact_ips)
+        if len(paths) == 1:
+            from .api import analyze as run_analysis
+
+            parts = [report_trace(run_analysis(paths, redact=redactor or False))]
+        else:
+            parts = map_logs(log_trace if redactor is None else partial(log_trace, redactor=redactor), paths, jobs)
+        _write_streamed(lambda out: write_trace(parts, out), output)
+        return
     if output.exists() and not output.is_dir():
         fail(f"{output}: exists and is not a directory (-o names a directory of tables)")
     paths = expand_inputs(logs)

@@ -1,0 +1,576 @@
+"""``comfylog export LOG --format trace``: the Trace Event Format (JSON) that Perfetto and chrome://tracing open.
+
+One process per run (or, for several logs, one per log, so a fleet opens as one timeline). Its
+threads: the run with its start-up; the prompts, each a complete event with its phases nested in
+it (``Prompt.spans``); model loads as slices with their MB; sampling bars as slices, their step
+rate as a counter; errors, restarts, websocket timeouts, unfinished prompts and findings as
+instant events with their log lines in ``args``.
+
+Timestamps are integer microseconds from the log's first run. The format's rules are kept by
+construction: slices that would overlap on one thread go to a second lane (Perfetto draws only
+slices that nest strictly), children are clipped to their parent, events of a thread are written in
+time order. Prompts that have no timed spans (minute stamps, no timestamps) are laid out back to
+back from their durations (at their minute where the log has one), as the HTML timeline does, and
+are marked estimated; so are logs with time-only or minute stamps (``otherData`` and the process
+labels say which).
+"""
+
+from __future__ import annotations
+
+import json
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TextIO
+
+from ..events import EventKind
+from ..index import ReportIndex, evidence_in_line_order, index_of
+from ..model import PHASES, Finding, Load, ProgressBar, Prompt, Report, Run
+from ..read.redact import Redactor
+from ..text import basename, clock, fmt_s, is_time_only, plural, when
+from ..version import __version__
+
+#: Log text carried in ``args`` is cut to this many characters, and findings carry at most this many lines.
+MAX_TEXT = 300
+MAX_EVIDENCE = 25
+#: Threads of a process, in display order (``tid`` = order * LANES_PER_TRACK + lane).
+TRACKS = ("run", "prompts", "model loads", "progress bars", "events")
+LANES_PER_TRACK = 100
+#: Name of the step-rate counter (a track per process in Perfetto).
+RATE_COUNTER = "step rate"
+
+Event = dict[str, Any]
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+def _seconds(value: object) -> float | None:
+    """A phase's seconds, None when it could not be timed (another stream makes such phases None)."""
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+@dataclass
+class _Slice:
+    start: int
+    end: int
+    name: str
+    cat: str
+    args: dict[str, Any] = field(default_factory=dict)
+    children: list[_Slice] = field(default_factory=list)
+
+
+@dataclass
+class _Instant:
+    at: int
+    name: str
+    cat: str
+    args: dict[str, Any]
+
+
+class _Process:
+    """The events of one trace process, gathered per track and written in the format's order."""
+
+    def __init__(self, pid: int, name: str, labels: list[str], sort_index: int) -> None:
+        self.pid = pid
+        self.name = name
+        self.labels = labels
+        self.sort_index = sort_index
+        self.slices: dict[str, list[_Slice]] = defaultdict(list)
+        self.instants: list[_Instant] = []
+        self.rates: list[tuple[int, int, float]] = []  # (start, end, it/s) of sampling bars
+
+    def events(self) -> list[Event]:
+        pid = self.pid
+        out: list[Event] = [
+            {"ph": "M", "name": "process_name", "pid": pid, "args": {"name": self.name}},
+            {"ph": "M", "name": "process_sort_index", "pid": pid, "args": {"sort_index": self.sort_index}},
+        ]
+        if self.labels:
+            out.append({"ph": "M", "name": "process_labels", "pid": pid, "args": {"labels": ", ".join(self.labels)}})
+        body: list[Event] = []
+        for order, track in enumerate(TRACKS):
+            lanes: list[list[_Slice]]
+            if track == "events":
+                lanes = [[]] if self.instants else []
+            else:
+                lanes = _lanes(self.slices.get(track, []))
+            for lane, slices in enumerate(lanes):
+                tid = order * LANES_PER_TRACK + lane + 1
+                name = track if lane == 0 else f"{track} ({lane + 1})"
+                out.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": name}})
+                out.append({"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid,
+                            "args": {"sort_index": tid}})
+                if track == "events":
+                    for i in sorted(self.instants, key=lambda i: i.at):
+                        body.append({"ph": "i", "s": "t", "name": i.name, "cat": i.cat, "ts": i.at, "pid": pid,
+                                     "tid": tid, "args": i.args})
+                    continue
+                for top in slices:
+                    body += _slice_events(top, pid, tid)
+        body += self._rate_counter()
+        return out + body
+
+    def _rate_counter(self) -> list[Event]:
+        """The step rate as a step function: a bar's rate while it runs (the latest started), 0 between."""
+        points: list[tuple[int, int, int]] = []  # (time, 0 end / 1 start, bar)
+        for number, (start, end, _rate) in enumerate(self.rates):
+            points += [(start, 1, number), (end, 0, number)]
+        points.sort()
+        active: list[int] = []
+        out: list[Event] = []
+        for i, (at, kind, number) in enumerate(points):
+            if kind:
+                active.append(number)
+            elif number in active:
+                active.remove(number)
+            if i + 1 < len(points) and points[i + 1][0] == at:
+                continue  # one value per instant: the state after every change at that time
+            value = round(self.rates[active[-1]][2], 4) if active else 0
+            if out and out[-1]["args"]["it/s"] == value:
+                continue
+            out.append({"ph": "C", "name": RATE_COUNTER, "ts": at, "pid": self.pid, "args": {"it/s": value}})
+        return out
+
+
+def _slice_events(top: _Slice, pid: int, tid: int) -> list[Event]:
+    """A slice and its children (nested, clipped to it and to each other), as complete events."""
+    out: list[Event] = []
+    stack = [top]
+    while stack:
+        s = stack.pop()
+        out.append({"ph": "X", "name": s.name, "cat": s.cat, "ts": s.start, "dur": s.end - s.start, "pid": pid,
+                    "tid": tid, "args": s.args})
+        cursor = s.start
+        kept: list[_Slice] = []
+        for child in sorted(s.children, key=lambda c: (c.start, -c.end)):
+            child.start = min(max(child.start, cursor), s.end)
+            child.end = min(max(child.end, child.start), s.end)
+            if child.end == child.start and child.start >= s.end and s.end > s.start:
+                continue  # squeezed out of its parent: nothing left to show
+            kept.append(child)
+            cursor = child.end
+        stack += reversed(kept)
+    out.sort(key=lambda e: (e["ts"], -e["dur"]))
+    return out
+
+
+def _lanes(slices: list[_Slice]) -> list[list[_Slice]]:
+    """Slices of one track spread over as few lanes as keep each lane's slices disjoint."""
+    lanes: list[list[_Slice]] = []
+    ends: list[int] = []
+    for s in sorted(slices, key=lambda s: (s.start, -s.end)):
+        for lane, end in enumerate(ends):
+            if end <= s.start:
+                lanes[lane].append(s)
+                ends[lane] = s.end
+                break
+        else:
+            lanes.append([s])
+            ends.append(s.end)
+    return lanes
+
+
+class _Clock:
+    """Microseconds on the trace's time axis for the times of one log."""
+
+    def __init__(self, origin: datetime | None) -> None:
+        self.origin = origin
+
+    def fits(self, ts: datetime | None) -> bool:
+        """Whether ``ts`` is on this log's clock (a dated time is not comparable with a time-only one)."""
+        return ts is not None and self.origin is not None and is_time_only(ts) == is_time_only(self.origin)
+
+    def us(self, ts: datetime) -> int:
+        assert self.origin is not None
+        return round((ts - self.origin).total_seconds() * 1_000_000)
+
+
+def _us(seconds: float) -> int:
+    return round(seconds * 1_000_000)
+
+
+def _secs(us: int) -> float:
+    return round(us / 1_000_000, 3)
+
+
+@dataclass
+class TracePart:
+    """One log's share of a trace: its events (times from ``origin``, pids from 1) and what its clock was.
+
+    ``origin`` is the wall time of ts 0 for a dated log, None otherwise (time-only and clockless
+    logs start at 0); ``write_trace`` shifts the dated parts of a fleet onto one axis.
+    """
+
+    name: str
+    origin: datetime | None
+    clock: str
+    estimated: bool
+    events: list[Event]
+    processes: int
+
+
+def report_trace(report: Report, per_run: bool = True, name: str | None = None) -> TracePart:
+    """The trace of one analysed log: a process per run, or one for the whole log (``per_run=False``)."""
+    index = index_of(report)
+    source_names = [src.name for src in report.sources]
+    name = name or " + ".join(source_names) or "log"
+    origins = [r.started_at for r in report.runs if r.started_at is not None]
+    origin = min(origins) if origins else None
+    clock = _Clock(origin)
+    layout = _Layout(report, index, clock)
+    processes: dict[int, _Process] = {}
+    gpu = next((r.gpu for r in report.runs if r.gpu), None)
+
+    def process_of(run: Run | None) -> _Process:
+        key = run.index if per_run and run is not None else -1
+        found = processes.get(key)
+        if found is None:
+            pid = len(processes) + 1
+            if key == -1:
+                title = " · ".join(bit for bit in (basename(name), gpu) if bit)
+            else:
+                assert run is not None
+                title = " · ".join(bit for bit in (f"run {run.index + 1}", run.gpu) if bit)
+                title += " (after a restart)" if run.restart else ""
+            found = processes[key] = _Process(pid, title, [], pid)
+        return found
+
+    for run in report.runs:
+        layout.add_run(process_of(run), run)
+    if not report.runs:
+        process_of(None)
+    layout.add_incidents(process_of)
+    for finding in report.findings:
+        layout.add_finding(process_of(layout.run_of_finding(finding)), finding)
+    layout.place_deferred()
+    kinds = layout.clock_kinds()
+    estimated = any(kind != "wall clock" for kind in kinds)
+    for key, process in processes.items():
+        run_kinds = layout.run_clock.get(key) if per_run else None
+        own = [run_kinds] if run_kinds else kinds
+        process.labels = [k if k == "wall clock" else f"{k} (estimated)" for k in own]
+    events = [e for p in processes.values() for e in p.events()]
+    return TracePart(name=name, origin=origin if origin is not None and not is_time_only(origin) else None,
+                     clock=", ".join(kinds) or "no runs", estimated=estimated, events=events,
+                     processes=len(processes))
+
+
+class _Layout:
+    """Places one report's records on the time axis and remembers where each log line landed.
+
+    Records that carry no time of their own (errors and websocket lines of a log without a clock,
+    findings) are placed last, at the time of the nearest placed line before theirs.
+    """
+
+    def __init__(self, report: Report, index: ReportIndex, clock: _Clock) -> None:
+        self.report = report
+        self.index = index
+        self.clock = clock
+        self.cursor = 0  # end of what was placed so far, where a run without a clock goes next
+        self.anchors: dict[int, list[tuple[int, int]]] = defaultdict(list)  # source -> (line, µs)
+        self.deferred: list[tuple[_Process, int, int, _Instant]] = []  # placed at their line's time
+        self.run_clock: dict[int, str] = {}
+        self.first_run_start: int | None = None
+
+    # ---- where lines are
+    def anchor(self, source: int, line: int, at: int) -> None:
+        self.anchors[source].append((line, at))
+
+    def defer(self, process: _Process, source: int, line: int, instant: _Instant) -> None:
+        self.deferred.append((process, source, line, instant))
+
+    def place_deferred(self) -> None:
+        """Give each deferred instant the time of the last placed line at or before its own.
+
+        The notable events (``Sampling 121 frames``, ``Requested to load``, ...) are placed lines too.
+        """
+        for ev in self.report.notable:
+            at = self._at(ev.ts)
+            if at is not None:
+                self.anchor(ev.source, ev.line, at)
+        for points in self.anchors.values():
+            points.sort()
+        for process, source, line, instant in self.deferred:
+            found = self.anchors.get(source)
+            if found:
+                i = bisect_right(found, (line, 1 << 62)) - 1
+                instant.at = found[max(i, 0)][1]
+            else:
+                instant.at = self.first_run_start or 0
+            process.instants.append(instant)
+        self.deferred.clear()
+
+    def clock_kinds(self) -> list[str]:
+        return list(dict.fromkeys(self.run_clock.values()))
+
+    def _at(self, ts: datetime | None) -> int | None:
+        return self.clock.us(ts) if ts is not None and self.clock.fits(ts) else None
+
+    # ---- runs
+    def add_run(self, process: _Process, run: Run) -> None:
+        start_at = self._at(run.started_at)
+        prompts = self.index.prompts_of_run(run.index)
+        if start_at is None:
+            kind = "no timestamps: laid out from the durations the log prints"
+        elif run.started_at is not None and is_time_only(run.started_at):
+            kind = "time of day only (no date)"
+        elif run.resolution >= 60:
+            kind = "minute timestamps: prompts laid out from their printed durations"
+        elif any(p.estimated for p in prompts):
+            kind = "wall clock, some prompts laid out from their printed durations"
+        else:
+            kind = "wall clock"
+        self.run_clock[run.index] = kind
+        start = self.cursor if start_at is None else start_at
+        end = max(start, self._at(run.ended_at) or start)
+        ready = self._at(run.ready_at)
+        if start_at is None and run.startup_s:
+            ready = start + _us(run.startup_s)
+        cursor = max(start, ready or start)
+        for prompt in prompts:
+            cursor = self.add_prompt(process, prompt, cursor, clocked=start_at is not None)
+            end = max(end, cursor)
+        end = max(end, ready or end)
+        self.anchor(run.source, run.first_line, start)
+        self.anchor(run.source, run.last_line, end)
+        args: dict[str, Any] = {"gpu": run.gpu, "total_vram_mb": run.total_vram_mb, "vram_states": run.vram_states,
+                                "versions": run.versions(), "started": when(run.started_at),
+                                "first_line": run.first_line, "last_line": run.last_line,
+                                "source": self._source_name(run.source), "clock": kind}
+        top = _Slice(start, end, f"run {run.index + 1}", "run", args)
+        if ready is not None and ready > start:
+            top.children.append(_Slice(start, ready, "start-up", "startup", {"seconds": _secs(ready - start)}))
+        process.slices["run"].append(top)
+        if run.restart:
+            process.instants.append(_Instant(start, "restart", "restart", {
+                "what": "ComfyUI started again", "line": run.first_line, "source": self._source_name(run.source)}))
+        self.cursor = max(self.cursor, end)
+        if self.first_run_start is None:
+            self.first_run_start = start
+
+    # ---- prompts
+    def add_prompt(self, process: _Process, prompt: Prompt, cursor: int, clocked: bool) -> int:
+        """Place one prompt (from its spans, or estimated after ``cursor``); return where the next may start."""
+        args = self._prompt_args(prompt)
+        name = f"prompt {prompt.index + 1}"
+        if prompt.spans and clocked:
+            bounds = [self.clock.us(prompt.spans[0].start), self.clock.us(prompt.spans[-1].end)]
+            bounds += [at for at in (self._at(prompt.started_at), self._at(prompt.ended_at)) if at is not None]
+            top = _Slice(min(bounds), max(bounds), name, "prompt", args)
+            for span in prompt.spans:
+                a, b = self.clock.us(span.start), self.clock.us(span.end)
+                top.children.append(_Slice(a, b, span.phase.value, "phase", {"seconds": _secs(b - a)}))
+            self._timed_records(process, prompt, [(c.start, c.end) for c in top.children if c.name == "load"])
+        else:
+            args["estimated"] = "no timed spans: phases laid out back to back from the durations the log prints"
+            anchor = self._at(prompt.started_at or prompt.got_at) if clocked else None
+            top = _Slice(max(cursor, anchor or cursor), 0, name, "prompt", args)
+            at = top.start
+            blocks: dict[str, tuple[int, int]] = {}
+            for phase in PHASES:
+                seconds = _seconds(getattr(prompt.phases, phase.value, None))
+                if seconds is None or seconds <= 0:
+                    continue
+                blocks[phase.value] = (at, at + _us(seconds))
+                top.children.append(_Slice(at, at + _us(seconds), phase.value, "phase",
+                                           {"seconds": round(seconds, 3), "estimated": True}))
+                at += _us(seconds)
+            total = _seconds(prompt.total_s)
+            if total is not None and top.start + _us(total) > at:
+                if top.children:  # phases that could not be timed (None)
+                    top.children.append(_Slice(at, top.start + _us(total), "not timed", "phase", {"estimated": True}))
+                at = top.start + _us(total)
+            top.end = at
+            self._estimated_records(process, prompt, top, blocks)
+        if top.end > top.start:
+            process.slices["prompts"].append(top)
+            if prompt.status == "unfinished":
+                process.instants.append(_Instant(top.end, f"{name} did not finish", "unfinished", {
+                    "what": "the log ends, or ComfyUI starts again, before the prompt finished",
+                    "last_line": prompt.last_line, "source": self._source_name(prompt.source)}))
+        else:
+            process.instants.append(_Instant(top.start, f"{name} ({prompt.status})", "prompt", args))
+        self.anchor(prompt.source, prompt.line, top.start)
+        self.anchor(prompt.source, prompt.last_line or prompt.line, top.end)
+        return top.end
+
+    def _prompt_args(self, prompt: Prompt) -> dict[str, Any]:
+        steps, rate = self.index.main_bar_text(prompt)
+        phases = {p.value: _seconds(getattr(prompt.phases, p.value, None)) for p in PHASES}
+        return {"status": prompt.status, "received": clock(prompt.got_at) if prompt.received else "(before log)",
+                "total": fmt_s(prompt.total_s, prompt.estimated), "total_s": prompt.total_s, "phases_s": phases,
+                "steps": steps, "rate": rate, "line": prompt.line, "last_line": prompt.last_line,
+                "source": self._source_name(prompt.source)}
+
+    # ---- loads and bars
+    def _timed_records(self, process: _Process, prompt: Prompt, load_spans: list[tuple[int, int]]) -> None:
+        """Loads from their ``Requested to load`` line to the end of their load phase (or the next load)."""
+        loads = [(load, at) for load in self.index.loads_of(prompt) if (at := self._at(load.ts)) is not None]
+        requests = [(ev.line, at) for ev in self.index.prompt_events(EventKind.LOAD_REQUESTED, prompt)
+                    if (at := self._at(ev.ts)) is not None]
+        starts: list[int] = []
+        previous_line, previous_at = prompt.line, 0
+        for load, at in loads:
+            asked = [t for line, t in requests if previous_line < line < load.line]
+            starts.append(max(previous_at, min(at, asked[-1])) if asked else at)
+            previous_line, previous_at = load.line, at
+        for i, (load, at) in enumerate(loads):
+            end = next((b for a, b in load_spans if a <= at <= b), at)
+            if i + 1 < len(loads):
+                end = max(at, min(end, starts[i + 1]))
+            process.slices["model loads"].append(_Slice(starts[i], end, _load_name(load), "load",
+                                                        self._load_args(load)))
+            self.anchor(load.source, load.line, at)
+        for bar in self.index.bars_of(prompt):
+            a, b = self._at(bar.start), self._at(bar.end)
+            if a is not None and b is not None:
+                self._bar(process, bar, a, max(a, b), estimated=False)
+
+    def _estimated_records(self, process: _Process, prompt: Prompt, top: _Slice,
+                           blocks: dict[str, tuple[int, int]]) -> None:
+        """Loads as instants where the prompt's load time begins; sampling bars in its inference time."""
+        start, _end = blocks.get("load", (top.start, top.start))
+        for load in self.index.loads_of(prompt):
+            args = {**self._load_args(load), "estimated": "the log gives no time for this load"}
+            process.instants.append(_Instant(start, _load_name(load), "load", args))
+            self.anchor(load.source, load.line, start)
+        at, stop = blocks.get("inference", (top.start, top.end))
+        for bar in self.index.sampling_bars(prompt):
+            b = min(stop, at + _us(bar.elapsed_s))
+            self._bar(process, bar, at, b, estimated=True)
+            at = b
+
+    def _bar(self, process: _Process, bar: ProgressBar, a: int, b: int, estimated: bool) -> None:
+        args: dict[str, Any] = {"steps": f"{bar.done:g}/{bar.total:g}", "rate": bar.rate_text,
+                                "elapsed_s": bar.elapsed_s, "line": bar.line, "source": self._source_name(bar.source)}
+        if bar.label:
+            args["label"] = _clip(bar.label)
+        if estimated:
+            args["estimated"] = "placed from tqdm's elapsed time"
+        name = ("loading" if bar.is_loading else "sampling") + f" {bar.done:g}/{bar.total:g}"
+        process.slices["progress bars"].append(_Slice(a, b, name, "bar", args))
+        per_step = bar.seconds_per_step
+        if per_step and not bar.is_loading and b > a:
+            process.rates.append((a, b, 1.0 / per_step))
+        self.anchor(bar.source, bar.line, a)
+        self.anchor(bar.source, bar.end_line, b)
+
+    def _load_args(self, load: Load) -> dict[str, Any]:
+        return {"model": load.model, "kind": load.kind, "loaded_mb": load.loaded_mb, "usable_mb": load.usable_mb,
+                "line": load.line, "source": self._source_name(load.source)}
+
+    # ---- instants
+    def add_incidents(self, process_of: Callable[[Run | None], _Process]) -> None:
+        """Errors and websocket events, each in its run's process at its time (or, without one, where its
+        line is): one pass over each table, the run found by line."""
+        for error in self.report.errors:
+            instant = _Instant(0, error.kind, "error", {
+                "message": _clip(error.message), "prompt": None if error.prompt is None else error.prompt + 1,
+                "line": error.line, "source": self._source_name(error.source)})
+            self._place(process_of(self.index.run_at(error.source, error.line)), error.ts, error.source,
+                        error.line, instant)
+        for kind, what in ((EventKind.WS_TIMEOUT, "websocket receive timed out"),
+                           (EventKind.WS_RECONNECT, "websocket reconnect")):
+            for ev in self.index.events.get(kind, ()):
+                instant = _Instant(0, what, "websocket", {"line": ev.line, "source": self._source_name(ev.source)})
+                self._place(process_of(self.index.run_at(ev.source, ev.line)), ev.ts, ev.source, ev.line, instant)
+
+    def _place(self, process: _Process, ts: datetime | None, source: int, line: int, instant: _Instant) -> None:
+        at = self._at(ts)
+        if at is None:
+            self.defer(process, source, line, instant)
+            return
+        instant.at = at
+        process.instants.append(instant)
+        self.anchor(source, line, at)
+
+    def run_of_finding(self, finding: Finding) -> Run | None:
+        """The run of a finding's first evidence line that has one (or of its first prompt)."""
+        for ev in finding.evidence:
+            run = self.index.run_at(ev.source, ev.line)
+            if run is not None:
+                return run
+        for number in finding.prompts:
+            prompt = self.index.prompts.get(number)
+            if prompt is not None:
+                return self.index.run_of(prompt)
+        return self.report.runs[0] if len(self.report.runs) else None
+
+    def add_finding(self, process: _Process, finding: Finding) -> None:
+        """A finding as an instant at its first evidence line (the one the rule puts first: the most telling),
+        with its title, cost, advice and lines (in line order)."""
+        evidence = evidence_in_line_order(finding)
+        several = len(self.report.sources) > 1
+        lines = [f"{self._source_name(ev.source) + ':' if several else ''}{ev.line}: {_clip(ev.text)}"
+                 for ev in evidence[:MAX_EVIDENCE]]
+        more = max(finding.evidence_total, len(finding.evidence)) - len(lines)
+        if more > 0:
+            lines.append(f"… {plural(more, 'more line')}")
+        instant = _Instant(0, f"finding: {finding.id}", "finding", {
+            "title": finding.title, "severity": finding.severity, "confidence": finding.confidence,
+            "explains": fmt_s(finding.cost_s) if finding.cost_s else None, "why": finding.why,
+            "advice": list(finding.advice), "evidence": lines})
+        if finding.evidence:
+            self.defer(process, finding.evidence[0].source, finding.evidence[0].line, instant)
+        else:
+            instant.at = self.first_run_start or 0
+            process.instants.append(instant)
+
+    def _source_name(self, source: int) -> str:
+        sources = self.report.sources
+        return sources[source].name if 0 <= source < len(sources) else str(source)
+
+
+def _load_name(load: Load) -> str:
+    mb = f" {load.loaded_mb:.0f} MB" if load.loaded_mb is not None else ""
+    return f"load {load.model or 'model'} ({load.kind}{mb})"
+
+
+def log_trace(path: str, redactor: Redactor | None = None) -> TracePart:
+    """Analyse one log on its own and make its part of a fleet trace (one process): the pure map step."""
+    from ..pipeline import analyze_paths
+
+    report = analyze_paths([path], redactor)
+    return report_trace(report, per_run=False, name=report.sources[0].name if report.sources else path)
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def write_trace(parts: Sequence[TracePart], out: TextIO) -> None:
+    """Write the parts as one trace: pids renumbered, dated logs on one wall-clock axis, one event a line."""
+    dated = [part.origin for part in parts if part.origin is not None]
+    base = min(dated) if dated else None
+    out.write('{"traceEvents": [\n')
+    first = True
+    pid_offset = 0
+    for part in parts:
+        shift = round((part.origin - base).total_seconds() * 1_000_000) if part.origin and base else 0
+        for event in part.events:
+            event = {**event, "pid": event["pid"] + pid_offset}
+            if event["ph"] != "M":
+                event["ts"] += shift
+            out.write(("" if first else ",\n") + _ENCODE(event))
+            first = False
+        pid_offset += part.processes
+    other = {
+        "generator": f"comfylog {__version__}",
+        "logs": " | ".join(part.name for part in parts),
+        "clock": " | ".join(f"{part.name}: {part.clock}" for part in parts),
+        "estimated": "yes" if any(part.estimated for part in parts) else "no",
+        "time_zero": "the first run of the earliest dated log" if base else "each log's first run",
+    }
+    out.write('\n],\n"displayTimeUnit": "ms",\n"otherData": ' + json.dumps(other, ensure_ascii=False) + "}")
+
+
+def render_trace(report: Report) -> str:
+    """One report's trace as text, a process per run (what ``export --format trace`` writes for one log)."""
+    import io
+
+    out = io.StringIO()
+    write_trace([report_trace(report)], out)
+    return out.getvalue() + "\n"
