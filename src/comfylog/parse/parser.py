@@ -353,6 +353,29 @@ class Parser:
             self._activity = None
         return flushed
 
+    # ---- for a live reader (comfylog watch) ---------------------------------------------------
+    @property
+    def open_bar(self) -> OpenBar | None:
+        """The progress bar being drawn now, as its last state shows it (None between bars)."""
+        if self._bar is None:
+            return None
+        last = self._bar.last
+        return OpenBar(last.label, last.n, last.total, last.rate, last.unit, last.elapsed_s, last.line, last.ts)
+
+
+@dataclass(frozen=True)
+class OpenBar:
+    """The last state of the progress bar being drawn (Parser.open_bar)."""
+
+    label: str | None
+    n: float
+    total: float
+    rate: float | None
+    unit: str
+    elapsed_s: float
+    line: int
+    ts: datetime | None
+
 
 def parse(lines: Iterable[RawLine], source: int = 0) -> Iterator[Item]:
     """Parse ``lines`` into Events and Activities, in order."""
@@ -362,4 +385,4 @@ def parse(lines: Iterable[RawLine], source: int = 0) -> Iterator[Item]:
     yield from parser.close()
 
 
-__all__ = ["Item", "Parser", "parse"]
+__all__ = ["Item", "OpenBar", "Parser", "parse"]
