@@ -19,8 +19,10 @@ from dataclasses import replace
 from typing import TypeVar
 
 from ..diagnose import diagnose
+from ..events import Event, EventKind
 from ..index import index_of
-from ..model import Finding, Report, SourceInfo
+from ..model import Finding, ProgressBar, Report, SourceInfo
+from ..parse.parser import OpenBar
 from ..read.prefixes import FINE
 from ..segment.phases import paint_estimated, paint_timed
 from ..spool import Spool
@@ -70,12 +72,13 @@ def window_report(analysis: LiveAnalysis) -> Report:
     if live.prompt is not None:
         running = copy(live.prompt)
         painted = [(copy(bar), ev) for bar, ev in live.bars]
+        drawing = _drawing(analysis.parser.open_bar, running.index)
         now = analysis.now
         if running.started_at is not None and now is not None and all(a.resolution == FINE for a in live.activities):
-            paint_timed(running, running.started_at, max(now, running.started_at), list(live.activities), painted,
-                        unfinished=True)
+            paint_timed(running, running.started_at, max(now, running.started_at), list(live.activities),
+                        painted + drawing, unfinished=True)
         else:
-            paint_estimated(running, painted)
+            paint_estimated(running, painted + drawing)
         running.status = "running"
         replaced[id(live.prompt)] = running
         replaced.update((id(old), new) for (old, _), (new, _) in zip(live.bars, painted, strict=True))
@@ -92,6 +95,21 @@ def window_report(analysis: LiveAnalysis) -> Report:
         notable=[ev for ev in analysis.recent if ev.end_line >= start])
     report.summary.errors = len(seg.errors) + len(live.errors)
     return report
+
+
+def drawn_bar(bar: OpenBar, prompt: int | None) -> ProgressBar:
+    """The record the parser will make of the bar being drawn, as far as it has gone."""
+    return ProgressBar(prompt, bar.label, bar.total, bar.n, bar.rate, bar.unit, bar.elapsed_s, bar.line, bar.line)
+
+
+def _drawing(bar: OpenBar | None, prompt: int) -> list[tuple[ProgressBar, Event]]:
+    """The bar being drawn, as the record and event the parser will make of it: it has taken
+    ``elapsed_s`` up to its last state, and runs on to now (it has not finished)."""
+    if bar is None:
+        return []
+    record = drawn_bar(bar, prompt)
+    fields = {"elapsed_s": bar.elapsed_s, "first_elapsed_s": bar.elapsed_s, "ts_before": None}
+    return [(record, Event(EventKind.PROGRESS_BAR, bar.line, bar.ts, fields, 0, bar.line, bar.ts))]
 
 
 def _swap(record: T, replaced: dict[int, object]) -> T:

@@ -17,11 +17,12 @@ from rich.table import Table
 from rich.text import Text
 
 from ..events import EventKind, Phase
-from ..model import PHASES, Finding, ProgressBar, Prompt, Report, Run
+from ..model import PHASES, Finding, Prompt, Report, Run
 from ..parse.parser import OpenBar
 from ..render.styles import PHASE_STYLE, SEVERITY_STYLE, STATUS_STYLE
 from ..text import clock, dur, fmt_s, gb
 from .analysis import Happening, LiveAnalysis, PromptFinal, RunReady, RunStarted
+from .findings import drawn_bar
 
 #: Prompts shown under "last prompts", and notices kept.
 RECENT_PROMPTS = 5
@@ -85,8 +86,7 @@ def phase_now(last: EventKind | None, bar: OpenBar | None) -> Phase:
 
 def bar_is_loading(bar: OpenBar) -> bool:
     """A bar that loads weights or downloads (as the report classes finished bars)."""
-    return ProgressBar(None, bar.label, bar.total, bar.n, bar.rate, bar.unit, bar.elapsed_s, bar.line,
-                       bar.line).is_loading
+    return drawn_bar(bar, None).is_loading
 
 
 def seconds_left(bar: OpenBar) -> float | None:
