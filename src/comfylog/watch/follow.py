@@ -88,6 +88,7 @@ class FileFollower:
         #: ComfyUI-Manager's rotation still works.
         self._keep_open = os.name != "nt"
         self._check()
+        self._open()  # now: where reading starts (and the line number there) is known before any read
 
     def _check(self) -> None:
         """Refuse a path that can never be a log (a directory); a missing one is waited for."""
@@ -121,7 +122,7 @@ class FileFollower:
         ident = (st.st_dev, st.st_ino)
         if ident == self._ident:  # reopened (Windows mode): go on where reading stopped
             fh.seek(self._offset)
-        elif not self._seen and not self._from_start:
+        elif not self._seen and not self._from_start and not self._waiting:  # there at the start
             self.first_line, self._offset = _skip_to_last_line_end(fh)
         else:
             if self._seen:
