@@ -90,9 +90,9 @@ def test_prometheus_scrapes_the_prompt_count_and_phase_histogram(tmp_path: Path)
         source = '{source="worker-1"}'
         count = _value_when(server, f"sum(comfylog_prompts_total{source})", len(final))
         assert count == 85
-        loads = _value_when(server, f'comfylog_prompt_seconds_count{{source="worker-1",phase="load"}}', len(timed))
+        loads = _value_when(server, 'comfylog_prompt_seconds_count{source="worker-1",phase="load"}', len(timed))
         assert loads == len(timed)
-        load_sum = _value_when(server, f'comfylog_prompt_seconds_sum{{source="worker-1",phase="load"}}')
+        load_sum = _value_when(server, 'comfylog_prompt_seconds_sum{source="worker-1",phase="load"}')
         assert load_sum == pytest.approx(sum(p.phases.load for p in timed), abs=0.01)
         p95 = _value_when(server, 'histogram_quantile(0.95, sum by (le) '
                                   '(comfylog_prompt_seconds_bucket{source="worker-1",phase="total"}))')
