@@ -196,7 +196,7 @@ class PipeFollower:
         self.name = name
         self.first_line = 0
         self._stream = stream if stream is not None else sys.stdin.buffer
-        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=64)
+        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=16)
         self._lines = _Lines()
         self._done = False
         self._thread = threading.Thread(target=self._pump, name="comfylog-watch-stdin", daemon=True)
