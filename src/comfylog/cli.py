@@ -539,6 +539,9 @@ def watch_command(
         None, "--metrics", metavar="HOST:PORT", help="Serve Prometheus metrics on http://HOST:PORT/metrics "
         "(host 127.0.0.1 unless given; 0.0.0.0 to be scraped from elsewhere)."),
     name: str | None = typer.Option(None, "--name", help="The log's name in metrics and JSON Lines (default: LOG)."),
+    client_id: str | None = typer.Option(
+        None, "--client-id", help="http://...: listen as this websocket client (the client_id a script queues prompts "
+        "with, to time their nodes); never the browser's."),
     poll: float = typer.Option(0.25, "--poll", min=0.01, help="Seconds between two looks at a quiet file."),
     limit: int = typer.Option(40, "--limit", min=1, help="Rows shown in the final report's prompt and error tables."),
     redact: bool | None = typer.Option(
@@ -561,7 +564,7 @@ def watch_command(
     options = WatchOptions(
         target=log, from_start=from_start, jsonl=format is WatchFormat.jsonl, on_finding=on_finding,
         exit_on=exit_on.value if exit_on else None, metrics=metrics, name=name, poll=poll, limit=limit,
-        redactor=_redactor(redact, redact_ips))
+        client_id=client_id, redactor=_redactor(redact, redact_ips))
     status = run_watch(options, warn=lambda message: typer.echo(f"comfylog: warning: {message}", err=True))
     if status:
         raise typer.Exit(status)

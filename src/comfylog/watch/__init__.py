@@ -34,6 +34,7 @@ class WatchOptions:
     refresh: float = 1.0
     limit: int = 40
     live: bool | None = None  # None: a live view when standard output is a terminal
+    client_id: str | None = None  # a running ComfyUI: the websocket client id to listen as
     redactor: Redactor | None = None
 
 
@@ -65,11 +66,16 @@ def run_watch(options: WatchOptions, warn: Any) -> int:
     from .alerts import FindingCommand, JsonLines
     from .analysis import LiveAnalysis
     from .follow import FileFollower, Follower, PipeFollower
-    from .outputs import Dispatch, LiveView, Output, PlainLines
+    from .outputs import Dispatch, LiveView, NodeLines, Output, PlainLines
+    from .server import ComfyServer, is_server
     from .session import Settings, watch
 
     follower: Follower
-    if options.target == "-":
+    server = None
+    if is_server(options.target):
+        server = ComfyServer(options.target, options.client_id)
+        follower = server
+    elif options.target == "-":
         follower = PipeFollower()
     else:
         follower = FileFollower(options.target, from_start=options.from_start)
@@ -100,6 +106,9 @@ def run_watch(options: WatchOptions, warn: Any) -> int:
                 outputs.append(view)
             else:
                 outputs.append(PlainLines(sys.stdout, console, analysis, options.limit))
+        if server is not None:
+            outputs.append(NodeLines(server.take_nodes, sys.stdout, jsonl=options.jsonl, log=name,
+                                     plain=not options.jsonl and view is None))
         settings = Settings(poll=options.poll, refresh=options.refresh, exit_on=options.exit_on)
         with stop_signals() as stop:
             outcome = watch(follower, analysis, outputs, settings, stop.is_set)

@@ -44,6 +44,8 @@ class Follower(Protocol):
 
     def notices(self) -> list[str]: ...
 
+    def status(self) -> list[str]: ...
+
     def close(self) -> None: ...
 
 
@@ -104,6 +106,9 @@ class FileFollower:
     def notices(self) -> list[str]:
         out, self._notices = self._notices, []
         return out
+
+    def status(self) -> list[str]:
+        return []
 
     def _open(self) -> bool:
         try:
@@ -229,6 +234,9 @@ class PipeFollower:
         return self._lines.end()
 
     def notices(self) -> list[str]:
+        return []
+
+    def status(self) -> list[str]:
         return []
 
     def close(self) -> None:

@@ -54,9 +54,12 @@ class Snapshot:
     #: VRAM (MB) ComfyUI offered the last model it loaded.
     offered_mb: float | None = None
     notices: list[str] = field(default_factory=list)
+    #: What the source adds (a running ComfyUI: its machine, queue and node timings).
+    source_lines: list[str] = field(default_factory=list)
 
 
-def snapshot(analysis: LiveAnalysis, window: Report, notices: list[str]) -> Snapshot:
+def snapshot(analysis: LiveAnalysis, window: Report, notices: list[str], source_lines: list[str] | None = None,
+             ) -> Snapshot:
     """The view's state: the window report (findings.window_report) holds the prompt in progress."""
     seg = analysis.seg
     live = seg.live()
@@ -70,7 +73,7 @@ def snapshot(analysis: LiveAnalysis, window: Report, notices: list[str]) -> Snap
         phase=phase_now(analysis.last_kind, bar) if prompt is not None else None, bar=bar,
         queued=len(live.queued), recent=[p for p in window.prompts if p.status not in ("running", "queued")][
             -RECENT_PROMPTS:], findings=list(window.findings), offered_mb=analysis.offered_mb,
-        notices=notices[-NOTICES_KEPT:])
+        notices=notices[-NOTICES_KEPT:], source_lines=source_lines or [])
 
 
 def phase_now(last: EventKind | None, bar: OpenBar | None) -> Phase:
@@ -112,6 +115,7 @@ def render_live(snap: Snapshot) -> RenderableType:
     if snap.now is not None:
         head.append(f" · log time {clock(snap.now)}")
     parts.append(head)
+    parts.extend(Text(line, style="cyan") for line in snap.source_lines)
     parts.append(_run_text(snap))
     parts.append(_prompt_text(snap))
     if snap.recent:

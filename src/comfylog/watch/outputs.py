@@ -3,6 +3,7 @@ built from callbacks (JSON Lines, ``--on-finding``, metrics). At the end each ge
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Protocol, TextIO
 
@@ -11,8 +12,10 @@ from rich.console import Console
 from ..model import ErrorRecord, Finding, Report, Run
 from ..model import Prompt as PromptRecord
 from ..render.terminal import render_terminal
+from ..text import dur
 from .analysis import ErrorFinal, Happening, LiveAnalysis, PromptFinal, RunReady, RunStarted
 from .live import Snapshot, finding_line, happening_line, prompt_started_line, render_live
+from .server import NODES_KEPT, NodeTiming
 
 
 class Output(Protocol):
@@ -135,3 +138,44 @@ class Dispatch(Quiet):
     def update(self, snap: Snapshot) -> None:
         if self._update:
             self._update(snap)
+
+
+class NodeLines(Quiet):
+    """A running ComfyUI's node timings: JSON Lines ``{"type": "node", ...}`` or plain lines as they come,
+    and a table of the slowest nodes after the final report."""
+
+    def __init__(self, take: Callable[[], list[NodeTiming]], out: TextIO, jsonl: bool, log: str, plain: bool) -> None:
+        self._take = take
+        self.out = out
+        self.jsonl = jsonl
+        self.plain = plain
+        self.log = log
+        self.timed: list[NodeTiming] = []
+
+    def update(self, snap: Snapshot) -> None:
+        self._drain()
+
+    def _drain(self) -> None:
+        """Write the timings that came since the last look."""
+        for timing in self._take():
+            self.timed.append(timing)
+            if self.jsonl:
+                self.out.write(json.dumps({"type": "node", "log": self.log, **timing.row()}) + "\n")
+            elif self.plain:
+                self.out.write(node_line(timing) + "\n")
+            self.out.flush()
+        del self.timed[:-NODES_KEPT]
+
+    def finish(self, report: Report) -> None:
+        self._drain()
+        if self.jsonl or not self.timed:
+            return
+        self.out.write("Nodes timed from ComfyUI's websocket (on receipt), slowest first:\n")
+        for timing in sorted(self.timed, key=lambda t: -(t.seconds or 0.0))[:20]:
+            self.out.write("  " + node_line(timing) + "\n")
+        self.out.flush()
+
+def node_line(timing: NodeTiming) -> str:
+    what = "cached" if timing.cached else dur(timing.seconds or 0.0)
+    shown = timing.display_node or timing.node
+    return f"prompt {timing.prompt_id[:8]} node {shown}: {what}"

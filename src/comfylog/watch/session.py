@@ -86,7 +86,7 @@ def watch(
             looked_at = analysis.version
             window_findings = live_findings(analysis)
         window, findings = window_findings
-        snap = snapshot(analysis, window, notices)
+        snap = snapshot(analysis, window, notices, follower.status())
         tripped = announce(window, findings, snap)
         for out in outputs:
             out.update(snap)
