@@ -820,7 +820,7 @@ class Segmenter:
         return LiveState(
             run=self._run, prompt=open_.prompt if open_ else None,
             activities=tuple(open_.activities) if open_ else (), bars=tuple(open_.bars) if open_ else (),
-            queued=tuple(self._queue), runs=tuple(self._pending_runs.items),
+            loaded=open_.loaded if open_ else False, queued=tuple(self._queue), runs=tuple(self._pending_runs.items),
             prompts=tuple(self._pending_prompts.items), progress_bars=tuple(self._pending_bars.items),
             loads=tuple(self._pending_loads.items), errors=tuple(self._pending_errors.items))
 
@@ -834,6 +834,8 @@ class LiveState:
     prompt: Prompt | None
     activities: tuple[Activity, ...]
     bars: tuple[tuple[ProgressBar, Event], ...]
+    #: The prompt printed load lines (without a clock, its load time is unknown).
+    loaded: bool
     queued: tuple[Prompt, ...]
     runs: tuple[Run, ...]
     prompts: tuple[Prompt, ...]

@@ -78,7 +78,7 @@ def window_report(analysis: LiveAnalysis) -> Report:
             paint_timed(running, running.started_at, max(now, running.started_at), list(live.activities),
                         painted + drawing, unfinished=True)
         else:
-            paint_estimated(running, painted + drawing)
+            paint_estimated(running, painted + drawing, live.loaded)
         running.status = "running"
         replaced[id(live.prompt)] = running
         replaced.update((id(old), new) for (old, _), (new, _) in zip(live.bars, painted, strict=True))

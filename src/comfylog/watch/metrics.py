@@ -83,7 +83,9 @@ class Metrics:
         if prompt.total_s is None or prompt.status in ("invalid", "dropped"):
             return
         for phase in PHASES:
-            self.prompt_seconds.labels(self.source, phase.value).observe(prompt.phases.get(phase))
+            seconds = prompt.phases.get(phase)
+            if seconds is not None:  # a phase the log cannot time is not observed
+                self.prompt_seconds.labels(self.source, phase.value).observe(seconds)
         self.prompt_seconds.labels(self.source, "total").observe(prompt.total_s)
 
     def run_started(self, run: Run) -> None:
