@@ -33,6 +33,8 @@ WINDOW_RUNS = 5
 WINDOW_PROMPTS = 100
 #: Records of each table looked at, at most (a DEBUG flood of loads in one prompt).
 WINDOW_RECORDS = 2000
+#: Prompts remembered per rule as announced (the window holds far fewer).
+ALERTED_PROMPTS = 10_000
 
 T = TypeVar("T")
 
@@ -132,7 +134,8 @@ class Alerts:
 
     def __init__(self) -> None:
         self._keys: set[tuple[str, int | None]] = set()
-        self._prompts: dict[str, set[int]] = {}
+        #: Prompts announced per rule, oldest first (a dict as an ordered set), the last ALERTED_PROMPTS kept.
+        self._prompts: dict[str, dict[int, None]] = {}
 
     def new(self, report: Report, findings: Iterable[Finding]) -> list[Finding]:
         """The findings of ``report`` not announced before, now marked as announced."""
@@ -142,10 +145,12 @@ class Alerts:
             lines = [(e.source, e.line) for e in finding.evidence]
             run = index.run_at(*max(lines)) if lines else None
             key = (finding.id, run.index if run is not None else None)
-            seen = self._prompts.setdefault(finding.id, set())
-            fresh = key not in self._keys or (finding.severity == "error" and not seen.issuperset(finding.prompts))
+            seen = self._prompts.setdefault(finding.id, {})
+            fresh = key not in self._keys or (finding.severity == "error" and any(p not in seen for p in finding.prompts))
             self._keys.add(key)
-            seen.update(finding.prompts)
+            seen.update(dict.fromkeys(finding.prompts))
+            while len(seen) > ALERTED_PROMPTS:  # memory stays flat on a worker that fails every prompt for days
+                del seen[next(iter(seen))]
             if fresh:
                 out.append(finding)
         return out
