@@ -146,7 +146,8 @@ class Alerts:
             run = index.run_at(*max(lines)) if lines else None
             key = (finding.id, run.index if run is not None else None)
             seen = self._prompts.setdefault(finding.id, {})
-            fresh = key not in self._keys or (finding.severity == "error" and any(p not in seen for p in finding.prompts))
+            new_prompts = any(p not in seen for p in finding.prompts)
+            fresh = key not in self._keys or (finding.severity == "error" and new_prompts)
             self._keys.add(key)
             seen.update(dict.fromkeys(finding.prompts))
             while len(seen) > ALERTED_PROMPTS:  # memory stays flat on a worker that fails every prompt for days
