@@ -30,6 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("rows",),
     ("compare", "check", "fleet", "export"),
     ("render",),
+    ("watch",),
     ("api",),
     ("__init__",),
     ("cli", "__main__"),

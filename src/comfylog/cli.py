@@ -553,6 +553,65 @@ def redact_command(
             typer.echo(f"comfylog: warning: {redactor.redact(name)}: {stopped}; the copy ends there", err=True)
 
 
+class WatchFormat(str, Enum):
+    text = "text"
+    jsonl = "jsonl"
+
+
+class Severity(str, Enum):
+    error = "error"
+    warning = "warning"
+
+
+@app.command("watch")
+def watch_command(
+    log: str = typer.Argument(
+        ..., help="The log to follow: a file (followed by name through rotation, like tail -F; it may not exist "
+        "yet), - for standard input, or http://HOST:PORT for a running ComfyUI."),
+    from_start: bool = typer.Option(False, "--from-start", help="Read the file from its start (default: its end)."),
+    format: WatchFormat = typer.Option(
+        WatchFormat.text, "--format", "-f", help="text: a live view on a terminal, else one line per event; the "
+        "report analyze prints at the end. jsonl: one JSON object per finished prompt, finding and restart."),
+    on_finding: str | None = typer.Option(
+        None, "--on-finding", metavar="CMD", help="Run CMD (through the shell) for each warning and error found, the "
+        "finding as JSON on its standard input."),
+    exit_on: Severity | None = typer.Option(
+        None, "--exit-on", help="End with exit status 1 at the first finding this severe (error, or warning too)."),
+    metrics: str | None = typer.Option(
+        None, "--metrics", metavar="HOST:PORT", help="Serve Prometheus metrics on http://HOST:PORT/metrics "
+        "(host 127.0.0.1 unless given; 0.0.0.0 to be scraped from elsewhere)."),
+    name: str | None = typer.Option(None, "--name", help="The log's name in metrics and JSON Lines (default: LOG)."),
+    client_id: str | None = typer.Option(
+        None, "--client-id", help="http://...: listen as this websocket client (the client_id a script queues prompts "
+        "with, to time their nodes); never the browser's."),
+    poll: float = typer.Option(0.25, "--poll", min=0.01, help="Seconds between two looks at a quiet file."),
+    limit: int = typer.Option(40, "--limit", min=1, help="Rows shown in the final report's prompt and error tables."),
+    redact: bool | None = typer.Option(
+        None, "--redact/--no-redact", help="Take API keys, tokens, e-mail addresses and user names out of the output."
+    ),
+    redact_ips: bool = typer.Option(False, "--redact-ips", help="Redact IP addresses too (implies --redact)."),
+) -> None:
+    """Follow a log as ComfyUI writes it: a live view, alerts, JSON Lines and Prometheus metrics.
+
+    At the end of the input (or Ctrl-C) it prints the report analyze prints for the same lines.
+
+    Examples:\n
+      comfylog watch ComfyUI/user/comfyui.log\n
+      docker logs -f --timestamps worker 2>&1 | comfylog watch -\n
+      comfylog watch comfyui.log --metrics :9464 --on-finding 'notify-send comfylog'\n
+      comfylog watch comfyui.log --format jsonl --exit-on error | jq -c 'select(.type == "finding")'
+    """
+    from .watch import WatchOptions, run_watch
+
+    options = WatchOptions(
+        target=log, from_start=from_start, jsonl=format is WatchFormat.jsonl, on_finding=on_finding,
+        exit_on=exit_on.value if exit_on else None, metrics=metrics, name=name, poll=poll, limit=limit,
+        client_id=client_id, redactor=_redactor(redact, redact_ips))
+    status = run_watch(options, warn=lambda message: typer.echo(f"comfylog: warning: {message}", err=True))
+    if status:
+        raise typer.Exit(status)
+
+
 def _plain_name(log: str) -> str:
     """The file name a log's redacted copy gets in an output directory (a .gz is written plain)."""
     name = "stdin.log" if log == "-" else Path(log).name

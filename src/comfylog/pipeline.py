@@ -40,14 +40,15 @@ def analyze_text(text: str, name: str = "<text>", redactor: Redactor | None = No
     return report
 
 
+#: The earliest and latest prefix times of the inputs added so far, with their nanoseconds.
+Span = tuple[tuple[datetime, int] | None, tuple[datetime, int] | None]
+
+
 @fewer_collections()
 def build_report(opened: Iterable[tuple[Source, Iterator[RawLine]]]) -> Report:
     """Read, parse and segment each opened input in order: the Report, before diagnosis."""
-    summary = Summary()
-    report = Report(sources=[], summary=summary, runs=Spool(block=RUN_BLOCK), prompts=Spool(), progress_bars=Spool(),
-                    loads=Spool(), errors=Spool())
-    first: tuple[datetime, int] | None = None  # the earliest and latest prefix times, with their nanoseconds
-    last: tuple[datetime, int] | None = None
+    report = empty_report()
+    span: Span = (None, None)
     for index, (source, lines) in enumerate(opened):
         parser = Parser(index)
         seg = Segmenter(index, first_run_index=len(report.runs), first_prompt_index=len(report.prompts),
@@ -56,42 +57,60 @@ def build_report(opened: Iterable[tuple[Source, Iterator[RawLine]]]) -> Report:
             seg.feed_all(parser.feed(raw))
         seg.feed_all(parser.close())
         seg.finish()
-        if index == 0:  # one input (the usual case): take its records as they are, spilled or not
-            report.runs, report.prompts, report.progress_bars = seg.runs, seg.prompts, seg.bars
-            report.loads, report.errors = seg.loads, seg.errors
-        else:
-            for mine, theirs in ((report.runs, seg.runs), (report.prompts, seg.prompts),
-                                 (report.progress_bars, seg.bars), (report.loads, seg.loads),
-                                 (report.errors, seg.errors)):
-                mine.extend(theirs)  # type: ignore[arg-type]
-        report.notable += seg.notable
-        report.notable_dropped += seg.notable_dropped
-        s = seg.summary
-        for name in ("got_prompt", "executed", "partial_loads", "lowvram_module_loads", "ws_timeouts", "restarts"):
-            setattr(summary, name, getattr(summary, name) + getattr(s, name))
-        summary.lowvram = summary.lowvram or s.lowvram
-        summary.skipped_lines += source.skipped_lines + parser.skipped_lines
-        summary.replaced_bytes += source.replaced_bytes
-        if parser.first_ts is not None and parser.last_ts is not None:
-            here = ((parser.first_ts, parser.first_nanos), (parser.last_ts, parser.last_nanos))
-            first = here[0] if first is None else min(first, here[0])
-            last = here[1] if last is None else max(last, here[1])
-        report.sources.append(
-            SourceInfo(
-                name=source.name,
-                lines=source.total_lines,
-                timestamp_styles={k: v for k, v in parser.styles.items() if k != "none"},
-                markdown=source.markdown,
-                replaced_bytes=source.replaced_bytes,
-                skipped_lines=source.skipped_lines + parser.skipped_lines,
-                truncated_lines=source.truncated_lines,
-                repaired_mojibake=source.repaired_mojibake,
-                dropped_bytes=source.dropped_bytes,
-                stopped=source.stopped,
-                report_fields={k: v[1] for k, v in source.report_fields.items()},
-            )
+        span = add_input(report, index, source, parser, seg, span)
+    return report
+
+
+def empty_report() -> Report:
+    """A Report with no input yet: ``add_input`` adds each one."""
+    return Report(sources=[], summary=Summary(), runs=Spool(block=RUN_BLOCK), prompts=Spool(), progress_bars=Spool(),
+                  loads=Spool(), errors=Spool())
+
+
+def add_input(report: Report, index: int, source: Source, parser: Parser, seg: Segmenter, span: Span) -> Span:
+    """Add input ``index``, read to its end (``seg.finish()`` done), to ``report``; the span so far.
+
+    ``build_report`` does this for each input it reads, and ``comfylog watch`` for the stream it
+    followed, so both make the same report of the same bytes.
+    """
+    summary = report.summary
+    first, last = span
+    if index == 0:  # one input (the usual case): take its records as they are, spilled or not
+        report.runs, report.prompts, report.progress_bars = seg.runs, seg.prompts, seg.bars
+        report.loads, report.errors = seg.loads, seg.errors
+    else:
+        for mine, theirs in ((report.runs, seg.runs), (report.prompts, seg.prompts),
+                             (report.progress_bars, seg.bars), (report.loads, seg.loads),
+                             (report.errors, seg.errors)):
+            mine.extend(theirs)  # type: ignore[arg-type]
+    report.notable += seg.notable
+    report.notable_dropped += seg.notable_dropped
+    s = seg.summary
+    for name in ("got_prompt", "executed", "partial_loads", "lowvram_module_loads", "ws_timeouts", "restarts"):
+        setattr(summary, name, getattr(summary, name) + getattr(s, name))
+    summary.lowvram = summary.lowvram or s.lowvram
+    summary.skipped_lines += source.skipped_lines + parser.skipped_lines
+    summary.replaced_bytes += source.replaced_bytes
+    if parser.first_ts is not None and parser.last_ts is not None:
+        here = ((parser.first_ts, parser.first_nanos), (parser.last_ts, parser.last_nanos))
+        first = here[0] if first is None else min(first, here[0])
+        last = here[1] if last is None else max(last, here[1])
+    report.sources.append(
+        SourceInfo(
+            name=source.name,
+            lines=source.total_lines,
+            timestamp_styles={k: v for k, v in parser.styles.items() if k != "none"},
+            markdown=source.markdown,
+            replaced_bytes=source.replaced_bytes,
+            skipped_lines=source.skipped_lines + parser.skipped_lines,
+            truncated_lines=source.truncated_lines,
+            repaired_mojibake=source.repaired_mojibake,
+            dropped_bytes=source.dropped_bytes,
+            stopped=source.stopped,
+            report_fields={k: v[1] for k, v in source.report_fields.items()},
         )
+    )
     summary.errors = len(report.errors)
     if first is not None and last is not None:
         summary.span_s = round((last[0] - first[0]).total_seconds() + (last[1] - first[1]) / 1e9, 9)
-    return report
+    return first, last

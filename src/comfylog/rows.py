@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .model import Report
+from .model import Finding, Prompt, Report, Run
 from .text import iso
 
 SCHEMA_VERSION = 2
@@ -49,54 +49,8 @@ def report_tables(report: Report) -> dict[str, Any]:
             "skipped_lines": s.skipped_lines,
             "replaced_bytes": s.replaced_bytes,
         },
-        "runs": (
-            {
-                "index": r.index,
-                "source": r.source,
-                "restart": r.restart,
-                "started_at": iso(r.started_at),
-                "ended_at": iso(r.ended_at),
-                "gpu": r.gpu,
-                "total_vram_mb": r.total_vram_mb,
-                "total_ram_mb": r.total_ram_mb,
-                "vram_state": r.vram_state,
-                "vram_states": r.vram_states,
-                "comfyui_version": r.comfyui_version,
-                "pytorch_version": r.pytorch_version,
-                "ready_at": iso(r.ready_at),
-                "startup_s": r.startup_s,
-                "prestartup_s": r.prestartup_s,
-                "import_s": r.import_s,
-                "api_ready_at": iso(r.api_ready_at),
-                "setup": r.setup,
-                "idle_s": r.idle_s,
-                "span_s": r.span_s,
-                "first_line": r.first_line,
-                "last_line": r.last_line,
-            }
-            for r in report.runs
-        ),
-        "prompts": (
-            {
-                "index": p.index,
-                "run": p.run,
-                "source": p.source,
-                "got_at": iso(p.got_at),
-                "started_at": iso(p.started_at),
-                "ended_at": iso(p.ended_at),
-                "status": p.status,
-                "executed_s": p.executed_s,
-                "total_s": p.total_s,
-                "phases": p.phases.as_dict(),
-                "estimated": p.estimated,
-                "prompt_id": p.prompt_id,
-                "cold": p.cold,
-                "memory": p.memory,
-                "first_line": p.line,
-                "last_line": p.last_line,
-            }
-            for p in report.prompts
-        ),
+        "runs": (run_row(r) for r in report.runs),
+        "prompts": (prompt_row(p) for p in report.prompts),
         "progress_bars": (
             {
                 "prompt": b.prompt,
@@ -135,22 +89,74 @@ def report_tables(report: Report) -> dict[str, Any]:
             }
             for e in report.errors
         ),
-        "findings": (
-            {
-                "source": f.evidence[0].source if f.evidence else 0,
-                "id": f.id,
-                "severity": f.severity,
-                "title": f.title,
-                "confidence": f.confidence,
-                "why": f.why,
-                "advice": f.advice,
-                "cost_s": round(f.cost_s, 3),
-                "prompts": f.prompts,
-                "figures": f.figures,
-                "evidence": [{"line": e.line, "text": e.text, "source": e.source} for e in f.evidence],
-            }
-            for f in report.findings
-        ),
+        "findings": (finding_row(f) for f in report.findings),
+    }
+
+
+def run_row(r: Run) -> dict[str, Any]:
+    """One row of the ``runs`` table."""
+    return {
+        "index": r.index,
+        "source": r.source,
+        "restart": r.restart,
+        "started_at": iso(r.started_at),
+        "ended_at": iso(r.ended_at),
+        "gpu": r.gpu,
+        "total_vram_mb": r.total_vram_mb,
+        "total_ram_mb": r.total_ram_mb,
+        "vram_state": r.vram_state,
+        "vram_states": r.vram_states,
+        "comfyui_version": r.comfyui_version,
+        "pytorch_version": r.pytorch_version,
+        "ready_at": iso(r.ready_at),
+        "startup_s": r.startup_s,
+        "prestartup_s": r.prestartup_s,
+        "import_s": r.import_s,
+        "api_ready_at": iso(r.api_ready_at),
+        "setup": r.setup,
+        "idle_s": r.idle_s,
+        "span_s": r.span_s,
+        "first_line": r.first_line,
+        "last_line": r.last_line,
+    }
+
+
+def prompt_row(p: Prompt) -> dict[str, Any]:
+    """One row of the ``prompts`` table."""
+    return {
+        "index": p.index,
+        "run": p.run,
+        "source": p.source,
+        "got_at": iso(p.got_at),
+        "started_at": iso(p.started_at),
+        "ended_at": iso(p.ended_at),
+        "status": p.status,
+        "executed_s": p.executed_s,
+        "total_s": p.total_s,
+        "phases": p.phases.as_dict(),
+        "estimated": p.estimated,
+        "prompt_id": p.prompt_id,
+        "cold": p.cold,
+        "memory": p.memory,
+        "first_line": p.line,
+        "last_line": p.last_line,
+    }
+
+
+def finding_row(f: Finding) -> dict[str, Any]:
+    """One row of the ``findings`` table."""
+    return {
+        "source": f.evidence[0].source if f.evidence else 0,
+        "id": f.id,
+        "severity": f.severity,
+        "title": f.title,
+        "confidence": f.confidence,
+        "why": f.why,
+        "advice": f.advice,
+        "cost_s": round(f.cost_s, 3),
+        "prompts": f.prompts,
+        "figures": f.figures,
+        "evidence": [{"line": e.line, "text": e.text, "source": e.source} for e in f.evidence],
     }
 
 

@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 from ..events import Activity, Event, EventKind, Phase
-from ..model import bar_is_loading
 from ..read.prefixes import PrefixReader, may_start_with_prefix
 from ..read.source import RawLine
 from .progress import find_state, si_number
@@ -105,7 +104,6 @@ class Parser:
         self._closed: list[Activity] = []
         self._isolate_next = False
         self._line_states = 0  # tqdm states read on the line being parsed: it gets an activity of its own
-        self._line_loads = False  # one of them is a loading bar's
 
     # ---- public -------------------------------------------------------------------------------
     def feed(self, raw: RawLine) -> Iterator[Item]:
@@ -136,15 +134,12 @@ class Parser:
         events: list[Event] = []
         phase = Phase.OTHER
         self._line_states = 0
-        self._line_loads = False
         segments = text.split("\r") if "\r" in text else (text,)
         for i, segment in enumerate(segments):
             if i > 0 and may_start_with_prefix(segment):
                 segment = self.prefixes.read(segment).text
             phase = self._segment(segment, raw.number, ts, events, out, phase)
 
-        if self._line_loads and phase is Phase.OTHER:
-            phase = Phase.LOAD
         isolated = self._line_states > 0 or any(e.kind in START_MARKERS for e in events) or BANNER_RULE_RE.match(text)
         self._mark(raw.number, ts, pre.resolution, phase, isolated=bool(isolated))
         if events:
@@ -225,8 +220,6 @@ class Parser:
     # ---- progress bars ------------------------------------------------------------------------
     def _progress(self, m: re.Match[str], line: int, ts: datetime | None) -> list[Item]:
         self._line_states += 1
-        if bar_is_loading(m.group("label"), m.group("unit") or "it/s"):
-            self._line_loads = True  # the silence before a loading bar's line was spent loading
         label = m.group("label").strip().rstrip(":").strip() or None
         try:
             n = si_number(m.group("n"))
@@ -360,6 +353,29 @@ class Parser:
             self._activity = None
         return flushed
 
+    # ---- for a live reader (comfylog watch) ---------------------------------------------------
+    @property
+    def open_bar(self) -> OpenBar | None:
+        """The progress bar being drawn now, as its last state shows it (None between bars)."""
+        if self._bar is None:
+            return None
+        last = self._bar.last
+        return OpenBar(last.label, last.n, last.total, last.rate, last.unit, last.elapsed_s, last.line, last.ts)
+
+
+@dataclass(frozen=True)
+class OpenBar:
+    """The last state of the progress bar being drawn (Parser.open_bar)."""
+
+    label: str | None
+    n: float
+    total: float
+    rate: float | None
+    unit: str
+    elapsed_s: float
+    line: int
+    ts: datetime | None
+
 
 def parse(lines: Iterable[RawLine], source: int = 0) -> Iterator[Item]:
     """Parse ``lines`` into Events and Activities, in order."""
@@ -369,4 +385,4 @@ def parse(lines: Iterable[RawLine], source: int = 0) -> Iterator[Item]:
     yield from parser.close()
 
 
-__all__ = ["Item", "Parser", "parse"]
+__all__ = ["Item", "OpenBar", "Parser", "parse"]

@@ -893,6 +893,40 @@ class Segmenter:
                     prompt=None, kind="oom" if is_oom(text) else "exception",
                     message=text + (f" (node {node})" if node else ""), line=line, source=self.source))
 
+    # ---- for a live reader (comfylog watch) ---------------------------------------------------
+    def release_final(self) -> None:
+        """Hand every record that is final now to the tables at once (a live reader shows them)."""
+        self._release()
+
+    def live(self) -> LiveState:
+        """What may still change, as it stands now: the reader must not change these records."""
+        open_ = self._open
+        return LiveState(
+            run=self._run, prompt=open_.prompt if open_ else None,
+            activities=tuple(open_.activities) if open_ else (), bars=tuple(open_.bars) if open_ else (),
+            loaded=open_.loaded if open_ else False, queued=tuple(self._queue), runs=tuple(self._pending_runs.items),
+            prompts=tuple(self._pending_prompts.items), progress_bars=tuple(self._pending_bars.items),
+            loads=tuple(self._pending_loads.items), errors=tuple(self._pending_errors.items))
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """The segmenter's records that may still change (Segmenter.live): the run going on, the prompt
+    being executed with what paints its phases when it ends, the queue, and each table's pending end."""
+
+    run: Run | None
+    prompt: Prompt | None
+    activities: tuple[Activity, ...]
+    bars: tuple[tuple[ProgressBar, Event], ...]
+    #: The prompt printed load lines (without a clock, its load time is unknown).
+    loaded: bool
+    queued: tuple[Prompt, ...]
+    runs: tuple[Run, ...]
+    prompts: tuple[Prompt, ...]
+    progress_bars: tuple[ProgressBar, ...]
+    loads: tuple[Load, ...]
+    errors: tuple[ErrorRecord, ...]
+
 
 Handler = Callable[[Segmenter, Event, Run], None]
 
