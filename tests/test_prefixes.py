@@ -39,6 +39,14 @@ from comfylog.read.prefixes import MINUTE, PrefixReader
         # runpod-python's plain (non-JSON) logger
         ("INFO   | sync-6f0a1c52-e1 | Started.", "Started.", None, "none"),
         ("INFO   | Jobs in queue: 1", "Jobs in queue: 1", None, "none"),
+        # RunPod's web console (a copy of it: read/console.py reverses its rows)
+        ("2025-11-10  21:50:27.563 | info | x4twfmpe23foac | got prompt", "got prompt",
+         datetime(2025, 11, 10, 21, 50, 27, 563000), "runpod-console"),
+        # RunPod's log stream (API v2), alone or as an SSE data field; an offset is turned into UTC
+        ('{"source": "container", "line": "got prompt", "ts": "2025-11-10T21:50:27.563123456Z"}', "got prompt",
+         datetime(2025, 11, 10, 21, 50, 27, 563123), "runpod-stream"),
+        ('data: {"source": "container", "line": "[2025-11-10 23:50:27.100] got prompt", '
+         '"ts": "2025-11-10T23:50:27+02:00"}', "got prompt", datetime(2025, 11, 10, 21, 50, 27), "runpod-stream"),
     ],
 )
 def test_prefix_styles(line: str, text: str, ts: datetime | None, style: str) -> None:

@@ -27,9 +27,9 @@ Row = dict[str, Any]
 #: Kinds: str, int, float, bool, and json (a list or object written as JSON text).
 SCHEMA: dict[str, tuple[tuple[str, str], ...]] = {
     "sources": (("source", "str"), ("lines", "int"), ("timestamp_styles", "json"), ("markdown", "bool"),
-                ("replaced_bytes", "int"), ("skipped_lines", "int"), ("truncated_lines", "int"),
-                ("repaired_mojibake", "int"), ("report_fields", "json"), ("dropped_bytes", "int"),
-                ("stopped", "str")),
+                ("newest_first", "bool"), ("replaced_bytes", "int"), ("skipped_lines", "int"),
+                ("truncated_lines", "int"), ("repaired_mojibake", "int"), ("report_fields", "json"),
+                ("dropped_bytes", "int"), ("stopped", "str")),
     "summary": (("source", "str"), ("got_prompt", "int"), ("executed", "int"), ("partial_loads", "int"),
                 ("lowvram", "bool"), ("lowvram_module_loads", "int"), ("ws_timeouts", "int"), ("restarts", "int"),
                 ("errors", "int"), ("span_s", "float"), ("skipped_lines", "int"), ("replaced_bytes", "int")),

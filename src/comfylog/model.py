@@ -277,6 +277,8 @@ class SourceInfo:
     lines: int
     timestamp_styles: dict[str, int]
     markdown: bool = False
+    #: Written newest line first (a RunPod console copy): read in time order, lines numbered that way.
+    newest_first: bool = False
     replaced_bytes: int = 0
     skipped_lines: int = 0
     truncated_lines: int = 0

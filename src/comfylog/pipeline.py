@@ -101,6 +101,7 @@ def add_input(report: Report, index: int, source: Source, parser: Parser, seg: S
             lines=source.total_lines,
             timestamp_styles={k: v for k, v in parser.styles.items() if k != "none"},
             markdown=source.markdown,
+            newest_first=source.newest_first,
             replaced_bytes=source.replaced_bytes,
             skipped_lines=source.skipped_lines + parser.skipped_lines,
             truncated_lines=source.truncated_lines,

@@ -26,6 +26,7 @@ def report_tables(report: Report) -> dict[str, Any]:
                 "lines": src.lines,
                 "timestamp_styles": src.timestamp_styles,
                 "markdown": src.markdown,
+                "newest_first": src.newest_first,
                 "replaced_bytes": src.replaced_bytes,
                 "skipped_lines": src.skipped_lines,
                 "truncated_lines": src.truncated_lines,

@@ -1,7 +1,8 @@
 """Log inputs as clean, numbered text lines: the one entry point of every reader.
 
 ``read_lines(path)`` opens a file, ``-`` (stdin) or a ``.gz`` (streams.py), decodes and cleans each
-line (clean.py) and, for markdown, keeps only the fenced log (markdown.py). ``lines_at`` reads a few
+line (clean.py), for markdown keeps only the fenced log (markdown.py) and puts a RunPod console copy
+in time order (runpod.py). ``lines_at`` reads a few
 lines back by number (a finding's evidence).
 """
 
@@ -15,6 +16,7 @@ from typing import BinaryIO
 from .clean import decode, finish_line
 from .markdown import markdown_lines, peek_markdown
 from .redact import Redactor
+from .runpod import console_lines, console_order, sse_data_lines, sse_framed
 from .source import RawLine, Source, UnusableInput, new_source
 from .streams import open_binary, physical_blocks
 
@@ -82,6 +84,14 @@ def lines_at(path: str, numbers: set[int], redactor: Redactor | None = None) -> 
                 if raw.number >= last:
                     break
             return found
+        order = console_order(peeked)
+        if order is not None:  # numbers count the console's lines in time order
+            for raw in console_lines(_chain_many(peeked, phys), src, order == "newest-first"):
+                if raw.number in numbers:
+                    found[raw.number] = raw.text
+                    if len(found) == len(numbers):
+                        break
+            return found
         for number, text in _chain_many(peeked, phys):
             if number in numbers:
                 found[number] = finish_line(number, text, src).text
@@ -119,6 +129,14 @@ def _clean_lines(
         if markdown:
             src.markdown = True
             yield from markdown_lines(_chain_many(peeked, lines), src)
+            return
+        order = console_order(peeked)
+        if order is not None:
+            src.newest_first = order == "newest-first"
+            yield from console_lines(_chain_many(peeked, lines), src, src.newest_first)
+            return
+        if sse_framed(peeked):
+            yield from sse_data_lines(_chain_many(peeked, lines), src)
             return
         for number, text in _chain_many(peeked, lines):
             yield finish_line(number, text, src)

@@ -8,7 +8,11 @@ Styles (see ../shared/notes/formats.md), detected per line so a file can mix the
 * docker / RunPod: ``2025-10-23T16:28:02.618719777Z `` (RFC 3339, UTC; nanoseconds cut to µs)
 * time only: ``20:46:09 `` or ``[20:46:09] `` (rolls over at midnight)
 * level tags: ``[INFO] `` and Python's ``ERROR:root:`` (stripped, no time)
+* RunPod console copy: ``2025-11-10  21:50:27.563 | info | x4twfmpe23foac | `` (runpod.py puts its
+  rows in time order)
 * runpod-python JSON: ``{"requestId": ..., "message": "Started.", "level": "INFO"}`` (message kept)
+* RunPod log stream (API v2 SSE, pods and serverless workers): ``{"source": "container", "line": "...",
+  "ts": "2025-11-10T21:50:27.563Z"}``, alone or after SSE's ``data: `` (the line kept, ``ts`` its time)
 
 A line without a prefix gets no time: it is never given an invented one.
 """
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..text import TIME_ONLY_BASE
+from .runpod import CONSOLE_ROW_RE
 
 #: Resolution, in seconds, below which a timestamp is good enough to time phases.
 FINE = 0.0
@@ -106,9 +111,14 @@ class PrefixReader:
                     if text.endswith(" - "):
                         text = REPORT_TAIL_RE.sub("", text)
                 else:
-                    m = TIME_ONLY_RE.match(text)
+                    m = CONSOLE_ROW_RE.match(text)
                     if m:
-                        ts, style = self._time_only(m), "time-only"
+                        ts, style = _at(m.group("date"), m.group("hms"), m.group("frac")), "runpod-console"
+                        nanos = _nanos(m.group("frac"))
+                    else:
+                        m = TIME_ONLY_RE.match(text)
+                        if m:
+                            ts, style = self._time_only(m), "time-only"
             if m:
                 text = text[m.end() :]
                 c = text[:1]
@@ -137,6 +147,13 @@ class PrefixReader:
             if message is not None:
                 text = message
                 c = text[:1]
+        elif (c == "{" or text.startswith("data: {")) and len(text) < JSON_MAX_CHARS and '"line"' in text:
+            streamed = _stream_line(text[6:] if c == "d" else text)
+            if streamed is not None:
+                line_read = self.read(streamed[0])  # a container line may carry its own prefix
+                if streamed[1] is None:
+                    return line_read
+                return Prefixed(line_read.text, streamed[1], FINE, "runpod-stream", streamed[2])
         if c in "IWEDC" and c != "":
             m = PY_LOGGING_RE.match(text) or RUNPOD_PLAIN_RE.match(text)
             if m:
@@ -152,6 +169,37 @@ class PrefixReader:
             self._time_only_day += 1
         self._time_only_last = secs
         return TIME_ONLY_BASE + timedelta(days=self._time_only_day, seconds=secs)
+
+
+STREAM_TS_RE = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def _stream_line(text: str) -> tuple[str, datetime | None, int] | None:
+    """The ``line``, time and nanoseconds of a RunPod log-stream event; None if ``text`` is not one.
+
+    The time is kept as written, in UTC when it says so (RunPod's, like docker's, is UTC) and as
+    local wall time when it gives no zone; an offset is applied, so every stamp of a stream is UTC.
+    """
+    stripped = text.strip()
+    if not stripped.endswith("}"):
+        return None
+    try:
+        obj = json.loads(stripped)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict) or not isinstance(obj.get("line"), str) or "ts" not in obj:
+        return None
+    raw_ts = obj["ts"]
+    m = STREAM_TS_RE.match(raw_ts.strip()) if isinstance(raw_ts, str) else None
+    if m is None:
+        return obj["line"], None, 0
+    ts = _at(m.group(1), m.group(2), m.group(3))
+    zone = m.group(4)
+    if ts is not None and zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        hours, minutes = int(zone[1:3]), int(zone[-2:])
+        ts -= sign * timedelta(hours=hours, minutes=minutes)
+    return obj["line"].rstrip("\n"), ts, _nanos(m.group(3))
 
 
 def _json_message(text: str) -> str | None:

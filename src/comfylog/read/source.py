@@ -35,6 +35,8 @@ class Source:
     repaired_mojibake: int = 0
     total_lines: int = 0
     markdown: bool = False
+    #: A RunPod console copy written newest row first: read in time order, lines numbered that way.
+    newest_first: bool = False
     #: Fields of a "ComfyUI Error Report" header (``exception_type``, ``node_type``, ``device``...),
     #: each a (line number, value) pair.
     report_fields: dict[str, tuple[int, str]] = field(default_factory=dict)

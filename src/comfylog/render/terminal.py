@@ -272,6 +272,8 @@ def _footer(report: Report) -> Text:
         bits.append(f"{s.partial_loads} partial loads, {s.lowvram_module_loads} lowvram module loads")
     if s.ws_timeouts:
         bits.append(f"{s.ws_timeouts} websocket timeouts")
+    bits += [f"{src.name}: a RunPod console copy, newest line first: read oldest first, and its line numbers "
+             "count from its oldest line" for src in report.sources if src.newest_first]
     lost = []
     if s.replaced_bytes:
         lost.append(f"{s.replaced_bytes} undecodable bytes replaced")

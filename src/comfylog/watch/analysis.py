@@ -25,6 +25,7 @@ from ..pipeline import add_input, empty_report
 from ..read.clean import finish_line
 from ..read.lines import lines_of_blocks
 from ..read.redact import Redactor
+from ..read.runpod import SSE_FRAMING
 from ..read.source import UnusableInput, new_source
 from ..read.streams import UTF8_BOM, looks_binary
 from ..segment.segmenter import NOTABLE_KINDS, START_STAGE, Segmenter
@@ -91,6 +92,7 @@ class LiveAnalysis:
         self._errors_out = 0
         self._run: Run | None = None
         self._started = False
+        self._sse = False  # the input is RunPod's log stream: its SSE framing is no log
         self._dir = tempfile.mkdtemp(prefix="comfylog-watch-")
         #: Every byte read, in order, so the final report can quote evidence lines as analyze does.
         self.copy_path = os.path.join(self._dir, "read.log")
@@ -112,9 +114,13 @@ class LiveAnalysis:
                 raise UnusableInput(f"{self.source.name}: looks like a binary file, not a text log")
         self._copy.write(block)
         for number, text in lines_of_blocks((block,), self.source, self.line):
+            self.line = number
+            if not self._sse and text.startswith("data: {") and '"line"' in text:
+                self._sse = True  # RunPod's log stream piped in (curl -N ... | comfylog watch -)
+            if self._sse and (not text.strip() or text.startswith(SSE_FRAMING)):
+                continue
             for item in self.parser.feed(finish_line(number, text, self.source)):
                 self._item(item)
-            self.line = number
         self.version += 1
 
     def _item(self, item: Event | Activity) -> None:
