@@ -133,3 +133,24 @@ def test_cli_compare_json_and_errors() -> None:
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
     text = run_cli("compare", "examples/runpod-lowvram-gguf.log", "examples/local-baseline.log", cwd=ROOT, text=True)
     assert text.returncode == 0 and "7.19x slower" in text.stdout
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "html"])
+def test_the_faster_log_first_compares_without_a_crash(fmt: str, tmp_path: Path) -> None:
+    """Any phase may be 0 on either side: the baseline's 51 s of websocket wait against none in the run."""
+    run, base = "examples/local-baseline.log", "examples/runpod-lowvram-gguf.log"
+    if fmt == "html":
+        done = run_cli("report", run, "--baseline", base, "-o", str(tmp_path / "r.html"), cwd=ROOT, text=True)
+        assert done.returncode == 0, done.stderr
+        page = (tmp_path / "r.html").read_text(encoding="utf-8")
+        assert "none in the run" in page and "7.19x faster" in page
+        return
+    done = run_cli("compare", run, base, "-f", fmt, cwd=ROOT, text=True, columns=120)
+    assert done.returncode == 0, done.stderr
+    if fmt == "json":
+        data = json.loads(done.stdout)
+        wait = next(d for d in data["phases"] if d["name"] == "wait")
+        assert wait["run"] == 0 and wait["baseline"] > 45 and wait["ratio"] is None
+        assert wait["verdict"] == "none in the run" and data["total"]["verdict"] == "7.19x faster"
+    else:
+        assert "none in the run" in done.stdout and "7.19x faster" in done.stdout

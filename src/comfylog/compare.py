@@ -45,7 +45,8 @@ class Fact:
 class Delta:
     """One quantity on both sides (seconds, or seconds per step), and how they relate.
 
-    ``ratio`` is run / baseline (above 1: the run is slower); None when a side is missing or zero.
+    ``ratio`` is run / baseline (above 1: the run is slower); None when a side is missing or zero
+    (a phase either side may not have spent any time on, or could not time).
     """
 
     name: str
@@ -55,7 +56,7 @@ class Delta:
 
     @property
     def ratio(self) -> float | None:
-        if self.run is None or self.baseline is None or self.baseline <= 0:
+        if self.run is None or self.baseline is None or self.baseline <= 0 or self.run <= 0:
             return None
         return self.run / self.baseline
 
@@ -199,7 +200,8 @@ def compare_reports(
 
 
 def ratio_text(delta: Delta) -> str:
-    """``7.19x slower``, ``1.50x faster``, ``same``, or ``none in the baseline`` (a ratio to zero)."""
+    """``7.19x slower``, ``1.50x faster``, ``same``, ``none in the baseline`` or ``none in the run``
+    (no ratio to zero), ``—`` when a side is unknown."""
     ratio = delta.ratio
     if ratio is None:
         diff = delta.difference
@@ -207,7 +209,7 @@ def ratio_text(delta: Delta) -> str:
             return "—"
         if abs(diff) < 1e-9:
             return "same"
-        return "none in the baseline"
+        return "none in the baseline" if diff > 0 else "none in the run"
     if abs(ratio - 1) <= SAME_WITHIN:
         return "same"
     return f"{ratio:.2f}x slower" if ratio > 1 else f"{1 / ratio:.2f}x faster"

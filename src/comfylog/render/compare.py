@@ -61,7 +61,8 @@ def _value(delta: Delta) -> tuple[str, str]:
 
 def _ratio(delta: Delta) -> Text:
     text = ratio_text(delta)
-    style = "red" if "slower" in text or "none in" in text else "green" if "faster" in text else ""
+    style = ("red" if "slower" in text or text == "none in the baseline"
+             else "green" if "faster" in text or text == "none in the run" else "")
     return Text(text, style=style)
 
 
