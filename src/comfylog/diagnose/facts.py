@@ -147,3 +147,20 @@ class PromptRef:
     line: int
     total_s: float | None
     started: bool
+
+
+def platform_of(facts: Facts, run: Run | None) -> str | None:
+    """``mac``, ``windows`` or ``linux``: from Manager's ``** Platform:`` line, else a ``Device: mps``
+    (Apple silicon); None when the log does not say."""
+    if run is None:
+        return None
+    name = str(run.setup.get("platform", "")).lower()  # Manager's ``** Platform:`` (a run setting)
+    if name in PLATFORMS:
+        return PLATFORMS[name]
+    if (run.device or "").lower().startswith("mps"):
+        return "mac"
+    return None
+
+
+#: ``** Platform:`` values (Python's platform.system()) by the name advice uses.
+PLATFORMS = {"darwin": "mac", "windows": "windows", "linux": "linux"}

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from ...model import Finding, Run
 from ...text import basename, plural
-from ..engine import finding, rule
+from ..engine import Advice, finding, rule
 from ..facts import Facts
+
+ADVICE_INSTALL_MISSING = Advice("Install the missing Python packages the reasons name into the Python ComfyUI runs "
+                                "with (ComfyUI-Manager: Try fix)")
+ADVICE_NOT_A_NODE = Advice("A folder without `__init__.py` is no custom node (a leftover or a broken clone): "
+                           "re-install it or remove it")
+ADVICE_SYNTAX = Advice("A syntax error means the node does not fit this Python or ComfyUI: update the node")
+ADVICE_REMOVE_NODE = Advice("Or remove the node if no workflow needs it")
 
 
 @rule(
     "import-failed", "warning", None,
     trigger="`(IMPORT FAILED)` in the custom-node import times: nodes that did not load.",
-    advice="Install the node's missing requirements into ComfyUI's Python, or remove the node.",
+    advice=(ADVICE_INSTALL_MISSING, ADVICE_NOT_A_NODE, ADVICE_SYNTAX, ADVICE_REMOVE_NODE),
 )
 def _import_failed(facts: Facts) -> list[Finding]:
     failed: dict[str, tuple[Run, float, int]] = {}
@@ -31,14 +38,12 @@ def _import_failed(facts: Facts) -> list[Finding]:
     advice = []
     texts = " ".join(reasons.values())
     if "No module named" in texts or len(reasons) < len(failed):
-        advice.append("Install the missing Python packages the reasons name into the Python ComfyUI runs with "
-                      "(ComfyUI-Manager: Try fix)")
+        advice.append(ADVICE_INSTALL_MISSING())
     if "No such file" in texts:
-        advice.append("A folder without `__init__.py` is no custom node (a leftover or a broken clone): "
-                      "re-install it or remove it")
+        advice.append(ADVICE_NOT_A_NODE())
     if "syntax" in texts.lower():
-        advice.append("A syntax error means the node does not fit this Python or ComfyUI: update the node")
-    advice.append("Or remove the node if no workflow needs it")
+        advice.append(ADVICE_SYNTAX())
+    advice.append(ADVICE_REMOVE_NODE())
     shown = "; ".join(f"{basename(p)} ({reasons[p]})" if p in reasons else basename(p) for p in list(failed)[:3])
     return [finding(
         "import-failed", f"{plural(len(failed), 'custom node')} failed to import", "high",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...events import EventKind, Phase
 from ...model import Finding, Prompt
 from ...text import dur, plural
-from ..engine import finding, rule
+from ..engine import Advice, finding, rule
 from ..facts import Facts
 
 #: Model loading slower than this (MB/s) is far below a local disk (SSDs read 500 MB/s and more).
@@ -16,14 +16,17 @@ LOCAL_DISK_MB_S = 500.0
 SLOW_LOAD_MIN_S = 20.0
 SLOW_LOAD_MIN_MB = 1_000.0
 
+ADVICE_LOCAL_DISK = Advice("Copy the models to the machine's local disk or bake them into the image instead of "
+                           "reading them from a network volume")
+ADVICE_WARM = Advice("Keep workers warm (models stay in RAM between jobs) and avoid loading the same file twice")
+
 
 @rule(
     "slow-load", "warning", Phase.LOAD,
     trigger=f"A prompt that loads only completely (no partial loads) spends {SLOW_LOAD_MIN_S:.0f} s or more "
     f"loading at under {SLOW_LOAD_MB_S:.0f} MB/s (MB of `loaded completely` / load seconds), far below a "
     "local disk: typically a network volume.",
-    advice="Put the models on the machine's local disk (or in the image), and keep workers warm so models "
-    "stay in RAM between jobs.",
+    advice=(ADVICE_LOCAL_DISK, ADVICE_WARM),
 )
 def _slow_load(facts: Facts) -> list[Finding]:
     slow: list[tuple[Prompt, float, float]] = []
@@ -54,8 +57,6 @@ def _slow_load(facts: Facts) -> list[Finding]:
         f"a local SSD reads {LOCAL_DISK_MB_S:.0f} MB/s or more, so about {dur(excess)} went to slow storage "
         "(a network volume is the usual cause). The load time also holds the nodes' own work, hence medium "
         "confidence.",
-        ["Copy the models to the machine's local disk or bake them into the image instead of reading them "
-         "from a network volume",
-         "Keep workers warm (models stay in RAM between jobs) and avoid loading the same file twice"],
+        [ADVICE_LOCAL_DISK(), ADVICE_WARM()],
         evidence, {"loaded_mb": round(mb, 1), "load_s": round(load_s, 3), "mb_per_s": round(rate, 1)},
         excess, (p.index for p, _, _ in slow))]
