@@ -29,7 +29,8 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
     advice=(ADVICE_NODE, ADVICE_READ, ADVICE_INPUTS, ADVICE_MODULE, ADVICE_CUDA_ONLY),
 )
 def _exception(facts: Facts) -> list[Finding]:
-    records = [e for e in facts.report.errors if e.kind == "exception"]
+    failed = facts.failed_startups()  # their exceptions are the start-up failure's cause (startup-failed)
+    records = [e for e in facts.report.errors if e.kind == "exception" and e.source not in failed]
     if not records:
         return []
     prompts = sorted({e.prompt for e in records if e.prompt is not None})

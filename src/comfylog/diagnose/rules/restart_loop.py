@@ -69,12 +69,15 @@ def _restart_loop(facts: Facts) -> list[Finding]:
                 lost.append(prompt.index)
                 lost_s += prompt_seconds(prompt)
         startup, n_runs, n_restarts = startups[source], start_ups[source], restarts[source]
+        never_ready = source in facts.failed_startups()
+        reason = (" None of them became ready: start-up itself fails each time (the startup-failed finding names "
+                  "the error)." if never_ready else " A process that keeps restarting is crashing, usually for the "
+                  "same reason each time.")
         findings.append(finding(
             "restart-loop", f"{n_restarts} restarts: ComfyUI started {n_runs} times in one log", "high",
             f"The log holds {n_runs} start-ups of ComfyUI; {plural(len(lost), 'prompt')} were cut off by them"
-            + (f" and start-ups took {dur(startup)}" if startup else "") + ". A process that keeps restarting "
-            "is crashing, usually for the same reason each time.",
-            [ADVICE_READ_ENDS(), ADVICE_SILENT_ENDS(), ADVICE_STOP_BILLING()],
+            + (f" and start-ups took {dur(startup)}" if startup else "") + "." + reason,
+            [ADVICE_READ_ENDS(), *([] if never_ready else [ADVICE_SILENT_ENDS()]), ADVICE_STOP_BILLING()],
             evidence, {"restarts": n_restarts, "start_ups": n_runs, "startup_s": round(startup, 3),
                        "prompts_lost": len(lost)},
             lost_s, lost, total=total))
