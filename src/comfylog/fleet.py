@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import NamedTuple, TypeVar
 
+from .index import comfyui_sources, not_comfyui_reason
 from .model import Report
 from .read.redact import Redactor
 from .read.source import UnusableInput
@@ -251,6 +252,8 @@ def summarize_log(path: str, redactor: Redactor | None = None) -> LogSummary:
         report = analyze_paths([path], redactor)
     except UnusableInput as exc:
         return LogSummary(path=shown, unusable=redactor.redact(str(exc)) if redactor else str(exc))
+    if not comfyui_sources(report):
+        return LogSummary(path=shown, unusable=not_comfyui_reason(report, 0))
     return summarize_report(report, report.sources[0].name if path == "-" else shown)
 
 

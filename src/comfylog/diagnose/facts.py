@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from ..events import EventKind
 from ..index import ReportIndex
 from ..model import Prompt, Report, Run
 from ..text import basename, gb
@@ -118,8 +119,8 @@ class Facts(ReportIndex, Citations):
         ComfyUI's ``main.py`` is its start-up failing.)"""
         if run.device or run.total_vram_mb or run.import_times:
             return True
-        if any(self.run_events(kind, run) for kind in (EventKind.PLATFORM, EventKind.PYTHON_EXECUTABLE,
-                                                       EventKind.CUDA_BANNER)):
+        if run.setup.get("platform") or run.setup.get("python_executable") or self.run_events(
+                EventKind.CUDA_BANNER, run):
             return True
         return any(basename(str(ev.fields.get("first_file", ""))) == "main.py"
                    for ev in self.run_events(EventKind.TRACEBACK, run))
@@ -190,7 +191,7 @@ def platform_of(facts: Facts, run: Run | None) -> str | None:
         return PLATFORMS[name]
     if (run.device or "").lower().startswith("mps"):
         return "mac"
-    paths = [str(ev.fields.get("path", "")) for ev in facts.run_events(EventKind.PYTHON_EXECUTABLE, run)]
+    paths = [str(run.setup.get("python_executable", ""))]
     paths += [str(ev.fields.get("first_file", "")) for ev in facts.run_events(EventKind.TRACEBACK, run)]
     for path in paths:  # where Python and ComfyUI live: only macOS has these at the root
         if path.startswith(MAC_PATHS):

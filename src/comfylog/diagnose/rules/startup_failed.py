@@ -56,8 +56,9 @@ class Cause:
 
 def _finding(facts: Facts, runs: list[Run]) -> Finding:
     tracebacks = [ev for run in runs for ev in facts.run_events(EventKind.TRACEBACK, run)]
-    pythons = [ev for run in runs for ev in facts.run_events(EventKind.PYTHON_EXECUTABLE, run)]
-    python = str(pythons[-1].fields["path"]) if pythons else None
+    pythons = [ev for run in runs for ev in facts.run_events(EventKind.RUN_SETTING, run)
+               if ev.fields.get("python_executable")]  # Manager's ``** Python executable:``
+    python = str(pythons[-1].fields["python_executable"]) if pythons else None
     cause = _cause(facts, runs, tracebacks, python)
     if pythons and any(e.line == pythons[-1].line for e in cause.evidence) is False and "torch" in cause.what:
         cause.evidence.append(facts.cite_event(pythons[-1]))
