@@ -235,3 +235,17 @@ def test_help_lists_the_ids_and_the_version_is_one_line() -> None:
     assert "Ids: no-success, lowvram, lowvram-forced" in help_text and "debug-logging. Default: startup-failed" in (
         help_text)
     assert run_cli("--version", text=True).stdout == f"comfylog {__version__}\n"
+
+
+def test_the_job_summary_lists_failures_and_warnings_cut_at_a_word(work: Path, tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    check(BASELINE.name, LOWVRAM.name, OOM.name, "-f", "github", cwd=work, env={"GITHUB_STEP_SUMMARY": str(summary)})
+    rows = [r for r in summary.read_text(encoding="utf-8").splitlines() if r.startswith(f"| {BASELINE.name}")
+            or r.startswith(f"| {LOWVRAM.name}") or r.startswith(f"| {OOM.name}")]
+    assert rows[0] == f"| {BASELINE.name} | all 8 rules | ✅ pass | | |"  # one row for a log that passed
+    assert not any("✅ pass" in r for r in rows[1:])
+    assert [r.split(" | ")[1] for r in rows if r.startswith(f"| {OOM.name}")] == ["`no-success`", "`oom-suspected`"]
+    details = [r.rsplit(" | ", 1)[1][: -len(" |")] for r in rows[1:]]
+    for detail in details:
+        assert len(detail) <= 300 and (not detail.endswith("…") or detail[-2].isalnum() or detail[-2] in ")`'")
+    assert any(d.endswith("…") for d in details)
