@@ -238,21 +238,24 @@ def check_reports(
     return CheckResult([_check_one(path, report, options, baseline) for path, report in reports], options)
 
 
-def check_logs(paths: Sequence[str], options: CheckOptions, redactor: Redactor | None = None) -> CheckResult:
+def check_logs(
+    paths: Sequence[str], options: CheckOptions, redactor: Redactor | None = None,
+    progress: Callable[[str, float, float | None], None] | None = None,
+) -> CheckResult:
     """Analyse each log on its own (and the baseline) and check them; UnusableInput propagates.
 
     With a ``redactor`` the logs are read redacted (redact.py); the paths stay as given (GitHub
-    annotations need them).
+    annotations need them). ``progress`` is told how reading each log goes.
     """
     from .index import comfyui_sources, not_comfyui_reason
     from .pipeline import analyze_paths
     from .read.source import UnusableInput
 
-    reports = [(path, analyze_paths([path], redactor)) for path in paths]
+    reports = [(path, analyze_paths([path], redactor, progress)) for path in paths]
     for _, report in reports:
         if not comfyui_sources(report):
             raise UnusableInput(not_comfyui_reason(report, 0))
-    baseline = analyze_paths([options.baseline], redactor) if options.baseline else None
+    baseline = analyze_paths([options.baseline], redactor, progress) if options.baseline else None
     return check_reports(reports, options, baseline)
 
 

@@ -18,6 +18,7 @@ from .read.source import UnusableInput
 if TYPE_CHECKING:
     from .model import Report
     from .read.redact import Redactor
+    from .render.progress import ProgressDisplay
 
 app = typer.Typer(
     name="comfylog",
@@ -58,6 +59,13 @@ def _inputs(logs: list[str] | None) -> list[str]:
     if not sys.stdin.isatty():
         return ["-"]
     fail("no log given: name one or more files, or pipe a log into standard input (-)")
+
+
+def _progress() -> ProgressDisplay:
+    """A progress line on stderr for work that lasts (only on a terminal, only after a second)."""
+    from .render.progress import ProgressDisplay
+
+    return ProgressDisplay()
 
 
 def _require_comfyui(report: Report) -> Report:
@@ -177,7 +185,9 @@ def analyze(
             fail("--format markdown replies about one report; give the log files, not a directory or --fleet")
         _fleet_report(_inputs(logs), OutputFormat(format.value), output, limit, jobs, redactor)
         return
-    report = _require_comfyui(run_analysis(_inputs(logs), redact=redactor or False))
+    with _progress() as progress:
+        report = run_analysis(_inputs(logs), redact=redactor or False, progress=progress)
+    _require_comfyui(report)
     if format is AnalyzeFormat.json:
         from .render.json import write_json
 
@@ -214,7 +224,8 @@ def _fleet_report(
     from .fleet import DEFAULT_WORKERS, analyze_fleet
     from .render.fleet import render_fleet_json, render_fleet_terminal
 
-    summary = analyze_fleet(logs, workers=jobs or DEFAULT_WORKERS, redactor=redactor)
+    with _progress() as progress:
+        summary = analyze_fleet(logs, workers=jobs or DEFAULT_WORKERS, redactor=redactor, progress=progress)
     if not summary.usable:
         fail("; ".join(str(log.unusable) for log in summary.unusable[:3]) + " (no log could be read)")
     for log in summary.unusable:
@@ -298,8 +309,9 @@ def export(
         except ImportError:
             fail("Parquet needs pyarrow: pip install 'comfylog[parquet]' (or use --format csv / jsonl)")
     redactor = _redactor(redact, redact_ips)
-    tables = concat_tables(map_logs(log_tables if redactor is None else partial(log_tables, redactor=redactor),
-                                    paths, jobs))
+    with _progress() as progress:
+        tables = concat_tables(map_logs(log_tables if redactor is None else partial(log_tables, redactor=redactor),
+                                        paths, jobs, progress))
     try:
         written = write_tables(tables, str(output), format.value)
     except MissingDependency as exc:
@@ -358,18 +370,25 @@ def report(
     from .render.html import render_html
 
     redactor = _redactor(redact, redact_ips, default=True)
-    run_report = _require_comfyui(run_analysis(inputs, redact=redactor or False))
-    if baseline is None:
-        page = render_html(run_report)
+    with _progress() as progress:
+        run_report = run_analysis(inputs, redact=redactor or False, progress=progress)
+        baseline_report = None if baseline is None else run_analysis(baseline, redact=redactor or False,
+                                                                      progress=progress)
+    _require_comfyui(run_report)
+    if baseline_report is None:
+        with _progress() as progress:
+            progress("writing the page", 0, None)
+            page = render_html(run_report)
     else:
         from .compare import CompareError, compare_reports
 
-        baseline_report = _require_comfyui(run_analysis(baseline, redact=redactor or False))
         try:
-            comparison = compare_reports(run_report, baseline_report)
+            comparison = compare_reports(run_report, _require_comfyui(baseline_report))
         except CompareError as exc:
             fail(str(exc))
-        page = render_html(run_report, baseline_report, comparison)
+        with _progress() as progress:
+            progress("writing the page", 0, None)
+            page = render_html(run_report, baseline_report, comparison)
     try:
         output.write_text(page, encoding="utf-8")
     except OSError as exc:
@@ -416,8 +435,11 @@ def compare(
         fail("only one of the two logs can be read from standard input")
     try:
         redactor = _redactor(redact, redact_ips) or False
-        comparison = compare_reports(_require_comfyui(run_analysis(run, redact=redactor)),
-                                     _require_comfyui(run_analysis(baseline, redact=redactor)), prompt, baseline_prompt)
+        with _progress() as progress:
+            run_report = run_analysis(run, redact=redactor, progress=progress)
+            baseline_report = run_analysis(baseline, redact=redactor, progress=progress)
+        comparison = compare_reports(_require_comfyui(run_report), _require_comfyui(baseline_report), prompt,
+                                     baseline_prompt)
     except CompareError as exc:
         fail(str(exc))
     if format is OutputFormat.json:
@@ -504,7 +526,9 @@ def check(
         )
     except ConfigError as exc:
         fail(str(exc))
-    result = check_logs(_inputs(logs), options, _redactor(redact, redact_ips, default=format is CheckFormat.github))
+    with _progress() as progress:
+        result = check_logs(_inputs(logs), options, _redactor(redact, redact_ips, default=format is CheckFormat.github),
+                            progress)
     if format is CheckFormat.json:
         from .render.ci import render_check_json
 
