@@ -16,8 +16,13 @@ ADVICE_NODE = Advice("The exception is raised inside the custom node `{node}`: u
 ADVICE_READ = Advice("Read the traceback: the last `File ...custom_nodes/NAME/...` line names the node that failed")
 ADVICE_INPUTS = Advice("Missing files and wrong inputs are fixed in the workflow; errors inside a custom node usually "
                        "need an update of that node (or of ComfyUI to match it)")
-ADVICE_MODULE = Advice("Install `{module}` into the Python ComfyUI runs with (ComfyUI-Manager: Try fix, or "
-                       "`python -m pip install {module}` with that Python)", {"module": "the missing module"})
+ADVICE_MODULE = Advice("Install `{package}` into the Python ComfyUI runs with (ComfyUI-Manager: Try fix, or "
+                       "`python -m pip install {package}` with that Python)",
+                       {"package": "the missing module's package"})
+#: Modules whose pip package has another name (``No module named 'skimage'``: ``scikit-image``).
+PACKAGES = {"skimage": "scikit-image", "cv2": "opencv-python", "PIL": "pillow", "yaml": "pyyaml",
+            "sklearn": "scikit-learn", "google.protobuf": "protobuf", "dateutil": "python-dateutil",
+            "attr": "attrs", "Crypto": "pycryptodome", "git": "GitPython", "fitz": "pymupdf"}
 ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that node's code is CUDA-only; look for a "
                           "version or fork that supports MPS, or use another node", {"node": "the custom node"})
 
@@ -51,7 +56,7 @@ def _exception(facts: Facts) -> list[Finding]:
         if f.cuda_only and mac and f.node:
             item = ADVICE_CUDA_ONLY(node=f.node)
         elif f.module:
-            item = ADVICE_MODULE(module=f.module)
+            item = ADVICE_MODULE(package=PACKAGES.get(f.module, PACKAGES.get(f.module.split(".")[0], f.module)))
         elif f.node:
             item = ADVICE_NODE(node=f.node, error=f.exc_type or clip(f.error, 60))
         else:
@@ -65,7 +70,8 @@ def _exception(facts: Facts) -> list[Finding]:
         "exception", title, "high",
         f"{plural(len(records), 'exception')} ({len(distinct)} distinct): {shown}"
         + (f" and {len(distinct) - 3} more" if len(distinct) > 3 else "")
-        + ". ComfyUI stops a prompt at the node that raised it.",
+        + (". ComfyUI stops a prompt at the node that raised it." if prompts else
+           ". No prompt was running: it happened at start-up or in a background task, so no prompt failed with it."),
         advice,
         [f.evidence for group in distinct for f in group][:MAX_EVIDENCE],
         {"exceptions": len(records), "prompts": len(prompts),
