@@ -23,6 +23,12 @@ ADVICE_MODULE = Advice("Install `{package}` into the Python ComfyUI runs with (C
 PACKAGES = {"skimage": "scikit-image", "cv2": "opencv-python", "PIL": "pillow", "yaml": "pyyaml",
             "sklearn": "scikit-learn", "google.protobuf": "protobuf", "dateutil": "python-dateutil",
             "attr": "attrs", "Crypto": "pycryptodome", "git": "GitPython", "fitz": "pymupdf"}
+ADVICE_DOWNLOAD = Advice("`{node}` downloads files (from Hugging Face or elsewhere) when it runs, and the connection "
+                         "failed: put the files where it reads them beforehand, or fix the network (a proxy, "
+                         "`HF_ENDPOINT` for a mirror)", {"node": "the custom node"})
+#: Exceptions and messages of a download that failed.
+NETWORK_ERRORS = ("ConnectionError", "ConnectionResetError", "LocalEntryNotFoundError", "Max retries exceeded",
+                  "ReadTimeout", "ConnectTimeout", "Connection aborted")
 ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that node's code is CUDA-only; look for a "
                           "version or fork that supports MPS, or use another node", {"node": "the custom node"})
 
@@ -31,7 +37,7 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
     "exception", "error", None,
     trigger="`!!! Exception during processing !!!` or a traceback that is not out of memory: prompts that "
     "failed in a node, named by the traceback's `custom_nodes/NAME/` frame, with the exception and its message.",
-    advice=(ADVICE_NODE, ADVICE_READ, ADVICE_INPUTS, ADVICE_MODULE, ADVICE_CUDA_ONLY),
+    advice=(ADVICE_NODE, ADVICE_READ, ADVICE_INPUTS, ADVICE_MODULE, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY),
 )
 def _exception(facts: Facts) -> list[Finding]:
     failed = facts.failed_startups()  # their exceptions are the start-up failure's cause (startup-failed)
@@ -55,6 +61,8 @@ def _exception(facts: Facts) -> list[Finding]:
         f = group[0]
         if f.cuda_only and mac and f.node:
             item = ADVICE_CUDA_ONLY(node=f.node)
+        elif f.node and any(n in f.error for n in NETWORK_ERRORS):
+            item = ADVICE_DOWNLOAD(node=f.node)
         elif f.module:
             item = ADVICE_MODULE(package=PACKAGES.get(f.module, PACKAGES.get(f.module.split(".")[0], f.module)))
         elif f.node:

@@ -17,6 +17,8 @@ ADVICE_MPS = Advice("On Apple silicon, close other apps using unified memory; th
                     "PYTORCH_MPS_HIGH_WATERMARK_RATIO to lift the limit (at the risk of system instability)")
 ADVICE_DIRECTML = Advice("DirectML reports no real VRAM size and frees memory poorly; CUDA or ROCm builds manage "
                          "memory better")
+ADVICE_DROP_HIGHVRAM = Advice("Drop `--highvram` (`Set vram state to: HIGH_VRAM`, line {line}): it keeps every model "
+                              "on the GPU, so none is unloaded to make room for the job", {"line": "N"})
 ADVICE_BIGGER_MAC = Advice("A Mac with more unified memory")
 ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
 
@@ -25,7 +27,8 @@ ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
     "oom", "error", None,
     trigger="An out-of-memory error in the log: `CUDA out of memory`, `torch.OutOfMemoryError`, `Allocation "
     "on device`, `MPS backend out of memory`, DirectML `not enough GPU video memory`.",
-    advice=(ADVICE_SMALLER_JOB, ADVICE_SMALLER_IMAGE, ADVICE_TILED_OFFLOAD, ADVICE_MPS, ADVICE_DIRECTML,
+    advice=(ADVICE_SMALLER_JOB, ADVICE_SMALLER_IMAGE, ADVICE_DROP_HIGHVRAM, ADVICE_TILED_OFFLOAD, ADVICE_MPS,
+            ADVICE_DIRECTML,
             *ALLOC_ADVICE, ADVICE_BIGGER_MAC, ADVICE_BIGGER_GPU),
 )
 def _oom(facts: Facts) -> list[Finding]:
@@ -48,6 +51,11 @@ def _oom(facts: Facts) -> list[Finding]:
     if found is not None:
         why += " " + found.why()
     advice = [found.advice() if found is not None else ADVICE_SMALLER_IMAGE()]
+    high = [ev for ev in (facts.run_events(EventKind.VRAM_STATE, run) if run is not None else [])
+            if ev.fields.get("state") == "HIGH_VRAM"]
+    if high:
+        advice.append(ADVICE_DROP_HIGHVRAM(line=high[0].line))
+        evidence.append(facts.cite_event(high[0]))
     advice.append(ADVICE_TILED_OFFLOAD())
     if device.startswith("mps"):
         advice.append(ADVICE_MPS())

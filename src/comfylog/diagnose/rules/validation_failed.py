@@ -9,8 +9,10 @@ from ...model import ErrorRecord, Evidence, Finding
 from ...text import plural
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip
-from ..facts import Facts
+from ..facts import Facts, platform_of
 
+#: LoadImage's reason for an input image it cannot open.
+INVALID_FILE = "Invalid image file:"
 #: Lines after a validation failure searched for its ``* Node id:`` / ``- Reason: detail`` lines.
 DETAIL_WINDOW = 60
 
@@ -21,13 +23,20 @@ ADVICE_MISSING_INPUT = Advice("Connect or fill in the missing inputs ({inputs}) 
 ADVICE_NOT_IN_LIST = Advice("A `Value not in list` names a file or option this machine does not have: put the file "
                             "in the models folder (or pick one that exists)")
 ADVICE_API = Advice("An API workflow must name model files that exist on this machine")
+ADVICE_INPUT_FILES = Advice("Put the input files the workflow names ({files}) in ComfyUI's `input` folder, or upload "
+                            "them with the job: they are missing or not readable as images",
+                            {"files": "the files the log names"})
+ADVICE_BACKSLASH = Advice("The workflow names files in subfolders with Windows backslashes (`{example}`) and this "
+                          "ComfyUI runs on {platform}, where its lists use `/`: the files may be there as "
+                          "`{fixed}`; pick them again in the loader or save the workflow with `/`",
+                          {"example": "folder\\file", "platform": "Linux or macOS", "fixed": "folder/file"})
 
 
 @rule(
     "validation-failed", "warning", None,
     trigger="`Failed to validate prompt` / `Prompt outputs failed validation`: prompts ComfyUI refused to "
     "run, or outputs it ignored; the causes are quoted from the `* Node id:` and `- Reason: detail` lines.",
-    advice=(ADVICE_CAUSES, ADVICE_MISSING_INPUT, ADVICE_NOT_IN_LIST, ADVICE_API),
+    advice=(ADVICE_CAUSES, ADVICE_MISSING_INPUT, ADVICE_INPUT_FILES, ADVICE_BACKSLASH, ADVICE_NOT_IN_LIST, ADVICE_API),
 )
 def _validation_failed(facts: Facts) -> list[Finding]:
     rejected = {p.index for p in facts.prompts_in("invalid")}
@@ -72,11 +81,22 @@ def _validation_failed(facts: Facts) -> list[Finding]:
     advice = []
     if missing:
         advice.append(ADVICE_MISSING_INPUT(inputs=", ".join(f"`{m}`" for m in list(missing)[:5])))
-    if any(c.split(": ", 1)[-1].startswith("Value not in list") or "Value not in list" in c for c in causes):
+    inputs = list(dict.fromkeys(c.rsplit(INVALID_FILE, 1)[1].strip() for c in causes if INVALID_FILE in c))
+    if inputs:
+        advice.append(ADVICE_INPUT_FILES(files=", ".join(f"`{name}`" for name in inputs[:5])))
+    not_in_list = [c for c in causes if "Value not in list" in c]
+    windows_names = [c for c in not_in_list if "\\" in c.split("Value not in list", 1)[1]]
+    platform = platform_of(facts, facts.run_at(records[0].source, records[0].line)) if records else None
+    if windows_names and platform in ("linux", "mac"):
+        name = windows_names[0].split("'", 2)[1] if windows_names[0].count("'") >= 2 else "folder\\file"
+        advice.append(ADVICE_BACKSLASH(example=name, platform="Linux" if platform == "linux" else "macOS",
+                                       fixed=name.replace("\\", "/")))
+    if not_in_list:
         advice.append(ADVICE_NOT_IN_LIST())
     if not advice:
         advice.append(ADVICE_CAUSES())
-    advice.append(ADVICE_API())
+    if not_in_list or not causes:
+        advice.append(ADVICE_API())
     evidence = [facts.cite(e.source, e.line, e.message) for e in records[:2]] + cause_lines
     return [finding(
         "validation-failed", "Workflow validation failed: " + ", ".join(parts), "high",
