@@ -1,20 +1,27 @@
 # Two commands for a fresh machine with Python 3.10+ and make:
-#   make demo   - install comfylog into .venv and analyse a bundled example log
-#   make test   - install, lint (ruff), type-check (mypy) and run the whole test suite
+#   make demo   - install comfylog alone (its runtime dependencies) into .venv and analyse a bundled example log
+#   make test   - install the development tools too, lint (ruff), type-check (mypy) and run the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+RUNTIME := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint clean
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-demo: $(STAMP)
+$(RUNTIME): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUNTIME)
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(RUNTIME) $(STAMP)
+
+demo: $(RUNTIME)
 	$(BIN)/comfylog analyze examples/runpod-lowvram-gguf.log
 
 lint: $(STAMP)

@@ -16,9 +16,10 @@ import pytest
 from comfylog.api import analyze_text
 from comfylog.check import CheckOptions, check_reports
 from comfylog.render.ci import escape_data, escape_property, render_check_junit
+from comfylog.version import __version__
 
 from .cli import Result, run_cli
-from .conftest import EXAMPLES, corpus_or_skip
+from .conftest import EXAMPLES, FIXTURES, corpus_or_skip
 
 LOWVRAM = EXAMPLES / "runpod-lowvram-gguf.log"
 BASELINE = EXAMPLES / "local-baseline.log"
@@ -56,7 +57,7 @@ def test_exit_codes_for_rules_that_pass_and_fail(work: Path) -> None:
     both = check(LOWVRAM.name, OOM.name, "--fail-on", "lowvram", "--fail-on", "debug-logging", "-f", "json", cwd=work)
     statuses = [{o["rule"]: o["status"] for o in log["outcomes"]} for log in json.loads(both.stdout)["logs"]]
     assert both.returncode == 1
-    assert statuses[0] == {"lowvram": "fail", "debug-logging": "fail", "ws-wait": "warn"}
+    assert statuses[0] == {"lowvram": "fail", "debug-logging": "fail", "ws-wait": "warn", "slow-load": "warn"}
     assert statuses[1] == {"lowvram": "pass", "debug-logging": "pass", "oom-suspected": "warn"}
 
 
@@ -136,8 +137,9 @@ def test_github_format_on_a_pasted_issue_body_from_stdin(work: Path) -> None:
     body = "The pod restarts:\n\n```\n" + OOM.read_text("utf-8") + "```\n"
     done = check("-", "-f", "github", cwd=work, stdin=body)
     assert done.returncode == 1
-    [command] = [line for line in done.stdout.splitlines() if line.startswith("::")]
-    assert command.startswith("::error title=comfylog oom-suspected%3A Silent crash")  # no file for stdin
+    commands = [line for line in done.stdout.splitlines() if line.startswith("::")]
+    assert commands[0].startswith("::error title=comfylog no-success%3A none of 1 prompts")  # no file for stdin
+    assert commands[1].startswith("::error title=comfylog oom-suspected%3A Silent crash")
 
 
 def test_escaping_follows_githubs_rules() -> None:
@@ -153,10 +155,11 @@ def test_junit_is_valid_xml_with_one_testcase_per_rule(work: Path) -> None:
     suites = root.findall("testsuite")
     assert [s.get("name") for s in suites] == [LOWVRAM.name, OOM.name]
     lowvram = {c.get("name"): c for c in suites[0].findall("testcase")}
-    assert list(lowvram) == ["max-total", "oom", "oom-suspected", "restart-loop", "unfinished", "lowvram", "ws-wait"]
+    assert list(lowvram) == ["max-total", "startup-failed", "no-success", "oom", "oom-suspected", "restart-loop",
+                             "unfinished", "handler-error", "output-dropped", "lowvram", "ws-wait", "slow-load"]
     assert lowvram["max-total"].find("failure") is not None and lowvram["oom"].find("failure") is None
     assert "warning:" in (lowvram["lowvram"].findtext("system-out") or "")
-    assert root.get("failures") == "2" and root.get("tests") == str(sum(1 for _ in root.iter("testcase")))
+    assert root.get("failures") == "3" and root.get("tests") == str(sum(1 for _ in root.iter("testcase")))
 
 
 def test_junit_escapes_hostile_log_text() -> None:
@@ -179,7 +182,7 @@ def test_json_and_text_formats(work: Path) -> None:
     assert {f["id"] for f in first["findings"]} == {"oom-suspected"}
     assert next(o for o in first["outcomes"] if o["rule"] == "oom-suspected")["line"] == 44
     text = check(OOM.name, cwd=work)
-    assert "oom-suspected" in text.stdout and "FAILED: 1 rule" in text.stdout
+    assert "oom-suspected" in text.stdout and "FAILED: 2 rules" in text.stdout
 
 
 def test_the_action_runs_check_as_documented(work: Path) -> None:
@@ -204,3 +207,45 @@ def test_the_action_runs_check_as_documented(work: Path) -> None:
     workflow = yaml.safe_load((root / "examples" / "github-workflow.yml").read_text("utf-8"))
     uses = [s for s in workflow["jobs"]["render"]["steps"] if "comfylog" in str(s.get("uses", ""))]
     assert uses and set(uses[0]["with"]) <= set(action["inputs"])
+
+
+@pytest.mark.parametrize("command", ["check", "analyze"])
+def test_input_that_is_not_a_comfyui_log_is_refused_in_one_line(command: str) -> None:
+    done = run_cli(command, "-", stdin="hello\n", text=True)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == ("comfylog: error: <stdin>: not a ComfyUI log (no ComfyUI, ComfyUI-Manager, worker-comfyui "
+                           "or RunPod line in its 1 line)\n")
+
+
+def test_a_log_whose_comfyui_never_started_or_whose_prompts_all_failed_fails_by_default() -> None:
+    never = run_cli("check", str(FIXTURES / "torch-missing-macos.log"), "-f", "json", text=True)
+    assert never.returncode == 1
+    failed = {o["rule"] for o in json.loads(never.stdout)["logs"][0]["outcomes"] if o["status"] == "fail"}
+    assert failed == {"startup-failed"}
+    corpus = corpus_or_skip()
+    every_prompt_failed = next((corpus / "logs").glob("033-*.log"))  # its one prompt ran out of memory
+    done = run_cli("check", str(every_prompt_failed), "--warn-on", "oom", "-f", "json", text=True)
+    outcome = next(o for o in json.loads(done.stdout)["logs"][0]["outcomes"] if o["rule"] == "no-success")
+    assert done.returncode == 1 and outcome["status"] == "fail" and outcome["message"] == (
+        "none of the log's 1 prompts succeeded (1 error)")
+
+
+def test_help_lists_the_ids_and_the_version_is_one_line() -> None:
+    help_text = run_cli("check", "--help", text=True, columns=400).stdout
+    assert "Ids: no-success, lowvram, lowvram-forced" in help_text and "debug-logging. Default: startup-failed" in (
+        help_text)
+    assert run_cli("--version", text=True).stdout == f"comfylog {__version__}\n"
+
+
+def test_the_job_summary_lists_failures_and_warnings_cut_at_a_word(work: Path, tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    check(BASELINE.name, LOWVRAM.name, OOM.name, "-f", "github", cwd=work, env={"GITHUB_STEP_SUMMARY": str(summary)})
+    rows = [r for r in summary.read_text(encoding="utf-8").splitlines() if r.startswith(f"| {BASELINE.name}")
+            or r.startswith(f"| {LOWVRAM.name}") or r.startswith(f"| {OOM.name}")]
+    assert rows[0] == f"| {BASELINE.name} | all 8 rules | ✅ pass | | |"  # one row for a log that passed
+    assert not any("✅ pass" in r for r in rows[1:])
+    assert [r.split(" | ")[1] for r in rows if r.startswith(f"| {OOM.name}")] == ["`no-success`", "`oom-suspected`"]
+    details = [r.rsplit(" | ", 1)[1][: -len(" |")] for r in rows[1:]]
+    for detail in details:
+        assert len(detail) <= 300 and (not detail.endswith("…") or detail[-2].isalnum() or detail[-2] in ")`'")
+    assert any(d.endswith("…") for d in details)

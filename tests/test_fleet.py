@@ -238,3 +238,23 @@ def test_cli_fleet_reads_stdin_in_this_process() -> None:
     assert data["logs"][0]["total_p50"] == pytest.approx(comfylog.analyze(EXAMPLES / "local-baseline.log")
                                                          .prompts[0].total_s, abs=1e-3)
     assert data["totals"]["restarts"] == 1
+
+
+def test_a_file_with_no_comfyui_line_is_skipped_with_its_reason(tmp_path: Path) -> None:
+    (tmp_path / "good.log").write_bytes((EXAMPLES / "local-baseline.log").read_bytes())
+    (tmp_path / "other.log").write_text("hello\n")
+    result = run_cli("analyze", str(tmp_path), "--format", "json", text=True)
+    data = json.loads(result.stdout)
+    assert result.returncode == 0 and [row["path"] for row in data["logs"]] == [str(tmp_path / "good.log")]
+    reason = (f"{tmp_path / 'other.log'}: not a ComfyUI log (no ComfyUI, ComfyUI-Manager, worker-comfyui or RunPod "
+              "line in its 1 line)")
+    assert data["unusable"] == [{"path": str(tmp_path / "other.log"), "reason": reason}]
+
+
+def test_the_fleet_table_never_breaks_an_id_at_80_columns() -> None:
+    corpus = corpus_or_skip()
+    result = run_cli("analyze", str(corpus / "scenarios"), columns=80, text=True)
+    table = str(result.stdout).split("Fleet-wide")[0]
+    for finding in ("lowvram", "ws-wait", "slow-load", "gguf", "debug-logging", "oom-suspected"):
+        assert finding in table, finding  # each id whole on its line
+    assert all(len(line) <= 80 for line in table.splitlines())

@@ -344,8 +344,8 @@ def test_stdin_that_closes_early() -> None:
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["sources"][0]["name"] == "<stdin>" and data["summary"]["got_prompt"] >= 1
-    empty = run_cli("analyze", "-", "--format", "json", stdin=b"")
-    assert empty.returncode == 0 and json.loads(empty.stdout)["prompts"] == []
+    empty = run_cli("analyze", "-", "--format", "json", stdin=b"", text=True)
+    assert empty.returncode == 2 and empty.stderr == "comfylog: error: <stdin>: is empty\n"
 
 
 COMMANDS = {

@@ -152,8 +152,10 @@ def test_restart_scenario_marks_the_restart_and_the_unfinished_prompt() -> None:
     marks = {t["name"]: t for t in fig["data"] if t["type"] == "scatter"}
     restart = marks["restart (ComfyUI started again)"]
     assert restart["y"] == ["run 2"] and restart["x"][0].startswith("2025-10-23 16:28:14")
-    unfinished = marks["prompt did not finish"]
-    assert unfinished["y"] == ["run 1"] and unfinished["x"][0].startswith("2025-10-23 16:28:13")
+    # the silent crash oom-suspected names is marked where it cut the run (the last line of run 1, 46)
+    cut = marks["suspected out of memory: the run was cut here"]
+    assert cut["y"] == ["run 1"] and cut["x"][0].startswith("2025-10-23 16:28:13")
+    assert "prompt did not finish" not in marks
 
 
 def test_hostile_log_text_is_escaped_everywhere() -> None:
@@ -413,3 +415,28 @@ def test_hostile_log_runs_no_script_and_shows_the_text(viewer: Viewer) -> None:
     page.hover("#rates-plot .scatterlayer .point", force=True)
     hover = page.eval_on_selector("#rates-plot .hoverlayer", "el => el.textContent")
     assert "<b onmouseover=window.__pwned=1>Sampling</b>" in hover
+
+
+def test_a_report_with_its_baseline_reads_as_a_person_would_want_it() -> None:
+    """The field report (examples/) with its local baseline: words, line order, both rates, named durations."""
+    from comfylog.compare import compare_reports
+
+    run = analyze(ROOT / "examples" / "runpod-lowvram-gguf.log")
+    base = analyze(ROOT / "examples" / "local-baseline.log")
+    page = render_html(run, base, compare_reports(run, base))
+    findings = page.split('<section id="findings">', 1)[1].split("</section>", 1)[0]
+    lowvram = findings.split('<div class="finding', 2)[1]
+    assert "In figures: partial loads 3" in lowvram and "least offered 128 MB" in lowvram
+    assert "load share 56%" in lowvram
+    assert "least_offered_mb" not in page and "load_share" not in page
+    lines = [int(n) for n in re.findall(r'<span class="ln">(\d+)</span>', lowvram)]
+    assert lines == sorted(lines) and lines[:2] == [20, 58]  # the vram state line comes first, as in the log
+    assert "The baseline loaded every model completely" in lowvram
+    assert "comfylog compare THIS.log" not in page  # the report holds the comparison already
+    rates = figures(page)["rates-plot"]
+    baseline = next(t for t in rates["data"] if t["name"] == "baseline")
+    assert baseline["x"] == [1] and baseline["y"] == [38.15]
+    assert "10:51 (printed 10:50)" in page
+    assert "as ComfyUI printed them; the prompt tables and timelines show the measured" in page
+    vram_row = re.search(r"<tr[^>]*><th>VRAM</th>", page)
+    assert vram_row is not None and "warn" not in vram_row.group(0)  # 24217 vs 24564 MB: 1.4% apart

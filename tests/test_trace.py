@@ -131,7 +131,9 @@ def test_findings_are_instants_at_their_first_line_with_their_evidence() -> None
     doc = trace_of(LOWVRAM)
     lowvram = next(e for e in events(doc, "i", cat="finding") if e["name"] == "finding: lowvram")
     assert "only 128 MB of VRAM" in lowvram["args"]["title"]
-    assert lowvram["args"]["evidence"][0] == "58: loaded partially 128.0 125.5274658203125 0"
+    # in line order: the vram state that rules out --lowvram, then the first partial load (where the instant is)
+    assert lowvram["args"]["evidence"][:2] == ["20: Set vram state to: NORMAL_VRAM",
+                                               "58: loaded partially 128.0 125.5274658203125 0"]
     assert lowvram["args"]["evidence"][-1].endswith("more lines")
     assert lowvram["args"]["advice"]
     line_58 = datetime(2025, 10, 22, 20, 47, 6, 113092) - datetime(2025, 10, 22, 20, 45, 31, 168209)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .export import log_tables, report_frames
 from .model import Report
-from .pipeline import analyze_paths
+from .pipeline import Progress, analyze_paths
 from .pipeline import analyze_text as _analyze_text
 from .read.redact import Redactor
 
@@ -24,16 +24,20 @@ if TYPE_CHECKING:
     from .fleet import FleetSummary
 
 
-def analyze(logs: str | PathLike[str] | Sequence[str | PathLike[str]], redact: bool | Redactor = False) -> Report:
+def analyze(
+    logs: str | PathLike[str] | Sequence[str | PathLike[str]], redact: bool | Redactor = False,
+    progress: Progress | None = None,
+) -> Report:
     """Analyse one log path, several paths (read in order as one report), or ``-`` for stdin.
 
     ``redact`` (True, or a ``comfylog.read.redact.Redactor``) takes secrets, e-mail addresses and user
-    names out of every text of the report as the log is read; the numbers stay the same.
+    names out of every text of the report as the log is read; the numbers stay the same. ``progress``,
+    if given, is called as ``progress(what, done, total)`` while the work goes on.
     """
     if isinstance(logs, str) and "\n" in logs:
         raise ValueError("analyze() takes paths; to analyse log text use comfylog.analyze_text(text)")
     paths = [str(logs)] if isinstance(logs, (str, PathLike)) else [str(p) for p in logs]
-    return analyze_paths(paths, _redactor(redact))
+    return analyze_paths(paths, _redactor(redact), progress)
 
 
 def analyze_text(text: str, name: str = "<text>", redact: bool | Redactor = False) -> Report:

@@ -27,8 +27,15 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10: the backport (a dependency there)
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-#: Findings that fail a check unless told otherwise: the run died or did not finish.
-DEFAULT_FAIL_ON = ("oom", "oom-suspected", "restart-loop", "unfinished")
+#: Rules of the check itself that ``--fail-on`` / ``--warn-on`` name beside finding ids.
+CHECK_RULES = {
+    "no-success": "the log holds prompts and none of them succeeded",
+}
+#: What fails a check unless told otherwise: ComfyUI never became ready, no prompt succeeded, the run
+#: died or did not finish, the job failed or lost its output. Every other finding of severity warning
+#: or error (an exception in one prompt of many, validation failures, partial loads) warns.
+DEFAULT_FAIL_ON = ("startup-failed", "no-success", "oom", "oom-suspected", "restart-loop", "unfinished",
+                   "handler-error", "output-dropped")
 #: Config keys and what they hold (``-`` and ``_`` are the same in key names).
 CONFIG_KEYS = {
     "max_total": "seconds", "max_load": "seconds", "max_wait": "seconds", "max_slowdown": "ratio",
@@ -211,9 +218,14 @@ def _ids(value: Any, source: str) -> tuple[str, ...]:
     if ids == ["none"]:
         return ()
     for finding_id in ids:
-        if finding_id not in RULES:
-            raise ConfigError(f"{source}: unknown finding id {finding_id!r} (known: {', '.join(RULES)})")
+        if finding_id not in RULES and finding_id not in CHECK_RULES:
+            raise ConfigError(f"{source}: unknown finding id {finding_id!r} (known: {', '.join(known_ids())})")
     return tuple(dict.fromkeys(ids))
+
+
+def known_ids() -> list[str]:
+    """Every id ``--fail-on`` and ``--warn-on`` take: the check's own rules, then the findings."""
+    return [*CHECK_RULES, *RULES]
 
 
 # ---- checking -----------------------------------------------------------------------------------
@@ -226,16 +238,24 @@ def check_reports(
     return CheckResult([_check_one(path, report, options, baseline) for path, report in reports], options)
 
 
-def check_logs(paths: Sequence[str], options: CheckOptions, redactor: Redactor | None = None) -> CheckResult:
+def check_logs(
+    paths: Sequence[str], options: CheckOptions, redactor: Redactor | None = None,
+    progress: Callable[[str, float, float | None], None] | None = None,
+) -> CheckResult:
     """Analyse each log on its own (and the baseline) and check them; UnusableInput propagates.
 
     With a ``redactor`` the logs are read redacted (redact.py); the paths stay as given (GitHub
-    annotations need them).
+    annotations need them). ``progress`` is told how reading each log goes.
     """
+    from .index import comfyui_sources, not_comfyui_reason
     from .pipeline import analyze_paths
+    from .read.source import UnusableInput
 
-    reports = [(path, analyze_paths([path], redactor)) for path in paths]
-    baseline = analyze_paths([options.baseline], redactor) if options.baseline else None
+    reports = [(path, analyze_paths([path], redactor, progress)) for path in paths]
+    for _, report in reports:
+        if not comfyui_sources(report):
+            raise UnusableInput(not_comfyui_reason(report, 0))
+    baseline = analyze_paths([options.baseline], redactor, progress) if options.baseline else None
     return check_reports(reports, options, baseline)
 
 
@@ -251,14 +271,14 @@ def _check_one(path: str, report: Report, options: CheckOptions, baseline: Repor
     for f in report.findings:
         present.setdefault(f.id, f)
     for finding_id in options.fail_on:
-        outcomes.append(_finding_outcome(finding_id, present.get(finding_id), "fail"))
+        outcomes.append(_rule_outcome(finding_id, present, report, "fail"))
     warn_ids: Iterable[str]
     if options.warn_on is not None:
         warn_ids = options.warn_on
     else:
         warn_ids = [i for i, f in present.items() if i not in options.fail_on and f.severity in ("error", "warning")]
     for finding_id in warn_ids:
-        outcomes.append(_finding_outcome(finding_id, present.get(finding_id), "warn"))
+        outcomes.append(_rule_outcome(finding_id, present, report, "warn"))
     return LogCheck(path, outcomes, list(report.findings))
 
 
@@ -302,6 +322,32 @@ def _slowdown_outcome(limit: float, report: Report, baseline: Report) -> Outcome
                        line=line, value=ratio, limit=limit)
     return Outcome("max-slowdown", "pass", f"within {limit:g}x of the baseline", detail, line=line, value=ratio,
                    limit=limit)
+
+
+def _rule_outcome(rule_id: str, present: dict[str, Finding], report: Report, status: str) -> Outcome:
+    if rule_id == "no-success":
+        return _success_outcome(report, status)
+    return _finding_outcome(rule_id, present.get(rule_id), status)
+
+
+def _success_outcome(report: Report, status: str) -> Outcome:
+    """``no-success``: a log whose prompts all failed, were refused or never finished."""
+    counts: dict[str, int] = {}
+    first: Prompt | None = None
+    for prompt in report.prompts:
+        counts[prompt.status] = counts.get(prompt.status, 0) + 1
+        first = first or prompt
+    total = sum(counts.values())
+    ok = counts.get("ok", 0)
+    if not total:
+        return Outcome("no-success", "pass", "no prompt in the log", "no prompt in the log: nothing to succeed")
+    if ok:
+        return Outcome("no-success", "pass", f"{ok} of {total} prompts succeeded",
+                       f"{ok} of {total} prompts succeeded", value=float(ok))
+    how = ", ".join(f"{n} {name}" for name, n in counts.items())
+    return Outcome("no-success", status, f"none of {total} prompts succeeded",
+                   f"none of the log's {total} prompts succeeded ({how})", line=first.line if first else None,
+                   value=0.0)
 
 
 def _finding_outcome(finding_id: str, finding: Finding | None, status: str) -> Outcome:

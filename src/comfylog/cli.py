@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import io
 import os
 import sys
@@ -15,7 +16,9 @@ import typer
 from .read.source import UnusableInput
 
 if TYPE_CHECKING:
+    from .model import Report
     from .read.redact import Redactor
+    from .render.progress import ProgressDisplay
 
 app = typer.Typer(
     name="comfylog",
@@ -58,6 +61,26 @@ def _inputs(logs: list[str] | None) -> list[str]:
     fail("no log given: name one or more files, or pipe a log into standard input (-)")
 
 
+def _progress() -> ProgressDisplay:
+    """A progress line on stderr for work that lasts (only on a terminal, only after a second)."""
+    from .render.progress import ProgressDisplay
+
+    return ProgressDisplay()
+
+
+def _require_comfyui(report: Report) -> Report:
+    """Refuse input with no ComfyUI line at all (exit 2); warn about the inputs of several that have none."""
+    from .index import comfyui_sources, not_comfyui_reason
+
+    found = comfyui_sources(report)
+    missing = [i for i in range(len(report.sources)) if i not in found]
+    if missing and len(missing) == len(report.sources):
+        fail("; ".join(not_comfyui_reason(report, i) for i in missing[:3]))
+    for i in missing:
+        typer.echo(f"comfylog: warning: {not_comfyui_reason(report, i)}", err=True)
+    return report
+
+
 def _write_streamed(write: Callable[[TextIO], None], output: Path | None) -> None:
     """Like _write, for output written piece by piece (JSON of a long log: never all in memory)."""
     if output is None or str(output) == "-":
@@ -96,9 +119,24 @@ def _print_rich(draw: Callable[[Any], None], output: Path | None, width: int = 1
     _write(console.export_text(), output)
 
 
+def version_text() -> str:
+    """What ``comfylog --version`` prints: the version (and, later, which scanner runs)."""
+    from .version import __version__
+
+    return f"comfylog {__version__}"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(version_text())
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks instead of one-line errors."),
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Show comfylog's version and exit."),
 ) -> None:
     DEBUG["on"] = debug
 
@@ -147,7 +185,9 @@ def analyze(
             fail("--format markdown replies about one report; give the log files, not a directory or --fleet")
         _fleet_report(_inputs(logs), OutputFormat(format.value), output, limit, jobs, redactor)
         return
-    report = run_analysis(_inputs(logs), redact=redactor or False)
+    with _progress() as progress:
+        report = run_analysis(_inputs(logs), redact=redactor or False, progress=progress)
+    _require_comfyui(report)
     if format is AnalyzeFormat.json:
         from .render.json import write_json
 
@@ -184,7 +224,8 @@ def _fleet_report(
     from .fleet import DEFAULT_WORKERS, analyze_fleet
     from .render.fleet import render_fleet_json, render_fleet_terminal
 
-    summary = analyze_fleet(logs, workers=jobs or DEFAULT_WORKERS, redactor=redactor)
+    with _progress() as progress:
+        summary = analyze_fleet(logs, workers=jobs or DEFAULT_WORKERS, redactor=redactor, progress=progress)
     if not summary.usable:
         fail("; ".join(str(log.unusable) for log in summary.unusable[:3]) + " (no log could be read)")
     for log in summary.unusable:
@@ -268,8 +309,9 @@ def export(
         except ImportError:
             fail("Parquet needs pyarrow: pip install 'comfylog[parquet]' (or use --format csv / jsonl)")
     redactor = _redactor(redact, redact_ips)
-    tables = concat_tables(map_logs(log_tables if redactor is None else partial(log_tables, redactor=redactor),
-                                    paths, jobs))
+    with _progress() as progress:
+        tables = concat_tables(map_logs(log_tables if redactor is None else partial(log_tables, redactor=redactor),
+                                        paths, jobs, progress))
     try:
         written = write_tables(tables, str(output), format.value)
     except MissingDependency as exc:
@@ -328,18 +370,25 @@ def report(
     from .render.html import render_html
 
     redactor = _redactor(redact, redact_ips, default=True)
-    run_report = run_analysis(inputs, redact=redactor or False)
-    if baseline is None:
-        page = render_html(run_report)
+    with _progress() as progress:
+        run_report = run_analysis(inputs, redact=redactor or False, progress=progress)
+        baseline_report = None if baseline is None else run_analysis(baseline, redact=redactor or False,
+                                                                      progress=progress)
+    _require_comfyui(run_report)
+    if baseline_report is None:
+        with _progress() as progress:
+            progress("writing the page", 0, None)
+            page = render_html(run_report)
     else:
         from .compare import CompareError, compare_reports
 
-        baseline_report = run_analysis(baseline, redact=redactor or False)
         try:
-            comparison = compare_reports(run_report, baseline_report)
+            comparison = compare_reports(run_report, _require_comfyui(baseline_report))
         except CompareError as exc:
             fail(str(exc))
-        page = render_html(run_report, baseline_report, comparison)
+        with _progress() as progress:
+            progress("writing the page", 0, None)
+            page = render_html(run_report, baseline_report, comparison)
     try:
         output.write_text(page, encoding="utf-8")
     except OSError as exc:
@@ -386,8 +435,11 @@ def compare(
         fail("only one of the two logs can be read from standard input")
     try:
         redactor = _redactor(redact, redact_ips) or False
-        comparison = compare_reports(run_analysis(run, redact=redactor), run_analysis(baseline, redact=redactor),
-                                     prompt, baseline_prompt)
+        with _progress() as progress:
+            run_report = run_analysis(run, redact=redactor, progress=progress)
+            baseline_report = run_analysis(baseline, redact=redactor, progress=progress)
+        comparison = compare_reports(_require_comfyui(run_report), _require_comfyui(baseline_report), prompt,
+                                     baseline_prompt)
     except CompareError as exc:
         fail(str(exc))
     if format is OutputFormat.json:
@@ -398,6 +450,21 @@ def compare(
     from .render.compare import render_compare
 
     _print_rich(lambda console: render_compare(comparison, console), output)
+
+
+#: ``--fail-on``; its help lists the ids, filled in only when help is shown (the catalog costs 0.3 s to import).
+FAIL_ON: Any = typer.Option(
+    None, "--fail-on", help="Rules that fail the check, comma-separated or repeated; 'none' for none. Ids: {ids}. "
+    "Default: {default}.",
+)
+
+
+def _fill_help(args: list[str]) -> None:
+    """Put the rule ids into ``--fail-on``'s help when help is asked for."""
+    if FAIL_ON.help and "{ids}" in FAIL_ON.help and ("--help" in args or "-h" in args):
+        from .check import DEFAULT_FAIL_ON, known_ids
+
+        FAIL_ON.help = FAIL_ON.help.format(ids=", ".join(known_ids()), default=", ".join(DEFAULT_FAIL_ON))
 
 
 class CheckFormat(str, Enum):
@@ -419,12 +486,9 @@ def check(
         None, "--max-slowdown", help="Fail if the run is more than this many times slower than --baseline."
     ),
     baseline: str | None = typer.Option(None, "--baseline", help="Reference log for --max-slowdown."),
-    fail_on: list[str] | None = typer.Option(
-        None, "--fail-on", help="Finding ids that fail the check, comma-separated or repeated; 'none' for none. "
-        "Default: oom, oom-suspected, restart-loop, unfinished.",
-    ),
+    fail_on: list[str] | None = FAIL_ON,
     warn_on: list[str] | None = typer.Option(
-        None, "--warn-on", help="Finding ids that only warn (this also takes them out of the default --fail-on). "
+        None, "--warn-on", help="Ids that only warn (this also takes them out of the default --fail-on). "
         "Default: every other finding of severity warning or error.",
     ),
     config: str | None = typer.Option(
@@ -462,7 +526,9 @@ def check(
         )
     except ConfigError as exc:
         fail(str(exc))
-    result = check_logs(_inputs(logs), options, _redactor(redact, redact_ips, default=format is CheckFormat.github))
+    with _progress() as progress:
+        result = check_logs(_inputs(logs), options, _redactor(redact, redact_ips, default=format is CheckFormat.github),
+                            progress)
     if format is CheckFormat.json:
         from .render.ci import render_check_json
 
@@ -618,11 +684,25 @@ def _plain_name(log: str) -> str:
     return name[:-3] if name.lower().endswith(".gz") and len(name) > 3 else name
 
 
+def _unwrap(doc: str) -> str:
+    """A docstring with each paragraph on one line: the terminal wraps help to its own width, and a
+    line break kept from the source would break a sentence in the middle."""
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(p[: len(p) - len(p.lstrip())] + " ".join(line.strip() for line in p.splitlines())
+                       for p in paragraphs)
+
+
+for _command in app.registered_commands:
+    if _command.callback is not None and _command.callback.__doc__:
+        _command.callback.__doc__ = _unwrap(_command.callback.__doc__)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app on ``argv`` (default: the command line); unusable input becomes one
     line and exit status 2."""
     DEBUG["on"] = False
     args = sys.argv[1:] if argv is None else argv
+    _fill_help(args)
     try:
         app(args=args, prog_name="comfylog")
     except UnusableInput as exc:

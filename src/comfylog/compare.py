@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .diagnose import rule_phase
+from .diagnose.rules.lowvram import ADVICE_COMPARE
 from .index import index_of
 from .model import PHASES, Finding, Prompt, Report, Run
 
 #: Ratios within this much of 1 are "the same".
 SAME_WITHIN = 0.005
+
+#: Sizes within this share of each other are the same (24564 and 24217 MB: both a 24 GB card).
+SAME_SIZE_WITHIN = 0.05
 
 #: Loads whose model the log does not name (a reload with no "Requested to load" before it).
 UNNAMED_MODEL = "(not named in the log)"
@@ -38,14 +42,20 @@ class Fact:
 
     @property
     def same(self) -> bool:
-        return self.run == self.baseline
+        """Equal, or for a size (``24564 MB`` / ``24217 MB``) within SAME_SIZE_WITHIN: the same card
+        reports a little more or less free of the driver's share."""
+        if self.run == self.baseline:
+            return True
+        a, b = _megabytes(self.run), _megabytes(self.baseline)
+        return a is not None and b is not None and abs(a - b) <= SAME_SIZE_WITHIN * max(a, b)
 
 
 @dataclass
 class Delta:
     """One quantity on both sides (seconds, or seconds per step), and how they relate.
 
-    ``ratio`` is run / baseline (above 1: the run is slower); None when a side is missing or zero.
+    ``ratio`` is run / baseline (above 1: the run is slower); None when a side is missing or zero
+    (a phase either side may not have spent any time on, or could not time).
     """
 
     name: str
@@ -55,7 +65,7 @@ class Delta:
 
     @property
     def ratio(self) -> float | None:
-        if self.run is None or self.baseline is None or self.baseline <= 0:
+        if self.run is None or self.baseline is None or self.baseline <= 0 or self.run <= 0:
             return None
         return self.run / self.baseline
 
@@ -108,6 +118,9 @@ class Comparison:
         only_in_run, only_in_baseline: findings present on one side only (by id).
         explaining: the findings of the slower side, absent on the other, whose time belongs to
             ``main_phase`` (e.g. partial loads behind a load gap).
+        run_findings: the run's findings as they read beside this baseline: what the baseline
+            shows is said (it loaded the same models completely), advice to run a comparison is gone.
+        verdict_notes: what the two sides share and so does not explain the gap (GGUF on both).
         notes: what the reader should know about how the prompts were chosen.
     """
 
@@ -130,6 +143,8 @@ class Comparison:
     only_in_baseline: list[Finding]
     explaining: list[Finding]
     notes: list[str] = field(default_factory=list)
+    run_findings: list[Finding] = field(default_factory=list)
+    verdict_notes: list[str] = field(default_factory=list)
 
     def phase(self, name: str) -> Delta:
         return next(d for d in self.phases if d.name == name)
@@ -173,7 +188,10 @@ def compare_reports(
     only_run = [f for f in report.findings if f.id not in base_ids]
     only_base = [f for f in baseline.findings if f.id not in run_ids]
     slower = only_run if (gap or 0) >= 0 else only_base
-    explaining = [f for f in slower if main_phase is not None and _phase_name(f) == main_phase]
+    loads = _loads(report, baseline, run_sel, base_sel)
+    run_findings, verdict_notes = _in_context(report, baseline, loads)
+    in_context = {f.id: f for f in run_findings}
+    explaining = [in_context.get(f.id, f) for f in slower if main_phase is not None and _phase_name(f) == main_phase]
     return Comparison(
         run_name=_name(report),
         baseline_name=_name(baseline),
@@ -188,18 +206,21 @@ def compare_reports(
         main_phase_gap_s=main_gap,
         steps=steps,
         unmatched_steps=unmatched,
-        loads=_loads(report, baseline, run_sel, base_sel),
+        loads=loads,
         lowvram_module_lines=(sum(p.lowvram_module_loads for p in run_sel),
                               sum(p.lowvram_module_loads for p in base_sel)),
         only_in_run=only_run,
         only_in_baseline=only_base,
         explaining=explaining,
         notes=notes,
+        run_findings=run_findings,
+        verdict_notes=verdict_notes,
     )
 
 
 def ratio_text(delta: Delta) -> str:
-    """``7.19x slower``, ``1.50x faster``, ``same``, or ``none in the baseline`` (a ratio to zero)."""
+    """``7.19x slower``, ``1.50x faster``, ``same``, ``none in the baseline`` or ``none in the run``
+    (no ratio to zero), ``—`` when a side is unknown."""
     ratio = delta.ratio
     if ratio is None:
         diff = delta.difference
@@ -207,7 +228,7 @@ def ratio_text(delta: Delta) -> str:
             return "—"
         if abs(diff) < 1e-9:
             return "same"
-        return "none in the baseline"
+        return "none in the baseline" if diff > 0 else "none in the run"
     if abs(ratio - 1) <= SAME_WITHIN:
         return "same"
     return f"{ratio:.2f}x slower" if ratio > 1 else f"{1 / ratio:.2f}x faster"
@@ -258,6 +279,15 @@ def _median(values: Iterable[float]) -> float | None:
     return statistics.median(listed) if listed else None
 
 
+def _megabytes(text: str | None) -> float | None:
+    if text is None or not text.endswith(" MB"):
+        return None
+    try:
+        return float(text[:-3])
+    except ValueError:
+        return None
+
+
 def _name(report: Report) -> str:
     return " + ".join(src.name for src in report.sources) or "<empty>"
 
@@ -272,6 +302,33 @@ def _phase_name(finding: Finding) -> str | None:
 
 
 # ---- the parts of a comparison ------------------------------------------------------------------
+
+
+def _in_context(report: Report, baseline: Report, loads: list[ModelLoads]) -> tuple[list[Finding], list[str]]:
+    """The run's findings beside the baseline, and what both sides share (so it explains no gap).
+
+    A baseline that loaded every model completely is said in the lowvram finding (the same models
+    fit there); with the baseline at hand, advice to compare with one is dropped; GGUF weights on both
+    sides are no reason for a gap.
+    """
+    base_ids = {f.id for f in baseline.findings}
+    notes: list[str] = []
+    adjusted: list[Finding] = []
+    complete = [m for m in loads if m.baseline and set(m.baseline) == {"complete"} and m.model != UNNAMED_MODEL]
+    for f in report.findings:
+        advice = [a for a in f.advice if not ADVICE_COMPARE.matches(a)]
+        why = f.why
+        if f.id == "lowvram" and complete and not any("complete" not in m.baseline for m in loads if m.baseline):
+            named = ", ".join(f"{m.model} {m.baseline_loaded_mb:.0f} MB" if m.baseline_loaded_mb else m.model
+                              for m in complete[:4])
+            why += (f" The baseline loaded every model completely ({named}): the same models fit in the baseline's "
+                    "GPU, so this is a matter of what was offered to them here, not of their size.")
+            notes.append(f"The baseline loaded every model completely ({named}): the same models fit there.")
+        if f.id == "gguf" and "gguf" in base_ids:
+            why += " The baseline loads GGUF weights too, so they do not explain the difference between the two."
+            notes.append("Both sides load GGUF weights (`gguf qtypes` on both), so GGUF does not explain the gap.")
+        adjusted.append(replace(f, advice=advice, why=why) if (advice != f.advice or why != f.why) else f)
+    return adjusted, notes
 
 
 def _machine(run: Run | None, base: Run | None) -> list[Fact]:

@@ -76,6 +76,15 @@ class EventKind(str, Enum):
     ERROR_LINE = "error_line"
     #: The process aborted on a native error (C++ terminate, Fatal Python error): nothing after it runs.
     CRASH = "crash"
+    # facts only rules read (informational, kept as notable events)
+    EXTRA_SEARCH_PATH = "extra_search_path"
+    ALLOC_CONF = "alloc_conf"
+    EXTENSION_MISMATCH = "extension_mismatch"
+    TORCH_NOT_INSTALLED = "torch_not_installed"
+    VALIDATION_DETAIL = "validation_detail"
+    UNHANDLED_OUTPUT = "unhandled_output"
+    HANDLER_OUTPUT = "handler_output"
+    VIDEO_SEQ_LEN = "video_seq_len"
 
 
 @dataclass(slots=True)

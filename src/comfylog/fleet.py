@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import NamedTuple, TypeVar
 
+from .index import comfyui_sources, not_comfyui_reason
 from .model import Report
 from .read.redact import Redactor
 from .read.source import UnusableInput
@@ -83,21 +84,33 @@ def expand_inputs(args: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
-def map_logs(function: Callable[[str], T], paths: Sequence[str], workers: int = DEFAULT_WORKERS) -> list[T]:
+def map_logs(
+    function: Callable[[str], T], paths: Sequence[str], workers: int = DEFAULT_WORKERS,
+    progress: Callable[[str, float, float | None], None] | None = None,
+) -> list[T]:
     """``[function(p) for p in paths]``, on ``workers`` processes when that can help.
 
     ``function`` must be a module-level pure function of the path. Standard input cannot be handed to
     another process, so a list containing ``-`` (or a single path, or ``workers`` <= 1) runs here.
+    ``progress`` is told how many logs are done.
     """
+    def done(results: Iterable[T]) -> list[T]:
+        out = []
+        for result in results:
+            out.append(result)
+            if progress is not None:
+                progress(f"analysing {len(paths)} logs", len(out), len(paths))
+        return out
+
     if workers <= 1 or len(paths) <= 1 or "-" in paths:
-        return [function(path) for path in paths]
+        return done(function(path) for path in paths)
     from concurrent.futures import ProcessPoolExecutor  # here: 18 ms that every analyze would pay
 
     workers = min(workers, len(paths))
     # a few chunks per worker: fewer round trips for many small logs, still balanced for a few big ones
     chunksize = max(1, len(paths) // (workers * 4))
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(function, paths, chunksize=chunksize))
+        return done(pool.map(function, paths, chunksize=chunksize))
 
 
 class PromptSeconds(NamedTuple):
@@ -251,6 +264,8 @@ def summarize_log(path: str, redactor: Redactor | None = None) -> LogSummary:
         report = analyze_paths([path], redactor)
     except UnusableInput as exc:
         return LogSummary(path=shown, unusable=redactor.redact(str(exc)) if redactor else str(exc))
+    if not comfyui_sources(report):
+        return LogSummary(path=shown, unusable=not_comfyui_reason(report, 0))
     return summarize_report(report, report.sources[0].name if path == "-" else shown)
 
 
@@ -296,7 +311,8 @@ def _severity_rank(severity: str) -> int:
 
 
 def analyze_fleet(
-    inputs: Sequence[str | os.PathLike[str]], workers: int = DEFAULT_WORKERS, redactor: Redactor | None = None
+    inputs: Sequence[str | os.PathLike[str]], workers: int = DEFAULT_WORKERS, redactor: Redactor | None = None,
+    progress: Callable[[str, float, float | None], None] | None = None,
 ) -> FleetSummary:
     """Analyse every log named by ``inputs`` (files, directories, globs) on its own, in parallel.
 
@@ -306,4 +322,4 @@ def analyze_fleet(
     """
     paths = expand_inputs([os.fspath(arg) for arg in inputs])
     summarize = summarize_log if redactor is None else partial(summarize_log, redactor=redactor)
-    return fleet_summary(map_logs(summarize, paths, workers))
+    return fleet_summary(map_logs(summarize, paths, workers, progress))

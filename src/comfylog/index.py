@@ -249,3 +249,38 @@ def index_of(report: Report) -> ReportIndex:
         index = ReportIndex(report)
         report.index_cache = index
     return index
+
+
+#: Notable events any Python program's log may hold: alone, they do not make a ComfyUI log.
+GENERIC_KINDS = frozenset({EventKind.TRACEBACK, EventKind.OOM, EventKind.ERROR_LINE})
+
+
+def comfyui_sources(report: Report) -> set[int]:
+    """The inputs in which comfylog recognised ComfyUI, ComfyUI-Manager, worker-comfyui or RunPod lines.
+
+    An input with none (``echo hello``, another program's log) is not a ComfyUI log: the commands
+    say so instead of reporting nothing. A traceback counts when it runs through ComfyUI (its
+    ``main.py``, a custom node).
+    """
+    found = {i for i, src in enumerate(report.sources) if src.report_fields}
+    for run in report.runs:
+        if (run.device or run.total_vram_mb or run.vram_states or run.comfyui_version or run.pytorch_version
+                or run.import_times or run.ready_at or run.serverless or run.cuda_version):
+            found.add(run.source)
+    if len(found) < len(report.sources):
+        found.update(p.source for p in report.prompts)
+        found.update(ld.source for ld in report.loads)
+        for ev in report.notable:
+            if ev.kind not in GENERIC_KINDS or ev.fields.get("custom_node") or str(
+                    ev.fields.get("first_file", "")).replace("\\", "/").endswith("/main.py"):
+                found.add(ev.source)
+    return found
+
+
+def not_comfyui_reason(report: Report, source: int) -> str:
+    """Why input ``source`` is no ComfyUI log, in one line for the user."""
+    src = report.sources[source]
+    if src.lines == 0:
+        return f"{src.name}: is empty"
+    return (f"{src.name}: not a ComfyUI log (no ComfyUI, ComfyUI-Manager, worker-comfyui or RunPod line in its "
+            f"{src.lines} line{'s' if src.lines != 1 else ''})")

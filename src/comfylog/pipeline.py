@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 
 from .diagnose import diagnose
@@ -19,18 +20,41 @@ from .read.source import RawLine, Source
 from .segment.segmenter import RUN_BLOCK, Segmenter
 from .spool import Spool
 
+#: Told what the analysis is doing: ``(what, done, total)``, total None when unknown (a progress display).
+Progress = Callable[[str, float, float | None], None]
 
-def analyze_paths(paths: Sequence[str], redactor: Redactor | None = None) -> Report:
+
+def analyze_paths(paths: Sequence[str], redactor: Redactor | None = None, progress: Progress | None = None) -> Report:
     """Analyse the logs at ``paths`` (``-`` is stdin) in order, as one report, findings included.
 
     Each input is read, parsed and segmented as a stream; runs never span two inputs. With a
     ``redactor``, lines are redacted as they are read (read/redact.py): every text in the report is
-    clean, every number the same. Raises UnusableInput for an input that cannot be a log.
+    clean, every number the same. ``progress`` is told the bytes read of all inputs, then the
+    diagnosis. Raises UnusableInput for an input that cannot be a log.
     """
-    opened = [read_lines(path, redactor=redactor) for path in paths]  # fail fast, before any work
+    on_read = None
+    if progress is not None:
+        on_read = _reading_progress(paths, progress)
+    opened = [read_lines(path, redactor=redactor, on_read=on_read(i) if on_read else None)
+              for i, path in enumerate(paths)]  # fail fast, before any work
     report = build_report(opened)
+    if progress is not None:
+        progress("finding causes", 0, None)
     report.findings = diagnose(report, reread=True, paths=paths, redactor=redactor)
     return report
+
+
+def _reading_progress(paths: Sequence[str], progress: Progress) -> Callable[[int], Callable[[int], None]]:
+    """Per input, a callback that reports the bytes read of all inputs against their sizes (when known)."""
+    sizes = [os.path.getsize(p) if p != "-" and os.path.isfile(p) else None for p in paths]
+    total = None if None in sizes else float(sum(s or 0 for s in sizes))
+    before = [sum(s or 0 for s in sizes[:i]) for i in range(len(paths))]
+
+    def for_input(i: int) -> Callable[[int], None]:
+        what = "reading " + (os.path.basename(paths[i]) if paths[i] != "-" else "standard input")
+        return lambda read: progress(what, float(before[i] + read), total)
+
+    return for_input
 
 
 def analyze_text(text: str, name: str = "<text>", redactor: Redactor | None = None) -> Report:

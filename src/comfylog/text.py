@@ -67,3 +67,14 @@ def plural(n: int, word: str, plural_form: str | None = None) -> str:
 def basename(path: str) -> str:
     """The last part of a path written with either slash (``custom_nodes/NAME``: NAME)."""
     return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def clip_words(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters at a word boundary, with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.") + "…"

@@ -1,8 +1,9 @@
 """The diagnosis engine: the rules catalog (``RULES``), the finding a rule returns, and ``diagnose``.
 
 Every rule is one function registered with ``@rule(...)``: an id, a default severity, the phase
-whose time it explains, and one line each on what triggers it and what to do, written once here
-(the README's rules table is generated from them: ``python scripts/readme_rules.py``). A rule reads
+whose time it explains, one line on what triggers it, and its advice: the ``Advice`` items its
+findings give, each a named string in the rule's module. The README's rules table lists those
+same items (``python scripts/readme_rules.py``), so the catalog and the findings cannot drift. A rule reads
 the report through ``Facts`` (facts.py) and returns Findings; each finding cites the log lines it
 rests on (evidence.py), the figures it used, how sure it is and why, and ``cost_s``, the seconds
 of prompt time it explains. ``diagnose`` runs them all and sorts the findings most costly first.
@@ -10,8 +11,9 @@ of prompt time it explains. ``diagnose`` runs them all and sorts the findings mo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..events import Phase
 from ..gcpolicy import fewer_collections
@@ -25,6 +27,32 @@ SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
 
 @dataclass(frozen=True)
+class Advice:
+    """One piece of a rule's advice, written once.
+
+    ``template`` may name values a finding fills in from its log (``Remove `{flag}` ...``); the
+    catalog (README) shows it with the ``catalog`` values instead. A finding's advice item is
+    ``ADVICE()`` or ``ADVICE(flag="--lowvram")``, never a string written anywhere else.
+    """
+
+    template: str
+    catalog: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, **values: object) -> str:
+        return self.template.format(**values)
+
+    @property
+    def text(self) -> str:
+        """As the catalog shows it."""
+        return self.template.format(**self.catalog)
+
+    def matches(self, item: str) -> bool:
+        """Is ``item`` (a finding's advice) this template with some values filled in?"""
+        parts = re.split(r"\{\w+\}", self.template)
+        return re.fullmatch("(?s)" + ".+".join(re.escape(p) for p in parts), item) is not None
+
+
+@dataclass(frozen=True)
 class Rule:
     """One diagnosis: what triggers it and what to do, and the function that looks for it."""
 
@@ -33,22 +61,28 @@ class Rule:
     #: The phase whose time the finding explains (compare uses it to name the findings behind a gap).
     phase: Phase | None
     trigger: str
-    advice: str
+    #: Every advice item its findings may give.
+    advice: tuple[Advice, ...]
     check: Callable[[Facts], list[Finding]]
+
+    @property
+    def advice_text(self) -> str:
+        """The advice as the catalog (README) shows it."""
+        return "; ".join(a.text for a in self.advice) + "."
 
 
 RULES: dict[str, Rule] = {}
 
 
 def rule(
-    id: str, severity: str, phase: Phase | None, trigger: str, advice: str
+    id: str, severity: str, phase: Phase | None, trigger: str, advice: Sequence[Advice]
 ) -> Callable[[Callable[[Facts], list[Finding]]], Callable[[Facts], list[Finding]]]:
     """Register a rule function in the catalog under ``id``."""
 
     def register(check: Callable[[Facts], list[Finding]]) -> Callable[[Facts], list[Finding]]:
         if id in RULES:
             raise ValueError(f"rule {id!r} registered twice")
-        RULES[id] = Rule(id, severity, phase, trigger, advice, check)
+        RULES[id] = Rule(id, severity, phase, trigger, tuple(advice), check)
         return check
 
     return register
@@ -115,6 +149,10 @@ def finding(
     """
     if not evidence:
         raise ValueError(f"finding {rule_id!r} without evidence")
+    catalog = RULES[rule_id].advice
+    for item in advice:
+        if not any(a.matches(item) for a in catalog):
+            raise ValueError(f"finding {rule_id!r} advises {item!r}, which is not in its rule's advice")
     unique = list({(e.source, e.line): e for e in evidence}.values())  # in the rule's order: most telling first
     return Finding(
         id=rule_id,
@@ -139,7 +177,7 @@ def rules_markdown() -> str:
     """The rules as a markdown table (the README section between the rules markers)."""
     rows = ["| id | severity | triggered by | advice |", "|---|---|---|---|"]
     for r in RULES.values():
-        rows.append(f"| `{r.id}` | {r.severity} | {_cell(r.trigger)} | {_cell(r.advice)} |")
+        rows.append(f"| `{r.id}` | {r.severity} | {_cell(r.trigger)} | {_cell(r.advice_text)} |")
     return "\n".join(rows) + "\n"
 
 

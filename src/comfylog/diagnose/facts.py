@@ -3,14 +3,16 @@ how each run ended, which prompts died silently, and the citations of evidence (
 
 from __future__ import annotations
 
+import re
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from ..events import EventKind
 from ..index import ReportIndex
 from ..model import Prompt, Report, Run
-from ..text import gb
+from ..text import basename, gb
 from .evidence import Citations
 
 #: GPUs at least this large (MB) hold the usual image and video models in full.
@@ -68,6 +70,7 @@ class Facts(ReportIndex, Citations):
             if e.kind == "interrupted" and "KeyboardInterrupt" in e.message:
                 self._ctrl_c[e.source].append(e.line)
         self._silent: dict[int, str] | None = None
+        self._failed_startups: dict[int, list[Run]] | None = None
         self._ends: dict[int, str] = {}
 
     def prompts_by_index(self, indexes: Iterable[int]) -> list[Prompt]:
@@ -92,6 +95,35 @@ class Facts(ReportIndex, Citations):
             end = "log-ends"
         self._ends[run.index] = end
         return end
+
+    def failed_startups(self) -> dict[int, list[Run]]:
+        """Sources whose ComfyUI never became ready, by source -> their runs.
+
+        No run of the source printed `To see the GUI go to` or ran a prompt, one of them shows
+        ComfyUI starting (its device, custom-node imports, Manager's header, a CUDA banner), and the
+        last was not stopped by hand. Judged per source: a start-up split in two by a banner, whose
+        second half became ready, is no failure.
+        """
+        if self._failed_startups is None:
+            by_source: dict[int, list[Run]] = defaultdict(list)
+            for run in self.report.runs:
+                by_source[run.source].append(run)
+            self._failed_startups = {
+                source: runs for source, runs in by_source.items()
+                if not any(run.ready_at is not None or self.prompts_of_run(run.index) for run in runs)
+                and any(self._starting(run) for run in runs) and self.run_end(runs[-1]) != "stopped"}
+        return self._failed_startups
+
+    def _starting(self, run: Run) -> bool:
+        """Does the run show ComfyUI starting, not just lines of another program? (A traceback out of
+        ComfyUI's ``main.py`` is its start-up failing.)"""
+        if run.device or run.total_vram_mb or run.import_times:
+            return True
+        if run.setup.get("platform") or run.setup.get("python_executable") or self.run_events(
+                EventKind.CUDA_BANNER, run):
+            return True
+        return any(basename(str(ev.fields.get("first_file", ""))) == "main.py"
+                   for ev in self.run_events(EventKind.TRACEBACK, run))
 
     def silent_deaths(self) -> dict[int, str]:
         """Prompts cut off during sampling with no error, by index -> how their run ended.
@@ -147,3 +179,30 @@ class PromptRef:
     line: int
     total_s: float | None
     started: bool
+
+
+def platform_of(facts: Facts, run: Run | None) -> str | None:
+    """``mac``, ``windows`` or ``linux``: from Manager's ``** Platform:`` line, else a ``Device: mps``
+    (Apple silicon); None when the log does not say."""
+    if run is None:
+        return None
+    name = str(run.setup.get("platform", "")).lower()  # Manager's ``** Platform:`` (a run setting)
+    if name in PLATFORMS:
+        return PLATFORMS[name]
+    if (run.device or "").lower().startswith("mps"):
+        return "mac"
+    paths = [str(run.setup.get("python_executable", ""))]
+    paths += [str(ev.fields.get("first_file", "")) for ev in facts.run_events(EventKind.TRACEBACK, run)]
+    for path in paths:  # where Python and ComfyUI live: only macOS has these at the root
+        if path.startswith(MAC_PATHS):
+            return "mac"
+        if WINDOWS_PATH.match(path):
+            return "windows"
+    return None
+
+
+#: Path roots only macOS has (home folders, Homebrew, applications).
+MAC_PATHS = ("/Users/", "/opt/homebrew/", "/Applications/")
+WINDOWS_PATH = re.compile(r"^[A-Za-z]:\\")
+#: ``** Platform:`` values (Python's platform.system()) by the name advice uses.
+PLATFORMS = {"darwin": "mac", "windows": "windows", "linux": "linux"}

@@ -1,6 +1,32 @@
-"""What the out-of-memory rules share: how big the job was, and how to make it smaller."""
+"""What the out-of-memory rules share: how big the job that died was, and a budget for what fits.
+
+The budget is an estimate from the log's own figures, and says so. What sampling a video needs
+beyond the weights grows about in proportion to its pixels, frames × width × height (attention
+that does not hold the whole matrix, as PyTorch's and the wrappers' attention do not). So a job is
+compared with the largest job of the same model that finished in the logs given, and the settings
+that fit are scaled down to that one's size: fewer frames at the same resolution, or the same
+frames at a lower one. With no finished job to scale from, the log cannot say what fits, and the
+budget offers half the size as a first try, marked as a guess.
+"""
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..events import Event, EventKind
+from ..model import Prompt, Run
+from ..text import gb
+from .engine import Advice
+from .facts import Facts, gpu_vram_mb
+
+ADVICE_SMALLER_JOB = Advice("Make the job smaller: {settings}", {"settings": "fewer frames or a lower resolution "
+                                                                 "than the job that failed (a budget from the log's "
+                                                                 "own figures, where it has them)"})
+ADVICE_SMALLER_IMAGE = Advice("Lower the resolution or the batch size")
+#: Wan-style video models take 4k+1 frames; resolutions are multiples of 16.
+FRAME_STEP = 4
+SIZE_STEP = 16
 
 
 def job_text(video: dict[str, int]) -> str:
@@ -8,8 +34,156 @@ def job_text(video: dict[str, int]) -> str:
     return f"{video['frames']} frames at {video['width']}x{video['height']} with {video['steps']} steps"
 
 
-def smaller_job_advice(video: dict[str, int] | None) -> str:
+def pixels(video: dict[str, int]) -> int:
+    return video["frames"] * video["width"] * video["height"]
+
+
+@dataclass
+class Budget:
+    """A video job that died, measured against what finished, and the settings scaled to fit."""
+
+    video: dict[str, int]
+    #: The largest finished job of the same model in the logs given (its prompt and video), if any.
+    reference: Prompt | None
+    #: This job's pixels over the reference's (above 1: larger than anything that finished).
+    ratio: float | None
+    frames_fit: int | None
+    size_fit: tuple[int, int] | None
+    weights_mb: float | None
+    seq_len: int | None
+    total_vram_mb: int | None
+    free_mib: int | None
+
+    @property
+    def guessed(self) -> bool:
+        """No finished job to scale from: the smaller settings are half the size, a first try."""
+        return self.reference is None
+
+    def settings(self) -> str:
+        """``73 frames at 704x704, or 121 frames at 544x544``: the scaled settings, either way."""
+        v = self.video
+        options = []
+        if self.frames_fit:
+            options.append(f"{self.frames_fit} frames at {v['width']}x{v['height']}")
+        if self.size_fit:
+            options.append(f"{v['frames']} frames at {self.size_fit[0]}x{self.size_fit[1]}")
+        return " or ".join(options)
+
+    def why(self) -> str:
+        """The figures, the method, and how far to trust it."""
+        v = self.video
+        parts = [f"The job sampled {job_text(v)}" + (f" (sequence length {self.seq_len})" if self.seq_len else "")]
+        if self.weights_mb:
+            parts[0] += f", with {self.weights_mb:.0f} MB of weights loaded for it"
+        if self.total_vram_mb:
+            parts[0] += f", on {self.total_vram_mb} MB ({gb(self.total_vram_mb)}) of VRAM"
+            if self.free_mib is not None:
+                parts[0] += f" ({self.free_mib} MiB free before start)"
+        parts[0] += "."
+        ref = self.reference
+        if ref is not None and ref.video is not None and self.ratio is not None:
+            if self.ratio > 1:
+                parts.append(
+                    f"The largest job of the same model that finished in these logs, prompt {ref.index + 1} "
+                    f"({job_text(ref.video)}), had {1 / self.ratio:.0%} of its pixels (frames × width × height): "
+                    f"this one was {self.ratio:.2f}x as large.")
+                parts.append(
+                    f"Estimate: the memory sampling needs beyond the weights grows about in proportion to those "
+                    f"pixels, so scaled down to the finished job's size, {self.settings()} should fit; an estimate "
+                    "from the log's figures, not a measurement.")
+            else:
+                parts.append(
+                    f"A job at least as large finished in these logs (prompt {ref.index + 1}, {job_text(ref.video)}), "
+                    "so its size alone does not explain this one: look for what else held memory (other models "
+                    "still loaded, another process, a longer prompt or more LoRAs).")
+        else:
+            parts.append(
+                "No job of this model finished in the logs given, so the log cannot say what fits (give comfylog "
+                f"an earlier log that has one). A first try, a guess: half the pixels, {self.settings()}.")
+        return " ".join(parts)
+
+    def advice(self) -> str:
+        if self.ratio is not None and self.ratio <= 1:
+            return ADVICE_SMALLER_JOB(settings=f"fewer frames or a lower resolution than {job_text(self.video)}")
+        how = "scaled to the largest job that finished" if not self.guessed else "half the pixels, a first try"
+        return ADVICE_SMALLER_JOB(settings=f"{self.settings()} ({how}; an estimate)")
+
+
+def budget(facts: Facts, prompt: Prompt) -> Budget | None:
+    """The budget of ``prompt``'s video job; None when the log does not give its size."""
+    video = prompt.video
+    if not video or not all(video.get(k) for k in ("frames", "width", "height")):
+        return None
+    reference = _largest_finished(facts, prompt)
+    run = facts.run_of(prompt)
+    size = pixels(video)
+    if reference is not None and reference.video is not None:
+        done = pixels(reference.video)
+        ratio: float | None = size / done
+        scale = min(1.0, done / size)
+    else:
+        ratio, scale = None, 0.5
+    frames_fit = _frames(video["frames"] * scale) if scale < 1 else None
+    side = math.sqrt(scale)
+    size_fit = ((_down(video["width"] * side), _down(video["height"] * side)) if scale < 1 else None)
+    if frames_fit is not None and frames_fit >= video["frames"]:
+        frames_fit = None
+    loads = [ld.loaded_mb for ld in facts.loads_of(prompt) if ld.loaded_mb is not None and ld.loaded_mb < 1e9]
+    seq = [ev for ev in facts.prompt_events(EventKind.VIDEO_SEQ_LEN, prompt)]
+    memory = run.gpu_memory if run is not None else None
+    return Budget(video, reference, ratio, frames_fit, size_fit, sum(loads) or None,
+                  int(seq[-1].fields["tokens"]) if seq else None, gpu_vram_mb(run),
+                  memory.get("free_mib") if memory else None)
+
+
+def smaller_job_advice(facts: Facts, prompt: Prompt | None) -> str:
     """The first thing to try after running out of memory: a smaller job than the one that failed."""
-    if video:
-        return f"Fewer frames or a lower resolution than {video['frames']} frames at {video['width']}x{video['height']}"
-    return "Lower the resolution or the batch size"
+    found = budget(facts, prompt) if prompt is not None else None
+    return found.advice() if found is not None else ADVICE_SMALLER_IMAGE()
+
+
+def _largest_finished(facts: Facts, prompt: Prompt) -> Prompt | None:
+    """The finished video job with the most pixels among those of the same model (by the models the
+    log names, where both name them)."""
+    best: tuple[int, Prompt] | None = None
+    for other in facts.report.prompts:
+        if other.status != "ok" or not other.video or other.index == prompt.index:
+            continue
+        if prompt.models and other.models and not set(prompt.models) & set(other.models):
+            continue
+        if best is None or pixels(other.video) > best[0]:
+            best = (pixels(other.video), other)
+    return best[1] if best else None
+
+
+def _frames(frames: float) -> int:
+    """The largest 4k+1 frame count at or below ``frames`` (at least 1)."""
+    return max(1, int((frames - 1) // FRAME_STEP) * FRAME_STEP + 1)
+
+
+def _down(side: float) -> int:
+    return max(SIZE_STEP, int(side // SIZE_STEP) * SIZE_STEP)
+
+
+
+ADVICE_EXPANDABLE = Advice("Set `PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True` to reduce fragmentation")
+ADVICE_CHANGE_ALLOC_CONF = Advice(
+    "`PYTORCH_CUDA_ALLOC_CONF` is already set to `{value}` (line {line}): try `expandable_segments:True` instead "
+    "(PyTorch's setting against fragmentation from tensors of changing sizes)",
+    {"value": "a value", "line": "N"})
+ADVICE_ALLOC_CONF_DONE = Advice(
+    "`PYTORCH_CUDA_ALLOC_CONF` already has `expandable_segments:True` (line {line}): fragmentation is unlikely to be "
+    "the cause, the job itself is too large", {"line": "N"})
+ALLOC_ADVICE = (ADVICE_EXPANDABLE, ADVICE_CHANGE_ALLOC_CONF, ADVICE_ALLOC_CONF_DONE)
+
+
+def alloc_conf_advice(facts: Facts, run: Run | None) -> tuple[str, Event | None]:
+    """What to do about ``PYTORCH_CUDA_ALLOC_CONF``, given what the log says was set (and that line)."""
+    events = facts.run_events(EventKind.ALLOC_CONF, run) if run is not None else []
+    if not events:
+        return ADVICE_EXPANDABLE(), None
+    ev = events[-1]
+    value = str(ev.fields.get("value", ""))
+    if "expandable_segments:true" in value.lower():
+        return ADVICE_ALLOC_CONF_DONE(line=ev.line), ev
+    return ADVICE_CHANGE_ALLOC_CONF(value=value, line=ev.line), ev

@@ -5,6 +5,11 @@ a ``Traceback (most recent call last):`` line opens a traceback (the message tab
 takes indented and blank lines, and ends on its ``Type: message`` line. An ended traceback stays
 *pending* while blank lines and ``During handling of the above exception`` follow, so a chained
 traceback joins it; any other line emits it.
+
+While it reads the frames it notes the file of the first (``first_file``: ComfyUI's ``main.py`` when
+start-up itself failed), the last one in a custom node (``custom_node``: the NAME of
+``custom_nodes/NAME/``, the node that failed as far as the traceback shows), and whether a line of
+code at or below that frame calls CUDA (``cuda_call``), which fails on a Mac or a CPU-only PyTorch.
 """
 
 from __future__ import annotations
@@ -18,6 +23,12 @@ from .table import is_oom
 EXCEPTION_LINE_RE = re.compile(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::\s?(?P<message>.*))?$")
 CHAINED_RE = re.compile(r"^(During handling of the above exception|The above exception was the direct cause)")
 TRACEBACK_NEEDLE = "Traceback (most recent call last)"
+#: A frame in a custom node: ``File ".../custom_nodes/NAME/..."`` (either slash), NAME captured.
+CUSTOM_NODE_FRAME_RE = re.compile(r'File "[^"]*[/\\]custom_nodes[/\\]([^/\\"]+)')
+#: A frame's file: ``File "PATH", line N``.
+FILE_FRAME_RE = re.compile(r'File "([^"]+)"')
+#: Code that needs CUDA: ``torch.cuda.…``, ``.cuda()``, ``device="cuda"``.
+CUDA_CALL_RE = re.compile(r"torch\.cuda\.|\.cuda\(|[\"']cuda(?::\d+)?[\"']")
 #: A traceback longer than this is closed: a log of indented lines is not one endless traceback.
 MAX_TRACEBACK_LINES = 2000
 
@@ -36,6 +47,9 @@ class TracebackReader:
 
     def start(self, event: Event) -> None:
         self.open = event
+        first = FILE_FRAME_RE.search(str(event.fields.get("text", "")))  # a first frame glued to the line
+        if first:
+            event.fields["first_file"] = first.group(1)[:300]
 
     def feed(self, line: int, ts: datetime | None, text: str) -> tuple[bool, Event | None]:
         """Offer a line: (whether the traceback took it, a traceback that ended before it, to emit)."""
@@ -72,6 +86,17 @@ class TracebackReader:
         if text[:1] in (" ", "\t") or not text.strip():
             tb.end_line = line
             tb.fields["lines"] += 1
+            if "first_file" not in tb.fields and text.lstrip().startswith("File "):
+                first = FILE_FRAME_RE.search(text)
+                if first:
+                    tb.fields["first_file"] = first.group(1)[:300]
+            if "custom_nodes" in text:
+                frame = CUSTOM_NODE_FRAME_RE.search(text)
+                if frame:
+                    tb.fields["custom_node"] = frame.group(1)[:200]
+            elif ("custom_node" in tb.fields and "cuda" in text and not text.lstrip().startswith("File ")
+                  and CUDA_CALL_RE.search(text)):
+                tb.fields["cuda_call"] = True  # in the custom node's frame or one it called
             if tb.fields["lines"] > MAX_TRACEBACK_LINES:
                 self.pending, self.open = tb, None
             return True

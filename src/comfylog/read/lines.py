@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 from .clean import decode, finish_line
@@ -20,10 +20,30 @@ from .runpod import console_lines, console_order, sse_data_lines, sse_framed
 from .source import RawLine, Source, UnusableInput, new_source
 from .streams import open_binary, physical_blocks
 
+#: Told how many bytes of an input have been read so far (for a progress display).
+OnRead = Callable[[int], None]
 
-def _physical_lines(stream: BinaryIO, source: Source) -> Iterator[tuple[int, str]]:
+
+def _physical_lines(stream: BinaryIO, source: Source, on_read: OnRead | None = None) -> Iterator[tuple[int, str]]:
     """Yield (line number, decoded text without its line ending) for every line of ``stream``."""
-    return lines_of_blocks(physical_blocks(stream, source), source)
+    blocks = physical_blocks(stream, source)
+    if on_read is not None:
+        blocks = _reporting(blocks, stream, on_read)
+    return lines_of_blocks(blocks, source)
+
+
+def _reporting(blocks: Iterator[bytes], stream: BinaryIO, on_read: OnRead) -> Iterator[bytes]:
+    """The blocks, telling ``on_read`` the input's bytes read after each: the file's position (for a
+    .gz, the compressed bytes), else the bytes handed on."""
+    raw = getattr(stream, "_raw", stream)  # a decoding stream (.gz, UTF-16) reads from _raw
+    handed = 0
+    for block in blocks:
+        handed += len(block)
+        try:
+            on_read(raw.tell())
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            on_read(handed)
+        yield block
 
 
 def lines_of_blocks(blocks: Iterable[bytes], source: Source, number: int = 0) -> Iterator[tuple[int, str]]:
@@ -40,16 +60,17 @@ def lines_of_blocks(blocks: Iterable[bytes], source: Source, number: int = 0) ->
 
 
 def read_lines(
-    path: str, source: Source | None = None, redactor: Redactor | None = None
+    path: str, source: Source | None = None, redactor: Redactor | None = None, on_read: OnRead | None = None
 ) -> tuple[Source, Iterator[RawLine]]:
     """Open ``path`` and return its Source record and an iterator of its cleaned lines.
 
-    With a ``redactor``, every line and the source's name come out redacted.
-    Raises UnusableInput before any line is produced when the input cannot be a log.
+    With a ``redactor``, every line and the source's name come out redacted; ``on_read`` is told the
+    bytes read so far as reading goes on. Raises UnusableInput before any line is produced when the
+    input cannot be a log.
     """
     stream, name = open_binary(path)
     src = source or new_source(name, redactor)
-    phys = _physical_lines(stream, src)
+    phys = _physical_lines(stream, src, on_read)
     # Read the first line now so missing/binary input fails here, not mid-analysis.
     try:
         head = next(phys)

@@ -1,5 +1,7 @@
-"""Markdown input (issue bodies, "ComfyUI Error Report"): the log is what stands in fenced blocks, and
-the report's header fields (exception, node, device, versions) fill in what the log lacks."""
+"""Markdown input (issue bodies, "ComfyUI Error Report"): the log is what stands in fenced blocks, in
+a quoted reply (``> `` on every line) or in a block indented four spaces, and the report's header
+fields (exception, node, device, versions) fill in what the log lacks. The quote marks and the
+indent are taken off as the fences are, so the log's own prefixes (times, levels) are read as usual."""
 
 from __future__ import annotations
 
@@ -13,12 +15,23 @@ from .source import RawLine, Source
 #: Lines looked at to decide whether an input is markdown (a pasted report with fenced logs).
 MARKDOWN_PEEK_LINES = 400
 FENCE_RE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+#: Block-quote marks (``> ``, nested ``> > ``) at the start of a line.
+QUOTE_RE = re.compile(r"^(?: {0,3}>[ \t]?)+")
+#: An indented code block's indent: four spaces or a tab.
+INDENT = ("    ", "\t")
+#: Share of the first non-blank lines that must be quoted for an input without fences to be markdown.
+QUOTED_SHARE = 0.5
 
 
 def peek_markdown(lines: Iterator[tuple[int, str]]) -> tuple[list[tuple[int, str]], bool]:
-    """The first lines (consumed from ``lines``) and whether they make the input markdown."""
+    """The first lines (consumed from ``lines``) and whether they make the input markdown: a fence, or
+    a reply whose lines are mostly quoted."""
     peeked = list(itertools.islice(lines, MARKDOWN_PEEK_LINES))
-    return peeked, any(FENCE_RE.match(t) for _, t in peeked)
+    if any(FENCE_RE.match(t) for _, t in peeked):
+        return peeked, True
+    filled = [t for _, t in peeked if t.strip()]
+    quoted = sum(1 for t in filled if QUOTE_RE.match(t))
+    return peeked, bool(filled) and quoted >= QUOTED_SHARE * len(filled)
 
 
 # "ComfyUI Error Report" header fields: ``- **Exception Type:** torch.OutOfMemoryError``.
@@ -39,17 +52,35 @@ NON_LOG_SECTIONS = ("stack trace", "attached workflow", "additional context", "w
 
 
 def markdown_lines(lines: Iterator[tuple[int, str]], src: Source) -> Iterator[RawLine]:
-    """Yield the log lines inside fenced blocks; record error-report fields; count the rest."""
+    """Yield the log lines inside fenced blocks, quotes and indented blocks; record error-report fields;
+    count the rest."""
     fence: str | None = None
     section = ""
+    indented = False  # in an indented code block (it starts after a blank line)
+    blank_before = True
     for number, raw in lines:
         text = raw[:-1] if raw.endswith("\r") else raw
+        quote = QUOTE_RE.match(text)
+        if quote:
+            text = text[quote.end():]
         m = FENCE_RE.match(text)
         if fence is None:
             if m:
                 fence = m.group(1)[0] * 3
+                indented = False
                 continue
             stripped = text.strip()
+            if (indented or blank_before) and text.startswith(INDENT) and stripped:
+                indented = True
+                if not section.startswith(NON_LOG_SECTIONS):
+                    yield finish_line(number, text[4:] if text.startswith("    ") else text[1:], src)
+                    continue
+            elif stripped:
+                indented = False
+            blank_before = not stripped
+            if quote and not section.startswith(NON_LOG_SECTIONS):
+                yield finish_line(number, text, src)  # a quoted log, line by line
+                continue
             if stripped.startswith("#"):
                 section = stripped.lstrip("#").strip().lower()
             fm = REPORT_FIELD_RE.match(text)

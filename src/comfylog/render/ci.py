@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..check import CheckResult, LogCheck, Outcome
+from ..text import clip_words
 
 STATUS_STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow"}
 STATUS_MARK = {"pass": "✅ pass", "fail": "❌ fail", "warn": "⚠️ warn"}
@@ -26,6 +27,8 @@ STATUS_MARK = {"pass": "✅ pass", "fail": "❌ fail", "warn": "⚠️ warn"}
 XML_INVALID_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 #: Annotation messages longer than this are cut (GitHub shows a few lines anyway).
 MAX_ANNOTATION_CHARS = 2000
+#: A summary row's detail is cut (at a word) to this many characters.
+SUMMARY_DETAIL_CHARS = 300
 
 
 # ---- text ------------------------------------------------------------------------------------------
@@ -122,7 +125,7 @@ def workflow_command(o: Outcome, path: str) -> str:
         if o.line:
             props.append(f"line={o.line}")
     props.append(f"title={escape_property(f'comfylog {o.rule}: {o.title}'[:200])}")
-    message = o.message if len(o.message) <= MAX_ANNOTATION_CHARS else o.message[: MAX_ANNOTATION_CHARS - 1] + "…"
+    message = clip_words(o.message, MAX_ANNOTATION_CHARS)
     return f"::{command} {','.join(props)}::{escape_data(message)}"
 
 
@@ -141,13 +144,21 @@ def _md(text: str) -> str:
 
 
 def render_check_summary(result: CheckResult) -> str:
-    """The markdown job summary (``$GITHUB_STEP_SUMMARY``)."""
+    """The markdown job summary (``$GITHUB_STEP_SUMMARY``): what failed and what warned, log by log;
+    a log where everything passed is one row that says how many rules it passed."""
     head = "✅ passed" if result.passed else "❌ failed"
-    rows = ["### comfylog check: " + head, "", "| log | rule | result | line | detail |", "|---|---|---|---|---|"]
+    failed = sum(len(log.failed) for log in result.logs)
+    warned = sum(len(log.warned) for log in result.logs)
+    counts = f"{failed} failure{'s' if failed != 1 else ''}, {warned} warning{'s' if warned != 1 else ''}"
+    rows = [f"### comfylog check: {head} ({counts})", "", "| log | rule | result | line | detail |",
+            "|---|---|---|---|---|"]
     for log in result.logs:
-        for o in log.outcomes:
-            rows.append(f"| {_md(log.path)} | `{o.rule}` | {STATUS_MARK[o.status]} | {o.line or ''} | "
-                        f"{_md(o.message.split(chr(10), 1)[0][:300])} |")
+        shown = [o for o in log.outcomes if o.status == "fail"] + [o for o in log.outcomes if o.status == "warn"]
+        for o in shown:
+            detail = clip_words(o.message.split("\n", 1)[0], SUMMARY_DETAIL_CHARS)
+            rows.append(f"| {_md(log.path)} | `{o.rule}` | {STATUS_MARK[o.status]} | {o.line or ''} | {_md(detail)} |")
+        if not shown:
+            rows.append(f"| {_md(log.path)} | all {len(log.outcomes)} rules | {STATUS_MARK['pass']} | | |")
     return "\n".join(rows) + "\n"
 
 

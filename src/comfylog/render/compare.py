@@ -61,7 +61,8 @@ def _value(delta: Delta) -> tuple[str, str]:
 
 def _ratio(delta: Delta) -> Text:
     text = ratio_text(delta)
-    style = "red" if "slower" in text or "none in" in text else "green" if "faster" in text else ""
+    style = ("red" if "slower" in text or text == "none in the baseline"
+             else "green" if "faster" in text or text == "none in the run" else "")
     return Text(text, style=style)
 
 
@@ -139,6 +140,8 @@ def _verdict(c: Comparison) -> Group:
             why.append(f.id, style=SEVERITY_STYLE.get(f.severity, ""))
             why.append(f" ({f.title})")
         lines.append(why)
+    for note in c.verdict_notes:
+        lines.append(Text(note))
     lines.append(Text(f"Findings only in the run: {_finding_ids(c.only_in_run)}"))
     lines.append(Text(f"Findings only in the baseline: {_finding_ids(c.only_in_baseline)}"))
     return Group(*lines)
@@ -181,6 +184,7 @@ def comparison_to_dict(c: Comparison) -> dict[str, Any]:
         "only_in_baseline": findings(c.only_in_baseline),
         "explaining": findings(c.explaining),
         "notes": c.notes,
+        "verdict_notes": c.verdict_notes,
     }
 
 

@@ -87,18 +87,28 @@ def _logs(fleet: FleetSummary, limit: int, width: int) -> Table:
         "durations, no timestamps)",
         title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
     )
-    joiner = "/" if width >= WIDE else "\n"  # narrow terminals: median above p95
-    table.add_column("log", overflow="fold", ratio=1)
-    table.add_column("machine", overflow="fold")
-    table.add_column("prompts", justify="right")
+    wide = width >= WIDE
+    joiner = "/" if wide else "\n"  # narrow terminals: median above p95, the machine under the log's name
+    table.add_column("log" if wide else "log, machine", overflow="fold", ratio=1)
+    if wide:
+        table.add_column("machine", overflow="fold")
+    table.add_column("prompts", justify="right", no_wrap=True)
     for quantity in ROW_QUANTITIES:
         table.add_column(quantity, justify="right", no_wrap=True)
-    table.add_column("findings", overflow="fold")
+    ids = {log.path: list(dict.fromkeys(f.id for f in log.findings)) for log in usable[:limit]}
+    widest = max((len(i) for found in ids.values() for i in found), default=1)
+    # one id a line, never broken inside: an id too wide for a narrow terminal is cut with an ellipsis
+    table.add_column("findings", overflow="ellipsis", no_wrap=True, min_width=min(widest, 17))
     for log in usable[:limit]:
         prompts = f"{log.finished}/{log.prompts}" + ("~" if log.estimated else "")
-        findings = Text(", ".join(dict.fromkeys(f.id for f in log.findings)) or "—")
+        findings = Text("\n".join(ids[log.path]) or "—")
         cells = [_pair(log, q, joiner) for q in ROW_QUANTITIES]
-        table.add_row(names[log.path], _machine(log), prompts, *cells, findings)
+        if wide:
+            table.add_row(names[log.path], _machine(log), prompts, *cells, findings)
+        else:
+            name = Text(names[log.path])
+            name.append("\n" + _machine(log), style="dim")
+            table.add_row(name, prompts, *cells, findings)
     if len(usable) > limit:
         table.caption = f"{len(usable) - limit} more logs not shown (--limit, or --format json for all)"
     return table

@@ -17,12 +17,13 @@ import html
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..events import EventKind, Phase
-from ..index import ReportIndex, index_of
+from ..index import ReportIndex, evidence_in_line_order, index_of
 from ..model import PHASES, Finding, ProgressBar, Prompt, Report, Run
 from ..text import basename, clock, fmt_s, is_time_only, plural, when
 from ..version import __version__
@@ -193,14 +194,14 @@ def render_html(report: Report, baseline: Report | None = None, comparison: Comp
     from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]  # heavy: only for an HTML report
 
     page = Page()
-    page.add("findings", "Findings", _findings(report))
+    page.add("findings", "Findings", _findings(report, comparison.run_findings if comparison else None))
     if baseline is not None and comparison is not None:
         _comparison(page, report, baseline, comparison)
     page.add("machine", "Machine", _machine(report, page))
     if report.prompts or any(r.startup_s for r in report.runs):
         page.add("time", "Where the time went", _phase_totals(report))
     _timeline(page, report)
-    _rates(page, report)
+    _rates(page, report, baseline, comparison)
     if report.prompts:
         page.add("prompts", "Prompts", _prompt_table(report, page))
     if report.errors:
@@ -273,10 +274,12 @@ def _header(report: Report) -> str:
 # ---- findings --------------------------------------------------------------------------------------
 
 
-def _findings(report: Report) -> str:
-    if not report.findings:
+def _findings(report: Report, findings: list[Finding] | None = None) -> str:
+    """The findings; beside a baseline, as they read there (compare.Comparison.run_findings)."""
+    shown = report.findings if findings is None else findings
+    if not shown:
         return '<p class="note">No findings.</p>'
-    return "\n".join(_finding(f, report) for f in report.findings)
+    return "\n".join(_finding(f, report) for f in shown)
 
 
 def _finding(f: Finding, report: Report) -> str:
@@ -295,14 +298,13 @@ def _finding(f: Finding, report: Report) -> str:
     ]
     if f.advice:
         parts.append('<ul class="advice">' + "".join(f"<li>{prose(a)}</li>" for a in f.advice) + "</ul>")
-    if any(v is not None for v in f.figures.values()):
-        named = [(k, v) for k, v in f.figures.items() if v is not None][:20]
-        figs = " · ".join(f"{esc(k)}: {esc(_figure_value(v))}" for k, v in named)
-        parts.append(f'<div class="figures">{figs}</div>')
+    words = figures_in_words(f.figures)
+    if words:
+        parts.append(f'<div class="figures">In figures: {esc(words)}</div>')
     if f.evidence:
         several = len(report.sources) > 1
         rows = []
-        for ev in f.evidence[:MAX_EVIDENCE]:
+        for ev in evidence_in_line_order(f)[:MAX_EVIDENCE]:
             where = f"{report.sources[ev.source].name}:{ev.line}" if several and ev.source < len(report.sources) else (
                 str(ev.line))
             rows.append(f'<div><span class="ln">{esc(where)}</span>{esc(_clip(ev.text, 400))}</div>')
@@ -314,13 +316,40 @@ def _finding(f: Finding, report: Report) -> str:
     return "\n".join(parts)
 
 
+#: Unit suffixes of figure names, and how their values read.
+FIGURE_UNITS: tuple[tuple[str, Callable[[float], str]], ...] = (
+    ("_mb", lambda v: f"{v:,.0f} MB"), ("_mib", lambda v: f"{v:,.0f} MiB"), ("_s", fmt_s),
+    ("_share", lambda v: f"{v:.0%}"), ("_per_s", lambda v: f"{v:,.0f}/s"),
+)
+
+
+def figures_in_words(figures: dict[str, Any]) -> str:
+    """A finding's figures as a reader says them: ``least offered 128 MB · load share 56%``, never
+    ``least_offered_mb: 128 · load_share: 0.559``."""
+    return " · ".join(_say(key, value) for key, value in list(figures.items())[:20]
+                      if value is not None and value != {} and value != [])
+
+
+def _say(key: str, value: Any) -> str:
+    """``least_offered_mb``, 128.0 -> ``least offered 128 MB``."""
+    name, unit = str(key), None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        for suffix, show in FIGURE_UNITS:
+            if name.endswith(suffix):
+                name, unit = name[: -len(suffix)] + (" share" if suffix == "_share" else ""), show
+                break
+    return f"{name.replace('_', ' ').strip()} {unit(float(value)) if unit else _figure_value(value)}"
+
+
 def _figure_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:,.4g}"
     if isinstance(value, dict):
-        return ", ".join(f"{k} {v}" for k, v in list(value.items())[:12])
+        return ", ".join(_say(k, v) for k, v in list(value.items())[:12])
     if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value[:12])
+        return ", ".join(_figure_value(v) for v in value[:12])
     return _clip(str(value), 200)
 
 
@@ -423,6 +452,7 @@ MARKER_STYLE = {
     "error": ("error", "x", "#c0392b", 11),
     "interrupted": ("interrupted", "square-open", "#9a5b00", 10),
     "unfinished": ("prompt did not finish", "line-ns-open", "#c0392b", 22),
+    "oom-suspected": ("suspected out of memory: the run was cut here", "x-thin-open", "#8e1b10", 18),
     "websocket": ("websocket timeout", "circle", "#7b1d16", 9),
 }
 
@@ -586,6 +616,7 @@ def _timed_row(index: ReportIndex, run: Run, prompts: list[Prompt], label: str) 
         return _secs(ts - origin)
 
     covered: list[tuple[float, float]] = []
+    suspected = {i for f in index.report.findings if f.id == "oom-suspected" for i in f.prompts}
     if run.ready_at is not None and run.ready_at > origin:
         end = at(run.ready_at)
         row.bars.append(_Bar(0.0, end, "startup", f"run {run.index + 1} start-up {fmt_s(end)}"
@@ -601,8 +632,13 @@ def _timed_row(index: ReportIndex, run: Run, prompts: list[Prompt], label: str) 
                                                           f" ({clock(span.start)} → {clock(span.end)})"))
             covered.append((a, b))
         if p.status == "unfinished" and p.ended_at is not None:
-            row.markers.append(_Marker(at(p.ended_at), "unfinished",
-                                       f"prompt {p.index + 1} never finished: the log stops at {clock(p.ended_at)}"))
+            if p.index in suspected:
+                row.markers.append(_Marker(at(p.ended_at), "oom-suspected",
+                                           f"prompt {p.index + 1}: sampling stopped at {clock(p.ended_at)} with no "
+                                           "error, most likely out of memory (finding oom-suspected)"))
+            else:
+                row.markers.append(_Marker(at(p.ended_at), "unfinished", f"prompt {p.index + 1} never finished: "
+                                                                          f"the log stops at {clock(p.ended_at)}"))
     covered.sort()
     cursor = 0.0
     for a, b in covered:
@@ -726,7 +762,7 @@ def _secs(delta: timedelta) -> float:
 # ---- step rates ------------------------------------------------------------------------------------
 
 
-def _rates(page: Page, report: Report) -> None:
+def _rates(page: Page, report: Report, baseline: Report | None = None, comparison: Comparison | None = None) -> None:
     rated = [b for b in report.progress_bars if not b.is_loading and b.seconds_per_step is not None]
     bars = [b for b in rated if b.prompt is not None]
     if not bars:
@@ -765,7 +801,10 @@ def _rates(page: Page, report: Report) -> None:
             )
         traces.append({"type": "scatter", "mode": "markers", "name": name, "x": xs, "y": ys,
                        "hovertext": hovers, "hoverinfo": "text", "marker": {"size": 8, "opacity": 0.8}})
-    values = [b.seconds_per_step or 0.0 for b in bars]
+    beside = _baseline_rates(baseline, comparison) if baseline is not None and comparison is not None else None
+    if beside is not None:
+        traces.append(beside[0])
+    values = [b.seconds_per_step or 0.0 for b in bars] + (beside[1] if beside else [])
     low, high = min(values), max(values)
     log_axis = low > 0 and high / low > 30
     last = max((b.prompt or 0) + 1 for b in bars)
@@ -780,17 +819,42 @@ def _rates(page: Page, report: Report) -> None:
         "hovermode": "closest",
         "showlegend": len(traces) > 1,
     }
+    if beside is not None:
+        layout["showlegend"] = True
     page.figures["rates-plot"] = {"data": traces, "layout": layout, "config": PLOTLY_CONFIG}
     page.summarised += [f"step rates: {n}" for n in notes]
     body = (
         '<div id="rates-plot" class="plot"></div>\n'
         '<p class="note">One point per sampling progress bar, at its prompt: the rate of its last state '
         "(tqdm's close), as seconds per step (it/s is shown as 1 / rate; hover for the rate as printed). "
-        "Lower is faster. Bars that load weights or download are left out.</p>"
+        "Lower is faster. Bars that load weights or download are left out."
+        + (" The baseline's bars (diamonds) are drawn at the run's prompt they are compared with." if beside else "")
+        + "</p>"
     )
     if notes:
         body += f'\n<p class="note warn">Summarised: {esc("; ".join(notes))}.</p>'
     page.add("rates", "Step rates", body)
+
+
+def _baseline_rates(baseline: Report, c: Comparison) -> tuple[dict[str, Any], list[float]] | None:
+    """The baseline's sampling rates as a trace, each at the run's prompt it is paired with."""
+    paired = dict(zip(c.baseline_prompts, c.run_prompts, strict=False))
+    xs: list[int] = []
+    ys: list[float] = []
+    hovers: list[str] = []
+    for bar in baseline.progress_bars:
+        if bar.is_loading or bar.seconds_per_step is None or bar.prompt not in paired:
+            continue
+        run_prompt = paired[bar.prompt] + 1
+        xs.append(run_prompt)
+        ys.append(round(bar.seconds_per_step, 4))
+        hovers.append(f"baseline prompt {bar.prompt + 1} (compared with prompt {run_prompt}) · line {bar.line}<br>"
+                      f"{bar.done:g}/{bar.total:g} steps in {fmt_s(bar.elapsed_s)} · {esc(bar.rate_text or '')} "
+                      "as printed")
+    if not xs:
+        return None
+    return ({"type": "scatter", "mode": "markers", "name": "baseline", "x": xs, "y": ys, "hovertext": hovers,
+             "hoverinfo": "text", "marker": {"size": 10, "opacity": 0.8, "symbol": "diamond-open"}}, ys)
 
 
 # ---- tables ----------------------------------------------------------------------------------------
@@ -806,8 +870,7 @@ def _prompt_table(report: Report, page: Page) -> str:
     index = index_of(report)
     for p in shown:
         steps, rate = index.main_bar_text(p)
-        est = p.estimated
-        phases = [fmt_s(p.phases.get(ph)) if p.total_s is not None else "—" for ph in PHASES]
+        phases = [fmt_s(getattr(p.phases, ph.value)) if p.total_s is not None else "—" for ph in PHASES]
         models = ", ".join(p.models[:6]) + (" …" if len(p.models) > 6 else "")
         lines = f"{p.line}–{p.last_line}" if p.last_line and p.last_line != p.line else str(p.line)
         cells = [
@@ -815,7 +878,7 @@ def _prompt_table(report: Report, page: Page) -> str:
             *([(str(p.run + 1), "num")] if several_runs else []),
             (clock(p.got_at) if p.received else "(before log)", ""),
             (p.status, f"status-{p.status}"),
-            (fmt_s(p.total_s, est), "num"),
+            (_total_text(p), "num"),
             *((v, "num") for v in phases),
             (steps, "num"),
             (rate, "num"),
@@ -833,6 +896,14 @@ def _prompt_table(report: Report, page: Page) -> str:
         page.summarised.append(f"prompt table: first {MAX_PROMPT_ROWS} of {len(report.prompts)} prompts")
     note = "".join(f'<p class="note">{esc(n)}</p>' for n in notes)
     return '<div class="scroll"><table>\n' + "\n".join(out) + "\n</table></div>" + note
+
+
+def _total_text(p: Prompt) -> str:
+    """A prompt's total: measured, and the printed one beside it where the two read differently."""
+    measured = fmt_s(p.total_s, p.estimated)
+    if p.executed_s is None or p.estimated or p.total_s is None or fmt_s(p.executed_s) == fmt_s(p.total_s):
+        return measured
+    return f"{measured} (printed {fmt_s(p.executed_s)})"
 
 
 def _error_table(report: Report, page: Page) -> str:
@@ -869,8 +940,10 @@ def _comparison(page: Page, report: Report, baseline: Report, comparison: Compar
     c = comparison
     total = c.total
     parts: list[str] = []
+    how = " as ComfyUI printed them" if c.total_source == "executed" else ", measured from the log's timestamps"
     lead = (f"This run took <strong>{esc(fmt_s(total.run))}</strong>, the baseline "
-            f"<strong>{esc(fmt_s(total.baseline))}</strong>")
+            f"<strong>{esc(fmt_s(total.baseline))}</strong> ({esc(how.lstrip(' ,'))}; the prompt tables and "
+            "timelines show the measured times)")
     if c.gap_s is not None:
         lead += f": {esc(ratio_text(total))} ({esc(_signed(c.gap_s))})"
     lead += "."

@@ -9,30 +9,30 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..index import index_of
-from ..model import PHASES, Finding, Prompt, Report, Run
+from ..index import evidence_in_line_order, index_of
+from ..model import PHASES, Prompt, Report, Run
 from ..text import basename, clock, fmt_s, when
 from .styles import PHASE_CHAR, PHASE_LABEL, PHASE_STYLE, SEVERITY_STYLE, STATUS_STYLE
 
 TIMELINE_WIDTH = 50
 BAR_WIDTH = 30
-#: Evidence lines printed under each finding (the JSON and HTML reports carry more).
-EVIDENCE_SHOWN = 3
+#: Columns the findings table takes besides the finding's text (severity, explains, padding).
+FINDING_MARGIN = 24
 
 
 def render_terminal(report: Report, console: Console, limit: int = 40) -> None:
     """Print the whole report to ``console``."""
-    for part in report_parts(report, limit):
+    for part in report_parts(report, limit, console.width):
         console.print(part)
         console.print()
 
 
-def report_parts(report: Report, limit: int = 40) -> list[RenderableType]:
+def report_parts(report: Report, limit: int = 40, width: int = 120) -> list[RenderableType]:
     parts: list[RenderableType] = [_header(report)]
     for run in report.runs:
         parts.append(_machine(run, report))
     if report.findings:
-        parts.append(_findings(report.findings))
+        parts.append(_findings(report, width))
     if report.prompts:
         parts.append(_prompts(report, limit))
         parts.append(_phases(report))
@@ -99,24 +99,34 @@ def _machine(run: Run, report: Report) -> Table:
     return table
 
 
-def _findings(findings: list[Finding]) -> Table:
-    """Each finding as a block: title and cost, how sure and why, advice, the first evidence lines."""
+def _findings(report: Report, width: int) -> Table:
+    """Each finding as a block: title and cost, how sure and why, every advice item, the evidence lines
+    in the order of the log (with the file's name when the report reads several), each cut to the
+    terminal's width."""
     table = Table(title="Findings (most costly first)", title_justify="left", box=box.SIMPLE_HEAD, show_lines=True,
                   show_header=False, padding=(0, 1))
     table.add_column("severity", no_wrap=True)
     table.add_column("finding", ratio=1)
     table.add_column("explains", justify="right", no_wrap=True)
-    for f in findings:
+    names = [src.name for src in report.sources] if len(report.sources) > 1 else None
+    room = max(40, width - FINDING_MARGIN)
+    for f in report.findings:
         body = Text()
         body.append(f.title, style="bold")
         body.append(f"\n{f.id} · {f.confidence} confidence · ", style="dim")
         body.append(f.why)
-        for advice in f.advice[:3]:
+        for advice in f.advice:
             body.append(f"\n→ {advice}", style="cyan")
-        for ev in f.evidence[:EVIDENCE_SHOWN]:
-            body.append(f"\n  {ev.line:>6}  ", style="dim")
-            body.append(ev.text if len(ev.text) <= 66 else ev.text[:65] + "…", style="dim")
-        more = max(f.evidence_total, len(f.evidence)) - min(len(f.evidence), EVIDENCE_SHOWN)
+        shown_source = None
+        for ev in evidence_in_line_order(f):
+            if names and ev.source != shown_source and ev.source < len(names):
+                body.append(f"\n  {basename(names[ev.source])}", style="dim italic")  # the file, above its lines
+                shown_source = ev.source
+            where = f"  {ev.line:>6}  "
+            text = ev.text if len(where) + len(ev.text) <= room else ev.text[: max(10, room - len(where) - 1)] + "…"
+            body.append("\n" + where, style="dim")
+            body.append(text, style="dim")
+        more = max(f.evidence_total, len(f.evidence)) - len(f.evidence)
         if more > 0:
             body.append(f"\n          … {more} more line{'s' if more != 1 else ''}", style="dim")
         table.add_row(

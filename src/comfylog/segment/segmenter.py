@@ -60,6 +60,12 @@ START_STAGE = {
     EventKind.MANAGER_STARTUP: 2,
     EventKind.SERVER_STARTING: 3,
 }
+#: Informational kinds only the diagnosis reads (platform, paths, settings, validation details, handler results).
+RULE_FACTS = (
+    EventKind.EXTRA_SEARCH_PATH, EventKind.ALLOC_CONF,
+    EventKind.EXTENSION_MISMATCH, EventKind.TORCH_NOT_INSTALLED, EventKind.VALIDATION_DETAIL,
+    EventKind.UNHANDLED_OUTPUT, EventKind.HANDLER_OUTPUT, EventKind.VIDEO_SEQ_LEN,
+)
 #: Events kept on the report for diagnosis and timelines.
 NOTABLE_KINDS = frozenset(
     {
@@ -92,6 +98,7 @@ NOTABLE_KINDS = frozenset(
         EventKind.MEMORY_LEAK,
         EventKind.CACHE_EVICTION,
         EventKind.NETWORK_VOLUME,
+        *RULE_FACTS,
     }
 )
 MAX_NOTABLE = 20_000
@@ -978,7 +985,7 @@ HANDLERS: dict[EventKind, Handler] = {
 INFORMATIONAL = frozenset({
     EventKind.LOAD_DETAIL, EventKind.WS_CONNECTED, EventKind.WS_RECONNECT, EventKind.JOB_STARTED,
     EventKind.JOB_FINISHED, EventKind.CACHE_EVICTION, EventKind.MEMORY_LEAK, EventKind.JOB_QUEUE,
-    EventKind.NETWORK_VOLUME,
+    EventKind.NETWORK_VOLUME, *RULE_FACTS,
 })
 #: error_line rows whose ``error`` makes an error record of that kind (the text when the line has no message).
 ERROR_LINE_RECORDS = {

@@ -11,16 +11,20 @@ from . import (  # noqa: F401  (imported to register the rules)
     debug_logging,
     exception,
     gguf,
+    handler_error,
     import_failed,
     lowvram,
     lowvram_forced,
     oom,
     oom_suspected,
+    output_dropped,
     reload_thrash,
     restart_loop,
     slow_import,
     slow_load,
     slow_prestartup,
+    startup_failed,
+    torch_mismatch,
     unfinished,
     validation_failed,
     ws_wait,
@@ -28,7 +32,8 @@ from . import (  # noqa: F401  (imported to register the rules)
 
 CATALOG = (
     "lowvram", "lowvram-forced", "cpu-only", "gguf", "slow-load", "reload-thrash", "oom", "oom-suspected",
-    "restart-loop", "unfinished", "crash", "exception", "validation-failed", "import-failed", "slow-prestartup",
-    "slow-import", "ws-wait", "debug-logging",
+    "startup-failed", "restart-loop", "unfinished", "crash", "exception", "validation-failed", "handler-error",
+    "output-dropped", "torch-mismatch", "import-failed", "slow-prestartup", "slow-import", "ws-wait",
+    "debug-logging",
 )
 order_catalog(CATALOG)

@@ -5,29 +5,29 @@ from __future__ import annotations
 from ...events import EventKind
 from ...model import Finding
 from ...text import plural
-from ..engine import MAX_EVIDENCE, finding, rule
+from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import Facts, prompt_seconds
 
 #: The what() of a CUDA library without kernels for the GPU it runs on.
 NO_KERNEL_IMAGE = "no kernel image is available for execution on the device"
-ADVICE_NO_KERNEL = (
+ADVICE_NO_KERNEL = Advice(
     "A compiled library the prompt used has no kernels for this GPU: a CUDA extension (sageattention, "
     "flash-attn, xformers) or PyTorch built for other GPU architectures. Install a build of it for this GPU; "
     "the Python stack under `Fatal Python error` names the library and the node that called it"
 )
-ADVICE_NATIVE = (
+ADVICE_NATIVE = Advice(
     "The Python stack under `Fatal Python error` (or the traceback before the abort) names the code that called "
     "the library that crashed, often a custom node: update or remove it"
 )
-ADVICE_RERUN = ("Run the prompt again with `CUDA_LAUNCH_BLOCKING=1` to make a CUDA error point at the call that "
-                "caused it")
+ADVICE_RERUN = Advice("Run the prompt again with `CUDA_LAUNCH_BLOCKING=1` to make a CUDA error point at the call "
+                      "that caused it")
 
 
 @rule(
     "crash", "error", None,
     trigger="`what():` of a C++ exception or `Fatal Python error`: ComfyUI aborted on a native error, without "
     "a Python exception of its own, and the prompt it ran died with it.",
-    advice=f"{ADVICE_NO_KERNEL} (for `{NO_KERNEL_IMAGE}`); otherwise: {ADVICE_NATIVE}.",
+    advice=(ADVICE_NO_KERNEL, ADVICE_NATIVE, ADVICE_RERUN),
 )
 def _crash(facts: Facts) -> list[Finding]:
     records = [e for e in facts.report.errors if e.kind == "crash"]
@@ -41,7 +41,7 @@ def _crash(facts: Facts) -> list[Finding]:
     why = (f"The process aborted{where}: `{messages[0]}`. A native library (C++ or CUDA code under PyTorch) failed, "
            "so no Python exception was logged and no `Prompt executed` line followed: the prompt died with the "
            "process" + (f"; {plural(len(records), 'abort')} in all" if len(records) > 1 else "") + ".")
-    advice = [ADVICE_NO_KERNEL] if no_kernel else [ADVICE_NATIVE, ADVICE_RERUN]
+    advice = [ADVICE_NO_KERNEL()] if no_kernel else [ADVICE_NATIVE(), ADVICE_RERUN()]
     evidence = [facts.cite_event(ev) for record in records[:MAX_EVIDENCE]
                 for ev in facts.between(EventKind.CRASH, record.source, record.line, record.end_line or record.line)]
     if not evidence:

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from ...events import EventKind, Phase
 from ...model import Finding
-from ..engine import MAX_EVIDENCE, finding, rule
+from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import Facts
+
+ADVICE_WORKER_LEVEL = Advice("worker-comfyui starts ComfyUI with `--verbose \"$COMFY_LOG_LEVEL\"`, which defaults "
+                             "to DEBUG: set the endpoint's environment variable `COMFY_LOG_LEVEL=INFO`")
+ADVICE_DROP_VERBOSE = Advice("Drop `--verbose DEBUG` from the start command unless you are debugging: the default "
+                             "INFO level logs everything comfylog needs")
 
 
 @rule(
     "debug-logging", "info", Phase.OTHER,
     trigger="`lowvram: loaded module regularly` lines, which ComfyUI logs only at DEBUG level: the process "
     "runs with `--verbose DEBUG`.",
-    advice="Drop `--verbose DEBUG` (worker-comfyui: set `COMFY_LOG_LEVEL=INFO`; its start script defaults "
-    "to DEBUG).",
+    advice=(ADVICE_WORKER_LEVEL, ADVICE_DROP_VERBOSE),
 )
 def _debug_logging(facts: Facts) -> list[Finding]:
     events = facts.events[EventKind.LOWVRAM_MODULES]
@@ -22,11 +26,9 @@ def _debug_logging(facts: Facts) -> list[Finding]:
         return []
     lines = sum(src.lines for src in facts.report.sources) or 1
     serverless = any(r.serverless for r in facts.report.runs) or facts.report.summary.ws_timeouts > 0
-    advice = ["Drop `--verbose DEBUG` from the start command unless you are debugging: the default INFO "
-              "level logs everything comfylog needs"]
+    advice = [ADVICE_DROP_VERBOSE()]
     if serverless:
-        advice.insert(0, "worker-comfyui starts ComfyUI with `--verbose \"$COMFY_LOG_LEVEL\"`, which defaults "
-                         "to DEBUG: set the endpoint's environment variable `COMFY_LOG_LEVEL=INFO`")
+        advice.insert(0, ADVICE_WORKER_LEVEL())
     return [finding(
         "debug-logging", f"`--verbose DEBUG` is on: {count} DEBUG-only `lowvram: loaded module` lines", "high",
         f"ComfyUI logs `lowvram: loaded module regularly` only at DEBUG level, so this process runs with "

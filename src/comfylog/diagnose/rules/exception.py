@@ -1,44 +1,125 @@
-"""Prompts that failed in a node with an exception."""
+"""Prompts that failed in a node with an exception: which node, which exception, and its message."""
 
 from __future__ import annotations
 
-from ...events import EventKind
+from dataclasses import dataclass
+
+from ...events import Event, EventKind
 from ...model import ErrorRecord, Evidence, Finding
 from ...text import plural
-from ..engine import MAX_EVIDENCE, finding, rule
+from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip, event_line
-from ..facts import Facts, prompt_seconds
+from ..facts import Facts, platform_of, prompt_seconds
+
+ADVICE_NODE = Advice("The exception is raised inside the custom node `{node}`: update it (ComfyUI-Manager: "
+                     "Update), or look for `{error}` in its issues", {"node": "NAME", "error": "the exception"})
+ADVICE_READ = Advice("Read the traceback: the last `File ...custom_nodes/NAME/...` line names the node that failed")
+ADVICE_INPUTS = Advice("Missing files and wrong inputs are fixed in the workflow; errors inside a custom node usually "
+                       "need an update of that node (or of ComfyUI to match it)")
+ADVICE_MODULE = Advice("Install `{package}` into the Python ComfyUI runs with (ComfyUI-Manager: Try fix, or "
+                       "`python -m pip install {package}` with that Python)",
+                       {"package": "the missing module's package"})
+#: Modules whose pip package has another name (``No module named 'skimage'``: ``scikit-image``).
+PACKAGES = {"skimage": "scikit-image", "cv2": "opencv-python", "PIL": "pillow", "yaml": "pyyaml",
+            "sklearn": "scikit-learn", "google.protobuf": "protobuf", "dateutil": "python-dateutil",
+            "attr": "attrs", "Crypto": "pycryptodome", "git": "GitPython", "fitz": "pymupdf"}
+ADVICE_DOWNLOAD = Advice("`{node}` downloads files (from Hugging Face or elsewhere) when it runs, and the connection "
+                         "failed: put the files where it reads them beforehand, or fix the network (a proxy, "
+                         "`HF_ENDPOINT` for a mirror)", {"node": "the custom node"})
+#: Exceptions and messages of a download that failed.
+NETWORK_ERRORS = ("ConnectionError", "ConnectionResetError", "LocalEntryNotFoundError", "Max retries exceeded",
+                  "ReadTimeout", "ConnectTimeout", "Connection aborted")
+ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that node's code is CUDA-only; look for a "
+                          "version or fork that supports MPS, or use another node", {"node": "the custom node"})
 
 
 @rule(
     "exception", "error", None,
     trigger="`!!! Exception during processing !!!` or a traceback that is not out of memory: prompts that "
-    "failed in a node.",
-    advice="The traceback names the node and the cause (a missing input file, a model the node cannot use, a "
-    "bug in a custom node): fix the input or update the node.",
+    "failed in a node, named by the traceback's `custom_nodes/NAME/` frame, with the exception and its message.",
+    advice=(ADVICE_NODE, ADVICE_READ, ADVICE_INPUTS, ADVICE_MODULE, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY),
 )
 def _exception(facts: Facts) -> list[Finding]:
-    records = [e for e in facts.report.errors if e.kind == "exception"]
+    failed = facts.failed_startups()  # their exceptions are the start-up failure's cause (startup-failed)
+    records = [e for e in facts.report.errors if e.kind == "exception" and e.source not in failed]
     if not records:
         return []
     prompts = sorted({e.prompt for e in records if e.prompt is not None})
-    messages: dict[str, int] = {}
-    for e in records:
-        messages[e.message] = messages.get(e.message, 0) + 1
-    shown = "; ".join(f"`{clip(m, 100)}`" + (f" ×{n}" if n > 1 else "") for m, n in list(messages.items())[:3])
-    title = (f"{plural(len(prompts), 'prompt')} failed with an exception" if prompts
-             else f"{plural(len(records), 'exception')} outside any prompt")
+    failures: dict[tuple[str | None, str], list[Failure]] = {}
+    for record in records:
+        failure = _failure(facts, record)
+        failures.setdefault((failure.node, failure.error), []).append(failure)
+    distinct = list(failures.values())
+    shown = "; ".join(_describe(group[0]) + (f" ×{len(group)}" if len(group) > 1 else "") for group in distinct[:3])
+    first = distinct[0][0]
+    what = f"`{clip(first.error, 80)}`" + (f" in custom node `{first.node}`" if first.node else "")
+    title = (f"{plural(len(prompts), 'prompt')} failed: {what}" if prompts
+             else f"{plural(len(records), 'exception')} outside any prompt: {what}")
+    mac = any(platform_of(facts, facts.run_at(g[0].record.source, g[0].record.line)) == "mac" for g in distinct)
+    advice: list[str] = []
+    for group in distinct[:3]:
+        f = group[0]
+        if f.cuda_only and mac and f.node:
+            item = ADVICE_CUDA_ONLY(node=f.node)
+        elif f.node and any(n in f.error for n in NETWORK_ERRORS):
+            item = ADVICE_DOWNLOAD(node=f.node)
+        elif f.module:
+            item = ADVICE_MODULE(package=PACKAGES.get(f.module, PACKAGES.get(f.module.split(".")[0], f.module)))
+        elif f.node:
+            item = ADVICE_NODE(node=f.node, error=f.exc_type or clip(f.error, 60))
+        else:
+            continue
+        if item not in advice:
+            advice.append(item)
+    if not any(f.node for group in distinct for f in group):
+        advice.append(ADVICE_READ())
+    advice.append(ADVICE_INPUTS())
     return [finding(
         "exception", title, "high",
-        f"{plural(len(records), 'exception')} ({len(messages)} distinct): {shown}"
-        + (f" and {len(messages) - 3} more" if len(messages) > 3 else "")
-        + ". ComfyUI stops a prompt at the node that raised it.",
-        ["Read the traceback: the last `File ...custom_nodes/NAME/...` line names the node that failed",
-         "Missing files and wrong inputs are fixed in the workflow; errors inside a custom node usually need "
-         "an update of that node (or of ComfyUI to match it)"],
-        [_error_evidence(facts, e) for e in records[:MAX_EVIDENCE]],
-        {"exceptions": len(records), "prompts": len(prompts), "messages": dict(list(messages.items())[:5])},
+        f"{plural(len(records), 'exception')} ({len(distinct)} distinct): {shown}"
+        + (f" and {len(distinct) - 3} more" if len(distinct) > 3 else "")
+        + (". ComfyUI stops a prompt at the node that raised it." if prompts else
+           ". No prompt was running: it happened at start-up or in a background task, so no prompt failed with it."),
+        advice,
+        [f.evidence for group in distinct for f in group][:MAX_EVIDENCE],
+        {"exceptions": len(records), "prompts": len(prompts),
+         "failures": [{"node": g[0].node, "error": clip(g[0].error, 200), "count": len(g)} for g in distinct[:5]]},
         sum(prompt_seconds(p) for p in facts.prompts_by_index(prompts)), prompts, total=len(records))]
+
+
+@dataclass
+class Failure:
+    """One exception: the record, the node it failed in (if a frame shows it), ``Type: message``."""
+
+    record: ErrorRecord
+    evidence: Evidence
+    node: str | None
+    error: str
+    exc_type: str | None
+    cuda_only: bool
+    module: str | None
+
+
+def _failure(facts: Facts, record: ErrorRecord) -> Failure:
+    end = record.end_line or record.line
+    tracebacks = [ev for ev in facts.between(EventKind.TRACEBACK, record.source, record.line, end)
+                  if event_line(ev)[0] <= end]
+    tb: Event | None = tracebacks[-1] if tracebacks else None
+    node = next((str(ev.fields["custom_node"]) for ev in reversed(tracebacks) if ev.fields.get("custom_node")), None)
+    exc_type = str(tb.fields["exception_type"]) if tb is not None and tb.fields.get("exception_type") else None
+    message = record.message
+    if exc_type and not message.startswith(exc_type):
+        tb_message = str(tb.fields.get("message") or "") if tb is not None else ""
+        message = f"{exc_type}: {tb_message or message}"
+    module = None
+    if exc_type == "ModuleNotFoundError" and "No module named '" in message:
+        module = message.split("No module named '", 1)[1].split("'", 1)[0] or None
+    cuda_only = any(ev.fields.get("cuda_call") for ev in tracebacks) or "not compiled with CUDA" in message
+    return Failure(record, _error_evidence(facts, record), node, message, exc_type, cuda_only, module)
+
+
+def _describe(f: Failure) -> str:
+    return f"`{clip(f.error, 100)}`" + (f" in custom node `{f.node}`" if f.node else "")
 
 
 def _error_evidence(facts: Facts, record: ErrorRecord) -> Evidence:

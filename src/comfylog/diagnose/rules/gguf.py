@@ -5,15 +5,18 @@ from __future__ import annotations
 from ...events import EventKind, Phase
 from ...model import Finding
 from ...text import plural
-from ..engine import finding, rule
+from ..engine import Advice, finding, rule
 from ..facts import LARGE_GPU_MB, QUANTIZED_PREFIXES, Facts, gpu_phrase, gpu_vram_mb
+
+ADVICE_TRY_FP8 = Advice("Where the VRAM allows, try the fp8 or fp16 weights of the same model and compare the s/it")
+ADVICE_KEEP_GGUF = Advice("Keep GGUF where it is what makes the model fit: a partially loaded fp16 model is slower "
+                          "still")
 
 
 @rule(
     "gguf", "info", Phase.INFERENCE,
     trigger="`gguf qtypes` lines naming quantized tensor types (Q4_K, Q5_K, Q8_0, ...): ComfyUI-GGUF weights.",
-    advice="Where the VRAM allows, fp8 or fp16 weights sample faster; keep GGUF where it is what makes the "
-    "model fit.",
+    advice=(ADVICE_TRY_FP8, ADVICE_KEEP_GGUF),
 )
 def _gguf(facts: Facts) -> list[Finding]:
     events = [ev for ev in facts.events[EventKind.GGUF_QTYPES]
@@ -38,7 +41,6 @@ def _gguf(facts: Facts) -> list[Finding]:
         "gguf", f"Quantized GGUF weights ({types})", "high",
         f"{plural(len(events), '`gguf qtypes` line')} name quantized tensors ({types}): ComfyUI-GGUF "
         f"dequantizes them during every step, which is slower per step than fp16 or fp8 weights.{context}",
-        ["Where the VRAM allows, try the fp8 or fp16 weights of the same model and compare the s/it",
-         "Keep GGUF where it is what makes the model fit: a partially loaded fp16 model is slower still"],
+        [ADVICE_TRY_FP8(), ADVICE_KEEP_GGUF()],
         [facts.cite_event(ev) for ev in events],
         {"qtypes": quantized, "total_vram_mb": vram}, 0.0, prompts)]

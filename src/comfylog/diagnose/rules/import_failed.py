@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
+import re
+
 from ...model import Finding, Run
 from ...text import basename, plural
-from ..engine import finding, rule
+from ..engine import Advice, finding, rule
 from ..facts import Facts
+
+ADVICE_INSTALL_MISSING = Advice("Install the missing Python packages the reasons name into the Python ComfyUI runs "
+                                "with (ComfyUI-Manager: Try fix)")
+ADVICE_NOT_A_NODE = Advice("A folder without `__init__.py` is no custom node (a leftover or a broken clone): "
+                           "re-install it or remove it")
+ADVICE_SYNTAX = Advice("A syntax error means the node does not fit this Python or ComfyUI: update the node")
+ADVICE_REMOVE_NODE = Advice("Or remove the node if no workflow needs it")
+ADVICE_NEWER_PYTHON = Advice("`unsupported operand type(s) for |: 'type' and 'type'` is a `X | Y` type hint, which "
+                             "needs Python 3.10 or later: {nodes} {verb} written for a newer Python than this one; "
+                             "run ComfyUI with Python 3.10+ or install an older version of the node",
+                             {"nodes": "the node", "verb": "was"})
+ADVICE_OLD_API = Advice("`{module}` is gone from the installed `{package}` (it moved or was removed in a later "
+                        "version): {nodes} {verb} written for an older `{package}`; update {them}, or install the "
+                        "older `{package}` the node asks for", {"module": "a.b", "package": "the package",
+                                                               "nodes": "the node", "verb": "was", "them": "it"})
+
+
+#: ``No module named 'torchvision.transforms.functional_tensor'``: a part of a package, not a package.
+SUBMODULE_RE = re.compile(r"No module named '([A-Za-z_]\w*\.[\w.]+)'")
 
 
 @rule(
     "import-failed", "warning", None,
     trigger="`(IMPORT FAILED)` in the custom-node import times: nodes that did not load.",
-    advice="Install the node's missing requirements into ComfyUI's Python, or remove the node.",
+    advice=(ADVICE_INSTALL_MISSING, ADVICE_OLD_API, ADVICE_NEWER_PYTHON, ADVICE_NOT_A_NODE, ADVICE_SYNTAX,
+            ADVICE_REMOVE_NODE),
 )
 def _import_failed(facts: Facts) -> list[Finding]:
     failed: dict[str, tuple[Run, float, int]] = {}
@@ -30,15 +52,29 @@ def _import_failed(facts: Facts) -> list[Finding]:
     names = [basename(p) for p in failed]
     advice = []
     texts = " ".join(reasons.values())
-    if "No module named" in texts or len(reasons) < len(failed):
-        advice.append("Install the missing Python packages the reasons name into the Python ComfyUI runs with "
-                      "(ComfyUI-Manager: Try fix)")
+    moved: dict[str, list[str]] = {}  # a submodule an installed package no longer has -> the nodes needing it
+    for path, reason in reasons.items():
+        m = SUBMODULE_RE.search(reason)
+        if m:
+            moved.setdefault(m.group(1), []).append(basename(path))
+    missing = [p for p in failed if p not in reasons or ("No module named" in reasons[p]
+                                                          and not SUBMODULE_RE.search(reasons[p]))]
+    if missing:
+        advice.append(ADVICE_INSTALL_MISSING())
+    for module, nodes in moved.items():
+        one = len(nodes) == 1
+        advice.append(ADVICE_OLD_API(module=module, package=module.split(".")[0],
+                                     nodes=", ".join(f"`{n}`" for n in nodes), verb="was" if one else "were",
+                                     them="it" if one else "them"))
+    newer = [basename(p) for p, reason in reasons.items() if "unsupported operand type(s) for |: 'type'" in reason]
+    if newer:
+        advice.append(ADVICE_NEWER_PYTHON(nodes=", ".join(f"`{n}`" for n in newer),
+                                          verb="was" if len(newer) == 1 else "were"))
     if "No such file" in texts:
-        advice.append("A folder without `__init__.py` is no custom node (a leftover or a broken clone): "
-                      "re-install it or remove it")
+        advice.append(ADVICE_NOT_A_NODE())
     if "syntax" in texts.lower():
-        advice.append("A syntax error means the node does not fit this Python or ComfyUI: update the node")
-    advice.append("Or remove the node if no workflow needs it")
+        advice.append(ADVICE_SYNTAX())
+    advice.append(ADVICE_REMOVE_NODE())
     shown = "; ".join(f"{basename(p)} ({reasons[p]})" if p in reasons else basename(p) for p in list(failed)[:3])
     return [finding(
         "import-failed", f"{plural(len(failed), 'custom node')} failed to import", "high",

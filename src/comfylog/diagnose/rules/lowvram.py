@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
-from ...events import EventKind, Phase
-from ...model import Finding
+from collections.abc import Iterable
+
+from ...events import Event, EventKind, Phase
+from ...model import Evidence, Finding, Load, Run
 from ...text import dur, gb, plural
-from ..engine import MAX_EVIDENCE, finding, rule
+from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import SMALL_GPU_MB, Facts, gpu_phrase, gpu_vram_mb, is_timed
 
 #: A partial load offered less than this share of the GPU's VRAM was starved, not too big.
 STARVED_SHARE = 0.10
 #: A model whose size is known is "too big" beyond this share of the GPU's VRAM.
 TOO_BIG_SHARE = 0.8
+#: ComfyUI's floor for the VRAM a partial load is offered (128 MB, model_management.load_models_gpu).
+FLOOR_MB = 128.5
+#: A later load offered at least this share of the GPU's VRAM shows the GPU was free again by then.
+ROOMY_SHARE = 0.5
+#: ``usable`` figures this large stand for "no limit" (ComfyUI prints 1e32 bytes as 9.5e25 MB).
+UNLIMITED_MB = 1e9
+
+ADVICE_LOADER = Advice("Load the models on the main GPU: check the loader node's device / offload option (UNet, "
+                       "GGUF, VAE and text-encoder loaders)")
+ADVICE_DROP_FLAGS = Advice("Drop `{flags}` from the start command", {"flags": "--lowvram` / `--novram"})
+ADVICE_RESERVE = Advice("Check the start command for `--reserve-vram`, which withholds VRAM from the models")
+ADVICE_OTHER_PROCESS = Advice("Make sure no other process holds VRAM (nvidia-smi)")
+ADVICE_FREE_MODELS = Advice("Unload what the next step does not need (models held from earlier steps or prompts)")
+ADVICE_COMPARE = Advice("Compare with a run that loads completely: `comfylog compare THIS.log BASELINE.log`")
+ADVICE_SMALLER_WEIGHTS = Advice("Use smaller weights (fp8, GGUF) or a smaller text encoder so everything fits")
+ADVICE_EXPECTED = Advice("Expected on this GPU; quantized weights (fp8, GGUF Q4-Q5) or a smaller model reduce the "
+                         "offloading")
+ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM removes it")
 
 
 @rule(
@@ -19,9 +39,10 @@ TOO_BIG_SHARE = 0.8
     trigger="`loaded partially`, `loading in lowvram mode` or `lowvram: loaded module` lines: weights "
     "that stay partly in RAM. A warning when the GPU could hold them (only a sliver of a 12 GB+ GPU was "
     "offered, or the models just did not fit the free VRAM); information on GPUs under 8 GB or models "
-    "larger than the GPU, where it is expected.",
-    advice="Load on the main GPU: check the loader's device / offload option, drop `--lowvram`, "
-    "`--novram`, `--reserve-vram`, and free VRAM held by other models or processes.",
+    "larger than the GPU, where it is expected. What the log rules out (the vram state, a later load "
+    "offered most of the GPU) narrows the cause.",
+    advice=(ADVICE_LOADER, ADVICE_DROP_FLAGS, ADVICE_RESERVE, ADVICE_OTHER_PROCESS, ADVICE_FREE_MODELS,
+            ADVICE_COMPARE, ADVICE_SMALLER_WEIGHTS, ADVICE_EXPECTED, ADVICE_BIGGER_GPU),
 )
 def _lowvram(facts: Facts) -> list[Finding]:
     report = facts.report
@@ -93,13 +114,13 @@ def _lowvram(facts: Facts) -> list[Finding]:
     lines_total = len(partial) + module_lines
     where = gpu_phrase(run)
 
+    forced = _forced_flags(runs.values())
     if vram is None:
         return [finding(
             "lowvram", "Models loaded partially (lowvram): part of their weights stayed in RAM", "medium",
             f"{what}. The log does not give this device's own VRAM size, so whether it could hold the models "
             f"is unknown. {cost_text}",
-            ["Load on the main device: check the loader's device / offload option and `--lowvram` / `--novram`",
-             "Smaller weights (fp8, GGUF) need less VRAM"],
+            [ADVICE_LOADER(), *([ADVICE_DROP_FLAGS(flags=forced)] if forced else []), ADVICE_SMALLER_WEIGHTS()],
             evidence, figures, load_s, affected, severity="warning", total=lines_total)]
     if vram < SMALL_GPU_MB or (model_sizes and max(model_sizes) > TOO_BIG_SHARE * vram):
         too_big = bool(model_sizes) and max(model_sizes) > TOO_BIG_SHARE * vram
@@ -110,29 +131,82 @@ def _lowvram(facts: Facts) -> list[Finding]:
             "(expected, and slow)", "high",
             f"{what} on {where}: {reason}, so ComfyUI keeps part of the weights in RAM. This is the expected "
             f"way to run on this GPU, not a misconfiguration. {cost_text}",
-            ["Expected on this GPU; quantized weights (fp8, GGUF Q4-Q5) or a smaller model reduce the offloading",
-             "A GPU with more VRAM removes it"],
+            [ADVICE_EXPECTED(), ADVICE_BIGGER_GPU()],
             evidence, figures, load_s, affected, severity="info", total=lines_total)]
     if least is not None and least < STARVED_SHARE * vram:
+        ruled_out, ruled_evidence = _ruled_out(facts, runs.values(), partial, vram, forced)
+        evidence = evidence[:3] + ruled_evidence + evidence[3:]
+        floor = (" 128 MB is the floor ComfyUI falls back to when the free VRAM, less what it keeps for the "
+                 "job's own computation, leaves nothing for the weights." if least <= FLOOR_MB else "")
+        suspects = ["other models still loaded", "a memory reservation (`--reserve-vram`)",
+                    "a loader told to offload"]
+        if not ruled_out.get("other process"):
+            suspects.insert(1, "another process")
+        if forced:
+            suspects.insert(0, f"`{forced}` in the start command")
+        advice = [ADVICE_LOADER()]
+        if forced:
+            advice.append(ADVICE_DROP_FLAGS(flags=forced))
+        advice.append(ADVICE_RESERVE())
+        advice.append(ADVICE_FREE_MODELS() if ruled_out.get("other process") else ADVICE_OTHER_PROCESS())
+        advice.append(ADVICE_COMPARE())
         return [finding(
             "lowvram", f"Models loaded partially (lowvram) on {where}: only {least:.0f} MB of VRAM was offered "
             "to them", "high" if share >= 0.3 or not timed else "medium",
             f"{what}: ComfyUI gave the models at most {least:.0f} MB of the GPU's {vram} MB and moved the rest "
-            f"of their weights piece by piece. A {gb(vram)} GPU holds models like these in full, so the VRAM was "
-            "taken or withheld: other models still loaded, another process, a memory reservation "
-            f"(`--reserve-vram`) or a loader told to offload. {cost_text}",
-            ["Load the models on the main GPU: check the loader node's device / offload option (UNet, GGUF, "
-             "VAE and text-encoder loaders)",
-             "Drop `--lowvram` / `--novram` / `--reserve-vram` from the start command and make sure no other "
-             "process holds VRAM (nvidia-smi)",
-             "Compare with a run that loads completely: `comfylog compare THIS.log BASELINE.log`"],
-            evidence, figures, load_s, affected, total=lines_total)]
+            f"of their weights piece by piece.{floor} A {gb(vram)} GPU holds models like these in full, so the "
+            f"VRAM was taken or withheld: {', '.join(suspects[:-1])} or {suspects[-1]}."
+            + "".join(f" {text}" for text in ruled_out.values()) + f" {cost_text}",
+            advice, evidence, figures, load_s, affected, total=lines_total + len(ruled_evidence))]
     return [finding(
         "lowvram", f"Models did not fit in the free VRAM of {where} and were loaded partially", "medium",
         f"{what}, with {least:.0f} MB and more offered: the workflow's models together need more than the "
         f"free VRAM, so ComfyUI keeps part of their weights in RAM. {cost_text}"
         if least is not None else f"{what}: part of the weights stayed in RAM. {cost_text}",
-        ["Use smaller weights (fp8, GGUF) or a smaller text encoder so everything fits",
-         "Unload what the next step does not need (models held from earlier steps or prompts)",
-         "A GPU with more VRAM"],
+        [ADVICE_SMALLER_WEIGHTS(), ADVICE_FREE_MODELS(), ADVICE_BIGGER_GPU()],
         evidence, figures, load_s, affected, total=lines_total)]
+
+
+def _forced_flags(runs: Iterable[Run]) -> str | None:
+    """The flags a LOW_VRAM / NO_VRAM state comes from, when a run of these loads has one."""
+    states = {s for run in runs for s in run.vram_states}
+    flags = [flag for state, flag in (("LOW_VRAM", "--lowvram"), ("NO_VRAM", "--novram")) if state in states]
+    return "` / `".join(flags) or None
+
+
+def _ruled_out(
+    facts: Facts, runs: Iterable[Run], partial: list[Load], vram: int, forced: str | None
+) -> tuple[dict[str, str], list[Evidence]]:
+    """What the log's own lines rule out, in words, with the lines that say so.
+
+    A vram state other than LOW_VRAM / NO_VRAM rules out `--lowvram` and `--novram`; a later load
+    in the same run offered most of the GPU shows the VRAM was free again, so no other process held
+    it throughout.
+    """
+    said: dict[str, str] = {}
+    evidence: list[Evidence] = []
+    listed = list(runs)
+    if not forced:
+        states: list[Event] = [ev for run in listed for ev in facts.run_events(EventKind.VRAM_STATE, run)
+                               if not ev.fields.get("automatic")]
+        if states:
+            ev = states[0]
+            said["flags"] = (f"`Set vram state to: {ev.fields.get('state')}` (line {ev.line}) rules out `--lowvram` "
+                             "and `--novram`.")
+            evidence.append(facts.cite_event(ev))
+    first = min(partial, key=lambda ld: (ld.source, ld.line)) if partial else None
+    if first is not None:
+        later = [ld for ld in facts.report.loads
+                 if (ld.source, ld.line) > (first.source, first.line) and ld.usable_mb is not None
+                 and ROOMY_SHARE * vram <= ld.usable_mb < UNLIMITED_MB
+                 and facts.run_at(ld.source, ld.line) is facts.run_at(first.source, first.line)]
+        if later:
+            roomy = later[0]
+            said["other process"] = (
+                f"A later load in the same run was offered {roomy.usable_mb:.0f} MB (line {roomy.line}): the GPU "
+                "was free again by then, so no other process held its VRAM throughout; what held it during the "
+                "partial loads was in this ComfyUI process (models or tensors of the workflow) or released in "
+                "between.")
+            evidence.append(facts.cite(roomy.source, roomy.line, f"loaded completely {roomy.usable_mb} "
+                                                                 f"{roomy.loaded_mb}"))
+    return said, evidence

@@ -5,15 +5,19 @@ from __future__ import annotations
 from ...events import EventKind, Phase
 from ...model import Evidence, Finding, Run
 from ...text import dur, gb
-from ..engine import finding, rule
+from ..engine import Advice, finding, rule
 from ..facts import LARGE_GPU_MB, Facts, gpu_phrase, gpu_vram_mb, timed
+
+ADVICE_REMOVE_FLAG = Advice("Remove `{flag}` from the start command (or the template's / endpoint's extra arguments)",
+                            {"flag": "--lowvram` / `--novram"})
+ADVICE_KEEP_FOR_BIG = Advice("Keep it only for a workflow that does not fit otherwise")
 
 
 @rule(
     "lowvram-forced", "warning", Phase.LOAD,
     trigger="`Set vram state to: LOW_VRAM` or `NO_VRAM` on a GPU of 12 GB or more: ComfyUI chooses "
     "these by itself only on 4 GB cards, so the start command asked for them.",
-    advice="Remove `--lowvram` / `--novram` from the start command (or the template's extra arguments).",
+    advice=(ADVICE_REMOVE_FLAG, ADVICE_KEEP_FOR_BIG),
 )
 def _lowvram_forced(facts: Facts) -> list[Finding]:
     evidence: list[Evidence] = []
@@ -42,7 +46,6 @@ def _lowvram_forced(facts: Facts) -> list[Finding]:
         f"ComfyUI picks LOW_VRAM by itself only for GPUs of 4 GB or less; on a {gb(run.total_vram_mb or 0)} GPU "
         f"{state} comes from `{flag}` in the start command, which keeps weights off the GPU."
         + (f" Prompts that loaded partially spent {dur(load_s)} loading." if load_s else ""),
-        [f"Remove `{flag}` from the start command (or the template's / endpoint's extra arguments)",
-         "Keep it only for a workflow that does not fit otherwise"],
+        [ADVICE_REMOVE_FLAG(flag=flag), ADVICE_KEEP_FOR_BIG()],
         evidence, {"vram_state": state, "total_vram_mb": run.total_vram_mb, "load_s": round(load_s, 3)},
         load_s, (p.index for p in prompts))]

@@ -6,18 +6,30 @@ from ...events import EventKind
 from ...model import ErrorRecord, Evidence, Finding, Run
 from ...parse.table import is_oom
 from ...text import gb, plural
-from ..engine import MAX_EVIDENCE, finding, rule
+from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip, event_line
 from ..facts import Facts, gpu_phrase, gpu_vram_mb, prompt_seconds
-from ..memory import job_text, smaller_job_advice
+from ..memory import ADVICE_SMALLER_IMAGE, ADVICE_SMALLER_JOB, ALLOC_ADVICE, alloc_conf_advice, budget
+
+ADVICE_TILED_OFFLOAD = Advice("Decode with the tiled VAE node; offload weights (block swap in video wrappers, "
+                              "`--lowvram`)")
+ADVICE_MPS = Advice("On Apple silicon, close other apps using unified memory; the error itself names "
+                    "PYTORCH_MPS_HIGH_WATERMARK_RATIO to lift the limit (at the risk of system instability)")
+ADVICE_DIRECTML = Advice("DirectML reports no real VRAM size and frees memory poorly; CUDA or ROCm builds manage "
+                         "memory better")
+ADVICE_DROP_HIGHVRAM = Advice("Drop `--highvram` (`Set vram state to: HIGH_VRAM`, line {line}): it keeps every model "
+                              "on the GPU, so none is unloaded to make room for the job", {"line": "N"})
+ADVICE_BIGGER_MAC = Advice("A Mac with more unified memory")
+ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
 
 
 @rule(
     "oom", "error", None,
     trigger="An out-of-memory error in the log: `CUDA out of memory`, `torch.OutOfMemoryError`, `Allocation "
     "on device`, `MPS backend out of memory`, DirectML `not enough GPU video memory`.",
-    advice="Lower the resolution, frames or batch; tiled VAE decode; offload / block swap; "
-    "`PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True`; a larger GPU.",
+    advice=(ADVICE_SMALLER_JOB, ADVICE_SMALLER_IMAGE, ADVICE_DROP_HIGHVRAM, ADVICE_TILED_OFFLOAD, ADVICE_MPS,
+            ADVICE_DIRECTML,
+            *ALLOC_ADVICE, ADVICE_BIGGER_MAC, ADVICE_BIGGER_GPU),
 )
 def _oom(facts: Facts) -> list[Finding]:
     records = [e for e in facts.report.errors if e.kind == "oom"]
@@ -28,25 +40,33 @@ def _oom(facts: Facts) -> list[Finding]:
     cost = sum(prompt_seconds(p) for p in chosen)
     run = facts.run_at(records[0].source, records[0].line)
     device = ((run.device or run.gpu or "") if run else "").lower()
-    video = next((p.video for p in chosen if p.video), None)
+    video_prompt = next((p for p in chosen if p.video), None)
+    video = video_prompt.video if video_prompt is not None else None
     evidence = [_oom_evidence(facts, e) for e in records[:MAX_EVIDENCE]]
     where = _device_phrase(run)
     first = clip(records[0].message, 140)
     why = (f"{plural(len(records), 'out-of-memory error')} ({first}) on {where}"
            + (f", {plural(len(prompts), 'prompt')} failed with it" if prompts else "") + ".")
-    if video:
-        why += f" The prompt sampled {job_text(video)}."
-    advice = [smaller_job_advice(video)]
-    advice.append("Decode with the tiled VAE node; offload weights (block swap in video wrappers, `--lowvram`)")
+    found = budget(facts, video_prompt) if video_prompt is not None else None
+    if found is not None:
+        why += " " + found.why()
+    advice = [found.advice() if found is not None else ADVICE_SMALLER_IMAGE()]
+    high = [ev for ev in (facts.run_events(EventKind.VRAM_STATE, run) if run is not None else [])
+            if ev.fields.get("state") == "HIGH_VRAM"]
+    if high:
+        advice.append(ADVICE_DROP_HIGHVRAM(line=high[0].line))
+        evidence.append(facts.cite_event(high[0]))
+    advice.append(ADVICE_TILED_OFFLOAD())
     if device.startswith("mps"):
-        advice.append("On Apple silicon, close other apps using unified memory; the error itself names "
-                      "PYTORCH_MPS_HIGH_WATERMARK_RATIO to lift the limit (at the risk of system instability)")
+        advice.append(ADVICE_MPS())
     elif device.startswith("privateuseone"):
-        advice.append("DirectML reports no real VRAM size and frees memory poorly; CUDA or ROCm builds manage "
-                      "memory better")
+        advice.append(ADVICE_DIRECTML())
     else:
-        advice.append("Set `PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True` to reduce fragmentation")
-    advice.append("A Mac with more unified memory" if device.startswith("mps") else "A GPU with more VRAM")
+        alloc, alloc_line = alloc_conf_advice(facts, run)
+        advice.append(alloc)
+        if alloc_line is not None:
+            evidence.append(facts.cite_event(alloc_line))
+    advice.append(ADVICE_BIGGER_MAC() if device.startswith("mps") else ADVICE_BIGGER_GPU())
     return [finding(
         "oom", f"Out of GPU memory: {plural(len(records), 'OOM error')}" + (
             f" in {plural(len(prompts), 'prompt')}" if prompts else ""), "high", why, advice, evidence,

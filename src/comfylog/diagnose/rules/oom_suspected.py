@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from ...events import EventKind
 from ...model import Finding
-from ..engine import finding, rule
+from ..engine import Advice, finding, rule
 from ..facts import Facts, gpu_phrase, gpu_vram_mb, prompt_seconds
-from ..memory import job_text, smaller_job_advice
+from ..memory import ADVICE_SMALLER_IMAGE, ADVICE_SMALLER_JOB, ALLOC_ADVICE, alloc_conf_advice, budget, job_text
+
+ADVICE_OFFLOAD = Advice("Offload weights: block swap / offload in the video wrapper, or `--lowvram` for this workflow")
+ADVICE_RAM = Advice("Give the container more RAM if it was the one killed (check `dmesg` for `Killed process` to tell "
+                    "RAM from VRAM)")
+ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
 
 
 @rule(
     "oom-suspected", "error", None,
     trigger="A prompt cut off during sampling (its last bar short of its total) with no error logged, "
     "followed by a restart or the end of the log; never for a prompt that finished.",
-    advice="Fewer frames or a lower resolution, offload / block swap, `PYTORCH_CUDA_ALLOC_CONF`, more RAM "
-    "for the container, a larger GPU.",
+    advice=(ADVICE_SMALLER_JOB, ADVICE_SMALLER_IMAGE, ADVICE_OFFLOAD, *ALLOC_ADVICE, ADVICE_RAM, ADVICE_BIGGER_GPU),
 )
 def _oom_suspected(facts: Facts) -> list[Finding]:
     findings = []
@@ -30,6 +34,7 @@ def _oom_suspected(facts: Facts) -> list[Finding]:
         if run is not None:
             evidence += [facts.cite_event(ev) for ev in facts.run_events(EventKind.GPU_MEMORY, run)][:1]
         following = facts.runs.get(run.index + 1) if run is not None else None
+        evidence += [facts.cite_event(ev) for ev in facts.prompt_events(EventKind.VIDEO_SEQ_LEN, prompt)][:1]
         if end == "restart" and following is not None:
             starts = (facts.run_events(EventKind.CUDA_BANNER, following)
                       or facts.run_events(EventKind.VRAM_STATE, following))
@@ -42,17 +47,20 @@ def _oom_suspected(facts: Facts) -> list[Finding]:
                "That is how running out of memory looks when the kernel's OOM killer or the container's "
                "memory limit ends the process, or the driver gives up on the GPU")
         vram = gpu_vram_mb(run)
-        if vram:
-            why += f"; {what} is a heavy job for {gpu_phrase(run)} ({vram} MB)"
-        if memory:
-            why += f"; nvidia-smi showed {memory['free_mib']} MiB free of {memory['total_mib']} MiB before start"
+        found = budget(facts, prompt)
+        if found is None and vram:
+            why += f" on {gpu_phrase(run)} ({vram} MB)"
+            if memory:
+                why += f"; nvidia-smi showed {memory['free_mib']} MiB free of {memory['total_mib']} MiB before start"
         why += "." + ("" if end == "restart" else
                       " A log copied while the prompt was still running looks the same, hence low confidence.")
-        advice = [smaller_job_advice(video)]
-        advice += ["Offload weights: block swap / offload in the video wrapper, or `--lowvram` for this workflow",
-                   "Set `PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True`; give the container more RAM "
-                   "(check `dmesg` for `Killed process` to tell RAM from VRAM)",
-                   "A GPU with more VRAM"]
+        if found is not None:
+            why += " " + found.why()
+        alloc, alloc_line = alloc_conf_advice(facts, run)
+        if alloc_line is not None:
+            evidence.append(facts.cite_event(alloc_line))
+        advice = [found.advice() if found is not None else ADVICE_SMALLER_IMAGE(), ADVICE_OFFLOAD(), alloc,
+                  ADVICE_RAM(), ADVICE_BIGGER_GPU()]
         figures: dict[str, object] = {"run_end": end, "bar": f"{bar.done:g}/{bar.total:g}", "line": bar.line,
                                       "total_vram_mb": vram}
         if into is not None:

@@ -8,11 +8,15 @@ from collections import defaultdict
 from ...events import EventKind, Phase
 from ...model import Finding, Load
 from ...text import dur
-from ..engine import MAX_EVIDENCE, finding, rule
+from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import SMALL_GPU_MB, Facts, gpu_phrase, gpu_vram_mb, is_timed
 
 #: A model reloaded in this many prompts in a row is reload thrash.
 RELOAD_STREAK = 3
+
+ADVICE_SMALL_GPU = Advice("Expected on this GPU: fewer or smaller models per workflow reduce it")
+ADVICE_HIGHVRAM = Advice("Keep models loaded between prompts (`--highvram`) when the VRAM allows")
+ADVICE_GROUP = Advice("Group prompts by checkpoint and LoRA instead of alternating them")
 
 
 @rule(
@@ -20,8 +24,7 @@ RELOAD_STREAK = 3
     trigger=f"The same model is `Requested to load` (moved onto the GPU again) in {RELOAD_STREAK} or more prompts "
     "in a row: it was unloaded or re-patched in between. A warning when the reloads measurably cost 10% "
     "of the prompt time.",
-    advice="On small GPUs this is expected; on large ones keep models loaded (`--highvram`) and avoid "
-    "alternating checkpoints or LoRAs between prompts.",
+    advice=(ADVICE_SMALL_GPU, ADVICE_HIGHVRAM, ADVICE_GROUP),
 )
 def _reload_thrash(facts: Facts) -> list[Finding]:
     streaks: dict[str, list[int]] = {}  # model -> indexes of the prompts of its longest streak
@@ -53,20 +56,27 @@ def _reload_thrash(facts: Facts) -> list[Finding]:
     first = next(facts.prompts_at(thrash[models[0]][:1]))
     run = facts.run_of(first)
     high = run is not None and "HIGH_VRAM" in run.vram_states
+    shared = run is not None and "SHARED" in run.vram_states  # Apple's unified memory: no VRAM of its own
     small = gpu_vram_mb(run) is not None and (gpu_vram_mb(run) or 0) < SMALL_GPU_MB
     listed = ", ".join(f"{m} in {len(thrash[m])}" for m in models[:3])
     if high:
         reason = ("ComfyUI runs with HIGH_VRAM, so the reloads come from models re-patched (LoRAs, model "
                   "patches) or different checkpoints between prompts")
+    elif shared:
+        reason = ("the GPU shares the machine's memory (SHARED), so a model moved onto it is not copied into VRAM of "
+                  "its own: the reloads are re-patches (LoRAs) or a model freed between prompts, and cost little")
     elif small:
         reason = f"on {gpu_phrase(run)} ComfyUI unloads one model to make room for the next, which is expected"
     else:
         reason = "ComfyUI unloaded them to make room, or they were re-patched (LoRAs) between prompts"
     cost_text = (f" The reloads took {dur(cost)} in all." if cost else
                  " Their cost cannot be timed from this log (or is negligible).")
-    advice = (["Expected on this GPU: fewer or smaller models per workflow reduce it"] if small else
-              ["Keep models loaded between prompts (`--highvram`) when the VRAM allows",
-               "Group prompts by checkpoint and LoRA instead of alternating them"])
+    if small:
+        advice = [ADVICE_SMALL_GPU()]
+    elif high or shared:  # HIGH_VRAM keeps models loaded already; SHARED has no VRAM of its own to keep them in
+        advice = [ADVICE_GROUP()]
+    else:
+        advice = [ADVICE_HIGHVRAM(), ADVICE_GROUP()]
     return [finding(
         "reload-thrash", f"Models moved onto the GPU again prompt after prompt ({listed} prompts in a row)", "high",
         f"`Requested to load` is printed only for a model that is not on the GPU: {reason}.{cost_text}",

@@ -8,20 +8,26 @@ from dataclasses import replace
 from ...events import EventKind
 from ...model import Evidence, Finding, Run
 from ...text import dur, plural
-from ..engine import MAX_EVIDENCE, finding, rule
+from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import event_line
 from ..facts import Facts, prompt_seconds
 
 #: Restarts in one log from which a crash loop is reported.
 RESTART_LOOP_MIN = 2
 
+ADVICE_READ_ENDS = Advice("Read the last lines of each run before the next start-up (comfylog marks the prompts it "
+                          "cut off)")
+ADVICE_SILENT_ENDS = Advice("Silent ends are usually the kernel's OOM killer or the container's memory limit: give "
+                            "it more RAM or lighten the workflow")
+ADVICE_STOP_BILLING = Advice("On RunPod, a pod or worker that restarts in a loop keeps billing: stop it until the "
+                             "cause is fixed")
+
 
 @rule(
     "restart-loop", "error", None,
     trigger=f"{RESTART_LOOP_MIN} or more restarts in one log (a new CUDA banner, `Starting server` or "
     "Manager start-up after work began).",
-    advice="Find what ends each run (the lines before each start-up; silent ends are usually the OOM killer "
-    "or a memory limit) and fix that: a crash loop repeats until then.",
+    advice=(ADVICE_READ_ENDS, ADVICE_SILENT_ENDS, ADVICE_STOP_BILLING),
 )
 def _restart_loop(facts: Facts) -> list[Finding]:
     # One pass over the runs, keeping counts and the first few lines: a loop has thousands of runs.
@@ -63,15 +69,15 @@ def _restart_loop(facts: Facts) -> list[Finding]:
                 lost.append(prompt.index)
                 lost_s += prompt_seconds(prompt)
         startup, n_runs, n_restarts = startups[source], start_ups[source], restarts[source]
+        never_ready = source in facts.failed_startups()
+        reason = (" None of them became ready: start-up itself fails each time (the startup-failed finding names "
+                  "the error)." if never_ready else " A process that keeps restarting is crashing, usually for the "
+                  "same reason each time.")
         findings.append(finding(
             "restart-loop", f"{n_restarts} restarts: ComfyUI started {n_runs} times in one log", "high",
             f"The log holds {n_runs} start-ups of ComfyUI; {plural(len(lost), 'prompt')} were cut off by them"
-            + (f" and start-ups took {dur(startup)}" if startup else "") + ". A process that keeps restarting "
-            "is crashing, usually for the same reason each time.",
-            ["Read the last lines of each run before the next start-up (comfylog marks the prompts it cut off)",
-             "Silent ends are usually the kernel's OOM killer or the container's memory limit: give it more "
-             "RAM or lighten the workflow",
-             "On RunPod, a pod or worker that restarts in a loop keeps billing: stop it until the cause is fixed"],
+            + (f" and start-ups took {dur(startup)}" if startup else "") + "." + reason,
+            [ADVICE_READ_ENDS(), *([] if never_ready else [ADVICE_SILENT_ENDS()]), ADVICE_STOP_BILLING()],
             evidence, {"restarts": n_restarts, "start_ups": n_runs, "startup_s": round(startup, 3),
                        "prompts_lost": len(lost)},
             lost_s, lost, total=total))

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from ...model import Finding
 from ...text import basename, dur, plural
-from ..engine import finding, rule
+from ..engine import Advice, finding, rule
 from ..facts import Facts
 
 #: A custom node importing this long (seconds) is reported as slow.
 SLOW_IMPORT_S = 10.0
 
 
+ADVICE_SLOW_NODE = Advice("A node this slow usually installs or downloads something at import: look at its lines "
+                          "above `Import times for custom nodes`; update or remove it")
+ADVICE_BAKE = Advice("In containers, bake its dependencies into the image so every start-up does not pay for them")
+
+
 @rule(
     "slow-import", "info", None,
     trigger=f"A custom node that took {SLOW_IMPORT_S:.0f} s or more to import at start-up.",
-    advice="Such nodes usually install or download at import: update or remove them, or bake their "
-    "dependencies into the image.",
+    advice=(ADVICE_SLOW_NODE, ADVICE_BAKE),
 )
 def _slow_import(facts: Facts) -> list[Finding]:
     slow = [(run, seconds, path, line) for run in facts.report.runs
@@ -29,8 +33,6 @@ def _slow_import(facts: Facts) -> list[Finding]:
         "slow-import", f"Slow custom-node import: {basename(path)} took {seconds:.0f}s at start-up", "high",
         f"{plural(len(slow), 'custom node')} took {SLOW_IMPORT_S:.0f} s or more to import ({dur(total)} in all), "
         "start-up time before ComfyUI serves anything (not prompt time).",
-        ["A node this slow usually installs or downloads something at import: look at its lines above "
-         "`Import times for custom nodes`; update or remove it",
-         "In containers, bake its dependencies into the image so every start-up does not pay for them"],
+        [ADVICE_SLOW_NODE(), ADVICE_BAKE()],
         [facts.cite(r.source, line, f"{s:.1f} seconds: {p}") for r, s, p, line in slow],
         {"nodes": {basename(p): s for _, s, p, _ in slow}, "import_s": round(total, 3)})]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ...events import EventKind, Phase
+from ...events import Event, EventKind, Phase
 from ...model import Finding, Prompt
 from ...text import dur, plural
-from ..engine import finding, rule
+from ..engine import Advice, finding, rule
 from ..facts import Facts
 
 #: Model loading slower than this (MB/s) is far below a local disk (SSDs read 500 MB/s and more).
@@ -15,31 +15,42 @@ LOCAL_DISK_MB_S = 500.0
 #: slow-load only judges prompts that spent at least this long loading, and this much data.
 SLOW_LOAD_MIN_S = 20.0
 SLOW_LOAD_MIN_MB = 1_000.0
+#: Where RunPod mounts a serverless network volume (pods mount theirs at /workspace, which may also be local).
+NETWORK_VOLUME = "/runpod-volume"
+
+ADVICE_LOCAL_DISK = Advice("Copy the models to the machine's local disk or bake them into the image instead of "
+                           "reading them from a network volume")
+ADVICE_WARM = Advice("Keep workers warm (models stay in RAM between jobs) and avoid loading the same file twice")
 
 
 @rule(
     "slow-load", "warning", Phase.LOAD,
     trigger=f"A prompt that loads only completely (no partial loads) spends {SLOW_LOAD_MIN_S:.0f} s or more "
     f"loading at under {SLOW_LOAD_MB_S:.0f} MB/s (MB of `loaded completely` / load seconds), far below a "
-    "local disk: typically a network volume.",
-    advice="Put the models on the machine's local disk (or in the image), and keep workers warm so models "
-    "stay in RAM between jobs.",
+    "local disk: typically a network volume; or models read from a RunPod network volume (`Adding extra search "
+    f"path ... {NETWORK_VOLUME}/...`) by prompts that load slowly, partial loads included.",
+    advice=(ADVICE_LOCAL_DISK, ADVICE_WARM),
 )
 def _slow_load(facts: Facts) -> list[Finding]:
     slow: list[tuple[Prompt, float, float]] = []
+    partial: list[Prompt] = []  # slow to load, with partial loads: the time is lowvram's to count
     for prompt in facts.prompts_in("timed"):
         load_s = prompt.phases.seconds(Phase.LOAD)  # a timed prompt's: known
-        if load_s < SLOW_LOAD_MIN_S or prompt.lowvram_module_loads:
+        if load_s < SLOW_LOAD_MIN_S:
             continue
         loads = facts.loads_of(prompt)
         bars = [b for b in facts.bars_of(prompt) if b.is_loading]
-        if bars or any(ld.kind != "complete" for ld in loads):
-            continue  # partial loads are lowvram's; download bars move data comfylog cannot size
+        if prompt.lowvram_module_loads or any(ld.kind != "complete" for ld in loads):
+            partial.append(prompt)
+            continue
+        if bars:
+            continue  # download bars move data comfylog cannot size
         mb = sum(ld.loaded_mb or 0.0 for ld in loads if (ld.loaded_mb or 0) < 1e9)
         if mb >= SLOW_LOAD_MIN_MB and mb / load_s < SLOW_LOAD_MB_S:
             slow.append((prompt, mb, load_s))
+    volume = [ev for ev in facts.events[EventKind.EXTRA_SEARCH_PATH] if NETWORK_VOLUME in str(ev.fields["path"])]
     if not slow:
-        return []
+        return _on_network_volume(facts, volume, partial) if volume and partial else []
     mb = sum(s[1] for s in slow)
     load_s = sum(s[2] for s in slow)
     rate = mb / load_s
@@ -48,14 +59,31 @@ def _slow_load(facts: Facts) -> list[Finding]:
     if not evidence:
         evidence = [facts.cite(p.source, ld.line, f"loaded completely {ld.loaded_mb}")
                     for p, _, _ in slow for ld in facts.loads_of(p)]
+    on_volume = (f" The models are read from a RunPod network volume (`{volume[0].fields['path']}`, line "
+                 f"{volume[0].line})." if volume else " (A network volume is the usual cause.)")
+    evidence += [facts.cite_event(ev) for ev in volume[:1]]
     return [finding(
         "slow-load", f"Slow model loading: {mb / 1024:.1f} GB in {dur(load_s)} ({rate:.0f} MB/s)", "medium",
         f"{plural(len(slow), 'prompt')} loaded {mb:.0f} MB of weights in {dur(load_s)} of load time, {rate:.0f} MB/s; "
-        f"a local SSD reads {LOCAL_DISK_MB_S:.0f} MB/s or more, so about {dur(excess)} went to slow storage "
-        "(a network volume is the usual cause). The load time also holds the nodes' own work, hence medium "
-        "confidence.",
-        ["Copy the models to the machine's local disk or bake them into the image instead of reading them "
-         "from a network volume",
-         "Keep workers warm (models stay in RAM between jobs) and avoid loading the same file twice"],
+        f"a local SSD reads {LOCAL_DISK_MB_S:.0f} MB/s or more, so about {dur(excess)} went to slow storage."
+        f"{on_volume} The load time also holds the nodes' own work, hence medium confidence.",
+        [ADVICE_LOCAL_DISK(), ADVICE_WARM()],
         evidence, {"loaded_mb": round(mb, 1), "load_s": round(load_s, 3), "mb_per_s": round(rate, 1)},
         excess, (p.index for p, _, _ in slow))]
+
+
+def _on_network_volume(facts: Facts, volume: list[Event], partial: list[Prompt]) -> list[Finding]:
+    """Slow loads with partial loads, from a network volume: a cause whose share of the time the log
+    cannot split from the partial loading's (the lowvram finding counts the time)."""
+    load_s = sum(p.phases.load or 0.0 for p in partial)
+    folders = ", ".join(dict.fromkeys(str(ev.fields["folder"]) for ev in volume))
+    return [finding(
+        "slow-load", f"Models on a RunPod network volume: a cause of {dur(load_s)} of slow loading", "medium",
+        f"ComfyUI reads {folders} from `{NETWORK_VOLUME}` (line {volume[0].line}), RunPod's network storage: every "
+        f"load reads the weights over the network, far slower than a local disk. {plural(len(partial), 'prompt')} "
+        f"spent {dur(load_s)} loading; {'it' if len(partial) == 1 else 'they'} also loaded partially, so the log "
+        "cannot tell how much of that time is "
+        "the volume's (the lowvram finding counts it), hence medium confidence.",
+        [ADVICE_LOCAL_DISK(), ADVICE_WARM()], [facts.cite_event(ev) for ev in volume],
+        {"network_volume": NETWORK_VOLUME, "load_s": round(load_s, 3)}, 0.0, (p.index for p in partial),
+        total=len(volume))]

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from ...model import Finding
 from ...text import basename, dur, plural
-from ..engine import finding, rule
+from ..engine import Advice, finding, rule
 from ..facts import Facts
 
 #: Prestartup scripts taking this long (seconds, per node) are reported.
 SLOW_PRESTARTUP_S = 10.0
-ADVICE_MANAGER = ("ComfyUI-Manager's prestartup installs pending dependencies and checks for updates: set it "
-                  "offline (`network_mode = offline` in its config.ini) once the nodes are installed")
-ADVICE_BAKE = "In containers, install the nodes' dependencies into the image so no start-up waits for them"
+ADVICE_MANAGER = Advice("ComfyUI-Manager's prestartup installs pending dependencies and checks for updates: set it "
+                        "offline (`network_mode = offline` in its config.ini) once the nodes are installed")
+ADVICE_BAKE = Advice("In containers, install the nodes' dependencies into the image so no start-up waits for them")
 
 
 @rule(
     "slow-prestartup", "info", None,
     trigger=f"A custom node's prestartup script (`Prestartup times for custom nodes:`) that ran "
     f"{SLOW_PRESTARTUP_S:.0f} s or more before ComfyUI started: installing or updating, not importing.",
-    advice=f"{ADVICE_MANAGER}. {ADVICE_BAKE}.",
+    advice=(ADVICE_MANAGER, ADVICE_BAKE),
 )
 def _slow_prestartup(facts: Facts) -> list[Finding]:
     slow = [(run, seconds, path, line) for run in facts.report.runs
@@ -35,6 +35,6 @@ def _slow_prestartup(facts: Facts) -> list[Finding]:
         f"{plural(len(slow), 'custom node')} ran prestartup scripts for {SLOW_PRESTARTUP_S:.0f} s or more "
         f"({dur(total)} in all) before ComfyUI itself started: time spent installing or updating, listed under "
         "`Prestartup times for custom nodes`, not importing.",
-        ([ADVICE_MANAGER] if manager else []) + [ADVICE_BAKE],
+        ([ADVICE_MANAGER()] if manager else []) + [ADVICE_BAKE()],
         [facts.cite(r.source, line, f"{s:.1f} seconds: {p}") for r, s, p, line in slow],
         {"nodes": {basename(p): s for _, s, p, _ in slow}, "prestartup_s": round(total, 3)})]

@@ -7,8 +7,15 @@ from collections import defaultdict
 from ...events import EventKind
 from ...model import Evidence, Finding
 from ...text import plural
-from ..engine import MAX_EVIDENCE, finding, rule
+from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import Facts, PromptRef
+
+ADVICE_REQUEUE = Advice("Nothing crashed: the server was stopped with work left; re-queue those prompts")
+ADVICE_COPIED_EARLY = Advice("If the log was copied while ComfyUI was still working, this is expected")
+ADVICE_DIED_SILENTLY = Advice("Otherwise the process died without a message: check `dmesg` for the OOM killer and "
+                              "the container's memory limit")
+ADVICE_RESTARTED = Advice("The process restarted under these prompts: find the cause at the end of the run (OOM "
+                          "killer, memory limit, a crashing custom node)")
 
 
 @rule(
@@ -16,7 +23,7 @@ from ..facts import Facts, PromptRef
     trigger="A prompt that never ended (no `Prompt executed in`), not already explained as a silent crash: "
     "an error when a restart followed, a warning when the log just ends, information when the server was "
     "stopped on purpose.",
-    advice="Re-queue the prompts; if the process died, look for the cause at the end of its run.",
+    advice=(ADVICE_REQUEUE, ADVICE_COPIED_EARLY, ADVICE_DIED_SILENTLY, ADVICE_RESTARTED),
 )
 def _unfinished(facts: Facts) -> list[Finding]:
     silent = facts.silent_deaths()
@@ -56,16 +63,13 @@ def _unfinished(facts: Facts) -> list[Finding]:
            f"`Prompt executed in` lines ({len(running)} prompt{'s' if len(running) != 1 else ''} had started, "
            f"{queued} were still queued).")
     if severity == "info":
-        advice = ["Nothing crashed: the server was stopped with work left; re-queue those prompts"]
+        advice = [ADVICE_REQUEUE()]
         confidence = "high"
     elif severity == "warning":
-        advice = ["If the log was copied while ComfyUI was still working, this is expected",
-                  "Otherwise the process died without a message: check `dmesg` for the OOM killer and the "
-                  "container's memory limit"]
+        advice = [ADVICE_COPIED_EARLY(), ADVICE_DIED_SILENTLY()]
         confidence = "medium"
     else:
-        advice = ["The process restarted under these prompts: find the cause at the end of the run "
-                  "(OOM killer, memory limit, a crashing custom node)"]
+        advice = [ADVICE_RESTARTED()]
         confidence = "high"
     return [finding(
         "unfinished", f"{plural(len(prompts), 'prompt')} never finished", confidence, why, advice, evidence,

@@ -5,20 +5,22 @@ from __future__ import annotations
 from ...events import EventKind, Phase
 from ...model import Finding
 from ...text import dur, plural
-from ..engine import MAX_EVIDENCE, finding, rule
+from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip, event_line
 from ..facts import Facts
 
 #: Wait at least this long (seconds) is a warning rather than information.
 WAIT_WARNING_S = 30.0
 
+ADVICE_SPEED_UP = Advice("Speed up the step before the first timeout; the wait is that step's time")
+ADVICE_DIED = Advice("If timeouts go on until the job times out, ComfyUI has died: look for an OOM or a restart")
+
 
 @rule(
     "ws-wait", "info", Phase.WAIT,
     trigger="worker-comfyui `Websocket receive timed out` lines: 10 s each with no message from ComfyUI. "
     f"A warning from {WAIT_WARNING_S:.0f} s of waiting.",
-    advice="The wait belongs to what ComfyUI did just before the first timeout; timeouts that never end "
-    "mean ComfyUI died.",
+    advice=(ADVICE_SPEED_UP, ADVICE_DIED),
 )
 def _ws_wait(facts: Facts) -> list[Finding]:
     timeouts = facts.events[EventKind.WS_TIMEOUT]
@@ -46,7 +48,6 @@ def _ws_wait(facts: Facts) -> list[Finding]:
         f"worker-comfyui logs `Websocket receive timed out` after 10 s without a message from ComfyUI: "
         f"{plural(count, 'timeout')}, {dur(wait)} of wait{share}. ComfyUI was working without output "
         f"(or was gone, if the timeouts never end).{before}",
-        ["Speed up the step before the first timeout; the wait is that step's time",
-         "If timeouts go on until the job times out, ComfyUI has died: look for an OOM or a restart"],
+        [ADVICE_SPEED_UP(), ADVICE_DIED()],
         evidence, {"timeouts": count, "wait_s": round(wait, 3)}, wait, (p.index for p in prompts),
         severity="warning" if wait >= WAIT_WARNING_S else "info", total=count + (1 if before else 0))]

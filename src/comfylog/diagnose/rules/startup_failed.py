@@ -1,0 +1,145 @@
+"""ComfyUI that never became ready: start-up failed, and the cause the log shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...events import Event, EventKind
+from ...model import Evidence, Finding, Run
+from ...text import basename, plural
+from ..engine import Advice, finding, rule
+from ..evidence import clip, event_line
+from ..facts import Facts
+
+#: Paths of Python installations that are not the one ComfyUI's portable build ships.
+STORE_PYTHON = "\\windowsapps\\"
+PORTABLE_PYTHON = "python_embeded"
+
+ADVICE_INSTALL_TORCH = Advice(
+    "Install PyTorch into the Python that ran ComfyUI: `{python} -m pip install torch torchvision torchaudio`, "
+    "with the index URL pytorch.org gives for your GPU", {"python": "PYTHON"})
+ADVICE_STORE_PYTHON = Advice(
+    "`{python}` is the Microsoft Store Python, not the portable build's `python_embeded`: start the portable build "
+    "with `run_nvidia_gpu.bat`, which runs `python_embeded\\python.exe` (it has PyTorch)", {"python": "python.exe"})
+ADVICE_TORCH_DLL = Advice(
+    "PyTorch is installed but its DLLs do not load: reinstall it for this Python and GPU, and install the Microsoft "
+    "Visual C++ Redistributable")
+ADVICE_FIX_ERROR = Advice(
+    "Fix the error start-up ends with (`{error}`{where}): usually a package that does not fit the installed PyTorch "
+    "or Python; reinstall ComfyUI's requirements into the Python that runs it "
+    "(`python -m pip install -r requirements.txt`)", {"error": "the exception", "where": ""})
+ADVICE_CAPTURE = Advice(
+    "Capture the whole console (`docker logs`, the terminal's full scroll-back, or ComfyUI's own `comfyui.log`): "
+    "{what}", {"what": "the log ends before the cause"})
+
+
+@rule(
+    "startup-failed", "error", None,
+    trigger="A log that shows ComfyUI starting (device, custom-node imports, Manager's `** Python executable`, a "
+    "CUDA banner) but never ready (`To see the GUI go to`) and no prompt run, in any start-up: the cause the log "
+    "shows (torch missing from the Python that ran, torch's DLLs, the exception start-up ended with, a log cut "
+    "off inside a traceback).",
+    advice=(ADVICE_INSTALL_TORCH, ADVICE_STORE_PYTHON, ADVICE_TORCH_DLL, ADVICE_FIX_ERROR, ADVICE_CAPTURE),
+)
+def _startup_failed(facts: Facts) -> list[Finding]:
+    return [_finding(facts, runs) for runs in facts.failed_startups().values()]
+
+
+@dataclass
+class Cause:
+    headline: str
+    what: str
+    advice: list[str]
+    evidence: list[Evidence]
+    confidence: str
+
+
+def _finding(facts: Facts, runs: list[Run]) -> Finding:
+    tracebacks = [ev for run in runs for ev in facts.run_events(EventKind.TRACEBACK, run)]
+    pythons = [ev for run in runs for ev in facts.run_events(EventKind.RUN_SETTING, run)
+               if ev.fields.get("python_executable")]  # Manager's ``** Python executable:``
+    python = str(pythons[-1].fields["python_executable"]) if pythons else None
+    cause = _cause(facts, runs, tracebacks, python)
+    if pythons and any(e.line == pythons[-1].line for e in cause.evidence) is False and "torch" in cause.what:
+        cause.evidence.append(facts.cite_event(pythons[-1]))
+    for ev in (ev for run in runs for ev in facts.run_events(EventKind.TORCH_NOT_INSTALLED, run)):
+        cause.evidence.append(facts.cite_event(ev))
+        break
+    starts = f"{plural(len(runs), 'start-up')} of ComfyUI" if len(runs) > 1 else "ComfyUI's start-up"
+    return finding(
+        "startup-failed", f"ComfyUI never became ready: {cause.headline}", cause.confidence,
+        f"The log shows {starts} but never `To see the GUI go to` and no prompt: it did not get as far as "
+        f"serving. {cause.what}",
+        cause.advice, cause.evidence or [facts.cite(runs[-1].source, runs[-1].last_line, "the last line")],
+        {"start_ups": len(runs), "python": python}, 0.0, ())
+
+
+def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str | None) -> Cause:
+    ended = [ev for ev in tracebacks if ev.fields.get("exception_type")]
+    torch = [ev for ev in ended if ev.fields.get("exception_type") == "ModuleNotFoundError"
+             and "'torch'" in str(ev.fields.get("message", ""))]
+    where = f" (`{python}`)" if python else ""
+    if torch:
+        said = [f"`{clip(_error(torch[-1]), 120)}`: PyTorch is missing from the Python that ran ComfyUI{where}."]
+        advice = []
+        if python and STORE_PYTHON in python.lower().replace("/", "\\"):
+            said.append("That path is the Microsoft Store Python, not the portable build's `python_embeded`.")
+            advice.append(ADVICE_STORE_PYTHON(python=python))
+        elif python and PORTABLE_PYTHON in python:
+            said.append("That is the portable build's own Python, which ships with PyTorch: the build is incomplete.")
+        advice.append(ADVICE_INSTALL_TORCH(python=python or "python"))
+        return Cause("PyTorch is not installed in the Python that ran it", " ".join(said), advice,
+                     [facts.cite_event(torch[-1])], "high")
+    dll = [ev for ev in ended if ev.fields.get("exception_type") == "OSError" and "torch" in str(ev.fields.get("text"))
+           and ("WinError 126" in str(ev.fields.get("message")) or "WinError 127" in str(ev.fields.get("message")))]
+    if dll:
+        return Cause("PyTorch's DLLs do not load",
+                     f"PyTorch's DLLs do not load: `{clip(_error(dll[-1]), 200)}`{where}.",
+                     [ADVICE_TORCH_DLL()], [facts.cite_event(dll[-1])], "high")
+    cut = tracebacks[-1] if tracebacks and not tracebacks[-1].fields.get("exception_type") and \
+        tracebacks[-1].end_line >= runs[-1].last_line else None
+    own = [ev for ev in ended if basename(str(ev.fields.get("first_file", ""))) == "main.py"]
+    chosen = own[-1] if own else (ended[-1] if ended else None)
+    if chosen is not None:
+        where_raised = "ComfyUI's main.py" if own else _origin(chosen)
+        what = f"start-up failed with `{clip(_error(chosen), 200)}`" + (f" in {where_raised}" if where_raised else "")
+        evidence = [facts.cite_event(chosen)]
+        others = list({_error(ev): ev for ev in ended if _error(ev) != _error(chosen)}.values())
+        if others:
+            what += "; also " + "; ".join(f"`{clip(_error(ev), 100)}`" + (f" in {_origin(ev)}" if _origin(ev) else "")
+                                          for ev in others[-2:])
+            evidence += [facts.cite_event(ev) for ev in others[-2:]]
+        advice = [ADVICE_FIX_ERROR(error=clip(_error(chosen), 100),
+                                   where=f", {where_raised}" if where_raised else "")]
+        if cut is not None:
+            advice.append(ADVICE_CAPTURE(what=f"the log ends inside a traceback (line {cut.line})"))
+        headline = f"{chosen.fields.get('exception_type')}" + (f" in {where_raised}" if where_raised else "")
+        return Cause(headline, what[0].upper() + what[1:] + ".", advice, evidence, "high")
+    if cut is not None:
+        return Cause("the log ends inside a traceback",
+                     f"The log ends inside a traceback that starts at line {cut.line}: the exception it was about to "
+                     "name is not in the log.",
+                     [ADVICE_CAPTURE(what="the log ends inside the traceback that names the cause")],
+                     [facts.cite_event(cut)], "medium")
+    last = runs[-1]
+    end = facts.run_end(last)
+    what = ("ComfyUI started again with no error before it: the process was killed without a chance to log "
+            "(the OOM killer, a memory limit, a failing health check)" if end == "restart"
+            else f"the log ends during start-up (line {last.last_line}) with no error")
+    return Cause("no error in the log" if end != "restart" else "restarted without an error",
+                 what[0].upper() + what[1:] + ".", [ADVICE_CAPTURE(what=f"{what.split(':', 1)[0]}")],
+                 [facts.cite(last.source, last.last_line, "the last line")], "low")
+
+
+def _error(ev: Event) -> str:
+    exc_type = str(ev.fields.get("exception_type") or "")
+    message = str(ev.fields.get("message") or "")
+    return f"{exc_type}: {message}" if message else exc_type or event_line(ev)[1]
+
+
+def _origin(ev: Event) -> str:
+    """Where a traceback began, when it is not ComfyUI: ``/rp_handler.py``, a custom node."""
+    if ev.fields.get("custom_node"):
+        return f"custom node `{ev.fields['custom_node']}`"
+    first = str(ev.fields.get("first_file") or "")
+    return f"`{first}`" if first else ""
