@@ -60,3 +60,23 @@ def si_number(text: str) -> float:
     if text and text[-1] in SI:
         return float(text[:-1]) * SI[text[-1]]
     return float(text)
+
+
+def bar_seconds(elapsed_s: float, done: float, rate: float | None, unit: str) -> float:
+    """A bar's running time, finer than tqdm's elapsed, which is whole seconds cut down.
+
+    ``8/8 [00:07<00:00, 1.05it/s]`` ran 8 / 1.05 = 7.6 s: the count over the rate, taken when it
+    falls in the second the elapsed allows (tqdm's rate is smoothed, so near a change of pace the
+    two disagree, and then the printed elapsed stands).
+    """
+    if rate is None or rate <= 0 or done <= 0:
+        return elapsed_s
+    if unit == "s/it":
+        seconds = done * rate
+    elif unit.endswith("/s"):
+        base = unit[:-2]
+        scale = SI[base[0]] if len(base) > 1 and base[0] in SI else 1.0
+        seconds = done / (rate * scale)
+    else:
+        return elapsed_s
+    return round(seconds, 3) if elapsed_s <= seconds < elapsed_s + 1 else elapsed_s

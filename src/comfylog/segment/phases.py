@@ -26,14 +26,14 @@ def secs(delta: timedelta) -> float:
 
 
 
-def bar_span(ev: Event, ts_after: datetime | None) -> tuple[datetime | None, datetime | None]:
+def bar_span(bar: ProgressBar, ev: Event, ts_after: datetime | None) -> tuple[datetime | None, datetime | None]:
     """Place a bar in time from tqdm's elapsed and the time of the line(s) it was printed on.
 
     Real logs stamp a bar line when it is flushed, i.e. at the bar's end; some writers stamp it
     when it starts. The end reading is taken unless it would put the bar's start before the line
     printed just before it; then the start reading is tried against the line just after it.
     """
-    elapsed = timedelta(seconds=ev.fields["elapsed_s"])
+    elapsed = timedelta(seconds=bar.elapsed_s)
     first_elapsed = timedelta(seconds=ev.fields["first_elapsed_s"])
     ts_before: datetime | None = ev.fields.get("ts_before")
     end_reading = (ev.end_ts - elapsed, ev.end_ts) if ev.end_ts is not None else None
@@ -88,7 +88,7 @@ def paint_timed(
     for i, (bar, ev) in enumerate(bars):
         k = bisect.bisect_right(lines, ev.end_line)
         ts_after = line_ts[k][1] if k < len(line_ts) else None
-        b0, b1 = bar_span(ev, ts_after)
+        b0, b1 = bar_span(bar, ev, ts_after)
         if b0 is None or b1 is None:
             continue
         if unfinished and i == last_index and bar.done < bar.total:

@@ -44,6 +44,7 @@ from ..model import (
     Run,
     Summary,
 )
+from ..parse.progress import bar_seconds
 from ..parse.table import PATTERNS, gpu_name, is_oom
 from ..read.prefixes import FINE
 from ..read.source import Source
@@ -777,7 +778,7 @@ class Segmenter:
             done=f["done"],
             final_rate=f["final_rate"],
             rate_unit=f["rate_unit"],
-            elapsed_s=f["elapsed_s"],
+            elapsed_s=bar_seconds(f["elapsed_s"], f["done"], f["final_rate"], f["rate_unit"]),
             line=ev.line,
             end_line=ev.end_line,
             source=self.source,
@@ -786,7 +787,7 @@ class Segmenter:
         if self._open is not None:
             self._open.bars.append((bar, ev))
         else:
-            bar.start, bar.end = bar_span(ev, None)
+            bar.start, bar.end = bar_span(bar, ev, None)
 
     def _on_run_setting(self, ev: Event, run: Run) -> None:
         for key, value in ev.fields.items():

@@ -23,6 +23,7 @@ from ..events import Event, EventKind
 from ..index import index_of
 from ..model import Finding, ProgressBar, Report, SourceInfo
 from ..parse.parser import OpenBar
+from ..parse.progress import bar_seconds
 from ..read.prefixes import FINE
 from ..segment.phases import paint_estimated, paint_timed
 from ..spool import Spool
@@ -101,7 +102,8 @@ def window_report(analysis: LiveAnalysis) -> Report:
 
 def drawn_bar(bar: OpenBar, prompt: int | None) -> ProgressBar:
     """The record the parser will make of the bar being drawn, as far as it has gone."""
-    return ProgressBar(prompt, bar.label, bar.total, bar.n, bar.rate, bar.unit, bar.elapsed_s, bar.line, bar.line)
+    elapsed = bar_seconds(bar.elapsed_s, bar.n, bar.rate, bar.unit)
+    return ProgressBar(prompt, bar.label, bar.total, bar.n, bar.rate, bar.unit, elapsed, bar.line, bar.line)
 
 
 def _drawing(bar: OpenBar | None, prompt: int) -> list[tuple[ProgressBar, Event]]:
