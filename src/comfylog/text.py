@@ -78,3 +78,14 @@ def clip_words(text: str, limit: int) -> str:
     if space > limit // 2:
         cut = cut[:space]
     return cut.rstrip(" ,;:.") + "…"
+
+
+def span_text(span_s: float | None, minute_stamps: bool) -> str:
+    """What the header says of the log's length: minute stamps give it only to the minute."""
+    if span_s is None:
+        return "no timestamps (durations as printed)"
+    if not minute_stamps:
+        return f"log spans {dur(span_s)}"
+    if span_s < 60:
+        return "minute timestamps, all in one minute"
+    return f"minute timestamps: log spans about {dur(span_s)}"

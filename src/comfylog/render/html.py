@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ..events import EventKind, Phase
 from ..index import ReportIndex, evidence_in_line_order, index_of
 from ..model import PHASES, Finding, ProgressBar, Prompt, Report, Run
-from ..text import basename, clock, fmt_s, is_time_only, plural, when
+from ..text import basename, clock, fmt_s, is_time_only, plural, span_text, when
 from ..version import __version__
 
 if TYPE_CHECKING:  # the comparison is only rendered when one was made
@@ -260,10 +260,7 @@ def _header(report: Report) -> str:
         bits.append(f"<strong class=\"warn\">{plural(s.restarts, 'restart')}</strong>")
     if report.errors:
         bits.append(plural(len(report.errors), "error"))
-    if s.span_s is not None:
-        bits.append(f"log spans {esc(fmt_s(s.span_s))}")
-    else:
-        bits.append("no timestamps (durations as printed)")
+    bits.append(esc(span_text(s.span_s, any(r.resolution >= 60 for r in report.runs))))
     return (
         "<header>\n<h1>comfylog report</h1>\n"
         f'<p class="sources">{esc(_clip(names, 400))}</p>\n'

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from ..index import evidence_in_line_order, index_of
 from ..model import PHASES, Prompt, Report, Run
-from ..text import basename, clock, fmt_s, when
+from ..text import basename, clock, fmt_s, span_text, when
 from .styles import PHASE_CHAR, PHASE_LABEL, PHASE_STYLE, SEVERITY_STYLE, STATUS_STYLE
 
 TIMELINE_WIDTH = 50
@@ -59,10 +59,7 @@ def _header(report: Report) -> Text:
     ]
     if s.restarts:
         bits.append(f"{s.restarts} restart{'s' if s.restarts != 1 else ''}")
-    if s.span_s is not None:
-        bits.append(f"log spans {fmt_s(s.span_s)}")
-    else:
-        bits.append("no timestamps (durations as printed)")
+    bits.append(span_text(s.span_s, any(r.resolution >= 60 for r in report.runs)))
     text.append(" · ".join(bits))
     return text
 

@@ -316,6 +316,8 @@ class _Layout:
         prompts = self.index.prompts_of_run(run.index)
         if start_at is None:
             kind = "no timestamps: laid out from the durations the log prints"
+        elif run.ended_at is None:  # only the start time ComfyUI-Manager printed
+            kind = "no timestamps: laid out from the durations the log prints, after its printed start time"
         elif run.started_at is not None and is_time_only(run.started_at):
             kind = "time of day only (no date)"
         elif run.resolution >= 60:

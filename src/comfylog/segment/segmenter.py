@@ -159,6 +159,7 @@ class Segmenter:
         self._run_stage = -1
         self._events_since_marker = 0
         self._prestartup = False  # the import times read now are prestartup scripts'
+        self._stated_start: datetime | None = None  # "** ComfyUI startup time: ..." of the run
         self._run_busy = False
         self._queue: deque[Prompt] = deque()
         self._open: _Open | None = None
@@ -303,6 +304,9 @@ class Segmenter:
         while self._queue:
             prompt = self._queue.popleft()
             prompt.status = "unfinished"
+        if run.started_at is None and run.ended_at is None:
+            run.started_at = self._stated_start
+        self._stated_start = None
         if run.started_at and run.ended_at:
             run.span_s = secs(run.ended_at - run.started_at)
             if run.resolution != FINE:
@@ -789,6 +793,17 @@ class Segmenter:
         else:
             bar.start, bar.end = bar_span(bar, ev, None)
 
+    def _on_manager_startup(self, ev: Event, run: Run) -> None:
+        """ComfyUI-Manager prints the start time (local, as its log stamps are): a run whose lines
+        carry no time at all starts then (_end_run). Not mixed with stamps: minute stamps cut down
+        would end such a run before it began."""
+        try:
+            at = datetime.fromisoformat(ev.fields["at"].strip())
+        except ValueError:
+            return
+        if at.tzinfo is None:
+            self._stated_start = at
+
     def _on_run_setting(self, ev: Event, run: Run) -> None:
         for key, value in ev.fields.items():
             if key not in ("pattern", "text"):
@@ -974,6 +989,7 @@ HANDLERS: dict[EventKind, Handler] = {
     EventKind.LOAD_BATCH: Segmenter._on_load_batch,
     EventKind.DYNAMIC_LOAD: Segmenter._on_dynamic_load,
     EventKind.RUN_SETTING: Segmenter._on_run_setting,
+    EventKind.MANAGER_STARTUP: Segmenter._on_manager_startup,
     EventKind.VIDEO_MEMORY: Segmenter._on_video_memory,
     EventKind.WORKER_API: Segmenter._on_worker_api,
     EventKind.JOB_QUEUED: Segmenter._on_job_queued,
