@@ -14,6 +14,7 @@ from comfylog.pipeline import analyze_paths
 from comfylog.read.lines import read_lines
 from comfylog.read.source import UnusableInput
 
+from .cli import run_cli
 from .conftest import CORPUS, corpus_or_skip
 
 
@@ -150,3 +151,20 @@ def test_evidence_read_back_from_an_error_report_is_its_log_not_its_header(tmp_p
     (oom,) = [f for f in report.findings if f.id == "oom"]
     assert oom.evidence and all(not e.text.startswith("- **") for e in oom.evidence)
     assert any("OutOfMemoryError" in e.text for e in oom.evidence)
+
+
+def test_inputs_whose_clocks_do_not_follow_on_are_spanned_each_on_its_own() -> None:
+    """A 2026 log read before a 2025 one: no span joins them, each input says its own."""
+    corpus = corpus_or_skip()
+    later = next((corpus / "logs").glob("036-*.log"))  # 2026-01-18
+    earlier = corpus / "scenarios" / "runpod-wan-oom-restart.log"  # 2025-10-23
+    report = analyze([str(later), str(earlier)])
+    assert not report.summary.inputs_in_time_order
+    assert [src.span_s for src in report.sources] == [pytest.approx(16866.0, abs=1), pytest.approx(84.762, abs=0.001)]
+    header = run_cli("analyze", str(later), str(earlier), text=True, columns=200).stdout
+    assert "clocks out of order" in str(header) and "4:41:06" in str(header) and "log spans" not in str(header)
+    # The same machine's previous log read first: one clock, one span.
+    prev, log = next((corpus / "logs").glob("027-*.log")), next((corpus / "logs").glob("019-*.log"))
+    report = analyze([str(prev), str(log)])
+    assert report.summary.inputs_in_time_order
+    assert report.summary.span_s is not None and report.summary.span_s > sum(s.span_s or 0 for s in report.sources)

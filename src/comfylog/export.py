@@ -27,12 +27,14 @@ Row = dict[str, Any]
 #: Kinds: str, int, float, bool, and json (a list or object written as JSON text).
 SCHEMA: dict[str, tuple[tuple[str, str], ...]] = {
     "sources": (("source", "str"), ("lines", "int"), ("timestamp_styles", "json"), ("markdown", "bool"),
-                ("newest_first", "bool"), ("replaced_bytes", "int"), ("skipped_lines", "int"),
+                ("newest_first", "bool"), ("first_at", "str"), ("last_at", "str"), ("span_s", "float"),
+                ("replaced_bytes", "int"), ("skipped_lines", "int"),
                 ("truncated_lines", "int"), ("repaired_mojibake", "int"), ("report_fields", "json"),
                 ("dropped_bytes", "int"), ("stopped", "str")),
     "summary": (("source", "str"), ("got_prompt", "int"), ("executed", "int"), ("partial_loads", "int"),
                 ("lowvram", "bool"), ("lowvram_module_loads", "int"), ("ws_timeouts", "int"), ("restarts", "int"),
-                ("errors", "int"), ("span_s", "float"), ("skipped_lines", "int"), ("replaced_bytes", "int")),
+                ("errors", "int"), ("span_s", "float"), ("inputs_in_time_order", "bool"), ("skipped_lines", "int"),
+                ("replaced_bytes", "int")),
     "runs": (("source", "str"), ("index", "int"), ("restart", "bool"), ("started_at", "str"), ("ended_at", "str"),
              ("gpu", "str"), ("total_vram_mb", "int"), ("total_ram_mb", "int"), ("vram_state", "str"),
              ("vram_states", "json"), ("comfyui_version", "str"), ("pytorch_version", "str"), ("ready_at", "str"),

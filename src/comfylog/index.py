@@ -18,6 +18,7 @@ from typing import Generic, Protocol, TypeVar
 
 from .events import Event, EventKind
 from .model import ErrorRecord, Evidence, Finding, Load, ProgressBar, Prompt, Report, Run
+from .text import basename
 
 
 class _Attributed(Protocol):
@@ -249,6 +250,13 @@ def index_of(report: Report) -> ReportIndex:
         index = ReportIndex(report)
         report.index_cache = index
     return index
+
+
+def own_spans(report: Report) -> list[tuple[str, float | None]] | None:
+    """Each input's name and span when their clocks do not follow on (else None: one span says it)."""
+    if report.summary.inputs_in_time_order or len(report.sources) < 2:
+        return None
+    return [(basename(src.name), src.span_s) for src in report.sources]
 
 
 #: Notable events any Python program's log may hold: alone, they do not make a ComfyUI log.

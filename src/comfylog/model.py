@@ -266,9 +266,14 @@ class Summary:
     ws_timeouts: int = 0
     restarts: int = 0
     errors: int = 0
+    #: First to last time stamp over all inputs (see ``inputs_in_time_order``).
     span_s: float | None = None
     skipped_lines: int = 0
     replaced_bytes: int = 0
+    #: False when an input's clock starts before the one read before it ended (a 2026
+    #: comfyui.prev.log read before a 2025 docker log): ``span_s`` then joins clocks that do not
+    #: follow on, and each input's own span (``SourceInfo.span_s``) is the one to read.
+    inputs_in_time_order: bool = True
 
 
 @dataclass
@@ -279,6 +284,10 @@ class SourceInfo:
     markdown: bool = False
     #: Written newest line first (a RunPod console copy): read in time order, lines numbered that way.
     newest_first: bool = False
+    #: This input's first and last time stamps and the time between them (None: no stamps).
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+    span_s: float | None = None
     replaced_bytes: int = 0
     skipped_lines: int = 0
     truncated_lines: int = 0

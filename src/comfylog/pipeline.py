@@ -115,8 +115,13 @@ def add_input(report: Report, index: int, source: Source, parser: Parser, seg: S
     summary.lowvram = summary.lowvram or s.lowvram
     summary.skipped_lines += source.skipped_lines + parser.skipped_lines
     summary.replaced_bytes += source.replaced_bytes
+    own_span: float | None = None
     if parser.first_ts is not None and parser.last_ts is not None:
         here = ((parser.first_ts, parser.first_nanos), (parser.last_ts, parser.last_nanos))
+        own_span = _seconds_between(here[0], here[1])
+        before = next((src for src in reversed(report.sources) if src.last_at is not None), None)
+        if before is not None and before.last_at is not None and parser.first_ts < before.last_at:
+            summary.inputs_in_time_order = False
         first = here[0] if first is None else min(first, here[0])
         last = here[1] if last is None else max(last, here[1])
     report.sources.append(
@@ -126,6 +131,9 @@ def add_input(report: Report, index: int, source: Source, parser: Parser, seg: S
             timestamp_styles={k: v for k, v in parser.styles.items() if k != "none"},
             markdown=source.markdown,
             newest_first=source.newest_first,
+            first_at=parser.first_ts,
+            last_at=parser.last_ts,
+            span_s=own_span,
             replaced_bytes=source.replaced_bytes,
             skipped_lines=source.skipped_lines + parser.skipped_lines,
             truncated_lines=source.truncated_lines,
@@ -137,5 +145,10 @@ def add_input(report: Report, index: int, source: Source, parser: Parser, seg: S
     )
     summary.errors = len(report.errors)
     if first is not None and last is not None:
-        summary.span_s = round((last[0] - first[0]).total_seconds() + (last[1] - first[1]) / 1e9, 9)
+        summary.span_s = _seconds_between(first, last)
     return first, last
+
+
+def _seconds_between(first: tuple[datetime, int], last: tuple[datetime, int]) -> float:
+    """Seconds from one (time, nanoseconds past its microsecond) to another, exact to the nanosecond."""
+    return round((last[0] - first[0]).total_seconds() + (last[1] - first[1]) / 1e9, 9)

@@ -80,8 +80,13 @@ def clip_words(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:.") + "…"
 
 
-def span_text(span_s: float | None, minute_stamps: bool) -> str:
-    """What the header says of the log's length: minute stamps give it only to the minute."""
+def span_text(span_s: float | None, minute_stamps: bool, own_spans: list[tuple[str, float | None]] | None = None,
+              ) -> str:
+    """What the header says of the log's length: minute stamps give it only to the minute; inputs
+    whose clocks do not follow on (``own_spans``: each input's name and span) each on their own."""
+    if own_spans is not None:
+        each = ", ".join(f"{name} {dur(s) if s is not None else 'no timestamps'}" for name, s in own_spans)
+        return f"inputs' clocks out of order (one starts before the one read before it ends); each spans: {each}"
     if span_s is None:
         return "no timestamps (durations as printed)"
     if not minute_stamps:

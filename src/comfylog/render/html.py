@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..events import EventKind, Phase
-from ..index import ReportIndex, evidence_in_line_order, index_of
+from ..index import ReportIndex, evidence_in_line_order, index_of, own_spans
 from ..model import PHASES, Finding, ProgressBar, Prompt, Report, Run
 from ..text import basename, clock, fmt_s, is_time_only, plural, span_text, when
 from ..version import __version__
@@ -260,7 +260,7 @@ def _header(report: Report) -> str:
         bits.append(f"<strong class=\"warn\">{plural(s.restarts, 'restart')}</strong>")
     if report.errors:
         bits.append(plural(len(report.errors), "error"))
-    bits.append(esc(span_text(s.span_s, any(r.resolution >= 60 for r in report.runs))))
+    bits.append(esc(span_text(s.span_s, any(r.resolution >= 60 for r in report.runs), own_spans(report))))
     return (
         "<header>\n<h1>comfylog report</h1>\n"
         f'<p class="sources">{esc(_clip(names, 400))}</p>\n'

@@ -9,7 +9,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..index import evidence_in_line_order, index_of
+from ..index import evidence_in_line_order, index_of, own_spans
 from ..model import PHASES, Prompt, Report, Run
 from ..text import basename, clock, fmt_s, span_text, when
 from .styles import PHASE_CHAR, PHASE_LABEL, PHASE_STYLE, SEVERITY_STYLE, STATUS_STYLE
@@ -59,7 +59,7 @@ def _header(report: Report) -> Text:
     ]
     if s.restarts:
         bits.append(f"{s.restarts} restart{'s' if s.restarts != 1 else ''}")
-    bits.append(span_text(s.span_s, any(r.resolution >= 60 for r in report.runs)))
+    bits.append(span_text(s.span_s, any(r.resolution >= 60 for r in report.runs), own_spans(report)))
     text.append(" · ".join(bits))
     return text
 
