@@ -865,6 +865,8 @@ class Segmenter:
     def _close_prompt(
         self, open_: _Open, end: datetime | None, status: str | None, end_line: int | None = None
     ) -> None:
+        if open_ is self._open:
+            self._end_batch()  # a batch's silent loads belong to the prompt that asked for them
         prompt = open_.prompt
         if status is not None:
             prompt.status = status
