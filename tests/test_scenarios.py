@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from comfylog.api import analyze
 from comfylog.rows import report_to_dict
 
+from .cli import run_cli
 from .conftest import CORPUS, corpus_or_skip, expected_scenarios
 
 
@@ -79,3 +81,24 @@ def test_oom_restart_leaves_the_prompt_unfinished_in_the_first_run() -> None:
     assert (sampling.total, sampling.done, sampling.final_rate) == (3, 0, None)
     assert report.runs[0].gpu_memory == {"used_mib": 1, "free_mib": 23563, "total_mib": 24564}
     assert report.errors == []  # nothing was printed: that silence is the finding
+
+
+def test_work_with_no_prompt_running_is_outside_prompts_not_idle(tmp_path: Path) -> None:
+    """A handler driving the nodes itself: the lowvram scenario without its `got prompt` and
+    `Prompt executed` lines still loads for minutes and samples two steps; none of it is idle."""
+    corpus_or_skip()
+    text = (CORPUS / "scenarios" / "runpod-wan-lowvram-gguf.log").read_text(encoding="utf-8")
+    log = tmp_path / "handler.log"
+    log.write_text("".join(line for line in text.splitlines(keepends=True)
+                           if "got prompt" not in line and "Prompt executed" not in line), encoding="utf-8")
+    report = analyze(log)
+    (run,) = report.runs
+    assert report.prompts == [] and run.startup_s == pytest.approx(19.9, abs=0.1)
+    # 20:45:51 ready -> 20:56:59 the VAE loaded after sampling: loads and the 2-step bar (3:43)
+    assert run.outside_s is not None and 500 < run.outside_s < 670
+    assert run.idle_s is not None and run.idle_s < 120
+    assert dict(report.time_breakdown())["outside"] == run.outside_s
+    terminal = " ".join(str(run_cli("analyze", str(log), text=True, columns=120).stdout).split())
+    assert "outside prompts" in terminal and "no prompt running, so no prompt's time" in terminal
+    # With its prompt, the same work is the prompt's.
+    assert analyze(CORPUS / "scenarios" / "runpod-wan-lowvram-gguf.log").runs[0].outside_s is None

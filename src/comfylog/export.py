@@ -39,7 +39,7 @@ SCHEMA: dict[str, tuple[tuple[str, str], ...]] = {
              ("gpu", "str"), ("total_vram_mb", "int"), ("total_ram_mb", "int"), ("vram_state", "str"),
              ("vram_states", "json"), ("comfyui_version", "str"), ("pytorch_version", "str"), ("ready_at", "str"),
              ("startup_s", "float"), ("prestartup_s", "float"), ("import_s", "float"), ("api_ready_at", "str"),
-             ("setup", "json"), ("idle_s", "float"), ("span_s", "float"), ("first_line", "int"),
+             ("setup", "json"), ("idle_s", "float"), ("outside_s", "float"), ("span_s", "float"), ("first_line", "int"),
              ("last_line", "int")),
     "prompts": (("source", "str"), ("index", "int"), ("run", "int"), ("got_at", "str"), ("started_at", "str"),
                 ("ended_at", "str"), ("status", "str"), ("executed_s", "float"), ("total_s", "float"),

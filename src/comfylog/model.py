@@ -221,6 +221,9 @@ class Run:
     ready_at: datetime | None = None
     startup_s: float | None = None
     idle_s: float | None = None
+    #: Seconds of loading and sampling after start-up with no prompt running (a script or handler
+    #: driving ComfyUI's nodes without a ``got prompt``; download bars). Not idle; None if none.
+    outside_s: float | None = None
     span_s: float | None = None
     serverless: bool = False
     #: Coarsest timestamp resolution seen in the run (60 for minute-only prefixes).
@@ -348,7 +351,8 @@ class Report:
     index_cache: object = field(default=None, repr=False, compare=False)
 
     def time_breakdown(self) -> list[tuple[str, float]]:
-        """Seconds per phase over the whole report: start-up, the prompt phases, idle, and "untimed":
+        """Seconds per phase over the whole report: start-up, the prompt phases, "outside" (loading and
+        sampling with no prompt running), idle, and "untimed":
         the seconds of prompts whose phases the log cannot time (no usable timestamps).
 
         Every renderer's "where the time went" reads this, so they cannot disagree.
@@ -365,9 +369,12 @@ class Report:
         rows: list[tuple[str, float]] = []
         startup = sum(r.startup_s or 0.0 for r in self.runs)
         idle = sum(r.idle_s or 0.0 for r in self.runs)
+        outside = sum(r.outside_s or 0.0 for r in self.runs)
         if startup:
             rows.append(("startup", startup))
         rows += list(totals.items())
+        if outside:
+            rows.append(("outside", outside))
         if idle:
             rows.append(("idle", idle))
         return rows

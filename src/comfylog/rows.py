@@ -120,6 +120,7 @@ def run_row(r: Run) -> dict[str, Any]:
         "api_ready_at": iso(r.api_ready_at),
         "setup": r.setup,
         "idle_s": r.idle_s,
+        "outside_s": r.outside_s,
         "span_s": r.span_s,
         "first_line": r.first_line,
         "last_line": r.last_line,

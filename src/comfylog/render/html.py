@@ -40,6 +40,7 @@ PHASE_COLOUR = {
     Phase.WAIT.value: "#d64541",
     Phase.OTHER.value: "#4a7fd4",
     "untimed": "#b9bec4",
+    "outside": "#3fb0c0",
 }
 PHASE_LABEL = {
     "startup": "start-up",
@@ -49,6 +50,7 @@ PHASE_LABEL = {
     Phase.WAIT.value: "wait",
     Phase.OTHER.value: "other",
     "untimed": "not timed",
+    "outside": "outside prompts",
 }
 #: Bounds that keep a page for a huge log light enough for a browser.
 MAX_TIMELINE_ROWS = 40
@@ -198,7 +200,7 @@ def render_html(report: Report, baseline: Report | None = None, comparison: Comp
     if baseline is not None and comparison is not None:
         _comparison(page, report, baseline, comparison)
     page.add("machine", "Machine", _machine(report, page))
-    if report.prompts or any(r.startup_s for r in report.runs):
+    if report.prompts or any(r.startup_s or r.outside_s for r in report.runs):
         page.add("time", "Where the time went", _phase_totals(report))
     _timeline(page, report)
     _rates(page, report, baseline, comparison)
@@ -373,6 +375,8 @@ def _machine(report: Report, page: Page) -> str:
         facts += [("versions", ", ".join(versions) or "—"), ("time", span)]
         if run.startup_s is not None or run.idle_s is not None:
             facts.append(("start-up · idle", f"{fmt_s(run.startup_s)} · {fmt_s(run.idle_s)}"))
+        if run.outside_s:
+            facts.append(("outside prompts", f"{fmt_s(run.outside_s)} loading and sampling with no prompt running"))
         if run.import_times:
             failed = sum(1 for t in run.import_times if t[2])
             slowest = max(run.import_times, key=lambda t: t[0])

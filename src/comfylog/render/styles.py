@@ -12,12 +12,14 @@ PHASE_STYLE = {
     Phase.WAIT.value: "red",
     Phase.OTHER.value: "blue",
     "untimed": "grey62",
+    "outside": "cyan",
 }
-PHASE_CHAR = {"startup": "s", "idle": "·", "load": "L", "inference": "I", "wait": "W", "other": "o", "untimed": "?"}
+PHASE_CHAR = {"startup": "s", "idle": "·", "load": "L", "inference": "I", "wait": "W", "other": "o", "untimed": "?",
+              "outside": "x"}
 STATUS_STYLE = {
     "ok": "green", "error": "red", "interrupted": "yellow", "invalid": "magenta", "unfinished": "red",
     "dropped": "grey50",
 }
 #: Names shown for the rows of "where the time went" that are not phase names.
-PHASE_LABEL = {"untimed": "not timed"}
+PHASE_LABEL = {"untimed": "not timed", "outside": "outside prompts"}
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}

@@ -35,6 +35,7 @@ def report_parts(report: Report, limit: int = 40, width: int = 120) -> list[Rend
         parts.append(_findings(report, width))
     if report.prompts:
         parts.append(_prompts(report, limit))
+    if report.prompts or any(r.outside_s for r in report.runs):
         parts.append(_phases(report))
     timeline = _timeline(report)
     if timeline is not None:
@@ -86,6 +87,9 @@ def _machine(run: Run, report: Report) -> Table:
     table.add_row("time", span)
     if run.startup_s is not None:
         table.add_row("start-up", fmt_s(run.startup_s))
+    if run.outside_s:
+        table.add_row("outside prompts", f"{fmt_s(run.outside_s)} loading and sampling with no `got prompt` running "
+                      "(a script or handler driving the nodes)")
     failed = sum(1 for t in run.import_times if t[2])
     if run.import_times:
         slowest = max(run.import_times, key=lambda t: t[0])
@@ -200,8 +204,8 @@ def _timeline(report: Report) -> Group | None:
     drawn = "".join(row.plain for row in rows if isinstance(row, Text))
     legend = Text("legend: ")
     for name, char in PHASE_CHAR.items():
-        if name == "untimed" and char not in drawn:
-            continue  # only where a prompt without a clock left seconds the log cannot time
+        if name == "outside" or (name == "untimed" and char not in drawn):
+            continue  # work outside prompts is not drawn; "?" only where a prompt left untimed seconds
         legend.append(f"{char}", style=PHASE_STYLE[name])
         legend.append(f" {PHASE_LABEL.get(name, name)}  ")
     return Group(Text("Timeline", style="bold italic"), *rows, legend)

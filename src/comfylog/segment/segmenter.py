@@ -198,11 +198,24 @@ class Segmenter:
         run.ended_at = act.last_ts
         run.last_line = max(run.last_line, act.last_line)
         run.resolution = max(run.resolution, act.resolution)
+        if self._open is None and run.ready_at is not None:
+            self._outside(run, act)
         self._last_ts = act.last_ts
         if self._open is not None:
             self._open.activities.append(act)
         self._last_activity = act
         self._tail.append(act)
+
+    def _outside(self, run: Run, act: Activity) -> None:
+        """Count loading after start-up with no prompt running (a script or a handler driving
+        ComfyUI's nodes without a ``got prompt``): as in a prompt, the time before a load line was
+        spent on its work. Bars drawn then add their own time (_on_progress_bar)."""
+        if act.phase is not Phase.LOAD or act.resolution != FINE:
+            return
+        since = self._last_ts if self._last_ts is not None else act.first_ts
+        busy = (act.last_ts - min(since, act.first_ts)).total_seconds()
+        if busy > 0:
+            run.outside_s = round((run.outside_s or 0.0) + busy, 3)
 
     def event(self, ev: Event) -> None:
         kind = ev.kind
@@ -314,7 +327,8 @@ class Segmenter:
             elif run.ready_at:
                 run.startup_s = secs(run.ready_at - run.started_at)
             if run.resolution == FINE and not self._run_estimated:
-                run.idle_s = round(max(0.0, run.span_s - (run.startup_s or 0.0) - self._run_prompt_s), 3)
+                busy = (run.startup_s or 0.0) + self._run_prompt_s + (run.outside_s or 0.0)
+                run.idle_s = round(max(0.0, run.span_s - busy), 3)
         self._run = None
         self._run_prompt_s, self._run_estimated = 0.0, False
         self._run_stage = -1
@@ -792,6 +806,8 @@ class Segmenter:
             self._open.bars.append((bar, ev))
         else:
             bar.start, bar.end = bar_span(bar, ev, None)
+            if run.ready_at is not None:  # drawn after start-up with no prompt: work all the same
+                run.outside_s = round((run.outside_s or 0.0) + bar.elapsed_s, 3)
 
     def _on_manager_startup(self, ev: Event, run: Run) -> None:
         """ComfyUI-Manager prints the start time (local, as its log stamps are): a run whose lines

@@ -89,6 +89,8 @@ def _lowvram(facts: Facts) -> list[Finding]:
     if timed and load_s:
         cost_text = (f"Loading took {dur(load_s)} of {dur(total_s)} of prompt time ({share:.0%}), and weights "
                      "left in RAM also slow every sampling step.")
+    elif not affected:
+        cost_text = "The loads ran with no prompt running, so no prompt's time measures their cost."
     else:
         cost_text = "The log's timestamps cannot time the loads (minute stamps or none), so the cost is not measured."
 
