@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ...events import EventKind
 from ...model import Finding
+from ..deaths import ram_killed, worker_lost
 from ..engine import Advice, finding, rule
 from ..facts import Facts, gpu_phrase, gpu_vram_mb, prompt_seconds
 from ..memory import ADVICE_SMALLER_IMAGE, ADVICE_SMALLER_JOB, ALLOC_ADVICE, alloc_conf_advice, budget, job_text
@@ -22,7 +23,10 @@ ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
 )
 def _oom_suspected(facts: Facts) -> list[Finding]:
     findings = []
+    killed, lost = ram_killed(facts), worker_lost(facts)
     for index, end in facts.silent_deaths().items():
+        if index in killed:
+            continue  # container-ram tells this death: the run's RAM sizing explains it
         prompt = facts.prompts_by_index([index])[0]
         run = facts.run_of(prompt)
         bar = facts.bars_of(prompt)[-1]
@@ -41,6 +45,10 @@ def _oom_suspected(facts: Facts) -> list[Finding]:
             evidence += [facts.cite_event(ev) for ev in starts[:1]]
         what = job_text(video) if video else f"a {bar.total:g}-step sampling"
         stop = "the process started again" if end == "restart" else "the log ends"
+        if index in lost:  # worker-comfyui's word that ComfyUI was gone: it died, the log was not cut
+            stop = "worker-comfyui found ComfyUI's HTTP server gone" + (" and the process started again"
+                                                                         if end == "restart" else "")
+            evidence += [facts.cite(e.source, e.line, e.message) for e in lost[index][:1]]
         why = (f"Sampling {what} stopped at {bar.done:g}/{bar.total:g}"
                + (f", {into:.1f}s after it began," if into is not None else "")
                + f" and {stop}, with no error anywhere: the process was killed without a chance to log. "
@@ -52,7 +60,7 @@ def _oom_suspected(facts: Facts) -> list[Finding]:
             why += f" on {gpu_phrase(run)} ({vram} MB)"
             if memory:
                 why += f"; nvidia-smi showed {memory['free_mib']} MiB free of {memory['total_mib']} MiB before start"
-        why += "." + ("" if end == "restart" else
+        why += "." + ("" if end == "restart" or index in lost else
                       " A log copied while the prompt was still running looks the same, hence low confidence.")
         if found is not None:
             why += " " + found.why()
@@ -71,6 +79,6 @@ def _oom_suspected(facts: Facts) -> list[Finding]:
             figures["gpu_memory_mib"] = memory
         findings.append(finding(
             "oom-suspected", f"Silent crash during sampling ({what}): most likely out of memory",
-            "medium" if end == "restart" else "low", why, advice, evidence, figures,
+            "medium" if end == "restart" or index in lost else "low", why, advice, evidence, figures,
             prompt_seconds(prompt), [index]))
     return findings
