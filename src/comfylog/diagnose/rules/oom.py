@@ -6,6 +6,7 @@ from ...events import EventKind
 from ...model import ErrorRecord, Evidence, Finding, Run
 from ...parse.table import is_oom
 from ...text import gb, plural
+from ..dynamic_vram import overcommits
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip, event_line
 from ..facts import Facts, gpu_phrase, gpu_vram_mb, prompt_seconds
@@ -32,7 +33,8 @@ ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
             *ALLOC_ADVICE, ADVICE_BIGGER_MAC, ADVICE_BIGGER_GPU),
 )
 def _oom(facts: Facts) -> list[Finding]:
-    records = [e for e in facts.report.errors if e.kind == "oom"]
+    claimed = overcommits(facts)  # dynamic VRAM's staging overcommit tells those (staging-overcommit)
+    records = [e for e in facts.report.errors if e.kind == "oom" and e.prompt not in claimed]
     if not records:
         return []
     prompts = sorted({e.prompt for e in records if e.prompt is not None})
