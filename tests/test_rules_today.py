@@ -18,7 +18,8 @@ from comfylog.compare import compare_reports
 from comfylog.model import Finding, Report
 from comfylog.read.lines import read_lines
 
-from .conftest import FIXTURES, corpus_or_skip
+from .cli import run_cli
+from .conftest import FIXTURES, ROOT, corpus_or_skip
 
 #: The rules of issue 13 and the fixture each fires on.
 NEW_RULES = {
@@ -294,3 +295,16 @@ def test_compare_names_no_set_up_difference_where_the_set_ups_match() -> None:
     c = compare_reports(analyze(examples / "runpod-lowvram-gguf.log"), analyze(examples / "local-baseline.log"))
     # PyTorch differs (2.7.1 / 2.8.0) but the gap is loading, which PyTorch's kernels do not explain
     assert c.main_phase == "load" and c.setup_differences == []
+
+
+# ---- CI: a death or an OOM told by a new finding still fails the check by default ----------------------
+
+
+@pytest.mark.parametrize(("fixture", "rule_id"), [
+    ("runpod-killed-for-ram.log", "container-ram"),
+    ("worker-comfyui-died-loading.log", "comfyui-died"),
+    ("dynamic-vram-staging-oom.log", "staging-overcommit"),
+])
+def test_check_fails_where_the_run_died(fixture: str, rule_id: str) -> None:
+    done = run_cli("check", f"tests/fixtures/{fixture}", cwd=ROOT, text=True, columns=120)
+    assert done.returncode == 1 and rule_id in str(done.stdout)
