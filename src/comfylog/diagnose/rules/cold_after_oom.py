@@ -5,21 +5,21 @@ from __future__ import annotations
 from ...events import EventKind, Phase
 from ...model import Evidence, Finding, Prompt
 from ...text import dur, plural
-from ..engine import finding, rule
+from ..engine import Advice, finding, rule
 from ..facts import Facts, is_timed
 from ..load_speed import timed_loads
 
-ADVICE_FIX_OOM = ("Fix the out-of-memory error (the oom finding says how): every OOM costs the next prompt a full "
-                  "reload as well")
-ADVICE_NOT_DISK = ("Judge the storage by the loads of warm prompts, not this one: it reloads what the OOM unloaded, "
-                   "with the GPU's memory in whatever state the failure left it")
+ADVICE_FIX_OOM = Advice("Fix the out-of-memory error (the oom finding says how): every OOM costs the next prompt a "
+                        "full reload as well")
+ADVICE_NOT_DISK = Advice("Judge the storage by the loads of warm prompts, not this one: it reloads what the OOM "
+                         "unloaded, with the GPU's memory in whatever state the failure left it")
 
 
 @rule(
     "cold-after-oom", "info", Phase.LOAD,
     trigger="`Got an OOM, unloading all loaded models.`: ComfyUI's out-of-memory handler unloaded every model, so "
     "the next prompt starts cold and loads them all again (its load time is the OOM's cost, not the disk's).",
-    advice=f"{ADVICE_FIX_OOM}. {ADVICE_NOT_DISK}.",
+    advice=(ADVICE_FIX_OOM, ADVICE_NOT_DISK),
 )
 def _cold_after_oom(facts: Facts) -> list[Finding]:
     cold = [p for p in facts.report.prompts if p.cold and facts.loads_of(p)]
@@ -49,7 +49,7 @@ def _cold_after_oom(facts: Facts) -> list[Finding]:
            + " That time is the OOM's price and says nothing about the disk's speed.")
     return [finding(
         "cold-after-oom", f"{plural(len(cold), 'prompt')} started cold after an out-of-memory error: every model "
-        "loaded again", "high", why, [ADVICE_FIX_OOM, ADVICE_NOT_DISK], evidence,
+        "loaded again", "high", why, [ADVICE_FIX_OOM(), ADVICE_NOT_DISK()], evidence,
         {"cold_prompts": len(cold), "load_s": round(load_s, 3)}, load_s, (p.index for p in cold))]
 
 

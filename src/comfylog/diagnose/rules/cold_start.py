@@ -1,6 +1,6 @@
 """A serverless worker's cold start: from the container's start to ComfyUI's API answering, split into
-what the log shows (prestartup, custom-node imports, the assets scan, the worker's wait), or the start
-that never got there (``ComfyUI process has exited``)."""
+what the log shows (prestartup, custom-node imports, the assets scan, the worker's wait). A start that
+never got there (``ComfyUI process has exited``) is startup-failed's, which cites the worker's line."""
 
 from __future__ import annotations
 
@@ -10,36 +10,29 @@ from ...events import Event, EventKind
 from ...model import Evidence, Finding, Run
 from ...text import basename, dur
 from ..builds import setting_lines
-from ..engine import finding, rule
-from ..evidence import event_line
+from ..engine import Advice, finding, rule
 from ..facts import Facts
 
 #: A cold start this long (seconds, container start to API reachable) is reported.
 COLD_START_S = 60.0
-ADVICE_NODES = ("Remove custom nodes the endpoint's workflows do not use, or bake their dependencies into the "
-                "image: {nodes} took {seconds} to import")
-ADVICE_ASSETS = ("Start ComfyUI with `--disable-assets`: the assets system scanned {files} for {seconds} before the "
-                 "server started")
-ADVICE_PRESTARTUP = ("Set ComfyUI-Manager offline (`network_mode = offline` in its config.ini) or remove it from "
-                     "the worker: its prestartup took {seconds}")
-ADVICE_WARM = "Keep a worker warm (active workers, or a longer idle timeout) so jobs do not wait for a cold start"
-ADVICE_EXITED = "Read the lines before `ComfyUI process has exited`: the error that ended start-up is there"
+ADVICE_NODES = Advice("Remove custom nodes the endpoint's workflows do not use, or bake their dependencies into the "
+                      "image: {nodes} took {seconds} to import", {"nodes": "the slowest nodes", "seconds": "long"})
+ADVICE_ASSETS = Advice("Start ComfyUI with `--disable-assets`: the assets system scanned {files} for {seconds} "
+                       "before the server started", {"files": "the model folders", "seconds": "a while"})
+ADVICE_PRESTARTUP = Advice("Set ComfyUI-Manager offline (`network_mode = offline` in its config.ini) or remove it "
+                           "from the worker: its prestartup took {seconds}", {"seconds": "long"})
+ADVICE_WARM = Advice("Keep a worker warm (active workers, or a longer idle timeout) so jobs do not wait for a cold "
+                     "start")
 
 
 @rule(
     "cold-start", "warning", None,
     trigger=f"A worker-comfyui start that took {COLD_START_S:.0f} s or more from the container's first line to "
-    "`API is reachable` (split into prestartup, custom-node imports, the assets scan and waiting), or that ended "
-    "in `ComfyUI process has exited. Server will not become reachable.`",
-    advice="Trim custom nodes or bake their dependencies into the image, `--disable-assets`, Manager offline; keep "
-    "a worker warm.",
+    "`API is reachable`, split into prestartup, custom-node imports, the assets scan and waiting.",
+    advice=(ADVICE_NODES, ADVICE_ASSETS, ADVICE_PRESTARTUP, ADVICE_WARM),
 )
 def _cold_start(facts: Facts) -> list[Finding]:
     for run in facts.report.runs:
-        exits = [ev for ev in facts.run_events(EventKind.WORKER_API, run)
-                 if ev.fields.get("state") in ("exited", "gave_up")]
-        if exits and run.ready_at is None:
-            return [_failed(facts, run, exits[0])]
         if run.started_at is not None and run.api_ready_at is not None:
             total = (run.api_ready_at - run.started_at).total_seconds()
             if total >= COLD_START_S:
@@ -56,7 +49,7 @@ def _parts(facts: Facts, run: Run, end: datetime | None) -> tuple[list[tuple[str
     if run.prestartup_s:
         parts.append((f"custom nodes' prestartup {dur(run.prestartup_s)}", run.prestartup_s))
         if run.prestartup_s >= 10:
-            advice.append(ADVICE_PRESTARTUP.format(seconds=dur(run.prestartup_s)))
+            advice.append(ADVICE_PRESTARTUP(seconds=dur(run.prestartup_s)))
     if run.import_s:
         slow = sorted(run.import_times, key=lambda t: -t[0])[:2]
         names = ", ".join(f"{basename(path)} {dur(seconds)}" for seconds, path, _, _ in slow if seconds >= 1)
@@ -64,7 +57,7 @@ def _parts(facts: Facts, run: Run, end: datetime | None) -> tuple[list[tuple[str
         evidence += [facts.cite(run.source, line, f"{seconds:.1f} seconds: {path}") for seconds, path, _, line in slow
                      if seconds >= 1]
         if run.import_s >= 10:
-            advice.append(ADVICE_NODES.format(nodes=", ".join(basename(p) for s, p, _, _ in slow if s >= 1),
+            advice.append(ADVICE_NODES(nodes=", ".join(basename(p) for s, p, _, _ in slow if s >= 1),
                                               seconds=dur(run.import_s)))
     scans = setting_lines(facts, run, "assets_scan_ms")
     if scans:
@@ -76,7 +69,7 @@ def _parts(facts: Facts, run: Run, end: datetime | None) -> tuple[list[tuple[str
                       seconds if before else 0.0))
         evidence.append(facts.cite_event(scan))
         if before and seconds >= 10:
-            advice.append(ADVICE_ASSETS.format(files=files, seconds=dur(seconds)))
+            advice.append(ADVICE_ASSETS(files=files, seconds=dur(seconds)))
     if run.ready_at is not None and run.api_ready_at is not None and end is not None:
         wait = (run.api_ready_at - run.ready_at).total_seconds()
         if wait >= 1:
@@ -101,29 +94,7 @@ def _slow(facts: Facts, run: Run, total: float) -> Finding:
            + " Every job that lands on a cold worker waits this long before ComfyUI sees it.")
     return finding(
         "cold-start", f"Cold start of {dur(total)} before ComfyUI's API answered", "high", why,
-        advice + [ADVICE_WARM], evidence, {"cold_start_s": round(total, 3), "parts": [t for t, _ in parts]})
-
-
-def _failed(facts: Facts, run: Run, exit_event: Event) -> Finding:
-    end = exit_event.ts
-    parts, _, evidence = _parts(facts, run, None)
-    start = _first_line(facts, run)
-    took = f" after {dur((end - run.started_at).total_seconds())}" if end and run.started_at else ""
-    errors = [e for e in facts.run_errors(run)
-              if e.kind in ("exception", "traceback", "crash") and e.line < exit_event.line]
-    before = f" The last error before it: `{errors[-1].message}` (line {errors[-1].line})." if errors else ""
-    for e in errors[-1:]:
-        traced = facts.between(EventKind.TRACEBACK, e.source, e.line, e.line)
-        evidence.append(facts.cite_event(traced[0]) if traced else facts.cite(e.source, e.line, e.message))
-    evidence = [start, *evidence]
-    evidence.append(facts.cite_event(exit_event))
-    said = event_line(exit_event)[1]
-    why = (f"worker-comfyui gave up on ComfyUI{took} (line {exit_event.line}: `{said}`): the start ended there, "
-           f"before the API ever answered, so the worker's job cannot run.{before}"
-           + (f" Before it ended, the start-up spent: {'; '.join(t for t, _ in parts)}." if parts else ""))
-    return finding(
-        "cold-start", f"Cold start failed{took}: ComfyUI exited before its API answered", "high", why,
-        [ADVICE_EXITED], evidence, {"parts": [t for t, _ in parts]}, severity="error")
+        advice + [ADVICE_WARM()], evidence, {"cold_start_s": round(total, 3), "parts": [t for t, _ in parts]})
 
 
 def _worker_lines(facts: Facts, run: Run, state: str) -> list[Event]:

@@ -7,24 +7,24 @@ from ...model import Evidence, Finding
 from ...text import gb, plural
 from ..builds import ram_cache_default, setting_lines
 from ..deaths import last_work, ram_killed
-from ..engine import finding, rule
+from ..engine import Advice, finding, rule
 from ..facts import Facts, prompt_seconds
 
-ADVICE_PINNED = ("Start ComfyUI with `--disable-pinned-memory`: no pinned-memory budget, which this build sizes from "
-                 "the host's RAM")
-ADVICE_CACHE = ("Replace the default RAM-pressure cache, sized from the same host figure, with `--cache-lru 200` (at "
-                "most 200 node results; the workaround in ComfyUI#14938)")
-ADVICE_CACHE_IF = ("If `python main.py --help` lists `--cache-classic` (ComfyUI after 0.22, whose default cache is the "
-                   "RAM-pressure cache, sized from the same host figure), also start it with `--cache-lru 200` (at "
-                   "most 200 node results; the workaround in ComfyUI#14938)")
-ADVICE_UPDATE = (
-    "Update ComfyUI: builds that read the container's limit print `RAM limited by cgroup to X MB (host has Y MB)` "
-    "at start-up and size pinned memory and the cache from the limit (ComfyUI PR #15927)")
-ADVICE_LIMIT = (
-    "A larger RAM limit for the container (the pod's or endpoint's memory) helps only with the flags above: "
-    "without them the budgets still follow the host's RAM (ComfyUI PR #15272 measured pinned memory alone at 133% "
-    "of a container's limit)")
-ADVICE_CONFIRM = "`dmesg` on the host shows `Memory cgroup out of memory: Killed process ... (python)` for such a kill"
+ADVICE_PINNED = Advice("Start ComfyUI with `--disable-pinned-memory`: no pinned-memory budget, which this build "
+                       "sizes from the host's RAM")
+ADVICE_CACHE = Advice("Replace the default RAM-pressure cache, sized from the same host figure, with `--cache-lru "
+                      "200` (at most 200 node results; the workaround in ComfyUI#14938)")
+ADVICE_CACHE_IF = Advice("If `python main.py --help` lists `--cache-classic` (ComfyUI after 0.22, whose default "
+                         "cache is the RAM-pressure cache, sized from the same host figure), also start it with "
+                         "`--cache-lru 200` (at most 200 node results; the workaround in ComfyUI#14938)")
+ADVICE_UPDATE = Advice("Update ComfyUI: builds that read the container's limit print `RAM limited by cgroup to X MB "
+                       "(host has Y MB)` at start-up and size pinned memory and the cache from the limit (ComfyUI PR "
+                       "#15927)")
+ADVICE_LIMIT = Advice("A larger RAM limit for the container (the pod's or endpoint's memory) helps only with the "
+                      "flags above: without them the budgets still follow the host's RAM (ComfyUI PR #15272 measured "
+                      "pinned memory alone at 133% of a container's limit)")
+ADVICE_CONFIRM = Advice("`dmesg` on the host shows `Memory cgroup out of memory: Killed process ... (python)` for "
+                        "such a kill")
 
 
 @rule(
@@ -33,7 +33,7 @@ ADVICE_CONFIRM = "`dmesg` on the host shows `Memory cgroup out of memory: Killed
     "container run whose `Enabled pinned memory` was sized from the RAM it saw (`total RAM`), with no `RAM "
     "limited by cgroup` line: ComfyUI did not read the container's limit, so its pinned memory and RAM cache "
     "can outgrow it and the kernel kills the process.",
-    advice=f"{ADVICE_PINNED}; {ADVICE_CACHE}. {ADVICE_UPDATE}. {ADVICE_LIMIT}.",
+    advice=(ADVICE_PINNED, ADVICE_CACHE, ADVICE_CACHE_IF, ADVICE_UPDATE, ADVICE_LIMIT, ADVICE_CONFIRM),
 )
 def _container_ram(facts: Facts) -> list[Finding]:
     killed = ram_killed(facts)
@@ -47,10 +47,10 @@ def _container_ram(facts: Facts) -> list[Finding]:
     pinned_lines = setting_lines(facts, sized.run, "pinned_memory_mb")
     evidence: list[Evidence] = [facts.cite_event(ev) for ev in pinned_lines[:1]] + work.evidence
     share = sized.pinned_mb / sized.total_ram_mb
-    advice = [ADVICE_PINNED]
+    advice = [ADVICE_PINNED()]
     if cache_default is not False:  # a classic-cache build keeps only the last prompt's results
-        advice.append(ADVICE_CACHE if cache_default else ADVICE_CACHE_IF)
-    advice += [ADVICE_UPDATE, ADVICE_LIMIT, ADVICE_CONFIRM]
+        advice.append(ADVICE_CACHE() if cache_default else ADVICE_CACHE_IF())
+    advice += [ADVICE_UPDATE(), ADVICE_LIMIT(), ADVICE_CONFIRM()]
     cached = "" if cache_default is False else " and caching node results"
     more = f" ({plural(len(prompts), 'prompt')} died this way)" if len(prompts) > 1 else ""
     why = (f"Prompt {first.index + 1} was {work.doing} when ComfyUI went away without logging an error: "

@@ -6,17 +6,17 @@ from ...events import EventKind, Phase
 from ...model import Evidence, Finding, Run
 from ...text import gb
 from ..builds import dynamic_vram_by_default, setting_lines
-from ..engine import finding, rule
+from ..engine import Advice, finding, rule
 from ..facts import LARGE_GPU_MB, Facts, gpu_phrase, gpu_vram_mb
 
 #: vram states that only a flag sets, and the flags that set them (comfy/model_management.py).
 STATE_FLAGS = {"HIGH_VRAM": "`--highvram` or `--gpu-only`", "NO_VRAM": "`--novram`"}
-ADVICE_DROP = ("Remove {flags} from the start command (or the template's extra arguments): dynamic VRAM then loads "
-               "the models, streaming what does not fit")
-ADVICE_DROP_LOWVRAM = ("Remove `--lowvram`: under dynamic VRAM it does nothing (ComfyUI's help: \"Doesn't do anything "
-                       "if dynamic vram is enabled\")")
-ADVICE_HEADROOM = ("To leave VRAM for other programs, use `--reserve-vram GB` (or `--vram-headroom GB` with "
-                   "comfy-aimdo 0.4.10 and later) instead")
+ADVICE_DROP = Advice("Remove {flags} from the start command (or the template's extra arguments): dynamic VRAM then "
+                     "loads the models, streaming what does not fit", {"flags": "the flag"})
+ADVICE_DROP_LOWVRAM = Advice("Remove `--lowvram`: under dynamic VRAM it does nothing (ComfyUI's help: \"Doesn't do "
+                             "anything if dynamic vram is enabled\")")
+ADVICE_HEADROOM = Advice("To leave VRAM for other programs, use `--reserve-vram GB` (or `--vram-headroom GB` with "
+                         "comfy-aimdo 0.4.10 and later) instead")
 
 
 @rule(
@@ -25,7 +25,7 @@ ADVICE_HEADROOM = ("To leave VRAM for other programs, use `--reserve-vram GB` (o
     "start-up with `Set vram state to: HIGH_VRAM` (information) or `NO_VRAM` and no dynamic VRAM line "
     "(`--highvram`, `--gpu-only` and `--novram` switch it off), or `LOW_VRAM` beside `DynamicVRAM support "
     "detected and enabled` (`--lowvram` does nothing there).",
-    advice="Remove the flag; use `--reserve-vram` / `--vram-headroom` to leave VRAM for other programs.",
+    advice=(ADVICE_DROP, ADVICE_DROP_LOWVRAM, ADVICE_HEADROOM),
 )
 def _dynamic_vram_flag(facts: Facts) -> list[Finding]:
     findings = []
@@ -63,9 +63,9 @@ def _switched_off(facts: Facts, run: Run) -> Finding | None:
            f"(neither `DynamicVRAM support detected and enabled` nor a reason it was not){loads}. {flags} set "
            f"{state}, and ComfyUI switches dynamic VRAM off for them without a word (`enables_dynamic_vram()` in "
            "comfy/cli_args.py).")
-    advice = [ADVICE_DROP.format(flags=flags.replace("` or `", "` / `"))]
+    advice = [ADVICE_DROP(flags=flags.replace("` or `", "` / `"))]
     if state == "NO_VRAM":
-        advice.append(ADVICE_HEADROOM)
+        advice.append(ADVICE_HEADROOM())
     return finding(
         "dynamic-vram-flag", f"{state}: {flags} switched dynamic VRAM off", "high", why, advice, evidence,
         {"vram_state": state, "comfyui_version": run.comfyui_version, "legacy_loads": len(legacy)},
@@ -87,4 +87,4 @@ def _lowvram_ignored(facts: Facts, run: Run) -> Finding | None:
            "out-of-memory error or a slow load.")
     return finding(
         "dynamic-vram-flag", "`--lowvram` does nothing under dynamic VRAM", "high", why,
-        [ADVICE_DROP_LOWVRAM, ADVICE_HEADROOM], evidence, {"vram_state": "LOW_VRAM"}, severity="info")
+        [ADVICE_DROP_LOWVRAM(), ADVICE_HEADROOM()], evidence, {"vram_state": "LOW_VRAM"}, severity="info")

@@ -14,8 +14,8 @@ from ..facts import LARGE_GPU_MB, QUANTIZED_PREFIXES, Facts, gpu_phrase, gpu_vra
 COMFY_SAYS = ("If you use gguf we recommend keeping dynamic vram enabled and using native ComfyUI model formats "
               "instead. ComfyUI native formats like fp8, int8 and w4a8 will be faster even if they are larger than "
               "your memory.")
-ADVICE_NATIVE = Advice("Use the model's native ComfyUI weights (fp8, int8) instead of GGUF: they load through dynamic "
-                       "VRAM, which streams what does not fit")
+ADVICE_NATIVE = Advice("Use the model's native ComfyUI weights (fp8, int8) instead of GGUF: they load through "
+                       "dynamic VRAM, which streams what does not fit")
 ADVICE_GGUF_ONLY = Advice("Keep GGUF only where no fp8 or int8 weights of the model exist")
 
 ADVICE_TRY_FP8 = Advice("Where the VRAM allows, try the fp8 or fp16 weights of the same model and compare the s/it")

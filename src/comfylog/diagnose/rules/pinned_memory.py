@@ -6,12 +6,12 @@ from ...events import Phase
 from ...model import Evidence, Finding
 from ...text import dur, gb, plural
 from ..builds import setting_lines
-from ..engine import MAX_EVIDENCE, finding, rule
+from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import Facts
 from ..load_speed import DISK_MB_S, SLOW_MB_S, pinned_slow_reloads
 
-ADVICE_DISABLE = ("Start ComfyUI with `--disable-pinned-memory` and compare the load times: users with loads this "
-                  "slow report them ten times faster without pinning (ComfyUI#10555)")
+ADVICE_DISABLE = Advice("Start ComfyUI with `--disable-pinned-memory` and compare the load times: users with loads "
+                        "this slow report them ten times faster without pinning (ComfyUI#10555)")
 
 
 @rule(
@@ -20,7 +20,7 @@ ADVICE_DISABLE = ("Start ComfyUI with `--disable-pinned-memory` and compare the 
     f"completely`) at under {SLOW_MB_S:.0f} MB/s and no faster than its first load in the same log, on a machine "
     "whose RAM holds the file: a re-read normally comes from the page cache at RAM speed, so the disk alone does "
     "not explain it; pinning the weights does.",
-    advice=f"{ADVICE_DISABLE}.",
+    advice=(ADVICE_DISABLE,),
 )
 def _pinned_memory_slow(facts: Facts) -> list[Finding]:
     found = pinned_slow_reloads(facts)
@@ -51,7 +51,7 @@ def _pinned_memory_slow(facts: Facts) -> list[Finding]:
            f"At a local disk's {DISK_MB_S:.0f} MB/s the reloads would have taken {dur(excess)} less.")
     return [finding(
         "pinned-memory-slow", f"Reloads of {', '.join(models[:2])} crawl at {example.rate:.0f} MB/s with pinned memory "
-        "on: not the disk alone", "medium", why, [ADVICE_DISABLE], evidence,
+        "on: not the disk alone", "medium", why, [ADVICE_DISABLE()], evidence,
         {"reloads": len(slow), "mb_per_s": round(example.rate, 1), "pinned_memory_mb": first_run.pinned_mb,
          "excess_s": round(excess, 3)},
         excess, {t.prompt.index for t in slow}, total=2 * len(slow) + 3)]

@@ -21,13 +21,13 @@ ADVICE_GROUP = Advice("Group prompts by checkpoint and LoRA instead of alternati
 
 
 ADVICE_CACHE_CLASSIC = Advice("Under dynamic VRAM, start ComfyUI with `--cache-classic`, the old caching that keeps "
-                              "the loaded models between prompts (`--high-ram` implies it); it stopped the reloads for "
-                              "users with this symptom (ComfyUI#14618)")
-ADVICE_CACHE_CLASSIC_IF = Advice("If `python main.py --help` lists `--cache-classic` (ComfyUI after 0.22, whose default "
-                                 "cache is the RAM-pressure cache), start ComfyUI with it: the old caching keeps the "
-                                 "loaded models between prompts (ComfyUI#14618)")
-ADVICE_CACHE_RAM = Advice("Short of RAM, tune when the RAM-pressure cache evicts instead: `--cache-ram ACTIVE INACTIVE` "
-                          "(GB of RAM to keep free)")
+                              "the loaded models between prompts (`--high-ram` implies it); it stopped the reloads "
+                              "for users with this symptom (ComfyUI#14618)")
+ADVICE_CACHE_CLASSIC_IF = Advice("If `python main.py --help` lists `--cache-classic` (ComfyUI after 0.22, whose "
+                                 "default cache is the RAM-pressure cache), start ComfyUI with it: the old caching "
+                                 "keeps the loaded models between prompts (ComfyUI#14618)")
+ADVICE_CACHE_RAM = Advice("Short of RAM, tune when the RAM-pressure cache evicts instead: `--cache-ram ACTIVE "
+                          "INACTIVE` (GB of RAM to keep free)")
 
 
 @rule(

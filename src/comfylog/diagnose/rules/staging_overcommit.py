@@ -7,20 +7,20 @@ from ...model import Evidence, Finding
 from ...text import gb, plural
 from ..builds import version_tuple
 from ..dynamic_vram import overcommits
-from ..engine import MAX_EVIDENCE, finding, rule
+from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip
 from ..facts import Facts, gpu_phrase, prompt_seconds
 
 #: comfy-aimdo release that came with ``--vram-headroom`` (ComfyUI PR #14480, June 2026).
 HEADROOM_AIMDO = (0, 4, 10)
-ADVICE_HEADROOM = ("Start ComfyUI with `--vram-headroom 1` (GB; raise it if the error stays): dynamic VRAM then "
-                   "keeps that much VRAM free at all times, counting other programs' use")
-ADVICE_HEADROOM_IF = ("With comfy-aimdo 0.4.10 or later (ComfyUI from June 2026; `python main.py --help` lists it), "
-                      "start ComfyUI with `--vram-headroom 1` (GB): dynamic VRAM then keeps that much VRAM free at all "
-                      "times, counting other programs' use")
-ADVICE_SMALLER = ("Smaller weights for the largest staged model (an fp8 or int8 text encoder or diffusion model) "
-                  "leave more room")
-ADVICE_OTHERS = "Close other programs that hold VRAM on this GPU (nvidia-smi lists them)"
+ADVICE_HEADROOM = Advice("Start ComfyUI with `--vram-headroom 1` (GB; raise it if the error stays): dynamic VRAM "
+                         "then keeps that much VRAM free at all times, counting other programs' use")
+ADVICE_HEADROOM_IF = Advice("With comfy-aimdo 0.4.10 or later (ComfyUI from June 2026; `python main.py --help` lists "
+                            "it), start ComfyUI with `--vram-headroom 1` (GB): dynamic VRAM then keeps that much "
+                            "VRAM free at all times, counting other programs' use")
+ADVICE_SMALLER = Advice("Smaller weights for the largest staged model (an fp8 or int8 text encoder or diffusion "
+                        "model) leave more room")
+ADVICE_OTHERS = Advice("Close other programs that hold VRAM on this GPU (nvidia-smi lists them)")
 
 
 @rule(
@@ -28,7 +28,7 @@ ADVICE_OTHERS = "Close other programs that hold VRAM on this GPU (nvidia-smi lis
     trigger="Under dynamic VRAM, a prompt whose models' `prepared for dynamic VRAM loading. NMB Staged.` add up to "
     "more than the GPU's VRAM, then an `aimdo: ...:ERROR:` line or a CUDA out-of-memory error: the streamed "
     "weights left too little room for the rest.",
-    advice=f"{ADVICE_HEADROOM}; {ADVICE_SMALLER}; {ADVICE_OTHERS}.",
+    advice=(ADVICE_HEADROOM, ADVICE_HEADROOM_IF, ADVICE_SMALLER, ADVICE_OTHERS),
 )
 def _staging_overcommit(facts: Facts) -> list[Finding]:
     found = overcommits(facts)
@@ -53,6 +53,6 @@ def _staging_overcommit(facts: Facts) -> list[Finding]:
            f"other programs).{more}")
     return [finding(
         "staging-overcommit", f"Dynamic VRAM staged {gb(case.staged_mb)} on a {gb(case.vram_mb)} GPU and ran out of "
-        "memory", "high", why, [headroom, ADVICE_SMALLER, ADVICE_OTHERS], evidence[:MAX_EVIDENCE + 1],
+        "memory", "high", why, [headroom(), ADVICE_SMALLER(), ADVICE_OTHERS()], evidence[:MAX_EVIDENCE + 1],
         {"staged_mb": round(case.staged_mb, 1), "total_vram_mb": case.vram_mb, "prompts": len(cases)},
         sum(prompt_seconds(c.prompt) for c in cases), found)]

@@ -5,20 +5,20 @@ from __future__ import annotations
 from ...events import EventKind, Phase
 from ...model import Evidence, Finding
 from ...text import dur, plural
-from ..engine import finding, rule
+from ..engine import Advice, finding, rule
 from ..evidence import event_line
 from ..facts import Facts, is_timed
 
-ADVICE_TILED = ("Decode with the `VAE Decode (Tiled)` node (for video, with temporal tiling too): the decode then "
-                "does not first fail at full size")
-ADVICE_SMALLER = "Fewer frames or a lower resolution make the full-size decode fit"
+ADVICE_TILED = Advice("Decode with the `VAE Decode (Tiled)` node (for video, with temporal tiling too): the decode "
+                      "then does not first fail at full size")
+ADVICE_SMALLER = Advice("Fewer frames or a lower resolution make the full-size decode fit")
 
 
 @rule(
     "vae-tiled-retry", "warning", Phase.OTHER,
     trigger="`Warning: Ran out of memory when regular VAE decoding, retrying with tiled VAE decoding.` (or "
     "encoding): the full-size decode failed and ComfyUI ran it again in tiles; the time after sampling is that.",
-    advice=f"{ADVICE_TILED}; {ADVICE_SMALLER}.",
+    advice=(ADVICE_TILED, ADVICE_SMALLER),
 )
 def _vae_tiled_retry(facts: Facts) -> list[Finding]:
     records = [e for e in facts.report.errors if e.kind == "oom_recovered" and "VAE" in e.message]
@@ -57,5 +57,5 @@ def _vae_tiled_retry(facts: Facts) -> list[Finding]:
         why = why.replace("decoding with", "encoding with")
     return [finding(
         "vae-tiled-retry", f"The VAE {decode} ran out of memory and was retried in tiles"
-        + (f": {dur(tails)} after sampling" if tails else ""), "high", why, [ADVICE_TILED, ADVICE_SMALLER],
+        + (f": {dur(tails)} after sampling" if tails else ""), "high", why, [ADVICE_TILED(), ADVICE_SMALLER()],
         evidence, {"retries": len(records), "tail_s": round(tails, 3)}, tails, (p.index for p in prompts))]
