@@ -123,6 +123,15 @@ def test_a_sampling_cut_short_stays_a_suspected_oom_with_the_workers_word() -> N
     assert [ev.line for ev in finding.evidence] == [35, 37]
 
 
+def test_no_lowvram_advice_under_dynamic_vram() -> None:
+    # `--lowvram` does nothing under dynamic VRAM: the OOM rules say so instead of advising it
+    finding = found(report_of("worker-comfyui-died-sampling.log"), "oom-suspected")
+    assert "under dynamic VRAM `--lowvram` does nothing" in advice_text(finding)
+    assert "or `--lowvram` for this workflow" not in advice_text(finding)
+    legacy = found(report_of("oom-then-cold-prompt.log"), "oom")  # the legacy loader: --lowvram still offloads
+    assert "`--lowvram`)" in advice_text(legacy)
+
+
 def test_a_handlers_own_websocket_error_after_a_native_crash_stays_the_crash() -> None:
     assert ids(corpus_report("045")) == {"crash"}
 

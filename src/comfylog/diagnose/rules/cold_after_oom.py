@@ -48,8 +48,8 @@ def _cold_after_oom(facts: Facts) -> list[Finding]:
            + (f" {plural(len(cold), 'prompt')} started cold this way." if len(cold) > 1 else "")
            + " That time is the OOM's price and says nothing about the disk's speed.")
     return [finding(
-        "cold-after-oom", f"{plural(len(cold), 'prompt')} started cold after an out-of-memory error: every model "
-        "loaded again", "high", why, [ADVICE_FIX_OOM(), ADVICE_NOT_DISK()], evidence,
+        "cold-after-oom", f"{plural(len(cold), 'prompt')} started cold after an out-of-memory error: its models "
+        "loaded from scratch", "high", why, [ADVICE_FIX_OOM(), ADVICE_NOT_DISK()], evidence,
         {"cold_prompts": len(cold), "load_s": round(load_s, 3)}, load_s, (p.index for p in cold))]
 
 

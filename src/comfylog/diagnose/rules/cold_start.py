@@ -27,7 +27,7 @@ ADVICE_WARM = Advice("Keep a worker warm (active workers, or a longer idle timeo
 
 @rule(
     "cold-start", "warning", None,
-    trigger=f"A worker-comfyui start that took {COLD_START_S:.0f} s or more from the container's first line to "
+    trigger=f"A worker-comfyui start that took {COLD_START_S:.0f} s or more from the container's start to "
     "`API is reachable`, split into prestartup, custom-node imports, the assets scan and waiting.",
     advice=(ADVICE_NODES, ADVICE_ASSETS, ADVICE_PRESTARTUP, ADVICE_WARM),
 )
@@ -85,7 +85,7 @@ def _slow(facts: Facts, run: Run, total: float) -> Finding:
     evidence = [start] + evidence + [facts.cite_event(ev) for ev in (waits[:1] + reachable[:1])]
     rest = max(0.0, total - sum(seconds for _, seconds in parts))
     split = "; ".join(text for text, _ in parts) if parts else "the log names no part of it"
-    why = (f"ComfyUI's API answered worker-comfyui {dur(total)} after the container's first line (line {start.line}): "
+    why = (f"ComfyUI's API answered worker-comfyui {dur(total)} after the container started (line {start.line}): "
            f"{split}"
            + (f"; the other {dur(rest)} went to ComfyUI's own start-up (PyTorch, the GPU, the model folders)"
               if parts and rest >= 1 else "")

@@ -20,9 +20,9 @@ ADVICE_CACHE_IF = Advice("If `python main.py --help` lists `--cache-classic` (Co
 ADVICE_UPDATE = Advice("Update ComfyUI: builds that read the container's limit print `RAM limited by cgroup to X MB "
                        "(host has Y MB)` at start-up and size pinned memory and the cache from the limit (ComfyUI PR "
                        "#15927)")
-ADVICE_LIMIT = Advice("A larger RAM limit for the container (the pod's or endpoint's memory) helps only with the "
-                      "flags above: without them the budgets still follow the host's RAM (ComfyUI PR #15272 measured "
-                      "pinned memory alone at 133% of a container's limit)")
+ADVICE_LIMIT = Advice("A larger RAM limit for the container (the pod's or endpoint's memory) helps only together with "
+                      "the advice above: without it the budgets still follow the host's RAM (ComfyUI PR #15272 "
+                      "measured pinned memory alone at 133% of a container's limit)")
 ADVICE_CONFIRM = Advice("`dmesg` on the host shows `Memory cgroup out of memory: Killed process ... (python)` for "
                         "such a kill")
 

@@ -10,6 +10,9 @@ from ..facts import Facts, gpu_phrase, gpu_vram_mb, prompt_seconds
 from ..memory import ADVICE_SMALLER_IMAGE, ADVICE_SMALLER_JOB, ALLOC_ADVICE, alloc_conf_advice, budget, job_text
 
 ADVICE_OFFLOAD = Advice("Offload weights: block swap / offload in the video wrapper, or `--lowvram` for this workflow")
+#: Under dynamic VRAM `--lowvram` does nothing (comfy/cli_args.py): the wrapper's own offload is what is left.
+ADVICE_OFFLOAD_DYNAMIC = Advice("Offload weights: block swap / offload in the video wrapper (under dynamic VRAM "
+                                "`--lowvram` does nothing)")
 ADVICE_RAM = Advice("Give the container more RAM if it was the one killed (check `dmesg` for `Killed process` to tell "
                     "RAM from VRAM)")
 ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
@@ -19,7 +22,8 @@ ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
     "oom-suspected", "error", None,
     trigger="A prompt cut off during sampling (its last bar short of its total) with no error logged, "
     "followed by a restart or the end of the log; never for a prompt that finished.",
-    advice=(ADVICE_SMALLER_JOB, ADVICE_SMALLER_IMAGE, ADVICE_OFFLOAD, *ALLOC_ADVICE, ADVICE_RAM, ADVICE_BIGGER_GPU),
+    advice=(ADVICE_SMALLER_JOB, ADVICE_SMALLER_IMAGE, ADVICE_OFFLOAD, ADVICE_OFFLOAD_DYNAMIC, *ALLOC_ADVICE, ADVICE_RAM,
+            ADVICE_BIGGER_GPU),
 )
 def _oom_suspected(facts: Facts) -> list[Finding]:
     findings = []
@@ -67,7 +71,8 @@ def _oom_suspected(facts: Facts) -> list[Finding]:
         alloc, alloc_line = alloc_conf_advice(facts, run)
         if alloc_line is not None:
             evidence.append(facts.cite_event(alloc_line))
-        advice = [found.advice() if found is not None else ADVICE_SMALLER_IMAGE(), ADVICE_OFFLOAD(), alloc,
+        offload = ADVICE_OFFLOAD_DYNAMIC() if run is not None and run.setup.get("dynamic_vram") else ADVICE_OFFLOAD()
+        advice = [found.advice() if found is not None else ADVICE_SMALLER_IMAGE(), offload, alloc,
                   ADVICE_RAM(), ADVICE_BIGGER_GPU()]
         figures: dict[str, object] = {"run_end": end, "bar": f"{bar.done:g}/{bar.total:g}", "line": bar.line,
                                       "total_vram_mb": vram}
