@@ -32,10 +32,12 @@ CHECK_RULES = {
     "no-success": "the log holds prompts and none of them succeeded",
 }
 #: What fails a check unless told otherwise: ComfyUI never became ready, no prompt succeeded, the run
-#: died or did not finish, the job failed or lost its output. Every other finding of severity warning
-#: or error (an exception in one prompt of many, validation failures, partial loads) warns.
+#: died or did not finish (staging-overcommit is an OOM, container-ram and comfyui-died a silent death,
+#: told instead of oom / oom-suspected / unfinished), the job failed or lost its output. Every other
+#: finding of severity warning or error (an exception in one prompt of many, validation failures,
+#: partial loads) warns.
 DEFAULT_FAIL_ON = ("startup-failed", "no-success", "oom", "oom-suspected", "restart-loop", "unfinished",
-                   "handler-error", "output-dropped")
+                   "staging-overcommit", "container-ram", "comfyui-died", "handler-error", "output-dropped")
 #: Config keys and what they hold (``-`` and ``_`` are the same in key names).
 CONFIG_KEYS = {
     "max_total": "seconds", "max_load": "seconds", "max_wait": "seconds", "max_slowdown": "ratio",

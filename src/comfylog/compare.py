@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from .diagnose import rule_phase
+from .diagnose.builds import dynamic_vram_by_default
 from .diagnose.rules.lowvram import ADVICE_COMPARE
 from .index import index_of
 from .model import PHASES, Finding, Prompt, Report, Run
@@ -115,6 +116,8 @@ class Comparison:
         steps: per-step rates of sampling bars with the same position and step count (medians);
             ``unmatched_steps`` describes the bars that could not be paired.
         loads: per model, how it was loaded on each side; ``lowvram_module_lines`` (run, baseline).
+        setup_differences: the set-up facts (dynamic VRAM, pinned memory, attention...) that differ
+            between the two machines and can explain a gap in ``main_phase``, each said in words.
         only_in_run, only_in_baseline: findings present on one side only (by id).
         explaining: the findings of the slower side, absent on the other, whose time belongs to
             ``main_phase`` (e.g. partial loads behind a load gap).
@@ -145,6 +148,7 @@ class Comparison:
     notes: list[str] = field(default_factory=list)
     run_findings: list[Finding] = field(default_factory=list)
     verdict_notes: list[str] = field(default_factory=list)
+    setup_differences: list[str] = field(default_factory=list)
 
     def phase(self, name: str) -> Delta:
         return next(d for d in self.phases if d.name == name)
@@ -192,12 +196,13 @@ def compare_reports(
     run_findings, verdict_notes = _in_context(report, baseline, loads)
     in_context = {f.id: f for f in run_findings}
     explaining = [in_context.get(f.id, f) for f in slower if main_phase is not None and _phase_name(f) == main_phase]
+    machine = _machine(_run_of(report, run_sel[0]), _run_of(baseline, base_sel[0]))
     return Comparison(
         run_name=_name(report),
         baseline_name=_name(baseline),
         run_prompts=[p.index for p in run_sel],
         baseline_prompts=[p.index for p in base_sel],
-        machine=_machine(_run_of(report, run_sel[0]), _run_of(baseline, base_sel[0])),
+        machine=machine,
         total=total,
         total_source="executed" if executed else "measured",
         phases=phases,
@@ -215,6 +220,7 @@ def compare_reports(
         notes=notes,
         run_findings=run_findings,
         verdict_notes=verdict_notes,
+        setup_differences=setup_differences(machine, main_phase),
     )
 
 
@@ -343,6 +349,7 @@ def _machine(run: Run | None, base: Run | None) -> list[Fact]:
             "PyTorch": r.pytorch_version,
             "CUDA image": r.cuda_version,
             "RunPod serverless": "yes" if r.serverless else "no",
+            **setup_facts(r),
         }
 
     a, b = facts(run), facts(base)
@@ -409,3 +416,65 @@ def _loads(report: Report, baseline: Report, run_sel: list[Prompt], base_sel: li
     a, b = per_model(report, run_sel), per_model(baseline, base_sel)
     return [ModelLoads(m, a.get(m, ({}, None))[0], b.get(m, ({}, None))[0], a.get(m, ({}, None))[1],
                        b.get(m, ({}, None))[1]) for m in dict.fromkeys([*a, *b])]
+
+
+# ---- the memory set-up of both machines ----------------------------------------------------------
+
+#: Set-up facts by the phases a difference in them can slow, and why, in a few words.
+SETUP_EFFECTS: dict[str, tuple[tuple[str, ...], str]] = {
+    "dynamic VRAM": (("load", "inference"), "the two load models differently: dynamic VRAM streams weights during "
+                     "sampling, the legacy loader moves or offloads them before"),
+    "pinned memory": (("load",), "pinned memory changes how fast weights load (much slower on some systems, "
+                      "ComfyUI#10555)"),
+    "async offload": (("load", "inference"), "async offload overlaps weight transfers with sampling"),
+    "attention": (("inference",), "the attention kernels set much of the per-step speed"),
+    "fp16 accumulation": (("inference",), "fp16 accumulation speeds up matrix multiplies where it is on"),
+    "allocator": (("inference", "load"), "the CUDA allocator (cudaMallocAsync or native) changes speed and "
+                  "fragmentation"),
+    "smart memory": (("load",), "with smart memory off every prompt unloads and reloads its models"),
+    "RAM limit": (("load",), "a container limit bounds what stays cached in RAM"),
+    "PyTorch": (("inference",), "kernels change between PyTorch releases"),
+    "ComfyUI": (("load", "inference"), "loading and sampling code change between ComfyUI releases"),
+    "comfy-aimdo": (("load",), "comfy-aimdo does dynamic VRAM's streaming"),
+}
+
+
+def setup_facts(run: Run) -> dict[str, str | None]:
+    """The run's memory set-up as comparable text (rows of the machine table)."""
+    setup = run.setup
+    dynamic = setup.get("dynamic_vram")
+    if dynamic is True:
+        dynamic_text: str | None = "on"
+    elif dynamic is False:
+        dynamic_text = f"off ({setup.get('dynamic_vram_off') or 'refused'})"
+    elif dynamic_vram_by_default(run) and run.comfyui_version:
+        dynamic_text = "off (no dynamic VRAM line: a flag such as --highvram)"
+    else:
+        dynamic_text = None
+    allocator = run.device.rsplit(" : ", 1)[1].strip() if run.device and " : " in run.device else None
+    pinned = setup.get("pinned_memory_mb")
+    streams = setup.get("async_offload_streams")
+    limit = setup.get("ram_limit_mb")
+    return {
+        "dynamic VRAM": dynamic_text,
+        "comfy-aimdo": setup.get("aimdo_version"),
+        "pinned memory": f"{float(pinned):.0f} MB" if pinned is not None else None,
+        "async offload": f"{streams} streams" if streams is not None else None,
+        "allocator": allocator or None,
+        "attention": setup.get("attention"),
+        "fp16 accumulation": "on" if setup.get("fp16_accumulation") else None,
+        "smart memory": "off" if setup.get("smart_memory") is False else None,
+        "RAM limit": f"{limit} MB (cgroup)" if limit is not None else None,
+    }
+
+
+def setup_differences(machine: Sequence[Fact], main_phase: str | None) -> list[str]:
+    """The facts that differ and can explain a gap in ``main_phase`` (every differing one without it)."""
+    found = []
+    for fact in machine:
+        effect = SETUP_EFFECTS.get(fact.name)
+        if effect is None or fact.same or (main_phase is not None and main_phase not in effect[0]):
+            continue
+        found.append(f"{fact.name}: {fact.run or 'not stated'} in the run, {fact.baseline or 'not stated'} in the "
+                     f"baseline ({effect[1]})")
+    return found

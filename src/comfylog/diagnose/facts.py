@@ -21,6 +21,8 @@ LARGE_GPU_MB = 12_000
 SMALL_GPU_MB = 8_000
 #: GGUF tensor types that are quantized (``F16`` and ``F32`` are not).
 QUANTIZED_PREFIXES = ("Q", "IQ", "TQ")
+#: Error records a worker or handler writes when ComfyUI is gone: echoes of a death, not its cause.
+WORKER_ECHOES = frozenset({"ws_lost", "worker", "handler"})
 
 
 def prompt_seconds(prompt: Prompt) -> float:
@@ -130,12 +132,13 @@ class Facts(ReportIndex, Citations):
 
         The shared test of ``oom-suspected`` (which reports them) and ``unfinished`` (which leaves
         them to it): the prompt was running, its last progress bar is a sampling bar short of its
-        total, nothing was logged as an error, and the run was not stopped on purpose.
+        total, nothing was logged as an error (the worker's report of ComfyUI gone is no error of
+        ComfyUI's), and the run was not stopped on purpose.
         """
         if self._silent is None:
             self._silent = {}
             for prompt in self.prompts_in("unfinished"):
-                if prompt.total_s is None or self.errors_of(prompt):
+                if prompt.total_s is None or any(e.kind not in WORKER_ECHOES for e in self.errors_of(prompt)):
                     continue
                 run = self.run_of(prompt)
                 if run is None:

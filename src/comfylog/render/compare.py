@@ -142,6 +142,9 @@ def _verdict(c: Comparison) -> Group:
         lines.append(why)
     for note in c.verdict_notes:
         lines.append(Text(note))
+    if c.setup_differences:
+        lines.append(Text("Set-up differences that can explain it:"))
+        lines += [Text(f"  - {difference}") for difference in c.setup_differences]
     lines.append(Text(f"Findings only in the run: {_finding_ids(c.only_in_run)}"))
     lines.append(Text(f"Findings only in the baseline: {_finding_ids(c.only_in_baseline)}"))
     return Group(*lines)
@@ -183,6 +186,7 @@ def comparison_to_dict(c: Comparison) -> dict[str, Any]:
         "only_in_run": findings(c.only_in_run),
         "only_in_baseline": findings(c.only_in_baseline),
         "explaining": findings(c.explaining),
+        "setup_differences": c.setup_differences,
         "notes": c.notes,
         "verdict_notes": c.verdict_notes,
     }

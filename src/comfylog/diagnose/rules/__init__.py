@@ -6,9 +6,14 @@ the same time. A rule module not listed there (or listed twice) fails at import.
 
 from ..engine import order_catalog
 from . import (  # noqa: F401  (imported to register the rules)
+    cold_after_oom,
+    cold_start,
+    comfyui_died,
+    container_ram,
     cpu_only,
     crash,
     debug_logging,
+    dynamic_vram_flag,
     exception,
     gguf,
     handler_error,
@@ -18,22 +23,26 @@ from . import (  # noqa: F401  (imported to register the rules)
     oom,
     oom_suspected,
     output_dropped,
+    pinned_memory,
     reload_thrash,
     restart_loop,
     slow_import,
     slow_load,
     slow_prestartup,
+    staging_overcommit,
     startup_failed,
     torch_mismatch,
     unfinished,
+    vae_tiled_retry,
     validation_failed,
     ws_wait,
 )
 
 CATALOG = (
-    "lowvram", "lowvram-forced", "cpu-only", "gguf", "slow-load", "reload-thrash", "oom", "oom-suspected",
-    "startup-failed", "restart-loop", "unfinished", "crash", "exception", "validation-failed", "handler-error",
-    "output-dropped", "torch-mismatch", "import-failed", "slow-prestartup", "slow-import", "ws-wait",
-    "debug-logging",
+    "lowvram", "lowvram-forced", "dynamic-vram-flag", "cpu-only", "gguf", "slow-load", "pinned-memory-slow",
+    "cold-after-oom", "reload-thrash", "staging-overcommit", "oom", "vae-tiled-retry", "oom-suspected",
+    "container-ram", "comfyui-died", "startup-failed", "restart-loop", "unfinished", "crash", "exception",
+    "validation-failed", "handler-error", "output-dropped", "torch-mismatch", "import-failed", "cold-start",
+    "slow-prestartup", "slow-import", "ws-wait", "debug-logging",
 )
 order_catalog(CATALOG)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from ...events import Event, EventKind, Phase
 from ...model import Evidence, Finding, Load, Run
 from ...text import dur, gb, plural
+from ..dynamic_vram import gguf_legacy_lines
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import SMALL_GPU_MB, Facts, gpu_phrase, gpu_vram_mb, is_timed
 
@@ -46,7 +47,8 @@ ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM removes it")
 )
 def _lowvram(facts: Facts) -> list[Finding]:
     report = facts.report
-    partial = [ld for ld in report.loads if ld.kind in ("partial", "lowvram")]
+    gguf = gguf_legacy_lines(facts)  # GGUF beside dynamic loads: the gguf finding tells those
+    partial = [ld for ld in report.loads if ld.kind in ("partial", "lowvram") and (ld.source, ld.line) not in gguf]
     modules = facts.events[EventKind.LOWVRAM_MODULES]
     module_lines = max(report.summary.lowvram_module_loads, sum(int(ev.fields.get("count", 1)) for ev in modules))
     if not partial and not module_lines:

@@ -25,8 +25,8 @@ def _lowvram_forced(facts: Facts) -> list[Finding]:
     for run in facts.report.runs:
         vram = gpu_vram_mb(run)
         states = [s for s in run.vram_states if s in ("LOW_VRAM", "NO_VRAM")]
-        if not states or vram is None or vram < LARGE_GPU_MB:
-            continue
+        if not states or vram is None or vram < LARGE_GPU_MB or run.setup.get("dynamic_vram") is True:
+            continue  # under dynamic VRAM --lowvram does nothing: dynamic-vram-flag says so
         lines = [ev for ev in facts.run_events(EventKind.VRAM_STATE, run)
                  if ev.fields.get("state") in states and not ev.fields.get("automatic")]
         if lines:

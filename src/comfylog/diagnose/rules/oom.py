@@ -6,6 +6,7 @@ from ...events import EventKind
 from ...model import ErrorRecord, Evidence, Finding, Run
 from ...parse.table import is_oom
 from ...text import gb, plural
+from ..dynamic_vram import overcommits
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip, event_line
 from ..facts import Facts, gpu_phrase, gpu_vram_mb, prompt_seconds
@@ -13,6 +14,9 @@ from ..memory import ADVICE_SMALLER_IMAGE, ADVICE_SMALLER_JOB, ALLOC_ADVICE, all
 
 ADVICE_TILED_OFFLOAD = Advice("Decode with the tiled VAE node; offload weights (block swap in video wrappers, "
                               "`--lowvram`)")
+#: Under dynamic VRAM `--lowvram` does nothing (comfy/cli_args.py).
+ADVICE_TILED_OFFLOAD_DYNAMIC = Advice("Decode with the tiled VAE node; offload weights (block swap in video wrappers; "
+                                      "under dynamic VRAM `--lowvram` does nothing)")
 ADVICE_MPS = Advice("On Apple silicon, close other apps using unified memory; the error itself names "
                     "PYTORCH_MPS_HIGH_WATERMARK_RATIO to lift the limit (at the risk of system instability)")
 ADVICE_DIRECTML = Advice("DirectML reports no real VRAM size and frees memory poorly; CUDA or ROCm builds manage "
@@ -27,12 +31,14 @@ ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
     "oom", "error", None,
     trigger="An out-of-memory error in the log: `CUDA out of memory`, `torch.OutOfMemoryError`, `Allocation "
     "on device`, `MPS backend out of memory`, DirectML `not enough GPU video memory`.",
-    advice=(ADVICE_SMALLER_JOB, ADVICE_SMALLER_IMAGE, ADVICE_DROP_HIGHVRAM, ADVICE_TILED_OFFLOAD, ADVICE_MPS,
+    advice=(ADVICE_SMALLER_JOB, ADVICE_SMALLER_IMAGE, ADVICE_DROP_HIGHVRAM, ADVICE_TILED_OFFLOAD,
+            ADVICE_TILED_OFFLOAD_DYNAMIC, ADVICE_MPS,
             ADVICE_DIRECTML,
             *ALLOC_ADVICE, ADVICE_BIGGER_MAC, ADVICE_BIGGER_GPU),
 )
 def _oom(facts: Facts) -> list[Finding]:
-    records = [e for e in facts.report.errors if e.kind == "oom"]
+    claimed = overcommits(facts)  # dynamic VRAM's staging overcommit tells those (staging-overcommit)
+    records = [e for e in facts.report.errors if e.kind == "oom" and e.prompt not in claimed]
     if not records:
         return []
     prompts = sorted({e.prompt for e in records if e.prompt is not None})
@@ -56,7 +62,8 @@ def _oom(facts: Facts) -> list[Finding]:
     if high:
         advice.append(ADVICE_DROP_HIGHVRAM(line=high[0].line))
         evidence.append(facts.cite_event(high[0]))
-    advice.append(ADVICE_TILED_OFFLOAD())
+    dynamic = run is not None and run.setup.get("dynamic_vram")
+    advice.append(ADVICE_TILED_OFFLOAD_DYNAMIC() if dynamic else ADVICE_TILED_OFFLOAD())
     if device.startswith("mps"):
         advice.append(ADVICE_MPS())
     elif device.startswith("privateuseone"):

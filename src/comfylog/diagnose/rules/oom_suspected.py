@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from ...events import EventKind
 from ...model import Finding
+from ..deaths import ram_killed, worker_lost
 from ..engine import Advice, finding, rule
 from ..facts import Facts, gpu_phrase, gpu_vram_mb, prompt_seconds
 from ..memory import ADVICE_SMALLER_IMAGE, ADVICE_SMALLER_JOB, ALLOC_ADVICE, alloc_conf_advice, budget, job_text
 
 ADVICE_OFFLOAD = Advice("Offload weights: block swap / offload in the video wrapper, or `--lowvram` for this workflow")
+#: Under dynamic VRAM `--lowvram` does nothing (comfy/cli_args.py): the wrapper's own offload is what is left.
+ADVICE_OFFLOAD_DYNAMIC = Advice("Offload weights: block swap / offload in the video wrapper (under dynamic VRAM "
+                                "`--lowvram` does nothing)")
 ADVICE_RAM = Advice("Give the container more RAM if it was the one killed (check `dmesg` for `Killed process` to tell "
                     "RAM from VRAM)")
 ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
@@ -18,11 +22,15 @@ ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
     "oom-suspected", "error", None,
     trigger="A prompt cut off during sampling (its last bar short of its total) with no error logged, "
     "followed by a restart or the end of the log; never for a prompt that finished.",
-    advice=(ADVICE_SMALLER_JOB, ADVICE_SMALLER_IMAGE, ADVICE_OFFLOAD, *ALLOC_ADVICE, ADVICE_RAM, ADVICE_BIGGER_GPU),
+    advice=(ADVICE_SMALLER_JOB, ADVICE_SMALLER_IMAGE, ADVICE_OFFLOAD, ADVICE_OFFLOAD_DYNAMIC, *ALLOC_ADVICE, ADVICE_RAM,
+            ADVICE_BIGGER_GPU),
 )
 def _oom_suspected(facts: Facts) -> list[Finding]:
     findings = []
+    killed, lost = ram_killed(facts), worker_lost(facts)
     for index, end in facts.silent_deaths().items():
+        if index in killed:
+            continue  # container-ram tells this death: the run's RAM sizing explains it
         prompt = facts.prompts_by_index([index])[0]
         run = facts.run_of(prompt)
         bar = facts.bars_of(prompt)[-1]
@@ -41,6 +49,10 @@ def _oom_suspected(facts: Facts) -> list[Finding]:
             evidence += [facts.cite_event(ev) for ev in starts[:1]]
         what = job_text(video) if video else f"a {bar.total:g}-step sampling"
         stop = "the process started again" if end == "restart" else "the log ends"
+        if index in lost:  # worker-comfyui's word that ComfyUI was gone: it died, the log was not cut
+            stop = "worker-comfyui found ComfyUI's HTTP server gone" + (" and the process started again"
+                                                                         if end == "restart" else "")
+            evidence += [facts.cite(e.source, e.line, e.message) for e in lost[index][:1]]
         why = (f"Sampling {what} stopped at {bar.done:g}/{bar.total:g}"
                + (f", {into:.1f}s after it began," if into is not None else "")
                + f" and {stop}, with no error anywhere: the process was killed without a chance to log. "
@@ -52,14 +64,15 @@ def _oom_suspected(facts: Facts) -> list[Finding]:
             why += f" on {gpu_phrase(run)} ({vram} MB)"
             if memory:
                 why += f"; nvidia-smi showed {memory['free_mib']} MiB free of {memory['total_mib']} MiB before start"
-        why += "." + ("" if end == "restart" else
+        why += "." + ("" if end == "restart" or index in lost else
                       " A log copied while the prompt was still running looks the same, hence low confidence.")
         if found is not None:
             why += " " + found.why()
         alloc, alloc_line = alloc_conf_advice(facts, run)
         if alloc_line is not None:
             evidence.append(facts.cite_event(alloc_line))
-        advice = [found.advice() if found is not None else ADVICE_SMALLER_IMAGE(), ADVICE_OFFLOAD(), alloc,
+        offload = ADVICE_OFFLOAD_DYNAMIC() if run is not None and run.setup.get("dynamic_vram") else ADVICE_OFFLOAD()
+        advice = [found.advice() if found is not None else ADVICE_SMALLER_IMAGE(), offload, alloc,
                   ADVICE_RAM(), ADVICE_BIGGER_GPU()]
         figures: dict[str, object] = {"run_end": end, "bar": f"{bar.done:g}/{bar.total:g}", "line": bar.line,
                                       "total_vram_mb": vram}
@@ -71,6 +84,6 @@ def _oom_suspected(facts: Facts) -> list[Finding]:
             figures["gpu_memory_mib"] = memory
         findings.append(finding(
             "oom-suspected", f"Silent crash during sampling ({what}): most likely out of memory",
-            "medium" if end == "restart" else "low", why, advice, evidence, figures,
+            "medium" if end == "restart" or index in lost else "low", why, advice, evidence, figures,
             prompt_seconds(prompt), [index]))
     return findings

@@ -8,6 +8,7 @@ from collections import defaultdict
 from ...events import EventKind, Phase
 from ...model import Finding, Load
 from ...text import dur
+from ..builds import ram_cache_default
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import SMALL_GPU_MB, Facts, gpu_phrase, gpu_vram_mb, is_timed
 
@@ -19,12 +20,23 @@ ADVICE_HIGHVRAM = Advice("Keep models loaded between prompts (`--highvram`) when
 ADVICE_GROUP = Advice("Group prompts by checkpoint and LoRA instead of alternating them")
 
 
+ADVICE_CACHE_CLASSIC = Advice("Under dynamic VRAM, start ComfyUI with `--cache-classic`, the old caching that keeps "
+                              "the loaded models between prompts (`--high-ram` implies it); it stopped the reloads "
+                              "for users with this symptom (ComfyUI#14618)")
+ADVICE_CACHE_CLASSIC_IF = Advice("If `python main.py --help` lists `--cache-classic` (ComfyUI after 0.22, whose "
+                                 "default cache is the RAM-pressure cache), start ComfyUI with it: the old caching "
+                                 "keeps the loaded models between prompts (ComfyUI#14618)")
+ADVICE_CACHE_RAM = Advice("Short of RAM, tune when the RAM-pressure cache evicts instead: `--cache-ram ACTIVE "
+                          "INACTIVE` (GB of RAM to keep free)")
+
+
 @rule(
     "reload-thrash", "info", Phase.LOAD,
     trigger=f"The same model is `Requested to load` (moved onto the GPU again) in {RELOAD_STREAK} or more prompts "
     "in a row: it was unloaded or re-patched in between. A warning when the reloads measurably cost 10% "
     "of the prompt time.",
-    advice=(ADVICE_SMALL_GPU, ADVICE_HIGHVRAM, ADVICE_GROUP),
+    advice=(ADVICE_SMALL_GPU, ADVICE_HIGHVRAM, ADVICE_GROUP, ADVICE_CACHE_CLASSIC, ADVICE_CACHE_CLASSIC_IF,
+            ADVICE_CACHE_RAM),
 )
 def _reload_thrash(facts: Facts) -> list[Finding]:
     streaks: dict[str, list[int]] = {}  # model -> indexes of the prompts of its longest streak
@@ -50,7 +62,8 @@ def _reload_thrash(facts: Facts) -> list[Finding]:
         return []
     models = sorted(thrash, key=lambda m: -len(thrash[m]))
     prompts = sorted({i for s in thrash.values() for i in s})
-    cost = _reload_seconds(facts, thrash)
+    dynamic = _dynamic_reloads(facts, thrash)
+    cost = dynamic[2] if dynamic is not None else _reload_seconds(facts, thrash)
     timed_total = sum(p.total_s or 0.0 for p in facts.prompts_at(prompts) if is_timed(p))
     severity = "warning" if timed_total and cost >= 0.1 * timed_total else "info"
     first = next(facts.prompts_at(thrash[models[0]][:1]))
@@ -59,7 +72,9 @@ def _reload_thrash(facts: Facts) -> list[Finding]:
     shared = run is not None and "SHARED" in run.vram_states  # Apple's unified memory: no VRAM of its own
     small = gpu_vram_mb(run) is not None and (gpu_vram_mb(run) or 0) < SMALL_GPU_MB
     listed = ", ".join(f"{m} in {len(thrash[m])}" for m in models[:3])
-    if high:
+    if dynamic is not None:
+        reason, advice, _ = dynamic
+    elif high:
         reason = ("ComfyUI runs with HIGH_VRAM, so the reloads come from models re-patched (LoRAs, model "
                   "patches) or different checkpoints between prompts")
     elif shared:
@@ -71,7 +86,11 @@ def _reload_thrash(facts: Facts) -> list[Finding]:
         reason = "ComfyUI unloaded them to make room, or they were re-patched (LoRAs) between prompts"
     cost_text = (f" The reloads took {dur(cost)} in all." if cost else
                  " Their cost cannot be timed from this log (or is negligible).")
-    if small:
+    if dynamic is not None and cost:
+        cost_text = f" The prompts that loaded them again spent {dur(cost)} loading."
+    if dynamic is not None:
+        pass  # its own advice
+    elif small:
         advice = [ADVICE_SMALL_GPU()]
     elif high or shared:  # HIGH_VRAM keeps models loaded already; SHARED has no VRAM of its own to keep them in
         advice = [ADVICE_GROUP()]
@@ -109,3 +128,32 @@ def _reload_seconds(facts: Facts, thrash: dict[str, list[int]]) -> float:
                 if after is not None and after.ts is not None and after.line <= (prompt.last_line or after.line):
                     total += max(0.0, (after.ts - ev.ts).total_seconds())
     return total
+
+
+def _dynamic_reloads(facts: Facts, thrash: dict[str, list[int]]) -> tuple[str, list[str], float] | None:
+    """Reloads of models that load through dynamic VRAM: why, what to do, and the load time of the prompts
+    that loaded them again. None when the repeated models load the legacy way.
+
+    Dynamic VRAM does not unload a model to make room for another (it streams weights on demand), so
+    a model requested again was dropped between prompts: the RAM-pressure cache freed the loader's
+    output and the file was read and staged again. (``prepared for dynamic VRAM loading`` repeats
+    on every use even when nothing is read again; ``Requested to load`` does not.)
+    """
+    models = set(thrash)
+    dynamic = {ld.model for ld in facts.report.loads if ld.kind == "dynamic" and ld.model in models}
+    if not dynamic or len(dynamic) < len(models) / 2:
+        return None
+    again = sorted({i for streak in thrash.values() for i in streak[1:]})
+    cost = sum(p.phases.seconds(Phase.LOAD) for p in facts.prompts_at(again) if is_timed(p))
+    run = next((facts.run_of(p) for p in facts.prompts_at(again[:1])), None)
+    reason = (f"{', '.join(sorted(dynamic))} load through dynamic VRAM, which streams weights on demand and does not "
+              "unload one dynamic model to make room for another: requested again, the model was dropped between "
+              "prompts, and its file was read and staged again")
+    default = ram_cache_default(run)
+    if default is False:
+        reason += (f" (ComfyUI {run.comfyui_version if run else ''} caches the classic way, so something else freed "
+                   "it: another workflow's models, or a custom node that frees memory)")
+        return reason, [ADVICE_GROUP()], cost  # --highvram would switch dynamic VRAM off
+    reason += "; the RAM-pressure cache, the default cache of this build, frees a loader's output under pressure"
+    first = ADVICE_CACHE_CLASSIC() if default else ADVICE_CACHE_CLASSIC_IF()
+    return reason, [first, ADVICE_CACHE_RAM()], cost

@@ -7,6 +7,7 @@ from ...model import Finding, Prompt
 from ...text import dur, plural
 from ..engine import Advice, finding, rule
 from ..facts import Facts
+from ..load_speed import pinned_prompts
 
 #: Model loading slower than this (MB/s) is far below a local disk (SSDs read 500 MB/s and more).
 SLOW_LOAD_MB_S = 200.0
@@ -34,10 +35,11 @@ ADVICE_WARM = Advice("Keep workers warm (models stay in RAM between jobs) and av
 def _slow_load(facts: Facts) -> list[Finding]:
     slow: list[tuple[Prompt, float, float]] = []
     partial: list[Prompt] = []  # slow to load, with partial loads: the time is lowvram's to count
+    pinned = pinned_prompts(facts)  # reloads no faster than the first read: pinned-memory-slow's, not the disk's
     for prompt in facts.prompts_in("timed"):
         load_s = prompt.phases.seconds(Phase.LOAD)  # a timed prompt's: known
-        if load_s < SLOW_LOAD_MIN_S:
-            continue
+        if load_s < SLOW_LOAD_MIN_S or prompt.cold or prompt.index in pinned:
+            continue  # a cold prompt reloads what an OOM unloaded (cold-after-oom)
         loads = facts.loads_of(prompt)
         bars = [b for b in facts.bars_of(prompt) if b.is_loading]
         if prompt.lowvram_module_loads or any(ld.kind != "complete" for ld in loads):

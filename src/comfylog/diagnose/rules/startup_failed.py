@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ...events import Event, EventKind
 from ...model import Evidence, Finding, Run
-from ...text import basename, plural
+from ...text import basename, dur, plural
 from ..engine import Advice, finding, rule
 from ..evidence import clip, event_line
 from ..facts import Facts
@@ -66,10 +66,18 @@ def _finding(facts: Facts, runs: list[Run]) -> Finding:
         cause.evidence.append(facts.cite_event(ev))
         break
     starts = f"{plural(len(runs), 'start-up')} of ComfyUI" if len(runs) > 1 else "ComfyUI's start-up"
+    gave_up = [ev for run in runs for ev in facts.run_events(EventKind.WORKER_API, run)
+               if ev.fields.get("state") in ("exited", "gave_up")][:1]
+    worker = ""
+    for ev in gave_up:  # worker-comfyui's word on the same end: when the worker's job lost its ComfyUI
+        cause.evidence.append(facts.cite_event(ev))
+        took = (f" after {dur((ev.ts - runs[0].started_at).total_seconds())}" if ev.ts and runs[0].started_at
+                else "")
+        worker = f" worker-comfyui gave up on it{took} (line {ev.line}: `{clip(event_line(ev)[1], 100)}`)."
     return finding(
         "startup-failed", f"ComfyUI never became ready: {cause.headline}", cause.confidence,
         f"The log shows {starts} but never `To see the GUI go to` and no prompt: it did not get as far as "
-        f"serving. {cause.what}",
+        f"serving. {cause.what}{worker}",
         cause.advice, cause.evidence or [facts.cite(runs[-1].source, runs[-1].last_line, "the last line")],
         {"start_ups": len(runs), "python": python}, 0.0, ())
 

@@ -7,6 +7,7 @@ from collections import defaultdict
 from ...events import EventKind
 from ...model import Evidence, Finding
 from ...text import plural
+from ..deaths import comfyui_died, ram_killed
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import Facts, PromptRef
 
@@ -27,8 +28,9 @@ ADVICE_RESTARTED = Advice("The process restarted under these prompts: find the c
 )
 def _unfinished(facts: Facts) -> list[Finding]:
     silent = facts.silent_deaths()
+    told = ram_killed(facts).keys() | comfyui_died(facts).keys()  # deaths container-ram / comfyui-died explain
     prompts = [PromptRef(p.index, p.run, p.source, p.line, p.total_s, p.started)  # small: there may be thousands
-               for p in facts.prompts_in("unfinished") if p.index not in silent]
+               for p in facts.prompts_in("unfinished") if p.index not in silent and p.index not in told]
     if not prompts:
         return []
     ends: dict[str, list[PromptRef]] = defaultdict(list)

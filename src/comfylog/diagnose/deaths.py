@@ -1,0 +1,139 @@
+"""How ComfyUI died under a prompt, shared by the rules that tell it, so one death is one finding.
+
+ComfyUI killed by the kernel leaves no line of its own: the run just stops, the container starts
+again, or worker-comfyui finds its websocket closed and ComfyUI's HTTP server gone. Three rules
+can explain such a death: ``container-ram`` (the run sized its memory from the host's RAM inside a
+container), ``oom-suspected`` (sampling cut off) and ``comfyui-died`` (the worker lost ComfyUI).
+The first that applies claims the prompt; the others, and ``unfinished``, leave it alone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from ..events import EventKind
+from ..model import ErrorRecord, Evidence, Prompt, Run
+from ..text import dur
+from .evidence import event_line
+from .facts import WORKER_ECHOES, Facts
+
+
+def own_errors(facts: Facts, prompt: Prompt) -> list[ErrorRecord]:
+    """The prompt's errors that ComfyUI (or its nodes) logged, without the worker's echoes."""
+    return [e for e in facts.errors_of(prompt) if e.kind not in WORKER_ECHOES]
+
+
+def worker_lost(facts: Facts) -> dict[int, list[ErrorRecord]]:
+    """Prompts (by index) during which worker-comfyui lost ComfyUI: its websocket closed and
+    ComfyUI's HTTP server no longer answered (``ComfyUI HTTP unreachable``, ``Max reconnection
+    attempts reached``)."""
+    lost: dict[int, list[ErrorRecord]] = defaultdict(list)
+    for e in facts.report.errors:
+        if e.kind == "ws_lost" and e.prompt is not None:
+            lost[e.prompt].append(e)
+    return dict(lost)
+
+
+def died_silently(facts: Facts, prompt: Prompt) -> bool:
+    """The prompt was running when ComfyUI went away (a restart followed, or the worker lost it)
+    and ComfyUI logged no error of its own: how a process killed by the kernel looks."""
+    if prompt.status != "unfinished" or not prompt.started or own_errors(facts, prompt):
+        return False
+    run = facts.run_of(prompt)
+    return run is not None and (facts.run_end(run) == "restart" or prompt.index in worker_lost(facts))
+
+
+def in_container(facts: Facts, run: Run) -> bool:
+    """The run's log shows a container: NVIDIA's image banner, RunPod's serverless worker or
+    worker-comfyui (which runs only in its Docker image)."""
+    return run.serverless or bool(
+        facts.between(EventKind.CUDA_BANNER, run.source, 1, run.last_line)
+        or facts.run_events(EventKind.WORKER_API, run) or facts.run_events(EventKind.WS_LOST, run))
+
+
+@dataclass(frozen=True, slots=True)
+class HostSized:
+    """A run whose RAM budgets came from the host's RAM: what the log says of it."""
+
+    run: Run
+    total_ram_mb: int
+    pinned_mb: float
+
+
+def host_sized(facts: Facts, run: Run) -> HostSized | None:
+    """The run sized its pinned memory from the RAM it saw inside a container, without reading the
+    container's limit: ``Enabled pinned memory`` and no ``RAM limited by cgroup`` anywhere in the log."""
+    pinned = run.setup.get("pinned_memory_mb")
+    if pinned is None or run.total_ram_mb is None or not in_container(facts, run):
+        return None
+    if any("ram_limit_mb" in r.setup for r in facts.report.runs if r.source == run.source):
+        return None
+    return HostSized(run, run.total_ram_mb, float(pinned))
+
+
+def ram_killed(facts: Facts) -> dict[int, HostSized]:
+    """Prompts (by index) ``container-ram`` explains: a silent death in a run with host-sized budgets."""
+    claimed: dict[int, HostSized] = {}
+    for prompt in facts.prompts_in("unfinished"):
+        run = facts.run_of(prompt)
+        sized = host_sized(facts, run) if run is not None else None
+        if sized is not None and died_silently(facts, prompt):
+            claimed[prompt.index] = sized
+    return claimed
+
+
+def comfyui_died(facts: Facts) -> dict[int, list[ErrorRecord]]:
+    """Prompts (by index) ``comfyui-died`` explains: the worker lost ComfyUI, ComfyUI logged no error,
+    and neither a RAM kill nor a sampling cut short (``oom-suspected``) tells it better."""
+    killed = ram_killed(facts)
+    silent = facts.silent_deaths()
+    return {index: records for index, records in worker_lost(facts).items()
+            if index not in killed and index not in silent
+            and not any(own_errors(facts, p) for p in facts.prompts_at([index]))}
+
+
+@dataclass(frozen=True, slots=True)
+class LastWork:
+    """What a prompt was doing when ComfyUI died, and the lines that show it and its end."""
+
+    doing: str  # "sampling (2/20 steps)", "loading WAN21", "running"
+    ended: str  # "the worker lost ComfyUI (line 41) and the container started again (line 45)"
+    evidence: list[Evidence]
+
+
+def last_work(facts: Facts, prompt: Prompt) -> LastWork:
+    """The prompt's last visible work (a sampling bar short of its total, or a model it was
+    loading) and how the log shows ComfyUI gone: the worker's lost websocket, the next start-up."""
+    evidence: list[Evidence] = []
+    lost = worker_lost(facts).get(prompt.index, [])
+    gone_at = lost[0].ts if lost else None
+    bars = facts.bars_of(prompt)
+    bar = bars[-1] if bars and not bars[-1].is_loading and bars[-1].done < bars[-1].total else None
+    requests = facts.prompt_events(EventKind.LOAD_REQUESTED, prompt)
+    loads = facts.loads_of(prompt)
+    loading = requests[-1] if requests and not any(ld.line > requests[-1].line for ld in loads) else None
+    if loading is not None and (bar is None or loading.line > bar.end_line):
+        doing = f"loading {loading.fields.get('model')}"
+        evidence.append(facts.cite_event(loading))
+        if gone_at is not None and loading.ts is not None:  # say how long: the request may not be all it did
+            since = dur((gone_at - loading.ts).total_seconds())
+            doing += f" (`Requested to load` at line {loading.line}, {since} before)"
+    elif bar is not None:
+        doing = f"sampling ({bar.done:g}/{bar.total:g} steps)"
+        evidence.append(facts.cite(bar.source, bar.end_line, f"{bar.done:g}/{bar.total:g} steps"))
+    else:
+        doing = "running"
+    ends = []
+    for record in lost[:1]:
+        ends.append(f"worker-comfyui lost ComfyUI (line {record.line}: its websocket closed and ComfyUI's HTTP "
+                    "server no longer answered)")
+        evidence.append(facts.cite(record.source, record.line, record.message))
+    run = facts.run_of(prompt)
+    following = facts.runs.get(run.index + 1) if run is not None else None
+    if run is not None and following is not None and facts.run_end(run) == "restart":
+        starts = facts.run_events(EventKind.CUDA_BANNER, following) or facts.run_events(EventKind.VRAM_STATE, following)
+        line = event_line(starts[0])[0] if starts else following.first_line
+        ends.append(f"the container started again (line {line})")
+        evidence.append(facts.cite_event(starts[0]) if starts else facts.cite(following.source, line, "start-up"))
+    return LastWork(doing, " and ".join(ends) or "the log ends", evidence)

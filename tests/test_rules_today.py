@@ -1,0 +1,320 @@
+"""Today's ComfyUI and RunPod findings (issue 13): each fires on its evidence and stays silent elsewhere.
+
+No corpus log shows these situations (the corpus test in test_diagnose.py checks that none of them
+fires there), so each is shown on a short fixture built from real upstream lines (tests/fixtures/
+README.md says which; tests/fixtures/upstream-messages.txt quotes each line with its source), and
+kept silent on the corpus logs that come closest to it.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from comfylog.api import analyze
+from comfylog.compare import compare_reports
+from comfylog.model import Finding, Report
+from comfylog.read.lines import read_lines
+
+from .cli import run_cli
+from .conftest import FIXTURES, ROOT, corpus_or_skip
+
+#: The rules of issue 13 and the fixture each fires on.
+NEW_RULES = {
+    "container-ram": "runpod-killed-for-ram.log",
+    "comfyui-died": "worker-comfyui-died-loading.log",
+    "pinned-memory-slow": "pinned-memory-slow-reloads.log",
+    "cold-after-oom": "oom-then-cold-prompt.log",
+    "staging-overcommit": "dynamic-vram-staging-oom.log",
+    "vae-tiled-retry": "vae-decode-tiled-retry.log",
+    "dynamic-vram-flag": "dynamic-vram-off-highvram.log",
+    "cold-start": "worker-slow-cold-start.log",
+}
+
+
+@cache
+def report_of(name: str) -> Report:
+    return analyze(FIXTURES / name)
+
+
+@cache
+def corpus_report(prefix: str) -> Report:
+    corpus = corpus_or_skip()
+    return analyze(next((corpus / "logs").glob(f"{prefix}-*.log")))
+
+
+def found(report: Report, rule_id: str) -> Finding:
+    hits = [f for f in report.findings if f.id == rule_id]
+    assert len(hits) == 1, [f.id for f in report.findings]
+    return hits[0]
+
+
+def ids(report: Report) -> set[str]:
+    return {f.id for f in report.findings}
+
+
+def advice_text(finding: Finding) -> str:
+    return " ".join(finding.advice)
+
+
+# ---- every new rule: fires on its fixture, cites real lines, silent on the whole corpus -------------
+
+
+@pytest.mark.parametrize("rule_id", sorted(NEW_RULES))
+def test_fires_on_its_fixture_citing_lines_the_fixture_has(rule_id: str) -> None:
+    path = FIXTURES / NEW_RULES[rule_id]
+    finding = found(report_of(path.name), rule_id)
+    lines = {raw.number: raw.text for raw in read_lines(str(path))[1]}
+    assert finding.evidence
+    for ev in finding.evidence:
+        assert ev.text.rstrip("…") in lines[ev.line], (ev.line, ev.text)
+
+
+def test_none_of_them_fires_on_a_corpus_log() -> None:
+    corpus = corpus_or_skip()
+    new = set(NEW_RULES)
+    for path in sorted((corpus / "logs").glob("*.log")) + sorted((corpus / "scenarios").glob("*.log")):
+        assert not ids(analyze(path)) & new, path.name
+
+
+# ---- 1. container killed for RAM; 10. the worker lost ComfyUI: one story each -----------------------
+
+
+def test_container_ram_tells_the_whole_death_once() -> None:
+    report = report_of("runpod-killed-for-ram.log")
+    finding = found(report, "container-ram")
+    # the run, the kill and the restart: one finding, not oom-suspected + comfyui-died + unfinished
+    assert ids(report) == {"container-ram"}
+    assert "sampling (2/20 steps)" in finding.why and "1008 GB" in finding.why and "907 GB" in finding.why
+    cited = {ev.line for ev in finding.evidence}
+    assert {13, 39, 41, 45} <= cited  # pinned memory, the cut bar, HTTP unreachable, the next CUDA banner
+    # ComfyUI 0.20.1 caches the classic way: --cache-lru would change nothing there
+    assert "--disable-pinned-memory" in advice_text(finding) and "--cache-lru" not in advice_text(finding)
+    assert finding.prompts == [0] and finding.cost_s > 0
+
+
+def test_container_ram_needs_host_sized_memory_a_container_and_a_silent_end() -> None:
+    # the build read its cgroup limit (`RAM limited by cgroup`): the death is the worker's story
+    died = report_of("worker-comfyui-died-loading.log")
+    assert "container-ram" not in ids(died)
+    # ComfyUI started twice in one container with no prompt running (046), or restarts that each
+    # logged their error (043): no silent death while working
+    assert "container-ram" not in ids(corpus_report("046"))
+    assert "container-ram" not in ids(corpus_report("043"))
+
+
+def test_comfyui_died_names_what_it_was_doing_and_leaves_nothing_unfinished() -> None:
+    report = report_of("worker-comfyui-died-loading.log")
+    finding = found(report, "comfyui-died")
+    assert ids(report) == {"comfyui-died"}  # not also "1 prompt never finished"
+    assert "loading LTXAV" in finding.title and "53.6s before" in finding.why
+    assert "container's RAM limit is the first suspect" in advice_text(finding)
+    assert [ev.line for ev in finding.evidence] == [33, 35]
+
+
+def test_a_sampling_cut_short_stays_a_suspected_oom_with_the_workers_word() -> None:
+    report = report_of("worker-comfyui-died-sampling.log")
+    finding = found(report, "oom-suspected")
+    assert ids(report) == {"oom-suspected"}  # the worker's lost websocket is no error of ComfyUI's
+    assert "worker-comfyui found ComfyUI's HTTP server gone" in finding.why
+    assert finding.confidence == "medium"  # the worker says ComfyUI died: not a log copied mid-prompt
+    assert [ev.line for ev in finding.evidence] == [35, 37]
+
+
+def test_no_lowvram_advice_under_dynamic_vram() -> None:
+    # `--lowvram` does nothing under dynamic VRAM: the OOM rules say so instead of advising it
+    finding = found(report_of("worker-comfyui-died-sampling.log"), "oom-suspected")
+    assert "under dynamic VRAM `--lowvram` does nothing" in advice_text(finding)
+    assert "or `--lowvram` for this workflow" not in advice_text(finding)
+    legacy = found(report_of("oom-then-cold-prompt.log"), "oom")  # the legacy loader: --lowvram still offloads
+    assert "`--lowvram`)" in advice_text(legacy)
+
+
+def test_a_handlers_own_websocket_error_after_a_native_crash_stays_the_crash() -> None:
+    assert ids(corpus_report("045")) == {"crash"}
+
+
+# ---- 2. models reloaded every prompt under dynamic VRAM -------------------------------------------
+
+
+def test_dynamic_reloads_advise_cache_classic_on_a_build_that_has_it() -> None:
+    finding = found(report_of("dynamic-vram-reload-every-prompt.log"), "reload-thrash")
+    assert "dynamic VRAM" in finding.why and "RAM-pressure cache" in finding.why
+    assert "`--cache-classic`" in finding.advice[0]  # ComfyUI 0.24: the flag exists
+    assert finding.cost_s == pytest.approx(2 * 41.9, abs=0.2)  # the load time of prompts 2 and 3
+    assert finding.severity == "warning"
+
+
+def test_legacy_reloads_keep_their_own_advice() -> None:
+    # 036: SDXL loaded again in each of 85 prompts by the legacy loader on a 12 GB laptop GPU
+    finding = found(corpus_report("036"), "reload-thrash")
+    assert "--cache-classic" not in advice_text(finding) and "dynamic VRAM" not in finding.why
+
+
+# ---- 3. loads slowed by pinned memory -----------------------------------------------------------------
+
+
+def test_pinned_memory_measured_against_the_same_models_first_read() -> None:
+    report = report_of("pinned-memory-slow-reloads.log")
+    finding = found(report, "pinned-memory-slow")
+    assert "157 MB/s" in finding.why and "155 MB/s" in finding.why  # prompt 2's reload and the first read
+    assert "--disable-pinned-memory" in finding.advice[0]
+    assert finding.prompts == [1, 2]
+    assert "slow-load" not in ids(report)  # the disk is not blamed for what pinning explains
+
+
+def test_pinned_memory_silent_where_reloads_run_at_disk_speed() -> None:
+    # 036 pins memory and reloads every prompt, at 300-600 MB/s: nothing to blame on pinning
+    assert "pinned-memory-slow" not in ids(corpus_report("036"))
+    # 020 pins 733992 MB on a 5090 and loads at GB/s
+    assert "pinned-memory-slow" not in ids(corpus_report("020"))
+
+
+# ---- 4. dynamic VRAM switched off by a flag; --lowvram under it ----------------------------------------
+
+
+def test_highvram_switched_dynamic_vram_off() -> None:
+    finding = found(report_of("dynamic-vram-off-highvram.log"), "dynamic-vram-flag")
+    assert finding.title == "HIGH_VRAM: `--highvram` or `--gpu-only` switched dynamic VRAM off"
+    assert finding.severity == "info" and "0.20.1" in finding.why and "3 `loaded ...` lines" in finding.why
+
+
+def test_lowvram_does_nothing_under_dynamic_vram_and_lowvram_forced_steps_aside() -> None:
+    report = report_of("lowvram-under-dynamic-vram.log")
+    finding = found(report, "dynamic-vram-flag")
+    assert finding.title == "`--lowvram` does nothing under dynamic VRAM"
+    assert "lowvram-forced" not in ids(report)  # its "keeps weights off the GPU" is not so under dynamic VRAM
+
+
+def test_no_flag_blamed_where_dynamic_vram_cannot_run() -> None:
+    # ROCm (004, 024), PyTorch older than 2.8 with its own warning (031, 050), a 2025 build (042)
+    for prefix in ("004", "024", "031", "050", "042"):
+        assert "dynamic-vram-flag" not in ids(corpus_report(prefix)), prefix
+    # HIGH_VRAM on a build from before dynamic VRAM (011, 018): no dynamic VRAM to switch off
+    for prefix in ("011", "018"):
+        assert "dynamic-vram-flag" not in ids(corpus_report(prefix)), prefix
+
+
+# ---- 5. GGUF on the legacy path beside dynamic loads ---------------------------------------------------
+
+
+def test_gguf_beside_dynamic_loads_is_one_finding_with_comfyuis_advice() -> None:
+    report = report_of("gguf-legacy-beside-dynamic.log")
+    finding = found(report, "gguf")
+    assert "bypass dynamic VRAM" in finding.title and "lowvram patches: 85" in finding.why
+    assert "native ComfyUI weights (fp8, int8)" in finding.advice[0]
+    assert finding.severity == "warning"
+    assert "lowvram" not in ids(report)  # the same partial load, told once (lowvram would advise GGUF)
+
+
+def test_gguf_without_dynamic_vram_keeps_the_plain_finding() -> None:
+    corpus = corpus_or_skip()
+    finding = found(analyze(corpus / "scenarios" / "local-wan-rtx4090-baseline.log"), "gguf")
+    assert finding.title.startswith("Quantized GGUF weights") and "dynamic VRAM" not in finding.why
+
+
+# ---- 6. staging overcommit -------------------------------------------------------------------------------
+
+
+def test_staging_overcommit_takes_the_oom_and_names_vram_headroom() -> None:
+    report = report_of("dynamic-vram-staging-oom.log")
+    finding = found(report, "staging-overcommit")
+    assert "33041 MB" in finding.why and "24564 MB" in finding.why and "device copy failed" in finding.why
+    assert finding.advice[0].startswith("Start ComfyUI with `--vram-headroom 1`")  # comfy-aimdo 0.4.13 has it
+    assert "oom" not in ids(report)  # one story for one OOM
+
+
+def test_staging_beyond_vram_without_a_failure_is_normal() -> None:
+    # 24701 MB staged on a 16 GB GPU, and only the VAE's recovered OOM: dynamic VRAM streamed it
+    assert "staging-overcommit" not in ids(report_of("vae-decode-tiled-retry.log"))
+    # 019 ran out of memory without dynamic VRAM: the plain oom finding stays
+    assert {"oom"} <= ids(corpus_report("019")) and "staging-overcommit" not in ids(corpus_report("019"))
+
+
+# ---- 7. VAE decode retried tiled ----------------------------------------------------------------------
+
+
+def test_vae_tiled_retry_names_the_tail_after_sampling() -> None:
+    finding = found(report_of("vae-decode-tiled-retry.log"), "vae-tiled-retry")
+    assert finding.title == "The VAE decode ran out of memory and was retried in tiles: 3:29 after sampling"
+    assert "39.2s before it failed" in finding.why and "the tiled retry 2:50" in finding.why
+    assert finding.cost_s == pytest.approx(208.7, abs=0.1)
+    assert [ev.line for ev in finding.evidence] == [17, 20]
+
+
+# ---- 8. the prompt after an OOM starts cold ----------------------------------------------------------------
+
+
+def test_cold_prompt_after_oom_is_not_blamed_on_the_disk() -> None:
+    report = report_of("oom-then-cold-prompt.log")
+    finding = found(report, "cold-after-oom")
+    assert "prompt 2 started with nothing loaded" in finding.why
+    assert "took 1:47 now against 14.6s then" in finding.why
+    assert report.prompts[1].cold and not report.prompts[0].cold
+    assert "slow-load" not in ids(report) and "pinned-memory-slow" not in ids(report)
+    assert "oom" in ids(report)
+
+
+def test_no_cold_prompt_where_nothing_follows_the_oom() -> None:
+    for prefix in ("019", "033"):  # `Got an OOM` ends the last prompt of the log
+        assert "cold-after-oom" not in ids(corpus_report(prefix)), prefix
+
+
+# ---- 9. cold start ------------------------------------------------------------------------------------------
+
+
+def test_slow_cold_start_is_split_into_what_the_log_shows() -> None:
+    finding = found(report_of("worker-slow-cold-start.log"), "cold-start")
+    assert finding.title == "Cold start of 1:44 before ComfyUI's API answered"
+    for part in ("prestartup 2.4s", "custom-node imports 51.5s (ComfyUI-Impact-Pack 47.2s",
+                 "the assets scan 33.2s", "the other 16.8s", "9 `Still waiting for API server` lines"):
+        assert part in finding.why, part
+    assert "`--disable-assets`" in advice_text(finding)
+
+
+def test_comfyui_exited_ends_a_failed_start_told_once() -> None:
+    report = report_of("worker-comfyui-exited-at-start.log")
+    finding = found(report, "startup-failed")
+    assert "cold-start" not in ids(report)  # the failed start is startup-failed's story, with the worker's line
+    assert "worker-comfyui gave up on it after 32.1s (line 24" in finding.why and "libcudnn.so.9" in finding.why
+    assert [ev.line for ev in finding.evidence] == [23, 24]
+
+
+def test_a_quick_worker_start_is_no_finding() -> None:
+    assert "cold-start" not in ids(corpus_report("042"))  # API reachable 8 s after the banner
+
+
+# ---- 11. compare: the set-up of both machines --------------------------------------------------------------
+
+
+def test_compare_names_the_set_up_difference_behind_a_load_gap() -> None:
+    c = compare_reports(report_of("dynamic-vram-off-highvram.log"), report_of("lowvram-under-dynamic-vram.log"))
+    rows = {fact.name: fact for fact in c.machine}
+    assert rows["dynamic VRAM"].run is not None and rows["dynamic VRAM"].run.startswith("off")
+    assert rows["dynamic VRAM"].baseline == "on" and rows["pinned memory"].same
+    assert c.main_phase == "load"
+    assert len(c.setup_differences) == 1 and c.setup_differences[0].startswith("dynamic VRAM: off")
+
+
+def test_compare_names_no_set_up_difference_where_the_set_ups_match() -> None:
+    c = compare_reports(report_of("pinned-memory-slow-reloads.log"), report_of("pinned-memory-slow-reloads.log"))
+    assert c.setup_differences == []
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    c = compare_reports(analyze(examples / "runpod-lowvram-gguf.log"), analyze(examples / "local-baseline.log"))
+    # PyTorch differs (2.7.1 / 2.8.0) but the gap is loading, which PyTorch's kernels do not explain
+    assert c.main_phase == "load" and c.setup_differences == []
+
+
+# ---- CI: a death or an OOM told by a new finding still fails the check by default ----------------------
+
+
+@pytest.mark.parametrize(("fixture", "rule_id"), [
+    ("runpod-killed-for-ram.log", "container-ram"),
+    ("worker-comfyui-died-loading.log", "comfyui-died"),
+    ("dynamic-vram-staging-oom.log", "staging-overcommit"),
+])
+def test_check_fails_where_the_run_died(fixture: str, rule_id: str) -> None:
+    done = run_cli("check", f"tests/fixtures/{fixture}", cwd=ROOT, text=True, columns=120)
+    assert done.returncode == 1 and rule_id in str(done.stdout)
