@@ -351,13 +351,13 @@ def test_readme_rules_table_is_generated_from_the_catalog() -> None:
     start, end = "<!-- rules:start -->\n", "<!-- rules:end -->"
     assert start in readme and end in readme, "README lacks the rules markers"
     section = readme.split(start, 1)[1].split(end, 1)[0]
-    assert section.strip() == rules_markdown().strip(), "regenerate: python scripts/readme_rules.py"
+    assert section.strip() == rules_markdown().strip(), "regenerate: python scripts/readme_tables.py"
     for rule_id in RULES:
         assert f"| `{rule_id}` |" in section
 
 
 def test_readme_rules_script_regenerates_the_section(tmp_path: Path) -> None:
-    script = ROOT / "scripts" / "readme_rules.py"
+    script = ROOT / "scripts" / "readme_tables.py"
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     stale = tmp_path / "README.md"
     stale.write_text(readme.replace("| `oom` |", "| `oom-old` |"), encoding="utf-8")

@@ -21,12 +21,13 @@ from comfylog.parse.table import (
     find_message,
     load_table,
     match_fields,
+    messages_markdown,
 )
 from comfylog.read.clean import ANSI_RE
 from comfylog.read.source import RawLine
 from comfylog.segment.segmenter import HANDLERS, INFORMATIONAL, START_STAGE
 
-from .conftest import CORPUS, EXAMPLES, FIXTURES
+from .conftest import CORPUS, EXAMPLES, FIXTURES, ROOT
 
 #: Lines quoted from upstream source for messages no corpus log contains (see that file's comments).
 UPSTREAM = FIXTURES / "upstream-messages.txt"
@@ -142,3 +143,13 @@ def test_every_upstream_message_is_understood() -> None:
             continue
         events = [e for e in parse([RawLine(1, line)]) if isinstance(e, Event)]
         assert events, line
+
+
+def test_readme_messages_table_is_generated_from_the_table() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start, end = "<!-- messages:start -->\n", "<!-- messages:end -->"
+    assert start in readme and end in readme, "README lacks the messages markers"
+    section = readme.split(start, 1)[1].split(end, 1)[0]
+    assert section == messages_markdown(), "regenerate: python scripts/readme_tables.py"
+    for pattern in PATTERNS:
+        assert f"| `{pattern.name}` | {pattern.kind.value} |" in section

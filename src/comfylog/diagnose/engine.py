@@ -3,7 +3,7 @@
 Every rule is one function registered with ``@rule(...)``: an id, a default severity, the phase
 whose time it explains, one line on what triggers it, and its advice: the ``Advice`` items its
 findings give, each a named string in the rule's module. The README's rules table lists those
-same items (``python scripts/readme_rules.py``), so the catalog and the findings cannot drift. A rule reads
+same items (``python scripts/readme_tables.py``), so the catalog and the findings cannot drift. A rule reads
 the report through ``Facts`` (facts.py) and returns Findings; each finding cites the log lines it
 rests on (evidence.py), the figures it used, how sure it is and why, and ``cost_s``, the seconds
 of prompt time it explains. ``diagnose`` runs them all and sorts the findings most costly first.

@@ -213,3 +213,14 @@ def match_fields(pattern: Pattern, m: re.Match[str]) -> dict[str, Any]:
         if value is not None:
             fields[f.name] = FIELD_TYPES[f.type](value)
     return fields
+
+
+def messages_markdown() -> str:
+    """The message table as markdown (the README section between the messages markers): each row's
+    name, the event it makes, the phase the time before it gets, and its real example line."""
+    rows = ["| message | event | time before it | example |", "|---|---|---|---|"]
+    for p in PATTERNS:
+        example = p.example.replace("|", "\\|")
+        fence = "``" if "`" in example else "`"
+        rows.append(f"| `{p.name}` | {p.kind.value} | {p.phase.value} | {fence} {example} {fence} |")
+    return "\n".join(rows) + "\n"
