@@ -358,13 +358,19 @@ class Report:
         Every renderer's "where the time went" reads this, so they cannot disagree.
         """
         totals = {p.value: 0.0 for p in PHASES}
+        unknown: set[str] = set()  # phases some prompt could not time
         untimed = 0.0
         for prompt in self.prompts:
             for phase in PHASES:
                 totals[phase.value] += prompt.phases.seconds(phase)
+                if getattr(prompt.phases, phase.value) is None:
+                    unknown.add(phase.value)
             if prompt.total_s is not None and not prompt.phases.timed:
                 untimed += max(0.0, prompt.total_s - prompt.phases.total)
         if untimed:
+            # A phase no prompt measured above zero while some could not time it is not "0.0s":
+            # its seconds, if any, are in "untimed".
+            totals = {k: v for k, v in totals.items() if v or k not in unknown}
             totals["untimed"] = untimed
         rows: list[tuple[str, float]] = []
         startup = sum(r.startup_s or 0.0 for r in self.runs)
