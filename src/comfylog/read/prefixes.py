@@ -174,46 +174,46 @@ class PrefixReader:
 STREAM_TS_RE = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$")
 
 
+def _json_object(text: str) -> dict[str, object] | None:
+    """``text`` as a JSON object (a log line holding one), or None."""
+    stripped = text.strip()
+    if not stripped.endswith("}"):
+        return None
+    try:
+        obj = json.loads(stripped)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
 def _stream_line(text: str) -> tuple[str, datetime | None, int] | None:
     """The ``line``, time and nanoseconds of a RunPod log-stream event; None if ``text`` is not one.
 
     The time is kept as written, in UTC when it says so (RunPod's, like docker's, is UTC) and as
     local wall time when it gives no zone; an offset is applied, so every stamp of a stream is UTC.
     """
-    stripped = text.strip()
-    if not stripped.endswith("}"):
+    obj = _json_object(text)
+    if obj is None or "ts" not in obj:
         return None
-    try:
-        obj = json.loads(stripped)
-    except ValueError:
+    line = obj.get("line")
+    if not isinstance(line, str):
         return None
-    if not isinstance(obj, dict) or not isinstance(obj.get("line"), str) or "ts" not in obj:
-        return None
+    line = line.rstrip("\n")
     raw_ts = obj["ts"]
     m = STREAM_TS_RE.match(raw_ts.strip()) if isinstance(raw_ts, str) else None
     if m is None:
-        return obj["line"], None, 0
+        return line, None, 0
     ts = _at(m.group(1), m.group(2), m.group(3))
     zone = m.group(4)
     if ts is not None and zone and zone != "Z":
         sign = 1 if zone[0] == "+" else -1
         hours, minutes = int(zone[1:3]), int(zone[-2:])
         ts -= sign * timedelta(hours=hours, minutes=minutes)
-    return obj["line"].rstrip("\n"), ts, _nanos(m.group(3))
+    return line, ts, _nanos(m.group(3))
 
 
 def _json_message(text: str) -> str | None:
     """The ``message`` of a runpod-python JSON log line, or None if the line is not one."""
-    stripped = text.strip()
-    if not stripped.endswith("}"):
-        return None
-    try:
-        obj = json.loads(stripped)
-    except ValueError:
-        return None
-    if not isinstance(obj, dict):
-        return None
-    message = obj.get("message")
-    if not isinstance(message, str):
-        return None
-    return message
+    obj = _json_object(text)
+    message = obj.get("message") if obj is not None else None
+    return message if isinstance(message, str) else None
