@@ -71,7 +71,7 @@ EXPECTED_IDS: dict[str, set[str]] = {
     "038": {"reload-thrash"},
     "039": {"exception", "validation-failed", "import-failed", "reload-thrash"},
     "040": {"import-failed", "slow-import"},
-    "041": set(),
+    "041": {"lora-mismatch"},  # 2304 `lora key not loaded` lines before the refiner's CLIP loads
     "042": {"exception"},  # a safetensors file not fully covered: the job's one prompt failed
     "043": {"restart-loop", "startup-failed"},  # six start-ups never ready, each dying on the same AttributeError
     "044": {"exception"},
@@ -378,3 +378,15 @@ def test_a_log_that_overflows_the_kept_events_still_gets_its_findings() -> None:
     lowvram = by_id(report)["lowvram"]  # its partial-load events were dropped: the load records are cited
     assert lowvram.evidence and lowvram.evidence[0].line == 58 + len(flood)
     assert lowvram.evidence_total == 3 + 122 + 2  # and the two lines that rule causes out (20, 193)
+
+
+def test_lora_keys_not_loaded_in_todays_form_make_one_finding_per_report() -> None:
+    """comfy/lora.py's current line has a colon (tests/fixtures/upstream-messages.txt); three of them in a
+    prompt that loads a Flux model next: the LoRA did nothing, and no refiner is blamed."""
+    keys = ["lora_unet_double_blocks_0_img_attn_proj.lora_down.weight",
+            "lora_unet_double_blocks_0_img_attn_proj.lora_up.weight", "lora_unet_double_blocks_0_img_attn_proj.alpha"]
+    text = "\n".join(["got prompt", *(f"lora key not loaded: {k}" for k in keys), "Requested to load Flux",
+                      "Prompt executed in 4.20 seconds", ""])
+    (found,) = [f for f in analyze_text(text).findings if f.id == "lora-mismatch"]
+    assert found.figures["lora_keys_not_loaded"] == 3 and found.prompts == [0]
+    assert "refiner" not in found.why and found.evidence[0].line == 2 and found.evidence_total == 3

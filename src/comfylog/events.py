@@ -85,6 +85,7 @@ class EventKind(str, Enum):
     UNHANDLED_OUTPUT = "unhandled_output"
     HANDLER_OUTPUT = "handler_output"
     VIDEO_SEQ_LEN = "video_seq_len"
+    LORA_KEY_MISSED = "lora_key_missed"
 
 
 @dataclass(slots=True)

@@ -160,6 +160,8 @@ class Segmenter:
         self._events_since_marker = 0
         self._prestartup = False  # the import times read now are prestartup scripts'
         self._stated_start: datetime | None = None  # "** ComfyUI startup time: ..." of the run
+        #: The event standing for the ``lora key not loaded`` lines of one (run, prompt).
+        self._lora_missed: tuple[tuple[int, int | None], Event] | None = None
         self._run_busy = False
         self._queue: deque[Prompt] = deque()
         self._open: _Open | None = None
@@ -825,6 +827,22 @@ class Segmenter:
             if key not in ("pattern", "text"):
                 run.setup.setdefault(key, value)  # the first value: the device block can be printed twice
 
+    def _on_lora_key_missed(self, ev: Event, run: Run) -> None:
+        """A LoRA logs one line per weight it cannot apply (thousands): one notable event per prompt
+        and run stands for them all, with their ``count``."""
+        prompt = self._executing()
+        key = (run.index, prompt.index if prompt is not None else None)
+        held = self._lora_missed
+        if held is not None and held[0] == key:
+            held[1].fields["count"] += 1
+            return
+        ev.fields["count"] = 1
+        self._lora_missed = (key, ev)
+        if len(self.notable) < MAX_NOTABLE:
+            self.notable.append(ev)
+        else:
+            self.notable_dropped += 1
+
     def _on_video_memory(self, ev: Event, run: Run) -> None:
         prompt = self._executing()
         if prompt is None:
@@ -1008,6 +1026,7 @@ HANDLERS: dict[EventKind, Handler] = {
     EventKind.DYNAMIC_LOAD: Segmenter._on_dynamic_load,
     EventKind.RUN_SETTING: Segmenter._on_run_setting,
     EventKind.MANAGER_STARTUP: Segmenter._on_manager_startup,
+    EventKind.LORA_KEY_MISSED: Segmenter._on_lora_key_missed,
     EventKind.VIDEO_MEMORY: Segmenter._on_video_memory,
     EventKind.WORKER_API: Segmenter._on_worker_api,
     EventKind.JOB_QUEUED: Segmenter._on_job_queued,

@@ -18,6 +18,7 @@ from . import (  # noqa: F401  (imported to register the rules)
     gguf,
     handler_error,
     import_failed,
+    lora_mismatch,
     lowvram,
     lowvram_forced,
     oom,
@@ -42,7 +43,7 @@ CATALOG = (
     "lowvram", "lowvram-forced", "dynamic-vram-flag", "cpu-only", "gguf", "slow-load", "pinned-memory-slow",
     "cold-after-oom", "reload-thrash", "staging-overcommit", "oom", "vae-tiled-retry", "oom-suspected",
     "container-ram", "comfyui-died", "startup-failed", "restart-loop", "unfinished", "crash", "exception",
-    "validation-failed", "handler-error", "output-dropped", "torch-mismatch", "import-failed", "cold-start",
-    "slow-prestartup", "slow-import", "ws-wait", "debug-logging",
+    "validation-failed", "lora-mismatch", "handler-error", "output-dropped", "torch-mismatch", "import-failed",
+    "cold-start", "slow-prestartup", "slow-import", "ws-wait", "debug-logging",
 )
 order_catalog(CATALOG)
