@@ -28,11 +28,15 @@ def worker_lost(facts: Facts) -> dict[int, list[ErrorRecord]]:
     """Prompts (by index) during which worker-comfyui lost ComfyUI: its websocket closed and
     ComfyUI's HTTP server no longer answered (``ComfyUI HTTP unreachable``, ``Max reconnection
     attempts reached``)."""
-    lost: dict[int, list[ErrorRecord]] = defaultdict(list)
-    for e in facts.report.errors:
-        if e.kind == "ws_lost" and e.prompt is not None:
-            lost[e.prompt].append(e)
-    return dict(lost)
+
+    def scan() -> dict[int, list[ErrorRecord]]:
+        lost: dict[int, list[ErrorRecord]] = defaultdict(list)
+        for e in facts.report.errors:
+            if e.kind == "ws_lost" and e.prompt is not None:
+                lost[e.prompt].append(e)
+        return dict(lost)
+
+    return facts.once("worker_lost", scan)
 
 
 def died_silently(facts: Facts, prompt: Prompt) -> bool:
@@ -67,20 +71,26 @@ def host_sized(facts: Facts, run: Run) -> HostSized | None:
     pinned = run.setup.get("pinned_memory_mb")
     if pinned is None or run.total_ram_mb is None or not in_container(facts, run):
         return None
-    if any("ram_limit_mb" in r.setup for r in facts.report.runs if r.source == run.source):
+    limited = facts.once("cgroup_limited_sources",
+                         lambda: {r.source for r in facts.report.runs if "ram_limit_mb" in r.setup})
+    if run.source in limited:
         return None
     return HostSized(run, run.total_ram_mb, float(pinned))
 
 
 def ram_killed(facts: Facts) -> dict[int, HostSized]:
     """Prompts (by index) ``container-ram`` explains: a silent death in a run with host-sized budgets."""
-    claimed: dict[int, HostSized] = {}
-    for prompt in facts.prompts_in("unfinished"):
-        run = facts.run_of(prompt)
-        sized = host_sized(facts, run) if run is not None else None
-        if sized is not None and died_silently(facts, prompt):
-            claimed[prompt.index] = sized
-    return claimed
+
+    def scan() -> dict[int, HostSized]:
+        claimed: dict[int, HostSized] = {}
+        for prompt in facts.prompts_in("unfinished"):
+            run = facts.run_of(prompt)
+            sized = host_sized(facts, run) if run is not None else None
+            if sized is not None and died_silently(facts, prompt):
+                claimed[prompt.index] = sized
+        return claimed
+
+    return facts.once("ram_killed", scan)
 
 
 def comfyui_died(facts: Facts) -> dict[int, list[ErrorRecord]]:

@@ -8,12 +8,15 @@ from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 from ..events import EventKind
 from ..index import ReportIndex
 from ..model import Prompt, Report, Run
 from ..text import basename, gb
 from .evidence import Citations
+
+T = TypeVar("T")
 
 #: GPUs at least this large (MB) hold the usual image and video models in full.
 LARGE_GPU_MB = 12_000
@@ -74,6 +77,14 @@ class Facts(ReportIndex, Citations):
         self._silent: dict[int, str] | None = None
         self._failed_startups: dict[int, list[Run]] | None = None
         self._ends: dict[int, str] = {}
+        self._shared: dict[str, Any] = {}
+
+    def once(self, key: str, make: Callable[[], T]) -> T:
+        """What several rules ask of the whole report, made on first use and kept (the tables do not
+        change while rules run): a scan of a table per prompt asked would be quadratic on long logs."""
+        if key not in self._shared:
+            self._shared[key] = make()
+        return cast(T, self._shared[key])
 
     def prompts_by_index(self, indexes: Iterable[int]) -> list[Prompt]:
         return list(self.prompts_at(sorted(set(indexes))))

@@ -145,15 +145,20 @@ def smaller_job_advice(facts: Facts, prompt: Prompt | None) -> str:
 def _largest_finished(facts: Facts, prompt: Prompt) -> Prompt | None:
     """The finished video job with the most pixels among those of the same model (by the models the
     log names, where both name them)."""
-    best: tuple[int, Prompt] | None = None
-    for other in facts.report.prompts:
-        if other.status != "ok" or not other.video or other.index == prompt.index:
+    for _, other in facts.once("finished_video_jobs", lambda: _finished_video_jobs(facts)):
+        if other.index == prompt.index:
             continue
         if prompt.models and other.models and not set(prompt.models) & set(other.models):
             continue
-        if best is None or pixels(other.video) > best[0]:
-            best = (pixels(other.video), other)
-    return best[1] if best else None
+        return other
+    return None
+
+
+def _finished_video_jobs(facts: Facts) -> list[tuple[int, Prompt]]:
+    """The video jobs that finished, largest first (the first of equals in log order), read once."""
+    jobs = [(pixels(p.video), p) for p in facts.report.prompts if p.status == "ok" and p.video]
+    jobs.sort(key=lambda job: -job[0])
+    return jobs
 
 
 def _frames(frames: float) -> int:
