@@ -38,7 +38,7 @@ demo: $(RUNTIME)
 	$(BIN)/comfylog analyze examples/runpod-lowvram-gguf.log
 
 lint: $(STAMP) lint-rust
-	$(BIN)/ruff check src tests benchmarks build_backend
+	$(BIN)/ruff check src tests build_backend benchmarks/run.py benchmarks/stages.py benchmarks/generate.py
 	$(BIN)/mypy
 	$(BIN)/mypy --strict examples/step_rate_by_gpu.py
 	$(BIN)/actionlint .github/workflows/wheels.yml

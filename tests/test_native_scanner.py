@@ -37,7 +37,7 @@ from .test_hostile_input import LOGS
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 REAL_LOGS = sorted((CORPUS / "logs").glob("*")) + sorted((CORPUS / "scenarios").glob("*.log")) + sorted(
-    (ROOT / "examples").glob("*.log"))
+    (ROOT / "examples").glob("*.log")) + sorted((ROOT / "tests" / "fixtures").glob("*.log"))
 
 
 def _cargo_works() -> bool:

@@ -2,8 +2,9 @@
 //! `_json_message`): NaN and Infinity allowed, control characters in strings not, the last of
 //! duplicate keys wins, an integer of more than 4300 digits is an error (Python's int limit).
 
-/// `obj["message"]` when `text` (already stripped) is a JSON object whose message is a string.
-pub fn message(text: &str) -> Option<String> {
+/// The top-level keys of `text` (already stripped) when it is a JSON object, each with its value
+/// if that is a string (None otherwise), in order (duplicates kept: the last one counts).
+pub fn object(text: &str) -> Option<Vec<(String, Option<String>)>> {
     let mut p = Parser {
         s: text.as_bytes(),
         i: 0,
@@ -11,15 +12,24 @@ pub fn message(text: &str) -> Option<String> {
     };
     p.ws();
     if p.peek() != Some(b'{') {
-        p.value(false)?; // a valid non-object is no message either
         return None;
     }
-    let message = p.object(true)?;
+    let keys = p.object(true)?;
     p.ws();
     if p.i != p.s.len() {
         return None;
     }
-    message.flatten()
+    Some(keys)
+}
+
+/// A key of an object from `object`: absent (None), or present with its string value if any.
+pub fn get<'a>(keys: &'a [(String, Option<String>)], key: &str) -> Option<&'a Option<String>> {
+    keys.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+}
+
+/// `obj["message"]` when `text` (already stripped) is a JSON object whose message is a string.
+pub fn message(text: &str) -> Option<String> {
+    get(&object(text)?, "message")?.clone()
 }
 
 struct Parser<'a> {
@@ -69,19 +79,19 @@ impl Parser<'_> {
         }
     }
 
-    /// An object; with `top`, the value of its last `"message"` key if that is a string.
-    fn object(&mut self, top: bool) -> Option<Option<Option<String>>> {
+    /// An object; with `top`, its keys and their string values.
+    fn object(&mut self, top: bool) -> Option<Vec<(String, Option<String>)>> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return None;
         }
         self.i += 1; // '{'
-        let mut message: Option<Option<String>> = None;
+        let mut keys = Vec::new();
         self.ws();
         if self.peek() == Some(b'}') {
             self.i += 1;
             self.depth -= 1;
-            return Some(message);
+            return Some(keys);
         }
         loop {
             self.ws();
@@ -95,12 +105,13 @@ impl Parser<'_> {
             }
             self.i += 1;
             self.ws();
-            if top && key == "message" {
+            if top {
                 if self.peek()? == b'"' {
-                    message = Some(Some(self.string()?));
+                    let value = self.string()?;
+                    keys.push((key, Some(value)));
                 } else {
                     self.value(false)?;
-                    message = Some(None);
+                    keys.push((key, None));
                 }
             } else {
                 self.value(false)?;
@@ -111,7 +122,7 @@ impl Parser<'_> {
                 b'}' => {
                     self.i += 1;
                     self.depth -= 1;
-                    return Some(message);
+                    return Some(keys);
                 }
                 _ => return None,
             }

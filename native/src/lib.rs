@@ -226,17 +226,23 @@ fn items_to_python<'py>(
                 fields.set_item("lines", tb.lines)?;
                 fields.set_item("pattern", &table.rows[tb.row].name)?;
                 fields.set_item("text", &tb.text)?;
-                if tb.chained_first && tb.chained > 0 {
-                    fields.set_item("chained", tb.chained)?;
-                }
-                if let Some((kind, message, oom, line)) = &tb.exception {
-                    fields.set_item("exception_type", kind)?;
-                    fields.set_item("message", message)?;
-                    fields.set_item("oom", *oom)?;
-                    fields.set_item("exception_line", *line)?;
-                }
-                if !tb.chained_first && tb.chained > 0 {
-                    fields.set_item("chained", tb.chained)?;
+                for key in &tb.keys {
+                    match *key {
+                        "chained" => fields.set_item("chained", tb.chained)?,
+                        "first_file" => fields.set_item("first_file", &tb.first_file)?,
+                        "custom_node" => fields.set_item("custom_node", &tb.custom_node)?,
+                        "cuda_call" => fields.set_item("cuda_call", tb.cuda_call)?,
+                        _ => {
+                            if let Some((kind, message, oom, line)) = &tb.exception {
+                                match *key {
+                                    "exception_type" => fields.set_item(*key, kind)?,
+                                    "message" => fields.set_item(*key, message)?,
+                                    "oom" => fields.set_item(*key, *oom)?,
+                                    _ => fields.set_item(*key, *line)?,
+                                }
+                            }
+                        }
+                    }
                 }
                 tuple!(
                     py,

@@ -44,6 +44,15 @@ anchored!(
     r"(?:DEBUG|INFO|WARN|WARNING|ERROR)\s*\| (?:[^\s|]+ \| )?"
 );
 anchored!(PY_LOGGING, r"(?:INFO|WARNING|ERROR|DEBUG|CRITICAL):[\w.]*:");
+// read/runpod.py's CONSOLE_ROW_RE: RunPod's web console copy.
+anchored!(
+    CONSOLE_ROW,
+    r"(?P<date>\d{4}-\d{2}-\d{2})\s+(?P<hms>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))?\s*\|\s*[A-Za-z]+\s*\|\s*[\w-]*\s*\|\s?"
+);
+anchored!(
+    STREAM_TS,
+    r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$"
+);
 static REPORT_TAIL: LazyLock<Regex> = LazyLock::new(|| {
     compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)? - $").expect("REPORT_TAIL")
 });
@@ -61,16 +70,20 @@ pub enum Style {
     TimeOnly,
     ManagerMs,
     ManagerMin,
+    RunpodConsole,
+    RunpodStream,
 }
 
 impl Style {
-    pub const ALL: [Style; 6] = [
+    pub const ALL: [Style; 8] = [
         Style::None,
         Style::Docker,
         Style::ErrorReport,
         Style::TimeOnly,
         Style::ManagerMs,
         Style::ManagerMin,
+        Style::RunpodConsole,
+        Style::RunpodStream,
     ];
 
     pub fn name(self) -> &'static str {
@@ -81,6 +94,8 @@ impl Style {
             Style::TimeOnly => "time-only",
             Style::ManagerMs => "manager-ms",
             Style::ManagerMin => "manager-min",
+            Style::RunpodConsole => "runpod-console",
+            Style::RunpodStream => "runpod-stream",
         }
     }
 }
@@ -99,6 +114,9 @@ pub struct Prefixed<'a> {
     pub stamp: Stamp,
     /// Nanoseconds past the stamp's microsecond: docker's seventh to ninth fraction digits.
     pub nanos: u32,
+    /// Time-only prefixes read before the one that gives the time (a log-stream line's own
+    /// prefix, when the stream's time wins): they move the clock all the same.
+    pub ticks: Vec<i64>,
     pub resolution: f64,
     pub style: Style,
 }
@@ -281,6 +299,12 @@ pub fn read(line: &str) -> Prefixed<'_> {
                     text = Cow::Owned(s);
                 }
             }
+        } else if let Some(m) = CONSOLE_ROW.captures(&text) {
+            let frac = m.name("frac").map(|g| g.as_str());
+            stamp = at(&m["date"], &m["hms"], frac).map_or(Stamp::None, Stamp::At);
+            style = Style::RunpodConsole;
+            nanos = frac.map_or(0, nanos_of);
+            end = Some(m.get(0).expect("0").end());
         } else if let Some(m) = TIME_ONLY.captures(&text) {
             stamp = time_only_stamp(&m).unwrap_or(Stamp::None);
             style = Style::TimeOnly;
@@ -328,13 +352,43 @@ pub fn read(line: &str) -> Prefixed<'_> {
             text = cut_front(text, e);
             c = first_char(&text);
         }
-    } else if c == Some('{') && text.contains("\"message\"") && short(&text) {
+    } else if c == Some('{') && short(&text) && text.contains("\"message\"") {
         let stripped = pytext::strip(&text);
         if stripped.ends_with('}') {
             if let Some(message) = json::message(stripped) {
                 text = Cow::Owned(message);
                 c = first_char(&text);
             }
+        }
+    } else if (c == Some('{') || text.starts_with("data: {"))
+        && short(&text)
+        && text.contains("\"line\"")
+    {
+        let body = if c == Some('d') {
+            &text[6..]
+        } else {
+            &text[..]
+        };
+        if let Some((line, ts, line_nanos)) = stream_line(body) {
+            let inner = read(&line); // a container line may carry its own prefix
+            let Some(ts) = ts else {
+                return Prefixed {
+                    text: Cow::Owned(inner.text.into_owned()),
+                    ..inner
+                };
+            };
+            let mut ticks = inner.ticks;
+            if let Stamp::TimeOnly(t) = inner.stamp {
+                ticks.push(t);
+            }
+            return Prefixed {
+                text: Cow::Owned(inner.text.into_owned()),
+                stamp: Stamp::At(ts),
+                nanos: line_nanos,
+                ticks,
+                resolution: 0.0,
+                style: Style::RunpodStream,
+            };
         }
     }
     if matches!(c, Some('I' | 'W' | 'E' | 'D' | 'C')) {
@@ -348,9 +402,41 @@ pub fn read(line: &str) -> Prefixed<'_> {
         text,
         stamp,
         nanos,
+        ticks: Vec::new(),
         resolution,
         style,
     }
+}
+
+/// prefixes.py's `_stream_line`: a RunPod log-stream event's `line`, its time (UTC: an offset is
+/// taken off) and nanoseconds; None if `text` is not one.
+fn stream_line(text: &str) -> Option<(String, Option<i64>, u32)> {
+    let stripped = pytext::strip(text);
+    if !stripped.ends_with('}') {
+        return None;
+    }
+    let keys = json::object(stripped)?;
+    let raw_ts = json::get(&keys, "ts")?;
+    let line = json::get(&keys, "line")?.as_ref()?;
+    let line = line.trim_end_matches('\n').to_string();
+    let Some(m) = raw_ts
+        .as_deref()
+        .and_then(|t| STREAM_TS.captures(pytext::strip(t)))
+    else {
+        return Some((line, None, 0));
+    };
+    let frac = m.get(3).map(|g| g.as_str());
+    let mut ts = at(&m[1], &m[2], frac);
+    if let (Some(t), Some(zone)) = (ts, m.get(4).map(|g| g.as_str())) {
+        if zone != "Z" {
+            let sign = if zone.starts_with('+') { 1 } else { -1 };
+            let chars: Vec<char> = zone.chars().collect();
+            let hours = digits_value(&chars[1..3].iter().collect::<String>())?;
+            let minutes = digits_value(&chars[chars.len() - 2..].iter().collect::<String>())?;
+            ts = Some(t - sign * (hours * 60 + minutes) * 60_000_000);
+        }
+    }
+    Some((line, ts, frac.map_or(0, nanos_of)))
 }
 
 /// prefixes.py's `_nanos`: the fraction's digits past the sixth as nanoseconds (`618719777` -> 777).
@@ -495,6 +581,26 @@ mod tests {
         assert_eq!(read("INFO   | abc-123 | Started.").text, "Started.");
         let line = r#"{"requestId": null, "message": "Finished.", "level": "INFO"}"#;
         assert_eq!(read(line).text, "Finished.");
+    }
+
+    #[test]
+    fn runpod_console_rows_and_log_stream_lines() {
+        let p = read("2025-11-10  21:50:27.563 | info | x4twfmpe23foac | got prompt");
+        assert_eq!(
+            (p.text.as_ref(), p.style),
+            ("got prompt", Style::RunpodConsole)
+        );
+        assert_eq!(p.stamp, Stamp::At(t(2025, 11, 10, 21, 50, 27, 563000)));
+        let line = r#"data: {"source": "container", "line": "Prompt executed in 3.00 seconds\n", "ts": "2025-11-10T21:50:27.563+01:00"}"#;
+        let p = read(line);
+        assert_eq!(
+            (p.text.as_ref(), p.style),
+            ("Prompt executed in 3.00 seconds", Style::RunpodStream)
+        );
+        assert_eq!(p.stamp, Stamp::At(t(2025, 11, 10, 20, 50, 27, 563000)));
+        let inner = r#"{"line": "[12:00:00] got prompt", "ts": "2025-11-10T21:50:27Z"}"#;
+        let p = read(inner);
+        assert_eq!((p.text.as_ref(), p.ticks.len()), ("got prompt", 1));
     }
 
     #[test]

@@ -25,6 +25,14 @@ static CHAINED: LazyLock<Regex> = LazyLock::new(|| {
     compile(r"^(During handling of the above exception|The above exception was the direct cause)")
         .expect("chained")
 });
+static CUSTOM_NODE_FRAME: LazyLock<Regex> = LazyLock::new(|| {
+    compile(r#"File "[^"]*[/\\]custom_nodes[/\\]([^/\\"]+)"#).expect("custom node frame")
+});
+static FILE_FRAME: LazyLock<Regex> =
+    LazyLock::new(|| compile(r#"File "([^"]+)""#).expect("file frame"));
+static CUDA_CALL: LazyLock<Regex> = LazyLock::new(|| {
+    compile(r#"torch\.cuda\.|\.cuda\(|["']cuda(?::\d+)?["']"#).expect("cuda call")
+});
 const TRACEBACK_NEEDLE: &str = "Traceback (most recent call last)";
 const MAX_TRACEBACK_LINES: u64 = 2000;
 const MAX_GLUED_MESSAGES: usize = 100;
@@ -71,6 +79,8 @@ pub struct LineScan<'a> {
     pub isolated: bool,
     /// Nanoseconds past the stamp's microsecond (docker's nine digits).
     pub nanos: u32,
+    /// Time-only prefixes read before the stamp (prefix.rs): the clock moves for them first.
+    pub ticks: Vec<i64>,
 }
 
 /// Which lines must pass through Python's redactor (read/redact.py) before they are read: those
@@ -217,10 +227,10 @@ pub fn scan_line<'a>(
 
 /// The order-free work of one line once cleaned (and redacted): prefix, states, messages.
 pub fn scan_clean<'a>(table: &Table, number: u64, cleaned: Cow<'a, str>) -> LineScan<'a> {
-    let (text, stamp, resolution, style, nanos) = match cleaned {
+    let (text, stamp, resolution, style, nanos, ticks) = match cleaned {
         Cow::Borrowed(line) => {
             let p = prefix::read(line);
-            (p.text, p.stamp, p.resolution, p.style, p.nanos)
+            (p.text, p.stamp, p.resolution, p.style, p.nanos, p.ticks)
         }
         Cow::Owned(line) => {
             let p = prefix::read(&line);
@@ -230,6 +240,7 @@ pub fn scan_clean<'a>(table: &Table, number: u64, cleaned: Cow<'a, str>) -> Line
                 p.resolution,
                 p.style,
                 p.nanos,
+                p.ticks,
             )
         }
     };
@@ -240,9 +251,7 @@ pub fn scan_clean<'a>(table: &Table, number: u64, cleaned: Cow<'a, str>) -> Line
         for (i, seg) in text.split('\r').enumerate() {
             if i > 0 && prefix::may_start_with_prefix(seg) {
                 let p = prefix::read(seg);
-                if let Stamp::TimeOnly(m) = p.stamp {
-                    ops.push(Op::Clock(m));
-                }
+                clock_ops(&p, &mut ops);
                 segment(table, &p.text, &mut ops, &mut phase, &mut states);
             } else {
                 segment(table, seg, &mut ops, &mut phase, &mut states);
@@ -259,12 +268,21 @@ pub fn scan_clean<'a>(table: &Table, number: u64, cleaned: Cow<'a, str>) -> Line
         number,
         stamp,
         nanos,
+        ticks,
         resolution,
         style,
         text,
         ops,
         phase,
         isolated,
+    }
+}
+
+/// The clock's moves a prefix read inside a line makes (its ticks, then its own time-only stamp).
+fn clock_ops(p: &prefix::Prefixed, ops: &mut Vec<Op>) {
+    ops.extend(p.ticks.iter().map(|&t| Op::Clock(t)));
+    if let Stamp::TimeOnly(t) = p.stamp {
+        ops.push(Op::Clock(t));
     }
 }
 
@@ -295,9 +313,7 @@ fn segment(table: &Table, text: &str, ops: &mut Vec<Op>, phase: &mut Phase, stat
         let after_at = pos + m.end;
         if prefix::may_start_with_prefix(after) {
             let p = prefix::read(after);
-            if let Stamp::TimeOnly(t) = p.stamp {
-                ops.push(Op::Clock(t));
-            }
+            clock_ops(&p, ops);
             match p.text {
                 Cow::Borrowed(s) => pos = after_at + (after.len() - s.len()),
                 Cow::Owned(s) => {
@@ -384,8 +400,21 @@ pub struct Traceback {
     /// exception type, message, oom, exception line
     pub exception: Option<(String, String, bool, u64)>,
     pub chained: u64,
-    /// `chained` became a key before `exception_type` did.
-    pub chained_first: bool,
+    /// The file of the first frame, the custom node of the last frame in one, a CUDA call below it.
+    pub first_file: Option<String>,
+    pub custom_node: Option<String>,
+    pub cuda_call: bool,
+    /// Keys past `lines`, `pattern` and `text`, in the order traceback.py's dict gets them.
+    pub keys: Vec<&'static str>,
+}
+
+impl Traceback {
+    /// A key set: the dict keeps the position of its first setting.
+    fn note(&mut self, key: &'static str) {
+        if !self.keys.contains(&key) {
+            self.keys.push(key);
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -515,9 +544,7 @@ impl Tracebacks {
             return (true, None);
         }
         if stripped.starts_with(TRACEBACK_NEEDLE) {
-            if pending.chained == 0 && pending.exception.is_none() {
-                pending.chained_first = true;
-            }
+            pending.note("chained");
             pending.chained += 1;
             pending.end_line = line;
             self.open = Some(pending);
@@ -531,6 +558,28 @@ impl Tracebacks {
         if text.starts_with([' ', '\t']) || pytext::strip(text).is_empty() {
             tb.end_line = line;
             tb.lines += 1;
+            let frame_line = text
+                .trim_start_matches(pytext::is_space)
+                .starts_with("File ");
+            if tb.first_file.is_none() && frame_line {
+                if let Some(m) = FILE_FRAME.captures(text) {
+                    tb.first_file = Some(head_chars(&m[1], 300).to_string());
+                    tb.note("first_file");
+                }
+            }
+            if text.contains("custom_nodes") {
+                if let Some(m) = CUSTOM_NODE_FRAME.captures(text) {
+                    tb.custom_node = Some(head_chars(&m[1], 200).to_string());
+                    tb.note("custom_node");
+                }
+            } else if tb.custom_node.is_some()
+                && text.contains("cuda")
+                && !frame_line
+                && CUDA_CALL.is_match(text)
+            {
+                tb.cuda_call = true;
+                tb.note("cuda_call");
+            }
             if tb.lines > MAX_TRACEBACK_LINES {
                 self.pending = Some(tb);
             } else {
@@ -549,6 +598,9 @@ impl Tracebacks {
                     line,
                 ));
                 tb.text = head_chars(stripped, TEXT_CHARS).to_string();
+                for key in ["exception_type", "message", "oom", "exception_line"] {
+                    tb.note(key);
+                }
                 tb.end_line = line;
                 tb.end_ts = ts;
                 self.pending = Some(tb);
@@ -574,7 +626,7 @@ pub struct Parser {
     table: Arc<Table>,
     clock: Clock,
     pub skipped_lines: u64,
-    pub styles: [u64; 6],
+    pub styles: [u64; 8],
     /// Styles in the order first seen (the report lists them so).
     pub style_order: Vec<Style>,
     pub first_ts: Option<i64>,
@@ -596,7 +648,7 @@ impl Parser {
             table,
             clock: Clock::default(),
             skipped_lines: 0,
-            styles: [0; 6],
+            styles: [0; 8],
             style_order: Vec::new(),
             first_ts: None,
             last_ts: None,
@@ -615,6 +667,9 @@ impl Parser {
     /// Parse one scanned line: its items go to `out`, after the activity runs up to it.
     pub fn feed(&mut self, scan: LineScan, out: &mut Vec<Item>) {
         let table = Arc::clone(&self.table);
+        for &tick in &scan.ticks {
+            self.clock.time_only(tick);
+        }
         let ts = self.clock.resolve(scan.stamp);
         let style = Style::ALL
             .iter()
@@ -721,18 +776,27 @@ impl Parser {
         }
         self.close_lowvram(out);
         if role == Role::Traceback {
-            self.tracebacks.open = Some(Traceback {
+            let mut tb = Traceback {
                 row,
                 line,
                 ts,
                 end_line: line,
                 end_ts: None,
                 lines: 1,
+                first_file: FILE_FRAME
+                    .captures(&text)
+                    .map(|m| head_chars(&m[1], 300).to_string()),
                 text,
                 exception: None,
                 chained: 0,
-                chained_first: false,
-            });
+                custom_node: None,
+                cuda_call: false,
+                keys: Vec::new(),
+            };
+            if tb.first_file.is_some() {
+                tb.note("first_file"); // a first frame glued to the line
+            }
+            self.tracebacks.open = Some(tb);
             return;
         }
         if matches!(role, Role::ClosesBar | Role::StartMarker) {
@@ -1012,6 +1076,9 @@ mod tests {
     #[test]
     fn glued_messages() {
         let (items, table) = parse("got promptLoading 1 new model\n");
-        assert_eq!(names(&items, &table), ["prompt_received", "load_detail"]);
+        assert_eq!(
+            names(&items, &table),
+            ["prompt_received", "loading_new_models"]
+        );
     }
 }

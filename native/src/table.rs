@@ -296,7 +296,10 @@ pub mod tests {
         let text = "got promptLoading 1 new model";
         let f = t.find(text).unwrap();
         assert!(t.rows[f.row].glued);
-        assert_eq!(name_of(&t, &text[f.end..]).as_deref(), Some("load_detail"));
+        assert_eq!(
+            name_of(&t, &text[f.end..]).as_deref(),
+            Some("loading_new_models")
+        );
     }
 
     #[test]

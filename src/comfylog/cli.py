@@ -140,7 +140,7 @@ def _print_version(value: bool) -> None:
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks instead of one-line errors."),
     version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
-                                 help="Show comfylog's version and which scanner reads logs (native or python), then exit."),
+                                 help="Show comfylog's version and its scanner (native or python), then exit."),
 ) -> None:
     DEBUG["on"] = debug
 
