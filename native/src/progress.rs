@@ -48,16 +48,7 @@ pub fn search(text: &str) -> Option<Match<'_>> {
     let mut from = 0;
     while let Some(rel) = memchr::memmem::find(&bytes[from..], b"%|") {
         let find = from + rel;
-        let mut pct = find;
-        let mut steps = 0;
-        while steps < 3 && pct > 0 {
-            let prev = text[..pct].chars().next_back().expect("char");
-            if !is_decimal(prev) {
-                break;
-            }
-            pct -= prev.len_utf8();
-            steps += 1;
-        }
+        let pct = percent_start(text, find);
         if pct < find {
             let low = back_chars(text, pct, LABEL_CHARS);
             let window = &bytes[low..pct];
@@ -136,16 +127,7 @@ fn finish<'a>(
 /// runs to the first `%`'s digits, so, as for a drawn bar, only one split can match.
 fn barless(text: &str) -> Option<Match<'_>> {
     let find = memchr::memchr(b'%', text.as_bytes())?;
-    let mut pct = find;
-    let mut steps = 0;
-    while steps < 3 && pct > 0 {
-        let prev = text[..pct].chars().next_back().expect("char");
-        if !is_decimal(prev) {
-            break;
-        }
-        pct -= prev.len_utf8();
-        steps += 1;
-    }
+    let pct = percent_start(text, find);
     let label = &text[..pct];
     if pct == find || label.contains(['\r', '|']) || label.chars().count() > LABEL_CHARS {
         return None;
@@ -169,6 +151,18 @@ pub fn find_state(text: &str) -> Option<Match<'_>> {
     } else {
         None
     }
+}
+
+/// Where the percentage before the `%` at `find` starts: up to three decimal digits back (`\d{1,3}`).
+fn percent_start(text: &str, find: usize) -> usize {
+    let mut pct = find;
+    for _ in 0..3 {
+        match text[..pct].chars().next_back() {
+            Some(prev) if is_decimal(prev) => pct -= prev.len_utf8(),
+            _ => break,
+        }
+    }
+    pct
 }
 
 /// The byte offset `n` characters before `at` (or 0).
