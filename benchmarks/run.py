@@ -1,25 +1,33 @@
-"""Time comfylog against lnav and grep on the same files, in the same run, and print the ratios.
+"""Time comfylog against lnav, grep and ripgrep on the same files, in the same run, and print the ratios.
 
     python benchmarks/generate.py            # once: data/bench-100mb.log and data/bench-1gb.log
-    python benchmarks/run.py                 # every data/bench-*.log, plus start-up on a small log
+    python benchmarks/generate.py --concat --size 256MB   # once: data/corpus-256mb.log
+    python benchmarks/run.py                 # every data/bench-*.log and data/corpus-*.log, start-up
     python benchmarks/run.py --repeat 3 benchmarks/data/bench-100mb.log
     python benchmarks/run.py --outputs       # terminal and HTML reports against --format json
+    python benchmarks/run.py --fleet 1000    # a fleet of 1,000 corpus logs, each scanner
 
 For each file:
 
-* ``comfylog analyze --format json FILE`` (the full analysis, findings included);
+* ``comfylog analyze --format json FILE`` (the full analysis, findings included), once with each
+  scanner: ``native`` (comfylog._native, when installed) and ``python`` (``COMFYLOG_SCANNER``);
 * ``lnav -n -c ';SELECT count(*) FROM all_logs' FILE``: lnav indexes the whole file (formats,
   timestamps, levels) before it answers; checked with lnav 0.11.1 (Debian), where ``-n`` runs
   headless and the query's count proves the file was read;
-* ``grep -c -E 'got prompt|Prompt executed in|...'``: the floor, one pass for the key phrases;
-* the Python floor: the same interpreter reading every line of the file and running one regex
-  search (the key phrases) on each, doing nothing else. No Python line parser can beat it, so
-  its ratio to lnav bounds what pure Python can reach here (``py floor/lnav``).
+* ``grep -c -E 'got prompt|Prompt executed in|...'`` and ``rg -c`` (ripgrep): the floor, one pass
+  for the key phrases;
+* with ``--floor``, the Python floor: the same interpreter reading every line of the file and
+  running one regex search (the key phrases) on each, doing nothing else. No Python line parser
+  can beat it, so its ratio to lnav bounds what pure Python can reach here.
 
 Times are wall seconds (best of ``--repeat``); peak RSS comes from GNU time (``/usr/bin/time -v``,
 Debian package ``time``). Ratios are comfylog / lnav and comfylog / grep. Start-up is
 ``comfylog analyze`` (terminal report) on a log of at most 100 kB, including the interpreter, best
-of three after a warm-up run.
+of three after a warm-up run, with each scanner.
+
+``--fleet N`` copies the corpus logs and scenarios round-robin into data/fleet-N/ and times
+``comfylog analyze --format json DIR`` (one summary row per log, two worker processes) with each
+scanner.
 
 ``--outputs`` times the outputs of one analysis on data/corpus-20mb.log (generate.py
 --concat: the real logs one after the other, many runs): ``--format json``, the terminal report
@@ -51,10 +59,11 @@ KEY_PHRASES = (
 GNU_TIME = "/usr/bin/time"
 TARGET_RATIO = 1.0
 TARGET_RSS_MB = 200
-TARGET_STARTUP_S = 0.25
+TARGET_STARTUP_S = 0.2
+CORPUS = ROOT.parent / "shared" / "corpus"
 #: The outputs against --format json on the same file (README, "Speed and memory on long logs").
 TARGET_OUTPUTS = {"terminal": 1.5, "html": 2.0, "markdown": 1.5, "trace": 2.0}
-CONCAT_LOG = DATA / "corpus-20mb.log"
+CONCAT_LOG = DATA / "corpus-256mb.log"
 #: The Python floor (see above): a line loop with one compiled search per line, and nothing else.
 PYTHON_FLOOR = (
     "import re, sys\n"
@@ -75,12 +84,19 @@ def comfylog_command() -> list[str]:
 
 #: Commands run as installed: with PYTHONDONTWRITEBYTECODE set (as in some sandboxes), every start
 #: would compile comfylog's sources again (~70 ms) where a pip install has them compiled once.
-CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+CHILD_ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "COMFYLOG_SCANNER")}
 
 
-def timed(cmd: list[str]) -> tuple[float, float, str]:
+def scanners() -> list[str]:
+    """The scanners this comfylog has: native first where installed, python always."""
+    found = subprocess.run([*comfylog_command(), "--version"], capture_output=True, text=True, env=CHILD_ENV)
+    return ["native", "python"] if "scanner native" in found.stdout else ["python"]
+
+
+def timed(cmd: list[str], scanner: str | None = None) -> tuple[float, float, str]:
     """Run ``cmd`` under GNU time; (wall seconds, peak RSS in MB, its standard output)."""
-    proc = subprocess.run([GNU_TIME, "-v", *cmd], capture_output=True, text=True, errors="replace", env=CHILD_ENV)
+    env = CHILD_ENV if scanner is None else {**CHILD_ENV, "COMFYLOG_SCANNER": scanner}
+    proc = subprocess.run([GNU_TIME, "-v", *cmd], capture_output=True, text=True, errors="replace", env=env)
     if proc.returncode != 0:
         sys.exit(f"run.py: {' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()[-400:]}")
     wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):(\d+(?:\.\d+)?)", proc.stderr)
@@ -91,8 +107,8 @@ def timed(cmd: list[str]) -> tuple[float, float, str]:
     return seconds, int(rss.group(1)) / 1024, proc.stdout
 
 
-def best(cmd: list[str], repeat: int) -> tuple[float, float, str]:
-    runs = [timed(cmd) for _ in range(repeat)]
+def best(cmd: list[str], repeat: int, scanner: str | None = None) -> tuple[float, float, str]:
+    runs = [timed(cmd, scanner) for _ in range(repeat)]
     return min(r[0] for r in runs), max(r[1] for r in runs), runs[-1][2]
 
 
@@ -115,52 +131,91 @@ def lnav_version() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="comfylog vs lnav vs grep, same files, same run.")
-    parser.add_argument("files", nargs="*", type=Path, help="logs to time (default: benchmarks/data/bench-*.log)")
+    parser.add_argument("files", nargs="*", type=Path,
+                        help="logs to time (default: benchmarks/data/bench-*.log and corpus-*.log)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per command; the best wall time counts")
     parser.add_argument("--outputs", action="store_true",
                         help=f"time the terminal and HTML reports against JSON on {CONCAT_LOG.name} instead")
+    parser.add_argument("--fleet", type=int, metavar="N", help="time a fleet of N corpus logs instead")
+    parser.add_argument("--floor", action="store_true", help="also time the Python floor (a bare line loop)")
     args = parser.parse_args()
     if args.outputs:
         outputs(args.files[0] if args.files else CONCAT_LOG, args.repeat)
         return
-    for tool in ("lnav", "grep", GNU_TIME):
+    if args.fleet:
+        fleet(args.fleet, args.repeat)
+        return
+    for tool in ("lnav", "grep", "rg", GNU_TIME):
         if shutil.which(tool) is None:
-            sys.exit(f"run.py: {tool} not found (apt-get install lnav grep time)")
-    files = args.files or sorted(DATA.glob("bench-*.log"), key=lambda p: p.stat().st_size)
+            sys.exit(f"run.py: {tool} not found (apt-get install lnav grep ripgrep time)")
+    files = args.files or sorted([*DATA.glob("bench-*.log"), *DATA.glob("corpus-*.log")],
+                                 key=lambda p: p.stat().st_size)
     if not files:
         sys.exit("run.py: no benchmark logs: run python benchmarks/generate.py first")
     comfylog = comfylog_command()
-    print(f"machine: {machine()}; {lnav_version()}")
+    kinds = scanners()
+    print(f"machine: {machine()}; {lnav_version()}; scanners: {', '.join(kinds)}")
     ok = True
 
-    timed([*comfylog, "analyze", "--format", "json", str(SMALL_LOG)])  # warm-up: bytecode written, files cached
-    startup = min(timed([*comfylog, "analyze", str(SMALL_LOG)])[0] for _ in range(max(args.repeat, 3)))
-    small_kb = SMALL_LOG.stat().st_size / 1000
-    verdict = "ok" if startup <= TARGET_STARTUP_S else "MISSED"
-    ok &= startup <= TARGET_STARTUP_S
-    print(f"start-up: comfylog analyze {SMALL_LOG.name} ({small_kb:.0f} kB): {startup:.3f} s "
-          f"(target <= {TARGET_STARTUP_S} s: {verdict})")
+    for kind in kinds:
+        timed([*comfylog, "analyze", "--format", "json", str(SMALL_LOG)], kind)  # warm-up: bytecode, file cache
+        startup = min(timed([*comfylog, "analyze", str(SMALL_LOG)], kind)[0] for _ in range(max(args.repeat, 3)))
+        small_kb = SMALL_LOG.stat().st_size / 1000
+        verdict = "ok" if startup <= TARGET_STARTUP_S else "MISSED"
+        ok &= startup <= TARGET_STARTUP_S or kind != kinds[0]
+        print(f"start-up ({kind}): comfylog analyze {SMALL_LOG.name} ({small_kb:.0f} kB): {startup:.3f} s "
+              f"(target <= {TARGET_STARTUP_S} s: {verdict})")
 
-    header = f"{'file':<22}{'MB':>7}{'comfylog s':>12}{'lnav s':>9}{'grep s':>9}{'/lnav':>8}{'/grep':>8}"
-    header += f"{'comfylog MB':>13}{'lnav MB':>9}{'py floor s':>12}{'floor/lnav':>12}"
+    header = f"{'file':<20}{'MB':>6}"
+    for kind in kinds:
+        header += f"{kind + ' s':>10}{'/lnav':>7}{'peak MB':>9}"
+    header += f"{'lnav s':>8}{'lnav MB':>9}{'grep s':>8}{'rg s':>7}"
+    if args.floor:
+        header += f"{'py floor s':>11}"
     print(header)
     ratio_ok = rss_ok = True
     for path in files:
         size_mb = path.stat().st_size / 1e6
-        ours = best([*comfylog, "analyze", "--format", "json", str(path)], args.repeat)
+        row = f"{path.name:<20}{size_mb:>6.0f}"
         lnav = best(["lnav", "-n", "-c", ";SELECT count(*) FROM all_logs", str(path)], args.repeat)
-        grep = best(["grep", "-c", "-E", KEY_PHRASES, str(path)], args.repeat)
-        floor = best([sys.executable, "-c", PYTHON_FLOOR, str(path), KEY_PHRASES], args.repeat)
         if not re.search(r"\d", lnav[2]):
             sys.exit(f"run.py: lnav printed no count for {path}: {lnav[2]!r}")
-        vs_lnav, vs_grep = ours[0] / lnav[0], ours[0] / max(grep[0], 1e-3)
-        print(f"{path.name:<22}{size_mb:>7.0f}{ours[0]:>12.2f}{lnav[0]:>9.2f}{grep[0]:>9.2f}{vs_lnav:>8.2f}"
-              f"{vs_grep:>8.1f}{ours[1]:>13.0f}{lnav[1]:>9.0f}{floor[0]:>12.2f}{floor[0] / lnav[0]:>12.2f}")
-        ratio_ok &= vs_lnav <= TARGET_RATIO
-        rss_ok &= ours[1] < TARGET_RSS_MB
-    print(f"target comfylog/lnav <= {TARGET_RATIO}: {'met' if ratio_ok else 'MISSED'}; "
-          f"target comfylog peak RSS < {TARGET_RSS_MB} MB: {'met' if rss_ok else 'MISSED'}; "
+        for kind in kinds:
+            ours = best([*comfylog, "analyze", "--format", "json", str(path)], args.repeat, kind)
+            row += f"{ours[0]:>10.2f}{ours[0] / lnav[0]:>7.2f}{ours[1]:>9.0f}"
+            if kind == kinds[0]:
+                ratio_ok &= ours[0] / lnav[0] <= TARGET_RATIO
+                rss_ok &= ours[1] <= TARGET_RSS_MB
+        grep = best(["grep", "-c", "-E", KEY_PHRASES, str(path)], args.repeat)
+        rg = best(["rg", "-c", KEY_PHRASES, str(path)], args.repeat)
+        row += f"{lnav[0]:>8.2f}{lnav[1]:>9.0f}{grep[0]:>8.2f}{rg[0]:>7.2f}"
+        if args.floor:
+            floor = best([sys.executable, "-c", PYTHON_FLOOR, str(path), KEY_PHRASES], args.repeat)
+            row += f"{floor[0]:>11.2f}"
+        print(row, flush=True)
+    print(f"target comfylog ({kinds[0]})/lnav <= {TARGET_RATIO}: {'met' if ratio_ok else 'MISSED'}; "
+          f"peak RSS <= {TARGET_RSS_MB} MB: {'met' if rss_ok else 'MISSED'}; "
           f"start-up: {'met' if ok else 'MISSED'} (see README, Speed and memory on long logs)")
+
+
+def fleet(count: int, repeat: int) -> None:
+    """A fleet of ``count`` corpus logs (copied round-robin into data/fleet-N/), with each scanner."""
+    logs = sorted((CORPUS / "logs").glob("*.log")) + sorted((CORPUS / "scenarios").glob("*.log"))
+    if not logs:
+        sys.exit(f"run.py: no corpus logs under {CORPUS}")
+    folder = DATA / f"fleet-{count}"
+    if not folder.is_dir() or len(list(folder.iterdir())) != count:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        for i in range(count):
+            source = logs[i % len(logs)]
+            shutil.copyfile(source, folder / f"{i:05d}-{source.name}")
+    comfylog = comfylog_command()
+    size = sum(p.stat().st_size for p in folder.iterdir()) / 1e6
+    print(f"machine: {machine()}; fleet of {count} corpus logs ({size:.0f} MB) in {folder}")
+    for kind in scanners():
+        seconds, rss, _ = best([*comfylog, "analyze", "--format", "json", str(folder)], repeat, kind)
+        print(f"{kind:<8}{seconds:>8.2f} s{rss:>8.0f} MB peak")
 
 
 def outputs(path: Path, repeat: int) -> None:

@@ -235,7 +235,8 @@ def test_help_lists_the_ids_and_the_version_is_one_line() -> None:
     help_text = run_cli("check", "--help", text=True, columns=400).stdout
     assert "Ids: no-success, lowvram, lowvram-forced" in help_text and "debug-logging. Default: startup-failed" in (
         help_text)
-    assert run_cli("--version", text=True).stdout == f"comfylog {__version__}\n"
+    version = str(run_cli("--version", text=True).stdout)
+    assert version.startswith(f"comfylog {__version__} (scanner ") and version.count("\n") == 1
 
 
 def test_the_job_summary_lists_failures_and_warnings_cut_at_a_word(work: Path, tmp_path: Path) -> None:

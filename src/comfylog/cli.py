@@ -120,10 +120,14 @@ def _print_rich(draw: Callable[[Any], None], output: Path | None, width: int = 1
 
 
 def version_text() -> str:
-    """What ``comfylog --version`` prints: the version (and, later, which scanner runs)."""
+    """What ``comfylog --version`` prints: the version and which scanner reads logs (native or python)."""
+    from .parse.native import native_module, scanner
     from .version import __version__
 
-    return f"comfylog {__version__}"
+    which = scanner()
+    module = native_module()
+    detail = f" {module.version()}" if which == "native" and module is not None else ""
+    return f"comfylog {__version__} (scanner {which}{detail})"
 
 
 def _print_version(value: bool) -> None:
@@ -136,7 +140,7 @@ def _print_version(value: bool) -> None:
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks instead of one-line errors."),
     version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
-                                 help="Show comfylog's version and exit."),
+                                 help="Show comfylog's version and its scanner (native or python), then exit."),
 ) -> None:
     DEBUG["on"] = debug
 

@@ -7,16 +7,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from .diagnose import diagnose
 from .gcpolicy import fewer_collections
 from .model import Report, SourceInfo, Summary
 from .parse import Parser
-from .read.lines import read_lines, read_text
+from .parse.native import NativeParser, scanner
+from .read.lines import LogInput, open_input, open_text
 from .read.redact import Redactor
-from .read.source import RawLine, Source
+from .read.source import Source
 from .segment.segmenter import RUN_BLOCK, Segmenter
 from .spool import Spool
 
@@ -35,7 +36,8 @@ def analyze_paths(paths: Sequence[str], redactor: Redactor | None = None, progre
     on_read = None
     if progress is not None:
         on_read = _reading_progress(paths, progress)
-    opened = [read_lines(path, redactor=redactor, on_read=on_read(i) if on_read else None)
+    native = scanner() == "native"
+    opened = [open_input(path, redactor, blocks=native, on_read=on_read(i) if on_read else None)
               for i, path in enumerate(paths)]  # fail fast, before any work
     report = build_report(opened)
     if progress is not None:
@@ -59,7 +61,7 @@ def _reading_progress(paths: Sequence[str], progress: Progress) -> Callable[[int
 
 def analyze_text(text: str, name: str = "<text>", redactor: Redactor | None = None) -> Report:
     """Analyse a log given as a string (tests, notebooks, pasted logs), findings included."""
-    report = build_report([read_text(text, name, redactor)])
+    report = build_report([open_text(text, name, redactor, blocks=scanner() == "native")])
     report.findings = diagnose(report)
     return report
 
@@ -69,16 +71,29 @@ Span = tuple[tuple[datetime, int] | None, tuple[datetime, int] | None]
 
 
 @fewer_collections()
-def build_report(opened: Iterable[tuple[Source, Iterator[RawLine]]]) -> Report:
-    """Read, parse and segment each opened input in order: the Report, before diagnosis."""
+def build_report(opened: Iterable[LogInput]) -> Report:
+    """Read, parse and segment each opened input in order: the Report, before diagnosis.
+
+    An input opened as blocks goes through the native scanner, one opened as lines through the
+    Python parser (read/lines.py decides: markdown, RunPod console copies and saved log streams
+    are lines).
+    """
     report = empty_report()
     span: Span = (None, None)
-    for index, (source, lines) in enumerate(opened):
-        parser = Parser(index)
+    for index, log in enumerate(opened):
+        source = log.source
         seg = Segmenter(index, first_run_index=len(report.runs), first_prompt_index=len(report.prompts),
                         reading=source)
-        for raw in lines:
-            seg.feed_all(parser.feed(raw))
+        parser: Parser | NativeParser
+        if log.blocks is not None:
+            parser = NativeParser(index, source)
+            for block in log.blocks:
+                seg.feed_all(parser.feed(block))
+        else:
+            assert log.lines is not None
+            parser = Parser(index)
+            for raw in log.lines:
+                seg.feed_all(parser.feed(raw))
         seg.feed_all(parser.close())
         seg.finish()
         span = add_input(report, index, source, parser, seg, span)
@@ -91,7 +106,9 @@ def empty_report() -> Report:
                   loads=Spool(), errors=Spool())
 
 
-def add_input(report: Report, index: int, source: Source, parser: Parser, seg: Segmenter, span: Span) -> Span:
+def add_input(
+    report: Report, index: int, source: Source, parser: Parser | NativeParser, seg: Segmenter, span: Span
+) -> Span:
     """Add input ``index``, read to its end (``seg.finish()`` done), to ``report``; the span so far.
 
     ``build_report`` does this for each input it reads, and ``comfylog watch`` for the stream it

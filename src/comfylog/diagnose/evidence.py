@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from ..events import Event, EventKind
 from ..model import Evidence, Finding, Report
+from ..parse.native import line_picker
 from ..read.lines import lines_at
 from ..read.prefixes import PrefixReader
 from ..read.redact import Redactor
@@ -103,7 +104,7 @@ def read_back(path: str, lines: set[int], redactor: Redactor | None = None) -> d
     if not lines or not os.path.isfile(path):
         return {}
     try:
-        texts = lines_at(path, lines, redactor)
+        texts = lines_at(path, lines, redactor, picker=line_picker())
     except (OSError, UnusableInput):
         return {}
     reader = PrefixReader()

@@ -146,12 +146,12 @@ def _row(raw: dict[str, Any]) -> Pattern:
 
 def load_table(text: str | None = None) -> tuple[tuple[Pattern, ...], dict[str, str]]:
     """The rows and text classes of messages.toml (or of ``text``, a table in the same form)."""
-    if text is None:
-        text = resources.files(__package__).joinpath("messages.toml").read_text(encoding="utf-8")
-    data = tomllib.loads(text)
+    data = tomllib.loads(TABLE_TEXT if text is None else text)
     return tuple(_row(raw) for raw in data["message"]), dict(data.get("text_classes", {}))
 
 
+#: messages.toml as text: the native scanner compiles the same rows from it (parse/native.py).
+TABLE_TEXT = resources.files(__package__).joinpath("messages.toml").read_text(encoding="utf-8")
 PATTERNS, TEXT_CLASSES = load_table()
 #: Text that means the GPU ran out of memory, wherever it appears.
 OOM_RE = re.compile(TEXT_CLASSES["oom"])

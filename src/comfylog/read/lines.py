@@ -2,19 +2,22 @@
 
 ``read_lines(path)`` opens a file, ``-`` (stdin) or a ``.gz`` (streams.py), decodes and cleans each
 line (clean.py), for markdown keeps only the fenced log (markdown.py) and puts a RunPod console copy
-in time order (runpod.py). ``lines_at`` reads a few
-lines back by number (a finding's evidence).
+in time order (runpod.py). ``open_input`` does the same, or, for a plain log read by the native
+scanner (which decodes, cleans and redacts itself), hands over the input's blocks of whole lines
+instead. ``lines_at`` reads a few lines back by number (a finding's evidence).
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from .clean import decode, finish_line
-from .markdown import markdown_lines, peek_markdown
+from .markdown import MARKDOWN_PEEK_LINES, markdown_lines, peek_markdown
 from .redact import Redactor
 from .runpod import console_lines, console_order, sse_data_lines, sse_framed
 from .source import RawLine, Source, UnusableInput, new_source
@@ -69,21 +72,23 @@ def read_lines(
     input cannot be a log.
     """
     stream, name = open_binary(path)
-    src = source or new_source(name, redactor)
-    phys = _physical_lines(stream, src, on_read)
-    # Read the first line now so missing/binary input fails here, not mid-analysis.
-    try:
-        head = next(phys)
-    except StopIteration:
-        head = None
-    except UnusableInput:
-        stream.close()
-        raise
-    return src, _clean_lines(head, phys, src, stream)
+    opened = _opened(stream, source or new_source(name, redactor), blocks=False, on_read=on_read)
+    assert opened.lines is not None
+    return opened.source, opened.lines
 
 
-def lines_at(path: str, numbers: set[int], redactor: Redactor | None = None) -> dict[int, str]:
+#: Picks numbered lines out of a block of whole lines: (block, lines before it, ascending numbers
+#: wanted) -> ((number, clean text) of those in it, lines in the block). The native scanner has one.
+Picker = Callable[[bytes, int, list[int]], tuple[list[tuple[int, str]], int]]
+
+
+def lines_at(
+    path: str, numbers: set[int], redactor: Redactor | None = None, picker: Picker | None = None
+) -> dict[int, str]:
     """The cleaned text of the physical lines ``numbers`` of the log at ``path`` (evidence read back).
+
+    With ``picker`` (the native scanner's), a plain log read without redaction has the lines before
+    the wanted ones counted without being decoded.
 
     Only these lines are cleaned (and redacted): the rest are split and counted, no more, and
     reading stops after the last one wanted. Raises OSError if the file cannot be opened; a file
@@ -96,6 +101,21 @@ def lines_at(path: str, numbers: set[int], redactor: Redactor | None = None) -> 
     stream, name = open_binary(path)
     src = new_source(name, redactor)
     try:
+        if picker is not None and redactor is None:
+            log = _opened(stream, src, blocks=True)
+            if log.blocks is not None:
+                wanted = sorted(numbers)
+                number = 0
+                for block in log.blocks:
+                    picked, count = picker(block, number, [n for n in wanted if n > number])
+                    found.update(picked)
+                    number += count
+                    if number >= last:
+                        break
+                return found
+            stream.close()  # not plain: read again below, as the Python reader reads it
+            stream, name = open_binary(path)
+            src = new_source(name, redactor)
         phys = _physical_lines(stream, src)
         peeked, markdown = peek_markdown(phys)
         if markdown:  # a pasted report: only fenced lines are log
@@ -132,11 +152,9 @@ def read_text(
     text: str, name: str = "<text>", redactor: Redactor | None = None
 ) -> tuple[Source, Iterator[RawLine]]:
     """Like read_lines, for a log already in memory (tests, notebooks, pasted logs)."""
-    stream = io.BytesIO(text.encode("utf-8", errors="surrogatepass"))
-    src = new_source(name, redactor)
-    phys = _physical_lines(stream, src)
-    head = next(phys, None)
-    return src, _clean_lines(head, phys, src, stream)
+    opened = open_text(text, name, redactor)
+    assert opened.lines is not None
+    return opened.source, opened.lines
 
 
 def _clean_lines(
@@ -177,3 +195,77 @@ def _chain_many(items: list[tuple[int, str]], rest: Iterator[tuple[int, str]]) -
     yield from items
     yield from rest
 
+
+
+@dataclass
+class LogInput:
+    """An opened input: its Source, and its content as clean lines or as blocks of whole lines.
+
+    Exactly one of ``lines`` and ``blocks`` is set. ``blocks`` (the bytes of whole lines, as
+    streams.py cuts them: gzip and UTF-16 already undone) is given only for a plain log (not
+    markdown, a RunPod console copy or a saved log stream, whose lines the Python reader picks or
+    reorders), to a scanner that decodes, cleans and redacts lines itself (with the Source's
+    redactor); the Source's line counters are then the scanner's to fill in.
+    """
+
+    source: Source
+    lines: Iterator[RawLine] | None = None
+    blocks: Iterator[bytes] | None = None
+
+
+def open_input(
+    path: str, redactor: Redactor | None = None, blocks: bool = False, on_read: OnRead | None = None
+) -> LogInput:
+    """Open ``path`` like read_lines; with ``blocks``, a plain log comes as blocks.
+    Raises UnusableInput before any line is produced when the input cannot be a log."""
+    stream, name = open_binary(path)
+    return _opened(stream, new_source(name, redactor), blocks, on_read)
+
+
+def open_text(text: str, name: str = "<text>", redactor: Redactor | None = None, blocks: bool = False) -> LogInput:
+    """Like open_input, for a log already in memory."""
+    stream = io.BytesIO(text.encode("utf-8", errors="surrogatepass"))
+    return _opened(stream, new_source(name, redactor), blocks)
+
+
+def _opened(stream: BinaryIO, src: Source, blocks: bool, on_read: OnRead | None = None) -> LogInput:
+    raw = physical_blocks(stream, src)
+    if on_read is not None:
+        raw = _reporting(raw, stream, on_read)
+    peeked: list[bytes] = []
+    seen = 0
+    try:  # the first block now: a missing or binary input fails here, not mid-analysis
+        while seen < MARKDOWN_PEEK_LINES:
+            block = next(raw, None)
+            if block is None:
+                break
+            peeked.append(block)
+            seen += block.count(b"\n")
+            if not blocks:
+                break
+    except UnusableInput:
+        stream.close()
+        raise
+    everything = itertools.chain(peeked, raw)
+    if blocks and _plain(peeked):
+        return LogInput(src, blocks=_closing(everything, stream))
+    phys = lines_of_blocks(everything, src)
+    head = next(phys, None)
+    return LogInput(src, lines=_clean_lines(head, phys, src, stream))
+
+
+def _plain(blocks: list[bytes]) -> bool:
+    """Not markdown, a console copy or a saved log stream: the tests _clean_lines makes, on the first
+    lines of ``blocks`` (decoded as the reader decodes them, nothing counted)."""
+    text = decode(b"".join(blocks), Source(name=""))
+    lines = list(enumerate(text.split("\n")[:MARKDOWN_PEEK_LINES], start=1))
+    peeked, markdown = peek_markdown(iter(lines))
+    return not markdown and console_order(peeked) is None and not sse_framed(peeked)
+
+
+def _closing(blocks: Iterator[bytes], stream: BinaryIO) -> Iterator[bytes]:
+    try:
+        yield from blocks
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()

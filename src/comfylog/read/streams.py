@@ -32,6 +32,10 @@ GZIP_READ_BYTES = 64 << 10
 GZIP_PIECE_BYTES = 4 << 10
 
 
+#: Bytes that do not occur in text: C0 controls but tab, newline, carriage return and escape; and DEL.
+CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 13, 27)) + b"\x7f"
+
+
 def looks_binary(head: bytes) -> bool:
     """Is ``head`` (an input's first chunk) binary data rather than text? Control bytes say so."""
     if not head:
@@ -39,7 +43,7 @@ def looks_binary(head: bytes) -> bool:
     sample = head[:65536].rstrip(b"\x00")  # a log padded with NULs after a crash is still a log
     if not sample:
         return True
-    control = sum(1 for b in sample if b < 32 and b not in (9, 10, 13, 27)) + sample.count(b"\x7f")
+    control = len(sample) - len(sample.translate(None, CONTROL_BYTES))  # in C: a loop here cost 3 ms a file
     return control / len(sample) > BINARY_CONTROL_SHARE
 
 

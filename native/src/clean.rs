@@ -1,0 +1,166 @@
+//! Bytes -> clean lines, as comfylog/read/clean.py does it: UTF-8 with every undecodable byte
+//! replaced by U+FFFD and counted, the line ending dropped, lines cut to MAX_LINE_CHARS code
+//! points, ANSI codes and NULs removed, tqdm's block characters mangled by cp1252 repaired.
+
+use regex::Regex;
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+/// read/streams.py's MAX_LINE_CHARS.
+pub const MAX_LINE_CHARS: usize = 1 << 20;
+
+static ANSI: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]").unwrap()
+});
+
+/// What cleaning found, per input (the Source counters of the Python reader).
+#[derive(Default, Clone, Debug, PartialEq, Eq)]
+pub struct Counts {
+    pub replaced_bytes: u64,
+    pub truncated_lines: u64,
+    pub repaired_mojibake: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, other: &Counts) {
+        self.replaced_bytes += other.replaced_bytes;
+        self.truncated_lines += other.truncated_lines;
+        self.repaired_mojibake += other.repaired_mojibake;
+    }
+}
+
+/// `bytes.decode("utf-8")`, each byte that is not part of a valid sequence becoming one U+FFFD
+/// (Python's surrogateescape-then-replace: one per byte, where Rust's lossy decoding puts one per
+/// invalid run).
+pub fn decode<'a>(bytes: &'a [u8], counts: &mut Counts) -> Cow<'a, str> {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(bytes.len() + 16);
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        let bad = chunk.invalid().len();
+        counts.replaced_bytes += bad as u64;
+        for _ in 0..bad {
+            out.push('\u{fffd}');
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// One physical line (without its `\n`) as the parser sees it (clean.py's `finish_line`).
+pub fn finish_line<'a>(text: &'a str, counts: &mut Counts) -> Cow<'a, str> {
+    let mut text: Cow<'a, str> = Cow::Borrowed(text.strip_suffix('\r').unwrap_or(text));
+    // Cheap test first: a line of at most MAX_LINE_CHARS bytes has at most as many characters.
+    if text.len() > MAX_LINE_CHARS && text.chars().count() > MAX_LINE_CHARS {
+        if text.contains('\0') {
+            text = Cow::Owned(text.replace('\0', "")); // a crash's NUL padding is no text to cut
+        }
+        if let Some((at, _)) = text.char_indices().nth(MAX_LINE_CHARS) {
+            text = Cow::Owned(text[..at].to_string());
+            counts.truncated_lines += 1;
+        }
+    }
+    match clean_text(&text, counts) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(cleaned) => Cow::Owned(cleaned),
+    }
+}
+
+/// ANSI codes and NULs removed, tqdm mojibake repaired (clean.py's `clean_text`).
+pub fn clean_text<'a>(text: &'a str, counts: &mut Counts) -> Cow<'a, str> {
+    let mut text = Cow::Borrowed(text);
+    if text.contains('\x1b') {
+        if let Cow::Owned(s) = ANSI.replace_all(&text, "") {
+            text = Cow::Owned(s);
+        }
+    }
+    if text.contains('\0') {
+        text = Cow::Owned(text.replace('\0', ""));
+    }
+    if text.contains("â–") {
+        let (repaired, n) = repair_mojibake(&text);
+        if n > 0 {
+            counts.repaired_mojibake += n;
+            text = Cow::Owned(repaired);
+        }
+    }
+    text
+}
+
+/// cp1252's characters for the bytes 0x80-0x9F (None: undefined, kept as the code point itself
+/// by clean.py's `_cp1252_mojibake`).
+const CP1252_HIGH: [char; 32] = [
+    '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž', '\u{8f}',
+    '\u{90}', '\u{2018}', '\u{2019}', '\u{201c}', '\u{201d}', '•', '–', '—', '˜', '™', 'š', '›',
+    'œ', '\u{9d}', 'ž', 'Ÿ',
+];
+
+/// Block elements U+2580-U+259F are E2 96 80-9F in UTF-8; read as cp1252 they show as `â–` and
+/// one character of CP1252_HIGH. Each such triple becomes its block element again.
+fn repair_mojibake(text: &str) -> (String, u64) {
+    let mut out = String::with_capacity(text.len());
+    let mut n = 0;
+    let mut rest = text;
+    while let Some(at) = rest.find("â–") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "â–".len()..];
+        let third = after.chars().next();
+        match third.and_then(|c| CP1252_HIGH.iter().position(|&h| h == c)) {
+            Some(i) => {
+                out.push(char::from_u32(0x2580 + i as u32).expect("block element"));
+                n += 1;
+                rest = &after[third.map_or(0, char::len_utf8)..];
+            }
+            None => {
+                out.push('â');
+                rest = &rest[at + 'â'.len_utf8()..];
+            }
+        }
+    }
+    out.push_str(rest);
+    (out, n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_bytes_are_one_replacement_each() {
+        let mut c = Counts::default();
+        assert_eq!(
+            decode(b"a\xe2\x96b\xffc", &mut c),
+            "a\u{fffd}\u{fffd}b\u{fffd}c"
+        );
+        assert_eq!(c.replaced_bytes, 3);
+    }
+
+    #[test]
+    fn real_tqdm_line_from_a_cp1252_console() {
+        let mut c = Counts::default();
+        let line = "Sampling:  50%|â–ˆâ–ˆâ–ˆâ–ˆâ–ˆ     | 1/2 [01:57<01:57, 117.60s/it]\r";
+        assert_eq!(
+            finish_line(line, &mut c),
+            "Sampling:  50%|█████     | 1/2 [01:57<01:57, 117.60s/it]"
+        );
+        assert_eq!(c.repaired_mojibake, 5);
+    }
+
+    #[test]
+    fn ansi_and_nul_go() {
+        let mut c = Counts::default();
+        assert_eq!(
+            finish_line("\x1b[32mgot prompt\x1b[0m\0", &mut c),
+            "got prompt"
+        );
+    }
+
+    #[test]
+    fn an_endless_line_is_cut_at_a_million_characters() {
+        let mut c = Counts::default();
+        let long = "█".repeat(MAX_LINE_CHARS + 5);
+        assert_eq!(finish_line(&long, &mut c).chars().count(), MAX_LINE_CHARS);
+        assert_eq!(c.truncated_lines, 1);
+    }
+}

@@ -1,0 +1,481 @@
+//! comfylog._native: the native scanner. Python hands it blocks of whole lines (read by
+//! comfylog/read/streams.py: files, stdin, .gz, UTF-16) and gets back, per block, the parser's
+//! items as plain tuples (comfylog/parse/native.py turns them into Events and Activities).
+//! The message table is the messages.toml text Python passes in, so a new row needs no Rust.
+
+pub mod clean;
+pub mod json;
+pub mod prefix;
+pub mod progress;
+pub mod pytext;
+pub mod scan;
+pub mod table;
+
+use clean::Counts;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDateTime, PyDict, PyTuple};
+use pyo3::IntoPyObjectExt;
+use scan::{Item, Parser, Scan};
+use std::borrow::Cow;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use table::Table;
+
+#[pyfunction]
+fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+/// Scans one input: `feed` each block of whole lines in order, then `close`.
+///
+/// A block is scanned on a thread of its own while Python works on the items of the block before
+/// it: `feed` hands back the previous block's items, `close` the last block's and what is still
+/// open. Python's segmenter and the scanner so run on two cores at once.
+#[pyclass(module = "comfylog._native")]
+struct Scanner {
+    table: Arc<Table>,
+    /// The parser and counters, here between blocks, with the thread while it scans one.
+    state: Option<State>,
+    scanning: Option<JoinHandle<Scanned>>,
+    /// Set after a failure: the scanner's state is unknown, it takes no more input.
+    broken: bool,
+}
+
+struct State {
+    parser: Parser,
+    lines: u64,
+    counts: Counts,
+    /// With a redactor: which lines need it, and Python's `redact(text) -> text`.
+    redaction: Option<(scan::Redaction, Py<PyAny>)>,
+}
+
+type Scanned = Result<(State, Vec<Item>), String>;
+
+impl State {
+    fn scan(&mut self, table: &Table, block: &[u8]) -> Result<Vec<Item>, String> {
+        let text = clean::decode(block, &mut self.counts);
+        let redaction = self.redaction.as_ref().map(|(r, _)| r);
+        let (scans, found) = scan::scan_block(table, &text, self.lines + 1, redaction);
+        self.counts.add(&found);
+        self.lines += scans.len() as u64;
+        let mut items = Vec::new();
+        for scan in scans {
+            let line = match scan {
+                Scan::Ready(line) => line,
+                Scan::Redact(number, cleaned) => {
+                    let redacted = self.redact(cleaned)?;
+                    scan::scan_clean(table, number, Cow::Owned(redacted))
+                }
+            };
+            self.parser.feed(line, &mut items);
+        }
+        Ok(items)
+    }
+
+    /// A line through Python's redactor (read/redact.py), as the Python reader applies it.
+    fn redact(&self, text: String) -> Result<String, String> {
+        let (_, redact) = self.redaction.as_ref().expect("a redactor");
+        Python::attach(|py| {
+            redact
+                .call1(py, (text,))
+                .and_then(|r| r.extract::<String>(py))
+        })
+        .map_err(|e| format!("redaction failed: {e}"))
+    }
+}
+
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown error".to_string())
+}
+
+/// `datetime` objects for microsecond times (0001-01-01 based, prefix.rs), the last few remembered:
+/// an activity's times and its line's events share them. Built here because Python's
+/// `datetime.min + timedelta(microseconds=...)` costs 1.7 us, more than all else an item needs.
+struct Times<'py> {
+    py: Python<'py>,
+    recent: [(i64, Option<Bound<'py, PyAny>>); 4],
+    next: usize,
+}
+
+impl<'py> Times<'py> {
+    fn new(py: Python<'py>) -> Self {
+        Times {
+            py,
+            recent: [(0, None), (0, None), (0, None), (0, None)],
+            next: 0,
+        }
+    }
+
+    fn get(&mut self, us: Option<i64>) -> PyResult<Bound<'py, PyAny>> {
+        let Some(us) = us else {
+            return Ok(self.py.None().into_bound(self.py));
+        };
+        for (known, value) in &self.recent {
+            if let Some(v) = value {
+                if *known == us {
+                    return Ok(v.clone());
+                }
+            }
+        }
+        let (y, mo, d, h, mi, s, micro) = prefix::civil(us);
+        let value = PyDateTime::new(self.py, y, mo, d, h, mi, s, micro, None)?.into_any();
+        self.recent[self.next] = (us, Some(value.clone()));
+        self.next = (self.next + 1) % self.recent.len();
+        Ok(value)
+    }
+}
+
+macro_rules! tuple {
+    ($py:expr, $($value:expr),+ $(,)?) => {
+        PyTuple::new($py, [$($value.into_bound_py_any($py)?),+])?.into_any()
+    };
+}
+
+fn items_to_python<'py>(
+    py: Python<'py>,
+    table: &Table,
+    items: Vec<Item>,
+) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    let mut out = Vec::with_capacity(items.len());
+    let mut times = Times::new(py);
+    for item in items {
+        out.push(match item {
+            Item::Activity(a) => tuple!(
+                py,
+                0u8,
+                a.phase.index(),
+                times.get(Some(a.first_ts))?,
+                times.get(Some(a.last_ts))?,
+                a.first_line,
+                a.last_line,
+                a.resolution
+            ),
+            Item::Message {
+                row,
+                line,
+                ts,
+                text,
+                groups,
+            } => tuple!(
+                py,
+                1u8,
+                row,
+                line,
+                times.get(ts)?,
+                text,
+                PyTuple::new(py, groups)?
+            ),
+            Item::Bar {
+                line,
+                ts,
+                end_line,
+                end_ts,
+                label,
+                total,
+                done,
+                final_rate,
+                unit,
+                elapsed,
+                first_elapsed,
+                states,
+                ts_before,
+            } => tuple!(
+                py,
+                2u8,
+                line,
+                times.get(ts)?,
+                end_line,
+                times.get(end_ts)?,
+                label,
+                total,
+                done,
+                final_rate,
+                unit,
+                elapsed,
+                first_elapsed,
+                states,
+                times.get(ts_before)?
+            ),
+            Item::Lowvram {
+                row,
+                line,
+                ts,
+                end_line,
+                end_ts,
+                count,
+                text,
+            } => tuple!(
+                py,
+                3u8,
+                row,
+                line,
+                times.get(ts)?,
+                end_line,
+                times.get(end_ts)?,
+                count,
+                text
+            ),
+            Item::Traceback(tb) => {
+                let fields = PyDict::new(py);
+                fields.set_item("lines", tb.lines)?;
+                fields.set_item("pattern", &table.rows[tb.row].name)?;
+                fields.set_item("text", &tb.text)?;
+                for key in &tb.keys {
+                    match *key {
+                        "chained" => fields.set_item("chained", tb.chained)?,
+                        "first_file" => fields.set_item("first_file", &tb.first_file)?,
+                        "custom_node" => fields.set_item("custom_node", &tb.custom_node)?,
+                        "cuda_call" => fields.set_item("cuda_call", tb.cuda_call)?,
+                        _ => {
+                            if let Some((kind, message, oom, line)) = &tb.exception {
+                                match *key {
+                                    "exception_type" => fields.set_item(*key, kind)?,
+                                    "message" => fields.set_item(*key, message)?,
+                                    "oom" => fields.set_item(*key, *oom)?,
+                                    _ => fields.set_item(*key, *line)?,
+                                }
+                            }
+                        }
+                    }
+                }
+                tuple!(
+                    py,
+                    4u8,
+                    tb.row,
+                    tb.line,
+                    times.get(tb.ts)?,
+                    tb.end_line,
+                    times.get(tb.end_ts)?,
+                    fields
+                )
+            }
+        });
+    }
+    Ok(out)
+}
+
+/// Run `work` without the GIL; a panic becomes a RuntimeError (the Python side says it in one
+/// line), never an abort or a PanicException.
+fn guarded<T: Send>(py: Python<'_>, work: impl FnOnce() -> T + Send) -> PyResult<T> {
+    py.detach(|| catch_unwind(AssertUnwindSafe(work)))
+        .map_err(|panic| {
+            PyRuntimeError::new_err(format!("native scanner error: {}", panic_text(&*panic)))
+        })
+}
+
+/// The table compiled from `text`, compiled once per process (a fleet scans thousands of logs).
+fn compiled_table(text: &str) -> PyResult<Arc<Table>> {
+    static LAST: Mutex<Option<(String, Arc<Table>)>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((known, table)) = last.as_ref() {
+        if known == text {
+            return Ok(Arc::clone(table));
+        }
+    }
+    let table = Arc::new(Table::load(text).map_err(PyValueError::new_err)?);
+    *last = Some((text.to_string(), Arc::clone(&table)));
+    Ok(table)
+}
+
+#[pymethods]
+impl Scanner {
+    /// A scanner for one input, with the message table `table_text` (messages.toml's text).
+    ///
+    /// `redaction`: (plain needles, needles looked for in the lower-cased text, `redact(text)`):
+    /// a line holding a needle goes through `redact` once cleaned, before anything reads it.
+    #[new]
+    #[pyo3(signature = (table_text, redaction=None))]
+    fn new(
+        table_text: &str,
+        redaction: Option<(Vec<String>, Vec<String>, Py<PyAny>)>,
+    ) -> PyResult<Scanner> {
+        let table = compiled_table(table_text)?;
+        let redaction = match redaction {
+            None => None,
+            Some((plain, folded, redact)) => Some((
+                scan::Redaction::new(&plain, &folded).map_err(PyValueError::new_err)?,
+                redact,
+            )),
+        };
+        Ok(Scanner {
+            state: Some(State {
+                parser: Parser::new(Arc::clone(&table)),
+                lines: 0,
+                counts: Counts::default(),
+                redaction,
+            }),
+            table,
+            scanning: None,
+            broken: false,
+        })
+    }
+
+    /// Start scanning a block of whole lines (each ends with a newline but maybe the input's
+    /// last); the items of the block fed before it.
+    fn feed<'py>(&mut self, py: Python<'py>, block: &[u8]) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let items = self.finish_scanning(py)?;
+        let mut state = self.state.take().expect("state between blocks");
+        let table = Arc::clone(&self.table);
+        let data = block.to_vec();
+        self.scanning = Some(std::thread::spawn(move || {
+            match catch_unwind(AssertUnwindSafe(move || {
+                let items = state.scan(&table, &data);
+                (state, items)
+            })) {
+                Ok((state, Ok(items))) => Ok((state, items)),
+                Ok((_, Err(what))) => Err(what),
+                Err(panic) => Err(panic_text(&*panic)),
+            }
+        }));
+        items_to_python(py, &self.table, items)
+    }
+
+    /// The end of the input: the last block's items and what is still open.
+    fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let mut items = self.finish_scanning(py)?;
+        let state = self.state.as_mut().expect("state between blocks");
+        let mut rest = guarded(py, || {
+            let mut rest = Vec::new();
+            state.parser.close(&mut rest);
+            rest
+        })
+        .inspect_err(|_| self.broken = true)?;
+        items.append(&mut rest);
+        items_to_python(py, &self.table, items)
+    }
+    #[getter]
+    fn total_lines(&self) -> u64 {
+        self.state.as_ref().map_or(0, |s| s.lines)
+    }
+
+    #[getter]
+    fn replaced_bytes(&self) -> u64 {
+        self.state.as_ref().map_or(0, |s| s.counts.replaced_bytes)
+    }
+
+    #[getter]
+    fn truncated_lines(&self) -> u64 {
+        self.state.as_ref().map_or(0, |s| s.counts.truncated_lines)
+    }
+
+    #[getter]
+    fn repaired_mojibake(&self) -> u64 {
+        self.state
+            .as_ref()
+            .map_or(0, |s| s.counts.repaired_mojibake)
+    }
+
+    #[getter]
+    fn skipped_lines(&self) -> u64 {
+        self.state.as_ref().map_or(0, |s| s.parser.skipped_lines)
+    }
+
+    #[getter]
+    fn first_ts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Times::new(py).get(self.state.as_ref().and_then(|s| s.parser.first_ts))
+    }
+
+    #[getter]
+    fn last_ts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Times::new(py).get(self.state.as_ref().and_then(|s| s.parser.last_ts))
+    }
+
+    /// Nanoseconds past first_ts's and last_ts's microsecond (docker's nine digits).
+    #[getter]
+    fn nanos(&self) -> (u32, u32) {
+        self.state
+            .as_ref()
+            .map_or((0, 0), |s| (s.parser.first_nanos, s.parser.last_nanos))
+    }
+
+    /// Lines by prefix style, in the order the styles were first seen.
+    #[getter]
+    fn styles(&self) -> Vec<(&'static str, u64)> {
+        let Some(state) = &self.state else {
+            return Vec::new();
+        };
+        state
+            .parser
+            .style_order
+            .iter()
+            .map(|s| {
+                let i = prefix::Style::ALL
+                    .iter()
+                    .position(|x| x == s)
+                    .expect("style");
+                (s.name(), state.parser.styles[i])
+            })
+            .collect()
+    }
+}
+
+impl Scanner {
+    /// Wait for the block being scanned (without the GIL) and take its items back with the state.
+    fn finish_scanning(&mut self, py: Python<'_>) -> PyResult<Vec<Item>> {
+        if self.broken {
+            return Err(PyRuntimeError::new_err(
+                "the scanner failed earlier and takes no more input",
+            ));
+        }
+        let Some(handle) = self.scanning.take() else {
+            return Ok(Vec::new());
+        };
+        let done = py.detach(|| handle.join());
+        let failure = match done {
+            Ok(Ok((state, items))) => {
+                self.state = Some(state);
+                return Ok(items);
+            }
+            Ok(Err(what)) => what,
+            Err(panic) => panic_text(&*panic),
+        };
+        self.broken = true;
+        Err(PyRuntimeError::new_err(format!(
+            "native scanner error: {failure}"
+        )))
+    }
+}
+
+/// The clean text of the lines `wanted` (ascending numbers) of a block of whole lines whose first
+/// line is number `before + 1`, and how many lines the block holds (read/lines.py's `lines_at`:
+/// a finding's evidence read back without decoding every line before it).
+#[pyfunction]
+fn pick_lines(
+    py: Python<'_>,
+    block: &[u8],
+    before: u64,
+    wanted: Vec<u64>,
+) -> PyResult<(Vec<(u64, String)>, u64)> {
+    guarded(py, || {
+        let mut found = Vec::new();
+        let mut counts = Counts::default();
+        let mut wanted = wanted.into_iter().filter(|&n| n > before).peekable();
+        let mut number = before;
+        let mut start = 0;
+        while start < block.len() {
+            let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i);
+            number += 1;
+            if wanted.peek() == Some(&number) {
+                wanted.next();
+                let text = clean::decode(&block[start..end], &mut counts);
+                found.push((number, clean::finish_line(&text, &mut counts).into_owned()));
+            }
+            start = end + 1;
+        }
+        (found, number - before)
+    })
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(version, m)?)?;
+    m.add_function(wrap_pyfunction!(pick_lines, m)?)?;
+    m.add_class::<Scanner>()?;
+    Ok(())
+}

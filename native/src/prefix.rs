@@ -1,0 +1,611 @@
+//! Line prefixes -> timestamps (comfylog/read/prefixes.py, every style it knows).
+//!
+//! Reading a prefix is split in two so lines can be read in parallel: `read` is pure and gives a
+//! `Stamp`; a time-only stamp becomes a time only in order (`Clock::time_only`), because a clock
+//! that goes back by more than an hour means midnight passed.
+//! Times are microseconds since 0001-01-01 00:00 (Python's `datetime.min`).
+
+use crate::json;
+use crate::pytext::{self, compile, is_decimal};
+use regex::{Captures, Regex};
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+macro_rules! anchored {
+    ($name:ident, $pattern:expr) => {
+        static $name: LazyLock<Regex> =
+            LazyLock::new(|| compile(&format!("^(?:{})", $pattern)).expect($pattern));
+    };
+}
+
+anchored!(
+    DOCKER,
+    r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?(?:Z|[+-]\d{2}:?\d{2}) ?"
+);
+anchored!(
+    REPORT,
+    r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))? - "
+);
+anchored!(
+    MANAGER,
+    r"\[(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2})(?::(\d{2})(?:[.,](\d+))?)?\] ?"
+);
+anchored!(TIME_ONLY, r"\[?(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?\]? ");
+anchored!(
+    LEVEL_TAG,
+    r"\[(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\] ?"
+);
+anchored!(
+    PY_FORMATTER,
+    r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:[,.](\d+))? - [\w.]+ - (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) - "
+);
+anchored!(
+    RUNPOD_PLAIN,
+    r"(?:DEBUG|INFO|WARN|WARNING|ERROR)\s*\| (?:[^\s|]+ \| )?"
+);
+anchored!(PY_LOGGING, r"(?:INFO|WARNING|ERROR|DEBUG|CRITICAL):[\w.]*:");
+// read/runpod.py's CONSOLE_ROW_RE: RunPod's web console copy.
+anchored!(
+    CONSOLE_ROW,
+    r"(?P<date>\d{4}-\d{2}-\d{2})\s+(?P<hms>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))?\s*\|\s*[A-Za-z]+\s*\|\s*[\w-]*\s*\|\s?"
+);
+anchored!(
+    STREAM_TS,
+    r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$"
+);
+static REPORT_TAIL: LazyLock<Regex> = LazyLock::new(|| {
+    compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)? - $").expect("REPORT_TAIL")
+});
+
+const JSON_MAX_CHARS: usize = 100_000;
+pub const MINUTE: f64 = 60.0;
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// Which prefix style a line had (the report's `timestamp_styles`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    None,
+    Docker,
+    ErrorReport,
+    TimeOnly,
+    ManagerMs,
+    ManagerMin,
+    RunpodConsole,
+    RunpodStream,
+}
+
+impl Style {
+    pub const ALL: [Style; 8] = [
+        Style::None,
+        Style::Docker,
+        Style::ErrorReport,
+        Style::TimeOnly,
+        Style::ManagerMs,
+        Style::ManagerMin,
+        Style::RunpodConsole,
+        Style::RunpodStream,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Style::None => "none",
+            Style::Docker => "docker",
+            Style::ErrorReport => "error-report",
+            Style::TimeOnly => "time-only",
+            Style::ManagerMs => "manager-ms",
+            Style::ManagerMin => "manager-min",
+            Style::RunpodConsole => "runpod-console",
+            Style::RunpodStream => "runpod-stream",
+        }
+    }
+}
+
+/// The time a prefix gives, before the time-only clock is applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stamp {
+    None,
+    At(i64),
+    /// Microseconds into the day of a time-only prefix (hours may exceed 23: Python adds them).
+    TimeOnly(i64),
+}
+
+pub struct Prefixed<'a> {
+    pub text: Cow<'a, str>,
+    pub stamp: Stamp,
+    /// Nanoseconds past the stamp's microsecond: docker's seventh to ninth fraction digits.
+    pub nanos: u32,
+    /// Time-only prefixes read before the one that gives the time (a log-stream line's own
+    /// prefix, when the stream's time wins): they move the clock all the same.
+    pub ticks: Vec<i64>,
+    pub resolution: f64,
+    pub style: Style,
+}
+
+/// Days from 0001-01-01 to `y-m-d` (proleptic Gregorian), if the date exists.
+fn ordinal(y: i64, m: i64, d: i64) -> Option<i64> {
+    if !(1..=9999).contains(&y) || !(1..=12).contains(&m) || d < 1 {
+        return None;
+    }
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if d > month_days[(m - 1) as usize] {
+        return None;
+    }
+    let yb = y - 1;
+    let before_year = yb * 365 + yb / 4 - yb / 100 + yb / 400;
+    let before_month: i64 = month_days[..(m - 1) as usize].iter().sum();
+    Some(before_year + before_month + d - 1)
+}
+
+/// A microsecond time as (year, month, day, hour, minute, second, microsecond): the inverse of
+/// `ordinal` (Howard Hinnant's civil-from-days).
+pub fn civil(us: i64) -> (i32, u8, u8, u8, u8, u8, u32) {
+    let days = us.div_euclid(MICROS_PER_DAY);
+    let rest = us.rem_euclid(MICROS_PER_DAY);
+    let z = days - 719_162 + 719_468; // days from 0000-03-01 (0001-01-01 is ordinal day 0 here)
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let secs = rest / 1_000_000;
+    (
+        year as i32,
+        month as u8,
+        day as u8,
+        (secs / 3600) as u8,
+        (secs / 60 % 60) as u8,
+        (secs % 60) as u8,
+        (rest % 1_000_000) as u32,
+    )
+}
+
+/// The time-only base date, 1900-01-01 (comfylog.text.TIME_ONLY_BASE), in microseconds.
+pub fn time_only_base() -> i64 {
+    ordinal(1900, 1, 1).expect("1900-01-01") * MICROS_PER_DAY
+}
+
+fn ascii_number(text: &str) -> Option<i64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Python's `int()` of a run of Unicode decimal digits (each digit's value is its distance from
+/// the start of its block of ten: Unicode keeps digits in runs of ten from zero).
+pub fn digits_value(text: &str) -> Option<i64> {
+    if let Some(n) = ascii_number(text) {
+        return Some(n);
+    }
+    let mut n: i64 = 0;
+    for c in text.chars() {
+        n = n.checked_mul(10)?.checked_add(digit_value(c)? as i64)?;
+    }
+    Some(n)
+}
+
+/// The value of one decimal digit character.
+pub fn digit_value(c: char) -> Option<u32> {
+    if c.is_ascii_digit() {
+        return Some(c as u32 - '0' as u32);
+    }
+    if !is_decimal(c) {
+        return None;
+    }
+    let mut run = 0u32;
+    let mut code = c as u32;
+    while code > 0 {
+        match char::from_u32(code - 1) {
+            Some(prev) if is_decimal(prev) => {
+                run += 1;
+                code -= 1;
+            }
+            _ => break,
+        }
+    }
+    Some(run % 10)
+}
+
+/// prefixes.py's `_at`: `datetime.fromisoformat(f"{date} {hms}.{frac[:6]}")`, None if impossible
+/// (ASCII digits only, as fromisoformat reads them).
+fn at(date: &str, hms: &str, frac: Option<&str>) -> Option<i64> {
+    let d = date.as_bytes();
+    if d.len() != 10 || hms.len() != 8 {
+        return None;
+    }
+    let y = ascii_number(&date[0..4])?;
+    let mo = ascii_number(&date[5..7])?;
+    let day = ascii_number(&date[8..10])?;
+    let h = ascii_number(&hms[0..2])?;
+    let mi = ascii_number(&hms[3..5])?;
+    let s = ascii_number(&hms[6..8])?;
+    if h > 23 || mi > 59 || s > 59 {
+        return None;
+    }
+    let micro = match frac {
+        None => 0,
+        Some(f) => {
+            let six = pytext::head_chars(f, 6);
+            let padded = format!("{six:0<6}");
+            ascii_number(&padded)?
+        }
+    };
+    let days = ordinal(y, mo, day)?;
+    Some(days * MICROS_PER_DAY + ((h * 60 + mi) * 60 + s) * 1_000_000 + micro)
+}
+
+fn time_only_stamp(caps: &Captures) -> Option<Stamp> {
+    let h = digits_value(&caps[1])?;
+    let mi = digits_value(&caps[2])?;
+    let s = digits_value(&caps[3])?;
+    let micro = match caps.get(4) {
+        None => 0,
+        Some(f) => {
+            let six = pytext::head_chars(f.as_str(), 6);
+            digits_value(&format!("{six:0<6}"))?
+        }
+    };
+    Some(Stamp::TimeOnly(
+        (h * 3600 + mi * 60 + s) * 1_000_000 + micro,
+    ))
+}
+
+fn first_char(text: &str) -> Option<char> {
+    text.chars().next()
+}
+
+/// `PrefixReader.read` without its clock: the message, and the stamp its prefix gives.
+pub fn read(line: &str) -> Prefixed<'_> {
+    let mut stamp = Stamp::None;
+    let mut resolution = 0.0;
+    let mut style = Style::None;
+    let mut nanos = 0;
+    let mut text: Cow<'_, str> = Cow::Borrowed(line);
+    let mut c = first_char(line);
+    if c.is_some_and(|c| c.is_numeric()) {
+        let mut end = None;
+        if let Some(m) = DOCKER.captures(&text) {
+            stamp = at(&m[1], &m[2], m.get(3).map(|g| g.as_str())).map_or(Stamp::None, Stamp::At);
+            style = Style::Docker;
+            nanos = m.get(3).map_or(0, |f| nanos_of(f.as_str()));
+            end = Some(m.get(0).expect("0").end());
+        } else if let Some(m) = REPORT
+            .captures(&text)
+            .or_else(|| PY_FORMATTER.captures(&text))
+        {
+            stamp = at(&m[1], &m[2], m.get(3).map(|g| g.as_str())).map_or(Stamp::None, Stamp::At);
+            style = Style::ErrorReport;
+            let e = m.get(0).expect("0").end();
+            end = Some(e);
+            if text.ends_with(" - ") {
+                if let Cow::Owned(s) = REPORT_TAIL.replace(&text, "") {
+                    text = Cow::Owned(s);
+                }
+            }
+        } else if let Some(m) = CONSOLE_ROW.captures(&text) {
+            let frac = m.name("frac").map(|g| g.as_str());
+            stamp = at(&m["date"], &m["hms"], frac).map_or(Stamp::None, Stamp::At);
+            style = Style::RunpodConsole;
+            nanos = frac.map_or(0, nanos_of);
+            end = Some(m.get(0).expect("0").end());
+        } else if let Some(m) = TIME_ONLY.captures(&text) {
+            stamp = time_only_stamp(&m).unwrap_or(Stamp::None);
+            style = Style::TimeOnly;
+            end = Some(m.get(0).expect("0").end());
+        }
+        if let Some(e) = end {
+            text = cut_front(text, e);
+            c = first_char(&text);
+        }
+    }
+    if c == Some('[') {
+        if let Some(m) = MANAGER.captures(&text) {
+            let sec = m.get(3).map(|g| g.as_str());
+            let hms = format!("{}:{}", &m[2], sec.unwrap_or("00"));
+            let inner = at(&m[1], &hms, m.get(4).map(|g| g.as_str()));
+            if stamp == Stamp::None {
+                stamp = inner.map_or(Stamp::None, Stamp::At);
+                style = if sec.is_some() {
+                    Style::ManagerMs
+                } else {
+                    Style::ManagerMin
+                };
+                resolution = if sec.is_some() { 0.0 } else { MINUTE };
+            }
+            let e = m.get(0).expect("0").end();
+            text = cut_front(text, e);
+        } else if stamp == Stamp::None {
+            let found = TIME_ONLY.captures(&text).and_then(|m| {
+                let whole = m.get(0).expect("0");
+                pytext::rstrip(whole.as_str())
+                    .ends_with(']')
+                    .then(|| (time_only_stamp(&m), whole.end()))
+            });
+            if let Some((value, e)) = found {
+                stamp = value.unwrap_or(Stamp::None);
+                style = Style::TimeOnly;
+                text = cut_front(text, e);
+            }
+        }
+        c = first_char(&text);
+    }
+    if c == Some('[') {
+        if let Some(m) = LEVEL_TAG.find(&text) {
+            let e = m.end();
+            text = cut_front(text, e);
+            c = first_char(&text);
+        }
+    } else if c == Some('{') && short(&text) && text.contains("\"message\"") {
+        let stripped = pytext::strip(&text);
+        if stripped.ends_with('}') {
+            if let Some(message) = json::message(stripped) {
+                text = Cow::Owned(message);
+                c = first_char(&text);
+            }
+        }
+    } else if (c == Some('{') || text.starts_with("data: {"))
+        && short(&text)
+        && text.contains("\"line\"")
+    {
+        let body = if c == Some('d') {
+            &text[6..]
+        } else {
+            &text[..]
+        };
+        if let Some((line, ts, line_nanos)) = stream_line(body) {
+            let inner = read(&line); // a container line may carry its own prefix
+            let Some(ts) = ts else {
+                return Prefixed {
+                    text: Cow::Owned(inner.text.into_owned()),
+                    ..inner
+                };
+            };
+            let mut ticks = inner.ticks;
+            if let Stamp::TimeOnly(t) = inner.stamp {
+                ticks.push(t);
+            }
+            return Prefixed {
+                text: Cow::Owned(inner.text.into_owned()),
+                stamp: Stamp::At(ts),
+                nanos: line_nanos,
+                ticks,
+                resolution: 0.0,
+                style: Style::RunpodStream,
+            };
+        }
+    }
+    if matches!(c, Some('I' | 'W' | 'E' | 'D' | 'C')) {
+        let m = PY_LOGGING.find(&text).or_else(|| RUNPOD_PLAIN.find(&text));
+        if let Some(m) = m {
+            let e = m.end();
+            text = cut_front(text, e);
+        }
+    }
+    Prefixed {
+        text,
+        stamp,
+        nanos,
+        ticks: Vec::new(),
+        resolution,
+        style,
+    }
+}
+
+/// prefixes.py's `_stream_line`: a RunPod log-stream event's `line`, its time (UTC: an offset is
+/// taken off) and nanoseconds; None if `text` is not one.
+fn stream_line(text: &str) -> Option<(String, Option<i64>, u32)> {
+    let stripped = pytext::strip(text);
+    if !stripped.ends_with('}') {
+        return None;
+    }
+    let keys = json::object(stripped)?;
+    let raw_ts = json::get(&keys, "ts")?;
+    let line = json::get(&keys, "line")?.as_ref()?;
+    let line = line.trim_end_matches('\n').to_string();
+    let Some(m) = raw_ts
+        .as_deref()
+        .and_then(|t| STREAM_TS.captures(pytext::strip(t)))
+    else {
+        return Some((line, None, 0));
+    };
+    let frac = m.get(3).map(|g| g.as_str());
+    let mut ts = at(&m[1], &m[2], frac);
+    if let (Some(t), Some(zone)) = (ts, m.get(4).map(|g| g.as_str())) {
+        if zone != "Z" {
+            let sign = if zone.starts_with('+') { 1 } else { -1 };
+            let chars: Vec<char> = zone.chars().collect();
+            let hours = digits_value(&chars[1..3].iter().collect::<String>())?;
+            let minutes = digits_value(&chars[chars.len() - 2..].iter().collect::<String>())?;
+            ts = Some(t - sign * (hours * 60 + minutes) * 60_000_000);
+        }
+    }
+    Some((line, ts, frac.map_or(0, nanos_of)))
+}
+
+/// prefixes.py's `_nanos`: the fraction's digits past the sixth as nanoseconds (`618719777` -> 777).
+fn nanos_of(frac: &str) -> u32 {
+    let mut chars = frac.chars().skip(6).peekable();
+    if chars.peek().is_none() {
+        return 0;
+    }
+    let three: String = chars.take(3).collect();
+    digits_value(&format!("{three:0<3}")).map_or(0, |n| n as u32)
+}
+
+fn short(text: &str) -> bool {
+    text.len() < JSON_MAX_CHARS || text.chars().count() < JSON_MAX_CHARS
+}
+
+/// `text[at:]` (a byte offset; Python's slice past the end is empty).
+fn cut_front(text: Cow<'_, str>, at: usize) -> Cow<'_, str> {
+    match text {
+        Cow::Borrowed(s) => Cow::Borrowed(s.get(at..).unwrap_or("")),
+        Cow::Owned(s) => Cow::Owned(s.get(at..).unwrap_or("").to_string()),
+    }
+}
+
+/// prefixes.py's `may_start_with_prefix`: false when `read` surely leaves `text` as it is.
+pub fn may_start_with_prefix(text: &str) -> bool {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some('[') => true,
+        Some(c) if c.is_ascii_digit() => {
+            let third = chars.nth(1);
+            let fifth = text.chars().nth(4);
+            third == Some(':') || fifth == Some('-')
+        }
+        _ => false,
+    }
+}
+
+/// The state of time-only prefixes: the day they have rolled over to.
+#[derive(Default, Clone)]
+pub struct Clock {
+    day: i64,
+    last: Option<i64>,
+}
+
+impl Clock {
+    /// The time of a time-only stamp read now (prefixes.py's `_time_only`).
+    pub fn time_only(&mut self, micros: i64) -> i64 {
+        if let Some(last) = self.last {
+            if micros < last - 3_600_000_000 {
+                self.day += 1;
+            }
+        }
+        self.last = Some(micros);
+        time_only_base() + self.day * MICROS_PER_DAY + micros
+    }
+
+    /// The time a stamp gives, the clock moved on by time-only ones.
+    pub fn resolve(&mut self, stamp: Stamp) -> Option<i64> {
+        match stamp {
+            Stamp::None => None,
+            Stamp::At(t) => Some(t),
+            Stamp::TimeOnly(m) => Some(self.time_only(m)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64, us: i64) -> i64 {
+        ordinal(y, mo, d).unwrap() * MICROS_PER_DAY + ((h * 60 + mi) * 60 + s) * 1_000_000 + us
+    }
+
+    #[test]
+    fn docker_nanoseconds_are_cut_to_microseconds() {
+        let p = read("2025-10-23T16:28:02.618719777Z got prompt");
+        assert_eq!(p.text, "got prompt");
+        assert_eq!(p.stamp, Stamp::At(t(2025, 10, 23, 16, 28, 2, 618719)));
+        assert_eq!(p.style, Style::Docker);
+        assert_eq!(p.nanos, 777);
+        assert_eq!(read("2025-10-23T16:28:02.6187Z x").nanos, 0);
+        assert_eq!(read("2025-10-23T16:28:02.6187191Z x").nanos, 100);
+    }
+
+    #[test]
+    fn manager_minutes_and_milliseconds() {
+        let p = read("[2024-03-23 21:53] Prompt executed in 3.14 seconds");
+        assert_eq!(p.text, "Prompt executed in 3.14 seconds");
+        assert_eq!((p.style, p.resolution), (Style::ManagerMin, MINUTE));
+        let p = read("[2025-10-22 18:04:30.118] got prompt");
+        assert_eq!(p.stamp, Stamp::At(t(2025, 10, 22, 18, 4, 30, 118000)));
+    }
+
+    #[test]
+    fn error_report_with_its_glued_tail() {
+        let p = read("2024-12-17T21:15:37.373432 - got prompt2024-12-17T21:15:37.373500 - ");
+        assert_eq!(p.text, "got prompt");
+        assert_eq!(p.style, Style::ErrorReport);
+    }
+
+    #[test]
+    fn time_only_rolls_over_at_midnight() {
+        let mut clock = Clock::default();
+        let a = read("[23:59:50] got prompt");
+        let b = read("00:00:10 Prompt executed in 20.00 seconds");
+        assert_eq!(b.text, "Prompt executed in 20.00 seconds");
+        let ta = clock.resolve(a.stamp).unwrap();
+        let tb = clock.resolve(b.stamp).unwrap();
+        assert_eq!(tb - ta, 20_000_000);
+    }
+
+    #[test]
+    fn civil_is_the_inverse_of_ordinal() {
+        for (y, mo, d) in [
+            (1, 1, 1),
+            (1900, 1, 1),
+            (1970, 1, 1),
+            (2024, 2, 29),
+            (2025, 12, 31),
+            (9999, 12, 31),
+        ] {
+            let us = t(y, mo, d, 23, 59, 58, 999_999);
+            assert_eq!(
+                civil(us),
+                (y as i32, mo as u8, d as u8, 23, 59, 58, 999_999)
+            );
+        }
+    }
+
+    #[test]
+    fn impossible_dates_give_no_time() {
+        assert_eq!(read("2023-02-29T00:00:00Z x").stamp, Stamp::None);
+        assert_eq!(read("2024-01-01T24:00:00Z x").text, "x");
+    }
+
+    #[test]
+    fn level_tags_runpod_and_json() {
+        assert_eq!(read("[INFO] got prompt").text, "got prompt");
+        assert_eq!(read("ERROR:root:boom").text, "boom");
+        assert_eq!(read("INFO   | abc-123 | Started.").text, "Started.");
+        let line = r#"{"requestId": null, "message": "Finished.", "level": "INFO"}"#;
+        assert_eq!(read(line).text, "Finished.");
+    }
+
+    #[test]
+    fn runpod_console_rows_and_log_stream_lines() {
+        let p = read("2025-11-10  21:50:27.563 | info | x4twfmpe23foac | got prompt");
+        assert_eq!(
+            (p.text.as_ref(), p.style),
+            ("got prompt", Style::RunpodConsole)
+        );
+        assert_eq!(p.stamp, Stamp::At(t(2025, 11, 10, 21, 50, 27, 563000)));
+        let line = r#"data: {"source": "container", "line": "Prompt executed in 3.00 seconds\n", "ts": "2025-11-10T21:50:27.563+01:00"}"#;
+        let p = read(line);
+        assert_eq!(
+            (p.text.as_ref(), p.style),
+            ("Prompt executed in 3.00 seconds", Style::RunpodStream)
+        );
+        assert_eq!(p.stamp, Stamp::At(t(2025, 11, 10, 20, 50, 27, 563000)));
+        let inner = r#"{"line": "[12:00:00] got prompt", "ts": "2025-11-10T21:50:27Z"}"#;
+        let p = read(inner);
+        assert_eq!((p.text.as_ref(), p.ticks.len()), ("got prompt", 1));
+    }
+
+    #[test]
+    fn unicode_digits_count_as_python_int_reads_them() {
+        assert_eq!(digits_value("\u{663}\u{664}"), Some(34));
+        assert_eq!(digit_value('\u{1d7d9}'), Some(1)); // mathematical double-struck one
+    }
+}

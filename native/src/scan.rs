@@ -1,0 +1,1084 @@
+//! Lines -> events and activities: comfylog/parse/parser.py and traceback.py, in two halves.
+//!
+//! `scan_block` does the work of each line that depends on nothing before it (decoding,
+//! cleaning, the prefix, tqdm states, the message table) and may run on many lines at once;
+//! `Parser::feed` then takes the lines in order and keeps what spans lines: the time-only clock,
+//! progress bars, tracebacks, runs of lowvram module lines and activity runs. What it emits is
+//! what parser.py emits, item for item, in the same order.
+
+use crate::clean::{self, Counts};
+use crate::prefix::{self, Clock, Stamp, Style};
+use crate::progress;
+use crate::pytext::{self, compile, head_chars};
+use crate::table::{Phase, Role, Table};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
+use rayon::prelude::*;
+use regex::Regex;
+use std::borrow::Cow;
+use std::sync::{Arc, LazyLock, Mutex};
+
+static BANNER_RULE: LazyLock<Regex> = LazyLock::new(|| compile(r"^={10,}\s*$").expect("banner"));
+static EXCEPTION_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    compile(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::\s?(?P<message>.*))?$").expect("exc")
+});
+static CHAINED: LazyLock<Regex> = LazyLock::new(|| {
+    compile(r"^(During handling of the above exception|The above exception was the direct cause)")
+        .expect("chained")
+});
+static CUSTOM_NODE_FRAME: LazyLock<Regex> = LazyLock::new(|| {
+    compile(r#"File "[^"]*[/\\]custom_nodes[/\\]([^/\\"]+)"#).expect("custom node frame")
+});
+static FILE_FRAME: LazyLock<Regex> =
+    LazyLock::new(|| compile(r#"File "([^"]+)""#).expect("file frame"));
+static CUDA_CALL: LazyLock<Regex> = LazyLock::new(|| {
+    compile(r#"torch\.cuda\.|\.cuda\(|["']cuda(?::\d+)?["']"#).expect("cuda call")
+});
+const TRACEBACK_NEEDLE: &str = "Traceback (most recent call last)";
+const MAX_TRACEBACK_LINES: u64 = 2000;
+const MAX_GLUED_MESSAGES: usize = 100;
+const CLOSE_REDRAW_US: i64 = 2_000_000;
+const TEXT_CHARS: usize = 500;
+/// Lines per piece of a block scanned on one thread.
+const LINES_PER_TASK: usize = 2048;
+
+/// One tqdm state, its numbers read.
+#[derive(Clone, Debug)]
+pub struct State {
+    pub label: Option<String>,
+    pub n: f64,
+    pub total: f64,
+    pub elapsed: f64,
+    pub rate: Option<f64>,
+    pub unit: String,
+}
+
+/// What a line holds, in the order the parser meets it.
+#[derive(Debug)]
+pub enum Op {
+    /// A time-only prefix inside the line (after a CR): it moves the clock.
+    Clock(i64),
+    Progress(State),
+    Message {
+        row: usize,
+        text: String,
+        groups: Vec<Option<String>>,
+    },
+    /// A line given up on (a hostile run of glued messages, a state whose numbers do not read).
+    Skip,
+}
+
+/// Everything the ordered half needs of one line.
+pub struct LineScan<'a> {
+    pub number: u64,
+    pub stamp: Stamp,
+    pub resolution: f64,
+    pub style: Style,
+    pub text: Cow<'a, str>,
+    pub ops: Vec<Op>,
+    pub phase: Phase,
+    pub isolated: bool,
+    /// Nanoseconds past the stamp's microsecond (docker's nine digits).
+    pub nanos: u32,
+    /// Time-only prefixes read before the stamp (prefix.rs): the clock moves for them first.
+    pub ticks: Vec<i64>,
+}
+
+/// Which lines must pass through Python's redactor (read/redact.py) before they are read: those
+/// holding one of its rules' needles (`folded` ones in the lower-cased text, as redact.py looks).
+pub struct Redaction {
+    plain: Option<AhoCorasick>,
+    folded: Option<AhoCorasick>,
+}
+
+impl Redaction {
+    pub fn new(plain: &[String], folded: &[String]) -> Result<Redaction, String> {
+        let build = |needles: &[String], fold: bool| -> Result<Option<AhoCorasick>, String> {
+            if needles.is_empty() {
+                return Ok(None);
+            }
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(fold)
+                .build(needles)
+                .map(Some)
+                .map_err(|e| e.to_string())
+        };
+        Ok(Redaction {
+            plain: build(plain, false)?,
+            folded: build(folded, true)?,
+        })
+    }
+
+    /// Does `text` hold a needle? (A line that does not is left as it is by the redactor.)
+    pub fn wants(&self, text: &str) -> bool {
+        if self.plain.as_ref().is_some_and(|ac| ac.is_match(text)) {
+            return true;
+        }
+        let Some(folded) = &self.folded else {
+            return false;
+        };
+        // ASCII-insensitive matching is lower() for ASCII text; other text is lower-cased as
+        // Python does (the Kelvin sign becomes a `k`).
+        folded.is_match(text) || (!text.is_ascii() && folded.is_match(&text.to_lowercase()))
+    }
+}
+
+/// A line scanned, or (with redaction) its clean text still to be redacted by Python.
+pub enum Scan<'a> {
+    Ready(LineScan<'a>),
+    Redact(u64, String),
+}
+
+/// This process's thread pool for scanning lines.
+///
+/// Not rayon's global pool: a process forked after using it (a fleet's worker processes) inherits
+/// the pool's state but none of its threads, and its first parallel scan waits forever. The pool
+/// is made again in a process whose id changed; the inherited one, whose threads do not exist
+/// there, is leaked rather than dropped (dropping signals the missing threads).
+fn pool() -> Arc<rayon::ThreadPool> {
+    static POOL: Mutex<Option<(u32, Arc<rayon::ThreadPool>)>> = Mutex::new(None);
+    let pid = std::process::id();
+    let mut slot = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((owner, pool)) = slot.as_ref() {
+        if *owner == pid {
+            return Arc::clone(pool);
+        }
+    }
+    if let Some(inherited) = slot.take() {
+        std::mem::forget(inherited);
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pool = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("comfylog-scan-{i}"))
+            .build()
+            .expect("a thread pool"),
+    );
+    *slot = Some((pid, Arc::clone(&pool)));
+    pool
+}
+
+/// Decode, clean and scan a block of whole lines (the last may lack its newline); lines are
+/// numbered from `first`. Uses every core for big blocks; the result is the serial one.
+pub fn scan_block<'a>(
+    table: &Table,
+    text: &'a str,
+    first: u64,
+    redaction: Option<&Redaction>,
+) -> (Vec<Scan<'a>>, Counts) {
+    scan_block_in(&pool(), table, text, first, redaction)
+}
+
+/// `scan_block` on the threads of `pool`.
+pub fn scan_block_in<'a>(
+    pool: &rayon::ThreadPool,
+    table: &Table,
+    text: &'a str,
+    first: u64,
+    redaction: Option<&Redaction>,
+) -> (Vec<Scan<'a>>, Counts) {
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    let lines: Vec<&str> = if text.is_empty() {
+        Vec::new()
+    } else {
+        body.split('\n').collect()
+    };
+    let pieces: Vec<(Vec<Scan<'a>>, Counts)> = pool.install(|| {
+        lines
+            .par_chunks(LINES_PER_TASK)
+            .enumerate()
+            .map(|(i, chunk)| {
+                let mut counts = Counts::default();
+                let base = first + (i * LINES_PER_TASK) as u64;
+                let scans = chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(j, line)| {
+                        scan_line(table, base + j as u64, line, &mut counts, redaction)
+                    })
+                    .collect();
+                (scans, counts)
+            })
+            .collect()
+    });
+    let mut counts = Counts::default();
+    let mut out = Vec::with_capacity(lines.len());
+    for (scans, c) in pieces {
+        counts.add(&c);
+        out.extend(scans);
+    }
+    (out, counts)
+}
+
+/// The order-free work of one physical line.
+pub fn scan_line<'a>(
+    table: &Table,
+    number: u64,
+    raw: &'a str,
+    counts: &mut Counts,
+    redaction: Option<&Redaction>,
+) -> Scan<'a> {
+    let cleaned = clean::finish_line(raw, counts);
+    if redaction.is_some_and(|r| r.wants(&cleaned)) {
+        return Scan::Redact(number, cleaned.into_owned());
+    }
+    Scan::Ready(scan_clean(table, number, cleaned))
+}
+
+/// The order-free work of one line once cleaned (and redacted): prefix, states, messages.
+pub fn scan_clean<'a>(table: &Table, number: u64, cleaned: Cow<'a, str>) -> LineScan<'a> {
+    let (text, stamp, resolution, style, nanos, ticks) = match cleaned {
+        Cow::Borrowed(line) => {
+            let p = prefix::read(line);
+            (p.text, p.stamp, p.resolution, p.style, p.nanos, p.ticks)
+        }
+        Cow::Owned(line) => {
+            let p = prefix::read(&line);
+            (
+                Cow::Owned(p.text.into_owned()),
+                p.stamp,
+                p.resolution,
+                p.style,
+                p.nanos,
+                p.ticks,
+            )
+        }
+    };
+    let mut ops = Vec::new();
+    let mut phase = Phase::Other;
+    let mut states = 0; // tqdm states read on the line: it gets an activity of its own
+    if text.contains('\r') {
+        for (i, seg) in text.split('\r').enumerate() {
+            if i > 0 && prefix::may_start_with_prefix(seg) {
+                let p = prefix::read(seg);
+                clock_ops(&p, &mut ops);
+                segment(table, &p.text, &mut ops, &mut phase, &mut states);
+            } else {
+                segment(table, seg, &mut ops, &mut phase, &mut states);
+            }
+        }
+    } else {
+        segment(table, &text, &mut ops, &mut phase, &mut states);
+    }
+    let marker = ops.iter().any(
+        |op| matches!(op, Op::Message { row, .. } if table.rows[*row].role == Role::StartMarker),
+    );
+    let isolated = states > 0 || marker || BANNER_RULE.is_match(&text);
+    LineScan {
+        number,
+        stamp,
+        nanos,
+        ticks,
+        resolution,
+        style,
+        text,
+        ops,
+        phase,
+        isolated,
+    }
+}
+
+/// The clock's moves a prefix read inside a line makes (its ticks, then its own time-only stamp).
+fn clock_ops(p: &prefix::Prefixed, ops: &mut Vec<Op>) {
+    ops.extend(p.ticks.iter().map(|&t| Op::Clock(t)));
+    if let Stamp::TimeOnly(t) = p.stamp {
+        ops.push(Op::Clock(t));
+    }
+}
+
+/// parser.py's `_segment`: tqdm states and the messages around them, in order.
+fn segment(table: &Table, text: &str, ops: &mut Vec<Op>, phase: &mut Phase, states: &mut usize) {
+    let mut owned: Option<String> = None;
+    let mut pos = 0;
+    loop {
+        let cur: &str = owned.as_deref().unwrap_or(text);
+        let rest = &cur[pos..];
+        if rest.is_empty() {
+            return;
+        }
+        let Some(m) = progress::find_state(rest) else {
+            messages(table, rest, ops, phase);
+            return;
+        };
+        let before = &rest[..m.start];
+        if !pytext::strip(before).is_empty() {
+            messages(table, before, ops, phase);
+        }
+        *states += 1;
+        ops.push(match state(&m) {
+            Some(s) => Op::Progress(s),
+            None => Op::Skip,
+        });
+        let after = &rest[m.end..];
+        let after_at = pos + m.end;
+        if prefix::may_start_with_prefix(after) {
+            let p = prefix::read(after);
+            clock_ops(&p, ops);
+            match p.text {
+                Cow::Borrowed(s) => pos = after_at + (after.len() - s.len()),
+                Cow::Owned(s) => {
+                    owned = Some(s);
+                    pos = 0;
+                }
+            }
+        } else {
+            pos = after_at;
+        }
+    }
+}
+
+fn state(m: &progress::Match) -> Option<State> {
+    Some(State {
+        label: progress::label(m.label),
+        n: progress::si_number(m.n)?,
+        total: progress::si_number(m.total)?,
+        elapsed: progress::elapsed_seconds(m.elapsed)?,
+        rate: if m.rate == "?" {
+            None
+        } else {
+            Some(progress::py_float(m.rate)?)
+        },
+        unit: if m.unit.is_empty() {
+            "it/s".to_string()
+        } else {
+            m.unit.to_string()
+        },
+    })
+}
+
+/// parser.py's `_messages`: the message table on a text, glued messages read on.
+fn messages(table: &Table, text: &str, ops: &mut Vec<Op>, phase: &mut Phase) {
+    let mut text = text;
+    for _ in 0..MAX_GLUED_MESSAGES {
+        let Some(found) = table.find(text) else {
+            return;
+        };
+        let row = &table.rows[found.row];
+        if *phase == Phase::Other {
+            *phase = row.phase;
+        }
+        ops.push(Op::Message {
+            row: found.row,
+            text: head_chars(text, TEXT_CHARS).to_string(),
+            groups: found
+                .groups
+                .iter()
+                .map(|g| g.map(|(a, b)| text[a..b].to_string()))
+                .collect(),
+        });
+        if !(row.glued && found.end < text.len()) {
+            return;
+        }
+        text = &text[found.end..];
+    }
+    ops.push(Op::Skip);
+}
+
+// ---- the ordered half ---------------------------------------------------------------------------
+
+/// A run of timestamped lines of one phase (comfylog.events.Activity).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Activity {
+    pub phase: Phase,
+    pub first_ts: i64,
+    pub last_ts: i64,
+    pub first_line: u64,
+    pub last_line: u64,
+    pub resolution: f64,
+}
+
+/// A traceback event's fields, in the order parser.py's dict gets them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Traceback {
+    pub row: usize,
+    pub line: u64,
+    pub ts: Option<i64>,
+    pub end_line: u64,
+    pub end_ts: Option<i64>,
+    pub lines: u64,
+    pub text: String,
+    /// exception type, message, oom, exception line
+    pub exception: Option<(String, String, bool, u64)>,
+    pub chained: u64,
+    /// The file of the first frame, the custom node of the last frame in one, a CUDA call below it.
+    pub first_file: Option<String>,
+    pub custom_node: Option<String>,
+    pub cuda_call: bool,
+    /// Keys past `lines`, `pattern` and `text`, in the order traceback.py's dict gets them.
+    pub keys: Vec<&'static str>,
+}
+
+impl Traceback {
+    /// A key set: the dict keeps the position of its first setting.
+    fn note(&mut self, key: &'static str) {
+        if !self.keys.contains(&key) {
+            self.keys.push(key);
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    Activity(Activity),
+    Message {
+        row: usize,
+        line: u64,
+        ts: Option<i64>,
+        text: String,
+        groups: Vec<Option<String>>,
+    },
+    Bar {
+        line: u64,
+        ts: Option<i64>,
+        end_line: u64,
+        end_ts: Option<i64>,
+        label: Option<String>,
+        total: f64,
+        done: f64,
+        final_rate: Option<f64>,
+        unit: String,
+        elapsed: f64,
+        first_elapsed: f64,
+        states: u64,
+        ts_before: Option<i64>,
+    },
+    Lowvram {
+        row: usize,
+        line: u64,
+        ts: Option<i64>,
+        end_line: u64,
+        end_ts: Option<i64>,
+        count: u64,
+        text: String,
+    },
+    Traceback(Box<Traceback>),
+}
+
+#[derive(Clone)]
+struct BarState {
+    line: u64,
+    ts: Option<i64>,
+    state: State,
+}
+
+/// A bar being assembled: its first state, its last three (all the parser looks back at), and
+/// how many it had.
+struct Bar {
+    first: BarState,
+    recent: Vec<BarState>,
+    count: u64,
+    ts_before: Option<i64>,
+}
+
+impl Bar {
+    fn last(&self) -> &BarState {
+        self.recent.last().expect("a bar has a state")
+    }
+
+    fn complete(&self) -> bool {
+        let s = &self.last().state;
+        s.total > 0.0 && s.n >= s.total
+    }
+
+    fn push(&mut self, s: BarState) {
+        if self.recent.len() == 3 {
+            self.recent.remove(0);
+        }
+        self.recent.push(s);
+        self.count += 1;
+    }
+
+    /// Is `probe` (a later line) tqdm's close() redraw of this completed bar? (`_continues`)
+    fn continues(&self, line: u64, ts: Option<i64>, n: f64, elapsed: f64) -> bool {
+        let last = self.last();
+        let on_last_line = self
+            .recent
+            .iter()
+            .filter(|s| s.line == last.line && s.state.n >= s.state.total)
+            .count();
+        if on_last_line != 1
+            || line != last.line + 1
+            || n != last.state.n
+            || elapsed != last.state.elapsed
+        {
+            return false;
+        }
+        match (ts, last.ts) {
+            (Some(a), Some(b)) => (a - b).abs() <= CLOSE_REDRAW_US,
+            _ => true,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Tracebacks {
+    open: Option<Traceback>,
+    pending: Option<Traceback>,
+}
+
+impl Tracebacks {
+    fn active(&self) -> bool {
+        self.open.is_some() || self.pending.is_some()
+    }
+
+    /// traceback.py's `feed`: (taken, a traceback that ended before this line).
+    fn feed(
+        &mut self,
+        table: &Table,
+        line: u64,
+        ts: Option<i64>,
+        text: &str,
+    ) -> (bool, Option<Traceback>) {
+        if self.open.is_some() {
+            if self.take(table, line, ts, text) {
+                return (true, None);
+            }
+            return (false, self.pending.take());
+        }
+        let Some(mut pending) = self.pending.take() else {
+            return (false, None);
+        };
+        let stripped = pytext::strip(text);
+        if stripped.is_empty() || CHAINED.is_match(stripped) {
+            self.pending = Some(pending);
+            return (true, None);
+        }
+        if stripped.starts_with(TRACEBACK_NEEDLE) {
+            pending.note("chained");
+            pending.chained += 1;
+            pending.end_line = line;
+            self.open = Some(pending);
+            return (true, None);
+        }
+        (false, Some(pending))
+    }
+
+    fn take(&mut self, table: &Table, line: u64, ts: Option<i64>, text: &str) -> bool {
+        let mut tb = self.open.take().expect("open traceback");
+        if text.starts_with([' ', '\t']) || pytext::strip(text).is_empty() {
+            tb.end_line = line;
+            tb.lines += 1;
+            let frame_line = text
+                .trim_start_matches(pytext::is_space)
+                .starts_with("File ");
+            if tb.first_file.is_none() && frame_line {
+                if let Some(m) = FILE_FRAME.captures(text) {
+                    tb.first_file = Some(head_chars(&m[1], 300).to_string());
+                    tb.note("first_file");
+                }
+            }
+            if text.contains("custom_nodes") {
+                if let Some(m) = CUSTOM_NODE_FRAME.captures(text) {
+                    tb.custom_node = Some(head_chars(&m[1], 200).to_string());
+                    tb.note("custom_node");
+                }
+            } else if tb.custom_node.is_some()
+                && text.contains("cuda")
+                && !frame_line
+                && CUDA_CALL.is_match(text)
+            {
+                tb.cuda_call = true;
+                tb.note("cuda_call");
+            }
+            if tb.lines > MAX_TRACEBACK_LINES {
+                self.pending = Some(tb);
+            } else {
+                self.open = Some(tb);
+            }
+            return true;
+        }
+        let stripped = pytext::strip(text);
+        if tb.lines > 1 {
+            if let Some(m) = EXCEPTION_LINE.captures(stripped) {
+                let message = m.name("message").map_or("", |g| g.as_str());
+                tb.exception = Some((
+                    m["type"].to_string(),
+                    head_chars(pytext::strip(message), TEXT_CHARS).to_string(),
+                    table.is_oom(text),
+                    line,
+                ));
+                tb.text = head_chars(stripped, TEXT_CHARS).to_string();
+                for key in ["exception_type", "message", "oom", "exception_line"] {
+                    tb.note(key);
+                }
+                tb.end_line = line;
+                tb.end_ts = ts;
+                self.pending = Some(tb);
+                return true;
+            }
+        }
+        self.pending = Some(tb); // not a traceback line after all: cut short
+        false
+    }
+
+    fn close(&mut self, out: &mut Vec<Item>) {
+        for tb in [self.open.take(), self.pending.take()]
+            .into_iter()
+            .flatten()
+        {
+            out.push(Item::Traceback(Box::new(tb)));
+        }
+    }
+}
+
+/// The ordered half of parser.py's Parser.
+pub struct Parser {
+    table: Arc<Table>,
+    clock: Clock,
+    pub skipped_lines: u64,
+    pub styles: [u64; 8],
+    /// Styles in the order first seen (the report lists them so).
+    pub style_order: Vec<Style>,
+    pub first_ts: Option<i64>,
+    pub last_ts: Option<i64>,
+    pub first_nanos: u32,
+    pub last_nanos: u32,
+    bar: Option<Bar>,
+    activity: Option<Activity>,
+    lowvram: Option<Item>,
+    tracebacks: Tracebacks,
+    mark_ts: Option<i64>,
+    closed: Vec<Activity>,
+    isolate_next: bool,
+}
+
+impl Parser {
+    pub fn new(table: Arc<Table>) -> Parser {
+        Parser {
+            table,
+            clock: Clock::default(),
+            skipped_lines: 0,
+            styles: [0; 8],
+            style_order: Vec::new(),
+            first_ts: None,
+            last_ts: None,
+            first_nanos: 0,
+            last_nanos: 0,
+            bar: None,
+            activity: None,
+            lowvram: None,
+            tracebacks: Tracebacks::default(),
+            mark_ts: None,
+            closed: Vec::new(),
+            isolate_next: false,
+        }
+    }
+
+    /// Parse one scanned line: its items go to `out`, after the activity runs up to it.
+    pub fn feed(&mut self, scan: LineScan, out: &mut Vec<Item>) {
+        let table = Arc::clone(&self.table);
+        for &tick in &scan.ticks {
+            self.clock.time_only(tick);
+        }
+        let ts = self.clock.resolve(scan.stamp);
+        let style = Style::ALL
+            .iter()
+            .position(|s| *s == scan.style)
+            .expect("style");
+        if self.styles[style] == 0 {
+            self.style_order.push(scan.style);
+        }
+        self.styles[style] += 1;
+        if let Some(t) = ts {
+            if self.first_ts.is_none() {
+                self.first_ts = Some(t);
+                self.first_nanos = scan.nanos;
+            }
+            self.last_ts = Some(t);
+            self.last_nanos = scan.nanos;
+        }
+        let line = scan.number;
+        if self.tracebacks.active() {
+            let (taken, done) = self.tracebacks.feed(&table, line, ts, &scan.text);
+            if taken {
+                self.mark(line, ts, scan.resolution, Phase::Other, false);
+                out.append(&mut self.take_closed());
+                return;
+            }
+            if let Some(tb) = done {
+                out.push(Item::Traceback(Box::new(tb)));
+            }
+        }
+        let close = match &self.bar {
+            Some(bar) if bar.complete() && bar.last().line < line => {
+                !self.is_close_redraw(bar, &scan, ts)
+            }
+            _ => false,
+        };
+        if close {
+            self.close_bar(out);
+        }
+        let mut events: Vec<Item> = Vec::new();
+        for op in scan.ops {
+            match op {
+                Op::Clock(t) => {
+                    self.clock.time_only(t);
+                }
+                Op::Skip => self.skipped_lines += 1,
+                Op::Progress(state) => self.progress(state, line, ts, out),
+                Op::Message { row, text, groups } => {
+                    self.emit(&table, row, text, groups, line, ts, &mut events, out)
+                }
+            }
+        }
+        self.mark(line, ts, scan.resolution, scan.phase, scan.isolated);
+        if !events.is_empty() {
+            self.flush_activity(out);
+            out.append(&mut events);
+        } else if !self.closed.is_empty() {
+            out.append(&mut self.take_closed());
+        }
+    }
+
+    /// The end of the input: what is still open.
+    pub fn close(&mut self, out: &mut Vec<Item>) {
+        self.tracebacks.close(out);
+        self.close_bar(out);
+        self.close_lowvram(out);
+        self.flush_activity(out);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        table: &Table,
+        row: usize,
+        text: String,
+        groups: Vec<Option<String>>,
+        line: u64,
+        ts: Option<i64>,
+        events: &mut Vec<Item>,
+        out: &mut Vec<Item>,
+    ) {
+        let role = table.rows[row].role;
+        if role == Role::LowvramModule {
+            let run = self.lowvram.get_or_insert(Item::Lowvram {
+                row,
+                line,
+                ts,
+                end_line: line,
+                end_ts: ts,
+                count: 0,
+                text,
+            });
+            if let Item::Lowvram {
+                count,
+                end_line,
+                end_ts,
+                ..
+            } = run
+            {
+                *count += 1;
+                *end_line = line;
+                *end_ts = ts;
+            }
+            return;
+        }
+        self.close_lowvram(out);
+        if role == Role::Traceback {
+            let mut tb = Traceback {
+                row,
+                line,
+                ts,
+                end_line: line,
+                end_ts: None,
+                lines: 1,
+                first_file: FILE_FRAME
+                    .captures(&text)
+                    .map(|m| head_chars(&m[1], 300).to_string()),
+                text,
+                exception: None,
+                chained: 0,
+                custom_node: None,
+                cuda_call: false,
+                keys: Vec::new(),
+            };
+            if tb.first_file.is_some() {
+                tb.note("first_file"); // a first frame glued to the line
+            }
+            self.tracebacks.open = Some(tb);
+            return;
+        }
+        if matches!(role, Role::ClosesBar | Role::StartMarker) {
+            self.close_bar(out);
+        }
+        events.push(Item::Message {
+            row,
+            line,
+            ts,
+            text,
+            groups,
+        });
+    }
+
+    fn progress(&mut self, state: State, line: u64, ts: Option<i64>, out: &mut Vec<Item>) {
+        let new_bar = match &self.bar {
+            Some(bar) => {
+                let last = &bar.last().state;
+                last.total != state.total
+                    || last.label != state.label
+                    || state.n < last.n
+                    || (bar.complete()
+                        && line > bar.last().line
+                        && !bar.continues(line, ts, state.n, state.elapsed))
+            }
+            None => false,
+        };
+        if new_bar {
+            self.close_bar(out);
+        }
+        let s = BarState { line, ts, state };
+        match &mut self.bar {
+            Some(bar) => bar.push(s),
+            None => {
+                self.bar = Some(Bar {
+                    first: s.clone(),
+                    recent: vec![s],
+                    count: 1,
+                    ts_before: self.mark_ts,
+                })
+            }
+        }
+    }
+
+    /// parser.py's `_is_close_redraw`: does this line redraw the completed bar (tqdm's close())?
+    fn is_close_redraw(&self, bar: &Bar, scan: &LineScan, ts: Option<i64>) -> bool {
+        let Some(m) = progress::find_state(scan.text.trim_start_matches('\r')) else {
+            return false;
+        };
+        let label = progress::label(m.label);
+        let numbers = (
+            progress::si_number(m.n),
+            progress::si_number(m.total),
+            progress::elapsed_seconds(m.elapsed),
+        );
+        let (Some(n), Some(total), Some(elapsed)) = numbers else {
+            return false;
+        };
+        let last = &bar.last().state;
+        label == last.label && total == last.total && bar.continues(scan.number, ts, n, elapsed)
+    }
+
+    fn close_bar(&mut self, out: &mut Vec<Item>) {
+        let Some(bar) = self.bar.take() else {
+            return;
+        };
+        self.flush_activity(out);
+        let last = bar.last().clone();
+        out.push(Item::Bar {
+            line: bar.first.line,
+            ts: bar.first.ts,
+            end_line: last.line,
+            end_ts: last.ts,
+            label: last.state.label,
+            total: last.state.total,
+            done: last.state.n,
+            final_rate: last.state.rate,
+            unit: last.state.unit,
+            elapsed: last.state.elapsed,
+            first_elapsed: bar.first.state.elapsed,
+            states: bar.count,
+            ts_before: bar.ts_before,
+        });
+    }
+
+    fn close_lowvram(&mut self, out: &mut Vec<Item>) {
+        if let Some(run) = self.lowvram.take() {
+            self.flush_activity(out);
+            out.push(run);
+        }
+    }
+
+    /// parser.py's `_mark`: a timestamped line joins the activity runs.
+    fn mark(&mut self, line: u64, ts: Option<i64>, resolution: f64, phase: Phase, isolated: bool) {
+        let Some(mut ts) = ts else {
+            return;
+        };
+        if let Some(prev) = self.mark_ts {
+            ts = ts.max(prev); // time never runs backwards inside one log
+        }
+        self.mark_ts = Some(ts);
+        let fresh = Activity {
+            phase,
+            first_ts: ts,
+            last_ts: ts,
+            first_line: line,
+            last_line: line,
+            resolution,
+        };
+        if isolated {
+            if let Some(act) = self.activity.take() {
+                self.closed.push(act);
+            }
+            self.closed.push(fresh);
+            self.isolate_next = true;
+            return;
+        }
+        if let Some(act) = &mut self.activity {
+            if act.phase == phase && phase != Phase::Wait && !self.isolate_next {
+                act.last_ts = ts;
+                act.last_line = line;
+                act.resolution = act.resolution.max(resolution);
+                return;
+            }
+        }
+        if let Some(act) = self.activity.take() {
+            self.closed.push(act);
+        }
+        self.activity = Some(fresh);
+        self.isolate_next = false;
+    }
+
+    fn take_closed(&mut self) -> Vec<Item> {
+        self.closed.drain(..).map(Item::Activity).collect()
+    }
+
+    fn flush_activity(&mut self, out: &mut Vec<Item>) {
+        out.extend(self.closed.drain(..).map(Item::Activity));
+        if let Some(act) = self.activity.take() {
+            out.push(Item::Activity(act));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::tests::table;
+
+    fn parse(log: &str) -> (Vec<Item>, Arc<Table>) {
+        let table = Arc::new(table());
+        let mut parser = Parser::new(Arc::clone(&table));
+        let (scans, _) = scan_block(&table, log, 1, None);
+        let mut out = Vec::new();
+        for scan in scans {
+            parser.feed(ready(scan), &mut out);
+        }
+        parser.close(&mut out);
+        (out, table)
+    }
+
+    fn names(items: &[Item], table: &Table) -> Vec<String> {
+        items
+            .iter()
+            .map(|it| match it {
+                Item::Activity(a) => format!("act:{:?}:{}-{}", a.phase, a.first_line, a.last_line),
+                Item::Message { row, .. } => table.rows[*row].name.clone(),
+                Item::Bar { states, .. } => format!("bar:{states}"),
+                Item::Lowvram { count, .. } => format!("lowvram:{count}"),
+                Item::Traceback(tb) => format!("traceback:{}", tb.lines),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_prompt_with_a_sampling_bar() {
+        let log = "2025-10-23T16:28:00.000000Z got prompt\n\
+                   2025-10-23T16:28:01.000000Z Requested to load WanVAE\n\
+                   2025-10-23T16:28:05.000000Z  50%|█████     | 1/2 [00:02<00:02, 2.00s/it]\r100%|██████████| 2/2 [00:04<00:00, 2.00s/it]\n\
+                   2025-10-23T16:28:06.000000Z Prompt executed in 6.00 seconds\n";
+        let (items, table) = parse(log);
+        assert_eq!(
+            names(&items, &table),
+            [
+                "act:Other:1-1",
+                "prompt_received",
+                "act:Load:2-2",
+                "load_requested",
+                "act:Other:3-3",
+                "bar:2",
+                "act:Other:4-4",
+                "prompt_executed"
+            ]
+        );
+    }
+
+    #[test]
+    fn lowvram_lines_are_counted_and_tracebacks_grouped() {
+        let log = "lowvram: loaded module regularly a.b RMS_norm()\n\
+                   lowvram: loaded module regularly c.d Linear()\n\
+                   Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\n\
+                   torch.OutOfMemoryError: CUDA out of memory.\ngot prompt\n";
+        let (items, table) = parse(log);
+        assert_eq!(
+            names(&items, &table),
+            ["lowvram:2", "traceback:2", "prompt_received"]
+        );
+        let Item::Traceback(tb) = &items[1] else {
+            panic!()
+        };
+        let exc = tb.exception.as_ref().unwrap();
+        assert_eq!(
+            (exc.0.as_str(), exc.2, exc.3),
+            ("torch.OutOfMemoryError", true, 5)
+        );
+    }
+
+    fn ready(scan: Scan) -> LineScan {
+        match scan {
+            Scan::Ready(line) => line,
+            Scan::Redact(..) => panic!("no redaction here"),
+        }
+    }
+
+    fn items_of(table: &Arc<Table>, scans: Vec<Scan>) -> Vec<Item> {
+        let mut parser = Parser::new(Arc::clone(table));
+        let mut out = Vec::new();
+        for scan in scans {
+            parser.feed(ready(scan), &mut out);
+        }
+        parser.close(&mut out);
+        out
+    }
+
+    #[test]
+    fn scanning_in_parallel_gives_the_serial_result() {
+        let log = include_str!("../../examples/runpod-lowvram-gguf.log").repeat(40);
+        let table = Arc::new(table());
+        let serial: Vec<Scan> = {
+            let mut counts = Counts::default();
+            let body = log.strip_suffix('\n').unwrap_or(&log);
+            body.split('\n')
+                .enumerate()
+                .map(|(i, line)| scan_line(&table, i as u64 + 1, line, &mut counts, None))
+                .collect()
+        };
+        let expected = items_of(&table, serial);
+        for threads in [1, 2, 4] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let (scans, _) = scan_block_in(&pool, &table, &log, 1, None);
+            assert!(scans.len() > 2 * LINES_PER_TASK);
+            assert_eq!(items_of(&table, scans), expected, "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn lines_with_a_redaction_needle_wait_for_the_redactor() {
+        let table = table();
+        let redaction = Redaction::new(&["rpa_".to_string()], &["token".to_string()]).unwrap();
+        let log = "got prompt\nRUNPOD_API_KEY=rpa_ABCDEFGHIJKLMNOPQRST\nHF_TOKEN: x\n\u{212a}ey\n";
+        let (scans, _) = scan_block(&table, log, 1, Some(&redaction));
+        let waiting: Vec<u64> = scans
+            .iter()
+            .filter_map(|s| match s {
+                Scan::Redact(n, _) => Some(*n),
+                Scan::Ready(_) => None,
+            })
+            .collect();
+        assert_eq!(waiting, [2, 3]);
+        let kelvin = Redaction::new(&[], &["key".to_string()]).unwrap();
+        assert!(kelvin.wants("\u{212a}ey=1"));
+    }
+
+    #[test]
+    fn glued_messages() {
+        let (items, table) = parse("got promptLoading 1 new model\n");
+        assert_eq!(
+            names(&items, &table),
+            ["prompt_received", "loading_new_models"]
+        );
+    }
+}

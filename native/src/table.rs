@@ -1,0 +1,327 @@
+//! The message table, read from the same messages.toml text the Python parser reads
+//! (comfylog/parse/table.py): needles found with one Aho-Corasick scan, rows' regexes run only at
+//! the needle found. Field values are left as matched text: Python types them with its own
+//! converters, so a row's fields mean the same whichever scanner read the line.
+
+use crate::pytext::{self, compile};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
+use regex::Regex;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// What the time before a line was spent on (comfylog.events.Phase), as the table names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Load,
+    Inference,
+    Wait,
+    Other,
+}
+
+impl Phase {
+    pub fn parse(name: &str) -> Option<Phase> {
+        match name {
+            "load" => Some(Phase::Load),
+            "inference" => Some(Phase::Inference),
+            "wait" => Some(Phase::Wait),
+            "other" => Some(Phase::Other),
+            _ => None,
+        }
+    }
+
+    /// The index Python's side maps back to a Phase (comfylog/parse/native.py keeps the order).
+    pub fn index(self) -> u8 {
+        match self {
+            Phase::Load => 0,
+            Phase::Inference => 1,
+            Phase::Wait => 2,
+            Phase::Other => 3,
+        }
+    }
+}
+
+/// One row of the table, compiled for Rust.
+pub struct Row {
+    pub name: String,
+    pub kind: String,
+    /// The row's pattern (Rust's form), compiled on first use: a small log meets few rows, and
+    /// compiling all of them at start-up cost more than scanning it.
+    pattern: String,
+    regex: OnceLock<Regex>,
+    not_followed_by: Option<Regex>,
+    pub glued: bool,
+    pub phase: Phase,
+    /// What the parser does with the row's kind beyond making an event (parser.py's sets).
+    pub role: Role,
+}
+
+impl Row {
+    fn regex(&self) -> &Regex {
+        self.regex.get_or_init(|| {
+            pytext::compile_translated(&self.pattern)
+                .expect("a row's regex parsed at load compiles")
+        })
+    }
+}
+
+/// Kinds that need state in the parser; every other kind is one event per match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Plain,
+    /// Closes an open progress bar first (parser.py's CLOSES_BAR).
+    ClosesBar,
+    /// A start-up marker: closes the bar, and its line is an activity of its own (START_MARKERS).
+    StartMarker,
+    /// Consecutive lines are counted into one event.
+    LowvramModule,
+    /// Opens a traceback (traceback.py's automaton).
+    Traceback,
+}
+
+impl Role {
+    fn of(kind: &str) -> Role {
+        match kind {
+            "cuda_banner" | "manager_startup" | "server_starting" | "worker_starting" => {
+                Role::StartMarker
+            }
+            "prompt_executed" | "exception" | "interrupted" => Role::ClosesBar,
+            "lowvram_modules" => Role::LowvramModule,
+            "traceback" => Role::Traceback,
+            _ => Role::Plain,
+        }
+    }
+}
+
+/// A row's match in a text: where it is, and its named groups in the order of the regex.
+pub struct Found {
+    pub row: usize,
+    pub end: usize,
+    pub groups: Vec<Option<(usize, usize)>>,
+}
+
+pub struct Table {
+    pub rows: Vec<Row>,
+    needles: AhoCorasick,
+    by_needle: Vec<Vec<usize>>,
+    oom: Regex,
+}
+
+#[derive(Deserialize)]
+struct RawTable {
+    message: Vec<RawRow>,
+    #[serde(default)]
+    text_classes: HashMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct RawRow {
+    name: String,
+    kind: String,
+    needles: Vec<String>,
+    regex: String,
+    not_followed_by: Option<String>,
+    phase: Option<String>,
+    #[serde(default)]
+    glued: bool,
+}
+
+impl Table {
+    /// Compile the table from messages.toml's text; the error names the row and what is wrong.
+    pub fn load(text: &str) -> Result<Table, String> {
+        let raw: RawTable = toml::from_str(text).map_err(|e| format!("messages.toml: {e}"))?;
+        let mut rows = Vec::with_capacity(raw.message.len());
+        let mut needle_ids: HashMap<String, usize> = HashMap::new();
+        let mut needles: Vec<String> = Vec::new();
+        let mut by_needle: Vec<Vec<usize>> = Vec::new();
+        for (index, r) in raw.message.into_iter().enumerate() {
+            // Checked now (parsed, not compiled), so a bad row fails at load, naming itself.
+            let pattern = pytext::python_regex(&r.regex);
+            regex_syntax::Parser::new().parse(&pattern).map_err(|e| {
+                format!(
+                    "message {:?}: the regex does not compile in Rust: {e}",
+                    r.name
+                )
+            })?;
+            let not_followed_by = match &r.not_followed_by {
+                Some(p) => Some(compile(&format!("^(?:{p})")).map_err(|e| {
+                    format!(
+                        "message {:?}: not_followed_by does not compile in Rust: {e}",
+                        r.name
+                    )
+                })?),
+                None => None,
+            };
+            let phase_name = r.phase.as_deref().unwrap_or("other");
+            let phase = Phase::parse(phase_name)
+                .ok_or_else(|| format!("message {:?}: unknown phase {phase_name:?}", r.name))?;
+            for needle in &r.needles {
+                let id = *needle_ids.entry(needle.clone()).or_insert_with(|| {
+                    needles.push(needle.clone());
+                    by_needle.push(Vec::new());
+                    needles.len() - 1
+                });
+                by_needle[id].push(index);
+            }
+            rows.push(Row {
+                role: Role::of(&r.kind),
+                name: r.name,
+                kind: r.kind,
+                pattern,
+                regex: OnceLock::new(),
+                not_followed_by,
+                glued: r.glued,
+                phase,
+            });
+        }
+        // Python's needle regex is an alternation, longest needle first: at the leftmost needle,
+        // the longest one there wins. Aho-Corasick's leftmost-longest is that rule.
+        let needles_ac = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&needles)
+            .map_err(|e| format!("messages.toml needles: {e}"))?;
+        let oom_text = raw
+            .text_classes
+            .get("oom")
+            .ok_or("messages.toml: no text_classes.oom")?;
+        let oom = compile(oom_text).map_err(|e| format!("text_classes.oom: {e}"))?;
+        Ok(Table {
+            rows,
+            needles: needles_ac,
+            by_needle,
+            oom,
+        })
+    }
+
+    /// Text that means the GPU ran out of memory (table.py's `is_oom`).
+    pub fn is_oom(&self, text: &str) -> bool {
+        self.oom.is_match(text)
+    }
+
+    /// The message in `text` (table.py's `find_message`): at the first needle whose rows match,
+    /// the first row that matches; a row that failed once is not tried again on the same text.
+    pub fn find(&self, text: &str) -> Option<Found> {
+        let mut pos = 0;
+        let mut failed: Vec<usize> = Vec::new();
+        while pos <= text.len() {
+            let m = self.needles.find(Input::new(text).span(pos..text.len()))?;
+            for &row in &self.by_needle[m.pattern().as_usize()] {
+                if failed.contains(&row) {
+                    continue;
+                }
+                if let Some(found) = self.search(row, text) {
+                    return Some(found);
+                }
+                failed.push(row);
+            }
+            pos = pytext::next_char(text, m.start());
+        }
+        None
+    }
+
+    fn search(&self, row: usize, text: &str) -> Option<Found> {
+        let r = &self.rows[row];
+        let regex = r.regex();
+        let mut caps = regex.captures(text)?;
+        if let Some(nfb) = &r.not_followed_by {
+            loop {
+                let whole = caps.get(0).expect("group 0");
+                if !nfb.is_match(&text[whole.end()..]) {
+                    break;
+                }
+                let from = pytext::next_char(text, whole.start());
+                if from > text.len() {
+                    return None;
+                }
+                caps = regex.captures_at(text, from)?;
+            }
+        }
+        let whole = caps.get(0).expect("group 0");
+        let groups = regex
+            .capture_names()
+            .enumerate()
+            .filter(|(_, name)| name.is_some())
+            .map(|(i, _)| caps.get(i).map(|g| (g.start(), g.end())))
+            .collect();
+        Some(Found {
+            row,
+            end: whole.end(),
+            groups,
+        })
+    }
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+
+    pub fn table() -> Table {
+        Table::load(include_str!("../../src/comfylog/parse/messages.toml")).unwrap()
+    }
+
+    fn name_of(t: &Table, text: &str) -> Option<String> {
+        t.find(text).map(|f| t.rows[f.row].name.clone())
+    }
+
+    #[test]
+    fn real_lines_find_their_rows() {
+        let t = table();
+        assert_eq!(
+            name_of(&t, "got prompt").as_deref(),
+            Some("prompt_received")
+        );
+        assert_eq!(name_of(&t, "got prompt: 1").as_deref(), None);
+        assert_eq!(
+            name_of(&t, "Prompt executed in 00:10:50").as_deref(),
+            Some("prompt_executed")
+        );
+        assert_eq!(
+            name_of(&t, "loaded partially; 0.00 MB usable, 0.00 MB loaded, 319.75 MB offloaded, 27.01 MB buffer reserved, lowvram patches: 0").as_deref(),
+            Some("loaded_partially_new")
+        );
+        assert_eq!(name_of(&t, "nothing here").as_deref(), None);
+        let text = "Total VRAM 24564 MB, total RAM 65277 MB";
+        let f = t.find(text).unwrap();
+        let groups: Vec<&str> = f
+            .groups
+            .iter()
+            .map(|g| g.map_or("", |(a, b)| &text[a..b]))
+            .collect();
+        assert_eq!(groups, ["24564", "65277"]);
+    }
+
+    #[test]
+    fn glued_prompt_ends_where_the_next_message_starts() {
+        let t = table();
+        let text = "got promptLoading 1 new model";
+        let f = t.find(text).unwrap();
+        assert!(t.rows[f.row].glued);
+        assert_eq!(
+            name_of(&t, &text[f.end..]).as_deref(),
+            Some("loading_new_models")
+        );
+    }
+
+    #[test]
+    fn every_row_of_messages_toml_compiles() {
+        let t = table();
+        for row in &t.rows {
+            assert!(row.regex().captures_len() >= 1, "{}", row.name);
+        }
+    }
+
+    #[test]
+    fn oom_text() {
+        let t = table();
+        assert!(t.is_oom("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate"));
+        assert!(!t.is_oom("all good"));
+    }
+
+    #[test]
+    fn a_bad_row_is_named() {
+        let err = Table::load("[[message]]\nname='x'\nkind='k'\nneedles=['a']\nregex='(?<=a)b'\n")
+            .err()
+            .unwrap();
+        assert!(err.contains("\"x\""), "{err}");
+    }
+}

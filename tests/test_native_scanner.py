@@ -1,0 +1,335 @@
+"""The native scanner (comfylog._native) against the Python parser, the reference: the same events and
+activities, field for field and in the same order, the same reading counters, and the same JSON
+report, on every real log, on logs cut short, on hostile bytes and on a generated benchmark-like log.
+
+Also how the scanner is chosen (COMFYLOG_SCANNER) and what ``--version`` says.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from comfylog.events import Activity, Event
+from comfylog.parse import Parser
+from comfylog.parse.native import NativeParser, ScannerUnavailable, native_module, scanner
+from comfylog.pipeline import analyze_paths
+from comfylog.read.lines import lines_at, open_input, read_lines
+from comfylog.read.redact import Redactor
+from comfylog.read.source import UnusableInput
+from comfylog.render.json import render_json
+
+from .cli import run_cli
+from .conftest import ROOT
+from .test_hostile_input import LOGS
+
+CORPUS = ROOT.parent / "shared" / "corpus"
+REAL_LOGS = sorted((CORPUS / "logs").glob("*")) + sorted((CORPUS / "scenarios").glob("*.log")) + sorted(
+    (ROOT / "examples").glob("*.log")) + sorted((ROOT / "tests" / "fixtures").glob("*.log"))
+
+
+def _cargo_works() -> bool:
+    cargo = shutil.which("cargo")
+    if cargo is None:
+        return False
+    return subprocess.run([cargo, "--version"], capture_output=True, check=False).returncode == 0
+
+
+needs_native = pytest.mark.skipif(native_module() is None, reason="comfylog was installed without the native scanner")
+
+
+def test_a_machine_with_cargo_gets_the_native_scanner() -> None:
+    """make builds with COMFYLOG_BUILD=native where cargo runs: a silent pure-Python install is a bug."""
+    if not _cargo_works():
+        pytest.skip("no working cargo here: the pure-Python install is expected")
+    assert native_module() is not None
+
+
+def _flat(item: Event | Activity) -> tuple[Any, ...]:
+    if isinstance(item, Activity):
+        return ("activity", item.phase, item.first_ts, item.last_ts, item.first_line, item.last_line, item.source,
+                item.resolution)
+    return ("event", item.kind, item.line, item.ts, list(item.fields.items()), item.source, item.end_line,
+            item.end_ts)
+
+
+def _counters(parser: Parser | NativeParser, source: Any) -> dict[str, Any]:
+    return {
+        "redactions": dict(source.redactions), "name": source.name,
+        "styles": list(parser.styles.items()), "skipped": parser.skipped_lines, "first": parser.first_ts,
+        "last": parser.last_ts, "nanos": (parser.first_nanos, parser.last_nanos), "lines": source.total_lines,
+        "replaced": source.replaced_bytes,
+        "truncated": source.truncated_lines, "mojibake": source.repaired_mojibake,
+    }
+
+
+def python_scan(path: Path, redactor: Redactor | None = None) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
+    source, lines = read_lines(str(path), redactor=redactor)
+    parser = Parser(0)
+    items = [_flat(it) for raw in lines for it in parser.feed(raw)]
+    items += [_flat(it) for it in parser.close()]
+    return items, _counters(parser, source)
+
+
+def native_scan(path: Path, redactor: Redactor | None = None) -> tuple[list[tuple[Any, ...]], dict[str, Any]] | None:
+    """The native scanner's items, or None when the input goes to the Python reader (markdown)."""
+    log = open_input(str(path), redactor, blocks=True)
+    if log.blocks is None:
+        assert log.lines is not None
+        for _ in log.lines:
+            pass
+        return None
+    parser = NativeParser(0, log.source)
+    items = [_flat(it) for block in log.blocks for it in parser.feed(block)]
+    items += [_flat(it) for it in parser.close()]
+    return items, _counters(parser, log.source)
+
+
+def report_json(path: Path, which: str, monkeypatch: pytest.MonkeyPatch, redactor: Redactor | None = None) -> str:
+    with monkeypatch.context() as m:
+        m.setenv("COMFYLOG_SCANNER", which)
+        return render_json(analyze_paths([str(path)], redactor))
+
+
+def assert_same(path: Path, monkeypatch: pytest.MonkeyPatch, redactor: Redactor | None = None) -> None:
+    try:
+        expected = python_scan(path, redactor)
+    except UnusableInput as exc:
+        with pytest.raises(UnusableInput) as raised:
+            native_scan(path, redactor)
+        assert str(raised.value) == str(exc)
+        return
+    got = native_scan(path, redactor)
+    if got is not None:
+        assert got[1] == expected[1], path.name
+        for i, (g, e) in enumerate(zip(got[0], expected[0], strict=False)):
+            assert g == e, f"{path.name}: item {i} differs"
+        assert len(got[0]) == len(expected[0]), path.name
+    native, python = (report_json(path, which, monkeypatch, redactor) for which in ("native", "python"))
+    assert native == python, path.name
+
+
+@needs_native
+@pytest.mark.skipif(not REAL_LOGS, reason="no corpus")
+@pytest.mark.parametrize("path", REAL_LOGS, ids=lambda p: p.name)
+def test_every_real_log_scans_the_same(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert_same(path, monkeypatch)
+
+
+@needs_native
+@pytest.mark.skipif(not REAL_LOGS, reason="no corpus")
+@pytest.mark.parametrize("path", REAL_LOGS, ids=lambda p: p.name)
+def test_every_real_log_redacted_scans_the_same(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redacted reads (the HTML report's default): lines with a secret's needle go through the
+    Python redactor inside the native scan; the same items, counts by kind and JSON."""
+    assert_same(path, monkeypatch, Redactor(ips=True))
+
+
+@needs_native
+def test_logs_cut_in_the_middle_of_lines_scan_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    logs = [p for p in REAL_LOGS if p.suffix == ".log"][::5]
+    for log in logs:
+        data = log.read_bytes()
+        for cut in (len(data) // 3, len(data) // 2 + 7, len(data) - 3):
+            path = tmp_path / f"{log.stem}-{cut}.log"
+            path.write_bytes(data[:cut])
+            assert_same(path, monkeypatch)
+
+
+@needs_native
+def test_gzip_utf16_crlf_and_bom_inputs_scan_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = ROOT / "examples" / "runpod-lowvram-gguf.log"
+    text = source.read_text(encoding="utf-8")
+    variants = {
+        "log.gz": gzip.compress(text.encode()),
+        "utf16.log": text.encode("utf-16"),
+        "crlf.log": text.replace("\n", "\r\n").encode(),
+        "bom.log": b"\xef\xbb\xbf" + text.encode(),
+        "no-final-newline.log": text.rstrip("\n").encode(),
+    }
+    for name, data in variants.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        assert_same(path, monkeypatch)
+
+
+@needs_native
+def test_several_inputs_in_one_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = [str(p) for p in sorted((ROOT / "examples").glob("*.log"))]
+    outputs = []
+    for which in ("native", "python"):
+        with monkeypatch.context() as m:
+            m.setenv("COMFYLOG_SCANNER", which)
+            outputs.append(render_json(analyze_paths(paths)))
+    assert outputs[0] == outputs[1]
+
+
+@needs_native
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(LOGS)
+def test_any_bytes_scan_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
+    path = tmp_path / "fuzz.log"
+    path.write_bytes(data)
+    assert_same(path, monkeypatch)
+
+
+SECRETS = [
+    "RUNPOD_API_KEY=rpa_ABCDEFGHIJKLMNOPQRSTUV", "HF_TOKEN: hf_abcdefghijklmnopqrstuvwxyz", "/home/alice/ComfyUI",
+    "C:\\Users\\Bob\\ComfyUI", "user@example.com", "https://x.io/m?token=abcdef123456", "10.1.2.3", "fe80::1:2",
+    "Authorization: Bearer abcdefghij0123456789", "\u212aey=supersecretvalue",
+]
+
+
+@needs_native
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(LOGS, st.sampled_from(SECRETS).map(str.encode)), max_size=8).map(b"\n".join))
+def test_any_bytes_with_secrets_redacted_scan_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes
+) -> None:
+    path = tmp_path / "fuzz.log"
+    path.write_bytes(data)
+    assert_same(path, monkeypatch, Redactor(ips=True))
+
+
+def _generate_module() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_generate", ROOT / "benchmarks" / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@needs_native
+@pytest.mark.skipif(not (CORPUS / "logs").is_dir(), reason="no corpus")
+def test_a_generated_benchmark_log_scans_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """benchmarks/generate.py's mix (DEBUG floods, bars of hundreds of CR-joined states), 3 MB: several
+    blocks, so lines are scanned on several threads and bars and tracebacks cross block edges."""
+    generate = _generate_module()
+    path = tmp_path / "bench.log"
+    generate.generate(3_000_000, path, seed=7)
+    assert_same(path, monkeypatch)
+
+
+# ---- choosing the scanner ------------------------------------------------------------------------
+
+def test_python_is_chosen_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMFYLOG_SCANNER", "python")
+    assert scanner() == "python"
+    monkeypatch.setenv("COMFYLOG_SCANNER", "fortran")
+    with pytest.raises(ScannerUnavailable, match="native or python"):
+        scanner()
+
+
+@needs_native
+def test_native_is_the_default_where_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COMFYLOG_SCANNER", raising=False)
+    assert scanner() == "native"
+    result = run_cli("--version", text=True)
+    assert result.returncode == 0
+    assert "scanner native" in str(result.stdout)
+
+
+def test_version_names_the_scanner(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run_cli("--version", env={"COMFYLOG_SCANNER": "python"}, text=True)
+    assert result.returncode == 0
+    assert str(result.stdout).startswith("comfylog 0.") and "scanner python" in str(result.stdout)
+
+
+def test_insisting_on_a_missing_native_scanner_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a pure-Python install says to COMFYLOG_SCANNER=native (the module made to look missing)."""
+    import comfylog.parse.native as native
+
+    monkeypatch.setattr(native, "_loaded", {"module": None})
+    monkeypatch.setattr(native, "_loaded_error", {"error": "No module named 'comfylog._native'"})
+    log = ROOT / "examples" / "runpod-lowvram-gguf.log"
+    result = run_cli("analyze", str(log), env={"COMFYLOG_SCANNER": "native"}, text=True)
+    assert result.returncode == 2
+    lines = str(result.stderr).strip().splitlines()
+    assert len(lines) == 1 and "COMFYLOG_SCANNER=native" in lines[0] and "Rust toolchain" in lines[0]
+    assert run_cli("analyze", str(log), env={"COMFYLOG_SCANNER": "python"}).returncode == 0
+
+
+def _blocks(data: bytes) -> Iterator[bytes]:
+    """A whole log cut into blocks of one line each (streams.py cuts at 1 MB)."""
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end + 1
+        yield data[start:end]
+        start = end
+
+
+@needs_native
+def test_block_edges_do_not_matter(tmp_path: Path) -> None:
+    """One line per block gives what 1 MB blocks give: no state is lost at a block's edge."""
+    path = ROOT / "examples" / "runpod-lowvram-gguf.log"
+    whole = native_scan(path)
+    assert whole is not None
+    log = open_input(str(path), blocks=True)
+    assert log.blocks is not None
+    data = b"".join(log.blocks)
+    parser = NativeParser(0, log.source)
+    items = [_flat(it) for block in _blocks(data) for it in parser.feed(block)]
+    items += [_flat(it) for it in parser.close()]
+    assert items == whole[0]
+
+
+@needs_native
+@pytest.mark.skipif(not REAL_LOGS, reason="no corpus")
+def test_evidence_lines_read_back_the_same() -> None:
+    """lines_at with the native picker (no decoding of the lines between) gives the Python reader's text."""
+    module = native_module()
+    assert module is not None
+    for path in REAL_LOGS:
+        total = sum(1 for _ in read_lines(str(path))[1])
+        numbers = {1, 2, total // 3, total // 2, max(total - 1, 1), total, total + 5}
+        expected = lines_at(str(path), numbers)
+        assert lines_at(str(path), numbers, picker=module.pick_lines) == expected, path.name
+
+
+@needs_native
+def test_a_table_rust_cannot_run_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A row whose regex leaves the common subset (a look-behind) fails as UnusableInput, naming the row."""
+    import comfylog.parse.native as native
+
+    bad = native.TABLE_TEXT.replace("regex = '^== CUDA ==\\s*$'", "regex = '(?<=x)== CUDA ==\\s*$'")
+    assert bad != native.TABLE_TEXT
+    monkeypatch.setattr(native, "TABLE_TEXT", bad)
+    with pytest.raises(UnusableInput, match="cuda_banner"):
+        NativeParser(0)
+
+
+def _scan_in_child(path: str, results: Any) -> None:
+    results.put(native_scan(Path(path)) is not None)
+
+
+@needs_native
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_process_forked_after_a_scan_can_scan(tmp_path: Path) -> None:
+    """A fleet forks its workers after this process has scanned: their scans must not wait forever
+    on threads that the fork did not copy (rayon's global pool did exactly that)."""
+    path = tmp_path / "big.log"
+    path.write_bytes((ROOT / "examples" / "runpod-lowvram-gguf.log").read_bytes() * 60)  # several tasks a block
+    assert native_scan(path) is not None
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    child = context.Process(target=_scan_in_child, args=(str(path), results))
+    child.start()
+    child.join(timeout=120)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the forked process hung in its scan")
+    assert child.exitcode == 0 and results.get(timeout=5) is True
