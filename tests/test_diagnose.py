@@ -61,7 +61,7 @@ EXPECTED_IDS: dict[str, set[str]] = {
     "028": {"exception"},  # 15 object_info tracebacks of controlaux nodes, no prompt
     "029": {"import-failed", "slow-import"},  # UltimateSDUpscale; comfyui-mixlab-nodes imports in 36 s
     "030": {"lowvram", "slow-prestartup"},  # 4 GB GTX 1050 Ti; Manager's prestartup 14.4 s
-    "031": set(),
+    "031": {"slow-load"},  # no timestamps: prompt 1 loads 115 GB and takes 14 min longer than the next two
     "032": {"lowvram", "import-failed", "debug-logging"},  # loading in lowvram mode 856 on a 16 GB laptop GPU
     "033": {"oom", "lowvram"},
     "034": {"oom", "import-failed"},
@@ -224,6 +224,21 @@ def test_slow_load_on_the_baseline_with_a_slow_disk_only() -> None:
     volume = by_id(analyze(SCENARIOS / "runpod-wan-lowvram-gguf.log"))["slow-load"]
     assert volume.cost_s == 0 and volume.title.startswith("Models on a RunPod network volume")
     assert [e.line for e in volume.evidence] == [16]
+
+
+def test_slow_load_estimated_without_timestamps() -> None:
+    # 031 has no timestamps: prompt 1 loads 115 GB and takes 17:45 (line 86), prompts 2 and 3 load nothing,
+    # sample as long (8 steps at ~14.8 s/it) and take 3:31 and 3:25; the 14 minutes beyond them are the load.
+    text = corpus_log("031").read_text(encoding="utf-8", errors="replace")
+    finding = by_id(analyze_text(text))["slow-load"]
+    assert finding.confidence == "low" and finding.title.startswith("Slow model loading (estimated)")
+    assert finding.figures["estimated"] is True
+    assert finding.figures["load_s"] == pytest.approx(1065.0 - 119.04 - (92.4 + 88.5) / 2, abs=1.0)
+    assert finding.figures["loaded_mb"] == pytest.approx(49120.13 + 63209.94 + 577.08 + 4966.19, abs=0.1)
+    assert [e.line for e in finding.evidence] == [50, 55, 83, 85]
+    # The first prompt no longer than the others: no load time beyond theirs, no finding.
+    fast = text.replace("Prompt executed in 00:17:45", "Prompt executed in 00:03:35")
+    assert "slow-load" not in by_id(analyze_text(fast))
 
 
 def test_reload_thrash_names_the_model_reloaded_prompt_after_prompt() -> None:

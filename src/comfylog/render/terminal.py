@@ -11,7 +11,7 @@ from rich.text import Text
 
 from ..index import evidence_in_line_order, index_of, own_spans
 from ..model import PHASES, Prompt, Report, Run
-from ..text import basename, clock, fmt_s, span_text, when
+from ..text import basename, clock, fmt_s, plural, span_text, when
 from .styles import PHASE_CHAR, PHASE_LABEL, PHASE_STYLE, SEVERITY_STYLE, STATUS_STYLE
 
 TIMELINE_WIDTH = 50
@@ -254,7 +254,8 @@ def _run_timeline(run: Run, own: list[Prompt]) -> Text | None:
         text.append(PHASE_CHAR["untimed"] * untimed, style=PHASE_STYLE["untimed"])
         if separate:
             text.append("|", style="dim")
-    text.append(f"  ({len(prompts)} prompts back to back, durations as printed)", style="dim")
+    order = " back to back" if len(prompts) > 1 else ""
+    text.append(f"  ({plural(len(prompts), 'prompt')}{order}, durations as printed)", style="dim")
     return text
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from statistics import median
+
 from ...events import Event, EventKind, Phase
 from ...model import Finding, Prompt
 from ...text import dur, plural
@@ -29,7 +31,9 @@ ADVICE_WARM = Advice("Keep workers warm (models stay in RAM between jobs) and av
     trigger=f"A prompt that loads only completely (no partial loads) spends {SLOW_LOAD_MIN_S:.0f} s or more "
     f"loading at under {SLOW_LOAD_MB_S:.0f} MB/s (MB of `loaded completely` / load seconds), far below a "
     "local disk: typically a network volume; or models read from a RunPod network volume (`Adding extra search "
-    f"path ... {NETWORK_VOLUME}/...`) by prompts that load slowly, partial loads included.",
+    f"path ... {NETWORK_VOLUME}/...`) by prompts that load slowly, partial loads included. Without usable "
+    "timestamps, a prompt that loads and takes longer than the run's prompts that load nothing (same sampling "
+    "time within 1.5x) is judged on that difference, marked as estimated.",
     advice=(ADVICE_LOCAL_DISK, ADVICE_WARM),
 )
 def _slow_load(facts: Facts) -> list[Finding]:
@@ -52,7 +56,9 @@ def _slow_load(facts: Facts) -> list[Finding]:
             slow.append((prompt, mb, load_s))
     volume = [ev for ev in facts.events[EventKind.EXTRA_SEARCH_PATH] if NETWORK_VOLUME in str(ev.fields["path"])]
     if not slow:
-        return _on_network_volume(facts, volume, partial) if volume and partial else []
+        if volume and partial:
+            return _on_network_volume(facts, volume, partial)
+        return _estimated(facts, volume)
     mb = sum(s[1] for s in slow)
     load_s = sum(s[2] for s in slow)
     rate = mb / load_s
@@ -89,3 +95,65 @@ def _on_network_volume(facts: Facts, volume: list[Event], partial: list[Prompt])
         [ADVICE_LOCAL_DISK(), ADVICE_WARM()], [facts.cite_event(ev) for ev in volume],
         {"network_volume": NETWORK_VOLUME, "load_s": round(load_s, 3)}, 0.0, (p.index for p in partial),
         total=len(volume))]
+
+
+#: An untimed prompt is compared only with prompts whose sampling took this close to its own (ratio).
+SAME_WORK_RATIO = 1.5
+
+
+def _estimated(facts: Facts, volume: list[Event]) -> list[Finding]:
+    """Slow loading in a log without usable timestamps: a prompt that loaded weights, against the
+    prompts of the same run that loaded nothing and sampled about as long. What it took beyond their
+    time outside sampling is taken as its load time (an estimate, said as one)."""
+    loaded: list[tuple[Prompt, float]] = []  # (prompt, its MB): load time unknown
+    rest: dict[int, list[tuple[float, float]]] = {}  # run -> (sampling s, other s) of prompts that loaded nothing
+    for prompt in facts.report.prompts:
+        if not prompt.estimated or prompt.status != "ok" or prompt.total_s is None:
+            continue
+        inference = prompt.phases.inference or 0.0
+        if prompt.phases.load == 0.0 and prompt.phases.other is not None and inference > 0:
+            rest.setdefault(prompt.run, []).append((inference, prompt.phases.other))
+        elif prompt.phases.load is None and inference > 0 and not prompt.lowvram_module_loads:
+            loads = facts.loads_of(prompt)
+            if loads and all(ld.kind == "complete" for ld in loads) and not any(
+                    b.is_loading for b in facts.bars_of(prompt)):
+                mb = sum(ld.loaded_mb or 0.0 for ld in loads if (ld.loaded_mb or 0) < 1e9)
+                if mb >= SLOW_LOAD_MIN_MB:
+                    loaded.append((prompt, mb))
+    slow: list[tuple[Prompt, float, float, int, float]] = []  # (prompt, MB, load s, prompts compared, their other s)
+    for prompt, mb in loaded:
+        inference = prompt.phases.inference or 0.0
+        alike = [other for sampling, other in rest.get(prompt.run, ())
+                 if 1 / SAME_WORK_RATIO <= sampling / inference <= SAME_WORK_RATIO]
+        if not alike:
+            continue
+        usual = median(alike)
+        load_s = (prompt.total_s or 0.0) - inference - prompt.phases.seconds(Phase.WAIT) - usual
+        if load_s >= SLOW_LOAD_MIN_S and mb / load_s < SLOW_LOAD_MB_S:
+            slow.append((prompt, mb, load_s, len(alike), usual))
+    if not slow:
+        return []
+    mb = sum(s[1] for s in slow)
+    load_s = sum(s[2] for s in slow)
+    rate = mb / load_s
+    excess = sum(max(0.0, s[2] - s[1] / LOCAL_DISK_MB_S) for s in slow)
+    first = slow[0][0]
+    evidence = [facts.cite(p.source, ld.line, f"loaded completely {ld.loaded_mb}")
+                for p, *_ in slow for ld in facts.loads_of(p)]
+    evidence += [facts.cite_event(ev) for ev in volume[:1]]
+    on_volume = (f" The models are read from a RunPod network volume (`{volume[0].fields['path']}`, line "
+                 f"{volume[0].line})." if volume else "")
+    return [finding(
+        "slow-load", f"Slow model loading (estimated): {mb / 1024:.1f} GB in about {dur(load_s)} "
+        f"({rate:.0f} MB/s)", "low",
+        f"The log has no usable timestamps, so the load time is estimated: prompt {first.index + 1} took "
+        f"{dur(first.total_s or 0.0)} and loaded {mb / 1024:.1f} GB of weights; "
+        f"{plural(slow[0][3], 'other prompt')} of its run loaded nothing, sampled about as long and spent "
+        f"{dur(slow[0][4])} outside sampling. The time beyond that, about {dur(load_s)}, is {rate:.0f} MB/s if loading "
+        f"was all of it; a local SSD reads {LOCAL_DISK_MB_S:.0f} MB/s or more, so about {dur(excess)} may have "
+        f"gone to slow storage (a network volume, or a cold disk cache).{on_volume} A prompt that loads can also be "
+        "slower for other reasons (compiling, caches warming up), hence low confidence.",
+        [ADVICE_LOCAL_DISK(), ADVICE_WARM()],
+        evidence, {"loaded_mb": round(mb, 1), "load_s": round(load_s, 3), "mb_per_s": round(rate, 1),
+                   "estimated": True},
+        excess, (p.index for p, *_ in slow))]
