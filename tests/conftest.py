@@ -25,6 +25,11 @@ def corpus_or_skip() -> Path:
     return CORPUS
 
 
+def corpus_log(prefix: str) -> Path:
+    """The corpus log whose name starts with ``prefix`` (``"031"``); skips without the corpus."""
+    return next((corpus_or_skip() / "logs").glob(f"{prefix}-*.log"))
+
+
 def expected_logs() -> list[dict[str, Any]]:
     path = CORPUS / "expected.json"
     if not path.is_file():

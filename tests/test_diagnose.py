@@ -21,7 +21,7 @@ from comfylog.diagnose import MAX_EVIDENCE, RULES, SEVERITY_RANK, rules_markdown
 from comfylog.model import Finding, Report
 from comfylog.read.lines import read_lines
 
-from .conftest import CORPUS, ROOT, corpus_or_skip, expected_scenarios
+from .conftest import CORPUS, ROOT, corpus_log, corpus_or_skip, expected_scenarios
 
 SCENARIOS = CORPUS / "scenarios"
 
@@ -82,11 +82,6 @@ EXPECTED_IDS: dict[str, set[str]] = {
     "049": {"exception"},
     "050": {"unfinished"},  # the log ends while the first prompt runs
 }
-
-
-def corpus_log(prefix: str) -> Path:
-    corpus = corpus_or_skip()
-    return next((corpus / "logs").glob(f"{prefix}-*.log"))
 
 
 def by_id(report: Report) -> dict[str, Finding]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from comfylog.api import analyze
 
-from .conftest import CORPUS, EXAMPLES, corpus_or_skip
+from .conftest import CORPUS, EXAMPLES, corpus_log, corpus_or_skip
 
 
 def test_batch_requests_are_matched_to_loaded_lines_in_order() -> None:
@@ -36,3 +36,14 @@ def test_prompts_dropped_from_the_queue_do_not_take_later_executions() -> None:
         assert prompts[line].executed_s == executed
         assert abs(prompts[line].total_s - executed) < 0.05
     assert prompts[189].status == "error"  # the OOM happened in the prompt that ran
+
+
+def test_untimed_prompt_that_loaded_without_a_bar_has_no_inference_figure() -> None:
+    # 038 has minute stamps and no tqdm bars: every prompt loads BaseModel and samples (line 58 on) without
+    # a bar in the log, so how long it sampled is not known: not 0.0.
+    report = analyze(corpus_log("038"))
+    assert all(p.estimated and p.phases.inference is None and p.phases.other is None for p in report.prompts)
+    # 001 (minute stamps too): a prompt that loaded nothing and drew no bar (outputs cached) sampled for 0 s.
+    cached = [p for p in analyze(corpus_log("001")).prompts
+              if p.total_s is not None and p.phases.load == 0.0 and p.phases.inference == 0.0]
+    assert cached and all(p.phases.other == p.total_s for p in cached)

@@ -146,7 +146,8 @@ def paint_estimated(prompt: Prompt, bars: list[tuple[ProgressBar, Event]], loade
 
     Sampling and download bars time themselves and each websocket timeout is 10 s; a prompt that
     ``loaded`` (load lines, not only bars) loaded for an unknown time, so its load and the rest
-    (other) are None. Without ``Prompt executed in`` the total is unknown too.
+    (other) are None, and its inference too when no sampling bar shows it. Without ``Prompt
+    executed in`` the total is unknown too.
     """
     inference = sum(bar.elapsed_s for bar, _ in bars if not bar.is_loading)
     load_bars = sum(bar.elapsed_s for bar, _ in bars if bar.is_loading)
@@ -157,9 +158,14 @@ def paint_estimated(prompt: Prompt, bars: list[tuple[ProgressBar, Event]], loade
         load_bars = min(load_bars, total - inference)
         wait = min(wait, total - inference - load_bars)
     load = None if loaded else load_bars
-    other = None if load is None or total is None else max(0.0, total - inference - load - wait)
+    # Loaded models and no sampling bar: whether and how long it sampled is not in the log (bars not
+    # captured, or a sampler without one), so inference is not timed either. A prompt that loaded
+    # nothing and drew no bar (outputs cached, a quick node) did no sampling: 0.
+    sampled: float | None = inference if not loaded or any(not bar.is_loading for bar, _ in bars) else None
+    other = None if load is None or total is None or sampled is None else max(0.0, total - inference - load - wait)
     prompt.total_s = None if total is None else round(total, 3)
-    prompt.phases = Phases(load=None if load is None else round(load, 3), inference=round(inference, 3),
+    prompt.phases = Phases(load=None if load is None else round(load, 3),
+                           inference=None if sampled is None else round(sampled, 3),
                            wait=round(wait, 3), other=None if other is None else round(other, 3))
     prompt.estimated = True
     prompt.spans = []
