@@ -47,11 +47,21 @@ def dur(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def fmt_s(seconds: float | None, estimated: bool = False) -> str:
-    """A duration as ``dur`` writes it, ``—`` when unknown, ``~`` in front when estimated."""
+def dur_compact(seconds: float) -> str:
+    """``dur`` in at most five characters up to 100 hours, for tables on a narrow terminal: an hour or
+    more to the minute (``6h43m``), shorter durations as ``dur`` writes them."""
+    if seconds < 3600:
+        return dur(seconds)
+    h, m = divmod(int(round(seconds / 60)), 60)
+    return f"{h}h{m:02d}m"
+
+
+def fmt_s(seconds: float | None, estimated: bool = False, compact: bool = False) -> str:
+    """A duration as ``dur`` (or ``dur_compact``) writes it, ``—`` when unknown, ``~`` in front when
+    estimated."""
     if seconds is None:
         return "—"
-    return ("~" if estimated else "") + dur(seconds)
+    return ("~" if estimated else "") + (dur_compact(seconds) if compact else dur(seconds))
 
 
 def gb(mb: float) -> str:
