@@ -7,6 +7,8 @@ a time as the time of day only, never the sentinel date.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from datetime import datetime
 
 #: Base date for time-only logs; a rollover past midnight moves to 1900-01-02 and so on.
@@ -77,6 +79,19 @@ def plural(n: int, word: str, plural_form: str | None = None) -> str:
 def basename(path: str) -> str:
     """The last part of a path written with either slash (``custom_nodes/NAME``: NAME)."""
     return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def short_names(paths: Sequence[str]) -> list[str]:
+    """Each input as a reader names it: its file name, or, when two inputs share a file name, its
+    path from the folder they all share."""
+    names = [basename(p) for p in paths]
+    if len(set(names)) == len(names):
+        return names
+    try:
+        base = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths])
+    except ValueError:  # different drives
+        return list(paths)
+    return [os.path.relpath(os.path.abspath(p), base) for p in paths]
 
 
 def clip_words(text: str, limit: int) -> str:

@@ -231,9 +231,9 @@ def _finding(f: Finding, report: Report, evidence: int) -> list[str]:
     lines = evidence_in_line_order(f)
     total = max(f.evidence_total, len(f.evidence))
     if lines and evidence:
-        several = len(report.sources) > 1
-        width = len(str(max(ev.line for ev in lines)))
-        body = [f"{(basename(report.sources[ev.source].name) + ':') if several else ''}{ev.line:>{width}}  "
+        index = index_of(report)
+        width = max(len(index.line_label(ev.source, ev.line)) for ev in lines)
+        body = [f"{index.line_label(ev.source, ev.line):>{width}}  "
                 f"{clean(ev.text)}" for ev in lines[:evidence]]
         shown = len(body)
         label = f"The log's lines ({shown} of {total})" if total > shown else f"The log's {plural(shown, 'line')}"

@@ -111,7 +111,7 @@ def _findings(report: Report, width: int) -> Table:
     table.add_column("severity", no_wrap=True)
     table.add_column("finding", ratio=1)
     table.add_column("explains", justify="right", no_wrap=True)
-    names = [src.name for src in report.sources] if len(report.sources) > 1 else None
+    index = index_of(report)
     room = max(20, width - FINDING_MARGIN)
     for f in report.findings:
         body = Text()
@@ -122,8 +122,8 @@ def _findings(report: Report, width: int) -> Table:
             body.append(f"\n→ {advice}", style="cyan")
         shown_source = None
         for ev in evidence_in_line_order(f):
-            if names and ev.source != shown_source and ev.source < len(names):
-                body.append(f"\n  {basename(names[ev.source])}", style="dim italic")  # the file, above its lines
+            if index.several_sources and ev.source != shown_source:
+                body.append(f"\n  {index.source_name(ev.source)}", style="dim italic")  # the file, above its lines
                 shown_source = ev.source
             where = f"  {ev.line:>6}  "
             text = ev.text if len(where) + len(ev.text) <= room else ev.text[: max(10, room - len(where) - 1)] + "…"
@@ -299,13 +299,19 @@ def _run_timeline(run: Run, own: list[Prompt]) -> Text | None:
 
 
 def _errors(report: Report, limit: int) -> Table:
+    """The error records; with several inputs, each one's file in a column of its own (a name may be
+    cut to fit, its line number never)."""
+    index = index_of(report)
     table = Table(title="Errors", title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("line", justify="right")
-    table.add_column("prompt", justify="right")
+    if index.several_sources:
+        table.add_column("log", overflow="ellipsis", max_width=30)
+    table.add_column("line", justify="right", no_wrap=True)
+    table.add_column("prompt", justify="right", no_wrap=True)
     table.add_column("kind")
     table.add_column("message", overflow="fold")
     for e in report.errors[:limit]:
         table.add_row(
+            *([index.source_name(e.source)] if index.several_sources else []),
             str(e.line),
             str(e.prompt + 1) if e.prompt is not None else "—",
             Text(e.kind, style="red" if e.kind in ("oom", "exception") else "yellow"),
