@@ -956,6 +956,10 @@ def _comparison(page: Page, report: Report, baseline: Report, comparison: Compar
         items = "".join(f"<li>{prose(f.title)} <span class=\"note\">(<code>{esc(f.id)}</code>)</span></li>"
                         for f in c.explaining)
         parts.append(f"<p>Findings behind it (see Findings above):</p><ul>{items}</ul>")
+    parts += [f"<p>{prose(note)}</p>" for note in c.verdict_notes]
+    if c.setup_differences:
+        items = "".join(f"<li>{esc(difference)}</li>" for difference in c.setup_differences)
+        parts.append(f'<p>Set-up differences that can explain it:</p><ul class="setup">{items}</ul>')
     names = (f'<p class="note">run: <span class="mono">{esc(_clip(c.run_name, 200))}</span> prompt '
              f'{esc(", ".join(str(i + 1) for i in c.run_prompts[:12]))} · baseline: <span class="mono">'
              f'{esc(_clip(c.baseline_name, 200))}</span> prompt '
