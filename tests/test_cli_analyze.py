@@ -89,3 +89,35 @@ def test_cli_help_teaches() -> None:
     result = run_cli("analyze", "--help")
     assert result.returncode == 0
     assert b"--format" in result.stdout and b"stdin" in result.stdout
+
+
+def prompt_table(text: str) -> list[str]:
+    """The lines of the terminal report's prompt table: from its title to the blank line after it."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == "Prompts")
+    end = next(i for i in range(start + 2, len(lines)) if not lines[i].strip())
+    return lines[start:end]
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+@pytest.mark.parametrize(("log", "whole"), [
+    ("logs/030-marsh000596-gtx1050ti-animatediff-hms-6h.log", {80: ["6:42:57", "6:38:59"], 60: ["6h43m", "6h39m"]}),
+    ("logs/045-abhishekmanyam-runpod-a100-wan-infinitetalk-801frames.log", {80: ["3:25", "588/588 (+5)"],
+                                                                            60: ["3:25", "588/588 (+5)"]}),
+    ("scenarios/runpod-wan-oom-restart.log", {80: ["42.1s", "15.3s"], 60: ["42.1s", "15.3s"]}),
+])
+def test_prompt_table_on_a_narrow_terminal_cuts_no_number(log: str, whole: dict[int, list[str]], columns: int) -> None:
+    """030's six-hour prompt at 80 columns came out as ``6:42:…``: the table closes up, shortens hours
+    to the minute, then leaves out whole columns (named under it), but never cuts a cell."""
+    corpus_or_skip()
+    text = str(run_cli("analyze", str(CORPUS / log), text=True, columns=columns).stdout)
+    table = prompt_table(text)
+    assert all(len(line.rstrip()) <= columns for line in table)
+    assert not any("…" in line for line in table), "\n".join(table)
+    rule = next(i for i, line in enumerate(table) if "───" in line)
+    for number in whole[columns]:
+        assert number in table[rule + 1], (number, table[rule + 1])
+    if columns == 60:
+        assert "not shown at this width: received" in " ".join(" ".join(table).split())
+    else:
+        assert "received" in table[rule - 1]

@@ -224,6 +224,48 @@ def test_baseline_comparison_side_by_side_and_aligned() -> None:
         'id="comparison"')
 
 
+def test_baseline_page_names_the_set_up_differences_compare_names(tmp_path: Path) -> None:
+    """``comfylog compare`` lists the set-up differences that can explain the gap (here dynamic VRAM off
+    beside on); the page with the same baseline says the same, from the same comparison."""
+    run, base = FIXTURES / "dynamic-vram-off-highvram.log", FIXTURES / "lowvram-under-dynamic-vram.log"
+    out = tmp_path / "page.html"
+    assert run_cli("report", str(run), "--baseline", str(base), "-o", str(out)).returncode == 0
+    part = section(out.read_text(encoding="utf-8"), "comparison")
+    terminal = " ".join(str(run_cli("compare", str(run), str(base), text=True, columns=400).stdout).split())
+    said = "dynamic VRAM: off (no dynamic VRAM line: a flag such as --highvram) in the run, on in the baseline"
+    assert "Set-up differences that can explain it:" in terminal and said in terminal
+    assert "Set-up differences that can explain it:" in part
+    assert re.findall(r'<ul class="setup">(.*?)</ul>', part) == [f"<li>{said} (the two load models differently: "
+                                                                 "dynamic VRAM streams weights during sampling, the "
+                                                                 "legacy loader moves or offloads them before)</li>"]
+
+
+def test_baseline_page_escapes_set_up_differences() -> None:
+    """The hostile log's ComfyUI version carries a script: as a set-up difference it is text."""
+    corpus_or_skip()
+    from comfylog.compare import compare_reports
+
+    run, base = analyze(HOSTILE), analyze(CORPUS / "scenarios" / "runpod-wan-lowvram-gguf.log")
+    comparison = compare_reports(run, base)
+    assert any("<script>" in d for d in comparison.setup_differences)
+    page = render_html(run, base, comparison)
+    assert "<li>ComfyUI: 0.3.62&lt;script&gt;window.__pwned=1&lt;/script&gt; in the run, 0.3.62 in the baseline" in (
+        section(page, "comparison"))
+    assert page.count("<script") == 3
+
+
+def test_baseline_page_says_what_both_sides_share() -> None:
+    """compare's verdict notes (GGUF on both sides, so not the cause) are on the page too."""
+    from comfylog.compare import compare_reports
+
+    run = analyze(ROOT / "examples" / "runpod-lowvram-gguf.log")
+    base = analyze(ROOT / "examples" / "local-baseline.log")
+    comparison = compare_reports(run, base)
+    assert comparison.verdict_notes
+    part = section(render_html(run, base, comparison), "comparison")
+    assert "Both sides load GGUF weights (<code>gguf qtypes</code> on both), so GGUF does not explain the gap." in part
+
+
 # ---- the command line ------------------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from typing import Generic, Protocol, TypeVar
 
 from .events import Event, EventKind
 from .model import ErrorRecord, Evidence, Finding, Load, ProgressBar, Prompt, Report, Run
-from .text import basename
+from .text import basename, short_names
 
 
 class _Attributed(Protocol):
@@ -142,6 +142,7 @@ class ReportIndex:
         self._errors = _ByPrompt(report.errors)
         self._bars = _ByPrompt(report.progress_bars)
         self._run_lookup: _RunLookup | None = None
+        self._source_names: list[str] | None = None
         #: Notable events by kind, in report order.
         self.events: dict[EventKind, list[Event]] = defaultdict(list)
         grouped: dict[tuple[EventKind, int], list[Event]] = defaultdict(list)
@@ -153,6 +154,30 @@ class ReportIndex:
         for key, events in grouped.items():
             events.sort(key=lambda e: e.line)
             self._spans[key] = ([e.line for e in events], events)
+
+    # ---- inputs and their lines
+    def source_name(self, source: int) -> str:
+        """The input's short name (text.short_names), as every output that cites its lines names it."""
+        names = self._source_names
+        if names is None:
+            names = self._source_names = short_names([src.name for src in self.report.sources])
+        return names[source] if 0 <= source < len(names) else f"input {source + 1}"
+
+    @property
+    def several_sources(self) -> bool:
+        """More than one input: a line number alone names no line, its file must go with it."""
+        return len(self.report.sources) > 1
+
+    def lines_ref(self, source: int, line: int, last: int | None = None) -> str:
+        """``line 20`` or ``lines 178-188`` as prose cites them, with ``of NAME`` when the report reads
+        several inputs."""
+        where = f"lines {line}-{last}" if last is not None and last != line else f"line {line}"
+        return f"{where} of {self.source_name(source)}" if self.several_sources else where
+
+    def line_label(self, source: int, line: int, last: int | None = None) -> str:
+        """``20`` (or ``20–31``) beside a quoted line, ``NAME:20`` when the report reads several inputs."""
+        where = f"{line}–{last}" if last is not None and last != line else str(line)
+        return f"{self.source_name(source)}:{where}" if self.several_sources else where
 
     # ---- runs and prompts
     def run_of(self, prompt: Prompt) -> Run | None:

@@ -7,6 +7,8 @@ a time as the time of day only, never the sentinel date.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from datetime import datetime
 
 #: Base date for time-only logs; a rollover past midnight moves to 1900-01-02 and so on.
@@ -47,11 +49,21 @@ def dur(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def fmt_s(seconds: float | None, estimated: bool = False) -> str:
-    """A duration as ``dur`` writes it, ``—`` when unknown, ``~`` in front when estimated."""
+def dur_compact(seconds: float) -> str:
+    """``dur`` in at most five characters up to 100 hours, for tables on a narrow terminal: an hour or
+    more to the minute (``6h43m``), shorter durations as ``dur`` writes them."""
+    if seconds < 3600:
+        return dur(seconds)
+    h, m = divmod(int(round(seconds / 60)), 60)
+    return f"{h}h{m:02d}m"
+
+
+def fmt_s(seconds: float | None, estimated: bool = False, compact: bool = False) -> str:
+    """A duration as ``dur`` (or ``dur_compact``) writes it, ``—`` when unknown, ``~`` in front when
+    estimated."""
     if seconds is None:
         return "—"
-    return ("~" if estimated else "") + dur(seconds)
+    return ("~" if estimated else "") + (dur_compact(seconds) if compact else dur(seconds))
 
 
 def gb(mb: float) -> str:
@@ -67,6 +79,19 @@ def plural(n: int, word: str, plural_form: str | None = None) -> str:
 def basename(path: str) -> str:
     """The last part of a path written with either slash (``custom_nodes/NAME``: NAME)."""
     return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def short_names(paths: Sequence[str]) -> list[str]:
+    """Each input as a reader names it: its file name, or, when two inputs share a file name, its
+    path from the folder they all share."""
+    names = [basename(p) for p in paths]
+    if len(set(names)) == len(names):
+        return names
+    try:
+        base = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths])
+    except ValueError:  # different drives
+        return list(paths)
+    return [os.path.relpath(os.path.abspath(p), base) for p in paths]
 
 
 def clip_words(text: str, limit: int) -> str:

@@ -108,7 +108,8 @@ class LastWork:
     """What a prompt was doing when ComfyUI died, and the lines that show it and its end."""
 
     doing: str  # "sampling (2/20 steps)", "loading WAN21", "running"
-    ended: str  # "the worker lost ComfyUI (line 41) and the container started again (line 45)"
+    ended: str  # "the worker lost ComfyUI (line 41) and the container started again (line 45)" (with the
+    # file's name after each line when the report reads several)
     evidence: list[Evidence]
 
 
@@ -128,7 +129,7 @@ def last_work(facts: Facts, prompt: Prompt) -> LastWork:
         evidence.append(facts.cite_event(loading))
         if gone_at is not None and loading.ts is not None:  # say how long: the request may not be all it did
             since = dur((gone_at - loading.ts).total_seconds())
-            doing += f" (`Requested to load` at line {loading.line}, {since} before)"
+            doing += f" (`Requested to load` at {facts.lines_ref(loading.source, loading.line)}, {since} before)"
     elif bar is not None:
         doing = f"sampling ({bar.done:g}/{bar.total:g} steps)"
         evidence.append(facts.cite(bar.source, bar.end_line, f"{bar.done:g}/{bar.total:g} steps"))
@@ -136,14 +137,14 @@ def last_work(facts: Facts, prompt: Prompt) -> LastWork:
         doing = "running"
     ends = []
     for record in lost[:1]:
-        ends.append(f"worker-comfyui lost ComfyUI (line {record.line}: its websocket closed and ComfyUI's HTTP "
-                    "server no longer answered)")
+        ends.append(f"worker-comfyui lost ComfyUI ({facts.lines_ref(record.source, record.line)}: its websocket "
+                    "closed and ComfyUI's HTTP server no longer answered)")
         evidence.append(facts.cite(record.source, record.line, record.message))
     run = facts.run_of(prompt)
     following = facts.runs.get(run.index + 1) if run is not None else None
     if run is not None and following is not None and facts.run_end(run) == "restart":
         starts = facts.run_events(EventKind.CUDA_BANNER, following) or facts.run_events(EventKind.VRAM_STATE, following)
         line = event_line(starts[0])[0] if starts else following.first_line
-        ends.append(f"the container started again (line {line})")
+        ends.append(f"the container started again ({facts.lines_ref(following.source, line)})")
         evidence.append(facts.cite_event(starts[0]) if starts else facts.cite(following.source, line, "start-up"))
     return LastWork(doing, " and ".join(ends) or "the log ends", evidence)

@@ -173,12 +173,12 @@ def _down(side: float) -> int:
 
 ADVICE_EXPANDABLE = Advice("Set `PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True` to reduce fragmentation")
 ADVICE_CHANGE_ALLOC_CONF = Advice(
-    "`PYTORCH_CUDA_ALLOC_CONF` is already set to `{value}` (line {line}): try `expandable_segments:True` instead "
+    "`PYTORCH_CUDA_ALLOC_CONF` is already set to `{value}` ({line}): try `expandable_segments:True` instead "
     "(PyTorch's setting against fragmentation from tensors of changing sizes)",
-    {"value": "a value", "line": "N"})
+    {"value": "a value", "line": "line N"})
 ADVICE_ALLOC_CONF_DONE = Advice(
-    "`PYTORCH_CUDA_ALLOC_CONF` already has `expandable_segments:True` (line {line}): fragmentation is unlikely to be "
-    "the cause, the job itself is too large", {"line": "N"})
+    "`PYTORCH_CUDA_ALLOC_CONF` already has `expandable_segments:True` ({line}): fragmentation is unlikely to be "
+    "the cause, the job itself is too large", {"line": "line N"})
 ALLOC_ADVICE = (ADVICE_EXPANDABLE, ADVICE_CHANGE_ALLOC_CONF, ADVICE_ALLOC_CONF_DONE)
 
 
@@ -190,5 +190,5 @@ def alloc_conf_advice(facts: Facts, run: Run | None) -> tuple[str, Event | None]
     ev = events[-1]
     value = str(ev.fields.get("value", ""))
     if "expandable_segments:true" in value.lower():
-        return ADVICE_ALLOC_CONF_DONE(line=ev.line), ev
-    return ADVICE_CHANGE_ALLOC_CONF(value=value, line=ev.line), ev
+        return ADVICE_ALLOC_CONF_DONE(line=facts.lines_ref(ev.source, ev.line)), ev
+    return ADVICE_CHANGE_ALLOC_CONF(value=value, line=facts.lines_ref(ev.source, ev.line)), ev

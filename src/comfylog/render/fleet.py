@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from typing import Any
 
@@ -14,7 +13,7 @@ from rich.text import Text
 
 from ..fleet import FLEET_PERCENTILES, QUANTITIES, FleetSummary, LogSummary
 from ..rows import SCHEMA_VERSION
-from ..text import fmt_s
+from ..text import fmt_s, short_names
 from .styles import SEVERITY_STYLE
 
 #: Phases shown per log (``other`` is in the fleet-wide table).
@@ -25,15 +24,8 @@ GPU_NOISE = re.compile(r"\b(NVIDIA|GeForce|AMD|Radeon|Intel|Generation|Graphics)
 
 
 def display_names(paths: list[str]) -> dict[str, str]:
-    """File names when they are unique, else paths relative to the folder they share."""
-    names = [os.path.basename(p) for p in paths]
-    if len(set(names)) == len(names):
-        return dict(zip(paths, names, strict=True))
-    try:
-        base = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths])
-    except ValueError:  # different drives
-        return {p: p for p in paths}
-    return {p: os.path.relpath(os.path.abspath(p), base) for p in paths}
+    """Each log's short name (text.short_names), by its path."""
+    return dict(zip(paths, short_names(paths), strict=True))
 
 
 def render_fleet_terminal(fleet: FleetSummary, console: Console, limit: int = 40) -> None:

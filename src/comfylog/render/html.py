@@ -301,11 +301,10 @@ def _finding(f: Finding, report: Report) -> str:
     if words:
         parts.append(f'<div class="figures">In figures: {esc(words)}</div>')
     if f.evidence:
-        several = len(report.sources) > 1
+        index = index_of(report)
         rows = []
         for ev in evidence_in_line_order(f)[:MAX_EVIDENCE]:
-            where = f"{report.sources[ev.source].name}:{ev.line}" if several and ev.source < len(report.sources) else (
-                str(ev.line))
+            where = index.line_label(ev.source, ev.line)
             rows.append(f'<div><span class="ln">{esc(where)}</span>{esc(_clip(ev.text, 400))}</div>')
         more = max(f.evidence_total, len(f.evidence)) - min(len(f.evidence), MAX_EVIDENCE)
         if more > 0:
@@ -651,7 +650,7 @@ def _timed_row(index: ReportIndex, run: Run, prompts: list[Prompt], label: str) 
     row.bars.sort(key=lambda bar: bar.start)
     if run.restart:
         row.markers.append(_Marker(0.0, "restart", f"run {run.index + 1} begins: ComfyUI started again at "
-                                                   f"{clock(origin)} (line {run.first_line})"))
+                                                   f"{clock(origin)} ({index.lines_ref(run.source, run.first_line)})"))
     for kind, _prompt, ts, text in _incidents(index, run):
         if ts is not None:
             row.markers.append(_Marker(at(ts), kind, text))
@@ -675,7 +674,7 @@ def _estimated_row(index: ReportIndex, run: Run, prompts: list[Prompt], label: s
     row.end = cursor
     if run.restart:
         row.markers.append(_Marker(0.0, "restart", f"run {run.index + 1} begins: ComfyUI started again "
-                                                   f"(line {run.first_line})"))
+                                                   f"({index.lines_ref(run.source, run.first_line)})"))
     for kind, prompt, _ts, text in _incidents(index, run):
         if prompt is not None and prompt in block_end:
             row.markers.append(_Marker(block_end[prompt], kind, text))
@@ -688,12 +687,13 @@ def _incidents(index: ReportIndex, run: Run) -> list[tuple[str, int | None, date
     for e in index.run_errors(run):
         kind = "oom" if e.kind.startswith("oom") else ("interrupted" if e.kind == "interrupted" else "error")
         where = f" · prompt {e.prompt + 1}" if e.prompt is not None else ""
-        out.append((kind, e.prompt, e.ts, f"{esc(e.kind)}{where} · line {e.line}<br>{_hover(e.message)}"))
+        at = esc(index.lines_ref(e.source, e.line))
+        out.append((kind, e.prompt, e.ts, f"{esc(e.kind)}{where} · {at}<br>{_hover(e.message)}"))
     websocket = sorted([*index.run_events(EventKind.WS_TIMEOUT, run), *index.run_events(EventKind.WS_RECONNECT, run)],
                        key=lambda ev: ev.line)
     for ev in websocket:
         what = "websocket receive timed out" if ev.kind is EventKind.WS_TIMEOUT else "websocket reconnect"
-        out.append(("websocket", None, ev.ts, f"{what} at {clock(ev.ts)} · line {ev.line}"))
+        out.append(("websocket", None, ev.ts, f"{what} at {clock(ev.ts)} · {esc(index.lines_ref(ev.source, ev.line))}"))
     return out
 
 
@@ -771,6 +771,7 @@ def _rates(page: Page, report: Report, baseline: Report | None = None, compariso
             page.add("rates", "Step rates", '<p class="note">No sampling progress bar inside a prompt printed a '
                                             "rate.</p>")
         return
+    index = index_of(report)
     notes = []
     if len(rated) > len(bars):
         notes.append(f"{len(rated) - len(bars)} bars printed outside any prompt are not drawn")
@@ -795,7 +796,7 @@ def _rates(page: Page, report: Report, baseline: Report | None = None, compariso
             xs.append(prompt)
             ys.append(round(bar.seconds_per_step or 0.0, 4))
             hovers.append(
-                f"prompt {prompt} · line {bar.line}<br>"
+                f"prompt {prompt} · {esc(index.lines_ref(bar.source, bar.line))}<br>"
                 + (f"{_hover(bar.label, 80)} · " if bar.label else "")
                 + f"{bar.done:g}/{bar.total:g} steps in {fmt_s(bar.elapsed_s)} · "
                 + f"{esc(bar.rate_text or '')} as printed"
@@ -873,7 +874,7 @@ def _prompt_table(report: Report, page: Page) -> str:
         steps, rate = index.main_bar_text(p)
         phases = [fmt_s(getattr(p.phases, ph.value)) if p.total_s is not None else "—" for ph in PHASES]
         models = ", ".join(p.models[:6]) + (" …" if len(p.models) > 6 else "")
-        lines = f"{p.line}–{p.last_line}" if p.last_line and p.last_line != p.line else str(p.line)
+        lines = index.line_label(p.source, p.line, p.last_line)
         cells = [
             (str(p.index + 1), "num"),
             *([(str(p.run + 1), "num")] if several_runs else []),
@@ -908,11 +909,10 @@ def _total_text(p: Prompt) -> str:
 
 
 def _error_table(report: Report, page: Page) -> str:
-    several = len(report.sources) > 1
+    index = index_of(report)
     out = ['<tr><th class="num">line</th><th class="num">prompt</th><th>time</th><th>kind</th><th>message</th></tr>']
     for e in report.errors[:MAX_ERROR_ROWS]:
-        where = f"{report.sources[e.source].name}:{e.line}" if several and e.source < len(report.sources) else (
-            str(e.line))
+        where = index.line_label(e.source, e.line)
         out.append(
             f'<tr><td class="num">{esc(where)}</td>'
             f'<td class="num">{esc(e.prompt + 1) if e.prompt is not None else "—"}</td>'
@@ -956,6 +956,10 @@ def _comparison(page: Page, report: Report, baseline: Report, comparison: Compar
         items = "".join(f"<li>{prose(f.title)} <span class=\"note\">(<code>{esc(f.id)}</code>)</span></li>"
                         for f in c.explaining)
         parts.append(f"<p>Findings behind it (see Findings above):</p><ul>{items}</ul>")
+    parts += [f"<p>{prose(note)}</p>" for note in c.verdict_notes]
+    if c.setup_differences:
+        items = "".join(f"<li>{esc(difference)}</li>" for difference in c.setup_differences)
+        parts.append(f'<p>Set-up differences that can explain it:</p><ul class="setup">{items}</ul>')
     names = (f'<p class="note">run: <span class="mono">{esc(_clip(c.run_name, 200))}</span> prompt '
              f'{esc(", ".join(str(i + 1) for i in c.run_prompts[:12]))} · baseline: <span class="mono">'
              f'{esc(_clip(c.baseline_name, 200))}</span> prompt '

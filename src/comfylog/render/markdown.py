@@ -102,7 +102,7 @@ def prose(text: str, limit: int = MAX_PARAGRAPH) -> str:
         out.append(code_span(inner))
         pos = plain_from = end.end()
     out.append(_plain(text[plain_from:]))
-    result = "".join(out)
+    result = _join(out)
     starts = BLOCK_START.match(result)
     if starts:  # a heading, quote, list or rule marker at the start of a line would make a block
         result = result[: starts.end() - 1] + "\\" + result[starts.end() - 1:]
@@ -117,7 +117,18 @@ def _plain(text: str) -> str:
         pieces.append(code_span(match.group()))
         last = match.end()
     pieces.append(INLINE_SPECIAL.sub(r"\\\1", text[last:]))
-    return "".join(pieces)
+    return _join(pieces)
+
+
+def _join(pieces: list[str]) -> str:
+    """Pieces of markdown side by side, a space between two whose backticks would touch: ``a`` then
+    ``@x`` written together make one run of three backticks, which closes neither code span."""
+    out = ""
+    for piece in pieces:
+        if out.endswith("`") and piece.startswith("`"):
+            out += " "
+        out += piece
+    return out
 
 
 def cell(text: str) -> str:
@@ -231,9 +242,9 @@ def _finding(f: Finding, report: Report, evidence: int) -> list[str]:
     lines = evidence_in_line_order(f)
     total = max(f.evidence_total, len(f.evidence))
     if lines and evidence:
-        several = len(report.sources) > 1
-        width = len(str(max(ev.line for ev in lines)))
-        body = [f"{(basename(report.sources[ev.source].name) + ':') if several else ''}{ev.line:>{width}}  "
+        index = index_of(report)
+        width = max(len(index.line_label(ev.source, ev.line)) for ev in lines)
+        body = [f"{index.line_label(ev.source, ev.line):>{width}}  "
                 f"{clean(ev.text)}" for ev in lines[:evidence]]
         shown = len(body)
         label = f"The log's lines ({shown} of {total})" if total > shown else f"The log's {plural(shown, 'line')}"

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ..events import Phase
 from ..index import evidence_in_line_order, index_of, own_spans
 from ..model import PHASES, Prompt, Report, Run
 from ..text import basename, clock, fmt_s, plural, span_text, when
@@ -34,7 +36,7 @@ def report_parts(report: Report, limit: int = 40, width: int = 120) -> list[Rend
     if report.findings:
         parts.append(_findings(report, width))
     if report.prompts:
-        parts.append(_prompts(report, limit))
+        parts.append(_prompts(report, limit, width))
     if report.prompts or any(r.outside_s for r in report.runs):
         parts.append(_phases(report))
     timeline = _timeline(report)
@@ -109,8 +111,8 @@ def _findings(report: Report, width: int) -> Table:
     table.add_column("severity", no_wrap=True)
     table.add_column("finding", ratio=1)
     table.add_column("explains", justify="right", no_wrap=True)
-    names = [src.name for src in report.sources] if len(report.sources) > 1 else None
-    room = max(40, width - FINDING_MARGIN)
+    index = index_of(report)
+    room = max(20, width - FINDING_MARGIN)
     for f in report.findings:
         body = Text()
         body.append(f.title, style="bold")
@@ -120,8 +122,8 @@ def _findings(report: Report, width: int) -> Table:
             body.append(f"\n→ {advice}", style="cyan")
         shown_source = None
         for ev in evidence_in_line_order(f):
-            if names and ev.source != shown_source and ev.source < len(names):
-                body.append(f"\n  {basename(names[ev.source])}", style="dim italic")  # the file, above its lines
+            if index.several_sources and ev.source != shown_source:
+                body.append(f"\n  {index.source_name(ev.source)}", style="dim italic")  # the file, above its lines
                 shown_source = ev.source
             where = f"  {ev.line:>6}  "
             text = ev.text if len(where) + len(ev.text) <= room else ev.text[: max(10, room - len(where) - 1)] + "…"
@@ -138,35 +140,72 @@ def _findings(report: Report, width: int) -> Table:
     return table
 
 
-def _prompts(report: Report, limit: int) -> Table:
-    table = Table(title="Prompts", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
-    several_runs = len(report.runs) > 1
-    columns = [("#", "right")] + ([("run", "right")] if several_runs else [])
-    columns += [
-        ("received", "left"), ("status", "left"), ("total", "right"), ("load", "right"),
-        ("infer", "right"), ("wait", "right"), ("other", "right"), ("steps", "right"), ("rate", "right"),
-    ]
-    for name, justify in columns:
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+#: Columns the prompt table leaves out, first to last, when the terminal cannot hold every number whole.
+NARROW_DROPS = ("received", "rate", "steps", "wait", "other")
+
+
+def _prompts(report: Report, limit: int, width: int) -> Table:
+    """The prompt table at the terminal's width with every number whole: when it does not fit, the
+    columns close up to one space (and the edges go), then durations of an hour or more lose their seconds (``6h43m``),
+    then columns are left out (NARROW_DROPS order) and the caption names them."""
     shown = report.prompts[:limit]
+    columns = _prompt_columns(report, shown, compact=False)
+    for padding in (1, 0):
+        if _table_width(columns, padding) <= width:
+            return _prompt_table(report, shown, columns, padding, [])
+    columns = _prompt_columns(report, shown, compact=True)
+    dropped: list[str] = []
+    for name in NARROW_DROPS:
+        if _table_width(columns, 0) <= width:
+            break
+        columns = [c for c in columns if c[0] != name]
+        dropped.append(name)
+    return _prompt_table(report, shown, columns, 0, dropped)
+
+
+def _prompt_columns(report: Report, shown: list[Prompt], compact: bool) -> list[tuple[str, str, list[str | Text]]]:
+    """(name, justification, cells) of every column of the prompt table."""
     index = index_of(report)
-    for p in shown:
-        steps, rate = index.main_bar_text(p)
-        est = p.estimated
-        table.add_row(
-            str(p.index + 1),
-            *([str(p.run + 1)] if several_runs else []),
-            clock(p.got_at) if p.received else "(before log)",
-            Text(p.status, style=STATUS_STYLE.get(p.status, "")),
-            fmt_s(p.total_s, est),
-            *(fmt_s(p.phases.get(ph)) if p.total_s is not None else "—" for ph in PHASES),
-            steps,
-            rate,
-        )
-    if len(report.prompts) > limit:
-        table.caption = f"{len(report.prompts) - limit} more prompts not shown (--limit, or --format json for all)"
+    columns: list[tuple[str, str, list[str | Text]]] = [("#", "right", [str(p.index + 1) for p in shown])]
+    if len(report.runs) > 1:
+        columns.append(("run", "right", [str(p.run + 1) for p in shown]))
+    columns.append(("received", "left", [clock(p.got_at) if p.received else "(before log)" for p in shown]))
+    columns.append(("status", "left", [Text(p.status, style=STATUS_STYLE.get(p.status, "")) for p in shown]))
+    columns.append(("total", "right", [fmt_s(p.total_s, p.estimated, compact) for p in shown]))
+    for ph in PHASES:
+        columns.append(("infer" if ph is Phase.INFERENCE else ph.value, "right",
+                        [fmt_s(p.phases.get(ph), compact=compact) if p.total_s is not None else "—" for p in shown]))
+    bars = [index.main_bar_text(p) for p in shown]
+    columns.append(("steps", "right", [steps for steps, _ in bars]))
+    columns.append(("rate", "right", [rate for _, rate in bars]))
+    return columns
+
+
+def _table_width(columns: list[tuple[str, str, list[str | Text]]], padding: int) -> int:
+    """Cells a SIMPLE_HEAD table of ``columns`` takes: its widest cells, the one-space rule between
+    columns and ``padding`` after each but the last, and the two edges when padded (a closed-up
+    table has none)."""
+    widths = [max([cell_len(name)] + [cell_len(c) if isinstance(c, str) else c.cell_len for c in cells])
+              for name, _, cells in columns]
+    return sum(widths) + (len(columns) - 1) * (1 + padding) + (2 if padding else 0)
+
+
+def _prompt_table(report: Report, shown: list[Prompt], columns: list[tuple[str, str, list[str | Text]]],
+                  padding: int, dropped: list[str]) -> Table:
+    table = Table(title="Prompts", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  padding=(0, padding, 0, 0), show_edge=bool(padding))
+    for name, justify, _ in columns:
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for row in zip(*(cells for _, _, cells in columns), strict=True):
+        table.add_row(*row)
+    notes = []
+    if len(report.prompts) > len(shown):
+        notes.append(f"{len(report.prompts) - len(shown)} more prompts not shown (--limit, or --format json for all)")
     elif any(p.estimated for p in shown):
-        table.caption = "~ no usable timestamps: phases estimated from the durations the log prints"
+        notes.append("~ no usable timestamps: phases estimated from the durations the log prints")
+    if dropped:
+        notes.append(f"not shown at this width: {', '.join(dropped)} (a wider terminal or --format json shows them)")
+    table.caption = "\n".join(notes) or None
     return table
 
 
@@ -260,13 +299,19 @@ def _run_timeline(run: Run, own: list[Prompt]) -> Text | None:
 
 
 def _errors(report: Report, limit: int) -> Table:
+    """The error records; with several inputs, each one's file in a column of its own (a name may be
+    cut to fit, its line number never)."""
+    index = index_of(report)
     table = Table(title="Errors", title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("line", justify="right")
-    table.add_column("prompt", justify="right")
+    if index.several_sources:
+        table.add_column("log", overflow="ellipsis", max_width=30)
+    table.add_column("line", justify="right", no_wrap=True)
+    table.add_column("prompt", justify="right", no_wrap=True)
     table.add_column("kind")
     table.add_column("message", overflow="fold")
     for e in report.errors[:limit]:
         table.add_row(
+            *([index.source_name(e.source)] if index.several_sources else []),
             str(e.line),
             str(e.prompt + 1) if e.prompt is not None else "—",
             Text(e.kind, style="red" if e.kind in ("oom", "exception") else "yellow"),

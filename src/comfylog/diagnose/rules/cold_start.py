@@ -85,7 +85,8 @@ def _slow(facts: Facts, run: Run, total: float) -> Finding:
     evidence = [start] + evidence + [facts.cite_event(ev) for ev in (waits[:1] + reachable[:1])]
     rest = max(0.0, total - sum(seconds for _, seconds in parts))
     split = "; ".join(text for text, _ in parts) if parts else "the log names no part of it"
-    why = (f"ComfyUI's API answered worker-comfyui {dur(total)} after the container started (line {start.line}): "
+    started = facts.lines_ref(start.source, start.line)
+    why = (f"ComfyUI's API answered worker-comfyui {dur(total)} after the container started ({started}): "
            f"{split}"
            + (f"; the other {dur(rest)} went to ComfyUI's own start-up (PyTorch, the GPU, the model folders)"
               if parts and rest >= 1 else "")

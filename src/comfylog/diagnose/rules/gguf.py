@@ -77,7 +77,7 @@ def _legacy_beside_dynamic(facts: Facts, beside: list[LegacyBeside], events: lis
     why = (f"{lines} quantized tensors ({types}). Dynamic VRAM is on, and "
            f"{dynamic} loaded through it, but {legacy.model or 'the GGUF model'} loaded the legacy way: "
            f"`{clip(said, 140)}` "
-           f"(line {legacy.line}). ComfyUI-GGUF's models bypass dynamic VRAM"
+           f"({facts.lines_ref(legacy.source, legacy.line)}). ComfyUI-GGUF's models bypass dynamic VRAM"
            + (", so what does not fit is patched in piece by piece (lowvram) instead of streamed" if partial else "")
            + f". ComfyUI itself says: \"{COMFY_SAYS}\"")
     advice = [ADVICE_NATIVE(), ADVICE_GGUF_ONLY()]

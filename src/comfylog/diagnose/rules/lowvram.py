@@ -195,8 +195,8 @@ def _ruled_out(
                                if not ev.fields.get("automatic")]
         if states:
             ev = states[0]
-            said["flags"] = (f"`Set vram state to: {ev.fields.get('state')}` (line {ev.line}) rules out `--lowvram` "
-                             "and `--novram`.")
+            said["flags"] = (f"`Set vram state to: {ev.fields.get('state')}` ({facts.lines_ref(ev.source, ev.line)}) "
+                             "rules out `--lowvram` and `--novram`.")
             evidence.append(facts.cite_event(ev))
     first = min(partial, key=lambda ld: (ld.source, ld.line)) if partial else None
     if first is not None:
@@ -207,10 +207,10 @@ def _ruled_out(
         if later:
             roomy = later[0]
             said["other process"] = (
-                f"A later load in the same run was offered {roomy.usable_mb:.0f} MB (line {roomy.line}): the GPU "
-                "was free again by then, so no other process held its VRAM throughout; what held it during the "
-                "partial loads was in this ComfyUI process (models or tensors of the workflow) or released in "
-                "between.")
+                f"A later load in the same run was offered {roomy.usable_mb:.0f} MB "
+                f"({facts.lines_ref(roomy.source, roomy.line)}): the GPU was free again by then, so no other "
+                "process held its VRAM throughout; what held it during the partial loads was in this ComfyUI "
+                "process (models or tensors of the workflow) or released in between.")
             evidence.append(facts.cite(roomy.source, roomy.line, f"loaded completely {roomy.usable_mb} "
                                                                  f"{roomy.loaded_mb}"))
     return said, evidence

@@ -21,8 +21,8 @@ ADVICE_MPS = Advice("On Apple silicon, close other apps using unified memory; th
                     "PYTORCH_MPS_HIGH_WATERMARK_RATIO to lift the limit (at the risk of system instability)")
 ADVICE_DIRECTML = Advice("DirectML reports no real VRAM size and frees memory poorly; CUDA or ROCm builds manage "
                          "memory better")
-ADVICE_DROP_HIGHVRAM = Advice("Drop `--highvram` (`Set vram state to: HIGH_VRAM`, line {line}): it keeps every model "
-                              "on the GPU, so none is unloaded to make room for the job", {"line": "N"})
+ADVICE_DROP_HIGHVRAM = Advice("Drop `--highvram` (`Set vram state to: HIGH_VRAM`, {line}): it keeps every model "
+                              "on the GPU, so none is unloaded to make room for the job", {"line": "line N"})
 ADVICE_BIGGER_MAC = Advice("A Mac with more unified memory")
 ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
 
@@ -60,7 +60,7 @@ def _oom(facts: Facts) -> list[Finding]:
     high = [ev for ev in (facts.run_events(EventKind.VRAM_STATE, run) if run is not None else [])
             if ev.fields.get("state") == "HIGH_VRAM"]
     if high:
-        advice.append(ADVICE_DROP_HIGHVRAM(line=high[0].line))
+        advice.append(ADVICE_DROP_HIGHVRAM(line=facts.lines_ref(high[0].source, high[0].line)))
         evidence.append(facts.cite_event(high[0]))
     dynamic = run is not None and run.setup.get("dynamic_vram")
     advice.append(ADVICE_TILED_OFFLOAD_DYNAMIC() if dynamic else ADVICE_TILED_OFFLOAD())

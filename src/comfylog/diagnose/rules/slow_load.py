@@ -67,8 +67,9 @@ def _slow_load(facts: Facts) -> list[Finding]:
     if not evidence:
         evidence = [facts.cite(p.source, ld.line, f"loaded completely {ld.loaded_mb}")
                     for p, _, _ in slow for ld in facts.loads_of(p)]
-    on_volume = (f" The models are read from a RunPod network volume (`{volume[0].fields['path']}`, line "
-                 f"{volume[0].line})." if volume else " (A network volume is the usual cause.)")
+    on_volume = (f" The models are read from a RunPod network volume (`{volume[0].fields['path']}`, "
+                 f"{facts.lines_ref(volume[0].source, volume[0].line)})." if volume
+                 else " (A network volume is the usual cause.)")
     evidence += [facts.cite_event(ev) for ev in volume[:1]]
     return [finding(
         "slow-load", f"Slow model loading: {mb / 1024:.1f} GB in {dur(load_s)} ({rate:.0f} MB/s)", "medium",
@@ -87,8 +88,9 @@ def _on_network_volume(facts: Facts, volume: list[Event], partial: list[Prompt])
     folders = ", ".join(dict.fromkeys(str(ev.fields["folder"]) for ev in volume))
     return [finding(
         "slow-load", f"Models on a RunPod network volume: a cause of {dur(load_s)} of slow loading", "medium",
-        f"ComfyUI reads {folders} from `{NETWORK_VOLUME}` (line {volume[0].line}), RunPod's network storage: every "
-        f"load reads the weights over the network, far slower than a local disk. {plural(len(partial), 'prompt')} "
+        f"ComfyUI reads {folders} from `{NETWORK_VOLUME}` ({facts.lines_ref(volume[0].source, volume[0].line)}), "
+        f"RunPod's network storage: every load reads the weights over the network, far slower than a local disk. "
+        f"{plural(len(partial), 'prompt')} "
         f"spent {dur(load_s)} loading; {'it' if len(partial) == 1 else 'they'} also loaded partially, so the log "
         "cannot tell how much of that time is "
         "the volume's (the lowvram finding counts it), hence medium confidence.",

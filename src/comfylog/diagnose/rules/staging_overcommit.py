@@ -47,7 +47,8 @@ def _staging_overcommit(facts: Facts) -> list[Finding]:
     more = f" {plural(len(cases), 'prompt')} failed this way." if len(cases) > 1 else ""
     why = (f"Prompt {case.prompt.index + 1} staged {staged} for dynamic VRAM: {case.staged_mb:.0f} MB on "
            f"{gpu_phrase(case.run)} ({case.vram_mb} MB). Dynamic VRAM streams what does not fit, so staging more than "
-           f"the VRAM is normal, but then an allocation failed: `{clip(failure.message, 160)}` (line {failure.line})"
+           f"the VRAM is normal, but then an allocation failed: `{clip(failure.message, 160)}` "
+           f"({facts.lines_ref(failure.source, failure.line)})"
            + (", and ComfyUI reported the prompt out of memory" if any(e.kind == "oom" for e in case.failures) else "")
            + ". The streamed weights and their buffers left too little VRAM for the rest of the work (activations, "
            f"other programs).{more}")

@@ -73,7 +73,8 @@ def _finding(facts: Facts, runs: list[Run]) -> Finding:
         cause.evidence.append(facts.cite_event(ev))
         took = (f" after {dur((ev.ts - runs[0].started_at).total_seconds())}" if ev.ts and runs[0].started_at
                 else "")
-        worker = f" worker-comfyui gave up on it{took} (line {ev.line}: `{clip(event_line(ev)[1], 100)}`)."
+        worker = (f" worker-comfyui gave up on it{took} ({facts.lines_ref(ev.source, ev.line)}: "
+                  f"`{clip(event_line(ev)[1], 100)}`).")
     return finding(
         "startup-failed", f"ComfyUI never became ready: {cause.headline}", cause.confidence,
         f"The log shows {starts} but never `To see the GUI go to` and no prompt: it did not get as far as "
@@ -120,20 +121,21 @@ def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str |
         advice = [ADVICE_FIX_ERROR(error=clip(_error(chosen), 100),
                                    where=f", {where_raised}" if where_raised else "")]
         if cut is not None:
-            advice.append(ADVICE_CAPTURE(what=f"the log ends inside a traceback (line {cut.line})"))
+            cut_at = facts.lines_ref(cut.source, cut.line)
+            advice.append(ADVICE_CAPTURE(what=f"the log ends inside a traceback ({cut_at})"))
         headline = f"{chosen.fields.get('exception_type')}" + (f" in {where_raised}" if where_raised else "")
         return Cause(headline, what[0].upper() + what[1:] + ".", advice, evidence, "high")
     if cut is not None:
         return Cause("the log ends inside a traceback",
-                     f"The log ends inside a traceback that starts at line {cut.line}: the exception it was about to "
-                     "name is not in the log.",
+                     f"The log ends inside a traceback that starts at {facts.lines_ref(cut.source, cut.line)}: the "
+                     "exception it was about to name is not in the log.",
                      [ADVICE_CAPTURE(what="the log ends inside the traceback that names the cause")],
                      [facts.cite_event(cut)], "medium")
     last = runs[-1]
     end = facts.run_end(last)
     what = ("ComfyUI started again with no error before it: the process was killed without a chance to log "
             "(the OOM killer, a memory limit, a failing health check)" if end == "restart"
-            else f"the log ends during start-up (line {last.last_line}) with no error")
+            else f"the log ends during start-up ({facts.lines_ref(last.source, last.last_line)}) with no error")
     return Cause("no error in the log" if end != "restart" else "restarted without an error",
                  what[0].upper() + what[1:] + ".", [ADVICE_CAPTURE(what=f"{what.split(':', 1)[0]}")],
                  [facts.cite(last.source, last.last_line, "the last line")], "low")

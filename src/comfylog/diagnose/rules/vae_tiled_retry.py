@@ -40,11 +40,12 @@ def _vae_tiled_retry(facts: Facts) -> list[Finding]:
         tail = (prompt.ended_at - last.end).total_seconds()
         retry = (prompt.ended_at - warnings[0].ts).total_seconds() if warnings[0].ts else None
         tails += tail
-        text = (f"prompt {prompt.index + 1} went on for {dur(tail)} after its last sampling step (line "
-                f"{last.end_line})")
+        text = (f"prompt {prompt.index + 1} went on for {dur(tail)} after its last sampling step "
+                f"({facts.lines_ref(last.source, last.end_line)})")
         if retry is not None:
-            text += (f": the full-size decode ran {dur(tail - retry)} before it failed (line "
-                     f"{event_line(warnings[0])[0]}), the tiled retry {dur(retry)}")
+            failed_at = facts.lines_ref(warnings[0].source, event_line(warnings[0])[0])
+            text += (f": the full-size decode ran {dur(tail - retry)} before it failed ({failed_at}), "
+                     f"the tiled retry {dur(retry)}")
         parts.append(text)
     if not evidence:
         evidence = [facts.cite(e.source, e.line, e.message) for e in records[:3]]

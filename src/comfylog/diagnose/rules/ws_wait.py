@@ -39,7 +39,7 @@ def _ws_wait(facts: Facts) -> list[Finding]:
         if prior and prior[-1].end_line == first.line - 1:
             evidence.insert(1, facts.cite_event(prior[-1]))  # after the first timeout: what preceded it
             line, text = event_line(prior[-1])
-            lines = f"line {line}" if prior[-1].end_line == line else f"lines {line}-{prior[-1].end_line}"
+            lines = facts.lines_ref(first.source, line, prior[-1].end_line)
             before = (f" The first timeout follows straight on ComfyUI's {lines} (`{clip(text, 80)}`): "
                       "the silence is that step's work.")
     share = f" ({wait / total:.0%} of prompt time)" if total else ""
