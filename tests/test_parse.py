@@ -163,3 +163,16 @@ def test_every_corpus_log_parses_without_skipping(tmp_path: Path) -> None:
 def test_degenerate_inputs(text: str) -> None:
     report = analyze_text(text)
     assert report.summary.got_prompt == 0
+
+
+@pytest.mark.parametrize(("line", "attention"), [
+    # 007, 008, 010, 012 print the sub-quadratic line with its advice after a comma.
+    ("Using sub quadratic optimization for cross attention, if you have memory or speed issues try using: "
+     "--use-split-cross-attention", "sub quadratic"),
+    ("Using split optimization for attention", "split"),
+    ("Using pytorch attention", "pytorch"),
+    ("Using sage attention", "sage"),
+])
+def test_attention_setting_is_the_kernel_name(line: str, attention: str) -> None:
+    report = analyze_text(f"Total VRAM 8192 MB, total RAM 16384 MB\n{line}\nUsing split attention in VAE\n")
+    assert report.runs[0].setup["attention"] == attention
