@@ -314,7 +314,8 @@ def _slowdown_outcome(limit: float, report: Report, baseline: Report) -> Outcome
     line = first.line if first else None
     detail = f"{_secs(c.total.run)} vs {_secs(c.total.baseline)} in the baseline ({ratio_text(c.total)})"
     if c.main_phase and c.main_phase_gap_s is not None and c.gap_s:
-        detail += f"; most of the difference is {c.main_phase}: {c.main_phase_gap_s:+.0f} s of {c.gap_s:+.0f} s"
+        whole = "more than all" if c.main_phase_gap_s / c.gap_s > 1 else "of"
+        detail += f"; most of the difference is {c.main_phase}: {c.main_phase_gap_s:+.0f} s {whole} {c.gap_s:+.0f} s"
         if c.explaining:
             detail += " (" + ", ".join(f.id for f in c.explaining) + ")"
     if ratio is None:

@@ -129,8 +129,13 @@ def _verdict(c: Comparison) -> Group:
         text.append(f"The run is {fmt_s(abs(c.gap_s))} {slower} ({ratio_text(c.total)}); ")
         text.append(c.main_phase, style="bold " + PHASE_STYLE.get(c.main_phase, ""))
         share = c.main_phase_gap_s / c.gap_s if c.gap_s else 0.0
-        text.append(f" explains most of it: {abs(c.main_phase_gap_s):.0f} s of the {abs(c.gap_s):.0f} s gap "
-                    f"({share:.0%}; {fmt_s(phase.run)} vs {fmt_s(phase.baseline)}).")
+        if share > 1:  # another phase went the other way: "148% of the gap" says nothing
+            text.append(f" alone is {abs(c.main_phase_gap_s):.0f} s {slower}, more than the whole {abs(c.gap_s):.0f} s "
+                        f"gap, as a phase that went the other way made up part of it ({fmt_s(phase.run)} vs "
+                        f"{fmt_s(phase.baseline)}).")
+        else:
+            text.append(f" explains most of it: {abs(c.main_phase_gap_s):.0f} s of the {abs(c.gap_s):.0f} s gap "
+                        f"({share:.0%}; {fmt_s(phase.run)} vs {fmt_s(phase.baseline)}).")
     lines.append(text)
     if c.explaining:
         why = Text("Behind it: ")

@@ -950,7 +950,8 @@ def _comparison(page: Page, report: Report, baseline: Report, comparison: Compar
     lead += "."
     if c.main_phase is not None and c.main_phase_gap_s is not None and c.gap_s:
         lead += (f" The largest share of the difference is <strong>{esc(PHASE_LABEL.get(c.main_phase, c.main_phase))}"
-                 f"</strong>: {esc(_signed(c.main_phase_gap_s))} of {esc(_signed(c.gap_s))}.")
+                 f"</strong>: {esc(_signed(c.main_phase_gap_s))} "
+                 f"{'more than all' if c.main_phase_gap_s / c.gap_s > 1 else 'of'} {esc(_signed(c.gap_s))}.")
     parts.append(f"<p>{lead}</p>")
     if c.explaining:
         items = "".join(f"<li>{prose(f.title)} <span class=\"note\">(<code>{esc(f.id)}</code>)</span></li>"
