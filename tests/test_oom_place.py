@@ -115,3 +115,4 @@ def test_an_oom_whose_frames_say_nothing_keeps_the_general_advice() -> None:
     finding = oom("006")  # an inpainting model's forward in a custom node: no loader, sampler or decoder
     assert "came" not in finding.why
     assert finding.advice[0] == "Lower the resolution or the batch size"
+

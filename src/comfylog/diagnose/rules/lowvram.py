@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from ...events import Event, EventKind, Phase
 from ...model import Evidence, Finding, Load, Run
-from ...text import dur, gb, plural
+from ...text import dur, gb, plural, with_article
 from ..dynamic_vram import gguf_legacy_lines
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import SMALL_GPU_MB, Facts, gpu_phrase, gpu_vram_mb, is_timed
@@ -129,7 +129,7 @@ def _lowvram(facts: Facts) -> list[Finding]:
     if vram < SMALL_GPU_MB or (model_sizes and max(model_sizes) > TOO_BIG_SHARE * vram):
         too_big = bool(model_sizes) and max(model_sizes) > TOO_BIG_SHARE * vram
         reason = (f"the model needs {max(model_sizes):.0f} MB" if too_big
-                  else f"a {gb(vram)} GPU is too small for models of this kind")
+                  else with_article(f"{gb(vram)} GPU is too small for models of this kind"))
         return [finding(
             "lowvram", f"The {gb(vram)} GPU cannot hold the models in full: ComfyUI loads them partially "
             "(expected, and slow)", "high",
@@ -158,8 +158,8 @@ def _lowvram(facts: Facts) -> list[Finding]:
             "lowvram", f"Models loaded partially (lowvram) on {where}: only {least:.0f} MB of VRAM was offered "
             "to them", "high" if share >= 0.3 or not timed else "medium",
             f"{what}: ComfyUI gave the models at most {least:.0f} MB of the GPU's {vram} MB and moved the rest "
-            f"of their weights piece by piece.{floor} A {gb(vram)} GPU holds models like these in full, so the "
-            f"VRAM was taken or withheld: {', '.join(suspects[:-1])} or {suspects[-1]}."
+            f"of their weights piece by piece.{floor} {with_article(gb(vram), capital=True)} GPU holds models "
+            f"like these in full, so the VRAM was taken or withheld: {', '.join(suspects[:-1])} or {suspects[-1]}."
             + "".join(f" {text}" for text in ruled_out.values()) + f" {cost_text}",
             advice, evidence, figures, load_s, affected, total=lines_total + len(ruled_evidence))]
     return [finding(
