@@ -233,6 +233,7 @@ fn items_to_python<'py>(
                         "custom_node" => fields.set_item("custom_node", &tb.custom_node)?,
                         "cuda_call" => fields.set_item("cuda_call", tb.cuda_call)?,
                         "frames" => fields.set_item("frames", &tb.frames)?,
+                        "causes" => fields.set_item("causes", &tb.causes)?,
                         _ => {
                             if let Some((kind, message, oom, line)) = &tb.exception {
                                 match *key {

@@ -38,6 +38,8 @@ static CUDA_CALL: LazyLock<Regex> = LazyLock::new(|| {
 });
 const TRACEBACK_NEEDLE: &str = "Traceback (most recent call last)";
 const MAX_TRACEBACK_LINES: u64 = 2000;
+/// The earlier exception lines of a chain a traceback keeps.
+const MAX_CAUSES: usize = 8;
 /// The innermost frames a traceback keeps, each part cut to this many characters.
 const MAX_FRAMES: usize = 64;
 const FRAME_PART_CHARS: usize = 100;
@@ -412,6 +414,8 @@ pub struct Traceback {
     pub cuda_call: bool,
     /// The innermost frames, `FILE:FUNCTION` (the file's base name), oldest first.
     pub frames: Vec<String>,
+    /// The exception lines before the last of a chain, first first.
+    pub causes: Vec<String>,
     /// Keys past `lines`, `pattern` and `text`, in the order traceback.py's dict gets them.
     pub keys: Vec<&'static str>,
 }
@@ -571,6 +575,11 @@ impl Tracebacks {
         if stripped.starts_with(TRACEBACK_NEEDLE) {
             pending.note("chained");
             pending.chained += 1;
+            if pending.exception.is_some() && pending.causes.len() < MAX_CAUSES {
+                let text = pending.text.clone();
+                pending.causes.push(text);
+                pending.note("causes");
+            }
             pending.end_line = line;
             self.open = Some(pending);
             return (true, None);
@@ -820,6 +829,7 @@ impl Parser {
                 custom_node: None,
                 cuda_call: false,
                 frames: Vec::new(),
+                causes: Vec::new(),
                 keys: Vec::new(),
             };
             if tb.first_file.is_some() {

@@ -10,8 +10,10 @@ While it reads the frames it notes the file of the first (``first_file``: ComfyU
 start-up itself failed), the last one in a custom node (``custom_node``: the NAME of
 ``custom_nodes/NAME/``, the node that failed as far as the traceback shows), and whether a line of
 code at or below that frame calls CUDA (``cuda_call``), which fails on a Mac or a CPU-only PyTorch.
-It also keeps the innermost frames (``frames``: ``FILE:FUNCTION``, the file's base name), which say
-what was running when the exception came (loading a model, sampling, decoding).
+A chained traceback keeps the exception lines before its last (``causes``: the first is where it
+began, e.g. the ``ModuleNotFoundError`` a node turned into its own error). It also keeps the
+innermost frames (``frames``: ``FILE:FUNCTION``, the file's base name), which say what was running
+when the exception came (loading a model, sampling, decoding).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ FUNCTION_FRAME_RE = re.compile(r'File "([^"]+)", line [0-9]+, in ([A-Za-z0-9_<>.
 #: The innermost frames kept, each part cut to FRAME_PART_CHARS characters.
 MAX_FRAMES = 64
 FRAME_PART_CHARS = 100
+#: The earlier exception lines of a chain kept (``causes``), first first.
+MAX_CAUSES = 8
 #: Code that needs CUDA: ``torch.cuda.…``, ``.cuda()``, ``device="cuda"``.
 CUDA_CALL_RE = re.compile(r"torch\.cuda\.|\.cuda\(|[\"']cuda(?::\d+)?[\"']")
 #: A traceback longer than this is closed: a log of indented lines is not one endless traceback.
@@ -79,6 +83,9 @@ class TracebackReader:
         if stripped.startswith(TRACEBACK_NEEDLE):
             self.open = pending
             pending.fields["chained"] = pending.fields.get("chained", 0) + 1
+            causes = pending.fields.get("causes")
+            if "exception_type" in pending.fields and (causes is None or len(causes) < MAX_CAUSES):
+                pending.fields.setdefault("causes", []).append(pending.fields["text"])
             pending.end_line = line
             return True, None
         return False, pending
