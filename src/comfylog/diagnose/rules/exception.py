@@ -23,6 +23,9 @@ ADVICE_MODULE = Advice("Install `{package}` into the Python ComfyUI runs with (C
 ADVICE_ROOT_MODULE = Advice("The chain of exceptions begins with `{cause}`: install `{package}` into the Python "
                             "ComfyUI runs with (`python -m pip install {package}` with that Python)",
                             {"cause": "ModuleNotFoundError: No module named 'X'", "package": "its package"})
+ADVICE_MODULE_PART = Advice("`{module}` is a part of `{package}`, not a package to install: `{package}` is there "
+                            "without it. {where}", {"module": "a.b", "package": "a",
+                                                   "where": "Re-install what brings it, or the version it needs"})
 #: Modules whose pip package has another name (``No module named 'skimage'``: ``scikit-image``).
 PACKAGES = {"skimage": "scikit-image", "cv2": "opencv-python", "PIL": "pillow", "yaml": "pyyaml",
             "sklearn": "scikit-learn", "google.protobuf": "protobuf", "dateutil": "python-dateutil",
@@ -44,8 +47,8 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
     trigger="`!!! Exception during processing !!!` or a traceback that is not out of memory: prompts that "
     "failed in a node, named by the traceback's `custom_nodes/NAME/` frame, with the exception and its message "
     "(and what the message itself says to do, first).",
-    advice=(*OWN_WORDS_ADVICE, ADVICE_ROOT_MODULE, ADVICE_MODULE, ADVICE_NODE, ADVICE_READ, ADVICE_INPUTS,
-            ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY),
+    advice=(*OWN_WORDS_ADVICE, ADVICE_ROOT_MODULE, ADVICE_MODULE, ADVICE_MODULE_PART, ADVICE_NODE, ADVICE_READ,
+            ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY),
 )
 def _exception(facts: Facts) -> list[Finding]:
     failed = facts.failed_startups()  # their exceptions are the start-up failure's cause (startup-failed)
@@ -76,6 +79,12 @@ def _exception(facts: Facts) -> list[Finding]:
             item = ADVICE_CUDA_ONLY(node=f.node)
         elif f.node and any(n in f.error for n in NETWORK_ERRORS):
             item = ADVICE_DOWNLOAD(node=f.node)
+        elif f.module and "." in f.module:  # a part of a package that is there: nothing to pip install
+            top = f.module.split(".")[0]
+            where = (f"If it comes with `{f.node}`, re-install that node so its files are complete; if it is a pip "
+                     "package, the node needs another version of it" if f.node else
+                     "Re-install what brings it, or the version the code needs")
+            item = ADVICE_MODULE_PART(module=f.module, package=top, where=where)
         elif f.module and f.cause:
             item = ADVICE_ROOT_MODULE(cause=clip(f.cause, 120), package=_package(f.module))
         elif f.module:

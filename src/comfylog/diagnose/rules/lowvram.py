@@ -15,8 +15,9 @@ from ..facts import SMALL_GPU_MB, Facts, gpu_phrase, gpu_vram_mb, is_timed
 STARVED_SHARE = 0.10
 #: A model whose size is known is "too big" beyond this share of the GPU's VRAM.
 TOO_BIG_SHARE = 0.8
-#: ComfyUI's floor for the VRAM a partial load is offered (128 MB, model_management.load_models_gpu).
-FLOOR_MB = 128.5
+#: ComfyUI's floor for the VRAM a partial load is offered (model_management.load_models_gpu: 64 MB in
+#: 2024 builds, ``max(64 * (1024 * 1024), ...)``; 128 MB later).
+FLOORS_MB = (64, 128)
 #: A later load offered at least this share of the GPU's VRAM shows the GPU was free again by then.
 ROOMY_SHARE = 0.5
 #: ``usable`` figures this large stand for "no limit" (ComfyUI prints 1e32 bytes as 9.5e25 MB).
@@ -140,8 +141,9 @@ def _lowvram(facts: Facts) -> list[Finding]:
     if least is not None and least < STARVED_SHARE * vram:
         ruled_out, ruled_evidence = _ruled_out(facts, runs.values(), partial, vram, forced)
         evidence = evidence[:3] + ruled_evidence + evidence[3:]
-        floor = (" 128 MB is the floor ComfyUI falls back to when the free VRAM, less what it keeps for the "
-                 "job's own computation, leaves nothing for the weights." if least <= FLOOR_MB else "")
+        floor = (f" {round(least)} MB is the floor ComfyUI falls back to (64 MB in older versions, 128 MB in newer "
+                 "ones) when the free VRAM, less what it keeps for the job's own computation, leaves nothing for the "
+                 "weights." if round(least) in FLOORS_MB else "")
         suspects = ["other models still loaded", "a memory reservation (`--reserve-vram`)",
                     "a loader told to offload"]
         if not ruled_out.get("other process"):
