@@ -65,8 +65,9 @@ def _fallback(facts: Facts, run: Run) -> Finding | None:
     aimdo = run.setup.get("aimdo_version")
     installed = f" (comfy-aimdo {aimdo} is installed, unused)" if aimdo and "PyTorch" in str(reason) else ""
     comfy = f"ComfyUI {run.comfyui_version}" if run.comfyui_version else "ComfyUI"
+    where = facts.lines_ref(lines[0].source, lines[0].line)
     why = (f"{comfy} loads models through dynamic VRAM on NVIDIA GPUs, but this start-up refused it: {what}"
-           f"{installed}, and ComfyUI fell back to the legacy loader (line {lines[0].line}: "
+           f"{installed}, and ComfyUI fell back to the legacy loader ({where}: "
            f"`{clip(event_line(lines[0])[1], 120)}`). Models load whole or in part by ComfyUI's VRAM estimate "
            "instead of being streamed.")
     advice = [ADVICE_NEWER_TORCH() if "PyTorch" in str(reason) else ADVICE_INSTALL_AIMDO(), ADVICE_LEGACY_OK()]
