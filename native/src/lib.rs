@@ -232,6 +232,8 @@ fn items_to_python<'py>(
                         "first_file" => fields.set_item("first_file", &tb.first_file)?,
                         "custom_node" => fields.set_item("custom_node", &tb.custom_node)?,
                         "cuda_call" => fields.set_item("cuda_call", tb.cuda_call)?,
+                        "frames" => fields.set_item("frames", &tb.frames)?,
+                        "causes" => fields.set_item("causes", &tb.causes)?,
                         _ => {
                             if let Some((kind, message, oom, line)) = &tb.exception {
                                 match *key {

@@ -30,11 +30,19 @@ static CUSTOM_NODE_FRAME: LazyLock<Regex> = LazyLock::new(|| {
 });
 static FILE_FRAME: LazyLock<Regex> =
     LazyLock::new(|| compile(r#"File "([^"]+)""#).expect("file frame"));
+static FUNCTION_FRAME: LazyLock<Regex> = LazyLock::new(|| {
+    compile(r#"File "([^"]+)", line [0-9]+, in ([A-Za-z0-9_<>.]+)"#).expect("function frame")
+});
 static CUDA_CALL: LazyLock<Regex> = LazyLock::new(|| {
     compile(r#"torch\.cuda\.|\.cuda\(|["']cuda(?::\d+)?["']"#).expect("cuda call")
 });
 const TRACEBACK_NEEDLE: &str = "Traceback (most recent call last)";
 const MAX_TRACEBACK_LINES: u64 = 2000;
+/// The earlier exception lines of a chain a traceback keeps.
+const MAX_CAUSES: usize = 8;
+/// The innermost frames a traceback keeps, each part cut to this many characters.
+const MAX_FRAMES: usize = 64;
+const FRAME_PART_CHARS: usize = 100;
 const MAX_GLUED_MESSAGES: usize = 100;
 const CLOSE_REDRAW_US: i64 = 2_000_000;
 const TEXT_CHARS: usize = 500;
@@ -404,6 +412,10 @@ pub struct Traceback {
     pub first_file: Option<String>,
     pub custom_node: Option<String>,
     pub cuda_call: bool,
+    /// The innermost frames, `FILE:FUNCTION` (the file's base name), oldest first.
+    pub frames: Vec<String>,
+    /// The exception lines before the last of a chain, first first.
+    pub causes: Vec<String>,
     /// Keys past `lines`, `pattern` and `text`, in the order traceback.py's dict gets them.
     pub keys: Vec<&'static str>,
 }
@@ -413,6 +425,23 @@ impl Traceback {
     fn note(&mut self, key: &'static str) {
         if !self.keys.contains(&key) {
             self.keys.push(key);
+        }
+    }
+
+    /// traceback.py's `_note_frame`: the frame on `text`, keeping the innermost MAX_FRAMES.
+    fn note_frame(&mut self, text: &str) {
+        let Some(m) = FUNCTION_FRAME.captures(text) else {
+            return;
+        };
+        let base = m[1].rsplit(['/', '\\']).next().unwrap_or("");
+        self.frames.push(format!(
+            "{}:{}",
+            head_chars(base, FRAME_PART_CHARS),
+            head_chars(&m[2], FRAME_PART_CHARS)
+        ));
+        self.note("frames");
+        if self.frames.len() > MAX_FRAMES {
+            self.frames.remove(0);
         }
     }
 }
@@ -546,6 +575,11 @@ impl Tracebacks {
         if stripped.starts_with(TRACEBACK_NEEDLE) {
             pending.note("chained");
             pending.chained += 1;
+            if pending.exception.is_some() && pending.causes.len() < MAX_CAUSES {
+                let text = pending.text.clone();
+                pending.causes.push(text);
+                pending.note("causes");
+            }
             pending.end_line = line;
             self.open = Some(pending);
             return (true, None);
@@ -561,11 +595,14 @@ impl Tracebacks {
             let frame_line = text
                 .trim_start_matches(pytext::is_space)
                 .starts_with("File ");
-            if tb.first_file.is_none() && frame_line {
-                if let Some(m) = FILE_FRAME.captures(text) {
-                    tb.first_file = Some(head_chars(&m[1], 300).to_string());
-                    tb.note("first_file");
+            if frame_line {
+                if tb.first_file.is_none() {
+                    if let Some(m) = FILE_FRAME.captures(text) {
+                        tb.first_file = Some(head_chars(&m[1], 300).to_string());
+                        tb.note("first_file");
+                    }
                 }
+                tb.note_frame(text);
             }
             if text.contains("custom_nodes") {
                 if let Some(m) = CUSTOM_NODE_FRAME.captures(text) {
@@ -791,10 +828,14 @@ impl Parser {
                 chained: 0,
                 custom_node: None,
                 cuda_call: false,
+                frames: Vec::new(),
+                causes: Vec::new(),
                 keys: Vec::new(),
             };
             if tb.first_file.is_some() {
                 tb.note("first_file"); // a first frame glued to the line
+                let glued = tb.text.clone();
+                tb.note_frame(&glued);
             }
             self.tracebacks.open = Some(tb);
             return;

@@ -8,6 +8,7 @@ a time as the time of day only, never the sentinel date.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -74,6 +75,24 @@ def gb(mb: float) -> str:
 def plural(n: int, word: str, plural_form: str | None = None) -> str:
     """``1 prompt``, ``3 prompts``."""
     return f"{n} {word if n == 1 else (plural_form or word + 's')}"
+
+
+def with_article(phrase: str, capital: bool = False) -> str:
+    """``a 6 GB GPU``, ``an 8 GB GPU``, ``an 18-step sampling``: the article as the phrase is spoken.
+
+    A number takes ``an`` when it is said with a vowel first: eight, eighty, eight hundred, and eleven
+    or eighteen (thousand, million...) as its leading group of digits. A word goes by its first letter
+    (``u`` takes ``a``: a user, a unified...).
+    """
+    number = re.match(r"\d[\d,]*", phrase)
+    if number:
+        digits = number.group().replace(",", "")
+        lead = digits[: len(digits) % 3 or 3]
+        vowel = digits.startswith("8") or lead in ("11", "18")
+    else:
+        vowel = phrase[:1].lower() in ("a", "e", "i", "o")
+    article = "an" if vowel else "a"
+    return f"{article.capitalize() if capital else article} {phrase}"
 
 
 def basename(path: str) -> str:

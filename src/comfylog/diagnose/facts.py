@@ -13,7 +13,7 @@ from typing import Any, TypeVar, cast
 from ..events import EventKind
 from ..index import ReportIndex
 from ..model import Prompt, Report, Run
-from ..text import basename, gb
+from ..text import basename, gb, with_article
 from .evidence import Citations
 
 T = TypeVar("T")
@@ -180,7 +180,7 @@ def gpu_phrase(run: Run | None) -> str:
         return "the GPU"
     vram = gpu_vram_mb(run)
     name = run.gpu or "the GPU"
-    return f"a {gb(vram)} {name}" if vram else name
+    return with_article(f"{gb(vram)} {name}") if vram else name
 
 
 @dataclass(slots=True, frozen=True)

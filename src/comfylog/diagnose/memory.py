@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 
 from ..events import Event, EventKind
-from ..model import Prompt, Run
+from ..model import ErrorRecord, Prompt, Run
 from ..text import gb
 from .engine import Advice
 from .facts import Facts, gpu_vram_mb
@@ -192,3 +192,70 @@ def alloc_conf_advice(facts: Facts, run: Run | None) -> tuple[str, Event | None]
     if "expandable_segments:true" in value.lower():
         return ADVICE_ALLOC_CONF_DONE(line=facts.lines_ref(ev.source, ev.line)), ev
     return ADVICE_CHANGE_ALLOC_CONF(value=value, line=facts.lines_ref(ev.source, ev.line)), ev
+
+
+# ---- where an OOM came: its traceback's frames ----------------------------------------------------
+
+#: Functions that load or build a model: ComfyUI's loader nodes and comfy/sd.py, comfy/model_management.py
+#: and comfy/model_patcher.py (moving weights to the GPU), torch's ``load_state_dict``, Hugging Face's
+#: ``from_pretrained``; any other ``load_…`` function counts too (a custom node's loader).
+LOAD_FUNCTIONS = frozenset({
+    "load_checkpoint", "load_checkpoint_guess_config", "load_state_dict_guess_config", "load_diffusion_model",
+    "load_diffusion_model_state_dict", "load_unet", "load_unet_state_dict", "load_clip",
+    "load_text_encoder_state_dicts", "load_state_dict", "load_models_gpu", "load_model_gpu", "model_load",
+    "partially_load", "patch_model", "patch_weight_to_device", "from_pretrained", "_load_pretrained_model",
+})
+#: ComfyUI's own loading code: the model is loaded the way its flags (``--lowvram``…) say.
+COMFY_LOAD_FILES = frozenset({"sd.py", "model_management.py", "model_patcher.py", "model_detection.py"})
+#: torch's ``nn.Module.to``/``.cuda()`` (torch/nn/modules/module.py): weights moved to the GPU.
+TORCH_MOVES = frozenset({"module.py:to", "module.py:_apply", "module.py:cuda"})
+#: Frames building a text encoder (CLIP, T5, LLM encoders in comfy/ and comfy/text_encoders/).
+TEXT_ENCODER_FILES = frozenset({"sd1_clip.py", "sdxl_clip.py", "sd3_clip.py", "clip_model.py", "t5.py", "llama.py"})
+TEXT_ENCODER_FUNCTIONS = frozenset({"load_clip", "load_text_encoder_state_dicts", "encode_token_weights",
+                                    "encode_from_tokens"})
+#: Sampling: nodes.py's KSampler, comfy/sample.py, comfy/samplers.py, k-diffusion's ``sample_…``.
+SAMPLE_FUNCTIONS = frozenset({"common_ksampler", "sampling_function", "calc_cond_batch", "_calc_cond_batch",
+                              "apply_model", "predict_noise", "inner_sample", "outer_sample"})
+
+
+@dataclass(frozen=True)
+class OomPlace:
+    """Where in a job an OOM came, read from its traceback's innermost frames."""
+
+    #: "load" (a model being loaded or built), "sample" (sampling) or "decode" (the VAE decode).
+    stage: str
+    #: The frame that says so (``FILE:FUNCTION``); for weights moved by ``.to()``, the frame that moved them.
+    frame: str
+    #: The model being built was a text encoder.
+    text_encoder: bool = False
+    #: A custom node loading the model itself (not through ComfyUI's loaders, so not under its flags).
+    custom_node: str | None = None
+
+
+def oom_place(facts: Facts, record: ErrorRecord) -> OomPlace | None:
+    """Where ``record``'s OOM came, from the frames of its traceback; None without one that says."""
+    end = record.end_line or record.line
+    tracebacks = [ev for ev in facts.between(EventKind.TRACEBACK, record.source, record.line, end)
+                  if ev.fields.get("frames")]
+    if not tracebacks:
+        return None
+    ev = tracebacks[-1]
+    frames = [str(f) for f in ev.fields["frames"]]
+    for at in range(len(frames) - 1, -1, -1):  # innermost first: the nearest frame that says decides
+        frame = frames[at]
+        base, _, function = frame.rpartition(":")
+        if frame in TORCH_MOVES or function in LOAD_FUNCTIONS or function.startswith("load_"):
+            if frame in TORCH_MOVES:  # name the code that moved the weights, not torch's
+                frame = next((f for f in reversed(frames[:at]) if not f.startswith("module.py:")), frame)
+                base, _, function = frame.rpartition(":")
+            inner = frames[at:]
+            encoder = any(f.rpartition(":")[0] in TEXT_ENCODER_FILES or f.rpartition(":")[2] in TEXT_ENCODER_FUNCTIONS
+                          for f in inner)
+            comfy = base in COMFY_LOAD_FILES or (base == "nodes.py" and function in LOAD_FUNCTIONS)
+            node = ev.fields.get("custom_node")
+            return OomPlace("load", frame, encoder, str(node) if node and not comfy else None)
+        if function in SAMPLE_FUNCTIONS or function == "sample" or function.startswith("sample_"):
+            return OomPlace("sample", frame)
+        if function.startswith("decode"):
+            return OomPlace("decode", frame)
+    return None

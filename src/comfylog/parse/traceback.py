@@ -10,6 +10,10 @@ While it reads the frames it notes the file of the first (``first_file``: ComfyU
 start-up itself failed), the last one in a custom node (``custom_node``: the NAME of
 ``custom_nodes/NAME/``, the node that failed as far as the traceback shows), and whether a line of
 code at or below that frame calls CUDA (``cuda_call``), which fails on a Mac or a CPU-only PyTorch.
+A chained traceback keeps the exception lines before its last (``causes``: the first is where it
+began, e.g. the ``ModuleNotFoundError`` a node turned into its own error). It also keeps the
+innermost frames (``frames``: ``FILE:FUNCTION``, the file's base name), which say what was running
+when the exception came (loading a model, sampling, decoding).
 """
 
 from __future__ import annotations
@@ -27,6 +31,14 @@ TRACEBACK_NEEDLE = "Traceback (most recent call last)"
 CUSTOM_NODE_FRAME_RE = re.compile(r'File "[^"]*[/\\]custom_nodes[/\\]([^/\\"]+)')
 #: A frame's file: ``File "PATH", line N``.
 FILE_FRAME_RE = re.compile(r'File "([^"]+)"')
+#: A frame's file and function: ``File "PATH", line N, in NAME`` (ASCII names: the native scanner's
+#: regex engine and Python's agree on those).
+FUNCTION_FRAME_RE = re.compile(r'File "([^"]+)", line [0-9]+, in ([A-Za-z0-9_<>.]+)')
+#: The innermost frames kept, each part cut to FRAME_PART_CHARS characters.
+MAX_FRAMES = 64
+FRAME_PART_CHARS = 100
+#: The earlier exception lines of a chain kept (``causes``), first first.
+MAX_CAUSES = 8
 #: Code that needs CUDA: ``torch.cuda.…``, ``.cuda()``, ``device="cuda"``.
 CUDA_CALL_RE = re.compile(r"torch\.cuda\.|\.cuda\(|[\"']cuda(?::\d+)?[\"']")
 #: A traceback longer than this is closed: a log of indented lines is not one endless traceback.
@@ -50,6 +62,7 @@ class TracebackReader:
         first = FILE_FRAME_RE.search(str(event.fields.get("text", "")))  # a first frame glued to the line
         if first:
             event.fields["first_file"] = first.group(1)[:300]
+            _note_frame(event, str(event.fields.get("text", "")))
 
     def feed(self, line: int, ts: datetime | None, text: str) -> tuple[bool, Event | None]:
         """Offer a line: (whether the traceback took it, a traceback that ended before it, to emit)."""
@@ -70,6 +83,9 @@ class TracebackReader:
         if stripped.startswith(TRACEBACK_NEEDLE):
             self.open = pending
             pending.fields["chained"] = pending.fields.get("chained", 0) + 1
+            causes = pending.fields.get("causes")
+            if "exception_type" in pending.fields and (causes is None or len(causes) < MAX_CAUSES):
+                pending.fields.setdefault("causes", []).append(pending.fields["text"])
             pending.end_line = line
             return True, None
         return False, pending
@@ -86,10 +102,12 @@ class TracebackReader:
         if text[:1] in (" ", "\t") or not text.strip():
             tb.end_line = line
             tb.fields["lines"] += 1
-            if "first_file" not in tb.fields and text.lstrip().startswith("File "):
-                first = FILE_FRAME_RE.search(text)
-                if first:
-                    tb.fields["first_file"] = first.group(1)[:300]
+            if text.lstrip().startswith("File "):
+                if "first_file" not in tb.fields:
+                    first = FILE_FRAME_RE.search(text)
+                    if first:
+                        tb.fields["first_file"] = first.group(1)[:300]
+                _note_frame(tb, text)
             if "custom_nodes" in text:
                 frame = CUSTOM_NODE_FRAME_RE.search(text)
                 if frame:
@@ -114,3 +132,15 @@ class TracebackReader:
         # Not a traceback line after all: the traceback was cut short.
         self.pending, self.open = tb, None
         return False
+
+
+def _note_frame(tb: Event, text: str) -> None:
+    """Add the frame on ``text`` to the traceback's ``frames``, keeping the innermost MAX_FRAMES."""
+    frame = FUNCTION_FRAME_RE.search(text)
+    if frame is None:
+        return
+    base = re.split(r"[/\\]", frame.group(1))[-1]
+    frames = tb.fields.setdefault("frames", [])
+    frames.append(f"{base[:FRAME_PART_CHARS]}:{frame.group(2)[:FRAME_PART_CHARS]}")
+    if len(frames) > MAX_FRAMES:
+        del frames[0]

@@ -13,6 +13,7 @@ from . import (  # noqa: F401  (imported to register the rules)
     cpu_only,
     crash,
     debug_logging,
+    dynamic_vram_failed,
     dynamic_vram_flag,
     exception,
     gguf,
@@ -40,7 +41,8 @@ from . import (  # noqa: F401  (imported to register the rules)
 )
 
 CATALOG = (
-    "lowvram", "lowvram-forced", "dynamic-vram-flag", "cpu-only", "gguf", "slow-load", "pinned-memory-slow",
+    "lowvram", "lowvram-forced", "dynamic-vram-flag", "dynamic-vram-failed", "cpu-only", "gguf", "slow-load",
+    "pinned-memory-slow",
     "cold-after-oom", "reload-thrash", "staging-overcommit", "oom", "vae-tiled-retry", "oom-suspected",
     "container-ram", "comfyui-died", "startup-failed", "restart-loop", "unfinished", "crash", "exception",
     "validation-failed", "lora-mismatch", "handler-error", "output-dropped", "torch-mismatch", "import-failed",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...events import EventKind, Phase
 from ...model import Evidence, Finding, Run
-from ...text import gb
+from ...text import gb, with_article
 from ..builds import dynamic_vram_by_default, setting_lines
 from ..engine import Advice, finding, rule
 from ..facts import LARGE_GPU_MB, Facts, gpu_phrase, gpu_vram_mb
@@ -80,7 +80,8 @@ def _lowvram_ignored(facts: Facts, run: Run) -> Finding | None:
         return None  # chosen by ComfyUI itself on a small GPU, not asked for
     evidence += [facts.cite_event(ev) for ev in setting_lines(facts, run, "dynamic_vram")[:1]]
     vram = run.total_vram_mb
-    why = (f"This start-up set `LOW_VRAM`{f' on a {gb(vram)} GPU' if vram else ''}, which only `--lowvram` does, and "
+    on = f" on {with_article(gb(vram))} GPU" if vram else ""
+    why = (f"This start-up set `LOW_VRAM`{on}, which only `--lowvram` does, and "
            "then enabled dynamic VRAM (`DynamicVRAM support detected and enabled`). Under dynamic VRAM `--lowvram` "
            "does nothing (its help text: \"Doesn't do anything if dynamic vram is enabled\"): dynamic VRAM already "
            "streams what does not fit, so the flag neither saves VRAM nor costs speed; it is no cure for an "

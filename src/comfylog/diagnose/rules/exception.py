@@ -10,6 +10,7 @@ from ...text import plural
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip, event_line
 from ..facts import Facts, platform_of, prompt_seconds
+from ..hints import OWN_WORDS_ADVICE, own_words_advice
 
 ADVICE_NODE = Advice("The exception is raised inside the custom node `{node}`: update it (ComfyUI-Manager: "
                      "Update), or look for `{error}` in its issues", {"node": "NAME", "error": "the exception"})
@@ -19,6 +20,12 @@ ADVICE_INPUTS = Advice("Missing files and wrong inputs are fixed in the workflow
 ADVICE_MODULE = Advice("Install `{package}` into the Python ComfyUI runs with (ComfyUI-Manager: Try fix, or "
                        "`python -m pip install {package}` with that Python)",
                        {"package": "the missing module's package"})
+ADVICE_ROOT_MODULE = Advice("The chain of exceptions begins with `{cause}`: install `{package}` into the Python "
+                            "ComfyUI runs with (`python -m pip install {package}` with that Python)",
+                            {"cause": "ModuleNotFoundError: No module named 'X'", "package": "its package"})
+ADVICE_MODULE_PART = Advice("`{module}` is a part of `{package}`, not a package to install: `{package}` is there "
+                            "without it. {where}", {"module": "a.b", "package": "a",
+                                                   "where": "Re-install what brings it, or the version it needs"})
 #: Modules whose pip package has another name (``No module named 'skimage'``: ``scikit-image``).
 PACKAGES = {"skimage": "scikit-image", "cv2": "opencv-python", "PIL": "pillow", "yaml": "pyyaml",
             "sklearn": "scikit-learn", "google.protobuf": "protobuf", "dateutil": "python-dateutil",
@@ -29,6 +36,8 @@ ADVICE_DOWNLOAD = Advice("`{node}` downloads files (from Hugging Face or elsewhe
 #: Exceptions and messages of a download that failed.
 NETWORK_ERRORS = ("ConnectionError", "ConnectionResetError", "LocalEntryNotFoundError", "Max retries exceeded",
                   "ReadTimeout", "ConnectTimeout", "Connection aborted")
+#: Errors whose own instructions are quoted, at most.
+MAX_OWN_WORDS = 3
 ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that node's code is CUDA-only; look for a "
                           "version or fork that supports MPS, or use another node", {"node": "the custom node"})
 
@@ -36,8 +45,10 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
 @rule(
     "exception", "error", None,
     trigger="`!!! Exception during processing !!!` or a traceback that is not out of memory: prompts that "
-    "failed in a node, named by the traceback's `custom_nodes/NAME/` frame, with the exception and its message.",
-    advice=(ADVICE_NODE, ADVICE_READ, ADVICE_INPUTS, ADVICE_MODULE, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY),
+    "failed in a node, named by the traceback's `custom_nodes/NAME/` frame, with the exception and its message "
+    "(and what the message itself says to do, first).",
+    advice=(*OWN_WORDS_ADVICE, ADVICE_ROOT_MODULE, ADVICE_MODULE, ADVICE_MODULE_PART, ADVICE_NODE, ADVICE_READ,
+            ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY),
 )
 def _exception(facts: Facts) -> list[Finding]:
     failed = facts.failed_startups()  # their exceptions are the start-up failure's cause (startup-failed)
@@ -56,15 +67,28 @@ def _exception(facts: Facts) -> list[Finding]:
     title = (f"{plural(len(prompts), 'prompt')} failed: {what}" if prompts
              else f"{plural(len(records), 'exception')} outside any prompt: {what}")
     mac = any(platform_of(facts, facts.run_at(g[0].record.source, g[0].record.line)) == "mac" for g in distinct)
+    # The messages' own instructions first: the node's author wrote the fix into the exception.
     advice: list[str] = []
+    for group in distinct:
+        own = own_words_advice(group[0].error, f"The error from `{group[0].node}`" if group[0].node else "The error")
+        if own is not None and own not in advice and len(advice) < MAX_OWN_WORDS:
+            advice.append(own)
     for group in distinct[:3]:
         f = group[0]
         if f.cuda_only and mac and f.node:
             item = ADVICE_CUDA_ONLY(node=f.node)
         elif f.node and any(n in f.error for n in NETWORK_ERRORS):
             item = ADVICE_DOWNLOAD(node=f.node)
+        elif f.module and "." in f.module:  # a part of a package that is there: nothing to pip install
+            top = f.module.split(".")[0]
+            where = (f"If it comes with `{f.node}`, re-install that node so its files are complete; if it is a pip "
+                     "package, the node needs another version of it" if f.node else
+                     "Re-install what brings it, or the version the code needs")
+            item = ADVICE_MODULE_PART(module=f.module, package=top, where=where)
+        elif f.module and f.cause:
+            item = ADVICE_ROOT_MODULE(cause=clip(f.cause, 120), package=_package(f.module))
         elif f.module:
-            item = ADVICE_MODULE(package=PACKAGES.get(f.module, PACKAGES.get(f.module.split(".")[0], f.module)))
+            item = ADVICE_MODULE(package=_package(f.module))
         elif f.node:
             item = ADVICE_NODE(node=f.node, error=f.exc_type or clip(f.error, 60))
         else:
@@ -98,6 +122,8 @@ class Failure:
     exc_type: str | None
     cuda_only: bool
     module: str | None
+    #: The exception the chain began with, when it is not the one shown (a missing module wrapped in the node's own).
+    cause: str | None = None
 
 
 def _failure(facts: Facts, record: ErrorRecord) -> Failure:
@@ -111,11 +137,26 @@ def _failure(facts: Facts, record: ErrorRecord) -> Failure:
     if exc_type and not message.startswith(exc_type):
         tb_message = str(tb.fields.get("message") or "") if tb is not None else ""
         message = f"{exc_type}: {tb_message or message}"
-    module = None
-    if exc_type == "ModuleNotFoundError" and "No module named '" in message:
-        module = message.split("No module named '", 1)[1].split("'", 1)[0] or None
+    module = _missing_module(message) if exc_type == "ModuleNotFoundError" else None
+    cause = None
+    causes = [str(c) for c in tb.fields.get("causes", [])] if tb is not None else []
+    if module is None and causes and causes[0].startswith("ModuleNotFoundError:"):
+        cause, module = causes[0], _missing_module(causes[0])
     cuda_only = any(ev.fields.get("cuda_call") for ev in tracebacks) or "not compiled with CUDA" in message
-    return Failure(record, _error_evidence(facts, record), node, message, exc_type, cuda_only, module)
+    return Failure(record, _error_evidence(facts, record), node, message, exc_type, cuda_only, module,
+                   cause if module else None)
+
+
+def _missing_module(message: str) -> str | None:
+    """``No module named 'x.y'``: ``x.y``."""
+    if "No module named '" not in message:
+        return None
+    return message.split("No module named '", 1)[1].split("'", 1)[0] or None
+
+
+def _package(module: str) -> str:
+    """The pip package of a module (``skimage``: ``scikit-image``)."""
+    return PACKAGES.get(module, PACKAGES.get(module.split(".")[0], module))
 
 
 def _describe(f: Failure) -> str:

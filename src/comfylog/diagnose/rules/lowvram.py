@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from ...events import Event, EventKind, Phase
 from ...model import Evidence, Finding, Load, Run
-from ...text import dur, gb, plural
+from ...text import dur, gb, plural, with_article
 from ..dynamic_vram import gguf_legacy_lines
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import SMALL_GPU_MB, Facts, gpu_phrase, gpu_vram_mb, is_timed
@@ -15,8 +15,9 @@ from ..facts import SMALL_GPU_MB, Facts, gpu_phrase, gpu_vram_mb, is_timed
 STARVED_SHARE = 0.10
 #: A model whose size is known is "too big" beyond this share of the GPU's VRAM.
 TOO_BIG_SHARE = 0.8
-#: ComfyUI's floor for the VRAM a partial load is offered (128 MB, model_management.load_models_gpu).
-FLOOR_MB = 128.5
+#: ComfyUI's floor for the VRAM a partial load is offered (model_management.load_models_gpu: 64 MB in
+#: 2024 builds, ``max(64 * (1024 * 1024), ...)``; 128 MB later).
+FLOORS_MB = (64, 128)
 #: A later load offered at least this share of the GPU's VRAM shows the GPU was free again by then.
 ROOMY_SHARE = 0.5
 #: ``usable`` figures this large stand for "no limit" (ComfyUI prints 1e32 bytes as 9.5e25 MB).
@@ -129,7 +130,7 @@ def _lowvram(facts: Facts) -> list[Finding]:
     if vram < SMALL_GPU_MB or (model_sizes and max(model_sizes) > TOO_BIG_SHARE * vram):
         too_big = bool(model_sizes) and max(model_sizes) > TOO_BIG_SHARE * vram
         reason = (f"the model needs {max(model_sizes):.0f} MB" if too_big
-                  else f"a {gb(vram)} GPU is too small for models of this kind")
+                  else with_article(f"{gb(vram)} GPU is too small for models of this kind"))
         return [finding(
             "lowvram", f"The {gb(vram)} GPU cannot hold the models in full: ComfyUI loads them partially "
             "(expected, and slow)", "high",
@@ -140,8 +141,9 @@ def _lowvram(facts: Facts) -> list[Finding]:
     if least is not None and least < STARVED_SHARE * vram:
         ruled_out, ruled_evidence = _ruled_out(facts, runs.values(), partial, vram, forced)
         evidence = evidence[:3] + ruled_evidence + evidence[3:]
-        floor = (" 128 MB is the floor ComfyUI falls back to when the free VRAM, less what it keeps for the "
-                 "job's own computation, leaves nothing for the weights." if least <= FLOOR_MB else "")
+        floor = (f" {round(least)} MB is the floor ComfyUI falls back to (64 MB in older versions, 128 MB in newer "
+                 "ones) when the free VRAM, less what it keeps for the job's own computation, leaves nothing for the "
+                 "weights." if round(least) in FLOORS_MB else "")
         suspects = ["other models still loaded", "a memory reservation (`--reserve-vram`)",
                     "a loader told to offload"]
         if not ruled_out.get("other process"):
@@ -158,8 +160,8 @@ def _lowvram(facts: Facts) -> list[Finding]:
             "lowvram", f"Models loaded partially (lowvram) on {where}: only {least:.0f} MB of VRAM was offered "
             "to them", "high" if share >= 0.3 or not timed else "medium",
             f"{what}: ComfyUI gave the models at most {least:.0f} MB of the GPU's {vram} MB and moved the rest "
-            f"of their weights piece by piece.{floor} A {gb(vram)} GPU holds models like these in full, so the "
-            f"VRAM was taken or withheld: {', '.join(suspects[:-1])} or {suspects[-1]}."
+            f"of their weights piece by piece.{floor} {with_article(gb(vram), capital=True)} GPU holds models "
+            f"like these in full, so the VRAM was taken or withheld: {', '.join(suspects[:-1])} or {suspects[-1]}."
             + "".join(f" {text}" for text in ruled_out.values()) + f" {cost_text}",
             advice, evidence, figures, load_s, affected, total=lines_total + len(ruled_evidence))]
     return [finding(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...events import EventKind, Phase
 from ...model import Evidence, Finding, Run
-from ...text import dur, gb
+from ...text import dur, gb, with_article
 from ..engine import Advice, finding, rule
 from ..facts import LARGE_GPU_MB, Facts, gpu_phrase, gpu_vram_mb, timed
 
@@ -43,7 +43,8 @@ def _lowvram_forced(facts: Facts) -> list[Finding]:
     load_s = sum(p.phases.seconds(Phase.LOAD) for p in timed(prompts) if p.index in offloaded or p.lowvram_module_loads)
     return [finding(
         "lowvram-forced", f"{state} on {gpu_phrase(run)}: ComfyUI was started with `{flag}`", "high",
-        f"ComfyUI picks LOW_VRAM by itself only for GPUs of 4 GB or less; on a {gb(run.total_vram_mb or 0)} GPU "
+        f"ComfyUI picks LOW_VRAM by itself only for GPUs of 4 GB or less; on "
+        f"{with_article(gb(run.total_vram_mb or 0))} GPU "
         f"{state} comes from `{flag}` in the start command, which keeps weights off the GPU."
         + (f" Prompts that loaded partially spent {dur(load_s)} loading." if load_s else ""),
         [ADVICE_REMOVE_FLAG(flag=flag), ADVICE_KEEP_FOR_BIG()],

@@ -10,7 +10,15 @@ from ..dynamic_vram import overcommits
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip, event_line
 from ..facts import Facts, gpu_phrase, gpu_vram_mb, prompt_seconds
-from ..memory import ADVICE_SMALLER_IMAGE, ADVICE_SMALLER_JOB, ALLOC_ADVICE, alloc_conf_advice, budget
+from ..memory import (
+    ADVICE_SMALLER_IMAGE,
+    ADVICE_SMALLER_JOB,
+    ALLOC_ADVICE,
+    OomPlace,
+    alloc_conf_advice,
+    budget,
+    oom_place,
+)
 
 ADVICE_TILED_OFFLOAD = Advice("Decode with the tiled VAE node; offload weights (block swap in video wrappers, "
                               "`--lowvram`)")
@@ -23,6 +31,22 @@ ADVICE_DIRECTML = Advice("DirectML reports no real VRAM size and frees memory po
                          "memory better")
 ADVICE_DROP_HIGHVRAM = Advice("Drop `--highvram` (`Set vram state to: HIGH_VRAM`, {line}): it keeps every model "
                               "on the GPU, so none is unloaded to make room for the job", {"line": "line N"})
+ADVICE_SMALLER_MODEL = Advice("Load a smaller or quantized version of the model (an fp8 or GGUF file): its weights "
+                               "must fit beside what else is loaded")
+ADVICE_LOAD_OFFLOAD = Advice("Start ComfyUI with `--lowvram` (or `--novram`) so weights stay in RAM and are moved to "
+                             "the GPU in parts, and free the models other nodes hold")
+#: Under dynamic VRAM `--lowvram` does nothing (comfy/cli_args.py): weights are already streamed.
+ADVICE_LOAD_OFFLOAD_DYNAMIC = Advice("Free the models other nodes hold (under dynamic VRAM `--lowvram` does nothing: "
+                                     "it already streams the weights that do not fit)")
+ADVICE_NODE_LOADS = Advice("`{node}` moves its model to the GPU itself (`{frame}`): ComfyUI's `--lowvram` does not "
+                           "offload it. Free the VRAM other models hold before it runs, use the node's own "
+                           "offload or device option if it has one, or a smaller variant of its model",
+                           {"node": "NODE", "frame": "FILE:FUNCTION"})
+ADVICE_TEXT_ENCODER_CPU = Advice("Put the text encoder on the CPU: load it with ComfyUI's `Load CLIP` node set to "
+                                 "`device: cpu` (a text-encoder file of its own, not the checkpoint's); encoding a "
+                                 "prompt there is slower but takes no VRAM")
+ADVICE_TILED_DECODE = Advice("Decode with the `VAE Decode (Tiled)` node (for video, with temporal tiling too): the "
+                             "decode of the whole image or video at once is what did not fit")
 ADVICE_BIGGER_MAC = Advice("A Mac with more unified memory")
 ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
 
@@ -30,8 +54,11 @@ ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
 @rule(
     "oom", "error", None,
     trigger="An out-of-memory error in the log: `CUDA out of memory`, `torch.OutOfMemoryError`, `Allocation "
-    "on device`, `MPS backend out of memory`, DirectML `not enough GPU video memory`.",
-    advice=(ADVICE_SMALLER_JOB, ADVICE_SMALLER_IMAGE, ADVICE_DROP_HIGHVRAM, ADVICE_TILED_OFFLOAD,
+    "on device`, `MPS backend out of memory`, DirectML `not enough GPU video memory`. The advice follows where "
+    "its traceback's frames show it came: loading a model (the weights), sampling, or the VAE decode.",
+    advice=(ADVICE_NODE_LOADS, ADVICE_SMALLER_MODEL, ADVICE_TILED_DECODE, ADVICE_SMALLER_JOB, ADVICE_SMALLER_IMAGE,
+            ADVICE_DROP_HIGHVRAM, ADVICE_LOAD_OFFLOAD, ADVICE_LOAD_OFFLOAD_DYNAMIC, ADVICE_TEXT_ENCODER_CPU,
+            ADVICE_TILED_OFFLOAD,
             ADVICE_TILED_OFFLOAD_DYNAMIC, ADVICE_MPS,
             ADVICE_DIRECTML,
             *ALLOC_ADVICE, ADVICE_BIGGER_MAC, ADVICE_BIGGER_GPU),
@@ -53,22 +80,45 @@ def _oom(facts: Facts) -> list[Finding]:
     first = clip(records[0].message, 140)
     why = (f"{plural(len(records), 'out-of-memory error')} ({first}) on {where}"
            + (f", {plural(len(prompts), 'prompt')} failed with it" if prompts else "") + ".")
-    found = budget(facts, video_prompt) if video_prompt is not None else None
+    places = [oom_place(facts, e) for e in records]
+    why += _place_phrase(places)
+    loading = next((p for p in places if p is not None and p.stage == "load"), None)
+    # An OOM while the weights were loaded: a smaller job does not help, only less weight on the GPU.
+    only_loading = all(p is not None and p.stage == "load" for p in places)
+    found = budget(facts, video_prompt) if video_prompt is not None and not only_loading else None
     if found is not None:
         why += " " + found.why()
-    advice = [found.advice() if found is not None else ADVICE_SMALLER_IMAGE()]
+    dynamic = run is not None and run.setup.get("dynamic_vram")
+    advice: list[str] = []
     high = [ev for ev in (facts.run_events(EventKind.VRAM_STATE, run) if run is not None else [])
             if ev.fields.get("state") == "HIGH_VRAM"]
-    if high:
-        advice.append(ADVICE_DROP_HIGHVRAM(line=facts.lines_ref(high[0].source, high[0].line)))
+    if high:  # first where a model was loaded: it keeps the others on the GPU
         evidence.append(facts.cite_event(high[0]))
-    dynamic = run is not None and run.setup.get("dynamic_vram")
-    advice.append(ADVICE_TILED_OFFLOAD_DYNAMIC() if dynamic else ADVICE_TILED_OFFLOAD())
+        if loading is not None:
+            advice.append(ADVICE_DROP_HIGHVRAM(line=facts.lines_ref(high[0].source, high[0].line)))
+    if loading is not None:
+        if loading.custom_node:
+            advice.append(ADVICE_NODE_LOADS(node=loading.custom_node, frame=loading.frame))
+        else:
+            advice.append(ADVICE_SMALLER_MODEL())
+    if any(p is not None and p.stage == "decode" for p in places):
+        advice.append(ADVICE_TILED_DECODE())
+    if not only_loading:
+        advice.append(found.advice() if found is not None else ADVICE_SMALLER_IMAGE())
+    if high and loading is None:
+        advice.append(ADVICE_DROP_HIGHVRAM(line=facts.lines_ref(high[0].source, high[0].line)))
+    if loading is not None:
+        if not loading.custom_node:
+            advice.append(ADVICE_LOAD_OFFLOAD_DYNAMIC() if dynamic else ADVICE_LOAD_OFFLOAD())
+        if loading.text_encoder:
+            advice.append(ADVICE_TEXT_ENCODER_CPU())
+    if any(p is None or p.stage == "sample" for p in places):
+        advice.append(ADVICE_TILED_OFFLOAD_DYNAMIC() if dynamic else ADVICE_TILED_OFFLOAD())
     if device.startswith("mps"):
         advice.append(ADVICE_MPS())
     elif device.startswith("privateuseone"):
         advice.append(ADVICE_DIRECTML())
-    else:
+    elif not only_loading:
         alloc, alloc_line = alloc_conf_advice(facts, run)
         advice.append(alloc)
         if alloc_line is not None:
@@ -80,6 +130,35 @@ def _oom(facts: Facts) -> list[Finding]:
         {"errors": len(records), "prompts": len(prompts), "total_vram_mb": gpu_vram_mb(run),
          "device": run.gpu if run else None, **({"video": video} if video else {})},
         cost, prompts, total=len(records))]
+
+
+STAGE_PHRASES = {
+    "load": "while a model was being loaded",
+    "sample": "while sampling",
+    "decode": "in the VAE decode",
+}
+
+
+def _place_phrase(places: list[OomPlace | None]) -> str:
+    """Where the OOMs came, from their tracebacks: `` It came while a model was being loaded (…)…``."""
+    known = [p for p in places if p is not None]
+    if not known:
+        return ""
+    first = known[0]
+    where = f"{STAGE_PHRASES[first.stage]} (`{first.frame}`"
+    if first.text_encoder:
+        where += ", building its text encoder"
+    where += ")"
+    same = sum(1 for p in known if p.stage == first.stage)
+    if len(places) == 1:
+        text = f" It came {where}"
+    elif same == len(places):
+        text = f" All came {where}"
+    else:
+        text = f" {same} of them came {where}"
+    if first.stage == "load":
+        text += ": the model's weights did not fit, so a lower resolution or a smaller batch would not help"
+    return text + "."
 
 
 def _oom_evidence(facts: Facts, record: ErrorRecord) -> Evidence:

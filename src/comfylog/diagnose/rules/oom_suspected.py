@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ...events import EventKind
 from ...model import Finding
+from ...text import with_article
 from ..deaths import ram_killed, worker_lost
 from ..engine import Advice, finding, rule
 from ..facts import Facts, gpu_phrase, gpu_vram_mb, prompt_seconds
@@ -47,13 +48,14 @@ def _oom_suspected(facts: Facts) -> list[Finding]:
             starts = (facts.run_events(EventKind.CUDA_BANNER, following)
                       or facts.run_events(EventKind.VRAM_STATE, following))
             evidence += [facts.cite_event(ev) for ev in starts[:1]]
-        what = job_text(video) if video else f"a {bar.total:g}-step sampling"
+        what = job_text(video) if video else with_article(f"{bar.total:g}-step run")
         stop = "the process started again" if end == "restart" else "the log ends"
         if index in lost:  # worker-comfyui's word that ComfyUI was gone: it died, the log was not cut
             stop = "worker-comfyui found ComfyUI's HTTP server gone" + (" and the process started again"
                                                                          if end == "restart" else "")
             evidence += [facts.cite(e.source, e.line, e.message) for e in lost[index][:1]]
-        why = (f"Sampling {what} stopped at {bar.done:g}/{bar.total:g}"
+        sampling = f"Sampling {what}" if video else f"{with_article(f'{bar.total:g}-step', capital=True)} sampling"
+        why = (f"{sampling} stopped at {bar.done:g}/{bar.total:g}"
                + (f", {into:.1f}s after it began," if into is not None else "")
                + f" and {stop}, with no error anywhere: the process was killed without a chance to log. "
                "That is how running out of memory looks when the kernel's OOM killer or the container's "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...events import EventKind
 from ...model import Evidence, Finding
-from ...text import gb, plural
+from ...text import gb, plural, with_article
 from ..builds import version_tuple
 from ..dynamic_vram import overcommits
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
@@ -53,7 +53,8 @@ def _staging_overcommit(facts: Facts) -> list[Finding]:
            + ". The streamed weights and their buffers left too little VRAM for the rest of the work (activations, "
            f"other programs).{more}")
     return [finding(
-        "staging-overcommit", f"Dynamic VRAM staged {gb(case.staged_mb)} on a {gb(case.vram_mb)} GPU and ran out of "
-        "memory", "high", why, [headroom(), ADVICE_SMALLER(), ADVICE_OTHERS()], evidence[:MAX_EVIDENCE + 1],
+        "staging-overcommit",
+        f"Dynamic VRAM staged {gb(case.staged_mb)} on {with_article(gb(case.vram_mb))} GPU and ran out of memory",
+        "high", why, [headroom(), ADVICE_SMALLER(), ADVICE_OTHERS()], evidence[:MAX_EVIDENCE + 1],
         {"staged_mb": round(case.staged_mb, 1), "total_vram_mb": case.vram_mb, "prompts": len(cases)},
         sum(prompt_seconds(c.prompt) for c in cases), found)]
