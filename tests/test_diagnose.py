@@ -236,6 +236,15 @@ def test_slow_load_estimated_without_timestamps() -> None:
     assert "slow-load" not in by_id(analyze_text(fast))
 
 
+def test_code_calling_a_torch_function_the_installed_pytorch_lacks() -> None:
+    # 044: ComfyUI 0.7.0's comfy/ops.py calls torch.compiler.is_compiling (line 135), which PyTorch 2.1.2 lacks.
+    finding = by_id(analyze(corpus_log("044")))["exception"]
+    first = finding.advice[0]
+    assert "(`ops.py:run_every_op`) calls `torch.compiler.is_compiling`" in first
+    assert "PyTorch 2.1.2+cu121 does not have" in first and "ComfyUI 0.7.0" in first
+    assert not any("custom_nodes/NAME" in a for a in finding.advice)  # the frame is known: no "read the traceback"
+
+
 def test_reload_thrash_names_the_model_reloaded_prompt_after_prompt() -> None:
     finding = by_id(analyze(corpus_log("022")))["reload-thrash"]
     assert finding.figures["streaks"]["BaseModel"] == 33 and finding.severity == "info"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ...events import Event, EventKind
@@ -36,6 +37,14 @@ ADVICE_DOWNLOAD = Advice("`{node}` downloads files (from Hugging Face or elsewhe
 #: Exceptions and messages of a download that failed.
 NETWORK_ERRORS = ("ConnectionError", "ConnectionResetError", "LocalEntryNotFoundError", "Max retries exceeded",
                   "ReadTimeout", "ConnectTimeout", "Connection aborted")
+ADVICE_TORCH_API = Advice("{caller} calls `{name}`, which PyTorch {have} does not have: the installed PyTorch is "
+                          "{older} than that code needs. {fix}",
+                          {"caller": "The code", "name": "torch.X", "have": "the installed version",
+                           "older": "older (or newer)", "fix": "Install the PyTorch it was written for"})
+#: ``module 'torch.compiler' has no attribute 'is_compiling'``, ``cannot import name 'X' from 'torch.Y'``: code
+#: written for another PyTorch than the one installed.
+TORCH_API = re.compile(r"module '(?P<module>torch(?:\.\w+)*)' has no attribute '(?P<name>\w+)'"
+                       r"|cannot import name '(?P<imported>\w+)' from '(?P<source>torch(?:\.\w+)*)'")
 #: Errors whose own instructions are quoted, at most.
 MAX_OWN_WORDS = 3
 ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that node's code is CUDA-only; look for a "
@@ -47,8 +56,8 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
     trigger="`!!! Exception during processing !!!` or a traceback that is not out of memory: prompts that "
     "failed in a node, named by the traceback's `custom_nodes/NAME/` frame, with the exception and its message "
     "(and what the message itself says to do, first).",
-    advice=(*OWN_WORDS_ADVICE, ADVICE_ROOT_MODULE, ADVICE_MODULE, ADVICE_MODULE_PART, ADVICE_NODE, ADVICE_READ,
-            ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY),
+    advice=(*OWN_WORDS_ADVICE, ADVICE_TORCH_API, ADVICE_ROOT_MODULE, ADVICE_MODULE, ADVICE_MODULE_PART, ADVICE_NODE,
+            ADVICE_READ, ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY),
 )
 def _exception(facts: Facts) -> list[Finding]:
     failed = facts.failed_startups()  # their exceptions are the start-up failure's cause (startup-failed)
@@ -75,7 +84,10 @@ def _exception(facts: Facts) -> list[Finding]:
             advice.append(own)
     for group in distinct[:3]:
         f = group[0]
-        if f.cuda_only and mac and f.node:
+        torch_api = _torch_api(facts, f)
+        if torch_api is not None:
+            item = torch_api
+        elif f.cuda_only and mac and f.node:
             item = ADVICE_CUDA_ONLY(node=f.node)
         elif f.node and any(n in f.error for n in NETWORK_ERRORS):
             item = ADVICE_DOWNLOAD(node=f.node)
@@ -95,7 +107,7 @@ def _exception(facts: Facts) -> list[Finding]:
             continue
         if item not in advice:
             advice.append(item)
-    if not any(f.node for group in distinct for f in group):
+    if not any(f.node or f.frame for group in distinct for f in group):
         advice.append(ADVICE_READ())
     advice.append(ADVICE_INPUTS())
     return [finding(
@@ -124,6 +136,8 @@ class Failure:
     module: str | None
     #: The exception the chain began with, when it is not the one shown (a missing module wrapped in the node's own).
     cause: str | None = None
+    #: The innermost frame of its traceback (``ops.py:run_every_op``), when the code it failed in is known.
+    frame: str | None = None
 
 
 def _failure(facts: Facts, record: ErrorRecord) -> Failure:
@@ -143,8 +157,37 @@ def _failure(facts: Facts, record: ErrorRecord) -> Failure:
     if module is None and causes and causes[0].startswith("ModuleNotFoundError:"):
         cause, module = causes[0], _missing_module(causes[0])
     cuda_only = any(ev.fields.get("cuda_call") for ev in tracebacks) or "not compiled with CUDA" in message
+    frames = [str(f) for f in tb.fields.get("frames", [])] if tb is not None else []
+    inner = next((f for f in reversed(frames) if not f.startswith(TORCH_FRAMES)), None)
     return Failure(record, _error_evidence(facts, record), node, message, exc_type, cuda_only, module,
-                   cause if module else None)
+                   cause if module else None, inner if TORCH_API.search(message) else None)
+
+
+#: Frames of torch's own module machinery, which only pass a call on.
+TORCH_FRAMES = ("module.py:", "functional.py:")
+
+
+def _torch_api(facts: Facts, f: Failure) -> str | None:
+    """Advice for code that uses a PyTorch function the installed PyTorch lacks: which code, which version."""
+    m = TORCH_API.search(f.error)
+    if m is None:
+        return None
+    name = f"{m['module']}.{m['name']}" if m["module"] else f"{m['source']}.{m['imported']}"
+    run = facts.run_at(f.record.source, f.record.line)
+    have = run.pytorch_version if run is not None and run.pytorch_version else None
+    where = f" (`{f.frame}`)" if f.frame else ""
+    if f.node:
+        caller = f"The custom node `{f.node}`{where}"
+        fix = (f"Update `{f.node}`, or install the PyTorch version its requirements name; if it needs a newer "
+               "PyTorch than ComfyUI's, a newer PyTorch build for the same CUDA (pytorch.org's selector gives the "
+               "command)")
+    else:
+        comfy = f"ComfyUI {run.comfyui_version}" if run is not None and run.comfyui_version else "ComfyUI"
+        caller = f"The code that failed{where}"
+        fix = (f"The code is {comfy}'s or a library's it uses: install a newer PyTorch build for the same CUDA "
+               "(pytorch.org's selector gives the command), or use an image whose PyTorch matches this ComfyUI")
+    older = "probably older"
+    return ADVICE_TORCH_API(caller=caller, name=name, have=have or "(version not in the log)", older=older, fix=fix)
 
 
 def _missing_module(message: str) -> str | None:
