@@ -314,8 +314,10 @@ def test_restart_loop_on_a_crash_that_repeats() -> None:
 
 
 @pytest.mark.parametrize(("prefix", "device_advice"), [
-    ("006", "PYTORCH_CUDA_ALLOC_CONF"), ("007", "PYTORCH_MPS_HIGH_WATERMARK_RATIO"), ("010", "DirectML"),
-    ("019", "PYTORCH_CUDA_ALLOC_CONF"),
+    # 006 and 019 run cudaMallocAsync, whose pool PYTORCH_CUDA_ALLOC_CONF's expandable_segments does not change:
+    # 006's figures leave 8 GiB to something else on the GPU (nvidia-smi shows what), 019's sampling needs offloading.
+    ("006", "nvidia-smi"), ("007", "PYTORCH_MPS_HIGH_WATERMARK_RATIO"), ("010", "DirectML"),
+    ("019", "`--lowvram`"),
 ])
 def test_oom_with_advice_for_the_device(prefix: str, device_advice: str) -> None:
     report = analyze(corpus_log(prefix))
@@ -323,7 +325,8 @@ def test_oom_with_advice_for_the_device(prefix: str, device_advice: str) -> None
     assert finding.severity == "error" and finding.confidence == "high"
     assert any(device_advice in a for a in finding.advice)
     assert all(report.prompts[i].status == "error" for i in finding.prompts)
-    assert all(re.search(r"out of memory|OutOfMemory|not enough GPU video memory", e.text) for e in finding.evidence)
+    assert all(re.search(r"out of memory|OutOfMemory|not enough GPU video memory|^(Currently allocated|Device limit|"
+                         r"Free \(according to CUDA\))", e.text) for e in finding.evidence)
 
 
 def test_directml_vram_placeholder_is_not_quoted_as_the_cards_size() -> None:

@@ -79,6 +79,7 @@ class EventKind(str, Enum):
     # facts only rules read (informational, kept as notable events)
     EXTRA_SEARCH_PATH = "extra_search_path"
     ALLOC_CONF = "alloc_conf"
+    OOM_MEMORY = "oom_memory"
     EXTENSION_MISMATCH = "extension_mismatch"
     TORCH_NOT_INSTALLED = "torch_not_installed"
     VALIDATION_DETAIL = "validation_detail"

@@ -72,6 +72,11 @@ def gb(mb: float) -> str:
     return f"{max(1, round(mb / 1024))} GB"
 
 
+def mib_text(mb: float) -> str:
+    """A memory figure the way PyTorch writes it: ``7.71 GiB``, ``180 MiB``."""
+    return f"{mb / 1024:.2f} GiB" if mb >= 1024 else f"{mb:.0f} MiB"
+
+
 def plural(n: int, word: str, plural_form: str | None = None) -> str:
     """``1 prompt``, ``3 prompts``."""
     return f"{n} {word if n == 1 else (plural_form or word + 's')}"

@@ -63,7 +63,7 @@ START_STAGE = {
 }
 #: Informational kinds only the diagnosis reads (platform, paths, settings, validation details, handler results).
 RULE_FACTS = (
-    EventKind.EXTRA_SEARCH_PATH, EventKind.ALLOC_CONF,
+    EventKind.EXTRA_SEARCH_PATH, EventKind.ALLOC_CONF, EventKind.OOM_MEMORY,
     EventKind.EXTENSION_MISMATCH, EventKind.TORCH_NOT_INSTALLED, EventKind.VALIDATION_DETAIL,
     EventKind.UNHANDLED_OUTPUT, EventKind.HANDLER_OUTPUT, EventKind.VIDEO_SEQ_LEN,
 )
@@ -110,8 +110,10 @@ RELEASE_EVERY = 4096
 #: Runs per spilled block: a run carries its custom nodes' import times (~5 kB), 20x a prompt.
 RUN_BLOCK = 256
 #: ComfyUI reports one failure as ``!!! Exception``, its traceback and ``Got an OOM``, one after the
-#: other; consecutive events of these kinds are one incident (one error record).
-INCIDENT_KINDS = frozenset({EventKind.TRACEBACK, EventKind.OOM, EventKind.ERROR_LINE, EventKind.CRASH})
+#: other; consecutive events of these kinds are one incident (one error record). The cudaMallocAsync
+#: allocator's figure lines (``Currently allocated : 7.71 GiB``) sit between an OOM line and its traceback.
+INCIDENT_KINDS = frozenset({EventKind.TRACEBACK, EventKind.OOM, EventKind.ERROR_LINE, EventKind.CRASH,
+                            EventKind.OOM_MEMORY})
 
 
 @dataclass

@@ -5,12 +5,13 @@ from __future__ import annotations
 from ...events import EventKind
 from ...model import ErrorRecord, Evidence, Finding, Run
 from ...parse.table import is_oom
-from ...text import gb, plural
+from ...text import gb, mib_text, plural
 from ..dynamic_vram import overcommits
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip, event_line
 from ..facts import Facts, gpu_phrase, gpu_vram_mb, prompt_seconds
 from ..memory import (
+    ADVICE_EXPANDABLE,
     ADVICE_SMALLER_IMAGE,
     ADVICE_SMALLER_JOB,
     ALLOC_ADVICE,
@@ -19,6 +20,7 @@ from ..memory import (
     budget,
     oom_place,
 )
+from ..oom_figures import describe, oom_figures
 
 ADVICE_TILED_OFFLOAD = Advice("Decode with the tiled VAE node; offload weights (block swap in video wrappers, "
                               "`--lowvram`)")
@@ -47,6 +49,12 @@ ADVICE_TEXT_ENCODER_CPU = Advice("Put the text encoder on the CPU: load it with 
                                  "prompt there is slower but takes no VRAM")
 ADVICE_TILED_DECODE = Advice("Decode with the `VAE Decode (Tiled)` node (for video, with temporal tiling too): the "
                              "decode of the whole image or video at once is what did not fit")
+ADVICE_OTHER_PROCESS = Advice("Free the GPU of the other processes ({held}): another ComfyUI, a second worker or any "
+                              "app on the same GPU leaves this one that much less (`nvidia-smi` lists them)",
+                              {"held": "what they held"})
+ADVICE_OUTSIDE_PYTORCH = Advice("Find what held the other {held}: another process on the GPU (`nvidia-smi` lists "
+                                "them) or a library in ComfyUI's process that allocates outside PyTorch "
+                                "(onnxruntime, TensorRT, a custom node's own CUDA code)", {"held": "memory"})
 ADVICE_BIGGER_MAC = Advice("A Mac with more unified memory")
 ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
 
@@ -55,12 +63,13 @@ ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
     "oom", "error", None,
     trigger="An out-of-memory error in the log: `CUDA out of memory`, `torch.OutOfMemoryError`, `Allocation "
     "on device`, `MPS backend out of memory`, DirectML `not enough GPU video memory`. The advice follows where "
-    "its traceback's frames show it came: loading a model (the weights), sampling, or the VAE decode.",
+    "its traceback's frames show it came: loading a model (the weights), sampling, or the VAE decode; and what "
+    "PyTorch's message says of the GPU's memory: other processes holding part of it, or fragmentation.",
     advice=(ADVICE_NODE_LOADS, ADVICE_SMALLER_MODEL, ADVICE_TILED_DECODE, ADVICE_SMALLER_JOB, ADVICE_SMALLER_IMAGE,
             ADVICE_DROP_HIGHVRAM, ADVICE_LOAD_OFFLOAD, ADVICE_LOAD_OFFLOAD_DYNAMIC, ADVICE_TEXT_ENCODER_CPU,
             ADVICE_TILED_OFFLOAD,
             ADVICE_TILED_OFFLOAD_DYNAMIC, ADVICE_MPS,
-            ADVICE_DIRECTML,
+            ADVICE_DIRECTML, ADVICE_OTHER_PROCESS, ADVICE_OUTSIDE_PYTORCH,
             *ALLOC_ADVICE, ADVICE_BIGGER_MAC, ADVICE_BIGGER_GPU),
 )
 def _oom(facts: Facts) -> list[Finding]:
@@ -90,6 +99,20 @@ def _oom(facts: Facts) -> list[Finding]:
         why += " " + found.why()
     dynamic = run is not None and run.setup.get("dynamic_vram")
     advice: list[str] = []
+    figures = next((f for f in (oom_figures(facts, e) for e in records) if f is not None), None)
+    if figures is not None:
+        why += describe(figures, several=len(records) > 1)
+        evidence[1:1] = figures.evidence  # beside the first OOM line: the figures the sentence quotes
+        if figures.other_process_named:
+            advice.append(ADVICE_OTHER_PROCESS(held=mib_text(figures.other_processes_mb or 0.0)))
+        if figures.outside_pytorch_named:
+            advice.append(ADVICE_OUTSIDE_PYTORCH(held=mib_text(figures.outside_pytorch_mb or 0.0)))
+    fragmented = figures is not None and figures.fragmented
+    if fragmented:
+        alloc, alloc_line = alloc_conf_advice(facts, run)
+        advice.append(alloc)
+        if alloc_line is not None:
+            evidence.append(facts.cite_event(alloc_line))
     high = [ev for ev in (facts.run_events(EventKind.VRAM_STATE, run) if run is not None else [])
             if ev.fields.get("state") == "HIGH_VRAM"]
     if high:  # first where a model was loaded: it keeps the others on the GPU
@@ -118,11 +141,15 @@ def _oom(facts: Facts) -> list[Finding]:
         advice.append(ADVICE_MPS())
     elif device.startswith("privateuseone"):
         advice.append(ADVICE_DIRECTML())
-    elif not only_loading:
+    elif not only_loading and not fragmented:
         alloc, alloc_line = alloc_conf_advice(facts, run)
-        advice.append(alloc)
-        if alloc_line is not None:
-            evidence.append(facts.cite_event(alloc_line))
+        # The figures show too little reserved and unused for fragmentation; or the OOM is cudaMallocAsync's,
+        # whose pool expandable_segments (a setting of PyTorch's own allocator) does not change.
+        if not (alloc == ADVICE_EXPANDABLE() and figures is not None
+                and (figures.reserved is not None or figures.form == "async")):
+            advice.append(alloc)
+            if alloc_line is not None:
+                evidence.append(facts.cite_event(alloc_line))
     advice.append(ADVICE_BIGGER_MAC() if device.startswith("mps") else ADVICE_BIGGER_GPU())
     return [finding(
         "oom", f"Out of GPU memory: {plural(len(records), 'OOM error')}" + (
