@@ -39,7 +39,7 @@ def _regexes() -> Iterator[tuple[str, Search, str, str]]:
     for p in PATTERNS:
         yield f"pattern:{p.name}", p.regex.search, p.regex.pattern, p.example
     yield "PROGRESS_RE", search_progress, PROGRESS_RE.pattern, PROGRESS_EXAMPLE
-    yield "NEEDLE_RE", patterns.NEEDLE_RE.search, patterns.NEEDLE_RE.pattern, "got prompt"
+    yield "NEEDLE_RE", patterns.needle_re().search, patterns.needle_re().pattern, "got prompt"
     yield "OOM_RE", patterns.OOM_RE.search, patterns.OOM_RE.pattern, "torch.OutOfMemoryError: CUDA out of memory."
     yield "QTYPE_RE", patterns.QTYPE_RE.findall, patterns.QTYPE_RE.pattern, "F32 (2), Q5_K (400)"
     yield "DEVICE_INDEX_RE", lambda t: patterns.DEVICE_INDEX_RE.sub("", t), patterns.DEVICE_INDEX_RE.pattern, "cuda:0 "

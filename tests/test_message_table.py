@@ -153,3 +153,11 @@ def test_readme_messages_table_is_generated_from_the_table() -> None:
     assert section == messages_markdown(), "regenerate: python scripts/readme_tables.py"
     for pattern in PATTERNS:
         assert f"| `{pattern.name}` | {pattern.kind.value} |" in section
+
+
+def test_each_rows_named_groups_are_read_from_its_text_in_the_compiled_order() -> None:
+    """The native scanner's field positions come from the regex text (compiling a hundred rows costs start-up):
+    the order must be Python's group numbers, and the set the groups the compiled regex has."""
+    for pattern in PATTERNS:
+        compiled = pattern.regex.groupindex
+        assert pattern.group_names == tuple(sorted(compiled, key=compiled.__getitem__)), pattern.name

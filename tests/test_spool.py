@@ -43,8 +43,10 @@ def test_full_blocks_go_to_disk_and_read_back_the_same() -> None:
         spool[1000]
 
 
-def test_a_spool_takes_final_records_only_and_never_stores_a_change() -> None:
-    """The rule stated once in spool.py: what is read back is a copy, and there is no way to store it."""
+def test_a_spool_takes_final_records_only_and_never_stores_a_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rule stated once in spool.py: past the budget of kept blocks, what is read back is a copy, and
+    there is no way to store it."""
+    monkeypatch.setattr(comfylog.spool, "KEEP_BYTES", 0)
     spool: Spool[Prompt] = Spool(prompts(200), block=50)
     assert spool.on_disk == 200
     copy = spool[10]
@@ -52,6 +54,28 @@ def test_a_spool_takes_final_records_only_and_never_stores_a_change() -> None:
     assert spool[60].status == "unfinished"  # another block was decoded in between
     assert spool[10].status == "unfinished"
     assert not hasattr(spool, "__setitem__") and not hasattr(spool, "release")
+
+
+def test_blocks_read_back_are_kept_decoded_within_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The diagnosis passes over a table many times: a block is decoded once while the budget allows,
+    and the budget is given back with the spool."""
+    before = comfylog.spool._Kept.total
+    decoded: list[int] = []
+    loads = pickle.loads
+    monkeypatch.setattr(comfylog.spool.pickle, "loads", lambda data: decoded.append(1) or loads(data))
+    made = prompts(200)
+    spool: Spool[Prompt] = Spool(made, block=50)
+    for _ in range(3):
+        assert list(spool) == made
+    assert len(decoded) == 4  # four blocks, each decoded once
+    assert spool[10] is spool[10] and comfylog.spool._Kept.total > before
+    monkeypatch.setattr(comfylog.spool, "KEEP_BYTES", comfylog.spool._Kept.total)  # the budget is spent
+    other: Spool[Prompt] = Spool(made, block=50)
+    for _ in range(2):
+        assert list(other) == made
+    assert len(decoded) == 12  # decoded again at each pass
+    del spool, other
+    assert comfylog.spool._Kept.total == before
 
 
 def test_records_not_yet_spilled_stay_the_very_objects() -> None:

@@ -93,7 +93,7 @@ _ROWS: tuple[_Row, ...] = tuple(
         p,
         p.constants,
         tuple(
-            (f.name, FIELD_TYPES[f.type], sorted(p.regex.groupindex, key=p.regex.groupindex.__getitem__).index(f.name))
+            (f.name, FIELD_TYPES[f.type], p.group_names.index(f.name))
             for f in p.fields
         ),
     )

@@ -12,6 +12,7 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
@@ -73,15 +74,20 @@ class Field:
     optional: bool = False
 
 
+#: A named group of a regex, where it opens (``(?P<name>``): their order is the order of the groups.
+NAMED_GROUP_RE = re.compile(r"\(\?P<(\w+)>")
+
+
 @dataclass(frozen=True)
 class Pattern:
-    """One row of messages.toml, compiled."""
+    """One row of messages.toml; its regexes are compiled on first use (the native scanner compiles
+    the rows itself: a run on it never needs Python's, ~25 ms of start-up for a hundred rows)."""
 
     name: str
     kind: EventKind
     #: Literal text(s), one of which every matching line contains.
     needles: tuple[str, ...]
-    regex: re.Pattern[str]
+    regex_text: str
     example: str
     fields: tuple[Field, ...] = ()
     phase: Phase = Phase.OTHER
@@ -91,7 +97,20 @@ class Pattern:
     #: Constant fields added to the event.
     constants: tuple[tuple[str, Any], ...] = ()
     #: A match followed by this is no match (a look-ahead both regex engines can run).
-    not_followed_by: re.Pattern[str] | None = None
+    not_followed_text: str | None = None
+
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        return re.compile(self.regex_text)
+
+    @cached_property
+    def not_followed_by(self) -> re.Pattern[str] | None:
+        return None if self.not_followed_text is None else re.compile(self.not_followed_text)
+
+    @cached_property
+    def group_names(self) -> tuple[str, ...]:
+        """The regex's named groups in their order (the order the native scanner gives their text in)."""
+        return tuple(NAMED_GROUP_RE.findall(self.regex_text))
 
     def search(self, text: str) -> re.Match[str] | None:
         """The first match of the row in ``text`` (``not_followed_by`` honoured)."""
@@ -125,22 +144,22 @@ def _row(raw: dict[str, Any]) -> Pattern:
             raise TableError(f"message {name!r}: field {field_name!r} has unknown type {declared!r} "
                              f"(known: {', '.join(FIELD_TYPES)})")
         fields.append(Field(field_name, type_name, declared.endswith("?")))
-    regex = re.compile(raw["regex"])
-    if set(regex.groupindex) != {f.name for f in fields}:
-        raise TableError(f"message {name!r}: the regex's named groups {sorted(regex.groupindex)} must be the "
+    groups = NAMED_GROUP_RE.findall(raw["regex"])
+    if set(groups) != {f.name for f in fields}:
+        raise TableError(f"message {name!r}: the regex's named groups {sorted(groups)} must be the "
                          f"declared fields {sorted(f.name for f in fields)}")
     not_followed = raw.get("not_followed_by")
     return Pattern(
         name=name,
         kind=kind,
         needles=tuple(raw["needles"]),
-        regex=regex,
+        regex_text=raw["regex"],
         example=raw["example"],
         fields=tuple(fields),
         phase=Phase(raw.get("phase", "other")),
         glued=bool(raw.get("glued", False)),
         constants=tuple(raw.get("constants", {}).items()),
-        not_followed_by=re.compile(not_followed) if not_followed else None,
+        not_followed_text=not_followed or None,
     )
 
 
@@ -172,10 +191,12 @@ def gpu_name(device: str) -> str:
     return ALLOCATOR_SUFFIX_RE.sub("", name)
 
 
-#: One regex that finds any needle: the cheap prefilter run on every line.
-NEEDLE_RE = re.compile(
-    "|".join(sorted({re.escape(n) for p in PATTERNS for n in p.needles}, key=len, reverse=True))
-)
+@cache
+def needle_re() -> re.Pattern[str]:
+    """One regex that finds any needle: the cheap prefilter run on every line (made on first use)."""
+    return re.compile("|".join(sorted({re.escape(n) for p in PATTERNS for n in p.needles}, key=len, reverse=True)))
+
+
 BY_NEEDLE: dict[str, tuple[Pattern, ...]] = {}
 for _pattern in PATTERNS:
     for _needle in _pattern.needles:
@@ -191,8 +212,9 @@ def find_message(text: str) -> tuple[Pattern, re.Match[str]] | None:
     """
     pos = 0
     failed: set[str] = set()
+    needles = needle_re()
     while True:
-        m = NEEDLE_RE.search(text, pos)
+        m = needles.search(text, pos)
         if m is None:
             return None
         for pattern in BY_NEEDLE[m.group(0)]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_right
 from collections import defaultdict
 
@@ -110,11 +111,17 @@ def _keep_longest(streaks: dict[str, list[int]], model: str, streak: list[int]) 
 
 
 def _reload_seconds(facts: Facts, thrash: dict[str, list[int]]) -> float:
-    """Seconds from each repeated ``Requested to load`` to the load line that followed it (timed logs)."""
-    loads: dict[int, list[Load]] = defaultdict(list)
-    for ld in facts.report.loads:
-        loads[ld.source].append(ld)
-    load_lines = {source: [ld.line for ld in items] for source, items in loads.items()}
+    """Seconds from each repeated ``Requested to load`` to the load line that followed it (timed logs).
+
+    The loads of each source are kept as lines and table positions (16 bytes a load, not the record:
+    a 1 GB log has half a million loads); the load that followed is read back from the table.
+    """
+    lines: dict[int, array[int]] = defaultdict(lambda: array("q"))
+    positions: dict[int, array[int]] = defaultdict(lambda: array("q"))
+    for position, ld in enumerate(facts.report.loads):
+        lines[ld.source].append(ld.line)
+        positions[ld.source].append(position)
+    table = facts.report.loads
     total = 0.0
     for model, streak in thrash.items():
         for prompt in facts.prompts_at(streak[1:]):  # the first load of a streak is no reload
@@ -123,8 +130,11 @@ def _reload_seconds(facts: Facts, thrash: dict[str, list[int]]) -> float:
             for ev in facts.prompt_events(EventKind.LOAD_REQUESTED, prompt):
                 if ev.fields.get("model") != model or ev.ts is None:
                     continue
-                i = bisect_right(load_lines.get(ev.source, []), ev.line)
-                after = loads[ev.source][i] if i < len(loads[ev.source]) else None
+                source_lines = lines.get(ev.source)
+                if source_lines is None:
+                    continue
+                i = bisect_right(source_lines, ev.line)
+                after: Load | None = table[positions[ev.source][i]] if i < len(source_lines) else None
                 if after is not None and after.ts is not None and after.line <= (prompt.last_line or after.line):
                     total += max(0.0, (after.ts - ev.ts).total_seconds())
     return total
