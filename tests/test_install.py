@@ -2,7 +2,7 @@
 
 On corpus log 046 Manager installs comfyui-impact-pack five minutes into the second run: its zip's
 download bar (line 559), `Extracted zip file to` (560), pip installs behind `[!]`, its install.py with
-a model download bar (776-790), `After restarting ComfyUI, please refresh the browser.` (792).
+a model download bar (776-790), `After restarting ComfyUI, please refresh the browser.` (793).
 """
 
 from __future__ import annotations
