@@ -70,6 +70,8 @@ class EventKind(str, Enum):
     NETWORK_VOLUME = "network_volume"
     JOB_STARTED = "job_started"
     JOB_FINISHED = "job_finished"
+    # ComfyUI-Manager installing a node pack or its dependencies (Run.install_s)
+    NODE_INSTALL = "node_install"
     # failures
     OOM = "oom"
     TRACEBACK = "traceback"

@@ -224,6 +224,12 @@ class Run:
     #: Seconds of loading and sampling after start-up with no prompt running (a script or handler
     #: driving ComfyUI's nodes without a ``got prompt``; download bars). Not idle; None if none.
     outside_s: float | None = None
+    #: Seconds ComfyUI-Manager spent installing custom nodes and their dependencies after start-up
+    #: with no prompt running (its zip download, pip installs, install scripts). Not idle, not
+    #: "outside"; None if none.
+    install_s: float | None = None
+    #: Where those installs were (start, end), for timelines.
+    install_spans: list[tuple[datetime, datetime]] = field(default_factory=list)
     span_s: float | None = None
     serverless: bool = False
     #: Coarsest timestamp resolution seen in the run (60 for minute-only prefixes).
@@ -352,7 +358,7 @@ class Report:
 
     def time_breakdown(self) -> list[tuple[str, float]]:
         """Seconds per phase over the whole report: start-up, the prompt phases, "outside" (loading and
-        sampling with no prompt running), idle, and "untimed":
+        sampling with no prompt running), "install" (ComfyUI-Manager installing custom nodes), idle, and "untimed":
         the seconds of prompts whose phases the log cannot time (no usable timestamps).
 
         Every renderer's "where the time went" reads this, so they cannot disagree.
@@ -376,11 +382,14 @@ class Report:
         startup = sum(r.startup_s or 0.0 for r in self.runs)
         idle = sum(r.idle_s or 0.0 for r in self.runs)
         outside = sum(r.outside_s or 0.0 for r in self.runs)
+        install = sum(r.install_s or 0.0 for r in self.runs)
         if startup:
             rows.append(("startup", startup))
         rows += list(totals.items())
         if outside:
             rows.append(("outside", outside))
+        if install:
+            rows.append(("install", install))
         if idle:
             rows.append(("idle", idle))
         return rows

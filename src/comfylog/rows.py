@@ -121,6 +121,7 @@ def run_row(r: Run) -> dict[str, Any]:
         "setup": r.setup,
         "idle_s": r.idle_s,
         "outside_s": r.outside_s,
+        "install_s": r.install_s,
         "span_s": r.span_s,
         "first_line": r.first_line,
         "last_line": r.last_line,

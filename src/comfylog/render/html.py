@@ -41,6 +41,7 @@ PHASE_COLOUR = {
     Phase.OTHER.value: "#4a7fd4",
     "untimed": "#b9bec4",
     "outside": "#3fb0c0",
+    "install": "#c0609a",
 }
 PHASE_LABEL = {
     "startup": "start-up",
@@ -51,6 +52,7 @@ PHASE_LABEL = {
     Phase.OTHER.value: "other",
     "untimed": "not timed",
     "outside": "outside prompts",
+    "install": "installing nodes",
 }
 #: Bounds that keep a page for a huge log light enough for a browser.
 MAX_TIMELINE_ROWS = 40
@@ -200,7 +202,7 @@ def render_html(report: Report, baseline: Report | None = None, comparison: Comp
     if baseline is not None and comparison is not None:
         _comparison(page, report, baseline, comparison)
     page.add("machine", "Machine", _machine(report, page))
-    if report.prompts or any(r.startup_s or r.outside_s for r in report.runs):
+    if report.prompts or any(r.startup_s or r.outside_s or r.install_s for r in report.runs):
         page.add("time", "Where the time went", _phase_totals(report))
     _timeline(page, report)
     _rates(page, report, baseline, comparison)
@@ -376,6 +378,9 @@ def _machine(report: Report, page: Page) -> str:
             facts.append(("start-up · idle", f"{fmt_s(run.startup_s)} · {fmt_s(run.idle_s)}"))
         if run.outside_s:
             facts.append(("outside prompts", f"{fmt_s(run.outside_s)} loading and sampling with no prompt running"))
+        if run.install_s:
+            facts.append(("installing nodes", f"{fmt_s(run.install_s)} ComfyUI-Manager installing custom nodes "
+                                               "(with no prompt running)"))
         if run.import_times:
             failed = sum(1 for t in run.import_times if t[2])
             slowest = max(run.import_times, key=lambda t: t[0])
@@ -483,7 +488,7 @@ def _timeline(page: Page, report: Report) -> None:
 
     traces: list[dict[str, Any]] = []
     labels = [row.label for row in rows]
-    for kind in ("idle", "startup", "load", "inference", "wait", "other", "untimed"):  # later ones paint on top
+    for kind in ("idle", "startup", "install", "load", "inference", "wait", "other", "untimed"):  # later on top
         ys: list[str] = []
         bases: list[Any] = []
         xs: list[float] = []
@@ -622,6 +627,11 @@ def _timed_row(index: ReportIndex, run: Run, prompts: list[Prompt], label: str) 
         row.bars.append(_Bar(0.0, end, "startup", f"run {run.index + 1} start-up {fmt_s(end)}"
                                                   f" ({clock(origin)} → {clock(run.ready_at)})"))
         covered.append((0.0, end))
+    for first, last in run.install_spans:
+        a, b = at(first), at(last)
+        row.bars.append(_Bar(a, b, "install", f"ComfyUI-Manager installing custom nodes {fmt_s(b - a)}"
+                                              f" ({clock(first)} → {clock(last)})"))
+        covered.append((a, b))
     for p in prompts:
         for span in p.spans:
             a, b = at(span.start), at(span.end)
@@ -713,7 +723,7 @@ def _cap_markers(rows: list[_Row], notes: list[str]) -> dict[str, list[tuple[_Ro
 
 #: About one stretch per pixel of a wide plot: finer stretches would only be widened to a pixel anyway.
 MAX_BINS = 1000
-BUSY_ORDER = ("startup", "load", "inference", "wait", "other")
+BUSY_ORDER = ("startup", "install", "load", "inference", "wait", "other")
 
 
 def _bin(bars: list[_Bar], end: float, budget: int) -> list[_Bar]:

@@ -13,13 +13,14 @@ PHASE_STYLE = {
     Phase.OTHER.value: "blue",
     "untimed": "grey62",
     "outside": "cyan",
+    "install": "bright_magenta",
 }
 PHASE_CHAR = {"startup": "s", "idle": "·", "load": "L", "inference": "I", "wait": "W", "other": "o", "untimed": "?",
-              "outside": "x"}
+              "outside": "x", "install": "+"}
 STATUS_STYLE = {
     "ok": "green", "error": "red", "interrupted": "yellow", "invalid": "magenta", "unfinished": "red",
     "dropped": "grey50",
 }
 #: Names shown for the rows of "where the time went" that are not phase names.
-PHASE_LABEL = {"untimed": "not timed", "outside": "outside prompts"}
+PHASE_LABEL = {"untimed": "not timed", "outside": "outside prompts", "install": "installing nodes"}
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}

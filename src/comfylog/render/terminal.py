@@ -37,7 +37,7 @@ def report_parts(report: Report, limit: int = 40, width: int = 120) -> list[Rend
         parts.append(_findings(report, width))
     if report.prompts:
         parts.append(_prompts(report, limit, width))
-    if report.prompts or any(r.outside_s for r in report.runs):
+    if report.prompts or any(r.outside_s or r.install_s for r in report.runs):
         parts.append(_phases(report))
     timeline = _timeline(report)
     if timeline is not None:
@@ -92,6 +92,9 @@ def _machine(run: Run, report: Report) -> Table:
     if run.outside_s:
         table.add_row("outside prompts", f"{fmt_s(run.outside_s)} loading and sampling with no `got prompt` running "
                       "(a script or handler driving the nodes)")
+    if run.install_s:
+        table.add_row("installing nodes", f"{fmt_s(run.install_s)} ComfyUI-Manager installing custom nodes and "
+                      "their dependencies (no prompt running)")
     failed = sum(1 for t in run.import_times if t[2])
     if run.import_times:
         slowest = max(run.import_times, key=lambda t: t[0])
@@ -243,8 +246,8 @@ def _timeline(report: Report) -> Group | None:
     drawn = "".join(row.plain for row in rows if isinstance(row, Text))
     legend = Text("legend: ")
     for name, char in PHASE_CHAR.items():
-        if name == "outside" or (name == "untimed" and char not in drawn):
-            continue  # work outside prompts is not drawn; "?" only where a prompt left untimed seconds
+        if name == "outside" or (name in ("untimed", "install") and char not in drawn):
+            continue  # work outside prompts is not drawn; "?" and "+" only where drawn
         legend.append(f"{char}", style=PHASE_STYLE[name])
         legend.append(f" {PHASE_LABEL.get(name, name)}  ")
     return Group(Text("Timeline", style="bold italic"), *rows, legend)
@@ -267,6 +270,8 @@ def _run_timeline(run: Run, own: list[Prompt]) -> Text | None:
 
         if run.ready_at is not None:
             paint(start, run.ready_at, "startup")
+        for a, b in run.install_spans:
+            paint(a, b, "install")
         for p in prompts:
             for sp in p.spans:
                 paint(sp.start, sp.end, sp.phase.value)

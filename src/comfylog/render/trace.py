@@ -346,6 +346,11 @@ class _Layout:
         top = _Slice(start, end, f"run {run.index + 1}", "run", args)
         if ready is not None and ready > start:
             top.children.append(_Slice(start, ready, "start-up", "startup", {"seconds": _secs(ready - start)}))
+        if start_at is not None:
+            for first, last in run.install_spans:
+                a, b = self._at(first), self._at(last)
+                if a is not None and b is not None and b > a:
+                    top.children.append(_Slice(a, b, "installing nodes", "install", {"seconds": _secs(b - a)}))
         process.slices["run"].append(top)
         if run.restart:
             process.instants.append(_Instant(start, "restart", "restart", {

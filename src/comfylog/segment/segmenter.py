@@ -186,6 +186,12 @@ class Segmenter:
         self._batch: tuple[Event, int] | None = None
         self._prev_end: datetime | None = None
         self._events = 0
+        #: ComfyUI-Manager installing custom nodes (_on_node_install): the span open now, from its
+        #: first install line to its latest, and the bars drawn with no prompt running since its last
+        #: line (or, with no span open, right before its first): counted "outside" until an install
+        #: line past their end shows they were the install's downloads.
+        self._install: tuple[datetime, datetime] | None = None
+        self._install_bars: list[ProgressBar] = []
 
     # ---- feeding ------------------------------------------------------------------------------
     def feed_all(self, items: Iterable[Event | Activity]) -> None:
@@ -242,6 +248,8 @@ class Segmenter:
             self._ignore_traceback = False
         if kind in LOAD_KINDS and self._open is not None:
             self._open.loaded = True
+        if self._install_bars and self._install is None and kind not in INSTALL_KEEPS_BARS:
+            self._install_bars.clear()  # other work came between the bar and any install
         handler = HANDLERS.get(kind)
         if handler is not None:
             handler(self, ev, run)
@@ -331,7 +339,7 @@ class Segmenter:
             elif run.ready_at:
                 run.startup_s = secs(run.ready_at - run.started_at)
             if run.resolution == FINE and not self._run_estimated:
-                busy = (run.startup_s or 0.0) + self._run_prompt_s + (run.outside_s or 0.0)
+                busy = (run.startup_s or 0.0) + self._run_prompt_s + (run.outside_s or 0.0) + (run.install_s or 0.0)
                 run.idle_s = round(max(0.0, run.span_s - busy), 3)
         self._run = None
         self._run_prompt_s, self._run_estimated = 0.0, False
@@ -339,6 +347,7 @@ class Segmenter:
         self._events_since_marker = 0
         self._prestartup = False
         self._run_busy = False
+        self._close_install()
         self._release()
 
     def _release(self) -> None:
@@ -478,6 +487,7 @@ class Segmenter:
         prompt.started_at = start
         prompt.started = True
         prompt.cold, self._unloaded_by_oom = self._unloaded_by_oom, False
+        self._close_install()  # the time from here is the prompt's
         self._open = _Open(prompt, activities=[self._last_activity] if self._last_activity else [])
 
     def _latest_received(self) -> Prompt | None:
@@ -810,8 +820,50 @@ class Segmenter:
             self._open.bars.append((bar, ev))
         else:
             bar.start, bar.end = bar_span(bar, ev, None)
-            if run.ready_at is not None:  # drawn after start-up with no prompt: work all the same
-                run.outside_s = round((run.outside_s or 0.0) + bar.elapsed_s, 3)
+            if run.ready_at is None:
+                return
+            install = self._install
+            if install is not None and bar.end is not None and install[0] <= bar.end <= install[1]:
+                return  # drawn inside an install (its lines behind `[!]`): install time already
+            # drawn after start-up with no prompt: work all the same (an install's, if one covers it later)
+            run.outside_s = round((run.outside_s or 0.0) + bar.elapsed_s, 3)
+            self._install_bars.append(bar)
+
+    # ---- ComfyUI-Manager installs -------------------------------------------------------------
+    def _on_node_install(self, ev: Event, run: Run) -> None:
+        """ComfyUI-Manager installing a node pack after start-up, with no prompt running: the time from
+        its first install line to its last is install work, not idle (the gap before the first stays
+        idle). A download bar drawn right before the first line (the pack's zip) or between two lines
+        is the install's: its seconds move from "outside" to the install. ``[!]`` lines (the install's
+        subprocesses) only extend an install already begun. Minute stamps cannot time it."""
+        ts = ev.ts
+        if ts is None or self._open is not None or run.ready_at is None or not self._clock_is_fine():
+            return
+        install = self._install
+        if install is None:
+            if ev.fields.get("output"):
+                return
+            start = ts
+        else:
+            start, end = install
+            ts = max(ts, end)
+        for bar in self._install_bars:
+            if bar.start is not None and bar.end is not None and bar.end <= ts:
+                run.outside_s = round((run.outside_s or 0.0) - bar.elapsed_s, 3) or None
+                start = min(start, bar.start)
+        self._install_bars.clear()
+        added = (ts - start).total_seconds() - (0.0 if install is None else (install[1] - install[0]).total_seconds())
+        run.install_s = round((run.install_s or 0.0) + added, 3)
+        if install is None:
+            run.install_spans.append((start, ts))
+        else:
+            run.install_spans[-1] = (start, ts)
+        self._install = (start, ts)
+
+    def _close_install(self) -> None:
+        """A prompt started or the run ended: a later install line begins another install."""
+        self._install = None
+        self._install_bars.clear()
 
     def _on_manager_startup(self, ev: Event, run: Run) -> None:
         """ComfyUI-Manager prints the start time (local, as its log stamps are): a run whose lines
@@ -1035,6 +1087,7 @@ HANDLERS: dict[EventKind, Handler] = {
     EventKind.WS_LOST: Segmenter._on_ws_lost,
     EventKind.CRASH: Segmenter._on_crash,
     EventKind.ERROR_LINE: Segmenter._on_error_line,
+    EventKind.NODE_INSTALL: Segmenter._on_node_install,
 }
 #: Kinds the segmenter reads no fields of: their lines still give the time before them a phase
 #: (the table row's ``phase``), and the notable ones are kept for the diagnoser.
@@ -1043,6 +1096,9 @@ INFORMATIONAL = frozenset({
     EventKind.JOB_FINISHED, EventKind.CACHE_EVICTION, EventKind.MEMORY_LEAK, EventKind.JOB_QUEUE,
     EventKind.NETWORK_VOLUME, *RULE_FACTS,
 })
+#: Kinds that may come between a download bar and the install line that shows the bar was the
+#: install's (further bars; install lines themselves handle the bars).
+INSTALL_KEEPS_BARS = frozenset({EventKind.PROGRESS_BAR, EventKind.NODE_INSTALL})
 #: error_line rows whose ``error`` makes an error record of that kind (the text when the line has no message).
 ERROR_LINE_RECORDS = {
     "aimdo": "comfy-aimdo error",

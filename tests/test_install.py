@@ -1,0 +1,86 @@
+"""ComfyUI-Manager installing custom nodes on a running server is install time, not idle (Run.install_s).
+
+On corpus log 046 Manager installs comfyui-impact-pack five minutes into the second run: its zip's
+download bar (line 559), `Extracted zip file to` (560), pip installs behind `[!]`, its install.py with
+a model download bar (776-790), `After restarting ComfyUI, please refresh the browser.` (793).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from comfylog.api import analyze, analyze_text
+from comfylog.rows import report_to_dict
+
+from .conftest import FIXTURES, corpus_log
+
+EXCERPT = FIXTURES / "manager-install-running-server.log"
+
+
+def _excerpt_lines() -> list[str]:
+    """The excerpt's lines as written: a bar line holds tqdm states split by bare CRs (kept)."""
+    return EXCERPT.read_bytes().decode("utf-8").split("\n")
+
+
+def _ts(text: str) -> datetime:
+    """A docker stamp of the log, to the microsecond (how the reader keeps them: naive)."""
+    return datetime.fromisoformat(text)
+
+
+def test_046_install_on_the_running_server_is_not_idle() -> None:
+    report = analyze(corpus_log("046"))
+    first, second = report.runs
+    assert first.install_s is None and first.install_spans == []  # Manager's start-up installs are start-up
+    # from the zip's download bar (37.1MB/s for 2.64M: 0.07 s before line 559) to line 792
+    (start, end), = second.install_spans
+    assert abs((start - _ts("2026-04-03T05:25:33.198923")).total_seconds() + 0.071) < 0.01
+    assert end == _ts("2026-04-03T05:31:05.488190")
+    assert second.install_s is not None and abs(second.install_s - (end - start).total_seconds()) < 0.002
+    assert second.outside_s is None  # both download bars are the install's
+    assert second.span_s is not None and second.startup_s is not None and second.idle_s is not None
+    assert abs(second.span_s - second.startup_s - second.install_s - second.idle_s) < 0.002  # counted once
+    rows = dict(report.time_breakdown())
+    assert rows["install"] == second.install_s and "outside" not in rows
+
+
+def test_046_json_carries_install_s() -> None:
+    runs = report_to_dict(analyze(corpus_log("046")))["runs"]
+    assert [r["install_s"] for r in runs][0] is None and runs[1]["install_s"] > 330
+    assert runs[1]["outside_s"] is None
+
+
+def test_excerpt_install_starts_at_the_zip_download_and_the_gap_before_stays_idle() -> None:
+    report = analyze(EXCERPT)
+    (run,) = report.runs
+    (start, end), = run.install_spans
+    assert end == _ts("2026-04-03T05:25:48.299973")  # the excerpt's last line, mid-install
+    assert start < _ts("2026-04-03T05:25:33.198923")  # the bar's line: the bar ran before it
+    # ready at 05:16:19; Manager's last start-up task at 05:17:57, then nothing until the install
+    assert run.idle_s is not None and 553.5 < run.idle_s < 554.5
+    assert run.outside_s is None
+
+
+def test_subprocess_output_alone_is_no_install() -> None:
+    """`[!]` lines only extend an install begun by a Manager line: alone they stay idle."""
+    lines = _excerpt_lines()
+    kept = [ln for ln in lines if "[!]" in ln or "Z [" in ln or "Z **" in ln or not any(
+        k in ln for k in ("EXECUTE", "Install:", "Extracted zip", "'pip', 'install'", "/s]"))]
+    report = analyze_text("\n".join(kept))
+    (run,) = report.runs
+    assert run.install_s is None and run.outside_s is None
+
+
+def test_a_prompt_ends_the_install() -> None:
+    """Install lines while a prompt runs are the prompt's time; the install before it ends there."""
+    lines = _excerpt_lines()
+    cut = next(i for i, ln in enumerate(lines) if "segment-anything']" in ln)
+    prompt = ["2026-04-03T05:25:34.200000000Z got prompt"]
+    done = ["2026-04-03T05:25:50.000000000Z Prompt executed in 15.80 seconds"]
+    report = analyze_text("\n".join(lines[: cut + 1] + prompt + lines[cut + 1 :] + done))
+    (run,) = report.runs
+    (start, end), = run.install_spans
+    assert end == _ts("2026-04-03T05:25:34.193750")  # the EXECUTE line, the last install line before the prompt
+    assert run.span_s is not None and run.startup_s is not None and run.idle_s is not None
+    (p,) = report.prompts
+    assert p.total_s is not None and run.install_s is not None
+    assert abs(run.span_s - run.startup_s - run.install_s - p.total_s - run.idle_s) < 0.002
