@@ -78,6 +78,7 @@ def _exception(facts: Facts) -> list[Finding]:
         own = own_words_advice(group[0].error, f"The error from `{group[0].node}`" if group[0].node else "The error")
         if own is not None and own not in advice and len(advice) < MAX_OWN_WORDS:
             advice.append(own)
+    told_nodes: set[str] = set()
     for group in distinct[:3]:
         f = group[0]
         torch_api = _torch_api(facts, f)
@@ -98,6 +99,9 @@ def _exception(facts: Facts) -> list[Finding]:
         elif f.module:
             item = ADVICE_MODULE(package=_package(f.module))
         elif f.node:
+            if f.node in told_nodes:
+                continue  # one line per node: the first of its exceptions to look up
+            told_nodes.add(f.node)
             item = ADVICE_NODE(node=f.node, error=f.exc_type or clip(f.error, 60))
         else:
             continue

@@ -121,8 +121,9 @@ def _import_failed(facts: Facts) -> list[Finding]:
     if failed:
         shown = "; ".join(f"{basename(p)} ({clip(reasons[p], MAX_REASON_CHARS)})" if p in reasons else basename(p)
                           for p in list(failed)[:3])
-        why.append(f"ComfyUI lists {', '.join(names[:5])}{' …' if len(names) > 5 else ''} as IMPORT FAILED: their "
-                   f"nodes do not exist in this process, and workflows using them fail validation. {shown}.")
+        why.append(f"ComfyUI lists {', '.join(names[:5])}{' …' if len(names) > 5 else ''} as IMPORT FAILED: "
+                   f"{'its' if len(failed) == 1 else 'their'} nodes do not exist in this process, and workflows "
+                   f"using them fail validation. {shown}.")
     if builtin:
         listed = ", ".join(f"`{b.name}`" for b in builtin[:5]) + (" …" if len(builtin) > 5 else "")
         why.append(f"ComfyUI's own node files {listed} did not import (IMPORT FAILED): the built-in nodes they "
