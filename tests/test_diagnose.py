@@ -80,7 +80,8 @@ EXPECTED_IDS: dict[str, set[str]] = {
     "047": {"exception", "validation-failed", "slow-prestartup"},
     "048": {"unfinished", "exception"},  # the handler gave up; ComfyUI still loading when the log ends
     "049": {"exception", "dynamic-vram-failed"},
-    "050": {"unfinished", "dynamic-vram-failed"},  # the log ends while the first prompt runs
+    "050": {"unfinished", "dynamic-vram-failed",  # the log ends while the first prompt runs
+             "import-failed"},  # three comfy_extras files failed on flash_attn (built for another PyTorch)
 }
 
 

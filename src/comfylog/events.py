@@ -89,6 +89,8 @@ class EventKind(str, Enum):
     HANDLER_OUTPUT = "handler_output"
     VIDEO_SEQ_LEN = "video_seq_len"
     LORA_KEY_MISSED = "lora_key_missed"
+    #: ``IMPORT FAILED: nodes_latent.py``: one of ComfyUI's own node files (comfy_extras/) did not import.
+    BUILTIN_IMPORT_FAILED = "builtin_import_failed"
 
 
 @dataclass(slots=True)

@@ -30,6 +30,7 @@ Phases (the attribution rule)
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -61,11 +62,18 @@ START_STAGE = {
     EventKind.MANAGER_STARTUP: 2,
     EventKind.SERVER_STARTING: 3,
 }
+#: An error record's message is cut to this many characters.
+MAX_ERROR_CHARS = 500
+#: An import failure's path and reason, each cut on its own (the reason is what the user needs whole).
+MAX_IMPORT_PATH_CHARS = 400
+MAX_IMPORT_REASON_CHARS = 1000
+#: ComfyUI's own node files, which ``load_custom_node`` imports as it does custom nodes (nodes.py).
+BUILTIN_NODE_FILE_RE = re.compile(r"[/\\](?:comfy_extras|comfy_api_nodes)[/\\][^/\\]+\.py$")
 #: Informational kinds only the diagnosis reads (platform, paths, settings, validation details, handler results).
 RULE_FACTS = (
     EventKind.EXTRA_SEARCH_PATH, EventKind.ALLOC_CONF, EventKind.OOM_MEMORY,
     EventKind.EXTENSION_MISMATCH, EventKind.TORCH_NOT_INSTALLED, EventKind.VALIDATION_DETAIL,
-    EventKind.UNHANDLED_OUTPUT, EventKind.HANDLER_OUTPUT, EventKind.VIDEO_SEQ_LEN,
+    EventKind.UNHANDLED_OUTPUT, EventKind.HANDLER_OUTPUT, EventKind.VIDEO_SEQ_LEN, EventKind.BUILTIN_IMPORT_FAILED,
 )
 #: Events kept on the report for diagnosis and timelines.
 NOTABLE_KINDS = frozenset(
@@ -440,7 +448,7 @@ class Segmenter:
             return
         run.import_times.append(entry)
         if failed and path not in self._import_records:
-            self._import_records[path] = self._error(None, "import_failed", f"custom node failed to import: {path}", ev)
+            self._import_records[path] = self._error(None, "import_failed", _import_message(path), ev)
 
     def _on_error_line(self, ev: Event, run: Run) -> None:
         error = ev.fields.get("error")
@@ -456,13 +464,13 @@ class Segmenter:
             return  # the worker's or a wrapper's echo of a failure ComfyUI logs itself
         # ComfyUI prints the traceback first, then "Cannot import PATH module for custom nodes: REASON".
         path, reason = ev.fields["path"], ev.fields.get("message", "")
-        message = f"custom node failed to import: {path} ({reason})"
+        message = _import_message(path, reason)
         incident = self._incident
         if incident is not None and incident.prompt is None and incident.kind in ("exception", "traceback"):
-            incident.kind, incident.message, incident.end_line = "import_failed", message[:500], ev.line
+            incident.kind, incident.message, incident.end_line = "import_failed", message, ev.line
             self._import_records[path] = incident
         else:
-            self._import_records[path] = self._error(None, "import_failed", message, ev)
+            self._import_records[path] = self._error(None, "import_failed", message, ev, limit=None)
 
     # ---- prompts ------------------------------------------------------------------------------
     def _on_prompt_received(self, ev: Event, run: Run) -> None:
@@ -930,11 +938,13 @@ class Segmenter:
             prompt.ws_timeouts += 1
 
     # ---- errors -------------------------------------------------------------------------------
-    def _error(self, prompt: Prompt | None, kind: str, message: str, ev: Event) -> ErrorRecord:
+    def _error(self, prompt: Prompt | None, kind: str, message: str, ev: Event,
+               limit: int | None = MAX_ERROR_CHARS) -> ErrorRecord:
+        """A new error record; ``limit=None`` for a message its maker has bounded part by part."""
         record = ErrorRecord(
             prompt=prompt.index if prompt else None,
             kind=kind,
-            message=message.strip()[:500],
+            message=message.strip()[:limit],
             line=ev.line,
             source=self.source,
             ts=ev.ts,
@@ -1112,6 +1122,16 @@ WRAPPER_MEMORY_KEYS = {
     "Max allocated memory: max_memory": "max_allocated_gb",
     "Max reserved memory: max_reserved": "max_reserved_gb",
 }
+
+
+def _import_message(path: str, reason: str | None = None) -> str:
+    """``custom node failed to import: PATH (REASON)``, each part bounded on its own: a long path does not
+    cut the reason (where a node's instruction often comes last). ComfyUI's own node files
+    (``comfy_extras/``, ``comfy_api_nodes/``) load through the same function and message, but are no
+    custom nodes."""
+    what = "built-in node file" if BUILTIN_NODE_FILE_RE.search(path) else "custom node"
+    message = f"{what} failed to import: {path[:MAX_IMPORT_PATH_CHARS]}"
+    return message if reason is None else f"{message} ({reason.strip()[:MAX_IMPORT_REASON_CHARS]})"
 
 
 def _dict_message(detail: str) -> str | None:

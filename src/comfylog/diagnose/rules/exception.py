@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from ...events import Event, EventKind
@@ -12,10 +11,15 @@ from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip, event_line
 from ..facts import Facts, platform_of, prompt_seconds
 from ..hints import OWN_WORDS_ADVICE, own_words_advice
+from ..pytorch import ADVICE_TORCH_API, TORCH_API, TORCH_FRAMES, innermost_caller, torch_api_advice
 
 ADVICE_NODE = Advice("The exception is raised inside the custom node `{node}`: update it (ComfyUI-Manager: "
                      "Update), or look for `{error}` in its issues", {"node": "NAME", "error": "the exception"})
 ADVICE_READ = Advice("Read the traceback: the last `File ...custom_nodes/NAME/...` line names the node that failed")
+ADVICE_FRAMES = Advice("The traceback names no custom node (no `custom_nodes/` frame): it ends in {frames}. {hint}",
+                       {"frames": "its innermost frames", "hint": "whose code they are"})
+#: The innermost frames a finding names.
+MAX_FRAMES_SHOWN = 3
 ADVICE_INPUTS = Advice("Missing files and wrong inputs are fixed in the workflow; errors inside a custom node usually "
                        "need an update of that node (or of ComfyUI to match it)")
 ADVICE_MODULE = Advice("Install `{package}` into the Python ComfyUI runs with (ComfyUI-Manager: Try fix, or "
@@ -37,14 +41,6 @@ ADVICE_DOWNLOAD = Advice("`{node}` downloads files (from Hugging Face or elsewhe
 #: Exceptions and messages of a download that failed.
 NETWORK_ERRORS = ("ConnectionError", "ConnectionResetError", "LocalEntryNotFoundError", "Max retries exceeded",
                   "ReadTimeout", "ConnectTimeout", "Connection aborted")
-ADVICE_TORCH_API = Advice("{caller} calls `{name}`, which PyTorch {have} does not have: the installed PyTorch is "
-                          "{older} than that code needs. {fix}",
-                          {"caller": "The code", "name": "torch.X", "have": "the installed version",
-                           "older": "older (or newer)", "fix": "Install the PyTorch it was written for"})
-#: ``module 'torch.compiler' has no attribute 'is_compiling'``, ``cannot import name 'X' from 'torch.Y'``: code
-#: written for another PyTorch than the one installed.
-TORCH_API = re.compile(r"module '(?P<module>torch(?:\.\w+)*)' has no attribute '(?P<name>\w+)'"
-                       r"|cannot import name '(?P<imported>\w+)' from '(?P<source>torch(?:\.\w+)*)'")
 #: Errors whose own instructions are quoted, at most.
 MAX_OWN_WORDS = 3
 ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that node's code is CUDA-only; look for a "
@@ -57,7 +53,7 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
     "failed in a node, named by the traceback's `custom_nodes/NAME/` frame, with the exception and its message "
     "(and what the message itself says to do, first).",
     advice=(*OWN_WORDS_ADVICE, ADVICE_TORCH_API, ADVICE_ROOT_MODULE, ADVICE_MODULE, ADVICE_MODULE_PART, ADVICE_NODE,
-            ADVICE_READ, ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY),
+            ADVICE_READ, ADVICE_FRAMES, ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY),
 )
 def _exception(facts: Facts) -> list[Finding]:
     failed = facts.failed_startups()  # their exceptions are the start-up failure's cause (startup-failed)
@@ -82,6 +78,7 @@ def _exception(facts: Facts) -> list[Finding]:
         own = own_words_advice(group[0].error, f"The error from `{group[0].node}`" if group[0].node else "The error")
         if own is not None and own not in advice and len(advice) < MAX_OWN_WORDS:
             advice.append(own)
+    told_nodes: set[str] = set()
     for group in distinct[:3]:
         f = group[0]
         torch_api = _torch_api(facts, f)
@@ -102,13 +99,17 @@ def _exception(facts: Facts) -> list[Finding]:
         elif f.module:
             item = ADVICE_MODULE(package=_package(f.module))
         elif f.node:
+            if f.node in told_nodes:
+                continue  # one line per node: the first of its exceptions to look up
+            told_nodes.add(f.node)
             item = ADVICE_NODE(node=f.node, error=f.exc_type or clip(f.error, 60))
         else:
             continue
         if item not in advice:
             advice.append(item)
     if not any(f.node or f.frame for group in distinct for f in group):
-        advice.append(ADVICE_READ())
+        traced = next((f for group in distinct for f in group if f.frames), None)
+        advice.append(_frames_advice(traced.frames) if traced is not None else ADVICE_READ())
     advice.append(ADVICE_INPUTS())
     return [finding(
         "exception", title, "high",
@@ -138,6 +139,8 @@ class Failure:
     cause: str | None = None
     #: The innermost frame of its traceback (``ops.py:run_every_op``), when the code it failed in is known.
     frame: str | None = None
+    #: Its traceback's innermost frames, ``FILE:FUNCTION``.
+    frames: tuple[str, ...] = ()
 
 
 def _failure(facts: Facts, record: ErrorRecord) -> Failure:
@@ -158,36 +161,26 @@ def _failure(facts: Facts, record: ErrorRecord) -> Failure:
         cause, module = causes[0], _missing_module(causes[0])
     cuda_only = any(ev.fields.get("cuda_call") for ev in tracebacks) or "not compiled with CUDA" in message
     frames = [str(f) for f in tb.fields.get("frames", [])] if tb is not None else []
-    inner = next((f for f in reversed(frames) if not f.startswith(TORCH_FRAMES)), None)
+    inner = innermost_caller(frames)
     return Failure(record, _error_evidence(facts, record), node, message, exc_type, cuda_only, module,
-                   cause if module else None, inner if TORCH_API.search(message) else None)
+                   cause if module else None, inner if TORCH_API.search(message) else None, tuple(frames))
 
 
-#: Frames of torch's own module machinery, which only pass a call on.
-TORCH_FRAMES = ("module.py:", "functional.py:")
+def _frames_advice(frames: tuple[str, ...]) -> str:
+    """What a traceback without a custom node's frame shows: where it ended, and whose code that may be."""
+    shown = list(dict.fromkeys(f for f in reversed(frames) if not f.startswith(TORCH_FRAMES)))[:MAX_FRAMES_SHOWN]
+    named = " ← ".join(f"`{f}`" for f in shown) or f"`{frames[-1]}`"
+    frozen = next((f.split(":", 1)[0] for f in shown if f.startswith("<frozen ") and "importlib" not in f), None)
+    hint = (f"`{frozen}` is code loaded without a file, so the traceback cannot say where it comes from: custom "
+            "nodes load such code, so look for the node that installs it" if frozen else
+            "Their paths in the traceback say whose code that is: ComfyUI's (`comfy/`), a library's "
+            "(`site-packages/`) or a custom node's")
+    return ADVICE_FRAMES(frames=named, hint=hint)
 
 
 def _torch_api(facts: Facts, f: Failure) -> str | None:
-    """Advice for code that uses a PyTorch function the installed PyTorch lacks: which code, which version."""
-    m = TORCH_API.search(f.error)
-    if m is None:
-        return None
-    name = f"{m['module']}.{m['name']}" if m["module"] else f"{m['source']}.{m['imported']}"
-    run = facts.run_at(f.record.source, f.record.line)
-    have = run.pytorch_version if run is not None and run.pytorch_version else None
-    where = f" (`{f.frame}`)" if f.frame else ""
-    if f.node:
-        caller = f"The custom node `{f.node}`{where}"
-        fix = (f"Update `{f.node}`, or install the PyTorch version its requirements name; if it needs a newer "
-               "PyTorch than ComfyUI's, a newer PyTorch build for the same CUDA (pytorch.org's selector gives the "
-               "command)")
-    else:
-        comfy = f"ComfyUI {run.comfyui_version}" if run is not None and run.comfyui_version else "ComfyUI"
-        caller = f"The code that failed{where}"
-        fix = (f"The code is {comfy}'s or a library's it uses: install a newer PyTorch build for the same CUDA "
-               "(pytorch.org's selector gives the command), or use an image whose PyTorch matches this ComfyUI")
-    older = "probably older"
-    return ADVICE_TORCH_API(caller=caller, name=name, have=have or "(version not in the log)", older=older, fix=fix)
+    """Advice for code that uses a PyTorch function the installed PyTorch lacks."""
+    return torch_api_advice(f.error, facts.run_at(f.record.source, f.record.line), f.node, f.frame)
 
 
 def _missing_module(message: str) -> str | None:

@@ -1,15 +1,18 @@
-"""Custom nodes that failed to import at start-up."""
+"""Custom nodes, and ComfyUI's own node files, that failed to import at start-up."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from ...model import Finding, Run
+from ...events import EventKind
+from ...model import ErrorRecord, Finding, Run
 from ...text import basename, plural
 from ..engine import Advice, finding, rule
 from ..evidence import clip
 from ..facts import Facts
 from ..hints import OWN_WORDS_ADVICE, own_words_advice
+from ..pytorch import ADVICE_EXTENSION, ExtensionFailure, demangled, extension_failure
 
 ADVICE_INSTALL_MISSING = Advice("Install the missing Python packages the reasons name into the Python ComfyUI runs "
                                 "with (ComfyUI-Manager: Try fix)")
@@ -21,6 +24,9 @@ ADVICE_SUBMODULE = Advice("`{node}` misses a file under `repositories/`, a git s
                           "leaves empty: run `git submodule update --init --recursive` in its folder (or clone "
                           "it with `--recursive`)", {"node": "the node"})
 ADVICE_SYNTAX = Advice("A syntax error means the node does not fit this Python or ComfyUI: update the node")
+ADVICE_REQUIREMENTS = Advice("ComfyUI's own node files need ComfyUI's requirements: install them into the Python "
+                             "ComfyUI runs with, as its warning says (`python -m pip install -r requirements.txt` in "
+                             "ComfyUI's folder; the portable build: `update/update_comfyui.bat`)")
 ADVICE_REMOVE_NODE = Advice("Or remove the node if no workflow needs it")
 ADVICE_NEWER_PYTHON = Advice("`unsupported operand type(s) for |: 'type' and 'type'` is a `X | Y` type hint, which "
                              "needs Python 3.10 or later: {nodes} {verb} written for a newer Python than this one; "
@@ -32,6 +38,8 @@ ADVICE_OLD_API = Advice("`{module}` is gone from the installed `{package}` (it m
                                                                "nodes": "the node", "verb": "was", "them": "it"})
 
 
+#: How the segmenter words a failure of one of ComfyUI's own node files.
+BUILTIN_PREFIX = "built-in node file failed to import: "
 #: A failure's reason is shown cut to this many characters; the nodes' own instructions are quoted whole.
 MAX_REASON_CHARS = 160
 MAX_OWN_WORDS = 3
@@ -45,9 +53,12 @@ SUBMODULE_RE = re.compile(r"No module named '([A-Za-z_]\w*\.[\w.]+)'")
 
 @rule(
     "import-failed", "warning", None,
-    trigger="`(IMPORT FAILED)` in the custom-node import times: nodes that did not load.",
-    advice=(*OWN_WORDS_ADVICE, ADVICE_INSTALL_MISSING, ADVICE_OLD_API, ADVICE_NEWER_PYTHON, ADVICE_NOT_A_NODE,
-            ADVICE_SUBMODULE, ADVICE_MISSING_FILE, ADVICE_SYNTAX, ADVICE_REMOVE_NODE),
+    trigger="`(IMPORT FAILED)` in the custom-node import times, or ComfyUI's `IMPORT FAILED: FILE` list of its own "
+    "node files (comfy_extras/): nodes that did not load, with the reasons the log gives (a compiled extension built "
+    "against another PyTorch is named).",
+    advice=(*OWN_WORDS_ADVICE, ADVICE_EXTENSION, ADVICE_INSTALL_MISSING, ADVICE_OLD_API, ADVICE_NEWER_PYTHON,
+            ADVICE_NOT_A_NODE, ADVICE_SUBMODULE, ADVICE_MISSING_FILE, ADVICE_SYNTAX, ADVICE_REQUIREMENTS,
+            ADVICE_REMOVE_NODE),
 )
 def _import_failed(facts: Facts) -> list[Finding]:
     failed: dict[str, tuple[Run, float, int]] = {}
@@ -55,18 +66,23 @@ def _import_failed(facts: Facts) -> list[Finding]:
         for seconds, path, did_fail, line in run.import_times:
             if did_fail and path not in failed:
                 failed[path] = (run, seconds, line)
-    if not failed:
+    builtin = _builtin_failures(facts)
+    if not failed and not builtin:
         return []
     reasons: dict[str, str] = {}
     for e in facts.report.errors:
         if e.kind == "import_failed":
             for path in failed:
                 if path in e.message and "(" in e.message:
-                    reasons.setdefault(path, e.message.split(path, 1)[1].strip(" ()"))
+                    reasons.setdefault(path, _reason(e.message, path))
     names = [basename(p) for p in failed]
     # What a node's own error says to do comes first (``Please download ... to models/svd``).
     advice = [own for own in (own_words_advice(reason, f"`{basename(path)}`") for path, reason in reasons.items())
               if own is not None][:MAX_OWN_WORDS]
+    extensions, told = _extensions(facts, {**reasons, **{b.name: b.reason for b in builtin if b.reason}},
+                                   [*((run.source, line) for run, _, line in failed.values()),
+                                    *((b.source, b.line) for b in builtin)])
+    advice += [item for _, item, _ in extensions]
     texts = " ".join(reasons.values())
     moved: dict[str, list[str]] = {}  # a submodule an installed package no longer has -> the nodes needing it
     for path, reason in reasons.items():
@@ -97,14 +113,108 @@ def _import_failed(facts: Facts) -> list[Finding]:
         advice.append(ADVICE_MISSING_FILE(files=", ".join(f"`{basename(f)}`" for f in plain[:3])))
     if "syntax" in texts.lower():
         advice.append(ADVICE_SYNTAX())
-    advice.append(ADVICE_REMOVE_NODE())
-    shown = "; ".join(f"{basename(p)} ({clip(reasons[p], MAX_REASON_CHARS)})" if p in reasons else basename(p)
-                      for p in list(failed)[:3])
+    if any(b.name not in told for b in builtin):  # ComfyUI's own files: its requirements, as its warning says
+        advice.append(ADVICE_REQUIREMENTS())
+    if failed:
+        advice.append(ADVICE_REMOVE_NODE())
+    why = []
+    if failed:
+        shown = "; ".join(f"{basename(p)} ({clip(reasons[p], MAX_REASON_CHARS)})" if p in reasons else basename(p)
+                          for p in list(failed)[:3])
+        why.append(f"ComfyUI lists {', '.join(names[:5])}{' …' if len(names) > 5 else ''} as IMPORT FAILED: "
+                   f"{'its' if len(failed) == 1 else 'their'} nodes do not exist in this process, and workflows "
+                   f"using them fail validation. {shown}.")
+    if builtin:
+        listed = ", ".join(f"`{b.name}`" for b in builtin[:5]) + (" …" if len(builtin) > 5 else "")
+        why.append(f"ComfyUI's own node files {listed} did not import (IMPORT FAILED): the built-in nodes they "
+                   "define are missing from this process, and workflows using them fail validation.")
+        unexplained = [b for b in builtin if b.name not in told and b.reason][:3]
+        if unexplained:
+            why.append("; ".join(f"{b.name} ({clip(b.reason or '', MAX_REASON_CHARS)})" for b in unexplained) + ".")
+    why += [what for what, _, _ in extensions]
+    evidence = [facts.cite(run.source, line, f"{seconds:.1f} seconds (IMPORT FAILED): {path}")
+                for path, (run, seconds, line) in failed.items()]
+    evidence += [facts.cite(b.source, b.line, f"IMPORT FAILED: {basename(b.name)}") for b in builtin]
+    said = next((b for b in builtin if b.said_at is not None and b.said_at != b.line), None)
+    if said is not None and said.said_at is not None:  # the line that says why (``Cannot import ...: REASON``)
+        evidence.append(facts.cite(said.source, said.said_at, f"Cannot import {said.name}: {said.reason}"))
+    title = (f"{plural(len(failed), 'custom node')} and {plural(len(builtin), 'built-in node file')} failed to import"
+             if failed and builtin else f"{plural(len(failed), 'custom node')} failed to import" if failed
+             else f"{plural(len(builtin), 'built-in node file')} failed to import")
+    if builtin and not failed and extensions:
+        title += f": {extensions[0][2]}"
     return [finding(
-        "import-failed", f"{plural(len(failed), 'custom node')} failed to import", "high",
-        f"ComfyUI lists {', '.join(names[:5])}{' …' if len(names) > 5 else ''} as IMPORT FAILED: their nodes "
-        f"do not exist in this process, and workflows using them fail validation. {shown}.",
-        advice,
-        [facts.cite(run.source, line, f"{seconds:.1f} seconds (IMPORT FAILED): {path}")
-         for path, (run, seconds, line) in failed.items()],
-        {"failed": len(failed), "nodes": names})]
+        "import-failed", title, "high", " ".join(why), advice, evidence,
+        {"failed": len(failed) + len(builtin), "nodes": names, "builtin": [b.name for b in builtin]})]
+
+
+@dataclass(frozen=True)
+class BuiltinFailure:
+    """One of ComfyUI's own node files that did not import: ``comfy_extras/nodes_latent.py``, where the log says
+    so (the ``IMPORT FAILED`` line, else the ``Cannot import`` line), and why (the ``Cannot import`` reason)."""
+
+    name: str
+    source: int
+    line: int
+    reason: str | None
+    #: The ``Cannot import`` line that gives the reason.
+    said_at: int | None = None
+
+
+def _builtin_failures(facts: Facts) -> list[BuiltinFailure]:
+    """ComfyUI's own node files that failed, from its ``IMPORT FAILED: FILE`` list and its ``Cannot import`` lines."""
+    reasons: dict[str, tuple[str, ErrorRecord]] = {}
+    for e in facts.report.errors:
+        if e.kind == "import_failed" and e.message.startswith(BUILTIN_PREFIX):
+            path = e.message[len(BUILTIN_PREFIX):].split(" (", 1)[0]
+            name = "/".join(re.split(r"[/\\]", path)[-2:])
+            reasons.setdefault(name, (_reason(e.message, path), e))
+    listed: dict[str, BuiltinFailure] = {}
+    folder = ""
+    for ev in facts.events[EventKind.BUILTIN_IMPORT_FAILED]:
+        if ev.fields.get("folder"):
+            folder = str(ev.fields["folder"])
+        elif ev.fields.get("file"):
+            name = f"{folder}/{ev.fields['file']}" if folder else str(ev.fields["file"])
+            said = reasons.get(name)
+            listed.setdefault(name, BuiltinFailure(name, ev.source, ev.line, said[0] if said else None,
+                                                   said[1].end_line if said else None))
+    for name, (reason, record) in reasons.items():  # a log cut before ComfyUI's list
+        at = record.end_line or record.line
+        listed.setdefault(name, BuiltinFailure(name, record.source, at, reason, at))
+    return list(listed.values())
+
+
+def _reason(message: str, path: str) -> str:
+    """``REASON`` of ``... failed to import: PATH (REASON)``."""
+    rest = message.split(path, 1)[1].strip()
+    return rest[1:-1] if rest.startswith("(") and rest.endswith(")") else rest.strip(" ()")
+
+
+def _extensions(facts: Facts, reasons: dict[str, str],
+                where: list[tuple[int, int]]) -> tuple[list[tuple[str, str, str]], set[str]]:
+    """Compiled extensions the failures name: (what the finding says, the advice, a short title) per package,
+    and the failures they explain."""
+    by_package: dict[str, list[tuple[str, ExtensionFailure]]] = {}
+    for name, reason in reasons.items():
+        ext = extension_failure(reason)
+        if ext is not None and ext.package:
+            by_package.setdefault(ext.package, []).append((name, ext))
+    if not by_package:
+        return [], set()
+    runs = [facts.run_at(source, line) for source, line in where]
+    have = next((run.pytorch_version for run in runs if run is not None and run.pytorch_version), None)
+    said: list[tuple[str, str, str]] = []
+    for package, failures in by_package.items():
+        ext = failures[0][1]
+        what = f"All {len(failures)}" if len(failures) == len(reasons) and len(failures) > 1 else \
+            f"{len(failures)} of them" if len(failures) > 1 else f"`{failures[0][0]}`"
+        readable = demangled(ext.torch_symbol) if ext.torch_symbol else None
+        lacks = (f"it lacks `{ext.torch_symbol}`" + (f" (`{readable}`)" if readable else "")
+                 + ", a function of PyTorch's own C++ library, so it was built against another PyTorch than the "
+                 f"installed {have or 'one'}") if ext.torch_symbol else "it does not load"
+        said.append((f"{what} failed on the compiled extension `{ext.module}` of `{package}`: {lacks}.",
+                     ADVICE_EXTENSION(package=package, have=f" {have}" if have else ""),
+                     f"`{package}` does not fit PyTorch {have}" if ext.torch_symbol and have
+                     else f"`{package}` does not load"))
+    return said, {name for failures in by_package.values() for name, _ in failures}

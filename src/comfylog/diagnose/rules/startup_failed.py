@@ -11,6 +11,7 @@ from ..engine import Advice, finding, rule
 from ..evidence import clip, event_line
 from ..facts import Facts
 from ..hints import OWN_WORDS_ADVICE, own_words_advice
+from ..pytorch import ADVICE_TORCH_API, innermost_caller, torch_api_advice
 
 #: Paths of Python installations that are not the one ComfyUI's portable build ships.
 STORE_PYTHON = "\\windowsapps\\"
@@ -40,8 +41,8 @@ ADVICE_CAPTURE = Advice(
     "CUDA banner) but never ready (`To see the GUI go to`) and no prompt run, in any start-up: the cause the log "
     "shows (torch missing from the Python that ran, torch's DLLs, the exception start-up ended with, a log cut "
     "off inside a traceback).",
-    advice=(ADVICE_INSTALL_TORCH, ADVICE_STORE_PYTHON, ADVICE_TORCH_DLL, *OWN_WORDS_ADVICE, ADVICE_FIX_ERROR,
-            ADVICE_CAPTURE),
+    advice=(ADVICE_INSTALL_TORCH, ADVICE_STORE_PYTHON, ADVICE_TORCH_DLL, *OWN_WORDS_ADVICE, ADVICE_TORCH_API,
+            ADVICE_FIX_ERROR, ADVICE_CAPTURE),
 )
 def _startup_failed(facts: Facts) -> list[Finding]:
     return [_finding(facts, runs) for runs in facts.failed_startups().values()]
@@ -122,8 +123,11 @@ def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str |
             evidence += [facts.cite_event(ev) for ev in others[-2:]]
         own_words = own_words_advice(str(chosen.fields.get("message") or ""))  # the error's own instruction first
         advice = [own_words] if own_words is not None else []
-        advice.append(ADVICE_FIX_ERROR(error=clip(_error(chosen), 100),
-                                       where=f", {where_raised}" if where_raised else ""))
+        node = str(chosen.fields["custom_node"]) if chosen.fields.get("custom_node") else None
+        frame = innermost_caller([str(f) for f in chosen.fields.get("frames", [])])
+        torch_api = torch_api_advice(_error(chosen), facts.run_at(chosen.source, chosen.line), node, frame)
+        advice.append(torch_api or ADVICE_FIX_ERROR(error=clip(_error(chosen), 100),
+                                                    where=f", {where_raised}" if where_raised else ""))
         if cut is not None:
             cut_at = facts.lines_ref(cut.source, cut.line)
             advice.append(ADVICE_CAPTURE(what=f"the log ends inside a traceback ({cut_at})"))

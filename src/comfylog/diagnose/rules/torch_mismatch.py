@@ -8,11 +8,11 @@ from ...text import basename
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip
 from ..facts import Facts
+from ..pytorch import LOAD_FAILURES
 
-#: How a compiled extension that does not fit the installed PyTorch fails to load (Windows, Linux).
-LOAD_FAILURES = ("DLL load failed", "undefined symbol")
-#: How the segmenter words a custom node's import failure (``... PATH (REASON)``).
-IMPORT_PREFIX = "custom node failed to import: "
+#: How the segmenter words an import failure (``... PATH (REASON)``): a custom node's, one of ComfyUI's own files'.
+IMPORT_PREFIXES = {"custom node failed to import: ": "custom node", "built-in node file failed to import: ":
+                   "built-in node file"}
 
 ADVICE_XFORMERS = Advice(
     "Install the xFormers build made for PyTorch {have} (from the same index as torch), or uninstall xFormers: "
@@ -57,9 +57,10 @@ def _torch_mismatch(facts: Facts) -> list[Finding]:
 
 def _failure(message: str) -> str:
     """``custom node `teacache`: `DLL load failed while importing _C` ``, or the message itself."""
-    if message.startswith(IMPORT_PREFIX) and " (" in message:
-        path, reason = message[len(IMPORT_PREFIX):].split(" (", 1)
-        return f"custom node `{basename(path)}`: `{clip(reason.rstrip(')'), 80)}`"
+    for prefix, what in IMPORT_PREFIXES.items():
+        if message.startswith(prefix) and " (" in message:
+            path, reason = message[len(prefix):].split(" (", 1)
+            return f"{what} `{basename(path)}`: `{clip(reason.rstrip(')'), 80)}`"
     return f"`{clip(message, 100)}`"
 
 

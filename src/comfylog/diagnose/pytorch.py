@@ -1,0 +1,118 @@
+"""Code that does not fit the installed PyTorch, as its errors show it: a function that PyTorch lacks
+(``module 'torch.compiler' has no attribute 'is_compiling'``), or a compiled extension built against
+another PyTorch (``flash_attn_2_cuda....so: undefined symbol: _ZN3c104cuda9SetDeviceEi``).
+
+Rules that meet such an error (a prompt's exception, a failed start-up, a failed import) read it here,
+so they all name the same function, extension and version the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..model import Run
+from .engine import Advice
+
+ADVICE_TORCH_API = Advice("{caller} calls `{name}`, which PyTorch {have} does not have: the installed PyTorch is "
+                          "{older} than that code needs. {fix}",
+                          {"caller": "The code", "name": "torch.X", "have": "the installed version",
+                           "older": "older (or newer)", "fix": "Install the PyTorch it was written for"})
+ADVICE_EXTENSION = Advice("Reinstall `{package}` built for the installed PyTorch{have} (a wheel made for that "
+                          "PyTorch and CUDA, or built from source against it), or uninstall it (`python -m pip "
+                          "uninstall {package}`) if nothing needs it", {"package": "the extension's package",
+                                                                       "have": " VERSION"})
+#: ``module 'torch.compiler' has no attribute 'is_compiling'``, ``cannot import name 'X' from 'torch.Y'``: code
+#: written for another PyTorch than the one installed.
+TORCH_API = re.compile(r"module '(?P<module>torch(?:\.\w+)*)' has no attribute '(?P<name>\w+)'"
+                       r"|cannot import name '(?P<imported>\w+)' from '(?P<source>torch(?:\.\w+)*)'")
+#: Frames of torch's own module machinery, which only pass a call on.
+TORCH_FRAMES = ("module.py:", "functional.py:")
+#: How a compiled extension fails to load (Windows, Linux): built for another PyTorch, CUDA or Python.
+LOAD_FAILURES = ("DLL load failed", "undefined symbol")
+#: ``PATH.so: undefined symbol: NAME``: the extension's file and the symbol it lacks.
+UNDEFINED_SYMBOL_RE = re.compile(r"(?P<path>[^\s:'\"]+\.(?:so|pyd)(?:\.[\d.]+)?): undefined symbol: (?P<symbol>\S+)")
+#: A C++ symbol of PyTorch's own libraries (Itanium-mangled ``c10::``, ``at::``, ``torch::``): an extension
+#: that lacks one was built against another PyTorch than the one it meets.
+TORCH_SYMBOL_RE = re.compile(r"^_ZNK?(?:3c10|2at|5torch)\d")
+#: ``DLL load failed while importing _C``.
+DLL_MODULE_RE = re.compile(r"DLL load failed while importing (?P<module>\w+)")
+#: The most parts of a C++ name read from a symbol.
+MAX_NAME_PARTS = 8
+#: Where pip installs packages.
+SITE_DIRS = ("site-packages", "dist-packages")
+#: A compiled module's suffix after its package's name (``flash_attn_2_cuda``: ``flash_attn``).
+EXTENSION_SUFFIX_RE = re.compile(r"(?:_\d+)?_(?:cuda|C|ext|kernels?)$")
+
+
+@dataclass(frozen=True)
+class ExtensionFailure:
+    """A compiled extension that did not load: its module, the package it belongs to (when the error shows
+    it), and the PyTorch symbol it lacks (then it was built against another PyTorch)."""
+
+    module: str
+    package: str | None
+    torch_symbol: str | None
+
+
+def extension_failure(message: str) -> ExtensionFailure | None:
+    """What an import error says of a compiled extension that did not load, or None for other errors."""
+    m = UNDEFINED_SYMBOL_RE.search(message)
+    if m is not None:
+        parts = re.split(r"[/\\]", m["path"])
+        module = parts[-1].split(".", 1)[0]
+        site = max((i for i, part in enumerate(parts) if part in SITE_DIRS), default=None)
+        package = (parts[site + 1] if site is not None and site + 2 < len(parts)
+                   else EXTENSION_SUFFIX_RE.sub("", module) or module)
+        symbol = m["symbol"] if TORCH_SYMBOL_RE.match(m["symbol"]) else None
+        return ExtensionFailure(module, package, symbol)
+    dll = DLL_MODULE_RE.search(message)
+    if dll is not None:
+        return ExtensionFailure(dll["module"], None, None)
+    return None
+
+
+def demangled(symbol: str) -> str | None:
+    """``c10::cuda::SetDevice`` of ``_ZN3c104cuda9SetDeviceEi`` (an Itanium-mangled nested name, arguments
+    left out), or None when it is not that simple form."""
+    m = re.match(r"_ZNK?", symbol)
+    if m is None:
+        return None
+    parts: list[str] = []
+    at = m.end()
+    while at < len(symbol) and symbol[at].isdigit() and len(parts) < MAX_NAME_PARTS:
+        digits = re.match(r"\d+", symbol[at:])
+        assert digits is not None
+        size, at = int(digits.group()), at + digits.end()
+        if size == 0 or at + size > len(symbol):
+            return None
+        parts.append(symbol[at:at + size])
+        at += size
+    return "::".join(parts) if len(parts) > 1 and symbol[at:at + 1] == "E" else None
+
+
+def innermost_caller(frames: list[str]) -> str | None:
+    """The innermost frame (``FILE:FUNCTION``) that is not torch's module machinery passing a call on."""
+    return next((f for f in reversed(frames) if not f.startswith(TORCH_FRAMES)), None)
+
+
+def torch_api_advice(message: str, run: Run | None, node: str | None = None, frame: str | None = None) -> str | None:
+    """Advice for code that uses a PyTorch function the installed PyTorch lacks: which code, which version."""
+    m = TORCH_API.search(message)
+    if m is None:
+        return None
+    name = f"{m['module']}.{m['name']}" if m["module"] else f"{m['source']}.{m['imported']}"
+    have = run.pytorch_version if run is not None and run.pytorch_version else None
+    where = f" (`{frame}`)" if frame else ""
+    if node:
+        caller = f"The custom node `{node}`{where}"
+        fix = (f"Update `{node}`, or install the PyTorch version its requirements name; if it needs a newer "
+               "PyTorch than ComfyUI's, a newer PyTorch build for the same CUDA (pytorch.org's selector gives the "
+               "command)")
+    else:
+        comfy = f"ComfyUI {run.comfyui_version}" if run is not None and run.comfyui_version else "ComfyUI"
+        caller = f"The code that failed{where}"
+        fix = (f"The code is {comfy}'s or a library's it uses: install a newer PyTorch build for the same CUDA "
+               "(pytorch.org's selector gives the command), or use an image whose PyTorch matches this ComfyUI")
+    return ADVICE_TORCH_API(caller=caller, name=name, have=have or "(version not in the log)",
+                            older="probably older", fix=fix)
