@@ -246,6 +246,21 @@ def test_code_calling_a_torch_function_the_installed_pytorch_lacks() -> None:
     assert not any("custom_nodes/NAME" in a for a in finding.advice)  # the frame is known: no "read the traceback"
 
 
+@pytest.mark.parametrize("message", [
+    "Error while deserializing header: incomplete metadata, file not fully covered",  # 042, safetensors 0.4+
+    "Error while deserializing header: MetadataIncompleteBuffer",  # older safetensors, the same cut-short file
+])
+def test_a_model_file_that_does_not_read_whole_is_to_download_again(message: str) -> None:
+    text = ("Total VRAM 24564 MB, total RAM 65298 MB\nTo see the GUI go to: http://127.0.0.1:8188\ngot prompt\n"
+            f"!!! Exception during processing !!! {message}\nTraceback (most recent call last):\n"
+            '  File "/comfyui/comfy/utils.py", line 55, in load_torch_file\n'
+            "    sd = safetensors.torch.load_file(ckpt, device=device.type)\n"
+            f"safetensors_rust.SafetensorError: {message}\nPrompt executed in 2.27 seconds\n")
+    finding = by_id(analyze_text(text))["exception"]
+    assert finding.advice[0].startswith("The model file did not read whole")
+    assert "Download it again" in finding.advice[0]
+
+
 def test_reload_thrash_names_the_model_reloaded_prompt_after_prompt() -> None:
     finding = by_id(analyze(corpus_log("022")))["reload-thrash"]
     assert finding.figures["streaks"]["BaseModel"] == 33 and finding.severity == "info"

@@ -11,6 +11,7 @@ from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip, event_line
 from ..facts import Facts, platform_of, prompt_seconds
 from ..hints import OWN_WORDS_ADVICE, own_words_advice
+from ..packages import missing_module, package_of
 from ..pytorch import ADVICE_TORCH_API, TORCH_API, TORCH_FRAMES, innermost_caller, torch_api_advice
 
 ADVICE_NODE = Advice("The exception is raised inside the custom node `{node}`: update it (ComfyUI-Manager: "
@@ -31,10 +32,6 @@ ADVICE_ROOT_MODULE = Advice("The chain of exceptions begins with `{cause}`: inst
 ADVICE_MODULE_PART = Advice("`{module}` is a part of `{package}`, not a package to install: `{package}` is there "
                             "without it. {where}", {"module": "a.b", "package": "a",
                                                    "where": "Re-install what brings it, or the version it needs"})
-#: Modules whose pip package has another name (``No module named 'skimage'``: ``scikit-image``).
-PACKAGES = {"skimage": "scikit-image", "cv2": "opencv-python", "PIL": "pillow", "yaml": "pyyaml",
-            "sklearn": "scikit-learn", "google.protobuf": "protobuf", "dateutil": "python-dateutil",
-            "attr": "attrs", "Crypto": "pycryptodome", "git": "GitPython", "fitz": "pymupdf"}
 ADVICE_DOWNLOAD = Advice("`{node}` downloads files (from Hugging Face or elsewhere) when it runs, and the connection "
                          "failed: put the files where it reads them beforehand, or fix the network (a proxy, "
                          "`HF_ENDPOINT` for a mirror)", {"node": "the custom node"})
@@ -43,6 +40,13 @@ NETWORK_ERRORS = ("ConnectionError", "ConnectionResetError", "LocalEntryNotFound
                   "ReadTimeout", "ConnectTimeout", "Connection aborted")
 #: Errors whose own instructions are quoted, at most.
 MAX_OWN_WORDS = 3
+ADVICE_DAMAGED_FILE = Advice("The model file did not read whole (`{error}`): it is cut short or damaged, usually a "
+                             "download that stopped or a disk that filled up while it was written. Download it again "
+                             "(with room on the disk) and compare its size with the source's",
+                             {"error": "the safetensors error"})
+#: safetensors' errors for a file that is not whole (safetensors' `SafeTensorError` variants as Python prints them).
+DAMAGED_FILE_ERRORS = ("incomplete metadata, file not fully covered", "MetadataIncompleteBuffer", "HeaderTooLarge",
+                       "HeaderTooSmall", "InvalidHeaderDeserialization")
 ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that node's code is CUDA-only; look for a "
                           "version or fork that supports MPS, or use another node", {"node": "the custom node"})
 
@@ -52,7 +56,8 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
     trigger="`!!! Exception during processing !!!` or a traceback that is not out of memory: prompts that "
     "failed in a node, named by the traceback's `custom_nodes/NAME/` frame, with the exception and its message "
     "(and what the message itself says to do, first).",
-    advice=(*OWN_WORDS_ADVICE, ADVICE_TORCH_API, ADVICE_ROOT_MODULE, ADVICE_MODULE, ADVICE_MODULE_PART, ADVICE_NODE,
+    advice=(*OWN_WORDS_ADVICE, ADVICE_TORCH_API, ADVICE_DAMAGED_FILE, ADVICE_ROOT_MODULE, ADVICE_MODULE,
+            ADVICE_MODULE_PART, ADVICE_NODE,
             ADVICE_READ, ADVICE_FRAMES, ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY),
 )
 def _exception(facts: Facts) -> list[Finding]:
@@ -84,6 +89,8 @@ def _exception(facts: Facts) -> list[Finding]:
         torch_api = _torch_api(facts, f)
         if torch_api is not None:
             item = torch_api
+        elif any(e in f.error for e in DAMAGED_FILE_ERRORS):
+            item = ADVICE_DAMAGED_FILE(error=clip(f.error.split(": ", 1)[-1], 80))
         elif f.cuda_only and mac and f.node:
             item = ADVICE_CUDA_ONLY(node=f.node)
         elif f.node and any(n in f.error for n in NETWORK_ERRORS):
@@ -95,9 +102,9 @@ def _exception(facts: Facts) -> list[Finding]:
                      "Re-install what brings it, or the version the code needs")
             item = ADVICE_MODULE_PART(module=f.module, package=top, where=where)
         elif f.module and f.cause:
-            item = ADVICE_ROOT_MODULE(cause=clip(f.cause, 120), package=_package(f.module))
+            item = ADVICE_ROOT_MODULE(cause=clip(f.cause, 120), package=package_of(f.module))
         elif f.module:
-            item = ADVICE_MODULE(package=_package(f.module))
+            item = ADVICE_MODULE(package=package_of(f.module))
         elif f.node:
             if f.node in told_nodes:
                 continue  # one line per node: the first of its exceptions to look up
@@ -154,11 +161,11 @@ def _failure(facts: Facts, record: ErrorRecord) -> Failure:
     if exc_type and not message.startswith(exc_type):
         tb_message = str(tb.fields.get("message") or "") if tb is not None else ""
         message = f"{exc_type}: {tb_message or message}"
-    module = _missing_module(message) if exc_type == "ModuleNotFoundError" else None
+    module = missing_module(message) if exc_type == "ModuleNotFoundError" else None
     cause = None
     causes = [str(c) for c in tb.fields.get("causes", [])] if tb is not None else []
     if module is None and causes and causes[0].startswith("ModuleNotFoundError:"):
-        cause, module = causes[0], _missing_module(causes[0])
+        cause, module = causes[0], missing_module(causes[0])
     cuda_only = any(ev.fields.get("cuda_call") for ev in tracebacks) or "not compiled with CUDA" in message
     frames = [str(f) for f in tb.fields.get("frames", [])] if tb is not None else []
     inner = innermost_caller(frames)
@@ -181,18 +188,6 @@ def _frames_advice(frames: tuple[str, ...]) -> str:
 def _torch_api(facts: Facts, f: Failure) -> str | None:
     """Advice for code that uses a PyTorch function the installed PyTorch lacks."""
     return torch_api_advice(f.error, facts.run_at(f.record.source, f.record.line), f.node, f.frame)
-
-
-def _missing_module(message: str) -> str | None:
-    """``No module named 'x.y'``: ``x.y``."""
-    if "No module named '" not in message:
-        return None
-    return message.split("No module named '", 1)[1].split("'", 1)[0] or None
-
-
-def _package(module: str) -> str:
-    """The pip package of a module (``skimage``: ``scikit-image``)."""
-    return PACKAGES.get(module, PACKAGES.get(module.split(".")[0], module))
 
 
 def _describe(f: Failure) -> str:

@@ -37,6 +37,11 @@ ADVICE_OLD_API = Advice("`{module}` is gone from the installed `{package}` (it m
                         "older `{package}` the node asks for", {"module": "a.b", "package": "the package",
                                                                "nodes": "the node", "verb": "was", "them": "it"})
 
+ADVICE_COMFY_API = Advice("{nodes} {verb} `{name}` from ComfyUI's `{module}`, which this ComfyUI does not have: the "
+                          "node and ComfyUI are from different times. Update both (ComfyUI-Manager: Update All), or "
+                          "install the version of the node that matches this ComfyUI",
+                          {"nodes": "The node", "verb": "imports", "name": "NAME", "module": "comfy.X"})
+
 
 #: How the segmenter words a failure of one of ComfyUI's own node files.
 BUILTIN_PREFIX = "built-in node file failed to import: "
@@ -47,6 +52,8 @@ MAX_OWN_WORDS = 3
 MISSING_FILE_RE = re.compile(r"No such file or directory: '([^']+)'")
 #: A node's git submodules live under ``repositories/`` (ComfyUI_UltimateSDUpscale's README: clone with them).
 SUBMODULE_PATH_RE = re.compile(r"[/\\]repositories[/\\]")
+#: ``cannot import name 'SVD_img2vid' from 'comfy.model_base'``: the node asks ComfyUI for what it does not have.
+COMFY_NAME_RE = re.compile(r"cannot import name '(\w+)' from '(comfy(?:_extras|_api)?(?:\.\w+)*)'")
 #: ``No module named 'torchvision.transforms.functional_tensor'``: a part of a package, not a package.
 SUBMODULE_RE = re.compile(r"No module named '([A-Za-z_]\w*\.[\w.]+)'")
 
@@ -57,8 +64,8 @@ SUBMODULE_RE = re.compile(r"No module named '([A-Za-z_]\w*\.[\w.]+)'")
     "node files (comfy_extras/): nodes that did not load, with the reasons the log gives (a compiled extension built "
     "against another PyTorch is named).",
     advice=(*OWN_WORDS_ADVICE, ADVICE_EXTENSION, ADVICE_INSTALL_MISSING, ADVICE_OLD_API, ADVICE_NEWER_PYTHON,
-            ADVICE_NOT_A_NODE, ADVICE_SUBMODULE, ADVICE_MISSING_FILE, ADVICE_SYNTAX, ADVICE_REQUIREMENTS,
-            ADVICE_REMOVE_NODE),
+            ADVICE_COMFY_API, ADVICE_NOT_A_NODE, ADVICE_SUBMODULE, ADVICE_MISSING_FILE, ADVICE_SYNTAX,
+            ADVICE_REQUIREMENTS, ADVICE_REMOVE_NODE),
 )
 def _import_failed(facts: Facts) -> list[Finding]:
     failed: dict[str, tuple[Run, float, int]] = {}
@@ -98,6 +105,14 @@ def _import_failed(facts: Facts) -> list[Finding]:
         advice.append(ADVICE_OLD_API(module=module, package=module.split(".")[0],
                                      nodes=", ".join(f"`{n}`" for n in nodes), verb="was" if one else "were",
                                      them="it" if one else "them"))
+    comfy_names: dict[tuple[str, str], list[str]] = {}  # (name, comfy module) -> the nodes importing it
+    for path, reason in reasons.items():
+        for m in COMFY_NAME_RE.finditer(reason):
+            comfy_names.setdefault((m.group(1), m.group(2)), []).append(basename(path))
+    for (name, module), nodes in comfy_names.items():
+        one = len(set(nodes)) == 1
+        advice.append(ADVICE_COMFY_API(nodes=", ".join(f"`{n}`" for n in dict.fromkeys(nodes)),
+                                       verb="imports" if one else "import", name=name, module=module))
     newer = [basename(p) for p, reason in reasons.items() if "unsupported operand type(s) for |: 'type'" in reason]
     if newer:
         advice.append(ADVICE_NEWER_PYTHON(nodes=", ".join(f"`{n}`" for n in newer),

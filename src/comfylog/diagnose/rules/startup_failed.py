@@ -11,6 +11,7 @@ from ..engine import Advice, finding, rule
 from ..evidence import clip, event_line
 from ..facts import Facts
 from ..hints import OWN_WORDS_ADVICE, own_words_advice
+from ..packages import missing_module, package_of
 from ..pytorch import ADVICE_TORCH_API, innermost_caller, torch_api_advice
 
 #: Paths of Python installations that are not the one ComfyUI's portable build ships.
@@ -30,6 +31,9 @@ ADVICE_FIX_ERROR = Advice(
     "Fix the error start-up ends with (`{error}`{where}): usually a package that does not fit the installed PyTorch "
     "or Python; reinstall ComfyUI's requirements into the Python that runs it "
     "(`python -m pip install -r requirements.txt`)", {"error": "the exception", "where": ""})
+ADVICE_MODULE_ALSO = Advice(
+    "Install `{package}` into the Python that runs {where} (`No module named '{module}'`): `python -m pip install "
+    "{package}`", {"package": "the package", "where": "it", "module": "X"})
 ADVICE_CAPTURE = Advice(
     "Capture the whole console (`docker logs`, the terminal's full scroll-back, or ComfyUI's own `comfyui.log`): "
     "{what}", {"what": "the log ends before the cause"})
@@ -42,7 +46,7 @@ ADVICE_CAPTURE = Advice(
     "shows (torch missing from the Python that ran, torch's DLLs, the exception start-up ended with, a log cut "
     "off inside a traceback).",
     advice=(ADVICE_INSTALL_TORCH, ADVICE_STORE_PYTHON, ADVICE_TORCH_DLL, *OWN_WORDS_ADVICE, ADVICE_TORCH_API,
-            ADVICE_FIX_ERROR, ADVICE_CAPTURE),
+            ADVICE_FIX_ERROR, ADVICE_MODULE_ALSO, ADVICE_CAPTURE),
 )
 def _startup_failed(facts: Facts) -> list[Finding]:
     return [_finding(facts, runs) for runs in facts.failed_startups().values()]
@@ -128,6 +132,12 @@ def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str |
         torch_api = torch_api_advice(_error(chosen), facts.run_at(chosen.source, chosen.line), node, frame)
         advice.append(torch_api or ADVICE_FIX_ERROR(error=clip(_error(chosen), 100),
                                                     where=f", {where_raised}" if where_raised else ""))
+        for ev in others[-2:]:  # a module missing beside the cause (the RunPod handler's own imports)
+            module = missing_module(_error(ev))
+            if module is not None:
+                node, first = ev.fields.get("custom_node"), str(ev.fields.get("first_file") or "")
+                where = f"custom node `{node}`" if node else f"`{basename(first)}`" if first else "it"
+                advice.append(ADVICE_MODULE_ALSO(package=package_of(module), module=module, where=where))
         if cut is not None:
             cut_at = facts.lines_ref(cut.source, cut.line)
             advice.append(ADVICE_CAPTURE(what=f"the log ends inside a traceback ({cut_at})"))
