@@ -47,6 +47,19 @@ ADVICE_DAMAGED_FILE = Advice("The model file did not read whole (`{error}`): it 
 #: safetensors' errors for a file that is not whole (safetensors' `SafeTensorError` variants as Python prints them).
 DAMAGED_FILE_ERRORS = ("incomplete metadata, file not fully covered", "MetadataIncompleteBuffer", "HeaderTooLarge",
                        "HeaderTooSmall", "InvalidHeaderDeserialization")
+ADVICE_WRONG_FILE = Advice("`{target}` could not take the weights of the file it loaded (`size mismatch`): the file "
+                           "is made for another model or another slot (a CLIP-G file where CLIP-L belongs, a text "
+                           "encoder or LoRA for another model). Load the file the model's workflow names there",
+                           {"target": "the model"})
+ADVICE_SHAPES = Advice("Tensors of shapes that do not fit (`{detail}`) mean two parts of the workflow do not belong "
+                       "together: usually a text encoder (CLIP), VAE, LoRA or ControlNet made for another model than "
+                       "the one sampling{models}. Load the ones made for it",
+                       {"detail": "the shapes", "models": ""})
+#: PyTorch's messages for tensors whose shapes do not fit each other (F.layer_norm/rms_norm, matmul, broadcasting).
+SHAPE_ERRORS = ("Given normalized_shape=", "mat1 and mat2 shapes cannot be multiplied",
+                "must match the size of tensor")
+#: ``Error(s) in loading state_dict for CLIPTextModel:`` followed by ``size mismatch for ...`` lines.
+STATE_DICT_ERROR = "Error(s) in loading state_dict for "
 ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that node's code is CUDA-only; look for a "
                           "version or fork that supports MPS, or use another node", {"node": "the custom node"})
 
@@ -56,7 +69,8 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
     trigger="`!!! Exception during processing !!!` or a traceback that is not out of memory: prompts that "
     "failed in a node, named by the traceback's `custom_nodes/NAME/` frame, with the exception and its message "
     "(and what the message itself says to do, first).",
-    advice=(*OWN_WORDS_ADVICE, ADVICE_TORCH_API, ADVICE_DAMAGED_FILE, ADVICE_ROOT_MODULE, ADVICE_MODULE,
+    advice=(*OWN_WORDS_ADVICE, ADVICE_TORCH_API, ADVICE_DAMAGED_FILE, ADVICE_WRONG_FILE, ADVICE_SHAPES,
+            ADVICE_ROOT_MODULE, ADVICE_MODULE,
             ADVICE_MODULE_PART, ADVICE_NODE,
             ADVICE_READ, ADVICE_FRAMES, ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY),
 )
@@ -91,6 +105,12 @@ def _exception(facts: Facts) -> list[Finding]:
             item = torch_api
         elif any(e in f.error for e in DAMAGED_FILE_ERRORS):
             item = ADVICE_DAMAGED_FILE(error=clip(f.error.split(": ", 1)[-1], 80))
+        elif STATE_DICT_ERROR in f.error:
+            item = ADVICE_WRONG_FILE(target=f.error.split(STATE_DICT_ERROR, 1)[1].strip().rstrip(":") or "the model")
+        elif any(e in f.error for e in SHAPE_ERRORS):
+            models = _sampling_models(facts, f.record)
+            item = ADVICE_SHAPES(detail=clip(f.error.split(": ", 1)[-1], 140),
+                                 models=f" (this prompt loaded {models})" if models else "")
         elif f.cuda_only and mac and f.node:
             item = ADVICE_CUDA_ONLY(node=f.node)
         elif f.node and any(n in f.error for n in NETWORK_ERRORS):
@@ -188,6 +208,19 @@ def _frames_advice(frames: tuple[str, ...]) -> str:
 def _torch_api(facts: Facts, f: Failure) -> str | None:
     """Advice for code that uses a PyTorch function the installed PyTorch lacks."""
     return torch_api_advice(f.error, facts.run_at(f.record.source, f.record.line), f.node, f.frame)
+
+
+#: Loads that are not the model that samples: text encoders, VAEs, vision encoders.
+NOT_SAMPLING = ("Clip", "CLIP", "TEModel", "AutoencoderKL", "VAE", "Vae", "Vision")
+
+
+def _sampling_models(facts: Facts, record: ErrorRecord) -> str:
+    """The models the failing prompt loaded that sample (not its text encoders or VAE): ``Lumina2``."""
+    prompt = next(iter(facts.prompts_by_index([record.prompt])), None) if record.prompt is not None else None
+    if prompt is None:
+        return ""
+    names = [ld.model for ld in facts.loads_of(prompt) if ld.model and not any(n in ld.model for n in NOT_SAMPLING)]
+    return ", ".join(f"`{name}`" for name in dict.fromkeys(names))
 
 
 def _describe(f: Failure) -> str:
