@@ -68,12 +68,12 @@ def test_one_log_reads_as_before() -> None:
 
 def test_terminal_errors_name_the_log_and_keep_the_line_whole() -> None:
     gguf, restarts = two_logs()
-    for columns in (120, 80):
+    for columns in (120, 80, 60):
         text = str(run_cli("analyze", str(gguf), str(restarts), text=True, columns=columns).stdout)
         errors = text[text.index("Errors"):]
-        header = errors.splitlines()[2]
+        header = next(line for line in errors.splitlines()[1:] if line.strip())  # a blank edge when padded
         assert header.split()[:2] == ["log", "line"], header
-        assert re.search(r"043-nohaxjsutluck\S*\s+65\s+—\s+exception", errors), errors
+        assert re.search(r"043-\S*\s+65\s+—\s+exception", errors), errors  # a name may wrap, its line never
         terminal = flat(text)
         assert "(line 20 of runpod-wan-lowvram-gguf.log)" in terminal
 
