@@ -7,6 +7,7 @@ a model download bar (776-790), `After restarting ComfyUI, please refresh the br
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from comfylog.api import analyze, analyze_text
@@ -84,3 +85,31 @@ def test_a_prompt_ends_the_install() -> None:
     (p,) = report.prompts
     assert p.total_s is not None and run.install_s is not None
     assert abs(run.span_s - run.startup_s - run.install_s - p.total_s - run.idle_s) < 0.002
+
+
+MODEL_EXCERPT = FIXTURES / "manager-model-install-idle.log"
+
+
+def test_manager_model_downloads_with_no_prompt_are_install_time_not_outside() -> None:
+    """036's three `Install model '…' from '…' into '…'` (ComfyUI-Manager's Model Manager) with no
+    prompt running: from the first to the last, their download bars included, is install time;
+    only the last download, drawn after the last install line, stays work outside prompts."""
+    report = analyze(MODEL_EXCERPT)
+    (run,) = report.runs
+    (start, end), = run.install_spans
+    assert start == _ts("2026-01-18 10:53:32.214") and end == _ts("2026-01-18 10:53:44.719")
+    assert run.install_s is not None and abs(run.install_s - 12.505) < 0.002
+    # the last model's bar (0.74 s at 90.8MB/s for 66.9M) ends after the last install line
+    assert run.outside_s is not None and run.outside_s < 1.0
+    rows = dict(report.time_breakdown())
+    assert rows["install"] == run.install_s
+
+
+def test_both_forms_of_the_install_model_line_start_an_install() -> None:
+    """Manager's older line has no `from '<url>'` (upstream-messages.txt quotes both)."""
+    from comfylog.api import analyze_text
+
+    lines = MODEL_EXCERPT.read_bytes().decode("utf-8").split("\n")
+    older = [re.sub(r"(Install model '[^']*') from '[^']*'", r"\1", ln) for ln in lines]
+    (run,) = analyze_text("\n".join(older)).runs
+    assert run.install_s is not None and abs(run.install_s - 12.505) < 0.002
