@@ -113,3 +113,41 @@ def test_both_forms_of_the_install_model_line_start_an_install() -> None:
     older = [re.sub(r"(Install model '[^']*') from '[^']*'", r"\1", ln) for ln in lines]
     (run,) = analyze_text("\n".join(older)).runs
     assert run.install_s is not None and abs(run.install_s - 12.505) < 0.002
+
+
+def test_watch_shows_and_exports_the_install_time_analyze_counts() -> None:
+    """046 fed to watch's analysis: the live view's run line names the install time, and the
+    Prometheus counter comfylog_install_seconds holds the seconds analyze gives (Run.install_s)."""
+    import socket
+
+    from comfylog.text import dur
+    from comfylog.watch.analysis import LiveAnalysis
+    from comfylog.watch.findings import live_findings
+    from comfylog.watch.live import render_live, snapshot
+    from comfylog.watch.metrics import Metrics
+    from rich.console import Console
+
+    data = corpus_log("046").read_bytes()
+    install_s = analyze(corpus_log("046")).runs[1].install_s
+    assert install_s is not None
+    analysis = LiveAnalysis("046.log")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    metrics = Metrics("046.log", f"127.0.0.1:{port}")
+    try:
+        analysis.feed(data)
+        window, _ = live_findings(analysis)
+        snap = snapshot(analysis, window, [])
+        metrics.update(snap)
+        console = Console(width=200, record=True)
+        console.print(render_live(snap))
+        view = console.export_text()
+        assert snap.run is not None and snap.run.install_s is not None
+        assert f"installing nodes {dur(snap.run.install_s)}" in view, view
+        value = metrics.registry.get_sample_value("comfylog_install_seconds_total", {"source": "046.log"})
+        assert value is not None and abs(value - snap.run.install_s) < 1e-6
+        assert abs(snap.run.install_s - install_s) < 0.002  # the whole log fed: the seconds analyze counts
+    finally:
+        metrics.close()
+        analysis.close()
