@@ -120,12 +120,13 @@ def test_watch_shows_and_exports_the_install_time_analyze_counts() -> None:
     Prometheus counter comfylog_install_seconds holds the seconds analyze gives (Run.install_s)."""
     import socket
 
+    from rich.console import Console
+
     from comfylog.text import dur
     from comfylog.watch.analysis import LiveAnalysis
     from comfylog.watch.findings import live_findings
     from comfylog.watch.live import render_live, snapshot
     from comfylog.watch.metrics import Metrics
-    from rich.console import Console
 
     data = corpus_log("046").read_bytes()
     install_s = analyze(corpus_log("046")).runs[1].install_s
