@@ -12,6 +12,7 @@ import pytest
 import comfylog
 from comfylog.fleet import FLEET_PERCENTILES, QUANTITIES, FleetSummary, expand_inputs, percentile, wants_fleet
 from comfylog.read.source import UnusableInput
+from comfylog.text import fmt_s
 
 from .cli import run_cli
 from .conftest import CORPUS, EXAMPLES, corpus_or_skip
@@ -258,3 +259,44 @@ def test_the_fleet_table_never_breaks_an_id_at_80_columns() -> None:
     for finding in ("lowvram", "ws-wait", "slow-load", "gguf", "debug-logging", "oom-suspected"):
         assert finding in table, finding  # each id whole on its line
     assert all(len(line) <= 80 for line in table.splitlines())
+
+
+NARROW_LOGS = ("001", "012", "021", "033", "036", "046")
+
+
+def test_the_fleet_tables_keep_every_number_and_name_whole_at_60_80_120(tmp_path: Path) -> None:
+    """A directory of corpus logs (hours, estimated totals, a log with no prompt): at each width
+    every line fits, no cell is cut (``…``), each log's name is whole once its wrapped lines are
+    joined, each shown median/p95 pair is the JSON's, and the columns left out are named."""
+    corpus = corpus_or_skip()
+    for number in NARROW_LOGS:
+        source = next((corpus / "logs").glob(f"{number}-*.log"))
+        (tmp_path / source.name).symlink_to(source)
+    data = json.loads(run_cli("analyze", str(tmp_path), "--format", "json").stdout)
+    names = {row["path"]: Path(row["path"]).name for row in data["logs"]}
+    shown_at = {}
+    for columns in (60, 80, 120):
+        text = str(run_cli("analyze", str(tmp_path), columns=columns, text=True).stdout)
+        assert "…" not in text, text
+        assert all(len(line) <= columns for line in text.splitlines()), text
+        table = text[text.index("Logs:"):text.index("Fleet-wide")]
+        header = next(line for line in table.splitlines() if line.split()[:1] == ["log"])
+        joined = "".join(line.split(" ")[0] for line in table.splitlines()[table.splitlines().index(header) + 2:])
+        for name in names.values():
+            assert name in joined, (columns, name)
+        shown_at[columns] = header.split()
+        dropped = [q for q in ("wait", "machine", "load", "inference") if q not in header.split()]
+        if dropped:
+            assert f"not shown at this width: {', '.join(dropped)}" in flat(table), table
+        for row in data["logs"]:
+            if row["timed_prompts"]:  # the row's total pair whole, as text.py writes the JSON's seconds
+                pair = "/".join(fmt_s(row[f"total_{p}"], compact=columns < 120) for p in ("p50", "p95"))
+                assert pair in table, (columns, pair, table)
+    assert shown_at[120][:2] == ["log", "machine"] and "wait" in shown_at[120]
+    assert "machine" not in shown_at[60] and "total" in shown_at[60] and "findings" in shown_at[60]
+    percentiles = str(run_cli("analyze", str(tmp_path), columns=60, text=True).stdout).split("Fleet-wide")[1]
+    assert "3:48:10" in percentiles or "3h48m" in percentiles  # the sum of every prompt's seconds, whole
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())

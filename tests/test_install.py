@@ -7,6 +7,7 @@ a model download bar (776-790), `After restarting ComfyUI, please refresh the br
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from comfylog.api import analyze, analyze_text
@@ -84,3 +85,70 @@ def test_a_prompt_ends_the_install() -> None:
     (p,) = report.prompts
     assert p.total_s is not None and run.install_s is not None
     assert abs(run.span_s - run.startup_s - run.install_s - p.total_s - run.idle_s) < 0.002
+
+
+MODEL_EXCERPT = FIXTURES / "manager-model-install-idle.log"
+
+
+def test_manager_model_downloads_with_no_prompt_are_install_time_not_outside() -> None:
+    """036's three `Install model '…' from '…' into '…'` (ComfyUI-Manager's Model Manager) with no
+    prompt running: from the first to the last, their download bars included, is install time;
+    only the last download, drawn after the last install line, stays work outside prompts."""
+    report = analyze(MODEL_EXCERPT)
+    (run,) = report.runs
+    (start, end), = run.install_spans
+    assert start == _ts("2026-01-18 10:53:32.214") and end == _ts("2026-01-18 10:53:44.719")
+    assert run.install_s is not None and abs(run.install_s - 12.505) < 0.002
+    # the last model's bar (0.74 s at 90.8MB/s for 66.9M) ends after the last install line
+    assert run.outside_s is not None and run.outside_s < 1.0
+    rows = dict(report.time_breakdown())
+    assert rows["install"] == run.install_s
+
+
+def test_both_forms_of_the_install_model_line_start_an_install() -> None:
+    """Manager's older line has no `from '<url>'` (upstream-messages.txt quotes both)."""
+    from comfylog.api import analyze_text
+
+    lines = MODEL_EXCERPT.read_bytes().decode("utf-8").split("\n")
+    older = [re.sub(r"(Install model '[^']*') from '[^']*'", r"\1", ln) for ln in lines]
+    (run,) = analyze_text("\n".join(older)).runs
+    assert run.install_s is not None and abs(run.install_s - 12.505) < 0.002
+
+
+def test_watch_shows_and_exports_the_install_time_analyze_counts() -> None:
+    """046 fed to watch's analysis: the live view's run line names the install time, and the
+    Prometheus counter comfylog_install_seconds holds the seconds analyze gives (Run.install_s)."""
+    import socket
+
+    from rich.console import Console
+
+    from comfylog.text import dur
+    from comfylog.watch.analysis import LiveAnalysis
+    from comfylog.watch.findings import live_findings
+    from comfylog.watch.live import render_live, snapshot
+    from comfylog.watch.metrics import Metrics
+
+    data = corpus_log("046").read_bytes()
+    install_s = analyze(corpus_log("046")).runs[1].install_s
+    assert install_s is not None
+    analysis = LiveAnalysis("046.log")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    metrics = Metrics("046.log", f"127.0.0.1:{port}")
+    try:
+        analysis.feed(data)
+        window, _ = live_findings(analysis)
+        snap = snapshot(analysis, window, [])
+        metrics.update(snap)
+        console = Console(width=200, record=True)
+        console.print(render_live(snap))
+        view = console.export_text()
+        assert snap.run is not None and snap.run.install_s is not None
+        assert f"installing nodes {dur(snap.run.install_s)}" in view, view
+        value = metrics.registry.get_sample_value("comfylog_install_seconds_total", {"source": "046.log"})
+        assert value is not None and abs(value - snap.run.install_s) < 1e-6
+        assert abs(snap.run.install_s - install_s) < 0.002  # the whole log fed: the seconds analyze counts
+    finally:
+        metrics.close()
+        analysis.close()

@@ -28,7 +28,8 @@ MD = MarkdownIt("gfm-like")
 MD.linkify.set({"fuzzy_link": False})
 #: What GitHub turns into a mention, a reference or a picture outside code.
 GITHUB_LINKED = re.compile(r"(?<![\w`])@[A-Za-z0-9]|#\d|\bGH-\d|:tada:|deadbeef1234|www\.", re.I)
-OUR_HTML = re.compile(r"^(<details>|</details>|<summary>The log's (\d+ lines?|lines \(\d+ of \d+\))</summary>)$")
+OUR_HTML = re.compile(r"^(<details>|</details>|<summary>(The log's (\d+ lines?|lines \(\d+ of \d+\))|"
+                      r"\d+ lines? of \d+ logs?|Lines of \d+ logs? \(\d+ of \d+\))</summary>)$")
 
 
 def inline_tokens(tokens: list[Token]) -> list[Token]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -13,17 +12,26 @@ from rich.text import Text
 from ..compare import Comparison, Delta, ModelLoads, ratio_text
 from ..model import Finding
 from ..text import fmt_s
+from .fit import Column, fit_columns, fitted_table
 from .styles import PHASE_STYLE, SEVERITY_STYLE
 
 
 def render_compare(comparison: Comparison, console: Console) -> None:
-    for part in compare_parts(comparison):
+    for part in compare_parts(comparison, console.width):
         console.print(part)
         console.print()
 
 
-def compare_parts(c: Comparison) -> list[RenderableType]:
-    return [_header(c), _machine(c), _times(c), *([_loads(c)] if c.loads else []), _verdict(c)]
+#: Least widths of the text columns (labels, machine facts, ratios) on a narrow terminal (fit.fit_columns).
+LABEL_WIDTH = 12
+FACT_WIDTH = 12
+RATIO_WIDTH = 8
+#: The time table's column left out when it cannot hold every number whole (the run and baseline give it).
+TIME_DROPS = ("difference",)
+
+
+def compare_parts(c: Comparison, width: int = 120) -> list[RenderableType]:
+    return [_header(c), _machine(c, width), _times(c, width), *([_loads(c, width)] if c.loads else []), _verdict(c)]
 
 
 def _header(c: Comparison) -> Text:
@@ -41,22 +49,23 @@ def _header(c: Comparison) -> Text:
     return text
 
 
-def _machine(c: Comparison) -> Table:
-    table = Table(title="Machine", title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("")
-    table.add_column("run")
-    table.add_column("baseline")
-    for fact in c.machine:
-        style = "" if fact.same else "yellow"
-        table.add_row(fact.name, Text(fact.run or "—", style=style), Text(fact.baseline or "—", style=style))
-    return table
+def _machine(c: Comparison, width: int) -> Table:
+    def styled(text: str | None, same: bool) -> Text:
+        return Text(text or "—", style="" if same else "yellow")
+
+    def columns(compact: bool) -> list[Column]:
+        return [Column("", [f.name for f in c.machine], wrap=LABEL_WIDTH),
+                Column("run", [styled(f.run, f.same) for f in c.machine], wrap=FACT_WIDTH),
+                Column("baseline", [styled(f.baseline, f.same) for f in c.machine], wrap=FACT_WIDTH)]
+
+    return fitted_table(fit_columns(columns, width), "Machine")
 
 
-def _value(delta: Delta) -> tuple[str, str]:
+def _value(delta: Delta, compact: bool = False) -> tuple[str, str]:
     if delta.unit == "s/it":
         return (f"{delta.run:.2f} s/it" if delta.run is not None else "—",
                 f"{delta.baseline:.2f} s/it" if delta.baseline is not None else "—")
-    return fmt_s(delta.run), fmt_s(delta.baseline)
+    return fmt_s(delta.run, compact=compact), fmt_s(delta.baseline, compact=compact)
 
 
 def _ratio(delta: Delta) -> Text:
@@ -66,29 +75,33 @@ def _ratio(delta: Delta) -> Text:
     return Text(text, style=style)
 
 
-def _times(c: Comparison) -> Table:
-    table = Table(title="Time", title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("")
-    table.add_column("run", justify="right")
-    table.add_column("baseline", justify="right")
-    table.add_column("ratio", justify="right")
-    table.add_column("difference", justify="right")
+def _times(c: Comparison, width: int) -> Table:
     total_label = "total (as printed)" if c.total_source == "executed" else "total"
     rows: list[tuple[Text, Delta]] = [(Text(total_label, style="bold"), c.total)]
     rows += [(Text(d.name, style=PHASE_STYLE.get(d.name, "")), d) for d in c.phases]
     rows += [(Text(f"per step, bar {s.position} ({s.steps:g} steps)"), s.rate) for s in c.steps]
-    for label, delta in rows:
-        run, base = _value(delta)
-        diff = delta.difference
-        diff_text = "—" if diff is None else (f"{diff:+.2f} s/it" if delta.unit == "s/it" else _signed(diff))
-        table.add_row(label, run, base, _ratio(delta), diff_text)
-    if c.unmatched_steps:
-        table.caption = "not compared: " + "; ".join(c.unmatched_steps[:3])
-    return table
+
+    def columns(compact: bool) -> list[Column]:
+        values = [_value(delta, compact) for _, delta in rows]
+        return [Column("", [label for label, _ in rows], wrap=LABEL_WIDTH),
+                Column("run", [run for run, _ in values], "right"),
+                Column("baseline", [base for _, base in values], "right"),
+                Column("ratio", [_ratio(delta) for _, delta in rows], "right", wrap=RATIO_WIDTH),
+                Column("difference", [_difference(delta, compact) for _, delta in rows], "right")]
+
+    unmatched = "not compared: " + "; ".join(c.unmatched_steps[:3]) if c.unmatched_steps else None
+    return fitted_table(fit_columns(columns, width, TIME_DROPS), "Time", [unmatched])
 
 
-def _signed(seconds: float) -> str:
-    return ("+" if seconds >= 0 else "−") + fmt_s(abs(seconds))
+def _difference(delta: Delta, compact: bool) -> str:
+    diff = delta.difference
+    if diff is None:
+        return "—"
+    return f"{diff:+.2f} s/it" if delta.unit == "s/it" else _signed(diff, compact)
+
+
+def _signed(seconds: float, compact: bool = False) -> str:
+    return ("+" if seconds >= 0 else "−") + fmt_s(abs(seconds), compact=compact)
 
 
 def _loads_text(kinds: dict[str, int], mb: float | None) -> str:
@@ -98,20 +111,22 @@ def _loads_text(kinds: dict[str, int], mb: float | None) -> str:
     return ", ".join(parts) + (f" ({mb:.0f} MB)" if mb is not None else "")
 
 
-def _loads(c: Comparison) -> Table:
-    table = Table(title="Model loads", title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("model")
-    table.add_column("run")
-    table.add_column("baseline")
+def _loads(c: Comparison, width: int) -> Table:
+    cells: list[tuple[str, Text, Text]] = []
     for m in c.loads:
-        differs = set(m.run) != set(m.baseline)
-        style = "yellow" if differs else ""
-        table.add_row(m.model, Text(_loads_text(m.run, m.run_loaded_mb), style=style),
-                      Text(_loads_text(m.baseline, m.baseline_loaded_mb), style=style))
+        style = "yellow" if set(m.run) != set(m.baseline) else ""
+        cells.append((m.model, Text(_loads_text(m.run, m.run_loaded_mb), style=style),
+                      Text(_loads_text(m.baseline, m.baseline_loaded_mb), style=style)))
     run_lines, base_lines = c.lowvram_module_lines
     if run_lines or base_lines:
-        table.add_row("lowvram module lines", str(run_lines), str(base_lines))
-    return table
+        cells.append(("lowvram module lines", Text(str(run_lines)), Text(str(base_lines))))
+
+    def columns(compact: bool) -> list[Column]:
+        return [Column("model", [model for model, _, _ in cells], wrap=LABEL_WIDTH),
+                Column("run", [run for _, run, _ in cells], wrap=FACT_WIDTH),
+                Column("baseline", [base for _, _, base in cells], wrap=FACT_WIDTH)]
+
+    return fitted_table(fit_columns(columns, width), "Model loads")
 
 
 def _finding_ids(findings: list[Finding]) -> str:

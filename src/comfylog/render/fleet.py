@@ -6,20 +6,26 @@ import json
 import re
 from typing import Any
 
-from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..fleet import FLEET_PERCENTILES, QUANTITIES, FleetSummary, LogSummary
+from ..fleet import FLEET_PERCENTILES, QUANTITIES, FindingCount, FleetSummary, LogSummary
 from ..rows import SCHEMA_VERSION
 from ..text import fmt_s, short_names
+from .fit import Column, fit_columns, fitted_table
 from .styles import SEVERITY_STYLE
 
 #: Phases shown per log (``other`` is in the fleet-wide table).
 ROW_QUANTITIES = ("total", "load", "inference", "wait")
-#: Below this many columns the median and p95 of a cell go on two lines.
-WIDE = 130
+#: Least widths the text columns wrap to on a narrow terminal.
+NAME_WIDTH = 16
+MACHINE_WIDTH = 10
+CASE_WIDTH = 20
+#: Columns left out, first to last, when a table cannot hold every number whole (fit.fit_columns).
+LOG_DROPS = ("wait", "machine", "load", "inference")
+PERCENTILE_DROPS = ("p99", "p90", "share")
+FINDING_DROPS = ("severity", "logs")
 GPU_NOISE = re.compile(r"\b(NVIDIA|GeForce|AMD|Radeon|Intel|Generation|Graphics)\b|\((R|TM)\)")
 
 
@@ -29,7 +35,8 @@ def display_names(paths: list[str]) -> dict[str, str]:
 
 
 def render_fleet_terminal(fleet: FleetSummary, console: Console, limit: int = 40) -> None:
-    parts = (_header(fleet), _logs(fleet, limit, console.width), _percentiles(fleet), _findings(fleet),
+    width = console.width
+    parts = (_header(fleet), _logs(fleet, limit, width), _percentiles(fleet, width), _findings(fleet, width),
              _unusable(fleet))
     for part in parts:
         if part is not None:
@@ -53,10 +60,10 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _pair(log: LogSummary, quantity: str, joiner: str) -> str:
+def _pair(log: LogSummary, quantity: str, compact: bool) -> str:
     if not log.prompt_seconds:
         return "—"
-    return f"{fmt_s(log.median(quantity))}{joiner}{fmt_s(log.p95(quantity))}"
+    return f"{fmt_s(log.median(quantity), compact=compact)}/{fmt_s(log.p95(quantity), compact=compact)}"
 
 
 def short_gpu(gpu: str | None) -> str:
@@ -72,72 +79,70 @@ def _machine(log: LogSummary) -> str:
 
 
 def _logs(fleet: FleetSummary, limit: int, width: int) -> Table:
+    """A row per log at the terminal's width (fit.fit_columns): names and machines wrap at their
+    separators, numbers stay whole, columns are left out in LOG_DROPS order and named below."""
     usable = fleet.usable
+    shown = usable[:limit]
     names = display_names([log.path for log in usable])
-    table = Table(
-        title="Logs: prompts finished/received; seconds per prompt as median/p95 (~: from the log's own "
-        "durations, no timestamps)",
-        title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-    )
-    wide = width >= WIDE
-    joiner = "/" if wide else "\n"  # narrow terminals: median above p95, the machine under the log's name
-    table.add_column("log" if wide else "log, machine", overflow="fold", ratio=1)
-    if wide:
-        table.add_column("machine", overflow="fold")
-    table.add_column("prompts", justify="right", no_wrap=True)
-    for quantity in ROW_QUANTITIES:
-        table.add_column(quantity, justify="right", no_wrap=True)
-    ids = {log.path: list(dict.fromkeys(f.id for f in log.findings)) for log in usable[:limit]}
-    widest = max((len(i) for found in ids.values() for i in found), default=1)
-    # one id a line, never broken inside: an id too wide for a narrow terminal is cut with an ellipsis
-    table.add_column("findings", overflow="ellipsis", no_wrap=True, min_width=min(widest, 17))
-    for log in usable[:limit]:
-        prompts = f"{log.finished}/{log.prompts}" + ("~" if log.estimated else "")
-        findings = Text("\n".join(ids[log.path]) or "—")
-        cells = [_pair(log, q, joiner) for q in ROW_QUANTITIES]
-        if wide:
-            table.add_row(names[log.path], _machine(log), prompts, *cells, findings)
-        else:
-            name = Text(names[log.path])
-            name.append("\n" + _machine(log), style="dim")
-            table.add_row(name, prompts, *cells, findings)
-    if len(usable) > limit:
-        table.caption = f"{len(usable) - limit} more logs not shown (--limit, or --format json for all)"
-    return table
+
+    def columns(compact: bool) -> list[Column]:
+        return [
+            Column("log", [names[log.path] for log in shown], wrap=NAME_WIDTH),
+            Column("machine", [_machine(log) for log in shown], wrap=MACHINE_WIDTH),
+            Column("prompts", [f"{log.finished}/{log.prompts}" + ("~" if log.estimated else "") for log in shown],
+                   "right"),
+            *(Column(q, [_pair(log, q, compact) for log in shown], "right") for q in ROW_QUANTITIES),
+            # one id a line, never broken inside
+            Column("findings", ["\n".join(dict.fromkeys(f.id for f in log.findings)) or "—" for log in shown]),
+        ]
+
+    more = (f"{len(usable) - limit} more logs not shown (--limit, or --format json for all)" if len(usable) > limit
+            else None)
+    title = ("Logs: prompts finished/received; seconds per prompt as median/p95 (~: from the log's own durations, "
+             "no timestamps)")
+    return fitted_table(fit_columns(columns, width, LOG_DROPS), title, [more])
 
 
-def _percentiles(fleet: FleetSummary) -> Table | None:
+def _percentiles(fleet: FleetSummary, width: int) -> Table | None:
     t = fleet.totals
     if not t.timed_prompts:
         return None
     everything = t.seconds["total"] or 1.0
-    table = Table(title=f"Fleet-wide, over {t.timed_prompts} prompts", title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("seconds per prompt")
-    for name, _ in FLEET_PERCENTILES:
-        table.add_column(name, justify="right")
-    table.add_column("sum", justify="right")
-    table.add_column("share", justify="right")
-    for quantity in QUANTITIES:
-        row = fleet.percentiles[quantity]
-        share = f"{100 * t.seconds[quantity] / everything:.0f}%"
-        table.add_row(quantity, *(fmt_s(row[name]) for name, _ in FLEET_PERCENTILES), fmt_s(t.seconds[quantity]),
-                      share)
-    return table
+
+    def columns(compact: bool) -> list[Column]:
+        rows = [fleet.percentiles[q] for q in QUANTITIES]
+        return [
+            Column("seconds per prompt", list(QUANTITIES), wrap=len("inference")),
+            *(Column(name, [fmt_s(row[name], compact=compact) for row in rows], "right")
+              for name, _ in FLEET_PERCENTILES),
+            Column("sum", [fmt_s(t.seconds[q], compact=compact) for q in QUANTITIES], "right"),
+            Column("share", [f"{100 * t.seconds[q] / everything:.0f}%" for q in QUANTITIES], "right"),
+        ]
+
+    return fitted_table(fit_columns(columns, width, PERCENTILE_DROPS), f"Fleet-wide, over {t.timed_prompts} prompts")
 
 
-def _findings(fleet: FleetSummary) -> Table | Text:
+def _findings(fleet: FleetSummary, width: int) -> Table | Text:
     if not fleet.common_findings:
         return Text("No findings in any log.", style="green")
     names = display_names([log.path for log in fleet.usable])
-    table = Table(title="Most common findings (severity: the worst seen)", title_justify="left", box=box.SIMPLE_HEAD)
-    for column in ("finding", "severity", "logs", "prompt time", "costliest case"):
-        table.add_column(column, justify="right" if column in ("logs", "prompt time") else "left")
-    for count in fleet.common_findings:
-        example = Text(count.title)
-        example.append(f" — {names.get(count.example_path, count.example_path)}", style="dim")
-        table.add_row(count.id, Text(count.severity, style=SEVERITY_STYLE.get(count.severity, "")),
-                      f"{count.logs} of {fleet.totals.logs}", fmt_s(count.cost_s), example)
-    return table
+    counts = fleet.common_findings
+
+    def example(count: FindingCount) -> Text:
+        text = Text(count.title)
+        text.append(f" — {names.get(count.example_path, count.example_path)}", style="dim")
+        return text
+
+    def columns(compact: bool) -> list[Column]:
+        return [
+            Column("finding", [c.id for c in counts]),
+            Column("severity", [Text(c.severity, style=SEVERITY_STYLE.get(c.severity, "")) for c in counts]),
+            Column("logs", [f"{c.logs} of {fleet.totals.logs}" for c in counts], "right"),
+            Column("prompt time", [fmt_s(c.cost_s, compact=compact) for c in counts], "right"),
+            Column("costliest case", [example(c) for c in counts], wrap=CASE_WIDTH),
+        ]
+
+    return fitted_table(fit_columns(columns, width, FINDING_DROPS), "Most common findings (severity: the worst seen)")
 
 
 def _unusable(fleet: FleetSummary) -> Text | None:

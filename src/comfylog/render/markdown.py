@@ -247,7 +247,11 @@ def _finding(f: Finding, report: Report, evidence: int) -> list[str]:
         body = [f"{index.line_label(ev.source, ev.line):>{width}}  "
                 f"{clean(ev.text)}" for ev in lines[:evidence]]
         shown = len(body)
-        label = f"The log's lines ({shown} of {total})" if total > shown else f"The log's {plural(shown, 'line')}"
+        if index.several_sources:  # each line is labelled NAME:LINE; the label says how many files they are in
+            logs = plural(len({ev.source for ev in f.evidence}), "log")
+            label = f"Lines of {logs} ({shown} of {total})" if total > shown else f"{plural(shown, 'line')} of {logs}"
+        else:
+            label = f"The log's lines ({shown} of {total})" if total > shown else f"The log's {plural(shown, 'line')}"
         blocks += ["<details>", f"<summary>{label}</summary>", fence(body), "</details>"]
     return blocks
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from rich import box
-from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -14,6 +13,7 @@ from ..events import Phase
 from ..index import evidence_in_line_order, index_of, own_spans
 from ..model import PHASES, Prompt, Report, Run
 from ..text import basename, clock, fmt_s, plural, span_text, when
+from .fit import Column, fit_columns, fitted_table
 from .styles import PHASE_CHAR, PHASE_LABEL, PHASE_STYLE, SEVERITY_STYLE, STATUS_STYLE
 
 TIMELINE_WIDTH = 50
@@ -43,7 +43,7 @@ def report_parts(report: Report, limit: int = 40, width: int = 120) -> list[Rend
     if timeline is not None:
         parts.append(timeline)
     if report.errors:
-        parts.append(_errors(report, limit))
+        parts.append(_errors(report, limit, width))
     parts.append(_footer(report))
     return parts
 
@@ -148,68 +148,35 @@ NARROW_DROPS = ("received", "rate", "steps", "wait", "other")
 
 
 def _prompts(report: Report, limit: int, width: int) -> Table:
-    """The prompt table at the terminal's width with every number whole: when it does not fit, the
-    columns close up to one space (and the edges go), then durations of an hour or more lose their seconds (``6h43m``),
-    then columns are left out (NARROW_DROPS order) and the caption names them."""
+    """The prompt table at the terminal's width with every number whole (fit.fit_columns: spacing
+    closed, then hours to the minute, then columns left out in NARROW_DROPS order, named below)."""
     shown = report.prompts[:limit]
-    columns = _prompt_columns(report, shown, compact=False)
-    for padding in (1, 0):
-        if _table_width(columns, padding) <= width:
-            return _prompt_table(report, shown, columns, padding, [])
-    columns = _prompt_columns(report, shown, compact=True)
-    dropped: list[str] = []
-    for name in NARROW_DROPS:
-        if _table_width(columns, 0) <= width:
-            break
-        columns = [c for c in columns if c[0] != name]
-        dropped.append(name)
-    return _prompt_table(report, shown, columns, 0, dropped)
-
-
-def _prompt_columns(report: Report, shown: list[Prompt], compact: bool) -> list[tuple[str, str, list[str | Text]]]:
-    """(name, justification, cells) of every column of the prompt table."""
-    index = index_of(report)
-    columns: list[tuple[str, str, list[str | Text]]] = [("#", "right", [str(p.index + 1) for p in shown])]
-    if len(report.runs) > 1:
-        columns.append(("run", "right", [str(p.run + 1) for p in shown]))
-    columns.append(("received", "left", [clock(p.got_at) if p.received else "(before log)" for p in shown]))
-    columns.append(("status", "left", [Text(p.status, style=STATUS_STYLE.get(p.status, "")) for p in shown]))
-    columns.append(("total", "right", [fmt_s(p.total_s, p.estimated, compact) for p in shown]))
-    for ph in PHASES:
-        columns.append(("infer" if ph is Phase.INFERENCE else ph.value, "right",
-                        [fmt_s(p.phases.get(ph), compact=compact) if p.total_s is not None else "—" for p in shown]))
-    bars = [index.main_bar_text(p) for p in shown]
-    columns.append(("steps", "right", [steps for steps, _ in bars]))
-    columns.append(("rate", "right", [rate for _, rate in bars]))
-    return columns
-
-
-def _table_width(columns: list[tuple[str, str, list[str | Text]]], padding: int) -> int:
-    """Cells a SIMPLE_HEAD table of ``columns`` takes: its widest cells, the one-space rule between
-    columns and ``padding`` after each but the last, and the two edges when padded (a closed-up
-    table has none)."""
-    widths = [max([cell_len(name)] + [cell_len(c) if isinstance(c, str) else c.cell_len for c in cells])
-              for name, _, cells in columns]
-    return sum(widths) + (len(columns) - 1) * (1 + padding) + (2 if padding else 0)
-
-
-def _prompt_table(report: Report, shown: list[Prompt], columns: list[tuple[str, str, list[str | Text]]],
-                  padding: int, dropped: list[str]) -> Table:
-    table = Table(title="Prompts", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-                  padding=(0, padding, 0, 0), show_edge=bool(padding))
-    for name, justify, _ in columns:
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    for row in zip(*(cells for _, _, cells in columns), strict=True):
-        table.add_row(*row)
+    fit = fit_columns(lambda compact: _prompt_columns(report, shown, compact), width, NARROW_DROPS)
     notes = []
     if len(report.prompts) > len(shown):
         notes.append(f"{len(report.prompts) - len(shown)} more prompts not shown (--limit, or --format json for all)")
     elif any(p.estimated for p in shown):
         notes.append("~ no usable timestamps: phases estimated from the durations the log prints")
-    if dropped:
-        notes.append(f"not shown at this width: {', '.join(dropped)} (a wider terminal or --format json shows them)")
-    table.caption = "\n".join(notes) or None
-    return table
+    return fitted_table(fit, "Prompts", notes)
+
+
+def _prompt_columns(report: Report, shown: list[Prompt], compact: bool) -> list[Column]:
+    """Every column of the prompt table."""
+    index = index_of(report)
+    columns = [Column("#", [str(p.index + 1) for p in shown], "right")]
+    if len(report.runs) > 1:
+        columns.append(Column("run", [str(p.run + 1) for p in shown], "right"))
+    columns.append(Column("received", [clock(p.got_at) if p.received else "(before log)" for p in shown]))
+    columns.append(Column("status", [Text(p.status, style=STATUS_STYLE.get(p.status, "")) for p in shown]))
+    columns.append(Column("total", [fmt_s(p.total_s, p.estimated, compact) for p in shown], "right"))
+    for ph in PHASES:
+        columns.append(Column("infer" if ph is Phase.INFERENCE else ph.value,
+                              [fmt_s(p.phases.get(ph), compact=compact) if p.total_s is not None else "—"
+                               for p in shown], "right"))
+    bars = [index.main_bar_text(p) for p in shown]
+    columns.append(Column("steps", [steps for steps, _ in bars], "right"))
+    columns.append(Column("rate", [rate for _, rate in bars], "right"))
+    return columns
 
 
 def _phases(report: Report) -> Table:
@@ -303,28 +270,31 @@ def _run_timeline(run: Run, own: list[Prompt]) -> Text | None:
     return text
 
 
-def _errors(report: Report, limit: int) -> Table:
-    """The error records; with several inputs, each one's file in a column of its own (a name may be
-    cut to fit, its line number never)."""
+#: Least widths of the error table's text columns: a file's name wraps at its separators, the message
+#: at its spaces; line and prompt numbers never wrap.
+ERROR_NAME_WIDTH = 12
+ERROR_MESSAGE_WIDTH = 20
+
+
+def _errors(report: Report, limit: int, width: int) -> Table:
+    """The error records; with several inputs, each one's file in a column of its own (fit.fit_columns:
+    names and messages wrap, numbers stay whole)."""
     index = index_of(report)
-    table = Table(title="Errors", title_justify="left", box=box.SIMPLE_HEAD)
-    if index.several_sources:
-        table.add_column("log", overflow="ellipsis", max_width=30)
-    table.add_column("line", justify="right", no_wrap=True)
-    table.add_column("prompt", justify="right", no_wrap=True)
-    table.add_column("kind")
-    table.add_column("message", overflow="fold")
-    for e in report.errors[:limit]:
-        table.add_row(
-            *([index.source_name(e.source)] if index.several_sources else []),
-            str(e.line),
-            str(e.prompt + 1) if e.prompt is not None else "—",
-            Text(e.kind, style="red" if e.kind in ("oom", "exception") else "yellow"),
-            Text(e.message[:200]),
-        )
-    if len(report.errors) > limit:
-        table.caption = f"{len(report.errors) - limit} more errors not shown"
-    return table
+    shown = report.errors[:limit]
+
+    def columns(compact: bool) -> list[Column]:
+        cols = [Column("log", [index.source_name(e.source) for e in shown], wrap=ERROR_NAME_WIDTH)] if (
+            index.several_sources) else []
+        return cols + [
+            Column("line", [str(e.line) for e in shown], "right"),
+            Column("prompt", [str(e.prompt + 1) if e.prompt is not None else "—" for e in shown], "right"),
+            Column("kind", [Text(e.kind, style="red" if e.kind in ("oom", "exception") else "yellow")
+                            for e in shown]),
+            Column("message", [Text(e.message[:200]) for e in shown], wrap=ERROR_MESSAGE_WIDTH),
+        ]
+
+    more = f"{len(report.errors) - limit} more errors not shown" if len(report.errors) > limit else None
+    return fitted_table(fit_columns(columns, width), "Errors", [more])
 
 
 def _footer(report: Report) -> Text:

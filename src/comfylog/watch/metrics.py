@@ -53,6 +53,9 @@ class Metrics:
         self.findings = Counter("comfylog_findings", "Findings announced, by rule id and severity.",
                                 [*labels, "id", "severity"], registry=reg)
         self.lines = Counter("comfylog_lines", "Log lines read.", labels, registry=reg)
+        self.install_seconds = Counter(
+            "comfylog_install_seconds", "Seconds ComfyUI-Manager spent installing custom nodes or models on the "
+            "running server with no prompt running (Run.install_s, as analyze counts it).", labels, registry=reg)
         self.vram_total = Gauge("comfylog_vram_total_bytes", "The GPU's VRAM as the run's start-up gave it.",
                                 labels, registry=reg)
         self.vram_offered = Gauge("comfylog_vram_offered_bytes", "VRAM ComfyUI offered the last model it loaded "
@@ -67,9 +70,11 @@ class Metrics:
             self.prompt_seconds.labels(source, phase)
         for status in STATUSES:
             self.prompts.labels(source, status)
-        for counter in (self.restarts, self.ooms, self.lines):
+        for counter in (self.restarts, self.ooms, self.lines, self.install_seconds):
             counter.labels(source)
         self._lines_seen = 0
+        #: install seconds counted so far, by run index (a run's install_s only grows).
+        self._install_seen: dict[int, float] = {}
         host, port = parse_address(address)
         try:
             started: tuple[WSGIServer, object] = start_http_server(port, addr=host, registry=reg)
@@ -114,6 +119,12 @@ class Metrics:
         if bar is not None and bar.rate:
             rate = bar.rate if bar.unit == "it/s" else 1.0 / bar.rate if bar.unit == "s/it" else 0.0
         self.step_rate.labels(src).set(rate)
+        run = snap.run
+        if run is not None and run.install_s:
+            seen = self._install_seen.get(run.index, 0.0)
+            if run.install_s > seen:
+                self.install_seconds.labels(src).inc(run.install_s - seen)
+                self._install_seen[run.index] = run.install_s
         self.running.labels(src).set(1 if snap.prompt is not None else 0)
         self.queued.labels(src).set(snap.queued)
 
