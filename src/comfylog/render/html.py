@@ -52,7 +52,7 @@ PHASE_LABEL = {
     Phase.OTHER.value: "other",
     "untimed": "not timed",
     "outside": "outside prompts",
-    "install": "installing nodes",
+    "install": "installing",
 }
 #: Bounds that keep a page for a huge log light enough for a browser.
 MAX_TIMELINE_ROWS = 40
@@ -379,8 +379,8 @@ def _machine(report: Report, page: Page) -> str:
         if run.outside_s:
             facts.append(("outside prompts", f"{fmt_s(run.outside_s)} loading and sampling with no prompt running"))
         if run.install_s:
-            facts.append(("installing nodes", f"{fmt_s(run.install_s)} ComfyUI-Manager installing custom nodes "
-                                               "(with no prompt running)"))
+            facts.append(("installing", f"{fmt_s(run.install_s)} ComfyUI-Manager installing custom nodes or "
+                                         "models (with no prompt running)"))
         if run.import_times:
             failed = sum(1 for t in run.import_times if t[2])
             slowest = max(run.import_times, key=lambda t: t[0])

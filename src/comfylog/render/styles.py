@@ -22,5 +22,5 @@ STATUS_STYLE = {
     "dropped": "grey50",
 }
 #: Names shown for the rows of "where the time went" that are not phase names.
-PHASE_LABEL = {"untimed": "not timed", "outside": "outside prompts", "install": "installing nodes"}
+PHASE_LABEL = {"untimed": "not timed", "outside": "outside prompts", "install": "installing"}
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}

@@ -93,8 +93,8 @@ def _machine(run: Run, report: Report) -> Table:
         table.add_row("outside prompts", f"{fmt_s(run.outside_s)} loading and sampling with no `got prompt` running "
                       "(a script or handler driving the nodes)")
     if run.install_s:
-        table.add_row("installing nodes", f"{fmt_s(run.install_s)} ComfyUI-Manager installing custom nodes and "
-                      "their dependencies (no prompt running)")
+        table.add_row("installing", f"{fmt_s(run.install_s)} ComfyUI-Manager installing custom nodes, their "
+                      "dependencies or models (no prompt running)")
     failed = sum(1 for t in run.import_times if t[2])
     if run.import_times:
         slowest = max(run.import_times, key=lambda t: t[0])

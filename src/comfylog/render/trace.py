@@ -350,7 +350,7 @@ class _Layout:
             for first, last in run.install_spans:
                 a, b = self._at(first), self._at(last)
                 if a is not None and b is not None and b > a:
-                    top.children.append(_Slice(a, b, "installing nodes", "install", {"seconds": _secs(b - a)}))
+                    top.children.append(_Slice(a, b, "installing", "install", {"seconds": _secs(b - a)}))
         process.slices["run"].append(top)
         if run.restart:
             process.instants.append(_Instant(start, "restart", "restart", {

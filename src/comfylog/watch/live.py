@@ -146,7 +146,7 @@ def _run_text(snap: Snapshot) -> Text:
     elif run.ready_at is None:
         bits.append("starting")
     if run.install_s:
-        bits.append(f"installing nodes {dur(run.install_s)} (ComfyUI-Manager, no prompt running)")
+        bits.append(f"installing {dur(run.install_s)} (ComfyUI-Manager, no prompt running)")
     text.append(" · " + " · ".join(bits))
     if snap.restarts:
         text.append(f" · {snap.restarts} restart{'s' if snap.restarts != 1 else ''} so far", style="red")
