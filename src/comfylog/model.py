@@ -359,7 +359,8 @@ class Report:
     def time_breakdown(self) -> list[tuple[str, float]]:
         """Seconds per phase over the whole report: start-up, the prompt phases, "outside" (loading and
         sampling with no prompt running), "install" (ComfyUI-Manager installing custom nodes), idle, and "untimed":
-        the seconds of prompts whose phases the log cannot time (no usable timestamps).
+        the seconds of prompts whose phases the log cannot time (no usable timestamps). A log without
+        prompts has no prompt phases.
 
         Every renderer's "where the time went" reads this, so they cannot disagree.
         """
@@ -385,7 +386,8 @@ class Report:
         install = sum(r.install_s or 0.0 for r in self.runs)
         if startup:
             rows.append(("startup", startup))
-        rows += list(totals.items())
+        if self.prompts:  # with no prompt at all, its phases are no part of where the time went
+            rows += list(totals.items())
         if outside:
             rows.append(("outside", outside))
         if install:

@@ -197,7 +197,8 @@ def _phases(report: Report) -> Table:
             Text("█" * cells, style=PHASE_STYLE[name]),
         )
     prompt_total = sum(p.total_s or 0.0 for p in report.prompts)
-    table.caption = f"prompts {fmt_s(prompt_total)} in all; every second counted once"
+    table.caption = (f"prompts {fmt_s(prompt_total)} in all" if report.prompts else "no prompt ran") + \
+        "; every second counted once"
     return table
 
 
