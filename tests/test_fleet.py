@@ -300,3 +300,18 @@ def test_the_fleet_tables_keep_every_number_and_name_whole_at_60_80_120(tmp_path
 
 def flat(text: str) -> str:
     return " ".join(text.split())
+
+
+def test_a_phase_only_some_prompts_timed_is_marked_not_taken_as_known(fleet: FleetSummary) -> None:
+    # 001 (minute stamps): its prompts that loaded a model could not time the load, the others loaded nothing
+    # (0.0 s). The median of the known ones alone would read "load 0.0s": the row marks it, the JSON counts it.
+    log = next(log for log in fleet.usable if Path(log.path).name.startswith("001-"))
+    assert log.partly_timed("load") and not log.partly_timed("total")
+    assert len(log.values("load")) < len(log.prompt_seconds)
+    pattern = str(Path(log.path).parent / "001-*.log")  # a glob is a fleet, even of one log
+    result = run_cli("analyze", pattern, "--format", "json")
+    row = next(r for r in json.loads(result.stdout)["logs"] if Path(r["path"]).name.startswith("001-"))
+    assert row["load_prompts"] == len(log.values("load")) < row["timed_prompts"]
+    text = run_cli("analyze", pattern, columns=160).stdout.decode()
+    assert f"{fmt_s(log.median('load'))}/{fmt_s(log.p95('load'))}*" in text
+    assert "*: of the prompts that could time it" in " ".join(text.split())  # the title wraps

@@ -159,6 +159,10 @@ class LogSummary:
         """Per-prompt seconds of ``quantity`` (one of QUANTITIES), for the prompts that timed it."""
         return [v for p in self.prompt_seconds if (v := getattr(p, quantity)) is not None]
 
+    def partly_timed(self, quantity: str) -> bool:
+        """Some prompts timed ``quantity`` and some could not: its median and p95 are of the first only."""
+        return 0 < len(self.values(quantity)) < len(self.prompt_seconds)
+
     def median(self, quantity: str) -> float | None:
         return percentile(self.values(quantity), 50.0)
 

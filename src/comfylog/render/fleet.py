@@ -63,7 +63,8 @@ def _count(n: int, word: str) -> str:
 def _pair(log: LogSummary, quantity: str, compact: bool) -> str:
     if not log.prompt_seconds:
         return "—"
-    return f"{fmt_s(log.median(quantity), compact=compact)}/{fmt_s(log.p95(quantity), compact=compact)}"
+    pair = f"{fmt_s(log.median(quantity), compact=compact)}/{fmt_s(log.p95(quantity), compact=compact)}"
+    return pair + ("*" if log.partly_timed(quantity) else "")
 
 
 def short_gpu(gpu: str | None) -> str:
@@ -99,7 +100,7 @@ def _logs(fleet: FleetSummary, limit: int, width: int) -> Table:
     more = (f"{len(usable) - limit} more logs not shown (--limit, or --format json for all)" if len(usable) > limit
             else None)
     title = ("Logs: prompts finished/received; seconds per prompt as median/p95 (~: from the log's own durations, "
-             "no timestamps)")
+             "no timestamps; *: of the prompts that could time it, the others' is not known)")
     return fitted_table(fit_columns(columns, width, LOG_DROPS), title, [more])
 
 
@@ -174,6 +175,8 @@ def fleet_to_dict(fleet: FleetSummary) -> dict[str, Any]:
                 "estimated": log.estimated,
                 **{f"{q}_p50": _round(log.median(q)) for q in QUANTITIES},
                 **{f"{q}_p95": _round(log.p95(q)) for q in QUANTITIES},
+                # how many of the timed prompts each percentile is of (fewer than timed_prompts: the rest not known)
+                **{f"{q}_prompts": len(log.values(q)) for q in QUANTITIES[1:]},
                 "findings": [f.id for f in log.findings],
             }
             for log in fleet.usable
