@@ -315,3 +315,10 @@ def test_a_phase_only_some_prompts_timed_is_marked_not_taken_as_known(fleet: Fle
     text = run_cli("analyze", pattern, columns=160).stdout.decode()
     assert f"{fmt_s(log.median('load'))}/{fmt_s(log.p95('load'))}*" in text
     assert "*: of the prompts that could time it" in " ".join(text.split())  # the title wraps
+    # Fleet-wide: each phase's percentiles say over how many prompts, and the seconds no phase holds are a row.
+    assert json.loads(result.stdout)["totals"]["timed"]["load"] == row["load_prompts"]
+    table = text.split("Fleet-wide")[1].split("Most common")[0]
+    assert "each phase's percentiles over the prompts that timed it" in " ".join(table.split())
+    load_row = next(line.split() for line in table.splitlines() if line.split()[:1] == ["load"])
+    assert load_row[1] == str(row["load_prompts"])
+    assert any(line.split()[:2] == ["not", "timed"] for line in table.splitlines())

@@ -199,6 +199,8 @@ class FleetTotals:
     finished: int = 0
     errors: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    #: Of the timed prompts, how many timed each quantity: the percentiles are over those.
+    timed: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -292,6 +294,7 @@ def fleet_summary(logs: Iterable[LogSummary]) -> FleetSummary:
     # the seconds of prompts whose logs could not time every phase: with them the phases add up to the total
     totals.seconds["untimed"] = max(0.0, totals.seconds["total"] - sum(totals.seconds[q] for q in QUANTITIES[1:]))
     known = {q: [v for p in pooled if (v := getattr(p, q)) is not None] for q in QUANTITIES}
+    totals.timed = {q: len(values) for q, values in known.items()}
     percentiles = {q: {name: percentile(known[q], pct) for name, pct in FLEET_PERCENTILES} for q in QUANTITIES}
     counts: dict[str, FindingCount] = {}
     costliest: dict[str, float] = {}

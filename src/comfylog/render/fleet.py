@@ -24,7 +24,7 @@ MACHINE_WIDTH = 10
 CASE_WIDTH = 20
 #: Columns left out, first to last, when a table cannot hold every number whole (fit.fit_columns).
 LOG_DROPS = ("wait", "machine", "load", "inference")
-PERCENTILE_DROPS = ("p99", "p90", "share")
+PERCENTILE_DROPS = ("p99", "p90", "prompts", "share")
 FINDING_DROPS = ("severity", "logs")
 GPU_NOISE = re.compile(r"\b(NVIDIA|GeForce|AMD|Radeon|Intel|Generation|Graphics)\b|\((R|TM)\)")
 
@@ -112,15 +112,23 @@ def _percentiles(fleet: FleetSummary, width: int) -> Table | None:
 
     def columns(compact: bool) -> list[Column]:
         rows = [fleet.percentiles[q] for q in QUANTITIES]
+        # the seconds of prompts whose logs could not time every phase: the phases' shares add up with them
+        untimed = [t.seconds["untimed"]] if t.seconds.get("untimed", 0.0) >= 0.05 else []
+        labels: list[str | Text] = [*QUANTITIES, *(["not timed"] if untimed else [])]
         return [
-            Column("seconds per prompt", list(QUANTITIES), wrap=len("inference")),
-            *(Column(name, [fmt_s(row[name], compact=compact) for row in rows], "right")
+            Column("seconds per prompt", labels, wrap=len("not timed")),
+            Column("prompts", [*(str(t.timed.get(q, 0)) for q in QUANTITIES), *("" for _ in untimed)], "right"),
+            *(Column(name, [*(fmt_s(row[name], compact=compact) for row in rows), *("" for _ in untimed)], "right")
               for name, _ in FLEET_PERCENTILES),
-            Column("sum", [fmt_s(t.seconds[q], compact=compact) for q in QUANTITIES], "right"),
-            Column("share", [f"{100 * t.seconds[q] / everything:.0f}%" for q in QUANTITIES], "right"),
+            Column("sum", [*(fmt_s(t.seconds[q], compact=compact) for q in QUANTITIES),
+                           *(fmt_s(u, compact=compact) for u in untimed)], "right"),
+            Column("share", [f"{100 * v / everything:.0f}%" for v in [*(t.seconds[q] for q in QUANTITIES), *untimed]],
+                   "right"),
         ]
 
-    return fitted_table(fit_columns(columns, width, PERCENTILE_DROPS), f"Fleet-wide, over {t.timed_prompts} prompts")
+    return fitted_table(fit_columns(columns, width, PERCENTILE_DROPS),
+                        f"Fleet-wide, over {t.timed_prompts} prompts (each phase's percentiles over the prompts that "
+                        "timed it)")
 
 
 def _findings(fleet: FleetSummary, width: int) -> Table | Text:
@@ -192,6 +200,7 @@ def fleet_to_dict(fleet: FleetSummary) -> dict[str, Any]:
             "finished": t.finished,
             "errors": t.errors,
             "seconds": {q: round(v, 3) for q, v in t.seconds.items()},
+            "timed": t.timed,
         },
         "percentiles": {q: {name: _round(v) for name, v in row.items()} for q, row in fleet.percentiles.items()},
         "common_findings": [
