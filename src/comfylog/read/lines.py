@@ -258,7 +258,7 @@ def _plain(blocks: list[bytes]) -> bool:
     """Not markdown, a console copy or a saved log stream: the tests _clean_lines makes, on the first
     lines of ``blocks`` (decoded as the reader decodes them, nothing counted)."""
     text = decode(b"".join(blocks), Source(name=""))
-    lines = list(enumerate(text.split("\n")[:MARKDOWN_PEEK_LINES], start=1))
+    lines = list(enumerate(text.split("\n", MARKDOWN_PEEK_LINES)[:MARKDOWN_PEEK_LINES], start=1))
     peeked, markdown = peek_markdown(iter(lines))
     return not markdown and console_order(peeked) is None and not sse_framed(peeked)
 
