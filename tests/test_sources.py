@@ -12,10 +12,11 @@ import pytest
 from comfylog.api import analyze
 from comfylog.pipeline import analyze_paths
 from comfylog.read.lines import read_lines
+from comfylog.read.markdown import MARKDOWN_PEEK_LINES, may_be_markdown, peek_markdown
 from comfylog.read.source import UnusableInput
 
 from .cli import run_cli
-from .conftest import CORPUS, corpus_or_skip
+from .conftest import CORPUS, FIXTURES, corpus_or_skip
 
 
 def lines_of(path: Path) -> list[str]:
@@ -126,6 +127,27 @@ ERROR_REPORT = """# ComfyUI Error Report
 {"last_node_id": 9, "nodes": [{"type": "got prompt"}]}
 ```
 """
+
+
+def test_the_one_search_for_markdown_misses_no_input_peek_markdown_calls_markdown() -> None:
+    """The native reader's plain-log test (read/lines.py) runs peek_markdown only where may_be_markdown
+    finds a fence or a quote: on every fixture, corpus log and markdown body here the two must agree
+    that an input is markdown, and a plain log must pass with the one search."""
+    corpus_or_skip()
+    texts = {p.name: p.read_text(encoding="utf-8", errors="replace")
+             for p in [*sorted(FIXTURES.iterdir()), *sorted((CORPUS / "logs").glob("*.log"))] if p.is_file()}
+    quoted = texts["quoted-torch-missing.md"]
+    texts["error-report.md"] = ERROR_REPORT
+    texts["indented fences"] = "".join(f"{indent}{fence}\n{quoted}\n{indent}{fence}\n"
+                                       for indent in ("", "   ", "\t") for fence in ("```", "~~~~"))
+    said = {}
+    for name, text in texts.items():
+        head = text.split("\n", MARKDOWN_PEEK_LINES)[:MARKDOWN_PEEK_LINES]
+        _, markdown = peek_markdown(iter(enumerate(head, start=1)))
+        said[name] = markdown
+        assert may_be_markdown("\n".join(head)) or not markdown, name
+    assert said["quoted-torch-missing.md"] and said["error-report.md"] and said["indented fences"]
+    assert not may_be_markdown(texts["001-aiaesthetica-rtx4000ada-18prompts.log"])
 
 
 def test_comfyui_error_report_header_fills_in_facts(tmp_path: Path) -> None:

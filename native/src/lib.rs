@@ -23,6 +23,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use table::Table;
 
+/// Blocks up to this size are scanned in `feed` itself, not on a thread of their own.
+const INLINE_BLOCK_BYTES: usize = 256 << 10;
+
 #[pyfunction]
 fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
@@ -32,7 +35,8 @@ fn version() -> &'static str {
 ///
 /// A block is scanned on a thread of its own while Python works on the items of the block before
 /// it: `feed` hands back the previous block's items, `close` the last block's and what is still
-/// open. Python's segmenter and the scanner so run on two cores at once.
+/// open. Python's segmenter and the scanner so run on two cores at once. A small block (a small
+/// log is one) is scanned at once instead: starting a thread would cost more than it overlaps.
 #[pyclass(module = "comfylog._native")]
 struct Scanner {
     table: Arc<Table>,
@@ -321,7 +325,26 @@ impl Scanner {
     /// Start scanning a block of whole lines (each ends with a newline but maybe the input's
     /// last); the items of the block fed before it.
     fn feed<'py>(&mut self, py: Python<'py>, block: &[u8]) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        let items = self.finish_scanning(py)?;
+        let mut items = self.finish_scanning(py)?;
+        if block.len() <= INLINE_BLOCK_BYTES {
+            let table = Arc::clone(&self.table);
+            let state = self.state.as_mut().expect("state between blocks");
+            let scanned = guarded(py, || state.scan(&table, block));
+            match scanned {
+                Ok(Ok(mut more)) => items.append(&mut more),
+                Ok(Err(what)) => {
+                    self.broken = true;
+                    return Err(PyRuntimeError::new_err(format!(
+                        "native scanner error: {what}"
+                    )));
+                }
+                Err(panic) => {
+                    self.broken = true;
+                    return Err(panic);
+                }
+            }
+            return items_to_python(py, &self.table, items);
+        }
         let mut state = self.state.take().expect("state between blocks");
         let table = Arc::clone(&self.table);
         let data = block.to_vec();

@@ -191,6 +191,16 @@ pub fn scan_block_in<'a>(
     } else {
         body.split('\n').collect()
     };
+    if lines.len() <= LINES_PER_TASK {
+        // one piece: scanned here, without waking the pool (a small log's whole input)
+        let mut counts = Counts::default();
+        let scans = lines
+            .iter()
+            .enumerate()
+            .map(|(j, line)| scan_line(table, first + j as u64, line, &mut counts, redaction))
+            .collect();
+        return (scans, counts);
+    }
     let pieces: Vec<(Vec<Scan<'a>>, Counts)> = pool.install(|| {
         lines
             .par_chunks(LINES_PER_TASK)

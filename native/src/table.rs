@@ -4,7 +4,7 @@
 //! converters, so a row's fields mean the same whichever scanner read the line.
 
 use crate::pytext::{self, compile};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
 use regex::Regex;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -178,6 +178,7 @@ impl Table {
         // the longest one there wins. Aho-Corasick's leftmost-longest is that rule.
         let needles_ac = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&needles)
             .map_err(|e| format!("messages.toml needles: {e}"))?;
         let oom_text = raw

@@ -267,7 +267,7 @@ def summarize_log(path: str, redactor: Redactor | None = None) -> LogSummary:
 
     shown = redactor.redact(path) if redactor else path
     try:
-        report = analyze_paths([path], redactor)
+        report = analyze_paths([path], redactor, evidence=False)  # the row keeps no evidence: no reading back
     except UnusableInput as exc:
         return LogSummary(path=shown, unusable=redactor.redact(str(exc)) if redactor else str(exc))
     if not comfyui_sources(report):

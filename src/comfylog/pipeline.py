@@ -25,13 +25,17 @@ from .spool import Spool
 Progress = Callable[[str, float, float | None], None]
 
 
-def analyze_paths(paths: Sequence[str], redactor: Redactor | None = None, progress: Progress | None = None) -> Report:
+def analyze_paths(
+    paths: Sequence[str], redactor: Redactor | None = None, progress: Progress | None = None, evidence: bool = True,
+) -> Report:
     """Analyse the logs at ``paths`` (``-`` is stdin) in order, as one report, findings included.
 
     Each input is read, parsed and segmented as a stream; runs never span two inputs. With a
     ``redactor``, lines are redacted as they are read (read/redact.py): every text in the report is
     clean, every number the same. ``progress`` is told the bytes read of all inputs, then the
-    diagnosis. Raises UnusableInput for an input that cannot be a log.
+    diagnosis. ``evidence=False`` leaves the findings' evidence lines as the report holds them,
+    without reading the files again (a fleet row keeps only each finding's id, title and cost).
+    Raises UnusableInput for an input that cannot be a log.
     """
     on_read = None
     if progress is not None:
@@ -42,7 +46,7 @@ def analyze_paths(paths: Sequence[str], redactor: Redactor | None = None, progre
     report = build_report(opened)
     if progress is not None:
         progress("finding causes", 0, None)
-    report.findings = diagnose(report, reread=True, paths=paths, redactor=redactor)
+    report.findings = diagnose(report, reread=evidence, paths=paths, redactor=redactor)
     return report
 
 

@@ -113,16 +113,24 @@ class Spool(Sequence[T], Generic[T]):
         _Kept.total -= getattr(self, "_kept_bytes", 0)  # the budget is given back with the blocks
 
     def __iter__(self) -> Iterator[T]:
-        position = 0  # by position, not by block: appending during the loop moves records to disk
-        while position < len(self):
-            if position < self._spilled:
+        # By position, not by block: appending during the loop adds records, or moves the tail to
+        # disk. Each pass hands over what is there now (a C-level ``yield from`` of a list: the
+        # tables are read a dozen times by the diagnosis) and then looks again.
+        position = 0
+        while True:
+            spilled = self._spilled
+            if position < spilled:
                 block = self._load(position // self._block)
-                for item in block[position % self._block:]:
-                    yield item
-                    position += 1
+                start = position % self._block
+                chunk = block[start:] if start else block
             else:
-                yield self._tail[position - self._spilled]
-                position += 1
+                tail = self._tail
+                start = position - spilled
+                if start >= len(tail):
+                    return
+                chunk = tail[start:]  # a copy: the tail list may grow or be replaced meanwhile
+            position += len(chunk)
+            yield from chunk
 
     def __reversed__(self) -> Iterator[T]:
         for position in range(len(self) - 1, -1, -1):
@@ -140,12 +148,14 @@ class Spool(Sequence[T], Generic[T]):
                     and index.stop is None and index.step is None:
                 return self._tail[index]  # the common "last few" look-back, no disk
             return [self[i] for i in range(*index.indices(len(self)))]
+        spilled = self._spilled
+        size = spilled + len(self._tail)
         if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
+            index += size
+        if not 0 <= index < size:
             raise IndexError("spool index out of range")
-        if index >= self._spilled:
-            return self._tail[index - self._spilled]
+        if index >= spilled:
+            return self._tail[index - spilled]
         return self._load(index // self._block)[index % self._block]
 
     def __eq__(self, other: object) -> bool:

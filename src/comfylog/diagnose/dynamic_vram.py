@@ -30,7 +30,13 @@ class Overcommit:
 
 
 def overcommits(facts: Facts) -> dict[int, Overcommit]:
-    """Prompts (by index) that staged more than the GPU's VRAM and then failed to allocate."""
+    """Prompts (by index) that staged more than the GPU's VRAM and then failed to allocate.
+
+    Found once per report (two rules ask, and on a long log the loads table is on disk)."""
+    return facts.once("overcommits", lambda: _overcommits(facts))
+
+
+def _overcommits(facts: Facts) -> dict[int, Overcommit]:
     found: dict[int, Overcommit] = {}
     for load in facts.report.loads:
         if load.kind != "dynamic" or load.prompt is None or load.prompt in found:

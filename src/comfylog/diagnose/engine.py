@@ -11,6 +11,7 @@ of prompt time it explains. ``diagnose`` runs them all and sorts the findings mo
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -48,8 +49,14 @@ class Advice:
 
     def matches(self, item: str) -> bool:
         """Is ``item`` (a finding's advice) this template with some values filled in?"""
-        parts = re.split(r"\{\w+\}", self.template)
-        return re.fullmatch("(?s)" + ".+".join(re.escape(p) for p in parts), item) is not None
+        return _filled_pattern(self.template).fullmatch(item) is not None
+
+
+@functools.cache
+def _filled_pattern(template: str) -> re.Pattern[str]:
+    """``template`` with each ``{value}`` standing for any text (compiled once: every finding checks its advice)."""
+    parts = re.split(r"\{\w+\}", template)
+    return re.compile("(?s)" + ".+".join(re.escape(p) for p in parts))
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,13 @@ class TimedLoad:
 
 
 def timed_loads(facts: Facts) -> list[TimedLoad]:
-    """The complete loads of timed prompts that a ``Requested to load`` of the same model announced."""
+    """The complete loads of timed prompts that a ``Requested to load`` of the same model announced.
+
+    Found once per report (three rules ask, and on a long log the loads table is on disk)."""
+    return facts.once("timed_loads", lambda: _timed_loads(facts))
+
+
+def _timed_loads(facts: Facts) -> list[TimedLoad]:
     found: list[TimedLoad] = []
     for prompt in facts.prompts_in("timed"):
         requests = facts.prompt_events(EventKind.LOAD_REQUESTED, prompt)

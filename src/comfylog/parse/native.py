@@ -85,17 +85,21 @@ def _number(value: float) -> float | int:
     return int(value) if value.is_integer() else value
 
 
-#: Per table row: its pattern, constants, and (field, converter, group position) in the order the
-#: Python parser adds fields (table.match_fields); the scanner gives groups in regex order.
-_Row = tuple[Any, tuple[tuple[str, Any], ...], tuple[tuple[str, Callable[[str], Any], int], ...]]
+#: Per table row: its pattern, its constants as the dict each event's fields start from (copied),
+#: (field, converter, group position) in the order the Python parser adds fields
+#: (table.match_fields; the scanner gives groups in regex order), its kind, and whether its message
+#: is looked at for an OOM (exceptions).
+_Row = tuple[Any, dict[str, Any], tuple[tuple[str, Callable[[str], Any], int], ...], EventKind, bool]
 _ROWS: tuple[_Row, ...] = tuple(
     (
         p,
-        p.constants,
+        dict(p.constants),
         tuple(
             (f.name, FIELD_TYPES[f.type], p.group_names.index(f.name))
             for f in p.fields
         ),
+        p.kind,
+        p.kind is EventKind.EXCEPTION,
     )
     for p in PATTERNS
 )
@@ -161,25 +165,26 @@ class NativeParser:
         source = self.source
         out: list[Item] = []
         append = out.append
+        rows = _ROWS
+        phases = _PHASES
         for t in raw:
             tag = t[0]
             if tag == 0:
                 _, phase, first, last, first_line, last_line, resolution = t
-                append(Activity(_PHASES[phase], first, last, first_line, last_line, source, resolution))
+                append(Activity(phases[phase], first, last, first_line, last_line, source, resolution))
             elif tag == 1:
                 _, row, line, ts, text, groups = t
-                pattern, constants, fields_of = _ROWS[row]
-                fields: dict[str, Any] = dict(constants)
+                pattern, constants, fields_of, kind, exception = rows[row]
+                fields: dict[str, Any] = constants.copy()
                 for name, convert, position in fields_of:
                     value = groups[position]
                     if value is not None:
                         fields[name] = convert(value)
                 fields["pattern"] = pattern.name
                 fields["text"] = text
-                kind = pattern.kind
-                if kind is EventKind.EXCEPTION and is_oom(fields.get("message", "")):
+                if exception and is_oom(fields.get("message", "")):
                     fields["oom"] = True
-                append(Event(kind, line, ts, fields, source))
+                append(Event(kind, line, ts, fields, source, line))
             elif tag == 2:
                 (_, line, ts, end_line, end_ts, label, total, done, rate, unit, elapsed, first_elapsed, states,
                  ts_before) = t

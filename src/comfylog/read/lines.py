@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from .clean import decode, finish_line
-from .markdown import MARKDOWN_PEEK_LINES, markdown_lines, peek_markdown
+from .markdown import MARKDOWN_PEEK_LINES, markdown_lines, may_be_markdown, peek_markdown
 from .redact import Redactor
 from .runpod import console_lines, console_order, sse_data_lines, sse_framed
 from .source import RawLine, Source, UnusableInput, new_source
@@ -258,9 +258,13 @@ def _plain(blocks: list[bytes]) -> bool:
     """Not markdown, a console copy or a saved log stream: the tests _clean_lines makes, on the first
     lines of ``blocks`` (decoded as the reader decodes them, nothing counted)."""
     text = decode(b"".join(blocks), Source(name=""))
-    lines = list(enumerate(text.split("\n")[:MARKDOWN_PEEK_LINES], start=1))
-    peeked, markdown = peek_markdown(iter(lines))
-    return not markdown and console_order(peeked) is None and not sse_framed(peeked)
+    head = text.split("\n", MARKDOWN_PEEK_LINES)[:MARKDOWN_PEEK_LINES]
+    lines = list(enumerate(head, start=1))
+    if may_be_markdown("\n".join(head)):  # most logs have no fence or quote: one search says so
+        _, markdown = peek_markdown(iter(lines))
+        if markdown:
+            return False
+    return console_order(lines) is None and not sse_framed(lines)
 
 
 def _closing(blocks: Iterator[bytes], stream: BinaryIO) -> Iterator[bytes]:

@@ -23,6 +23,17 @@ INDENT = ("    ", "\t")
 QUOTED_SHARE = 0.5
 
 
+#: A line (after a newline) that starts a fence or a quote: without one, peek_markdown says no. It
+#: starts with a literal newline so that the search skips from newline to newline.
+MAYBE_MARKDOWN_RE = re.compile(r"\n(?:[^\S\n]{0,3}(?:`{3}|~{3})| {0,3}>)")
+
+
+def may_be_markdown(text: str) -> bool:
+    """Could the lines of ``text`` make peek_markdown say markdown? One search, where peek_markdown
+    matches every line: False means it would say no (no fence, and no line quoted)."""
+    return MAYBE_MARKDOWN_RE.search("\n" + text) is not None
+
+
 def peek_markdown(lines: Iterator[tuple[int, str]]) -> tuple[list[tuple[int, str]], bool]:
     """The first lines (consumed from ``lines``) and whether they make the input markdown: a fence, or
     a reply whose lines are mostly quoted."""

@@ -17,6 +17,7 @@ ends an event) is no log and is left out here, so it cannot end a traceback or s
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 
@@ -35,10 +36,10 @@ CONSOLE_MAX_ROWS = 2_000_000
 
 def console_order(peeked: list[tuple[int, str]]) -> str | None:
     """``"newest-first"`` or ``"oldest-first"`` when the peeked rows are a console copy, else None."""
-    rows = [t for _, t in peeked if t.strip()]
-    head = rows[:CONSOLE_PEEK_ROWS]
+    head = list(itertools.islice((t for _, t in peeked if t.strip()), CONSOLE_PEEK_ROWS))
     if not head or not all(CONSOLE_ROW_RE.match(t) for t in head):
-        return None
+        return None  # (decided on the first rows: a log is not read whole for this)
+    rows = [t for _, t in peeked if t.strip()]
     if not any("\\n" in t for t in rows):
         return None  # a console copy writes every newline out; a log whose prefix merely looks alike does not
     stamps = [m.group("date", "hms", "frac") for t in rows if (m := CONSOLE_ROW_RE.match(t))]
@@ -81,9 +82,9 @@ SSE_FRAMING = ("id:", "event:", "retry:", ":")
 
 def sse_framed(peeked: list[tuple[int, str]]) -> bool:
     """True when the input is a saved log stream: SSE fields with ``data:`` events holding lines."""
-    rows = [t for _, t in peeked if t.strip()]
-    return bool(rows) and rows[0].startswith((*SSE_FRAMING, "data:")) and any(
-        t.startswith("data: {") and '"line"' in t for t in rows)
+    first = next((t for _, t in peeked if t.strip()), None)
+    return first is not None and first.startswith((*SSE_FRAMING, "data:")) and any(
+        t.startswith("data: {") and '"line"' in t for _, t in peeked)
 
 
 def sse_data_lines(lines: Iterable[tuple[int, str]], src: Source) -> Iterator[RawLine]:

@@ -210,12 +210,16 @@ class Segmenter:
                 self.event(item)
 
     def activity(self, act: Activity) -> None:
-        run = self._ensure_run(act.first_line)
+        run = self._run
+        if run is None:
+            run = self._ensure_run(act.first_line)
         if run.started_at is None:
             run.started_at = act.first_ts
         run.ended_at = act.last_ts
-        run.last_line = max(run.last_line, act.last_line)
-        run.resolution = max(run.resolution, act.resolution)
+        if act.last_line > run.last_line:  # max(), without its call: this runs for most lines
+            run.last_line = act.last_line
+        if act.resolution > run.resolution:
+            run.resolution = act.resolution
         if self._open is None and run.ready_at is not None:
             self._outside(run, act)
         self._last_ts = act.last_ts
@@ -242,8 +246,11 @@ class Segmenter:
             self._start_marker(ev, stage)
         else:
             self._events_since_marker += 1
-        run = self._ensure_run(ev.line)
-        run.last_line = max(run.last_line, ev.end_line)
+        run = self._run
+        if run is None:
+            run = self._ensure_run(ev.line)
+        if ev.end_line > run.last_line:
+            run.last_line = ev.end_line
         if kind in NOTABLE_KINDS:
             if len(self.notable) < MAX_NOTABLE:
                 self.notable.append(ev)
@@ -252,9 +259,9 @@ class Segmenter:
         if kind not in INCIDENT_KINDS:
             self._incident = None
             self._incident_traced = False
-        if kind is not EventKind.TRACEBACK and ev.fields.get("error") != "ignored":
+        if self._ignore_traceback and kind is not EventKind.TRACEBACK and ev.fields.get("error") != "ignored":
             self._ignore_traceback = False
-        if kind in LOAD_KINDS and self._open is not None:
+        if self._open is not None and kind in LOAD_KINDS:
             self._open.loaded = True
         if self._install_bars and self._install is None and kind not in INSTALL_KEEPS_BARS:
             self._install_bars.clear()  # other work came between the bar and any install
