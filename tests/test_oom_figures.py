@@ -78,3 +78,17 @@ def test_cuda_malloc_async_figures_on_real_logs() -> None:
     # 019 (GTX 1660 Ti): 4.68 of 6.00 GiB in tensors, 0 free: 1.3 GiB is the CUDA context and workspaces, not named.
     small = next(f for f in analyze(corpus_log("019")).findings if f.id == "oom")
     assert "PyTorch's tensors held 4.68 GiB of 6.00 GiB" in small.why and "outside PyTorch" not in small.why
+
+
+def test_in_a_container_the_listed_process_may_be_comfyui_itself() -> None:
+    # PyTorch writes "this process has" only for the driver's process id that is its own; in a container
+    # (RunPod, Docker) the driver reports host ids, so ComfyUI itself is listed as "Process N" (CUDACachingAllocator's
+    # proc_info), and nothing tells it from another process.
+    message = ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of "
+               "23.55 GiB of which 120.00 MiB is free. Process 48213 has 23.42 GiB memory in use. Of the allocated "
+               "memory 22.90 GiB is allocated by PyTorch, and 150.00 MiB is reserved by PyTorch but unallocated.")
+    finding = next(f for f in analyze_text(comfyui_log(message)).findings if f.id == "oom")
+    assert "other processes" not in finding.why
+    assert not any(a.startswith("Free the GPU of the other processes") for a in finding.advice)
+    assert ("PyTorch asked for 2.00 GiB and 120 MiB of 23.55 GiB were free; PyTorch's tensors held 22.90 GiB"
+            in finding.why)

@@ -79,10 +79,17 @@ class OomFigures:
 
     @property
     def other_processes_mb(self) -> float | None:
-        """What other processes held: as listed, else what neither ComfyUI's process nor free memory accounts for."""
+        """What other processes held: as listed, else what neither ComfyUI's process nor free memory accounts for.
+
+        Only when the message names ComfyUI's own process (``this process has``): PyTorch finds it by its
+        process id, which inside a container (RunPod, Docker) is not the one the driver reports, so there
+        ComfyUI itself is listed as ``Process N`` and the listed processes cannot be told apart.
+        """
+        if self.process is None:
+            return None
         if self.others:
             return sum(mb for _, mb in self.others)
-        if self.process is not None and self.total is not None and self.free is not None:
+        if self.total is not None and self.free is not None:
             return max(0.0, self.total - self.free - self.process)
         return None
 
@@ -108,11 +115,18 @@ class OomFigures:
                 and outside >= OUTSIDE_PYTORCH_MIN_SHARE * self.total)
 
     @property
+    def reserved_unused_mb(self) -> float | None:
+        """What PyTorch had reserved and was not using ("before-2.1" states all it reserved)."""
+        if self.reserved is None:
+            return None
+        return self.reserved if self.form == "caching" else self.reserved - (self.allocated or 0.0)
+
+    @property
     def fragmented(self) -> bool:
         """PyTorch had more reserved and unused than it asked for: the request failed for want of one piece."""
-        if self.requested is None or self.reserved is None:
+        unused = self.reserved_unused_mb
+        if self.requested is None or unused is None:
             return False
-        unused = self.reserved if self.form == "caching" else self.reserved - (self.allocated or 0.0)
         return unused >= max(self.requested, FRAGMENTED_MIN_MB)
 
 
@@ -140,9 +154,9 @@ def oom_figures(facts: Facts, record: ErrorRecord) -> OomFigures | None:
     return found
 
 
-def describe(f: OomFigures, several: bool = False) -> str:
-    """The figures as a sentence, with what they show (of the first OOM, when there are ``several``)."""
-    when = "When the first failed" if several else "When it failed"
+def describe(f: OomFigures, which: str = "it") -> str:
+    """The figures as a sentence, with what they show; ``which`` OOM they are of (``the first``)."""
+    when = f"When {which} failed"
     total = mib_text(f.total) if f.total is not None else "the GPU's memory"
     free = f"{mib_text(f.free)} of {total} were free" if f.free is not None else ""
     asked = f"PyTorch asked for {mib_text(f.requested)} and " if f.requested is not None else ""
@@ -152,7 +166,8 @@ def describe(f: OomFigures, several: bool = False) -> str:
                 f"{mib_text(f.free or 0.0)} free")
         if f.outside_pytorch_named:
             text += (f": about {mib_text(f.outside_pytorch_mb or 0.0)} were in use outside PyTorch's tensors (another "
-                     "process on the GPU, a library that allocates on its own, or memory the allocator kept)")
+                     "process on the GPU, a library that allocates on its own, or memory the cudaMallocAsync "
+                     "allocator's pool kept)")
         return text + "."
     if f.form == "before-2.1" and f.outside_pytorch_named:
         return (f" {when}, {asked}{free}; PyTorch had reserved {mib_text(f.reserved or 0.0)} in all: about "
@@ -170,8 +185,7 @@ def describe(f: OomFigures, several: bool = False) -> str:
     if held:
         text += "; " + " and ".join(held)
     text += "."
-    if f.fragmented and f.reserved is not None and f.requested is not None:
-        unused = f.reserved if f.form == "caching" else f.reserved - (f.allocated or 0.0)
-        text += (f" PyTorch had {mib_text(unused)} reserved and unused, more than it asked for: the memory was "
-                 "there, in pieces too small (fragmentation).")
+    if f.fragmented:
+        text += (f" PyTorch had {mib_text(f.reserved_unused_mb or 0.0)} reserved and unused, more than it asked "
+                 "for: the memory was there, in pieces too small (fragmentation).")
     return text

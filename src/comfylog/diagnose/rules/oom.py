@@ -53,8 +53,12 @@ ADVICE_OTHER_PROCESS = Advice("Free the GPU of the other processes ({held}): ano
                               "app on the same GPU leaves this one that much less (`nvidia-smi` lists them)",
                               {"held": "what they held"})
 ADVICE_OUTSIDE_PYTORCH = Advice("Find what held the other {held}: another process on the GPU (`nvidia-smi` lists "
-                                "them) or a library in ComfyUI's process that allocates outside PyTorch "
-                                "(onnxruntime, TensorRT, a custom node's own CUDA code)", {"held": "memory"})
+                                "them) or a library in ComfyUI's process that allocates outside PyTorch (onnxruntime, "
+                                "TensorRT, a custom node's own CUDA code)", {"held": "memory"})
+ADVICE_OUTSIDE_POOL = Advice("Find what held the other {held}: another process on the GPU (`nvidia-smi` lists them), "
+                             "a library in ComfyUI's process that allocates outside PyTorch (onnxruntime, TensorRT, a "
+                             "custom node's own CUDA code), or memory cudaMallocAsync's pool kept "
+                             "(`--disable-cuda-malloc` runs PyTorch's own allocator instead)", {"held": "memory"})
 ADVICE_BIGGER_MAC = Advice("A Mac with more unified memory")
 ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
 
@@ -69,7 +73,7 @@ ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
             ADVICE_DROP_HIGHVRAM, ADVICE_LOAD_OFFLOAD, ADVICE_LOAD_OFFLOAD_DYNAMIC, ADVICE_TEXT_ENCODER_CPU,
             ADVICE_TILED_OFFLOAD,
             ADVICE_TILED_OFFLOAD_DYNAMIC, ADVICE_MPS,
-            ADVICE_DIRECTML, ADVICE_OTHER_PROCESS, ADVICE_OUTSIDE_PYTORCH,
+            ADVICE_DIRECTML, ADVICE_OTHER_PROCESS, ADVICE_OUTSIDE_PYTORCH, ADVICE_OUTSIDE_POOL,
             *ALLOC_ADVICE, ADVICE_BIGGER_MAC, ADVICE_BIGGER_GPU),
 )
 def _oom(facts: Facts) -> list[Finding]:
@@ -99,14 +103,17 @@ def _oom(facts: Facts) -> list[Finding]:
         why += " " + found.why()
     dynamic = run is not None and run.setup.get("dynamic_vram")
     advice: list[str] = []
-    figures = next((f for f in (oom_figures(facts, e) for e in records) if f is not None), None)
-    if figures is not None:
-        why += describe(figures, several=len(records) > 1)
+    stated = next(((i, f) for i, f in enumerate(oom_figures(facts, e) for e in records) if f is not None), None)
+    figures = stated[1] if stated is not None else None
+    if stated is not None and figures is not None:
+        which = "it" if len(records) == 1 else "the first" if stated[0] == 0 else f"OOM {stated[0] + 1}"
+        why += describe(figures, which)
         evidence[1:1] = figures.evidence  # beside the first OOM line: the figures the sentence quotes
         if figures.other_process_named:
             advice.append(ADVICE_OTHER_PROCESS(held=mib_text(figures.other_processes_mb or 0.0)))
         if figures.outside_pytorch_named:
-            advice.append(ADVICE_OUTSIDE_PYTORCH(held=mib_text(figures.outside_pytorch_mb or 0.0)))
+            outside = ADVICE_OUTSIDE_POOL if figures.form == "async" else ADVICE_OUTSIDE_PYTORCH
+            advice.append(outside(held=mib_text(figures.outside_pytorch_mb or 0.0)))
     fragmented = figures is not None and figures.fragmented
     if fragmented:
         alloc, alloc_line = alloc_conf_advice(facts, run)
