@@ -232,6 +232,11 @@ def test_slow_load_estimated_without_timestamps() -> None:
     assert finding.figures["load_s"] == pytest.approx(1065.0 - 119.04 - (92.4 + 88.5) / 2, abs=1.0)
     assert finding.figures["loaded_mb"] == pytest.approx(49120.13 + 63209.94 + 577.08 + 4966.19, abs=0.1)
     assert [e.line for e in finding.evidence] == [50, 55, 83, 85]
+    # Prompt 1's block once more at the end (a second cold load): the first prompt's own figures, then the sums.
+    lines = text.splitlines(keepends=True)
+    twice = by_id(analyze_text("".join(lines + lines[44:86])))["slow-load"]
+    assert "prompt 1 took 17:45 and loaded 115.1 GB of weights" in twice.why
+    assert "In all, 2 prompts loaded 230.2 GB" in twice.why
     # The first prompt no longer than the others: no load time beyond theirs, no finding.
     fast = text.replace("Prompt executed in 00:17:45", "Prompt executed in 00:03:35")
     assert "slow-load" not in by_id(analyze_text(fast))

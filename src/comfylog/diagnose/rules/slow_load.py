@@ -139,20 +139,24 @@ def _estimated(facts: Facts, volume: list[Event]) -> list[Finding]:
     load_s = sum(s[2] for s in slow)
     rate = mb / load_s
     excess = sum(max(0.0, s[2] - s[1] / LOCAL_DISK_MB_S) for s in slow)
-    first = slow[0][0]
+    first, first_mb, first_s, compared, usual = slow[0]
     evidence = [facts.cite(p.source, ld.line, f"loaded completely {ld.loaded_mb}")
                 for p, *_ in slow for ld in facts.loads_of(p)]
     evidence += [facts.cite_event(ev) for ev in volume[:1]]
-    on_volume = (f" The models are read from a RunPod network volume (`{volume[0].fields['path']}`, line "
-                 f"{volume[0].line})." if volume else "")
+    on_volume = (f" The models are read from a RunPod network volume (`{volume[0].fields['path']}`, "
+                 f"{facts.lines_ref(volume[0].source, volume[0].line)})." if volume else "")
+    # The method on the first such prompt, its own figures; the sums when there are more.
+    more = (f" In all, {plural(len(slow), 'prompt')} loaded {mb / 1024:.1f} GB in about {dur(load_s)} by this "
+            "estimate." if len(slow) > 1 else "")
     return [finding(
         "slow-load", f"Slow model loading (estimated): {mb / 1024:.1f} GB in about {dur(load_s)} "
         f"({rate:.0f} MB/s)", "low",
         f"The log has no usable timestamps, so the load time is estimated: prompt {first.index + 1} took "
-        f"{dur(first.total_s or 0.0)} and loaded {mb / 1024:.1f} GB of weights; "
-        f"{plural(slow[0][3], 'other prompt')} of its run loaded nothing, sampled about as long and spent "
-        f"{dur(slow[0][4])} outside sampling. The time beyond that, about {dur(load_s)}, is {rate:.0f} MB/s if loading "
-        f"was all of it; a local SSD reads {LOCAL_DISK_MB_S:.0f} MB/s or more, so about {dur(excess)} may have "
+        f"{dur(first.total_s or 0.0)} and loaded {first_mb / 1024:.1f} GB of weights; "
+        f"{plural(compared, 'other prompt')} of its run loaded nothing, sampled about as long and spent "
+        f"{dur(usual)} outside sampling. The time beyond that, about {dur(first_s)}, is "
+        f"{first_mb / first_s:.0f} MB/s if loading was all of it.{more} A local SSD reads "
+        f"{LOCAL_DISK_MB_S:.0f} MB/s or more, so about {dur(excess)} may have "
         f"gone to slow storage (a network volume, or a cold disk cache).{on_volume} A prompt that loads can also be "
         "slower for other reasons (compiling, caches warming up), hence low confidence.",
         [ADVICE_LOCAL_DISK(), ADVICE_WARM()],
