@@ -91,11 +91,14 @@ def _exception(facts: Facts) -> list[Finding]:
     title = (f"{plural(len(prompts), 'prompt')} failed: {what}" if prompts
              else f"{plural(len(records), 'exception')} outside any prompt: {what}")
     mac = any(platform_of(facts, facts.run_at(g[0].record.source, g[0].record.line)) == "mac" for g in distinct)
-    # The messages' own instructions first: the node's author wrote the fix into the exception.
-    advice: list[str] = []
+    # A chain that began with a missing module first: the wrapper's own words (047: "ensure transformers>=4.51.3
+    # is installed") come after what failed underneath (`No module named 'diffusers'`).
+    advice: list[str] = [ADVICE_ROOT_MODULE(cause=clip(g[0].cause, 120), package=package_of(g[0].module))
+                         for g in distinct[:3] if g[0].module and g[0].cause]
+    # Then the messages' own instructions: the node's author wrote the fix into the exception.
     for group in distinct:
         own = own_words_advice(group[0].error, f"The error from `{group[0].node}`" if group[0].node else "The error")
-        if own is not None and own not in advice and len(advice) < MAX_OWN_WORDS:
+        if own is not None and own not in advice and len(advice) < MAX_OWN_WORDS + len(distinct[:3]):
             advice.append(own)
     told_nodes: set[str] = set()
     for group in distinct[:3]:
