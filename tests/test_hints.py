@@ -52,3 +52,4 @@ def test_a_version_requirement_gets_the_pip_command_that_meets_it() -> None:
                       "the Python ComfyUI runs")
     plain = own_words_advice('Please use "fp4" quantization for Blackwell GPUs.')
     assert plain == 'The error says what to do: “Please use "fp4" quantization for Blackwell GPUs.”'
+

@@ -10,6 +10,8 @@ parser search the line once per needle found.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from comfylog import diagnose
 from comfylog.parse import parser, traceback
 from comfylog.parse import table as patterns
 from comfylog.parse.progress import PROGRESS_EXAMPLE, PROGRESS_RE, search_progress
@@ -68,6 +71,13 @@ def _regexes() -> Iterator[tuple[str, Search, str, str]]:
                                   (traceback, "CHAINED_RE", "During handling of the above exception")):
         regex = getattr(module, name)
         yield f"parse:{name}", regex.search, regex.pattern, example
+    # The diagnosis reads record messages (log text) with regexes too: every module-level one, found by walking
+    # the package, so a new rule's regex is held to the same bound without being listed here.
+    for info in pkgutil.walk_packages(diagnose.__path__, "comfylog.diagnose."):
+        module = importlib.import_module(info.name)
+        for attr, value in sorted(vars(module).items()):
+            if isinstance(value, re.Pattern) and isinstance(value.pattern, str):
+                yield f"diagnose:{info.name.rsplit('.', 1)[-1]}:{attr}", value.search, value.pattern, ""
     for rule in (*redact.RULES, *redact.IP_RULES):
         yield f"redact:{rule.kind}:{rule.regex.pattern[:12]}", rule.regex.search, rule.regex.pattern, ""
     yield "redact:all", redact.Redactor(ips=True).redact, "", ""

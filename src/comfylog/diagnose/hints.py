@@ -27,12 +27,14 @@ INSTRUCTS_RE = re.compile(
     r"you (?:need|must|should|have) to|you may need to|consider)\b"
     r"|\bplease\b|\bpip install\b|\bto be installed\b"
     r"|\b(?:requires?|needs?) [A-Za-z][\w.-]*\s*(?:>=|==|~=|>)"
-    r"|[A-Za-z][\w.-]*\s*(?:>=|==|~=)\s*\d[\w.]*\s+(?:is|are) (?:required|needed)",
+    # a name starts only where no name character precedes it: one try per word, not per character (linear)
+    r"|(?<![\w.-])[A-Za-z][\w.-]*\s*(?:>=|==|~=)\s*\d[\w.]*\s+(?:is|are) (?:required|needed)",
     re.IGNORECASE)
 #: Sentences that ask for a bug report, not a fix.
 REPORT_RE = re.compile(r"\breport\b|\bgithub\b|\bopen an issue\b", re.IGNORECASE)
 #: A version requirement: ``transformers>=4.51.3``.
-REQUIREMENT_RE = re.compile(r"\b([A-Za-z][\w.-]*)\s*(>=|==|~=)\s*(\d+(?:\.\d+)*\w*)")
+#: (Starts only where no name character precedes it: one try per name, linear on hostile text.)
+REQUIREMENT_RE = re.compile(r"(?<![\w.-])([A-Za-z][\w.-]*)\s*(>=|==|~=)\s*(\d+(?:\.\d+)*\w*)")
 #: Words that point back at the sentence before (``No checkpoints found. Please download them``).
 PRONOUN_RE = re.compile(r"\b(?:them|it|this|these|those)\b", re.IGNORECASE)
 #: An exception's type before its message (``ValueError: ``): not part of what the message says.
@@ -41,11 +43,15 @@ EXCEPTION_PREFIX_RE = re.compile(r"^(?:[A-Za-z_][\w.]*(?:Error|Exception|Warning
 MAX_HINT_CHARS = 300
 
 
+#: An instruction is looked for in the first this many characters of a message (log text is untrusted: bounded).
+MAX_MESSAGE_CHARS = 4000
+
+
 def own_hint(message: str) -> str | None:
     """The first sentence of ``message`` that says what to do (after the one before it, when it says
     "them" or "it" of that one's subject), or None."""
     before = ""
-    for sentence in SENTENCE_END_RE.split(message.strip()):
+    for sentence in SENTENCE_END_RE.split(message[:MAX_MESSAGE_CHARS].strip()):
         sentence = EXCEPTION_PREFIX_RE.sub("", sentence.strip())
         if sentence and INSTRUCTS_RE.search(sentence) and not REPORT_RE.search(sentence):
             if before and PRONOUN_RE.search(sentence):

@@ -48,7 +48,7 @@ OUTSIDE_PYTORCH_MIN_SHARE = 0.25
 FRAGMENTED_MIN_MB = 512.0
 
 
-SIZE_PARTS = re.compile(r"(\d+(?:\.\d+)?) ?(bytes|[KMGTP]iB)")
+SIZE_PARTS = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?) ?(bytes|[KMGTP]iB)")
 
 
 def mib(size: str) -> float:

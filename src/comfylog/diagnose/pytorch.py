@@ -31,7 +31,9 @@ TORCH_FRAMES = ("module.py:", "functional.py:")
 #: How a compiled extension fails to load (Windows, Linux): built for another PyTorch, CUDA or Python.
 LOAD_FAILURES = ("DLL load failed", "undefined symbol")
 #: ``PATH.so: undefined symbol: NAME``: the extension's file and the symbol it lacks.
-UNDEFINED_SYMBOL_RE = re.compile(r"(?P<path>[^\s:'\"]+\.(?:so|pyd)(?:\.[\d.]+)?): undefined symbol: (?P<symbol>\S+)")
+#: (The path starts after a delimiter, never inside one: linear on hostile text.)
+UNDEFINED_SYMBOL_RE = re.compile(r"(?<![^\s:'\"])(?P<path>[^\s:'\"]+\.(?:so|pyd)(?:\.[\d.]+)?): undefined symbol: "
+                                 r"(?P<symbol>\S+)")
 #: A C++ symbol of PyTorch's own libraries (Itanium-mangled ``c10::``, ``at::``, ``torch::``): an extension
 #: that lacks one was built against another PyTorch than the one it meets.
 TORCH_SYMBOL_RE = re.compile(r"^_ZNK?(?:3c10|2at|5torch)\d")
