@@ -433,3 +433,19 @@ def test_lora_keys_not_loaded_in_todays_form_make_one_finding_per_report() -> No
     (found,) = [f for f in analyze_text(text).findings if f.id == "lora-mismatch"]
     assert found.figures["lora_keys_not_loaded"] == 3 and found.prompts == [0]
     assert "refiner" not in found.why and found.evidence[0].line == 2 and found.evidence_total == 3
+
+
+def test_a_node_whose_name_begins_another_gets_its_own_import_reason() -> None:
+    # ComfyUI's `Cannot import PATH module for custom nodes: REASON` and its import-times list, for two nodes
+    # whose names share a beginning (the form of corpus 021, lines 53 and 142): each reason is its own node's.
+    base = "/ComfyUI/custom_nodes/"
+    text = ("Total VRAM 24564 MB, total RAM 65298 MB\n"
+            f"Cannot import {base}Foo module for custom nodes: No module named 'bbb'\n"
+            f"Cannot import {base}Foo-Bar module for custom nodes: No module named 'aaa'\n"
+            "\nImport times for custom nodes:\n"
+            f"   0.0 seconds (IMPORT FAILED): {base}Foo-Bar\n"
+            f"   0.0 seconds (IMPORT FAILED): {base}Foo\n\n"
+            "Starting server\n\nTo see the GUI go to: http://127.0.0.1:8188\n")
+    finding = by_id(analyze_text(text))["import-failed"]
+    assert "Foo-Bar (No module named 'aaa')" in finding.why and "Foo (No module named 'bbb')" in finding.why
+    assert "-Bar (" not in finding.why.replace("Foo-Bar (", "")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ...events import EventKind
 from ...model import ErrorRecord, Finding, Run
+from ...segment.segmenter import MAX_IMPORT_PATH_CHARS
 from ...text import basename, plural
 from ..engine import Advice, finding, rule
 from ..evidence import clip
@@ -43,6 +44,8 @@ ADVICE_COMFY_API = Advice("{nodes} {verb} `{name}` from ComfyUI's `{module}`, wh
                           {"nodes": "The node", "verb": "imports", "name": "NAME", "module": "comfy.X"})
 
 
+#: How the segmenter words an import failure: ``custom node failed to import: PATH (REASON)``.
+IMPORT_FAILED = " failed to import: "
 #: How the segmenter words a failure of one of ComfyUI's own node files.
 BUILTIN_PREFIX = "built-in node file failed to import: "
 #: A failure's reason is shown cut to this many characters; the nodes' own instructions are quoted whole.
@@ -77,11 +80,14 @@ def _import_failed(facts: Facts) -> list[Finding]:
     if not failed and not builtin:
         return []
     reasons: dict[str, str] = {}
+    cut_paths = {path[:MAX_IMPORT_PATH_CHARS]: path for path in failed}  # the record holds the path cut so
     for e in facts.report.errors:
-        if e.kind == "import_failed":
-            for path in failed:
-                if path in e.message and "(" in e.message:
-                    reasons.setdefault(path, _reason(e.message, path))
+        if e.kind == "import_failed" and IMPORT_FAILED in e.message:
+            rest = e.message.split(IMPORT_FAILED, 1)[1]
+            # The path exactly, then " (": a node whose name begins another's (Foo, Foo-Bar) is not taken for it.
+            node = next((full for cut, full in cut_paths.items() if rest.startswith(cut + " (")), None)
+            if node is not None and rest.endswith(")"):
+                reasons.setdefault(node, rest[len(node[:MAX_IMPORT_PATH_CHARS]) + 2:-1])
     names = [basename(p) for p in failed]
     # What a node's own error says to do comes first (``Please download ... to models/svd``).
     advice = [own for own in (own_words_advice(reason, f"`{basename(path)}`") for path, reason in reasons.items())
