@@ -440,8 +440,8 @@ def test_a_node_whose_name_begins_another_gets_its_own_import_reason() -> None:
     # whose names share a beginning (the form of corpus 021, lines 53 and 142): each reason is its own node's.
     base = "/ComfyUI/custom_nodes/"
     text = ("Total VRAM 24564 MB, total RAM 65298 MB\n"
-            f"Cannot import {base}Foo module for custom nodes: No module named 'bbb'\n"
             f"Cannot import {base}Foo-Bar module for custom nodes: No module named 'aaa'\n"
+            f"Cannot import {base}Foo module for custom nodes: No module named 'bbb'\n"
             "\nImport times for custom nodes:\n"
             f"   0.0 seconds (IMPORT FAILED): {base}Foo-Bar\n"
             f"   0.0 seconds (IMPORT FAILED): {base}Foo\n\n"
