@@ -449,3 +449,16 @@ def test_a_node_whose_name_begins_another_gets_its_own_import_reason() -> None:
     finding = by_id(analyze_text(text))["import-failed"]
     assert "Foo-Bar (No module named 'aaa')" in finding.why and "Foo (No module named 'bbb')" in finding.why
     assert "-Bar (" not in finding.why.replace("Foo-Bar (", "")
+
+
+def test_a_server_that_became_ready_without_a_clock_did_not_fail_to_start() -> None:
+    # No timestamps, a start-up traceback (a custom node's), then `To see the GUI go to` and no prompt: ComfyUI
+    # became ready; the traceback is the exception rule's, not a start-up that failed.
+    text = ("Total VRAM 24564 MB, total RAM 65298 MB\nDevice: cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync\n"
+            "Traceback (most recent call last):\n"
+            '  File "/ComfyUI/custom_nodes/Foo/__init__.py", line 3, in <module>\n    import bar\n'
+            "ModuleNotFoundError: No module named 'bar'\n\n"
+            "Starting server\n\nTo see the GUI go to: http://127.0.0.1:8188\n")
+    report = analyze_text(text)
+    assert report.runs[0].ready_at is None and report.runs[0].ready_line == 10
+    assert "startup-failed" not in by_id(report)

@@ -219,6 +219,8 @@ class Run:
     pytorch_version: str | None = None
     cuda_version: str | None = None
     ready_at: datetime | None = None
+    #: The line of ``To see the GUI go to``: the run became ready, whether or not the line had a clock.
+    ready_line: int | None = None
     startup_s: float | None = None
     idle_s: float | None = None
     #: Seconds of loading and sampling after start-up with no prompt running (a script or handler

@@ -123,7 +123,7 @@ class Facts(ReportIndex, Citations):
                 by_source[run.source].append(run)
             self._failed_startups = {
                 source: runs for source, runs in by_source.items()
-                if not any(run.ready_at is not None or self.prompts_of_run(run.index) for run in runs)
+                if not any(run.ready_line is not None or self.prompts_of_run(run.index) for run in runs)
                 and any(self._starting(run) for run in runs) and self.run_end(runs[-1]) != "stopped"}
         return self._failed_startups
 

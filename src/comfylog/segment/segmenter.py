@@ -426,6 +426,8 @@ class Segmenter:
         run.cuda_version = run.cuda_version or ev.fields["version"]
 
     def _on_server_ready(self, ev: Event, run: Run) -> None:
+        if run.ready_line is None:
+            run.ready_line = ev.line
         if run.ready_at is None:
             # a clock that went back is held where it was, as the parser holds activity times
             run.ready_at = ev.ts if ev.ts is None or run.ended_at is None else max(ev.ts, run.ended_at)

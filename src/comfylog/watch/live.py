@@ -143,7 +143,7 @@ def _run_text(snap: Snapshot) -> Text:
         bits.append(", ".join(run.vram_states))
     if snap.startup_s is not None:
         bits.append(f"start-up {dur(snap.startup_s)}")
-    elif run.ready_at is None:
+    elif run.ready_line is None:
         bits.append("starting")
     if run.install_s:
         bits.append(f"installing {dur(run.install_s)} (ComfyUI-Manager, no prompt running)")
