@@ -84,8 +84,22 @@ def _exception(facts: Facts) -> list[Finding]:
     for record in records:
         failure = _failure(facts, record)
         failures.setdefault((failure.node, failure.error), []).append(failure)
-    distinct = list(failures.values())
-    shown = "; ".join(_describe(group[0]) + (f" ×{len(group)}" if len(group) > 1 else "") for group in distinct[:3])
+    # The failures of prompts first; those outside any prompt (037: ComfyUI-Manager's request handlers raising
+    # while the server answered the browser) are said apart, as failures of no prompt.
+    in_prompts = [g for g in failures.values() if any(f.record.prompt is not None for f in g)]
+    outside = [g for g in failures.values() if all(f.record.prompt is None for f in g)]
+    distinct = in_prompts + outside
+    listed = in_prompts if in_prompts else outside
+    shown = "; ".join(_describe(group[0]) + (f" ×{len(group)}" if len(group) > 1 else "") for group in listed[:3])
+    if len(listed) > 3:
+        shown += f" and {len(listed) - 3} more"
+    besides = ""
+    if in_prompts and outside:
+        count = sum(len(g) for g in outside)
+        besides = (f" Outside any prompt (start-up, a request to the server or a background task), "
+                   f"{plural(count, 'more exception')}: " + "; ".join(
+                      _describe(g[0]) + (f" ×{len(g)}" if len(g) > 1 else "") for g in outside[:2])
+                   + (f" and {len(outside) - 2} more" if len(outside) > 2 else "") + ".")
     first = distinct[0][0]
     what = f"`{clip(first.error, 80)}`" + (f" in custom node `{first.node}`" if first.node else "")
     title = (f"{plural(len(prompts), 'prompt')} failed: {what}" if prompts
@@ -143,10 +157,10 @@ def _exception(facts: Facts) -> list[Finding]:
     advice.append(ADVICE_INPUTS())
     return [finding(
         "exception", title, "high",
-        f"{plural(len(records), 'exception')} ({len(distinct)} distinct): {shown}"
-        + (f" and {len(distinct) - 3} more" if len(distinct) > 3 else "")
+        f"{plural(sum(len(g) for g in listed), 'exception')} ({len(listed)} distinct): {shown}"
         + (". ComfyUI stops a prompt at the node that raised it." if prompts else
-           ". No prompt was running: it happened at start-up or in a background task, so no prompt failed with it."),
+           ". No prompt was running: it happened at start-up or in a background task, so no prompt failed with it.")
+        + besides,
         advice,
         [f.evidence for group in distinct for f in group][:MAX_EVIDENCE],
         {"exceptions": len(records), "prompts": len(prompts),
