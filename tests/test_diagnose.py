@@ -462,3 +462,14 @@ def test_a_server_that_became_ready_without_a_clock_did_not_fail_to_start() -> N
     report = analyze_text(text)
     assert report.runs[0].ready_at is None and report.runs[0].ready_line == 10
     assert "startup-failed" not in by_id(report)
+
+
+def test_shapes_that_do_not_fit_in_a_prompt_that_loaded_nothing() -> None:
+    # 037's message, in a prompt with no load line (the models were loaded by an earlier prompt, or watch's
+    # window has no load): the advice goes without its "(this prompt loaded …)" clause, and analyze does not fail.
+    text = ("Total VRAM 24564 MB, total RAM 65298 MB\nTo see the GUI go to: http://127.0.0.1:8188\ngot prompt\n"
+            "!!! Exception during processing !!! Given normalized_shape=[2560], expected input with shape [*2560], "
+            "but got input of size[1, 256, 4096]\nPrompt executed in 0.51 seconds\n")
+    finding = by_id(analyze_text(text))["exception"]
+    assert finding.advice[0].startswith("Tensors of shapes that do not fit")
+    assert "this prompt loaded" not in finding.advice[0]

@@ -54,9 +54,10 @@ class Advice:
 
 @functools.cache
 def _filled_pattern(template: str) -> re.Pattern[str]:
-    """``template`` with each ``{value}`` standing for any text (compiled once: every finding checks its advice)."""
+    """``template`` with each ``{value}`` standing for any text, none included (a value may be an optional
+    clause: `` (this prompt loaded X)``); compiled once: every finding checks its advice."""
     parts = re.split(r"\{\w+\}", template)
-    return re.compile("(?s)" + ".+".join(re.escape(p) for p in parts))
+    return re.compile("(?s)" + ".*".join(re.escape(p) for p in parts))
 
 
 @dataclass(frozen=True)
