@@ -121,3 +121,14 @@ def test_prompt_table_on_a_narrow_terminal_cuts_no_number(log: str, whole: dict[
         assert "not shown at this width: received" in " ".join(" ".join(table).split())
     else:
         assert "received" in table[rule - 1]
+
+
+def test_an_untimed_timeline_keeps_short_prompts_and_does_not_claim_they_were_back_to_back() -> None:
+    # 038: 1330 minute-stamped prompts of 4-11 s each, minutes apart: each alone rounds to no cell of the 50,
+    # so the line was empty; and "back to back" said they followed each other, which the stamps deny.
+    corpus = corpus_or_skip()
+    log = next((corpus / "logs").glob("038-*.log"))
+    text = run_cli("analyze", str(log), columns=120).stdout.decode()
+    line = next(line for line in text.splitlines() if line.startswith("run 1 "))
+    assert line.count("?") == 50  # every cell drawn: the prompts' seconds are all "not timed"
+    assert "end to end by printed duration, gaps left out" in line and "back to back" not in text

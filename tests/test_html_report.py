@@ -111,7 +111,7 @@ def test_page_holds_every_prompt_phase_and_rate(path: Path) -> None:
         estimated = any(p.estimated for p in drawn)
         assert (figs["timeline-plot"]["layout"]["xaxis"]["type"] == "linear") == estimated
         if estimated:
-            assert "back to back" in section(page, "timeline")
+            assert "end to end, the time between them left out" in section(page, "timeline")
     startup = sum(r.startup_s or 0.0 for r in report.runs if r.index < html_render.MAX_TIMELINE_ROWS)
     if startup and "timeline-plot" in figs and figs["timeline-plot"]["layout"]["xaxis"]["type"] == "date":
         assert bar_seconds(figs["timeline-plot"]).get("start-up", 0.0) == pytest.approx(startup, abs=0.01)

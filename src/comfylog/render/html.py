@@ -575,8 +575,8 @@ def _timeline(page: Page, report: Report) -> None:
         explain.append("Each row is one run, measured from its own start.")
     if any(row.estimated for row in rows):
         explain.append(
-            "Runs without usable timestamps (none, or minute-only) show their prompts back to back, "
-            "each split by the durations the log prints: an estimate, not a clock."
+            "Runs without usable timestamps (none, or minute-only) show their prompts end to end, the time "
+            "between them left out, each split by the durations the log prints: an estimate, not a clock."
         )
     explain.append(
         "Markers: restarts, out-of-memory and other errors, websocket timeouts, prompts that never finished."
@@ -1024,7 +1024,7 @@ def _comparison(page: Page, report: Report, baseline: Report, comparison: Compar
             note += f" The first {MAX_ALIGNED_PAIRS} of {pairs} pairs are drawn."
             page.summarised.append(f"comparison: first {MAX_ALIGNED_PAIRS} of {pairs} prompt pairs drawn")
         if any(p.estimated for p in _prompts_of(report, c.run_prompts) + _prompts_of(baseline, c.baseline_prompts)):
-            note += " Prompts without usable timestamps are drawn back to back by phase (estimated)."
+            note += " Prompts without usable timestamps are drawn end to end by phase, gaps left out (estimated)."
         parts.append(f'<p class="note">{esc(note)}</p>')
     page.add("comparison", "Compared with the baseline", "\n".join(parts))
 

@@ -258,16 +258,18 @@ def _run_timeline(run: Run, own: list[Prompt]) -> Text | None:
     whole = sum(p.total_s or 0.0 for p in prompts) or 1.0
     text = Text(f"run {run.index + 1} ")
     separate = len(prompts) <= 12
+    done = 0.0  # seconds drawn so far: cells end where the running sum falls, so short prompts add up
     for p in prompts:
-        for phase in PHASES:
-            n = int(round(p.phases.seconds(phase) / whole * TIMELINE_WIDTH))
-            text.append(PHASE_CHAR[phase.value] * n, style=PHASE_STYLE[phase.value])
-        untimed = int(round(max(0.0, (p.total_s or 0.0) - p.phases.total) / whole * TIMELINE_WIDTH))
-        text.append(PHASE_CHAR["untimed"] * untimed, style=PHASE_STYLE["untimed"])
+        parts = [(phase.value, p.phases.seconds(phase)) for phase in PHASES]
+        parts.append(("untimed", max(0.0, (p.total_s or 0.0) - p.phases.total)))
+        for name, seconds in parts:
+            n = round((done + seconds) / whole * TIMELINE_WIDTH) - round(done / whole * TIMELINE_WIDTH)
+            done += seconds
+            text.append(PHASE_CHAR[name] * n, style=PHASE_STYLE[name])
         if separate:
             text.append("|", style="dim")
-    order = " back to back" if len(prompts) > 1 else ""
-    text.append(f"  ({plural(len(prompts), 'prompt')}{order}, durations as printed)", style="dim")
+    order = " end to end by printed duration, gaps left out" if len(prompts) > 1 else ", durations as printed"
+    text.append(f"  ({plural(len(prompts), 'prompt')}{order})", style="dim")
     return text
 
 
