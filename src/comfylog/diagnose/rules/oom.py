@@ -45,8 +45,9 @@ ADVICE_NODE_LOADS = Advice("`{node}` moves its model to the GPU itself (`{frame}
                            "offload or device option if it has one, or a smaller variant of its model",
                            {"node": "NODE", "frame": "FILE:FUNCTION"})
 ADVICE_TEXT_ENCODER_CPU = Advice("Put the text encoder on the CPU: load it with ComfyUI's `Load CLIP` node set to "
-                                 "`device: cpu` (a text-encoder file of its own, not the checkpoint's); encoding a "
-                                 "prompt there is slower but takes no VRAM")
+                                 "`device: cpu` (a text-encoder file of its own, not the checkpoint's; older builds "
+                                 "lack the option: update ComfyUI if yours does); encoding a prompt there is slower "
+                                 "but takes no VRAM")
 ADVICE_TILED_DECODE = Advice("Decode with the `VAE Decode (Tiled)` node (for video, with temporal tiling too): the "
                              "decode of the whole image or video at once is what did not fit")
 ADVICE_OTHER_PROCESS = Advice("Free the GPU of the other processes ({held}): another ComfyUI, a second worker or any "
