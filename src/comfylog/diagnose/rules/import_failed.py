@@ -82,12 +82,12 @@ def _import_failed(facts: Facts) -> list[Finding]:
     reasons: dict[str, str] = {}
     cut_paths = {path[:MAX_IMPORT_PATH_CHARS]: path for path in failed}  # the record holds the path cut so
     for e in facts.report.errors:
-        if e.kind == "import_failed" and IMPORT_FAILED in e.message:
-            rest = e.message.split(IMPORT_FAILED, 1)[1]
-            # The path exactly, then " (": a node whose name begins another's (Foo, Foo-Bar) is not taken for it.
-            node = next((full for cut, full in cut_paths.items() if rest.startswith(cut + " (")), None)
-            if node is not None and rest.endswith(")"):
-                reasons.setdefault(node, rest[len(node[:MAX_IMPORT_PATH_CHARS]) + 2:-1])
+        if e.kind == "import_failed":
+            for cut, full in cut_paths.items():
+                reason = _reason(e.message, cut)
+                if reason is not None:
+                    reasons.setdefault(full, reason)
+                    break
     names = [basename(p) for p in failed]
     # What a node's own error says to do comes first (``Please download ... to models/svd``).
     advice = [own for own in (own_words_advice(reason, f"`{basename(path)}`") for path, reason in reasons.items())
@@ -189,7 +189,7 @@ def _builtin_failures(facts: Facts) -> list[BuiltinFailure]:
         if e.kind == "import_failed" and e.message.startswith(BUILTIN_PREFIX):
             path = e.message[len(BUILTIN_PREFIX):].split(" (", 1)[0]
             name = "/".join(re.split(r"[/\\]", path)[-2:])
-            reasons.setdefault(name, (_reason(e.message, path), e))
+            reasons.setdefault(name, (_reason(e.message, path) or "", e))
     listed: dict[str, BuiltinFailure] = {}
     folder = ""
     for ev in facts.events[EventKind.BUILTIN_IMPORT_FAILED]:
@@ -206,10 +206,14 @@ def _builtin_failures(facts: Facts) -> list[BuiltinFailure]:
     return list(listed.values())
 
 
-def _reason(message: str, path: str) -> str:
-    """``REASON`` of ``... failed to import: PATH (REASON)``."""
-    rest = message.split(path, 1)[1].strip()
-    return rest[1:-1] if rest.startswith("(") and rest.endswith(")") else rest.strip(" ()")
+def _reason(message: str, path: str) -> str | None:
+    """``REASON`` of ``... failed to import: PATH (REASON)`` for exactly ``PATH`` (as the record holds it, cut
+    at MAX_IMPORT_PATH_CHARS), None for another path: a node whose name begins another's (Foo, Foo-Bar) is
+    not taken for it."""
+    rest = message.split(IMPORT_FAILED, 1)[1] if IMPORT_FAILED in message else ""
+    if rest.startswith(path + " (") and rest.endswith(")"):
+        return rest[len(path) + 2:-1]
+    return None
 
 
 def _extensions(facts: Facts, reasons: dict[str, str],
