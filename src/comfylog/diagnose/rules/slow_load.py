@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from statistics import median
 
 from ...events import Event, EventKind, Phase
-from ...model import Finding, Prompt
+from ...model import Evidence, Finding, Load, Prompt
 from ...text import dur, plural
 from ..engine import Advice, finding, rule
 from ..facts import Facts
@@ -51,7 +52,7 @@ def _slow_load(facts: Facts) -> list[Finding]:
             continue
         if bars:
             continue  # download bars move data comfylog cannot size
-        mb = sum(ld.loaded_mb or 0.0 for ld in loads if (ld.loaded_mb or 0) < 1e9)
+        mb = _weights_mb(loads)
         if mb >= SLOW_LOAD_MIN_MB and mb / load_s < SLOW_LOAD_MB_S:
             slow.append((prompt, mb, load_s))
     volume = [ev for ev in facts.events[EventKind.EXTRA_SEARCH_PATH] if NETWORK_VOLUME in str(ev.fields["path"])]
@@ -62,11 +63,10 @@ def _slow_load(facts: Facts) -> list[Finding]:
     mb = sum(s[1] for s in slow)
     load_s = sum(s[2] for s in slow)
     rate = mb / load_s
-    excess = sum(max(0.0, s[2] - s[1] / LOCAL_DISK_MB_S) for s in slow)
+    excess = _beyond_local_disk((s[1], s[2]) for s in slow)
     evidence = [facts.cite_event(ev) for p, _, _ in slow for ev in facts.prompt_events(EventKind.LOAD_REQUESTED, p)]
     if not evidence:
-        evidence = [facts.cite(p.source, ld.line, f"loaded completely {ld.loaded_mb}")
-                    for p, _, _ in slow for ld in facts.loads_of(p)]
+        evidence = _load_lines(facts, (p for p, _, _ in slow))
     on_volume = (f" The models are read from a RunPod network volume (`{volume[0].fields['path']}`, "
                  f"{facts.lines_ref(volume[0].source, volume[0].line)})." if volume
                  else " (A network volume is the usual cause.)")
@@ -119,7 +119,7 @@ def _estimated(facts: Facts, volume: list[Event]) -> list[Finding]:
             loads = facts.loads_of(prompt)
             if loads and all(ld.kind == "complete" for ld in loads) and not any(
                     b.is_loading for b in facts.bars_of(prompt)):
-                mb = sum(ld.loaded_mb or 0.0 for ld in loads if (ld.loaded_mb or 0) < 1e9)
+                mb = _weights_mb(loads)
                 if mb >= SLOW_LOAD_MIN_MB:
                     loaded.append((prompt, mb))
     slow: list[tuple[Prompt, float, float, int, float]] = []  # (prompt, MB, load s, prompts compared, their other s)
@@ -138,10 +138,9 @@ def _estimated(facts: Facts, volume: list[Event]) -> list[Finding]:
     mb = sum(s[1] for s in slow)
     load_s = sum(s[2] for s in slow)
     rate = mb / load_s
-    excess = sum(max(0.0, s[2] - s[1] / LOCAL_DISK_MB_S) for s in slow)
+    excess = _beyond_local_disk((s[1], s[2]) for s in slow)
     first, first_mb, first_s, compared, usual = slow[0]
-    evidence = [facts.cite(p.source, ld.line, f"loaded completely {ld.loaded_mb}")
-                for p, *_ in slow for ld in facts.loads_of(p)]
+    evidence = _load_lines(facts, (p for p, *_ in slow))
     evidence += [facts.cite_event(ev) for ev in volume[:1]]
     on_volume = (f" The models are read from a RunPod network volume (`{volume[0].fields['path']}`, "
                  f"{facts.lines_ref(volume[0].source, volume[0].line)})." if volume else "")
@@ -163,3 +162,19 @@ def _estimated(facts: Facts, volume: list[Event]) -> list[Finding]:
         evidence, {"loaded_mb": round(mb, 1), "load_s": round(load_s, 3), "mb_per_s": round(rate, 1),
                    "estimated": True},
         excess, (p.index for p, *_ in slow))]
+
+
+def _weights_mb(loads: Iterable[Load]) -> float:
+    """MB of weights the loads moved; old builds' ``loaded completely 9.5367431640625e+25`` (no size) left out."""
+    return sum(ld.loaded_mb or 0.0 for ld in loads if (ld.loaded_mb or 0) < 1e9)
+
+
+def _beyond_local_disk(loads: Iterable[tuple[float, float]]) -> float:
+    """Of (MB, seconds) loads, the seconds beyond what a local SSD would have taken: what slow storage cost."""
+    return sum(max(0.0, seconds - mb / LOCAL_DISK_MB_S) for mb, seconds in loads)
+
+
+def _load_lines(facts: Facts, prompts: Iterable[Prompt]) -> list[Evidence]:
+    """The prompts' ``loaded completely`` lines as evidence."""
+    return [facts.cite(p.source, ld.line, f"loaded completely {ld.loaded_mb}") for p in prompts
+            for ld in facts.loads_of(p)]
