@@ -13,21 +13,27 @@ time order. Prompts that have no timed spans (minute stamps, no timestamps) are 
 back from their durations (at their minute where the log has one), as the HTML timeline does, and
 are marked estimated; so are logs with time-only or minute stamps (``otherData`` and the process
 labels say which).
+
+Memory stays flat on long logs: each run is laid out and written before the next is read (its
+slices are dropped once written), and lines that instants wait for (findings, errors without a
+time) are known before the layout, so only their nearest placed line is kept, not every line.
 """
 
 from __future__ import annotations
 
 import json
-from bisect import bisect_right
+from array import array
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TextIO
 
+from ..events import Event as LogEvent
 from ..events import EventKind
 from ..index import ReportIndex, evidence_in_line_order, index_of
-from ..model import PHASES, Finding, Load, ProgressBar, Prompt, Report, Run
+from ..model import PHASES, ErrorRecord, Finding, Load, ProgressBar, Prompt, Report, Run
 from ..read.redact import Redactor
 from ..text import basename, clock, fmt_s, is_time_only, plural, when
 from ..version import __version__
@@ -40,6 +46,9 @@ TRACKS = ("run", "prompts", "model loads", "progress bars", "events")
 LANES_PER_TRACK = 100
 #: Name of the step-rate counter (a track per process in Perfetto).
 RATE_COUNTER = "step rate"
+#: Websocket lines shown as instants, with their names.
+WEBSOCKET_INSTANTS = ((EventKind.WS_TIMEOUT, "websocket receive timed out"),
+                      (EventKind.WS_RECONNECT, "websocket reconnect"))
 
 Event = dict[str, Any]
 
@@ -72,47 +81,65 @@ class _Instant:
 
 
 class _Process:
-    """The events of one trace process, gathered per track and written in the format's order."""
+    """One trace process: its slices and instants are written as each run is laid out (``flush``), its
+    labels and step-rate counter once the whole report is (``finish``)."""
 
-    def __init__(self, pid: int, name: str, labels: list[str], sort_index: int) -> None:
+    def __init__(self, pid: int, name: str, sort_index: int) -> None:
         self.pid = pid
         self.name = name
-        self.labels = labels
+        self.labels: list[str] = []
         self.sort_index = sort_index
         self.slices: dict[str, list[_Slice]] = defaultdict(list)
         self.instants: list[_Instant] = []
         self.rates: list[tuple[int, int, float]] = []  # (start, end, it/s) of sampling bars
+        self._named = False
+        #: Per track, where each lane's last slice ends (slices are put in the first lane free by then);
+        #: the instants' lanes by their last instant (a thread's events are written in time order).
+        self._lane_ends: dict[str, list[int]] = defaultdict(list)
+        self._instant_lanes: list[int] = []
 
-    def events(self) -> list[Event]:
+    def flush(self) -> Iterator[Event]:
+        """The slices and instants gathered since the last flush, in time order, lanes opened as needed."""
         pid = self.pid
-        out: list[Event] = [
-            {"ph": "M", "name": "process_name", "pid": pid, "args": {"name": self.name}},
-            {"ph": "M", "name": "process_sort_index", "pid": pid, "args": {"sort_index": self.sort_index}},
-        ]
-        if self.labels:
-            out.append({"ph": "M", "name": "process_labels", "pid": pid, "args": {"labels": ", ".join(self.labels)}})
-        body: list[Event] = []
+        if not self._named:
+            self._named = True
+            yield {"ph": "M", "name": "process_name", "pid": pid, "args": {"name": self.name}}
+            yield {"ph": "M", "name": "process_sort_index", "pid": pid, "args": {"sort_index": self.sort_index}}
         for order, track in enumerate(TRACKS):
-            lanes: list[list[_Slice]]
-            if track == "events":
-                lanes = [[]] if self.instants else []
-            else:
-                lanes = _lanes(self.slices.get(track, []))
-            for lane, slices in enumerate(lanes):
+            slices = self.slices.pop(track, None)
+            if not slices:
+                continue
+            ends = self._lane_ends[track]
+            for s in sorted(slices, key=lambda s: (s.start, -s.end)):
+                lane = next((i for i, end in enumerate(ends) if end <= s.start), len(ends))
                 tid = order * LANES_PER_TRACK + lane + 1
-                name = track if lane == 0 else f"{track} ({lane + 1})"
-                out.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": name}})
-                out.append({"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid,
-                            "args": {"sort_index": tid}})
-                if track == "events":
-                    for i in sorted(self.instants, key=lambda i: i.at):
-                        body.append({"ph": "i", "s": "t", "name": i.name, "cat": i.cat, "ts": i.at, "pid": pid,
-                                     "tid": tid, "args": i.args})
-                    continue
-                for top in slices:
-                    body += _slice_events(top, pid, tid)
-        body += self._rate_counter()
-        return out + body
+                if lane == len(ends):
+                    ends.append(s.end)
+                    yield from _thread_names(pid, tid, track if lane == 0 else f"{track} ({lane + 1})")
+                else:
+                    ends[lane] = s.end
+                yield from _slice_events(s, pid, tid)
+
+        if self.instants:
+            instants, self.instants = sorted(self.instants, key=lambda i: i.at), []
+            base = TRACKS.index("events") * LANES_PER_TRACK + 1
+            lasts = self._instant_lanes
+            for i in instants:
+                lane = next((n for n, last in enumerate(lasts) if last <= i.at), len(lasts))
+                if lane == len(lasts):
+                    lasts.append(i.at)
+                    yield from _thread_names(pid, base + lane, "events" if lane == 0 else f"events ({lane + 1})")
+                else:
+                    lasts[lane] = i.at
+                yield {"ph": "i", "s": "t", "name": i.name, "cat": i.cat, "ts": i.at, "pid": pid,
+                       "tid": base + lane, "args": i.args}
+
+    def finish(self) -> Iterator[Event]:
+        """What is left once the whole report is laid out: its last instants, labels, the step rate."""
+        yield from self.flush()
+        if self.labels:
+            yield {"ph": "M", "name": "process_labels", "pid": self.pid, "args": {"labels": ", ".join(self.labels)}}
+        yield from self._rate_counter()
 
     def _rate_counter(self) -> list[Event]:
         """The step rate as a step function: a bar's rate while it runs (the latest started), 0 between."""
@@ -136,6 +163,11 @@ class _Process:
         return out
 
 
+def _thread_names(pid: int, tid: int, name: str) -> tuple[Event, Event]:
+    return ({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": name}},
+            {"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid, "args": {"sort_index": tid}})
+
+
 def _slice_events(top: _Slice, pid: int, tid: int) -> list[Event]:
     """A slice and its children (nested, clipped to it and to each other), as complete events."""
     out: list[Event] = []
@@ -156,22 +188,6 @@ def _slice_events(top: _Slice, pid: int, tid: int) -> list[Event]:
         stack += reversed(kept)
     out.sort(key=lambda e: (e["ts"], -e["dur"]))
     return out
-
-
-def _lanes(slices: list[_Slice]) -> list[list[_Slice]]:
-    """Slices of one track spread over as few lanes as keep each lane's slices disjoint."""
-    lanes: list[list[_Slice]] = []
-    ends: list[int] = []
-    for s in sorted(slices, key=lambda s: (s.start, -s.end)):
-        for lane, end in enumerate(ends):
-            if end <= s.start:
-                lanes[lane].append(s)
-                ends[lane] = s.end
-                break
-        else:
-            lanes.append([s])
-            ends.append(s.end)
-    return lanes
 
 
 class _Clock:
@@ -202,26 +218,37 @@ class TracePart:
     """One log's share of a trace: its events (times from ``origin``, pids from 1) and what its clock was.
 
     ``origin`` is the wall time of ts 0 for a dated log, None otherwise (time-only and clockless
-    logs start at 0); ``write_trace`` shifts the dated parts of a fleet onto one axis.
+    logs start at 0); ``write_trace`` shifts the dated parts of a fleet onto one axis. ``events`` may
+    be a generator that lays the log out as it is written: ``clock`` and ``estimated`` are known once
+    it has run to its end (``settled``), which ``materialized`` does at once (to send a part between
+    processes).
     """
 
     name: str
     origin: datetime | None
-    clock: str
-    estimated: bool
-    events: list[Event]
     processes: int
+    events: Iterable[Event]
+    clock: str = "no runs"
+    estimated: bool = False
+
+    def materialized(self) -> TracePart:
+        self.events = list(self.events)
+        return self
 
 
 def report_trace(report: Report, per_run: bool = True, name: str | None = None) -> TracePart:
-    """The trace of one analysed log: a process per run, or one for the whole log (``per_run=False``)."""
+    """The trace of one analysed log: a process per run, or one for the whole log (``per_run=False``).
+
+    Runs are laid out and written one at a time as the part's events are read; each run's errors and
+    websocket lines with it, and the instants that wait for a line's time (findings, lines without a
+    time of their own) as soon as the runs up to their line are.
+    """
     index = index_of(report)
     source_names = [src.name for src in report.sources]
     name = name or " + ".join(source_names) or "log"
     origins = [r.started_at for r in report.runs if r.started_at is not None]
     origin = min(origins) if origins else None
-    clock = _Clock(origin)
-    layout = _Layout(report, index, clock)
+    layout = _Layout(report, index, _Clock(origin))
     processes: dict[int, _Process] = {}
     gpu = next((r.gpu for r in report.runs if r.gpu), None)
 
@@ -236,31 +263,98 @@ def report_trace(report: Report, per_run: bool = True, name: str | None = None) 
                 assert run is not None
                 title = " · ".join(bit for bit in (f"run {run.index + 1}", run.gpu) if bit)
                 title += " (after a restart)" if run.restart else ""
-            found = processes[key] = _Process(pid, title, [], pid)
+            found = processes[key] = _Process(pid, title, pid)
         return found
 
     for run in report.runs:
-        layout.add_run(process_of(run), run)
+        process_of(run)
     if not report.runs:
         process_of(None)
-    layout.add_incidents(process_of)
-    for finding in report.findings:
-        layout.add_finding(process_of(layout.run_of_finding(finding)), finding)
-    layout.place_deferred()
-    kinds = layout.clock_kinds()
-    estimated = any(kind != "wall clock" for kind in kinds)
-    for key, process in processes.items():
-        run_kinds = layout.run_clock.get(key) if per_run else None
-        own = [run_kinds] if run_kinds else kinds
-        process.labels = [k if k == "wall clock" else f"{k} (estimated)" for k in own]
-    events = [e for p in processes.values() for e in p.events()]
-    return TracePart(name=name, origin=origin if origin is not None and not is_time_only(origin) else None,
-                     clock=", ".join(kinds) or "no runs", estimated=estimated, events=events,
-                     processes=len(processes))
+    layout.plan_instants(process_of)
+    part = TracePart(name=name, origin=origin if origin is not None and not is_time_only(origin) else None,
+                     processes=len(processes), events=())
+    runs = report.runs
+
+    def events() -> Iterator[Event]:
+        for position, run in enumerate(runs):
+            process = process_of(run)
+            layout.add_run(process, run)
+            after = runs[position + 1] if position + 1 < len(runs) else None
+            layout.place_waiting(run.source, after.first_line if after and after.source == run.source else None)
+            yield from process.flush()
+        layout.place_waiting(None, None)
+        kinds = layout.clock_kinds()
+        for key, process in processes.items():
+            run_kinds = layout.run_clock.get(key) if per_run else None
+            own = [run_kinds] if run_kinds else kinds
+            process.labels = [k if k == "wall clock" else f"{k} (estimated)" for k in own]
+            yield from process.finish()
+        part.clock = ", ".join(kinds) or "no runs"
+        part.estimated = any(kind != "wall clock" for kind in kinds)
+
+    part.events = events()
+    return part
+
+
+class _Anchors:
+    """For each line an instant waits for, the latest placed line at or before it (by line, then time).
+
+    The waiting lines are known before the layout, so of the hundreds of thousands of placed lines of
+    a long log only one per waiting line is kept: a placed line improves the first waiting line at or
+    after it, and ``resolve`` carries the best forward. A waiting line with no placed line before it
+    takes the source's first placed line.
+    """
+
+    def __init__(self, waiting: Iterable[tuple[int, int]]) -> None:
+        by_source: dict[int, set[int]] = defaultdict(set)
+        for source, line in waiting:
+            by_source[source].add(line)
+        self._waiting = {source: sorted(lines) for source, lines in by_source.items()}
+        self._best: dict[int, list[tuple[int, int] | None]] = {s: [None] * len(w) for s, w in self._waiting.items()}
+        self._first: dict[int, tuple[int, int]] = {}  # source -> its least (line, µs)
+        self._resolved = dict.fromkeys(self._waiting, 0)  # waiting lines resolved so far, per source
+        self._carry: dict[int, tuple[int, int] | None] = {}  # the best of those
+
+    def add(self, source: int, line: int, at: int) -> None:
+        point = (line, at)
+        first = self._first.get(source)
+        if first is None or point < first:
+            self._first[source] = point
+        waiting = self._waiting.get(source)
+        if waiting:
+            i = bisect_left(waiting, line)
+            if i < len(waiting):
+                best = self._best[source][i]
+                if best is None or point > best:
+                    self._best[source][i] = point
+
+    def resolve(self, source: int, before: int | None) -> list[tuple[int, int | None]]:
+        """(line, µs) of the waiting lines of ``source`` below ``before`` (all if None) not resolved
+        yet, once every line placed before them is in; µs is None where the source has no placed line."""
+        waiting = self._waiting.get(source)
+        if not waiting:
+            return []
+        best, i, carry = self._best[source], self._resolved[source], self._carry.get(source)
+        first = self._first.get(source)
+        out: list[tuple[int, int | None]] = []
+        while i < len(waiting) and (before is None or waiting[i] < before):
+            here = best[i]
+            if carry is not None and (here is None or carry > here):
+                here = carry
+            carry = here
+            point = here or first
+            out.append((waiting[i], None if point is None else point[1]))
+            i += 1
+        self._resolved[source], self._carry[source] = i, carry
+        return out
+
+    @property
+    def sources(self) -> list[int]:
+        return list(self._waiting)
 
 
 class _Layout:
-    """Places one report's records on the time axis and remembers where each log line landed.
+    """Places one report's records on the time axis and remembers where the lines instants wait for landed.
 
     Records that carry no time of their own (errors and websocket lines of a log without a clock,
     findings) are placed last, at the time of the nearest placed line before theirs.
@@ -271,38 +365,75 @@ class _Layout:
         self.index = index
         self.clock = clock
         self.cursor = 0  # end of what was placed so far, where a run without a clock goes next
-        self.anchors: dict[int, list[tuple[int, int]]] = defaultdict(list)  # source -> (line, µs)
-        self.deferred: list[tuple[_Process, int, int, _Instant]] = []  # placed at their line's time
+        self.anchors = _Anchors(())
+        #: Instants that wait for their line's time: source -> line -> (process, instant).
+        self.waiting: dict[int, dict[int, list[tuple[_Process, _Instant]]]] = defaultdict(lambda: defaultdict(list))
+        self.at_start: list[tuple[_Process, _Instant]] = []  # placed where the first run starts
+        #: Errors and websocket lines with a time, placed with their run (errors as positions in their table).
+        self.run_errors: dict[int, array[int]] = defaultdict(lambda: array("q"))
+        self.run_websocket: dict[int, list[tuple[str, LogEvent]]] = defaultdict(list)
         self.run_clock: dict[int, str] = {}
         self.first_run_start: int | None = None
 
     # ---- where lines are
     def anchor(self, source: int, line: int, at: int) -> None:
-        self.anchors[source].append((line, at))
+        self.anchors.add(source, line, at)
 
-    def defer(self, process: _Process, source: int, line: int, instant: _Instant) -> None:
-        self.deferred.append((process, source, line, instant))
-
-    def place_deferred(self) -> None:
-        """Give each deferred instant the time of the last placed line at or before its own.
-
-        The notable events (``Sampling 121 frames``, ``Requested to load``, ...) are placed lines too.
-        """
-        for ev in self.report.notable:
+    def plan_instants(self, process_of: Callable[[Run | None], _Process]) -> None:
+        """Before the layout: which run places each error and websocket line that has a time; which lines
+        the others and the findings wait for. Lines outside every run are placed now."""
+        outside: list[tuple[_Process, int, int, int, _Instant]] = []
+        for position, error in enumerate(self.report.errors):
+            run = self.index.run_at(error.source, error.line)
+            at = self._at(error.ts)
+            if at is not None and run is not None:
+                self.run_errors[run.index].append(position)
+                continue
+            instant = self._error_instant(error)
+            if at is None:
+                self.waiting[error.source][error.line].append((process_of(run), instant))
+            else:
+                outside.append((process_of(run), error.source, error.line, at, instant))
+        for kind, what in WEBSOCKET_INSTANTS:
+            for ev in self.index.events.get(kind, ()):
+                run = self.index.run_at(ev.source, ev.line)
+                at = self._at(ev.ts)
+                if at is not None and run is not None:
+                    self.run_websocket[run.index].append((what, ev))
+                    continue
+                instant = self._websocket_instant(what, ev)
+                if at is None:
+                    self.waiting[ev.source][ev.line].append((process_of(run), instant))
+                else:
+                    outside.append((process_of(run), ev.source, ev.line, at, instant))
+        for finding in self.report.findings:
+            self.add_finding(process_of(self.run_of_finding(finding)), finding)
+        self.anchors = _Anchors((source, line) for source, lines in self.waiting.items() for line in lines)
+        for ev in self.report.notable:  # ``Sampling 121 frames``, ``Requested to load``, ...: placed lines too
             at = self._at(ev.ts)
             if at is not None:
                 self.anchor(ev.source, ev.line, at)
-        for points in self.anchors.values():
-            points.sort()
-        for process, source, line, instant in self.deferred:
-            found = self.anchors.get(source)
-            if found:
-                i = bisect_right(found, (line, 1 << 62)) - 1
-                instant.at = found[max(i, 0)][1]
-            else:
-                instant.at = self.first_run_start or 0
+        for process, source, line, at, instant in outside:
+            instant.at = at
             process.instants.append(instant)
-        self.deferred.clear()
+            self.anchor(source, line, at)
+
+    def place_waiting(self, source: int | None, before: int | None) -> None:
+        """Give the instants waiting for lines of ``source`` below ``before`` (every source and line if
+        None) the time of the last placed line at or before theirs: every line up to there is placed."""
+        for src in self.anchors.sources if source is None else [source]:
+            lines = self.waiting.get(src)
+            if not lines:
+                continue
+            for line, at in self.anchors.resolve(src, before):
+                for process, instant in lines.pop(line, ()):
+                    instant.at = at if at is not None else self.first_run_start or 0
+                    process.instants.append(instant)
+        if source is None:
+            for process, instant in self.at_start:
+                instant.at = self.first_run_start or 0
+                process.instants.append(instant)
+            self.at_start.clear()
 
     def clock_kinds(self) -> list[str]:
         return list(dict.fromkeys(self.run_clock.values()))
@@ -358,6 +489,7 @@ class _Layout:
         self.cursor = max(self.cursor, end)
         if self.first_run_start is None:
             self.first_run_start = start
+        self.add_run_instants(process, run)
 
     # ---- prompts
     def add_prompt(self, process: _Process, prompt: Prompt, cursor: int, clocked: bool) -> int:
@@ -471,26 +603,25 @@ class _Layout:
                 "line": load.line, "source": self._source_name(load.source)}
 
     # ---- instants
-    def add_incidents(self, process_of: Callable[[Run | None], _Process]) -> None:
-        """Errors and websocket events, each in its run's process at its time (or, without one, where its
-        line is): one pass over each table, the run found by line."""
-        for error in self.report.errors:
-            instant = _Instant(0, error.kind, "error", {
-                "message": _clip(error.message), "prompt": None if error.prompt is None else error.prompt + 1,
-                "line": error.line, "source": self._source_name(error.source)})
-            self._place(process_of(self.index.run_at(error.source, error.line)), error.ts, error.source,
-                        error.line, instant)
-        for kind, what in ((EventKind.WS_TIMEOUT, "websocket receive timed out"),
-                           (EventKind.WS_RECONNECT, "websocket reconnect")):
-            for ev in self.index.events.get(kind, ()):
-                instant = _Instant(0, what, "websocket", {"line": ev.line, "source": self._source_name(ev.source)})
-                self._place(process_of(self.index.run_at(ev.source, ev.line)), ev.ts, ev.source, ev.line, instant)
+    def _error_instant(self, error: ErrorRecord) -> _Instant:
+        return _Instant(0, error.kind, "error", {
+            "message": _clip(error.message), "prompt": None if error.prompt is None else error.prompt + 1,
+            "line": error.line, "source": self._source_name(error.source)})
 
-    def _place(self, process: _Process, ts: datetime | None, source: int, line: int, instant: _Instant) -> None:
-        at = self._at(ts)
-        if at is None:
-            self.defer(process, source, line, instant)
-            return
+    def _websocket_instant(self, what: str, ev: LogEvent) -> _Instant:
+        return _Instant(0, what, "websocket", {"line": ev.line, "source": self._source_name(ev.source)})
+
+    def add_run_instants(self, process: _Process, run: Run) -> None:
+        """The run's errors and websocket lines that have a time, at that time."""
+        errors = self.report.errors
+        for position in self.run_errors.pop(run.index, ()):
+            error = errors[position]
+            self._place_at(process, error.source, error.line, self._at(error.ts), self._error_instant(error))
+        for what, ev in self.run_websocket.pop(run.index, ()):
+            self._place_at(process, ev.source, ev.line, self._at(ev.ts), self._websocket_instant(what, ev))
+
+    def _place_at(self, process: _Process, source: int, line: int, at: int | None, instant: _Instant) -> None:
+        assert at is not None  # planned only with a time
         instant.at = at
         process.instants.append(instant)
         self.anchor(source, line, at)
@@ -522,10 +653,9 @@ class _Layout:
             "explains": fmt_s(finding.cost_s) if finding.cost_s else None, "why": finding.why,
             "advice": list(finding.advice), "evidence": lines})
         if finding.evidence:
-            self.defer(process, finding.evidence[0].source, finding.evidence[0].line, instant)
+            self.waiting[finding.evidence[0].source][finding.evidence[0].line].append((process, instant))
         else:
-            instant.at = self.first_run_start or 0
-            process.instants.append(instant)
+            self.at_start.append((process, instant))
 
     def _source_name(self, source: int) -> str:
         sources = self.report.sources
@@ -542,7 +672,8 @@ def log_trace(path: str, redactor: Redactor | None = None) -> TracePart:
     from ..pipeline import analyze_paths
 
     report = analyze_paths([path], redactor)
-    return report_trace(report, per_run=False, name=report.sources[0].name if report.sources else path)
+    part = report_trace(report, per_run=False, name=report.sources[0].name if report.sources else path)
+    return part.materialized()
 
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
