@@ -252,3 +252,40 @@ def test_a_fleet_is_one_process_per_log_on_one_clock(tmp_path: Path) -> None:
     assert by_name["runpod-wan-lowvram-gguf.log"] == pytest.approx(gap.total_seconds() * 1e6, abs=1e3)
     oom = [pid for pid, name in names.items() if name.startswith("runpod-wan-oom")][0]
     assert {e["name"] for e in events(doc, "X", cat="run") if e["pid"] == oom} == {"run 1", "run 2"}
+
+
+# ---- where instants that wait for a line land -------------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from comfylog.render.trace import _Anchors  # noqa: E402
+
+_POINTS = st.lists(st.tuples(st.integers(0, 3), st.integers(1, 60), st.integers(0, 10_000)), max_size=60)
+_WAITING = st.lists(st.tuples(st.integers(0, 3), st.integers(1, 60)), max_size=20)
+
+
+@given(placed=_POINTS, waiting=_WAITING, cut=st.integers(1, 61))
+def test_a_waiting_line_gets_the_latest_placed_line_at_or_before_it(
+    placed: list[tuple[int, int, int]], waiting: list[tuple[int, int]], cut: int,
+) -> None:
+    """Kept incrementally (one point per waiting line, resolved in two steps as runs are laid out), the
+    answer is the one of sorting every placed line and bisecting: the latest (line, time) at or before
+    the waiting line, else the source's first placed line."""
+    anchors = _Anchors(waiting)
+    early = [p for p in placed if p[1] < cut]  # the lines of the runs laid out before the first step
+    for source, line, at in early:
+        anchors.add(source, line, at)
+    got: dict[tuple[int, int], int | None] = {}
+    for source in {s for s, _ in waiting}:
+        got.update({(source, line): at for line, at in anchors.resolve(source, cut)})
+    for source, line, at in placed:
+        if line >= cut:
+            anchors.add(source, line, at)
+    for source in {s for s, _ in waiting}:
+        got.update({(source, line): at for line, at in anchors.resolve(source, None)})
+    for source, line in waiting:
+        points = sorted((ln, at) for s, ln, at in placed if s == source)
+        before = [p for p in points if p[0] <= line]
+        expected = before[-1][1] if before else points[0][1] if points else None
+        assert got[(source, line)] == expected

@@ -330,12 +330,15 @@ class _Anchors:
 
     def resolve(self, source: int, before: int | None) -> list[tuple[int, int | None]]:
         """(line, µs) of the waiting lines of ``source`` below ``before`` (all if None) not resolved
-        yet, once every line placed before them is in; µs is None where the source has no placed line."""
+        yet, once every line placed before them is in; µs is None where the source has no placed line at
+        the end (``before`` None)."""
         waiting = self._waiting.get(source)
         if not waiting:
             return []
-        best, i, carry = self._best[source], self._resolved[source], self._carry.get(source)
         first = self._first.get(source)
+        if first is None and before is not None:
+            return []  # nothing of the source placed yet: a waiting line there may still take its first
+        best, i, carry = self._best[source], self._resolved[source], self._carry.get(source)
         out: list[tuple[int, int | None]] = []
         while i < len(waiting) and (before is None or waiting[i] < before):
             here = best[i]
