@@ -187,25 +187,28 @@ def _reply(report: Report, budget: Budget, redacted: bool, cut: bool) -> str:
 
 def _summary(report: Report) -> str:
     """One line: what ran, on what, for how long, whether ComfyUI restarted, and the finding that matters most."""
-    prompts = list(report.prompts)
-    if not report.runs and not prompts and not len(report.errors):
+    prompts = report.prompts  # one pass over it: a long log's table is mostly on disk (spool.py)
+    if not report.runs and not len(prompts) and not len(report.errors):
         return "**comfylog** found no ComfyUI run, prompt or error in this text."
     statuses: dict[str, int] = {}
+    timed: list[float] = []
+    estimated = False
     for p in prompts:
         statuses[p.status] = statuses.get(p.status, 0) + 1
+        if p.total_s is not None:
+            timed.append(p.total_s)
+        estimated = estimated or p.estimated
     what = plural(len(prompts), "prompt")
-    if len(prompts) == 1:
-        what += f" ({prompts[0].status})"
-    elif len(statuses) == 1:
-        what += f", all {prompts[0].status}"
+    if len(prompts) == 1 or len(statuses) == 1:
+        status = next(iter(statuses))
+        what += f" ({status})" if len(prompts) == 1 else f", all {status}"
     elif statuses:
         what += " (" + ", ".join(f"{n} {status}" for status, n in statuses.items()) + ")"
     run = next((r for r in report.runs if r.gpu), None)
     if run is not None and run.gpu:
         what += " on " + code_span(run.gpu) + (f" ({gb(run.total_vram_mb)})" if run.total_vram_mb else "")
-    timed = [p.total_s for p in prompts if p.total_s is not None]
     if timed:
-        what += f", {fmt_s(sum(timed), any(p.estimated for p in prompts))} of prompt time"
+        what += f", {fmt_s(sum(timed), estimated)} of prompt time"
     restarts = report.summary.restarts
     if restarts:
         what += ", and ComfyUI started again " + ("once" if restarts == 1 else f"{restarts} times")
