@@ -239,7 +239,15 @@ def percentile(values: Sequence[float], percent: float) -> float | None:
 def summarize_report(report: Report, path: str) -> LogSummary:
     """The fleet row of one analysed log."""
     run = next((r for r in report.runs if r.gpu), report.runs[0] if report.runs else None)
-    timed = [p for p in report.prompts if p.total_s is not None]
+    seconds: list[PromptSeconds] = []
+    finished = 0
+    estimated = False
+    for p in report.prompts:  # one pass: a long log's table is mostly on disk (spool.py)
+        finished += p.finished
+        if p.total_s is not None:
+            phases = p.phases
+            seconds.append(PromptSeconds(p.total_s or 0.0, phases.load, phases.inference, phases.wait, phases.other))
+            estimated = estimated or p.estimated
     return LogSummary(
         path=path,
         gpu=run.gpu if run else None,
@@ -247,13 +255,10 @@ def summarize_report(report: Report, path: str) -> LogSummary:
         runs=len(report.runs),
         restarts=report.summary.restarts,
         prompts=len(report.prompts),
-        finished=sum(1 for p in report.prompts if p.finished),
+        finished=finished,
         errors=len(report.errors),
-        estimated=any(p.estimated for p in timed),
-        prompt_seconds=[
-            PromptSeconds(p.total_s or 0.0, p.phases.load, p.phases.inference, p.phases.wait, p.phases.other)
-            for p in timed
-        ],
+        estimated=estimated,
+        prompt_seconds=seconds,
         findings=[FindingRef(f.id, f.severity, f.title, f.cost_s) for f in report.findings],
     )
 
