@@ -93,10 +93,9 @@ class _Process:
         self.instants: list[_Instant] = []
         self.rates: list[tuple[int, int, float]] = []  # (start, end, it/s) of sampling bars
         self._named = False
-        #: Per track, where each lane's last slice ends (slices are put in the first lane free by then);
-        #: the instants' lanes by their last instant (a thread's events are written in time order).
+        #: Per track, where each lane's last slice (or instant) ends: a slice goes to the first lane free
+        #: by its start, so each thread's events are written in time order and never overlap.
         self._lane_ends: dict[str, list[int]] = defaultdict(list)
-        self._instant_lanes: list[int] = []
 
     def flush(self) -> Iterator[Event]:
         """The slices and instants gathered since the last flush, in time order, lanes opened as needed."""
@@ -105,34 +104,33 @@ class _Process:
             self._named = True
             yield {"ph": "M", "name": "process_name", "pid": pid, "args": {"name": self.name}}
             yield {"ph": "M", "name": "process_sort_index", "pid": pid, "args": {"sort_index": self.sort_index}}
-        for order, track in enumerate(TRACKS):
+        for track in TRACKS:
             slices = self.slices.pop(track, None)
             if not slices:
                 continue
-            ends = self._lane_ends[track]
             for s in sorted(slices, key=lambda s: (s.start, -s.end)):
-                lane = next((i for i, end in enumerate(ends) if end <= s.start), len(ends))
-                tid = order * LANES_PER_TRACK + lane + 1
-                if lane == len(ends):
-                    ends.append(s.end)
-                    yield from _thread_names(pid, tid, track if lane == 0 else f"{track} ({lane + 1})")
-                else:
-                    ends[lane] = s.end
+                tid, named = self._lane(track, s.start, s.end)
+                yield from named
                 yield from _slice_events(s, pid, tid)
-
         if self.instants:
             instants, self.instants = sorted(self.instants, key=lambda i: i.at), []
-            base = TRACKS.index("events") * LANES_PER_TRACK + 1
-            lasts = self._instant_lanes
             for i in instants:
-                lane = next((n for n, last in enumerate(lasts) if last <= i.at), len(lasts))
-                if lane == len(lasts):
-                    lasts.append(i.at)
-                    yield from _thread_names(pid, base + lane, "events" if lane == 0 else f"events ({lane + 1})")
-                else:
-                    lasts[lane] = i.at
-                yield {"ph": "i", "s": "t", "name": i.name, "cat": i.cat, "ts": i.at, "pid": pid,
-                       "tid": base + lane, "args": i.args}
+                tid, named = self._lane("events", i.at, i.at)
+                yield from named
+                yield {"ph": "i", "s": "t", "name": i.name, "cat": i.cat, "ts": i.at, "pid": pid, "tid": tid,
+                       "args": i.args}
+
+    def _lane(self, track: str, start: int, end: int) -> tuple[int, tuple[Event, ...]]:
+        """The thread of the first lane of ``track`` free at ``start`` (now busy to ``end``), with the
+        metadata that names it if it is a new lane."""
+        ends = self._lane_ends[track]
+        lane = next((n for n, last in enumerate(ends) if last <= start), len(ends))
+        tid = TRACKS.index(track) * LANES_PER_TRACK + lane + 1
+        if lane < len(ends):
+            ends[lane] = end
+            return tid, ()
+        ends.append(end)
+        return tid, _thread_names(self.pid, tid, track if lane == 0 else f"{track} ({lane + 1})")
 
     def finish(self) -> Iterator[Event]:
         """What is left once the whole report is laid out: its last instants, labels, the step rate."""
