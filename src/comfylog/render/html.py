@@ -17,7 +17,7 @@ import html
 import json
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -774,21 +774,28 @@ def _secs(delta: timedelta) -> float:
 
 
 def _rates(page: Page, report: Report, baseline: Report | None = None, comparison: Comparison | None = None) -> None:
-    rated = [b for b in report.progress_bars if not b.is_loading and b.seconds_per_step is not None]
-    bars = [b for b in rated if b.prompt is not None]
-    if not bars:
+    def rated() -> Iterator[ProgressBar]:  # read twice, never held: a long log's bars are mostly on disk
+        return (b for b in report.progress_bars if not b.is_loading and b.seconds_per_step is not None)
+
+    outside = inside = 0
+    for b in rated():
+        inside += b.prompt is not None
+        outside += b.prompt is None
+    if not inside:
         if report.progress_bars:
             page.add("rates", "Step rates", '<p class="note">No sampling progress bar inside a prompt printed a '
                                             "rate.</p>")
         return
     index = index_of(report)
     notes = []
-    if len(rated) > len(bars):
-        notes.append(f"{len(rated) - len(bars)} bars printed outside any prompt are not drawn")
-    if len(bars) > MAX_RATE_POINTS:
-        step = len(bars) / MAX_RATE_POINTS
-        notes.append(f"{MAX_RATE_POINTS} of {len(bars)} bars drawn, evenly spaced")
-        bars = [bars[int(i * step)] for i in range(MAX_RATE_POINTS)]
+    if outside:
+        notes.append(f"{outside} bars printed outside any prompt are not drawn")
+    drawn: range | set[int] = range(inside)
+    if inside > MAX_RATE_POINTS:
+        step = inside / MAX_RATE_POINTS
+        notes.append(f"{MAX_RATE_POINTS} of {inside} bars drawn, evenly spaced")
+        drawn = {int(i * step) for i in range(MAX_RATE_POINTS)}
+    bars = [b for number, b in enumerate(b for b in rated() if b.prompt is not None) if number in drawn]
     labels = Counter(b.label or "" for b in bars)
     kept = [label for label, _ in labels.most_common(MAX_RATE_TRACES)]
     groups: dict[str, list[ProgressBar]] = {}
