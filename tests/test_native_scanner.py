@@ -58,11 +58,13 @@ def test_a_machine_with_cargo_gets_the_native_scanner() -> None:
 
 
 def _flat(item: Event | Activity) -> tuple[Any, ...]:
+    """An item's values and the types of its fields' (1 == 1.0 == True, but JSON tells them apart: the
+    native scanner types numbers itself where Python's int() and float() would read the same)."""
     if isinstance(item, Activity):
-        return ("activity", item.phase, item.first_ts, item.last_ts, item.first_line, item.last_line, item.source,
-                item.resolution)
-    return ("event", item.kind, item.line, item.ts, list(item.fields.items()), item.source, item.end_line,
-            item.end_ts)
+        return ("activity", type(item), item.phase, item.first_ts, item.last_ts, item.first_line, item.last_line,
+                item.source, item.resolution)
+    return ("event", type(item), item.kind, item.line, item.ts, [(k, type(v), v) for k, v in item.fields.items()],
+            item.source, item.end_line, item.end_ts)
 
 
 def _counters(parser: Parser | NativeParser, source: Any) -> dict[str, Any]:

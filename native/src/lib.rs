@@ -1,21 +1,22 @@
 //! comfylog._native: the native scanner. Python hands it blocks of whole lines (read by
 //! comfylog/read/streams.py: files, stdin, .gz, UTF-16) and gets back, per block, the parser's
-//! items as plain tuples (comfylog/parse/native.py turns them into Events and Activities).
+//! items as comfylog's Events and Activities (pyitems.rs makes them; comfylog/parse/native.py
+//! hands over what it needs to).
 //! The message table is the messages.toml text Python passes in, so a new row needs no Rust.
 
 pub mod clean;
 pub mod json;
 pub mod prefix;
 pub mod progress;
+pub mod pyitems;
 pub mod pytext;
 pub mod scan;
 pub mod table;
 
 use clean::Counts;
+use pyitems::{items_to_python, ItemBuilder, Times};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDateTime, PyDict, PyTuple};
-use pyo3::IntoPyObjectExt;
 use scan::{Item, Parser, Scan};
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -40,6 +41,9 @@ fn version() -> &'static str {
 #[pyclass(module = "comfylog._native")]
 struct Scanner {
     table: Arc<Table>,
+    /// Makes the items' Python objects (pyitems.rs); `source` is the input's index they carry.
+    builder: Py<ItemBuilder>,
+    source: Py<PyAny>,
     /// The parser and counters, here between blocks, with the thread while it scans one.
     state: Option<State>,
     scanning: Option<JoinHandle<Scanned>>,
@@ -98,174 +102,6 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "unknown error".to_string())
 }
 
-/// `datetime` objects for microsecond times (0001-01-01 based, prefix.rs), the last few remembered:
-/// an activity's times and its line's events share them. Built here because Python's
-/// `datetime.min + timedelta(microseconds=...)` costs 1.7 us, more than all else an item needs.
-struct Times<'py> {
-    py: Python<'py>,
-    recent: [(i64, Option<Bound<'py, PyAny>>); 4],
-    next: usize,
-}
-
-impl<'py> Times<'py> {
-    fn new(py: Python<'py>) -> Self {
-        Times {
-            py,
-            recent: [(0, None), (0, None), (0, None), (0, None)],
-            next: 0,
-        }
-    }
-
-    fn get(&mut self, us: Option<i64>) -> PyResult<Bound<'py, PyAny>> {
-        let Some(us) = us else {
-            return Ok(self.py.None().into_bound(self.py));
-        };
-        for (known, value) in &self.recent {
-            if let Some(v) = value {
-                if *known == us {
-                    return Ok(v.clone());
-                }
-            }
-        }
-        let (y, mo, d, h, mi, s, micro) = prefix::civil(us);
-        let value = PyDateTime::new(self.py, y, mo, d, h, mi, s, micro, None)?.into_any();
-        self.recent[self.next] = (us, Some(value.clone()));
-        self.next = (self.next + 1) % self.recent.len();
-        Ok(value)
-    }
-}
-
-macro_rules! tuple {
-    ($py:expr, $($value:expr),+ $(,)?) => {
-        PyTuple::new($py, [$($value.into_bound_py_any($py)?),+])?.into_any()
-    };
-}
-
-fn items_to_python<'py>(
-    py: Python<'py>,
-    table: &Table,
-    items: Vec<Item>,
-) -> PyResult<Vec<Bound<'py, PyAny>>> {
-    let mut out = Vec::with_capacity(items.len());
-    let mut times = Times::new(py);
-    for item in items {
-        out.push(match item {
-            Item::Activity(a) => tuple!(
-                py,
-                0u8,
-                a.phase.index(),
-                times.get(Some(a.first_ts))?,
-                times.get(Some(a.last_ts))?,
-                a.first_line,
-                a.last_line,
-                a.resolution
-            ),
-            Item::Message {
-                row,
-                line,
-                ts,
-                text,
-                groups,
-            } => tuple!(
-                py,
-                1u8,
-                row,
-                line,
-                times.get(ts)?,
-                text,
-                PyTuple::new(py, groups)?
-            ),
-            Item::Bar {
-                line,
-                ts,
-                end_line,
-                end_ts,
-                label,
-                total,
-                done,
-                final_rate,
-                unit,
-                elapsed,
-                first_elapsed,
-                states,
-                ts_before,
-            } => tuple!(
-                py,
-                2u8,
-                line,
-                times.get(ts)?,
-                end_line,
-                times.get(end_ts)?,
-                label,
-                total,
-                done,
-                final_rate,
-                unit,
-                elapsed,
-                first_elapsed,
-                states,
-                times.get(ts_before)?
-            ),
-            Item::Lowvram {
-                row,
-                line,
-                ts,
-                end_line,
-                end_ts,
-                count,
-                text,
-            } => tuple!(
-                py,
-                3u8,
-                row,
-                line,
-                times.get(ts)?,
-                end_line,
-                times.get(end_ts)?,
-                count,
-                text
-            ),
-            Item::Traceback(tb) => {
-                let fields = PyDict::new(py);
-                fields.set_item("lines", tb.lines)?;
-                fields.set_item("pattern", &table.rows[tb.row].name)?;
-                fields.set_item("text", &tb.text)?;
-                for key in &tb.keys {
-                    match *key {
-                        "chained" => fields.set_item("chained", tb.chained)?,
-                        "first_file" => fields.set_item("first_file", &tb.first_file)?,
-                        "custom_node" => fields.set_item("custom_node", &tb.custom_node)?,
-                        "cuda_call" => fields.set_item("cuda_call", tb.cuda_call)?,
-                        "frames" => fields.set_item("frames", &tb.frames)?,
-                        "causes" => fields.set_item("causes", &tb.causes)?,
-                        _ => {
-                            if let Some((kind, message, oom, line)) = &tb.exception {
-                                match *key {
-                                    "exception_type" => fields.set_item(*key, kind)?,
-                                    "message" => fields.set_item(*key, message)?,
-                                    "oom" => fields.set_item(*key, *oom)?,
-                                    _ => fields.set_item(*key, *line)?,
-                                }
-                            }
-                        }
-                    }
-                }
-                tuple!(
-                    py,
-                    4u8,
-                    tb.row,
-                    tb.line,
-                    times.get(tb.ts)?,
-                    tb.end_line,
-                    times.get(tb.end_ts)?,
-                    fields
-                )
-            }
-        });
-    }
-    Ok(out)
-}
-
 /// Run `work` without the GIL; a panic becomes a RuntimeError (the Python side says it in one
 /// line), never an abort or a PanicException.
 fn guarded<T: Send>(py: Python<'_>, work: impl FnOnce() -> T + Send) -> PyResult<T> {
@@ -291,17 +127,24 @@ fn compiled_table(text: &str) -> PyResult<Arc<Table>> {
 
 #[pymethods]
 impl Scanner {
-    /// A scanner for one input, with the message table `table_text` (messages.toml's text).
+    /// A scanner for one input, with the message table `table_text` (messages.toml's text), whose
+    /// items `builder` makes into the Python objects of input `source` (an int).
     ///
     /// `redaction`: (plain needles, needles looked for in the lower-cased text, `redact(text)`):
     /// a line holding a needle goes through `redact` once cleaned, before anything reads it.
     #[new]
-    #[pyo3(signature = (table_text, redaction=None))]
+    #[pyo3(signature = (table_text, builder, source, redaction=None))]
     fn new(
+        py: Python<'_>,
         table_text: &str,
+        builder: Py<ItemBuilder>,
+        source: Py<PyAny>,
         redaction: Option<(Vec<String>, Vec<String>, Py<PyAny>)>,
     ) -> PyResult<Scanner> {
         let table = compiled_table(table_text)?;
+        builder
+            .get()
+            .check_rows(py, table.rows.iter().map(|row| row.name.as_str()))?;
         let redaction = match redaction {
             None => None,
             Some((plain, folded, redact)) => Some((
@@ -317,6 +160,8 @@ impl Scanner {
                 redaction,
             }),
             table,
+            builder,
+            source,
             scanning: None,
             broken: false,
         })
@@ -343,7 +188,7 @@ impl Scanner {
                     return Err(panic);
                 }
             }
-            return items_to_python(py, &self.table, items);
+            return items_to_python(py, self.builder.get(), self.source.bind(py), items);
         }
         let mut state = self.state.take().expect("state between blocks");
         let table = Arc::clone(&self.table);
@@ -358,7 +203,7 @@ impl Scanner {
                 Err(panic) => Err(panic_text(&*panic)),
             }
         }));
-        items_to_python(py, &self.table, items)
+        items_to_python(py, self.builder.get(), self.source.bind(py), items)
     }
 
     /// The end of the input: the last block's items and what is still open.
@@ -372,7 +217,7 @@ impl Scanner {
         })
         .inspect_err(|_| self.broken = true)?;
         items.append(&mut rest);
-        items_to_python(py, &self.table, items)
+        items_to_python(py, self.builder.get(), self.source.bind(py), items)
     }
     #[getter]
     fn total_lines(&self) -> u64 {
@@ -502,5 +347,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_function(wrap_pyfunction!(pick_lines, m)?)?;
     m.add_class::<Scanner>()?;
+    m.add_class::<ItemBuilder>()?;
     Ok(())
 }

@@ -4,8 +4,9 @@ blocks of bytes, item for item what read/clean.py, read/prefixes.py and parser.p
 Which scanner reads logs: ``COMFYLOG_SCANNER=python`` the Python parser (the reference, always
 there); ``COMFYLOG_SCANNER=native`` the native one, and a clear error where it is not installed;
 unset, the native one when installed. The native scanner compiles the same messages.toml text
-(table.py's TABLE_TEXT) and returns each row's fields as matched text, typed here by table.py's
-converters: a new row works in both without Rust. A redacted read hands the scanner the
+(table.py's TABLE_TEXT) and hands back finished Events and Activities, each row's fields typed by
+table.py's converters (ITEM_BUILDER tells it the classes, kinds and converters): a new row works in
+both without Rust. A redacted read hands the scanner the
 redactor's needles: a line holding one goes through read/redact.py's Redactor, in Python, before
 the scanner reads it. Markdown inputs stay with the Python reader.
 """
@@ -14,8 +15,8 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable
 from datetime import datetime
+from functools import cache
 from types import ModuleType
 from typing import Any
 
@@ -81,28 +82,25 @@ def line_picker() -> Picker | None:
 _PHASES = (Phase.LOAD, Phase.INFERENCE, Phase.WAIT, Phase.OTHER)  # the order of native/src/table.rs
 
 
-def _number(value: float) -> float | int:
-    return int(value) if value.is_integer() else value
-
-
-#: Per table row: its pattern, its constants as the dict each event's fields start from (copied),
-#: (field, converter, group position) in the order the Python parser adds fields
-#: (table.match_fields; the scanner gives groups in regex order), its kind, and whether its message
-#: is looked at for an OOM (exceptions).
-_Row = tuple[Any, dict[str, Any], tuple[tuple[str, Callable[[str], Any], int], ...], EventKind, bool]
-_ROWS: tuple[_Row, ...] = tuple(
-    (
-        p,
-        dict(p.constants),
-        tuple(
-            (f.name, FIELD_TYPES[f.type], p.group_names.index(f.name))
-            for f in p.fields
-        ),
-        p.kind,
-        p.kind is EventKind.EXCEPTION,
+@cache
+def _item_builder(module: ModuleType) -> Any:
+    """The native scanner's maker of Events and Activities (native/src/pyitems.rs), made once per
+    process (a fleet reads thousands of logs). It is told the classes, the phases, and per table row
+    its name, kind, constants (the dict each event's fields start from), its fields as (name,
+    converter, group position) in the order the Python parser adds them (table.match_fields; the
+    scanner gives groups in regex order), and whether its message is looked at for an OOM
+    (exceptions)."""
+    rows = tuple(
+        (
+            p.name,
+            p.kind,
+            dict(p.constants),
+            [(f.name, FIELD_TYPES[f.type], p.group_names.index(f.name)) for f in p.fields],
+            p.kind is EventKind.EXCEPTION,
+        )
+        for p in PATTERNS
     )
-    for p in PATTERNS
-)
+    return module.ItemBuilder(Event, Activity, _PHASES, EventKind.PROGRESS_BAR, is_oom, rows)
 
 
 class NativeParser:
@@ -120,7 +118,7 @@ class NativeParser:
             folded = [n for rule in redactor.rules if rule.folded for n in rule.needles]
             redaction = (plain, folded, lambda text: redactor.redact(text, counts))
         try:
-            self._scanner = module.Scanner(TABLE_TEXT, redaction)
+            self._scanner = module.Scanner(TABLE_TEXT, _item_builder(module), source, redaction)
         except ValueError as exc:  # the table holds a row Rust's regex cannot run
             raise UnusableInput(f"the message table cannot be read by the native scanner: {exc}") from None
         self.source = source
@@ -135,14 +133,15 @@ class NativeParser:
     def feed(self, block: bytes) -> list[Item]:
         """The items of a block of whole lines (streams.py's blocks), in the parser's order."""
         try:
-            return self._items(self._scanner.feed(block))
+            items: list[Item] = self._scanner.feed(block)
         except RuntimeError as exc:
             raise self._failed(exc) from None
+        return items
 
     def close(self) -> list[Item]:
         """The end of the input: what is still open, and the reading counters onto the Source."""
         try:
-            items = self._items(self._scanner.close())
+            items: list[Item] = self._scanner.close()
         except RuntimeError as exc:
             raise self._failed(exc) from None
         scanner = self._scanner
@@ -160,47 +159,6 @@ class NativeParser:
     def _failed(self, exc: RuntimeError) -> UnusableInput:
         name = self.reading.name if self.reading is not None else "input"
         return UnusableInput(f"{name}: {exc}; {SCANNER_ENV}=python reads it with the Python parser")
-
-    def _items(self, raw: list[tuple[Any, ...]]) -> list[Item]:
-        source = self.source
-        out: list[Item] = []
-        append = out.append
-        rows = _ROWS
-        phases = _PHASES
-        for t in raw:
-            tag = t[0]
-            if tag == 0:
-                _, phase, first, last, first_line, last_line, resolution = t
-                append(Activity(phases[phase], first, last, first_line, last_line, source, resolution))
-            elif tag == 1:
-                _, row, line, ts, text, groups = t
-                pattern, constants, fields_of, kind, exception = rows[row]
-                fields: dict[str, Any] = constants.copy()
-                for name, convert, position in fields_of:
-                    value = groups[position]
-                    if value is not None:
-                        fields[name] = convert(value)
-                fields["pattern"] = pattern.name
-                fields["text"] = text
-                if exception and is_oom(fields.get("message", "")):
-                    fields["oom"] = True
-                append(Event(kind, line, ts, fields, source, line))
-            elif tag == 2:
-                (_, line, ts, end_line, end_ts, label, total, done, rate, unit, elapsed, first_elapsed, states,
-                 ts_before) = t
-                bar = {"label": label, "total": _number(total), "done": _number(done), "final_rate": rate,
-                       "rate_unit": unit, "elapsed_s": elapsed, "first_elapsed_s": first_elapsed, "states": states,
-                       "ts_before": ts_before}
-                append(Event(EventKind.PROGRESS_BAR, line, ts, bar, source, end_line, end_ts))
-            elif tag == 3:
-                _, row, line, ts, end_line, end_ts, count, text = t
-                pattern = _ROWS[row][0]
-                append(Event(pattern.kind, line, ts, {"count": count, "pattern": pattern.name, "text": text},
-                             source, end_line, end_ts))
-            else:
-                _, row, line, ts, end_line, end_ts, tb_fields = t
-                append(Event(_ROWS[row][0].kind, line, ts, tb_fields, source, end_line, end_ts))
-        return out
 
 
 __all__ = ["SCANNERS", "SCANNER_ENV", "NativeParser", "ScannerUnavailable", "line_picker", "native_module",

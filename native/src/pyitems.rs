@@ -1,0 +1,456 @@
+//! The scanner's items as comfylog's own Python objects (events.py's `Event` and `Activity`),
+//! made here rather than in a Python loop over tuples: at half a million items per 100 MB that
+//! loop cost more than the scan. What Python knows and Rust does not (the classes, the phases, each
+//! row's kind, constants and field converters) comes in once, as an `ItemBuilder`.
+//!
+//! A field is typed by its row's converter (comfylog/parse/table.py's FIELD_TYPES), called from
+//! here; where the converter is Python's `int`, `float` or `str` and the text is plain ASCII
+//! digits, the value is made here, equal to what the converter gives (an exact integer; the
+//! correctly rounded double both languages parse to; the text itself).
+
+use crate::prefix;
+use crate::scan::Item;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDateTime, PyDict, PyFloat, PyInt, PyString};
+use pyo3::IntoPyObjectExt;
+
+/// How a field's matched text becomes its value.
+enum Convert {
+    /// The converter is `int`.
+    Int,
+    /// The converter is `float`.
+    Float,
+    /// The converter is `str`: the text itself.
+    Text,
+    /// Any other converter: called on the text.
+    Call,
+}
+
+struct FieldBuilder {
+    name: Py<PyString>,
+    convert: Convert,
+    converter: Py<PyAny>,
+    /// The field's group among the row's named groups (the scanner gives them in regex order).
+    group: usize,
+}
+
+struct RowBuilder {
+    name: Py<PyString>,
+    kind: Py<PyAny>,
+    /// The row's constant fields: each event's fields start as a copy.
+    constants: Py<PyDict>,
+    /// In the order the Python parser adds them (table.match_fields).
+    fields: Vec<FieldBuilder>,
+    /// An exception row: its message is looked at for an OOM (`oom: True`).
+    exception: bool,
+}
+
+/// What the scanner needs from Python to hand over finished Events and Activities: the two
+/// classes, the phases (in table.rs's order), the progress-bar kind, `is_oom`, and per message
+/// table row (table.rs's order) its name, kind, constants and fields (name, converter, group).
+#[pyclass(module = "comfylog._native", frozen)]
+pub struct ItemBuilder {
+    event: Py<PyAny>,
+    activity: Py<PyAny>,
+    phases: [Py<PyAny>; 4],
+    progress_bar: Py<PyAny>,
+    is_oom: Py<PyAny>,
+    rows: Vec<RowBuilder>,
+}
+
+type RowSpec<'py> = (
+    Bound<'py, PyString>,
+    Bound<'py, PyAny>,
+    Bound<'py, PyDict>,
+    Vec<(Bound<'py, PyString>, Bound<'py, PyAny>, usize)>,
+    bool,
+);
+
+#[pymethods]
+impl ItemBuilder {
+    #[new]
+    fn new(
+        event: Bound<'_, PyAny>,
+        activity: Bound<'_, PyAny>,
+        phases: (
+            Bound<'_, PyAny>,
+            Bound<'_, PyAny>,
+            Bound<'_, PyAny>,
+            Bound<'_, PyAny>,
+        ),
+        progress_bar: Bound<'_, PyAny>,
+        is_oom: Bound<'_, PyAny>,
+        rows: Vec<RowSpec<'_>>,
+    ) -> ItemBuilder {
+        let py = event.py();
+        let (int, float, str) = (
+            py.get_type::<PyInt>(),
+            py.get_type::<PyFloat>(),
+            py.get_type::<PyString>(),
+        );
+        let rows = rows
+            .into_iter()
+            .map(|(name, kind, constants, fields, exception)| RowBuilder {
+                name: name.unbind(),
+                kind: kind.unbind(),
+                constants: constants.unbind(),
+                fields: fields
+                    .into_iter()
+                    .map(|(name, converter, group)| FieldBuilder {
+                        name: name.unbind(),
+                        convert: if converter.is(&int) {
+                            Convert::Int
+                        } else if converter.is(&float) {
+                            Convert::Float
+                        } else if converter.is(&str) {
+                            Convert::Text
+                        } else {
+                            Convert::Call
+                        },
+                        converter: converter.unbind(),
+                        group,
+                    })
+                    .collect(),
+                exception,
+            })
+            .collect();
+        ItemBuilder {
+            event: event.unbind(),
+            activity: activity.unbind(),
+            phases: [
+                phases.0.unbind(),
+                phases.1.unbind(),
+                phases.2.unbind(),
+                phases.3.unbind(),
+            ],
+            progress_bar: progress_bar.unbind(),
+            is_oom: is_oom.unbind(),
+            rows,
+        }
+    }
+}
+
+impl ItemBuilder {
+    /// An error unless the builder's rows are the table's, in its order.
+    pub fn check_rows<'a>(
+        &self,
+        py: Python<'_>,
+        names: impl ExactSizeIterator<Item = &'a str>,
+    ) -> PyResult<()> {
+        if names.len() != self.rows.len() {
+            return Err(PyValueError::new_err(format!(
+                "the item builder has {} rows, the message table {}",
+                self.rows.len(),
+                names.len()
+            )));
+        }
+        for (row, name) in self.rows.iter().zip(names) {
+            if row.name.bind(py).to_str()? != name {
+                return Err(PyValueError::new_err(format!(
+                    "the item builder's rows are not the message table's (row {name:?})"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `text` as `int(text)` or `float(text)` gives it, when it is plain ASCII: digits, a leading
+/// minus, and (for a float) one point; None for anything else (the converter reads it).
+fn plain_number<'py>(py: Python<'py>, text: &str, float: bool) -> Option<Bound<'py, PyAny>> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let mut seen_digit = false;
+    let mut seen_point = false;
+    for b in digits.bytes() {
+        match b {
+            b'0'..=b'9' => seen_digit = true,
+            b'.' if float && !seen_point => seen_point = true,
+            _ => return None,
+        }
+    }
+    if !seen_digit {
+        return None;
+    }
+    if float {
+        // Rust's and Python's parsers both give the double nearest the decimal.
+        let value: f64 = text.parse().ok()?;
+        return Some(PyFloat::new(py, value).into_any());
+    }
+    if digits.len() > 18 {
+        return None; // past i64: Python's int reads it
+    }
+    let value: i64 = text.parse().ok()?;
+    value.into_bound_py_any(py).ok()
+}
+
+/// `int(value) if value.is_integer() else value` (a bar's counts).
+fn count<'py>(py: Python<'py>, value: f64) -> PyResult<Bound<'py, PyAny>> {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2**53: every integral double below is an i64
+    if value.is_finite() && value.fract() == 0.0 {
+        if value.abs() < EXACT {
+            return (value as i64).into_bound_py_any(py);
+        }
+        return py.get_type::<PyInt>().call1((value,));
+    }
+    value.into_bound_py_any(py)
+}
+
+/// `datetime` objects for microsecond times (0001-01-01 based, prefix.rs), the last few remembered:
+/// an activity's times and its line's events share them. Built here because Python's
+/// `datetime.min + timedelta(microseconds=...)` costs 1.7 us, more than all else an item needs.
+pub struct Times<'py> {
+    py: Python<'py>,
+    recent: [(i64, Option<Bound<'py, PyAny>>); 4],
+    next: usize,
+}
+
+impl<'py> Times<'py> {
+    pub fn new(py: Python<'py>) -> Self {
+        Times {
+            py,
+            recent: [(0, None), (0, None), (0, None), (0, None)],
+            next: 0,
+        }
+    }
+
+    pub fn get(&mut self, us: Option<i64>) -> PyResult<Bound<'py, PyAny>> {
+        let Some(us) = us else {
+            return Ok(self.py.None().into_bound(self.py));
+        };
+        for (known, value) in &self.recent {
+            if let Some(v) = value {
+                if *known == us {
+                    return Ok(v.clone());
+                }
+            }
+        }
+        let (y, mo, d, h, mi, s, micro) = prefix::civil(us);
+        let value = PyDateTime::new(self.py, y, mo, d, h, mi, s, micro, None)?.into_any();
+        self.recent[self.next] = (us, Some(value.clone()));
+        self.next = (self.next + 1) % self.recent.len();
+        Ok(value)
+    }
+}
+
+/// A message row's fields, as parse/native.py's Python parser twin makes them: the constants,
+/// the matched groups typed (a group that did not take part is left out), `pattern`, `text`,
+/// and for an exception row `oom` when its message says so.
+fn message_fields<'py>(
+    py: Python<'py>,
+    builder: &ItemBuilder,
+    row: &RowBuilder,
+    text: &str,
+    groups: &[Option<String>],
+) -> PyResult<Bound<'py, PyDict>> {
+    let fields = row.constants.bind(py).copy()?;
+    for field in &row.fields {
+        let Some(Some(value)) = groups.get(field.group) else {
+            continue;
+        };
+        let fast = match field.convert {
+            Convert::Int => plain_number(py, value, false),
+            Convert::Float => plain_number(py, value, true),
+            Convert::Text => Some(PyString::new(py, value).into_any()),
+            Convert::Call => None,
+        };
+        let typed = match fast {
+            Some(typed) => typed,
+            None => field.converter.bind(py).call1((value,))?,
+        };
+        fields.set_item(field.name.bind(py), typed)?;
+    }
+    fields.set_item(pyo3::intern!(py, "pattern"), row.name.bind(py))?;
+    fields.set_item(pyo3::intern!(py, "text"), text)?;
+    if row.exception {
+        let message = match fields.get_item("message")? {
+            Some(message) => message,
+            None => PyString::new(py, "").into_any(),
+        };
+        if builder.is_oom.bind(py).call1((message,))?.is_truthy()? {
+            fields.set_item(pyo3::intern!(py, "oom"), true)?;
+        }
+    }
+    Ok(fields)
+}
+
+/// The items as Events and Activities of input `source`.
+pub fn items_to_python<'py>(
+    py: Python<'py>,
+    builder: &ItemBuilder,
+    source: &Bound<'py, PyAny>,
+    items: Vec<Item>,
+) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    let mut out = Vec::with_capacity(items.len());
+    let mut times = Times::new(py);
+    let event = builder.event.bind(py);
+    for item in items {
+        out.push(match item {
+            Item::Activity(a) => builder.activity.bind(py).call1((
+                builder.phases[usize::from(a.phase.index())].bind(py),
+                times.get(Some(a.first_ts))?,
+                times.get(Some(a.last_ts))?,
+                a.first_line,
+                a.last_line,
+                source,
+                a.resolution,
+            ))?,
+            Item::Message {
+                row,
+                line,
+                ts,
+                text,
+                groups,
+            } => {
+                let row = &builder.rows[row];
+                let fields = message_fields(py, builder, row, &text, &groups)?;
+                event.call1((
+                    row.kind.bind(py),
+                    line,
+                    times.get(ts)?,
+                    fields,
+                    source,
+                    line,
+                ))?
+            }
+            Item::Bar {
+                line,
+                ts,
+                end_line,
+                end_ts,
+                label,
+                total,
+                done,
+                final_rate,
+                unit,
+                elapsed,
+                first_elapsed,
+                states,
+                ts_before,
+            } => {
+                let fields = PyDict::new(py);
+                fields.set_item("label", label)?;
+                fields.set_item("total", count(py, total)?)?;
+                fields.set_item("done", count(py, done)?)?;
+                fields.set_item("final_rate", final_rate)?;
+                fields.set_item("rate_unit", unit)?;
+                fields.set_item("elapsed_s", elapsed)?;
+                fields.set_item("first_elapsed_s", first_elapsed)?;
+                fields.set_item("states", states)?;
+                fields.set_item("ts_before", times.get(ts_before)?)?;
+                event.call1((
+                    builder.progress_bar.bind(py),
+                    line,
+                    times.get(ts)?,
+                    fields,
+                    source,
+                    end_line,
+                    times.get(end_ts)?,
+                ))?
+            }
+            Item::Lowvram {
+                row,
+                line,
+                ts,
+                end_line,
+                end_ts,
+                count,
+                text,
+            } => {
+                let row = &builder.rows[row];
+                let fields = PyDict::new(py);
+                fields.set_item("count", count)?;
+                fields.set_item("pattern", row.name.bind(py))?;
+                fields.set_item("text", text)?;
+                event.call1((
+                    row.kind.bind(py),
+                    line,
+                    times.get(ts)?,
+                    fields,
+                    source,
+                    end_line,
+                    times.get(end_ts)?,
+                ))?
+            }
+            Item::Traceback(tb) => {
+                let row = &builder.rows[tb.row];
+                let fields = PyDict::new(py);
+                fields.set_item("lines", tb.lines)?;
+                fields.set_item("pattern", row.name.bind(py))?;
+                fields.set_item("text", &tb.text)?;
+                for key in &tb.keys {
+                    match *key {
+                        "chained" => fields.set_item("chained", tb.chained)?,
+                        "first_file" => fields.set_item("first_file", &tb.first_file)?,
+                        "custom_node" => fields.set_item("custom_node", &tb.custom_node)?,
+                        "cuda_call" => fields.set_item("cuda_call", tb.cuda_call)?,
+                        "frames" => fields.set_item("frames", &tb.frames)?,
+                        "causes" => fields.set_item("causes", &tb.causes)?,
+                        _ => {
+                            if let Some((kind, message, oom, line)) = &tb.exception {
+                                match *key {
+                                    "exception_type" => fields.set_item(*key, kind)?,
+                                    "message" => fields.set_item(*key, message)?,
+                                    "oom" => fields.set_item(*key, *oom)?,
+                                    _ => fields.set_item(*key, *line)?,
+                                }
+                            }
+                        }
+                    }
+                }
+                event.call1((
+                    row.kind.bind(py),
+                    tb.line,
+                    times.get(tb.ts)?,
+                    fields,
+                    source,
+                    tb.end_line,
+                    times.get(tb.end_ts)?,
+                ))?
+            }
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_numbers_are_read_as_python_reads_them() {
+        Python::initialize();
+        Python::attach(|py| {
+            let int = |t: &str| plain_number(py, t, false).map(|v| v.extract::<i64>().unwrap());
+            let float = |t: &str| plain_number(py, t, true).map(|v| v.extract::<f64>().unwrap());
+            assert_eq!(int("42"), Some(42));
+            assert_eq!(int("-7"), Some(-7));
+            assert_eq!(int("007"), Some(7));
+            assert_eq!(float("0.1"), Some(0.1));
+            assert_eq!(float("12."), Some(12.0));
+            assert_eq!(float(".5"), Some(0.5));
+            assert_eq!(float("-3.25"), Some(-3.25));
+            // Python's converter reads these (signs, spaces, separators, exponents, other digits)
+            for text in [
+                "", "-", ".", "+5", " 5", "5 ", "1_000", "1e3", "1.2.3", "٣", "inf", "nan",
+            ] {
+                assert!(int(text).is_none() && float(text).is_none(), "{text:?}");
+            }
+            assert!(int("1.5").is_none());
+            assert!(int("1234567890123456789").is_none()); // 19 digits: Python's int
+        });
+    }
+
+    #[test]
+    fn bar_counts_are_ints_when_whole() {
+        Python::initialize();
+        Python::attach(|py| {
+            let shown = |v: f64| count(py, v).unwrap().repr().unwrap().to_string();
+            assert_eq!(shown(20.0), "20");
+            assert_eq!(shown(-0.0), "0");
+            assert_eq!(shown(2.5), "2.5");
+            assert_eq!(shown(1e20), "100000000000000000000");
+            assert_eq!(shown(f64::INFINITY), "inf");
+        });
+    }
+}
