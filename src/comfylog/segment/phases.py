@@ -13,10 +13,14 @@ import bisect
 from datetime import datetime, timedelta
 
 from ..events import Activity, Event, Phase
-from ..model import Phases, ProgressBar, Prompt, Span
+from ..model import PHASES, Phases, ProgressBar, Prompt, Span
 
 #: worker-comfyui waits this long on the websocket before it logs a timeout line.
 WS_TIMEOUT_S = 10.0
+WS_TIMEOUT = timedelta(seconds=WS_TIMEOUT_S)
+#: The phases as module names: reading a member off its Enum class costs ~80 ns in Python 3.11, and
+#: painting compares a phase per activity.
+LOAD, INFERENCE, WAIT, OTHER = Phase.LOAD, Phase.INFERENCE, Phase.WAIT, Phase.OTHER
 #: Tolerance when checking a bar's placement against its neighbour lines.
 PLACEMENT_SLACK = timedelta(seconds=1)
 
@@ -34,13 +38,12 @@ def bar_span(bar: ProgressBar, ev: Event, ts_after: datetime | None) -> tuple[da
     printed just before it; then the start reading is tried against the line just after it.
     """
     elapsed = timedelta(seconds=bar.elapsed_s)
-    first_elapsed = timedelta(seconds=ev.fields["first_elapsed_s"])
     ts_before: datetime | None = ev.fields.get("ts_before")
     end_reading = (ev.end_ts - elapsed, ev.end_ts) if ev.end_ts is not None else None
     if end_reading and (ts_before is None or end_reading[0] >= ts_before - PLACEMENT_SLACK):
         return end_reading
     if ev.ts is not None:
-        start = ev.ts - first_elapsed
+        start = ev.ts - timedelta(seconds=ev.fields["first_elapsed_s"])
         start_reading = (start, start + elapsed)
         if ts_after is None or start_reading[1] <= ts_after + PLACEMENT_SLACK:
             return start_reading
@@ -56,88 +59,106 @@ def paint_timed(
     """Give every second from ``start`` to ``end`` one phase: rule 1 from the activities, rule 2 from the bars."""
     if end < start:
         end = start
-    # Rule 1: base segments from the activity points.
+    # Rule 1: base segments from the activity points, in order and end to end from start to end.
     segs: list[tuple[datetime, datetime, Phase]] = []
     prev = start
     for act in activities:
-        points = (act.first_ts,) if act.first_ts == act.last_ts else (act.first_ts, act.last_ts)
-        for t in points:
+        first, phase = act.first_ts, act.phase
+        for t in (first,) if first == act.last_ts else (first, act.last_ts):
             if t <= prev:
                 continue
             t2 = min(t, end)
-            if act.phase is Phase.WAIT:
-                w0 = max(prev, t2 - timedelta(seconds=WS_TIMEOUT_S))
+            if phase is WAIT:
+                w0 = max(prev, t2 - WS_TIMEOUT)
                 if w0 > prev:
-                    segs.append((prev, w0, Phase.OTHER))
-                segs.append((w0, t2, Phase.WAIT))
+                    segs.append((prev, w0, OTHER))
+                segs.append((w0, t2, WAIT))
             else:
-                segs.append((prev, t2, act.phase))
+                segs.append((prev, t2, phase))
             prev = t2
             if prev >= end:
                 break
         if prev >= end:
             break
     if prev < end:
-        segs.append((prev, end, Phase.OTHER))
+        segs.append((prev, end, OTHER))
 
     # Rule 2: bars claim their spans.
-    line_ts = [(a.first_line, a.first_ts) for a in activities]
-    lines = [ln for ln, _ in line_ts]
+    if bars:
+        segs = _paint_bars(segs, start, end, activities, bars, unfinished)
+
+    seconds = dict.fromkeys(PHASES, 0.0)
+    spans: list[Span] = []
+    for a, b, phase in segs:
+        if b <= a:
+            continue
+        seconds[phase] += (b - a).total_seconds()
+        if spans and spans[-1].phase is phase and spans[-1].end == a:
+            spans[-1].end = b
+        else:
+            spans.append(Span(a, b, phase))
+    prompt.total_s = secs(end - start)
+    prompt.phases = _rounded(seconds, prompt.total_s)
+    prompt.spans = spans
+    prompt.estimated = False
+
+
+def _paint_bars(
+    segs: list[tuple[datetime, datetime, Phase]], start: datetime, end: datetime, activities: list[Activity],
+    bars: list[tuple[ProgressBar, Event]], unfinished: bool,
+) -> list[tuple[datetime, datetime, Phase]]:
+    """Rule 2: each bar placed in time (``bar.start``, ``bar.end``) and painted over ``segs``, loading
+    bars first, sampling bars last (they win). A still open bar of an unfinished prompt runs to its end."""
     overlays: list[tuple[datetime, datetime, Phase]] = []
     last_index = len(bars) - 1
     for i, (bar, ev) in enumerate(bars):
-        k = bisect.bisect_right(lines, ev.end_line)
-        ts_after = line_ts[k][1] if k < len(line_ts) else None
+        k = bisect.bisect_right(activities, ev.end_line, key=_first_line)  # the first line after the bar's
+        ts_after = activities[k].first_ts if k < len(activities) else None
         b0, b1 = bar_span(bar, ev, ts_after)
         if b0 is None or b1 is None:
             continue
         if unfinished and i == last_index and bar.done < bar.total:
             b1 = max(b1, end)
         bar.start, bar.end = b0, b1
-        overlays.append((b0, b1, Phase.LOAD if bar.is_loading else Phase.INFERENCE))
-    overlays.sort(key=lambda o: o[2] is Phase.INFERENCE)  # inference painted last: it wins
+        overlays.append((b0, b1, LOAD if bar.is_loading else INFERENCE))
+    overlays.sort(key=lambda o: o[2] is INFERENCE)  # inference painted last: it wins
     for o0, o1, phase in overlays:
         o0, o1 = max(o0, start), min(o1, end)
         if o1 > o0:
             segs = _overlay(segs, o0, o1, phase)
+    return segs
 
-    phases = Phases()
-    spans: list[Span] = []
-    for a, b, phase in segs:
-        if b <= a:
-            continue
-        phases.add(phase, (b - a).total_seconds())
-        if spans and spans[-1].phase is phase and spans[-1].end == a:
-            spans[-1].end = b
-        else:
-            spans.append(Span(a, b, phase))
-    prompt.total_s = secs(end - start)
-    prompt.phases = _rounded(phases, prompt.total_s)
-    prompt.spans = spans
-    prompt.estimated = False
+
+def _first_line(act: Activity) -> int:
+    return act.first_line
+
+
+def _seg_start(seg: tuple[datetime, datetime, Phase]) -> datetime:
+    return seg[0]
+
+
+def _seg_end(seg: tuple[datetime, datetime, Phase]) -> datetime:
+    return seg[1]
 
 
 def _overlay(
     segs: list[tuple[datetime, datetime, Phase]], o0: datetime, o1: datetime, phase: Phase
 ) -> list[tuple[datetime, datetime, Phase]]:
-    out: list[tuple[datetime, datetime, Phase]] = []
-    placed = False
-    for a, b, ph in segs:
-        if b <= o0 or a >= o1:
-            if a >= o1 and not placed:
-                out.append((o0, o1, phase))
-                placed = True
-            out.append((a, b, ph))
-            continue
+    """``segs`` (in order, end to end) with ``o0``-``o1`` painted ``phase``: the segments it covers
+    are dropped, the ones it covers in part cut back (found by bisection: a prompt has hundreds)."""
+    first = bisect.bisect_right(segs, o0, key=_seg_end)  # the first segment ending after o0
+    after = bisect.bisect_left(segs, o1, lo=first, key=_seg_start)  # the first starting at o1 or later
+    out = segs[:first]
+    if first < after:
+        a, _, ph = segs[first]
         if a < o0:
             out.append((a, o0, ph))
-        if not placed:
-            out.append((o0, o1, phase))
-            placed = True
+    out.append((o0, o1, phase))
+    if first < after:
+        _, b, ph = segs[after - 1]
         if b > o1:
             out.append((o1, b, ph))
-    if not placed:
-        out.append((o0, o1, phase))
+    out.extend(segs[after:])
     return out
 
 
@@ -149,7 +170,8 @@ def paint_estimated(prompt: Prompt, bars: list[tuple[ProgressBar, Event]], loade
     (other) are None, and its inference too when no sampling bar shows it. Without ``Prompt
     executed in`` the total is unknown too.
     """
-    inference = sum(bar.elapsed_s for bar, _ in bars if not bar.is_loading)
+    sampling = [bar.elapsed_s for bar, _ in bars if not bar.is_loading]
+    inference = sum(sampling)
     load_bars = sum(bar.elapsed_s for bar, _ in bars if bar.is_loading)
     wait = prompt.ws_timeouts * WS_TIMEOUT_S
     total = prompt.executed_s
@@ -161,7 +183,7 @@ def paint_estimated(prompt: Prompt, bars: list[tuple[ProgressBar, Event]], loade
     # Loaded models and no sampling bar: whether and how long it sampled is not in the log (bars not
     # captured, or a sampler without one), so inference is not timed either. A prompt that loaded
     # nothing and drew no bar (outputs cached, a quick node) did no sampling: 0.
-    sampled: float | None = inference if not loaded or any(not bar.is_loading for bar, _ in bars) else None
+    sampled: float | None = inference if not loaded or sampling else None
     other = None if load is None or total is None or sampled is None else max(0.0, total - inference - load - wait)
     prompt.total_s = None if total is None else round(total, 3)
     prompt.phases = Phases(load=None if load is None else round(load, 3),
@@ -171,10 +193,10 @@ def paint_estimated(prompt: Prompt, bars: list[tuple[ProgressBar, Event]], loade
     prompt.spans = []
 
 
-def _rounded(phases: Phases, total: float) -> Phases:
+def _rounded(seconds: dict[Phase, float], total: float) -> Phases:
     """Round to ms and put the rounding remainder in ``other`` so the phases add up exactly."""
-    load = round(phases.seconds(Phase.LOAD), 3)
-    inference, wait = round(phases.seconds(Phase.INFERENCE), 3), round(phases.seconds(Phase.WAIT), 3)
+    load = round(seconds[LOAD], 3)
+    inference, wait = round(seconds[INFERENCE], 3), round(seconds[WAIT], 3)
     other = round(total - load - inference - wait, 3)
     return Phases(load=load, inference=inference, wait=wait, other=max(other, 0.0))
 
