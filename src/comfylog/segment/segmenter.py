@@ -35,6 +35,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from ..events import Activity, Event, EventKind, Phase
 from ..model import (
@@ -51,7 +52,7 @@ from ..read.prefixes import FINE
 from ..read.source import Source
 from ..spool import Spool
 from .pending import Pending
-from .phases import bar_span, paint_estimated, paint_timed, secs
+from .phases import LOAD, bar_span, paint_estimated, paint_timed, secs
 
 #: Start-up markers in their order within one start-up.
 #: One container start prints the CUDA banner, then worker-comfyui's ``Starting ComfyUI``, then
@@ -203,11 +204,12 @@ class Segmenter:
 
     # ---- feeding ------------------------------------------------------------------------------
     def feed_all(self, items: Iterable[Event | Activity]) -> None:
+        activity, event = self.activity, self.event
         for item in items:
             if isinstance(item, Activity):
-                self.activity(item)
+                activity(item)
             else:
-                self.event(item)
+                event(item)
 
     def activity(self, act: Activity) -> None:
         run = self._run
@@ -220,19 +222,21 @@ class Segmenter:
             run.last_line = act.last_line
         if act.resolution > run.resolution:
             run.resolution = act.resolution
-        if self._open is None and run.ready_at is not None:
+        open_ = self._open
+        if open_ is not None:
+            open_.activities.append(act)
+        elif run.ready_at is not None and act.phase is LOAD:
             self._outside(run, act)
         self._last_ts = act.last_ts
-        if self._open is not None:
-            self._open.activities.append(act)
         self._last_activity = act
         self._tail.append(act)
 
     def _outside(self, run: Run, act: Activity) -> None:
         """Count loading after start-up with no prompt running (a script or a handler driving
         ComfyUI's nodes without a ``got prompt``): as in a prompt, the time before a load line was
-        spent on its work. Bars drawn then add their own time (_on_progress_bar)."""
-        if act.phase is not Phase.LOAD or act.resolution != FINE:
+        spent on its work. Bars drawn then add their own time (_on_progress_bar). ``act`` is a load
+        activity (activity() looks: it runs for most lines)."""
+        if act.resolution != FINE:
             return
         since = self._last_ts if self._last_ts is not None else act.first_ts
         busy = (act.last_ts - min(since, act.first_ts)).total_seconds()
@@ -240,8 +244,7 @@ class Segmenter:
             run.outside_s = round((run.outside_s or 0.0) + busy, 3)
 
     def event(self, ev: Event) -> None:
-        kind = ev.kind
-        stage = START_STAGE.get(kind)
+        stage, notable, incident, load_work, keeps_install_bars, handler = KIND_ROUTES[ev.kind]
         if stage is not None and not ev.fields.get("serverless"):
             self._start_marker(ev, stage)
         else:
@@ -251,21 +254,20 @@ class Segmenter:
             run = self._ensure_run(ev.line)
         if ev.end_line > run.last_line:
             run.last_line = ev.end_line
-        if kind in NOTABLE_KINDS:
+        if notable:
             if len(self.notable) < MAX_NOTABLE:
                 self.notable.append(ev)
             else:
                 self.notable_dropped += 1
-        if kind not in INCIDENT_KINDS:
+        if not incident and self._incident is not None:  # traced implies an incident
             self._incident = None
             self._incident_traced = False
-        if self._ignore_traceback and kind is not EventKind.TRACEBACK and ev.fields.get("error") != "ignored":
+        if self._ignore_traceback and ev.kind is not EventKind.TRACEBACK and ev.fields.get("error") != "ignored":
             self._ignore_traceback = False
-        if self._open is not None and kind in LOAD_KINDS:
+        if load_work and self._open is not None:
             self._open.loaded = True
-        if self._install_bars and self._install is None and kind not in INSTALL_KEEPS_BARS:
+        if self._install_bars and self._install is None and not keeps_install_bars:
             self._install_bars.clear()  # other work came between the bar and any install
-        handler = HANDLERS.get(kind)
         if handler is not None:
             handler(self, ev, run)
         self._events += 1
@@ -1118,6 +1120,30 @@ INFORMATIONAL = frozenset({
 #: Kinds that may come between a download bar and the install line that shows the bar was the
 #: install's (further bars; install lines themselves handle the bars).
 INSTALL_KEEPS_BARS = frozenset({EventKind.PROGRESS_BAR, EventKind.NODE_INSTALL})
+
+
+class KindRoute(NamedTuple):
+    """What event() does for one kind, from the tables above: looked up once per event rather than in
+    each table (a 100 MB log has 300k events)."""
+
+    #: START_STAGE's stage of a start-up marker.
+    start_stage: int | None
+    #: In NOTABLE_KINDS: kept on the report.
+    notable: bool
+    #: In INCIDENT_KINDS: does not end the incident being built.
+    incident: bool
+    #: In LOAD_KINDS: a prompt printing it loaded something.
+    load_work: bool
+    #: In INSTALL_KEEPS_BARS.
+    keeps_install_bars: bool
+    handler: Handler | None
+
+
+KIND_ROUTES: dict[EventKind, KindRoute] = {
+    kind: KindRoute(START_STAGE.get(kind), kind in NOTABLE_KINDS, kind in INCIDENT_KINDS, kind in LOAD_KINDS,
+                    kind in INSTALL_KEEPS_BARS, HANDLERS.get(kind))
+    for kind in EventKind
+}
 #: error_line rows whose ``error`` makes an error record of that kind (the text when the line has no message).
 ERROR_LINE_RECORDS = {
     "aimdo": "comfy-aimdo error",
