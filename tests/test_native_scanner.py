@@ -314,6 +314,20 @@ def test_a_table_rust_cannot_run_is_one_clear_error(monkeypatch: pytest.MonkeyPa
         NativeParser(0)
 
 
+@needs_native
+def test_the_scanner_takes_no_item_builder_of_another_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Events get their kind and fields from the builder's row of the same number: a builder made for
+    another table (a row fewer, rows in another order) is refused before anything is scanned."""
+    import comfylog.parse.native as native
+
+    module = native_module()
+    for rows in (native.PATTERNS[1:], native.PATTERNS[::-1]):
+        monkeypatch.setattr(native, "PATTERNS", rows)
+        builder = native._item_builder.__wrapped__(module)
+        with pytest.raises(ValueError, match="item builder"):
+            module.Scanner(native.TABLE_TEXT, builder, 0)
+
+
 def _scan_in_child(path: str, results: Any) -> None:
     results.put(native_scan(Path(path)) is not None)
 
