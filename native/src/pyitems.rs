@@ -9,7 +9,7 @@
 //! correctly rounded double both languages parse to; the text itself).
 
 use crate::prefix;
-use crate::scan::Item;
+use crate::scan::{Item, Traceback};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDateTime, PyDict, PyFloat, PyInt, PyString};
@@ -285,16 +285,20 @@ pub fn items_to_python<'py>(
     let mut times = Times::new(py);
     let event = builder.event.bind(py);
     for item in items {
-        out.push(match item {
-            Item::Activity(a) => builder.activity.bind(py).call1((
-                builder.phases[usize::from(a.phase.index())].bind(py),
-                times.get(Some(a.first_ts))?,
-                times.get(Some(a.last_ts))?,
-                a.first_line,
-                a.last_line,
-                source,
-                a.resolution,
-            ))?,
+        // (kind, line, ts, fields, end_line, end_ts) of an event
+        let (kind, line, ts, fields, end_line, end_ts) = match item {
+            Item::Activity(a) => {
+                out.push(builder.activity.bind(py).call1((
+                    builder.phases[usize::from(a.phase.index())].bind(py),
+                    times.get(Some(a.first_ts))?,
+                    times.get(Some(a.last_ts))?,
+                    a.first_line,
+                    a.last_line,
+                    source,
+                    a.resolution,
+                ))?);
+                continue;
+            }
             Item::Message {
                 row,
                 line,
@@ -304,14 +308,7 @@ pub fn items_to_python<'py>(
             } => {
                 let row = &builder.rows[row];
                 let fields = message_fields(py, builder, row, &text, &groups)?;
-                event.call1((
-                    row.kind.bind(py),
-                    line,
-                    times.get(ts)?,
-                    fields,
-                    source,
-                    line,
-                ))?
+                (row.kind.bind(py), line, ts, fields, line, None)
             }
             Item::Bar {
                 line,
@@ -338,15 +335,8 @@ pub fn items_to_python<'py>(
                 fields.set_item("first_elapsed_s", first_elapsed)?;
                 fields.set_item("states", states)?;
                 fields.set_item("ts_before", times.get(ts_before)?)?;
-                event.call1((
-                    builder.progress_bar.bind(py),
-                    line,
-                    times.get(ts)?,
-                    fields,
-                    source,
-                    end_line,
-                    times.get(end_ts)?,
-                ))?
+                let kind = builder.progress_bar.bind(py);
+                (kind, line, ts, fields, end_line, end_ts)
             }
             Item::Lowvram {
                 row,
@@ -362,55 +352,58 @@ pub fn items_to_python<'py>(
                 fields.set_item("count", count)?;
                 fields.set_item("pattern", row.name.bind(py))?;
                 fields.set_item("text", text)?;
-                event.call1((
-                    row.kind.bind(py),
-                    line,
-                    times.get(ts)?,
-                    fields,
-                    source,
-                    end_line,
-                    times.get(end_ts)?,
-                ))?
+                (row.kind.bind(py), line, ts, fields, end_line, end_ts)
             }
             Item::Traceback(tb) => {
                 let row = &builder.rows[tb.row];
-                let fields = PyDict::new(py);
-                fields.set_item("lines", tb.lines)?;
-                fields.set_item("pattern", row.name.bind(py))?;
-                fields.set_item("text", &tb.text)?;
-                for key in &tb.keys {
-                    match *key {
-                        "chained" => fields.set_item("chained", tb.chained)?,
-                        "first_file" => fields.set_item("first_file", &tb.first_file)?,
-                        "custom_node" => fields.set_item("custom_node", &tb.custom_node)?,
-                        "cuda_call" => fields.set_item("cuda_call", tb.cuda_call)?,
-                        "frames" => fields.set_item("frames", &tb.frames)?,
-                        "causes" => fields.set_item("causes", &tb.causes)?,
-                        _ => {
-                            if let Some((kind, message, oom, line)) = &tb.exception {
-                                match *key {
-                                    "exception_type" => fields.set_item(*key, kind)?,
-                                    "message" => fields.set_item(*key, message)?,
-                                    "oom" => fields.set_item(*key, *oom)?,
-                                    _ => fields.set_item(*key, *line)?,
-                                }
-                            }
-                        }
-                    }
-                }
-                event.call1((
+                let fields = traceback_fields(py, row, &tb)?;
+                (
                     row.kind.bind(py),
                     tb.line,
-                    times.get(tb.ts)?,
+                    tb.ts,
                     fields,
-                    source,
                     tb.end_line,
-                    times.get(tb.end_ts)?,
-                ))?
+                    tb.end_ts,
+                )
             }
-        });
+        };
+        let (ts, end_ts) = (times.get(ts)?, times.get(end_ts)?);
+        out.push(event.call1((kind, line, ts, fields, source, end_line, end_ts))?);
     }
     Ok(out)
+}
+
+/// A traceback's fields, in the order traceback.py's dict gets them.
+fn traceback_fields<'py>(
+    py: Python<'py>,
+    row: &RowBuilder,
+    tb: &Traceback,
+) -> PyResult<Bound<'py, PyDict>> {
+    let fields = PyDict::new(py);
+    fields.set_item("lines", tb.lines)?;
+    fields.set_item("pattern", row.name.bind(py))?;
+    fields.set_item("text", &tb.text)?;
+    for key in &tb.keys {
+        match *key {
+            "chained" => fields.set_item("chained", tb.chained)?,
+            "first_file" => fields.set_item("first_file", &tb.first_file)?,
+            "custom_node" => fields.set_item("custom_node", &tb.custom_node)?,
+            "cuda_call" => fields.set_item("cuda_call", tb.cuda_call)?,
+            "frames" => fields.set_item("frames", &tb.frames)?,
+            "causes" => fields.set_item("causes", &tb.causes)?,
+            _ => {
+                if let Some((kind, message, oom, line)) = &tb.exception {
+                    match *key {
+                        "exception_type" => fields.set_item(*key, kind)?,
+                        "message" => fields.set_item(*key, message)?,
+                        "oom" => fields.set_item(*key, *oom)?,
+                        _ => fields.set_item(*key, *line)?,
+                    }
+                }
+            }
+        }
+    }
+    Ok(fields)
 }
 
 #[cfg(test)]
