@@ -170,9 +170,11 @@ def paint_estimated(prompt: Prompt, bars: list[tuple[ProgressBar, Event]], loade
     (other) are None, and its inference too when no sampling bar shows it. Without ``Prompt
     executed in`` the total is unknown too.
     """
-    sampling = [bar.elapsed_s for bar, _ in bars if not bar.is_loading]
-    inference = sum(sampling)
-    load_bars = sum(bar.elapsed_s for bar, _ in bars if bar.is_loading)
+    sampling: list[float] = []
+    loading: list[float] = []
+    for bar, _ in bars:
+        (loading if bar.is_loading else sampling).append(bar.elapsed_s)
+    inference, load_bars = sum(sampling), sum(loading)
     wait = prompt.ws_timeouts * WS_TIMEOUT_S
     total = prompt.executed_s
     if total is not None:  # durations beyond the printed total cannot be: the earlier claim wins
