@@ -18,6 +18,7 @@ from typing import Generic, Protocol, TypeVar
 
 from .events import Event, EventKind
 from .model import ErrorRecord, Evidence, Finding, Load, ProgressBar, Prompt, Report, Run
+from .spool import take
 from .text import basename, short_names
 
 
@@ -42,10 +43,14 @@ class _ByIndex(Generic[N]):
             self._positions = {item.index: position for position, item in enumerate(table)}
 
     def get(self, index: int) -> N | None:
+        position = self.position(index)
+        return None if position is None else self._table[position]
+
+    def position(self, index: int) -> int | None:
+        """Where the item with this ``index`` is in the table (None: there is none)."""
         if self._positions is not None:
-            position = self._positions.get(index)
-            return None if position is None else self._table[position]
-        return self._table[index] if 0 <= index < len(self._table) else None
+            return self._positions.get(index)
+        return index if 0 <= index < len(self._table) else None
 
 
 class _ByPrompt(Generic[R]):
@@ -54,9 +59,16 @@ class _ByPrompt(Generic[R]):
     Records come in prompt order nearly always; then a lookup is two bisections of one array.
     """
 
-    def __init__(self, records: Sequence[R]) -> None:
+    def __init__(self, records: Sequence[R], visit: Callable[[int, R], None] | None = None) -> None:
+        """``visit(position, record)`` runs on every record in this one pass over the table."""
         self._records = records
-        keys = array("q", (-1 if r.prompt is None else r.prompt for r in records))
+        if visit is None:
+            keys = array("q", (-1 if r.prompt is None else r.prompt for r in records))
+        else:
+            keys = array("q")
+            for position, r in enumerate(records):
+                keys.append(-1 if r.prompt is None else r.prompt)
+                visit(position, r)
         self._order: array[int] | None = None
         if any(keys[i] > keys[i + 1] for i in range(len(keys) - 1)):
             order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: log order within a prompt
@@ -67,7 +79,7 @@ class _ByPrompt(Generic[R]):
     def of(self, prompt: int) -> list[R]:
         lo, hi = bisect_left(self._keys, prompt), bisect_right(self._keys, prompt)
         order = self._order
-        return [self._records[i if order is None else order[i]] for i in range(lo, hi)]
+        return take(self._records, range(lo, hi) if order is None else order[lo:hi])
 
 
 class _RunLookup:
@@ -127,9 +139,14 @@ Visitor = Callable[[int, Prompt], None]
 class ReportIndex:
     """Lookups over one report's tables; build it with ``index_of(report)`` (built once, then kept)."""
 
-    def __init__(self, report: Report, visit: Visitor | None = None) -> None:
+    def __init__(self, report: Report, visit: Visitor | None = None,
+                 visit_load: Callable[[int, Load], None] | None = None) -> None:
+        """``visit`` runs on every prompt and ``visit_load`` on every load, in the index's one pass."""
         self.report = report
+        # The small tables that many rules pass over first: a long log's runs and errors are read
+        # first, so they are what its spools keep decoded (spool.py, KEEP_BYTES).
         self.runs = _ByIndex(report.runs)
+        self._errors = _ByPrompt(report.errors)
         self._by_run: dict[int, array[int]] = defaultdict(lambda: array("q"))
         numbered = True
         for position, prompt in enumerate(report.prompts):
@@ -138,8 +155,7 @@ class ReportIndex:
             if visit is not None:
                 visit(position, prompt)
         self.prompts = _ByIndex(report.prompts, numbered)
-        self._loads = _ByPrompt(report.loads)
-        self._errors = _ByPrompt(report.errors)
+        self._loads = _ByPrompt(report.loads, visit_load)
         self._bars = _ByPrompt(report.progress_bars)
         self._run_lookup: _RunLookup | None = None
         self._source_names: list[str] | None = None
@@ -203,9 +219,14 @@ class ReportIndex:
     def prompts_at(self, indexes: Iterable[int]) -> Iterator[Prompt]:
         """The prompts with these indexes, one at a time (a long streak need not be held whole)."""
         for index in indexes:
-            prompt = self.prompts.get(index)
-            if prompt is not None:
-                yield prompt
+            position = self.prompts.position(index)
+            if position is not None:
+                yield self._prompt_at(position)
+
+    def _prompt_at(self, position: int) -> Prompt:
+        """The prompt at this position of the table (the diagnosis's facts read it from a group when
+        it is in one: a few blocks to decode instead of the table's)."""
+        return self.report.prompts[position]
 
     # ---- records by prompt
     def loads_of(self, prompt: Prompt) -> list[Load]:

@@ -38,8 +38,8 @@ def overcommits(facts: Facts) -> dict[int, Overcommit]:
 
 def _overcommits(facts: Facts) -> dict[int, Overcommit]:
     found: dict[int, Overcommit] = {}
-    for load in facts.report.loads:
-        if load.kind != "dynamic" or load.prompt is None or load.prompt in found:
+    for load in facts.loads_in("dynamic"):
+        if load.prompt is None or load.prompt in found:
             continue
         prompt = next(facts.prompts_at([load.prompt]), None)
         run = facts.run_of(prompt) if prompt is not None else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from array import array
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -12,7 +13,8 @@ from typing import Any, TypeVar, cast
 
 from ..events import EventKind
 from ..index import ReportIndex
-from ..model import Prompt, Report, Run
+from ..model import Load, Prompt, Report, Run
+from ..spool import Spool
 from ..text import basename, gb, with_article
 from .evidence import Citations
 
@@ -52,22 +54,87 @@ PROMPT_GROUPS: dict[str, Callable[[Prompt], bool]] = {
     "ws_timeouts": lambda p: p.ws_timeouts > 0,
     "lowvram_modules": lambda p: p.lowvram_module_loads > 0,
     "quantized": lambda p: bool(p.gguf_qtypes) and any(n.startswith(QUANTIZED_PREFIXES) for n in p.gguf_qtypes or ()),
+    "error": lambda p: p.status == "error",
+    "cold": lambda p: p.cold,
+    "finished_video": lambda p: p.status == "ok" and bool(p.video),
 }
+#: Groups of loads (by kind) some rules pick out, found in the same pass; ``complete`` is nearly every load.
+LOAD_GROUPS: dict[str, tuple[str, ...]] = {
+    "offloaded": ("partial", "lowvram"),
+    "dynamic": ("dynamic",),
+}
+#: Records per block of a group's spool: a group of a long log is a few blocks; a short one stays in memory.
+GROUP_BLOCK = 1024
+
+
+class ModelStreaks:
+    """Each model's longest streak of prompts in a row that loaded it (within a run; invalid and dropped
+    prompts skipped), as prompt indexes: what reload-thrash asks, folded in the index's one pass."""
+
+    def __init__(self) -> None:
+        self._longest: dict[str, array[int]] = {}
+        self._current: dict[str, array[int]] = {}
+        self._run: int | None = None
+
+    def feed(self, prompt: Prompt) -> None:
+        current = self._current
+        if prompt.run != self._run:
+            self._close()
+            current = self._current = {}
+            self._run = prompt.run
+        if prompt.status in ("invalid", "dropped"):
+            return
+        for model in list(current):
+            if model not in prompt.models:
+                self._keep(model, current.pop(model))
+        for model in prompt.models:
+            current.setdefault(model, array("q")).append(prompt.index)
+
+    def _close(self) -> None:
+        for model, streak in self._current.items():
+            self._keep(model, streak)
+
+    def _keep(self, model: str, streak: array[int]) -> None:
+        if len(streak) > len(self._longest.get(model, ())):
+            self._longest[model] = streak
+
+    def longest(self) -> dict[str, array[int]]:
+        """model -> the indexes of the prompts of its longest streak."""
+        self._close()
+        self._current = {}
+        self._run = None
+        return self._longest
 
 
 class Facts(ReportIndex, Citations):
     """The report index with what rules add to it. A long log's tables are read once, here."""
 
     def __init__(self, report: Report) -> None:
-        self._groups: dict[str, array[int]] = {name: array("q") for name in PROMPT_GROUPS}
-        tests = [(test, self._groups[name]) for name, test in PROMPT_GROUPS.items()]
+        # Each group's records, in report order, in a spool of its own (spool.py): a rule walking a group
+        # decodes its members only, not every block of the table they are scattered over.
+        self._groups: dict[str, Spool[Prompt]] = {name: Spool(block=GROUP_BLOCK) for name in PROMPT_GROUPS}
+        self._group_positions: dict[str, array[int]] = {name: array("q") for name in PROMPT_GROUPS}
+        tests = [(test, self._groups[name].append, self._group_positions[name].append)
+                 for name, test in PROMPT_GROUPS.items()]
+        self.model_streaks = ModelStreaks()
+        feed_streaks = self.model_streaks.feed
 
         def visit(position: int, prompt: Prompt) -> None:
-            for test, positions in tests:
+            feed_streaks(prompt)
+            for test, keep, at in tests:
                 if test(prompt):
-                    positions.append(position)
+                    keep(prompt)
+                    at(position)
 
-        ReportIndex.__init__(self, report, visit)
+        self._load_groups: dict[str, Spool[Load]] = {name: Spool(block=GROUP_BLOCK) for name in LOAD_GROUPS}
+        load_groups = {kind: self._load_groups[name].append for name, kinds in LOAD_GROUPS.items() for kind in kinds}
+
+        def visit_load(position: int, load: Load) -> None:
+            keep = load_groups.get(load.kind)
+            if keep is not None:
+                keep(load)
+
+        ReportIndex.__init__(self, report, visit, visit_load)
         Citations.__init__(self, report)
         #: KeyboardInterrupt records by source: how runs were stopped by hand (run_end).
         self._ctrl_c: dict[int, list[int]] = defaultdict(list)
@@ -91,8 +158,18 @@ class Facts(ReportIndex, Citations):
 
     def prompts_in(self, group: str) -> Iterator[Prompt]:
         """The prompts of one of PROMPT_GROUPS, in report order."""
-        prompts = self.report.prompts
-        return (prompts[i] for i in self._groups[group])
+        return iter(self._groups[group])
+
+    def _prompt_at(self, position: int) -> Prompt:
+        for name, positions in self._group_positions.items():
+            i = bisect_left(positions, position)
+            if i < len(positions) and positions[i] == position:
+                return self._groups[name][i]
+        return self.report.prompts[position]
+
+    def loads_in(self, group: str) -> Iterator[Load]:
+        """The loads of one of LOAD_GROUPS, in report order."""
+        return iter(self._load_groups[group])
 
     def run_end(self, run: Run) -> str:
         """How a run ended: ``restart`` (the next start-up followed), ``stopped`` (``Stopped server``

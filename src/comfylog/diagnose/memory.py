@@ -156,7 +156,7 @@ def _largest_finished(facts: Facts, prompt: Prompt) -> Prompt | None:
 
 def _finished_video_jobs(facts: Facts) -> list[tuple[int, Prompt]]:
     """The video jobs that finished, largest first (the first of equals in log order), read once."""
-    jobs = [(pixels(p.video), p) for p in facts.report.prompts if p.status == "ok" and p.video]
+    jobs = [(pixels(p.video), p) for p in facts.prompts_in("finished_video") if p.video]
     jobs.sort(key=lambda job: -job[0])
     return jobs
 

@@ -43,8 +43,7 @@ DEVICE_MISMATCH = "Expected all tensors to be on the same device"
     advice=(ADVICE_DISABLE, ADVICE_HOOK, ADVICE_NEWER_TORCH, ADVICE_INSTALL_AIMDO, ADVICE_LEGACY_OK),
 )
 def _dynamic_vram_failed(facts: Facts) -> list[Finding]:
-    found = [f for f in (_weights_on_cpu(facts, prompt) for prompt in facts.report.prompts
-                         if prompt.status == "error") if f is not None][:1]
+    found = [f for f in (_weights_on_cpu(facts, prompt) for prompt in facts.prompts_in("error")) if f is not None][:1]
     for run in facts.report.runs:
         fallback = _fallback(facts, run)
         if fallback is not None:

@@ -49,7 +49,7 @@ ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM removes it")
 def _lowvram(facts: Facts) -> list[Finding]:
     report = facts.report
     gguf = gguf_legacy_lines(facts)  # GGUF beside dynamic loads: the gguf finding tells those
-    partial = [ld for ld in report.loads if ld.kind in ("partial", "lowvram") and (ld.source, ld.line) not in gguf]
+    partial = [ld for ld in facts.loads_in("offloaded") if (ld.source, ld.line) not in gguf]
     modules = facts.events[EventKind.LOWVRAM_MODULES]
     module_lines = max(report.summary.lowvram_module_loads, sum(int(ev.fields.get("count", 1)) for ev in modules))
     if not partial and not module_lines:

@@ -39,7 +39,7 @@ def _lowvram_forced(facts: Facts) -> list[Finding]:
     flag = "--lowvram" if state == "LOW_VRAM" else "--novram"
     indexes = {r.index for r in runs}
     prompts = list(facts.prompts_of_runs(indexes))
-    offloaded = {ld.prompt for ld in facts.report.loads if ld.kind in ("partial", "lowvram")}
+    offloaded = {ld.prompt for ld in facts.loads_in("offloaded")}
     load_s = sum(p.phases.seconds(Phase.LOAD) for p in timed(prompts) if p.index in offloaded or p.lowvram_module_loads)
     return [finding(
         "lowvram-forced", f"{state} on {gpu_phrase(run)}: ComfyUI was started with `{flag}`", "high",

@@ -40,23 +40,7 @@ ADVICE_CACHE_RAM = Advice("Short of RAM, tune when the RAM-pressure cache evicts
             ADVICE_CACHE_RAM),
 )
 def _reload_thrash(facts: Facts) -> list[Finding]:
-    streaks: dict[str, list[int]] = {}  # model -> indexes of the prompts of its longest streak
-    current: dict[str, list[int]] = {}
-    run_index: int | None = None
-    for prompt in facts.report.prompts:  # one pass: a run's prompts come one after the other
-        if prompt.run != run_index:
-            for model, streak in current.items():
-                _keep_longest(streaks, model, streak)
-            current, run_index = {}, prompt.run
-        if prompt.status in ("invalid", "dropped"):
-            continue
-        for model in list(current):
-            if model not in prompt.models:
-                _keep_longest(streaks, model, current.pop(model))
-        for model in prompt.models:
-            current.setdefault(model, []).append(prompt.index)
-    for model, streak in current.items():
-        _keep_longest(streaks, model, streak)
+    streaks = facts.model_streaks.longest()
     thrash = {m: s for m, s in streaks.items() if len(s) >= RELOAD_STREAK}
     requests = [ev for ev in facts.events[EventKind.LOAD_REQUESTED] if ev.fields.get("model") in thrash]
     if not thrash or not requests:
@@ -105,12 +89,7 @@ def _reload_thrash(facts: Facts) -> list[Finding]:
         severity=severity, total=len(requests))]
 
 
-def _keep_longest(streaks: dict[str, list[int]], model: str, streak: list[int]) -> None:
-    if len(streak) > len(streaks.get(model, [])):
-        streaks[model] = streak
-
-
-def _reload_seconds(facts: Facts, thrash: dict[str, list[int]]) -> float:
+def _reload_seconds(facts: Facts, thrash: dict[str, array[int]]) -> float:
     """Seconds from each repeated ``Requested to load`` to the load line that followed it (timed logs).
 
     The loads of each source are kept as lines and table positions (16 bytes a load, not the record:
@@ -140,7 +119,7 @@ def _reload_seconds(facts: Facts, thrash: dict[str, list[int]]) -> float:
     return total
 
 
-def _dynamic_reloads(facts: Facts, thrash: dict[str, list[int]]) -> tuple[str, list[str], float] | None:
+def _dynamic_reloads(facts: Facts, thrash: dict[str, array[int]]) -> tuple[str, list[str], float] | None:
     """Reloads of models that load through dynamic VRAM: why, what to do, and the load time of the prompts
     that loaded them again. None when the repeated models load the legacy way.
 
@@ -150,7 +129,7 @@ def _dynamic_reloads(facts: Facts, thrash: dict[str, list[int]]) -> tuple[str, l
     on every use even when nothing is read again; ``Requested to load`` does not.)
     """
     models = set(thrash)
-    dynamic = {ld.model for ld in facts.report.loads if ld.kind == "dynamic" and ld.model in models}
+    dynamic = {ld.model for ld in facts.loads_in("dynamic") if ld.model in models}
     if not dynamic or len(dynamic) < len(models) / 2:
         return None
     again = sorted({i for streak in thrash.values() for i in streak[1:]})

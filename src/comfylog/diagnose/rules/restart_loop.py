@@ -64,8 +64,9 @@ def _restart_loop(facts: Facts) -> list[Finding]:
             total = restarts[source]
         lost: list[int] = []  # indexes only: a loop can cut off thousands of prompts
         lost_s = 0.0
-        for prompt in facts.prompts_of_runs(ended[source]):
-            if prompt.status == "unfinished":
+        cut = ended[source]
+        for prompt in facts.prompts_in("unfinished"):
+            if prompt.run in cut:
                 lost.append(prompt.index)
                 lost_s += prompt_seconds(prompt)
         startup, n_runs, n_restarts = startups[source], start_ups[source], restarts[source]
