@@ -76,6 +76,10 @@ class _ByPrompt(Generic[R]):
             keys = array("q", (keys[i] for i in order))
         self._keys = keys
 
+    def count(self, prompt: int) -> int:
+        """How many records the prompt has (nothing is read back)."""
+        return bisect_right(self._keys, prompt) - bisect_left(self._keys, prompt)
+
     def of(self, prompt: int) -> list[R]:
         lo, hi = bisect_left(self._keys, prompt), bisect_right(self._keys, prompt)
         order = self._order
@@ -144,9 +148,11 @@ class ReportIndex:
         """``visit`` runs on every prompt and ``visit_load`` on every load, in the index's one pass."""
         self.report = report
         # The small tables that many rules pass over first: a long log's runs and errors are read
-        # first, so they are what its spools keep decoded (spool.py, KEEP_BYTES).
+        # first, so they are what its spools keep decoded (spool.py, KEEP_BYTES). The loads come
+        # before the prompts: a prompt's visitor may ask what its loads were.
         self.runs = _ByIndex(report.runs)
         self._errors = _ByPrompt(report.errors)
+        self._loads = _ByPrompt(report.loads, visit_load)
         self._by_run: dict[int, array[int]] = defaultdict(lambda: array("q"))
         numbered = True
         for position, prompt in enumerate(report.prompts):
@@ -155,7 +161,6 @@ class ReportIndex:
             if visit is not None:
                 visit(position, prompt)
         self.prompts = _ByIndex(report.prompts, numbered)
-        self._loads = _ByPrompt(report.loads, visit_load)
         self._bars = _ByPrompt(report.progress_bars)
         self._run_lookup: _RunLookup | None = None
         self._source_names: list[str] | None = None
@@ -231,6 +236,9 @@ class ReportIndex:
     # ---- records by prompt
     def loads_of(self, prompt: Prompt) -> list[Load]:
         return self._loads.of(prompt.index)
+
+    def has_loads(self, prompt: Prompt) -> bool:
+        return self._loads.count(prompt.index) > 0
 
     def errors_of(self, prompt: Prompt) -> list[ErrorRecord]:
         return self._errors.of(prompt.index)

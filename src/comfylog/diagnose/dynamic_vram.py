@@ -71,7 +71,13 @@ class LegacyBeside:
 
 def gguf_legacy(facts: Facts) -> list[LegacyBeside]:
     """Prompts with quantized GGUF weights (``gguf qtypes``) whose legacy loads (``loaded partially``,
-    ``loaded completely``) sit beside dynamic loads: ComfyUI-GGUF's models bypass dynamic VRAM."""
+    ``loaded completely``) sit beside dynamic loads: ComfyUI-GGUF's models bypass dynamic VRAM.
+
+    Found once per report (two rules ask)."""
+    return facts.once("gguf_legacy", lambda: _gguf_legacy(facts))
+
+
+def _gguf_legacy(facts: Facts) -> list[LegacyBeside]:
     found = []
     for prompt in facts.prompts_in("quantized"):
         loads = facts.loads_of(prompt)

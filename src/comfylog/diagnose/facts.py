@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from ..events import EventKind
+from ..events import EventKind, Phase
 from ..index import ReportIndex
 from ..model import Load, Prompt, Report, Run
 from ..spool import Spool
@@ -46,6 +46,9 @@ def timed(prompts: Iterable[Prompt]) -> list[Prompt]:
     return [p for p in prompts if is_timed(p)]
 
 
+#: A timed prompt that spent at least this long loading (not reloading after an OOM) is what slow-load judges.
+LONG_LOAD_S = 20.0
+
 #: Groups of prompts some rules pick out, found in the index's one pass over the prompts.
 PROMPT_GROUPS: dict[str, Callable[[Prompt], bool]] = {
     "timed": is_timed,
@@ -54,6 +57,7 @@ PROMPT_GROUPS: dict[str, Callable[[Prompt], bool]] = {
     "ws_timeouts": lambda p: p.ws_timeouts > 0,
     "lowvram_modules": lambda p: p.lowvram_module_loads > 0,
     "quantized": lambda p: bool(p.gguf_qtypes) and any(n.startswith(QUANTIZED_PREFIXES) for n in p.gguf_qtypes or ()),
+    "loading_long": lambda p: is_timed(p) and p.phases.seconds(Phase.LOAD) >= LONG_LOAD_S and not p.cold,
     "error": lambda p: p.status == "error",
     "cold": lambda p: p.cold,
     "finished_video": lambda p: p.status == "ok" and bool(p.video),
@@ -112,27 +116,34 @@ class Facts(ReportIndex, Citations):
     def __init__(self, report: Report) -> None:
         # Each group's records, in report order, in a spool of its own (spool.py): a rule walking a group
         # decodes its members only, not every block of the table they are scattered over.
-        self._groups: dict[str, Spool[Prompt]] = {name: Spool(block=GROUP_BLOCK) for name in PROMPT_GROUPS}
-        self._group_positions: dict[str, array[int]] = {name: array("q") for name in PROMPT_GROUPS}
-        tests = [(test, self._groups[name].append, self._group_positions[name].append)
-                 for name, test in PROMPT_GROUPS.items()]
+        self._load_groups: dict[str, Spool[Load]] = {name: Spool(block=GROUP_BLOCK) for name in LOAD_GROUPS}
+        #: The prompts with loads of each of LOAD_GROUPS (the loads are read first): groups of prompts too.
+        with_loads: dict[str, set[int]] = {name: set() for name in LOAD_GROUPS}
+        load_groups = {kind: (self._load_groups[name].append, with_loads[name].add)
+                       for name, kinds in LOAD_GROUPS.items() for kind in kinds}
+
+        def visit_load(position: int, load: Load) -> None:
+            group = load_groups.get(load.kind)
+            if group is not None:
+                group[0](load)
+                if load.prompt is not None:
+                    group[1](load.prompt)
+
+        tests: dict[str, Callable[[Prompt], bool]] = dict(PROMPT_GROUPS)
+        for name, indexes in with_loads.items():
+            tests[f"{name}_loads"] = lambda p, indexes=indexes: p.index in indexes  # type: ignore[misc]
+        self._groups: dict[str, Spool[Prompt]] = {name: Spool(block=GROUP_BLOCK) for name in tests}
+        self._group_positions: dict[str, array[int]] = {name: array("q") for name in tests}
+        filing = [(test, self._groups[name].append, self._group_positions[name].append) for name, test in tests.items()]
         self.model_streaks = ModelStreaks()
         feed_streaks = self.model_streaks.feed
 
         def visit(position: int, prompt: Prompt) -> None:
             feed_streaks(prompt)
-            for test, keep, at in tests:
+            for test, keep, at in filing:
                 if test(prompt):
                     keep(prompt)
                     at(position)
-
-        self._load_groups: dict[str, Spool[Load]] = {name: Spool(block=GROUP_BLOCK) for name in LOAD_GROUPS}
-        load_groups = {kind: self._load_groups[name].append for name, kinds in LOAD_GROUPS.items() for kind in kinds}
-
-        def visit_load(position: int, load: Load) -> None:
-            keep = load_groups.get(load.kind)
-            if keep is not None:
-                keep(load)
 
         ReportIndex.__init__(self, report, visit, visit_load)
         Citations.__init__(self, report)
@@ -157,7 +168,8 @@ class Facts(ReportIndex, Citations):
         return list(self.prompts_at(sorted(set(indexes))))
 
     def prompts_in(self, group: str) -> Iterator[Prompt]:
-        """The prompts of one of PROMPT_GROUPS, in report order."""
+        """The prompts of one of PROMPT_GROUPS (or ``NAME_loads``: those with loads of one of LOAD_GROUPS),
+        in report order."""
         return iter(self._groups[group])
 
     def _prompt_at(self, position: int) -> Prompt:

@@ -22,7 +22,7 @@ ADVICE_NOT_DISK = Advice("Judge the storage by the loads of warm prompts, not th
     advice=(ADVICE_FIX_OOM, ADVICE_NOT_DISK),
 )
 def _cold_after_oom(facts: Facts) -> list[Finding]:
-    cold = [p for p in facts.prompts_in("cold") if facts.loads_of(p)]
+    cold = [p for p in facts.prompts_in("cold") if facts.has_loads(p)]
     if not cold:
         return []
     unloads = [ev for ev in facts.events[EventKind.OOM] if "unloading all loaded models" in str(ev.fields.get("text"))]

@@ -9,7 +9,7 @@ from ...events import Event, EventKind, Phase
 from ...model import Evidence, Finding, Load, Prompt
 from ...text import dur, plural
 from ..engine import Advice, finding, rule
-from ..facts import Facts
+from ..facts import LONG_LOAD_S, Facts
 from ..load_speed import pinned_prompts
 
 #: Model loading slower than this (MB/s) is far below a local disk (SSDs read 500 MB/s and more).
@@ -17,7 +17,7 @@ SLOW_LOAD_MB_S = 200.0
 #: What a local SSD reads (MB/s): the time beyond it is what a slow volume costs.
 LOCAL_DISK_MB_S = 500.0
 #: slow-load only judges prompts that spent at least this long loading, and this much data.
-SLOW_LOAD_MIN_S = 20.0
+SLOW_LOAD_MIN_S = LONG_LOAD_S
 SLOW_LOAD_MIN_MB = 1_000.0
 #: Where RunPod mounts a serverless network volume (pods mount theirs at /workspace, which may also be local).
 NETWORK_VOLUME = "/runpod-volume"
@@ -41,10 +41,10 @@ def _slow_load(facts: Facts) -> list[Finding]:
     slow: list[tuple[Prompt, float, float]] = []
     partial: list[Prompt] = []  # slow to load, with partial loads: the time is lowvram's to count
     pinned = pinned_prompts(facts)  # reloads no faster than the first read: pinned-memory-slow's, not the disk's
-    for prompt in facts.prompts_in("timed"):
+    for prompt in facts.prompts_in("loading_long"):  # timed, loading SLOW_LOAD_MIN_S or more, not cold
         load_s = prompt.phases.seconds(Phase.LOAD)  # a timed prompt's: known
-        if load_s < SLOW_LOAD_MIN_S or prompt.cold or prompt.index in pinned:
-            continue  # a cold prompt reloads what an OOM unloaded (cold-after-oom)
+        if prompt.index in pinned:
+            continue
         loads = facts.loads_of(prompt)
         bars = [b for b in facts.bars_of(prompt) if b.is_loading]
         if prompt.lowvram_module_loads or any(ld.kind != "complete" for ld in loads):
