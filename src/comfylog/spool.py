@@ -30,15 +30,15 @@ T = TypeVar("T")
 #: Records per block: big enough to compress well, small enough to decode in about a millisecond.
 BLOCK = 4096
 #: Estimated memory of the decoded blocks all spools keep (bytes): a 100 MB log's tables fit.
-KEEP_BYTES = 48 * 1024 * 1024
+KEEP_BYTES = 16 * 1024 * 1024
 #: Memory of the records looked up by position that all spools keep, each pickled alone (bytes):
 #: the groups of prompts the rules ask for again and again, and their loads, bars and errors.
-PICK_BYTES = 16 * 1024 * 1024
+PICK_BYTES = 12 * 1024 * 1024
 #: Bytes a kept record costs besides its pickle (the bytes object, its entry in a dict).
 PICKED_OVERHEAD = 120
-#: Blocks past the budget each spool holds decoded, the most recently used: lookups by position
-#: that alternate between two neighbouring blocks decode each once.
-RECENT = 2
+#: Blocks past the budget each spool holds decoded, the most recently used (a second one saved no
+#: decode on the 256 MB corpus file, and costs memory in every spool).
+RECENT = 1
 #: Bytes of decoded records per byte of their pickle (measured 3.4 for runs to 6.9 for loads).
 DECODED_PER_PICKLED = 6
 
@@ -196,15 +196,17 @@ class Spool(Sequence[T], Generic[T]):
         return self._pick(index) if picked is None else pickle.loads(picked)
 
     def take(self, positions: Iterable[int]) -> list[T]:
-        """The records at these positions (each in range), in their order: one call for a group."""
-        spilled, picked, tail, loads = self._spilled, self._picked, self._tail, pickle.loads
+        """The records at these positions (each in range), in their order: one call for a prompt's
+        loads, bars or errors. They are not kept one by one (PICK_BYTES): a reader walking the table
+        this way decodes each block once, and would only fill the budget."""
+        spilled, picked, tail, block, loads = self._spilled, self._picked, self._tail, self._block, pickle.loads
         found = []
         for index in positions:
             if index >= spilled:
                 found.append(tail[index - spilled])
             else:
                 data = picked.get(index)
-                found.append(self._pick(index) if data is None else loads(data))
+                found.append(self._load(index // block)[index % block] if data is None else loads(data))
         return found
 
     def __eq__(self, other: object) -> bool:

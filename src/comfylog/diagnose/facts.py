@@ -68,7 +68,7 @@ LOAD_GROUPS: dict[str, tuple[str, ...]] = {
     "dynamic": ("dynamic",),
 }
 #: Records per block of a group's spool: a group of a long log is a few blocks; a short one stays in memory.
-GROUP_BLOCK = 1024
+GROUP_BLOCK = 256
 
 
 class ModelStreaks:
@@ -207,13 +207,23 @@ class Facts(ReportIndex, Citations):
         second half became ready, is no failure.
         """
         if self._failed_startups is None:
-            by_source: dict[int, list[Run]] = defaultdict(list)
+            # One pass; a source's runs are held only while none became ready (a long log has
+            # thousands of runs, a few kB each).
+            by_source: dict[int, list[Run] | None] = {}  # None: a run of the source became ready
+            starting: set[int] = set()
             for run in self.report.runs:
-                by_source[run.source].append(run)
+                runs = by_source.setdefault(run.source, [])
+                if runs is None:
+                    continue
+                if run.ready_line is not None or self._by_run.get(run.index):
+                    by_source[run.source] = None
+                    continue
+                runs.append(run)
+                if run.source not in starting and self._starting(run):
+                    starting.add(run.source)
             self._failed_startups = {
                 source: runs for source, runs in by_source.items()
-                if not any(run.ready_line is not None or self.prompts_of_run(run.index) for run in runs)
-                and any(self._starting(run) for run in runs) and self.run_end(runs[-1]) != "stopped"}
+                if runs is not None and source in starting and self.run_end(runs[-1]) != "stopped"}
         return self._failed_startups
 
     def _starting(self, run: Run) -> bool:
