@@ -14,12 +14,15 @@ from typing import Any
 
 import pytest
 
+import comfylog.diagnose.facts
 import comfylog.segment.segmenter
 import comfylog.spool
 from comfylog.api import analyze, analyze_text
+from comfylog.diagnose import diagnose
 from comfylog.model import Phases, Prompt
+from comfylog.render.json import render_json
 from comfylog.rows import report_to_dict
-from comfylog.spool import Spool
+from comfylog.spool import Spool, take
 
 from .conftest import CORPUS, corpus_or_skip
 
@@ -76,6 +79,57 @@ def test_blocks_read_back_are_kept_decoded_within_the_budget(monkeypatch: pytest
     assert len(decoded) == 12  # decoded again at each pass
     del spool, other
     assert comfylog.spool._Kept.total == before
+
+
+def count_blocks_decoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one at each block a spool decodes (not at a record kept alone)."""
+    decoded: list[int] = []
+    loads = pickle.loads
+
+    def counting(data: bytes) -> Any:
+        found = loads(data)
+        if isinstance(found, list):
+            decoded.append(1)
+        return found
+
+    monkeypatch.setattr(comfylog.spool.pickle, "loads", counting)
+    return decoded
+
+
+def test_take_reads_a_walk_of_positions_decoding_each_block_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A prompt's loads come by take(): the positions of a walk in table order, block after block."""
+    monkeypatch.setattr(comfylog.spool, "KEEP_BYTES", 0)
+    decoded = count_blocks_decoded(monkeypatch)
+    made = prompts(230)
+    spool: Spool[Prompt] = Spool(made, block=50)
+    positions = [3, 7, 49, 50, 51, 120, 199, 210, 229]
+    assert spool.take(positions) == [made[i] for i in positions]
+    assert len(decoded) == 4  # blocks 0, 1, 2 and 3; the last positions are in the tail
+    assert spool.take([]) == [] and take(made, positions) == spool.take(positions)
+    assert comfylog.spool._Kept.picked == 0  # a walk keeps nothing one by one
+
+
+def test_a_record_looked_up_by_position_is_kept_pickled_within_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rules ask for the same scattered prompts again and again: past the kept blocks, each is kept as its
+    own pickle (a copy at each lookup: no reader may change a record), and the budget comes back with
+    the spool."""
+    monkeypatch.setattr(comfylog.spool, "KEEP_BYTES", 0)
+    decoded = count_blocks_decoded(monkeypatch)
+    made = prompts(200)
+    spool: Spool[Prompt] = Spool(made, block=50)
+    scattered = [5, 60, 110, 160]
+    assert [spool[i] for i in scattered] == [made[i] for i in scattered]
+    assert len(decoded) == 4
+    assert [spool[i] for i in scattered] == [made[i] for i in scattered]
+    assert len(decoded) == 4  # no block decoded again
+    assert spool[5] is not spool[5] and comfylog.spool._Kept.picked > 0
+    del spool
+    assert comfylog.spool._Kept.picked == 0
+    monkeypatch.setattr(comfylog.spool, "PICK_BYTES", 0)
+    other: Spool[Prompt] = Spool(made, block=50)
+    for _ in range(2):
+        assert [other[i] for i in scattered] == [made[i] for i in scattered]
+    assert len(decoded) == 12  # no budget: the blocks are decoded at each pass
 
 
 def test_records_not_yet_spilled_stay_the_very_objects() -> None:
@@ -144,11 +198,34 @@ def test_every_corpus_report_is_the_same_when_its_records_spill(monkeypatch: pyt
     monkeypatch.setattr(comfylog.spool, "BLOCK", 3)
     monkeypatch.setattr(comfylog.segment.segmenter, "RELEASE_EVERY", 2)
     monkeypatch.setattr(comfylog.segment.segmenter, "RUN_BLOCK", 2)
+    monkeypatch.setattr(comfylog.diagnose.facts, "GROUP_BLOCK", 2)  # the rules' groups go through the disk too
+    monkeypatch.setattr(comfylog.spool, "KEEP_BYTES", 0)  # as a long log: records read back are copies
     spilled = [whole([p]) for p in logs] + [whole(logs)]
     for path, (expected, _), (got, _) in zip([*logs, Path("whole corpus")], in_memory, spilled, strict=True):
         assert got == expected, path.name
     assert sum(on_disk for _, on_disk in spilled) > 3000  # the comparison went through the disk
     assert any(r["findings"] for r, _ in spilled)
+
+
+def test_the_diagnosis_of_a_spooled_report_decodes_each_block_a_few_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decoding is most of the cost of a long log's diagnosis: it must grow with the blocks, not with the
+    rules' passes or the records they look up (the whole corpus as one report decoded 7.5 blocks per
+    block of its tables before the rules' groups had spools of their own; the JSON reads each once)."""
+    corpus_or_skip()
+    monkeypatch.setattr(comfylog.spool, "BLOCK", 64)
+    monkeypatch.setattr(comfylog.segment.segmenter, "RUN_BLOCK", 8)
+    monkeypatch.setattr(comfylog.spool, "KEEP_BYTES", 0)
+    report = analyze([str(p) for p in corpus_logs()])
+    blocks = sum(len(t._extents) for t in (report.runs, report.prompts, report.progress_bars, report.loads,
+                                            report.errors))
+    assert blocks > 100
+    decoded = count_blocks_decoded(monkeypatch)
+    report.index_cache = None
+    report.findings = diagnose(report)
+    assert report.findings and len(decoded) <= 4 * blocks, (len(decoded), blocks)
+    before = len(decoded)
+    render_json(report)
+    assert len(decoded) - before <= blocks
 
 
 #: A bar the parser finishes only after the next ``got prompt`` (its line comes before the prompt's)

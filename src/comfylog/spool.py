@@ -1,20 +1,32 @@
 """A list of report records that keeps memory flat: finished records go to a temporary file.
 
 A RunPod worker that ran for days leaves hundreds of thousands of prompts, bars, loads and errors
-(the 1 GB benchmark: 306k prompts). Held as Python objects that is ~0.7 kB a record, so memory
-would grow with the log. A spool takes only final records: the segmenter keeps every record that
-may still change in its own pending lists (segment/pending.py) and appends it here once final.
-Once a block of records is in, it is pickled, compressed (repetitive records shrink ~7x) and
-written to an unnamed temporary file. Reading back (iteration, indexing) decodes one block at a
-time, so a pass over every record costs a few microseconds a record and never holds them all.
-The diagnosis passes over the tables a dozen times, and decoding was most of its time (the 100 MB
-benchmark: 3.6 of its 4.2 s): so the blocks read back are kept decoded, first come first kept, up
-to KEEP_BYTES for all spools of the process; past that, a block is decoded again at each pass.
+(the 1 GB benchmark: 347k prompts, 793k loads). Held as Python objects that is ~0.3-1 kB a record,
+so memory would grow with the log. A spool takes only final records: the segmenter keeps every
+record that may still change in its own pending lists (segment/pending.py) and appends it here once
+final. Once a block of records is in, it is pickled, compressed (repetitive records shrink ~7x) and
+written to an unnamed temporary file. Reading back decodes a whole block (1-10 ms), so what a long
+log costs is how many blocks its readers decode, and peak memory (200 MB at any size) bounds what
+may stay decoded. What is kept, all spools of the process together:
+
+- blocks read back, decoded, first come first kept, up to KEEP_BYTES (estimated); the report index
+  reads the runs and errors first, which many rules pass over. Past it, a block is decoded again at
+  each pass, and each spool holds its RECENT last block: a walk in table order decodes a block once.
+- records looked up one at a time by position (``spool[i]``: the prompt of a record, a run),
+  each as its own pickle, up to PICK_BYTES: the rules ask for the same scattered prompts again and
+  again, and a pickle is 4-5x smaller than the record. ``take`` (a prompt's loads, bars, errors)
+  keeps nothing one by one: it walks blocks.
+
+Readers do their share: the diagnosis reads each table once into the index (index.py,
+diagnose/facts.py), which files the groups of prompts and loads the rules walk in spools of their
+own, so that a walk decodes the group, not every block its members are scattered over. The whole
+corpus as one report in blocks of 64 records: the diagnosis decodes 2.9 blocks per block of its
+tables (it was 7.5; tests/test_spool.py holds it under 4), the JSON one.
 
 The rule, stated once: a record in a spool never changes. What is read back from disk is a copy
-(kept for the next reader while the budget lasts: so no reader may change it either), and there is
-no way to store a changed record (no ``__setitem__``): whoever must change a record keeps it until
-it is final. Small logs never reach a block: their records stay in memory.
+(a kept block is handed to every reader, so no reader may change it either), and there is no way
+to store a changed record (no ``__setitem__``): whoever must change a record keeps it until it is
+final. Small logs never reach a block: their records stay in memory.
 """
 
 from __future__ import annotations
@@ -29,7 +41,8 @@ T = TypeVar("T")
 
 #: Records per block: big enough to compress well, small enough to decode in about a millisecond.
 BLOCK = 4096
-#: Estimated memory of the decoded blocks all spools keep (bytes): a 100 MB log's tables fit.
+#: Estimated memory of the decoded blocks all spools keep (bytes). With PICK_BYTES and what every
+#: spool holds anyway, measured within 200 MB on the 1 GB benchmark (183 MB).
 KEEP_BYTES = 16 * 1024 * 1024
 #: Memory of the records looked up by position that all spools keep, each pickled alone (bytes):
 #: the groups of prompts the rules ask for again and again, and their loads, bars and errors.
