@@ -22,7 +22,7 @@ from comfylog.diagnose import diagnose
 from comfylog.model import Phases, Prompt
 from comfylog.render.json import render_json
 from comfylog.rows import report_to_dict
-from comfylog.spool import Spool, take
+from comfylog.spool import Spool, walk
 
 from .conftest import CORPUS, corpus_or_skip
 
@@ -96,16 +96,16 @@ def count_blocks_decoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return decoded
 
 
-def test_take_reads_a_walk_of_positions_decoding_each_block_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A prompt's loads come by take(): the positions of a walk in table order, block after block."""
+def test_a_walk_of_positions_decodes_each_block_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A prompt's loads, a run's prompts come by walk(): positions in table order, block after block."""
     monkeypatch.setattr(comfylog.spool, "KEEP_BYTES", 0)
     decoded = count_blocks_decoded(monkeypatch)
     made = prompts(230)
     spool: Spool[Prompt] = Spool(made, block=50)
     positions = [3, 7, 49, 50, 51, 120, 199, 210, 229]
-    assert spool.take(positions) == [made[i] for i in positions]
+    assert list(spool.walk(positions)) == [made[i] for i in positions]
     assert len(decoded) == 4  # blocks 0, 1, 2 and 3; the last positions are in the tail
-    assert spool.take([]) == [] and take(made, positions) == spool.take(positions)
+    assert list(spool.walk([])) == [] and list(walk(made, positions)) == list(walk(spool, positions))
     assert comfylog.spool._Kept.picked == 0  # a walk keeps nothing one by one
 
 

@@ -18,7 +18,7 @@ from typing import Generic, Protocol, TypeVar
 
 from .events import Event, EventKind
 from .model import ErrorRecord, Evidence, Finding, Load, ProgressBar, Prompt, Report, Run
-from .spool import take
+from .spool import walk
 from .text import basename, short_names
 
 
@@ -83,7 +83,7 @@ class _ByPrompt(Generic[R]):
     def of(self, prompt: int) -> list[R]:
         lo, hi = bisect_left(self._keys, prompt), bisect_right(self._keys, prompt)
         order = self._order
-        return take(self._records, range(lo, hi) if order is None else order[lo:hi])
+        return list(walk(self._records, range(lo, hi) if order is None else order[lo:hi]))
 
 
 class _RunLookup:
@@ -212,14 +212,12 @@ class ReportIndex:
 
     def prompts_of_run(self, run: int) -> list[Prompt]:
         """The prompts of one run, in report order."""
-        prompts = self.report.prompts
-        return [prompts[i] for i in self._by_run.get(run, ())]
+        return list(walk(self.report.prompts, self._by_run.get(run, ())))
 
     def prompts_of_runs(self, runs: Iterable[int]) -> Iterator[Prompt]:
         """The prompts of these runs, in report order."""
-        prompts = self.report.prompts
         positions = sorted(i for run in set(runs) for i in self._by_run.get(run, ()))
-        return (prompts[i] for i in positions)
+        return walk(self.report.prompts, positions)
 
     def prompts_at(self, indexes: Iterable[int]) -> Iterator[Prompt]:
         """The prompts with these indexes, one at a time (a long streak need not be held whole)."""

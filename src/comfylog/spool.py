@@ -14,8 +14,8 @@ may stay decoded. What is kept, all spools of the process together:
   each pass, and each spool holds its RECENT last block: a walk in table order decodes a block once.
 - records looked up one at a time by position (``spool[i]``: the prompt of a record, a run),
   each as its own pickle, up to PICK_BYTES: the rules ask for the same scattered prompts again and
-  again, and a pickle is 4-5x smaller than the record. ``take`` (a prompt's loads, bars, errors)
-  keeps nothing one by one: it walks blocks.
+  again, and a pickle is 4-5x smaller than the record. ``walk`` (a prompt's loads, bars, errors, a run's
+  prompts) keeps nothing one by one: it goes block after block.
 
 Readers do their share: the diagnosis reads each table once into the index (index.py,
 diagnose/facts.py), which files the groups of prompts and loads the rules walk in spools of their
@@ -208,19 +208,17 @@ class Spool(Sequence[T], Generic[T]):
         picked = self._picked.get(index)
         return self._pick(index) if picked is None else pickle.loads(picked)
 
-    def take(self, positions: Iterable[int]) -> list[T]:
-        """The records at these positions (each in range), in their order: one call for a prompt's
-        loads, bars or errors. They are not kept one by one (PICK_BYTES): a reader walking the table
-        this way decodes each block once, and would only fill the budget."""
+    def walk(self, positions: Iterable[int]) -> Iterator[T]:
+        """The records at these positions (each in range), in their order, one at a time: a prompt's
+        loads, a run's prompts. They are not kept one by one (PICK_BYTES): a walk in table order
+        decodes each block once, and would only fill the budget."""
         spilled, picked, tail, block, loads = self._spilled, self._picked, self._tail, self._block, pickle.loads
-        found = []
         for index in positions:
             if index >= spilled:
-                found.append(tail[index - spilled])
+                yield tail[index - spilled]
             else:
                 data = picked.get(index)
-                found.append(self._load(index // block)[index % block] if data is None else loads(data))
-        return found
+                yield self._load(index // block)[index % block] if data is None else loads(data)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (Spool, list)):
@@ -238,8 +236,8 @@ class Spool(Sequence[T], Generic[T]):
         return (Spool, (list(self), self._block))
 
 
-def take(table: Sequence[T], positions: Iterable[int]) -> list[T]:
-    """The records of ``table`` (a spool, or a plain list) at these positions, in their order."""
+def walk(table: Sequence[T], positions: Iterable[int]) -> Iterator[T]:
+    """The records of ``table`` (a spool, or a plain list) at these positions, in their order (Spool.walk)."""
     if isinstance(table, Spool):
-        return table.take(positions)
-    return [table[i] for i in positions]
+        return table.walk(positions)
+    return (table[i] for i in positions)
