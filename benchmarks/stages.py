@@ -59,6 +59,7 @@ def main() -> None:
         seg.feed_all(parser.close())
     seg.finish()
     loop = time.process_time() - process
+    del seg  # its tables: analyze holds one report (the spools keep less the more records are on disk)
     clock = time.process_time  # the later stages: all threads
     t0 = clock()
     report = build_report([open_input(path, blocks=which == "native")])  # the whole build once more, as analyze

@@ -9,7 +9,7 @@ written to an unnamed temporary file. Reading back decodes a whole block (1-10 m
 log costs is how many blocks its readers decode, and peak memory (200 MB at any size) bounds what
 may stay decoded. What is kept, all spools of the process together:
 
-- blocks read back, decoded, first come first kept, up to KEEP_BYTES (estimated); the report index
+- blocks read back, decoded, first come first kept, up to keep_budget() (estimated); the report index
   reads the runs and errors first, which many rules pass over. Past it, a block is decoded again at
   each pass, and each spool holds its RECENT last block: a walk in table order decodes a block once.
 - records looked up one at a time by position (``spool[i]``: the prompt of a record, a run),
@@ -41,12 +41,17 @@ T = TypeVar("T")
 
 #: Records per block: big enough to compress well, small enough to decode in about a millisecond.
 BLOCK = 4096
-#: Estimated memory of the decoded blocks all spools keep (bytes). With PICK_BYTES and what every
-#: spool holds anyway, measured within 200 MB on the 1 GB benchmark (183 MB).
-KEEP_BYTES = 16 * 1024 * 1024
+#: Estimated memory of the decoded blocks all spools keep (bytes), less KEEP_LESS_PER_RECORD for each
+#: record on disk, down to KEEP_FLOOR_BYTES: the longer the log, the more the report index and the
+#: rules hold beside the blocks. A 100 MB log keeps 45 MB of its tables (its diagnosis decodes half
+#: as many blocks as with 16 MB), the 1 GB benchmark (1.4 million records) 16 MB and peaks at 186 MB
+#: (200 MB is the bound at any size).
+KEEP_BYTES = 48 * 1024 * 1024
+KEEP_FLOOR_BYTES = 16 * 1024 * 1024
+KEEP_LESS_PER_RECORD = 25
 #: Memory of the records looked up by position that all spools keep, each pickled alone (bytes):
 #: the groups of prompts the rules ask for again and again, and their loads, bars and errors.
-PICK_BYTES = 12 * 1024 * 1024
+PICK_BYTES = 8 * 1024 * 1024
 #: Bytes a kept record costs besides its pickle (the bytes object, its entry in a dict).
 PICKED_OVERHEAD = 120
 #: Blocks past the budget each spool holds decoded, the most recently used (a second one saved no
@@ -57,11 +62,17 @@ DECODED_PER_PICKLED = 6
 
 
 class _Kept:
-    """The estimated bytes of decoded blocks (KEEP_BYTES bounds it) and of records looked up by
-    position (PICK_BYTES) kept by all spools."""
+    """The estimated bytes of decoded blocks (keep_budget() bounds it) and of records looked up by
+    position (PICK_BYTES) kept by all spools, and the records all spools have on disk."""
 
     total = 0
     picked = 0
+    spilled = 0
+
+
+def keep_budget() -> int:
+    """The bytes of decoded blocks all spools may keep now (KEEP_BYTES)."""
+    return max(min(KEEP_BYTES, KEEP_FLOOR_BYTES), KEEP_BYTES - _Kept.spilled * KEEP_LESS_PER_RECORD)
 
 
 class Spool(Sequence[T], Generic[T]):
@@ -105,6 +116,7 @@ class Spool(Sequence[T], Generic[T]):
         self._file.write(data)
         self._extents.append((offset, len(data), len(pickled) * DECODED_PER_PICKLED))
         self._spilled += len(chunk)
+        _Kept.spilled += len(chunk)
 
     # ---- reading ------------------------------------------------------------------------------
     @property
@@ -129,7 +141,7 @@ class Spool(Sequence[T], Generic[T]):
         offset, length, cost = self._extents[number]
         self._file.seek(offset)
         items: list[T] = pickle.loads(zlib.decompress(self._file.read(length)))
-        if _Kept.total + cost <= KEEP_BYTES:
+        if _Kept.total + cost <= keep_budget():
             self._kept[number] = items
             self._kept_bytes += cost
             _Kept.total += cost
@@ -160,6 +172,7 @@ class Spool(Sequence[T], Generic[T]):
         # The budgets are given back with the blocks and records.
         _Kept.total -= getattr(self, "_kept_bytes", 0)
         _Kept.picked -= getattr(self, "_picked_bytes", 0)
+        _Kept.spilled -= getattr(self, "_spilled", 0)
 
     def __iter__(self) -> Iterator[T]:
         # By position, not by block: appending during the loop adds records, or moves the tail to
@@ -207,6 +220,20 @@ class Spool(Sequence[T], Generic[T]):
             return self._tail[index - spilled]
         picked = self._picked.get(index)
         return self._pick(index) if picked is None else pickle.loads(picked)
+
+    def held(self, index: int) -> T | None:
+        """The record at ``index`` (in range) if it can be had without decoding a block, else None."""
+        spilled = self._spilled
+        if index >= spilled:
+            return self._tail[index - spilled]
+        data = self._picked.get(index)
+        if data is not None:
+            return pickle.loads(data)  # type: ignore[no-any-return]
+        number, block = divmod(index, self._block)
+        kept = self._kept.get(number)
+        if kept is not None:
+            return kept[block]
+        return next((items[block] for held, items in self._recent if held == number), None)
 
     def walk(self, positions: Iterable[int]) -> Iterator[T]:
         """The records at these positions (each in range), in their order, one at a time: a prompt's

@@ -173,11 +173,15 @@ class Facts(ReportIndex, Citations):
         return iter(self._groups[group])
 
     def _prompt_at(self, position: int) -> Prompt:
+        prompts = self.report.prompts
+        held = prompts.held(position)
+        if held is not None:
+            return held
         for name, positions in self._group_positions.items():
             i = bisect_left(positions, position)
             if i < len(positions) and positions[i] == position:
                 return self._groups[name][i]
-        return self.report.prompts[position]
+        return prompts[position]
 
     def loads_in(self, group: str) -> Iterator[Load]:
         """The loads of one of LOAD_GROUPS, in report order."""
