@@ -132,6 +132,22 @@ def test_a_record_looked_up_by_position_is_kept_pickled_within_the_budget(monkey
     assert len(decoded) == 12  # no budget: the blocks are decoded at each pass
 
 
+def test_the_kept_budget_shrinks_with_the_records_on_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A longer log's index and rules hold more: its spools keep fewer decoded blocks, down to a floor."""
+    monkeypatch.setattr(comfylog.spool, "KEEP_BYTES", 1000)
+    monkeypatch.setattr(comfylog.spool, "KEEP_FLOOR_BYTES", 400)
+    monkeypatch.setattr(comfylog.spool, "KEEP_LESS_PER_RECORD", 2)
+    before = comfylog.spool._Kept.spilled
+    first = comfylog.spool.keep_budget()
+    spool: Spool[Prompt] = Spool(prompts(200), block=50)
+    assert comfylog.spool._Kept.spilled == before + 200
+    assert comfylog.spool.keep_budget() == max(400, first - 400)
+    more: Spool[Prompt] = Spool(prompts(1000), block=50)
+    assert comfylog.spool.keep_budget() == 400  # the floor
+    del spool, more
+    assert comfylog.spool._Kept.spilled == before and comfylog.spool.keep_budget() == first
+
+
 def test_records_not_yet_spilled_stay_the_very_objects() -> None:
     made = prompts(120)
     spool: Spool[Prompt] = Spool(made, block=50)

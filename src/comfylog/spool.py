@@ -44,7 +44,7 @@ BLOCK = 4096
 #: Estimated memory of the decoded blocks all spools keep (bytes), less KEEP_LESS_PER_RECORD for each
 #: record on disk, down to KEEP_FLOOR_BYTES: the longer the log, the more the report index and the
 #: rules hold beside the blocks. A 100 MB log keeps 45 MB of its tables (its diagnosis decodes half
-#: as many blocks as with 16 MB), the 1 GB benchmark (1.4 million records) 16 MB and peaks at 186 MB
+#: as many blocks as with 16 MB), the 1 GB benchmark (1.4 million records) 16 MB and peaks at 180 MB
 #: (200 MB is the bound at any size).
 KEEP_BYTES = 48 * 1024 * 1024
 KEEP_FLOOR_BYTES = 16 * 1024 * 1024
