@@ -6,6 +6,7 @@
 
 pub mod clean;
 pub mod json;
+pub mod matchers;
 pub mod prefix;
 pub mod progress;
 pub mod pyitems;

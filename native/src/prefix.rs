@@ -6,8 +6,9 @@
 //! Times are microseconds since 0001-01-01 00:00 (Python's `datetime.min`).
 
 use crate::json;
+use crate::matchers::{self, Caps, Fast};
 use crate::pytext::{self, compile, is_decimal};
-use regex::{Captures, Regex};
+use regex::Regex;
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
@@ -31,10 +32,6 @@ anchored!(
     r"\[(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2})(?::(\d{2})(?:[.,](\d+))?)?\] ?"
 );
 anchored!(TIME_ONLY, r"\[?(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?\]? ");
-anchored!(
-    LEVEL_TAG,
-    r"\[(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\] ?"
-);
 anchored!(
     PY_FORMATTER,
     r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:[,.](\d+))? - [\w.]+ - (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) - "
@@ -226,45 +223,94 @@ pub fn digit_value(c: char) -> Option<u32> {
 /// prefixes.py's `_at`: `datetime.fromisoformat(f"{date} {hms}.{frac[:6]}")`, None if impossible
 /// (ASCII digits only, as fromisoformat reads them).
 fn at(date: &str, hms: &str, frac: Option<&str>) -> Option<i64> {
-    let d = date.as_bytes();
-    if d.len() != 10 || hms.len() != 8 {
+    if hms.len() != 8 {
         return None;
     }
-    let y = ascii_number(&date[0..4])?;
-    let mo = ascii_number(&date[5..7])?;
-    let day = ascii_number(&date[8..10])?;
-    let h = ascii_number(&hms[0..2])?;
-    let mi = ascii_number(&hms[3..5])?;
-    let s = ascii_number(&hms[6..8])?;
+    at_parts(date, hms.get(0..2)?, hms.get(3..5)?, hms.get(6..8)?, frac)
+}
+
+/// `_at` with the time in its parts (hours, minutes, seconds: two ASCII digits each).
+fn at_parts(date: &str, h: &str, mi: &str, s: &str, frac: Option<&str>) -> Option<i64> {
+    if date.len() != 10 {
+        return None;
+    }
+    let y = ascii_number(date.get(0..4)?)?;
+    let mo = ascii_number(date.get(5..7)?)?;
+    let day = ascii_number(date.get(8..10)?)?;
+    let h = ascii_number(h)?;
+    let mi = ascii_number(mi)?;
+    let s = ascii_number(s)?;
     if h > 23 || mi > 59 || s > 59 {
         return None;
     }
     let micro = match frac {
         None => 0,
-        Some(f) => {
-            let six = pytext::head_chars(f, 6);
-            let padded = format!("{six:0<6}");
-            ascii_number(&padded)?
-        }
+        Some(f) => fraction_value(f.chars(), 6, false)?,
     };
     let days = ordinal(y, mo, day)?;
     Some(days * MICROS_PER_DAY + ((h * 60 + mi) * 60 + s) * 1_000_000 + micro)
 }
 
-fn time_only_stamp(caps: &Captures) -> Option<Stamp> {
-    let h = digits_value(&caps[1])?;
-    let mi = digits_value(&caps[2])?;
-    let s = digits_value(&caps[3])?;
-    let micro = match caps.get(4) {
+/// The number the first `places` digits of a fraction make once padded with zeros to `places`
+/// (`int(f"{frac[:6]:0<6}")`): with `unicode`, any decimal digit as Python's `int()` reads it,
+/// else ASCII digits only (`fromisoformat`); None if another character is among them.
+fn fraction_value(digits: impl Iterator<Item = char>, places: u32, unicode: bool) -> Option<i64> {
+    let mut n: i64 = 0;
+    let mut taken = 0;
+    for c in digits.take(places as usize) {
+        let d = if c.is_ascii_digit() {
+            c as u32 - '0' as u32
+        } else if unicode {
+            digit_value(c)?
+        } else {
+            return None;
+        };
+        n = n * 10 + i64::from(d);
+        taken += 1;
+    }
+    Some(n * 10i64.pow(places - taken))
+}
+
+/// A time-only prefix's time of day (hours may exceed 23: Python adds them).
+fn time_only_stamp(text: &str, m: &Caps) -> Option<Stamp> {
+    let part = |i| m.group(text, i).map_or(Some(0), digits_value);
+    let (h, mi, s) = (part(0)?, part(1)?, part(2)?);
+    let micro = match m.group(text, 3) {
         None => 0,
-        Some(f) => {
-            let six = pytext::head_chars(f.as_str(), 6);
-            digits_value(&format!("{six:0<6}"))?
-        }
+        Some(f) => fraction_value(f.chars(), 6, true)?,
     };
     Some(Stamp::TimeOnly(
         (h * 3600 + mi * 60 + s) * 1_000_000 + micro,
     ))
+}
+
+/// A prefix regex's match at the start of `text`: the hand-written matcher's answer, or the
+/// regex's where the matcher cannot be sure (matchers.rs).
+fn matched(fast: Fast<Caps>, regex: &Regex, text: &str) -> Option<Caps> {
+    match fast {
+        Fast::Match(caps) => Some(caps),
+        Fast::NoMatch => None,
+        Fast::Unsure => captures(regex, text),
+    }
+}
+
+/// A regex's match at the start of `text`, as spans (its first four groups).
+fn captures(regex: &Regex, text: &str) -> Option<Caps> {
+    let m = regex.captures(text)?;
+    let span = |i: usize| m.get(i).map(|g| (g.start(), g.end()));
+    Some(Caps {
+        end: m.get(0).expect("0").end(),
+        groups: [span(1), span(2), span(3), span(4)],
+    })
+}
+
+/// The end of a match found by `fast`, or by `regex` where `fast` cannot be sure.
+fn matched_end(fast: Fast<usize>, regex: &Regex, text: &str) -> Option<usize> {
+    match fast {
+        Fast::Match(end) => Some(end),
+        Fast::NoMatch => None,
+        Fast::Unsure => regex.find(text).map(|m| m.end()),
+    }
 }
 
 fn first_char(text: &str) -> Option<char> {
@@ -281,34 +327,49 @@ pub fn read(line: &str) -> Prefixed<'_> {
     let mut c = first_char(line);
     if c.is_some_and(|c| c.is_numeric()) {
         let mut end = None;
-        if let Some(m) = DOCKER.captures(&text) {
-            stamp = at(&m[1], &m[2], m.get(3).map(|g| g.as_str())).map_or(Stamp::None, Stamp::At);
+        // REPORT, PY_FORMATTER and CONSOLE_ROW start with a date too: not tried on other lines
+        let dated = matchers::may_start_with_date(&text);
+        if let Some(m) = matched(matchers::docker(&text), &DOCKER, &text) {
+            let frac = m.group(&text, 2);
+            stamp = at_stamp(at(
+                m.group(&text, 0).unwrap_or(""),
+                m.group(&text, 1).unwrap_or(""),
+                frac,
+            ));
             style = Style::Docker;
-            nanos = m.get(3).map_or(0, |f| nanos_of(f.as_str()));
-            end = Some(m.get(0).expect("0").end());
-        } else if let Some(m) = REPORT
-            .captures(&text)
-            .or_else(|| PY_FORMATTER.captures(&text))
+            nanos = frac.map_or(0, nanos_of);
+            end = Some(m.end);
+        } else if let Some(m) = dated
+            .then(|| captures(&REPORT, &text).or_else(|| captures(&PY_FORMATTER, &text)))
+            .flatten()
         {
-            stamp = at(&m[1], &m[2], m.get(3).map(|g| g.as_str())).map_or(Stamp::None, Stamp::At);
+            let frac = m.group(&text, 2);
+            stamp = at_stamp(at(
+                m.group(&text, 0).unwrap_or(""),
+                m.group(&text, 1).unwrap_or(""),
+                frac,
+            ));
             style = Style::ErrorReport;
-            let e = m.get(0).expect("0").end();
-            end = Some(e);
+            end = Some(m.end);
             if text.ends_with(" - ") {
                 if let Cow::Owned(s) = REPORT_TAIL.replace(&text, "") {
                     text = Cow::Owned(s);
                 }
             }
-        } else if let Some(m) = CONSOLE_ROW.captures(&text) {
-            let frac = m.name("frac").map(|g| g.as_str());
-            stamp = at(&m["date"], &m["hms"], frac).map_or(Stamp::None, Stamp::At);
+        } else if let Some(m) = dated.then(|| captures(&CONSOLE_ROW, &text)).flatten() {
+            let frac = m.group(&text, 2);
+            stamp = at_stamp(at(
+                m.group(&text, 0).unwrap_or(""),
+                m.group(&text, 1).unwrap_or(""),
+                frac,
+            ));
             style = Style::RunpodConsole;
             nanos = frac.map_or(0, nanos_of);
-            end = Some(m.get(0).expect("0").end());
-        } else if let Some(m) = TIME_ONLY.captures(&text) {
-            stamp = time_only_stamp(&m).unwrap_or(Stamp::None);
+            end = Some(m.end);
+        } else if let Some(m) = matched(matchers::time_only(&text), &TIME_ONLY, &text) {
+            stamp = time_only_stamp(&text, &m).unwrap_or(Stamp::None);
             style = Style::TimeOnly;
-            end = Some(m.get(0).expect("0").end());
+            end = Some(m.end);
         }
         if let Some(e) = end {
             text = cut_front(text, e);
@@ -316,12 +377,18 @@ pub fn read(line: &str) -> Prefixed<'_> {
         }
     }
     if c == Some('[') {
-        if let Some(m) = MANAGER.captures(&text) {
-            let sec = m.get(3).map(|g| g.as_str());
-            let hms = format!("{}:{}", &m[2], sec.unwrap_or("00"));
-            let inner = at(&m[1], &hms, m.get(4).map(|g| g.as_str()));
+        if let Some(m) = matched(matchers::manager(&text), &MANAGER, &text) {
+            let sec = m.group(&text, 2);
             if stamp == Stamp::None {
-                stamp = inner.map_or(Stamp::None, Stamp::At);
+                let hm = m.group(&text, 1).unwrap_or("");
+                // `_at(date, hm + ":" + (sec or "00"), frac)`: eight bytes, or no time
+                let inner = match (hm.get(0..2), hm.get(3..5), sec.unwrap_or("00")) {
+                    (Some(h), Some(mi), s) if hm.len() == 5 && s.len() == 2 => {
+                        at_parts(m.group(&text, 0).unwrap_or(""), h, mi, s, m.group(&text, 3))
+                    }
+                    _ => None,
+                };
+                stamp = at_stamp(inner);
                 style = if sec.is_some() {
                     Style::ManagerMs
                 } else {
@@ -329,14 +396,12 @@ pub fn read(line: &str) -> Prefixed<'_> {
                 };
                 resolution = if sec.is_some() { 0.0 } else { MINUTE };
             }
-            let e = m.get(0).expect("0").end();
-            text = cut_front(text, e);
+            text = cut_front(text, m.end);
         } else if stamp == Stamp::None {
-            let found = TIME_ONLY.captures(&text).and_then(|m| {
-                let whole = m.get(0).expect("0");
-                pytext::rstrip(whole.as_str())
+            let found = matched(matchers::time_only(&text), &TIME_ONLY, &text).and_then(|m| {
+                pytext::rstrip(&text[..m.end])
                     .ends_with(']')
-                    .then(|| (time_only_stamp(&m), whole.end()))
+                    .then(|| (time_only_stamp(&text, &m), m.end))
             });
             if let Some((value, e)) = found {
                 stamp = value.unwrap_or(Stamp::None);
@@ -347,8 +412,7 @@ pub fn read(line: &str) -> Prefixed<'_> {
         c = first_char(&text);
     }
     if c == Some('[') {
-        if let Some(m) = LEVEL_TAG.find(&text) {
-            let e = m.end();
+        if let Some(e) = matchers::level_tag(&text) {
             text = cut_front(text, e);
             c = first_char(&text);
         }
@@ -391,10 +455,10 @@ pub fn read(line: &str) -> Prefixed<'_> {
             };
         }
     }
-    if matches!(c, Some('I' | 'W' | 'E' | 'D' | 'C')) {
-        let m = PY_LOGGING.find(&text).or_else(|| RUNPOD_PLAIN.find(&text));
-        if let Some(m) = m {
-            let e = m.end();
+    if matches!(c, Some('I' | 'W' | 'E' | 'D' | 'C')) && matchers::starts_with_level_word(&text) {
+        let end = matched_end(matchers::py_logging(&text), &PY_LOGGING, &text)
+            .or_else(|| matched_end(matchers::runpod_plain(&text), &RUNPOD_PLAIN, &text));
+        if let Some(e) = end {
             text = cut_front(text, e);
         }
     }
@@ -441,12 +505,16 @@ fn stream_line(text: &str) -> Option<(String, Option<i64>, u32)> {
 
 /// prefixes.py's `_nanos`: the fraction's digits past the sixth as nanoseconds (`618719777` -> 777).
 fn nanos_of(frac: &str) -> u32 {
-    let mut chars = frac.chars().skip(6).peekable();
-    if chars.peek().is_none() {
+    let mut past = frac.chars().skip(6).peekable();
+    if past.peek().is_none() {
         return 0;
     }
-    let three: String = chars.take(3).collect();
-    digits_value(&format!("{three:0<3}")).map_or(0, |n| n as u32)
+    fraction_value(past, 3, true).map_or(0, |n| n as u32)
+}
+
+/// A time read, or no time.
+fn at_stamp(time: Option<i64>) -> Stamp {
+    time.map_or(Stamp::None, Stamp::At)
 }
 
 fn short(text: &str) -> bool {
@@ -601,6 +669,167 @@ mod tests {
         let inner = r#"{"line": "[12:00:00] got prompt", "ts": "2025-11-10T21:50:27Z"}"#;
         let p = read(inner);
         assert_eq!((p.text.as_ref(), p.ticks.len()), ("got prompt", 1));
+    }
+
+    /// Real prefixes of every style, from the example logs and the corpus.
+    const STYLED_LINES: [&str; 16] = [
+        "2025-10-22T20:45:31.168208900Z ==========",
+        "2025-11-10T21:50:27.563+01:00 got prompt",
+        "2025-11-10T21:50:27-0530 got prompt",
+        "2024-12-17T21:15:37.373432 - got prompt",
+        "2025-02-10 12:00:01,234 - comfy.model - INFO - Requested to load WanVAE",
+        "2025-11-10  21:50:27.563 | info | x4twfmpe23foac | got prompt",
+        "[2025-10-22 18:02:11.402] ** ComfyUI startup time: 2025-10-22 18:02:11.402",
+        "[2024-03-23 21:53] Prompt executed in 3.14 seconds",
+        "[23:59:50] got prompt",
+        "00:00:10.5 Prompt executed in 20.00 seconds",
+        "[INFO] got prompt",
+        "[WARN]got prompt",
+        "ERROR:root:boom",
+        "INFO   | abc-123 | Started.",
+        "WARNING | two words | x",
+        " 50%|█████     | 1/2 [01:57<01:57, 117.60s/it]",
+    ];
+
+    /// Lines to try a matcher on: the example logs' and STYLED_LINES, each also cut short at
+    /// every character of its head, with a digit made a Unicode one, and with a Unicode space or
+    /// letter put in.
+    fn hostile_heads() -> Vec<String> {
+        let logs = [
+            include_str!("../../examples/local-baseline.log"),
+            include_str!("../../examples/runpod-lowvram-gguf.log"),
+            include_str!("../../examples/runpod-oom-restart.log"),
+        ];
+        let mut seeds: Vec<&str> = logs.iter().flat_map(|log| log.lines().step_by(7)).collect();
+        seeds.extend(STYLED_LINES);
+        let mut out = Vec::new();
+        for line in seeds {
+            let head = pytext::head_chars(line, 40);
+            for (at, ch) in head.char_indices() {
+                out.push(line[..at].to_string());
+                let after = &line[at + ch.len_utf8()..];
+                if ch.is_ascii_digit() {
+                    out.push(format!("{}\u{663}{after}", &line[..at]));
+                }
+                for odd in ['\u{3000}', 'é', ' ', '.', ':', ']'] {
+                    out.push(format!("{}{odd}{}", &line[..at], &line[at..]));
+                }
+            }
+            out.push(line.to_string());
+        }
+        out
+    }
+
+    fn same_as_regex(name: &str, fast: fn(&str) -> Fast<Caps>, regex: &Regex, lines: &[String]) {
+        let mut decided = 0;
+        for line in lines {
+            match fast(line) {
+                Fast::Match(caps) => {
+                    assert_eq!(
+                        Some(&caps),
+                        captures(regex, line).as_ref(),
+                        "{name}: {line:?}"
+                    );
+                    decided += 1;
+                }
+                Fast::NoMatch => {
+                    assert!(!regex.is_match(line), "{name} missed {line:?}");
+                    decided += 1;
+                }
+                Fast::Unsure => assert!(!line.is_ascii(), "{name} unsure of ASCII {line:?}"),
+            }
+        }
+        assert!(decided > lines.len() / 2, "{name} decided {decided}");
+    }
+
+    fn same_end_as_regex(
+        name: &str,
+        fast: fn(&str) -> Fast<usize>,
+        regex: &Regex,
+        lines: &[String],
+    ) {
+        for line in lines {
+            match fast(line) {
+                Fast::Match(end) => {
+                    assert_eq!(
+                        regex.find(line).map(|m| m.end()),
+                        Some(end),
+                        "{name}: {line:?}"
+                    )
+                }
+                Fast::NoMatch => assert!(!regex.is_match(line), "{name} missed {line:?}"),
+                Fast::Unsure => assert!(!line.is_ascii(), "{name} unsure of ASCII {line:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn hand_matchers_agree_with_their_regexes() {
+        let lines = hostile_heads();
+        same_as_regex("docker", matchers::docker, &DOCKER, &lines);
+        same_as_regex("manager", matchers::manager, &MANAGER, &lines);
+        same_as_regex("time_only", matchers::time_only, &TIME_ONLY, &lines);
+        same_end_as_regex("py_logging", matchers::py_logging, &PY_LOGGING, &lines);
+        same_end_as_regex(
+            "runpod_plain",
+            matchers::runpod_plain,
+            &RUNPOD_PLAIN,
+            &lines,
+        );
+        let level_tag = compile(r"^(?:\[(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\] ?)").unwrap();
+        for line in &lines {
+            assert_eq!(
+                matchers::level_tag(line),
+                level_tag.find(line).map(|m| m.end()),
+                "{line:?}"
+            );
+            let dated = [&*REPORT, &*PY_FORMATTER, &*CONSOLE_ROW]
+                .iter()
+                .any(|r| r.is_match(line));
+            assert!(!dated || matchers::may_start_with_date(line), "{line:?}");
+            let levelled = PY_LOGGING.is_match(line) || RUNPOD_PLAIN.is_match(line);
+            assert!(
+                !levelled || matchers::starts_with_level_word(line),
+                "{line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_style_reads_as_before() {
+        let expected = [
+            ("==========", Style::Docker),
+            ("got prompt", Style::Docker),
+            ("got prompt", Style::Docker),
+            ("got prompt", Style::ErrorReport),
+            ("Requested to load WanVAE", Style::ErrorReport),
+            ("got prompt", Style::RunpodConsole),
+            (
+                "** ComfyUI startup time: 2025-10-22 18:02:11.402",
+                Style::ManagerMs,
+            ),
+            ("Prompt executed in 3.14 seconds", Style::ManagerMin),
+            ("got prompt", Style::TimeOnly),
+            ("Prompt executed in 20.00 seconds", Style::TimeOnly),
+            ("got prompt", Style::None),
+            ("got prompt", Style::None),
+            ("boom", Style::None),
+            ("Started.", Style::None),
+            ("two words | x", Style::None),
+            (
+                " 50%|█████     | 1/2 [01:57<01:57, 117.60s/it]",
+                Style::None,
+            ),
+        ];
+        for (line, (text, style)) in STYLED_LINES.iter().zip(expected) {
+            let p = read(line);
+            assert_eq!((p.text.as_ref(), p.style), (text, style), "{line}");
+        }
+        assert_eq!(read("00:00:10.5 x").stamp, Stamp::TimeOnly(10_500_000));
+        assert_eq!(
+            read("[2025-02-10 12:00:01,25] x").stamp,
+            Stamp::At(t(2025, 2, 10, 12, 0, 1, 250_000))
+        );
     }
 
     #[test]

@@ -1,0 +1,448 @@
+//! Hand-written matchers for the regexes met on (nearly) every line: the prefixes of prefix.rs.
+//!
+//! A regex with captures costs a few hundred nanoseconds a line, more than all the rest of a
+//! prefix's work. Each matcher here reads its regex's language byte by byte and says `Match`,
+//! `NoMatch`, or `Unsure`: where a class of the regex could take a character outside ASCII (`\d`,
+//! `\s`, `\w` take Unicode digits, spaces and letters, as Python's `re` does) and the text holds
+//! one there, it gives up and the caller runs the regex itself. So a matcher can only ever agree
+//! with its regex; it decides alone on the ASCII text real prefixes are.
+//!
+//! Every regex here matches in one way only (its optional parts are followed by something they
+//! cannot start with), so reading greedily, without back-tracking, finds the regex's match.
+
+/// A matcher's answer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Fast<T> {
+    Match(T),
+    NoMatch,
+    /// A character outside ASCII where the regex's class could take it: ask the regex.
+    Unsure,
+}
+
+/// Why a step did not match: no match at all, or a character the matcher cannot judge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Miss {
+    No,
+    Unsure,
+}
+
+type Step<T> = Result<T, Miss>;
+
+impl<T> From<Step<T>> for Fast<T> {
+    fn from(step: Step<T>) -> Fast<T> {
+        match step {
+            Ok(m) => Fast::Match(m),
+            Err(Miss::No) => Fast::NoMatch,
+            Err(Miss::Unsure) => Fast::Unsure,
+        }
+    }
+}
+
+/// A byte span of the text matched.
+pub type Span = (usize, usize);
+
+/// The spans of a prefix regex's match: where it ends, and its groups in order.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Caps {
+    pub end: usize,
+    pub groups: [Option<Span>; 4],
+}
+
+impl Caps {
+    pub fn group<'t>(&self, text: &'t str, i: usize) -> Option<&'t str> {
+        self.groups[i].map(|(a, b)| &text[a..b])
+    }
+}
+
+struct Cursor<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Cursor<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    /// A literal ASCII byte (a character outside ASCII is surely not it).
+    fn byte(&mut self, want: u8) -> Step<()> {
+        if self.peek() == Some(want) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(Miss::No)
+        }
+    }
+
+    /// An optional literal byte (`x?`).
+    fn maybe(&mut self, want: u8) -> bool {
+        let found = self.peek() == Some(want);
+        self.i += usize::from(found);
+        found
+    }
+
+    /// `\d`: an ASCII digit; a byte outside ASCII may start a Unicode digit.
+    fn digit(&mut self) -> Step<()> {
+        match self.peek() {
+            Some(b'0'..=b'9') => {
+                self.i += 1;
+                Ok(())
+            }
+            Some(0x80..) => Err(Miss::Unsure),
+            _ => Err(Miss::No),
+        }
+    }
+
+    /// `\d{n}`, its span.
+    fn digits_n(&mut self, n: usize) -> Step<Span> {
+        let start = self.i;
+        for _ in 0..n {
+            self.digit()?;
+        }
+        Ok((start, self.i))
+    }
+
+    /// `\d+` (greedy), its span.
+    fn digits(&mut self) -> Step<Span> {
+        let start = self.i;
+        self.digit()?;
+        while self.digit().is_ok() {}
+        if self.peek().is_some_and(|b| b >= 0x80) {
+            return Err(Miss::Unsure); // the run might go on with a Unicode digit
+        }
+        Ok((start, self.i))
+    }
+
+    /// `(?:[seps](\d+))?`: the digits' span if the part is there.
+    fn fraction(&mut self, seps: &[u8]) -> Step<Option<Span>> {
+        match self.peek() {
+            Some(b) if seps.contains(&b) => {}
+            _ => return Ok(None),
+        }
+        let save = self.i;
+        self.i += 1;
+        match self.digits() {
+            Ok(span) => Ok(Some(span)),
+            Err(Miss::No) => {
+                self.i = save; // the part is left out
+                Ok(None)
+            }
+            Err(Miss::Unsure) => Err(Miss::Unsure),
+        }
+    }
+
+    /// `\d{4}-\d{2}-\d{2}`, its span.
+    fn date(&mut self) -> Step<Span> {
+        let start = self.i;
+        self.digits_n(4)?;
+        self.byte(b'-')?;
+        self.digits_n(2)?;
+        self.byte(b'-')?;
+        self.digits_n(2)?;
+        Ok((start, self.i))
+    }
+
+    /// `\d{2}:\d{2}:\d{2}`, its span.
+    fn hms(&mut self) -> Step<Span> {
+        let start = self.i;
+        self.digits_n(2)?;
+        self.byte(b':')?;
+        self.digits_n(2)?;
+        self.byte(b':')?;
+        self.digits_n(2)?;
+        Ok((start, self.i))
+    }
+}
+
+/// prefix.rs's DOCKER:
+/// `^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?(?:Z|[+-]\d{2}:?\d{2}) ?`
+pub fn docker(text: &str) -> Fast<Caps> {
+    let mut c = Cursor {
+        b: text.as_bytes(),
+        i: 0,
+    };
+    let mut run = || -> Step<Caps> {
+        let date = c.date()?;
+        c.byte(b'T')?;
+        let hms = c.hms()?;
+        let frac = c.fraction(b".")?;
+        if !c.maybe(b'Z') {
+            if !matches!(c.peek(), Some(b'+' | b'-')) {
+                return Err(Miss::No);
+            }
+            c.i += 1;
+            c.digits_n(2)?;
+            c.maybe(b':');
+            c.digits_n(2)?;
+        }
+        c.maybe(b' ');
+        Ok(Caps {
+            end: c.i,
+            groups: [Some(date), Some(hms), frac, None],
+        })
+    };
+    run().into()
+}
+
+/// prefix.rs's MANAGER:
+/// `^\[(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2})(?::(\d{2})(?:[.,](\d+))?)?\] ?`
+pub fn manager(text: &str) -> Fast<Caps> {
+    let mut c = Cursor {
+        b: text.as_bytes(),
+        i: 0,
+    };
+    let mut run = || -> Step<Caps> {
+        c.byte(b'[')?;
+        let date = c.date()?;
+        c.byte(b' ')?;
+        let hm_start = c.i;
+        c.digits_n(2)?;
+        c.byte(b':')?;
+        c.digits_n(2)?;
+        let hm = (hm_start, c.i);
+        let (mut sec, mut frac) = (None, None);
+        if c.peek() == Some(b':') {
+            let save = c.i;
+            c.i += 1;
+            match c.digits_n(2) {
+                Ok(span) => {
+                    sec = Some(span);
+                    frac = c.fraction(b".,")?;
+                }
+                Err(Miss::No) => c.i = save, // the seconds are left out
+                Err(Miss::Unsure) => return Err(Miss::Unsure),
+            }
+        }
+        c.byte(b']')?;
+        c.maybe(b' ');
+        Ok(Caps {
+            end: c.i,
+            groups: [Some(date), Some(hm), sec, frac],
+        })
+    };
+    run().into()
+}
+
+/// prefix.rs's TIME_ONLY: `^\[?(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?\]? `
+pub fn time_only(text: &str) -> Fast<Caps> {
+    let mut c = Cursor {
+        b: text.as_bytes(),
+        i: 0,
+    };
+    let mut run = || -> Step<Caps> {
+        c.maybe(b'[');
+        let h = c.digits_n(2)?;
+        c.byte(b':')?;
+        let m = c.digits_n(2)?;
+        c.byte(b':')?;
+        let s = c.digits_n(2)?;
+        let frac = c.fraction(b".,")?;
+        c.maybe(b']');
+        c.byte(b' ')?;
+        Ok(Caps {
+            end: c.i,
+            groups: [Some(h), Some(m), Some(s), frac],
+        })
+    };
+    run().into()
+}
+
+/// Could REPORT, PY_FORMATTER or CONSOLE_ROW (each starts with `\d{4}-\d{2}-\d{2}`) match `text`?
+/// False only when they surely cannot.
+pub fn may_start_with_date(text: &str) -> bool {
+    let mut c = Cursor {
+        b: text.as_bytes(),
+        i: 0,
+    };
+    c.date() != Err(Miss::No)
+}
+
+/// prefix.rs's LEVEL_TAG: `^\[(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\] ?`, where it ends
+/// (ASCII only: no need for the regex).
+pub fn level_tag(text: &str) -> Option<usize> {
+    let rest = text.strip_prefix('[')?;
+    for word in ["INFO", "WARNING", "WARN", "ERROR", "DEBUG", "CRITICAL"] {
+        if let Some(after) = rest.strip_prefix(word).and_then(|r| r.strip_prefix(']')) {
+            let end = text.len() - after.len();
+            return Some(end + usize::from(after.starts_with(' ')));
+        }
+    }
+    None
+}
+
+/// `\s` as comfylog's translated Python regexes read it, on an ASCII byte (0x1C-0x1F included).
+fn ascii_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ')
+}
+
+/// prefix.rs's PY_LOGGING: `^(?:INFO|WARNING|ERROR|DEBUG|CRITICAL):[\w.]*:`, where it ends.
+pub fn py_logging(text: &str) -> Fast<usize> {
+    let b = text.as_bytes();
+    for word in ["INFO", "WARNING", "ERROR", "DEBUG", "CRITICAL"] {
+        if !(text.starts_with(word) && b.get(word.len()) == Some(&b':')) {
+            continue;
+        }
+        for (i, &x) in b.iter().enumerate().skip(word.len() + 1) {
+            match x {
+                b':' => return Fast::Match(i + 1),
+                b'.' | b'_' => {}
+                _ if x.is_ascii_alphanumeric() => {}
+                0x80.. => return Fast::Unsure, // `\w` takes letters and digits of any script
+                _ => break,
+            }
+        }
+    }
+    Fast::NoMatch
+}
+
+/// prefix.rs's RUNPOD_PLAIN: `^(?:DEBUG|INFO|WARN|WARNING|ERROR)\s*\| (?:[^\s|]+ \| )?`, where it
+/// ends.
+pub fn runpod_plain(text: &str) -> Fast<usize> {
+    let b = text.as_bytes();
+    for word in ["DEBUG", "INFO", "WARN", "WARNING", "ERROR"] {
+        if !text.starts_with(word) {
+            continue;
+        }
+        let mut i = word.len();
+        while b.get(i).is_some_and(|&x| ascii_space(x)) {
+            i += 1;
+        }
+        if b.get(i).is_some_and(|&x| x >= 0x80) {
+            return Fast::Unsure; // a Unicode space may go on
+        }
+        if !b[i..].starts_with(b"| ") {
+            continue; // the next word may match (WARN, then WARNING)
+        }
+        i += 2;
+        // the optional `[^\s|]+ \| `
+        let mut j = i;
+        while let Some(&x) = b.get(j) {
+            if x >= 0x80 {
+                return Fast::Unsure; // a Unicode space would end the run
+            }
+            if ascii_space(x) || x == b'|' {
+                break;
+            }
+            j += 1;
+        }
+        if j > i && b[j..].starts_with(b" | ") {
+            i = j + 3;
+        }
+        return Fast::Match(i);
+    }
+    Fast::NoMatch
+}
+
+/// Could `text` start with one of PY_LOGGING's or RUNPOD_PLAIN's level words?
+pub fn starts_with_level_word(text: &str) -> bool {
+    ["INFO", "WARN", "ERROR", "DEBUG", "CRITICAL"]
+        .iter()
+        .any(|w| text.starts_with(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn groups<'t>(text: &'t str, caps: &Caps) -> Vec<Option<&'t str>> {
+        (0..4).map(|i| caps.group(text, i)).collect()
+    }
+
+    #[test]
+    fn docker_lines() {
+        let line = "2025-10-23T16:28:02.618719777Z got prompt";
+        let Fast::Match(c) = docker(line) else {
+            panic!()
+        };
+        assert_eq!(&line[c.end..], "got prompt");
+        assert_eq!(
+            groups(line, &c),
+            [
+                Some("2025-10-23"),
+                Some("16:28:02"),
+                Some("618719777"),
+                None
+            ]
+        );
+        let Fast::Match(c) = docker("2025-11-10T21:50:27+01:00 x") else {
+            panic!()
+        };
+        assert_eq!(c.end, 26);
+        assert_eq!(docker("2025-11-10T21:50:27+0100x").into_end(), Some(24));
+        assert_eq!(docker("2025-11-10 21:50:27Z x"), Fast::NoMatch);
+        assert_eq!(docker("2025-11-10T21:50:27. x"), Fast::NoMatch);
+        assert_eq!(docker("2025-11-10T21:50:27.5"), Fast::NoMatch);
+        assert_eq!(docker("2025-11-10T21:50:2\u{663}Z x"), Fast::Unsure);
+        assert_eq!(docker("2025-11-10T21:50:27.5\u{663}Z"), Fast::Unsure);
+        assert_eq!(
+            docker("2025-11-10T21:50:27Zé"),
+            docker("2025-11-10T21:50:27Z")
+        );
+    }
+
+    impl Fast<Caps> {
+        fn into_end(self) -> Option<usize> {
+            match self {
+                Fast::Match(c) => Some(c.end),
+                _ => None,
+            }
+        }
+    }
+
+    #[test]
+    fn manager_lines() {
+        let line = "[2024-03-23 21:53] Prompt executed in 3.14 seconds";
+        let Fast::Match(c) = manager(line) else {
+            panic!()
+        };
+        assert_eq!(&line[c.end..], "Prompt executed in 3.14 seconds");
+        assert_eq!(
+            groups(line, &c),
+            [Some("2024-03-23"), Some("21:53"), None, None]
+        );
+        let line = "[2025-10-22 18:04:30.118] got prompt";
+        let Fast::Match(c) = manager(line) else {
+            panic!()
+        };
+        assert_eq!(
+            groups(line, &c),
+            [Some("2025-10-22"), Some("18:04"), Some("30"), Some("118")]
+        );
+        assert_eq!(manager("[2025-10-22 18:04:3]").into_end(), None);
+        assert_eq!(manager("[2025-10-22 18:04:30,]"), Fast::NoMatch);
+        assert_eq!(manager("[2025-10-22 18:04]x").into_end(), Some(18));
+        assert_eq!(manager("[INFO] x"), Fast::NoMatch);
+    }
+
+    #[test]
+    fn time_only_lines() {
+        let line = "[23:59:50] got prompt";
+        let Fast::Match(c) = time_only(line) else {
+            panic!()
+        };
+        assert_eq!(&line[c.end..], "got prompt");
+        assert_eq!(time_only("00:00:10 Prompt").into_end(), Some(9));
+        assert_eq!(time_only("12:00:00.250] x").into_end(), Some(14));
+        assert_eq!(time_only("12:00:00x"), Fast::NoMatch);
+        assert_eq!(
+            time_only(" 50%|█████     | 1/2 [01:57<01:57, 117.60s/it]"),
+            Fast::NoMatch
+        );
+        assert_eq!(time_only("\u{661}\u{662}:00:00 x"), Fast::Unsure);
+    }
+
+    #[test]
+    fn level_words() {
+        assert_eq!(level_tag("[WARNING] x"), Some(10));
+        assert_eq!(level_tag("[WARN]x"), Some(6));
+        assert_eq!(level_tag("[NOTE] x"), None);
+        assert_eq!(py_logging("ERROR:root:boom"), Fast::Match(11));
+        assert_eq!(py_logging("INFO:a-b:x"), Fast::NoMatch);
+        assert_eq!(py_logging("INFO:é:x"), Fast::Unsure);
+        assert_eq!(runpod_plain("INFO   | abc-123 | Started."), Fast::Match(19));
+        assert_eq!(runpod_plain("WARNING | x"), Fast::Match(10));
+        assert_eq!(runpod_plain("ERROR | two words | x"), Fast::Match(8));
+        assert_eq!(runpod_plain("DEBUG|x"), Fast::NoMatch);
+        assert_eq!(runpod_plain("INFO\u{3000}| x"), Fast::Unsure);
+    }
+}
