@@ -5,9 +5,11 @@
 
 use crate::pytext::{self, compile};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
-use regex::Regex;
+use regex::{CaptureLocations, Regex};
 use serde::Deserialize;
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 /// What the time before a line was spent on (comfylog.events.Phase), as the table names it.
@@ -48,7 +50,7 @@ pub struct Row {
     /// The row's pattern (Rust's form), compiled on first use: a small log meets few rows, and
     /// compiling all of them at start-up cost more than scanning it.
     pattern: String,
-    regex: OnceLock<Regex>,
+    regex: OnceLock<Compiled>,
     not_followed_by: Option<Regex>,
     pub glued: bool,
     pub phase: Phase,
@@ -56,13 +58,40 @@ pub struct Row {
     pub role: Role,
 }
 
+/// A row's regex and the indices of its named groups (its fields), in order.
+struct Compiled {
+    regex: Regex,
+    named: Vec<usize>,
+}
+
 impl Row {
-    fn regex(&self) -> &Regex {
+    fn compiled(&self) -> &Compiled {
         self.regex.get_or_init(|| {
-            pytext::compile_translated(&self.pattern)
-                .expect("a row's regex parsed at load compiles")
+            let regex = pytext::compile_translated(&self.pattern)
+                .expect("a row's regex parsed at load compiles");
+            let named = regex
+                .capture_names()
+                .enumerate()
+                .filter_map(|(i, name)| name.map(|_| i))
+                .collect();
+            Compiled { regex, named }
         })
     }
+
+    #[cfg(test)]
+    fn regex(&self) -> &Regex {
+        &self.compiled().regex
+    }
+}
+
+/// The first table id not yet given (a table's id tells the capture slots of its rows apart).
+static NEXT_TABLE_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// Capture slots kept from line to line on this thread, per row of the table `.0` (their
+    /// allocation cost as much as a short row's match).
+    static SLOTS: RefCell<(u64, Vec<Option<CaptureLocations>>)> =
+        const { RefCell::new((0, Vec::new())) };
 }
 
 /// Kinds that need state in the parser; every other kind is one event per match.
@@ -101,6 +130,7 @@ pub struct Found {
 }
 
 pub struct Table {
+    id: u64,
     pub rows: Vec<Row>,
     needles: AhoCorasick,
     by_needle: Vec<Vec<usize>>,
@@ -187,6 +217,7 @@ impl Table {
             .ok_or("messages.toml: no text_classes.oom")?;
         let oom = compile(oom_text).map_err(|e| format!("text_classes.oom: {e}"))?;
         Ok(Table {
+            id: NEXT_TABLE_ID.fetch_add(1, Ordering::Relaxed),
             rows,
             needles: needles_ac,
             by_needle,
@@ -222,32 +253,51 @@ impl Table {
 
     fn search(&self, row: usize, text: &str) -> Option<Found> {
         let r = &self.rows[row];
-        let regex = r.regex();
-        let mut caps = regex.captures(text)?;
-        if let Some(nfb) = &r.not_followed_by {
-            loop {
-                let whole = caps.get(0).expect("group 0");
-                if !nfb.is_match(&text[whole.end()..]) {
-                    break;
-                }
-                let from = pytext::next_char(text, whole.start());
+        let compiled = r.compiled();
+        let regex = &compiled.regex;
+        let next_from = |start: usize, end: usize| {
+            // not_followed_by: a match followed by it is no match; the search goes on after
+            // the match's first character
+            let nfb = r.not_followed_by.as_ref()?;
+            nfb.is_match(&text[end..])
+                .then(|| pytext::next_char(text, start))
+        };
+        if compiled.named.is_empty() {
+            // no fields: where the match ends is all that is wanted, and a DFA finds it
+            let mut m = regex.find(text)?;
+            while let Some(from) = next_from(m.start(), m.end()) {
                 if from > text.len() {
                     return None;
                 }
-                caps = regex.captures_at(text, from)?;
+                m = regex.find_at(text, from)?;
             }
+            return Some(Found {
+                row,
+                end: m.end(),
+                groups: Vec::new(),
+            });
         }
-        let whole = caps.get(0).expect("group 0");
-        let groups = regex
-            .capture_names()
-            .enumerate()
-            .filter(|(_, name)| name.is_some())
-            .map(|(i, _)| caps.get(i).map(|g| (g.start(), g.end())))
-            .collect();
-        Some(Found {
-            row,
-            end: whole.end(),
-            groups,
+        SLOTS.with(|slots| {
+            let mut slots = slots.borrow_mut();
+            if slots.0 != self.id {
+                *slots = (self.id, Vec::new());
+            }
+            if slots.1.len() < self.rows.len() {
+                slots.1.resize_with(self.rows.len(), || None);
+            }
+            let locs = slots.1[row].get_or_insert_with(|| regex.capture_locations());
+            let mut whole = regex.captures_read(locs, text)?;
+            while let Some(from) = next_from(whole.start(), whole.end()) {
+                if from > text.len() {
+                    return None;
+                }
+                whole = regex.captures_read_at(locs, text, from)?;
+            }
+            Some(Found {
+                row,
+                end: whole.end(),
+                groups: compiled.named.iter().map(|&i| locs.get(i)).collect(),
+            })
         })
     }
 }
