@@ -340,6 +340,50 @@ pub fn starts_with_level_word(text: &str) -> bool {
         .any(|w| text.starts_with(w))
 }
 
+/// A traceback frame's `File "PATH", line N, in FUNCTION`, searched anywhere in `text`
+/// (scan.rs's `File "([^"]+)", line [0-9]+, in ([A-Za-z0-9_<>.]+)`, whose classes are all ASCII
+/// or a quote: no regex needed): the spans of the path and the function.
+pub fn function_frame(text: &str) -> Option<(Span, Span)> {
+    let b = text.as_bytes();
+    file_quotes(text).find_map(|(q, r)| {
+        let digits = r + "\", line ".len();
+        if !b[r..].starts_with(b"\", line ") {
+            return None;
+        }
+        let after_digits = digits
+            + b[digits..]
+                .iter()
+                .take_while(|x| x.is_ascii_digit())
+                .count();
+        if after_digits == digits || !b[after_digits..].starts_with(b", in ") {
+            return None;
+        }
+        let name = after_digits + ", in ".len();
+        let end = name
+            + b[name..]
+                .iter()
+                .take_while(|&&x| x.is_ascii_alphanumeric() || b"_<>.".contains(&x))
+                .count();
+        (end > name).then_some(((q, r), (name, end)))
+    })
+}
+
+/// The path of the first `File "PATH"` in `text` (scan.rs's `File "([^"]+)"`).
+pub fn file_frame(text: &str) -> Option<Span> {
+    file_quotes(text).next()
+}
+
+/// Each `File "PATH"` in `text`, left to right: the span of a path of at least one character
+/// between the quotes.
+fn file_quotes(text: &str) -> impl Iterator<Item = Span> + '_ {
+    let b = text.as_bytes();
+    memchr::memmem::find_iter(b, b"File \"").filter_map(move |p| {
+        let q = p + "File \"".len();
+        let r = q + memchr::memchr(b'"', &b[q..])?;
+        (r > q).then_some((q, r))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

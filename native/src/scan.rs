@@ -7,6 +7,7 @@
 //! what parser.py emits, item for item, in the same order.
 
 use crate::clean::{self, Counts};
+use crate::matchers;
 use crate::prefix::{self, Clock, Stamp, Style};
 use crate::progress;
 use crate::pytext::{self, compile, head_chars};
@@ -27,11 +28,6 @@ static CHAINED: LazyLock<Regex> = LazyLock::new(|| {
 });
 static CUSTOM_NODE_FRAME: LazyLock<Regex> = LazyLock::new(|| {
     compile(r#"File "[^"]*[/\\]custom_nodes[/\\]([^/\\"]+)"#).expect("custom node frame")
-});
-static FILE_FRAME: LazyLock<Regex> =
-    LazyLock::new(|| compile(r#"File "([^"]+)""#).expect("file frame"));
-static FUNCTION_FRAME: LazyLock<Regex> = LazyLock::new(|| {
-    compile(r#"File "([^"]+)", line [0-9]+, in ([A-Za-z0-9_<>.]+)"#).expect("function frame")
 });
 static CUDA_CALL: LazyLock<Regex> = LazyLock::new(|| {
     compile(r#"torch\.cuda\.|\.cuda\(|["']cuda(?::\d+)?["']"#).expect("cuda call")
@@ -281,7 +277,8 @@ pub fn scan_clean<'a>(table: &Table, number: u64, cleaned: Cow<'a, str>) -> Line
     let marker = ops.iter().any(
         |op| matches!(op, Op::Message { row, .. } if table.rows[*row].role == Role::StartMarker),
     );
-    let isolated = states > 0 || marker || BANNER_RULE.is_match(&text);
+    let isolated =
+        states > 0 || marker || (text.starts_with("==========") && BANNER_RULE.is_match(&text));
     LineScan {
         number,
         stamp,
@@ -440,14 +437,14 @@ impl Traceback {
 
     /// traceback.py's `_note_frame`: the frame on `text`, keeping the innermost MAX_FRAMES.
     fn note_frame(&mut self, text: &str) {
-        let Some(m) = FUNCTION_FRAME.captures(text) else {
+        let Some(((pa, pb), (fa, fb))) = matchers::function_frame(text) else {
             return;
         };
-        let base = m[1].rsplit(['/', '\\']).next().unwrap_or("");
+        let base = text[pa..pb].rsplit(['/', '\\']).next().unwrap_or("");
         self.frames.push(format!(
             "{}:{}",
             head_chars(base, FRAME_PART_CHARS),
-            head_chars(&m[2], FRAME_PART_CHARS)
+            head_chars(&text[fa..fb], FRAME_PART_CHARS)
         ));
         self.note("frames");
         if self.frames.len() > MAX_FRAMES {
@@ -607,8 +604,8 @@ impl Tracebacks {
                 .starts_with("File ");
             if frame_line {
                 if tb.first_file.is_none() {
-                    if let Some(m) = FILE_FRAME.captures(text) {
-                        tb.first_file = Some(head_chars(&m[1], 300).to_string());
+                    if let Some((a, b)) = matchers::file_frame(text) {
+                        tb.first_file = Some(head_chars(&text[a..b], 300).to_string());
                         tb.note("first_file");
                     }
                 }
@@ -830,9 +827,8 @@ impl Parser {
                 end_line: line,
                 end_ts: None,
                 lines: 1,
-                first_file: FILE_FRAME
-                    .captures(&text)
-                    .map(|m| head_chars(&m[1], 300).to_string()),
+                first_file: matchers::file_frame(&text)
+                    .map(|(a, b)| head_chars(&text[a..b], 300).to_string()),
                 text,
                 exception: None,
                 chained: 0,
@@ -1122,6 +1118,47 @@ mod tests {
         assert_eq!(waiting, [2, 3]);
         let kelvin = Redaction::new(&[], &["key".to_string()]).unwrap();
         assert!(kelvin.wants("\u{212a}ey=1"));
+    }
+
+    #[test]
+    fn frames_are_read_as_their_regexes_read_them() {
+        let function_frame =
+            compile(r#"File "([^"]+)", line [0-9]+, in ([A-Za-z0-9_<>.]+)"#).unwrap();
+        let file_frame = compile(r#"File "([^"]+)""#).unwrap();
+        let logs = [
+            include_str!("../../tests/fixtures/manager-model-install-idle.log"),
+            include_str!("../../tests/fixtures/mac-cuda-only-node.log"),
+            include_str!("../../tests/fixtures/xformers-dll-mismatch.log"),
+            include_str!("../../tests/fixtures/import-failed-long-path.log"),
+            include_str!("../../tests/fixtures/torch-dll-windows.log"),
+        ];
+        let mut lines: Vec<String> = Vec::new();
+        for line in logs.iter().flat_map(|log| log.lines()) {
+            if !line.contains("File ") {
+                continue;
+            }
+            lines.push(line.to_string());
+            let at = line.find("File ").unwrap();
+            // a frame's parts cut, emptied or doubled, and a second frame after a broken one
+            lines.push(line.replacen(", line ", ", line x", 1));
+            lines.push(line.replacen(", in ", ", in \u{e9}", 1));
+            lines.push(line.replacen("File \"", "File \"\"", 1));
+            lines.push(format!("{}File \"\" {}", &line[..at], &line[at..]));
+            lines.push(format!("File \"a\", line , in x {line}"));
+            for cut in (at..line.len()).filter(|&i| line.is_char_boundary(i)) {
+                lines.push(line[..cut].to_string());
+            }
+        }
+        assert!(lines.len() > 100);
+        let spans = |c: &regex::Captures, i: usize| c.get(i).map(|g| (g.start(), g.end()));
+        for line in &lines {
+            let expected = function_frame
+                .captures(line)
+                .map(|c| (spans(&c, 1).unwrap(), spans(&c, 2).unwrap()));
+            assert_eq!(matchers::function_frame(line), expected, "{line:?}");
+            let expected = file_frame.captures(line).and_then(|c| spans(&c, 1));
+            assert_eq!(matchers::file_frame(line), expected, "{line:?}");
+        }
     }
 
     #[test]
