@@ -69,6 +69,10 @@ pub fn finish_line<'a>(text: &'a str, counts: &mut Counts) -> Cow<'a, str> {
 
 /// ANSI codes and NULs removed, tqdm mojibake repaired (clean.py's `clean_text`).
 pub fn clean_text<'a>(text: &'a str, counts: &mut Counts) -> Cow<'a, str> {
+    // One pass for the three tests below: ESC, NUL, and 0xC3, the first byte of `â`.
+    if memchr::memchr3(0x1b, 0, 0xc3, text.as_bytes()).is_none() {
+        return Cow::Borrowed(text);
+    }
     let mut text = Cow::Borrowed(text);
     if text.contains('\x1b') {
         if let Cow::Owned(s) = ANSI.replace_all(&text, "") {

@@ -141,6 +141,7 @@ fn barless(text: &str) -> Option<Match<'_>> {
 
 /// progress.py's `find_state`: a barless state at the start of `text`, else the first drawn one.
 pub fn find_state(text: &str) -> Option<Match<'_>> {
+    memchr::memchr(b'%', text.as_bytes())?; // most lines: one pass, no state
     if text.contains("% ") {
         if let Some(m) = barless(text) {
             return Some(m);

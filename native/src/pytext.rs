@@ -39,6 +39,9 @@ pub fn rstrip(text: &str) -> &str {
 
 /// `text[:n]` (n code points).
 pub fn head_chars(text: &str, n: usize) -> &str {
+    if text.len() <= n {
+        return text; // no more characters than bytes
+    }
     match text.char_indices().nth(n) {
         Some((at, _)) => &text[..at],
         None => text,
