@@ -24,6 +24,7 @@ fn scan_file(pool: &rayon::ThreadPool, table: &Arc<Table>, path: &std::path::Pat
     let mut lines = 0u64;
     let mut items = Vec::new();
     let mut count = 0;
+    let mut memos = Vec::new();
     let mut carry: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; BLOCK_BYTES];
     loop {
@@ -41,7 +42,8 @@ fn scan_file(pool: &rayon::ThreadPool, table: &Arc<Table>, path: &std::path::Pat
         if cut > 0 {
             let block: Vec<u8> = carry.drain(..cut).collect();
             let text = clean::decode(&block, &mut counts);
-            let (scans, found) = scan::scan_block_in(pool, table, &text, lines + 1, None);
+            let (scans, found) =
+                scan::scan_block_in(pool, table, &text, lines + 1, None, &mut memos);
             counts.add(&found);
             lines += scans.len() as u64;
             for s in scans {

@@ -7,6 +7,7 @@
 pub mod clean;
 pub mod json;
 pub mod matchers;
+pub mod memo;
 pub mod prefix;
 pub mod progress;
 pub mod pyitems;
@@ -58,6 +59,8 @@ struct State {
     counts: Counts,
     /// With a redactor: which lines need it, and Python's `redact(text) -> text`.
     redaction: Option<(scan::Redaction, Py<PyAny>)>,
+    /// The input's memos of recent texts (memo.rs), one per piece of a block scanned at once.
+    memos: Vec<scan::SegmentMemo>,
 }
 
 type Scanned = Result<(State, Vec<Item>), String>;
@@ -66,7 +69,8 @@ impl State {
     fn scan(&mut self, table: &Table, block: &[u8]) -> Result<Vec<Item>, String> {
         let text = clean::decode(block, &mut self.counts);
         let redaction = self.redaction.as_ref().map(|(r, _)| r);
-        let (scans, found) = scan::scan_block(table, &text, self.lines + 1, redaction);
+        let (scans, found) =
+            scan::scan_block(table, &text, self.lines + 1, redaction, &mut self.memos);
         self.counts.add(&found);
         self.lines += scans.len() as u64;
         let mut items = Vec::new();
@@ -75,7 +79,10 @@ impl State {
                 Scan::Ready(line) => line,
                 Scan::Redact(number, cleaned) => {
                     let redacted = self.redact(cleaned)?;
-                    scan::scan_clean(table, number, Cow::Owned(redacted))
+                    let mut memo = self.memos.pop().unwrap_or_default();
+                    let line = scan::scan_clean(table, number, Cow::Owned(redacted), &mut memo);
+                    self.memos.push(memo);
+                    line
                 }
             };
             self.parser.feed(line, &mut items);
@@ -159,6 +166,7 @@ impl Scanner {
                 lines: 0,
                 counts: Counts::default(),
                 redaction,
+                memos: Vec::new(),
             }),
             table,
             builder,

@@ -14,6 +14,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDateTime, PyDict, PyFloat, PyInt, PyString};
 use pyo3::IntoPyObjectExt;
+use std::sync::Arc;
 
 /// How a field's matched text becomes its value.
 enum Convert {
@@ -241,13 +242,14 @@ fn message_fields<'py>(
     builder: &ItemBuilder,
     row: &RowBuilder,
     text: &str,
-    groups: &[Option<String>],
+    groups: &[Option<Arc<str>>],
 ) -> PyResult<Bound<'py, PyDict>> {
     let fields = row.constants.bind(py).copy()?;
     for field in &row.fields {
         let Some(Some(value)) = groups.get(field.group) else {
             continue;
         };
+        let value: &str = value;
         let fast = match field.convert {
             Convert::Int => plain_number(py, value, false),
             Convert::Float => plain_number(py, value, true),
@@ -351,7 +353,7 @@ pub fn items_to_python<'py>(
                 let fields = PyDict::new(py);
                 fields.set_item("count", count)?;
                 fields.set_item("pattern", row.name.bind(py))?;
-                fields.set_item("text", text)?;
+                fields.set_item("text", &*text)?;
                 (row.kind.bind(py), line, ts, fields, end_line, end_ts)
             }
             Item::Traceback(tb) => {

@@ -18,6 +18,8 @@ use regex::Regex;
 use std::borrow::Cow;
 use std::sync::{Arc, LazyLock, Mutex};
 
+use crate::memo::Memo;
+
 static BANNER_RULE: LazyLock<Regex> = LazyLock::new(|| compile(r"^={10,}\s*$").expect("banner"));
 static EXCEPTION_LINE: LazyLock<Regex> = LazyLock::new(|| {
     compile(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::\s?(?P<message>.*))?$").expect("exc")
@@ -57,19 +59,34 @@ pub struct State {
 }
 
 /// What a line holds, in the order the parser meets it.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Op {
     /// A time-only prefix inside the line (after a CR): it moves the clock.
     Clock(i64),
     Progress(State),
+    /// A message: its text (cut to TEXT_CHARS) and its fields' texts, shared with the memo and
+    /// the events of the same text.
     Message {
         row: usize,
-        text: String,
-        groups: Vec<Option<String>>,
+        text: Arc<str>,
+        groups: Arc<[Option<Arc<str>>]>,
     },
     /// A line given up on (a hostile run of glued messages, a state whose numbers do not read).
     Skip,
 }
+
+/// What a line's text (its prefix read) holds for the ordered half: a function of the text
+/// alone, so memo.rs keeps it for a text seen again.
+#[derive(Debug)]
+pub struct Segmented {
+    pub ops: Vec<Op>,
+    pub phase: Phase,
+    /// The line is an activity of its own (a tqdm state, a start marker, a banner rule).
+    pub isolated: bool,
+}
+
+/// Recent texts' segmentations (memo.rs).
+pub type SegmentMemo = Memo<Segmented>;
 
 /// Everything the ordered half needs of one line.
 pub struct LineScan<'a> {
@@ -78,9 +95,7 @@ pub struct LineScan<'a> {
     pub resolution: f64,
     pub style: Style,
     pub text: Cow<'a, str>,
-    pub ops: Vec<Op>,
-    pub phase: Phase,
-    pub isolated: bool,
+    pub segmented: Arc<Segmented>,
     /// Nanoseconds past the stamp's microsecond (docker's nine digits).
     pub nanos: u32,
     /// Time-only prefixes read before the stamp (prefix.rs): the clock moves for them first.
@@ -163,14 +178,16 @@ fn pool() -> Arc<rayon::ThreadPool> {
 }
 
 /// Decode, clean and scan a block of whole lines (the last may lack its newline); lines are
-/// numbered from `first`. Uses every core for big blocks; the result is the serial one.
+/// numbered from `first`. Uses every core for big blocks; the result is the serial one. `memos`
+/// are the input's memos (one per piece scanned at once), kept from block to block.
 pub fn scan_block<'a>(
     table: &Table,
     text: &'a str,
     first: u64,
     redaction: Option<&Redaction>,
+    memos: &mut Vec<SegmentMemo>,
 ) -> (Vec<Scan<'a>>, Counts) {
-    scan_block_in(&pool(), table, text, first, redaction)
+    scan_block_in(&pool(), table, text, first, redaction, memos)
 }
 
 /// `scan_block` on the threads of `pool`.
@@ -180,6 +197,7 @@ pub fn scan_block_in<'a>(
     text: &'a str,
     first: u64,
     redaction: Option<&Redaction>,
+    memos: &mut Vec<SegmentMemo>,
 ) -> (Vec<Scan<'a>>, Counts) {
     let body = text.strip_suffix('\n').unwrap_or(text);
     let lines: Vec<&str> = if text.is_empty() {
@@ -190,31 +208,44 @@ pub fn scan_block_in<'a>(
     if lines.len() <= LINES_PER_TASK {
         // one piece: scanned here, without waking the pool (a small log's whole input)
         let mut counts = Counts::default();
+        let mut memo = memos.pop().unwrap_or_default();
         let scans = lines
             .iter()
             .enumerate()
-            .map(|(j, line)| scan_line(table, first + j as u64, line, &mut counts, redaction))
+            .map(|(j, line)| {
+                let number = first + j as u64;
+                scan_line(table, number, line, &mut counts, redaction, &mut memo)
+            })
             .collect();
+        memos.push(memo);
         return (scans, counts);
     }
+    let shared = Mutex::new(std::mem::take(memos));
+    let take = || lock(&shared).pop().unwrap_or_default();
     let pieces: Vec<(Vec<Scan<'a>>, Counts)> = pool.install(|| {
         lines
             .par_chunks(LINES_PER_TASK)
             .enumerate()
             .map(|(i, chunk)| {
                 let mut counts = Counts::default();
+                let mut memo = take();
                 let base = first + (i * LINES_PER_TASK) as u64;
                 let scans = chunk
                     .iter()
                     .enumerate()
                     .map(|(j, line)| {
-                        scan_line(table, base + j as u64, line, &mut counts, redaction)
+                        let number = base + j as u64;
+                        scan_line(table, number, line, &mut counts, redaction, &mut memo)
                     })
                     .collect();
+                lock(&shared).push(memo);
                 (scans, counts)
             })
             .collect()
     });
+    *memos = shared
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let mut counts = Counts::default();
     let mut out = Vec::with_capacity(lines.len());
     for (scans, c) in pieces {
@@ -224,6 +255,12 @@ pub fn scan_block_in<'a>(
     (out, counts)
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The order-free work of one physical line.
 pub fn scan_line<'a>(
     table: &Table,
@@ -231,16 +268,22 @@ pub fn scan_line<'a>(
     raw: &'a str,
     counts: &mut Counts,
     redaction: Option<&Redaction>,
+    memo: &mut SegmentMemo,
 ) -> Scan<'a> {
     let cleaned = clean::finish_line(raw, counts);
     if redaction.is_some_and(|r| r.wants(&cleaned)) {
         return Scan::Redact(number, cleaned.into_owned());
     }
-    Scan::Ready(scan_clean(table, number, cleaned))
+    Scan::Ready(scan_clean(table, number, cleaned, memo))
 }
 
 /// The order-free work of one line once cleaned (and redacted): prefix, states, messages.
-pub fn scan_clean<'a>(table: &Table, number: u64, cleaned: Cow<'a, str>) -> LineScan<'a> {
+pub fn scan_clean<'a>(
+    table: &Table,
+    number: u64,
+    cleaned: Cow<'a, str>,
+    memo: &mut SegmentMemo,
+) -> LineScan<'a> {
     let (text, stamp, resolution, style, nanos, ticks) = match cleaned {
         Cow::Borrowed(line) => {
             let p = prefix::read(line);
@@ -258,6 +301,23 @@ pub fn scan_clean<'a>(table: &Table, number: u64, cleaned: Cow<'a, str>) -> Line
             )
         }
     };
+    // a text with a tqdm state is not kept: its numbers change from line to line
+    let keep = |s: &Segmented| !s.ops.iter().any(|op| matches!(op, Op::Progress(_)));
+    let segmented = memo.get_or(&text, || segmented(table, &text), keep);
+    LineScan {
+        number,
+        stamp,
+        nanos,
+        ticks,
+        resolution,
+        style,
+        text,
+        segmented,
+    }
+}
+
+/// The tqdm states and messages of a line's text, in order (`Segmented`).
+fn segmented(table: &Table, text: &str) -> Segmented {
     let mut ops = Vec::new();
     let mut phase = Phase::Other;
     let mut states = 0; // tqdm states read on the line: it gets an activity of its own
@@ -272,21 +332,14 @@ pub fn scan_clean<'a>(table: &Table, number: u64, cleaned: Cow<'a, str>) -> Line
             }
         }
     } else {
-        segment(table, &text, &mut ops, &mut phase, &mut states);
+        segment(table, text, &mut ops, &mut phase, &mut states);
     }
     let marker = ops.iter().any(
         |op| matches!(op, Op::Message { row, .. } if table.rows[*row].role == Role::StartMarker),
     );
     let isolated =
-        states > 0 || marker || (text.starts_with("==========") && BANNER_RULE.is_match(&text));
-    LineScan {
-        number,
-        stamp,
-        nanos,
-        ticks,
-        resolution,
-        style,
-        text,
+        states > 0 || marker || (text.starts_with("==========") && BANNER_RULE.is_match(text));
+    Segmented {
         ops,
         phase,
         isolated,
@@ -374,11 +427,11 @@ fn messages(table: &Table, text: &str, ops: &mut Vec<Op>, phase: &mut Phase) {
         }
         ops.push(Op::Message {
             row: found.row,
-            text: head_chars(text, TEXT_CHARS).to_string(),
+            text: Arc::from(head_chars(text, TEXT_CHARS)),
             groups: found
                 .groups
                 .iter()
-                .map(|g| g.map(|(a, b)| text[a..b].to_string()))
+                .map(|g| g.map(|(a, b)| Arc::from(&text[a..b])))
                 .collect(),
         });
         if !(row.glued && found.end < text.len()) {
@@ -460,8 +513,8 @@ pub enum Item {
         row: usize,
         line: u64,
         ts: Option<i64>,
-        text: String,
-        groups: Vec<Option<String>>,
+        text: Arc<str>,
+        groups: Arc<[Option<Arc<str>>]>,
     },
     Bar {
         line: u64,
@@ -485,7 +538,7 @@ pub enum Item {
         end_line: u64,
         end_ts: Option<i64>,
         count: u64,
-        text: String,
+        text: Arc<str>,
     },
     Traceback(Box<Traceback>),
 }
@@ -753,7 +806,13 @@ impl Parser {
             self.close_bar(out);
         }
         let mut events: Vec<Item> = Vec::new();
-        for op in scan.ops {
+        let (phase, isolated) = (scan.segmented.phase, scan.segmented.isolated);
+        // the ops are moved out when the line alone holds them, else (a memo's) copied
+        let ops = match Arc::try_unwrap(scan.segmented) {
+            Ok(owned) => owned.ops,
+            Err(shared) => shared.ops.clone(),
+        };
+        for op in ops {
             match op {
                 Op::Clock(t) => {
                     self.clock.time_only(t);
@@ -765,7 +824,7 @@ impl Parser {
                 }
             }
         }
-        self.mark(line, ts, scan.resolution, scan.phase, scan.isolated);
+        self.mark(line, ts, scan.resolution, phase, isolated);
         if !events.is_empty() {
             self.flush_activity(out);
             out.append(&mut events);
@@ -787,8 +846,8 @@ impl Parser {
         &mut self,
         table: &Table,
         row: usize,
-        text: String,
-        groups: Vec<Option<String>>,
+        text: Arc<str>,
+        groups: Arc<[Option<Arc<str>>]>,
         line: u64,
         ts: Option<i64>,
         events: &mut Vec<Item>,
@@ -829,7 +888,7 @@ impl Parser {
                 lines: 1,
                 first_file: matchers::file_frame(&text)
                     .map(|(a, b)| head_chars(&text[a..b], 300).to_string()),
-                text,
+                text: text.to_string(),
                 exception: None,
                 chained: 0,
                 custom_node: None,
@@ -996,7 +1055,7 @@ mod tests {
     fn parse(log: &str) -> (Vec<Item>, Arc<Table>) {
         let table = Arc::new(table());
         let mut parser = Parser::new(Arc::clone(&table));
-        let (scans, _) = scan_block(&table, log, 1, None);
+        let (scans, _) = scan_block(&table, log, 1, None, &mut Vec::new());
         let mut out = Vec::new();
         for scan in scans {
             parser.feed(ready(scan), &mut out);
@@ -1084,10 +1143,13 @@ mod tests {
         let table = Arc::new(table());
         let serial: Vec<Scan> = {
             let mut counts = Counts::default();
+            let mut memo = SegmentMemo::default();
             let body = log.strip_suffix('\n').unwrap_or(&log);
             body.split('\n')
                 .enumerate()
-                .map(|(i, line)| scan_line(&table, i as u64 + 1, line, &mut counts, None))
+                .map(|(i, line)| {
+                    scan_line(&table, i as u64 + 1, line, &mut counts, None, &mut memo)
+                })
                 .collect()
         };
         let expected = items_of(&table, serial);
@@ -1096,7 +1158,7 @@ mod tests {
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            let (scans, _) = scan_block_in(&pool, &table, &log, 1, None);
+            let (scans, _) = scan_block_in(&pool, &table, &log, 1, None, &mut Vec::new());
             assert!(scans.len() > 2 * LINES_PER_TASK);
             assert_eq!(items_of(&table, scans), expected, "{threads} threads");
         }
@@ -1107,7 +1169,7 @@ mod tests {
         let table = table();
         let redaction = Redaction::new(&["rpa_".to_string()], &["token".to_string()]).unwrap();
         let log = "got prompt\nRUNPOD_API_KEY=rpa_ABCDEFGHIJKLMNOPQRST\nHF_TOKEN: x\n\u{212a}ey\n";
-        let (scans, _) = scan_block(&table, log, 1, Some(&redaction));
+        let (scans, _) = scan_block(&table, log, 1, Some(&redaction), &mut Vec::new());
         let waiting: Vec<u64> = scans
             .iter()
             .filter_map(|s| match s {
