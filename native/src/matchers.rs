@@ -373,6 +373,32 @@ pub fn file_frame(text: &str) -> Option<Span> {
     file_quotes(text).next()
 }
 
+/// The custom node of the first `File "...custom_nodes/NODE..."` in `text` (scan.rs's
+/// `File "[^"]*[/\\]custom_nodes[/\\]([^/\\"]+)`): in the first quoted path that has one, the
+/// name after its last `custom_nodes` folder with a name (the greedy `[^"]*` takes the last).
+pub fn custom_node_frame(text: &str) -> Option<Span> {
+    let b = text.as_bytes();
+    memchr::memmem::find_iter(b, b"File \"").find_map(|p| {
+        let q = p + "File \"".len();
+        // `[^"]*` runs to the next quote (or the end of the text)
+        let path_end = memchr::memchr(b'"', &b[q..]).map_or(b.len(), |i| q + i);
+        let path = &b[q..path_end];
+        let is_sep = |x: u8| x == b'/' || x == b'\\';
+        memchr::memmem::rfind_iter(path, b"custom_nodes").find_map(|i| {
+            let name = i + "custom_nodes".len() + 1;
+            let fits = i > 0
+                && is_sep(path[i - 1])
+                && path.get(name - 1).is_some_and(|&x| is_sep(x))
+                && path.get(name).is_some_and(|&x| !is_sep(x));
+            if !fits {
+                return None;
+            }
+            let end = name + path[name..].iter().take_while(|&&x| !is_sep(x)).count();
+            Some((q + name, q + end))
+        })
+    })
+}
+
 /// Each `File "PATH"` in `text`, left to right: the span of a path of at least one character
 /// between the quotes.
 fn file_quotes(text: &str) -> impl Iterator<Item = Span> + '_ {

@@ -28,9 +28,6 @@ static CHAINED: LazyLock<Regex> = LazyLock::new(|| {
     compile(r"^(During handling of the above exception|The above exception was the direct cause)")
         .expect("chained")
 });
-static CUSTOM_NODE_FRAME: LazyLock<Regex> = LazyLock::new(|| {
-    compile(r#"File "[^"]*[/\\]custom_nodes[/\\]([^/\\"]+)"#).expect("custom node frame")
-});
 static CUDA_CALL: LazyLock<Regex> = LazyLock::new(|| {
     compile(r#"torch\.cuda\.|\.cuda\(|["']cuda(?::\d+)?["']"#).expect("cuda call")
 });
@@ -665,8 +662,8 @@ impl Tracebacks {
                 tb.note_frame(text);
             }
             if text.contains("custom_nodes") {
-                if let Some(m) = CUSTOM_NODE_FRAME.captures(text) {
-                    tb.custom_node = Some(head_chars(&m[1], 200).to_string());
+                if let Some((a, b)) = matchers::custom_node_frame(text) {
+                    tb.custom_node = Some(head_chars(&text[a..b], 200).to_string());
                     tb.note("custom_node");
                 }
             } else if tb.custom_node.is_some()
@@ -1187,6 +1184,7 @@ mod tests {
         let function_frame =
             compile(r#"File "([^"]+)", line [0-9]+, in ([A-Za-z0-9_<>.]+)"#).unwrap();
         let file_frame = compile(r#"File "([^"]+)""#).unwrap();
+        let custom_node_frame = compile(r#"File "[^"]*[/\\]custom_nodes[/\\]([^/\\"]+)"#).unwrap();
         let logs = [
             include_str!("../../tests/fixtures/manager-model-install-idle.log"),
             include_str!("../../tests/fixtures/mac-cuda-only-node.log"),
@@ -1207,6 +1205,11 @@ mod tests {
             lines.push(line.replacen("File \"", "File \"\"", 1));
             lines.push(format!("{}File \"\" {}", &line[..at], &line[at..]));
             lines.push(format!("File \"a\", line , in x {line}"));
+            for (from, to) in [("custom_nodes", "custom_nodes/"), ("/", "\\"), ("\"", "")] {
+                lines.push(line.replacen(from, to, 1));
+            }
+            lines.push(line.replacen("File \"", "File \"/custom_nodes/", 1));
+            lines.push(line.replacen("File \"", "File \"/custom_nodes/a/custom_nodes//", 1));
             for cut in (at..line.len()).filter(|&i| line.is_char_boundary(i)) {
                 lines.push(line[..cut].to_string());
             }
@@ -1220,6 +1223,8 @@ mod tests {
             assert_eq!(matchers::function_frame(line), expected, "{line:?}");
             let expected = file_frame.captures(line).and_then(|c| spans(&c, 1));
             assert_eq!(matchers::file_frame(line), expected, "{line:?}");
+            let expected = custom_node_frame.captures(line).and_then(|c| spans(&c, 1));
+            assert_eq!(matchers::custom_node_frame(line), expected, "{line:?}");
         }
     }
 
