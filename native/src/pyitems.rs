@@ -197,21 +197,51 @@ fn count<'py>(py: Python<'py>, value: f64) -> PyResult<Bound<'py, PyAny>> {
     value.into_bound_py_any(py)
 }
 
+/// The Python objects of the last few values met, by key: an activity's times and line numbers
+/// are its line's events' too, and a log's resolution is one of two.
+struct Recent<'py, K> {
+    slots: [Option<(K, Bound<'py, PyAny>)>; 4],
+    next: usize,
+}
+
+impl<'py, K: PartialEq + Copy> Recent<'py, K> {
+    fn new() -> Self {
+        Recent {
+            slots: [None, None, None, None],
+            next: 0,
+        }
+    }
+
+    fn get(
+        &mut self,
+        key: K,
+        make: impl FnOnce() -> PyResult<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        for (known, value) in self.slots.iter().flatten() {
+            if *known == key {
+                return Ok(value.clone());
+            }
+        }
+        let value = make()?;
+        self.slots[self.next] = Some((key, value.clone()));
+        self.next = (self.next + 1) % self.slots.len();
+        Ok(value)
+    }
+}
+
 /// `datetime` objects for microsecond times (0001-01-01 based, prefix.rs), the last few remembered:
 /// an activity's times and its line's events share them. Built here because Python's
 /// `datetime.min + timedelta(microseconds=...)` costs 1.7 us, more than all else an item needs.
 pub struct Times<'py> {
     py: Python<'py>,
-    recent: [(i64, Option<Bound<'py, PyAny>>); 4],
-    next: usize,
+    recent: Recent<'py, i64>,
 }
 
 impl<'py> Times<'py> {
     pub fn new(py: Python<'py>) -> Self {
         Times {
             py,
-            recent: [(0, None), (0, None), (0, None), (0, None)],
-            next: 0,
+            recent: Recent::new(),
         }
     }
 
@@ -219,18 +249,77 @@ impl<'py> Times<'py> {
         let Some(us) = us else {
             return Ok(self.py.None().into_bound(self.py));
         };
-        for (known, value) in &self.recent {
-            if let Some(v) = value {
-                if *known == us {
-                    return Ok(v.clone());
-                }
+        let py = self.py;
+        self.recent.get(us, || {
+            let (y, mo, d, h, mi, s, micro) = prefix::civil(us);
+            Ok(PyDateTime::new(py, y, mo, d, h, mi, s, micro, None)?.into_any())
+        })
+    }
+}
+
+/// Slots of `Objects`' table of shared values (a power of two).
+const SHARED_SLOTS: usize = 512;
+
+/// Python objects for the values items share, made once per conversion: a message's text and
+/// its fields' values, which a remembered text's events share (one `Arc<str>` each, scan.rs),
+/// line numbers, times and resolutions. Only immutable values are shared (`str`, `int`, `float`,
+/// `datetime`): a converter called from Python may return anything, and each event's fields dict
+/// is its own.
+struct Objects<'py> {
+    py: Python<'py>,
+    times: Times<'py>,
+    lines: Recent<'py, u64>,
+    floats: Recent<'py, u64>,
+    /// By the address and length of an `Arc<str>`'s text: the items converted hold every one of
+    /// them for the whole conversion, so an address names one text.
+    shared: Vec<Option<(usize, usize, Bound<'py, PyAny>)>>,
+}
+
+impl<'py> Objects<'py> {
+    fn new(py: Python<'py>) -> Self {
+        Objects {
+            py,
+            times: Times::new(py),
+            lines: Recent::new(),
+            floats: Recent::new(),
+            shared: vec![None; SHARED_SLOTS],
+        }
+    }
+
+    fn time(&mut self, us: Option<i64>) -> PyResult<Bound<'py, PyAny>> {
+        self.times.get(us)
+    }
+
+    fn line(&mut self, n: u64) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        self.lines.get(n, || n.into_bound_py_any(py))
+    }
+
+    fn float(&mut self, x: f64) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        self.floats.get(x.to_bits(), || x.into_bound_py_any(py))
+    }
+
+    /// The object made from the shared text `text` by `make`, made the first time only.
+    fn shared(
+        &mut self,
+        text: &Arc<str>,
+        make: impl FnOnce(Python<'py>, &str) -> PyResult<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let at = Arc::as_ptr(text) as *const u8 as usize;
+        let slot = (at >> 4) & (SHARED_SLOTS - 1);
+        if let Some((known, len, value)) = &self.shared[slot] {
+            if *known == at && *len == text.len() {
+                return Ok(value.clone());
             }
         }
-        let (y, mo, d, h, mi, s, micro) = prefix::civil(us);
-        let value = PyDateTime::new(self.py, y, mo, d, h, mi, s, micro, None)?.into_any();
-        self.recent[self.next] = (us, Some(value.clone()));
-        self.next = (self.next + 1) % self.recent.len();
+        let value = make(self.py, text)?;
+        self.shared[slot] = Some((at, text.len(), value.clone()));
         Ok(value)
+    }
+
+    fn text(&mut self, text: &Arc<str>) -> PyResult<Bound<'py, PyAny>> {
+        self.shared(text, |py, text| Ok(PyString::new(py, text).into_any()))
     }
 }
 
@@ -238,32 +327,37 @@ impl<'py> Times<'py> {
 /// the matched groups typed (a group that did not take part is left out), `pattern`, `text`,
 /// and for an exception row `oom` when its message says so.
 fn message_fields<'py>(
-    py: Python<'py>,
+    o: &mut Objects<'py>,
     builder: &ItemBuilder,
     row: &RowBuilder,
-    text: &str,
+    text: &Arc<str>,
     groups: &[Option<Arc<str>>],
 ) -> PyResult<Bound<'py, PyDict>> {
+    let py = o.py;
     let fields = row.constants.bind(py).copy()?;
     for field in &row.fields {
         let Some(Some(value)) = groups.get(field.group) else {
             continue;
         };
-        let value: &str = value;
-        let fast = match field.convert {
-            Convert::Int => plain_number(py, value, false),
-            Convert::Float => plain_number(py, value, true),
-            Convert::Text => Some(PyString::new(py, value).into_any()),
-            Convert::Call => None,
-        };
-        let typed = match fast {
-            Some(typed) => typed,
-            None => field.converter.bind(py).call1((value,))?,
+        let typed = match field.convert {
+            // int, float and str give immutable values: one per shared text
+            Convert::Int | Convert::Float | Convert::Text => o.shared(value, |py, text| {
+                let fast = match field.convert {
+                    Convert::Int => plain_number(py, text, false),
+                    Convert::Float => plain_number(py, text, true),
+                    _ => Some(PyString::new(py, text).into_any()),
+                };
+                match fast {
+                    Some(typed) => Ok(typed),
+                    None => field.converter.bind(py).call1((text,)),
+                }
+            })?,
+            Convert::Call => field.converter.bind(py).call1((&**value,))?,
         };
         fields.set_item(field.name.bind(py), typed)?;
     }
     fields.set_item(pyo3::intern!(py, "pattern"), row.name.bind(py))?;
-    fields.set_item(pyo3::intern!(py, "text"), text)?;
+    fields.set_item(pyo3::intern!(py, "text"), o.text(text)?)?;
     if row.exception {
         let message = match fields.get_item("message")? {
             Some(message) => message,
@@ -284,20 +378,20 @@ pub fn items_to_python<'py>(
     items: Vec<Item>,
 ) -> PyResult<Vec<Bound<'py, PyAny>>> {
     let mut out = Vec::with_capacity(items.len());
-    let mut times = Times::new(py);
+    let mut o = Objects::new(py);
     let event = builder.event.bind(py);
-    for item in items {
+    for item in &items {
         // (kind, line, ts, fields, end_line, end_ts) of an event
         let (kind, line, ts, fields, end_line, end_ts) = match item {
             Item::Activity(a) => {
                 out.push(builder.activity.bind(py).call1((
                     builder.phases[usize::from(a.phase.index())].bind(py),
-                    times.get(Some(a.first_ts))?,
-                    times.get(Some(a.last_ts))?,
-                    a.first_line,
-                    a.last_line,
+                    o.time(Some(a.first_ts))?,
+                    o.time(Some(a.last_ts))?,
+                    o.line(a.first_line)?,
+                    o.line(a.last_line)?,
                     source,
-                    a.resolution,
+                    o.float(a.resolution)?,
                 ))?);
                 continue;
             }
@@ -308,9 +402,9 @@ pub fn items_to_python<'py>(
                 text,
                 groups,
             } => {
-                let row = &builder.rows[row];
-                let fields = message_fields(py, builder, row, &text, &groups)?;
-                (row.kind.bind(py), line, ts, fields, line, None)
+                let row = &builder.rows[*row];
+                let fields = message_fields(&mut o, builder, row, text, groups)?;
+                (row.kind.bind(py), *line, *ts, fields, *line, None)
             }
             Item::Bar {
                 line,
@@ -329,16 +423,16 @@ pub fn items_to_python<'py>(
             } => {
                 let fields = PyDict::new(py);
                 fields.set_item("label", label)?;
-                fields.set_item("total", count(py, total)?)?;
-                fields.set_item("done", count(py, done)?)?;
+                fields.set_item("total", count(py, *total)?)?;
+                fields.set_item("done", count(py, *done)?)?;
                 fields.set_item("final_rate", final_rate)?;
                 fields.set_item("rate_unit", unit)?;
                 fields.set_item("elapsed_s", elapsed)?;
                 fields.set_item("first_elapsed_s", first_elapsed)?;
                 fields.set_item("states", states)?;
-                fields.set_item("ts_before", times.get(ts_before)?)?;
+                fields.set_item("ts_before", o.time(*ts_before)?)?;
                 let kind = builder.progress_bar.bind(py);
-                (kind, line, ts, fields, end_line, end_ts)
+                (kind, *line, *ts, fields, *end_line, *end_ts)
             }
             Item::Lowvram {
                 row,
@@ -349,16 +443,16 @@ pub fn items_to_python<'py>(
                 count,
                 text,
             } => {
-                let row = &builder.rows[row];
+                let row = &builder.rows[*row];
                 let fields = PyDict::new(py);
                 fields.set_item("count", count)?;
                 fields.set_item("pattern", row.name.bind(py))?;
-                fields.set_item("text", &*text)?;
-                (row.kind.bind(py), line, ts, fields, end_line, end_ts)
+                fields.set_item("text", o.text(text)?)?;
+                (row.kind.bind(py), *line, *ts, fields, *end_line, *end_ts)
             }
             Item::Traceback(tb) => {
                 let row = &builder.rows[tb.row];
-                let fields = traceback_fields(py, row, &tb)?;
+                let fields = traceback_fields(py, row, tb)?;
                 (
                     row.kind.bind(py),
                     tb.line,
@@ -369,7 +463,8 @@ pub fn items_to_python<'py>(
                 )
             }
         };
-        let (ts, end_ts) = (times.get(ts)?, times.get(end_ts)?);
+        let (line, end_line) = (o.line(line)?, o.line(end_line)?);
+        let (ts, end_ts) = (o.time(ts)?, o.time(end_ts)?);
         out.push(event.call1((kind, line, ts, fields, source, end_line, end_ts))?);
     }
     Ok(out)
