@@ -131,6 +131,28 @@ impl Cursor<'_> {
         }
     }
 
+    /// `\s*` (ASCII whitespace; a byte outside ASCII may start a Unicode space).
+    fn spaces(&mut self) -> Step<()> {
+        while let Some(b) = self.peek() {
+            if ascii_space(b) {
+                self.i += 1;
+            } else if b >= 0x80 {
+                return Err(Miss::Unsure);
+            } else {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// `\d+(?:\.\d+)?`, its span.
+    fn decimal(&mut self) -> Step<Span> {
+        let start = self.i;
+        self.digits()?;
+        self.fraction(b".")?;
+        Ok((start, self.i))
+    }
+
     /// `\d{4}-\d{2}-\d{2}`, its span.
     fn date(&mut self) -> Step<Span> {
         let start = self.i;
@@ -255,6 +277,103 @@ pub fn may_start_with_date(text: &str) -> bool {
         i: 0,
     };
     c.date() != Err(Miss::No)
+}
+
+/// The numbers of a tqdm state (progress.rs's COUNTS, after the bar): spans of its groups.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TqdmCounts {
+    pub end: usize,
+    pub n: Span,
+    pub total: Span,
+    pub elapsed: Span,
+    pub rate: Span,
+    pub unit: Span,
+}
+
+/// progress.rs's COUNTS at the start of `text`, after `\s*` if `spaces_first` (its NUMBERS):
+/// `(?P<n>\d+(?:\.\d+)?[kMGTP]?)/(?P<total>\d+(?:\.\d+)?[kMGTP]?)\s*`
+/// `\[(?P<elapsed>\d+(?::\d{2}){1,2})(?:<(?P<remaining>[\d:?]+))?,\s*`
+/// `(?P<rate>\d+(?:\.\d+)?|\?)\s*(?P<unit>[^\],\s]*)`
+pub fn tqdm_counts(text: &str, spaces_first: bool) -> Fast<TqdmCounts> {
+    let mut c = Cursor {
+        b: text.as_bytes(),
+        i: 0,
+    };
+    let si = |c: &mut Cursor| -> Step<Span> {
+        let (start, _) = c.decimal()?;
+        if matches!(c.peek(), Some(b'k' | b'M' | b'G' | b'T' | b'P')) {
+            c.i += 1;
+        }
+        Ok((start, c.i))
+    };
+    let mut run = || -> Step<TqdmCounts> {
+        if spaces_first {
+            c.spaces()?;
+        }
+        let n = si(&mut c)?;
+        c.byte(b'/')?;
+        let total = si(&mut c)?;
+        c.spaces()?;
+        c.byte(b'[')?;
+        let elapsed_start = c.i;
+        c.digits()?;
+        c.byte(b':')?;
+        c.digits_n(2)?;
+        if c.peek() == Some(b':') {
+            let save = c.i;
+            c.i += 1;
+            match c.digits_n(2) {
+                Ok(_) => {}
+                Err(Miss::No) => c.i = save, // one `:dd` only
+                Err(Miss::Unsure) => return Err(Miss::Unsure),
+            }
+        }
+        let elapsed = (elapsed_start, c.i);
+        if c.peek() == Some(b'<') {
+            let from = c.i + 1;
+            let mut j = from;
+            while let Some(&x) = c.b.get(j) {
+                match x {
+                    b'0'..=b'9' | b':' | b'?' => j += 1,
+                    0x80.. => return Err(Miss::Unsure), // `\d` takes Unicode digits
+                    _ => break,
+                }
+            }
+            if j == from {
+                return Err(Miss::No); // `<` then no remaining time: the `,` cannot follow
+            }
+            c.i = j;
+        }
+        c.byte(b',')?;
+        c.spaces()?;
+        let rate = match c.peek() {
+            Some(b'?') => {
+                c.i += 1;
+                (c.i - 1, c.i)
+            }
+            _ => c.decimal()?,
+        };
+        c.spaces()?;
+        let unit_start = c.i;
+        while let Some(x) = c.peek() {
+            if x == b']' || x == b',' || ascii_space(x) {
+                break;
+            }
+            if x >= 0x80 {
+                return Err(Miss::Unsure); // a Unicode space would end the unit
+            }
+            c.i += 1;
+        }
+        Ok(TqdmCounts {
+            end: c.i,
+            n,
+            total,
+            elapsed,
+            rate,
+            unit: (unit_start, c.i),
+        })
+    };
+    run().into()
 }
 
 /// prefix.rs's LEVEL_TAG: `^\[(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\] ?`, where it ends

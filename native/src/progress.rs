@@ -1,5 +1,6 @@
 //! tqdm progress states in a line (comfylog/parse/progress.py), found in time linear in the line.
 
+use crate::matchers::{self, Fast, Span, TqdmCounts};
 use crate::prefix::digit_value;
 use crate::pytext::{self, compile, is_decimal};
 use regex::Regex;
@@ -68,30 +69,27 @@ pub fn search(text: &str) -> Option<Match<'_>> {
 /// of PROGRESS_RE matches there.
 fn numbers_from(text: &str, start: usize, pct: usize, find: usize) -> Option<Match<'_>> {
     let bar_from = find + 2;
-    let mut bar_end = None;
-    for (count, (i, c)) in text[bar_from..].char_indices().enumerate() {
-        if c == '|' {
-            bar_end = Some(bar_from + i);
-            break;
-        }
-        if c == '\r' || count >= BAR_CHARS {
-            return None;
-        }
+    // the bar runs to the next `|`: no CR on the way, at most BAR_CHARS characters
+    let bar_bytes = memchr::memchr2(b'|', b'\r', &text.as_bytes()[bar_from..])?;
+    let bar = &text[bar_from..bar_from + bar_bytes];
+    if text.as_bytes()[bar_from + bar_bytes] == b'\r'
+        || (bar.len() > BAR_CHARS && bar.chars().count() > BAR_CHARS)
+    {
+        return None;
     }
-    let after_bar = bar_end? + 1;
-    finish(text, start, pct, after_bar, &NUMBERS)
+    finish(text, start, pct, bar_from + bar_bytes + 1, true)
 }
 
-/// The numbers of a state from `at` on (matched by `counts`), then its postfix and `]`.
-fn finish<'a>(
-    text: &'a str,
-    start: usize,
-    pct: usize,
-    at: usize,
-    counts: &Regex,
-) -> Option<Match<'a>> {
-    let c = counts.captures(&text[at..])?;
-    let q = at + c.get(0).expect("0").end();
+/// The numbers of a state from `at` on (NUMBERS after a bar, COUNTS_AT after a barless
+/// percentage), then its postfix and `]`.
+fn finish(text: &str, start: usize, pct: usize, at: usize, after_bar: bool) -> Option<Match<'_>> {
+    let from = &text[at..];
+    let c = match matchers::tqdm_counts(from, after_bar) {
+        Fast::Match(c) => c,
+        Fast::NoMatch => return None,
+        Fast::Unsure => counts_by_regex(if after_bar { &NUMBERS } else { &COUNTS_AT }, from)?,
+    };
+    let q = at + c.end;
     let end = match text[q..].chars().next()? {
         ']' => q + 1,
         ',' => {
@@ -109,11 +107,25 @@ fn finish<'a>(
         }
         _ => return None,
     };
-    let g = |name: &str| c.name(name).map_or("", |m| m.as_str());
+    let g = |(a, b): Span| &from[a..b];
     Some(Match {
         start,
         end,
         label: &text[start..pct],
+        n: g(c.n),
+        total: g(c.total),
+        elapsed: g(c.elapsed),
+        rate: g(c.rate),
+        unit: g(c.unit),
+    })
+}
+
+/// COUNTS's match by the regex itself (where the hand-written matcher is unsure).
+fn counts_by_regex(counts: &Regex, text: &str) -> Option<TqdmCounts> {
+    let c = counts.captures(text)?;
+    let g = |name: &str| c.name(name).map_or((0, 0), |m| (m.start(), m.end()));
+    Some(TqdmCounts {
+        end: c.get(0).expect("0").end(),
         n: g("n"),
         total: g("total"),
         elapsed: g("elapsed"),
@@ -136,7 +148,7 @@ fn barless(text: &str) -> Option<Match<'_>> {
     if spaces == 0 {
         return None;
     }
-    finish(text, 0, pct, find + 1 + spaces, &COUNTS_AT)
+    finish(text, 0, pct, find + 1 + spaces, false)
 }
 
 /// progress.py's `find_state`: a barless state at the start of `text`, else the first drawn one.
@@ -262,6 +274,70 @@ mod tests {
         );
         assert!(find_state("we are 45% done [really]").is_none());
         assert!(find_state("x 100% \t35/35 [00:03<00:00, 11.47it/s]").is_none());
+    }
+
+    #[test]
+    fn the_numbers_matcher_agrees_with_the_regexes() {
+        let logs = [
+            include_str!("../../examples/runpod-lowvram-gguf.log"),
+            include_str!("../../tests/fixtures/004-glued-prompt-mid-bar.log"),
+            include_str!("../../tests/fixtures/wan-81-frames-finished.log"),
+        ];
+        let mut heads: Vec<String> = vec![
+            " 1.5G/1.5G [00:30<00:00, 50.0MB/s]".into(),
+            "35/35 [00:03<00:00, 11.47it/s]".into(),
+            " 3/8 [1:02:03<?, ?it/s, loss=0.1]".into(),
+        ];
+        for log in logs {
+            for (at, _) in log.match_indices("%|") {
+                let Some(bar) = log[at + 2..].find('|') else {
+                    continue;
+                };
+                let from = at + 2 + bar + 1;
+                heads.push(pytext::head_chars(&log[from..], 60).to_string());
+            }
+        }
+        heads.truncate(400);
+        let mut cases = Vec::new();
+        for head in &heads {
+            for (at, ch) in head.char_indices() {
+                cases.push(head[..at].to_string());
+                let (before, after) = (&head[..at], &head[at + ch.len_utf8()..]);
+                if ch.is_ascii_digit() {
+                    cases.push(format!("{before}\u{663}{after}"));
+                }
+                for odd in ['\u{3000}', ' ', ':', '<', '.', '?', 'k', ']'] {
+                    cases.push(format!("{before}{odd}{}", &head[at..]));
+                }
+            }
+        }
+        assert!(cases.len() > 10_000);
+        let mut decided = 0;
+        for case in &cases {
+            for (after_bar, regex) in [(true, &*NUMBERS), (false, &*COUNTS_AT)] {
+                match matchers::tqdm_counts(case, after_bar) {
+                    Fast::Match(c) => {
+                        assert_eq!(Some(c), counts_by_regex(regex, case), "{case:?}");
+                        decided += 1;
+                    }
+                    Fast::NoMatch => {
+                        assert!(!regex.is_match(case), "missed {case:?}");
+                        decided += 1;
+                    }
+                    Fast::Unsure => assert!(!case.is_ascii(), "unsure of {case:?}"),
+                }
+            }
+        }
+        assert!(decided > cases.len(), "{decided}");
+    }
+
+    #[test]
+    fn a_bar_is_at_most_400_characters_without_a_cr() {
+        let state = |bar: &str| format!("Sampling:  50%|{bar}| 1/2 [01:57<01:57, 117.60s/it]");
+        assert!(search(&state(&"█".repeat(BAR_CHARS))).is_some());
+        assert!(search(&state(&"█".repeat(BAR_CHARS + 1))).is_none());
+        assert!(search(&state(&" ".repeat(BAR_CHARS + 1))).is_none());
+        assert!(search(&state("█████\r     ")).is_none());
     }
 
     #[test]
