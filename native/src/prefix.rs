@@ -123,28 +123,16 @@ fn ordinal(y: i64, m: i64, d: i64) -> Option<i64> {
     if !(1..=9999).contains(&y) || !(1..=12).contains(&m) || d < 1 {
         return None;
     }
+    const MONTH_DAYS: [i64; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    const DAYS_BEFORE: [i64; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
     let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-    let month_days = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if d > month_days[(m - 1) as usize] {
+    let m = (m - 1) as usize; // 0 is January
+    if d > MONTH_DAYS[m] + i64::from(leap && m == 1) {
         return None;
     }
     let yb = y - 1;
     let before_year = yb * 365 + yb / 4 - yb / 100 + yb / 400;
-    let before_month: i64 = month_days[..(m - 1) as usize].iter().sum();
-    Some(before_year + before_month + d - 1)
+    Some(before_year + DAYS_BEFORE[m] + i64::from(leap && m >= 2) + d - 1)
 }
 
 /// A microsecond time as (year, month, day, hour, minute, second, microsecond): the inverse of
@@ -179,10 +167,15 @@ pub fn time_only_base() -> i64 {
 }
 
 fn ascii_number(text: &str) -> Option<i64> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+    if text.is_empty() {
         return None;
     }
-    text.parse().ok()
+    text.bytes().try_fold(0i64, |n, b| {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(i64::from(b - b'0'))
+    })
 }
 
 /// Python's `int()` of a run of Unicode decimal digits (each digit's value is its distance from
@@ -634,6 +627,26 @@ mod tests {
                 (y as i32, mo as u8, d as u8, 23, 59, 58, 999_999)
             );
         }
+    }
+
+    #[test]
+    fn every_day_of_a_year_follows_the_one_before() {
+        for y in [1, 1899, 1900, 1999, 2000, 2023, 2024, 2025, 9999] {
+            let days: Vec<i64> = (1..=12)
+                .flat_map(|m| (1..=31).filter_map(move |d| ordinal(y, m, d)))
+                .collect();
+            let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+            assert_eq!(days.len(), if leap { 366 } else { 365 }, "{y}");
+            assert!(days.windows(2).all(|w| w[1] == w[0] + 1), "{y}");
+            let first = civil(days[0] * MICROS_PER_DAY);
+            assert_eq!((first.0, first.1, first.2), (y as i32, 1, 1));
+            let last = civil(days[days.len() - 1] * MICROS_PER_DAY);
+            assert_eq!((last.0, last.1, last.2), (y as i32, 12, 31));
+        }
+        assert_eq!(ordinal(2024, 1, 1).map(|d| d + 366), ordinal(2025, 1, 1));
+        assert_eq!(ascii_number("99999999999999999999"), None); // past i64: no time
+        assert_eq!(ascii_number("0042"), Some(42));
+        assert_eq!(ascii_number("4 2"), None);
     }
 
     #[test]
