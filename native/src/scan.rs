@@ -734,6 +734,8 @@ pub struct Parser {
     mark_ts: Option<i64>,
     closed: Vec<Activity>,
     isolate_next: bool,
+    /// A line's events, kept between lines for its room.
+    events: Vec<Item>,
 }
 
 impl Parser {
@@ -755,6 +757,7 @@ impl Parser {
             mark_ts: None,
             closed: Vec::new(),
             isolate_next: false,
+            events: Vec::new(),
         }
     }
 
@@ -786,7 +789,7 @@ impl Parser {
             let (taken, done) = self.tracebacks.feed(&table, line, ts, &scan.text);
             if taken {
                 self.mark(line, ts, scan.resolution, Phase::Other, false);
-                out.append(&mut self.take_closed());
+                self.move_closed(out);
                 return;
             }
             if let Some(tb) = done {
@@ -802,22 +805,18 @@ impl Parser {
         if close {
             self.close_bar(out);
         }
-        let mut events: Vec<Item> = Vec::new();
+        let mut events = std::mem::take(&mut self.events);
         let (phase, isolated) = (scan.segmented.phase, scan.segmented.isolated);
-        // the ops are moved out when the line alone holds them, else (a memo's) copied
-        let ops = match Arc::try_unwrap(scan.segmented) {
-            Ok(owned) => owned.ops,
-            Err(shared) => shared.ops.clone(),
-        };
-        for op in ops {
-            match op {
-                Op::Clock(t) => {
-                    self.clock.time_only(t);
+        // the ops are moved out when the line alone holds them, else (a memo's) copied one by one
+        match Arc::try_unwrap(scan.segmented) {
+            Ok(owned) => {
+                for op in owned.ops {
+                    self.op(&table, op, line, ts, &mut events, out);
                 }
-                Op::Skip => self.skipped_lines += 1,
-                Op::Progress(state) => self.progress(state, line, ts, out),
-                Op::Message { row, text, groups } => {
-                    self.emit(&table, row, text, groups, line, ts, &mut events, out)
+            }
+            Err(shared) => {
+                for op in &shared.ops {
+                    self.op(&table, op.clone(), line, ts, &mut events, out);
                 }
             }
         }
@@ -825,8 +824,30 @@ impl Parser {
         if !events.is_empty() {
             self.flush_activity(out);
             out.append(&mut events);
-        } else if !self.closed.is_empty() {
-            out.append(&mut self.take_closed());
+        } else {
+            self.move_closed(out);
+        }
+        self.events = events; // empty, its room kept for the next line
+    }
+
+    fn op(
+        &mut self,
+        table: &Table,
+        op: Op,
+        line: u64,
+        ts: Option<i64>,
+        events: &mut Vec<Item>,
+        out: &mut Vec<Item>,
+    ) {
+        match op {
+            Op::Clock(t) => {
+                self.clock.time_only(t);
+            }
+            Op::Skip => self.skipped_lines += 1,
+            Op::Progress(state) => self.progress(state, line, ts, out),
+            Op::Message { row, text, groups } => {
+                self.emit(table, row, text, groups, line, ts, events, out)
+            }
         }
     }
 
@@ -1032,8 +1053,8 @@ impl Parser {
         self.isolate_next = false;
     }
 
-    fn take_closed(&mut self) -> Vec<Item> {
-        self.closed.drain(..).map(Item::Activity).collect()
+    fn move_closed(&mut self, out: &mut Vec<Item>) {
+        out.extend(self.closed.drain(..).map(Item::Activity));
     }
 
     fn flush_activity(&mut self, out: &mut Vec<Item>) {
