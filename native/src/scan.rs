@@ -217,39 +217,54 @@ pub fn scan_block_in<'a>(
         memos.push(memo);
         return (scans, counts);
     }
-    let shared = Mutex::new(std::mem::take(memos));
-    let take = || lock(&shared).pop().unwrap_or_default();
-    let pieces: Vec<(Vec<Scan<'a>>, Counts)> = pool.install(|| {
+    let shared = Mutex::new((std::mem::take(memos), Counts::default()));
+    let mut out = Vec::with_capacity(lines.len());
+    pool.install(|| {
         lines
-            .par_chunks(LINES_PER_TASK)
+            .par_iter()
             .enumerate()
-            .map(|(i, chunk)| {
-                let mut counts = Counts::default();
-                let mut memo = take();
-                let base = first + (i * LINES_PER_TASK) as u64;
-                let scans = chunk
-                    .iter()
-                    .enumerate()
-                    .map(|(j, line)| {
-                        let number = base + j as u64;
-                        scan_line(table, number, line, &mut counts, redaction, &mut memo)
-                    })
-                    .collect();
-                lock(&shared).push(memo);
-                (scans, counts)
-            })
-            .collect()
+            .with_min_len(LINES_PER_TASK)
+            .map_init(
+                || Piece {
+                    memo: lock(&shared).0.pop().unwrap_or_default(),
+                    counts: Counts::default(),
+                    shared: &shared,
+                },
+                |piece, (j, line)| {
+                    let number = first + j as u64;
+                    scan_line(
+                        table,
+                        number,
+                        line,
+                        &mut piece.counts,
+                        redaction,
+                        &mut piece.memo,
+                    )
+                },
+            )
+            .collect_into_vec(&mut out);
     });
-    *memos = shared
+    let (kept, counts) = shared
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let mut counts = Counts::default();
-    let mut out = Vec::with_capacity(lines.len());
-    for (scans, c) in pieces {
-        counts.add(&c);
-        out.extend(scans);
-    }
+    *memos = kept;
     (out, counts)
+}
+
+/// What one piece of a block scanned at once borrows: a memo of the input's, and its counters,
+/// given back (the counters added up) when the piece is done.
+struct Piece<'p> {
+    memo: SegmentMemo,
+    counts: Counts,
+    shared: &'p Mutex<(Vec<SegmentMemo>, Counts)>,
+}
+
+impl Drop for Piece<'_> {
+    fn drop(&mut self) {
+        let mut shared = lock(self.shared);
+        shared.0.push(std::mem::take(&mut self.memo));
+        shared.1.add(&self.counts);
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -491,11 +506,15 @@ impl Traceback {
             return;
         };
         let base = text[pa..pb].rsplit(['/', '\\']).next().unwrap_or("");
-        self.frames.push(format!(
-            "{}:{}",
+        let (file, function) = (
             head_chars(base, FRAME_PART_CHARS),
-            head_chars(&text[fa..fb], FRAME_PART_CHARS)
-        ));
+            head_chars(&text[fa..fb], FRAME_PART_CHARS),
+        );
+        let mut frame = String::with_capacity(file.len() + 1 + function.len());
+        frame.push_str(file);
+        frame.push(':');
+        frame.push_str(function);
+        self.frames.push(frame);
         self.note("frames");
         if self.frames.len() > MAX_FRAMES {
             self.frames.remove(0);
