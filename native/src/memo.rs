@@ -10,6 +10,12 @@
 //! The memo is a direct-mapped table (a slot per hash, the newest text wins it): bounded in memory
 //! (texts longer than MAX_TEXT_BYTES are not kept) and in time (one hash and one comparison a
 //! line), whatever the input. One memo serves one input: nothing is carried from a log to the next.
+//!
+//! Its size is chosen small on purpose. A memo of 8192 slots keeps a few percent more of a long
+//! log's lines (a LoRA's thousand missed keys a prompt), but on benchmark files made by
+//! concatenating copies of the corpus it also keeps texts from one copy to the next, which no real
+//! log repeats so: the corpus-20mb file's hit rate is 79% with 1024 slots against 77% for its
+//! logs one by one, and 87% with 8192 against 80%.
 
 use std::sync::Arc;
 
