@@ -10,6 +10,9 @@
 //! Every regex here matches in one way only (its optional parts are followed by something they
 //! cannot start with), so reading greedily, without back-tracking, finds the regex's match.
 
+use memchr::memmem::{Finder, FinderRev};
+use std::sync::LazyLock;
+
 /// A matcher's answer.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Fast<T> {
@@ -459,6 +462,11 @@ pub fn starts_with_level_word(text: &str) -> bool {
         .any(|w| text.starts_with(w))
 }
 
+/// Searchers for the frames' literals, built once (building one costs more than a short search).
+static FILE_QUOTE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"File \""));
+static CUSTOM_NODES: LazyLock<FinderRev<'static>> =
+    LazyLock::new(|| FinderRev::new(b"custom_nodes"));
+
 /// A traceback frame's `File "PATH", line N, in FUNCTION`, searched anywhere in `text`
 /// (scan.rs's `File "([^"]+)", line [0-9]+, in ([A-Za-z0-9_<>.]+)`, whose classes are all ASCII
 /// or a quote: no regex needed): the spans of the path and the function.
@@ -497,13 +505,13 @@ pub fn file_frame(text: &str) -> Option<Span> {
 /// name after its last `custom_nodes` folder with a name (the greedy `[^"]*` takes the last).
 pub fn custom_node_frame(text: &str) -> Option<Span> {
     let b = text.as_bytes();
-    memchr::memmem::find_iter(b, b"File \"").find_map(|p| {
+    FILE_QUOTE.find_iter(b).find_map(|p| {
         let q = p + "File \"".len();
         // `[^"]*` runs to the next quote (or the end of the text)
         let path_end = memchr::memchr(b'"', &b[q..]).map_or(b.len(), |i| q + i);
         let path = &b[q..path_end];
         let is_sep = |x: u8| x == b'/' || x == b'\\';
-        memchr::memmem::rfind_iter(path, b"custom_nodes").find_map(|i| {
+        CUSTOM_NODES.rfind_iter(path).find_map(|i| {
             let name = i + "custom_nodes".len() + 1;
             let fits = i > 0
                 && is_sep(path[i - 1])
@@ -522,7 +530,7 @@ pub fn custom_node_frame(text: &str) -> Option<Span> {
 /// between the quotes.
 fn file_quotes(text: &str) -> impl Iterator<Item = Span> + '_ {
     let b = text.as_bytes();
-    memchr::memmem::find_iter(b, b"File \"").filter_map(move |p| {
+    FILE_QUOTE.find_iter(b).filter_map(move |p| {
         let q = p + "File \"".len();
         let r = q + memchr::memchr(b'"', &b[q..])?;
         (r > q).then_some((q, r))

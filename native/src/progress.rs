@@ -26,6 +26,9 @@ const COUNTS: &str = concat!(
     r"\[(?P<elapsed>\d+(?::\d{2}){1,2})(?:<(?P<remaining>[\d:?]+))?,\s*",
     r"(?P<rate>\d+(?:\.\d+)?|\?)\s*(?P<unit>[^\],\s]*)"
 );
+/// The searcher for `%|`, built once.
+static PERCENT_BAR: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new(b"%|"));
 const LABEL_CHARS: usize = 300;
 const BAR_CHARS: usize = 400;
 const POSTFIX_CHARS: usize = 300;
@@ -47,7 +50,7 @@ pub struct Match<'a> {
 pub fn search(text: &str) -> Option<Match<'_>> {
     let bytes = text.as_bytes();
     let mut from = 0;
-    while let Some(rel) = memchr::memmem::find(&bytes[from..], b"%|") {
+    while let Some(rel) = PERCENT_BAR.find(&bytes[from..]) {
         let find = from + rel;
         let pct = percent_start(text, find);
         if pct < find {
