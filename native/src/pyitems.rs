@@ -406,33 +406,19 @@ pub fn items_to_python<'py>(
                 let fields = message_fields(&mut o, builder, row, text, groups)?;
                 (row.kind.bind(py), *line, *ts, fields, *line, None)
             }
-            Item::Bar {
-                line,
-                ts,
-                end_line,
-                end_ts,
-                label,
-                total,
-                done,
-                final_rate,
-                unit,
-                elapsed,
-                first_elapsed,
-                states,
-                ts_before,
-            } => {
+            Item::Bar(bar) => {
                 let fields = PyDict::new(py);
-                fields.set_item("label", label)?;
-                fields.set_item("total", count(py, *total)?)?;
-                fields.set_item("done", count(py, *done)?)?;
-                fields.set_item("final_rate", final_rate)?;
-                fields.set_item("rate_unit", unit)?;
-                fields.set_item("elapsed_s", elapsed)?;
-                fields.set_item("first_elapsed_s", first_elapsed)?;
-                fields.set_item("states", states)?;
-                fields.set_item("ts_before", o.time(*ts_before)?)?;
+                fields.set_item("label", &bar.label)?;
+                fields.set_item("total", count(py, bar.total)?)?;
+                fields.set_item("done", count(py, bar.done)?)?;
+                fields.set_item("final_rate", bar.final_rate)?;
+                fields.set_item("rate_unit", &bar.unit)?;
+                fields.set_item("elapsed_s", bar.elapsed)?;
+                fields.set_item("first_elapsed_s", bar.first_elapsed)?;
+                fields.set_item("states", bar.states)?;
+                fields.set_item("ts_before", o.time(bar.ts_before)?)?;
                 let kind = builder.progress_bar.bind(py);
-                (kind, *line, *ts, fields, *end_line, *end_ts)
+                (kind, bar.line, bar.ts, fields, bar.end_line, bar.end_ts)
             }
             Item::Lowvram {
                 row,

@@ -532,21 +532,9 @@ pub enum Item {
         text: Arc<str>,
         groups: Arc<[Option<Arc<str>>]>,
     },
-    Bar {
-        line: u64,
-        ts: Option<i64>,
-        end_line: u64,
-        end_ts: Option<i64>,
-        label: Option<String>,
-        total: f64,
-        done: f64,
-        final_rate: Option<f64>,
-        unit: String,
-        elapsed: f64,
-        first_elapsed: f64,
-        states: u64,
-        ts_before: Option<i64>,
-    },
+    /// Boxed, as a traceback: an item is moved several times, and a bar's fields would make
+    /// every item three times as big.
+    Bar(Box<ClosedBar>),
     Lowvram {
         row: usize,
         line: u64,
@@ -557,6 +545,24 @@ pub enum Item {
         text: Arc<str>,
     },
     Traceback(Box<Traceback>),
+}
+
+/// A progress bar's event (parser.py's `_close_bar`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClosedBar {
+    pub line: u64,
+    pub ts: Option<i64>,
+    pub end_line: u64,
+    pub end_ts: Option<i64>,
+    pub label: Option<String>,
+    pub total: f64,
+    pub done: f64,
+    pub final_rate: Option<f64>,
+    pub unit: String,
+    pub elapsed: f64,
+    pub first_elapsed: f64,
+    pub states: u64,
+    pub ts_before: Option<i64>,
 }
 
 #[derive(Clone)]
@@ -1008,7 +1014,7 @@ impl Parser {
         };
         self.flush_activity(out);
         let last = bar.last().clone();
-        out.push(Item::Bar {
+        out.push(Item::Bar(Box::new(ClosedBar {
             line: bar.first.line,
             ts: bar.first.ts,
             end_line: last.line,
@@ -1022,7 +1028,7 @@ impl Parser {
             first_elapsed: bar.first.state.elapsed,
             states: bar.count,
             ts_before: bar.ts_before,
-        });
+        })));
     }
 
     fn close_lowvram(&mut self, out: &mut Vec<Item>) {
@@ -1107,7 +1113,7 @@ mod tests {
             .map(|it| match it {
                 Item::Activity(a) => format!("act:{:?}:{}-{}", a.phase, a.first_line, a.last_line),
                 Item::Message { row, .. } => table.rows[*row].name.clone(),
-                Item::Bar { states, .. } => format!("bar:{states}"),
+                Item::Bar(bar) => format!("bar:{}", bar.states),
                 Item::Lowvram { count, .. } => format!("lowvram:{count}"),
                 Item::Traceback(tb) => format!("traceback:{}", tb.lines),
             })
@@ -1266,6 +1272,15 @@ mod tests {
             let expected = custom_node_frame.captures(line).and_then(|c| spans(&c, 1));
             assert_eq!(matchers::custom_node_frame(line), expected, "{line:?}");
         }
+    }
+
+    #[test]
+    fn an_item_is_small_whatever_its_kind() {
+        assert!(
+            std::mem::size_of::<Item>() <= 80,
+            "{}",
+            std::mem::size_of::<Item>()
+        );
     }
 
     #[test]
