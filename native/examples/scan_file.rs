@@ -19,7 +19,7 @@ const BLOCK_BYTES: usize = 1 << 20;
 
 fn scan_file(pool: &rayon::ThreadPool, table: &Arc<Table>, path: &std::path::Path) -> (u64, usize) {
     let mut file = std::fs::File::open(path).expect("a readable file");
-    let mut parser = Parser::new(Arc::clone(table));
+    let mut parser = Parser::new();
     let mut counts = Counts::default();
     let mut lines = 0u64;
     let mut items = Vec::new();
@@ -48,7 +48,7 @@ fn scan_file(pool: &rayon::ThreadPool, table: &Arc<Table>, path: &std::path::Pat
             lines += scans.len() as u64;
             for s in scans {
                 if let Scan::Ready(line) = s {
-                    parser.feed(line, &mut items);
+                    parser.feed(table, line, &mut items);
                 }
             }
             count += items.len();

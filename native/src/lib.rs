@@ -85,7 +85,7 @@ impl State {
                     line
                 }
             };
-            self.parser.feed(line, &mut items);
+            self.parser.feed(table, line, &mut items);
         }
         Ok(items)
     }
@@ -162,7 +162,7 @@ impl Scanner {
         };
         Ok(Scanner {
             state: Some(State {
-                parser: Parser::new(Arc::clone(&table)),
+                parser: Parser::new(),
                 lines: 0,
                 counts: Counts::default(),
                 redaction,
@@ -283,13 +283,7 @@ impl Scanner {
             .parser
             .style_order
             .iter()
-            .map(|s| {
-                let i = prefix::Style::ALL
-                    .iter()
-                    .position(|x| x == s)
-                    .expect("style");
-                (s.name(), state.parser.styles[i])
-            })
+            .map(|s| (s.name(), state.parser.styles[s.index()]))
             .collect()
     }
 }

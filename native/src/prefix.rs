@@ -83,6 +83,11 @@ impl Style {
         Style::RunpodStream,
     ];
 
+    /// The style's place in ALL.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Style::None => "none",
@@ -626,6 +631,13 @@ mod tests {
                 civil(us),
                 (y as i32, mo as u8, d as u8, 23, 59, 58, 999_999)
             );
+        }
+    }
+
+    #[test]
+    fn a_style_knows_its_place() {
+        for (i, style) in Style::ALL.iter().enumerate() {
+            assert_eq!(style.index(), i, "{}", style.name());
         }
     }
 

@@ -740,9 +740,9 @@ impl Tracebacks {
     }
 }
 
-/// The ordered half of parser.py's Parser.
+/// The ordered half of parser.py's Parser (its message table is given to each call: the
+/// scanner's, which its lines were scanned with).
 pub struct Parser {
-    table: Arc<Table>,
     clock: Clock,
     pub skipped_lines: u64,
     pub styles: [u64; 8],
@@ -763,10 +763,15 @@ pub struct Parser {
     events: Vec<Item>,
 }
 
+impl Default for Parser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Parser {
-    pub fn new(table: Arc<Table>) -> Parser {
+    pub fn new() -> Parser {
         Parser {
-            table,
             clock: Clock::default(),
             skipped_lines: 0,
             styles: [0; 8],
@@ -787,16 +792,12 @@ impl Parser {
     }
 
     /// Parse one scanned line: its items go to `out`, after the activity runs up to it.
-    pub fn feed(&mut self, scan: LineScan, out: &mut Vec<Item>) {
-        let table = Arc::clone(&self.table);
+    pub fn feed(&mut self, table: &Table, scan: LineScan, out: &mut Vec<Item>) {
         for &tick in &scan.ticks {
             self.clock.time_only(tick);
         }
         let ts = self.clock.resolve(scan.stamp);
-        let style = Style::ALL
-            .iter()
-            .position(|s| *s == scan.style)
-            .expect("style");
+        let style = scan.style.index();
         if self.styles[style] == 0 {
             self.style_order.push(scan.style);
         }
@@ -811,7 +812,7 @@ impl Parser {
         }
         let line = scan.number;
         if self.tracebacks.active() {
-            let (taken, done) = self.tracebacks.feed(&table, line, ts, &scan.text);
+            let (taken, done) = self.tracebacks.feed(table, line, ts, &scan.text);
             if taken {
                 self.mark(line, ts, scan.resolution, Phase::Other, false);
                 self.move_closed(out);
@@ -836,12 +837,12 @@ impl Parser {
         match Arc::try_unwrap(scan.segmented) {
             Ok(owned) => {
                 for op in owned.ops {
-                    self.op(&table, op, line, ts, &mut events, out);
+                    self.op(table, op, line, ts, &mut events, out);
                 }
             }
             Err(shared) => {
                 for op in &shared.ops {
-                    self.op(&table, op.clone(), line, ts, &mut events, out);
+                    self.op(table, op.clone(), line, ts, &mut events, out);
                 }
             }
         }
@@ -1097,11 +1098,11 @@ mod tests {
 
     fn parse(log: &str) -> (Vec<Item>, Arc<Table>) {
         let table = Arc::new(table());
-        let mut parser = Parser::new(Arc::clone(&table));
+        let mut parser = Parser::new();
         let (scans, _) = scan_block(&table, log, 1, None, &mut Vec::new());
         let mut out = Vec::new();
         for scan in scans {
-            parser.feed(ready(scan), &mut out);
+            parser.feed(&table, ready(scan), &mut out);
         }
         parser.close(&mut out);
         (out, table)
@@ -1171,10 +1172,10 @@ mod tests {
     }
 
     fn items_of(table: &Arc<Table>, scans: Vec<Scan>) -> Vec<Item> {
-        let mut parser = Parser::new(Arc::clone(table));
+        let mut parser = Parser::new();
         let mut out = Vec::new();
         for scan in scans {
-            parser.feed(ready(scan), &mut out);
+            parser.feed(table, ready(scan), &mut out);
         }
         parser.close(&mut out);
         out
