@@ -12,8 +12,9 @@ use crate::prefix;
 use crate::scan::{Item, Traceback};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDateTime, PyDict, PyFloat, PyInt, PyString};
+use pyo3::types::{PyBytes, PyDateTime, PyDict, PyFloat, PyInt, PyString, PyType};
 use pyo3::IntoPyObjectExt;
+use pyo3::PyTypeInfo;
 use std::sync::Arc;
 
 /// How a field's matched text becomes its value.
@@ -232,9 +233,16 @@ impl<'py, K: PartialEq + Copy> Recent<'py, K> {
 /// `datetime` objects for microsecond times (0001-01-01 based, prefix.rs), the last few remembered:
 /// an activity's times and its line's events share them. Built here because Python's
 /// `datetime.min + timedelta(microseconds=...)` costs 1.7 us, more than all else an item needs.
+///
+/// Each is made from its pickled state, `datetime(b"...")`: the ten bytes pickle writes (year
+/// high and low, month, day, hour, minute, second, microsecond in three bytes, big-endian), which
+/// the constructor copies as they are. With the stable ABI the C API's constructor is out of
+/// reach, and the call with seven numbers (PyDateTime::new) parses its arguments by keyword: it
+/// cost three times as much. Every pickle of a datetime holds this state, so no Python can drop it.
 pub struct Times<'py> {
     py: Python<'py>,
     recent: Recent<'py, i64>,
+    datetime: Bound<'py, PyType>,
 }
 
 impl<'py> Times<'py> {
@@ -242,6 +250,7 @@ impl<'py> Times<'py> {
         Times {
             py,
             recent: Recent::new(),
+            datetime: PyDateTime::type_object(py),
         }
     }
 
@@ -249,12 +258,18 @@ impl<'py> Times<'py> {
         let Some(us) = us else {
             return Ok(self.py.None().into_bound(self.py));
         };
-        let py = self.py;
-        self.recent.get(us, || {
-            let (y, mo, d, h, mi, s, micro) = prefix::civil(us);
-            Ok(PyDateTime::new(py, y, mo, d, h, mi, s, micro, None)?.into_any())
-        })
+        let (py, datetime) = (self.py, &self.datetime);
+        self.recent
+            .get(us, || datetime.call1((PyBytes::new(py, &pickled(us)),)))
     }
+}
+
+/// A time's state as pickle writes a naive `datetime` (see Times).
+fn pickled(us: i64) -> [u8; 10] {
+    let (y, mo, d, h, mi, s, micro) = prefix::civil(us);
+    let [_, _, y_high, y_low] = (y as u32).to_be_bytes();
+    let [_, m_high, m_mid, m_low] = micro.to_be_bytes();
+    [y_high, y_low, mo, d, h, mi, s, m_high, m_mid, m_low]
 }
 
 /// Slots of `Objects`' table of shared values (a power of two).
@@ -514,6 +529,40 @@ mod tests {
             }
             assert!(int("1.5").is_none());
             assert!(int("1234567890123456789").is_none()); // 19 digits: Python's int
+        });
+    }
+
+    /// The states CPython's `datetime.__reduce__()` gives for these times (microseconds since
+    /// 0001-01-01), and the datetimes the constructor reads back from them.
+    #[test]
+    fn times_are_pickled_as_python_pickles_them() {
+        for (us, state) in [
+            (
+                63_896_833_682_618_719,
+                [7, 233, 10, 23, 16, 28, 2, 9, 112, 223],
+            ),
+            (0, [0, 1, 1, 1, 0, 0, 0, 0, 0, 0]),
+            (
+                315_537_897_599_999_999,
+                [39, 15, 12, 31, 23, 59, 59, 15, 66, 63],
+            ),
+            (59_926_608_000_000_001, [7, 108, 1, 1, 0, 0, 0, 0, 0, 1]),
+        ] {
+            assert_eq!(pickled(us), state, "{us}");
+        }
+        Python::initialize();
+        Python::attach(|py| {
+            let mut times = Times::new(py);
+            let shown = |t: Bound<'_, PyAny>| t.str().unwrap().to_string();
+            assert_eq!(
+                shown(times.get(Some(63_896_833_682_618_719)).unwrap()),
+                "2025-10-23 16:28:02.618719"
+            );
+            assert_eq!(shown(times.get(Some(0)).unwrap()), "0001-01-01 00:00:00");
+            assert_eq!(
+                shown(times.get(Some(315_537_897_599_999_999)).unwrap()),
+                "9999-12-31 23:59:59.999999"
+            );
         });
     }
 
