@@ -4,7 +4,8 @@
 //! converters, so a row's fields mean the same whichever scanner read the line.
 
 use crate::pytext::{self, compile};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{Input, MatchKind};
 use regex::{CaptureLocations, Regex};
 use serde::Deserialize;
 use std::cell::RefCell;
@@ -132,7 +133,9 @@ pub struct Found {
 pub struct Table {
     id: u64,
     pub rows: Vec<Row>,
-    needles: AhoCorasick,
+    /// The needles' automaton, used directly (not behind AhoCorasick's dynamic dispatch: it is
+    /// run on most lines, most of them short).
+    needles: aho_corasick::dfa::DFA,
     by_needle: Vec<Vec<usize>>,
     oom: Regex,
 }
@@ -206,9 +209,8 @@ impl Table {
         }
         // Python's needle regex is an alternation, longest needle first: at the leftmost needle,
         // the longest one there wins. Aho-Corasick's leftmost-longest is that rule.
-        let needles_ac = AhoCorasickBuilder::new()
+        let needles_ac = aho_corasick::dfa::DFA::builder()
             .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
             .build(&needles)
             .map_err(|e| format!("messages.toml needles: {e}"))?;
         let oom_text = raw
@@ -236,7 +238,10 @@ impl Table {
         let mut pos = 0;
         let mut failed: Vec<usize> = Vec::new();
         while pos <= text.len() {
-            let m = self.needles.find(Input::new(text).span(pos..text.len()))?;
+            let m = self
+                .needles
+                .try_find(&Input::new(text).span(pos..text.len()))
+                .expect("an unanchored search of a leftmost-longest automaton")?;
             for &row in &self.by_needle[m.pattern().as_usize()] {
                 if failed.contains(&row) {
                     continue;
