@@ -196,11 +196,10 @@ pub fn scan_block_in<'a>(
     redaction: Option<&Redaction>,
     memos: &mut Vec<SegmentMemo>,
 ) -> (Vec<Scan<'a>>, Counts) {
-    let body = text.strip_suffix('\n').unwrap_or(text);
-    let lines: Vec<&str> = if text.is_empty() {
+    let lines = if text.is_empty() {
         Vec::new()
     } else {
-        body.split('\n').collect()
+        split_lines(text.strip_suffix('\n').unwrap_or(text))
     };
     if lines.len() <= LINES_PER_TASK {
         // one piece: scanned here, without waking the pool (a small log's whole input)
@@ -265,6 +264,18 @@ impl Drop for Piece<'_> {
         shared.0.push(std::mem::take(&mut self.memo));
         shared.1.add(&self.counts);
     }
+}
+
+/// `body.split('\n')`, into a Vec sized for lines of about 64 bytes at first.
+fn split_lines(body: &str) -> Vec<&str> {
+    let mut lines = Vec::with_capacity(body.len() / 64 + 1);
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', body.as_bytes()) {
+        lines.push(&body[start..end]);
+        start = end + 1;
+    }
+    lines.push(&body[start..]);
+    lines
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -1272,6 +1283,23 @@ mod tests {
             assert_eq!(matchers::file_frame(line), expected, "{line:?}");
             let expected = custom_node_frame.captures(line).and_then(|c| spans(&c, 1));
             assert_eq!(matchers::custom_node_frame(line), expected, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn lines_are_split_as_str_split_splits_them() {
+        for body in [
+            "",
+            "a",
+            "a\n",
+            "\n\n",
+            "got prompt\r\n\nPrompt executed in 1.00 seconds",
+        ] {
+            assert_eq!(
+                split_lines(body),
+                body.split('\n').collect::<Vec<_>>(),
+                "{body:?}"
+            );
         }
     }
 
