@@ -62,6 +62,15 @@ struct Cursor<'a> {
     i: usize,
 }
 
+/// `text` read from its start by `read`, a matcher's steps (see Fast).
+fn parse<T>(text: &str, read: impl FnOnce(&mut Cursor) -> Step<T>) -> Fast<T> {
+    read(&mut Cursor {
+        b: text.as_bytes(),
+        i: 0,
+    })
+    .into()
+}
+
 impl Cursor<'_> {
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
@@ -182,11 +191,7 @@ impl Cursor<'_> {
 /// prefix.rs's DOCKER:
 /// `^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?(?:Z|[+-]\d{2}:?\d{2}) ?`
 pub fn docker(text: &str) -> Fast<Caps> {
-    let mut c = Cursor {
-        b: text.as_bytes(),
-        i: 0,
-    };
-    let mut run = || -> Step<Caps> {
+    parse(text, |c| {
         let date = c.date()?;
         c.byte(b'T')?;
         let hms = c.hms()?;
@@ -205,18 +210,13 @@ pub fn docker(text: &str) -> Fast<Caps> {
             end: c.i,
             groups: [Some(date), Some(hms), frac, None],
         })
-    };
-    run().into()
+    })
 }
 
 /// prefix.rs's MANAGER:
 /// `^\[(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2})(?::(\d{2})(?:[.,](\d+))?)?\] ?`
 pub fn manager(text: &str) -> Fast<Caps> {
-    let mut c = Cursor {
-        b: text.as_bytes(),
-        i: 0,
-    };
-    let mut run = || -> Step<Caps> {
+    parse(text, |c| {
         c.byte(b'[')?;
         let date = c.date()?;
         c.byte(b' ')?;
@@ -244,17 +244,12 @@ pub fn manager(text: &str) -> Fast<Caps> {
             end: c.i,
             groups: [Some(date), Some(hm), sec, frac],
         })
-    };
-    run().into()
+    })
 }
 
 /// prefix.rs's TIME_ONLY: `^\[?(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?\]? `
 pub fn time_only(text: &str) -> Fast<Caps> {
-    let mut c = Cursor {
-        b: text.as_bytes(),
-        i: 0,
-    };
-    let mut run = || -> Step<Caps> {
+    parse(text, |c| {
         c.maybe(b'[');
         let h = c.digits_n(2)?;
         c.byte(b':')?;
@@ -268,18 +263,13 @@ pub fn time_only(text: &str) -> Fast<Caps> {
             end: c.i,
             groups: [Some(h), Some(m), Some(s), frac],
         })
-    };
-    run().into()
+    })
 }
 
 /// Could REPORT, PY_FORMATTER or CONSOLE_ROW (each starts with `\d{4}-\d{2}-\d{2}`) match `text`?
 /// False only when they surely cannot.
 pub fn may_start_with_date(text: &str) -> bool {
-    let mut c = Cursor {
-        b: text.as_bytes(),
-        i: 0,
-    };
-    c.date() != Err(Miss::No)
+    parse(text, |c| c.date()) != Fast::NoMatch
 }
 
 /// The numbers of a tqdm state (progress.rs's COUNTS, after the bar): spans of its groups.
@@ -298,10 +288,6 @@ pub struct TqdmCounts {
 /// `\[(?P<elapsed>\d+(?::\d{2}){1,2})(?:<(?P<remaining>[\d:?]+))?,\s*`
 /// `(?P<rate>\d+(?:\.\d+)?|\?)\s*(?P<unit>[^\],\s]*)`
 pub fn tqdm_counts(text: &str, spaces_first: bool) -> Fast<TqdmCounts> {
-    let mut c = Cursor {
-        b: text.as_bytes(),
-        i: 0,
-    };
     let si = |c: &mut Cursor| -> Step<Span> {
         let (start, _) = c.decimal()?;
         if matches!(c.peek(), Some(b'k' | b'M' | b'G' | b'T' | b'P')) {
@@ -309,13 +295,13 @@ pub fn tqdm_counts(text: &str, spaces_first: bool) -> Fast<TqdmCounts> {
         }
         Ok((start, c.i))
     };
-    let mut run = || -> Step<TqdmCounts> {
+    parse(text, |c| {
         if spaces_first {
             c.spaces()?;
         }
-        let n = si(&mut c)?;
+        let n = si(c)?;
         c.byte(b'/')?;
-        let total = si(&mut c)?;
+        let total = si(c)?;
         c.spaces()?;
         c.byte(b'[')?;
         let elapsed_start = c.i;
@@ -375,8 +361,7 @@ pub fn tqdm_counts(text: &str, spaces_first: bool) -> Fast<TqdmCounts> {
             rate,
             unit: (unit_start, c.i),
         })
-    };
-    run().into()
+    })
 }
 
 /// prefix.rs's LEVEL_TAG: `^\[(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\] ?`, where it ends
