@@ -167,23 +167,22 @@ impl Cursor<'_> {
 
     /// `\d{4}-\d{2}-\d{2}`, its span.
     fn date(&mut self) -> Step<Span> {
-        let start = self.i;
-        self.digits_n(4)?;
-        self.byte(b'-')?;
-        self.digits_n(2)?;
-        self.byte(b'-')?;
-        self.digits_n(2)?;
-        Ok((start, self.i))
+        self.separated([4, 2, 2], b'-')
     }
 
     /// `\d{2}:\d{2}:\d{2}`, its span.
     fn hms(&mut self) -> Step<Span> {
+        self.separated([2, 2, 2], b':')
+    }
+
+    /// Three runs of `widths` digits with `sep` between them, their span.
+    fn separated(&mut self, widths: [usize; 3], sep: u8) -> Step<Span> {
         let start = self.i;
-        self.digits_n(2)?;
-        self.byte(b':')?;
-        self.digits_n(2)?;
-        self.byte(b':')?;
-        self.digits_n(2)?;
+        self.digits_n(widths[0])?;
+        for width in &widths[1..] {
+            self.byte(sep)?;
+            self.digits_n(*width)?;
+        }
         Ok((start, self.i))
     }
 }
