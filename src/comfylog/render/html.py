@@ -27,6 +27,7 @@ from ..index import ReportIndex, evidence_in_line_order, index_of, own_spans
 from ..model import PHASES, Finding, ProgressBar, Prompt, Report, Run
 from ..text import basename, clock, fmt_s, is_time_only, plural, span_text, when
 from ..version import __version__
+from .styles import PHASE_LABEL as OTHER_LABELS
 
 if TYPE_CHECKING:  # the comparison is only rendered when one was made
     from ..compare import Comparison, Delta
@@ -43,17 +44,8 @@ PHASE_COLOUR = {
     "outside": "#3fb0c0",
     "install": "#c0609a",
 }
-PHASE_LABEL = {
-    "startup": "start-up",
-    "idle": "idle",
-    Phase.LOAD.value: "load",
-    Phase.INFERENCE.value: "inference",
-    Phase.WAIT.value: "wait",
-    Phase.OTHER.value: "other",
-    "untimed": "not timed",
-    "outside": "outside prompts",
-    "install": "installing",
-}
+#: Every kind of bar drawn: the phases by their names, and the rest as every output names them (styles.py).
+PHASE_LABEL = {"startup": "start-up", "idle": "idle", **{p.value: p.value for p in PHASES}, **OTHER_LABELS}
 #: Bounds that keep a page for a huge log light enough for a browser.
 MAX_TIMELINE_ROWS = 40
 MAX_TIMELINE_BARS = 4000
