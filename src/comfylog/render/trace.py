@@ -25,9 +25,10 @@ import json
 from array import array
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any, TextIO
 
 from ..events import Event as LogEvent
@@ -384,29 +385,24 @@ class _Layout:
         """Before the layout: which run places each error and websocket line that has a time; which lines
         the others and the findings wait for. Lines outside every run are placed now."""
         outside: list[tuple[_Process, int, int, int, _Instant]] = []
-        for position, error in enumerate(self.report.errors):
-            run = self.index.run_at(error.source, error.line)
-            at = self._at(error.ts)
+
+        def plan(source: int, line: int, ts: datetime | None, per_run: Mapping[int, MutableSequence[Any]], ref: Any,
+                 make: Callable[[], _Instant]) -> None:
+            run = self.index.run_at(source, line)
+            at = self._at(ts)
             if at is not None and run is not None:
-                self.run_errors[run.index].append(position)
-                continue
-            instant = self._error_instant(error)
-            if at is None:
-                self.waiting[error.source][error.line].append((process_of(run), instant))
+                per_run[run.index].append(ref)  # placed with its run (add_run_instants)
+            elif at is None:
+                self.waiting[source][line].append((process_of(run), make()))
             else:
-                outside.append((process_of(run), error.source, error.line, at, instant))
+                outside.append((process_of(run), source, line, at, make()))
+
+        for position, error in enumerate(self.report.errors):
+            plan(error.source, error.line, error.ts, self.run_errors, position, partial(self._error_instant, error))
         for kind, what in WEBSOCKET_INSTANTS:
             for ev in self.index.events.get(kind, ()):
-                run = self.index.run_at(ev.source, ev.line)
-                at = self._at(ev.ts)
-                if at is not None and run is not None:
-                    self.run_websocket[run.index].append((what, ev))
-                    continue
-                instant = self._websocket_instant(what, ev)
-                if at is None:
-                    self.waiting[ev.source][ev.line].append((process_of(run), instant))
-                else:
-                    outside.append((process_of(run), ev.source, ev.line, at, instant))
+                plan(ev.source, ev.line, ev.ts, self.run_websocket, (what, ev),
+                     partial(self._websocket_instant, what, ev))
         for finding in self.report.findings:
             self.add_finding(process_of(self.run_of_finding(finding)), finding)
         self.anchors = _Anchors((source, line) for source, lines in self.waiting.items() for line in lines)
