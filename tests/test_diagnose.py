@@ -473,3 +473,15 @@ def test_shapes_that_do_not_fit_in_a_prompt_that_loaded_nothing() -> None:
     finding = by_id(analyze_text(text))["exception"]
     assert finding.advice[0].startswith("Tensors of shapes that do not fit")
     assert "this prompt loaded" not in finding.advice[0]
+
+
+def test_a_chain_that_began_with_a_missing_part_of_a_package_is_not_told_to_pip_install_it() -> None:
+    """047's chain, its first exception turned into a missing part of a package (``a.b``): the advice says
+    it is a part of ``torchvision``, never to install ``torchvision.transforms.functional_tensor``."""
+    text = corpus_log("047").read_text("utf-8", errors="replace").replace(
+        "No module named 'diffusers'", "No module named 'torchvision.transforms.functional_tensor'")
+    (found,) = [f for f in analyze_text(text).findings if f.id == "exception"]
+    advice = "\n".join(found.advice)
+    assert "`torchvision.transforms.functional_tensor` is a part of `torchvision`" in advice
+    assert "The chain of exceptions begins with" not in advice
+    assert "install `torchvision.transforms.functional_tensor`" not in advice

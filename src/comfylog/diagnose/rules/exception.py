@@ -107,12 +107,12 @@ def _exception(facts: Facts) -> list[Finding]:
     mac = any(platform_of(facts, facts.run_at(g[0].record.source, g[0].record.line)) == "mac" for g in distinct)
     # A chain that began with a missing module first: the wrapper's own words (047: "ensure transformers>=4.51.3
     # is installed") come after what failed underneath (`No module named 'diffusers'`).
-    advice: list[str] = [ADVICE_ROOT_MODULE(cause=clip(g[0].cause, 120), package=package_of(g[0].module))
-                         for g in distinct[:3] if g[0].module and g[0].cause]
+    advice = [item for g in distinct[:3] if (item := _root_module_advice(g[0])) is not None]
     # Then the messages' own instructions: the node's author wrote the fix into the exception.
+    cap = len(advice) + MAX_OWN_WORDS
     for group in distinct:
         own = own_words_advice(group[0].error, f"The error from `{group[0].node}`" if group[0].node else "The error")
-        if own is not None and own not in advice and len(advice) < MAX_OWN_WORDS + len(distinct[:3]):
+        if own is not None and own not in advice and len(advice) < cap:
             advice.append(own)
     told_nodes: set[str] = set()
     for group in distinct[:3]:
@@ -138,8 +138,8 @@ def _exception(facts: Facts) -> list[Finding]:
                      "package, the node needs another version of it" if f.node else
                      "Re-install what brings it, or the version the code needs")
             item = ADVICE_MODULE_PART(module=f.module, package=top, where=where)
-        elif f.module and f.cause:
-            item = ADVICE_ROOT_MODULE(cause=clip(f.cause, 120), package=package_of(f.module))
+        elif (root := _root_module_advice(f)) is not None:
+            item = root  # already first in the advice
         elif f.module:
             item = ADVICE_MODULE(package=package_of(f.module))
         elif f.node:
@@ -166,6 +166,14 @@ def _exception(facts: Facts) -> list[Finding]:
         {"exceptions": len(records), "prompts": len(prompts),
          "failures": [{"node": g[0].node, "error": clip(g[0].error, 200), "count": len(g)} for g in distinct[:5]]},
         sum(prompt_seconds(p) for p in facts.prompts_by_index(prompts)), prompts, total=len(records))]
+
+
+def _root_module_advice(f: Failure) -> str | None:
+    """A chain of exceptions that began with a missing top-level module: what to install (a part of a
+    package, ``a.b``, is no package to install: ADVICE_MODULE_PART says so instead)."""
+    if f.module and f.cause and "." not in f.module:
+        return ADVICE_ROOT_MODULE(cause=clip(f.cause, 120), package=package_of(f.module))
+    return None
 
 
 @dataclass
