@@ -52,9 +52,6 @@ class Phases:
         """The phase's seconds, 0.0 where it was not timed (for sums that say so themselves)."""
         return getattr(self, phase.value) or 0.0
 
-    def add(self, phase: Phase, seconds: float) -> None:
-        setattr(self, phase.value, self.seconds(phase) + seconds)
-
     @property
     def timed(self) -> bool:
         """Every phase is known."""
