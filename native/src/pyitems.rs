@@ -259,14 +259,22 @@ impl<'py> Times<'py> {
             return Ok(self.py.None().into_bound(self.py));
         };
         let (py, datetime) = (self.py, &self.datetime);
-        self.recent
-            .get(us, || datetime.call1((PyBytes::new(py, &pickled(us)),)))
+        self.recent.get(us, || {
+            let civil = prefix::civil(us);
+            if (1..=9999).contains(&civil.0) {
+                datetime.call1((PyBytes::new(py, &pickled(civil)),))
+            } else {
+                // The pickled state is taken unchecked: a time past year 9999 (a time-only log whose
+                // day rolls over millions of times) goes to the checked constructor, which refuses it.
+                let (y, mo, d, h, mi, s, micro) = civil;
+                datetime.call1((y, mo, d, h, mi, s, micro))
+            }
+        })
     }
 }
 
-/// A time's state as pickle writes a naive `datetime` (see Times).
-fn pickled(us: i64) -> [u8; 10] {
-    let (y, mo, d, h, mi, s, micro) = prefix::civil(us);
+/// A time's state as pickle writes a naive `datetime` (see Times), from its civil parts.
+fn pickled((y, mo, d, h, mi, s, micro): (i32, u8, u8, u8, u8, u8, u32)) -> [u8; 10] {
     let [_, _, y_high, y_low] = (y as u32).to_be_bytes();
     let [_, m_high, m_mid, m_low] = micro.to_be_bytes();
     [y_high, y_low, mo, d, h, mi, s, m_high, m_mid, m_low]
@@ -548,7 +556,7 @@ mod tests {
             ),
             (59_926_608_000_000_001, [7, 108, 1, 1, 0, 0, 0, 0, 0, 1]),
         ] {
-            assert_eq!(pickled(us), state, "{us}");
+            assert_eq!(pickled(prefix::civil(us)), state, "{us}");
         }
         Python::initialize();
         Python::attach(|py| {
@@ -562,6 +570,12 @@ mod tests {
             assert_eq!(
                 shown(times.get(Some(315_537_897_599_999_999)).unwrap()),
                 "9999-12-31 23:59:59.999999"
+            );
+            // a microsecond past year 9999 is refused, as Python refuses it, not made as year 10000
+            let err = times.get(Some(315_537_897_600_000_000)).unwrap_err();
+            assert!(
+                err.is_instance_of::<pyo3::exceptions::PyValueError>(py),
+                "{err}"
             );
         });
     }
