@@ -195,8 +195,7 @@ class Spool(Sequence[T], Generic[T]):
             yield from chunk
 
     def __reversed__(self) -> Iterator[T]:
-        for position in range(len(self) - 1, -1, -1):
-            yield self[position]
+        return self.walk(range(len(self) - 1, -1, -1))  # block by block, nothing kept one by one
 
     @overload
     def __getitem__(self, index: int) -> T: ...
@@ -209,7 +208,7 @@ class Spool(Sequence[T], Generic[T]):
             if index.start is not None and index.start < 0 and -index.start <= len(self._tail) \
                     and index.stop is None and index.step is None:
                 return self._tail[index]  # the common "last few" look-back, no disk
-            return [self[i] for i in range(*index.indices(len(self)))]
+            return list(self.walk(range(*index.indices(len(self)))))  # a run of records: not kept one by one
         spilled = self._spilled
         size = spilled + len(self._tail)
         if index < 0:
