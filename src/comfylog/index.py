@@ -148,8 +148,8 @@ class ReportIndex:
         """``visit`` runs on every prompt and ``visit_load`` on every load, in the index's one pass."""
         self.report = report
         # The small tables that many rules pass over first: a long log's runs and errors are read
-        # first, so they are what its spools keep decoded (spool.py, KEEP_BYTES). The loads come
-        # before the prompts: a prompt's visitor may ask what its loads were.
+        # first, so they are what its spools keep decoded (spool.py, KEEP_BYTES); then the loads, then
+        # the prompts.
         self.runs = _ByIndex(report.runs)
         self._errors = _ByPrompt(report.errors)
         self._loads = _ByPrompt(report.loads, visit_load)

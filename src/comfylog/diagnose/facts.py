@@ -117,21 +117,14 @@ class Facts(ReportIndex, Citations):
         # Each group's records, in report order, in a spool of its own (spool.py): a rule walking a group
         # decodes its members only, not every block of the table they are scattered over.
         self._load_groups: dict[str, Spool[Load]] = {name: Spool(block=GROUP_BLOCK) for name in LOAD_GROUPS}
-        #: The prompts with loads of each of LOAD_GROUPS (the loads are read first): groups of prompts too.
-        with_loads: dict[str, set[int]] = {name: set() for name in LOAD_GROUPS}
-        load_groups = {kind: (self._load_groups[name].append, with_loads[name].add)
-                       for name, kinds in LOAD_GROUPS.items() for kind in kinds}
+        load_groups = {kind: self._load_groups[name].append for name, kinds in LOAD_GROUPS.items() for kind in kinds}
 
         def visit_load(position: int, load: Load) -> None:
-            group = load_groups.get(load.kind)
-            if group is not None:
-                group[0](load)
-                if load.prompt is not None:
-                    group[1](load.prompt)
+            keep = load_groups.get(load.kind)
+            if keep is not None:
+                keep(load)
 
-        tests: dict[str, Callable[[Prompt], bool]] = dict(PROMPT_GROUPS)
-        for name, indexes in with_loads.items():
-            tests[f"{name}_loads"] = lambda p, indexes=indexes: p.index in indexes  # type: ignore[misc]
+        tests = PROMPT_GROUPS
         self._groups: dict[str, Spool[Prompt]] = {name: Spool(block=GROUP_BLOCK) for name in tests}
         self._group_positions: dict[str, array[int]] = {name: array("q") for name in tests}
         filing = [(test, self._groups[name].append, self._group_positions[name].append) for name, test in tests.items()]
@@ -168,8 +161,7 @@ class Facts(ReportIndex, Citations):
         return list(self.prompts_at(sorted(set(indexes))))
 
     def prompts_in(self, group: str) -> Iterator[Prompt]:
-        """The prompts of one of PROMPT_GROUPS (or ``NAME_loads``: those with loads of one of LOAD_GROUPS),
-        in report order."""
+        """The prompts of one of PROMPT_GROUPS, in report order."""
         return iter(self._groups[group])
 
     def _prompt_at(self, position: int) -> Prompt:
