@@ -254,10 +254,18 @@ def _opened(stream: BinaryIO, src: Source, blocks: bool, on_read: OnRead | None 
     return LogInput(src, lines=_clean_lines(head, phys, src, stream))
 
 
+#: Bytes _plain decodes when they hold its lines (400 lines of 160 bytes on average).
+PLAIN_PEEK_BYTES = 64_000
+
+
 def _plain(blocks: list[bytes]) -> bool:
     """Not markdown, a console copy or a saved log stream: the tests _clean_lines makes, on the first
     lines of ``blocks`` (decoded as the reader decodes them, nothing counted)."""
-    text = decode(b"".join(blocks), Source(name=""))
+    data = b"".join(blocks)
+    cut = data[:PLAIN_PEEK_BYTES]  # the first lines are all there is to test: no need to decode a whole block
+    if cut.count(b"\n") >= MARKDOWN_PEEK_LINES:
+        data = cut  # (a character cut at the end lies past the lines tested)
+    text = decode(data, Source(name=""))
     head = text.split("\n", MARKDOWN_PEEK_LINES)[:MARKDOWN_PEEK_LINES]
     lines = list(enumerate(head, start=1))
     if may_be_markdown("\n".join(head)):  # most logs have no fence or quote: one search says so
