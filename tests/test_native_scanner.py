@@ -37,7 +37,8 @@ from .test_hostile_input import LOGS
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 REAL_LOGS = sorted((CORPUS / "logs").glob("*")) + sorted((CORPUS / "scenarios").glob("*.log")) + sorted(
-    (ROOT / "examples").glob("*.log")) + sorted((ROOT / "tests" / "fixtures").glob("*.log"))
+    (ROOT / "examples").glob("*.log")) + sorted((ROOT / "tests" / "fixtures").glob("*.log")) + sorted(
+    p for p in (ROOT / "tests" / "fixtures").glob("runpod-*") if p.suffix != ".log")  # a console copy, a stream
 
 
 def _cargo_works() -> bool:
@@ -128,6 +129,25 @@ def assert_same(path: Path, monkeypatch: pytest.MonkeyPatch, redactor: Redactor 
 @pytest.mark.parametrize("path", REAL_LOGS, ids=lambda p: p.name)
 def test_every_real_log_scans_the_same(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert_same(path, monkeypatch)
+
+
+@needs_native
+def test_runpod_python_and_console_forms_scan_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """runpod 1.12's forms (rp_logger.py: a batch job's ``[batchId=...]``, the TIP level) and the console's
+    lower-case level tags, which no corpus log holds."""
+    log = tmp_path / "runpod.log"
+    log.write_text(
+        "2026-06-04T13:16:48.452Z [info] --- Starting Serverless Worker |  Version 1.12.0 ---\n"
+        '2026-06-04T13:16:49.000Z {"requestId": "sync-6f0a1c52-e1", "message": "[batchId=6f0a1c52] Started.", '
+        '"level": "INFO"}\n'
+        "2026-06-04T13:16:49.100Z TIP    | Your return body is 21.5 MB which exceeds the 20 MB limit.\n"
+        "2026-06-04T13:16:49.200Z [error] Fitness check failed: _cuda_init_check | RuntimeError: CUDA "
+        "initialization failed\n"
+        '2026-06-04T13:16:50.000Z {"requestId": "sync-6f0a1c52-e1", "message": "[batchId=6f0a1c52] Finished.", '
+        '"level": "INFO"}\n', encoding="utf-8")
+    assert_same(log, monkeypatch)
+    kinds = [k for k, *_ in (it[2:3] for it in python_scan(log)[0] if it[0] == "event")]
+    assert [k.value for k in kinds] == ["worker_starting", "job_started", "error_line", "job_finished"]
 
 
 @needs_native

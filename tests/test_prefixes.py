@@ -36,9 +36,18 @@ from comfylog.read.prefixes import MINUTE, PrefixReader
         # print() writes its newline separately: the newline's own "<time> - " ends the line
         ("2024-12-17T21:15:37.373432 - got prompt2024-12-17T21:15:37.373501 - ", "got prompt",
          datetime(2024, 12, 17, 21, 15, 37, 373432), "error-report"),
-        # runpod-python's plain (non-JSON) logger
+        # runpod-python's plain (non-JSON) logger, and its TIP level (rp_tips.py)
         ("INFO   | sync-6f0a1c52-e1 | Started.", "Started.", None, "none"),
         ("INFO   | Jobs in queue: 1", "Jobs in queue: 1", None, "none"),
+        ("TIP    | Your return body is 21.5 MB which exceeds the 20 MB limit. Consider using S3 upload and "
+         "returning the object's URL instead.", "Your return body is 21.5 MB which exceeds the 20 MB limit. "
+         "Consider using S3 upload and returning the object's URL instead.", None, "none"),
+        # runpod 1.12 puts a batch job's id before its messages
+        ('{"requestId": "sync-6f0a1c52-e1", "message": "[batchId=6f0a1c52] Started.", "level": "INFO"}',
+         "Started.", None, "none"),
+        # RunPod's console today: a docker-like time, then its lower-case level
+        ("2026-06-04T13:16:48.452Z [error] Worker is unhealthy, exiting.", "Worker is unhealthy, exiting.",
+         datetime(2026, 6, 4, 13, 16, 48, 452000), "docker"),
         # RunPod's web console (a copy of it: read/console.py reverses its rows)
         ("2025-11-10  21:50:27.563 | info | x4twfmpe23foac | got prompt", "got prompt",
          datetime(2025, 11, 10, 21, 50, 27, 563000), "runpod-console"),
@@ -47,6 +56,9 @@ from comfylog.read.prefixes import MINUTE, PrefixReader
          datetime(2025, 11, 10, 21, 50, 27, 563123), "runpod-stream"),
         ('data: {"source": "container", "line": "[2025-11-10 23:50:27.100] got prompt", '
          '"ts": "2025-11-10T23:50:27+02:00"}', "got prompt", datetime(2025, 11, 10, 21, 50, 27), "runpod-stream"),
+        # the API docs' own event: compact JSON, ts first
+        ('data: {"ts":"2026-06-01T12:02:03Z","source":"container","line":"Model loaded."}', "Model loaded.",
+         datetime(2026, 6, 1, 12, 2, 3), "runpod-stream"),
     ],
 )
 def test_prefix_styles(line: str, text: str, ts: datetime | None, style: str) -> None:

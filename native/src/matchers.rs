@@ -363,11 +363,14 @@ pub fn tqdm_counts(text: &str, spaces_first: bool) -> Fast<TqdmCounts> {
     })
 }
 
-/// prefix.rs's LEVEL_TAG: `^\[(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\] ?`, where it ends
-/// (ASCII only: no need for the regex).
+/// prefixes.py's LEVEL_TAG_RE: `^\[(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\] ?` and the same
+/// words in lower case (the RunPod console's), where it ends (ASCII only: no need for the regex).
 pub fn level_tag(text: &str) -> Option<usize> {
     let rest = text.strip_prefix('[')?;
-    for word in ["INFO", "WARNING", "WARN", "ERROR", "DEBUG", "CRITICAL"] {
+    for word in [
+        "INFO", "WARNING", "WARN", "ERROR", "DEBUG", "CRITICAL", "info", "warning", "warn",
+        "error", "debug", "critical",
+    ] {
         if let Some(after) = rest.strip_prefix(word).and_then(|r| r.strip_prefix(']')) {
             let end = text.len() - after.len();
             return Some(end + usize::from(after.starts_with(' ')));
@@ -401,11 +404,11 @@ pub fn py_logging(text: &str) -> Fast<usize> {
     Fast::NoMatch
 }
 
-/// prefix.rs's RUNPOD_PLAIN: `^(?:DEBUG|INFO|WARN|WARNING|ERROR)\s*\| (?:[^\s|]+ \| )?`, where it
-/// ends.
+/// prefix.rs's RUNPOD_PLAIN: `^(?:DEBUG|INFO|WARN|WARNING|ERROR|TRACE|TIP)\s*\| (?:[^\s|]+ \| )?`,
+/// where it ends.
 pub fn runpod_plain(text: &str) -> Fast<usize> {
     let b = text.as_bytes();
-    for word in ["DEBUG", "INFO", "WARN", "WARNING", "ERROR"] {
+    for word in ["DEBUG", "INFO", "WARN", "WARNING", "ERROR", "TRACE", "TIP"] {
         if !text.starts_with(word) {
             continue;
         }
@@ -441,7 +444,7 @@ pub fn runpod_plain(text: &str) -> Fast<usize> {
 
 /// Could `text` start with one of PY_LOGGING's or RUNPOD_PLAIN's level words?
 pub fn starts_with_level_word(text: &str) -> bool {
-    ["INFO", "WARN", "ERROR", "DEBUG", "CRITICAL"]
+    ["INFO", "WARN", "ERROR", "DEBUG", "CRITICAL", "TRACE", "TIP"]
         .iter()
         .any(|w| text.starts_with(w))
 }

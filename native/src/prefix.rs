@@ -38,7 +38,7 @@ anchored!(
 );
 anchored!(
     RUNPOD_PLAIN,
-    r"(?:DEBUG|INFO|WARN|WARNING|ERROR)\s*\| (?:[^\s|]+ \| )?"
+    r"(?:DEBUG|INFO|WARN|WARNING|ERROR|TRACE|TIP)\s*\| (?:[^\s|]+ \| )?"
 );
 anchored!(PY_LOGGING, r"(?:INFO|WARNING|ERROR|DEBUG|CRITICAL):[\w.]*:");
 // read/runpod.py's CONSOLE_ROW_RE: RunPod's web console copy.
@@ -418,7 +418,7 @@ pub fn read(line: &str) -> Prefixed<'_> {
         let stripped = pytext::strip(&text);
         if stripped.ends_with('}') {
             if let Some(message) = json::message(stripped) {
-                text = Cow::Owned(message);
+                text = Cow::Owned(without_batch_id(message));
                 c = first_char(&text);
             }
         }
@@ -453,7 +453,9 @@ pub fn read(line: &str) -> Prefixed<'_> {
             };
         }
     }
-    if matches!(c, Some('I' | 'W' | 'E' | 'D' | 'C')) && matchers::starts_with_level_word(&text) {
+    if matches!(c, Some('I' | 'W' | 'E' | 'D' | 'C' | 'T'))
+        && matchers::starts_with_level_word(&text)
+    {
         let end = matched_end(matchers::py_logging(&text), &PY_LOGGING, &text)
             .or_else(|| matched_end(matchers::runpod_plain(&text), &RUNPOD_PLAIN, &text));
         if let Some(e) = end {
@@ -467,6 +469,18 @@ pub fn read(line: &str) -> Prefixed<'_> {
         ticks: Vec::new(),
         resolution,
         style,
+    }
+}
+
+/// prefixes.py's BATCH_ID_RE: runpod 1.12 writes a batch job's messages as `[batchId=ID] message`.
+fn without_batch_id(message: String) -> String {
+    match message
+        .strip_prefix("[batchId=")
+        .and_then(|rest| rest.find(']').map(|i| &rest[i + 1..]))
+        .and_then(|rest| rest.strip_prefix(' '))
+    {
+        Some(rest) => rest.to_string(),
+        None => message,
     }
 }
 
@@ -674,6 +688,23 @@ mod tests {
         assert_eq!(read("INFO   | abc-123 | Started.").text, "Started.");
         let line = r#"{"requestId": null, "message": "Finished.", "level": "INFO"}"#;
         assert_eq!(read(line).text, "Finished.");
+        // runpod 1.12: a batch job's messages; the TIP level; the console's lower-case levels
+        let batch =
+            r#"{"requestId": "j-e1", "message": "[batchId=6f0a] Started.", "level": "INFO"}"#;
+        assert_eq!(read(batch).text, "Started.");
+        let unclosed =
+            r#"{"requestId": "j-e1", "message": "[batchId=6f0a Started.", "level": "INFO"}"#;
+        assert_eq!(read(unclosed).text, "[batchId=6f0a Started.");
+        assert_eq!(
+            read("TIP    | Your return body is 21.5 MB").text,
+            "Your return body is 21.5 MB"
+        );
+        let p = read("2026-06-04T13:16:48.452Z [error] Worker is unhealthy, exiting.");
+        assert_eq!(
+            (p.text.as_ref(), p.style),
+            ("Worker is unhealthy, exiting.", Style::Docker)
+        );
+        assert_eq!(read("[Info] x").text, "[Info] x"); // only all upper or all lower case
     }
 
     #[test]

@@ -7,12 +7,16 @@ Styles (see ../shared/notes/formats.md), detected per line so a file can mix the
 * error report: ``2024-12-17T21:15:37.373432 - ``
 * docker / RunPod: ``2025-10-23T16:28:02.618719777Z `` (RFC 3339, UTC; nanoseconds cut to µs)
 * time only: ``20:46:09 `` or ``[20:46:09] `` (rolls over at midnight)
-* level tags: ``[INFO] `` and Python's ``ERROR:root:`` (stripped, no time)
+* level tags: ``[INFO] ``, the RunPod console's ``[info] `` / ``[error] `` (after a docker stamp) and
+  Python's ``ERROR:root:`` (stripped, no time)
 * RunPod console copy: ``2025-11-10  21:50:27.563 | info | x4twfmpe23foac | `` (runpod.py puts its
-  rows in time order)
-* runpod-python JSON: ``{"requestId": ..., "message": "Started.", "level": "INFO"}`` (message kept)
-* RunPod log stream (API v2 SSE, pods and serverless workers): ``{"source": "container", "line": "...",
-  "ts": "2025-11-10T21:50:27.563Z"}``, alone or after SSE's ``data: `` (the line kept, ``ts`` its time)
+  rows in time order, and folds a copy whose cells each sit on a line into such rows)
+* runpod-python JSON: ``{"requestId": ..., "message": "Started.", "level": "INFO"}`` (message kept; the
+  ``[batchId=...] `` that runpod 1.12 puts before a batch job's messages is dropped)
+* runpod-python without an endpoint: ``INFO   | JOB_ID | message`` (levels DEBUG to ERROR, TRACE, TIP)
+* RunPod log stream (API v2 SSE, pods and serverless workers): ``{"ts":"2026-06-01T12:02:03Z",
+  "source":"container","line":"..."}`` in any key order, alone or after SSE's ``data: `` (the line
+  kept, ``ts`` its time)
 
 A line without a prefix gets no time: it is never given an invented one.
 """
@@ -36,7 +40,10 @@ DOCKER_RE = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?(?:Z
 REPORT_RE = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))? - ")
 MANAGER_RE = re.compile(r"\[(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2})(?::(\d{2})(?:[.,](\d+))?)?\] ?")
 TIME_ONLY_RE = re.compile(r"\[?(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?\]? ")
-LEVEL_TAG_RE = re.compile(r"\[(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\] ?")
+# The RunPod console writes its levels in lower case (``2026-06-04T13:16:48.452Z [error] ...``).
+LEVEL_TAG_RE = re.compile(
+    r"\[(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL|info|warning|warn|error|debug|critical)\] ?"
+)
 # Error reports before Nov 2024 used logging's "%(asctime)s - %(name)s - %(levelname)s - %(message)s".
 PY_FORMATTER_RE = re.compile(
     r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:[,.](\d+))? - [\w.]+ - (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) - "
@@ -44,8 +51,11 @@ PY_FORMATTER_RE = re.compile(
 # A print() writes its text and its newline separately, so error-report logs glue the newline's own
 # "<time> - " to the end of the line.
 REPORT_TAIL_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)? - $")
-# runpod-python without RUNPOD_ENDPOINT_ID: "INFO   | JOB_ID | message" (the job id is optional).
-RUNPOD_PLAIN_RE = re.compile(r"(?:DEBUG|INFO|WARN|WARNING|ERROR)\s*\| (?:[^\s|]+ \| )?")
+# runpod-python without RUNPOD_ENDPOINT_ID: f"{level.ljust(7)}| {message}", "INFO   | JOB_ID | message"
+# (the job id is optional); its levels are TRACE, DEBUG, INFO, WARN, ERROR and TIP (rp_logger.py).
+RUNPOD_PLAIN_RE = re.compile(r"(?:DEBUG|INFO|WARN|WARNING|ERROR|TRACE|TIP)\s*\| (?:[^\s|]+ \| )?")
+# runpod 1.12 (rp_logger.py) writes a batch job's messages as f"[batchId={batch_id}] {message}".
+BATCH_ID_RE = re.compile(r"\[batchId=[^\]]*\] ")
 PY_LOGGING_RE = re.compile(r"(?:INFO|WARNING|ERROR|DEBUG|CRITICAL):[\w.]*:")
 JSON_MAX_CHARS = 100_000
 
@@ -154,7 +164,7 @@ class PrefixReader:
                 if streamed[1] is None:
                     return line_read
                 return Prefixed(line_read.text, streamed[1], FINE, "runpod-stream", streamed[2])
-        if c in "IWEDC" and c != "":
+        if c in "IWEDCT" and c != "":
             m = PY_LOGGING_RE.match(text) or RUNPOD_PLAIN_RE.match(text)
             if m:
                 text = text[m.end() :]
@@ -216,4 +226,7 @@ def _json_message(text: str) -> str | None:
     """The ``message`` of a runpod-python JSON log line, or None if the line is not one."""
     obj = _json_object(text)
     message = obj.get("message") if obj is not None else None
-    return message if isinstance(message, str) else None
+    if not isinstance(message, str):
+        return None
+    m = BATCH_ID_RE.match(message)
+    return message[m.end() :] if m else message
