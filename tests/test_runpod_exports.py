@@ -1,9 +1,11 @@
 """RunPod's other log shapes: the web console's copy and the API's log stream.
 
-The console copy has rows newest first, each write's newlines written out as ``\\n`` (issue 13 quotes
-it: ``2025-11-10  21:50:27.563 | info | x4twfmpe23foac | message\\n``); the log stream (API v2 SSE,
-docs.runpod.io/api-reference-v2/pods/stream-pod-logs) sends ``{"source", "line", "ts"}`` events.
-Neither is in the corpus: the real docker-stamped RunPod logs are turned into each shape and must
+Real samples (tests/fixtures/README.md names their sources): a 2024 copy from the console puts each
+cell on a line of its own (time, ``[worker]``, ``[level]``, message); today's worker view shows
+``<RFC 3339 time> [info] message``; the log stream (API v2 SSE, docs.runpod.io/api-reference-v2/pods/
+stream-pod-logs) sends ``id: <ts>/<seq>`` and ``data: {"ts","source","line"}`` events. The one-row copy
+``2025-11-10  21:50:27.563 | info | x4twfmpe23foac | message\\n`` (issue 13) has no real sample. Besides
+the fixtures, the real docker-stamped RunPod logs of the corpus are turned into each shape and must
 tell the same story as the logs they came from.
 """
 
@@ -11,17 +13,22 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from comfylog.api import analyze
+from comfylog.events import Event, EventKind
 from comfylog.model import Report
+from comfylog.parse import Parser
 from comfylog.read.lines import lines_at, read_lines
+from comfylog.read.prefixes import PrefixReader
 from comfylog.watch.analysis import LiveAnalysis
 
 from .cli import run_cli
-from .conftest import corpus_or_skip
+from .conftest import ROOT, corpus_or_skip
 
 DOCKER_LINE_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})\.(\d{3})\d*Z ?(.*)$")
 # RunPod logs in the corpus with docker stamps: a serverless job, an error, two jobs, a restart loop,
@@ -62,6 +69,17 @@ def console_copy(docker_log: str, newest_first: bool = True) -> str:
     return "\n".join(reversed(out) if newest_first else out) + "\n"
 
 
+def stacked_copy(docker_log: str) -> str:
+    """The console's copy of a docker-stamped log as worker-comfyui#79 shows one: each record's time,
+    worker and level on lines of their own, then the message; newest record first."""
+    records = []
+    for line in docker_log.split("\n"):
+        m = DOCKER_LINE_RE.match(line.rstrip("\r"))
+        if m is not None and m.group(4).strip():
+            records.append(f"{m.group(1)} {m.group(2)}.{m.group(3)}\n[x4twfmpe23foac]\n[info]\n{m.group(4)}\n")
+    return "".join(reversed(records))
+
+
 def story(report: Report) -> dict[str, object]:
     """What a reader takes away: runs, prompts and how they ended, bars, loads, errors, findings."""
     return {
@@ -74,16 +92,67 @@ def story(report: Report) -> dict[str, object]:
     }
 
 
+@pytest.mark.parametrize("shape", [console_copy, stacked_copy], ids=["one-row", "cells-on-lines"])
 @pytest.mark.parametrize("name", DOCKER_LOGS)
-def test_a_newest_first_console_copy_tells_the_story_of_its_log(name: str, tmp_path: Path) -> None:
+def test_a_newest_first_console_copy_tells_the_story_of_its_log(
+    name: str, shape: Callable[[str], str], tmp_path: Path
+) -> None:
     original = corpus_or_skip() / "logs" / name
     copy = tmp_path / "console.txt"
-    copy.write_text(console_copy(original.read_bytes().decode("utf-8", errors="replace")), encoding="utf-8")
+    copy.write_text(shape(original.read_bytes().decode("utf-8", errors="replace")), encoding="utf-8")
     want, got = analyze(str(original)), analyze(str(copy))
     assert story(got) == story(want)
-    assert got.sources[0].newest_first and "runpod-console" in got.sources[0].timestamp_styles
+    assert got.sources[0].newest_first and set(got.sources[0].timestamp_styles) == {"runpod-console"}
     # Times kept to the millisecond the console shows.
     assert got.summary.span_s == pytest.approx(want.summary.span_s, abs=0.002)
+
+
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def test_the_2024_console_copy_is_one_line_with_its_time() -> None:
+    """worker-comfyui#79: ``2024-11-19 14:00:45.074`` / ``[c7msa02ut39p9w]`` / ``[info]`` / the message."""
+    _, lines = read_lines(str(FIXTURES / "runpod-console-copy-2024.txt"))
+    raw = list(lines)
+    assert [r.number for r in raw] == [1]
+    read = PrefixReader().read(raw[0].text)
+    assert (read.ts, read.style) == (datetime(2024, 11, 19, 14, 0, 45, 74000), "runpod-console")
+    assert read.text.startswith("invalid prompt: {'type': 'invalid_prompt', 'message': 'Cannot execute because "
+                                "node FaceDetailer does not exist.'")
+    parser = Parser(0)
+    items = [*parser.feed(raw[0]), *parser.close()]
+    assert [it.kind for it in items if isinstance(it, Event)] == [EventKind.PROMPT_INVALID]
+
+
+def test_the_2026_worker_view_finds_the_failed_fitness_check() -> None:
+    """``<time> [error] Fitness check failed: ...``: the console's level tag does not hide the message."""
+    report = analyze(str(FIXTURES / "runpod-console-worker-view-2026.log"))
+    assert [(e.kind, e.message, e.line) for e in report.errors] == [
+        ("unhealthy", "_cuda_init_check | RuntimeError: CUDA initialization failed", 7),
+        ("unhealthy", "the worker failed its fitness checks and exited", 8),
+    ]
+    assert (report.sources[0].first_at, report.sources[0].last_at) == (
+        datetime(2026, 6, 4, 13, 16, 48, 452000), datetime(2026, 6, 4, 13, 17, 6, 800000))
+
+
+def test_a_saved_log_stream_in_the_docs_shape_tells_the_story_of_its_lines(tmp_path: Path) -> None:
+    """Events as the API's docs show them (``id: <ts>/<seq>``, compact ``{"ts","source","line"}``) read
+    as the docker-stamped lines they carry."""
+    stream = FIXTURES / "runpod-log-stream.sse"
+    events = [json.loads(t[len("data: "):]) for t in stream.read_text(encoding="utf-8").splitlines()
+              if t.startswith("data: ")]
+    docker = tmp_path / "docker.log"
+    docker.write_text("".join(f"{e['ts']} {e['line']}\n" for e in events), encoding="utf-8")
+    want, got = analyze(str(docker)), analyze(str(stream))
+    assert story(got) == story(want)
+    assert set(got.sources[0].timestamp_styles) == {"runpod-stream"}
+    assert got.summary.span_s == want.summary.span_s
+    assert [(p.status, p.executed_s) for p in got.prompts] == [("error", 2.29)]
+    # a finding's evidence names the stream's own line: the data line of the event
+    lines = stream.read_text(encoding="utf-8").splitlines()
+    for f in got.findings:
+        for ev in f.evidence:
+            assert lines[ev.line - 1].startswith("data: ") and ev.text.strip() in lines[ev.line - 1]
 
 
 def test_an_oldest_first_console_copy_is_read_in_its_own_order(tmp_path: Path) -> None:
