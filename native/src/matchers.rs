@@ -22,6 +22,18 @@ pub enum Fast<T> {
     Unsure,
 }
 
+impl<T> Fast<T> {
+    /// The match: the matcher's answer, or `regex()`'s where the matcher is unsure (the one way a
+    /// matcher's answer is read, so it can only ever agree with its regex).
+    pub fn or_regex(self, regex: impl FnOnce() -> Option<T>) -> Option<T> {
+        match self {
+            Fast::Match(m) => Some(m),
+            Fast::NoMatch => None,
+            Fast::Unsure => regex(),
+        }
+    }
+}
+
 /// Why a step did not match: no match at all, or a character the matcher cannot judge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Miss {

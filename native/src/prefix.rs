@@ -284,12 +284,8 @@ fn time_only_stamp(text: &str, m: &Caps) -> Option<Stamp> {
 
 /// A prefix regex's match at the start of `text`: the hand-written matcher's answer, or the
 /// regex's where the matcher cannot be sure (matchers.rs).
-fn matched(fast: Fast<Caps>, regex: &Regex, text: &str) -> Option<Caps> {
-    match fast {
-        Fast::Match(caps) => Some(caps),
-        Fast::NoMatch => None,
-        Fast::Unsure => captures(regex, text),
-    }
+fn matched(fast: impl FnOnce(&str) -> Fast<Caps>, regex: &Regex, text: &str) -> Option<Caps> {
+    fast(text).or_regex(|| captures(regex, text))
 }
 
 /// A regex's match at the start of `text`, as spans (its first four groups).
@@ -302,13 +298,9 @@ fn captures(regex: &Regex, text: &str) -> Option<Caps> {
     })
 }
 
-/// The end of a match found by `fast`, or by `regex` where `fast` cannot be sure.
-fn matched_end(fast: Fast<usize>, regex: &Regex, text: &str) -> Option<usize> {
-    match fast {
-        Fast::Match(end) => Some(end),
-        Fast::NoMatch => None,
-        Fast::Unsure => regex.find(text).map(|m| m.end()),
-    }
+/// Where a prefix regex's match at the start of `text` ends (`matched`, without the groups).
+fn matched_end(fast: impl FnOnce(&str) -> Fast<usize>, regex: &Regex, text: &str) -> Option<usize> {
+    fast(text).or_regex(|| regex.find(text).map(|m| m.end()))
 }
 
 fn first_char(text: &str) -> Option<char> {
@@ -327,7 +319,7 @@ pub fn read(line: &str) -> Prefixed<'_> {
         let mut end = None;
         // REPORT, PY_FORMATTER and CONSOLE_ROW start with a date too: not tried on other lines
         let dated = matchers::may_start_with_date(&text);
-        if let Some(m) = matched(matchers::docker(&text), &DOCKER, &text) {
+        if let Some(m) = matched(matchers::docker, &DOCKER, &text) {
             let frac = m.group(&text, 2);
             stamp = at_stamp(at(
                 m.group(&text, 0).unwrap_or(""),
@@ -364,7 +356,7 @@ pub fn read(line: &str) -> Prefixed<'_> {
             style = Style::RunpodConsole;
             nanos = frac.map_or(0, nanos_of);
             end = Some(m.end);
-        } else if let Some(m) = matched(matchers::time_only(&text), &TIME_ONLY, &text) {
+        } else if let Some(m) = matched(matchers::time_only, &TIME_ONLY, &text) {
             stamp = time_only_stamp(&text, &m).unwrap_or(Stamp::None);
             style = Style::TimeOnly;
             end = Some(m.end);
@@ -375,7 +367,7 @@ pub fn read(line: &str) -> Prefixed<'_> {
         }
     }
     if c == Some('[') {
-        if let Some(m) = matched(matchers::manager(&text), &MANAGER, &text) {
+        if let Some(m) = matched(matchers::manager, &MANAGER, &text) {
             let sec = m.group(&text, 2);
             if stamp == Stamp::None {
                 let hm = m.group(&text, 1).unwrap_or("");
@@ -396,7 +388,7 @@ pub fn read(line: &str) -> Prefixed<'_> {
             }
             text = cut_front(text, m.end);
         } else if stamp == Stamp::None {
-            let found = matched(matchers::time_only(&text), &TIME_ONLY, &text).and_then(|m| {
+            let found = matched(matchers::time_only, &TIME_ONLY, &text).and_then(|m| {
                 pytext::rstrip(&text[..m.end])
                     .ends_with(']')
                     .then(|| (time_only_stamp(&text, &m), m.end))
@@ -456,8 +448,8 @@ pub fn read(line: &str) -> Prefixed<'_> {
     if matches!(c, Some('I' | 'W' | 'E' | 'D' | 'C' | 'T'))
         && matchers::starts_with_level_word(&text)
     {
-        let end = matched_end(matchers::py_logging(&text), &PY_LOGGING, &text)
-            .or_else(|| matched_end(matchers::runpod_plain(&text), &RUNPOD_PLAIN, &text));
+        let end = matched_end(matchers::py_logging, &PY_LOGGING, &text)
+            .or_else(|| matched_end(matchers::runpod_plain, &RUNPOD_PLAIN, &text));
         if let Some(e) = end {
             text = cut_front(text, e);
         }

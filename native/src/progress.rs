@@ -1,6 +1,6 @@
 //! tqdm progress states in a line (comfylog/parse/progress.py), found in time linear in the line.
 
-use crate::matchers::{self, Fast, Span, TqdmCounts};
+use crate::matchers::{self, Span, TqdmCounts};
 use crate::prefix::digit_value;
 use crate::pytext::{self, compile, is_decimal};
 use regex::Regex;
@@ -87,11 +87,8 @@ fn numbers_from(text: &str, start: usize, pct: usize, find: usize) -> Option<Mat
 /// percentage), then its postfix and `]`.
 fn finish(text: &str, start: usize, pct: usize, at: usize, after_bar: bool) -> Option<Match<'_>> {
     let from = &text[at..];
-    let c = match matchers::tqdm_counts(from, after_bar) {
-        Fast::Match(c) => c,
-        Fast::NoMatch => return None,
-        Fast::Unsure => counts_by_regex(if after_bar { &NUMBERS } else { &COUNTS_AT }, from)?,
-    };
+    let regex = if after_bar { &NUMBERS } else { &COUNTS_AT };
+    let c = matchers::tqdm_counts(from, after_bar).or_regex(|| counts_by_regex(regex, from))?;
     let q = at + c.end;
     let end = match text[q..].chars().next()? {
         ']' => q + 1,
@@ -240,6 +237,7 @@ pub fn label(raw: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::matchers::Fast;
 
     #[test]
     fn a_real_sampling_state() {
