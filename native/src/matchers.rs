@@ -396,10 +396,16 @@ fn ascii_space(b: u8) -> bool {
     matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ')
 }
 
+/// PY_LOGGING's level words, in the regex's order.
+const PY_LOGGING_LEVELS: [&str; 5] = ["INFO", "WARNING", "ERROR", "DEBUG", "CRITICAL"];
+/// RUNPOD_PLAIN's level words, in the regex's order (WARN is tried before WARNING).
+const RUNPOD_PLAIN_LEVELS: [&str; 7] =
+    ["DEBUG", "INFO", "WARN", "WARNING", "ERROR", "TRACE", "TIP"];
+
 /// prefix.rs's PY_LOGGING: `^(?:INFO|WARNING|ERROR|DEBUG|CRITICAL):[\w.]*:`, where it ends.
 pub fn py_logging(text: &str) -> Fast<usize> {
     let b = text.as_bytes();
-    for word in ["INFO", "WARNING", "ERROR", "DEBUG", "CRITICAL"] {
+    for word in PY_LOGGING_LEVELS {
         if !(text.starts_with(word) && b.get(word.len()) == Some(&b':')) {
             continue;
         }
@@ -420,7 +426,7 @@ pub fn py_logging(text: &str) -> Fast<usize> {
 /// where it ends.
 pub fn runpod_plain(text: &str) -> Fast<usize> {
     let b = text.as_bytes();
-    for word in ["DEBUG", "INFO", "WARN", "WARNING", "ERROR", "TRACE", "TIP"] {
+    for word in RUNPOD_PLAIN_LEVELS {
         if !text.starts_with(word) {
             continue;
         }
@@ -454,11 +460,32 @@ pub fn runpod_plain(text: &str) -> Fast<usize> {
     Fast::NoMatch
 }
 
-/// Could `text` start with one of PY_LOGGING's or RUNPOD_PLAIN's level words?
+/// The bytes the level words of PY_LOGGING and RUNPOD_PLAIN start with, by value.
+const LEVEL_INITIALS: [bool; 256] = {
+    let mut initials = [false; 256];
+    let mut i = 0;
+    while i < PY_LOGGING_LEVELS.len() {
+        initials[PY_LOGGING_LEVELS[i].as_bytes()[0] as usize] = true;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < RUNPOD_PLAIN_LEVELS.len() {
+        initials[RUNPOD_PLAIN_LEVELS[i].as_bytes()[0] as usize] = true;
+        i += 1;
+    }
+    initials
+};
+
+/// Could `text` start with one of PY_LOGGING's or RUNPOD_PLAIN's level words? (Most lines are
+/// told apart by their first byte.)
 pub fn starts_with_level_word(text: &str) -> bool {
-    ["INFO", "WARN", "ERROR", "DEBUG", "CRITICAL", "TRACE", "TIP"]
-        .iter()
-        .any(|w| text.starts_with(w))
+    text.as_bytes()
+        .first()
+        .is_some_and(|&b| LEVEL_INITIALS[usize::from(b)])
+        && PY_LOGGING_LEVELS
+            .iter()
+            .chain(&RUNPOD_PLAIN_LEVELS)
+            .any(|w| text.starts_with(w))
 }
 
 /// Searchers for the frames' literals, built once (building one costs more than a short search).

@@ -404,14 +404,12 @@ pub fn read(line: &str) -> Prefixed<'_> {
     if c == Some('[') {
         if let Some(e) = matchers::level_tag(&text) {
             text = cut_front(text, e);
-            c = first_char(&text);
         }
     } else if c == Some('{') && short(&text) && text.contains("\"message\"") {
         let stripped = pytext::strip(&text);
         if stripped.ends_with('}') {
             if let Some(message) = json::message(stripped) {
                 text = Cow::Owned(without_batch_id(message));
-                c = first_char(&text);
             }
         }
     } else if (c == Some('{') || text.starts_with("data: {"))
@@ -445,9 +443,7 @@ pub fn read(line: &str) -> Prefixed<'_> {
             };
         }
     }
-    if matches!(c, Some('I' | 'W' | 'E' | 'D' | 'C' | 'T'))
-        && matchers::starts_with_level_word(&text)
-    {
+    if matchers::starts_with_level_word(&text) {
         let end = matched_end(matchers::py_logging, &PY_LOGGING, &text)
             .or_else(|| matched_end(matchers::runpod_plain, &RUNPOD_PLAIN, &text));
         if let Some(e) = end {
