@@ -5,11 +5,10 @@
 //!
 //! `--serial` scans on one thread (CPU times compare better on a busy machine).
 //! Each file is read in blocks of whole lines (as comfylog/read/streams.py cuts them), each block
-//! decoded, scanned and fed to the parser in order, as `Scanner.feed` does; a file that is a
-//! folder is read file by file (a fleet). Prints lines, items and the time taken.
+//! scanned by the library's `scan::Input`, as `Scanner.feed` scans it; a file that is a folder is
+//! read file by file (a fleet). Prints lines, items and the time taken.
 
-use _native::clean::{self, Counts};
-use _native::scan::{self, Parser, Scan};
+use _native::scan::Input;
 use _native::table::Table;
 use std::io::Read;
 use std::sync::Arc;
@@ -19,12 +18,8 @@ const BLOCK_BYTES: usize = 1 << 20;
 
 fn scan_file(pool: &rayon::ThreadPool, table: &Arc<Table>, path: &std::path::Path) -> (u64, usize) {
     let mut file = std::fs::File::open(path).expect("a readable file");
-    let mut parser = Parser::new();
-    let mut counts = Counts::default();
-    let mut lines = 0u64;
-    let mut items = Vec::new();
+    let mut input = Input::new(None);
     let mut count = 0;
-    let mut memos = Vec::new();
     let mut carry: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; BLOCK_BYTES];
     loop {
@@ -41,25 +36,15 @@ fn scan_file(pool: &rayon::ThreadPool, table: &Arc<Table>, path: &std::path::Pat
         };
         if cut > 0 {
             let block: Vec<u8> = carry.drain(..cut).collect();
-            let text = clean::decode(&block, &mut counts);
-            let (scans, found) =
-                scan::scan_block_in(pool, table, &text, lines + 1, None, &mut memos);
-            counts.add(&found);
-            lines += scans.len() as u64;
-            for s in scans {
-                if let Scan::Ready(line) = s {
-                    parser.feed(table, line, &mut items);
-                }
-            }
+            // no redaction: no line is handed to `redact`
+            let items = input.scan(pool, table, &block, Ok).expect("a scan");
             count += items.len();
-            items.clear();
         }
         if last {
             break;
         }
     }
-    parser.close(&mut items);
-    (lines, count + items.len())
+    (input.lines, count + input.close().len())
 }
 
 fn main() {

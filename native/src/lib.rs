@@ -19,8 +19,7 @@ use clean::Counts;
 use pyitems::{items_to_python, ItemBuilder, Times};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use scan::{Item, Parser, Scan};
-use std::borrow::Cow;
+use scan::Item;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -54,52 +53,33 @@ struct Scanner {
 }
 
 struct State {
-    parser: Parser,
-    lines: u64,
-    counts: Counts,
-    /// With a redactor: which lines need it, and Python's `redact(text) -> text`.
-    redaction: Option<(scan::Redaction, Py<PyAny>)>,
-    /// The input's memos of recent texts (memo.rs), one per piece of a block scanned at once.
-    memos: Vec<scan::SegmentMemo>,
+    input: scan::Input,
+    /// With a redactor: Python's `redact(text) -> text` (the input knows which lines need it).
+    redact: Option<Py<PyAny>>,
 }
 
 type Scanned = Result<(State, Vec<Item>), String>;
 
 impl State {
     fn scan(&mut self, table: &Table, block: &[u8]) -> Result<Vec<Item>, String> {
-        let text = clean::decode(block, &mut self.counts);
-        let redaction = self.redaction.as_ref().map(|(r, _)| r);
-        let (scans, found) =
-            scan::scan_block(table, &text, self.lines + 1, redaction, &mut self.memos);
-        self.counts.add(&found);
-        self.lines += scans.len() as u64;
-        let mut items = Vec::new();
-        for scan in scans {
-            let line = match scan {
-                Scan::Ready(line) => line,
-                Scan::Redact(number, cleaned) => {
-                    let redacted = self.redact(cleaned)?;
-                    let mut memo = self.memos.pop().unwrap_or_default();
-                    let line = scan::scan_clean(table, number, Cow::Owned(redacted), &mut memo);
-                    self.memos.push(memo);
-                    line
-                }
-            };
-            self.parser.feed(table, line, &mut items);
-        }
-        Ok(items)
-    }
-
-    /// A line through Python's redactor (read/redact.py), as the Python reader applies it.
-    fn redact(&self, text: String) -> Result<String, String> {
-        let (_, redact) = self.redaction.as_ref().expect("a redactor");
-        Python::attach(|py| {
-            redact
-                .call1(py, (text,))
-                .and_then(|r| r.extract::<String>(py))
+        let redact = &self.redact;
+        self.input.scan(&scan::pool(), table, block, |text| {
+            redact_in_python(redact, text)
         })
-        .map_err(|e| format!("redaction failed: {e}"))
     }
+}
+
+/// A line through Python's redactor (read/redact.py), as the Python reader applies it.
+fn redact_in_python(redact: &Option<Py<PyAny>>, text: String) -> Result<String, String> {
+    let redact = redact
+        .as_ref()
+        .expect("a redactor beside the redaction's needles");
+    Python::attach(|py| {
+        redact
+            .call1(py, (text,))
+            .and_then(|r| r.extract::<String>(py))
+    })
+    .map_err(|e| format!("redaction failed: {e}"))
 }
 
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
@@ -153,20 +133,17 @@ impl Scanner {
         builder
             .get()
             .check_rows(py, table.rows.iter().map(|row| row.name.as_str()))?;
-        let redaction = match redaction {
-            None => None,
-            Some((plain, folded, redact)) => Some((
-                scan::Redaction::new(&plain, &folded).map_err(PyValueError::new_err)?,
-                redact,
-            )),
+        let (redaction, redact) = match redaction {
+            None => (None, None),
+            Some((plain, folded, redact)) => (
+                Some(scan::Redaction::new(&plain, &folded).map_err(PyValueError::new_err)?),
+                Some(redact),
+            ),
         };
         Ok(Scanner {
             state: Some(State {
-                parser: Parser::new(),
-                lines: 0,
-                counts: Counts::default(),
-                redaction,
-                memos: Vec::new(),
+                input: scan::Input::new(redaction),
+                redact,
             }),
             table,
             builder,
@@ -219,58 +196,59 @@ impl Scanner {
     fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let mut items = self.finish_scanning(py)?;
         let state = self.state.as_mut().expect("state between blocks");
-        let mut rest = guarded(py, || {
-            let mut rest = Vec::new();
-            state.parser.close(&mut rest);
-            rest
-        })
-        .inspect_err(|_| self.broken = true)?;
+        let mut rest = guarded(py, || state.input.close()).inspect_err(|_| self.broken = true)?;
         items.append(&mut rest);
         items_to_python(py, self.builder.get(), self.source.bind(py), items)
     }
     #[getter]
     fn total_lines(&self) -> u64 {
-        self.state.as_ref().map_or(0, |s| s.lines)
+        self.state.as_ref().map_or(0, |s| s.input.lines)
     }
 
     #[getter]
     fn replaced_bytes(&self) -> u64 {
-        self.state.as_ref().map_or(0, |s| s.counts.replaced_bytes)
+        self.state
+            .as_ref()
+            .map_or(0, |s| s.input.counts.replaced_bytes)
     }
 
     #[getter]
     fn truncated_lines(&self) -> u64 {
-        self.state.as_ref().map_or(0, |s| s.counts.truncated_lines)
+        self.state
+            .as_ref()
+            .map_or(0, |s| s.input.counts.truncated_lines)
     }
 
     #[getter]
     fn repaired_mojibake(&self) -> u64 {
         self.state
             .as_ref()
-            .map_or(0, |s| s.counts.repaired_mojibake)
+            .map_or(0, |s| s.input.counts.repaired_mojibake)
     }
 
     #[getter]
     fn skipped_lines(&self) -> u64 {
-        self.state.as_ref().map_or(0, |s| s.parser.skipped_lines)
+        self.state
+            .as_ref()
+            .map_or(0, |s| s.input.parser.skipped_lines)
     }
 
     #[getter]
     fn first_ts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        Times::new(py).get(self.state.as_ref().and_then(|s| s.parser.first_ts))
+        Times::new(py).get(self.state.as_ref().and_then(|s| s.input.parser.first_ts))
     }
 
     #[getter]
     fn last_ts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        Times::new(py).get(self.state.as_ref().and_then(|s| s.parser.last_ts))
+        Times::new(py).get(self.state.as_ref().and_then(|s| s.input.parser.last_ts))
     }
 
     /// Nanoseconds past first_ts's and last_ts's microsecond (docker's nine digits).
     #[getter]
     fn nanos(&self) -> (u32, u32) {
-        self.state
-            .as_ref()
-            .map_or((0, 0), |s| (s.parser.first_nanos, s.parser.last_nanos))
+        self.state.as_ref().map_or((0, 0), |s| {
+            (s.input.parser.first_nanos, s.input.parser.last_nanos)
+        })
     }
 
     /// Lines by prefix style, in the order the styles were first seen.
@@ -280,10 +258,11 @@ impl Scanner {
             return Vec::new();
         };
         state
+            .input
             .parser
             .style_order
             .iter()
-            .map(|s| (s.name(), state.parser.styles[s.index()]))
+            .map(|s| (s.name(), state.input.parser.styles[s.index()]))
             .collect()
     }
 }

@@ -144,13 +144,82 @@ pub enum Scan<'a> {
     Redact(u64, String),
 }
 
+/// One input's scan from block to block, Python aside: the ordered parser, the lines and counters
+/// so far, which lines need redaction, and the memos. lib.rs's `Scanner` drives one, and so does
+/// examples/scan_file.rs.
+pub struct Input {
+    pub parser: Parser,
+    pub lines: u64,
+    pub counts: Counts,
+    redaction: Option<Redaction>,
+    /// The input's memos of recent texts (memo.rs), one per piece of a block scanned at once.
+    memos: Vec<SegmentMemo>,
+}
+
+impl Input {
+    pub fn new(redaction: Option<Redaction>) -> Input {
+        Input {
+            parser: Parser::new(),
+            lines: 0,
+            counts: Counts::default(),
+            redaction,
+            memos: Vec::new(),
+        }
+    }
+
+    /// The items of a block of whole lines (the last may lack its newline), in order: decoded and
+    /// scanned on `pool`'s threads, then parsed. A line holding a redaction needle goes through
+    /// `redact` (its clean text -> the redacted text) before anything reads it.
+    pub fn scan(
+        &mut self,
+        pool: &rayon::ThreadPool,
+        table: &Table,
+        block: &[u8],
+        mut redact: impl FnMut(String) -> Result<String, String>,
+    ) -> Result<Vec<Item>, String> {
+        let text = clean::decode(block, &mut self.counts);
+        let (scans, found) = scan_block_in(
+            pool,
+            table,
+            &text,
+            self.lines + 1,
+            self.redaction.as_ref(),
+            &mut self.memos,
+        );
+        self.counts.add(&found);
+        self.lines += scans.len() as u64;
+        let mut items = Vec::new();
+        for scan in scans {
+            let line = match scan {
+                Scan::Ready(line) => line,
+                Scan::Redact(number, cleaned) => {
+                    let redacted = redact(cleaned)?;
+                    let mut memo = self.memos.pop().unwrap_or_default();
+                    let line = scan_clean(table, number, Cow::Owned(redacted), &mut memo);
+                    self.memos.push(memo);
+                    line
+                }
+            };
+            self.parser.feed(table, line, &mut items);
+        }
+        Ok(items)
+    }
+
+    /// The end of the input: what is still open.
+    pub fn close(&mut self) -> Vec<Item> {
+        let mut rest = Vec::new();
+        self.parser.close(&mut rest);
+        rest
+    }
+}
+
 /// This process's thread pool for scanning lines.
 ///
 /// Not rayon's global pool: a process forked after using it (a fleet's worker processes) inherits
 /// the pool's state but none of its threads, and its first parallel scan waits forever. The pool
 /// is made again in a process whose id changed; the inherited one, whose threads do not exist
 /// there, is leaked rather than dropped (dropping signals the missing threads).
-fn pool() -> Arc<rayon::ThreadPool> {
+pub fn pool() -> Arc<rayon::ThreadPool> {
     static POOL: Mutex<Option<(u32, Arc<rayon::ThreadPool>)>> = Mutex::new(None);
     let pid = std::process::id();
     let mut slot = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
