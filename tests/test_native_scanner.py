@@ -348,6 +348,33 @@ def test_the_scanner_takes_no_item_builder_of_another_table(monkeypatch: pytest.
             module.Scanner(native.TABLE_TEXT, builder, 0)
 
 
+@needs_native
+def test_a_failed_scan_is_one_error_and_the_scanner_takes_no_more() -> None:
+    """A block whose scan fails (here Python's redactor raising) is one RuntimeError, whether the block
+    was scanned in feed itself (a small block) or on a thread of its own (a big one: the error comes with
+    the next call); the scanner then refuses more input rather than scanning on from a lost state."""
+    import comfylog.parse.native as native
+
+    module = native_module()
+    assert module is not None
+    small = (ROOT / "examples" / "runpod-lowvram-gguf.log").read_bytes()
+    big = small * (300_000 // len(small) + 1)  # past the scanner's 256 KiB inline blocks
+
+    def refuse(text: str) -> str:
+        raise OSError("the redactor is gone")
+
+    for block in (small, big):
+        scanner = module.Scanner(native.TABLE_TEXT, native._item_builder(module), 0, (["got prompt"], [], refuse))
+        with pytest.raises(RuntimeError, match="^native scanner error: redaction failed: .*the redactor is gone"):
+            scanner.feed(block)  # a small block fails here
+            assert block is big  # a big one is scanned on its thread: its failure comes with the next call
+            scanner.close()
+        with pytest.raises(RuntimeError, match="failed earlier and takes no more input"):
+            scanner.feed(b"got prompt\n")
+        with pytest.raises(RuntimeError, match="failed earlier and takes no more input"):
+            scanner.close()
+
+
 def _scan_in_child(path: str, results: Any) -> None:
     results.put(native_scan(Path(path)) is not None)
 

@@ -90,13 +90,29 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "unknown error".to_string())
 }
 
+/// `work`'s result, a panic in it caught as an error (its text).
+fn caught<T>(work: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|panic| Err(panic_text(&*panic)))
+}
+
+/// What went wrong in the scanner, as the RuntimeError the Python side says in one line.
+fn scanner_error(what: String) -> PyErr {
+    PyRuntimeError::new_err(format!("native scanner error: {what}"))
+}
+
 /// Run `work` without the GIL; a panic becomes a RuntimeError (the Python side says it in one
 /// line), never an abort or a PanicException.
 fn guarded<T: Send>(py: Python<'_>, work: impl FnOnce() -> T + Send) -> PyResult<T> {
-    py.detach(|| catch_unwind(AssertUnwindSafe(work)))
-        .map_err(|panic| {
-            PyRuntimeError::new_err(format!("native scanner error: {}", panic_text(&*panic)))
-        })
+    py.detach(|| caught(|| Ok(work()))).map_err(scanner_error)
+}
+
+/// `state`'s scan of `block`, on whichever thread: the state back with the items, or what went
+/// wrong (a panic included).
+fn scan_with(mut state: State, table: &Table, block: &[u8]) -> Scanned {
+    caught(move || {
+        let items = state.scan(table, block)?;
+        Ok((state, items))
+    })
 }
 
 /// The table compiled from `text`, compiled once per process (a fleet scans thousands of logs).
@@ -157,49 +173,32 @@ impl Scanner {
     /// last); the items of the block fed before it.
     fn feed<'py>(&mut self, py: Python<'py>, block: &[u8]) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let mut items = self.finish_scanning(py)?;
-        if block.len() <= INLINE_BLOCK_BYTES {
-            let table = Arc::clone(&self.table);
-            let state = self.state.as_mut().expect("state between blocks");
-            let scanned = guarded(py, || state.scan(&table, block));
-            match scanned {
-                Ok(Ok(mut more)) => items.append(&mut more),
-                Ok(Err(what)) => {
-                    self.broken = true;
-                    return Err(PyRuntimeError::new_err(format!(
-                        "native scanner error: {what}"
-                    )));
-                }
-                Err(panic) => {
-                    self.broken = true;
-                    return Err(panic);
-                }
-            }
-            return items_to_python(py, self.builder.get(), self.source.bind(py), items);
-        }
-        let mut state = self.state.take().expect("state between blocks");
+        let state = self.state.take().expect("state between blocks");
         let table = Arc::clone(&self.table);
-        let data = block.to_vec();
-        self.scanning = Some(std::thread::spawn(move || {
-            match catch_unwind(AssertUnwindSafe(move || {
-                let items = state.scan(&table, &data);
-                (state, items)
-            })) {
-                Ok((state, Ok(items))) => Ok((state, items)),
-                Ok((_, Err(what))) => Err(what),
-                Err(panic) => Err(panic_text(&*panic)),
-            }
-        }));
+        if block.len() <= INLINE_BLOCK_BYTES {
+            let scanned = py.detach(|| scan_with(state, &table, block));
+            items.append(&mut self.settle(scanned)?);
+        } else {
+            let data = block.to_vec();
+            self.scanning = Some(std::thread::spawn(move || scan_with(state, &table, &data)));
+        }
         items_to_python(py, self.builder.get(), self.source.bind(py), items)
     }
 
     /// The end of the input: the last block's items and what is still open.
     fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let mut items = self.finish_scanning(py)?;
-        let state = self.state.as_mut().expect("state between blocks");
-        let mut rest = guarded(py, || state.input.close()).inspect_err(|_| self.broken = true)?;
-        items.append(&mut rest);
+        let mut state = self.state.take().expect("state between blocks");
+        let closed = py.detach(|| {
+            caught(move || {
+                let rest = state.input.close();
+                Ok((state, rest))
+            })
+        });
+        items.append(&mut self.settle(closed)?);
         items_to_python(py, self.builder.get(), self.source.bind(py), items)
     }
+
     #[getter]
     fn total_lines(&self) -> u64 {
         self.state.as_ref().map_or(0, |s| s.input.lines)
@@ -278,19 +277,25 @@ impl Scanner {
         let Some(handle) = self.scanning.take() else {
             return Ok(Vec::new());
         };
-        let done = py.detach(|| handle.join());
-        let failure = match done {
-            Ok(Ok((state, items))) => {
+        let scanned = py
+            .detach(|| handle.join())
+            .unwrap_or_else(|panic| Err(panic_text(&*panic)));
+        self.settle(scanned)
+    }
+
+    /// A scan's end, inline or threaded, and the one place its failure is handled: the state back
+    /// and the items, or (the state lost with the scan) the scanner broken and the error raised.
+    fn settle(&mut self, scanned: Scanned) -> PyResult<Vec<Item>> {
+        match scanned {
+            Ok((state, items)) => {
                 self.state = Some(state);
-                return Ok(items);
+                Ok(items)
             }
-            Ok(Err(what)) => what,
-            Err(panic) => panic_text(&*panic),
-        };
-        self.broken = true;
-        Err(PyRuntimeError::new_err(format!(
-            "native scanner error: {failure}"
-        )))
+            Err(what) => {
+                self.broken = true;
+                Err(scanner_error(what))
+            }
+        }
     }
 }
 
