@@ -260,22 +260,10 @@ impl Table {
         let r = &self.rows[row];
         let compiled = r.compiled();
         let regex = &compiled.regex;
-        let next_from = |start: usize, end: usize| {
-            // not_followed_by: a match followed by it is no match; the search goes on after
-            // the match's first character
-            let nfb = r.not_followed_by.as_ref()?;
-            nfb.is_match(&text[end..])
-                .then(|| pytext::next_char(text, start))
-        };
+        let nfb = r.not_followed_by.as_ref();
         if compiled.named.is_empty() {
             // no fields: where the match ends is all that is wanted, and a DFA finds it
-            let mut m = regex.find(text)?;
-            while let Some(from) = next_from(m.start(), m.end()) {
-                if from > text.len() {
-                    return None;
-                }
-                m = regex.find_at(text, from)?;
-            }
+            let m = unfollowed(nfb, text, |from| regex.find_at(text, from))?;
             return Some(Found {
                 row,
                 end: m.end(),
@@ -291,13 +279,7 @@ impl Table {
                 slots.1.resize_with(self.rows.len(), || None);
             }
             let locs = slots.1[row].get_or_insert_with(|| regex.capture_locations());
-            let mut whole = regex.captures_read(locs, text)?;
-            while let Some(from) = next_from(whole.start(), whole.end()) {
-                if from > text.len() {
-                    return None;
-                }
-                whole = regex.captures_read_at(locs, text, from)?;
-            }
+            let whole = unfollowed(nfb, text, |from| regex.captures_read_at(locs, text, from))?;
             Some(Found {
                 row,
                 end: whole.end(),
@@ -305,6 +287,28 @@ impl Table {
             })
         })
     }
+}
+
+/// The first match `find_at(from)` finds in `text` (from 0 on) that `not_followed_by` does not
+/// follow: a match it follows is no match, and the search goes on after the match's first
+/// character (table.py's loop).
+fn unfollowed<'t>(
+    not_followed_by: Option<&Regex>,
+    text: &'t str,
+    mut find_at: impl FnMut(usize) -> Option<regex::Match<'t>>,
+) -> Option<regex::Match<'t>> {
+    let mut m = find_at(0)?;
+    let Some(nfb) = not_followed_by else {
+        return Some(m);
+    };
+    while nfb.is_match(&text[m.end()..]) {
+        let from = pytext::next_char(text, m.start());
+        if from > text.len() {
+            return None;
+        }
+        m = find_at(from)?;
+    }
+    Some(m)
 }
 
 #[cfg(test)]
@@ -371,6 +375,40 @@ pub mod tests {
         let t = table();
         assert!(t.is_oom("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate"));
         assert!(!t.is_oom("all good"));
+    }
+
+    #[test]
+    fn a_match_not_followed_by_is_skipped_with_fields_or_without() {
+        let t = Table::load(
+            r#"
+[text_classes]
+oom = 'out of memory'
+
+[[message]]
+name = 'prompt_received'
+kind = 'prompt_received'
+needles = ['got prompt']
+regex = 'got prompt'
+not_followed_by = '\s*:'
+
+[[message]]
+name = 'prompt_executed'
+kind = 'prompt_executed'
+needles = ['Prompt executed in']
+regex = 'Prompt executed in (?P<seconds>[0-9.]+)'
+not_followed_by = ' minutes'
+"#,
+        )
+        .unwrap();
+        let text = "got prompt: 1 got prompt";
+        let f = t.find(text).unwrap();
+        assert_eq!((f.row, f.end), (0, text.len()));
+        assert!(t.find("got prompt  : 1").is_none());
+        let text = "Prompt executed in 3 minutes; Prompt executed in 4.5 seconds";
+        let f = t.find(text).unwrap();
+        let (a, b) = f.groups[0].unwrap();
+        assert_eq!((f.row, &text[a..b]), (1, "4.5"));
+        assert!(t.find("Prompt executed in 3 minutes").is_none());
     }
 
     #[test]
