@@ -19,14 +19,34 @@ use std::sync::Arc;
 
 /// How a field's matched text becomes its value.
 enum Convert {
-    /// The converter is `int`.
-    Int,
-    /// The converter is `float`.
-    Float,
-    /// The converter is `str`: the text itself.
-    Text,
+    /// The converter is `int`, `float` or `str`: an immutable value, a function of the text.
+    Typed(Typed),
     /// Any other converter: called on the text.
     Call,
+}
+
+/// A value made from a text by `int`, `float` or `str` (the same text always gives an equal one).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Typed {
+    Int,
+    Float,
+    Text,
+}
+
+impl Typed {
+    /// What `int(text)`, `float(text)` or `str(text)` gives (the converters ItemBuilder found to be
+    /// these very types).
+    fn make<'py>(self, py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+        let (float, converter) = match self {
+            Typed::Text => return Ok(PyString::new(py, text).into_any()),
+            Typed::Int => (false, py.get_type::<PyInt>()),
+            Typed::Float => (true, py.get_type::<PyFloat>()),
+        };
+        match plain_number(py, text, float) {
+            Some(value) => Ok(value),
+            None => converter.call1((text,)),
+        }
+    }
 }
 
 struct FieldBuilder {
@@ -102,11 +122,11 @@ impl ItemBuilder {
                     .map(|(name, converter, group)| FieldBuilder {
                         name: name.unbind(),
                         convert: if converter.is(&int) {
-                            Convert::Int
+                            Convert::Typed(Typed::Int)
                         } else if converter.is(&float) {
-                            Convert::Float
+                            Convert::Typed(Typed::Float)
                         } else if converter.is(&str) {
-                            Convert::Text
+                            Convert::Typed(Typed::Text)
                         } else {
                             Convert::Call
                         },
@@ -283,6 +303,9 @@ fn pickled((y, mo, d, h, mi, s, micro): (i32, u8, u8, u8, u8, u8, u32)) -> [u8; 
 /// Slots of `Objects`' table of shared values (a power of two).
 const SHARED_SLOTS: usize = 512;
 
+/// A slot of that table: a shared text, what was made of it, and the value made.
+type SharedSlot<'py> = Option<(Arc<str>, Typed, Bound<'py, PyAny>)>;
+
 /// Python objects for the values items share, made once per conversion: a message's text and
 /// its fields' values, which a remembered text's events share (one `Arc<str>` each, scan.rs),
 /// line numbers, times and resolutions. Only immutable values are shared (`str`, `int`, `float`,
@@ -293,9 +316,9 @@ struct Objects<'py> {
     times: Times<'py>,
     lines: Recent<'py, u64>,
     floats: Recent<'py, u64>,
-    /// By the address and length of an `Arc<str>`'s text: the items converted hold every one of
-    /// them for the whole conversion, so an address names one text.
-    shared: Vec<Option<(usize, usize, Bound<'py, PyAny>)>>,
+    /// By a shared text (the `Arc` itself, held here, so its address names it alone) and what is
+    /// made of it: a value made from one text for one field is never another's.
+    shared: Vec<SharedSlot<'py>>,
 }
 
 impl<'py> Objects<'py> {
@@ -323,26 +346,22 @@ impl<'py> Objects<'py> {
         self.floats.get(x.to_bits(), || x.into_bound_py_any(py))
     }
 
-    /// The object made from the shared text `text` by `make`, made the first time only.
-    fn shared(
-        &mut self,
-        text: &Arc<str>,
-        make: impl FnOnce(Python<'py>, &str) -> PyResult<Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    /// `typed`'s value of the shared text `text`, made the first time only.
+    fn shared(&mut self, text: &Arc<str>, typed: Typed) -> PyResult<Bound<'py, PyAny>> {
         let at = Arc::as_ptr(text) as *const u8 as usize;
-        let slot = (at >> 4) & (SHARED_SLOTS - 1);
-        if let Some((known, len, value)) = &self.shared[slot] {
-            if *known == at && *len == text.len() {
+        let slot = ((at >> 4) ^ typed as usize) & (SHARED_SLOTS - 1);
+        if let Some((known, made_as, value)) = &self.shared[slot] {
+            if *made_as == typed && Arc::ptr_eq(known, text) {
                 return Ok(value.clone());
             }
         }
-        let value = make(self.py, text)?;
-        self.shared[slot] = Some((at, text.len(), value.clone()));
+        let value = typed.make(self.py, text)?;
+        self.shared[slot] = Some((Arc::clone(text), typed, value.clone()));
         Ok(value)
     }
 
     fn text(&mut self, text: &Arc<str>) -> PyResult<Bound<'py, PyAny>> {
-        self.shared(text, |py, text| Ok(PyString::new(py, text).into_any()))
+        self.shared(text, Typed::Text)
     }
 }
 
@@ -363,18 +382,8 @@ fn message_fields<'py>(
             continue;
         };
         let typed = match field.convert {
-            // int, float and str give immutable values: one per shared text
-            Convert::Int | Convert::Float | Convert::Text => o.shared(value, |py, text| {
-                let fast = match field.convert {
-                    Convert::Int => plain_number(py, text, false),
-                    Convert::Float => plain_number(py, text, true),
-                    _ => Some(PyString::new(py, text).into_any()),
-                };
-                match fast {
-                    Some(typed) => Ok(typed),
-                    None => field.converter.bind(py).call1((text,)),
-                }
-            })?,
+            // an immutable value: one per shared text
+            Convert::Typed(typed) => o.shared(value, typed)?,
             Convert::Call => field.converter.bind(py).call1((&**value,))?,
         };
         fields.set_item(field.name.bind(py), typed)?;
@@ -577,6 +586,27 @@ mod tests {
                 err.is_instance_of::<pyo3::exceptions::PyValueError>(py),
                 "{err}"
             );
+        });
+    }
+
+    #[test]
+    fn a_shared_text_gives_each_conversion_its_own_value() {
+        Python::initialize();
+        Python::attach(|py| {
+            let mut o = Objects::new(py);
+            let shown = |v: Bound<'_, PyAny>| v.repr().unwrap().to_string();
+            let seconds: Arc<str> = Arc::from("42");
+            for _ in 0..2 {
+                assert_eq!(shown(o.text(&seconds).unwrap()), "'42'");
+                assert_eq!(shown(o.shared(&seconds, Typed::Int).unwrap()), "42");
+                assert_eq!(shown(o.shared(&seconds, Typed::Float).unwrap()), "42.0");
+            }
+            // a text dropped by the items while converting: the table holds it, so no later text
+            // can take its place at its address
+            for n in 0..1000 {
+                let text: Arc<str> = Arc::from(n.to_string());
+                assert_eq!(shown(o.shared(&text, Typed::Int).unwrap()), n.to_string());
+            }
         });
     }
 
