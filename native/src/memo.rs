@@ -4,8 +4,10 @@
 //! a custom node's banner at each run. In the shared corpus three lines in four, once their prefix
 //! is read, are a text seen among the last thousand or so distinct ones of the same log. What the
 //! order-free scan makes of a text (scan.rs's `Segmented`: the tqdm states and messages in it) is a
-//! function of the text alone, so a text seen again takes the result made the first time instead
-//! of the needle search and the rows' regexes.
+//! function of the text and the table alone, so a text seen again takes the result made the first
+//! time instead of the needle search and the rows' regexes. A memo is made for one table and
+//! serves no other: handed another (whose rows its results would misname), it panics, which the
+//! scanner reports as its error.
 //!
 //! The memo is a direct-mapped table (a slot per hash, the newest text wins it): bounded in memory
 //! (texts longer than MAX_TEXT_BYTES are not kept) and in time (one hash and one comparison a
@@ -17,6 +19,7 @@
 //! log repeats so: the corpus-20mb file's hit rate is 79% with 1024 slots against 77% for its
 //! logs one by one, and 87% with 8192 against 80%.
 
+use crate::table::Table;
 use std::sync::Arc;
 
 /// Slots of a memo (a power of two).
@@ -28,23 +31,46 @@ pub const MAX_TEXT_BYTES: usize = 512;
 type Slot<T> = Option<(u64, Box<str>, Arc<T>)>;
 
 pub struct Memo<T> {
+    /// The id of the table whose results it keeps (`Table::id`).
+    table: u64,
     slots: Vec<Slot<T>>,
 }
 
-impl<T> Default for Memo<T> {
-    fn default() -> Self {
-        Memo { slots: Vec::new() }
-    }
-}
-
 impl<T> Memo<T> {
+    /// An empty memo of what `table` makes of texts.
+    pub fn new(table: &Table) -> Self {
+        Memo {
+            table: table.id(),
+            slots: Vec::new(),
+        }
+    }
+
+    /// The memo, an empty one of the same table left in its place.
+    pub fn take(&mut self) -> Self {
+        std::mem::replace(
+            self,
+            Memo {
+                table: self.table,
+                slots: Vec::new(),
+            },
+        )
+    }
+
     /// The value kept for `text`, else `make()`'s, kept for next time unless `keep` says no.
+    ///
+    /// `table` is the table `make` runs: a memo of another table's results panics.
     pub fn get_or(
         &mut self,
+        table: &Table,
         text: &str,
         make: impl FnOnce() -> T,
         keep: impl FnOnce(&T) -> bool,
     ) -> Arc<T> {
+        assert_eq!(
+            table.id(),
+            self.table,
+            "a memo of one message table used with another"
+        );
         if text.len() > MAX_TEXT_BYTES {
             return Arc::new(make());
         }
@@ -87,10 +113,12 @@ fn text_hash(text: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::table::tests::table;
 
     #[test]
     fn a_text_seen_again_takes_the_first_result() {
-        let mut memo: Memo<usize> = Memo::default();
+        let table = table();
+        let mut memo: Memo<usize> = Memo::new(&table);
         let mut made = 0;
         let keys = [
             "Requested to load WanVAE",
@@ -101,6 +129,7 @@ mod tests {
         for _ in 0..3 {
             for key in keys {
                 memo.get_or(
+                    &table,
                     key,
                     || {
                         made += 1;
@@ -111,19 +140,31 @@ mod tests {
             }
         }
         assert_eq!(made, keys.len());
-        assert_eq!(*memo.get_or(keys[1], || 0, |_| true), keys[1].len());
+        assert_eq!(*memo.get_or(&table, keys[1], || 0, |_| true), keys[1].len());
     }
 
     #[test]
     fn long_texts_and_refused_values_are_not_kept() {
-        let mut memo: Memo<()> = Memo::default();
+        let table = table();
+        let mut memo: Memo<()> = Memo::new(&table);
         let long = "x".repeat(MAX_TEXT_BYTES + 1);
         let mut made = 0;
         for _ in 0..2 {
-            memo.get_or(&long, || made += 1, |_| true);
-            memo.get_or("Sampling:  50%|", || made += 1, |_| false);
+            memo.get_or(&table, &long, || made += 1, |_| true);
+            memo.get_or(&table, "Sampling:  50%|", || made += 1, |_| false);
         }
         assert_eq!(made, 4);
+    }
+
+    #[test]
+    #[should_panic(expected = "a memo of one message table used with another")]
+    fn a_memo_serves_its_own_table_only() {
+        let (own, other) = (table(), table());
+        let mut memo: Memo<usize> = Memo::new(&own);
+        memo.get_or(&own, "got prompt", || 1, |_| true);
+        let mut taken = memo.take();
+        taken.get_or(&own, "got prompt", || 2, |_| true);
+        memo.get_or(&other, "got prompt", || 3, |_| true);
     }
 
     #[test]

@@ -194,7 +194,7 @@ impl Input {
                 Scan::Ready(line) => line,
                 Scan::Redact(number, cleaned) => {
                     let redacted = redact(cleaned)?;
-                    let mut memo = self.memos.pop().unwrap_or_default();
+                    let mut memo = memo_of(&mut self.memos, table);
                     let line = scan_clean(table, number, Cow::Owned(redacted), &mut memo);
                     self.memos.push(memo);
                     line
@@ -273,7 +273,7 @@ pub fn scan_block_in<'a>(
     if lines.len() <= LINES_PER_TASK {
         // one piece: scanned here, without waking the pool (a small log's whole input)
         let mut counts = Counts::default();
-        let mut memo = memos.pop().unwrap_or_default();
+        let mut memo = memo_of(memos, table);
         let scans = lines
             .iter()
             .enumerate()
@@ -294,7 +294,7 @@ pub fn scan_block_in<'a>(
             .with_min_len(LINES_PER_TASK)
             .map_init(
                 || Piece {
-                    memo: lock(&shared).0.pop().unwrap_or_default(),
+                    memo: memo_of(&mut lock(&shared).0, table),
                     counts: Counts::default(),
                     shared: &shared,
                 },
@@ -319,6 +319,11 @@ pub fn scan_block_in<'a>(
     (out, counts)
 }
 
+/// One of the input's memos for a piece to scan with (a new one of `table` if all are in use).
+fn memo_of(memos: &mut Vec<SegmentMemo>, table: &Table) -> SegmentMemo {
+    memos.pop().unwrap_or_else(|| SegmentMemo::new(table))
+}
+
 /// What one piece of a block scanned at once borrows: a memo of the input's, and its counters,
 /// given back (the counters added up) when the piece is done.
 struct Piece<'p> {
@@ -330,7 +335,7 @@ struct Piece<'p> {
 impl Drop for Piece<'_> {
     fn drop(&mut self) {
         let mut shared = lock(self.shared);
-        shared.0.push(std::mem::take(&mut self.memo));
+        shared.0.push(self.memo.take());
         shared.1.add(&self.counts);
     }
 }
@@ -395,7 +400,7 @@ pub fn scan_clean<'a>(
     };
     // a text with a tqdm state is not kept: its numbers change from line to line
     let keep = |s: &Segmented| !s.ops.iter().any(|op| matches!(op, Op::Progress(_)));
-    let segmented = memo.get_or(&text, || segmented(table, &text), keep);
+    let segmented = memo.get_or(table, &text, || segmented(table, &text), keep);
     LineScan {
         number,
         stamp,
@@ -1267,7 +1272,7 @@ mod tests {
         let table = Arc::new(table());
         let serial: Vec<Scan> = {
             let mut counts = Counts::default();
-            let mut memo = SegmentMemo::default();
+            let mut memo = SegmentMemo::new(&table);
             let body = log.strip_suffix('\n').unwrap_or(&log);
             body.split('\n')
                 .enumerate()

@@ -227,6 +227,12 @@ impl Table {
         })
     }
 
+    /// This table's id, given to no other table of the process (memos and capture slots name the
+    /// table they belong to by it).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
     /// Text that means the GPU ran out of memory (table.py's `is_oom`).
     pub fn is_oom(&self, text: &str) -> bool {
         self.oom.is_match(text)
