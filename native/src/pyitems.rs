@@ -11,6 +11,7 @@
 use crate::prefix;
 use crate::scan::{Item, Traceback};
 use pyo3::exceptions::PyValueError;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDateTime, PyDict, PyFloat, PyInt, PyString, PyType};
 use pyo3::IntoPyObjectExt;
@@ -388,15 +389,15 @@ fn message_fields<'py>(
         };
         fields.set_item(field.name.bind(py), typed)?;
     }
-    fields.set_item(pyo3::intern!(py, "pattern"), row.name.bind(py))?;
-    fields.set_item(pyo3::intern!(py, "text"), o.text(text)?)?;
+    fields.set_item(intern!(py, "pattern"), row.name.bind(py))?;
+    fields.set_item(intern!(py, "text"), o.text(text)?)?;
     if row.exception {
-        let message = match fields.get_item("message")? {
+        let message = match fields.get_item(intern!(py, "message"))? {
             Some(message) => message,
             None => PyString::new(py, "").into_any(),
         };
         if builder.is_oom.bind(py).call1((message,))?.is_truthy()? {
-            fields.set_item(pyo3::intern!(py, "oom"), true)?;
+            fields.set_item(intern!(py, "oom"), true)?;
         }
     }
     Ok(fields)
@@ -440,15 +441,15 @@ pub fn items_to_python<'py>(
             }
             Item::Bar(bar) => {
                 let fields = PyDict::new(py);
-                fields.set_item("label", &bar.label)?;
-                fields.set_item("total", count(py, bar.total)?)?;
-                fields.set_item("done", count(py, bar.done)?)?;
-                fields.set_item("final_rate", bar.final_rate)?;
-                fields.set_item("rate_unit", &bar.unit)?;
-                fields.set_item("elapsed_s", bar.elapsed)?;
-                fields.set_item("first_elapsed_s", bar.first_elapsed)?;
-                fields.set_item("states", bar.states)?;
-                fields.set_item("ts_before", o.time(bar.ts_before)?)?;
+                fields.set_item(intern!(py, "label"), &bar.label)?;
+                fields.set_item(intern!(py, "total"), count(py, bar.total)?)?;
+                fields.set_item(intern!(py, "done"), count(py, bar.done)?)?;
+                fields.set_item(intern!(py, "final_rate"), bar.final_rate)?;
+                fields.set_item(intern!(py, "rate_unit"), &bar.unit)?;
+                fields.set_item(intern!(py, "elapsed_s"), bar.elapsed)?;
+                fields.set_item(intern!(py, "first_elapsed_s"), bar.first_elapsed)?;
+                fields.set_item(intern!(py, "states"), bar.states)?;
+                fields.set_item(intern!(py, "ts_before"), o.time(bar.ts_before)?)?;
                 let kind = builder.progress_bar.bind(py);
                 (kind, bar.line, bar.ts, fields, bar.end_line, bar.end_ts)
             }
@@ -463,9 +464,9 @@ pub fn items_to_python<'py>(
             } => {
                 let row = &builder.rows[*row];
                 let fields = PyDict::new(py);
-                fields.set_item("count", count)?;
-                fields.set_item("pattern", row.name.bind(py))?;
-                fields.set_item("text", o.text(text)?)?;
+                fields.set_item(intern!(py, "count"), count)?;
+                fields.set_item(intern!(py, "pattern"), row.name.bind(py))?;
+                fields.set_item(intern!(py, "text"), o.text(text)?)?;
                 (row.kind.bind(py), *line, *ts, fields, *end_line, *end_ts)
             }
             Item::Traceback(tb) => {
@@ -495,24 +496,24 @@ fn traceback_fields<'py>(
     tb: &Traceback,
 ) -> PyResult<Bound<'py, PyDict>> {
     let fields = PyDict::new(py);
-    fields.set_item("lines", tb.lines)?;
-    fields.set_item("pattern", row.name.bind(py))?;
-    fields.set_item("text", &tb.text)?;
+    fields.set_item(intern!(py, "lines"), tb.lines)?;
+    fields.set_item(intern!(py, "pattern"), row.name.bind(py))?;
+    fields.set_item(intern!(py, "text"), &tb.text)?;
     for key in &tb.keys {
         match *key {
-            "chained" => fields.set_item("chained", tb.chained)?,
-            "first_file" => fields.set_item("first_file", &tb.first_file)?,
-            "custom_node" => fields.set_item("custom_node", &tb.custom_node)?,
-            "cuda_call" => fields.set_item("cuda_call", tb.cuda_call)?,
-            "frames" => fields.set_item("frames", &tb.frames)?,
-            "causes" => fields.set_item("causes", &tb.causes)?,
+            "chained" => fields.set_item(intern!(py, "chained"), tb.chained)?,
+            "first_file" => fields.set_item(intern!(py, "first_file"), &tb.first_file)?,
+            "custom_node" => fields.set_item(intern!(py, "custom_node"), &tb.custom_node)?,
+            "cuda_call" => fields.set_item(intern!(py, "cuda_call"), tb.cuda_call)?,
+            "frames" => fields.set_item(intern!(py, "frames"), &tb.frames)?,
+            "causes" => fields.set_item(intern!(py, "causes"), &tb.causes)?,
             _ => {
                 if let Some((kind, message, oom, line)) = &tb.exception {
                     match *key {
-                        "exception_type" => fields.set_item(*key, kind)?,
-                        "message" => fields.set_item(*key, message)?,
-                        "oom" => fields.set_item(*key, *oom)?,
-                        _ => fields.set_item(*key, *line)?,
+                        "exception_type" => fields.set_item(intern!(py, "exception_type"), kind)?,
+                        "message" => fields.set_item(intern!(py, "message"), message)?,
+                        "oom" => fields.set_item(intern!(py, "oom"), *oom)?,
+                        _ => fields.set_item(intern!(py, "exception_line"), *line)?,
                     }
                 }
             }
