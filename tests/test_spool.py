@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import comfylog.segment.segmenter
 import comfylog.spool
 from comfylog.api import analyze, analyze_text
 from comfylog.diagnose import diagnose
+from comfylog.diagnose.facts import PROMPT_GROUPS, Facts, is_timed
 from comfylog.model import Phases, Prompt
 from comfylog.render.json import render_json
 from comfylog.rows import report_to_dict
@@ -242,6 +244,37 @@ def test_the_diagnosis_of_a_spooled_report_decodes_each_block_a_few_times(monkey
     before = len(decoded)
     render_json(report)
     assert len(decoded) - before <= blocks
+
+
+def test_a_group_of_most_prompts_is_read_from_the_table_not_copied(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every prompt of a log with time stamps is timed: the rules' groups copy their members only while they are
+    the small side of the table (a copy of the whole table cost more to write than it saved), and read the
+    others from the table by position. Either way a group gives its members in report order."""
+    corpus_or_skip()
+    monkeypatch.setattr(comfylog.spool, "BLOCK", 16)
+    monkeypatch.setattr(comfylog.diagnose.facts, "GROUP_BLOCK", 8)
+    copied: Counter[int] = Counter()  # records appended, by group spool
+    original = Spool.append
+
+    def spy(self: Spool[Any], item: Any) -> None:
+        if self._block == 8:
+            copied[id(self)] += 1
+        original(self, item)
+
+    timed_log = CORPUS / "logs" / "036-krohaard-rtx5070ti-laptop-unloaded-partially.log"
+    for paths in ([timed_log], corpus_logs()):
+        report = analyze([str(p) for p in paths])
+        assert report.prompts.on_disk
+        monkeypatch.setattr(Spool, "append", spy)
+        copied.clear()
+        facts = Facts(report)
+        monkeypatch.setattr(Spool, "append", original)
+        table = list(report.prompts)
+        for name, test in PROMPT_GROUPS.items():
+            assert list(facts.prompts_in(name)) == [p for p in table if test(p)], name
+        assert max(copied.values()) <= len(table) // 2 + 8, (copied, len(table))
+    timed = sum(1 for p in table if is_timed(p))
+    assert 0 < timed < len(table) // 2 and timed in copied.values()  # the whole corpus: its few timed are copied
 
 
 #: A bar the parser finishes only after the next ``got prompt`` (its line comes before the prompt's)

@@ -19,7 +19,8 @@ may stay decoded. What is kept, all spools of the process together:
 
 Readers do their share: the diagnosis reads each table once into the index (index.py,
 diagnose/facts.py), which files the groups of prompts and loads the rules walk in spools of their
-own, so that a walk decodes the group, not every block its members are scattered over. The whole
+own (the small ones: a group of most of a table is read from it), so that a walk decodes the group,
+not every block its members are scattered over. The whole
 corpus as one report in blocks of 64 records: the diagnosis decodes 2.9 blocks per block of its
 tables (it was 7.5; tests/test_spool.py holds it under 4), the JSON one.
 

@@ -7,14 +7,14 @@ import re
 from array import array
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from ..events import EventKind, Phase
 from ..index import ReportIndex
 from ..model import Load, Prompt, Report, Run
-from ..spool import Spool
+from ..spool import Spool, walk
 from ..text import basename, gb, with_article
 from .evidence import Citations
 
@@ -67,8 +67,49 @@ LOAD_GROUPS: dict[str, tuple[str, ...]] = {
     "offloaded": ("partial", "lowvram"),
     "dynamic": ("dynamic",),
 }
-#: Records per block of a group's spool: a group of a long log is a few blocks; a short one stays in memory.
+#: Records per block of a group's copy: a group of a long log is a few blocks; a short one stays in memory.
 GROUP_BLOCK = 256
+
+
+class Group(Generic[T]):
+    """Records of one table that a test picks out: their positions there, and a copy of them in a spool of
+    their own while they are the small side of the table (spool.py).
+
+    A rule walking a small group then decodes its members, not every block of the table they are scattered
+    over. A group of most of the table (every prompt of a log with time stamps is timed) is read from the
+    table itself, which a walk in order decodes once: a second copy would cost more to write than it saves.
+    """
+
+    __slots__ = ("positions", "copy")
+
+    def __init__(self) -> None:
+        self.positions: array[int] = array("q")
+        #: None once the members passed half the records read (and a block of the copy).
+        self.copy: Spool[T] | None = Spool(block=GROUP_BLOCK)
+
+    def add(self, position: int, record: T) -> None:
+        """File the record at ``position`` of the table (positions come in increasing order)."""
+        positions = self.positions
+        positions.append(position)
+        copy = self.copy
+        if copy is not None:
+            if len(positions) > GROUP_BLOCK and 2 * len(positions) > position + 1:
+                self.copy = None  # the big side: its spool (and what it kept) goes
+            else:
+                copy.append(record)
+
+    def members(self, table: Sequence[T]) -> Iterator[T]:
+        """The members, in table order."""
+        return iter(self.copy) if self.copy is not None else walk(table, self.positions)
+
+    def held(self, position: int) -> T | None:
+        """The member at ``position`` of the table from the copy, None where it is no member or not copied."""
+        copy = self.copy
+        if copy is None:
+            return None
+        positions = self.positions
+        i = bisect_left(positions, position)
+        return copy[i] if i < len(positions) and positions[i] == position else None
 
 
 class ModelStreaks:
@@ -114,29 +155,24 @@ class Facts(ReportIndex, Citations):
     """The report index with what rules add to it. A long log's tables are read once, here."""
 
     def __init__(self, report: Report) -> None:
-        # Each group's records, in report order, in a spool of its own (spool.py): a rule walking a group
-        # decodes its members only, not every block of the table they are scattered over.
-        self._load_groups: dict[str, Spool[Load]] = {name: Spool(block=GROUP_BLOCK) for name in LOAD_GROUPS}
-        load_groups = {kind: self._load_groups[name].append for name, kinds in LOAD_GROUPS.items() for kind in kinds}
+        self._load_groups: dict[str, Group[Load]] = {name: Group() for name in LOAD_GROUPS}
+        load_groups = {kind: self._load_groups[name].add for name, kinds in LOAD_GROUPS.items() for kind in kinds}
 
         def visit_load(position: int, load: Load) -> None:
-            keep = load_groups.get(load.kind)
-            if keep is not None:
-                keep(load)
+            add = load_groups.get(load.kind)
+            if add is not None:
+                add(position, load)
 
-        tests = PROMPT_GROUPS
-        self._groups: dict[str, Spool[Prompt]] = {name: Spool(block=GROUP_BLOCK) for name in tests}
-        self._group_positions: dict[str, array[int]] = {name: array("q") for name in tests}
-        filing = [(test, self._groups[name].append, self._group_positions[name].append) for name, test in tests.items()]
+        self._groups: dict[str, Group[Prompt]] = {name: Group() for name in PROMPT_GROUPS}
+        filing = [(test, self._groups[name].add) for name, test in PROMPT_GROUPS.items()]
         self.model_streaks = ModelStreaks()
         feed_streaks = self.model_streaks.feed
 
         def visit(position: int, prompt: Prompt) -> None:
             feed_streaks(prompt)
-            for test, keep, at in filing:
+            for test, add in filing:
                 if test(prompt):
-                    keep(prompt)
-                    at(position)
+                    add(position, prompt)
 
         ReportIndex.__init__(self, report, visit, visit_load)
         Citations.__init__(self, report)
@@ -162,22 +198,22 @@ class Facts(ReportIndex, Citations):
 
     def prompts_in(self, group: str) -> Iterator[Prompt]:
         """The prompts of one of PROMPT_GROUPS, in report order."""
-        return iter(self._groups[group])
+        return self._groups[group].members(self.report.prompts)
 
     def _prompt_at(self, position: int) -> Prompt:
         prompts = self.report.prompts
         held = prompts.held(position)
         if held is not None:
             return held
-        for name, positions in self._group_positions.items():
-            i = bisect_left(positions, position)
-            if i < len(positions) and positions[i] == position:
-                return self._groups[name][i]
+        for group in self._groups.values():
+            held = group.held(position)
+            if held is not None:
+                return held
         return prompts[position]
 
     def loads_in(self, group: str) -> Iterator[Load]:
         """The loads of one of LOAD_GROUPS, in report order."""
-        return iter(self._load_groups[group])
+        return self._load_groups[group].members(self.report.loads)
 
     def run_end(self, run: Run) -> str:
         """How a run ended: ``restart`` (the next start-up followed), ``stopped`` (``Stopped server``
