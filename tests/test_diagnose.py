@@ -8,18 +8,25 @@ change (a start-up line, shifted timestamps, a log repeated the way a crash loop
 
 from __future__ import annotations
 
+import gc
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import BuiltinFunctionType, FunctionType, ModuleType
+from typing import Any
 
 import pytest
 
 from comfylog.api import analyze, analyze_text
 from comfylog.diagnose import MAX_EVIDENCE, RULES, SEVERITY_RANK, rules_markdown
+from comfylog.diagnose.facts import Facts, Group
 from comfylog.model import Finding, Report
 from comfylog.read.lines import read_lines
+from comfylog.render.json import render_json
+from comfylog.spool import Spool
 
 from .conftest import CORPUS, ROOT, corpus_log, corpus_or_skip, expected_scenarios
 
@@ -485,3 +492,47 @@ def test_a_chain_that_began_with_a_missing_part_of_a_package_is_not_told_to_pip_
     assert "`torchvision.transforms.functional_tensor` is a part of `torchvision`" in advice
     assert "The chain of exceptions begins with" not in advice
     assert "install `torchvision.transforms.functional_tensor`" not in advice
+
+
+def held_by(index: object, report: Report) -> list[object]:
+    """The objects the index holds besides the report, its tables, classes, functions and modules."""
+    tables = (report.runs, report.prompts, report.progress_bars, report.loads, report.errors)
+    seen = {id(report), *(id(t) for t in tables)}
+    held, todo = [], [index]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen or isinstance(obj, (type, ModuleType, FunctionType, BuiltinFunctionType)):
+            continue
+        seen.add(id(obj))
+        held.append(obj)
+        todo += gc.get_referents(obj)
+    return held
+
+
+def test_the_diagnosis_leaves_the_renderers_its_index_without_the_rules_caches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report keeps the diagnosis's Facts as its index (``report.index_cache``): the groups the rules walk,
+    what ``once`` and the other caches made, and the texts they could cite go when the diagnosis ends (they
+    would live as long as the report), and the renderers read the same from what stays as from a new index."""
+    made: list[object] = []
+
+    def keep(method: Callable[..., Any]) -> Callable[..., Any]:
+        def spy(self: Facts, *args: Any) -> Any:
+            made.append(method(self, *args))
+            return made[-1]
+        return spy
+
+    for name in ("once", "silent_deaths", "failed_startups"):
+        monkeypatch.setattr(Facts, name, keep(getattr(Facts, name)))
+    for path in (SCENARIOS / "runpod-wan-lowvram-gguf.log", SCENARIOS / "runpod-wan-oom-restart.log",
+                 corpus_log("036"), corpus_log("037")):
+        made.clear()
+        report = analyze(path)
+        index = report.index_cache
+        assert isinstance(index, Facts) and report.findings and len(made) > 5
+        held = held_by(index, report)
+        assert not [obj for obj in held if isinstance(obj, (Group, Spool))], path.name
+        assert not {id(obj) for obj in held} & {id(value) for value in made}, path.name
+        assert not index.missing and not index.ranges
+        rendered = render_json(report)
+        report.index_cache = None
+        assert render_json(report) == rendered

@@ -111,10 +111,13 @@ def diagnose(
     facts = Facts(report)
     report.index_cache = facts  # the renderers' index: built once
     findings: list[Finding] = []
-    for r in RULES.values():
-        findings += r.check(facts)
-    if reread and (facts.missing or facts.ranges):
-        facts.fill_from_files(findings, paths, redactor)
+    try:
+        for r in RULES.values():
+            findings += r.check(facts)
+        if reread and (facts.missing or facts.ranges):
+            facts.fill_from_files(findings, paths, redactor)
+    finally:
+        facts.release()  # what only the rules read; the index stays
     order = {rule_id: i for i, rule_id in enumerate(RULES)}
     findings.sort(key=lambda f: (-round(f.cost_s, 3), SEVERITY_RANK.get(f.severity, 3), order.get(f.id, 99)))
     return findings

@@ -38,6 +38,12 @@ class Citations:
         #: Tracebacks cited: their exception line lies in (first, last) and is found when read back.
         self.ranges: list[tuple[Evidence, int, int]] = []
 
+    def release(self) -> None:
+        """Forget the lines' texts and what was cited (the findings hold their evidence)."""
+        self._texts = {}
+        self.missing = set()
+        self.ranges = []
+
     def cite(self, source: int, line: int, fallback: str) -> Evidence:
         """The line as evidence: its text when known, else ``fallback`` until it is read back."""
         text = self._texts.get((source, line))

@@ -186,6 +186,20 @@ class Facts(ReportIndex, Citations):
         self._ends: dict[int, str] = {}
         self._shared: dict[str, Any] = {}
 
+    def release(self) -> None:
+        """Drop what only the rules read: the groups, what ``once`` and the other caches made, the texts they
+        could cite. The report keeps this index for the renderers (``report.index_cache``), which read the
+        tables through it; the diagnosis would otherwise live as long as the report."""
+        self._groups = {}
+        self._load_groups = {}
+        self.model_streaks = ModelStreaks()
+        self._ctrl_c = defaultdict(list)
+        self._silent = None
+        self._failed_startups = None
+        self._ends = {}
+        self._shared = {}
+        Citations.release(self)
+
     def once(self, key: str, make: Callable[[], T]) -> T:
         """What several rules ask of the whole report, made on first use and kept (the tables do not
         change while rules run): a scan of a table per prompt asked would be quadratic on long logs."""
