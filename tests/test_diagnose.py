@@ -26,6 +26,7 @@ from comfylog.diagnose.facts import Facts, Group
 from comfylog.model import Finding, Report
 from comfylog.read.lines import read_lines
 from comfylog.render.json import render_json
+from comfylog.segment.segmenter import ImportFailure, read_import_message
 from comfylog.spool import Spool
 
 from .conftest import CORPUS, ROOT, corpus_log, corpus_or_skip, expected_scenarios
@@ -456,6 +457,37 @@ def test_a_node_whose_name_begins_another_gets_its_own_import_reason() -> None:
     finding = by_id(analyze_text(text))["import-failed"]
     assert "Foo-Bar (No module named 'aaa')" in finding.why and "Foo (No module named 'bbb')" in finding.why
     assert "-Bar (" not in finding.why.replace("Foo-Bar (", "")
+
+
+#: ComfyUI's ``Cannot import PATH module for custom nodes: REASON`` (nodes.py, load_custom_node).
+CANNOT_IMPORT_RE = re.compile(r"Cannot import (?P<path>.+?) module for custom nodes: (?P<reason>.*)$")
+
+
+@pytest.mark.parametrize("prefix", ["021", "050"])  # custom nodes on Windows; ComfyUI's own comfy_extras/ files
+def test_an_import_failure_reads_back_from_its_record_as_the_log_said_it(prefix: str) -> None:
+    """The segmenter words an import failure's record and import-failed reads it back, both in segmenter.py: the
+    path and reason of every real ``Cannot import`` line come back whole from the record's message."""
+    path = corpus_log(prefix)
+    report = analyze(path)
+    said = {raw.number: m for raw in read_lines(str(path))[1] if (m := CANNOT_IMPORT_RE.search(raw.text))}
+    assert len(said) >= 3
+    for n, m in said.items():
+        (record,) = [e for e in report.errors if e.kind == "import_failed" and n in (e.line, e.end_line)]
+        builtin = "comfy_extras" in m["path"]
+        expected = ImportFailure(builtin, m["path"], m["reason"].strip())
+        assert read_import_message(record.message) == expected
+        assert read_import_message(record.message, m["path"]) == expected
+        assert read_import_message(record.message, m["path"][:-1]) is None  # a node whose name begins this one's
+
+
+def test_a_built_in_node_file_in_a_folder_named_with_a_bracket_keeps_its_name_and_reason() -> None:
+    # 050 with its ComfyUI in `/wgb/ComfyUI (2)/`: the path of a message is no longer cut at its first ` (`.
+    text = corpus_log("050").read_text(encoding="utf-8", errors="replace")
+    moved = text.replace("/wgb/ComfyUI/", "/wgb/ComfyUI (2)/")
+    findings = [by_id(analyze_text(t))["import-failed"] for t in (text, moved)]
+    assert findings[0].figures["builtin"] == findings[1].figures["builtin"] == [
+        "comfy_extras/nodes_latent.py", "comfy_extras/nodes_post_processing.py", "comfy_extras/nodes_morphology.py"]
+    assert findings[1].why == findings[0].why and findings[1].title == findings[0].title
 
 
 def test_a_server_that_became_ready_without_a_clock_did_not_fail_to_start() -> None:

@@ -1159,14 +1159,58 @@ WRAPPER_MEMORY_KEYS = {
 }
 
 
+#: How an import failure's record words it: ``custom node failed to import: PATH (REASON)`` (_import_message).
+IMPORT_FAILED = " failed to import: "
+CUSTOM_NODE = "custom node"
+BUILTIN_NODE_FILE = "built-in node file"
+
+
 def _import_message(path: str, reason: str | None = None) -> str:
     """``custom node failed to import: PATH (REASON)``, each part bounded on its own: a long path does not
     cut the reason (where a node's instruction often comes last). ComfyUI's own node files
     (``comfy_extras/``, ``comfy_api_nodes/``) load through the same function and message, but are no
-    custom nodes."""
-    what = "built-in node file" if BUILTIN_NODE_FILE_RE.search(path) else "custom node"
-    message = f"{what} failed to import: {path[:MAX_IMPORT_PATH_CHARS]}"
+    custom nodes. read_import_message reads it back."""
+    what = BUILTIN_NODE_FILE if BUILTIN_NODE_FILE_RE.search(path) else CUSTOM_NODE
+    message = f"{what}{IMPORT_FAILED}{path[:MAX_IMPORT_PATH_CHARS]}"
     return message if reason is None else f"{message} ({reason.strip()[:MAX_IMPORT_REASON_CHARS]})"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportFailure:
+    """An import failure's record read back (read_import_message)."""
+
+    builtin: bool
+    #: As the record holds it: cut at MAX_IMPORT_PATH_CHARS.
+    path: str
+    #: None where ComfyUI's list named the node but no line said why.
+    reason: str | None
+
+
+def read_import_message(message: str, path: str | None = None) -> ImportFailure | None:
+    """The parts of _import_message's ``WHAT failed to import: PATH (REASON)``; None for another message.
+
+    A path may hold `` (`` itself. Given the node's full ``path`` (its import-times entry), the message must
+    be about exactly that node (None for another, even one whose name begins this one's: Foo, Foo-Bar).
+    Without it, a built-in node file's path ends with its file name, a custom node's at the first `` (``.
+    """
+    builtin = message.startswith(BUILTIN_NODE_FILE + IMPORT_FAILED)
+    if not builtin and not message.startswith(CUSTOM_NODE + IMPORT_FAILED):
+        return None
+    rest = message[len(BUILTIN_NODE_FILE if builtin else CUSTOM_NODE) + len(IMPORT_FAILED):]
+    if path is not None:
+        cut = path[:MAX_IMPORT_PATH_CHARS]
+        ends = [len(cut)] if rest.startswith(cut) else []
+    else:
+        ends = [m.start() for m in re.finditer(r" \(", rest)] + [len(rest)]
+        if builtin:  # the name ends the path (a path cut at MAX_IMPORT_PATH_CHARS may have lost it)
+            ends.sort(key=lambda end: BUILTIN_NODE_FILE_RE.search(rest[:end]) is None)
+    for end in ends:
+        said = rest[end:]
+        if not said:
+            return ImportFailure(builtin, rest, None)
+        if said.startswith(" (") and said.endswith(")"):
+            return ImportFailure(builtin, rest[:end], said[2:-1])
+    return None
 
 
 def _dict_message(detail: str) -> str | None:

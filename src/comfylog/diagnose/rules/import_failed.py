@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ...events import EventKind
 from ...model import ErrorRecord, Finding, Run
-from ...segment.segmenter import MAX_IMPORT_PATH_CHARS
+from ...segment.segmenter import read_import_message
 from ...text import basename, plural
 from ..engine import Advice, finding, rule
 from ..evidence import clip
@@ -44,10 +44,6 @@ ADVICE_COMFY_API = Advice("{nodes} {verb} `{name}` from ComfyUI's `{module}`, wh
                           {"nodes": "The node", "verb": "imports", "name": "NAME", "module": "comfy.X"})
 
 
-#: How the segmenter words an import failure: ``custom node failed to import: PATH (REASON)``.
-IMPORT_FAILED = " failed to import: "
-#: How the segmenter words a failure of one of ComfyUI's own node files.
-BUILTIN_PREFIX = "built-in node file failed to import: "
 #: A failure's reason is shown cut to this many characters; the nodes' own instructions are quoted whole.
 MAX_REASON_CHARS = 160
 MAX_OWN_WORDS = 3
@@ -80,13 +76,12 @@ def _import_failed(facts: Facts) -> list[Finding]:
     if not failed and not builtin:
         return []
     reasons: dict[str, str] = {}
-    cut_paths = {path[:MAX_IMPORT_PATH_CHARS]: path for path in failed}  # the record holds the path cut so
     for e in facts.report.errors:
         if e.kind == "import_failed":
-            for cut, full in cut_paths.items():
-                reason = _reason(e.message, cut)
-                if reason is not None:
-                    reasons.setdefault(full, reason)
+            for path in failed:
+                read = read_import_message(e.message, path)
+                if read is not None and read.reason is not None:
+                    reasons.setdefault(path, read.reason)
                     break
     names = [basename(p) for p in failed]
     # What a node's own error says to do comes first (``Please download ... to models/svd``).
@@ -186,10 +181,10 @@ def _builtin_failures(facts: Facts) -> list[BuiltinFailure]:
     """ComfyUI's own node files that failed, from its ``IMPORT FAILED: FILE`` list and its ``Cannot import`` lines."""
     reasons: dict[str, tuple[str, ErrorRecord]] = {}
     for e in facts.report.errors:
-        if e.kind == "import_failed" and e.message.startswith(BUILTIN_PREFIX):
-            path = e.message[len(BUILTIN_PREFIX):].split(" (", 1)[0]
-            name = "/".join(re.split(r"[/\\]", path)[-2:])
-            reasons.setdefault(name, (_reason(e.message, path) or "", e))
+        read = read_import_message(e.message) if e.kind == "import_failed" else None
+        if read is not None and read.builtin:
+            name = "/".join(re.split(r"[/\\]", read.path)[-2:])
+            reasons.setdefault(name, (read.reason or "", e))
     listed: dict[str, BuiltinFailure] = {}
     folder = ""
     for ev in facts.events[EventKind.BUILTIN_IMPORT_FAILED]:
@@ -204,16 +199,6 @@ def _builtin_failures(facts: Facts) -> list[BuiltinFailure]:
         at = record.end_line or record.line
         listed.setdefault(name, BuiltinFailure(name, record.source, at, reason, at))
     return list(listed.values())
-
-
-def _reason(message: str, path: str) -> str | None:
-    """``REASON`` of ``... failed to import: PATH (REASON)`` for exactly ``PATH`` (as the record holds it, cut
-    at MAX_IMPORT_PATH_CHARS), None for another path: a node whose name begins another's (Foo, Foo-Bar) is
-    not taken for it."""
-    rest = message.split(IMPORT_FAILED, 1)[1] if IMPORT_FAILED in message else ""
-    if rest.startswith(path + " (") and rest.endswith(")"):
-        return rest[len(path) + 2:-1]
-    return None
 
 
 def _extensions(facts: Facts, reasons: dict[str, str],
