@@ -342,6 +342,27 @@ def test_restart_loop_on_a_crash_that_repeats() -> None:
     assert len(by_id(report)) >= 2 and "oom-suspected" in by_id(report)
 
 
+def test_restart_loops_in_two_inputs_each_count_their_own_prompts_in_one_walk(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus_or_skip()
+    text = (SCENARIOS / "runpod-wan-oom-restart.log").read_text(encoding="utf-8")
+    alone = by_id(analyze_text(text + text))["restart-loop"]
+    paths = [tmp_path / "a.log", tmp_path / "b.log"]
+    for path in paths:
+        path.write_text(text + text, encoding="utf-8")  # two containers crashing again and again
+    report = analyze(paths)
+    loops = [f for f in report.findings if f.id == "restart-loop"]
+    assert [f.evidence[0].source for f in loops] == [0, 1] and alone.prompts
+    offset = min(p.index for p in report.prompts if p.source == 1)
+    assert loops[0].prompts == alone.prompts and loops[1].prompts == [i + offset for i in alone.prompts]
+    assert all(f.figures == alone.figures and f.cost_s == alone.cost_s for f in loops)
+    walks: list[str] = []
+    walk = Facts.prompts_in
+    monkeypatch.setattr(Facts, "prompts_in", lambda self, group: walks.append(group) or walk(self, group))
+    assert RULES["restart-loop"].check(Facts(report)) == loops
+    assert walks == ["unfinished"]
+
+
 @pytest.mark.parametrize(("prefix", "device_advice"), [
     # 006 and 019 run cudaMallocAsync, whose pool PYTORCH_CUDA_ALLOC_CONF's expandable_segments does not change:
     # 006's figures leave 8 GiB to something else on the GPU (nvidia-smi shows what), 019's sampling needs offloading.

@@ -54,32 +54,34 @@ def _restart_loop(facts: Facts) -> list[Finding]:
                 first_cites[source].append(facts.cite_event(starts[0]))
         if len(first_runs[source]) < MAX_EVIDENCE:
             first_runs[source].append(replace(run, import_times=[]))
+    looping = [source for source in range(len(facts.report.sources)) if restarts[source] >= RESTART_LOOP_MIN]
+    # The prompts the restarts cut off, by source, in one walk of the unfinished ones.
+    cut = {run: source for source in looping for run in ended[source]}
+    lost: dict[int, list[int]] = defaultdict(list)  # indexes only: a loop can cut off thousands of prompts
+    lost_s: dict[int, float] = defaultdict(float)
+    if cut:
+        for prompt in facts.prompts_in("unfinished"):
+            looped = cut.get(prompt.run)
+            if looped is not None:
+                lost[looped].append(prompt.index)
+                lost_s[looped] += prompt_seconds(prompt)
     findings = []
-    for source in range(len(facts.report.sources)):
-        if restarts[source] < RESTART_LOOP_MIN:
-            continue
+    for source in looping:
         evidence, total = first_cites[source], len(cited[source])
         if not evidence:
             evidence = [facts.cite(run.source, run.first_line, "start-up") for run in first_runs[source]]
             total = restarts[source]
-        lost: list[int] = []  # indexes only: a loop can cut off thousands of prompts
-        lost_s = 0.0
-        cut = ended[source]
-        for prompt in facts.prompts_in("unfinished"):
-            if prompt.run in cut:
-                lost.append(prompt.index)
-                lost_s += prompt_seconds(prompt)
-        startup, n_runs, n_restarts = startups[source], start_ups[source], restarts[source]
+        startup, n_runs, n_restarts, cut_off = startups[source], start_ups[source], restarts[source], lost[source]
         never_ready = source in facts.failed_startups()
         reason = (" None of them became ready: start-up itself fails each time (the startup-failed finding names "
                   "the error)." if never_ready else " A process that keeps restarting is crashing, usually for the "
                   "same reason each time.")
         findings.append(finding(
             "restart-loop", f"{n_restarts} restarts: ComfyUI started {n_runs} times in one log", "high",
-            f"The log holds {n_runs} start-ups of ComfyUI; {plural(len(lost), 'prompt')} were cut off by them"
+            f"The log holds {n_runs} start-ups of ComfyUI; {plural(len(cut_off), 'prompt')} were cut off by them"
             + (f" and start-ups took {dur(startup)}" if startup else "") + "." + reason,
             [ADVICE_READ_ENDS(), *([] if never_ready else [ADVICE_SILENT_ENDS()]), ADVICE_STOP_BILLING()],
             evidence, {"restarts": n_restarts, "start_ups": n_runs, "startup_s": round(startup, 3),
-                       "prompts_lost": len(lost)},
-            lost_s, lost, total=total))
+                       "prompts_lost": len(cut_off)},
+            lost_s[source], cut_off, total=total))
     return findings
