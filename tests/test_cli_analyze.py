@@ -11,10 +11,10 @@ import pytest
 from rich.console import Console
 
 from comfylog.api import analyze
-from comfylog.render.terminal import render_terminal
+from comfylog.render.terminal import ERROR_MESSAGE_CHARS, render_terminal
 
 from .cli import run_cli
-from .conftest import CORPUS, EXAMPLES, ROOT, corpus_or_skip
+from .conftest import CORPUS, EXAMPLES, FIXTURES, ROOT, corpus_or_skip
 
 
 def terminal_text(path: Path) -> str:
@@ -34,6 +34,17 @@ def terminal_text(path: Path) -> str:
 def test_terminal_report_golden(name: str, golden: Callable[[str, str], None]) -> None:
     """The rendered report is pinned (pytest --update-goldens after a deliberate change)."""
     golden(f"analyze-{name}.txt", terminal_text(EXAMPLES / name))
+
+
+def test_the_errors_table_cuts_a_long_message_with_an_ellipsis() -> None:
+    # worker-comfyui's `ComfyUI HTTP unreachable` with urllib3's whole exception: the table shows its first
+    # characters and `…`, not a message that stops mid-word as if it ended there.
+    log = FIXTURES / "runpod-killed-for-ram.log"
+    message = analyze(log).errors[0].message
+    assert len(message) > ERROR_MESSAGE_CHARS
+    table = " ".join(terminal_text(log).split("\nErrors\n", 1)[1].split())  # wrapped lines joined again
+    assert " ".join(message[:ERROR_MESSAGE_CHARS - 1].split()) + "… " in table
+    assert " ".join(message[:ERROR_MESSAGE_CHARS].split()) not in table
 
 
 def test_analyze_prints_a_readable_report_for_every_corpus_log() -> None:

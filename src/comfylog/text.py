@@ -118,6 +118,12 @@ def short_names(paths: Sequence[str]) -> list[str]:
     return [os.path.relpath(os.path.abspath(p), base) for p in paths]
 
 
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, with an ellipsis when cut (a path or a symbol keeps its
+    first characters, where clip_words would cut back to the last space)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def clip_words(text: str, limit: int) -> str:
     """``text`` cut to at most ``limit`` characters at a word boundary, with an ellipsis when cut."""
     if len(text) <= limit:

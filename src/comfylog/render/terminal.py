@@ -12,7 +12,7 @@ from rich.text import Text
 from ..events import Phase
 from ..index import evidence_in_line_order, index_of, own_spans
 from ..model import PHASES, Prompt, Report, Run
-from ..text import basename, clock, fmt_s, plural, span_text, when
+from ..text import basename, clip, clock, fmt_s, plural, span_text, when
 from .fit import Column, fit_columns, fitted_table
 from .styles import PHASE_CHAR, PHASE_LABEL, PHASE_STYLE, SEVERITY_STYLE, STATUS_STYLE
 
@@ -277,6 +277,8 @@ def _run_timeline(run: Run, own: list[Prompt]) -> Text | None:
 #: at its spaces; line and prompt numbers never wrap.
 ERROR_NAME_WIDTH = 12
 ERROR_MESSAGE_WIDTH = 20
+#: An error's message is cut to this many characters, with an ellipsis (the JSON has it whole).
+ERROR_MESSAGE_CHARS = 200
 
 
 def _errors(report: Report, limit: int, width: int) -> Table:
@@ -293,7 +295,8 @@ def _errors(report: Report, limit: int, width: int) -> Table:
             Column("prompt", [str(e.prompt + 1) if e.prompt is not None else "—" for e in shown], "right"),
             Column("kind", [Text(e.kind, style="red" if e.kind in ("oom", "exception") else "yellow")
                             for e in shown]),
-            Column("message", [Text(e.message[:200]) for e in shown], wrap=ERROR_MESSAGE_WIDTH),
+            Column("message", [Text(clip(e.message, ERROR_MESSAGE_CHARS)) for e in shown],
+                   wrap=ERROR_MESSAGE_WIDTH),
         ]
 
     more = f"{len(report.errors) - limit} more errors not shown" if len(report.errors) > limit else None
