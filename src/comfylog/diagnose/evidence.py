@@ -18,6 +18,7 @@ from ..read.lines import lines_at
 from ..read.prefixes import PrefixReader
 from ..read.redact import Redactor
 from ..read.source import UnusableInput
+from ..text import clip as clip_text
 
 #: Evidence text is cut to this many characters.
 MAX_EVIDENCE_CHARS = 300
@@ -122,6 +123,5 @@ def read_back(path: str, lines: set[int], redactor: Redactor | None = None) -> d
 
 
 def clip(text: str, limit: int = MAX_EVIDENCE_CHARS) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip_text(text.strip(), limit)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from ..text import clip
 from .engine import Advice
 
 ADVICE_OWN_WORDS = Advice("{who} says what to do: “{hint}”",
@@ -56,7 +57,7 @@ def own_hint(message: str) -> str | None:
         if sentence and INSTRUCTS_RE.search(sentence) and not REPORT_RE.search(sentence):
             if before and PRONOUN_RE.search(sentence):
                 sentence = f"{before} {sentence}"
-            return sentence if len(sentence) <= MAX_HINT_CHARS else sentence[:MAX_HINT_CHARS - 1] + "…"
+            return clip(sentence, MAX_HINT_CHARS)
         before = sentence
     return None
 

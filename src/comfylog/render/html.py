@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ..events import EventKind, Phase
 from ..index import ReportIndex, evidence_in_line_order, index_of, own_spans
 from ..model import PHASES, Finding, ProgressBar, Prompt, Report, Run
-from ..text import basename, clock, fmt_s, is_time_only, plural, span_text, when
+from ..text import basename, clip, clock, fmt_s, is_time_only, plural, span_text, when
 from ..version import __version__
 from .styles import PHASE_LABEL as OTHER_LABELS
 
@@ -153,7 +153,7 @@ def prose(text: str) -> str:
 
 def _clip(text: str, limit: int) -> str:
     text = " ".join(text.split()) if "\n" in text or "\r" in text else text
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(text, limit)
 
 
 def _hover(text: str, limit: int = MAX_HOVER_TEXT) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 from ..index import MainBar, evidence_in_line_order, index_of
 from ..model import PHASES, Finding, Prompt, Report, Run
-from ..text import basename, clock, fmt_s, gb, plural, when
+from ..text import basename, clip, clock, fmt_s, gb, plural, when
 from ..version import __version__
 
 #: GitHub refuses a comment body over 65,536 characters; this leaves room for a workflow's marker.
@@ -54,7 +54,7 @@ BLOCK_START = re.compile(r"^(\s*)([#>+=-]|\d+[.)](?=\s|$))")
 def clean(text: str, limit: int = MAX_LINE) -> str:
     """One line of text: control characters and ANSI codes out, cut at ``limit`` characters."""
     text = CONTROL.sub("", text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("\t", " "))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(text, limit)
 
 
 def code_span(text: str) -> str:

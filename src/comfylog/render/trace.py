@@ -36,7 +36,7 @@ from ..events import EventKind
 from ..index import ReportIndex, evidence_in_line_order, index_of
 from ..model import PHASES, ErrorRecord, Finding, Load, ProgressBar, Prompt, Report, Run
 from ..read.redact import Redactor
-from ..text import basename, clock, fmt_s, is_time_only, plural, when
+from ..text import basename, clip, clock, fmt_s, is_time_only, plural, when
 from ..version import __version__
 
 #: Log text carried in ``args`` is cut to this many characters, and findings carry at most this many lines.
@@ -55,7 +55,7 @@ Event = dict[str, Any]
 
 
 def _clip(text: str) -> str:
-    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+    return clip(text, MAX_TEXT)
 
 
 def _seconds(value: object) -> float | None:
