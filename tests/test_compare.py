@@ -5,15 +5,23 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import sys
 from collections.abc import Callable
+from dataclasses import replace
+from operator import attrgetter
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
 from rich.console import Console
 
+import comfylog.spool
 from comfylog.api import analyze
 from comfylog.compare import CompareError, compare_reports, ratio_text
-from comfylog.render.compare import render_compare
+from comfylog.model import PHASES, Prompt, Report
+from comfylog.render.compare import comparison_to_dict, render_compare
+from comfylog.spool import Spool
 
 from .cli import run_cli
 from .conftest import CORPUS, EXAMPLES, ROOT, corpus_or_skip
@@ -166,3 +174,74 @@ def test_the_faster_log_first_compares_without_a_crash(fmt: str, tmp_path: Path)
         assert wait["verdict"] == "none in the run" and data["total"]["verdict"] == "7.19x faster"
     else:
         assert "none in the run" in done.stdout and "7.19x faster" in done.stdout
+
+
+def test_each_figure_is_the_median_of_the_paired_prompts_as_recorded() -> None:
+    """compare keeps the prompts' figures, not the prompts: the medians are still those of the records,
+    down to how the JSON prints them (a phase that summed nothing is ``0``, not ``0.0``)."""
+    corpus = corpus_or_skip()
+    reports = {n: analyze(next((corpus / "logs").glob(f"{n}-*.log"))) for n in ("001", "010", "017", "018", "021",
+                                                                                  "023")}
+    printed = set()
+    for run_name, base_name in (("018", "010"), ("001", "021"), ("023", "017")):
+        run, base = reports[run_name], reports[base_name]
+        c = compare_reports(run, base)
+        for report, indexes, side in ((run, c.run_prompts, "run"), (base, c.baseline_prompts, "baseline")):
+            paired = [p for p in report.prompts if p.index in set(indexes)]
+            assert len(paired) == len(indexes) > 1
+            for phase in PHASES:
+                figures = [p.phases.get(phase) for p in paired]
+                expected = None if None in figures else statistics.median(figures)
+                got = json.dumps(getattr(c.phase(phase.value), side))
+                assert got == json.dumps(expected), (run_name, base_name, side, phase)
+                printed.add(got)
+    assert "0" in printed and "null" in printed and len(printed) > 6
+
+
+class _CountedPrompt(Prompt):
+    """A prompt that counts how many of its kind are alive: read back from a spool it is one again
+    (model._by_fields pickles a record as its class)."""
+
+    alive = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _CountedPrompt.alive += 1
+
+    def __del__(self) -> None:
+        _CountedPrompt.alive -= 1
+
+
+def test_compare_never_holds_every_prompt_of_both_reports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two long logs are compared as their prompts' figures, not their prompts (~1 kB each; the 1 GB
+    benchmark has 347,000): with each prompt table on disk in blocks of 64 and no block kept decoded,
+    at most a few blocks of prompts are alive at any moment of the comparison. Holding the 1,330
+    prompts of either side, as a list of them did, fails; the result is the one from tables in memory."""
+    log = next((corpus_or_skip() / "logs").glob("038-*.log"))  # 1330 prompts
+    block = 64
+    monkeypatch.setattr(comfylog.spool, "KEEP_BYTES", 0)
+    monkeypatch.setattr(comfylog.spool, "KEEP_FLOOR_BYTES", 0)
+    monkeypatch.setattr(comfylog.spool, "PICK_BYTES", 0)
+    fields = attrgetter(*Prompt.__slots__)
+
+    def on_disk(report: Report) -> Report:
+        counted = Spool((_CountedPrompt(*fields(p)) for p in report.prompts), block=block)
+        return replace(report, prompts=counted, index_cache=None)
+
+    run, base = analyze(log), analyze(log)
+    in_memory = comparison_to_dict(compare_reports(run, base))
+    run, base = on_disk(run), on_disk(base)
+    assert run.prompts.on_disk > 1200 and _CountedPrompt.alive < 2 * block
+    most = 0
+
+    def watch(frame: FrameType, event: str, arg: object) -> None:
+        nonlocal most
+        most = max(most, _CountedPrompt.alive)
+
+    sys.setprofile(watch)
+    try:
+        c = compare_reports(run, base)
+    finally:
+        sys.setprofile(None)
+    assert len(c.run_prompts) > 1200 and comparison_to_dict(c) == in_memory
+    assert most <= 6 * block  # each side: the block being decoded, the one before it, its tail

@@ -5,11 +5,16 @@ compares totals, phases, the per-step rate of matching sampling bars and the mod
 the phase that explains most of the difference and the findings behind it. Several prompts on a
 side are summarised by their median. The result is a plain typed ``Comparison`` that every
 renderer (terminal, JSON, HTML) reads.
+
+A long log has hundreds of thousands of prompts, a record each of about 1 kB: the prompts compared
+are read from each report's table once and kept as their figures (``_Chosen``, 8 bytes a figure),
+never as records, so comparing two long logs costs what analysing them costs.
 """
 
 from __future__ import annotations
 
 import statistics
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -125,6 +130,7 @@ class Comparison:
             shows is said (it loaded the same models completely), advice to run a comparison is gone.
         verdict_notes: what the two sides share and so does not explain the gap (GGUF on both).
         notes: what the reader should know about how the prompts were chosen.
+        estimated: some compared prompt has no usable timestamps (its phases are estimated).
     """
 
     run_name: str
@@ -149,6 +155,7 @@ class Comparison:
     run_findings: list[Finding] = field(default_factory=list)
     verdict_notes: list[str] = field(default_factory=list)
     setup_differences: list[str] = field(default_factory=list)
+    estimated: bool = False
 
     def phase(self, name: str) -> Delta:
         return next(d for d in self.phases if d.name == name)
@@ -164,24 +171,25 @@ def compare_reports(
     """
     notes: list[str] = []
     if prompt is not None or baseline_prompt is not None:
-        run_sel = [_pick(report, prompt or baseline_prompt or 1, "run", "--prompt")]
-        base_sel = [_pick(baseline, baseline_prompt or prompt or 1, "baseline", "--baseline-prompt")]
+        run_sel = _Chosen([_pick(report, prompt or baseline_prompt or 1, "run", "--prompt")])
+        base_sel = _Chosen([_pick(baseline, baseline_prompt or prompt or 1, "baseline", "--baseline-prompt")])
     else:
         run_sel, base_sel = _comparable(report, "run"), _comparable(baseline, "baseline")
         if len(run_sel) != len(base_sel):
             notes.append(f"the run has {len(run_sel)} comparable prompts and the baseline {len(base_sel)}: "
                          f"the first {min(len(run_sel), len(base_sel))} of each are paired in order")
         n = min(len(run_sel), len(base_sel))
-        run_sel, base_sel = run_sel[:n], base_sel[:n]
+        run_sel.keep(n)
+        base_sel.keep(n)
     if len(run_sel) > 1:
         notes.append(f"{len(run_sel)} prompt pairs: each figure is the median over them")
 
-    executed = all(p.executed_s is not None for p in [*run_sel, *base_sel])
-    total = Delta("total", _median(_seconds(p, executed) for p in run_sel),
-                  _median(_seconds(p, executed) for p in base_sel))
-    phases = [Delta(ph.value, _median_known(p.phases.get(ph) for p in run_sel),
-                    _median_known(p.phases.get(ph) for p in base_sel)) for ph in PHASES]
-    if any(p.estimated for p in [*run_sel, *base_sel]):
+    executed = run_sel.executed.complete and base_sel.executed.complete
+    total = Delta("total", (run_sel.executed if executed else run_sel.total).median(),
+                  (base_sel.executed if executed else base_sel.total).median())
+    phases = [Delta(ph.value, run_sel.phases[i].median(), base_sel.phases[i].median()) for i, ph in enumerate(PHASES)]
+    estimated = run_sel.first_estimated is not None or base_sel.first_estimated is not None
+    if estimated:
         notes.append("some prompts have no usable timestamps: their phases are estimated from printed durations")
 
     gap = total.difference
@@ -196,12 +204,12 @@ def compare_reports(
     run_findings, verdict_notes = _in_context(report, baseline, loads)
     in_context = {f.id: f for f in run_findings}
     explaining = [in_context.get(f.id, f) for f in slower if main_phase is not None and _phase_name(f) == main_phase]
-    machine = _machine(_run_of(report, run_sel[0]), _run_of(baseline, base_sel[0]))
+    machine = _machine(index_of(report).runs.get(run_sel.first_run), index_of(baseline).runs.get(base_sel.first_run))
     return Comparison(
         run_name=_name(report),
         baseline_name=_name(baseline),
-        run_prompts=[p.index for p in run_sel],
-        baseline_prompts=[p.index for p in base_sel],
+        run_prompts=list(run_sel.indexes),
+        baseline_prompts=list(base_sel.indexes),
         machine=machine,
         total=total,
         total_source="executed" if executed else "measured",
@@ -212,8 +220,7 @@ def compare_reports(
         steps=steps,
         unmatched_steps=unmatched,
         loads=loads,
-        lowvram_module_lines=(sum(p.lowvram_module_loads for p in run_sel),
-                              sum(p.lowvram_module_loads for p in base_sel)),
+        lowvram_module_lines=(sum(run_sel.lowvram_module_loads), sum(base_sel.lowvram_module_loads)),
         only_in_run=only_run,
         only_in_baseline=only_base,
         explaining=explaining,
@@ -221,6 +228,7 @@ def compare_reports(
         run_findings=run_findings,
         verdict_notes=verdict_notes,
         setup_differences=setup_differences(machine, main_phase),
+        estimated=estimated,
     )
 
 
@@ -243,14 +251,120 @@ def ratio_text(delta: Delta) -> str:
 # ---- choosing prompts ---------------------------------------------------------------------------
 
 
-def _comparable(report: Report, side: str) -> list[Prompt]:
-    finished = [p for p in report.prompts if p.status == "ok" and p.total_s is not None]
-    if finished:
-        return finished
-    timed = [p for p in report.prompts if p.total_s and p.status not in ("invalid", "dropped")]
-    if not timed:
+class _Column:
+    """One figure of each chosen prompt (or bar), in order, as C doubles.
+
+    A prompt without it (None, a phase the log could not time) is remembered by the first such
+    position. A figure held as an int (a phase that summed nothing is ``0``) is marked, so that the
+    median is the very value the records would give (``0``, not ``0.0``, in the JSON).
+    """
+
+    __slots__ = ("values", "first_missing", "ints")
+
+    def __init__(self) -> None:
+        self.values = array("d")
+        self.first_missing: int | None = None
+        self.ints: bytearray | None = None  # 1 where the figure was an int; made at the first one
+
+    def add(self, value: float | None) -> None:
+        if value is None:
+            if self.first_missing is None:
+                self.first_missing = len(self.values)
+            value = 0.0
+        elif type(value) is int and self.ints is None:
+            self.ints = bytearray(len(self.values))
+        if self.ints is not None:
+            self.ints.append(type(value) is int)
+        self.values.append(value)
+
+    def keep(self, count: int) -> None:
+        del self.values[count:]
+        if self.ints is not None:
+            del self.ints[count:]
+        if self.first_missing is not None and self.first_missing >= count:
+            self.first_missing = None
+
+    @property
+    def complete(self) -> bool:
+        """Every chosen prompt has the figure."""
+        return self.first_missing is None
+
+    def median(self) -> float | None:
+        """statistics.median of the figures, or None when a prompt lacks one (or there are none)."""
+        values, ints = self.values, self.ints
+        if not values or not self.complete:
+            return None
+        middle: float = statistics.median(values)
+        if ints is None or len(values) % 2 == 0:
+            return middle  # an even count's median is a mean, a float either way
+        # An odd count's median is the middle value of a stable sort: the nth of those equal to it, in order.
+        nth = len(values) // 2 - sum(1 for v in values if v < middle)
+        for position, value in enumerate(values):
+            if value == middle:
+                if nth == 0:
+                    return int(middle) if ints[position] else middle
+                nth -= 1
+        return middle  # not reached: the median is one of the values
+
+
+class _Chosen:
+    """The prompts compared on one side as the figures the comparison reads, in table order.
+
+    Records would cost ~1 kB a prompt and a long log has hundreds of thousands (spool.py keeps them
+    on disk); these are 8 bytes a figure. The sampling bars and loads are looked up by ``indexes``.
+    """
+
+    def __init__(self, prompts: Iterable[Prompt] = ()) -> None:
+        self.indexes = array("q")
+        self.first_run = 0  # the first prompt's run: the machine compared
+        self.total = _Column()  # total_s, 0.0 when unknown
+        self.executed = _Column()  # executed_s, as ComfyUI printed it
+        self.phases = [_Column() for _ in PHASES]
+        self.first_estimated: int | None = None
+        self.lowvram_module_loads = array("q")
+        for prompt in prompts:
+            self.add(prompt)
+
+    def add(self, prompt: Prompt) -> None:
+        if not self.indexes:
+            self.first_run = prompt.run
+        if prompt.estimated and self.first_estimated is None:
+            self.first_estimated = len(self.indexes)
+        self.indexes.append(prompt.index)
+        self.total.add(prompt.total_s or 0.0)
+        self.executed.add(prompt.executed_s)
+        for column, phase in zip(self.phases, PHASES, strict=True):
+            column.add(prompt.phases.get(phase))
+        self.lowvram_module_loads.append(prompt.lowvram_module_loads)
+
+    def keep(self, count: int) -> None:
+        """Only the first ``count`` prompts (the ones paired)."""
+        for numbers in (self.indexes, self.lowvram_module_loads):
+            del numbers[count:]
+        for column in (self.total, self.executed, *self.phases):
+            column.keep(count)
+        if self.first_estimated is not None and self.first_estimated >= count:
+            self.first_estimated = None
+
+    def __len__(self) -> int:
+        return len(self.indexes)
+
+
+def _comparable(report: Report, side: str) -> _Chosen:
+    """The finished prompts, or failing that every timed prompt that ran, read from the table in one
+    pass (and a first pass that stops at the first finished prompt)."""
+
+    def finished(p: Prompt) -> bool:
+        return p.status == "ok" and p.total_s is not None
+
+    def timed(p: Prompt) -> bool:
+        return bool(p.total_s) and p.status not in ("invalid", "dropped")
+
+    wanted = finished if any(finished(p) for p in report.prompts) else timed
+    chosen = _Chosen(p for p in report.prompts if wanted(p))
+    if not chosen:
         raise CompareError(f"the {side} ({_name(report)}) has no timed prompt to compare")
-    return timed
+    return chosen
 
 
 def _pick(report: Report, number: int, side: str, option: str) -> Prompt:
@@ -266,25 +380,6 @@ def _pick(report: Report, number: int, side: str, option: str) -> Prompt:
     return chosen
 
 
-def _seconds(prompt: Prompt, executed: bool) -> float:
-    if executed and prompt.executed_s is not None:
-        return prompt.executed_s
-    return prompt.total_s or 0.0
-
-
-def _median_known(values: Iterable[float | None]) -> float | None:
-    """The median, or None when any value is unknown (a phase the log could not time)."""
-    listed = list(values)
-    if any(v is None for v in listed):
-        return None
-    return _median(v for v in listed if v is not None)
-
-
-def _median(values: Iterable[float]) -> float | None:
-    listed = list(values)
-    return statistics.median(listed) if listed else None
-
-
 def _megabytes(text: str | None) -> float | None:
     if text is None or not text.endswith(" MB"):
         return None
@@ -296,10 +391,6 @@ def _megabytes(text: str | None) -> float | None:
 
 def _name(report: Report) -> str:
     return " + ".join(src.name for src in report.sources) or "<empty>"
-
-
-def _run_of(report: Report, prompt: Prompt) -> Run | None:
-    return index_of(report).run_of(prompt)
 
 
 def _phase_name(finding: Finding) -> str | None:
@@ -367,43 +458,47 @@ def _main_phase(phases: Sequence[Delta], gap: float | None) -> tuple[str | None,
     return name, diff
 
 
-def _sampling_bars(report: Report, prompt: Prompt) -> list[tuple[int, float, float, int]]:
-    """(position, steps, seconds per step, line) of the prompt's sampling bars, in order."""
-    bars = index_of(report).sampling_bars(prompt)
+def _sampling_bars(report: Report, prompt: int) -> list[tuple[int, float, float, int]]:
+    """(position, steps, seconds per step, line) of the sampling bars of the prompt with index ``prompt``."""
+    bars = index_of(report).sampling_bars_at(prompt)
     return [(i + 1, b.total, b.seconds_per_step, b.line) for i, b in enumerate(bars)
             if b.seconds_per_step is not None]
 
 
-def _steps(
-    report: Report, baseline: Report, run_sel: list[Prompt], base_sel: list[Prompt]
-) -> tuple[list[StepRate], list[str]]:
-    pairs: dict[tuple[int, float], list[tuple[float, float, int, int]]] = {}
-    unmatched: list[str] = []
-    for rp, bp in zip(run_sel, base_sel, strict=True):
-        run_bars = _sampling_bars(report, rp)
-        base_bars = _sampling_bars(baseline, bp)
+def _steps(report: Report, baseline: Report, run_sel: _Chosen, base_sel: _Chosen) -> tuple[list[StepRate], list[str]]:
+    # per (position, steps): the run's and the baseline's rates, and the lines of the first pair
+    pairs: dict[tuple[int, float], tuple[_Column, _Column, int, int]] = {}
+    unmatched: dict[str, None] = {}  # in order, each once
+    for run_index, base_index in zip(run_sel.indexes, base_sel.indexes, strict=True):
+        run_bars = _sampling_bars(report, run_index)
+        base_bars = _sampling_bars(baseline, base_index)
         for (pos, steps, rate, line), (_, b_steps, b_rate, b_line) in zip(run_bars, base_bars, strict=False):
             if steps == b_steps:
-                pairs.setdefault((pos, steps), []).append((rate, b_rate, line, b_line))
+                got = pairs.get((pos, steps))
+                if got is None:
+                    got = pairs[(pos, steps)] = (_Column(), _Column(), line, b_line)
+                got[0].add(rate)
+                got[1].add(b_rate)
             else:
-                unmatched.append(f"bar {pos}: {steps:g} steps in the run, {b_steps:g} in the baseline")
+                unmatched[f"bar {pos}: {steps:g} steps in the run, {b_steps:g} in the baseline"] = None
         if len(run_bars) != len(base_bars):
-            unmatched.append(f"prompt {rp.index + 1} has {len(run_bars)} sampling bars, baseline prompt "
-                             f"{bp.index + 1} has {len(base_bars)}")
-    rates = [
-        StepRate(pos, steps, Delta(f"bar {pos}", _median(r for r, _, _, _ in got), _median(b for _, b, _, _ in got),
-                                   "s/it"), got[0][2], got[0][3])
-        for (pos, steps), got in pairs.items()
-    ]
-    return rates, list(dict.fromkeys(unmatched))
+            unmatched[f"prompt {run_index + 1} has {len(run_bars)} sampling bars, baseline prompt "
+                      f"{base_index + 1} has {len(base_bars)}"] = None
+    rates = [StepRate(pos, steps, Delta(f"bar {pos}", run.median(), base.median(), "s/it"), line, b_line)
+             for (pos, steps), (run, base, line, b_line) in pairs.items()]
+    return rates, list(unmatched)
 
 
-def _loads(report: Report, baseline: Report, run_sel: list[Prompt], base_sel: list[Prompt]) -> list[ModelLoads]:
-    def per_model(r: Report, prompts: list[Prompt]) -> dict[str, tuple[dict[str, int], float | None]]:
-        chosen = {p.index for p in prompts}
+def _loads(report: Report, baseline: Report, run_sel: _Chosen, base_sel: _Chosen) -> list[ModelLoads]:
+    def per_model(r: Report, prompts: _Chosen) -> dict[str, tuple[dict[str, int], float | None]]:
+        # a byte per prompt index up to the largest chosen (prompt indexes count from 0), where a set
+        # of them costs some 60 bytes an index
+        chosen = bytearray(max(prompts.indexes) + 1)
+        for index in prompts.indexes:
+            chosen[index] = 1
         out: dict[str, tuple[dict[str, int], float | None]] = {}
         for ld in r.loads:
-            if ld.prompt not in chosen:
+            if ld.prompt is None or not 0 <= ld.prompt < len(chosen) or not chosen[ld.prompt]:
                 continue
             kinds, most = out.get(ld.model or UNNAMED_MODEL, ({}, None))
             kinds[ld.kind] = kinds.get(ld.kind, 0) + 1
