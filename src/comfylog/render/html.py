@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from ..events import EventKind, Phase
@@ -1022,7 +1023,7 @@ def _comparison(page: Page, report: Report, baseline: Report, comparison: Compar
         if pairs > MAX_ALIGNED_PAIRS:
             note += f" The first {MAX_ALIGNED_PAIRS} of {pairs} pairs are drawn."
             page.summarised.append(f"comparison: first {MAX_ALIGNED_PAIRS} of {pairs} prompt pairs drawn")
-        if any(p.estimated for p in _prompts_of(report, c.run_prompts) + _prompts_of(baseline, c.baseline_prompts)):
+        if c.estimated:
             note += " Prompts without usable timestamps are drawn end to end by phase, gaps left out (estimated)."
         parts.append(f'<p class="note">{esc(note)}</p>')
     page.add("comparison", "Compared with the baseline", "\n".join(parts))
@@ -1060,15 +1061,11 @@ def _delta_row(label: str, delta: Delta, swatch: str | None = None) -> str:
             f"<td{cls}>{esc(ratio)}</td></tr>")
 
 
-def _prompts_of(report: Report, indexes: list[int]) -> list[Prompt]:
-    by_index = {p.index: p for p in report.prompts}
-    return [by_index[i] for i in indexes if i in by_index]
-
-
 def _aligned_figure(report: Report, baseline: Report, c: Comparison) -> dict[str, Any] | None:
     """Run and baseline prompts as rows on one axis of seconds from each prompt's start."""
-    run_prompts = _prompts_of(report, c.run_prompts)[:MAX_ALIGNED_PAIRS]
-    base_prompts = _prompts_of(baseline, c.baseline_prompts)[:MAX_ALIGNED_PAIRS]
+    # the first pairs only, looked up one by one: a long log's prompt table is not held
+    run_prompts = list(islice(index_of(report).prompts_at(c.run_prompts), MAX_ALIGNED_PAIRS))
+    base_prompts = list(islice(index_of(baseline).prompts_at(c.baseline_prompts), MAX_ALIGNED_PAIRS))
     rows: list[tuple[str, list[_Bar]]] = []
     for run_p, base_p in zip(run_prompts, base_prompts, strict=False):
         rows.append((f"run · prompt {run_p.index + 1}", _prompt_bars(run_p, "run")))
