@@ -29,11 +29,13 @@ of three after a warm-up run, with each scanner.
 ``comfylog analyze --format json DIR`` (one summary row per log, two worker processes) with each
 scanner.
 
-``--outputs`` times the outputs of one analysis on data/corpus-20mb.log (generate.py
+``--outputs`` times the outputs of one analysis on data/corpus-256mb.log (generate.py
 --concat: the real logs one after the other, many runs): ``--format json``, the terminal report
-(``-o FILE``, rich drawing every table), ``comfylog report`` (HTML), the markdown reply and the
-trace (``export --format trace``); every output must cost time linear in the log, the terminal and
-the markdown at most 1.5x, the HTML and the trace at most 2x the JSON run.
+(``-o FILE``, rich drawing every table), ``comfylog report`` (HTML), the markdown reply, the
+trace (``export --format trace``) and ``comfylog compare`` of the log with itself (two analyses,
+every prompt paired); every output must cost time linear in the log, the terminal and the markdown
+at most 1.5x, the HTML and the trace at most 2x, the comparison at most 2.5x the JSON run, and
+each at most TARGET_RSS_MB of peak memory.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ TARGET_RSS_MB = 200
 TARGET_STARTUP_S = 0.2
 CORPUS = ROOT.parent / "shared" / "corpus"
 #: The outputs against --format json on the same file (README, "Speed and memory on long logs").
-TARGET_OUTPUTS = {"terminal": 1.5, "html": 2.0, "markdown": 1.5, "trace": 2.0}
+TARGET_OUTPUTS = {"terminal": 1.5, "html": 2.0, "markdown": 1.5, "trace": 2.0, "compare": 2.5}
 CONCAT_LOG = DATA / "corpus-256mb.log"
 #: The Python floor (see above): a line loop with one compiled search per line, and nothing else.
 PYTHON_FLOOR = (
@@ -238,10 +240,14 @@ def outputs(path: Path, repeat: int) -> None:
     rows.append(("markdown", markdown, TARGET_OUTPUTS["markdown"]))
     trace = best([*comfylog, "export", "--format", "trace", "-o", str(out / "report.trace.json"), str(path)], repeat)
     rows.append(("trace", trace, TARGET_OUTPUTS["trace"]))
+    # the log against itself: two analyses, and every prompt paired (the medians over all of them)
+    compare = best([*comfylog, "compare", "-o", str(out / "compare.txt"), str(path), str(path)], repeat)
+    rows.append(("compare", compare, TARGET_OUTPUTS["compare"]))
     print(f"{'output':<10}{'seconds':>9}{'peak MB':>9}{'/json':>7}  target")
     for name, (seconds, rss, _), target in rows:
         ratio = seconds / json_s[0]
-        verdict = "" if target is None else f"<= {target}x: {'met' if ratio <= target else 'MISSED'}"
+        verdict = "" if target is None else f"<= {target}x: {'met' if ratio <= target else 'MISSED'}; "
+        verdict += f"<= {TARGET_RSS_MB} MB: {'met' if rss <= TARGET_RSS_MB else 'MISSED'}"
         print(f"{name:<10}{seconds:>9.2f}{rss:>9.0f}{ratio:>7.2f}  {verdict}")
 
 
