@@ -7,16 +7,18 @@ side are summarised by their median. The result is a plain typed ``Comparison`` 
 renderer (terminal, JSON, HTML) reads.
 
 A long log has hundreds of thousands of prompts, a record each of about 1 kB: the prompts compared
-are read from each report's table once and kept as their figures (``_Chosen``, 8 bytes a figure),
-never as records, so comparing two long logs costs what analysing them costs.
+are read from both reports' tables once, side by side, and kept as their figures (``_Side``, 8 bytes
+a figure), never as records.
 """
 
 from __future__ import annotations
 
 import statistics
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import chain, zip_longest
+from operator import attrgetter
 
 from .diagnose import rule_phase
 from .diagnose.builds import dynamic_vram_by_default
@@ -169,38 +171,46 @@ def compare_reports(
     Without them, finished prompts are paired in order; ``prompt`` alone pairs that prompt with the
     baseline's prompt of the same number. Raises CompareError when nothing comparable is left.
     """
-    notes: list[str] = []
     if prompt is not None or baseline_prompt is not None:
-        run_sel = _Chosen([_pick(report, prompt or baseline_prompt or 1, "run", "--prompt")])
-        base_sel = _Chosen([_pick(baseline, baseline_prompt or prompt or 1, "baseline", "--baseline-prompt")])
+        run_prompts = iter([_pick(report, prompt or baseline_prompt or 1, "run", "--prompt")])
+        base_prompts = iter([_pick(baseline, baseline_prompt or prompt or 1, "baseline", "--baseline-prompt")])
     else:
-        run_sel, base_sel = _comparable(report, "run"), _comparable(baseline, "baseline")
-        if len(run_sel) != len(base_sel):
-            notes.append(f"the run has {len(run_sel)} comparable prompts and the baseline {len(base_sel)}: "
-                         f"the first {min(len(run_sel), len(base_sel))} of each are paired in order")
-        n = min(len(run_sel), len(base_sel))
-        run_sel.keep(n)
-        base_sel.keep(n)
-    if len(run_sel) > 1:
-        notes.append(f"{len(run_sel)} prompt pairs: each figure is the median over them")
+        run_prompts, base_prompts = _comparable(report, "run"), _comparable(baseline, "baseline")
+    # Both tables are read once, side by side: the pairs' figures are kept, never the prompts.
+    run_sel, base_sel = _Side(), _Side()
+    pairs = _StepPairs()
+    for run_prompt, base_prompt in zip_longest(run_prompts, base_prompts):
+        if run_prompt is None or base_prompt is None:  # past the shorter side: counted only
+            run_sel.unpaired += run_prompt is not None
+            base_sel.unpaired += base_prompt is not None
+            continue
+        run_sel.add(run_prompt)
+        base_sel.add(base_prompt)
+        pairs.add(report, run_prompt, baseline, base_prompt)
+    notes: list[str] = []
+    n = len(run_sel.prompts)
+    if run_sel.unpaired or base_sel.unpaired:
+        notes.append(f"the run has {n + run_sel.unpaired} comparable prompts and the baseline "
+                     f"{n + base_sel.unpaired}: the first {n} of each are paired in order")
+    if n > 1:
+        notes.append(f"{n} prompt pairs: each figure is the median over them")
 
     executed = run_sel.executed.complete and base_sel.executed.complete
     total = Delta("total", (run_sel.executed if executed else run_sel.total).median(),
                   (base_sel.executed if executed else base_sel.total).median())
     phases = [Delta(ph.value, run_sel.phases[i].median(), base_sel.phases[i].median()) for i, ph in enumerate(PHASES)]
-    estimated = run_sel.first_estimated is not None or base_sel.first_estimated is not None
+    estimated = run_sel.estimated or base_sel.estimated
     if estimated:
         notes.append("some prompts have no usable timestamps: their phases are estimated from printed durations")
 
     gap = total.difference
     main_phase, main_gap = _main_phase(phases, gap)
-    steps, unmatched = _steps(report, baseline, run_sel, base_sel)
     run_ids = {f.id for f in report.findings}
     base_ids = {f.id for f in baseline.findings}
     only_run = [f for f in report.findings if f.id not in base_ids]
     only_base = [f for f in baseline.findings if f.id not in run_ids]
     slower = only_run if (gap or 0) >= 0 else only_base
-    loads = _loads(report, baseline, run_sel, base_sel)
+    loads = _loads(report, baseline, run_sel.chosen, base_sel.chosen)
     run_findings, verdict_notes = _in_context(report, baseline, loads)
     in_context = {f.id: f for f in run_findings}
     explaining = [in_context.get(f.id, f) for f in slower if main_phase is not None and _phase_name(f) == main_phase]
@@ -208,8 +218,8 @@ def compare_reports(
     return Comparison(
         run_name=_name(report),
         baseline_name=_name(baseline),
-        run_prompts=list(run_sel.indexes),
-        baseline_prompts=list(base_sel.indexes),
+        run_prompts=list(run_sel.prompts),
+        baseline_prompts=list(base_sel.prompts),
         machine=machine,
         total=total,
         total_source="executed" if executed else "measured",
@@ -217,10 +227,10 @@ def compare_reports(
         gap_s=gap,
         main_phase=main_phase,
         main_phase_gap_s=main_gap,
-        steps=steps,
-        unmatched_steps=unmatched,
+        steps=pairs.rates(),
+        unmatched_steps=list(pairs.unmatched),
         loads=loads,
-        lowvram_module_lines=(sum(run_sel.lowvram_module_loads), sum(base_sel.lowvram_module_loads)),
+        lowvram_module_lines=(run_sel.lowvram_module_loads, base_sel.lowvram_module_loads),
         only_in_run=only_run,
         only_in_baseline=only_base,
         explaining=explaining,
@@ -252,24 +262,22 @@ def ratio_text(delta: Delta) -> str:
 
 
 class _Column:
-    """One figure of each chosen prompt (or bar), in order, as C doubles.
+    """One figure of each paired prompt (or bar), in order, as C doubles.
 
-    A prompt without it (None, a phase the log could not time) is remembered by the first such
-    position. A figure held as an int (a phase that summed nothing is ``0``) is marked, so that the
-    median is the very value the records would give (``0``, not ``0.0``, in the JSON).
+    A figure held as an int (a phase that summed nothing is ``0``) is marked, so that the median is
+    the very value the records would give (``0``, not ``0.0``, in the JSON).
     """
 
-    __slots__ = ("values", "first_missing", "ints")
+    __slots__ = ("values", "missing", "ints")
 
     def __init__(self) -> None:
         self.values = array("d")
-        self.first_missing: int | None = None
+        self.missing = False  # some prompt has no such figure (None: a phase the log could not time)
         self.ints: bytearray | None = None  # 1 where the figure was an int; made at the first one
 
     def add(self, value: float | None) -> None:
         if value is None:
-            if self.first_missing is None:
-                self.first_missing = len(self.values)
+            self.missing = True
             value = 0.0
         elif type(value) is int and self.ints is None:
             self.ints = bytearray(len(self.values))
@@ -277,22 +285,15 @@ class _Column:
             self.ints.append(type(value) is int)
         self.values.append(value)
 
-    def keep(self, count: int) -> None:
-        del self.values[count:]
-        if self.ints is not None:
-            del self.ints[count:]
-        if self.first_missing is not None and self.first_missing >= count:
-            self.first_missing = None
-
     @property
     def complete(self) -> bool:
-        """Every chosen prompt has the figure."""
-        return self.first_missing is None
+        """Every paired prompt has the figure."""
+        return not self.missing
 
     def median(self) -> float | None:
         """statistics.median of the figures, or None when a prompt lacks one (or there are none)."""
         values, ints = self.values, self.ints
-        if not values or not self.complete:
+        if not values or self.missing:
             return None
         middle: float = statistics.median(values)
         if ints is None or len(values) % 2 == 0:
@@ -307,52 +308,48 @@ class _Column:
         return middle  # not reached: the median is one of the values
 
 
-class _Chosen:
-    """The prompts compared on one side as the figures the comparison reads, in table order.
+#: A prompt's phases' seconds in PHASES order (Phases.get goes through the enum: 4x slower).
+_PHASE_SECONDS = attrgetter(*(phase.value for phase in PHASES))
+
+
+class _Side:
+    """The prompts paired on one side, as the figures the comparison reads, in pairing order.
 
     Records would cost ~1 kB a prompt and a long log has hundreds of thousands (spool.py keeps them
-    on disk); these are 8 bytes a figure. The sampling bars and loads are looked up by ``indexes``.
+    on disk); a figure is 8 bytes. The loads are counted afterwards for the prompts in ``chosen``.
     """
 
-    def __init__(self, prompts: Iterable[Prompt] = ()) -> None:
-        self.indexes = array("q")
+    def __init__(self) -> None:
+        self.prompts = array("q")  # their indexes, 8 bytes each (not the records' int objects)
         self.first_run = 0  # the first prompt's run: the machine compared
         self.total = _Column()  # total_s, 0.0 when unknown
         self.executed = _Column()  # executed_s, as ComfyUI printed it
         self.phases = [_Column() for _ in PHASES]
-        self.first_estimated: int | None = None
-        self.lowvram_module_loads = array("q")
-        for prompt in prompts:
-            self.add(prompt)
+        self.estimated = False
+        self.lowvram_module_loads = 0
+        # a byte per prompt index up to the largest paired (indexes count from 0), 1 for a paired
+        # prompt: a set of them costs some 60 bytes an index
+        self.chosen = bytearray()
+        self.unpaired = 0  # comparable prompts past the shorter side's last
 
     def add(self, prompt: Prompt) -> None:
-        if not self.indexes:
+        if not self.prompts:
             self.first_run = prompt.run
-        if prompt.estimated and self.first_estimated is None:
-            self.first_estimated = len(self.indexes)
-        self.indexes.append(prompt.index)
+        self.prompts.append(prompt.index)
         self.total.add(prompt.total_s or 0.0)
         self.executed.add(prompt.executed_s)
-        for column, phase in zip(self.phases, PHASES, strict=True):
-            column.add(prompt.phases.get(phase))
-        self.lowvram_module_loads.append(prompt.lowvram_module_loads)
-
-    def keep(self, count: int) -> None:
-        """Only the first ``count`` prompts (the ones paired)."""
-        for numbers in (self.indexes, self.lowvram_module_loads):
-            del numbers[count:]
-        for column in (self.total, self.executed, *self.phases):
-            column.keep(count)
-        if self.first_estimated is not None and self.first_estimated >= count:
-            self.first_estimated = None
-
-    def __len__(self) -> int:
-        return len(self.indexes)
+        for column, seconds in zip(self.phases, _PHASE_SECONDS(prompt.phases), strict=True):
+            column.add(seconds)
+        self.estimated = self.estimated or prompt.estimated
+        self.lowvram_module_loads += prompt.lowvram_module_loads
+        if prompt.index >= len(self.chosen):
+            self.chosen.extend(bytes(prompt.index + 1 - len(self.chosen)))
+        self.chosen[prompt.index] = 1
 
 
-def _comparable(report: Report, side: str) -> _Chosen:
-    """The finished prompts, or failing that every timed prompt that ran, read from the table in one
-    pass (and a first pass that stops at the first finished prompt)."""
+def _comparable(report: Report, side: str) -> Iterator[Prompt]:
+    """The finished prompts, or failing that every timed prompt that ran, one at a time from the
+    table (a first pass stops at the first finished prompt)."""
 
     def finished(p: Prompt) -> bool:
         return p.status == "ok" and p.total_s is not None
@@ -361,10 +358,11 @@ def _comparable(report: Report, side: str) -> _Chosen:
         return bool(p.total_s) and p.status not in ("invalid", "dropped")
 
     wanted = finished if any(finished(p) for p in report.prompts) else timed
-    chosen = _Chosen(p for p in report.prompts if wanted(p))
-    if not chosen:
+    chosen = (p for p in report.prompts if wanted(p))
+    first = next(chosen, None)
+    if first is None:
         raise CompareError(f"the {side} ({_name(report)}) has no timed prompt to compare")
-    return chosen
+    return chain([first], chosen)
 
 
 def _pick(report: Report, number: int, side: str, option: str) -> Prompt:
@@ -458,44 +456,47 @@ def _main_phase(phases: Sequence[Delta], gap: float | None) -> tuple[str | None,
     return name, diff
 
 
-def _sampling_bars(report: Report, prompt: int) -> list[tuple[int, float, float, int]]:
-    """(position, steps, seconds per step, line) of the sampling bars of the prompt with index ``prompt``."""
-    bars = index_of(report).sampling_bars_at(prompt)
+def _sampling_bars(report: Report, prompt: Prompt) -> list[tuple[int, float, float, int]]:
+    """(position, steps, seconds per step, line) of the prompt's sampling bars, in order."""
+    bars = index_of(report).sampling_bars(prompt)
     return [(i + 1, b.total, b.seconds_per_step, b.line) for i, b in enumerate(bars)
             if b.seconds_per_step is not None]
 
 
-def _steps(report: Report, baseline: Report, run_sel: _Chosen, base_sel: _Chosen) -> tuple[list[StepRate], list[str]]:
-    # per (position, steps): the run's and the baseline's rates, and the lines of the first pair
-    pairs: dict[tuple[int, float], tuple[_Column, _Column, int, int]] = {}
-    unmatched: dict[str, None] = {}  # in order, each once
-    for run_index, base_index in zip(run_sel.indexes, base_sel.indexes, strict=True):
-        run_bars = _sampling_bars(report, run_index)
-        base_bars = _sampling_bars(baseline, base_index)
+class _StepPairs:
+    """The sampling bars of each prompt pair, matched by position and step count, as they are paired."""
+
+    def __init__(self) -> None:
+        # per (position, steps): the run's and the baseline's rates, and the lines of the first pair
+        self.pairs: dict[tuple[int, float], tuple[_Column, _Column, int, int]] = {}
+        self.unmatched: dict[str, None] = {}  # in order, each once
+
+    def add(self, report: Report, run_prompt: Prompt, baseline: Report, base_prompt: Prompt) -> None:
+        run_bars = _sampling_bars(report, run_prompt)
+        base_bars = _sampling_bars(baseline, base_prompt)
         for (pos, steps, rate, line), (_, b_steps, b_rate, b_line) in zip(run_bars, base_bars, strict=False):
             if steps == b_steps:
-                got = pairs.get((pos, steps))
+                got = self.pairs.get((pos, steps))
                 if got is None:
-                    got = pairs[(pos, steps)] = (_Column(), _Column(), line, b_line)
+                    got = self.pairs[(pos, steps)] = (_Column(), _Column(), line, b_line)
                 got[0].add(rate)
                 got[1].add(b_rate)
             else:
-                unmatched[f"bar {pos}: {steps:g} steps in the run, {b_steps:g} in the baseline"] = None
+                self.unmatched[f"bar {pos}: {steps:g} steps in the run, {b_steps:g} in the baseline"] = None
         if len(run_bars) != len(base_bars):
-            unmatched[f"prompt {run_index + 1} has {len(run_bars)} sampling bars, baseline prompt "
-                      f"{base_index + 1} has {len(base_bars)}"] = None
-    rates = [StepRate(pos, steps, Delta(f"bar {pos}", run.median(), base.median(), "s/it"), line, b_line)
-             for (pos, steps), (run, base, line, b_line) in pairs.items()]
-    return rates, list(unmatched)
+            self.unmatched[f"prompt {run_prompt.index + 1} has {len(run_bars)} sampling bars, baseline prompt "
+                           f"{base_prompt.index + 1} has {len(base_bars)}"] = None
+
+    def rates(self) -> list[StepRate]:
+        """Per (position, steps), the median rate on each side."""
+        return [StepRate(pos, steps, Delta(f"bar {pos}", run.median(), base.median(), "s/it"), line, b_line)
+                for (pos, steps), (run, base, line, b_line) in self.pairs.items()]
 
 
-def _loads(report: Report, baseline: Report, run_sel: _Chosen, base_sel: _Chosen) -> list[ModelLoads]:
-    def per_model(r: Report, prompts: _Chosen) -> dict[str, tuple[dict[str, int], float | None]]:
-        # a byte per prompt index up to the largest chosen (prompt indexes count from 0), where a set
-        # of them costs some 60 bytes an index
-        chosen = bytearray(max(prompts.indexes) + 1)
-        for index in prompts.indexes:
-            chosen[index] = 1
+def _loads(report: Report, baseline: Report, run_chosen: bytearray, base_chosen: bytearray) -> list[ModelLoads]:
+    """Per model, the loads of the paired prompts (``chosen``: 1 at each one's index) on each side."""
+
+    def per_model(r: Report, chosen: bytearray) -> dict[str, tuple[dict[str, int], float | None]]:
         out: dict[str, tuple[dict[str, int], float | None]] = {}
         for ld in r.loads:
             if ld.prompt is None or not 0 <= ld.prompt < len(chosen) or not chosen[ld.prompt]:
@@ -508,7 +509,7 @@ def _loads(report: Report, baseline: Report, run_sel: _Chosen, base_sel: _Chosen
             out[ld.model or UNNAMED_MODEL] = (kinds, most)
         return out
 
-    a, b = per_model(report, run_sel), per_model(baseline, base_sel)
+    a, b = per_model(report, run_chosen), per_model(baseline, base_chosen)
     return [ModelLoads(m, a.get(m, ({}, None))[0], b.get(m, ({}, None))[0], a.get(m, ({}, None))[1],
                        b.get(m, ({}, None))[1]) for m in dict.fromkeys([*a, *b])]
 

@@ -246,12 +246,7 @@ class ReportIndex:
 
     def sampling_bars(self, prompt: Prompt) -> list[ProgressBar]:
         """The prompt's bars that sample (not loading or downloading), in log order."""
-        return self.sampling_bars_at(prompt.index)
-
-    def sampling_bars_at(self, index: int) -> list[ProgressBar]:
-        """The sampling bars of the prompt with this ``index``: for readers that keep prompts' indexes,
-        not the prompts (compare.py pairs hundreds of thousands)."""
-        return [b for b in self._bars.of(index) if not b.is_loading]
+        return [b for b in self._bars.of(prompt.index) if not b.is_loading]
 
     def main_bar(self, prompt: Prompt) -> MainBar | None:
         bars = self.sampling_bars(prompt)
