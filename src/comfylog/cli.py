@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import inspect
 import io
 import os
@@ -14,7 +13,6 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import typer
 
-from .gcpolicy import use_analysis_thresholds
 from .read.source import UnusableInput
 
 if TYPE_CHECKING:
@@ -709,11 +707,6 @@ def main(argv: list[str] | None = None) -> None:
     DEBUG["on"] = False
     args = sys.argv[1:] if argv is None else argv
     _fill_help(args)
-    # A one-shot command is one analysis and its outputs, which make no reference cycles worth an early
-    # pass; watch runs for days (a server's cycles must still be collected).
-    collector = gc.get_threshold()
-    if "watch" not in args:
-        use_analysis_thresholds()
     try:
         app(args=args, prog_name="comfylog")
     except UnusableInput as exc:
@@ -731,5 +724,3 @@ def main(argv: list[str] | None = None) -> None:
             raise
         typer.echo(f"comfylog: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
         sys.exit(3)
-    finally:
-        gc.set_threshold(*collector)

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import NamedTuple, TypeVar
 
-from .gcpolicy import fewer_collections
 from .index import comfyui_sources, not_comfyui_reason
 from .model import Report
 from .read.redact import Redactor
@@ -264,7 +263,6 @@ def summarize_report(report: Report, path: str) -> LogSummary:
     )
 
 
-@fewer_collections()  # the report goes before the collector's thresholds come back: no pass over it
 def summarize_log(path: str, redactor: Redactor | None = None) -> LogSummary:
     """Analyse one log on its own: the pure map step of a fleet (unusable files become a reason).
 

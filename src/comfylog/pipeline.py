@@ -25,7 +25,6 @@ from .spool import Spool
 Progress = Callable[[str, float, float | None], None]
 
 
-@fewer_collections()  # build and diagnosis as one: a collection between them scans the whole report
 def analyze_paths(
     paths: Sequence[str], redactor: Redactor | None = None, progress: Progress | None = None, evidence: bool = True,
 ) -> Report:
@@ -64,7 +63,6 @@ def _reading_progress(paths: Sequence[str], progress: Progress) -> Callable[[int
     return for_input
 
 
-@fewer_collections()
 def analyze_text(text: str, name: str = "<text>", redactor: Redactor | None = None) -> Report:
     """Analyse a log given as a string (tests, notebooks, pasted logs), findings included."""
     report = build_report([open_text(text, name, redactor, blocks=scanner() == "native")])
