@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from comfylog.api import analyze
+from comfylog.api import analyze, analyze_text
 from comfylog.compare import compare_reports
 from comfylog.model import Finding, Report
 from comfylog.read.lines import read_lines
@@ -21,7 +21,7 @@ from comfylog.read.lines import read_lines
 from .cli import run_cli
 from .conftest import FIXTURES, ROOT, corpus_or_skip
 
-#: The rules of issue 13 and the fixture each fires on.
+#: The rules of issue 13 (and later ones on today's messages) and the fixture each fires on.
 NEW_RULES = {
     "container-ram": "runpod-killed-for-ram.log",
     "comfyui-died": "worker-comfyui-died-loading.log",
@@ -31,6 +31,7 @@ NEW_RULES = {
     "vae-tiled-retry": "vae-decode-tiled-retry.log",
     "dynamic-vram-flag": "dynamic-vram-off-highvram.log",
     "cold-start": "worker-slow-cold-start.log",
+    "gpu-unsupported": "runpod-console-worker-view-2026.log",
 }
 
 
@@ -318,3 +319,44 @@ def test_compare_names_no_set_up_difference_where_the_set_ups_match() -> None:
 def test_check_fails_where_the_run_died(fixture: str, rule_id: str) -> None:
     done = run_cli("check", f"tests/fixtures/{fixture}", cwd=ROOT, text=True, columns=120)
     assert done.returncode == 1 and rule_id in str(done.stdout)
+
+
+# ---- a GPU the installed PyTorch was not built for ---------------------------------------------------
+
+
+def test_gpu_unsupported_on_a_runpod_worker_names_the_gpu_its_fix_and_the_failed_check() -> None:
+    report = report_of("runpod-console-worker-view-2026.log")
+    finding = found(report, "gpu-unsupported")
+    assert (finding.severity, finding.confidence) == ("error", "high")
+    assert report.runs[0].gpu == "NVIDIA RTX PRO 6000 Blackwell Server Edition MIG 1g.24gb"
+    assert finding.figures["capability"] == 120
+    assert finding.figures["built_for"][0] == "sm_50" and finding.figures["built_for"][-1] == "sm_90"
+    assert [ev.line for ev in finding.evidence] == [6, 5, 7, 8]  # the warning, its list, the failed checks
+    assert "cu128" in advice_text(finding) and "GPU types" in advice_text(finding)
+
+
+def _warning(gpu_line: str, archs_line: str) -> str:
+    """The fixture's two PyTorch lines with others in their place, and nothing failing after them."""
+    text = (FIXTURES / "runpod-console-worker-view-2026.log").read_text(encoding="utf-8").splitlines()[:6]
+    return "\n".join([*text[:4], text[4][:text[4].index("The current")] + archs_line,
+                      text[5][:text[5].index("NVIDIA")] + gpu_line]) + "\n"
+
+
+def test_gpu_unsupported_with_ptx_to_compile_and_no_failure_is_only_a_warning() -> None:
+    text = _warning("NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current "
+                    "PyTorch installation.",
+                    "The current PyTorch install supports CUDA capabilities sm_50 sm_60 sm_70 sm_80 sm_90 compute_90.")
+    finding = found(analyze_text(text), "gpu-unsupported")
+    assert (finding.severity, finding.confidence) == ("warning", "medium")
+    assert "PTX for compute_90" in finding.why
+
+
+def test_gpu_unsupported_on_a_gpu_older_than_the_build_advises_an_older_pytorch() -> None:
+    # A Kaggle P100 under a PyTorch built for sm_70 and up, as a notebook's log quoted it.
+    text = _warning("Tesla P100-PCIE-16GB with CUDA capability sm_60 is not compatible with the current PyTorch "
+                    "installation",
+                    "The current PyTorch install supports CUDA capabilities "
+                    "sm_70 sm_75 sm_80 sm_86 sm_90 sm_100 sm_120")
+    finding = found(analyze_text(text), "gpu-unsupported")
+    assert "older PyTorch" in advice_text(finding) and "sm_70" in advice_text(finding)
+    assert "cu128" not in advice_text(finding)

@@ -78,6 +78,9 @@ class EventKind(str, Enum):
     ERROR_LINE = "error_line"
     #: The process aborted on a native error (C++ terminate, Fatal Python error): nothing after it runs.
     CRASH = "crash"
+    #: PyTorch's ``... with CUDA capability sm_120 is not compatible with the current PyTorch installation.``
+    #: and the architectures it lists after it: the installed build has no kernels for the GPU.
+    GPU_UNSUPPORTED = "gpu_unsupported"
     # facts only rules read (informational, kept as notable events)
     EXTRA_SEARCH_PATH = "extra_search_path"
     ALLOC_CONF = "alloc_conf"

@@ -108,6 +108,7 @@ NOTABLE_KINDS = frozenset(
         EventKind.MEMORY_LEAK,
         EventKind.CACHE_EVICTION,
         EventKind.NETWORK_VOLUME,
+        EventKind.GPU_UNSUPPORTED,
         *RULE_FACTS,
     }
 )
@@ -417,6 +418,10 @@ class Segmenter:
         if run.device is None:
             run.device = ev.fields["device"]
             run.gpu = gpu_name(ev.fields["device"])
+
+    def _on_gpu_unsupported(self, ev: Event, run: Run) -> None:
+        if run.gpu is None and "gpu" in ev.fields:
+            run.gpu = ev.fields["gpu"]  # torch.cuda.get_device_name(): a worker that dies here prints no Device line
 
     def _on_pytorch_version(self, ev: Event, run: Run) -> None:
         run.pytorch_version = run.pytorch_version or ev.fields["version"]
@@ -1074,6 +1079,7 @@ HANDLERS: dict[EventKind, Handler] = {
     EventKind.VRAM_STATE: Segmenter._on_vram_state,
     EventKind.DEVICE: Segmenter._on_device,
     EventKind.PYTORCH_VERSION: Segmenter._on_pytorch_version,
+    EventKind.GPU_UNSUPPORTED: Segmenter._on_gpu_unsupported,
     EventKind.COMFYUI_VERSION: Segmenter._on_comfyui_version,
     EventKind.IMPORT_HEADER: Segmenter._on_import_header,
     EventKind.IMPORT_TIME: Segmenter._on_import_time,

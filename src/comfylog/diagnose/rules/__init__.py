@@ -17,6 +17,7 @@ from . import (  # noqa: F401  (imported to register the rules)
     dynamic_vram_flag,
     exception,
     gguf,
+    gpu_unsupported,
     handler_error,
     import_failed,
     lora_mismatch,
@@ -44,7 +45,8 @@ CATALOG = (
     "lowvram", "lowvram-forced", "dynamic-vram-flag", "dynamic-vram-failed", "cpu-only", "gguf", "slow-load",
     "pinned-memory-slow",
     "cold-after-oom", "reload-thrash", "staging-overcommit", "oom", "vae-tiled-retry", "oom-suspected",
-    "container-ram", "comfyui-died", "startup-failed", "restart-loop", "unfinished", "crash", "exception",
+    "container-ram", "gpu-unsupported", "comfyui-died", "startup-failed", "restart-loop", "unfinished", "crash",
+    "exception",
     "validation-failed", "lora-mismatch", "handler-error", "output-dropped", "torch-mismatch", "import-failed",
     "cold-start", "slow-prestartup", "slow-import", "ws-wait", "debug-logging",
 )
