@@ -124,6 +124,17 @@ def test_the_2024_console_copy_is_one_line_with_its_time() -> None:
     assert [it.kind for it in items if isinstance(it, Event)] == [EventKind.PROMPT_INVALID]
 
 
+def test_a_rejected_prompt_whose_got_prompt_is_not_in_the_log_is_still_a_finding() -> None:
+    """The copy holds the rejection alone: it is ComfyUI's, it is an error, and the node it names is the fix."""
+    report = analyze(str(FIXTURES / "runpod-console-copy-2024.txt"))
+    assert [(e.kind, e.prompt, e.line) for e in report.errors] == [("validation", None, 1)]
+    assert report.errors[0].message == "Cannot execute because node FaceDetailer does not exist."
+    finding = next(f for f in report.findings if f.id == "validation-failed")
+    assert "1 prompt rejected whose `got prompt` is not in the log" in finding.title
+    assert "`FaceDetailer`" in finding.advice[0] and "Install Missing Custom Nodes" in finding.advice[0]
+    assert run_cli("analyze", str(FIXTURES / "runpod-console-copy-2024.txt")).returncode == 0  # not "not a ComfyUI log"
+
+
 def test_the_2026_worker_view_finds_the_failed_fitness_check() -> None:
     """``<time> [error] Fitness check failed: ...``: the console's level tag does not hide the message."""
     report = analyze(str(FIXTURES / "runpod-console-worker-view-2026.log"))

@@ -330,6 +330,7 @@ def comfyui_sources(report: Report) -> set[int]:
     if len(found) < len(report.sources):
         found.update(p.source for p in report.prompts)
         found.update(ld.source for ld in report.loads)
+        found.update(e.source for e in report.errors if e.kind == "validation")  # ComfyUI's own validator said it
         for ev in report.notable:
             if ev.kind not in GENERIC_KINDS or ev.fields.get("custom_node") or str(
                     ev.fields.get("first_file", "")).replace("\\", "/").endswith("/main.py"):

@@ -535,12 +535,13 @@ class Segmenter:
 
     def _on_prompt_invalid(self, ev: Event, run: Run) -> None:
         prompt = self._latest_received()
-        if prompt is None:
+        detail = ev.fields.get("detail", "")
+        message = _dict_message(detail) or detail[:200]
+        if prompt is None:  # its ``got prompt`` is before the log starts (a tail, a console copy): still said
+            self._error(None, "validation", message, ev)
             return
         prompt.status = "invalid"
         prompt.last_line = ev.line
-        detail = ev.fields.get("detail", "")
-        message = _dict_message(detail) or detail[:200]
         record = self._find_error(prompt, "validation")
         if record is not None:
             failed = prompt.invalid_outputs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from ...events import Event, EventKind
@@ -11,6 +12,8 @@ from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip
 from ..facts import Facts, platform_of
 
+#: ComfyUI's validator (execution.py) on a node type no installed node provides.
+MISSING_NODE_RE = re.compile(r"Cannot execute because node (.{1,200}?) does not exist")
 #: LoadImage's reason for an input image it cannot open.
 INVALID_FILE = "Invalid image file:"
 #: Lines after a validation failure searched for its ``* Node id:`` / ``- Reason: detail`` lines.
@@ -22,6 +25,9 @@ ADVICE_MISSING_INPUT = Advice("Connect or fill in the missing inputs ({inputs}) 
                               {"inputs": "the inputs the log names"})
 ADVICE_NOT_IN_LIST = Advice("A `Value not in list` names a file or option this machine does not have: put the file "
                             "in the models folder (or pick one that exists)")
+ADVICE_MISSING_NODE = Advice("Install the custom nodes that provide {nodes} (ComfyUI-Manager's `Install Missing Custom "
+                             "Nodes`; on a worker, in its image), or take them out of the workflow",
+                             {"nodes": "the node types the log names"})
 ADVICE_API = Advice("An API workflow must name model files that exist on this machine")
 ADVICE_INPUT_FILES = Advice("Put the input files the workflow names ({files}) in ComfyUI's `input` folder, or upload "
                             "them with the job: they are missing or not readable as images",
@@ -36,7 +42,8 @@ ADVICE_BACKSLASH = Advice("The workflow names files in subfolders with Windows b
     "validation-failed", "warning", None,
     trigger="`Failed to validate prompt` / `Prompt outputs failed validation`: prompts ComfyUI refused to "
     "run, or outputs it ignored; the causes are quoted from the `* Node id:` and `- Reason: detail` lines.",
-    advice=(ADVICE_CAUSES, ADVICE_MISSING_INPUT, ADVICE_INPUT_FILES, ADVICE_BACKSLASH, ADVICE_NOT_IN_LIST, ADVICE_API),
+    advice=(ADVICE_CAUSES, ADVICE_MISSING_NODE, ADVICE_MISSING_INPUT, ADVICE_INPUT_FILES, ADVICE_BACKSLASH,
+            ADVICE_NOT_IN_LIST, ADVICE_API),
 )
 def _validation_failed(facts: Facts) -> list[Finding]:
     rejected = {p.index for p in facts.prompts_in("invalid")}
@@ -69,16 +76,23 @@ def _validation_failed(facts: Facts) -> list[Finding]:
     parts = []
     if rejected:
         parts.append(f"{plural(len(rejected), 'prompt')} rejected (not run at all)")
+    unseen = total - len(prompts)  # rejected before the log starts: no `got prompt` to tie them to
+    if unseen:
+        parts.append(f"{plural(unseen, 'prompt')} rejected whose `got prompt` is not in the log")
     if ignored:
         parts.append(f"{plural(ignored, 'prompt')} ran with some outputs ignored")
     messages = list(reasons)
+    nodes = list(dict.fromkeys(m.group(1) for message in messages if (m := MISSING_NODE_RE.search(message))))
     if causes:
         quoted = "; ".join(f"`{clip(c, 120)}`" + (f" ×{n}" if n > 1 else "") for c, n in causes.most_common(4))
         said = f"The log says why: {quoted}" + (f" and {len(causes) - 4} more" if len(causes) > 4 else "") + "."
     else:
         said = (f"First: `{clip(messages[0], 160)}`" + (f"; {len(messages)} distinct messages" if len(messages) > 1
-                                                        else "") + "; the log does not print the causes.")
+                                                        else "") + ("." if nodes else
+                                                                    "; the log does not print the causes."))
     advice = []
+    if nodes:
+        advice.append(ADVICE_MISSING_NODE(nodes=", ".join(f"`{n}`" for n in nodes[:5])))
     if missing:
         advice.append(ADVICE_MISSING_INPUT(inputs=", ".join(f"`{m}`" for m in list(missing)[:5])))
     inputs = list(dict.fromkeys(c.rsplit(INVALID_FILE, 1)[1].strip() for c in causes if INVALID_FILE in c))
@@ -95,7 +109,7 @@ def _validation_failed(facts: Facts) -> list[Finding]:
         advice.append(ADVICE_NOT_IN_LIST())
     if not advice:
         advice.append(ADVICE_CAUSES())
-    if not_in_list or not causes:
+    if not_in_list or (not causes and not nodes):
         advice.append(ADVICE_API())
     evidence = [facts.cite(e.source, e.line, e.message) for e in records[:2]] + cause_lines
     return [finding(
