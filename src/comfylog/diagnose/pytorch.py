@@ -26,6 +26,8 @@ ADVICE_EXTENSION = Advice("Reinstall `{package}` built for the installed PyTorch
 #: written for another PyTorch than the one installed.
 TORCH_API = re.compile(r"module '(?P<module>torch(?:\.\w+)*)' has no attribute '(?P<name>\w+)'"
                        r"|cannot import name '(?P<imported>\w+)' from '(?P<source>torch(?:\.\w+)*)'")
+#: The CUDA error of code with no kernels for the GPU it runs on (a PyTorch or an extension built for other GPUs).
+NO_KERNEL_IMAGE = "no kernel image is available for execution on the device"
 #: Frames of torch's own module machinery, which only pass a call on.
 TORCH_FRAMES = ("module.py:", "functional.py:")
 #: How a compiled extension fails to load (Windows, Linux): built for another PyTorch, CUDA or Python.

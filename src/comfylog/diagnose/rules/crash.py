@@ -7,9 +7,8 @@ from ...model import Finding
 from ...text import plural
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import Facts, prompt_seconds
+from ..pytorch import NO_KERNEL_IMAGE
 
-#: The what() of a CUDA library without kernels for the GPU it runs on.
-NO_KERNEL_IMAGE = "no kernel image is available for execution on the device"
 ADVICE_NO_KERNEL = Advice(
     "A compiled library the prompt used has no kernels for this GPU: a CUDA extension (sageattention, "
     "flash-attn, xformers) or PyTorch built for other GPU architectures. Install a build of it for this GPU; "

@@ -17,7 +17,7 @@ from ...events import EventKind
 from ...model import Finding
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import Facts
-from .crash import NO_KERNEL_IMAGE
+from ..pytorch import NO_KERNEL_IMAGE
 
 #: Error records that show the GPU could not be used (runpod-python's fitness check, worker-comfyui, a CUDA call).
 FAILURE_KINDS = ("unhealthy", "gpu_unavailable")
