@@ -360,3 +360,10 @@ def test_gpu_unsupported_on_a_gpu_older_than_the_build_advises_an_older_pytorch(
     finding = found(analyze_text(text), "gpu-unsupported")
     assert "older PyTorch" in advice_text(finding) and "sm_70" in advice_text(finding)
     assert "cu128" not in advice_text(finding)
+
+
+def test_check_fails_a_worker_whose_pytorch_cannot_use_its_gpu() -> None:
+    """The worker died at its fitness check, running no prompt: no-success has nothing to fail on."""
+    result = run_cli("check", str(FIXTURES / "runpod-console-worker-view-2026.log"), text=True)
+    assert result.returncode == 1, result.stdout
+    assert "gpu-unsupported" in str(result.stdout)
