@@ -367,3 +367,34 @@ def test_check_fails_a_worker_whose_pytorch_cannot_use_its_gpu() -> None:
     result = run_cli("check", str(FIXTURES / "runpod-console-worker-view-2026.log"), text=True)
     assert result.returncode == 1, result.stdout
     assert "gpu-unsupported" in str(result.stdout)
+
+
+# PyTorch's own answer, in the three wordings of tests/fixtures/upstream-messages.txt (2.13+, 2.10-2.12, 2.8-2.9)
+TORCH_2_13_WARNING = (FIXTURES / "pytorch-gpu-warning-2.13.log").read_text(encoding="utf-8")
+
+
+def test_gpu_unsupported_quotes_the_builds_pytorch_names_not_a_guess() -> None:
+    """torch 2.13 has no CUDA 12.8 build: the advice is PyTorch's own commands, not our cu128 default."""
+    finding = found(analyze_text(TORCH_2_13_WARNING), "gpu-unsupported")
+    advice = advice_text(finding)
+    assert "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu129" in advice
+    assert "cu130" in advice and "cu128" not in advice
+    assert [ev.line for ev in finding.evidence] == [9, 10, 6, 7]
+
+
+def test_gpu_unsupported_reads_the_cuda_versions_of_torch_2_10_and_2_8() -> None:
+    lines = TORCH_2_13_WARNING.splitlines()
+    for said in ("Please follow the instructions at https://pytorch.org/get-started/locally/ to install a PyTorch "
+                 "release that supports one of these CUDA versions: 12.8, 13.0",
+                 "    configurations:  12.8 13.0 following instructions at"):
+        text = "\n".join([*lines[:4], said, *lines[7:]]) + "\n"
+        advice = advice_text(found(analyze_text(text), "gpu-unsupported"))
+        assert "CUDA 12.8 or 13.0" in advice and "whl/cu128" in advice, said
+
+
+def test_gpu_unsupported_says_when_no_published_build_runs_the_gpu() -> None:
+    lines = TORCH_2_13_WARNING.splitlines()
+    said = ("No published PyTorch CUDA builds for release 2.13.0+cu130 support this GPU. Visit "
+            "https://pytorch.org/get-started/locally/ to find a compatible release.")
+    advice = advice_text(found(analyze_text("\n".join([*lines[:4], said, *lines[7:]]) + "\n"), "gpu-unsupported"))
+    assert "no published CUDA build of 2.13.0+cu130" in advice and "cu128" not in advice
