@@ -398,3 +398,59 @@ def test_gpu_unsupported_says_when_no_published_build_runs_the_gpu() -> None:
             "https://pytorch.org/get-started/locally/ to find a compatible release.")
     advice = advice_text(found(analyze_text("\n".join([*lines[:4], said, *lines[7:]]) + "\n"), "gpu-unsupported"))
     assert "no published CUDA build of 2.13.0+cu130" in advice and "cu128" not in advice
+
+
+# ---- a RunPod worker that failed its start-up checks -------------------------------------------------
+
+def _worker_view(*lines: int, fitness: str | None = None) -> str:
+    """Lines (1-based) of the 2026 worker view, the fitness failure's message replaced by ``fitness``."""
+    text = (FIXTURES / "runpod-console-worker-view-2026.log").read_text(encoding="utf-8").splitlines()
+    chosen = [text[n - 1] for n in lines]
+    if fitness is not None:
+        chosen = [line.replace("_cuda_init_check | RuntimeError: CUDA initialization failed", fitness)
+                  for line in chosen]
+    return "\n".join(chosen) + "\n"
+
+
+def test_worker_unhealthy_names_the_failed_check_and_exits_check_non_zero(tmp_path: Path) -> None:
+    log = tmp_path / "worker.log"
+    log.write_text(_worker_view(1, 2, 3, 4, 7, 8, 9), encoding="utf-8")  # no PyTorch warning this time
+    finding = found(analyze(log), "worker-unhealthy")
+    assert (finding.severity, finding.confidence) == ("error", "high")
+    assert finding.figures["check"] == "_cuda_init_check" and finding.figures["exit_code"] == "1"
+    assert "faulty GPU or driver" in advice_text(finding)
+    assert [ev.line for ev in finding.evidence] == [5, 6, 7]
+    done = run_cli("check", str(log), text=True)
+    assert done.returncode == 1 and "worker-unhealthy" in str(done.stdout)
+
+
+def test_worker_unhealthy_advice_fits_the_check_that_failed() -> None:
+    # runpod-python 1.12's own messages (rp_system_fitness.py), as its fitness loop prints them
+    disk = "_disk_check | RuntimeError: Insufficient disk space: 1.20GB free (2.1%), 10.0% required"
+    finding = found(analyze_text(_worker_view(1, 2, 7, 8, 9, fitness=disk)), "worker-unhealthy")
+    assert "container disk" in advice_text(finding) and "Insufficient disk space" in finding.title
+    own = "check_models_present | FileNotFoundError: /runpod-volume/models missing"
+    finding = found(analyze_text(_worker_view(1, 2, 7, 8, fitness=own)), "worker-unhealthy")
+    assert "`check_models_present` is not one of runpod-python's built-in checks" in advice_text(finding)
+
+
+def test_gpu_unsupported_owns_a_failed_cuda_check_it_explains() -> None:
+    ids = [f.id for f in report_of("runpod-console-worker-view-2026.log").findings]
+    assert "gpu-unsupported" in ids and "worker-unhealthy" not in ids
+
+
+def test_a_worker_that_exited_with_nothing_before_is_said_to_have_died_silently() -> None:
+    finding = found(analyze_text(_worker_view(1, 2, 3, 4, 9)), "worker-unhealthy")
+    assert finding.confidence == "medium" and "no error in its log" in finding.title
+    assert "start the image locally" in advice_text(finding)
+
+
+def test_worker_comfyui_gpu_check_names_the_error_it_echoed() -> None:
+    # runpod-workers/worker-comfyui src/start.sh's pre-flight check (upstream-messages.txt), then RunPod's line
+    text = ("worker-comfyui: Checking GPU availability...\n"
+            "worker-comfyui: GPU is not available. PyTorch CUDA init failed:\n"
+            "worker-comfyui: FAIL: CUDA driver initialization failed, you might not have a CUDA gpu.\n"
+            "worker exited with exit code 1\n")
+    finding = found(analyze_text(text), "worker-unhealthy")
+    assert "CUDA driver initialization failed" in finding.title
+    assert finding.figures["exit_code"] == "1"

@@ -141,6 +141,7 @@ def test_the_2026_worker_view_finds_the_failed_fitness_check() -> None:
     assert [(e.kind, e.message, e.line) for e in report.errors] == [
         ("unhealthy", "_cuda_init_check | RuntimeError: CUDA initialization failed", 7),
         ("unhealthy", "the worker failed its fitness checks and exited", 8),
+        ("worker_exited", "worker exited with exit code 1", 9),  # RunPod's own line
     ]
     assert (report.sources[0].first_at, report.sources[0].last_at) == (
         datetime(2026, 6, 4, 13, 16, 48, 452000), datetime(2026, 6, 4, 13, 17, 6, 800000))

@@ -39,7 +39,7 @@ CHECK_RULES = {
 #: partial loads) warns.
 DEFAULT_FAIL_ON = ("startup-failed", "no-success", "oom", "oom-suspected", "restart-loop", "unfinished",
                    "staging-overcommit", "container-ram", "comfyui-died", "handler-error", "output-dropped",
-                   "gpu-unsupported")
+                   "gpu-unsupported", "worker-unhealthy")
 #: Config keys and what they hold (``-`` and ``_`` are the same in key names).
 CONFIG_KEYS = {
     "max_total": "seconds", "max_load": "seconds", "max_wait": "seconds", "max_slowdown": "ratio",

@@ -1157,6 +1157,7 @@ ERROR_LINE_RECORDS = {
     "gpu_unavailable": "GPU is not available: PyTorch CUDA init failed",
     "handler": "the RunPod handler raised an exception",
     "unhealthy": "the worker failed its fitness checks and exited",
+    "worker_exited": "the worker's process exited",
 }
 #: A video wrapper's memory lines (``what``) as Prompt.memory keys.
 WRAPPER_MEMORY_KEYS = {

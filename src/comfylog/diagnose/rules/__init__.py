@@ -38,6 +38,7 @@ from . import (  # noqa: F401  (imported to register the rules)
     unfinished,
     vae_tiled_retry,
     validation_failed,
+    worker_unhealthy,
     ws_wait,
 )
 
@@ -45,8 +46,8 @@ CATALOG = (
     "lowvram", "lowvram-forced", "dynamic-vram-flag", "dynamic-vram-failed", "cpu-only", "gguf", "slow-load",
     "pinned-memory-slow",
     "cold-after-oom", "reload-thrash", "staging-overcommit", "oom", "vae-tiled-retry", "oom-suspected",
-    "container-ram", "gpu-unsupported", "comfyui-died", "startup-failed", "restart-loop", "unfinished", "crash",
-    "exception",
+    "container-ram", "gpu-unsupported", "worker-unhealthy", "comfyui-died", "startup-failed", "restart-loop",
+    "unfinished", "crash", "exception",
     "validation-failed", "lora-mismatch", "handler-error", "output-dropped", "torch-mismatch", "import-failed",
     "cold-start", "slow-prestartup", "slow-import", "ws-wait", "debug-logging",
 )
