@@ -30,7 +30,7 @@ FAILURE_KINDS = ("unhealthy", "gpu_unavailable")
 #: The first architecture PyTorch builds for CUDA 12.8 that runs Blackwell (sm_100 and up).
 BLACKWELL = 100
 ARCH_RE = re.compile(r"(sm|compute)_(\d+)")
-CUDA_RE = re.compile(r"\d+\.\d+")
+CUDA_RE = re.compile(r"(?<!\d)\d+\.\d+")  # not from inside a number: linear on a run of digits
 #: How far from the warning PyTorch's list of builds may be: its list of the build's CCs comes between.
 NEAR_LINES = 20
 #: PyTorch's install commands quoted in the advice, at most.
