@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ...events import EventKind
 from ...model import ErrorRecord, Evidence, Finding, Run
 from ...parse.table import is_oom
@@ -60,8 +62,20 @@ ADVICE_OUTSIDE_POOL = Advice("Find what held the other {held}: another process o
                              "a library in ComfyUI's process that allocates outside PyTorch (onnxruntime, TensorRT, a "
                              "custom node's own CUDA code), or memory cudaMallocAsync's pool kept "
                              "(`--disable-cuda-malloc` runs PyTorch's own allocator instead)", {"held": "memory"})
+ADVICE_MPS_DISCRETE = Advice(
+    "This Mac's GPU has its own {memory} of memory (a discrete GPU, not Apple silicon's unified memory): closing "
+    "apps does not free it; fit the job to it (a smaller model, a lower resolution, tiled VAE decode), or use a "
+    "machine with a larger GPU", {"memory": "few GB"})
 ADVICE_BIGGER_MAC = Advice("A Mac with more unified memory")
 ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
+
+
+#: PyTorch's MPS OOM message: ``(MPS allocated: 5.75 GB, other allocations: 797.23 MB, max allowed: 6.77 GB)``.
+MPS_LIMIT_RE = re.compile(r"max allowed: (?P<size>\d+(?:\.\d+)?) (?P<unit>GB|MB)\)")
+#: PyTorch's default PYTORCH_MPS_HIGH_WATERMARK_RATIO (aten/src/ATen/mps/MPSAllocator.h).
+MPS_WATERMARK = 1.7
+#: Below this share of the RAM, the MPS device's working set is a discrete GPU's own memory (Apple silicon: ~2/3+).
+UNIFIED_SHARE = 0.55
 
 
 @rule(
@@ -73,7 +87,7 @@ ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
     advice=(ADVICE_NODE_LOADS, ADVICE_SMALLER_MODEL, ADVICE_TILED_DECODE, ADVICE_SMALLER_JOB, ADVICE_SMALLER_IMAGE,
             ADVICE_DROP_HIGHVRAM, ADVICE_LOAD_OFFLOAD, ADVICE_LOAD_OFFLOAD_DYNAMIC, ADVICE_TEXT_ENCODER_CPU,
             ADVICE_TILED_OFFLOAD,
-            ADVICE_TILED_OFFLOAD_DYNAMIC, ADVICE_MPS,
+            ADVICE_TILED_OFFLOAD_DYNAMIC, ADVICE_MPS, ADVICE_MPS_DISCRETE,
             ADVICE_DIRECTML, ADVICE_OTHER_PROCESS, ADVICE_OUTSIDE_PYTORCH, ADVICE_OUTSIDE_POOL,
             *ALLOC_ADVICE, ADVICE_BIGGER_MAC, ADVICE_BIGGER_GPU),
 )
@@ -90,7 +104,8 @@ def _oom(facts: Facts) -> list[Finding]:
     video_prompt = next((p for p in chosen if p.video), None)
     video = video_prompt.video if video_prompt is not None else None
     evidence = [_oom_evidence(facts, e) for e in records[:MAX_EVIDENCE]]
-    where = _device_phrase(run)
+    discrete_gb = _mps_discrete_gb(records, run)
+    where = _device_phrase(run, discrete_gb)
     first = clip(records[0].message, 140)
     why = (f"{plural(len(records), 'out-of-memory error')} ({first}) on {where}"
            + (f", {plural(len(prompts), 'prompt')} failed with it" if prompts else "") + ".")
@@ -145,7 +160,9 @@ def _oom(facts: Facts) -> list[Finding]:
             advice.append(ADVICE_TEXT_ENCODER_CPU())
     if any(p is None or p.stage == "sample" for p in places):
         advice.append(ADVICE_TILED_OFFLOAD_DYNAMIC() if dynamic else ADVICE_TILED_OFFLOAD())
-    if device.startswith("mps"):
+    if discrete_gb is not None:
+        advice.append(ADVICE_MPS_DISCRETE(memory=f"~{discrete_gb:.1f} GB"))
+    elif device.startswith("mps"):
         advice.append(ADVICE_MPS())
     elif device.startswith("privateuseone"):
         advice.append(ADVICE_DIRECTML())
@@ -158,7 +175,8 @@ def _oom(facts: Facts) -> list[Finding]:
             advice.append(alloc)
             if alloc_line is not None:
                 evidence.append(facts.cite_event(alloc_line))
-    advice.append(ADVICE_BIGGER_MAC() if device.startswith("mps") else ADVICE_BIGGER_GPU())
+    if discrete_gb is None:
+        advice.append(ADVICE_BIGGER_MAC() if device.startswith("mps") else ADVICE_BIGGER_GPU())
     return [finding(
         "oom", f"Out of GPU memory: {plural(len(records), 'OOM error')}" + (
             f" in {plural(len(prompts), 'prompt')}" if prompts else ""), "high", why, advice, evidence,
@@ -207,10 +225,33 @@ def _oom_evidence(facts: Facts, record: ErrorRecord) -> Evidence:
     return facts.cite(record.source, record.line, record.message)
 
 
-def _device_phrase(run: Run | None) -> str:
+def _mps_discrete_gb(records: list[ErrorRecord], run: Run | None) -> float | None:
+    """The GPU memory (GB) of a Mac whose MPS device is a discrete GPU, from PyTorch's ``max allowed`` figure.
+
+    PyTorch's MPS allocator allows 1.7 times the device's recommended working set (``MPSAllocator``'s
+    default_high_watermark_ratio). Apple silicon's working set is about two thirds or more of the RAM
+    (ComfyUI reports the RAM as "Total VRAM" on MPS); an Intel Mac's discrete GPU's is its own VRAM, far
+    less: 6.77 GB allowed on a 16 GB Mac is a ~4 GB Radeon. None when it looks unified or is not known.
+    """
+    if run is None or not (run.device or "").lower().startswith("mps") or not run.total_vram_mb:
+        return None
+    for record in records:
+        m = MPS_LIMIT_RE.search(record.message)
+        if m is not None:
+            allowed_gb = float(m["size"]) / (1024.0 if m["unit"] == "MB" else 1.0)
+            working_gb = allowed_gb / MPS_WATERMARK
+            return working_gb if working_gb * 1024.0 < UNIFIED_SHARE * run.total_vram_mb else None
+    return None
+
+
+def _device_phrase(run: Run | None, discrete_gb: float | None = None) -> str:
     if run is None:
         return "the GPU"
     device = (run.device or run.gpu or "").lower()
+    if discrete_gb is not None:
+        return (f"a Mac's discrete GPU through MPS (about {discrete_gb:.1f} GB: PyTorch's limit in the message is 1.7 "
+                f"times its working set, far below the {gb(run.total_vram_mb or 0)} of RAM that unified memory "
+                "would give it)")
     if device.startswith("mps"):
         return f"Apple MPS (unified memory, {gb(run.total_vram_mb)})" if run.total_vram_mb else "Apple MPS"
     if device.startswith("privateuseone"):
