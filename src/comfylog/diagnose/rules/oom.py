@@ -64,8 +64,7 @@ ADVICE_OUTSIDE_POOL = Advice("Find what held the other {held}: another process o
                              "(`--disable-cuda-malloc` runs PyTorch's own allocator instead)", {"held": "memory"})
 ADVICE_MPS_DISCRETE = Advice(
     "This Mac's GPU has its own {memory} of memory (a discrete GPU, not Apple silicon's unified memory): closing "
-    "apps does not free it; fit the job to it (a smaller model, a lower resolution, tiled VAE decode), or use a "
-    "machine with a larger GPU", {"memory": "few GB"})
+    "apps does not free it; fit the job to that memory, or use a machine with a larger GPU", {"memory": "few GB"})
 ADVICE_BIGGER_MAC = Advice("A Mac with more unified memory")
 ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
 
