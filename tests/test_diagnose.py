@@ -477,8 +477,7 @@ def test_a_node_whose_name_begins_another_gets_its_own_import_reason() -> None:
             f"   0.0 seconds (IMPORT FAILED): {base}Foo\n\n"
             "Starting server\n\nTo see the GUI go to: http://127.0.0.1:8188\n")
     finding = by_id(analyze_text(text))["import-failed"]
-    assert "Foo-Bar (No module named 'aaa')" in finding.why and "Foo (No module named 'bbb')" in finding.why
-    assert "-Bar (" not in finding.why.replace("Foo-Bar (", "")
+    assert "No module named 'aaa' (Foo-Bar)" in finding.why and "No module named 'bbb' (Foo)" in finding.why
 
 
 #: ComfyUI's ``Cannot import PATH module for custom nodes: REASON`` (nodes.py, load_custom_node).
@@ -590,3 +589,26 @@ def test_the_diagnosis_leaves_the_renderers_its_index_without_the_rules_caches(m
         rendered = render_json(report)
         report.index_cache = None
         assert render_json(report) == rendered
+
+
+def test_import_failures_are_grouped_by_cause_and_a_name_a_package_lacks_is_named() -> None:
+    # Corpus 025: four nodes fail on huggingface_hub's removed cached_download, two on skimage, eleven on one
+    # reason each; the commonest causes come first, and installing packages does not fix a missing name.
+    finding = by_id(analyze(corpus_log("025")))["import-failed"]
+    assert ("cannot import name 'cached_download' from 'huggingface_hub' (ComfyUI-DepthCrafter-Nodes, "
+            "ComfyUI-layerdiffuse, ComfyUI-TeaCache, ComfyUI_smZNodes); No module named 'skimage'") in finding.why
+    assert "site-packages" not in finding.why  # the file of the package is not part of the cause
+    assert any(a.startswith("The installed `huggingface_hub` has no `cached_download`") for a in finding.advice)
+
+
+def test_a_circular_import_is_not_taken_for_a_package_version() -> None:
+    base = "/ComfyUI/custom_nodes/"
+    reason = ("cannot import name 'Node' from partially initialized module 'mynode' (most likely due to a circular "
+              "import) (/ComfyUI/custom_nodes/mynode/__init__.py)")
+    text = ("Total VRAM 24564 MB, total RAM 65298 MB\n"
+            f"Cannot import {base}mynode module for custom nodes: {reason}\n"
+            "\nImport times for custom nodes:\n"
+            f"   0.0 seconds (IMPORT FAILED): {base}mynode\n\n"
+            "Starting server\n\nTo see the GUI go to: http://127.0.0.1:8188\n")
+    finding = by_id(analyze_text(text))["import-failed"]
+    assert not any("has no `Node`" in a for a in finding.advice)

@@ -38,6 +38,11 @@ ADVICE_OLD_API = Advice("`{module}` is gone from the installed `{package}` (it m
                         "older `{package}` the node asks for", {"module": "a.b", "package": "the package",
                                                                "nodes": "the node", "verb": "was", "them": "it"})
 
+ADVICE_NAME_MISSING = Advice(
+    "The installed `{package}` has no `{name}`: {nodes} {verb} written for another version of `{package}` (one "
+    "that still has it, or already has it); update {them} first, then install the `{package}` version {their} "
+    "requirements name", {"package": "the package", "name": "NAME", "nodes": "the node", "verb": "was",
+                          "them": "it", "their": "its"})
 ADVICE_COMFY_API = Advice("{nodes} {verb} `{name}` from ComfyUI's `{module}`, which this ComfyUI does not have: the "
                           "node and ComfyUI are from different times. Update both (ComfyUI-Manager: Update All), or "
                           "install the version of the node that matches this ComfyUI",
@@ -47,12 +52,21 @@ ADVICE_COMFY_API = Advice("{nodes} {verb} `{name}` from ComfyUI's `{module}`, wh
 #: A failure's reason is shown cut to this many characters; the nodes' own instructions are quoted whole.
 MAX_REASON_CHARS = 160
 MAX_OWN_WORDS = 3
+#: Distinct reasons the finding quotes, and nodes named for each.
+MAX_REASONS_SHOWN = 3
+MAX_NODES_NAMED = 4
 #: ``[Errno 2] No such file or directory: 'PATH'``.
 MISSING_FILE_RE = re.compile(r"No such file or directory: '([^']+)'")
 #: A node's git submodules live under ``repositories/`` (ComfyUI_UltimateSDUpscale's README: clone with them).
 SUBMODULE_PATH_RE = re.compile(r"[/\\]repositories[/\\]")
 #: ``cannot import name 'SVD_img2vid' from 'comfy.model_base'``: the node asks ComfyUI for what it does not have.
 COMFY_NAME_RE = re.compile(r"cannot import name '(\w+)' from '(comfy(?:_extras|_api)?(?:\.\w+)*)'")
+#: ``cannot import name 'cached_download' from 'huggingface_hub' (PATH)``: a name the installed package lacks.
+PACKAGE_NAME_RE = re.compile(r"cannot import name '(\w+)' from '([A-Za-z_]\w*)(?:\.[\w.]+)?'")
+#: Python's words when the name exists but its module was still being imported: not a version mismatch.
+CIRCULAR = ("partially initialized module", "circular import")
+#: ``cannot import name 'x' from 'pkg' (C:\...\pkg\__init__.py)``: the file in parentheses, left out when grouping.
+FROM_FILE_RE = re.compile(r" \([^()]*[/\\][^()]*\)\s*$")
 #: ``No module named 'torchvision.transforms.functional_tensor'``: a part of a package, not a package.
 SUBMODULE_RE = re.compile(r"No module named '([A-Za-z_]\w*\.[\w.]+)'")
 
@@ -63,8 +77,8 @@ SUBMODULE_RE = re.compile(r"No module named '([A-Za-z_]\w*\.[\w.]+)'")
     "node files (comfy_extras/): nodes that did not load, with the reasons the log gives (a compiled extension built "
     "against another PyTorch is named).",
     advice=(*OWN_WORDS_ADVICE, ADVICE_EXTENSION, ADVICE_INSTALL_MISSING, ADVICE_OLD_API, ADVICE_NEWER_PYTHON,
-            ADVICE_COMFY_API, ADVICE_NOT_A_NODE, ADVICE_SUBMODULE, ADVICE_MISSING_FILE, ADVICE_SYNTAX,
-            ADVICE_REQUIREMENTS, ADVICE_REMOVE_NODE),
+            ADVICE_NAME_MISSING, ADVICE_COMFY_API, ADVICE_NOT_A_NODE, ADVICE_SUBMODULE, ADVICE_MISSING_FILE,
+            ADVICE_SYNTAX, ADVICE_REQUIREMENTS, ADVICE_REMOVE_NODE),
 )
 def _import_failed(facts: Facts) -> list[Finding]:
     failed: dict[str, tuple[Run, float, int]] = {}
@@ -106,6 +120,16 @@ def _import_failed(facts: Facts) -> list[Finding]:
         advice.append(ADVICE_OLD_API(module=module, package=module.split(".")[0],
                                      nodes=", ".join(f"`{n}`" for n in nodes), verb="was" if one else "were",
                                      them="it" if one else "them"))
+    lacking: dict[tuple[str, str], list[str]] = {}  # (name, package) -> the nodes importing it
+    for path, reason in reasons.items():
+        m = PACKAGE_NAME_RE.search(reason)
+        if m and not m.group(2).startswith("comfy") and not any(c in reason for c in CIRCULAR):
+            lacking.setdefault((m.group(1), m.group(2)), []).append(basename(path))
+    for (name, package), nodes in lacking.items():
+        one = len(nodes) == 1
+        advice.append(ADVICE_NAME_MISSING(package=package, name=name, nodes=", ".join(f"`{n}`" for n in nodes),
+                                          verb="was" if one else "were", them="it" if one else "them",
+                                          their="its" if one else "their"))
     comfy_names: dict[tuple[str, str], list[str]] = {}  # (name, comfy module) -> the nodes importing it
     for path, reason in reasons.items():
         for m in COMFY_NAME_RE.finditer(reason):
@@ -135,11 +159,10 @@ def _import_failed(facts: Facts) -> list[Finding]:
         advice.append(ADVICE_REMOVE_NODE())
     why = []
     if failed:
-        shown = "; ".join(f"{basename(p)} ({clip(reasons[p], MAX_REASON_CHARS)})" if p in reasons else basename(p)
-                          for p in list(failed)[:3])
+        shown = _reasons_shown(reasons)
         why.append(f"ComfyUI lists {', '.join(names[:5])}{' …' if len(names) > 5 else ''} as IMPORT FAILED: "
                    f"{'its' if len(failed) == 1 else 'their'} nodes do not exist in this process, and workflows "
-                   f"using them fail validation. {shown}.")
+                   f"using them fail validation." + (f" {shown}." if shown else ""))
     if builtin:
         listed = ", ".join(f"`{b.name}`" for b in builtin[:5]) + (" …" if len(builtin) > 5 else "")
         why.append(f"ComfyUI's own node files {listed} did not import (IMPORT FAILED): the built-in nodes they "
@@ -162,6 +185,21 @@ def _import_failed(facts: Facts) -> list[Finding]:
     return [finding(
         "import-failed", title, "high", " ".join(why), advice, evidence,
         {"failed": len(failed) + len(builtin), "nodes": names, "builtin": [b.name for b in builtin]})]
+
+
+def _reasons_shown(reasons: dict[str, str]) -> str:
+    """The commonest reasons first, each with the nodes it stopped: ``No module named 'skimage' (ComfyUI-Impact-Pack,
+    ComfyUI_LayerStyle)``; the file a ``cannot import name`` names is left out, so one cause is one group."""
+    groups: dict[str, list[str]] = {}
+    for path, reason in reasons.items():
+        groups.setdefault(clip(FROM_FILE_RE.sub("", reason), MAX_REASON_CHARS), []).append(basename(path))
+    ranked = sorted(groups.items(), key=lambda item: -len(item[1]))[:MAX_REASONS_SHOWN]
+    return "; ".join(f"{reason} ({_nodes(nodes)})" for reason, nodes in ranked)
+
+
+def _nodes(nodes: list[str]) -> str:
+    return ", ".join(nodes[:MAX_NODES_NAMED]) + (f" and {len(nodes) - MAX_NODES_NAMED} more"
+                                                 if len(nodes) > MAX_NODES_NAMED else "")
 
 
 @dataclass(frozen=True)
