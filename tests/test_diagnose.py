@@ -612,3 +612,23 @@ def test_a_circular_import_is_not_taken_for_a_package_version() -> None:
             "Starting server\n\nTo see the GUI go to: http://127.0.0.1:8188\n")
     finding = by_id(analyze_text(text))["import-failed"]
     assert not any("has no `Node`" in a for a in finding.advice)
+
+
+def test_numpy_2_under_a_pytorch_built_for_numpy_1_is_named() -> None:
+    # Corpus 043: every start-up prints NumPy 2.2.6's refusal and PyTorch 2.1.2's `Failed to initialize NumPy`.
+    finding = by_id(analyze(corpus_log("043")))["numpy-mismatch"]
+    assert finding.title == "A module built for NumPy 1.x runs under NumPy 2.2.6: PyTorch"
+    assert "PyTorch 2.1.2+cu121" in finding.why and "before 2.3" in finding.why
+    assert finding.figures["refused"] == 6 and finding.severity == "warning"
+    assert '"numpy<2"' in finding.advice[0] and [e.line for e in finding.evidence] == [33, 54]
+
+
+def test_numpy_mismatch_is_an_error_when_numpy_is_not_available_failed_a_prompt() -> None:
+    lines = corpus_log("043").read_text(encoding="utf-8").splitlines()
+    text = "\n".join([*lines[32:54], "got prompt", "!!! Exception during processing !!! Numpy is not available",
+                      "Traceback (most recent call last):",
+                      '  File "/comfyui/nodes.py", line 1580, in save_images',
+                      "    i = 255. * image.cpu().numpy()",
+                      "RuntimeError: Numpy is not available", "Prompt executed in 0.05 seconds", ""])
+    finding = by_id(analyze_text(text))["numpy-mismatch"]
+    assert finding.severity == "error" and "followed from it" in finding.why

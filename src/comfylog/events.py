@@ -87,6 +87,9 @@ class EventKind(str, Enum):
     OOM_MEMORY = "oom_memory"
     EXTENSION_MISMATCH = "extension_mismatch"
     TORCH_NOT_INSTALLED = "torch_not_installed"
+    #: NumPy 2's ``A module that was compiled using NumPy 1.x cannot be run in`` / ``NumPy 2.2.6 as it may crash``,
+    #: and PyTorch's ``Failed to initialize NumPy: _ARRAY_API not found``: a module built for another NumPy.
+    NUMPY_MISMATCH = "numpy_mismatch"
     VALIDATION_DETAIL = "validation_detail"
     UNHANDLED_OUTPUT = "unhandled_output"
     HANDLER_OUTPUT = "handler_output"

@@ -73,7 +73,7 @@ BUILTIN_NODE_FILE_RE = re.compile(r"[/\\](?:comfy_extras|comfy_api_nodes)[/\\][^
 #: Informational kinds only the diagnosis reads (platform, paths, settings, validation details, handler results).
 RULE_FACTS = (
     EventKind.EXTRA_SEARCH_PATH, EventKind.ALLOC_CONF, EventKind.OOM_MEMORY,
-    EventKind.EXTENSION_MISMATCH, EventKind.TORCH_NOT_INSTALLED, EventKind.VALIDATION_DETAIL,
+    EventKind.EXTENSION_MISMATCH, EventKind.TORCH_NOT_INSTALLED, EventKind.NUMPY_MISMATCH, EventKind.VALIDATION_DETAIL,
     EventKind.UNHANDLED_OUTPUT, EventKind.HANDLER_OUTPUT, EventKind.VIDEO_SEQ_LEN, EventKind.BUILTIN_IMPORT_FAILED,
 )
 #: Events kept on the report for diagnosis and timelines.

@@ -23,6 +23,7 @@ from . import (  # noqa: F401  (imported to register the rules)
     lora_mismatch,
     lowvram,
     lowvram_forced,
+    numpy_mismatch,
     oom,
     oom_suspected,
     output_dropped,
@@ -48,7 +49,8 @@ CATALOG = (
     "cold-after-oom", "reload-thrash", "staging-overcommit", "oom", "vae-tiled-retry", "oom-suspected",
     "container-ram", "gpu-unsupported", "worker-unhealthy", "comfyui-died", "startup-failed", "restart-loop",
     "unfinished", "crash", "exception",
-    "validation-failed", "lora-mismatch", "handler-error", "output-dropped", "torch-mismatch", "import-failed",
+    "validation-failed", "lora-mismatch", "handler-error", "output-dropped", "torch-mismatch", "numpy-mismatch",
+    "import-failed",
     "cold-start", "slow-prestartup", "slow-import", "ws-wait", "debug-logging",
 )
 order_catalog(CATALOG)
