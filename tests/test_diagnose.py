@@ -632,3 +632,23 @@ def test_numpy_mismatch_is_an_error_when_numpy_is_not_available_failed_a_prompt(
                       "RuntimeError: Numpy is not available", "Prompt executed in 0.05 seconds", ""])
     finding = by_id(analyze_text(text))["numpy-mismatch"]
     assert finding.severity == "error" and "followed from it" in finding.why
+
+
+def test_an_abort_names_the_library_faulthandler_s_stack_shows() -> None:
+    # Corpus 045: `no kernel image` on an A100, then faulthandler's stack with sageattention's core.py innermost,
+    # called from ComfyUI-WanVideoWrapper's attention.py.
+    finding = by_id(analyze(corpus_log("045")))["crash"]
+    assert finding.title == "ComfyUI aborted: sageattention has no kernels for this GPU"
+    assert "in `sageattention`, called by custom node `ComfyUI-WanVideoWrapper`" in finding.why
+    assert finding.advice[0].startswith("`sageattention` has no kernels for this GPU (NVIDIA A100-SXM4-80GB)")
+    assert "`sdpa`" in finding.advice[0] and [e.line for e in finding.evidence] == [273, 295, 296]
+
+
+def test_an_abort_in_torch_itself_names_no_library(tmp_path: Path) -> None:
+    text = corpus_log("045").read_text(encoding="utf-8").replace(
+        "/usr/local/lib/python3.10/dist-packages/sageattention/core.py", "/usr/local/lib/python3.10/dist-packages/"
+        "torch/nn/functional.py")
+    log = tmp_path / "torch-abort.log"
+    log.write_text(text, encoding="utf-8")
+    finding = by_id(analyze(log))["crash"]
+    assert finding.title == "ComfyUI aborted: a library has no kernels for this GPU"

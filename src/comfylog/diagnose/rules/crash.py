@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from ...events import EventKind
-from ...model import Finding
+import re
+
+from ...events import Event, EventKind
+from ...model import ErrorRecord, Finding
 from ...text import plural
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import Facts, prompt_seconds
 from ..pytorch import NO_KERNEL_IMAGE
+
+#: faulthandler's stack after ``Fatal Python error``: the message row that reads it as a traceback.
+FAULTHANDLER_STACK = "faulthandler_stack"
+#: How far past an abort's record its stack may start (the C++ frames come between).
+STACK_AFTER_LINES = 80
+PACKAGE_RE = re.compile(r"[/\\](?:site|dist)-packages[/\\]([^/\\]+)[/\\]")
+CUSTOM_NODE_RE = re.compile(r"[/\\]custom_nodes[/\\]([^/\\]+)[/\\]")
+#: Attention libraries a node can be told not to use (WanVideoWrapper's attention_mode, KJNodes' patches...).
+ATTENTION_LIBRARIES = frozenset({"sageattention", "sageattn3", "flash_attn", "flash_attn_3", "xformers",
+                                 "spas_sage_attn"})
 
 ADVICE_NO_KERNEL = Advice(
     "A compiled library the prompt used has no kernels for this GPU: a CUDA extension (sageattention, "
@@ -18,6 +30,12 @@ ADVICE_NATIVE = Advice(
     "The Python stack under `Fatal Python error` (or the traceback before the abort) names the code that called "
     "the library that crashed, often a custom node: update or remove it"
 )
+ADVICE_NO_KERNEL_NAMED = Advice(
+    "`{library}` has no kernels for this GPU{gpu}: install a build of it made for this GPU's architecture{instead}",
+    {"library": "the library", "gpu": "", "instead": ""})
+ADVICE_NATIVE_NAMED = Advice(
+    "The abort came from `{library}`{caller}, as the Python stack under `Fatal Python error` shows: update or "
+    "reinstall it for this PyTorch and GPU, or stop using it", {"library": "the library", "caller": ""})
 ADVICE_RERUN = Advice("Run the prompt again with `CUDA_LAUNCH_BLOCKING=1` to make a CUDA error point at the call "
                       "that caused it")
 
@@ -26,7 +44,7 @@ ADVICE_RERUN = Advice("Run the prompt again with `CUDA_LAUNCH_BLOCKING=1` to mak
     "crash", "error", None,
     trigger="`what():` of a C++ exception or `Fatal Python error`: ComfyUI aborted on a native error, without "
     "a Python exception of its own, and the prompt it ran died with it.",
-    advice=(ADVICE_NO_KERNEL, ADVICE_NATIVE, ADVICE_RERUN),
+    advice=(ADVICE_NO_KERNEL_NAMED, ADVICE_NO_KERNEL, ADVICE_NATIVE_NAMED, ADVICE_NATIVE, ADVICE_RERUN),
 )
 def _crash(facts: Facts) -> list[Finding]:
     records = [e for e in facts.report.errors if e.kind == "crash"]
@@ -40,13 +58,51 @@ def _crash(facts: Facts) -> list[Finding]:
     why = (f"The process aborted{where}: `{messages[0]}`. A native library (C++ or CUDA code under PyTorch) failed, "
            "so no Python exception was logged and no `Prompt executed` line followed: the prompt died with the "
            "process" + (f"; {plural(len(records), 'abort')} in all" if len(records) > 1 else "") + ".")
-    advice = [ADVICE_NO_KERNEL()] if no_kernel else [ADVICE_NATIVE(), ADVICE_RERUN()]
+    stack = _abort_stack(facts, records)
+    library = _library(str(stack.fields.get("first_file") or "")) if stack is not None else None
+    node = str(stack.fields["custom_node"]) if stack is not None and stack.fields.get("custom_node") else None
+    caller = f", called by custom node `{node}`" if node and node != library else ""
+    if library is not None:
+        why += f" The Python stack under `Fatal Python error` shows where: in `{library}`{caller}."
+    if no_kernel and library is not None:
+        instead = (f", or have {f'`{node}`' if node else 'the node'} use another attention (e.g. `sdpa` in its "
+                   "attention setting)" if library in ATTENTION_LIBRARIES else "")
+        advice = [ADVICE_NO_KERNEL_NAMED(library=library, gpu=f" ({run.gpu})" if run is not None and run.gpu else "",
+                                         instead=instead)]
+    elif no_kernel:
+        advice = [ADVICE_NO_KERNEL()]
+    elif library is not None:
+        advice = [ADVICE_NATIVE_NAMED(library=library, caller=caller), ADVICE_RERUN()]
+    else:
+        advice = [ADVICE_NATIVE(), ADVICE_RERUN()]
     evidence = [facts.cite_event(ev) for record in records[:MAX_EVIDENCE]
                 for ev in facts.between(EventKind.CRASH, record.source, record.line, record.end_line or record.line)]
     if not evidence:
         evidence = [facts.cite(e.source, e.line, e.message) for e in records[:MAX_EVIDENCE]]
-    title = "ComfyUI aborted: " + ("a library has no kernels for this GPU" if no_kernel else messages[0])
+    if stack is not None and library is not None:
+        evidence.append(facts.cite_event(stack))
+    title = "ComfyUI aborted: " + (f"{library if library else 'a library'} has no kernels for this GPU" if no_kernel
+                                   else messages[0])
     return [finding(
         "crash", title, "high", why, advice, evidence,
         {"aborts": len(records), "messages": messages[:5], "gpu": run.gpu if run else None},
         sum(prompt_seconds(p) for p in facts.prompts_by_index(prompts)), prompts, total=len(records))]
+
+
+def _abort_stack(facts: Facts, records: list[ErrorRecord]) -> Event | None:
+    """faulthandler's ``Stack (most recent call first):`` of the first abort that printed one."""
+    for record in records:
+        for ev in facts.between(EventKind.TRACEBACK, record.source, record.line,
+                                (record.end_line or record.line) + STACK_AFTER_LINES):
+            if ev.fields.get("pattern") == FAULTHANDLER_STACK:
+                return ev
+    return None
+
+
+def _library(path: str) -> str | None:
+    """The package of the innermost frame: ``sageattention`` for ``.../dist-packages/sageattention/core.py``, a
+    custom node's folder for a file under ``custom_nodes``; None for PyTorch itself or an unknown place."""
+    m = PACKAGE_RE.search(path) or CUSTOM_NODE_RE.search(path)
+    if m is None or m.group(1) in ("torch", "comfy"):
+        return None
+    return m.group(1)
