@@ -81,10 +81,12 @@ EXPECTED_IDS: dict[str, set[str]] = {
     "040": {"import-failed", "slow-import"},
     "041": {"lora-mismatch"},  # 2304 `lora key not loaded` lines before the refiner's CLIP loads
     "042": {"exception"},  # a safetensors file not fully covered: the job's one prompt failed
-    "043": {"restart-loop", "startup-failed"},  # six start-ups never ready, each dying on the same AttributeError
+    # six start-ups never ready, each dying on the same AttributeError; NumPy 2.2.6 under PyTorch 2.1.2 in each
+    "043": {"restart-loop", "startup-failed", "numpy-mismatch"},
     "044": {"exception"},
     "045": {"crash"},  # `what(): CUDA error: no kernel image is available`, then Fatal Python error: not an OOM
-    "046": set(),  # ComfyUI started twice in one container: one restart, no loop
+    # ComfyUI started twice in one container: one restart, no loop; sam2's install put torch 2.11.0 over 2.9.1+cu129
+    "046": {"torch-replaced"},
     "047": {"exception", "validation-failed", "slow-prestartup"},
     "048": {"unfinished", "exception"},  # the handler gave up; ComfyUI still loading when the log ends
     "049": {"exception", "dynamic-vram-failed"},
@@ -652,3 +654,35 @@ def test_an_abort_in_torch_itself_names_no_library(tmp_path: Path) -> None:
     log.write_text(text, encoding="utf-8")
     finding = by_id(analyze(log))["crash"]
     assert finding.title == "ComfyUI aborted: a library has no kernels for this GPU"
+
+
+def test_an_install_that_replaced_pytorch_is_named_with_the_way_back() -> None:
+    # Corpus 046: Manager's uv install of sam2 lists ` + torch==2.11.0` (line 764) under ComfyUI's 2.9.1+cu129.
+    finding = by_id(analyze(corpus_log("046")))["torch-replaced"]
+    assert finding.title == "An install replaced PyTorch 2.9.1+cu129 with 2.11.0"
+    assert finding.severity == "warning" and finding.confidence == "medium"
+    assert finding.advice[0].startswith("Put back the PyTorch this ComfyUI ran with: `/runpod-volume/venv/bin/python "
+                                        "-m uv pip install torch==2.9.1 --index-url https://download.pytorch.org/"
+                                        "whl/cu129`")
+    assert [e.line for e in finding.evidence] == [764]
+
+
+def _pip_install_then_restart(installed: str, restarted: str) -> str:
+    """A start-up, pip's summary line, and a second start-up that imports ``restarted``."""
+    start = ("** ComfyUI startup time: 2024-09-06 17:45:12.542891\nTotal VRAM 24564 MB, total RAM 65298 MB\n"
+             "pytorch version: {v}\nDevice: cuda:0 NVIDIA GeForce RTX 4090 : "
+             "cudaMallocAsync\nStarting server\n\nTo see the GUI go to: http://127.0.0.1:8188\n")
+    return (start.format(v="2.4.1+cu121")
+            + f"Successfully installed nvidia-cudnn-cu12-9.1.0.70 torch-{installed} triton-3.0.0\n"
+            + start.format(v=restarted))
+
+
+def test_pip_replacing_pytorch_is_an_error_once_the_next_start_imports_it() -> None:
+    finding = by_id(analyze_text(_pip_install_then_restart("2.5.0", "2.5.0+cu124")))["torch-replaced"]
+    assert finding.severity == "error" and "the next start did import 2.5.0+cu124" in finding.why
+    assert "`python -m pip install torch==2.4.1 --index-url https://download.pytorch.org/whl/cu121`" in \
+        finding.advice[0]
+
+
+def test_reinstalling_the_same_pytorch_is_not_a_replacement() -> None:
+    assert "torch-replaced" not in by_id(analyze_text(_pip_install_then_restart("2.4.1+cu121", "2.4.1+cu121")))

@@ -87,6 +87,9 @@ class EventKind(str, Enum):
     OOM_MEMORY = "oom_memory"
     EXTENSION_MISMATCH = "extension_mismatch"
     TORCH_NOT_INSTALLED = "torch_not_installed"
+    #: A package manager's record of installing PyTorch (uv's `` + torch==2.11.0``, pip's ``Successfully installed ...
+    #: torch-2.11.0 ...``), inside a ComfyUI-Manager install or a start script.
+    PACKAGE_INSTALLED = "package_installed"
     #: NumPy 2's ``A module that was compiled using NumPy 1.x cannot be run in`` / ``NumPy 2.2.6 as it may crash``,
     #: and PyTorch's ``Failed to initialize NumPy: _ARRAY_API not found``: a module built for another NumPy.
     NUMPY_MISMATCH = "numpy_mismatch"

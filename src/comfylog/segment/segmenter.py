@@ -109,6 +109,7 @@ NOTABLE_KINDS = frozenset(
         EventKind.CACHE_EVICTION,
         EventKind.NETWORK_VOLUME,
         EventKind.GPU_UNSUPPORTED,
+        EventKind.PACKAGE_INSTALLED,
         *RULE_FACTS,
     }
 )
@@ -1116,6 +1117,7 @@ HANDLERS: dict[EventKind, Handler] = {
     EventKind.CRASH: Segmenter._on_crash,
     EventKind.ERROR_LINE: Segmenter._on_error_line,
     EventKind.NODE_INSTALL: Segmenter._on_node_install,
+    EventKind.PACKAGE_INSTALLED: Segmenter._on_node_install,  # an install's output: extends one begun
 }
 #: Kinds the segmenter reads no fields of: their lines still give the time before them a phase
 #: (the table row's ``phase``), and the notable ones are kept for the diagnoser.
@@ -1126,7 +1128,7 @@ INFORMATIONAL = frozenset({
 })
 #: Kinds that may come between a download bar and the install line that shows the bar was the
 #: install's (further bars; install lines themselves handle the bars).
-INSTALL_KEEPS_BARS = frozenset({EventKind.PROGRESS_BAR, EventKind.NODE_INSTALL})
+INSTALL_KEEPS_BARS = frozenset({EventKind.PROGRESS_BAR, EventKind.NODE_INSTALL, EventKind.PACKAGE_INSTALLED})
 
 
 class KindRoute(NamedTuple):

@@ -36,6 +36,7 @@ from . import (  # noqa: F401  (imported to register the rules)
     staging_overcommit,
     startup_failed,
     torch_mismatch,
+    torch_replaced,
     unfinished,
     vae_tiled_retry,
     validation_failed,
@@ -49,8 +50,8 @@ CATALOG = (
     "cold-after-oom", "reload-thrash", "staging-overcommit", "oom", "vae-tiled-retry", "oom-suspected",
     "container-ram", "gpu-unsupported", "worker-unhealthy", "comfyui-died", "startup-failed", "restart-loop",
     "unfinished", "crash", "exception",
-    "validation-failed", "lora-mismatch", "handler-error", "output-dropped", "torch-mismatch", "numpy-mismatch",
-    "import-failed",
+    "validation-failed", "lora-mismatch", "handler-error", "output-dropped", "torch-mismatch", "torch-replaced",
+    "numpy-mismatch", "import-failed",
     "cold-start", "slow-prestartup", "slow-import", "ws-wait", "debug-logging",
 )
 order_catalog(CATALOG)
