@@ -686,3 +686,23 @@ def test_pip_replacing_pytorch_is_an_error_once_the_next_start_imports_it() -> N
 
 def test_reinstalling_the_same_pytorch_is_not_a_replacement() -> None:
     assert "torch-replaced" not in by_id(analyze_text(_pip_install_then_restart("2.4.1+cu121", "2.4.1+cu121")))
+
+
+def test_reloads_of_models_that_cannot_fit_together_ask_to_load_less_not_for_highvram() -> None:
+    # Corpus 036: SDXL and SD3 with their text encoders, 20 GiB a prompt, on a 12 GB laptop GPU.
+    finding = by_id(analyze(corpus_log("036")))["reload-thrash"]
+    assert "one prompt loads 20.21 GiB of models on a 12 GB" in finding.why
+    assert finding.advice[0].startswith("One prompt needs more than the GPU holds (20.21 GiB of models on 12 GB)")
+    assert not any("--highvram" in a for a in finding.advice)
+
+
+def test_reloads_of_small_models_on_a_big_gpu_are_new_or_re_patched_models() -> None:
+    # The `loaded completely;` form of corpus 036, three prompts of one 4.8 GB model on a 24 GB GPU.
+    prompt = ("got prompt\nRequested to load SDXL\nloaded completely; 20000.00 MB usable, 4897.05 MB loaded, full "
+              "load: True\n100%|##########| 20/20 [00:05<00:00,  3.80it/s]\nPrompt executed in 6.10 seconds\n")
+    text = ("Total VRAM 24564 MB, total RAM 65298 MB\nDevice: cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync\n"
+            "Starting server\n\nTo see the GUI go to: http://127.0.0.1:8188\n" + prompt * 3)
+    finding = by_id(analyze_text(text))["reload-thrash"]
+    assert "take 4.78 GiB of a 24 GB NVIDIA GeForce RTX 4090" in finding.why
+    assert finding.advice[0].startswith("The models are small for this GPU") and \
+        not any("--highvram" in a for a in finding.advice)

@@ -8,7 +8,7 @@ from collections import defaultdict
 
 from ...events import EventKind, Phase
 from ...model import Finding, Load
-from ...text import dur
+from ...text import dur, gb, mib_text
 from ..builds import ram_cache_default
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import SMALL_GPU_MB, Facts, gpu_phrase, gpu_vram_mb, is_timed
@@ -19,6 +19,17 @@ RELOAD_STREAK = 3
 ADVICE_SMALL_GPU = Advice("Expected on this GPU: fewer or smaller models per workflow reduce it")
 ADVICE_HIGHVRAM = Advice("Keep models loaded between prompts (`--highvram`) when the VRAM allows")
 ADVICE_GROUP = Advice("Group prompts by checkpoint and LoRA instead of alternating them")
+ADVICE_LOAD_LESS = Advice("One prompt needs more than the GPU holds ({needs} on {vram}), so they cannot "
+                          "stay loaded together: load less per prompt (fp8 or GGUF weights, a smaller text encoder) "
+                          "or split the workflow so that each part's models fit", {"needs": "X GB", "vram": "the GPU"})
+ADVICE_SAME_MODEL = Advice("The models are small for this GPU, so nothing unloaded them for room: a node hands "
+                           "ComfyUI a new or re-patched model each prompt (changed loader inputs, a LoRA or patch "
+                           "node, a custom loader): keep those inputs fixed between prompts")
+
+#: A prompt's models that take more than this share of the VRAM cannot stay loaded together.
+CROWDED_SHARE = 0.9
+#: A prompt's models within this share of the VRAM were not unloaded for room.
+ROOMY_SHARE = 0.5
 
 
 ADVICE_CACHE_CLASSIC = Advice("Under dynamic VRAM, start ComfyUI with `--cache-classic`, the old caching that keeps "
@@ -36,8 +47,8 @@ ADVICE_CACHE_RAM = Advice("Short of RAM, tune when the RAM-pressure cache evicts
     trigger=f"The same model is `Requested to load` (moved onto the GPU again) in {RELOAD_STREAK} or more prompts "
     "in a row: it was unloaded or re-patched in between. A warning when the reloads measurably cost 10% "
     "of the prompt time.",
-    advice=(ADVICE_SMALL_GPU, ADVICE_HIGHVRAM, ADVICE_GROUP, ADVICE_CACHE_CLASSIC, ADVICE_CACHE_CLASSIC_IF,
-            ADVICE_CACHE_RAM),
+    advice=(ADVICE_SMALL_GPU, ADVICE_LOAD_LESS, ADVICE_SAME_MODEL, ADVICE_HIGHVRAM, ADVICE_GROUP,
+            ADVICE_CACHE_CLASSIC, ADVICE_CACHE_CLASSIC_IF, ADVICE_CACHE_RAM),
 )
 def _reload_thrash(facts: Facts) -> list[Finding]:
     streaks = facts.model_streaks.longest()
@@ -57,6 +68,10 @@ def _reload_thrash(facts: Facts) -> list[Finding]:
     shared = run is not None and "SHARED" in run.vram_states  # Apple's unified memory: no VRAM of its own
     small = gpu_vram_mb(run) is not None and (gpu_vram_mb(run) or 0) < SMALL_GPU_MB
     listed = ", ".join(f"{m} in {len(thrash[m])}" for m in models[:3])
+    vram = gpu_vram_mb(run)
+    needs = _prompt_needs_mb(facts, prompts) if dynamic is None and vram else None
+    crowded = needs is not None and vram is not None and needs > CROWDED_SHARE * vram
+    roomy = needs is not None and vram is not None and needs < ROOMY_SHARE * vram
     if dynamic is not None:
         reason, advice, _ = dynamic
     elif high:
@@ -65,8 +80,14 @@ def _reload_thrash(facts: Facts) -> list[Finding]:
     elif shared:
         reason = ("the GPU shares the machine's memory (SHARED), so a model moved onto it is not copied into VRAM of "
                   "its own: the reloads are re-patches (LoRAs) or a model freed between prompts, and cost little")
+    elif crowded and needs is not None:
+        reason = (f"one prompt loads {_needs_text(needs)} on {gpu_phrase(run)}, so ComfyUI unloads one to make room "
+                  "for the next and loads it again in the next prompt")
     elif small:
         reason = f"on {gpu_phrase(run)} ComfyUI unloads one model to make room for the next, which is expected"
+    elif roomy and needs is not None:
+        reason = (f"a prompt's models take {mib_text(needs)} of {gpu_phrase(run)}, so ComfyUI had no need to unload "
+                  "them for room: they were handed over anew or re-patched between prompts")
     else:
         reason = "ComfyUI unloaded them to make room, or they were re-patched (LoRAs) between prompts"
     cost_text = (f" The reloads took {dur(cost)} in all." if cost else
@@ -75,8 +96,12 @@ def _reload_thrash(facts: Facts) -> list[Finding]:
         cost_text = f" The prompts that loaded them again spent {dur(cost)} loading."
     if dynamic is not None:
         pass  # its own advice
+    elif crowded and needs is not None:
+        advice = [ADVICE_LOAD_LESS(needs=_needs_text(needs), vram=gb(vram or 0.0))]
     elif small:
         advice = [ADVICE_SMALL_GPU()]
+    elif roomy:
+        advice = [ADVICE_SAME_MODEL(), ADVICE_GROUP()]
     elif high or shared:  # HIGH_VRAM keeps models loaded already; SHARED has no VRAM of its own to keep them in
         advice = [ADVICE_GROUP()]
     else:
@@ -87,6 +112,29 @@ def _reload_thrash(facts: Facts) -> list[Finding]:
         advice, [facts.cite_event(ev) for ev in requests[:MAX_EVIDENCE]],
         {"streaks": {m: len(thrash[m]) for m in models}, "reload_s": round(cost, 3)}, cost, prompts,
         severity=severity, total=len(requests))]
+
+
+def _prompt_needs_mb(facts: Facts, prompts: list[int]) -> float | None:
+    """The most megabytes of models one of ``prompts`` loaded (each model's largest load counted once); None when
+    a load's size is unknown. A partial load counts as more than the GPU holds: the model did not fit."""
+    wanted = set(prompts)
+    per_prompt: dict[int, dict[str, float]] = defaultdict(dict)
+    for ld in facts.report.loads:
+        if ld.prompt not in wanted or ld.kind == "dynamic":
+            continue
+        if ld.kind != "complete":
+            return float("inf")
+        if ld.loaded_mb is None:
+            return None
+        models = per_prompt[ld.prompt]
+        name = ld.model or f"line {ld.line}"
+        models[name] = max(models.get(name, 0.0), ld.loaded_mb)
+    return max((sum(models.values()) for models in per_prompt.values()), default=None)
+
+
+def _needs_text(needs: float) -> str:
+    """``20.32 GiB of models``, or what a partial load says when the sizes cannot be summed."""
+    return f"{mib_text(needs)} of models" if needs != float("inf") else "more models than fit (some loaded partly)"
 
 
 def _reload_seconds(facts: Facts, thrash: dict[str, array[int]]) -> float:
