@@ -30,6 +30,8 @@ ADVICE_SAME_MODEL = Advice("The models are small for this GPU, so nothing unload
 CROWDED_SHARE = 0.9
 #: A prompt's models within this share of the VRAM were not unloaded for room.
 ROOMY_SHARE = 0.5
+#: The streak's prompts whose loads are summed.
+NEEDS_SAMPLE = 16
 
 
 ADVICE_CACHE_CLASSIC = Advice("Under dynamic VRAM, start ComfyUI with `--cache-classic`, the old caching that keeps "
@@ -115,21 +117,24 @@ def _reload_thrash(facts: Facts) -> list[Finding]:
 
 
 def _prompt_needs_mb(facts: Facts, prompts: list[int]) -> float | None:
-    """The most megabytes of models one of ``prompts`` loaded (each model's largest load counted once); None when
-    a load's size is unknown. A partial load counts as more than the GPU holds: the model did not fit."""
-    wanted = set(prompts)
-    per_prompt: dict[int, dict[str, float]] = defaultdict(dict)
-    for ld in facts.report.loads:
-        if ld.prompt not in wanted or ld.kind == "dynamic":
-            continue
-        if ld.kind != "complete":
-            return float("inf")
-        if ld.loaded_mb is None:
-            return None
-        models = per_prompt[ld.prompt]
-        name = ld.model or f"line {ld.line}"
-        models[name] = max(models.get(name, 0.0), ld.loaded_mb)
-    return max((sum(models.values()) for models in per_prompt.values()), default=None)
+    """The most megabytes of models one of the first of ``prompts`` loaded (each model's largest load counted
+    once; a streak repeats one workflow, so its first prompts tell); None when a load's size is unknown. A partial
+    load counts as more than the GPU holds: the model did not fit."""
+    most: float | None = None
+    for prompt in facts.prompts_at(prompts[:NEEDS_SAMPLE]):
+        models: dict[str, float] = {}
+        for ld in facts.loads_of(prompt):
+            if ld.kind == "dynamic":
+                continue
+            if ld.kind != "complete":
+                return float("inf")
+            if ld.loaded_mb is None:
+                return None
+            name = ld.model or f"line {ld.line}"
+            models[name] = max(models.get(name, 0.0), ld.loaded_mb)
+        if models:
+            most = max(most or 0.0, sum(models.values()))
+    return most
 
 
 def _needs_text(needs: float) -> str:
