@@ -117,7 +117,7 @@ def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str |
     own = [ev for ev in ended if basename(str(ev.fields.get("first_file", ""))) == "main.py"]
     chosen = own[-1] if own else (ended[-1] if ended else None)
     if chosen is not None:
-        where_raised = "ComfyUI's main.py" if own else _origin(chosen)
+        where_raised = _main_py(chosen) if own else _origin(chosen)
         what = f"start-up failed with `{clip(_error(chosen), 200)}`" + (f" in {where_raised}" if where_raised else "")
         evidence = [facts.cite_event(chosen)]
         others = list({_error(ev): ev for ev in ended if _error(ev) != _error(chosen)}.values())
@@ -163,6 +163,14 @@ def _error(ev: Event) -> str:
     exc_type = str(ev.fields.get("exception_type") or "")
     message = str(ev.fields.get("message") or "")
     return f"{exc_type}: {message}" if message else exc_type or event_line(ev)[1]
+
+
+def _main_py(ev: Event) -> str:
+    """Where a traceback that began in main.py failed: main.py itself, or a file it imported
+    (``generic.py:<module>``: the error is raised there, not in ComfyUI's code)."""
+    frame = innermost_caller([str(f) for f in ev.fields.get("frames", [])])
+    failed = frame.split(":", 1)[0] if frame else None
+    return f"`{failed}`, imported by ComfyUI's main.py" if failed and failed != "main.py" else "ComfyUI's main.py"
 
 
 def _origin(ev: Event) -> str:
