@@ -113,8 +113,8 @@ def prompt_table(text: str) -> list[str]:
 @pytest.mark.parametrize("columns", [80, 60])
 @pytest.mark.parametrize(("log", "whole"), [
     ("logs/030-marsh000596-gtx1050ti-animatediff-hms-6h.log", {80: ["6:42:57", "6:38:59"], 60: ["6h43m", "6h39m"]}),
-    ("logs/045-abhishekmanyam-runpod-a100-wan-infinitetalk-801frames.log", {80: ["3:25", "588/588 (+5)"],
-                                                                            60: ["3:25", "588/588 (+5)"]}),
+    ("logs/036-krohaard-rtx5070ti-laptop-unloaded-partially.log", {80: ["2:15", "30/30 (+2)"],
+                                                                   60: ["2:15", "30/30 (+2)"]}),
     ("scenarios/runpod-wan-oom-restart.log", {80: ["42.1s", "15.3s"], 60: ["42.1s", "15.3s"]}),
 ])
 def test_prompt_table_on_a_narrow_terminal_cuts_no_number(log: str, whole: dict[int, list[str]], columns: int) -> None:

@@ -72,13 +72,14 @@ def test_reversed_the_baseline_is_faster_and_the_same_findings_explain_it() -> N
 
 
 def test_a_phase_slower_by_more_than_the_whole_gap_is_not_called_a_share() -> None:
-    # 015 (HunyuanVideo, A800) against 045 (Wan, A100): inference is 2:43 slower, "other" 1:20 faster, the whole
-    # prompt 2:02 slower; "163 s of the 122 s gap (134%)" was the verdict.
+    # 015 (HunyuanVideo, A800) against 045 (Wan, A100, died at its sampler's 0/2 after 3.3 s): inference is
+    # 3:18 slower, "other" 1:52 faster, the whole prompt 2:02 slower; "198 s of the 122 s gap (162%)" would be
+    # the verdict.
     corpus = corpus_or_skip()
     run, baseline = (next((corpus / "logs").glob(f"{n}-*.log")) for n in ("015", "045"))
     text = " ".join(compare_text(run, baseline).split())
-    assert "inference alone is 163 s slower, more than the whole 122 s gap" in text
-    assert "% of the" not in text and "134%" not in text
+    assert "inference alone is 198 s slower, more than the whole 122 s gap" in text
+    assert "% of the" not in text and "162%" not in text
 
 
 def compare_text(run: Path, baseline: Path) -> str:

@@ -115,7 +115,7 @@ def test_page_holds_every_prompt_phase_and_rate(path: Path) -> None:
     startup = sum(r.startup_s or 0.0 for r in report.runs if r.index < html_render.MAX_TIMELINE_ROWS)
     if startup and "timeline-plot" in figs and figs["timeline-plot"]["layout"]["xaxis"]["type"] == "date":
         assert bar_seconds(figs["timeline-plot"]).get("start-up", 0.0) == pytest.approx(startup, abs=0.01)
-    rated = [b for b in report.progress_bars if not b.is_loading and b.seconds_per_step is not None
+    rated = [b for b in report.progress_bars if b.is_sampling and b.seconds_per_step is not None
              and b.prompt is not None]
     if rated:
         points = sum(len(t["y"]) for t in figs["rates-plot"]["data"])
@@ -409,7 +409,7 @@ def test_report_draws_offline_without_errors(viewer: Viewer, name: str) -> None:
         assert finding.why.replace("`", "")[:60] in findings
         for ev in finding.evidence[: html_render.MAX_EVIDENCE]:
             assert ev.text.strip()[:60] in findings
-    if any(b.seconds_per_step for b in report.progress_bars if not b.is_loading):
+    if any(b.seconds_per_step for b in report.progress_bars if b.is_sampling):
         assert viewer.count("#rates-plot .scatterlayer .point") > 0
     if name == "runpod-wan-lowvram-gguf.log":
         viewer.page.screenshot(path=str(OUTPUT / "runpod-wan-lowvram-gguf.png"), full_page=True)
@@ -456,7 +456,7 @@ def test_hostile_log_runs_no_script_and_shows_the_text(viewer: Viewer) -> None:
     assert "<style>body{display:none}</style>" in body
     page.hover("#rates-plot .scatterlayer .point", force=True)
     hover = page.eval_on_selector("#rates-plot .hoverlayer", "el => el.textContent")
-    assert "<b onmouseover=window.__pwned=1>Sampling</b>" in hover
+    assert "Sampling <b onmouseover=window.__pwned=1>steps</b>" in hover
 
 
 def test_a_report_with_its_baseline_reads_as_a_person_would_want_it() -> None:

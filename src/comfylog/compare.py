@@ -484,8 +484,8 @@ class _StepPairs:
             else:
                 self.unmatched[f"bar {pos}: {steps:g} steps in the run, {b_steps:g} in the baseline"] = None
         if len(run_bars) != len(base_bars):
-            self.unmatched[f"prompt {run_prompt.index + 1} has {len(run_bars)} sampling bars, baseline prompt "
-                           f"{base_prompt.index + 1} has {len(base_bars)}"] = None
+            self.unmatched[f"prompt {run_prompt.index + 1} has {len(run_bars)} sampling bars with a step rate, "
+                           f"baseline prompt {base_prompt.index + 1} has {len(base_bars)}"] = None
 
     def rates(self) -> list[StepRate]:
         """Per (position, steps), the median rate on each side."""

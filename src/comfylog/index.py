@@ -124,7 +124,7 @@ class _RunLookup:
 
 @dataclass(frozen=True, slots=True)
 class MainBar:
-    """A prompt's main sampling bar (the non-loading bar that ran longest) and how many it had."""
+    """A prompt's main sampling bar (the sampler's bar that ran longest) and how many it had."""
 
     bar: ProgressBar
     sampling_bars: int
@@ -245,8 +245,9 @@ class ReportIndex:
         return self._bars.of(prompt.index)
 
     def sampling_bars(self, prompt: Prompt) -> list[ProgressBar]:
-        """The prompt's bars that sample (not loading or downloading), in log order."""
-        return [b for b in self._bars.of(prompt.index) if not b.is_loading]
+        """The prompt's sampler bars (parse/bars.py: not loading, not other work such as a VAE
+        encoding frames), in log order."""
+        return [b for b in self._bars.of(prompt.index) if b.is_sampling]
 
     def main_bar(self, prompt: Prompt) -> MainBar | None:
         bars = self.sampling_bars(prompt)

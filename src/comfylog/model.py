@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from operator import attrgetter
 from typing import Any
 
@@ -72,10 +73,21 @@ class Phases:
                 "other": None if other is None else round(other, 3)}
 
 
-def bar_is_loading(label: str | None, rate_unit: str) -> bool:
-    """A tqdm bar that loads weights or downloads (its label says so, or it counts bytes): load time."""
-    lowered = (label or "").lower()
-    return "load" in lowered or "download" in lowered or rate_unit.endswith("B/s")
+class BarKind(str, Enum):
+    """What a progress bar counts (parse/bars.py decides it from the bar table in messages.toml).
+
+    ``sampling``: the sampler's steps (its time is inference); ``loading``: weights loaded or files
+    downloaded (load); ``other``: other work of the prompt, a VAE encoding or decoding frames, a text
+    encoder, audio cut in chunks, a mask grown (other, as the same work is when it draws no bar).
+    """
+
+    SAMPLING = "sampling"
+    LOADING = "loading"
+    OTHER = "other"
+
+
+#: The phase a bar's time is given to, by its kind.
+BAR_PHASE = {BarKind.SAMPLING: Phase.INFERENCE, BarKind.LOADING: Phase.LOAD, BarKind.OTHER: Phase.OTHER}
 
 
 @dataclass(slots=True)
@@ -102,6 +114,7 @@ class ProgressBar:
     elapsed_s: float
     line: int
     end_line: int
+    kind: BarKind
     source: int = 0
     start: datetime | None = None
     end: datetime | None = None
@@ -109,7 +122,16 @@ class ProgressBar:
     @property
     def is_loading(self) -> bool:
         """Bars that load weights or download files are load time, not inference."""
-        return bar_is_loading(self.label, self.rate_unit)
+        return self.kind is BarKind.LOADING
+
+    @property
+    def is_sampling(self) -> bool:
+        """The sampler's bar: its steps are the prompt's steps, its time inference."""
+        return self.kind is BarKind.SAMPLING
+
+    @property
+    def phase(self) -> Phase:
+        return BAR_PHASE[self.kind]
 
     @property
     def seconds_per_step(self) -> float | None:

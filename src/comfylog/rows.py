@@ -61,6 +61,7 @@ def report_tables(report: Report) -> dict[str, Any]:
                 "prompt": b.prompt,
                 "source": b.source,
                 "label": b.label,
+                "kind": b.kind.value,
                 "total": b.total,
                 "done": b.done,
                 "final_rate": b.final_rate,

@@ -107,15 +107,16 @@ def comfyui_died(facts: Facts) -> dict[int, list[ErrorRecord]]:
 class LastWork:
     """What a prompt was doing when ComfyUI died, and the lines that show it and its end."""
 
-    doing: str  # "sampling (2/20 steps)", "loading WAN21", "running"
+    doing: str  # "sampling (2/20 steps)", "loading WAN21", "running WanVAE encoding frames (3/588)", "running"
     ended: str  # "the worker lost ComfyUI (line 41) and the container started again (line 45)" (with the
     # file's name after each line when the report reads several)
     evidence: list[Evidence]
 
 
 def last_work(facts: Facts, prompt: Prompt) -> LastWork:
-    """The prompt's last visible work (a sampling bar short of its total, or a model it was
-    loading) and how the log shows ComfyUI gone: the worker's lost websocket, the next start-up."""
+    """The prompt's last visible work (a bar short of its total: the sampler's, or other work's such
+    as a VAE's, by its label; or a model it was loading) and how the log shows ComfyUI gone: the
+    worker's lost websocket, the next start-up."""
     evidence: list[Evidence] = []
     lost = worker_lost(facts).get(prompt.index, [])
     gone_at = lost[0].ts if lost else None
@@ -130,9 +131,12 @@ def last_work(facts: Facts, prompt: Prompt) -> LastWork:
         if gone_at is not None and loading.ts is not None:  # say how long: the request may not be all it did
             since = dur((gone_at - loading.ts).total_seconds())
             doing += f" (`Requested to load` at {facts.lines_ref(loading.source, loading.line)}, {since} before)"
-    elif bar is not None:
+    elif bar is not None and bar.is_sampling:
         doing = f"sampling ({bar.done:g}/{bar.total:g} steps)"
         evidence.append(facts.cite(bar.source, bar.end_line, f"{bar.done:g}/{bar.total:g} steps"))
+    elif bar is not None:
+        doing = f"running {bar.label} ({bar.done:g}/{bar.total:g})"
+        evidence.append(facts.cite(bar.source, bar.end_line, f"{bar.label} {bar.done:g}/{bar.total:g}"))
     else:
         doing = "running"
     ends = []

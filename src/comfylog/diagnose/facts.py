@@ -287,9 +287,10 @@ class Facts(ReportIndex, Citations):
         """Prompts cut off during sampling with no error, by index -> how their run ended.
 
         The shared test of ``oom-suspected`` (which reports them) and ``unfinished`` (which leaves
-        them to it): the prompt was running, its last progress bar is a sampling bar short of its
-        total, nothing was logged as an error (the worker's report of ComfyUI gone is no error of
-        ComfyUI's), and the run was not stopped on purpose.
+        them to it): the prompt was running, its last progress bar is the sampler's (not loading, not
+        other work such as a VAE: parse/bars.py) short of its total, nothing was logged as an error
+        (the worker's report of ComfyUI gone is no error of ComfyUI's), and the run was not stopped
+        on purpose.
         """
         if self._silent is None:
             self._silent = {}
@@ -301,7 +302,7 @@ class Facts(ReportIndex, Citations):
                     continue
                 end = self.run_end(run)
                 bars = self.bars_of(prompt)
-                if end != "stopped" and bars and not bars[-1].is_loading and bars[-1].done < bars[-1].total:
+                if end != "stopped" and bars and bars[-1].is_sampling and bars[-1].done < bars[-1].total:
                     self._silent[prompt.index] = end
         return self._silent
 

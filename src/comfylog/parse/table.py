@@ -163,9 +163,21 @@ def _row(raw: dict[str, Any]) -> Pattern:
     )
 
 
+def table_data(text: str | None = None) -> dict[str, Any]:
+    """messages.toml (or ``text``, a table in the same form) as TOML data (messages.toml read once)."""
+    data: dict[str, Any] = _messages_toml() if text is None else tomllib.loads(text)
+    return data
+
+
+@cache
+def _messages_toml() -> dict[str, Any]:
+    data: dict[str, Any] = tomllib.loads(TABLE_TEXT)
+    return data
+
+
 def load_table(text: str | None = None) -> tuple[tuple[Pattern, ...], dict[str, str]]:
     """The rows and text classes of messages.toml (or of ``text``, a table in the same form)."""
-    data = tomllib.loads(TABLE_TEXT if text is None else text)
+    data = table_data(text)
     return tuple(_row(raw) for raw in data["message"]), dict(data.get("text_classes", {}))
 
 

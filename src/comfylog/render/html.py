@@ -768,7 +768,7 @@ def _secs(delta: timedelta) -> float:
 
 def _rates(page: Page, report: Report, baseline: Report | None = None, comparison: Comparison | None = None) -> None:
     def rated() -> Iterator[ProgressBar]:  # read twice, never held: a long log's bars are mostly on disk
-        return (b for b in report.progress_bars if not b.is_loading and b.seconds_per_step is not None)
+        return (b for b in report.progress_bars if b.is_sampling and b.seconds_per_step is not None)
 
     outside = inside = 0
     for b in rated():
@@ -855,7 +855,7 @@ def _baseline_rates(baseline: Report, c: Comparison) -> tuple[dict[str, Any], li
     ys: list[float] = []
     hovers: list[str] = []
     for bar in baseline.progress_bars:
-        if bar.is_loading or bar.seconds_per_step is None or bar.prompt not in paired:
+        if not bar.is_sampling or bar.seconds_per_step is None or bar.prompt not in paired:
             continue
         run_prompt = paired[bar.prompt] + 1
         xs.append(run_prompt)

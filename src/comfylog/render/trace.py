@@ -587,10 +587,10 @@ class _Layout:
             args["label"] = _clip(bar.label)
         if estimated:
             args["estimated"] = "placed from tqdm's elapsed time"
-        name = ("loading" if bar.is_loading else "sampling") + f" {bar.done:g}/{bar.total:g}"
+        name = f"{bar.kind.value} {bar.done:g}/{bar.total:g}"
         process.slices["progress bars"].append(_Slice(a, b, name, "bar", args))
         per_step = bar.seconds_per_step
-        if per_step and not bar.is_loading and b > a:
+        if per_step and bar.is_sampling and b > a:
             process.rates.append((a, b, 1.0 / per_step))
         self.anchor(bar.source, bar.line, a)
         self.anchor(bar.source, bar.end_line, b)

@@ -3,8 +3,9 @@
 Rule 1 paints the gap before each timestamped line with that line's phase (``wait`` at most the
 10 s worker-comfyui waits per timeout; the rest of such a gap is ``other``). Rule 2 lets progress
 bars claim their own span, placed from tqdm's elapsed time and the line(s) they were printed on;
-loading bars are ``load``, sampling bars ``inference`` (painted last: it wins). Without a usable
-clock the log's own durations are used, and the prompt is marked ``estimated``.
+loading bars are ``load``, other work's bars ``other``, sampling bars ``inference`` (painted last:
+it wins). Without a usable clock the log's own durations are used, and the prompt is marked
+``estimated``.
 """
 
 from __future__ import annotations
@@ -107,8 +108,8 @@ def _paint_bars(
     segs: list[tuple[datetime, datetime, Phase]], start: datetime, end: datetime, activities: list[Activity],
     bars: list[tuple[ProgressBar, Event]], unfinished: bool,
 ) -> list[tuple[datetime, datetime, Phase]]:
-    """Rule 2: each bar placed in time (``bar.start``, ``bar.end``) and painted over ``segs``, loading
-    bars first, sampling bars last (they win). A still open bar of an unfinished prompt runs to its end."""
+    """Rule 2: each bar placed in time (``bar.start``, ``bar.end``) and painted over ``segs`` with its
+    phase, sampling bars last (they win). A still open bar of an unfinished prompt runs to its end."""
     overlays: list[tuple[datetime, datetime, Phase]] = []
     last_index = len(bars) - 1
     for i, (bar, ev) in enumerate(bars):
@@ -120,13 +121,22 @@ def _paint_bars(
         if unfinished and i == last_index and bar.done < bar.total:
             b1 = max(b1, end)
         bar.start, bar.end = b0, b1
-        overlays.append((b0, b1, LOAD if bar.is_loading else INFERENCE))
-    overlays.sort(key=lambda o: o[2] is INFERENCE)  # inference painted last: it wins
+        overlays.append((b0, b1, bar.phase))
+    overlays.sort(key=_painted_after)  # other work, then loading, then sampling: it wins
     for o0, o1, phase in overlays:
         o0, o1 = max(o0, start), min(o1, end)
         if o1 > o0:
             segs = _overlay(segs, o0, o1, phase)
     return segs
+
+
+#: The order bars are painted in where they overlap (placement is to a second or so): the sampler's
+#: steps are what a prompt is for, so they win; a loading bar is more specific than other work.
+_PAINT_ORDER = {OTHER: 0, LOAD: 1, INFERENCE: 2}
+
+
+def _painted_after(overlay: tuple[datetime, datetime, Phase]) -> int:
+    return _PAINT_ORDER[overlay[2]]
 
 
 def _first_line(act: Activity) -> int:
@@ -165,15 +175,18 @@ def _overlay(
 def paint_estimated(prompt: Prompt, bars: list[tuple[ProgressBar, Event]], loaded: bool) -> None:
     """No usable clock: the log's own durations (printed total, bar elapsed, 10 s a timeout) make the phases.
 
-    Sampling and download bars time themselves and each websocket timeout is 10 s; a prompt that
-    ``loaded`` (load lines, not only bars) loaded for an unknown time, so its load and the rest
-    (other) are None, and its inference too when no sampling bar shows it. Without ``Prompt
-    executed in`` the total is unknown too.
+    Sampling and download bars time themselves and each websocket timeout is 10 s; bars of other
+    work are part of the rest (other). A prompt that ``loaded`` (load lines, not only bars) loaded
+    for an unknown time, so its load and the rest (other) are None, and its inference too when no
+    sampling bar shows it. Without ``Prompt executed in`` the total is unknown too.
     """
     sampling: list[float] = []
     loading: list[float] = []
     for bar, _ in bars:
-        (loading if bar.is_loading else sampling).append(bar.elapsed_s)
+        if bar.is_sampling:
+            sampling.append(bar.elapsed_s)
+        elif bar.is_loading:
+            loading.append(bar.elapsed_s)
     inference, load_bars = sum(sampling), sum(loading)
     wait = prompt.ws_timeouts * WS_TIMEOUT_S
     total = prompt.executed_s

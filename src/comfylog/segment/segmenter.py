@@ -20,9 +20,11 @@ Phases (the attribution rule)
        line is ``load``; before a ``Websocket receive timed out`` line it is ``wait``, up to the
        10 s the handler waits (the rest is ``other``); before anything else it is ``other``.
     2. Progress bars claim their own span, computed from tqdm's elapsed time and the time of the
-       line they were printed on: sampling bars are ``inference``, bars that load weights or
-       download are ``load``. Bars win over rule 1. A bar still open when an unfinished prompt ends
-       runs to that end (sampling that never finished).
+       line they were printed on: the sampler's bars are ``inference``, bars that load weights or
+       download are ``load``, bars of other work (a VAE encoding frames, a text encoder) are
+       ``other``, as that work is when it draws no bar (parse/bars.py says which bar is which).
+       Bars win over rule 1, and sampling wins over the rest. A bar still open when an unfinished
+       prompt ends runs to that end (sampling that never finished).
     Without usable timestamps (none, or minute resolution) the log's own durations are used:
     ``Prompt executed in`` is the total, bar elapsed times are inference/load, each websocket
     timeout is 10 s of wait, the rest is other; such prompts are marked ``estimated``.
@@ -39,6 +41,7 @@ from typing import NamedTuple
 
 from ..events import Activity, Event, EventKind, Phase
 from ..model import (
+    BarKind,
     ErrorRecord,
     Load,
     ProgressBar,
@@ -46,6 +49,7 @@ from ..model import (
     Run,
     Summary,
 )
+from ..parse.bars import bar_kind
 from ..parse.progress import bar_seconds
 from ..parse.table import PATTERNS, gpu_name, is_oom
 from ..read.prefixes import FINE
@@ -192,6 +196,9 @@ class Segmenter:
         self._ignore_traceback = False
         #: ``Got an OOM, unloading all loaded models.``: the next prompt starts cold.
         self._unloaded_by_oom = False
+        #: The prompt whose video wrapper just announced its sampler (``Sampling N frames ... with S
+        #: steps``) and has drawn no bar since: its next bar is the sampler's (parse/bars.py).
+        self._sampler_announced: int | None = None
         #: ``Loading N new models`` (builds before Oct 2025): the requests that a loaded line does not
         #: follow were loaded completely. (the line's event, how many models it announced)
         self._batch: tuple[Event, int] | None = None
@@ -823,12 +830,22 @@ class Segmenter:
         prompt = self._executing()
         if prompt is not None:
             prompt.video = {k: ev.fields[k] for k in ("frames", "width", "height", "steps")}
+            self._sampler_announced = prompt.index
+
+    def sampler_announced(self, prompt: int) -> bool:
+        """``prompt``'s video wrapper announced its sampler and drew no bar since (the bar being drawn
+        now, if any, is the sampler's: parse/bars.py)."""
+        return self._sampler_announced == prompt
 
     def _on_progress_bar(self, ev: Event, run: Run) -> None:
         self._run_busy = True
         self._end_batch()  # a request with no loaded line (already on the GPU) is stale now
         f = ev.fields
         prompt = self._executing()
+        kind = bar_kind(f["label"], f["rate_unit"],
+                        after_sampler_line=prompt is not None and self._sampler_announced == prompt.index)
+        if kind is not BarKind.LOADING:  # weights loaded on the way to the sampler leave it announced
+            self._sampler_announced = None
         bar = ProgressBar(
             prompt=prompt.index if prompt else None,
             label=f["label"],
@@ -839,6 +856,7 @@ class Segmenter:
             elapsed_s=bar_seconds(f["elapsed_s"], f["done"], f["final_rate"], f["rate_unit"]),
             line=ev.line,
             end_line=ev.end_line,
+            kind=kind,
             source=self.source,
         )
         self._pending_bars.append(bar)

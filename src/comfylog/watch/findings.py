@@ -22,6 +22,7 @@ from ..diagnose import diagnose
 from ..events import Event, EventKind
 from ..index import index_of
 from ..model import Finding, ProgressBar, Report, SourceInfo
+from ..parse.bars import bar_kind
 from ..parse.parser import OpenBar
 from ..parse.progress import bar_seconds
 from ..read.prefixes import FINE
@@ -75,7 +76,7 @@ def window_report(analysis: LiveAnalysis) -> Report:
     if live.prompt is not None:
         running = copy(live.prompt)
         painted = [(copy(bar), ev) for bar, ev in live.bars]
-        drawing = _drawing(analysis.parser.open_bar, running.index)
+        drawing = _drawing(analysis.parser.open_bar, running.index, seg.sampler_announced(running.index))
         now = analysis.now
         if running.started_at is not None and now is not None and all(a.resolution == FINE for a in live.activities):
             paint_timed(running, running.started_at, max(now, running.started_at), list(live.activities),
@@ -100,18 +101,20 @@ def window_report(analysis: LiveAnalysis) -> Report:
     return report
 
 
-def drawn_bar(bar: OpenBar, prompt: int | None) -> ProgressBar:
-    """The record the parser will make of the bar being drawn, as far as it has gone."""
+def drawn_bar(bar: OpenBar, prompt: int | None, after_sampler_line: bool) -> ProgressBar:
+    """The record the segmenter will make of the bar being drawn, as far as it has gone
+    (``after_sampler_line``: Segmenter.sampler_announced)."""
     elapsed = bar_seconds(bar.elapsed_s, bar.n, bar.rate, bar.unit)
-    return ProgressBar(prompt, bar.label, bar.total, bar.n, bar.rate, bar.unit, elapsed, bar.line, bar.line)
+    return ProgressBar(prompt, bar.label, bar.total, bar.n, bar.rate, bar.unit, elapsed, bar.line, bar.line,
+                       bar_kind(bar.label, bar.unit, after_sampler_line))
 
 
-def _drawing(bar: OpenBar | None, prompt: int) -> list[tuple[ProgressBar, Event]]:
+def _drawing(bar: OpenBar | None, prompt: int, after_sampler_line: bool) -> list[tuple[ProgressBar, Event]]:
     """The bar being drawn, as the record and event the parser will make of it: it has taken
     ``elapsed_s`` up to its last state, and runs on to now (it has not finished)."""
     if bar is None:
         return []
-    record = drawn_bar(bar, prompt)
+    record = drawn_bar(bar, prompt, after_sampler_line)
     fields = {"elapsed_s": bar.elapsed_s, "first_elapsed_s": bar.elapsed_s, "ts_before": None}
     return [(record, Event(EventKind.PROGRESS_BAR, bar.line, bar.ts, fields, 0, bar.line, bar.ts))]
 

@@ -70,26 +70,23 @@ def snapshot(analysis: LiveAnalysis, window: Report, notices: list[str], source_
     return Snapshot(
         name=analysis.source.name, line=analysis.line, now=analysis.now, run=run,
         runs=len(seg.runs) + len(live.runs), restarts=seg.summary.restarts, startup_s=startup, prompt=prompt,
-        phase=phase_now(analysis.last_kind, bar) if prompt is not None else None, bar=bar,
+        phase=phase_now(analysis.last_kind, bar, seg.sampler_announced(prompt.index)) if prompt is not None else None,
+        bar=bar,
         queued=len(live.queued), recent=[p for p in window.prompts if p.status not in ("running", "queued")][
             -RECENT_PROMPTS:], findings=list(window.findings), offered_mb=analysis.offered_mb,
         notices=notices[-NOTICES_KEPT:], source_lines=source_lines or [])
 
 
-def phase_now(last: EventKind | None, bar: OpenBar | None) -> Phase:
-    """What the prompt is doing now: the bar being drawn says it, else the last thing the log said."""
+def phase_now(last: EventKind | None, bar: OpenBar | None, after_sampler_line: bool) -> Phase:
+    """What the prompt is doing now: the bar being drawn says it (as the report classes finished bars:
+    parse/bars.py), else the last thing the log said."""
     if bar is not None:
-        return Phase.LOAD if bar_is_loading(bar) else Phase.INFERENCE
+        return drawn_bar(bar, None, after_sampler_line).phase
     if last in LOADING_KINDS:
         return Phase.LOAD
     if last is EventKind.WS_TIMEOUT:
         return Phase.WAIT
     return Phase.OTHER
-
-
-def bar_is_loading(bar: OpenBar) -> bool:
-    """A bar that loads weights or downloads (as the report classes finished bars)."""
-    return drawn_bar(bar, None).is_loading
 
 
 def seconds_left(bar: OpenBar) -> float | None:
