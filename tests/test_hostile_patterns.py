@@ -22,6 +22,7 @@ import pytest
 from comfylog import diagnose
 from comfylog.parse import parser, traceback
 from comfylog.parse import table as patterns
+from comfylog.parse.bars import BAR_ROWS
 from comfylog.parse.progress import PROGRESS_EXAMPLE, PROGRESS_RE, search_progress
 from comfylog.parse.table import PATTERNS
 from comfylog.pipeline import analyze_text
@@ -42,6 +43,8 @@ def _regexes() -> Iterator[tuple[str, Search, str, str]]:
     for p in PATTERNS:
         yield f"pattern:{p.name}", p.regex.search, p.regex.pattern, p.example
     yield "PROGRESS_RE", search_progress, PROGRESS_RE.pattern, PROGRESS_EXAMPLE
+    for row in BAR_ROWS:  # searched in a bar's label (at most 300 characters), held to the same bound
+        yield f"bar:{row.name}", row.regex.search, row.regex.pattern, row.examples[0]
     yield "NEEDLE_RE", patterns.needle_re().search, patterns.needle_re().pattern, "got prompt"
     yield "OOM_RE", patterns.OOM_RE.search, patterns.OOM_RE.pattern, "torch.OutOfMemoryError: CUDA out of memory."
     yield "QTYPE_RE", patterns.QTYPE_RE.findall, patterns.QTYPE_RE.pattern, "F32 (2), Q5_K (400)"
