@@ -26,7 +26,7 @@ Phases (the attribution rule)
        Bars win over rule 1, and sampling wins over the rest. A bar still open when an unfinished
        prompt ends runs to that end (sampling that never finished).
     Without usable timestamps (none, or minute resolution) the log's own durations are used:
-    ``Prompt executed in`` is the total, bar elapsed times are inference/load, each websocket
+    ``Prompt executed in`` is the total, bar elapsed times are inference/load/other, each websocket
     timeout is 10 s of wait, the rest is other; such prompts are marked ``estimated``.
 """
 
