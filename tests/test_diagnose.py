@@ -88,7 +88,7 @@ EXPECTED_IDS: dict[str, set[str]] = {
     # ComfyUI started twice in one container: one restart, no loop; sam2's install put torch 2.11.0 over 2.9.1+cu129
     "046": {"torch-replaced"},
     "047": {"exception", "validation-failed", "slow-prestartup"},
-    "048": {"unfinished", "exception"},  # the handler gave up; ComfyUI still loading when the log ends
+    "048": {"handler-error", "exception"},  # the handler gave up (its poll timed out) with ComfyUI still loading
     "049": {"exception", "dynamic-vram-failed"},
     "050": {"unfinished", "dynamic-vram-failed",  # the log ends while the first prompt runs
              "import-failed"},  # three comfy_extras files failed on flash_attn (built for another PyTorch)
