@@ -114,7 +114,8 @@ def _exception(facts: Facts) -> list[Finding]:
     # Then the messages' own instructions: the node's author wrote the fix into the exception.
     cap = len(advice) + MAX_OWN_WORDS
     for group in distinct:
-        own = own_words_advice(group[0].error, f"The error from `{group[0].node}`" if group[0].node else "The error")
+        own = own_words_advice(group[0].error, f"The error from `{group[0].node}`" if group[0].node else "The error",
+                               group[0].module)
         if own is not None and own not in advice and len(advice) < cap:
             advice.append(own)
     told_nodes: set[str] = set()
