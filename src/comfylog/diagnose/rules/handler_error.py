@@ -27,11 +27,11 @@ ADVICE_TIMEOUT = Advice("The handler gave up when its request to ComfyUI timed o
                         "slowly while it loads a model or samples. Give that request a longer timeout and treat a "
                         "timeout as \"still running\" (ask again), so the job waits for the prompt's end",
                         {"timeout": "its read timeout"})
-ADVICE_WAIT = Advice("The handler returned before ComfyUI finished the prompt: make it wait for the prompt's end (its "
-                     "entry in `/history/<prompt_id>`, or the websocket's `executing` message with `node: null`), with "
-                     "a time limit longer than the workflow takes")
-ADVICE_LEFT_RUNNING = Advice("ComfyUI goes on with a prompt whose job ended: the worker's next job waits behind it, and "
-                             "the worker may be stopped with it half done")
+ADVICE_WAIT = Advice("The handler returned before ComfyUI finished the prompt: make it wait for the prompt's end "
+                     "(its entry in `/history/<prompt_id>`, or the websocket's `executing` message with `node: null`), "
+                     "with a time limit longer than the workflow takes")
+ADVICE_LEFT_RUNNING = Advice("ComfyUI goes on with a prompt whose job ended: the worker's next job waits behind it, "
+                             "and the worker may be stopped with it half done")
 
 
 @rule(
@@ -77,7 +77,8 @@ def _abandoned(facts: Facts, jobs: list[Abandoned]) -> Finding:
              if end.ts is not None and prompt.got_at is not None else " after")
     why = (f"runpod-python finished the job (`Finished.`, {facts.lines_ref(end.source, end.line)}){after} ComfyUI "
            f"received its prompt (`got prompt`, {facts.lines_ref(prompt.source, prompt.line)})")
-    evidence: list[Evidence] = [facts.cite(prompt.source, prompt.line, "got prompt")]
+    # The job's end first (where a check's annotation goes), then the prompt it left behind.
+    evidence: list[Evidence] = [facts.cite_event(end), facts.cite(prompt.source, prompt.line, "got prompt")]
     if first.finished_later:
         later = (f" {dur((prompt.ended_at - end.ts).total_seconds())} later"
                  if prompt.ended_at is not None and end.ts is not None else " later")
@@ -94,12 +95,12 @@ def _abandoned(facts: Facts, jobs: list[Abandoned]) -> Finding:
         where = facts.lines_ref(said.source, said.line)
         if said.fields.get("error") == "http_timeout":
             timeout = str(said.fields.get("timeout") or "?")
-            why += (f" Before the job ended, the handler's request to ComfyUI ({said.fields.get('host')}:{said.fields.get('port')}) "
-                    f"timed out after {timeout} s ({where}): ComfyUI was busy, not gone.")
+            server = f"{said.fields.get('host')}:{said.fields.get('port')}"
+            why += (f" Before the job ended, the handler's request to ComfyUI ({server}) timed out after {timeout} s "
+                    f"({where}): ComfyUI was busy, not gone.")
             advice.append(ADVICE_TIMEOUT(timeout=timeout))
         else:
             why += f" The handler raised an exception before it ({where}: `Captured Handler Exception`)."
-    evidence.append(facts.cite_event(end))
     if first.finished_later:
         evidence.append(facts.cite(prompt.source, prompt.last_line, "Prompt executed"))
     why += " The caller got no output of this prompt, whatever the handler returned."

@@ -6,9 +6,9 @@ from ...events import EventKind
 from ...model import Finding
 from ...text import with_article
 from ..deaths import ram_killed, worker_lost
-from ..jobs import abandoned
 from ..engine import Advice, finding, rule
 from ..facts import Facts, gpu_phrase, gpu_vram_mb, prompt_seconds
+from ..jobs import abandoned
 from ..memory import ADVICE_SMALLER_IMAGE, ADVICE_SMALLER_JOB, ALLOC_ADVICE, alloc_conf_advice, budget, job_text
 
 ADVICE_OFFLOAD = Advice("Offload weights: block swap / offload in the video wrapper, or `--lowvram` for this workflow")
