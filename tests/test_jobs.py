@@ -113,3 +113,13 @@ def test_on_the_whole_corpus_log() -> None:
     found = by_id(analyze(corpus_log("048")))
     assert found["handler-error"].title == TITLE
     assert "unfinished" not in found
+
+
+def test_a_request_elsewhere_that_timed_out_says_nothing_of_comfyui() -> None:
+    """A node's download from Hugging Face timing out is no word of the handler's about ComfyUI."""
+    lines = fixture_lines()
+    lines[TIMEOUT - 1] = lines[TIMEOUT - 1].replace("HTTPConnectionPool(host='127.0.0.1', port=3001)",
+                                                    "HTTPSConnectionPool(host='huggingface.co', port=443)")
+    gave_up = by_id(analyze_text("\n".join(lines) + "\n"))["handler-error"]
+    assert gave_up.title == TITLE and gave_up.confidence == "medium"
+    assert "huggingface.co" not in gave_up.why and TIMEOUT not in {e.line for e in gave_up.evidence}

@@ -30,6 +30,9 @@ RUNPOD_FINISHED = "runpod-python"
 LATER_S = 1.0
 #: ``error_line`` rows of the handler's side, and what each means for ComfyUI.
 HANDLER_WORDS = {"http_timeout": "alive", "handler": "unknown", "http_refused": "gone"}
+#: Hosts a handler reaches ComfyUI at, in the same container: a request elsewhere (a node's download from
+#: Hugging Face, an upload) says nothing of ComfyUI.
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "0.0.0.0", "::1", "[::1]"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,5 +95,5 @@ def _scan(facts: Facts) -> dict[int, Abandoned]:
 def _handler_said(facts: Facts, prompt: Prompt, end: Event) -> Event | None:
     """The handler's last word between the prompt's ``got prompt`` and its job's end."""
     words = [ev for ev in facts.between(EventKind.ERROR_LINE, prompt.source, prompt.line, end.line)
-             if ev.fields.get("error") in HANDLER_WORDS]
+             if ev.fields.get("error") in HANDLER_WORDS and ev.fields.get("host", "127.0.0.1") in LOCAL_HOSTS]
     return words[-1] if words else None
