@@ -53,3 +53,19 @@ def test_a_version_requirement_gets_the_pip_command_that_meets_it() -> None:
     plain = own_words_advice('Please use "fp4" quantization for Blackwell GPUs.')
     assert plain == 'The error says what to do: “Please use "fp4" quantization for Blackwell GPUs.”'
 
+
+
+# 047 lines 94 and 100: the node's generic words over a chain that began with `No module named 'diffusers'`
+VIBEVOICE = ("Error generating multi-speaker speech: Model loading failed: VibeVoice embedded module import failed. "
+             "Please ensure the vvembed folder exists and transformers>=4.51.3 is installed.")
+
+
+def test_own_words_naming_another_package_than_the_missing_root_module_are_not_quoted() -> None:
+    assert own_words_advice(VIBEVOICE) is not None  # no chain known: the node's words are all there is
+    assert own_words_advice(VIBEVOICE, root_module="diffusers") is None
+    # the words name the package the chain misses (under its pip name or its module's): they are quoted
+    assert own_words_advice(VIBEVOICE, root_module="transformers.models.qwen2") is not None
+    assert own_words_advice("Please run pip install scikit-image to use the hand model.", root_module="skimage")
+    assert own_words_advice("Please run pip install -U Scikit_Image.", root_module="skimage")
+    # words that name no package contradict nothing
+    assert own_words_advice("Please ensure the vvembed folder exists.", root_module="diffusers") is not None

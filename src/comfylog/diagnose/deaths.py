@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from ..events import EventKind
 from ..model import ErrorRecord, Evidence, Prompt, Run
@@ -113,13 +114,10 @@ class LastWork:
     evidence: list[Evidence]
 
 
-def last_work(facts: Facts, prompt: Prompt) -> LastWork:
-    """The prompt's last visible work (a bar short of its total: the sampler's, or other work's such
-    as a VAE's, by its label; or a model it was loading) and how the log shows ComfyUI gone: the
-    worker's lost websocket, the next start-up."""
-    evidence: list[Evidence] = []
-    lost = worker_lost(facts).get(prompt.index, [])
-    gone_at = lost[0].ts if lost else None
+def work_left(facts: Facts, prompt: Prompt, at: datetime | None) -> tuple[str, list[Evidence]]:
+    """What an unfinished prompt was last seen doing, and the line that shows it: ``loading WAN21``
+    (with how long before ``at`` it was requested), ``sampling (2/20 steps)``, other work's bar by its
+    label (``running WanVAE encoding frames (3/588)``), or ``running``."""
     bars = facts.bars_of(prompt)
     bar = bars[-1] if bars and not bars[-1].is_loading and bars[-1].done < bars[-1].total else None
     requests = facts.prompt_events(EventKind.LOAD_REQUESTED, prompt)
@@ -127,18 +125,25 @@ def last_work(facts: Facts, prompt: Prompt) -> LastWork:
     loading = requests[-1] if requests and not any(ld.line > requests[-1].line for ld in loads) else None
     if loading is not None and (bar is None or loading.line > bar.end_line):
         doing = f"loading {loading.fields.get('model')}"
-        evidence.append(facts.cite_event(loading))
-        if gone_at is not None and loading.ts is not None:  # say how long: the request may not be all it did
-            since = dur((gone_at - loading.ts).total_seconds())
+        if at is not None and loading.ts is not None:  # say how long: the request may not be all it did
+            since = dur((at - loading.ts).total_seconds())
             doing += f" (`Requested to load` at {facts.lines_ref(loading.source, loading.line)}, {since} before)"
-    elif bar is not None and bar.is_sampling:
-        doing = f"sampling ({bar.done:g}/{bar.total:g} steps)"
-        evidence.append(facts.cite(bar.source, bar.end_line, f"{bar.done:g}/{bar.total:g} steps"))
-    elif bar is not None:
-        doing = f"running {bar.label} ({bar.done:g}/{bar.total:g})"
-        evidence.append(facts.cite(bar.source, bar.end_line, f"{bar.label} {bar.done:g}/{bar.total:g}"))
-    else:
-        doing = "running"
+        return doing, [facts.cite_event(loading)]
+    if bar is not None and bar.is_sampling:
+        return (f"sampling ({bar.done:g}/{bar.total:g} steps)",
+                [facts.cite(bar.source, bar.end_line, f"{bar.done:g}/{bar.total:g} steps")])
+    if bar is not None:
+        return (f"running {bar.label} ({bar.done:g}/{bar.total:g})",
+                [facts.cite(bar.source, bar.end_line, f"{bar.label} {bar.done:g}/{bar.total:g}")])
+    return "running", []
+
+
+def last_work(facts: Facts, prompt: Prompt) -> LastWork:
+    """The prompt's last visible work (a bar short of its total: the sampler's, or other work's such
+    as a VAE's, by its label; or a model it was loading) and how the log shows ComfyUI gone: the
+    worker's lost websocket, the next start-up."""
+    lost = worker_lost(facts).get(prompt.index, [])
+    doing, evidence = work_left(facts, prompt, lost[0].ts if lost else None)
     ends = []
     for record in lost[:1]:
         ends.append(f"worker-comfyui lost ComfyUI ({facts.lines_ref(record.source, record.line)}: its websocket "

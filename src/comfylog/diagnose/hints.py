@@ -11,6 +11,7 @@ import re
 
 from ..text import clip
 from .engine import Advice
+from .packages import package_of
 
 ADVICE_OWN_WORDS = Advice("{who} says what to do: “{hint}”",
                           {"who": "The error", "hint": "the sentence of the message that says it"})
@@ -36,6 +37,8 @@ REPORT_RE = re.compile(r"\breport\b|\bgithub\b|\bopen an issue\b", re.IGNORECASE
 #: A version requirement: ``transformers>=4.51.3``.
 #: (Starts only where no name character precedes it: one try per name, linear on hostile text.)
 REQUIREMENT_RE = re.compile(r"(?<![\w.-])([A-Za-z][\w.-]*)\s*(>=|==|~=)\s*(\d+(?:\.\d+)*\w*)")
+#: The package a ``pip install`` in the sentence names (``pip install -U "diffusers>=0.30"``: ``diffusers``).
+PIP_NAME_RE = re.compile(r"\bpip3? install\s+(?:(?:-U|--upgrade|--user)\s+)*[\"']?([A-Za-z][\w.-]*)")
 #: Words that point back at the sentence before (``No checkpoints found. Please download them``).
 PRONOUN_RE = re.compile(r"\b(?:them|it|this|these|those)\b", re.IGNORECASE)
 #: An exception's type before its message (``ValueError: ``): not part of what the message says.
@@ -62,12 +65,32 @@ def own_hint(message: str) -> str | None:
     return None
 
 
-def own_words_advice(message: str, who: str = "The error") -> str | None:
-    """The advice that quotes ``message``'s own instruction, with the pip command a requirement in it needs."""
+def own_words_advice(message: str, who: str = "The error", root_module: str | None = None) -> str | None:
+    """The advice that quotes ``message``'s own instruction, with the pip command a requirement in it needs.
+
+    ``root_module``: the module whose absence the chain of exceptions began with. A node's generic words
+    (047: "ensure ... transformers>=4.51.3 is installed" over `No module named 'diffusers'`) that name other
+    packages and not that one would have the user install the wrong thing: they are not quoted.
+    """
     hint = own_hint(message)
     if hint is None:
         return None
+    if root_module is not None:
+        named = packages_named(hint)
+        if named and not named & {_normal(root_module.split(".")[0]), _normal(package_of(root_module))}:
+            return None
     requirement = REQUIREMENT_RE.search(hint)
     if requirement and "pip install" not in hint:
         return ADVICE_OWN_WORDS_PIP(who=who, hint=hint, requirement="".join(requirement.groups()))
     return ADVICE_OWN_WORDS(who=who, hint=hint)
+
+
+def packages_named(hint: str) -> set[str]:
+    """The packages an instruction names, in a requirement (``transformers>=4.51.3``) or a ``pip install``."""
+    found = [m.group(1) for m in REQUIREMENT_RE.finditer(hint)] + [m.group(1) for m in PIP_NAME_RE.finditer(hint)]
+    return {_normal(name) for name in found}
+
+
+def _normal(name: str) -> str:
+    """A package name as pip compares them (case, ``_`` and ``.`` are ``-``)."""
+    return re.sub(r"[-_.]+", "-", name.rstrip("-_.")).lower()  # a sentence's full stop is no part of it

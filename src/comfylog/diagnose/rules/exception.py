@@ -11,6 +11,7 @@ from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip, event_line
 from ..facts import Facts, platform_of, prompt_seconds
 from ..hints import OWN_WORDS_ADVICE, own_words_advice
+from ..node_imports import node_import_errors
 from ..packages import missing_module, package_of
 from ..pytorch import ADVICE_TORCH_API, TORCH_API, TORCH_FRAMES, innermost_caller, torch_api_advice
 
@@ -76,7 +77,9 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
 )
 def _exception(facts: Facts) -> list[Finding]:
     failed = facts.failed_startups()  # their exceptions are the start-up failure's cause (startup-failed)
-    records = [e for e in facts.report.errors if e.kind == "exception" and e.source not in failed]
+    loading = node_import_errors(facts)  # a custom node's part failing to import at start-up (import-failed)
+    records = [e for e in facts.report.errors
+               if e.kind == "exception" and e.source not in failed and (e.source, e.line) not in loading]
     if not records:
         return []
     prompts = sorted({e.prompt for e in records if e.prompt is not None})
@@ -111,7 +114,8 @@ def _exception(facts: Facts) -> list[Finding]:
     # Then the messages' own instructions: the node's author wrote the fix into the exception.
     cap = len(advice) + MAX_OWN_WORDS
     for group in distinct:
-        own = own_words_advice(group[0].error, f"The error from `{group[0].node}`" if group[0].node else "The error")
+        own = own_words_advice(group[0].error, f"The error from `{group[0].node}`" if group[0].node else "The error",
+                               group[0].module)
         if own is not None and own not in advice and len(advice) < cap:
             advice.append(own)
     told_nodes: set[str] = set()

@@ -1,16 +1,19 @@
-"""A RunPod handler that returned an error: the job failed, whatever ComfyUI printed."""
+"""A RunPod handler that failed its job: it returned an error, or it ended the job while ComfyUI was still
+working on the prompt (the handler gave up; ComfyUI did not die)."""
 
 from __future__ import annotations
 
 import re
 
 from ...events import EventKind
-from ...model import Finding
-from ...text import plural
-from ..engine import Advice, finding, rule
+from ...model import Evidence, Finding
+from ...text import dur, plural
+from ..deaths import work_left
+from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip
 from ..facts import Facts
 from ..hints import OWN_WORDS_ADVICE, own_words_advice
+from ..jobs import Abandoned, abandoned
 
 #: An error result: ``{'error': ...}`` (worker-comfyui) or ``'status': 'error'`` (other handlers).
 ERROR_RESULT_RE = re.compile(r"""^\{\s*['"]error['"]\s*:|['"]status['"]\s*:\s*['"](?:error|failed)['"]""")
@@ -20,15 +23,34 @@ ADVICE_HANDLER = Advice("The job failed and the caller got an error, even though
                         "message names (the lines before it show ComfyUI's side)")
 ADVICE_RETURN = Advice("A handler that catches errors should still let the job fail loudly: RunPod counts a returned "
                        "result as a completed job")
+ADVICE_TIMEOUT = Advice("The handler gave up when its request to ComfyUI timed out ({timeout} s): ComfyUI answers "
+                        "slowly while it loads a model or samples. Give that request a longer timeout and treat a "
+                        "timeout as \"still running\" (ask again), so the job waits for the prompt's end",
+                        {"timeout": "its read timeout"})
+ADVICE_WAIT = Advice("The handler returned before ComfyUI finished the prompt: make it wait for the prompt's end "
+                     "(its entry in `/history/<prompt_id>`, or the websocket's `executing` message with `node: null`), "
+                     "with a time limit longer than the workflow takes")
+ADVICE_LEFT_RUNNING = Advice("ComfyUI goes on with a prompt whose job ended: the worker's next job waits behind it, "
+                             "and the worker may be stopped with it half done")
 
 
 @rule(
     "handler-error", "error", None,
     trigger="runpod-python's `Handler output: {...}` line holding an error result (`'error': ...` or "
-    "`'status': 'error'`): the job failed.",
-    advice=(*OWN_WORDS_ADVICE, ADVICE_HANDLER, ADVICE_RETURN),
+    "`'status': 'error'`): the job failed. Or runpod-python's `Finished.` for a job after its `got prompt` and "
+    "before that prompt's end, with nothing showing ComfyUI gone before it: the handler ended the job while "
+    "ComfyUI was still working.",
+    advice=(*OWN_WORDS_ADVICE, ADVICE_HANDLER, ADVICE_RETURN, ADVICE_TIMEOUT, ADVICE_WAIT, ADVICE_LEFT_RUNNING),
 )
 def _handler_error(facts: Facts) -> list[Finding]:
+    findings = _error_results(facts)
+    left = abandoned(facts)
+    if left:
+        findings.append(_abandoned(facts, [left[i] for i in sorted(left)]))
+    return findings
+
+
+def _error_results(facts: Facts) -> list[Finding]:
     failed = [ev for ev in facts.events[EventKind.HANDLER_OUTPUT] if ERROR_RESULT_RE.search(str(ev.fields["output"]))]
     if not failed:
         return []
@@ -45,3 +67,53 @@ def _handler_error(facts: Facts) -> list[Finding]:
         "error instead of an output.",
         [*own, ADVICE_HANDLER(), ADVICE_RETURN()], [facts.cite_event(ev) for ev in failed],
         {"jobs": len(failed), "messages": list(messages)[:5]}, total=len(failed))]
+
+
+def _abandoned(facts: Facts, jobs: list[Abandoned]) -> Finding:
+    """The jobs that ended with their prompt still in ComfyUI's hands: the first told in full."""
+    first = jobs[0]
+    prompt, end, said = first.prompt, first.job_end, first.said
+    after = (f" {dur((end.ts - prompt.got_at).total_seconds())} after"
+             if end.ts is not None and prompt.got_at is not None else " after")
+    why = (f"runpod-python finished the job (`Finished.`, {facts.lines_ref(end.source, end.line)}){after} ComfyUI "
+           f"received its prompt (`got prompt`, {facts.lines_ref(prompt.source, prompt.line)})")
+    # The job's end first (where a check's annotation goes), then the prompt it left behind.
+    evidence: list[Evidence] = [facts.cite_event(end), facts.cite(prompt.source, prompt.line, "got prompt")]
+    if first.finished_later:
+        later = (f" {dur((prompt.ended_at - end.ts).total_seconds())} later"
+                 if prompt.ended_at is not None and end.ts is not None else " later")
+        why += (f", and ComfyUI finished that prompt only{later} "
+                f"({facts.lines_ref(prompt.source, prompt.last_line)}): it was still working when the job ended.")
+    else:
+        doing, shown = work_left(facts, prompt, end.ts)
+        evidence += shown
+        why += (", with the prompt not done: ComfyUI was " + ("still working on it" if doing == "running" else doing)
+                + ", and no error, crash or restart shows it gone before that.")
+    advice = []
+    if said is not None:
+        evidence.append(facts.cite_event(said))
+        where = facts.lines_ref(said.source, said.line)
+        if said.fields.get("error") == "http_timeout":
+            timeout = str(said.fields.get("timeout") or "?")
+            server = f"{said.fields.get('host')}:{said.fields.get('port')}"
+            why += (f" Before the job ended, the handler's request to ComfyUI ({server}) timed out after {timeout} s "
+                    f"({where}): ComfyUI was busy, not gone.")
+            advice.append(ADVICE_TIMEOUT(timeout=timeout))
+        else:
+            why += f" The handler raised an exception before it ({where}: `Captured Handler Exception`)."
+    if first.finished_later:
+        evidence.append(facts.cite(prompt.source, prompt.last_line, "Prompt executed"))
+    why += " The caller got no output of this prompt, whatever the handler returned."
+    if len(jobs) > 1:
+        why += f" {plural(len(jobs) - 1, 'more job')} ended the same way."
+        evidence += [facts.cite_event(j.job_end) for j in jobs[1:MAX_EVIDENCE]]
+    if not advice:
+        advice.append(ADVICE_WAIT())
+    advice.append(ADVICE_LEFT_RUNNING())
+    sure = first.finished_later or (said is not None and said.fields.get("error") == "http_timeout")
+    title = ("The RunPod job ended while ComfyUI was still working on its prompt" if len(jobs) == 1 else
+             f"{len(jobs)} RunPod jobs ended while ComfyUI was still working on their prompts")
+    return finding(
+        "handler-error", title, "high" if sure else "medium", why, advice, evidence,
+        {"jobs": len(jobs), "finished_later": sum(j.finished_later for j in jobs)},
+        sum(j.prompt.total_s or 0.0 for j in jobs), (j.prompt.index for j in jobs), total=len(evidence))

@@ -13,6 +13,8 @@ from ..engine import Advice, finding, rule
 from ..evidence import clip
 from ..facts import Facts
 from ..hints import OWN_WORDS_ADVICE, own_words_advice
+from ..node_imports import NodeImportError, node_import_errors
+from ..packages import missing_module, package_of
 from ..pytorch import ADVICE_EXTENSION, ExtensionFailure, demangled, extension_failure
 
 ADVICE_INSTALL_MISSING = Advice("Install the missing Python packages the reasons name into the Python ComfyUI runs "
@@ -47,7 +49,12 @@ ADVICE_COMFY_API = Advice("{nodes} {verb} `{name}` from ComfyUI's `{module}`, wh
                           "node and ComfyUI are from different times. Update both (ComfyUI-Manager: Update All), or "
                           "install the version of the node that matches this ComfyUI",
                           {"nodes": "The node", "verb": "imports", "name": "NAME", "module": "comfy.X"})
-
+ADVICE_PART_INSTALL = Advice("Install `{package}` into the Python ComfyUI runs with (`python -m pip install {package}` "
+                             "with that Python): the part of `{node}` that needs it did not load",
+                             {"package": "the missing module's package", "node": "the node"})
+ADVICE_PART_NODE = Advice("`{node}` failed on a part of itself (`{error}`): update it or re-install it "
+                          "(ComfyUI-Manager: Update, Try fix) so that its files are complete and of one version",
+                          {"node": "the node", "error": "the exception"})
 
 #: A failure's reason is shown cut to this many characters; the nodes' own instructions are quoted whole.
 MAX_REASON_CHARS = 160
@@ -75,10 +82,11 @@ SUBMODULE_RE = re.compile(r"No module named '([A-Za-z_]\w*\.[\w.]+)'")
     "import-failed", "warning", None,
     trigger="`(IMPORT FAILED)` in the custom-node import times, or ComfyUI's `IMPORT FAILED: FILE` list of its own "
     "node files (comfy_extras/): nodes that did not load, with the reasons the log gives (a compiled extension built "
-    "against another PyTorch is named).",
+    "against another PyTorch is named). Also a custom node that printed a traceback while the nodes loaded "
+    "and is in the import times without it: it loaded only in part.",
     advice=(*OWN_WORDS_ADVICE, ADVICE_EXTENSION, ADVICE_INSTALL_MISSING, ADVICE_OLD_API, ADVICE_NEWER_PYTHON,
             ADVICE_NAME_MISSING, ADVICE_COMFY_API, ADVICE_NOT_A_NODE, ADVICE_SUBMODULE, ADVICE_MISSING_FILE,
-            ADVICE_SYNTAX, ADVICE_REQUIREMENTS, ADVICE_REMOVE_NODE),
+            ADVICE_SYNTAX, ADVICE_REQUIREMENTS, ADVICE_REMOVE_NODE, ADVICE_PART_INSTALL, ADVICE_PART_NODE),
 )
 def _import_failed(facts: Facts) -> list[Finding]:
     failed: dict[str, tuple[Run, float, int]] = {}
@@ -87,8 +95,12 @@ def _import_failed(facts: Facts) -> list[Finding]:
             if did_fail and path not in failed:
                 failed[path] = (run, seconds, line)
     builtin = _builtin_failures(facts)
+    partial: dict[str, NodeImportError] = {}  # a node that loaded without a part of itself, by name
+    for error in node_import_errors(facts).values():
+        if error.loaded:
+            partial.setdefault(error.node, error)
     if not failed and not builtin:
-        return []
+        return [_loaded_in_part(facts, list(partial.values()))] if partial else []
     reasons: dict[str, str] = {}
     for e in facts.report.errors:
         if e.kind == "import_failed":
@@ -182,9 +194,37 @@ def _import_failed(facts: Facts) -> list[Finding]:
              else f"{plural(len(builtin), 'built-in node file')} failed to import")
     if builtin and not failed and extensions:
         title += f": {extensions[0][2]}"
-    return [finding(
-        "import-failed", title, "high", " ".join(why), advice, evidence,
-        {"failed": len(failed) + len(builtin), "nodes": names, "builtin": [b.name for b in builtin]})]
+    figures: dict[str, object] = {"failed": len(failed) + len(builtin), "nodes": names,
+                                  "builtin": [b.name for b in builtin]}
+    if partial:
+        part = _loaded_in_part(facts, list(partial.values()))
+        title += f"; {plural(len(partial), 'more')} loaded only in part"
+        why.append(part.why)
+        advice = [*advice[:-1], *part.advice, advice[-1]] if failed else [*advice, *part.advice]
+        evidence += part.evidence
+        figures["partial"] = list(partial)
+    return [finding("import-failed", title, "high", " ".join(why), advice, evidence, figures)]
+
+
+def _loaded_in_part(facts: Facts, partial: list[NodeImportError]) -> Finding:
+    """Custom nodes that printed a traceback while they loaded and loaded anyway: what is missing, and the fix."""
+    told = "; ".join(f"`{p.node}` (`{clip(p.record.message, MAX_REASON_CHARS)}`)" for p in partial[:3])
+    one = len(partial) == 1
+    why = (f"{told}{' and more' if len(partial) > 3 else ''}: {'it' if one else 'each'} loaded, but a part of "
+           f"{'it' if one else 'them'} raised while loading, so the nodes that part defines do not exist in this "
+           "process and workflows using them fail validation. The rest of the node works.")
+    advice = []
+    for p in partial[:3]:
+        module = missing_module(p.record.message)
+        if module and "." not in module:
+            advice.append(ADVICE_PART_INSTALL(package=package_of(module), node=p.node))
+        else:
+            advice.append(ADVICE_PART_NODE(node=p.node, error=clip(p.record.message, 100)))
+    title = (f"Custom node `{partial[0].node}` loaded only in part" if one
+             else f"{plural(len(partial), 'custom node')} loaded only in part")
+    return finding("import-failed", title, "high", why, list(dict.fromkeys(advice)),
+                   [facts.cite_event(p.traceback) for p in partial],
+                   {"failed": 0, "nodes": [], "builtin": [], "partial": [p.node for p in partial]})
 
 
 def _reasons_shown(reasons: dict[str, str]) -> str:

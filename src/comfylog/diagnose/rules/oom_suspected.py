@@ -8,6 +8,7 @@ from ...text import with_article
 from ..deaths import ram_killed, worker_lost
 from ..engine import Advice, finding, rule
 from ..facts import Facts, gpu_phrase, gpu_vram_mb, prompt_seconds
+from ..jobs import abandoned
 from ..memory import ADVICE_SMALLER_IMAGE, ADVICE_SMALLER_JOB, ALLOC_ADVICE, alloc_conf_advice, budget, job_text
 
 ADVICE_OFFLOAD = Advice("Offload weights: block swap / offload in the video wrapper, or `--lowvram` for this workflow")
@@ -28,10 +29,12 @@ ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
 )
 def _oom_suspected(facts: Facts) -> list[Finding]:
     findings = []
-    killed, lost = ram_killed(facts), worker_lost(facts)
+    killed, lost, left = ram_killed(facts), worker_lost(facts), abandoned(facts)
     for index, end in facts.silent_deaths().items():
         if index in killed:
             continue  # container-ram tells this death: the run's RAM sizing explains it
+        if index in left:
+            continue  # the RunPod job ended under it with ComfyUI still working: handler-error tells it
         prompt = facts.prompts_by_index([index])[0]
         run = facts.run_of(prompt)
         bar = facts.bars_of(prompt)[-1]

@@ -10,6 +10,7 @@ from ...text import plural
 from ..deaths import comfyui_died, ram_killed
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import Facts, PromptRef
+from ..jobs import abandoned
 
 ADVICE_REQUEUE = Advice("Nothing crashed: the server was stopped with work left; re-queue those prompts")
 ADVICE_COPIED_EARLY = Advice("If the log was copied while ComfyUI was still working, this is expected")
@@ -28,7 +29,8 @@ ADVICE_RESTARTED = Advice("The process restarted under these prompts: find the c
 )
 def _unfinished(facts: Facts) -> list[Finding]:
     silent = facts.silent_deaths()
-    told = ram_killed(facts).keys() | comfyui_died(facts).keys()  # deaths container-ram / comfyui-died explain
+    # deaths container-ram / comfyui-died explain, and jobs the handler ended with ComfyUI still working (handler-error)
+    told = ram_killed(facts).keys() | comfyui_died(facts).keys() | abandoned(facts).keys()
     prompts = [PromptRef(p.index, p.run, p.source, p.line, p.total_s, p.started)  # small: there may be thousands
                for p in facts.prompts_in("unfinished") if p.index not in silent and p.index not in told]
     if not prompts:

@@ -1,0 +1,53 @@
+"""A custom node that printed a traceback while the nodes loaded and loaded anyway (diagnose/node_imports.py).
+
+The fixture is cut from the shared corpus's 025 (tests/fixtures/README.md): comfyui_controlnet_aux's own
+``load_nodes`` caught its dwpose part failing (``No module named 'skimage'``) and the node is in the
+import times without ``(IMPORT FAILED)``; ComfyUI_FizzNodes did fail to import.
+"""
+
+from __future__ import annotations
+
+from comfylog.api import analyze, analyze_text
+from comfylog.model import Finding, Report
+
+from .conftest import FIXTURES, corpus_log
+
+FIXTURE = FIXTURES / "node-loaded-in-part.log"
+#: The node's two tracebacks (``Full error log from comfyui_controlnet_aux:`` to the second exception line).
+TRACEBACK = (13, 51)
+
+
+def by_id(report: Report) -> dict[str, Finding]:
+    return {f.id: f for f in report.findings}
+
+
+def test_a_part_of_a_node_failing_at_start_up_is_an_import_failure_not_an_exception() -> None:
+    lines = FIXTURE.read_text(encoding="utf-8").splitlines()
+    assert "0.1 seconds: " in lines[-2] and lines[-2].endswith("comfyui_controlnet_aux")  # it loaded
+    found = by_id(analyze(FIXTURE))
+    assert "exception" not in found
+    imports = found["import-failed"]
+    assert imports.severity == "warning"
+    assert imports.title == "1 custom node failed to import; 1 more loaded only in part"
+    assert imports.figures["partial"] == ["comfyui_controlnet_aux"]
+    assert any(a.startswith("Install `scikit-image`") and "comfyui_controlnet_aux" in a for a in imports.advice)
+    assert 31 in {e.line for e in imports.evidence} or 51 in {e.line for e in imports.evidence}
+
+
+def test_the_same_traceback_once_the_server_runs_is_an_exception() -> None:
+    """After the import times (a background task, a request to the server), it is no import failure."""
+    lines = FIXTURE.read_text(encoding="utf-8").splitlines()
+    first, last = TRACEBACK
+    moved = lines[:first - 1] + lines[last:] + lines[first - 1:last]
+    found = by_id(analyze_text("\n".join(moved) + "\n"))
+    assert "exception" in found and "skimage" in found["exception"].title
+    assert "loaded only in part" not in found["import-failed"].title
+
+
+def test_on_the_corpus_logs() -> None:
+    found = by_id(analyze(corpus_log("025")))
+    assert "exception" not in found
+    assert found["import-failed"].title == "17 custom nodes failed to import; 1 more loaded only in part"
+    found = by_id(analyze(corpus_log("048")))
+    assert "exception" not in found
+    assert found["import-failed"].title == "Custom node `comfyui_controlnet_aux` loaded only in part"
