@@ -120,7 +120,7 @@ def test_a_diffusers_pipeline_loaded_before_the_starved_loads_is_named(source: s
     if source == "corpus":
         assert held.line == 74
     # loaded in the same prompt as the starved loads: restarting between workflows would not separate them
-    assert "Before them in the same prompt" in finding.why
+    assert "Before them in the same prompt, a custom node loaded a diffusers pipeline" in finding.why
     assert "run that node in a prompt of its own" in finding.advice[0]
 
 

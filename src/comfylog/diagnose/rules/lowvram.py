@@ -6,11 +6,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ...events import Event, EventKind, Phase
-from ...model import Evidence, Finding, Load, Run
+from ...model import Evidence, Finding, Load, ProgressBar, Run
 from ...text import dur, gb, plural, with_article
 from ..dynamic_vram import gguf_legacy_lines
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
-from ..facts import SMALL_GPU_MB, Facts, gpu_phrase, gpu_vram_mb, is_timed
+from ..facts import SMALL_GPU_MB, UNLIMITED_MB, Facts, gpu_phrase, gpu_vram_mb, is_timed
 
 #: A partial load offered less than this share of the GPU's VRAM was starved, not too big.
 STARVED_SHARE = 0.10
@@ -21,8 +21,6 @@ TOO_BIG_SHARE = 0.8
 FLOORS_MB = (64, 128)
 #: A later load offered at least this share of the GPU's VRAM shows the GPU was free again by then.
 ROOMY_SHARE = 0.5
-#: ``usable`` figures this large stand for "no limit" (ComfyUI prints 1e32 bytes as 9.5e25 MB).
-UNLIMITED_MB = 1e9
 #: A partial load that left at most this share of the model's weights in RAM costs nothing measurable:
 #: moving 5% of the weights per step is a few percent of a step even over a slow PCIe link.
 NEGLIGIBLE_SHARE = 0.05
@@ -153,7 +151,12 @@ def _lowvram(facts: Facts) -> list[Finding]:
     telling = bool(starved) and (vram >= SMALL_GPU_MB or 2 * len(starved) >= len(partial))
     too_big = [ld for ld in partial if full_sizes.get((ld.source, ld.line), (0.0, None))[0] > TOO_BIG_SHARE * vram]
     said = Said(what, where, cost_text, evidence, figures, load_s, affected, lines_total)
-    holder = _holder(facts, starved, vram) if telling else None
+    first = min(starved, key=lambda ld: (ld.source, ld.line)) if starved else None
+    first_run = facts.run_at(first.source, first.line) if first is not None else None
+    bars, fair = ([], []) if first is None or first_run is None else _before(
+        facts, first_run, (first.source, first.line), vram)
+    holder = (_holder(facts, first_run, (first.source, first.line), bars, fair)
+              if telling and first is not None and first_run is not None else None)
     if holder is not None:
         return [_held_finding(facts, holder, starved, full_sizes, vram, said)]
     starved_big = {(ld.source, ld.line) for ld in starved} & {(ld.source, ld.line) for ld in too_big}
@@ -168,7 +171,7 @@ def _lowvram(facts: Facts) -> list[Finding]:
             [ADVICE_EXPECTED(), ADVICE_BIGGER_GPU()],
             evidence, figures, load_s, affected, severity="info", total=lines_total)]
     if vram < SMALL_GPU_MB:
-        return [_job_finding(facts, starved, vram, said)]
+        return [_job_finding(facts, starved, vram, fair, said)]
     if least is not None and least < STARVED_SHARE * vram:
         ruled_out, ruled_evidence = _ruled_out(facts, runs.values(), partial, vram, forced)
         evidence = evidence[:3] + ruled_evidence + evidence[3:]
@@ -246,15 +249,12 @@ def _full_sizes(facts: Facts, partial: list[Load]) -> Sizes:
             unsized.append(ld)
     if not unsized:
         return sizes
-    complete = [ld for ld in facts.report.loads
-                if ld.kind == "complete" and ld.loaded_mb is not None and 0 < ld.loaded_mb < UNLIMITED_MB]
     for ld in unsized:
         # A model no larger than its offer would have loaded completely: the size exceeds the offer too.
         least = max(ld.loaded_mb or 0.0, ld.usable_mb or 0.0)
-        same = [c for c in complete if c.source == ld.source and c.loaded_mb is not None and c.loaded_mb > least
-                and (c.model == ld.model if ld.model else True)]
-        if same:
-            best = (max if ld.model else min)(same, key=lambda c: c.loaded_mb or 0.0)
+        best = (facts.load_sizes.largest(ld.source, ld.model) if ld.model
+                else facts.load_sizes.next_above(ld.source, least))
+        if best is not None and (best.loaded_mb or 0.0) > least:
             sizes[(ld.source, ld.line)] = (best.loaded_mb or 0.0, best)
     return sizes
 
@@ -297,18 +297,27 @@ class Holder:
     quote: str = ""
 
 
-def _holder(facts: Facts, starved: list[Load], vram: int) -> Holder | None:
+def _before(facts: Facts, run: Run, at: tuple[int, int], vram: int) -> tuple[list[ProgressBar], list[Load]]:
+    """The progress bars and the fairly offered loads (a tenth of the GPU or more) of ``run``'s prompts
+    before ``at``, in log order: read through the prompts' own indexes, not the whole tables."""
+    bars: list[ProgressBar] = []
+    fair: list[Load] = []
+    for prompt in facts.prompts_of_run(run.index):
+        if (prompt.source, prompt.line) > at:
+            break
+        bars += [bar for bar in facts.bars_of(prompt) if (bar.source, bar.end_line) < at]
+        fair += [ld for ld in facts.loads_of(prompt) if (ld.source, ld.line) < at and ld.usable_mb is not None
+                 and STARVED_SHARE * vram <= ld.usable_mb < UNLIMITED_MB]
+    return bars, fair
+
+
+def _holder(facts: Facts, run: Run, at: tuple[int, int], bars: list[ProgressBar], fair: list[Load]) -> Holder | None:
     """The last model loaded outside ComfyUI's model management before the first starved load, in its run.
 
     A custom node's own ``[Node] Loading … model`` line (not followed by its ``Unloading`` line), or a
     diffusers / transformers loading bar. None when a load between it and the starved ones was offered a
     fair share of the GPU (the VRAM was free after it, so it did not hold it).
     """
-    first = min(starved, key=lambda ld: (ld.source, ld.line))
-    at = (first.source, first.line)
-    run = facts.run_at(*at)
-    if run is None:
-        return None
     loading: dict[str, Event] = {}  # each node's first `Loading` line since its last `Unloading` one
     unloaded: set[str] = set()
     for ev in facts.run_events(EventKind.NODE_MODEL, run):
@@ -322,20 +331,16 @@ def _holder(facts: Facts, starved: list[Load], vram: int) -> Holder | None:
             loading[node] = ev
     found = [Holder(f"`{node}`'s model", ev.source, ev.line, facts.cite_event(ev))
              for node, ev in loading.items() if node not in unloaded]
-    for prompt in facts.prompts_of_run(run.index):
-        if (prompt.source, prompt.line) > at:
-            break
-        for bar in facts.bars_of(prompt):
-            label = bar.label or ""
-            if label.startswith(OUTSIDE_LOAD_BARS) and (bar.source, bar.end_line) < at:
-                library = "diffusers pipeline" if label.startswith(OUTSIDE_LOAD_BARS[0]) else "transformers model"
-                cited = facts.cite(bar.source, bar.end_line, label)
-                found.append(Holder(f"a {library}", bar.source, bar.end_line, cited, f", `{label.rstrip('.: ')}`"))
+    for bar in bars:
+        label = bar.label or ""
+        if label.startswith(OUTSIDE_LOAD_BARS):
+            library = "diffusers pipeline" if label.startswith(OUTSIDE_LOAD_BARS[0]) else "transformers model"
+            cited = facts.cite(bar.source, bar.end_line, label)
+            found.append(Holder(f"a {library}", bar.source, bar.end_line, cited, f", `{label.rstrip('.: ')}`"))
     if not found:
         return None
     holder = max(found, key=lambda h: (h.source, h.line))
-    freed = any((holder.source, holder.line) < (ld.source, ld.line) < at and ld.usable_mb is not None
-                and STARVED_SHARE * vram <= ld.usable_mb < UNLIMITED_MB for ld in facts.report.loads)
+    freed = any((holder.source, holder.line) < (ld.source, ld.line) for ld in fair)
     return None if freed else holder
 
 
@@ -365,7 +370,8 @@ def _held_finding(facts: Facts, holder: Holder, starved: list[Load], sizes: Size
         "lowvram", f"{names[0].upper() + names[1:]} offered only {least:.0f} MB of VRAM: {holder.name}, loaded "
         "outside ComfyUI's model management, likely held the GPU", "medium",
         f"{said.what} on {said.where}: ComfyUI offered {names} {_at_most(least)} MB of the GPU's {vram} MB."
-        f"{_floor_text(least)} Before them{' in the same prompt' if same_prompt else ''} a custom node loaded "
+        f"{_floor_text(least)} Before {'it' if len(starved) == 1 else 'them'}"
+        f"{' in the same prompt' if same_prompt else ''}, a custom node loaded "
         f"{holder.name} ({facts.lines_ref(holder.source, holder.line)}{holder.quote}) itself, outside ComfyUI's "
         "model management: "
         f"ComfyUI neither counts nor unloads its VRAM, so it is the likely holder.{too_big} {said.cost_text}",
@@ -375,24 +381,18 @@ def _held_finding(facts: Facts, holder: Holder, starved: list[Load], sizes: Size
         total=said.total + 1)
 
 
-def _job_finding(facts: Facts, starved: list[Load], vram: int, said: Said) -> Finding:
+def _job_finding(facts: Facts, starved: list[Load], vram: int, earlier: list[Load], said: Said) -> Finding:
     """Starved loads on a small GPU with no outside holder in the log: the job's own computation, where an
     earlier load of the run shows the VRAM was free shortly before."""
     least = min(ld.usable_mb or 0.0 for ld in starved)
-    first = min(starved, key=lambda ld: (ld.source, ld.line))
-    run = facts.run_at(first.source, first.line)
-    earlier = [ld for ld in facts.report.loads
-               if (ld.source, ld.line) < (first.source, first.line) and ld.usable_mb is not None
-               and STARVED_SHARE * vram <= ld.usable_mb < UNLIMITED_MB and facts.run_at(ld.source, ld.line) is run]
-    computation = ("ComfyUI offers each model the free VRAM less what it keeps back for the job's own computation, "
-                   "which it estimates from the job's size (frames × resolution × batch)")
+    kept = "what ComfyUI keeps back for the job's own computation (it grows with frames × resolution × batch)"
     if earlier:
         roomy = earlier[-1]
         title = (f"Models loaded partially on {said.where} with only {least:.0f} MB of VRAM offered: the job's own "
                  "computation likely took the rest")
         cause = (f"Just before, {f'`{roomy.model}`' if roomy.model else 'a model'} was offered {roomy.usable_mb:.0f} "
-                 f"MB ({facts.lines_ref(roomy.source, roomy.line)}), and the log shows nothing loaded outside "
-                 f"ComfyUI: {computation}, so the job itself most likely took the VRAM.")
+                 f"MB ({facts.lines_ref(roomy.source, roomy.line)}) and the log shows nothing loaded outside ComfyUI, "
+                 f"so {kept} most likely took the VRAM.")
         evidence = [facts.cite(roomy.source, roomy.line, f"loaded {roomy.usable_mb} {roomy.loaded_mb}"),
                     *said.evidence]
         advice = [ADVICE_SMALLER_JOB()]
@@ -400,8 +400,8 @@ def _job_finding(facts: Facts, starved: list[Load], vram: int, said: Said) -> Fi
         evidence = said.evidence
         title = (f"Models loaded partially on {said.where} with only {least:.0f} MB of VRAM offered: the job's "
                  "computation or something outside ComfyUI took the rest")
-        cause = (f"{computation}; what else holds VRAM (another process, a custom node's own model) it cannot "
-                 "unload. The log names neither, so either took it.")
+        cause = (f"Either {kept} took the VRAM, or something ComfyUI cannot unload held it (another process, a "
+                 "model a custom node loaded itself); the log shows neither.")
         advice = [ADVICE_SMALLER_JOB(), ADVICE_OTHER_PROCESS(),
                   ADVICE_FREE_HOLDER(holder="a custom node's own model", how=FREE_BETWEEN)]
     return finding(
