@@ -164,7 +164,8 @@ def test_lowvram_is_the_main_cause_in_the_runpod_scenario() -> None:
     assert found["ws-wait"].figures["timeouts"] == 6
 
 
-@pytest.mark.parametrize("prefix", ["002", "009", "019", "027"])
+# 019's one partial load was offered 0 MB while a custom node's model held the GPU: test_lowvram.py
+@pytest.mark.parametrize("prefix", ["002", "009", "027"])
 def test_lowvram_on_a_gpu_too_small_for_the_model_is_information(prefix: str) -> None:
     report = analyze(corpus_log(prefix))
     finding = by_id(report)["lowvram"]
@@ -173,7 +174,8 @@ def test_lowvram_on_a_gpu_too_small_for_the_model_is_information(prefix: str) ->
     assert "lowvram-forced" not in by_id(report)  # LOW_VRAM on a small GPU is ComfyUI's own choice
 
 
-@pytest.mark.parametrize("prefix", ["003", "005"])
+# 003's partial loads left at most 2.7% of a model in RAM, information: test_lowvram.py
+@pytest.mark.parametrize("prefix", ["005"])
 def test_lowvram_on_a_24gb_gpu_whose_models_did_not_fit_is_a_warning(prefix: str) -> None:
     finding = by_id(analyze(corpus_log(prefix)))["lowvram"]
     assert finding.severity == "warning" and "did not fit" in finding.title

@@ -100,6 +100,9 @@ class EventKind(str, Enum):
     LORA_KEY_MISSED = "lora_key_missed"
     #: ``IMPORT FAILED: nodes_latent.py``: one of ComfyUI's own node files (comfy_extras/) did not import.
     BUILTIN_IMPORT_FAILED = "builtin_import_failed"
+    #: ``[Qwen3-TTS] Loading local model: …``: a custom node loading (or unloading) a model of its own,
+    #: outside ComfyUI's model management, which can neither count nor unload its VRAM.
+    NODE_MODEL = "node_model"
 
 
 @dataclass(slots=True)

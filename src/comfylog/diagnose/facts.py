@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -151,6 +151,45 @@ class ModelStreaks:
         return self._longest
 
 
+#: ``usable`` / ``loaded`` figures this large stand for "no limit" (ComfyUI prints 1e32 bytes as 9.5e25 MB).
+UNLIMITED_MB = 1e9
+
+
+class LoadSizes:
+    """The sizes complete loads put on the GPU (MB), by source: the largest of each model, and each distinct
+    size (its first load), sorted, folded in the index's one pass. An old ``loaded partially`` line prints
+    no model size; lowvram reads it here (a load of the same model, or the next size up)."""
+
+    def __init__(self) -> None:
+        self._largest: dict[tuple[int, str], Load] = {}
+        self._distinct: dict[int, dict[float, Load]] = defaultdict(dict)
+        self._sorted: dict[int, tuple[list[float], list[Load]]] = {}
+
+    def feed(self, load: Load) -> None:
+        size = load.loaded_mb
+        if load.kind != "complete" or size is None or not 0 < size < UNLIMITED_MB:
+            return
+        self._distinct[load.source].setdefault(size, load)
+        if load.model:
+            known = self._largest.get((load.source, load.model))
+            if known is None or size > (known.loaded_mb or 0.0):
+                self._largest[(load.source, load.model)] = load
+
+    def largest(self, source: int, model: str) -> Load | None:
+        """The largest complete load of ``model`` in ``source``."""
+        return self._largest.get((source, model))
+
+    def next_above(self, source: int, size: float) -> Load | None:
+        """The first complete load of the smallest size above ``size`` in ``source``."""
+        if source not in self._sorted:
+            distinct = self._distinct.get(source, {})
+            sizes = sorted(distinct)
+            self._sorted[source] = (sizes, [distinct[s] for s in sizes])
+        sizes, loads = self._sorted[source]
+        at = bisect_right(sizes, size)
+        return loads[at] if at < len(sizes) else None
+
+
 class Facts(ReportIndex, Citations):
     """The report index with what rules add to it. A long log's tables are read once, here."""
 
@@ -158,10 +197,14 @@ class Facts(ReportIndex, Citations):
         self._load_groups: dict[str, Group[Load]] = {name: Group() for name in LOAD_GROUPS}
         load_groups = {kind: self._load_groups[name].add for name, kinds in LOAD_GROUPS.items() for kind in kinds}
 
+        self.load_sizes = LoadSizes()
+        feed_sizes = self.load_sizes.feed
+
         def visit_load(position: int, load: Load) -> None:
             add = load_groups.get(load.kind)
             if add is not None:
                 add(position, load)
+            feed_sizes(load)
 
         self._groups: dict[str, Group[Prompt]] = {name: Group() for name in PROMPT_GROUPS}
         filing = [(test, self._groups[name].add) for name, test in PROMPT_GROUPS.items()]
@@ -193,6 +236,7 @@ class Facts(ReportIndex, Citations):
         self._groups = {}
         self._load_groups = {}
         self.model_streaks = ModelStreaks()
+        self.load_sizes = LoadSizes()
         self._ctrl_c = defaultdict(list)
         self._silent = None
         self._failed_startups = None

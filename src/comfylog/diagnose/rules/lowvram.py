@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from ...events import Event, EventKind, Phase
-from ...model import Evidence, Finding, Load, Run
+from ...model import Evidence, Finding, Load, ProgressBar, Run
 from ...text import dur, gb, plural, with_article
 from ..dynamic_vram import gguf_legacy_lines
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
-from ..facts import SMALL_GPU_MB, Facts, gpu_phrase, gpu_vram_mb, is_timed
+from ..facts import SMALL_GPU_MB, UNLIMITED_MB, Facts, gpu_phrase, gpu_vram_mb, is_timed
 
 #: A partial load offered less than this share of the GPU's VRAM was starved, not too big.
 STARVED_SHARE = 0.10
@@ -20,8 +21,13 @@ TOO_BIG_SHARE = 0.8
 FLOORS_MB = (64, 128)
 #: A later load offered at least this share of the GPU's VRAM shows the GPU was free again by then.
 ROOMY_SHARE = 0.5
-#: ``usable`` figures this large stand for "no limit" (ComfyUI prints 1e32 bytes as 9.5e25 MB).
-UNLIMITED_MB = 1e9
+#: A partial load that left at most this share of the model's weights in RAM costs nothing measurable:
+#: moving 5% of the weights per step is a few percent of a step even over a slow PCIe link.
+NEGLIGIBLE_SHARE = 0.05
+#: Progress bars of libraries that load a model outside ComfyUI's model management: diffusers' pipelines
+#: and transformers' sharded checkpoints. Custom nodes that run models of their own use them; ComfyUI's
+#: loaders do not.
+OUTSIDE_LOAD_BARS = ("Loading pipeline components", "Loading checkpoint shards")
 
 ADVICE_LOADER = Advice("Load the models on the main GPU: check the loader node's device / offload option (UNet, "
                        "GGUF, VAE and text-encoder loaders)")
@@ -34,17 +40,34 @@ ADVICE_SMALLER_WEIGHTS = Advice("Use smaller weights (fp8, GGUF) or a smaller te
 ADVICE_EXPECTED = Advice("Expected on this GPU; quantized weights (fp8, GGUF Q4-Q5) or a smaller model reduce the "
                          "offloading")
 ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM removes it")
+ADVICE_FREE_HOLDER = Advice(
+    "Free the VRAM {holder} holds before these models load: {how}",
+    {"holder": "a custom node's own model", "how": "the node's own unload or clear-cache option, if it has one; else "
+     "restart ComfyUI between that workflow and this one (or run that node in a prompt of its own)"})
+#: How to free a custom node's model: restart between workflows, or split the one workflow that holds both.
+FREE_BETWEEN = ("the node's own unload or clear-cache option, if it has one; else restart ComfyUI between that "
+                "workflow and this one")
+FREE_WITHIN = ("the node's own unload or offload option, if it has one; else run that node in a prompt of its "
+               "own and restart ComfyUI before the rest")
+ADVICE_SMALLER_JOB = Advice("Make the job smaller so its computation leaves VRAM for the weights: fewer frames (or "
+                            "a shorter context window), a lower resolution or a smaller batch")
+ADVICE_NOTHING = Advice("Nothing to change for these loads: the share of the weights left in RAM is too small to "
+                        "slow the run")
 
 
 @rule(
     "lowvram", "warning", Phase.LOAD,
     trigger="`loaded partially`, `loading in lowvram mode` or `lowvram: loaded module` lines: weights "
-    "that stay partly in RAM. A warning when the GPU could hold them (only a sliver of a 12 GB+ GPU was "
-    "offered, or the models just did not fit the free VRAM); information on GPUs under 8 GB or models "
-    "larger than the GPU, where it is expected. What the log rules out (the vram state, a later load "
+    "that stay partly in RAM. A warning when VRAM was taken or withheld (only a sliver of the GPU offered, "
+    "down to ComfyUI's floor or `0.00 MB usable`), naming what the log shows holding it: a model a custom "
+    "node loaded itself (`[Node] Loading … model`, a diffusers pipeline, transformers' checkpoint shards), "
+    "or on a GPU under 8 GB the job's own computation; a warning too when the models just did not fit the "
+    "free VRAM. Information where it is expected (a GPU under 8 GB, a model larger than the GPU) or costs "
+    "nothing (at most 5% of the weights left in RAM). What the log rules out (the vram state, a later load "
     "offered most of the GPU) narrows the cause.",
     advice=(ADVICE_LOADER, ADVICE_DROP_FLAGS, ADVICE_RESERVE, ADVICE_OTHER_PROCESS, ADVICE_FREE_MODELS,
-            ADVICE_COMPARE, ADVICE_SMALLER_WEIGHTS, ADVICE_EXPECTED, ADVICE_BIGGER_GPU),
+            ADVICE_COMPARE, ADVICE_SMALLER_WEIGHTS, ADVICE_EXPECTED, ADVICE_BIGGER_GPU, ADVICE_FREE_HOLDER,
+            ADVICE_SMALLER_JOB, ADVICE_NOTHING),
 )
 def _lowvram(facts: Facts) -> list[Finding]:
     report = facts.report
@@ -60,12 +83,8 @@ def _lowvram(facts: Facts) -> list[Finding]:
     known = [v for v in sizes.values() if v is not None]
     vram = min(known) if known else None
     run = next((r for r in runs.values() if gpu_vram_mb(r) == vram), next(iter(runs.values()), None))
-    partial_events = {(ev.source, ev.line): ev for ev in facts.events[EventKind.LOADED_PARTIALLY]}
-    model_sizes = []
-    for ld in partial:
-        ev = partial_events.get((ld.source, ld.line))
-        if ev is not None and ev.fields.get("offloaded_mb") is not None:
-            model_sizes.append(float(ev.fields.get("loaded_mb", 0.0)) + float(ev.fields["offloaded_mb"]))
+    full_sizes = _full_sizes(facts, partial)
+    model_sizes = [size for size, _ in full_sizes.values()]
     offered = [ld.usable_mb for ld in partial if ld.usable_mb is not None]
     least = min(offered) if offered else None
 
@@ -127,8 +146,21 @@ def _lowvram(facts: Facts) -> list[Finding]:
             f"is unknown. {cost_text}",
             [ADVICE_LOADER(), *([ADVICE_DROP_FLAGS(flags=forced)] if forced else []), ADVICE_SMALLER_WEIGHTS()],
             evidence, figures, load_s, affected, severity="warning", total=lines_total)]
-    if vram < SMALL_GPU_MB or (model_sizes and max(model_sizes) > TOO_BIG_SHARE * vram):
-        too_big = bool(model_sizes) and max(model_sizes) > TOO_BIG_SHARE * vram
+    starved = [ld for ld in partial if ld.usable_mb is not None and ld.usable_mb < STARVED_SHARE * vram]
+    # On a small GPU a few starved loads among many fair offers are not the story: the offloading is.
+    telling = bool(starved) and (vram >= SMALL_GPU_MB or 2 * len(starved) >= len(partial))
+    too_big = [ld for ld in partial if full_sizes.get((ld.source, ld.line), (0.0, None))[0] > TOO_BIG_SHARE * vram]
+    said = Said(what, where, cost_text, evidence, figures, load_s, affected, lines_total)
+    first = min(starved, key=lambda ld: (ld.source, ld.line)) if starved else None
+    first_run = facts.run_at(first.source, first.line) if first is not None else None
+    bars, fair = ([], []) if first is None or first_run is None else _before(
+        facts, first_run, (first.source, first.line), vram)
+    holder = (_holder(facts, first_run, (first.source, first.line), bars, fair)
+              if telling and first is not None and first_run is not None else None)
+    if holder is not None:
+        return [_held_finding(facts, holder, starved, full_sizes, vram, said)]
+    starved_big = {(ld.source, ld.line) for ld in starved} & {(ld.source, ld.line) for ld in too_big}
+    if too_big and not starved_big or (vram < SMALL_GPU_MB and not telling):
         reason = (f"the model needs {max(model_sizes):.0f} MB" if too_big
                   else with_article(f"{gb(vram)} GPU is too small for models of this kind"))
         return [finding(
@@ -138,12 +170,11 @@ def _lowvram(facts: Facts) -> list[Finding]:
             f"way to run on this GPU, not a misconfiguration. {cost_text}",
             [ADVICE_EXPECTED(), ADVICE_BIGGER_GPU()],
             evidence, figures, load_s, affected, severity="info", total=lines_total)]
+    if vram < SMALL_GPU_MB:
+        return [_job_finding(facts, starved, vram, fair, said)]
     if least is not None and least < STARVED_SHARE * vram:
         ruled_out, ruled_evidence = _ruled_out(facts, runs.values(), partial, vram, forced)
         evidence = evidence[:3] + ruled_evidence + evidence[3:]
-        floor = (f" {round(least)} MB is the floor ComfyUI falls back to (64 MB in older versions, 128 MB in newer "
-                 "ones) when the free VRAM, less what it keeps for the job's own computation, leaves nothing for the "
-                 "weights." if round(least) in FLOORS_MB else "")
         suspects = ["other models still loaded", "a memory reservation (`--reserve-vram`)",
                     "a loader told to offload"]
         if not ruled_out.get("other process"):
@@ -160,10 +191,23 @@ def _lowvram(facts: Facts) -> list[Finding]:
             "lowvram", f"Models loaded partially (lowvram) on {where}: only {least:.0f} MB of VRAM was offered "
             "to them", "high" if share >= 0.3 or not timed else "medium",
             f"{what}: ComfyUI gave the models at most {least:.0f} MB of the GPU's {vram} MB and moved the rest "
-            f"of their weights piece by piece.{floor} {with_article(gb(vram), capital=True)} GPU holds models "
-            f"like these in full, so the VRAM was taken or withheld: {', '.join(suspects[:-1])} or {suspects[-1]}."
-            + "".join(f" {text}" for text in ruled_out.values()) + f" {cost_text}",
+            f"of their weights piece by piece.{_floor_text(least)} {with_article(gb(vram), capital=True)} GPU "
+            f"holds models like these in full, so the VRAM was taken or withheld: {', '.join(suspects[:-1])} or "
+            f"{suspects[-1]}." + "".join(f" {text}" for text in ruled_out.values()) + f" {cost_text}",
             advice, evidence, figures, load_s, affected, total=lines_total + len(ruled_evidence))]
+    shares = [_offloaded_share(ld, full_sizes) for ld in partial]
+    if not module_lines and shares and all(v is not None and v <= NEGLIGIBLE_SHARE for v in shares):
+        most = max(v for v in shares if v is not None)
+        worst = partial[shares.index(most)]
+        full, known_from = full_sizes[(worst.source, worst.line)]
+        origin = facts.lines_ref(known_from.source, known_from.line) if known_from else "the same line"
+        return [finding(
+            "lowvram", f"Models loaded partially on {where}, with a negligible share of their weights left in RAM",
+            "medium",
+            f"{what}, each leaving at most {most:.1%} of the model's weights in RAM "
+            f"({facts.lines_ref(worst.source, worst.line)}: {worst.loaded_mb or 0.0:.0f} of {full:.0f} MB on the "
+            f"GPU; the model's full size from {origin}). Moving that little per step has no measurable cost.",
+            [ADVICE_NOTHING()], evidence, figures, 0.0, affected, severity="info", total=lines_total)]
     return [finding(
         "lowvram", f"Models did not fit in the free VRAM of {where} and were loaded partially", "medium",
         f"{what}, with {least:.0f} MB and more offered: the workflow's models together need more than the "
@@ -171,6 +215,201 @@ def _lowvram(facts: Facts) -> list[Finding]:
         if least is not None else f"{what}: part of the weights stayed in RAM. {cost_text}",
         [ADVICE_SMALLER_WEIGHTS(), ADVICE_FREE_MODELS(), ADVICE_BIGGER_GPU()],
         evidence, figures, load_s, affected, total=lines_total)]
+
+
+def _floor_text(least: float) -> str:
+    """What ComfyUI's floor offers mean, where ``least`` is one (load_models_gpu in comfy/model_management.py)."""
+    if least < 1:
+        return (" `0.00 MB usable` is what ComfyUI prints when the free VRAM, less what it keeps back for the "
+                "job's own computation, leaves nothing for the weights (it then offers them 0.1 byte).")
+    if round(least) in FLOORS_MB:
+        return (f" {round(least)} MB is the floor ComfyUI falls back to (64 MB in older versions, 128 MB in newer "
+                "ones) when the free VRAM, less what it keeps for the job's own computation, leaves nothing for the "
+                "weights.")
+    return ""
+
+
+def _full_sizes(facts: Facts, partial: list[Load]) -> Sizes:
+    """Each partial load's full model size (MB), and the complete load it is known from (None: from its own
+    ``loaded partially`` line, which prints what stayed in RAM since 2025).
+
+    Older lines print only the offer and what was loaded; the model's size is then what a complete load of
+    the same model loaded elsewhere in the log, or, where the line names no model, the smallest complete load
+    larger than the offer (a model that fit its offer would have loaded completely).
+    """
+    events = {(ev.source, ev.line): ev for ev in facts.events[EventKind.LOADED_PARTIALLY]}
+    sizes: Sizes = {}
+    unsized = []
+    for ld in partial:
+        ev = events.get((ld.source, ld.line))
+        if ev is not None and ev.fields.get("offloaded_mb") is not None:
+            sizes[(ld.source, ld.line)] = (float(ev.fields.get("loaded_mb", 0.0)) + float(ev.fields["offloaded_mb"]),
+                                           None)
+        elif ld.loaded_mb is not None:
+            unsized.append(ld)
+    if not unsized:
+        return sizes
+    for ld in unsized:
+        # A model no larger than its offer would have loaded completely: the size exceeds the offer too.
+        least = max(ld.loaded_mb or 0.0, ld.usable_mb or 0.0)
+        best = (facts.load_sizes.largest(ld.source, ld.model) if ld.model
+                else facts.load_sizes.next_above(ld.source, least))
+        if best is not None and (best.loaded_mb or 0.0) > least:
+            sizes[(ld.source, ld.line)] = (best.loaded_mb or 0.0, best)
+    return sizes
+
+
+def _offloaded_share(ld: Load, sizes: Sizes) -> float | None:
+    """The share of the model's weights ``ld`` left in RAM; None where the model's size is not known."""
+    full = sizes.get((ld.source, ld.line))
+    if full is None or not full[0] or ld.loaded_mb is None:
+        return None
+    return max(0.0, 1.0 - ld.loaded_mb / full[0])
+
+
+#: Each partial load's full model size (MB), by (source, line), and the complete load it is known from.
+Sizes = dict[tuple[int, int], tuple[float, Load | None]]
+
+
+@dataclass(frozen=True)
+class Said:
+    """What every variant of the finding says and cites alike."""
+
+    what: str
+    where: str
+    cost_text: str
+    evidence: list[Evidence]
+    figures: dict[str, object]
+    load_s: float
+    affected: set[int]
+    total: int
+
+
+@dataclass(frozen=True)
+class Holder:
+    """What the log shows loading a model outside ComfyUI's model management before the starved loads."""
+
+    name: str
+    source: int
+    line: int
+    evidence: Evidence
+    #: What the cited line says, where the name does not (``, `Loading pipeline components` ``).
+    quote: str = ""
+
+
+def _before(facts: Facts, run: Run, at: tuple[int, int], vram: int) -> tuple[list[ProgressBar], list[Load]]:
+    """The progress bars and the fairly offered loads (a tenth of the GPU or more) of ``run``'s prompts
+    before ``at``, in log order: read through the prompts' own indexes, not the whole tables."""
+    bars: list[ProgressBar] = []
+    fair: list[Load] = []
+    for prompt in facts.prompts_of_run(run.index):
+        if (prompt.source, prompt.line) > at:
+            break
+        bars += [bar for bar in facts.bars_of(prompt) if (bar.source, bar.end_line) < at]
+        fair += [ld for ld in facts.loads_of(prompt) if (ld.source, ld.line) < at and ld.usable_mb is not None
+                 and STARVED_SHARE * vram <= ld.usable_mb < UNLIMITED_MB]
+    return bars, fair
+
+
+def _holder(facts: Facts, run: Run, at: tuple[int, int], bars: list[ProgressBar], fair: list[Load]) -> Holder | None:
+    """The last model loaded outside ComfyUI's model management before the first starved load, in its run.
+
+    A custom node's own ``[Node] Loading … model`` line (not followed by its ``Unloading`` line), or a
+    diffusers / transformers loading bar. None when a load between it and the starved ones was offered a
+    fair share of the GPU (the VRAM was free after it, so it did not hold it).
+    """
+    loading: dict[str, Event] = {}  # each node's first `Loading` line since its last `Unloading` one
+    unloaded: set[str] = set()
+    for ev in facts.run_events(EventKind.NODE_MODEL, run):
+        if (ev.source, ev.line) >= at:
+            break
+        node = str(ev.fields.get("node"))
+        if ev.fields.get("action") != "Loading":
+            unloaded.add(node)
+        elif node in unloaded or node not in loading:
+            unloaded.discard(node)
+            loading[node] = ev
+    found = [Holder(f"`{node}`'s model", ev.source, ev.line, facts.cite_event(ev))
+             for node, ev in loading.items() if node not in unloaded]
+    for bar in bars:
+        label = bar.label or ""
+        if label.startswith(OUTSIDE_LOAD_BARS):
+            library = "diffusers pipeline" if label.startswith(OUTSIDE_LOAD_BARS[0]) else "transformers model"
+            cited = facts.cite(bar.source, bar.end_line, label)
+            found.append(Holder(f"a {library}", bar.source, bar.end_line, cited, f", `{label.rstrip('.: ')}`"))
+    if not found:
+        return None
+    holder = max(found, key=lambda h: (h.source, h.line))
+    freed = any((holder.source, holder.line) < (ld.source, ld.line) for ld in fair)
+    return None if freed else holder
+
+
+def _at_most(least: float) -> str:
+    """``at most 128`` (the least of several offers), or ``0`` for nothing at all."""
+    return "0" if least < 1 else f"at most {least:.0f}"
+
+
+def _names(loads: list[Load]) -> str:
+    """```Lumina2``` or ```ControlNet`, `BaseModel``` (the loads' models, once each), or ``the models``."""
+    names = list(dict.fromkeys(f"`{ld.model}`" for ld in loads if ld.model))
+    return ", ".join(names) if names else "the models"
+
+
+def _held_finding(facts: Facts, holder: Holder, starved: list[Load], sizes: Sizes, vram: int, said: Said) -> Finding:
+    """Starved loads after a model loaded outside ComfyUI's model management: name it as the holder."""
+    least = min(ld.usable_mb or 0.0 for ld in starved)
+    names = _names(starved)
+    big = [sizes[(ld.source, ld.line)][0] for ld in starved if (ld.source, ld.line) in sizes
+           and sizes[(ld.source, ld.line)][0] > TOO_BIG_SHARE * vram]
+    too_big = (f" The model ({max(big):.0f} MB) would not fit whole even on a free GPU, but ComfyUI would then have "
+               "placed part of it there, not none of it." if big else "")
+    first = min(starved, key=lambda ld: (ld.source, ld.line))
+    prompt = facts.prompts_by_index([first.prompt]) if first.prompt is not None else []
+    same_prompt = bool(prompt) and (holder.source, holder.line) > (prompt[0].source, prompt[0].line)
+    return finding(
+        "lowvram", f"{names[0].upper() + names[1:]} offered only {least:.0f} MB of VRAM: {holder.name}, loaded "
+        "outside ComfyUI's model management, likely held the GPU", "medium",
+        f"{said.what} on {said.where}: ComfyUI offered {names} {_at_most(least)} MB of the GPU's {vram} MB."
+        f"{_floor_text(least)} Before {'it' if len(starved) == 1 else 'them'}"
+        f"{' in the same prompt' if same_prompt else ''}, a custom node loaded "
+        f"{holder.name} ({facts.lines_ref(holder.source, holder.line)}{holder.quote}) itself, outside ComfyUI's "
+        "model management: "
+        f"ComfyUI neither counts nor unloads its VRAM, so it is the likely holder.{too_big} {said.cost_text}",
+        [ADVICE_FREE_HOLDER(holder=holder.name, how=FREE_WITHIN if same_prompt else FREE_BETWEEN),
+         ADVICE_OTHER_PROCESS()],
+        [holder.evidence, *said.evidence], {**said.figures, "holder_line": holder.line}, said.load_s, said.affected,
+        total=said.total + 1)
+
+
+def _job_finding(facts: Facts, starved: list[Load], vram: int, earlier: list[Load], said: Said) -> Finding:
+    """Starved loads on a small GPU with no outside holder in the log: the job's own computation, where an
+    earlier load of the run shows the VRAM was free shortly before."""
+    least = min(ld.usable_mb or 0.0 for ld in starved)
+    kept = "what ComfyUI keeps back for the job's own computation (it grows with frames × resolution × batch)"
+    if earlier:
+        roomy = earlier[-1]
+        title = (f"Models loaded partially on {said.where} with only {least:.0f} MB of VRAM offered: the job's own "
+                 "computation likely took the rest")
+        cause = (f"Just before, {f'`{roomy.model}`' if roomy.model else 'a model'} was offered {roomy.usable_mb:.0f} "
+                 f"MB ({facts.lines_ref(roomy.source, roomy.line)}) and the log shows nothing loaded outside ComfyUI, "
+                 f"so {kept} most likely took the VRAM.")
+        evidence = [facts.cite(roomy.source, roomy.line, f"loaded {roomy.usable_mb} {roomy.loaded_mb}"),
+                    *said.evidence]
+        advice = [ADVICE_SMALLER_JOB()]
+    else:
+        evidence = said.evidence
+        title = (f"Models loaded partially on {said.where} with only {least:.0f} MB of VRAM offered: the job's "
+                 "computation or something outside ComfyUI took the rest")
+        cause = (f"Either {kept} took the VRAM, or something ComfyUI cannot unload held it (another process, a "
+                 "model a custom node loaded itself); the log shows neither.")
+        advice = [ADVICE_SMALLER_JOB(), ADVICE_OTHER_PROCESS(),
+                  ADVICE_FREE_HOLDER(holder="a custom node's own model", how=FREE_BETWEEN)]
+    return finding(
+        "lowvram", title, "medium",
+        f"{said.what} on {said.where}: ComfyUI offered {_names(starved)} {_at_most(least)} MB of the GPU's {vram} "
+        f"MB.{_floor_text(least)} {cause} With so little offered, the weights are streamed from RAM on every step, "
+        f"whatever their size. {said.cost_text}",
+        advice, evidence, said.figures, said.load_s, said.affected, total=said.total + (1 if earlier else 0))
 
 
 def _forced_flags(runs: Iterable[Run]) -> str | None:

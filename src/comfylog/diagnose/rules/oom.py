@@ -29,6 +29,10 @@ ADVICE_TILED_OFFLOAD = Advice("Decode with the tiled VAE node; offload weights (
 #: Under dynamic VRAM `--lowvram` does nothing (comfy/cli_args.py).
 ADVICE_TILED_OFFLOAD_DYNAMIC = Advice("Decode with the tiled VAE node; offload weights (block swap in video wrappers; "
                                       "under dynamic VRAM `--lowvram` does nothing)")
+#: The run already offloads (`Set vram state to: LOW_VRAM` / `NO_VRAM`): `--lowvram` would change nothing.
+ADVICE_TILED_OFFLOAD_ALREADY = Advice("Decode with the tiled VAE node; offload more weights (block swap in video "
+                                      "wrappers; the run is already `{state}`, so `--lowvram` changes nothing)",
+                                      {"state": "LOW_VRAM"})
 ADVICE_MPS = Advice("On Apple silicon, close other apps using unified memory; the error itself names "
                     "PYTORCH_MPS_HIGH_WATERMARK_RATIO to lift the limit (at the risk of system instability)")
 ADVICE_DIRECTML = Advice("DirectML reports no real VRAM size and frees memory poorly; CUDA or ROCm builds manage "
@@ -42,6 +46,8 @@ ADVICE_LOAD_OFFLOAD = Advice("Start ComfyUI with `--lowvram` (or `--novram`) so 
 #: Under dynamic VRAM `--lowvram` does nothing (comfy/cli_args.py): weights are already streamed.
 ADVICE_LOAD_OFFLOAD_DYNAMIC = Advice("Free the models other nodes hold (under dynamic VRAM `--lowvram` does nothing: "
                                      "it already streams the weights that do not fit)")
+ADVICE_LOAD_OFFLOAD_ALREADY = Advice("Free the models other nodes hold (the run is already `{state}`, so "
+                                     "`--lowvram` changes nothing)", {"state": "LOW_VRAM"})
 ADVICE_NODE_LOADS = Advice("`{node}` moves its model to the GPU itself (`{frame}`): ComfyUI's `--lowvram` does not "
                            "offload it. Free the VRAM other models hold before it runs, use the node's own "
                            "offload or device option if it has one, or a smaller variant of its model",
@@ -85,8 +91,8 @@ UNIFIED_SHARE = 0.55
     "PyTorch's message says of the GPU's memory: other processes holding part of it, or fragmentation.",
     advice=(ADVICE_NODE_LOADS, ADVICE_SMALLER_MODEL, ADVICE_TILED_DECODE, ADVICE_SMALLER_JOB, ADVICE_SMALLER_IMAGE,
             ADVICE_DROP_HIGHVRAM, ADVICE_LOAD_OFFLOAD, ADVICE_LOAD_OFFLOAD_DYNAMIC, ADVICE_TEXT_ENCODER_CPU,
-            ADVICE_TILED_OFFLOAD,
-            ADVICE_TILED_OFFLOAD_DYNAMIC, ADVICE_MPS, ADVICE_MPS_DISCRETE,
+            ADVICE_TILED_OFFLOAD, ADVICE_TILED_OFFLOAD_DYNAMIC, ADVICE_LOAD_OFFLOAD_ALREADY,
+            ADVICE_TILED_OFFLOAD_ALREADY, ADVICE_MPS, ADVICE_MPS_DISCRETE,
             ADVICE_DIRECTML, ADVICE_OTHER_PROCESS, ADVICE_OUTSIDE_PYTORCH, ADVICE_OUTSIDE_POOL,
             *ALLOC_ADVICE, ADVICE_BIGGER_MAC, ADVICE_BIGGER_GPU),
 )
@@ -117,6 +123,7 @@ def _oom(facts: Facts) -> list[Finding]:
     if found is not None:
         why += " " + found.why()
     dynamic = run is not None and run.setup.get("dynamic_vram")
+    offloading = next((s for s in (run.vram_states if run is not None else []) if s in ("LOW_VRAM", "NO_VRAM")), None)
     advice: list[str] = []
     stated = next(((i, f) for i, f in enumerate(oom_figures(facts, e) for e in records) if f is not None), None)
     figures = stated[1] if stated is not None else None
@@ -154,11 +161,13 @@ def _oom(facts: Facts) -> list[Finding]:
         advice.append(ADVICE_DROP_HIGHVRAM(line=facts.lines_ref(high[0].source, high[0].line)))
     if loading is not None:
         if not loading.custom_node:
-            advice.append(ADVICE_LOAD_OFFLOAD_DYNAMIC() if dynamic else ADVICE_LOAD_OFFLOAD())
+            advice.append(ADVICE_LOAD_OFFLOAD_DYNAMIC() if dynamic else ADVICE_LOAD_OFFLOAD_ALREADY(state=offloading)
+                          if offloading else ADVICE_LOAD_OFFLOAD())
         if loading.text_encoder:
             advice.append(ADVICE_TEXT_ENCODER_CPU())
     if any(p is None or p.stage == "sample" for p in places):
-        advice.append(ADVICE_TILED_OFFLOAD_DYNAMIC() if dynamic else ADVICE_TILED_OFFLOAD())
+        advice.append(ADVICE_TILED_OFFLOAD_DYNAMIC() if dynamic else ADVICE_TILED_OFFLOAD_ALREADY(state=offloading)
+                      if offloading else ADVICE_TILED_OFFLOAD())
     if discrete_gb is not None:
         advice.append(ADVICE_MPS_DISCRETE(memory=f"~{discrete_gb:.1f} GB"))
     elif device.startswith("mps"):
