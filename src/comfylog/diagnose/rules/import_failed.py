@@ -174,7 +174,8 @@ def _import_failed(facts: Facts) -> list[Finding]:
         shown = _reasons_shown(reasons)
         why.append(f"ComfyUI lists {', '.join(names[:5])}{' …' if len(names) > 5 else ''} as IMPORT FAILED: "
                    f"{'its' if len(failed) == 1 else 'their'} nodes do not exist in this process, and workflows "
-                   f"using them fail validation." + (f" {shown}." if shown else ""))
+                   "using them fail validation."
+                   + (f" The reasons the log gives, commonest first: {shown}." if shown else ""))
     if builtin:
         listed = ", ".join(f"`{b.name}`" for b in builtin[:5]) + (" …" if len(builtin) > 5 else "")
         why.append(f"ComfyUI's own node files {listed} did not import (IMPORT FAILED): the built-in nodes they "
