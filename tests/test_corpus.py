@@ -86,8 +86,10 @@ def test_every_corpus_log_has_phases_that_add_up() -> None:
             assert min(known, default=0.0) >= 0
             if len(known) == 4:  # every phase timed: they partition the prompt
                 assert sum(known) == pytest.approx(prompt["total_s"], abs=0.01), (entry["file"], prompt["index"])
-            else:  # a phase the log cannot time is null, and the known ones leave its seconds over
-                assert prompt["estimated"] and sum(known) <= prompt["total_s"] + 0.01, (entry["file"], prompt["index"])
+            else:  # a phase the log cannot time is null with its reason, and the known ones leave its seconds over
+                nulls = {name for name, seconds in prompt["phases"].items() if seconds is None}
+                assert set(prompt["not_timed"] or ()) == nulls, (entry["file"], prompt["index"])
+                assert sum(known) <= prompt["total_s"] + 0.01, (entry["file"], prompt["index"])
 
 
 def test_dynamic_vram_loads_and_memory_set_up_match_the_ground_truth() -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from .events import Event, EventKind
-from .model import ErrorRecord, Evidence, Finding, Load, ProgressBar, Prompt, Report, Run
+from .model import UNTIMED, ErrorRecord, Evidence, Finding, Load, ProgressBar, Prompt, Report, Run
 from .spool import walk
 from .text import basename, short_names
 
@@ -294,6 +294,26 @@ class ReportIndex:
 def evidence_in_line_order(finding: Finding) -> list[Evidence]:
     """A finding's evidence as a reader follows the log: by file, then by line."""
     return sorted(finding.evidence, key=lambda e: (e.source, e.line))
+
+
+#: Prompt numbers named per reason in a "not timed" note; more are counted.
+NOT_TIMED_NAMED = 6
+
+
+def not_timed_notes(prompts: Iterable[Prompt]) -> list[str]:
+    """One note per reason the prompts shown have a phase the log cannot time (``—``), naming them:
+    the same words in every report, the reason's code being the JSON's ``not_timed``."""
+    by_reason: dict[str, list[int]] = {}
+    for prompt in prompts:
+        for reason in dict.fromkeys((prompt.not_timed or {}).values()):
+            by_reason.setdefault(reason, []).append(prompt.index + 1)
+    notes = []
+    for reason, numbers in by_reason.items():
+        named = ", ".join(map(str, numbers[:NOT_TIMED_NAMED])) + (
+            f" and {len(numbers) - NOT_TIMED_NAMED} more" if len(numbers) > NOT_TIMED_NAMED else "")
+        notes.append(f"— not timed ({'prompt' if len(numbers) == 1 else 'prompts'} {named}): "
+                     f"{UNTIMED.get(reason, reason)}")
+    return notes
 
 
 def index_of(report: Report) -> ReportIndex:

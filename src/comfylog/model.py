@@ -12,6 +12,15 @@ from .events import Event, Phase
 from .spool import Spool
 
 PHASES = (Phase.LOAD, Phase.INFERENCE, Phase.WAIT, Phase.OTHER)
+#: Why a phase is None (``Prompt.not_timed``, the JSON's ``not_timed``), by reason (segment/phases.py).
+UNTIMED = {
+    "no_clock": "no usable timestamps: how long it loaded is not in the log",
+    "no_sampling_bar": "it loaded models and drew no sampling bar: whether and how long it sampled is not in the log",
+    "bar_not_advanced": "its sampling bar stopped before its first step: how long that step ran is not in the log",
+    "unlogged_loads": "no load line, but a library loads this run's models itself (a loading bar earlier) and "
+                      "moves them without one: how long it loaded is not in the log",
+    "no_total": "no usable timestamps and no `Prompt executed in`: its total, so the rest, is not in the log",
+}
 
 
 def _by_fields(self: Any) -> tuple[Any, ...]:
@@ -215,10 +224,21 @@ class Prompt:
     #: Peak memory a video wrapper printed (GB: ``max_allocated_gb``, ``max_reserved_gb``; MB of
     #: transformer blocks per device for block swap: ``blocks_cpu_mb``...).
     memory: dict[str, float] | None = None
+    #: Why each of its phases that is None could not be timed (UNTIMED's keys), or
+    #: None when every phase was timed.
+    not_timed: dict[str, str] | None = None
 
     @property
     def finished(self) -> bool:
         return self.status not in ("unfinished", "invalid", "dropped")
+
+
+def span_kind(prompt: Prompt, span: Span) -> str:
+    """What a span of the prompt is drawn as: its phase, or "untimed" for ``other`` seconds that may
+    hold a phase the log could not time (``Prompt.not_timed``: its other is None)."""
+    if span.phase is Phase.OTHER and prompt.phases.other is None:
+        return "untimed"
+    return span.phase.value
 
 
 @dataclass(slots=True)
@@ -383,30 +403,35 @@ class Report:
     #: The report index (index.py), built on first use: the tables no longer change by then.
     index_cache: object = field(default=None, repr=False, compare=False)
 
-    def time_breakdown(self) -> list[tuple[str, float]]:
+    @property
+    def wait_applies(self) -> bool:
+        """A RunPod worker handles the prompts (runpod-python's serverless worker started, or a websocket
+        wait was logged): ``wait`` is a phase. A ComfyUI with no worker waits on nothing, so the
+        reports leave wait out instead of showing 0.0 next to phases they could not time."""
+        return self.summary.ws_timeouts > 0 or any(run.serverless for run in self.runs)
+
+    def time_breakdown(self) -> list[tuple[str, float | None]]:
         """Seconds per phase over the whole report: start-up, the prompt phases, "outside" (loading and
         sampling with no prompt running), "install" (ComfyUI-Manager installing custom nodes), idle, and "untimed":
-        the seconds of prompts whose phases the log cannot time (no usable timestamps). A log without
-        prompts has no prompt phases.
+        the seconds of prompts whose phases the log cannot time. A log without prompts has no prompt
+        phases, one without a RunPod worker no wait (``wait_applies``).
 
-        Every renderer's "where the time went" reads this, so they cannot disagree.
+        A phase is None ("not timed") where some prompt could not time it and none measured any second
+        of it: never 0.0 for what nothing measured. Every renderer's "where the time went" reads
+        this, so they cannot disagree.
         """
-        totals = {p.value: 0.0 for p in PHASES}
+        phases = [p for p in PHASES if p is not Phase.WAIT or self.wait_applies]
+        totals = {p.value: 0.0 for p in phases}
         unknown: set[str] = set()  # phases some prompt could not time
         untimed = 0.0
         for prompt in self.prompts:
-            for phase in PHASES:
+            for phase in phases:
                 totals[phase.value] += prompt.phases.seconds(phase)
                 if getattr(prompt.phases, phase.value) is None:
                     unknown.add(phase.value)
             if prompt.total_s is not None and not prompt.phases.timed:
                 untimed += max(0.0, prompt.total_s - prompt.phases.total)
-        if untimed:
-            # A phase no prompt measured above zero while some could not time it is not "0.0s":
-            # its seconds, if any, are in "untimed".
-            totals = {k: v for k, v in totals.items() if v or k not in unknown}
-            totals["untimed"] = untimed
-        rows: list[tuple[str, float]] = []
+        rows: list[tuple[str, float | None]] = []
         startup = sum(r.startup_s or 0.0 for r in self.runs)
         idle = sum(r.idle_s or 0.0 for r in self.runs)
         outside = sum(r.outside_s or 0.0 for r in self.runs)
@@ -414,7 +439,9 @@ class Report:
         if startup:
             rows.append(("startup", startup))
         if self.prompts:  # with no prompt at all, its phases are no part of where the time went
-            rows += list(totals.items())
+            rows += [(name, None if not seconds and name in unknown else seconds) for name, seconds in totals.items()]
+            if untimed:
+                rows.append(("untimed", untimed))
         if outside:
             rows.append(("outside", outside))
         if install:
@@ -423,4 +450,13 @@ class Report:
             rows.append(("idle", idle))
         return rows
 
-
+    def prompt_time(self) -> tuple[float, int]:
+        """The seconds of the prompts that have a total, and how many prompts ran without one (no
+        usable timestamps and no ``Prompt executed in``): a sum that leaves them out must say so."""
+        seconds, untimed = 0.0, 0
+        for prompt in self.prompts:
+            if prompt.total_s is not None:
+                seconds += prompt.total_s
+            elif prompt.started or prompt.finished:
+                untimed += 1
+        return seconds, untimed

@@ -142,6 +142,7 @@ def prompt_row(p: Prompt) -> dict[str, Any]:
         "executed_s": p.executed_s,
         "total_s": p.total_s,
         "phases": p.phases.as_dict(),
+        "not_timed": p.not_timed,
         "estimated": p.estimated,
         "prompt_id": p.prompt_id,
         "cold": p.cold,

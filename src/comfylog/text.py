@@ -67,6 +67,14 @@ def fmt_s(seconds: float | None, estimated: bool = False, compact: bool = False)
     return ("~" if estimated else "") + (dur_compact(seconds) if compact else dur(seconds))
 
 
+def prompts_time_text(seconds: float, untimed: int) -> str:
+    """The caption of "where the time went": the prompts' seconds, and how many ran without a total
+    (not counted, never as 0)."""
+    if untimed and not seconds:
+        return f"prompts not timed ({plural(untimed, 'prompt')}: no usable timestamps, no `Prompt executed in`)"
+    return f"prompts {dur(seconds)} in all" + (f", {plural(untimed, 'prompt')} not timed" if untimed else "")
+
+
 def gb(mb: float) -> str:
     """A GPU's size the way cards are sold: 24217 MB -> ``24 GB``."""
     return f"{max(1, round(mb / 1024))} GB"

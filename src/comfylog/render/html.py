@@ -24,9 +24,9 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from ..events import EventKind, Phase
-from ..index import ReportIndex, evidence_in_line_order, index_of, own_spans
-from ..model import PHASES, Finding, ProgressBar, Prompt, Report, Run
-from ..text import basename, clip, clock, fmt_s, is_time_only, plural, span_text, when
+from ..index import ReportIndex, evidence_in_line_order, index_of, not_timed_notes, own_spans
+from ..model import PHASES, Finding, ProgressBar, Prompt, Report, Run, span_kind
+from ..text import basename, clip, clock, fmt_s, is_time_only, plural, prompts_time_text, span_text, when
 from ..version import __version__
 from .styles import PHASE_LABEL as OTHER_LABELS
 
@@ -393,21 +393,26 @@ def _machine(report: Report, page: Page) -> str:
 
 
 def _phase_totals(report: Report) -> str:
+    """Where the time went: a phase no prompt could time is "—, not timed" with no share (never 0.0s 0%)."""
     rows = report.time_breakdown()
-    whole = sum(seconds for _, seconds in rows) or 1.0
+    whole = sum(seconds or 0.0 for _, seconds in rows) or 1.0
     out = ['<table><tr><th>phase</th><th class="num">time</th><th class="num">share</th><th></th></tr>']
     for name, seconds in rows:
+        label = f'<td><span class="swatch" style="background:{PHASE_COLOUR[name]}"></span>{PHASE_LABEL[name]}</td>'
+        if seconds is None:
+            out.append(f'<tr>{label}<td class="num">{esc(fmt_s(None))}</td><td class="num"></td>'
+                       '<td class="note">not timed</td></tr>')
+            continue
         share = seconds / whole
         width = max(0.0, share * 360)
         out.append(
-            f'<tr><td><span class="swatch" style="background:{PHASE_COLOUR[name]}"></span>{PHASE_LABEL[name]}</td>'
+            f'<tr>{label}'
             f'<td class="num">{esc(fmt_s(seconds))}</td><td class="num">{share:.0%}</td>'
             f'<td><span class="phasebar" style="width:{width:.0f}px;background:{PHASE_COLOUR[name]}"></span></td></tr>'
         )
     out.append("</table>")
     estimated = sum(1 for p in report.prompts if p.estimated)
-    prompt_total = sum(p.total_s or 0.0 for p in report.prompts)
-    note = f"prompts {fmt_s(prompt_total)} in all; every second counted once"
+    note = prompts_time_text(*report.prompt_time()) + "; every second counted once"
     if estimated:
         note += f"; {plural(estimated, 'prompt')} estimated from the durations the log prints (no usable timestamps)"
     out.append(f'<p class="note">{esc(note)}</p>')
@@ -630,8 +635,8 @@ def _timed_row(index: ReportIndex, run: Run, prompts: list[Prompt], label: str) 
             a, b = at(span.start), at(span.end)
             if b <= a:
                 continue
-            what = PHASE_LABEL[span.phase.value]
-            row.bars.append(_Bar(a, b, span.phase.value, f"prompt {p.index + 1} · {what} {fmt_s(b - a)}"
+            kind = span_kind(p, span)
+            row.bars.append(_Bar(a, b, kind, f"prompt {p.index + 1} · {PHASE_LABEL[kind]} {fmt_s(b - a)}"
                                                           f" ({clock(span.start)} → {clock(span.end)})"))
             covered.append((a, b))
         if p.status == "unfinished" and p.ended_at is not None:
@@ -874,15 +879,17 @@ def _baseline_rates(baseline: Report, c: Comparison) -> tuple[dict[str, Any], li
 
 def _prompt_table(report: Report, page: Page) -> str:
     several_runs = len(report.runs) > 1
-    head = ["#"] + (["run"] if several_runs else []) + ["received", "status", "total", "load", "inference",
-                                                         "wait", "other", "steps", "rate", "models", "lines"]
+    phase_names = [ph for ph in PHASES if ph is not Phase.WAIT or report.wait_applies]  # no worker: nothing waits
+    head = ["#"] + (["run"] if several_runs else []) + ["received", "status", "total",
+                                                         *(ph.value for ph in phase_names),
+                                                         "steps", "rate", "models", "lines"]
     numeric = {"#", "run", "total", "load", "inference", "wait", "other", "steps", "rate", "lines"}
     out = ["<tr>" + "".join(f'<th class="num">{h}</th>' if h in numeric else f"<th>{h}</th>" for h in head) + "</tr>"]
     shown = report.prompts[:MAX_PROMPT_ROWS]
     index = index_of(report)
     for p in shown:
         steps, rate = index.main_bar_text(p)
-        phases = [fmt_s(getattr(p.phases, ph.value)) if p.total_s is not None else "—" for ph in PHASES]
+        phases = [fmt_s(getattr(p.phases, ph.value)) if p.total_s is not None else "—" for ph in phase_names]
         models = ", ".join(p.models[:6]) + (" …" if len(p.models) > 6 else "")
         lines = index.line_label(p.source, p.line, p.last_line)
         cells = [
@@ -902,6 +909,7 @@ def _prompt_table(report: Report, page: Page) -> str:
     notes = []
     if any(p.estimated for p in shown):
         notes.append("~ no usable timestamps: phases estimated from the durations the log prints.")
+    notes += not_timed_notes(shown)
     if len(report.prompts) > MAX_PROMPT_ROWS:
         hidden = len(report.prompts) - MAX_PROMPT_ROWS
         notes.append(f"{hidden} more prompts not shown (comfylog analyze --format json lists them all).")
@@ -1112,9 +1120,9 @@ def _prompt_bars(prompt: Prompt, side: str) -> list[_Bar]:
         for span in prompt.spans:
             a, b = _secs(span.start - origin), _secs(span.end - origin)
             if b > a:
-                bars.append(_Bar(a, b, span.phase.value, f"{side} prompt {prompt.index + 1} · "
-                                                         f"{PHASE_LABEL[span.phase.value]} {fmt_s(b - a)} "
-                                                         f"(+{fmt_s(a)} → +{fmt_s(b)})"))
+                kind = span_kind(prompt, span)
+                bars.append(_Bar(a, b, kind, f"{side} prompt {prompt.index + 1} · {PHASE_LABEL[kind]} {fmt_s(b - a)} "
+                                             f"(+{fmt_s(a)} → +{fmt_s(b)})"))
         return bars
     cursor = 0.0
     for kind, seconds in _estimated_parts(prompt):

@@ -16,9 +16,11 @@ so what follows is markdown again.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from ..index import MainBar, evidence_in_line_order, index_of
+from ..events import Phase
+from ..index import MainBar, evidence_in_line_order, index_of, not_timed_notes
 from ..model import PHASES, Finding, Prompt, Report, Run
 from ..text import basename, clip, clock, fmt_s, gb, plural, when
 from ..version import __version__
@@ -262,13 +264,14 @@ def _finding(f: Finding, report: Report, evidence: int) -> list[str]:
 def _prompts(report: Report, limit: int) -> list[str]:
     index = index_of(report)
     several_runs = len(report.runs) > 1
-    head = ["#", *(["run"] if several_runs else []), "received", "status", "total", "load", "inference", "wait",
-            "other", "steps", "rate"]
-    align = ["--:", *(["--:"] if several_runs else []), "---", "---", "--:", "--:", "--:", "--:", "--:", "--:", "--:"]
+    phases = [ph for ph in PHASES if ph is not Phase.WAIT or report.wait_applies]  # no worker: nothing waits
+    head = ["#", *(["run"] if several_runs else []), "received", "status", "total", *(ph.value for ph in phases),
+            "steps", "rate"]
+    align = ["--:", *(["--:"] if several_runs else []), "---", "---", *(["--:"] * (len(phases) + 3))]
     rows = ["| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
     prompts = report.prompts
     for p in prompts[:limit]:
-        rows.append("| " + " | ".join(cell(c) for c in _prompt_row(p, index.main_bar(p), several_runs)) + " |")
+        rows.append("| " + " | ".join(cell(c) for c in _prompt_row(p, index.main_bar(p), several_runs, phases)) + " |")
     blocks = ["### Prompts", "\n".join(rows)]
     notes = []
     if len(prompts) > limit:
@@ -277,10 +280,11 @@ def _prompts(report: Report, limit: int) -> list[str]:
         notes.append("~ estimated from the durations the log prints (no usable timestamps)")
     if notes:
         blocks.append("_" + "; ".join(notes) + "._")
+    blocks += not_timed_notes(prompts[:limit])
     return blocks
 
 
-def _prompt_row(p: Prompt, main: MainBar | None, several_runs: bool) -> list[str]:
+def _prompt_row(p: Prompt, main: MainBar | None, several_runs: bool, phases: Sequence[Phase]) -> list[str]:
     def phase(name: str) -> str:
         seconds = getattr(p.phases, name, None)
         if p.total_s is None or not isinstance(seconds, (int, float)):
@@ -291,7 +295,7 @@ def _prompt_row(p: Prompt, main: MainBar | None, several_runs: bool) -> list[str
     rate = (main.bar.rate_text or "—") if main else "—"
     return [str(p.index + 1), *([str(p.run + 1)] if several_runs else []),
             clock(p.got_at) if p.received else "(before log)", p.status, fmt_s(p.total_s, p.estimated),
-            *(phase(ph.value) for ph in PHASES), steps, rate]
+            *(phase(ph.value) for ph in phases), steps, rate]
 
 
 def _machine(report: Report, runs_shown: int) -> list[str]:

@@ -10,9 +10,9 @@ from rich.table import Table
 from rich.text import Text
 
 from ..events import Phase
-from ..index import evidence_in_line_order, index_of, own_spans
-from ..model import PHASES, Prompt, Report, Run
-from ..text import basename, clip, clock, fmt_s, plural, span_text, when
+from ..index import evidence_in_line_order, index_of, not_timed_notes, own_spans
+from ..model import PHASES, Prompt, Report, Run, span_kind
+from ..text import basename, clip, clock, fmt_s, plural, prompts_time_text, span_text, when
 from .fit import Column, fit_columns, fitted_table
 from .styles import PHASE_CHAR, PHASE_LABEL, PHASE_STYLE, SEVERITY_STYLE, STATUS_STYLE
 
@@ -157,6 +157,7 @@ def _prompts(report: Report, limit: int, width: int) -> Table:
         notes.append(f"{len(report.prompts) - len(shown)} more prompts not shown (--limit, or --format json for all)")
     elif any(p.estimated for p in shown):
         notes.append("~ no usable timestamps: phases estimated from the durations the log prints")
+    notes += not_timed_notes(shown)
     return fitted_table(fit, "Prompts", notes)
 
 
@@ -170,6 +171,8 @@ def _prompt_columns(report: Report, shown: list[Prompt], compact: bool) -> list[
     columns.append(Column("status", [Text(p.status, style=STATUS_STYLE.get(p.status, "")) for p in shown]))
     columns.append(Column("total", [fmt_s(p.total_s, p.estimated, compact) for p in shown], "right"))
     for ph in PHASES:
+        if ph is Phase.WAIT and not report.wait_applies:
+            continue  # no RunPod worker: nothing waits
         columns.append(Column("infer" if ph is Phase.INFERENCE else ph.value,
                               [fmt_s(p.phases.get(ph), compact=compact) if p.total_s is not None else "—"
                                for p in shown], "right"))
@@ -180,24 +183,23 @@ def _prompt_columns(report: Report, shown: list[Prompt], compact: bool) -> list[
 
 
 def _phases(report: Report) -> Table:
+    """Where the time went: a phase no prompt could time is ``—`` with no share (never 0.0s 0%)."""
     rows = report.time_breakdown()
-    whole = sum(seconds for _, seconds in rows) or 1.0
+    whole = sum(seconds or 0.0 for _, seconds in rows) or 1.0
     table = Table(title="Where the time went", title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("phase")
     table.add_column("time", justify="right")
     table.add_column("share", justify="right")
     table.add_column("", min_width=BAR_WIDTH)
     for name, seconds in rows:
+        label = Text(PHASE_LABEL.get(name, name), style=PHASE_STYLE[name])
+        if seconds is None:
+            table.add_row(label, fmt_s(None), "", Text("not timed", style="dim"))
+            continue
         share = seconds / whole
         cells = int(round(share * BAR_WIDTH))
-        table.add_row(
-            Text(PHASE_LABEL.get(name, name), style=PHASE_STYLE[name]),
-            fmt_s(seconds),
-            f"{share:.0%}",
-            Text("█" * cells, style=PHASE_STYLE[name]),
-        )
-    prompt_total = sum(p.total_s or 0.0 for p in report.prompts)
-    table.caption = (f"prompts {fmt_s(prompt_total)} in all" if report.prompts else "no prompt ran") + \
+        table.add_row(label, fmt_s(seconds), f"{share:.0%}", Text("█" * cells, style=PHASE_STYLE[name]))
+    table.caption = (prompts_time_text(*report.prompt_time()) if report.prompts else "no prompt ran") + \
         "; every second counted once"
     return table
 
@@ -214,8 +216,9 @@ def _timeline(report: Report) -> Group | None:
     drawn = "".join(row.plain for row in rows if isinstance(row, Text))
     legend = Text("legend: ")
     for name, char in PHASE_CHAR.items():
-        if name == "outside" or (name in ("untimed", "install") and char not in drawn):
-            continue  # work outside prompts is not drawn; "?" and "+" only where drawn
+        if name == "outside" or (name in ("untimed", "install") and char not in drawn) or (
+                name == "wait" and not report.wait_applies):
+            continue  # work outside prompts is not drawn; "?" and "+" only where drawn; wait only with a worker
         legend.append(f"{char}", style=PHASE_STYLE[name])
         legend.append(f" {PHASE_LABEL.get(name, name)}  ")
     return Group(Text("Timeline", style="bold italic"), *rows, legend)
@@ -242,7 +245,7 @@ def _run_timeline(run: Run, own: list[Prompt]) -> Text | None:
             paint(a, b, "install")
         for p in prompts:
             for sp in p.spans:
-                paint(sp.start, sp.end, sp.phase.value)
+                paint(sp.start, sp.end, span_kind(p, sp))
         text = Text(f"run {run.index + 1} {clock(run.started_at)} ")
         for name in cells:
             text.append(PHASE_CHAR[name], style=PHASE_STYLE[name])

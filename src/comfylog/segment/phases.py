@@ -6,6 +6,12 @@ bars claim their own span, placed from tqdm's elapsed time and the line(s) they 
 loading bars are ``load``, other work's bars ``other``, sampling bars ``inference`` (painted last:
 it wins). Without a usable clock the log's own durations are used, and the prompt is marked
 ``estimated``.
+
+A phase the log cannot time is None, never 0.0, with its reason in ``Prompt.not_timed`` (model.UNTIMED
+says why): with or without a clock, a prompt that loaded models and drew no sampling bar (or one
+that stopped before its first step) sampled for an unknown time, and one that printed no load line
+in a run whose models a library loads itself (a loading bar, not ComfyUI's model management) may
+have moved them for an unknown time. Its ``other`` is then None too: it held those seconds.
 """
 
 from __future__ import annotations
@@ -55,9 +61,13 @@ def bar_span(bar: ProgressBar, ev: Event, ts_after: datetime | None) -> tuple[da
 
 def paint_timed(
     prompt: Prompt, start: datetime, end: datetime, activities: list[Activity],
-    bars: list[tuple[ProgressBar, Event]], unfinished: bool,
+    bars: list[tuple[ProgressBar, Event]], unfinished: bool, loaded: bool = False, library_loads: bool = False,
 ) -> None:
-    """Give every second from ``start`` to ``end`` one phase: rule 1 from the activities, rule 2 from the bars."""
+    """Give every second from ``start`` to ``end`` one phase: rule 1 from the activities, rule 2 from the bars.
+
+    ``loaded``: it printed a load line; ``library_loads``: its run's models are loaded by a library
+    (untimed_reasons). Seconds rule 1 left to ``other`` may hide a phase the log cannot time: that
+    phase and ``other`` are then None, the seconds known only as theirs together."""
     if end < start:
         end = start
     # Rule 1: base segments from the activity points, in order and end to end from start to end.
@@ -99,9 +109,47 @@ def paint_timed(
         else:
             spans.append(Span(a, b, phase))
     prompt.total_s = secs(end - start)
-    prompt.phases = _rounded(seconds, prompt.total_s)
+    phases = _rounded(seconds, prompt.total_s)
+    why = untimed_reasons(bars, loaded, library_loads, clock=True) if phases.other else {}
+    for name in why:
+        setattr(phases, name, None)
+    if why:
+        phases.other = None
+        why["other"] = next(iter(why.values()))
+    prompt.phases = phases
+    prompt.not_timed = why or None
     prompt.spans = spans
     prompt.estimated = False
+
+
+def library_loader(bar: ProgressBar) -> bool:
+    """A bar of a library loading weights itself (``Loading checkpoint shards``, ``Loading pipeline
+    components``): ComfyUI's model management draws no loading bar, and downloads are no loader."""
+    label = (bar.label or "").lower()
+    return bar.is_loading and "load" in label and "download" not in label
+
+
+def untimed_reasons(
+    bars: list[tuple[ProgressBar, Event]], loaded: bool, library_loads: bool, clock: bool,
+) -> dict[str, str]:
+    """The phases a prompt's lines cannot time, with their UNTIMED reason.
+
+    Inference: it loaded models (``loaded``) and no sampling bar shows it (bars not captured, or a
+    sampler without one); or, without a ``clock``, its sampling bar stopped before its first step (a
+    failure in that step: tqdm's elapsed says nothing of it; with a clock the stamps time the step).
+    Load: it printed no load line and drew no loading bar, but ``library_loads``: a library
+    (transformers' ``Loading checkpoint shards``, diffusers') loaded the run's models outside
+    ComfyUI's model management, which moves them between devices without a line.
+    """
+    why: dict[str, str] = {}
+    if not loaded and library_loads and not any(bar.is_loading for bar, _ in bars):
+        why["load"] = "unlogged_loads"
+    sampling = [bar for bar, _ in bars if bar.is_sampling]
+    if loaded and not sampling:
+        why["inference"] = "no_sampling_bar"
+    elif not clock and any(bar.done == 0 < bar.total for bar in sampling):
+        why["inference"] = "bar_not_advanced"
+    return why
 
 
 def _paint_bars(
@@ -172,13 +220,16 @@ def _overlay(
     return out
 
 
-def paint_estimated(prompt: Prompt, bars: list[tuple[ProgressBar, Event]], loaded: bool) -> None:
+def paint_estimated(
+    prompt: Prompt, bars: list[tuple[ProgressBar, Event]], loaded: bool, library_loads: bool = False,
+) -> None:
     """No usable clock: the log's own durations (printed total, bar elapsed, 10 s a timeout) make the phases.
 
     Sampling and download bars time themselves and each websocket timeout is 10 s; bars of other
     work are part of the rest (other). A prompt that ``loaded`` (load lines, not only bars) loaded
-    for an unknown time, so its load and the rest (other) are None, and its inference too when no
-    sampling bar shows it. Without ``Prompt executed in`` the total is unknown too.
+    for an unknown time, so its load and the rest (other) are None, and so are the phases
+    untimed_reasons names. A prompt that loaded nothing and drew no bar (outputs cached, a quick
+    node) did no sampling: 0. Without ``Prompt executed in`` the total is unknown too, and so is other.
     """
     sampling: list[float] = []
     loading: list[float] = []
@@ -194,16 +245,21 @@ def paint_estimated(prompt: Prompt, bars: list[tuple[ProgressBar, Event]], loade
         inference = min(inference, total)
         load_bars = min(load_bars, total - inference)
         wait = min(wait, total - inference - load_bars)
-    load = None if loaded else load_bars
-    # Loaded models and no sampling bar: whether and how long it sampled is not in the log (bars not
-    # captured, or a sampler without one), so inference is not timed either. A prompt that loaded
-    # nothing and drew no bar (outputs cached, a quick node) did no sampling: 0.
-    sampled: float | None = inference if not loaded or sampling else None
-    other = None if load is None or total is None or sampled is None else max(0.0, total - inference - load - wait)
+    why = {"load": "no_clock"} if loaded else {}
+    for name, reason in untimed_reasons(bars, loaded, library_loads, clock=False).items():
+        why.setdefault(name, reason)
+    load = None if "load" in why else load_bars
+    sampled = None if "inference" in why else inference
+    if total is None:
+        why["other"] = "no_total"
+    elif why:
+        why["other"] = next(iter(why.values()))
+    other = None if "other" in why else max(0.0, (total or 0.0) - inference - load_bars - wait)
     prompt.total_s = None if total is None else round(total, 3)
     prompt.phases = Phases(load=None if load is None else round(load, 3),
                            inference=None if sampled is None else round(sampled, 3),
                            wait=round(wait, 3), other=None if other is None else round(other, 3))
+    prompt.not_timed = why or None
     prompt.estimated = True
     prompt.spans = []
 

@@ -56,7 +56,7 @@ from ..read.prefixes import FINE
 from ..read.source import Source
 from ..spool import Spool
 from .pending import Pending
-from .phases import LOAD, bar_span, paint_estimated, paint_timed, secs
+from .phases import LOAD, bar_span, library_loader, paint_estimated, paint_timed, secs
 
 #: Start-up markers in their order within one start-up.
 #: One container start prints the CUDA banner, then worker-comfyui's ``Starting ComfyUI``, then
@@ -168,6 +168,8 @@ class Segmenter:
         #: Seconds of the current run's timed prompts, and whether any of its prompts was estimated.
         self._run_prompt_s = 0.0
         self._run_estimated = False
+        #: A prompt of the current run loaded weights through a library's loading bar (phases.untimed_reasons).
+        self._run_library_loads = False
         self.notable: list[Event] = []
         self.notable_dropped = 0
         self.summary = Summary()
@@ -370,6 +372,7 @@ class Segmenter:
                 run.idle_s = round(max(0.0, run.span_s - busy), 3)
         self._run = None
         self._run_prompt_s, self._run_estimated = 0.0, False
+        self._run_library_loads = False
         self._run_stage = -1
         self._events_since_marker = 0
         self._prestartup = False
@@ -1010,10 +1013,13 @@ class Segmenter:
         start = prompt.started_at
         timed = start is not None and end is not None and all(a.resolution == FINE for a in open_.activities)
         unfinished = status is None
+        library = self._run_library_loads
         if timed and start is not None and end is not None:
-            paint_timed(prompt, start, end, open_.activities, open_.bars, unfinished)
+            paint_timed(prompt, start, end, open_.activities, open_.bars, unfinished, open_.loaded, library)
         else:
-            paint_estimated(prompt, open_.bars, open_.loaded)
+            paint_estimated(prompt, open_.bars, open_.loaded, library)
+        if not library and any(library_loader(bar) for bar, _ in open_.bars):
+            self._run_library_loads = True
         if prompt.estimated:
             self._run_estimated = True
         else:
@@ -1064,7 +1070,8 @@ class Segmenter:
         return LiveState(
             run=self._run, prompt=open_.prompt if open_ else None,
             activities=tuple(open_.activities) if open_ else (), bars=tuple(open_.bars) if open_ else (),
-            loaded=open_.loaded if open_ else False, queued=tuple(self._queue), runs=tuple(self._pending_runs.items),
+            loaded=open_.loaded if open_ else False, library_loads=self._run_library_loads,
+            queued=tuple(self._queue), runs=tuple(self._pending_runs.items),
             prompts=tuple(self._pending_prompts.items), progress_bars=tuple(self._pending_bars.items),
             loads=tuple(self._pending_loads.items), errors=tuple(self._pending_errors.items))
 
@@ -1080,6 +1087,8 @@ class LiveState:
     bars: tuple[tuple[ProgressBar, Event], ...]
     #: The prompt printed load lines (without a clock, its load time is unknown).
     loaded: bool
+    #: A library loads the run's models itself (phases.untimed_reasons).
+    library_loads: bool
     queued: tuple[Prompt, ...]
     runs: tuple[Run, ...]
     prompts: tuple[Prompt, ...]
