@@ -34,7 +34,7 @@ from typing import Any, TextIO
 from ..events import Event as LogEvent
 from ..events import EventKind
 from ..index import ReportIndex, evidence_in_line_order, index_of
-from ..model import PHASES, ErrorRecord, Finding, Load, ProgressBar, Prompt, Report, Run
+from ..model import PHASES, ErrorRecord, Finding, Load, ProgressBar, Prompt, Report, Run, span_kind
 from ..read.redact import Redactor
 from ..text import basename, clip, clock, fmt_s, is_time_only, plural, when
 from ..version import __version__
@@ -499,7 +499,9 @@ class _Layout:
             top = _Slice(min(bounds), max(bounds), name, "prompt", args)
             for span in prompt.spans:
                 a, b = self.clock.us(span.start), self.clock.us(span.end)
-                top.children.append(_Slice(a, b, span.phase.value, "phase", {"seconds": _secs(b - a)}))
+                kind = span_kind(prompt, span)
+                top.children.append(_Slice(a, b, "not timed" if kind == "untimed" else kind, "phase",
+                                           {"seconds": _secs(b - a)}))
             self._timed_records(process, prompt, [(c.start, c.end) for c in top.children if c.name == "load"])
         else:
             args["estimated"] = "no timed spans: phases laid out back to back from the durations the log prints"
@@ -539,7 +541,8 @@ class _Layout:
         phases = {p.value: _seconds(getattr(prompt.phases, p.value, None)) for p in PHASES}
         return {"status": prompt.status, "received": clock(prompt.got_at) if prompt.received else "(before log)",
                 "total": fmt_s(prompt.total_s, prompt.estimated), "total_s": prompt.total_s, "phases_s": phases,
-                "steps": steps, "rate": rate, "line": prompt.line, "last_line": prompt.last_line,
+                "not_timed": prompt.not_timed, "steps": steps, "rate": rate, "line": prompt.line,
+                "last_line": prompt.last_line,
                 "source": self._source_name(prompt.source)}
 
     # ---- loads and bars

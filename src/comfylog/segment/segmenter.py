@@ -1064,6 +1064,11 @@ class Segmenter:
         """Hand every record that is final now to the tables at once (a live reader shows them)."""
         self._release()
 
+    @property
+    def current_run(self) -> Run | None:
+        """The run going on (a live reader's look, without copying what live() copies)."""
+        return self._run
+
     def live(self) -> LiveState:
         """What may still change, as it stands now: the reader must not change these records."""
         open_ = self._open

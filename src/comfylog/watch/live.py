@@ -56,6 +56,8 @@ class Snapshot:
     notices: list[str] = field(default_factory=list)
     #: What the source adds (a running ComfyUI: its machine, queue and node timings).
     source_lines: list[str] = field(default_factory=list)
+    #: A RunPod worker handles the prompts (Report.wait_applies): else the view leaves wait out.
+    wait_applies: bool = True
 
 
 def snapshot(analysis: LiveAnalysis, window: Report, notices: list[str], source_lines: list[str] | None = None,
@@ -74,7 +76,7 @@ def snapshot(analysis: LiveAnalysis, window: Report, notices: list[str], source_
         bar=bar,
         queued=len(live.queued), recent=[p for p in window.prompts if p.status not in ("running", "queued")][
             -RECENT_PROMPTS:], findings=list(window.findings), offered_mb=analysis.offered_mb,
-        notices=notices[-NOTICES_KEPT:], source_lines=source_lines or [])
+        notices=notices[-NOTICES_KEPT:], source_lines=source_lines or [], wait_applies=window.wait_applies)
 
 
 def phase_now(last: EventKind | None, bar: OpenBar | None, after_sampler_line: bool) -> Phase:
@@ -116,7 +118,7 @@ def render_live(snap: Snapshot) -> RenderableType:
     parts.append(_run_text(snap))
     parts.append(_prompt_text(snap))
     if snap.recent:
-        parts.append(_recent_table(snap.recent))
+        parts.append(_recent_table(snap.recent, snap.wait_applies))
     if snap.findings:
         parts.append(_findings_text(snap.findings))
     for notice in snap.notices:
@@ -172,30 +174,36 @@ def _prompt_text(snap: Snapshot) -> Text:
             text.append(f" · about {dur(left)} left")
     if prompt.total_s is not None:
         text.append(f" · {fmt_s(prompt.total_s, prompt.estimated)} so far (")
-        text.append(_phases_text(prompt))
+        text.append(_phases_text(prompt, snap.wait_applies))
         text.append(")")
     if snap.queued:
         text.append(f" · {snap.queued} queued")
     return text
 
 
-def _phases_text(prompt: Prompt) -> Text:
+def shown_phases(wait_applies: bool) -> tuple[Phase, ...]:
+    """The phases the view shows: wait only where a RunPod worker handles the prompts."""
+    return PHASES if wait_applies else tuple(ph for ph in PHASES if ph is not Phase.WAIT)
+
+
+def _phases_text(prompt: Prompt, wait_applies: bool) -> Text:
     text = Text()
-    for i, phase in enumerate(PHASES):
+    for i, phase in enumerate(shown_phases(wait_applies)):
         text.append(("" if i == 0 else ", ") + f"{phase.value} {fmt_s(prompt.phases.get(phase))}",
                     style=PHASE_STYLE[phase.value])
     return text
 
 
-def _recent_table(prompts: list[Prompt]) -> Table:
+def _recent_table(prompts: list[Prompt], wait_applies: bool) -> Table:
     table = Table(title="Last prompts", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                   padding=(0, 1, 0, 0))
-    for name in ("#", "status", "total", "load", "infer", "wait", "other", "ended"):
+    phases = shown_phases(wait_applies)
+    for name in ("#", "status", "total", *("infer" if ph is Phase.INFERENCE else ph.value for ph in phases), "ended"):
         table.add_column(name, justify="left" if name == "status" else "right", no_wrap=True)
     for p in prompts:
         table.add_row(str(p.index + 1), Text(p.status, style=STATUS_STYLE.get(p.status, "")),
                       fmt_s(p.total_s, p.estimated),
-                      *(fmt_s(p.phases.get(ph)) if p.total_s is not None else "—" for ph in PHASES),
+                      *(fmt_s(p.phases.get(ph)) if p.total_s is not None else "—" for ph in phases),
                       clock(p.ended_at))
     return table
 
@@ -211,8 +219,9 @@ def _findings_text(findings: list[Finding]) -> Text:
 
 
 # ---- one line per event ---------------------------------------------------------------------------
-def happening_line(happening: Happening) -> str | None:
-    """The line the plain output prints for ``happening`` (None: nothing worth a line)."""
+def happening_line(happening: Happening, wait_applies: bool = True) -> str | None:
+    """The line the plain output prints for ``happening`` (None: nothing worth a line); wait only
+    where it applies (Report.wait_applies)."""
     if isinstance(happening, RunStarted):
         run = happening.run
         what = "ComfyUI started again (restart)" if run.restart else "ComfyUI starting"
@@ -232,7 +241,7 @@ def happening_line(happening: Happening) -> str | None:
         line = f"{clock(p.ended_at)} prompt {p.index + 1} {p.status}"
         if p.total_s is not None:
             line += f" in {fmt_s(p.total_s, p.estimated)}: " + ", ".join(
-                f"{ph.value} {fmt_s(p.phases.get(ph))}" for ph in PHASES)
+                f"{ph.value} {fmt_s(p.phases.get(ph))}" for ph in shown_phases(wait_applies))
         return line
     return None
 

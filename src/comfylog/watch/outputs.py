@@ -84,13 +84,19 @@ class PlainLines(Quiet):
         self.analysis = analysis
         self.limit = limit
         self._running: int | None = None
+        #: A RunPod worker was seen (Report.wait_applies): from then on the lines name wait.
+        self._waits = False
 
     def _line(self, text: str) -> None:
         self.out.write(text + "\n")
         self.out.flush()
 
     def happened(self, happening: Happening) -> None:
-        line = happening_line(happening)
+        if not self._waits:
+            seg = self.analysis.seg
+            run = seg.current_run
+            self._waits = seg.summary.ws_timeouts > 0 or (run is not None and run.serverless)
+        line = happening_line(happening, self._waits)
         if line is not None:
             self._line(line)
 
