@@ -133,6 +133,8 @@ class Comparison:
         verdict_notes: what the two sides share and so does not explain the gap (GGUF on both).
         notes: what the reader should know about how the prompts were chosen.
         estimated: some compared prompt has no usable timestamps (its phases are estimated).
+        waits: a RunPod worker handles either side's prompts (Report.wait_applies): the reports show
+            wait only then (``phases`` always holds it, 0.0 where nothing waits).
     """
 
     run_name: str
@@ -158,9 +160,15 @@ class Comparison:
     verdict_notes: list[str] = field(default_factory=list)
     setup_differences: list[str] = field(default_factory=list)
     estimated: bool = False
+    waits: bool = True
 
     def phase(self, name: str) -> Delta:
         return next(d for d in self.phases if d.name == name)
+
+    @property
+    def shown_phases(self) -> list[Delta]:
+        """The phases the reports show: wait only where it applies (``waits``)."""
+        return [d for d in self.phases if d.name != "wait" or self.waits]
 
 
 def compare_reports(
@@ -239,6 +247,7 @@ def compare_reports(
         verdict_notes=verdict_notes,
         setup_differences=setup_differences(machine, main_phase),
         estimated=estimated,
+        waits=report.wait_applies or baseline.wait_applies,
     )
 
 

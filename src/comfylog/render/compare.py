@@ -78,7 +78,7 @@ def _ratio(delta: Delta) -> Text:
 def _times(c: Comparison, width: int) -> Table:
     total_label = "total (as printed)" if c.total_source == "executed" else "total"
     rows: list[tuple[Text, Delta]] = [(Text(total_label, style="bold"), c.total)]
-    rows += [(Text(d.name, style=PHASE_STYLE.get(d.name, "")), d) for d in c.phases]
+    rows += [(Text(d.name, style=PHASE_STYLE.get(d.name, "")), d) for d in c.shown_phases]
     rows += [(Text(f"per step, bar {s.position} ({s.steps:g} steps)"), s.rate) for s in c.steps]
 
     def columns(compact: bool) -> list[Column]:

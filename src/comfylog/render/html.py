@@ -989,7 +989,7 @@ def _comparison(page: Page, report: Report, baseline: Report, comparison: Compar
     head = ('<tr><th></th><th class="num">run</th><th class="num">baseline</th><th class="num">difference</th>'
             "<th>run vs baseline</th></tr>")
     rows = [_delta_row("total", total)]
-    rows += [_delta_row(PHASE_LABEL.get(d.name, d.name), d, swatch=d.name) for d in c.phases]
+    rows += [_delta_row(PHASE_LABEL.get(d.name, d.name), d, swatch=d.name) for d in c.shown_phases]
     for step in c.steps:
         rows.append(_delta_row(f"step rate, bar {step.position} ({step.steps:g} steps)", step.rate))
     if c.lowvram_module_lines != (0, 0):
