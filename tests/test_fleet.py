@@ -285,14 +285,15 @@ def test_the_fleet_tables_keep_every_number_and_name_whole_at_60_80_120(tmp_path
         for name in names.values():
             assert name in joined, (columns, name)
         shown_at[columns] = header.split()
-        dropped = [q for q in ("wait", "machine", "load", "inference") if q not in header.split()]
+        dropped = [q for q in ("machine", "load", "inference") if q not in header.split()]
         if dropped:
             assert f"not shown at this width: {', '.join(dropped)}" in flat(table), table
         for row in data["logs"]:
             if row["timed_prompts"]:  # the row's total pair whole, as text.py writes the JSON's seconds
                 pair = "/".join(fmt_s(row[f"total_{p}"], compact=columns < 120) for p in ("p50", "p95"))
                 assert pair in table, (columns, pair, table)
-    assert shown_at[120][:2] == ["log", "machine"] and "wait" in shown_at[120]
+    assert shown_at[120][:2] == ["log", "machine"] and "inference" in shown_at[120]
+    assert not any(row["waits"] for row in data["logs"]) and "wait" not in shown_at[120]  # no RunPod worker
     assert "machine" not in shown_at[60] and "total" in shown_at[60] and "findings" in shown_at[60]
     percentiles = str(run_cli("analyze", str(tmp_path), columns=60, text=True).stdout).split("Fleet-wide")[1]
     assert "3:48:10" in percentiles or "3h48m" in percentiles  # the sum of every prompt's seconds, whole
@@ -322,3 +323,25 @@ def test_a_phase_only_some_prompts_timed_is_marked_not_taken_as_known(fleet: Fle
     load_row = next(line.split() for line in table.splitlines() if line.split()[:1] == ["load"])
     assert load_row[1] == str(row["load_prompts"])
     assert any(line.split()[:2] == ["not", "timed"] for line in table.splitlines())
+
+
+def test_wait_is_shown_only_for_the_logs_a_runpod_worker_waits_in(tmp_path: Path) -> None:
+    """A local ComfyUI waits on nothing: its wait is no column, no row, and blank beside a worker's
+    log (it read 0.0s/0.0s, as if measured); the serverless scenario's websocket waits stay."""
+    corpus = corpus_or_skip()
+    for source in (next((corpus / "logs").glob("003-*.log")), corpus / "scenarios" / "runpod-wan-lowvram-gguf.log"):
+        (tmp_path / source.name).symlink_to(source)
+    data = json.loads(run_cli("analyze", str(tmp_path), "--format", "json").stdout)
+    waits = {Path(row["path"]).name[:3]: (row["waits"], row["wait_p50"]) for row in data["logs"]}
+    assert waits == {"003": (False, 0.0), "run": (True, pytest.approx(51.077, abs=0.01))}
+    text = str(run_cli("analyze", str(tmp_path), columns=160, text=True).stdout)
+    table = text[text.index("Logs:"):text.index("Fleet-wide")]
+    assert "wait blank: no RunPod worker, nothing waits" in flat(table)
+    row_003 = next(line for line in table.splitlines() if line.strip().startswith("003-"))
+    cells = row_003.split()
+    assert cells[cells.index("18/18~") + 4] == "exception"  # total, load, inference, then a blank wait cell
+    assert "51.1s/51.1s" in table
+    (tmp_path / "runpod-wan-lowvram-gguf.log").unlink()
+    alone = str(run_cli("analyze", str(tmp_path), columns=160, text=True).stdout)
+    header = next(line for line in alone.splitlines() if line.split()[:1] == ["log"])
+    assert "wait" not in header.split() and "\n  wait " not in alone.split("Fleet-wide")[1]

@@ -154,6 +154,9 @@ class LogSummary:
     prompt_seconds: list[PromptSeconds] = field(default_factory=list)
     findings: list[FindingRef] = field(default_factory=list)
     unusable: str | None = None
+    #: A RunPod worker handles its prompts (Report.wait_applies): else nothing waits, and the
+    #: reports leave its wait out.
+    waits: bool = False
 
     def values(self, quantity: str) -> list[float]:
         """Per-prompt seconds of ``quantity`` (one of QUANTITIES), for the prompts that timed it."""
@@ -260,6 +263,7 @@ def summarize_report(report: Report, path: str) -> LogSummary:
         estimated=estimated,
         prompt_seconds=seconds,
         findings=[FindingRef(f.id, f.severity, f.title, f.cost_s) for f in report.findings],
+        waits=report.wait_applies,
     )
 
 

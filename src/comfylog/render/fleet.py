@@ -63,6 +63,8 @@ def _count(n: int, word: str) -> str:
 def _pair(log: LogSummary, quantity: str, compact: bool) -> str:
     if not log.prompt_seconds:
         return "—"
+    if quantity == "wait" and not log.waits:
+        return ""  # no RunPod worker: nothing waits (the title says so)
     pair = f"{fmt_s(log.median(quantity), compact=compact)}/{fmt_s(log.p95(quantity), compact=compact)}"
     return pair + ("*" if log.partly_timed(quantity) else "")
 
@@ -86,13 +88,16 @@ def _logs(fleet: FleetSummary, limit: int, width: int) -> Table:
     shown = usable[:limit]
     names = display_names([log.path for log in usable])
 
+    waits = any(log.waits for log in usable)
+    quantities = [q for q in ROW_QUANTITIES if q != "wait" or waits]
+
     def columns(compact: bool) -> list[Column]:
         return [
             Column("log", [names[log.path] for log in shown], wrap=NAME_WIDTH),
             Column("machine", [_machine(log) for log in shown], wrap=MACHINE_WIDTH),
             Column("prompts", [f"{log.finished}/{log.prompts}" + ("~" if log.estimated else "") for log in shown],
                    "right"),
-            *(Column(q, [_pair(log, q, compact) for log in shown], "right") for q in ROW_QUANTITIES),
+            *(Column(q, [_pair(log, q, compact) for log in shown], "right") for q in quantities),
             # one id a line, never broken inside
             Column("findings", ["\n".join(dict.fromkeys(f.id for f in log.findings)) or "—" for log in shown]),
         ]
@@ -100,7 +105,9 @@ def _logs(fleet: FleetSummary, limit: int, width: int) -> Table:
     more = (f"{len(usable) - limit} more logs not shown (--limit, or --format json for all)" if len(usable) > limit
             else None)
     title = ("Logs: prompts finished/received; seconds per prompt as median/p95 (~: from the log's own durations, "
-             "no timestamps; *: of the prompts that could time it, the others' is not known)")
+             "no timestamps; *: of the prompts that could time it, the others' is not known"
+             + ("; wait blank: no RunPod worker, nothing waits)" if waits and not all(log.waits for log in usable)
+                else ")"))
     return fitted_table(fit_columns(columns, width, LOG_DROPS), title, [more])
 
 
@@ -110,19 +117,22 @@ def _percentiles(fleet: FleetSummary, width: int) -> Table | None:
         return None
     everything = t.seconds["total"] or 1.0
 
+    # no log has a RunPod worker: nothing waited anywhere, so no wait row
+    quantities = [q for q in QUANTITIES if q != "wait" or any(log.waits for log in fleet.usable)]
+
     def columns(compact: bool) -> list[Column]:
-        rows = [fleet.percentiles[q] for q in QUANTITIES]
+        rows = [fleet.percentiles[q] for q in quantities]
         # the seconds of prompts whose logs could not time every phase: the phases' shares add up with them
         untimed = [t.seconds["untimed"]] if t.seconds.get("untimed", 0.0) >= 0.05 else []
-        labels: list[str | Text] = [*QUANTITIES, *(["not timed"] if untimed else [])]
+        labels: list[str | Text] = [*quantities, *(["not timed"] if untimed else [])]
         return [
             Column("seconds per prompt", labels, wrap=len("not timed")),
-            Column("prompts", [*(str(t.timed.get(q, 0)) for q in QUANTITIES), *("" for _ in untimed)], "right"),
+            Column("prompts", [*(str(t.timed.get(q, 0)) for q in quantities), *("" for _ in untimed)], "right"),
             *(Column(name, [*(fmt_s(row[name], compact=compact) for row in rows), *("" for _ in untimed)], "right")
               for name, _ in FLEET_PERCENTILES),
-            Column("sum", [*(fmt_s(t.seconds[q], compact=compact) for q in QUANTITIES),
+            Column("sum", [*(fmt_s(t.seconds[q], compact=compact) for q in quantities),
                            *(fmt_s(u, compact=compact) for u in untimed)], "right"),
-            Column("share", [f"{100 * v / everything:.0f}%" for v in [*(t.seconds[q] for q in QUANTITIES), *untimed]],
+            Column("share", [f"{100 * v / everything:.0f}%" for v in [*(t.seconds[q] for q in quantities), *untimed]],
                    "right"),
         ]
 
@@ -181,6 +191,7 @@ def fleet_to_dict(fleet: FleetSummary) -> dict[str, Any]:
                 "finished": log.finished,
                 "errors": log.errors,
                 "estimated": log.estimated,
+                "waits": log.waits,
                 **{f"{q}_p50": _round(log.median(q)) for q in QUANTITIES},
                 **{f"{q}_p95": _round(log.p95(q)) for q in QUANTITIES},
                 # how many of the timed prompts each percentile is of (fewer than timed_prompts: the rest not known)
