@@ -1,0 +1,142 @@
+"""What the log cannot time is said to be unknown, never shown as zero (review stop21, A8), on the
+real logs the review named: every output says it the same way (terminal ``—`` / "not timed", JSON
+null with its reason in ``not_timed``, HTML, markdown, the exported tables), and a phase the log
+did time as 0 s stays 0.0."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from comfylog.api import analyze, to_frames
+from comfylog.model import UNTIMED
+from comfylog.render.html import render_html
+from comfylog.render.markdown import render_markdown
+from comfylog.rows import report_to_dict
+
+from .cli import run_cli
+from .conftest import CORPUS, corpus_or_skip
+
+
+def _log(prefix: str) -> Path:
+    corpus_or_skip()
+    return next((CORPUS / "logs").glob(f"{prefix}-*.log"))
+
+
+def _breakdown(text: str) -> str:
+    """The terminal report's "Where the time went" section."""
+    start = text.index("Where the time went")
+    return text[start:text.index("every second counted once", start)]
+
+
+def _prompts(path: Path) -> list[dict[str, Any]]:
+    prompts: list[dict[str, Any]] = report_to_dict(analyze(path))["prompts"]
+    return prompts
+
+
+@pytest.mark.parametrize(("prefix", "inference_why"), [("049", "bar_not_advanced"), ("050", "no_sampling_bar")])
+def test_a_log_with_no_clock_and_no_prompt_executed_times_nothing(prefix: str, inference_why: str) -> None:
+    # 049: `got prompt`, two dynamic VRAM loads, a `0/60` bar, an exception; 050: loads, then the log ends.
+    # Neither has a timestamp or a `Prompt executed in`: "load 0.0s 0%", "prompts 0.0s in all" were made up.
+    path = _log(prefix)
+    (prompt,) = _prompts(path)
+    assert prompt["total_s"] is None
+    assert (prompt["phases"]["load"], prompt["phases"]["inference"], prompt["phases"]["other"]) == (None, None, None)
+    assert prompt["not_timed"] == {"load": "no_clock", "inference": inference_why, "other": "no_total"}
+    text = str(run_cli("analyze", str(path), text=True, columns=120).stdout)
+    breakdown = _breakdown(text)
+    assert "0.0s" not in breakdown and "0%" not in breakdown, breakdown
+    for phase in ("load", "inference", "other"):
+        assert re.search(rf"{phase}\s+—\s+not timed", breakdown), (phase, breakdown)
+    assert "wait" not in breakdown  # no RunPod worker: nothing waits
+    assert "prompts not timed (1 prompt: no usable timestamps" in " ".join(breakdown.split())
+    assert f"— not timed (prompt 1): {UNTIMED[inference_why]}" in " ".join(text.split())
+    page = render_html(analyze(path))
+    totals = page[page.index('<section id="time">'):]
+    totals = totals[:totals.index("</section>")]
+    assert "not timed" in totals and "0.0s" not in totals and "0%" not in totals
+
+
+def test_019_sampling_without_a_bar_before_an_oom_is_not_zero_inference() -> None:
+    # 019 line 198-202: Lumina2 requested and loaded partially at 23:35:34, an OOM in its forward at 23:35:37;
+    # the log holds no progress bar at all. Its loading (1:44) is timed; what came after it is not known.
+    prompts = _prompts(_log("019"))
+    sixth = prompts[5]
+    assert sixth["status"] == "error" and sixth["phases"]["load"] == pytest.approx(104.018, abs=0.01)
+    assert sixth["phases"]["inference"] is None and sixth["phases"]["other"] is None
+    assert sixth["not_timed"] == {"inference": "no_sampling_bar", "other": "no_sampling_bar"}
+    assert sixth["total_s"] - sixth["phases"]["load"] == pytest.approx(3.504, abs=0.01)  # the seconds in doubt
+    # the Qwen3-TTS prompts loaded nothing through ComfyUI and drew no bar: timed, their rule gives 0 inference
+    assert all(p["phases"]["inference"] == 0.0 and p["not_timed"] is None for p in (prompts[0], prompts[3], prompts[4]))
+    text = str(run_cli("analyze", str(_log("019")), text=True, columns=120).stdout)
+    row = next(line for line in text.splitlines() if re.match(r"\s*6\s+23:33:50", line))
+    assert row.split()[2:6] == ["error", "1:48", "1:44", "—"], row
+    assert re.search(r"inference\s+—\s+not timed", _breakdown(text))
+    assert re.search(r"not timed\s+3\.5s", _breakdown(text))
+
+
+def test_015_no_load_line_in_a_run_a_library_loads_is_not_no_load() -> None:
+    # 015: prompt 1 loads LLaVA through transformers (`Loading checkpoint shards`, line 59); prompts 2-4 print
+    # no load line, while the wrapper keeps and moves that model itself: their load is unknown, not 0.0s.
+    prompts = _prompts(_log("015"))
+    assert prompts[0]["phases"]["load"] == pytest.approx(43.128, abs=0.01) and prompts[0]["not_timed"] is None
+    for prompt in prompts[1:]:
+        assert prompt["phases"]["load"] is None and prompt["phases"]["other"] is None
+        assert prompt["not_timed"] == {"load": "unlogged_loads", "other": "unlogged_loads"}
+        assert prompt["phases"]["inference"] == pytest.approx(206.0, abs=1.5)  # the 30-step bar still times it
+    text = str(run_cli("analyze", str(_log("015")), text=True, columns=120).stdout)
+    assert "— not timed (prompts 2, 3, 4): no load line, but a library loads" in " ".join(text.split())
+
+
+@pytest.mark.parametrize("path", ["logs/003", "logs/009", "logs/038", "scenarios/local-wan-rtx4090-baseline.log"])
+def test_a_local_comfyui_has_no_wait_column_or_row(path: str) -> None:
+    corpus_or_skip()
+    folder, name = path.split("/")
+    log = CORPUS / folder / name if name.endswith(".log") else _log(name)
+    report = analyze(log)
+    assert not report.wait_applies
+    # the JSON keeps wait 0.0 (nothing waited: no worker), the scenario's ground truth says so
+    assert {p["phases"]["wait"] for p in report_to_dict(report)["prompts"]} == {0.0}
+    text = str(run_cli("analyze", str(log), text=True, columns=200, process=False).stdout)
+    header = next(line for line in text.splitlines() if line.split()[:2] == ["#", "received"]
+                  or line.split()[:3] == ["#", "run", "received"])
+    assert "wait" not in header.split() and "load" in header.split()
+    assert not re.search(r"^\s*wait\s", _breakdown(text), re.M)
+    assert "W wait" not in text
+    markdown = render_markdown(report)
+    assert "| inference | other |" in markdown and "| wait |" not in markdown
+    page = render_html(report)
+    assert "<th class=\"num\">wait</th>" not in page and "<th class=\"num\">inference</th>" in page
+
+
+def test_a_runpod_worker_keeps_its_measured_wait() -> None:
+    corpus_or_skip()
+    report = analyze(CORPUS / "scenarios" / "runpod-wan-lowvram-gguf.log")
+    assert report.wait_applies
+    text = str(run_cli("analyze", str(CORPUS / "scenarios" / "runpod-wan-lowvram-gguf.log"), text=True,
+                       columns=200).stdout)
+    assert re.search(r"^\s*wait\s+51\.1s", _breakdown(text), re.M)
+    assert "| wait |" in render_markdown(report)
+
+
+def test_a_phase_timed_as_zero_stays_zero() -> None:
+    # 001's prompts 7-17 print `Prompt executed in 0.02 seconds`, no load line, no bar: cached outputs. Without
+    # a clock their load and sampling are still known: none (0.0), not unknown.
+    prompts = _prompts(_log("001"))
+    cached = [p for p in prompts if p["executed_s"] == 0.02]
+    assert len(cached) == 11
+    for prompt in cached:
+        assert prompt["phases"] == {"load": 0.0, "inference": 0.0, "wait": 0.0, "other": 0.02}
+        assert prompt["not_timed"] is None
+
+
+def test_the_exported_tables_carry_the_reason() -> None:
+    frames = to_frames(analyze(_log("019")))
+    prompts = frames["prompts"]
+    sixth = prompts[prompts["index"] == 5].iloc[0]
+    assert sixth["phases_inference"] != sixth["phases_inference"]  # NaN: missing, not 0.0
+    assert sixth["not_timed"] == '{"inference":"no_sampling_bar","other":"no_sampling_bar"}'
+    assert prompts["not_timed"].isna().sum() == len(prompts) - 1
