@@ -28,6 +28,9 @@ Phases (the attribution rule)
     Without usable timestamps (none, or minute resolution) the log's own durations are used:
     ``Prompt executed in`` is the total, bar elapsed times are inference/load/other, each websocket
     timeout is 10 s of wait, the rest is other; such prompts are marked ``estimated``.
+    Either way a phase the log cannot time is None, never 0.0, with its reason (phases.py): sampling
+    of a prompt that loaded and drew no sampling bar, loading of a prompt that printed no load line
+    in a run whose models a library loads itself (its ``other`` is None then too).
 """
 
 from __future__ import annotations
