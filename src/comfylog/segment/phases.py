@@ -30,6 +30,9 @@ WS_TIMEOUT = timedelta(seconds=WS_TIMEOUT_S)
 LOAD, INFERENCE, WAIT, OTHER = Phase.LOAD, Phase.INFERENCE, Phase.WAIT, Phase.OTHER
 #: Tolerance when checking a bar's placement against its neighbour lines.
 PLACEMENT_SLACK = timedelta(seconds=1)
+#: ``other`` seconds below this are the phases' rounding to the millisecond, not time that could hide
+#: an untimed phase: the stamps show none went to it (it stays 0.0).
+ROUNDING_S = 0.005
 
 
 def secs(delta: timedelta) -> float:
@@ -110,7 +113,8 @@ def paint_timed(
             spans.append(Span(a, b, phase))
     prompt.total_s = secs(end - start)
     phases = _rounded(seconds, prompt.total_s)
-    why = untimed_reasons(bars, loaded, library_loads, clock=True) if phases.other else {}
+    left = phases.other or 0.0
+    why = untimed_reasons(bars, loaded, library_loads, clock=True) if left >= ROUNDING_S else {}
     for name in why:
         setattr(phases, name, None)
     if why:
