@@ -12,13 +12,14 @@ from typing import Any
 import pytest
 
 from comfylog.api import analyze, to_frames
+from comfylog.index import status_notes
 from comfylog.model import UNTIMED
 from comfylog.render.html import render_html
 from comfylog.render.markdown import render_markdown
 from comfylog.rows import report_to_dict
 
 from .cli import run_cli
-from .conftest import CORPUS, corpus_or_skip
+from .conftest import CORPUS, corpus_log, corpus_or_skip
 
 
 def _log(prefix: str) -> Path:
@@ -143,3 +144,11 @@ def test_the_exported_tables_carry_the_reason() -> None:
     assert sixth["phases_inference"] != sixth["phases_inference"]  # NaN: missing, not 0.0
     assert sixth["not_timed"] == '{"inference":"no_sampling_bar","other":"no_sampling_bar"}'
     assert prompts["not_timed"].isna().sum() == len(prompts) - 1
+
+
+def test_dropped_prompts_are_explained_under_every_prompt_table() -> None:
+    # Corpus 019: prompts 2 and 3 were received at 23:15:43 and never ran (the next execution began later).
+    report = analyze(corpus_log("019"))
+    note = "dropped (prompts 2, 3): received, then gone from the queue without running"
+    assert note in " ".join(status_notes(report.prompts))
+    assert note in render_markdown(report)

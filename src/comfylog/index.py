@@ -307,13 +307,31 @@ def not_timed_notes(prompts: Iterable[Prompt]) -> list[str]:
     for prompt in prompts:
         for reason in dict.fromkeys((prompt.not_timed or {}).values()):
             by_reason.setdefault(reason, []).append(prompt.index + 1)
-    notes = []
-    for reason, numbers in by_reason.items():
-        named = ", ".join(map(str, numbers[:NOT_TIMED_NAMED])) + (
-            f" and {len(numbers) - NOT_TIMED_NAMED} more" if len(numbers) > NOT_TIMED_NAMED else "")
-        notes.append(f"— not timed ({'prompt' if len(numbers) == 1 else 'prompts'} {named}): "
-                     f"{UNTIMED.get(reason, reason)}")
-    return notes
+    return [f"— not timed ({_numbers(numbers)}): {UNTIMED.get(reason, reason)}"
+            for reason, numbers in by_reason.items()]
+
+
+#: What a prompt status that is not self-explanatory means, said under the prompt tables.
+STATUS_MEANING = {
+    "dropped": "received, then gone from the queue without running: deleted from the queue or cancelled before "
+               "its turn (ComfyUI logs nothing for that)",
+}
+
+
+def status_notes(prompts: Iterable[Prompt]) -> list[str]:
+    """One note per status in STATUS_MEANING that the prompts shown have, naming them."""
+    by_status: dict[str, list[int]] = {}
+    for prompt in prompts:
+        if prompt.status in STATUS_MEANING:
+            by_status.setdefault(prompt.status, []).append(prompt.index + 1)
+    return [f"{status} ({_numbers(numbers)}): {STATUS_MEANING[status]}" for status, numbers in by_status.items()]
+
+
+def _numbers(numbers: list[int]) -> str:
+    """``prompt 2`` / ``prompts 2, 3 and 4 more``."""
+    named = ", ".join(map(str, numbers[:NOT_TIMED_NAMED])) + (
+        f" and {len(numbers) - NOT_TIMED_NAMED} more" if len(numbers) > NOT_TIMED_NAMED else "")
+    return f"{'prompt' if len(numbers) == 1 else 'prompts'} {named}"
 
 
 def index_of(report: Report) -> ReportIndex:

@@ -24,7 +24,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from ..events import EventKind, Phase
-from ..index import ReportIndex, evidence_in_line_order, index_of, not_timed_notes, own_spans
+from ..index import ReportIndex, evidence_in_line_order, index_of, not_timed_notes, own_spans, status_notes
 from ..model import PHASES, Finding, ProgressBar, Prompt, Report, Run, span_kind
 from ..text import basename, clip, clock, fmt_s, is_time_only, plural, prompts_time_text, span_text, when
 from ..version import __version__
@@ -909,7 +909,7 @@ def _prompt_table(report: Report, page: Page) -> str:
     notes = []
     if any(p.estimated for p in shown):
         notes.append("~ no usable timestamps: phases estimated from the durations the log prints.")
-    notes += not_timed_notes(shown)
+    notes += not_timed_notes(shown) + status_notes(shown)
     if len(report.prompts) > MAX_PROMPT_ROWS:
         hidden = len(report.prompts) - MAX_PROMPT_ROWS
         notes.append(f"{hidden} more prompts not shown (comfylog analyze --format json lists them all).")

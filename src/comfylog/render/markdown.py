@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from ..events import Phase
-from ..index import MainBar, evidence_in_line_order, index_of, not_timed_notes
+from ..index import MainBar, evidence_in_line_order, index_of, not_timed_notes, status_notes
 from ..model import PHASES, Finding, Prompt, Report, Run
 from ..text import basename, clip, clock, fmt_s, gb, plural, when
 from ..version import __version__
@@ -280,7 +280,7 @@ def _prompts(report: Report, limit: int) -> list[str]:
         notes.append("~ estimated from the durations the log prints (no usable timestamps)")
     if notes:
         blocks.append("_" + "; ".join(notes) + "._")
-    blocks += not_timed_notes(prompts[:limit])
+    blocks += not_timed_notes(prompts[:limit]) + status_notes(prompts[:limit])
     return blocks
 
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..events import Phase
-from ..index import evidence_in_line_order, index_of, not_timed_notes, own_spans
+from ..index import evidence_in_line_order, index_of, not_timed_notes, own_spans, status_notes
 from ..model import PHASES, Prompt, Report, Run, span_kind
 from ..text import basename, clip, clock, fmt_s, plural, prompts_time_text, span_text, when
 from .fit import Column, fit_columns, fitted_table
@@ -157,7 +157,7 @@ def _prompts(report: Report, limit: int, width: int) -> Table:
         notes.append(f"{len(report.prompts) - len(shown)} more prompts not shown (--limit, or --format json for all)")
     elif any(p.estimated for p in shown):
         notes.append("~ no usable timestamps: phases estimated from the durations the log prints")
-    notes += not_timed_notes(shown)
+    notes += not_timed_notes(shown) + status_notes(shown)
     return fitted_table(fit, "Prompts", notes)
 
 
