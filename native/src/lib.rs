@@ -13,17 +13,29 @@ pub mod progress;
 pub mod pyitems;
 pub mod pytext;
 pub mod scan;
+pub mod segment;
 pub mod table;
 
 use clean::Counts;
 use pyitems::{items_to_python, ItemBuilder, Times};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+use pyo3::IntoPyObjectExt;
 use scan::Item;
+use segment::event::{FieldType, Kind, SegRow, Value};
+use segment::topy::RecordBuilder;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use table::Table;
+
+pyo3::create_exception!(
+    _native,
+    NotPorted,
+    pyo3::exceptions::PyException,
+    "The native segmenter cannot yet segment this input as the Python one does."
+);
 
 /// Blocks up to this size are scanned in `feed` itself, not on a thread of their own.
 const INLINE_BLOCK_BYTES: usize = 256 << 10;
@@ -48,6 +60,8 @@ struct Scanner {
     /// The parser and counters, here between blocks, with the thread while it scans one.
     state: Option<State>,
     scanning: Option<JoinHandle<Scanned>>,
+    /// With the native segmenter: what makes its records Python's.
+    records: Option<Py<RecordBuilder>>,
     /// Set after a failure: the scanner's state is unknown, it takes no more input.
     broken: bool,
 }
@@ -56,17 +70,99 @@ struct State {
     input: scan::Input,
     /// With a redactor: Python's `redact(text) -> text` (the input knows which lines need it).
     redact: Option<Py<PyAny>>,
+    /// The native segmenter, fed each block's items on the thread that scans it.
+    segmenter: Option<segment::Segmenter>,
+    /// Why the segmenter gave up on this input (segment::NotPorted), if it did.
+    refused: Option<String>,
 }
 
 type Scanned = Result<(State, Vec<Item>), String>;
 
+/// A block's work as `feed` hands it over.
+enum Done {
+    Items(Vec<Item>),
+    Records(segment::Final),
+}
+
 impl State {
     fn scan(&mut self, table: &Table, block: &[u8]) -> Result<Vec<Item>, String> {
         let redact = &self.redact;
-        self.input.scan(&scan::pool(), table, block, |text| {
+        let items = self.input.scan(&scan::pool(), table, block, |text| {
             redact_in_python(redact, text)
-        })
+        })?;
+        Ok(self.segmented(table, items))
     }
+
+    /// The items, or with the native segmenter none: it takes them (and stops at the first it
+    /// cannot segment as Python does).
+    fn segmented(&mut self, table: &Table, items: Vec<Item>) -> Vec<Item> {
+        let Some(seg) = &mut self.segmenter else {
+            return items;
+        };
+        if self.refused.is_none() {
+            if let Err(segment::NotPorted(why)) = seg.feed(table, items) {
+                self.refused = Some(why);
+            }
+        }
+        Vec::new()
+    }
+
+    /// The input ended: the last items, and the segmenter's end.
+    fn close(&mut self, table: &Table) -> Vec<Item> {
+        let rest = self.input.close();
+        let rest = self.segmented(table, rest);
+        if let (Some(seg), None) = (&mut self.segmenter, &self.refused) {
+            if let Err(segment::NotPorted(why)) = seg.finish() {
+                self.refused = Some(why);
+            }
+        }
+        rest
+    }
+}
+
+/// The native segmenter's rows from Python's spec, in the table's order: per row its constants
+/// and its fields (name, FIELD_TYPES name, group); kinds and phases are the table's.
+type SegRowSpec<'py> = (Bound<'py, PyDict>, Vec<(String, String, usize)>);
+
+fn seg_rows(table: &Table, spec: Vec<SegRowSpec<'_>>) -> PyResult<Vec<SegRow>> {
+    if spec.len() != table.rows.len() {
+        return Err(PyValueError::new_err(
+            "the segmenter's rows are not the message table's",
+        ));
+    }
+    let mut rows = Vec::with_capacity(spec.len());
+    for (row, (constants, fields)) in table.rows.iter().zip(spec) {
+        let kind = Kind::parse(&row.kind);
+        let mut values = Vec::new();
+        for (name, value) in constants.iter() {
+            let name: String = name.extract()?;
+            let value = if let Ok(b) = value.cast::<pyo3::types::PyBool>() {
+                Value::Bool(b.is_true())
+            } else if let Ok(i) = value.extract::<i64>() {
+                Value::Int(i)
+            } else if let Ok(f) = value.extract::<f64>() {
+                Value::Float(f)
+            } else {
+                Value::Text(std::sync::Arc::from(value.extract::<String>()?.as_str()))
+            };
+            values.push((name, value));
+        }
+        let fields = fields
+            .into_iter()
+            .map(|(name, ty, group)| {
+                let ty = FieldType::parse(&ty)
+                    .ok_or_else(|| PyValueError::new_err(format!("unknown field type {ty:?}")))?;
+                Ok(segment::event::FieldSpec { name, ty, group })
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        rows.push(SegRow {
+            kind,
+            constants: values,
+            fields,
+            load_phase: row.phase == table::Phase::Load,
+        });
+    }
+    Ok(rows)
 }
 
 /// A line through Python's redactor (read/redact.py), as the Python reader applies it.
@@ -136,14 +232,19 @@ impl Scanner {
     ///
     /// `redaction`: (plain needles, needles looked for in the lower-cased text, `redact(text)`):
     /// a line holding a needle goes through `redact` once cleaned, before anything reads it.
+    ///
+    /// `segmenter`: (the record builder, the segmenter's rows, the input's first run and prompt
+    /// index) to segment in Rust: `feed` and `close` then give the records made final, not items.
     #[new]
-    #[pyo3(signature = (table_text, builder, source, redaction=None))]
+    #[pyo3(signature = (table_text, builder, source, redaction=None, segmenter=None))]
+    #[allow(clippy::type_complexity)]
     fn new(
         py: Python<'_>,
         table_text: &str,
         builder: Py<ItemBuilder>,
         source: Py<PyAny>,
         redaction: Option<(Vec<String>, Vec<String>, Py<PyAny>)>,
+        segmenter: Option<(Py<RecordBuilder>, Vec<SegRowSpec<'_>>, u64, u64)>,
     ) -> PyResult<Scanner> {
         let table = compiled_table(table_text)?;
         builder
@@ -156,47 +257,110 @@ impl Scanner {
                 Some(redact),
             ),
         };
+        let (records, segmenter) = match segmenter {
+            None => (None, None),
+            Some((records, rows, first_run_index, first_prompt_index)) => {
+                let cfg = segment::Config {
+                    source: source.bind(py).extract()?,
+                    first_run_index,
+                    first_prompt_index,
+                    rows: Arc::new(seg_rows(&table, rows)?),
+                };
+                (Some(records), Some(segment::Segmenter::new(cfg)))
+            }
+        };
         Ok(Scanner {
             state: Some(State {
                 input: scan::Input::new(redaction),
                 redact,
+                segmenter,
+                refused: None,
             }),
             table,
             builder,
             source,
             scanning: None,
+            records,
             broken: false,
         })
     }
 
     /// Start scanning a block of whole lines (each ends with a newline but maybe the input's
     /// last); the items of the block fed before it.
-    fn feed<'py>(&mut self, py: Python<'py>, block: &[u8]) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    /// With the native segmenter, the records made final so far (Scanner::records).
+    fn feed<'py>(&mut self, py: Python<'py>, block: &[u8]) -> PyResult<Bound<'py, PyAny>> {
         let mut items = self.finish_scanning(py)?;
-        let state = self.state.take().expect("state between blocks");
         let table = Arc::clone(&self.table);
         if block.len() <= INLINE_BLOCK_BYTES {
+            let state = self.state.take().expect("state between blocks");
             let scanned = py.detach(|| scan_with(state, &table, block));
             items.append(&mut self.settle(scanned)?);
-        } else {
-            let data = block.to_vec();
-            self.scanning = Some(std::thread::spawn(move || scan_with(state, &table, &data)));
+            let done = self.done(items)?;
+            return self.handed(py, done);
         }
-        items_to_python(py, self.builder.get(), self.source.bind(py), items)
+        // what is done is taken before the state goes to the thread, made Python's while it scans
+        let done = self.done(items)?;
+        let state = self.state.take().expect("state between blocks");
+        let data = block.to_vec();
+        self.scanning = Some(std::thread::spawn(move || scan_with(state, &table, &data)));
+        self.handed(py, done)
     }
 
     /// The end of the input: the last block's items and what is still open.
-    fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let mut items = self.finish_scanning(py)?;
         let mut state = self.state.take().expect("state between blocks");
+        let table = Arc::clone(&self.table);
         let closed = py.detach(|| {
             caught(move || {
-                let rest = state.input.close();
+                let rest = state.close(&table);
                 Ok((state, rest))
             })
         });
         items.append(&mut self.settle(closed)?);
-        items_to_python(py, self.builder.get(), self.source.bind(py), items)
+        let done = self.done(items)?;
+        self.handed(py, done)
+    }
+
+    /// After `close`, with the native segmenter: (its summary counters as a dict, the notable
+    /// events as Events, how many were dropped).
+    fn segmented<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let state = self.state.as_mut().expect("state after close");
+        let seg = state
+            .segmenter
+            .as_mut()
+            .ok_or_else(|| PyValueError::new_err("this scanner does not segment"))?;
+        let s = &seg.summary;
+        let summary = PyDict::new(py);
+        summary.set_item("got_prompt", s.got_prompt)?;
+        summary.set_item("executed", s.executed)?;
+        summary.set_item("partial_loads", s.partial_loads)?;
+        summary.set_item("lowvram", s.lowvram)?;
+        summary.set_item("lowvram_module_loads", s.lowvram_module_loads)?;
+        summary.set_item("ws_timeouts", s.ws_timeouts)?;
+        summary.set_item("restarts", s.restarts)?;
+        let notable = std::mem::take(&mut seg.notable);
+        let counts: Vec<Option<u64>> = notable.iter().map(|n| n.count).collect();
+        let dropped = seg.notable_dropped;
+        let events = items_to_python(
+            py,
+            self.builder.get(),
+            self.source.bind(py),
+            notable.into_iter().map(|n| n.item).collect(),
+        )?;
+        for (event, count) in events.iter().zip(counts) {
+            if let Some(count) = count {
+                event.getattr("fields")?.set_item("count", count)?;
+            }
+        }
+        PyTuple::new(
+            py,
+            [
+                summary.into_any(),
+                pyo3::types::PyList::new(py, events)?.into_any(),
+                dropped.into_bound_py_any(py)?,
+            ],
+        )
     }
 
     #[getter]
@@ -267,6 +431,35 @@ impl Scanner {
 }
 
 impl Scanner {
+    /// What is done: the items, or with the native segmenter the records made final (or
+    /// NotPorted: the input is left to Python's segmenter).
+    fn done(&mut self, items: Vec<Item>) -> PyResult<Done> {
+        if self.records.is_none() {
+            return Ok(Done::Items(items));
+        }
+        let state = self.state.as_mut().expect("state between blocks");
+        if let Some(why) = &state.refused {
+            return Err(NotPorted::new_err(why.clone()));
+        }
+        let seg = state.segmenter.as_mut().expect("a segmenter");
+        Ok(Done::Records(seg.take_final()))
+    }
+
+    /// What is done as Python objects: a list of items, or the records' (runs, prompts, bars,
+    /// loads, errors).
+    fn handed<'py>(&self, py: Python<'py>, done: Done) -> PyResult<Bound<'py, PyAny>> {
+        match (done, &self.records) {
+            (Done::Items(items), _) => {
+                let items = items_to_python(py, self.builder.get(), self.source.bind(py), items)?;
+                Ok(pyo3::types::PyList::new(py, items)?.into_any())
+            }
+            (Done::Records(records), Some(builder)) => {
+                Ok(builder.get().to_python(py, records)?.into_any())
+            }
+            (Done::Records(_), None) => unreachable!("records come from a segmenting scanner"),
+        }
+    }
+
     /// Wait for the block being scanned (without the GIL) and take its items back with the state.
     fn finish_scanning(&mut self, py: Python<'_>) -> PyResult<Vec<Item>> {
         if self.broken {
@@ -335,5 +528,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pick_lines, m)?)?;
     m.add_class::<Scanner>()?;
     m.add_class::<ItemBuilder>()?;
+    m.add_class::<RecordBuilder>()?;
+    m.add("NotPorted", m.py().get_type::<NotPorted>())?;
     Ok(())
 }

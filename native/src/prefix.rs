@@ -124,7 +124,7 @@ pub struct Prefixed<'a> {
 }
 
 /// Days from 0001-01-01 to `y-m-d` (proleptic Gregorian), if the date exists.
-fn ordinal(y: i64, m: i64, d: i64) -> Option<i64> {
+pub fn ordinal(y: i64, m: i64, d: i64) -> Option<i64> {
     if !(1..=9999).contains(&y) || !(1..=12).contains(&m) || d < 1 {
         return None;
     }

@@ -208,7 +208,7 @@ fn plain_number<'py>(py: Python<'py>, text: &str, float: bool) -> Option<Bound<'
 }
 
 /// `int(value) if value.is_integer() else value` (a bar's counts).
-fn count<'py>(py: Python<'py>, value: f64) -> PyResult<Bound<'py, PyAny>> {
+pub fn count<'py>(py: Python<'py>, value: f64) -> PyResult<Bound<'py, PyAny>> {
     const EXACT: f64 = 9_007_199_254_740_992.0; // 2**53: every integral double below is an i64
     if value.is_finite() && value.fract() == 0.0 {
         if value.abs() < EXACT {

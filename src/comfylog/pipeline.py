@@ -6,18 +6,20 @@
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 
 from .diagnose import diagnose
 from .gcpolicy import fewer_collections
 from .model import Report, SourceInfo, Summary
 from .parse import Parser
-from .parse.native import NativeParser, scanner
+from .parse.native import NativeParser, native_module, scanner
 from .read.lines import LogInput, open_input, open_text
 from .read.redact import Redactor
 from .read.source import Source
+from .segment.native import FALLBACKS, NativeSegmenter, segmenter
 from .segment.segmenter import RUN_BLOCK, Segmenter
 from .spool import Spool
 
@@ -84,14 +86,22 @@ def build_report(opened: Iterable[LogInput]) -> Report:
     """
     report = empty_report()
     span: Span = (None, None)
+    native_segmenter = segmenter() == "native"
     for index, log in enumerate(opened):
         source = log.source
+        blocks = log.blocks
+        if blocks is not None and native_segmenter and not source.markdown:
+            natively = _segment_natively(index, blocks, source, report)
+            if isinstance(natively, tuple):
+                span = add_input(report, index, source, natively[0], natively[1], span)
+                continue
+            blocks = natively  # the input again, for Python's segmenter
         seg = Segmenter(index, first_run_index=len(report.runs), first_prompt_index=len(report.prompts),
                         reading=source)
         parser: Parser | NativeParser
-        if log.blocks is not None:
+        if blocks is not None:
             parser = NativeParser(index, source)
-            for block in log.blocks:
+            for block in blocks:
                 seg.feed_all(parser.feed(block))
         else:
             assert log.lines is not None
@@ -104,6 +114,33 @@ def build_report(opened: Iterable[LogInput]) -> Report:
     return report
 
 
+def _segment_natively(
+    index: int, blocks: Iterator[bytes], source: Source, report: Report,
+) -> tuple[NativeParser, NativeSegmenter] | Iterator[bytes]:
+    """Input ``index`` through the Rust segmenter (segment/native.py): its parser and results, or,
+    where the port cannot segment it as Python does, the input's blocks again (those read so far,
+    then the rest) for Python's segmenter, with the redaction counts as they were (FALLBACKS counts it).
+    The blocks read are kept until the input ends (the port is not complete: native/SEGMENTER.md)."""
+    module = native_module()
+    assert module is not None
+    seen: list[bytes] = []
+    redactions = dict(source.redactions)
+    parser = NativeParser(index, source, segment=(len(report.runs), len(report.prompts)))
+    seg = NativeSegmenter(index)
+    try:
+        for block in blocks:
+            seen.append(block)
+            seg.take(parser.feed_records(block))
+        seg.take(parser.close_records())
+    except module.NotPorted as exc:
+        FALLBACKS.append((source.name, str(exc)))
+        source.redactions.clear()
+        source.redactions.update(redactions)
+        return itertools.chain(seen, blocks)
+    seg.finish(parser)
+    return parser, seg
+
+
 def empty_report() -> Report:
     """A Report with no input yet: ``add_input`` adds each one."""
     return Report(sources=[], summary=Summary(), runs=Spool(block=RUN_BLOCK), prompts=Spool(), progress_bars=Spool(),
@@ -111,7 +148,8 @@ def empty_report() -> Report:
 
 
 def add_input(
-    report: Report, index: int, source: Source, parser: Parser | NativeParser, seg: Segmenter, span: Span
+    report: Report, index: int, source: Source, parser: Parser | NativeParser, seg: Segmenter | NativeSegmenter,
+    span: Span,
 ) -> Span:
     """Add input ``index``, read to its end (``seg.finish()`` done), to ``report``; the span so far.
 

@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from ..events import Activity, Event, EventKind, Phase
+from ..model import ErrorRecord, Load, Phases, ProgressBar, Prompt, Run, Span
 from ..read.lines import Picker
 from ..read.source import Source, UnusableInput
 from .parser import Item
@@ -103,10 +104,33 @@ def _item_builder(module: ModuleType) -> Any:
     return module.ItemBuilder(Event, Activity, _PHASES, EventKind.PROGRESS_BAR, is_oom, rows)
 
 
+@cache
+def _record_builder(module: ModuleType) -> Any:
+    """The native segmenter's maker of model.py's records (native/src/segment/topy.rs), made once."""
+    return module.RecordBuilder(Run, Prompt, ProgressBar, Load, ErrorRecord, Phases, Span, _PHASES)
+
+
+@cache
+def _segmenter_rows() -> list[tuple[dict[str, Any], list[tuple[str, str, int]]]]:
+    """Per table row, what the native segmenter types fields by: the row's constants and its fields as
+    (name, FIELD_TYPES name, group position) in the order the Python parser adds them."""
+    return [
+        (dict(p.constants), [(f.name, f.type, p.group_names.index(f.name)) for f in p.fields])
+        for p in PATTERNS
+    ]
+
+
+#: What the native segmenter's scanner hands over per block: the records made final, per table
+#: (runs, prompts, progress bars, loads, errors), oldest first.
+Records = tuple[list[Run], list[Prompt], list[ProgressBar], list[Load], list[ErrorRecord]]
+
+
 class NativeParser:
     """The Python Parser's interface over the native scanner: feed blocks, get Events and Activities."""
 
-    def __init__(self, source: int = 0, reading: Source | None = None) -> None:
+    def __init__(self, source: int = 0, reading: Source | None = None, segment: tuple[int, int] | None = None) -> None:
+        """``segment``: (the input's first run index, its first prompt index) to segment in Rust
+        (segment/native.py): ``feed_records`` and ``close_records`` then replace ``feed`` and ``close``."""
         module = native_module()
         if module is None:
             raise ScannerUnavailable("the native scanner is not installed")
@@ -117,8 +141,11 @@ class NativeParser:
             plain = [n for rule in redactor.rules if not rule.folded for n in rule.needles]
             folded = [n for rule in redactor.rules if rule.folded for n in rule.needles]
             redaction = (plain, folded, lambda text: redactor.redact(text, counts))
+        segmenting = None
+        if segment is not None:
+            segmenting = (_record_builder(module), _segmenter_rows(), segment[0], segment[1])
         try:
-            self._scanner = module.Scanner(TABLE_TEXT, _item_builder(module), source, redaction)
+            self._scanner = module.Scanner(TABLE_TEXT, _item_builder(module), source, redaction, segmenting)
         except ValueError as exc:  # the table holds a row Rust's regex cannot run
             raise UnusableInput(f"the message table cannot be read by the native scanner: {exc}") from None
         self.source = source
@@ -138,12 +165,40 @@ class NativeParser:
             raise self._failed(exc) from None
         return items
 
+    def feed_records(self, block: bytes) -> Records:
+        """With the native segmenter: the records made final so far. Raises the module's NotPorted
+        where the segmenter cannot segment the input as Python's does."""
+        try:
+            records: Records = self._scanner.feed(block)
+        except RuntimeError as exc:
+            raise self._failed(exc) from None
+        return records
+
+    def close_records(self) -> Records:
+        """With the native segmenter: the input's last records (the reading counters as close)."""
+        try:
+            records: Records = self._scanner.close()
+        except RuntimeError as exc:
+            raise self._failed(exc) from None
+        self._closed()
+        return records
+
+    def segmented(self) -> tuple[dict[str, Any], list[Event], int]:
+        """After close_records: the segmenter's summary counters, notable events and how many it dropped."""
+        done: tuple[dict[str, Any], list[Event], int] = self._scanner.segmented()
+        return done
+
     def close(self) -> list[Item]:
         """The end of the input: what is still open, and the reading counters onto the Source."""
         try:
             items: list[Item] = self._scanner.close()
         except RuntimeError as exc:
             raise self._failed(exc) from None
+        self._closed()
+        return items
+
+    def _closed(self) -> None:
+        """The reading counters onto the Source, once the input ended."""
         scanner = self._scanner
         self.skipped_lines = scanner.skipped_lines
         self.styles = dict(scanner.styles)
@@ -154,7 +209,6 @@ class NativeParser:
             self.reading.replaced_bytes += scanner.replaced_bytes
             self.reading.truncated_lines += scanner.truncated_lines
             self.reading.repaired_mojibake += scanner.repaired_mojibake
-        return items
 
     def _failed(self, exc: RuntimeError) -> UnusableInput:
         name = self.reading.name if self.reading is not None else "input"

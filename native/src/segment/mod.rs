@@ -1,0 +1,2026 @@
+//! The segmenter in Rust: comfylog/segment/segmenter.py transliterated, run on the scanner's own
+//! items (no Python Event or Activity is made for them), building the same records with the same
+//! arithmetic. SEGMENTER.md (native/) says what is ported. An input this code cannot yet segment
+//! exactly as Python does is refused (`NotPorted`), never segmented differently: the caller then
+//! segments it with Python.
+
+pub mod event;
+pub mod phases;
+pub mod records;
+pub mod topy;
+
+use crate::prefix;
+use crate::pytext;
+use crate::scan::{Activity, Item};
+use crate::table::{Phase, Table};
+use event::{Body, Ev, Kind, SegRow, Value};
+use phases::{
+    bar_span, paint_estimated, paint_timed, py_max, round3, secs, shifted, timedelta_us,
+    total_seconds, BarEv, Ts,
+};
+use records::{Bar, ErrorRec, ImportTime, Load, Prompt, Run};
+use regex::Regex;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, OnceLock};
+
+/// Why an input is left to the Python segmenter: something this port does not do yet.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NotPorted(pub String);
+
+type R<T = ()> = Result<T, NotPorted>;
+
+/// read.prefixes.FINE: a seconds-resolution clock.
+const FINE: f64 = 0.0;
+const MAX_ERROR_CHARS: usize = 500;
+const MAX_IMPORT_PATH_CHARS: usize = 400;
+const MAX_IMPORT_REASON_CHARS: usize = 1000;
+const MAX_NOTABLE: usize = 20_000;
+const RELEASE_EVERY: u64 = 4096;
+const TAIL: usize = 4;
+
+fn start_stage(kind: Kind) -> Option<i64> {
+    match kind {
+        Kind::CudaBanner => Some(0),
+        Kind::WorkerStarting => Some(1),
+        Kind::ManagerStartup => Some(2),
+        Kind::ServerStarting => Some(3),
+        _ => None,
+    }
+}
+
+/// segmenter.py's NOTABLE_KINDS (RULE_FACTS included).
+fn notable(kind: Kind) -> bool {
+    use Kind::*;
+    matches!(
+        kind,
+        CudaBanner
+            | VramState
+            | GpuMemory
+            | GgufQtypes
+            | VideoSampling
+            | LowvramModules
+            | WsTimeout
+            | WsReconnect
+            | Oom
+            | Crash
+            | Exception
+            | Traceback
+            | Interrupted
+            | ServerStopped
+            | LoadRequested
+            | LoadedPartially
+            | LowvramMode
+            | JobStarted
+            | JobFinished
+            | LoadedCompletely
+            | DynamicLoad
+            | RunSetting
+            | VideoMemory
+            | WorkerApi
+            | WsLost
+            | ErrorLine
+            | MemoryLeak
+            | CacheEviction
+            | NetworkVolume
+            | GpuUnsupported
+            | ExtraSearchPath
+            | AllocConf
+            | OomMemory
+            | ExtensionMismatch
+            | TorchNotInstalled
+            | ValidationDetail
+            | UnhandledOutput
+            | HandlerOutput
+            | VideoSeqLen
+            | BuiltinImportFailed
+    )
+}
+
+/// segmenter.py's INCIDENT_KINDS.
+fn incident_kind(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Traceback | Kind::Oom | Kind::ErrorLine | Kind::Crash | Kind::OomMemory
+    )
+}
+
+/// ERROR_LINE_RECORDS.
+fn error_line_record(error: &str) -> Option<&'static str> {
+    Some(match error {
+        "aimdo" => "comfy-aimdo error",
+        "gpu_unavailable" => "GPU is not available: PyTorch CUDA init failed",
+        "handler" => "the RunPod handler raised an exception",
+        "unhealthy" => "the worker failed its fitness checks and exited",
+        _ => return None,
+    })
+}
+
+/// WRAPPER_MEMORY_KEYS.
+fn wrapper_memory_key(what: &str) -> &'static str {
+    match what {
+        "Allocated memory: memory" => "allocated_gb",
+        "Max allocated memory: max_memory" => "max_allocated_gb",
+        "Max reserved memory: max_reserved" => "max_reserved_gb",
+        _ => "memory_gb",
+    }
+}
+
+/// What the segmenter is told once per input.
+#[derive(Clone)]
+pub struct Config {
+    pub source: u64,
+    pub first_run_index: u64,
+    pub first_prompt_index: u64,
+    pub rows: Arc<Vec<SegRow>>,
+}
+
+/// pending.py's Pending: records that may still change, and (`out`) the ones final since the
+/// last hand-over, oldest first. `base` is the table position of `items[0]`.
+pub struct Pending<T> {
+    pub items: VecDeque<T>,
+    base: u64,
+    pub out: Vec<T>,
+}
+
+impl<T> Pending<T> {
+    fn new() -> Self {
+        Pending {
+            items: VecDeque::new(),
+            base: 0,
+            out: Vec::new(),
+        }
+    }
+
+    /// Append a record: its table position.
+    fn append(&mut self, item: T) -> u64 {
+        self.items.push_back(item);
+        self.base + self.items.len() as u64 - 1
+    }
+
+    fn flush_while(&mut self, last: impl Fn(&T) -> bool) {
+        while let Some(front) = self.items.front() {
+            if !last(front) {
+                break;
+            }
+            self.out.push(self.items.pop_front().expect("a front"));
+            self.base += 1;
+        }
+    }
+
+    fn flush(&mut self) {
+        self.base += self.items.len() as u64;
+        self.out.extend(self.items.drain(..));
+    }
+
+    fn at(&mut self, pos: u64) -> &mut T {
+        let i = pos
+            .checked_sub(self.base)
+            .expect("a pending record's position");
+        &mut self.items[i as usize]
+    }
+
+    fn at_ref(&self, pos: u64) -> &T {
+        &self.items[(pos - self.base) as usize]
+    }
+
+    /// Positions of the last `count` pending records, newest first.
+    fn recent_newest_first(&self, count: usize) -> impl Iterator<Item = u64> + '_ {
+        let len = self.items.len();
+        let from = len.saturating_sub(count);
+        (from..len).rev().map(move |i| self.base + i as u64)
+    }
+}
+
+/// model.Summary's counters of one input.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub got_prompt: u64,
+    pub executed: u64,
+    pub partial_loads: u64,
+    pub lowvram: bool,
+    pub lowvram_module_loads: u64,
+    pub ws_timeouts: u64,
+    pub restarts: u64,
+}
+
+/// A notable event: its item (made a Python Event when the input ends), and for the event that
+/// stands for a prompt's `lora key not loaded` lines, their count.
+pub struct Notable {
+    pub item: Item,
+    pub count: Option<u64>,
+}
+
+/// The (run, prompt) whose `lora key not loaded` lines one notable event stands for, and where
+/// that event is in `notable` (None: dropped, the notable list was full).
+type LoraHeld = ((u64, Option<u64>), Option<usize>);
+
+struct Open {
+    prompt: u64,
+    activities: Vec<Activity>,
+    /// (the bar's table position, what its event tells bar_span)
+    bars: Vec<(u64, BarEv)>,
+    loaded: bool,
+}
+
+pub struct Segmenter {
+    cfg: Config,
+    pub runs: Pending<Run>,
+    pub prompts: Pending<Prompt>,
+    pub bars: Pending<Bar>,
+    pub loads: Pending<Load>,
+    pub errors: Pending<ErrorRec>,
+    run_prompt_s: f64,
+    run_estimated: bool,
+    pub notable: Vec<Notable>,
+    pub notable_dropped: u64,
+    pub summary: Summary,
+    run_index: u64,
+    prompt_index: u64,
+    /// The current run's index (runs are pending from it on).
+    run: Option<u64>,
+    run_stage: i64,
+    events_since_marker: u64,
+    prestartup: bool,
+    stated_start: Option<Ts>,
+    /// ((run, prompt), position in `notable` if kept)
+    lora_missed: Option<LoraHeld>,
+    lora_count_dropped: u64,
+    run_busy: bool,
+    queue: VecDeque<u64>,
+    open: Option<Open>,
+    last_activity: Option<Activity>,
+    last_ts: Option<Ts>,
+    requested: VecDeque<Arc<str>>,
+    model_by_size: HashMap<u64, Arc<str>>,
+    last_partial: Option<Arc<str>>,
+    import_records: HashSet<Arc<str>>,
+    tail: VecDeque<Activity>,
+    incident: Option<u64>,
+    incident_traced: bool,
+    ignore_traceback: bool,
+    unloaded_by_oom: bool,
+    /// (the load_batch event's line and time, the count still announced)
+    batch: Option<((u64, Option<Ts>), i64)>,
+    prev_end: Option<Ts>,
+    events: u64,
+    install: Option<(Ts, Ts)>,
+    install_bars: Vec<u64>,
+}
+
+fn round2_key(x: f64) -> u64 {
+    let r: f64 = format!("{x:.2}")
+        .parse()
+        .expect("a formatted float reads back");
+    // dict keys: 0.0 == -0.0
+    if r == 0.0 {
+        0.0f64.to_bits()
+    } else {
+        r.to_bits()
+    }
+}
+
+impl Segmenter {
+    pub fn new(cfg: Config) -> Segmenter {
+        let (run_index, prompt_index) = (cfg.first_run_index, cfg.first_prompt_index);
+        let mut runs = Pending::new();
+        runs.base = run_index;
+        let mut prompts = Pending::new();
+        prompts.base = prompt_index;
+        Segmenter {
+            cfg,
+            runs,
+            prompts,
+            bars: Pending::new(),
+            loads: Pending::new(),
+            errors: Pending::new(),
+            run_prompt_s: 0.0,
+            run_estimated: false,
+            notable: Vec::new(),
+            notable_dropped: 0,
+            summary: Summary::default(),
+            run_index,
+            prompt_index,
+            run: None,
+            run_stage: -1,
+            events_since_marker: 0,
+            prestartup: false,
+            stated_start: None,
+            lora_missed: None,
+            lora_count_dropped: 0,
+            run_busy: false,
+            queue: VecDeque::new(),
+            open: None,
+            last_activity: None,
+            last_ts: None,
+            requested: VecDeque::new(),
+            model_by_size: HashMap::new(),
+            last_partial: None,
+            import_records: HashSet::new(),
+            tail: VecDeque::with_capacity(TAIL),
+            incident: None,
+            incident_traced: false,
+            ignore_traceback: false,
+            unloaded_by_oom: false,
+            batch: None,
+            prev_end: None,
+            events: 0,
+            install: None,
+            install_bars: Vec::new(),
+        }
+    }
+
+    // ---- feeding ------------------------------------------------------------------------------
+
+    /// The items of one block, in order.
+    pub fn feed(&mut self, table: &Table, items: Vec<Item>) -> R {
+        let rows = Arc::clone(&self.cfg.rows);
+        for item in items {
+            match &item {
+                Item::Activity(act) => self.activity(act.clone()),
+                _ => {
+                    let ev = Ev::of(&item, &rows, table, Kind::ProgressBar)
+                        .expect("an item other than an activity is an event");
+                    self.event(&ev, table, &item)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn run_mut(&mut self) -> &mut Run {
+        let index = self.run.expect("a current run");
+        self.runs.at(index)
+    }
+
+    fn activity(&mut self, act: Activity) {
+        if self.run.is_none() {
+            self.ensure_run(act.first_line);
+        }
+        let has_open = self.open.is_some();
+        let run = self.run_mut();
+        if run.started_at.is_none() {
+            run.started_at = Some(act.first_ts);
+        }
+        run.ended_at = Some(act.last_ts);
+        if act.last_line > run.last_line {
+            run.last_line = act.last_line;
+        }
+        if act.resolution > run.resolution {
+            run.resolution = act.resolution;
+        }
+        let outside = !has_open && run.ready_at.is_some() && act.phase == Phase::Load;
+        if let Some(open) = &mut self.open {
+            open.activities.push(act.clone());
+        } else if outside {
+            self.outside(&act);
+        }
+        self.last_ts = Some(act.last_ts);
+        self.last_activity = Some(act.clone());
+        if self.tail.len() == TAIL {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(act);
+    }
+
+    /// segmenter.py's `_outside`.
+    fn outside(&mut self, act: &Activity) {
+        if act.resolution != FINE {
+            return;
+        }
+        let since = self.last_ts.unwrap_or(act.first_ts);
+        let busy = (act.last_ts - since.min(act.first_ts)) as f64 / 1e6;
+        if busy > 0.0 {
+            let run = self.run_mut();
+            run.outside_s = Some(round3(run.outside_s.unwrap_or(0.0) + busy));
+        }
+    }
+
+    fn event(&mut self, ev: &Ev, table: &Table, item: &Item) -> R {
+        let kind = ev.kind;
+        match start_stage(kind) {
+            Some(stage) if !ev.flag("serverless")? => self.start_marker(ev, stage)?,
+            _ => self.events_since_marker += 1,
+        }
+        if self.run.is_none() {
+            self.ensure_run(ev.line);
+        }
+        let run = self.run_mut();
+        if ev.end_line > run.last_line {
+            run.last_line = ev.end_line;
+        }
+        if notable(kind) {
+            self.keep(item);
+        }
+        if !incident_kind(kind) && self.incident.is_some() {
+            self.incident = None;
+            self.incident_traced = false;
+        }
+        if self.ignore_traceback
+            && kind != Kind::Traceback
+            && ev.text("error")?.as_deref() != Some("ignored")
+        {
+            self.ignore_traceback = false;
+        }
+        if self.load_work(kind) {
+            if let Some(open) = &mut self.open {
+                open.loaded = true;
+            }
+        }
+        if !self.install_bars.is_empty()
+            && self.install.is_none()
+            && !matches!(kind, Kind::ProgressBar | Kind::NodeInstall)
+        {
+            self.install_bars.clear();
+        }
+        self.handle(ev, table)?;
+        self.events += 1;
+        if self.events.is_multiple_of(RELEASE_EVERY) {
+            self.release();
+        }
+        Ok(())
+    }
+
+    /// LOAD_KINDS: a kind with a load-phase row.
+    fn load_work(&self, kind: Kind) -> bool {
+        self.cfg.rows.iter().any(|r| r.load_phase && r.kind == kind)
+    }
+
+    fn keep(&mut self, item: &Item) -> Option<usize> {
+        if self.notable.len() < MAX_NOTABLE {
+            self.notable.push(Notable {
+                item: item.clone(),
+                count: None,
+            });
+            Some(self.notable.len() - 1)
+        } else {
+            self.notable_dropped += 1;
+            None
+        }
+    }
+
+    fn handle(&mut self, ev: &Ev, table: &Table) -> R {
+        use Kind::*;
+        match ev.kind {
+            CudaVersion => self.version(ev, |r| &mut r.cuda_version),
+            WorkerStarting => {
+                if ev.flag("serverless")? {
+                    self.run_mut().serverless = true;
+                }
+                Ok(())
+            }
+            TotalVram => self.on_total_vram(ev),
+            VramState => self.on_vram_state(ev),
+            Device => self.on_device(ev),
+            PytorchVersion => self.version(ev, |r| &mut r.pytorch_version),
+            GpuUnsupported => {
+                let gpu = ev.text("gpu")?;
+                let run = self.run_mut();
+                if run.gpu.is_none() {
+                    if let Some(gpu) = gpu {
+                        run.gpu = Some(gpu.to_string());
+                    }
+                }
+                Ok(())
+            }
+            ComfyuiVersion => self.version(ev, |r| &mut r.comfyui_version),
+            ImportHeader => {
+                self.prestartup = ev.text("block")?.as_deref() == Some("Prestartup");
+                Ok(())
+            }
+            ImportTime => self.on_import_time(ev),
+            ServerReady => {
+                let run = self.run_mut();
+                if run.ready_line.is_none() {
+                    run.ready_line = Some(ev.line);
+                }
+                if run.ready_at.is_none() {
+                    run.ready_at = match (ev.ts, run.ended_at) {
+                        (Some(ts), Some(ended)) if ended > ts => Some(ended),
+                        (ts, _) => ts,
+                    };
+                }
+                Ok(())
+            }
+            ServerStopped => {
+                self.run_mut().stopped = true;
+                Ok(())
+            }
+            GpuMemory => {
+                let mut memory = Vec::new();
+                for key in ["used_mib", "free_mib", "total_mib"] {
+                    memory.push((key, ev.must(key)?));
+                }
+                let run = self.run_mut();
+                if run.gpu_memory.is_none() {
+                    run.gpu_memory = Some(memory);
+                }
+                Ok(())
+            }
+            PromptReceived => self.on_prompt_received(ev),
+            PromptExecuted => self.on_prompt_executed(ev),
+            OutputInvalid => self.on_output_invalid(ev),
+            PromptInvalid => self.on_prompt_invalid(ev),
+            Exception => {
+                let prompt = self.executing();
+                if let Some(p) = prompt {
+                    self.prompts.at(p).status = "error";
+                }
+                let kind = if ev.flag("oom")? { "oom" } else { "exception" };
+                let message = match ev.text("message")? {
+                    Some(m) if !m.is_empty() => m.to_string(),
+                    _ => "Exception during processing".to_string(),
+                };
+                self.incident = Some(self.error(prompt, kind, &message, ev, Some(MAX_ERROR_CHARS)));
+                self.incident_traced = false;
+                Ok(())
+            }
+            Interrupted => {
+                let prompt = self.executing();
+                if let Some(p) = prompt {
+                    self.prompts.at(p).status = "interrupted";
+                }
+                self.error(
+                    prompt,
+                    "interrupted",
+                    "Processing interrupted",
+                    ev,
+                    Some(MAX_ERROR_CHARS),
+                );
+                Ok(())
+            }
+            LoadRequested => self.on_load_requested(ev),
+            LoadedCompletely => self.add_load(ev, "complete", None),
+            LoadedPartially => self.add_load(ev, "partial", None),
+            LowvramMode => self.add_load(ev, "lowvram", None),
+            LowvramModules => {
+                let count = match ev.must("count")? {
+                    Value::Int(n) if n >= 0 => n as u64,
+                    other => return Err(NotPorted(format!("lowvram count {other:?}"))),
+                };
+                self.summary.lowvram_module_loads += count;
+                self.summary.lowvram = true;
+                if let Some(p) = self.executing() {
+                    self.prompts.at(p).lowvram_module_loads += count;
+                }
+                Ok(())
+            }
+            GgufQtypes => {
+                let Some(p) = self.executing() else {
+                    return Ok(());
+                };
+                let Some(text) = ev.group_text("qtypes") else {
+                    return Err(NotPorted("gguf_qtypes without its qtypes".into()));
+                };
+                let qtypes = gguf_qtypes(&text)?;
+                let prompt = self.prompts.at(p);
+                let merged = prompt.gguf_qtypes.get_or_insert_with(Vec::new);
+                for (name, count) in qtypes {
+                    match merged.iter_mut().find(|(n, _)| *n == name) {
+                        Some(slot) => slot.1 = slot.1.max(count),
+                        None => merged.push((name, count.max(0))),
+                    }
+                }
+                Ok(())
+            }
+            VideoSampling => {
+                if let Some(p) = self.executing() {
+                    let mut video = Vec::new();
+                    for key in ["frames", "width", "height", "steps"] {
+                        video.push((key, ev.must(key)?));
+                    }
+                    self.prompts.at(p).video = Some(video);
+                }
+                Ok(())
+            }
+            ProgressBar => self.on_progress_bar(ev),
+            WsTimeout => {
+                self.summary.ws_timeouts += 1;
+                if let Some(p) = self.executing() {
+                    self.prompts.at(p).ws_timeouts += 1;
+                }
+                Ok(())
+            }
+            Oom => self.on_oom(ev),
+            Traceback => self.on_traceback(ev),
+            LoadBatch => {
+                let count = match ev.must("count")? {
+                    Value::Int(n) => n,
+                    other => return Err(NotPorted(format!("load_batch count {other:?}"))),
+                };
+                self.batch = Some(((ev.line, ev.ts), count));
+                Ok(())
+            }
+            DynamicLoad => self.on_dynamic_load(ev),
+            RunSetting => self.on_run_setting(ev),
+            ManagerStartup => self.on_manager_startup(ev),
+            LoraKeyMissed => self.on_lora_key_missed(ev),
+            VideoMemory => self.on_video_memory(ev),
+            WorkerApi => {
+                let state = ev.must("state")?;
+                let state = state.text().unwrap_or_default().to_string();
+                if state == "reachable" {
+                    let run = self.run_mut();
+                    if run.api_ready_at.is_none() {
+                        run.api_ready_at = ev.ts;
+                    }
+                } else if state == "exited" || state == "gave_up" {
+                    let text = ev.text("text")?.map_or(state, |t| t.to_string());
+                    let prompt = self.executing();
+                    self.error(prompt, "worker", &text, ev, Some(MAX_ERROR_CHARS));
+                }
+                Ok(())
+            }
+            JobQueued => {
+                let id = ev.must("prompt_id")?;
+                if let Some(p) = self.latest_received() {
+                    let prompt = self.prompts.at(p);
+                    if prompt.prompt_id.is_none() {
+                        prompt.prompt_id = Some(id);
+                    }
+                }
+                Ok(())
+            }
+            WsLost => {
+                let text = ev
+                    .text("text")?
+                    .map_or("websocket lost".to_string(), |t| t.to_string());
+                let prompt = self.executing();
+                self.error(prompt, "ws_lost", &text, ev, Some(MAX_ERROR_CHARS));
+                Ok(())
+            }
+            Crash => self.on_crash(ev, table),
+            ErrorLine => self.on_error_line(ev, table),
+            NodeInstall => self.on_node_install(ev),
+            CudaBanner | ServerStarting | LoadDetail | WsConnected | WsReconnect | JobStarted
+            | JobFinished | CacheEviction | MemoryLeak | JobQueue | NetworkVolume
+            | ExtraSearchPath | AllocConf | OomMemory | ExtensionMismatch | TorchNotInstalled
+            | ValidationDetail | UnhandledOutput | HandlerOutput | VideoSeqLen
+            | BuiltinImportFailed => Ok(()),
+            Unknown => Err(NotPorted("an event kind this port does not know".into())),
+        }
+    }
+
+    /// The input ended: close the run and hand over every record.
+    pub fn finish(&mut self) -> R {
+        self.end_run()?;
+        self.runs.flush();
+        self.prompts.flush();
+        self.bars.flush();
+        self.loads.flush();
+        self.errors.flush();
+        Ok(())
+    }
+
+    // ---- runs ---------------------------------------------------------------------------------
+
+    fn ensure_run(&mut self, line: u64) -> u64 {
+        if self.run.is_none() {
+            let run = Run {
+                index: self.run_index,
+                source: self.cfg.source,
+                first_line: line,
+                last_line: line,
+                ..Run::default()
+            };
+            self.run = Some(self.run_index);
+            self.run_index += 1;
+            self.runs.append(run);
+        }
+        self.run.expect("a run")
+    }
+
+    fn start_marker(&mut self, ev: &Ev, stage: i64) -> R {
+        let mut moved: Vec<Activity> = Vec::new();
+        let again = stage == self.run_stage
+            && (ev.kind == Kind::CudaBanner || self.events_since_marker > 0);
+        let mut had_run = self.run.is_some();
+        if had_run && (self.run_busy || stage < self.run_stage || again) {
+            let cut = if ev.kind == Kind::CudaBanner {
+                ev.line as i64 - 1
+            } else {
+                ev.line as i64
+            };
+            moved = self.take_tail_from(cut);
+            self.end_run()?;
+            had_run = false;
+        }
+        if !had_run {
+            self.ensure_run(moved.first().map_or(ev.line, |a| a.first_line));
+            let restart = self.run_index - self.cfg.first_run_index > 1;
+            self.run_mut().restart = restart;
+            if restart {
+                self.summary.restarts += 1;
+            }
+        }
+        self.run_stage = self.run_stage.max(stage);
+        self.events_since_marker = 0;
+        for act in moved {
+            self.activity(act);
+        }
+        let run = self.run_mut();
+        if run.started_at.is_none() && ev.ts.is_some() {
+            run.started_at = ev.ts;
+        }
+        Ok(())
+    }
+
+    fn take_tail_from(&mut self, line: i64) -> Vec<Activity> {
+        let moved: Vec<Activity> = self
+            .tail
+            .iter()
+            .filter(|a| a.first_line as i64 >= line)
+            .cloned()
+            .collect();
+        if moved.is_empty() {
+            return moved;
+        }
+        let keep: VecDeque<Activity> = self
+            .tail
+            .iter()
+            .filter(|a| (a.first_line as i64) < line)
+            .cloned()
+            .collect();
+        self.last_activity = keep.back().cloned();
+        if let Some(open) = &mut self.open {
+            while open
+                .activities
+                .last()
+                .is_some_and(|a| a.first_line as i64 >= line)
+            {
+                open.activities.pop();
+            }
+        }
+        if self.run.is_some() {
+            let last = keep.back().cloned();
+            let run = self.run_mut();
+            run.ended_at = match last {
+                Some(a) if a.first_line >= run.first_line => Some(a.last_ts),
+                _ => run.started_at,
+            };
+            run.last_line = (line - 1).max(run.first_line as i64) as u64;
+        }
+        self.tail = keep;
+        moved
+    }
+
+    fn end_run(&mut self) -> R {
+        let Some(index) = self.run else {
+            return Ok(());
+        };
+        self.end_batch()?;
+        if self.open.is_some() {
+            let end = self.runs.at(index).ended_at;
+            self.close_prompt(end, None, None)?;
+        }
+        while let Some(p) = self.queue.pop_front() {
+            self.prompts.at(p).status = "unfinished";
+        }
+        let stated = self.stated_start.take();
+        let (run_prompt_s, run_estimated) = (self.run_prompt_s, self.run_estimated);
+        let run = self.runs.at(index);
+        if run.started_at.is_none() && run.ended_at.is_none() {
+            run.started_at = stated;
+        }
+        if let (Some(started), Some(ended)) = (run.started_at, run.ended_at) {
+            let span = secs(ended - started)?;
+            run.span_s = Some(span);
+            if run.resolution != FINE {
+                // minute stamps cannot time a start-up or idle gaps
+            } else if let Some(ready) = run.ready_at {
+                run.startup_s = Some(secs(ready - started)?);
+            }
+            if run.resolution == FINE && !run_estimated {
+                let busy = run.startup_s.unwrap_or(0.0)
+                    + run_prompt_s
+                    + run.outside_s.unwrap_or(0.0)
+                    + run.install_s.unwrap_or(0.0);
+                run.idle_s = Some(round3(py_max(0.0, span - busy)));
+            }
+        }
+        self.run = None;
+        self.run_prompt_s = 0.0;
+        self.run_estimated = false;
+        self.run_stage = -1;
+        self.events_since_marker = 0;
+        self.prestartup = false;
+        self.run_busy = false;
+        self.close_install();
+        self.release();
+        Ok(())
+    }
+
+    /// segmenter.py's `_release`.
+    fn release(&mut self) {
+        let mut live: Vec<u64> = Vec::new();
+        if let Some(open) = &self.open {
+            live.push(open.prompt);
+        }
+        if let Some(&head) = self.queue.front() {
+            live.push(head);
+        }
+        let first_index = live.iter().copied().min().unwrap_or(self.prompt_index);
+        let mut lines: Vec<u64> = live.iter().map(|&p| self.prompts.at_ref(p).line).collect();
+        if let Some(open) = &self.open {
+            lines.extend(open.bars.iter().map(|(b, _)| self.bars.at_ref(*b).line));
+        }
+        if let Some(incident) = self.incident {
+            lines.push(self.errors.at_ref(incident).line);
+        }
+        let first_line = lines.iter().copied().min();
+        self.prompts.flush_while(|p| p.index < first_index);
+        match first_line {
+            None => {
+                self.bars.flush();
+                self.loads.flush();
+                self.errors.flush();
+            }
+            Some(limit) => {
+                self.bars.flush_while(|b| b.line < limit);
+                self.loads.flush_while(|l| l.line < limit);
+                self.errors.flush_while(|e| e.line < limit);
+            }
+        }
+        let current = self.run;
+        self.runs.flush_while(|r| Some(r.index) != current);
+    }
+
+    // ---- start-up facts -----------------------------------------------------------------------
+
+    fn version(&mut self, ev: &Ev, field: fn(&mut Run) -> &mut Option<Value>) -> R {
+        let version = ev.must("version")?;
+        let slot = field(self.run_mut());
+        if !slot.as_ref().is_some_and(Value::truthy) {
+            *slot = Some(version);
+        }
+        Ok(())
+    }
+
+    fn on_total_vram(&mut self, ev: &Ev) -> R {
+        if self.run_mut().total_vram_mb.is_none() {
+            let (vram, ram) = (ev.must("vram_mb")?, ev.must("ram_mb")?);
+            let run = self.run_mut();
+            run.total_vram_mb = Some(vram);
+            run.total_ram_mb = Some(ram);
+        }
+        Ok(())
+    }
+
+    fn on_vram_state(&mut self, ev: &Ev) -> R {
+        let state = ev.must("state")?;
+        if ev.flag("automatic")? {
+            return Ok(());
+        }
+        let run = self.run_mut();
+        if run.vram_state.is_none() {
+            run.vram_state = Some(state.clone());
+        }
+        if !run.vram_states.contains(&state) {
+            run.vram_states.push(state);
+        }
+        Ok(())
+    }
+
+    fn on_device(&mut self, ev: &Ev) -> R {
+        if self.run_mut().device.is_none() {
+            let Some(device) = ev.text("device")? else {
+                return Err(NotPorted("a device event without its device".into()));
+            };
+            let run = self.run_mut();
+            run.gpu = Some(gpu_name(&device));
+            run.device = Some(device);
+        }
+        Ok(())
+    }
+
+    fn on_import_time(&mut self, ev: &Ev) -> R {
+        let failed = ev.flag("failed")?;
+        let Some(path) = ev.text("path")? else {
+            return Err(NotPorted("an import time without its path".into()));
+        };
+        let entry: ImportTime = (ev.must("seconds")?, Arc::clone(&path), failed, ev.line);
+        if self.prestartup {
+            self.run_mut().prestartup_times.push(entry);
+            if failed {
+                let message = format!("custom node's prestartup script failed: {path}");
+                self.error(None, "import_failed", &message, ev, Some(MAX_ERROR_CHARS));
+            }
+            return Ok(());
+        }
+        self.run_mut().import_times.push(entry);
+        if failed && !self.import_records.contains(&path) {
+            self.error(
+                None,
+                "import_failed",
+                &import_message(&path, None),
+                ev,
+                Some(MAX_ERROR_CHARS),
+            );
+            self.import_records.insert(path);
+        }
+        Ok(())
+    }
+
+    fn on_error_line(&mut self, ev: &Ev, table: &Table) -> R {
+        let error = ev.text("error")?;
+        let error = error.as_deref();
+        if error == Some("ignored") {
+            self.ignore_traceback = true;
+            return Ok(());
+        }
+        if let Some(default) = error.and_then(error_line_record) {
+            let message = match ev.text("message")? {
+                Some(m) if !m.is_empty() => m.to_string(),
+                _ => default.to_string(),
+            };
+            let kind: &'static str = if table.is_oom(&message) {
+                "oom"
+            } else {
+                static_error_kind(error.unwrap_or_default())
+            };
+            let prompt = self.executing();
+            self.error(prompt, kind, &message, ev, Some(MAX_ERROR_CHARS));
+            return Ok(());
+        }
+        if error != Some("import_failed") {
+            return Ok(());
+        }
+        let Some(path) = ev.text("path")? else {
+            return Err(NotPorted("import_failed without its path".into()));
+        };
+        let reason = ev.text("message")?.unwrap_or_else(|| Arc::from(""));
+        let message = import_message(&path, Some(&reason));
+        if let Some(pos) = self.incident {
+            let incident = self.errors.at(pos);
+            if incident.prompt.is_none() && matches!(incident.kind, "exception" | "traceback") {
+                incident.kind = "import_failed";
+                incident.message = message;
+                incident.end_line = Some(ev.line);
+                self.import_records.insert(path);
+                return Ok(());
+            }
+        }
+        self.error(None, "import_failed", &message, ev, None);
+        self.import_records.insert(path);
+        Ok(())
+    }
+
+    // ---- prompts ------------------------------------------------------------------------------
+
+    fn on_prompt_received(&mut self, ev: &Ev) -> R {
+        self.run_busy = true;
+        self.summary.got_prompt += 1;
+        let run = self.run.expect("a run");
+        let mut prompt = Prompt::new(self.prompt_index, run, ev.ts, ev.line, self.cfg.source);
+        prompt.last_line = ev.line;
+        let index = self.prompt_index;
+        self.prompt_index += 1;
+        self.prompts.append(prompt);
+        self.queue.push_back(index);
+        if self.open.is_none() {
+            self.start_next(ev.ts);
+        }
+        Ok(())
+    }
+
+    fn new_open(&self, prompt: u64) -> Open {
+        Open {
+            prompt,
+            activities: self.last_activity.iter().cloned().collect(),
+            bars: Vec::new(),
+            loaded: false,
+        }
+    }
+
+    fn start_next(&mut self, after: Option<Ts>) {
+        let Some(index) = self.queue.pop_front() else {
+            self.open = None;
+            return;
+        };
+        let unloaded = std::mem::take(&mut self.unloaded_by_oom);
+        let prompt = self.prompts.at(index);
+        let mut start = prompt.got_at;
+        if let Some(after) = after {
+            if start.is_none_or(|s| after > s) {
+                start = Some(after);
+            }
+        }
+        prompt.started_at = start;
+        prompt.started = true;
+        prompt.cold = unloaded;
+        self.close_install();
+        self.open = Some(self.new_open(index));
+    }
+
+    fn latest_received(&self) -> Option<u64> {
+        if let Some(&last) = self.queue.back() {
+            return Some(last);
+        }
+        self.open.as_ref().map(|o| o.prompt)
+    }
+
+    fn executing(&self) -> Option<u64> {
+        self.open.as_ref().map(|o| o.prompt)
+    }
+
+    fn on_output_invalid(&mut self, ev: &Ev) -> R {
+        let Some(p) = self.latest_received() else {
+            return Ok(());
+        };
+        let output = ev.text("output")?;
+        let prompt = self.prompts.at(p);
+        prompt.invalid_outputs += 1;
+        let count = prompt.invalid_outputs;
+        if count == 1 {
+            let output = output.as_deref().unwrap_or("None");
+            let message = format!("output {output} failed validation");
+            self.error(Some(p), "validation", &message, ev, Some(MAX_ERROR_CHARS));
+        } else if let Some(pos) = self.find_error(p, "validation") {
+            self.errors.at(pos).message = format!("{count} outputs failed validation");
+        }
+        Ok(())
+    }
+
+    fn on_prompt_invalid(&mut self, ev: &Ev) -> R {
+        let prompt = self.latest_received();
+        let detail = ev.text("detail")?.unwrap_or_else(|| Arc::from(""));
+        let message = match dict_message(&detail) {
+            Some(m) if !m.is_empty() => m.to_string(),
+            _ => pytext::head_chars(&detail, 200).to_string(),
+        };
+        let Some(p) = prompt else {
+            self.error(None, "validation", &message, ev, Some(MAX_ERROR_CHARS));
+            return Ok(());
+        };
+        let record = self.find_error(p, "validation");
+        let prompt = self.prompts.at(p);
+        prompt.status = "invalid";
+        prompt.last_line = ev.line;
+        let failed = prompt.invalid_outputs;
+        match record {
+            Some(pos) => {
+                self.errors.at(pos).message = if failed > 0 {
+                    format!("{message} ({failed} outputs failed)")
+                } else {
+                    message
+                };
+            }
+            None => {
+                self.error(Some(p), "validation", &message, ev, Some(MAX_ERROR_CHARS));
+            }
+        }
+        if let Some(i) = self.queue.iter().position(|&q| q == p) {
+            self.queue.remove(i);
+        } else if self.executing() == Some(p) {
+            self.open = None;
+            self.start_next(ev.ts);
+        }
+        Ok(())
+    }
+
+    fn on_traceback(&mut self, ev: &Ev) -> R {
+        if self.ignore_traceback {
+            self.ignore_traceback = false;
+            return Ok(());
+        }
+        let prompt = self.executing();
+        let exc_type = ev.text("exception_type")?;
+        let message = ev.text("message")?.unwrap_or_else(|| Arc::from(""));
+        let text = match &exc_type {
+            Some(t) if !t.is_empty() && !message.is_empty() => format!("{t}: {message}"),
+            Some(t) if !t.is_empty() => t.to_string(),
+            _ => "traceback".to_string(),
+        };
+        let oom = ev.flag("oom")?;
+        if let (Some(pos), false) = (self.incident, self.incident_traced) {
+            self.incident_traced = true;
+            let incident = self.errors.at(pos);
+            incident.end_line = Some(ev.end_line);
+            if oom {
+                incident.kind = "oom";
+            }
+            if incident.message.is_empty() || incident.message == "Exception during processing" {
+                incident.message = text;
+            }
+            return Ok(());
+        }
+        let (kind, text) = match exc_type.as_deref() {
+            None => (
+                "traceback",
+                "traceback with no exception line after it".to_string(),
+            ),
+            Some("KeyboardInterrupt") => ("interrupted", text),
+            Some(_) => (if oom { "oom" } else { "exception" }, text),
+        };
+        if let Some(p) = prompt {
+            if matches!(kind, "oom" | "exception") {
+                self.prompts.at(p).status = "error";
+            }
+        }
+        self.incident = Some(self.error(prompt, kind, &text, ev, Some(MAX_ERROR_CHARS)));
+        self.incident_traced = true;
+        Ok(())
+    }
+
+    fn on_crash(&mut self, ev: &Ev, table: &Table) -> R {
+        let prompt = self.executing();
+        let message = ev
+            .text("message")?
+            .map_or("aborted".to_string(), |m| m.to_string());
+        if let Some(pos) = self.incident {
+            let incident = self.errors.at(pos);
+            incident.end_line = Some(ev.end_line);
+            if incident.kind != "oom" {
+                incident.kind = if table.is_oom(&message) {
+                    "oom"
+                } else {
+                    "crash"
+                };
+            }
+            return Ok(());
+        }
+        if let Some(p) = prompt {
+            self.prompts.at(p).status = "error";
+        }
+        let kind = if table.is_oom(&message) {
+            "oom"
+        } else {
+            "crash"
+        };
+        self.incident = Some(self.error(prompt, kind, &message, ev, Some(MAX_ERROR_CHARS)));
+        self.incident_traced = false;
+        Ok(())
+    }
+
+    fn on_oom(&mut self, ev: &Ev) -> R {
+        let prompt = self.executing();
+        let text = ev.text("text")?;
+        if text
+            .as_deref()
+            .unwrap_or("")
+            .contains("unloading all loaded models")
+        {
+            self.unloaded_by_oom = true;
+        }
+        if ev.flag("recovered")? {
+            let message = text
+                .as_deref()
+                .unwrap_or("ran out of memory, retried tiled")
+                .to_string();
+            self.error(prompt, "oom_recovered", &message, ev, Some(MAX_ERROR_CHARS));
+            return Ok(());
+        }
+        if let Some(pos) = self.incident {
+            let incident = self.errors.at(pos);
+            incident.kind = "oom";
+            incident.end_line = Some(ev.end_line);
+            return Ok(());
+        }
+        if let Some(p) = prompt {
+            self.prompts.at(p).status = "error";
+        }
+        let message = pytext::strip(text.as_deref().unwrap_or("out of memory")).to_string();
+        self.incident = Some(self.error(prompt, "oom", &message, ev, Some(MAX_ERROR_CHARS)));
+        self.incident_traced = false;
+        Ok(())
+    }
+
+    fn on_prompt_executed(&mut self, ev: &Ev) -> R {
+        self.summary.executed += 1;
+        let seconds = match ev.get("seconds")? {
+            Some(v) => Some(v),
+            None => ev.get("hms")?,
+        };
+        let seconds = match seconds {
+            None => None,
+            Some(Value::Float(f)) => Some(f),
+            Some(other) => return Err(NotPorted(format!("executed seconds {other:?}"))),
+        };
+        if self.open.is_none() {
+            let run = self.run.expect("a run");
+            let mut prompt = Prompt::new(self.prompt_index, run, None, ev.line, self.cfg.source);
+            prompt.received = false;
+            prompt.started = true;
+            let index = self.prompt_index;
+            self.prompt_index += 1;
+            if let (Some(ts), Some(s)) = (ev.ts, seconds) {
+                prompt.started_at = Some(shifted(ts, -timedelta_us(s)?)?);
+            }
+            self.prompts.append(prompt);
+            self.open = Some(self.new_open(index));
+        } else if let (Some(ts), Some(s)) = (ev.ts, seconds) {
+            if self.clock_is_fine() {
+                self.match_execution(shifted(ts, -timedelta_us(s)?)?, s)?;
+            }
+        }
+        let p = self.executing().expect("an open prompt");
+        let prompt = self.prompts.at(p);
+        prompt.executed_s = seconds;
+        let status = if prompt.status == "unfinished" {
+            "ok"
+        } else {
+            prompt.status
+        };
+        self.close_prompt(ev.ts, Some(status), Some(ev.line))?;
+        self.prev_end = ev.ts;
+        self.start_next(ev.ts);
+        Ok(())
+    }
+
+    fn clock_is_fine(&self) -> bool {
+        self.last_activity
+            .as_ref()
+            .is_some_and(|a| a.resolution == FINE)
+    }
+
+    fn match_execution(&mut self, began: Ts, seconds: f64) -> R {
+        let head = self.executing().expect("an open prompt");
+        let slack = timedelta_us(2.0 + 0.01 * seconds)?;
+        match self.prompts.at_ref(head).started_at {
+            None => return Ok(()),
+            Some(s) if (s - began).abs() <= slack => return Ok(()),
+            _ => {}
+        }
+        let queued: Vec<u64> = self.queue.iter().copied().collect();
+        for (i, &candidate) in queued.iter().enumerate() {
+            let Some(got_at) = self.prompts.at_ref(candidate).got_at else {
+                continue;
+            };
+            let start = match self.prev_end {
+                Some(prev) if prev > got_at => prev,
+                _ => got_at,
+            };
+            if (start - began).abs() > slack {
+                continue;
+            }
+            for _ in 0..=i {
+                self.queue.pop_front();
+            }
+            for &dropped in std::iter::once(&head).chain(&queued[..i]) {
+                let d = self.prompts.at(dropped);
+                d.started_at = None;
+                d.started = false;
+                d.status = "dropped";
+            }
+            let c = self.prompts.at(candidate);
+            c.started_at = Some(start);
+            c.started = true;
+            self.reassign(head, candidate);
+            self.open.as_mut().expect("open").prompt = candidate;
+            return Ok(());
+        }
+        Ok(())
+    }
+
+    fn reassign(&mut self, head: u64, ran: u64) {
+        let after = self.prompts.at_ref(ran).line;
+        for bar in self.bars.items.iter_mut().rev() {
+            if bar.line <= after {
+                break;
+            }
+            if bar.prompt == Some(head) {
+                bar.prompt = Some(ran);
+            }
+        }
+        for load in self.loads.items.iter_mut().rev() {
+            if load.line <= after {
+                break;
+            }
+            if load.prompt == Some(head) {
+                load.prompt = Some(ran);
+            }
+        }
+        for error in self.errors.items.iter_mut().rev() {
+            if error.line <= after {
+                break;
+            }
+            if error.prompt == Some(head) {
+                error.prompt = Some(ran);
+            }
+        }
+        let recent: Vec<&ErrorRec> = self
+            .errors
+            .recent_newest_first(20)
+            .map(|pos| self.errors.at_ref(pos))
+            .collect();
+        let failed = recent
+            .iter()
+            .any(|e| e.prompt == Some(ran) && matches!(e.kind, "oom" | "exception"));
+        let interrupted = recent
+            .iter()
+            .any(|e| e.prompt == Some(ran) && e.kind == "interrupted");
+        if failed {
+            self.prompts.at(ran).status = "error";
+        } else if interrupted {
+            self.prompts.at(ran).status = "interrupted";
+        }
+        let bars = &self.bars;
+        if let Some(open) = &mut self.open {
+            open.bars.retain(|(b, _)| bars.at_ref(*b).line > after);
+        }
+        let h = self.prompts.at(head);
+        let models = std::mem::take(&mut h.models);
+        let video = h.video.take();
+        let qtypes = h.gguf_qtypes.take();
+        let ws = std::mem::take(&mut h.ws_timeouts);
+        let lowvram = std::mem::take(&mut h.lowvram_module_loads);
+        let r = self.prompts.at(ran);
+        r.models = models;
+        r.video = video;
+        r.gguf_qtypes = qtypes;
+        r.ws_timeouts = ws;
+        r.lowvram_module_loads = lowvram;
+    }
+
+    // ---- loads, bars, worker ------------------------------------------------------------------
+
+    fn on_load_requested(&mut self, ev: &Ev) -> R {
+        self.run_busy = true;
+        if self.batch.is_some() {
+            self.end_batch()?;
+        }
+        let Some(model) = ev.text("model")? else {
+            return Err(NotPorted("load_requested without its model".into()));
+        };
+        self.requested.push_back(Arc::clone(&model));
+        if let Some(p) = self.executing() {
+            let prompt = self.prompts.at(p);
+            if !prompt.models.contains(&model) {
+                prompt.models.push(model);
+            }
+        }
+        Ok(())
+    }
+
+    fn end_batch(&mut self) -> R {
+        if let Some(((line, ts), count)) = self.batch.take() {
+            let n = usize::try_from(count.max(0))
+                .unwrap_or(0)
+                .min(self.requested.len());
+            for _ in 0..n {
+                let model = self.requested.pop_front();
+                self.push_load(line, ts, "complete", model, None, None, None);
+            }
+        }
+        self.requested.clear();
+        Ok(())
+    }
+
+    fn on_dynamic_load(&mut self, ev: &Ev) -> R {
+        let Some(model) = ev.text("model")? else {
+            return Err(NotPorted("dynamic_load without its model".into()));
+        };
+        if let Some(i) = self.requested.iter().position(|m| *m == model) {
+            self.requested.remove(i);
+        }
+        if let Some(p) = self.executing() {
+            let prompt = self.prompts.at(p);
+            if !prompt.models.contains(&model) {
+                prompt.models.push(Arc::clone(&model));
+            }
+        }
+        self.add_load(ev, "dynamic", Some(model))
+    }
+
+    fn loaded_model(&mut self, loaded_mb: Option<f64>, kind: &str) -> Option<Arc<str>> {
+        let model = if let Some(model) = self.requested.pop_front() {
+            if let Some((ev, count)) = self.batch {
+                self.batch = if count > 1 {
+                    Some((ev, count - 1))
+                } else {
+                    None
+                };
+            }
+            Some(model)
+        } else if kind == "partial" {
+            self.last_partial.clone()
+        } else {
+            loaded_mb.and_then(|mb| self.model_by_size.get(&round2_key(mb)).cloned())
+        };
+        if let (Some(model), Some(mb), "complete") = (&model, loaded_mb, kind) {
+            self.model_by_size.insert(round2_key(mb), Arc::clone(model));
+        }
+        if kind == "partial" {
+            self.last_partial = model.clone();
+        }
+        model
+    }
+
+    fn add_load(&mut self, ev: &Ev, kind: &'static str, model: Option<Arc<str>>) -> R {
+        let loaded_mb = ev.get("loaded_mb")?;
+        let model = match model {
+            Some(m) => Some(m),
+            None => {
+                let mb = match &loaded_mb {
+                    None => None,
+                    Some(Value::Float(f)) => Some(*f),
+                    Some(other) => return Err(NotPorted(format!("loaded_mb {other:?}"))),
+                };
+                self.loaded_model(mb, kind)
+            }
+        };
+        let (usable, staged) = (ev.get("usable_mb")?, ev.get("staged_mb")?);
+        self.push_load(ev.line, ev.ts, kind, model, usable, loaded_mb, staged);
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_load(
+        &mut self,
+        line: u64,
+        ts: Option<Ts>,
+        kind: &'static str,
+        model: Option<Arc<str>>,
+        usable_mb: Option<Value>,
+        loaded_mb: Option<Value>,
+        staged_mb: Option<Value>,
+    ) {
+        self.run_busy = true;
+        let prompt = self.executing();
+        self.loads.append(Load {
+            prompt,
+            model,
+            kind,
+            usable_mb,
+            loaded_mb,
+            line,
+            source: self.cfg.source,
+            ts,
+            staged_mb,
+        });
+        if matches!(kind, "partial" | "lowvram") {
+            self.summary.lowvram = true;
+        }
+        if kind == "partial" {
+            self.summary.partial_loads += 1;
+        }
+    }
+
+    fn on_progress_bar(&mut self, ev: &Ev) -> R {
+        self.run_busy = true;
+        self.end_batch()?;
+        let Body::Bar(closed) = &ev.body else {
+            return Err(NotPorted("a progress_bar that is no bar".into()));
+        };
+        let prompt = self.executing();
+        let elapsed_s = bar_seconds(closed.elapsed, closed.done, closed.final_rate, &closed.unit);
+        let bar = Bar {
+            prompt,
+            label: closed.label.clone(),
+            total: closed.total,
+            done: closed.done,
+            final_rate: closed.final_rate,
+            rate_unit: closed.unit.clone(),
+            elapsed_s,
+            line: ev.line,
+            end_line: ev.end_line,
+            source: self.cfg.source,
+            start: None,
+            end: None,
+        };
+        let bar_ev = BarEv {
+            ts: ev.ts,
+            end_ts: ev.end_ts,
+            end_line: ev.end_line,
+            ts_before: closed.ts_before,
+            first_elapsed_s: closed.first_elapsed,
+        };
+        let pos = self.bars.append(bar);
+        if let Some(open) = &mut self.open {
+            open.bars.push((pos, bar_ev));
+            return Ok(());
+        }
+        let (start, end) = bar_span(self.bars.at_ref(pos), &bar_ev, None)?;
+        let bar = self.bars.at(pos);
+        bar.start = start;
+        bar.end = end;
+        let elapsed = bar.elapsed_s;
+        if self.run_mut().ready_at.is_none() {
+            return Ok(());
+        }
+        if let (Some((i0, i1)), Some(end)) = (self.install, end) {
+            if i0 <= end && end <= i1 {
+                return Ok(());
+            }
+        }
+        let run = self.run_mut();
+        run.outside_s = Some(round3(run.outside_s.unwrap_or(0.0) + elapsed));
+        self.install_bars.push(pos);
+        Ok(())
+    }
+
+    // ---- ComfyUI-Manager installs -------------------------------------------------------------
+
+    fn on_node_install(&mut self, ev: &Ev) -> R {
+        let Some(mut ts) = ev.ts else {
+            return Ok(());
+        };
+        if self.open.is_some() || self.run_mut().ready_at.is_none() || !self.clock_is_fine() {
+            return Ok(());
+        }
+        let install = self.install;
+        let mut start = match install {
+            None => {
+                if ev.flag("output")? {
+                    return Ok(());
+                }
+                ts
+            }
+            Some((start, end)) => {
+                ts = ts.max(end);
+                start
+            }
+        };
+        let bars: Vec<u64> = std::mem::take(&mut self.install_bars);
+        for pos in bars {
+            let bar = self.bars.at_ref(pos);
+            if let (Some(b0), Some(b1)) = (bar.start, bar.end) {
+                if b1 <= ts {
+                    let elapsed = bar.elapsed_s;
+                    let run = self.run_mut();
+                    let outside = round3(run.outside_s.unwrap_or(0.0) - elapsed);
+                    run.outside_s = if outside == 0.0 { None } else { Some(outside) };
+                    start = start.min(b0);
+                }
+            }
+        }
+        let added = total_seconds(ts - start)?
+            - match install {
+                None => 0.0,
+                Some((a, b)) => total_seconds(b - a)?,
+            };
+        let run = self.run_mut();
+        run.install_s = Some(round3(run.install_s.unwrap_or(0.0) + added));
+        if install.is_none() {
+            run.install_spans.push((start, ts));
+        } else if let Some(last) = run.install_spans.last_mut() {
+            *last = (start, ts);
+        }
+        self.install = Some((start, ts));
+        Ok(())
+    }
+
+    fn close_install(&mut self) {
+        self.install = None;
+        self.install_bars.clear();
+    }
+
+    fn on_manager_startup(&mut self, ev: &Ev) -> R {
+        let Some(at) = ev.text("at")? else {
+            return Err(NotPorted("manager_startup without its time".into()));
+        };
+        match iso_naive(pytext::strip(&at)) {
+            Some(at) => {
+                self.stated_start = Some(at);
+                Ok(())
+            }
+            None => Err(NotPorted(format!("startup time {at:?}"))),
+        }
+    }
+
+    fn on_run_setting(&mut self, ev: &Ev) -> R {
+        let Body::Message { row, groups, .. } = &ev.body else {
+            return Err(NotPorted("a run setting that is no message".into()));
+        };
+        let mut fields: Vec<(String, Value)> = row.constants.clone();
+        for spec in &row.fields {
+            let Some(Some(text)) = groups.get(spec.group) else {
+                continue;
+            };
+            let value = spec.ty.convert(text)?;
+            match fields.iter_mut().find(|(n, _)| *n == spec.name) {
+                Some(slot) => slot.1 = value,
+                None => fields.push((spec.name.clone(), value)),
+            }
+        }
+        let run = self.run_mut();
+        for (key, value) in fields {
+            if key == "pattern" || key == "text" {
+                continue;
+            }
+            if !run.setup.iter().any(|(k, _)| *k == key) {
+                run.setup.push((key, value));
+            }
+        }
+        Ok(())
+    }
+
+    fn on_lora_key_missed(&mut self, ev: &Ev) -> R {
+        let prompt = self.executing();
+        let key = (self.run.expect("a run"), prompt);
+        if let Some((held, at)) = self.lora_missed {
+            if held == key {
+                match at {
+                    Some(i) => *self.notable[i].count.get_or_insert(1) += 1,
+                    None => self.lora_count_dropped += 1,
+                }
+                return Ok(());
+            }
+        }
+        let at = self.keep(ev.item);
+        if let Some(i) = at {
+            self.notable[i].count = Some(1);
+        }
+        self.lora_missed = Some((key, at));
+        Ok(())
+    }
+
+    fn on_video_memory(&mut self, ev: &Ev) -> R {
+        let Some(p) = self.executing() else {
+            return Ok(());
+        };
+        let (key, value) = match ev.text("device")? {
+            Some(device) => (format!("blocks_{device}_mb"), ev.must("mb")?),
+            None => {
+                let what = ev.text("what")?;
+                let key = wrapper_memory_key(what.as_deref().unwrap_or(""));
+                (key.to_string(), ev.must("gb")?)
+            }
+        };
+        let prompt = self.prompts.at(p);
+        let memory = prompt.memory.get_or_insert_with(Vec::new);
+        let new = value.number().unwrap_or(0.0);
+        match memory.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => {
+                // max(value, old): the old one only where it is greater
+                let old_wins = slot.1.number().unwrap_or(0.0) > new;
+                if !old_wins {
+                    slot.1 = value;
+                }
+            }
+            None => {
+                // max(value, 0.0): 0.0 when the value is below it
+                let kept = if 0.0 > new { Value::Float(0.0) } else { value };
+                memory.push((key, kept));
+            }
+        }
+        Ok(())
+    }
+
+    // ---- errors -------------------------------------------------------------------------------
+
+    /// A new error record (its table position); `limit` None for a message bounded part by part.
+    fn error(
+        &mut self,
+        prompt: Option<u64>,
+        kind: &'static str,
+        message: &str,
+        ev: &Ev,
+        limit: Option<usize>,
+    ) -> u64 {
+        let stripped = pytext::strip(message);
+        let message = match limit {
+            Some(n) => pytext::head_chars(stripped, n),
+            None => stripped,
+        };
+        self.errors.append(ErrorRec {
+            prompt,
+            kind,
+            message: message.to_string(),
+            line: ev.line,
+            source: self.cfg.source,
+            ts: ev.ts,
+            end_line: Some(ev.end_line),
+        })
+    }
+
+    fn find_error(&self, prompt: u64, kind: &str) -> Option<u64> {
+        self.errors.recent_newest_first(50).find(|&pos| {
+            let e = self.errors.at_ref(pos);
+            e.prompt == Some(prompt) && e.kind == kind
+        })
+    }
+
+    // ---- phases -------------------------------------------------------------------------------
+
+    /// segmenter.py's `_close_prompt` of the open prompt.
+    fn close_prompt(
+        &mut self,
+        end: Option<Ts>,
+        status: Option<&'static str>,
+        end_line: Option<u64>,
+    ) -> R {
+        self.end_batch()?;
+        let open = self.open.take().expect("an open prompt");
+        let mut bars: Vec<(Bar, BarEv)> = open
+            .bars
+            .iter()
+            .map(|(pos, bar_ev)| (self.bars.at_ref(*pos).clone(), bar_ev.clone()))
+            .collect();
+        let prompt = self.prompts.at(open.prompt);
+        if let Some(status) = status {
+            prompt.status = status;
+        }
+        prompt.ended_at = end;
+        prompt.last_line = match end_line {
+            Some(line) if line != 0 => line,
+            _ => open
+                .activities
+                .iter()
+                .skip(1)
+                .map(|a| a.last_line)
+                .fold(prompt.line, u64::max),
+        };
+        let all_fine = open.activities.iter().all(|a| a.resolution == FINE);
+        match (prompt.started_at, end) {
+            (Some(start), Some(end)) if all_fine => {
+                paint_timed(
+                    prompt,
+                    start,
+                    end,
+                    &open.activities,
+                    &mut bars,
+                    status.is_none(),
+                )?;
+            }
+            _ => paint_estimated(prompt, &bars, open.loaded),
+        }
+        if prompt.estimated {
+            self.run_estimated = true;
+        } else {
+            self.run_prompt_s += prompt.total_s.unwrap_or(0.0);
+        }
+        for ((pos, _), (bar, _)) in open.bars.iter().zip(bars) {
+            let pending = self.bars.at(*pos);
+            pending.start = bar.start;
+            pending.end = bar.end;
+        }
+        Ok(())
+    }
+
+    /// The records made final since the last call, for the caller to hand on.
+    pub fn take_final(&mut self) -> Final {
+        Final {
+            runs: std::mem::take(&mut self.runs.out),
+            prompts: std::mem::take(&mut self.prompts.out),
+            bars: std::mem::take(&mut self.bars.out),
+            loads: std::mem::take(&mut self.loads.out),
+            errors: std::mem::take(&mut self.errors.out),
+        }
+    }
+}
+
+/// Records that can no longer change, oldest first per table.
+pub struct Final {
+    pub runs: Vec<Run>,
+    pub prompts: Vec<Prompt>,
+    pub bars: Vec<Bar>,
+    pub loads: Vec<Load>,
+    pub errors: Vec<ErrorRec>,
+}
+
+fn static_error_kind(error: &str) -> &'static str {
+    match error {
+        "aimdo" => "aimdo",
+        "gpu_unavailable" => "gpu_unavailable",
+        "handler" => "handler",
+        "unhealthy" => "unhealthy",
+        _ => "error",
+    }
+}
+
+/// segmenter.py's `_dict_message`.
+fn dict_message(detail: &str) -> Option<&str> {
+    let key = "'message': '";
+    let i = detail.find(key)?;
+    let from = i + key.len();
+    let j = detail[from..].find('\'')? + from;
+    // Python: `if j > 0` (j is past the key, so always)
+    Some(&detail[from..j])
+}
+
+fn builtin_node_file_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"[/\\](?:comfy_extras|comfy_api_nodes)[/\\][^/\\]+\.py$")
+            .expect("a valid regex")
+    })
+}
+
+/// segmenter.py's `_import_message`.
+fn import_message(path: &str, reason: Option<&str>) -> String {
+    let what = if builtin_node_file_re().is_match(path) {
+        "built-in node file"
+    } else {
+        "custom node"
+    };
+    let message = format!(
+        "{what} failed to import: {}",
+        pytext::head_chars(path, MAX_IMPORT_PATH_CHARS)
+    );
+    match reason {
+        None => message,
+        Some(reason) => format!(
+            "{message} ({})",
+            pytext::head_chars(pytext::strip(reason), MAX_IMPORT_REASON_CHARS)
+        ),
+    }
+}
+
+/// table.py's `gpu_name`: the device index in front and the allocator after it taken away.
+pub fn gpu_name(device: &str) -> String {
+    let name = pytext::strip(device);
+    let name = strip_device_index(name);
+    // ALLOCATOR_SUFFIX_RE `(?<!\s)\s+:\s+\S+$`: a last word after " : " at the end
+    let chars: Vec<(usize, char)> = name.char_indices().collect();
+    let mut i = chars.len();
+    while i > 0 && !pytext::is_space(chars[i - 1].1) {
+        i -= 1;
+    }
+    let word_start = i;
+    if word_start == chars.len() {
+        return name.to_string();
+    }
+    while i > 0 && pytext::is_space(chars[i - 1].1) {
+        i -= 1;
+    }
+    if i == word_start || i == 0 || chars[i - 1].1 != ':' {
+        return name.to_string();
+    }
+    i -= 1; // the colon
+    let colon = i;
+    while i > 0 && pytext::is_space(chars[i - 1].1) {
+        i -= 1;
+    }
+    if i == colon {
+        return name.to_string();
+    }
+    name[..chars[i].0].to_string()
+}
+
+/// DEVICE_INDEX_RE `^(?:cuda|xpu|mps|npu|mlu):\d+\s+` removed.
+fn strip_device_index(name: &str) -> &str {
+    for prefix in ["cuda:", "xpu:", "mps:", "npu:", "mlu:"] {
+        let Some(rest) = name.strip_prefix(prefix) else {
+            continue;
+        };
+        let digits = rest
+            .char_indices()
+            .find(|(_, c)| !pytext::is_decimal(*c))
+            .map_or(rest.len(), |(i, _)| i);
+        if digits == 0 {
+            return name;
+        }
+        let after = &rest[digits..];
+        let spaces = after
+            .char_indices()
+            .find(|(_, c)| !pytext::is_space(*c))
+            .map_or(after.len(), |(i, _)| i);
+        if spaces == 0 {
+            return name;
+        }
+        return &after[spaces..];
+    }
+    name
+}
+
+/// `datetime.fromisoformat(text)` for a naive `YYYY-MM-DD HH:MM:SS[.ffffff]` (what ComfyUI-Manager
+/// prints); None for anything else (not ported: Python reads more forms).
+fn iso_naive(text: &str) -> Option<Ts> {
+    let b = text.as_bytes();
+    if b.len() < 19 || !(b[10] == b' ' || b[10] == b'T') {
+        return None;
+    }
+    let num = |s: &[u8]| -> Option<i64> {
+        if s.iter().all(u8::is_ascii_digit) {
+            std::str::from_utf8(s).ok()?.parse().ok()
+        } else {
+            None
+        }
+    };
+    if b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (y, mo, d) = (num(&b[0..4])?, num(&b[5..7])?, num(&b[8..10])?);
+    let (h, mi, s) = (num(&b[11..13])?, num(&b[14..16])?, num(&b[17..19])?);
+    let micro = match &b[19..] {
+        [] => 0,
+        [b'.', digits @ ..] if digits.len() == 6 => num(digits)?,
+        [b'.', digits @ ..] if digits.len() == 3 => num(digits)? * 1000,
+        _ => return None,
+    };
+    if h > 23 || mi > 59 || s > 59 {
+        return None;
+    }
+    let days = prefix::ordinal(y, mo, d)?;
+    Some(((days * 24 + h) * 60 + mi) * 60_000_000 + s * 1_000_000 + micro)
+}
+
+/// table.py's `gguf_qtypes`: `F32 (2), F16 (693)` as (name, count), a name met again keeping its
+/// first place and its last count (a dict).
+fn gguf_qtypes(text: &str) -> R<Vec<(String, i64)>> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        pytext::compile(r"\b(\w{1,64}) \((\d{1,12})\)").expect("QTYPE_RE compiles")
+    });
+    let mut out: Vec<(String, i64)> = Vec::new();
+    for caps in re.captures_iter(text) {
+        let (name, count) = (&caps[1], &caps[2]);
+        let Some(count) = prefix::digits_value(count) else {
+            return Err(NotPorted(format!("gguf qtype count {count:?}")));
+        };
+        match out.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = count,
+            None => out.push((name.to_string(), count)),
+        }
+    }
+    Ok(out)
+}
+
+/// parse/progress.py's `bar_seconds`.
+fn bar_seconds(elapsed_s: f64, done: f64, rate: Option<f64>, unit: &str) -> f64 {
+    let Some(rate) = rate else {
+        return elapsed_s;
+    };
+    if rate <= 0.0 || done <= 0.0 {
+        return elapsed_s;
+    }
+    let seconds = if unit == "s/it" {
+        done * rate
+    } else if let Some(base) = unit.strip_suffix("/s") {
+        let mut chars = base.chars();
+        let scale = match (chars.next(), base.chars().count() > 1) {
+            (Some('k'), true) => 1e3,
+            (Some('M'), true) => 1e6,
+            (Some('G'), true) => 1e9,
+            (Some('T'), true) => 1e12,
+            (Some('P'), true) => 1e15,
+            _ => 1.0,
+        };
+        done / (rate * scale)
+    } else {
+        return elapsed_s;
+    };
+    if elapsed_s <= seconds && seconds < elapsed_s + 1.0 {
+        round3(seconds)
+    } else {
+        elapsed_s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gpu_names_as_table_py_gives_them() {
+        for (device, want) in [
+            (
+                "cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync",
+                "NVIDIA GeForce RTX 4090",
+            ),
+            ("cuda:0 NVIDIA A10G : native", "NVIDIA A10G"),
+            ("mps", "mps"),
+            ("cpu", "cpu"),
+            (
+                "xpu:0 Intel(R) Arc(TM) A770 Graphics : native",
+                "Intel(R) Arc(TM) A770 Graphics",
+            ),
+            ("privateuseone", "privateuseone"),
+            (" cuda:0 X :  a b", "X :  a b"),
+            ("cuda:0  : x", ": x"),
+            ("x :b", "x :b"),
+        ] {
+            assert_eq!(gpu_name(device), want, "{device}");
+        }
+    }
+
+    #[test]
+    fn manager_start_times_are_read_as_fromisoformat_reads_them() {
+        let day = prefix::ordinal(2024, 9, 6).unwrap();
+        assert_eq!(
+            iso_naive("2024-09-06 17:45:12.542891"),
+            Some(((day * 24 + 17) * 60 + 45) * 60_000_000 + 12_542_891)
+        );
+        assert_eq!(
+            iso_naive("2024-09-06 17:45:12"),
+            Some(((day * 24 + 17) * 60 + 45) * 60_000_000 + 12_000_000)
+        );
+        assert_eq!(
+            iso_naive("2025-02-17 03:03:20.434"),
+            iso_naive("2025-02-17 03:03:20.434000")
+        );
+        assert_eq!(iso_naive("2024-09-06 17:45:12+02:00"), None);
+        assert_eq!(iso_naive("2024-02-30 17:45:12"), None);
+    }
+
+    #[test]
+    fn bar_seconds_as_progress_py() {
+        // 8/8 [00:07<00:00, 1.05it/s]: 8 / 1.05
+        assert_eq!(bar_seconds(7.0, 8.0, Some(1.05), "it/s"), 7.619);
+        assert_eq!(bar_seconds(7.0, 8.0, Some(0.5), "it/s"), 7.0);
+        assert_eq!(bar_seconds(3.0, 20.0e6, Some(6.5), "MB/s"), 3.077);
+        assert_eq!(bar_seconds(3.0, 0.0, Some(6.5), "it/s"), 3.0);
+    }
+
+    #[test]
+    fn dict_messages_as_segmenter_py() {
+        assert_eq!(
+            dict_message(
+                "{'type': 'x', 'message': 'Prompt outputs failed validation', 'details': ''}"
+            ),
+            Some("Prompt outputs failed validation")
+        );
+        assert_eq!(dict_message("no dict"), None);
+        assert_eq!(dict_message("{'message': 'unterminated"), None);
+    }
+}

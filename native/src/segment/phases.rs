@@ -1,0 +1,429 @@
+//! segment/phases.py: a prompt's seconds given to exactly one phase each, with Python's own
+//! arithmetic: times are naive datetimes as microseconds (since 0001-01-01), `timedelta(seconds=x)`
+//! is CPython's rounding of a float to microseconds, `total_seconds()` microseconds / 1e6 and
+//! `round(x, 3)` the correctly rounded decimal, so every float the JSON shows is the same double.
+
+use super::records::{Bar, Num, Phases, Prompt, Span};
+use super::NotPorted;
+use crate::scan::Activity;
+use crate::table::Phase;
+
+pub type Ts = i64;
+
+/// worker-comfyui waits this long on the websocket before it logs a timeout line.
+pub const WS_TIMEOUT_S: f64 = 10.0;
+const WS_TIMEOUT_US: i64 = 10_000_000;
+/// Tolerance when checking a bar's placement against its neighbour lines.
+const PLACEMENT_SLACK_US: i64 = 1_000_000;
+/// datetime.max as microseconds since 0001-01-01 (a time past it is Python's OverflowError).
+const MAX_TS: i64 = 315_537_897_599_999_999;
+/// Below 2**53 microseconds an int's true division by 10**6 is one correctly rounded double
+/// operation in both languages.
+const EXACT_US: i64 = 1 << 53;
+
+/// `round(x, 3)`: Python rounds the exact binary value to 3 decimals, ties to even, and reads the
+/// decimal back; Rust's formatting with a precision is that exact rounding.
+pub fn round3(x: f64) -> f64 {
+    if !x.is_finite() {
+        return x;
+    }
+    format!("{x:.3}")
+        .parse()
+        .expect("a formatted float reads back")
+}
+
+/// Python's `max(a, b)` on floats: `a` unless `b > a` (so max(-0.0, 0.0) is -0.0).
+pub fn py_max(a: f64, b: f64) -> f64 {
+    if b > a {
+        b
+    } else {
+        a
+    }
+}
+
+/// Python's `min(a, b)` on floats: `a` unless `b < a`.
+pub fn py_min(a: f64, b: f64) -> f64 {
+    if b < a {
+        b
+    } else {
+        a
+    }
+}
+
+/// `timedelta(seconds=x)` in microseconds, rounded as CPython's constructor rounds a float:
+/// the whole seconds exactly, the fraction times 10**6 in floating point, its remainder rounded
+/// half to even against the total.
+pub fn timedelta_us(seconds: f64) -> Result<i64, NotPorted> {
+    if !seconds.is_finite() || seconds.abs() >= 8.0e13 {
+        return Err(NotPorted(format!("timedelta(seconds={seconds})")));
+    }
+    let whole = seconds.trunc();
+    let frac = seconds - whole;
+    let mut us = whole as i64 * 1_000_000;
+    if frac == 0.0 {
+        return Ok(us);
+    }
+    let scaled = frac * 1e6;
+    let scaled_whole = scaled.trunc();
+    us += scaled_whole as i64;
+    let leftover = scaled - scaled_whole;
+    if leftover != 0.0 {
+        let mut rounded = leftover.round();
+        if (rounded - leftover).abs() == 0.5 {
+            let odd = (us & 1) as f64;
+            rounded = 2.0 * ((leftover + odd) * 0.5).round() - odd;
+        }
+        us += rounded as i64;
+    }
+    Ok(us)
+}
+
+/// A time moved by `us` microseconds, refused where Python's datetime would overflow.
+pub fn shifted(ts: Ts, us: i64) -> Result<Ts, NotPorted> {
+    match ts.checked_add(us) {
+        Some(t) if (0..=MAX_TS).contains(&t) => Ok(t),
+        _ => Err(NotPorted("a time past datetime's range".into())),
+    }
+}
+
+/// `timedelta.total_seconds()` of `us` microseconds.
+pub fn total_seconds(us: i64) -> Result<f64, NotPorted> {
+    if us.abs() >= EXACT_US {
+        return Err(NotPorted("a time difference of centuries".into()));
+    }
+    Ok(us as f64 / 1e6)
+}
+
+/// phases.py's `secs`.
+pub fn secs(us: i64) -> Result<f64, NotPorted> {
+    Ok(round3(total_seconds(us)?))
+}
+
+/// The data a bar's event gives bar_span besides the bar: its times, end line, the time of the
+/// line before it and tqdm's first elapsed.
+#[derive(Clone, Debug)]
+pub struct BarEv {
+    pub ts: Option<Ts>,
+    pub end_ts: Option<Ts>,
+    pub end_line: u64,
+    pub ts_before: Option<Ts>,
+    pub first_elapsed_s: f64,
+}
+
+/// phases.py's `bar_span`.
+pub fn bar_span(
+    bar: &Bar,
+    ev: &BarEv,
+    ts_after: Option<Ts>,
+) -> Result<(Option<Ts>, Option<Ts>), NotPorted> {
+    let elapsed = timedelta_us(bar.elapsed_s)?;
+    let end_reading = match ev.end_ts {
+        Some(end) => Some((shifted(end, -elapsed)?, end)),
+        None => None,
+    };
+    if let Some((start, end)) = end_reading {
+        let fits = match ev.ts_before {
+            None => true,
+            Some(before) => start >= shifted(before, -PLACEMENT_SLACK_US)?,
+        };
+        if fits {
+            return Ok((Some(start), Some(end)));
+        }
+    }
+    if let Some(ts) = ev.ts {
+        let start = shifted(ts, -timedelta_us(ev.first_elapsed_s)?)?;
+        let stop = shifted(start, elapsed)?;
+        let fits = match ts_after {
+            None => true,
+            Some(after) => stop <= shifted(after, PLACEMENT_SLACK_US)?,
+        };
+        if fits {
+            return Ok((Some(start), Some(stop)));
+        }
+    }
+    Ok(match end_reading {
+        Some((start, end)) => (Some(start), Some(end)),
+        None => (None, None),
+    })
+}
+
+type Seg = (Ts, Ts, Phase);
+
+/// phases.py's `paint_timed`: rule 1 from the activities, rule 2 from the bars.
+pub fn paint_timed(
+    prompt: &mut Prompt,
+    start: Ts,
+    end: Ts,
+    activities: &[Activity],
+    bars: &mut [(Bar, BarEv)],
+    unfinished: bool,
+) -> Result<(), NotPorted> {
+    let end = if end < start { start } else { end };
+    let mut segs: Vec<Seg> = Vec::new();
+    let mut prev = start;
+    'acts: for act in activities {
+        let (first, phase) = (act.first_ts, act.phase);
+        let points: &[Ts] = if first == act.last_ts {
+            &[first]
+        } else {
+            &[first, act.last_ts]
+        };
+        for &t in points {
+            if t <= prev {
+                continue;
+            }
+            let t2 = t.min(end);
+            if phase == Phase::Wait {
+                let w0 = prev.max(shifted(t2, -WS_TIMEOUT_US)?);
+                if w0 > prev {
+                    segs.push((prev, w0, Phase::Other));
+                }
+                segs.push((w0, t2, Phase::Wait));
+            } else {
+                segs.push((prev, t2, phase));
+            }
+            prev = t2;
+            if prev >= end {
+                break 'acts;
+            }
+        }
+    }
+    if prev < end {
+        segs.push((prev, end, Phase::Other));
+    }
+    if !bars.is_empty() {
+        segs = paint_bars(segs, start, end, activities, bars, unfinished)?;
+    }
+    let mut seconds = [0.0f64; 4];
+    let mut spans: Vec<Span> = Vec::new();
+    for (a, b, phase) in segs {
+        if b <= a {
+            continue;
+        }
+        seconds[usize::from(phase.index())] += total_seconds(b - a)?;
+        match spans.last_mut() {
+            Some(last) if last.phase == phase && last.end == a => last.end = b,
+            _ => spans.push(Span {
+                start: a,
+                end: b,
+                phase,
+            }),
+        }
+    }
+    let total = secs(end - start)?;
+    prompt.total_s = Some(total);
+    prompt.phases = rounded(&seconds, total);
+    prompt.spans = spans;
+    prompt.estimated = false;
+    Ok(())
+}
+
+/// Python's `bisect_right(items, x, key=key)`, step for step (the list need not be sorted).
+fn bisect_right<T, K: PartialOrd>(items: &[T], x: &K, lo: usize, key: impl Fn(&T) -> K) -> usize {
+    let (mut lo, mut hi) = (lo, items.len());
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if *x < key(&items[mid]) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    lo
+}
+
+/// Python's `bisect_left(items, x, lo=lo, key=key)`.
+fn bisect_left<T, K: PartialOrd>(items: &[T], x: &K, lo: usize, key: impl Fn(&T) -> K) -> usize {
+    let (mut lo, mut hi) = (lo, items.len());
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if key(&items[mid]) < *x {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// phases.py's `_paint_bars`.
+fn paint_bars(
+    mut segs: Vec<Seg>,
+    start: Ts,
+    end: Ts,
+    activities: &[Activity],
+    bars: &mut [(Bar, BarEv)],
+    unfinished: bool,
+) -> Result<Vec<Seg>, NotPorted> {
+    let mut overlays: Vec<Seg> = Vec::new();
+    let last_index = bars.len() - 1;
+    for (i, (bar, ev)) in bars.iter_mut().enumerate() {
+        let k = bisect_right(activities, &ev.end_line, 0, |a| a.first_line);
+        let ts_after = activities.get(k).map(|a| a.first_ts);
+        let (Some(b0), Some(mut b1)) = bar_span(bar, ev, ts_after)? else {
+            continue;
+        };
+        if unfinished && i == last_index && bar.done < bar.total {
+            b1 = b1.max(end);
+        }
+        bar.start = Some(b0);
+        bar.end = Some(b1);
+        let phase = if bar.is_loading() {
+            Phase::Load
+        } else {
+            Phase::Inference
+        };
+        overlays.push((b0, b1, phase));
+    }
+    // inference painted last: it wins (a stable sort, as Python's)
+    overlays.sort_by_key(|o| o.2 == Phase::Inference);
+    for (o0, o1, phase) in overlays {
+        let (o0, o1) = (o0.max(start), o1.min(end));
+        if o1 > o0 {
+            segs = overlay(segs, o0, o1, phase);
+        }
+    }
+    Ok(segs)
+}
+
+/// phases.py's `_overlay`.
+fn overlay(segs: Vec<Seg>, o0: Ts, o1: Ts, phase: Phase) -> Vec<Seg> {
+    let first = bisect_right(&segs, &o0, 0, |s| s.1);
+    let after = bisect_left(&segs, &o1, first, |s| s.0);
+    let mut out: Vec<Seg> = Vec::with_capacity(segs.len() + 2);
+    out.extend_from_slice(&segs[..first]);
+    if first < after {
+        let (a, _, ph) = segs[first];
+        if a < o0 {
+            out.push((a, o0, ph));
+        }
+    }
+    out.push((o0, o1, phase));
+    if first < after {
+        let (_, b, ph) = segs[after - 1];
+        if b > o1 {
+            out.push((o1, b, ph));
+        }
+    }
+    out.extend_from_slice(&segs[after..]);
+    out
+}
+
+/// phases.py's `paint_estimated`. Python's `sum([])` is the int 0, and `min(0, total)` keeps it:
+/// a phase with no bar stays an int (Num) as in Python, which the JSON shows as `0`.
+pub fn paint_estimated(prompt: &mut Prompt, bars: &[(Bar, BarEv)], loaded: bool) {
+    let mut sampling: Vec<f64> = Vec::new();
+    let mut loading: Vec<f64> = Vec::new();
+    for (bar, _) in bars {
+        if bar.is_loading() {
+            loading.push(bar.elapsed_s);
+        } else {
+            sampling.push(bar.elapsed_s);
+        }
+    }
+    let mut inference = py_sum(&sampling);
+    let mut load_bars = py_sum(&loading);
+    let mut wait = prompt.ws_timeouts as f64 * WS_TIMEOUT_S;
+    let total = prompt.executed_s;
+    if let Some(total) = total {
+        inference = inference.min_float(total);
+        load_bars = load_bars.min_float(total - inference.float());
+        wait = py_min(wait, total - inference.float() - load_bars.float());
+    }
+    let load = if loaded { None } else { Some(load_bars) };
+    let sampled = if !loaded || !sampling.is_empty() {
+        Some(inference)
+    } else {
+        None
+    };
+    let other = match (load, total, sampled) {
+        (Some(load), Some(total), Some(_)) => {
+            Some(py_max(0.0, total - inference.float() - load.float() - wait))
+        }
+        _ => None,
+    };
+    prompt.total_s = total.map(round3);
+    prompt.phases = Phases {
+        load: load.map(Num::round3),
+        inference: sampled.map(Num::round3),
+        wait: Some(Num::Float(round3(wait))),
+        other: other.map(|o| Num::Float(round3(o))),
+    };
+    prompt.estimated = true;
+    prompt.spans = Vec::new();
+}
+
+/// Python's `sum()` of floats: the int 0 when empty, else 0 + each in order.
+fn py_sum(values: &[f64]) -> Num {
+    let mut iter = values.iter();
+    let Some(&first) = iter.next() else {
+        return Num::Int(0);
+    };
+    let mut total = 0.0 + first; // the int 0 plus a float: float(0) + x
+    for &v in iter {
+        total += v;
+    }
+    Num::Float(total)
+}
+
+/// phases.py's `_rounded`: the phases to ms, the rounding remainder in `other`.
+fn rounded(seconds: &[f64; 4], total: f64) -> Phases {
+    let load = round3(seconds[0]);
+    let inference = round3(seconds[1]);
+    let wait = round3(seconds[2]);
+    let other = round3(total - load - inference - wait);
+    Phases {
+        load: Some(Num::Float(load)),
+        inference: Some(Num::Float(inference)),
+        wait: Some(Num::Float(wait)),
+        other: Some(Num::Float(py_max(other, 0.0))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What CPython 3.11 gives for `round(x, 3)`.
+    #[test]
+    fn round3_is_pythons_round() {
+        for (x, want) in [
+            (0.0625, 0.062),
+            (0.0635, 0.064),
+            (2.675, 2.675),
+            (2.6745, 2.675),
+            (1.0005, 1.0),
+            (0.0005, 0.001),
+            (-0.0004, -0.0),
+            (123456.7895, 123456.789),
+            (7.6190476190476195, 7.619),
+        ] {
+            let got = round3(x);
+            assert_eq!(got.to_bits(), f64::to_bits(want), "round({x}, 3) = {got}");
+        }
+    }
+
+    /// What CPython 3.11's `timedelta(seconds=x) // timedelta(microseconds=1)` gives.
+    #[test]
+    fn timedelta_rounds_as_cpython() {
+        for (x, want) in [
+            (7.6, 7_600_000),
+            (0.0000005, 0),
+            (0.0000015, 2),
+            (0.0000025, 2),
+            (1.0000005, 1_000_001),
+            (-0.0000015, -2),
+            (1234.567891, 1_234_567_891),
+            (109.83, 109_830_000),
+            (-109.83, -109_830_000),
+        ] {
+            assert_eq!(timedelta_us(x).unwrap(), want, "timedelta(seconds={x})");
+        }
+    }
+
+    #[test]
+    fn python_max_and_min_keep_the_first_on_ties() {
+        assert!(py_max(-0.0, 0.0).is_sign_negative());
+        assert!(py_min(0.0, -0.0).is_sign_positive());
+    }
+}

@@ -1,0 +1,79 @@
+"""The segmenter in Rust (native/src/segment/, issue 14): segmenter.py's work done on the native
+scanner's own items, so that no Python Event or Activity is made for them; only the records (and
+the notable events the report keeps) cross into Python, in batches as they become final.
+
+Which segmenter runs: ``COMFYLOG_SEGMENTER=python`` (and, for now, unset) the Python one, the
+reference; ``COMFYLOG_SEGMENTER=native`` the Rust one, for inputs the native scanner reads (not
+markdown, console copies or saved streams, nor ``comfylog watch``). The port is not complete
+(native/SEGMENTER.md): an input it cannot segment exactly as Python does raises NotPorted, and the
+pipeline segments that input with Python instead; FALLBACKS counts those inputs.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..events import Event
+from ..model import ErrorRecord, Load, ProgressBar, Prompt, Run, Summary
+from ..parse.native import NativeParser, Records
+from ..read.source import UnusableInput
+from ..spool import Spool
+from .segmenter import RUN_BLOCK
+
+SEGMENTER_ENV = "COMFYLOG_SEGMENTER"
+SEGMENTERS = ("python", "native")
+
+#: Inputs the native segmenter gave back to Python's, with why (a reason per input, in order).
+FALLBACKS: list[tuple[str, str]] = []
+
+
+class SegmenterUnavailable(UnusableInput):
+    """``COMFYLOG_SEGMENTER`` names no segmenter."""
+
+
+def segmenter() -> str:
+    """``native`` or ``python``: the segmenter asked for (``COMFYLOG_SEGMENTER``; unset: python)."""
+    choice = os.environ.get(SEGMENTER_ENV, "").strip().lower()
+    if choice in ("", "python"):
+        return "python"
+    if choice == "native":
+        return "native"
+    raise SegmenterUnavailable(f"{SEGMENTER_ENV}={choice}: the segmenter is native or python")
+
+
+class NativeSegmenter:
+    """The Rust segmenter's results for one input, as add_input reads a Segmenter's: the tables
+    (spools filled with the records as they become final), the notable events and the summary."""
+
+    def __init__(self, source: int) -> None:
+        self.source = source
+        self.runs: Spool[Run] = Spool(block=RUN_BLOCK)
+        self.prompts: Spool[Prompt] = Spool()
+        self.bars: Spool[ProgressBar] = Spool()
+        self.loads: Spool[Load] = Spool()
+        self.errors: Spool[ErrorRecord] = Spool()
+        self.notable: list[Event] = []
+        self.notable_dropped = 0
+        self.summary = Summary()
+
+    def take(self, records: Records) -> None:
+        """Records made final, per table, oldest first."""
+        runs, prompts, bars, loads, errors = records
+        self.runs.extend(runs)
+        self.prompts.extend(prompts)
+        self.bars.extend(bars)
+        self.loads.extend(loads)
+        self.errors.extend(errors)
+
+    def finish(self, parser: NativeParser) -> None:
+        """The input ended (``parser.close_records()`` taken): the summary and the notable events."""
+        counters, notable, dropped = parser.segmented()
+        summary: Any = self.summary
+        for name, value in counters.items():
+            setattr(summary, name, value)
+        self.notable = notable
+        self.notable_dropped = dropped
+
+
+__all__ = ["FALLBACKS", "SEGMENTERS", "SEGMENTER_ENV", "NativeSegmenter", "SegmenterUnavailable", "segmenter"]

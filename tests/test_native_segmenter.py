@@ -1,0 +1,142 @@
+"""The native segmenter (native/src/segment/, COMFYLOG_SEGMENTER=native) against the Python
+segmenter, the reference: the same ``analyze --format json`` on every real log, redacted, cut short,
+several inputs in one report, hostile bytes and a generated benchmark-like log.
+
+The port is not complete (native/SEGMENTER.md): an input it cannot segment as Python does is
+handed back to Python's segmenter (segment.native.FALLBACKS). Every real log below must be segmented
+natively (no fallback): a log that starts falling back is a regression of the port, not a pass.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from comfylog.pipeline import analyze_paths
+from comfylog.read.redact import Redactor
+from comfylog.read.source import UnusableInput
+from comfylog.render.json import render_json
+from comfylog.segment import native as segnative
+from comfylog.segment.native import SegmenterUnavailable, segmenter
+
+from .conftest import ROOT
+from .test_hostile_input import LOGS
+from .test_native_scanner import CORPUS, REAL_LOGS, _generate_module, needs_native
+
+#: Real logs the native segmenter does not segment yet, with the reason it gives (none today).
+NOT_PORTED: dict[str, str] = {}
+
+
+def report_json(
+    paths: list[Path], which: str, monkeypatch: pytest.MonkeyPatch, redactor: Redactor | None = None,
+) -> str:
+    with monkeypatch.context() as m:
+        m.setenv("COMFYLOG_SCANNER", "native")
+        m.setenv("COMFYLOG_SEGMENTER", which)
+        return render_json(analyze_paths([str(p) for p in paths], redactor))
+
+
+def assert_same(
+    paths: list[Path], monkeypatch: pytest.MonkeyPatch, redactor: Redactor | None = None, natively: bool = True,
+) -> list[tuple[str, str]]:
+    """Both segmenters give the same JSON (or the same one-line error); the inputs handed back to
+    Python's segmenter, which must be none where ``natively``."""
+    try:
+        python = report_json(paths, "python", monkeypatch, redactor)
+    except UnusableInput as exc:
+        with pytest.raises(UnusableInput) as raised:
+            report_json(paths, "native", monkeypatch, redactor)
+        assert str(raised.value) == str(exc)
+        return []
+    before = len(segnative.FALLBACKS)
+    native = report_json(paths, "native", monkeypatch, redactor)
+    fell = segnative.FALLBACKS[before:]
+    assert native == python, [p.name for p in paths]
+    if natively:
+        assert fell == [], fell
+    return fell
+
+
+@needs_native
+@pytest.mark.skipif(not REAL_LOGS, reason="no corpus")
+@pytest.mark.parametrize("path", REAL_LOGS, ids=lambda p: p.name)
+def test_every_real_log_segments_the_same(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fell = assert_same([path], monkeypatch, natively=path.name not in NOT_PORTED)
+    if path.name in NOT_PORTED:
+        assert [why for _, why in fell] == [NOT_PORTED[path.name]]
+
+
+@needs_native
+@pytest.mark.skipif(not REAL_LOGS, reason="no corpus")
+@pytest.mark.parametrize("path", REAL_LOGS[::4], ids=lambda p: p.name)
+def test_real_logs_redacted_segment_the_same(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert_same([path], monkeypatch, Redactor(ips=True), natively=path.name not in NOT_PORTED)
+
+
+@needs_native
+def test_logs_cut_short_segment_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log that ends mid-prompt, mid-bar or mid-traceback: the run and prompt still open are closed
+    as the Python segmenter closes them."""
+    for log in [p for p in REAL_LOGS if p.suffix == ".log"][::5]:
+        data = log.read_bytes()
+        for cut in (len(data) // 3, len(data) // 2 + 7, len(data) - 3):
+            path = tmp_path / f"{log.stem}-{cut}.log"
+            path.write_bytes(data[:cut])
+            assert_same([path], monkeypatch, natively=log.name not in NOT_PORTED)
+
+
+@needs_native
+@pytest.mark.skipif(not (CORPUS / "logs").is_dir(), reason="no corpus")
+def test_several_inputs_in_one_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs and prompts are numbered on from the inputs before (first_run_index, first_prompt_index)."""
+    logs = CORPUS / "logs"
+    paths = [logs / "001-aiaesthetica-rtx4000ada-18prompts.log",
+             logs / "043-nohaxjsutluck-runpod-restart-loop-6-cuda-banners.log",
+             *sorted((ROOT / "examples").glob("*.log"))]
+    assert_same(paths, monkeypatch)
+
+
+@needs_native
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(LOGS)
+def test_any_bytes_segment_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
+    path = tmp_path / "fuzz.log"
+    path.write_bytes(data)
+    assert_same([path], monkeypatch, natively=False)
+
+
+@needs_native
+@pytest.mark.skipif(not (CORPUS / "logs").is_dir(), reason="no corpus")
+def test_a_generated_benchmark_log_segments_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """benchmarks/generate.py's mix, 3 MB: several blocks scanned on threads, records handed over in
+    batches as they become final (RELEASE_EVERY), prompts whose bars cross block edges."""
+    path = tmp_path / "bench.log"
+    _generate_module().generate(3_000_000, path, seed=7)
+    assert_same([path], monkeypatch)
+
+
+@needs_native
+def test_an_input_the_port_cannot_segment_goes_to_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ComfyUI-Manager's start time with a UTC offset: Python's fromisoformat reads it (an aware time,
+    which the segmenter then ignores), the port reads only naive times and refuses the input. The
+    input is segmented by Python instead (same JSON), and the fallback is counted with its reason.
+    From the corpus's 015 (its startup-time line given an offset)."""
+    text = (CORPUS / "logs" / "015-hunyuanvideo-a800.log").read_text(encoding="utf-8")
+    line = "** ComfyUI startup time: 2025-02-17 03:03:20.434"
+    assert line in text
+    path = tmp_path / "aware-start.log"
+    path.write_text(text.replace(line, line + "+02:00"), encoding="utf-8")
+    fell = assert_same([path], monkeypatch, natively=False)
+    assert fell == [(str(path), 'startup time "2025-02-17 03:03:20.434+02:00"')]
+
+
+def test_the_segmenter_is_chosen_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COMFYLOG_SEGMENTER", raising=False)
+    assert segmenter() == "python"
+    monkeypatch.setenv("COMFYLOG_SEGMENTER", "Native ")
+    assert segmenter() == "native"
+    monkeypatch.setenv("COMFYLOG_SEGMENTER", "cobol")
+    with pytest.raises(SegmenterUnavailable, match="COMFYLOG_SEGMENTER=cobol: the segmenter is native or python"):
+        segmenter()
