@@ -180,7 +180,10 @@ impl<T> Pending<T> {
     }
 
     fn at_ref(&self, pos: u64) -> &T {
-        &self.items[(pos - self.base) as usize]
+        let i = pos
+            .checked_sub(self.base)
+            .expect("a pending record's position");
+        &self.items[i as usize]
     }
 
     /// Positions of the last `count` pending records, newest first.
@@ -264,7 +267,9 @@ pub struct Segmenter {
     prev_end: Option<Ts>,
     events: u64,
     install: Option<(Ts, Ts)>,
-    install_bars: Vec<u64>,
+    /// Bars drawn with no prompt running since the install's last line: (start, end, elapsed), as
+    /// placed then (a bar may be final, handed to Python, before an install line claims it).
+    install_bars: Vec<(Option<Ts>, Option<Ts>, f64)>,
 }
 
 fn round2_key(x: f64) -> u64 {
@@ -1504,7 +1509,7 @@ impl Segmenter {
         }
         let run = self.run_mut();
         run.outside_s = Some(round3(run.outside_s.unwrap_or(0.0) + elapsed));
-        self.install_bars.push(pos);
+        self.install_bars.push((start, end, elapsed));
         Ok(())
     }
 
@@ -1530,12 +1535,10 @@ impl Segmenter {
                 start
             }
         };
-        let bars: Vec<u64> = std::mem::take(&mut self.install_bars);
-        for pos in bars {
-            let bar = self.bars.at_ref(pos);
-            if let (Some(b0), Some(b1)) = (bar.start, bar.end) {
+        let bars = std::mem::take(&mut self.install_bars);
+        for (bar_start, bar_end, elapsed) in bars {
+            if let (Some(b0), Some(b1)) = (bar_start, bar_end) {
                 if b1 <= ts {
-                    let elapsed = bar.elapsed_s;
                     let run = self.run_mut();
                     let outside = round3(run.outside_s.unwrap_or(0.0) - elapsed);
                     run.outside_s = if outside == 0.0 { None } else { Some(outside) };
