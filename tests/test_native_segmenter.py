@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from comfylog.pipeline import analyze_paths
+from comfylog.pipeline import analyze_paths, analyze_text
 from comfylog.read.redact import Redactor
 from comfylog.read.source import UnusableInput
 from comfylog.render.json import render_json
@@ -130,6 +130,17 @@ def test_an_input_the_port_cannot_segment_goes_to_python(tmp_path: Path, monkeyp
     path.write_text(text.replace(line, line + "+02:00"), encoding="utf-8")
     fell = assert_same([path], monkeypatch, natively=False)
     assert fell == [(str(path), 'startup time "2025-02-17 03:03:20.434+02:00"')]
+    # text (as stdin) cannot be opened again: the blocks read so far are handed over instead
+    outputs = []
+    for which in ("python", "native"):
+        with monkeypatch.context() as m:
+            m.setenv("COMFYLOG_SCANNER", "native")
+            m.setenv("COMFYLOG_SEGMENTER", which)
+            before = len(segnative.FALLBACKS)
+            outputs.append(render_json(analyze_text(path.read_text(encoding="utf-8"), "pasted.log")))
+            fell = segnative.FALLBACKS[before:]
+    assert outputs[0] == outputs[1]
+    assert fell == [("pasted.log", 'startup time "2025-02-17 03:03:20.434+02:00"')]
 
 
 def test_the_segmenter_is_chosen_by_name(monkeypatch: pytest.MonkeyPatch) -> None:

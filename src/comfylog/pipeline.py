@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from .diagnose import diagnose
@@ -88,14 +88,14 @@ def build_report(opened: Iterable[LogInput]) -> Report:
     span: Span = (None, None)
     native_segmenter = segmenter() == "native"
     for index, log in enumerate(opened):
+        if log.blocks is not None and native_segmenter and not log.source.markdown:
+            natively = _segment_natively(index, log, report)
+            if isinstance(natively, tuple):
+                span = add_input(report, index, log.source, natively[0], natively[1], span)
+                continue
+            log = natively  # the input again from its start, for Python's segmenter
         source = log.source
         blocks = log.blocks
-        if blocks is not None and native_segmenter and not source.markdown:
-            natively = _segment_natively(index, blocks, source, report)
-            if isinstance(natively, tuple):
-                span = add_input(report, index, source, natively[0], natively[1], span)
-                continue
-            blocks = natively  # the input again, for Python's segmenter
         seg = Segmenter(index, first_run_index=len(report.runs), first_prompt_index=len(report.prompts),
                         reading=source)
         parser: Parser | NativeParser
@@ -114,29 +114,32 @@ def build_report(opened: Iterable[LogInput]) -> Report:
     return report
 
 
-def _segment_natively(
-    index: int, blocks: Iterator[bytes], source: Source, report: Report,
-) -> tuple[NativeParser, NativeSegmenter] | Iterator[bytes]:
-    """Input ``index`` through the Rust segmenter (segment/native.py): its parser and results, or,
-    where the port cannot segment it as Python does, the input's blocks again (those read so far,
-    then the rest) for Python's segmenter, with the redaction counts as they were (FALLBACKS counts it).
-    The blocks read are kept until the input ends (the port is not complete: native/SEGMENTER.md)."""
+def _segment_natively(index: int, log: LogInput, report: Report) -> tuple[NativeParser, NativeSegmenter] | LogInput:
+    """Input ``index`` (read as blocks) through the Rust segmenter (segment/native.py): its parser and
+    results; or, where the port cannot segment it as Python does, the input again from its start for
+    Python's segmenter (FALLBACKS counts it). A file is opened again; stdin and text keep the blocks
+    read until the input ends, to hand them over (the port is not complete: native/SEGMENTER.md)."""
     module = native_module()
-    assert module is not None
-    seen: list[bytes] = []
+    assert module is not None and log.blocks is not None
+    source = log.source
+    seen: list[bytes] | None = [] if log.reopen is None else None
     redactions = dict(source.redactions)
     parser = NativeParser(index, source, segment=(len(report.runs), len(report.prompts)))
     seg = NativeSegmenter(index)
     try:
-        for block in blocks:
-            seen.append(block)
+        for block in log.blocks:
+            if seen is not None:
+                seen.append(block)
             seg.take(parser.feed_records(block))
         seg.take(parser.close_records())
     except module.NotPorted as exc:
         FALLBACKS.append((source.name, str(exc)))
+        if log.reopen is not None:
+            return log.reopen()
+        assert seen is not None
         source.redactions.clear()
         source.redactions.update(redactions)
-        return itertools.chain(seen, blocks)
+        return LogInput(source, blocks=itertools.chain(seen, log.blocks))
     seg.finish(parser)
     return parser, seg
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -211,6 +212,9 @@ class LogInput:
     source: Source
     lines: Iterator[RawLine] | None = None
     blocks: Iterator[bytes] | None = None
+    #: Opens the input again from its start (a regular file; None for stdin or text): a reader that
+    #: gives up mid-input (the native segmenter's NotPorted) starts over without keeping what it read.
+    reopen: Callable[[], LogInput] | None = None
 
 
 def open_input(
@@ -219,7 +223,10 @@ def open_input(
     """Open ``path`` like read_lines; with ``blocks``, a plain log comes as blocks.
     Raises UnusableInput before any line is produced when the input cannot be a log."""
     stream, name = open_binary(path)
-    return _opened(stream, new_source(name, redactor), blocks, on_read)
+    log = _opened(stream, new_source(name, redactor), blocks, on_read)
+    if path != "-" and os.path.isfile(path):
+        log.reopen = lambda: open_input(path, redactor, blocks, on_read)
+    return log
 
 
 def open_text(text: str, name: str = "<text>", redactor: Redactor | None = None, blocks: bool = False) -> LogInput:
