@@ -182,29 +182,49 @@ impl ItemBuilder {
 /// `text` as `int(text)` or `float(text)` gives it, when it is plain ASCII: digits, a leading
 /// minus, and (for a float) one point; None for anything else (the converter reads it).
 fn plain_number<'py>(py: Python<'py>, text: &str, float: bool) -> Option<Bound<'py, PyAny>> {
+    if float {
+        return Some(PyFloat::new(py, plain_float(text)?).into_any());
+    }
+    plain_int(text)?.into_bound_py_any(py).ok()
+}
+
+/// `int(text)` for ASCII digits with a leading minus at most, below 19 digits (past i64 Python's
+/// int reads it); None for anything else.
+pub fn plain_int(text: &str) -> Option<i64> {
     let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// `float(text)` for ASCII digits with one point, a leading minus and an exponent at most (Rust's
+/// and Python's parsers both give the double nearest the decimal); None for anything else.
+pub fn plain_float(text: &str) -> Option<f64> {
+    let body = text.strip_prefix('-').unwrap_or(text);
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
     let mut seen_digit = false;
     let mut seen_point = false;
-    for b in digits.bytes() {
+    for b in mantissa.bytes() {
         match b {
             b'0'..=b'9' => seen_digit = true,
-            b'.' if float && !seen_point => seen_point = true,
+            b'.' if !seen_point => seen_point = true,
             _ => return None,
         }
     }
     if !seen_digit {
         return None;
     }
-    if float {
-        // Rust's and Python's parsers both give the double nearest the decimal.
-        let value: f64 = text.parse().ok()?;
-        return Some(PyFloat::new(py, value).into_any());
+    if let Some(exponent) = exponent {
+        let digits = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
     }
-    if digits.len() > 18 {
-        return None; // past i64: Python's int reads it
-    }
-    let value: i64 = text.parse().ok()?;
-    value.into_bound_py_any(py).ok()
+    text.parse().ok()
 }
 
 /// `int(value) if value.is_integer() else value` (a bar's counts).
@@ -539,9 +559,12 @@ mod tests {
             assert_eq!(float("12."), Some(12.0));
             assert_eq!(float(".5"), Some(0.5));
             assert_eq!(float("-3.25"), Some(-3.25));
+            assert_eq!(float("1e3"), Some(1000.0));
+            assert_eq!(float("9.5367431640625e+25"), Some(9.5367431640625e25));
             // Python's converter reads these (signs, spaces, separators, exponents, other digits)
             for text in [
-                "", "-", ".", "+5", " 5", "5 ", "1_000", "1e3", "1.2.3", "٣", "inf", "nan",
+                "", "-", ".", "+5", " 5", "5 ", "1_000", "1e", "e3", "1e+", "1.2.3", "٣", "inf",
+                "nan",
             ] {
                 assert!(int(text).is_none() && float(text).is_none(), "{text:?}");
             }

@@ -3,6 +3,7 @@
 //! Python object is made for an event the report does not keep).
 
 use super::NotPorted;
+use crate::pyitems::{plain_float, plain_int};
 use crate::scan::{ClosedBar, Item, Traceback};
 use crate::table::Table;
 use std::sync::Arc;
@@ -102,44 +103,6 @@ impl FieldType {
             FieldType::Qtypes => not_ported("gguf qtypes field (read by its handler)"),
         }
     }
-}
-
-/// `int(text)` for digits with a leading minus at most (pyitems.rs's plain numbers).
-fn plain_int(text: &str) -> Option<i64> {
-    let digits = text.strip_prefix('-').unwrap_or(text);
-    if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok()
-}
-
-/// `float(text)` for ASCII digits with one point, a leading minus and an exponent at most: the
-/// correctly rounded double both languages read.
-pub fn plain_float(text: &str) -> Option<f64> {
-    let body = text.strip_prefix('-').unwrap_or(text);
-    let (mantissa, exponent) = match body.find(['e', 'E']) {
-        Some(i) => (&body[..i], Some(&body[i + 1..])),
-        None => (body, None),
-    };
-    let mut seen_digit = false;
-    let mut seen_point = false;
-    for b in mantissa.bytes() {
-        match b {
-            b'0'..=b'9' => seen_digit = true,
-            b'.' if !seen_point => seen_point = true,
-            _ => return None,
-        }
-    }
-    if !seen_digit {
-        return None;
-    }
-    if let Some(exponent) = exponent {
-        let digits = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-    }
-    text.parse().ok()
 }
 
 macro_rules! kinds {
