@@ -5,6 +5,7 @@ use super::event::Value;
 use super::records::{Bar, ErrorRec, Load, Num, Phases, Prompt, Run};
 use super::Final;
 use crate::pyitems::{count, Times};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use pyo3::IntoPyObjectExt;
@@ -25,9 +26,12 @@ pub struct RecordBuilder {
 
 #[pymethods]
 impl RecordBuilder {
+    /// The classes are checked to have the fields this module passes, in its order (records are
+    /// made by position: a field added to model.py must be added here too).
     #[new]
     #[allow(clippy::too_many_arguments)]
     fn new(
+        py: Python<'_>,
         run: Py<PyAny>,
         prompt: Py<PyAny>,
         bar: Py<PyAny>,
@@ -36,8 +40,32 @@ impl RecordBuilder {
         phases: Py<PyAny>,
         span: Py<PyAny>,
         phase: (Py<PyAny>, Py<PyAny>, Py<PyAny>, Py<PyAny>),
-    ) -> RecordBuilder {
-        RecordBuilder {
+    ) -> PyResult<RecordBuilder> {
+        for (class, fields) in [
+            (&run, RUN_FIELDS),
+            (&prompt, PROMPT_FIELDS),
+            (&bar, BAR_FIELDS),
+            (&load, LOAD_FIELDS),
+            (&error, ERROR_FIELDS),
+            (&phases, PHASES_FIELDS),
+            (&span, SPAN_FIELDS),
+        ] {
+            let names: Vec<String> = class
+                .bind(py)
+                .getattr("__dataclass_fields__")?
+                .cast::<PyDict>()?
+                .keys()
+                .iter()
+                .map(|k| k.extract::<String>())
+                .collect::<PyResult<_>>()?;
+            if names != fields {
+                return Err(PyValueError::new_err(format!(
+                    "the native segmenter makes {} with the fields {fields:?}, model.py has {names:?}",
+                    class.bind(py).getattr("__name__")?
+                )));
+            }
+        }
+        Ok(RecordBuilder {
             run,
             prompt,
             bar,
@@ -46,9 +74,101 @@ impl RecordBuilder {
             phases,
             span,
             phase: [phase.0, phase.1, phase.2, phase.3],
-        }
+        })
     }
 }
+
+const RUN_FIELDS: &[&str] = &[
+    "index",
+    "source",
+    "first_line",
+    "last_line",
+    "started_at",
+    "ended_at",
+    "restart",
+    "gpu",
+    "device",
+    "total_vram_mb",
+    "total_ram_mb",
+    "vram_state",
+    "vram_states",
+    "comfyui_version",
+    "pytorch_version",
+    "cuda_version",
+    "ready_at",
+    "ready_line",
+    "startup_s",
+    "idle_s",
+    "outside_s",
+    "install_s",
+    "install_spans",
+    "span_s",
+    "serverless",
+    "resolution",
+    "gpu_memory",
+    "setup",
+    "api_ready_at",
+    "import_times",
+    "prestartup_times",
+    "stopped",
+];
+const PROMPT_FIELDS: &[&str] = &[
+    "index",
+    "run",
+    "got_at",
+    "line",
+    "source",
+    "status",
+    "executed_s",
+    "started_at",
+    "ended_at",
+    "total_s",
+    "phases",
+    "estimated",
+    "last_line",
+    "spans",
+    "ws_timeouts",
+    "lowvram_module_loads",
+    "invalid_outputs",
+    "received",
+    "started",
+    "models",
+    "video",
+    "gguf_qtypes",
+    "prompt_id",
+    "cold",
+    "memory",
+];
+const BAR_FIELDS: &[&str] = &[
+    "prompt",
+    "label",
+    "total",
+    "done",
+    "final_rate",
+    "rate_unit",
+    "elapsed_s",
+    "line",
+    "end_line",
+    "source",
+    "start",
+    "end",
+];
+const LOAD_FIELDS: &[&str] = &[
+    "prompt",
+    "model",
+    "kind",
+    "usable_mb",
+    "loaded_mb",
+    "line",
+    "source",
+    "ts",
+    "staged_mb",
+];
+const ERROR_FIELDS: &[&str] = &[
+    "prompt", "kind", "message", "line", "source", "ts", "end_line",
+];
+const PHASES_FIELDS: &[&str] = &["load", "inference", "wait", "other"];
+const SPAN_FIELDS: &[&str] = &["start", "end", "phase"];
 
 fn value<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
     match v {
@@ -92,23 +212,48 @@ fn opt_dict<'py, K: AsRef<str>>(
     }
 }
 
-impl RecordBuilder {
-    fn make<'py>(
-        &self,
-        py: Python<'py>,
-        class: &Py<PyAny>,
-        kwargs: &Bound<'py, PyDict>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        class.bind(py).call((), Some(kwargs))
+/// A record's arguments, by position in its dataclass's field order (checked name by name).
+struct Args<'py> {
+    py: Python<'py>,
+    names: &'static [&'static str],
+    values: Vec<Bound<'py, PyAny>>,
+}
+
+impl<'py> Args<'py> {
+    fn new(py: Python<'py>, names: &'static [&'static str]) -> Self {
+        Args {
+            py,
+            names,
+            values: Vec::with_capacity(names.len()),
+        }
     }
 
+    fn set(&mut self, name: &str, value: impl IntoPyObject<'py>) -> PyResult<()> {
+        assert_eq!(
+            self.names[self.values.len()],
+            name,
+            "a record's field order"
+        );
+        self.values.push(value.into_bound_py_any(self.py)?);
+        Ok(())
+    }
+
+    fn make(self, class: &Py<PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        assert_eq!(self.values.len(), self.names.len(), "a record's fields");
+        class
+            .bind(self.py)
+            .call1(PyTuple::new(self.py, self.values)?)
+    }
+}
+
+impl RecordBuilder {
     fn phases<'py>(&self, py: Python<'py>, p: &Phases) -> PyResult<Bound<'py, PyAny>> {
-        let k = PyDict::new(py);
-        k.set_item("load", num(py, &p.load)?)?;
-        k.set_item("inference", num(py, &p.inference)?)?;
-        k.set_item("wait", num(py, &p.wait)?)?;
-        k.set_item("other", num(py, &p.other)?)?;
-        self.make(py, &self.phases, &k)
+        let mut k = Args::new(py, PHASES_FIELDS);
+        k.set("load", num(py, &p.load)?)?;
+        k.set("inference", num(py, &p.inference)?)?;
+        k.set("wait", num(py, &p.wait)?)?;
+        k.set("other", num(py, &p.other)?)?;
+        k.make(&self.phases)
     }
 
     pub fn prompt<'py>(
@@ -117,20 +262,20 @@ impl RecordBuilder {
         t: &mut Times<'py>,
         p: &Prompt,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let k = PyDict::new(py);
-        k.set_item("index", p.index)?;
-        k.set_item("run", p.run)?;
-        k.set_item("got_at", t.get(p.got_at)?)?;
-        k.set_item("line", p.line)?;
-        k.set_item("source", p.source)?;
-        k.set_item("status", p.status)?;
-        k.set_item("executed_s", p.executed_s)?;
-        k.set_item("started_at", t.get(p.started_at)?)?;
-        k.set_item("ended_at", t.get(p.ended_at)?)?;
-        k.set_item("total_s", p.total_s)?;
-        k.set_item("phases", self.phases(py, &p.phases)?)?;
-        k.set_item("estimated", p.estimated)?;
-        k.set_item("last_line", p.last_line)?;
+        let mut k = Args::new(py, PROMPT_FIELDS);
+        k.set("index", p.index)?;
+        k.set("run", p.run)?;
+        k.set("got_at", t.get(p.got_at)?)?;
+        k.set("line", p.line)?;
+        k.set("source", p.source)?;
+        k.set("status", p.status)?;
+        k.set("executed_s", p.executed_s)?;
+        k.set("started_at", t.get(p.started_at)?)?;
+        k.set("ended_at", t.get(p.ended_at)?)?;
+        k.set("total_s", p.total_s)?;
+        k.set("phases", self.phases(py, &p.phases)?)?;
+        k.set("estimated", p.estimated)?;
+        k.set("last_line", p.last_line)?;
         let spans = PyList::empty(py);
         for s in &p.spans {
             let phase = self.phase[usize::from(s.phase.index())].bind(py);
@@ -140,29 +285,29 @@ impl RecordBuilder {
                 phase,
             ))?)?;
         }
-        k.set_item("spans", spans)?;
-        k.set_item("ws_timeouts", p.ws_timeouts)?;
-        k.set_item("lowvram_module_loads", p.lowvram_module_loads)?;
-        k.set_item("invalid_outputs", p.invalid_outputs)?;
-        k.set_item("received", p.received)?;
-        k.set_item("started", p.started)?;
+        k.set("spans", spans)?;
+        k.set("ws_timeouts", p.ws_timeouts)?;
+        k.set("lowvram_module_loads", p.lowvram_module_loads)?;
+        k.set("invalid_outputs", p.invalid_outputs)?;
+        k.set("received", p.received)?;
+        k.set("started", p.started)?;
         let models: Vec<&str> = p.models.iter().map(|m| &**m).collect();
-        k.set_item("models", models)?;
-        k.set_item("video", opt_dict(py, &p.video)?)?;
+        k.set("models", models)?;
+        k.set("video", opt_dict(py, &p.video)?)?;
         match &p.gguf_qtypes {
-            None => k.set_item("gguf_qtypes", py.None())?,
+            None => k.set("gguf_qtypes", py.None())?,
             Some(qtypes) => {
                 let d = PyDict::new(py);
                 for (name, count) in qtypes {
                     d.set_item(name, count)?;
                 }
-                k.set_item("gguf_qtypes", d)?;
+                k.set("gguf_qtypes", d)?;
             }
         }
-        k.set_item("prompt_id", opt_value(py, &p.prompt_id)?)?;
-        k.set_item("cold", p.cold)?;
-        k.set_item("memory", opt_dict(py, &p.memory)?)?;
-        self.make(py, &self.prompt, &k)
+        k.set("prompt_id", opt_value(py, &p.prompt_id)?)?;
+        k.set("cold", p.cold)?;
+        k.set("memory", opt_dict(py, &p.memory)?)?;
+        k.make(&self.prompt)
     }
 
     pub fn run<'py>(
@@ -171,44 +316,44 @@ impl RecordBuilder {
         t: &mut Times<'py>,
         r: &Run,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let k = PyDict::new(py);
-        k.set_item("index", r.index)?;
-        k.set_item("source", r.source)?;
-        k.set_item("first_line", r.first_line)?;
-        k.set_item("last_line", r.last_line)?;
-        k.set_item("started_at", t.get(r.started_at)?)?;
-        k.set_item("ended_at", t.get(r.ended_at)?)?;
-        k.set_item("restart", r.restart)?;
-        k.set_item("gpu", r.gpu.as_deref())?;
-        k.set_item("device", r.device.as_deref())?;
-        k.set_item("total_vram_mb", opt_value(py, &r.total_vram_mb)?)?;
-        k.set_item("total_ram_mb", opt_value(py, &r.total_ram_mb)?)?;
-        k.set_item("vram_state", opt_value(py, &r.vram_state)?)?;
+        let mut k = Args::new(py, RUN_FIELDS);
+        k.set("index", r.index)?;
+        k.set("source", r.source)?;
+        k.set("first_line", r.first_line)?;
+        k.set("last_line", r.last_line)?;
+        k.set("started_at", t.get(r.started_at)?)?;
+        k.set("ended_at", t.get(r.ended_at)?)?;
+        k.set("restart", r.restart)?;
+        k.set("gpu", r.gpu.as_deref())?;
+        k.set("device", r.device.as_deref())?;
+        k.set("total_vram_mb", opt_value(py, &r.total_vram_mb)?)?;
+        k.set("total_ram_mb", opt_value(py, &r.total_ram_mb)?)?;
+        k.set("vram_state", opt_value(py, &r.vram_state)?)?;
         let states = PyList::empty(py);
         for s in &r.vram_states {
             states.append(value(py, s)?)?;
         }
-        k.set_item("vram_states", states)?;
-        k.set_item("comfyui_version", opt_value(py, &r.comfyui_version)?)?;
-        k.set_item("pytorch_version", opt_value(py, &r.pytorch_version)?)?;
-        k.set_item("cuda_version", opt_value(py, &r.cuda_version)?)?;
-        k.set_item("ready_at", t.get(r.ready_at)?)?;
-        k.set_item("ready_line", r.ready_line)?;
-        k.set_item("startup_s", r.startup_s)?;
-        k.set_item("idle_s", r.idle_s)?;
-        k.set_item("outside_s", r.outside_s)?;
-        k.set_item("install_s", r.install_s)?;
+        k.set("vram_states", states)?;
+        k.set("comfyui_version", opt_value(py, &r.comfyui_version)?)?;
+        k.set("pytorch_version", opt_value(py, &r.pytorch_version)?)?;
+        k.set("cuda_version", opt_value(py, &r.cuda_version)?)?;
+        k.set("ready_at", t.get(r.ready_at)?)?;
+        k.set("ready_line", r.ready_line)?;
+        k.set("startup_s", r.startup_s)?;
+        k.set("idle_s", r.idle_s)?;
+        k.set("outside_s", r.outside_s)?;
+        k.set("install_s", r.install_s)?;
         let spans = PyList::empty(py);
         for (a, b) in &r.install_spans {
             spans.append(PyTuple::new(py, [t.get(Some(*a))?, t.get(Some(*b))?])?)?;
         }
-        k.set_item("install_spans", spans)?;
-        k.set_item("span_s", r.span_s)?;
-        k.set_item("serverless", r.serverless)?;
-        k.set_item("resolution", r.resolution)?;
-        k.set_item("gpu_memory", opt_dict(py, &r.gpu_memory)?)?;
-        k.set_item("setup", dict(py, &r.setup)?)?;
-        k.set_item("api_ready_at", t.get(r.api_ready_at)?)?;
+        k.set("install_spans", spans)?;
+        k.set("span_s", r.span_s)?;
+        k.set("serverless", r.serverless)?;
+        k.set("resolution", r.resolution)?;
+        k.set("gpu_memory", opt_dict(py, &r.gpu_memory)?)?;
+        k.set("setup", dict(py, &r.setup)?)?;
+        k.set("api_ready_at", t.get(r.api_ready_at)?)?;
         for (name, times) in [
             ("import_times", &r.import_times),
             ("prestartup_times", &r.prestartup_times),
@@ -218,10 +363,10 @@ impl RecordBuilder {
                 let entry = (value(py, seconds)?, &**path, *failed, *line);
                 list.append(entry.into_pyobject(py)?)?;
             }
-            k.set_item(name, list)?;
+            k.set(name, list)?;
         }
-        k.set_item("stopped", r.stopped)?;
-        self.make(py, &self.run, &k)
+        k.set("stopped", r.stopped)?;
+        k.make(&self.run)
     }
 
     pub fn bar<'py>(
@@ -230,20 +375,20 @@ impl RecordBuilder {
         t: &mut Times<'py>,
         b: &Bar,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let k = PyDict::new(py);
-        k.set_item("prompt", b.prompt)?;
-        k.set_item("label", b.label.as_deref())?;
-        k.set_item("total", count(py, b.total)?)?;
-        k.set_item("done", count(py, b.done)?)?;
-        k.set_item("final_rate", b.final_rate)?;
-        k.set_item("rate_unit", &b.rate_unit)?;
-        k.set_item("elapsed_s", b.elapsed_s)?;
-        k.set_item("line", b.line)?;
-        k.set_item("end_line", b.end_line)?;
-        k.set_item("source", b.source)?;
-        k.set_item("start", t.get(b.start)?)?;
-        k.set_item("end", t.get(b.end)?)?;
-        self.make(py, &self.bar, &k)
+        let mut k = Args::new(py, BAR_FIELDS);
+        k.set("prompt", b.prompt)?;
+        k.set("label", b.label.as_deref())?;
+        k.set("total", count(py, b.total)?)?;
+        k.set("done", count(py, b.done)?)?;
+        k.set("final_rate", b.final_rate)?;
+        k.set("rate_unit", &b.rate_unit)?;
+        k.set("elapsed_s", b.elapsed_s)?;
+        k.set("line", b.line)?;
+        k.set("end_line", b.end_line)?;
+        k.set("source", b.source)?;
+        k.set("start", t.get(b.start)?)?;
+        k.set("end", t.get(b.end)?)?;
+        k.make(&self.bar)
     }
 
     pub fn load<'py>(
@@ -252,17 +397,17 @@ impl RecordBuilder {
         t: &mut Times<'py>,
         l: &Load,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let k = PyDict::new(py);
-        k.set_item("prompt", l.prompt)?;
-        k.set_item("model", l.model.as_deref())?;
-        k.set_item("kind", l.kind)?;
-        k.set_item("usable_mb", opt_value(py, &l.usable_mb)?)?;
-        k.set_item("loaded_mb", opt_value(py, &l.loaded_mb)?)?;
-        k.set_item("line", l.line)?;
-        k.set_item("source", l.source)?;
-        k.set_item("ts", t.get(l.ts)?)?;
-        k.set_item("staged_mb", opt_value(py, &l.staged_mb)?)?;
-        self.make(py, &self.load, &k)
+        let mut k = Args::new(py, LOAD_FIELDS);
+        k.set("prompt", l.prompt)?;
+        k.set("model", l.model.as_deref())?;
+        k.set("kind", l.kind)?;
+        k.set("usable_mb", opt_value(py, &l.usable_mb)?)?;
+        k.set("loaded_mb", opt_value(py, &l.loaded_mb)?)?;
+        k.set("line", l.line)?;
+        k.set("source", l.source)?;
+        k.set("ts", t.get(l.ts)?)?;
+        k.set("staged_mb", opt_value(py, &l.staged_mb)?)?;
+        k.make(&self.load)
     }
 
     pub fn error<'py>(
@@ -271,15 +416,15 @@ impl RecordBuilder {
         t: &mut Times<'py>,
         e: &ErrorRec,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let k = PyDict::new(py);
-        k.set_item("prompt", e.prompt)?;
-        k.set_item("kind", e.kind)?;
-        k.set_item("message", &e.message)?;
-        k.set_item("line", e.line)?;
-        k.set_item("source", e.source)?;
-        k.set_item("ts", t.get(e.ts)?)?;
-        k.set_item("end_line", e.end_line)?;
-        self.make(py, &self.error, &k)
+        let mut k = Args::new(py, ERROR_FIELDS);
+        k.set("prompt", e.prompt)?;
+        k.set("kind", e.kind)?;
+        k.set("message", &e.message)?;
+        k.set("line", e.line)?;
+        k.set("source", e.source)?;
+        k.set("ts", t.get(e.ts)?)?;
+        k.set("end_line", e.end_line)?;
+        k.make(&self.error)
     }
 
     /// The records made final as Python objects: (runs, prompts, bars, loads, errors).
