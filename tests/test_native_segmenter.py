@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from comfylog.events import EventKind
+from comfylog.parse.native import native_module
 from comfylog.pipeline import analyze_paths, analyze_text
 from comfylog.read.redact import Redactor
 from comfylog.read.source import UnusableInput
@@ -141,6 +143,15 @@ def test_an_input_the_port_cannot_segment_goes_to_python(tmp_path: Path, monkeyp
             fell = segnative.FALLBACKS[before:]
     assert outputs[0] == outputs[1]
     assert fell == [("pasted.log", 'startup time "2025-02-17 03:03:20.434+02:00"')]
+
+
+@needs_native
+def test_the_native_segmenter_knows_every_event_kind() -> None:
+    """A kind added to events.py and the table must be added to native/src/segment/event.rs too (and
+    its handling to mod.rs): until it is, its events hand the input back to Python's segmenter."""
+    module = native_module()
+    assert module is not None
+    assert sorted(module.segmenter_kinds()) == sorted(kind.value for kind in EventKind)
 
 
 def test_the_segmenter_is_chosen_by_name(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -492,6 +492,12 @@ impl Scanner {
     }
 }
 
+/// The event kinds the native segmenter knows (comfylog.events.EventKind's values: a test checks).
+#[pyfunction]
+fn segmenter_kinds() -> Vec<&'static str> {
+    Kind::ALL.iter().map(|k| k.name()).collect()
+}
+
 /// The clean text of the lines `wanted` (ascending numbers) of a block of whole lines whose first
 /// line is number `before + 1`, and how many lines the block holds (read/lines.py's `lines_at`:
 /// a finding's evidence read back without decoding every line before it).
@@ -526,6 +532,7 @@ fn pick_lines(
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_function(wrap_pyfunction!(pick_lines, m)?)?;
+    m.add_function(wrap_pyfunction!(segmenter_kinds, m)?)?;
     m.add_class::<Scanner>()?;
     m.add_class::<ItemBuilder>()?;
     m.add_class::<RecordBuilder>()?;

@@ -113,6 +113,9 @@ macro_rules! kinds {
         pub enum Kind { $($name,)* Unknown }
 
         impl Kind {
+            /// Every kind this port segments (all but Unknown).
+            pub const ALL: &'static [Kind] = &[$(Kind::$name,)*];
+
             pub fn parse(text: &str) -> Kind {
                 match text { $($text => Kind::$name,)* _ => Kind::Unknown }
             }
@@ -182,6 +185,8 @@ kinds! {
     OomMemory = "oom_memory",
     ExtensionMismatch = "extension_mismatch",
     TorchNotInstalled = "torch_not_installed",
+    PackageInstalled = "package_installed",
+    NumpyMismatch = "numpy_mismatch",
     ValidationDetail = "validation_detail",
     UnhandledOutput = "unhandled_output",
     HandlerOutput = "handler_output",

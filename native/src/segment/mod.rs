@@ -83,11 +83,13 @@ fn notable(kind: Kind) -> bool {
             | CacheEviction
             | NetworkVolume
             | GpuUnsupported
+            | PackageInstalled
             | ExtraSearchPath
             | AllocConf
             | OomMemory
             | ExtensionMismatch
             | TorchNotInstalled
+            | NumpyMismatch
             | ValidationDetail
             | UnhandledOutput
             | HandlerOutput
@@ -111,6 +113,7 @@ fn error_line_record(error: &str) -> Option<&'static str> {
         "gpu_unavailable" => "GPU is not available: PyTorch CUDA init failed",
         "handler" => "the RunPod handler raised an exception",
         "unhealthy" => "the worker failed its fitness checks and exited",
+        "worker_exited" => "the worker's process exited",
         _ => return None,
     })
 }
@@ -433,7 +436,10 @@ impl Segmenter {
         }
         if !self.install_bars.is_empty()
             && self.install.is_none()
-            && !matches!(kind, Kind::ProgressBar | Kind::NodeInstall)
+            && !matches!(
+                kind,
+                Kind::ProgressBar | Kind::NodeInstall | Kind::PackageInstalled
+            )
         {
             self.install_bars.clear();
         }
@@ -655,11 +661,12 @@ impl Segmenter {
             }
             Crash => self.on_crash(ev, table),
             ErrorLine => self.on_error_line(ev, table),
-            NodeInstall => self.on_node_install(ev),
+            // a package manager's output: extends an install begun
+            NodeInstall | PackageInstalled => self.on_node_install(ev),
             CudaBanner | ServerStarting | LoadDetail | WsConnected | WsReconnect | JobStarted
             | JobFinished | CacheEviction | MemoryLeak | JobQueue | NetworkVolume
             | ExtraSearchPath | AllocConf | OomMemory | ExtensionMismatch | TorchNotInstalled
-            | ValidationDetail | UnhandledOutput | HandlerOutput | VideoSeqLen
+            | NumpyMismatch | ValidationDetail | UnhandledOutput | HandlerOutput | VideoSeqLen
             | BuiltinImportFailed => Ok(()),
             Unknown => Err(NotPorted("an event kind this port does not know".into())),
         }
@@ -1777,6 +1784,7 @@ fn static_error_kind(error: &str) -> &'static str {
         "gpu_unavailable" => "gpu_unavailable",
         "handler" => "handler",
         "unhealthy" => "unhealthy",
+        "worker_exited" => "worker_exited",
         _ => "error",
     }
 }
