@@ -2034,4 +2034,128 @@ mod tests {
         assert_eq!(dict_message("no dict"), None);
         assert_eq!(dict_message("{'message': 'unterminated"), None);
     }
+
+    /// The segmenter's rows built from messages.toml as parse/native.py's `_segmenter_rows` builds
+    /// them from table.py (fields' order within a row aside: the toml reader sorts them).
+    fn rows(table: &Table) -> Vec<SegRow> {
+        let text = include_str!("../../../src/comfylog/parse/messages.toml");
+        let doc: toml::Table = text.parse().expect("messages.toml reads");
+        let messages = doc["message"].as_array().expect("[[message]] rows");
+        assert_eq!(messages.len(), table.rows.len());
+        let mut rows = Vec::new();
+        for (row, message) in table.rows.iter().zip(messages) {
+            let regex = message["regex"].as_str().expect("a regex");
+            let groups: Vec<&str> = regex
+                .split("(?P<")
+                .skip(1)
+                .map(|rest| &rest[..rest.find('>').expect("a group name ends")])
+                .collect();
+            let value = |v: &toml::Value| match v {
+                toml::Value::Boolean(b) => Value::Bool(*b),
+                toml::Value::Integer(i) => Value::Int(*i),
+                toml::Value::Float(f) => Value::Float(*f),
+                toml::Value::String(t) => Value::Text(Arc::from(t.as_str())),
+                other => panic!("a constant {other:?}"),
+            };
+            let constants = message
+                .get("constants")
+                .and_then(toml::Value::as_table)
+                .map(|c| c.iter().map(|(k, v)| (k.clone(), value(v))).collect())
+                .unwrap_or_default();
+            let fields = message
+                .get("fields")
+                .and_then(toml::Value::as_table)
+                .map(|f| {
+                    f.iter()
+                        .map(|(name, ty)| event::FieldSpec {
+                            name: name.clone(),
+                            ty: event::FieldType::parse(
+                                ty.as_str().expect("a type").trim_end_matches('?'),
+                            )
+                            .expect("a known type"),
+                            group: groups.iter().position(|g| g == name).expect("its group"),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            rows.push(SegRow {
+                kind: Kind::parse(&row.kind),
+                constants,
+                fields,
+                load_phase: row.phase == Phase::Load,
+            });
+        }
+        rows
+    }
+
+    /// A log scanned and segmented as one input: its final records.
+    fn segmented(log: &str) -> Final {
+        let table = crate::table::tests::table();
+        let cfg = Config {
+            source: 0,
+            first_run_index: 0,
+            first_prompt_index: 0,
+            rows: Arc::new(rows(&table)),
+        };
+        let mut seg = Segmenter::new(cfg);
+        let mut input = crate::scan::Input::new(None);
+        let items = input
+            .scan(&crate::scan::pool(), &table, log.as_bytes(), Ok)
+            .expect("a scan");
+        seg.feed(&table, items).expect("ported");
+        seg.feed(&table, input.close()).expect("ported");
+        seg.finish().expect("ported");
+        seg.take_final()
+    }
+
+    fn at(text: &str) -> Ts {
+        iso_naive(text).expect("a time")
+    }
+
+    /// examples/local-baseline.log, read as a person reads it: one start-up (Manager's start time
+    /// to `To see the GUI`), one prompt from `got prompt` to `Prompt executed in 90.41 seconds`,
+    /// four models loaded completely; the phases are the Python segmenter's for this log.
+    #[test]
+    fn a_real_log_segments_as_python_does() {
+        let done = segmented(include_str!("../../../examples/local-baseline.log"));
+        assert_eq!(done.runs.len(), 1);
+        let run = &done.runs[0];
+        assert_eq!(run.started_at, Some(at("2025-10-22 18:02:11.402")));
+        assert_eq!(run.ready_at, Some(at("2025-10-22 18:02:18.937")));
+        assert_eq!(run.startup_s, Some(7.535));
+        assert_eq!(run.span_s, Some(229.126));
+        assert_eq!(run.idle_s, Some(131.181));
+        assert_eq!(run.gpu.as_deref(), Some("NVIDIA GeForce RTX 4090"));
+        assert_eq!(done.prompts.len(), 1);
+        let prompt = &done.prompts[0];
+        assert_eq!(prompt.status, "ok");
+        assert_eq!((prompt.line, prompt.last_line), (27, 47));
+        assert_eq!(prompt.executed_s, Some(90.41));
+        assert_eq!(prompt.total_s, Some(90.41));
+        assert!(!prompt.estimated);
+        let phases = &prompt.phases;
+        assert_eq!(
+            (phases.load, phases.inference, phases.wait, phases.other),
+            (
+                Some(records::Num::Float(10.697)),
+                Some(records::Num::Float(76.3)),
+                Some(records::Num::Float(0.0)),
+                Some(records::Num::Float(3.413))
+            )
+        );
+        let models: Vec<_> = done.loads.iter().map(|l| l.model.as_deref()).collect();
+        assert_eq!(
+            models,
+            [
+                Some("WanTEModel"),
+                Some("WanVAE"),
+                Some("WAN21"),
+                Some("WanVAE")
+            ]
+        );
+        assert!(done
+            .loads
+            .iter()
+            .all(|l| l.kind == "complete" && l.prompt == Some(0)));
+    }
 }
