@@ -60,8 +60,10 @@ struct Scanner {
     /// The parser and counters, here between blocks, with the thread while it scans one.
     state: Option<State>,
     scanning: Option<JoinHandle<Scanned>>,
-    /// With the native segmenter: what makes its records Python's.
+    /// With the native segmenter: what makes its records Python's, and the notable events made
+    /// so far.
     records: Option<Py<RecordBuilder>>,
+    notable: Option<Py<pyo3::types::PyList>>,
     /// Set after a failure: the scanner's state is unknown, it takes no more input.
     broken: bool,
 }
@@ -269,6 +271,9 @@ impl Scanner {
                 (Some(records), Some(segment::Segmenter::new(cfg)))
             }
         };
+        let notable = records
+            .as_ref()
+            .map(|_| pyo3::types::PyList::empty(py).unbind());
         Ok(Scanner {
             state: Some(State {
                 input: scan::Input::new(redaction),
@@ -281,6 +286,7 @@ impl Scanner {
             source,
             scanning: None,
             records,
+            notable,
             broken: false,
         })
     }
@@ -339,25 +345,13 @@ impl Scanner {
         summary.set_item("lowvram_module_loads", s.lowvram_module_loads)?;
         summary.set_item("ws_timeouts", s.ws_timeouts)?;
         summary.set_item("restarts", s.restarts)?;
-        let notable = std::mem::take(&mut seg.notable);
-        let counts: Vec<Option<u64>> = notable.iter().map(|n| n.count).collect();
         let dropped = seg.notable_dropped;
-        let events = items_to_python(
-            py,
-            self.builder.get(),
-            self.source.bind(py),
-            notable.into_iter().map(|n| n.item).collect(),
-        )?;
-        for (event, count) in events.iter().zip(counts) {
-            if let Some(count) = count {
-                event.getattr("fields")?.set_item("count", count)?;
-            }
-        }
+        let events = self.notable.as_ref().expect("a notable list").bind(py);
         PyTuple::new(
             py,
             [
                 summary.into_any(),
-                pyo3::types::PyList::new(py, events)?.into_any(),
+                events.clone().into_any(),
                 dropped.into_bound_py_any(py)?,
             ],
         )
@@ -453,7 +447,18 @@ impl Scanner {
                 let items = items_to_python(py, self.builder.get(), self.source.bind(py), items)?;
                 Ok(pyo3::types::PyList::new(py, items)?.into_any())
             }
-            (Done::Records(records), Some(builder)) => {
+            (Done::Records(mut records), Some(builder)) => {
+                let notable = self.notable.as_ref().expect("a notable list").bind(py);
+                let items = std::mem::take(&mut records.notable);
+                for event in items_to_python(py, self.builder.get(), self.source.bind(py), items)? {
+                    notable.append(event)?;
+                }
+                for (i, count) in std::mem::take(&mut records.notable_counts) {
+                    notable
+                        .get_item(i)?
+                        .getattr("fields")?
+                        .set_item("count", count)?;
+                }
                 Ok(builder.get().to_python(py, records)?.into_any())
             }
             (Done::Records(_), None) => unreachable!("records come from a segmenting scanner"),

@@ -209,13 +209,6 @@ pub struct Summary {
     pub restarts: u64,
 }
 
-/// A notable event: its item (made a Python Event when the input ends), and for the event that
-/// stands for a prompt's `lora key not loaded` lines, their count.
-pub struct Notable {
-    pub item: Item,
-    pub count: Option<u64>,
-}
-
 /// The (run, prompt) whose `lora key not loaded` lines one notable event stands for, and where
 /// that event is in `notable` (None: dropped, the notable list was full).
 type LoraHeld = ((u64, Option<u64>), Option<usize>);
@@ -237,8 +230,15 @@ pub struct Segmenter {
     pub errors: Pending<ErrorRec>,
     run_prompt_s: f64,
     run_estimated: bool,
-    pub notable: Vec<Notable>,
+    /// Notable events kept since the last hand-over (made Python Events then).
+    notable: Vec<Item>,
+    /// Notable events kept in all (at most MAX_NOTABLE).
+    notable_kept: usize,
+    /// `count` fields set since the last hand-over: (position among all notable events, count).
+    notable_counts: Vec<(usize, u64)>,
     pub notable_dropped: u64,
+    /// LOAD_KINDS: kinds with a load-phase row.
+    load_kinds: Vec<Kind>,
     pub summary: Summary,
     run_index: u64,
     prompt_index: u64,
@@ -250,7 +250,8 @@ pub struct Segmenter {
     stated_start: Option<Ts>,
     /// ((run, prompt), position in `notable` if kept)
     lora_missed: Option<LoraHeld>,
-    lora_count_dropped: u64,
+    /// The count of the held `lora key not loaded` event.
+    lora_count: u64,
     run_busy: bool,
     queue: VecDeque<u64>,
     open: Option<Open>,
@@ -290,6 +291,12 @@ fn round2_key(x: f64) -> u64 {
 impl Segmenter {
     pub fn new(cfg: Config) -> Segmenter {
         let (run_index, prompt_index) = (cfg.first_run_index, cfg.first_prompt_index);
+        let mut load_kinds: Vec<Kind> = Vec::new();
+        for row in cfg.rows.iter().filter(|r| r.load_phase) {
+            if !load_kinds.contains(&row.kind) {
+                load_kinds.push(row.kind);
+            }
+        }
         let mut runs = Pending::new();
         runs.base = run_index;
         let mut prompts = Pending::new();
@@ -304,7 +311,10 @@ impl Segmenter {
             run_prompt_s: 0.0,
             run_estimated: false,
             notable: Vec::new(),
+            notable_kept: 0,
+            notable_counts: Vec::new(),
             notable_dropped: 0,
+            load_kinds,
             summary: Summary::default(),
             run_index,
             prompt_index,
@@ -314,7 +324,7 @@ impl Segmenter {
             prestartup: false,
             stated_start: None,
             lora_missed: None,
-            lora_count_dropped: 0,
+            lora_count: 0,
             run_busy: false,
             queue: VecDeque::new(),
             open: None,
@@ -453,16 +463,15 @@ impl Segmenter {
 
     /// LOAD_KINDS: a kind with a load-phase row.
     fn load_work(&self, kind: Kind) -> bool {
-        self.cfg.rows.iter().any(|r| r.load_phase && r.kind == kind)
+        self.load_kinds.contains(&kind)
     }
 
+    /// Keep a notable event (its position among all kept), or count it dropped.
     fn keep(&mut self, item: &Item) -> Option<usize> {
-        if self.notable.len() < MAX_NOTABLE {
-            self.notable.push(Notable {
-                item: item.clone(),
-                count: None,
-            });
-            Some(self.notable.len() - 1)
+        if self.notable_kept < MAX_NOTABLE {
+            self.notable.push(item.clone());
+            self.notable_kept += 1;
+            Some(self.notable_kept - 1)
         } else {
             self.notable_dropped += 1;
             None
@@ -1619,16 +1628,20 @@ impl Segmenter {
         let key = (self.run.expect("a run"), prompt);
         if let Some((held, at)) = self.lora_missed {
             if held == key {
-                match at {
-                    Some(i) => *self.notable[i].count.get_or_insert(1) += 1,
-                    None => self.lora_count_dropped += 1,
+                self.lora_count += 1;
+                if let Some(i) = at {
+                    match self.notable_counts.last_mut() {
+                        Some(last) if last.0 == i => last.1 = self.lora_count,
+                        _ => self.notable_counts.push((i, self.lora_count)),
+                    }
                 }
                 return Ok(());
             }
         }
         let at = self.keep(ev.item);
+        self.lora_count = 1;
         if let Some(i) = at {
-            self.notable[i].count = Some(1);
+            self.notable_counts.push((i, 1));
         }
         self.lora_missed = Some((key, at));
         Ok(())
@@ -1765,6 +1778,8 @@ impl Segmenter {
             bars: std::mem::take(&mut self.bars.out),
             loads: std::mem::take(&mut self.loads.out),
             errors: std::mem::take(&mut self.errors.out),
+            notable: std::mem::take(&mut self.notable),
+            notable_counts: std::mem::take(&mut self.notable_counts),
         }
     }
 }
@@ -1776,6 +1791,10 @@ pub struct Final {
     pub bars: Vec<Bar>,
     pub loads: Vec<Load>,
     pub errors: Vec<ErrorRec>,
+    /// Notable events kept since the last hand-over, in order.
+    pub notable: Vec<Item>,
+    /// `count` fields to set: (position among all notable events, count), the last one wins.
+    pub notable_counts: Vec<(usize, u64)>,
 }
 
 fn static_error_kind(error: &str) -> &'static str {

@@ -7,8 +7,9 @@ use super::Final;
 use crate::pyitems::{count, Times};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
+use std::collections::HashMap;
 
 /// What Rust needs from Python to make the records: model.py's classes and the phases.
 #[pyclass(module = "comfylog._native", frozen)]
@@ -212,6 +213,55 @@ fn opt_dict<'py, K: AsRef<str>>(
     }
 }
 
+/// Python objects made once per batch for equal values, as the Python segmenter's records share
+/// them (a model name, a status, a time): pickle stores a shared object once per spool block, so
+/// fresh copies would make the spool, and the records decoded from it, bigger.
+pub struct Cache<'py> {
+    py: Python<'py>,
+    times: Times<'py>,
+    seen_times: HashMap<i64, Bound<'py, PyAny>>,
+    texts: HashMap<String, Bound<'py, PyAny>>,
+}
+
+impl<'py> Cache<'py> {
+    fn new(py: Python<'py>) -> Self {
+        Cache {
+            py,
+            times: Times::new(py),
+            seen_times: HashMap::new(),
+            texts: HashMap::new(),
+        }
+    }
+
+    fn time(&mut self, us: Option<i64>) -> PyResult<Bound<'py, PyAny>> {
+        let Some(us) = us else {
+            return Ok(self.py.None().into_bound(self.py));
+        };
+        if let Some(made) = self.seen_times.get(&us) {
+            return Ok(made.clone());
+        }
+        let made = self.times.get(Some(us))?;
+        self.seen_times.insert(us, made.clone());
+        Ok(made)
+    }
+
+    fn text(&mut self, text: &str) -> Bound<'py, PyAny> {
+        if let Some(made) = self.texts.get(text) {
+            return made.clone();
+        }
+        let made = PyString::new(self.py, text).into_any();
+        self.texts.insert(text.to_string(), made.clone());
+        made
+    }
+
+    fn opt_text(&mut self, text: Option<&str>) -> Bound<'py, PyAny> {
+        match text {
+            None => self.py.None().into_bound(self.py),
+            Some(text) => self.text(text),
+        }
+    }
+}
+
 /// A record's arguments, by position in its dataclass's field order (checked name by name).
 struct Args<'py> {
     py: Python<'py>,
@@ -259,19 +309,19 @@ impl RecordBuilder {
     pub fn prompt<'py>(
         &self,
         py: Python<'py>,
-        t: &mut Times<'py>,
+        c: &mut Cache<'py>,
         p: &Prompt,
     ) -> PyResult<Bound<'py, PyAny>> {
         let mut k = Args::new(py, PROMPT_FIELDS);
         k.set("index", p.index)?;
         k.set("run", p.run)?;
-        k.set("got_at", t.get(p.got_at)?)?;
+        k.set("got_at", c.time(p.got_at)?)?;
         k.set("line", p.line)?;
         k.set("source", p.source)?;
-        k.set("status", p.status)?;
+        k.set("status", c.text(p.status))?;
         k.set("executed_s", p.executed_s)?;
-        k.set("started_at", t.get(p.started_at)?)?;
-        k.set("ended_at", t.get(p.ended_at)?)?;
+        k.set("started_at", c.time(p.started_at)?)?;
+        k.set("ended_at", c.time(p.ended_at)?)?;
         k.set("total_s", p.total_s)?;
         k.set("phases", self.phases(py, &p.phases)?)?;
         k.set("estimated", p.estimated)?;
@@ -280,8 +330,8 @@ impl RecordBuilder {
         for s in &p.spans {
             let phase = self.phase[usize::from(s.phase.index())].bind(py);
             spans.append(self.span.bind(py).call1((
-                t.get(Some(s.start))?,
-                t.get(Some(s.end))?,
+                c.time(Some(s.start))?,
+                c.time(Some(s.end))?,
                 phase,
             ))?)?;
         }
@@ -291,7 +341,10 @@ impl RecordBuilder {
         k.set("invalid_outputs", p.invalid_outputs)?;
         k.set("received", p.received)?;
         k.set("started", p.started)?;
-        let models: Vec<&str> = p.models.iter().map(|m| &**m).collect();
+        let models = PyList::empty(py);
+        for model in &p.models {
+            models.append(c.text(model))?;
+        }
         k.set("models", models)?;
         k.set("video", opt_dict(py, &p.video)?)?;
         match &p.gguf_qtypes {
@@ -313,7 +366,7 @@ impl RecordBuilder {
     pub fn run<'py>(
         &self,
         py: Python<'py>,
-        t: &mut Times<'py>,
+        c: &mut Cache<'py>,
         r: &Run,
     ) -> PyResult<Bound<'py, PyAny>> {
         let mut k = Args::new(py, RUN_FIELDS);
@@ -321,11 +374,11 @@ impl RecordBuilder {
         k.set("source", r.source)?;
         k.set("first_line", r.first_line)?;
         k.set("last_line", r.last_line)?;
-        k.set("started_at", t.get(r.started_at)?)?;
-        k.set("ended_at", t.get(r.ended_at)?)?;
+        k.set("started_at", c.time(r.started_at)?)?;
+        k.set("ended_at", c.time(r.ended_at)?)?;
         k.set("restart", r.restart)?;
-        k.set("gpu", r.gpu.as_deref())?;
-        k.set("device", r.device.as_deref())?;
+        k.set("gpu", c.opt_text(r.gpu.as_deref()))?;
+        k.set("device", c.opt_text(r.device.as_deref()))?;
         k.set("total_vram_mb", opt_value(py, &r.total_vram_mb)?)?;
         k.set("total_ram_mb", opt_value(py, &r.total_ram_mb)?)?;
         k.set("vram_state", opt_value(py, &r.vram_state)?)?;
@@ -337,7 +390,7 @@ impl RecordBuilder {
         k.set("comfyui_version", opt_value(py, &r.comfyui_version)?)?;
         k.set("pytorch_version", opt_value(py, &r.pytorch_version)?)?;
         k.set("cuda_version", opt_value(py, &r.cuda_version)?)?;
-        k.set("ready_at", t.get(r.ready_at)?)?;
+        k.set("ready_at", c.time(r.ready_at)?)?;
         k.set("ready_line", r.ready_line)?;
         k.set("startup_s", r.startup_s)?;
         k.set("idle_s", r.idle_s)?;
@@ -345,7 +398,7 @@ impl RecordBuilder {
         k.set("install_s", r.install_s)?;
         let spans = PyList::empty(py);
         for (a, b) in &r.install_spans {
-            spans.append(PyTuple::new(py, [t.get(Some(*a))?, t.get(Some(*b))?])?)?;
+            spans.append(PyTuple::new(py, [c.time(Some(*a))?, c.time(Some(*b))?])?)?;
         }
         k.set("install_spans", spans)?;
         k.set("span_s", r.span_s)?;
@@ -353,7 +406,7 @@ impl RecordBuilder {
         k.set("resolution", r.resolution)?;
         k.set("gpu_memory", opt_dict(py, &r.gpu_memory)?)?;
         k.set("setup", dict(py, &r.setup)?)?;
-        k.set("api_ready_at", t.get(r.api_ready_at)?)?;
+        k.set("api_ready_at", c.time(r.api_ready_at)?)?;
         for (name, times) in [
             ("import_times", &r.import_times),
             ("prestartup_times", &r.prestartup_times),
@@ -372,40 +425,40 @@ impl RecordBuilder {
     pub fn bar<'py>(
         &self,
         py: Python<'py>,
-        t: &mut Times<'py>,
+        c: &mut Cache<'py>,
         b: &Bar,
     ) -> PyResult<Bound<'py, PyAny>> {
         let mut k = Args::new(py, BAR_FIELDS);
         k.set("prompt", b.prompt)?;
-        k.set("label", b.label.as_deref())?;
+        k.set("label", c.opt_text(b.label.as_deref()))?;
         k.set("total", count(py, b.total)?)?;
         k.set("done", count(py, b.done)?)?;
         k.set("final_rate", b.final_rate)?;
-        k.set("rate_unit", &b.rate_unit)?;
+        k.set("rate_unit", c.text(&b.rate_unit))?;
         k.set("elapsed_s", b.elapsed_s)?;
         k.set("line", b.line)?;
         k.set("end_line", b.end_line)?;
         k.set("source", b.source)?;
-        k.set("start", t.get(b.start)?)?;
-        k.set("end", t.get(b.end)?)?;
+        k.set("start", c.time(b.start)?)?;
+        k.set("end", c.time(b.end)?)?;
         k.make(&self.bar)
     }
 
     pub fn load<'py>(
         &self,
         py: Python<'py>,
-        t: &mut Times<'py>,
+        c: &mut Cache<'py>,
         l: &Load,
     ) -> PyResult<Bound<'py, PyAny>> {
         let mut k = Args::new(py, LOAD_FIELDS);
         k.set("prompt", l.prompt)?;
-        k.set("model", l.model.as_deref())?;
-        k.set("kind", l.kind)?;
+        k.set("model", c.opt_text(l.model.as_deref()))?;
+        k.set("kind", c.text(l.kind))?;
         k.set("usable_mb", opt_value(py, &l.usable_mb)?)?;
         k.set("loaded_mb", opt_value(py, &l.loaded_mb)?)?;
         k.set("line", l.line)?;
         k.set("source", l.source)?;
-        k.set("ts", t.get(l.ts)?)?;
+        k.set("ts", c.time(l.ts)?)?;
         k.set("staged_mb", opt_value(py, &l.staged_mb)?)?;
         k.make(&self.load)
     }
@@ -413,42 +466,42 @@ impl RecordBuilder {
     pub fn error<'py>(
         &self,
         py: Python<'py>,
-        t: &mut Times<'py>,
+        c: &mut Cache<'py>,
         e: &ErrorRec,
     ) -> PyResult<Bound<'py, PyAny>> {
         let mut k = Args::new(py, ERROR_FIELDS);
         k.set("prompt", e.prompt)?;
-        k.set("kind", e.kind)?;
-        k.set("message", &e.message)?;
+        k.set("kind", c.text(e.kind))?;
+        k.set("message", c.text(&e.message))?;
         k.set("line", e.line)?;
         k.set("source", e.source)?;
-        k.set("ts", t.get(e.ts)?)?;
+        k.set("ts", c.time(e.ts)?)?;
         k.set("end_line", e.end_line)?;
         k.make(&self.error)
     }
 
     /// The records made final as Python objects: (runs, prompts, bars, loads, errors).
     pub fn to_python<'py>(&self, py: Python<'py>, done: Final) -> PyResult<Bound<'py, PyTuple>> {
-        let mut t = Times::new(py);
+        let mut c = Cache::new(py);
         let runs = PyList::empty(py);
         for r in &done.runs {
-            runs.append(self.run(py, &mut t, r)?)?;
+            runs.append(self.run(py, &mut c, r)?)?;
         }
         let prompts = PyList::empty(py);
         for p in &done.prompts {
-            prompts.append(self.prompt(py, &mut t, p)?)?;
+            prompts.append(self.prompt(py, &mut c, p)?)?;
         }
         let bars = PyList::empty(py);
         for b in &done.bars {
-            bars.append(self.bar(py, &mut t, b)?)?;
+            bars.append(self.bar(py, &mut c, b)?)?;
         }
         let loads = PyList::empty(py);
         for l in &done.loads {
-            loads.append(self.load(py, &mut t, l)?)?;
+            loads.append(self.load(py, &mut c, l)?)?;
         }
         let errors = PyList::empty(py);
         for e in &done.errors {
-            errors.append(self.error(py, &mut t, e)?)?;
+            errors.append(self.error(py, &mut c, e)?)?;
         }
         PyTuple::new(
             py,
