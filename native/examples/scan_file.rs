@@ -4,11 +4,15 @@
 //!     cargo run --release --example scan_file -- [--serial] FILE...
 //!
 //! `--serial` scans on one thread (CPU times compare better on a busy machine).
+//! `--segment` also segments each file in Rust (native/src/segment, rows read from messages.toml)
+//! and prints the time spent segmenting apart (the scan thread's two halves under
+//! COMFYLOG_SEGMENTER=native) and the records made.
 //! Each file is read in blocks of whole lines (as comfylog/read/streams.py cuts them), each block
 //! scanned by the library's `scan::Input`, as `Scanner.feed` scans it; a file that is a folder is
 //! read file by file (a fleet). Prints lines, items and the time taken.
 
 use _native::scan::Input;
+use _native::segment::{rows_from_toml, Config, Segmenter};
 use _native::table::Table;
 use std::io::Read;
 use std::sync::Arc;
@@ -16,9 +20,46 @@ use std::time::Instant;
 
 const BLOCK_BYTES: usize = 1 << 20;
 
-fn scan_file(pool: &rayon::ThreadPool, table: &Arc<Table>, path: &std::path::Path) -> (u64, usize) {
+const TABLE_TEXT: &str = include_str!("../../src/comfylog/parse/messages.toml");
+
+/// Seconds spent segmenting and records made, over all files (with `--segment`).
+#[derive(Default)]
+struct Segmenting {
+    seconds: f64,
+    records: usize,
+}
+
+fn scan_file(
+    pool: &rayon::ThreadPool,
+    table: &Arc<Table>,
+    path: &std::path::Path,
+    mut segmenting: Option<&mut Segmenting>,
+) -> (u64, usize) {
     let mut file = std::fs::File::open(path).expect("a readable file");
     let mut input = Input::new(None);
+    let mut seg = segmenting.as_ref().map(|_| {
+        Segmenter::new(Config {
+            source: 0,
+            first_run_index: 0,
+            first_prompt_index: 0,
+            rows: Arc::new(rows_from_toml(table, TABLE_TEXT)),
+        })
+    });
+    let mut segment = |items: Vec<_>, segmenting: &mut Option<&mut Segmenting>| {
+        if let (Some(seg), Some(totals)) = (seg.as_mut(), segmenting.as_deref_mut()) {
+            let start = Instant::now();
+            if let Err(why) = seg.feed(table, items) {
+                eprintln!("{}: not ported: {}", path.display(), why.0);
+            }
+            let done = seg.take_final();
+            totals.records += done.runs.len()
+                + done.prompts.len()
+                + done.bars.len()
+                + done.loads.len()
+                + done.errors.len();
+            totals.seconds += start.elapsed().as_secs_f64();
+        }
+    };
     let mut count = 0;
     let mut carry: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; BLOCK_BYTES];
@@ -39,23 +80,43 @@ fn scan_file(pool: &rayon::ThreadPool, table: &Arc<Table>, path: &std::path::Pat
             // no redaction: no line is handed to `redact`
             let items = input.scan(pool, table, &block, Ok).expect("a scan");
             count += items.len();
+            segment(items, &mut segmenting);
         }
         if last {
             break;
         }
     }
-    (input.lines, count + input.close().len())
+    let rest = input.close();
+    count += rest.len();
+    segment(rest, &mut segmenting);
+    if let (Some(seg), Some(totals)) = (seg.as_mut(), segmenting) {
+        let start = Instant::now();
+        if let Err(why) = seg.finish() {
+            eprintln!("{}: not ported: {}", path.display(), why.0);
+        }
+        let done = seg.take_final();
+        totals.records += done.runs.len()
+            + done.prompts.len()
+            + done.bars.len()
+            + done.loads.len()
+            + done.errors.len();
+        totals.seconds += start.elapsed().as_secs_f64();
+    }
+    (input.lines, count)
 }
 
 fn main() {
-    let table = Arc::new(
-        Table::load(include_str!("../../src/comfylog/parse/messages.toml")).expect("the table"),
-    );
+    let table = Arc::new(Table::load(TABLE_TEXT).expect("the table"));
+    let mut segmenting: Option<Segmenting> = None;
     let mut paths = Vec::new();
     let mut threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     for arg in std::env::args().skip(1) {
         if arg == "--serial" {
             threads = 1;
+            continue;
+        }
+        if arg == "--segment" {
+            segmenting = Some(Segmenting::default());
             continue;
         }
         let path = std::path::PathBuf::from(arg);
@@ -77,7 +138,7 @@ fn main() {
     let start = Instant::now();
     let (mut lines, mut items) = (0, 0);
     for path in &paths {
-        let (l, i) = scan_file(&pool, &table, path);
+        let (l, i) = scan_file(&pool, &table, path, segmenting.as_mut());
         lines += l;
         items += i;
     }
@@ -86,4 +147,10 @@ fn main() {
         paths.len(),
         start.elapsed().as_secs_f64()
     );
+    if let Some(totals) = segmenting {
+        println!(
+            "of which segmenting: {:.2} s, {} records",
+            totals.seconds, totals.records
+        );
+    }
 }

@@ -1987,6 +1987,60 @@ fn bar_seconds(elapsed_s: f64, done: f64, rate: Option<f64>, unit: &str) -> f64 
     }
 }
 
+/// The segmenter's rows read from messages.toml's `text` (the text `table` was loaded from), for
+/// Rust tools and tests without Python: parse/native.py's `_segmenter_rows` hands the real ones
+/// from table.py. They differ only in the order of a row's fields, which the toml reader sorts (a
+/// run setting's keys come out in another order).
+pub fn rows_from_toml(table: &Table, text: &str) -> Vec<SegRow> {
+    let doc: toml::Table = text.parse().expect("messages.toml reads");
+    let messages = doc["message"].as_array().expect("[[message]] rows");
+    assert_eq!(messages.len(), table.rows.len());
+    let mut rows = Vec::new();
+    for (row, message) in table.rows.iter().zip(messages) {
+        let regex = message["regex"].as_str().expect("a regex");
+        let groups: Vec<&str> = regex
+            .split("(?P<")
+            .skip(1)
+            .map(|rest| &rest[..rest.find('>').expect("a group name ends")])
+            .collect();
+        let value = |v: &toml::Value| match v {
+            toml::Value::Boolean(b) => Value::Bool(*b),
+            toml::Value::Integer(i) => Value::Int(*i),
+            toml::Value::Float(f) => Value::Float(*f),
+            toml::Value::String(t) => Value::Text(Arc::from(t.as_str())),
+            other => panic!("a constant {other:?}"),
+        };
+        let constants = message
+            .get("constants")
+            .and_then(toml::Value::as_table)
+            .map(|c| c.iter().map(|(k, v)| (k.clone(), value(v))).collect())
+            .unwrap_or_default();
+        let fields = message
+            .get("fields")
+            .and_then(toml::Value::as_table)
+            .map(|f| {
+                f.iter()
+                    .map(|(name, ty)| event::FieldSpec {
+                        name: name.clone(),
+                        ty: event::FieldType::parse(
+                            ty.as_str().expect("a type").trim_end_matches('?'),
+                        )
+                        .expect("a known type"),
+                        group: groups.iter().position(|g| g == name).expect("its group"),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        rows.push(SegRow {
+            kind: Kind::parse(&row.kind),
+            constants,
+            fields,
+            load_phase: row.phase == Phase::Load,
+        });
+    }
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2054,59 +2108,6 @@ mod tests {
         assert_eq!(dict_message("{'message': 'unterminated"), None);
     }
 
-    /// The segmenter's rows built from messages.toml as parse/native.py's `_segmenter_rows` builds
-    /// them from table.py (fields' order within a row aside: the toml reader sorts them).
-    fn rows(table: &Table) -> Vec<SegRow> {
-        let text = include_str!("../../../src/comfylog/parse/messages.toml");
-        let doc: toml::Table = text.parse().expect("messages.toml reads");
-        let messages = doc["message"].as_array().expect("[[message]] rows");
-        assert_eq!(messages.len(), table.rows.len());
-        let mut rows = Vec::new();
-        for (row, message) in table.rows.iter().zip(messages) {
-            let regex = message["regex"].as_str().expect("a regex");
-            let groups: Vec<&str> = regex
-                .split("(?P<")
-                .skip(1)
-                .map(|rest| &rest[..rest.find('>').expect("a group name ends")])
-                .collect();
-            let value = |v: &toml::Value| match v {
-                toml::Value::Boolean(b) => Value::Bool(*b),
-                toml::Value::Integer(i) => Value::Int(*i),
-                toml::Value::Float(f) => Value::Float(*f),
-                toml::Value::String(t) => Value::Text(Arc::from(t.as_str())),
-                other => panic!("a constant {other:?}"),
-            };
-            let constants = message
-                .get("constants")
-                .and_then(toml::Value::as_table)
-                .map(|c| c.iter().map(|(k, v)| (k.clone(), value(v))).collect())
-                .unwrap_or_default();
-            let fields = message
-                .get("fields")
-                .and_then(toml::Value::as_table)
-                .map(|f| {
-                    f.iter()
-                        .map(|(name, ty)| event::FieldSpec {
-                            name: name.clone(),
-                            ty: event::FieldType::parse(
-                                ty.as_str().expect("a type").trim_end_matches('?'),
-                            )
-                            .expect("a known type"),
-                            group: groups.iter().position(|g| g == name).expect("its group"),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            rows.push(SegRow {
-                kind: Kind::parse(&row.kind),
-                constants,
-                fields,
-                load_phase: row.phase == Phase::Load,
-            });
-        }
-        rows
-    }
-
     /// A log scanned and segmented as one input: its final records.
     fn segmented(log: &str) -> Final {
         let table = crate::table::tests::table();
@@ -2114,7 +2115,10 @@ mod tests {
             source: 0,
             first_run_index: 0,
             first_prompt_index: 0,
-            rows: Arc::new(rows(&table)),
+            rows: Arc::new(rows_from_toml(
+                &table,
+                include_str!("../../../src/comfylog/parse/messages.toml"),
+            )),
         };
         let mut seg = Segmenter::new(cfg);
         let mut input = crate::scan::Input::new(None);
