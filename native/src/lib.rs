@@ -126,6 +126,19 @@ impl State {
 /// and its fields (name, FIELD_TYPES name, group); kinds and phases are the table's.
 type SegRowSpec<'py> = (Bound<'py, PyDict>, Vec<(String, String, usize)>);
 
+/// The bar table from Python's (kind, pattern) pairs (parse/bars.py's BAR_ROWS, in order).
+fn seg_bars(
+    bars: Vec<(String, String)>,
+) -> PyResult<Vec<(segment::records::BarKind, Option<regex::Regex>)>> {
+    bars.into_iter()
+        .map(|(kind, pattern)| {
+            let kind = segment::records::BarKind::parse(&kind)
+                .ok_or_else(|| PyValueError::new_err(format!("unknown bar kind {kind:?}")))?;
+            Ok((kind, pytext::compile(&pattern).ok()))
+        })
+        .collect()
+}
+
 fn seg_rows(table: &Table, spec: Vec<SegRowSpec<'_>>) -> PyResult<Vec<SegRow>> {
     if spec.len() != table.rows.len() {
         return Err(PyValueError::new_err(
@@ -246,7 +259,13 @@ impl Scanner {
         builder: Py<ItemBuilder>,
         source: Py<PyAny>,
         redaction: Option<(Vec<String>, Vec<String>, Py<PyAny>)>,
-        segmenter: Option<(Py<RecordBuilder>, Vec<SegRowSpec<'_>>, u64, u64)>,
+        segmenter: Option<(
+            Py<RecordBuilder>,
+            Vec<SegRowSpec<'_>>,
+            Vec<(String, String)>,
+            u64,
+            u64,
+        )>,
     ) -> PyResult<Scanner> {
         let table = compiled_table(table_text)?;
         builder
@@ -261,12 +280,13 @@ impl Scanner {
         };
         let (records, segmenter) = match segmenter {
             None => (None, None),
-            Some((records, rows, first_run_index, first_prompt_index)) => {
+            Some((records, rows, bars, first_run_index, first_prompt_index)) => {
                 let cfg = segment::Config {
                     source: source.bind(py).extract()?,
                     first_run_index,
                     first_prompt_index,
                     rows: Arc::new(seg_rows(&table, rows)?),
+                    bars: Arc::new(seg_bars(bars)?),
                 };
                 (Some(records), Some(segment::Segmenter::new(cfg)))
             }

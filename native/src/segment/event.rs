@@ -193,6 +193,7 @@ kinds! {
     VideoSeqLen = "video_seq_len",
     LoraKeyMissed = "lora_key_missed",
     BuiltinImportFailed = "builtin_import_failed",
+    NodeModel = "node_model",
 }
 
 /// A field of a row: its name, type and group among the row's named groups.

@@ -18,7 +18,7 @@ use phases::{
     bar_span, paint_estimated, paint_timed, py_max, round3, secs, shifted, timedelta_us,
     total_seconds, BarEv, Ts,
 };
-use records::{Bar, ErrorRec, ImportTime, Load, Prompt, Run};
+use records::{Bar, BarKind, ErrorRec, ImportTime, Load, Prompt, Run};
 use regex::Regex;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, OnceLock};
@@ -95,6 +95,7 @@ fn notable(kind: Kind) -> bool {
             | HandlerOutput
             | VideoSeqLen
             | BuiltinImportFailed
+            | NodeModel
     )
 }
 
@@ -135,6 +136,43 @@ pub struct Config {
     pub first_run_index: u64,
     pub first_prompt_index: u64,
     pub rows: Arc<Vec<SegRow>>,
+    /// The bar table (messages.toml's `[[bar]]` rows, in order): a kind and its label pattern,
+    /// None where Rust's regex cannot run it (a label reaching that row is NotPorted).
+    pub bars: Arc<Vec<(BarKind, Option<Regex>)>>,
+}
+
+/// parse/bars.py's `bar_kind`: bytes are a download, no label is the sampler's, then the bar table,
+/// then other work unless the bar follows a video sampler's `Sampling N frames` line. A label that
+/// is not ASCII is not ported (Python's `\b`, `\w` and case folding differ from Rust's there).
+pub fn bar_kind(
+    bars: &[(BarKind, Option<Regex>)],
+    label: Option<&str>,
+    rate_unit: &str,
+    after_sampler_line: bool,
+) -> R<BarKind> {
+    if rate_unit.ends_with("B/s") {
+        return Ok(BarKind::Loading);
+    }
+    let Some(label) = label else {
+        return Ok(BarKind::Sampling);
+    };
+    if !label.is_ascii() {
+        return Err(NotPorted(format!(
+            "a bar label that is not ASCII: {label:?}"
+        )));
+    }
+    for (kind, regex) in bars {
+        match regex {
+            None => return Err(NotPorted("a bar row Rust cannot run".into())),
+            Some(regex) if regex.is_match(label) => return Ok(*kind),
+            Some(_) => {}
+        }
+    }
+    Ok(if after_sampler_line {
+        BarKind::Sampling
+    } else {
+        BarKind::Other
+    })
 }
 
 /// pending.py's Pending: records that may still change, and (`out`) the ones final since the
@@ -266,6 +304,8 @@ pub struct Segmenter {
     incident_traced: bool,
     ignore_traceback: bool,
     unloaded_by_oom: bool,
+    /// The prompt whose video wrapper just announced its sampler and drew no bar since.
+    sampler_announced: Option<u64>,
     /// (the load_batch event's line and time, the count still announced)
     batch: Option<((u64, Option<Ts>), i64)>,
     prev_end: Option<Ts>,
@@ -339,6 +379,7 @@ impl Segmenter {
             incident_traced: false,
             ignore_traceback: false,
             unloaded_by_oom: false,
+            sampler_announced: None,
             batch: None,
             prev_end: None,
             events: 0,
@@ -609,6 +650,7 @@ impl Segmenter {
                         video.push((key, ev.must(key)?));
                     }
                     self.prompts.at(p).video = Some(video);
+                    self.sampler_announced = Some(p);
                 }
                 Ok(())
             }
@@ -675,8 +717,8 @@ impl Segmenter {
             CudaBanner | ServerStarting | LoadDetail | WsConnected | WsReconnect | JobStarted
             | JobFinished | CacheEviction | MemoryLeak | JobQueue | NetworkVolume
             | ExtraSearchPath | AllocConf | OomMemory | ExtensionMismatch | TorchNotInstalled
-            | NumpyMismatch | ValidationDetail | UnhandledOutput | HandlerOutput | VideoSeqLen
-            | BuiltinImportFailed => Ok(()),
+            | NumpyMismatch | NodeModel | ValidationDetail | UnhandledOutput | HandlerOutput
+            | VideoSeqLen | BuiltinImportFailed => Ok(()),
             Unknown => Err(NotPorted("an event kind this port does not know".into())),
         }
     }
@@ -1483,6 +1525,16 @@ impl Segmenter {
             return Err(NotPorted("a progress_bar that is no bar".into()));
         };
         let prompt = self.executing();
+        let announced = prompt.is_some() && self.sampler_announced == prompt;
+        let kind = bar_kind(
+            &self.cfg.bars,
+            closed.label.as_deref(),
+            &closed.unit,
+            announced,
+        )?;
+        if kind != BarKind::Loading {
+            self.sampler_announced = None;
+        }
         let elapsed_s = bar_seconds(closed.elapsed, closed.done, closed.final_rate, &closed.unit);
         let bar = Bar {
             prompt,
@@ -1494,6 +1546,7 @@ impl Segmenter {
             elapsed_s,
             line: ev.line,
             end_line: ev.end_line,
+            kind,
             source: self.cfg.source,
             start: None,
             end: None,
@@ -1992,6 +2045,27 @@ fn bar_seconds(elapsed_s: f64, done: f64, rate: Option<f64>, unit: &str) -> f64 
 /// from table.py. They differ only in the order of a row's fields, which the toml reader sorts (a
 /// run setting's keys come out in another order).
 pub fn rows_from_toml(table: &Table, text: &str) -> Vec<SegRow> {
+    rows_of_toml(table, text)
+}
+
+/// The bar table read from messages.toml's `text` (its `[[bar]]` rows, in order).
+pub fn bars_from_toml(text: &str) -> Vec<(BarKind, Option<Regex>)> {
+    let doc: toml::Table = text.parse().expect("messages.toml reads");
+    let Some(bars) = doc.get("bar").and_then(toml::Value::as_array) else {
+        return Vec::new();
+    };
+    bars.iter()
+        .map(|bar| {
+            let kind = BarKind::parse(bar["kind"].as_str().expect("a kind")).expect("a bar kind");
+            (
+                kind,
+                pytext::compile(bar["regex"].as_str().expect("a regex")).ok(),
+            )
+        })
+        .collect()
+}
+
+fn rows_of_toml(table: &Table, text: &str) -> Vec<SegRow> {
     let doc: toml::Table = text.parse().expect("messages.toml reads");
     let messages = doc["message"].as_array().expect("[[message]] rows");
     assert_eq!(messages.len(), table.rows.len());
@@ -2044,6 +2118,39 @@ pub fn rows_from_toml(table: &Table, text: &str) -> Vec<SegRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every `[[bar]]` row's example labels get the row's kind (as parse/bars.py's test asks of
+    /// Python's `bar_kind`), and the rules that are not about one label.
+    #[test]
+    fn bar_labels_get_their_rows_kind() {
+        let text = include_str!("../../../src/comfylog/parse/messages.toml");
+        let bars = bars_from_toml(text);
+        let doc: toml::Table = text.parse().unwrap();
+        for (row, (kind, _)) in doc["bar"].as_array().unwrap().iter().zip(&bars) {
+            for example in row["examples"].as_array().unwrap() {
+                let label = example.as_str().unwrap();
+                assert_eq!(
+                    bar_kind(&bars, Some(label), "it/s", false),
+                    Ok(*kind),
+                    "{label}"
+                );
+            }
+        }
+        assert_eq!(
+            bar_kind(&bars, Some("model.safetensors"), "MB/s", false),
+            Ok(BarKind::Loading)
+        );
+        assert_eq!(bar_kind(&bars, None, "it/s", false), Ok(BarKind::Sampling));
+        assert_eq!(
+            bar_kind(&bars, Some("Some node's work"), "it/s", false),
+            Ok(BarKind::Other)
+        );
+        assert_eq!(
+            bar_kind(&bars, Some("Some node's work"), "it/s", true),
+            Ok(BarKind::Sampling)
+        );
+        assert!(bar_kind(&bars, Some("Échantillonnage"), "it/s", false).is_err());
+    }
 
     #[test]
     fn gpu_names_as_table_py_gives_them() {
@@ -2119,6 +2226,9 @@ mod tests {
                 &table,
                 include_str!("../../../src/comfylog/parse/messages.toml"),
             )),
+            bars: Arc::new(bars_from_toml(include_str!(
+                "../../../src/comfylog/parse/messages.toml"
+            ))),
         };
         let mut seg = Segmenter::new(cfg);
         let mut input = crate::scan::Input::new(None);

@@ -268,15 +268,15 @@ fn paint_bars(
         }
         bar.start = Some(b0);
         bar.end = Some(b1);
-        let phase = if bar.is_loading() {
-            Phase::Load
-        } else {
-            Phase::Inference
-        };
-        overlays.push((b0, b1, phase));
+        overlays.push((b0, b1, bar.kind.phase()));
     }
-    // inference painted last: it wins (a stable sort, as Python's)
-    overlays.sort_by_key(|o| o.2 == Phase::Inference);
+    // other work, then loading, then sampling: it wins (a stable sort, as Python's)
+    overlays.sort_by_key(|o| match o.2 {
+        Phase::Other => 0,
+        Phase::Load => 1,
+        Phase::Inference => 2,
+        Phase::Wait => 3, // no bar's phase
+    });
     for (o0, o1, phase) in overlays {
         let (o0, o1) = (o0.max(start), o1.min(end));
         if o1 > o0 {
@@ -315,10 +315,10 @@ pub fn paint_estimated(prompt: &mut Prompt, bars: &[(Bar, BarEv)], loaded: bool)
     let mut sampling: Vec<f64> = Vec::new();
     let mut loading: Vec<f64> = Vec::new();
     for (bar, _) in bars {
-        if bar.is_loading() {
-            loading.push(bar.elapsed_s);
-        } else {
+        if bar.is_sampling() {
             sampling.push(bar.elapsed_s);
+        } else if bar.is_loading() {
+            loading.push(bar.elapsed_s);
         }
     }
     let mut inference = py_sum(&sampling);

@@ -67,6 +67,43 @@ pub struct Span {
     pub phase: Phase,
 }
 
+/// model.BarKind: what a progress bar counts (parse/bars.py).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BarKind {
+    Sampling,
+    Loading,
+    Other,
+}
+
+impl BarKind {
+    pub fn parse(name: &str) -> Option<BarKind> {
+        match name {
+            "sampling" => Some(BarKind::Sampling),
+            "loading" => Some(BarKind::Loading),
+            "other" => Some(BarKind::Other),
+            _ => None,
+        }
+    }
+
+    /// model.BAR_PHASE.
+    pub fn phase(self) -> Phase {
+        match self {
+            BarKind::Sampling => Phase::Inference,
+            BarKind::Loading => Phase::Load,
+            BarKind::Other => Phase::Other,
+        }
+    }
+
+    /// Python's order of the kinds (model.BarKind), as RecordBuilder gets them.
+    pub fn index(self) -> usize {
+        match self {
+            BarKind::Sampling => 0,
+            BarKind::Loading => 1,
+            BarKind::Other => 2,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Bar {
     pub prompt: Option<u64>,
@@ -78,16 +115,19 @@ pub struct Bar {
     pub elapsed_s: f64,
     pub line: u64,
     pub end_line: u64,
+    pub kind: BarKind,
     pub source: u64,
     pub start: Option<Ts>,
     pub end: Option<Ts>,
 }
 
 impl Bar {
-    /// model.bar_is_loading: its label says it loads or downloads, or it counts bytes.
     pub fn is_loading(&self) -> bool {
-        let lowered = self.label.as_deref().unwrap_or("").to_lowercase();
-        lowered.contains("load") || lowered.contains("download") || self.rate_unit.ends_with("B/s")
+        self.kind == BarKind::Loading
+    }
+
+    pub fn is_sampling(&self) -> bool {
+        self.kind == BarKind::Sampling
     }
 }
 

@@ -23,6 +23,8 @@ pub struct RecordBuilder {
     span: Py<PyAny>,
     /// Phase.LOAD, INFERENCE, WAIT, OTHER (table.rs's order).
     phase: [Py<PyAny>; 4],
+    /// BarKind.SAMPLING, LOADING, OTHER.
+    bar_kind: [Py<PyAny>; 3],
 }
 
 #[pymethods]
@@ -41,6 +43,7 @@ impl RecordBuilder {
         phases: Py<PyAny>,
         span: Py<PyAny>,
         phase: (Py<PyAny>, Py<PyAny>, Py<PyAny>, Py<PyAny>),
+        bar_kind: (Py<PyAny>, Py<PyAny>, Py<PyAny>),
     ) -> PyResult<RecordBuilder> {
         for (class, fields) in [
             (&run, RUN_FIELDS),
@@ -75,6 +78,7 @@ impl RecordBuilder {
             phases,
             span,
             phase: [phase.0, phase.1, phase.2, phase.3],
+            bar_kind: [bar_kind.0, bar_kind.1, bar_kind.2],
         })
     }
 }
@@ -150,6 +154,7 @@ const BAR_FIELDS: &[&str] = &[
     "elapsed_s",
     "line",
     "end_line",
+    "kind",
     "source",
     "start",
     "end",
@@ -438,6 +443,7 @@ impl RecordBuilder {
         k.set("elapsed_s", b.elapsed_s)?;
         k.set("line", b.line)?;
         k.set("end_line", b.end_line)?;
+        k.set("kind", self.bar_kind[b.kind.index()].bind(py))?;
         k.set("source", b.source)?;
         k.set("start", c.time(b.start)?)?;
         k.set("end", c.time(b.end)?)?;

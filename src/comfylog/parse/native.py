@@ -21,9 +21,10 @@ from types import ModuleType
 from typing import Any
 
 from ..events import Activity, Event, EventKind, Phase
-from ..model import ErrorRecord, Load, Phases, ProgressBar, Prompt, Run, Span
+from ..model import BarKind, ErrorRecord, Load, Phases, ProgressBar, Prompt, Run, Span
 from ..read.lines import Picker
 from ..read.source import Source, UnusableInput
+from .bars import BAR_ROWS
 from .parser import Item
 from .table import FIELD_TYPES, PATTERNS, TABLE_TEXT, is_oom
 
@@ -107,7 +108,8 @@ def _item_builder(module: ModuleType) -> Any:
 @cache
 def _record_builder(module: ModuleType) -> Any:
     """The native segmenter's maker of model.py's records (native/src/segment/topy.rs), made once."""
-    return module.RecordBuilder(Run, Prompt, ProgressBar, Load, ErrorRecord, Phases, Span, _PHASES)
+    return module.RecordBuilder(Run, Prompt, ProgressBar, Load, ErrorRecord, Phases, Span, _PHASES,
+                                (BarKind.SAMPLING, BarKind.LOADING, BarKind.OTHER))
 
 
 @cache
@@ -118,6 +120,12 @@ def _segmenter_rows() -> list[tuple[dict[str, Any], list[tuple[str, str, int]]]]
         (dict(p.constants), [(f.name, f.type, p.group_names.index(f.name)) for f in p.fields])
         for p in PATTERNS
     ]
+
+
+@cache
+def _segmenter_bars() -> list[tuple[str, str]]:
+    """The bar table (parse/bars.py's rows, in order) as the native segmenter reads it: (kind, pattern)."""
+    return [(row.kind.value, row.regex.pattern) for row in BAR_ROWS]
 
 
 #: What the native segmenter's scanner hands over per block: the records made final, per table
@@ -143,7 +151,7 @@ class NativeParser:
             redaction = (plain, folded, lambda text: redactor.redact(text, counts))
         segmenting = None
         if segment is not None:
-            segmenting = (_record_builder(module), _segmenter_rows(), segment[0], segment[1])
+            segmenting = (_record_builder(module), _segmenter_rows(), _segmenter_bars(), segment[0], segment[1])
         try:
             self._scanner = module.Scanner(TABLE_TEXT, _item_builder(module), source, redaction, segmenting)
         except ValueError as exc:  # the table holds a row Rust's regex cannot run
