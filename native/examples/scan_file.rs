@@ -46,10 +46,15 @@ fn scan_file(
             bars: Arc::new(bars_from_toml(TABLE_TEXT)),
         })
     });
-    let mut segment = |items: Vec<_>, segmenting: &mut Option<&mut Segmenting>| {
+    // a block's items through the segmenter, or (None) the input's end
+    let mut segment = |items: Option<Vec<_>>, segmenting: &mut Option<&mut Segmenting>| {
         if let (Some(seg), Some(totals)) = (seg.as_mut(), segmenting.as_deref_mut()) {
             let start = Instant::now();
-            if let Err(why) = seg.feed(table, items) {
+            let fed = match items {
+                Some(items) => seg.feed(table, items),
+                None => seg.finish(),
+            };
+            if let Err(why) = fed {
                 eprintln!("{}: not ported: {}", path.display(), why.0);
             }
             let done = seg.take_final();
@@ -81,7 +86,7 @@ fn scan_file(
             // no redaction: no line is handed to `redact`
             let items = input.scan(pool, table, &block, Ok).expect("a scan");
             count += items.len();
-            segment(items, &mut segmenting);
+            segment(Some(items), &mut segmenting);
         }
         if last {
             break;
@@ -89,20 +94,8 @@ fn scan_file(
     }
     let rest = input.close();
     count += rest.len();
-    segment(rest, &mut segmenting);
-    if let (Some(seg), Some(totals)) = (seg.as_mut(), segmenting) {
-        let start = Instant::now();
-        if let Err(why) = seg.finish() {
-            eprintln!("{}: not ported: {}", path.display(), why.0);
-        }
-        let done = seg.take_final();
-        totals.records += done.runs.len()
-            + done.prompts.len()
-            + done.bars.len()
-            + done.loads.len()
-            + done.errors.len();
-        totals.seconds += start.elapsed().as_secs_f64();
-    }
+    segment(Some(rest), &mut segmenting);
+    segment(None, &mut segmenting);
     (input.lines, count)
 }
 
