@@ -268,6 +268,8 @@ pub struct Segmenter {
     pub errors: Pending<ErrorRec>,
     run_prompt_s: f64,
     run_estimated: bool,
+    /// A prompt of the current run loaded weights through a library's loading bar.
+    run_library_loads: bool,
     /// Notable events kept since the last hand-over (made Python Events then).
     notable: Vec<Item>,
     /// Notable events kept in all (at most MAX_NOTABLE).
@@ -350,6 +352,7 @@ impl Segmenter {
             errors: Pending::new(),
             run_prompt_s: 0.0,
             run_estimated: false,
+            run_library_loads: false,
             notable: Vec::new(),
             notable_kept: 0,
             notable_counts: Vec::new(),
@@ -863,6 +866,7 @@ impl Segmenter {
         self.run = None;
         self.run_prompt_s = 0.0;
         self.run_estimated = false;
+        self.run_library_loads = false;
         self.run_stage = -1;
         self.events_since_marker = 0;
         self.prestartup = false;
@@ -1797,6 +1801,7 @@ impl Segmenter {
                 .fold(prompt.line, u64::max),
         };
         let all_fine = open.activities.iter().all(|a| a.resolution == FINE);
+        let library = self.run_library_loads;
         match (prompt.started_at, end) {
             (Some(start), Some(end)) if all_fine => {
                 paint_timed(
@@ -1806,9 +1811,14 @@ impl Segmenter {
                     &open.activities,
                     &mut bars,
                     status.is_none(),
+                    open.loaded,
+                    library,
                 )?;
             }
-            _ => paint_estimated(prompt, &bars, open.loaded),
+            _ => paint_estimated(prompt, &bars, open.loaded, library),
+        }
+        if !library && bars.iter().any(|(bar, _)| phases::library_loader(bar)) {
+            self.run_library_loads = true;
         }
         if prompt.estimated {
             self.run_estimated = true;

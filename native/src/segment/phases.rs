@@ -15,6 +15,43 @@ pub const WS_TIMEOUT_S: f64 = 10.0;
 const WS_TIMEOUT_US: i64 = 10_000_000;
 /// Tolerance when checking a bar's placement against its neighbour lines.
 const PLACEMENT_SLACK_US: i64 = 1_000_000;
+/// `other` seconds below this are the phases' rounding to the millisecond, not time that could hide
+/// an untimed phase.
+const ROUNDING_S: f64 = 0.005;
+
+/// Why phases could not be timed: (phase, model.UNTIMED key), in the order Python's dict gets them.
+pub type Why = Vec<(&'static str, &'static str)>;
+
+fn set_default(why: &mut Why, name: &'static str, reason: &'static str) {
+    if !why.iter().any(|(n, _)| *n == name) {
+        why.push((name, reason));
+    }
+}
+
+fn has(why: &Why, name: &str) -> bool {
+    why.iter().any(|(n, _)| *n == name)
+}
+
+/// phases.py's `library_loader`: a library's own loading bar (not a download).
+pub fn library_loader(bar: &Bar) -> bool {
+    let label = bar.label.as_deref().unwrap_or("").to_lowercase();
+    bar.is_loading() && label.contains("load") && !label.contains("download")
+}
+
+/// phases.py's `untimed_reasons`.
+fn untimed_reasons(bars: &[(Bar, BarEv)], loaded: bool, library_loads: bool, clock: bool) -> Why {
+    let mut why = Why::new();
+    if !loaded && library_loads && !bars.iter().any(|(b, _)| b.is_loading()) {
+        why.push(("load", "unlogged_loads"));
+    }
+    let mut sampling = bars.iter().filter(|(b, _)| b.is_sampling()).peekable();
+    if loaded && sampling.peek().is_none() {
+        why.push(("inference", "no_sampling_bar"));
+    } else if !clock && sampling.any(|(b, _)| b.done == 0.0 && 0.0 < b.total) {
+        why.push(("inference", "bar_not_advanced"));
+    }
+    why
+}
 /// datetime.max as microseconds since 0001-01-01 (a time past it is Python's OverflowError).
 const MAX_TS: i64 = 315_537_897_599_999_999;
 /// Below 2**53 microseconds an int's true division by 10**6 is one correctly rounded double
@@ -150,6 +187,7 @@ pub fn bar_span(
 type Seg = (Ts, Ts, Phase);
 
 /// phases.py's `paint_timed`: rule 1 from the activities, rule 2 from the bars.
+#[allow(clippy::too_many_arguments)]
 pub fn paint_timed(
     prompt: &mut Prompt,
     start: Ts,
@@ -157,6 +195,8 @@ pub fn paint_timed(
     activities: &[Activity],
     bars: &mut [(Bar, BarEv)],
     unfinished: bool,
+    loaded: bool,
+    library_loads: bool,
 ) -> Result<(), NotPorted> {
     let end = if end < start { start } else { end };
     let mut segs: Vec<Seg> = Vec::new();
@@ -212,7 +252,26 @@ pub fn paint_timed(
     }
     let total = secs(end - start)?;
     prompt.total_s = Some(total);
-    prompt.phases = rounded(&seconds, total);
+    let mut phases = rounded(&seconds, total);
+    let left = phases.other.map_or(0.0, Num::float);
+    let mut why = if left >= ROUNDING_S {
+        untimed_reasons(bars, loaded, library_loads, true)
+    } else {
+        Why::new()
+    };
+    for (name, _) in &why {
+        match *name {
+            "load" => phases.load = None,
+            "inference" => phases.inference = None,
+            _ => {}
+        }
+    }
+    if let Some(&(_, first)) = why.first() {
+        phases.other = None;
+        why.push(("other", first));
+    }
+    prompt.phases = phases;
+    prompt.not_timed = if why.is_empty() { None } else { Some(why) };
     prompt.spans = spans;
     prompt.estimated = false;
     Ok(())
@@ -311,7 +370,12 @@ fn overlay(segs: Vec<Seg>, o0: Ts, o1: Ts, phase: Phase) -> Vec<Seg> {
 
 /// phases.py's `paint_estimated`. Python's `sum([])` is the int 0, and `min(0, total)` keeps it:
 /// a phase with no bar stays an int (Num) as in Python, which the JSON shows as `0`.
-pub fn paint_estimated(prompt: &mut Prompt, bars: &[(Bar, BarEv)], loaded: bool) {
+pub fn paint_estimated(
+    prompt: &mut Prompt,
+    bars: &[(Bar, BarEv)],
+    loaded: bool,
+    library_loads: bool,
+) {
     let mut sampling: Vec<f64> = Vec::new();
     let mut loading: Vec<f64> = Vec::new();
     for (bar, _) in bars {
@@ -330,17 +394,36 @@ pub fn paint_estimated(prompt: &mut Prompt, bars: &[(Bar, BarEv)], loaded: bool)
         load_bars = load_bars.min_float(total - inference.float());
         wait = py_min(wait, total - inference.float() - load_bars.float());
     }
-    let load = if loaded { None } else { Some(load_bars) };
-    let sampled = if !loaded || !sampling.is_empty() {
-        Some(inference)
+    let mut why = if loaded {
+        vec![("load", "no_clock")]
     } else {
-        None
+        Why::new()
     };
-    let other = match (load, total, sampled) {
-        (Some(load), Some(total), Some(_)) => {
-            Some(py_max(0.0, total - inference.float() - load.float() - wait))
-        }
-        _ => None,
+    for (name, reason) in untimed_reasons(bars, loaded, library_loads, false) {
+        set_default(&mut why, name, reason);
+    }
+    let load = if has(&why, "load") {
+        None
+    } else {
+        Some(load_bars)
+    };
+    let sampled = if has(&why, "inference") {
+        None
+    } else {
+        Some(inference)
+    };
+    if total.is_none() {
+        why.push(("other", "no_total"));
+    } else if let Some(&(_, first)) = why.first() {
+        why.push(("other", first));
+    }
+    let other = if has(&why, "other") {
+        None
+    } else {
+        Some(py_max(
+            0.0,
+            total.unwrap_or(0.0) - inference.float() - load_bars.float() - wait,
+        ))
     };
     prompt.total_s = total.map(round3);
     prompt.phases = Phases {
@@ -349,6 +432,7 @@ pub fn paint_estimated(prompt: &mut Prompt, bars: &[(Bar, BarEv)], loaded: bool)
         wait: Some(Num::Float(round3(wait))),
         other: other.map(|o| Num::Float(round3(o))),
     };
+    prompt.not_timed = if why.is_empty() { None } else { Some(why) };
     prompt.estimated = true;
     prompt.spans = Vec::new();
 }

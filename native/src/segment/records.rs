@@ -182,6 +182,8 @@ pub struct Prompt {
     pub prompt_id: Option<Value>,
     pub cold: bool,
     pub memory: Option<Vec<(String, Value)>>,
+    /// Why each phase that is None could not be timed (phase, model.UNTIMED key), in dict order.
+    pub not_timed: Option<Vec<(&'static str, &'static str)>>,
 }
 
 impl Prompt {
@@ -212,6 +214,7 @@ impl Prompt {
             prompt_id: None,
             cold: false,
             memory: None,
+            not_timed: None,
         }
     }
 }

@@ -143,6 +143,7 @@ const PROMPT_FIELDS: &[&str] = &[
     "prompt_id",
     "cold",
     "memory",
+    "not_timed",
 ];
 const BAR_FIELDS: &[&str] = &[
     "prompt",
@@ -365,6 +366,16 @@ impl RecordBuilder {
         k.set("prompt_id", opt_value(py, &p.prompt_id)?)?;
         k.set("cold", p.cold)?;
         k.set("memory", opt_dict(py, &p.memory)?)?;
+        match &p.not_timed {
+            None => k.set("not_timed", py.None())?,
+            Some(why) => {
+                let d = PyDict::new(py);
+                for (phase, reason) in why {
+                    d.set_item(c.text(phase), c.text(reason))?;
+                }
+                k.set("not_timed", d)?;
+            }
+        }
         k.make(&self.prompt)
     }
 
