@@ -10,7 +10,8 @@
 For each file:
 
 * ``comfylog analyze --format json FILE`` (the full analysis, findings included), once with each
-  scanner: ``native`` (comfylog._native, when installed) and ``python`` (``COMFYLOG_SCANNER``);
+  configuration: ``native`` (comfylog._native, when installed: the default), ``rust-seg`` (the native
+  scanner with the Rust segmenter, ``COMFYLOG_SEGMENTER=native``) and ``python`` (``COMFYLOG_SCANNER``);
 * ``lnav -n -c ';SELECT count(*) FROM all_logs' FILE``: lnav indexes the whole file (formats,
   timestamps, levels) before it answers; checked with lnav 0.11.1 (Debian), where ``-n`` runs
   headless and the query's count proves the file was read;
@@ -87,18 +88,27 @@ def comfylog_command() -> list[str]:
 
 #: Commands run as installed: with PYTHONDONTWRITEBYTECODE set (as in some sandboxes), every start
 #: would compile comfylog's sources again (~70 ms) where a pip install has them compiled once.
-CHILD_ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "COMFYLOG_SCANNER")}
+CHILD_ENV = {k: v for k, v in os.environ.items()
+             if k not in ("PYTHONDONTWRITEBYTECODE", "COMFYLOG_SCANNER", "COMFYLOG_SEGMENTER")}
+#: What each configuration timed sets: the default (native scanner, Python segmenter), the Rust segmenter
+#: behind COMFYLOG_SEGMENTER=native (segment/native.py), and the pure-Python reference.
+CONFIGS = {
+    "native": {"COMFYLOG_SCANNER": "native"},
+    "rust-seg": {"COMFYLOG_SCANNER": "native", "COMFYLOG_SEGMENTER": "native"},
+    "python": {"COMFYLOG_SCANNER": "python"},
+}
 
 
 def scanners() -> list[str]:
-    """The scanners this comfylog has: native first where installed, python always."""
+    """The configurations this comfylog has: native first where installed (with the Rust segmenter too),
+    python always."""
     found = subprocess.run([*comfylog_command(), "--version"], capture_output=True, text=True, env=CHILD_ENV)
-    return ["native", "python"] if "scanner native" in found.stdout else ["python"]
+    return ["native", "rust-seg", "python"] if "scanner native" in found.stdout else ["python"]
 
 
 def timed(cmd: list[str], scanner: str | None = None) -> tuple[float, float, str]:
     """Run ``cmd`` under GNU time; (wall seconds, peak RSS in MB, its standard output)."""
-    env = CHILD_ENV if scanner is None else {**CHILD_ENV, "COMFYLOG_SCANNER": scanner}
+    env = CHILD_ENV if scanner is None else {**CHILD_ENV, **CONFIGS[scanner]}
     proc = subprocess.run([GNU_TIME, "-v", *cmd], capture_output=True, text=True, errors="replace", env=env)
     if proc.returncode != 0:
         sys.exit(f"run.py: {' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()[-400:]}")
