@@ -33,18 +33,34 @@ N = TypeVar("N", Run, Prompt)
 class _ByIndex(Generic[N]):
     """Runs or prompts by their ``index``, looked up in the table (which may be on disk, spool.py)."""
 
-    def __init__(self, table: Sequence[N], numbered: bool | None = None) -> None:
-        """``numbered``: whether each item's index is its position (the usual numbering), if known."""
+    def __init__(self, table: Sequence[N], numbered: bool | None = None,
+                 visit: Callable[[int, N], None] | None = None) -> None:
+        """``numbered``: whether each item's index is its position (the usual numbering), if known;
+        ``visit(position, item)`` runs on every item when the table is read here (``numbered`` unknown)."""
         self._table: Sequence[N] = table
         self._positions: dict[int, int] | None = None
         if numbered is None:
-            numbered = all(item.index == position for position, item in enumerate(table))
+            numbered = True
+            for position, item in enumerate(table):
+                numbered = numbered and item.index == position
+                if visit is not None:
+                    visit(position, item)
         if not numbered:
             self._positions = {item.index: position for position, item in enumerate(table)}
+        self._last: tuple[int, N] | None = None
 
     def get(self, index: int) -> N | None:
+        """The item; asked again for the same one (the run of each of a run's prompts, in turn), the same
+        object: a run is read back once per streak of its prompts, not once per prompt."""
         position = self.position(index)
-        return None if position is None else self._table[position]
+        if position is None:
+            return None
+        last = self._last
+        if last is not None and last[0] == position:
+            return last[1]
+        item = self._table[position]
+        self._last = (position, item)
+        return item
 
     def position(self, index: int) -> int | None:
         """Where the item with this ``index`` is in the table (None: there is none)."""
@@ -76,14 +92,17 @@ class _ByPrompt(Generic[R]):
             keys = array("q", (keys[i] for i in order))
         self._keys = keys
 
+    def positions(self, prompt: int) -> Sequence[int]:
+        """Where the prompt's records are in the table, in table order (nothing is read back)."""
+        lo, hi = bisect_left(self._keys, prompt), bisect_right(self._keys, prompt)
+        return range(lo, hi) if self._order is None else self._order[lo:hi]
+
     def count(self, prompt: int) -> int:
         """How many records the prompt has (nothing is read back)."""
         return bisect_right(self._keys, prompt) - bisect_left(self._keys, prompt)
 
     def of(self, prompt: int) -> list[R]:
-        lo, hi = bisect_left(self._keys, prompt), bisect_right(self._keys, prompt)
-        order = self._order
-        return list(walk(self._records, range(lo, hi) if order is None else order[lo:hi]))
+        return list(walk(self._records, self.positions(prompt)))
 
 
 class _RunLookup:
@@ -144,27 +163,15 @@ class ReportIndex:
     """Lookups over one report's tables; build it with ``index_of(report)`` (built once, then kept)."""
 
     def __init__(self, report: Report, visit: Visitor | None = None,
-                 visit_load: Callable[[int, Load], None] | None = None) -> None:
-        """``visit`` runs on every prompt and ``visit_load`` on every load, in the index's one pass."""
+                 visit_load: Callable[[int, Load], None] | None = None,
+                 visit_run: Callable[[int, Run], None] | None = None,
+                 visit_bar: Callable[[int, ProgressBar], None] | None = None,
+                 visit_error: Callable[[int, ErrorRecord], None] | None = None) -> None:
+        """``visit`` runs on every prompt and ``visit_load``, ``visit_run``, ``visit_bar``, ``visit_error``
+        on every load, run, bar and error, in the index's one pass (runs, prompts, errors, loads, bars:
+        what is visited later can be filed by what was seen of its prompt)."""
         self.report = report
-        # The small tables that many rules pass over first: a long log's runs and errors are read
-        # first, so they are what its spools keep decoded (spool.py, KEEP_BYTES); then the loads, then
-        # the prompts.
-        self.runs = _ByIndex(report.runs)
-        self._errors = _ByPrompt(report.errors)
-        self._loads = _ByPrompt(report.loads, visit_load)
-        self._by_run: dict[int, array[int]] = defaultdict(lambda: array("q"))
-        numbered = True
-        for position, prompt in enumerate(report.prompts):
-            numbered = numbered and prompt.index == position
-            self._by_run[prompt.run].append(position)
-            if visit is not None:
-                visit(position, prompt)
-        self.prompts = _ByIndex(report.prompts, numbered)
-        self._bars = _ByPrompt(report.progress_bars)
-        self._run_lookup: _RunLookup | None = None
-        self._source_names: list[str] | None = None
-        #: Notable events by kind, in report order.
+        #: Notable events by kind, in report order (in memory: the visits may look them up).
         self.events: dict[EventKind, list[Event]] = defaultdict(list)
         grouped: dict[tuple[EventKind, int], list[Event]] = defaultdict(list)
         for ev in report.notable:
@@ -175,6 +182,23 @@ class ReportIndex:
         for key, events in grouped.items():
             events.sort(key=lambda e: e.line)
             self._spans[key] = ([e.line for e in events], events)
+        # The small table that many rules pass over first: a long log's runs are read first, so they
+        # are what its spools keep decoded (spool.py, KEEP_BYTES); then the prompts, and the records
+        # of prompts.
+        self.runs = _ByIndex(report.runs, visit=visit_run)
+        self._by_run: dict[int, array[int]] = defaultdict(lambda: array("q"))
+        numbered = True
+        for position, prompt in enumerate(report.prompts):
+            numbered = numbered and prompt.index == position
+            self._by_run[prompt.run].append(position)
+            if visit is not None:
+                visit(position, prompt)
+        self.prompts = _ByIndex(report.prompts, numbered)
+        self._errors = _ByPrompt(report.errors, visit_error)
+        self._loads = _ByPrompt(report.loads, visit_load)
+        self._bars = _ByPrompt(report.progress_bars, visit_bar)
+        self._run_lookup: _RunLookup | None = None
+        self._source_names: list[str] | None = None
 
     # ---- inputs and their lines
     def source_name(self, source: int) -> str:
@@ -247,7 +271,7 @@ class ReportIndex:
     def sampling_bars(self, prompt: Prompt) -> list[ProgressBar]:
         """The prompt's sampler bars (parse/bars.py: not loading, not other work such as a VAE
         encoding frames), in log order."""
-        return [b for b in self._bars.of(prompt.index) if b.is_sampling]
+        return [b for b in self.bars_of(prompt) if b.is_sampling]
 
     def main_bar(self, prompt: Prompt) -> MainBar | None:
         bars = self.sampling_bars(prompt)

@@ -3,6 +3,7 @@ how each run ended, which prompts died silently, and the citations of evidence (
 
 from __future__ import annotations
 
+import heapq
 import re
 from array import array
 from bisect import bisect_left, bisect_right
@@ -11,9 +12,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
-from ..events import EventKind, Phase
+from ..events import Event, EventKind, Phase
 from ..index import ReportIndex
-from ..model import Load, Prompt, Report, Run
+from ..model import ErrorRecord, Load, ProgressBar, Prompt, Report, Run
 from ..spool import Spool, walk
 from ..text import basename, gb, with_article
 from .evidence import Citations
@@ -62,11 +63,24 @@ PROMPT_GROUPS: dict[str, Callable[[Prompt], bool]] = {
     "cold": lambda p: p.cold,
     "finished_video": lambda p: p.status == "ok" and bool(p.video),
 }
+#: The groups of prompts whose loads the rules read one prompt at a time (timed_loads, slow-load, gguf): their
+#: loads are filed in a group of their own in the index's one pass (the loads come after the prompts).
+LOADS_READ_OF = ("timed", "quantized")
+#: The groups of prompts whose bars the rules read one prompt at a time (silent deaths, slow-load).
+BARS_READ_OF = ("unfinished", "loading_long")
+#: The groups of prompts whose errors the rules read one prompt at a time (silent deaths, dynamic-vram-failed).
+ERRORS_READ_OF = ("unfinished", "error")
+#: Flags of a prompt whose records are filed (Facts._wants).
+WANTS_LOADS = 1
+WANTS_BARS = 2
+WANTS_ERRORS = 4
 #: Groups of loads (by kind) some rules pick out, found in the same pass; ``complete`` is nearly every load.
 LOAD_GROUPS: dict[str, tuple[str, ...]] = {
     "offloaded": ("partial", "lowvram"),
     "dynamic": ("dynamic",),
 }
+#: Kinds of error records some rules read (each a group: its records copied while they are the small side).
+ERROR_KINDS = ("exception", "import_failed", "oom", "oom_recovered", "crash", "ws_lost", "interrupted", "validation")
 #: Records per block of a group's copy: a group of a long log is a few blocks; a short one stays in memory.
 GROUP_BLOCK = 256
 
@@ -80,12 +94,16 @@ class Group(Generic[T]):
     table itself, which a walk in order decodes once: a second copy would cost more to write than it saves.
     """
 
-    __slots__ = ("positions", "copy")
+    __slots__ = ("positions", "copy", "_most")
 
-    def __init__(self) -> None:
+    def __init__(self, table_size: int | None = None) -> None:
+        """``table_size``: the table's records, when known; then a group is copied up to half of them,
+        else while it is at most half the records read (prompts with a test of their own come evenly; the
+        records of some prompts, their loads, cluster where those prompts do)."""
         self.positions: array[int] = array("q")
-        #: None once the members passed half the records read (and a block of the copy).
+        #: None once the members passed half the records (and a block of the copy).
         self.copy: Spool[T] | None = Spool(block=GROUP_BLOCK)
+        self._most = None if table_size is None else max(GROUP_BLOCK, table_size // 2)
 
     def add(self, position: int, record: T) -> None:
         """File the record at ``position`` of the table (positions come in increasing order)."""
@@ -93,7 +111,9 @@ class Group(Generic[T]):
         positions.append(position)
         copy = self.copy
         if copy is not None:
-            if len(positions) > GROUP_BLOCK and 2 * len(positions) > position + 1:
+            most = self._most
+            if len(positions) > GROUP_BLOCK and (2 * len(positions) > position + 1 if most is None
+                                                 else len(positions) > most):
                 self.copy = None  # the big side: its spool (and what it kept) goes
             else:
                 copy.append(record)
@@ -101,6 +121,32 @@ class Group(Generic[T]):
     def members(self, table: Sequence[T]) -> Iterator[T]:
         """The members, in table order."""
         return iter(self.copy) if self.copy is not None else walk(table, self.positions)
+
+    def records_at(self, table: Sequence[T], positions: Sequence[int]) -> list[T]:
+        """The records at these positions of the table, from the copy when all are members of it (a prompt's
+        loads: a few blocks of the copy instead of one of the table for each prompt)."""
+        copy = self.copy
+        if copy is None or not positions:
+            return list(walk(table, positions))
+        members = self.positions
+        indexes = []
+        for position in positions:
+            i = bisect_left(members, position)
+            if i == len(members) or members[i] != position:
+                return list(walk(table, positions))
+            indexes.append(i)
+        return list(copy.walk(indexes))
+
+    def members_at(self, table: Sequence[T], positions: Iterable[int]) -> Iterator[T]:
+        """The members among the records at these positions of the table, in the order given."""
+        members = self.positions
+        found = array("q")
+        for position in positions:
+            i = bisect_left(members, position)
+            if i < len(members) and members[i] == position:
+                found.append(i)
+        copy = self.copy
+        return copy.walk(found) if copy is not None else walk(table, (members[i] for i in found))
 
     def held(self, position: int) -> T | None:
         """The member at ``position`` of the table from the copy, None where it is no member or not copied."""
@@ -110,6 +156,41 @@ class Group(Generic[T]):
         positions = self.positions
         i = bisect_left(positions, position)
         return copy[i] if i < len(positions) and positions[i] == position else None
+
+
+class FollowingLoads:
+    """The load that followed each ``Requested to load`` event: the first load of its input, in table order,
+    on a later line. Found in the index's one pass over the loads (the events are in memory, bounded): what
+    reload-thrash times, which a lookup per event would make a pass of its own over the loads."""
+
+    def __init__(self, events: Iterable[Event]) -> None:
+        lines: dict[int, list[int]] = defaultdict(list)
+        for ev in events:
+            if ev.kind == EventKind.LOAD_REQUESTED:
+                lines[ev.source].append(ev.line)
+        #: source -> [the request lines in order, the first not yet answered]
+        self._pending: dict[int, list[Any]] = {source: [sorted(found), 0] for source, found in lines.items()}
+        self._found: dict[tuple[int, int], int] = {}
+
+    def visit(self, position: int, load: Load) -> None:
+        pending = self._pending.get(load.source)
+        if pending is None:
+            return
+        lines, i = pending
+        line = load.line
+        if lines[i] < line:
+            found, source, count = self._found, load.source, len(lines)
+            while i < count and lines[i] < line:
+                found[(source, lines[i])] = position
+                i += 1
+            if i == count:
+                del self._pending[source]
+            else:
+                pending[1] = i
+
+    def after(self, source: int, line: int) -> int | None:
+        """The table position of the load that followed the request on this line, None when none did."""
+        return self._found.get((source, line))
 
 
 class ModelStreaks:
@@ -196,34 +277,81 @@ class Facts(ReportIndex, Citations):
     def __init__(self, report: Report) -> None:
         self._load_groups: dict[str, Group[Load]] = {name: Group() for name in LOAD_GROUPS}
         load_groups = {kind: self._load_groups[name].add for name, kinds in LOAD_GROUPS.items() for kind in kinds}
+        # What a prompt's records are filed for (WANTS_LOADS, WANTS_BARS), by prompt index.
+        count = len(report.prompts)
+        wants = bytearray(count)
+        self._prompt_loads: Group[Load] | None = Group(len(report.loads))
+        self._prompt_bars: Group[ProgressBar] | None = Group(len(report.progress_bars))
+        add_prompt_load, add_prompt_bar = self._prompt_loads.add, self._prompt_bars.add
+
+        self.following_loads = FollowingLoads(report.notable)
+        follow = self.following_loads.visit
 
         self.load_sizes = LoadSizes()
         feed_sizes = self.load_sizes.feed
 
         def visit_load(position: int, load: Load) -> None:
+            follow(position, load)
             add = load_groups.get(load.kind)
             if add is not None:
                 add(position, load)
             feed_sizes(load)
+            prompt = load.prompt
+            if prompt is not None and 0 <= prompt < count and wants[prompt] & WANTS_LOADS:
+                add_prompt_load(position, load)
 
-        self._groups: dict[str, Group[Prompt]] = {name: Group() for name in PROMPT_GROUPS}
-        filing = [(test, self._groups[name].add) for name, test in PROMPT_GROUPS.items()]
+        def visit_bar(position: int, bar: ProgressBar) -> None:
+            prompt = bar.prompt
+            if prompt is not None and 0 <= prompt < count and wants[prompt] & WANTS_BARS:
+                add_prompt_bar(position, bar)
+
+        self._error_kinds: dict[str, Group[ErrorRecord]] = {kind: Group(len(report.errors)) for kind in ERROR_KINDS}
+        by_kind = {kind: group.add for kind, group in self._error_kinds.items()}
+        #: KeyboardInterrupt records by source: how runs were stopped by hand (run_end).
+        self._ctrl_c: dict[int, list[int]] = defaultdict(list)
+
+        self._prompt_errors: Group[ErrorRecord] | None = Group(len(report.errors))
+        add_prompt_error = self._prompt_errors.add
+
+        def visit_error(position: int, error: ErrorRecord) -> None:
+            add = by_kind.get(error.kind)
+            if add is not None:
+                add(position, error)
+            prompt = error.prompt
+            if prompt is not None and 0 <= prompt < count and wants[prompt] & WANTS_ERRORS:
+                add_prompt_error(position, error)
+            if error.kind == "interrupted" and "KeyboardInterrupt" in error.message:
+                self._ctrl_c[error.source].append(error.line)
+
+        cpu_runs: set[int] = set()
+
+        def visit_run(position: int, run: Run) -> None:
+            if on_cpu(run):
+                cpu_runs.add(run.index)
+
+        self._groups: dict[str, Group[Prompt]] = {name: Group() for name in [*PROMPT_GROUPS, "on_cpu"]}
+        filing = [(test, self._groups[name].add,
+                   (WANTS_LOADS if name in LOADS_READ_OF else 0) | (WANTS_BARS if name in BARS_READ_OF else 0)
+                   | (WANTS_ERRORS if name in ERRORS_READ_OF else 0))
+                  for name, test in PROMPT_GROUPS.items()]
+        add_on_cpu = self._groups["on_cpu"].add
         self.model_streaks = ModelStreaks()
         feed_streaks = self.model_streaks.feed
 
         def visit(position: int, prompt: Prompt) -> None:
             feed_streaks(prompt)
-            for test, add in filing:
+            want = 0
+            for test, add, flags in filing:
                 if test(prompt):
                     add(position, prompt)
+                    want |= flags
+            if want and 0 <= prompt.index < count:
+                wants[prompt.index] = want
+            if prompt.run in cpu_runs:
+                add_on_cpu(position, prompt)
 
-        ReportIndex.__init__(self, report, visit, visit_load)
+        ReportIndex.__init__(self, report, visit, visit_load, visit_run, visit_bar, visit_error)
         Citations.__init__(self, report)
-        #: KeyboardInterrupt records by source: how runs were stopped by hand (run_end).
-        self._ctrl_c: dict[int, list[int]] = defaultdict(list)
-        for e in report.errors:
-            if e.kind == "interrupted" and "KeyboardInterrupt" in e.message:
-                self._ctrl_c[e.source].append(e.line)
         self._silent: dict[int, str] | None = None
         self._failed_startups: dict[int, list[Run]] | None = None
         self._ends: dict[int, str] = {}
@@ -235,6 +363,11 @@ class Facts(ReportIndex, Citations):
         tables through it; the diagnosis would otherwise live as long as the report."""
         self._groups = {}
         self._load_groups = {}
+        self._prompt_loads = None
+        self._prompt_bars = None
+        self._prompt_errors = None
+        self._error_kinds = {}
+        self.following_loads = FollowingLoads(())
         self.model_streaks = ModelStreaks()
         self.load_sizes = LoadSizes()
         self._ctrl_c = defaultdict(list)
@@ -255,8 +388,43 @@ class Facts(ReportIndex, Citations):
         return list(self.prompts_at(sorted(set(indexes))))
 
     def prompts_in(self, group: str) -> Iterator[Prompt]:
-        """The prompts of one of PROMPT_GROUPS, in report order."""
+        """The prompts of one of PROMPT_GROUPS (or ``on_cpu``: of the runs on_cpu), in report order."""
         return self._groups[group].members(self.report.prompts)
+
+    def prompts_in_at(self, group: str, indexes: Iterable[int]) -> Iterator[Prompt]:
+        """The prompts of one of PROMPT_GROUPS with these indexes, in their order: read from the group, not
+        from the table (what a rule needs only of a group's members)."""
+        positions = (self.prompts.position(index) for index in indexes)
+        return self._groups[group].members_at(self.report.prompts, (p for p in positions if p is not None))
+
+    def errors_in(self, *kinds: str) -> Iterator[ErrorRecord]:
+        """The error records of these kinds (of ERROR_KINDS), in report order: read from their groups, not
+        from the whole table."""
+        groups = [self._error_kinds[kind] for kind in kinds]
+        table = self.report.errors
+        if len(groups) == 1:
+            return groups[0].members(table)
+        merged = heapq.merge(*(zip(group.positions, group.members(table), strict=True) for group in groups),
+                             key=lambda pair: pair[0])
+        return (record for _, record in merged)
+
+    def loads_of(self, prompt: Prompt) -> list[Load]:
+        positions = self._loads.positions(prompt.index)
+        filed = self._prompt_loads
+        return filed.records_at(self.report.loads, positions) if filed is not None else list(
+            walk(self.report.loads, positions))
+
+    def errors_of(self, prompt: Prompt) -> list[ErrorRecord]:
+        positions = self._errors.positions(prompt.index)
+        filed = self._prompt_errors
+        return filed.records_at(self.report.errors, positions) if filed is not None else list(
+            walk(self.report.errors, positions))
+
+    def bars_of(self, prompt: Prompt) -> list[ProgressBar]:
+        positions = self._bars.positions(prompt.index)
+        filed = self._prompt_bars
+        return filed.records_at(self.report.progress_bars, positions) if filed is not None else list(
+            walk(self.report.progress_bars, positions))
 
     def _prompt_at(self, position: int) -> Prompt:
         prompts = self.report.prompts
@@ -349,6 +517,11 @@ class Facts(ReportIndex, Citations):
                 if end != "stopped" and bars and bars[-1].is_sampling and bars[-1].done < bars[-1].total:
                     self._silent[prompt.index] = end
         return self._silent
+
+
+def on_cpu(run: Run) -> bool:
+    """The run computes on the CPU (``Device: cpu``)."""
+    return (run.gpu or "").strip().lower() == "cpu"
 
 
 def gpu_vram_mb(run: Run | None) -> int | None:
