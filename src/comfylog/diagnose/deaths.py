@@ -32,8 +32,8 @@ def worker_lost(facts: Facts) -> dict[int, list[ErrorRecord]]:
 
     def scan() -> dict[int, list[ErrorRecord]]:
         lost: dict[int, list[ErrorRecord]] = defaultdict(list)
-        for e in facts.report.errors:
-            if e.kind == "ws_lost" and e.prompt is not None:
+        for e in facts.errors_in("ws_lost"):
+            if e.prompt is not None:
                 lost[e.prompt].append(e)
         return dict(lost)
 

@@ -6,7 +6,7 @@ from ...events import EventKind, Phase
 from ...model import Finding
 from ...text import dur
 from ..engine import Advice, finding, rule
-from ..facts import Facts, platform_of
+from ..facts import Facts, on_cpu, platform_of
 
 ADVICE_NO_CPU_FLAG = Advice("If the machine has an NVIDIA GPU, start ComfyUI without `--cpu`")
 ADVICE_PORTABLE_BAT = Advice("Windows portable build: start it with `run_nvidia_gpu.bat`, not `run_cpu.bat`")
@@ -21,14 +21,13 @@ ADVICE_MAC_MPS = Advice("On a Mac, start ComfyUI without `--cpu` and with a PyTo
     advice=(ADVICE_NO_CPU_FLAG, ADVICE_PORTABLE_BAT, ADVICE_GPU_BUILD, ADVICE_MAC_MPS),
 )
 def _cpu_only(facts: Facts) -> list[Finding]:
-    runs = [r for r in facts.report.runs if (r.gpu or "").strip().lower() == "cpu"]
+    runs = [r for r in facts.report.runs if on_cpu(r)]
     if not runs:
         return []
     evidence = [facts.cite_event(ev) for run in runs for ev in facts.run_events(EventKind.VRAM_STATE, run)]
     if not evidence:
         return []
-    indexes = {r.index for r in runs}
-    prompts = list(facts.prompts_of_runs(indexes))
+    prompts = list(facts.prompts_in("on_cpu"))  # the prompts of these runs, filed in the index's one pass
     inference = sum(p.phases.seconds(Phase.INFERENCE) for p in prompts)
     version = next((r.pytorch_version for r in runs if r.pytorch_version), None)
     gpu_build = version is not None and ("+cu" in version or "+rocm" in version)

@@ -47,7 +47,7 @@ ADVICE_RERUN = Advice("Run the prompt again with `CUDA_LAUNCH_BLOCKING=1` to mak
     advice=(ADVICE_NO_KERNEL_NAMED, ADVICE_NO_KERNEL, ADVICE_NATIVE_NAMED, ADVICE_NATIVE, ADVICE_RERUN),
 )
 def _crash(facts: Facts) -> list[Finding]:
-    records = [e for e in facts.report.errors if e.kind == "crash"]
+    records = list(facts.errors_in("crash"))
     if not records:
         return []
     prompts = sorted({e.prompt for e in records if e.prompt is not None})

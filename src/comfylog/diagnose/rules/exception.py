@@ -78,8 +78,8 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
 def _exception(facts: Facts) -> list[Finding]:
     failed = facts.failed_startups()  # their exceptions are the start-up failure's cause (startup-failed)
     loading = node_import_errors(facts)  # a custom node's part failing to import at start-up (import-failed)
-    records = [e for e in facts.report.errors
-               if e.kind == "exception" and e.source not in failed and (e.source, e.line) not in loading]
+    records = [e for e in facts.errors_in("exception")
+               if e.source not in failed and (e.source, e.line) not in loading]
     if not records:
         return []
     prompts = sorted({e.prompt for e in records if e.prompt is not None})

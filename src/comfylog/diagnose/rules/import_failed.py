@@ -102,13 +102,12 @@ def _import_failed(facts: Facts) -> list[Finding]:
     if not failed and not builtin:
         return [_loaded_in_part(facts, list(partial.values()))] if partial else []
     reasons: dict[str, str] = {}
-    for e in facts.report.errors:
-        if e.kind == "import_failed":
-            for path in failed:
-                read = read_import_message(e.message, path)
-                if read is not None and read.reason is not None:
-                    reasons.setdefault(path, read.reason)
-                    break
+    for e in facts.errors_in("import_failed"):
+        for path in failed:
+            read = read_import_message(e.message, path)
+            if read is not None and read.reason is not None:
+                reasons.setdefault(path, read.reason)
+                break
     names = [basename(p) for p in failed]
     # What a node's own error says to do comes first (``Please download ... to models/svd``).
     advice = [own for own in (own_words_advice(reason, f"`{basename(path)}`") for path, reason in reasons.items())
@@ -259,8 +258,8 @@ class BuiltinFailure:
 def _builtin_failures(facts: Facts) -> list[BuiltinFailure]:
     """ComfyUI's own node files that failed, from its ``IMPORT FAILED: FILE`` list and its ``Cannot import`` lines."""
     reasons: dict[str, tuple[str, ErrorRecord]] = {}
-    for e in facts.report.errors:
-        read = read_import_message(e.message) if e.kind == "import_failed" else None
+    for e in facts.errors_in("import_failed"):
+        read = read_import_message(e.message)
         if read is not None and read.builtin:
             name = "/".join(re.split(r"[/\\]", read.path)[-2:])
             reasons.setdefault(name, (read.reason or "", e))

@@ -93,7 +93,7 @@ def _lowvram(facts: Facts) -> list[Finding]:
     timed = 0  # summed one prompt at a time: there may be thousands
     load_s: float = 0  # an int 0 when nothing is timed, as sum([]) gave
     total_s: float = 0
-    for prompt in facts.prompts_at(sorted(affected)):
+    for prompt in facts.prompts_in_at("timed", sorted(affected)):  # the others add nothing
         if is_timed(prompt):
             timed += 1
             load_s += prompt.phases.seconds(Phase.LOAD)

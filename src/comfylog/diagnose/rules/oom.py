@@ -98,7 +98,7 @@ UNIFIED_SHARE = 0.55
 )
 def _oom(facts: Facts) -> list[Finding]:
     claimed = overcommits(facts)  # dynamic VRAM's staging overcommit tells those (staging-overcommit)
-    records = [e for e in facts.report.errors if e.kind == "oom" and e.prompt not in claimed]
+    records = [e for e in facts.errors_in("oom") if e.prompt not in claimed]
     if not records:
         return []
     prompts = sorted({e.prompt for e in records if e.prompt is not None})

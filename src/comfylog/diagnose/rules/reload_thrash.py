@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_right
-from collections import defaultdict
 
 from ...events import EventKind, Phase
 from ...model import Finding, Load
@@ -145,14 +143,9 @@ def _needs_text(needs: float) -> str:
 def _reload_seconds(facts: Facts, thrash: dict[str, array[int]]) -> float:
     """Seconds from each repeated ``Requested to load`` to the load line that followed it (timed logs).
 
-    The loads of each source are kept as lines and table positions (16 bytes a load, not the record:
-    a 1 GB log has half a million loads); the load that followed is read back from the table.
+    Which load followed each request was found in the index's one pass over the loads (FollowingLoads);
+    that load is read back from the table.
     """
-    lines: dict[int, array[int]] = defaultdict(lambda: array("q"))
-    positions: dict[int, array[int]] = defaultdict(lambda: array("q"))
-    for position, ld in enumerate(facts.report.loads):
-        lines[ld.source].append(ld.line)
-        positions[ld.source].append(position)
     table = facts.report.loads
     total = 0.0
     for model, streak in thrash.items():
@@ -162,11 +155,8 @@ def _reload_seconds(facts: Facts, thrash: dict[str, array[int]]) -> float:
             for ev in facts.prompt_events(EventKind.LOAD_REQUESTED, prompt):
                 if ev.fields.get("model") != model or ev.ts is None:
                     continue
-                source_lines = lines.get(ev.source)
-                if source_lines is None:
-                    continue
-                i = bisect_right(source_lines, ev.line)
-                after: Load | None = table[positions[ev.source][i]] if i < len(source_lines) else None
+                position = facts.following_loads.after(ev.source, ev.line)
+                after: Load | None = table[position] if position is not None else None
                 if after is not None and after.ts is not None and after.line <= (prompt.last_line or after.line):
                     total += max(0.0, (after.ts - ev.ts).total_seconds())
     return total

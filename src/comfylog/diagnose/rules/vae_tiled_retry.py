@@ -21,7 +21,7 @@ ADVICE_SMALLER = Advice("Fewer frames or a lower resolution make the full-size d
     advice=(ADVICE_TILED, ADVICE_SMALLER),
 )
 def _vae_tiled_retry(facts: Facts) -> list[Finding]:
-    records = [e for e in facts.report.errors if e.kind == "oom_recovered" and "VAE" in e.message]
+    records = [e for e in facts.errors_in("oom_recovered") if "VAE" in e.message]
     if not records:
         return []
     prompts = facts.prompts_by_index({e.prompt for e in records if e.prompt is not None})

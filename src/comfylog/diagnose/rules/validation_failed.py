@@ -54,9 +54,7 @@ def _validation_failed(facts: Facts) -> list[Finding]:
     causes: Counter[str] = Counter()
     cause_lines: list[Evidence] = []
     missing: dict[str, None] = {}
-    for e in facts.report.errors:  # one pass, counting: a long log has thousands of these
-        if e.kind != "validation":
-            continue
+    for e in facts.errors_in("validation"):  # one pass, counting: a long log has thousands of these
         total += 1
         if len(records) < MAX_EVIDENCE:
             records.append(e)
