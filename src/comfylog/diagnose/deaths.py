@@ -73,7 +73,7 @@ def host_sized(facts: Facts, run: Run) -> HostSized | None:
     if pinned is None or run.total_ram_mb is None or not in_container(facts, run):
         return None
     limited = facts.once("cgroup_limited_sources",
-                         lambda: {r.source for r in facts.report.runs if "ram_limit_mb" in r.setup})
+                         lambda: {r.source for r in facts.runs_in("ram_limited")})
     if run.source in limited:
         return None
     return HostSized(run, run.total_ram_mb, float(pinned))

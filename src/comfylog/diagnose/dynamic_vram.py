@@ -38,10 +38,10 @@ def overcommits(facts: Facts) -> dict[int, Overcommit]:
 
 def _overcommits(facts: Facts) -> dict[int, Overcommit]:
     found: dict[int, Overcommit] = {}
-    for load in facts.loads_in("dynamic"):
-        if load.prompt is None or load.prompt in found:
-            continue
-        prompt = next(facts.prompts_at([load.prompt]), None)
+    asked = list(dict.fromkeys(ld.prompt for ld in facts.loads_in("dynamic") if ld.prompt is not None))
+    by_index = {p.index: p for p in facts.prompts_by_index(asked)}  # read in table order, each block once
+    for index in asked:
+        prompt = by_index.get(index)
         run = facts.run_of(prompt) if prompt is not None else None
         vram = gpu_vram_mb(run)
         if prompt is None or run is None or vram is None:

@@ -81,6 +81,29 @@ LOAD_GROUPS: dict[str, tuple[str, ...]] = {
 }
 #: Kinds of error records some rules read (each a group: its records copied while they are the small side).
 ERROR_KINDS = ("exception", "import_failed", "oom", "oom_recovered", "crash", "ws_lost", "interrupted", "validation")
+#: Groups of runs some rules pick out, found in the index's one pass over the runs (a long log's runs are few but
+#: large, ~7 kB decoded: a pass over them costs as much as one over its loads). Rules with a test of their own
+#: add it with ``run_group``.
+RUN_GROUPS: dict[str, Callable[[Run], bool]] = {
+    "on_cpu": lambda r: on_cpu(r),
+    "vram_flags": lambda r: any(s in ("HIGH_VRAM", "NO_VRAM", "LOW_VRAM") for s in r.vram_states),
+    "import_failures": lambda r: any(failed for _, _, failed, _ in r.import_times),
+    "ram_limited": lambda r: "ram_limit_mb" in r.setup,
+    "serverless": lambda r: r.serverless,
+    "dynamic_vram_off": lambda r: r.setup.get("dynamic_vram") is False,
+}
+
+
+def run_group(name: str) -> Callable[[Callable[[Run], bool]], Callable[[Run], bool]]:
+    """Add a test to RUN_GROUPS (as a decorator, where the rule that reads the group defines it)."""
+
+    def add(test: Callable[[Run], bool]) -> Callable[[Run], bool]:
+        RUN_GROUPS[name] = test
+        return test
+
+    return add
+
+
 #: Records per block of a group's copy: a group of a long log is a few blocks; a short one stays in memory.
 GROUP_BLOCK = 256
 
@@ -324,8 +347,13 @@ class Facts(ReportIndex, Citations):
                 self._ctrl_c[error.source].append(error.line)
 
         cpu_runs: set[int] = set()
+        self._run_groups: dict[str, Group[Run]] = {name: Group(len(report.runs)) for name in RUN_GROUPS}
+        run_filing = [(test, self._run_groups[name].add) for name, test in RUN_GROUPS.items()]
 
         def visit_run(position: int, run: Run) -> None:
+            for test, add in run_filing:
+                if test(run):
+                    add(position, run)
             if on_cpu(run):
                 cpu_runs.add(run.index)
 
@@ -366,6 +394,7 @@ class Facts(ReportIndex, Citations):
         self._prompt_loads = None
         self._prompt_bars = None
         self._prompt_errors = None
+        self._run_groups = {}
         self._error_kinds = {}
         self.following_loads = FollowingLoads(())
         self.model_streaks = ModelStreaks()
@@ -396,6 +425,10 @@ class Facts(ReportIndex, Citations):
         from the table (what a rule needs only of a group's members)."""
         positions = (self.prompts.position(index) for index in indexes)
         return self._groups[group].members_at(self.report.prompts, (p for p in positions if p is not None))
+
+    def runs_in(self, group: str) -> Iterator[Run]:
+        """The runs of one of RUN_GROUPS, in report order."""
+        return self._run_groups[group].members(self.report.runs)
 
     def errors_in(self, *kinds: str) -> Iterator[ErrorRecord]:
         """The error records of these kinds (of ERROR_KINDS), in report order: read from their groups, not

@@ -11,7 +11,7 @@ from ...model import Evidence, Finding, Run
 from ...text import basename, dur
 from ..builds import setting_lines
 from ..engine import Advice, finding, rule
-from ..facts import Facts
+from ..facts import Facts, run_group
 
 #: A cold start this long (seconds, container start to API reachable) is reported.
 COLD_START_S = 60.0
@@ -25,6 +25,11 @@ ADVICE_WARM = Advice("Keep a worker warm (active workers, or a longer idle timeo
                      "start")
 
 
+@run_group("api_ready")
+def _api_ready(run: Run) -> bool:
+    return run.started_at is not None and run.api_ready_at is not None
+
+
 @rule(
     "cold-start", "warning", None,
     trigger=f"A worker-comfyui start that took {COLD_START_S:.0f} s or more from the container's start to "
@@ -32,7 +37,7 @@ ADVICE_WARM = Advice("Keep a worker warm (active workers, or a longer idle timeo
     advice=(ADVICE_NODES, ADVICE_ASSETS, ADVICE_PRESTARTUP, ADVICE_WARM),
 )
 def _cold_start(facts: Facts) -> list[Finding]:
-    for run in facts.report.runs:
+    for run in facts.runs_in("api_ready"):
         if run.started_at is not None and run.api_ready_at is not None:
             total = (run.api_ready_at - run.started_at).total_seconds()
             if total >= COLD_START_S:

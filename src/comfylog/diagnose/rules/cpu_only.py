@@ -6,7 +6,7 @@ from ...events import EventKind, Phase
 from ...model import Finding
 from ...text import dur
 from ..engine import Advice, finding, rule
-from ..facts import Facts, on_cpu, platform_of
+from ..facts import Facts, platform_of
 
 ADVICE_NO_CPU_FLAG = Advice("If the machine has an NVIDIA GPU, start ComfyUI without `--cpu`")
 ADVICE_PORTABLE_BAT = Advice("Windows portable build: start it with `run_nvidia_gpu.bat`, not `run_cpu.bat`")
@@ -21,7 +21,7 @@ ADVICE_MAC_MPS = Advice("On a Mac, start ComfyUI without `--cpu` and with a PyTo
     advice=(ADVICE_NO_CPU_FLAG, ADVICE_PORTABLE_BAT, ADVICE_GPU_BUILD, ADVICE_MAC_MPS),
 )
 def _cpu_only(facts: Facts) -> list[Finding]:
-    runs = [r for r in facts.report.runs if on_cpu(r)]
+    runs = list(facts.runs_in("on_cpu"))
     if not runs:
         return []
     evidence = [facts.cite_event(ev) for run in runs for ev in facts.run_events(EventKind.VRAM_STATE, run)]

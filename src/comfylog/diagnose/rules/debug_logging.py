@@ -25,7 +25,7 @@ def _debug_logging(facts: Facts) -> list[Finding]:
     if not count or not events:
         return []
     lines = sum(src.lines for src in facts.report.sources) or 1
-    serverless = any(r.serverless for r in facts.report.runs) or facts.report.summary.ws_timeouts > 0
+    serverless = any(facts.runs_in("serverless")) or facts.report.summary.ws_timeouts > 0
     advice = [ADVICE_DROP_VERBOSE()]
     if serverless:
         advice.insert(0, ADVICE_WORKER_LEVEL())

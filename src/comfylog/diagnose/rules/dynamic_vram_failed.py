@@ -44,7 +44,7 @@ DEVICE_MISMATCH = "Expected all tensors to be on the same device"
 )
 def _dynamic_vram_failed(facts: Facts) -> list[Finding]:
     found = [f for f in (_weights_on_cpu(facts, prompt) for prompt in facts.prompts_in("error")) if f is not None][:1]
-    for run in facts.report.runs:
+    for run in facts.runs_in("dynamic_vram_off"):  # the others are no fallback
         fallback = _fallback(facts, run)
         if fallback is not None:
             found.append(fallback)

@@ -29,7 +29,7 @@ ADVICE_HEADROOM = Advice("To leave VRAM for other programs, use `--reserve-vram 
 )
 def _dynamic_vram_flag(facts: Facts) -> list[Finding]:
     findings = []
-    for run in facts.report.runs:
+    for run in facts.runs_in("vram_flags"):  # the others are neither
         found = _switched_off(facts, run) or _lowvram_ignored(facts, run)
         if found is not None:
             findings.append(found)

@@ -90,7 +90,7 @@ SUBMODULE_RE = re.compile(r"No module named '([A-Za-z_]\w*\.[\w.]+)'")
 )
 def _import_failed(facts: Facts) -> list[Finding]:
     failed: dict[str, tuple[Run, float, int]] = {}
-    for run in facts.report.runs:
+    for run in facts.runs_in("import_failures"):
         for seconds, path, did_fail, line in run.import_times:
             if did_fail and path not in failed:
                 failed[path] = (run, seconds, line)

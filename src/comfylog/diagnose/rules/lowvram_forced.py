@@ -22,7 +22,7 @@ ADVICE_KEEP_FOR_BIG = Advice("Keep it only for a workflow that does not fit othe
 def _lowvram_forced(facts: Facts) -> list[Finding]:
     evidence: list[Evidence] = []
     runs: list[Run] = []
-    for run in facts.report.runs:
+    for run in facts.runs_in("vram_flags"):
         vram = gpu_vram_mb(run)
         states = [s for s in run.vram_states if s in ("LOW_VRAM", "NO_VRAM")]
         if not states or vram is None or vram < LARGE_GPU_MB or run.setup.get("dynamic_vram") is True:

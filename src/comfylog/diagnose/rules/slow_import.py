@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ...model import Finding
+from ...model import Finding, Run
 from ...text import basename, dur, plural
 from ..engine import Advice, finding, rule
-from ..facts import Facts
+from ..facts import Facts, run_group
 
 #: A custom node importing this long (seconds) is reported as slow.
 SLOW_IMPORT_S = 10.0
@@ -16,13 +16,18 @@ ADVICE_SLOW_NODE = Advice("A node this slow usually installs or downloads someth
 ADVICE_BAKE = Advice("In containers, bake its dependencies into the image so every start-up does not pay for them")
 
 
+@run_group("slow_imports")
+def _has_slow_import(run: Run) -> bool:
+    return any(seconds >= SLOW_IMPORT_S and not failed for seconds, _, failed, _ in run.import_times)
+
+
 @rule(
     "slow-import", "info", None,
     trigger=f"A custom node that took {SLOW_IMPORT_S:.0f} s or more to import at start-up.",
     advice=(ADVICE_SLOW_NODE, ADVICE_BAKE),
 )
 def _slow_import(facts: Facts) -> list[Finding]:
-    slow = [(run, seconds, path, line) for run in facts.report.runs
+    slow = [(run, seconds, path, line) for run in facts.runs_in("slow_imports")
             for seconds, path, failed, line in run.import_times if seconds >= SLOW_IMPORT_S and not failed]
     if not slow:
         return []

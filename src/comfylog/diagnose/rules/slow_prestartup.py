@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from ...model import Finding
+from ...model import Finding, Run
 from ...text import basename, dur, plural
 from ..engine import Advice, finding, rule
-from ..facts import Facts
+from ..facts import Facts, run_group
 
 #: Prestartup scripts taking this long (seconds, per node) are reported.
 SLOW_PRESTARTUP_S = 10.0
 ADVICE_MANAGER = Advice("ComfyUI-Manager's prestartup installs pending dependencies and checks for updates: set it "
                         "offline (`network_mode = offline` in its config.ini) once the nodes are installed")
 ADVICE_BAKE = Advice("In containers, install the nodes' dependencies into the image so no start-up waits for them")
+
+
+@run_group("slow_prestartup")
+def _has_slow_prestartup(run: Run) -> bool:
+    return any(seconds >= SLOW_PRESTARTUP_S for seconds, _, _, _ in run.prestartup_times)
 
 
 @rule(
@@ -21,7 +26,7 @@ ADVICE_BAKE = Advice("In containers, install the nodes' dependencies into the im
     advice=(ADVICE_MANAGER, ADVICE_BAKE),
 )
 def _slow_prestartup(facts: Facts) -> list[Finding]:
-    slow = [(run, seconds, path, line) for run in facts.report.runs
+    slow = [(run, seconds, path, line) for run in facts.runs_in("slow_prestartup")
             for seconds, path, _failed, line in run.prestartup_times if seconds >= SLOW_PRESTARTUP_S]
     if not slow:
         return []
