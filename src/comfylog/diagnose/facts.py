@@ -7,7 +7,7 @@ import heapq
 import re
 from array import array
 from bisect import bisect_left, bisect_right
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
@@ -80,7 +80,8 @@ LOAD_GROUPS: dict[str, tuple[str, ...]] = {
     "dynamic": ("dynamic",),
 }
 #: Kinds of error records some rules read (each a group: its records copied while they are the small side).
-ERROR_KINDS = ("exception", "import_failed", "oom", "oom_recovered", "crash", "ws_lost", "interrupted", "validation")
+ERROR_KINDS = ("exception", "import_failed", "oom", "oom_recovered", "crash", "ws_lost", "interrupted", "validation",
+               "unhealthy", "gpu_unavailable")
 #: Groups of runs some rules pick out, found in the index's one pass over the runs (a long log's runs are few but
 #: large, ~7 kB decoded: a pass over them costs as much as one over its loads). Rules with a test of their own
 #: add it with ``run_group``.
@@ -336,7 +337,12 @@ class Facts(ReportIndex, Citations):
         self._prompt_errors: Group[ErrorRecord] | None = Group(len(report.errors))
         add_prompt_error = self._prompt_errors.add
 
+        #: Error records by kind, counted (what a rule asks of the whole table).
+        self.error_counts: Counter[str] = Counter()
+        count_error = self.error_counts.update
+
         def visit_error(position: int, error: ErrorRecord) -> None:
+            count_error((error.kind,))
             add = by_kind.get(error.kind)
             if add is not None:
                 add(position, error)

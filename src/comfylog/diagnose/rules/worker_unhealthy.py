@@ -62,12 +62,11 @@ CHECK_ADVICE = {
             ADVICE_SILENT_EXIT),
 )
 def _worker_unhealthy(facts: Facts) -> list[Finding]:
-    errors = list(facts.report.errors)
-    failed = [e for e in errors if e.kind in ("unhealthy", "gpu_unavailable")]
+    failed = list(facts.errors_in("unhealthy", "gpu_unavailable"))  # filed by kind: no pass over every error
     exits = [ev for ev in facts.events[EventKind.ERROR_LINE] if ev.fields.get("error") == "worker_exited"]
     if failed:
         return _failed_check(facts, failed, exits)
-    others = [e for e in errors if e.kind != "worker_exited"]
+    others = facts.error_counts.total() - facts.error_counts["worker_exited"]
     if exits and not others and not facts.events[EventKind.TRACEBACK]:
         return [_silent_exit(facts, exits)]
     return []
