@@ -18,11 +18,12 @@ may stay decoded. What is kept, all spools of the process together:
   prompts) keeps nothing one by one: it goes block after block.
 
 Readers do their share: the diagnosis reads each table once into the index (index.py,
-diagnose/facts.py), which files the groups of prompts and loads the rules walk in spools of their
-own (the small ones: a group of most of a table is read from it), so that a walk decodes the group,
-not every block its members are scattered over. The whole
-corpus as one report in blocks of 64 records: the diagnosis decodes 2.9 blocks per block of its
-tables (it was 7.5; tests/test_spool.py holds it under 4), the JSON one.
+diagnose/facts.py), which files the groups of runs, prompts, loads and errors the rules walk, and
+the loads, bars and errors of the prompts of some groups, in spools of their own (the small ones:
+a group of most of a table is read from it), so that a walk decodes the group, not every block its
+members are scattered over. The whole corpus as one report in blocks of 64 records: the diagnosis
+decodes 1.9 blocks per block of its tables (it was 7.5, then 3.6; tests/test_spool.py holds it
+under 2.5), the JSON one.
 
 The rule, stated once: a record in a spool never changes. What is read back from disk is a copy
 (a kept block is handed to every reader, so no reader may change it either), and there is no way
