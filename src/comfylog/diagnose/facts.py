@@ -107,6 +107,8 @@ def run_group(name: str) -> Callable[[Callable[[Run], bool]], Callable[[Run], bo
 
 #: Records per block of a group's copy: a group of a long log is a few blocks; a short one stays in memory.
 GROUP_BLOCK = 256
+#: Runs per block of a group's copy: a run is ~7 kB decoded, and each group holds its newest block in memory.
+RUN_GROUP_BLOCK = 32
 
 
 class Group(Generic[T]):
@@ -118,16 +120,18 @@ class Group(Generic[T]):
     table itself, which a walk in order decodes once: a second copy would cost more to write than it saves.
     """
 
-    __slots__ = ("positions", "copy", "_most")
+    __slots__ = ("positions", "copy", "_most", "_block")
 
-    def __init__(self, table_size: int | None = None) -> None:
+    def __init__(self, table_size: int | None = None, block: int | None = None) -> None:
         """``table_size``: the table's records, when known; then a group is copied up to half of them,
         else while it is at most half the records read (prompts with a test of their own come evenly; the
-        records of some prompts, their loads, cluster where those prompts do)."""
+        records of some prompts, their loads, cluster where those prompts do). ``block``: records per block
+        of the copy (GROUP_BLOCK)."""
+        self._block = block or GROUP_BLOCK
         self.positions: array[int] = array("q")
         #: None once the members passed half the records (and a block of the copy).
-        self.copy: Spool[T] | None = Spool(block=GROUP_BLOCK)
-        self._most = None if table_size is None else max(GROUP_BLOCK, table_size // 2)
+        self.copy: Spool[T] | None = Spool(block=self._block)
+        self._most = None if table_size is None else max(self._block, table_size // 2)
 
     def add(self, position: int, record: T) -> None:
         """File the record at ``position`` of the table (positions come in increasing order)."""
@@ -136,7 +140,7 @@ class Group(Generic[T]):
         copy = self.copy
         if copy is not None:
             most = self._most
-            if len(positions) > GROUP_BLOCK and (2 * len(positions) > position + 1 if most is None
+            if len(positions) > self._block and (2 * len(positions) > position + 1 if most is None
                                                  else len(positions) > most):
                 self.copy = None  # the big side: its spool (and what it kept) goes
             else:
@@ -353,7 +357,8 @@ class Facts(ReportIndex, Citations):
                 self._ctrl_c[error.source].append(error.line)
 
         cpu_runs: set[int] = set()
-        self._run_groups: dict[str, Group[Run]] = {name: Group(len(report.runs)) for name in RUN_GROUPS}
+        run_block = min(GROUP_BLOCK, RUN_GROUP_BLOCK)
+        self._run_groups: dict[str, Group[Run]] = {name: Group(len(report.runs), run_block) for name in RUN_GROUPS}
         run_filing = [(test, self._run_groups[name].add) for name, test in RUN_GROUPS.items()]
 
         def visit_run(position: int, run: Run) -> None:

@@ -42,14 +42,16 @@ def _torch_replaced(facts: Facts) -> list[Finding]:
         installed = str(ev.fields["version"])
         if running is None or _same(installed, running):
             continue
-        later = [r for r in facts.report.runs if r.source == ev.source and r.first_line > ev.line and r.pytorch_version]
+        # The next start (not a list of every later run: a long log has thousands, ~7 kB each).
+        later = next((r for r in facts.report.runs
+                      if r.source == ev.source and r.first_line > ev.line and r.pytorch_version), None)
         why = (f"An install put PyTorch {installed} into the environment while this ComfyUI ran PyTorch {running}. "
                "The running process keeps what it imported; ")
-        if later and _same(installed, str(later[0].pytorch_version)):
-            why += f"the next start did import {later[0].pytorch_version}."
+        if later is not None and _same(installed, str(later.pytorch_version)):
+            why += f"the next start did import {later.pytorch_version}."
             confidence = "high"
-        elif later:
-            why += f"the next start still ran {later[0].pytorch_version} (another environment, or it was put back)."
+        elif later is not None:
+            why += f"the next start still ran {later.pytorch_version} (another environment, or it was put back)."
             confidence = "low"
         else:
             why += ("the next start imports the new one, and extensions compiled for "
