@@ -10,7 +10,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from ..events import Event, EventKind, Phase
 from ..index import ReportIndex
@@ -186,6 +186,33 @@ class Group(Generic[T]):
         return copy[i] if i < len(positions) and positions[i] == position else None
 
 
+class _OfPrompt(Protocol):
+    prompt: int | None
+
+
+A = TypeVar("A", bound=_OfPrompt)
+
+
+class FiledByPrompt(Generic[A]):
+    """The records of one table (loads, bars, errors) of the prompts whose ``wants`` has ``flag``, copied
+    in the index's one pass over the table (Group): what a rule reads of those prompts one at a time."""
+
+    __slots__ = ("_table", "_wants", "_flag", "_group")
+
+    def __init__(self, table: Sequence[A], wants: bytearray, flag: int) -> None:
+        self._table, self._wants, self._flag = table, wants, flag
+        self._group: Group[A] = Group(len(table))
+
+    def visit(self, position: int, record: A) -> None:
+        prompt, wants = record.prompt, self._wants
+        if prompt is not None and 0 <= prompt < len(wants) and wants[prompt] & self._flag:
+            self._group.add(position, record)
+
+    def records_at(self, positions: Sequence[int]) -> list[A]:
+        """The prompt's records at these positions of the table (from the copy when they are in it)."""
+        return self._group.records_at(self._table, positions)
+
+
 class FollowingLoads:
     """The load that followed each ``Requested to load`` event: the first load of its input, in table order,
     on a later line. Found in the index's one pass over the loads (the events are in memory, bounded): what
@@ -308,10 +335,10 @@ class Facts(ReportIndex, Citations):
         # What a prompt's records are filed for (WANTS_LOADS, WANTS_BARS), by prompt index.
         count = len(report.prompts)
         wants = bytearray(count)
-        self._prompt_loads: Group[Load] | None = Group(len(report.loads))
-        self._prompt_bars: Group[ProgressBar] | None = Group(len(report.progress_bars))
-        add_prompt_load, add_prompt_bar = self._prompt_loads.add, self._prompt_bars.add
-
+        self._prompt_loads: FiledByPrompt[Load] | None = FiledByPrompt(report.loads, wants, WANTS_LOADS)
+        self._prompt_bars: FiledByPrompt[ProgressBar] | None = FiledByPrompt(report.progress_bars, wants, WANTS_BARS)
+        self._prompt_errors: FiledByPrompt[ErrorRecord] | None = FiledByPrompt(report.errors, wants, WANTS_ERRORS)
+        file_load, file_error = self._prompt_loads.visit, self._prompt_errors.visit
         self.following_loads = FollowingLoads(report.notable)
         follow = self.following_loads.visit
 
@@ -324,35 +351,22 @@ class Facts(ReportIndex, Citations):
             if add is not None:
                 add(position, load)
             feed_sizes(load)
-            prompt = load.prompt
-            if prompt is not None and 0 <= prompt < count and wants[prompt] & WANTS_LOADS:
-                add_prompt_load(position, load)
-
-        def visit_bar(position: int, bar: ProgressBar) -> None:
-            prompt = bar.prompt
-            if prompt is not None and 0 <= prompt < count and wants[prompt] & WANTS_BARS:
-                add_prompt_bar(position, bar)
+            file_load(position, load)
 
         self._error_kinds: dict[str, Group[ErrorRecord]] = {kind: Group(len(report.errors)) for kind in ERROR_KINDS}
         by_kind = {kind: group.add for kind, group in self._error_kinds.items()}
-        #: KeyboardInterrupt records by source: how runs were stopped by hand (run_end).
-        self._ctrl_c: dict[int, list[int]] = defaultdict(list)
-
-        self._prompt_errors: Group[ErrorRecord] | None = Group(len(report.errors))
-        add_prompt_error = self._prompt_errors.add
-
         #: Error records by kind, counted (what a rule asks of the whole table).
         self.error_counts: Counter[str] = Counter()
         count_error = self.error_counts.update
+        #: KeyboardInterrupt records by source: how runs were stopped by hand (run_end).
+        self._ctrl_c: dict[int, list[int]] = defaultdict(list)
 
         def visit_error(position: int, error: ErrorRecord) -> None:
             count_error((error.kind,))
             add = by_kind.get(error.kind)
             if add is not None:
                 add(position, error)
-            prompt = error.prompt
-            if prompt is not None and 0 <= prompt < count and wants[prompt] & WANTS_ERRORS:
-                add_prompt_error(position, error)
+            file_error(position, error)
             if error.kind == "interrupted" and "KeyboardInterrupt" in error.message:
                 self._ctrl_c[error.source].append(error.line)
 
@@ -389,7 +403,7 @@ class Facts(ReportIndex, Citations):
             if prompt.run in cpu_runs:
                 add_on_cpu(position, prompt)
 
-        ReportIndex.__init__(self, report, visit, visit_load, visit_run, visit_bar, visit_error)
+        ReportIndex.__init__(self, report, visit, visit_load, visit_run, self._prompt_bars.visit, visit_error)
         Citations.__init__(self, report)
         self._silent: dict[int, str] | None = None
         self._failed_startups: dict[int, list[Run]] | None = None
@@ -455,20 +469,17 @@ class Facts(ReportIndex, Citations):
     def loads_of(self, prompt: Prompt) -> list[Load]:
         positions = self._loads.positions(prompt.index)
         filed = self._prompt_loads
-        return filed.records_at(self.report.loads, positions) if filed is not None else list(
-            walk(self.report.loads, positions))
+        return filed.records_at(positions) if filed is not None else list(walk(self.report.loads, positions))
 
     def errors_of(self, prompt: Prompt) -> list[ErrorRecord]:
         positions = self._errors.positions(prompt.index)
         filed = self._prompt_errors
-        return filed.records_at(self.report.errors, positions) if filed is not None else list(
-            walk(self.report.errors, positions))
+        return filed.records_at(positions) if filed is not None else list(walk(self.report.errors, positions))
 
     def bars_of(self, prompt: Prompt) -> list[ProgressBar]:
         positions = self._bars.positions(prompt.index)
         filed = self._prompt_bars
-        return filed.records_at(self.report.progress_bars, positions) if filed is not None else list(
-            walk(self.report.progress_bars, positions))
+        return filed.records_at(positions) if filed is not None else list(walk(self.report.progress_bars, positions))
 
     def _prompt_at(self, position: int) -> Prompt:
         prompts = self.report.prompts
