@@ -264,6 +264,16 @@ class Spool(Sequence[T], Generic[T]):
         return (Spool, (list(self), self._block))
 
 
+def can_keep(tables: Iterable[Sequence[Any]]) -> bool:
+    """Whether every block these tables have on disk can stay decoded within what the budget has left (then
+    a reader that passes over them again decodes nothing: a copy of some of their records would only cost)."""
+    needed = 0
+    for table in tables:
+        if isinstance(table, Spool):
+            needed += sum(cost for _, _, cost in table._extents) - table._kept_bytes
+    return needed <= keep_budget() - _Kept.total
+
+
 def walk(table: Sequence[T], positions: Iterable[int]) -> Iterator[T]:
     """The records of ``table`` (a spool, or a plain list) at these positions, in their order (Spool.walk)."""
     if isinstance(table, Spool):

@@ -15,7 +15,7 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 from ..events import Event, EventKind, Phase
 from ..index import ReportIndex
 from ..model import ErrorRecord, Load, ProgressBar, Prompt, Report, Run
-from ..spool import Spool, walk
+from ..spool import Spool, can_keep, walk
 from ..text import basename, gb, with_article
 from .evidence import Citations
 
@@ -122,15 +122,15 @@ class Group(Generic[T]):
 
     __slots__ = ("positions", "copy", "_most", "_block")
 
-    def __init__(self, table_size: int | None = None, block: int | None = None) -> None:
+    def __init__(self, table_size: int | None = None, block: int | None = None, copy: bool = True) -> None:
         """``table_size``: the table's records, when known; then a group is copied up to half of them,
         else while it is at most half the records read (prompts with a test of their own come evenly; the
         records of some prompts, their loads, cluster where those prompts do). ``block``: records per block
-        of the copy (GROUP_BLOCK)."""
+        of the copy (GROUP_BLOCK). ``copy``: False where the tables stay decoded whole (spool.can_keep)."""
         self._block = block or GROUP_BLOCK
         self.positions: array[int] = array("q")
-        #: None once the members passed half the records (and a block of the copy).
-        self.copy: Spool[T] | None = Spool(block=self._block)
+        #: None once the members passed half the records (and a block of the copy), or when not copied.
+        self.copy: Spool[T] | None = Spool(block=self._block) if copy else None
         self._most = None if table_size is None else max(self._block, table_size // 2)
 
     def add(self, position: int, record: T) -> None:
@@ -199,11 +199,13 @@ class FiledByPrompt(Generic[A]):
 
     __slots__ = ("_table", "_wants", "_flag", "_group")
 
-    def __init__(self, table: Sequence[A], wants: bytearray, flag: int) -> None:
+    def __init__(self, table: Sequence[A], wants: bytearray, flag: int, copy: bool) -> None:
         self._table, self._wants, self._flag = table, wants, flag
-        self._group: Group[A] = Group(len(table))
+        self._group: Group[A] = Group(len(table), copy=copy)
 
     def visit(self, position: int, record: A) -> None:
+        if self._group.copy is None:
+            return  # not copied: the records are read from the table
         prompt, wants = record.prompt, self._wants
         if prompt is not None and 0 <= prompt < len(wants) and wants[prompt] & self._flag:
             self._group.add(position, record)
@@ -330,14 +332,19 @@ class Facts(ReportIndex, Citations):
     """The report index with what rules add to it. A long log's tables are read once, here."""
 
     def __init__(self, report: Report) -> None:
-        self._load_groups: dict[str, Group[Load]] = {name: Group() for name in LOAD_GROUPS}
+        # A report whose tables all stay decoded (a log up to some 100 MB) is read from them: copies of
+        # groups would only cost. A longer one's rules read the groups' copies, a few blocks each.
+        copy = not can_keep((report.runs, report.prompts, report.progress_bars, report.loads, report.errors))
+        self._load_groups: dict[str, Group[Load]] = {name: Group(copy=copy) for name in LOAD_GROUPS}
         load_groups = {kind: self._load_groups[name].add for name, kinds in LOAD_GROUPS.items() for kind in kinds}
         # What a prompt's records are filed for (WANTS_LOADS, WANTS_BARS), by prompt index.
         count = len(report.prompts)
         wants = bytearray(count)
-        self._prompt_loads: FiledByPrompt[Load] | None = FiledByPrompt(report.loads, wants, WANTS_LOADS)
-        self._prompt_bars: FiledByPrompt[ProgressBar] | None = FiledByPrompt(report.progress_bars, wants, WANTS_BARS)
-        self._prompt_errors: FiledByPrompt[ErrorRecord] | None = FiledByPrompt(report.errors, wants, WANTS_ERRORS)
+        self._prompt_loads: FiledByPrompt[Load] | None = FiledByPrompt(report.loads, wants, WANTS_LOADS, copy)
+        self._prompt_bars: FiledByPrompt[ProgressBar] | None = FiledByPrompt(
+            report.progress_bars, wants, WANTS_BARS, copy)
+        self._prompt_errors: FiledByPrompt[ErrorRecord] | None = FiledByPrompt(
+            report.errors, wants, WANTS_ERRORS, copy)
         file_load, file_error = self._prompt_loads.visit, self._prompt_errors.visit
         self.following_loads = FollowingLoads(report.notable)
         follow = self.following_loads.visit
@@ -353,7 +360,8 @@ class Facts(ReportIndex, Citations):
             feed_sizes(load)
             file_load(position, load)
 
-        self._error_kinds: dict[str, Group[ErrorRecord]] = {kind: Group(len(report.errors)) for kind in ERROR_KINDS}
+        self._error_kinds: dict[str, Group[ErrorRecord]] = {kind: Group(len(report.errors), copy=copy)
+                                                          for kind in ERROR_KINDS}
         by_kind = {kind: group.add for kind, group in self._error_kinds.items()}
         #: Error records by kind, counted (what a rule asks of the whole table).
         self.error_counts: Counter[str] = Counter()
@@ -372,7 +380,8 @@ class Facts(ReportIndex, Citations):
 
         cpu_runs: set[int] = set()
         run_block = min(GROUP_BLOCK, RUN_GROUP_BLOCK)
-        self._run_groups: dict[str, Group[Run]] = {name: Group(len(report.runs), run_block) for name in RUN_GROUPS}
+        self._run_groups: dict[str, Group[Run]] = {name: Group(len(report.runs), run_block, copy)
+                                                    for name in RUN_GROUPS}
         run_filing = [(test, self._run_groups[name].add) for name, test in RUN_GROUPS.items()]
 
         def visit_run(position: int, run: Run) -> None:
@@ -382,7 +391,7 @@ class Facts(ReportIndex, Citations):
             if on_cpu(run):
                 cpu_runs.add(run.index)
 
-        self._groups: dict[str, Group[Prompt]] = {name: Group() for name in [*PROMPT_GROUPS, "on_cpu"]}
+        self._groups: dict[str, Group[Prompt]] = {name: Group(copy=copy) for name in [*PROMPT_GROUPS, "on_cpu"]}
         filing = [(test, self._groups[name].add,
                    (WANTS_LOADS if name in LOADS_READ_OF else 0) | (WANTS_BARS if name in BARS_READ_OF else 0)
                    | (WANTS_ERRORS if name in ERRORS_READ_OF else 0))
