@@ -264,14 +264,17 @@ class Spool(Sequence[T], Generic[T]):
         return (Spool, (list(self), self._block))
 
 
-def can_keep(tables: Iterable[Sequence[Any]]) -> bool:
-    """Whether every block these tables have on disk can stay decoded within what the budget has left (then
-    a reader that passes over them again decodes nothing: a copy of some of their records would only cost)."""
-    needed = 0
+def can_keep(tables: Iterable[Sequence[Any]]) -> list[bool]:
+    """For each table, read in this order, whether all the blocks it has on disk can stay decoded within what
+    the budget has left (first come, first kept): then a reader that passes over it again decodes nothing,
+    and a copy of some of its records would only cost."""
+    left = keep_budget() - _Kept.total
+    kept = []
     for table in tables:
-        if isinstance(table, Spool):
-            needed += sum(cost for _, _, cost in table._extents) - table._kept_bytes
-    return needed <= keep_budget() - _Kept.total
+        needed = sum(cost for _, _, cost in table._extents) - table._kept_bytes if isinstance(table, Spool) else 0
+        kept.append(needed <= left)
+        left -= needed
+    return kept
 
 
 def walk(table: Sequence[T], positions: Iterable[int]) -> Iterator[T]:

@@ -332,19 +332,20 @@ class Facts(ReportIndex, Citations):
     """The report index with what rules add to it. A long log's tables are read once, here."""
 
     def __init__(self, report: Report) -> None:
-        # A report whose tables all stay decoded (a log up to some 100 MB) is read from them: copies of
-        # groups would only cost. A longer one's rules read the groups' copies, a few blocks each.
-        copy = not can_keep((report.runs, report.prompts, report.progress_bars, report.loads, report.errors))
-        self._load_groups: dict[str, Group[Load]] = {name: Group(copy=copy) for name in LOAD_GROUPS}
+        # A table that stays decoded whole (a log up to some 100 MB: all but its last bars) is read from: copies
+        # of its groups would only cost. A longer log's rules read the groups' copies, a few blocks each.
+        keep_runs, keep_prompts, keep_errors, keep_loads, keep_bars = can_keep(
+            (report.runs, report.prompts, report.errors, report.loads, report.progress_bars))  # the index's order
+        self._load_groups: dict[str, Group[Load]] = {name: Group(copy=not keep_loads) for name in LOAD_GROUPS}
         load_groups = {kind: self._load_groups[name].add for name, kinds in LOAD_GROUPS.items() for kind in kinds}
         # What a prompt's records are filed for (WANTS_LOADS, WANTS_BARS), by prompt index.
         count = len(report.prompts)
         wants = bytearray(count)
-        self._prompt_loads: FiledByPrompt[Load] | None = FiledByPrompt(report.loads, wants, WANTS_LOADS, copy)
+        self._prompt_loads: FiledByPrompt[Load] | None = FiledByPrompt(report.loads, wants, WANTS_LOADS, not keep_loads)
         self._prompt_bars: FiledByPrompt[ProgressBar] | None = FiledByPrompt(
-            report.progress_bars, wants, WANTS_BARS, copy)
+            report.progress_bars, wants, WANTS_BARS, not keep_bars)
         self._prompt_errors: FiledByPrompt[ErrorRecord] | None = FiledByPrompt(
-            report.errors, wants, WANTS_ERRORS, copy)
+            report.errors, wants, WANTS_ERRORS, not keep_errors)
         file_load, file_error = self._prompt_loads.visit, self._prompt_errors.visit
         self.following_loads = FollowingLoads(report.notable)
         follow = self.following_loads.visit
@@ -360,7 +361,7 @@ class Facts(ReportIndex, Citations):
             feed_sizes(load)
             file_load(position, load)
 
-        self._error_kinds: dict[str, Group[ErrorRecord]] = {kind: Group(len(report.errors), copy=copy)
+        self._error_kinds: dict[str, Group[ErrorRecord]] = {kind: Group(len(report.errors), copy=not keep_errors)
                                                           for kind in ERROR_KINDS}
         by_kind = {kind: group.add for kind, group in self._error_kinds.items()}
         #: Error records by kind, counted (what a rule asks of the whole table).
@@ -380,7 +381,7 @@ class Facts(ReportIndex, Citations):
 
         cpu_runs: set[int] = set()
         run_block = min(GROUP_BLOCK, RUN_GROUP_BLOCK)
-        self._run_groups: dict[str, Group[Run]] = {name: Group(len(report.runs), run_block, copy)
+        self._run_groups: dict[str, Group[Run]] = {name: Group(len(report.runs), run_block, not keep_runs)
                                                     for name in RUN_GROUPS}
         run_filing = [(test, self._run_groups[name].add) for name, test in RUN_GROUPS.items()]
 
@@ -391,7 +392,8 @@ class Facts(ReportIndex, Citations):
             if on_cpu(run):
                 cpu_runs.add(run.index)
 
-        self._groups: dict[str, Group[Prompt]] = {name: Group(copy=copy) for name in [*PROMPT_GROUPS, "on_cpu"]}
+        self._groups: dict[str, Group[Prompt]] = {name: Group(copy=not keep_prompts)
+                                                   for name in [*PROMPT_GROUPS, "on_cpu"]}
         filing = [(test, self._groups[name].add,
                    (WANTS_LOADS if name in LOADS_READ_OF else 0) | (WANTS_BARS if name in BARS_READ_OF else 0)
                    | (WANTS_ERRORS if name in ERRORS_READ_OF else 0))
