@@ -39,8 +39,8 @@ def node_import_errors(facts: Facts) -> dict[tuple[int, int], NodeImportError]:
 
 def _scan(facts: Facts) -> dict[tuple[int, int], NodeImportError]:
     found: dict[tuple[int, int], NodeImportError] = {}
-    for record in facts.report.errors:
-        if record.kind != "exception" or record.prompt is not None:
+    for record in facts.errors_in("exception"):  # filed by kind: not a pass over every error
+        if record.prompt is not None:
             continue
         run = facts.run_at(record.source, record.line)
         if run is None or not run.import_times or not _while_nodes_load(run, record.line):
