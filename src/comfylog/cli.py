@@ -372,13 +372,17 @@ def report(
     if baseline == "-" and "-" in inputs:
         fail("only one of the log and the baseline can be read from standard input")
     from .api import analyze as run_analysis
+    from .pipeline import let_go
     from .render.html import render_html
 
     redactor = _redactor(redact, redact_ips, default=True)
     with _progress() as progress:
         run_report = run_analysis(inputs, redact=redactor or False, progress=progress)
-        baseline_report = None if baseline is None else run_analysis(baseline, redact=redactor or False,
-                                                                      progress=progress)
+        baseline_report = None
+        if baseline is not None:
+            let_go(run_report)  # two reports at once: each gives back what its analysis kept decoded
+            baseline_report = run_analysis(baseline, redact=redactor or False, progress=progress)
+            let_go(baseline_report)
     _require_comfyui(run_report)
     if baseline_report is None:
         with _progress() as progress:
@@ -435,6 +439,7 @@ def compare(
     """
     from .api import analyze as run_analysis
     from .compare import CompareError, compare_reports
+    from .pipeline import let_go
 
     if run == "-" and baseline == "-":
         fail("only one of the two logs can be read from standard input")
@@ -442,7 +447,9 @@ def compare(
         redactor = _redactor(redact, redact_ips) or False
         with _progress() as progress:
             run_report = run_analysis(run, redact=redactor, progress=progress)
+            let_go(run_report)  # two reports at once: each gives back what its analysis kept decoded
             baseline_report = run_analysis(baseline, redact=redactor, progress=progress)
+            let_go(baseline_report)
         comparison = compare_reports(_require_comfyui(run_report), _require_comfyui(baseline_report), prompt,
                                      baseline_prompt)
     except CompareError as exc:
