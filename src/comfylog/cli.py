@@ -457,7 +457,9 @@ def compare(
     if format is OutputFormat.json:
         from .render.compare import compare_json_pieces
 
-        _write_streamed(lambda out: out.writelines(compare_json_pieces(comparison)), output)
+        to_stdout = output is None or str(output) == "-"  # a file ends as the JSON does, as it always has
+        _write_streamed(lambda out: out.writelines(compare_json_pieces(comparison)), output,
+                        end="\n" if to_stdout else "")
         return
     from .render.compare import render_compare
 
