@@ -6,6 +6,7 @@ import json
 import os
 import statistics
 import sys
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import replace
 from operator import attrgetter
@@ -15,13 +16,16 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from rich.text import Text
 
+import comfylog.render.compare
 import comfylog.spool
 from comfylog.api import analyze
-from comfylog.compare import CompareError, compare_reports, ratio_text
+from comfylog.compare import CompareError, Comparison, PromptIndexes, compare_reports, ratio_text
 from comfylog.index import index_of
 from comfylog.model import PHASES, Prompt, Report
-from comfylog.render.compare import comparison_to_dict, render_compare
+from comfylog.pipeline import let_go
+from comfylog.render.compare import compare_json_pieces, comparison_to_dict, render_compare, render_compare_json
 from comfylog.spool import Spool
 
 from .cli import run_cli
@@ -248,3 +252,101 @@ def test_compare_never_holds_every_prompt_of_both_reports(monkeypatch: pytest.Mo
         sys.setprofile(None)
     assert len(c.run_prompts) > 1200 and comparison_to_dict(c) == in_memory
     assert most <= 6 * block  # each side: the block being decoded, the one before it, its tail
+
+
+class _Sink:
+    """A text file that keeps only how much was written to it."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    def write(self, text: str) -> int:
+        self.size += len(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _peak_while(work: Callable[[], object]) -> int:
+    """The most memory (bytes, tracemalloc) allocated at once while ``work`` ran, above what was before."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        work()
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+
+def test_two_long_logs_are_compared_without_holding_their_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two 1 GB logs pair 297,000 prompts: their figures (six a side, and the bars') go to spools read
+    back once for each median, and the prompts paired are kept a byte each. On log 038 read six times as
+    one report a side (7,980 pairs, tables and figures in blocks of 64), holding the figures in arrays
+    and the indexes in lists took 215 bytes a pair at the peak; it is now under half of that (the
+    sorted figures of one median, 32 bytes a pair, and a few blocks)."""
+    log = str(next((corpus_or_skip() / "logs").glob("038-*.log")))
+    monkeypatch.setattr(comfylog.spool, "BLOCK", 64)
+    monkeypatch.setattr(comfylog.spool, "KEEP_BYTES", 0)
+    monkeypatch.setattr(comfylog.spool, "KEEP_FLOOR_BYTES", 0)
+    monkeypatch.setattr(comfylog.spool, "PICK_BYTES", 0)
+    run, base = analyze([log] * 6), analyze([log] * 6)
+    in_memory = comparison_to_dict(compare_reports(run, base))  # and both indexes built, as the diagnosis leaves them
+    got: list[Comparison] = []
+    peak = _peak_while(lambda: got.append(compare_reports(run, base)))
+    c = got[0]
+    assert len(c.run_prompts) == len(c.baseline_prompts) == 7980 and list(c.run_prompts) == list(range(7980))
+    assert peak < 100 * 7980, peak / 7980
+    assert comparison_to_dict(c) == in_memory
+
+
+def test_the_outputs_write_every_prompt_pair_a_window_at_a_time() -> None:
+    """The JSON lists every prompt paired and the terminal prints all their numbers. json.dumps of the
+    whole comparison, and the header as one Text, held 6-9 times the text they wrote: four times the
+    pairs took four times the memory. Both now write a window at a time, so what they hold does not
+    grow with the pairs (rich's caches are bounded), and the bytes are those of the whole: json.dumps,
+    and the line as one Text wrapped by rich."""
+    log = EXAMPLES / "runpod-lowvram-gguf.log"
+    one = compare_reports(analyze(log), analyze(log))
+
+    def with_pairs(count: int) -> Comparison:
+        pairs = PromptIndexes(range(count))
+        return replace(one, run_prompts=pairs, baseline_prompts=pairs)
+
+    def peaks(write: Callable[[Comparison, _Sink], object]) -> list[float]:
+        found = []
+        for count in (50_000, 200_000):
+            sink, c = _Sink(), with_pairs(count)
+            found.append(_peak_while(lambda: write(c, sink)))  # noqa: B023
+            assert sink.size > count * 7
+        return found
+
+    small, large = peaks(lambda c, sink: [sink.write(piece) for piece in compare_json_pieces(c)])
+    assert large < 1.5 * small, (small, large)
+    c = with_pairs(5000)
+    assert render_compare_json(c) == json.dumps(comparison_to_dict(c), indent=2, ensure_ascii=False)
+
+    small, large = peaks(lambda c, sink: render_compare(c, Console(file=sink, width=120)))  # type: ignore[arg-type]
+    assert large < 1.5 * small, (small, large)
+    c = with_pairs(100_000)
+    windowed, whole = (Console(record=True, width=97, file=_Sink()) for _ in range(2))  # type: ignore[arg-type]
+    render_compare(c, windowed)
+    numbers = ", ".join(str(i + 1) for i in range(100_000))
+    whole.print(Text(f"prompts {numbers} vs prompts {numbers}"))
+    assert whole.export_text() in windowed.export_text()
+
+
+def test_the_first_report_gives_back_what_it_kept_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """compare and a page with a baseline hold two reports: the first one's tables kept blocks and
+    records decoded within budgets all spools of the process share (spool.py), so the second analysis
+    got none and the first report's copies stayed beside it (two 1 GB logs: 11 MB at the peak).
+    ``let_go`` gives them back, and the report reads the same afterwards."""
+    log = next((corpus_or_skip() / "logs").glob("038-*.log"))
+    monkeypatch.setattr(comfylog.spool, "BLOCK", 64)
+    before = (comfylog.spool._Kept.total, comfylog.spool._Kept.picked)
+    report = analyze(log)
+    expected = comparison_to_dict(compare_reports(report, report))
+    assert comfylog.spool._Kept.total > before[0]
+    let_go(report)
+    assert (comfylog.spool._Kept.total, comfylog.spool._Kept.picked) == before
+    assert comparison_to_dict(compare_reports(report, report)) == expected

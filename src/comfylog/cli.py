@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import io
 import os
 import sys
 from collections.abc import Callable
@@ -81,16 +80,17 @@ def _require_comfyui(report: Report) -> Report:
     return report
 
 
-def _write_streamed(write: Callable[[TextIO], None], output: Path | None) -> None:
-    """Like _write, for output written piece by piece (JSON of a long log: never all in memory)."""
+def _write_streamed(write: Callable[[TextIO], None], output: Path | None, end: str = "\n") -> None:
+    """Like _write, for output written piece by piece (JSON of a long log: never all in memory);
+    ``end`` follows it."""
     if output is None or str(output) == "-":
         write(sys.stdout)
-        sys.stdout.write("\n")
+        sys.stdout.write(end)
         return
     try:
         with output.open("w", encoding="utf-8") as fh:
             write(fh)
-            fh.write("\n")
+            fh.write(end)
     except OSError as exc:
         fail(f"{output}: cannot write ({exc.strerror})")
     typer.echo(f"wrote {output}", err=True)
@@ -108,15 +108,16 @@ def _write(text: str, output: Path | None) -> None:
 
 
 def _print_rich(draw: Callable[[Any], None], output: Path | None, width: int = 120) -> None:
-    """Draw a rich renderable on the terminal, or as plain text into ``output``."""
+    """Draw a rich renderable on the terminal, or as plain text into ``output`` as it is drawn (a
+    recording console would hold all of it: the prompt numbers of two long logs' comparison)."""
     from rich.console import Console
 
     if output is None:
         draw(Console())
         return
-    console = Console(record=True, width=width, file=io.StringIO())
-    draw(console)
-    _write(console.export_text(), output)
+    # never a terminal (FORCE_COLOR or not): plain text, as a recording's export_text gives it
+    _write_streamed(lambda out: draw(Console(width=width, file=out, force_terminal=False, force_jupyter=False)),
+                    output, end="")
 
 
 def version_text() -> str:
@@ -371,13 +372,17 @@ def report(
     if baseline == "-" and "-" in inputs:
         fail("only one of the log and the baseline can be read from standard input")
     from .api import analyze as run_analysis
+    from .pipeline import let_go
     from .render.html import render_html
 
     redactor = _redactor(redact, redact_ips, default=True)
     with _progress() as progress:
         run_report = run_analysis(inputs, redact=redactor or False, progress=progress)
-        baseline_report = None if baseline is None else run_analysis(baseline, redact=redactor or False,
-                                                                      progress=progress)
+        baseline_report = None
+        if baseline is not None:
+            let_go(run_report)  # two reports at once: each gives back what its analysis kept decoded
+            baseline_report = run_analysis(baseline, redact=redactor or False, progress=progress)
+            let_go(baseline_report)
     _require_comfyui(run_report)
     if baseline_report is None:
         with _progress() as progress:
@@ -434,6 +439,7 @@ def compare(
     """
     from .api import analyze as run_analysis
     from .compare import CompareError, compare_reports
+    from .pipeline import let_go
 
     if run == "-" and baseline == "-":
         fail("only one of the two logs can be read from standard input")
@@ -441,15 +447,19 @@ def compare(
         redactor = _redactor(redact, redact_ips) or False
         with _progress() as progress:
             run_report = run_analysis(run, redact=redactor, progress=progress)
+            let_go(run_report)  # two reports at once: each gives back what its analysis kept decoded
             baseline_report = run_analysis(baseline, redact=redactor, progress=progress)
+            let_go(baseline_report)
         comparison = compare_reports(_require_comfyui(run_report), _require_comfyui(baseline_report), prompt,
                                      baseline_prompt)
     except CompareError as exc:
         fail(str(exc))
     if format is OutputFormat.json:
-        from .render.compare import render_compare_json
+        from .render.compare import compare_json_pieces
 
-        _write(render_compare_json(comparison), output)
+        to_stdout = output is None or str(output) == "-"  # a file ends as the JSON does, as it always has
+        _write_streamed(lambda out: out.writelines(compare_json_pieces(comparison)), output,
+                        end="\n" if to_stdout else "")
         return
     from .render.compare import render_compare
 

@@ -7,24 +7,28 @@ side are summarised by their median. The result is a plain typed ``Comparison`` 
 renderer (terminal, JSON, HTML) reads.
 
 A long log has hundreds of thousands of prompts, a record each of about 1 kB: the prompts compared
-are read from both reports' tables once, side by side, and kept as their figures (``_Side``, 8 bytes
-a figure), never as records.
+are read from both reports' tables once, side by side, and kept as their figures, never as records.
+Even the figures of two 1 GB logs (297,000 pairs, six a side, and the bars') would hold ~40 MB beside
+the two reports: each figure goes into a spool (spool.py: on disk past a block), read back once for
+its median. The prompts paired are kept as ``PromptIndexes`` (about a byte each), and the bars that
+could not be paired (a line per prompt pair whose bar counts differ) in a spool.
 """
 
 from __future__ import annotations
 
 import statistics
-from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from itertools import chain, zip_longest
+from itertools import chain, islice, zip_longest
 from operator import attrgetter
+from typing import overload
 
 from .diagnose import rule_phase
 from .diagnose.builds import dynamic_vram_by_default
 from .diagnose.rules.lowvram import ADVICE_COMPARE
 from .index import index_of
 from .model import PHASES, Finding, Prompt, Report, Run
+from .spool import Spool
 
 #: Ratios within this much of 1 are "the same".
 SAME_WITHIN = 0.005
@@ -106,13 +110,84 @@ class ModelLoads:
     baseline_loaded_mb: float | None
 
 
+class PromptIndexes(Sequence[int]):
+    """Prompt indexes (0-based) in pairing order, as the differences between neighbours in LEB128
+    bytes (zigzag: any order): about a byte an index, where a list of ints costs 36 bytes and two
+    1 GB logs pair 297,000 prompts."""
+
+    __slots__ = ("_bytes", "_count", "_last")
+
+    def __init__(self, indexes: Iterable[int] = ()) -> None:
+        self._bytes = bytearray()
+        self._count = 0
+        self._last = -1
+        for index in indexes:
+            self.append(index)
+
+    def append(self, index: int) -> None:
+        delta = index - self._last
+        code = delta << 1 if delta >= 0 else (-delta << 1) - 1
+        out = self._bytes
+        while code > 0x7F:
+            out.append(code & 0x7F | 0x80)
+            code >>= 7
+        out.append(code)
+        self._last = index
+        self._count += 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[int]:
+        last, code, shift = -1, 0, 0
+        for byte in self._bytes:
+            code |= (byte & 0x7F) << shift
+            if byte & 0x80:
+                shift += 7
+                continue
+            last += code >> 1 if not code & 1 else -((code + 1) >> 1)
+            yield last
+            code = shift = 0
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[int]: ...
+
+    def __getitem__(self, index: int | slice) -> int | list[int]:
+        """By position, reading from the start (the first few are what is asked for: a page shows 12)."""
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._count)
+            if step > 0:
+                return list(islice(self, start, stop, step))
+            return list(self)[index]
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError("prompt index out of range")
+        return next(islice(self, index, None))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (PromptIndexes, list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(map(str, self[:8]))
+        return f"PromptIndexes([{shown}{', ...' if self._count > 8 else ''}], {self._count} indexes)"
+
+
 @dataclass
 class Comparison:
     """A run compared with a baseline.
 
     Fields:
         run_name, baseline_name: the logs (source names).
-        run_prompts, baseline_prompts: the prompts compared (0-based indexes), pair by pair.
+        run_prompts, baseline_prompts: the prompts compared (0-based indexes), pair by pair
+            (``PromptIndexes``: a sequence of ints, about a byte each).
         machine: GPU, VRAM, vram state and versions of both sides (``Fact``).
         total: the prompts' duration (median over the pairs); ``total_source`` says whether it is
             ``executed`` (as ComfyUI printed it, used when every compared prompt printed one) or
@@ -121,7 +196,8 @@ class Comparison:
         gap_s: run total minus baseline total; ``main_phase`` is the phase whose difference is the
             largest share of it (``main_phase_gap_s`` seconds), or None when the two are the same.
         steps: per-step rates of sampling bars with the same position and step count (medians);
-            ``unmatched_steps`` describes the bars that could not be paired.
+            ``unmatched_steps`` describes the bars that could not be paired (a sequence of lines, in
+            a spool: a line per prompt pair whose bar counts differ).
         loads: per model, how it was loaded on each side; ``lowvram_module_lines`` (run, baseline).
         setup_differences: the set-up facts (dynamic VRAM, pinned memory, attention...) that differ
             between the two machines and can explain a gap in ``main_phase``, each said in words.
@@ -139,8 +215,8 @@ class Comparison:
 
     run_name: str
     baseline_name: str
-    run_prompts: list[int]
-    baseline_prompts: list[int]
+    run_prompts: PromptIndexes
+    baseline_prompts: PromptIndexes
     machine: list[Fact]
     total: Delta
     total_source: str
@@ -149,7 +225,7 @@ class Comparison:
     main_phase: str | None
     main_phase_gap_s: float | None
     steps: list[StepRate]
-    unmatched_steps: list[str]
+    unmatched_steps: Sequence[str]
     loads: list[ModelLoads]
     lowvram_module_lines: tuple[int, int]
     only_in_run: list[Finding]
@@ -226,8 +302,8 @@ def compare_reports(
     return Comparison(
         run_name=_name(report),
         baseline_name=_name(baseline),
-        run_prompts=list(run_sel.prompts),
-        baseline_prompts=list(base_sel.prompts),
+        run_prompts=run_sel.prompts,
+        baseline_prompts=base_sel.prompts,
         machine=machine,
         total=total,
         total_source="executed" if executed else "measured",
@@ -236,7 +312,7 @@ def compare_reports(
         main_phase=main_phase,
         main_phase_gap_s=main_gap,
         steps=pairs.rates(),
-        unmatched_steps=list(pairs.unmatched),
+        unmatched_steps=pairs.unmatched,
         loads=loads,
         lowvram_module_lines=(run_sel.lowvram_module_loads, base_sel.lowvram_module_loads),
         only_in_run=only_run,
@@ -271,27 +347,23 @@ def ratio_text(delta: Delta) -> str:
 
 
 class _Column:
-    """One figure of each paired prompt (or bar), in order, as C doubles.
+    """One figure of each paired prompt (or bar), in pairing order, as recorded (an int stays an int:
+    a phase that summed nothing is ``0``, not ``0.0``, in the JSON). The figures are in a spool, on
+    disk past a block; ``median`` reads them back once and lets them go."""
 
-    A figure held as an int (a phase that summed nothing is ``0``) is marked, so that the median is
-    the very value the records would give (``0``, not ``0.0``, in the JSON).
-    """
-
-    __slots__ = ("values", "missing", "ints")
+    __slots__ = ("values", "missing")
 
     def __init__(self) -> None:
-        self.values = array("d")
+        self.values: Spool[float] = Spool()
         self.missing = False  # some prompt has no such figure (None: a phase the log could not time)
-        self.ints: bytearray | None = None  # 1 where the figure was an int; made at the first one
 
     def add(self, value: float | None) -> None:
+        if self.missing:
+            return  # the median is None whatever else comes
         if value is None:
             self.missing = True
-            value = 0.0
-        elif type(value) is int and self.ints is None:
-            self.ints = bytearray(len(self.values))
-        if self.ints is not None:
-            self.ints.append(type(value) is int)
+            self.values = Spool()
+            return
         self.values.append(value)
 
     @property
@@ -300,21 +372,13 @@ class _Column:
         return not self.missing
 
     def median(self) -> float | None:
-        """statistics.median of the figures, or None when a prompt lacks one (or there are none)."""
-        values, ints = self.values, self.ints
+        """statistics.median of the figures, or None when a prompt lacks one (or there are none);
+        the figures are gone afterwards (each median is taken once)."""
+        values, self.values = self.values, Spool()
         if not values or self.missing:
             return None
-        middle: float = statistics.median(values)
-        if ints is None or len(values) % 2 == 0:
-            return middle  # an even count's median is a mean, a float either way
-        # An odd count's median is the middle value of a stable sort: the nth of those equal to it, in order.
-        nth = len(values) // 2 - sum(1 for v in values if v < middle)
-        for position, value in enumerate(values):
-            if value == middle:
-                if nth == 0:
-                    return int(middle) if ints[position] else middle
-                nth -= 1
-        return middle  # not reached: the median is one of the values
+        middle: float = statistics.median(values)  # the middle record itself for an odd count
+        return middle
 
 
 #: A prompt's phases' seconds in PHASES order (Phases.get goes through the enum: 4x slower).
@@ -325,11 +389,12 @@ class _Side:
     """The prompts paired on one side, as the figures the comparison reads, in pairing order.
 
     Records would cost ~1 kB a prompt and a long log has hundreds of thousands (spool.py keeps them
-    on disk); a figure is 8 bytes. The loads are counted afterwards for the prompts in ``chosen``.
+    on disk); the figures go to spools too (``_Column``). The loads are counted afterwards for the
+    prompts in ``chosen``.
     """
 
     def __init__(self) -> None:
-        self.prompts = array("q")  # their indexes, 8 bytes each (not the records' int objects)
+        self.prompts = PromptIndexes()  # their indexes, about a byte each
         self.first_run = 0  # the first prompt's run: the machine compared
         self.total = _Column()  # total_s, 0.0 when unknown
         self.executed = _Column()  # executed_s, as ComfyUI printed it
@@ -478,7 +543,11 @@ class _StepPairs:
     def __init__(self) -> None:
         # per (position, steps): the run's and the baseline's rates, and the lines of the first pair
         self.pairs: dict[tuple[int, float], tuple[_Column, _Column, int, int]] = {}
-        self.unmatched: dict[str, None] = {}  # in order, each once
+        # What could not be paired, in order, each once: a line per prompt pair whose bar counts differ
+        # (129,000 of two different 1 GB logs' 297,000 pairs), so in a spool; each such line is new (a
+        # prompt is paired once), the bars' lines are remembered to be said once.
+        self.unmatched: Spool[str] = Spool()
+        self._unmatched_bars: set[str] = set()
 
     def add(self, report: Report, run_prompt: Prompt, baseline: Report, base_prompt: Prompt) -> None:
         run_bars = _sampling_bars(report, run_prompt)
@@ -491,10 +560,13 @@ class _StepPairs:
                 got[0].add(rate)
                 got[1].add(b_rate)
             else:
-                self.unmatched[f"bar {pos}: {steps:g} steps in the run, {b_steps:g} in the baseline"] = None
+                text = f"bar {pos}: {steps:g} steps in the run, {b_steps:g} in the baseline"
+                if text not in self._unmatched_bars:
+                    self._unmatched_bars.add(text)
+                    self.unmatched.append(text)
         if len(run_bars) != len(base_bars):
-            self.unmatched[f"prompt {run_prompt.index + 1} has {len(run_bars)} sampling bars with a step rate, "
-                           f"baseline prompt {base_prompt.index + 1} has {len(base_bars)}"] = None
+            self.unmatched.append(f"prompt {run_prompt.index + 1} has {len(run_bars)} sampling bars with a step "
+                                  f"rate, baseline prompt {base_prompt.index + 1} has {len(base_bars)}")
 
     def rates(self) -> list[StepRate]:
         """Per (position, steps), the median rate on each side."""

@@ -69,6 +69,30 @@ class _ByIndex(Generic[N]):
         return index if 0 <= index < len(self._table) else None
 
 
+#: 4 bytes a number (array "i"): prompt indexes and table positions. A table of 2**31 records (a log
+#: of some 100 GB at the least) takes 8 ("q"): ``_index_array`` changes over at the first that does not fit.
+NARROW, WIDE = "i", "q"
+
+
+def _typecode(count: int) -> str:
+    """The array type for positions in a table of ``count`` records."""
+    return NARROW if count < 2**31 else WIDE
+
+
+def _index_array(values: Iterable[int]) -> array[int]:
+    """``values`` in an array of 4 bytes each, or 8 from the first that does not fit in 4 on."""
+    numbers = array(NARROW)
+    append = numbers.append
+    for value in values:
+        try:
+            append(value)
+        except OverflowError:
+            numbers = array(WIDE, numbers)
+            numbers.append(value)
+            append = numbers.append
+    return numbers
+
+
 class _ByPrompt(Generic[R]):
     """The records of one table by prompt, kept as positions.
 
@@ -79,17 +103,19 @@ class _ByPrompt(Generic[R]):
         """``visit(position, record)`` runs on every record in this one pass over the table."""
         self._records = records
         if visit is None:
-            keys = array("q", (-1 if r.prompt is None else r.prompt for r in records))
+            keys = _index_array(-1 if r.prompt is None else r.prompt for r in records)
         else:
-            keys = array("q")
-            for position, r in enumerate(records):
-                keys.append(-1 if r.prompt is None else r.prompt)
-                visit(position, r)
+            def visited() -> Iterator[int]:
+                for position, r in enumerate(records):
+                    visit(position, r)
+                    yield -1 if r.prompt is None else r.prompt
+
+            keys = _index_array(visited())
         self._order: array[int] | None = None
         if any(keys[i] > keys[i + 1] for i in range(len(keys) - 1)):
             order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: log order within a prompt
-            self._order = array("q", order)
-            keys = array("q", (keys[i] for i in order))
+            self._order = array(_typecode(len(keys)), order)
+            keys = array(keys.typecode, (keys[i] for i in order))
         self._keys = keys
 
     def positions(self, prompt: int) -> Sequence[int]:
@@ -186,7 +212,8 @@ class ReportIndex:
         # are what its spools keep decoded (spool.py, KEEP_BYTES); then the prompts, and the records
         # of prompts.
         self.runs = _ByIndex(report.runs, visit=visit_run)
-        self._by_run: dict[int, array[int]] = defaultdict(lambda: array("q"))
+        positions = _typecode(len(report.prompts))
+        self._by_run: dict[int, array[int]] = defaultdict(lambda: array(positions))
         numbered = True
         for position, prompt in enumerate(report.prompts):
             numbered = numbered and prompt.index == position

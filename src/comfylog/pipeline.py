@@ -52,6 +52,15 @@ def analyze_paths(
     return report
 
 
+def let_go(report: Report) -> None:
+    """Give back what the report's tables keep decoded (spool.py, Spool.let_go) before another report is
+    analysed beside it (compare, a page with a baseline): the next analysis gets the budgets, and the
+    first report reads its tables from disk as it is used again (two 1 GB logs: 11 MB less at the peak)."""
+    for table in (report.runs, report.prompts, report.progress_bars, report.loads, report.errors):
+        if isinstance(table, Spool):
+            table.let_go()
+
+
 def _reading_progress(paths: Sequence[str], progress: Progress) -> Callable[[int], Callable[[int], None]]:
     """Per input, a callback that reports the bytes read of all inputs against their sizes (when known)."""
     sizes = [os.path.getsize(p) if p != "-" and os.path.isfile(p) else None for p in paths]

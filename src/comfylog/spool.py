@@ -170,6 +170,13 @@ class Spool(Sequence[T], Generic[T]):
                 self._picked_bytes += cost
                 _Kept.picked += cost
 
+    def let_go(self) -> None:
+        """Give back the blocks and records kept decoded for the readers (the budgets are shared by all
+        spools of the process): a report read no more leaves them to the next one's analysis."""
+        _Kept.total -= self._kept_bytes
+        _Kept.picked -= self._picked_bytes
+        self._kept, self._kept_bytes, self._picked, self._picked_bytes, self._recent = {}, 0, {}, 0, []
+
     def __del__(self) -> None:
         # The budgets are given back with the blocks and records.
         _Kept.total -= getattr(self, "_kept_bytes", 0)

@@ -1,15 +1,22 @@
-"""``comfylog compare``: the Comparison as a terminal table (rich) or as JSON."""
+"""``comfylog compare``: the Comparison as a terminal table (rich) or as JSON.
+
+Two long logs pair hundreds of thousands of prompts, and both outputs list every one (and every
+pair whose bars could not be compared): those lists are written a window at a time, never whole.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
+from itertools import chain, islice
 from typing import Any
 
+from rich._wrap import divide_line  # rich's own line breaking (since rich 10): the windows break as one text would
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..compare import Comparison, Delta, ModelLoads, ratio_text
+from ..compare import Comparison, Delta, ModelLoads, PromptIndexes, ratio_text
 from ..model import Finding
 from ..text import fmt_s
 from .fit import Column, fit_columns, fitted_table
@@ -17,6 +24,8 @@ from .styles import PHASE_STYLE, SEVERITY_STYLE
 
 
 def render_compare(comparison: Comparison, console: Console) -> None:
+    _print_header(comparison, console)
+    console.print()
     for part in compare_parts(comparison, console.width):
         console.print(part)
         console.print()
@@ -31,22 +40,54 @@ TIME_DROPS = ("difference",)
 
 
 def compare_parts(c: Comparison, width: int = 120) -> list[RenderableType]:
-    return [_header(c), _machine(c, width), _times(c, width), *([_loads(c, width)] if c.loads else []), _verdict(c)]
+    """The tables and the verdict, below the header (``render_compare`` prints it, a window at a time)."""
+    return [_machine(c, width), _times(c, width), *([_loads(c, width)] if c.loads else []), _verdict(c)]
 
 
-def _header(c: Comparison) -> Text:
-    text = Text()
-    text.append("comfylog compare ", style="bold")
-    text.append(c.run_name, style="bold cyan")
-    text.append("  vs baseline  ")
-    text.append(c.baseline_name, style="bold cyan")
-    run = ", ".join(str(i + 1) for i in c.run_prompts)
-    base = ", ".join(str(i + 1) for i in c.baseline_prompts)
-    text.append(f"\nprompt{'s' if len(c.run_prompts) != 1 else ''} {run} vs prompt"
-                f"{'s' if len(c.baseline_prompts) != 1 else ''} {base}")
+def _print_header(c: Comparison, console: Console) -> None:
+    """The logs, the prompts paired (every one: the line is printed a window at a time) and the notes."""
+    title = Text()
+    title.append("comfylog compare ", style="bold")
+    title.append(c.run_name, style="bold cyan")
+    title.append("  vs baseline  ")
+    title.append(c.baseline_name, style="bold cyan")
+    console.print(title)
+    _print_line(console, chain([f"prompt{'s' if len(c.run_prompts) != 1 else ''} "], _numbers(c.run_prompts),
+                               [f" vs prompt{'s' if len(c.baseline_prompts) != 1 else ''} "],
+                               _numbers(c.baseline_prompts)))
     for note in c.notes:
-        text.append(f"\nnote: {note}", style="dim")
-    return text
+        console.print(Text(f"note: {note}", style="dim"))
+
+
+def _numbers(indexes: PromptIndexes) -> Iterator[str]:
+    """``1, 3, 5``: the prompts' numbers (1-based), a word each."""
+    for position, index in enumerate(indexes):
+        yield f", {index + 1}" if position else str(index + 1)
+
+
+#: Characters of a long line wrapped at a time (``_print_line``).
+LINE_WINDOW = 1 << 16
+
+
+def _print_line(console: Console, pieces: Iterable[str]) -> None:
+    """One line of plain text printed as ``console.print(Text(line))`` prints it, wrapped at the
+    console's width, a window of LINE_WINDOW characters at a time: rich breaks a line greedily, so
+    the lines up to the last break of a window are those of the whole text, and the rest starts the
+    next window."""
+    width = console.width
+    window: list[str] = []
+    size = 0
+    for piece in pieces:
+        window.append(piece)
+        size += len(piece)
+        if size >= LINE_WINDOW:
+            text = "".join(window)
+            breaks = divide_line(text, width)
+            if breaks:
+                console.print(Text(text[:breaks[-1]]))
+                text = text[breaks[-1]:]
+            window, size = [text], len(text)
+    console.print(Text("".join(window)))
 
 
 def _machine(c: Comparison, width: int) -> Table:
@@ -173,8 +214,45 @@ def _verdict(c: Comparison) -> Group:
 # ---- JSON ------------------------------------------------------------------------------------------
 
 
+#: The fields that may be long (a prompt pair each): JSON writes them a few thousand entries at a time.
+LONG_FIELDS = ("run_prompts", "baseline_prompts", "unmatched_steps")
+#: Entries of a long field per piece of JSON.
+JSON_PIECE = 4096
+
+
 def comparison_to_dict(c: Comparison) -> dict[str, Any]:
-    """The comparison as plain data; ratios included, findings by id, title and cost."""
+    """The comparison as plain data (lists, numbers, text); ratios included, findings by id, title and cost."""
+    return {key: list(value) if key in LONG_FIELDS else value for key, value in _fields(c).items()}
+
+
+def compare_json_pieces(c: Comparison) -> Iterator[str]:
+    """``render_compare_json``'s text in pieces, the long fields a few thousand entries at a time:
+    the same bytes as ``json.dumps(comparison_to_dict(c), indent=2, ensure_ascii=False)`` (each value
+    dumped alone is that text one level up: its newlines, never inside a JSON string, take two more
+    spaces)."""
+    yield "{"
+    for number, (key, value) in enumerate(_fields(c).items()):
+        yield ("," if number else "") + "\n  " + json.dumps(key, ensure_ascii=False) + ": "
+        if key in LONG_FIELDS:
+            yield from _json_list(value)
+        else:
+            yield json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+    yield "\n}"
+
+
+def _json_list(values: Iterable[Any]) -> Iterator[str]:
+    """A list as ``json.dumps(..., indent=2)`` writes it as a value of the top object, in pieces."""
+    entries = iter(values)
+    separator = ",\n    "
+    opening = "[\n    "
+    while piece := list(islice(entries, JSON_PIECE)):
+        yield opening + separator.join(json.dumps(value, ensure_ascii=False) for value in piece)
+        opening = separator
+    yield "[]" if opening != separator else "\n  ]"
+
+
+def _fields(c: Comparison) -> dict[str, Any]:
+    """The comparison's JSON object, the long fields as the sequences the Comparison holds."""
 
     def delta(d: Delta) -> dict[str, Any]:
         return {"name": d.name, "run": _round(d.run), "baseline": _round(d.baseline), "unit": d.unit,
@@ -217,4 +295,4 @@ def _round(value: float | None) -> float | None:
 
 
 def render_compare_json(c: Comparison) -> str:
-    return json.dumps(comparison_to_dict(c), indent=2, ensure_ascii=False)
+    return "".join(compare_json_pieces(c))

@@ -16,6 +16,7 @@ import hashlib
 import html
 import json
 import re
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -855,14 +856,23 @@ def _rates(page: Page, report: Report, baseline: Report | None = None, compariso
 
 def _baseline_rates(baseline: Report, c: Comparison) -> tuple[dict[str, Any], list[float]] | None:
     """The baseline's sampling rates as a trace, each at the run's prompt it is paired with."""
-    paired = dict(zip(c.baseline_prompts, c.run_prompts, strict=False))
+    # the run's prompt number (1-based) at each baseline prompt's index, 0 where none is paired: 8 bytes
+    # a prompt, where a dict of the pairs costs ~100 (two long logs pair hundreds of thousands)
+    paired = array("q")
+    for base_index, run_index in zip(c.baseline_prompts, c.run_prompts, strict=False):
+        if base_index >= len(paired):
+            paired.frombytes(bytes(paired.itemsize * (base_index + 1 - len(paired))))
+        paired[base_index] = run_index + 1
     xs: list[int] = []
     ys: list[float] = []
     hovers: list[str] = []
     for bar in baseline.progress_bars:
-        if not bar.is_sampling or bar.seconds_per_step is None or bar.prompt not in paired:
+        if not bar.is_sampling or bar.seconds_per_step is None or bar.prompt is None \
+                or not 0 <= bar.prompt < len(paired):
             continue
-        run_prompt = paired[bar.prompt] + 1
+        run_prompt = paired[bar.prompt]
+        if not run_prompt:
+            continue
         xs.append(run_prompt)
         ys.append(round(bar.seconds_per_step, 4))
         hovers.append(f"baseline prompt {bar.prompt + 1} (compared with prompt {run_prompt}) · line {bar.line}<br>"
