@@ -350,3 +350,12 @@ def test_the_first_report_gives_back_what_it_kept_decoded(monkeypatch: pytest.Mo
     let_go(report)
     assert (comfylog.spool._Kept.total, comfylog.spool._Kept.picked) == before
     assert comparison_to_dict(compare_reports(report, report)) == expected
+
+
+def test_pairing_prompts_of_different_work_is_said() -> None:
+    # Corpus 019 against 027 (one machine): 019's first prompt is a Qwen3-TTS job (no model ComfyUI loads, no
+    # sampling bar), 027's a Z-Image render: pairing them by position compares different work.
+    from .conftest import corpus_log
+    comparison = compare_reports(analyze(corpus_log("019")), analyze(corpus_log("027")))
+    assert comparison.notes[0].startswith("not the same work: the run's paired prompts loaded no model and "
+                                          "sampled nothing, the baseline's sampled")

@@ -26,6 +26,7 @@ from typing import overload
 from .diagnose import rule_phase
 from .diagnose.builds import dynamic_vram_by_default
 from .diagnose.rules.lowvram import ADVICE_COMPARE
+from .events import Phase
 from .index import index_of
 from .model import PHASES, Finding, Prompt, Report, Run
 from .spool import Spool
@@ -295,6 +296,10 @@ def compare_reports(
     only_base = [f for f in baseline.findings if f.id not in run_ids]
     slower = only_run if (gap or 0) >= 0 else only_base
     loads = _loads(report, baseline, run_sel.chosen, base_sel.chosen)
+    inference = phases[PHASES.index(Phase.INFERENCE)]
+    different = _different_models(loads) or _one_side_idle(loads, inference)
+    if different is not None:
+        notes.insert(0, different)
     run_findings, verdict_notes = _in_context(report, baseline, loads)
     in_context = {f.id: f for f in run_findings}
     explaining = [in_context.get(f.id, f) for f in slower if main_phase is not None and _phase_name(f) == main_phase]
@@ -593,6 +598,30 @@ def _loads(report: Report, baseline: Report, run_chosen: bytearray, base_chosen:
     a, b = per_model(report, run_chosen), per_model(baseline, base_chosen)
     return [ModelLoads(m, a.get(m, ({}, None))[0], b.get(m, ({}, None))[0], a.get(m, ({}, None))[1],
                        b.get(m, ({}, None))[1]) for m in dict.fromkeys([*a, *b])]
+
+
+def _different_models(loads: list[ModelLoads]) -> str | None:
+    """A warning when the paired prompts of the two sides load no model in common: pairing by position then
+    set different workflows side by side, and their times compare different work."""
+    run = [m.model for m in loads if m.run and m.model != UNNAMED_MODEL]
+    base = [m.model for m in loads if m.baseline and m.model != UNNAMED_MODEL]
+    if not run or not base or set(run) & set(base):
+        return None
+    return (f"not the same work: the run's paired prompts load {', '.join(run[:3])} and the baseline's "
+            f"{', '.join(base[:3])}, no model in common; pick prompts of one workflow with --prompt and "
+            "--baseline-prompt")
+
+
+def _one_side_idle(loads: list[ModelLoads], inference: Delta) -> str | None:
+    """A warning when one side's paired prompts loaded no model and sampled nothing while the other's
+    sampled: not two runs of one workflow (a warm prompt of the same workflow still samples)."""
+    for side, other, loaded, sampled, other_sampled in (
+            ("run", "baseline", any(m.run for m in loads), inference.run, inference.baseline),
+            ("baseline", "run", any(m.baseline for m in loads), inference.baseline, inference.run)):
+        if not loaded and sampled == 0 and other_sampled:
+            return (f"not the same work: the {side}'s paired prompts loaded no model and sampled nothing, the "
+                    f"{other}'s sampled; pick prompts of one workflow with --prompt and --baseline-prompt")
+    return None
 
 
 # ---- the memory set-up of both machines ----------------------------------------------------------
