@@ -181,7 +181,7 @@ def main() -> None:
 
     header = f"{'file':<20}{'MB':>6}"
     for kind in kinds:
-        header += f"{kind + ' s':>10}{'/lnav':>7}{'peak MB':>9}"
+        header += f"{kind + ' s':>11}{'/lnav':>7}{'peak MB':>9}"
     header += f"{'lnav s':>8}{'lnav MB':>9}{'grep s':>8}{'rg s':>7}"
     if args.floor:
         header += f"{'py floor s':>11}"
@@ -195,7 +195,7 @@ def main() -> None:
             sys.exit(f"run.py: lnav printed no count for {path}: {lnav[2]!r}")
         for kind in kinds:
             ours = best([*comfylog, "analyze", "--format", "json", str(path)], args.repeat, kind)
-            row += f"{ours[0]:>10.2f}{ours[0] / lnav[0]:>7.2f}{ours[1]:>9.0f}"
+            row += f"{ours[0]:>11.2f}{ours[0] / lnav[0]:>7.2f}{ours[1]:>9.0f}"
             if kind == kinds[0]:
                 ratio_ok &= ours[0] / lnav[0] <= TARGET_RATIO
                 rss_ok &= ours[1] <= TARGET_RSS_MB
