@@ -162,3 +162,51 @@ def test_the_segmenter_is_chosen_by_name(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("COMFYLOG_SEGMENTER", "cobol")
     with pytest.raises(SegmenterUnavailable, match="COMFYLOG_SEGMENTER=cobol: the segmenter is native or python"):
         segmenter()
+
+
+def _both(text: str, name: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str, list[tuple[str, str]]]:
+    """``text`` as pasted input through each segmenter; the JSONs and what fell back to Python."""
+    outputs = []
+    fell: list[tuple[str, str]] = []
+    for which in ("python", "native"):
+        with monkeypatch.context() as m:
+            m.setenv("COMFYLOG_SCANNER", "native")
+            m.setenv("COMFYLOG_SEGMENTER", which)
+            before = len(segnative.FALLBACKS)
+            outputs.append(render_json(analyze_text(text, name)))
+            fell = segnative.FALLBACKS[before:]
+    return outputs[0], outputs[1], fell
+
+
+@needs_native
+def test_a_long_unreopenable_input_is_kept_on_disk_for_its_replay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stdin or text cannot be opened again: the blocks read before a fallback are handed over, kept in a
+    temporary file past REPLAY_MEMORY (memory must not grow with a piped log). 015 with an aware start
+    time falls back late (its start-time line is read after the first blocks)."""
+    from comfylog import pipeline
+    text = (CORPUS / "logs" / "015-hunyuanvideo-a800.log").read_text(encoding="utf-8")
+    line = "** ComfyUI startup time: 2025-02-17 03:03:20.434"
+    monkeypatch.setattr(pipeline, "REPLAY_MEMORY", 4096)
+    python, native, fell = _both(text.replace(line, line + "+02:00"), "pasted.log", monkeypatch)
+    assert python == native and [why for _, why in fell] == ['startup time "2025-02-17 03:03:20.434+02:00"']
+
+
+@needs_native
+def test_a_failing_native_segmenter_hands_the_input_to_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scanner or segmenter error in the Rust path (a panic reaches Python as the scanner's error) is
+    a fallback like NotPorted: the input is segmented by Python, the report is the same."""
+    from comfylog.parse.native import NativeParser
+    feed = NativeParser.feed_records
+    calls = []
+
+    def failing(self: NativeParser, block: bytes) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise UnusableInput("input: the segmenter panicked")
+        return feed(self, block)
+
+    monkeypatch.setattr(NativeParser, "feed_records", failing)
+    text = (CORPUS / "logs" / "038-iamkaikai-rtx3090-1330prompts.log").read_text(encoding="utf-8", errors="replace")
+    python, native, fell = _both(text, "pasted.log", monkeypatch)
+    assert calls and python == native
+    assert fell == [("pasted.log", "failed: input: the segmenter panicked")]

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Iterable, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
+from typing import IO
 
 from .diagnose import diagnose
 from .gcpolicy import fewer_collections
@@ -18,7 +20,7 @@ from .parse import Parser
 from .parse.native import NativeParser, native_module, scanner
 from .read.lines import LogInput, open_input, open_text
 from .read.redact import Redactor
-from .read.source import Source
+from .read.source import Source, UnusableInput
 from .segment.native import FALLBACKS, NativeSegmenter, segmenter
 from .segment.segmenter import RUN_BLOCK, Segmenter
 from .spool import Spool
@@ -131,7 +133,7 @@ def _segment_natively(index: int, log: LogInput, report: Report) -> tuple[Native
     module = native_module()
     assert module is not None and log.blocks is not None
     source = log.source
-    seen: list[bytes] | None = [] if log.reopen is None else None
+    seen = Replay() if log.reopen is None else None
     redactions = dict(source.redactions)
     parser = NativeParser(index, source, segment=(len(report.runs), len(report.prompts)))
     seg = NativeSegmenter(index)
@@ -141,16 +143,64 @@ def _segment_natively(index: int, log: LogInput, report: Report) -> tuple[Native
                 seen.append(block)
             seg.take(parser.feed_records(block))
         seg.take(parser.close_records())
-    except module.NotPorted as exc:
-        FALLBACKS.append((source.name, str(exc)))
+    except (module.NotPorted, UnusableInput) as exc:
+        # A scanner or segmenter failure (a panic becomes the scanner's error) also goes to Python's
+        # segmenter: where the scanner itself fails, that path says so as it always did.
+        FALLBACKS.append((source.name, str(exc) if isinstance(exc, module.NotPorted) else f"failed: {exc}"))
         if log.reopen is not None:
             return log.reopen()
         assert seen is not None
         source.redactions.clear()
         source.redactions.update(redactions)
-        return LogInput(source, blocks=itertools.chain(seen, log.blocks))
+        return LogInput(source, blocks=itertools.chain(seen.blocks(), log.blocks))
+    if seen is not None:
+        seen.close()
     seg.finish(parser)
     return parser, seg
+
+
+#: Bytes of an unreopenable input kept in memory for a replay; the rest goes to a temporary file.
+REPLAY_MEMORY = 8 << 20
+
+
+class Replay:
+    """The blocks of an input that cannot be opened again (stdin, text), kept while the Rust segmenter
+    reads them in case Python's must read them again: in memory up to REPLAY_MEMORY bytes, then in a
+    temporary file, so that a long piped log costs disk, not memory."""
+
+    def __init__(self) -> None:
+        self._memory: list[bytes] = []
+        self._kept = 0
+        self._file: IO[bytes] | None = None
+
+    def append(self, block: bytes) -> None:
+        if self._file is None and self._kept + len(block) <= REPLAY_MEMORY:
+            self._memory.append(block)
+            self._kept += len(block)
+            return
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(prefix="comfylog-replay-")
+        self._file.write(len(block).to_bytes(8, "little"))
+        self._file.write(block)
+
+    def blocks(self) -> Iterator[bytes]:
+        """The blocks kept, in order (once)."""
+        yield from self._memory
+        self._memory = []
+        file = self._file
+        if file is None:
+            return
+        file.seek(0)
+        while head := file.read(8):
+            yield file.read(int.from_bytes(head, "little"))
+        self.close()
+
+    def close(self) -> None:
+        """Drop what was kept: the input was segmented without needing it."""
+        self._memory = []
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def empty_report() -> Report:
