@@ -19,7 +19,7 @@ from typing import Generic, Protocol, TypeVar
 from .events import Event, EventKind
 from .model import UNTIMED, ErrorRecord, Evidence, Finding, Load, ProgressBar, Prompt, Report, Run
 from .spool import walk
-from .text import basename, short_names
+from .text import basename, listing, short_names
 
 
 class _Attributed(Protocol):
@@ -380,8 +380,7 @@ def status_notes(prompts: Iterable[Prompt]) -> list[str]:
 
 def _numbers(numbers: list[int]) -> str:
     """``prompt 2`` / ``prompts 2, 3 and 4 more``."""
-    named = ", ".join(map(str, numbers[:NOT_TIMED_NAMED])) + (
-        f" and {len(numbers) - NOT_TIMED_NAMED} more" if len(numbers) > NOT_TIMED_NAMED else "")
+    named = listing(map(str, numbers[:NOT_TIMED_NAMED]), len(numbers))
     return f"{'prompt' if len(numbers) == 1 else 'prompts'} {named}"
 
 

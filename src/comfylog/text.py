@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 #: Base date for time-only logs; a rollover past midnight moves to 1900-01-02 and so on.
@@ -83,6 +83,13 @@ def gb(mb: float) -> str:
 def mib_text(mb: float) -> str:
     """A memory figure the way PyTorch writes it: ``7.71 GiB``, ``180 MiB``."""
     return f"{mb / 1024:.2f} GiB" if mb >= 1024 else f"{mb:.0f} MiB"
+
+
+def listing(shown: Iterable[str], total: int, sep: str = ", ") -> str:
+    """The first few of ``total`` things, already worded, joined by ``sep``, then `` and N more`` for the rest:
+    ``a, b, c and 4 more``."""
+    words = list(shown)
+    return sep.join(words) + (f" and {total - len(words)} more" if total > len(words) else "")
 
 
 def plural(n: int, word: str, plural_form: str | None = None) -> str:

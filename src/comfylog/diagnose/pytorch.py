@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..model import Run
 from .engine import Advice
+from .packages import site_package
 
 ADVICE_TORCH_API = Advice("{caller} calls `{name}`, which PyTorch {have} does not have: the installed PyTorch is "
                           "{older} than that code needs. {fix}",
@@ -43,8 +44,6 @@ TORCH_SYMBOL_RE = re.compile(r"^_ZNK?(?:3c10|2at|5torch)\d")
 DLL_MODULE_RE = re.compile(r"DLL load failed while importing (?P<module>\w+)")
 #: The most parts of a C++ name read from a symbol.
 MAX_NAME_PARTS = 8
-#: Where pip installs packages.
-SITE_DIRS = ("site-packages", "dist-packages")
 #: A compiled module's suffix after its package's name (``flash_attn_2_cuda``: ``flash_attn``).
 EXTENSION_SUFFIX_RE = re.compile(r"(?:_\d+)?_(?:cuda|C|ext|kernels?)$")
 
@@ -63,11 +62,8 @@ def extension_failure(message: str) -> ExtensionFailure | None:
     """What an import error says of a compiled extension that did not load, or None for other errors."""
     m = UNDEFINED_SYMBOL_RE.search(message)
     if m is not None:
-        parts = re.split(r"[/\\]", m["path"])
-        module = parts[-1].split(".", 1)[0]
-        site = max((i for i, part in enumerate(parts) if part in SITE_DIRS), default=None)
-        package = (parts[site + 1] if site is not None and site + 2 < len(parts)
-                   else EXTENSION_SUFFIX_RE.sub("", module) or module)
+        module = re.split(r"[/\\]", m["path"])[-1].split(".", 1)[0]
+        package = site_package(m["path"]) or EXTENSION_SUFFIX_RE.sub("", module) or module
         symbol = m["symbol"] if TORCH_SYMBOL_RE.match(m["symbol"]) else None
         return ExtensionFailure(module, package, symbol)
     dll = DLL_MODULE_RE.search(message)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from ..events import Phase
 from ..index import MainBar, evidence_in_line_order, index_of, not_timed_notes, status_notes
 from ..model import PHASES, Finding, Prompt, Report, Run
-from ..text import basename, clip, clock, fmt_s, gb, plural, when
+from ..text import basename, clip, clock, fmt_s, gb, listing, plural, when
 from ..version import __version__
 
 #: GitHub refuses a comment body over 65,536 characters; this leaves room for a workflow's marker.
@@ -311,9 +311,8 @@ def _machine(report: Report, runs_shown: int) -> list[str]:
         described += _machine_lines(run)
     starts = [r for r in runs if r.started_at is not None]
     if len(runs) > 1:
-        times = ", ".join(f"{when(r.started_at)}" for r in starts[:runs_shown])
-        more = f" and {len(starts) - runs_shown} more" if len(starts) > runs_shown else ""
-        described.append(f"- **runs:** {len(runs)}" + (f", started {times}{more}" if times else ""))
+        times = listing((when(r.started_at) for r in starts[:runs_shown]), len(starts))
+        described.append(f"- **runs:** {len(runs)}" + (f", started {times}" if times else ""))
     elif starts:
         described.append(f"- **started:** {when(starts[0].started_at)}")
     startups = [fmt_s(r.startup_s) for r in runs if r.startup_s is not None]

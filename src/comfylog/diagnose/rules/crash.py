@@ -9,13 +9,13 @@ from ...model import ErrorRecord, Finding
 from ...text import plural
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import Facts, prompt_seconds
+from ..packages import site_package
 from ..pytorch import NO_KERNEL_IMAGE
 
 #: faulthandler's stack after ``Fatal Python error``: the message row that reads it as a traceback.
 FAULTHANDLER_STACK = "faulthandler_stack"
 #: How far past an abort's record its stack may start (the C++ frames come between).
 STACK_AFTER_LINES = 80
-PACKAGE_RE = re.compile(r"[/\\](?:site|dist)-packages[/\\]([^/\\]+)[/\\]")
 CUSTOM_NODE_RE = re.compile(r"[/\\]custom_nodes[/\\]([^/\\]+)[/\\]")
 #: Attention libraries a node can be told not to use (WanVideoWrapper's attention_mode, KJNodes' patches...).
 ATTENTION_LIBRARIES = frozenset({"sageattention", "sageattn3", "flash_attn", "flash_attn_3", "xformers",
@@ -102,7 +102,6 @@ def _abort_stack(facts: Facts, records: list[ErrorRecord]) -> Event | None:
 def _library(path: str) -> str | None:
     """The package of the innermost frame: ``sageattention`` for ``.../dist-packages/sageattention/core.py``, a
     custom node's folder for a file under ``custom_nodes``; None for PyTorch itself or an unknown place."""
-    m = PACKAGE_RE.search(path) or CUSTOM_NODE_RE.search(path)
-    if m is None or m.group(1) in ("torch", "comfy"):
-        return None
-    return m.group(1)
+    m = CUSTOM_NODE_RE.search(path)
+    library = site_package(path) or (m.group(1) if m else None)
+    return None if library in ("torch", "comfy") else library

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ...events import Event, EventKind
 from ...model import ErrorRecord, Evidence, Finding
-from ...text import plural
+from ...text import listing, plural
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip, event_line
 from ..facts import Facts, platform_of, prompt_seconds
@@ -93,16 +93,15 @@ def _exception(facts: Facts) -> list[Finding]:
     outside = [g for g in failures.values() if all(f.record.prompt is None for f in g)]
     distinct = in_prompts + outside
     listed = in_prompts if in_prompts else outside
-    shown = "; ".join(_describe(group[0]) + (f" ×{len(group)}" if len(group) > 1 else "") for group in listed[:3])
-    if len(listed) > 3:
-        shown += f" and {len(listed) - 3} more"
+    shown = listing((_describe(group[0]) + (f" ×{len(group)}" if len(group) > 1 else "") for group in listed[:3]),
+                    len(listed), "; ")
     besides = ""
     if in_prompts and outside:
         count = sum(len(g) for g in outside)
         besides = (f" Outside any prompt (start-up, a request to the server or a background task), "
-                   f"{plural(count, 'more exception')}: " + "; ".join(
-                      _describe(g[0]) + (f" ×{len(g)}" if len(g) > 1 else "") for g in outside[:2])
-                   + (f" and {len(outside) - 2} more" if len(outside) > 2 else "") + ".")
+                   f"{plural(count, 'more exception')}: " + listing(
+                      (_describe(g[0]) + (f" ×{len(g)}" if len(g) > 1 else "") for g in outside[:2]), len(outside),
+                      "; ") + ".")
     first = distinct[0][0]
     what = f"`{clip(first.error, 80)}`" + (f" in custom node `{first.node}`" if first.node else "")
     title = (f"{plural(len(prompts), 'prompt')} failed: {what}" if prompts

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ...events import EventKind
 from ...model import ErrorRecord, Finding, Run
 from ...segment.segmenter import read_import_message
-from ...text import basename, plural
+from ...text import basename, listing, plural
 from ..engine import Advice, finding, rule
 from ..evidence import clip
 from ..facts import Facts
@@ -234,12 +234,7 @@ def _reasons_shown(reasons: dict[str, str]) -> str:
     for path, reason in reasons.items():
         groups.setdefault(clip(FROM_FILE_RE.sub("", reason), MAX_REASON_CHARS), []).append(basename(path))
     ranked = sorted(groups.items(), key=lambda item: -len(item[1]))[:MAX_REASONS_SHOWN]
-    return "; ".join(f"{reason} ({_nodes(nodes)})" for reason, nodes in ranked)
-
-
-def _nodes(nodes: list[str]) -> str:
-    return ", ".join(nodes[:MAX_NODES_NAMED]) + (f" and {len(nodes) - MAX_NODES_NAMED} more"
-                                                 if len(nodes) > MAX_NODES_NAMED else "")
+    return "; ".join(f"{reason} ({listing(nodes[:MAX_NODES_NAMED], len(nodes))})" for reason, nodes in ranked)
 
 
 @dataclass(frozen=True)

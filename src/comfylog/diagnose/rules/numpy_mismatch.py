@@ -9,17 +9,13 @@ NumPy 2 from 2.3; NumPy's own advice is ``numpy<2`` or a newer build of the modu
 
 from __future__ import annotations
 
-import re
-
 from ...events import EventKind
 from ...model import Finding
+from ..builds import version_tuple
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import Facts
+from ..packages import site_package
 
-#: The package a file belongs to: the folder under site-packages / dist-packages.
-PACKAGE_RE = re.compile(r"[/\\](?:site|dist)-packages[/\\]([^/\\]+)[/\\]")
-#: ``2.1.2+cu121`` -> (2, 1).
-VERSION_RE = re.compile(r"^(\d+)\.(\d+)")
 #: The first PyTorch release built to run with NumPy 2.
 TORCH_NUMPY2 = (2, 3)
 NOT_AVAILABLE = "Numpy is not available"
@@ -43,8 +39,7 @@ def _numpy_mismatch(facts: Facts) -> list[Finding]:
         return []
     numpy = next((str(ev.fields["numpy"]) for ev in said if "numpy" in ev.fields), None)
     bridge = next((ev for ev in said if "path" in ev.fields), None)
-    m = PACKAGE_RE.search(str(bridge.fields["path"])) if bridge is not None else None
-    package = m.group(1) if m else None
+    package = site_package(str(bridge.fields["path"])) if bridge is not None else None
     run = facts.run_at(refused[0].source, refused[0].line)
     torch = run.pytorch_version if run is not None else None
     failed = [e for e in facts.report.errors if NOT_AVAILABLE in e.message][:MAX_EVIDENCE]
@@ -55,8 +50,8 @@ def _numpy_mismatch(facts: Facts) -> list[Finding]:
     if bridge is not None and package == "torch":
         why += (" The module is PyTorch" + (f" {torch}" if torch else "")
                 + f": its NumPy bridge did not start (`{bridge.fields['reason']}`)")
-        old = VERSION_RE.match(torch or "")
-        if old and (int(old.group(1)), int(old.group(2))) < TORCH_NUMPY2:
+        built = version_tuple(torch)
+        if built is not None and built < TORCH_NUMPY2:
             why += ", and PyTorch builds before 2.3 were made for NumPy 1"
             which = " (PyTorch 2.3 or later)"
         why += "."

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from ...events import EventKind
-from ...model import Finding
+from ...model import Finding, Run
 from ..engine import Advice, finding, rule
 from ..facts import Facts
 
@@ -40,11 +40,9 @@ def _torch_replaced(facts: Facts) -> list[Finding]:
         run = facts.run_at(ev.source, ev.line)
         running = run.pytorch_version if run is not None else None
         installed = str(ev.fields["version"])
-        if running is None or _same(installed, running):
+        if run is None or running is None or _same(installed, running):
             continue
-        # The next start (not a list of every later run: a long log has thousands, ~7 kB each).
-        later = next((r for r in facts.report.runs
-                      if r.source == ev.source and r.first_line > ev.line and r.pytorch_version), None)
+        later = _next_start(facts, run)
         why = (f"An install put PyTorch {installed} into the environment while this ComfyUI ran PyTorch {running}. "
                "The running process keeps what it imported; ")
         if later is not None and _same(installed, str(later.pytorch_version)):
@@ -69,6 +67,17 @@ def _torch_replaced(facts: Facts) -> list[Finding]:
                         advice, [facts.cite_event(ev)], {"running": running, "installed": installed},
                         severity="error" if confidence == "high" else "warning")]
     return []
+
+
+def _next_start(facts: Facts, run: Run) -> Run | None:
+    """The next run of the same input that printed its PyTorch version (runs after ``run``, by index: not a
+    pass over every run from the first; a long log has thousands, ~7 kB each)."""
+    index = run.index + 1
+    while (following := facts.runs.get(index)) is not None and following.source == run.source:
+        if following.pytorch_version:
+            return following
+        index += 1
+    return None
 
 
 def _same(installed: str, running: str) -> bool:

@@ -7,7 +7,7 @@ from collections import Counter
 
 from ...events import Event, EventKind
 from ...model import ErrorRecord, Evidence, Finding
-from ...text import plural
+from ...text import listing, plural
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip
 from ..facts import Facts, platform_of
@@ -82,8 +82,9 @@ def _validation_failed(facts: Facts) -> list[Finding]:
     messages = list(reasons)
     nodes = list(dict.fromkeys(m.group(1) for message in messages if (m := MISSING_NODE_RE.search(message))))
     if causes:
-        quoted = "; ".join(f"`{clip(c, 120)}`" + (f" ×{n}" if n > 1 else "") for c, n in causes.most_common(4))
-        said = f"The log says why: {quoted}" + (f" and {len(causes) - 4} more" if len(causes) > 4 else "") + "."
+        quoted = listing((f"`{clip(c, 120)}`" + (f" ×{n}" if n > 1 else "") for c, n in causes.most_common(4)),
+                         len(causes), "; ")
+        said = f"The log says why: {quoted}."
     else:
         said = (f"First: `{clip(messages[0], 160)}`" + (f"; {len(messages)} distinct messages" if len(messages) > 1
                                                         else "") + ("." if nodes else

@@ -119,8 +119,7 @@ def _exit_code(exits: list[Event]) -> str | None:
 
 def _gpu_check_error(facts: Facts, failed: ErrorRecord) -> str | None:
     """The error worker-comfyui's GPU check echoed on the line after its ``GPU is not available``."""
-    for ev in facts.events[EventKind.ERROR_LINE]:
-        if ev.fields.get("error") == "gpu_check" and ev.source == failed.source and 0 < ev.line - failed.line <= 2:
-            return str(ev.fields["message"])
-    return None
+    said = [ev for ev in facts.between(EventKind.ERROR_LINE, failed.source, failed.line + 1, failed.line + 2)
+            if ev.fields.get("error") == "gpu_check"]
+    return str(said[0].fields["message"]) if said else None
 
