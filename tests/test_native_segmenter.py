@@ -154,6 +154,23 @@ def test_the_native_segmenter_knows_every_event_kind() -> None:
     assert sorted(module.segmenter_kinds()) == sorted(kind.value for kind in EventKind)
 
 
+@needs_native
+def test_the_native_segmenter_shares_the_python_segmenters_constants() -> None:
+    """Bounds a log seldom reaches (20,000 notable events, 1000-character import reasons) are repeated in
+    native/src/segment/: changed on one side only, no differential run on a real log would notice."""
+    from comfylog.segment import phases
+    from comfylog.segment import segmenter as python
+    module = native_module()
+    assert module is not None
+    assert dict(module.segmenter_constants()) == {
+        "MAX_ERROR_CHARS": python.MAX_ERROR_CHARS, "MAX_IMPORT_PATH_CHARS": python.MAX_IMPORT_PATH_CHARS,
+        "MAX_IMPORT_REASON_CHARS": python.MAX_IMPORT_REASON_CHARS, "MAX_NOTABLE": python.MAX_NOTABLE,
+        "RELEASE_EVERY": python.RELEASE_EVERY, "TAIL_ACTIVITIES": python.TAIL_ACTIVITIES,
+        "WS_TIMEOUT_S": phases.WS_TIMEOUT_S, "PLACEMENT_SLACK_S": phases.PLACEMENT_SLACK.total_seconds(),
+        "ROUNDING_S": phases.ROUNDING_S,
+    }
+
+
 def test_the_segmenter_is_chosen_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("COMFYLOG_SEGMENTER", raising=False)
     assert segmenter() == "python"

@@ -523,6 +523,12 @@ fn segmenter_kinds() -> Vec<&'static str> {
     Kind::ALL.iter().map(|k| k.name()).collect()
 }
 
+/// The constants the native segmenter repeats from the Python one, by name (a test compares them).
+#[pyfunction]
+fn segmenter_constants() -> Vec<(&'static str, f64)> {
+    segment::shared_constants()
+}
+
 /// The clean text of the lines `wanted` (ascending numbers) of a block of whole lines whose first
 /// line is number `before + 1`, and how many lines the block holds (read/lines.py's `lines_at`:
 /// a finding's evidence read back without decoding every line before it).
@@ -558,6 +564,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_function(wrap_pyfunction!(pick_lines, m)?)?;
     m.add_function(wrap_pyfunction!(segmenter_kinds, m)?)?;
+    m.add_function(wrap_pyfunction!(segmenter_constants, m)?)?;
     m.add_class::<Scanner>()?;
     m.add_class::<ItemBuilder>()?;
     m.add_class::<RecordBuilder>()?;

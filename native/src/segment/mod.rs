@@ -38,6 +38,22 @@ const MAX_NOTABLE: usize = 20_000;
 const RELEASE_EVERY: u64 = 4096;
 const TAIL: usize = 4;
 
+/// The bounds and constants this port repeats from segmenter.py and phases.py, by their Python names:
+/// a test compares them, so that a change on one side cannot pass unnoticed where no log reaches it.
+pub fn shared_constants() -> Vec<(&'static str, f64)> {
+    vec![
+        ("MAX_ERROR_CHARS", MAX_ERROR_CHARS as f64),
+        ("MAX_IMPORT_PATH_CHARS", MAX_IMPORT_PATH_CHARS as f64),
+        ("MAX_IMPORT_REASON_CHARS", MAX_IMPORT_REASON_CHARS as f64),
+        ("MAX_NOTABLE", MAX_NOTABLE as f64),
+        ("RELEASE_EVERY", RELEASE_EVERY as f64),
+        ("TAIL_ACTIVITIES", TAIL as f64),
+        ("WS_TIMEOUT_S", phases::WS_TIMEOUT_S),
+        ("PLACEMENT_SLACK_S", phases::PLACEMENT_SLACK_US as f64 / 1e6),
+        ("ROUNDING_S", phases::ROUNDING_S),
+    ]
+}
+
 fn start_stage(kind: Kind) -> Option<i64> {
     match kind {
         Kind::CudaBanner => Some(0),

@@ -14,10 +14,10 @@ pub type Ts = i64;
 pub const WS_TIMEOUT_S: f64 = 10.0;
 const WS_TIMEOUT_US: i64 = 10_000_000;
 /// Tolerance when checking a bar's placement against its neighbour lines.
-const PLACEMENT_SLACK_US: i64 = 1_000_000;
+pub(crate) const PLACEMENT_SLACK_US: i64 = 1_000_000;
 /// `other` seconds below this are the phases' rounding to the millisecond, not time that could hide
 /// an untimed phase.
-const ROUNDING_S: f64 = 0.005;
+pub(crate) const ROUNDING_S: f64 = 0.005;
 
 /// Why phases could not be timed: (phase, model.UNTIMED key), in the order Python's dict gets them.
 pub type Why = Vec<(&'static str, &'static str)>;

@@ -122,6 +122,8 @@ NOTABLE_KINDS = frozenset(
     }
 )
 MAX_NOTABLE = 20_000
+#: The last activity runs kept, for the tail a new run's start-up takes from the one before (_take_tail_from).
+TAIL_ACTIVITIES = 4
 #: Kinds whose lines are load work (rows whose phase is load): a prompt printing one loaded something.
 LOAD_KINDS = frozenset(p.kind for p in PATTERNS if p.phase is Phase.LOAD)
 #: Events between two looks at which records are final (spool.py): rare enough to cost nothing.
@@ -194,7 +196,7 @@ class Segmenter:
         self._model_by_size: dict[float, str] = {}
         self._last_partial: str | None = None
         self._import_records: dict[str, ErrorRecord] = {}
-        self._tail: deque[Activity] = deque(maxlen=4)
+        self._tail: deque[Activity] = deque(maxlen=TAIL_ACTIVITIES)
         self._incident: ErrorRecord | None = None
         #: The incident already holds a traceback: one failure prints one (chained ones are joined by the parser).
         self._incident_traced = False
