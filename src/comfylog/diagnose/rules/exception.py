@@ -61,6 +61,13 @@ SHAPE_ERRORS = ("Given normalized_shape=", "mat1 and mat2 shapes cannot be multi
                 "must match the size of tensor")
 #: ``Error(s) in loading state_dict for CLIPTextModel:`` followed by ``size mismatch for ...`` lines.
 STATE_DICT_ERROR = "Error(s) in loading state_dict for "
+ADVICE_NO_FILE = Advice("The workflow names model files that are not in ComfyUI's models folders: the loader got no "
+                        "path back for them (`'NoneType' object has no attribute 'lower'` in `load_torch_file`), in "
+                        "{callers}. Put each file there, or pick one that exists in the node; updating the node does "
+                        "not help", {"callers": "the loader (and the file its prompt's validation refused)"})
+#: ``load_torch_file(None)``: a loader's file name that ``folder_paths.get_full_path`` did not find.
+NO_FILE_ERROR = "'NoneType' object has no attribute 'lower'"
+NO_FILE_FRAME = ":load_torch_file"
 ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that node's code is CUDA-only; look for a "
                           "version or fork that supports MPS, or use another node", {"node": "the custom node"})
 
@@ -70,7 +77,7 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
     trigger="`!!! Exception during processing !!!` or a traceback that is not out of memory: prompts that "
     "failed in a node, named by the traceback's `custom_nodes/NAME/` frame, with the exception and its message "
     "(and what the message itself says to do, first).",
-    advice=(*OWN_WORDS_ADVICE, ADVICE_TORCH_API, ADVICE_DAMAGED_FILE, ADVICE_WRONG_FILE, ADVICE_SHAPES,
+    advice=(*OWN_WORDS_ADVICE, ADVICE_TORCH_API, ADVICE_NO_FILE, ADVICE_DAMAGED_FILE, ADVICE_WRONG_FILE, ADVICE_SHAPES,
             ADVICE_ROOT_MODULE, ADVICE_MODULE,
             ADVICE_MODULE_PART, ADVICE_NODE,
             ADVICE_READ, ADVICE_FRAMES, ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY),
@@ -103,7 +110,8 @@ def _exception(facts: Facts) -> list[Finding]:
                       (_describe(g[0]) + (f" ×{len(g)}" if len(g) > 1 else "") for g in outside[:2]), len(outside),
                       "; ") + ".")
     first = distinct[0][0]
-    what = f"`{clip(first.error, 80)}`" + (f" in custom node `{first.node}`" if first.node else "")
+    what = (f"`{clip(first.error, 80)}`" + (" (a missing model file)" if _no_file_caller(first) is not None else "")
+            + (f" in custom node `{first.node}`" if first.node else ""))
     title = (f"{plural(len(prompts), 'prompt')} failed: {what}" if prompts
              else f"{plural(len(records), 'exception')} outside any prompt: {what}")
     mac = any(platform_of(facts, facts.run_at(g[0].record.source, g[0].record.line)) == "mac" for g in distinct)
@@ -123,6 +131,8 @@ def _exception(facts: Facts) -> list[Finding]:
         torch_api = _torch_api(facts, f)
         if torch_api is not None:
             item = torch_api
+        elif _no_file_caller(f) is not None:
+            continue  # said once for them all, below
         elif any(e in f.error for e in DAMAGED_FILE_ERRORS):
             item = ADVICE_DAMAGED_FILE(error=clip(f.error.split(": ", 1)[-1], 80))
         elif STATE_DICT_ERROR in f.error:
@@ -154,6 +164,9 @@ def _exception(facts: Facts) -> list[Finding]:
             continue
         if item not in advice:
             advice.append(item)
+    missing = _no_file_advice(facts, distinct)
+    if missing is not None:
+        advice.insert(0, missing)
     if not any(f.node or f.frame for group in distinct for f in group):
         traced = next((f for group in distinct for f in group if f.frames), None)
         advice.append(_frames_advice(traced.frames) if traced is not None else ADVICE_READ())
@@ -169,6 +182,48 @@ def _exception(facts: Facts) -> list[Finding]:
         {"exceptions": len(records), "prompts": len(prompts),
          "failures": [{"node": g[0].node, "error": clip(g[0].error, 200), "count": len(g)} for g in distinct[:5]]},
         sum(prompt_seconds(p) for p in facts.prompts_by_index(prompts)), prompts, total=len(records))]
+
+
+def _no_file_advice(facts: Facts, groups: list[list[Failure]]) -> str | None:
+    """One advice for every loader that got no path for its file, with the file the prompt's validation refused
+    it where that says (016: `ipadapter_file: 'ip-adapter-plus_sd15.bin'`, `control_net_name: …`)."""
+    callers: dict[str, str] = {}
+    for group in groups:
+        for f in group:
+            caller = _no_file_caller(f)
+            if caller is not None and not callers.get(caller):
+                callers[caller] = _refused_file(facts, f.record, caller)
+    if not callers:
+        return None
+    named = "; ".join(f"`{caller}`" + (f" ({refused})" if refused else "") for caller, refused in callers.items())
+    return ADVICE_NO_FILE(callers=named)
+
+
+def _no_file_caller(f: Failure) -> str | None:
+    """The loader that called ``load_torch_file`` with no path (``IPAdapterPlus.py:load_ipadapter_model``), when
+    that is the failure: ComfyUI's file lookup returns None for a name it does not find (016)."""
+    if NO_FILE_ERROR not in f.error or not f.frames or not f.frames[-1].endswith(NO_FILE_FRAME):
+        return None
+    return f.frames[-2] if len(f.frames) > 1 else f.frames[-1]
+
+
+def _refused_file(facts: Facts, record: ErrorRecord, caller: str) -> str:
+    """The file the prompt's own validation refused for that loader's input (``load_controlnet`` reads
+    ``control_net_name``), as a sentence; "" when its validation names none for it."""
+    prompt = next(iter(facts.prompts_by_index([record.prompt])), None) if record.prompt is not None else None
+    if prompt is None:
+        return ""
+    stem = caller.rsplit(":", 1)[-1].removeprefix("load_").split("_")[0].replace("_", "")
+    if not stem:
+        return ""
+    for ev in facts.between(EventKind.VALIDATION_DETAIL, record.source, prompt.line, record.line):
+        detail = str(ev.fields.get("detail") or "")
+        name, _, value = detail.partition(": ")
+        if ev.fields.get("reason") == "Value not in list" and name.replace("_", "").startswith(stem):
+            refused = value.split(" not in ", 1)[0]
+            where = facts.lines_ref(ev.source, ev.line)
+            return f"{where}: its prompt's validation refused `{name}: {clip(refused, 120)}`"
+    return ""
 
 
 def _root_module_advice(f: Failure) -> str | None:
@@ -252,7 +307,8 @@ def _sampling_models(facts: Facts, record: ErrorRecord) -> str:
 
 
 def _describe(f: Failure) -> str:
-    return f"`{clip(f.error, 100)}`" + (f" in custom node `{f.node}`" if f.node else "")
+    missing = " (a missing model file)" if _no_file_caller(f) is not None else ""
+    return f"`{clip(f.error, 100)}`{missing}" + (f" in custom node `{f.node}`" if f.node else "")
 
 
 def _error_evidence(facts: Facts, record: ErrorRecord) -> Evidence:
