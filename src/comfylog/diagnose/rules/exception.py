@@ -39,12 +39,20 @@ ADVICE_DOWNLOAD = Advice("`{node}` downloads files (from Hugging Face or elsewhe
 #: Exceptions and messages of a download that failed.
 NETWORK_ERRORS = ("ConnectionError", "ConnectionResetError", "LocalEntryNotFoundError", "Max retries exceeded",
                   "ReadTimeout", "ConnectTimeout", "Connection aborted")
+#: A worker's echo of a node's failure follows ComfyUI's traceback within this many lines.
+MAX_ECHO_LINES = 5
 #: Errors whose own instructions are quoted, at most.
 MAX_OWN_WORDS = 3
-ADVICE_DAMAGED_FILE = Advice("The model file did not read whole (`{error}`): it is cut short or damaged, usually a "
-                             "download that stopped or a disk that filled up while it was written. Download it again "
-                             "(with room on the disk) and compare its size with the source's",
-                             {"error": "the safetensors error"})
+ADVICE_DAMAGED_FILE = Advice("The model file{where} did not read whole (`{error}`): it is cut short or damaged, "
+                             "usually a download that stopped or a disk that filled up while it was written. Download "
+                             "it again (with room on the disk) and compare its size with the source's",
+                             {"where": " that NODE (node N) loads from FOLDER", "error": "the safetensors error"})
+#: The models folders ComfyUI's own loaders read, by the loader's function (nodes.py).
+LOADER_FOLDERS = {
+    "load_unet": ("diffusion_models", "unet"), "load_checkpoint": ("checkpoints",), "load_vae": ("vae",),
+    "load_clip": ("text_encoders", "clip"), "load_lora": ("loras",), "load_controlnet": ("controlnet",),
+    "load_style_model": ("style_models",), "load_upscale_model": ("upscale_models",),
+}
 #: safetensors' errors for a file that is not whole (safetensors' `SafeTensorError` variants as Python prints them).
 DAMAGED_FILE_ERRORS = ("incomplete metadata, file not fully covered", "MetadataIncompleteBuffer", "HeaderTooLarge",
                        "HeaderTooSmall", "InvalidHeaderDeserialization")
@@ -134,7 +142,7 @@ def _exception(facts: Facts) -> list[Finding]:
         elif _no_file_caller(f) is not None:
             continue  # said once for them all, below
         elif any(e in f.error for e in DAMAGED_FILE_ERRORS):
-            item = ADVICE_DAMAGED_FILE(error=clip(f.error.split(": ", 1)[-1], 80))
+            item = ADVICE_DAMAGED_FILE(where=_file_place(facts, f), error=clip(f.error.split(": ", 1)[-1], 80))
         elif STATE_DICT_ERROR in f.error:
             item = ADVICE_WRONG_FILE(target=f.error.split(STATE_DICT_ERROR, 1)[1].strip().rstrip(":") or "the model")
         elif any(e in f.error for e in SHAPE_ERRORS):
@@ -182,6 +190,32 @@ def _exception(facts: Facts) -> list[Finding]:
         {"exceptions": len(records), "prompts": len(prompts),
          "failures": [{"node": g[0].node, "error": clip(g[0].error, 200), "count": len(g)} for g in distinct[:5]]},
         sum(prompt_seconds(p) for p in facts.prompts_by_index(prompts)), prompts, total=len(records))]
+
+
+def _file_place(facts: Facts, f: Failure) -> str:
+    """Which node read the file and from which models folder, as the log says (042: the worker's `Execution error
+    received: Node Type: UNETLoader, Node ID: 28`, `load_unet`'s folders, linked to `/runpod-volume/models/unet`)."""
+    end = f.record.end_line or f.record.line
+    echoed = next((ev for ev in facts.between(EventKind.ERROR_LINE, f.record.source, end, end + MAX_ECHO_LINES)
+                   if ev.fields.get("error") == "execution" and ev.fields.get("node_type")), None)
+    loader = next((frame for frame in reversed(f.frames) if frame.rsplit(":", 1)[-1] in LOADER_FOLDERS), None)
+    where = ""
+    if echoed is not None:
+        where = (f" that `{echoed.fields['node_type']}` (node {echoed.fields.get('node_id', '?')}, "
+                 f"{facts.lines_ref(echoed.source, echoed.line)}) loads")
+    elif loader is not None:
+        where = f" that `{loader}` loads"
+    if loader is None:
+        return where
+    folders = LOADER_FOLDERS[loader.rsplit(":", 1)[-1]]
+    run = facts.run_at(f.record.source, f.record.line)
+    paths = [ev for ev in (facts.run_events(EventKind.EXTRA_SEARCH_PATH, run) if run is not None else [])
+             if ev.fields.get("folder") in folders]
+    named = " or ".join(f"`models/{folder}`" for folder in folders)
+    if paths:
+        linked = " and ".join(f"`{ev.fields['path']}` ({facts.lines_ref(ev.source, ev.line)})" for ev in paths[:2])
+        return f"{where or ' loaded'} from {named}, here {linked},"
+    return f"{where or ' loaded'} from {named}"
 
 
 def _no_file_advice(facts: Facts, groups: list[list[Failure]]) -> str | None:
