@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ...events import Event, EventKind
@@ -39,6 +40,14 @@ ADVICE_DOWNLOAD = Advice("`{node}` downloads files (from Hugging Face or elsewhe
 #: Exceptions and messages of a download that failed.
 NETWORK_ERRORS = ("ConnectionError", "ConnectionResetError", "LocalEntryNotFoundError", "Max retries exceeded",
                   "ReadTimeout", "ConnectTimeout", "Connection aborted")
+ADVICE_BAD_URL = Advice("`{node}` sends its requests to {urls}, not an address: the server it talks to is not "
+                        "configured. Set it where the node takes it (its input, settings file or environment "
+                        "variable); an update of the node does not set it",
+                        {"node": "the custom node", "urls": "the URL in the error"})
+#: requests' errors for a URL that is no address, with the URL: ``Invalid URL '': No scheme supplied``,
+#: ``No connection adapters were found for 'TODO: BACKEND API'`` (requests/models.py, sessions.py).
+BAD_URL_RE = re.compile(r"(?:MissingSchema|InvalidSchema|InvalidURL): (?:Invalid URL|No connection adapters were "
+                        r"found for) '([^']{0,200})'")
 #: A worker's echo of a node's failure follows ComfyUI's traceback within this many lines.
 MAX_ECHO_LINES = 5
 #: Errors whose own instructions are quoted, at most.
@@ -86,7 +95,7 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
     "failed in a node, named by the traceback's `custom_nodes/NAME/` frame, with the exception and its message "
     "(and what the message itself says to do, first).",
     advice=(*OWN_WORDS_ADVICE, ADVICE_TORCH_API, ADVICE_NO_FILE, ADVICE_DAMAGED_FILE, ADVICE_WRONG_FILE, ADVICE_SHAPES,
-            ADVICE_ROOT_MODULE, ADVICE_MODULE,
+            ADVICE_BAD_URL, ADVICE_ROOT_MODULE, ADVICE_MODULE,
             ADVICE_MODULE_PART, ADVICE_NODE,
             ADVICE_READ, ADVICE_FRAMES, ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY),
 )
@@ -149,6 +158,13 @@ def _exception(facts: Facts) -> list[Finding]:
             models = _sampling_models(facts, f.record)
             item = ADVICE_SHAPES(detail=clip(f.error.split(": ", 1)[-1], 140),
                                  models=f" (this prompt loaded {models})" if models else "")
+        elif f.node and BAD_URL_RE.search(f.error):
+            if f.node in told_nodes:
+                continue
+            told_nodes.add(f.node)
+            urls = dict.fromkeys(m.group(1) for g in distinct for e in g if e.node == f.node
+                                 for m in [BAD_URL_RE.search(e.error)] if m is not None)
+            item = ADVICE_BAD_URL(node=f.node, urls=" and ".join(f"`{clip(url, 80)!r}`" for url in urls))
         elif f.cuda_only and mac and f.node:
             item = ADVICE_CUDA_ONLY(node=f.node)
         elif f.node and any(n in f.error for n in NETWORK_ERRORS):
