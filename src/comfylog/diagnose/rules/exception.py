@@ -48,6 +48,13 @@ ADVICE_BAD_URL = Advice("`{node}` sends its requests to {urls}, not an address: 
 #: ``No connection adapters were found for 'TODO: BACKEND API'`` (requests/models.py, sessions.py).
 BAD_URL_RE = re.compile(r"(?:MissingSchema|InvalidSchema|InvalidURL): (?:Invalid URL|No connection adapters were "
                         r"found for) '([^']{0,200})'")
+ADVICE_OBJECT_INFO = Advice("ComfyUI could not describe {classes} to the browser (`/object_info`): the node's own "
+                            "description (`INPUT_TYPES`) raised, so these nodes are missing from the node library and "
+                            "workflows that use them show them as missing. The custom node pack that defines them is "
+                            "broken or does not fit this ComfyUI: update it (or ComfyUI), or remove it",
+                            {"classes": "the node types"})
+#: Node types an object_info failure names, at most.
+MAX_CLASSES = 4
 #: A worker's echo of a node's failure follows ComfyUI's traceback within this many lines.
 MAX_ECHO_LINES = 5
 #: Errors whose own instructions are quoted, at most.
@@ -95,7 +102,7 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
     "failed in a node, named by the traceback's `custom_nodes/NAME/` frame, with the exception and its message "
     "(and what the message itself says to do, first).",
     advice=(*OWN_WORDS_ADVICE, ADVICE_TORCH_API, ADVICE_NO_FILE, ADVICE_DAMAGED_FILE, ADVICE_WRONG_FILE, ADVICE_SHAPES,
-            ADVICE_BAD_URL, ADVICE_ROOT_MODULE, ADVICE_MODULE,
+            ADVICE_BAD_URL, ADVICE_OBJECT_INFO, ADVICE_ROOT_MODULE, ADVICE_MODULE,
             ADVICE_MODULE_PART, ADVICE_NODE,
             ADVICE_READ, ADVICE_FRAMES, ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY),
 )
@@ -146,7 +153,10 @@ def _exception(facts: Facts) -> list[Finding]:
     for group in distinct[:3]:
         f = group[0]
         torch_api = _torch_api(facts, f)
-        if torch_api is not None:
+        if f.node_class is not None:
+            classes = list(dict.fromkeys(e.node_class for e in group if e.node_class))
+            item = ADVICE_OBJECT_INFO(classes=_node_types(classes))
+        elif torch_api is not None:
             item = torch_api
         elif _no_file_caller(f) is not None:
             continue  # said once for them all, below
@@ -188,24 +198,32 @@ def _exception(facts: Facts) -> list[Finding]:
             continue
         if item not in advice:
             advice.append(item)
+    described = all(f.node_class for group in distinct for f in group)  # server.py get_object_info's failures
     missing = _no_file_advice(facts, distinct)
     if missing is not None:
         advice.insert(0, missing)
-    if not any(f.node or f.frame for group in distinct for f in group):
+    if not any(f.node or f.frame or f.node_class for group in distinct for f in group):
         traced = next((f for group in distinct for f in group if f.frames), None)
         advice.append(_frames_advice(traced.frames) if traced is not None else ADVICE_READ())
-    advice.append(ADVICE_INPUTS())
+    if not described:
+        advice.append(ADVICE_INPUTS())
+    if described and not prompts:
+        classes = list(dict.fromkeys(f.node_class for group in distinct for f in group if f.node_class))
+        title = f"{plural(len(classes), 'node type')} could not be listed for the browser: {what}"
     return [finding(
         "exception", title, "high",
         f"{plural(sum(len(g) for g in listed), 'exception')} ({len(listed)} distinct): {shown}"
         + (". ComfyUI stops a prompt at the node that raised it." if prompts else
+           ". ComfyUI raised them while it listed its node types for the browser (`/object_info`), not in a prompt: "
+           "no prompt failed with them." if described else
            ". No prompt was running: it happened at start-up or in a background task, so no prompt failed with it.")
         + besides,
         advice,
         [f.evidence for group in distinct for f in group][:MAX_EVIDENCE],
         {"exceptions": len(records), "prompts": len(prompts),
          "failures": [{"node": g[0].node, "error": clip(g[0].error, 200), "count": len(g)} for g in distinct[:5]]},
-        sum(prompt_seconds(p) for p in facts.prompts_by_index(prompts)), prompts, total=len(records))]
+        sum(prompt_seconds(p) for p in facts.prompts_by_index(prompts)), prompts,
+        severity="warning" if described and not prompts else None, total=len(records))]
 
 
 def _file_place(facts: Facts, f: Failure) -> str:
@@ -301,6 +319,8 @@ class Failure:
     frame: str | None = None
     #: Its traceback's innermost frames, ``FILE:FUNCTION``.
     frames: tuple[str, ...] = ()
+    #: The node type ComfyUI was describing to the browser when it raised (server.py get_object_info).
+    node_class: str | None = None
 
 
 def _failure(facts: Facts, record: ErrorRecord) -> Failure:
@@ -322,8 +342,12 @@ def _failure(facts: Facts, record: ErrorRecord) -> Failure:
     cuda_only = any(ev.fields.get("cuda_call") for ev in tracebacks) or "not compiled with CUDA" in message
     frames = [str(f) for f in tb.fields.get("frames", [])] if tb is not None else []
     inner = innermost_caller(frames)
+    described = next((str(ev.fields["node_class"]) for ev in facts.between(
+        EventKind.ERROR_LINE, record.source, record.line - 1, record.line)
+        if ev.fields.get("error") == "object_info" and ev.fields.get("node_class")), None)
     return Failure(record, _error_evidence(facts, record), node, message, exc_type, cuda_only, module,
-                   cause if module else None, inner if TORCH_API.search(message) else None, tuple(frames))
+                   cause if module else None, inner if TORCH_API.search(message) else None, tuple(frames),
+                   described)
 
 
 def _frames_advice(frames: tuple[str, ...]) -> str:
@@ -354,6 +378,12 @@ def _sampling_models(facts: Facts, record: ErrorRecord) -> str:
         return ""
     names = [ld.model for ld in facts.loads_of(prompt) if ld.model and not any(n in ld.model for n in NOT_SAMPLING)]
     return ", ".join(f"`{name}`" for name in dict.fromkeys(names))
+
+
+def _node_types(classes: list[str]) -> str:
+    """```controlaux_hed`, `controlaux_midas` and 13 more node types`` (a node type when one)."""
+    shown = listing((f"`{c}`" for c in classes[:MAX_CLASSES]), len(classes), ", ")
+    return f"the node type {shown}" if len(classes) == 1 else f"{len(classes)} node types ({shown})"
 
 
 def _describe(f: Failure) -> str:
