@@ -382,7 +382,19 @@ def test_oom_with_advice_for_the_device(prefix: str, device_advice: str) -> None
     assert any(device_advice in a for a in finding.advice)
     assert all(report.prompts[i].status == "error" for i in finding.prompts)
     assert all(re.search(r"out of memory|OutOfMemory|not enough GPU video memory|^(Currently allocated|Device limit|"
-                         r"Free \(according to CUDA\))", e.text) for e in finding.evidence)
+                         r"Free \(according to CUDA\))", e.text) or e.line == finding.figures.get("holder_line")
+               for e in finding.evidence)
+
+
+def test_oom_after_a_starved_load_names_the_model_a_node_loaded_outside_comfyui() -> None:
+    """019: `Lumina2` was offered 0.00 MB after the TTS node loaded its own model: the OOM's first advice frees
+    that model, as the lowvram finding's does (review stop22); 006's OOMs follow no such load."""
+    found = by_id(analyze(corpus_log("019")))
+    oom, lowvram = found["oom"], found["lowvram"]
+    assert oom.figures["holder_line"] == lowvram.figures["holder_line"] == 177
+    assert oom.advice[0].startswith("Free the VRAM `Qwen3-TTS`'s model holds")
+    assert any(e.line == 177 and "Qwen3-TTS" in e.text for e in oom.evidence)
+    assert "holder_line" not in by_id(analyze(corpus_log("006")))["oom"].figures
 
 
 def test_directml_vram_placeholder_is_not_quoted_as_the_cards_size() -> None:
