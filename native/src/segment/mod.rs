@@ -738,6 +738,8 @@ impl Segmenter {
             | ExtraSearchPath | AllocConf | OomMemory | ExtensionMismatch | TorchNotInstalled
             | NumpyMismatch | NodeModel | ValidationDetail | UnhandledOutput | HandlerOutput
             | VideoSeqLen | BuiltinImportFailed => Ok(()),
+            // the scanner makes none of these events (scan.rs: another thread's line)
+            Background => Ok(()),
             Unknown => Err(NotPorted("an event kind this port does not know".into())),
         }
     }

@@ -1160,6 +1160,7 @@ HANDLERS: dict[EventKind, Handler] = {
 #: Kinds the segmenter reads no fields of: their lines still give the time before them a phase
 #: (the table row's ``phase``), and the notable ones are kept for the diagnoser.
 INFORMATIONAL = frozenset({
+    EventKind.BACKGROUND,  # the parser makes none of these events: their lines are no activity either
     EventKind.LOAD_DETAIL, EventKind.WS_CONNECTED, EventKind.WS_RECONNECT, EventKind.JOB_STARTED,
     EventKind.JOB_FINISHED, EventKind.CACHE_EVICTION, EventKind.MEMORY_LEAK, EventKind.JOB_QUEUE,
     EventKind.NETWORK_VOLUME, *RULE_FACTS,
