@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 HAVE_CARGO := $(shell cargo --version >/dev/null 2>&1 && echo yes)
 ifeq ($(HAVE_CARGO),yes)
 COMFYLOG_BUILD ?= native
-NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock $(wildcard native/src/*.rs)
+NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock $(wildcard native/src/*.rs native/src/*/*.rs)
 else
 COMFYLOG_BUILD ?= auto
 NATIVE_SOURCES :=

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import pytest
 
-from comfylog.events import Event, EventKind
+from comfylog.events import Activity, Event, EventKind
 from comfylog.parse import parse
 from comfylog.parse.progress import PROGRESS_EXAMPLE, PROGRESS_RE
 from comfylog.parse.table import (
@@ -65,10 +65,25 @@ def test_example_makes_its_event_with_the_declared_fields(pattern: Pattern) -> N
     for name in got:
         want = FIELD_VALUE_TYPES[declared[name].type]
         assert isinstance(fields[name], want), f"{pattern.name}.{name}: {fields[name]!r} is not {want.__name__}"
-    events = [e for e in parse([RawLine(1, pattern.example)]) if isinstance(e, Event)]
+    items = list(parse([RawLine(1, pattern.example)]))
+    events = [e for e in items if isinstance(e, Event)]
+    if pattern.kind is EventKind.BACKGROUND:  # another thread's line: no event
+        assert not events, pattern.name
+        return
     assert events and events[0].kind is pattern.kind, pattern.name
     assert events[0].fields["pattern"] == pattern.name
     assert events[0].fields["text"] == pattern.example
+
+
+def test_a_background_line_is_no_activity_and_its_time_goes_to_the_line_after_it() -> None:
+    """044: ComfyUI-Manager's registry fetch printed while a checkpoint loaded; the load line after it claims the
+    whole gap since `got prompt` (review stop22), and a line with a message of its own stays an activity."""
+    stamp = "2026-01-02T08:36:{:02d}.000000000Z "
+    lines = ["got prompt", "FETCH ComfyRegistry Data: 5/117", "model weight dtype torch.float16, manual cast: None",
+             "[ComfyUI-Manager] FETCH ComfyRegistry Data [DONE]"]
+    items = list(parse([RawLine(i + 1, stamp.format(24 + 5 * i) + text) for i, text in enumerate(lines)]))
+    assert [a.first_line for a in items if isinstance(a, Activity)] == [1, 3]
+    assert [e.kind for e in items if isinstance(e, Event)] == [EventKind.PROMPT_RECEIVED, EventKind.LOAD_DETAIL]
 
 
 @pytest.mark.parametrize("pattern", PATTERNS, ids=lambda p: p.name)

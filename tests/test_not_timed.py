@@ -152,3 +152,19 @@ def test_dropped_prompts_are_explained_under_every_prompt_table() -> None:
     note = "dropped (prompts 2, 3): received, then gone from the queue without running"
     assert note in " ".join(status_notes(report.prompts))
     assert note in render_markdown(report)
+
+
+def test_014_an_interrupted_prompt_whose_bar_the_log_dropped_did_not_sample_for_zero() -> None:
+    # 014 lines 159-163: `got prompt`, a blank line (the bar's close: ComfyUI-Manager's log file keeps only states
+    # at 100%), `Processing interrupted`, `Prompt executed in 23.55 seconds`; the models were still loaded from
+    # prompt 1. What ran for those 23.5 s is not in the log: not "inference 0.0s" (review stop21 leftover b).
+    prompts = _prompts(_log("014"))
+    second = prompts[1]
+    assert second["status"] == "interrupted" and second["estimated"]
+    assert second["phases"]["inference"] is None and second["phases"]["other"] is None
+    assert second["not_timed"] == {"inference": "interrupted_no_bar", "other": "interrupted_no_bar"}
+    # an interrupted prompt whose bar did reach the log is timed by it (prompt 4: 30/30 before the upscaler)
+    assert prompts[3]["status"] == "interrupted" and prompts[3]["phases"]["inference"] == pytest.approx(69.0, abs=1)
+    text = " ".join(str(run_cli("analyze", str(_log("014")), text=True, columns=120).stdout).split())
+    assert f"— not timed (prompt 2): {UNTIMED['interrupted_no_bar']}" in text
+    assert "2 15:18:00 interrupted ~23.6s 0.0s —" in text

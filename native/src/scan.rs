@@ -80,6 +80,8 @@ pub struct Segmented {
     pub phase: Phase,
     /// The line is an activity of its own (a tqdm state, a start marker, a banner rule).
     pub isolated: bool,
+    /// The line holds only another thread's messages (Role::Background): it is no activity.
+    pub quiet: bool,
 }
 
 /// Recent texts' segmentations (memo.rs).
@@ -418,28 +420,52 @@ fn segmented(table: &Table, text: &str) -> Segmented {
     let mut ops = Vec::new();
     let mut phase = Phase::Other;
     let mut states = 0; // tqdm states read on the line: it gets an activity of its own
+    let mut background = false; // it holds another thread's message
     if text.contains('\r') {
         for (i, seg) in text.split('\r').enumerate() {
             if i > 0 && prefix::may_start_with_prefix(seg) {
                 let p = prefix::read(seg);
                 clock_ops(&p, &mut ops);
-                segment(table, &p.text, &mut ops, &mut phase, &mut states);
+                segment(
+                    table,
+                    &p.text,
+                    &mut ops,
+                    &mut phase,
+                    &mut states,
+                    &mut background,
+                );
             } else {
-                segment(table, seg, &mut ops, &mut phase, &mut states);
+                segment(
+                    table,
+                    seg,
+                    &mut ops,
+                    &mut phase,
+                    &mut states,
+                    &mut background,
+                );
             }
         }
     } else {
-        segment(table, text, &mut ops, &mut phase, &mut states);
+        segment(
+            table,
+            text,
+            &mut ops,
+            &mut phase,
+            &mut states,
+            &mut background,
+        );
     }
     let marker = ops.iter().any(
         |op| matches!(op, Op::Message { row, .. } if table.rows[*row].role == Role::StartMarker),
     );
     let isolated =
         states > 0 || marker || (text.starts_with("==========") && BANNER_RULE.is_match(text));
+    let quiet = background && states == 0 && !ops.iter().any(|op| matches!(op, Op::Message { .. }));
     Segmented {
         ops,
         phase,
         isolated,
+        quiet,
     }
 }
 
@@ -452,7 +478,14 @@ fn clock_ops(p: &prefix::Prefixed, ops: &mut Vec<Op>) {
 }
 
 /// parser.py's `_segment`: tqdm states and the messages around them, in order.
-fn segment(table: &Table, text: &str, ops: &mut Vec<Op>, phase: &mut Phase, states: &mut usize) {
+fn segment(
+    table: &Table,
+    text: &str,
+    ops: &mut Vec<Op>,
+    phase: &mut Phase,
+    states: &mut usize,
+    background: &mut bool,
+) {
     let mut owned: Option<String> = None;
     let mut pos = 0;
     loop {
@@ -462,12 +495,12 @@ fn segment(table: &Table, text: &str, ops: &mut Vec<Op>, phase: &mut Phase, stat
             return;
         }
         let Some(m) = progress::find_state(rest) else {
-            messages(table, rest, ops, phase);
+            messages(table, rest, ops, phase, background);
             return;
         };
         let before = &rest[..m.start];
         if !pytext::strip(before).is_empty() {
-            messages(table, before, ops, phase);
+            messages(table, before, ops, phase, background);
         }
         *states += 1;
         ops.push(match state(&m) {
@@ -512,13 +545,27 @@ fn state(m: &progress::Match) -> Option<State> {
 }
 
 /// parser.py's `_messages`: the message table on a text, glued messages read on.
-fn messages(table: &Table, text: &str, ops: &mut Vec<Op>, phase: &mut Phase) {
+fn messages(
+    table: &Table,
+    text: &str,
+    ops: &mut Vec<Op>,
+    phase: &mut Phase,
+    background: &mut bool,
+) {
     let mut text = text;
     for _ in 0..MAX_GLUED_MESSAGES {
         let Some(found) = table.find(text) else {
             return;
         };
         let row = &table.rows[found.row];
+        if row.role == Role::Background {
+            *background = true; // another thread's line: no event, and alone no activity
+            if !(row.glued && found.end < text.len()) {
+                return;
+            }
+            text = &text[found.end..];
+            continue;
+        }
         if *phase == Phase::Other {
             *phase = row.phase;
         }
@@ -917,7 +964,11 @@ impl Parser {
             self.close_bar(out);
         }
         let mut events = std::mem::take(&mut self.events);
-        let (phase, isolated) = (scan.segmented.phase, scan.segmented.isolated);
+        let (phase, isolated, quiet) = (
+            scan.segmented.phase,
+            scan.segmented.isolated,
+            scan.segmented.quiet,
+        );
         // the ops are moved out when the line alone holds them, else (a memo's) copied one by one
         match Arc::try_unwrap(scan.segmented) {
             Ok(owned) => {
@@ -931,7 +982,9 @@ impl Parser {
                 }
             }
         }
-        self.mark(line, ts, scan.resolution, phase, isolated);
+        if !quiet {
+            self.mark(line, ts, scan.resolution, phase, isolated);
+        }
         if !events.is_empty() {
             self.flush_activity(out);
             out.append(&mut events);

@@ -107,6 +107,8 @@ pub enum Role {
     LowvramModule,
     /// Opens a traceback (traceback.py's automaton).
     Traceback,
+    /// Another thread's line (EventKind.BACKGROUND): no event, and a line of only these is no activity.
+    Background,
 }
 
 impl Role {
@@ -118,6 +120,7 @@ impl Role {
             "prompt_executed" | "exception" | "interrupted" => Role::ClosesBar,
             "lowvram_modules" => Role::LowvramModule,
             "traceback" => Role::Traceback,
+            "background" => Role::Background,
             _ => Role::Plain,
         }
     }

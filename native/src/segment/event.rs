@@ -194,6 +194,7 @@ kinds! {
     LoraKeyMissed = "lora_key_missed",
     BuiltinImportFailed = "builtin_import_failed",
     NodeModel = "node_model",
+    Background = "background",
 }
 
 /// A field of a row: its name, type and group among the row's named groups.

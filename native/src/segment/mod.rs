@@ -738,6 +738,8 @@ impl Segmenter {
             | ExtraSearchPath | AllocConf | OomMemory | ExtensionMismatch | TorchNotInstalled
             | NumpyMismatch | NodeModel | ValidationDetail | UnhandledOutput | HandlerOutput
             | VideoSeqLen | BuiltinImportFailed => Ok(()),
+            // the scanner makes none of these events (scan.rs: another thread's line)
+            Background => Ok(()),
             Unknown => Err(NotPorted("an event kind this port does not know".into())),
         }
     }
@@ -1291,8 +1293,10 @@ impl Segmenter {
             self.prompts.append(prompt);
             self.open = Some(self.new_open(index));
         } else if let (Some(ts), Some(s)) = (ev.ts, seconds) {
-            if self.clock_is_fine() {
-                self.match_execution(shifted(ts, -timedelta_us(s)?)?, s)?;
+            // minute stamps bound the times to their minute: each is then a window as wide (017)
+            if let Some(resolution) = self.last_activity.as_ref().map(|a| a.resolution) {
+                let window = timedelta_us(resolution)?;
+                self.match_execution(shifted(ts, -timedelta_us(s)?)?, s, window)?;
             }
         }
         let p = self.executing().expect("an open prompt");
@@ -1315,12 +1319,12 @@ impl Segmenter {
             .is_some_and(|a| a.resolution == FINE)
     }
 
-    fn match_execution(&mut self, began: Ts, seconds: f64) -> R {
+    fn match_execution(&mut self, began: Ts, seconds: f64, window: i64) -> R {
         let head = self.executing().expect("an open prompt");
         let slack = timedelta_us(2.0 + 0.01 * seconds)?;
         match self.prompts.at_ref(head).started_at {
             None => return Ok(()),
-            Some(s) if (s - began).abs() <= slack => return Ok(()),
+            Some(s) if meet(s, began, window, slack) => return Ok(()),
             _ => {}
         }
         let queued: Vec<u64> = self.queue.iter().copied().collect();
@@ -1332,7 +1336,7 @@ impl Segmenter {
                 Some(prev) if prev > got_at => prev,
                 _ => got_at,
             };
-            if (start - began).abs() > slack {
+            if !meet(start, began, window, slack) {
                 continue;
             }
             for _ in 0..=i {
@@ -2139,6 +2143,12 @@ fn rows_of_toml(table: &Table, text: &str) -> Vec<SegRow> {
         });
     }
     rows
+}
+
+/// segmenter.py's `_meet`: two stamped times, each anywhere in the `window` after its stamp, can be
+/// one within `slack`.
+fn meet(a: Ts, b: Ts, window: i64, slack: i64) -> bool {
+    a - slack <= b + window && b - slack <= a + window
 }
 
 #[cfg(test)]

@@ -39,16 +39,28 @@ pub fn library_loader(bar: &Bar) -> bool {
 }
 
 /// phases.py's `untimed_reasons`.
-fn untimed_reasons(bars: &[(Bar, BarEv)], loaded: bool, library_loads: bool, clock: bool) -> Why {
+fn untimed_reasons(
+    bars: &[(Bar, BarEv)],
+    loaded: bool,
+    library_loads: bool,
+    clock: bool,
+    interrupted: bool,
+) -> Why {
     let mut why = Why::new();
     if !loaded && library_loads && !bars.iter().any(|(b, _)| b.is_loading()) {
         why.push(("load", "unlogged_loads"));
     }
-    let mut sampling = bars.iter().filter(|(b, _)| b.is_sampling()).peekable();
-    if loaded && sampling.peek().is_none() {
+    let sampled = bars.iter().any(|(b, _)| b.is_sampling());
+    if loaded && !sampled {
         why.push(("inference", "no_sampling_bar"));
-    } else if !clock && sampling.any(|(b, _)| b.done == 0.0 && 0.0 < b.total) {
+    } else if !clock
+        && bars
+            .iter()
+            .any(|(b, _)| b.is_sampling() && b.done == 0.0 && 0.0 < b.total)
+    {
         why.push(("inference", "bar_not_advanced"));
+    } else if interrupted && !sampled {
+        why.push(("inference", "interrupted_no_bar"));
     }
     why
 }
@@ -255,7 +267,13 @@ pub fn paint_timed(
     let mut phases = rounded(&seconds, total);
     let left = phases.other.map_or(0.0, Num::float);
     let mut why = if left >= ROUNDING_S {
-        untimed_reasons(bars, loaded, library_loads, true)
+        untimed_reasons(
+            bars,
+            loaded,
+            library_loads,
+            true,
+            prompt.status == "interrupted",
+        )
     } else {
         Why::new()
     };
@@ -399,7 +417,8 @@ pub fn paint_estimated(
     } else {
         Why::new()
     };
-    for (name, reason) in untimed_reasons(bars, loaded, library_loads, false) {
+    let interrupted = prompt.status == "interrupted";
+    for (name, reason) in untimed_reasons(bars, loaded, library_loads, false, interrupted) {
         set_default(&mut why, name, reason);
     }
     let load = if has(&why, "load") {

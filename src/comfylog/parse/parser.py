@@ -104,6 +104,8 @@ class Parser:
         self._closed: list[Activity] = []
         self._isolate_next = False
         self._line_states = 0  # tqdm states read on the line being parsed: it gets an activity of its own
+        self._line_messages = 0  # messages of the line being parsed that make events
+        self._line_background = False  # it holds another thread's message (EventKind.BACKGROUND)
 
     # ---- public -------------------------------------------------------------------------------
     def feed(self, raw: RawLine) -> Iterator[Item]:
@@ -134,14 +136,18 @@ class Parser:
         events: list[Event] = []
         phase = Phase.OTHER
         self._line_states = 0
+        self._line_messages = 0
+        self._line_background = False
         segments = text.split("\r") if "\r" in text else (text,)
         for i, segment in enumerate(segments):
             if i > 0 and may_start_with_prefix(segment):
                 segment = self.prefixes.read(segment).text
             phase = self._segment(segment, raw.number, ts, events, out, phase)
 
-        isolated = self._line_states > 0 or any(e.kind in START_MARKERS for e in events) or BANNER_RULE_RE.match(text)
-        self._mark(raw.number, ts, pre.resolution, phase, isolated=bool(isolated))
+        if not (self._line_background and not self._line_messages and not self._line_states):
+            isolated = (self._line_states > 0 or any(e.kind in START_MARKERS for e in events)
+                        or BANNER_RULE_RE.match(text))
+            self._mark(raw.number, ts, pre.resolution, phase, isolated=bool(isolated))
         if events:
             out.extend(self._flush_activity())
             out.extend(events)
@@ -181,9 +187,13 @@ class Parser:
             if matched is None:
                 return phase
             pattern, pm = matched
-            if phase is Phase.OTHER:
-                phase = pattern.phase
-            self._emit(pattern, pm, line, ts, events, out)
+            if pattern.kind is EventKind.BACKGROUND:
+                self._line_background = True  # another thread's line: no event, and alone no activity (feed)
+            else:
+                self._line_messages += 1
+                if phase is Phase.OTHER:
+                    phase = pattern.phase
+                self._emit(pattern, pm, line, ts, events, out)
             if not (pattern.glued and pm.end() < len(text)):
                 return phase
             text = text[pm.end() :]

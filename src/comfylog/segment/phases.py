@@ -114,7 +114,8 @@ def paint_timed(
     prompt.total_s = secs(end - start)
     phases = _rounded(seconds, prompt.total_s)
     left = phases.other or 0.0
-    why = untimed_reasons(bars, loaded, library_loads, clock=True) if left >= ROUNDING_S else {}
+    why = (untimed_reasons(bars, loaded, library_loads, clock=True, interrupted=prompt.status == "interrupted")
+           if left >= ROUNDING_S else {})
     for name in why:
         setattr(phases, name, None)
     if why:
@@ -134,7 +135,7 @@ def library_loader(bar: ProgressBar) -> bool:
 
 
 def untimed_reasons(
-    bars: list[tuple[ProgressBar, Event]], loaded: bool, library_loads: bool, clock: bool,
+    bars: list[tuple[ProgressBar, Event]], loaded: bool, library_loads: bool, clock: bool, interrupted: bool = False,
 ) -> dict[str, str]:
     """The phases a prompt's lines cannot time, with their UNTIMED reason.
 
@@ -143,7 +144,9 @@ def untimed_reasons(
     failure in that step: tqdm's elapsed says nothing of it; with a clock the stamps time the step).
     Load: it printed no load line and drew no loading bar, but ``library_loads``: a library
     (transformers' ``Loading checkpoint shards``, diffusers') loaded the run's models outside
-    ComfyUI's model management, which moves them between devices without a line.
+    ComfyUI's model management, which moves them between devices without a line. An ``interrupted`` prompt
+    with no sampling bar may have sampled too: ComfyUI-Manager's log file keeps a bar only once it reaches 100%
+    (014: `Processing interrupted` after a blank line, 23.6 s with no line of what ran).
     """
     why: dict[str, str] = {}
     if not loaded and library_loads and not any(bar.is_loading for bar, _ in bars):
@@ -153,6 +156,8 @@ def untimed_reasons(
         why["inference"] = "no_sampling_bar"
     elif not clock and any(bar.done == 0 < bar.total for bar in sampling):
         why["inference"] = "bar_not_advanced"
+    elif interrupted and not sampling:
+        why["inference"] = "interrupted_no_bar"
     return why
 
 
@@ -250,7 +255,8 @@ def paint_estimated(
         load_bars = min(load_bars, total - inference)
         wait = min(wait, total - inference - load_bars)
     why = {"load": "no_clock"} if loaded else {}
-    for name, reason in untimed_reasons(bars, loaded, library_loads, clock=False).items():
+    for name, reason in untimed_reasons(bars, loaded, library_loads, clock=False,
+                                        interrupted=prompt.status == "interrupted").items():
         why.setdefault(name, reason)
     load = None if "load" in why else load_bars
     sampled = None if "inference" in why else inference

@@ -662,8 +662,10 @@ class Segmenter:
             if ev.ts is not None and seconds is not None:
                 prompt.started_at = ev.ts - timedelta(seconds=seconds)
             self._open = _Open(prompt, activities=[self._last_activity] if self._last_activity else [])
-        elif ev.ts is not None and seconds is not None and self._clock_is_fine():
-            self._match_execution(ev.ts - timedelta(seconds=seconds), seconds)
+        elif ev.ts is not None and seconds is not None and self._last_activity is not None:
+            # minute stamps bound the times to their minute: each is then a window as wide (017)
+            window = timedelta(seconds=self._last_activity.resolution)
+            self._match_execution(ev.ts - timedelta(seconds=seconds), seconds, window)
         prompt = self._open.prompt
         prompt.executed_s = seconds
         status = "ok" if prompt.status == "unfinished" else prompt.status
@@ -676,25 +678,28 @@ class Segmenter:
         act = self._last_activity
         return act is not None and act.resolution == FINE
 
-    def _match_execution(self, began: datetime, seconds: float) -> None:
+    def _match_execution(self, began: datetime, seconds: float, window: timedelta) -> None:
         """Make sure the prompt being closed is the one that ran: queued prompts can vanish silently.
 
         ``Prompt executed in N`` says when execution began (end - N). If the queue's head would
         have begun clearly earlier, it was deleted from the queue unrun (019: two prompts queued
         and dropped); the prompt that ran is the first queued one whose start fits. Its events
         since it was received move to it; the dropped prompts get status ``dropped`` and no time.
+        Stamps of ``window`` resolution (minute stamps) put each time anywhere in the window after
+        it: times fit where their windows meet (017: four of six prompts queued at 10:18 never ran,
+        and the one received at 10:24 began then, after five idle minutes no queue would allow).
         """
         assert self._open is not None
         head = self._open.prompt
         slack = timedelta(seconds=2.0 + 0.01 * seconds)
-        if head.started_at is None or abs(head.started_at - began) <= slack:
+        if head.started_at is None or _meet(head.started_at, began, window, slack):
             return
         queued = list(self._queue)
         for i, candidate in enumerate(queued):
             if candidate.got_at is None:
                 continue
             start = max(candidate.got_at, self._prev_end) if self._prev_end else candidate.got_at
-            if abs(start - began) > slack:
+            if not _meet(start, began, window, slack):
                 continue
             for _ in range(i + 1):
                 self._queue.popleft()
@@ -1160,6 +1165,7 @@ HANDLERS: dict[EventKind, Handler] = {
 #: Kinds the segmenter reads no fields of: their lines still give the time before them a phase
 #: (the table row's ``phase``), and the notable ones are kept for the diagnoser.
 INFORMATIONAL = frozenset({
+    EventKind.BACKGROUND,  # the parser makes none of these events: their lines are no activity either
     EventKind.LOAD_DETAIL, EventKind.WS_CONNECTED, EventKind.WS_RECONNECT, EventKind.JOB_STARTED,
     EventKind.JOB_FINISHED, EventKind.CACHE_EVICTION, EventKind.MEMORY_LEAK, EventKind.JOB_QUEUE,
     EventKind.NETWORK_VOLUME, *RULE_FACTS,
@@ -1167,6 +1173,11 @@ INFORMATIONAL = frozenset({
 #: Kinds that may come between a download bar and the install line that shows the bar was the
 #: install's (further bars; install lines themselves handle the bars).
 INSTALL_KEEPS_BARS = frozenset({EventKind.PROGRESS_BAR, EventKind.NODE_INSTALL, EventKind.PACKAGE_INSTALLED})
+
+
+def _meet(a: datetime, b: datetime, window: timedelta, slack: timedelta) -> bool:
+    """Two stamped times, each anywhere in the ``window`` after its stamp, can be one within ``slack``."""
+    return a - slack <= b + window and b - slack <= a + window
 
 
 class KindRoute(NamedTuple):

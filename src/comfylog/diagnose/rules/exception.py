@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ...events import Event, EventKind
@@ -39,12 +40,35 @@ ADVICE_DOWNLOAD = Advice("`{node}` downloads files (from Hugging Face or elsewhe
 #: Exceptions and messages of a download that failed.
 NETWORK_ERRORS = ("ConnectionError", "ConnectionResetError", "LocalEntryNotFoundError", "Max retries exceeded",
                   "ReadTimeout", "ConnectTimeout", "Connection aborted")
+ADVICE_BAD_URL = Advice("`{node}` sends its requests to {urls}, not an address: the server it talks to is not "
+                        "configured. Set it where the node takes it (its input, settings file or environment "
+                        "variable); an update of the node does not set it",
+                        {"node": "the custom node", "urls": "the URL in the error"})
+#: requests' errors for a URL that is no address, with the URL: ``Invalid URL '': No scheme supplied``,
+#: ``No connection adapters were found for 'TODO: BACKEND API'`` (requests/models.py, sessions.py).
+BAD_URL_RE = re.compile(r"(?:MissingSchema|InvalidSchema|InvalidURL): (?:Invalid URL|No connection adapters were "
+                        r"found for) '([^']{0,200})'")
+ADVICE_OBJECT_INFO = Advice("ComfyUI could not describe {classes} to the browser (`/object_info`): the node's own "
+                            "description (`INPUT_TYPES`) raised, so these nodes are missing from the node library and "
+                            "workflows that use them show them as missing. The custom node pack that defines them is "
+                            "broken or does not fit this ComfyUI: update it (or ComfyUI), or remove it",
+                            {"classes": "the node types"})
+#: Node types an object_info failure names, at most.
+MAX_CLASSES = 4
+#: A worker's echo of a node's failure follows ComfyUI's traceback within this many lines.
+MAX_ECHO_LINES = 5
 #: Errors whose own instructions are quoted, at most.
 MAX_OWN_WORDS = 3
-ADVICE_DAMAGED_FILE = Advice("The model file did not read whole (`{error}`): it is cut short or damaged, usually a "
-                             "download that stopped or a disk that filled up while it was written. Download it again "
-                             "(with room on the disk) and compare its size with the source's",
-                             {"error": "the safetensors error"})
+ADVICE_DAMAGED_FILE = Advice("The model file{where} did not read whole (`{error}`): it is cut short or damaged, "
+                             "usually a download that stopped or a disk that filled up while it was written. Download "
+                             "it again (with room on the disk) and compare its size with the source's",
+                             {"where": " that NODE (node N) loads from FOLDER", "error": "the safetensors error"})
+#: The models folders ComfyUI's own loaders read, by the loader's function (nodes.py).
+LOADER_FOLDERS = {
+    "load_unet": ("diffusion_models", "unet"), "load_checkpoint": ("checkpoints",), "load_vae": ("vae",),
+    "load_clip": ("text_encoders", "clip"), "load_lora": ("loras",), "load_controlnet": ("controlnet",),
+    "load_style_model": ("style_models",), "load_upscale_model": ("upscale_models",),
+}
 #: safetensors' errors for a file that is not whole (safetensors' `SafeTensorError` variants as Python prints them).
 DAMAGED_FILE_ERRORS = ("incomplete metadata, file not fully covered", "MetadataIncompleteBuffer", "HeaderTooLarge",
                        "HeaderTooSmall", "InvalidHeaderDeserialization")
@@ -61,6 +85,13 @@ SHAPE_ERRORS = ("Given normalized_shape=", "mat1 and mat2 shapes cannot be multi
                 "must match the size of tensor")
 #: ``Error(s) in loading state_dict for CLIPTextModel:`` followed by ``size mismatch for ...`` lines.
 STATE_DICT_ERROR = "Error(s) in loading state_dict for "
+ADVICE_NO_FILE = Advice("The workflow names model files that are not in ComfyUI's models folders: the loader got no "
+                        "path back for them (`'NoneType' object has no attribute 'lower'` in `load_torch_file`), in "
+                        "{callers}. Put each file there, or pick one that exists in the node; updating the node does "
+                        "not help", {"callers": "the loader (and the file its prompt's validation refused)"})
+#: ``load_torch_file(None)``: a loader's file name that ``folder_paths.get_full_path`` did not find.
+NO_FILE_ERROR = "'NoneType' object has no attribute 'lower'"
+NO_FILE_FRAME = ":load_torch_file"
 ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that node's code is CUDA-only; look for a "
                           "version or fork that supports MPS, or use another node", {"node": "the custom node"})
 
@@ -70,8 +101,8 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
     trigger="`!!! Exception during processing !!!` or a traceback that is not out of memory: prompts that "
     "failed in a node, named by the traceback's `custom_nodes/NAME/` frame, with the exception and its message "
     "(and what the message itself says to do, first).",
-    advice=(*OWN_WORDS_ADVICE, ADVICE_TORCH_API, ADVICE_DAMAGED_FILE, ADVICE_WRONG_FILE, ADVICE_SHAPES,
-            ADVICE_ROOT_MODULE, ADVICE_MODULE,
+    advice=(*OWN_WORDS_ADVICE, ADVICE_TORCH_API, ADVICE_NO_FILE, ADVICE_DAMAGED_FILE, ADVICE_WRONG_FILE, ADVICE_SHAPES,
+            ADVICE_BAD_URL, ADVICE_OBJECT_INFO, ADVICE_ROOT_MODULE, ADVICE_MODULE,
             ADVICE_MODULE_PART, ADVICE_NODE,
             ADVICE_READ, ADVICE_FRAMES, ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY),
 )
@@ -103,7 +134,8 @@ def _exception(facts: Facts) -> list[Finding]:
                       (_describe(g[0]) + (f" ×{len(g)}" if len(g) > 1 else "") for g in outside[:2]), len(outside),
                       "; ") + ".")
     first = distinct[0][0]
-    what = f"`{clip(first.error, 80)}`" + (f" in custom node `{first.node}`" if first.node else "")
+    what = (f"`{clip(first.error, 80)}`" + (" (a missing model file)" if _no_file_caller(first) is not None else "")
+            + (f" in custom node `{first.node}`" if first.node else ""))
     title = (f"{plural(len(prompts), 'prompt')} failed: {what}" if prompts
              else f"{plural(len(records), 'exception')} outside any prompt: {what}")
     mac = any(platform_of(facts, facts.run_at(g[0].record.source, g[0].record.line)) == "mac" for g in distinct)
@@ -121,16 +153,28 @@ def _exception(facts: Facts) -> list[Finding]:
     for group in distinct[:3]:
         f = group[0]
         torch_api = _torch_api(facts, f)
-        if torch_api is not None:
+        if f.node_class is not None:
+            classes = list(dict.fromkeys(e.node_class for e in group if e.node_class))
+            item = ADVICE_OBJECT_INFO(classes=_node_types(classes))
+        elif torch_api is not None:
             item = torch_api
+        elif _no_file_caller(f) is not None:
+            continue  # said once for them all, below
         elif any(e in f.error for e in DAMAGED_FILE_ERRORS):
-            item = ADVICE_DAMAGED_FILE(error=clip(f.error.split(": ", 1)[-1], 80))
+            item = ADVICE_DAMAGED_FILE(where=_file_place(facts, f), error=clip(f.error.split(": ", 1)[-1], 80))
         elif STATE_DICT_ERROR in f.error:
             item = ADVICE_WRONG_FILE(target=f.error.split(STATE_DICT_ERROR, 1)[1].strip().rstrip(":") or "the model")
         elif any(e in f.error for e in SHAPE_ERRORS):
             models = _sampling_models(facts, f.record)
             item = ADVICE_SHAPES(detail=clip(f.error.split(": ", 1)[-1], 140),
                                  models=f" (this prompt loaded {models})" if models else "")
+        elif f.node and BAD_URL_RE.search(f.error):
+            if f.node in told_nodes:
+                continue
+            told_nodes.add(f.node)
+            urls = dict.fromkeys(m.group(1) for g in distinct for e in g if e.node == f.node
+                                 for m in [BAD_URL_RE.search(e.error)] if m is not None)
+            item = ADVICE_BAD_URL(node=f.node, urls=" and ".join(f"`{clip(url, 80)!r}`" for url in urls))
         elif f.cuda_only and mac and f.node:
             item = ADVICE_CUDA_ONLY(node=f.node)
         elif f.node and any(n in f.error for n in NETWORK_ERRORS):
@@ -154,21 +198,100 @@ def _exception(facts: Facts) -> list[Finding]:
             continue
         if item not in advice:
             advice.append(item)
-    if not any(f.node or f.frame for group in distinct for f in group):
+    described = all(f.node_class for group in distinct for f in group)  # server.py get_object_info's failures
+    missing = _no_file_advice(facts, distinct)
+    if missing is not None:
+        advice.insert(0, missing)
+    if not any(f.node or f.frame or f.node_class for group in distinct for f in group):
         traced = next((f for group in distinct for f in group if f.frames), None)
         advice.append(_frames_advice(traced.frames) if traced is not None else ADVICE_READ())
-    advice.append(ADVICE_INPUTS())
+    if not described:
+        advice.append(ADVICE_INPUTS())
+    if described and not prompts:
+        classes = list(dict.fromkeys(f.node_class for group in distinct for f in group if f.node_class))
+        title = f"{plural(len(classes), 'node type')} could not be listed for the browser: {what}"
     return [finding(
         "exception", title, "high",
         f"{plural(sum(len(g) for g in listed), 'exception')} ({len(listed)} distinct): {shown}"
         + (". ComfyUI stops a prompt at the node that raised it." if prompts else
+           ". ComfyUI raised them while it listed its node types for the browser (`/object_info`), not in a prompt: "
+           "no prompt failed with them." if described else
            ". No prompt was running: it happened at start-up or in a background task, so no prompt failed with it.")
         + besides,
         advice,
         [f.evidence for group in distinct for f in group][:MAX_EVIDENCE],
         {"exceptions": len(records), "prompts": len(prompts),
          "failures": [{"node": g[0].node, "error": clip(g[0].error, 200), "count": len(g)} for g in distinct[:5]]},
-        sum(prompt_seconds(p) for p in facts.prompts_by_index(prompts)), prompts, total=len(records))]
+        sum(prompt_seconds(p) for p in facts.prompts_by_index(prompts)), prompts,
+        severity="warning" if described and not prompts else None, total=len(records))]
+
+
+def _file_place(facts: Facts, f: Failure) -> str:
+    """Which node read the file and from which models folder, as the log says (042: the worker's `Execution error
+    received: Node Type: UNETLoader, Node ID: 28`, `load_unet`'s folders, linked to `/runpod-volume/models/unet`)."""
+    end = f.record.end_line or f.record.line
+    echoed = next((ev for ev in facts.between(EventKind.ERROR_LINE, f.record.source, end, end + MAX_ECHO_LINES)
+                   if ev.fields.get("error") == "execution" and ev.fields.get("node_type")), None)
+    loader = next((frame for frame in reversed(f.frames) if frame.rsplit(":", 1)[-1] in LOADER_FOLDERS), None)
+    where = ""
+    if echoed is not None:
+        where = (f" that `{echoed.fields['node_type']}` (node {echoed.fields.get('node_id', '?')}, "
+                 f"{facts.lines_ref(echoed.source, echoed.line)}) loads")
+    elif loader is not None:
+        where = f" that `{loader}` loads"
+    if loader is None:
+        return where
+    folders = LOADER_FOLDERS[loader.rsplit(":", 1)[-1]]
+    run = facts.run_at(f.record.source, f.record.line)
+    paths = [ev for ev in (facts.run_events(EventKind.EXTRA_SEARCH_PATH, run) if run is not None else [])
+             if ev.fields.get("folder") in folders]
+    named = " or ".join(f"`models/{folder}`" for folder in folders)
+    if paths:
+        linked = " and ".join(f"`{ev.fields['path']}` ({facts.lines_ref(ev.source, ev.line)})" for ev in paths[:2])
+        return f"{where or ' loaded'} from {named}, here {linked},"
+    return f"{where or ' loaded'} from {named}"
+
+
+def _no_file_advice(facts: Facts, groups: list[list[Failure]]) -> str | None:
+    """One advice for every loader that got no path for its file, with the file the prompt's validation refused
+    it where that says (016: `ipadapter_file: 'ip-adapter-plus_sd15.bin'`, `control_net_name: …`)."""
+    callers: dict[str, str] = {}
+    for group in groups:
+        for f in group:
+            caller = _no_file_caller(f)
+            if caller is not None and not callers.get(caller):
+                callers[caller] = _refused_file(facts, f.record, caller)
+    if not callers:
+        return None
+    named = "; ".join(f"`{caller}`" + (f" ({refused})" if refused else "") for caller, refused in callers.items())
+    return ADVICE_NO_FILE(callers=named)
+
+
+def _no_file_caller(f: Failure) -> str | None:
+    """The loader that called ``load_torch_file`` with no path (``IPAdapterPlus.py:load_ipadapter_model``), when
+    that is the failure: ComfyUI's file lookup returns None for a name it does not find (016)."""
+    if NO_FILE_ERROR not in f.error or not f.frames or not f.frames[-1].endswith(NO_FILE_FRAME):
+        return None
+    return f.frames[-2] if len(f.frames) > 1 else f.frames[-1]
+
+
+def _refused_file(facts: Facts, record: ErrorRecord, caller: str) -> str:
+    """The file the prompt's own validation refused for that loader's input (``load_controlnet`` reads
+    ``control_net_name``), as a sentence; "" when its validation names none for it."""
+    prompt = next(iter(facts.prompts_by_index([record.prompt])), None) if record.prompt is not None else None
+    if prompt is None:
+        return ""
+    stem = caller.rsplit(":", 1)[-1].removeprefix("load_").split("_")[0].replace("_", "")
+    if not stem:
+        return ""
+    for ev in facts.between(EventKind.VALIDATION_DETAIL, record.source, prompt.line, record.line):
+        detail = str(ev.fields.get("detail") or "")
+        name, _, value = detail.partition(": ")
+        if ev.fields.get("reason") == "Value not in list" and name.replace("_", "").startswith(stem):
+            refused = value.split(" not in ", 1)[0]
+            where = facts.lines_ref(ev.source, ev.line)
+            return f"{where}: its prompt's validation refused `{name}: {clip(refused, 120)}`"
+    return ""
 
 
 def _root_module_advice(f: Failure) -> str | None:
@@ -196,6 +319,8 @@ class Failure:
     frame: str | None = None
     #: Its traceback's innermost frames, ``FILE:FUNCTION``.
     frames: tuple[str, ...] = ()
+    #: The node type ComfyUI was describing to the browser when it raised (server.py get_object_info).
+    node_class: str | None = None
 
 
 def _failure(facts: Facts, record: ErrorRecord) -> Failure:
@@ -217,8 +342,12 @@ def _failure(facts: Facts, record: ErrorRecord) -> Failure:
     cuda_only = any(ev.fields.get("cuda_call") for ev in tracebacks) or "not compiled with CUDA" in message
     frames = [str(f) for f in tb.fields.get("frames", [])] if tb is not None else []
     inner = innermost_caller(frames)
+    described = next((str(ev.fields["node_class"]) for ev in facts.between(
+        EventKind.ERROR_LINE, record.source, record.line - 1, record.line)
+        if ev.fields.get("error") == "object_info" and ev.fields.get("node_class")), None)
     return Failure(record, _error_evidence(facts, record), node, message, exc_type, cuda_only, module,
-                   cause if module else None, inner if TORCH_API.search(message) else None, tuple(frames))
+                   cause if module else None, inner if TORCH_API.search(message) else None, tuple(frames),
+                   described)
 
 
 def _frames_advice(frames: tuple[str, ...]) -> str:
@@ -251,8 +380,15 @@ def _sampling_models(facts: Facts, record: ErrorRecord) -> str:
     return ", ".join(f"`{name}`" for name in dict.fromkeys(names))
 
 
+def _node_types(classes: list[str]) -> str:
+    """```controlaux_hed`, `controlaux_midas` and 13 more node types`` (a node type when one)."""
+    shown = listing((f"`{c}`" for c in classes[:MAX_CLASSES]), len(classes), ", ")
+    return f"the node type {shown}" if len(classes) == 1 else f"{len(classes)} node types ({shown})"
+
+
 def _describe(f: Failure) -> str:
-    return f"`{clip(f.error, 100)}`" + (f" in custom node `{f.node}`" if f.node else "")
+    missing = " (a missing model file)" if _no_file_caller(f) is not None else ""
+    return f"`{clip(f.error, 100)}`{missing}" + (f" in custom node `{f.node}`" if f.node else "")
 
 
 def _error_evidence(facts: Facts, record: ErrorRecord) -> Evidence:

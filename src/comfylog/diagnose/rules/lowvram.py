@@ -6,14 +6,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ...events import Event, EventKind, Phase
-from ...model import Evidence, Finding, Load, ProgressBar, Run
+from ...model import Evidence, Finding, Load, Run
 from ...text import dur, gb, plural, with_article
 from ..dynamic_vram import gguf_legacy_lines
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import SMALL_GPU_MB, UNLIMITED_MB, Facts, gpu_phrase, gpu_vram_mb, is_timed
+from ..holders import ADVICE_FREE_HOLDER, FREE_BETWEEN, FREE_WITHIN, STARVED_SHARE, Holder, before, find_holder
 
-#: A partial load offered less than this share of the GPU's VRAM was starved, not too big.
-STARVED_SHARE = 0.10
 #: A model whose size is known is "too big" beyond this share of the GPU's VRAM.
 TOO_BIG_SHARE = 0.8
 #: ComfyUI's floor for the VRAM a partial load is offered (model_management.load_models_gpu: 64 MB in
@@ -24,10 +23,6 @@ ROOMY_SHARE = 0.5
 #: A partial load that left at most this share of the model's weights in RAM costs nothing measurable:
 #: moving 5% of the weights per step is a few percent of a step even over a slow PCIe link.
 NEGLIGIBLE_SHARE = 0.05
-#: Progress bars of libraries that load a model outside ComfyUI's model management: diffusers' pipelines
-#: and transformers' sharded checkpoints. Custom nodes that run models of their own use them; ComfyUI's
-#: loaders do not.
-OUTSIDE_LOAD_BARS = ("Loading pipeline components", "Loading checkpoint shards")
 
 ADVICE_LOADER = Advice("Load the models on the main GPU: check the loader node's device / offload option (UNet, "
                        "GGUF, VAE and text-encoder loaders)")
@@ -40,15 +35,6 @@ ADVICE_SMALLER_WEIGHTS = Advice("Use smaller weights (fp8, GGUF) or a smaller te
 ADVICE_EXPECTED = Advice("Expected on this GPU; quantized weights (fp8, GGUF Q4-Q5) or a smaller model reduce the "
                          "offloading")
 ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM removes it")
-ADVICE_FREE_HOLDER = Advice(
-    "Free the VRAM {holder} holds before these models load: {how}",
-    {"holder": "a custom node's own model", "how": "the node's own unload or clear-cache option, if it has one; else "
-     "restart ComfyUI between that workflow and this one (or run that node in a prompt of its own)"})
-#: How to free a custom node's model: restart between workflows, or split the one workflow that holds both.
-FREE_BETWEEN = ("the node's own unload or clear-cache option, if it has one; else restart ComfyUI between that "
-                "workflow and this one")
-FREE_WITHIN = ("the node's own unload or offload option, if it has one; else run that node in a prompt of its "
-               "own and restart ComfyUI before the rest")
 ADVICE_SMALLER_JOB = Advice("Make the job smaller so its computation leaves VRAM for the weights: fewer frames (or "
                             "a shorter context window), a lower resolution or a smaller batch")
 ADVICE_NOTHING = Advice("Nothing to change for these loads: the share of the weights left in RAM is too small to "
@@ -153,9 +139,9 @@ def _lowvram(facts: Facts) -> list[Finding]:
     said = Said(what, where, cost_text, evidence, figures, load_s, affected, lines_total)
     first = min(starved, key=lambda ld: (ld.source, ld.line)) if starved else None
     first_run = facts.run_at(first.source, first.line) if first is not None else None
-    bars, fair = ([], []) if first is None or first_run is None else _before(
+    bars, fair = ([], []) if first is None or first_run is None else before(
         facts, first_run, (first.source, first.line), vram)
-    holder = (_holder(facts, first_run, (first.source, first.line), bars, fair)
+    holder = (find_holder(facts, first_run, (first.source, first.line), bars, fair)
               if telling and first is not None and first_run is not None else None)
     if holder is not None:
         return [_held_finding(facts, holder, starved, full_sizes, vram, said)]
@@ -283,65 +269,6 @@ class Said:
     load_s: float
     affected: set[int]
     total: int
-
-
-@dataclass(frozen=True)
-class Holder:
-    """What the log shows loading a model outside ComfyUI's model management before the starved loads."""
-
-    name: str
-    source: int
-    line: int
-    evidence: Evidence
-    #: What the cited line says, where the name does not (``, `Loading pipeline components` ``).
-    quote: str = ""
-
-
-def _before(facts: Facts, run: Run, at: tuple[int, int], vram: int) -> tuple[list[ProgressBar], list[Load]]:
-    """The progress bars and the fairly offered loads (a tenth of the GPU or more) of ``run``'s prompts
-    before ``at``, in log order: read through the prompts' own indexes, not the whole tables."""
-    bars: list[ProgressBar] = []
-    fair: list[Load] = []
-    for prompt in facts.prompts_of_run(run.index):
-        if (prompt.source, prompt.line) > at:
-            break
-        bars += [bar for bar in facts.bars_of(prompt) if (bar.source, bar.end_line) < at]
-        fair += [ld for ld in facts.loads_of(prompt) if (ld.source, ld.line) < at and ld.usable_mb is not None
-                 and STARVED_SHARE * vram <= ld.usable_mb < UNLIMITED_MB]
-    return bars, fair
-
-
-def _holder(facts: Facts, run: Run, at: tuple[int, int], bars: list[ProgressBar], fair: list[Load]) -> Holder | None:
-    """The last model loaded outside ComfyUI's model management before the first starved load, in its run.
-
-    A custom node's own ``[Node] Loading … model`` line (not followed by its ``Unloading`` line), or a
-    diffusers / transformers loading bar. None when a load between it and the starved ones was offered a
-    fair share of the GPU (the VRAM was free after it, so it did not hold it).
-    """
-    loading: dict[str, Event] = {}  # each node's first `Loading` line since its last `Unloading` one
-    unloaded: set[str] = set()
-    for ev in facts.run_events(EventKind.NODE_MODEL, run):
-        if (ev.source, ev.line) >= at:
-            break
-        node = str(ev.fields.get("node"))
-        if ev.fields.get("action") != "Loading":
-            unloaded.add(node)
-        elif node in unloaded or node not in loading:
-            unloaded.discard(node)
-            loading[node] = ev
-    found = [Holder(f"`{node}`'s model", ev.source, ev.line, facts.cite_event(ev))
-             for node, ev in loading.items() if node not in unloaded]
-    for bar in bars:
-        label = bar.label or ""
-        if label.startswith(OUTSIDE_LOAD_BARS):
-            library = "diffusers pipeline" if label.startswith(OUTSIDE_LOAD_BARS[0]) else "transformers model"
-            cited = facts.cite(bar.source, bar.end_line, label)
-            found.append(Holder(f"a {library}", bar.source, bar.end_line, cited, f", `{label.rstrip('.: ')}`"))
-    if not found:
-        return None
-    holder = max(found, key=lambda h: (h.source, h.line))
-    freed = any((holder.source, holder.line) < (ld.source, ld.line) for ld in fair)
-    return None if freed else holder
 
 
 def _at_most(least: float) -> str:

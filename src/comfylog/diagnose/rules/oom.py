@@ -12,6 +12,7 @@ from ..dynamic_vram import overcommits
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip, event_line
 from ..facts import Facts, gpu_phrase, gpu_vram_mb, prompt_seconds
+from ..holders import ADVICE_FREE_HOLDER, FREE_BETWEEN, FREE_WITHIN, STARVED_SHARE, Holder, before, find_holder
 from ..memory import (
     ADVICE_EXPANDABLE,
     ADVICE_SMALLER_IMAGE,
@@ -94,7 +95,7 @@ UNIFIED_SHARE = 0.55
             ADVICE_TILED_OFFLOAD, ADVICE_TILED_OFFLOAD_DYNAMIC, ADVICE_LOAD_OFFLOAD_ALREADY,
             ADVICE_TILED_OFFLOAD_ALREADY, ADVICE_MPS, ADVICE_MPS_DISCRETE,
             ADVICE_DIRECTML, ADVICE_OTHER_PROCESS, ADVICE_OUTSIDE_PYTORCH, ADVICE_OUTSIDE_POOL,
-            *ALLOC_ADVICE, ADVICE_BIGGER_MAC, ADVICE_BIGGER_GPU),
+            *ALLOC_ADVICE, ADVICE_FREE_HOLDER, ADVICE_BIGGER_MAC, ADVICE_BIGGER_GPU),
 )
 def _oom(facts: Facts) -> list[Finding]:
     claimed = overcommits(facts)  # dynamic VRAM's staging overcommit tells those (staging-overcommit)
@@ -183,14 +184,44 @@ def _oom(facts: Facts) -> list[Finding]:
             advice.append(alloc)
             if alloc_line is not None:
                 evidence.append(facts.cite_event(alloc_line))
+    held = _held(facts, records)
+    if held is not None:  # 019: a TTS node's model held the GPU; the lowvram finding names it too
+        holder, within = held
+        why += (f" Before it, a custom node loaded {holder.name} ({facts.lines_ref(holder.source, holder.line)}"
+                f"{holder.quote}) itself, outside ComfyUI's model management, and ComfyUI's own loads in that "
+                "prompt were offered almost no VRAM: that model likely held the GPU, and ComfyUI cannot unload it.")
+        advice.insert(0, ADVICE_FREE_HOLDER(holder=holder.name, how=FREE_WITHIN if within else FREE_BETWEEN))
+        evidence.insert(1, holder.evidence)
     if discrete_gb is None:
         advice.append(ADVICE_BIGGER_MAC() if device.startswith("mps") else ADVICE_BIGGER_GPU())
     return [finding(
         "oom", f"Out of GPU memory: {plural(len(records), 'OOM error')}" + (
             f" in {plural(len(prompts), 'prompt')}" if prompts else ""), "high", why, advice, evidence,
         {"errors": len(records), "prompts": len(prompts), "total_vram_mb": gpu_vram_mb(run),
-         "device": run.gpu if run else None, **({"video": video} if video else {})},
+         "device": run.gpu if run else None, **({"video": video} if video else {}),
+         **({"holder_line": held[0].line} if held is not None else {})},
         cost, prompts, total=len(records))]
+
+
+def _held(facts: Facts, records: list[ErrorRecord]) -> tuple[Holder, bool] | None:
+    """A model loaded outside ComfyUI's model management that likely held the VRAM an OOM's prompt lacked: its
+    prompt's loads were starved (offered under a tenth of the GPU) after it. With whether it is the same prompt's."""
+    for record in records:
+        run = facts.run_at(record.source, record.line)
+        vram = gpu_vram_mb(run) if run is not None else None
+        prompt = next(iter(facts.prompts_by_index([record.prompt])), None) if record.prompt is not None else None
+        if run is None or vram is None or prompt is None:
+            continue
+        starved = [ld for ld in facts.loads_of(prompt) if ld.usable_mb is not None
+                   and ld.usable_mb < STARVED_SHARE * vram and (ld.source, ld.line) < (record.source, record.line)]
+        if not starved:
+            continue
+        first = min(starved, key=lambda ld: (ld.source, ld.line))
+        bars, fair = before(facts, run, (first.source, first.line), vram)
+        holder = find_holder(facts, run, (first.source, first.line), bars, fair)
+        if holder is not None:
+            return holder, (holder.source, holder.line) > (prompt.source, prompt.line)
+    return None
 
 
 STAGE_PHRASES = {

@@ -29,7 +29,8 @@ ADVICE_WARM = Advice("Keep workers warm (models stay in RAM between jobs) and av
 
 @rule(
     "slow-load", "warning", Phase.LOAD,
-    trigger=f"A prompt that loads only completely (no partial loads) spends {SLOW_LOAD_MIN_S:.0f} s or more "
+    trigger=f"A prompt that loads only completely (no partial loads) and gets to sampling (one that failed before "
+    f"may have read weights it never loaded) spends {SLOW_LOAD_MIN_S:.0f} s or more "
     f"loading at under {SLOW_LOAD_MB_S:.0f} MB/s (MB of `loaded completely` / load seconds), far below a "
     "local disk: typically a network volume; or models read from a RunPod network volume (`Adding extra search "
     f"path ... {NETWORK_VOLUME}/...`) by prompts that load slowly, partial loads included. Without usable "
@@ -52,6 +53,8 @@ def _slow_load(facts: Facts) -> list[Finding]:
             continue
         if bars:
             continue  # download bars move data comfylog cannot size
+        if prompt.status != "ok" and not any(b.is_sampling for b in facts.bars_of(prompt)):
+            continue  # failed before sampling: it read weights it never moved to the GPU (044), unsized
         mb = _weights_mb(loads)
         if mb >= SLOW_LOAD_MIN_MB and mb / load_s < SLOW_LOAD_MB_S:
             slow.append((prompt, mb, load_s))
