@@ -120,6 +120,43 @@ def test_a_generated_benchmark_log_segments_the_same(tmp_path: Path, monkeypatch
 
 
 @needs_native
+@pytest.mark.skipif(not REAL_LOGS, reason="no corpus")
+def test_blocks_pickled_in_rust_read_back_as_pythons_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole spool blocks are pickled by the Rust side (native/src/segment/pickle.rs), never made as
+    Python objects: with blocks of a few records every real log puts most of its records through that
+    path, and every record read back equals the one Python's segmenter made and pickle read back."""
+    import comfylog.segment.segmenter as pysegmenter
+    import comfylog.spool as spool
+
+    monkeypatch.setattr(spool, "BLOCK", 5)
+    monkeypatch.setattr(segnative, "RUN_BLOCK", 2)
+    monkeypatch.setattr(pysegmenter, "RUN_BLOCK", 2)
+    pickled = 0
+    add_pickled = spool.Spool.add_pickled
+
+    def counting(self: spool.Spool[object], data: bytes, decoded: int) -> None:
+        nonlocal pickled
+        pickled += 1
+        add_pickled(self, data, decoded)
+
+    monkeypatch.setattr(spool.Spool, "add_pickled", counting)
+    for path in REAL_LOGS[::3]:
+        assert_same([path], monkeypatch)
+    assert pickled > 100
+    path = next(p for p in REAL_LOGS if p.name.startswith("001-"))
+    tables = {}
+    for which in ("python", "native"):
+        with monkeypatch.context() as m:
+            m.setenv("COMFYLOG_SCANNER", "native")
+            m.setenv("COMFYLOG_SEGMENTER", which)
+            report = analyze_paths([str(path)], evidence=False)
+        tables[which] = [list(t) for t in (report.runs, report.prompts, report.progress_bars, report.loads,
+                                           report.errors)]
+        assert report.prompts.on_disk and report.loads.on_disk and report.progress_bars.on_disk
+    assert tables["native"] == tables["python"]
+
+
+@needs_native
 def test_an_input_the_port_cannot_segment_goes_to_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """ComfyUI-Manager's start time with a UTC offset: Python's fromisoformat reads it (an aware time,
     which the segmenter then ignores), the port reads only naive times and refuses the input. The

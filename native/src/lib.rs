@@ -76,6 +76,8 @@ struct State {
     segmenter: Option<segment::Segmenter>,
     /// Why the segmenter gave up on this input (segment::NotPorted), if it did.
     refused: Option<String>,
+    /// The segmenter's final records on their way to Python, whole blocks pickled (pickle.rs).
+    spill: Option<segment::pickle::Spill>,
 }
 
 type Scanned = Result<(State, Vec<Item>), String>;
@@ -83,7 +85,7 @@ type Scanned = Result<(State, Vec<Item>), String>;
 /// A block's work as `feed` hands it over.
 enum Done {
     Items(Vec<Item>),
-    Records(segment::Final),
+    Records(segment::pickle::Handed),
 }
 
 impl State {
@@ -106,6 +108,9 @@ impl State {
                 self.refused = Some(why);
             }
         }
+        if let (None, Some(spill)) = (&self.refused, &mut self.spill) {
+            spill.absorb(seg.take_final());
+        }
         Vec::new()
     }
 
@@ -114,8 +119,13 @@ impl State {
         let rest = self.input.close();
         let rest = self.segmented(table, rest);
         if let (Some(seg), None) = (&mut self.segmenter, &self.refused) {
-            if let Err(segment::NotPorted(why)) = seg.finish() {
-                self.refused = Some(why);
+            match seg.finish() {
+                Err(segment::NotPorted(why)) => self.refused = Some(why),
+                Ok(()) => {
+                    if let Some(spill) = &mut self.spill {
+                        spill.absorb(seg.take_final());
+                    }
+                }
             }
         }
         rest
@@ -248,8 +258,10 @@ impl Scanner {
     /// `redaction`: (plain needles, needles looked for in the lower-cased text, `redact(text)`):
     /// a line holding a needle goes through `redact` once cleaned, before anything reads it.
     ///
-    /// `segmenter`: (the record builder, the segmenter's rows, the input's first run and prompt
-    /// index) to segment in Rust: `feed` and `close` then give the records made final, not items.
+    /// `segmenter`: (the record builder, the segmenter's rows, the bar table, the input's first run
+    /// and prompt index, the records per spool block of runs, prompts, bars, loads and errors) to
+    /// segment in Rust: `feed` and `close` then give the records made final, not items (whole
+    /// blocks as pickles, topy::RecordBuilder::to_python).
     #[new]
     #[pyo3(signature = (table_text, builder, source, redaction=None, segmenter=None))]
     #[allow(clippy::type_complexity)]
@@ -265,6 +277,7 @@ impl Scanner {
             Vec<(String, String)>,
             u64,
             u64,
+            [usize; 5],
         )>,
     ) -> PyResult<Scanner> {
         let table = compiled_table(table_text)?;
@@ -278,9 +291,9 @@ impl Scanner {
                 Some(redact),
             ),
         };
-        let (records, segmenter) = match segmenter {
-            None => (None, None),
-            Some((records, rows, bars, first_run_index, first_prompt_index)) => {
+        let (records, segmenter, spill) = match segmenter {
+            None => (None, None, None),
+            Some((records, rows, bars, first_run_index, first_prompt_index, blocks)) => {
                 let cfg = segment::Config {
                     source: source.bind(py).extract()?,
                     first_run_index,
@@ -288,7 +301,12 @@ impl Scanner {
                     rows: Arc::new(seg_rows(&table, rows)?),
                     bars: Arc::new(seg_bars(bars)?),
                 };
-                (Some(records), Some(segment::Segmenter::new(cfg)))
+                let spill = segment::pickle::Spill::new(records.get().names(), blocks);
+                (
+                    Some(records),
+                    Some(segment::Segmenter::new(cfg)),
+                    Some(spill),
+                )
             }
         };
         let notable = records
@@ -300,6 +318,7 @@ impl Scanner {
                 redact,
                 segmenter,
                 refused: None,
+                spill,
             }),
             table,
             builder,
@@ -321,11 +340,11 @@ impl Scanner {
             let state = self.state.take().expect("state between blocks");
             let scanned = py.detach(|| scan_with(state, &table, block));
             items.append(&mut self.settle(scanned)?);
-            let done = self.done(items)?;
+            let done = self.done(items, false)?;
             return self.handed(py, done);
         }
         // what is done is taken before the state goes to the thread, made Python's while it scans
-        let done = self.done(items)?;
+        let done = self.done(items, false)?;
         let state = self.state.take().expect("state between blocks");
         let data = block.to_vec();
         self.scanning = Some(std::thread::spawn(move || scan_with(state, &table, &data)));
@@ -344,7 +363,7 @@ impl Scanner {
             })
         });
         items.append(&mut self.settle(closed)?);
-        let done = self.done(items)?;
+        let done = self.done(items, true)?;
         self.handed(py, done)
     }
 
@@ -447,7 +466,7 @@ impl Scanner {
 impl Scanner {
     /// What is done: the items, or with the native segmenter the records made final (or
     /// NotPorted: the input is left to Python's segmenter).
-    fn done(&mut self, items: Vec<Item>) -> PyResult<Done> {
+    fn done(&mut self, items: Vec<Item>, ended: bool) -> PyResult<Done> {
         if self.records.is_none() {
             return Ok(Done::Items(items));
         }
@@ -455,8 +474,8 @@ impl Scanner {
         if let Some(why) = &state.refused {
             return Err(NotPorted::new_err(why.clone()));
         }
-        let seg = state.segmenter.as_mut().expect("a segmenter");
-        Ok(Done::Records(seg.take_final()))
+        let spill = state.spill.as_mut().expect("a segmenter's spill");
+        Ok(Done::Records(spill.hand(ended)))
     }
 
     /// What is done as Python objects: a list of items, or the records' (runs, prompts, bars,

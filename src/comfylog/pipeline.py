@@ -135,8 +135,8 @@ def _segment_natively(index: int, log: LogInput, report: Report) -> tuple[Native
     source = log.source
     seen = Replay() if log.reopen is None else None
     redactions = dict(source.redactions)
-    parser = NativeParser(index, source, segment=(len(report.runs), len(report.prompts)))
     seg = NativeSegmenter(index)
+    parser = NativeParser(index, source, segment=(len(report.runs), len(report.prompts), seg.blocks))
     try:
         for block in log.blocks:
             if seen is not None:

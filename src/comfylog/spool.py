@@ -109,16 +109,33 @@ class Spool(Sequence[T], Generic[T]):
         self.extend(items)
         return self
 
+    @property
+    def block(self) -> int:
+        """Records per block on disk."""
+        return self._block
+
+    def add_pickled(self, data: bytes, decoded: int) -> None:
+        """Add a whole block of final records, already pickled as a list and zlib-compressed (the Rust
+        segmenter writes them: native/src/segment/pickle.rs), with the estimated bytes of the records
+        it decodes to. The records before it must be whole blocks too (none in memory)."""
+        if self._tail:
+            raise ValueError("a pickled block follows records in memory")
+        self._write(data, decoded, self._block)
+
     def _spill(self, chunk: list[T]) -> None:
         pickled = pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
-        data = zlib.compress(pickled, 1)
+        self._write(zlib.compress(pickled, 1), len(pickled) * DECODED_PER_PICKLED, len(chunk))
+
+    def _write(self, data: bytes, decoded: int, records: int) -> None:
+        """A block to the temporary file: its compressed pickle, the estimated bytes of its records
+        decoded, how many."""
         if self._file is None:
             self._file = tempfile.TemporaryFile(prefix="comfylog-")
         offset = self._file.seek(0, 2)
         self._file.write(data)
-        self._extents.append((offset, len(data), len(pickled) * DECODED_PER_PICKLED))
-        self._spilled += len(chunk)
-        _Kept.spilled += len(chunk)
+        self._extents.append((offset, len(data), decoded))
+        self._spilled += records
+        _Kept.spilled += records
 
     # ---- reading ------------------------------------------------------------------------------
     @property

@@ -4,8 +4,10 @@
 //! exactly as Python does is refused (`NotPorted`), never segmented differently: the caller then
 //! segments it with Python.
 
+pub mod emit;
 pub mod event;
 pub mod phases;
+pub mod pickle;
 pub mod records;
 pub mod topy;
 

@@ -128,17 +128,25 @@ def _segmenter_bars() -> list[tuple[str, str]]:
     return [(row.kind.value, row.regex.pattern) for row in BAR_ROWS]
 
 
+#: A whole spool block the Rust segmenter pickled and compressed as spool.py does (native/src/segment/
+#: pickle.rs): (its bytes, the estimated bytes of the records it decodes to).
+PickledBlock = tuple[bytes, int]
 #: What the native segmenter's scanner hands over per block: the records made final, per table
-#: (runs, prompts, progress bars, loads, errors), oldest first.
-Records = tuple[list[Run], list[Prompt], list[ProgressBar], list[Load], list[ErrorRecord]]
+#: (runs, prompts, progress bars, loads, errors), oldest first, as parts: whole blocks pickled, or
+#: lists of records (a block pickle could not write, the input's last records).
+Records = tuple[list[PickledBlock | list[Any]], ...]
 
 
 class NativeParser:
     """The Python Parser's interface over the native scanner: feed blocks, get Events and Activities."""
 
-    def __init__(self, source: int = 0, reading: Source | None = None, segment: tuple[int, int] | None = None) -> None:
-        """``segment``: (the input's first run index, its first prompt index) to segment in Rust
-        (segment/native.py): ``feed_records`` and ``close_records`` then replace ``feed`` and ``close``."""
+    def __init__(
+        self, source: int = 0, reading: Source | None = None,
+        segment: tuple[int, int, tuple[int, int, int, int, int]] | None = None,
+    ) -> None:
+        """``segment``: (the input's first run index, its first prompt index, the records per block of the
+        spools of runs, prompts, bars, loads and errors) to segment in Rust (segment/native.py):
+        ``feed_records`` and ``close_records`` then replace ``feed`` and ``close``."""
         module = native_module()
         if module is None:
             raise ScannerUnavailable("the native scanner is not installed")
@@ -151,7 +159,7 @@ class NativeParser:
             redaction = (plain, folded, lambda text: redactor.redact(text, counts))
         segmenting = None
         if segment is not None:
-            segmenting = (_record_builder(module), _segmenter_rows(), _segmenter_bars(), segment[0], segment[1])
+            segmenting = (_record_builder(module), _segmenter_rows(), _segmenter_bars(), *segment)
         try:
             self._scanner = module.Scanner(TABLE_TEXT, _item_builder(module), source, redaction, segmenting)
         except ValueError as exc:  # the table holds a row Rust's regex cannot run
