@@ -9,10 +9,12 @@ natively (no fallback): a log that starts falling back is a regression of the po
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from comfylog.events import EventKind
 from comfylog.parse.native import native_module
@@ -134,10 +136,10 @@ def test_blocks_pickled_in_rust_read_back_as_pythons_own(monkeypatch: pytest.Mon
     pickled = 0
     add_pickled = spool.Spool.add_pickled
 
-    def counting(self: spool.Spool[object], data: bytes, decoded: int) -> None:
+    def counting(self: spool.Spool[object], data: bytes, decoded: int, json_rows: str | None = None) -> None:
         nonlocal pickled
         pickled += 1
-        add_pickled(self, data, decoded)
+        add_pickled(self, data, decoded, json_rows)
 
     monkeypatch.setattr(spool.Spool, "add_pickled", counting)
     for path in REAL_LOGS[::3]:
@@ -154,6 +156,18 @@ def test_blocks_pickled_in_rust_read_back_as_pythons_own(monkeypatch: pytest.Mon
                                            report.errors)]
         assert report.prompts.on_disk and report.loads.on_disk and report.progress_bars.on_disk
     assert tables["native"] == tables["python"]
+
+
+@needs_native
+@settings(max_examples=2000, deadline=None)
+@given(st.floats(allow_nan=True, allow_infinity=True) | st.floats(min_value=1e3, max_value=1e5), st.text())
+def test_json_rows_written_in_rust_spell_values_as_python(x: float, text: str) -> None:
+    """The rows written beside the pickled blocks spell floats as repr does (ties to even among the
+    shortest digits) and escape texts as json does (ensure_ascii=False)."""
+    module = native_module()
+    assert module is not None
+    text = text.encode("utf-8", "replace").decode()  # Rust text is valid UTF-8: no lone surrogates
+    assert module.json_spelling(x, text) == (json.dumps(x), json.dumps(text, ensure_ascii=False))
 
 
 @needs_native

@@ -548,6 +548,16 @@ fn segmenter_constants() -> Vec<(&'static str, f64)> {
     segment::shared_constants()
 }
 
+/// How the JSON rows written beside pickled blocks (segment/jsonrows.rs) spell a float and a text
+/// (a test compares them with Python's json on any value).
+#[pyfunction]
+fn json_spelling(x: f64, text: &str) -> (String, String) {
+    let (mut float, mut quoted) = (String::new(), String::new());
+    segment::jsonrows::float(&mut float, x);
+    segment::jsonrows::text(&mut quoted, text);
+    (float, quoted)
+}
+
 /// The clean text of the lines `wanted` (ascending numbers) of a block of whole lines whose first
 /// line is number `before + 1`, and how many lines the block holds (read/lines.py's `lines_at`:
 /// a finding's evidence read back without decoding every line before it).
@@ -584,6 +594,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pick_lines, m)?)?;
     m.add_function(wrap_pyfunction!(segmenter_kinds, m)?)?;
     m.add_function(wrap_pyfunction!(segmenter_constants, m)?)?;
+    m.add_function(wrap_pyfunction!(json_spelling, m)?)?;
     m.add_class::<Scanner>()?;
     m.add_class::<ItemBuilder>()?;
     m.add_class::<RecordBuilder>()?;

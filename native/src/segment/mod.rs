@@ -6,6 +6,7 @@
 
 pub mod emit;
 pub mod event;
+pub mod jsonrows;
 pub mod phases;
 pub mod pickle;
 pub mod records;

@@ -8,6 +8,7 @@
 //! shares the objects topy.rs caches.
 
 use super::emit::{self, Class, Shape, Sink};
+use super::jsonrows;
 use super::phases::Ts;
 use super::records::{Bar, BarKind, ErrorRec, Load, Prompt, Run};
 use super::Final;
@@ -368,12 +369,20 @@ impl Sink for Pickler<'_> {
 pub struct Block {
     pub data: Vec<u8>,
     pub decoded: usize,
+    /// The records' rows of `--format json`, joined as render/json.py joins them (jsonrows.rs),
+    /// for the tables that have them.
+    pub rows: Option<String>,
 }
+
+/// How a table's records are written: to the pickle, and (for most tables) as JSON rows.
+type Emit<T> = fn(&mut Pickler<'_>, &T) -> R;
+type Rows<T> = Option<fn(&mut String, &T)>;
 
 fn block<T>(
     names: &Names,
     records: &[T],
-    emit: fn(&mut Pickler<'_>, &T) -> R,
+    emit: Emit<T>,
+    rows: Rows<T>,
 ) -> Result<Block, Unpicklable> {
     let mut p = Pickler::new(names);
     p.begin(Shape::List)?;
@@ -390,7 +399,21 @@ fn block<T>(
     );
     z.write_all(&pickled).expect("compressing into memory");
     let data = z.finish().expect("compressing into memory");
-    Ok(Block { data, decoded })
+    let rows = rows.map(|row| {
+        let mut text = String::new();
+        for (i, record) in records.iter().enumerate() {
+            if i > 0 {
+                text.push_str(jsonrows::ROW_SEPARATOR);
+            }
+            row(&mut text, record);
+        }
+        text
+    });
+    Ok(Block {
+        data,
+        decoded,
+        rows,
+    })
 }
 
 /// What a table hands over, in order: whole blocks pickled here, or records for Python to make
@@ -403,16 +426,18 @@ pub enum Part<T> {
 /// One table's records on their way to its spool: a block is pickled once it is full.
 pub struct Table<T> {
     block: usize,
-    emit: fn(&mut Pickler<'_>, &T) -> R,
+    emit: Emit<T>,
+    rows: Rows<T>,
     pending: Vec<T>,
     parts: Vec<Part<T>>,
 }
 
 impl<T> Table<T> {
-    fn new(block: usize, emit: fn(&mut Pickler<'_>, &T) -> R) -> Self {
+    fn new(block: usize, emit: Emit<T>, rows: Rows<T>) -> Self {
         Table {
             block: block.max(1),
             emit,
+            rows,
             pending: Vec::new(),
             parts: Vec::new(),
         }
@@ -432,7 +457,7 @@ impl<T> Table<T> {
             if chunk.is_empty() {
                 break;
             }
-            match block(names, &chunk, self.emit) {
+            match block(names, &chunk, self.emit, self.rows) {
                 Ok(b) => self.parts.push(Part::Block(b)),
                 Err(Unpicklable) => self.parts.push(Part::Records(chunk)),
             }
@@ -479,15 +504,31 @@ impl Spill {
     pub fn new(names: Arc<Names>, blocks: [usize; 5]) -> Self {
         Spill {
             names,
-            runs: Table::new(blocks[0], |p: &mut Pickler<'_>, r: &Run| emit::run(p, r)),
-            prompts: Table::new(blocks[1], |p: &mut Pickler<'_>, r: &Prompt| {
-                emit::prompt(p, r)
-            }),
-            bars: Table::new(blocks[2], |p: &mut Pickler<'_>, r: &Bar| emit::bar(p, r)),
-            loads: Table::new(blocks[3], |p: &mut Pickler<'_>, r: &Load| emit::load(p, r)),
-            errors: Table::new(blocks[4], |p: &mut Pickler<'_>, r: &ErrorRec| {
-                emit::error(p, r)
-            }),
+            runs: Table::new(
+                blocks[0],
+                |p: &mut Pickler<'_>, r: &Run| emit::run(p, r),
+                None,
+            ),
+            prompts: Table::new(
+                blocks[1],
+                |p: &mut Pickler<'_>, r: &Prompt| emit::prompt(p, r),
+                Some(jsonrows::prompt),
+            ),
+            bars: Table::new(
+                blocks[2],
+                |p: &mut Pickler<'_>, r: &Bar| emit::bar(p, r),
+                Some(jsonrows::bar),
+            ),
+            loads: Table::new(
+                blocks[3],
+                |p: &mut Pickler<'_>, r: &Load| emit::load(p, r),
+                Some(jsonrows::load),
+            ),
+            errors: Table::new(
+                blocks[4],
+                |p: &mut Pickler<'_>, r: &ErrorRec| emit::error(p, r),
+                Some(jsonrows::error),
+            ),
             notable: Vec::new(),
             notable_counts: Vec::new(),
         }
@@ -604,7 +645,7 @@ mod tests {
     #[test]
     fn a_table_pickles_whole_blocks_and_hands_the_rest_at_the_end() {
         let names = names();
-        let mut table: Table<ErrorRec> = Table::new(2, |p, e| emit::error(p, e));
+        let mut table: Table<ErrorRec> = Table::new(2, |p, e| emit::error(p, e), None);
         let error = |line| ErrorRec {
             prompt: None,
             kind: "error",

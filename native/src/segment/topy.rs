@@ -249,7 +249,7 @@ impl RecordBuilder {
         Arc::clone(&self.names)
     }
 
-    /// A table's parts as Python's: a block as (its compressed pickle, the estimated bytes it decodes to), records
+    /// A table's parts as Python's: a block as (its compressed pickle, the estimated bytes it decodes to, its JSON rows or None), records
     /// as a list of objects.
     fn parts<'py, T>(
         &self,
@@ -263,7 +263,7 @@ impl RecordBuilder {
             match part {
                 Part::Block(block) => {
                     let data = PyBytes::new(py, &block.data);
-                    made.push((data, block.decoded).into_bound_py_any(py)?);
+                    made.push((data, block.decoded, block.rows).into_bound_py_any(py)?);
                 }
                 Part::Records(records) => {
                     for record in &records {
@@ -277,7 +277,7 @@ impl RecordBuilder {
     }
 
     /// What the tables handed over, as Python objects: per table (runs, prompts, bars, loads,
-    /// errors) a list of parts in order, each a block `(bytes, decoded bytes)` or a list of records.
+    /// errors) a list of parts in order, each a block `(bytes, decoded bytes, JSON rows)` or a list of records.
     pub fn to_python<'py>(&self, py: Python<'py>, done: Handed) -> PyResult<Bound<'py, PyTuple>> {
         let mut sink = Objects::new(py, self);
         let tables = [
