@@ -129,8 +129,9 @@ def _segmenter_bars() -> list[tuple[str, str]]:
 
 
 #: A whole spool block the Rust segmenter pickled and compressed as spool.py does (native/src/segment/
-#: pickle.rs): (its bytes, the estimated bytes of the records it decodes to).
-PickledBlock = tuple[bytes, int]
+#: pickle.rs): (its bytes, the estimated bytes of the records it decodes to, the text of their JSON rows
+#: or None: native/src/segment/jsonrows.rs).
+PickledBlock = tuple[bytes, int, str | None]
 #: What the native segmenter's scanner hands over per block: the records made final, per table
 #: (runs, prompts, progress bars, loads, errors), oldest first, as parts: whole blocks pickled, or
 #: lists of records (a block pickle could not write, the input's last records).

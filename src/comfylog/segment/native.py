@@ -65,7 +65,8 @@ class NativeSegmenter:
 
     def take(self, records: Records) -> None:
         """Records made final, per table, oldest first: whole blocks pickled, or records."""
-        for spool, parts in zip((self.runs, self.prompts, self.bars, self.loads, self.errors), records, strict=True):
+        spools: tuple[Spool[Any], ...] = (self.runs, self.prompts, self.bars, self.loads, self.errors)
+        for spool, parts in zip(spools, records, strict=True):
             for part in parts:
                 if isinstance(part, tuple):
                     spool.add_pickled(*part)
