@@ -39,7 +39,7 @@ def report_json(
     with monkeypatch.context() as m:
         m.setenv("COMFYLOG_SCANNER", "native")
         m.setenv("COMFYLOG_SEGMENTER", which)
-        return render_json(analyze_paths([str(p) for p in paths], redactor))
+        return render_json(analyze_paths([str(p) for p in paths], redactor, json_rows=True))
 
 
 def assert_same(

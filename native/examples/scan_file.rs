@@ -7,7 +7,7 @@
 //! `--segment` also segments each file in Rust (native/src/segment, rows read from messages.toml)
 //! and prints the time spent segmenting apart (the scan thread's two halves under
 //! COMFYLOG_SEGMENTER=native) and the records made, and the time spent pickling their whole spool
-//! blocks (segment/pickle.rs, also on the scan thread).
+//! blocks and writing their JSON rows (segment/pickle.rs, jsonrows.rs; also on the scan thread).
 //! Each file is read in blocks of whole lines (as comfylog/read/streams.py cuts them), each block
 //! scanned by the library's `scan::Input`, as `Scanner.feed` scans it; a file that is a folder is
 //! read file by file (a fleet). Prints lines, items and the time taken.
@@ -72,7 +72,7 @@ fn scan_file(
             bars: Arc::new(bars_from_toml(TABLE_TEXT)),
         })
     });
-    let mut spill = Spill::new(Arc::new(model_names()), [256, 4096, 4096, 4096, 4096]);
+    let mut spill = Spill::new(Arc::new(model_names()), [256, 4096, 4096, 4096, 4096], true);
     // a block's items through the segmenter, or (None) the input's end
     let mut segment = |items: Option<Vec<_>>, segmenting: &mut Option<&mut Segmenting>| {
         if let (Some(seg), Some(totals)) = (seg.as_mut(), segmenting.as_deref_mut()) {

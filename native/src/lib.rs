@@ -259,8 +259,8 @@ impl Scanner {
     /// a line holding a needle goes through `redact` once cleaned, before anything reads it.
     ///
     /// `segmenter`: (the record builder, the segmenter's rows, the bar table, the input's first run
-    /// and prompt index, the records per spool block of runs, prompts, bars, loads and errors) to
-    /// segment in Rust: `feed` and `close` then give the records made final, not items (whole
+    /// and prompt index, the records per spool block of runs, prompts, bars, loads and errors,
+    /// whether to write their JSON rows beside the blocks) to segment in Rust: `feed` and `close` then give the records made final, not items (whole
     /// blocks as pickles, topy::RecordBuilder::to_python).
     #[new]
     #[pyo3(signature = (table_text, builder, source, redaction=None, segmenter=None))]
@@ -278,6 +278,7 @@ impl Scanner {
             u64,
             u64,
             [usize; 5],
+            bool,
         )>,
     ) -> PyResult<Scanner> {
         let table = compiled_table(table_text)?;
@@ -293,7 +294,7 @@ impl Scanner {
         };
         let (records, segmenter, spill) = match segmenter {
             None => (None, None, None),
-            Some((records, rows, bars, first_run_index, first_prompt_index, blocks)) => {
+            Some((records, rows, bars, first_run_index, first_prompt_index, blocks, json_rows)) => {
                 let cfg = segment::Config {
                     source: source.bind(py).extract()?,
                     first_run_index,
@@ -301,7 +302,7 @@ impl Scanner {
                     rows: Arc::new(seg_rows(&table, rows)?),
                     bars: Arc::new(seg_bars(bars)?),
                 };
-                let spill = segment::pickle::Spill::new(records.get().names(), blocks);
+                let spill = segment::pickle::Spill::new(records.get().names(), blocks, json_rows);
                 (
                     Some(records),
                     Some(segment::Segmenter::new(cfg)),

@@ -500,8 +500,12 @@ pub struct Handed {
 }
 
 impl Spill {
-    /// `blocks`: the records per block of the runs', prompts', bars', loads' and errors' spools.
-    pub fn new(names: Arc<Names>, blocks: [usize; 5]) -> Self {
+    /// `blocks`: the records per block of the runs', prompts', bars', loads' and errors' spools;
+    /// `json_rows`: the report is written as JSON, so the blocks of the tables with rows carry them.
+    pub fn new(names: Arc<Names>, blocks: [usize; 5], json_rows: bool) -> Self {
+        fn rows<T>(json_rows: bool, row: fn(&mut String, &T)) -> Rows<T> {
+            json_rows.then_some(row)
+        }
         Spill {
             names,
             runs: Table::new(
@@ -512,22 +516,22 @@ impl Spill {
             prompts: Table::new(
                 blocks[1],
                 |p: &mut Pickler<'_>, r: &Prompt| emit::prompt(p, r),
-                Some(jsonrows::prompt),
+                rows(json_rows, jsonrows::prompt),
             ),
             bars: Table::new(
                 blocks[2],
                 |p: &mut Pickler<'_>, r: &Bar| emit::bar(p, r),
-                Some(jsonrows::bar),
+                rows(json_rows, jsonrows::bar),
             ),
             loads: Table::new(
                 blocks[3],
                 |p: &mut Pickler<'_>, r: &Load| emit::load(p, r),
-                Some(jsonrows::load),
+                rows(json_rows, jsonrows::load),
             ),
             errors: Table::new(
                 blocks[4],
                 |p: &mut Pickler<'_>, r: &ErrorRec| emit::error(p, r),
-                Some(jsonrows::error),
+                rows(json_rows, jsonrows::error),
             ),
             notable: Vec::new(),
             notable_counts: Vec::new(),

@@ -143,11 +143,12 @@ class NativeParser:
 
     def __init__(
         self, source: int = 0, reading: Source | None = None,
-        segment: tuple[int, int, tuple[int, int, int, int, int]] | None = None,
+        segment: tuple[int, int, tuple[int, int, int, int, int], bool] | None = None,
     ) -> None:
         """``segment``: (the input's first run index, its first prompt index, the records per block of the
-        spools of runs, prompts, bars, loads and errors) to segment in Rust (segment/native.py):
-        ``feed_records`` and ``close_records`` then replace ``feed`` and ``close``."""
+        spools of runs, prompts, bars, loads and errors, whether to write the JSON rows of the blocks)
+        to segment in Rust (segment/native.py): ``feed_records`` and ``close_records`` then replace
+        ``feed`` and ``close``."""
         module = native_module()
         if module is None:
             raise ScannerUnavailable("the native scanner is not installed")
