@@ -60,9 +60,10 @@ struct Scanner {
     /// The parser and counters, here between blocks, with the thread while it scans one.
     state: Option<State>,
     scanning: Option<JoinHandle<Scanned>>,
-    /// With the native segmenter: what makes its records Python's, and the notable events made
-    /// so far.
+    /// With the native segmenter: what makes its records Python's, the final records on their
+    /// way (whole blocks pickled, pickle.rs), and the notable events made so far.
     records: Option<Py<RecordBuilder>>,
+    spill: Option<segment::pickle::Spill>,
     notable: Option<Py<pyo3::types::PyList>>,
     /// Set after a failure: the scanner's state is unknown, it takes no more input.
     broken: bool,
@@ -76,11 +77,15 @@ struct State {
     segmenter: Option<segment::Segmenter>,
     /// Why the segmenter gave up on this input (segment::NotPorted), if it did.
     refused: Option<String>,
-    /// The segmenter's final records on their way to Python, whole blocks pickled (pickle.rs).
-    spill: Option<segment::pickle::Spill>,
 }
 
 type Scanned = Result<(State, Vec<Item>), String>;
+
+/// A block's work as it is taken from the state: items, or the records the segmenter made final.
+enum Taken {
+    Items(Vec<Item>),
+    Records(segment::Final),
+}
 
 /// A block's work as `feed` hands it over.
 enum Done {
@@ -108,9 +113,6 @@ impl State {
                 self.refused = Some(why);
             }
         }
-        if let (None, Some(spill)) = (&self.refused, &mut self.spill) {
-            spill.absorb(seg.take_final());
-        }
         Vec::new()
     }
 
@@ -119,13 +121,8 @@ impl State {
         let rest = self.input.close();
         let rest = self.segmented(table, rest);
         if let (Some(seg), None) = (&mut self.segmenter, &self.refused) {
-            match seg.finish() {
-                Err(segment::NotPorted(why)) => self.refused = Some(why),
-                Ok(()) => {
-                    if let Some(spill) = &mut self.spill {
-                        spill.absorb(seg.take_final());
-                    }
-                }
+            if let Err(segment::NotPorted(why)) = seg.finish() {
+                self.refused = Some(why);
             }
         }
         rest
@@ -319,8 +316,8 @@ impl Scanner {
                 redact,
                 segmenter,
                 refused: None,
-                spill,
             }),
+            spill,
             table,
             builder,
             source,
@@ -341,14 +338,17 @@ impl Scanner {
             let state = self.state.take().expect("state between blocks");
             let scanned = py.detach(|| scan_with(state, &table, block));
             items.append(&mut self.settle(scanned)?);
-            let done = self.done(items, false)?;
+            let taken = self.take(items)?;
+            let done = self.spilled(py, taken, false)?;
             return self.handed(py, done);
         }
-        // what is done is taken before the state goes to the thread, made Python's while it scans
-        let done = self.done(items, false)?;
+        // what is done is taken before the state goes to the thread, and pickled and made
+        // Python's on this one while the next block is scanned
+        let taken = self.take(items)?;
         let state = self.state.take().expect("state between blocks");
         let data = block.to_vec();
         self.scanning = Some(std::thread::spawn(move || scan_with(state, &table, &data)));
+        let done = self.spilled(py, taken, false)?;
         self.handed(py, done)
     }
 
@@ -364,7 +364,8 @@ impl Scanner {
             })
         });
         items.append(&mut self.settle(closed)?);
-        let done = self.done(items, true)?;
+        let taken = self.take(items)?;
+        let done = self.spilled(py, taken, true)?;
         self.handed(py, done)
     }
 
@@ -467,16 +468,34 @@ impl Scanner {
 impl Scanner {
     /// What is done: the items, or with the native segmenter the records made final (or
     /// NotPorted: the input is left to Python's segmenter).
-    fn done(&mut self, items: Vec<Item>, ended: bool) -> PyResult<Done> {
+    fn take(&mut self, items: Vec<Item>) -> PyResult<Taken> {
         if self.records.is_none() {
-            return Ok(Done::Items(items));
+            return Ok(Taken::Items(items));
         }
         let state = self.state.as_mut().expect("state between blocks");
         if let Some(why) = &state.refused {
             return Err(NotPorted::new_err(why.clone()));
         }
-        let spill = state.spill.as_mut().expect("a segmenter's spill");
-        Ok(Done::Records(spill.hand(ended)))
+        let seg = state.segmenter.as_mut().expect("a segmenter");
+        Ok(Taken::Records(seg.take_final()))
+    }
+
+    /// The final records through the spill (without the GIL): whole blocks pickled, and with
+    /// `ended` every record left.
+    fn spilled(&mut self, py: Python<'_>, taken: Taken, ended: bool) -> PyResult<Done> {
+        let records = match taken {
+            Taken::Items(items) => return Ok(Done::Items(items)),
+            Taken::Records(records) => records,
+        };
+        let spill = self.spill.as_mut().expect("a segmenter's spill");
+        py.detach(|| {
+            caught(|| {
+                spill.absorb(records);
+                Ok(spill.hand(ended))
+            })
+        })
+        .map(Done::Records)
+        .map_err(scanner_error)
     }
 
     /// What is done as Python objects: a list of items, or the records' (runs, prompts, bars,
