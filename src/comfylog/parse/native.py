@@ -113,19 +113,15 @@ def _record_builder(module: ModuleType) -> Any:
 
 
 @cache
-def _segmenter_rows() -> list[tuple[dict[str, Any], list[tuple[str, str, int]]]]:
-    """Per table row, what the native segmenter types fields by: the row's constants and its fields as
-    (name, FIELD_TYPES name, group position) in the order the Python parser adds them."""
-    return [
-        (dict(p.constants), [(f.name, f.type, p.group_names.index(f.name)) for f in p.fields])
-        for p in PATTERNS
-    ]
-
-
-@cache
-def _segmenter_bars() -> list[tuple[str, str]]:
-    """The bar table (parse/bars.py's rows, in order) as the native segmenter reads it: (kind, pattern)."""
-    return [(row.kind.value, row.regex.pattern) for row in BAR_ROWS]
+def _segmenter_tables(module: ModuleType) -> Any:
+    """The native segmenter's rows and bar table (native/src/lib.rs SegmenterTables), made once per
+    process: per table row its constants and its fields as (name, FIELD_TYPES name, group position)
+    in the order the Python parser adds them; the bar table (parse/bars.py's rows, in order) as
+    (kind, pattern), compiled once (a fleet segments thousands of inputs)."""
+    rows = [(dict(p.constants), [(f.name, f.type, p.group_names.index(f.name)) for f in p.fields])
+            for p in PATTERNS]
+    bars = [(row.kind.value, row.regex.pattern) for row in BAR_ROWS]
+    return module.SegmenterTables(TABLE_TEXT, rows, bars)
 
 
 #: What the native segmenter's scanner hands over per block: the records made final, per table
@@ -149,10 +145,10 @@ class NativeParser:
             plain = [n for rule in redactor.rules if not rule.folded for n in rule.needles]
             folded = [n for rule in redactor.rules if rule.folded for n in rule.needles]
             redaction = (plain, folded, lambda text: redactor.redact(text, counts))
-        segmenting = None
-        if segment is not None:
-            segmenting = (_record_builder(module), _segmenter_rows(), _segmenter_bars(), segment[0], segment[1])
         try:
+            segmenting = None
+            if segment is not None:
+                segmenting = (_record_builder(module), _segmenter_tables(module), segment[0], segment[1])
             self._scanner = module.Scanner(TABLE_TEXT, _item_builder(module), source, redaction, segmenting)
         except ValueError as exc:  # the table holds a row Rust's regex cannot run
             raise UnusableInput(f"the message table cannot be read by the native scanner: {exc}") from None
