@@ -279,7 +279,8 @@ impl Scanner {
     /// a line holding a needle goes through `redact` once cleaned, before anything reads it.
     ///
     /// `segmenter`: (the record builder, the segmenter's tables, the input's first run and prompt
-    /// index) to segment in Rust: `feed` and `close` then give the records made final, not items.
+    /// index, segmenter.py's RELEASE_EVERY) to segment in Rust: `feed` and `close` then give the
+    /// records made final, not items.
     #[new]
     #[pyo3(signature = (table_text, builder, source, redaction=None, segmenter=None))]
     #[allow(clippy::type_complexity)]
@@ -289,7 +290,7 @@ impl Scanner {
         builder: Py<ItemBuilder>,
         source: Py<PyAny>,
         redaction: Option<(Vec<String>, Vec<String>, Py<PyAny>)>,
-        segmenter: Option<(Py<RecordBuilder>, Py<SegmenterTables>, u64, u64)>,
+        segmenter: Option<(Py<RecordBuilder>, Py<SegmenterTables>, u64, u64, u64)>,
     ) -> PyResult<Scanner> {
         let table = compiled_table(table_text)?;
         builder
@@ -304,7 +305,7 @@ impl Scanner {
         };
         let (records, segmenter) = match segmenter {
             None => (None, None),
-            Some((records, tables, first_run_index, first_prompt_index)) => {
+            Some((records, tables, first_run_index, first_prompt_index, release_every)) => {
                 let tables = tables.get();
                 if tables.table_text != table_text {
                     return Err(PyValueError::new_err(
@@ -317,6 +318,7 @@ impl Scanner {
                     first_prompt_index,
                     rows: Arc::clone(&tables.rows),
                     bars: Arc::clone(&tables.bars),
+                    release_every: release_every.max(1),
                 };
                 (Some(records), Some(segment::Segmenter::new(cfg)))
             }

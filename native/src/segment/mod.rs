@@ -35,7 +35,9 @@ const MAX_ERROR_CHARS: usize = 500;
 const MAX_IMPORT_PATH_CHARS: usize = 400;
 const MAX_IMPORT_REASON_CHARS: usize = 1000;
 const MAX_NOTABLE: usize = 20_000;
-const RELEASE_EVERY: u64 = 4096;
+/// segmenter.py's RELEASE_EVERY, for what runs without Python (Rust's tests, examples/scan_file.rs):
+/// from Python, the segmenter is handed segmenter.py's own (Config::release_every).
+pub const RELEASE_EVERY: u64 = 4096;
 const TAIL: usize = 4;
 
 /// The bounds and constants this port repeats from segmenter.py and phases.py, by their Python names:
@@ -155,6 +157,9 @@ pub struct Config {
     /// The bar table (messages.toml's `[[bar]]` rows, in order): a kind and its label pattern,
     /// None where Rust's regex cannot run it (a label reaching that row is NotPorted).
     pub bars: Arc<Vec<(BarKind, Option<Regex>)>>,
+    /// segmenter.py's RELEASE_EVERY (events between releases of final records), handed over by
+    /// Python for each input: one constant, which a test may lower for both segmenters.
+    pub release_every: u64,
 }
 
 /// parse/bars.py's `bar_kind`: bytes are a download, no label is the sampler's, then the bar table,
@@ -515,7 +520,7 @@ impl Segmenter {
         }
         self.handle(ev, table)?;
         self.events += 1;
-        if self.events.is_multiple_of(RELEASE_EVERY) {
+        if self.events.is_multiple_of(self.cfg.release_every) {
             self.release();
         }
         Ok(())
@@ -2348,6 +2353,7 @@ mod tests {
             bars: Arc::new(bars_from_toml(include_str!(
                 "../../../src/comfylog/parse/messages.toml"
             ))),
+            release_every: RELEASE_EVERY,
         };
         let mut seg = Segmenter::new(cfg);
         let mut input = crate::scan::Input::new(None);

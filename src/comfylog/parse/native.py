@@ -132,9 +132,12 @@ Records = tuple[list[Run], list[Prompt], list[ProgressBar], list[Load], list[Err
 class NativeParser:
     """The Python Parser's interface over the native scanner: feed blocks, get Events and Activities."""
 
-    def __init__(self, source: int = 0, reading: Source | None = None, segment: tuple[int, int] | None = None) -> None:
-        """``segment``: (the input's first run index, its first prompt index) to segment in Rust
-        (segment/native.py): ``feed_records`` and ``close_records`` then replace ``feed`` and ``close``."""
+    def __init__(
+        self, source: int = 0, reading: Source | None = None, segment: tuple[int, int, int] | None = None,
+    ) -> None:
+        """``segment``: (the input's first run index, its first prompt index, segmenter.py's
+        RELEASE_EVERY) to segment in Rust (segment/native.py): ``feed_records`` and ``close_records``
+        then replace ``feed`` and ``close``."""
         module = native_module()
         if module is None:
             raise ScannerUnavailable("the native scanner is not installed")
@@ -148,7 +151,7 @@ class NativeParser:
         try:
             segmenting = None
             if segment is not None:
-                segmenting = (_record_builder(module), _segmenter_tables(module), segment[0], segment[1])
+                segmenting = (_record_builder(module), _segmenter_tables(module), *segment)
             self._scanner = module.Scanner(TABLE_TEXT, _item_builder(module), source, redaction, segmenting)
         except ValueError as exc:  # the table holds a row Rust's regex cannot run
             raise UnusableInput(f"the message table cannot be read by the native scanner: {exc}") from None
