@@ -172,6 +172,22 @@ def test_the_native_segmenter_shares_the_python_segmenters_constants() -> None:
     }
 
 
+@needs_native
+def test_the_segmenter_takes_no_tables_of_another_message_table() -> None:
+    """The segmenter's rows and bar table are made once per process for messages.toml's text: a scanner
+    of another text (a row's example changed) refuses them rather than type fields by the wrong rows."""
+    from comfylog.parse import native
+
+    module = native_module()
+    assert module is not None
+    other = native.TABLE_TEXT.replace("example = 'gguf qtypes: F32 (2)", "example = 'gguf qtypes: F32 (3)")
+    assert other != native.TABLE_TEXT
+    segmenting = (native._record_builder(module), native._segmenter_tables(module), 0, 0, 4096)
+    module.Scanner(native.TABLE_TEXT, native._item_builder(module), 0, None, segmenting)
+    with pytest.raises(ValueError, match="made for another message table"):
+        module.Scanner(other, native._item_builder(module), 0, None, segmenting)
+
+
 def test_the_segmenter_is_chosen_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("COMFYLOG_SEGMENTER", raising=False)
     assert segmenter() == "native"

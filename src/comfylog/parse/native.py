@@ -24,7 +24,7 @@ from ..events import Activity, Event, EventKind, Phase
 from ..model import BarKind, ErrorRecord, Load, Phases, ProgressBar, Prompt, Run, Span
 from ..read.lines import Picker
 from ..read.source import Source, UnusableInput
-from .bars import BAR_ROWS
+from . import bars as bar_table
 from .parser import Item
 from .table import FIELD_TYPES, PATTERNS, TABLE_TEXT, is_oom
 
@@ -120,7 +120,7 @@ def _segmenter_tables(module: ModuleType) -> Any:
     (kind, pattern), compiled once (a fleet segments thousands of inputs)."""
     rows = [(dict(p.constants), [(f.name, f.type, p.group_names.index(f.name)) for f in p.fields])
             for p in PATTERNS]
-    bars = [(row.kind.value, row.regex.pattern) for row in BAR_ROWS]
+    bars = [(row.kind.value, row.regex.pattern) for row in bar_table.BAR_ROWS]
     return module.SegmenterTables(TABLE_TEXT, rows, bars)
 
 
