@@ -12,7 +12,7 @@
 //! read file by file (a fleet). Prints lines, items and the time taken.
 
 use _native::scan::Input;
-use _native::segment::{bars_from_toml, rows_from_toml, Config, Segmenter};
+use _native::segment::{bars_from_toml, rows_from_toml, Config, Segmenter, RELEASE_EVERY};
 use _native::table::Table;
 use std::io::Read;
 use std::sync::Arc;
@@ -44,6 +44,7 @@ fn scan_file(
             first_prompt_index: 0,
             rows: Arc::new(rows_from_toml(table, TABLE_TEXT)),
             bars: Arc::new(bars_from_toml(TABLE_TEXT)),
+            release_every: RELEASE_EVERY,
         })
     });
     // a block's items through the segmenter, or (None) the input's end
