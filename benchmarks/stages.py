@@ -3,8 +3,10 @@
     python benchmarks/stages.py benchmarks/data/corpus-256mb.log
 
 Stages: reading and scanning into Events and Activities (the native scanner's ``feed``, which makes
-them in Rust, or the Python reader and parser), the segmenter, the diagnosis (findings, evidence
-read back), and writing the JSON. Not a timed test.
+them in Rust, or the Python reader and parser), Python's segmenter, the diagnosis (findings, evidence
+read back), and writing the JSON. Not a timed test. ``build_report`` (the whole build, as analyze
+runs it) uses the segmenter in use (by default the Rust one on the native scanner, which segments on
+the scan thread and so has no stage of its own on the main thread; ``COMFYLOG_SEGMENTER=python``).
 
 The native scanner scans a large block on a thread of its own while Python segments the block
 before it, so the process's CPU time charges that thread's work to whatever the main thread does
@@ -27,6 +29,7 @@ from comfylog.parse.native import NativeParser, scanner
 from comfylog.pipeline import build_report
 from comfylog.read.lines import open_input
 from comfylog.render.json import write_json
+from comfylog.segment.native import segmenter_in_use
 from comfylog.segment.segmenter import Segmenter
 
 
@@ -70,7 +73,8 @@ def main() -> None:
     t3 = clock()
     size = Path(path).stat().st_size / 1e6
     print(f"{os.path.basename(path)} ({size:.0f} MB), scanner {which}: main thread: read+scan {scan:.2f} s, "
-          f"segment {segment:.2f} s (the loop's process CPU {loop:.2f} s; build_report {t1 - t0:.2f} s); "
+          f"segment {segment:.2f} s (the loop's process CPU {loop:.2f} s; build_report {t1 - t0:.2f} s with the "
+          f"{segmenter_in_use()} segmenter); "
           f"diagnose {t2 - t1:.2f} s; json {t3 - t2:.2f} s")
 
 

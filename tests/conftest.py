@@ -56,6 +56,18 @@ def pytest_addoption(parser: Any) -> None:
                      help="write the golden files (tests/golden) from the current output instead of checking them")
 
 
+@pytest.fixture(params=["native", "python"])
+def each_segmenter(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test once with each segmenter (COMFYLOG_SEGMENTER): the Rust one, the default where the
+    native scanner reads (skipped where it is not installed), and Python's, the reference."""
+    from comfylog.parse.native import native_module
+
+    if request.param == "native" and native_module() is None:
+        pytest.skip("the native scanner is not installed: only Python's segmenter runs")
+    monkeypatch.setenv("COMFYLOG_SEGMENTER", request.param)
+    return str(request.param)
+
+
 @pytest.fixture()
 def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
     """``golden(name, text)``: ``text`` must equal tests/golden/NAME; a missing golden file fails.

@@ -18,7 +18,7 @@ from comfylog.compare import compare_reports
 from comfylog.events import Phase
 from comfylog.index import index_of
 from comfylog.model import BarKind, ProgressBar, Prompt, Report
-from comfylog.parse import bars
+from comfylog.parse import bars, native
 from comfylog.parse.bars import BAR_ROWS, bar_kind, bar_row, load_bar_rows
 from comfylog.parse.parser import OpenBar
 from comfylog.parse.table import TableError
@@ -130,12 +130,14 @@ def test_045s_steps_are_the_samplers_0_of_2_not_the_vaes_588(path: Path) -> None
 
 
 def test_the_bar_after_a_video_samplers_line_is_the_samplers_whatever_its_label(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, each_segmenter: str) -> None:
     """WanVideoWrapper announces its loop (``Sampling 801 frames in 12 windows, at 640x352 with 2
     steps``): the next bar is the sampler's even where no row knows its label; without that line the
-    same label is some node's work."""
+    same label is some node's work. Both segmenters (the Rust one is handed the bar rows once per
+    process: its cache is cleared to hand it the rows without the sampler's)."""
     monkeypatch.setattr(bars, "BAR_ROWS", tuple(r for r in BAR_ROWS if r.kind is not BarKind.SAMPLING))
     bars._label_kind.cache_clear()
+    native._segmenter_tables.cache_clear()
     try:
         announced = analyze(WAN)
         assert kinds(announced)[-1] == ("Sampling audio indices 0-81", BarKind.SAMPLING)
@@ -148,6 +150,7 @@ def test_the_bar_after_a_video_samplers_line_is_the_samplers_whatever_its_label(
         assert index_of(cut).main_bar_text(cut.prompts[0]) == ("—", "—")
     finally:
         bars._label_kind.cache_clear()
+        native._segmenter_tables.cache_clear()
 
 
 def test_compare_pairs_no_vae_bar_as_sampling_steps() -> None:

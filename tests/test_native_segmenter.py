@@ -2,9 +2,10 @@
 segmenter, the reference: the same ``analyze --format json`` on every real log, redacted, cut short,
 several inputs in one report, hostile bytes and a generated benchmark-like log.
 
-The port is not complete (native/SEGMENTER.md): an input it cannot segment as Python does is
-handed back to Python's segmenter (segment.native.FALLBACKS). Every real log below must be segmented
-natively (no fallback): a log that starts falling back is a regression of the port, not a pass.
+The Rust segmenter is the default where the native scanner reads; the port is not complete
+(native/SEGMENTER.md): an input it cannot segment as Python does is handed back to Python's segmenter
+(its SourceInfo's ``fell_back`` says why). Every real log below must be segmented natively (no
+fallback): a log that starts falling back is a regression of the port, not a pass.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from hypothesis import strategies as st
 from comfylog.events import EventKind
 from comfylog.parse.native import native_module
 from comfylog.pipeline import analyze_paths, analyze_text
+from comfylog.read.lines import open_input
 from comfylog.read.redact import Redactor
 from comfylog.read.source import UnusableInput
 from comfylog.render.json import render_json
-from comfylog.segment import native as segnative
 from comfylog.segment.native import SegmenterUnavailable, segmenter
 
+from .cli import run_cli
 from .conftest import ROOT
 from .test_hostile_input import LOGS
 from .test_native_scanner import CORPUS, REAL_LOGS, _generate_module, needs_native
@@ -35,11 +37,19 @@ NOT_PORTED: dict[str, str] = {}
 
 def report_json(
     paths: list[Path], which: str, monkeypatch: pytest.MonkeyPatch, redactor: Redactor | None = None,
-) -> str:
+) -> tuple[str, list[tuple[str, str]]]:
+    """The JSON with segmenter ``which``, and the inputs handed back to Python's segmenter, with why.
+    Each input was segmented by ``which``, but a fallback and a line input (read/lines.py: a console
+    copy, a saved stream), which Python's segmenter always reads."""
     with monkeypatch.context() as m:
         m.setenv("COMFYLOG_SCANNER", "native")
         m.setenv("COMFYLOG_SEGMENTER", which)
-        return render_json(analyze_paths([str(p) for p in paths], redactor, json_rows=True))
+        report = analyze_paths([str(p) for p in paths], redactor, json_rows=True)
+    fell = [(src.name, src.fell_back) for src in report.sources if src.fell_back is not None]
+    for path, src in zip(paths, report.sources, strict=True):
+        lines = open_input(str(path), blocks=True).blocks is None
+        assert src.segmenter == ("python" if which == "python" or lines or src.fell_back else "native"), path
+    return render_json(report), fell
 
 
 def assert_same(
@@ -48,15 +58,13 @@ def assert_same(
     """Both segmenters give the same JSON (or the same one-line error); the inputs handed back to
     Python's segmenter, which must be none where ``natively``."""
     try:
-        python = report_json(paths, "python", monkeypatch, redactor)
+        python, _ = report_json(paths, "python", monkeypatch, redactor)
     except UnusableInput as exc:
         with pytest.raises(UnusableInput) as raised:
             report_json(paths, "native", monkeypatch, redactor)
         assert str(raised.value) == str(exc)
         return []
-    before = len(segnative.FALLBACKS)
-    native = report_json(paths, "native", monkeypatch, redactor)
-    fell = segnative.FALLBACKS[before:]
+    native, fell = report_json(paths, "native", monkeypatch, redactor)
     assert native == python, [p.name for p in paths]
     if natively:
         assert fell == [], fell
@@ -131,7 +139,6 @@ def test_blocks_pickled_in_rust_read_back_as_pythons_own(monkeypatch: pytest.Mon
     import comfylog.spool as spool
 
     monkeypatch.setattr(spool, "BLOCK", 5)
-    monkeypatch.setattr(segnative, "RUN_BLOCK", 2)
     monkeypatch.setattr(pysegmenter, "RUN_BLOCK", 2)
     pickled = 0
     add_pickled = spool.Spool.add_pickled
@@ -184,15 +191,8 @@ def test_an_input_the_port_cannot_segment_goes_to_python(tmp_path: Path, monkeyp
     fell = assert_same([path], monkeypatch, natively=False)
     assert fell == [(str(path), 'startup time "2025-02-17 03:03:20.434+02:00"')]
     # text (as stdin) cannot be opened again: the blocks read so far are handed over instead
-    outputs = []
-    for which in ("python", "native"):
-        with monkeypatch.context() as m:
-            m.setenv("COMFYLOG_SCANNER", "native")
-            m.setenv("COMFYLOG_SEGMENTER", which)
-            before = len(segnative.FALLBACKS)
-            outputs.append(render_json(analyze_text(path.read_text(encoding="utf-8"), "pasted.log")))
-            fell = segnative.FALLBACKS[before:]
-    assert outputs[0] == outputs[1]
+    python, native, fell = _both(path.read_text(encoding="utf-8"), "pasted.log", monkeypatch)
+    assert python == native
     assert fell == [("pasted.log", 'startup time "2025-02-17 03:03:20.434+02:00"')]
 
 
@@ -222,14 +222,52 @@ def test_the_native_segmenter_shares_the_python_segmenters_constants() -> None:
     }
 
 
+@needs_native
+def test_the_segmenter_takes_no_tables_of_another_message_table() -> None:
+    """The segmenter's rows and bar table are made once per process for messages.toml's text: a scanner
+    of another text (a row's example changed) refuses them rather than type fields by the wrong rows."""
+    from comfylog.parse import native
+
+    module = native_module()
+    assert module is not None
+    other = native.TABLE_TEXT.replace("example = 'gguf qtypes: F32 (2)", "example = 'gguf qtypes: F32 (3)")
+    assert other != native.TABLE_TEXT
+    segmenting = (native._record_builder(module), native._segmenter_tables(module), 0, 0, 4096, (256, 4096, 4096, 4096, 4096),
+                  False)
+    module.Scanner(native.TABLE_TEXT, native._item_builder(module), 0, None, segmenting)
+    with pytest.raises(ValueError, match="made for another message table"):
+        module.Scanner(other, native._item_builder(module), 0, None, segmenting)
+
+
 def test_the_segmenter_is_chosen_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("COMFYLOG_SEGMENTER", raising=False)
-    assert segmenter() == "python"
-    monkeypatch.setenv("COMFYLOG_SEGMENTER", "Native ")
     assert segmenter() == "native"
+    monkeypatch.setenv("COMFYLOG_SEGMENTER", "Python ")
+    assert segmenter() == "python"
     monkeypatch.setenv("COMFYLOG_SEGMENTER", "cobol")
     with pytest.raises(SegmenterUnavailable, match="COMFYLOG_SEGMENTER=cobol: the segmenter is native or python"):
         segmenter()
+    result = run_cli("--version", text=True)
+    assert result.returncode == 2 and "COMFYLOG_SEGMENTER=cobol" in str(result.stderr)
+
+
+@needs_native
+def test_the_rust_segmenter_is_the_default_where_the_native_scanner_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset, the native scanner's inputs are segmented in Rust, and ``--version`` says so; the Python
+    parser's inputs (COMFYLOG_SCANNER=python, and markdown) by Python's segmenter."""
+    monkeypatch.delenv("COMFYLOG_SEGMENTER", raising=False)
+    monkeypatch.delenv("COMFYLOG_SCANNER", raising=False)
+    log = ROOT / "examples" / "runpod-lowvram-gguf.log"
+    assert [src.segmenter for src in analyze_paths([str(log)]).sources] == ["native"]
+    assert "(scanner native " in str(run_cli("--version", text=True).stdout)
+    assert str(run_cli("--version", text=True).stdout).endswith(", segmenter native)\n")
+    monkeypatch.setenv("COMFYLOG_SEGMENTER", "python")
+    assert [src.segmenter for src in analyze_paths([str(log)]).sources] == ["python"]
+    assert str(run_cli("--version", text=True).stdout).endswith(", segmenter python)\n")
+    monkeypatch.delenv("COMFYLOG_SEGMENTER")
+    monkeypatch.setenv("COMFYLOG_SCANNER", "python")
+    assert [src.segmenter for src in analyze_paths([str(log)]).sources] == ["python"]
+    assert str(run_cli("--version", text=True).stdout).endswith("(scanner python, segmenter python)\n")
 
 
 def _both(text: str, name: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str, list[tuple[str, str]]]:
@@ -240,9 +278,9 @@ def _both(text: str, name: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, s
         with monkeypatch.context() as m:
             m.setenv("COMFYLOG_SCANNER", "native")
             m.setenv("COMFYLOG_SEGMENTER", which)
-            before = len(segnative.FALLBACKS)
-            outputs.append(render_json(analyze_text(text, name)))
-            fell = segnative.FALLBACKS[before:]
+            report = analyze_text(text, name)
+        outputs.append(render_json(report))
+        fell = [(src.name, src.fell_back) for src in report.sources if src.fell_back is not None]
     return outputs[0], outputs[1], fell
 
 

@@ -176,8 +176,9 @@ def test_iterating_while_records_are_added_yields_each_once() -> None:
     assert len(spool) == 80 and list(spool)[40:] == made
 
 
-def test_the_segmenter_hands_over_only_final_records(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nothing changes a record once it is in a table: each is the same at the end as when appended."""
+def test_the_segmenter_hands_over_only_final_records(monkeypatch: pytest.MonkeyPatch, each_segmenter: str) -> None:
+    """Nothing changes a record once it is in a table: each is the same at the end as when appended
+    (RELEASE_EVERY reaches both segmenters: the Rust one is handed segmenter.py's)."""
     corpus_or_skip()
     monkeypatch.setattr(comfylog.segment.segmenter, "RELEASE_EVERY", 2)
     snapshots: list[tuple[object, object]] = []
@@ -207,7 +208,8 @@ def whole(paths: list[Path]) -> tuple[dict[str, Any], int]:
     return report_to_dict(report), sum(t.on_disk for t in tables)
 
 
-def test_every_corpus_report_is_the_same_when_its_records_spill(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_corpus_report_is_the_same_when_its_records_spill(
+        monkeypatch: pytest.MonkeyPatch, each_segmenter: str) -> None:
     corpus_or_skip()
     logs = corpus_logs()
     monkeypatch.setattr(comfylog.spool, "BLOCK", 10**9)  # blocks that never fill: everything in memory
@@ -338,7 +340,8 @@ LATE_BAR_LOG = "\n".join(
 )
 
 
-def test_a_bar_finished_late_keeps_its_times_when_records_spill(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bar_finished_late_keeps_its_times_when_records_spill(
+        monkeypatch: pytest.MonkeyPatch, each_segmenter: str) -> None:
     in_memory = report_to_dict(analyze_text(LATE_BAR_LOG))
     assert in_memory["progress_bars"][2]["started_at"] is not None  # the late bar, line 4
     monkeypatch.setattr(comfylog.spool, "BLOCK", 3)

@@ -14,7 +14,7 @@
 
 use _native::scan::Input;
 use _native::segment::pickle::{Names, Spill};
-use _native::segment::{bars_from_toml, rows_from_toml, Config, Segmenter};
+use _native::segment::{bars_from_toml, rows_from_toml, Config, Segmenter, RELEASE_EVERY};
 use _native::table::Table;
 use std::io::Read;
 use std::sync::Arc;
@@ -70,6 +70,7 @@ fn scan_file(
             first_prompt_index: 0,
             rows: Arc::new(rows_from_toml(table, TABLE_TEXT)),
             bars: Arc::new(bars_from_toml(TABLE_TEXT)),
+            release_every: RELEASE_EVERY,
         })
     });
     let mut spill = Spill::new(Arc::new(model_names()), [256, 4096, 4096, 4096, 4096], true);

@@ -187,6 +187,36 @@ fn seg_rows(table: &Table, spec: Vec<SegRowSpec<'_>>) -> PyResult<Vec<SegRow>> {
     Ok(rows)
 }
 
+/// The native segmenter's rows and bar table, made once per process by parse/native.py (as the
+/// message table is compiled once): compiling the bar patterns cost ~1 ms per input, and a fleet
+/// reads thousands.
+#[pyclass(module = "comfylog._native", frozen)]
+struct SegmenterTables {
+    /// The message table text the rows are read against (a Scanner must read the same).
+    table_text: String,
+    rows: Arc<Vec<SegRow>>,
+    bars: Arc<Vec<(segment::records::BarKind, Option<regex::Regex>)>>,
+}
+
+#[pymethods]
+impl SegmenterTables {
+    /// From the message table text, the segmenter's rows (per table row its constants and fields
+    /// as (name, FIELD_TYPES name, group)) and the bar table's (kind, pattern) pairs.
+    #[new]
+    fn new(
+        table_text: &str,
+        rows: Vec<SegRowSpec<'_>>,
+        bars: Vec<(String, String)>,
+    ) -> PyResult<SegmenterTables> {
+        let table = compiled_table(table_text)?;
+        Ok(SegmenterTables {
+            table_text: table_text.to_string(),
+            rows: Arc::new(seg_rows(&table, rows)?),
+            bars: Arc::new(seg_bars(bars)?),
+        })
+    }
+}
+
 /// A line through Python's redactor (read/redact.py), as the Python reader applies it.
 fn redact_in_python(redact: &Option<Py<PyAny>>, text: String) -> Result<String, String> {
     let redact = redact
@@ -255,10 +285,11 @@ impl Scanner {
     /// `redaction`: (plain needles, needles looked for in the lower-cased text, `redact(text)`):
     /// a line holding a needle goes through `redact` once cleaned, before anything reads it.
     ///
-    /// `segmenter`: (the record builder, the segmenter's rows, the bar table, the input's first run
-    /// and prompt index, the records per spool block of runs, prompts, bars, loads and errors,
-    /// whether to write their JSON rows beside the blocks) to segment in Rust: `feed` and `close` then give the records made final, not items (whole
-    /// blocks as pickles, topy::RecordBuilder::to_python).
+    /// `segmenter`: (the record builder, the segmenter's tables, the input's first run and prompt
+    /// index, segmenter.py's RELEASE_EVERY, the records per spool block of runs, prompts, bars,
+    /// loads and errors, whether to write their JSON rows beside the blocks) to segment in Rust:
+    /// `feed` and `close` then give the records made final, not items (whole blocks as pickles,
+    /// topy::RecordBuilder::to_python).
     #[new]
     #[pyo3(signature = (table_text, builder, source, redaction=None, segmenter=None))]
     #[allow(clippy::type_complexity)]
@@ -270,8 +301,8 @@ impl Scanner {
         redaction: Option<(Vec<String>, Vec<String>, Py<PyAny>)>,
         segmenter: Option<(
             Py<RecordBuilder>,
-            Vec<SegRowSpec<'_>>,
-            Vec<(String, String)>,
+            Py<SegmenterTables>,
+            u64,
             u64,
             u64,
             [usize; 5],
@@ -291,13 +322,28 @@ impl Scanner {
         };
         let (records, segmenter, spill) = match segmenter {
             None => (None, None, None),
-            Some((records, rows, bars, first_run_index, first_prompt_index, blocks, json_rows)) => {
+            Some((
+                records,
+                tables,
+                first_run_index,
+                first_prompt_index,
+                release_every,
+                blocks,
+                json_rows,
+            )) => {
+                let tables = tables.get();
+                if tables.table_text != table_text {
+                    return Err(PyValueError::new_err(
+                        "the segmenter's tables were made for another message table",
+                    ));
+                }
                 let cfg = segment::Config {
                     source: source.bind(py).extract()?,
                     first_run_index,
                     first_prompt_index,
-                    rows: Arc::new(seg_rows(&table, rows)?),
-                    bars: Arc::new(seg_bars(bars)?),
+                    rows: Arc::clone(&tables.rows),
+                    bars: Arc::clone(&tables.bars),
+                    release_every: release_every.max(1),
                 };
                 let spill = segment::pickle::Spill::new(records.get().names(), blocks, json_rows);
                 (
@@ -618,6 +664,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Scanner>()?;
     m.add_class::<ItemBuilder>()?;
     m.add_class::<RecordBuilder>()?;
+    m.add_class::<SegmenterTables>()?;
     m.add("NotPorted", m.py().get_type::<NotPorted>())?;
     Ok(())
 }

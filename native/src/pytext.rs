@@ -64,6 +64,33 @@ pub fn is_decimal(c: char) -> bool {
 static DIGIT: std::sync::LazyLock<Regex> =
     std::sync::LazyLock::new(|| Regex::new(r"^\d$").unwrap());
 
+/// `\w` in Python's `re` on str as `python_regex` translates it: a letter, a number or `_`.
+/// Looked up in the class's ranges, not through a `Regex`: a regex keeps a search cache per
+/// thread that used it, and the scan runs on a new thread per block.
+pub fn is_word(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric() || c == '_';
+    }
+    let ranges = &*WORD_RANGES;
+    let at = ranges.partition_point(|&(_, end)| end < c);
+    at < ranges.len() && ranges[at].0 <= c
+}
+
+/// `[\p{L}\p{N}_]` as sorted, disjoint ranges (regex-syntax's Unicode tables).
+static WORD_RANGES: std::sync::LazyLock<Vec<(char, char)>> = std::sync::LazyLock::new(|| {
+    let hir = regex_syntax::Parser::new()
+        .parse(r"[\p{L}\p{N}_]")
+        .expect("a valid class");
+    match hir.kind() {
+        regex_syntax::hir::HirKind::Class(regex_syntax::hir::Class::Unicode(class)) => class
+            .ranges()
+            .iter()
+            .map(|r| (r.start(), r.end()))
+            .collect(),
+        other => unreachable!("a Unicode class, not {other:?}"),
+    }
+});
+
 /// A Python `re` pattern rewritten so that Rust's `regex` matches what Python's matches:
 /// `\s` gains 0x1C-0x1F, `\w` becomes letters, numbers and `_` (Python's `str.isalnum`), and `$`
 /// (end, or before a final newline, in Python) becomes `\n?\z`. Look-around and
@@ -155,6 +182,36 @@ mod tests {
         assert!(re.is_match("INFO:root.x:"));
         assert_eq!(python_regex(r"[^|\r]"), r"[^|\r]");
         assert_eq!(python_regex(r"[^\s|]+"), r"[^\s\x1c-\x1f|]+");
+    }
+
+    #[test]
+    fn words_are_the_translated_w() {
+        let w = compile(r"^\w$").unwrap();
+        for c in [
+            'a',
+            'Z',
+            '0',
+            '_',
+            'é',
+            'Ж',
+            '²',
+            '٣',
+            'Ⅻ',
+            '中',
+            '\u{301}',
+            '\u{200d}',
+            '-',
+            ' ',
+            '\u{a0}',
+            '·',
+            '\u{10ffff}',
+        ] {
+            assert_eq!(
+                is_word(c),
+                w.is_match(c.encode_utf8(&mut [0u8; 4])),
+                "{c:?}"
+            );
+        }
     }
 
     #[test]

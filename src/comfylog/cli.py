@@ -121,14 +121,16 @@ def _print_rich(draw: Callable[[Any], None], output: Path | None, width: int = 1
 
 
 def version_text() -> str:
-    """What ``comfylog --version`` prints: the version and which scanner reads logs (native or python)."""
+    """What ``comfylog --version`` prints: the version, which scanner reads logs and which segmenter
+    segments them (each native or python)."""
     from .parse.native import native_module, scanner
+    from .segment.native import segmenter_in_use
     from .version import __version__
 
     which = scanner()
     module = native_module()
     detail = f" {module.version()}" if which == "native" and module is not None else ""
-    return f"comfylog {__version__} (scanner {which}{detail})"
+    return f"comfylog {__version__} (scanner {which}{detail}, segmenter {segmenter_in_use()})"
 
 
 def _print_version(value: bool) -> None:
@@ -141,7 +143,7 @@ def _print_version(value: bool) -> None:
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks instead of one-line errors."),
     version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
-                                 help="Show comfylog's version and its scanner (native or python), then exit."),
+                                 help="Show comfylog's version, scanner and segmenter (native or python), then exit."),
 ) -> None:
     DEBUG["on"] = debug
 

@@ -355,6 +355,11 @@ class SourceInfo:
     dropped_bytes: int = 0
     #: Why reading stopped before the end of the input (a .gz cut short, damaged or too big), or None.
     stopped: str | None = None
+    #: Which segmenter made this input's runs and prompts: ``native`` (Rust, segment/native.py) or
+    #: ``python``. Not in the JSON: both make the same report.
+    segmenter: str = "python"
+    #: Why the Rust segmenter handed this input to Python's (its NotPorted reason, or ``failed: ...``).
+    fell_back: str | None = None
 
 
 @dataclass(slots=True)

@@ -11,7 +11,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import IO
+from typing import IO, NamedTuple
 
 from .diagnose import diagnose
 from .gcpolicy import fewer_collections
@@ -21,8 +21,9 @@ from .parse.native import NativeParser, native_module, scanner
 from .read.lines import LogInput, open_input, open_text
 from .read.redact import Redactor
 from .read.source import Source, UnusableInput
-from .segment.native import FALLBACKS, NativeSegmenter, segmenter
-from .segment.segmenter import RUN_BLOCK, Segmenter
+from .segment import segmenter as reference
+from .segment.native import NativeSegmenter, segmenter
+from .segment.segmenter import Segmenter
 from .spool import Spool
 
 #: Told what the analysis is doing: ``(what, done, total)``, total None when unknown (a progress display).
@@ -95,19 +96,23 @@ def build_report(opened: Iterable[LogInput], json_rows: bool = False) -> Report:
 
     An input opened as blocks goes through the native scanner, one opened as lines through the
     Python parser (read/lines.py decides: markdown, RunPod console copies and saved log streams
-    are lines). With ``json_rows``, the Rust segmenter also writes the JSON rows of the blocks it
-    spills (Spool.json_rows), which render/json.py copies: only for a report written as JSON.
+    are lines). The native scanner's inputs are segmented in Rust unless ``COMFYLOG_SEGMENTER=python``
+    (segment/native.py); the Python parser's always by segmenter.py. With ``json_rows``, the Rust
+    segmenter also writes the JSON rows of the blocks it spills (Spool.json_rows), which
+    render/json.py copies: only for a report written as JSON.
     """
     report = empty_report()
     span: Span = (None, None)
     native_segmenter = segmenter() == "native"
     for index, log in enumerate(opened):
+        fell_back = None
         if log.blocks is not None and native_segmenter and not log.source.markdown:
             natively = _segment_natively(index, log, report, json_rows)
-            if isinstance(natively, tuple):
+            if isinstance(natively, Fallback):
+                log, fell_back = natively  # the input again from its start, for Python's segmenter
+            else:
                 span = add_input(report, index, log.source, natively[0], natively[1], span)
                 continue
-            log = natively  # the input again from its start, for Python's segmenter
         source = log.source
         blocks = log.blocks
         seg = Segmenter(index, first_run_index=len(report.runs), first_prompt_index=len(report.prompts),
@@ -125,23 +130,32 @@ def build_report(opened: Iterable[LogInput], json_rows: bool = False) -> Report:
         seg.feed_all(parser.close())
         seg.finish()
         span = add_input(report, index, source, parser, seg, span)
+        report.sources[-1].fell_back = fell_back
     return report
+
+
+class Fallback(NamedTuple):
+    """An input the Rust segmenter gave back: the input again from its start, and why."""
+
+    log: LogInput
+    why: str
 
 
 def _segment_natively(
     index: int, log: LogInput, report: Report, json_rows: bool,
-) -> tuple[NativeParser, NativeSegmenter] | LogInput:
+) -> tuple[NativeParser, NativeSegmenter] | Fallback:
     """Input ``index`` (read as blocks) through the Rust segmenter (segment/native.py): its parser and
     results; or, where the port cannot segment it as Python does, the input again from its start for
-    Python's segmenter (FALLBACKS counts it). A file is opened again; stdin and text keep the blocks
-    read until the input ends, to hand them over (the port is not complete: native/SEGMENTER.md)."""
+    Python's segmenter, with why. A file is opened again; stdin and text keep the blocks read until the
+    input ends, to hand them over (the port is not complete: native/SEGMENTER.md)."""
     module = native_module()
     assert module is not None and log.blocks is not None
     source = log.source
     seen = Replay() if log.reopen is None else None
     redactions = dict(source.redactions)
     seg = NativeSegmenter(index)
-    parser = NativeParser(index, source, segment=(len(report.runs), len(report.prompts), seg.blocks, json_rows))
+    parser = NativeParser(index, source, segment=(len(report.runs), len(report.prompts), reference.RELEASE_EVERY,
+                                                  seg.blocks, json_rows))
     try:
         for block in log.blocks:
             if seen is not None:
@@ -151,13 +165,13 @@ def _segment_natively(
     except (module.NotPorted, UnusableInput) as exc:
         # A scanner or segmenter failure (a panic becomes the scanner's error) also goes to Python's
         # segmenter: where the scanner itself fails, that path says so as it always did.
-        FALLBACKS.append((source.name, str(exc) if isinstance(exc, module.NotPorted) else f"failed: {exc}"))
+        why = str(exc) if isinstance(exc, module.NotPorted) else f"failed: {exc}"
         if log.reopen is not None:
-            return log.reopen()
+            return Fallback(log.reopen(), why)
         assert seen is not None
         source.redactions.clear()
         source.redactions.update(redactions)
-        return LogInput(source, blocks=itertools.chain(seen.blocks(), log.blocks))
+        return Fallback(LogInput(source, blocks=itertools.chain(seen.blocks(), log.blocks)), why)
     if seen is not None:
         seen.close()
     seg.finish(parser)
@@ -210,8 +224,8 @@ class Replay:
 
 def empty_report() -> Report:
     """A Report with no input yet: ``add_input`` adds each one."""
-    return Report(sources=[], summary=Summary(), runs=Spool(block=RUN_BLOCK), prompts=Spool(), progress_bars=Spool(),
-                  loads=Spool(), errors=Spool())
+    return Report(sources=[], summary=Summary(), runs=Spool(block=reference.RUN_BLOCK), prompts=Spool(),
+                  progress_bars=Spool(), loads=Spool(), errors=Spool())
 
 
 def add_input(
@@ -267,6 +281,7 @@ def add_input(
             dropped_bytes=source.dropped_bytes,
             stopped=source.stopped,
             report_fields={k: v[1] for k, v in source.report_fields.items()},
+            segmenter="native" if isinstance(seg, NativeSegmenter) else "python",
         )
     )
     summary.errors = len(report.errors)

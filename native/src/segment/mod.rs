@@ -38,7 +38,9 @@ const MAX_ERROR_CHARS: usize = 500;
 const MAX_IMPORT_PATH_CHARS: usize = 400;
 const MAX_IMPORT_REASON_CHARS: usize = 1000;
 const MAX_NOTABLE: usize = 20_000;
-const RELEASE_EVERY: u64 = 4096;
+/// segmenter.py's RELEASE_EVERY, for what runs without Python (Rust's tests, examples/scan_file.rs):
+/// from Python, the segmenter is handed segmenter.py's own (Config::release_every).
+pub const RELEASE_EVERY: u64 = 4096;
 const TAIL: usize = 4;
 
 /// The bounds and constants this port repeats from segmenter.py and phases.py, by their Python names:
@@ -158,6 +160,9 @@ pub struct Config {
     /// The bar table (messages.toml's `[[bar]]` rows, in order): a kind and its label pattern,
     /// None where Rust's regex cannot run it (a label reaching that row is NotPorted).
     pub bars: Arc<Vec<(BarKind, Option<Regex>)>>,
+    /// segmenter.py's RELEASE_EVERY (events between releases of final records), handed over by
+    /// Python for each input: one constant, which a test may lower for both segmenters.
+    pub release_every: u64,
 }
 
 /// parse/bars.py's `bar_kind`: bytes are a download, no label is the sampler's, then the bar table,
@@ -518,7 +523,7 @@ impl Segmenter {
         }
         self.handle(ev, table)?;
         self.events += 1;
-        if self.events.is_multiple_of(RELEASE_EVERY) {
+        if self.events.is_multiple_of(self.cfg.release_every) {
             self.release();
         }
         Ok(())
@@ -2022,15 +2027,30 @@ fn iso_naive(text: &str) -> Option<Ts> {
 }
 
 /// table.py's `gguf_qtypes`: `F32 (2), F16 (693)` as (name, count), a name met again keeping its
-/// first place and its last count (a dict).
+/// first place and its last count (a dict). QTYPE_RE `\b(\w{1,64}) \((\d{1,12})\)` is matched by
+/// hand, with Python's `\b` (between a word character and another): compiled, the sixty-four
+/// Unicode `\w`s made a 3.5 MB program and ~1 MB of search cache per scan thread.
 fn gguf_qtypes(text: &str) -> R<Vec<(String, i64)>> {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| {
-        pytext::compile(r"\b(\w{1,64}) \((\d{1,12})\)").expect("QTYPE_RE compiles")
-    });
     let mut out: Vec<(String, i64)> = Vec::new();
-    for caps in re.captures_iter(text) {
-        let (name, count) = (&caps[1], &caps[2]);
+    let mut at = 0;
+    let mut before: Option<char> = None; // the character before `at`
+    while let Some(c) = text[at..].chars().next() {
+        if !pytext::is_word(c) || before.is_some_and(pytext::is_word) {
+            before = Some(c);
+            at += c.len_utf8();
+            continue;
+        }
+        // a word starts here: `\w{1,64}` must be all of it (a space follows, never a word char)
+        let (name_end, name_chars) = run_of(text, at, pytext::is_word);
+        let found = qtype_count(text, name_end)
+            .filter(|_| name_chars <= 64)
+            .map(|(count, end)| (&text[at..name_end], count, end));
+        let Some((name, count, end)) = found else {
+            // no match starts inside the word (no `\b` there): go on from its end
+            before = text[..name_end].chars().next_back();
+            at = name_end;
+            continue;
+        };
         let Some(count) = prefix::digits_value(count) else {
             return Err(NotPorted(format!("gguf qtype count {count:?}")));
         };
@@ -2038,8 +2058,37 @@ fn gguf_qtypes(text: &str) -> R<Vec<(String, i64)>> {
             Some(slot) => slot.1 = count,
             None => out.push((name.to_string(), count)),
         }
+        before = Some(')');
+        at = end;
     }
     Ok(out)
+}
+
+/// ` \((\d{1,12})\)` at `at`: the digits and where the match ends.
+fn qtype_count(text: &str, at: usize) -> Option<(&str, usize)> {
+    if !text[at..].starts_with(" (") {
+        return None;
+    }
+    let digits_at = at + 2;
+    let (digits_end, digits) = run_of(text, digits_at, pytext::is_decimal);
+    if !(1..=12).contains(&digits) || !text[digits_end..].starts_with(')') {
+        return None;
+    }
+    Some((&text[digits_at..digits_end], digits_end + 1))
+}
+
+/// From `at`, the end of the run of characters `is` holds for, and how many they are.
+fn run_of(text: &str, at: usize, is: fn(char) -> bool) -> (usize, usize) {
+    let mut end = at;
+    let mut n = 0;
+    for c in text[at..].chars() {
+        if !is(c) {
+            break;
+        }
+        end += c.len_utf8();
+        n += 1;
+    }
+    (end, n)
 }
 
 /// parse/progress.py's `bar_seconds`.
@@ -2191,6 +2240,45 @@ mod tests {
         assert!(bar_kind(&bars, Some("Échantillonnage"), "it/s", false).is_err());
     }
 
+    /// table.py's `gguf_qtypes` (CPython 3.11's values), edges of QTYPE_RE included.
+    #[test]
+    fn gguf_qtypes_as_table_py_gives_them() {
+        let x64 = "x".repeat(64);
+        let x65 = "x".repeat(65);
+        let cases: Vec<(String, Vec<(&str, i64)>)> = vec![
+            (
+                "F32 (2), F16 (693), Q5_K (400), Q6_K (20)".into(),
+                vec![("F32", 2), ("F16", 693), ("Q5_K", 400), ("Q6_K", 20)],
+            ),
+            (
+                "F32 (2), F32 (5), F16 (1)".into(),
+                vec![("F32", 5), ("F16", 1)],
+            ),
+            (format!("{x64} (3)"), vec![(x64.as_str(), 3)]),
+            (format!("{x65} (3), F16 (7)"), vec![("F16", 7)]),
+            ("a-b (1)".into(), vec![("b", 1)]),
+            (
+                "Q4_0 (1234567890123), Q8 (123456789012)".into(),
+                vec![("Q8", 123456789012)],
+            ),
+            ("(F32 (2))".into(), vec![("F32", 2)]),
+            ("\u{c9}16 (\u{663})".into(), vec![("\u{c9}16", 3)]),
+            ("x\u{b2}y (4)".into(), vec![("x\u{b2}y", 4)]),
+            ("F32  (2)".into(), vec![]),
+            ("F32 (2".into(), vec![]),
+            ("F32 (2)F16 (3)".into(), vec![("F32", 2), ("F16", 3)]),
+            ("F32 (-1)".into(), vec![]),
+            ("_ (0)".into(), vec![("_", 0)]),
+            ("ab\u{301}c (5)".into(), vec![("c", 5)]),
+            ("ab\u{200d}c (6)".into(), vec![("c", 6)]),
+            ("a (1) (2)".into(), vec![("a", 1)]),
+        ];
+        for (text, want) in cases {
+            let want: Vec<(String, i64)> = want.into_iter().map(|(n, c)| (n.into(), c)).collect();
+            assert_eq!(gguf_qtypes(&text), Ok(want), "{text:?}");
+        }
+    }
+
     #[test]
     fn gpu_names_as_table_py_gives_them() {
         for (device, want) in [
@@ -2268,6 +2356,7 @@ mod tests {
             bars: Arc::new(bars_from_toml(include_str!(
                 "../../../src/comfylog/parse/messages.toml"
             ))),
+            release_every: RELEASE_EVERY,
         };
         let mut seg = Segmenter::new(cfg);
         let mut input = crate::scan::Input::new(None);

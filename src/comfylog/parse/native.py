@@ -24,7 +24,7 @@ from ..events import Activity, Event, EventKind, Phase
 from ..model import BarKind, ErrorRecord, Load, Phases, ProgressBar, Prompt, Run, Span
 from ..read.lines import Picker
 from ..read.source import Source, UnusableInput
-from .bars import BAR_ROWS
+from . import bars as bar_table
 from .parser import Item
 from .table import FIELD_TYPES, PATTERNS, TABLE_TEXT, is_oom
 
@@ -113,19 +113,15 @@ def _record_builder(module: ModuleType) -> Any:
 
 
 @cache
-def _segmenter_rows() -> list[tuple[dict[str, Any], list[tuple[str, str, int]]]]:
-    """Per table row, what the native segmenter types fields by: the row's constants and its fields as
-    (name, FIELD_TYPES name, group position) in the order the Python parser adds them."""
-    return [
-        (dict(p.constants), [(f.name, f.type, p.group_names.index(f.name)) for f in p.fields])
-        for p in PATTERNS
-    ]
-
-
-@cache
-def _segmenter_bars() -> list[tuple[str, str]]:
-    """The bar table (parse/bars.py's rows, in order) as the native segmenter reads it: (kind, pattern)."""
-    return [(row.kind.value, row.regex.pattern) for row in BAR_ROWS]
+def _segmenter_tables(module: ModuleType) -> Any:
+    """The native segmenter's rows and bar table (native/src/lib.rs SegmenterTables), made once per
+    process: per table row its constants and its fields as (name, FIELD_TYPES name, group position)
+    in the order the Python parser adds them; the bar table (parse/bars.py's rows, in order) as
+    (kind, pattern), compiled once (a fleet segments thousands of inputs)."""
+    rows = [(dict(p.constants), [(f.name, f.type, p.group_names.index(f.name)) for f in p.fields])
+            for p in PATTERNS]
+    bars = [(row.kind.value, row.regex.pattern) for row in bar_table.BAR_ROWS]
+    return module.SegmenterTables(TABLE_TEXT, rows, bars)
 
 
 #: A whole spool block the Rust segmenter pickled and compressed as spool.py does (native/src/segment/
@@ -143,12 +139,12 @@ class NativeParser:
 
     def __init__(
         self, source: int = 0, reading: Source | None = None,
-        segment: tuple[int, int, tuple[int, int, int, int, int], bool] | None = None,
+        segment: tuple[int, int, int, tuple[int, int, int, int, int], bool] | None = None,
     ) -> None:
-        """``segment``: (the input's first run index, its first prompt index, the records per block of the
-        spools of runs, prompts, bars, loads and errors, whether to write the JSON rows of the blocks)
-        to segment in Rust (segment/native.py): ``feed_records`` and ``close_records`` then replace
-        ``feed`` and ``close``."""
+        """``segment``: (the input's first run index, its first prompt index, segmenter.py's
+        RELEASE_EVERY, the records per block of the spools of runs, prompts, bars, loads and errors,
+        whether to write the JSON rows of the blocks) to segment in Rust (segment/native.py):
+        ``feed_records`` and ``close_records`` then replace ``feed`` and ``close``."""
         module = native_module()
         if module is None:
             raise ScannerUnavailable("the native scanner is not installed")
@@ -159,10 +155,10 @@ class NativeParser:
             plain = [n for rule in redactor.rules if not rule.folded for n in rule.needles]
             folded = [n for rule in redactor.rules if rule.folded for n in rule.needles]
             redaction = (plain, folded, lambda text: redactor.redact(text, counts))
-        segmenting = None
-        if segment is not None:
-            segmenting = (_record_builder(module), _segmenter_rows(), _segmenter_bars(), *segment)
         try:
+            segmenting = None
+            if segment is not None:
+                segmenting = (_record_builder(module), _segmenter_tables(module), *segment)
             self._scanner = module.Scanner(TABLE_TEXT, _item_builder(module), source, redaction, segmenting)
         except ValueError as exc:  # the table holds a row Rust's regex cannot run
             raise UnusableInput(f"the message table cannot be read by the native scanner: {exc}") from None

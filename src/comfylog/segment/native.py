@@ -2,11 +2,13 @@
 scanner's own items, so that no Python Event or Activity is made for them; only the records (and
 the notable events the report keeps) cross into Python, in batches as they become final.
 
-Which segmenter runs: ``COMFYLOG_SEGMENTER=python`` (and, for now, unset) the Python one, the
-reference; ``COMFYLOG_SEGMENTER=native`` the Rust one, for inputs the native scanner reads (not
-markdown, console copies or saved streams, nor ``comfylog watch``). The port is not complete
-(native/SEGMENTER.md): an input it cannot segment exactly as Python does raises NotPorted, and the
-pipeline segments that input with Python instead; FALLBACKS counts those inputs.
+Which segmenter runs: the Rust one (unset, or ``COMFYLOG_SEGMENTER=native``) for the inputs the
+native scanner reads; Python's (segmenter.py, the reference) with ``COMFYLOG_SEGMENTER=python``, and
+always for what the Python parser reads (``COMFYLOG_SCANNER=python``, an install without the native
+scanner, markdown, console copies, saved streams) and for ``comfylog watch``. An input the port
+cannot segment exactly as Python does (NotPorted, native/SEGMENTER.md), or any error of the Rust
+path, is segmented by Python's instead, from its start; its SourceInfo says so (``segmenter``,
+``fell_back``).
 """
 
 from __future__ import annotations
@@ -16,30 +18,34 @@ from typing import Any
 
 from ..events import Event
 from ..model import ErrorRecord, Load, ProgressBar, Prompt, Run, Summary
-from ..parse.native import NativeParser, Records
+from ..parse.native import NativeParser, Records, scanner
 from ..read.source import UnusableInput
 from ..spool import Spool
-from .segmenter import RUN_BLOCK
+from . import segmenter as reference
 
 SEGMENTER_ENV = "COMFYLOG_SEGMENTER"
-SEGMENTERS = ("python", "native")
-
-#: Inputs the native segmenter gave back to Python's, with why (a reason per input, in order).
-FALLBACKS: list[tuple[str, str]] = []
-
+SEGMENTERS = ("native", "python")
 
 class SegmenterUnavailable(UnusableInput):
     """``COMFYLOG_SEGMENTER`` names no segmenter."""
 
 
 def segmenter() -> str:
-    """``native`` or ``python``: the segmenter asked for (``COMFYLOG_SEGMENTER``; unset: python)."""
+    """``native`` or ``python``: the segmenter asked for the inputs the native scanner reads
+    (``COMFYLOG_SEGMENTER``; unset: native). Raises SegmenterUnavailable for another name."""
     choice = os.environ.get(SEGMENTER_ENV, "").strip().lower()
-    if choice in ("", "python"):
-        return "python"
-    if choice == "native":
+    if choice in ("", "native"):
         return "native"
+    if choice == "python":
+        return "python"
     raise SegmenterUnavailable(f"{SEGMENTER_ENV}={choice}: the segmenter is native or python")
+
+
+def segmenter_in_use() -> str:
+    """``native`` or ``python``: the segmenter a log file is segmented by now (what ``--version``
+    names): the one asked for where the native scanner reads, else Python's."""
+    asked = segmenter()  # a wrong name is an error whichever scanner reads
+    return asked if scanner() == "native" else "python"
 
 
 class NativeSegmenter:
@@ -48,7 +54,7 @@ class NativeSegmenter:
 
     def __init__(self, source: int) -> None:
         self.source = source
-        self.runs: Spool[Run] = Spool(block=RUN_BLOCK)
+        self.runs: Spool[Run] = Spool(block=reference.RUN_BLOCK)
         self.prompts: Spool[Prompt] = Spool()
         self.bars: Spool[ProgressBar] = Spool()
         self.loads: Spool[Load] = Spool()
@@ -83,4 +89,4 @@ class NativeSegmenter:
         self.notable_dropped = dropped
 
 
-__all__ = ["FALLBACKS", "SEGMENTERS", "SEGMENTER_ENV", "NativeSegmenter", "SegmenterUnavailable", "segmenter"]
+__all__ = ["SEGMENTERS", "SEGMENTER_ENV", "NativeSegmenter", "SegmenterUnavailable", "segmenter", "segmenter_in_use"]
