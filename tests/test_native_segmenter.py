@@ -10,10 +10,12 @@ fallback): a log that starts falling back is a regression of the port, not a pas
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from comfylog.events import EventKind
 from comfylog.parse.native import native_module
@@ -42,7 +44,7 @@ def report_json(
     with monkeypatch.context() as m:
         m.setenv("COMFYLOG_SCANNER", "native")
         m.setenv("COMFYLOG_SEGMENTER", which)
-        report = analyze_paths([str(p) for p in paths], redactor)
+        report = analyze_paths([str(p) for p in paths], redactor, json_rows=True)
     fell = [(src.name, src.fell_back) for src in report.sources if src.fell_back is not None]
     for path, src in zip(paths, report.sources, strict=True):
         lines = open_input(str(path), blocks=True).blocks is None
@@ -128,6 +130,54 @@ def test_a_generated_benchmark_log_segments_the_same(tmp_path: Path, monkeypatch
 
 
 @needs_native
+@pytest.mark.skipif(not REAL_LOGS, reason="no corpus")
+def test_blocks_pickled_in_rust_read_back_as_pythons_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole spool blocks are pickled by the Rust side (native/src/segment/pickle.rs), never made as
+    Python objects: with blocks of a few records every real log puts most of its records through that
+    path, and every record read back equals the one Python's segmenter made and pickle read back."""
+    import comfylog.segment.segmenter as pysegmenter
+    import comfylog.spool as spool
+
+    monkeypatch.setattr(spool, "BLOCK", 5)
+    monkeypatch.setattr(pysegmenter, "RUN_BLOCK", 2)
+    pickled = 0
+    add_pickled = spool.Spool.add_pickled
+
+    def counting(self: spool.Spool[object], data: bytes, decoded: int, json_rows: str | None = None) -> None:
+        nonlocal pickled
+        pickled += 1
+        add_pickled(self, data, decoded, json_rows)
+
+    monkeypatch.setattr(spool.Spool, "add_pickled", counting)
+    for path in REAL_LOGS[::3]:
+        assert_same([path], monkeypatch)
+    assert pickled > 100
+    path = next(p for p in REAL_LOGS if p.name.startswith("001-"))
+    tables = {}
+    for which in ("python", "native"):
+        with monkeypatch.context() as m:
+            m.setenv("COMFYLOG_SCANNER", "native")
+            m.setenv("COMFYLOG_SEGMENTER", which)
+            report = analyze_paths([str(path)], evidence=False)
+        tables[which] = [list(t) for t in (report.runs, report.prompts, report.progress_bars, report.loads,
+                                           report.errors)]
+        assert report.prompts.on_disk and report.loads.on_disk and report.progress_bars.on_disk
+    assert tables["native"] == tables["python"]
+
+
+@needs_native
+@settings(max_examples=2000, deadline=None)
+@given(st.floats(allow_nan=True, allow_infinity=True) | st.floats(min_value=1e3, max_value=1e5), st.text())
+def test_json_rows_written_in_rust_spell_values_as_python(x: float, text: str) -> None:
+    """The rows written beside the pickled blocks spell floats as repr does (ties to even among the
+    shortest digits) and escape texts as json does (ensure_ascii=False)."""
+    module = native_module()
+    assert module is not None
+    text = text.encode("utf-8", "replace").decode()  # Rust text is valid UTF-8: no lone surrogates
+    assert module.json_spelling(x, text) == (json.dumps(x), json.dumps(text, ensure_ascii=False))
+
+
+@needs_native
 def test_an_input_the_port_cannot_segment_goes_to_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """ComfyUI-Manager's start time with a UTC offset: Python's fromisoformat reads it (an aware time,
     which the segmenter then ignores), the port reads only naive times and refuses the input. The
@@ -182,7 +232,8 @@ def test_the_segmenter_takes_no_tables_of_another_message_table() -> None:
     assert module is not None
     other = native.TABLE_TEXT.replace("example = 'gguf qtypes: F32 (2)", "example = 'gguf qtypes: F32 (3)")
     assert other != native.TABLE_TEXT
-    segmenting = (native._record_builder(module), native._segmenter_tables(module), 0, 0, 4096)
+    blocks = (256, 4096, 4096, 4096, 4096)
+    segmenting = (native._record_builder(module), native._segmenter_tables(module), 0, 0, 4096, blocks, False)
     module.Scanner(native.TABLE_TEXT, native._item_builder(module), 0, None, segmenting)
     with pytest.raises(ValueError, match="made for another message table"):
         module.Scanner(other, native._item_builder(module), 0, None, segmenting)

@@ -6,12 +6,14 @@
 //! `--serial` scans on one thread (CPU times compare better on a busy machine).
 //! `--segment` also segments each file in Rust (native/src/segment, rows read from messages.toml)
 //! and prints the time spent segmenting apart (the scan thread's two halves under
-//! COMFYLOG_SEGMENTER=native) and the records made.
+//! COMFYLOG_SEGMENTER=native) and the records made, and the time spent pickling their whole spool
+//! blocks and writing their JSON rows (segment/pickle.rs, jsonrows.rs; also on the scan thread).
 //! Each file is read in blocks of whole lines (as comfylog/read/streams.py cuts them), each block
 //! scanned by the library's `scan::Input`, as `Scanner.feed` scans it; a file that is a folder is
 //! read file by file (a fleet). Prints lines, items and the time taken.
 
 use _native::scan::Input;
+use _native::segment::pickle::{Names, Spill};
 use _native::segment::{bars_from_toml, rows_from_toml, Config, Segmenter, RELEASE_EVERY};
 use _native::table::Table;
 use std::io::Read;
@@ -22,11 +24,35 @@ const BLOCK_BYTES: usize = 1 << 20;
 
 const TABLE_TEXT: &str = include_str!("../../src/comfylog/parse/messages.toml");
 
-/// Seconds spent segmenting and records made, over all files (with `--segment`).
+/// Seconds spent segmenting and records made, over all files (with `--segment`), and seconds
+/// spent pickling whole spool blocks of them (segment/pickle.rs).
 #[derive(Default)]
 struct Segmenting {
     seconds: f64,
     records: usize,
+    pickling: f64,
+}
+
+/// model.py's names as comfylog's RecordBuilder reads them from Python.
+fn model_names() -> Names {
+    let model = |name: &str| ("comfylog.model".to_string(), name.to_string());
+    Names {
+        classes: [
+            "Run",
+            "Prompt",
+            "ProgressBar",
+            "Load",
+            "ErrorRecord",
+            "Phases",
+            "Span",
+        ]
+        .map(model)
+        .to_vec(),
+        phase: ("comfylog.events".to_string(), "Phase".to_string()),
+        phase_values: ["load", "inference", "wait", "other"].map(String::from),
+        bar_kind: model("BarKind"),
+        bar_kind_values: ["sampling", "loading", "other"].map(String::from),
+    }
 }
 
 fn scan_file(
@@ -47,9 +73,11 @@ fn scan_file(
             release_every: RELEASE_EVERY,
         })
     });
+    let mut spill = Spill::new(Arc::new(model_names()), [256, 4096, 4096, 4096, 4096], true);
     // a block's items through the segmenter, or (None) the input's end
     let mut segment = |items: Option<Vec<_>>, segmenting: &mut Option<&mut Segmenting>| {
         if let (Some(seg), Some(totals)) = (seg.as_mut(), segmenting.as_deref_mut()) {
+            let items_were_none = items.is_none();
             let start = Instant::now();
             let fed = match items {
                 Some(items) => seg.feed(table, items),
@@ -65,6 +93,10 @@ fn scan_file(
                 + done.loads.len()
                 + done.errors.len();
             totals.seconds += start.elapsed().as_secs_f64();
+            let start = Instant::now();
+            spill.absorb(done);
+            drop(spill.hand(items_were_none));
+            totals.pickling += start.elapsed().as_secs_f64();
         }
     };
     let mut count = 0;
@@ -144,8 +176,8 @@ fn main() {
     );
     if let Some(totals) = segmenting {
         println!(
-            "of which segmenting: {:.2} s, {} records",
-            totals.seconds, totals.records
+            "of which segmenting: {:.2} s, {} records; pickling whole blocks: {:.2} s",
+            totals.seconds, totals.records, totals.pickling
         );
     }
 }

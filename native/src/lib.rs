@@ -60,9 +60,10 @@ struct Scanner {
     /// The parser and counters, here between blocks, with the thread while it scans one.
     state: Option<State>,
     scanning: Option<JoinHandle<Scanned>>,
-    /// With the native segmenter: what makes its records Python's, and the notable events made
-    /// so far.
+    /// With the native segmenter: what makes its records Python's, the final records on their
+    /// way (whole blocks pickled, pickle.rs), and the notable events made so far.
     records: Option<Py<RecordBuilder>>,
+    spill: Option<segment::pickle::Spill>,
     notable: Option<Py<pyo3::types::PyList>>,
     /// Set after a failure: the scanner's state is unknown, it takes no more input.
     broken: bool,
@@ -80,10 +81,16 @@ struct State {
 
 type Scanned = Result<(State, Vec<Item>), String>;
 
+/// A block's work as it is taken from the state: items, or the records the segmenter made final.
+enum Taken {
+    Items(Vec<Item>),
+    Records(segment::Final),
+}
+
 /// A block's work as `feed` hands it over.
 enum Done {
     Items(Vec<Item>),
-    Records(segment::Final),
+    Records(segment::pickle::Handed),
 }
 
 impl State {
@@ -279,8 +286,10 @@ impl Scanner {
     /// a line holding a needle goes through `redact` once cleaned, before anything reads it.
     ///
     /// `segmenter`: (the record builder, the segmenter's tables, the input's first run and prompt
-    /// index, segmenter.py's RELEASE_EVERY) to segment in Rust: `feed` and `close` then give the
-    /// records made final, not items.
+    /// index, segmenter.py's RELEASE_EVERY, the records per spool block of runs, prompts, bars,
+    /// loads and errors, whether to write their JSON rows beside the blocks) to segment in Rust:
+    /// `feed` and `close` then give the records made final, not items (whole blocks as pickles,
+    /// topy::RecordBuilder::to_python).
     #[new]
     #[pyo3(signature = (table_text, builder, source, redaction=None, segmenter=None))]
     #[allow(clippy::type_complexity)]
@@ -290,7 +299,15 @@ impl Scanner {
         builder: Py<ItemBuilder>,
         source: Py<PyAny>,
         redaction: Option<(Vec<String>, Vec<String>, Py<PyAny>)>,
-        segmenter: Option<(Py<RecordBuilder>, Py<SegmenterTables>, u64, u64, u64)>,
+        segmenter: Option<(
+            Py<RecordBuilder>,
+            Py<SegmenterTables>,
+            u64,
+            u64,
+            u64,
+            [usize; 5],
+            bool,
+        )>,
     ) -> PyResult<Scanner> {
         let table = compiled_table(table_text)?;
         builder
@@ -303,9 +320,17 @@ impl Scanner {
                 Some(redact),
             ),
         };
-        let (records, segmenter) = match segmenter {
-            None => (None, None),
-            Some((records, tables, first_run_index, first_prompt_index, release_every)) => {
+        let (records, segmenter, spill) = match segmenter {
+            None => (None, None, None),
+            Some((
+                records,
+                tables,
+                first_run_index,
+                first_prompt_index,
+                release_every,
+                blocks,
+                json_rows,
+            )) => {
                 let tables = tables.get();
                 if tables.table_text != table_text {
                     return Err(PyValueError::new_err(
@@ -320,7 +345,12 @@ impl Scanner {
                     bars: Arc::clone(&tables.bars),
                     release_every: release_every.max(1),
                 };
-                (Some(records), Some(segment::Segmenter::new(cfg)))
+                let spill = segment::pickle::Spill::new(records.get().names(), blocks, json_rows);
+                (
+                    Some(records),
+                    Some(segment::Segmenter::new(cfg)),
+                    Some(spill),
+                )
             }
         };
         let notable = records
@@ -333,6 +363,7 @@ impl Scanner {
                 segmenter,
                 refused: None,
             }),
+            spill,
             table,
             builder,
             source,
@@ -353,14 +384,17 @@ impl Scanner {
             let state = self.state.take().expect("state between blocks");
             let scanned = py.detach(|| scan_with(state, &table, block));
             items.append(&mut self.settle(scanned)?);
-            let done = self.done(items)?;
+            let taken = self.take(items)?;
+            let done = self.spilled(py, taken, false)?;
             return self.handed(py, done);
         }
-        // what is done is taken before the state goes to the thread, made Python's while it scans
-        let done = self.done(items)?;
+        // what is done is taken before the state goes to the thread, and pickled and made
+        // Python's on this one while the next block is scanned
+        let taken = self.take(items)?;
         let state = self.state.take().expect("state between blocks");
         let data = block.to_vec();
         self.scanning = Some(std::thread::spawn(move || scan_with(state, &table, &data)));
+        let done = self.spilled(py, taken, false)?;
         self.handed(py, done)
     }
 
@@ -376,7 +410,8 @@ impl Scanner {
             })
         });
         items.append(&mut self.settle(closed)?);
-        let done = self.done(items)?;
+        let taken = self.take(items)?;
+        let done = self.spilled(py, taken, true)?;
         self.handed(py, done)
     }
 
@@ -479,16 +514,34 @@ impl Scanner {
 impl Scanner {
     /// What is done: the items, or with the native segmenter the records made final (or
     /// NotPorted: the input is left to Python's segmenter).
-    fn done(&mut self, items: Vec<Item>) -> PyResult<Done> {
+    fn take(&mut self, items: Vec<Item>) -> PyResult<Taken> {
         if self.records.is_none() {
-            return Ok(Done::Items(items));
+            return Ok(Taken::Items(items));
         }
         let state = self.state.as_mut().expect("state between blocks");
         if let Some(why) = &state.refused {
             return Err(NotPorted::new_err(why.clone()));
         }
         let seg = state.segmenter.as_mut().expect("a segmenter");
-        Ok(Done::Records(seg.take_final()))
+        Ok(Taken::Records(seg.take_final()))
+    }
+
+    /// The final records through the spill (without the GIL): whole blocks pickled, and with
+    /// `ended` every record left.
+    fn spilled(&mut self, py: Python<'_>, taken: Taken, ended: bool) -> PyResult<Done> {
+        let records = match taken {
+            Taken::Items(items) => return Ok(Done::Items(items)),
+            Taken::Records(records) => records,
+        };
+        let spill = self.spill.as_mut().expect("a segmenter's spill");
+        py.detach(|| {
+            caught(|| {
+                spill.absorb(records);
+                Ok(spill.hand(ended))
+            })
+        })
+        .map(Done::Records)
+        .map_err(scanner_error)
     }
 
     /// What is done as Python objects: a list of items, or the records' (runs, prompts, bars,
@@ -561,6 +614,16 @@ fn segmenter_constants() -> Vec<(&'static str, f64)> {
     segment::shared_constants()
 }
 
+/// How the JSON rows written beside pickled blocks (segment/jsonrows.rs) spell a float and a text
+/// (a test compares them with Python's json on any value).
+#[pyfunction]
+fn json_spelling(x: f64, text: &str) -> (String, String) {
+    let (mut float, mut quoted) = (String::new(), String::new());
+    segment::jsonrows::float(&mut float, x);
+    segment::jsonrows::text(&mut quoted, text);
+    (float, quoted)
+}
+
 /// The clean text of the lines `wanted` (ascending numbers) of a block of whole lines whose first
 /// line is number `before + 1`, and how many lines the block holds (read/lines.py's `lines_at`:
 /// a finding's evidence read back without decoding every line before it).
@@ -597,6 +660,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pick_lines, m)?)?;
     m.add_function(wrap_pyfunction!(segmenter_kinds, m)?)?;
     m.add_function(wrap_pyfunction!(segmenter_constants, m)?)?;
+    m.add_function(wrap_pyfunction!(json_spelling, m)?)?;
     m.add_class::<Scanner>()?;
     m.add_class::<ItemBuilder>()?;
     m.add_class::<RecordBuilder>()?;

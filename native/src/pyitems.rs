@@ -303,7 +303,7 @@ impl<'py> Times<'py> {
         self.recent.get(us, || {
             let civil = prefix::civil(us);
             if (1..=9999).contains(&civil.0) {
-                datetime.call1((PyBytes::new(py, &pickled(civil)),))
+                datetime.call1((PyBytes::new(py, &pickled_time(civil)),))
             } else {
                 // The pickled state is taken unchecked: a time past year 9999 (a time-only log whose
                 // day rolls over millions of times) goes to the checked constructor, which refuses it.
@@ -315,7 +315,9 @@ impl<'py> Times<'py> {
 }
 
 /// A time's state as pickle writes a naive `datetime` (see Times), from its civil parts.
-fn pickled((y, mo, d, h, mi, s, micro): (i32, u8, u8, u8, u8, u8, u32)) -> [u8; 10] {
+pub(crate) fn pickled_time(
+    (y, mo, d, h, mi, s, micro): (i32, u8, u8, u8, u8, u8, u32),
+) -> [u8; 10] {
     let [_, _, y_high, y_low] = (y as u32).to_be_bytes();
     let [_, m_high, m_mid, m_low] = micro.to_be_bytes();
     [y_high, y_low, mo, d, h, mi, s, m_high, m_mid, m_low]
@@ -589,7 +591,7 @@ mod tests {
             ),
             (59_926_608_000_000_001, [7, 108, 1, 1, 0, 0, 0, 0, 0, 1]),
         ] {
-            assert_eq!(pickled(prefix::civil(us)), state, "{us}");
+            assert_eq!(pickled_time(prefix::civil(us)), state, "{us}");
         }
         Python::initialize();
         Python::attach(|py| {

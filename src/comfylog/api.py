@@ -26,18 +26,19 @@ if TYPE_CHECKING:
 
 def analyze(
     logs: str | PathLike[str] | Sequence[str | PathLike[str]], redact: bool | Redactor = False,
-    progress: Progress | None = None,
+    progress: Progress | None = None, json_rows: bool = False,
 ) -> Report:
     """Analyse one log path, several paths (read in order as one report), or ``-`` for stdin.
 
     ``redact`` (True, or a ``comfylog.read.redact.Redactor``) takes secrets, e-mail addresses and user
     names out of every text of the report as the log is read; the numbers stay the same. ``progress``,
-    if given, is called as ``progress(what, done, total)`` while the work goes on.
+    if given, is called as ``progress(what, done, total)`` while the work goes on. ``json_rows``: the
+    report will be written as JSON (render.json), which is then faster on a long log.
     """
     if isinstance(logs, str) and "\n" in logs:
         raise ValueError("analyze() takes paths; to analyse log text use comfylog.analyze_text(text)")
     paths = [str(logs)] if isinstance(logs, (str, PathLike)) else [str(p) for p in logs]
-    return analyze_paths(paths, _redactor(redact), progress)
+    return analyze_paths(paths, _redactor(redact), progress, json_rows=json_rows)
 
 
 def analyze_text(text: str, name: str = "<text>", redact: bool | Redactor = False) -> Report:

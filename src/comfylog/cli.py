@@ -193,7 +193,8 @@ def analyze(
         _fleet_report(_inputs(logs), OutputFormat(format.value), output, limit, jobs, redactor)
         return
     with _progress() as progress:
-        report = run_analysis(_inputs(logs), redact=redactor or False, progress=progress)
+        report = run_analysis(_inputs(logs), redact=redactor or False, progress=progress,
+                              json_rows=format is AnalyzeFormat.json)
     _require_comfyui(report)
     if format is AnalyzeFormat.json:
         from .render.json import write_json

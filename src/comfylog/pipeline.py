@@ -32,6 +32,7 @@ Progress = Callable[[str, float, float | None], None]
 
 def analyze_paths(
     paths: Sequence[str], redactor: Redactor | None = None, progress: Progress | None = None, evidence: bool = True,
+    json_rows: bool = False,
 ) -> Report:
     """Analyse the logs at ``paths`` (``-`` is stdin) in order, as one report, findings included.
 
@@ -40,7 +41,8 @@ def analyze_paths(
     clean, every number the same. ``progress`` is told the bytes read of all inputs, then the
     diagnosis. ``evidence=False`` leaves the findings' evidence lines as the report holds them,
     without reading the files again (a fleet row keeps only each finding's id, title and cost).
-    Raises UnusableInput for an input that cannot be a log.
+    ``json_rows``: the report is for ``--format json``, whose rows the Rust segmenter then writes
+    beside the blocks it spills (build_report). Raises UnusableInput for an input that cannot be a log.
     """
     on_read = None
     if progress is not None:
@@ -48,7 +50,7 @@ def analyze_paths(
     native = scanner() == "native"
     opened = [open_input(path, redactor, blocks=native, on_read=on_read(i) if on_read else None)
               for i, path in enumerate(paths)]  # fail fast, before any work
-    report = build_report(opened)
+    report = build_report(opened, json_rows)
     if progress is not None:
         progress("finding causes", 0, None)
     report.findings = diagnose(report, reread=evidence, paths=paths, redactor=redactor)
@@ -89,13 +91,15 @@ Span = tuple[tuple[datetime, int] | None, tuple[datetime, int] | None]
 
 
 @fewer_collections()
-def build_report(opened: Iterable[LogInput]) -> Report:
+def build_report(opened: Iterable[LogInput], json_rows: bool = False) -> Report:
     """Read, parse and segment each opened input in order: the Report, before diagnosis.
 
     An input opened as blocks goes through the native scanner, one opened as lines through the
     Python parser (read/lines.py decides: markdown, RunPod console copies and saved log streams
     are lines). The native scanner's inputs are segmented in Rust unless ``COMFYLOG_SEGMENTER=python``
-    (segment/native.py); the Python parser's always by segmenter.py.
+    (segment/native.py); the Python parser's always by segmenter.py. With ``json_rows``, the Rust
+    segmenter also writes the JSON rows of the blocks it spills (Spool.json_rows), which
+    render/json.py copies: only for a report written as JSON.
     """
     report = empty_report()
     span: Span = (None, None)
@@ -103,7 +107,7 @@ def build_report(opened: Iterable[LogInput]) -> Report:
     for index, log in enumerate(opened):
         fell_back = None
         if log.blocks is not None and native_segmenter and not log.source.markdown:
-            natively = _segment_natively(index, log, report)
+            natively = _segment_natively(index, log, report, json_rows)
             if isinstance(natively, Fallback):
                 log, fell_back = natively  # the input again from its start, for Python's segmenter
             else:
@@ -137,7 +141,9 @@ class Fallback(NamedTuple):
     why: str
 
 
-def _segment_natively(index: int, log: LogInput, report: Report) -> tuple[NativeParser, NativeSegmenter] | Fallback:
+def _segment_natively(
+    index: int, log: LogInput, report: Report, json_rows: bool,
+) -> tuple[NativeParser, NativeSegmenter] | Fallback:
     """Input ``index`` (read as blocks) through the Rust segmenter (segment/native.py): its parser and
     results; or, where the port cannot segment it as Python does, the input again from its start for
     Python's segmenter, with why. A file is opened again; stdin and text keep the blocks read until the
@@ -147,8 +153,9 @@ def _segment_natively(index: int, log: LogInput, report: Report) -> tuple[Native
     source = log.source
     seen = Replay() if log.reopen is None else None
     redactions = dict(source.redactions)
-    parser = NativeParser(index, source, segment=(len(report.runs), len(report.prompts), reference.RELEASE_EVERY))
     seg = NativeSegmenter(index)
+    parser = NativeParser(index, source, segment=(len(report.runs), len(report.prompts), reference.RELEASE_EVERY,
+                                                  seg.blocks, json_rows))
     try:
         for block in log.blocks:
             if seen is not None:

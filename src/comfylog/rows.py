@@ -6,10 +6,10 @@ the same rows into CSV, JSON Lines and Parquet tables. Times go through ``text.i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from .model import Finding, Prompt, Report, Run
+from .model import ErrorRecord, Finding, Load, ProgressBar, Prompt, Report, Run
 from .text import iso
 
 SCHEMA_VERSION = 2
@@ -56,45 +56,9 @@ def report_tables(report: Report) -> dict[str, Any]:
         },
         "runs": (run_row(r) for r in report.runs),
         "prompts": (prompt_row(p) for p in report.prompts),
-        "progress_bars": (
-            {
-                "prompt": b.prompt,
-                "source": b.source,
-                "label": b.label,
-                "kind": b.kind.value,
-                "total": b.total,
-                "done": b.done,
-                "final_rate": b.final_rate,
-                "rate_unit": b.rate_unit,
-                "elapsed_s": b.elapsed_s,
-                "started_at": iso(b.start),
-                "line": b.line,
-            }
-            for b in report.progress_bars
-        ),
-        "loads": (
-            {
-                "prompt": ld.prompt,
-                "source": ld.source,
-                "model": ld.model,
-                "kind": ld.kind,
-                "usable_mb": ld.usable_mb,
-                "loaded_mb": ld.loaded_mb,
-                "staged_mb": ld.staged_mb,
-                "line": ld.line,
-            }
-            for ld in report.loads
-        ),
-        "errors": (
-            {
-                "prompt": e.prompt,
-                "source": e.source,
-                "kind": e.kind,
-                "message": e.message,
-                "line": e.line,
-            }
-            for e in report.errors
-        ),
+        "progress_bars": (bar_row(b) for b in report.progress_bars),
+        "loads": (load_row(ld) for ld in report.loads),
+        "errors": (error_row(e) for e in report.errors),
         "findings": (finding_row(f) for f in report.findings),
     }
 
@@ -150,6 +114,55 @@ def prompt_row(p: Prompt) -> dict[str, Any]:
         "first_line": p.line,
         "last_line": p.last_line,
     }
+
+
+def bar_row(b: ProgressBar) -> dict[str, Any]:
+    """One row of the ``progress_bars`` table."""
+    return {
+        "prompt": b.prompt,
+        "source": b.source,
+        "label": b.label,
+        "kind": b.kind.value,
+        "total": b.total,
+        "done": b.done,
+        "final_rate": b.final_rate,
+        "rate_unit": b.rate_unit,
+        "elapsed_s": b.elapsed_s,
+        "started_at": iso(b.start),
+        "line": b.line,
+    }
+
+
+def load_row(ld: Load) -> dict[str, Any]:
+    """One row of the ``loads`` table."""
+    return {
+        "prompt": ld.prompt,
+        "source": ld.source,
+        "model": ld.model,
+        "kind": ld.kind,
+        "usable_mb": ld.usable_mb,
+        "loaded_mb": ld.loaded_mb,
+        "staged_mb": ld.staged_mb,
+        "line": ld.line,
+    }
+
+
+def error_row(e: ErrorRecord) -> dict[str, Any]:
+    """One row of the ``errors`` table."""
+    return {
+        "prompt": e.prompt,
+        "source": e.source,
+        "kind": e.kind,
+        "message": e.message,
+        "line": e.line,
+    }
+
+
+#: The tables whose rows the Rust segmenter also writes as JSON text (native/src/segment/jsonrows.rs),
+#: by key (the Report's attribute of the same name), with the row each record makes here.
+ROW_OF: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "prompts": prompt_row, "progress_bars": bar_row, "loads": load_row, "errors": error_row,
+}
 
 
 def finding_row(f: Finding) -> dict[str, Any]:

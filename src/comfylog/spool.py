@@ -90,6 +90,7 @@ class Spool(Sequence[T], Generic[T]):
         self._kept: dict[int, list[T]] = {}  # blocks kept decoded (KEEP_BYTES)
         self._kept_bytes = 0
         self._picked: dict[int, bytes] = {}  # records looked up by position, pickled alone (PICK_BYTES)
+        self._json_rows: dict[int, tuple[int, int]] = {}  # block -> (offset, length) of its JSON rows' text
         self._picked_bytes = 0
         self.extend(items)
 
@@ -109,16 +110,59 @@ class Spool(Sequence[T], Generic[T]):
         self.extend(items)
         return self
 
+    @property
+    def block(self) -> int:
+        """Records per block on disk."""
+        return self._block
+
+    def add_pickled(self, data: bytes, decoded: int, json_rows: str | None = None) -> None:
+        """Add a whole block of final records, already pickled as a list and zlib-compressed (the Rust
+        segmenter writes them: native/src/segment/pickle.rs), with the estimated bytes of the records
+        it decodes to and, for most tables, the text of their ``--format json`` rows (joined as
+        render/json.py joins rows), which the JSON then copies instead of decoding the block. The
+        records before it must be whole blocks too (none in memory)."""
+        if self._tail:
+            raise ValueError("a pickled block follows records in memory")
+        self._write(data, decoded, self._block)
+        if json_rows is not None:
+            assert self._file is not None
+            text = json_rows.encode()
+            self._json_rows[len(self._extents) - 1] = (self._file.tell(), len(text))
+            self._file.write(text)
+
+    @property
+    def has_json_rows(self) -> bool:
+        """Some blocks came with the text of their JSON rows (add_pickled)."""
+        return bool(self._json_rows)
+
+    def json_rows(self) -> Iterator[str | list[T]]:
+        """The table in order, for the JSON writer: each block's rows as text where it came with them,
+        else its records (a block, then the records in memory)."""
+        for number in range(len(self._extents)):
+            where = self._json_rows.get(number)
+            if where is None:
+                yield self._load(number)
+                continue
+            assert self._file is not None
+            self._file.seek(where[0])
+            yield self._file.read(where[1]).decode()
+        if self._tail:
+            yield list(self._tail)
+
     def _spill(self, chunk: list[T]) -> None:
         pickled = pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
-        data = zlib.compress(pickled, 1)
+        self._write(zlib.compress(pickled, 1), len(pickled) * DECODED_PER_PICKLED, len(chunk))
+
+    def _write(self, data: bytes, decoded: int, records: int) -> None:
+        """A block to the temporary file: its compressed pickle, the estimated bytes of its records
+        decoded, how many."""
         if self._file is None:
             self._file = tempfile.TemporaryFile(prefix="comfylog-")
         offset = self._file.seek(0, 2)
         self._file.write(data)
-        self._extents.append((offset, len(data), len(pickled) * DECODED_PER_PICKLED))
-        self._spilled += len(chunk)
-        _Kept.spilled += len(chunk)
+        self._extents.append((offset, len(data), decoded))
+        self._spilled += records
+        _Kept.spilled += records
 
     # ---- reading ------------------------------------------------------------------------------
     @property

@@ -4,8 +4,11 @@
 //! exactly as Python does is refused (`NotPorted`), never segmented differently: the caller then
 //! segments it with Python.
 
+pub mod emit;
 pub mod event;
+pub mod jsonrows;
 pub mod phases;
+pub mod pickle;
 pub mod records;
 pub mod topy;
 

@@ -1,36 +1,45 @@
-//! The Rust segmenter's final records as comfylog/model.py's objects (made by keyword, as the
-//! Python segmenter makes them), handed to Python in batches as they become final.
+//! The Rust segmenter's final records as comfylog/model.py's objects (made by position, as
+//! emit.rs describes them), handed to Python in batches as they become final; whole spool blocks
+//! come as pickle bytes instead (pickle.rs).
 
-use super::event::Value;
-use super::records::{Bar, ErrorRec, Load, Num, Phases, Prompt, Run};
-use super::Final;
-use crate::pyitems::{count, Times};
+use super::emit::{self, Class, Shape, Sink};
+use super::phases::Ts;
+use super::pickle::{Handed, Names, Part};
+use super::records::{Bar, BarKind, ErrorRec, Load, Prompt, Run};
+use crate::pyitems::Times;
+use crate::table::Phase;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// What Rust needs from Python to make the records: model.py's classes and the phases.
 #[pyclass(module = "comfylog._native", frozen)]
 pub struct RecordBuilder {
-    run: Py<PyAny>,
-    prompt: Py<PyAny>,
-    bar: Py<PyAny>,
-    load: Py<PyAny>,
-    error: Py<PyAny>,
-    phases: Py<PyAny>,
-    span: Py<PyAny>,
+    /// The classes in emit::Class::ALL's order.
+    classes: Vec<Py<PyAny>>,
     /// Phase.LOAD, INFERENCE, WAIT, OTHER (table.rs's order).
     phase: [Py<PyAny>; 4],
     /// BarKind.SAMPLING, LOADING, OTHER.
     bar_kind: [Py<PyAny>; 3],
+    /// The same, as pickle finds them.
+    names: Arc<Names>,
+}
+
+/// `object`'s (module, qualified name), as pickle finds a class.
+fn where_is(object: &Bound<'_, PyAny>) -> PyResult<(String, String)> {
+    Ok((
+        object.getattr("__module__")?.extract()?,
+        object.getattr("__qualname__")?.extract()?,
+    ))
 }
 
 #[pymethods]
 impl RecordBuilder {
     /// The classes are checked to have the fields this module passes, in its order (records are
-    /// made by position: a field added to model.py must be added here too).
+    /// made by position: a field added to model.py must be added to emit.rs too).
     #[new]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -45,15 +54,9 @@ impl RecordBuilder {
         phase: (Py<PyAny>, Py<PyAny>, Py<PyAny>, Py<PyAny>),
         bar_kind: (Py<PyAny>, Py<PyAny>, Py<PyAny>),
     ) -> PyResult<RecordBuilder> {
-        for (class, fields) in [
-            (&run, RUN_FIELDS),
-            (&prompt, PROMPT_FIELDS),
-            (&bar, BAR_FIELDS),
-            (&load, LOAD_FIELDS),
-            (&error, ERROR_FIELDS),
-            (&phases, PHASES_FIELDS),
-            (&span, SPAN_FIELDS),
-        ] {
+        let classes = vec![run, prompt, bar, load, error, phases, span];
+        for (class, which) in classes.iter().zip(Class::ALL) {
+            let fields = which.fields();
             let names: Vec<String> = class
                 .bind(py)
                 .getattr("__dataclass_fields__")?
@@ -69,466 +72,237 @@ impl RecordBuilder {
                 )));
             }
         }
+        let phase = [phase.0, phase.1, phase.2, phase.3];
+        let bar_kind = [bar_kind.0, bar_kind.1, bar_kind.2];
+        let value = |member: &Py<PyAny>| -> PyResult<String> {
+            member.bind(py).getattr("value")?.extract()
+        };
+        let names = Names {
+            classes: classes
+                .iter()
+                .map(|c| where_is(c.bind(py)))
+                .collect::<PyResult<_>>()?,
+            phase: where_is(&phase[0].bind(py).get_type().into_any())?,
+            phase_values: [
+                value(&phase[0])?,
+                value(&phase[1])?,
+                value(&phase[2])?,
+                value(&phase[3])?,
+            ],
+            bar_kind: where_is(&bar_kind[0].bind(py).get_type().into_any())?,
+            bar_kind_values: [
+                value(&bar_kind[0])?,
+                value(&bar_kind[1])?,
+                value(&bar_kind[2])?,
+            ],
+        };
         Ok(RecordBuilder {
-            run,
-            prompt,
-            bar,
-            load,
-            error,
-            phases,
-            span,
-            phase: [phase.0, phase.1, phase.2, phase.3],
-            bar_kind: [bar_kind.0, bar_kind.1, bar_kind.2],
+            classes,
+            phase,
+            bar_kind,
+            names: Arc::new(names),
         })
     }
 }
 
-const RUN_FIELDS: &[&str] = &[
-    "index",
-    "source",
-    "first_line",
-    "last_line",
-    "started_at",
-    "ended_at",
-    "restart",
-    "gpu",
-    "device",
-    "total_vram_mb",
-    "total_ram_mb",
-    "vram_state",
-    "vram_states",
-    "comfyui_version",
-    "pytorch_version",
-    "cuda_version",
-    "ready_at",
-    "ready_line",
-    "startup_s",
-    "idle_s",
-    "outside_s",
-    "install_s",
-    "install_spans",
-    "span_s",
-    "serverless",
-    "resolution",
-    "gpu_memory",
-    "setup",
-    "api_ready_at",
-    "import_times",
-    "prestartup_times",
-    "stopped",
-];
-const PROMPT_FIELDS: &[&str] = &[
-    "index",
-    "run",
-    "got_at",
-    "line",
-    "source",
-    "status",
-    "executed_s",
-    "started_at",
-    "ended_at",
-    "total_s",
-    "phases",
-    "estimated",
-    "last_line",
-    "spans",
-    "ws_timeouts",
-    "lowvram_module_loads",
-    "invalid_outputs",
-    "received",
-    "started",
-    "models",
-    "video",
-    "gguf_qtypes",
-    "prompt_id",
-    "cold",
-    "memory",
-    "not_timed",
-];
-const BAR_FIELDS: &[&str] = &[
-    "prompt",
-    "label",
-    "total",
-    "done",
-    "final_rate",
-    "rate_unit",
-    "elapsed_s",
-    "line",
-    "end_line",
-    "kind",
-    "source",
-    "start",
-    "end",
-];
-const LOAD_FIELDS: &[&str] = &[
-    "prompt",
-    "model",
-    "kind",
-    "usable_mb",
-    "loaded_mb",
-    "line",
-    "source",
-    "ts",
-    "staged_mb",
-];
-const ERROR_FIELDS: &[&str] = &[
-    "prompt", "kind", "message", "line", "source", "ts", "end_line",
-];
-const PHASES_FIELDS: &[&str] = &["load", "inference", "wait", "other"];
-const SPAN_FIELDS: &[&str] = &["start", "end", "phase"];
-
-fn value<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
-    match v {
-        Value::Bool(b) => b.into_bound_py_any(py),
-        Value::Int(i) => i.into_bound_py_any(py),
-        Value::Float(f) => f.into_bound_py_any(py),
-        Value::Text(t) => (&**t).into_bound_py_any(py),
-    }
-}
-
-fn opt_value<'py>(py: Python<'py>, v: &Option<Value>) -> PyResult<Bound<'py, PyAny>> {
-    match v {
-        None => Ok(py.None().into_bound(py)),
-        Some(v) => value(py, v),
-    }
-}
-
-fn num<'py>(py: Python<'py>, n: &Option<Num>) -> PyResult<Bound<'py, PyAny>> {
-    match n {
-        None => Ok(py.None().into_bound(py)),
-        Some(Num::Int(i)) => i.into_bound_py_any(py),
-        Some(Num::Float(f)) => f.into_bound_py_any(py),
-    }
-}
-
-fn dict<'py, K: AsRef<str>>(py: Python<'py>, items: &[(K, Value)]) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    for (k, v) in items {
-        d.set_item(k.as_ref(), value(py, v)?)?;
-    }
-    Ok(d)
-}
-
-fn opt_dict<'py, K: AsRef<str>>(
+/// The records as Python objects: values are pushed onto the innermost open container, and a
+/// container's `end` makes its object. Equal texts and times are made once per hand-over, as the
+/// Python segmenter's records share them (pickle stores a shared object once per spool block, so
+/// fresh copies would make the spool, and the records decoded from it, bigger).
+struct Objects<'py, 'b> {
     py: Python<'py>,
-    items: &Option<Vec<(K, Value)>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    match items {
-        None => Ok(py.None().into_bound(py)),
-        Some(items) => Ok(dict(py, items)?.into_any()),
-    }
-}
-
-/// Python objects made once per batch for equal values, as the Python segmenter's records share
-/// them (a model name, a status, a time): pickle stores a shared object once per spool block, so
-/// fresh copies would make the spool, and the records decoded from it, bigger.
-pub struct Cache<'py> {
-    py: Python<'py>,
+    builder: &'b RecordBuilder,
     times: Times<'py>,
-    seen_times: HashMap<i64, Bound<'py, PyAny>>,
+    seen_times: HashMap<Ts, Bound<'py, PyAny>>,
     texts: HashMap<String, Bound<'py, PyAny>>,
+    /// The open containers' values, innermost last; the bottom one holds what was made.
+    open: Vec<Vec<Bound<'py, PyAny>>>,
 }
 
-impl<'py> Cache<'py> {
-    fn new(py: Python<'py>) -> Self {
-        Cache {
+impl<'py, 'b> Objects<'py, 'b> {
+    fn new(py: Python<'py>, builder: &'b RecordBuilder) -> Self {
+        Objects {
             py,
+            builder,
             times: Times::new(py),
             seen_times: HashMap::new(),
             texts: HashMap::new(),
+            open: vec![Vec::new()],
         }
     }
 
-    fn time(&mut self, us: Option<i64>) -> PyResult<Bound<'py, PyAny>> {
-        let Some(us) = us else {
-            return Ok(self.py.None().into_bound(self.py));
-        };
-        if let Some(made) = self.seen_times.get(&us) {
-            return Ok(made.clone());
-        }
-        let made = self.times.get(Some(us))?;
-        self.seen_times.insert(us, made.clone());
-        Ok(made)
-    }
-
-    fn text(&mut self, text: &str) -> Bound<'py, PyAny> {
-        if let Some(made) = self.texts.get(text) {
-            return made.clone();
-        }
-        let made = PyString::new(self.py, text).into_any();
-        self.texts.insert(text.to_string(), made.clone());
-        made
-    }
-
-    fn opt_text(&mut self, text: Option<&str>) -> Bound<'py, PyAny> {
-        match text {
-            None => self.py.None().into_bound(self.py),
-            Some(text) => self.text(text),
-        }
-    }
-}
-
-/// A record's arguments, by position in its dataclass's field order (checked name by name).
-struct Args<'py> {
-    py: Python<'py>,
-    names: &'static [&'static str],
-    values: Vec<Bound<'py, PyAny>>,
-}
-
-impl<'py> Args<'py> {
-    fn new(py: Python<'py>, names: &'static [&'static str]) -> Self {
-        Args {
-            py,
-            names,
-            values: Vec::with_capacity(names.len()),
-        }
-    }
-
-    fn set(&mut self, name: &str, value: impl IntoPyObject<'py>) -> PyResult<()> {
-        assert_eq!(
-            self.names[self.values.len()],
-            name,
-            "a record's field order"
-        );
-        self.values.push(value.into_bound_py_any(self.py)?);
+    fn push(&mut self, value: Bound<'py, PyAny>) -> PyResult<()> {
+        self.open
+            .last_mut()
+            .expect("the bottom holder stays")
+            .push(value);
         Ok(())
     }
 
-    fn make(self, class: &Py<PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        assert_eq!(self.values.len(), self.names.len(), "a record's fields");
-        class
+    fn push_value(&mut self, value: impl IntoPyObject<'py>) -> PyResult<()> {
+        let value = value.into_bound_py_any(self.py)?;
+        self.push(value)
+    }
+
+    /// The records written to this sink since the last call, in order.
+    fn made(&mut self) -> Vec<Bound<'py, PyAny>> {
+        std::mem::take(&mut self.open[0])
+    }
+}
+
+impl<'py> Sink for Objects<'py, '_> {
+    type Error = PyErr;
+
+    fn none(&mut self) -> PyResult<()> {
+        let none = self.py.None().into_bound(self.py);
+        self.push(none)
+    }
+
+    fn bool(&mut self, b: bool) -> PyResult<()> {
+        self.push_value(b)
+    }
+
+    fn int(&mut self, i: i64) -> PyResult<()> {
+        self.push_value(i)
+    }
+
+    fn wide(&mut self, i: i128) -> PyResult<()> {
+        self.push_value(i)
+    }
+
+    fn big_int(&mut self, x: f64) -> PyResult<()> {
+        let int = self.py.get_type::<pyo3::types::PyInt>().call1((x,))?;
+        self.push(int)
+    }
+
+    fn float(&mut self, f: f64) -> PyResult<()> {
+        self.push_value(f)
+    }
+
+    fn text(&mut self, t: &str) -> PyResult<()> {
+        let made = match self.texts.get(t) {
+            Some(made) => made.clone(),
+            None => {
+                let made = PyString::new(self.py, t).into_any();
+                self.texts.insert(t.to_string(), made.clone());
+                made
+            }
+        };
+        self.push(made)
+    }
+
+    fn time(&mut self, us: Option<Ts>) -> PyResult<()> {
+        let made = match us {
+            None => self.py.None().into_bound(self.py),
+            Some(us) => match self.seen_times.get(&us) {
+                Some(made) => made.clone(),
+                None => {
+                    let made = self.times.get(Some(us))?;
+                    self.seen_times.insert(us, made.clone());
+                    made
+                }
+            },
+        };
+        self.push(made)
+    }
+
+    fn phase(&mut self, p: Phase) -> PyResult<()> {
+        let member = self.builder.phase[usize::from(p.index())]
             .bind(self.py)
-            .call1(PyTuple::new(self.py, self.values)?)
+            .clone();
+        self.push(member)
+    }
+
+    fn bar_kind(&mut self, k: BarKind) -> PyResult<()> {
+        let member = self.builder.bar_kind[k.index()].bind(self.py).clone();
+        self.push(member)
+    }
+
+    fn begin(&mut self, _: Shape) -> PyResult<()> {
+        self.open.push(Vec::new());
+        Ok(())
+    }
+
+    fn end(&mut self, shape: Shape) -> PyResult<()> {
+        let values = self.open.pop().expect("a container was begun");
+        let py = self.py;
+        let made = match shape {
+            Shape::List => PyList::new(py, values)?.into_any(),
+            Shape::Tuple => PyTuple::new(py, values)?.into_any(),
+            Shape::Dict => {
+                let d = PyDict::new(py);
+                for pair in values.chunks_exact(2) {
+                    d.set_item(&pair[0], &pair[1])?;
+                }
+                d.into_any()
+            }
+            Shape::Record(class) => self.builder.classes[class.index()]
+                .bind(py)
+                .call1(PyTuple::new(py, values)?)?,
+        };
+        self.push(made)
     }
 }
 
 impl RecordBuilder {
-    fn phases<'py>(&self, py: Python<'py>, p: &Phases) -> PyResult<Bound<'py, PyAny>> {
-        let mut k = Args::new(py, PHASES_FIELDS);
-        k.set("load", num(py, &p.load)?)?;
-        k.set("inference", num(py, &p.inference)?)?;
-        k.set("wait", num(py, &p.wait)?)?;
-        k.set("other", num(py, &p.other)?)?;
-        k.make(&self.phases)
+    pub fn names(&self) -> Arc<Names> {
+        Arc::clone(&self.names)
     }
 
-    pub fn prompt<'py>(
+    /// A table's parts as Python's: a block as (its compressed pickle, the estimated bytes it decodes to, its JSON rows or None), records
+    /// as a list of objects.
+    fn parts<'py, T>(
         &self,
-        py: Python<'py>,
-        c: &mut Cache<'py>,
-        p: &Prompt,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let mut k = Args::new(py, PROMPT_FIELDS);
-        k.set("index", p.index)?;
-        k.set("run", p.run)?;
-        k.set("got_at", c.time(p.got_at)?)?;
-        k.set("line", p.line)?;
-        k.set("source", p.source)?;
-        k.set("status", c.text(p.status))?;
-        k.set("executed_s", p.executed_s)?;
-        k.set("started_at", c.time(p.started_at)?)?;
-        k.set("ended_at", c.time(p.ended_at)?)?;
-        k.set("total_s", p.total_s)?;
-        k.set("phases", self.phases(py, &p.phases)?)?;
-        k.set("estimated", p.estimated)?;
-        k.set("last_line", p.last_line)?;
-        let spans = PyList::empty(py);
-        for s in &p.spans {
-            let phase = self.phase[usize::from(s.phase.index())].bind(py);
-            spans.append(self.span.bind(py).call1((
-                c.time(Some(s.start))?,
-                c.time(Some(s.end))?,
-                phase,
-            ))?)?;
-        }
-        k.set("spans", spans)?;
-        k.set("ws_timeouts", p.ws_timeouts)?;
-        k.set("lowvram_module_loads", p.lowvram_module_loads)?;
-        k.set("invalid_outputs", p.invalid_outputs)?;
-        k.set("received", p.received)?;
-        k.set("started", p.started)?;
-        let models = PyList::empty(py);
-        for model in &p.models {
-            models.append(c.text(model))?;
-        }
-        k.set("models", models)?;
-        k.set("video", opt_dict(py, &p.video)?)?;
-        match &p.gguf_qtypes {
-            None => k.set("gguf_qtypes", py.None())?,
-            Some(qtypes) => {
-                let d = PyDict::new(py);
-                for (name, count) in qtypes {
-                    d.set_item(name, count)?;
+        sink: &mut Objects<'py, '_>,
+        parts: Vec<Part<T>>,
+        emit: fn(&mut Objects<'py, '_>, &T) -> PyResult<()>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let py = sink.py;
+        let mut made = Vec::with_capacity(parts.len());
+        for part in parts {
+            match part {
+                Part::Block(block) => {
+                    let data = PyBytes::new(py, &block.data);
+                    made.push((data, block.decoded, block.rows).into_bound_py_any(py)?);
                 }
-                k.set("gguf_qtypes", d)?;
-            }
-        }
-        k.set("prompt_id", opt_value(py, &p.prompt_id)?)?;
-        k.set("cold", p.cold)?;
-        k.set("memory", opt_dict(py, &p.memory)?)?;
-        match &p.not_timed {
-            None => k.set("not_timed", py.None())?,
-            Some(why) => {
-                let d = PyDict::new(py);
-                for (phase, reason) in why {
-                    d.set_item(c.text(phase), c.text(reason))?;
+                Part::Records(records) => {
+                    for record in &records {
+                        emit(sink, record)?;
+                    }
+                    made.push(PyList::new(py, sink.made())?.into_any());
                 }
-                k.set("not_timed", d)?;
             }
         }
-        k.make(&self.prompt)
+        PyList::new(py, made)
     }
 
-    pub fn run<'py>(
-        &self,
-        py: Python<'py>,
-        c: &mut Cache<'py>,
-        r: &Run,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let mut k = Args::new(py, RUN_FIELDS);
-        k.set("index", r.index)?;
-        k.set("source", r.source)?;
-        k.set("first_line", r.first_line)?;
-        k.set("last_line", r.last_line)?;
-        k.set("started_at", c.time(r.started_at)?)?;
-        k.set("ended_at", c.time(r.ended_at)?)?;
-        k.set("restart", r.restart)?;
-        k.set("gpu", c.opt_text(r.gpu.as_deref()))?;
-        k.set("device", c.opt_text(r.device.as_deref()))?;
-        k.set("total_vram_mb", opt_value(py, &r.total_vram_mb)?)?;
-        k.set("total_ram_mb", opt_value(py, &r.total_ram_mb)?)?;
-        k.set("vram_state", opt_value(py, &r.vram_state)?)?;
-        let states = PyList::empty(py);
-        for s in &r.vram_states {
-            states.append(value(py, s)?)?;
-        }
-        k.set("vram_states", states)?;
-        k.set("comfyui_version", opt_value(py, &r.comfyui_version)?)?;
-        k.set("pytorch_version", opt_value(py, &r.pytorch_version)?)?;
-        k.set("cuda_version", opt_value(py, &r.cuda_version)?)?;
-        k.set("ready_at", c.time(r.ready_at)?)?;
-        k.set("ready_line", r.ready_line)?;
-        k.set("startup_s", r.startup_s)?;
-        k.set("idle_s", r.idle_s)?;
-        k.set("outside_s", r.outside_s)?;
-        k.set("install_s", r.install_s)?;
-        let spans = PyList::empty(py);
-        for (a, b) in &r.install_spans {
-            spans.append(PyTuple::new(py, [c.time(Some(*a))?, c.time(Some(*b))?])?)?;
-        }
-        k.set("install_spans", spans)?;
-        k.set("span_s", r.span_s)?;
-        k.set("serverless", r.serverless)?;
-        k.set("resolution", r.resolution)?;
-        k.set("gpu_memory", opt_dict(py, &r.gpu_memory)?)?;
-        k.set("setup", dict(py, &r.setup)?)?;
-        k.set("api_ready_at", c.time(r.api_ready_at)?)?;
-        for (name, times) in [
-            ("import_times", &r.import_times),
-            ("prestartup_times", &r.prestartup_times),
-        ] {
-            let list = PyList::empty(py);
-            for (seconds, path, failed, line) in times {
-                let entry = (value(py, seconds)?, &**path, *failed, *line);
-                list.append(entry.into_pyobject(py)?)?;
-            }
-            k.set(name, list)?;
-        }
-        k.set("stopped", r.stopped)?;
-        k.make(&self.run)
-    }
-
-    pub fn bar<'py>(
-        &self,
-        py: Python<'py>,
-        c: &mut Cache<'py>,
-        b: &Bar,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let mut k = Args::new(py, BAR_FIELDS);
-        k.set("prompt", b.prompt)?;
-        k.set("label", c.opt_text(b.label.as_deref()))?;
-        k.set("total", count(py, b.total)?)?;
-        k.set("done", count(py, b.done)?)?;
-        k.set("final_rate", b.final_rate)?;
-        k.set("rate_unit", c.text(&b.rate_unit))?;
-        k.set("elapsed_s", b.elapsed_s)?;
-        k.set("line", b.line)?;
-        k.set("end_line", b.end_line)?;
-        k.set("kind", self.bar_kind[b.kind.index()].bind(py))?;
-        k.set("source", b.source)?;
-        k.set("start", c.time(b.start)?)?;
-        k.set("end", c.time(b.end)?)?;
-        k.make(&self.bar)
-    }
-
-    pub fn load<'py>(
-        &self,
-        py: Python<'py>,
-        c: &mut Cache<'py>,
-        l: &Load,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let mut k = Args::new(py, LOAD_FIELDS);
-        k.set("prompt", l.prompt)?;
-        k.set("model", c.opt_text(l.model.as_deref()))?;
-        k.set("kind", c.text(l.kind))?;
-        k.set("usable_mb", opt_value(py, &l.usable_mb)?)?;
-        k.set("loaded_mb", opt_value(py, &l.loaded_mb)?)?;
-        k.set("line", l.line)?;
-        k.set("source", l.source)?;
-        k.set("ts", c.time(l.ts)?)?;
-        k.set("staged_mb", opt_value(py, &l.staged_mb)?)?;
-        k.make(&self.load)
-    }
-
-    pub fn error<'py>(
-        &self,
-        py: Python<'py>,
-        c: &mut Cache<'py>,
-        e: &ErrorRec,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let mut k = Args::new(py, ERROR_FIELDS);
-        k.set("prompt", e.prompt)?;
-        k.set("kind", c.text(e.kind))?;
-        k.set("message", c.text(&e.message))?;
-        k.set("line", e.line)?;
-        k.set("source", e.source)?;
-        k.set("ts", c.time(e.ts)?)?;
-        k.set("end_line", e.end_line)?;
-        k.make(&self.error)
-    }
-
-    /// The records made final as Python objects: (runs, prompts, bars, loads, errors).
-    pub fn to_python<'py>(&self, py: Python<'py>, done: Final) -> PyResult<Bound<'py, PyTuple>> {
-        let mut c = Cache::new(py);
-        let runs = PyList::empty(py);
-        for r in &done.runs {
-            runs.append(self.run(py, &mut c, r)?)?;
-        }
-        let prompts = PyList::empty(py);
-        for p in &done.prompts {
-            prompts.append(self.prompt(py, &mut c, p)?)?;
-        }
-        let bars = PyList::empty(py);
-        for b in &done.bars {
-            bars.append(self.bar(py, &mut c, b)?)?;
-        }
-        let loads = PyList::empty(py);
-        for l in &done.loads {
-            loads.append(self.load(py, &mut c, l)?)?;
-        }
-        let errors = PyList::empty(py);
-        for e in &done.errors {
-            errors.append(self.error(py, &mut c, e)?)?;
-        }
-        PyTuple::new(
-            py,
-            [
-                runs.into_any(),
-                prompts.into_any(),
-                bars.into_any(),
-                loads.into_any(),
-                errors.into_any(),
-            ],
-        )
+    /// What the tables handed over, as Python objects: per table (runs, prompts, bars, loads,
+    /// errors) a list of parts in order, each a block `(bytes, decoded bytes, JSON rows)` or a list of records.
+    pub fn to_python<'py>(&self, py: Python<'py>, done: Handed) -> PyResult<Bound<'py, PyTuple>> {
+        let mut sink = Objects::new(py, self);
+        let tables = [
+            self.parts(&mut sink, done.runs, |s: &mut Objects<'py, '_>, r: &Run| {
+                emit::run(s, r)
+            })?,
+            self.parts(
+                &mut sink,
+                done.prompts,
+                |s: &mut Objects<'py, '_>, r: &Prompt| emit::prompt(s, r),
+            )?,
+            self.parts(&mut sink, done.bars, |s: &mut Objects<'py, '_>, r: &Bar| {
+                emit::bar(s, r)
+            })?,
+            self.parts(
+                &mut sink,
+                done.loads,
+                |s: &mut Objects<'py, '_>, r: &Load| emit::load(s, r),
+            )?,
+            self.parts(
+                &mut sink,
+                done.errors,
+                |s: &mut Objects<'py, '_>, r: &ErrorRec| emit::error(s, r),
+            )?,
+        ];
+        PyTuple::new(py, tables)
     }
 }

@@ -124,20 +124,27 @@ def _segmenter_tables(module: ModuleType) -> Any:
     return module.SegmenterTables(TABLE_TEXT, rows, bars)
 
 
+#: A whole spool block the Rust segmenter pickled and compressed as spool.py does (native/src/segment/
+#: pickle.rs): (its bytes, the estimated bytes of the records it decodes to, the text of their JSON rows
+#: or None: native/src/segment/jsonrows.rs).
+PickledBlock = tuple[bytes, int, str | None]
 #: What the native segmenter's scanner hands over per block: the records made final, per table
-#: (runs, prompts, progress bars, loads, errors), oldest first.
-Records = tuple[list[Run], list[Prompt], list[ProgressBar], list[Load], list[ErrorRecord]]
+#: (runs, prompts, progress bars, loads, errors), oldest first, as parts: whole blocks pickled, or
+#: lists of records (a block pickle could not write, the input's last records).
+Records = tuple[list[PickledBlock | list[Any]], ...]
 
 
 class NativeParser:
     """The Python Parser's interface over the native scanner: feed blocks, get Events and Activities."""
 
     def __init__(
-        self, source: int = 0, reading: Source | None = None, segment: tuple[int, int, int] | None = None,
+        self, source: int = 0, reading: Source | None = None,
+        segment: tuple[int, int, int, tuple[int, int, int, int, int], bool] | None = None,
     ) -> None:
         """``segment``: (the input's first run index, its first prompt index, segmenter.py's
-        RELEASE_EVERY) to segment in Rust (segment/native.py): ``feed_records`` and ``close_records``
-        then replace ``feed`` and ``close``."""
+        RELEASE_EVERY, the records per block of the spools of runs, prompts, bars, loads and errors,
+        whether to write the JSON rows of the blocks) to segment in Rust (segment/native.py):
+        ``feed_records`` and ``close_records`` then replace ``feed`` and ``close``."""
         module = native_module()
         if module is None:
             raise ScannerUnavailable("the native scanner is not installed")

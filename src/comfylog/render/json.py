@@ -10,7 +10,8 @@ from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-
 from typing import Any, TextIO
 
 from ..model import Report
-from ..rows import report_tables
+from ..rows import ROW_OF, report_tables
+from ..spool import Spool
 
 
 def render_json(report: Report) -> str:
@@ -42,7 +43,8 @@ def write_json(report: Report, out: TextIO) -> None:
 
     Rows are made and encoded one at a time (a long log has hundreds of thousands: never all in
     memory at once), by json's C encoder (``indent`` falls back to pure Python, 5x slower), and
-    written ROWS_PER_WRITE at a time.
+    written ROWS_PER_WRITE at a time. A block of a table whose rows the Rust segmenter wrote as text
+    beside it (Spool.json_rows) is copied as it is.
     """
     data = report_tables(report)
     encode_row = _row_encoder()
@@ -52,6 +54,10 @@ def write_json(report: Report, out: TextIO) -> None:
         comma = "," if i < last else ""
         if not isinstance(value, Iterator):
             out.write(f"  {_ENCODE(key)}: {_ENCODE(value)}{comma}\n")
+            continue
+        table = getattr(report, key) if key in ROW_OF else None
+        if isinstance(table, Spool) and table.has_json_rows:
+            _write_text_rows(out, key, table, ROW_OF[key], encode_row, comma)
             continue
         first = next(value, None)
         if first is None:
@@ -63,3 +69,21 @@ def write_json(report: Report, out: TextIO) -> None:
             out.write(",\n    " + ",\n    ".join(chunk))
         out.write(f"\n  ]{comma}\n")
     out.write("}")
+
+
+def _write_text_rows(out: TextIO, key: str, table: Spool[Any], row: Callable[[Any], dict[str, Any]],
+                     encode_row: Callable[[Any], str], comma: str) -> None:
+    """A table (not empty) whose blocks came with their rows' text: that text, the other records'
+    rows encoded here, in order."""
+    out.write(f"  {_ENCODE(key)}: [\n    ")
+    separator = ""
+    for chunk in table.json_rows():
+        if not chunk:
+            continue
+        out.write(separator)
+        if isinstance(chunk, str):
+            out.write(chunk)
+        else:
+            out.write(",\n    ".join(map(encode_row, map(row, chunk))))
+        separator = ",\n    "
+    out.write(f"\n  ]{comma}\n")

@@ -63,14 +63,21 @@ class NativeSegmenter:
         self.notable_dropped = 0
         self.summary = Summary()
 
+    @property
+    def blocks(self) -> tuple[int, int, int, int, int]:
+        """Records per block of the runs', prompts', bars', loads' and errors' spools (the Rust side
+        pickles whole blocks of that size)."""
+        return (self.runs.block, self.prompts.block, self.bars.block, self.loads.block, self.errors.block)
+
     def take(self, records: Records) -> None:
-        """Records made final, per table, oldest first."""
-        runs, prompts, bars, loads, errors = records
-        self.runs.extend(runs)
-        self.prompts.extend(prompts)
-        self.bars.extend(bars)
-        self.loads.extend(loads)
-        self.errors.extend(errors)
+        """Records made final, per table, oldest first: whole blocks pickled, or records."""
+        spools: tuple[Spool[Any], ...] = (self.runs, self.prompts, self.bars, self.loads, self.errors)
+        for spool, parts in zip(spools, records, strict=True):
+            for part in parts:
+                if isinstance(part, tuple):
+                    spool.add_pickled(*part)
+                else:
+                    spool.extend(part)
 
     def finish(self, parser: NativeParser) -> None:
         """The input ended (``parser.close_records()`` taken): the summary and the notable events."""
