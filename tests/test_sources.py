@@ -11,7 +11,7 @@ import pytest
 
 from comfylog.api import analyze
 from comfylog.pipeline import analyze_paths
-from comfylog.read.lines import read_lines
+from comfylog.read.lines import _newlines, read_lines
 from comfylog.read.markdown import MARKDOWN_PEEK_LINES, may_be_markdown, peek_markdown
 from comfylog.read.source import UnusableInput
 
@@ -148,6 +148,22 @@ def test_the_one_search_for_markdown_misses_no_input_peek_markdown_calls_markdow
         assert may_be_markdown("\n".join(head)) or not markdown, name
     assert said["quoted-torch-missing.md"] and said["error-report.md"] and said["indented fences"]
     assert not may_be_markdown(texts["001-aiaesthetica-rtx4000ada-18prompts.log"])
+
+
+def test_the_plain_log_peek_counts_no_further_than_it_needs() -> None:
+    """read/lines.py peeks blocks until it has MARKDOWN_PEEK_LINES lines: the newlines of a block are
+    counted in its first bytes when those hold enough, and it decides as a count of the whole block
+    would, on every corpus log (a 1 MB log has its 400 lines in its first 64 kB)."""
+    corpus_or_skip()
+    for path in sorted((CORPUS / "logs").glob("*.log")):
+        data = path.read_bytes()
+        whole = data.count(b"\n")
+        for wanted in (1, MARKDOWN_PEEK_LINES, whole, whole + 1):
+            found = _newlines(data, wanted)
+            assert (found >= wanted) == (whole >= wanted), path.name
+            assert found == whole or wanted <= found <= whole, path.name
+    big = max((CORPUS / "logs").glob("*.log"), key=lambda p: p.stat().st_size).read_bytes()
+    assert _newlines(big, MARKDOWN_PEEK_LINES) < big.count(b"\n")  # the first 64 kB sufficed
 
 
 def test_comfyui_error_report_header_fills_in_facts(tmp_path: Path) -> None:
