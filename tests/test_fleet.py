@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import math
+import weakref
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import comfylog
-from comfylog.fleet import FLEET_PERCENTILES, QUANTITIES, FleetSummary, expand_inputs, percentile, wants_fleet
+import comfylog.fleet
+from comfylog.fleet import (
+    FLEET_PERCENTILES,
+    QUANTITIES,
+    FleetSummary,
+    expand_inputs,
+    map_logs,
+    percentile,
+    wants_fleet,
+)
+from comfylog.gcpolicy import ANALYSIS_THRESHOLDS
 from comfylog.read.source import UnusableInput
 from comfylog.text import fmt_s
 
@@ -113,6 +125,44 @@ def test_parallel_and_serial_fleets_are_identical(fleet: FleetSummary) -> None:
     corpus = corpus_or_skip()
     serial = comfylog.analyze_fleet([corpus / "logs", corpus / "scenarios"], workers=1)
     assert serial == fleet
+
+
+def collector_thresholds(path: str) -> tuple[str, tuple[int, ...]]:
+    """A map step for map_logs that says how the collector runs where it runs."""
+    return path, gc.get_threshold()
+
+
+def test_the_collector_runs_as_for_one_analysis_from_the_first_log_to_the_last(tmp_path: Path) -> None:
+    """Between logs the collector would pass over the report just built: the analysis thresholds hold in
+    the workers and for a serial fleet, and the caller's come back after."""
+    paths = [str(p) for p in corpus_logs()[:6]]
+    before = gc.get_threshold()
+    for workers in (1, 2):
+        assert map_logs(collector_thresholds, paths, workers) == [(p, ANALYSIS_THRESHOLDS) for p in paths]
+        assert gc.get_threshold() == before
+
+
+def test_a_summarised_report_is_freed_at_once_not_by_the_collector(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report's index refers back to the report: the row made, summarize_log lets it go, so the report
+    is freed with its last reference rather than at a pass of the cyclic collector over everything."""
+    seen: list[weakref.ref[comfylog.Report]] = []
+    summarize = comfylog.fleet.summarize_report
+
+    def spy(report: comfylog.Report, path: str) -> comfylog.fleet.LogSummary:
+        seen.append(weakref.ref(report))
+        return summarize(report, path)
+
+    monkeypatch.setattr(comfylog.fleet, "summarize_report", spy)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for path in corpus_logs()[:4]:
+            row = comfylog.fleet.summarize_log(str(path))
+            assert row.unusable is None and row.prompts > 0
+            assert seen[-1]() is None, path.name
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def test_common_findings_count_logs_not_lines(fleet: FleetSummary, reports: dict[Path, comfylog.Report]) -> None:

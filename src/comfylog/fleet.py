@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import NamedTuple, TypeVar
 
-from .index import comfyui_sources, not_comfyui_reason
+from .gcpolicy import fewer_collections, use_analysis_thresholds
+from .index import comfyui_sources, drop_index, not_comfyui_reason
 from .model import Report
 from .read.redact import Redactor
 from .read.source import UnusableInput
@@ -92,25 +93,26 @@ def map_logs(
 
     ``function`` must be a module-level pure function of the path. Standard input cannot be handed to
     another process, so a list containing ``-`` (or a single path, or ``workers`` <= 1) runs here.
-    ``progress`` is told how many logs are done.
+    ``progress`` is told how many logs are done. The collector runs as it does while one log is
+    analysed (gcpolicy.py) from the first log to the last, here and in the workers: between logs it
+    would otherwise pass over each report it has just seen built.
     """
-    def done(results: Iterable[T]) -> list[T]:
-        out = []
-        for result in results:
-            out.append(result)
+    def done(results: Iterable[T]) -> Iterator[T]:
+        for count, result in enumerate(results, start=1):
             if progress is not None:
-                progress(f"analysing {len(paths)} logs", len(out), len(paths))
-        return out
+                progress(f"analysing {len(paths)} logs", count, len(paths))
+            yield result
 
     if workers <= 1 or len(paths) <= 1 or "-" in paths:
-        return done(function(path) for path in paths)
+        with fewer_collections():
+            return list(done(function(path) for path in paths))
     from concurrent.futures import ProcessPoolExecutor  # here: 18 ms that every analyze would pay
 
     workers = min(workers, len(paths))
     # a few chunks per worker: fewer round trips for many small logs, still balanced for a few big ones
     chunksize = max(1, len(paths) // (workers * 4))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return done(pool.map(function, paths, chunksize=chunksize))
+    with ProcessPoolExecutor(max_workers=workers, initializer=use_analysis_thresholds) as pool:
+        return list(done(pool.map(function, paths, chunksize=chunksize)))
 
 
 class PromptSeconds(NamedTuple):
@@ -279,9 +281,12 @@ def summarize_log(path: str, redactor: Redactor | None = None) -> LogSummary:
         report = analyze_paths([path], redactor, evidence=False)  # the row keeps no evidence: no reading back
     except UnusableInput as exc:
         return LogSummary(path=shown, unusable=redactor.redact(str(exc)) if redactor else str(exc))
-    if not comfyui_sources(report):
-        return LogSummary(path=shown, unusable=not_comfyui_reason(report, 0))
-    return summarize_report(report, report.sources[0].name if path == "-" else shown)
+    try:
+        if not comfyui_sources(report):
+            return LogSummary(path=shown, unusable=not_comfyui_reason(report, 0))
+        return summarize_report(report, report.sources[0].name if path == "-" else shown)
+    finally:
+        drop_index(report)  # the row keeps nothing of the report: it goes now, not at the collector's next pass
 
 
 def fleet_summary(logs: Iterable[LogSummary]) -> FleetSummary:
