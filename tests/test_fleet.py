@@ -18,6 +18,7 @@ from comfylog.fleet import (
     QUANTITIES,
     FleetSummary,
     expand_inputs,
+    largest_first,
     map_logs,
     percentile,
     wants_fleet,
@@ -140,6 +141,16 @@ def test_the_collector_runs_as_for_one_analysis_from_the_first_log_to_the_last(t
     for workers in (1, 2):
         assert map_logs(collector_thresholds, paths, workers) == [(p, ANALYSIS_THRESHOLDS) for p in paths]
         assert gc.get_threshold() == before
+
+
+def test_the_work_is_handed_out_largest_first_and_the_rows_keep_their_order(fleet: FleetSummary) -> None:
+    """The workers take the largest logs first, so the last work of a fleet is small and both end together;
+    the rows stay in the order of the inputs (the fleet fixture ran on two workers)."""
+    paths = [str(p) for p in corpus_logs()]
+    sizes = [Path(paths[i]).stat().st_size for i in largest_first([*paths, "no-such.log"])[:-1]]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > 20 * sizes[-1]
+    assert largest_first([*paths, "no-such.log"])[-1] == len(paths)  # no size: last
+    assert [row.path for row in fleet.logs] == paths
 
 
 def test_a_summarised_report_is_freed_at_once_not_by_the_collector(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple, TypeVar, cast
 
 from .gcpolicy import fewer_collections, use_analysis_thresholds
 from .index import comfyui_sources, drop_index, not_comfyui_reason
@@ -33,6 +33,11 @@ FLEET_PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p95", 95.0), ("p99", 99.0),
 SEVERITY_ORDER = ("error", "warning", "info")
 #: Worker processes for ``map_logs`` (the machines this runs on have two cores).
 DEFAULT_WORKERS = 2
+#: Logs handed to a worker at a time, at most: the round trip is a fraction of a millisecond, and
+#: the logs go largest first, so the last pieces of work are a few small logs and the workers end
+#: together (on the benchmark's 1,000 logs in pieces of 125, one worker ran 0.09 s of CPU alone at
+#: the end; 0.01 s now).
+CHUNK_LOGS = 8
 
 T = TypeVar("T")
 
@@ -109,10 +114,27 @@ def map_logs(
     from concurrent.futures import ProcessPoolExecutor  # here: 18 ms that every analyze would pay
 
     workers = min(workers, len(paths))
-    # a few chunks per worker: fewer round trips for many small logs, still balanced for a few big ones
-    chunksize = max(1, len(paths) // (workers * 4))
+    order = largest_first(paths)
+    chunksize = max(1, min(CHUNK_LOGS, len(paths) // (workers * 4)))
+    results: list[T | None] = [None] * len(paths)
     with ProcessPoolExecutor(max_workers=workers, initializer=use_analysis_thresholds) as pool:
-        return list(done(pool.map(function, paths, chunksize=chunksize)))
+        mapped = pool.map(function, [paths[i] for i in order], chunksize=chunksize)
+        for i, result in zip(order, done(mapped), strict=True):
+            results[i] = result
+    return cast(list[T], results)
+
+
+def largest_first(paths: Sequence[str]) -> list[int]:
+    """The positions of ``paths``, the largest file first (the longest work, mostly), ties in their order;
+    a file whose size cannot be had counts as empty (its worker says what is wrong with it)."""
+    def size(path: str) -> int:
+        try:
+            return os.path.getsize(path)
+        except OSError:
+            return 0
+
+    sizes = [size(path) for path in paths]
+    return sorted(range(len(paths)), key=lambda i: -sizes[i])
 
 
 class PromptSeconds(NamedTuple):
