@@ -122,6 +122,21 @@ def test_fleet_percentiles_match_pandas_over_all_prompts(
     assert "030-marsh000596-gtx1050ti" in slowest["source"] and slowest["executed_s"] == 24176.0
 
 
+def test_a_fleet_of_start_ups_has_no_prompt_to_rank() -> None:
+    """Logs that never got a prompt (ComfyUI started and stopped): no percentile, no second, every
+    log's row without figures, and the JSON says so with nulls and zeros."""
+    corpus = corpus_or_skip()
+    names = ("026-kostafun-3090-startup-only.log", "040-chudatcn-colab-a100-start-up-time-variant.log")
+    fleet = comfylog.analyze_fleet([corpus / "logs" / name for name in names], workers=1)
+    assert fleet.totals.logs == 2 and fleet.totals.timed_prompts == 0
+    assert fleet.totals.seconds == dict.fromkeys((*QUANTITIES, "untimed"), 0.0)
+    assert fleet.totals.timed == dict.fromkeys(QUANTITIES, 0)
+    assert all(value is None for row in fleet.percentiles.values() for value in row.values())
+    for log in fleet.logs:
+        assert all(log.median(q) is None and log.p95(q) is None and log.timed(q) == 0 for q in QUANTITIES)
+        assert not log.partly_timed("load")
+
+
 def test_parallel_and_serial_fleets_are_identical(fleet: FleetSummary) -> None:
     corpus = corpus_or_skip()
     serial = comfylog.analyze_fleet([corpus / "logs", corpus / "scenarios"], workers=1)

@@ -13,7 +13,7 @@ import glob
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from typing import NamedTuple, TypeVar, cast
 
 from .gcpolicy import fewer_collections, use_analysis_thresholds
@@ -186,15 +186,25 @@ class LogSummary:
         """Per-prompt seconds of ``quantity`` (one of QUANTITIES), for the prompts that timed it."""
         return [v for p in self.prompt_seconds if (v := getattr(p, quantity)) is not None]
 
+    @cached_property
+    def _ordered(self) -> dict[str, list[float]]:
+        """Each quantity's values, sorted once: a row shows several figures of each (made once the row is
+        complete: the rows of a fleet are read, never changed)."""
+        return {q: sorted(self.values(q)) for q in QUANTITIES}
+
+    def timed(self, quantity: str) -> int:
+        """How many prompts timed ``quantity``."""
+        return len(self._ordered[quantity])
+
     def partly_timed(self, quantity: str) -> bool:
         """Some prompts timed ``quantity`` and some could not: its median and p95 are of the first only."""
-        return 0 < len(self.values(quantity)) < len(self.prompt_seconds)
+        return 0 < self.timed(quantity) < len(self.prompt_seconds)
 
     def median(self, quantity: str) -> float | None:
-        return percentile(self.values(quantity), 50.0)
+        return ranked(self._ordered[quantity], 50.0)
 
     def p95(self, quantity: str) -> float | None:
-        return percentile(self.values(quantity), 95.0)
+        return ranked(self._ordered[quantity], 95.0)
 
 
 @dataclass
@@ -254,9 +264,13 @@ class FleetSummary:
 
 def percentile(values: Sequence[float], percent: float) -> float | None:
     """Linear interpolation between closest ranks (numpy's and pandas' default); None when empty."""
-    if not values:
+    return ranked(sorted(values), percent)
+
+
+def ranked(ordered: Sequence[float], percent: float) -> float | None:
+    """``percentile`` of values already sorted (several percentiles of one list sort it once)."""
+    if not ordered:
         return None
-    ordered = sorted(values)
     rank = (len(ordered) - 1) * percent / 100.0
     low = int(rank)
     high = min(low + 1, len(ordered) - 1)
@@ -316,6 +330,10 @@ def fleet_summary(logs: Iterable[LogSummary]) -> FleetSummary:
     logs = list(logs)
     usable = [log for log in logs if log.unusable is None]
     pooled = [p for log in usable for p in log.prompt_seconds]
+    # each quantity's seconds in pool order, read once (a fleet pools tens of thousands of prompts)
+    columns: dict[str, Sequence[float | None]] = dict.fromkeys(QUANTITIES, ())
+    if pooled:
+        columns.update(zip(PromptSeconds._fields, zip(*pooled, strict=True), strict=True))
     totals = FleetTotals(
         logs=len(usable),
         unusable=len(logs) - len(usable),
@@ -325,13 +343,13 @@ def fleet_summary(logs: Iterable[LogSummary]) -> FleetSummary:
         timed_prompts=len(pooled),
         finished=sum(log.finished for log in usable),
         errors=sum(log.errors for log in usable),
-        seconds={q: sum(getattr(p, q) or 0.0 for p in pooled) for q in QUANTITIES},
+        seconds={q: sum(v or 0.0 for v in columns[q]) for q in QUANTITIES},
     )
     # the seconds of prompts whose logs could not time every phase: with them the phases add up to the total
     totals.seconds["untimed"] = max(0.0, totals.seconds["total"] - sum(totals.seconds[q] for q in QUANTITIES[1:]))
-    known = {q: [v for p in pooled if (v := getattr(p, q)) is not None] for q in QUANTITIES}
+    known = {q: sorted(v for v in columns[q] if v is not None) for q in QUANTITIES}
     totals.timed = {q: len(values) for q, values in known.items()}
-    percentiles = {q: {name: percentile(known[q], pct) for name, pct in FLEET_PERCENTILES} for q in QUANTITIES}
+    percentiles = {q: {name: ranked(known[q], pct) for name, pct in FLEET_PERCENTILES} for q in QUANTITIES}
     counts: dict[str, FindingCount] = {}
     costliest: dict[str, float] = {}
     for log in usable:
