@@ -149,13 +149,17 @@ def collector_thresholds(path: str) -> tuple[str, tuple[int, ...]]:
 
 
 def test_the_collector_runs_as_for_one_analysis_from_the_first_log_to_the_last(tmp_path: Path) -> None:
-    """Between logs the collector would pass over the report just built: the analysis thresholds hold in
-    the workers and for a serial fleet, and the caller's come back after."""
+    """Between logs the collector would pass over the report just built, and in the caller over the results
+    received: the analysis thresholds hold in the workers, in the caller while results come in and for a
+    serial fleet, and the caller's come back after."""
     paths = [str(p) for p in corpus_logs()[:6]]
     before = gc.get_threshold()
+    here: list[tuple[int, ...]] = []  # as the results come in (progress is told here, in the caller)
     for workers in (1, 2):
-        assert map_logs(collector_thresholds, paths, workers) == [(p, ANALYSIS_THRESHOLDS) for p in paths]
-        assert gc.get_threshold() == before
+        here.clear()
+        mapped = map_logs(collector_thresholds, paths, workers, lambda *_: here.append(gc.get_threshold()))
+        assert mapped == [(p, ANALYSIS_THRESHOLDS) for p in paths]
+        assert here == [ANALYSIS_THRESHOLDS] * len(paths) and gc.get_threshold() == before
 
 
 def test_the_work_is_handed_out_largest_first_and_the_rows_keep_their_order(fleet: FleetSummary) -> None:

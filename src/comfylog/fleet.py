@@ -100,7 +100,7 @@ def map_logs(
     another process, so a list containing ``-`` (or a single path, or ``workers`` <= 1) runs here.
     ``progress`` is told how many logs are done. The collector runs as it does while one log is
     analysed (gcpolicy.py) from the first log to the last, here and in the workers: between logs it
-    would otherwise pass over each report it has just seen built.
+    would otherwise pass over each report it has just seen built, and here over the results received.
     """
     def done(results: Iterable[T]) -> Iterator[T]:
         for count, result in enumerate(results, start=1):
@@ -117,7 +117,8 @@ def map_logs(
     order = largest_first(paths)
     chunksize = max(1, min(CHUNK_LOGS, len(paths) // (workers * 4)))
     results: list[T | None] = [None] * len(paths)
-    with ProcessPoolExecutor(max_workers=workers, initializer=use_analysis_thresholds) as pool:
+    # here too: the results received stay, a collector's pass over them frees nothing
+    with fewer_collections(), ProcessPoolExecutor(max_workers=workers, initializer=use_analysis_thresholds) as pool:
         mapped = pool.map(function, [paths[i] for i in order], chunksize=chunksize)
         for i, result in zip(order, done(mapped), strict=True):
             results[i] = result
