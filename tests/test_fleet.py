@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import math
+import weakref
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import comfylog
-from comfylog.fleet import FLEET_PERCENTILES, QUANTITIES, FleetSummary, expand_inputs, percentile, wants_fleet
+import comfylog.fleet
+from comfylog.fleet import (
+    FLEET_PERCENTILES,
+    QUANTITIES,
+    FleetSummary,
+    expand_inputs,
+    largest_first,
+    map_logs,
+    percentile,
+    wants_fleet,
+)
+from comfylog.gcpolicy import ANALYSIS_THRESHOLDS
 from comfylog.read.source import UnusableInput
 from comfylog.text import fmt_s
 
@@ -109,10 +122,77 @@ def test_fleet_percentiles_match_pandas_over_all_prompts(
     assert "030-marsh000596-gtx1050ti" in slowest["source"] and slowest["executed_s"] == 24176.0
 
 
+def test_a_fleet_of_start_ups_has_no_prompt_to_rank() -> None:
+    """Logs that never got a prompt (ComfyUI started and stopped): no percentile, no second, every
+    log's row without figures, and the JSON says so with nulls and zeros."""
+    corpus = corpus_or_skip()
+    names = ("026-kostafun-3090-startup-only.log", "040-chudatcn-colab-a100-start-up-time-variant.log")
+    fleet = comfylog.analyze_fleet([corpus / "logs" / name for name in names], workers=1)
+    assert fleet.totals.logs == 2 and fleet.totals.timed_prompts == 0
+    assert fleet.totals.seconds == dict.fromkeys((*QUANTITIES, "untimed"), 0.0)
+    assert fleet.totals.timed == dict.fromkeys(QUANTITIES, 0)
+    assert all(value is None for row in fleet.percentiles.values() for value in row.values())
+    for log in fleet.logs:
+        assert all(log.median(q) is None and log.p95(q) is None and log.timed(q) == 0 for q in QUANTITIES)
+        assert not log.partly_timed("load")
+
+
 def test_parallel_and_serial_fleets_are_identical(fleet: FleetSummary) -> None:
     corpus = corpus_or_skip()
     serial = comfylog.analyze_fleet([corpus / "logs", corpus / "scenarios"], workers=1)
     assert serial == fleet
+
+
+def collector_thresholds(path: str) -> tuple[str, tuple[int, ...]]:
+    """A map step for map_logs that says how the collector runs where it runs."""
+    return path, gc.get_threshold()
+
+
+def test_the_collector_runs_as_for_one_analysis_from_the_first_log_to_the_last(tmp_path: Path) -> None:
+    """Between logs the collector would pass over the report just built, and in the caller over the results
+    received: the analysis thresholds hold in the workers, in the caller while results come in and for a
+    serial fleet, and the caller's come back after."""
+    paths = [str(p) for p in corpus_logs()[:6]]
+    before = gc.get_threshold()
+    here: list[tuple[int, ...]] = []  # as the results come in (progress is told here, in the caller)
+    for workers in (1, 2):
+        here.clear()
+        mapped = map_logs(collector_thresholds, paths, workers, lambda *_: here.append(gc.get_threshold()))
+        assert mapped == [(p, ANALYSIS_THRESHOLDS) for p in paths]
+        assert here == [ANALYSIS_THRESHOLDS] * len(paths) and gc.get_threshold() == before
+
+
+def test_the_work_is_handed_out_largest_first_and_the_rows_keep_their_order(fleet: FleetSummary) -> None:
+    """The workers take the largest logs first, so the last work of a fleet is small and both end together;
+    the rows stay in the order of the inputs (the fleet fixture ran on two workers)."""
+    paths = [str(p) for p in corpus_logs()]
+    sizes = [Path(paths[i]).stat().st_size for i in largest_first([*paths, "no-such.log"])[:-1]]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > 20 * sizes[-1]
+    assert largest_first([*paths, "no-such.log"])[-1] == len(paths)  # no size: last
+    assert [row.path for row in fleet.logs] == paths
+
+
+def test_a_summarised_report_is_freed_at_once_not_by_the_collector(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report's index refers back to the report: the row made, summarize_log lets it go, so the report
+    is freed with its last reference rather than at a pass of the cyclic collector over everything."""
+    seen: list[weakref.ref[comfylog.Report]] = []
+    summarize = comfylog.fleet.summarize_report
+
+    def spy(report: comfylog.Report, path: str) -> comfylog.fleet.LogSummary:
+        seen.append(weakref.ref(report))
+        return summarize(report, path)
+
+    monkeypatch.setattr(comfylog.fleet, "summarize_report", spy)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for path in corpus_logs()[:4]:
+            row = comfylog.fleet.summarize_log(str(path))
+            assert row.unusable is None and row.prompts > 0
+            assert seen[-1]() is None, path.name
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def test_common_findings_count_logs_not_lines(fleet: FleetSummary, reports: dict[Path, comfylog.Report]) -> None:

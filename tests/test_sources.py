@@ -11,9 +11,10 @@ import pytest
 
 from comfylog.api import analyze
 from comfylog.pipeline import analyze_paths
-from comfylog.read.lines import read_lines
+from comfylog.read.lines import _newlines, open_input, read_lines
 from comfylog.read.markdown import MARKDOWN_PEEK_LINES, may_be_markdown, peek_markdown
 from comfylog.read.source import UnusableInput
+from comfylog.read.streams import looks_binary
 
 from .cli import run_cli
 from .conftest import CORPUS, FIXTURES, corpus_or_skip
@@ -148,6 +149,51 @@ def test_the_one_search_for_markdown_misses_no_input_peek_markdown_calls_markdow
         assert may_be_markdown("\n".join(head)) or not markdown, name
     assert said["quoted-torch-missing.md"] and said["error-report.md"] and said["indented fences"]
     assert not may_be_markdown(texts["001-aiaesthetica-rtx4000ada-18prompts.log"])
+
+
+def test_the_plain_log_peek_counts_no_further_than_it_needs() -> None:
+    """read/lines.py peeks blocks until it has MARKDOWN_PEEK_LINES lines: the newlines of a block are
+    counted in its first bytes when those hold enough, and it decides as a count of the whole block
+    would, on every corpus log (a 1 MB log has its 400 lines in its first 64 kB)."""
+    corpus_or_skip()
+    for path in sorted((CORPUS / "logs").glob("*.log")):
+        data = path.read_bytes()
+        whole = data.count(b"\n")
+        for wanted in (1, MARKDOWN_PEEK_LINES, whole, whole + 1):
+            found = _newlines(data, wanted)
+            assert (found >= wanted) == (whole >= wanted), path.name
+            assert found == whole or wanted <= found <= whole, path.name
+    big = max((CORPUS / "logs").glob("*.log"), key=lambda p: p.stat().st_size).read_bytes()
+    assert _newlines(big, MARKDOWN_PEEK_LINES) < big.count(b"\n")  # the first 64 kB sufficed
+
+
+def test_the_first_400_lines_decide_markdown_however_long_they_are(tmp_path: Path) -> None:
+    """A plain log goes to the native scanner as blocks; the reader tests its first MARKDOWN_PEEK_LINES
+    lines for markdown, whether they fill a few kB or more than the 64 kB looked at first."""
+    corpus_or_skip()
+    lines = (CORPUS / "logs" / "038-iamkaikai-rtx3090-1330prompts.log").read_text(encoding="utf-8").split("\n")
+    wide = [line.ljust(300, ".") for line in lines[: MARKDOWN_PEEK_LINES + 50]]  # 400 lines: 120 kB
+    assert len(wide) == MARKDOWN_PEEK_LINES + 50
+    for fence_at, markdown in ((MARKDOWN_PEEK_LINES - 50, True), (MARKDOWN_PEEK_LINES + 20, False)):
+        path = tmp_path / f"fence-{fence_at}.log"
+        text = [*wide[:fence_at], "```", *wide[fence_at:], "```"]
+        path.write_text("\n".join(text) + "\n", encoding="utf-8")
+        log = open_input(str(path), blocks=True)
+        assert (log.blocks is None) is markdown, fence_at  # markdown is read line by line, in Python
+        assert list(log.blocks) if log.blocks is not None else list(log.lines or ())  # read to the end: closed
+
+
+def test_control_bytes_make_binary_past_a_tenth_of_the_first_chunk() -> None:
+    """A log with a few stray control bytes (a terminal's bell, a form feed) is text; past a tenth of
+    its first chunk, binary: the count decides, and a log with none is text without counting."""
+    corpus_or_skip()
+    text = (CORPUS / "logs" / "003-kenneth-flux-partial-loads.log").read_bytes()[:20_000]
+    assert not looks_binary(text)
+    for share, binary in ((0.09, False), (0.11, True)):
+        noisy = bytearray(text)
+        for i in range(0, len(noisy), round(1 / share)):
+            noisy[i] = 7  # BEL
+        assert looks_binary(bytes(noisy)) is binary, share
 
 
 def test_comfyui_error_report_header_fills_in_facts(tmp_path: Path) -> None:

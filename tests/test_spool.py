@@ -48,6 +48,21 @@ def test_full_blocks_go_to_disk_and_read_back_the_same() -> None:
         spool[1000]
 
 
+def test_extending_spills_the_same_blocks_as_appending_one_by_one() -> None:
+    """extend takes a batch in one step (the native segmenter's records): the file holds the same
+    blocks, in the same order, as appending each record would have written."""
+    made = prompts(300)
+    one_by_one: Spool[Prompt] = Spool(block=64)
+    for prompt in made:
+        one_by_one.append(prompt)
+    batched: Spool[Prompt] = Spool(block=64)
+    for start, stop in ((0, 10), (10, 200), (200, 201), (201, 300)):  # under, over and past a block
+        batched.extend(made[start:stop])
+    assert batched.on_disk == one_by_one.on_disk == 256
+    assert batched._extents == one_by_one._extents
+    assert list(batched) == made and batched[255] == made[255] and batched[-1] == made[-1]
+
+
 def test_a_spool_takes_final_records_only_and_never_stores_a_change(monkeypatch: pytest.MonkeyPatch) -> None:
     """The rule stated once in spool.py: past the budget of kept blocks, what is read back is a copy, and
     there is no way to store it."""
@@ -182,13 +197,19 @@ def test_the_segmenter_hands_over_only_final_records(monkeypatch: pytest.MonkeyP
     corpus_or_skip()
     monkeypatch.setattr(comfylog.segment.segmenter, "RELEASE_EVERY", 2)
     snapshots: list[tuple[object, object]] = []
-    original = Spool.append
+    original, original_extend = Spool.append, Spool.extend
 
     def spy(self: Spool[Any], item: Any) -> None:
         snapshots.append((item, copy.deepcopy(item)))
         original(self, item)
 
+    def spy_extend(self: Spool[Any], items: Any) -> None:
+        items = list(items)
+        snapshots.extend((item, copy.deepcopy(item)) for item in items)
+        original_extend(self, items)
+
     monkeypatch.setattr(Spool, "append", spy)
+    monkeypatch.setattr(Spool, "extend", spy_extend)
     for log in ("runpod-wan-lowvram-gguf.log", "runpod-wan-oom-restart.log"):
         analyze(CORPUS / "scenarios" / log)
     analyze(CORPUS / "logs" / "019-pogchan-gtx1660ti-lowvram-zimage.log")  # prompts dropped from the queue

@@ -103,8 +103,17 @@ class Spool(Sequence[T], Generic[T]):
             self._tail = []
 
     def extend(self, items: Iterable[T]) -> None:
-        for item in list(items) if items is self else items:
-            self.append(item)
+        """``append`` each of ``items``, in one step (the native segmenter hands over records by the block)."""
+        tail = self._tail
+        tail.extend(list(items) if items is self else items)
+        block = self._block
+        if len(tail) < block:
+            return
+        start = 0
+        while len(tail) - start >= block:
+            self._spill(tail[start:start + block])
+            start += block
+        self._tail = tail[start:]  # a new list, as append leaves (a pass over the tail holds a copy)
 
     def __iadd__(self, items: Iterable[T]) -> Spool[T]:
         self.extend(items)

@@ -29,11 +29,8 @@ class Citations:
 
     def __init__(self, report: Report) -> None:
         self.report = report
-        self._texts: dict[tuple[int, int], str] = {}
-        for ev in report.notable:
-            line, text = event_line(ev)
-            if text:
-                self._texts.setdefault((ev.source, line), text)
+        #: The notable events' texts by (source, line), made at the first ``cite`` (many logs cite none).
+        self._texts: dict[tuple[int, int], str] | None = None
         #: Lines cited whose text the report does not hold: (source, line).
         self.missing: set[tuple[int, int]] = set()
         #: Tracebacks cited: their exception line lies in (first, last) and is found when read back.
@@ -45,9 +42,19 @@ class Citations:
         self.missing = set()
         self.ranges = []
 
+    def _line_texts(self) -> dict[tuple[int, int], str]:
+        texts = self._texts
+        if texts is None:
+            texts = self._texts = {}
+            for ev in self.report.notable:
+                line, text = event_line(ev)
+                if text:
+                    texts.setdefault((ev.source, line), text)
+        return texts
+
     def cite(self, source: int, line: int, fallback: str) -> Evidence:
         """The line as evidence: its text when known, else ``fallback`` until it is read back."""
-        text = self._texts.get((source, line))
+        text = self._line_texts().get((source, line))
         if text is None:
             self.missing.add((source, line))
             text = fallback

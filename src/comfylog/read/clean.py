@@ -26,6 +26,8 @@ def _cp1252_mojibake(ch: str) -> str:
 # Only the block elements tqdm draws: their mojibake ("â–ˆ") can never be meant literally.
 MOJIBAKE_REPAIRS = {_cp1252_mojibake(chr(c)): chr(c) for c in range(0x2580, 0x25A0)}
 MOJIBAKE_RE = re.compile("|".join(re.escape(k) for k in sorted(MOJIBAKE_REPAIRS, key=len, reverse=True)))
+#: A byte that is no UTF-8, as ``surrogateescape`` decodes it: each becomes U+FFFD, counted.
+ESCAPED_BYTE_RE = re.compile("[\udc80-\udcff]")
 
 
 def clean_text(text: str, source: Source) -> str:
@@ -48,10 +50,9 @@ def decode(chunk: bytes, source: Source) -> str:
     try:
         return chunk.decode("utf-8")
     except UnicodeDecodeError:
-        text = chunk.decode("utf-8", errors="surrogateescape")
-        bad = sum(1 for c in text if "\udc80" <= c <= "\udcff")
+        text, bad = ESCAPED_BYTE_RE.subn("\ufffd", chunk.decode("utf-8", errors="surrogateescape"))
         source.replaced_bytes += bad
-        return re.sub("[\udc80-\udcff]", "\ufffd", text)
+        return text
 
 
 def finish_line(number: int, text: str, src: Source) -> RawLine:

@@ -55,13 +55,15 @@ CONSOLE_MAX_ROWS = 2_000_000
 
 def console_order(peeked: list[tuple[int, str]]) -> str | None:
     """``"newest-first"`` or ``"oldest-first"`` when the peeked rows are a console copy, else None."""
-    rows = [t for _, t in peeked if t.strip()]
+    filled = (t for _, t in peeked if t.strip())
+    rows = list(itertools.islice(filled, CONSOLE_PEEK_ROWS))  # the rest only for a console copy
     if _stacked(rows):
+        rows += filled
         stamps = [m.group("date", "hms", "frac") for t in rows if (m := STACKED_STAMP_RE.fullmatch(t.strip()))]
     else:
-        head = rows[:CONSOLE_PEEK_ROWS]
-        if not head or not all(CONSOLE_ROW_RE.match(t) for t in head):
+        if not rows or not all(CONSOLE_ROW_RE.match(t) for t in rows):
             return None  # (decided on the first rows: a log is not read whole for this)
+        rows += filled
         if not any("\\n" in t for t in rows):
             return None  # the one-row copy writes every newline out; a log whose prefix merely looks alike does not
         stamps = [m.group("date", "hms", "frac") for t in rows if (m := CONSOLE_ROW_RE.match(t))]

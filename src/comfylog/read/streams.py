@@ -43,6 +43,8 @@ def looks_binary(head: bytes) -> bool:
     sample = head[:65536].rstrip(b"\x00")  # a log padded with NULs after a crash is still a log
     if not sample:
         return True
+    if not any(byte in sample for byte in CONTROL_BYTES):  # a memchr each: most logs have none
+        return False
     control = len(sample) - len(sample.translate(None, CONTROL_BYTES))  # in C: a loop here cost 3 ms a file
     return control / len(sample) > BINARY_CONTROL_SHARE
 
@@ -90,8 +92,8 @@ def utf16_encoding(head: bytes) -> str | None:
     pairs = len(head) // 2
     if pairs < 8:
         return None
-    even_nul = sum(1 for i in range(0, 2 * pairs, 2) if head[i] == 0)
-    odd_nul = sum(1 for i in range(1, 2 * pairs, 2) if head[i] == 0)
+    even_nul = head[0 : 2 * pairs : 2].count(0)
+    odd_nul = head[1 : 2 * pairs : 2].count(0)
     if odd_nul >= 0.9 * pairs and even_nul <= 0.1 * pairs:
         return "utf-16-le"
     if even_nul >= 0.9 * pairs and odd_nul <= 0.1 * pairs:

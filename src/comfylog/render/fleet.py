@@ -195,7 +195,7 @@ def fleet_to_dict(fleet: FleetSummary) -> dict[str, Any]:
                 **{f"{q}_p50": _round(log.median(q)) for q in QUANTITIES},
                 **{f"{q}_p95": _round(log.p95(q)) for q in QUANTITIES},
                 # how many of the timed prompts each percentile is of (fewer than timed_prompts: the rest not known)
-                **{f"{q}_prompts": len(log.values(q)) for q in QUANTITIES[1:]},
+                **{f"{q}_prompts": log.timed(q) for q in QUANTITIES[1:]},
                 "findings": [f.id for f in log.findings],
             }
             for log in fleet.usable
