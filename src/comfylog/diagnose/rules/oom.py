@@ -217,8 +217,8 @@ def _held(facts: Facts, records: list[ErrorRecord]) -> tuple[Holder, bool] | Non
         if not starved:
             continue
         first = min(starved, key=lambda ld: (ld.source, ld.line))
-        bars, fair = before(facts, run, (first.source, first.line), vram)
-        holder = find_holder(facts, run, (first.source, first.line), bars, fair)
+        at = (first.source, first.line)
+        holder = find_holder(facts, run, at, before(facts, run, at, vram))
         if holder is not None:
             return holder, (holder.source, holder.line) > (prompt.source, prompt.line)
     return None
