@@ -290,7 +290,7 @@ def export(
     """
     from functools import partial
 
-    from .export import MissingDependency, concat_tables, log_tables, write_tables
+    from .export import MissingDependency, export_logs
     from .fleet import expand_inputs, map_logs
 
     if format is TableFormat.trace:
@@ -317,16 +317,15 @@ def export(
         except ImportError:
             fail("Parquet needs pyarrow: pip install 'comfylog[parquet]' (or use --format csv / jsonl)")
     redactor = _redactor(redact, redact_ips)
-    with _progress() as progress:
-        tables = concat_tables(map_logs(log_tables if redactor is None else partial(log_tables, redactor=redactor),
-                                        paths, jobs, progress))
     try:
-        written = write_tables(tables, str(output), format.value)
+        with _progress() as progress:  # each table's rows are written as they are made
+            written, rows = export_logs(paths, str(output), format.value, redactor, jobs, progress)
     except MissingDependency as exc:
         fail(str(exc))
     except OSError as exc:
+        if exc.filename is not None and not Path(exc.filename).resolve().is_relative_to(output.resolve()):
+            raise  # not the output's: reading failed
         fail(f"{output}: cannot write ({exc.strerror})")
-    rows = sum(len(rows) for rows in tables.values())
     typer.echo(f"wrote {len(written)} {format.value} tables ({rows} rows from {len(paths)} logs) to {output}", err=True)
 
 
