@@ -23,7 +23,7 @@ from comfylog.render import html as html_render
 from comfylog.render.html import render_html
 
 from .cli import run_cli
-from .conftest import CORPUS, FIXTURES, ROOT, corpus_or_skip
+from .conftest import CORPUS, FIXTURES, ROOT, corpus_log, corpus_or_skip
 
 OUTPUT = ROOT / "tests" / "output" / "html"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -264,6 +264,28 @@ def test_baseline_page_says_what_both_sides_share() -> None:
     assert comparison.verdict_notes
     part = section(render_html(run, base, comparison), "comparison")
     assert "Both sides load GGUF weights (<code>gguf qtypes</code> on both), so GGUF does not explain the gap." in part
+
+
+def test_the_baseline_rates_are_capped_as_the_runs_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two long logs pair hundreds of thousands of bars: the baseline's are drawn evenly spaced, at most
+    MAX_RATE_POINTS as the run's own (every paired bar made a page of two halves of a 256 MB log peak at 221
+    MB), and the page says so."""
+    from comfylog.compare import compare_reports
+
+    monkeypatch.setattr(html_render, "MAX_RATE_POINTS", 10)
+    run = analyze(corpus_log("012"))
+    base = analyze(corpus_log("012"))
+    comparison = compare_reports(run, base)
+    page = render_html(run, base, comparison)
+    paired = {b: r + 1 for b, r in zip(comparison.baseline_prompts, comparison.run_prompts, strict=False)}
+    rated = [(paired[b.prompt], round(b.seconds_per_step or 0.0, 4)) for b in base.progress_bars
+             if b.is_sampling and b.seconds_per_step is not None and b.prompt in paired]
+    assert len(rated) == 134  # 135 bars, one in the unfinished last prompt, which is not paired
+    traces = {t["name"]: t for t in figures(page)["rates-plot"]["data"]}
+    drawn = list(zip(traces["baseline"]["x"], traces["baseline"]["y"], strict=True))
+    assert drawn == [rated[int(i * 13.4)] for i in range(10)]
+    assert sum(len(t["x"]) for name, t in traces.items() if name != "baseline") == 10
+    assert "10 of 135 bars drawn, evenly spaced; 10 of 134 baseline bars drawn, evenly spaced" in section(page, "rates")
 
 
 # ---- the command line ------------------------------------------------------------------------------

@@ -789,11 +789,7 @@ def _rates(page: Page, report: Report, baseline: Report | None = None, compariso
     notes = []
     if outside:
         notes.append(f"{outside} bars printed outside any prompt are not drawn")
-    drawn: range | set[int] = range(inside)
-    if inside > MAX_RATE_POINTS:
-        step = inside / MAX_RATE_POINTS
-        notes.append(f"{MAX_RATE_POINTS} of {inside} bars drawn, evenly spaced")
-        drawn = {int(i * step) for i in range(MAX_RATE_POINTS)}
+    drawn = _evenly(inside, "bars", notes)
     bars = [b for number, b in enumerate(b for b in rated() if b.prompt is not None) if number in drawn]
     labels = Counter(b.label or "" for b in bars)
     kept = [label for label, _ in labels.most_common(MAX_RATE_TRACES)]
@@ -819,7 +815,8 @@ def _rates(page: Page, report: Report, baseline: Report | None = None, compariso
             )
         traces.append({"type": "scatter", "mode": "markers", "name": name, "x": xs, "y": ys,
                        "hovertext": hovers, "hoverinfo": "text", "marker": {"size": 8, "opacity": 0.8}})
-    beside = _baseline_rates(baseline, comparison) if baseline is not None and comparison is not None else None
+    beside = (_baseline_rates(baseline, comparison, notes) if baseline is not None and comparison is not None
+              else None)
     if beside is not None:
         traces.append(beside[0])
     values = [b.seconds_per_step or 0.0 for b in bars] + (beside[1] if beside else [])
@@ -854,8 +851,19 @@ def _rates(page: Page, report: Report, baseline: Report | None = None, compariso
     page.add("rates", "Step rates", body)
 
 
-def _baseline_rates(baseline: Report, c: Comparison) -> tuple[dict[str, Any], list[float]] | None:
-    """The baseline's sampling rates as a trace, each at the run's prompt it is paired with."""
+def _evenly(count: int, what: str, notes: list[str]) -> range | set[int]:
+    """The numbers of the points drawn of ``count``: all, or MAX_RATE_POINTS evenly spaced (said in ``notes``):
+    a long log's bars would make a page of hundreds of MB, and as much memory to write it."""
+    if count <= MAX_RATE_POINTS:
+        return range(count)
+    step = count / MAX_RATE_POINTS
+    notes.append(f"{MAX_RATE_POINTS} of {count} {what} drawn, evenly spaced")
+    return {int(i * step) for i in range(MAX_RATE_POINTS)}
+
+
+def _baseline_rates(baseline: Report, c: Comparison, notes: list[str]) -> tuple[dict[str, Any], list[float]] | None:
+    """The baseline's sampling rates as a trace, each at the run's prompt it is paired with (at most
+    MAX_RATE_POINTS, as the run's own)."""
     # the run's prompt number (1-based) at each baseline prompt's index, 0 where none is paired: 8 bytes
     # a prompt, where a dict of the pairs costs ~100 (two long logs pair hundreds of thousands)
     paired = array("q")
@@ -863,16 +871,21 @@ def _baseline_rates(baseline: Report, c: Comparison) -> tuple[dict[str, Any], li
         if base_index >= len(paired):
             paired.frombytes(bytes(paired.itemsize * (base_index + 1 - len(paired))))
         paired[base_index] = run_index + 1
+
+    def rated() -> Iterator[tuple[ProgressBar, int]]:  # read twice, never held, as the run's own
+        for bar in baseline.progress_bars:
+            if bar.is_sampling and bar.seconds_per_step is not None and bar.prompt is not None \
+                    and 0 <= bar.prompt < len(paired) and paired[bar.prompt]:
+                yield bar, paired[bar.prompt]
+
+    drawn = _evenly(sum(1 for _ in rated()), "baseline bars", notes)
     xs: list[int] = []
     ys: list[float] = []
     hovers: list[str] = []
-    for bar in baseline.progress_bars:
-        if not bar.is_sampling or bar.seconds_per_step is None or bar.prompt is None \
-                or not 0 <= bar.prompt < len(paired):
+    for number, (bar, run_prompt) in enumerate(rated()):
+        if number not in drawn:
             continue
-        run_prompt = paired[bar.prompt]
-        if not run_prompt:
-            continue
+        assert bar.seconds_per_step is not None and bar.prompt is not None
         xs.append(run_prompt)
         ys.append(round(bar.seconds_per_step, 4))
         hovers.append(f"baseline prompt {bar.prompt + 1} (compared with prompt {run_prompt}) · line {bar.line}<br>"
