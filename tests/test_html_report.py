@@ -300,6 +300,26 @@ def test_cli_writes_log_name_html_in_working_directory(tmp_path: Path) -> None:
     assert written.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
+def test_cli_writes_the_page_as_it_is_made_and_no_half_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page goes to the file piece by piece (never one string beside its bytes): the same page
+    render_html makes; a failure while writing it leaves no half page behind."""
+    log = ROOT / "examples" / "runpod-lowvram-gguf.log"
+    result = run_cli("report", str(log), "--no-redact", "-o", "page.html", cwd=tmp_path, text=True)
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "page.html").read_text(encoding="utf-8")
+    assert page == render_html(analyze(log))
+    assert f"({len(page.encode('utf-8')) / 1e6:.1f} MB)" in result.stderr
+
+    def failing(out: Any, *args: Any) -> None:
+        out.write("<!DOCTYPE html>\n")
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(html_render, "write_html", failing)
+    result = run_cli("report", str(log), "-o", "broken.html", cwd=tmp_path, text=True)
+    assert result.returncode == 3 and "internal error: RuntimeError: a bug" in result.stderr
+    assert not (tmp_path / "broken.html").exists()
+
+
 def test_cli_refuses_stdout_and_overwriting_its_input(tmp_path: Path) -> None:
     result = run_cli("report", str(HOSTILE), "-o", "-", cwd=tmp_path, text=True)
     assert result.returncode == 2

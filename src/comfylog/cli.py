@@ -375,7 +375,7 @@ def report(
         fail("only one of the log and the baseline can be read from standard input")
     from .api import analyze as run_analysis
     from .pipeline import let_go
-    from .render.html import render_html
+    from .render.html import write_html
 
     redactor = _redactor(redact, redact_ips, default=True)
     with _progress() as progress:
@@ -386,26 +386,28 @@ def report(
             baseline_report = run_analysis(baseline, redact=redactor or False, progress=progress)
             let_go(baseline_report)
     _require_comfyui(run_report)
-    if baseline_report is None:
-        with _progress() as progress:
-            progress("writing the page", 0, None)
-            page = render_html(run_report)
-    else:
+    comparison = None
+    if baseline_report is not None:
         from .compare import CompareError, compare_reports
 
         try:
             comparison = compare_reports(run_report, _require_comfyui(baseline_report))
         except CompareError as exc:
             fail(str(exc))
-        with _progress() as progress:
-            progress("writing the page", 0, None)
-            page = render_html(run_report, baseline_report, comparison)
     try:
-        output.write_text(page, encoding="utf-8")
+        with output.open("w", encoding="utf-8") as out, _progress() as progress:
+            progress("writing the page", 0, None)
+            try:
+                write_html(out, run_report, baseline_report, comparison)  # written as it is made
+            except BaseException:
+                out.close()
+                output.unlink(missing_ok=True)  # no half a page
+                raise
+            size = out.tell()
     except OSError as exc:
         fail(f"{output}: cannot write ({exc.strerror})")
     where = output.resolve()
-    typer.echo(f"wrote {where} ({len(page.encode('utf-8')) / 1e6:.1f} MB)", err=True)
+    typer.echo(f"wrote {where} ({size / 1e6:.1f} MB)", err=True)
     if open_browser:
         import webbrowser
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import io
 import json
 import re
 from array import array
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ..events import EventKind, Phase
 from ..index import ReportIndex, evidence_in_line_order, index_of, not_timed_notes, own_spans, status_notes
@@ -184,7 +185,17 @@ class Page:
 
 
 def render_html(report: Report, baseline: Report | None = None, comparison: Comparison | None = None) -> str:
-    """The whole report as one HTML document, plotly.js included inline (works with no network).
+    """The whole report as one HTML document (write_html), as a string."""
+    out = io.StringIO()
+    write_html(out, report, baseline, comparison)
+    return out.getvalue()
+
+
+def write_html(
+    out: TextIO, report: Report, baseline: Report | None = None, comparison: Comparison | None = None
+) -> None:
+    """Write the whole report as one HTML document, plotly.js included inline (works with no network), piece
+    by piece: the page is never one string beside its pieces (and its bytes), 20 MB at a long log's peak.
 
     With ``baseline`` and its ``comparison`` (compare.compare_reports), the page adds the two side by
     side and both prompts' timelines aligned at their start.
@@ -208,10 +219,11 @@ def render_html(report: Report, baseline: Report | None = None, comparison: Comp
 
     plotly_js = get_plotlyjs().replace("</script", "<\\/script")  # never closes its own element early
     figures = script_json(page.figures)
-    return _document(report, page, plotly_js, figures)
+    page.figures = {}
+    _write_document(out, report, page, plotly_js, figures)
 
 
-def _document(report: Report, page: Page, plotly_js: str, figures_json: str) -> str:
+def _write_document(out: TextIO, report: Report, page: Page, plotly_js: str, figures_json: str) -> None:
     names = ", ".join(src.name for src in report.sources) or "log"
     hashes = " ".join(f"'sha256-{_sha256(js)}'" for js in (plotly_js, DRIVER_JS))
     csp = (
@@ -221,29 +233,34 @@ def _document(report: Report, page: Page, plotly_js: str, figures_json: str) -> 
         "connect-src 'none'; frame-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'"
     )
     nav = " ".join(f'<a href="#{sid}">{esc(title)}</a>' for sid, title, _ in page.sections)
-    body = "\n".join(
-        f'<section id="{sid}">\n<h2>{esc(title)}</h2>\n{content}\n</section>' for sid, title, content in page.sections
-    )
-    return (
-        # plotly.js comes first, after a head that is the same for every report: the browser can then
-        # reuse its compiled copy when a report is regenerated at the same path and opened again.
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">\n'
-        f"<script>{plotly_js}</script>\n"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f'<meta name="generator" content="comfylog {esc(__version__)}">\n'
-        f"<title>comfylog — {esc(_clip(names, 120))}</title>\n"
-        f"<style>\n{CSS}</style>\n</head>\n<body>\n<main>\n"
-        f"{_header(report)}\n<nav>{nav}</nav>\n{body}\n</main>\n"
-        f'<script type="application/json" id="comfylog-figures">{figures_json}</script>\n'
-        f"<script>{DRIVER_JS}</script>\n"
-        "</body>\n</html>\n"
-    )
+    # plotly.js comes first, after a head that is the same for every report: the browser can then
+    # reuse its compiled copy when a report is regenerated at the same path and opened again.
+    out.write("<!DOCTYPE html>\n"
+              '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+              f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">\n'
+              "<script>")
+    out.write(plotly_js)
+    out.write("</script>\n"
+              '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+              f'<meta name="generator" content="comfylog {esc(__version__)}">\n'
+              f"<title>comfylog — {esc(_clip(names, 120))}</title>\n"
+              f"<style>\n{CSS}</style>\n</head>\n<body>\n<main>\n"
+              f"{_header(report)}\n<nav>{nav}</nav>\n")
+    for i, (sid, title, content) in enumerate(page.sections):
+        if i:
+            out.write("\n")
+        out.write(f'<section id="{sid}">\n<h2>{esc(title)}</h2>\n{content}\n</section>')
+    out.write('\n</main>\n<script type="application/json" id="comfylog-figures">')
+    out.write(figures_json)
+    out.write(f"</script>\n<script>{DRIVER_JS}</script>\n</body>\n</html>\n")
 
 
 def _sha256(text: str) -> str:
-    return base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+    """The text's SHA-256 in base64, encoded a megabyte at a time (plotly.js is 4.6 MB)."""
+    digest = hashlib.sha256()
+    for start in range(0, len(text), 1 << 20):
+        digest.update(text[start:start + (1 << 20)].encode("utf-8"))
+    return base64.b64encode(digest.digest()).decode("ascii")
 
 
 def _header(report: Report) -> str:
