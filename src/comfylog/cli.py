@@ -290,7 +290,7 @@ def export(
     """
     from functools import partial
 
-    from .export import MissingDependency, export_logs
+    from .export import MissingDependency, check_format, export_logs
     from .fleet import expand_inputs, map_logs
 
     if format is TableFormat.trace:
@@ -311,11 +311,10 @@ def export(
     if output.exists() and not output.is_dir():
         fail(f"{output}: exists and is not a directory (-o names a directory of tables)")
     paths = expand_inputs(logs)
-    if format is TableFormat.parquet:
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            fail("Parquet needs pyarrow: pip install 'comfylog[parquet]' (or use --format csv / jsonl)")
+    try:
+        check_format(format.value)  # before any log is read
+    except MissingDependency as exc:
+        fail(str(exc))
     redactor = _redactor(redact, redact_ips)
     try:
         with _progress() as progress:  # each table's rows are written as they are made

@@ -1,21 +1,24 @@
 """The JSON tables made flat for pandas, DuckDB and Spark: ``comfylog export`` and ``Report.to_frames()``.
 
 Rows come from rows.py's ``report_tables`` (one definition of every field); this module only
-flattens them (a row at a time, as they are written: never a whole table in memory): ``source`` becomes the log's path, the ``phases`` object becomes ``phases_load`` ...
-columns, and any other list or object becomes compact JSON text, so every table has scalar columns
-and the same columns whatever the format.
+flattens them, a row at a time as they are written (never a whole table in memory): ``source``
+becomes the log's path, the ``phases`` object becomes ``phases_load`` ... columns, and any other
+list or object becomes compact JSON text, so every table has scalar columns and the same columns
+whatever the format.
 """
 
 from __future__ import annotations
 
 import csv
+import importlib.util
+import io
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
-from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .fleet import DEFAULT_WORKERS, map_logs
@@ -150,9 +153,19 @@ def export_logs(
     The rows are written as they are made, never all held: the tables of one 1 GB log were 1.5 GB of
     Python rows. Logs analysed on other processes (fleet.map_logs) write their tables to a temporary
     folder of their own, which is appended here, in the order of ``paths``, and removed.
+
+    Parquet is written from the tables as JSON Lines, in a process of its own (to_parquet): pyarrow's
+    libraries (~50 MB, and pandas, which its conversion of Python values imports, ~45 MB more) never share
+    a process with an analysis (a 1 GB log's export peaked at 313 MB).
     """
     from .pipeline import analyze_paths
 
+    check_format(fmt)
+    if fmt == "parquet":
+        os.makedirs(directory, exist_ok=True)  # a folder that cannot be made fails now, not after the analysis
+        with tempfile.TemporaryDirectory(prefix="comfylog-export-") as staged:
+            _, rows = export_logs(paths, staged, "jsonl", redactor, workers, progress)
+            return to_parquet(staged, directory), rows
     with TableFiles(directory, fmt) as files:
         if workers <= 1 or len(paths) <= 1 or "-" in paths:  # map_logs would run them here
             for done, path in enumerate(paths, 1):
@@ -166,6 +179,22 @@ def export_logs(
                 files.append(part, rows)
                 shutil.rmtree(part)
         return files.paths, files.rows
+
+
+def to_parquet(tables: str, directory: str) -> list[str]:
+    """The JSON Lines tables in ``tables`` (TableFiles) as Parquet tables in ``directory``, written by a new
+    process (spawned: a forked one would start with this one's memory); the paths written."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_parquet_of_jsonl, tables, directory).result()
+
+
+def _parquet_of_jsonl(tables: str, directory: str) -> list[str]:
+    with TableFiles(directory, "parquet") as files:
+        files.append(tables, 0)
+    return files.paths
 
 
 def _export_part(path: str, parts: str, fmt: str, redactor: Redactor | None) -> tuple[str, int]:
@@ -190,21 +219,29 @@ def write_tables(tables: dict[str, list[Row]], directory: str, fmt: str) -> list
     return files.paths
 
 
+def check_format(fmt: str) -> None:
+    """Raise ValueError for an unknown format, MissingDependency for Parquet without pyarrow (looked for,
+    not imported: its libraries weigh ~50 MB)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if fmt == "parquet" and not _installed("pyarrow"):
+        raise MissingDependency("Parquet needs pyarrow: pip install 'comfylog[parquet]' (or use --format csv / jsonl)")
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported, without importing it."""
+    if module in sys.modules:
+        return sys.modules[module] is not None  # None: an import that fails
+    return importlib.util.find_spec(module) is not None
+
+
 class TableFiles:
     """One file per table in ``directory`` (created if needed), rows appended as they come; closed, every
     file is complete (a table with no rows has its header or schema). Raises MissingDependency for Parquet
     without pyarrow, ValueError for an unknown format, before anything is written."""
 
     def __init__(self, directory: str, fmt: str) -> None:
-        if fmt not in FORMATS:
-            raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-        if fmt == "parquet":
-            try:
-                import pyarrow  # noqa: F401
-            except ImportError:
-                raise MissingDependency(
-                    "Parquet needs pyarrow: pip install 'comfylog[parquet]' (or use --format csv / jsonl)"
-                ) from None
+        check_format(fmt)
         os.makedirs(directory, exist_ok=True)
         self.fmt = fmt
         self.paths = [os.path.join(directory, name + SUFFIX[fmt]) for name in TABLES]
@@ -229,9 +266,11 @@ class TableFiles:
             self.write(name, rows)
 
     def append(self, directory: str, rows: int) -> None:
-        """Append the tables (``rows`` in all) another TableFiles of this format wrote into ``directory``."""
+        """Append the tables (``rows`` in all) another TableFiles wrote into ``directory``: of this format, or
+        JSON Lines for Parquet (export_logs)."""
+        suffix = SUFFIX["jsonl" if self.fmt == "parquet" else self.fmt]
         for name, table in self._tables.items():
-            table.append(os.path.join(directory, name + SUFFIX[self.fmt]))
+            table.append(os.path.join(directory, name + suffix))
         self.rows += rows
 
     def close(self) -> None:
@@ -284,7 +323,7 @@ class _JsonlTable:
     def write(self, rows: Iterable[Row]) -> int:
         count = 0
         for row in rows:
-            self._file.write(json.dumps({c: row.get(c) for c in self._columns}, ensure_ascii=False) + "\n")
+            self._file.write(_json_line(row, self._columns))
             count += 1
         return count
 
@@ -296,15 +335,22 @@ class _JsonlTable:
         self._file.close()
 
 
-#: Rows of a Parquet table turned into Arrow columns at once, and rows per row group written: a row group
-#: of the prompts table is ~15 MB of Arrow columns (a table of at most this many rows is one row group, as
-#: pyarrow writes a whole table).
-PARQUET_BATCH = 4096
-PARQUET_ROW_GROUP = 65536
+def _json_line(row: Row, columns: Sequence[str]) -> str:
+    """A row as a JSON Lines line, its columns in ``columns`` order."""
+    return json.dumps({c: row.get(c) for c in columns}, ensure_ascii=False) + "\n"
+
+
+#: Bytes of JSON Lines turned into Arrow columns at once, and rows per row group written (a table of at most
+#: this many rows is one row group, as pyarrow writes a whole table): what writing costs besides pyarrow's
+#: own 63 MB grows with the row group, 52 MB at 16384 rows, 66 MB at 65536 (the 100 MB benchmark's tables).
+PARQUET_BATCH_BYTES = 1 << 20
+PARQUET_ROW_GROUP = 16384
 
 
 class _ParquetTable:
-    """A Parquet file written a row group at a time (PARQUET_ROW_GROUP rows)."""
+    """A Parquet file written a row group (PARQUET_ROW_GROUP rows) at a time, the rows of each write or append
+    in row groups of their own. Rows become Arrow columns through pyarrow's JSON reader, told the table's
+    schema: its conversion of Python values imports pandas (~45 MB) to look for pandas' own."""
 
     def __init__(self, path: str, name: str) -> None:
         import pyarrow as pa
@@ -312,50 +358,62 @@ class _ParquetTable:
 
         types = {"str": pa.string(), "json": pa.string(), "int": pa.int64(), "float": pa.float64(),
                  "bool": pa.bool_()}
-        self._kinds = [(column, types[kind]) for column, kind in SCHEMA[name]]
-        self._schema = pa.schema(self._kinds)
+        self._columns = COLUMNS[name]
+        self._schema = pa.schema([(column, types[kind]) for column, kind in SCHEMA[name]])
         self._writer = pq.ParquetWriter(path, self._schema)
-        self._pending: list[Any] = []  # record batches not yet written
+        self._pending: list[Any] = []  # Arrow tables not yet written
         self._pending_rows = 0
         self._written = False
 
     def write(self, rows: Iterable[Row]) -> int:
         count = 0
-        iterator = iter(rows)
-        while chunk := list(islice(iterator, PARQUET_BATCH)):
-            count += len(chunk)
-            self._add(self._batch(chunk))
+        lines: list[str] = []
+        size = 0
+        for row in rows:
+            line = _json_line(row, self._columns)
+            lines.append(line)
+            size += len(line)
+            count += 1
+            if size >= PARQUET_BATCH_BYTES:
+                self._add("".join(lines).encode("utf-8"))
+                lines, size = [], 0
+        if lines:
+            self._add("".join(lines).encode("utf-8"))
+        self._flush()
         return count
 
-    def _batch(self, rows: list[Row]) -> Any:
-        import pyarrow as pa
+    def append(self, path: str) -> None:
+        """Append the rows of a JSON Lines table of the same columns (_JsonlTable)."""
+        with open(path, "rb") as part:
+            while lines := part.readlines(PARQUET_BATCH_BYTES):
+                self._add(b"".join(lines))
+        self._flush()
 
-        return pa.RecordBatch.from_arrays([pa.array([row.get(column) for row in rows], type=kind)
-                                           for column, kind in self._kinds], schema=self._schema)
+    def _add(self, data: bytes) -> None:
+        import pyarrow.json as pj
 
-    def _add(self, batch: Any) -> None:
-        self._pending.append(batch)
-        self._pending_rows += batch.num_rows
+        # one block, however long a line (a finding's prompts); no threads: each holds buffers of its own
+        table = pj.read_json(io.BytesIO(data), read_options=pj.ReadOptions(use_threads=False,
+                                                                           block_size=len(data) + 1),
+                             parse_options=pj.ParseOptions(explicit_schema=self._schema,
+                                                           unexpected_field_behavior="error"))
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
         if self._pending_rows >= PARQUET_ROW_GROUP:
             self._flush()
 
     def _flush(self) -> None:
         import pyarrow as pa
 
-        if self._pending or not self._written:  # an empty table is written once, as pyarrow writes one
-            table = pa.Table.from_batches(self._pending, schema=self._schema)
+        if self._pending_rows or not self._written:  # an empty table is written once, as pyarrow writes one
+            table = pa.concat_tables(self._pending) if self._pending else self._schema.empty_table()
             self._writer.write_table(table, row_group_size=max(1, table.num_rows))
             self._written = True
         self._pending, self._pending_rows = [], 0
 
-    def append(self, path: str) -> None:
-        import pyarrow.parquet as pq
-
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH):
-            self._add(batch)
-
     def close(self) -> None:
-        self._flush()
+        if not self._written:
+            self._flush()
         self._writer.close()
 
 
