@@ -48,6 +48,25 @@ def test_full_blocks_go_to_disk_and_read_back_the_same() -> None:
         spool[1000]
 
 
+def test_a_spool_let_go_puts_its_newest_records_on_disk_too_and_reads_them_back_the_same() -> None:
+    """Let go (a report analysed before another, compare), the records not yet in a block go to disk as a short
+    last block (a 1 GB log's tails were ~5 MB beside the next analysis); it takes no more records after."""
+    made = prompts(1000)
+    spool: Spool[Prompt] = Spool(made, block=64)
+    assert spool.on_disk == 960
+    spool.let_go()
+    assert spool.on_disk == 1000 and not spool._tail
+    assert list(spool) == made and list(reversed(spool)) == made[::-1]
+    assert spool[999] == made[999] and spool[-1] == made[-1] and spool[-3:] == made[-3:]
+    assert list(spool.walk([0, 965, 999])) == [made[0], made[965], made[999]]
+    with pytest.raises(ValueError, match="no more records"):
+        spool.append(made[0])
+    small: Spool[Prompt] = Spool(made[:10], block=64)  # never on disk: stays in memory, as it was
+    small.let_go()
+    small.append(made[10])
+    assert small.on_disk == 0 and list(small) == made[:11]
+
+
 def test_a_spool_takes_final_records_only_and_never_stores_a_change(monkeypatch: pytest.MonkeyPatch) -> None:
     """The rule stated once in spool.py: past the budget of kept blocks, what is read back is a copy, and
     there is no way to store it."""
