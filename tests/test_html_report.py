@@ -524,3 +524,16 @@ def test_a_report_with_its_baseline_reads_as_a_person_would_want_it() -> None:
     assert "as ComfyUI printed them; the prompt tables and timelines show the measured" in page
     vram_row = re.search(r"<tr[^>]*><th>VRAM</th>", page)
     assert vram_row is not None and "warn" not in vram_row.group(0)  # 24217 vs 24564 MB: 1.4% apart
+
+
+def test_script_text_is_escaped_piece_by_piece_however_it_is_cut() -> None:
+    """plotly.js is written a megabyte at a time (never whole: 14 MB at the peak of a long log's page):
+    a ``</script`` cut in two by a piece's end is escaped all the same, and nothing else changes."""
+    text = "a</script>b</scrip</script</SCRIPT x</script"
+    whole = text.replace("</script", "<\\/script")
+    for size in range(1, len(text) + 1):
+        pieces = [text[i:i + size] for i in range(0, len(text), size)]
+        assert "".join(html_render.script_escaped(pieces)) == whole, size
+    from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]
+
+    assert "".join(html_render._plotly_js()) == get_plotlyjs().replace("</script", "<\\/script")

@@ -14,12 +14,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import importlib.resources
 import io
 import json
 import re
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
@@ -200,8 +201,6 @@ def write_html(
     With ``baseline`` and its ``comparison`` (compare.compare_reports), the page adds the two side by
     side and both prompts' timelines aligned at their start.
     """
-    from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]  # heavy: only for an HTML report
-
     page = Page()
     page.add("findings", "Findings", _findings(report, comparison.run_findings if comparison else None))
     if baseline is not None and comparison is not None:
@@ -217,15 +216,14 @@ def write_html(
         page.add("errors", "Errors", _error_table(report, page))
     page.add("notes", "About this report", _about(report, page))
 
-    plotly_js = get_plotlyjs().replace("</script", "<\\/script")  # never closes its own element early
     figures = script_json(page.figures)
     page.figures = {}
-    _write_document(out, report, page, plotly_js, figures)
+    _write_document(out, report, page, figures)
 
 
-def _write_document(out: TextIO, report: Report, page: Page, plotly_js: str, figures_json: str) -> None:
+def _write_document(out: TextIO, report: Report, page: Page, figures_json: str) -> None:
     names = ", ".join(src.name for src in report.sources) or "log"
-    hashes = " ".join(f"'sha256-{_sha256(js)}'" for js in (plotly_js, DRIVER_JS))
+    hashes = " ".join(f"'sha256-{_sha256(js)}'" for js in (_plotly_js(), (DRIVER_JS,)))
     csp = (
         "default-src 'none'; "
         f"script-src {hashes}; "
@@ -239,7 +237,8 @@ def _write_document(out: TextIO, report: Report, page: Page, plotly_js: str, fig
               '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
               f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">\n'
               "<script>")
-    out.write(plotly_js)
+    for piece in _plotly_js():
+        out.write(piece)
     out.write("</script>\n"
               '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
               f'<meta name="generator" content="comfylog {esc(__version__)}">\n'
@@ -255,12 +254,38 @@ def _write_document(out: TextIO, report: Report, page: Page, plotly_js: str, fig
     out.write(f"</script>\n<script>{DRIVER_JS}</script>\n</body>\n</html>\n")
 
 
-def _sha256(text: str) -> str:
-    """The text's SHA-256 in base64, encoded a megabyte at a time (plotly.js is 4.6 MB)."""
+def _sha256(pieces: Iterable[str]) -> str:
+    """The SHA-256 in base64 of the text made of ``pieces``."""
     digest = hashlib.sha256()
-    for start in range(0, len(text), 1 << 20):
-        digest.update(text[start:start + (1 << 20)].encode("utf-8"))
+    for piece in pieces:
+        digest.update(piece.encode("utf-8"))
     return base64.b64encode(digest.digest()).decode("ascii")
+
+
+#: ``</script`` in plotly.js would close its element early: written as ``<\\/script``.
+SCRIPT_END = "</script"
+
+
+def _plotly_js() -> Iterator[str]:
+    """plotly.js as the page holds it (plotly.offline.get_plotlyjs's file), a megabyte at a time: read whole,
+    it is 4.6 MB of bytes, then of text, then of escaped text (14 MB at the peak of a long log's page)."""
+    js = importlib.resources.files("plotly").joinpath("package_data").joinpath("plotly.min.js")
+    with io.TextIOWrapper(js.open("rb"), encoding="utf-8") as text:
+        yield from script_escaped(iter(lambda: text.read(1 << 20), ""))
+
+
+def script_escaped(pieces: Iterable[str]) -> Iterator[str]:
+    """The text of ``pieces`` with every ``</script`` written ``<\\/script``, piece by piece (one cut in two by
+    the pieces' ends included): script text that never closes its own element early."""
+    held = ""
+    for piece in pieces:
+        held += piece
+        # the end may be the start of ``</script`` cut in two: kept for the next piece
+        keep = next((k for k in range(min(len(SCRIPT_END) - 1, len(held)), 0, -1)
+                     if SCRIPT_END.startswith(held[-k:])), 0)
+        yield held[:len(held) - keep].replace(SCRIPT_END, "<\\/script")
+        held = held[len(held) - keep:]
+    yield held
 
 
 def _header(report: Report) -> str:
