@@ -15,11 +15,16 @@ A third kind of file is the corpus as it is: ``--concat`` writes the real logs a
 after the other, unchanged, repeated until the size is reached (data/corpus-20mb.log): many runs,
 every prefix style, and times that jump back at each copy, as a folder of logs read as one.
 
+A fourth is one ComfyUI process kept up for days: ``--one-run`` writes a real log's start-up once,
+then its prompts again and again, times moving forward (data/onerun-150mb.log): a single run of
+tens of thousands of prompts, where the generated benches have thousands of short runs.
+
 Usage::
 
     python benchmarks/generate.py                  # data/bench-100mb.log and data/bench-1gb.log
     python benchmarks/generate.py --concat         # data/corpus-20mb.log
     python benchmarks/generate.py --size 4MB --out /tmp/x.log --seed 7
+    python benchmarks/generate.py --one-run --size 150MB  # data/onerun-150mb.log
 
 The same seed and size always give the same bytes (the script prints a SHA-256 prefix to check).
 """
@@ -190,6 +195,37 @@ def concatenate(size: int, out: Path) -> str:
     return digest.hexdigest()
 
 
+#: The log whose prompts --one-run repeats: a laptop GPU's session with millisecond stamps, partial loads and
+#: unloads, 85 prompts in one run.
+ONE_RUN_LOG = "036-krohaard-rtx5070ti-laptop-unloaded-partially.log"
+
+
+def one_run(size: int, out: Path) -> str:
+    """ONE_RUN_LOG's start-up (up to its first ``got prompt``), then its prompts repeated, each copy's
+    timestamps moved past the last, until ``size`` bytes: one run. Returns the SHA-256 written."""
+    text = (CORPUS / "logs" / ONE_RUN_LOG).read_bytes().decode("utf-8", errors="surrogateescape")
+    cut = text.rfind("\n", 0, text.index("got prompt")) + 1
+    head, body = text[:cut], text[cut:]
+    if not body.endswith("\n"):
+        body += "\n"
+    prompts = load_template(Path(ONE_RUN_LOG), body)
+    assert prompts.first is not None and prompts.last is not None
+    span = prompts.last - prompts.first + timedelta(minutes=2)
+    digest = hashlib.sha256()
+    written = 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("wb") as fh:
+        copy = 0
+        while written < size:
+            text = head if not written else shifted(prompts, timedelta(minutes=-(-span * copy // timedelta(minutes=1))))
+            copy += bool(written)
+            data = text.encode("utf-8", errors="surrogateescape")
+            fh.write(data)
+            digest.update(data)
+            written += len(data)
+    return digest.hexdigest()
+
+
 def parse_size(text: str) -> int:
     m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kMG]?)B?", text.strip(), re.IGNORECASE)
     if not m:
@@ -206,7 +242,19 @@ def main() -> None:
     parser.add_argument("--force", action="store_true", help="rewrite files that already exist")
     parser.add_argument("--concat", action="store_true",
                         help="the corpus logs as they are, repeated (default size 20MB: data/corpus-20mb.log)")
+    parser.add_argument("--one-run", action="store_true",
+                        help="one run: a log's start-up, then its prompts again and again (default 150MB: "
+                        "data/onerun-150mb.log)")
     args = parser.parse_args()
+    if args.one_run:
+        size = (args.size or [parse_size("150MB")])[0]
+        out = args.out or DATA / f"onerun-{_label(size)}.log"
+        if out.exists() and out.stat().st_size >= size and not args.force:
+            print(f"{out}: exists ({out.stat().st_size / 1e6:.1f} MB), --force to rewrite")
+            return
+        sha = one_run(size, out)
+        print(f"{out}: {out.stat().st_size / 1e6:.1f} MB, sha256 {sha[:16]}")
+        return
     if args.concat:
         size = (args.size or [parse_size("20MB")])[0]
         out = args.out or DATA / f"corpus-{_label(size)}.log"

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
 
 from comfylog.api import analyze
+from comfylog.render import terminal
 from comfylog.render.terminal import ERROR_MESSAGE_CHARS, render_terminal
 
 from .cli import run_cli
@@ -34,6 +37,36 @@ def terminal_text(path: Path) -> str:
 def test_terminal_report_golden(name: str, golden: Callable[[str, str], None]) -> None:
     """The rendered report is pinned (pytest --update-goldens after a deliberate change)."""
     golden(f"analyze-{name}.txt", terminal_text(EXAMPLES / name))
+
+
+def test_the_report_is_printed_a_run_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long log has thousands of runs: each one's machine table and timeline row is made as it is printed
+    and let go, never all held at once (the terminal report of the 1 GB benchmark peaked at 254 MB)."""
+    report = analyze([str(EXAMPLES / name) for name in ("local-baseline.log", "runpod-lowvram-gguf.log",
+                                                          "runpod-oom-restart.log")])
+    assert len(report.runs) == 4
+    happened: list[str] = []
+    for name in ("_machine", "_run_timeline"):
+        made = getattr(terminal, name)
+
+        def recording(*args: Any, made: Callable[..., Any] = made, name: str = name) -> Any:
+            part = made(*args)
+            if part is not None:
+                happened.append(name)
+            return part
+
+        monkeypatch.setattr(terminal, name, recording)
+
+    class Output(io.StringIO):
+        def write(self, text: str) -> int:
+            happened.append("printed")
+            return super().write(text)
+
+    render_terminal(report, Console(width=100, color_system=None, file=Output()))
+    for name, parts in (("_machine", 4), ("_run_timeline", 3)):
+        at = [i for i, what in enumerate(happened) if what == name]
+        assert len(at) == parts, happened
+        assert all("printed" in happened[a:b] for a, b in zip(at, at[1:], strict=False)), (name, happened)
 
 
 def test_the_errors_table_cuts_a_long_message_with_an_ellipsis() -> None:

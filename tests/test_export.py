@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 import comfylog
-from comfylog.export import COLUMNS, SCHEMA, TABLES, log_tables, report_tables
+import comfylog.export
+from comfylog.export import COLUMNS, SCHEMA, TABLES, TableFiles, concat_tables, log_tables, report_tables
 from comfylog.rows import report_to_dict
 
 from .cli import run_cli
@@ -269,3 +270,58 @@ def test_example_plots_step_rate_by_gpu(tmp_path: Path) -> None:
     assert "Sampling speed by GPU" in html and "NVIDIA GeForce RTX 4090" in html and "Tesla T4" in html
     assert '<script src="https://cdn.plot.ly' not in html and "Plotly.newPlot" in html  # opens offline
     assert b"NVIDIA GeForce GTX 1060 6GB" in result.stdout
+
+
+def test_tables_are_written_as_their_rows_come_and_other_processes_parts_appended_in_order(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An export never holds a whole table (the tables of the 1 GB benchmark were 1.5 GB of Python rows):
+    each log analysed on another process writes a folder of its own (JSON Lines where the export is Parquet),
+    appended in the order of the logs, Parquet a row group at a time."""
+    if not HAS_PYARROW:
+        pytest.skip("pyarrow is not installed (pip install 'comfylog[parquet]')")
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(comfylog.export, "PARQUET_BATCH_BYTES", 300)  # about two rows of the loads table
+    monkeypatch.setattr(comfylog.export, "PARQUET_ROW_GROUP", 3)
+    logs = [str(EXAMPLES / name) for name in ("local-baseline.log", "runpod-oom-restart.log",
+                                              "runpod-lowvram-gguf.log")]
+    expected = concat_tables(log_tables(log) for log in logs)
+    for fmt in ("csv", "jsonl", "parquet"):
+        parts = []
+        for i, log in enumerate(logs):
+            with TableFiles(str(tmp_path / fmt / str(i)), "jsonl" if fmt == "parquet" else fmt) as files:
+                files.write_report(comfylog.analyze(log))
+            parts.append((str(tmp_path / fmt / str(i)), files.rows))
+        with TableFiles(str(tmp_path / fmt / "all"), fmt) as whole:
+            for part, rows in parts:
+                whole.append(part, rows)
+        assert whole.rows == sum(len(rows) for rows in expected.values())
+        for table in TABLES:
+            want = [{column: row.get(column) for column in COLUMNS[table]} for row in expected[table]]
+            got = read_table(tmp_path / fmt / "all", table, fmt)
+            assert list(got.columns) == list(COLUMNS[table]) and len(got) == len(want), (fmt, table)
+            for (_, cells), row in zip(got.iterrows(), want, strict=True):
+                assert all(same(cells[column], row[column]) for column in COLUMNS[table]), (fmt, table)
+            if fmt == "parquet":
+                assert pq.read_table(tmp_path / fmt / "all" / f"{table}.parquet").to_pylist() == want
+                groups = pq.ParquetFile(tmp_path / fmt / "all" / f"{table}.parquet").metadata
+                assert all(groups.row_group(i).num_rows <= 3 + 2 - 1 for i in range(groups.num_row_groups))
+                assert groups.num_row_groups >= len(want) // 4
+    loads = pq.ParquetFile(tmp_path / "parquet" / "all" / "loads.parquet").metadata
+    assert len(expected["loads"]) == 9 and loads.num_row_groups == 3  # 4, 4 and 1 rows
+
+
+def test_parquet_is_written_by_a_process_that_analyses_nothing(tmp_path: Path) -> None:
+    """pyarrow's libraries (~50 MB, and the pandas its conversions import, ~45 MB more) never share a process
+    with an analysis: the 1 GB benchmark's Parquet export peaked at 313 MB. The tables go through JSON Lines."""
+    if not HAS_PYARROW:
+        pytest.skip("pyarrow is not installed (pip install 'comfylog[parquet]')")
+    out = tmp_path / "tables"
+    code = ("import sys\nfrom comfylog.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('pyarrow', 'pandas') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code, "export", str(EXAMPLES / "runpod-lowvram-gguf.log"), "-o",
+                           str(out), "-f", "parquet"], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0 and "wrote 8 parquet tables" in done.stderr, done.stderr
+    assert done.stdout.strip() == "[]"
+    frames = {table: read_table(out, table, "parquet") for table in TABLES}
+    assert len(frames["loads"]) == 5 and list(frames["findings"]["id"])[:1] == ["lowvram"]

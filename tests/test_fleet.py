@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import json
 import math
+import pickle
+import sys
 import weakref
 from pathlib import Path
 
@@ -17,10 +19,13 @@ from comfylog.fleet import (
     FLEET_PERCENTILES,
     QUANTITIES,
     FleetSummary,
+    PromptSeconds,
+    PromptTimes,
     expand_inputs,
     largest_first,
     map_logs,
     percentile,
+    summarize_log,
     wants_fleet,
 )
 from comfylog.gcpolicy import ANALYSIS_THRESHOLDS
@@ -425,3 +430,17 @@ def test_wait_is_shown_only_for_the_logs_a_runpod_worker_waits_in(tmp_path: Path
     alone = str(run_cli("analyze", str(tmp_path), columns=160, text=True).stdout)
     header = next(line for line in alone.splitlines() if line.split()[:1] == ["log"])
     assert "wait" not in header.split() and "\n  wait " not in alone.split("Fleet-wide")[1]
+
+
+def test_a_rows_prompt_seconds_are_columns_of_floats_read_back_as_they_went_in() -> None:
+    """A fleet row keeps each prompt's seconds in columns of 8-byte floats, not a tuple a prompt (~180 bytes:
+    the 1 GB benchmark's 347,000 prompts were 61 MB in its worker and again in the fleet's process), and
+    gives back the same seconds, the untimed ones as None, across processes too (pickled)."""
+    summary = summarize_log(str(EXAMPLES / "runpod-oom-restart.log"))
+    assert len(summary.prompt_seconds) == 1
+    times = PromptTimes([PromptSeconds(12.5, None, 10.0, 0.0, 2.5), PromptSeconds(3.0, 1.0, None, None, 2.0)] * 1000)
+    assert len(times) == 2000 and list(times)[:2] == [PromptSeconds(12.5, None, 10.0, 0.0, 2.5),
+                                                       PromptSeconds(3.0, 1.0, None, None, 2.0)]
+    assert times.values("load") == [1.0] * 1000 and times.values("wait") == [0.0] * 1000
+    assert pickle.loads(pickle.dumps(times)) == times
+    assert sum(sys.getsizeof(times.column(q)) for q in QUANTITIES) < 2000 * 5 * 8 * 1.2

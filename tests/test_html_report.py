@@ -23,7 +23,7 @@ from comfylog.render import html as html_render
 from comfylog.render.html import render_html
 
 from .cli import run_cli
-from .conftest import CORPUS, FIXTURES, ROOT, corpus_or_skip
+from .conftest import CORPUS, FIXTURES, ROOT, corpus_log, corpus_or_skip
 
 OUTPUT = ROOT / "tests" / "output" / "html"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -266,6 +266,28 @@ def test_baseline_page_says_what_both_sides_share() -> None:
     assert "Both sides load GGUF weights (<code>gguf qtypes</code> on both), so GGUF does not explain the gap." in part
 
 
+def test_the_baseline_rates_are_capped_as_the_runs_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two long logs pair hundreds of thousands of bars: the baseline's are drawn evenly spaced, at most
+    MAX_RATE_POINTS as the run's own (every paired bar made a page of two halves of a 256 MB log peak at 221
+    MB), and the page says so."""
+    from comfylog.compare import compare_reports
+
+    monkeypatch.setattr(html_render, "MAX_RATE_POINTS", 10)
+    run = analyze(corpus_log("012"))
+    base = analyze(corpus_log("012"))
+    comparison = compare_reports(run, base)
+    page = render_html(run, base, comparison)
+    paired = {b: r + 1 for b, r in zip(comparison.baseline_prompts, comparison.run_prompts, strict=False)}
+    rated = [(paired[b.prompt], round(b.seconds_per_step or 0.0, 4)) for b in base.progress_bars
+             if b.is_sampling and b.seconds_per_step is not None and b.prompt in paired]
+    assert len(rated) == 134  # 135 bars, one in the unfinished last prompt, which is not paired
+    traces = {t["name"]: t for t in figures(page)["rates-plot"]["data"]}
+    drawn = list(zip(traces["baseline"]["x"], traces["baseline"]["y"], strict=True))
+    assert drawn == [rated[int(i * 13.4)] for i in range(10)]
+    assert sum(len(t["x"]) for name, t in traces.items() if name != "baseline") == 10
+    assert "10 of 135 bars drawn, evenly spaced; 10 of 134 baseline bars drawn, evenly spaced" in section(page, "rates")
+
+
 # ---- the command line ------------------------------------------------------------------------------
 
 
@@ -276,6 +298,26 @@ def test_cli_writes_log_name_html_in_working_directory(tmp_path: Path) -> None:
     assert written.is_file()
     assert f"wrote {written}" in result.stderr
     assert written.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_cli_writes_the_page_as_it_is_made_and_no_half_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page goes to the file piece by piece (never one string beside its bytes): the same page
+    render_html makes; a failure while writing it leaves no half page behind."""
+    log = ROOT / "examples" / "runpod-lowvram-gguf.log"
+    result = run_cli("report", str(log), "--no-redact", "-o", "page.html", cwd=tmp_path, text=True)
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "page.html").read_text(encoding="utf-8")
+    assert page == render_html(analyze(log))
+    assert f"({len(page.encode('utf-8')) / 1e6:.1f} MB)" in result.stderr
+
+    def failing(out: Any, *args: Any) -> None:
+        out.write("<!DOCTYPE html>\n")
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(html_render, "write_html", failing)
+    result = run_cli("report", str(log), "-o", "broken.html", cwd=tmp_path, text=True)
+    assert result.returncode == 3 and "internal error: RuntimeError: a bug" in result.stderr
+    assert not (tmp_path / "broken.html").exists()
 
 
 def test_cli_refuses_stdout_and_overwriting_its_input(tmp_path: Path) -> None:
@@ -482,3 +524,16 @@ def test_a_report_with_its_baseline_reads_as_a_person_would_want_it() -> None:
     assert "as ComfyUI printed them; the prompt tables and timelines show the measured" in page
     vram_row = re.search(r"<tr[^>]*><th>VRAM</th>", page)
     assert vram_row is not None and "warn" not in vram_row.group(0)  # 24217 vs 24564 MB: 1.4% apart
+
+
+def test_script_text_is_escaped_piece_by_piece_however_it_is_cut() -> None:
+    """plotly.js is written a megabyte at a time (never whole: 14 MB at the peak of a long log's page):
+    a ``</script`` cut in two by a piece's end is escaped all the same, and nothing else changes."""
+    text = "a</script>b</scrip</script</SCRIPT x</script"
+    whole = text.replace("</script", "<\\/script")
+    for size in range(1, len(text) + 1):
+        pieces = [text[i:i + size] for i in range(0, len(text), size)]
+        assert "".join(html_render.script_escaped(pieces)) == whole, size
+    from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]
+
+    assert "".join(html_render._plotly_js()) == get_plotlyjs().replace("</script", "<\\/script")

@@ -9,17 +9,22 @@ on a small GPU": something took the VRAM, and the verdict names what the log sho
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
 
+import comfylog.segment.segmenter
+import comfylog.spool
 from comfylog.api import analyze, analyze_text
+from comfylog.diagnose import RULES
+from comfylog.diagnose.facts import Facts
 from comfylog.events import Event, EventKind
-from comfylog.model import Finding, Report
+from comfylog.model import Finding, Report, Run
 from comfylog.parse import parse
 from comfylog.read.source import RawLine
 
-from .conftest import FIXTURES, corpus_log
+from .conftest import EXAMPLES, FIXTURES, corpus_log
 
 #: Excerpts of corpus logs 019, 030, 033 and 003 (tests/fixtures/README.md).
 HELD_BY_NODE = FIXTURES / "lowvram-held-by-node-model.log"
@@ -176,3 +181,65 @@ def test_a_custom_nodes_own_load_and_unload_lines_are_read_and_others_are_not() 
                         "Requested to load Lumina2")
     assert [(e.line, e.fields["node"], e.fields["action"]) for e in found] == [
         (1, "Qwen3-TTS", "Loading"), (2, "Qwen3-TTS", "Loading"), (3, "Qwen3-TTS", "Unloading")]
+
+
+# ---- a long log: runs read back from disk, thousands of them ------------------------------------------
+
+
+def spill_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables on disk in tiny blocks, no block kept decoded, as in a long log whose runs, loads and prompts
+    are far past the spools' budgets: a record looked up again is unpickled afresh (spool.PICK_BYTES)."""
+    monkeypatch.setattr(comfylog.spool, "BLOCK", 3)
+    monkeypatch.setattr(comfylog.segment.segmenter, "RUN_BLOCK", 1)
+    monkeypatch.setattr(comfylog.spool, "KEEP_BYTES", 0)
+
+
+def test_a_later_roomy_load_is_found_in_the_same_run_when_runs_are_read_back_from_disk(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run read back from disk is a copy each time: the same run is told by its index, not by identity
+    (a long log lost "a later load in the same run was offered 21840 MB" and suspected another process)."""
+    in_memory = lowvram(analyze(EXAMPLES / "runpod-lowvram-gguf.log"))
+    assert "A later load in the same run was offered 21840 MB" in in_memory.why
+    spill_everything(monkeypatch)
+    report = analyze(EXAMPLES / "runpod-lowvram-gguf.log")
+    assert report.runs.on_disk == len(report.runs) == 1
+    assert lowvram(report) == in_memory
+    del report
+    gc.collect()  # the report and its index refer to each other: the records it kept pickled go back now
+
+
+def test_the_rule_holds_a_few_runs_at_a_time_however_many_its_loads_ran_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runs of the partial loads are read one at a time and let go (a 1 GB log's partial loads ran in
+    thousands of runs of ~7 kB each: the rule held them all, 18 MB at the peak)."""
+    copies = 40  # each copy of the excerpt a run of its own: ComfyUI's `Starting server` after work begins one
+    text = ("[2025-08-02 23:20:00.182] Starting server\n" + read(SMALL_GPU_JOB)) * copies
+    expected = lowvram(analyze_text(text))
+    spill_everything(monkeypatch)
+    found, held = runs_held_by_the_rule(analyze_text(text), copies)
+    assert [f.title for f in found] == [expected.title] and found[0].why == expected.why
+    assert len(held) >= copies and max(held) <= 3, held
+    gc.collect()  # the report and its index refer to each other: the records it kept pickled go back now
+
+
+def runs_held_by_the_rule(report: Report, runs: int) -> tuple[list[Finding], list[int]]:
+    """The lowvram rule's findings on ``report`` (of ``runs`` runs, all on disk), and how many runs were
+    alive at each run it looked up, beyond those alive before it ran."""
+    assert len(report.runs) == runs and report.runs.on_disk == runs
+    facts = Facts(report)
+    run_at = facts.run_at
+
+    def runs_alive() -> int:
+        return sum(1 for o in gc.get_objects() if type(o) is Run)
+
+    gc.collect()
+    before = runs_alive()  # other tests' reports may hold some
+    held: list[int] = []
+
+    def counting(source: int, line: int) -> Run | None:
+        held.append(runs_alive() - before)
+        return run_at(source, line)
+
+    facts.run_at = counting  # type: ignore[method-assign]
+    found = RULES["lowvram"].check(facts)
+    del facts.run_at  # no cycle through the hook: the report goes with this call
+    return found, held

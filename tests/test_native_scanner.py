@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -312,14 +313,24 @@ def test_block_edges_do_not_matter(tmp_path: Path) -> None:
 @needs_native
 @pytest.mark.skipif(not REAL_LOGS, reason="no corpus")
 def test_evidence_lines_read_back_the_same() -> None:
-    """lines_at with the native picker (no decoding of the lines between) gives the Python reader's text."""
+    """lines_at with the native picker (no decoding of the lines between) gives the Python reader's text,
+    redacted as it redacts (the picked lines, after cleaning)."""
     module = native_module()
     assert module is not None
+    redacted = 0
     for path in REAL_LOGS:
         total = sum(1 for _ in read_lines(str(path))[1])
         numbers = {1, 2, total // 3, total // 2, max(total - 1, 1), total, total + 5}
         expected = lines_at(str(path), numbers)
         assert lines_at(str(path), numbers, picker=module.pick_lines) == expected, path.name
+        # every line with a user's home folder, an e-mail address or a key in it, and its neighbours
+        secret = {raw.number for raw in read_lines(str(path))[1]
+                  if Redactor(ips=True).redact(raw.text, Counter()) != raw.text}
+        numbers |= secret | {n + 1 for n in secret}
+        expected = lines_at(str(path), numbers, Redactor(ips=True))
+        assert lines_at(str(path), numbers, Redactor(ips=True), picker=module.pick_lines) == expected, path.name
+        redacted += sum(1 for n, text in expected.items() if text != lines_at(str(path), {n})[n])
+    assert redacted > 50  # the redaction was tried on lines that have something to redact
 
 
 @needs_native

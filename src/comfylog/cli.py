@@ -290,7 +290,7 @@ def export(
     """
     from functools import partial
 
-    from .export import MissingDependency, concat_tables, log_tables, write_tables
+    from .export import MissingDependency, check_format, export_logs
     from .fleet import expand_inputs, map_logs
 
     if format is TableFormat.trace:
@@ -311,22 +311,20 @@ def export(
     if output.exists() and not output.is_dir():
         fail(f"{output}: exists and is not a directory (-o names a directory of tables)")
     paths = expand_inputs(logs)
-    if format is TableFormat.parquet:
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            fail("Parquet needs pyarrow: pip install 'comfylog[parquet]' (or use --format csv / jsonl)")
-    redactor = _redactor(redact, redact_ips)
-    with _progress() as progress:
-        tables = concat_tables(map_logs(log_tables if redactor is None else partial(log_tables, redactor=redactor),
-                                        paths, jobs, progress))
     try:
-        written = write_tables(tables, str(output), format.value)
+        check_format(format.value)  # before any log is read
+    except MissingDependency as exc:
+        fail(str(exc))
+    redactor = _redactor(redact, redact_ips)
+    try:
+        with _progress() as progress:  # each table's rows are written as they are made
+            written, rows = export_logs(paths, str(output), format.value, redactor, jobs, progress)
     except MissingDependency as exc:
         fail(str(exc))
     except OSError as exc:
+        if exc.filename is not None and not Path(exc.filename).resolve().is_relative_to(output.resolve()):
+            raise  # not the output's: reading failed
         fail(f"{output}: cannot write ({exc.strerror})")
-    rows = sum(len(rows) for rows in tables.values())
     typer.echo(f"wrote {len(written)} {format.value} tables ({rows} rows from {len(paths)} logs) to {output}", err=True)
 
 
@@ -376,7 +374,7 @@ def report(
         fail("only one of the log and the baseline can be read from standard input")
     from .api import analyze as run_analysis
     from .pipeline import let_go
-    from .render.html import render_html
+    from .render.html import write_html
 
     redactor = _redactor(redact, redact_ips, default=True)
     with _progress() as progress:
@@ -387,26 +385,28 @@ def report(
             baseline_report = run_analysis(baseline, redact=redactor or False, progress=progress)
             let_go(baseline_report)
     _require_comfyui(run_report)
-    if baseline_report is None:
-        with _progress() as progress:
-            progress("writing the page", 0, None)
-            page = render_html(run_report)
-    else:
+    comparison = None
+    if baseline_report is not None:
         from .compare import CompareError, compare_reports
 
         try:
             comparison = compare_reports(run_report, _require_comfyui(baseline_report))
         except CompareError as exc:
             fail(str(exc))
-        with _progress() as progress:
-            progress("writing the page", 0, None)
-            page = render_html(run_report, baseline_report, comparison)
     try:
-        output.write_text(page, encoding="utf-8")
+        with output.open("w", encoding="utf-8") as out, _progress() as progress:
+            progress("writing the page", 0, None)
+            try:
+                write_html(out, run_report, baseline_report, comparison)  # written as it is made
+            except BaseException:
+                out.close()
+                output.unlink(missing_ok=True)  # no half a page
+                raise
+            size = out.tell()
     except OSError as exc:
         fail(f"{output}: cannot write ({exc.strerror})")
     where = output.resolve()
-    typer.echo(f"wrote {where} ({len(page.encode('utf-8')) / 1e6:.1f} MB)", err=True)
+    typer.echo(f"wrote {where} ({size / 1e6:.1f} MB)", err=True)
     if open_browser:
         import webbrowser
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import glob
 import os
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, partial
+from math import isnan
 from typing import NamedTuple, TypeVar, cast
 
 from .gcpolicy import fewer_collections, use_analysis_thresholds
@@ -148,6 +150,51 @@ class PromptSeconds(NamedTuple):
     other: float | None
 
 
+class PromptTimes:
+    """The PromptSeconds of one log's prompts, a column of 8-byte floats per quantity (NaN: not timed), not
+    a tuple per prompt: ~180 bytes each, the 1 GB benchmark's 347,000 prompts were 61 MB beside its report in
+    the worker and again in the fleet's own process. Appended in order, read as PromptSeconds."""
+
+    __slots__ = ("_columns",)
+
+    def __init__(self, prompts: Iterable[PromptSeconds] = ()) -> None:
+        self._columns = tuple(array("d") for _ in QUANTITIES)
+        for prompt in prompts:
+            self.append(prompt)
+
+    def append(self, prompt: PromptSeconds) -> None:
+        for column, value in zip(self._columns, prompt, strict=True):
+            column.append(NAN if value is None else value)
+
+    def column(self, quantity: str) -> array[float]:
+        """The seconds of ``quantity`` (one of QUANTITIES) of every prompt, in order, NaN where not timed."""
+        return self._columns[QUANTITIES.index(quantity)]
+
+    def values(self, quantity: str) -> list[float]:
+        """The seconds of ``quantity`` of the prompts that timed it, in order."""
+        return [v for v in self.column(quantity) if not isnan(v)]
+
+    def __len__(self) -> int:
+        return len(self._columns[0])
+
+    def __iter__(self) -> Iterator[PromptSeconds]:
+        for values in zip(*self._columns, strict=True):
+            total, load, inference, wait, other = (None if isnan(v) else v for v in values)
+            yield PromptSeconds(total or 0.0, load, inference, wait, other)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PromptTimes) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"PromptTimes({len(self)} prompts)"
+
+
+#: Seconds a quantity of a prompt could not time, in a PromptTimes column.
+NAN = float("nan")
+
+
 @dataclass
 class FindingRef:
     """The parts of a finding a fleet table needs (the whole Finding stays in the log's Report)."""
@@ -176,7 +223,7 @@ class LogSummary:
     finished: int = 0
     errors: int = 0
     estimated: bool = False
-    prompt_seconds: list[PromptSeconds] = field(default_factory=list)
+    prompt_seconds: PromptTimes = field(default_factory=PromptTimes)
     findings: list[FindingRef] = field(default_factory=list)
     unusable: str | None = None
     #: A RunPod worker handles its prompts (Report.wait_applies): else nothing waits, and the
@@ -185,7 +232,7 @@ class LogSummary:
 
     def values(self, quantity: str) -> list[float]:
         """Per-prompt seconds of ``quantity`` (one of QUANTITIES), for the prompts that timed it."""
-        return [v for p in self.prompt_seconds if (v := getattr(p, quantity)) is not None]
+        return self.prompt_seconds.values(quantity)
 
     @cached_property
     def _ordered(self) -> dict[str, list[float]]:
@@ -281,7 +328,7 @@ def ranked(ordered: Sequence[float], percent: float) -> float | None:
 def summarize_report(report: Report, path: str) -> LogSummary:
     """The fleet row of one analysed log."""
     run = next((r for r in report.runs if r.gpu), report.runs[0] if report.runs else None)
-    seconds: list[PromptSeconds] = []
+    seconds = PromptTimes()
     finished = 0
     estimated = False
     for p in report.prompts:  # one pass: a long log's table is mostly on disk (spool.py)
@@ -330,27 +377,26 @@ def fleet_summary(logs: Iterable[LogSummary]) -> FleetSummary:
     """Combine per-log summaries (the reduce step): totals, pooled percentiles, common findings."""
     logs = list(logs)
     usable = [log for log in logs if log.unusable is None]
-    pooled = [p for log in usable for p in log.prompt_seconds]
-    # each quantity's seconds in pool order, read once (a fleet pools tens of thousands of prompts)
-    columns: dict[str, Sequence[float | None]] = dict.fromkeys(QUANTITIES, ())
-    if pooled:
-        columns.update(zip(PromptSeconds._fields, zip(*pooled, strict=True), strict=True))
     totals = FleetTotals(
         logs=len(usable),
         unusable=len(logs) - len(usable),
         runs=sum(log.runs for log in usable),
         restarts=sum(log.restarts for log in usable),
         prompts=sum(log.prompts for log in usable),
-        timed_prompts=len(pooled),
+        timed_prompts=sum(len(log.prompt_seconds) for log in usable),
         finished=sum(log.finished for log in usable),
         errors=sum(log.errors for log in usable),
-        seconds={q: sum(v or 0.0 for v in columns[q]) for q in QUANTITIES},
+        # every prompt of every log in turn, added in that order as one sum
+        seconds={q: sum(0.0 if isnan(v) else v for log in usable for v in log.prompt_seconds.column(q))
+                 for q in QUANTITIES},
     )
     # the seconds of prompts whose logs could not time every phase: with them the phases add up to the total
     totals.seconds["untimed"] = max(0.0, totals.seconds["total"] - sum(totals.seconds[q] for q in QUANTITIES[1:]))
-    known = {q: sorted(v for v in columns[q] if v is not None) for q in QUANTITIES}
-    totals.timed = {q: len(values) for q, values in known.items()}
-    percentiles = {q: {name: ranked(known[q], pct) for name, pct in FLEET_PERCENTILES} for q in QUANTITIES}
+    percentiles: dict[str, dict[str, float | None]] = {}
+    for q in QUANTITIES:  # one quantity's pooled seconds at a time
+        known = sorted(v for log in usable for v in log.prompt_seconds.values(q))  # sorted once
+        totals.timed[q] = len(known)
+        percentiles[q] = {name: ranked(known, pct) for name, pct in FLEET_PERCENTILES}
     counts: dict[str, FindingCount] = {}
     costliest: dict[str, float] = {}
     for log in usable:

@@ -84,7 +84,7 @@ class Spool(Sequence[T], Generic[T]):
         self._block = block or BLOCK
         self._file: IO[bytes] | None = None
         self._extents: list[tuple[int, int, int]] = []  # (offset, length, decoded bytes) of each block on disk
-        self._spilled = 0  # records on disk (whole blocks)
+        self._spilled = 0  # records on disk (whole blocks; the last one short once let go)
         self._tail: list[T] = []  # records after the spilled ones, in memory
         self._recent: list[tuple[int, list[T]]] = []  # blocks decoded past the budget, newest first (RECENT)
         self._kept: dict[int, list[T]] = {}  # blocks kept decoded (KEEP_BYTES)
@@ -92,11 +92,14 @@ class Spool(Sequence[T], Generic[T]):
         self._picked: dict[int, bytes] = {}  # records looked up by position, pickled alone (PICK_BYTES)
         self._json_rows: dict[int, tuple[int, int]] = {}  # block -> (offset, length) of its JSON rows' text
         self._picked_bytes = 0
+        self._closed = False  # let go with a short last block on disk: no more records
         self.extend(items)
 
     # ---- writing ------------------------------------------------------------------------------
     def append(self, item: T) -> None:
         """Add a final record; a full block of them goes to disk."""
+        if self._closed:
+            raise ValueError("a spool let go takes no more records")
         self._tail.append(item)
         if len(self._tail) >= self._block:
             self._spill(self._tail)
@@ -104,6 +107,8 @@ class Spool(Sequence[T], Generic[T]):
 
     def extend(self, items: Iterable[T]) -> None:
         """``append`` each of ``items``, in one step (the native segmenter hands over records by the block)."""
+        if self._closed:
+            raise ValueError("a spool let go takes no more records")
         tail = self._tail
         tail.extend(list(items) if items is self else items)
         block = self._block
@@ -132,6 +137,8 @@ class Spool(Sequence[T], Generic[T]):
         records before it must be whole blocks too (none in memory)."""
         if self._tail:
             raise ValueError("a pickled block follows records in memory")
+        if self._closed:
+            raise ValueError("a spool let go takes no more records")
         self._write(data, decoded, self._block)
         if json_rows is not None:
             assert self._file is not None
@@ -225,10 +232,16 @@ class Spool(Sequence[T], Generic[T]):
 
     def let_go(self) -> None:
         """Give back the blocks and records kept decoded for the readers (the budgets are shared by all
-        spools of the process): a report read no more leaves them to the next one's analysis."""
+        spools of the process), and put the records not yet on disk there too, where the spool has a file:
+        a report read no more leaves its memory to the next one's analysis (a 1 GB log's tails are ~5 MB).
+        A spool let go takes no more records (its last block on disk may be short)."""
         _Kept.total -= self._kept_bytes
         _Kept.picked -= self._picked_bytes
         self._kept, self._kept_bytes, self._picked, self._picked_bytes, self._recent = {}, 0, {}, 0, []
+        if self._file is not None and self._tail:
+            self._spill(self._tail)
+            self._tail = []
+            self._closed = True
 
     def __del__(self) -> None:
         # The budgets are given back with the blocks and records.

@@ -40,23 +40,40 @@ class Holder:
     quote: str = ""
 
 
-def before(facts: Facts, run: Run, at: tuple[int, int], vram: int) -> tuple[list[ProgressBar], list[Load]]:
-    """The progress bars and the fairly offered loads (a tenth of the GPU or more) of ``run``'s prompts
-    before ``at``, in log order: read through the prompts' own indexes, not the whole tables."""
-    bars: list[ProgressBar] = []
-    fair: list[Load] = []
-    for prompt in facts.prompts_of_run(run.index):
+@dataclass
+class Before:
+    """What came before a starved load in its run's prompts: the last bar of a library that loads models
+    outside ComfyUI (the latest in the log), and the loads fairly offered (a tenth of the GPU or more): the
+    last one read and the latest line of one."""
+
+    outside_bar: ProgressBar | None = None
+    last_fair: Load | None = None
+    latest_fair: tuple[int, int] | None = None
+
+
+def before(facts: Facts, run: Run, at: tuple[int, int], vram: int) -> Before:
+    """What ``run``'s prompts show before ``at`` (Before), read one prompt at a time through their own
+    indexes, not the whole tables, and never listed: a run kept up for days has hundreds of thousands of
+    prompts, and their bars and loads."""
+    found = Before()
+    for prompt in facts.prompts_of_runs((run.index,)):
         if (prompt.source, prompt.line) > at:
             break
-        bars += [bar for bar in facts.bars_of(prompt) if (bar.source, bar.end_line) < at]
-        fair += [ld for ld in facts.loads_of(prompt) if (ld.source, ld.line) < at and ld.usable_mb is not None
-                 and STARVED_SHARE * vram <= ld.usable_mb < UNLIMITED_MB]
-    return bars, fair
+        for bar in facts.bars_of(prompt):
+            if (bar.source, bar.end_line) < at and (bar.label or "").startswith(OUTSIDE_LOAD_BARS) and (
+                    found.outside_bar is None
+                    or (bar.source, bar.end_line) > (found.outside_bar.source, found.outside_bar.end_line)):
+                found.outside_bar = bar
+        for ld in facts.loads_of(prompt):
+            if (ld.source, ld.line) < at and ld.usable_mb is not None \
+                    and STARVED_SHARE * vram <= ld.usable_mb < UNLIMITED_MB:
+                found.last_fair = ld
+                if found.latest_fair is None or (ld.source, ld.line) > found.latest_fair:
+                    found.latest_fair = (ld.source, ld.line)
+    return found
 
 
-def find_holder(
-    facts: Facts, run: Run, at: tuple[int, int], bars: list[ProgressBar], fair: list[Load]
-) -> Holder | None:
+def find_holder(facts: Facts, run: Run, at: tuple[int, int], found: Before) -> Holder | None:
     """The last model loaded outside ComfyUI's model management before the first starved load, in its run.
 
     A custom node's own ``[Node] Loading … model`` line (not followed by its ``Unloading`` line), or a
@@ -74,16 +91,16 @@ def find_holder(
         elif node in unloaded or node not in loading:
             unloaded.discard(node)
             loading[node] = ev
-    found = [Holder(f"`{node}`'s model", ev.source, ev.line, facts.cite_event(ev))
-             for node, ev in loading.items() if node not in unloaded]
-    for bar in bars:
+    holders = [Holder(f"`{node}`'s model", ev.source, ev.line, facts.cite_event(ev))
+               for node, ev in loading.items() if node not in unloaded]
+    bar = found.outside_bar  # the latest: an earlier one could not be the last model loaded
+    if bar is not None:
         label = bar.label or ""
-        if label.startswith(OUTSIDE_LOAD_BARS):
-            library = "diffusers pipeline" if label.startswith(OUTSIDE_LOAD_BARS[0]) else "transformers model"
-            cited = facts.cite(bar.source, bar.end_line, label)
-            found.append(Holder(f"a {library}", bar.source, bar.end_line, cited, f", `{label.rstrip('.: ')}`"))
-    if not found:
+        library = "diffusers pipeline" if label.startswith(OUTSIDE_LOAD_BARS[0]) else "transformers model"
+        cited = facts.cite(bar.source, bar.end_line, label)
+        holders.append(Holder(f"a {library}", bar.source, bar.end_line, cited, f", `{label.rstrip('.: ')}`"))
+    if not holders:
         return None
-    holder = max(found, key=lambda h: (h.source, h.line))
-    freed = any((holder.source, holder.line) < (ld.source, ld.line) for ld in fair)
+    holder = max(holders, key=lambda h: (h.source, h.line))
+    freed = found.latest_fair is not None and (holder.source, holder.line) < found.latest_fair
     return None if freed else holder

@@ -14,15 +14,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import importlib.resources
+import io
 import json
 import re
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ..events import EventKind, Phase
 from ..index import ReportIndex, evidence_in_line_order, index_of, not_timed_notes, own_spans, status_notes
@@ -184,13 +186,21 @@ class Page:
 
 
 def render_html(report: Report, baseline: Report | None = None, comparison: Comparison | None = None) -> str:
-    """The whole report as one HTML document, plotly.js included inline (works with no network).
+    """The whole report as one HTML document (write_html), as a string."""
+    out = io.StringIO()
+    write_html(out, report, baseline, comparison)
+    return out.getvalue()
+
+
+def write_html(
+    out: TextIO, report: Report, baseline: Report | None = None, comparison: Comparison | None = None
+) -> None:
+    """Write the whole report as one HTML document, plotly.js included inline (works with no network), piece
+    by piece: the page is never one string beside its pieces (and its bytes), 20 MB at a long log's peak.
 
     With ``baseline`` and its ``comparison`` (compare.compare_reports), the page adds the two side by
     side and both prompts' timelines aligned at their start.
     """
-    from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]  # heavy: only for an HTML report
-
     page = Page()
     page.add("findings", "Findings", _findings(report, comparison.run_findings if comparison else None))
     if baseline is not None and comparison is not None:
@@ -206,14 +216,14 @@ def render_html(report: Report, baseline: Report | None = None, comparison: Comp
         page.add("errors", "Errors", _error_table(report, page))
     page.add("notes", "About this report", _about(report, page))
 
-    plotly_js = get_plotlyjs().replace("</script", "<\\/script")  # never closes its own element early
     figures = script_json(page.figures)
-    return _document(report, page, plotly_js, figures)
+    page.figures = {}
+    _write_document(out, report, page, figures)
 
 
-def _document(report: Report, page: Page, plotly_js: str, figures_json: str) -> str:
+def _write_document(out: TextIO, report: Report, page: Page, figures_json: str) -> None:
     names = ", ".join(src.name for src in report.sources) or "log"
-    hashes = " ".join(f"'sha256-{_sha256(js)}'" for js in (plotly_js, DRIVER_JS))
+    hashes = " ".join(f"'sha256-{_sha256(js)}'" for js in (_plotly_js(), (DRIVER_JS,)))
     csp = (
         "default-src 'none'; "
         f"script-src {hashes}; "
@@ -221,29 +231,61 @@ def _document(report: Report, page: Page, plotly_js: str, figures_json: str) -> 
         "connect-src 'none'; frame-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'"
     )
     nav = " ".join(f'<a href="#{sid}">{esc(title)}</a>' for sid, title, _ in page.sections)
-    body = "\n".join(
-        f'<section id="{sid}">\n<h2>{esc(title)}</h2>\n{content}\n</section>' for sid, title, content in page.sections
-    )
-    return (
-        # plotly.js comes first, after a head that is the same for every report: the browser can then
-        # reuse its compiled copy when a report is regenerated at the same path and opened again.
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">\n'
-        f"<script>{plotly_js}</script>\n"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f'<meta name="generator" content="comfylog {esc(__version__)}">\n'
-        f"<title>comfylog — {esc(_clip(names, 120))}</title>\n"
-        f"<style>\n{CSS}</style>\n</head>\n<body>\n<main>\n"
-        f"{_header(report)}\n<nav>{nav}</nav>\n{body}\n</main>\n"
-        f'<script type="application/json" id="comfylog-figures">{figures_json}</script>\n'
-        f"<script>{DRIVER_JS}</script>\n"
-        "</body>\n</html>\n"
-    )
+    # plotly.js comes first, after a head that is the same for every report: the browser can then
+    # reuse its compiled copy when a report is regenerated at the same path and opened again.
+    out.write("<!DOCTYPE html>\n"
+              '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+              f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">\n'
+              "<script>")
+    for piece in _plotly_js():
+        out.write(piece)
+    out.write("</script>\n"
+              '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+              f'<meta name="generator" content="comfylog {esc(__version__)}">\n'
+              f"<title>comfylog — {esc(_clip(names, 120))}</title>\n"
+              f"<style>\n{CSS}</style>\n</head>\n<body>\n<main>\n"
+              f"{_header(report)}\n<nav>{nav}</nav>\n")
+    for i, (sid, title, content) in enumerate(page.sections):
+        if i:
+            out.write("\n")
+        out.write(f'<section id="{sid}">\n<h2>{esc(title)}</h2>\n{content}\n</section>')
+    out.write('\n</main>\n<script type="application/json" id="comfylog-figures">')
+    out.write(figures_json)
+    out.write(f"</script>\n<script>{DRIVER_JS}</script>\n</body>\n</html>\n")
 
 
-def _sha256(text: str) -> str:
-    return base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+def _sha256(pieces: Iterable[str]) -> str:
+    """The SHA-256 in base64 of the text made of ``pieces``."""
+    digest = hashlib.sha256()
+    for piece in pieces:
+        digest.update(piece.encode("utf-8"))
+    return base64.b64encode(digest.digest()).decode("ascii")
+
+
+#: ``</script`` in plotly.js would close its element early: written as ``<\\/script``.
+SCRIPT_END = "</script"
+
+
+def _plotly_js() -> Iterator[str]:
+    """plotly.js as the page holds it (plotly.offline.get_plotlyjs's file), a megabyte at a time: read whole,
+    it is 4.6 MB of bytes, then of text, then of escaped text (14 MB at the peak of a long log's page)."""
+    js = importlib.resources.files("plotly").joinpath("package_data").joinpath("plotly.min.js")
+    with io.TextIOWrapper(js.open("rb"), encoding="utf-8") as text:
+        yield from script_escaped(iter(lambda: text.read(1 << 20), ""))
+
+
+def script_escaped(pieces: Iterable[str]) -> Iterator[str]:
+    """The text of ``pieces`` with every ``</script`` written ``<\\/script``, piece by piece (one cut in two by
+    the pieces' ends included): script text that never closes its own element early."""
+    held = ""
+    for piece in pieces:
+        held += piece
+        # the end may be the start of ``</script`` cut in two: kept for the next piece
+        keep = next((k for k in range(min(len(SCRIPT_END) - 1, len(held)), 0, -1)
+                     if SCRIPT_END.startswith(held[-k:])), 0)
+        yield held[:len(held) - keep].replace(SCRIPT_END, "<\\/script")
+        held = held[len(held) - keep:]
+    yield held
 
 
 def _header(report: Report) -> str:
@@ -789,11 +831,7 @@ def _rates(page: Page, report: Report, baseline: Report | None = None, compariso
     notes = []
     if outside:
         notes.append(f"{outside} bars printed outside any prompt are not drawn")
-    drawn: range | set[int] = range(inside)
-    if inside > MAX_RATE_POINTS:
-        step = inside / MAX_RATE_POINTS
-        notes.append(f"{MAX_RATE_POINTS} of {inside} bars drawn, evenly spaced")
-        drawn = {int(i * step) for i in range(MAX_RATE_POINTS)}
+    drawn = _evenly(inside, "bars", notes)
     bars = [b for number, b in enumerate(b for b in rated() if b.prompt is not None) if number in drawn]
     labels = Counter(b.label or "" for b in bars)
     kept = [label for label, _ in labels.most_common(MAX_RATE_TRACES)]
@@ -819,7 +857,8 @@ def _rates(page: Page, report: Report, baseline: Report | None = None, compariso
             )
         traces.append({"type": "scatter", "mode": "markers", "name": name, "x": xs, "y": ys,
                        "hovertext": hovers, "hoverinfo": "text", "marker": {"size": 8, "opacity": 0.8}})
-    beside = _baseline_rates(baseline, comparison) if baseline is not None and comparison is not None else None
+    beside = (_baseline_rates(baseline, comparison, notes) if baseline is not None and comparison is not None
+              else None)
     if beside is not None:
         traces.append(beside[0])
     values = [b.seconds_per_step or 0.0 for b in bars] + (beside[1] if beside else [])
@@ -854,8 +893,19 @@ def _rates(page: Page, report: Report, baseline: Report | None = None, compariso
     page.add("rates", "Step rates", body)
 
 
-def _baseline_rates(baseline: Report, c: Comparison) -> tuple[dict[str, Any], list[float]] | None:
-    """The baseline's sampling rates as a trace, each at the run's prompt it is paired with."""
+def _evenly(count: int, what: str, notes: list[str]) -> range | set[int]:
+    """The numbers of the points drawn of ``count``: all, or MAX_RATE_POINTS evenly spaced (said in ``notes``):
+    a long log's bars would make a page of hundreds of MB, and as much memory to write it."""
+    if count <= MAX_RATE_POINTS:
+        return range(count)
+    step = count / MAX_RATE_POINTS
+    notes.append(f"{MAX_RATE_POINTS} of {count} {what} drawn, evenly spaced")
+    return {int(i * step) for i in range(MAX_RATE_POINTS)}
+
+
+def _baseline_rates(baseline: Report, c: Comparison, notes: list[str]) -> tuple[dict[str, Any], list[float]] | None:
+    """The baseline's sampling rates as a trace, each at the run's prompt it is paired with (at most
+    MAX_RATE_POINTS, as the run's own)."""
     # the run's prompt number (1-based) at each baseline prompt's index, 0 where none is paired: 8 bytes
     # a prompt, where a dict of the pairs costs ~100 (two long logs pair hundreds of thousands)
     paired = array("q")
@@ -863,16 +913,21 @@ def _baseline_rates(baseline: Report, c: Comparison) -> tuple[dict[str, Any], li
         if base_index >= len(paired):
             paired.frombytes(bytes(paired.itemsize * (base_index + 1 - len(paired))))
         paired[base_index] = run_index + 1
+
+    def rated() -> Iterator[tuple[ProgressBar, int]]:  # read twice, never held, as the run's own
+        for bar in baseline.progress_bars:
+            if bar.is_sampling and bar.seconds_per_step is not None and bar.prompt is not None \
+                    and 0 <= bar.prompt < len(paired) and paired[bar.prompt]:
+                yield bar, paired[bar.prompt]
+
+    drawn = _evenly(sum(1 for _ in rated()), "baseline bars", notes)
     xs: list[int] = []
     ys: list[float] = []
     hovers: list[str] = []
-    for bar in baseline.progress_bars:
-        if not bar.is_sampling or bar.seconds_per_step is None or bar.prompt is None \
-                or not 0 <= bar.prompt < len(paired):
+    for number, (bar, run_prompt) in enumerate(rated()):
+        if number not in drawn:
             continue
-        run_prompt = paired[bar.prompt]
-        if not run_prompt:
-            continue
+        assert bar.seconds_per_step is not None and bar.prompt is not None
         xs.append(run_prompt)
         ys.append(round(bar.seconds_per_step, 4))
         hovers.append(f"baseline prompt {bar.prompt + 1} (compared with prompt {run_prompt}) · line {bar.line}<br>"

@@ -16,8 +16,10 @@ so what follows is markdown again.
 from __future__ import annotations
 
 import re
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from ..events import Phase
 from ..index import MainBar, evidence_in_line_order, index_of, not_timed_notes, status_notes
@@ -193,7 +195,7 @@ def _summary(report: Report) -> str:
     if not report.runs and not len(prompts) and not len(report.errors):
         return "**comfylog** found no ComfyUI run, prompt or error in this text."
     statuses: dict[str, int] = {}
-    timed: list[float] = []
+    timed = array("d")  # 8 bytes a prompt, summed as a list would be (sum's own float summation)
     estimated = False
     for p in prompts:
         statuses[p.status] = statuses.get(p.status, 0) + 1
@@ -299,25 +301,37 @@ def _prompt_row(p: Prompt, main: MainBar | None, several_runs: bool, phases: Seq
 
 
 def _machine(report: Report, runs_shown: int) -> list[str]:
-    """The machine as a person describes it: once, then what differed between runs."""
-    runs = list(report.runs)
+    """The machine as a person describes it: once, then what differed between runs (read in one pass, the
+    first ``runs_shown`` kept: a long log has thousands of runs)."""
     described: list[str] = []
     seen: set[tuple[object, ...]] = set()
-    for run in runs:
+    runs = started = timed = 0
+    starts: list[datetime] = []  # the first runs_shown runs' start times
+    first_start: datetime | None = None
+    startups: list[str] = []  # the first runs_shown start-up times
+    for run in report.runs:
+        runs += 1
         key = (run.gpu, run.total_vram_mb, run.total_ram_mb, tuple(run.vram_states), tuple(run.versions()))
-        if key in seen or len(seen) >= runs_shown:
-            continue
-        seen.add(key)
-        described += _machine_lines(run)
-    starts = [r for r in runs if r.started_at is not None]
-    if len(runs) > 1:
-        times = listing((when(r.started_at) for r in starts[:runs_shown]), len(starts))
-        described.append(f"- **runs:** {len(runs)}" + (f", started {times}" if times else ""))
-    elif starts:
-        described.append(f"- **started:** {when(starts[0].started_at)}")
-    startups = [fmt_s(r.startup_s) for r in runs if r.startup_s is not None]
-    if startups:
-        shown = ", ".join(startups[:runs_shown]) + ("…" if len(startups) > runs_shown else "")
+        if key not in seen and len(seen) < runs_shown:
+            seen.add(key)
+            described += _machine_lines(run)
+        if run.started_at is not None:
+            if first_start is None:
+                first_start = run.started_at
+            started += 1
+            if len(starts) < runs_shown:
+                starts.append(run.started_at)
+        if run.startup_s is not None:
+            timed += 1
+            if len(startups) < runs_shown:
+                startups.append(fmt_s(run.startup_s))
+    if runs > 1:
+        times = listing((when(at) for at in starts), started)
+        described.append(f"- **runs:** {runs}" + (f", started {times}" if times else ""))
+    elif first_start is not None:
+        described.append(f"- **started:** {when(first_start)}")
+    if timed:
+        shown = ", ".join(startups) + ("…" if timed > runs_shown else "")
         described.append(f"- **start-up:** {shown}")
     return ["### Machine", "\n".join(described)] if described else []
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from itertools import chain
 
 from rich import box
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -23,29 +25,32 @@ FINDING_MARGIN = 24
 
 
 def render_terminal(report: Report, console: Console, limit: int = 40) -> None:
-    """Print the whole report to ``console``."""
+    """Print the whole report to ``console``, one part at a time: a long log's thousands of runs (a
+    machine table and a timeline row each) are drawn and let go one by one, never held all at once."""
     for part in report_parts(report, limit, console.width):
-        console.print(part)
+        for piece in part:
+            console.print(piece)
         console.print()
 
 
-def report_parts(report: Report, limit: int = 40, width: int = 120) -> list[RenderableType]:
-    parts: list[RenderableType] = [_header(report)]
+def report_parts(report: Report, limit: int = 40, width: int = 120) -> Iterator[Iterable[RenderableType]]:
+    """The report's parts in order, each the renderables printed one after another (a blank line after
+    the part), made as they are asked for."""
+    yield (_header(report),)
     for run in report.runs:
-        parts.append(_machine(run, report))
+        yield (_machine(run, report),)
     if report.findings:
-        parts.append(_findings(report, width))
+        yield (_findings(report, width),)
     if report.prompts:
-        parts.append(_prompts(report, limit, width))
+        yield (_prompts(report, limit, width),)
     if report.prompts or any(r.outside_s or r.install_s for r in report.runs):
-        parts.append(_phases(report))
+        yield (_phases(report),)
     timeline = _timeline(report)
     if timeline is not None:
-        parts.append(timeline)
+        yield timeline
     if report.errors:
-        parts.append(_errors(report, limit, width))
-    parts.append(_footer(report))
-    return parts
+        yield (_errors(report, limit, width),)
+    yield (_footer(report),)
 
 
 def _header(report: Report) -> Text:
@@ -204,16 +209,23 @@ def _phases(report: Report) -> Table:
     return table
 
 
-def _timeline(report: Report) -> Group | None:
-    rows: list[RenderableType] = []
+def _timeline(report: Report) -> Iterator[RenderableType] | None:
+    """The timeline's lines: its title, a row per run with prompts (made as they are printed) and the
+    legend; None where no run has a row."""
     index = index_of(report)
-    for run in report.runs:
-        line = _run_timeline(run, index.prompts_of_run(run.index))
-        if line is not None:
-            rows.append(line)
-    if not rows:
+    rows = (row for run in report.runs if (row := _run_timeline(run, index.prompts_of_run(run.index))) is not None)
+    first = next(rows, None)
+    if first is None:
         return None
-    drawn = "".join(row.plain for row in rows if isinstance(row, Text))
+    return _timeline_lines(report, chain((first,), rows))
+
+
+def _timeline_lines(report: Report, rows: Iterable[Text]) -> Iterator[RenderableType]:
+    yield Text("Timeline", style="bold italic")
+    drawn: set[str] = set()
+    for row in rows:
+        drawn.update(row.plain)
+        yield row
     legend = Text("legend: ")
     for name, char in PHASE_CHAR.items():
         if name == "outside" or (name in ("untimed", "install") and char not in drawn) or (
@@ -221,7 +233,7 @@ def _timeline(report: Report) -> Group | None:
             continue  # work outside prompts is not drawn; "?" and "+" only where drawn; wait only with a worker
         legend.append(f"{char}", style=PHASE_STYLE[name])
         legend.append(f" {PHASE_LABEL.get(name, name)}  ")
-    return Group(Text("Timeline", style="bold italic"), *rows, legend)
+    yield legend
 
 
 def _run_timeline(run: Run, own: list[Prompt]) -> Text | None:

@@ -8,7 +8,7 @@ from ...events import Event, EventKind
 from ...model import ErrorRecord, Finding
 from ...text import plural
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
-from ..facts import Facts, prompt_seconds
+from ..facts import Facts
 from ..packages import site_package
 from ..pytorch import NO_KERNEL_IMAGE
 
@@ -86,7 +86,7 @@ def _crash(facts: Facts) -> list[Finding]:
     return [finding(
         "crash", title, "high", why, advice, evidence,
         {"aborts": len(records), "messages": messages[:5], "gpu": run.gpu if run else None},
-        sum(prompt_seconds(p) for p in facts.prompts_by_index(prompts)), prompts, total=len(records))]
+        facts.seconds_of(prompts), prompts, total=len(records))]
 
 
 def _abort_stack(facts: Facts, records: list[ErrorRecord]) -> Event | None:

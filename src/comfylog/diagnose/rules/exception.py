@@ -10,7 +10,7 @@ from ...model import ErrorRecord, Evidence, Finding
 from ...text import listing, plural
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip, event_line
-from ..facts import Facts, platform_of, prompt_seconds
+from ..facts import Facts, platform_of
 from ..hints import OWN_WORDS_ADVICE, own_words_advice
 from ..node_imports import node_import_errors
 from ..packages import missing_module, package_of
@@ -222,7 +222,7 @@ def _exception(facts: Facts) -> list[Finding]:
         [f.evidence for group in distinct for f in group][:MAX_EVIDENCE],
         {"exceptions": len(records), "prompts": len(prompts),
          "failures": [{"node": g[0].node, "error": clip(g[0].error, 200), "count": len(g)} for g in distinct[:5]]},
-        sum(prompt_seconds(p) for p in facts.prompts_by_index(prompts)), prompts,
+        facts.seconds_of(prompts), prompts,
         severity="warning" if described and not prompts else None, total=len(records))]
 
 

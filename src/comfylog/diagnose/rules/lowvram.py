@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 
 from ...events import Event, EventKind, Phase
 from ...model import Evidence, Finding, Load, Run
@@ -11,7 +11,16 @@ from ...text import dur, gb, plural, with_article
 from ..dynamic_vram import gguf_legacy_lines
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import SMALL_GPU_MB, UNLIMITED_MB, Facts, gpu_phrase, gpu_vram_mb, is_timed
-from ..holders import ADVICE_FREE_HOLDER, FREE_BETWEEN, FREE_WITHIN, STARVED_SHARE, Holder, before, find_holder
+from ..holders import (
+    ADVICE_FREE_HOLDER,
+    FREE_BETWEEN,
+    FREE_WITHIN,
+    STARVED_SHARE,
+    Before,
+    Holder,
+    before,
+    find_holder,
+)
 
 #: A model whose size is known is "too big" beyond this share of the GPU's VRAM.
 TOO_BIG_SHARE = 0.8
@@ -58,23 +67,23 @@ ADVICE_NOTHING = Advice("Nothing to change for these loads: the share of the wei
 def _lowvram(facts: Facts) -> list[Finding]:
     report = facts.report
     gguf = gguf_legacy_lines(facts)  # GGUF beside dynamic loads: the gguf finding tells those
-    partial = [ld for ld in facts.loads_in("offloaded") if (ld.source, ld.line) not in gguf]
+
+    def partial() -> Iterator[Load]:  # read twice, never held: a long log has tens of thousands
+        return (ld for ld in facts.loads_in("offloaded") if (ld.source, ld.line) not in gguf)
+
     modules = facts.events[EventKind.LOWVRAM_MODULES]
     module_lines = max(report.summary.lowvram_module_loads, sum(int(ev.fields.get("count", 1)) for ev in modules))
-    if not partial and not module_lines:
+    runs = RunsSeen(facts)
+    loads = Offloaded.fold(facts, partial(), runs)
+    if not loads.count and not module_lines:
         return []
-    places = [(ld.source, ld.line) for ld in partial] + [(ev.source, ev.line) for ev in modules]
-    runs = {r.index: r for r in (facts.run_at(s, n) for s, n in places) if r is not None}
-    sizes = {r.index: gpu_vram_mb(r) for r in runs.values()}
-    known = [v for v in sizes.values() if v is not None]
-    vram = min(known) if known else None
-    run = next((r for r in runs.values() if gpu_vram_mb(r) == vram), next(iter(runs.values()), None))
-    full_sizes = _full_sizes(facts, partial)
-    model_sizes = [size for size, _ in full_sizes.values()]
-    offered = [ld.usable_mb for ld in partial if ld.usable_mb is not None]
-    least = min(offered) if offered else None
+    for ev in modules:
+        runs.see(facts.run_at(ev.source, ev.line))
+    vram = runs.vram
+    sized = Sized.fold(facts, partial(), vram)
+    least = loads.least
 
-    affected = {ld.prompt for ld in partial if ld.prompt is not None}
+    affected = loads.prompts
     affected |= {p.index for p in facts.prompts_in("lowvram_modules")}
     timed = 0  # summed one prompt at a time: there may be thousands
     load_s: float = 0  # an int 0 when nothing is timed, as sum([]) gave
@@ -87,10 +96,10 @@ def _lowvram(facts: Facts) -> list[Finding]:
     share = load_s / total_s if total_s else 0.0
 
     kinds = []
-    if any(ld.kind == "partial" for ld in partial):
-        kinds.append(plural(sum(ld.kind == "partial" for ld in partial), "`loaded partially` line"))
-    if any(ld.kind == "lowvram" for ld in partial):
-        kinds.append(plural(sum(ld.kind == "lowvram" for ld in partial), "`loading in lowvram mode` line"))
+    if loads.partial_lines:
+        kinds.append(plural(loads.partial_lines, "`loaded partially` line"))
+    if loads.lowvram_lines:
+        kinds.append(plural(loads.lowvram_lines, "`loading in lowvram mode` line"))
     if module_lines:
         kinds.append(plural(module_lines, "`lowvram: loaded module` line"))
     what = ", ".join(kinds)
@@ -103,12 +112,12 @@ def _lowvram(facts: Facts) -> list[Finding]:
         cost_text = "The log's timestamps cannot time the loads (minute stamps or none), so the cost is not measured."
 
     figures: dict[str, object] = {
-        "partial_loads": sum(ld.kind == "partial" for ld in partial),
-        "lowvram_mode_loads": sum(ld.kind == "lowvram" for ld in partial),
+        "partial_loads": loads.partial_lines,
+        "lowvram_mode_loads": loads.lowvram_lines,
         "lowvram_module_lines": module_lines,
         "total_vram_mb": vram,
         "least_offered_mb": round(least, 1) if least is not None else None,
-        "largest_model_mb": round(max(model_sizes), 1) if model_sizes else None,
+        "largest_model_mb": round(sized.largest, 1) if sized.largest is not None else None,
         "load_s": round(load_s, 3),
         "prompt_s": round(total_s, 3),
         "load_share": round(share, 3),
@@ -118,13 +127,13 @@ def _lowvram(facts: Facts) -> list[Finding]:
     evidence += [facts.cite_event(ev) for ev in modules[:MAX_EVIDENCE]]
     if not evidence:  # the report kept no events for them (a huge log): cite the load records
         evidence = [facts.cite(ld.source, ld.line, f"loaded partially {ld.usable_mb} {ld.loaded_mb}")
-                    for ld in partial[:MAX_EVIDENCE]]
+                    for ld in loads.firsts]
     if not evidence:
         return []
-    lines_total = len(partial) + module_lines
-    where = gpu_phrase(run)
+    lines_total = loads.count + module_lines
+    where = runs.where
 
-    forced = _forced_flags(runs.values())
+    forced = _forced_flags(runs.states)
     if vram is None:
         return [finding(
             "lowvram", "Models loaded partially (lowvram): part of their weights stayed in RAM", "medium",
@@ -132,22 +141,20 @@ def _lowvram(facts: Facts) -> list[Finding]:
             f"is unknown. {cost_text}",
             [ADVICE_LOADER(), *([ADVICE_DROP_FLAGS(flags=forced)] if forced else []), ADVICE_SMALLER_WEIGHTS()],
             evidence, figures, load_s, affected, severity="warning", total=lines_total)]
-    starved = [ld for ld in partial if ld.usable_mb is not None and ld.usable_mb < STARVED_SHARE * vram]
+    starved = sized.starved
     # On a small GPU a few starved loads among many fair offers are not the story: the offloading is.
-    telling = bool(starved) and (vram >= SMALL_GPU_MB or 2 * len(starved) >= len(partial))
-    too_big = [ld for ld in partial if full_sizes.get((ld.source, ld.line), (0.0, None))[0] > TOO_BIG_SHARE * vram]
+    telling = bool(starved.count) and (vram >= SMALL_GPU_MB or 2 * starved.count >= loads.count)
     said = Said(what, where, cost_text, evidence, figures, load_s, affected, lines_total)
-    first = min(starved, key=lambda ld: (ld.source, ld.line)) if starved else None
+    first = starved.first
     first_run = facts.run_at(first.source, first.line) if first is not None else None
-    bars, fair = ([], []) if first is None or first_run is None else before(
+    found = Before() if first is None or first_run is None else before(
         facts, first_run, (first.source, first.line), vram)
-    holder = (find_holder(facts, first_run, (first.source, first.line), bars, fair)
+    holder = (find_holder(facts, first_run, (first.source, first.line), found)
               if telling and first is not None and first_run is not None else None)
     if holder is not None:
-        return [_held_finding(facts, holder, starved, full_sizes, vram, said)]
-    starved_big = {(ld.source, ld.line) for ld in starved} & {(ld.source, ld.line) for ld in too_big}
-    if too_big and not starved_big or (vram < SMALL_GPU_MB and not telling):
-        reason = (f"the model needs {max(model_sizes):.0f} MB" if too_big
+        return [_held_finding(facts, holder, starved, vram, said)]
+    if sized.too_big and starved.biggest is None or (vram < SMALL_GPU_MB and not telling):
+        reason = (f"the model needs {sized.largest:.0f} MB" if sized.too_big
                   else with_article(f"{gb(vram)} GPU is too small for models of this kind"))
         return [finding(
             "lowvram", f"The {gb(vram)} GPU cannot hold the models in full: ComfyUI loads them partially "
@@ -157,9 +164,9 @@ def _lowvram(facts: Facts) -> list[Finding]:
             [ADVICE_EXPECTED(), ADVICE_BIGGER_GPU()],
             evidence, figures, load_s, affected, severity="info", total=lines_total)]
     if vram < SMALL_GPU_MB:
-        return [_job_finding(facts, starved, vram, fair, said)]
+        return [_job_finding(facts, starved, vram, found.last_fair, said)]
     if least is not None and least < STARVED_SHARE * vram:
-        ruled_out, ruled_evidence = _ruled_out(facts, runs.values(), partial, vram, forced)
+        ruled_out, ruled_evidence = _ruled_out(facts, runs.state_set, loads.first, vram, forced)
         evidence = evidence[:3] + ruled_evidence + evidence[3:]
         suspects = ["other models still loaded", "a memory reservation (`--reserve-vram`)",
                     "a loader told to offload"]
@@ -181,18 +188,17 @@ def _lowvram(facts: Facts) -> list[Finding]:
             f"holds models like these in full, so the VRAM was taken or withheld: {', '.join(suspects[:-1])} or "
             f"{suspects[-1]}." + "".join(f" {text}" for text in ruled_out.values()) + f" {cost_text}",
             advice, evidence, figures, load_s, affected, total=lines_total + len(ruled_evidence))]
-    shares = [_offloaded_share(ld, full_sizes) for ld in partial]
-    if not module_lines and shares and all(v is not None and v <= NEGLIGIBLE_SHARE for v in shares):
-        most = max(v for v in shares if v is not None)
-        worst = partial[shares.index(most)]
-        full, known_from = full_sizes[(worst.source, worst.line)]
+    worst = sized.worst
+    if not module_lines and worst is not None:
+        worst_load, most, full, known_from = worst
         origin = facts.lines_ref(known_from.source, known_from.line) if known_from else "the same line"
         return [finding(
             "lowvram", f"Models loaded partially on {where}, with a negligible share of their weights left in RAM",
             "medium",
             f"{what}, each leaving at most {most:.1%} of the model's weights in RAM "
-            f"({facts.lines_ref(worst.source, worst.line)}: {worst.loaded_mb or 0.0:.0f} of {full:.0f} MB on the "
-            f"GPU; the model's full size from {origin}). Moving that little per step has no measurable cost.",
+            f"({facts.lines_ref(worst_load.source, worst_load.line)}: {worst_load.loaded_mb or 0.0:.0f} of "
+            f"{full:.0f} MB on the GPU; the model's full size from {origin}). Moving that little per step has no "
+            "measurable cost.",
             [ADVICE_NOTHING()], evidence, figures, 0.0, affected, severity="info", total=lines_total)]
     return [finding(
         "lowvram", f"Models did not fit in the free VRAM of {where} and were loaded partially", "medium",
@@ -215,46 +221,176 @@ def _floor_text(least: float) -> str:
     return ""
 
 
-def _full_sizes(facts: Facts, partial: list[Load]) -> Sizes:
-    """Each partial load's full model size (MB), and the complete load it is known from (None: from its own
-    ``loaded partially`` line, which prints what stayed in RAM since 2025).
+class RunsSeen:
+    """What lowvram reads of the runs its lines ran in, folded one run at a time as their lines come (a long
+    log's partial loads are spread over thousands of runs of ~7 kB each): the GPU's VRAM (the smallest
+    known), the phrase naming the first GPU of that size, the vram states and the first state set by hand."""
+
+    def __init__(self, facts: Facts) -> None:
+        self._facts = facts
+        self._seen: set[int] = set()
+        #: The smallest VRAM a run's GPU has (gpu_vram_mb), None where no run's is known.
+        self.vram: int | None = None
+        self._smallest = ""
+        self._first: str | None = None
+        #: Every vram state of the runs.
+        self.states: set[str] = set()
+        #: The first ``Set vram state to`` line that is not ComfyUI's automatic choice, runs in the order seen.
+        self.state_set: Event | None = None
+
+    def see(self, run: Run | None) -> None:
+        if run is None or run.index in self._seen:
+            return
+        self._seen.add(run.index)
+        if self._first is None:
+            self._first = gpu_phrase(run)
+        vram = gpu_vram_mb(run)
+        if vram is not None and (self.vram is None or vram < self.vram):
+            self.vram, self._smallest = vram, gpu_phrase(run)
+        self.states.update(run.vram_states)
+        if self.state_set is None:
+            self.state_set = next((ev for ev in self._facts.run_events(EventKind.VRAM_STATE, run)
+                                   if not ev.fields.get("automatic")), None)
+
+    @property
+    def where(self) -> str:
+        """``a 24 GB NVIDIA GeForce RTX 4090``: the first run's GPU of the smallest VRAM, else the first run's."""
+        return self._smallest if self.vram is not None else gpu_phrase(None) if self._first is None else self._first
+
+
+@dataclass
+class Offloaded:
+    """The partial loads counted, folded in one pass (never held: a long log has tens of thousands)."""
+
+    count: int = 0
+    #: ``loaded partially`` and ``loading in lowvram mode`` lines.
+    partial_lines: int = 0
+    lowvram_lines: int = 0
+    #: The least VRAM offered to one (MB), None where no line says.
+    least: float | None = None
+    #: The prompts they ran in.
+    prompts: set[int] = field(default_factory=set)
+    #: The first in the log (by input and line), and the first few in report order (to cite).
+    first: Load | None = None
+    firsts: list[Load] = field(default_factory=list)
+
+    @classmethod
+    def fold(cls, facts: Facts, loads: Iterable[Load], runs: RunsSeen) -> Offloaded:
+        """Count ``loads``; each one's run goes to ``runs``."""
+        found = cls()
+        run_at = facts.run_at
+        for ld in loads:
+            found.count += 1
+            found.partial_lines += ld.kind == "partial"
+            found.lowvram_lines += ld.kind == "lowvram"
+            if ld.usable_mb is not None and (found.least is None or ld.usable_mb < found.least):
+                found.least = ld.usable_mb
+            if ld.prompt is not None:
+                found.prompts.add(ld.prompt)
+            if found.first is None or (ld.source, ld.line) < (found.first.source, found.first.line):
+                found.first = ld
+            if len(found.firsts) < MAX_EVIDENCE:
+                found.firsts.append(ld)
+            runs.see(run_at(ld.source, ld.line))
+        return found
+
+
+@dataclass
+class Starved:
+    """The partial loads offered less than STARVED_SHARE of the GPU, folded."""
+
+    count: int = 0
+    #: The least offered to one (MB; an unknown offer counts as 0).
+    least: float = 0.0
+    #: The first in the log (by input and line).
+    first: Load | None = None
+    #: Their models, ```Lumina2```, once each in the order of the loads.
+    models: dict[str, None] = field(default_factory=dict)
+    #: The largest full size among them beyond TOO_BIG_SHARE of the GPU (MB), None where none is that big.
+    biggest: float | None = None
+
+    def add(self, ld: Load, size: float | None, vram: int) -> None:
+        usable = ld.usable_mb or 0.0
+        self.least = usable if not self.count else min(self.least, usable)
+        self.count += 1
+        if self.first is None or (ld.source, ld.line) < (self.first.source, self.first.line):
+            self.first = ld
+        if ld.model:
+            self.models.setdefault(f"`{ld.model}`", None)
+        if size is not None and size > TOO_BIG_SHARE * vram and (self.biggest is None or size > self.biggest):
+            self.biggest = size
+
+    @property
+    def names(self) -> str:
+        """```Lumina2``` or ```ControlNet`, `BaseModel``` (the models, once each), or ``the models``."""
+        return ", ".join(self.models) if self.models else "the models"
+
+
+@dataclass
+class Sized:
+    """What the partial loads' full model sizes (_full_size) and their offers against the GPU's VRAM say,
+    folded in one pass: the largest model, whether any is too big for the GPU, the starved loads, and the
+    load that left the largest share of its weights in RAM while every load left a negligible one."""
+
+    largest: float | None = None
+    too_big: bool = False
+    starved: Starved = field(default_factory=Starved)
+    #: (the load, the share it left in RAM, the model's full size, the complete load the size is known from)
+    #: where every load left at most NEGLIGIBLE_SHARE of its weights in RAM; else None.
+    worst: tuple[Load, float, float, Load | None] | None = None
+
+    @classmethod
+    def fold(cls, facts: Facts, loads: Iterable[Load], vram: int | None) -> Sized:
+        events = {(ev.source, ev.line): ev for ev in facts.events[EventKind.LOADED_PARTIALLY]}
+        found = cls()
+        negligible = True
+        for ld in loads:
+            full = _full_size(facts, ld, events)
+            size = full[0] if full is not None else None
+            if size is not None and (found.largest is None or size > found.largest):
+                found.largest = size
+            if vram is None:
+                continue
+            found.too_big = found.too_big or (size or 0.0) > TOO_BIG_SHARE * vram
+            if ld.usable_mb is not None and ld.usable_mb < STARVED_SHARE * vram:
+                found.starved.add(ld, size, vram)
+            if not negligible:
+                continue
+            share = _offloaded_share(ld, full)
+            if share is None or share > NEGLIGIBLE_SHARE:
+                negligible, found.worst = False, None
+            elif full is not None and (found.worst is None or share > found.worst[1]):
+                found.worst = (ld, share, full[0], full[1])
+        return found
+
+
+def _full_size(facts: Facts, ld: Load, events: dict[tuple[int, int], Event]) -> tuple[float, Load | None] | None:
+    """A partial load's full model size (MB), and the complete load it is known from (None: from its own
+    ``loaded partially`` line, which prints what stayed in RAM since 2025); None where the log does not say.
 
     Older lines print only the offer and what was loaded; the model's size is then what a complete load of
     the same model loaded elsewhere in the log, or, where the line names no model, the smallest complete load
     larger than the offer (a model that fit its offer would have loaded completely).
     """
-    events = {(ev.source, ev.line): ev for ev in facts.events[EventKind.LOADED_PARTIALLY]}
-    sizes: Sizes = {}
-    unsized = []
-    for ld in partial:
-        ev = events.get((ld.source, ld.line))
-        if ev is not None and ev.fields.get("offloaded_mb") is not None:
-            sizes[(ld.source, ld.line)] = (float(ev.fields.get("loaded_mb", 0.0)) + float(ev.fields["offloaded_mb"]),
-                                           None)
-        elif ld.loaded_mb is not None:
-            unsized.append(ld)
-    if not unsized:
-        return sizes
-    for ld in unsized:
-        # A model no larger than its offer would have loaded completely: the size exceeds the offer too.
-        least = max(ld.loaded_mb or 0.0, ld.usable_mb or 0.0)
-        best = (facts.load_sizes.largest(ld.source, ld.model) if ld.model
-                else facts.load_sizes.next_above(ld.source, least))
-        if best is not None and (best.loaded_mb or 0.0) > least:
-            sizes[(ld.source, ld.line)] = (best.loaded_mb or 0.0, best)
-    return sizes
+    ev = events.get((ld.source, ld.line))
+    if ev is not None and ev.fields.get("offloaded_mb") is not None:
+        return float(ev.fields.get("loaded_mb", 0.0)) + float(ev.fields["offloaded_mb"]), None
+    if ld.loaded_mb is None:
+        return None
+    # A model no larger than its offer would have loaded completely: the size exceeds the offer too.
+    least = max(ld.loaded_mb or 0.0, ld.usable_mb or 0.0)
+    best = (facts.load_sizes.largest(ld.source, ld.model) if ld.model
+            else facts.load_sizes.next_above(ld.source, least))
+    if best is not None and (best.loaded_mb or 0.0) > least:
+        return best.loaded_mb or 0.0, best
+    return None
 
 
-def _offloaded_share(ld: Load, sizes: Sizes) -> float | None:
+def _offloaded_share(ld: Load, full: tuple[float, Load | None] | None) -> float | None:
     """The share of the model's weights ``ld`` left in RAM; None where the model's size is not known."""
-    full = sizes.get((ld.source, ld.line))
     if full is None or not full[0] or ld.loaded_mb is None:
         return None
     return max(0.0, 1.0 - ld.loaded_mb / full[0])
-
-
-#: Each partial load's full model size (MB), by (source, line), and the complete load it is known from.
-Sizes = dict[tuple[int, int], tuple[float, Load | None]]
 
 
 @dataclass(frozen=True)
@@ -276,28 +412,21 @@ def _at_most(least: float) -> str:
     return "0" if least < 1 else f"at most {least:.0f}"
 
 
-def _names(loads: list[Load]) -> str:
-    """```Lumina2``` or ```ControlNet`, `BaseModel``` (the loads' models, once each), or ``the models``."""
-    names = list(dict.fromkeys(f"`{ld.model}`" for ld in loads if ld.model))
-    return ", ".join(names) if names else "the models"
-
-
-def _held_finding(facts: Facts, holder: Holder, starved: list[Load], sizes: Sizes, vram: int, said: Said) -> Finding:
+def _held_finding(facts: Facts, holder: Holder, starved: Starved, vram: int, said: Said) -> Finding:
     """Starved loads after a model loaded outside ComfyUI's model management: name it as the holder."""
-    least = min(ld.usable_mb or 0.0 for ld in starved)
-    names = _names(starved)
-    big = [sizes[(ld.source, ld.line)][0] for ld in starved if (ld.source, ld.line) in sizes
-           and sizes[(ld.source, ld.line)][0] > TOO_BIG_SHARE * vram]
-    too_big = (f" The model ({max(big):.0f} MB) would not fit whole even on a free GPU, but ComfyUI would then have "
-               "placed part of it there, not none of it." if big else "")
-    first = min(starved, key=lambda ld: (ld.source, ld.line))
+    least = starved.least
+    names = starved.names
+    too_big = (f" The model ({starved.biggest:.0f} MB) would not fit whole even on a free GPU, but ComfyUI would "
+               "then have placed part of it there, not none of it." if starved.biggest is not None else "")
+    first = starved.first
+    assert first is not None
     prompt = facts.prompts_by_index([first.prompt]) if first.prompt is not None else []
     same_prompt = bool(prompt) and (holder.source, holder.line) > (prompt[0].source, prompt[0].line)
     return finding(
         "lowvram", f"{names[0].upper() + names[1:]} offered only {least:.0f} MB of VRAM: {holder.name}, loaded "
         "outside ComfyUI's model management, likely held the GPU", "medium",
         f"{said.what} on {said.where}: ComfyUI offered {names} {_at_most(least)} MB of the GPU's {vram} MB."
-        f"{_floor_text(least)} Before {'it' if len(starved) == 1 else 'them'}"
+        f"{_floor_text(least)} Before {'it' if starved.count == 1 else 'them'}"
         f"{' in the same prompt' if same_prompt else ''}, a custom node loaded "
         f"{holder.name} ({facts.lines_ref(holder.source, holder.line)}{holder.quote}) itself, outside ComfyUI's "
         "model management: "
@@ -308,13 +437,12 @@ def _held_finding(facts: Facts, holder: Holder, starved: list[Load], sizes: Size
         total=said.total + 1)
 
 
-def _job_finding(facts: Facts, starved: list[Load], vram: int, earlier: list[Load], said: Said) -> Finding:
+def _job_finding(facts: Facts, starved: Starved, vram: int, roomy: Load | None, said: Said) -> Finding:
     """Starved loads on a small GPU with no outside holder in the log: the job's own computation, where an
-    earlier load of the run shows the VRAM was free shortly before."""
-    least = min(ld.usable_mb or 0.0 for ld in starved)
+    earlier load of the run (``roomy``, the last fairly offered) shows the VRAM was free shortly before."""
+    least = starved.least
     kept = "what ComfyUI keeps back for the job's own computation (it grows with frames × resolution × batch)"
-    if earlier:
-        roomy = earlier[-1]
+    if roomy is not None:
         title = (f"Models loaded partially on {said.where} with only {least:.0f} MB of VRAM offered: the job's own "
                  "computation likely took the rest")
         cause = (f"Just before, {f'`{roomy.model}`' if roomy.model else 'a model'} was offered {roomy.usable_mb:.0f} "
@@ -333,47 +461,42 @@ def _job_finding(facts: Facts, starved: list[Load], vram: int, earlier: list[Loa
                   ADVICE_FREE_HOLDER(holder="a custom node's own model", how=FREE_BETWEEN)]
     return finding(
         "lowvram", title, "medium",
-        f"{said.what} on {said.where}: ComfyUI offered {_names(starved)} {_at_most(least)} MB of the GPU's {vram} "
+        f"{said.what} on {said.where}: ComfyUI offered {starved.names} {_at_most(least)} MB of the GPU's {vram} "
         f"MB.{_floor_text(least)} {cause} With so little offered, the weights are streamed from RAM on every step, "
         f"whatever their size. {said.cost_text}",
-        advice, evidence, said.figures, said.load_s, said.affected, total=said.total + (1 if earlier else 0))
+        advice, evidence, said.figures, said.load_s, said.affected, total=said.total + (1 if roomy is not None else 0))
 
 
-def _forced_flags(runs: Iterable[Run]) -> str | None:
+def _forced_flags(states: set[str]) -> str | None:
     """The flags a LOW_VRAM / NO_VRAM state comes from, when a run of these loads has one."""
-    states = {s for run in runs for s in run.vram_states}
     flags = [flag for state, flag in (("LOW_VRAM", "--lowvram"), ("NO_VRAM", "--novram")) if state in states]
     return "` / `".join(flags) or None
 
 
 def _ruled_out(
-    facts: Facts, runs: Iterable[Run], partial: list[Load], vram: int, forced: str | None
+    facts: Facts, state_set: Event | None, first: Load | None, vram: int, forced: str | None
 ) -> tuple[dict[str, str], list[Evidence]]:
     """What the log's own lines rule out, in words, with the lines that say so.
 
-    A vram state other than LOW_VRAM / NO_VRAM rules out `--lowvram` and `--novram`; a later load
-    in the same run offered most of the GPU shows the VRAM was free again, so no other process held
-    it throughout.
+    A vram state other than LOW_VRAM / NO_VRAM (``state_set``, the first set by hand in the runs of these
+    loads) rules out `--lowvram` and `--novram`; a later load in the same run as the first partial one
+    (``first``) offered most of the GPU shows the VRAM was free again, so no other process held it throughout.
     """
     said: dict[str, str] = {}
     evidence: list[Evidence] = []
-    listed = list(runs)
-    if not forced:
-        states: list[Event] = [ev for run in listed for ev in facts.run_events(EventKind.VRAM_STATE, run)
-                               if not ev.fields.get("automatic")]
-        if states:
-            ev = states[0]
-            said["flags"] = (f"`Set vram state to: {ev.fields.get('state')}` ({facts.lines_ref(ev.source, ev.line)}) "
-                             "rules out `--lowvram` and `--novram`.")
-            evidence.append(facts.cite_event(ev))
-    first = min(partial, key=lambda ld: (ld.source, ld.line)) if partial else None
+    if not forced and state_set is not None:
+        ev = state_set
+        said["flags"] = (f"`Set vram state to: {ev.fields.get('state')}` ({facts.lines_ref(ev.source, ev.line)}) "
+                         "rules out `--lowvram` and `--novram`.")
+        evidence.append(facts.cite_event(ev))
+    run = facts.run_at(first.source, first.line) if first is not None else None
     if first is not None:
-        later = [ld for ld in facts.report.loads
-                 if (ld.source, ld.line) > (first.source, first.line) and ld.usable_mb is not None
-                 and ROOMY_SHARE * vram <= ld.usable_mb < UNLIMITED_MB
-                 and facts.run_at(ld.source, ld.line) is facts.run_at(first.source, first.line)]
-        if later:
-            roomy = later[0]
+        after = (first.source, first.line)
+        roomy = next((ld for ld in facts.report.loads
+                      if (ld.source, ld.line) > after and ld.usable_mb is not None
+                      and ROOMY_SHARE * vram <= ld.usable_mb < UNLIMITED_MB
+                      and _same_run(facts.run_at(ld.source, ld.line), run)), None)
+        if roomy is not None:
             said["other process"] = (
                 f"A later load in the same run was offered {roomy.usable_mb:.0f} MB "
                 f"({facts.lines_ref(roomy.source, roomy.line)}): the GPU was free again by then, so no other "
@@ -382,3 +505,8 @@ def _ruled_out(
             evidence.append(facts.cite(roomy.source, roomy.line, f"loaded completely {roomy.usable_mb} "
                                                                  f"{roomy.loaded_mb}"))
     return said, evidence
+
+
+def _same_run(run: Run | None, other: Run | None) -> bool:
+    """The same run, or both outside any (a record read back from disk is a copy: compared by index)."""
+    return run is other if run is None or other is None else run.index == other.index

@@ -11,7 +11,7 @@ from ...text import gb, mib_text, plural
 from ..dynamic_vram import overcommits
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip, event_line
-from ..facts import Facts, gpu_phrase, gpu_vram_mb, prompt_seconds
+from ..facts import Facts, gpu_phrase, gpu_vram_mb
 from ..holders import ADVICE_FREE_HOLDER, FREE_BETWEEN, FREE_WITHIN, STARVED_SHARE, Holder, before, find_holder
 from ..memory import (
     ADVICE_EXPANDABLE,
@@ -103,11 +103,10 @@ def _oom(facts: Facts) -> list[Finding]:
     if not records:
         return []
     prompts = sorted({e.prompt for e in records if e.prompt is not None})
-    chosen = facts.prompts_by_index(prompts)
-    cost = sum(prompt_seconds(p) for p in chosen)
+    cost = facts.seconds_of(prompts)
     run = facts.run_at(records[0].source, records[0].line)
     device = ((run.device or run.gpu or "") if run else "").lower()
-    video_prompt = next((p for p in chosen if p.video), None)
+    video_prompt = next((p for p in facts.prompts_at(prompts) if p.video), None)
     video = video_prompt.video if video_prompt is not None else None
     evidence = [_oom_evidence(facts, e) for e in records[:MAX_EVIDENCE]]
     discrete_gb = _mps_discrete_gb(records, run)
@@ -217,8 +216,8 @@ def _held(facts: Facts, records: list[ErrorRecord]) -> tuple[Holder, bool] | Non
         if not starved:
             continue
         first = min(starved, key=lambda ld: (ld.source, ld.line))
-        bars, fair = before(facts, run, (first.source, first.line), vram)
-        holder = find_holder(facts, run, (first.source, first.line), bars, fair)
+        at = (first.source, first.line)
+        holder = find_holder(facts, run, at, before(facts, run, at, vram))
         if holder is not None:
             return holder, (holder.source, holder.line) > (prompt.source, prompt.line)
     return None
