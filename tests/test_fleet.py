@@ -443,4 +443,5 @@ def test_a_rows_prompt_seconds_are_columns_of_floats_read_back_as_they_went_in()
                                                        PromptSeconds(3.0, 1.0, None, None, 2.0)]
     assert times.values("load") == [1.0] * 1000 and times.values("wait") == [0.0] * 1000
     assert pickle.loads(pickle.dumps(times)) == times
+    assert len(pickle.dumps(times)) < 2000 * 5 * 8 / 20  # the columns go compressed from a worker process
     assert sum(sys.getsizeof(times.column(q)) for q in QUANTITIES) < 2000 * 5 * 8 * 1.2

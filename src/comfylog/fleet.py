@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import glob
 import os
+import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from math import isnan
-from typing import NamedTuple, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from .gcpolicy import fewer_collections, use_analysis_thresholds
 from .index import comfyui_sources, drop_index, not_comfyui_reason
@@ -189,6 +190,20 @@ class PromptTimes:
 
     def __repr__(self) -> str:
         return f"PromptTimes({len(self)} prompts)"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Sent from a fleet's worker process: each column's bytes compressed, one column at a time (many
+        prompts share a value, NaN or 0: the 1 GB benchmark's 14 MB of columns pickled plainly were a 12 MB
+        message, +20 MB at the end of the worker)."""
+        return (_prompt_times, tuple(zlib.compress(column.tobytes(), 1) for column in self._columns))
+
+
+def _prompt_times(*columns: bytes) -> PromptTimes:
+    """A PromptTimes from its compressed columns (PromptTimes.__reduce__)."""
+    times = PromptTimes()
+    for column, data in zip(times._columns, columns, strict=True):
+        column.frombytes(zlib.decompress(data))
+    return times
 
 
 #: Seconds a quantity of a prompt could not time, in a PromptTimes column.
