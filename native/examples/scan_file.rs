@@ -33,28 +33,6 @@ struct Segmenting {
     pickling: f64,
 }
 
-/// model.py's names as comfylog's RecordBuilder reads them from Python.
-fn model_names() -> Names {
-    let model = |name: &str| ("comfylog.model".to_string(), name.to_string());
-    Names {
-        classes: [
-            "Run",
-            "Prompt",
-            "ProgressBar",
-            "Load",
-            "ErrorRecord",
-            "Phases",
-            "Span",
-        ]
-        .map(model)
-        .to_vec(),
-        phase: ("comfylog.events".to_string(), "Phase".to_string()),
-        phase_values: ["load", "inference", "wait", "other"].map(String::from),
-        bar_kind: model("BarKind"),
-        bar_kind_values: ["sampling", "loading", "other"].map(String::from),
-    }
-}
-
 fn scan_file(
     pool: &rayon::ThreadPool,
     table: &Arc<Table>,
@@ -73,7 +51,11 @@ fn scan_file(
             release_every: RELEASE_EVERY,
         })
     });
-    let mut spill = Spill::new(Arc::new(model_names()), [256, 4096, 4096, 4096, 4096], true);
+    let mut spill = Spill::new(
+        Arc::new(Names::of_model_py()),
+        [256, 4096, 4096, 4096, 4096],
+        true,
+    );
     // a block's items through the segmenter, or (None) the input's end
     let mut segment = |items: Option<Vec<_>>, segmenting: &mut Option<&mut Segmenting>| {
         if let (Some(seg), Some(totals)) = (seg.as_mut(), segmenting.as_deref_mut()) {

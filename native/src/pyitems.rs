@@ -10,6 +10,7 @@
 
 use crate::prefix;
 use crate::scan::{Item, Traceback};
+use crate::segment::records::Count;
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -227,16 +228,14 @@ pub fn plain_float(text: &str) -> Option<f64> {
     text.parse().ok()
 }
 
-/// `int(value) if value.is_integer() else value` (a bar's counts).
+/// `int(value) if value.is_integer() else value` (a bar's counts: segment::records::Count).
 pub fn count<'py>(py: Python<'py>, value: f64) -> PyResult<Bound<'py, PyAny>> {
-    const EXACT: f64 = 9_007_199_254_740_992.0; // 2**53: every integral double below is an i64
-    if value.is_finite() && value.fract() == 0.0 {
-        if value.abs() < EXACT {
-            return (value as i64).into_bound_py_any(py);
-        }
-        return py.get_type::<PyInt>().call1((value,));
+    match Count::of(value) {
+        Count::Int(i) => i.into_bound_py_any(py),
+        Count::Wide(i) => i.into_bound_py_any(py),
+        Count::Big(x) => py.get_type::<PyInt>().call1((x,)),
+        Count::Float(x) => x.into_bound_py_any(py),
     }
-    value.into_bound_py_any(py)
 }
 
 /// The Python objects of the last few values met, by key: an activity's times and line numbers

@@ -5,7 +5,7 @@
 
 use super::event::Value;
 use super::phases::Ts;
-use super::records::{Bar, BarKind, ErrorRec, Load, Num, Phases, Prompt, Run};
+use super::records::{Bar, BarKind, Count, ErrorRec, Load, Num, Phases, Prompt, Run};
 use crate::table::Phase;
 
 /// model.py's record classes, as the sinks name them.
@@ -262,20 +262,14 @@ fn uint<S: Sink>(s: &mut S, i: u64) -> Result<(), S::Error> {
     }
 }
 
-/// A tqdm count as the Python parser holds it: an int when whole (pyitems::count).
+/// A tqdm count as the Python parser holds it (records::Count).
 fn count<S: Sink>(s: &mut S, x: f64) -> Result<(), S::Error> {
-    const EXACT: f64 = 9_007_199_254_740_992.0; // 2**53: every integral double below is an i64
-    const WIDE: f64 = 1.7e38; // below 2**127: an i128
-    if x.is_finite() && x.fract() == 0.0 {
-        if x.abs() < EXACT {
-            return s.int(x as i64);
-        }
-        if x.abs() < WIDE {
-            return s.wide(x as i128);
-        }
-        return s.big_int(x);
+    match Count::of(x) {
+        Count::Int(i) => s.int(i),
+        Count::Wide(i) => s.wide(i),
+        Count::Big(x) => s.big_int(x),
+        Count::Float(x) => s.float(x),
     }
-    s.float(x)
 }
 
 fn dict<S: Sink, K: AsRef<str>>(s: &mut S, items: &[(K, Value)]) -> Result<(), S::Error> {

@@ -6,7 +6,7 @@
 
 use super::event::Value;
 use super::phases::{round3, Ts};
-use super::records::{Bar, BarKind, ErrorRec, Load, Num, Prompt};
+use super::records::{Bar, BarKind, Count, ErrorRec, Load, Num, Prompt};
 use crate::prefix;
 use std::fmt::Write;
 
@@ -151,15 +151,15 @@ fn opt_value(out: &mut String, v: &Option<Value>) {
     }
 }
 
-/// A tqdm count as the Python parser holds it: an int when whole and exact (pyitems::count).
+/// A tqdm count as the Python parser holds it (records::Count).
 fn count(out: &mut String, x: f64) {
-    const EXACT: f64 = 9_007_199_254_740_992.0;
-    if x.is_finite() && x.fract() == 0.0 && x.abs() < EXACT {
-        int(out, x as i64);
-    } else if x.is_finite() && x.fract() == 0.0 {
-        let _ = write!(out, "{x:.0}"); // every digit of the integral double, as Python's int(x)
-    } else {
-        float(out, x);
+    match Count::of(x) {
+        Count::Int(i) => int(out, i),
+        Count::Wide(i) => int(out, i),
+        Count::Big(x) => {
+            let _ = write!(out, "{x:.0}"); // every digit of the whole double, as Python's int(x)
+        }
+        Count::Float(x) => float(out, x),
     }
 }
 

@@ -33,6 +33,31 @@ pub struct Names {
     pub bar_kind_values: [String; 3],
 }
 
+impl Names {
+    /// model.py's names as RecordBuilder reads them from Python, for callers without Python (the
+    /// scan_file example, tests).
+    pub fn of_model_py() -> Names {
+        let model = |name: &str| ("comfylog.model".to_string(), name.to_string());
+        Names {
+            classes: [
+                "Run",
+                "Prompt",
+                "ProgressBar",
+                "Load",
+                "ErrorRecord",
+                "Phases",
+                "Span",
+            ]
+            .map(model)
+            .to_vec(),
+            phase: ("comfylog.events".to_string(), "Phase".to_string()),
+            phase_values: ["load", "inference", "wait", "other"].map(String::from),
+            bar_kind: model("BarKind"),
+            bar_kind_values: ["sampling", "loading", "other"].map(String::from),
+        }
+    }
+}
+
 /// A value pickle cannot write as Python would make it (a year past 9999, an integer past
 /// 2**127): the block goes to Python as objects instead, which make it or fail as before.
 #[derive(Debug)]
@@ -567,24 +592,13 @@ impl Spill {
 mod tests {
     use super::*;
 
-    fn names() -> Names {
-        let model = |name: &str| ("comfylog.model".to_string(), name.to_string());
-        Names {
-            classes: Class::ALL.map(|c| model(&format!("{c:?}"))).to_vec(),
-            phase: ("comfylog.events".to_string(), "Phase".to_string()),
-            phase_values: ["load", "inference", "wait", "other"].map(String::from),
-            bar_kind: model("BarKind"),
-            bar_kind_values: ["sampling", "loading", "other"].map(String::from),
-        }
-    }
-
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// What is written after PROTO.
     fn written(write: impl FnOnce(&mut Pickler<'_>) -> R) -> String {
-        let names = names();
+        let names = Names::of_model_py();
         let mut p = Pickler::new(&names);
         write(&mut p).expect("picklable");
         hex(&p.finish()[2..])
@@ -638,7 +652,7 @@ mod tests {
 
     #[test]
     fn a_time_python_cannot_make_is_not_pickled() {
-        let names = names();
+        let names = Names::of_model_py();
         let mut p = Pickler::new(&names);
         let past_9999 =
             (crate::prefix::ordinal(9999, 12, 31).expect("a date") + 1) * 86_400_000_000;
@@ -648,7 +662,7 @@ mod tests {
 
     #[test]
     fn a_table_pickles_whole_blocks_and_hands_the_rest_at_the_end() {
-        let names = names();
+        let names = Names::of_model_py();
         let mut table: Table<ErrorRec> = Table::new(2, |p, e| emit::error(p, e), None);
         let error = |line| ErrorRec {
             prompt: None,

@@ -104,6 +104,34 @@ impl BarKind {
     }
 }
 
+/// A tqdm count as the Python parser holds it: an int when the float is whole (`int(x)` past
+/// 2**53), else the float. pyitems.rs, emit.rs and jsonrows.rs each spell the kinds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Count {
+    Int(i64),
+    /// Whole, 2**53 up to below 2**127: exact in an i128.
+    Wide(i128),
+    /// Whole, 2**127 or more.
+    Big(f64),
+    Float(f64),
+}
+
+impl Count {
+    pub fn of(x: f64) -> Count {
+        const EXACT: f64 = 9_007_199_254_740_992.0; // 2**53: every whole double below is an i64
+        const WIDE: f64 = 1.7e38; // below 2**127: an i128
+        if !(x.is_finite() && x.fract() == 0.0) {
+            Count::Float(x)
+        } else if x.abs() < EXACT {
+            Count::Int(x as i64)
+        } else if x.abs() < WIDE {
+            Count::Wide(x as i128)
+        } else {
+            Count::Big(x)
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Bar {
     pub prompt: Option<u64>,

@@ -24,6 +24,8 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False)
 _ENCODE = _ENCODER.encode
 #: Rows written to the output at once.
 ROWS_PER_WRITE = 1024
+#: Between two rows of a table (native/src/segment/jsonrows.rs writes its rows joined by the same).
+ROW_SEPARATOR = ",\n    "
 
 
 def _row_encoder() -> Callable[[Any], str]:
@@ -66,7 +68,7 @@ def write_json(report: Report, out: TextIO) -> None:
         out.write(f"  {_ENCODE(key)}: [\n    {encode_row(first)}")
         rows = map(encode_row, value)
         while chunk := list(islice(rows, ROWS_PER_WRITE)):
-            out.write(",\n    " + ",\n    ".join(chunk))
+            out.write(ROW_SEPARATOR + ROW_SEPARATOR.join(chunk))
         out.write(f"\n  ]{comma}\n")
     out.write("}")
 
@@ -84,6 +86,6 @@ def _write_text_rows(out: TextIO, key: str, table: Spool[Any], row: Callable[[An
         if isinstance(chunk, str):
             out.write(chunk)
         else:
-            out.write(",\n    ".join(map(encode_row, map(row, chunk))))
-        separator = ",\n    "
+            out.write(ROW_SEPARATOR.join(map(encode_row, map(row, chunk))))
+        separator = ROW_SEPARATOR
     out.write(f"\n  ]{comma}\n")
