@@ -38,9 +38,9 @@ demo: $(RUNTIME)
 	$(BIN)/comfylog analyze examples/runpod-lowvram-gguf.log
 
 lint: $(STAMP) lint-rust
-	$(BIN)/ruff check src tests build_backend benchmarks/run.py benchmarks/stages.py benchmarks/generate.py
+	$(BIN)/ruff check src tests build_backend benchmarks
 	$(BIN)/mypy
-	$(BIN)/mypy --strict examples/step_rate_by_gpu.py
+	$(BIN)/mypy --strict examples/step_rate_by_gpu.py benchmarks
 	$(BIN)/actionlint .github/workflows/wheels.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/wheels.yml
 

@@ -241,7 +241,7 @@ def outputs(path: Path, repeat: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
     print(f"machine: {machine()}; file {path.name} ({path.stat().st_size / 1e6:.0f} MB)")
     json_s = best([*comfylog, "analyze", "--format", "json", "-o", str(out / "report.json"), str(path)], repeat)
-    rows = [("json", json_s, None)]
+    rows: list[tuple[str, tuple[float, float, str], float | None]] = [("json", json_s, None)]
     terminal = best([*comfylog, "analyze", "-o", str(out / "report.txt"), str(path)], repeat)
     rows.append(("terminal", terminal, TARGET_OUTPUTS["terminal"]))
     html = best([*comfylog, "report", "-o", str(out / "report.html"), str(path)], repeat)

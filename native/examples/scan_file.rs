@@ -37,7 +37,7 @@ fn scan_file(
     pool: &rayon::ThreadPool,
     table: &Arc<Table>,
     path: &std::path::Path,
-    mut segmenting: Option<&mut Segmenting>,
+    segmenting: Option<&mut Segmenting>,
 ) -> (u64, usize) {
     let mut file = std::fs::File::open(path).expect("a readable file");
     let mut input = Input::new(None);
@@ -56,31 +56,41 @@ fn scan_file(
         [256, 4096, 4096, 4096, 4096],
         true,
     );
-    // a block's items through the segmenter, or (None) the input's end
-    let mut segment = |items: Option<Vec<_>>, segmenting: &mut Option<&mut Segmenting>| {
-        if let (Some(seg), Some(totals)) = (seg.as_mut(), segmenting.as_deref_mut()) {
-            let items_were_none = items.is_none();
-            let start = Instant::now();
-            let fed = match items {
-                Some(items) => seg.feed(table, items),
-                None => seg.finish(),
-            };
-            if let Err(why) = fed {
-                eprintln!("{}: not ported: {}", path.display(), why.0);
-            }
-            let done = seg.take_final();
-            totals.records += done.runs.len()
-                + done.prompts.len()
-                + done.bars.len()
-                + done.loads.len()
-                + done.errors.len();
-            totals.seconds += start.elapsed().as_secs_f64();
-            let start = Instant::now();
-            spill.absorb(done);
-            drop(spill.hand(items_were_none));
-            totals.pickling += start.elapsed().as_secs_f64();
+    // a piece of items through the segmenter (as lib.rs's State::scan feeds it), or (None) the
+    // input's end
+    let feed = |seg: &mut Option<Segmenter>, items: Option<Vec<_>>| -> f64 {
+        let Some(seg) = seg.as_mut() else {
+            return 0.0;
+        };
+        let start = Instant::now();
+        let fed = match items {
+            Some(items) => seg.feed(table, items),
+            None => seg.finish(),
+        };
+        if let Err(why) = fed {
+            eprintln!("{}: not ported: {}", path.display(), why.0);
         }
+        start.elapsed().as_secs_f64()
     };
+    // what the segmenter made final, pickled in whole spool blocks (as lib.rs's Scanner hands it)
+    let mut hand = |seg: &mut Option<Segmenter>, totals: &mut Segmenting, ended: bool| {
+        let Some(seg) = seg.as_mut() else {
+            return;
+        };
+        let start = Instant::now();
+        let done = seg.take_final();
+        totals.records += done.runs.len()
+            + done.prompts.len()
+            + done.bars.len()
+            + done.loads.len()
+            + done.errors.len();
+        totals.seconds += start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        spill.absorb(done);
+        drop(spill.hand(ended));
+        totals.pickling += start.elapsed().as_secs_f64();
+    };
+    let mut totals = Segmenting::default();
     let mut count = 0;
     let mut carry: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; BLOCK_BYTES];
@@ -99,9 +109,13 @@ fn scan_file(
         if cut > 0 {
             let block: Vec<u8> = carry.drain(..cut).collect();
             // no redaction: no line is handed to `redact`
-            let items = input.scan(pool, table, &block, Ok).expect("a scan");
-            count += items.len();
-            segment(Some(items), &mut segmenting);
+            input
+                .scan_each(pool, table, &block, Ok, |items| {
+                    count += items.len();
+                    totals.seconds += feed(&mut seg, Some(items));
+                })
+                .expect("a scan");
+            hand(&mut seg, &mut totals, false);
         }
         if last {
             break;
@@ -109,8 +123,14 @@ fn scan_file(
     }
     let rest = input.close();
     count += rest.len();
-    segment(Some(rest), &mut segmenting);
-    segment(None, &mut segmenting);
+    totals.seconds += feed(&mut seg, Some(rest));
+    totals.seconds += feed(&mut seg, None);
+    hand(&mut seg, &mut totals, true);
+    if let Some(segmenting) = segmenting {
+        segmenting.seconds += totals.seconds;
+        segmenting.records += totals.records;
+        segmenting.pickling += totals.pickling;
+    }
     (input.lines, count)
 }
 

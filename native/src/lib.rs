@@ -94,26 +94,38 @@ enum Done {
 }
 
 impl State {
+    /// A block's items, or with the native segmenter none: it takes each piece of them as the
+    /// scan hands it over (segmenting while the next lines are scanned).
     fn scan(&mut self, table: &Table, block: &[u8]) -> Result<Vec<Item>, String> {
-        let redact = &self.redact;
-        let items = self.input.scan(&scan::pool(), table, block, |text| {
-            redact_in_python(redact, text)
-        })?;
-        Ok(self.segmented(table, items))
+        let State {
+            input,
+            redact,
+            segmenter,
+            refused,
+        } = self;
+        let mut kept = Vec::new();
+        input.scan_each(
+            &scan::pool(),
+            table,
+            block,
+            |text| redact_in_python(redact, text),
+            |mut items| match segmenter {
+                Some(seg) => segment_into(seg, refused, table, items),
+                None => kept.append(&mut items),
+            },
+        )?;
+        Ok(kept)
     }
 
-    /// The items, or with the native segmenter none: it takes them (and stops at the first it
-    /// cannot segment as Python does).
+    /// The items, or with the native segmenter none: it takes them.
     fn segmented(&mut self, table: &Table, items: Vec<Item>) -> Vec<Item> {
-        let Some(seg) = &mut self.segmenter else {
-            return items;
-        };
-        if self.refused.is_none() {
-            if let Err(segment::NotPorted(why)) = seg.feed(table, items) {
-                self.refused = Some(why);
+        match &mut self.segmenter {
+            Some(seg) => {
+                segment_into(seg, &mut self.refused, table, items);
+                Vec::new()
             }
+            None => items,
         }
-        Vec::new()
     }
 
     /// The input ended: the last items, and the segmenter's end.
@@ -126,6 +138,21 @@ impl State {
             }
         }
         rest
+    }
+}
+
+/// `items` into the native segmenter, which stops at the first it cannot segment as Python does
+/// (`refused` says why; what comes after is dropped: Python segments the input again).
+fn segment_into(
+    seg: &mut segment::Segmenter,
+    refused: &mut Option<String>,
+    table: &Table,
+    items: Vec<Item>,
+) {
+    if refused.is_none() {
+        if let Err(segment::NotPorted(why)) = seg.feed(table, items) {
+            *refused = Some(why);
+        }
     }
 }
 

@@ -1,8 +1,9 @@
 //! Lines -> events and activities: comfylog/parse/parser.py and traceback.py, in two halves.
 //!
-//! `scan_block` does the work of each line that depends on nothing before it (decoding,
-//! cleaning, the prefix, tqdm states, the message table) and may run on many lines at once;
-//! `Parser::feed` then takes the lines in order and keeps what spans lines: the time-only clock,
+//! `scan_line` does the work of each line that depends on nothing before it (decoding,
+//! cleaning, the prefix, tqdm states, the message table), a piece of lines at a time on the
+//! pool's threads; `Parser::feed` takes the pieces in order on the thread that scans the block,
+//! while later pieces are still being scanned, and keeps what spans lines: the time-only clock,
 //! progress bars, tracebacks, runs of lowvram module lines and activity runs. What it emits is
 //! what parser.py emits, item for item, in the same order.
 
@@ -13,7 +14,6 @@ use crate::progress;
 use crate::pytext::{self, compile, head_chars};
 use crate::table::{Phase, Role, Table};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
-use rayon::prelude::*;
 use regex::Regex;
 use std::borrow::Cow;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -169,42 +169,89 @@ impl Input {
         }
     }
 
-    /// The items of a block of whole lines (the last may lack its newline), in order: decoded and
-    /// scanned on `pool`'s threads, then parsed. A line holding a redaction needle goes through
-    /// `redact` (its clean text -> the redacted text) before anything reads it.
+    /// The items of a block of whole lines (the last may lack its newline), in order (`scan_each`'s
+    /// pieces joined).
     pub fn scan(
         &mut self,
         pool: &rayon::ThreadPool,
         table: &Table,
         block: &[u8],
-        mut redact: impl FnMut(String) -> Result<String, String>,
+        redact: impl FnMut(String) -> Result<String, String>,
     ) -> Result<Vec<Item>, String> {
+        let mut items = Vec::new();
+        self.scan_each(pool, table, block, redact, |mut piece| {
+            items.append(&mut piece)
+        })?;
+        Ok(items)
+    }
+
+    /// The items of a block of whole lines (the last may lack its newline), handed to `each` in
+    /// order a piece of lines at a time: the lines are decoded and scanned on `pool`'s threads
+    /// while this thread parses (and `each` takes) the pieces before them, so the ordered half
+    /// and whatever `each` does (the segmenter) overlap the order-free half instead of waiting for
+    /// the whole block. A line holding a redaction needle goes through `redact` (its clean text ->
+    /// the redacted text) before anything reads it.
+    pub fn scan_each(
+        &mut self,
+        pool: &rayon::ThreadPool,
+        table: &Table,
+        block: &[u8],
+        mut redact: impl FnMut(String) -> Result<String, String>,
+        mut each: impl FnMut(Vec<Item>),
+    ) -> Result<(), String> {
         let text = clean::decode(block, &mut self.counts);
-        let (scans, found) = scan_block_in(
+        let lines = if text.is_empty() {
+            Vec::new()
+        } else {
+            split_lines(text.strip_suffix('\n').unwrap_or(&text))
+        };
+        let first = self.lines + 1;
+        self.lines += lines.len() as u64;
+        let Input {
+            parser,
+            counts,
+            redaction,
+            memos,
+            ..
+        } = self;
+        let redaction = redaction.as_ref();
+        // a piece's scans through the ordered half, the redactor first where a line needs it
+        let mut parse =
+            |scans: Vec<Scan<'_>>, memos: &Mutex<Vec<SegmentMemo>>| -> Result<(), String> {
+                let mut items = Vec::new();
+                for scan in scans {
+                    let line = match scan {
+                        Scan::Ready(line) => line,
+                        Scan::Redact(number, cleaned) => {
+                            let redacted = redact(cleaned)?;
+                            let mut memo = memo_of(&mut lock(memos), table);
+                            let line = scan_clean(table, number, Cow::Owned(redacted), &mut memo);
+                            lock(memos).push(memo);
+                            line
+                        }
+                    };
+                    parser.feed(table, line, &mut items);
+                }
+                each(items);
+                Ok(())
+            };
+        let shared = Mutex::new(std::mem::take(memos));
+        let result = scan_pieces_in_order(
             pool,
             table,
-            &text,
-            self.lines + 1,
-            self.redaction.as_ref(),
-            &mut self.memos,
+            first,
+            &lines,
+            redaction,
+            &shared,
+            |scans, found| {
+                counts.add(&found);
+                parse(scans, &shared)
+            },
         );
-        self.counts.add(&found);
-        self.lines += scans.len() as u64;
-        let mut items = Vec::new();
-        for scan in scans {
-            let line = match scan {
-                Scan::Ready(line) => line,
-                Scan::Redact(number, cleaned) => {
-                    let redacted = redact(cleaned)?;
-                    let mut memo = memo_of(&mut self.memos, table);
-                    let line = scan_clean(table, number, Cow::Owned(redacted), &mut memo);
-                    self.memos.push(memo);
-                    line
-                }
-            };
-            self.parser.feed(table, line, &mut items);
-        }
-        Ok(items)
+        *memos = shared
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        result
     }
 
     /// The end of the input: what is still open.
@@ -245,9 +292,9 @@ pub fn pool() -> Arc<rayon::ThreadPool> {
     pool
 }
 
-/// Decode, clean and scan a block of whole lines (the last may lack its newline); lines are
-/// numbered from `first`. Uses every core for big blocks; the result is the serial one. `memos`
-/// are the input's memos (one per piece scanned at once), kept from block to block.
+/// The scans of a block's text (whole lines, the last may lack its newline), lines numbered from
+/// `first`, in order, and their counters: `Input::scan_each`'s order-free half alone (for tests;
+/// the result is the serial one whatever the threads). `memos` are the input's memos.
 pub fn scan_block<'a>(
     table: &Table,
     text: &'a str,
@@ -272,74 +319,103 @@ pub fn scan_block_in<'a>(
     } else {
         split_lines(text.strip_suffix('\n').unwrap_or(text))
     };
-    if lines.len() <= LINES_PER_TASK {
-        // one piece: scanned here, without waking the pool (a small log's whole input)
-        let mut counts = Counts::default();
-        let mut memo = memo_of(memos, table);
-        let scans = lines
-            .iter()
-            .enumerate()
-            .map(|(j, line)| {
-                let number = first + j as u64;
-                scan_line(table, number, line, &mut counts, redaction, &mut memo)
-            })
-            .collect();
-        memos.push(memo);
-        return (scans, counts);
-    }
-    let shared = Mutex::new((std::mem::take(memos), Counts::default()));
-    let mut out = Vec::with_capacity(lines.len());
-    pool.install(|| {
-        lines
-            .par_iter()
-            .enumerate()
-            .with_min_len(LINES_PER_TASK)
-            .map_init(
-                || Piece {
-                    memo: memo_of(&mut lock(&shared).0, table),
-                    counts: Counts::default(),
-                    shared: &shared,
-                },
-                |piece, (j, line)| {
-                    let number = first + j as u64;
-                    scan_line(
-                        table,
-                        number,
-                        line,
-                        &mut piece.counts,
-                        redaction,
-                        &mut piece.memo,
-                    )
-                },
-            )
-            .collect_into_vec(&mut out);
-    });
-    let (kept, counts) = shared
+    let shared = Mutex::new(std::mem::take(memos));
+    let (mut scans, mut counts) = (Vec::with_capacity(lines.len()), Counts::default());
+    let taken = scan_pieces_in_order(
+        pool,
+        table,
+        first,
+        &lines,
+        redaction,
+        &shared,
+        |mut piece, found| {
+            scans.append(&mut piece);
+            counts.add(&found);
+            Ok(())
+        },
+    );
+    taken.expect("collecting scans cannot fail");
+    *memos = shared
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    *memos = kept;
-    (out, counts)
+    (scans, counts)
+}
+
+/// The order-free scans of a piece of `lines` (numbered from `first`), with one of the input's
+/// memos (`memos`), and the piece's counters.
+fn scan_piece<'a>(
+    table: &Table,
+    first: u64,
+    lines: &[&'a str],
+    redaction: Option<&Redaction>,
+    memos: &Mutex<Vec<SegmentMemo>>,
+) -> (Vec<Scan<'a>>, Counts) {
+    let mut memo = memo_of(&mut lock(memos), table);
+    let mut counts = Counts::default();
+    let scans = lines
+        .iter()
+        .enumerate()
+        .map(|(j, line)| {
+            let number = first + j as u64;
+            scan_line(table, number, line, &mut counts, redaction, &mut memo)
+        })
+        .collect();
+    lock(memos).push(memo);
+    (scans, counts)
+}
+
+/// `lines` (numbered from `first`) scanned a piece of LINES_PER_TASK at a time on `pool`'s
+/// threads, each piece's scans handed to `take` on this thread in the lines' order as soon as it
+/// and the pieces before it are scanned. The first error `take` returns stops the handing (the
+/// pieces being scanned are still waited for) and is returned.
+fn scan_pieces_in_order<'a>(
+    pool: &rayon::ThreadPool,
+    table: &Table,
+    first: u64,
+    lines: &[&'a str],
+    redaction: Option<&Redaction>,
+    memos: &Mutex<Vec<SegmentMemo>>,
+    mut take: impl FnMut(Vec<Scan<'a>>, Counts) -> Result<(), String>,
+) -> Result<(), String> {
+    if lines.len() <= LINES_PER_TASK {
+        // one piece: scanned here, without waking the pool (a small log's whole input)
+        let (scans, counts) = scan_piece(table, first, lines, redaction, memos);
+        return take(scans, counts);
+    }
+    let pieces: Vec<&[&'a str]> = lines.chunks(LINES_PER_TASK).collect();
+    let mut waiting: Vec<Option<(Vec<Scan<'a>>, Counts)>> = Vec::new();
+    waiting.resize_with(pieces.len(), || None);
+    let mut result = Ok(());
+    // in_place_scope: this thread (no worker of the pool) takes the pieces while the pool scans
+    pool.in_place_scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        for (k, piece) in pieces.iter().enumerate() {
+            let sender = sender.clone();
+            let start = first + (k * LINES_PER_TASK) as u64;
+            scope.spawn(move |_| {
+                // the receiver is gone only when an error stopped the handing: nothing to do
+                let _ = sender.send((k, scan_piece(table, start, piece, redaction, memos)));
+            });
+        }
+        drop(sender);
+        let mut next = 0;
+        for (k, scanned) in receiver {
+            waiting[k] = Some(scanned);
+            while let Some((scans, counts)) = waiting.get_mut(next).and_then(Option::take) {
+                next += 1;
+                result = take(scans, counts);
+                if result.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    result
 }
 
 /// One of the input's memos for a piece to scan with (a new one of `table` if all are in use).
 fn memo_of(memos: &mut Vec<SegmentMemo>, table: &Table) -> SegmentMemo {
     memos.pop().unwrap_or_else(|| SegmentMemo::new(table))
-}
-
-/// What one piece of a block scanned at once borrows: a memo of the input's, and its counters,
-/// given back (the counters added up) when the piece is done.
-struct Piece<'p> {
-    memo: SegmentMemo,
-    counts: Counts,
-    shared: &'p Mutex<(Vec<SegmentMemo>, Counts)>,
-}
-
-impl Drop for Piece<'_> {
-    fn drop(&mut self) {
-        let mut shared = lock(self.shared);
-        shared.0.push(self.memo.take());
-        shared.1.add(&self.counts);
-    }
 }
 
 /// `body.split('\n')`, into a Vec sized for lines of about 64 bytes at first.
