@@ -10,7 +10,7 @@ from ...model import ErrorRecord, Evidence, Finding
 from ...text import listing, plural
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip, event_line
-from ..facts import Facts, platform_of
+from ..facts import Facts, on_cpu, platform_of
 from ..hints import OWN_WORDS_ADVICE, own_words_advice
 from ..node_imports import node_import_errors
 from ..packages import missing_module, package_of
@@ -92,6 +92,18 @@ ADVICE_NO_FILE = Advice("The workflow names model files that are not in ComfyUI'
 #: ``load_torch_file(None)``: a loader's file name that ``folder_paths.get_full_path`` did not find.
 NO_FILE_ERROR = "'NoneType' object has no attribute 'lower'"
 NO_FILE_FRAME = ":load_torch_file"
+#: How the Windows portable build sets it: its start line is in `run_cpu.bat`.
+WINDOWS_HIDE_GPU = " (Windows: `set CUDA_VISIBLE_DEVICES=-1` in `run_cpu.bat`, before its start line)"
+ADVICE_CUDA_ON_CPU = Advice(
+    "ComfyUI runs on the CPU here (`Device: cpu`{where}), yet {who} put its work on a CUDA GPU, and the GPU failed it "
+    "(`{error}`): `--cpu` moves only ComfyUI's own models, and libraries that choose their own device (ultralytics, "
+    "for one) take the GPU whenever PyTorch sees one. Hide the GPU from PyTorch so that every node stays on the CPU: "
+    "set the environment variable `CUDA_VISIBLE_DEVICES=-1` before ComfyUI starts{windows}; or get the GPU working "
+    "and start ComfyUI without `--cpu`",
+    {"where": ", vram state DISABLED on line N", "who": "`NODE` (or a library it calls)", "error": "the CUDA error",
+     "windows": WINDOWS_HIDE_GPU})
+#: PyTorch's prefix for an error the CUDA runtime returned (c10/cuda/CUDAException): only code on a CUDA GPU gets one.
+CUDA_ERROR = "CUDA error: "
 ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that node's code is CUDA-only; look for a "
                           "version or fork that supports MPS, or use another node", {"node": "the custom node"})
 
@@ -104,7 +116,7 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
     advice=(*OWN_WORDS_ADVICE, ADVICE_TORCH_API, ADVICE_NO_FILE, ADVICE_DAMAGED_FILE, ADVICE_WRONG_FILE, ADVICE_SHAPES,
             ADVICE_BAD_URL, ADVICE_OBJECT_INFO, ADVICE_ROOT_MODULE, ADVICE_MODULE,
             ADVICE_MODULE_PART, ADVICE_NODE,
-            ADVICE_READ, ADVICE_FRAMES, ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY),
+            ADVICE_READ, ADVICE_FRAMES, ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY, ADVICE_CUDA_ON_CPU),
 )
 def _exception(facts: Facts) -> list[Finding]:
     failed = facts.failed_startups()  # their exceptions are the start-up failure's cause (startup-failed)
@@ -175,6 +187,10 @@ def _exception(facts: Facts) -> list[Finding]:
             urls = dict.fromkeys(m.group(1) for g in distinct for e in g if e.node == f.node
                                  for m in [BAD_URL_RE.search(e.error)] if m is not None)
             item = ADVICE_BAD_URL(node=f.node, urls=" and ".join(f"`{clip(url, 80)!r}`" for url in urls))
+        elif CUDA_ERROR in f.error and (on_cpu_advice := _cuda_on_cpu(facts, f)) is not None:
+            if f.node is not None:
+                told_nodes.add(f.node)
+            item = on_cpu_advice
         elif f.cuda_only and mac and f.node:
             item = ADVICE_CUDA_ONLY(node=f.node)
         elif f.node and any(n in f.error for n in NETWORK_ERRORS):
@@ -250,6 +266,22 @@ def _file_place(facts: Facts, f: Failure) -> str:
         linked = " and ".join(f"`{ev.fields['path']}` ({facts.lines_ref(ev.source, ev.line)})" for ev in paths[:2])
         return f"{where or ' loaded'} from {named}, here {linked},"
     return f"{where or ' loaded'} from {named}"
+
+
+def _cuda_on_cpu(facts: Facts, f: Failure) -> str | None:
+    """A CUDA error in a run on the CPU: the node (or a library under it) took the GPU that ``--cpu`` left to PyTorch
+    (008: Impact-Pack's ultralytics detector, `weights.to(device)` with ultralytics' default device, after 5:36 h of
+    sampling on the CPU). ComfyUI's ``--cpu`` sets only its own model management's device."""
+    run = facts.run_at(f.record.source, f.record.line)
+    if run is None or not on_cpu(run):
+        return None
+    state = next((ev for ev in facts.run_events(EventKind.VRAM_STATE, run) if ev.fields.get("state") == "DISABLED"),
+                 None)
+    where = f", vram state DISABLED on {facts.lines_ref(state.source, state.line)}" if state is not None else ""
+    return ADVICE_CUDA_ON_CPU(
+        where=where, who=f"`{f.node}` (or a library it calls)" if f.node else "the code that failed",
+        error=clip(f.error.split(CUDA_ERROR, 1)[1].strip(), 80),
+        windows=WINDOWS_HIDE_GPU if platform_of(facts, run) == "windows" else "")
 
 
 def _no_file_advice(facts: Facts, groups: list[list[Failure]]) -> str | None:
