@@ -162,6 +162,9 @@ def _exception(facts: Facts) -> list[Finding]:
         if own is not None and own not in advice and len(advice) < cap:
             advice.append(own)
     told_nodes: set[str] = set()
+    # A failure whose cause is named (a missing file, PyTorch's API, a CUDA error on the CPU...) needs no general
+    # word after it; ADVICE_INPUTS is said only where some failure got none (or more than three are listed).
+    unnamed = len(distinct) > 3
     for group in distinct[:3]:
         f = group[0]
         torch_api = _torch_api(facts, f)
@@ -206,11 +209,13 @@ def _exception(facts: Facts) -> list[Finding]:
         elif f.module:
             item = ADVICE_MODULE(package=package_of(f.module))
         elif f.node:
+            unnamed = True
             if f.node in told_nodes:
                 continue  # one line per node: the first of its exceptions to look up
             told_nodes.add(f.node)
             item = ADVICE_NODE(node=f.node, error=f.exc_type or clip(f.error, 60))
         else:
+            unnamed = True
             continue
         if item not in advice:
             advice.append(item)
@@ -218,10 +223,10 @@ def _exception(facts: Facts) -> list[Finding]:
     missing = _no_file_advice(facts, distinct)
     if missing is not None:
         advice.insert(0, missing)
-    if not any(f.node or f.frame or f.node_class for group in distinct for f in group):
+    if unnamed and not any(f.node or f.frame or f.node_class for group in distinct for f in group):
         traced = next((f for group in distinct for f in group if f.frames), None)
         advice.append(_frames_advice(traced.frames) if traced is not None else ADVICE_READ())
-    if not described:
+    if not described and unnamed:
         advice.append(ADVICE_INPUTS())
     if described and not prompts:
         classes = list(dict.fromkeys(f.node_class for group in distinct for f in group if f.node_class))
