@@ -445,6 +445,25 @@ def test_exception_validation_and_imports() -> None:
     assert "slow-import" not in found and "Manager's prestartup installs" in found["slow-prestartup"].advice[0]
 
 
+@pytest.mark.parametrize("caller", ["nodes.py:load_checkpoint", "sd.py:load_checkpoint_guess_config"])
+def test_a_checkpoint_loader_without_its_file_is_matched_to_the_ckpt_name_refused(caller: str) -> None:
+    # CheckpointLoaderSimple's function is load_checkpoint (over ComfyUI's load_checkpoint_guess_config, the frame that
+    # calls load_torch_file(None)) and its input ckpt_name: "checkpoint" never matched "ckpt_name", so the missing-file
+    # advice named no file for a checkpoint (review stop22 C7). 016's first prompt refused one (line 55); its own
+    # failure is IPAdapter's, so the checkpoint loader's matching is asked directly on that prompt's lines.
+    from comfylog.diagnose.rules import exception
+
+    report = analyze(corpus_log("016"))
+    facts = Facts(report)
+    first = next(e for e in report.errors if e.kind == "exception" and e.prompt == 0)
+    refused = exception._refused_file(facts, first, caller)
+    assert refused == ("line 55: its prompt's validation refused "
+                       "`ckpt_name: 'SD1.5/epicrealism_naturalSin.safetensors'`"), refused
+    # the loaders 016 did match keep their files
+    assert "ipadapter_file: 'ip-adapter-plus_sd15.bin'" in exception._refused_file(
+        facts, first, "IPAdapterPlus.py:load_ipadapter_model")
+
+
 def test_pasted_text_cites_what_it_can_without_reading_files() -> None:
     corpus_or_skip()
     text = (SCENARIOS / "runpod-wan-oom-restart.log").read_text(encoding="utf-8")

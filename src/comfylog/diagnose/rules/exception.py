@@ -89,6 +89,9 @@ ADVICE_NO_FILE = Advice("The workflow names model files that are not in ComfyUI'
                         "path back for them (`'NoneType' object has no attribute 'lower'` in `load_torch_file`), in "
                         "{callers}. Put each file there, or pick one that exists in the node; updating the node does "
                         "not help", {"callers": "the loader (and the file its prompt's validation refused)"})
+#: Loaders whose input is named otherwise than their function: ``load_checkpoint`` (and ComfyUI's
+#: ``sd.py:load_checkpoint_guess_config`` under it) reads ``ckpt_name``, ``sd.py:load_diffusion_model`` ``unet_name``.
+INPUT_STEMS = {"checkpoint": "ckpt", "diffusion": "unet"}
 #: ``load_torch_file(None)``: a loader's file name that ``folder_paths.get_full_path`` did not find.
 NO_FILE_ERROR = "'NoneType' object has no attribute 'lower'"
 NO_FILE_FRAME = ":load_torch_file"
@@ -319,6 +322,7 @@ def _refused_file(facts: Facts, record: ErrorRecord, caller: str) -> str:
     if prompt is None:
         return ""
     stem = caller.rsplit(":", 1)[-1].removeprefix("load_").split("_")[0].replace("_", "")
+    stem = INPUT_STEMS.get(stem, stem)
     if not stem:
         return ""
     for ev in facts.between(EventKind.VALIDATION_DETAIL, record.source, prompt.line, record.line):
