@@ -183,9 +183,7 @@ def _exception(facts: Facts) -> list[Finding]:
         elif STATE_DICT_ERROR in f.error:
             item = ADVICE_WRONG_FILE(target=f.error.split(STATE_DICT_ERROR, 1)[1].strip().rstrip(":") or "the model")
         elif any(e in f.error for e in SHAPE_ERRORS):
-            models = _sampling_models(facts, f.record)
-            item = ADVICE_SHAPES(detail=clip(f.error.split(": ", 1)[-1], 140),
-                                 models=f" (this prompt loaded {models})" if models else "")
+            item = ADVICE_SHAPES(detail=clip(f.error.split(": ", 1)[-1], 140), models=_models_loaded(facts, f.record))
         elif f.node and BAD_URL_RE.search(f.error):
             if f.node in told_nodes:
                 continue
@@ -410,15 +408,25 @@ def _torch_api(facts: Facts, f: Failure) -> str | None:
 
 #: Loads that are not the model that samples: text encoders, VAEs, vision encoders.
 NOT_SAMPLING = ("Clip", "CLIP", "TEModel", "AutoencoderKL", "VAE", "Vae", "Vision")
+#: Of those, the text encoders (``FluxClipModel_``, ``SDXLClipModel``, ``WanTEModel``), not CLIP vision.
+TEXT_ENCODERS = ("Clip", "CLIP", "TEModel")
 
 
-def _sampling_models(facts: Facts, record: ErrorRecord) -> str:
-    """The models the failing prompt loaded that sample (not its text encoders or VAE): ``Lumina2``."""
+def _models_loaded(facts: Facts, record: ErrorRecord) -> str:
+    """What the failing prompt loaded to sample and to encode its text, as words for ADVICE_SHAPES: `` (this prompt
+    loaded `Lumina2` to sample, with the text encoder `FluxClipModel_`)`` (037: a 4096-wide Flux encoding into
+    Z-Image's 2560-wide model); "" when it loaded neither."""
     prompt = next(iter(facts.prompts_by_index([record.prompt])), None) if record.prompt is not None else None
     if prompt is None:
         return ""
-    names = [ld.model for ld in facts.loads_of(prompt) if ld.model and not any(n in ld.model for n in NOT_SAMPLING)]
-    return ", ".join(f"`{name}`" for name in dict.fromkeys(names))
+    names = list(dict.fromkeys(ld.model for ld in facts.loads_of(prompt) if ld.model))
+    sampling = [n for n in names if not any(part in n for part in NOT_SAMPLING)]
+    encoders = [n for n in names if any(part in n for part in TEXT_ENCODERS) and "Vision" not in n]
+    said = ", ".join(f"`{n}`" for n in sampling) + (" to sample" if sampling and encoders else "")
+    if encoders:
+        said += (", with " if said else "") + ("the text encoder " if len(encoders) == 1 else "the text encoders ")
+        said += ", ".join(f"`{n}`" for n in encoders)
+    return f" (this prompt loaded {said})" if said else ""
 
 
 def _node_types(classes: list[str]) -> str:
