@@ -8,11 +8,13 @@ the weights stream in during sampling.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from statistics import median
 
-from ..events import EventKind
+from ..events import EventKind, Phase
 from ..model import Load, Prompt, Run
-from .facts import Facts
+from .facts import LONG_LOAD_S, Facts
 
 #: Below this rate (MB/s) a load is far slower than a local disk (slow-load's threshold).
 SLOW_MB_S = 200.0
@@ -114,3 +116,65 @@ def pinned_prompts(facts: Facts) -> set[int]:
             if first.rate < SLOW_MB_S:  # as slow as the reloads: the same cause, not the disk
                 claimed.add(first.prompt.index)
     return claimed
+
+
+#: An untimed prompt is compared only with prompts whose sampling took this close to its own (ratio).
+SAME_WORK_RATIO = 1.5
+
+
+@dataclass(frozen=True, slots=True)
+class EstimatedLoad:
+    """A prompt of a log without usable timestamps that loaded (complete loads only) and sampled, against the
+    prompts of its run that loaded nothing and sampled about as long: its time beyond theirs outside sampling is
+    taken as its load time (an estimate, said as one)."""
+
+    prompt: Prompt
+    #: MB of its ``loaded completely`` lines (0.0 where they give no size: ComfyUI before 2024 printed none).
+    mb: float
+    seconds: float
+    #: How many prompts it was compared with, and their median seconds outside sampling.
+    compared: int
+    usual: float
+
+    @property
+    def slow(self) -> bool:
+        """Slow storage by slow-load's measure (its thresholds: MIN_MB, LONG_LOAD_S, SLOW_MB_S): slow-load's."""
+        return self.mb >= MIN_MB and self.seconds >= LONG_LOAD_S and self.mb / self.seconds < SLOW_MB_S
+
+
+def estimated_loads(facts: Facts) -> list[EstimatedLoad]:
+    """The load times of a log without usable timestamps, estimated (EstimatedLoad); once per report (slow-load and
+    first-load ask)."""
+    return facts.once("estimated_loads", lambda: _estimated_loads(facts))
+
+
+def _estimated_loads(facts: Facts) -> list[EstimatedLoad]:
+    loaded: list[tuple[Prompt, float]] = []  # (prompt, its MB): load time unknown
+    rest: dict[int, list[tuple[float, float]]] = {}  # run -> (sampling s, other s) of prompts that loaded nothing
+    for prompt in facts.report.prompts:
+        if not prompt.estimated or prompt.status != "ok" or prompt.total_s is None:
+            continue
+        inference = prompt.phases.inference or 0.0
+        if prompt.phases.load == 0.0 and prompt.phases.other is not None and inference > 0:
+            rest.setdefault(prompt.run, []).append((inference, prompt.phases.other))
+        elif prompt.phases.load is None and inference > 0 and not prompt.lowvram_module_loads:
+            loads = facts.loads_of(prompt)
+            if loads and all(ld.kind == "complete" for ld in loads) and not any(
+                    b.is_loading for b in facts.bars_of(prompt)):
+                loaded.append((prompt, weights_mb(loads)))
+    found = []
+    for prompt, mb in loaded:
+        inference = prompt.phases.inference or 0.0
+        alike = [other for sampling, other in rest.get(prompt.run, ())
+                 if 1 / SAME_WORK_RATIO <= sampling / inference <= SAME_WORK_RATIO]
+        if not alike:
+            continue
+        usual = median(alike)
+        load_s = (prompt.total_s or 0.0) - inference - prompt.phases.seconds(Phase.WAIT) - usual
+        found.append(EstimatedLoad(prompt, mb, load_s, len(alike), usual))
+    return found
+
+
+def weights_mb(loads: Iterable[Load]) -> float:
+    """MB of weights the loads moved; old builds' ``loaded completely 9.5367431640625e+25`` (no size) left out."""
+    return sum(ld.loaded_mb or 0.0 for ld in loads if (ld.loaded_mb or 0) < 1e9)
