@@ -12,6 +12,7 @@ from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip, event_line
 from ..facts import Facts, on_cpu, platform_of
 from ..hints import OWN_WORDS_ADVICE, own_words_advice
+from ..model_kinds import encodes_text, samples
 from ..node_imports import node_import_errors
 from ..packages import missing_module, package_of
 from ..pytorch import ADVICE_TORCH_API, TORCH_API, TORCH_FRAMES, innermost_caller, torch_api_advice
@@ -406,12 +407,6 @@ def _torch_api(facts: Facts, f: Failure) -> str | None:
     return torch_api_advice(f.error, facts.run_at(f.record.source, f.record.line), f.node, f.frame)
 
 
-#: Loads that are not the model that samples: text encoders, VAEs, vision encoders.
-NOT_SAMPLING = ("Clip", "CLIP", "TEModel", "AutoencoderKL", "VAE", "Vae", "Vision")
-#: Of those, the text encoders (``FluxClipModel_``, ``SDXLClipModel``, ``WanTEModel``), not CLIP vision.
-TEXT_ENCODERS = ("Clip", "CLIP", "TEModel")
-
-
 def _models_loaded(facts: Facts, record: ErrorRecord) -> str:
     """What the failing prompt loaded to sample and to encode its text, as words for ADVICE_SHAPES: `` (this prompt
     loaded `Lumina2` to sample, with the text encoder `FluxClipModel_`)`` (037: a 4096-wide Flux encoding into
@@ -420,8 +415,8 @@ def _models_loaded(facts: Facts, record: ErrorRecord) -> str:
     if prompt is None:
         return ""
     names = list(dict.fromkeys(ld.model for ld in facts.loads_of(prompt) if ld.model))
-    sampling = [n for n in names if not any(part in n for part in NOT_SAMPLING)]
-    encoders = [n for n in names if any(part in n for part in TEXT_ENCODERS) and "Vision" not in n]
+    sampling = [n for n in names if samples(n)]
+    encoders = [n for n in names if encodes_text(n)]
     said = ", ".join(f"`{n}`" for n in sampling) + (" to sample" if sampling and encoders else "")
     if encoders:
         said += (", with " if said else "") + ("the text encoder " if len(encoders) == 1 else "the text encoders ")
