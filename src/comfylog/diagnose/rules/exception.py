@@ -106,6 +106,21 @@ ADVICE_CUDA_ON_CPU = Advice(
     "and start ComfyUI without `--cpu`",
     {"where": ", vram state DISABLED on line N", "who": "`NODE` (or a library it calls)", "error": "the CUDA error",
      "windows": WINDOWS_HIDE_GPU})
+ADVICE_NO_DETECTOR = Advice(
+    "`{placeholder}` is the empty detector Impact Pack's detector providers give for a model that cannot do that "
+    "kind of detection ({kind}): the workflow connects that output to a node that uses it. {fix}",
+    {"placeholder": "NO_SEGM_DETECTOR", "kind": "the SEGM_DETECTOR output of a `bbox/` model",
+     "fix": "Connect a provider of the right kind there, or leave the input empty"})
+#: Impact Pack's placeholders (``NO_SEGM_DETECTOR``: UltralyticsDetectorProvider's SEGM_DETECTOR for a ``bbox/`` model;
+#: ``NO_BBOX_DETECTOR``: MMDetDetectorProvider's BBOX_DETECTOR for a ``segm/`` one), and what fits instead.
+NO_DETECTOR = {
+    "NO_SEGM_DETECTOR": ("the SEGM_DETECTOR output of a `bbox/` model",
+                         "Give that input (FaceDetailer's `segm_detector_opt`, for one) a provider loaded with a "
+                         "`segm/` model, or leave it empty"),
+    "NO_BBOX_DETECTOR": ("the BBOX_DETECTOR output of a `segm/` model",
+                         "Give that input a provider loaded with a `bbox/` model"),
+}
+NO_DETECTOR_RE = re.compile(r"'(NO_(?:SEGM|BBOX)_DETECTOR)' object has no attribute")
 #: PyTorch's prefix for an error the CUDA runtime returned (c10/cuda/CUDAException): only code on a CUDA GPU gets one.
 CUDA_ERROR = "CUDA error: "
 ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that node's code is CUDA-only; look for a "
@@ -120,7 +135,8 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
     advice=(*OWN_WORDS_ADVICE, ADVICE_TORCH_API, ADVICE_NO_FILE, ADVICE_DAMAGED_FILE, ADVICE_WRONG_FILE, ADVICE_SHAPES,
             ADVICE_BAD_URL, ADVICE_OBJECT_INFO, ADVICE_ROOT_MODULE, ADVICE_MODULE,
             ADVICE_MODULE_PART, ADVICE_NODE,
-            ADVICE_READ, ADVICE_FRAMES, ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY, ADVICE_CUDA_ON_CPU),
+            ADVICE_READ, ADVICE_FRAMES, ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY, ADVICE_CUDA_ON_CPU,
+            ADVICE_NO_DETECTOR),
 )
 def _exception(facts: Facts) -> list[Finding]:
     failed = facts.failed_startups()  # their exceptions are the start-up failure's cause (startup-failed)
@@ -192,6 +208,9 @@ def _exception(facts: Facts) -> list[Finding]:
             urls = dict.fromkeys(m.group(1) for g in distinct for e in g if e.node == f.node
                                  for m in [BAD_URL_RE.search(e.error)] if m is not None)
             item = ADVICE_BAD_URL(node=f.node, urls=" and ".join(f"`{clip(url, 80)!r}`" for url in urls))
+        elif (placeholder := NO_DETECTOR_RE.search(f.error)) is not None:
+            kind, fix = NO_DETECTOR[placeholder.group(1)]
+            item = ADVICE_NO_DETECTOR(placeholder=placeholder.group(1), kind=kind, fix=fix)
         elif CUDA_ERROR in f.error and (on_cpu_advice := _cuda_on_cpu(facts, f)) is not None:
             if f.node is not None:
                 told_nodes.add(f.node)
