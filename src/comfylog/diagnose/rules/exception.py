@@ -121,6 +121,14 @@ NO_DETECTOR = {
                          "Give that input a provider loaded with a `bbox/` model"),
 }
 NO_DETECTOR_RE = re.compile(r"'(NO_(?:SEGM|BBOX)_DETECTOR)' object has no attribute")
+ADVICE_NO_INPUT_FILE = Advice("`{loader}` could not open {file}: the workflow names an input file that is not there. "
+                              "Put it in ComfyUI's `input` folder (or upload it again in the node), or pick one that "
+                              "exists", {"loader": "LoadImage's load_image", "file": "the file"})
+#: Loaders of input files (ComfyUI's LoadImage / LoadImageMask: ``nodes.py:load_image``), whose missing file is the
+#: workflow's input, not the node's fault.
+INPUT_LOADERS = (":load_image",)
+#: ``[Errno 2] No such file or directory: 'PATH'``: the path.
+NO_SUCH_FILE_RE = re.compile(r"No such file or directory: '([^']{1,300})'")
 #: PyTorch's prefix for an error the CUDA runtime returned (c10/cuda/CUDAException): only code on a CUDA GPU gets one.
 CUDA_ERROR = "CUDA error: "
 ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that node's code is CUDA-only; look for a "
@@ -136,7 +144,7 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
             ADVICE_BAD_URL, ADVICE_OBJECT_INFO, ADVICE_ROOT_MODULE, ADVICE_MODULE,
             ADVICE_MODULE_PART, ADVICE_NODE,
             ADVICE_READ, ADVICE_FRAMES, ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY, ADVICE_CUDA_ON_CPU,
-            ADVICE_NO_DETECTOR),
+            ADVICE_NO_DETECTOR, ADVICE_NO_INPUT_FILE),
 )
 def _exception(facts: Facts) -> list[Finding]:
     failed = facts.failed_startups()  # their exceptions are the start-up failure's cause (startup-failed)
@@ -208,6 +216,8 @@ def _exception(facts: Facts) -> list[Finding]:
             urls = dict.fromkeys(m.group(1) for g in distinct for e in g if e.node == f.node
                                  for m in [BAD_URL_RE.search(e.error)] if m is not None)
             item = ADVICE_BAD_URL(node=f.node, urls=" and ".join(f"`{clip(url, 80)!r}`" for url in urls))
+        elif (missing_input := _missing_input(f)) is not None:
+            item = missing_input
         elif (placeholder := NO_DETECTOR_RE.search(f.error)) is not None:
             kind, fix = NO_DETECTOR[placeholder.group(1)]
             item = ADVICE_NO_DETECTOR(placeholder=placeholder.group(1), kind=kind, fix=fix)
@@ -292,6 +302,15 @@ def _file_place(facts: Facts, f: Failure) -> str:
         linked = " and ".join(f"`{ev.fields['path']}` ({facts.lines_ref(ev.source, ev.line)})" for ev in paths[:2])
         return f"{where or ' loaded'} from {named}, here {linked},"
     return f"{where or ' loaded'} from {named}"
+
+
+def _missing_input(f: Failure) -> str | None:
+    """An input file a loader node could not open (009: LoadImage's ``input\\image.png``)."""
+    found = NO_SUCH_FILE_RE.search(f.error) if f.exc_type == "FileNotFoundError" else None
+    loader = next((frame for frame in reversed(f.frames) if frame.endswith(INPUT_LOADERS)), None)
+    if found is None or loader is None:
+        return None
+    return ADVICE_NO_INPUT_FILE(loader=loader, file=f"`{clip(found.group(1).replace(chr(92) * 2, chr(92)), 160)}`")
 
 
 def _cuda_on_cpu(facts: Facts, f: Failure) -> str | None:
