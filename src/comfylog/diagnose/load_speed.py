@@ -14,7 +14,7 @@ from statistics import median
 
 from ..events import EventKind, Phase
 from ..model import Load, Prompt, Run
-from .facts import LONG_LOAD_S, Facts
+from .facts import LONG_LOAD_S, PROMPT_GROUPS, Facts
 
 #: Below this rate (MB/s) a load is far slower than a local disk (slow-load's threshold).
 SLOW_MB_S = 200.0
@@ -120,6 +120,17 @@ def pinned_prompts(facts: Facts) -> set[int]:
 
 #: An untimed prompt is compared only with prompts whose sampling took this close to its own (ratio).
 SAME_WORK_RATIO = 1.5
+#: Estimated loads shorter than this (seconds) are judged by no rule (first-load's least; slow-load's is LONG_LOAD_S).
+ESTIMATE_MIN_S = 10.0
+#: Prompts of a log without usable timestamps that loaded (no load time) and sampled, with at least ESTIMATE_MIN_S
+#: outside sampling: the only ones an estimate can judge, filed in the index's one pass over the prompts (a group,
+#: as facts.PROMPT_GROUPS' own), so the estimate never reads the whole table.
+PROMPT_GROUPS["load_estimable"] = lambda p: (
+    p.estimated and p.status == "ok" and p.total_s is not None and p.phases.load is None
+    and bool(p.phases.inference) and not p.lowvram_module_loads
+    and p.total_s - (p.phases.inference or 0.0) - p.phases.seconds(Phase.WAIT) >= ESTIMATE_MIN_S)
+#: Each is compared with the prompts this near it (by index, either side) in its run.
+NEIGHBOURS = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,29 +160,27 @@ def estimated_loads(facts: Facts) -> list[EstimatedLoad]:
 
 
 def _estimated_loads(facts: Facts) -> list[EstimatedLoad]:
-    loaded: list[tuple[Prompt, float]] = []  # (prompt, its MB): load time unknown
-    rest: dict[int, list[tuple[float, float]]] = {}  # run -> (sampling s, other s) of prompts that loaded nothing
-    for prompt in facts.report.prompts:
-        if not prompt.estimated or prompt.status != "ok" or prompt.total_s is None:
-            continue
-        inference = prompt.phases.inference or 0.0
-        if prompt.phases.load == 0.0 and prompt.phases.other is not None and inference > 0:
-            rest.setdefault(prompt.run, []).append((inference, prompt.phases.other))
-        elif prompt.phases.load is None and inference > 0 and not prompt.lowvram_module_loads:
-            loads = facts.loads_of(prompt)
-            if loads and all(ld.kind == "complete" for ld in loads) and not any(
-                    b.is_loading for b in facts.bars_of(prompt)):
-                loaded.append((prompt, weights_mb(loads)))
+    """Each prompt of the ``load_estimable`` group against its neighbours (NEIGHBOURS either side, same run) that
+    loaded nothing and sampled about as long, then its loads and bars: a long log's tables are on disk, and a pass
+    over all its prompts would cost as much as the index's."""
     found = []
-    for prompt, mb in loaded:
+    for prompt in facts.prompts_in("load_estimable"):
         inference = prompt.phases.inference or 0.0
-        alike = [other for sampling, other in rest.get(prompt.run, ())
-                 if 1 / SAME_WORK_RATIO <= sampling / inference <= SAME_WORK_RATIO]
+        near = facts.prompts_by_index(range(max(0, prompt.index - NEIGHBOURS), prompt.index + NEIGHBOURS + 1))
+        alike = [other.phases.other for other in near
+                 if other.run == prompt.run and other.estimated and other.status == "ok" and other.total_s is not None
+                 and other.phases.load == 0.0 and other.phases.other is not None and other.phases.inference
+                 and 1 / SAME_WORK_RATIO <= other.phases.inference / inference <= SAME_WORK_RATIO]
         if not alike:
             continue
-        usual = median(alike)
+        usual = median(a for a in alike if a is not None)
         load_s = (prompt.total_s or 0.0) - inference - prompt.phases.seconds(Phase.WAIT) - usual
-        found.append(EstimatedLoad(prompt, mb, load_s, len(alike), usual))
+        if load_s < ESTIMATE_MIN_S:
+            continue
+        loads = facts.loads_of(prompt)
+        if loads and all(ld.kind == "complete" for ld in loads) and not any(
+                b.is_loading for b in facts.bars_of(prompt)):
+            found.append(EstimatedLoad(prompt, weights_mb(loads), load_s, len(alike), usual))
     return found
 
 

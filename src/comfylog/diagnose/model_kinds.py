@@ -3,8 +3,9 @@ vision encoders it loads beside the sampling model have names of their own kinds
 
 from __future__ import annotations
 
-#: Loads that are not the model that samples: text encoders, VAEs, vision encoders.
-NOT_SAMPLING = ("Clip", "CLIP", "TEModel", "AutoencoderKL", "AutoencodingEngine", "VAE", "Vae", "Vision")
+#: Loads that are not the model that samples: text encoders, VAEs, vision encoders, ControlNets.
+NOT_SAMPLING = ("Clip", "CLIP", "TEModel", "AutoencoderKL", "AutoencodingEngine", "VAE", "Vae", "Vision",
+                "ControlNet")
 #: Of those, the text encoders (``FluxClipModel_``, ``SDXLClipModel``, ``WanTEModel``), not CLIP vision.
 TEXT_ENCODERS = ("Clip", "CLIP", "TEModel")
 

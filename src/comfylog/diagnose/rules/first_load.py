@@ -9,13 +9,13 @@ from ...model import Finding, Prompt
 from ...text import dur, plural
 from ..engine import Advice, finding, rule
 from ..facts import Facts
-from ..load_speed import EstimatedLoad, estimated_loads
+from ..load_speed import ESTIMATE_MIN_S, EstimatedLoad, estimated_loads
 
 ADVICE_ONCE = Advice("Paid once per start: the prompts after it reuse the loaded models. Keep ComfyUI running between "
                      "jobs (a restart reads them again); model files on a faster local disk shorten the first load")
 #: The first prompt's estimated load must be this long (seconds), and its time outside sampling this many times the
 #: later prompts'.
-MIN_EXTRA_S = 10.0
+MIN_EXTRA_S = ESTIMATE_MIN_S
 MIN_RATIO = 2.0
 #: Load lines cited.
 MAX_LOADS_CITED = 3
@@ -68,7 +68,7 @@ def _said(facts: Facts, estimate: EstimatedLoad) -> Finding:
     where = facts.lines_ref(loads[0].source, loads[0].line, loads[-1].line)
     number = first.index + 1
     outside = estimate.seconds + estimate.usual
-    why = (f"The log's stamps cannot time the loads, but its lines show prompt {number} loading {named}"
+    why = (f"No stamps here time the loads, but the lines show prompt {number} loading {named}"
            + (f", {estimate.mb / 1024:.1f} GB in all" if estimate.mb else "") + f" ({where}). Beside its sampling "
            f"(its bars: {dur(first.phases.inference or 0.0)}) it took {dur(outside)}, while "
            f"{plural(estimate.compared, 'prompt')} of its run that sampled about as long and loaded nothing took "

@@ -103,7 +103,7 @@ def _on_network_volume(facts: Facts, volume: list[Event], partial: list[Prompt])
 
 def _estimated(facts: Facts, volume: list[Event]) -> list[Finding]:
     """Slow loading in a log without usable timestamps: a prompt that loaded weights, against the
-    prompts of the same run that loaded nothing and sampled about as long. What it took beyond their
+    prompts near it in the same run that loaded nothing and sampled about as long. What it took beyond their
     time outside sampling is taken as its load time (an estimate, said as one: load_speed.estimated_loads)."""
     slow = [(e.prompt, e.mb, e.seconds, e.compared, e.usual) for e in estimated_loads(facts) if e.slow]
     if not slow:

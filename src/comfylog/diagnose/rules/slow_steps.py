@@ -1,4 +1,4 @@
-"""Prompts whose sampler ran far slower per step than the same sampler in the run's other prompts.
+"""Prompts whose sampler ran far slower per step than the same sampler in the log's other prompts.
 
 ComfyUI logs neither the image size nor the batch, which set a step's work, so the finding says both readings: a
 larger job, or a GPU that ran slower (memory spilled out of VRAM, another program on it). Read on 003 (one Flux
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from statistics import median
 
 from ...events import Phase
-from ...model import Finding, ProgressBar, Prompt
+from ...model import Finding, ProgressBar
 from ...text import dur, listing, plural
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import Facts, platform_of
@@ -49,17 +49,18 @@ ADVICE_GPU_BUSY = Advice("If the size and batch were the same, check what else u
 @rule(
     "slow-steps", "info", Phase.INFERENCE,
     trigger=f"A sampling bar ({MIN_STEPS}+ steps, done) taking {SLOW_RATIO:.0f}x the median seconds per step, and "
-    f"{SLOW_EXTRA_S} s more, of the same sampler (same run, sampling model, place in the prompt and step count; "
+    f"{SLOW_EXTRA_S} s more, of the same sampler (same log, sampling model, place in the prompt and step count; "
     f"{MIN_GROUP}+ bars): a larger image or batch (ComfyUI logs neither), or a GPU that ran slower.",
     advice=(ADVICE_SIZE, ADVICE_SYSMEM, ADVICE_GPU_BUSY),
 )
 def _slow_steps(facts: Facts) -> list[Finding]:
-    groups: dict[tuple[int, str, int, int], _Group] = {}
-    for run in facts.report.runs:
-        model = ""  # the sampling model loaded last in the run: a warm prompt samples with it
-        for prompt in facts.prompts_of_runs((run.index,)):
-            model = _gather(facts, prompt, run.index, model, groups)
-    found = [(g, slow) for g in groups.values() if len(g.per_step) >= MIN_GROUP and (slow := g.slow())]
+    groups: dict[tuple[int, int, int], _Group] = {}
+    _gather(facts, groups)
+    found: list[tuple[_Group, _Slow]] = []
+    for rough in groups.values():
+        if len(rough.per_step) >= MIN_GROUP and rough.slow() is not None:  # a few groups at most: split by model
+            found += [(g, slow) for g in _by_model(facts, rough)
+                      if len(g.per_step) >= MIN_GROUP and (slow := g.slow()) is not None]
     if sum(s.cost for _, s in found) < MIN_COST_S:
         return []
     found.sort(key=lambda item: -item[1].cost)
@@ -72,7 +73,7 @@ def _slow_steps(facts: Facts) -> list[Finding]:
 class _Group:
     """One sampler's done bars: seconds per step, and where each bar is (prompt index, source, line, steps)."""
 
-    run: int
+    source: int
     model: str
     place: int
     steps: int
@@ -80,6 +81,12 @@ class _Group:
     prompts: array[int] = field(default_factory=lambda: array("q"))
     sources: array[int] = field(default_factory=lambda: array("q"))
     lines: array[int] = field(default_factory=lambda: array("q"))
+
+    def add(self, per_step: float, prompt: int, source: int, line: int) -> None:
+        self.per_step.append(per_step)
+        self.prompts.append(prompt)
+        self.sources.append(source)
+        self.lines.append(line)
 
     def slow(self) -> _Slow | None:
         usual = median(self.per_step)
@@ -96,26 +103,51 @@ class _Slow:
     cost: float
 
 
-def _gather(facts: Facts, prompt: Prompt, run: int, model: str, groups: dict[tuple[int, str, int, int], _Group]) -> str:
-    """File the prompt's done sampling bars under their sampler; the sampling model the run has loaded after it."""
-    loads = sorted((ld.line, ld.model) for ld in facts.loads_of(prompt) if ld.model and samples(ld.model))
-    place = 0
-    for bar in facts.bars_of(prompt):
-        if not bar.is_sampling:
+def _gather(facts: Facts, groups: dict[tuple[int, int, int], _Group]) -> None:
+    """File every done sampling bar under the log it is in, its place among its prompt's sampling bars and its
+    steps: one pass over the bars, in log order (a long log's tables are on disk). The model comes after, for the
+    few groups with a slow bar (_by_model)."""
+    prompt, place = -1, 0
+    for bar in facts.report.progress_bars:
+        if not bar.is_sampling or bar.prompt is None:
             continue
-        place += 1
+        place = place + 1 if bar.prompt == prompt else 1
+        prompt = bar.prompt
         if not _timed_whole(bar):
             continue
-        current = next((name for line, name in reversed(loads) if line < bar.line), model)
-        key = (run, current, place, int(bar.total))
+        key = (bar.source, place, int(bar.total))
         group = groups.get(key)
         if group is None:
-            group = groups[key] = _Group(run, current, place, int(bar.total))
-        group.per_step.append(bar.elapsed_s / bar.total)
-        group.prompts.append(prompt.index)
-        group.sources.append(bar.source)
-        group.lines.append(bar.line)
-    return loads[-1][1] if loads else model
+            group = groups[key] = _Group(bar.source, "", place, int(bar.total))
+        group.add(bar.elapsed_s / bar.total, bar.prompt, bar.source, bar.line)
+
+
+def _by_model(facts: Facts, rough: _Group) -> list[_Group]:
+    """The group split by the sampling models its prompts ran with: each prompt's own (``Requested to load``), else
+    the last loaded before it in its runs (a warm prompt samples with what is loaded). Reads only the prompts of the
+    runs the group's bars are in, up to its last."""
+    model, models_of = "", {}
+    ends = [facts.run_at(rough.sources[i], rough.lines[i]) for i in (0, len(rough.lines) - 1)]
+    runs = range(min(r.index for r in ends if r is not None), max(r.index for r in ends if r is not None) + 1) \
+        if any(r is not None for r in ends) else range(0)
+    last = max(rough.prompts)
+    for prompt in facts.prompts_of_runs(runs):
+        if prompt.index > last:
+            break
+        if prompt.source != rough.source:
+            continue
+        sampling = [name for name in prompt.models if samples(name)]
+        if sampling:
+            model = ", ".join(sampling)
+        models_of[prompt.index] = model
+    split: dict[str, _Group] = {}
+    for i, index in enumerate(rough.prompts):
+        name = models_of.get(index, "")
+        group = split.get(name)
+        if group is None:
+            group = split[name] = _Group(rough.source, name, rough.place, rough.steps)
+        group.add(rough.per_step[i], index, rough.sources[i], rough.lines[i])
+    return list(split.values())
 
 
 def _timed_whole(bar: ProgressBar) -> bool:
@@ -131,16 +163,17 @@ def _said(facts: Facts, group: _Group, slow: _Slow, more: list[tuple[_Group, _Sl
     times = f"{low / slow.usual:.1f}x" if f"{low / slow.usual:.1f}" == f"{high / slow.usual:.1f}" else \
         f"{low / slow.usual:.1f}-{high / slow.usual:.1f}x"
     others = len(group.per_step) - len(picked)
-    sampler = (f"the {group.steps}-step sampler" + (f" of `{group.model}`" if group.model else "")
+    models = ", ".join(f"`{name}`" for name in group.model.split(", ")) if group.model else ""
+    sampler = (f"the {group.steps}-step sampler" + (f" of {models}" if models else "")
                + (f" (the prompt's sampling bar {group.place})" if group.place > 1 else ""))
     named = listing((str(n) for n in numbers[:MAX_NAMED]), len(numbers))
-    run = facts.runs.get(group.run)
+    run = facts.run_at(group.sources[picked[0]], group.lines[picked[0]])
     windows_nvidia = (run is not None and platform_of(facts, run) == "windows"
                       and "nvidia" in (run.gpu or "").lower())
     steady = len(rates) > 1 and high <= STEADY_RATIO * low
     these = "this prompt" if len(numbers) == 1 else "these prompts"
     why = (f"{'Prompt' if len(numbers) == 1 else 'Prompts'} {named} took {shown} s per step where {sampler} took "
-           f"{slow.usual:.2f} s per step in the run's {plural(others, 'other prompt')} (the median): {times} as long, "
+           f"{slow.usual:.2f} s per step in the log's {plural(others, 'other prompt')} (the median): {times} as long, "
            f"{dur(slow.cost)} more in all. ComfyUI logs neither the image size nor the batch, so a larger image or "
            f"batch in {these} would explain it (twice the width and height is about four times the work per "
            "step); if they were the same, the GPU ran slower then: memory spilled out of VRAM, another program on "
