@@ -39,15 +39,18 @@ EXPECTED_IDS: dict[str, set[str]] = {
     # not unfinished; the last prompt ran before the server was stopped (review stop22)
     "001": {"reload-thrash"},
     "002": {"lowvram"},  # 4 GB RTX 2050: lowvram expected (info)
-    "003": {"lowvram", "reload-thrash", "exception"},  # Flux on a 4090: models did not fit together
-    "004": set(),
+    # Flux on a 4090: models did not fit together; prompt 2 sampled at 6.0 s/step among 1.3 (review stop21 A6)
+    "003": {"lowvram", "reload-thrash", "exception", "first-load", "slow-steps"},
+    # no clock: prompt 1 spent 45.8 s outside sampling against 0.4-0.6 s for the five after it, which loaded
+    # nothing; its load lines (19.1 GB) are the difference (review stop21 B7; 024 the same machine)
+    "004": {"first-load"},
     # ComfyUI-Manager's 143.8 s are its prestartup (installing), not its import (0.3 s)
-    "005": {"lowvram", "validation-failed", "reload-thrash", "slow-prestartup", "exception"},
-    "006": {"oom"},
+    "005": {"lowvram", "validation-failed", "reload-thrash", "slow-prestartup", "exception", "slow-steps"},
+    "006": {"oom", "first-load"},
     "007": {"oom", "import-failed", "unfinished"},  # MPS OOM; .ipynb_checkpoints "node"
     "008": {"cpu-only", "validation-failed", "exception"},  # Device: cpu with a CUDA build
     "009": {"lowvram", "reload-thrash", "exception"},  # GTX 1060 6 GB, SDXL + refiner
-    "010": {"oom", "validation-failed", "import-failed", "reload-thrash", "exception"},  # DirectML
+    "010": {"oom", "validation-failed", "import-failed", "reload-thrash", "exception", "slow-steps"},  # DirectML
     "011": set(),
     "012": {"unfinished", "validation-failed", "reload-thrash"},  # log ends mid-prompt
     "013": {"reload-thrash"},
@@ -56,7 +59,7 @@ EXPECTED_IDS: dict[str, set[str]] = {
     "016": {"validation-failed", "exception"},
     # four of the six prompts queued at 10:18 never ran (10:19-10:24 idle); each later one ran: dropped, not
     # unfinished (review stop22)
-    "017": {"validation-failed", "import-failed", "exception"},
+    "017": {"validation-failed", "import-failed", "exception", "slow-steps"},
     "018": {"unfinished", "validation-failed", "import-failed", "slow-import"},
     # 6 GB LOW_VRAM, Z-Image: lowvram expected (info); the 2 prompts queued at 23:15:43 were dropped
     # unrun (later prompts ran), which is not `unfinished`
@@ -64,8 +67,8 @@ EXPECTED_IDS: dict[str, set[str]] = {
     "020": {"validation-failed", "exception"},
     "021": {"import-failed", "unfinished"},
     "022": {"reload-thrash", "slow-import"},
-    "023": {"validation-failed", "reload-thrash"},
-    "024": set(),
+    "023": {"validation-failed", "reload-thrash", "first-load"},
+    "024": {"first-load"},
     # and comfyui_controlnet_aux's own two tracebacks: its dwpose modules need skimage
     "025": {"import-failed"},  # comfyui_controlnet_aux's dwpose failing at start-up: the node loaded in part
     "026": set(),
@@ -82,7 +85,7 @@ EXPECTED_IDS: dict[str, set[str]] = {
     "036": {"reload-thrash", "import-failed"},  # SDXL loaded again in each of 85 prompts
     "037": {"exception", "validation-failed"},
     "038": {"reload-thrash"},
-    "039": {"exception", "validation-failed", "import-failed", "reload-thrash"},
+    "039": {"exception", "validation-failed", "import-failed", "reload-thrash", "first-load"},
     "040": {"import-failed", "slow-import"},
     "041": {"lora-mismatch"},  # 2304 `lora key not loaded` lines before the refiner's CLIP loads
     "042": {"exception"},  # a safetensors file not fully covered: the job's one prompt failed
@@ -443,6 +446,25 @@ def test_exception_validation_and_imports() -> None:
     found = by_id(analyze(corpus_log("005")))
     assert found["slow-prestartup"].figures["nodes"] == {"ComfyUI-Manager": 143.8}
     assert "slow-import" not in found and "Manager's prestartup installs" in found["slow-prestartup"].advice[0]
+
+
+@pytest.mark.parametrize("caller", ["nodes.py:load_checkpoint", "sd.py:load_checkpoint_guess_config"])
+def test_a_checkpoint_loader_without_its_file_is_matched_to_the_ckpt_name_refused(caller: str) -> None:
+    # CheckpointLoaderSimple's function is load_checkpoint (over ComfyUI's load_checkpoint_guess_config, the frame that
+    # calls load_torch_file(None)) and its input ckpt_name: "checkpoint" never matched "ckpt_name", so the missing-file
+    # advice named no file for a checkpoint (review stop22 C7). 016's first prompt refused one (line 55); its own
+    # failure is IPAdapter's, so the checkpoint loader's matching is asked directly on that prompt's lines.
+    from comfylog.diagnose.rules import exception
+
+    report = analyze(corpus_log("016"))
+    facts = Facts(report)
+    first = next(e for e in report.errors if e.kind == "exception" and e.prompt == 0)
+    refused = exception._refused_file(facts, first, caller)
+    assert refused == ("line 55: its prompt's validation refused "
+                       "`ckpt_name: 'SD1.5/epicrealism_naturalSin.safetensors'`"), refused
+    # the loaders 016 did match keep their files
+    assert "ipadapter_file: 'ip-adapter-plus_sd15.bin'" in exception._refused_file(
+        facts, first, "IPAdapterPlus.py:load_ipadapter_model")
 
 
 def test_pasted_text_cites_what_it_can_without_reading_files() -> None:

@@ -24,7 +24,7 @@ from comfylog.model import Finding, Report, Run
 from comfylog.parse import parse
 from comfylog.read.source import RawLine
 
-from .conftest import EXAMPLES, FIXTURES, corpus_log
+from .conftest import CORPUS, EXAMPLES, FIXTURES, corpus_log
 
 #: Excerpts of corpus logs 019, 030, 033 and 003 (tests/fixtures/README.md).
 HELD_BY_NODE = FIXTURES / "lowvram-held-by-node-model.log"
@@ -243,3 +243,20 @@ def runs_held_by_the_rule(report: Report, runs: int) -> tuple[list[Finding], lis
     found = RULES["lowvram"].check(facts)
     del facts.run_at  # no cycle through the hook: the report goes with this call
     return found, held
+
+
+def test_a_starved_first_load_of_the_run_suspects_another_process_first() -> None:
+    # 032 lines 79-87: the run's first prompt, the first model it loads (SDXL refiner's CLIP) offered 856 MB of a
+    # 16 GB laptop GPU (`loading in lowvram mode 856.49`): nothing of this ComfyUI held the GPU yet, so "other models
+    # still loaded" is no suspect and a loader's device option is not the first thing to check (review stop22 C5).
+    finding = next(f for f in analyze(corpus_log("032")).findings if f.id == "lowvram")
+    assert "It was the run's first model load (line 87): no model of this ComfyUI held the GPU yet." in finding.why
+    assert "other models still loaded" not in finding.why
+    assert finding.advice[0] == "Make sure no other process holds VRAM (nvidia-smi)"
+    assert finding.advice[1].startswith("Load the models on the main GPU")
+    # a starved load after another in the same run keeps its suspects and order (the lowvram scenario: WanVAE on
+    # 128 MB, line 58, after the text encoder's complete load, line 56)
+    later = next(f for f in analyze(CORPUS / "scenarios" / "runpod-wan-lowvram-gguf.log").findings
+                 if f.id == "lowvram")
+    assert "first model load" not in later.why and "other models still loaded" in later.why
+    assert later.advice[0].startswith("Load the models on the main GPU")

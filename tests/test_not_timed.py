@@ -168,3 +168,18 @@ def test_014_an_interrupted_prompt_whose_bar_the_log_dropped_did_not_sample_for_
     text = " ".join(str(run_cli("analyze", str(_log("014")), text=True, columns=120).stdout).split())
     assert f"— not timed (prompt 2): {UNTIMED['interrupted_no_bar']}" in text
     assert "2 15:18:00 interrupted ~23.6s 0.0s —" in text
+
+
+@pytest.mark.parametrize(("prefix", "load_s"), [("044", 37.826), ("042", 2.28)])
+def test_milliseconds_after_the_last_load_hide_no_sampling(prefix: str, load_s: float) -> None:
+    # 044 lines 96-98: `Requested to load SDXLClipModel`, `loaded completely` at 08:37:02.591, the exception in
+    # CLIPTextEncode at 02.597 and `Prompt executed in 37.83 seconds` at 02.600; 042 fails in UNETLoader 46 ms
+    # after its last line. "whether and how long it sampled is not in the log" of 13 ms, and "not timed 0.0s 0%"
+    # in where the time went, were said of a time the stamps bound to a few milliseconds (review stop22 C1).
+    (prompt,) = _prompts(_log(prefix))
+    assert prompt["status"] == "error" and prompt["not_timed"] is None
+    assert prompt["phases"]["load"] == pytest.approx(load_s, abs=0.05)
+    assert prompt["phases"]["inference"] == 0.0 and prompt["phases"]["other"] < 0.05
+    text = str(run_cli("analyze", str(_log(prefix)), text=True, columns=120).stdout)
+    assert "not timed" not in text and "? not timed" not in text
+    assert not re.search(r"^\s*not timed\s", _breakdown(text), re.M)

@@ -55,7 +55,7 @@ pub fn shared_constants() -> Vec<(&'static str, f64)> {
         ("TAIL_ACTIVITIES", TAIL as f64),
         ("WS_TIMEOUT_S", phases::WS_TIMEOUT_S),
         ("PLACEMENT_SLACK_S", phases::PLACEMENT_SLACK_US as f64 / 1e6),
-        ("ROUNDING_S", phases::ROUNDING_S),
+        ("UNTIMED_MIN_S", phases::UNTIMED_MIN_S),
     ]
 }
 

@@ -15,9 +15,9 @@ pub const WS_TIMEOUT_S: f64 = 10.0;
 const WS_TIMEOUT_US: i64 = 10_000_000;
 /// Tolerance when checking a bar's placement against its neighbour lines.
 pub(crate) const PLACEMENT_SLACK_US: i64 = 1_000_000;
-/// `other` seconds below this are the phases' rounding to the millisecond, not time that could hide
-/// an untimed phase.
-pub(crate) const ROUNDING_S: f64 = 0.005;
+/// phases.py's UNTIMED_MIN_S: `other` seconds below this (shown as 0.0s) cannot hold an untimed
+/// phase worth naming.
+pub(crate) const UNTIMED_MIN_S: f64 = 0.05;
 
 /// Why phases could not be timed: (phase, model.UNTIMED key), in the order Python's dict gets them.
 pub type Why = Vec<(&'static str, &'static str)>;
@@ -266,7 +266,7 @@ pub fn paint_timed(
     prompt.total_s = Some(total);
     let mut phases = rounded(&seconds, total);
     let left = phases.other.map_or(0.0, Num::float);
-    let mut why = if left >= ROUNDING_S {
+    let mut why = if left >= UNTIMED_MIN_S {
         untimed_reasons(
             bars,
             loaded,

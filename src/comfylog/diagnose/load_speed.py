@@ -8,11 +8,13 @@ the weights stream in during sampling.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from statistics import median
 
-from ..events import EventKind
+from ..events import EventKind, Phase
 from ..model import Load, Prompt, Run
-from .facts import Facts
+from .facts import LONG_LOAD_S, PROMPT_GROUPS, Facts
 
 #: Below this rate (MB/s) a load is far slower than a local disk (slow-load's threshold).
 SLOW_MB_S = 200.0
@@ -114,3 +116,74 @@ def pinned_prompts(facts: Facts) -> set[int]:
             if first.rate < SLOW_MB_S:  # as slow as the reloads: the same cause, not the disk
                 claimed.add(first.prompt.index)
     return claimed
+
+
+#: An untimed prompt is compared only with prompts whose sampling took this close to its own (ratio).
+SAME_WORK_RATIO = 1.5
+#: Estimated loads shorter than this (seconds) are judged by no rule (first-load's least; slow-load's is LONG_LOAD_S).
+ESTIMATE_MIN_S = 10.0
+#: Prompts of a log without usable timestamps that loaded (no load time) and sampled, with at least ESTIMATE_MIN_S
+#: outside sampling: the only ones an estimate can judge, filed in the index's one pass over the prompts (a group,
+#: as facts.PROMPT_GROUPS' own), so the estimate never reads the whole table.
+PROMPT_GROUPS["load_estimable"] = lambda p: (
+    p.estimated and p.status == "ok" and p.total_s is not None and p.phases.load is None
+    and bool(p.phases.inference) and not p.lowvram_module_loads
+    and p.total_s - (p.phases.inference or 0.0) - p.phases.seconds(Phase.WAIT) >= ESTIMATE_MIN_S)
+#: Each is compared with the prompts this near it (by index, either side) in its run.
+NEIGHBOURS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class EstimatedLoad:
+    """A prompt of a log without usable timestamps that loaded (complete loads only) and sampled, against the
+    prompts of its run that loaded nothing and sampled about as long: its time beyond theirs outside sampling is
+    taken as its load time (an estimate, said as one)."""
+
+    prompt: Prompt
+    #: MB of its ``loaded completely`` lines (0.0 where they give no size: ComfyUI before 2024 printed none).
+    mb: float
+    seconds: float
+    #: How many prompts it was compared with, and their median seconds outside sampling.
+    compared: int
+    usual: float
+
+    @property
+    def slow(self) -> bool:
+        """Slow storage by slow-load's measure (its thresholds: MIN_MB, LONG_LOAD_S, SLOW_MB_S): slow-load's."""
+        return self.mb >= MIN_MB and self.seconds >= LONG_LOAD_S and self.mb / self.seconds < SLOW_MB_S
+
+
+def estimated_loads(facts: Facts) -> list[EstimatedLoad]:
+    """The load times of a log without usable timestamps, estimated (EstimatedLoad); once per report (slow-load and
+    first-load ask)."""
+    return facts.once("estimated_loads", lambda: _estimated_loads(facts))
+
+
+def _estimated_loads(facts: Facts) -> list[EstimatedLoad]:
+    """Each prompt of the ``load_estimable`` group against its neighbours (NEIGHBOURS either side, same run) that
+    loaded nothing and sampled about as long, then its loads and bars: a long log's tables are on disk, and a pass
+    over all its prompts would cost as much as the index's."""
+    found = []
+    for prompt in facts.prompts_in("load_estimable"):
+        inference = prompt.phases.inference or 0.0
+        near = facts.prompts_by_index(range(max(0, prompt.index - NEIGHBOURS), prompt.index + NEIGHBOURS + 1))
+        alike = [other.phases.other for other in near
+                 if other.run == prompt.run and other.estimated and other.status == "ok" and other.total_s is not None
+                 and other.phases.load == 0.0 and other.phases.other is not None and other.phases.inference
+                 and 1 / SAME_WORK_RATIO <= other.phases.inference / inference <= SAME_WORK_RATIO]
+        if not alike:
+            continue
+        usual = median(a for a in alike if a is not None)
+        load_s = (prompt.total_s or 0.0) - inference - prompt.phases.seconds(Phase.WAIT) - usual
+        if load_s < ESTIMATE_MIN_S:
+            continue
+        loads = facts.loads_of(prompt)
+        if loads and all(ld.kind == "complete" for ld in loads) and not any(
+                b.is_loading for b in facts.bars_of(prompt)):
+            found.append(EstimatedLoad(prompt, weights_mb(loads), load_s, len(alike), usual))
+    return found
+
+
+def weights_mb(loads: Iterable[Load]) -> float:
+    """MB of weights the loads moved; old builds' ``loaded completely 9.5367431640625e+25`` (no size) left out."""
+    return sum(ld.loaded_mb or 0.0 for ld in loads if (ld.loaded_mb or 0) < 1e9)

@@ -30,9 +30,11 @@ WS_TIMEOUT = timedelta(seconds=WS_TIMEOUT_S)
 LOAD, INFERENCE, WAIT, OTHER = Phase.LOAD, Phase.INFERENCE, Phase.WAIT, Phase.OTHER
 #: Tolerance when checking a bar's placement against its neighbour lines.
 PLACEMENT_SLACK = timedelta(seconds=1)
-#: ``other`` seconds below this are the phases' rounding to the millisecond, not time that could hide
-#: an untimed phase: the stamps show none went to it (it stays 0.0).
-ROUNDING_S = 0.005
+#: ``other`` seconds below this cannot hold an untimed phase worth naming: every report shows them as 0.0s
+#: (durations to the tenth), and "whether and how long it sampled is not in the log" of a time the log
+#: bounds to a few milliseconds is false (044: 0.013 s between the CLIP load and a CLIPTextEncode
+#: failure). The phases stay timed (0.0).
+UNTIMED_MIN_S = 0.05
 
 
 def secs(delta: timedelta) -> float:
@@ -115,7 +117,7 @@ def paint_timed(
     phases = _rounded(seconds, prompt.total_s)
     left = phases.other or 0.0
     why = (untimed_reasons(bars, loaded, library_loads, clock=True, interrupted=prompt.status == "interrupted")
-           if left >= ROUNDING_S else {})
+           if left >= UNTIMED_MIN_S else {})
     for name in why:
         setattr(phases, name, None)
     if why:

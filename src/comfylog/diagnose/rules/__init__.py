@@ -16,6 +16,7 @@ from . import (  # noqa: F401  (imported to register the rules)
     dynamic_vram_failed,
     dynamic_vram_flag,
     exception,
+    first_load,
     gguf,
     gpu_unsupported,
     handler_error,
@@ -33,6 +34,7 @@ from . import (  # noqa: F401  (imported to register the rules)
     slow_import,
     slow_load,
     slow_prestartup,
+    slow_steps,
     staging_overcommit,
     startup_failed,
     torch_mismatch,
@@ -45,8 +47,8 @@ from . import (  # noqa: F401  (imported to register the rules)
 )
 
 CATALOG = (
-    "lowvram", "lowvram-forced", "dynamic-vram-flag", "dynamic-vram-failed", "cpu-only", "gguf", "slow-load",
-    "pinned-memory-slow",
+    "lowvram", "lowvram-forced", "dynamic-vram-flag", "dynamic-vram-failed", "cpu-only", "gguf", "slow-steps",
+    "slow-load", "first-load", "pinned-memory-slow",
     "cold-after-oom", "reload-thrash", "staging-overcommit", "oom", "vae-tiled-retry", "oom-suspected",
     "container-ram", "gpu-unsupported", "worker-unhealthy", "comfyui-died", "startup-failed", "restart-loop",
     "unfinished", "crash", "exception",

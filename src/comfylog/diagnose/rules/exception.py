@@ -10,8 +10,9 @@ from ...model import ErrorRecord, Evidence, Finding
 from ...text import listing, plural
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip, event_line
-from ..facts import Facts, platform_of
+from ..facts import Facts, on_cpu, platform_of
 from ..hints import OWN_WORDS_ADVICE, own_words_advice
+from ..model_kinds import encodes_text, samples
 from ..node_imports import node_import_errors
 from ..packages import missing_module, package_of
 from ..pytorch import ADVICE_TORCH_API, TORCH_API, TORCH_FRAMES, innermost_caller, torch_api_advice
@@ -89,9 +90,47 @@ ADVICE_NO_FILE = Advice("The workflow names model files that are not in ComfyUI'
                         "path back for them (`'NoneType' object has no attribute 'lower'` in `load_torch_file`), in "
                         "{callers}. Put each file there, or pick one that exists in the node; updating the node does "
                         "not help", {"callers": "the loader (and the file its prompt's validation refused)"})
+#: Loaders whose input is named otherwise than their function: ``load_checkpoint`` (and ComfyUI's
+#: ``sd.py:load_checkpoint_guess_config`` under it) reads ``ckpt_name``, ``sd.py:load_diffusion_model`` ``unet_name``.
+INPUT_STEMS = {"checkpoint": "ckpt", "diffusion": "unet"}
 #: ``load_torch_file(None)``: a loader's file name that ``folder_paths.get_full_path`` did not find.
 NO_FILE_ERROR = "'NoneType' object has no attribute 'lower'"
 NO_FILE_FRAME = ":load_torch_file"
+#: How the Windows portable build sets it: its start line is in `run_cpu.bat`.
+WINDOWS_HIDE_GPU = " (Windows: `set CUDA_VISIBLE_DEVICES=-1` in `run_cpu.bat`, before its start line)"
+ADVICE_CUDA_ON_CPU = Advice(
+    "ComfyUI runs on the CPU here (`Device: cpu`{where}), yet {who} put its work on a CUDA GPU, and the GPU failed it "
+    "(`{error}`): `--cpu` moves only ComfyUI's own models, and libraries that choose their own device (ultralytics, "
+    "for one) take the GPU whenever PyTorch sees one. Hide the GPU from PyTorch so that every node stays on the CPU: "
+    "set the environment variable `CUDA_VISIBLE_DEVICES=-1` before ComfyUI starts{windows}; or get the GPU working "
+    "and start ComfyUI without `--cpu`",
+    {"where": ", vram state DISABLED on line N", "who": "`NODE` (or a library it calls)", "error": "the CUDA error",
+     "windows": WINDOWS_HIDE_GPU})
+ADVICE_NO_DETECTOR = Advice(
+    "`{placeholder}` is the empty detector Impact Pack's detector providers give for a model that cannot do that "
+    "kind of detection ({kind}): the workflow connects that output to a node that uses it. {fix}",
+    {"placeholder": "NO_SEGM_DETECTOR", "kind": "the SEGM_DETECTOR output of a `bbox/` model",
+     "fix": "Connect a provider of the right kind there, or leave the input empty"})
+#: Impact Pack's placeholders (``NO_SEGM_DETECTOR``: UltralyticsDetectorProvider's SEGM_DETECTOR for a ``bbox/`` model;
+#: ``NO_BBOX_DETECTOR``: MMDetDetectorProvider's BBOX_DETECTOR for a ``segm/`` one), and what fits instead.
+NO_DETECTOR = {
+    "NO_SEGM_DETECTOR": ("the SEGM_DETECTOR output of a `bbox/` model",
+                         "Give that input (FaceDetailer's `segm_detector_opt`, for one) a provider loaded with a "
+                         "`segm/` model, or leave it empty"),
+    "NO_BBOX_DETECTOR": ("the BBOX_DETECTOR output of a `segm/` model",
+                         "Give that input a provider loaded with a `bbox/` model"),
+}
+NO_DETECTOR_RE = re.compile(r"'(NO_(?:SEGM|BBOX)_DETECTOR)' object has no attribute")
+ADVICE_NO_INPUT_FILE = Advice("`{loader}` could not open {file}: the workflow names an input file that is not there. "
+                              "Put it in ComfyUI's `input` folder (or upload it again in the node), or pick one that "
+                              "exists", {"loader": "LoadImage's load_image", "file": "the file"})
+#: Loaders of input files (ComfyUI's LoadImage / LoadImageMask: ``nodes.py:load_image``), whose missing file is the
+#: workflow's input, not the node's fault.
+INPUT_LOADERS = (":load_image",)
+#: ``[Errno 2] No such file or directory: 'PATH'``: the path.
+NO_SUCH_FILE_RE = re.compile(r"No such file or directory: '([^']{1,300})'")
+#: PyTorch's prefix for an error the CUDA runtime returned (c10/cuda/CUDAException): only code on a CUDA GPU gets one.
+CUDA_ERROR = "CUDA error: "
 ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that node's code is CUDA-only; look for a "
                           "version or fork that supports MPS, or use another node", {"node": "the custom node"})
 
@@ -104,7 +143,8 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
     advice=(*OWN_WORDS_ADVICE, ADVICE_TORCH_API, ADVICE_NO_FILE, ADVICE_DAMAGED_FILE, ADVICE_WRONG_FILE, ADVICE_SHAPES,
             ADVICE_BAD_URL, ADVICE_OBJECT_INFO, ADVICE_ROOT_MODULE, ADVICE_MODULE,
             ADVICE_MODULE_PART, ADVICE_NODE,
-            ADVICE_READ, ADVICE_FRAMES, ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY),
+            ADVICE_READ, ADVICE_FRAMES, ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY, ADVICE_CUDA_ON_CPU,
+            ADVICE_NO_DETECTOR, ADVICE_NO_INPUT_FILE),
 )
 def _exception(facts: Facts) -> list[Finding]:
     failed = facts.failed_startups()  # their exceptions are the start-up failure's cause (startup-failed)
@@ -150,6 +190,9 @@ def _exception(facts: Facts) -> list[Finding]:
         if own is not None and own not in advice and len(advice) < cap:
             advice.append(own)
     told_nodes: set[str] = set()
+    # A failure whose cause is named (a missing file, PyTorch's API, a CUDA error on the CPU...) needs no general
+    # word after it; ADVICE_INPUTS is said only where some failure got none (or more than three are listed).
+    unnamed = len(distinct) > 3
     for group in distinct[:3]:
         f = group[0]
         torch_api = _torch_api(facts, f)
@@ -165,9 +208,7 @@ def _exception(facts: Facts) -> list[Finding]:
         elif STATE_DICT_ERROR in f.error:
             item = ADVICE_WRONG_FILE(target=f.error.split(STATE_DICT_ERROR, 1)[1].strip().rstrip(":") or "the model")
         elif any(e in f.error for e in SHAPE_ERRORS):
-            models = _sampling_models(facts, f.record)
-            item = ADVICE_SHAPES(detail=clip(f.error.split(": ", 1)[-1], 140),
-                                 models=f" (this prompt loaded {models})" if models else "")
+            item = ADVICE_SHAPES(detail=clip(f.error.split(": ", 1)[-1], 140), models=_models_loaded(facts, f.record))
         elif f.node and BAD_URL_RE.search(f.error):
             if f.node in told_nodes:
                 continue
@@ -175,6 +216,15 @@ def _exception(facts: Facts) -> list[Finding]:
             urls = dict.fromkeys(m.group(1) for g in distinct for e in g if e.node == f.node
                                  for m in [BAD_URL_RE.search(e.error)] if m is not None)
             item = ADVICE_BAD_URL(node=f.node, urls=" and ".join(f"`{clip(url, 80)!r}`" for url in urls))
+        elif (missing_input := _missing_input(f)) is not None:
+            item = missing_input
+        elif (placeholder := NO_DETECTOR_RE.search(f.error)) is not None:
+            kind, fix = NO_DETECTOR[placeholder.group(1)]
+            item = ADVICE_NO_DETECTOR(placeholder=placeholder.group(1), kind=kind, fix=fix)
+        elif CUDA_ERROR in f.error and (on_cpu_advice := _cuda_on_cpu(facts, f)) is not None:
+            if f.node is not None:
+                told_nodes.add(f.node)
+            item = on_cpu_advice
         elif f.cuda_only and mac and f.node:
             item = ADVICE_CUDA_ONLY(node=f.node)
         elif f.node and any(n in f.error for n in NETWORK_ERRORS):
@@ -190,11 +240,13 @@ def _exception(facts: Facts) -> list[Finding]:
         elif f.module:
             item = ADVICE_MODULE(package=package_of(f.module))
         elif f.node:
+            unnamed = True
             if f.node in told_nodes:
                 continue  # one line per node: the first of its exceptions to look up
             told_nodes.add(f.node)
             item = ADVICE_NODE(node=f.node, error=f.exc_type or clip(f.error, 60))
         else:
+            unnamed = True
             continue
         if item not in advice:
             advice.append(item)
@@ -202,10 +254,10 @@ def _exception(facts: Facts) -> list[Finding]:
     missing = _no_file_advice(facts, distinct)
     if missing is not None:
         advice.insert(0, missing)
-    if not any(f.node or f.frame or f.node_class for group in distinct for f in group):
+    if unnamed and not any(f.node or f.frame or f.node_class for group in distinct for f in group):
         traced = next((f for group in distinct for f in group if f.frames), None)
         advice.append(_frames_advice(traced.frames) if traced is not None else ADVICE_READ())
-    if not described:
+    if not described and unnamed:
         advice.append(ADVICE_INPUTS())
     if described and not prompts:
         classes = list(dict.fromkeys(f.node_class for group in distinct for f in group if f.node_class))
@@ -252,6 +304,31 @@ def _file_place(facts: Facts, f: Failure) -> str:
     return f"{where or ' loaded'} from {named}"
 
 
+def _missing_input(f: Failure) -> str | None:
+    """An input file a loader node could not open (009: LoadImage's ``input\\image.png``)."""
+    found = NO_SUCH_FILE_RE.search(f.error) if f.exc_type == "FileNotFoundError" else None
+    loader = next((frame for frame in reversed(f.frames) if frame.endswith(INPUT_LOADERS)), None)
+    if found is None or loader is None:
+        return None
+    return ADVICE_NO_INPUT_FILE(loader=loader, file=f"`{clip(found.group(1).replace(chr(92) * 2, chr(92)), 160)}`")
+
+
+def _cuda_on_cpu(facts: Facts, f: Failure) -> str | None:
+    """A CUDA error in a run on the CPU: the node (or a library under it) took the GPU that ``--cpu`` left to PyTorch
+    (008: Impact-Pack's ultralytics detector, `weights.to(device)` with ultralytics' default device, after 5:36 h of
+    sampling on the CPU). ComfyUI's ``--cpu`` sets only its own model management's device."""
+    run = facts.run_at(f.record.source, f.record.line)
+    if run is None or not on_cpu(run):
+        return None
+    state = next((ev for ev in facts.run_events(EventKind.VRAM_STATE, run) if ev.fields.get("state") == "DISABLED"),
+                 None)
+    where = f", vram state DISABLED on {facts.lines_ref(state.source, state.line)}" if state is not None else ""
+    return ADVICE_CUDA_ON_CPU(
+        where=where, who=f"`{f.node}` (or a library it calls)" if f.node else "the code that failed",
+        error=clip(f.error.split(CUDA_ERROR, 1)[1].strip(), 80),
+        windows=WINDOWS_HIDE_GPU if platform_of(facts, run) == "windows" else "")
+
+
 def _no_file_advice(facts: Facts, groups: list[list[Failure]]) -> str | None:
     """One advice for every loader that got no path for its file, with the file the prompt's validation refused
     it where that says (016: `ipadapter_file: 'ip-adapter-plus_sd15.bin'`, `control_net_name: …`)."""
@@ -282,6 +359,7 @@ def _refused_file(facts: Facts, record: ErrorRecord, caller: str) -> str:
     if prompt is None:
         return ""
     stem = caller.rsplit(":", 1)[-1].removeprefix("load_").split("_")[0].replace("_", "")
+    stem = INPUT_STEMS.get(stem, stem)
     if not stem:
         return ""
     for ev in facts.between(EventKind.VALIDATION_DETAIL, record.source, prompt.line, record.line):
@@ -367,17 +445,21 @@ def _torch_api(facts: Facts, f: Failure) -> str | None:
     return torch_api_advice(f.error, facts.run_at(f.record.source, f.record.line), f.node, f.frame)
 
 
-#: Loads that are not the model that samples: text encoders, VAEs, vision encoders.
-NOT_SAMPLING = ("Clip", "CLIP", "TEModel", "AutoencoderKL", "VAE", "Vae", "Vision")
-
-
-def _sampling_models(facts: Facts, record: ErrorRecord) -> str:
-    """The models the failing prompt loaded that sample (not its text encoders or VAE): ``Lumina2``."""
+def _models_loaded(facts: Facts, record: ErrorRecord) -> str:
+    """What the failing prompt loaded to sample and to encode its text, as words for ADVICE_SHAPES: `` (this prompt
+    loaded `Lumina2` to sample, with the text encoder `FluxClipModel_`)`` (037: a 4096-wide Flux encoding into
+    Z-Image's 2560-wide model); "" when it loaded neither."""
     prompt = next(iter(facts.prompts_by_index([record.prompt])), None) if record.prompt is not None else None
     if prompt is None:
         return ""
-    names = [ld.model for ld in facts.loads_of(prompt) if ld.model and not any(n in ld.model for n in NOT_SAMPLING)]
-    return ", ".join(f"`{name}`" for name in dict.fromkeys(names))
+    names = list(dict.fromkeys(ld.model for ld in facts.loads_of(prompt) if ld.model))
+    sampling = [n for n in names if samples(n)]
+    encoders = [n for n in names if encodes_text(n)]
+    said = ", ".join(f"`{n}`" for n in sampling) + (" to sample" if sampling and encoders else "")
+    if encoders:
+        said += (", with " if said else "") + ("the text encoder " if len(encoders) == 1 else "the text encoders ")
+        said += ", ".join(f"`{n}`" for n in encoders)
+    return f" (this prompt loaded {said})" if said else ""
 
 
 def _node_types(classes: list[str]) -> str:

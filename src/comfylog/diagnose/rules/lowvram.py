@@ -168,17 +168,27 @@ def _lowvram(facts: Facts) -> list[Finding]:
     if least is not None and least < STARVED_SHARE * vram:
         ruled_out, ruled_evidence = _ruled_out(facts, runs.state_set, loads.first, vram, forced)
         evidence = evidence[:3] + ruled_evidence + evidence[3:]
-        suspects = ["other models still loaded", "a memory reservation (`--reserve-vram`)",
-                    "a loader told to offload"]
+        # The run's first load: no model of this ComfyUI held the GPU yet, so another process is the likelier
+        # holder, and is checked first (032: 856 MB offered to SDXL's refiner CLIP on a 16 GB laptop GPU).
+        first_load = first is not None and first_run is not None and _first_load_of_run(
+            facts, first_run, (first.source, first.line))
+        if first is not None and first_load and not ruled_out.get("other process"):
+            where_first = facts.lines_ref(first.source, first.line)
+            ruled_out["first load"] = (f"It was the run's first model load ({where_first}): no model of this "
+                                       "ComfyUI held the GPU yet.")
+        suspects = ([] if first_load else ["other models still loaded"]) + [
+            "a memory reservation (`--reserve-vram`)", "a loader told to offload"]
         if not ruled_out.get("other process"):
-            suspects.insert(1, "another process")
+            suspects.insert(0 if first_load else 1, "another process")
         if forced:
             suspects.insert(0, f"`{forced}` in the start command")
-        advice = [ADVICE_LOADER()]
+        advice = [ADVICE_OTHER_PROCESS()] if first_load and not ruled_out.get("other process") else []
+        advice.append(ADVICE_LOADER())
         if forced:
             advice.append(ADVICE_DROP_FLAGS(flags=forced))
         advice.append(ADVICE_RESERVE())
-        advice.append(ADVICE_FREE_MODELS() if ruled_out.get("other process") else ADVICE_OTHER_PROCESS())
+        if not first_load:
+            advice.append(ADVICE_FREE_MODELS() if ruled_out.get("other process") else ADVICE_OTHER_PROCESS())
         advice.append(ADVICE_COMPARE())
         return [finding(
             "lowvram", f"Models loaded partially (lowvram) on {where}: only {least:.0f} MB of VRAM was offered "
@@ -505,6 +515,16 @@ def _ruled_out(
             evidence.append(facts.cite(roomy.source, roomy.line, f"loaded completely {roomy.usable_mb} "
                                                                  f"{roomy.loaded_mb}"))
     return said, evidence
+
+
+def _first_load_of_run(facts: Facts, run: Run, at: tuple[int, int]) -> bool:
+    """No load of ``run``'s prompts comes before ``at``: read prompt by prompt up to it, not the whole table."""
+    for prompt in facts.prompts_of_runs((run.index,)):
+        if (prompt.source, prompt.line) > at:
+            break
+        if any((ld.source, ld.line) < at for ld in facts.loads_of(prompt)):
+            return False
+    return True
 
 
 def _same_run(run: Run | None, other: Run | None) -> bool:

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from statistics import median
 
 from ...events import Event, EventKind, Phase
-from ...model import Evidence, Finding, Load, Prompt
+from ...model import Evidence, Finding, Prompt
 from ...text import dur, plural
 from ..engine import Advice, finding, rule
 from ..facts import LONG_LOAD_S, Facts
-from ..load_speed import pinned_prompts
+from ..load_speed import MIN_MB, SLOW_MB_S, estimated_loads, pinned_prompts, weights_mb
 
 #: Model loading slower than this (MB/s) is far below a local disk (SSDs read 500 MB/s and more).
-SLOW_LOAD_MB_S = 200.0
+SLOW_LOAD_MB_S = SLOW_MB_S
 #: What a local SSD reads (MB/s): the time beyond it is what a slow volume costs.
 LOCAL_DISK_MB_S = 500.0
 #: slow-load only judges prompts that spent at least this long loading, and this much data.
 SLOW_LOAD_MIN_S = LONG_LOAD_S
-SLOW_LOAD_MIN_MB = 1_000.0
+SLOW_LOAD_MIN_MB = MIN_MB
 #: Where RunPod mounts a serverless network volume (pods mount theirs at /workspace, which may also be local).
 NETWORK_VOLUME = "/runpod-volume"
 
@@ -55,7 +54,7 @@ def _slow_load(facts: Facts) -> list[Finding]:
             continue  # download bars move data comfylog cannot size
         if prompt.status != "ok" and not any(b.is_sampling for b in facts.bars_of(prompt)):
             continue  # failed before sampling: it read weights it never moved to the GPU (044), unsized
-        mb = _weights_mb(loads)
+        mb = weights_mb(loads)
         if mb >= SLOW_LOAD_MIN_MB and mb / load_s < SLOW_LOAD_MB_S:
             slow.append((prompt, mb, load_s))
     volume = [ev for ev in facts.events[EventKind.EXTRA_SEARCH_PATH] if NETWORK_VOLUME in str(ev.fields["path"])]
@@ -102,40 +101,11 @@ def _on_network_volume(facts: Facts, volume: list[Event], partial: list[Prompt])
         total=len(volume))]
 
 
-#: An untimed prompt is compared only with prompts whose sampling took this close to its own (ratio).
-SAME_WORK_RATIO = 1.5
-
-
 def _estimated(facts: Facts, volume: list[Event]) -> list[Finding]:
     """Slow loading in a log without usable timestamps: a prompt that loaded weights, against the
-    prompts of the same run that loaded nothing and sampled about as long. What it took beyond their
-    time outside sampling is taken as its load time (an estimate, said as one)."""
-    loaded: list[tuple[Prompt, float]] = []  # (prompt, its MB): load time unknown
-    rest: dict[int, list[tuple[float, float]]] = {}  # run -> (sampling s, other s) of prompts that loaded nothing
-    for prompt in facts.report.prompts:
-        if not prompt.estimated or prompt.status != "ok" or prompt.total_s is None:
-            continue
-        inference = prompt.phases.inference or 0.0
-        if prompt.phases.load == 0.0 and prompt.phases.other is not None and inference > 0:
-            rest.setdefault(prompt.run, []).append((inference, prompt.phases.other))
-        elif prompt.phases.load is None and inference > 0 and not prompt.lowvram_module_loads:
-            loads = facts.loads_of(prompt)
-            if loads and all(ld.kind == "complete" for ld in loads) and not any(
-                    b.is_loading for b in facts.bars_of(prompt)):
-                mb = _weights_mb(loads)
-                if mb >= SLOW_LOAD_MIN_MB:
-                    loaded.append((prompt, mb))
-    slow: list[tuple[Prompt, float, float, int, float]] = []  # (prompt, MB, load s, prompts compared, their other s)
-    for prompt, mb in loaded:
-        inference = prompt.phases.inference or 0.0
-        alike = [other for sampling, other in rest.get(prompt.run, ())
-                 if 1 / SAME_WORK_RATIO <= sampling / inference <= SAME_WORK_RATIO]
-        if not alike:
-            continue
-        usual = median(alike)
-        load_s = (prompt.total_s or 0.0) - inference - prompt.phases.seconds(Phase.WAIT) - usual
-        if load_s >= SLOW_LOAD_MIN_S and mb / load_s < SLOW_LOAD_MB_S:
-            slow.append((prompt, mb, load_s, len(alike), usual))
+    prompts near it in the same run that loaded nothing and sampled about as long. What it took beyond their
+    time outside sampling is taken as its load time (an estimate, said as one: load_speed.estimated_loads)."""
+    slow = [(e.prompt, e.mb, e.seconds, e.compared, e.usual) for e in estimated_loads(facts) if e.slow]
     if not slow:
         return []
     mb = sum(s[1] for s in slow)
@@ -165,11 +135,6 @@ def _estimated(facts: Facts, volume: list[Event]) -> list[Finding]:
         evidence, {"loaded_mb": round(mb, 1), "load_s": round(load_s, 3), "mb_per_s": round(rate, 1),
                    "estimated": True},
         excess, (p.index for p, *_ in slow))]
-
-
-def _weights_mb(loads: Iterable[Load]) -> float:
-    """MB of weights the loads moved; old builds' ``loaded completely 9.5367431640625e+25`` (no size) left out."""
-    return sum(ld.loaded_mb or 0.0 for ld in loads if (ld.loaded_mb or 0) < 1e9)
 
 
 def _beyond_local_disk(loads: Iterable[tuple[float, float]]) -> float:

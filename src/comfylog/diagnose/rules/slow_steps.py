@@ -1,0 +1,201 @@
+"""Prompts whose sampler ran far slower per step than the same sampler in the log's other prompts.
+
+ComfyUI logs neither the image size nor the batch, which set a step's work, so the finding says both readings: a
+larger job, or a GPU that ran slower (memory spilled out of VRAM, another program on it). Read on 003 (one Flux
+prompt at 6.0 s/step among 1.3), 005 (four Flux prompts at 6.2-7.8 among 1.55, each after the text encoder was
+reloaded beside a partially loaded Flux on Windows), 010 (DirectML), 017 (five SD1.5 prompts at 3.7 among 0.93
+on a T4, the same 3.7 each time: a larger image, most likely) and 020.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, field
+from statistics import median
+
+from ...events import Phase
+from ...model import Finding, ProgressBar
+from ...text import dur, listing, plural
+from ..engine import MAX_EVIDENCE, Advice, finding, rule
+from ..facts import Facts, platform_of
+from ..model_kinds import samples
+
+#: A bar is slow at this many times its group's median seconds per step, and this many seconds more per step.
+SLOW_RATIO = 2.0
+SLOW_EXTRA_S = 0.5
+#: Groups of fewer bars give no usual rate to judge by.
+MIN_GROUP = 4
+#: Bars shorter than this (steps, seconds) time a step too coarsely (tqdm's elapsed is whole seconds).
+MIN_STEPS = 4
+MIN_ELAPSED_S = 4.0
+#: Prompt numbers named in the text.
+MAX_NAMED = 6
+#: Below this many seconds lost in all the finding is not worth a reader's time (020: one prompt, 16.5 s).
+MIN_COST_S = 60.0
+#: Slow bars whose rates are within this ratio of each other ran at one steady rate: a steady difference (017).
+STEADY_RATIO = 1.05
+
+ADVICE_SIZE = Advice("Compare these prompts' image size and batch with the others' (in the workflow, or the images' "
+                     "metadata): a larger job takes longer per step (twice the width and height: about four times)")
+ADVICE_SYSMEM = Advice("If the size and batch were the same: in the NVIDIA Control Panel (Manage 3D settings, Program "
+                       "Settings, ComfyUI's python.exe) set `CUDA - Sysmem Fallback Policy` to `Prefer No Sysmem "
+                       "Fallback`, so that running out of VRAM fails with an out-of-memory error instead of sampling "
+                       "from system RAM several times slower (NVIDIA driver 546.01 or later)")
+ADVICE_GPU_BUSY = Advice("If the size and batch were the same, check what else used the GPU then (other programs, a "
+                         "second ComfyUI: `nvidia-smi` lists them on NVIDIA) and whether it was throttling "
+                         "(temperature, power)")
+
+
+@rule(
+    "slow-steps", "info", Phase.INFERENCE,
+    trigger=f"A sampling bar ({MIN_STEPS}+ steps, done) taking {SLOW_RATIO:.0f}x the median seconds per step, and "
+    f"{SLOW_EXTRA_S} s more, of the same sampler (same log, sampling model, place in the prompt and step count; "
+    f"{MIN_GROUP}+ bars): a larger image or batch (ComfyUI logs neither), or a GPU that ran slower.",
+    advice=(ADVICE_SIZE, ADVICE_SYSMEM, ADVICE_GPU_BUSY),
+)
+def _slow_steps(facts: Facts) -> list[Finding]:
+    groups: dict[tuple[int, int, int], _Group] = {}
+    _gather(facts, groups)
+    found: list[tuple[_Group, _Slow]] = []
+    for rough in groups.values():
+        if len(rough.per_step) >= MIN_GROUP and rough.slow() is not None:  # a few groups at most: split by model
+            found += [(g, slow) for g in _by_model(facts, rough)
+                      if len(g.per_step) >= MIN_GROUP and (slow := g.slow()) is not None]
+    if sum(s.cost for _, s in found) < MIN_COST_S:
+        return []
+    found.sort(key=lambda item: -item[1].cost)
+    group, slow = found[0]
+    more = found[1:]
+    return [_said(facts, group, slow, more)]
+
+
+@dataclass
+class _Group:
+    """One sampler's done bars: seconds per step, and where each bar is (prompt index, source, line, steps)."""
+
+    source: int
+    model: str
+    place: int
+    steps: int
+    per_step: array[float] = field(default_factory=lambda: array("d"))
+    prompts: array[int] = field(default_factory=lambda: array("q"))
+    sources: array[int] = field(default_factory=lambda: array("q"))
+    lines: array[int] = field(default_factory=lambda: array("q"))
+
+    def add(self, per_step: float, prompt: int, source: int, line: int) -> None:
+        self.per_step.append(per_step)
+        self.prompts.append(prompt)
+        self.sources.append(source)
+        self.lines.append(line)
+
+    def slow(self) -> _Slow | None:
+        usual = median(self.per_step)
+        picked = [i for i, s in enumerate(self.per_step) if s >= SLOW_RATIO * usual and s - usual >= SLOW_EXTRA_S]
+        if not picked:
+            return None
+        return _Slow(usual, picked, sum((self.per_step[i] - usual) * self.steps for i in picked))
+
+
+@dataclass
+class _Slow:
+    usual: float
+    picked: list[int]
+    cost: float
+
+
+def _gather(facts: Facts, groups: dict[tuple[int, int, int], _Group]) -> None:
+    """File every done sampling bar under the log it is in, its place among its prompt's sampling bars and its
+    steps: one pass over the bars, in log order (a long log's tables are on disk). The model comes after, for the
+    few groups with a slow bar (_by_model)."""
+    prompt, place = -1, 0
+    for bar in facts.report.progress_bars:
+        if not bar.is_sampling or bar.prompt is None:
+            continue
+        place = place + 1 if bar.prompt == prompt else 1
+        prompt = bar.prompt
+        if not _timed_whole(bar):
+            continue
+        key = (bar.source, place, int(bar.total))
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = _Group(bar.source, "", place, int(bar.total))
+        group.add(bar.elapsed_s / bar.total, bar.prompt, bar.source, bar.line)
+
+
+def _by_model(facts: Facts, rough: _Group) -> list[_Group]:
+    """The group split by the sampling models its prompts ran with: each prompt's own (``Requested to load``), else
+    the last loaded before it in its runs (a warm prompt samples with what is loaded). Reads only the prompts of the
+    runs the group's bars are in, up to its last."""
+    model, models_of = "", {}
+    ends = [facts.run_at(rough.sources[i], rough.lines[i]) for i in (0, len(rough.lines) - 1)]
+    runs = range(min(r.index for r in ends if r is not None), max(r.index for r in ends if r is not None) + 1) \
+        if any(r is not None for r in ends) else range(0)
+    last = max(rough.prompts)
+    for prompt in facts.prompts_of_runs(runs):
+        if prompt.index > last:
+            break
+        if prompt.source != rough.source:
+            continue
+        sampling = [name for name in prompt.models if samples(name)]
+        if sampling:
+            model = ", ".join(sampling)
+        models_of[prompt.index] = model
+    split: dict[str, _Group] = {}
+    for i, index in enumerate(rough.prompts):
+        name = models_of.get(index, "")
+        group = split.get(name)
+        if group is None:
+            group = split[name] = _Group(rough.source, name, rough.place, rough.steps)
+        group.add(rough.per_step[i], index, rough.sources[i], rough.lines[i])
+    return list(split.values())
+
+
+def _timed_whole(bar: ProgressBar) -> bool:
+    return bar.total >= MIN_STEPS and bar.done >= bar.total and bar.elapsed_s >= MIN_ELAPSED_S
+
+
+def _said(facts: Facts, group: _Group, slow: _Slow, more: list[tuple[_Group, _Slow]]) -> Finding:
+    picked = slow.picked
+    numbers = list(dict.fromkeys(group.prompts[i] + 1 for i in picked))
+    rates = [group.per_step[i] for i in picked]
+    low, high = min(rates), max(rates)
+    shown = f"{low:.2f}" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}-{high:.2f}"
+    times = f"{low / slow.usual:.1f}x" if f"{low / slow.usual:.1f}" == f"{high / slow.usual:.1f}" else \
+        f"{low / slow.usual:.1f}-{high / slow.usual:.1f}x"
+    others = len(group.per_step) - len(picked)
+    models = ", ".join(f"`{name}`" for name in group.model.split(", ")) if group.model else ""
+    sampler = (f"the {group.steps}-step sampler" + (f" of {models}" if models else "")
+               + (f" (the prompt's sampling bar {group.place})" if group.place > 1 else ""))
+    named = listing((str(n) for n in numbers[:MAX_NAMED]), len(numbers))
+    run = facts.run_at(group.sources[picked[0]], group.lines[picked[0]])
+    windows_nvidia = (run is not None and platform_of(facts, run) == "windows"
+                      and "nvidia" in (run.gpu or "").lower())
+    steady = len(rates) > 1 and high <= STEADY_RATIO * low
+    these = "this prompt" if len(numbers) == 1 else "these prompts"
+    why = (f"{'Prompt' if len(numbers) == 1 else 'Prompts'} {named} took {shown} s per step where {sampler} took "
+           f"{slow.usual:.2f} s per step in the log's {plural(others, 'other prompt')} (the median): {times} as long, "
+           f"{dur(slow.cost)} more in all. ComfyUI logs neither the image size nor the batch, so a larger image or "
+           f"batch in {these} would explain it (twice the width and height is about four times the work per "
+           "step); if they were the same, the GPU ran slower then: memory spilled out of VRAM, another program on "
+           "the GPU, or throttling."
+           + (" They ran at one steady rate, which points to a steady difference such as a larger image rather than "
+              "a passing slowdown." if steady else "")
+           + (" On Windows, NVIDIA's driver moves what does not fit in VRAM to system RAM (its sysmem fallback) and "
+              "goes on several times slower instead of failing." if windows_nvidia else ""))
+    if more:
+        extra = sum(len(s.picked) for _, s in more)
+        why += f" {plural(extra, 'more bar')} of other samplers {'was' if extra == 1 else 'were'} slow the same way."
+    advice = [ADVICE_SIZE(), ADVICE_SYSMEM() if windows_nvidia else ADVICE_GPU_BUSY()]
+    evidence = [facts.cite(group.sources[i], group.lines[i],
+                           f"{group.steps} steps in {dur(group.per_step[i] * group.steps)}")
+                for i in picked[:MAX_EVIDENCE]]
+    cost = slow.cost + sum(s.cost for _, s in more)
+    prompts = numbers + [group_.prompts[i] + 1 for group_, s in more for i in s.picked]
+    return finding(
+        "slow-steps",
+        f"{plural(len(numbers), 'prompt')} sampled {times} slower per step than the same sampler in "
+        f"{plural(others, 'other prompt')}",
+        "medium", why, advice, evidence,
+        {"usual_s_per_step": round(slow.usual, 3), "slow_s_per_step": [round(r, 3) for r in rates[:20]],
+         "prompts": numbers[:50], "steps": group.steps, "model": group.model or None},
+        cost, sorted({n - 1 for n in prompts}), total=len(picked))
