@@ -538,6 +538,14 @@ class _Spans:
         for start, end, code in zip(self._starts, self._ends, self._kinds, strict=True):
             yield start, end, kinds[code]
 
+    def close(self) -> None:
+        """Let go of the columns and their file: the row is drawn."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._chunks = []
+        self._starts, self._ends, self._kinds = array("d"), array("d"), array("B")
+
     def covered(self) -> Iterator[tuple[float, float]]:
         """(start, end) of each bar, sorted."""
         if self.in_span_order:
@@ -623,6 +631,7 @@ def _timeline(page: Page, report: Report) -> None:
                 f"{row.label}: {row.binned_from} spans drawn as {len(row.bars)} bars "
                 "(busy seconds summed per phase in equal stretches of the row, drawn over one idle bar)"
             )
+        row.spans.close()
     markers = _cap_markers(rows, notes)
     page.summarised += [f"timeline: {n}" for n in notes]
 
