@@ -10,7 +10,9 @@ memory the writers hold must not grow with the run.
 
 from __future__ import annotations
 
+import gc
 import io
+import pickle
 import re
 import tracemalloc
 from collections.abc import Callable
@@ -164,3 +166,17 @@ def test_the_trace_and_timeline_of_a_run_four_times_as_long_hold_no_more(tmp_pat
         write_html(_Discard(), report)  # and the page is still written whole
     for name, (short, long) in peaks.items():
         assert long - short < 1_000_000, f"{name}: {short} then {long} bytes at the peak"
+
+
+def test_a_fleet_part_waits_on_disk_and_its_file_goes_once_read() -> None:
+    """A fleet trace's parts are all made before the first is written: each is a file, sent between
+    processes as its path (a 40 MB one-run log's part held as a list peaked at 245 MB, now 101 MB)."""
+    corpus_or_skip()
+    path = CORPUS / "logs" / SERVER_LOG
+    part = trace_render.log_trace(str(path))
+    expected = list(report_trace(analyze(str(path)), per_run=False, name=path.name).events)
+    sent = pickle.loads(pickle.dumps(part))  # as map_logs's workers send it
+    del part
+    gc.collect()  # the sender's copy dropped: the file is the receiver's now
+    assert list(sent.events) == expected
+    assert not Path(sent.events.path).exists()  # read once, then removed

@@ -21,7 +21,11 @@ time) are known before the layout, so only their nearest placed line is kept, no
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
+import weakref
 from array import array
 from bisect import bisect_left
 from collections import defaultdict
@@ -289,7 +293,7 @@ class TracePart:
     ``origin`` is the wall time of ts 0 for a dated log, None otherwise (time-only and clockless
     logs start at 0); ``write_trace`` shifts the dated parts of a fleet onto one axis. ``events`` may
     be a generator that lays the log out as it is written: ``clock`` and ``estimated`` are known once
-    it has run to its end (``settled``), which ``materialized`` does at once (to send a part between
+    it has run to its end (``settled``), which ``to_disk`` does at once (to send a part between
     processes).
     """
 
@@ -300,9 +304,50 @@ class TracePart:
     clock: str = "no runs"
     estimated: bool = False
 
-    def materialized(self) -> TracePart:
-        self.events = list(self.events)
+    def to_disk(self) -> TracePart:
+        """Lay the log out to its end, its events written to a temporary file that the part reads back
+        once: a fleet's parts are all made before the first is written, and one long run's events held
+        as a list were hundreds of MB (a 40 MB log of one run: 233 MB)."""
+        self.events = _EventsOnDisk(self.events)
         return self
+
+
+class _EventsOnDisk:
+    """Trace events as JSON lines in a temporary file, read back once, the file removed then (or when the
+    part is dropped unread, or at exit). Sent to another process, the part is its path: the file is that
+    process's to remove."""
+
+    def __init__(self, events: Iterable[Event]) -> None:
+        descriptor, self.path = tempfile.mkstemp(prefix="comfylog-trace-", suffix=".jsonl")
+        try:
+            with os.fdopen(descriptor, "w", encoding="ascii") as out:  # ASCII: log text's lone surrogates kept
+                for event in events:
+                    out.write(_ENCODE_ASCII(event) + "\n")
+        except BaseException:
+            _remove(self.path)
+            raise
+        self._remover = weakref.finalize(self, _remove, self.path)
+
+    def __getstate__(self) -> dict[str, str]:
+        self._remover.detach()  # sent: the receiver removes it
+        return {"path": self.path}
+
+    def __setstate__(self, state: dict[str, str]) -> None:
+        self.path = state["path"]
+        self._remover = weakref.finalize(self, _remove, self.path)
+
+    def __iter__(self) -> Iterator[Event]:
+        try:
+            with open(self.path, encoding="ascii") as lines:
+                for line in lines:
+                    yield json.loads(line)
+        finally:
+            self._remover()
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def report_trace(report: Report, per_run: bool = True, name: str | None = None) -> TracePart:
@@ -745,10 +790,11 @@ def log_trace(path: str, redactor: Redactor | None = None) -> TracePart:
 
     report = analyze_paths([path], redactor)
     part = report_trace(report, per_run=False, name=report.sources[0].name if report.sources else path)
-    return part.materialized()
+    return part.to_disk()
 
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+_ENCODE_ASCII = json.JSONEncoder().encode
 
 
 def write_trace(parts: Sequence[TracePart], out: TextIO) -> None:
