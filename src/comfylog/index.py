@@ -310,6 +310,11 @@ class ReportIndex:
         """The prompts of one run, in report order."""
         return list(walk(self.report.prompts, self._by_run.get(run)))
 
+    def run_prompts(self, run: int) -> Iterator[Prompt]:
+        """The prompts of one run, in report order, one at a time: a run kept up for days has tens of
+        thousands, which a list would hold (and the table's blocks they were decoded from) all at once."""
+        return walk(self.report.prompts, self._by_run.get(run))
+
     def prompts_of_runs(self, runs: Iterable[int]) -> Iterator[Prompt]:
         """The prompts of these runs, in report order."""
         positions = sorted(i for run in set(runs) for i in self._by_run.get(run))

@@ -17,20 +17,25 @@ import html
 import importlib.resources
 import io
 import json
+import math
 import re
+import tempfile
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from itertools import islice
-from typing import TYPE_CHECKING, Any, TextIO
+from operator import itemgetter
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from ..events import EventKind, Phase
 from ..index import ReportIndex, evidence_in_line_order, index_of, not_timed_notes, own_spans, status_notes
 from ..model import PHASES, Finding, ProgressBar, Prompt, Report, Run, span_kind
 from ..text import basename, clip, clock, fmt_s, is_time_only, plural, prompts_time_text, span_text, when
 from ..version import __version__
+from .external_sort import ExternalSort
 from .styles import PHASE_LABEL as OTHER_LABELS
 
 if TYPE_CHECKING:  # the comparison is only rendered when one was made
@@ -480,8 +485,91 @@ class _Marker:
     hover: str
 
 
+class _Spans:
+    """A row's busy bars (not idle) as they were made, as columns (start, end, kind; 17 bytes a bar), on a
+    temporary file past CHUNK: the idle sweep and the binning read them again, where one run kept up for days
+    has hundreds of thousands (as bars with their hover text, or decoded again from its prompts, they cost
+    memory or a pass over the run's table)."""
+
+    CHUNK = 1 << 16
+    KINDS = tuple(PHASE_COLOUR)
+    CODES = {kind: code for code, kind in enumerate(KINDS)}
+
+    def __init__(self) -> None:
+        self._starts, self._ends, self._kinds = array("d"), array("d"), array("B")
+        self._file: IO[bytes] | None = None
+        self._chunks: list[int] = []  # bars in each chunk on the file, in order
+        self.in_start_order = True  # starts never go back
+        self.in_span_order = True  # nor (start, end) pairs: the order of covered time
+        self._last_start = self._last_end = -math.inf
+
+    def append(self, start: float, end: float, kind: str) -> None:
+        if start <= self._last_start:
+            if start < self._last_start:
+                self.in_start_order = self.in_span_order = False
+            elif end < self._last_end:
+                self.in_span_order = False
+        self._last_start, self._last_end = start, end
+        self._starts.append(start)
+        self._ends.append(end)
+        self._kinds.append(self.CODES[kind])
+        if len(self._starts) >= self.CHUNK:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile(prefix="comfylog-spans-")
+            self._file.seek(0, 2)
+            for column in (self._starts, self._ends, self._kinds):
+                column.tofile(self._file)
+            self._chunks.append(len(self._starts))
+            self._starts, self._ends, self._kinds = array("d"), array("d"), array("B")
+
+    def __iter__(self) -> Iterator[tuple[float, float, str]]:
+        """(start, end, kind) of each bar, in the order they were made."""
+        offset = 0
+        kinds = self.KINDS
+        for count in self._chunks:
+            assert self._file is not None
+            self._file.seek(offset)
+            starts, ends, codes = array("d"), array("d"), array("B")
+            for column in (starts, ends, codes):
+                column.fromfile(self._file, count)
+            offset = self._file.tell()
+            for start, end, code in zip(starts, ends, codes, strict=True):
+                yield start, end, kinds[code]
+        for start, end, code in zip(self._starts, self._ends, self._kinds, strict=True):
+            yield start, end, kinds[code]
+
+    def close(self) -> None:
+        """Let go of the columns and their file: the row is drawn."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._chunks = []
+        self._starts, self._ends, self._kinds = array("d"), array("d"), array("B")
+
+    def covered(self) -> Iterator[tuple[float, float]]:
+        """(start, end) of each bar, sorted."""
+        if self.in_span_order:
+            return ((start, end) for start, end, _ in self)
+        ordered: ExternalSort[tuple[float, float]] = ExternalSort()
+        for start, end, _ in self:
+            ordered.append((start, end))
+        return ordered.drain()
+
+    def by_start(self) -> Iterator[tuple[float, float, str]]:
+        """The bars in start order, a stable sort (as ``list.sort`` by start)."""
+        if self.in_start_order:
+            return iter(self)
+        ordered: ExternalSort[tuple[float, float, str]] = ExternalSort(itemgetter(0))
+        for bar in self:
+            ordered.append(bar)
+        return ordered.drain()
+
+
 @dataclass
 class _Row:
+    """One run's row of the timeline. Its bars are kept while there are at most MAX_TIMELINE_BARS (more are
+    binned whatever the budget); the busy ones also as columns (``spans``), which binning reads."""
+
     run: Run
     label: str
     origin: datetime | None  # wall time of x = 0 (None: estimated, prompts back to back)
@@ -490,6 +578,25 @@ class _Row:
     end: float = 0.0
     estimated: bool = False
     binned_from: int = 0
+    spans: _Spans = field(default_factory=_Spans)
+    count: int = 0  # bars made, idle ones included
+    first_start: float = 0.0  # the least start of a bar
+    last_end: float = 0.0  # the end of the bar drawn last in start order (of those starting last, the last made)
+    _latest: float = -math.inf
+
+    def add(self, start: float, end: float, kind: str, hover: Callable[[], str]) -> None:
+        """A bar, its hover text made only while the row's bars are kept."""
+        self.count += 1
+        if self.count <= MAX_TIMELINE_BARS:
+            self.bars.append(_Bar(start, end, kind, hover()))
+        elif self.bars:
+            self.bars = []  # binned whatever the budget, from its spans
+        if self.count == 1 or start < self.first_start:
+            self.first_start = start
+        if start >= self._latest:
+            self._latest, self.last_end = start, end
+        if kind != "idle":
+            self.spans.append(start, end, kind)
 
 
 MARKER_STYLE = {
@@ -517,13 +624,14 @@ def _timeline(page: Page, report: Report) -> None:
         notes.append(f"first {MAX_TIMELINE_ROWS} of {len(report.runs)} runs drawn")
     budget = max(MIN_ROW_BARS, MAX_TIMELINE_BARS // len(rows))
     for row in rows:
-        if len(row.bars) > budget:
-            row.binned_from = len(row.bars)
-            row.bars = _bin(row.bars, row.end, budget)
+        if row.count > budget:
+            row.binned_from = row.count
+            row.bars = _bin(row.spans.by_start(), row.first_start, max(row.end, row.last_end), budget)
             notes.append(
                 f"{row.label}: {row.binned_from} spans drawn as {len(row.bars)} bars "
                 "(busy seconds summed per phase in equal stretches of the row, drawn over one idle bar)"
             )
+        row.spans.close()
     markers = _cap_markers(rows, notes)
     page.summarised += [f"timeline: {n}" for n in notes]
 
@@ -633,14 +741,13 @@ def _timeline_rows(report: Report) -> tuple[list[_Row], bool]:
     index = index_of(report)
     candidates: list[_Row] = []
     for run in report.runs[:MAX_TIMELINE_ROWS]:
-        prompts = index.prompts_of_run(run.index)
         label = f"run {run.index + 1}"
-        estimated = any(p.estimated for p in prompts)
-        if not estimated and run.started_at is not None and run.ended_at is not None:
-            candidates.append(_timed_row(index, run, prompts, label))
-        elif any(p.total_s for p in prompts):
-            candidates.append(_estimated_row(index, run, prompts, label))
-    rows = [row for row in candidates if row.bars]
+        timed = _timed_row(index, run, label) if run.started_at is not None and run.ended_at is not None else None
+        if timed is not None:
+            candidates.append(timed)
+        elif any(p.total_s for p in index.run_prompts(run.index)):
+            candidates.append(_estimated_row(index, run, label))
+    rows = [row for row in candidates if row.count]
     clock = bool(rows) and all(row.origin is not None for row in rows) and _oneclock(rows)
     return rows, clock
 
@@ -653,7 +760,8 @@ def _oneclock(rows: list[_Row]) -> bool:
     return gaps <= max(busy, 60.0)
 
 
-def _timed_row(index: ReportIndex, run: Run, prompts: list[Prompt], label: str) -> _Row:
+def _timed_row(index: ReportIndex, run: Run, label: str) -> _Row | None:
+    """The run's row on its clock; None if one of its prompts is estimated after all (laid out end to end)."""
     assert run.started_at is not None and run.ended_at is not None
     origin = run.started_at
     row = _Row(run=run, label=label, origin=origin, end=_secs(run.ended_at - origin))
@@ -661,27 +769,24 @@ def _timed_row(index: ReportIndex, run: Run, prompts: list[Prompt], label: str) 
     def at(ts: datetime) -> float:
         return _secs(ts - origin)
 
-    covered: list[tuple[float, float]] = []
-    suspected = {i for f in index.report.findings if f.id == "oom-suspected" for i in f.prompts}
     if run.ready_at is not None and run.ready_at > origin:
-        end = at(run.ready_at)
-        row.bars.append(_Bar(0.0, end, "startup", f"run {run.index + 1} start-up {fmt_s(end)}"
-                                                  f" ({clock(origin)} → {clock(run.ready_at)})"))
-        covered.append((0.0, end))
+        ready = at(run.ready_at)
+        row.add(0.0, ready, "startup", partial(_timed_text, f"run {run.index + 1} start-up", ready, origin,
+                                               run.ready_at))
     for first, last in run.install_spans:
         a, b = at(first), at(last)
-        row.bars.append(_Bar(a, b, "install", f"ComfyUI-Manager installing custom nodes {fmt_s(b - a)}"
-                                              f" ({clock(first)} → {clock(last)})"))
-        covered.append((a, b))
-    for p in prompts:
+        row.add(a, b, "install", partial(_timed_text, "ComfyUI-Manager installing custom nodes", b - a, first, last))
+    suspected = {i for f in index.report.findings if f.id == "oom-suspected" for i in f.prompts}
+    for p in index.run_prompts(run.index):
+        if p.estimated:
+            return None
         for span in p.spans:
             a, b = at(span.start), at(span.end)
             if b <= a:
                 continue
             kind = span_kind(p, span)
-            row.bars.append(_Bar(a, b, kind, f"prompt {p.index + 1} · {PHASE_LABEL[kind]} {fmt_s(b - a)}"
-                                                          f" ({clock(span.start)} → {clock(span.end)})"))
-            covered.append((a, b))
+            row.add(a, b, kind, partial(_timed_text, f"prompt {p.index + 1} · {PHASE_LABEL[kind]}", b - a,
+                                        span.start, span.end))
         if p.status == "unfinished" and p.ended_at is not None:
             if p.index in suspected:
                 row.markers.append(_Marker(at(p.ended_at), "oom-suspected",
@@ -690,14 +795,13 @@ def _timed_row(index: ReportIndex, run: Run, prompts: list[Prompt], label: str) 
             else:
                 row.markers.append(_Marker(at(p.ended_at), "unfinished", f"prompt {p.index + 1} never finished: "
                                                                           f"the log stops at {clock(p.ended_at)}"))
-    covered.sort()
     cursor = 0.0
-    for a, b in covered:
+    for a, b in row.spans.covered():
         if a > cursor + 0.05:
-            row.bars.append(_Bar(cursor, a, "idle", f"idle {fmt_s(a - cursor)}"))
+            row.add(cursor, a, "idle", partial(_idle_text, a - cursor))
         cursor = max(cursor, b)
     if row.end > cursor + 0.05:
-        row.bars.append(_Bar(cursor, row.end, "idle", f"idle {fmt_s(row.end - cursor)}"))
+        row.add(cursor, row.end, "idle", partial(_idle_text, row.end - cursor))
     row.bars.sort(key=lambda bar: bar.start)
     if run.restart:
         row.markers.append(_Marker(0.0, "restart", f"run {run.index + 1} begins: ComfyUI started again at "
@@ -708,25 +812,41 @@ def _timed_row(index: ReportIndex, run: Run, prompts: list[Prompt], label: str) 
     return row
 
 
-def _estimated_row(index: ReportIndex, run: Run, prompts: list[Prompt], label: str) -> _Row:
+def _timed_text(what: str, seconds: float, start: datetime, end: datetime) -> str:
+    """A timed bar's hover text: ``prompt 3 · load 2.1 s (12:00:01 → 12:00:03)``."""
+    return f"{what} {fmt_s(seconds)} ({clock(start)} → {clock(end)})"
+
+
+def _idle_text(seconds: float) -> str:
+    return f"idle {fmt_s(seconds)}"
+
+
+def _estimated_text(prompt: int, kind: str, seconds: float) -> str:
+    return f"prompt {prompt + 1} · {PHASE_LABEL[kind]} ~{fmt_s(seconds)} (estimated)"
+
+
+def _estimated_row(index: ReportIndex, run: Run, label: str) -> _Row:
     row = _Row(run=run, label=label + " (est.)", origin=None, estimated=True)
+    incidents = _incidents(index, run)
+    marked = {prompt for _, prompt, _, _ in incidents}
     cursor = 0.0
-    block_end: dict[int, float] = {}
-    for p in prompts:
+    block_end: dict[int, float] = {}  # of the prompts with an incident
+    for p in index.run_prompts(run.index):
         if not p.total_s:
             continue
         for kind, seconds in _estimated_parts(p):
-            row.bars.append(_Bar(cursor, cursor + seconds, kind,
-                                 f"prompt {p.index + 1} · {PHASE_LABEL[kind]} ~{fmt_s(seconds)} (estimated)"))
+            row.add(cursor, cursor + seconds, kind, partial(_estimated_text, p.index, kind, seconds))
             cursor += seconds
-        block_end[p.index] = cursor
+        if p.index in marked:
+            block_end[p.index] = cursor
         if p.status == "unfinished":
             row.markers.append(_Marker(cursor, "unfinished", f"prompt {p.index + 1} never finished"))
     row.end = cursor
+    row.bars.sort(key=lambda bar: bar.start)
     if run.restart:
         row.markers.append(_Marker(0.0, "restart", f"run {run.index + 1} begins: ComfyUI started again "
                                                    f"({index.lines_ref(run.source, run.first_line)})"))
-    for kind, prompt, _ts, text in _incidents(index, run):
+    for kind, prompt, _ts, text in incidents:
         if prompt is not None and prompt in block_end:
             row.markers.append(_Marker(block_end[prompt], kind, text))
     return row
@@ -767,27 +887,23 @@ MAX_BINS = 1000
 BUSY_ORDER = ("startup", "install", "load", "inference", "wait", "other")
 
 
-def _bin(bars: list[_Bar], end: float, budget: int) -> list[_Bar]:
-    """Too many spans to draw: idle becomes one background bar, and the busy time is summed per phase
-    in equal stretches of the row, each phase drawn as one bar of its true total length where the
-    stretch's first busy second is. Busy and idle keep their proportions; order inside a stretch is lost.
+def _bin(busy: Iterable[tuple[float, float, str]], start: float, end: float, budget: int) -> list[_Bar]:
+    """Too many spans to draw: idle becomes one background bar from ``start`` to ``end``, and the busy
+    time (``busy``: the bars that are not idle, in start order) is summed per phase in equal stretches of
+    the row, each phase drawn as one bar of its true total length where the stretch's first busy second
+    is. Busy and idle keep their proportions; order inside a stretch is lost.
     """
     bins = max(1, min(budget // 3, MAX_BINS))
-    start = bars[0].start if bars else 0.0
-    end = max(end, bars[-1].end if bars else 0.0)
     width = (end - start) / bins if end > start else 1.0
     shares: list[dict[str, float]] = [{} for _ in range(bins)]  # busy seconds per phase kind
     first: list[float | None] = [None] * bins
-    for bar in bars:
-        if bar.kind == "idle":
-            continue
-        a, b = bar.start, bar.end
+    for a, b, kind in busy:
         i = min(bins - 1, max(0, int((a - start) / width)))
         while a < b and i < bins:
             edge = start + (i + 1) * width
             take = min(b, edge) - a
             if take > 0:
-                shares[i][bar.kind] = shares[i].get(bar.kind, 0.0) + take
+                shares[i][kind] = shares[i].get(kind, 0.0) + take
                 first[i] = a if first[i] is None else min(a, first[i] or a)
             a = edge
             i += 1
@@ -797,8 +913,8 @@ def _bin(bars: list[_Bar], end: float, budget: int) -> list[_Bar]:
             continue
         begin = first[i]
         cursor: float = begin if begin is not None else start + i * width
-        busy = ", ".join(f"{PHASE_LABEL[k]} {fmt_s(v)}" for k, v in share.items())
-        hover = f"busy in this {fmt_s(width)} stretch: {busy} (summarised)"
+        parts = ", ".join(f"{PHASE_LABEL[k]} {fmt_s(v)}" for k, v in share.items())
+        hover = f"busy in this {fmt_s(width)} stretch: {parts} (summarised)"
         for kind in BUSY_ORDER:
             seconds = share.get(kind, 0.0)
             if seconds > 0:

@@ -21,7 +21,11 @@ time) are known before the layout, so only their nearest placed line is kept, no
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
+import weakref
 from array import array
 from bisect import bisect_left
 from collections import defaultdict
@@ -38,6 +42,7 @@ from ..model import PHASES, ErrorRecord, Finding, Load, ProgressBar, Prompt, Rep
 from ..read.redact import Redactor
 from ..text import basename, clip, clock, fmt_s, is_time_only, plural, when
 from ..version import __version__
+from .external_sort import ExternalSort
 
 #: Log text carried in ``args`` is cut to this many characters, and findings carry at most this many lines.
 MAX_TEXT = 300
@@ -72,6 +77,11 @@ class _Slice:
     args: dict[str, Any] = field(default_factory=dict)
     children: list[_Slice] = field(default_factory=list)
 
+    def __reduce__(self) -> tuple[type[_Slice], tuple[Any, ...]]:
+        """Pickled as its fields (a long run's slices wait on disk to be sorted): a fifth faster than a dataclass's
+        state dict."""
+        return _Slice, (self.start, self.end, self.name, self.cat, self.args, self.children)
+
 
 @dataclass
 class _Instant:
@@ -80,23 +90,64 @@ class _Instant:
     cat: str
     args: dict[str, Any]
 
+    def __reduce__(self) -> tuple[type[_Instant], tuple[Any, ...]]:
+        return _Instant, (self.at, self.name, self.cat, self.args)
+
+
+def _slice_order(s: _Slice) -> tuple[int, int]:
+    """Slices in time order, a longer one before those it holds."""
+    return s.start, -s.end
+
+
+def _instant_time(i: _Instant) -> int:
+    return i.at
+
+
+class _StepRates:
+    """The start, end and it/s of every process's sampling bars, kept to the end for the step-rate counters:
+    as points (pid, time, 0 end / 1 start, bar, it/s) in an external sort, so that one long run's bars are
+    not all in memory (a list of them per process grew with the run: 20,000 prompts' bars)."""
+
+    #: Points held in memory before they go to disk (a point is a small tuple, ~150 bytes).
+    HOLD = 16384
+
+    def __init__(self) -> None:
+        self._points: ExternalSort[tuple[int, int, int, int, float]] = ExternalSort(hold=self.HOLD)
+        self._sorted: Iterator[tuple[int, int, int, int, float]] | None = None
+        self._next: tuple[int, int, int, int, float] | None = None
+
+    def add(self, pid: int, bar: int, start: int, end: int, rate: float) -> None:
+        self._points.append((pid, start, 1, bar, rate))
+        self._points.append((pid, end, 0, bar, rate))
+
+    def of(self, pid: int) -> Iterator[tuple[int, int, int, float]]:
+        """The points of process ``pid`` in time order, as (time, 0 end / 1 start, bar, it/s); asked for
+        processes in pid order, once each, after the last point was added."""
+        if self._sorted is None:
+            self._sorted = self._points.drain()
+            self._next = next(self._sorted, None)
+        while self._next is not None and self._next[0] < pid:
+            self._next = next(self._sorted, None)
+        while self._next is not None and self._next[0] == pid:
+            yield self._next[1:]
+            self._next = next(self._sorted, None)
+
 
 class _Process:
     """One trace process: its slices and instants are written as each run is laid out (``flush``), its
     labels and step-rate counter once the whole report is (``finish``)."""
 
-    def __init__(self, pid: int, name: str, sort_index: int) -> None:
+    def __init__(self, pid: int, name: str, sort_index: int, rates: _StepRates) -> None:
         self.pid = pid
         self.name = name
         self.labels: list[str] = []
         self.sort_index = sort_index
-        self.slices: dict[str, list[_Slice]] = defaultdict(list)
-        self.instants: list[_Instant] = []
-        #: The start, end and it/s of its sampling bars, kept to the end for the step-rate counter: columns of
-        #: 8 bytes, not a tuple a bar (~100 bytes: the 1 GB benchmark's 143,000 bars held to the end were 14 MB).
-        self.rate_starts = array("q")
-        self.rate_ends = array("q")
-        self.rate_values = array("d")
+        #: Per track, the slices and the instants gathered since the last flush, sorted as they come, on disk past
+        #: external_sort.HOLD: one run of 20,000 prompts is laid out whole before it is written.
+        self.slices: dict[str, ExternalSort[_Slice]] = {}
+        self.instants: ExternalSort[_Instant] | None = None
+        self.rates = rates
+        self.rate_bars = 0
         self._named = False
         #: Per track, where each lane's last slice (or instant) ends: a slice goes to the first lane free
         #: by its start, so each thread's events are written in time order and never overlap.
@@ -111,19 +162,35 @@ class _Process:
             yield {"ph": "M", "name": "process_sort_index", "pid": pid, "args": {"sort_index": self.sort_index}}
         for track in TRACKS:
             slices = self.slices.pop(track, None)
-            if not slices:
+            if slices is None:
                 continue
-            for s in sorted(slices, key=lambda s: (s.start, -s.end)):
+            for s in slices.drain():
                 tid, named = self._lane(track, s.start, s.end)
                 yield from named
                 yield from _slice_events(s, pid, tid)
-        if self.instants:
-            instants, self.instants = sorted(self.instants, key=lambda i: i.at), []
-            for i in instants:
+        if self.instants is not None:
+            instants, self.instants = self.instants, None
+            for i in instants.drain():
                 tid, named = self._lane("events", i.at, i.at)
                 yield from named
                 yield {"ph": "i", "s": "t", "name": i.name, "cat": i.cat, "ts": i.at, "pid": pid, "tid": tid,
                        "args": i.args}
+
+    def add_slice(self, track: str, s: _Slice) -> None:
+        slices = self.slices.get(track)
+        if slices is None:
+            slices = self.slices[track] = ExternalSort(_slice_order)
+        slices.append(s)
+
+    def add_instant(self, instant: _Instant) -> None:
+        if self.instants is None:
+            self.instants = ExternalSort(_instant_time)
+        self.instants.append(instant)
+
+    def add_rate(self, start: int, end: int, rate: float) -> None:
+        """A sampling bar's step rate from ``start`` to ``end``, for the counter (``finish``)."""
+        self.rates.add(self.pid, self.rate_bars, start, end, rate)
+        self.rate_bars += 1
 
     def _lane(self, track: str, start: int, end: int) -> tuple[int, tuple[Event, ...]]:
         """The thread of the first lane of ``track`` free at ``start`` (now busy to ``end``), with the
@@ -144,26 +211,29 @@ class _Process:
             yield {"ph": "M", "name": "process_labels", "pid": self.pid, "args": {"labels": ", ".join(self.labels)}}
         yield from self._rate_counter()
 
-    def _rate_counter(self) -> list[Event]:
+    def _rate_counter(self) -> Iterator[Event]:
         """The step rate as a step function: a bar's rate while it runs (the latest started), 0 between."""
-        points: list[tuple[int, int, int]] = []  # (time, 0 end / 1 start, bar)
-        for number, (start, end) in enumerate(zip(self.rate_starts, self.rate_ends, strict=True)):
-            points += [(start, 1, number), (end, 0, number)]
-        points.sort()
+        points = self.rates.of(self.pid)
         active: list[int] = []
-        out: list[Event] = []
-        for i, (at, kind, number) in enumerate(points):
+        rates: dict[int, float] = {}  # of the active bars
+        last: float | None = None
+        point = next(points, None)
+        while point is not None:
+            at, kind, number, rate = point
             if kind:
                 active.append(number)
+                rates[number] = rate
             elif number in active:
                 active.remove(number)
-            if i + 1 < len(points) and points[i + 1][0] == at:
+                del rates[number]
+            point = next(points, None)
+            if point is not None and point[0] == at:
                 continue  # one value per instant: the state after every change at that time
-            value = round(self.rate_values[active[-1]], 4) if active else 0
-            if out and out[-1]["args"]["it/s"] == value:
+            value = round(rates[active[-1]], 4) if active else 0
+            if last is not None and last == value:
                 continue
-            out.append({"ph": "C", "name": RATE_COUNTER, "ts": at, "pid": self.pid, "args": {"it/s": value}})
-        return out
+            last = value
+            yield {"ph": "C", "name": RATE_COUNTER, "ts": at, "pid": self.pid, "args": {"it/s": value}}
 
 
 def _thread_names(pid: int, tid: int, name: str) -> tuple[Event, Event]:
@@ -223,7 +293,7 @@ class TracePart:
     ``origin`` is the wall time of ts 0 for a dated log, None otherwise (time-only and clockless
     logs start at 0); ``write_trace`` shifts the dated parts of a fleet onto one axis. ``events`` may
     be a generator that lays the log out as it is written: ``clock`` and ``estimated`` are known once
-    it has run to its end (``settled``), which ``materialized`` does at once (to send a part between
+    it has run to its end (``settled``), which ``to_disk`` does at once (to send a part between
     processes).
     """
 
@@ -234,9 +304,50 @@ class TracePart:
     clock: str = "no runs"
     estimated: bool = False
 
-    def materialized(self) -> TracePart:
-        self.events = list(self.events)
+    def to_disk(self) -> TracePart:
+        """Lay the log out to its end, its events written to a temporary file that the part reads back
+        once: a fleet's parts are all made before the first is written, and one long run's events held
+        as a list were hundreds of MB (a 40 MB log of one run: 233 MB)."""
+        self.events = _EventsOnDisk(self.events)
         return self
+
+
+class _EventsOnDisk:
+    """Trace events as JSON lines in a temporary file, read back once, the file removed then (or when the
+    part is dropped unread, or at exit). Sent to another process, the part is its path: the file is that
+    process's to remove."""
+
+    def __init__(self, events: Iterable[Event]) -> None:
+        descriptor, self.path = tempfile.mkstemp(prefix="comfylog-trace-", suffix=".jsonl")
+        try:
+            with os.fdopen(descriptor, "w", encoding="ascii") as out:  # ASCII: log text's lone surrogates kept
+                for event in events:
+                    out.write(_ENCODE_ASCII(event) + "\n")
+        except BaseException:
+            _remove(self.path)
+            raise
+        self._remover = weakref.finalize(self, _remove, self.path)
+
+    def __getstate__(self) -> dict[str, str]:
+        self._remover.detach()  # sent: the receiver removes it
+        return {"path": self.path}
+
+    def __setstate__(self, state: dict[str, str]) -> None:
+        self.path = state["path"]
+        self._remover = weakref.finalize(self, _remove, self.path)
+
+    def __iter__(self) -> Iterator[Event]:
+        try:
+            with open(self.path, encoding="ascii") as lines:
+                for line in lines:
+                    yield json.loads(line)
+        finally:
+            self._remover()
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def report_trace(report: Report, per_run: bool = True, name: str | None = None) -> TracePart:
@@ -253,6 +364,7 @@ def report_trace(report: Report, per_run: bool = True, name: str | None = None) 
     origin = min(origins) if origins else None
     layout = _Layout(report, index, _Clock(origin))
     processes: dict[int, _Process] = {}
+    rates = _StepRates()
     gpu = next((r.gpu for r in report.runs if r.gpu), None)
 
     def process_of(run: Run | None) -> _Process:
@@ -266,7 +378,7 @@ def report_trace(report: Report, per_run: bool = True, name: str | None = None) 
                 assert run is not None
                 title = " · ".join(bit for bit in (f"run {run.index + 1}", run.gpu) if bit)
                 title += " (after a restart)" if run.restart else ""
-            found = processes[key] = _Process(pid, title, pid)
+            found = processes[key] = _Process(pid, title, pid, rates)
         return found
 
     for run in report.runs:
@@ -416,7 +528,7 @@ class _Layout:
                 self.anchor(ev.source, ev.line, at)
         for process, source, line, at, instant in outside:
             instant.at = at
-            process.instants.append(instant)
+            process.add_instant(instant)
             self.anchor(source, line, at)
 
     def place_waiting(self, source: int | None, before: int | None) -> None:
@@ -429,11 +541,11 @@ class _Layout:
             for line, at in self.anchors.resolve(src, before):
                 for process, instant in lines.pop(line, ()):
                     instant.at = at if at is not None else self.first_run_start or 0
-                    process.instants.append(instant)
+                    process.add_instant(instant)
         if source is None:
             for process, instant in self.at_start:
                 instant.at = self.first_run_start or 0
-                process.instants.append(instant)
+                process.add_instant(instant)
             self.at_start.clear()
 
     def clock_kinds(self) -> list[str]:
@@ -445,7 +557,18 @@ class _Layout:
     # ---- runs
     def add_run(self, process: _Process, run: Run) -> None:
         start_at = self._at(run.started_at)
-        prompts = self.index.prompts_of_run(run.index)
+        start = self.cursor if start_at is None else start_at
+        end = max(start, self._at(run.ended_at) or start)
+        ready = self._at(run.ready_at)
+        if start_at is None and run.startup_s:
+            ready = start + _us(run.startup_s)
+        cursor = max(start, ready or start)
+        estimated = False
+        for prompt in self.index.run_prompts(run.index):
+            cursor = self.add_prompt(process, prompt, cursor, clocked=start_at is not None)
+            end = max(end, cursor)
+            estimated = estimated or prompt.estimated
+        end = max(end, ready or end)
         if start_at is None:
             kind = "no timestamps: laid out from the durations the log prints"
         elif run.ended_at is None:  # only the start time ComfyUI-Manager printed
@@ -454,21 +577,11 @@ class _Layout:
             kind = "time of day only (no date)"
         elif run.resolution >= 60:
             kind = "minute timestamps: prompts laid out from their printed durations"
-        elif any(p.estimated for p in prompts):
+        elif estimated:
             kind = "wall clock, some prompts laid out from their printed durations"
         else:
             kind = "wall clock"
         self.run_clock[run.index] = kind
-        start = self.cursor if start_at is None else start_at
-        end = max(start, self._at(run.ended_at) or start)
-        ready = self._at(run.ready_at)
-        if start_at is None and run.startup_s:
-            ready = start + _us(run.startup_s)
-        cursor = max(start, ready or start)
-        for prompt in prompts:
-            cursor = self.add_prompt(process, prompt, cursor, clocked=start_at is not None)
-            end = max(end, cursor)
-        end = max(end, ready or end)
         self.anchor(run.source, run.first_line, start)
         self.anchor(run.source, run.last_line, end)
         args: dict[str, Any] = {"gpu": run.gpu, "total_vram_mb": run.total_vram_mb, "vram_states": run.vram_states,
@@ -483,9 +596,9 @@ class _Layout:
                 a, b = self._at(first), self._at(last)
                 if a is not None and b is not None and b > a:
                     top.children.append(_Slice(a, b, "installing", "install", {"seconds": _secs(b - a)}))
-        process.slices["run"].append(top)
+        process.add_slice("run", top)
         if run.restart:
-            process.instants.append(_Instant(start, "restart", "restart", {
+            process.add_instant(_Instant(start, "restart", "restart", {
                 "what": "ComfyUI started again", "line": run.first_line, "source": self._source_name(run.source)}))
         self.cursor = max(self.cursor, end)
         if self.first_run_start is None:
@@ -529,13 +642,13 @@ class _Layout:
             top.end = at
             self._estimated_records(process, prompt, top, blocks)
         if top.end > top.start:
-            process.slices["prompts"].append(top)
+            process.add_slice("prompts", top)
             if prompt.status == "unfinished":
-                process.instants.append(_Instant(top.end, f"{name} did not finish", "unfinished", {
+                process.add_instant(_Instant(top.end, f"{name} did not finish", "unfinished", {
                     "what": "the log ends, or ComfyUI starts again, before the prompt finished",
                     "last_line": prompt.last_line, "source": self._source_name(prompt.source)}))
         else:
-            process.instants.append(_Instant(top.start, f"{name} ({prompt.status})", "prompt", args))
+            process.add_instant(_Instant(top.start, f"{name} ({prompt.status})", "prompt", args))
         self.anchor(prompt.source, prompt.line, top.start)
         self.anchor(prompt.source, prompt.last_line or prompt.line, top.end)
         return top.end
@@ -565,7 +678,7 @@ class _Layout:
             end = next((b for a, b in load_spans if a <= at <= b), at)
             if i + 1 < len(loads):
                 end = max(at, min(end, starts[i + 1]))
-            process.slices["model loads"].append(_Slice(starts[i], end, _load_name(load), "load",
+            process.add_slice("model loads", _Slice(starts[i], end, _load_name(load), "load",
                                                         self._load_args(load)))
             self.anchor(load.source, load.line, at)
         for bar in self.index.bars_of(prompt):
@@ -579,7 +692,7 @@ class _Layout:
         start, _end = blocks.get("load", (top.start, top.start))
         for load in self.index.loads_of(prompt):
             args = {**self._load_args(load), "estimated": "the log gives no time for this load"}
-            process.instants.append(_Instant(start, _load_name(load), "load", args))
+            process.add_instant(_Instant(start, _load_name(load), "load", args))
             self.anchor(load.source, load.line, start)
         at, stop = blocks.get("inference", (top.start, top.end))
         for bar in self.index.sampling_bars(prompt):
@@ -595,12 +708,10 @@ class _Layout:
         if estimated:
             args["estimated"] = "placed from tqdm's elapsed time"
         name = f"{bar.kind.value} {bar.done:g}/{bar.total:g}"
-        process.slices["progress bars"].append(_Slice(a, b, name, "bar", args))
+        process.add_slice("progress bars", _Slice(a, b, name, "bar", args))
         per_step = bar.seconds_per_step
         if per_step and bar.is_sampling and b > a:
-            process.rate_starts.append(a)
-            process.rate_ends.append(b)
-            process.rate_values.append(1.0 / per_step)
+            process.add_rate(a, b, 1.0 / per_step)
         self.anchor(bar.source, bar.line, a)
         self.anchor(bar.source, bar.end_line, b)
 
@@ -629,7 +740,7 @@ class _Layout:
     def _place_at(self, process: _Process, source: int, line: int, at: int | None, instant: _Instant) -> None:
         assert at is not None  # planned only with a time
         instant.at = at
-        process.instants.append(instant)
+        process.add_instant(instant)
         self.anchor(source, line, at)
 
     def run_of_finding(self, finding: Finding) -> Run | None:
@@ -679,10 +790,11 @@ def log_trace(path: str, redactor: Redactor | None = None) -> TracePart:
 
     report = analyze_paths([path], redactor)
     part = report_trace(report, per_run=False, name=report.sources[0].name if report.sources else path)
-    return part.materialized()
+    return part.to_disk()
 
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+_ENCODE_ASCII = json.JSONEncoder().encode
 
 
 def write_trace(parts: Sequence[TracePart], out: TextIO) -> None:
