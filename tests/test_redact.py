@@ -313,3 +313,35 @@ def test_fleet_and_export_redact_paths_and_text(tmp_path: Path) -> None:
     assert any("/home/[redacted:user]/in.png" in row["message"] for row in errors)
     for table in tables.iterdir():
         assert "alice" not in table.read_text(encoding="utf-8").replace(str(tmp_path), ""), table.name
+
+
+def _without_hints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """redact.py's rules without their hints (each regex run wherever its needle is)."""
+    from dataclasses import replace
+
+    from comfylog.read import redact
+
+    monkeypatch.setattr(redact, "RULES", tuple(replace(rule, hint=None) for rule in redact.RULES))
+    monkeypatch.setattr(redact, "ALL_RULES", tuple(replace(rule, hint=None) for rule in redact.ALL_RULES))
+
+
+def test_a_rules_hint_never_changes_what_is_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The labelled-secret rule skips lines its cheap hint (a label's last word and a separator) does not
+    # match: every corpus line holding one of its needles, and labelled secrets of every shape, come out
+    # the same with the hint as without it.
+    corpus = corpus_or_skip()
+    redactor = Redactor(ips=True)
+    needles = ("key", "token", "secret", "passw", "pwd")
+    lines = [f"{label}{sep}{KEY}" for label in ("api_key", "AWS_SECRET_ACCESS_KEY", "aws_access_key_id", "HF_TOKEN",
+                                                 "db.password", "user-passwd", "PWD", "client_secret", "X-Api-Key")
+             for sep in ("=", ": ", '": "', "' = '", "\t:\t")]
+    for path in sorted((corpus / "logs").glob("*.log")):
+        lines += [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+                  if any(n in line.lower() for n in needles)]
+    hinted: Counter[str] = Counter()
+    with_hints = [redactor.redact(line, hinted) for line in lines]
+    _without_hints(monkeypatch)
+    unhinted: Counter[str] = Counter()
+    assert [redactor.redact(line, unhinted) for line in lines] == with_hints
+    assert unhinted == hinted
+    assert sum(MARK in line for line in with_hints[:45]) == 45  # the made-up labelled secrets are redacted
