@@ -66,6 +66,13 @@ IPV6_RE = re.compile(r"(?<![\w:.])[0-9A-Fa-f:]{2,39}(?![\w:.])")
 #: tries its lazy label at every position, ~13 us a line; most lines with ``token`` or ``key`` hold no label).
 LABEL_END_RE = re.compile(r"(?i)(?:key|id|secret|token|passw(?:or)?d|pwd)\b[\"']?[ \t]{0,4}[=:]")
 
+#: What every URL_PARAM_RE key ends with, lower-cased: its needles (``=`` alone sent 112k of bench-100mb's lines,
+#: ``lowvram: loaded module regularly ... memory=...`` among them, through the redactor for nothing).
+URL_KEY_ENDS = ("token=", "key=", "sig=", "signature=", "secret=", "password=", "credential=")
+#: The letters ``(?i)`` matches to an ASCII letter whose lower case is not that letter alone (``ſ`` is an ``s``,
+#: ``ı`` and ``İ`` an ``i``): a line holding one may match a rule its lower-cased needles miss.
+ODD_LETTERS = ("\u0130", "\u0131", "\u017f")
+
 #: Labels of the older RunPod keys and of AWS secret keys, for the kind they report.
 AWS_SECRET_LABEL_RE = re.compile(r"(?i)secret[_-]?access[_-]?key")
 #: Home folders that name nobody.
@@ -96,6 +103,8 @@ class Rule:
     folded: bool = False
     #: A cheaper regex that matches wherever ``regex`` does (a necessary condition), or None.
     hint: re.Pattern[str] | None = None
+    #: Needles looked for in the text as it is, besides ``folded`` ones (ODD_LETTERS).
+    also: tuple[str, ...] = ()
 
 
 def _whole(kind: str) -> Replace:
@@ -181,7 +190,7 @@ RULES: tuple[Rule, ...] = (
          _whole("github-token")),
     Rule("jwt", ("eyJ",), JWT_RE, _whole("jwt")),
     Rule("url-password", ("://",), URL_PASSWORD_RE, _after("head", "password")),
-    Rule("url-secret", ("=",), URL_PARAM_RE, _after("key", "url-secret")),
+    Rule("url-secret", URL_KEY_ENDS, URL_PARAM_RE, _after("key", "url-secret"), folded=True, also=ODD_LETTERS),
     Rule("bearer-token", ("earer", "EARER"), BEARER_RE, _bearer),
     Rule("authorization", ("authorization",), AUTHORIZATION_RE, _after("head", "authorization"), folded=True),
     Rule("secret", ("key", "token", "secret", "passw", "pwd"), LABELLED_RE, _labelled, folded=True,
@@ -220,7 +229,8 @@ class Redactor:
                 if needle in haystack:
                     break
             else:
-                continue
+                if not rule.also or not any(odd in text for odd in rule.also):
+                    continue
             if rule.hint is not None and rule.hint.search(text) is None:
                 continue
             text = rule.regex.sub(_counting(rule, counts), text)
