@@ -73,6 +73,13 @@ URL_KEY_ENDS = ("token=", "key=", "sig=", "signature=", "secret=", "password=", 
 #: ``ı`` and ``İ`` an ``i``): a line holding one may match a rule its lower-cased needles miss.
 ODD_LETTERS = ("\u0130", "\u0131", "\u017f")
 
+#: What every LABELLED_RE match holds, lower-cased: a label's last word and how its separator starts (a quote,
+#: ``=`` or ``:``, or a space or tab and then more of them, ``=`` or ``:``); ``key`` alone sent 39k of
+#: bench-100mb's lines (``lora key not loaded ...``) through the redactor for nothing.
+LABEL_ENDS = tuple(word + start for word in ("key", "keyid", "key_id", "key-id", "secret", "token", "password",
+                                             "passwd", "pwd")
+                   for start in ("=", ":", '"', "'", "\t", "  ", " \t", " =", " :"))
+
 #: Labels of the older RunPod keys and of AWS secret keys, for the kind they report.
 AWS_SECRET_LABEL_RE = re.compile(r"(?i)secret[_-]?access[_-]?key")
 #: Home folders that name nobody.
@@ -193,8 +200,7 @@ RULES: tuple[Rule, ...] = (
     Rule("url-secret", URL_KEY_ENDS, URL_PARAM_RE, _after("key", "url-secret"), folded=True, also=ODD_LETTERS),
     Rule("bearer-token", ("earer", "EARER"), BEARER_RE, _bearer),
     Rule("authorization", ("authorization",), AUTHORIZATION_RE, _after("head", "authorization"), folded=True),
-    Rule("secret", ("key", "token", "secret", "passw", "pwd"), LABELLED_RE, _labelled, folded=True,
-         hint=LABEL_END_RE),
+    Rule("secret", LABEL_ENDS, LABELLED_RE, _labelled, folded=True, hint=LABEL_END_RE, also=ODD_LETTERS),
     Rule("email", ("@",), EMAIL_RE, _email),
     Rule("user", ("/home/", "/Users/", "sers\\", "sers/", "SERS\\", "SERS/"), HOME_RE, _home),
 )
