@@ -8,6 +8,7 @@ missing; CI installs both (.ci/run, the dev extra).
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -537,3 +538,26 @@ def test_script_text_is_escaped_piece_by_piece_however_it_is_cut() -> None:
     from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]
 
     assert "".join(html_render._plotly_js()) == get_plotlyjs().replace("</script", "<\\/script")
+
+
+def test_where_the_time_went_reads_the_prompts_once() -> None:
+    # A million prompts at 1 GB, read back from disk: the phase totals, the prompts' seconds and how many
+    # were estimated come from one pass (it was three: ~13 s of the 1 GB page), in both reports.
+    from rich.console import Console
+
+    from comfylog.render import terminal
+
+    report = analyze(corpus_log("009"))
+    passes: list[int] = []
+
+    class Counted(list):  # type: ignore[type-arg]
+        def __iter__(self) -> Iterator[Any]:
+            passes.append(1)
+            return super().__iter__()
+
+    whole = html_render._phase_totals(report)
+    report.prompts = Counted(report.prompts)  # type: ignore[assignment]
+    assert html_render._phase_totals(report) == whole and len(passes) == 1
+    Console(file=open(os.devnull, "w")).print(terminal._phases(report))  # noqa: SIM115
+    assert len(passes) == 2
+    assert "5 prompts estimated from the durations" in whole  # 009 has minute stamps only

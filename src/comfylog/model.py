@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from .events import Event, Phase
 from .spool import Spool
@@ -394,6 +394,17 @@ class Finding:
     evidence_total: int = 0
 
 
+class TimeSpent(NamedTuple):
+    """Report.time_spent: where the time went, and the prompts' seconds."""
+
+    rows: list[tuple[str, float | None]]
+    #: Seconds of the prompts that have a total, and how many prompts ran without one (prompts_time_text).
+    prompt_seconds: float
+    without_total: int
+    #: Prompts whose phases are estimated from the durations the log prints (no usable timestamps).
+    estimated: int
+
+
 @dataclass
 class Report:
     """Everything one analysis found. Renderers take this and nothing else."""
@@ -422,7 +433,14 @@ class Report:
         return self.summary.ws_timeouts > 0 or any(run.serverless for run in self.runs)
 
     def time_breakdown(self) -> list[tuple[str, float | None]]:
-        """Seconds per phase over the whole report: start-up, the prompt phases, "outside" (loading and
+        """Seconds per phase over the whole report (TimeSpent.rows)."""
+        return self.time_spent().rows
+
+    def time_spent(self) -> TimeSpent:
+        """Where the time went (``rows``) and the prompts' seconds, in one pass over the prompts (a million at
+        1 GB, read back from disk: the terminal and HTML reports read them for this once, not three times).
+
+        ``rows``: seconds per phase over the whole report: start-up, the prompt phases, "outside" (loading and
         sampling with no prompt running), "install" (ComfyUI-Manager installing custom nodes), idle, and "untimed":
         the seconds of prompts whose phases the log cannot time. A log without prompts has no prompt
         phases, one without a RunPod worker no wait (``wait_applies``).
@@ -435,6 +453,7 @@ class Report:
         totals = dict.fromkeys(names, 0.0)
         unknown: set[str] = set()  # phases some prompt could not time
         untimed = 0.0
+        seconds_of_prompts, without_total, estimated = 0.0, 0, 0
         for prompt in self.prompts:  # hot: every prompt (a million at 1 GB), read by the terminal and HTML
             phases = prompt.phases
             for name in names:
@@ -443,8 +462,14 @@ class Report:
                     unknown.add(name)
                 else:
                     totals[name] += seconds
-            if prompt.total_s is not None and not phases.timed:
-                untimed += max(0.0, prompt.total_s - phases.total)
+            total = prompt.total_s
+            if total is not None:
+                seconds_of_prompts += total
+                if not phases.timed:
+                    untimed += max(0.0, total - phases.total)
+            elif prompt.started or prompt.finished:
+                without_total += 1
+            estimated += prompt.estimated
         rows: list[tuple[str, float | None]] = []
         startup = sum(r.startup_s or 0.0 for r in self.runs)
         idle = sum(r.idle_s or 0.0 for r in self.runs)
@@ -462,15 +487,10 @@ class Report:
             rows.append(("install", install))
         if idle:
             rows.append(("idle", idle))
-        return rows
+        return TimeSpent(rows, seconds_of_prompts, without_total, estimated)
 
     def prompt_time(self) -> tuple[float, int]:
         """The seconds of the prompts that have a total, and how many prompts ran without one (no
         usable timestamps and no ``Prompt executed in``): a sum that leaves them out must say so."""
-        seconds, untimed = 0.0, 0
-        for prompt in self.prompts:
-            if prompt.total_s is not None:
-                seconds += prompt.total_s
-            elif prompt.started or prompt.finished:
-                untimed += 1
-        return seconds, untimed
+        spent = self.time_spent()
+        return spent.prompt_seconds, spent.without_total

@@ -272,7 +272,8 @@ def _prompt_columns(report: Report, shown: list[Prompt], compact: bool) -> list[
 
 def _phases(report: Report) -> Table:
     """Where the time went: a phase no prompt could time is ``—`` with no share (never 0.0s 0%)."""
-    rows = report.time_breakdown()
+    spent = report.time_spent()
+    rows = spent.rows
     whole = sum(seconds or 0.0 for _, seconds in rows) or 1.0
     table = Table(title="Where the time went", title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("phase")
@@ -287,7 +288,8 @@ def _phases(report: Report) -> Table:
         share = seconds / whole
         cells = int(round(share * BAR_WIDTH))
         table.add_row(label, fmt_s(seconds), f"{share:.0%}", Text("█" * cells, style=PHASE_STYLE[name]))
-    table.caption = (prompts_time_text(*report.prompt_time()) if report.prompts else "no prompt ran") + \
+    table.caption = (prompts_time_text(spent.prompt_seconds, spent.without_total) if report.prompts
+                     else "no prompt ran") + \
         "; every second counted once"
     return table
 
