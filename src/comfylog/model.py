@@ -405,6 +405,77 @@ class TimeSpent(NamedTuple):
     estimated: int
 
 
+class TimeSum:
+    """Report.time_spent's sums over the prompts, a prompt at a time, in table order (the same additions in the
+    same order as one pass: the same floats). The report index adds each prompt as it reads the table for the
+    diagnosis, so that the terminal and HTML reports need not read a long log's prompts again for it (a
+    million at 1 GB, decoded from disk)."""
+
+    __slots__ = ("load", "inference", "wait", "other", "unknown", "untimed", "seconds", "without_total", "estimated")
+
+    def __init__(self) -> None:
+        self.load = self.inference = self.wait = self.other = 0.0
+        self.unknown: set[str] = set()  # phases some prompt could not time
+        self.untimed = 0.0
+        self.seconds = 0.0
+        self.without_total = 0
+        self.estimated = 0
+
+    def add(self, prompt: Prompt) -> None:
+        phases = prompt.phases
+        load, inference, wait, other = phases.load, phases.inference, phases.wait, phases.other
+        if load is None:
+            self.unknown.add("load")
+        else:
+            self.load += load
+        if inference is None:
+            self.unknown.add("inference")
+        else:
+            self.inference += inference
+        if wait is None:
+            self.unknown.add("wait")
+        else:
+            self.wait += wait
+        if other is None:
+            self.unknown.add("other")
+        else:
+            self.other += other
+        total = prompt.total_s
+        if total is not None:
+            self.seconds += total
+            if load is None or inference is None or wait is None or other is None:  # not phases.timed
+                self.untimed += max(0.0, total - phases.total)
+        elif prompt.started or prompt.finished:
+            self.without_total += 1
+        if prompt.estimated:
+            self.estimated += 1
+
+    def spent(self, report: Report) -> TimeSpent:
+        """The sums of every prompt of ``report`` added: its TimeSpent."""
+        names = [p.value for p in PHASES if p is not Phase.WAIT or report.wait_applies]
+        unknown = self.unknown
+        rows: list[tuple[str, float | None]] = []
+        startup = sum(r.startup_s or 0.0 for r in report.runs)
+        idle = sum(r.idle_s or 0.0 for r in report.runs)
+        outside = sum(r.outside_s or 0.0 for r in report.runs)
+        install = sum(r.install_s or 0.0 for r in report.runs)
+        if startup:
+            rows.append(("startup", startup))
+        if report.prompts:  # with no prompt at all, its phases are no part of where the time went
+            for name in names:
+                seconds: float = getattr(self, name)
+                rows.append((name, None if not seconds and name in unknown else seconds))
+            if self.untimed:
+                rows.append(("untimed", self.untimed))
+        if outside:
+            rows.append(("outside", outside))
+        if install:
+            rows.append(("install", install))
+        if idle:
+            rows.append(("idle", idle))
+        return TimeSpent(rows, self.seconds, self.without_total, self.estimated)
+
+
 @dataclass
 class Report:
     """Everything one analysis found. Renderers take this and nothing else."""
@@ -437,8 +508,8 @@ class Report:
         return self.time_spent().rows
 
     def time_spent(self) -> TimeSpent:
-        """Where the time went (``rows``) and the prompts' seconds, in one pass over the prompts (a million at
-        1 GB, read back from disk: the terminal and HTML reports read them for this once, not three times).
+        """Where the time went (``rows``) and the prompts' seconds, in one pass over the prompts (TimeSum;
+        the report index sums them as it reads the prompts for the diagnosis: index.time_spent).
 
         ``rows``: seconds per phase over the whole report: start-up, the prompt phases, "outside" (loading and
         sampling with no prompt running), "install" (ComfyUI-Manager installing custom nodes), idle, and "untimed":
@@ -449,45 +520,11 @@ class Report:
         of it: never 0.0 for what nothing measured. Every renderer's "where the time went" reads
         this, so they cannot disagree.
         """
-        names = [p.value for p in PHASES if p is not Phase.WAIT or self.wait_applies]
-        totals = dict.fromkeys(names, 0.0)
-        unknown: set[str] = set()  # phases some prompt could not time
-        untimed = 0.0
-        seconds_of_prompts, without_total, estimated = 0.0, 0, 0
-        for prompt in self.prompts:  # hot: every prompt (a million at 1 GB), read by the terminal and HTML
-            phases = prompt.phases
-            for name in names:
-                seconds = getattr(phases, name)
-                if seconds is None:
-                    unknown.add(name)
-                else:
-                    totals[name] += seconds
-            total = prompt.total_s
-            if total is not None:
-                seconds_of_prompts += total
-                if not phases.timed:
-                    untimed += max(0.0, total - phases.total)
-            elif prompt.started or prompt.finished:
-                without_total += 1
-            estimated += prompt.estimated
-        rows: list[tuple[str, float | None]] = []
-        startup = sum(r.startup_s or 0.0 for r in self.runs)
-        idle = sum(r.idle_s or 0.0 for r in self.runs)
-        outside = sum(r.outside_s or 0.0 for r in self.runs)
-        install = sum(r.install_s or 0.0 for r in self.runs)
-        if startup:
-            rows.append(("startup", startup))
-        if self.prompts:  # with no prompt at all, its phases are no part of where the time went
-            rows += [(name, None if not seconds and name in unknown else seconds) for name, seconds in totals.items()]
-            if untimed:
-                rows.append(("untimed", untimed))
-        if outside:
-            rows.append(("outside", outside))
-        if install:
-            rows.append(("install", install))
-        if idle:
-            rows.append(("idle", idle))
-        return TimeSpent(rows, seconds_of_prompts, without_total, estimated)
+        sums = TimeSum()
+        add = sums.add
+        for prompt in self.prompts:
+            add(prompt)
+        return sums.spent(self)
 
     def prompt_time(self) -> tuple[float, int]:
         """The seconds of the prompts that have a total, and how many prompts ran without one (no

@@ -437,7 +437,7 @@ def _machine(report: Report, page: Page) -> str:
 
 def _phase_totals(report: Report) -> str:
     """Where the time went: a phase no prompt could time is "—, not timed" with no share (never 0.0s 0%)."""
-    spent = report.time_spent()  # the prompts read once
+    spent = index_of(report).time_spent()  # summed as the index read the prompts
     rows = spent.rows
     whole = sum(seconds or 0.0 for _, seconds in rows) or 1.0
     out = ['<table><tr><th>phase</th><th class="num">time</th><th class="num">share</th><th></th></tr>']

@@ -272,7 +272,7 @@ def _prompt_columns(report: Report, shown: list[Prompt], compact: bool) -> list[
 
 def _phases(report: Report) -> Table:
     """Where the time went: a phase no prompt could time is ``—`` with no share (never 0.0s 0%)."""
-    spent = report.time_spent()
+    spent = index_of(report).time_spent()  # summed as the index read the prompts
     rows = spent.rows
     whole = sum(seconds or 0.0 for _, seconds in rows) or 1.0
     table = Table(title="Where the time went", title_justify="left", box=box.SIMPLE_HEAD)
@@ -361,14 +361,16 @@ def _run_timeline(run: Run, own: list[Prompt]) -> Text | None:
     pieces = [(f"run {run.index + 1} ", "")]
     separate = len(prompts) <= 12
     done = 0.0  # seconds drawn so far: cells end where the running sum falls, so short prompts add up
+    drawn = 0  # cells drawn so far: round(done / whole * TIMELINE_WIDTH)
     for p in prompts:
         phases = p.phases
         parts = [(name, getattr(phases, name) or 0.0) for name in PHASE_NAMES]
         parts.append(("untimed", max(0.0, (p.total_s or 0.0) - phases.total)))
         for name, seconds in parts:
-            n = round((done + seconds) / whole * TIMELINE_WIDTH) - round(done / whole * TIMELINE_WIDTH)
             done += seconds
-            pieces.append((PHASE_CHAR[name] * n, PHASE_STYLE[name]))
+            end = round(done / whole * TIMELINE_WIDTH)
+            pieces.append((PHASE_CHAR[name] * (end - drawn), PHASE_STYLE[name]))
+            drawn = end
         if separate:
             pieces.append(("|", "dim"))
     order = " end to end by printed duration, gaps left out" if len(prompts) > 1 else ", durations as printed"
