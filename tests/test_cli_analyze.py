@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from rich.table import Table
 
 from comfylog.api import analyze
 from comfylog.render import terminal
@@ -180,3 +181,33 @@ def test_an_untimed_timeline_keeps_short_prompts_and_does_not_claim_they_were_ba
     line = next(line for line in text.splitlines() if line.startswith("run 1 "))
     assert line.count("?") == 50  # every cell drawn: the prompts' seconds are all "not timed"
     assert "end to end by printed duration, gaps left out" in line and "back to back" not in text
+
+
+@pytest.mark.parametrize("width", [120, 72])
+def test_plain_lines_are_what_rich_draws(width: int) -> None:
+    # On a console without colour (-o FILE, a pipe) the runs' machine tables and timeline rows are written as
+    # their plain lines, not laid out by rich: the report is character for character what rich draws, on
+    # the examples, the scenarios and the corpus as one report (thousands of runs; at 72 columns some tables
+    # wrap and go through rich).
+    corpus = corpus_or_skip()
+    logs = [*sorted(EXAMPLES.glob("*.log")), *sorted((corpus / "scenarios").glob("*.log")),
+            *sorted((corpus / "logs").glob("*.log"))]
+    report = analyze([str(path) for path in logs])
+    drawn: list[str] = []
+    for plain in (True, False):
+        out = io.StringIO()
+        console = Console(width=width, color_system=None, file=out)
+        if plain:
+            render_terminal(report, console)
+        else:
+            for part in terminal.report_parts(report, width=width):
+                for piece in part:
+                    console.print(piece)
+                console.print()
+        drawn.append(out.getvalue())
+    assert drawn[0] == drawn[1]
+    pieces = [piece for part in terminal.report_parts(report, width=width, plain=True) for piece in part]
+    plain = [piece for piece in pieces if isinstance(piece, terminal.Plain)]
+    assert any(len(piece.lines) > 1 for piece in plain)  # machine tables
+    assert any(len(piece.lines) == 1 for piece in plain) == (width == 120)  # timeline rows (too wide for 72)
+    assert any(isinstance(piece, Table) for piece in pieces[1:len(report.runs) + 1])  # titles too long: rich's

@@ -8,6 +8,7 @@ missing; CI installs both (.ci/run, the dev extra).
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -537,3 +538,32 @@ def test_script_text_is_escaped_piece_by_piece_however_it_is_cut() -> None:
     from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]
 
     assert "".join(html_render._plotly_js()) == get_plotlyjs().replace("</script", "<\\/script")
+
+
+def test_where_the_time_went_is_summed_as_the_index_reads_the_prompts() -> None:
+    # A million prompts at 1 GB, decoded from disk: the terminal and HTML reports take the phase totals, the
+    # prompts' seconds and how many were estimated from the sums the index made as it read the prompts for
+    # the diagnosis (they read them three times: ~13 s of the 1 GB page), the same as a pass of their own.
+    from rich.console import Console
+
+    from comfylog.index import index_of
+    from comfylog.render import terminal
+
+    corpus = corpus_or_skip()
+    for path in sorted((corpus / "logs").glob("*.log")):
+        report = analyze(path)
+        assert index_of(report).time_spent() == report.time_spent(), path.name
+    report = analyze(corpus_log("009"))
+    whole = html_render._phase_totals(report)
+    passes: list[int] = []
+
+    class Counted(list):  # type: ignore[type-arg]
+        def __iter__(self) -> Iterator[Any]:
+            passes.append(1)
+            return super().__iter__()
+
+    report.prompts = Counted(report.prompts)  # type: ignore[assignment]
+    assert html_render._phase_totals(report) == whole
+    Console(file=open(os.devnull, "w")).print(terminal._phases(report))  # noqa: SIM115
+    assert passes == []
+    assert "5 prompts estimated from the durations" in whole  # 009 has minute stamps only

@@ -212,6 +212,7 @@ SECRETS = [
     "RUNPOD_API_KEY=rpa_ABCDEFGHIJKLMNOPQRSTUV", "HF_TOKEN: hf_abcdefghijklmnopqrstuvwxyz", "/home/alice/ComfyUI",
     "C:\\Users\\Bob\\ComfyUI", "user@example.com", "https://x.io/m?token=abcdef123456", "10.1.2.3", "fe80::1:2",
     "Authorization: Bearer abcdefghij0123456789", "\u212aey=supersecretvalue",
+    "https://x.io/m?\u017fig=abcdef123456&\u0130d_token=abcdef123456",  # letters (?i) reads as ASCII ones
 ]
 
 

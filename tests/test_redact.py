@@ -313,3 +313,49 @@ def test_fleet_and_export_redact_paths_and_text(tmp_path: Path) -> None:
     assert any("/home/[redacted:user]/in.png" in row["message"] for row in errors)
     for table in tables.iterdir():
         assert "alice" not in table.read_text(encoding="utf-8").replace(str(tmp_path), ""), table.name
+
+
+def _plainly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """redact.py's rules run the plain way: no hints, the URL rule wherever there is an ``=``, the label
+    rule wherever there is a word a label ends with."""
+    from dataclasses import replace
+
+    from comfylog.read import redact
+
+    def plainly(rule: redact.Rule) -> redact.Rule:
+        if rule.kind == "url-secret":
+            return replace(rule, needles=("=",), folded=False, also=(), hint=None)
+        if rule.kind == "secret":  # the odd letters: a label spelt with them was missed before they were needles
+            return replace(rule, needles=("key", "token", "secret", "passw", "pwd"), hint=None)
+        return replace(rule, hint=None)
+
+    monkeypatch.setattr(redact, "RULES", tuple(plainly(rule) for rule in redact.RULES))
+    monkeypatch.setattr(redact, "ALL_RULES", tuple(plainly(rule) for rule in redact.ALL_RULES))
+
+
+def test_needles_and_hints_never_change_what_is_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The labelled-secret rule skips lines its cheap hint (a label's last word and a separator) does not
+    # match, the URL rule lines without a key's end and ``=``: every corpus line holding a needle of
+    # theirs, labelled secrets and URL keys of every shape (with the letters (?i) reads as ASCII ones:
+    # ``ſig=``), come out the same as with the rules run plainly.
+    corpus = corpus_or_skip()
+    redactor = Redactor(ips=True)
+    needles = ("key", "token", "secret", "passw", "pwd", "=")
+    lines = [f"{label}{sep}{KEY}" for label in ("api_key", "AWS_SECRET_ACCESS_KEY", "aws_access_key_id", "HF_TOKEN",
+                                                 "db.password", "user-passwd", "PWD", "client_secret", "X-Api-Key",
+                                                 "AccessKeyId", "paſſword", "Secret_Acceſs_Key")
+             for sep in ("=", ": ", '": "', "' = '", "\t:\t", "    =", " \t:", '"\t\t=\t"')]
+    lines += [f"GET https://h.example/f?{key}={KEY}&x=1" for key in (
+        "token", "API-KEY", "apikey", "Access_Token", "id-token", "Sig", "signature", "client_secret", "PASSWORD",
+        "X-Amz-Signature", "x-amz-credential", "X-Amz-Security-Token", "x-goog-credential", "key",
+        "\u017fig", "client_\u017fecret", "\u0130d_token", "s\u0131gnature", "ap\u0131key")]
+    for path in sorted((corpus / "logs").glob("*.log")):
+        lines += [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+                  if any(n in line.lower() for n in needles)]
+    fast: Counter[str] = Counter()
+    quick = [redactor.redact(line, fast) for line in lines]
+    _plainly(monkeypatch)
+    slow: Counter[str] = Counter()
+    assert [redactor.redact(line, slow) for line in lines] == quick
+    assert slow == fast
+    assert sum(MARK in line for line in quick[:115]) == 115  # the made-up secrets are redacted

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from .events import Event, EventKind
-from .model import UNTIMED, ErrorRecord, Evidence, Finding, Load, ProgressBar, Prompt, Report, Run
+from .model import UNTIMED, ErrorRecord, Evidence, Finding, Load, ProgressBar, Prompt, Report, Run, TimeSpent, TimeSum
 from .spool import walk
 from .text import basename, listing, short_names
 
@@ -260,9 +260,12 @@ class ReportIndex:
         self._by_run = _PromptsByRun(_typecode(len(report.prompts)))
         numbered = True
         add_to_run = self._by_run.add
+        self._time_sum = TimeSum()
+        add_time = self._time_sum.add
         for position, prompt in enumerate(report.prompts):
             numbered = numbered and prompt.index == position
             add_to_run(prompt.run, position)
+            add_time(prompt)
             if visit is not None:
                 visit(position, prompt)
         self.prompts = _ByIndex(report.prompts, numbered)
@@ -295,6 +298,10 @@ class ReportIndex:
         """``20`` (or ``20–31``) beside a quoted line, ``NAME:20`` when the report reads several inputs."""
         where = f"{line}–{last}" if last is not None and last != line else str(line)
         return f"{self.source_name(source)}:{where}" if self.several_sources else where
+
+    def time_spent(self) -> TimeSpent:
+        """Report.time_spent, from the sums this index made as it read the prompts (not read again)."""
+        return self._time_sum.spent(self.report)
 
     # ---- runs and prompts
     def run_of(self, prompt: Prompt) -> Run | None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from .events import Event, Phase
 from .spool import Spool
@@ -56,23 +56,27 @@ class Phases:
     wait: float | None = 0.0
     other: float | None = 0.0
 
+    # A phase's field is named by its value, read as ``_value_`` (a plain attribute of the member: ``value``
+    # goes through enum's descriptor, which cost most of the time of the sums over every prompt).
+
     def get(self, phase: Phase) -> float | None:
-        value: float | None = getattr(self, phase.value)
+        value: float | None = getattr(self, phase._value_)
         return value
 
     def seconds(self, phase: Phase) -> float:
         """The phase's seconds, 0.0 where it was not timed (for sums that say so themselves)."""
-        return getattr(self, phase.value) or 0.0
+        return getattr(self, phase._value_) or 0.0
 
     @property
     def timed(self) -> bool:
         """Every phase is known."""
-        return all(getattr(self, p.value) is not None for p in PHASES)
+        return self.load is not None and self.inference is not None and self.wait is not None \
+            and self.other is not None
 
     @property
     def total(self) -> float:
-        """The seconds of the phases that are known."""
-        return sum(self.seconds(p) for p in PHASES)
+        """The seconds of the phases that are known (added in PHASES order)."""
+        return (self.load or 0.0) + (self.inference or 0.0) + (self.wait or 0.0) + (self.other or 0.0)
 
     def as_dict(self) -> dict[str, float | None]:
         """The phases in PHASES order, rounded to the millisecond (a row per prompt of the JSON: spelled
@@ -390,6 +394,88 @@ class Finding:
     evidence_total: int = 0
 
 
+class TimeSpent(NamedTuple):
+    """Report.time_spent: where the time went, and the prompts' seconds."""
+
+    rows: list[tuple[str, float | None]]
+    #: Seconds of the prompts that have a total, and how many prompts ran without one (prompts_time_text).
+    prompt_seconds: float
+    without_total: int
+    #: Prompts whose phases are estimated from the durations the log prints (no usable timestamps).
+    estimated: int
+
+
+class TimeSum:
+    """Report.time_spent's sums over the prompts, a prompt at a time, in table order (the same additions in the
+    same order as one pass: the same floats). The report index adds each prompt as it reads the table for the
+    diagnosis, so that the terminal and HTML reports need not read a long log's prompts again for it (a
+    million at 1 GB, decoded from disk)."""
+
+    __slots__ = ("load", "inference", "wait", "other", "unknown", "untimed", "seconds", "without_total", "estimated")
+
+    def __init__(self) -> None:
+        self.load = self.inference = self.wait = self.other = 0.0
+        self.unknown: set[str] = set()  # phases some prompt could not time
+        self.untimed = 0.0
+        self.seconds = 0.0
+        self.without_total = 0
+        self.estimated = 0
+
+    def add(self, prompt: Prompt) -> None:
+        phases = prompt.phases
+        load, inference, wait, other = phases.load, phases.inference, phases.wait, phases.other
+        if load is None:
+            self.unknown.add("load")
+        else:
+            self.load += load
+        if inference is None:
+            self.unknown.add("inference")
+        else:
+            self.inference += inference
+        if wait is None:
+            self.unknown.add("wait")
+        else:
+            self.wait += wait
+        if other is None:
+            self.unknown.add("other")
+        else:
+            self.other += other
+        total = prompt.total_s
+        if total is not None:
+            self.seconds += total
+            if load is None or inference is None or wait is None or other is None:  # not phases.timed
+                self.untimed += max(0.0, total - phases.total)
+        elif prompt.started or prompt.finished:
+            self.without_total += 1
+        if prompt.estimated:
+            self.estimated += 1
+
+    def spent(self, report: Report) -> TimeSpent:
+        """The sums of every prompt of ``report`` added: its TimeSpent."""
+        names = [p.value for p in PHASES if p is not Phase.WAIT or report.wait_applies]
+        unknown = self.unknown
+        rows: list[tuple[str, float | None]] = []
+        startup = sum(r.startup_s or 0.0 for r in report.runs)
+        idle = sum(r.idle_s or 0.0 for r in report.runs)
+        outside = sum(r.outside_s or 0.0 for r in report.runs)
+        install = sum(r.install_s or 0.0 for r in report.runs)
+        if startup:
+            rows.append(("startup", startup))
+        if report.prompts:  # with no prompt at all, its phases are no part of where the time went
+            for name in names:
+                seconds: float = getattr(self, name)
+                rows.append((name, None if not seconds and name in unknown else seconds))
+            if self.untimed:
+                rows.append(("untimed", self.untimed))
+        if outside:
+            rows.append(("outside", outside))
+        if install:
+            rows.append(("install", install))
+        if idle:
+            rows.append(("idle", idle))
+        return TimeSpent(rows, self.seconds, self.without_total, self.estimated)
+
+
 @dataclass
 class Report:
     """Everything one analysis found. Renderers take this and nothing else."""
@@ -418,7 +504,14 @@ class Report:
         return self.summary.ws_timeouts > 0 or any(run.serverless for run in self.runs)
 
     def time_breakdown(self) -> list[tuple[str, float | None]]:
-        """Seconds per phase over the whole report: start-up, the prompt phases, "outside" (loading and
+        """Seconds per phase over the whole report (TimeSpent.rows)."""
+        return self.time_spent().rows
+
+    def time_spent(self) -> TimeSpent:
+        """Where the time went (``rows``) and the prompts' seconds, in one pass over the prompts (TimeSum;
+        the report index sums them as it reads the prompts for the diagnosis: index.time_spent).
+
+        ``rows``: seconds per phase over the whole report: start-up, the prompt phases, "outside" (loading and
         sampling with no prompt running), "install" (ComfyUI-Manager installing custom nodes), idle, and "untimed":
         the seconds of prompts whose phases the log cannot time. A log without prompts has no prompt
         phases, one without a RunPod worker no wait (``wait_applies``).
@@ -427,43 +520,14 @@ class Report:
         of it: never 0.0 for what nothing measured. Every renderer's "where the time went" reads
         this, so they cannot disagree.
         """
-        phases = [p for p in PHASES if p is not Phase.WAIT or self.wait_applies]
-        totals = {p.value: 0.0 for p in phases}
-        unknown: set[str] = set()  # phases some prompt could not time
-        untimed = 0.0
+        sums = TimeSum()
+        add = sums.add
         for prompt in self.prompts:
-            for phase in phases:
-                totals[phase.value] += prompt.phases.seconds(phase)
-                if getattr(prompt.phases, phase.value) is None:
-                    unknown.add(phase.value)
-            if prompt.total_s is not None and not prompt.phases.timed:
-                untimed += max(0.0, prompt.total_s - prompt.phases.total)
-        rows: list[tuple[str, float | None]] = []
-        startup = sum(r.startup_s or 0.0 for r in self.runs)
-        idle = sum(r.idle_s or 0.0 for r in self.runs)
-        outside = sum(r.outside_s or 0.0 for r in self.runs)
-        install = sum(r.install_s or 0.0 for r in self.runs)
-        if startup:
-            rows.append(("startup", startup))
-        if self.prompts:  # with no prompt at all, its phases are no part of where the time went
-            rows += [(name, None if not seconds and name in unknown else seconds) for name, seconds in totals.items()]
-            if untimed:
-                rows.append(("untimed", untimed))
-        if outside:
-            rows.append(("outside", outside))
-        if install:
-            rows.append(("install", install))
-        if idle:
-            rows.append(("idle", idle))
-        return rows
+            add(prompt)
+        return sums.spent(self)
 
     def prompt_time(self) -> tuple[float, int]:
         """The seconds of the prompts that have a total, and how many prompts ran without one (no
         usable timestamps and no ``Prompt executed in``): a sum that leaves them out must say so."""
-        seconds, untimed = 0.0, 0
-        for prompt in self.prompts:
-            if prompt.total_s is not None:
-                seconds += prompt.total_s
-            elif prompt.started or prompt.finished:
-                untimed += 1
-        return seconds, untimed
+        spent = self.time_spent()
+        return spent.prompt_seconds, spent.without_total

@@ -152,7 +152,7 @@ class NativeParser:
         redactor = reading.redactor if reading is not None else None
         if reading is not None and redactor is not None:
             counts = reading.redactions
-            plain = [n for rule in redactor.rules if not rule.folded for n in rule.needles]
+            plain = [n for rule in redactor.rules for n in (rule.also if rule.folded else rule.needles)]
             folded = [n for rule in redactor.rules if rule.folded for n in rule.needles]
             redaction = (plain, folded, lambda text: redactor.redact(text, counts))
         try:

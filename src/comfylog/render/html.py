@@ -442,7 +442,8 @@ def _machine(report: Report, page: Page) -> str:
 
 def _phase_totals(report: Report) -> str:
     """Where the time went: a phase no prompt could time is "—, not timed" with no share (never 0.0s 0%)."""
-    rows = report.time_breakdown()
+    spent = index_of(report).time_spent()  # summed as the index read the prompts
+    rows = spent.rows
     whole = sum(seconds or 0.0 for _, seconds in rows) or 1.0
     out = ['<table><tr><th>phase</th><th class="num">time</th><th class="num">share</th><th></th></tr>']
     for name, seconds in rows:
@@ -459,8 +460,8 @@ def _phase_totals(report: Report) -> str:
             f'<td><span class="phasebar" style="width:{width:.0f}px;background:{PHASE_COLOUR[name]}"></span></td></tr>'
         )
     out.append("</table>")
-    estimated = sum(1 for p in report.prompts if p.estimated)
-    note = prompts_time_text(*report.prompt_time()) + "; every second counted once"
+    estimated = spent.estimated
+    note = prompts_time_text(spent.prompt_seconds, spent.without_total) + "; every second counted once"
     if estimated:
         note += f"; {plural(estimated, 'prompt')} estimated from the durations the log prints (no usable timestamps)"
     out.append(f'<p class="note">{esc(note)}</p>')

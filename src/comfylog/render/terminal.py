@@ -7,9 +7,12 @@ from datetime import datetime
 from itertools import chain
 
 from rich import box
-from rich.console import Console, RenderableType
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderableType
+from rich.markup import render as render_markup
+from rich.segment import Segment
 from rich.table import Table
-from rich.text import Text
+from rich.text import Span, Text
 
 from ..events import Phase
 from ..index import evidence_in_line_order, index_of, not_timed_notes, own_spans, status_notes
@@ -26,26 +29,32 @@ FINDING_MARGIN = 24
 
 def render_terminal(report: Report, console: Console, limit: int = 40) -> None:
     """Print the whole report to ``console``, one part at a time: a long log's thousands of runs (a
-    machine table and a timeline row each) are drawn and let go one by one, never held all at once."""
-    for part in report_parts(report, limit, console.width):
+    machine table and a timeline row each) are drawn and let go one by one, never held all at once.
+    A console that draws no colour gets the runs' tables and timeline rows as their plain lines (Plain)."""
+    for part in report_parts(report, limit, console.width, plain=console.color_system is None):
+        if isinstance(part, tuple) and len(part) == 1 and isinstance(part[0], Plain):
+            console.print(Plain([*part[0].lines, ""]), crop=False)  # a run's table and the blank line after it
+            continue
         for piece in part:
-            console.print(piece)
+            console.print(piece, crop=not isinstance(piece, Plain))  # Plain lines are within the width
         console.print()
 
 
-def report_parts(report: Report, limit: int = 40, width: int = 120) -> Iterator[Iterable[RenderableType]]:
+def report_parts(
+    report: Report, limit: int = 40, width: int = 120, plain: bool = False,
+) -> Iterator[Iterable[RenderableType]]:
     """The report's parts in order, each the renderables printed one after another (a blank line after
-    the part), made as they are asked for."""
+    the part), made as they are asked for; ``plain``: for a console without colour (Plain)."""
     yield (_header(report),)
     for run in report.runs:
-        yield (_machine(run, report),)
+        yield (_machine(run, report, width if plain else None),)
     if report.findings:
         yield (_findings(report, width),)
     if report.prompts:
         yield (_prompts(report, limit, width),)
     if report.prompts or any(r.outside_s or r.install_s for r in report.runs):
         yield (_phases(report),)
-    timeline = _timeline(report)
+    timeline = _timeline(report, width if plain else None)
     if timeline is not None:
         yield timeline
     if report.errors:
@@ -72,42 +81,116 @@ def _header(report: Report) -> Text:
     return text
 
 
-def _machine(run: Run, report: Report) -> Table:
+class Plain:
+    """Lines drawn as they are, each within the console's width: what rich draws of a run's machine table
+    or timeline row on a console without colour, made without its layout (1,343 runs of bench-100mb: rich
+    took 2 s to lay out their tables). Made only where the text is as rich would draw it (_plain_cell)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Segment]:
+        for line in self.lines:
+            yield Segment(line)
+            yield Segment.line()
+
+
+def _plain_cell(cell: str) -> str | None:
+    """The text rich draws of a table cell or title given as ``cell`` (markup and emoji codes read), or None
+    where rich would do more than pad it: a line break, a tab or other control character, space at
+    either end (rich strips a cell's end after measuring it)."""
+    text = render_markup(cell).plain if "[" in cell or ":" in cell else cell
+    if not text.isprintable() or text != text.strip():
+        return None
+    return text
+
+
+def _machine(run: Run, report: Report, plain_width: int | None = None) -> Table | Plain:
+    """The run's machine table; with ``plain_width`` (a console without colour that wide) its lines as
+    rich draws them (Plain), where no cell wraps."""
+    title, rows = _machine_rows(run, report)
+    if plain_width is not None:
+        lines = _machine_lines(title, rows, plain_width)
+        if lines is not None:
+            return Plain(lines)
+    table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, MACHINE_PADDING))
+    table.add_column(style="bold")
+    table.add_column()
+    for label, value in rows:
+        table.add_row(label, value)
+    return table
+
+
+#: Spaces either side of each machine table cell.
+MACHINE_PADDING = 2
+
+
+def _machine_lines(title: str, rows: list[tuple[str, str]], width: int) -> list[str] | None:
+    """The machine table's lines as rich draws a two-column table with no box (cells padded either side,
+    the title left-justified across it), or None where it would wrap something or rich would draw more."""
+    shown_title = _plain_cell(title)
+    if shown_title is None:
+        return None
+    cells: list[tuple[str, str]] = []
+    for label, value in rows:
+        shown_label, shown_value = _plain_cell(label), _plain_cell(value)
+        if shown_label is None or shown_value is None:
+            return None
+        cells.append((shown_label, shown_value))
+    sized = [(label, _cells(label), value, _cells(value)) for label, value in cells]
+    widths = [max((row[1] for row in sized), default=0), max((row[3] for row in sized), default=0)]
+    pad = " " * MACHINE_PADDING
+    whole = sum(widths) + 4 * MACHINE_PADDING
+    title_width = _cells(shown_title)
+    if whole > width or title_width > whole:
+        return None
+    lines = [shown_title + " " * (whole - title_width)]
+    for label, label_width, value, value_width in sized:
+        lines.append(f"{pad}{label}{' ' * (widths[0] - label_width)}{pad}{pad}{value}"
+                     f"{' ' * (widths[1] - value_width)}{pad}")
+    return lines
+
+
+def _cells(text: str) -> int:
+    """Terminal cells ``text`` takes, as rich counts them."""
+    return len(text) if text.isascii() else cell_len(text)
+
+
+def _machine_rows(run: Run, report: Report) -> tuple[str, list[tuple[str, str]]]:
+    """The machine table's title and rows (label, value: rich markup)."""
     title = f"Run {run.index + 1}" + (" (after a restart)" if run.restart else "")
     if len(report.sources) > 1:
         title += f" — {report.sources[run.source].name}"
-    table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column()
+    rows: list[tuple[str, str]] = []
     vram = f"{run.total_vram_mb} MB" if run.total_vram_mb is not None else "—"
     if run.total_vram_mb is not None and run.total_ram_mb is not None:
         vram += f"   RAM {run.total_ram_mb} MB"
     states = ", ".join(run.vram_states) if run.vram_states else "—"
-    table.add_row("GPU", run.gpu or "—")
-    table.add_row("VRAM", vram)
-    table.add_row("vram state", states)
+    rows.append(("GPU", run.gpu or "—"))
+    rows.append(("VRAM", vram))
+    rows.append(("vram state", states))
     versions = run.versions()
-    table.add_row("versions", "  ".join(versions) or "—")
+    rows.append(("versions", "  ".join(versions) or "—"))
     span = f"{when(run.started_at)} → {when(run.ended_at)}"
     if run.span_s is not None:
         span += f"  ({fmt_s(run.span_s)})"
-    table.add_row("time", span)
+    rows.append(("time", span))
     if run.startup_s is not None:
-        table.add_row("start-up", fmt_s(run.startup_s))
+        rows.append(("start-up", fmt_s(run.startup_s)))
     if run.outside_s:
-        table.add_row("outside prompts", f"{fmt_s(run.outside_s)} loading and sampling with no `got prompt` running "
-                      "(a script or handler driving the nodes)")
+        rows.append(("outside prompts", f"{fmt_s(run.outside_s)} loading and sampling with no `got prompt` running "
+                     "(a script or handler driving the nodes)"))
     if run.install_s:
-        table.add_row("installing", f"{fmt_s(run.install_s)} ComfyUI-Manager installing custom nodes, their "
-                      "dependencies or models (no prompt running)")
+        rows.append(("installing", f"{fmt_s(run.install_s)} ComfyUI-Manager installing custom nodes, their "
+                     "dependencies or models (no prompt running)"))
     failed = sum(1 for t in run.import_times if t[2])
     if run.import_times:
         slowest = max(run.import_times, key=lambda t: t[0])
         nodes = f"{len(run.import_times)} imported, slowest {slowest[0]:.1f}s ({basename(slowest[1])})"
         if failed:
             nodes += f", [red]{failed} failed[/red]"
-        table.add_row("custom nodes", nodes)
-    return table
+        rows.append(("custom nodes", nodes))
+    return title, rows
 
 
 def _findings(report: Report, width: int) -> Table:
@@ -189,7 +272,8 @@ def _prompt_columns(report: Report, shown: list[Prompt], compact: bool) -> list[
 
 def _phases(report: Report) -> Table:
     """Where the time went: a phase no prompt could time is ``—`` with no share (never 0.0s 0%)."""
-    rows = report.time_breakdown()
+    spent = index_of(report).time_spent()  # summed as the index read the prompts
+    rows = spent.rows
     whole = sum(seconds or 0.0 for _, seconds in rows) or 1.0
     table = Table(title="Where the time went", title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("phase")
@@ -204,28 +288,32 @@ def _phases(report: Report) -> Table:
         share = seconds / whole
         cells = int(round(share * BAR_WIDTH))
         table.add_row(label, fmt_s(seconds), f"{share:.0%}", Text("█" * cells, style=PHASE_STYLE[name]))
-    table.caption = (prompts_time_text(*report.prompt_time()) if report.prompts else "no prompt ran") + \
+    table.caption = (prompts_time_text(spent.prompt_seconds, spent.without_total) if report.prompts
+                     else "no prompt ran") + \
         "; every second counted once"
     return table
 
 
-def _timeline(report: Report) -> Iterator[RenderableType] | None:
+def _timeline(report: Report, plain_width: int | None = None) -> Iterator[RenderableType] | None:
     """The timeline's lines: its title, a row per run with prompts (made as they are printed) and the
-    legend; None where no run has a row."""
+    legend; None where no run has a row. With ``plain_width`` (a console without colour that wide), a row
+    that fits is its plain line (Plain): what rich draws of it."""
     index = index_of(report)
     rows = (row for run in report.runs if (row := _run_timeline(run, index.prompts_of_run(run.index))) is not None)
     first = next(rows, None)
     if first is None:
         return None
-    return _timeline_lines(report, chain((first,), rows))
+    return _timeline_lines(report, chain((first,), rows), plain_width)
 
 
-def _timeline_lines(report: Report, rows: Iterable[Text]) -> Iterator[RenderableType]:
+def _timeline_lines(report: Report, rows: Iterable[Text], plain_width: int | None) -> Iterator[RenderableType]:
     yield Text("Timeline", style="bold italic")
     drawn: set[str] = set()
     for row in rows:
-        drawn.update(row.plain)
-        yield row
+        line = row.plain
+        drawn.update(line)
+        fits = plain_width is not None and line.isprintable() and _cells(line) <= plain_width
+        yield Plain([line]) if fits else row
     legend = Text("legend: ")
     for name, char in PHASE_CHAR.items():
         if name == "outside" or (name in ("untimed", "install") and char not in drawn) or (
@@ -258,34 +346,55 @@ def _run_timeline(run: Run, own: list[Prompt]) -> Text | None:
         for p in prompts:
             for sp in p.spans:
                 paint(sp.start, sp.end, span_kind(p, sp))
-        text = Text(f"run {run.index + 1} {clock(run.started_at)} ")
-        for name in cells:
-            text.append(PHASE_CHAR[name], style=PHASE_STYLE[name])
-        text.append(f" {clock(run.ended_at)}")
+        pieces = [(f"run {run.index + 1} {clock(run.started_at)} ", "")]
+        pieces += [(PHASE_CHAR[name], PHASE_STYLE[name]) for name in cells]
+        pieces.append((f" {clock(run.ended_at)}", ""))
         if run.restart:
-            text.append("  (restarted)", style="red")
+            pieces.append(("  (restarted)", "red"))
         if any(p.status == "unfinished" for p in own):
-            text.append("  ✗ prompt unfinished", style="red")
-        return text
+            pieces.append(("  ✗ prompt unfinished", "red"))
+        return _assembled(pieces)
     if not prompts:
         return None
     # No usable clock: prompts side by side, widths by their printed durations.
     whole = sum(p.total_s or 0.0 for p in prompts) or 1.0
-    text = Text(f"run {run.index + 1} ")
+    pieces = [(f"run {run.index + 1} ", "")]
     separate = len(prompts) <= 12
     done = 0.0  # seconds drawn so far: cells end where the running sum falls, so short prompts add up
+    drawn = 0  # cells drawn so far: round(done / whole * TIMELINE_WIDTH)
     for p in prompts:
-        parts = [(phase.value, p.phases.seconds(phase)) for phase in PHASES]
-        parts.append(("untimed", max(0.0, (p.total_s or 0.0) - p.phases.total)))
+        phases = p.phases
+        parts = [(name, getattr(phases, name) or 0.0) for name in PHASE_NAMES]
+        parts.append(("untimed", max(0.0, (p.total_s or 0.0) - phases.total)))
         for name, seconds in parts:
-            n = round((done + seconds) / whole * TIMELINE_WIDTH) - round(done / whole * TIMELINE_WIDTH)
             done += seconds
-            text.append(PHASE_CHAR[name] * n, style=PHASE_STYLE[name])
+            end = round(done / whole * TIMELINE_WIDTH)
+            pieces.append((PHASE_CHAR[name] * (end - drawn), PHASE_STYLE[name]))
+            drawn = end
         if separate:
-            text.append("|", style="dim")
+            pieces.append(("|", "dim"))
     order = " end to end by printed duration, gaps left out" if len(prompts) > 1 else ", durations as printed"
-    text.append(f"  ({plural(len(prompts), 'prompt')}{order})", style="dim")
-    return text
+    pieces.append((f"  ({plural(len(prompts), 'prompt')}{order})", "dim"))
+    return _assembled(pieces)
+
+
+#: The prompt phases' field names (model.Phases), in PHASES order.
+PHASE_NAMES = tuple(phase.value for phase in PHASES)
+
+
+def _assembled(pieces: list[tuple[str, str]]) -> Text:
+    """The Text that appending each (text, style) in turn makes (the same spans), made at once: a timeline
+    row is 50 cells or a few per prompt, each appended alone (Text.append checks each piece)."""
+    texts: list[str] = []
+    spans: list[Span] = []
+    offset = 0
+    for piece, style in pieces:
+        if piece:
+            texts.append(piece)
+            if style:
+                spans.append(Span(offset, offset + len(piece), style))
+            offset += len(piece)
+    return Text("".join(texts), spans=spans)
 
 
 #: Least widths of the error table's text columns: a file's name wraps at its separators, the message
