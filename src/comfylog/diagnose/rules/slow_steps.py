@@ -56,11 +56,10 @@ ADVICE_GPU_BUSY = Advice("If the size and batch were the same, check what else u
 def _slow_steps(facts: Facts) -> list[Finding]:
     groups: dict[tuple[int, int, int], _Group] = {}
     _gather(facts, groups)
-    found: list[tuple[_Group, _Slow]] = []
-    for rough in groups.values():
-        if len(rough.per_step) >= MIN_GROUP and rough.slow() is not None:  # a few groups at most: split by model
-            found += [(g, slow) for g in _by_model(facts, rough)
-                      if len(g.per_step) >= MIN_GROUP and (slow := g.slow()) is not None]
+    rough = [g for g in groups.values() if len(g.per_step) >= MIN_GROUP and g.slow() is not None]
+    models_of = _models_of(facts, rough)  # a few groups at most: split by model, in one pass over their prompts
+    found = [(g, slow) for group in rough for g in _by_model(group, models_of)
+             if len(g.per_step) >= MIN_GROUP and (slow := g.slow()) is not None]
     if sum(s.cost for _, s in found) < MIN_COST_S:
         return []
     found.sort(key=lambda item: -item[1].cost)
@@ -122,24 +121,36 @@ def _gather(facts: Facts, groups: dict[tuple[int, int, int], _Group]) -> None:
         group.add(bar.elapsed_s / bar.total, bar.prompt, bar.source, bar.line)
 
 
-def _by_model(facts: Facts, rough: _Group) -> list[_Group]:
-    """The group split by the sampling models its prompts ran with: each prompt's own (``Requested to load``), else
-    the last loaded before it in its runs (a warm prompt samples with what is loaded). Reads only the prompts of the
-    runs the group's bars are in, up to its last."""
-    model, models_of = "", {}
-    ends = [facts.run_at(rough.sources[i], rough.lines[i]) for i in (0, len(rough.lines) - 1)]
-    runs = range(min(r.index for r in ends if r is not None), max(r.index for r in ends if r is not None) + 1) \
-        if any(r is not None for r in ends) else range(0)
-    last = max(rough.prompts)
+def _models_of(facts: Facts, groups: list[_Group]) -> dict[int, str]:
+    """The sampling models each prompt of ``groups`` ran with: its own (``Requested to load``), else the last loaded
+    before it in its run (a warm prompt samples with what is loaded). One pass over the prompts of the runs the
+    groups' bars are in, up to the last of their prompts (a walk per group, over every run between its first bar
+    and its last, was quadratic on a concatenation of logs)."""
+    wanted = {index for group in groups for index in group.prompts}
+    if not wanted:
+        return {}
+    runs = {run.index for group in groups for source, line in zip(group.sources, group.lines)
+            if (run := facts.run_at(source, line)) is not None}
+    last = max(wanted)
+    sampling_of: dict[str, bool] = {}
+    models_of: dict[int, str] = {}
+    current, model = -1, ""
     for prompt in facts.prompts_of_runs(runs):
         if prompt.index > last:
             break
-        if prompt.source != rough.source:
-            continue
-        sampling = [name for name in prompt.models if samples(name)]
+        if prompt.run != current:
+            current, model = prompt.run, ""
+        sampling = [name for name in prompt.models
+                    if sampling_of.setdefault(name, samples(name))]
         if sampling:
             model = ", ".join(sampling)
-        models_of[prompt.index] = model
+        if prompt.index in wanted:
+            models_of[prompt.index] = model
+    return models_of
+
+
+def _by_model(rough: _Group, models_of: dict[int, str]) -> list[_Group]:
+    """The group split by the sampling models its prompts ran with (_models_of)."""
     split: dict[str, _Group] = {}
     for i, index in enumerate(rough.prompts):
         name = models_of.get(index, "")
