@@ -129,7 +129,7 @@ def _models_of(facts: Facts, groups: list[_Group]) -> dict[int, str]:
     wanted = {index for group in groups for index in group.prompts}
     if not wanted:
         return {}
-    runs = {run.index for group in groups for source, line in zip(group.sources, group.lines)
+    runs = {run.index for group in groups for source, line in zip(group.sources, group.lines, strict=True)
             if (run := facts.run_at(source, line)) is not None}
     last = max(wanted)
     sampling_of: dict[str, bool] = {}
