@@ -12,6 +12,7 @@ pub mod prefix;
 pub mod progress;
 pub mod pyitems;
 pub mod pytext;
+pub mod rowmatch;
 pub mod scan;
 pub mod segment;
 pub mod table;
