@@ -408,3 +408,28 @@ def test_a_process_forked_after_a_scan_can_scan(tmp_path: Path) -> None:
         child.kill()
         pytest.fail("the forked process hung in its scan")
     assert child.exitcode == 0 and results.get(timeout=5) is True
+
+
+@needs_native
+def test_the_native_module_reads_toml_as_tomllib_does() -> None:
+    """table.py reads messages.toml with the native module where it is installed (tomldata.rs: tomllib and its
+    import were ~25 ms of every start-up): the same data, of the same types, every table's keys in the same
+    order (a row's fields are made in their order), for messages.toml and for the other forms TOML has."""
+    import json
+
+    from comfylog.parse.table import TABLE_TEXT, table_data
+
+    module = native_module()
+    assert module is not None
+    forms = ('top = "first"\nints = [0x1F, 0o17, 0b101, -42, 12_345, +7, 99999999999999999999999]\n'
+             "floats = [1.5e3, -0.0, 3_141.5, inf, -inf]\nflags = [true, false]\n"
+             'nested = [[1, "x"], [], {y = 1, x = {b = 2, a = 3}}]\n'
+             "[t]\nz = 'q'\ny.k = 3\na = \"\\u00e9\\n\"\n[[rows]]\nb = 1\n[[rows]]\na = 2\n")
+    for text in (TABLE_TEXT, forms):
+        expected = table_data(text)  # a text of its own: read by tomllib
+        got = module.table_data(text)
+        assert got == expected
+        assert json.dumps(got) == json.dumps(expected)  # types (1, 1.0, true) and key order at every level
+    assert json.dumps(table_data()) == json.dumps(table_data(TABLE_TEXT))  # messages.toml, read natively
+    with pytest.raises(ValueError):  # a date: tomllib's to read (table.py falls back to it)
+        module.table_data("when = 2025-01-01\n")

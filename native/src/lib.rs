@@ -12,9 +12,11 @@ pub mod prefix;
 pub mod progress;
 pub mod pyitems;
 pub mod pytext;
+pub mod rowmatch;
 pub mod scan;
 pub mod segment;
 pub mod table;
+pub mod tomldata;
 
 use clean::Counts;
 use pyitems::{items_to_python, ItemBuilder, Times};
@@ -698,6 +700,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(segmenter_kinds, m)?)?;
     m.add_function(wrap_pyfunction!(segmenter_constants, m)?)?;
     m.add_function(wrap_pyfunction!(json_spelling, m)?)?;
+    m.add_function(wrap_pyfunction!(tomldata::table_data, m)?)?;
     m.add_class::<Scanner>()?;
     m.add_class::<ItemBuilder>()?;
     m.add_class::<RecordBuilder>()?;

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from os import PathLike
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .export import log_tables, report_frames
 from .model import Report
 from .pipeline import Progress, analyze_paths
 from .pipeline import analyze_text as _analyze_text
@@ -21,6 +20,7 @@ from .read.redact import Redactor
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .export import log_tables
     from .fleet import FleetSummary
 
 
@@ -63,7 +63,19 @@ def analyze_fleet(
 
 def to_frames(report: Report) -> dict[str, pd.DataFrame]:
     """The JSON tables of ``report`` as pandas DataFrames (pandas is imported only here)."""
+    from .export import report_frames
+
     return report_frames(report)
+
+
+def __getattr__(name: str) -> Any:
+    """``log_tables`` from export.py, imported when asked for: an analysis needs none of export.py (nor its
+    csv module)."""
+    if name == "log_tables":
+        from .export import log_tables
+
+        return log_tables
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["analyze", "analyze_text", "analyze_fleet", "log_tables", "to_frames", "Report"]

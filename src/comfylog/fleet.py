@@ -388,6 +388,20 @@ def summarize_log(path: str, redactor: Redactor | None = None) -> LogSummary:
         drop_index(report)  # the row keeps nothing of the report: it goes now, not at the collector's next pass
 
 
+def _timed_sum(columns: Iterable[array[float]]) -> float:
+    """The seconds of every prompt of every log in turn, added in that order as one sum, NaN (not timed) as
+    nothing: what ``sum(0.0 if isnan(v) else v ...)`` gives (0 when there is no prompt at all, a float as soon
+    as there is one), without a generator's step per prompt (a fleet of 1,000 logs has ~40,000)."""
+    total: float = 0
+    for column in columns:
+        if column and isinstance(total, int):
+            total = 0.0
+        for v in column:
+            if v == v:  # not NaN
+                total += v
+    return total
+
+
 def fleet_summary(logs: Iterable[LogSummary]) -> FleetSummary:
     """Combine per-log summaries (the reduce step): totals, pooled percentiles, common findings."""
     logs = list(logs)
@@ -401,9 +415,7 @@ def fleet_summary(logs: Iterable[LogSummary]) -> FleetSummary:
         timed_prompts=sum(len(log.prompt_seconds) for log in usable),
         finished=sum(log.finished for log in usable),
         errors=sum(log.errors for log in usable),
-        # every prompt of every log in turn, added in that order as one sum
-        seconds={q: sum(0.0 if isnan(v) else v for log in usable for v in log.prompt_seconds.column(q))
-                 for q in QUANTITIES},
+        seconds={q: _timed_sum(log.prompt_seconds.column(q) for log in usable) for q in QUANTITIES},
     )
     # the seconds of prompts whose logs could not time every phase: with them the phases add up to the total
     totals.seconds["untimed"] = max(0.0, totals.seconds["total"] - sum(totals.seconds[q] for q in QUANTITIES[1:]))

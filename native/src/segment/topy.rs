@@ -117,6 +117,9 @@ struct Objects<'py, 'b> {
     texts: HashMap<String, Bound<'py, PyAny>>,
     /// The open containers' values, innermost last; the bottom one holds what was made.
     open: Vec<Vec<Bound<'py, PyAny>>>,
+    /// Holders of closed containers, emptied, for the next containers to fill: a new one per
+    /// container, grown a value at a time, was a tenth of the handing over of a small log's records.
+    spare: Vec<Vec<Bound<'py, PyAny>>>,
 }
 
 impl<'py, 'b> Objects<'py, 'b> {
@@ -128,6 +131,7 @@ impl<'py, 'b> Objects<'py, 'b> {
             seen_times: HashMap::new(),
             texts: HashMap::new(),
             open: vec![Vec::new()],
+            spare: Vec::new(),
         }
     }
 
@@ -219,27 +223,30 @@ impl<'py> Sink for Objects<'py, '_> {
     }
 
     fn begin(&mut self, _: Shape) -> PyResult<()> {
-        self.open.push(Vec::new());
+        let holder = self.spare.pop().unwrap_or_default();
+        self.open.push(holder);
         Ok(())
     }
 
     fn end(&mut self, shape: Shape) -> PyResult<()> {
-        let values = self.open.pop().expect("a container was begun");
+        let mut values = self.open.pop().expect("a container was begun");
         let py = self.py;
         let made = match shape {
-            Shape::List => PyList::new(py, values)?.into_any(),
-            Shape::Tuple => PyTuple::new(py, values)?.into_any(),
+            Shape::List => PyList::new(py, values.drain(..))?.into_any(),
+            Shape::Tuple => PyTuple::new(py, values.drain(..))?.into_any(),
             Shape::Dict => {
                 let d = PyDict::new(py);
                 for pair in values.chunks_exact(2) {
                     d.set_item(&pair[0], &pair[1])?;
                 }
+                values.clear();
                 d.into_any()
             }
             Shape::Record(class) => self.builder.classes[class.index()]
                 .bind(py)
-                .call1(PyTuple::new(py, values)?)?,
+                .call1(PyTuple::new(py, values.drain(..))?)?,
         };
+        self.spare.push(values);
         self.push(made)
     }
 }

@@ -8,20 +8,16 @@ in messages.toml; a new field type is a converter in FIELD_TYPES.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, cached_property
-from importlib import resources
 from typing import Any
 
 from ..events import EventKind, Phase
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Python 3.10: the backport (a dependency there)
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 Converter = Callable[[str], Any]
 
@@ -165,13 +161,29 @@ def _row(raw: dict[str, Any]) -> Pattern:
 
 def table_data(text: str | None = None) -> dict[str, Any]:
     """messages.toml (or ``text``, a table in the same form) as TOML data (messages.toml read once)."""
-    data: dict[str, Any] = _messages_toml() if text is None else tomllib.loads(text)
+    data: dict[str, Any] = _messages_toml() if text is None else _toml_loads(text)
     return data
 
 
 @cache
 def _messages_toml() -> dict[str, Any]:
-    data: dict[str, Any] = tomllib.loads(TABLE_TEXT)
+    """messages.toml's data: read by the native module where it is installed (tomldata.rs gives what
+    tomllib gives, ~1 ms where tomllib and its import took ~30 ms of every start-up), else by tomllib."""
+    try:
+        native = importlib.import_module("comfylog._native")
+        data: dict[str, Any] = native.table_data(TABLE_TEXT)
+    except (ImportError, AttributeError, ValueError):  # not installed, older, or a value only tomllib makes
+        return _toml_loads(TABLE_TEXT)
+    return data
+
+
+def _toml_loads(text: str) -> dict[str, Any]:
+    """``text`` read by tomllib (imported here: a run with the native module never needs it)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python 3.10: the backport (a dependency there)
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+    data: dict[str, Any] = tomllib.loads(text)
     return data
 
 
@@ -181,8 +193,17 @@ def load_table(text: str | None = None) -> tuple[tuple[Pattern, ...], dict[str, 
     return tuple(_row(raw) for raw in data["message"]), dict(data.get("text_classes", {}))
 
 
+def _table_text() -> str:
+    """messages.toml's text, from the package's loader (a folder, a zip) through pkgutil: importlib.resources
+    and the zipfile module it imports were ~13 ms of every start-up."""
+    data = pkgutil.get_data(__package__, "messages.toml")
+    if data is None:  # a loader that cannot read its package's files
+        raise TableError("messages.toml cannot be read from comfylog's package")
+    return data.decode("utf-8")
+
+
 #: messages.toml as text: the native scanner compiles the same rows from it (parse/native.py).
-TABLE_TEXT = resources.files(__package__).joinpath("messages.toml").read_text(encoding="utf-8")
+TABLE_TEXT = _table_text()
 PATTERNS, TEXT_CLASSES = load_table()
 #: Text that means the GPU ran out of memory, wherever it appears.
 OOM_RE = re.compile(TEXT_CLASSES["oom"])
