@@ -452,6 +452,13 @@ class Facts(ReportIndex, Citations):
     def prompts_by_index(self, indexes: Iterable[int]) -> list[Prompt]:
         return list(self.prompts_at(sorted(set(indexes))))
 
+    def prompts_walked(self, indexes: Iterable[int]) -> Iterator[Prompt]:
+        """The prompts with these indexes (ascending), read block by block in one pass and none kept one by
+        one: for a rule that slides a window along a long log's prompts (prompts_by_index keeps each prompt
+        it picks from disk, a pickle each, for lookups that come back to it)."""
+        positions = (p for index in indexes if (p := self.prompts.position(index)) is not None)
+        return walk(self.report.prompts, positions)
+
     def seconds_of(self, indexes: Iterable[int]) -> float:
         """The prompts' seconds (prompt_seconds) added in index order, each prompt read and let go, where
         prompts_by_index holds them all (a rule's prompts may be thousands, ~1 kB each decoded)."""

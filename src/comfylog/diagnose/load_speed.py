@@ -8,6 +8,7 @@ the weights stream in during sampling.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from statistics import median
@@ -164,9 +165,25 @@ def _estimated_loads(facts: Facts) -> list[EstimatedLoad]:
     loaded nothing and sampled about as long, then its loads and bars: a long log's tables are on disk, and a pass
     over all its prompts would cost as much as the index's."""
     found = []
-    for prompt in facts.prompts_in("load_estimable"):
+    targets = [prompt.index for prompt in facts.prompts_in("load_estimable")]
+    # the prompts and their neighbours in one walk, a window of them held: each looked up alone cost a pick from disk
+    wanted = {i for t in targets for i in range(max(0, t - NEIGHBOURS), t + NEIGHBOURS + 1)}
+    stream = facts.prompts_walked(sorted(wanted))
+    window: dict[int, Prompt] = {}
+    order: deque[int] = deque()
+    for target in targets:
+        low, high = max(0, target - NEIGHBOURS), target + NEIGHBOURS
+        while not order or order[-1] < high:
+            read = next(stream, None)
+            if read is None:
+                break
+            window[read.index] = read
+            order.append(read.index)
+        while order and order[0] < low:
+            del window[order.popleft()]
+        prompt = window[target]
         inference = prompt.phases.inference or 0.0
-        near = facts.prompts_by_index(range(max(0, prompt.index - NEIGHBOURS), prompt.index + NEIGHBOURS + 1))
+        near = [window[i] for i in range(low, high + 1) if i in window]
         alike = [other.phases.other for other in near
                  if other.run == prompt.run and other.estimated and other.status == "ok" and other.total_s is not None
                  and other.phases.load == 0.0 and other.phases.other is not None and other.phases.inference
