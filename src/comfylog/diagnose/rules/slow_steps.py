@@ -18,7 +18,6 @@ from ...model import Finding, ProgressBar
 from ...text import dur, listing, plural
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import Facts, platform_of
-from ..model_kinds import samples
 
 #: A bar is slow at this many times its group's median seconds per step, and this many seconds more per step.
 SLOW_RATIO = 2.0
@@ -122,31 +121,10 @@ def _gather(facts: Facts, groups: dict[tuple[int, int, int], _Group]) -> None:
 
 
 def _models_of(facts: Facts, groups: list[_Group]) -> dict[int, str]:
-    """The sampling models each prompt of ``groups`` ran with: its own (``Requested to load``), else the last loaded
-    before it in its run (a warm prompt samples with what is loaded). One pass over the prompts of the runs the
-    groups' bars are in, up to the last of their prompts (a walk per group, over every run between its first bar
-    and its last, was quadratic on a concatenation of logs)."""
-    wanted = {index for group in groups for index in group.prompts}
-    if not wanted:
-        return {}
-    runs = {run.index for group in groups for source, line in zip(group.sources, group.lines, strict=True)
-            if (run := facts.run_at(source, line)) is not None}
-    last = max(wanted)
-    sampling_of: dict[str, bool] = {}
-    models_of: dict[int, str] = {}
-    current, model = -1, ""
-    for prompt in facts.prompts_of_runs(runs):
-        if prompt.index > last:
-            break
-        if prompt.run != current:
-            current, model = prompt.run, ""
-        sampling = [name for name in prompt.models
-                    if sampling_of.setdefault(name, samples(name))]
-        if sampling:
-            model = ", ".join(sampling)
-        if prompt.index in wanted:
-            models_of[prompt.index] = model
-    return models_of
+    """The sampling models each prompt of ``groups`` ran with (Facts.sampling_models, filed in the index's pass)."""
+    models, position = facts.sampling_models, facts.prompts.position
+    return {index: "" if (at := position(index)) is None else models.at(at)
+            for group in groups for index in group.prompts}
 
 
 def _by_model(rough: _Group, models_of: dict[int, str]) -> list[_Group]:
