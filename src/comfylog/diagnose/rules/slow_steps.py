@@ -34,8 +34,9 @@ MIN_COST_S = 60.0
 #: Slow bars whose rates are within this ratio of each other ran at one steady rate: a steady difference (017).
 STEADY_RATIO = 1.05
 
-ADVICE_SIZE = Advice("Compare these prompts' image size and batch with the others' (in the workflow, or the images' "
-                     "metadata): a larger job takes longer per step (twice the width and height: about four times)")
+ADVICE_SIZE = Advice("Compare {these} image size and batch with the others' (in the workflow, or the images' "
+                     "metadata): a larger job takes longer per step (twice the width and height: about four times)",
+                     {"these": "these prompts'"})
 ADVICE_SYSMEM = Advice("If the size and batch were the same: in the NVIDIA Control Panel (Manage 3D settings, Program "
                        "Settings, ComfyUI's python.exe) set `CUDA - Sysmem Fallback Policy` to `Prefer No Sysmem "
                        "Fallback`, so that running out of VRAM fails with an out-of-memory error instead of sampling "
@@ -174,7 +175,8 @@ def _said(facts: Facts, group: _Group, slow: _Slow, more: list[tuple[_Group, _Sl
     if more:
         extra = sum(len(s.picked) for _, s in more)
         why += f" {plural(extra, 'more bar')} of other samplers {'was' if extra == 1 else 'were'} slow the same way."
-    advice = [ADVICE_SIZE(), ADVICE_SYSMEM() if windows_nvidia else ADVICE_GPU_BUSY()]
+    whose = "this prompt's" if len(numbers) == 1 else "these prompts'"
+    advice = [ADVICE_SIZE(these=whose), ADVICE_SYSMEM() if windows_nvidia else ADVICE_GPU_BUSY()]
     evidence = [facts.cite(group.sources[i], group.lines[i],
                            f"{group.steps} steps in {dur(group.per_step[i] * group.steps)}")
                 for i in picked[:MAX_EVIDENCE]]
