@@ -36,6 +36,7 @@ import hashlib
 import random
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -234,6 +235,18 @@ def parse_size(text: str) -> int:
     return int(float(m.group(1)) * scale)
 
 
+def _write_once(args: argparse.Namespace, default: str, name: str, write: Callable[[int, Path], str]) -> None:
+    """One file of ``--size`` (else ``default``) made by ``write`` at ``--out`` (else data/NAME-SIZE.log), unless
+    one at least that big is there already (``--force`` rewrites it)."""
+    size = (args.size or [parse_size(default)])[0]
+    out = args.out or DATA / f"{name}-{_label(size)}.log"
+    if out.exists() and out.stat().st_size >= size and not args.force:
+        print(f"{out}: exists ({out.stat().st_size / 1e6:.1f} MB), --force to rewrite")
+        return
+    sha = write(size, out)
+    print(f"{out}: {out.stat().st_size / 1e6:.1f} MB, sha256 {sha[:16]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=parse_size, action="append", help="bytes to write (100MB, 1GB; repeatable)")
@@ -247,22 +260,10 @@ def main() -> None:
                         "data/onerun-150mb.log)")
     args = parser.parse_args()
     if args.one_run:
-        size = (args.size or [parse_size("150MB")])[0]
-        out = args.out or DATA / f"onerun-{_label(size)}.log"
-        if out.exists() and out.stat().st_size >= size and not args.force:
-            print(f"{out}: exists ({out.stat().st_size / 1e6:.1f} MB), --force to rewrite")
-            return
-        sha = one_run(size, out)
-        print(f"{out}: {out.stat().st_size / 1e6:.1f} MB, sha256 {sha[:16]}")
+        _write_once(args, "150MB", "onerun", one_run)
         return
     if args.concat:
-        size = (args.size or [parse_size("20MB")])[0]
-        out = args.out or DATA / f"corpus-{_label(size)}.log"
-        if out.exists() and out.stat().st_size >= size and not args.force:
-            print(f"{out}: exists ({out.stat().st_size / 1e6:.1f} MB), --force to rewrite")
-            return
-        sha = concatenate(size, out)
-        print(f"{out}: {out.stat().st_size / 1e6:.1f} MB, sha256 {sha[:16]}")
+        _write_once(args, "20MB", "corpus", concatenate)
         return
     sizes = args.size or [parse_size("100MB"), parse_size("1GB")]
     if args.out and len(sizes) != 1:
