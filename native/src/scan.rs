@@ -200,11 +200,7 @@ impl Input {
         mut each: impl FnMut(Vec<Item>),
     ) -> Result<(), String> {
         let text = clean::decode(block, &mut self.counts);
-        let lines = if text.is_empty() {
-            Vec::new()
-        } else {
-            split_lines(text.strip_suffix('\n').unwrap_or(&text))
-        };
+        let lines = block_lines(&text);
         let first = self.lines + 1;
         self.lines += lines.len() as u64;
         let Input {
@@ -314,11 +310,7 @@ pub fn scan_block_in<'a>(
     redaction: Option<&Redaction>,
     memos: &mut Vec<SegmentMemo>,
 ) -> (Vec<Scan<'a>>, Counts) {
-    let lines = if text.is_empty() {
-        Vec::new()
-    } else {
-        split_lines(text.strip_suffix('\n').unwrap_or(text))
-    };
+    let lines = block_lines(text);
     let shared = Mutex::new(std::mem::take(memos));
     let (mut scans, mut counts) = (Vec::with_capacity(lines.len()), Counts::default());
     let taken = scan_pieces_in_order(
@@ -416,6 +408,15 @@ fn scan_pieces_in_order<'a>(
 /// One of the input's memos for a piece to scan with (a new one of `table` if all are in use).
 fn memo_of(memos: &mut Vec<SegmentMemo>, table: &Table) -> SegmentMemo {
     memos.pop().unwrap_or_else(|| SegmentMemo::new(table))
+}
+
+/// The lines of a block's text (whole lines, the last may lack its newline): none for an empty block.
+fn block_lines(text: &str) -> Vec<&str> {
+    if text.is_empty() {
+        Vec::new()
+    } else {
+        split_lines(text.strip_suffix('\n').unwrap_or(text))
+    }
 }
 
 /// `body.split('\n')`, into a Vec sized for lines of about 64 bytes at first.
