@@ -21,6 +21,7 @@ from .evidence import Citations
 from .model_kinds import samples
 
 T = TypeVar("T")
+F = TypeVar("F", bound="PromptFold")
 
 #: GPUs at least this large (MB) hold the usual image and video models in full.
 LARGE_GPU_MB = 12_000
@@ -94,6 +95,27 @@ RUN_GROUPS: dict[str, Callable[[Run], bool]] = {
     "serverless": lambda r: r.serverless,
     "dynamic_vram_off": lambda r: r.setup.get("dynamic_vram") is False,
 }
+
+
+class PromptFold(Protocol):
+    """What a rule keeps of every prompt, folded in the index's one pass (``feed(position, prompt)``)."""
+
+    def feed(self, position: int, prompt: Prompt) -> None: ...
+
+
+#: Folds over every prompt that rules add with ``prompt_fold`` (each made anew per report): what a rule would
+#: otherwise read back from a long log's prompts table, which is on disk, in a pass of its own.
+PROMPT_FOLDS: dict[str, Callable[[], PromptFold]] = {}
+
+
+def prompt_fold(name: str) -> Callable[[type[F]], type[F]]:
+    """Add a class to PROMPT_FOLDS (as a decorator, where the rule that reads the fold defines it)."""
+
+    def add(cls: type[F]) -> type[F]:
+        PROMPT_FOLDS[name] = cls
+        return cls
+
+    return add
 
 
 def run_group(name: str) -> Callable[[Callable[[Run], bool]], Callable[[Run], bool]]:
@@ -446,10 +468,20 @@ class Facts(ReportIndex, Citations):
         feed_streaks = self.model_streaks.feed
         self.sampling_models = SamplingModels()
         feed_sampling = self.sampling_models.feed
+        self._folds = {name: make() for name, make in PROMPT_FOLDS.items()}
+        folds = [fold.feed for fold in self._folds.values()]
+        #: prompt_seconds of each prompt, by position: what a rule sums over thousands of scattered prompts
+        #: (seconds_of), each of which read back was a pick from a long log's table on disk.
+        self._seconds: array[float] = array("d")
+        add_seconds = self._seconds.append
 
         def visit(position: int, prompt: Prompt) -> None:
             feed_streaks(prompt)
             feed_sampling(position, prompt)
+            executed = prompt.executed_s
+            add_seconds(executed if executed is not None else prompt.total_s or 0.0)
+            for fold in folds:
+                fold(position, prompt)
             want = 0
             for test, add, flags in filing:
                 if test(prompt):
@@ -482,6 +514,8 @@ class Facts(ReportIndex, Citations):
         self.model_streaks = ModelStreaks()
         self.sampling_models = SamplingModels()
         self.load_sizes = LoadSizes()
+        self._folds = {}
+        self._seconds = array("d")
         self._ctrl_c = defaultdict(list)
         self._silent = None
         self._failed_startups = None
@@ -496,20 +530,18 @@ class Facts(ReportIndex, Citations):
             self._shared[key] = make()
         return cast(T, self._shared[key])
 
+    def fold(self, name: str) -> PromptFold:
+        """The fold of PROMPT_FOLDS named ``name``, fed every prompt of the report."""
+        return self._folds[name]
+
     def prompts_by_index(self, indexes: Iterable[int]) -> list[Prompt]:
         return list(self.prompts_at(sorted(set(indexes))))
 
-    def prompts_walked(self, indexes: Iterable[int]) -> Iterator[Prompt]:
-        """The prompts with these indexes (ascending), read block by block in one pass and none kept one by
-        one: for a rule that slides a window along a long log's prompts (prompts_by_index keeps each prompt
-        it picks from disk, a pickle each, for lookups that come back to it)."""
-        positions = (p for index in indexes if (p := self.prompts.position(index)) is not None)
-        return walk(self.report.prompts, positions)
-
     def seconds_of(self, indexes: Iterable[int]) -> float:
-        """The prompts' seconds (prompt_seconds) added in index order, each prompt read and let go, where
-        prompts_by_index holds them all (a rule's prompts may be thousands, ~1 kB each decoded)."""
-        return sum(prompt_seconds(p) for p in self.prompts_at(sorted(set(indexes))))
+        """The prompts' seconds (prompt_seconds) added in index order, as the index's pass filed them: no prompt
+        is read back (a rule's prompts may be thousands, scattered over a long log's table on disk)."""
+        position, seconds = self.prompts.position, self._seconds
+        return sum(seconds[at] for index in sorted(set(indexes)) if (at := position(index)) is not None)
 
     def prompts_in(self, group: str) -> Iterator[Prompt]:
         """The prompts of one of PROMPT_GROUPS (or ``on_cpu``: of the runs on_cpu), in report order."""

@@ -8,14 +8,16 @@ the weights stream in during sampling.
 
 from __future__ import annotations
 
-from collections import deque
+from array import array
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from statistics import median
+from typing import cast
 
 from ..events import EventKind, Phase
 from ..model import Load, Prompt, Run
-from .facts import LONG_LOAD_S, PROMPT_GROUPS, Facts
+from .facts import LONG_LOAD_S, PROMPT_GROUPS, Facts, prompt_fold
 
 #: Below this rate (MB/s) a load is far slower than a local disk (slow-load's threshold).
 SLOW_MB_S = 200.0
@@ -160,38 +162,51 @@ def estimated_loads(facts: Facts) -> list[EstimatedLoad]:
     return facts.once("estimated_loads", lambda: _estimated_loads(facts))
 
 
+@prompt_fold("quiet_prompts")
+class QuietPrompts:
+    """The prompts of a log without usable timestamps that loaded nothing and sampled: their index, run, sampling
+    seconds and seconds outside sampling, what an estimate compares a loading prompt with, folded in the index's one
+    pass (reading each estimable prompt's neighbours back decoded a long log's whole prompts table: 1.7 s of the
+    1 GB bench's diagnosis)."""
+
+    def __init__(self) -> None:
+        self.indexes: array[int] = array("q")
+        self.runs: array[int] = array("q")
+        self.inference: array[float] = array("d")
+        self.other: array[float] = array("d")
+
+    def feed(self, position: int, prompt: Prompt) -> None:
+        if not prompt.estimated:
+            return
+        phases = prompt.phases
+        if (prompt.status == "ok" and prompt.total_s is not None and phases.load == 0.0 and phases.other is not None
+                and phases.inference):
+            self.indexes.append(prompt.index)
+            self.runs.append(prompt.run)
+            self.inference.append(phases.inference)
+            self.other.append(phases.other)
+
+    def alike(self, prompt: Prompt, low: int, high: int) -> list[float]:
+        """Seconds outside sampling of those with indexes ``low`` to ``high`` in the prompt's run whose sampling
+        took about as long as its own (SAME_WORK_RATIO), in index order."""
+        inference = prompt.phases.inference or 0.0
+        start, stop = bisect_left(self.indexes, low), bisect_right(self.indexes, high)
+        return [self.other[i] for i in range(start, stop) if self.runs[i] == prompt.run
+                and 1 / SAME_WORK_RATIO <= self.inference[i] / inference <= SAME_WORK_RATIO]
+
+
 def _estimated_loads(facts: Facts) -> list[EstimatedLoad]:
     """Each prompt of the ``load_estimable`` group against its neighbours (NEIGHBOURS either side, same run) that
-    loaded nothing and sampled about as long, then its loads and bars: a long log's tables are on disk, and a pass
-    over all its prompts would cost as much as the index's."""
+    loaded nothing and sampled about as long (QuietPrompts), then its loads and bars: a long log's tables are on
+    disk, and a pass over all its prompts would cost as much as the index's."""
     found = []
-    targets = [prompt.index for prompt in facts.prompts_in("load_estimable")]
-    # the prompts and their neighbours in one walk, a window of them held: each looked up alone cost a pick from disk
-    wanted = {i for t in targets for i in range(max(0, t - NEIGHBOURS), t + NEIGHBOURS + 1)}
-    stream = facts.prompts_walked(sorted(wanted))
-    window: dict[int, Prompt] = {}
-    order: deque[int] = deque()
-    for target in targets:
-        low, high = max(0, target - NEIGHBOURS), target + NEIGHBOURS
-        while not order or order[-1] < high:
-            read = next(stream, None)
-            if read is None:
-                break
-            window[read.index] = read
-            order.append(read.index)
-        while order and order[0] < low:
-            del window[order.popleft()]
-        prompt = window[target]
-        inference = prompt.phases.inference or 0.0
-        near = [window[i] for i in range(low, high + 1) if i in window]
-        alike = [other.phases.other for other in near
-                 if other.run == prompt.run and other.estimated and other.status == "ok" and other.total_s is not None
-                 and other.phases.load == 0.0 and other.phases.other is not None and other.phases.inference
-                 and 1 / SAME_WORK_RATIO <= other.phases.inference / inference <= SAME_WORK_RATIO]
+    quiet = cast(QuietPrompts, facts.fold("quiet_prompts"))
+    for prompt in facts.prompts_in("load_estimable"):
+        alike = quiet.alike(prompt, max(0, prompt.index - NEIGHBOURS), prompt.index + NEIGHBOURS)
         if not alike:
             continue
-        usual = median(a for a in alike if a is not None)
-        load_s = (prompt.total_s or 0.0) - inference - prompt.phases.seconds(Phase.WAIT) - usual
+        usual = median(alike)
+        load_s = (prompt.total_s or 0.0) - (prompt.phases.inference or 0.0) - prompt.phases.seconds(Phase.WAIT) - usual
         if load_s < ESTIMATE_MIN_S:
             continue
         loads = facts.loads_of(prompt)
