@@ -20,7 +20,7 @@ import comfylog.segment.segmenter
 import comfylog.spool
 from comfylog.api import analyze, analyze_text
 from comfylog.diagnose import diagnose
-from comfylog.diagnose.facts import PROMPT_GROUPS, Facts, is_timed
+from comfylog.diagnose.facts import PROMPT_GROUPS, Facts, Group, is_timed
 from comfylog.index import ReportIndex
 from comfylog.model import Phases, Prompt, Report
 from comfylog.pipeline import empty_report
@@ -145,6 +145,43 @@ def test_a_walk_of_positions_decodes_each_block_once(monkeypatch: pytest.MonkeyP
     assert len(decoded) == 4  # blocks 0, 1, 2 and 3; the last positions are in the tail
     assert list(spool.walk([])) == [] and list(walk(made, positions)) == list(walk(spool, positions))
     assert comfylog.spool._Kept.picked == 0  # a walk keeps nothing one by one
+
+
+def test_a_walk_of_a_range_goes_by_block_slices_and_gives_the_same_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A prompt's records are a range of positions: walked block slice by block slice (no lookup per record),
+    across blocks, into the tail, and after the spool was let go with a short last block."""
+    monkeypatch.setattr(comfylog.spool, "KEEP_BYTES", 0)
+    decoded = count_blocks_decoded(monkeypatch)
+    made = prompts(230)
+    spool: Spool[Prompt] = Spool(made, block=50)
+    for start, stop in [(0, 0), (3, 4), (0, 50), (49, 51), (10, 230), (199, 230), (200, 230), (120, 121)]:
+        assert list(spool.walk(range(start, stop))) == made[start:stop], (start, stop)
+    decoded.clear()
+    assert list(spool.walk(range(45, 205))) == made[45:205]
+    assert len(decoded) == 4  # blocks 0-3, each once; 200-204 from the tail
+    spool.let_go()
+    assert list(spool.walk(range(190, 230))) == made[190:230]  # the short last block on disk
+
+
+def test_a_group_gives_the_records_of_a_range_from_its_copy_only_when_all_are_members() -> None:
+    """Group.records_at: a prompt's records (a range) come from the group's copy when every one of them is a
+    member, else from the table; the same records either way."""
+    made = prompts(12)
+    group: Group[Prompt] = Group(len(made), block=2)
+    for position in (2, 3, 4, 7, 9):
+        group.add(position, made[position])
+    assert group.copy is not None
+    for positions in (range(2, 5), range(3, 5), range(7, 8), range(3, 8), range(4, 8), range(9, 12), range(0, 3)):
+        assert group.records_at(made, positions) == made[positions.start:positions.stop], positions
+    table_reads = Counter[int]()
+
+    class Table(list[Prompt]):
+        def __getitem__(self, i: Any) -> Any:
+            table_reads[i] += 1
+            return list.__getitem__(self, i)
+
+    assert group.records_at(Table(made), range(2, 5)) == made[2:5] and not table_reads  # from the copy
+    assert group.records_at(Table(made), range(4, 8)) == made[4:8] and sum(table_reads.values()) == 4
 
 
 def test_a_record_looked_up_by_position_is_kept_pickled_within_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:

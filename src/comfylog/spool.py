@@ -312,7 +312,12 @@ class Spool(Sequence[T], Generic[T]):
     def walk(self, positions: Iterable[int]) -> Iterator[T]:
         """The records at these positions (each in range), in their order, one at a time: a prompt's
         loads, a run's prompts. They are not kept one by one (PICK_BYTES): a walk in table order
-        decodes each block once, and would only fill the budget."""
+        decodes each block once, and would only fill the budget. A range goes block slice by block slice."""
+        if isinstance(positions, range) and positions.step == 1:
+            return self._walk_range(positions.start, positions.stop)
+        return self._walk(positions)
+
+    def _walk(self, positions: Iterable[int]) -> Iterator[T]:
         spilled, picked, tail, block, loads = self._spilled, self._picked, self._tail, self._block, pickle.loads
         for index in positions:
             if index >= spilled:
@@ -320,6 +325,17 @@ class Spool(Sequence[T], Generic[T]):
             else:
                 data = picked.get(index)
                 yield self._load(index // block)[index % block] if data is None else loads(data)
+
+    def _walk_range(self, start: int, stop: int) -> Iterator[T]:
+        spilled, block, position = self._spilled, self._block, start
+        while position < stop:
+            if position >= spilled:
+                yield from self._tail[position - spilled:stop - spilled]
+                return
+            number, offset = divmod(position, block)
+            end = min(stop, (number + 1) * block, spilled)
+            yield from self._load(number)[offset:offset + end - position]
+            position = end
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (Spool, list)):

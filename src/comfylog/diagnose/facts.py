@@ -180,6 +180,13 @@ class Group(Generic[T]):
         if copy is None or not positions:
             return list(walk(table, positions))
         members = self.positions
+        if isinstance(positions, range) and positions.step == 1:  # a prompt's records, nearly always
+            # members rise strictly: n of them from the range's first to its last are the whole range
+            first = bisect_left(members, positions.start)
+            last = first + len(positions) - 1
+            if last < len(members) and members[first] == positions.start and members[last] == positions[-1]:
+                return list(copy.walk(range(first, last + 1)))
+            return list(walk(table, positions))
         indexes = []
         for position in positions:
             i = bisect_left(members, position)
