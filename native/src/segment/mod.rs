@@ -282,6 +282,8 @@ struct Open {
     /// (the bar's table position, what its event tells bar_span)
     bars: Vec<(u64, BarEv)>,
     loaded: bool,
+    /// tqdm hid a bar of it (` ... (more hidden) ...`): how long it sampled is unknown.
+    hidden_bar: bool,
 }
 
 pub struct Segmenter {
@@ -621,6 +623,12 @@ impl Segmenter {
                 };
                 self.incident = Some(self.error(prompt, kind, &message, ev, Some(MAX_ERROR_CHARS)));
                 self.incident_traced = false;
+                Ok(())
+            }
+            HiddenBar => {
+                if let Some(open) = &mut self.open {
+                    open.hidden_bar = true;
+                }
                 Ok(())
             }
             Interrupted => {
@@ -1082,6 +1090,7 @@ impl Segmenter {
             activities: self.last_activity.iter().cloned().collect(),
             bars: Vec::new(),
             loaded: false,
+            hidden_bar: false,
         }
     }
 
@@ -1842,9 +1851,10 @@ impl Segmenter {
                     status.is_none(),
                     open.loaded,
                     library,
+                    open.hidden_bar,
                 )?;
             }
-            _ => paint_estimated(prompt, &bars, open.loaded, library),
+            _ => paint_estimated(prompt, &bars, open.loaded, library, open.hidden_bar),
         }
         if !library && bars.iter().any(|(bar, _)| phases::library_loader(bar)) {
             self.run_library_loads = true;
