@@ -170,6 +170,19 @@ def test_014_an_interrupted_prompt_whose_bar_the_log_dropped_did_not_sample_for_
     assert "2 15:18:00 interrupted ~23.6s 0.0s —" in text
 
 
+def test_039_a_prompt_whose_bar_tqdm_hid_did_not_sample_for_zero() -> None:
+    # 039 lines 726-735: prompt 28 loaded nothing, and where its sampler's bar belongs tqdm printed ` ... (more
+    # hidden) ...` (734: a bar drawn below the console's rows); `Prompt executed in 9.16 seconds`. It sampled, for a
+    # time the log does not give: not "inference 0.0s, other 9.2s" (review stop24 A6). The prompts beside it, whose
+    # bars are in the log, stay timed.
+    prompts = _prompts(_log("039"))
+    hidden = prompts[27]
+    assert hidden["phases"]["inference"] is None and hidden["phases"]["other"] is None
+    assert hidden["not_timed"] == {"inference": "hidden_bar", "other": "hidden_bar"}
+    assert hidden["phases"]["load"] == 0 and hidden["total_s"] == pytest.approx(9.16)
+    assert prompts[26]["not_timed"] is None and prompts[28]["not_timed"] is None
+
+
 @pytest.mark.parametrize(("prefix", "load_s"), [("044", 37.826), ("042", 2.28)])
 def test_milliseconds_after_the_last_load_hide_no_sampling(prefix: str, load_s: float) -> None:
     # 044 lines 96-98: `Requested to load SDXLClipModel`, `loaded completely` at 08:37:02.591, the exception in

@@ -103,6 +103,10 @@ class EventKind(str, Enum):
     #: ``[Qwen3-TTS] Loading local model: …``: a custom node loading (or unloading) a model of its own,
     #: outside ComfyUI's model management, which can neither count nor unload its VRAM.
     NODE_MODEL = "node_model"
+    #: A custom node's annotator checkpoint, about to be loaded (comfyui_controlnet_aux's ``model_path is PATH``).
+    NODE_CHECKPOINT = "node_checkpoint"
+    #: tqdm's `` ... (more hidden) ...`` in place of a bar drawn below the console's last row: a bar ran, unseen.
+    HIDDEN_BAR = "hidden_bar"
     #: A line another thread prints while a prompt runs (ComfyUI-Manager's ``FETCH ComfyRegistry Data: 5/117``):
     #: it says nothing of what the prompt is doing. The parser makes no event of it and no activity: the time
     #: before it goes to the line after it (044: it cut a checkpoint's 37 s load into seconds of "other").

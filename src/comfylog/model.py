@@ -20,6 +20,8 @@ UNTIMED = {
     "unlogged_loads": "no load line, but a library loads this run's models itself (a loading bar earlier) and "
                       "moves them without one: how long it loaded is not in the log",
     "no_total": "no usable timestamps and no `Prompt executed in`: its total, so the rest, is not in the log",
+    "hidden_bar": "tqdm hid a progress bar of it (` ... (more hidden) ...`: more bars open than the console's rows): "
+                  "whether and how long it sampled is not in the log",
     "interrupted_no_bar": "it was interrupted and the log kept no sampling bar of it (ComfyUI-Manager's log file "
                           "keeps only bars that reach 100%): whether and how long it sampled is not in the log",
 }

@@ -194,6 +194,8 @@ kinds! {
     LoraKeyMissed = "lora_key_missed",
     BuiltinImportFailed = "builtin_import_failed",
     NodeModel = "node_model",
+    NodeCheckpoint = "node_checkpoint",
+    HiddenBar = "hidden_bar",
     Background = "background",
 }
 

@@ -117,6 +117,7 @@ fn notable(kind: Kind) -> bool {
             | VideoSeqLen
             | BuiltinImportFailed
             | NodeModel
+            | NodeCheckpoint
     )
 }
 
@@ -281,6 +282,8 @@ struct Open {
     /// (the bar's table position, what its event tells bar_span)
     bars: Vec<(u64, BarEv)>,
     loaded: bool,
+    /// tqdm hid a bar of it (` ... (more hidden) ...`): how long it sampled is unknown.
+    hidden_bar: bool,
 }
 
 pub struct Segmenter {
@@ -622,6 +625,12 @@ impl Segmenter {
                 self.incident_traced = false;
                 Ok(())
             }
+            HiddenBar => {
+                if let Some(open) = &mut self.open {
+                    open.hidden_bar = true;
+                }
+                Ok(())
+            }
             Interrupted => {
                 let prompt = self.executing();
                 if let Some(p) = prompt {
@@ -744,8 +753,8 @@ impl Segmenter {
             CudaBanner | ServerStarting | LoadDetail | WsConnected | WsReconnect | JobStarted
             | JobFinished | CacheEviction | MemoryLeak | JobQueue | NetworkVolume
             | ExtraSearchPath | AllocConf | OomMemory | ExtensionMismatch | TorchNotInstalled
-            | NumpyMismatch | NodeModel | ValidationDetail | UnhandledOutput | HandlerOutput
-            | VideoSeqLen | BuiltinImportFailed => Ok(()),
+            | NumpyMismatch | NodeModel | NodeCheckpoint | ValidationDetail | UnhandledOutput
+            | HandlerOutput | VideoSeqLen | BuiltinImportFailed => Ok(()),
             // the scanner makes none of these events (scan.rs: another thread's line)
             Background => Ok(()),
             Unknown => Err(NotPorted("an event kind this port does not know".into())),
@@ -1081,6 +1090,7 @@ impl Segmenter {
             activities: self.last_activity.iter().cloned().collect(),
             bars: Vec::new(),
             loaded: false,
+            hidden_bar: false,
         }
     }
 
@@ -1841,9 +1851,10 @@ impl Segmenter {
                     status.is_none(),
                     open.loaded,
                     library,
+                    open.hidden_bar,
                 )?;
             }
-            _ => paint_estimated(prompt, &bars, open.loaded, library),
+            _ => paint_estimated(prompt, &bars, open.loaded, library, open.hidden_bar),
         }
         if !library && bars.iter().any(|(bar, _)| phases::library_loader(bar)) {
             self.run_library_loads = true;

@@ -45,6 +45,7 @@ fn untimed_reasons(
     library_loads: bool,
     clock: bool,
     interrupted: bool,
+    hidden_bar: bool,
 ) -> Why {
     let mut why = Why::new();
     if !loaded && library_loads && !bars.iter().any(|(b, _)| b.is_loading()) {
@@ -61,6 +62,8 @@ fn untimed_reasons(
         why.push(("inference", "bar_not_advanced"));
     } else if interrupted && !sampled {
         why.push(("inference", "interrupted_no_bar"));
+    } else if hidden_bar && !sampled {
+        why.push(("inference", "hidden_bar"));
     }
     why
 }
@@ -209,6 +212,7 @@ pub fn paint_timed(
     unfinished: bool,
     loaded: bool,
     library_loads: bool,
+    hidden_bar: bool,
 ) -> Result<(), NotPorted> {
     let end = if end < start { start } else { end };
     let mut segs: Vec<Seg> = Vec::new();
@@ -273,6 +277,7 @@ pub fn paint_timed(
             library_loads,
             true,
             prompt.status == "interrupted",
+            hidden_bar,
         )
     } else {
         Why::new()
@@ -393,6 +398,7 @@ pub fn paint_estimated(
     bars: &[(Bar, BarEv)],
     loaded: bool,
     library_loads: bool,
+    hidden_bar: bool,
 ) {
     let mut sampling: Vec<f64> = Vec::new();
     let mut loading: Vec<f64> = Vec::new();
@@ -418,7 +424,9 @@ pub fn paint_estimated(
         Why::new()
     };
     let interrupted = prompt.status == "interrupted";
-    for (name, reason) in untimed_reasons(bars, loaded, library_loads, false, interrupted) {
+    for (name, reason) in
+        untimed_reasons(bars, loaded, library_loads, false, interrupted, hidden_bar)
+    {
         set_default(&mut why, name, reason);
     }
     let load = if has(&why, "load") {

@@ -29,6 +29,17 @@ TORCH_API = re.compile(r"module '(?P<module>torch(?:\.\w+)*)' has no attribute '
                        r"|cannot import name '(?P<imported>\w+)' from '(?P<source>torch(?:\.\w+)*)'")
 #: The CUDA error of code with no kernels for the GPU it runs on (a PyTorch or an extension built for other GPUs).
 NO_KERNEL_IMAGE = "no kernel image is available for execution on the device"
+#: PyTorch's prefix for an error the CUDA runtime returned (c10/cuda/CUDAException): only code on a CUDA GPU gets one,
+#: except the runtime's errors for no usable device (cudaErrorNoDevice, cudaErrorInsufficientDriver).
+CUDA_ERROR = "CUDA error: "
+NO_DEVICE_CUDA_ERRORS = ("no CUDA-capable device is detected", "CUDA driver version is insufficient")
+
+
+def reached_a_gpu(message: str) -> bool:
+    """A CUDA error of code that ran on a CUDA GPU: PyTorch sees one (its own failure may be anything)."""
+    return CUDA_ERROR in message and not any(e in message for e in NO_DEVICE_CUDA_ERRORS)
+
+
 #: Frames of torch's own module machinery, which only pass a call on.
 TORCH_FRAMES = ("module.py:", "functional.py:")
 #: How a compiled extension fails to load (Windows, Linux): built for another PyTorch, CUDA or Python.

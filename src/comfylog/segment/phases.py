@@ -67,6 +67,7 @@ def bar_span(bar: ProgressBar, ev: Event, ts_after: datetime | None) -> tuple[da
 def paint_timed(
     prompt: Prompt, start: datetime, end: datetime, activities: list[Activity],
     bars: list[tuple[ProgressBar, Event]], unfinished: bool, loaded: bool = False, library_loads: bool = False,
+    hidden_bar: bool = False,
 ) -> None:
     """Give every second from ``start`` to ``end`` one phase: rule 1 from the activities, rule 2 from the bars.
 
@@ -116,7 +117,8 @@ def paint_timed(
     prompt.total_s = secs(end - start)
     phases = _rounded(seconds, prompt.total_s)
     left = phases.other or 0.0
-    why = (untimed_reasons(bars, loaded, library_loads, clock=True, interrupted=prompt.status == "interrupted")
+    why = (untimed_reasons(bars, loaded, library_loads, clock=True, interrupted=prompt.status == "interrupted",
+                           hidden_bar=hidden_bar)
            if left >= UNTIMED_MIN_S else {})
     for name in why:
         setattr(phases, name, None)
@@ -138,6 +140,7 @@ def library_loader(bar: ProgressBar) -> bool:
 
 def untimed_reasons(
     bars: list[tuple[ProgressBar, Event]], loaded: bool, library_loads: bool, clock: bool, interrupted: bool = False,
+    hidden_bar: bool = False,
 ) -> dict[str, str]:
     """The phases a prompt's lines cannot time, with their UNTIMED reason.
 
@@ -148,7 +151,8 @@ def untimed_reasons(
     (transformers' ``Loading checkpoint shards``, diffusers') loaded the run's models outside
     ComfyUI's model management, which moves them between devices without a line. An ``interrupted`` prompt
     with no sampling bar may have sampled too: ComfyUI-Manager's log file keeps a bar only once it reaches 100%
-    (014: `Processing interrupted` after a blank line, 23.6 s with no line of what ran).
+    (014: `Processing interrupted` after a blank line, 23.6 s with no line of what ran). A ``hidden_bar`` (tqdm's
+    `` ... (more hidden) ...``) with no sampling bar seen ran unseen: its sampling is unknown too (039 line 734).
     """
     why: dict[str, str] = {}
     if not loaded and library_loads and not any(bar.is_loading for bar, _ in bars):
@@ -160,6 +164,8 @@ def untimed_reasons(
         why["inference"] = "bar_not_advanced"
     elif interrupted and not sampling:
         why["inference"] = "interrupted_no_bar"
+    elif hidden_bar and not sampling:
+        why["inference"] = "hidden_bar"
     return why
 
 
@@ -233,6 +239,7 @@ def _overlay(
 
 def paint_estimated(
     prompt: Prompt, bars: list[tuple[ProgressBar, Event]], loaded: bool, library_loads: bool = False,
+    hidden_bar: bool = False,
 ) -> None:
     """No usable clock: the log's own durations (printed total, bar elapsed, 10 s a timeout) make the phases.
 
@@ -258,7 +265,7 @@ def paint_estimated(
         wait = min(wait, total - inference - load_bars)
     why = {"load": "no_clock"} if loaded else {}
     for name, reason in untimed_reasons(bars, loaded, library_loads, clock=False,
-                                        interrupted=prompt.status == "interrupted").items():
+                                        interrupted=prompt.status == "interrupted", hidden_bar=hidden_bar).items():
         why.setdefault(name, reason)
     load = None if "load" in why else load_bars
     sampled = None if "inference" in why else inference

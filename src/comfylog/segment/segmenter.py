@@ -82,7 +82,7 @@ RULE_FACTS = (
     EventKind.EXTRA_SEARCH_PATH, EventKind.ALLOC_CONF, EventKind.OOM_MEMORY,
     EventKind.EXTENSION_MISMATCH, EventKind.TORCH_NOT_INSTALLED, EventKind.NUMPY_MISMATCH, EventKind.VALIDATION_DETAIL,
     EventKind.UNHANDLED_OUTPUT, EventKind.HANDLER_OUTPUT, EventKind.VIDEO_SEQ_LEN, EventKind.BUILTIN_IMPORT_FAILED,
-    EventKind.NODE_MODEL,
+    EventKind.NODE_MODEL, EventKind.NODE_CHECKPOINT,
 )
 #: Events kept on the report for diagnosis and timelines.
 NOTABLE_KINDS = frozenset(
@@ -146,6 +146,8 @@ class _Open:
     bars: list[tuple[ProgressBar, Event]] = field(default_factory=list)
     #: It printed a load line (the table's load-phase rows): without a clock, its load time is unknown.
     loaded: bool = False
+    #: tqdm hid a bar of it (`` ... (more hidden) ...``): how long it sampled is unknown.
+    hidden_bar: bool = False
 
 
 class Segmenter:
@@ -644,6 +646,10 @@ class Segmenter:
         self._incident = self._error(prompt, "oom", ev.fields.get("text", "out of memory").strip(), ev)
         self._incident_traced = False
 
+    def _on_hidden_bar(self, ev: Event, run: Run) -> None:
+        if self._open is not None:
+            self._open.hidden_bar = True
+
     def _on_interrupted(self, ev: Event, run: Run) -> None:
         prompt = self._executing()
         if prompt is not None:
@@ -1025,9 +1031,10 @@ class Segmenter:
         unfinished = status is None
         library = self._run_library_loads
         if timed and start is not None and end is not None:
-            paint_timed(prompt, start, end, open_.activities, open_.bars, unfinished, open_.loaded, library)
+            paint_timed(prompt, start, end, open_.activities, open_.bars, unfinished, open_.loaded, library,
+                        hidden_bar=open_.hidden_bar)
         else:
-            paint_estimated(prompt, open_.bars, open_.loaded, library)
+            paint_estimated(prompt, open_.bars, open_.loaded, library, hidden_bar=open_.hidden_bar)
         if not library and any(library_loader(bar) for bar, _ in open_.bars):
             self._run_library_loads = True
         if prompt.estimated:
@@ -1137,6 +1144,7 @@ HANDLERS: dict[EventKind, Handler] = {
     EventKind.PROMPT_INVALID: Segmenter._on_prompt_invalid,
     EventKind.EXCEPTION: Segmenter._on_exception,
     EventKind.INTERRUPTED: Segmenter._on_interrupted,
+    EventKind.HIDDEN_BAR: Segmenter._on_hidden_bar,
     EventKind.LOAD_REQUESTED: Segmenter._on_load_requested,
     EventKind.LOADED_COMPLETELY: Segmenter._on_loaded_completely,
     EventKind.LOADED_PARTIALLY: Segmenter._on_loaded_partially,

@@ -15,7 +15,15 @@ from ..hints import OWN_WORDS_ADVICE, own_words_advice
 from ..model_kinds import encodes_text, samples
 from ..node_imports import node_import_errors
 from ..packages import missing_module, package_of
-from ..pytorch import ADVICE_TORCH_API, TORCH_API, TORCH_FRAMES, innermost_caller, torch_api_advice
+from ..pytorch import (
+    ADVICE_TORCH_API,
+    CUDA_ERROR,
+    TORCH_API,
+    TORCH_FRAMES,
+    innermost_caller,
+    reached_a_gpu,
+    torch_api_advice,
+)
 
 ADVICE_NODE = Advice("The exception is raised inside the custom node `{node}`: update it (ComfyUI-Manager: "
                      "Update), or look for `{error}` in its issues", {"node": "NAME", "error": "the exception"})
@@ -38,6 +46,16 @@ ADVICE_MODULE_PART = Advice("`{module}` is a part of `{package}`, not a package 
 ADVICE_DOWNLOAD = Advice("`{node}` downloads files (from Hugging Face or elsewhere) when it runs, and the connection "
                          "failed: put the files where it reads them beforehand, or fix the network (a proxy, "
                          "`HF_ENDPOINT` for a mirror)", {"node": "the custom node"})
+ADVICE_CLIENT_GONE = Advice(
+    "`{error}` in asyncio's `_call_connection_lost` ({where}) is Windows' asyncio reporting a connection that the "
+    "other end had already closed (usually the browser: a tab closed or reloaded): ComfyUI carries on, nothing "
+    "failed, and there is nothing to do", {"error": "ConnectionResetError", "where": "line N"})
+#: asyncio's ProactorEventLoop (Windows) shuts down the socket of a connection that is closing; when the other end has
+#: already reset it, ``socket.shutdown`` raises and the loop logs ``Exception in callback
+#: _ProactorBasePipeTransport._call_connection_lost(None)`` with the traceback (asyncio/proactor_events.py), and
+#: carries on.
+CLIENT_GONE_FRAME = "proactor_events.py:_call_connection_lost"
+CLIENT_GONE_ERRORS = ("ConnectionResetError", "ConnectionAbortedError")
 #: Exceptions and messages of a download that failed.
 NETWORK_ERRORS = ("ConnectionError", "ConnectionResetError", "LocalEntryNotFoundError", "Max retries exceeded",
                   "ReadTimeout", "ConnectTimeout", "Connection aborted")
@@ -58,6 +76,9 @@ ADVICE_OBJECT_INFO = Advice("ComfyUI could not describe {classes} to the browser
 MAX_CLASSES = 4
 #: A worker's echo of a node's failure follows ComfyUI's traceback within this many lines.
 MAX_ECHO_LINES = 5
+#: Distinct failures whose causes are looked for (each at most once), and the causes said, at most.
+MAX_FAILURES_READ = 12
+MAX_CAUSES = 3
 #: Errors whose own instructions are quoted, at most.
 MAX_OWN_WORDS = 3
 ADVICE_DAMAGED_FILE = Advice("The model file{where} did not read whole (`{error}`): it is cut short or damaged, "
@@ -82,8 +103,12 @@ ADVICE_SHAPES = Advice("Tensors of shapes that do not fit (`{detail}`) mean two 
                        "the one sampling{models}. Load the ones made for it",
                        {"detail": "the shapes", "models": ""})
 #: PyTorch's messages for tensors whose shapes do not fit each other (F.layer_norm/rms_norm, matmul, broadcasting).
+#: torch.cat's ``Sizes of tensors must match except in dimension 1. Expected size 2048 but got size 4096 …`` (020: an
+#: SDXL text encoder's 2048-wide output beside Flux's style model), an in-place op's ``output with shape [1, 16, 144,
+#: 112] doesn't match the broadcast shape [1, 16, 16, 144, 112]`` (020: a latent of another model's shape).
 SHAPE_ERRORS = ("Given normalized_shape=", "mat1 and mat2 shapes cannot be multiplied",
-                "must match the size of tensor")
+                "must match the size of tensor", "Sizes of tensors must match except in dimension",
+                "doesn't match the broadcast shape")
 #: ``Error(s) in loading state_dict for CLIPTextModel:`` followed by ``size mismatch for ...`` lines.
 STATE_DICT_ERROR = "Error(s) in loading state_dict for "
 ADVICE_NO_FILE = Advice("The workflow names model files that are not in ComfyUI's models folders: the loader got no "
@@ -127,10 +152,35 @@ ADVICE_NO_INPUT_FILE = Advice("`{loader}` could not open {file}: the workflow na
 #: Loaders of input files (ComfyUI's LoadImage / LoadImageMask: ``nodes.py:load_image``), whose missing file is the
 #: workflow's input, not the node's fault.
 INPUT_LOADERS = (":load_image",)
+ADVICE_NO_INPUT_FOLDER = Advice("`{loader}` {found}: the workflow names an image folder {what}. {fix}",
+                                {"loader": "VideoHelperSuite's load_images", "found": "could not find `FOLDER`",
+                                 "what": "that is not there",
+                                 "fix": "Create it and put the images in it, or give the node a folder that exists"})
+#: VideoHelperSuite's image-folder loaders (Load Images (Upload/Path): videohelpersuite/load_images_nodes.py
+#: ``load_images`` / ``images_generator``) raise FileNotFoundError with these, the first without its closing quote:
+#: ``Directory '{directory} cannot be found.`` and ``No files in directory '{directory}'.``
+FOLDER_LOADERS = ("load_images_nodes.py:load_images", "load_images_nodes.py:images_generator")
+NO_FOLDER_RE = re.compile(r"Directory '(?P<missing>.{1,300}?) cannot be found\."
+                          r"|No files in directory '(?P<empty>.{1,300}?)'\.")
+ADVICE_NO_PERMISSION = Advice(
+    "The system refused to open `{path}` (`Permission denied`): the user ComfyUI runs as may not write (or read) "
+    "there. Usually the folder belongs to another user (made by root, a container or an installer); on Windows, also a "
+    "file another program holds open. Give ComfyUI's user the right to that folder (its owner or permissions), or "
+    "point ComfyUI at one it may write (`--output-directory`, `--temp-directory`)",
+    {"path": "the path"})
+#: CPython's OSError text for EACCES: ``[Errno 13] Permission denied: 'PATH'``.
+PERMISSION_RE = re.compile(r"\[Errno 13\] Permission denied: '([^']{1,300})'")
+ADVICE_NOT_NUNCHAKU = Advice(
+    "`{node}` looked in its model file's metadata for the `config` that Nunchaku's own (SVDQuant) model files carry, "
+    "and found none (`KeyError: 'config'` in nunchaku's `_build_model`): the file given to its loader is not a "
+    "Nunchaku model in the format this nunchaku reads (a plain Flux file, for one). Load a Nunchaku `svdq-…` model "
+    "there", {"node": "ComfyUI-nunchaku"})
+#: nunchaku/models/transformers/utils.py ``_build_model``: ``config = json.loads(metadata["config"])`` on the file's
+#: safetensors metadata.
+NOT_NUNCHAKU_FRAME = "utils.py:_build_model"
+NOT_NUNCHAKU_ERROR = "KeyError: 'config'"
 #: ``[Errno 2] No such file or directory: 'PATH'``: the path.
 NO_SUCH_FILE_RE = re.compile(r"No such file or directory: '([^']{1,300})'")
-#: PyTorch's prefix for an error the CUDA runtime returned (c10/cuda/CUDAException): only code on a CUDA GPU gets one.
-CUDA_ERROR = "CUDA error: "
 ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that node's code is CUDA-only; look for a "
                           "version or fork that supports MPS, or use another node", {"node": "the custom node"})
 
@@ -144,7 +194,8 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
             ADVICE_BAD_URL, ADVICE_OBJECT_INFO, ADVICE_ROOT_MODULE, ADVICE_MODULE,
             ADVICE_MODULE_PART, ADVICE_NODE,
             ADVICE_READ, ADVICE_FRAMES, ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY, ADVICE_CUDA_ON_CPU,
-            ADVICE_NO_DETECTOR, ADVICE_NO_INPUT_FILE),
+            ADVICE_NO_DETECTOR, ADVICE_NO_INPUT_FILE, ADVICE_NO_INPUT_FOLDER, ADVICE_NO_PERMISSION,
+            ADVICE_CLIENT_GONE, ADVICE_NOT_NUNCHAKU),
 )
 def _exception(facts: Facts) -> list[Finding]:
     failed = facts.failed_startups()  # their exceptions are the start-up failure's cause (startup-failed)
@@ -191,9 +242,11 @@ def _exception(facts: Facts) -> list[Finding]:
             advice.append(own)
     told_nodes: set[str] = set()
     # A failure whose cause is named (a missing file, PyTorch's API, a CUDA error on the CPU...) needs no general
-    # word after it; ADVICE_INPUTS is said only where some failure got none (or more than three are listed).
-    unnamed = len(distinct) > 3
-    for group in distinct[:3]:
+    # word after it; ADVICE_INPUTS is said only where some failure got none, or where its cause is left unsaid (past
+    # MAX_CAUSES, or a failure past MAX_FAILURES_READ). Causes said once for many (missing model files) take no place.
+    unnamed = len(distinct) > MAX_FAILURES_READ
+    causes = 0
+    for group in distinct[:MAX_FAILURES_READ]:
         f = group[0]
         torch_api = _torch_api(facts, f)
         if f.node_class is not None:
@@ -216,17 +269,22 @@ def _exception(facts: Facts) -> list[Finding]:
             urls = dict.fromkeys(m.group(1) for g in distinct for e in g if e.node == f.node
                                  for m in [BAD_URL_RE.search(e.error)] if m is not None)
             item = ADVICE_BAD_URL(node=f.node, urls=" and ".join(f"`{clip(url, 80)!r}`" for url in urls))
-        elif (missing_input := _missing_input(f)) is not None:
+        elif (missing_input := _missing_input(f) or _missing_folder(f) or _no_permission(f)) is not None:
             item = missing_input
+        elif f.error == NOT_NUNCHAKU_ERROR and f.frames and f.frames[-1] == NOT_NUNCHAKU_FRAME and f.node:
+            item = ADVICE_NOT_NUNCHAKU(node=f.node)
         elif (placeholder := NO_DETECTOR_RE.search(f.error)) is not None:
             kind, fix = NO_DETECTOR[placeholder.group(1)]
             item = ADVICE_NO_DETECTOR(placeholder=placeholder.group(1), kind=kind, fix=fix)
-        elif CUDA_ERROR in f.error and (on_cpu_advice := _cuda_on_cpu(facts, f)) is not None:
+        elif reached_a_gpu(f.error) and (on_cpu_advice := _cuda_on_cpu(facts, f)) is not None:
             if f.node is not None:
                 told_nodes.add(f.node)
             item = on_cpu_advice
         elif f.cuda_only and mac and f.node:
             item = ADVICE_CUDA_ONLY(node=f.node)
+        elif _client_gone(f):
+            item = ADVICE_CLIENT_GONE(error=f.exc_type or "ConnectionResetError",
+                                      where=facts.lines_ref(f.record.source, f.record.line))
         elif f.node and any(n in f.error for n in NETWORK_ERRORS):
             item = ADVICE_DOWNLOAD(node=f.node)
         elif f.module and "." in f.module:  # a part of a package that is there: nothing to pip install
@@ -249,7 +307,11 @@ def _exception(facts: Facts) -> list[Finding]:
             unnamed = True
             continue
         if item not in advice:
+            if causes == MAX_CAUSES:
+                unnamed = True
+                continue
             advice.append(item)
+            causes += 1
     described = all(f.node_class for group in distinct for f in group)  # server.py get_object_info's failures
     missing = _no_file_advice(facts, distinct)
     if missing is not None:
@@ -262,6 +324,10 @@ def _exception(facts: Facts) -> list[Finding]:
     if described and not prompts:
         classes = list(dict.fromkeys(f.node_class for group in distinct for f in group if f.node_class))
         title = f"{plural(len(classes), 'node type')} could not be listed for the browser: {what}"
+    harmless = all(_client_gone(f) for group in distinct for f in group)
+    if harmless:
+        title = (f"Windows' asyncio logged {plural(len(records), 'connection')} the other end had closed, as "
+                 f"`{first.exc_type}` (harmless)")
     return [finding(
         "exception", title, "high",
         f"{plural(sum(len(g) for g in listed), 'exception')} ({len(listed)} distinct): {shown}"
@@ -275,7 +341,12 @@ def _exception(facts: Facts) -> list[Finding]:
         {"exceptions": len(records), "prompts": len(prompts),
          "failures": [{"node": g[0].node, "error": clip(g[0].error, 200), "count": len(g)} for g in distinct[:5]]},
         facts.seconds_of(prompts), prompts,
-        severity="warning" if described and not prompts else None, total=len(records))]
+        severity="info" if harmless else "warning" if described and not prompts else None, total=len(records))]
+
+
+def _client_gone(f: Failure) -> bool:
+    """asyncio's report of a connection the other end closed first (039 line 1076, Windows): no failure."""
+    return bool(f.frames) and f.frames[-1] == CLIENT_GONE_FRAME and f.exc_type in CLIENT_GONE_ERRORS
 
 
 def _file_place(facts: Facts, f: Failure) -> str:
@@ -311,6 +382,32 @@ def _missing_input(f: Failure) -> str | None:
     if found is None or loader is None:
         return None
     return ADVICE_NO_INPUT_FILE(loader=loader, file=f"`{clip(found.group(1).replace(chr(92) * 2, chr(92)), 160)}`")
+
+
+def _missing_folder(f: Failure) -> str | None:
+    """An image folder VideoHelperSuite's Load Images could not find, or found empty (016 line 273:
+    ``Directory 'ComfyUI/input/images cannot be found.``): the workflow's input, not the node's fault."""
+    found = NO_FOLDER_RE.search(f.error) if f.exc_type == "FileNotFoundError" else None
+    loader = next((frame for frame in reversed(f.frames) if frame.endswith(FOLDER_LOADERS)), None)
+    if found is None or loader is None:
+        return None
+    folder = clip((found.group("missing") or found.group("empty")).replace(chr(92) * 2, chr(92)), 160)
+    if found.group("empty") is not None:
+        return ADVICE_NO_INPUT_FOLDER(loader=loader, found=f"found no files in `{folder}`", what="that is empty",
+                                      fix="Put the images in it, or give the node the folder that holds them")
+    relative = not folder.startswith(("/", "\\")) and not re.match(r"^[A-Za-z]:", folder)
+    fix = "Create it and put the images in it, or give the node a folder that exists" + (
+        " (a relative path like this one is read from the folder ComfyUI was started in, not from ComfyUI's `input` "
+        "folder)" if relative else "")
+    return ADVICE_NO_INPUT_FOLDER(loader=loader, found=f"could not find `{folder}`", what="that is not there", fix=fix)
+
+
+def _no_permission(f: Failure) -> str | None:
+    """A file the system refused to open (016 line 225: `nodes.py:save_images` writing into ComfyUI's `temp`)."""
+    found = PERMISSION_RE.search(f.error) if f.exc_type == "PermissionError" else None
+    if found is None:
+        return None
+    return ADVICE_NO_PERMISSION(path=clip(found.group(1).replace(chr(92) * 2, chr(92)), 160))
 
 
 def _cuda_on_cpu(facts: Facts, f: Failure) -> str | None:

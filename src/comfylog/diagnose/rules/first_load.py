@@ -4,7 +4,9 @@ only in the first), since the load phase itself is not timed there."""
 
 from __future__ import annotations
 
-from ...events import Phase
+import re
+
+from ...events import EventKind, Phase
 from ...model import Finding, Prompt
 from ...text import dur, plural
 from ..engine import Advice, finding, rule
@@ -17,6 +19,8 @@ ADVICE_ONCE = Advice("Paid once per start: the prompts after it reuse the loaded
 #: later prompts'.
 MIN_EXTRA_S = ESTIMATE_MIN_S
 MIN_RATIO = 2.0
+#: The custom node pack a path lies in: ``F:\ComfyUI\custom_nodes\comfyui_controlnet_aux\ckpts\…``.
+CUSTOM_NODE_RE = re.compile(r"custom_nodes[\\/]([^\\/]{1,100})[\\/]")
 #: Load lines cited.
 MAX_LOADS_CITED = 3
 
@@ -58,9 +62,24 @@ def _rocm(facts: Facts, prompt: Prompt) -> bool:
     return run is not None and "+rocm" in (run.pytorch_version or "")
 
 
+def _annotators(facts: Facts, prompt: Prompt) -> str:
+    """The annotator checkpoints a preprocessor pack read in this prompt, as words for the finding (039: six
+    `model_path is …` lines of comfyui_controlnet_aux among prompt 1's loads); "" when none."""
+    found = facts.prompt_events(EventKind.NODE_CHECKPOINT, prompt)
+    if not found:
+        return ""
+    packs = list(dict.fromkeys(m.group(1) for ev in found
+                               if (m := CUSTOM_NODE_RE.search(str(ev.fields.get("path") or ""))) is not None))
+    who = f"`{packs[0]}`" if len(packs) == 1 else "its preprocessor nodes"
+    where = facts.lines_ref(found[0].source, found[0].line, found[-1].line)
+    return (f"; and {who} read {plural(len(found), 'annotator checkpoint')} for its preprocessors (`model_path is`, "
+            f"{where}), which load and run {'it' if len(found) == 1 else 'them'} in that prompt")
+
+
 def _said(facts: Facts, estimate: EstimatedLoad) -> Finding:
     first = estimate.prompt
     loads = facts.loads_of(first)
+    annotators = _annotators(facts, first)
     models = list(dict.fromkeys(
         f"{ld.model or 'a model'}" + (f" ({ld.loaded_mb:.0f} MB)" if ld.loaded_mb and ld.loaded_mb < 1e9 else "")
         for ld in loads))
@@ -69,13 +88,16 @@ def _said(facts: Facts, estimate: EstimatedLoad) -> Finding:
     number = first.index + 1
     outside = estimate.seconds + estimate.usual
     why = (f"No stamps here time the loads, but the lines show prompt {number} loading {named}"
-           + (f", {estimate.mb / 1024:.1f} GB in all" if estimate.mb else "") + f" ({where}). Beside its sampling "
+           + (f", {estimate.mb / 1024:.1f} GB in all" if estimate.mb else "") + f" ({where}){annotators}. Beside its "
+           "sampling "
            f"(its bars: {dur(first.phases.inference or 0.0)}) it took {dur(outside)}, while "
            f"{plural(estimate.compared, 'prompt')} of its run that sampled about as long and loaded nothing took "
            f"{dur(estimate.usual)} beside {'theirs (the median; ' if estimate.compared > 1 else 'its ('}"
            "`Prompt executed in` less the bars). The "
            f"{dur(estimate.seconds)} more are mostly that first load (reading the weights from disk and moving them "
-           "to the GPU), with whatever else only a first prompt does"
+           "to the GPU)" + (", and running the preprocessors, which later prompts skip while their input image stays "
+                            "the same (ComfyUI reruns a node only when its inputs change)" if annotators else "")
+           + ", with whatever else only a first prompt does"
            + (" (on ROCm, compiling kernels on first use)" if _rocm(facts, first) else "") + ".")
     evidence = [facts.cite(ld.source, ld.line, f"{ld.model or 'model'} loaded") for ld in loads[:MAX_LOADS_CITED]]
     return finding(
