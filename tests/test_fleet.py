@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import gc
 import json
 import math
@@ -26,10 +27,12 @@ from comfylog.fleet import (
     map_logs,
     percentile,
     summarize_log,
+    summarize_report,
     wants_fleet,
 )
 from comfylog.gcpolicy import ANALYSIS_THRESHOLDS
 from comfylog.read.source import UnusableInput
+from comfylog.render.fleet_json import dumps_indented, fleet_to_dict, render_fleet_json
 from comfylog.text import fmt_s
 
 from .cli import run_cli
@@ -446,3 +449,38 @@ def test_a_rows_prompt_seconds_are_columns_of_floats_read_back_as_they_went_in()
     assert pickle.loads(pickle.dumps(times)) == times
     assert len(pickle.dumps(times)) < 2000 * 5 * 8 / 20  # the columns go compressed from a worker process
     assert sum(sys.getsizeof(times.column(q)) for q in QUANTITIES) < 2000 * 5 * 8 * 1.2
+
+
+def test_the_fleet_json_is_what_json_writes_with_indent_2(fleet: FleetSummary) -> None:
+    """render_fleet_json writes runs of scalars through json's C encoder (fleet_json.dumps_indented): the text
+    is json.dumps(indent=2)'s on the corpus fleet, and on the shapes and values its rows never have."""
+    data = fleet_to_dict(fleet)
+    assert render_fleet_json(fleet) == json.dumps(data, indent=2, ensure_ascii=False)
+    assert any(row["findings"] for row in data["logs"]) and any(not row["findings"] for row in data["logs"])
+
+    class Level(int, enum.Enum):
+        HIGH = 2
+
+    shapes: list[object] = [
+        {}, [], [[]], [{}], {"a": [], "b": {}}, [1, [], 2, {}, 3], {"a": 1, "b": [1, {"c": []}], "d": 2, "e": {"f": 1}},
+        {"text": "quote \" backslash \\ newline \n NUL \x00 é \u2028", "nan": math.nan, "inf": math.inf,
+         "-inf": -math.inf, "big": 10**30, "tiny": 1e-7, "neg0": -0.0, "bools": [True, False, None]},
+        {"tuple": (1, (2, [3])), "enum": Level.HIGH, "nested": [Level.HIGH, {"x": Level.HIGH}]},
+        {1: [2], "b": 3}, {"a": {True: 1, None: [2], 1.5: {}}}, "alone", 7, 2.5, None,
+    ]
+    for value in shapes:
+        assert dumps_indented(value) == json.dumps(value, indent=2, ensure_ascii=False), value
+    with pytest.raises(TypeError):
+        dumps_indented({"a": [object()]})
+
+
+def test_a_rows_prompt_seconds_are_its_prompts_phases(reports: dict[Path, comfylog.Report]) -> None:
+    """summarize_report appends each timed prompt's total and phases to the row's columns (append_phases):
+    the same seconds, in order, as the prompts hold them."""
+    for path, report in reports.items():
+        if not report.prompts:
+            continue
+        row = summarize_report(report, str(path))
+        assert list(row.prompt_seconds) == [
+            PromptSeconds(p.total_s or 0.0, p.phases.load, p.phases.inference, p.phases.wait, p.phases.other)
+            for p in report.prompts if p.total_s is not None], path
