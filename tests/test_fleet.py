@@ -31,6 +31,7 @@ from comfylog.fleet import (
     wants_fleet,
 )
 from comfylog.gcpolicy import ANALYSIS_THRESHOLDS
+from comfylog.parse.native import native_module
 from comfylog.read.source import UnusableInput
 from comfylog.render.fleet_json import dumps_indented, fleet_to_dict, render_fleet_json
 from comfylog.text import fmt_s
@@ -484,3 +485,22 @@ def test_a_rows_prompt_seconds_are_its_prompts_phases(reports: dict[Path, comfyl
         assert list(row.prompt_seconds) == [
             PromptSeconds(p.total_s or 0.0, p.phases.load, p.phases.inference, p.phases.wait, p.phases.other)
             for p in report.prompts if p.total_s is not None], path
+
+
+def scanning_threads(path: str) -> tuple[str, list[str]]:
+    """Analyse ``path`` here, then the names of this process's threads that scan (the native scanner's pool,
+    a block's own thread): run in a fleet's worker by map_logs."""
+    summarize_log(path)
+    names = [(task / "comm").read_text().strip() for task in Path("/proc/self/task").iterdir()]
+    return path, [n for n in names if n.startswith("comfylog-scan")]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir() or native_module() is None,
+                    reason="needs Linux's /proc and the native scanner")
+def test_a_fleets_workers_scan_on_their_own_thread_alone() -> None:
+    """The workers are as many as the cores: a long log (over 2,048 lines, a 1 MB block) is scanned in the
+    worker's thread, not on a pool of scanning threads contending with the other worker for the cores."""
+    logs = sorted(corpus_logs(), key=lambda p: -p.stat().st_size)[:2]
+    assert logs[0].stat().st_size > 512 << 10
+    paths = [str(p) for p in logs]
+    assert map_logs(scanning_threads, paths, workers=2) == [(p, []) for p in paths]

@@ -122,11 +122,20 @@ def map_logs(
     chunksize = max(1, min(CHUNK_LOGS, len(paths) // (workers * 4)))
     results: list[T | None] = [None] * len(paths)
     # here too: the results received stay, a collector's pass over them frees nothing
-    with fewer_collections(), ProcessPoolExecutor(max_workers=workers, initializer=use_analysis_thresholds) as pool:
+    with fewer_collections(), ProcessPoolExecutor(max_workers=workers, initializer=_start_worker) as pool:
         mapped = pool.map(function, [paths[i] for i in order], chunksize=chunksize)
         for i, result in zip(order, done(mapped), strict=True):
             results[i] = result
     return cast(list[T], results)
+
+
+def _start_worker() -> None:
+    """A worker process of map_logs: the collector as for one analysis, and a native scanner that uses no
+    threads of its own (the workers are as many as the cores)."""
+    from .parse.native import scan_serially
+
+    use_analysis_thresholds()
+    scan_serially()
 
 
 def largest_first(paths: Sequence[str]) -> list[int]:
