@@ -504,3 +504,14 @@ def test_a_fleets_workers_scan_on_their_own_thread_alone() -> None:
     assert logs[0].stat().st_size > 512 << 10
     paths = [str(p) for p in logs]
     assert map_logs(scanning_threads, paths, workers=2) == [(p, []) for p in paths]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir() or native_module() is None,
+                    reason="needs Linux's /proc and the native scanner")
+def test_a_log_over_the_serial_size_is_scanned_on_threads_in_a_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log larger than SERIAL_SCAN_BYTES (a day of a server in a fleet) keeps the scanner's threads: it may
+    be the last work left, the other workers done. Here every log is over a limit of 0 bytes."""
+    monkeypatch.setattr(comfylog.fleet, "SERIAL_SCAN_BYTES", 0)
+    logs = sorted(corpus_logs(), key=lambda p: -p.stat().st_size)[:2]
+    (largest, threads), _ = map_logs(scanning_threads, [str(p) for p in logs], workers=2)
+    assert largest == str(logs[0]) and threads  # its 10,000 lines in pieces on the pool

@@ -81,13 +81,13 @@ def line_picker() -> Picker | None:
     return None if module is None else module.pick_lines
 
 
-def scan_serially() -> None:
-    """The native scanner of this process scans on its calling thread alone: the process is one of a fleet's
-    workers, a process per core, whose scanning threads would only contend with the other workers (on the
-    1,000-log benchmark they took a tenth of the CPU). Nothing without the native scanner."""
+def scan_serially(on: bool = True) -> None:
+    """The native scanner of this process scans on its calling thread alone (``on``), or on its threads again:
+    a fleet's worker, one process per core, scans most logs so (fleet.py, SERIAL_SCAN_BYTES). Nothing without
+    the native scanner."""
     module = native_module()
     if module is not None:
-        module.scan_serially(True)
+        module.scan_serially(on)
 
 
 _PHASES = (Phase.LOAD, Phase.INFERENCE, Phase.WAIT, Phase.OTHER)  # the order of native/src/table.rs
