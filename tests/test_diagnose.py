@@ -763,3 +763,22 @@ def test_reloads_of_small_models_on_a_big_gpu_are_new_or_re_patched_models() -> 
     assert "take 4.78 GiB of a 24 GB NVIDIA GeForce RTX 4090" in finding.why
     assert finding.advice[0].startswith("The models are small for this GPU") and \
         not any("--highvram" in a for a in finding.advice)
+
+
+def test_a_findings_advice_is_its_rules_templates_filled_in(corpus_reports: dict[str, Report]) -> None:
+    """finding() refuses advice its rule does not list: each item must be one of the rule's templates with
+    its ``{value}`` fields filled in by any text (Advice.matches, found without a regex). Every corpus
+    finding's advice is; the same text with its start, its end or a part in the middle changed is not."""
+    items = [(f.id, item) for report in corpus_reports.values() for f in report.findings for item in f.advice]
+    assert len({rule_id for rule_id, _ in items}) >= 20
+    filled = 0
+    for rule_id, item in items:
+        catalog = RULES[rule_id].advice
+        template = next(a for a in catalog if a.matches(item))
+        filled += item != template.template
+        parts = re.split(r"\{\w+\}", template.template)  # its literal text, around the fields
+        broken = [f"!{item[1:]}" if parts[0] else None, f"{item[:-1]}!" if parts[-1] else None,
+                  *(item.replace(part, "!") for part in parts if len(part) > 2)]  # a part nowhere in it
+        for text in filter(None, broken):
+            assert not template.matches(text), (rule_id, text)
+    assert filled  # advice with values in it (a flag, a size) among them

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import gc
 import json
 import math
@@ -26,10 +27,13 @@ from comfylog.fleet import (
     map_logs,
     percentile,
     summarize_log,
+    summarize_report,
     wants_fleet,
 )
 from comfylog.gcpolicy import ANALYSIS_THRESHOLDS
+from comfylog.parse.native import native_module
 from comfylog.read.source import UnusableInput
+from comfylog.render.fleet_json import dumps_indented, fleet_to_dict, render_fleet_json
 from comfylog.text import fmt_s
 
 from .cli import run_cli
@@ -446,3 +450,68 @@ def test_a_rows_prompt_seconds_are_columns_of_floats_read_back_as_they_went_in()
     assert pickle.loads(pickle.dumps(times)) == times
     assert len(pickle.dumps(times)) < 2000 * 5 * 8 / 20  # the columns go compressed from a worker process
     assert sum(sys.getsizeof(times.column(q)) for q in QUANTITIES) < 2000 * 5 * 8 * 1.2
+
+
+def test_the_fleet_json_is_what_json_writes_with_indent_2(fleet: FleetSummary) -> None:
+    """render_fleet_json writes runs of scalars through json's C encoder (fleet_json.dumps_indented): the text
+    is json.dumps(indent=2)'s on the corpus fleet, and on the shapes and values its rows never have."""
+    data = fleet_to_dict(fleet)
+    assert render_fleet_json(fleet) == json.dumps(data, indent=2, ensure_ascii=False)
+    assert any(row["findings"] for row in data["logs"]) and any(not row["findings"] for row in data["logs"])
+
+    class Level(int, enum.Enum):
+        HIGH = 2
+
+    shapes: list[object] = [
+        {}, [], [[]], [{}], {"a": [], "b": {}}, [1, [], 2, {}, 3], {"a": 1, "b": [1, {"c": []}], "d": 2, "e": {"f": 1}},
+        {"text": "quote \" backslash \\ newline \n NUL \x00 é \u2028", "nan": math.nan, "inf": math.inf,
+         "-inf": -math.inf, "big": 10**30, "tiny": 1e-7, "neg0": -0.0, "bools": [True, False, None]},
+        {"tuple": (1, (2, [3])), "enum": Level.HIGH, "nested": [Level.HIGH, {"x": Level.HIGH}]},
+        {1: [2], "b": 3}, {"a": {True: 1, None: [2], 1.5: {}}}, "alone", 7, 2.5, None,
+    ]
+    for value in shapes:
+        assert dumps_indented(value) == json.dumps(value, indent=2, ensure_ascii=False), value
+    with pytest.raises(TypeError):
+        dumps_indented({"a": [object()]})
+
+
+def test_a_rows_prompt_seconds_are_its_prompts_phases(reports: dict[Path, comfylog.Report]) -> None:
+    """summarize_report appends each timed prompt's total and phases to the row's columns (append_phases):
+    the same seconds, in order, as the prompts hold them."""
+    for path, report in reports.items():
+        if not report.prompts:
+            continue
+        row = summarize_report(report, str(path))
+        assert list(row.prompt_seconds) == [
+            PromptSeconds(p.total_s or 0.0, p.phases.load, p.phases.inference, p.phases.wait, p.phases.other)
+            for p in report.prompts if p.total_s is not None], path
+
+
+def scanning_threads(path: str) -> tuple[str, list[str]]:
+    """Analyse ``path`` here, then the names of this process's threads that scan (the native scanner's pool,
+    a block's own thread): run in a fleet's worker by map_logs."""
+    summarize_log(path)
+    names = [(task / "comm").read_text().strip() for task in Path("/proc/self/task").iterdir()]
+    return path, [n for n in names if n.startswith("comfylog-scan")]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir() or native_module() is None,
+                    reason="needs Linux's /proc and the native scanner")
+def test_a_fleets_workers_scan_on_their_own_thread_alone() -> None:
+    """The workers are as many as the cores: a long log (over 2,048 lines, a 1 MB block) is scanned in the
+    worker's thread, not on a pool of scanning threads contending with the other worker for the cores."""
+    logs = sorted(corpus_logs(), key=lambda p: -p.stat().st_size)[:2]
+    assert logs[0].stat().st_size > 512 << 10
+    paths = [str(p) for p in logs]
+    assert map_logs(scanning_threads, paths, workers=2) == [(p, []) for p in paths]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir() or native_module() is None,
+                    reason="needs Linux's /proc and the native scanner")
+def test_a_log_over_the_serial_size_is_scanned_on_threads_in_a_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log larger than SERIAL_SCAN_BYTES (a day of a server in a fleet) keeps the scanner's threads: it may
+    be the last work left, the other workers done. Here every log is over a limit of 0 bytes."""
+    monkeypatch.setattr(comfylog.fleet, "SERIAL_SCAN_BYTES", 0)
+    logs = sorted(corpus_logs(), key=lambda p: -p.stat().st_size)[:2]
+    (largest, threads), _ = map_logs(scanning_threads, [str(p) for p in logs], workers=2)
+    assert largest == str(logs[0]) and threads  # its 10,000 lines in pieces on the pool

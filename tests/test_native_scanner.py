@@ -313,6 +313,25 @@ def test_block_edges_do_not_matter(tmp_path: Path) -> None:
 
 @needs_native
 @pytest.mark.skipif(not REAL_LOGS, reason="no corpus")
+def test_a_serial_scan_is_the_threaded_scan() -> None:
+    """A fleet's worker scans on its one thread (scan_serially): the pieces of a block, and the blocks the
+    threaded scanner hands to a thread of their own (over 256 KB), give the same report as on the threads."""
+    module = native_module()
+    assert module is not None
+    long_logs = [p for p in REAL_LOGS if p.suffix == ".log" and p.stat().st_size > 256 << 10]
+    assert long_logs  # the corpus' 1,330-prompt log, among others
+    for path in long_logs:
+        threaded = render_json(analyze_paths([str(path)]))
+        module.scan_serially(True)
+        try:
+            serial = render_json(analyze_paths([str(path)]))
+        finally:
+            module.scan_serially(False)
+        assert serial == threaded, path.name
+
+
+@needs_native
+@pytest.mark.skipif(not REAL_LOGS, reason="no corpus")
 def test_evidence_lines_read_back_the_same() -> None:
     """lines_at with the native picker (no decoding of the lines between) gives the Python reader's text,
     redacted as it redacts (the picked lines, after cleaning)."""

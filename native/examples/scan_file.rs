@@ -110,7 +110,7 @@ fn scan_file(
             let block: Vec<u8> = carry.drain(..cut).collect();
             // no redaction: no line is handed to `redact`
             input
-                .scan_each(pool, table, &block, Ok, |items| {
+                .scan_each(Some(pool), table, &block, Ok, |items| {
                     count += items.len();
                     totals.seconds += feed(&mut seg, Some(items));
                 })

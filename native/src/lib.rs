@@ -39,7 +39,8 @@ pyo3::create_exception!(
     "The native segmenter cannot yet segment this input as the Python one does."
 );
 
-/// Blocks up to this size are scanned in `feed` itself, not on a thread of their own.
+/// Blocks up to this size are scanned in `feed` itself, not on a thread of their own (every block
+/// in a process that scans serially: scan::serial).
 const INLINE_BLOCK_BYTES: usize = 256 << 10;
 
 #[pyfunction]
@@ -106,9 +107,11 @@ impl State {
             refused,
         } = self;
         let mut kept = Vec::new();
+        // no pool made in a process that scans serially (a fleet's worker): its threads would wait unused
+        let pool = (!scan::serial()).then(scan::pool);
         let mut scan = || {
             input.scan_each(
-                &scan::pool(),
+                pool.as_deref(),
                 table,
                 block,
                 |text| redact_in_python(redact, text),
@@ -419,7 +422,7 @@ impl Scanner {
     fn feed<'py>(&mut self, py: Python<'py>, block: &[u8]) -> PyResult<Bound<'py, PyAny>> {
         let mut items = self.finish_scanning(py)?;
         let table = Arc::clone(&self.table);
-        if block.len() <= INLINE_BLOCK_BYTES {
+        if block.len() <= INLINE_BLOCK_BYTES || scan::serial() {
             let state = self.state.take().expect("state between blocks");
             let scanned = py.detach(|| scan_with(state, &table, block));
             items.append(&mut self.settle(scanned)?);
@@ -641,6 +644,13 @@ impl Scanner {
     }
 }
 
+/// Scan on the calling thread alone (`on`: the process is one of a fleet's workers, one per core),
+/// or on this process's pool of threads again (scan::set_serial).
+#[pyfunction]
+fn scan_serially(on: bool) {
+    scan::set_serial(on);
+}
+
 /// The event kinds the native segmenter knows (comfylog.events.EventKind's values: a test checks).
 #[pyfunction]
 fn segmenter_kinds() -> Vec<&'static str> {
@@ -697,6 +707,7 @@ fn pick_lines(
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_function(wrap_pyfunction!(pick_lines, m)?)?;
+    m.add_function(wrap_pyfunction!(scan_serially, m)?)?;
     m.add_function(wrap_pyfunction!(segmenter_kinds, m)?)?;
     m.add_function(wrap_pyfunction!(segmenter_constants, m)?)?;
     m.add_function(wrap_pyfunction!(json_spelling, m)?)?;

@@ -16,6 +16,7 @@ use crate::table::{Phase, Role, Table};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
 use regex::Regex;
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use crate::memo::Memo;
@@ -173,7 +174,7 @@ impl Input {
     /// pieces joined).
     pub fn scan(
         &mut self,
-        pool: &rayon::ThreadPool,
+        pool: Option<&rayon::ThreadPool>,
         table: &Table,
         block: &[u8],
         redact: impl FnMut(String) -> Result<String, String>,
@@ -186,14 +187,15 @@ impl Input {
     }
 
     /// The items of a block of whole lines (the last may lack its newline), handed to `each` in
-    /// order a piece of lines at a time: the lines are decoded and scanned on `pool`'s threads
+    /// order a piece of lines at a time: the lines are decoded and scanned on `pool`'s threads (on this
+    /// thread alone without one: scan::serial)
     /// while this thread parses (and `each` takes) the pieces before them, so the ordered half
     /// and whatever `each` does (the segmenter) overlap the order-free half instead of waiting for
     /// the whole block. A line holding a redaction needle goes through `redact` (its clean text ->
     /// the redacted text) before anything reads it.
     pub fn scan_each(
         &mut self,
-        pool: &rayon::ThreadPool,
+        pool: Option<&rayon::ThreadPool>,
         table: &Table,
         block: &[u8],
         mut redact: impl FnMut(String) -> Result<String, String>,
@@ -258,6 +260,22 @@ impl Input {
     }
 }
 
+/// Set in a process that is one of several analysing at once (a fleet's worker processes, one per
+/// core): its scans then run on the calling thread alone, the pieces of a block in order, where
+/// a pool's threads would only contend with the other processes for the same cores (their CPU
+/// was a tenth of the fleet benchmark's, much of it spent waiting for work).
+static SERIAL: AtomicBool = AtomicBool::new(false);
+
+/// Scan on the calling thread alone from now on (`on`), or on the pool again.
+pub fn set_serial(on: bool) {
+    SERIAL.store(on, Ordering::Relaxed);
+}
+
+/// Whether this process scans on the calling thread alone (`set_serial`).
+pub fn serial() -> bool {
+    SERIAL.load(Ordering::Relaxed)
+}
+
 /// This process's thread pool for scanning lines.
 ///
 /// Not rayon's global pool: a process forked after using it (a fleet's worker processes) inherits
@@ -298,12 +316,12 @@ pub fn scan_block<'a>(
     redaction: Option<&Redaction>,
     memos: &mut Vec<SegmentMemo>,
 ) -> (Vec<Scan<'a>>, Counts) {
-    scan_block_in(&pool(), table, text, first, redaction, memos)
+    scan_block_in(Some(&pool()), table, text, first, redaction, memos)
 }
 
-/// `scan_block` on the threads of `pool`.
+/// `scan_block` on the threads of `pool` (on this thread alone without one).
 pub fn scan_block_in<'a>(
-    pool: &rayon::ThreadPool,
+    pool: Option<&rayon::ThreadPool>,
     table: &Table,
     text: &'a str,
     first: u64,
@@ -357,11 +375,11 @@ fn scan_piece<'a>(
 }
 
 /// `lines` (numbered from `first`) scanned a piece of LINES_PER_TASK at a time on `pool`'s
-/// threads, each piece's scans handed to `take` on this thread in the lines' order as soon as it
-/// and the pieces before it are scanned. The first error `take` returns stops the handing (the
+/// threads (on this one without a pool), each piece's scans handed to `take` on this thread in the
+/// lines' order as soon as it and the pieces before it are scanned. The first error `take` returns stops the handing (the
 /// pieces being scanned are still waited for) and is returned.
 fn scan_pieces_in_order<'a>(
-    pool: &rayon::ThreadPool,
+    pool: Option<&rayon::ThreadPool>,
     table: &Table,
     first: u64,
     lines: &[&'a str],
@@ -374,6 +392,15 @@ fn scan_pieces_in_order<'a>(
         let (scans, counts) = scan_piece(table, first, lines, redaction, memos);
         return take(scans, counts);
     }
+    let Some(pool) = pool else {
+        // no pool (scan::serial): the pieces one after the other, here
+        for (k, piece) in lines.chunks(LINES_PER_TASK).enumerate() {
+            let start = first + (k * LINES_PER_TASK) as u64;
+            let (scans, counts) = scan_piece(table, start, piece, redaction, memos);
+            take(scans, counts)?;
+        }
+        return Ok(());
+    };
     let pieces: Vec<&[&'a str]> = lines.chunks(LINES_PER_TASK).collect();
     let mut waiting: Vec<Option<(Vec<Scan<'a>>, Counts)>> = Vec::new();
     waiting.resize_with(pieces.len(), || None);
@@ -1417,10 +1444,13 @@ mod tests {
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            let (scans, _) = scan_block_in(&pool, &table, &log, 1, None, &mut Vec::new());
+            let (scans, _) = scan_block_in(Some(&pool), &table, &log, 1, None, &mut Vec::new());
             assert!(scans.len() > 2 * LINES_PER_TASK);
             assert_eq!(items_of(&table, scans), expected, "{threads} threads");
         }
+        // no pool (a fleet's worker, scan::serial): the pieces in turn on this thread
+        let (scans, _) = scan_block_in(None, &table, &log, 1, None, &mut Vec::new());
+        assert_eq!(items_of(&table, scans), expected, "no pool");
     }
 
     #[test]

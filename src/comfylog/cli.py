@@ -233,7 +233,7 @@ def _fleet_report(
 ) -> None:
     """``analyze`` in fleet mode: every log analysed on its own, in parallel, then one summary."""
     from .fleet import DEFAULT_WORKERS, analyze_fleet
-    from .render.fleet import render_fleet_json, render_fleet_terminal
+    from .render.fleet_json import render_fleet_json
 
     with _progress() as progress:
         summary = analyze_fleet(logs, workers=jobs or DEFAULT_WORKERS, redactor=redactor, progress=progress)
@@ -244,6 +244,8 @@ def _fleet_report(
     if format is OutputFormat.json:
         _write(render_fleet_json(summary), output)
         return
+
+    from .render.fleet import render_fleet_terminal
 
     _print_rich(lambda console: render_fleet_terminal(summary, console, limit), output, width=160)
 

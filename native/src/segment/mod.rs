@@ -2372,7 +2372,7 @@ mod tests {
         let mut seg = Segmenter::new(cfg);
         let mut input = crate::scan::Input::new(None);
         let items = input
-            .scan(&crate::scan::pool(), &table, log.as_bytes(), Ok)
+            .scan(Some(&crate::scan::pool()), &table, log.as_bytes(), Ok)
             .expect("a scan");
         seg.feed(&table, items).expect("ported");
         seg.feed(&table, input.close()).expect("ported");

@@ -48,16 +48,34 @@ class Advice:
         return self.template.format(**self.catalog)
 
     def matches(self, item: str) -> bool:
-        """Is ``item`` (a finding's advice) this template with some values filled in?"""
-        return _filled_pattern(self.template).fullmatch(item) is not None
+        """Is ``item`` (a finding's advice) this template with some values filled in? Each ``{value}`` stands
+        for any text, none included (a value may be an optional clause: `` (this prompt loaded X)``): the
+        template's literal parts are found in order, the first at the start and the last at the end, each
+        middle one where it first occurs after the one before (which leaves the most room for the rest).
+        No regex: compiling one per template cost a fleet's every worker process ~70 ms."""
+        parts = _literal_parts(self.template)
+        if len(parts) == 1:
+            return item == parts[0]
+        first, *middle, last = parts
+        if not item.startswith(first):
+            return False
+        at = len(first)
+        for part in middle:
+            found = item.find(part, at)
+            if found < 0:
+                return False
+            at = found + len(part)
+        return len(item) - at >= len(last) and item.endswith(last)
 
 
 @functools.cache
-def _filled_pattern(template: str) -> re.Pattern[str]:
-    """``template`` with each ``{value}`` standing for any text, none included (a value may be an optional
-    clause: `` (this prompt loaded X)``); compiled once: every finding checks its advice."""
-    parts = re.split(r"\{\w+\}", template)
-    return re.compile("(?s)" + ".*".join(re.escape(p) for p in parts))
+def _literal_parts(template: str) -> list[str]:
+    """``template``'s text between its ``{value}`` fields (the first and last may be empty)."""
+    return FIELD_RE.split(template)
+
+
+#: A value a template names.
+FIELD_RE = re.compile(r"\{\w+\}")
 
 
 @dataclass(frozen=True)

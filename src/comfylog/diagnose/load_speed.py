@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from statistics import median
 from typing import cast
 
-from ..events import EventKind, Phase
+from ..events import Event, EventKind, Phase
 from ..model import Load, Prompt, Run
-from .facts import LONG_LOAD_S, PROMPT_GROUPS, Facts, prompt_fold
+from .facts import LONG_LOAD_S, PROMPT_GROUPS, Facts, prompt_fold, run_group
 
 #: Below this rate (MB/s) a load is far slower than a local disk (slow-load's threshold).
 SLOW_MB_S = 200.0
@@ -55,16 +55,31 @@ def timed_loads(facts: Facts) -> list[TimedLoad]:
     return facts.once("timed_loads", lambda: _timed_loads(facts))
 
 
+#: A model no ``Requested to load`` named: no line, no request.
+_NO_REQUESTS: tuple[list[int], list[Event]] = ([], [])
+
+
 def _timed_loads(facts: Facts) -> list[TimedLoad]:
     found: list[TimedLoad] = []
     for prompt in facts.prompts_in("timed"):
-        requests = facts.prompt_events(EventKind.LOAD_REQUESTED, prompt)
+        requests: dict[object, tuple[list[int], list[Event]]] = {}  # by model: its requests' lines, and them
         for load in facts.loads_of(prompt):
             if load.kind != "complete" or load.ts is None or not load.loaded_mb or load.loaded_mb >= 1e9:
                 continue
-            asked = [ev for ev in requests if ev.line < load.line and ev.fields.get("model") == load.model]
-            if asked and asked[-1].ts is not None:
-                found.append(TimedLoad(load, prompt, (load.ts - asked[-1].ts).total_seconds(), asked[-1].line))
+            if not requests:  # filed once a prompt, by model, in line order (prompt_events' order)
+                for ev in facts.prompt_events(EventKind.LOAD_REQUESTED, prompt):
+                    lines, events = requests.setdefault(ev.fields.get("model"), ([], []))
+                    lines.append(ev.line)
+                    events.append(ev)
+                if not requests:
+                    break
+            # the last request of the load's model before its line (not a search of all the prompt's requests
+            # per load: a prompt of the corpus loads 850 times, and each was a pass over its requests)
+            lines, events = requests.get(load.model, _NO_REQUESTS)
+            before = bisect_left(lines, load.line)
+            asked = events[before - 1] if before else None
+            if asked is not None and asked.ts is not None:
+                found.append(TimedLoad(load, prompt, (load.ts - asked.ts).total_seconds(), asked.line))
     return found
 
 
@@ -78,10 +93,24 @@ class SlowReloads:
     slow: list[TimedLoad]
 
 
+@run_group("pinned_memory")
+def _pinned_memory(run: Run) -> bool:
+    return run.setup.get("pinned_memory_mb") is not None
+
+
 def pinned_slow_reloads(facts: Facts) -> list[SlowReloads]:
     """Runs with ``Enabled pinned memory`` where a model of at least MIN_MB, loaded before in the same
     run, loaded again slower than SLOW_MB_S and no faster than its first load, though the machine's
-    RAM could hold the file: the page cache did not help, so the disk is not what limited it."""
+    RAM could hold the file: the page cache did not help, so the disk is not what limited it.
+
+    Found once per report (slow-load leaves these prompts to pinned-memory-slow), and not looked for
+    where no run pins memory (timed_loads walks every timed prompt's loads)."""
+    return facts.once("pinned_slow_reloads", lambda: _pinned_slow_reloads(facts))
+
+
+def _pinned_slow_reloads(facts: Facts) -> list[SlowReloads]:
+    if next(facts.runs_in("pinned_memory"), None) is None:
+        return []
     by_run: dict[int, list[TimedLoad]] = {}
     for timed in timed_loads(facts):
         by_run.setdefault(timed.prompt.run, []).append(timed)

@@ -81,6 +81,15 @@ def line_picker() -> Picker | None:
     return None if module is None else module.pick_lines
 
 
+def scan_serially(on: bool = True) -> None:
+    """The native scanner of this process scans on its calling thread alone (``on``), or on its threads again:
+    a fleet's worker, one process per core, scans most logs so (fleet.py, SERIAL_SCAN_BYTES). Nothing without
+    the native scanner."""
+    module = native_module()
+    if module is not None:
+        module.scan_serially(on)
+
+
 _PHASES = (Phase.LOAD, Phase.INFERENCE, Phase.WAIT, Phase.OTHER)  # the order of native/src/table.rs
 
 
@@ -230,4 +239,4 @@ class NativeParser:
 
 
 __all__ = ["SCANNERS", "SCANNER_ENV", "NativeParser", "ScannerUnavailable", "line_picker", "native_module",
-           "scanner"]
+           "scan_serially", "scanner"]

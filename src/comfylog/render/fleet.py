@@ -1,17 +1,14 @@
-"""The fleet summary (``comfylog analyze DIR``) for the terminal (rich) and as JSON."""
+"""The fleet summary (``comfylog analyze DIR``) for the terminal (rich); as JSON: fleet_json.py."""
 
 from __future__ import annotations
 
-import json
 import re
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from ..fleet import FLEET_PERCENTILES, QUANTITIES, FindingCount, FleetSummary, LogSummary
-from ..rows import SCHEMA_VERSION
 from ..text import fmt_s, short_names
 from .fit import Column, fit_columns, fitted_table
 from .styles import SEVERITY_STYLE
@@ -171,60 +168,3 @@ def _unusable(fleet: FleetSummary) -> Text | None:
     for log in fleet.unusable:
         text.append(f"  {log.unusable}\n")
     return text
-
-
-def fleet_to_dict(fleet: FleetSummary) -> dict[str, Any]:
-    """The fleet summary as JSON-ready data (schema in the README, "Many logs at once")."""
-    t = fleet.totals
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "fleet": True,
-        "logs": [
-            {
-                "path": log.path,
-                "gpu": log.gpu,
-                "total_vram_mb": log.total_vram_mb,
-                "runs": log.runs,
-                "restarts": log.restarts,
-                "prompts": log.prompts,
-                "timed_prompts": len(log.prompt_seconds),
-                "finished": log.finished,
-                "errors": log.errors,
-                "estimated": log.estimated,
-                "waits": log.waits,
-                **{f"{q}_p50": _round(log.median(q)) for q in QUANTITIES},
-                **{f"{q}_p95": _round(log.p95(q)) for q in QUANTITIES},
-                # how many of the timed prompts each percentile is of (fewer than timed_prompts: the rest not known)
-                **{f"{q}_prompts": log.timed(q) for q in QUANTITIES[1:]},
-                "findings": [f.id for f in log.findings],
-            }
-            for log in fleet.usable
-        ],
-        "unusable": [{"path": log.path, "reason": log.unusable} for log in fleet.unusable],
-        "totals": {
-            "logs": t.logs,
-            "unusable": t.unusable,
-            "runs": t.runs,
-            "restarts": t.restarts,
-            "prompts": t.prompts,
-            "timed_prompts": t.timed_prompts,
-            "finished": t.finished,
-            "errors": t.errors,
-            "seconds": {q: round(v, 3) for q, v in t.seconds.items()},
-            "timed": t.timed,
-        },
-        "percentiles": {q: {name: _round(v) for name, v in row.items()} for q, row in fleet.percentiles.items()},
-        "common_findings": [
-            {"id": c.id, "severity": c.severity, "logs": c.logs, "cost_s": round(c.cost_s, 3),
-             "example_title": c.title, "example_path": c.example_path}
-            for c in fleet.common_findings
-        ],
-    }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
-
-
-def render_fleet_json(fleet: FleetSummary) -> str:
-    return json.dumps(fleet_to_dict(fleet), indent=2, ensure_ascii=False)
