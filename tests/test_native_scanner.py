@@ -398,7 +398,8 @@ def test_a_failed_scan_is_one_error_and_the_scanner_takes_no_more() -> None:
         raise OSError("the redactor is gone")
 
     for block in (small, big):
-        scanner = module.Scanner(native.TABLE_TEXT, native._item_builder(module), 0, (["got prompt"], [], refuse))
+        redaction = (["got prompt"], [], refuse, False)  # False: every line through `refuse`, none in Rust
+        scanner = module.Scanner(native.TABLE_TEXT, native._item_builder(module), 0, redaction)
         with pytest.raises(RuntimeError, match="^native scanner error: redaction failed: .*the redactor is gone"):
             scanner.feed(block)  # a small block fails here
             assert block is big  # a big one is scanned on its thread: its failure comes with the next call
