@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from comfylog.parse.native import native_module
 from comfylog.read.redact import LABEL_ENDS, MARK, URL_KEY_ENDS, Redactor
 
+from .test_hostile_patterns import hostile_lines
 from .test_native_scanner import REAL_LOGS, needs_native
 from .test_redact import CASES, SECRETS
 
@@ -98,3 +99,11 @@ def test_made_lines_redact_the_same(line: str) -> None:
 @given(st.text(st.characters(min_codepoint=0, max_codepoint=127), max_size=200))
 def test_any_ascii_text_redacts_the_same(line: str) -> None:
     assert_same(line)
+
+
+def test_hostile_lines_redact_the_same() -> None:
+    """test_hostile_patterns.py's 100 kB lines built from the rules' own characters and pieces."""
+    source = "".join(rule.regex.pattern for rule in Redactor().rules)
+    example = "RUNPOD_API_KEY=ABCDEFGHIJKLMNOPQRSTUVWXYZ012345 a@b.example /home/alice/x hf_" + "a" * 30
+    for _, line in hostile_lines(source, example):
+        assert_same(line)
