@@ -89,7 +89,20 @@ impl Found<'_> {
 
 /// The replacement for a match: the text and the kind of its mark, or None to keep it (redact.py's
 /// `replace` returning None: not a secret after all).
-type Replace = fn(&Found<'_>, &str) -> Option<(String, Kind)>;
+enum Replace {
+    /// The whole match becomes the mark of this kind (redact.py's `_whole`).
+    Whole(Kind),
+    With(fn(&Found<'_>, &str) -> Option<(String, Kind)>),
+}
+
+impl Replace {
+    fn apply(&self, found: &Found<'_>, line: &str) -> Option<(String, Kind)> {
+        match self {
+            Replace::Whole(kind) => Some((mark(*kind), *kind)),
+            Replace::With(replace) => replace(found, line),
+        }
+    }
+}
 
 /// One of redact.py's RULES: its needles, the cheaper necessary pattern, the search, the replacement.
 struct Rule {
@@ -110,17 +123,6 @@ fn ascii(pattern: &str) -> Regex {
 
 fn mark(kind: Kind) -> String {
     format!("{MARK}{}]", KINDS[kind])
-}
-
-fn whole(kind: Kind) -> Replace {
-    // fn pointers cannot capture: one per kind that is replaced whole
-    match kind {
-        RUNPOD_KEY => |_, _| Some((mark(RUNPOD_KEY), RUNPOD_KEY)),
-        HF_TOKEN => |_, _| Some((mark(HF_TOKEN), HF_TOKEN)),
-        AWS_KEY_ID => |_, _| Some((mark(AWS_KEY_ID), AWS_KEY_ID)),
-        GITHUB_TOKEN => |_, _| Some((mark(GITHUB_TOKEN), GITHUB_TOKEN)),
-        _ => |_, _| Some((mark(JWT), JWT)),
-    }
 }
 
 /// redact.py's `_after(head, kind)`: the head kept, the value (unless already a mark) replaced.
@@ -270,14 +272,14 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             folded: false,
             hint: None,
             search: plain(r"\brpa_[A-Za-z0-9]{16,128}\b"),
-            replace: whole(RUNPOD_KEY),
+            replace: Replace::Whole(RUNPOD_KEY),
         },
         Rule {
             needles: owned(&["hf_"]),
             folded: false,
             hint: None,
             search: plain(r"\bhf_[A-Za-z0-9]{20,128}\b"),
-            replace: whole(HF_TOKEN),
+            replace: Replace::Whole(HF_TOKEN),
         },
         Rule {
             needles: owned(&["sk-"]),
@@ -286,21 +288,21 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             search: plain(
                 r"\bsk-(?:proj-|svcacct-|admin-|ant-(?:api\d\d-)?)?[A-Za-z0-9_-]{20,256}",
             ),
-            replace: openai,
+            replace: Replace::With(openai),
         },
         Rule {
             needles: owned(&["AKIA", "ASIA"]),
             folded: false,
             hint: None,
             search: plain(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
-            replace: whole(AWS_KEY_ID),
+            replace: Replace::Whole(AWS_KEY_ID),
         },
         Rule {
             needles: owned(&["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"]),
             folded: false,
             hint: None,
             search: plain(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{30,255})\b"),
-            replace: whole(GITHUB_TOKEN),
+            replace: Replace::Whole(GITHUB_TOKEN),
         },
         Rule {
             needles: owned(&["eyJ"]),
@@ -309,7 +311,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             search: plain(
                 r"\beyJ[A-Za-z0-9_-]{8,4096}\.eyJ[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{8,4096}",
             ),
-            replace: whole(JWT),
+            replace: Replace::Whole(JWT),
         },
         Rule {
             needles: owned(&["://"]),
@@ -322,7 +324,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
                 ),
                 &["value"],
             ),
-            replace: |found, line| after("head", PASSWORD, found, line),
+            replace: Replace::With(|found, line| after("head", PASSWORD, found, line)),
         },
         Rule {
             needles: owned(URL_KEY_ENDS),
@@ -334,7 +336,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
                 r"|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature",
                 r#"|x-goog-credential)=)(?P<value>[^&#\s\x00-\x1f"'<>]{1,2048})"#,
             )),
-            replace: |found, line| after("key", URL_SECRET, found, line),
+            replace: Replace::With(|found, line| after("key", URL_SECRET, found, line)),
         },
         Rule {
             needles: owned(&["earer", "EARER"]),
@@ -343,7 +345,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             search: plain(
                 r"(?P<head>\b(?:Bearer|bearer|BEARER)[ \t]{1,4})(?P<value>[A-Za-z0-9._~+/=-]{8,2048})",
             ),
-            replace: bearer,
+            replace: Replace::With(bearer),
         },
         Rule {
             needles: owned(&["authorization"]),
@@ -353,7 +355,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
                 r#"(?i)(?P<head>\bauthorization["']?[ \t]{0,4}[:=][ \t]{0,4}["']?(?:basic|token|digest)[ \t]{1,4})"#,
                 r"(?P<value>[A-Za-z0-9._~+/=-]{8,2048})",
             )),
-            replace: |found, line| after("head", AUTHORIZATION, found, line),
+            replace: Replace::With(|found, line| after("head", AUTHORIZATION, found, line)),
         },
         Rule {
             needles: label_ends(),
@@ -370,7 +372,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
                 )),
                 label_byte,
             ),
-            replace: labelled,
+            replace: Replace::With(labelled),
         },
         Rule {
             needles: owned(&["@"]),
@@ -383,7 +385,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
                 )),
                 local_byte,
             ),
-            replace: email,
+            replace: Replace::With(email),
         },
         Rule {
             needles: owned(&["/home/", "/Users/", "sers\\", "sers/", "SERS\\", "SERS/"]),
@@ -397,7 +399,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
                 )),
                 &["name", "bare"],
             ),
-            replace: home,
+            replace: Replace::With(home),
         },
     ]
 });
@@ -462,7 +464,7 @@ impl Rule {
             let Some(found) = self.next(line, from) else {
                 break;
             };
-            if let Some((new, kind)) = (self.replace)(&found, line) {
+            if let Some((new, kind)) = self.replace.apply(&found, line) {
                 let out = out.get_or_insert_with(|| String::with_capacity(line.len()));
                 out.push_str(&line[kept..found.start]);
                 out.push_str(&new);
