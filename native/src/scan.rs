@@ -203,8 +203,9 @@ impl Input {
     /// thread alone without one: scan::serial)
     /// while this thread parses (and `each` takes) the pieces before them, so the ordered half
     /// and whatever `each` does (the segmenter) overlap the order-free half instead of waiting for
-    /// the whole block. A line holding a redaction needle goes through `redact` (its clean text ->
-    /// the redacted text) before anything reads it.
+    /// the whole block. A line holding a redaction needle is redacted before anything reads it:
+    /// by redact.rs in the order-free half where it can (`Redaction`), else through `redact` (its
+    /// clean text -> the redacted text) here.
     pub fn scan_each(
         &mut self,
         pool: Option<&rayon::ThreadPool>,
