@@ -23,6 +23,7 @@ from comfylog import diagnose
 from comfylog.parse import parser, traceback
 from comfylog.parse import table as patterns
 from comfylog.parse.bars import BAR_ROWS
+from comfylog.parse.native import native_module
 from comfylog.parse.progress import PROGRESS_EXAMPLE, PROGRESS_RE, search_progress
 from comfylog.parse.table import PATTERNS
 from comfylog.pipeline import analyze_text
@@ -84,6 +85,9 @@ def _regexes() -> Iterator[tuple[str, Search, str, str]]:
     for rule in (*redact.RULES, *redact.IP_RULES):
         yield f"redact:{rule.kind}:{rule.regex.pattern[:12]}", rule.regex.search, rule.regex.pattern, ""
     yield "redact:all", redact.Redactor(ips=True).redact, "", ""
+    module = native_module()
+    if module is not None:  # native/src/redact.rs: the rules without IPs, on the scan threads
+        yield "redact:native", module.redact_line, "", ""
 
 
 def hostile_lines(source: str, example: str) -> Iterator[tuple[str, str]]:

@@ -153,11 +153,13 @@ def test_runpod_python_and_console_forms_scan_the_same(tmp_path: Path, monkeypat
 
 @needs_native
 @pytest.mark.skipif(not REAL_LOGS, reason="no corpus")
+@pytest.mark.parametrize("ips", [False, True], ids=["redactor", "with-ips"])
 @pytest.mark.parametrize("path", REAL_LOGS, ids=lambda p: p.name)
-def test_every_real_log_redacted_scans_the_same(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Redacted reads (the HTML report's default): lines with a secret's needle go through the
-    Python redactor inside the native scan; the same items, counts by kind and JSON."""
-    assert_same(path, monkeypatch, Redactor(ips=True))
+def test_every_real_log_redacted_scans_the_same(path: Path, ips: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redacted reads (the HTML report's default): lines with a secret's needle are redacted inside the
+    native scan, by redact.rs (``Redactor()``, ASCII lines) or by the Python redactor (the rest, and
+    every line with IP addresses); the same items, counts by kind and JSON."""
+    assert_same(path, monkeypatch, Redactor(ips=ips))
 
 
 @needs_native
@@ -218,13 +220,13 @@ SECRETS = [
 
 @needs_native
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.one_of(LOGS, st.sampled_from(SECRETS).map(str.encode)), max_size=8).map(b"\n".join))
+@given(st.lists(st.one_of(LOGS, st.sampled_from(SECRETS).map(str.encode)), max_size=8).map(b"\n".join), st.booleans())
 def test_any_bytes_with_secrets_redacted_scan_the_same(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes, ips: bool
 ) -> None:
     path = tmp_path / "fuzz.log"
     path.write_bytes(data)
-    assert_same(path, monkeypatch, Redactor(ips=True))
+    assert_same(path, monkeypatch, Redactor(ips=ips))
 
 
 def _generate_module() -> Any:
@@ -245,6 +247,7 @@ def test_a_generated_benchmark_log_scans_the_same(tmp_path: Path, monkeypatch: p
     path = tmp_path / "bench.log"
     generate.generate(3_000_000, path, seed=7)
     assert_same(path, monkeypatch)
+    assert_same(path, monkeypatch, Redactor())  # redact.rs on the scan threads, block after block
 
 
 # ---- choosing the scanner ------------------------------------------------------------------------
@@ -395,7 +398,8 @@ def test_a_failed_scan_is_one_error_and_the_scanner_takes_no_more() -> None:
         raise OSError("the redactor is gone")
 
     for block in (small, big):
-        scanner = module.Scanner(native.TABLE_TEXT, native._item_builder(module), 0, (["got prompt"], [], refuse))
+        redaction = (["got prompt"], [], refuse, False)  # False: every line through `refuse`, none in Rust
+        scanner = module.Scanner(native.TABLE_TEXT, native._item_builder(module), 0, redaction)
         with pytest.raises(RuntimeError, match="^native scanner error: redaction failed: .*the redactor is gone"):
             scanner.feed(block)  # a small block fails here
             assert block is big  # a big one is scanned on its thread: its failure comes with the next call

@@ -19,6 +19,8 @@ pub struct Counts {
     pub replaced_bytes: u64,
     pub truncated_lines: u64,
     pub repaired_mojibake: u64,
+    /// The marks put in by the native redactor (redact.rs), by kind.
+    pub redactions: crate::redact::Counts,
 }
 
 impl Counts {
@@ -26,6 +28,9 @@ impl Counts {
         self.replaced_bytes += other.replaced_bytes;
         self.truncated_lines += other.truncated_lines;
         self.repaired_mojibake += other.repaired_mojibake;
+        for (total, n) in self.redactions.iter_mut().zip(other.redactions) {
+            *total += n;
+        }
     }
 }
 

@@ -12,6 +12,7 @@ pub mod prefix;
 pub mod progress;
 pub mod pyitems;
 pub mod pytext;
+pub mod redact;
 pub mod rowmatch;
 pub mod scan;
 pub mod segment;
@@ -42,6 +43,14 @@ pyo3::create_exception!(
 /// Blocks up to this size are scanned in `feed` itself, not on a thread of their own (every block
 /// in a process that scans serially: scan::serial).
 const INLINE_BLOCK_BYTES: usize = 256 << 10;
+
+/// `Redactor().redact(line)` by redact.rs, with the marks it put in as (kind, count); None for a
+/// line it leaves to Python (not ASCII). For the differential test against read/redact.py.
+#[pyfunction]
+fn redact_line(line: &str) -> Option<(String, Vec<(&'static str, u64)>)> {
+    let mut counts = redact::Counts::default();
+    redact::redact_ascii(line, &mut counts).map(|text| (text, redact::counted(&counts)))
+}
 
 #[pyfunction]
 fn version() -> &'static str {
@@ -324,8 +333,11 @@ impl Scanner {
     /// A scanner for one input, with the message table `table_text` (messages.toml's text), whose
     /// items `builder` makes into the Python objects of input `source` (an int).
     ///
-    /// `redaction`: (plain needles, needles looked for in the lower-cased text, `redact(text)`):
-    /// a line holding a needle goes through `redact` once cleaned, before anything reads it.
+    /// `redaction`: (plain needles, needles looked for in the lower-cased text, `redact(text)`,
+    /// whether `redact` is redact.py's `Redactor()`): a line holding a needle is redacted once
+    /// cleaned, before anything reads it: by redact.rs on the scan threads where `redact` is
+    /// `Redactor()` and the line ASCII, else by `redact` (its counts are Python's; redact.rs's
+    /// are `redactions` once the input is closed).
     ///
     /// `segmenter`: (the record builder, the segmenter's tables, the input's first run and prompt
     /// index, segmenter.py's RELEASE_EVERY, the records per spool block of runs, prompts, bars,
@@ -340,7 +352,7 @@ impl Scanner {
         table_text: &str,
         builder: Py<ItemBuilder>,
         source: Py<PyAny>,
-        redaction: Option<(Vec<String>, Vec<String>, Py<PyAny>)>,
+        redaction: Option<(Vec<String>, Vec<String>, Py<PyAny>, bool)>,
         segmenter: Option<(
             Py<RecordBuilder>,
             Py<SegmenterTables>,
@@ -357,8 +369,8 @@ impl Scanner {
             .check_rows(py, table.rows.iter().map(|row| row.name.as_str()))?;
         let (redaction, redact) = match redaction {
             None => (None, None),
-            Some((plain, folded, redact)) => (
-                Some(scan::Redaction::new(&plain, &folded).map_err(PyValueError::new_err)?),
+            Some((plain, folded, redact, native)) => (
+                Some(scan::Redaction::new(&plain, &folded, native).map_err(PyValueError::new_err)?),
                 Some(redact),
             ),
         };
@@ -510,6 +522,14 @@ impl Scanner {
         self.state
             .as_ref()
             .map_or(0, |s| s.input.counts.repaired_mojibake)
+    }
+
+    /// The marks redact.rs put in, as (kind, count) (Python's redactor counts its own lines).
+    #[getter]
+    fn redactions(&self) -> Vec<(&'static str, u64)> {
+        self.state
+            .as_ref()
+            .map_or(Vec::new(), |s| redact::counted(&s.input.counts.redactions))
     }
 
     #[getter]
@@ -706,6 +726,7 @@ fn pick_lines(
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
+    m.add_function(wrap_pyfunction!(redact_line, m)?)?;
     m.add_function(wrap_pyfunction!(pick_lines, m)?)?;
     m.add_function(wrap_pyfunction!(scan_serially, m)?)?;
     m.add_function(wrap_pyfunction!(segmenter_kinds, m)?)?;

@@ -7,8 +7,9 @@ unset, the native one when installed. The native scanner compiles the same messa
 (table.py's TABLE_TEXT) and hands back finished Events and Activities, each row's fields typed by
 table.py's converters (ITEM_BUILDER tells it the classes, kinds and converters): a new row works in
 both without Rust. A redacted read hands the scanner the
-redactor's needles: a line holding one goes through read/redact.py's Redactor, in Python, before
-the scanner reads it. Markdown inputs stay with the Python reader.
+redactor's needles: a line holding one is redacted before the scanner reads it, by the scanner
+itself (native/src/redact.rs, on its threads) where the redactor is ``Redactor()`` and the line ASCII,
+else by read/redact.py's Redactor, in Python. Markdown inputs stay with the Python reader.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from ..events import Activity, Event, EventKind, Phase
 from ..model import BarKind, ErrorRecord, Load, Phases, ProgressBar, Prompt, Run, Span
 from ..read.lines import Picker
+from ..read.redact import Redactor
 from ..read.source import Source, UnusableInput
 from . import bars as bar_table
 from .parser import Item
@@ -163,7 +165,9 @@ class NativeParser:
             counts = reading.redactions
             plain = [n for rule in redactor.rules for n in (rule.also if rule.folded else rule.needles)]
             folded = [n for rule in redactor.rules if rule.folded for n in rule.needles]
-            redaction = (plain, folded, lambda text: redactor.redact(text, counts))
+            # redact.rs has redact.py's rules without IP addresses: another redactor is Python's alone
+            native = type(redactor) is Redactor and not redactor.ips
+            redaction = (plain, folded, lambda text: redactor.redact(text, counts), native)
         try:
             segmenting = None
             if segment is not None:
@@ -232,6 +236,7 @@ class NativeParser:
             self.reading.replaced_bytes += scanner.replaced_bytes
             self.reading.truncated_lines += scanner.truncated_lines
             self.reading.repaired_mojibake += scanner.repaired_mojibake
+            self.reading.redactions.update(dict(scanner.redactions))
 
     def _failed(self, exc: RuntimeError) -> UnusableInput:
         name = self.reading.name if self.reading is not None else "input"
