@@ -86,7 +86,7 @@ EXPECTED_IDS: dict[str, set[str]] = {
     "037": {"exception", "validation-failed"},
     "038": {"reload-thrash"},
     "039": {"exception", "validation-failed", "import-failed", "reload-thrash", "first-load"},
-    "040": {"import-failed", "slow-import"},
+    "040": {"import-failed", "prestartup-failed", "slow-import"},
     "041": {"lora-mismatch"},  # 2304 `lora key not loaded` lines before the refiner's CLIP loads
     "042": {"exception"},  # a safetensors file not fully covered: the job's one prompt failed
     # six start-ups never ready, each dying on the same AttributeError; NumPy 2.2.6 under PyTorch 2.1.2 in each

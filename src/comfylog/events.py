@@ -103,6 +103,8 @@ class EventKind(str, Enum):
     #: ``[Qwen3-TTS] Loading local model: …``: a custom node loading (or unloading) a model of its own,
     #: outside ComfyUI's model management, which can neither count nor unload its VRAM.
     NODE_MODEL = "node_model"
+    #: ``Failed to execute startup-script: PATH / REASON``: a custom node's prestartup script raised (main.py).
+    PRESTARTUP_FAILED = "prestartup_failed"
     #: A custom node's annotator checkpoint, about to be loaded (comfyui_controlnet_aux's ``model_path is PATH``).
     NODE_CHECKPOINT = "node_checkpoint"
     #: tqdm's `` ... (more hidden) ...`` in place of a bar drawn below the console's last row: a bar ran, unseen.

@@ -195,6 +195,7 @@ kinds! {
     BuiltinImportFailed = "builtin_import_failed",
     NodeModel = "node_model",
     NodeCheckpoint = "node_checkpoint",
+    PrestartupFailed = "prestartup_failed",
     HiddenBar = "hidden_bar",
     Background = "background",
 }

@@ -118,6 +118,7 @@ fn notable(kind: Kind) -> bool {
             | BuiltinImportFailed
             | NodeModel
             | NodeCheckpoint
+            | PrestartupFailed
     )
 }
 
@@ -753,8 +754,8 @@ impl Segmenter {
             CudaBanner | ServerStarting | LoadDetail | WsConnected | WsReconnect | JobStarted
             | JobFinished | CacheEviction | MemoryLeak | JobQueue | NetworkVolume
             | ExtraSearchPath | AllocConf | OomMemory | ExtensionMismatch | TorchNotInstalled
-            | NumpyMismatch | NodeModel | NodeCheckpoint | ValidationDetail | UnhandledOutput
-            | HandlerOutput | VideoSeqLen | BuiltinImportFailed => Ok(()),
+            | NumpyMismatch | NodeModel | NodeCheckpoint | PrestartupFailed | ValidationDetail
+            | UnhandledOutput | HandlerOutput | VideoSeqLen | BuiltinImportFailed => Ok(()),
             // the scanner makes none of these events (scan.rs: another thread's line)
             Background => Ok(()),
             Unknown => Err(NotPorted("an event kind this port does not know".into())),

@@ -29,6 +29,7 @@ from . import (  # noqa: F401  (imported to register the rules)
     oom_suspected,
     output_dropped,
     pinned_memory,
+    prestartup_failed,
     reload_thrash,
     restart_loop,
     slow_import,
@@ -53,7 +54,7 @@ CATALOG = (
     "container-ram", "gpu-unsupported", "worker-unhealthy", "comfyui-died", "startup-failed", "restart-loop",
     "unfinished", "crash", "exception",
     "validation-failed", "lora-mismatch", "handler-error", "output-dropped", "torch-mismatch", "torch-replaced",
-    "numpy-mismatch", "import-failed",
+    "numpy-mismatch", "import-failed", "prestartup-failed",
     "cold-start", "slow-prestartup", "slow-import", "ws-wait", "debug-logging",
 )
 order_catalog(CATALOG)
