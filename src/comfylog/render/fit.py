@@ -151,8 +151,8 @@ def _fold_at(text: str, width: int) -> int:
 def fitted_table(fit: Fit, title: str, notes: Sequence[str | None] = ()) -> Table:
     """The rich table of ``fit``: each column its width, no cell cut (wrapping columns wrapped here),
     the notes and the left-out columns in the caption."""
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-                  padding=(0, fit.padding, 0, 0), show_edge=bool(fit.padding))
+    table = Table(title=title, title_justify="left", caption_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  padding=(0, fit.padding, 0, 0), show_edge=bool(fit.padding))  # notes read as prose, not centred
     for column, width in zip(fit.columns, fit.widths, strict=True):
         table.add_column(column.name, justify=column.justify, no_wrap=True, width=width,  # type: ignore[arg-type]
                          min_width=width)

@@ -275,7 +275,7 @@ def _phases(report: Report) -> Table:
     spent = index_of(report).time_spent()  # summed as the index read the prompts
     rows = spent.rows
     whole = sum(seconds or 0.0 for _, seconds in rows) or 1.0
-    table = Table(title="Where the time went", title_justify="left", box=box.SIMPLE_HEAD)
+    table = Table(title="Where the time went", title_justify="left", caption_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("phase")
     table.add_column("time", justify="right")
     table.add_column("share", justify="right")
