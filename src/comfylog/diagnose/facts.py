@@ -18,7 +18,6 @@ from ..model import ErrorRecord, Load, ProgressBar, Prompt, Report, Run
 from ..spool import Spool, can_keep, walk
 from ..text import basename, gb, with_article
 from .evidence import Citations
-from .model_kinds import samples
 
 T = TypeVar("T")
 F = TypeVar("F", bound="PromptFold")
@@ -100,22 +99,21 @@ RUN_GROUPS: dict[str, Callable[[Run], bool]] = {
 class PromptFold(Protocol):
     """What a rule keeps of every prompt, folded in the index's one pass (``feed(position, prompt)``)."""
 
+    def __init__(self) -> None: ...
+
     def feed(self, position: int, prompt: Prompt) -> None: ...
 
 
-#: Folds over every prompt that rules add with ``prompt_fold`` (each made anew per report): what a rule would
-#: otherwise read back from a long log's prompts table, which is on disk, in a pass of its own.
-PROMPT_FOLDS: dict[str, Callable[[], PromptFold]] = {}
+#: The folds over every prompt that rules add with ``prompt_fold`` (each made anew per report, read with
+#: ``Facts.fold``): what a rule would otherwise read back from a long log's prompts table, which is on disk, in a
+#: pass of its own.
+PROMPT_FOLDS: list[type[PromptFold]] = []
 
 
-def prompt_fold(name: str) -> Callable[[type[F]], type[F]]:
+def prompt_fold(cls: type[F]) -> type[F]:
     """Add a class to PROMPT_FOLDS (as a decorator, where the rule that reads the fold defines it)."""
-
-    def add(cls: type[F]) -> type[F]:
-        PROMPT_FOLDS[name] = cls
-        return cls
-
-    return add
+    PROMPT_FOLDS.append(cls)
+    return cls
 
 
 def run_group(name: str) -> Callable[[Callable[[Run], bool]], Callable[[Run], bool]]:
@@ -280,87 +278,6 @@ class FollowingLoads:
         return self._found.get((source, line))
 
 
-class ModelStreaks:
-    """Each model's longest streak of prompts in a row that loaded it (within a run; invalid and dropped
-    prompts skipped), as prompt indexes: what reload-thrash asks, folded in the index's one pass."""
-
-    def __init__(self) -> None:
-        self._longest: dict[str, array[int]] = {}
-        self._current: dict[str, array[int]] = {}
-        self._run: int | None = None
-
-    def feed(self, prompt: Prompt) -> None:
-        current = self._current
-        if prompt.run != self._run:
-            self._close()
-            current = self._current = {}
-            self._run = prompt.run
-        if prompt.status in ("invalid", "dropped"):
-            return
-        for model in list(current):
-            if model not in prompt.models:
-                self._keep(model, current.pop(model))
-        for model in prompt.models:
-            current.setdefault(model, array("q")).append(prompt.index)
-
-    def _close(self) -> None:
-        for model, streak in self._current.items():
-            self._keep(model, streak)
-
-    def _keep(self, model: str, streak: array[int]) -> None:
-        if len(streak) > len(self._longest.get(model, ())):
-            self._longest[model] = streak
-
-    def longest(self) -> dict[str, array[int]]:
-        """model -> the indexes of the prompts of its longest streak."""
-        self._close()
-        self._current = {}
-        self._run = None
-        return self._longest
-
-
-class SamplingModels:
-    """Each prompt's sampling models (those of its own loads that sample, else the last such before it in its run:
-    a warm prompt samples with what is loaded), by position, as ids into ``names``: what slow-steps groups its bars
-    by, folded in the index's one pass (a walk over a long log's prompts for it took ~2 s of the 1 GB bench)."""
-
-    def __init__(self) -> None:
-        self.names: list[str] = [""]
-        self._ids: dict[str, int] = {"": 0}
-        self._ids_of: array[int] = array("I")
-        self._samples: dict[str, bool] = {}
-        self._run: int | None = None
-        self._current = 0
-
-    def feed(self, position: int, prompt: Prompt) -> None:
-        if prompt.run != self._run:
-            self._run, self._current = prompt.run, 0
-        if prompt.models:
-            sampling = [name for name in prompt.models if self._sampling(name)]
-            if sampling:
-                joined = ", ".join(sampling)
-                self._current = self._ids.setdefault(joined, len(self.names))
-                if self._current == len(self.names):
-                    self.names.append(joined)
-        ids = self._ids_of
-        if position > len(ids):
-            ids.extend([0] * (position - len(ids)))
-        if position == len(ids):
-            ids.append(self._current)
-        else:
-            ids[position] = self._current
-
-    def _sampling(self, name: str) -> bool:
-        known = self._samples.get(name)
-        if known is None:
-            known = self._samples[name] = samples(name)
-        return known
-
-    def at(self, position: int) -> str:
-        """The sampling models of the prompt at ``position`` ("" where none is known)."""
-        return self.names[self._ids_of[position]] if 0 <= position < len(self._ids_of) else ""
-
-
 #: ``usable`` / ``loaded`` figures this large stand for "no limit" (ComfyUI prints 1e32 bytes as 9.5e25 MB).
 UNLIMITED_MB = 1e9
 
@@ -471,11 +388,7 @@ class Facts(ReportIndex, Citations):
                    | (WANTS_ERRORS if name in ERRORS_READ_OF else 0))
                   for name, test in PROMPT_GROUPS.items()]
         add_on_cpu = self._groups["on_cpu"].add
-        self.model_streaks = ModelStreaks()
-        feed_streaks = self.model_streaks.feed
-        self.sampling_models = SamplingModels()
-        feed_sampling = self.sampling_models.feed
-        self._folds = {name: make() for name, make in PROMPT_FOLDS.items()}
+        self._folds: dict[type[PromptFold], PromptFold] = {cls: cls() for cls in PROMPT_FOLDS}
         folds = [fold.feed for fold in self._folds.values()]
         #: prompt_seconds of each prompt, by position: what a rule sums over thousands of scattered prompts
         #: (seconds_of), each of which read back was a pick from a long log's table on disk.
@@ -483,10 +396,7 @@ class Facts(ReportIndex, Citations):
         add_seconds = self._seconds.append
 
         def visit(position: int, prompt: Prompt) -> None:
-            feed_streaks(prompt)
-            feed_sampling(position, prompt)
-            executed = prompt.executed_s
-            add_seconds(executed if executed is not None else prompt.total_s or 0.0)
+            add_seconds(prompt_seconds(prompt))
             for fold in folds:
                 fold(position, prompt)
             want = 0
@@ -518,8 +428,6 @@ class Facts(ReportIndex, Citations):
         self._run_groups = {}
         self._error_kinds = {}
         self.following_loads = FollowingLoads(())
-        self.model_streaks = ModelStreaks()
-        self.sampling_models = SamplingModels()
         self.load_sizes = LoadSizes()
         self._folds = {}
         self._seconds = array("d")
@@ -537,9 +445,9 @@ class Facts(ReportIndex, Citations):
             self._shared[key] = make()
         return cast(T, self._shared[key])
 
-    def fold(self, name: str) -> PromptFold:
-        """The fold of PROMPT_FOLDS named ``name``, fed every prompt of the report."""
-        return self._folds[name]
+    def fold(self, cls: type[F]) -> F:
+        """The report's fold of class ``cls`` (one of PROMPT_FOLDS), fed every prompt in the index's pass."""
+        return cast(F, self._folds[cls])
 
     def prompts_by_index(self, indexes: Iterable[int]) -> list[Prompt]:
         return list(self.prompts_at(sorted(set(indexes))))

@@ -13,7 +13,6 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from statistics import median
-from typing import cast
 
 from ..events import Event, EventKind, Phase
 from ..model import Load, Prompt, Run
@@ -191,7 +190,7 @@ def estimated_loads(facts: Facts) -> list[EstimatedLoad]:
     return facts.once("estimated_loads", lambda: _estimated_loads(facts))
 
 
-@prompt_fold("quiet_prompts")
+@prompt_fold
 class QuietPrompts:
     """The prompts of a log without usable timestamps that loaded nothing and sampled: their index, run, sampling
     seconds and seconds outside sampling, what an estimate compares a loading prompt with, folded in the index's one
@@ -229,7 +228,7 @@ def _estimated_loads(facts: Facts) -> list[EstimatedLoad]:
     loaded nothing and sampled about as long (QuietPrompts), then its loads and bars: a long log's tables are on
     disk, and a pass over all its prompts would cost as much as the index's."""
     found = []
-    quiet = cast(QuietPrompts, facts.fold("quiet_prompts"))
+    quiet = facts.fold(QuietPrompts)
     for prompt in facts.prompts_in("load_estimable"):
         alike = quiet.alike(prompt, max(0, prompt.index - NEIGHBOURS), prompt.index + NEIGHBOURS)
         if not alike:

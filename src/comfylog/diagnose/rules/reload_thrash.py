@@ -5,11 +5,11 @@ from __future__ import annotations
 from array import array
 
 from ...events import EventKind, Phase
-from ...model import Finding, Load
+from ...model import Finding, Load, Prompt
 from ...text import dur, gb, mib_text
 from ..builds import ram_cache_default
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
-from ..facts import SMALL_GPU_MB, Facts, gpu_phrase, gpu_vram_mb, is_timed
+from ..facts import SMALL_GPU_MB, Facts, gpu_phrase, gpu_vram_mb, is_timed, prompt_fold
 
 #: A model reloaded in this many prompts in a row is reload thrash.
 RELOAD_STREAK = 3
@@ -42,6 +42,46 @@ ADVICE_CACHE_RAM = Advice("Short of RAM, tune when the RAM-pressure cache evicts
                           "INACTIVE` (GB of RAM to keep free)")
 
 
+@prompt_fold
+class ModelStreaks:
+    """Each model's longest streak of prompts in a row that loaded it (within a run; invalid and dropped
+    prompts skipped), as prompt indexes: what reload-thrash asks, folded in the index's one pass."""
+
+    def __init__(self) -> None:
+        self._longest: dict[str, array[int]] = {}
+        self._current: dict[str, array[int]] = {}
+        self._run: int | None = None
+
+    def feed(self, position: int, prompt: Prompt) -> None:
+        current = self._current
+        if prompt.run != self._run:
+            self._close()
+            current = self._current = {}
+            self._run = prompt.run
+        if prompt.status in ("invalid", "dropped"):
+            return
+        for model in list(current):
+            if model not in prompt.models:
+                self._keep(model, current.pop(model))
+        for model in prompt.models:
+            current.setdefault(model, array("q")).append(prompt.index)
+
+    def _close(self) -> None:
+        for model, streak in self._current.items():
+            self._keep(model, streak)
+
+    def _keep(self, model: str, streak: array[int]) -> None:
+        if len(streak) > len(self._longest.get(model, ())):
+            self._longest[model] = streak
+
+    def longest(self) -> dict[str, array[int]]:
+        """model -> the indexes of the prompts of its longest streak."""
+        self._close()
+        self._current = {}
+        self._run = None
+        return self._longest
+
+
 @rule(
     "reload-thrash", "info", Phase.LOAD,
     trigger=f"The same model is `Requested to load` (moved onto the GPU again) in {RELOAD_STREAK} or more prompts "
@@ -51,7 +91,7 @@ ADVICE_CACHE_RAM = Advice("Short of RAM, tune when the RAM-pressure cache evicts
             ADVICE_CACHE_CLASSIC, ADVICE_CACHE_CLASSIC_IF, ADVICE_CACHE_RAM),
 )
 def _reload_thrash(facts: Facts) -> list[Finding]:
-    streaks = facts.model_streaks.longest()
+    streaks = facts.fold(ModelStreaks).longest()
     thrash = {m: s for m, s in streaks.items() if len(s) >= RELOAD_STREAK}
     requests = [ev for ev in facts.events[EventKind.LOAD_REQUESTED] if ev.fields.get("model") in thrash]
     if not thrash or not requests:

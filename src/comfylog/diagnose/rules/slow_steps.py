@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from statistics import median
 
 from ...events import Phase
-from ...model import Finding, ProgressBar
+from ...model import Finding, ProgressBar, Prompt
 from ...text import dur, listing, plural
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
-from ..facts import Facts, platform_of
+from ..facts import Facts, platform_of, prompt_fold
+from ..model_kinds import samples
 
 #: A bar is slow at this many times its group's median seconds per step, and this many seconds more per step.
 SLOW_RATIO = 2.0
@@ -102,6 +103,49 @@ class _Slow:
     cost: float
 
 
+@prompt_fold
+class SamplingModels:
+    """Each prompt's sampling models (those of its own loads that sample, else the last such before it in its run:
+    a warm prompt samples with what is loaded), by position, as ids into ``names``: what slow-steps groups its bars
+    by, folded in the index's one pass (a walk over a long log's prompts for it took ~2 s of the 1 GB bench)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = [""]
+        self._ids: dict[str, int] = {"": 0}
+        self._ids_of: array[int] = array("I")
+        self._samples: dict[str, bool] = {}
+        self._run: int | None = None
+        self._current = 0
+
+    def feed(self, position: int, prompt: Prompt) -> None:
+        if prompt.run != self._run:
+            self._run, self._current = prompt.run, 0
+        if prompt.models:
+            sampling = [name for name in prompt.models if self._sampling(name)]
+            if sampling:
+                joined = ", ".join(sampling)
+                self._current = self._ids.setdefault(joined, len(self.names))
+                if self._current == len(self.names):
+                    self.names.append(joined)
+        ids = self._ids_of
+        if position > len(ids):
+            ids.extend([0] * (position - len(ids)))
+        if position == len(ids):
+            ids.append(self._current)
+        else:
+            ids[position] = self._current
+
+    def _sampling(self, name: str) -> bool:
+        known = self._samples.get(name)
+        if known is None:
+            known = self._samples[name] = samples(name)
+        return known
+
+    def at(self, position: int) -> str:
+        """The sampling models of the prompt at ``position`` ("" where none is known)."""
+        return self.names[self._ids_of[position]] if 0 <= position < len(self._ids_of) else ""
+
+
 def _gather(facts: Facts, groups: dict[tuple[int, int, int], _Group]) -> None:
     """File every done sampling bar under the log it is in, its place among its prompt's sampling bars and its
     steps: one pass over the bars, in log order (a long log's tables are on disk). The model comes after, for the
@@ -122,8 +166,8 @@ def _gather(facts: Facts, groups: dict[tuple[int, int, int], _Group]) -> None:
 
 
 def _models_of(facts: Facts, groups: list[_Group]) -> dict[int, str]:
-    """The sampling models each prompt of ``groups`` ran with (Facts.sampling_models, filed in the index's pass)."""
-    models, position = facts.sampling_models, facts.prompts.position
+    """The sampling models each prompt of ``groups`` ran with (SamplingModels, filed in the index's pass)."""
+    models, position = facts.fold(SamplingModels), facts.prompts.position
     return {index: "" if (at := position(index)) is None else models.at(at)
             for group in groups for index in group.prompts}
 
