@@ -381,7 +381,12 @@ def _missing_input(f: Failure) -> str | None:
     loader = next((frame for frame in reversed(f.frames) if frame.endswith(INPUT_LOADERS)), None)
     if found is None or loader is None:
         return None
-    return ADVICE_NO_INPUT_FILE(loader=loader, file=f"`{clip(found.group(1).replace(chr(92) * 2, chr(92)), 160)}`")
+    return ADVICE_NO_INPUT_FILE(loader=loader, file=f"`{_quoted_path(found.group(1))}`")
+
+
+def _quoted_path(text: str) -> str:
+    """A path as an error message quotes it (a repr: Windows' backslashes doubled) as the user typed it, clipped."""
+    return clip(text.replace("\\\\", "\\"), 160)
 
 
 def _missing_folder(f: Failure) -> str | None:
@@ -391,7 +396,7 @@ def _missing_folder(f: Failure) -> str | None:
     loader = next((frame for frame in reversed(f.frames) if frame.endswith(FOLDER_LOADERS)), None)
     if found is None or loader is None:
         return None
-    folder = clip((found.group("missing") or found.group("empty")).replace(chr(92) * 2, chr(92)), 160)
+    folder = _quoted_path(found.group("missing") or found.group("empty"))
     if found.group("empty") is not None:
         return ADVICE_NO_INPUT_FOLDER(loader=loader, found=f"found no files in `{folder}`", what="that is empty",
                                       fix="Put the images in it, or give the node the folder that holds them")
@@ -407,7 +412,7 @@ def _no_permission(f: Failure) -> str | None:
     found = PERMISSION_RE.search(f.error) if f.exc_type == "PermissionError" else None
     if found is None:
         return None
-    return ADVICE_NO_PERMISSION(path=clip(found.group(1).replace(chr(92) * 2, chr(92)), 160))
+    return ADVICE_NO_PERMISSION(path=_quoted_path(found.group(1)))
 
 
 def _cuda_on_cpu(facts: Facts, f: Failure) -> str | None:
