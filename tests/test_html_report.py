@@ -321,6 +321,27 @@ def test_cli_writes_the_page_as_it_is_made_and_no_half_page(tmp_path: Path, monk
     assert not (tmp_path / "broken.html").exists()
 
 
+def test_analyze_format_html_writes_the_report_page(tmp_path: Path) -> None:
+    """``analyze --format html`` is what a person tries first: it writes the page ``report`` writes (to -o,
+    else <log name>.html), redacted by default as that page is, and never to standard output."""
+    log = ROOT / "examples" / "runpod-lowvram-gguf.log"
+    result = run_cli("analyze", str(log), "--format", "html", "--no-redact", "-o", "page.html", cwd=tmp_path,
+                     text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert (tmp_path / "page.html").read_text(encoding="utf-8") == render_html(analyze(log))
+    result = run_cli("analyze", str(log), "-f", "html", cwd=tmp_path, text=True)
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {tmp_path / 'runpod-lowvram-gguf.html'}" in result.stderr
+    redacted = run_cli("report", str(log), "-o", "by-report.html", cwd=tmp_path, text=True)
+    assert redacted.returncode == 0, redacted.stderr
+    assert (tmp_path / "runpod-lowvram-gguf.html").read_bytes() == (tmp_path / "by-report.html").read_bytes()
+    result = run_cli("analyze", str(log), "-f", "html", "-o", "-", cwd=tmp_path, text=True)
+    assert result.returncode == 2 and "the HTML report is a file, not a stream" in result.stderr
+    result = run_cli("analyze", str(tmp_path), "-f", "html", cwd=tmp_path, text=True)
+    assert result.returncode == 2 and "--format html is about one report" in result.stderr
+
+
 def test_cli_refuses_stdout_and_overwriting_its_input(tmp_path: Path) -> None:
     result = run_cli("report", str(HOSTILE), "-o", "-", cwd=tmp_path, text=True)
     assert result.returncode == 2

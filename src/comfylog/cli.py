@@ -47,6 +47,7 @@ class AnalyzeFormat(str, Enum):
     text = "text"
     json = "json"
     markdown = "markdown"
+    html = "html"
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -160,7 +161,8 @@ def analyze(
     ),
     format: AnalyzeFormat = typer.Option(
         AnalyzeFormat.text, "--format", "-f", help="text: terminal report; json: flat tables (schema v1, see README); "
-        "markdown: a reply to post in a GitHub issue (redacted unless --no-redact).",
+        "markdown: a reply to post in a GitHub issue (redacted unless --no-redact); html: the page `comfylog report` "
+        "writes (to -o, else <log name>.html; redacted unless --no-redact).",
     ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output."),
     limit: int = typer.Option(
@@ -184,16 +186,21 @@ def analyze(
       docker logs --timestamps worker 2>&1 | comfylog analyze -\n
       comfylog analyze run.log --format json | jq '.prompts[] | .phases'\n
       comfylog analyze workers/            (fleet: every *.log, *.txt, *.gz under it)\n
-      comfylog analyze issue-body.md --format markdown -o reply.md
+      comfylog analyze issue-body.md --format markdown -o reply.md\n
+      comfylog analyze comfyui.log --format html -o report.html   (as comfylog report)
     """
     from .api import analyze as run_analysis
     from .fleet import wants_fleet
 
-    redactor = _redactor(redact, redact_ips, default=format is AnalyzeFormat.markdown)
+    private = format in (AnalyzeFormat.markdown, AnalyzeFormat.html)  # made to be shared: redacted by default
+    redactor = _redactor(redact, redact_ips, default=private)
     if fleet or wants_fleet(logs or []):
-        if format is AnalyzeFormat.markdown:
-            fail("--format markdown replies about one report; give the log files, not a directory or --fleet")
+        if format in (AnalyzeFormat.markdown, AnalyzeFormat.html):
+            fail(f"--format {format.value} is about one report; give the log files, not a directory or --fleet")
         _fleet_report(_inputs(logs), OutputFormat(format.value), output, limit, jobs, redactor)
+        return
+    if format is AnalyzeFormat.html:
+        _write_html_report(_inputs(logs), output, redactor)
         return
     with _progress() as progress:
         report = run_analysis(_inputs(logs), redact=redactor or False, progress=progress,
@@ -363,7 +370,20 @@ def report(
       comfylog report comfyui.log --open\n
       comfylog report runpod.log --baseline local.log -o runpod-vs-local.html
     """
-    inputs = _inputs(logs)
+    redactor = _redactor(redact, redact_ips, default=True)
+    where = _write_html_report(_inputs(logs), output, redactor, baseline)
+    if open_browser:
+        import webbrowser
+
+        if not webbrowser.open(where.as_uri()):
+            typer.echo(f"comfylog: no web browser could be started; open {where.as_uri()} yourself", err=True)
+
+
+def _write_html_report(
+    inputs: list[str], output: Path | None, redactor: Redactor | None, baseline: str | None = None,
+) -> Path:
+    """The HTML page of ``report`` (and ``analyze --format html``), written to ``output`` or to <log name>.html:
+    its path. A page is a file, never standard output (about 5 MB of plotly)."""
     if output is not None and str(output) == "-":
         fail("-o -: the HTML report is a file, not a stream; name one, e.g. -o report.html")
     if output is None:
@@ -381,7 +401,6 @@ def report(
     from .pipeline import let_go
     from .render.html import write_html
 
-    redactor = _redactor(redact, redact_ips, default=True)
     with _progress() as progress:
         run_report = run_analysis(inputs, redact=redactor or False, progress=progress)
         baseline_report = None
@@ -412,11 +431,7 @@ def report(
         fail(f"{output}: cannot write ({exc.strerror})")
     where = output.resolve()
     typer.echo(f"wrote {where} ({size / 1e6:.1f} MB)", err=True)
-    if open_browser:
-        import webbrowser
-
-        if not webbrowser.open(where.as_uri()):
-            typer.echo(f"comfylog: no web browser could be started; open {where.as_uri()} yourself", err=True)
+    return where
 
 
 @app.command()
