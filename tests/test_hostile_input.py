@@ -406,3 +406,60 @@ def test_regression_banner_traceback_version_banner_banner(tmp_path: Path) -> No
     report = analyze_bytes(tmp_path, data.encode())
     assert report is not None and report.summary.restarts == 2
     check_report(report)
+
+
+# ---- many of one thing: what a rule reads per item must not grow with the number of items ----------------
+
+
+HEADER = ("Total VRAM 24564 MB, total RAM 128000 MB\nDevice: cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync\n"
+          "Starting server\n\nTo see the GUI go to: http://127.0.0.1:8188\n")
+
+
+def test_many_distinct_failures_in_one_run_read_its_platform_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exception rule asks every distinct failure which platform its run is on; reading the run's
+    tracebacks for each made 12,500 failures in one run take 71 s."""
+    from comfylog.diagnose import facts as facts_module
+    from comfylog.pipeline import analyze_text
+
+    calls: list[int] = []
+    real = facts_module._platform_of
+
+    def counting(facts: Any, run: Any) -> str | None:
+        calls.append(run.index)
+        return real(facts, run)
+
+    monkeypatch.setattr(facts_module, "_platform_of", counting)
+    text = HEADER + "".join(
+        f"got prompt\n!!! Exception during processing !!! boom {i}\nTraceback (most recent call last):\n"
+        f'  File "/x/execution.py", line {i}, in execute\n    x()\nRuntimeError: boom {i}\n'
+        f"Prompt executed in 0.{i % 100:02d} seconds\n" for i in range(300))
+    report = analyze_text(text)
+    assert any(f.id == "exception" for f in report.findings)
+    assert len(calls) == len(set(calls)) == 1
+
+
+def test_many_failed_imports_are_each_matched_to_their_reason_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """import-failed matched every import-failure record against every failed node (200,000 failed nodes:
+    minutes); each record is now read against the nodes it can name, and every node still gets its reason."""
+    from comfylog.diagnose.rules import import_failed
+    from comfylog.pipeline import analyze_text
+
+    reads: list[str] = []
+    real = import_failed.read_import_message
+
+    def counting(message: str, path: str | None = None) -> Any:
+        reads.append(message)
+        return real(message, path)
+
+    monkeypatch.setattr(import_failed, "read_import_message", counting)
+    count = 300
+    text = HEADER.replace("Starting server\n", "".join(
+        f"Traceback (most recent call last):\nModuleNotFoundError: No module named 'mod{i}'\n\n"
+        f"Cannot import /x/custom_nodes/node{i} module for custom nodes: No module named 'mod{i}'\n"
+        for i in range(count)) + "\nImport times for custom nodes:\n" + "".join(
+        f"   0.0 seconds (IMPORT FAILED): /x/custom_nodes/node{i}\n" for i in range(count)) + "\nStarting server\n")
+    report = analyze_text(text)
+    found = next(f for f in report.findings if f.id == "import-failed")
+    assert f"{count} custom nodes failed to import" in found.title
+    assert "No module named 'mod0' (node0); No module named 'mod1' (node1)" in found.why
+    assert len([m for m in reads if "failed to import: " in m]) <= 2 * count

@@ -632,9 +632,14 @@ class PromptRef:
 
 def platform_of(facts: Facts, run: Run | None) -> str | None:
     """``mac``, ``windows`` or ``linux``: from Manager's ``** Platform:`` line, else a ``Device: mps``
-    (Apple silicon); None when the log does not say."""
+    (Apple silicon); None when the log does not say. Read once per run: rules ask it of every failure, and a
+    run's tracebacks may be thousands."""
     if run is None:
         return None
+    return facts.once(f"platform_of:{run.index}", lambda: _platform_of(facts, run))
+
+
+def _platform_of(facts: Facts, run: Run) -> str | None:
     name = str(run.setup.get("platform", "")).lower()  # Manager's ``** Platform:`` (a run setting)
     if name in PLATFORMS:
         return PLATFORMS[name]

@@ -1280,6 +1280,18 @@ def read_import_message(message: str, path: str | None = None) -> ImportFailure 
     return None
 
 
+def import_message_paths(message: str) -> list[str]:
+    """Every path an import failure's message can be about (cut at MAX_IMPORT_PATH_CHARS, as records hold
+    them): the text after ``WHAT failed to import: `` ended at each `` (`` or at its end. A node's path is
+    one of these exactly when ``read_import_message(message, path)`` reads the message as about it; []
+    for another message."""
+    for what in (BUILTIN_NODE_FILE, CUSTOM_NODE):
+        if message.startswith(what + IMPORT_FAILED):
+            rest = message[len(what) + len(IMPORT_FAILED):]
+            return [rest[:m.start()] for m in re.finditer(r" \(", rest)] + [rest]
+    return []
+
+
 def _dict_message(detail: str) -> str | None:
     key = "'message': '"
     i = detail.find(key)

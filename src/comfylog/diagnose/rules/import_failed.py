@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ...events import EventKind
 from ...model import ErrorRecord, Finding, Run
-from ...segment.segmenter import read_import_message
+from ...segment.segmenter import MAX_IMPORT_PATH_CHARS, import_message_paths, read_import_message
 from ...text import basename, listing, plural
 from ..engine import Advice, finding, rule
 from ..evidence import clip
@@ -78,6 +78,25 @@ FROM_FILE_RE = re.compile(r" \([^()]*[/\\][^()]*\)\s*$")
 SUBMODULE_RE = re.compile(r"No module named '([A-Za-z_]\w*\.[\w.]+)'")
 
 
+def _reasons(facts: Facts, failed: list[str]) -> dict[str, str]:
+    """The reason the first import-failure record about each failed node gives, by the node's path. A record
+    is about the first node (in ``failed``'s order) with a reason that it names: looked up by the paths its
+    message can name, not tried against every node (a log listing thousands of failed imports would cost
+    their square)."""
+    by_cut: dict[str, list[int]] = {}
+    for i, path in enumerate(failed):
+        by_cut.setdefault(path[:MAX_IMPORT_PATH_CHARS], []).append(i)
+    reasons: dict[str, str] = {}
+    for e in facts.errors_in("import_failed"):
+        named = sorted(i for cut in import_message_paths(e.message) for i in by_cut.get(cut, ()))
+        for i in named:
+            read = read_import_message(e.message, failed[i])
+            if read is not None and read.reason is not None:
+                reasons.setdefault(failed[i], read.reason)
+                break
+    return reasons
+
+
 @rule(
     "import-failed", "warning", None,
     trigger="`(IMPORT FAILED)` in the custom-node import times, or ComfyUI's `IMPORT FAILED: FILE` list of its own "
@@ -101,13 +120,7 @@ def _import_failed(facts: Facts) -> list[Finding]:
             partial.setdefault(error.node, error)
     if not failed and not builtin:
         return [_loaded_in_part(facts, list(partial.values()))] if partial else []
-    reasons: dict[str, str] = {}
-    for e in facts.errors_in("import_failed"):
-        for path in failed:
-            read = read_import_message(e.message, path)
-            if read is not None and read.reason is not None:
-                reasons.setdefault(path, read.reason)
-                break
+    reasons = _reasons(facts, list(failed))
     names = [basename(p) for p in failed]
     # What a node's own error says to do comes first (``Please download ... to models/svd``).
     advice = [own for own in (own_words_advice(reason, f"`{basename(path)}`") for path, reason in reasons.items())
