@@ -12,7 +12,7 @@ from ..evidence import clip, event_line
 from ..facts import Facts
 from ..hints import OWN_WORDS_ADVICE, own_words_advice
 from ..packages import missing_module, package_of
-from ..pytorch import ADVICE_TORCH_API, innermost_caller, torch_api_advice
+from ..pytorch import ADVICE_TORCH_API, caller_owner, innermost_caller, torch_api_advice
 
 #: Paths of Python installations that are not the one ComfyUI's portable build ships.
 STORE_PYTHON = "\\windowsapps\\"
@@ -129,7 +129,8 @@ def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str |
         advice = [own_words] if own_words is not None else []
         node = str(chosen.fields["custom_node"]) if chosen.fields.get("custom_node") else None
         frame = innermost_caller([str(f) for f in chosen.fields.get("frames", [])])
-        torch_api = torch_api_advice(_error(chosen), facts.run_at(chosen.source, chosen.line), node, frame)
+        torch_api = torch_api_advice(_error(chosen), facts.run_at(chosen.source, chosen.line), node, frame,
+                                     caller_owner(chosen.fields))
         advice.append(torch_api or ADVICE_FIX_ERROR(error=clip(_error(chosen), 100),
                                                     where=f", {where_raised}" if where_raised else ""))
         for ev in others[-2:]:  # a module missing beside the cause (the RunPod handler's own imports)
@@ -167,10 +168,15 @@ def _error(ev: Event) -> str:
 
 def _main_py(ev: Event) -> str:
     """Where a traceback that began in main.py failed: main.py itself, or a file it imported
-    (``generic.py:<module>``: the error is raised there, not in ComfyUI's code)."""
+    (``generic.py:<module>``: the error is raised there, not in ComfyUI's code), named with its library
+    when the frame's path shows one (043: `transformers`)."""
     frame = innermost_caller([str(f) for f in ev.fields.get("frames", [])])
     failed = frame.split(":", 1)[0] if frame else None
-    return f"`{failed}`, imported by ComfyUI's main.py" if failed and failed != "main.py" else "ComfyUI's main.py"
+    if not failed or failed == "main.py":
+        return "ComfyUI's main.py"
+    library = caller_owner(ev.fields)
+    return f"`{failed}` of the library `{library}`, imported by ComfyUI's main.py" if library else \
+        f"`{failed}`, imported by ComfyUI's main.py"
 
 
 def _origin(ev: Event) -> str:
