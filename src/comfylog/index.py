@@ -426,8 +426,8 @@ def not_timed_notes(prompts: Iterable[Prompt]) -> list[str]:
     """One note per way the prompts shown have phases the log cannot time (``—``), naming them: the same
     words in every report, the reasons' codes being the JSON's ``not_timed``. A prompt whose untimed
     phases share one reason gets that reason's sentence; one with several reasons gets one note naming
-    each phase with its own (050: load for no timestamps, inference for no sampling bar, other for no
-    total), not a note per reason that repeats the prompt."""
+    the phases of each (050: load for no timestamps, inference for no sampling bar, other for no total),
+    not a note per reason that names the prompt again."""
     by_reasons: dict[tuple[tuple[str, str], ...], list[int]] = {}
     for prompt in prompts:
         why = prompt.not_timed or {}
@@ -443,8 +443,11 @@ def _untimed(reasons: tuple[tuple[str, str], ...]) -> str:
     """One reason's sentence, or each phase with its own reason."""
     if len(reasons) == 1 and not reasons[0][0]:
         return UNTIMED.get(reasons[0][1], reasons[0][1])
-    said = [f"{phase} ({UNTIMED_CAUSE.get(reason, reason)})" for phase, reason in reasons]
-    return ", ".join(said[:-1]) + f" and {said[-1]}: how long each took is not in the log"
+    phases: dict[str, list[str]] = {}
+    for phase, reason in reasons:
+        phases.setdefault(reason, []).append(phase)
+    said = [f"{' and '.join(names)} ({UNTIMED_CAUSE.get(reason, reason)})" for reason, names in phases.items()]
+    return ", ".join(said) + ": the log does not say how long these took"
 
 
 #: What a prompt status that is not self-explanatory means, said under the prompt tables.
