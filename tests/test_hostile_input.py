@@ -89,6 +89,10 @@ def analyze_bytes(tmp: Path, data: bytes, name: str = "fuzz.log") -> Report | No
 REAL_LINES = [p.example for p in PATTERNS] + [
     PROGRESS_EXAMPLE, "100%|██████████| 20/20 [00:05<00:00,  3.85it/s]", "Traceback (most recent call last):",
     '  File "/comfy/execution.py", line 327, in execute', "torch.OutOfMemoryError: CUDA out of memory.",
+    # frames whose path names the code's owner (a library, a custom node), from corpus 043 and 003
+    '  File "/usr/local/lib/python3.10/dist-packages/transformers/utils/generic.py", line 465, in <module>',
+    '  File "C:\\Project\\SD\\ComfyFlux\\ComfyUI\\custom_nodes\\ComfyUI-IF_AI_tools\\IFChatPromptNode.py", line 53, '
+    'in __init__', "site-packages", "custom_nodes", "/", "\\",
     "```", "# ComfyUI Error Report", "- **Exception Type:** RuntimeError", "==========",
 ]
 PREFIXES = ["", "2025-10-23T16:28:02.618719777Z ", "[2025-10-22 18:04:30.118] ", "[2024-03-23 21:53] ",

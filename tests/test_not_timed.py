@@ -13,7 +13,7 @@ import pytest
 
 from comfylog.api import analyze, to_frames
 from comfylog.index import status_notes
-from comfylog.model import UNTIMED
+from comfylog.model import UNTIMED, UNTIMED_CAUSE
 from comfylog.render.html import render_html
 from comfylog.render.markdown import render_markdown
 from comfylog.rows import report_to_dict
@@ -54,11 +54,29 @@ def test_a_log_with_no_clock_and_no_prompt_executed_times_nothing(prefix: str, i
         assert re.search(rf"{phase}\s+—\s+not timed", breakdown), (phase, breakdown)
     assert "wait" not in breakdown  # no RunPod worker: nothing waits
     assert "prompts not timed (1 prompt: no usable timestamps" in " ".join(breakdown.split())
-    assert f"— not timed (prompt 1): {UNTIMED[inference_why]}" in " ".join(text.split())
+    # one note for the prompt, each phase with its own reason (050 had three, each naming prompt 1 again)
+    flat = " ".join(text.split())
+    assert flat.count("— not timed (") == 1
+    assert (f"— not timed (prompt 1): load ({UNTIMED_CAUSE['no_clock']}), inference ({UNTIMED_CAUSE[inference_why]}), "
+            f"other ({UNTIMED_CAUSE['no_total']}): the log does not say how long these took") in flat
     page = render_html(analyze(path))
     totals = page[page.index('<section id="time">'):]
     totals = totals[:totals.index("</section>")]
     assert "not timed" in totals and "0.0s" not in totals and "0%" not in totals
+
+
+def test_a_prompt_untimed_for_two_reasons_is_named_in_one_note() -> None:
+    # 005 (minute stamps, too coarse to time a load): prompts 8, 10 and 12 loaded models and drew no sampling bar,
+    # 9, 11, 13 and on sampled with a bar. Each prompt is named once, its phases grouped by their reason.
+    prompts = _prompts(_log("005"))
+    assert prompts[7]["not_timed"] == {"load": "no_clock", "inference": "no_sampling_bar", "other": "no_clock"}
+    assert prompts[8]["not_timed"] == {"load": "no_clock", "other": "no_clock"}
+    flat = " ".join(str(run_cli("analyze", str(_log("005")), text=True, columns=120).stdout).split())
+    notes = flat.split("— not timed (")[1:]
+    assert len(notes) == 2
+    assert notes[0].startswith(f"prompts 8, 10, 12): load and other ({UNTIMED_CAUSE['no_clock']}), inference "
+                               f"({UNTIMED_CAUSE['no_sampling_bar']}): the log does not say how long these took")
+    assert notes[1].startswith(f"prompts 9, 11, 13, 14, 15, 16 and 20 more): {UNTIMED['no_clock']}")
 
 
 def test_019_sampling_without_a_bar_before_an_oom_is_not_zero_inference() -> None:

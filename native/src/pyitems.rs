@@ -527,6 +527,7 @@ fn traceback_fields<'py>(
             "custom_node" => fields.set_item(intern!(py, "custom_node"), &tb.custom_node)?,
             "cuda_call" => fields.set_item(intern!(py, "cuda_call"), tb.cuda_call)?,
             "frames" => fields.set_item(intern!(py, "frames"), &tb.frames)?,
+            "frame_owners" => fields.set_item(intern!(py, "frame_owners"), &tb.frame_owners)?,
             "causes" => fields.set_item(intern!(py, "causes"), &tb.causes)?,
             _ => {
                 if let Some((kind, message, oom, line)) = &tb.exception {

@@ -743,6 +743,8 @@ pub struct Traceback {
     pub cuda_call: bool,
     /// The innermost frames, `FILE:FUNCTION` (the file's base name), oldest first.
     pub frames: Vec<String>,
+    /// Beside each frame, whose code its file is (traceback.py's `frame_owner`).
+    pub frame_owners: Vec<String>,
     /// The exception lines before the last of a chain, first first.
     pub causes: Vec<String>,
     /// Keys past `lines`, `pattern` and `text`, in the order traceback.py's dict gets them.
@@ -762,7 +764,8 @@ impl Traceback {
         let Some(((pa, pb), (fa, fb))) = matchers::function_frame(text) else {
             return;
         };
-        let base = text[pa..pb].rsplit(['/', '\\']).next().unwrap_or("");
+        let path = &text[pa..pb];
+        let base = path.rsplit(['/', '\\']).next().unwrap_or("");
         let (file, function) = (
             head_chars(base, FRAME_PART_CHARS),
             head_chars(&text[fa..fb], FRAME_PART_CHARS),
@@ -772,10 +775,32 @@ impl Traceback {
         frame.push(':');
         frame.push_str(function);
         self.frames.push(frame);
+        self.frame_owners.push(frame_owner(path));
         self.note("frames");
+        self.note("frame_owners");
         if self.frames.len() > MAX_FRAMES {
             self.frames.remove(0);
+            self.frame_owners.remove(0);
         }
+    }
+}
+
+/// Folders whose next folder says whose code a frame is: an installed library, a custom node.
+const OWNER_DIRS: [&str; 3] = ["site-packages", "dist-packages", "custom_nodes"];
+
+/// traceback.py's `frame_owner`: the folder after the last site-packages, dist-packages or
+/// custom_nodes folder of `path` with a file below it (`transformers`, `custom_nodes/NAME`), or "".
+fn frame_owner(path: &str) -> String {
+    let parts: Vec<&str> = path.split(['/', '\\']).collect();
+    let below = parts.len().saturating_sub(2);
+    let Some(at) = (0..below).rev().find(|&i| OWNER_DIRS.contains(&parts[i])) else {
+        return String::new();
+    };
+    let name = head_chars(parts[at + 1], FRAME_PART_CHARS);
+    if parts[at] == "custom_nodes" && !name.is_empty() {
+        format!("custom_nodes/{name}")
+    } else {
+        name.to_string()
     }
 }
 
@@ -1201,6 +1226,7 @@ impl Parser {
                 custom_node: None,
                 cuda_call: false,
                 frames: Vec::new(),
+                frame_owners: Vec::new(),
                 causes: Vec::new(),
                 keys: Vec::new(),
             };
@@ -1559,6 +1585,36 @@ mod tests {
             assert_eq!(matchers::file_frame(line), expected, "{line:?}");
             let expected = custom_node_frame.captures(line).and_then(|c| spans(&c, 1));
             assert_eq!(matchers::custom_node_frame(line), expected, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn frame_owners_name_the_library_or_the_custom_node() {
+        // frames' paths from corpus 043 (docker, dist-packages) and 008 (Windows, portable build)
+        for (path, owner) in [
+            (
+                "/usr/local/lib/python3.10/dist-packages/transformers/utils/generic.py",
+                "transformers",
+            ),
+            ("/comfyui/comfy/ldm/cascade/stage_c_coder.py", ""),
+            (
+                r"C:\Users\Hugo JL\Documents\ComfyUI_windows_portable\python_embeded\Lib\site-packages\ultralytics\engine\model.py",
+                "ultralytics",
+            ),
+            (
+                r"C:\Users\Hugo JL\Documents\ComfyUI_windows_portable\ComfyUI\custom_nodes\ComfyUI-Impact-Pack\modules\impact\impact_pack.py",
+                "custom_nodes/ComfyUI-Impact-Pack",
+            ),
+            // a module right in site-packages, an empty folder name, the last owner folder winning
+            ("/venv/lib/site-packages/six.py", ""),
+            ("/venv/lib/site-packages//x.py", ""),
+            ("/ComfyUI/custom_nodes//x.py", ""),
+            (
+                "/c/custom_nodes/n/venv/site-packages/numpy/core.py",
+                "numpy",
+            ),
+        ] {
+            assert_eq!(frame_owner(path), owner, "{path}");
         }
     }
 

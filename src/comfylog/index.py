@@ -17,7 +17,21 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from .events import Event, EventKind
-from .model import UNTIMED, ErrorRecord, Evidence, Finding, Load, ProgressBar, Prompt, Report, Run, TimeSpent, TimeSum
+from .model import (
+    PHASES,
+    UNTIMED,
+    UNTIMED_CAUSE,
+    ErrorRecord,
+    Evidence,
+    Finding,
+    Load,
+    ProgressBar,
+    Prompt,
+    Report,
+    Run,
+    TimeSpent,
+    TimeSum,
+)
 from .spool import walk
 from .text import basename, listing, short_names
 
@@ -409,14 +423,31 @@ NOT_TIMED_NAMED = 6
 
 
 def not_timed_notes(prompts: Iterable[Prompt]) -> list[str]:
-    """One note per reason the prompts shown have a phase the log cannot time (``—``), naming them:
-    the same words in every report, the reason's code being the JSON's ``not_timed``."""
-    by_reason: dict[str, list[int]] = {}
+    """One note per way the prompts shown have phases the log cannot time (``—``), naming them: the same
+    words in every report, the reasons' codes being the JSON's ``not_timed``. A prompt whose untimed
+    phases share one reason gets that reason's sentence; one with several reasons gets one note naming
+    the phases of each (050: load for no timestamps, inference for no sampling bar, other for no total),
+    not a note per reason that names the prompt again."""
+    by_reasons: dict[tuple[tuple[str, str], ...], list[int]] = {}
     for prompt in prompts:
-        for reason in dict.fromkeys((prompt.not_timed or {}).values()):
-            by_reason.setdefault(reason, []).append(prompt.index + 1)
-    return [f"— not timed ({_numbers(numbers)}): {UNTIMED.get(reason, reason)}"
-            for reason, numbers in by_reason.items()]
+        why = prompt.not_timed or {}
+        if len(set(why.values())) > 1:
+            key = tuple((phase.value, why[phase.value]) for phase in PHASES if phase.value in why)
+            by_reasons.setdefault(key, []).append(prompt.index + 1)
+        elif why:
+            by_reasons.setdefault((("", next(iter(why.values()))),), []).append(prompt.index + 1)
+    return [f"— not timed ({_numbers(numbers)}): {_untimed(reasons)}" for reasons, numbers in by_reasons.items()]
+
+
+def _untimed(reasons: tuple[tuple[str, str], ...]) -> str:
+    """One reason's sentence, or each phase with its own reason."""
+    if len(reasons) == 1 and not reasons[0][0]:
+        return UNTIMED.get(reasons[0][1], reasons[0][1])
+    phases: dict[str, list[str]] = {}
+    for phase, reason in reasons:
+        phases.setdefault(reason, []).append(phase)
+    said = [f"{' and '.join(names)} ({UNTIMED_CAUSE.get(reason, reason)})" for reason, names in phases.items()]
+    return ", ".join(said) + ": the log does not say how long these took"
 
 
 #: What a prompt status that is not self-explanatory means, said under the prompt tables.

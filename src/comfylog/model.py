@@ -25,6 +25,17 @@ UNTIMED = {
     "interrupted_no_bar": "it was interrupted and the log kept no sampling bar of it (ComfyUI-Manager's log file "
                           "keeps only bars that reach 100%): whether and how long it sampled is not in the log",
 }
+#: What UNTIMED's reasons are, alone: a prompt with phases untimed for several reasons names each phase with its own
+#: (index.not_timed_notes).
+UNTIMED_CAUSE = {
+    "no_clock": "no usable timestamps",
+    "no_sampling_bar": "it loaded models and drew no sampling bar",
+    "bar_not_advanced": "its sampling bar stopped before its first step",
+    "unlogged_loads": "a library loaded this run's models without a load line",
+    "no_total": "no `Prompt executed in`, so no total",
+    "hidden_bar": "tqdm hid a progress bar of it",
+    "interrupted_no_bar": "interrupted, and the log kept no sampling bar of it",
+}
 
 
 def _by_fields(self: Any) -> tuple[Any, ...]:

@@ -556,6 +556,21 @@ class Facts(ReportIndex, Citations):
                 if runs is not None and source in starting and self.run_end(runs[-1]) != "stopped"}
         return self._failed_startups
 
+    def prestartup_tracebacks(self) -> dict[tuple[int, int], tuple[Event, Event]]:
+        """The tracebacks of custom nodes' prestartup scripts, by (source, line), each with its ``Failed to
+        execute startup-script: PATH`` line: the traceback that begins on the line after one that gives no
+        ` / TEXT` of the exception. (ComfyUI's main.py prints the exception's text there and no traceback;
+        hiddenswitch's pip-installable ComfyUI prints the path alone and the traceback after it:
+        comfy/nodes/vanilla_node_importing.py @ 1163ca36, ``logger.error(f"Failed to execute startup-script:
+        {script_path}", exc_info=e)``.) Each is given as (that line's event, the traceback). ComfyUI starts on
+        past such a traceback: it is no start-up failure."""
+        def make() -> dict[tuple[int, int], tuple[Event, Event]]:
+            said = {(ev.source, ev.line + 1): ev for ev in self.events[EventKind.PRESTARTUP_FAILED]
+                    if not ev.fields.get("reason")}
+            return {(tb.source, tb.line): (said[(tb.source, tb.line)], tb) for tb in self.events[EventKind.TRACEBACK]
+                    if (tb.source, tb.line) in said} if said else {}
+        return self.once("prestartup_tracebacks", make)
+
     def _starting(self, run: Run) -> bool:
         """Does the run show ComfyUI starting, not just lines of another program? (A traceback out of
         ComfyUI's ``main.py`` is its start-up failing.)"""

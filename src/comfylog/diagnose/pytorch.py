@@ -9,11 +9,12 @@ so they all name the same function, extension and version the same way.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..model import Run
 from .engine import Advice
-from .packages import site_package
+from .packages import package_of, site_package
 
 ADVICE_TORCH_API = Advice("{caller} calls `{name}`, which PyTorch {have} does not have: the installed PyTorch is "
                           "{older} than that code needs. {fix}",
@@ -107,15 +108,37 @@ def innermost_caller(frames: list[str]) -> str | None:
     return next((f for f in reversed(frames) if not f.startswith(TORCH_FRAMES)), None)
 
 
-def torch_api_advice(message: str, run: Run | None, node: str | None = None, frame: str | None = None) -> str | None:
-    """Advice for code that uses a PyTorch function the installed PyTorch lacks: which code, which version."""
+def caller_owner(fields: Mapping[str, object]) -> str | None:
+    """The library whose code a traceback's innermost caller (innermost_caller) is, from the traceback's
+    ``frame_owners`` (the package under site-packages, ``transformers``); None for a custom node's file,
+    ComfyUI's own or one the path does not place."""
+    frames, owners = fields.get("frames"), fields.get("frame_owners")
+    if not isinstance(frames, list) or not isinstance(owners, list) or len(owners) != len(frames):
+        return None
+    at = next((i for i in reversed(range(len(frames))) if not str(frames[i]).startswith(TORCH_FRAMES)), None)
+    owner = str(owners[at]) if at is not None else ""
+    return owner if owner and not owner.startswith("custom_nodes/") else None
+
+
+def torch_api_advice(message: str, run: Run | None, node: str | None = None, frame: str | None = None,
+                     library: str | None = None) -> str | None:
+    """Advice for code that uses a PyTorch function the installed PyTorch lacks: which code (a custom node, a
+    ``library`` its frame's path names, ComfyUI), which version."""
     m = TORCH_API.search(message)
     if m is None:
         return None
     name = f"{m['module']}.{m['name']}" if m["module"] else f"{m['source']}.{m['imported']}"
     have = run.pytorch_version if run is not None and run.pytorch_version else None
     where = f" (`{frame}`)" if frame else ""
-    if node:
+    if library:
+        # 043: transformers' utils/generic.py, imported on ComfyUI's start-up, calls a function PyTorch 2.1 lacks:
+        # a newer PyTorch, or a release of the library that still supports this one
+        used = f", which the custom node `{node}` uses," if node else ""
+        caller = f"The library `{library}`{where}{used}"
+        fix = (f"It is `{library}`'s code, not ComfyUI's: install a newer PyTorch build for the same CUDA "
+               f"(pytorch.org's selector gives the command), or a release of `{package_of(library)}` that supports "
+               f"{'PyTorch ' + have if have else 'the installed PyTorch'}")
+    elif node:
         caller = f"The custom node `{node}`{where}"
         fix = (f"Update `{node}`, or install the PyTorch version its requirements name; if it needs a newer "
                "PyTorch than ComfyUI's, a newer PyTorch build for the same CUDA (pytorch.org's selector gives the "

@@ -13,7 +13,10 @@ code at or below that frame calls CUDA (``cuda_call``), which fails on a Mac or 
 A chained traceback keeps the exception lines before its last (``causes``: the first is where it
 began, e.g. the ``ModuleNotFoundError`` a node turned into its own error). It also keeps the
 innermost frames (``frames``: ``FILE:FUNCTION``, the file's base name), which say what was running
-when the exception came (loading a model, sampling, decoding).
+when the exception came (loading a model, sampling, decoding), and beside each whose code it is
+(``frame_owners``: the package a library's file is in, ``transformers`` of
+``.../dist-packages/transformers/utils/generic.py``, or ``custom_nodes/NAME``; "" for other files,
+ComfyUI's own among them), which a base name alone cannot say.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ FUNCTION_FRAME_RE = re.compile(r'File "([^"]+)", line [0-9]+, in ([A-Za-z0-9_<>.
 #: The innermost frames kept, each part cut to FRAME_PART_CHARS characters.
 MAX_FRAMES = 64
 FRAME_PART_CHARS = 100
+#: The folders whose next folder says whose code a frame is: an installed library, a custom node.
+OWNER_DIRS = ("site-packages", "dist-packages", "custom_nodes")
 #: The earlier exception lines of a chain kept (``causes``), first first.
 MAX_CAUSES = 8
 #: Code that needs CUDA: ``torch.cuda.…``, ``.cuda()``, ``device="cuda"``.
@@ -139,8 +144,22 @@ def _note_frame(tb: Event, text: str) -> None:
     frame = FUNCTION_FRAME_RE.search(text)
     if frame is None:
         return
-    base = re.split(r"[/\\]", frame.group(1))[-1]
+    parts = re.split(r"[/\\]", frame.group(1))
     frames = tb.fields.setdefault("frames", [])
-    frames.append(f"{base[:FRAME_PART_CHARS]}:{frame.group(2)[:FRAME_PART_CHARS]}")
+    owners = tb.fields.setdefault("frame_owners", [])
+    frames.append(f"{parts[-1][:FRAME_PART_CHARS]}:{frame.group(2)[:FRAME_PART_CHARS]}")
+    owners.append(frame_owner(parts))
     if len(frames) > MAX_FRAMES:
-        del frames[0]
+        del frames[0], owners[0]
+
+
+def frame_owner(parts: list[str]) -> str:
+    """Whose code a frame's file is, from its path's folders: the folder after the last site-packages,
+    dist-packages or custom_nodes folder that has a file below it (``transformers``, ``custom_nodes/NAME``),
+    cut to FRAME_PART_CHARS; "" when there is none (ComfyUI's own files, a script's, a module right in
+    site-packages)."""
+    at = max((i for i, part in enumerate(parts[:-2]) if part in OWNER_DIRS), default=None)
+    if at is None:
+        return ""
+    name = parts[at + 1][:FRAME_PART_CHARS]
+    return f"custom_nodes/{name}" if name and parts[at] == "custom_nodes" else name

@@ -20,6 +20,7 @@ from ..pytorch import (
     CUDA_ERROR,
     TORCH_API,
     TORCH_FRAMES,
+    caller_owner,
     innermost_caller,
     reached_a_gpu,
     torch_api_advice,
@@ -501,6 +502,8 @@ class Failure:
     frames: tuple[str, ...] = ()
     #: The node type ComfyUI was describing to the browser when it raised (server.py get_object_info).
     node_class: str | None = None
+    #: The library ``frame`` is in, when its path shows one (``transformers``).
+    library: str | None = None
 
 
 def _failure(facts: Facts, record: ErrorRecord) -> Failure:
@@ -527,7 +530,7 @@ def _failure(facts: Facts, record: ErrorRecord) -> Failure:
         if ev.fields.get("error") == "object_info" and ev.fields.get("node_class")), None)
     return Failure(record, _error_evidence(facts, record), node, message, exc_type, cuda_only, module,
                    cause if module else None, inner if TORCH_API.search(message) else None, tuple(frames),
-                   described)
+                   described, caller_owner(tb.fields) if tb is not None else None)
 
 
 def _frames_advice(frames: tuple[str, ...]) -> str:
@@ -544,7 +547,8 @@ def _frames_advice(frames: tuple[str, ...]) -> str:
 
 def _torch_api(facts: Facts, f: Failure) -> str | None:
     """Advice for code that uses a PyTorch function the installed PyTorch lacks."""
-    return torch_api_advice(f.error, facts.run_at(f.record.source, f.record.line), f.node, f.frame)
+    return torch_api_advice(f.error, facts.run_at(f.record.source, f.record.line), f.node, f.frame,
+                            f.library if f.frame else None)
 
 
 def _models_loaded(facts: Facts, record: ErrorRecord) -> str:

@@ -1,10 +1,13 @@
 """Prompts whose sampler ran far slower per step than the same sampler in the log's other prompts.
 
-ComfyUI logs neither the image size nor the batch, which set a step's work, so the finding says both readings: a
-larger job, or a GPU that ran slower (memory spilled out of VRAM, another program on it). Read on 003 (one Flux
-prompt at 6.0 s/step among 1.3), 005 (four Flux prompts at 6.2-7.8 among 1.55, each after the text encoder was
-reloaded beside a partially loaded Flux on Windows), 010 (DirectML), 017 (five SD1.5 prompts at 3.7 among 0.93
-on a T4, the same 3.7 each time: a larger image, most likely) and 020.
+ComfyUI logs neither the image size nor the batch, which set a step's work, nor the CFG and sampler, which set how
+many times a step runs the model, so the finding says the readings: a larger job, a step that does more, or a GPU
+that ran slower (memory spilled out of VRAM, another program on it). Read on 003 (one Flux prompt at 6.0 s/step
+among 1.3), 005 (four Flux prompts at 6.2-7.8 among 1.55, each after the text encoder was reloaded beside a
+partially loaded Flux on Windows), 010 (DirectML), 017 (five SD1.5 prompts at 3.7 among 0.93 on a T4, the same 3.7
+each time: a larger image, most likely) and 020. Video wrappers do print the job (``Sampling 61 frames in 16 latents
+at 720x480 with 30 inference steps``, 015; Prompt.video): where every prompt compared printed it, the finding says
+whether the slow ones sampled a larger job or the same one.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ from array import array
 from dataclasses import dataclass, field
 from statistics import median
 
-from ...events import Phase
+from ...events import EventKind, Phase
 from ...model import Finding, ProgressBar, Prompt
 from ...text import dur, listing, plural
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import Facts, platform_of, prompt_fold
+from ..memory import job_text, pixels
 from ..model_kinds import samples
 
 #: A bar is slow at this many times its group's median seconds per step, and this many seconds more per step.
@@ -34,7 +38,17 @@ MAX_NAMED = 6
 MIN_COST_S = 60.0
 #: Slow bars whose rates are within this ratio of each other ran at one steady rate: a steady difference (017).
 STEADY_RATIO = 1.05
+#: A video job this many times the others' frames × pixels is a larger job; within SAME_JOB of them, the same.
+LARGER_JOB = 1.2
+SAME_JOB = 0.95
+#: Above this many times the usual time a step that runs the model twice (CFG, a two-call sampler) is not enough.
+TWICE = 2.2
+#: The other prompts whose video job is compared.
+MAX_COMPARED = 200
 
+ADVICE_LARGER_JOB = Advice("Nothing is wrong with the machine if the larger job was meant ({job} against {usual}); "
+                           "if not, check the size in {these} workflow", {"job": "the job", "usual": "the others'",
+                                                                         "these": "these prompts'"})
 ADVICE_SIZE = Advice("Compare {these} image size and batch with the others' (in the workflow, or the images' "
                      "metadata): a larger job takes longer per step (twice the width and height: about four times)",
                      {"these": "these prompts'"})
@@ -51,8 +65,10 @@ ADVICE_GPU_BUSY = Advice("If the size and batch were the same, check what else u
     "slow-steps", "info", Phase.INFERENCE,
     trigger=f"A sampling bar ({MIN_STEPS}+ steps, done) taking {SLOW_RATIO:.0f}x the median seconds per step, and "
     f"{SLOW_EXTRA_S} s more, of the same sampler (same log, sampling model, place in the prompt and step count; "
-    f"{MIN_GROUP}+ bars): a larger image or batch (ComfyUI logs neither), or a GPU that ran slower.",
-    advice=(ADVICE_SIZE, ADVICE_SYSMEM, ADVICE_GPU_BUSY),
+    f"{MIN_GROUP}+ bars): a larger image or batch (ComfyUI logs neither; where a video wrapper's `Sampling N frames "
+    "... at WxH` line gives every prompt's job, it says whether the job was larger), a step that runs the model "
+    "twice, or a GPU that ran slower.",
+    advice=(ADVICE_SIZE, ADVICE_LARGER_JOB, ADVICE_SYSMEM, ADVICE_GPU_BUSY),
 )
 def _slow_steps(facts: Facts) -> list[Finding]:
     groups: dict[tuple[int, int, int], _Group] = {}
@@ -184,6 +200,40 @@ def _by_model(rough: _Group, models_of: dict[int, str]) -> list[_Group]:
     return list(split.values())
 
 
+@dataclass
+class _Jobs:
+    """The job the slow prompts' video sampler printed and the others' (job_text), and how much larger it is."""
+
+    slow: str
+    usual: str
+    ratio: float
+    source: int
+    line: int
+
+
+def _video_jobs(facts: Facts, group: _Group, picked: list[int]) -> _Jobs | None:
+    """The jobs of the slow prompts and of (up to MAX_COMPARED of) the others, when each printed its video
+    sampler's line and the slow ones share one job and the others another (or the same); else None."""
+    slow_at = set(picked)
+    slow = facts.prompts_by_index(group.prompts[i] for i in picked)
+    usual = facts.prompts_by_index([group.prompts[i] for i in range(len(group.prompts)) if i not in slow_at]
+                                   [:MAX_COMPARED])
+    if not slow or not usual or any(not _sized(p.video) for p in (*slow, *usual)):
+        return None
+    slow_jobs = {(v["frames"], v["width"], v["height"]) for p in slow if (v := p.video)}
+    usual_jobs = {(v["frames"], v["width"], v["height"]) for p in usual if (v := p.video)}
+    if len(slow_jobs) != 1 or len(usual_jobs) != 1:
+        return None
+    first, other = slow[0].video, usual[0].video
+    assert first is not None and other is not None
+    return _Jobs(job_text(first), job_text(other), pixels(first) / pixels(other), slow[0].source,
+                 next((ev.line for ev in facts.prompt_events(EventKind.VIDEO_SAMPLING, slow[0])), slow[0].line))
+
+
+def _sized(video: dict[str, int] | None) -> bool:
+    return bool(video) and all((video or {}).get(k) for k in ("frames", "width", "height"))
+
+
 def _timed_whole(bar: ProgressBar) -> bool:
     return bar.total >= MIN_STEPS and bar.done >= bar.total and bar.elapsed_s >= MIN_ELAPSED_S
 
@@ -206,30 +256,49 @@ def _said(facts: Facts, group: _Group, slow: _Slow, more: list[tuple[_Group, _Sl
                       and "nvidia" in (run.gpu or "").lower())
     steady = len(rates) > 1 and high <= STEADY_RATIO * low
     these = "this prompt" if len(numbers) == 1 else "these prompts"
-    why = (f"{'Prompt' if len(numbers) == 1 else 'Prompts'} {named} took {shown} s per step where {sampler} took "
-           f"{slow.usual:.2f} s per step in the log's {plural(others, 'other prompt')} (the median): {times} as long, "
-           f"{dur(slow.cost)} more in all. ComfyUI logs neither the image size nor the batch, so a larger image or "
-           f"batch in {these} would explain it (twice the width and height is about four times the work per "
-           "step); if they were the same, the GPU ran slower then: memory spilled out of VRAM, another program on "
-           "the GPU, or throttling."
-           + (" They ran at one steady rate, which points to a steady difference such as a larger image rather than "
-              "a passing slowdown." if steady else "")
+    whose = "this prompt's" if len(numbers) == 1 else "these prompts'"
+    jobs = _video_jobs(facts, group, picked)
+    gpu = (" the GPU ran slower then: memory spilled out of VRAM, another program on the GPU, or throttling."
            + (" On Windows, NVIDIA's driver moves what does not fit in VRAM to system RAM (its sysmem fallback) and "
               "goes on several times slower instead of failing." if windows_nvidia else ""))
+    why = (f"{'Prompt' if len(numbers) == 1 else 'Prompts'} {named} took {shown} s per step where {sampler} took "
+           f"{slow.usual:.2f} s per step in the log's {plural(others, 'other prompt')} (the median): {times} as long, "
+           f"{dur(slow.cost)} more in all. ")
+    if jobs is not None and jobs.ratio >= LARGER_JOB:
+        why += (f"The video sampler's own lines show a larger job: {jobs.slow} in {these} "
+                f"({facts.lines_ref(jobs.source, jobs.line)}) against {jobs.usual} in the others, "
+                f"{jobs.ratio:.1f}x the frames × pixels, so each step has at least that much more to do.")
+        advice = [ADVICE_LARGER_JOB(job=jobs.slow, usual=jobs.usual, these=whose)]
+    elif jobs is not None:
+        why += (f"The video sampler's own lines show {'the same job' if jobs.ratio >= SAME_JOB else 'a smaller job'} "
+                f"in {these} ({jobs.slow}, {facts.lines_ref(jobs.source, jobs.line)}) as in the others "
+                f"({jobs.usual}): not a larger job. "
+                + ("A step that runs the model twice (a CFG above 1 where the others used 1, a sampler such as "
+                   f"`heun` or `dpmpp_sde`) would take at most twice as long, not {times}: so" if low / slow.usual
+                   > TWICE else "Either each step did more (a CFG above 1 where the others used 1, or a sampler that "
+                   "runs the model twice a step: up to twice the time), or") + gpu)
+        advice = [ADVICE_SYSMEM() if windows_nvidia else ADVICE_GPU_BUSY()]
+    else:
+        why += (f"The log shows neither the image size nor the batch of {these}: a larger image or batch would "
+                "explain it (twice the width and height is about four times the work per step), and so, up to "
+                "twice the time, would a step that runs the model twice (a CFG above 1 where the others used 1, a "
+                "sampler such as `heun` or `dpmpp_sde`); if size, batch and sampler settings were the same," + gpu
+                + (" They ran at one steady rate, which points to a steady difference such as a larger image rather "
+                   "than a passing slowdown." if steady else ""))
+        advice = [ADVICE_SIZE(these=whose), ADVICE_SYSMEM() if windows_nvidia else ADVICE_GPU_BUSY()]
     if more:
         extra = sum(len(s.picked) for _, s in more)
         why += f" {plural(extra, 'more bar')} of other samplers {'was' if extra == 1 else 'were'} slow the same way."
-    whose = "this prompt's" if len(numbers) == 1 else "these prompts'"
-    advice = [ADVICE_SIZE(these=whose), ADVICE_SYSMEM() if windows_nvidia else ADVICE_GPU_BUSY()]
     evidence = [facts.cite(group.sources[i], group.lines[i],
                            f"{group.steps} steps in {dur(group.per_step[i] * group.steps)}")
                 for i in picked[:MAX_EVIDENCE]]
     cost = slow.cost + sum(s.cost for _, s in more)
     prompts = numbers + [group_.prompts[i] + 1 for group_, s in more for i in s.picked]
+    larger = f": a {jobs.ratio:.1f}x larger job" if jobs is not None and jobs.ratio >= LARGER_JOB else ""
     return finding(
         "slow-steps",
         f"{plural(len(numbers), 'prompt')} sampled {times} slower per step than the same sampler in "
-        f"{plural(others, 'other prompt')}",
+        f"{plural(others, 'other prompt')}{larger}",
         "medium", why, advice, evidence,
         {"usual_s_per_step": round(slow.usual, 3), "slow_s_per_step": [round(r, 3) for r in rates[:20]],
          "prompts": numbers[:50], "steps": group.steps, "model": group.model or None},

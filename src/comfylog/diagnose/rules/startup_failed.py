@@ -12,7 +12,7 @@ from ..evidence import clip, event_line
 from ..facts import Facts
 from ..hints import OWN_WORDS_ADVICE, own_words_advice
 from ..packages import missing_module, package_of
-from ..pytorch import ADVICE_TORCH_API, innermost_caller, torch_api_advice
+from ..pytorch import ADVICE_TORCH_API, caller_owner, innermost_caller, torch_api_advice
 
 #: Paths of Python installations that are not the one ComfyUI's portable build ships.
 STORE_PYTHON = "\\windowsapps\\"
@@ -62,11 +62,16 @@ class Cause:
 
 
 def _finding(facts: Facts, runs: list[Run]) -> Finding:
-    tracebacks = [ev for run in runs for ev in facts.run_events(EventKind.TRACEBACK, run)]
+    # a prestartup script's traceback is not start-up failing: ComfyUI starts on past it (prestartup-failed says it)
+    prestartup = facts.prestartup_tracebacks()
+    tracebacks = [ev for run in runs for ev in facts.run_events(EventKind.TRACEBACK, run)
+                  if (ev.source, ev.line) not in prestartup]
+    passed = [prestartup[(ev.source, ev.line)][1] for run in runs for ev in facts.run_events(EventKind.TRACEBACK, run)
+              if (ev.source, ev.line) in prestartup]
     pythons = [ev for run in runs for ev in facts.run_events(EventKind.RUN_SETTING, run)
                if ev.fields.get("python_executable")]  # Manager's ``** Python executable:``
     python = str(pythons[-1].fields["python_executable"]) if pythons else None
-    cause = _cause(facts, runs, tracebacks, python)
+    cause = _cause(facts, runs, tracebacks, python, passed)
     if pythons and any(e.line == pythons[-1].line for e in cause.evidence) is False and "torch" in cause.what:
         cause.evidence.append(facts.cite_event(pythons[-1]))
     for ev in (ev for run in runs for ev in facts.run_events(EventKind.TORCH_NOT_INSTALLED, run)):
@@ -90,7 +95,8 @@ def _finding(facts: Facts, runs: list[Run]) -> Finding:
         {"start_ups": len(runs), "python": python}, 0.0, ())
 
 
-def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str | None) -> Cause:
+def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str | None, passed: list[Event]) -> Cause:
+    """The cause the log shows; ``passed`` are prestartup scripts' tracebacks, which ComfyUI starts on past."""
     ended = [ev for ev in tracebacks if ev.fields.get("exception_type")]
     torch = [ev for ev in ended if ev.fields.get("exception_type") == "ModuleNotFoundError"
              and "'torch'" in str(ev.fields.get("message", ""))]
@@ -129,7 +135,8 @@ def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str |
         advice = [own_words] if own_words is not None else []
         node = str(chosen.fields["custom_node"]) if chosen.fields.get("custom_node") else None
         frame = innermost_caller([str(f) for f in chosen.fields.get("frames", [])])
-        torch_api = torch_api_advice(_error(chosen), facts.run_at(chosen.source, chosen.line), node, frame)
+        torch_api = torch_api_advice(_error(chosen), facts.run_at(chosen.source, chosen.line), node, frame,
+                                     caller_owner(chosen.fields))
         advice.append(torch_api or ADVICE_FIX_ERROR(error=clip(_error(chosen), 100),
                                                     where=f", {where_raised}" if where_raised else ""))
         for ev in others[-2:]:  # a module missing beside the cause (the RunPod handler's own imports)
@@ -154,8 +161,13 @@ def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str |
     what = ("ComfyUI started again with no error before it: the process was killed without a chance to log "
             "(the OOM killer, a memory limit, a failing health check)" if end == "restart"
             else f"the log ends during start-up ({facts.lines_ref(last.source, last.last_line)}) with no error")
+    told = what[0].upper() + what[1:] + "."
+    if passed:  # the traceback a reader sees is not the cause: say why it is left out
+        tb = passed[-1]
+        told += (f" The traceback at {facts.lines_ref(tb.source, tb.line)} (`{clip(_error(tb), 100)}`) is a custom "
+                 "node's prestartup script's, which ComfyUI starts on past (the prestartup-failed finding).")
     return Cause("no error in the log" if end != "restart" else "restarted without an error",
-                 what[0].upper() + what[1:] + ".", [ADVICE_CAPTURE(what=f"{what.split(':', 1)[0]}")],
+                 told, [ADVICE_CAPTURE(what=f"{what.split(':', 1)[0]}")],
                  [facts.cite(last.source, last.last_line, "the last line")], "low")
 
 
@@ -167,10 +179,15 @@ def _error(ev: Event) -> str:
 
 def _main_py(ev: Event) -> str:
     """Where a traceback that began in main.py failed: main.py itself, or a file it imported
-    (``generic.py:<module>``: the error is raised there, not in ComfyUI's code)."""
+    (``generic.py:<module>``: the error is raised there, not in ComfyUI's code), named with its library
+    when the frame's path shows one (043: `transformers`)."""
     frame = innermost_caller([str(f) for f in ev.fields.get("frames", [])])
     failed = frame.split(":", 1)[0] if frame else None
-    return f"`{failed}`, imported by ComfyUI's main.py" if failed and failed != "main.py" else "ComfyUI's main.py"
+    if not failed or failed == "main.py":
+        return "ComfyUI's main.py"
+    library = caller_owner(ev.fields)
+    return f"`{failed}` of the library `{library}`, imported by ComfyUI's main.py" if library else \
+        f"`{failed}`, imported by ComfyUI's main.py"
 
 
 def _origin(ev: Event) -> str:
