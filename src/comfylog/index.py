@@ -226,6 +226,20 @@ class MainBar:
         return text + (f" (+{self.sampling_bars - 1})" if self.sampling_bars > 1 else "")
 
 
+def main_bar_of(sampling_bars: list[ProgressBar]) -> MainBar | None:
+    """The main bar of a prompt's sampling bars (for a reader that has its bars already)."""
+    if not sampling_bars:
+        return None
+    return MainBar(max(sampling_bars, key=lambda b: b.elapsed_s), len(sampling_bars))
+
+
+def main_bar_text_of(main: MainBar | None) -> tuple[str, str]:
+    """(steps, rate) of a main sampling bar as tables show them; dashes for none."""
+    if main is None:
+        return "—", "—"
+    return main.steps_text, main.bar.rate_text or "—"
+
+
 #: A test run on every prompt in the index's one pass: ``visit(position, prompt)``.
 Visitor = Callable[[int, Prompt], None]
 
@@ -358,17 +372,11 @@ class ReportIndex:
         return [b for b in self.bars_of(prompt) if b.is_sampling]
 
     def main_bar(self, prompt: Prompt) -> MainBar | None:
-        bars = self.sampling_bars(prompt)
-        if not bars:
-            return None
-        return MainBar(max(bars, key=lambda b: b.elapsed_s), len(bars))
+        return main_bar_of(self.sampling_bars(prompt))
 
     def main_bar_text(self, prompt: Prompt) -> tuple[str, str]:
         """(steps, rate) of the prompt's main sampling bar as tables show them; dashes when it has none."""
-        main = self.main_bar(prompt)
-        if main is None:
-            return "—", "—"
-        return main.steps_text, main.bar.rate_text or "—"
+        return main_bar_text_of(self.main_bar(prompt))
 
     # ---- notable events
     def between(self, kind: EventKind, source: int, first: int, last: int) -> list[Event]:

@@ -33,11 +33,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, MutableSequen
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from itertools import islice
+from json.encoder import encode_basestring
 from typing import Any, TextIO
 
 from ..events import Event as LogEvent
 from ..events import EventKind
-from ..index import ReportIndex, evidence_in_line_order, index_of
+from ..index import ReportIndex, evidence_in_line_order, index_of, main_bar_of, main_bar_text_of
 from ..model import PHASES, ErrorRecord, Finding, Load, ProgressBar, Prompt, Report, Run, span_kind
 from ..read.redact import Redactor
 from ..text import basename, clip, clock, fmt_s, is_time_only, plural, when
@@ -50,13 +52,47 @@ MAX_EVIDENCE = 25
 #: Threads of a process, in display order (``tid`` = order * LANES_PER_TRACK + lane).
 TRACKS = ("run", "prompts", "model loads", "progress bars", "events")
 LANES_PER_TRACK = 100
+#: The ``tid`` of each track's first lane.
+_TRACK_TIDS = {track: order * LANES_PER_TRACK + 1 for order, track in enumerate(TRACKS)}
 #: Name of the step-rate counter (a track per process in Perfetto).
 RATE_COUNTER = "step rate"
 #: Websocket lines shown as instants, with their names.
 WEBSOCKET_INSTANTS = ((EventKind.WS_TIMEOUT, "websocket receive timed out"),
                       (EventKind.WS_RECONNECT, "websocket reconnect"))
 
-Event = dict[str, Any]
+#: A trace event as the JSON text it is written as, in pieces: ``head``, ``ts``, ``mid``, ``pid``, ``tail``
+#: (``head + ts + mid + pid + tail``; ``head + pid + tail`` for metadata, whose ``ts`` is None), so that a
+#: fleet's ``write_trace`` can move the times and renumber the processes without decoding an event. The
+#: text is made as each record is laid out: json's encoder, called per event on a dict, cost a third of
+#: the export (5 µs an event, 700,000 events per 256 MB of log).
+Event = tuple[str, int | None, str, int, str]
+
+#: A string as json writes it with ensure_ascii=False (the C function its encoder calls).
+_str = encode_basestring
+
+
+def _opt_str(value: str | None) -> str:
+    return "null" if value is None else _str(value)
+
+
+def _num(value: float | None) -> str:
+    """A number or None as json writes it: ``repr``, ``null``; ``NaN`` and ``Infinity`` (and anything else) by json."""
+    if value is None:
+        return "null"
+    kind = type(value)
+    if kind is float:
+        text = float.__repr__(value)
+        if text[-1] not in "nf":  # nan, inf: json spells them NaN, Infinity
+            return text
+    elif kind is int:
+        return int.__repr__(value)
+    return _ENCODE(value)
+
+
+def _metadata(name: str, pid: int, args: dict[str, Any], tid: int | None = None) -> Event:
+    """A metadata event (no time): a process's or a thread's name or order."""
+    tail = "" if tid is None else f', "tid": {tid}'
+    return f'{{"ph": "M", "name": {_str(name)}, "pid": ', None, "", pid, f'{tail}, "args": {_ENCODE(args)}}}'
 
 
 def _clip(text: str) -> str:
@@ -74,7 +110,8 @@ class _Slice:
     end: int
     name: str
     cat: str
-    args: dict[str, Any] = field(default_factory=dict)
+    #: its ``args`` as JSON text (``_args``)
+    args: str = "{}"
     children: list[_Slice] = field(default_factory=list)
 
     def __reduce__(self) -> tuple[type[_Slice], tuple[Any, ...]]:
@@ -88,7 +125,8 @@ class _Instant:
     at: int
     name: str
     cat: str
-    args: dict[str, Any]
+    #: its ``args`` as JSON text
+    args: str
 
     def __reduce__(self) -> tuple[type[_Instant], tuple[Any, ...]]:
         return _Instant, (self.at, self.name, self.cat, self.args)
@@ -158,8 +196,8 @@ class _Process:
         pid = self.pid
         if not self._named:
             self._named = True
-            yield {"ph": "M", "name": "process_name", "pid": pid, "args": {"name": self.name}}
-            yield {"ph": "M", "name": "process_sort_index", "pid": pid, "args": {"sort_index": self.sort_index}}
+            yield _metadata("process_name", pid, {"name": self.name})
+            yield _metadata("process_sort_index", pid, {"sort_index": self.sort_index})
         for track in TRACKS:
             slices = self.slices.pop(track, None)
             if slices is None:
@@ -173,8 +211,8 @@ class _Process:
             for i in instants.drain():
                 tid, named = self._lane("events", i.at, i.at)
                 yield from named
-                yield {"ph": "i", "s": "t", "name": i.name, "cat": i.cat, "ts": i.at, "pid": pid, "tid": tid,
-                       "args": i.args}
+                yield (f'{{"ph": "i", "s": "t", "name": {_str(i.name)}, "cat": {_str(i.cat)}, "ts": ', i.at,
+                       ', "pid": ', pid, f', "tid": {tid}, "args": {i.args}}}')
 
     def add_slice(self, track: str, s: _Slice) -> None:
         slices = self.slices.get(track)
@@ -196,24 +234,28 @@ class _Process:
         """The thread of the first lane of ``track`` free at ``start`` (now busy to ``end``), with the
         metadata that names it if it is a new lane."""
         ends = self._lane_ends[track]
-        lane = next((n for n, last in enumerate(ends) if last <= start), len(ends))
-        tid = TRACKS.index(track) * LANES_PER_TRACK + lane + 1
-        if lane < len(ends):
-            ends[lane] = end
-            return tid, ()
+        base = _TRACK_TIDS[track]
+        for lane, last in enumerate(ends):
+            if last <= start:
+                ends[lane] = end
+                return base + lane, ()
+        lane = len(ends)
         ends.append(end)
+        tid = base + lane
         return tid, _thread_names(self.pid, tid, track if lane == 0 else f"{track} ({lane + 1})")
 
     def finish(self) -> Iterator[Event]:
         """What is left once the whole report is laid out: its last instants, labels, the step rate."""
         yield from self.flush()
         if self.labels:
-            yield {"ph": "M", "name": "process_labels", "pid": self.pid, "args": {"labels": ", ".join(self.labels)}}
+            yield _metadata("process_labels", self.pid, {"labels": ", ".join(self.labels)})
         yield from self._rate_counter()
 
     def _rate_counter(self) -> Iterator[Event]:
         """The step rate as a step function: a bar's rate while it runs (the latest started), 0 between."""
         points = self.rates.of(self.pid)
+        pid = self.pid
+        head = f'{{"ph": "C", "name": {_str(RATE_COUNTER)}, "ts": '
         active: list[int] = []
         rates: dict[int, float] = {}  # of the active bars
         last: float | None = None
@@ -233,25 +275,29 @@ class _Process:
             if last is not None and last == value:
                 continue
             last = value
-            yield {"ph": "C", "name": RATE_COUNTER, "ts": at, "pid": self.pid, "args": {"it/s": value}}
+            yield head, at, ', "pid": ', pid, f', "args": {{"it/s": {_num(value)}}}}}'
 
 
 def _thread_names(pid: int, tid: int, name: str) -> tuple[Event, Event]:
-    return ({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": name}},
-            {"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid, "args": {"sort_index": tid}})
+    return (_metadata("thread_name", pid, {"name": name}, tid),
+            _metadata("thread_sort_index", pid, {"sort_index": tid}, tid))
 
 
 def _slice_events(top: _Slice, pid: int, tid: int) -> list[Event]:
     """A slice and its children (nested, clipped to it and to each other), as complete events."""
-    out: list[Event] = []
+    if not top.children:
+        return [(f'{{"ph": "X", "name": {_str(top.name)}, "cat": {_str(top.cat)}, "ts": ', top.start,
+                 f', "dur": {top.end - top.start}, "pid": ', pid, f', "tid": {tid}, "args": {top.args}}}')]
+    out: list[_Slice] = []
     stack = [top]
     while stack:
         s = stack.pop()
-        out.append({"ph": "X", "name": s.name, "cat": s.cat, "ts": s.start, "dur": s.end - s.start, "pid": pid,
-                    "tid": tid, "args": s.args})
+        out.append(s)  # its start and end are final: only its children are clipped from here
+        if not s.children:
+            continue
         cursor = s.start
         kept: list[_Slice] = []
-        for child in sorted(s.children, key=lambda c: (c.start, -c.end)):
+        for child in sorted(s.children, key=_slice_order):
             child.start = min(max(child.start, cursor), s.end)
             child.end = min(max(child.end, child.start), s.end)
             if child.end == child.start and child.start >= s.end and s.end > s.start:
@@ -259,8 +305,10 @@ def _slice_events(top: _Slice, pid: int, tid: int) -> list[Event]:
             kept.append(child)
             cursor = child.end
         stack += reversed(kept)
-    out.sort(key=lambda e: (e["ts"], -e["dur"]))
-    return out
+    out.sort(key=_slice_order)  # by time, a longer one first: (ts, -dur)
+    after = f', "tid": {tid}, "args": '
+    return [(f'{{"ph": "X", "name": {_str(s.name)}, "cat": {_str(s.cat)}, "ts": ', s.start,
+             f', "dur": {s.end - s.start}, "pid": ', pid, f'{after}{s.args}}}') for s in out]
 
 
 class _Clock:
@@ -340,7 +388,8 @@ class _EventsOnDisk:
         try:
             with open(self.path, encoding="ascii") as lines:
                 for line in lines:
-                    yield json.loads(line)
+                    head, ts, mid, pid, tail = json.loads(line)
+                    yield head, ts, mid, pid, tail
         finally:
             self._remover()
 
@@ -492,6 +541,7 @@ class _Layout:
         self.run_websocket: dict[int, list[tuple[str, LogEvent]]] = defaultdict(list)
         self.run_clock: dict[int, str] = {}
         self.first_run_start: int | None = None
+        self._sources_json: dict[int, str] = {}
 
     # ---- where lines are
     def anchor(self, source: int, line: int, at: int) -> None:
@@ -588,18 +638,18 @@ class _Layout:
                                 "versions": run.versions(), "started": when(run.started_at),
                                 "first_line": run.first_line, "last_line": run.last_line,
                                 "source": self._source_name(run.source), "clock": kind}
-        top = _Slice(start, end, f"run {run.index + 1}", "run", args)
+        top = _Slice(start, end, f"run {run.index + 1}", "run", _ENCODE(args))
         if ready is not None and ready > start:
-            top.children.append(_Slice(start, ready, "start-up", "startup", {"seconds": _secs(ready - start)}))
+            top.children.append(_Slice(start, ready, "start-up", "startup", _seconds_args(_secs(ready - start))))
         if start_at is not None:
             for first, last in run.install_spans:
                 a, b = self._at(first), self._at(last)
                 if a is not None and b is not None and b > a:
-                    top.children.append(_Slice(a, b, "installing", "install", {"seconds": _secs(b - a)}))
+                    top.children.append(_Slice(a, b, "installing", "install", _seconds_args(_secs(b - a))))
         process.add_slice("run", top)
         if run.restart:
-            process.add_instant(_Instant(start, "restart", "restart", {
-                "what": "ComfyUI started again", "line": run.first_line, "source": self._source_name(run.source)}))
+            process.add_instant(_Instant(start, "restart", "restart", _ENCODE({
+                "what": "ComfyUI started again", "line": run.first_line, "source": self._source_name(run.source)})))
         self.cursor = max(self.cursor, end)
         if self.first_run_start is None:
             self.first_run_start = start
@@ -608,9 +658,10 @@ class _Layout:
     # ---- prompts
     def add_prompt(self, process: _Process, prompt: Prompt, cursor: int, clocked: bool) -> int:
         """Place one prompt (from its spans, or estimated after ``cursor``); return where the next may start."""
-        args = self._prompt_args(prompt)
+        bars = self.index.bars_of(prompt)  # read once: its main bar's steps, then its bars' slices
         name = f"prompt {prompt.index + 1}"
         if prompt.spans and clocked:
+            args = self._prompt_args(prompt, bars, "}")
             bounds = [self.clock.us(prompt.spans[0].start), self.clock.us(prompt.spans[-1].end)]
             bounds += [at for at in (self._at(prompt.started_at), self._at(prompt.ended_at)) if at is not None]
             top = _Slice(min(bounds), max(bounds), name, "prompt", args)
@@ -618,52 +669,60 @@ class _Layout:
                 a, b = self.clock.us(span.start), self.clock.us(span.end)
                 kind = span_kind(prompt, span)
                 top.children.append(_Slice(a, b, "not timed" if kind == "untimed" else kind, "phase",
-                                           {"seconds": _secs(b - a)}))
-            self._timed_records(process, prompt, [(c.start, c.end) for c in top.children if c.name == "load"])
+                                           _seconds_args(_secs(b - a))))
+            self._timed_records(process, prompt, bars, [(c.start, c.end) for c in top.children if c.name == "load"])
         else:
-            args["estimated"] = "no timed spans: phases laid out back to back from the durations the log prints"
+            args = self._prompt_args(prompt, bars, _ESTIMATED_PROMPT)
             anchor = self._at(prompt.started_at or prompt.got_at) if clocked else None
             top = _Slice(max(cursor, anchor or cursor), 0, name, "prompt", args)
             at = top.start
             blocks: dict[str, tuple[int, int]] = {}
-            for phase in PHASES:
-                seconds = _seconds(getattr(prompt.phases, phase.value, None))
+            phases = prompt.phases
+            for phase in _PHASE_NAMES:
+                seconds = _seconds(getattr(phases, phase, None))
                 if seconds is None or seconds <= 0:
                     continue
-                blocks[phase.value] = (at, at + _us(seconds))
-                top.children.append(_Slice(at, at + _us(seconds), phase.value, "phase",
-                                           {"seconds": round(seconds, 3), "estimated": True}))
+                blocks[phase] = (at, at + _us(seconds))
+                top.children.append(_Slice(at, at + _us(seconds), phase, "phase",
+                                           f'{{"seconds": {_num(round(seconds, 3))}, "estimated": true}}'))
                 at += _us(seconds)
             total = _seconds(prompt.total_s)
             if total is not None and top.start + _us(total) > at:
                 if top.children:  # phases that could not be timed (None)
-                    top.children.append(_Slice(at, top.start + _us(total), "not timed", "phase", {"estimated": True}))
+                    top.children.append(_Slice(at, top.start + _us(total), "not timed", "phase",
+                                               '{"estimated": true}'))
                 at = top.start + _us(total)
             top.end = at
-            self._estimated_records(process, prompt, top, blocks)
+            self._estimated_records(process, prompt, bars, top, blocks)
         if top.end > top.start:
             process.add_slice("prompts", top)
             if prompt.status == "unfinished":
-                process.add_instant(_Instant(top.end, f"{name} did not finish", "unfinished", {
+                process.add_instant(_Instant(top.end, f"{name} did not finish", "unfinished", _ENCODE({
                     "what": "the log ends, or ComfyUI starts again, before the prompt finished",
-                    "last_line": prompt.last_line, "source": self._source_name(prompt.source)}))
+                    "last_line": prompt.last_line, "source": self._source_name(prompt.source)})))
         else:
             process.add_instant(_Instant(top.start, f"{name} ({prompt.status})", "prompt", args))
         self.anchor(prompt.source, prompt.line, top.start)
         self.anchor(prompt.source, prompt.last_line or prompt.line, top.end)
         return top.end
 
-    def _prompt_args(self, prompt: Prompt) -> dict[str, Any]:
-        steps, rate = self.index.main_bar_text(prompt)
-        phases = {p.value: _seconds(getattr(prompt.phases, p.value, None)) for p in PHASES}
-        return {"status": prompt.status, "received": clock(prompt.got_at) if prompt.received else "(before log)",
-                "total": fmt_s(prompt.total_s, prompt.estimated), "total_s": prompt.total_s, "phases_s": phases,
-                "not_timed": prompt.not_timed, "steps": steps, "rate": rate, "line": prompt.line,
-                "last_line": prompt.last_line,
-                "source": self._source_name(prompt.source)}
+    def _prompt_args(self, prompt: Prompt, bars: list[ProgressBar], end: str) -> str:
+        """The prompt's ``args`` as JSON text, ``end`` closing it (``}``, or the estimate's note and ``}``):
+        status, times, phases, why some are not timed, its main bar's steps and rate, its lines."""
+        steps, rate = main_bar_text_of(main_bar_of([b for b in bars if b.is_sampling]))
+        phases = prompt.phases
+        load, inference, wait, other = (_num(_seconds(getattr(phases, name, None))) for name in _PHASE_NAMES)
+        received = clock(prompt.got_at) if prompt.received else "(before log)"
+        return (f'{{"status": {_str(prompt.status)}, "received": {_str(received)}, '
+                f'"total": {_str(fmt_s(prompt.total_s, prompt.estimated))}, "total_s": {_num(prompt.total_s)}, '
+                f'"phases_s": {{"load": {load}, "inference": {inference}, "wait": {wait}, "other": {other}}}, '
+                f'"not_timed": {_not_timed(prompt.not_timed)}, "steps": {_str(steps)}, "rate": {_str(rate)}, '
+                f'"line": {_num(prompt.line)}, "last_line": {_num(prompt.last_line)}, '
+                f'"source": {self._source_json(prompt.source)}{end}')
 
     # ---- loads and bars
-    def _timed_records(self, process: _Process, prompt: Prompt, load_spans: list[tuple[int, int]]) -> None:
+    def _timed_records(self, process: _Process, prompt: Prompt, bars: list[ProgressBar],
+                       load_spans: list[tuple[int, int]]) -> None:
         """Loads from their ``Requested to load`` line to the end of their load phase (or the next load)."""
         loads = [(load, at) for load in self.index.loads_of(prompt) if (at := self._at(load.ts)) is not None]
         requests = [(ev.line, at) for ev in self.index.prompt_events(EventKind.LOAD_REQUESTED, prompt)
@@ -679,35 +738,35 @@ class _Layout:
             if i + 1 < len(loads):
                 end = max(at, min(end, starts[i + 1]))
             process.add_slice("model loads", _Slice(starts[i], end, _load_name(load), "load",
-                                                        self._load_args(load)))
+                                                        self._load_args(load, "}")))
             self.anchor(load.source, load.line, at)
-        for bar in self.index.bars_of(prompt):
+        for bar in bars:
             a, b = self._at(bar.start), self._at(bar.end)
             if a is not None and b is not None:
                 self._bar(process, bar, a, max(a, b), estimated=False)
 
-    def _estimated_records(self, process: _Process, prompt: Prompt, top: _Slice,
+    def _estimated_records(self, process: _Process, prompt: Prompt, bars: list[ProgressBar], top: _Slice,
                            blocks: dict[str, tuple[int, int]]) -> None:
         """Loads as instants where the prompt's load time begins; sampling bars in its inference time."""
         start, _end = blocks.get("load", (top.start, top.start))
         for load in self.index.loads_of(prompt):
-            args = {**self._load_args(load), "estimated": "the log gives no time for this load"}
-            process.add_instant(_Instant(start, _load_name(load), "load", args))
+            process.add_instant(_Instant(start, _load_name(load), "load", self._load_args(load, _ESTIMATED_LOAD)))
             self.anchor(load.source, load.line, start)
         at, stop = blocks.get("inference", (top.start, top.end))
-        for bar in self.index.sampling_bars(prompt):
+        for bar in bars:
+            if not bar.is_sampling:
+                continue
             b = min(stop, at + _us(bar.elapsed_s))
             self._bar(process, bar, at, b, estimated=True)
             at = b
 
     def _bar(self, process: _Process, bar: ProgressBar, a: int, b: int, estimated: bool) -> None:
-        args: dict[str, Any] = {"steps": f"{bar.done:g}/{bar.total:g}", "rate": bar.rate_text,
-                                "elapsed_s": bar.elapsed_s, "line": bar.line, "source": self._source_name(bar.source)}
-        if bar.label:
-            args["label"] = _clip(bar.label)
-        if estimated:
-            args["estimated"] = "placed from tqdm's elapsed time"
-        name = f"{bar.kind.value} {bar.done:g}/{bar.total:g}"
+        steps = f"{bar.done:g}/{bar.total:g}"
+        label = f', "label": {_str(_clip(bar.label))}' if bar.label else ""
+        args = (f'{{"steps": {_str(steps)}, "rate": {_opt_str(bar.rate_text)}, "elapsed_s": {_num(bar.elapsed_s)}, '
+                f'"line": {_num(bar.line)}, "source": {self._source_json(bar.source)}{label}'
+                f'{_ESTIMATED_BAR if estimated else "}"}')
+        name = f"{bar.kind._value_} {steps}"
         process.add_slice("progress bars", _Slice(a, b, name, "bar", args))
         per_step = bar.seconds_per_step
         if per_step and bar.is_sampling and b > a:
@@ -715,18 +774,20 @@ class _Layout:
         self.anchor(bar.source, bar.line, a)
         self.anchor(bar.source, bar.end_line, b)
 
-    def _load_args(self, load: Load) -> dict[str, Any]:
-        return {"model": load.model, "kind": load.kind, "loaded_mb": load.loaded_mb, "usable_mb": load.usable_mb,
-                "line": load.line, "source": self._source_name(load.source)}
+    def _load_args(self, load: Load, end: str) -> str:
+        """A load's ``args`` as JSON text, ``end`` closing it."""
+        return (f'{{"model": {_opt_str(load.model)}, "kind": {_str(load.kind)}, "loaded_mb": {_num(load.loaded_mb)}, '
+                f'"usable_mb": {_num(load.usable_mb)}, "line": {_num(load.line)}, '
+                f'"source": {self._source_json(load.source)}{end}')
 
     # ---- instants
     def _error_instant(self, error: ErrorRecord) -> _Instant:
-        return _Instant(0, error.kind, "error", {
+        return _Instant(0, error.kind, "error", _ENCODE({
             "message": _clip(error.message), "prompt": None if error.prompt is None else error.prompt + 1,
-            "line": error.line, "source": self._source_name(error.source)})
+            "line": error.line, "source": self._source_name(error.source)}))
 
     def _websocket_instant(self, what: str, ev: LogEvent) -> _Instant:
-        return _Instant(0, what, "websocket", {"line": ev.line, "source": self._source_name(ev.source)})
+        return _Instant(0, what, "websocket", _ENCODE({"line": ev.line, "source": self._source_name(ev.source)}))
 
     def add_run_instants(self, process: _Process, run: Run) -> None:
         """The run's errors and websocket lines that have a time, at that time."""
@@ -765,10 +826,10 @@ class _Layout:
         more = max(finding.evidence_total, len(finding.evidence)) - len(lines)
         if more > 0:
             lines.append(f"… {plural(more, 'more line')}")
-        instant = _Instant(0, f"finding: {finding.id}", "finding", {
+        instant = _Instant(0, f"finding: {finding.id}", "finding", _ENCODE({
             "title": finding.title, "severity": finding.severity, "confidence": finding.confidence,
             "explains": fmt_s(finding.cost_s) if finding.cost_s else None, "why": finding.why,
-            "advice": list(finding.advice), "evidence": lines})
+            "advice": list(finding.advice), "evidence": lines}))
         if finding.evidence:
             self.waiting[finding.evidence[0].source][finding.evidence[0].line].append((process, instant))
         else:
@@ -777,6 +838,43 @@ class _Layout:
     def _source_name(self, source: int) -> str:
         sources = self.report.sources
         return sources[source].name if 0 <= source < len(sources) else str(source)
+
+    def _source_json(self, source: int) -> str:
+        """``_source_name`` as JSON text, encoded once per source."""
+        text = self._sources_json.get(source)
+        if text is None:
+            text = self._sources_json[source] = _str(self._source_name(source))
+        return text
+
+
+#: The phases' names, in PHASES's order (an enum's ``value`` is a descriptor: slow on every prompt).
+_PHASE_NAMES = tuple(phase._value_ for phase in PHASES)
+#: The closing notes of estimated records' ``args`` (JSON text), and a bar's label's key.
+_ESTIMATED_PROMPT = ', "estimated": ' + _str("no timed spans: phases laid out back to back from the durations "
+                                              "the log prints") + "}"
+_ESTIMATED_LOAD = ', "estimated": ' + _str("the log gives no time for this load") + "}"
+_ESTIMATED_BAR = ', "estimated": ' + _str("placed from tqdm's elapsed time") + "}"
+
+
+def _seconds_args(seconds: float) -> str:
+    return f'{{"seconds": {_num(seconds)}}}'
+
+
+#: ``not_timed`` as JSON text by its items: a log has a few combinations of phases and reasons.
+_NOT_TIMED_TEXT: dict[tuple[tuple[str, str], ...], str] = {}
+
+
+def _not_timed(reasons: dict[str, str] | None) -> str:
+    """A prompt's ``not_timed`` as JSON text, each combination encoded once."""
+    if reasons is None:
+        return "null"
+    key = tuple(reasons.items())
+    text = _NOT_TIMED_TEXT.get(key)
+    if text is None:
+        text = _ENCODE(reasons)
+        if len(_NOT_TIMED_TEXT) < 256:
+            _NOT_TIMED_TEXT[key] = text
+    return text
 
 
 def _load_name(load: Load) -> str:
@@ -795,6 +893,8 @@ def log_trace(path: str, redactor: Redactor | None = None) -> TracePart:
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 _ENCODE_ASCII = json.JSONEncoder().encode
+#: Events joined and written at once by ``write_trace``.
+WRITE_BATCH = 1024
 
 
 def write_trace(parts: Sequence[TracePart], out: TextIO) -> None:
@@ -802,16 +902,17 @@ def write_trace(parts: Sequence[TracePart], out: TextIO) -> None:
     dated = [part.origin for part in parts if part.origin is not None]
     base = min(dated) if dated else None
     out.write('{"traceEvents": [\n')
-    first = True
+    separator = ""
     pid_offset = 0
     for part in parts:
         shift = round((part.origin - base).total_seconds() * 1_000_000) if part.origin and base else 0
-        for event in part.events:
-            event = {**event, "pid": event["pid"] + pid_offset}
-            if event["ph"] != "M":
-                event["ts"] += shift
-            out.write(("" if first else ",\n") + _ENCODE(event))
-            first = False
+        events = iter(part.events)
+        # written WRITE_BATCH events at a time: one write, one join
+        while batch := list(islice(events, WRITE_BATCH)):
+            out.write(separator + ",\n".join([
+                f"{head}{pid + pid_offset}{tail}" if ts is None else f"{head}{ts + shift}{mid}{pid + pid_offset}{tail}"
+                for head, ts, mid, pid, tail in batch]))
+            separator = ",\n"
         pid_offset += part.processes
     other = {
         "generator": f"comfylog {__version__}",
