@@ -35,6 +35,7 @@ from datetime import datetime
 from functools import partial
 from itertools import islice
 from json.encoder import encode_basestring
+from operator import attrgetter, itemgetter
 from typing import Any, TextIO
 
 from ..events import Event as LogEvent
@@ -42,7 +43,8 @@ from ..events import EventKind
 from ..index import ReportIndex, evidence_in_line_order, index_of, main_bar_of, main_bar_text_of
 from ..model import PHASES, ErrorRecord, Finding, Load, ProgressBar, Prompt, Report, Run, span_kind
 from ..read.redact import Redactor
-from ..text import basename, clip, clock, fmt_s, is_time_only, plural, when
+from ..spool import walk
+from ..text import TIME_ONLY_BASE, basename, clip, clock, fmt_s, is_time_only, plural, when
 from ..version import __version__
 from .external_sort import ExternalSort
 
@@ -89,10 +91,11 @@ def _num(value: float | None) -> str:
     return _ENCODE(value)
 
 
-def _metadata(name: str, pid: int, args: dict[str, Any], tid: int | None = None) -> Event:
-    """A metadata event (no time): a process's or a thread's name or order."""
+def _metadata(name: str, pid: int, key: str, value: str | int, tid: int | None = None) -> Event:
+    """A metadata event (no time): a process's or a thread's name or order, its one argument ``key``."""
     tail = "" if tid is None else f', "tid": {tid}'
-    return f'{{"ph": "M", "name": {_str(name)}, "pid": ', None, "", pid, f'{tail}, "args": {_ENCODE(args)}}}'
+    text = _str(value) if isinstance(value, str) else _num(value)
+    return f'{{"ph": "M", "name": {_str(name)}, "pid": ', None, "", pid, f'{tail}, "args": {{{_str(key)}: {text}}}}}'
 
 
 def _clip(text: str) -> str:
@@ -104,7 +107,7 @@ def _seconds(value: object) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Slice:
     start: int
     end: int
@@ -120,7 +123,7 @@ class _Slice:
         return _Slice, (self.start, self.end, self.name, self.cat, self.args, self.children)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Instant:
     at: int
     name: str
@@ -137,8 +140,9 @@ def _slice_order(s: _Slice) -> tuple[int, int]:
     return s.start, -s.end
 
 
-def _instant_time(i: _Instant) -> int:
-    return i.at
+#: An instant as its process keeps it until written: (µs, name, cat, args as JSON text); a tuple pickles
+#: in C where a long run's instants wait on disk (external_sort.py).
+_Placed = tuple[int, str, str, str]
 
 
 class _StepRates:
@@ -183,7 +187,7 @@ class _Process:
         #: Per track, the slices and the instants gathered since the last flush, sorted as they come, on disk past
         #: external_sort.HOLD: one run of 20,000 prompts is laid out whole before it is written.
         self.slices: dict[str, ExternalSort[_Slice]] = {}
-        self.instants: ExternalSort[_Instant] | None = None
+        self.instants: ExternalSort[_Placed] | None = None
         self.rates = rates
         self.rate_bars = 0
         self._named = False
@@ -196,8 +200,8 @@ class _Process:
         pid = self.pid
         if not self._named:
             self._named = True
-            yield _metadata("process_name", pid, {"name": self.name})
-            yield _metadata("process_sort_index", pid, {"sort_index": self.sort_index})
+            yield _metadata("process_name", pid, "name", self.name)
+            yield _metadata("process_sort_index", pid, "sort_index", self.sort_index)
         for track in TRACKS:
             slices = self.slices.pop(track, None)
             if slices is None:
@@ -208,11 +212,11 @@ class _Process:
                 yield from _slice_events(s, pid, tid)
         if self.instants is not None:
             instants, self.instants = self.instants, None
-            for i in instants.drain():
-                tid, named = self._lane("events", i.at, i.at)
+            for at, name, cat, args in instants.drain():
+                tid, named = self._lane("events", at, at)
                 yield from named
-                yield (f'{{"ph": "i", "s": "t", "name": {_str(i.name)}, "cat": {_str(i.cat)}, "ts": ', i.at,
-                       ', "pid": ', pid, f', "tid": {tid}, "args": {i.args}}}')
+                yield (f'{{"ph": "i", "s": "t", "name": {_str(name)}, "cat": {_str(cat)}, "ts": ', at,
+                       ', "pid": ', pid, f', "tid": {tid}, "args": {args}}}')
 
     def add_slice(self, track: str, s: _Slice) -> None:
         slices = self.slices.get(track)
@@ -221,9 +225,14 @@ class _Process:
         slices.append(s)
 
     def add_instant(self, instant: _Instant) -> None:
-        if self.instants is None:
-            self.instants = ExternalSort(_instant_time)
-        self.instants.append(instant)
+        self.add_instant_at(instant.at, instant.name, instant.cat, instant.args)
+
+    def add_instant_at(self, at: int, name: str, cat: str, args: str) -> None:
+        """An instant at ``at`` (µs), its ``args`` as JSON text."""
+        instants = self.instants
+        if instants is None:
+            instants = self.instants = ExternalSort(itemgetter(0))
+        instants.append((at, name, cat, args))
 
     def add_rate(self, start: int, end: int, rate: float) -> None:
         """A sampling bar's step rate from ``start`` to ``end``, for the counter (``finish``)."""
@@ -248,7 +257,7 @@ class _Process:
         """What is left once the whole report is laid out: its last instants, labels, the step rate."""
         yield from self.flush()
         if self.labels:
-            yield _metadata("process_labels", self.pid, {"labels": ", ".join(self.labels)})
+            yield _metadata("process_labels", self.pid, "labels", ", ".join(self.labels))
         yield from self._rate_counter()
 
     def _rate_counter(self) -> Iterator[Event]:
@@ -279,8 +288,8 @@ class _Process:
 
 
 def _thread_names(pid: int, tid: int, name: str) -> tuple[Event, Event]:
-    return (_metadata("thread_name", pid, {"name": name}, tid),
-            _metadata("thread_sort_index", pid, {"sort_index": tid}, tid))
+    return (_metadata("thread_name", pid, "name", name, tid),
+            _metadata("thread_sort_index", pid, "sort_index", tid, tid))
 
 
 def _slice_events(top: _Slice, pid: int, tid: int) -> list[Event]:
@@ -316,14 +325,22 @@ class _Clock:
 
     def __init__(self, origin: datetime | None) -> None:
         self.origin = origin
+        self._time_only = origin is not None and is_time_only(origin)
 
     def fits(self, ts: datetime | None) -> bool:
         """Whether ``ts`` is on this log's clock (a dated time is not comparable with a time-only one)."""
-        return ts is not None and self.origin is not None and is_time_only(ts) == is_time_only(self.origin)
+        return ts is not None and self.origin is not None and is_time_only(ts) == self._time_only
 
     def us(self, ts: datetime) -> int:
         assert self.origin is not None
         return round((ts - self.origin).total_seconds() * 1_000_000)
+
+    def at(self, ts: datetime | None) -> int | None:
+        """``us(ts)`` where ``ts`` fits, else None (``fits`` and ``us`` in one call: a few for every record)."""
+        origin = self.origin
+        if ts is None or origin is None or (ts.year == TIME_ONLY_BASE.year) != self._time_only:
+            return None
+        return round((ts - origin).total_seconds() * 1_000_000)
 
 
 def _us(seconds: float) -> int:
@@ -542,6 +559,8 @@ class _Layout:
         self.run_clock: dict[int, str] = {}
         self.first_run_start: int | None = None
         self._sources_json: dict[int, str] = {}
+        #: A time's µs on the trace's axis, None where it has none there (``_Clock.at``).
+        self._at: Callable[[datetime | None], int | None] = clock.at
 
     # ---- where lines are
     def anchor(self, source: int, line: int, at: int) -> None:
@@ -601,9 +620,6 @@ class _Layout:
     def clock_kinds(self) -> list[str]:
         return list(dict.fromkeys(self.run_clock.values()))
 
-    def _at(self, ts: datetime | None) -> int | None:
-        return self.clock.us(ts) if ts is not None and self.clock.fits(ts) else None
-
     # ---- runs
     def add_run(self, process: _Process, run: Run) -> None:
         start_at = self._at(run.started_at)
@@ -648,8 +664,8 @@ class _Layout:
                     top.children.append(_Slice(a, b, "installing", "install", _seconds_args(_secs(b - a))))
         process.add_slice("run", top)
         if run.restart:
-            process.add_instant(_Instant(start, "restart", "restart", _ENCODE({
-                "what": "ComfyUI started again", "line": run.first_line, "source": self._source_name(run.source)})))
+            process.add_instant_at(start, "restart", "restart", _ENCODE({
+                "what": "ComfyUI started again", "line": run.first_line, "source": self._source_name(run.source)}))
         self.cursor = max(self.cursor, end)
         if self.first_run_start is None:
             self.first_run_start = start
@@ -697,11 +713,11 @@ class _Layout:
         if top.end > top.start:
             process.add_slice("prompts", top)
             if prompt.status == "unfinished":
-                process.add_instant(_Instant(top.end, f"{name} did not finish", "unfinished", _ENCODE({
+                process.add_instant_at(top.end, f"{name} did not finish", "unfinished", _ENCODE({
                     "what": "the log ends, or ComfyUI starts again, before the prompt finished",
-                    "last_line": prompt.last_line, "source": self._source_name(prompt.source)})))
+                    "last_line": prompt.last_line, "source": self._source_name(prompt.source)}))
         else:
-            process.add_instant(_Instant(top.start, f"{name} ({prompt.status})", "prompt", args))
+            process.add_instant_at(top.start, f"{name} ({prompt.status})", "prompt", args)
         self.anchor(prompt.source, prompt.line, top.start)
         self.anchor(prompt.source, prompt.last_line or prompt.line, top.end)
         return top.end
@@ -710,14 +726,13 @@ class _Layout:
         """The prompt's ``args`` as JSON text, ``end`` closing it (``}``, or the estimate's note and ``}``):
         status, times, phases, why some are not timed, its main bar's steps and rate, its lines."""
         steps, rate = main_bar_text_of(main_bar_of([b for b in bars if b.is_sampling]))
-        phases = prompt.phases
-        load, inference, wait, other = (_num(_seconds(getattr(phases, name, None))) for name in _PHASE_NAMES)
+        load, inference, wait, other = map(_seconds_text, _PHASE_SECONDS(prompt.phases))
         received = clock(prompt.got_at) if prompt.received else "(before log)"
         return (f'{{"status": {_str(prompt.status)}, "received": {_str(received)}, '
                 f'"total": {_str(fmt_s(prompt.total_s, prompt.estimated))}, "total_s": {_num(prompt.total_s)}, '
                 f'"phases_s": {{"load": {load}, "inference": {inference}, "wait": {wait}, "other": {other}}}, '
                 f'"not_timed": {_not_timed(prompt.not_timed)}, "steps": {_str(steps)}, "rate": {_str(rate)}, '
-                f'"line": {_num(prompt.line)}, "last_line": {_num(prompt.last_line)}, '
+                f'"line": {prompt.line:d}, "last_line": {prompt.last_line:d}, '
                 f'"source": {self._source_json(prompt.source)}{end}')
 
     # ---- loads and bars
@@ -727,11 +742,16 @@ class _Layout:
         loads = [(load, at) for load in self.index.loads_of(prompt) if (at := self._at(load.ts)) is not None]
         requests = [(ev.line, at) for ev in self.index.prompt_events(EventKind.LOAD_REQUESTED, prompt)
                     if (at := self._at(ev.ts)) is not None]
+        request_lines = [line for line, _ in requests]  # in line order (ReportIndex.between)
         starts: list[int] = []
         previous_line, previous_at = prompt.line, 0
         for load, at in loads:
-            asked = [t for line, t in requests if previous_line < line < load.line]
-            starts.append(max(previous_at, min(at, asked[-1])) if asked else at)
+            # the last request between the previous load's line and this one's
+            asked = bisect_left(request_lines, load.line) - 1
+            if asked >= 0 and request_lines[asked] > previous_line:
+                starts.append(max(previous_at, min(at, requests[asked][1])))
+            else:
+                starts.append(at)
             previous_line, previous_at = load.line, at
         for i, (load, at) in enumerate(loads):
             end = next((b for a, b in load_spans if a <= at <= b), at)
@@ -750,7 +770,7 @@ class _Layout:
         """Loads as instants where the prompt's load time begins; sampling bars in its inference time."""
         start, _end = blocks.get("load", (top.start, top.start))
         for load in self.index.loads_of(prompt):
-            process.add_instant(_Instant(start, _load_name(load), "load", self._load_args(load, _ESTIMATED_LOAD)))
+            process.add_instant_at(start, _load_name(load), "load", self._load_args(load, _ESTIMATED_LOAD))
             self.anchor(load.source, load.line, start)
         at, stop = blocks.get("inference", (top.start, top.end))
         for bar in bars:
@@ -764,7 +784,7 @@ class _Layout:
         steps = f"{bar.done:g}/{bar.total:g}"
         label = f', "label": {_str(_clip(bar.label))}' if bar.label else ""
         args = (f'{{"steps": {_str(steps)}, "rate": {_opt_str(bar.rate_text)}, "elapsed_s": {_num(bar.elapsed_s)}, '
-                f'"line": {_num(bar.line)}, "source": {self._source_json(bar.source)}{label}'
+                f'"line": {bar.line:d}, "source": {self._source_json(bar.source)}{label}'
                 f'{_ESTIMATED_BAR if estimated else "}"}')
         name = f"{bar.kind._value_} {steps}"
         process.add_slice("progress bars", _Slice(a, b, name, "bar", args))
@@ -777,7 +797,7 @@ class _Layout:
     def _load_args(self, load: Load, end: str) -> str:
         """A load's ``args`` as JSON text, ``end`` closing it."""
         return (f'{{"model": {_opt_str(load.model)}, "kind": {_str(load.kind)}, "loaded_mb": {_num(load.loaded_mb)}, '
-                f'"usable_mb": {_num(load.usable_mb)}, "line": {_num(load.line)}, '
+                f'"usable_mb": {_num(load.usable_mb)}, "line": {load.line:d}, '
                 f'"source": {self._source_json(load.source)}{end}')
 
     # ---- instants
@@ -791,9 +811,8 @@ class _Layout:
 
     def add_run_instants(self, process: _Process, run: Run) -> None:
         """The run's errors and websocket lines that have a time, at that time."""
-        errors = self.report.errors
-        for position in self.run_errors.pop(run.index, ()):
-            error = errors[position]
+        # walked, not looked up one by one: a spool keeps a copy of each record looked up by position
+        for error in walk(self.report.errors, self.run_errors.pop(run.index, ())):
             self._place_at(process, error.source, error.line, self._at(error.ts), self._error_instant(error))
         for what, ev in self.run_websocket.pop(run.index, ()):
             self._place_at(process, ev.source, ev.line, self._at(ev.ts), self._websocket_instant(what, ev))
@@ -849,11 +868,21 @@ class _Layout:
 
 #: The phases' names, in PHASES's order (an enum's ``value`` is a descriptor: slow on every prompt).
 _PHASE_NAMES = tuple(phase._value_ for phase in PHASES)
+_PHASE_SECONDS = attrgetter(*_PHASE_NAMES)
 #: The closing notes of estimated records' ``args`` (JSON text), and a bar's label's key.
 _ESTIMATED_PROMPT = ', "estimated": ' + _str("no timed spans: phases laid out back to back from the durations "
                                               "the log prints") + "}"
 _ESTIMATED_LOAD = ', "estimated": ' + _str("the log gives no time for this load") + "}"
 _ESTIMATED_BAR = ', "estimated": ' + _str("placed from tqdm's elapsed time") + "}"
+
+
+def _seconds_text(value: object) -> str:
+    """``_num(_seconds(value))``, a float's text at once (a prompt's four phases)."""
+    if type(value) is float:
+        text = float.__repr__(value)
+        if text[-1] not in "nf":
+            return text
+    return _num(_seconds(value))
 
 
 def _seconds_args(seconds: float) -> str:
