@@ -56,6 +56,8 @@ TRACKS = ("run", "prompts", "model loads", "progress bars", "events")
 LANES_PER_TRACK = 100
 #: The ``tid`` of each track's first lane.
 _TRACK_TIDS = {track: order * LANES_PER_TRACK + 1 for order, track in enumerate(TRACKS)}
+#: Events a process gathers before it hands them on (``_Process.flush``).
+FLUSH_BATCH = 512
 #: Name of the step-rate counter (a track per process in Perfetto).
 RATE_COUNTER = "step rate"
 #: Websocket lines shown as instants, with their names.
@@ -202,21 +204,40 @@ class _Process:
             self._named = True
             yield _metadata("process_name", pid, "name", self.name)
             yield _metadata("process_sort_index", pid, "sort_index", self.sort_index)
+        # events gathered in lists of some FLUSH_BATCH and handed over a list at a time
+        out: list[Event] = []
         for track in TRACKS:
             slices = self.slices.pop(track, None)
             if slices is None:
                 continue
+            ends, base = self._lane_ends[track], _TRACK_TIDS[track]
             for s in slices.drain():
-                tid, named = self._lane(track, s.start, s.end)
-                yield from named
-                yield from _slice_events(s, pid, tid)
+                if ends and ends[0] <= s.start:  # the first lane is free (nearly always): _lane's first answer
+                    ends[0] = s.end
+                    tid = base
+                else:
+                    tid, named = self._lane(track, s.start, s.end)
+                    out += named
+                out += _slice_events(s, pid, tid)
+                if len(out) >= FLUSH_BATCH:
+                    yield from out
+                    out = []
         if self.instants is not None:
             instants, self.instants = self.instants, None
+            ends, base = self._lane_ends["events"], _TRACK_TIDS["events"]
             for at, name, cat, args in instants.drain():
-                tid, named = self._lane("events", at, at)
-                yield from named
-                yield (f'{{"ph": "i", "s": "t", "name": {_str(name)}, "cat": {_str(cat)}, "ts": ', at,
-                       ', "pid": ', pid, f', "tid": {tid}, "args": {args}}}')
+                if ends and ends[0] <= at:
+                    ends[0] = at
+                    tid = base
+                else:
+                    tid, named = self._lane("events", at, at)
+                    out += named
+                out.append((f'{{"ph": "i", "s": "t", "name": {_str(name)}, "cat": {_str(cat)}, "ts": ', at,
+                            ', "pid": ', pid, f', "tid": {tid}, "args": {args}}}'))
+                if len(out) >= FLUSH_BATCH:
+                    yield from out
+                    out = []
+        yield from out
 
     def add_slice(self, track: str, s: _Slice) -> None:
         slices = self.slices.get(track)
@@ -505,9 +526,10 @@ class _Anchors:
         if waiting:
             i = bisect_left(waiting, line)
             if i < len(waiting):
-                best = self._best[source][i]
+                bests = self._best[source]
+                best = bests[i]
                 if best is None or point > best:
-                    self._best[source][i] = point
+                    bests[i] = point
 
     def resolve(self, source: int, before: int | None) -> list[tuple[int, int | None]]:
         """(line, µs) of the waiting lines of ``source`` below ``before`` (all if None) not resolved
@@ -550,6 +572,8 @@ class _Layout:
         self.clock = clock
         self.cursor = 0  # end of what was placed so far, where a run without a clock goes next
         self.anchors = _Anchors(())
+        #: Where a line landed (``_Anchors.add`` of the current anchors: a call fewer for every line placed).
+        self.anchor: Callable[[int, int, int], None] = self.anchors.add
         #: Instants that wait for their line's time: source -> line -> (process, instant).
         self.waiting: dict[int, dict[int, list[tuple[_Process, _Instant]]]] = defaultdict(lambda: defaultdict(list))
         self.at_start: list[tuple[_Process, _Instant]] = []  # placed where the first run starts
@@ -559,13 +583,13 @@ class _Layout:
         self.run_clock: dict[int, str] = {}
         self.first_run_start: int | None = None
         self._sources_json: dict[int, str] = {}
+        #: Each prompt's loads and bars, asked for once each, run after run: the tables read in one pass.
+        self._loads_of = index.loads_in_order()
+        self._bars_of = index.bars_in_order()
         #: A time's µs on the trace's axis, None where it has none there (``_Clock.at``).
         self._at: Callable[[datetime | None], int | None] = clock.at
 
     # ---- where lines are
-    def anchor(self, source: int, line: int, at: int) -> None:
-        self.anchors.add(source, line, at)
-
     def plan_instants(self, process_of: Callable[[Run | None], _Process]) -> None:
         """Before the layout: which run places each error and websocket line that has a time; which lines
         the others and the findings wait for. Lines outside every run are placed now."""
@@ -591,6 +615,7 @@ class _Layout:
         for finding in self.report.findings:
             self.add_finding(process_of(self.run_of_finding(finding)), finding)
         self.anchors = _Anchors((source, line) for source, lines in self.waiting.items() for line in lines)
+        self.anchor = self.anchors.add
         for ev in self.report.notable:  # ``Sampling 121 frames``, ``Requested to load``, ...: placed lines too
             at = self._at(ev.ts)
             if at is not None:
@@ -674,7 +699,7 @@ class _Layout:
     # ---- prompts
     def add_prompt(self, process: _Process, prompt: Prompt, cursor: int, clocked: bool) -> int:
         """Place one prompt (from its spans, or estimated after ``cursor``); return where the next may start."""
-        bars = self.index.bars_of(prompt)  # read once: its main bar's steps, then its bars' slices
+        bars = self._bars_of(prompt)  # read once: its main bar's steps, then its bars' slices
         name = f"prompt {prompt.index + 1}"
         if prompt.spans and clocked:
             args = self._prompt_args(prompt, bars, "}")
@@ -739,7 +764,7 @@ class _Layout:
     def _timed_records(self, process: _Process, prompt: Prompt, bars: list[ProgressBar],
                        load_spans: list[tuple[int, int]]) -> None:
         """Loads from their ``Requested to load`` line to the end of their load phase (or the next load)."""
-        loads = [(load, at) for load in self.index.loads_of(prompt) if (at := self._at(load.ts)) is not None]
+        loads = [(load, at) for load in self._loads_of(prompt) if (at := self._at(load.ts)) is not None]
         requests = [(ev.line, at) for ev in self.index.prompt_events(EventKind.LOAD_REQUESTED, prompt)
                     if (at := self._at(ev.ts)) is not None]
         request_lines = [line for line, _ in requests]  # in line order (ReportIndex.between)
@@ -769,7 +794,7 @@ class _Layout:
                            blocks: dict[str, tuple[int, int]]) -> None:
         """Loads as instants where the prompt's load time begins; sampling bars in its inference time."""
         start, _end = blocks.get("load", (top.start, top.start))
-        for load in self.index.loads_of(prompt):
+        for load in self._loads_of(prompt):
             process.add_instant_at(start, _load_name(load), "load", self._load_args(load, _ESTIMATED_LOAD))
             self.anchor(load.source, load.line, start)
         at, stop = blocks.get("inference", (top.start, top.end))
