@@ -408,9 +408,10 @@ def test_records_read_in_prompt_order_are_those_looked_up(monkeypatch: pytest.Mo
     """The trace asks for every prompt's loads and bars run after run, each once: read in one pass over the
     tables (ReportIndex.loads_in_order, bars_in_order), they are the records a lookup gives; asked again, or
     out of order, they are looked up. Here the whole corpus as one report (many sources, runs after runs),
-    its tables on disk in blocks of 64."""
+    its tables on disk in blocks of 64: its loads are in prompt order, its bars not (both ways are read)."""
     report, _, _ = spooled_corpus(monkeypatch)
     index = index_of(report)
+    assert index._loads._order is None and index._bars._order is not None
     loads_of, bars_of = index.loads_in_order(), index.bars_in_order()
     order = [prompt for run in report.runs for prompt in index.run_prompts(run.index)]
     assert sorted(p.index for p in order) == [p.index for p in order]  # the order the trace asks in
