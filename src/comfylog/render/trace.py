@@ -115,7 +115,7 @@ class _Slice:
     end: int
     name: str
     cat: str
-    #: its ``args`` as JSON text (``_args``)
+    #: its ``args`` as JSON text
     args: str = "{}"
     children: list[_Slice] = field(default_factory=list)
 
@@ -348,16 +348,13 @@ class _Clock:
         self.origin = origin
         self._time_only = origin is not None and is_time_only(origin)
 
-    def fits(self, ts: datetime | None) -> bool:
-        """Whether ``ts`` is on this log's clock (a dated time is not comparable with a time-only one)."""
-        return ts is not None and self.origin is not None and is_time_only(ts) == self._time_only
-
     def us(self, ts: datetime) -> int:
         assert self.origin is not None
         return round((ts - self.origin).total_seconds() * 1_000_000)
 
     def at(self, ts: datetime | None) -> int | None:
-        """``us(ts)`` where ``ts`` fits, else None (``fits`` and ``us`` in one call: a few for every record)."""
+        """``us(ts)`` where ``ts`` is on this log's clock, else None (a dated time is not comparable with a
+        time-only one)."""
         origin = self.origin
         if ts is None or origin is None or (ts.year == TIME_ONLY_BASE.year) != self._time_only:
             return None
