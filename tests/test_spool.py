@@ -21,7 +21,7 @@ import comfylog.spool
 from comfylog.api import analyze, analyze_text
 from comfylog.diagnose import diagnose
 from comfylog.diagnose.facts import PROMPT_GROUPS, Facts, Group, is_timed
-from comfylog.index import ReportIndex
+from comfylog.index import ReportIndex, index_of
 from comfylog.model import Phases, Prompt, Report
 from comfylog.pipeline import empty_report
 from comfylog.render.json import render_json
@@ -402,6 +402,28 @@ def test_a_report_whose_tables_stay_decoded_copies_no_group(monkeypatch: pytest.
         assert list(kept.prompts_in(name)) == list(copied.prompts_in(name)), name
     for prompt in report.prompts:
         assert kept.loads_of(prompt) == copied.loads_of(prompt) and kept.bars_of(prompt) == copied.bars_of(prompt)
+
+
+def test_records_read_in_prompt_order_are_those_looked_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trace asks for every prompt's loads and bars run after run, each once: read in one pass over the
+    tables (ReportIndex.loads_in_order, bars_in_order), they are the records a lookup gives; asked again, or
+    out of order, they are looked up. Here the whole corpus as one report (many sources, runs after runs),
+    its tables on disk in blocks of 64: its loads are in prompt order, its bars not (both ways are read)."""
+    report, _, _ = spooled_corpus(monkeypatch)
+    index = index_of(report)
+    assert index._loads._order is None and index._bars._order is not None
+    loads_of, bars_of = index.loads_in_order(), index.bars_in_order()
+    order = [prompt for run in report.runs for prompt in index.run_prompts(run.index)]
+    assert sorted(p.index for p in order) == [p.index for p in order]  # the order the trace asks in
+    found = 0
+    for prompt in order:
+        loads, bars = loads_of(prompt), bars_of(prompt)
+        assert loads == index.loads_of(prompt) and bars == index.bars_of(prompt), prompt.index
+        found += len(loads) + len(bars)
+    assert found == len(report.loads) + len(report.progress_bars) - sum(
+        1 for r in (*report.loads, *report.progress_bars) if r.prompt is None)
+    for prompt in reversed(order[-50:]):  # asked again, from the last back
+        assert loads_of(prompt) == index.loads_of(prompt) and bars_of(prompt) == index.bars_of(prompt)
 
 
 #: A bar the parser finishes only after the next ``got prompt`` (its line comes before the prompt's)

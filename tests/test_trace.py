@@ -76,9 +76,15 @@ def test_every_log_exports_a_trace_that_keeps_the_format(path: Path | None) -> N
         corpus_or_skip()
         pytest.skip("no logs found")
     report = comfylog.analyze(str(path))
-    doc = json.loads(render_trace(report))
+    text = render_trace(report)
+    doc = json.loads(text)
     assert check_trace(doc) == []
     assert doc["displayTimeUnit"] == "ms"
+    lines = text.split("\n")
+    written = [line.removesuffix(",") for line in lines[1:lines.index("],")]]
+    assert len(written) == len(doc["traceEvents"])
+    for line in written:  # each event, written from templates, is the text json writes for it, one a line
+        assert json.dumps(json.loads(line), ensure_ascii=False) == line
     assert len(process_names(doc)) == max(1, len(report.runs))
     prompts = [e for e in events(doc, "X", cat="prompt")] + [e for e in events(doc, "i", cat="prompt")]
     assert len(prompts) == len(report.prompts)
@@ -259,9 +265,17 @@ def test_a_fleet_is_one_process_per_log_on_one_clock(tmp_path: Path) -> None:
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from comfylog.render.trace import _Anchors  # noqa: E402
+from comfylog.render.trace import _Anchors, _num, _str  # noqa: E402
 
 _POINTS = st.lists(st.tuples(st.integers(0, 3), st.integers(1, 60), st.integers(0, 10_000)), max_size=60)
+@given(value=st.one_of(st.none(), st.floats(), st.integers(-2**70, 2**70)), text=st.text())
+def test_numbers_and_strings_in_an_events_text_are_spelt_as_json_spells_them(value: float | None, text: str) -> None:
+    """The trace writes its events from templates: a number (NaN, infinities, -0.0 too), None and a string
+    (lone surrogates too) as ``json.dumps`` would."""
+    assert _num(value) == json.dumps(value)
+    assert _str(text) == json.dumps(text, ensure_ascii=False)
+
+
 _WAITING = st.lists(st.tuples(st.integers(0, 3), st.integers(1, 60)), max_size=20)
 
 

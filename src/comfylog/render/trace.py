@@ -33,14 +33,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, MutableSequen
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from itertools import islice
+from json.encoder import encode_basestring
+from operator import attrgetter, itemgetter
 from typing import Any, TextIO
 
 from ..events import Event as LogEvent
 from ..events import EventKind
-from ..index import ReportIndex, evidence_in_line_order, index_of
+from ..index import ReportIndex, evidence_in_line_order, index_of, main_bar_of, main_bar_text_of
 from ..model import PHASES, ErrorRecord, Finding, Load, ProgressBar, Prompt, Report, Run, span_kind
 from ..read.redact import Redactor
-from ..text import basename, clip, clock, fmt_s, is_time_only, plural, when
+from ..spool import walk
+from ..text import TIME_ONLY_BASE, basename, clip, clock, fmt_s, is_time_only, plural, when
 from ..version import __version__
 from .external_sort import ExternalSort
 
@@ -50,13 +54,50 @@ MAX_EVIDENCE = 25
 #: Threads of a process, in display order (``tid`` = order * LANES_PER_TRACK + lane).
 TRACKS = ("run", "prompts", "model loads", "progress bars", "events")
 LANES_PER_TRACK = 100
+#: The ``tid`` of each track's first lane.
+_TRACK_TIDS = {track: order * LANES_PER_TRACK + 1 for order, track in enumerate(TRACKS)}
+#: Events a process gathers before it hands them on (``_Process.flush``).
+FLUSH_BATCH = 512
 #: Name of the step-rate counter (a track per process in Perfetto).
 RATE_COUNTER = "step rate"
 #: Websocket lines shown as instants, with their names.
 WEBSOCKET_INSTANTS = ((EventKind.WS_TIMEOUT, "websocket receive timed out"),
                       (EventKind.WS_RECONNECT, "websocket reconnect"))
 
-Event = dict[str, Any]
+#: A trace event as the JSON text it is written as, in pieces: ``head``, ``ts``, ``mid``, ``pid``, ``tail``
+#: (``head + ts + mid + pid + tail``; ``head + pid + tail`` for metadata, whose ``ts`` is None), so that a
+#: fleet's ``write_trace`` can move the times and renumber the processes without decoding an event. The
+#: text is made as each record is laid out: json's encoder, called per event on a dict, cost a third of
+#: the export (5 µs an event, 700,000 events per 256 MB of log).
+Event = tuple[str, int | None, str, int, str]
+
+#: A string as json writes it with ensure_ascii=False (the C function its encoder calls).
+_str = encode_basestring
+
+
+def _opt_str(value: str | None) -> str:
+    return "null" if value is None else _str(value)
+
+
+def _num(value: float | None) -> str:
+    """A number or None as json writes it: ``repr``, ``null``; ``NaN`` and ``Infinity`` (and anything else) by json."""
+    if value is None:
+        return "null"
+    kind = type(value)
+    if kind is float:
+        text = float.__repr__(value)
+        if text[-1] not in "nf":  # nan, inf: json spells them NaN, Infinity
+            return text
+    elif kind is int:
+        return int.__repr__(value)
+    return _ENCODE(value)
+
+
+def _metadata(name: str, pid: int, key: str, value: str | int, tid: int | None = None) -> Event:
+    """A metadata event (no time): a process's or a thread's name or order, its one argument ``key``."""
+    tail = "" if tid is None else f', "tid": {tid}'
+    text = _str(value) if isinstance(value, str) else _num(value)
+    return f'{{"ph": "M", "name": {_str(name)}, "pid": ', None, "", pid, f'{tail}, "args": {{{_str(key)}: {text}}}}}'
 
 
 def _clip(text: str) -> str:
@@ -68,13 +109,14 @@ def _seconds(value: object) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Slice:
     start: int
     end: int
     name: str
     cat: str
-    args: dict[str, Any] = field(default_factory=dict)
+    #: its ``args`` as JSON text
+    args: str = "{}"
     children: list[_Slice] = field(default_factory=list)
 
     def __reduce__(self) -> tuple[type[_Slice], tuple[Any, ...]]:
@@ -83,12 +125,13 @@ class _Slice:
         return _Slice, (self.start, self.end, self.name, self.cat, self.args, self.children)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Instant:
     at: int
     name: str
     cat: str
-    args: dict[str, Any]
+    #: its ``args`` as JSON text
+    args: str
 
     def __reduce__(self) -> tuple[type[_Instant], tuple[Any, ...]]:
         return _Instant, (self.at, self.name, self.cat, self.args)
@@ -99,8 +142,9 @@ def _slice_order(s: _Slice) -> tuple[int, int]:
     return s.start, -s.end
 
 
-def _instant_time(i: _Instant) -> int:
-    return i.at
+#: An instant as its process keeps it until written: (µs, name, cat, args as JSON text); a tuple pickles
+#: in C where a long run's instants wait on disk (external_sort.py).
+_Placed = tuple[int, str, str, str]
 
 
 class _StepRates:
@@ -145,7 +189,7 @@ class _Process:
         #: Per track, the slices and the instants gathered since the last flush, sorted as they come, on disk past
         #: external_sort.HOLD: one run of 20,000 prompts is laid out whole before it is written.
         self.slices: dict[str, ExternalSort[_Slice]] = {}
-        self.instants: ExternalSort[_Instant] | None = None
+        self.instants: ExternalSort[_Placed] | None = None
         self.rates = rates
         self.rate_bars = 0
         self._named = False
@@ -158,23 +202,42 @@ class _Process:
         pid = self.pid
         if not self._named:
             self._named = True
-            yield {"ph": "M", "name": "process_name", "pid": pid, "args": {"name": self.name}}
-            yield {"ph": "M", "name": "process_sort_index", "pid": pid, "args": {"sort_index": self.sort_index}}
+            yield _metadata("process_name", pid, "name", self.name)
+            yield _metadata("process_sort_index", pid, "sort_index", self.sort_index)
+        # events gathered in lists of some FLUSH_BATCH and handed over a list at a time
+        out: list[Event] = []
         for track in TRACKS:
             slices = self.slices.pop(track, None)
             if slices is None:
                 continue
+            ends, base = self._lane_ends[track], _TRACK_TIDS[track]
             for s in slices.drain():
-                tid, named = self._lane(track, s.start, s.end)
-                yield from named
-                yield from _slice_events(s, pid, tid)
+                if ends and ends[0] <= s.start:  # the first lane is free (nearly always): _lane's first answer
+                    ends[0] = s.end
+                    tid = base
+                else:
+                    tid, named = self._lane(track, s.start, s.end)
+                    out += named
+                out += _slice_events(s, pid, tid)
+                if len(out) >= FLUSH_BATCH:
+                    yield from out
+                    out = []
         if self.instants is not None:
             instants, self.instants = self.instants, None
-            for i in instants.drain():
-                tid, named = self._lane("events", i.at, i.at)
-                yield from named
-                yield {"ph": "i", "s": "t", "name": i.name, "cat": i.cat, "ts": i.at, "pid": pid, "tid": tid,
-                       "args": i.args}
+            ends, base = self._lane_ends["events"], _TRACK_TIDS["events"]
+            for at, name, cat, args in instants.drain():
+                if ends and ends[0] <= at:
+                    ends[0] = at
+                    tid = base
+                else:
+                    tid, named = self._lane("events", at, at)
+                    out += named
+                out.append((f'{{"ph": "i", "s": "t", "name": {_str(name)}, "cat": {_str(cat)}, "ts": ', at,
+                            ', "pid": ', pid, f', "tid": {tid}, "args": {args}}}'))
+                if len(out) >= FLUSH_BATCH:
+                    yield from out
+                    out = []
+        yield from out
 
     def add_slice(self, track: str, s: _Slice) -> None:
         slices = self.slices.get(track)
@@ -183,9 +246,14 @@ class _Process:
         slices.append(s)
 
     def add_instant(self, instant: _Instant) -> None:
-        if self.instants is None:
-            self.instants = ExternalSort(_instant_time)
-        self.instants.append(instant)
+        self.add_instant_at(instant.at, instant.name, instant.cat, instant.args)
+
+    def add_instant_at(self, at: int, name: str, cat: str, args: str) -> None:
+        """An instant at ``at`` (µs), its ``args`` as JSON text."""
+        instants = self.instants
+        if instants is None:
+            instants = self.instants = ExternalSort(itemgetter(0))
+        instants.append((at, name, cat, args))
 
     def add_rate(self, start: int, end: int, rate: float) -> None:
         """A sampling bar's step rate from ``start`` to ``end``, for the counter (``finish``)."""
@@ -196,24 +264,28 @@ class _Process:
         """The thread of the first lane of ``track`` free at ``start`` (now busy to ``end``), with the
         metadata that names it if it is a new lane."""
         ends = self._lane_ends[track]
-        lane = next((n for n, last in enumerate(ends) if last <= start), len(ends))
-        tid = TRACKS.index(track) * LANES_PER_TRACK + lane + 1
-        if lane < len(ends):
-            ends[lane] = end
-            return tid, ()
+        base = _TRACK_TIDS[track]
+        for lane, last in enumerate(ends):
+            if last <= start:
+                ends[lane] = end
+                return base + lane, ()
+        lane = len(ends)
         ends.append(end)
+        tid = base + lane
         return tid, _thread_names(self.pid, tid, track if lane == 0 else f"{track} ({lane + 1})")
 
     def finish(self) -> Iterator[Event]:
         """What is left once the whole report is laid out: its last instants, labels, the step rate."""
         yield from self.flush()
         if self.labels:
-            yield {"ph": "M", "name": "process_labels", "pid": self.pid, "args": {"labels": ", ".join(self.labels)}}
+            yield _metadata("process_labels", self.pid, "labels", ", ".join(self.labels))
         yield from self._rate_counter()
 
     def _rate_counter(self) -> Iterator[Event]:
         """The step rate as a step function: a bar's rate while it runs (the latest started), 0 between."""
         points = self.rates.of(self.pid)
+        pid = self.pid
+        head = f'{{"ph": "C", "name": {_str(RATE_COUNTER)}, "ts": '
         active: list[int] = []
         rates: dict[int, float] = {}  # of the active bars
         last: float | None = None
@@ -233,25 +305,29 @@ class _Process:
             if last is not None and last == value:
                 continue
             last = value
-            yield {"ph": "C", "name": RATE_COUNTER, "ts": at, "pid": self.pid, "args": {"it/s": value}}
+            yield head, at, ', "pid": ', pid, f', "args": {{"it/s": {_num(value)}}}}}'
 
 
 def _thread_names(pid: int, tid: int, name: str) -> tuple[Event, Event]:
-    return ({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": name}},
-            {"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid, "args": {"sort_index": tid}})
+    return (_metadata("thread_name", pid, "name", name, tid),
+            _metadata("thread_sort_index", pid, "sort_index", tid, tid))
 
 
 def _slice_events(top: _Slice, pid: int, tid: int) -> list[Event]:
     """A slice and its children (nested, clipped to it and to each other), as complete events."""
-    out: list[Event] = []
+    if not top.children:
+        return [(f'{{"ph": "X", "name": {_str(top.name)}, "cat": {_str(top.cat)}, "ts": ', top.start,
+                 f', "dur": {top.end - top.start}, "pid": ', pid, f', "tid": {tid}, "args": {top.args}}}')]
+    out: list[_Slice] = []
     stack = [top]
     while stack:
         s = stack.pop()
-        out.append({"ph": "X", "name": s.name, "cat": s.cat, "ts": s.start, "dur": s.end - s.start, "pid": pid,
-                    "tid": tid, "args": s.args})
+        out.append(s)  # its start and end are final: only its children are clipped from here
+        if not s.children:
+            continue
         cursor = s.start
         kept: list[_Slice] = []
-        for child in sorted(s.children, key=lambda c: (c.start, -c.end)):
+        for child in sorted(s.children, key=_slice_order):
             child.start = min(max(child.start, cursor), s.end)
             child.end = min(max(child.end, child.start), s.end)
             if child.end == child.start and child.start >= s.end and s.end > s.start:
@@ -259,8 +335,10 @@ def _slice_events(top: _Slice, pid: int, tid: int) -> list[Event]:
             kept.append(child)
             cursor = child.end
         stack += reversed(kept)
-    out.sort(key=lambda e: (e["ts"], -e["dur"]))
-    return out
+    out.sort(key=_slice_order)  # by time, a longer one first: (ts, -dur)
+    after = f', "tid": {tid}, "args": '
+    return [(f'{{"ph": "X", "name": {_str(s.name)}, "cat": {_str(s.cat)}, "ts": ', s.start,
+             f', "dur": {s.end - s.start}, "pid": ', pid, f'{after}{s.args}}}') for s in out]
 
 
 class _Clock:
@@ -268,14 +346,19 @@ class _Clock:
 
     def __init__(self, origin: datetime | None) -> None:
         self.origin = origin
-
-    def fits(self, ts: datetime | None) -> bool:
-        """Whether ``ts`` is on this log's clock (a dated time is not comparable with a time-only one)."""
-        return ts is not None and self.origin is not None and is_time_only(ts) == is_time_only(self.origin)
+        self._time_only = origin is not None and is_time_only(origin)
 
     def us(self, ts: datetime) -> int:
         assert self.origin is not None
         return round((ts - self.origin).total_seconds() * 1_000_000)
+
+    def at(self, ts: datetime | None) -> int | None:
+        """``us(ts)`` where ``ts`` is on this log's clock, else None (a dated time is not comparable with a
+        time-only one)."""
+        origin = self.origin
+        if ts is None or origin is None or (ts.year == TIME_ONLY_BASE.year) != self._time_only:
+            return None
+        return round((ts - origin).total_seconds() * 1_000_000)
 
 
 def _us(seconds: float) -> int:
@@ -340,7 +423,8 @@ class _EventsOnDisk:
         try:
             with open(self.path, encoding="ascii") as lines:
                 for line in lines:
-                    yield json.loads(line)
+                    head, ts, mid, pid, tail = json.loads(line)
+                    yield head, ts, mid, pid, tail
         finally:
             self._remover()
 
@@ -439,9 +523,10 @@ class _Anchors:
         if waiting:
             i = bisect_left(waiting, line)
             if i < len(waiting):
-                best = self._best[source][i]
+                bests = self._best[source]
+                best = bests[i]
                 if best is None or point > best:
-                    self._best[source][i] = point
+                    bests[i] = point
 
     def resolve(self, source: int, before: int | None) -> list[tuple[int, int | None]]:
         """(line, µs) of the waiting lines of ``source`` below ``before`` (all if None) not resolved
@@ -484,6 +569,8 @@ class _Layout:
         self.clock = clock
         self.cursor = 0  # end of what was placed so far, where a run without a clock goes next
         self.anchors = _Anchors(())
+        #: Where a line landed (``_Anchors.add`` of the current anchors: a call fewer for every line placed).
+        self.anchor: Callable[[int, int, int], None] = self.anchors.add
         #: Instants that wait for their line's time: source -> line -> (process, instant).
         self.waiting: dict[int, dict[int, list[tuple[_Process, _Instant]]]] = defaultdict(lambda: defaultdict(list))
         self.at_start: list[tuple[_Process, _Instant]] = []  # placed where the first run starts
@@ -492,11 +579,14 @@ class _Layout:
         self.run_websocket: dict[int, list[tuple[str, LogEvent]]] = defaultdict(list)
         self.run_clock: dict[int, str] = {}
         self.first_run_start: int | None = None
+        self._sources_json: dict[int, str] = {}
+        #: Each prompt's loads and bars, asked for once each, run after run: the tables read in one pass.
+        self._loads_of = index.loads_in_order()
+        self._bars_of = index.bars_in_order()
+        #: A time's µs on the trace's axis, None where it has none there (``_Clock.at``).
+        self._at: Callable[[datetime | None], int | None] = clock.at
 
     # ---- where lines are
-    def anchor(self, source: int, line: int, at: int) -> None:
-        self.anchors.add(source, line, at)
-
     def plan_instants(self, process_of: Callable[[Run | None], _Process]) -> None:
         """Before the layout: which run places each error and websocket line that has a time; which lines
         the others and the findings wait for. Lines outside every run are placed now."""
@@ -522,6 +612,7 @@ class _Layout:
         for finding in self.report.findings:
             self.add_finding(process_of(self.run_of_finding(finding)), finding)
         self.anchors = _Anchors((source, line) for source, lines in self.waiting.items() for line in lines)
+        self.anchor = self.anchors.add
         for ev in self.report.notable:  # ``Sampling 121 frames``, ``Requested to load``, ...: placed lines too
             at = self._at(ev.ts)
             if at is not None:
@@ -550,9 +641,6 @@ class _Layout:
 
     def clock_kinds(self) -> list[str]:
         return list(dict.fromkeys(self.run_clock.values()))
-
-    def _at(self, ts: datetime | None) -> int | None:
-        return self.clock.us(ts) if ts is not None and self.clock.fits(ts) else None
 
     # ---- runs
     def add_run(self, process: _Process, run: Run) -> None:
@@ -588,17 +676,17 @@ class _Layout:
                                 "versions": run.versions(), "started": when(run.started_at),
                                 "first_line": run.first_line, "last_line": run.last_line,
                                 "source": self._source_name(run.source), "clock": kind}
-        top = _Slice(start, end, f"run {run.index + 1}", "run", args)
+        top = _Slice(start, end, f"run {run.index + 1}", "run", _ENCODE(args))
         if ready is not None and ready > start:
-            top.children.append(_Slice(start, ready, "start-up", "startup", {"seconds": _secs(ready - start)}))
+            top.children.append(_Slice(start, ready, "start-up", "startup", _seconds_args(_secs(ready - start))))
         if start_at is not None:
             for first, last in run.install_spans:
                 a, b = self._at(first), self._at(last)
                 if a is not None and b is not None and b > a:
-                    top.children.append(_Slice(a, b, "installing", "install", {"seconds": _secs(b - a)}))
+                    top.children.append(_Slice(a, b, "installing", "install", _seconds_args(_secs(b - a))))
         process.add_slice("run", top)
         if run.restart:
-            process.add_instant(_Instant(start, "restart", "restart", {
+            process.add_instant_at(start, "restart", "restart", _ENCODE({
                 "what": "ComfyUI started again", "line": run.first_line, "source": self._source_name(run.source)}))
         self.cursor = max(self.cursor, end)
         if self.first_run_start is None:
@@ -608,9 +696,10 @@ class _Layout:
     # ---- prompts
     def add_prompt(self, process: _Process, prompt: Prompt, cursor: int, clocked: bool) -> int:
         """Place one prompt (from its spans, or estimated after ``cursor``); return where the next may start."""
-        args = self._prompt_args(prompt)
+        bars = self._bars_of(prompt)  # read once: its main bar's steps, then its bars' slices
         name = f"prompt {prompt.index + 1}"
         if prompt.spans and clocked:
+            args = self._prompt_args(prompt, bars, "}")
             bounds = [self.clock.us(prompt.spans[0].start), self.clock.us(prompt.spans[-1].end)]
             bounds += [at for at in (self._at(prompt.started_at), self._at(prompt.ended_at)) if at is not None]
             top = _Slice(min(bounds), max(bounds), name, "prompt", args)
@@ -618,96 +707,108 @@ class _Layout:
                 a, b = self.clock.us(span.start), self.clock.us(span.end)
                 kind = span_kind(prompt, span)
                 top.children.append(_Slice(a, b, "not timed" if kind == "untimed" else kind, "phase",
-                                           {"seconds": _secs(b - a)}))
-            self._timed_records(process, prompt, [(c.start, c.end) for c in top.children if c.name == "load"])
+                                           _seconds_args(_secs(b - a))))
+            self._timed_records(process, prompt, bars, [(c.start, c.end) for c in top.children if c.name == "load"])
         else:
-            args["estimated"] = "no timed spans: phases laid out back to back from the durations the log prints"
+            args = self._prompt_args(prompt, bars, _ESTIMATED_PROMPT)
             anchor = self._at(prompt.started_at or prompt.got_at) if clocked else None
             top = _Slice(max(cursor, anchor or cursor), 0, name, "prompt", args)
             at = top.start
             blocks: dict[str, tuple[int, int]] = {}
-            for phase in PHASES:
-                seconds = _seconds(getattr(prompt.phases, phase.value, None))
+            phases = prompt.phases
+            for phase in _PHASE_NAMES:
+                seconds = _seconds(getattr(phases, phase, None))
                 if seconds is None or seconds <= 0:
                     continue
-                blocks[phase.value] = (at, at + _us(seconds))
-                top.children.append(_Slice(at, at + _us(seconds), phase.value, "phase",
-                                           {"seconds": round(seconds, 3), "estimated": True}))
+                blocks[phase] = (at, at + _us(seconds))
+                top.children.append(_Slice(at, at + _us(seconds), phase, "phase",
+                                           f'{{"seconds": {_num(round(seconds, 3))}, "estimated": true}}'))
                 at += _us(seconds)
             total = _seconds(prompt.total_s)
             if total is not None and top.start + _us(total) > at:
                 if top.children:  # phases that could not be timed (None)
-                    top.children.append(_Slice(at, top.start + _us(total), "not timed", "phase", {"estimated": True}))
+                    top.children.append(_Slice(at, top.start + _us(total), "not timed", "phase",
+                                               '{"estimated": true}'))
                 at = top.start + _us(total)
             top.end = at
-            self._estimated_records(process, prompt, top, blocks)
+            self._estimated_records(process, prompt, bars, top, blocks)
         if top.end > top.start:
             process.add_slice("prompts", top)
             if prompt.status == "unfinished":
-                process.add_instant(_Instant(top.end, f"{name} did not finish", "unfinished", {
+                process.add_instant_at(top.end, f"{name} did not finish", "unfinished", _ENCODE({
                     "what": "the log ends, or ComfyUI starts again, before the prompt finished",
                     "last_line": prompt.last_line, "source": self._source_name(prompt.source)}))
         else:
-            process.add_instant(_Instant(top.start, f"{name} ({prompt.status})", "prompt", args))
+            process.add_instant_at(top.start, f"{name} ({prompt.status})", "prompt", args)
         self.anchor(prompt.source, prompt.line, top.start)
         self.anchor(prompt.source, prompt.last_line or prompt.line, top.end)
         return top.end
 
-    def _prompt_args(self, prompt: Prompt) -> dict[str, Any]:
-        steps, rate = self.index.main_bar_text(prompt)
-        phases = {p.value: _seconds(getattr(prompt.phases, p.value, None)) for p in PHASES}
-        return {"status": prompt.status, "received": clock(prompt.got_at) if prompt.received else "(before log)",
-                "total": fmt_s(prompt.total_s, prompt.estimated), "total_s": prompt.total_s, "phases_s": phases,
-                "not_timed": prompt.not_timed, "steps": steps, "rate": rate, "line": prompt.line,
-                "last_line": prompt.last_line,
-                "source": self._source_name(prompt.source)}
+    def _prompt_args(self, prompt: Prompt, bars: list[ProgressBar], end: str) -> str:
+        """The prompt's ``args`` as JSON text, ``end`` closing it (``}``, or the estimate's note and ``}``):
+        status, times, phases, why some are not timed, its main bar's steps and rate, its lines."""
+        steps, rate = main_bar_text_of(main_bar_of([b for b in bars if b.is_sampling]))
+        load, inference, wait, other = map(_seconds_text, _PHASE_SECONDS(prompt.phases))
+        received = clock(prompt.got_at) if prompt.received else "(before log)"
+        return (f'{{"status": {_str(prompt.status)}, "received": {_str(received)}, '
+                f'"total": {_str(fmt_s(prompt.total_s, prompt.estimated))}, "total_s": {_num(prompt.total_s)}, '
+                f'"phases_s": {{"load": {load}, "inference": {inference}, "wait": {wait}, "other": {other}}}, '
+                f'"not_timed": {_not_timed(prompt.not_timed)}, "steps": {_str(steps)}, "rate": {_str(rate)}, '
+                f'"line": {prompt.line:d}, "last_line": {prompt.last_line:d}, '
+                f'"source": {self._source_json(prompt.source)}{end}')
 
     # ---- loads and bars
-    def _timed_records(self, process: _Process, prompt: Prompt, load_spans: list[tuple[int, int]]) -> None:
+    def _timed_records(self, process: _Process, prompt: Prompt, bars: list[ProgressBar],
+                       load_spans: list[tuple[int, int]]) -> None:
         """Loads from their ``Requested to load`` line to the end of their load phase (or the next load)."""
-        loads = [(load, at) for load in self.index.loads_of(prompt) if (at := self._at(load.ts)) is not None]
+        loads = [(load, at) for load in self._loads_of(prompt) if (at := self._at(load.ts)) is not None]
         requests = [(ev.line, at) for ev in self.index.prompt_events(EventKind.LOAD_REQUESTED, prompt)
                     if (at := self._at(ev.ts)) is not None]
+        request_lines = [line for line, _ in requests]  # in line order (ReportIndex.between)
         starts: list[int] = []
         previous_line, previous_at = prompt.line, 0
         for load, at in loads:
-            asked = [t for line, t in requests if previous_line < line < load.line]
-            starts.append(max(previous_at, min(at, asked[-1])) if asked else at)
+            # the last request between the previous load's line and this one's
+            asked = bisect_left(request_lines, load.line) - 1
+            if asked >= 0 and request_lines[asked] > previous_line:
+                starts.append(max(previous_at, min(at, requests[asked][1])))
+            else:
+                starts.append(at)
             previous_line, previous_at = load.line, at
         for i, (load, at) in enumerate(loads):
             end = next((b for a, b in load_spans if a <= at <= b), at)
             if i + 1 < len(loads):
                 end = max(at, min(end, starts[i + 1]))
             process.add_slice("model loads", _Slice(starts[i], end, _load_name(load), "load",
-                                                        self._load_args(load)))
+                                                        self._load_args(load, "}")))
             self.anchor(load.source, load.line, at)
-        for bar in self.index.bars_of(prompt):
+        for bar in bars:
             a, b = self._at(bar.start), self._at(bar.end)
             if a is not None and b is not None:
                 self._bar(process, bar, a, max(a, b), estimated=False)
 
-    def _estimated_records(self, process: _Process, prompt: Prompt, top: _Slice,
+    def _estimated_records(self, process: _Process, prompt: Prompt, bars: list[ProgressBar], top: _Slice,
                            blocks: dict[str, tuple[int, int]]) -> None:
         """Loads as instants where the prompt's load time begins; sampling bars in its inference time."""
         start, _end = blocks.get("load", (top.start, top.start))
-        for load in self.index.loads_of(prompt):
-            args = {**self._load_args(load), "estimated": "the log gives no time for this load"}
-            process.add_instant(_Instant(start, _load_name(load), "load", args))
+        for load in self._loads_of(prompt):
+            process.add_instant_at(start, _load_name(load), "load", self._load_args(load, _ESTIMATED_LOAD))
             self.anchor(load.source, load.line, start)
         at, stop = blocks.get("inference", (top.start, top.end))
-        for bar in self.index.sampling_bars(prompt):
+        for bar in bars:
+            if not bar.is_sampling:
+                continue
             b = min(stop, at + _us(bar.elapsed_s))
             self._bar(process, bar, at, b, estimated=True)
             at = b
 
     def _bar(self, process: _Process, bar: ProgressBar, a: int, b: int, estimated: bool) -> None:
-        args: dict[str, Any] = {"steps": f"{bar.done:g}/{bar.total:g}", "rate": bar.rate_text,
-                                "elapsed_s": bar.elapsed_s, "line": bar.line, "source": self._source_name(bar.source)}
-        if bar.label:
-            args["label"] = _clip(bar.label)
-        if estimated:
-            args["estimated"] = "placed from tqdm's elapsed time"
-        name = f"{bar.kind.value} {bar.done:g}/{bar.total:g}"
+        steps = f"{bar.done:g}/{bar.total:g}"
+        label = f', "label": {_str(_clip(bar.label))}' if bar.label else ""
+        args = (f'{{"steps": {_str(steps)}, "rate": {_opt_str(bar.rate_text)}, "elapsed_s": {_num(bar.elapsed_s)}, '
+                f'"line": {bar.line:d}, "source": {self._source_json(bar.source)}{label}'
+                f'{_ESTIMATED_BAR if estimated else "}"}')
+        name = f"{bar.kind._value_} {steps}"
         process.add_slice("progress bars", _Slice(a, b, name, "bar", args))
         per_step = bar.seconds_per_step
         if per_step and bar.is_sampling and b > a:
@@ -715,24 +816,25 @@ class _Layout:
         self.anchor(bar.source, bar.line, a)
         self.anchor(bar.source, bar.end_line, b)
 
-    def _load_args(self, load: Load) -> dict[str, Any]:
-        return {"model": load.model, "kind": load.kind, "loaded_mb": load.loaded_mb, "usable_mb": load.usable_mb,
-                "line": load.line, "source": self._source_name(load.source)}
+    def _load_args(self, load: Load, end: str) -> str:
+        """A load's ``args`` as JSON text, ``end`` closing it."""
+        return (f'{{"model": {_opt_str(load.model)}, "kind": {_str(load.kind)}, "loaded_mb": {_num(load.loaded_mb)}, '
+                f'"usable_mb": {_num(load.usable_mb)}, "line": {load.line:d}, '
+                f'"source": {self._source_json(load.source)}{end}')
 
     # ---- instants
     def _error_instant(self, error: ErrorRecord) -> _Instant:
-        return _Instant(0, error.kind, "error", {
+        return _Instant(0, error.kind, "error", _ENCODE({
             "message": _clip(error.message), "prompt": None if error.prompt is None else error.prompt + 1,
-            "line": error.line, "source": self._source_name(error.source)})
+            "line": error.line, "source": self._source_name(error.source)}))
 
     def _websocket_instant(self, what: str, ev: LogEvent) -> _Instant:
-        return _Instant(0, what, "websocket", {"line": ev.line, "source": self._source_name(ev.source)})
+        return _Instant(0, what, "websocket", _ENCODE({"line": ev.line, "source": self._source_name(ev.source)}))
 
     def add_run_instants(self, process: _Process, run: Run) -> None:
         """The run's errors and websocket lines that have a time, at that time."""
-        errors = self.report.errors
-        for position in self.run_errors.pop(run.index, ()):
-            error = errors[position]
+        # walked, not looked up one by one: a spool keeps a copy of each record looked up by position
+        for error in walk(self.report.errors, self.run_errors.pop(run.index, ())):
             self._place_at(process, error.source, error.line, self._at(error.ts), self._error_instant(error))
         for what, ev in self.run_websocket.pop(run.index, ()):
             self._place_at(process, ev.source, ev.line, self._at(ev.ts), self._websocket_instant(what, ev))
@@ -765,10 +867,10 @@ class _Layout:
         more = max(finding.evidence_total, len(finding.evidence)) - len(lines)
         if more > 0:
             lines.append(f"… {plural(more, 'more line')}")
-        instant = _Instant(0, f"finding: {finding.id}", "finding", {
+        instant = _Instant(0, f"finding: {finding.id}", "finding", _ENCODE({
             "title": finding.title, "severity": finding.severity, "confidence": finding.confidence,
             "explains": fmt_s(finding.cost_s) if finding.cost_s else None, "why": finding.why,
-            "advice": list(finding.advice), "evidence": lines})
+            "advice": list(finding.advice), "evidence": lines}))
         if finding.evidence:
             self.waiting[finding.evidence[0].source][finding.evidence[0].line].append((process, instant))
         else:
@@ -777,6 +879,53 @@ class _Layout:
     def _source_name(self, source: int) -> str:
         sources = self.report.sources
         return sources[source].name if 0 <= source < len(sources) else str(source)
+
+    def _source_json(self, source: int) -> str:
+        """``_source_name`` as JSON text, encoded once per source."""
+        text = self._sources_json.get(source)
+        if text is None:
+            text = self._sources_json[source] = _str(self._source_name(source))
+        return text
+
+
+#: The phases' names, in PHASES's order (an enum's ``value`` is a descriptor: slow on every prompt).
+_PHASE_NAMES = tuple(phase._value_ for phase in PHASES)
+_PHASE_SECONDS = attrgetter(*_PHASE_NAMES)
+#: The closing notes of estimated records' ``args`` (JSON text), and a bar's label's key.
+_ESTIMATED_PROMPT = ', "estimated": ' + _str("no timed spans: phases laid out back to back from the durations "
+                                              "the log prints") + "}"
+_ESTIMATED_LOAD = ', "estimated": ' + _str("the log gives no time for this load") + "}"
+_ESTIMATED_BAR = ', "estimated": ' + _str("placed from tqdm's elapsed time") + "}"
+
+
+def _seconds_text(value: object) -> str:
+    """``_num(_seconds(value))``, a float's text at once (a prompt's four phases)."""
+    if type(value) is float:
+        text = float.__repr__(value)
+        if text[-1] not in "nf":
+            return text
+    return _num(_seconds(value))
+
+
+def _seconds_args(seconds: float) -> str:
+    return f'{{"seconds": {_num(seconds)}}}'
+
+
+#: ``not_timed`` as JSON text by its items: a log has a few combinations of phases and reasons.
+_NOT_TIMED_TEXT: dict[tuple[tuple[str, str], ...], str] = {}
+
+
+def _not_timed(reasons: dict[str, str] | None) -> str:
+    """A prompt's ``not_timed`` as JSON text, each combination encoded once."""
+    if reasons is None:
+        return "null"
+    key = tuple(reasons.items())
+    text = _NOT_TIMED_TEXT.get(key)
+    if text is None:
+        text = _ENCODE(reasons)
+        if len(_NOT_TIMED_TEXT) < 256:
+            _NOT_TIMED_TEXT[key] = text
+    return text
 
 
 def _load_name(load: Load) -> str:
@@ -795,6 +944,8 @@ def log_trace(path: str, redactor: Redactor | None = None) -> TracePart:
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 _ENCODE_ASCII = json.JSONEncoder().encode
+#: Events joined and written at once by ``write_trace``.
+WRITE_BATCH = 1024
 
 
 def write_trace(parts: Sequence[TracePart], out: TextIO) -> None:
@@ -802,16 +953,17 @@ def write_trace(parts: Sequence[TracePart], out: TextIO) -> None:
     dated = [part.origin for part in parts if part.origin is not None]
     base = min(dated) if dated else None
     out.write('{"traceEvents": [\n')
-    first = True
+    separator = ""
     pid_offset = 0
     for part in parts:
         shift = round((part.origin - base).total_seconds() * 1_000_000) if part.origin and base else 0
-        for event in part.events:
-            event = {**event, "pid": event["pid"] + pid_offset}
-            if event["ph"] != "M":
-                event["ts"] += shift
-            out.write(("" if first else ",\n") + _ENCODE(event))
-            first = False
+        events = iter(part.events)
+        # written WRITE_BATCH events at a time: one write, one join
+        while batch := list(islice(events, WRITE_BATCH)):
+            out.write(separator + ",\n".join([
+                f"{head}{pid + pid_offset}{tail}" if ts is None else f"{head}{ts + shift}{mid}{pid + pid_offset}{tail}"
+                for head, ts, mid, pid, tail in batch]))
+            separator = ",\n"
         pid_offset += part.processes
     other = {
         "generator": f"comfylog {__version__}",
