@@ -339,7 +339,7 @@ def test_analyze_format_html_writes_the_report_page(tmp_path: Path) -> None:
     result = run_cli("analyze", str(log), "-f", "html", "-o", "-", cwd=tmp_path, text=True)
     assert result.returncode == 2 and "the HTML report is a file, not a stream" in result.stderr
     result = run_cli("analyze", str(tmp_path), "-f", "html", cwd=tmp_path, text=True)
-    assert result.returncode == 2 and "--format html is about one report" in result.stderr
+    assert result.returncode == 2 and "--format html is one report's page" in result.stderr
 
 
 def test_cli_refuses_stdout_and_overwriting_its_input(tmp_path: Path) -> None:

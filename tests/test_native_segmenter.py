@@ -130,6 +130,26 @@ def test_a_generated_benchmark_log_segments_the_same(tmp_path: Path, monkeypatch
 
 
 @needs_native
+def test_a_prompt_of_thousands_of_models_lists_each_once_in_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A prompt's models are listed once each, in the order first requested, however many it requests (each
+    segmenter keeps a set of them: a pass over the list per request made 200,000 models take minutes)."""
+    count = 3000
+    lines = ["Total VRAM 24564 MB, total RAM 128000 MB", "Starting server", "got prompt"]
+    for i in [*range(count), *range(0, count, 7)]:
+        lines += [f"Requested to load Model{i}", f"loaded completely 1000.0 {i % 5000}.5 True"]
+    lines += ["Prompt executed in 100.00 seconds", "got prompt", "Requested to load Model1",
+              "loaded completely 1000.0 1.5 True", "Prompt executed in 1.00 seconds"]
+    path = tmp_path / "models.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert_same([path], monkeypatch)
+    for which in ("python", "native"):
+        with monkeypatch.context() as m:
+            m.setenv("COMFYLOG_SEGMENTER", which)
+            models = [p.models for p in analyze_paths([str(path)]).prompts]
+        assert models == [[f"Model{i}" for i in range(count)], ["Model1"]], which
+
+
+@needs_native
 @pytest.mark.skipif(not REAL_LOGS, reason="no corpus")
 def test_blocks_pickled_in_rust_read_back_as_pythons_own(monkeypatch: pytest.MonkeyPatch) -> None:
     """Whole spool blocks are pickled by the Rust side (native/src/segment/pickle.rs), never made as

@@ -195,8 +195,10 @@ def analyze(
     private = format in (AnalyzeFormat.markdown, AnalyzeFormat.html)  # made to be shared: redacted by default
     redactor = _redactor(redact, redact_ips, default=private)
     if fleet or wants_fleet(logs or []):
-        if format in (AnalyzeFormat.markdown, AnalyzeFormat.html):
-            fail(f"--format {format.value} is about one report; give the log files, not a directory or --fleet")
+        if format is AnalyzeFormat.markdown:
+            fail("--format markdown replies about one report; give the log files, not a directory or --fleet")
+        if format is AnalyzeFormat.html:
+            fail("--format html is one report's page; give the log files, not a directory or --fleet")
         _fleet_report(_inputs(logs), OutputFormat(format.value), output, limit, jobs, redactor)
         return
     if format is AnalyzeFormat.html:

@@ -326,6 +326,9 @@ pub struct Segmenter {
     last_activity: Option<Activity>,
     last_ts: Option<Ts>,
     requested: VecDeque<Arc<str>>,
+    /// The models of the prompt they were last added to (its position), to find one already listed
+    /// without a pass over its list: a prompt may request thousands.
+    prompt_models: (Option<u64>, HashSet<Arc<str>>),
     model_by_size: HashMap<u64, Arc<str>>,
     last_partial: Option<Arc<str>>,
     import_records: HashSet<Arc<str>>,
@@ -402,6 +405,7 @@ impl Segmenter {
             last_activity: None,
             last_ts: None,
             requested: VecDeque::new(),
+            prompt_models: (None, HashSet::new()),
             model_by_size: HashMap::new(),
             last_partial: None,
             import_records: HashSet::new(),
@@ -1449,12 +1453,23 @@ impl Segmenter {
         };
         self.requested.push_back(Arc::clone(&model));
         if let Some(p) = self.executing() {
-            let prompt = self.prompts.at(p);
-            if !prompt.models.contains(&model) {
-                prompt.models.push(model);
-            }
+            self.add_model(p, &model);
         }
         Ok(())
+    }
+
+    /// List `model` among the prompt's models (at `p`) unless it is there.
+    fn add_model(&mut self, p: u64, model: &Arc<str>) {
+        let (at, seen) = &mut self.prompt_models;
+        let prompt = self.prompts.at(p);
+        if *at != Some(p) {
+            *at = Some(p);
+            seen.clear();
+            seen.extend(prompt.models.iter().cloned());
+        }
+        if seen.insert(Arc::clone(model)) {
+            prompt.models.push(Arc::clone(model));
+        }
     }
 
     fn end_batch(&mut self) -> R {
@@ -1479,10 +1494,7 @@ impl Segmenter {
             self.requested.remove(i);
         }
         if let Some(p) = self.executing() {
-            let prompt = self.prompts.at(p);
-            if !prompt.models.contains(&model) {
-                prompt.models.push(Arc::clone(&model));
-            }
+            self.add_model(p, &model);
         }
         self.add_load(ev, "dynamic", Some(model))
     }

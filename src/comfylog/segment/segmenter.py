@@ -195,6 +195,8 @@ class Segmenter:
         self._last_activity: Activity | None = None
         self._last_ts: datetime | None = None
         self._requested: deque[str] = deque()  # models requested, not yet reported loaded
+        #: The prompt models were last listed for, and a set of its models (_add_model).
+        self._prompt_models: tuple[Prompt | None, set[str]] = (None, set())
         self._model_by_size: dict[float, str] = {}
         self._last_partial: str | None = None
         self._import_records: dict[str, ErrorRecord] = {}
@@ -753,7 +755,17 @@ class Segmenter:
         model = ev.fields["model"]
         self._requested.append(model)
         prompt = self._executing()
-        if prompt is not None and model not in prompt.models:
+        if prompt is not None:
+            self._add_model(prompt, model)
+
+    def _add_model(self, prompt: Prompt, model: str) -> None:
+        """List ``model`` among the prompt's models unless it is there (a set of the last prompt's: a prompt may
+        request thousands, and a pass over its list for each would cost their square)."""
+        held, seen = self._prompt_models
+        if held is not prompt:
+            self._prompt_models = held, seen = prompt, set(prompt.models)
+        if model not in seen:
+            seen.add(model)
             prompt.models.append(model)
 
     def _on_load_batch(self, ev: Event, run: Run) -> None:
@@ -773,8 +785,8 @@ class Segmenter:
         if model in self._requested:
             self._requested.remove(model)
         prompt = self._executing()
-        if prompt is not None and model not in prompt.models:
-            prompt.models.append(model)
+        if prompt is not None:
+            self._add_model(prompt, model)
         self._add_load(ev, "dynamic", model)
 
     def _loaded_model(self, loaded_mb: float | None, kind: str) -> str | None:
