@@ -48,9 +48,15 @@ LEVEL_TAG_RE = re.compile(
 PY_FORMATTER_RE = re.compile(
     r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:[,.](\d+))? - [\w.]+ - (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) - "
 )
-# A print() writes its text and its newline separately, so error-report logs glue the newline's own
-# "<time> - " to the end of the line.
-REPORT_TAIL_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)? - $")
+# Every write() of the log an error report holds has its own "<time> - " (ComfyUI's app/logger.py:
+# LogInterceptor.write keeps {"t": datetime.now().isoformat(), "m": data}; the report joins "t - m").
+# A print() writes its text and its newline separately, so the newline's own stamp ends the line, and a
+# print() of several arguments glues stamps inside it (`** Platform:<t> -  <t> - Windows<t> - `).
+REPORT_STAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)? - ")
+# A tqdm redraw is a write that starts with "\r": pasted into a GitHub issue (the browser makes every CR a
+# line break) the bar stands on a line of its own, after the lone stamp of its write and before the stamp
+# of the next write: that stamp, microseconds later, is the bar's time.
+REPORT_TAIL_RE = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))? - $")
 # runpod-python without RUNPOD_ENDPOINT_ID: f"{level.ljust(7)}| {message}", "INFO   | JOB_ID | message"
 # (the job id is optional); its levels are TRACE, DEBUG, INFO, WARN, ERROR and TIP (rp_logger.py).
 RUNPOD_PLAIN_RE = re.compile(r"(?:DEBUG|INFO|WARN|WARNING|ERROR|TRACE|TIP)\s*\| (?:[^\s|]+ \| )?")
@@ -118,8 +124,8 @@ class PrefixReader:
                 m = REPORT_RE.match(text) or PY_FORMATTER_RE.match(text)
                 if m:
                     ts, style = _at(m.group(1), m.group(2), m.group(3)), "error-report"
-                    if text.endswith(" - "):
-                        text = REPORT_TAIL_RE.sub("", text)
+                    if " - " in text[m.end() :]:
+                        text = text[: m.end()] + REPORT_STAMP_RE.sub("", text[m.end() :])
                 else:
                     m = CONSOLE_ROW_RE.match(text)
                     if m:
@@ -168,6 +174,11 @@ class PrefixReader:
             m = PY_LOGGING_RE.match(text) or RUNPOD_PLAIN_RE.match(text)
             if m:
                 text = text[m.end() :]
+        if style == "none" and text.endswith(" - "):
+            m = REPORT_TAIL_RE.search(text)
+            if m:  # a line of an error report whose stamp was cut off by a line break (a bar, pasted)
+                ts, style = _at(m.group(1), m.group(2), m.group(3)), "error-report"
+                text = REPORT_STAMP_RE.sub("", text[: m.start()])
         return Prefixed(text, ts, resolution, style, nanos)
 
     def _time_only(self, m: re.Match[str]) -> datetime:
