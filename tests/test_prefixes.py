@@ -37,6 +37,11 @@ FIXTURES = Path(__file__).parent / "fixtures"
         # error reports before Nov 2024 used logging's default formatter
         ("2024-10-01 12:34:56,789 - root - INFO - got prompt", "got prompt",
          datetime(2024, 10, 1, 12, 34, 56, 789000), "error-report"),
+        # the Krita AI Diffusion plugin's server.log (github.com/Acly/krita-ai-diffusion issue #169, DirectML)
+        ("2023-11-26 18:59:33,878 INFO got prompt", "got prompt", datetime(2023, 11, 26, 18, 59, 33, 878000),
+         "error-report"),
+        ("2023-11-26 19:56:22,847 INFO Set vram state to: NORMAL_VRAM", "Set vram state to: NORMAL_VRAM",
+         datetime(2023, 11, 26, 19, 56, 22, 847000), "error-report"),
         # print() writes its newline separately: the newline's own "<time> - " ends the line
         ("2024-12-17T21:15:37.373432 - got prompt2024-12-17T21:15:37.373501 - ", "got prompt",
          datetime(2024, 12, 17, 21, 15, 37, 373432), "error-report"),

@@ -32,9 +32,10 @@ anchored!(
     r"\[(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2})(?::(\d{2})(?:[.,](\d+))?)?\] ?"
 );
 anchored!(TIME_ONLY, r"\[?(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?\]? ");
+// prefixes.py's PY_FORMATTER_RE: an old error report's logging format, or the Krita plugin's server.log.
 anchored!(
     PY_FORMATTER,
-    r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:[,.](\d+))? - [\w.]+ - (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) - "
+    r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:[,.](\d+))?(?: - [\w.]+ - (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) - | (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) )"
 );
 anchored!(
     RUNPOD_PLAIN,

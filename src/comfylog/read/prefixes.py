@@ -44,9 +44,12 @@ TIME_ONLY_RE = re.compile(r"\[?(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?\]? ")
 LEVEL_TAG_RE = re.compile(
     r"\[(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL|info|warning|warn|error|debug|critical)\] ?"
 )
-# Error reports before Nov 2024 used logging's "%(asctime)s - %(name)s - %(levelname)s - %(message)s".
+# Error reports before Nov 2024 used logging's "%(asctime)s - %(name)s - %(levelname)s - %(message)s"; the
+# Krita AI Diffusion plugin logs the ComfyUI server it runs with "%(asctime)s %(levelname)s %(message)s"
+# (ai_diffusion/util.py, create_logger: its server.log, `2023-11-26 18:59:33,878 INFO got prompt`).
 PY_FORMATTER_RE = re.compile(
-    r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:[,.](\d+))? - [\w.]+ - (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) - "
+    r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:[,.](\d+))?"
+    r"(?: - [\w.]+ - (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) - | (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) )"
 )
 # Every write() of the log an error report holds has its own "<time> - " (ComfyUI's app/logger.py:
 # LogInterceptor.write keeps {"t": datetime.now().isoformat(), "m": data}; the report joins "t - m").
@@ -124,7 +127,7 @@ class PrefixReader:
                 m = REPORT_RE.match(text) or PY_FORMATTER_RE.match(text)
                 if m:
                     ts, style = _at(m.group(1), m.group(2), m.group(3)), "error-report"
-                    if " - " in text[m.end() :]:
+                    if text.find(" - ", m.end()) >= 0:
                         text = text[: m.end()] + REPORT_STAMP_RE.sub("", text[m.end() :])
                 else:
                     m = CONSOLE_ROW_RE.match(text)
