@@ -782,3 +782,19 @@ def test_a_findings_advice_is_its_rules_templates_filled_in(corpus_reports: dict
         for text in filter(None, broken):
             assert not template.matches(text), (rule_id, text)
     assert filled  # advice with values in it (a flag, a size) among them
+
+
+def test_a_prompt_whose_log_ends_at_its_load_request_is_said_to_have_stopped_in_that_load(each_segmenter: str) -> None:
+    """The paste of Comfy-Org/ComfyUI#13730 (tests/fixtures/ltx-rocm-stalls-in-load.log, LTX 2.3 on ROCm) ends
+    with the running prompt's `Requested to load LTXAVTEModel_`: the unfinished finding names that load."""
+    from .conftest import FIXTURES
+
+    report = analyze(FIXTURES / "ltx-rocm-stalls-in-load.log")
+    (found,) = [f for f in report.findings if f.id == "unfinished"]
+    assert "`Requested to load LTXAVTEModel_` (line 17): it stopped inside that load" in found.why
+    assert 17 in [e.line for e in found.evidence]
+    # a prompt whose log goes on past its load request is not said to have stopped in it
+    staged = "Model LTXAVTEModel_ prepared for dynamic VRAM loading. 25440MB Staged. 0 patches attached.\n"
+    text = (FIXTURES / "ltx-rocm-stalls-in-load.log").read_text() + staged
+    (found,) = [f for f in analyze_text(text).findings if f.id == "unfinished"]
+    assert "stopped inside" not in found.why

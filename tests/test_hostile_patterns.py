@@ -59,6 +59,7 @@ def _regexes() -> Iterator[tuple[str, Search, str, str]]:
         "LEVEL_TAG_RE": "[INFO] ",
         "PY_FORMATTER_RE": "2024-12-17 21:15:37,373 - root - INFO - ",
         "REPORT_TAIL_RE": "2024-12-17T21:15:37.373432 - ",
+        "REPORT_STAMP_RE": "2024-12-17T21:15:37.373432 - ",
         "RUNPOD_PLAIN_RE": "INFO   | job-1 | ",
         "PY_LOGGING_RE": "ERROR:root:",
     }

@@ -13,6 +13,7 @@ from datetime import datetime
 from comfylog.api import analyze, analyze_text
 from comfylog.rows import report_to_dict
 
+from .cli import run_cli
 from .conftest import FIXTURES, corpus_log
 
 EXCERPT = FIXTURES / "manager-install-running-server.log"
@@ -152,3 +153,18 @@ def test_watch_shows_and_exports_the_install_time_analyze_counts() -> None:
     finally:
         metrics.close()
         analysis.close()
+
+
+def test_a_failed_git_install_is_an_error_of_a_comfyui_manager_log(each_segmenter: str) -> None:
+    """A console holding only ComfyUI-Manager's failed install (Comfy-Org/ComfyUI #12505: `Download: git clone`,
+    its git helper's traceback behind `[!]`, `[ComfyUI-Manager] Installation failed:` then the reason) is a
+    ComfyUI-Manager log with one error, not "not a ComfyUI log"."""
+    fixture = FIXTURES / "manager-install-failed-clone.log"
+    report = analyze(fixture)
+    (error,) = report.errors
+    assert (error.kind, error.line) == ("node_install", 8)
+    lines = fixture.read_text().splitlines()
+    assert lines[error.line - 1] == "[ComfyUI-Manager] Installation failed:"
+    assert lines[error.line].startswith("Failed to clone repo: ")  # the reason the record points to
+    result = run_cli("analyze", str(fixture), text=True, columns=200)
+    assert result.returncode == 0 and "ComfyUI-Manager could not install a custom node" in str(result.stdout)

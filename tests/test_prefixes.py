@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
+from comfylog.pipeline import analyze_paths
 from comfylog.read.prefixes import MINUTE, PrefixReader
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.mark.parametrize(
@@ -33,9 +37,23 @@ from comfylog.read.prefixes import MINUTE, PrefixReader
         # error reports before Nov 2024 used logging's default formatter
         ("2024-10-01 12:34:56,789 - root - INFO - got prompt", "got prompt",
          datetime(2024, 10, 1, 12, 34, 56, 789000), "error-report"),
+        # the Krita AI Diffusion plugin's server.log (github.com/Acly/krita-ai-diffusion issue #169, DirectML)
+        ("2023-11-26 18:59:33,878 INFO got prompt", "got prompt", datetime(2023, 11, 26, 18, 59, 33, 878000),
+         "error-report"),
+        ("2023-11-26 19:56:22,847 INFO Set vram state to: NORMAL_VRAM", "Set vram state to: NORMAL_VRAM",
+         datetime(2023, 11, 26, 19, 56, 22, 847000), "error-report"),
         # print() writes its newline separately: the newline's own "<time> - " ends the line
         ("2024-12-17T21:15:37.373432 - got prompt2024-12-17T21:15:37.373501 - ", "got prompt",
          datetime(2024, 12, 17, 21, 15, 37, 373432), "error-report"),
+        # a print() of several arguments glues the stamp of each write inside the line (a Windows portable
+        # build's error report, github.com/Comfy-Org/ComfyUI issue #10903)
+        ("2025-11-27T00:45:36.444325 - ** Platform:2025-11-27T00:45:36.444873 -  2025-11-27T00:45:36.444976 - "
+         "Windows2025-11-27T00:45:36.445076 - ", "** Platform: Windows",
+         datetime(2025, 11, 27, 0, 45, 36, 444325), "error-report"),
+        # pasted into an issue, a bar's CR became a line break: the bar's line holds only the next write's
+        # stamp (tests/fixtures/error-report-pasted-bars.log, github.com/pytorch/pytorch issue #141287)
+        ("100%|██████████| 8/8 [00:43<00:00,  5.35s/it]2026-08-03T18:06:33.345523 - ",
+         "100%|██████████| 8/8 [00:43<00:00,  5.35s/it]", datetime(2026, 8, 3, 18, 6, 33, 345523), "error-report"),
         # runpod-python's plain (non-JSON) logger, and its TIP level (rp_tips.py)
         ("INFO   | sync-6f0a1c52-e1 | Started.", "Started.", None, "none"),
         ("INFO   | Jobs in queue: 1", "Jobs in queue: 1", None, "none"),
@@ -89,3 +107,14 @@ def test_json_line_that_is_not_a_runpod_log_is_kept_as_text() -> None:
 def test_an_impossible_prefix_time_gives_no_time_instead_of_a_crash(line: str) -> None:
     got = PrefixReader().read(line)
     assert (got.text, got.ts) == ("got prompt", None)
+
+
+def test_pasted_error_report_bars_time_their_sampling(each_segmenter: str) -> None:
+    """Each bar of a pasted error report is timed by the stamp after it, so its sampling is inference
+    (tests/fixtures/error-report-pasted-bars.log: two prompts sampled 8 steps in 0:43-0:44, then printed
+    `Prompt executed in 46.47 seconds`; without the bar's time their 44 s were `other`)."""
+    report = analyze_paths([str(FIXTURES / "error-report-pasted-bars.log")])
+    received = [p for p in report.prompts if p.received]
+    assert [p.status for p in received] == ["ok", "unfinished"]
+    assert [round(p.phases.inference or 0, 1) for p in received] == [43.7, 44.0]
+    assert received[0].phases.other == pytest.approx(46.475 - 43.68, abs=0.01)

@@ -32,9 +32,10 @@ anchored!(
     r"\[(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2})(?::(\d{2})(?:[.,](\d+))?)?\] ?"
 );
 anchored!(TIME_ONLY, r"\[?(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?\]? ");
+// prefixes.py's PY_FORMATTER_RE: an old error report's logging format, or the Krita plugin's server.log.
 anchored!(
     PY_FORMATTER,
-    r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:[,.](\d+))? - [\w.]+ - (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) - "
+    r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:[,.](\d+))?(?: - [\w.]+ - (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) - | (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) )"
 );
 anchored!(
     RUNPOD_PLAIN,
@@ -50,8 +51,13 @@ anchored!(
     STREAM_TS,
     r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$"
 );
+// prefixes.py's REPORT_STAMP_RE: every write() of an error report's log has its own `<time> - `.
+static REPORT_STAMP: LazyLock<Regex> = LazyLock::new(|| {
+    compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)? - ").expect("REPORT_STAMP")
+});
+// prefixes.py's REPORT_TAIL_RE: the stamp of the next write, ending a line that lost its own.
 static REPORT_TAIL: LazyLock<Regex> = LazyLock::new(|| {
-    compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)? - $").expect("REPORT_TAIL")
+    compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))? - $").expect("REPORT_TAIL")
 });
 
 const JSON_MAX_CHARS: usize = 100_000;
@@ -341,9 +347,9 @@ pub fn read(line: &str) -> Prefixed<'_> {
             ));
             style = Style::ErrorReport;
             end = Some(m.end);
-            if text.ends_with(" - ") {
-                if let Cow::Owned(s) = REPORT_TAIL.replace(&text, "") {
-                    text = Cow::Owned(s);
+            if text[m.end..].contains(" - ") {
+                if let Cow::Owned(rest) = REPORT_STAMP.replace_all(&text[m.end..], "") {
+                    text = Cow::Owned(format!("{}{}", &text[..m.end], rest));
                 }
             }
         } else if let Some(m) = dated.then(|| captures(&CONSOLE_ROW, &text)).flatten() {
@@ -448,6 +454,19 @@ pub fn read(line: &str) -> Prefixed<'_> {
             .or_else(|| matched_end(matchers::runpod_plain, &RUNPOD_PLAIN, &text));
         if let Some(e) = end {
             text = cut_front(text, e);
+        }
+    }
+    if style == Style::None && text.ends_with(" - ") {
+        // a line of an error report whose stamp was cut off by a line break (a bar, pasted)
+        if let Some(m) = captures(&REPORT_TAIL, &text) {
+            let start = m.groups[0].map_or(0, |g| g.0);
+            stamp = at_stamp(at(
+                m.group(&text, 0).unwrap_or(""),
+                m.group(&text, 1).unwrap_or(""),
+                m.group(&text, 2),
+            ));
+            style = Style::ErrorReport;
+            text = Cow::Owned(REPORT_STAMP.replace_all(&text[..start], "").into_owned());
         }
     }
     Prefixed {

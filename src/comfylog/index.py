@@ -569,7 +569,8 @@ def comfyui_sources(report: Report) -> set[int]:
     if len(found) < len(report.sources):
         found.update(p.source for p in report.prompts)
         found.update(ld.source for ld in report.loads)
-        found.update(e.source for e in report.errors if e.kind == "validation")  # ComfyUI's own validator said it
+        # ComfyUI's own validator, or ComfyUI-Manager failing to install a node pack, said it
+        found.update(e.source for e in report.errors if e.kind in ("validation", "node_install"))
         for ev in report.notable:
             if ev.kind not in GENERIC_KINDS or ev.fields.get("custom_node") or str(
                     ev.fields.get("first_file", "")).replace("\\", "/").endswith("/main.py"):

@@ -136,6 +136,9 @@ fn error_line_record(error: &str) -> Option<&'static str> {
         "aimdo" => "comfy-aimdo error",
         "gpu_unavailable" => "GPU is not available: PyTorch CUDA init failed",
         "handler" => "the RunPod handler raised an exception",
+        "node_install" => {
+            "ComfyUI-Manager could not install a custom node (the line after this one says why)"
+        }
         "unhealthy" => "the worker failed its fitness checks and exited",
         "worker_exited" => "the worker's process exited",
         _ => return None,
@@ -1917,6 +1920,7 @@ fn static_error_kind(error: &str) -> &'static str {
         "aimdo" => "aimdo",
         "gpu_unavailable" => "gpu_unavailable",
         "handler" => "handler",
+        "node_install" => "node_install",
         "unhealthy" => "unhealthy",
         "worker_exited" => "worker_exited",
         _ => "error",

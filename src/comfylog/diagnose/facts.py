@@ -63,6 +63,8 @@ PROMPT_GROUPS: dict[str, Callable[[Prompt], bool]] = {
     "error": lambda p: p.status == "error",
     "cold": lambda p: p.cold,
     "finished_video": lambda p: p.status == "ok" and bool(p.video),
+    # a prompt whose end the log shows and whose `got prompt` is before it (a log that starts mid-prompt)
+    "before_log": lambda p: not p.received,
 }
 #: The groups of prompts whose loads the rules read one prompt at a time (timed_loads, slow-load, gguf): their
 #: loads are filed in a group of their own in the index's one pass (the loads come after the prompts).

@@ -44,13 +44,22 @@ TIME_ONLY_RE = re.compile(r"\[?(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?\]? ")
 LEVEL_TAG_RE = re.compile(
     r"\[(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL|info|warning|warn|error|debug|critical)\] ?"
 )
-# Error reports before Nov 2024 used logging's "%(asctime)s - %(name)s - %(levelname)s - %(message)s".
+# Error reports before Nov 2024 used logging's "%(asctime)s - %(name)s - %(levelname)s - %(message)s"; the
+# Krita AI Diffusion plugin logs the ComfyUI server it runs with "%(asctime)s %(levelname)s %(message)s"
+# (ai_diffusion/util.py, create_logger: its server.log, `2023-11-26 18:59:33,878 INFO got prompt`).
 PY_FORMATTER_RE = re.compile(
-    r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:[,.](\d+))? - [\w.]+ - (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) - "
+    r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:[,.](\d+))?"
+    r"(?: - [\w.]+ - (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) - | (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) )"
 )
-# A print() writes its text and its newline separately, so error-report logs glue the newline's own
-# "<time> - " to the end of the line.
-REPORT_TAIL_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)? - $")
+# Every write() of the log an error report holds has its own "<time> - " (ComfyUI's app/logger.py:
+# LogInterceptor.write keeps {"t": datetime.now().isoformat(), "m": data}; the report joins "t - m").
+# A print() writes its text and its newline separately, so the newline's own stamp ends the line, and a
+# print() of several arguments glues stamps inside it (`** Platform:<t> -  <t> - Windows<t> - `).
+REPORT_STAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)? - ")
+# A tqdm redraw is a write that starts with "\r": pasted into a GitHub issue (the browser makes every CR a
+# line break) the bar stands on a line of its own, after the lone stamp of its write and before the stamp
+# of the next write: that stamp, microseconds later, is the bar's time.
+REPORT_TAIL_RE = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))? - $")
 # runpod-python without RUNPOD_ENDPOINT_ID: f"{level.ljust(7)}| {message}", "INFO   | JOB_ID | message"
 # (the job id is optional); its levels are TRACE, DEBUG, INFO, WARN, ERROR and TIP (rp_logger.py).
 RUNPOD_PLAIN_RE = re.compile(r"(?:DEBUG|INFO|WARN|WARNING|ERROR|TRACE|TIP)\s*\| (?:[^\s|]+ \| )?")
@@ -118,8 +127,8 @@ class PrefixReader:
                 m = REPORT_RE.match(text) or PY_FORMATTER_RE.match(text)
                 if m:
                     ts, style = _at(m.group(1), m.group(2), m.group(3)), "error-report"
-                    if text.endswith(" - "):
-                        text = REPORT_TAIL_RE.sub("", text)
+                    if text.find(" - ", m.end()) >= 0:
+                        text = text[: m.end()] + REPORT_STAMP_RE.sub("", text[m.end() :])
                 else:
                     m = CONSOLE_ROW_RE.match(text)
                     if m:
@@ -168,6 +177,11 @@ class PrefixReader:
             m = PY_LOGGING_RE.match(text) or RUNPOD_PLAIN_RE.match(text)
             if m:
                 text = text[m.end() :]
+        if style == "none" and text.endswith(" - "):
+            m = REPORT_TAIL_RE.search(text)
+            if m:  # a line of an error report whose stamp was cut off by a line break (a bar, pasted)
+                ts, style = _at(m.group(1), m.group(2), m.group(3)), "error-report"
+                text = REPORT_STAMP_RE.sub("", text[: m.start()])
         return Prefixed(text, ts, resolution, style, nanos)
 
     def _time_only(self, m: re.Match[str]) -> datetime:

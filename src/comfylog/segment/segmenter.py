@@ -1227,6 +1227,7 @@ ERROR_LINE_RECORDS = {
     "aimdo": "comfy-aimdo error",
     "gpu_unavailable": "GPU is not available: PyTorch CUDA init failed",
     "handler": "the RunPod handler raised an exception",
+    "node_install": "ComfyUI-Manager could not install a custom node (the line after this one says why)",
     "unhealthy": "the worker failed its fitness checks and exited",
     "worker_exited": "the worker's process exited",
 }

@@ -50,6 +50,16 @@ ADVICE_NOTHING = Advice("Nothing to change for these loads: the share of the wei
                         "slow the run")
 
 
+def _inside_untold_prompt(facts: Facts, loads: Iterable[Load]) -> bool:
+    """A load came before the end of a prompt whose start the log lacks (05 of the field test: the paste of
+    city96/ComfyUI-GGUF#427 starts with `Requested to load`, ends it with `Prompt executed in 164.28
+    seconds`): it ran in that prompt, though the segmenter gives such a prompt no load records."""
+    ends: dict[int, int] = {}
+    for prompt in facts.prompts_in("before_log"):
+        ends.setdefault(prompt.source, prompt.line)
+    return bool(ends) and any(ld.line < ends.get(ld.source, 0) for ld in loads)
+
+
 @rule(
     "lowvram", "warning", Phase.LOAD,
     trigger="`loaded partially`, `loading in lowvram mode` or `lowvram: loaded module` lines: weights "
@@ -106,6 +116,9 @@ def _lowvram(facts: Facts) -> list[Finding]:
     if timed and load_s:
         cost_text = (f"Loading took {dur(load_s)} of {dur(total_s)} of prompt time ({share:.0%}), and weights "
                      "left in RAM also slow every sampling step.")
+    elif not affected and _inside_untold_prompt(facts, partial()):
+        cost_text = ("The loads ran inside a prompt whose `got prompt` is before the log (it starts mid-prompt), "
+                     "so the log does not time them.")
     elif not affected:
         cost_text = "The loads ran with no prompt running, so no prompt's time measures their cost."
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ...events import EventKind
+from ...events import Event, EventKind
 from ...model import Evidence, Finding
 from ...text import plural
 from ..deaths import comfyui_died, ram_killed
@@ -18,6 +18,20 @@ ADVICE_DIED_SILENTLY = Advice("Otherwise the process died without a message: che
                               "the container's memory limit")
 ADVICE_RESTARTED = Advice("The process restarted under these prompts: find the cause at the end of the run (OOM "
                           "killer, memory limit, a crashing custom node)")
+
+
+def _stopped_in_load(facts: Facts, running: list[PromptRef]) -> Event | None:
+    """The `Requested to load` a running prompt printed on its input's last line: the log stops inside that load
+    (the paste of Comfy-Org/ComfyUI#13730 ends at `Requested to load LTXAVTEModel_`, where LTX 2.3 hangs on
+    ROCm), which says more than "never finished"."""
+    for prompt in running:
+        last = facts.report.sources[prompt.source].lines
+        for ev in reversed(facts.events[EventKind.LOAD_REQUESTED]):
+            if ev.source == prompt.source:
+                if ev.line == last and ev.line > prompt.line:
+                    return ev
+                break
+    return None
 
 
 @rule(
@@ -66,6 +80,11 @@ def _unfinished(facts: Facts) -> list[Finding]:
     why = (f"{'; '.join(parts)}. The log shows {received} `got prompt` and {facts.report.summary.executed} "
            f"`Prompt executed in` lines ({len(running)} prompt{'s' if len(running) != 1 else ''} had started, "
            f"{queued} were still queued).")
+    stuck = _stopped_in_load(facts, running) if "log-ends" in ends else None
+    if stuck is not None:
+        why += (f" The log's last line is the running prompt's `Requested to load {stuck.fields['model']}` "
+                f"(line {stuck.line}): it stopped inside that load.")
+        evidence.insert(0, facts.cite_event(stuck))
     if severity == "info":
         advice = [ADVICE_REQUEUE()]
         confidence = "high"
