@@ -130,7 +130,7 @@ def test_a_generated_benchmark_log_segments_the_same(tmp_path: Path, monkeypatch
 
 
 @needs_native
-def test_a_prompt_of_thousands_of_models_lists_each_once_in_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_prompt_of_thousands_of_models_lists_each_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A prompt's models are listed once each, in the order first requested, however many it requests (each
     segmenter keeps a set of them: a pass over the list per request made 200,000 models take minutes)."""
     count = 3000
