@@ -454,3 +454,16 @@ def test_worker_comfyui_gpu_check_names_the_error_it_echoed() -> None:
     finding = found(analyze_text(text), "worker-unhealthy")
     assert "CUDA driver initialization failed" in finding.title
     assert finding.figures["exit_code"] == "1"
+
+
+def test_a_node_failure_whose_prompt_began_before_the_log_is_a_failed_prompt() -> None:
+    """`!!! Exception during processing !!!` is printed only for a node of a running prompt (execution.py): where the
+    excerpt starts after its `got prompt`, the finding is still a failed prompt, not "no prompt was running"; and
+    ROCm's `HIP error: invalid device function` is named as no kernels for the GPU, not a custom node's fault."""
+    report = analyze(FIXTURES / "docker-compose-rocm-hip-exception.log")
+    found = next(f for f in report.findings if f.id == "exception")
+    assert found.title == "1 prompt failed: `HIP error: invalid device function`"
+    assert "No prompt was running" not in found.why
+    assert "Its `got prompt` is before the log starts" in found.why
+    assert found.advice[0].startswith("`HIP error: invalid device function`: this PyTorch (ROCm) build has no kernels")
+    assert not any("custom_nodes/NAME" in item for item in found.advice)

@@ -182,6 +182,15 @@ NOT_NUNCHAKU_FRAME = "utils.py:_build_model"
 NOT_NUNCHAKU_ERROR = "KeyError: 'config'"
 #: ``[Errno 2] No such file or directory: 'PATH'``: the path.
 NO_SUCH_FILE_RE = re.compile(r"No such file or directory: '([^']{1,300})'")
+#: PyTorch's ROCm build raises ``HIP error: `` + hipGetErrorString: ``invalid device function`` is
+#: hipErrorInvalidDeviceFunction, a kernel with no code for this GPU's architecture (gfx...), the ROCm counterpart of
+#: CUDA's ``no kernel image is available`` (ROCm wheels ship kernels for the GPUs AMD lists).
+HIP_NO_KERNEL = "HIP error: invalid device function"
+ADVICE_HIP_NO_KERNEL = Advice(
+    "`HIP error: invalid device function`: this PyTorch (ROCm) build has no kernels for this GPU's architecture. "
+    "Install a ROCm build of PyTorch that lists the GPU (pytorch.org's selector, or AMD's builds for new GPUs); for a "
+    "consumer GPU ROCm does not list, `HSA_OVERRIDE_GFX_VERSION` set to the nearest listed architecture is the usual "
+    "workaround")
 ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that node's code is CUDA-only; look for a "
                           "version or fork that supports MPS, or use another node", {"node": "the custom node"})
 
@@ -196,7 +205,7 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
             ADVICE_MODULE_PART, ADVICE_NODE,
             ADVICE_READ, ADVICE_FRAMES, ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY, ADVICE_CUDA_ON_CPU,
             ADVICE_NO_DETECTOR, ADVICE_NO_INPUT_FILE, ADVICE_NO_INPUT_FOLDER, ADVICE_NO_PERMISSION,
-            ADVICE_CLIENT_GONE, ADVICE_NOT_NUNCHAKU),
+            ADVICE_CLIENT_GONE, ADVICE_NOT_NUNCHAKU, ADVICE_HIP_NO_KERNEL),
 )
 def _exception(facts: Facts) -> list[Finding]:
     failed = facts.failed_startups()  # their exceptions are the start-up failure's cause (startup-failed)
@@ -206,14 +215,19 @@ def _exception(facts: Facts) -> list[Finding]:
     if not records:
         return []
     prompts = sorted({e.prompt for e in records if e.prompt is not None})
+    # ComfyUI prints `!!! Exception during processing !!!` only when a node of a running prompt raised
+    # (execution.py): such a record in no prompt is the failure of a prompt whose `got prompt` is before the log.
+    before_log = {(e.source, e.line) for e in records
+                  if e.prompt is None and facts.between(EventKind.EXCEPTION, e.source, e.line, e.line)}
+    failed_prompts = len(prompts) + len(before_log)
     failures: dict[tuple[str | None, str], list[Failure]] = {}
     for record in records:
         failure = _failure(facts, record)
         failures.setdefault((failure.node, failure.error), []).append(failure)
     # The failures of prompts first; those outside any prompt (037: ComfyUI-Manager's request handlers raising
     # while the server answered the browser) are said apart, as failures of no prompt.
-    in_prompts = [g for g in failures.values() if any(f.record.prompt is not None for f in g)]
-    outside = [g for g in failures.values() if all(f.record.prompt is None for f in g)]
+    in_prompts = [g for g in failures.values() if any(_in_a_prompt(f, before_log) for f in g)]
+    outside = [g for g in failures.values() if not any(_in_a_prompt(f, before_log) for f in g)]
     distinct = in_prompts + outside
     listed = in_prompts if in_prompts else outside
     shown = listing((_describe(group[0]) + (f" ×{len(group)}" if len(group) > 1 else "") for group in listed[:3]),
@@ -228,7 +242,7 @@ def _exception(facts: Facts) -> list[Finding]:
     first = distinct[0][0]
     what = (f"`{clip(first.error, 80)}`" + (" (a missing model file)" if _no_file_caller(first) is not None else "")
             + (f" in custom node `{first.node}`" if first.node else ""))
-    title = (f"{plural(len(prompts), 'prompt')} failed: {what}" if prompts
+    title = (f"{plural(failed_prompts, 'prompt')} failed: {what}" if failed_prompts
              else f"{plural(len(records), 'exception')} outside any prompt: {what}")
     mac = any(platform_of(facts, facts.run_at(g[0].record.source, g[0].record.line)) == "mac" for g in distinct)
     # A chain that began with a missing module first: the wrapper's own words (047: "ensure transformers>=4.51.3
@@ -283,6 +297,8 @@ def _exception(facts: Facts) -> list[Finding]:
             item = on_cpu_advice
         elif f.cuda_only and mac and f.node:
             item = ADVICE_CUDA_ONLY(node=f.node)
+        elif HIP_NO_KERNEL in f.error:
+            item = ADVICE_HIP_NO_KERNEL()
         elif _client_gone(f):
             item = ADVICE_CLIENT_GONE(error=f.exc_type or "ConnectionResetError",
                                       where=facts.lines_ref(f.record.source, f.record.line))
@@ -332,7 +348,8 @@ def _exception(facts: Facts) -> list[Finding]:
     return [finding(
         "exception", title, "high",
         f"{plural(sum(len(g) for g in listed), 'exception')} ({len(listed)} distinct): {shown}"
-        + (". ComfyUI stops a prompt at the node that raised it." if prompts else
+        + (". ComfyUI stops a prompt at the node that raised it." + _began_before(len(before_log), failed_prompts)
+           if failed_prompts else
            ". ComfyUI raised them while it listed its node types for the browser (`/object_info`), not in a prompt: "
            "no prompt failed with them." if described else
            ". No prompt was running: it happened at start-up or in a background task, so no prompt failed with it.")
@@ -481,6 +498,20 @@ def _root_module_advice(f: Failure) -> str | None:
     if f.module and f.cause and "." not in f.module:
         return ADVICE_ROOT_MODULE(cause=clip(f.cause, 120), package=package_of(f.module))
     return None
+
+
+def _began_before(before_log: int, failed: int) -> str:
+    """What the why says of failed prompts whose ``got prompt`` is before the log (a pasted excerpt)."""
+    if not before_log:
+        return ""
+    which = "Its" if failed == 1 else "All their" if before_log == failed else f"{before_log} of their"
+    return (f" {which} `got prompt` {'is' if before_log == 1 else 'are'} before the log starts (ComfyUI printed "
+            "`!!! Exception during processing !!!`, which it prints only for a node of a running prompt).")
+
+
+def _in_a_prompt(f: Failure, before_log: set[tuple[int, int]]) -> bool:
+    """A failure of a prompt: in one of the log's, or of one whose start is before the log."""
+    return f.record.prompt is not None or (f.record.source, f.record.line) in before_log
 
 
 @dataclass
