@@ -1273,15 +1273,15 @@ def read_import_message(message: str, path: str | None = None) -> ImportFailure 
     be about exactly that node (None for another, even one whose name begins this one's: Foo, Foo-Bar).
     Without it, a built-in node file's path ends with its file name, a custom node's at the first `` (``.
     """
-    builtin = message.startswith(BUILTIN_NODE_FILE + IMPORT_FAILED)
-    if not builtin and not message.startswith(CUSTOM_NODE + IMPORT_FAILED):
+    split = _import_message_rest(message)
+    if split is None:
         return None
-    rest = message[len(BUILTIN_NODE_FILE if builtin else CUSTOM_NODE) + len(IMPORT_FAILED):]
+    builtin, rest = split
     if path is not None:
         cut = path[:MAX_IMPORT_PATH_CHARS]
         ends = [len(cut)] if rest.startswith(cut) else []
     else:
-        ends = [m.start() for m in re.finditer(r" \(", rest)] + [len(rest)]
+        ends = _path_ends(rest)
         if builtin:  # the name ends the path (a path cut at MAX_IMPORT_PATH_CHARS may have lost it)
             ends.sort(key=lambda end: BUILTIN_NODE_FILE_RE.search(rest[:end]) is None)
     for end in ends:
@@ -1298,11 +1298,25 @@ def import_message_paths(message: str) -> list[str]:
     them): the text after ``WHAT failed to import: `` ended at each `` (`` or at its end. A node's path is
     one of these exactly when ``read_import_message(message, path)`` reads the message as about it; []
     for another message."""
-    for what in (BUILTIN_NODE_FILE, CUSTOM_NODE):
-        if message.startswith(what + IMPORT_FAILED):
-            rest = message[len(what) + len(IMPORT_FAILED):]
-            return [rest[:m.start()] for m in re.finditer(r" \(", rest)] + [rest]
-    return []
+    split = _import_message_rest(message)
+    if split is None:
+        return []
+    rest = split[1]
+    return [rest[:end] for end in _path_ends(rest)]
+
+
+def _import_message_rest(message: str) -> tuple[bool, str] | None:
+    """Whether an import failure's message is a built-in node file's, and its text after ``WHAT failed to
+    import: ``; None for another message."""
+    builtin = message.startswith(BUILTIN_NODE_FILE + IMPORT_FAILED)
+    if not builtin and not message.startswith(CUSTOM_NODE + IMPORT_FAILED):
+        return None
+    return builtin, message[len(BUILTIN_NODE_FILE if builtin else CUSTOM_NODE) + len(IMPORT_FAILED):]
+
+
+def _path_ends(rest: str) -> list[int]:
+    """Where the path of an import failure's message can end: at each `` (`` (a path may hold one), or at the end."""
+    return [m.start() for m in re.finditer(r" \(", rest)] + [len(rest)]
 
 
 def _dict_message(detail: str) -> str | None:

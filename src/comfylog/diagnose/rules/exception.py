@@ -226,8 +226,10 @@ def _exception(facts: Facts) -> list[Finding]:
         failures.setdefault((failure.node, failure.error), []).append(failure)
     # The failures of prompts first; those outside any prompt (037: ComfyUI-Manager's request handlers raising
     # while the server answered the browser) are said apart, as failures of no prompt.
-    in_prompts = [g for g in failures.values() if any(_in_a_prompt(f, before_log) for f in g)]
-    outside = [g for g in failures.values() if not any(_in_a_prompt(f, before_log) for f in g)]
+    in_prompts: list[list[Failure]] = []
+    outside: list[list[Failure]] = []
+    for group in failures.values():
+        (in_prompts if any(_in_a_prompt(f, before_log) for f in group) else outside).append(group)
     distinct = in_prompts + outside
     listed = in_prompts if in_prompts else outside
     shown = listing((_describe(group[0]) + (f" ×{len(group)}" if len(group) > 1 else "") for group in listed[:3]),

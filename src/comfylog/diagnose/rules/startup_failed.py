@@ -64,10 +64,14 @@ class Cause:
 def _finding(facts: Facts, runs: list[Run]) -> Finding:
     # a prestartup script's traceback is not start-up failing: ComfyUI starts on past it (prestartup-failed says it)
     prestartup = facts.prestartup_tracebacks()
-    tracebacks = [ev for run in runs for ev in facts.run_events(EventKind.TRACEBACK, run)
-                  if (ev.source, ev.line) not in prestartup]
-    passed = [prestartup[(ev.source, ev.line)][1] for run in runs for ev in facts.run_events(EventKind.TRACEBACK, run)
-              if (ev.source, ev.line) in prestartup]
+    tracebacks: list[Event] = []
+    passed: list[Event] = []
+    for ev in (ev for run in runs for ev in facts.run_events(EventKind.TRACEBACK, run)):
+        script = prestartup.get((ev.source, ev.line))
+        if script is None:
+            tracebacks.append(ev)
+        else:
+            passed.append(script[1])
     pythons = [ev for run in runs for ev in facts.run_events(EventKind.RUN_SETTING, run)
                if ev.fields.get("python_executable")]  # Manager's ``** Python executable:``
     python = str(pythons[-1].fields["python_executable"]) if pythons else None
