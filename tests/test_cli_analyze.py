@@ -211,3 +211,21 @@ def test_plain_lines_are_what_rich_draws(width: int) -> None:
     assert any(len(piece.lines) > 1 for piece in plain)  # machine tables
     assert any(len(piece.lines) == 1 for piece in plain) == (width == 120)  # timeline rows (too wide for 72)
     assert any(isinstance(piece, Table) for piece in pieces[1:len(report.runs) + 1])  # titles too long: rich's
+
+
+def test_custom_nodes_that_failed_are_not_counted_as_imported() -> None:
+    """025 lists 48 custom nodes in its import times, 17 of them IMPORT FAILED: 31 imported, in every report."""
+    from comfylog.api import analyze
+    from comfylog.render.html import render_html
+    from comfylog.render.markdown import render_markdown
+    from comfylog.render.terminal import render_terminal
+
+    from .conftest import corpus_log
+
+    report = analyze(corpus_log("025"))
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    render_terminal(report, console, 40)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "31 imported, slowest 0.4s (ComfyUI-Easy-Use), 17 failed" in text
+    assert "31 imported, slowest" in render_markdown(report, 40) and ", 17 failed" in render_markdown(report, 40)
+    assert "31 imported, slowest 0.4s (ComfyUI-Easy-Use), 17 failed" in render_html(report)

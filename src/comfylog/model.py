@@ -319,6 +319,11 @@ class Run:
         return round(sum(t[0] for t in self.import_times), 3) if self.import_times else None
 
     @property
+    def failed_imports(self) -> int:
+        """Custom nodes in the import times marked IMPORT FAILED: the rest imported."""
+        return sum(1 for t in self.import_times if t[2])
+
+    @property
     def prestartup_s(self) -> float | None:
         """Seconds the custom nodes' prestartup scripts took (None: the log shows none)."""
         return round(sum(t[0] for t in self.prestartup_times), 3) if self.prestartup_times else None

@@ -423,9 +423,9 @@ def _machine(report: Report, page: Page) -> str:
             facts.append(("installing", f"{fmt_s(run.install_s)} ComfyUI-Manager installing custom nodes or "
                                          "models (with no prompt running)"))
         if run.import_times:
-            failed = sum(1 for t in run.import_times if t[2])
+            failed = run.failed_imports
             slowest = max(run.import_times, key=lambda t: t[0])
-            nodes = f"{len(run.import_times)} imported, slowest {slowest[0]:.1f}s ({basename(slowest[1])})"
+            nodes = f"{len(run.import_times) - failed} imported, slowest {slowest[0]:.1f}s ({basename(slowest[1])})"
             facts.append(("custom nodes", nodes + (f", {failed} failed" if failed else "")))
         if several_sources and run.source < len(report.sources):
             facts.append(("log", report.sources[run.source].name))

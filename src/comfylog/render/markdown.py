@@ -348,8 +348,9 @@ def _machine_lines(run: Run) -> list[str]:
         lines.append("- **versions:** " + ", ".join(code_span(v) for v in run.versions()))
     if run.import_times:
         slowest = max(run.import_times, key=lambda t: t[0])
-        failed = sum(1 for t in run.import_times if t[2])
-        nodes = f"{len(run.import_times)} imported, slowest {code_span(basename(slowest[1]))} {slowest[0]:.1f}s"
+        failed = run.failed_imports
+        imported = len(run.import_times) - failed
+        nodes = f"{imported} imported, slowest {code_span(basename(slowest[1]))} {slowest[0]:.1f}s"
         lines.append(f"- **custom nodes:** {nodes}" + (f", {failed} failed" if failed else ""))
     return lines
 

@@ -183,10 +183,10 @@ def _machine_rows(run: Run, report: Report) -> tuple[str, list[tuple[str, str]]]
     if run.install_s:
         rows.append(("installing", f"{fmt_s(run.install_s)} ComfyUI-Manager installing custom nodes, their "
                      "dependencies or models (no prompt running)"))
-    failed = sum(1 for t in run.import_times if t[2])
+    failed = run.failed_imports
     if run.import_times:
         slowest = max(run.import_times, key=lambda t: t[0])
-        nodes = f"{len(run.import_times)} imported, slowest {slowest[0]:.1f}s ({basename(slowest[1])})"
+        nodes = f"{len(run.import_times) - failed} imported, slowest {slowest[0]:.1f}s ({basename(slowest[1])})"
         if failed:
             nodes += f", [red]{failed} failed[/red]"
         rows.append(("custom nodes", nodes))
