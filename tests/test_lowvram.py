@@ -265,10 +265,13 @@ def test_a_starved_first_load_of_the_run_suspects_another_process_first() -> Non
 def test_loads_of_a_log_that_starts_mid_prompt_are_not_said_to_run_with_no_prompt(each_segmenter: str) -> None:
     """The paste of city96/ComfyUI-GGUF#427 (tests/fixtures/gguf-dynamic-vram-mid-prompt.log) starts at
     `Requested to load LTXAVTEModel_` and ends that prompt with `Prompt executed in 164.28 seconds` (line 19):
-    its two partial loads ran in that prompt, whose `got prompt` is before the log."""
+    its two partial loads ran in that prompt, whose `got prompt` is before the log. They are its loads, and
+    the GGUF finding (GGUF beside dynamic VRAM), not lowvram's, tells them."""
     report = analyze(FIXTURES / "gguf-dynamic-vram-mid-prompt.log")
     first = next(p for p in report.prompts if not p.received)
-    assert first.line == 19 and first.executed_s == 164.28
-    (found,) = [f for f in report.findings if f.id == "lowvram"]
-    assert "inside a prompt whose `got prompt` is before the log" in found.why
-    assert "no prompt running" not in found.why
+    assert first.line == 1 and first.last_line == 19 and first.executed_s == 164.28
+    partial = [ld for ld in report.loads if ld.kind == "partial"]
+    assert [ld.line for ld in partial] == [2, 4] and {ld.prompt for ld in partial} == {first.index}
+    assert not any("no prompt running" in f.why for f in report.findings)
+    (gguf,) = [f for f in report.findings if f.id == "gguf"]
+    assert "(line 2)" in gguf.why and not [f for f in report.findings if f.id == "lowvram"]

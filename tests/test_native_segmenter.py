@@ -237,6 +237,7 @@ def test_the_native_segmenter_shares_the_python_segmenters_constants() -> None:
         "MAX_ERROR_CHARS": python.MAX_ERROR_CHARS, "MAX_IMPORT_PATH_CHARS": python.MAX_IMPORT_PATH_CHARS,
         "MAX_IMPORT_REASON_CHARS": python.MAX_IMPORT_REASON_CHARS, "MAX_NOTABLE": python.MAX_NOTABLE,
         "RELEASE_EVERY": python.RELEASE_EVERY, "TAIL_ACTIVITIES": python.TAIL_ACTIVITIES,
+        "BEFORE_LOG_ACTIVITIES": python.BEFORE_LOG_ACTIVITIES,
         "WS_TIMEOUT_S": phases.WS_TIMEOUT_S, "PLACEMENT_SLACK_S": phases.PLACEMENT_SLACK.total_seconds(),
         "UNTIMED_MIN_S": phases.UNTIMED_MIN_S,
     }

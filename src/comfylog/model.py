@@ -20,6 +20,8 @@ UNTIMED = {
     "unlogged_loads": "no load line, but a library loads this run's models itself (a loading bar earlier) and "
                       "moves them without one: how long it loaded is not in the log",
     "no_total": "no usable timestamps and no `Prompt executed in`: its total, so the rest, is not in the log",
+    "before_log": "it began before the log's first line: what it did until then (loading its models, most often) "
+                  "is not in the log",
     "hidden_bar": "tqdm hid a progress bar of it (` ... (more hidden) ...`: more bars open than the console's rows): "
                   "whether and how long it sampled is not in the log",
     "interrupted_no_bar": "it was interrupted and the log kept no sampling bar of it (ComfyUI-Manager's log file "
@@ -33,6 +35,7 @@ UNTIMED_CAUSE = {
     "bar_not_advanced": "its sampling bar stopped before its first step",
     "unlogged_loads": "a library loaded this run's models without a load line",
     "no_total": "no `Prompt executed in`, so no total",
+    "before_log": "it began before the log's first line",
     "hidden_bar": "tqdm hid a progress bar of it",
     "interrupted_no_bar": "interrupted, and the log kept no sampling bar of it",
 }

@@ -42,6 +42,8 @@ const MAX_NOTABLE: usize = 20_000;
 /// from Python, the segmenter is handed segmenter.py's own (Config::release_every).
 pub const RELEASE_EVERY: u64 = 4096;
 const TAIL: usize = 4;
+/// segmenter.py's BEFORE_LOG_ACTIVITIES.
+const BEFORE_LOG_ACTIVITIES: usize = 20_000;
 
 /// The bounds and constants this port repeats from segmenter.py and phases.py, by their Python names:
 /// a test compares them, so that a change on one side cannot pass unnoticed where no log reaches it.
@@ -53,6 +55,7 @@ pub fn shared_constants() -> Vec<(&'static str, f64)> {
         ("MAX_NOTABLE", MAX_NOTABLE as f64),
         ("RELEASE_EVERY", RELEASE_EVERY as f64),
         ("TAIL_ACTIVITIES", TAIL as f64),
+        ("BEFORE_LOG_ACTIVITIES", BEFORE_LOG_ACTIVITIES as f64),
         ("WS_TIMEOUT_S", phases::WS_TIMEOUT_S),
         ("PLACEMENT_SLACK_S", phases::PLACEMENT_SLACK_US as f64 / 1e6),
         ("UNTIMED_MIN_S", phases::UNTIMED_MIN_S),
@@ -67,6 +70,23 @@ fn start_stage(kind: Kind) -> Option<i64> {
         Kind::ServerStarting => Some(3),
         _ => None,
     }
+}
+
+/// segmenter.py's PROMPT_WORK_KINDS: lines only a running prompt prints.
+fn prompt_work(kind: Kind) -> bool {
+    use Kind::*;
+    matches!(
+        kind,
+        LoadRequested
+            | LoadBatch
+            | LoadedCompletely
+            | LoadedPartially
+            | LowvramMode
+            | LowvramModules
+            | DynamicLoad
+            | GgufQtypes
+            | VideoSampling
+    )
 }
 
 /// segmenter.py's NOTABLE_KINDS (RULE_FACTS included).
@@ -350,6 +370,9 @@ pub struct Segmenter {
     /// Bars drawn with no prompt running since the install's last line: (start, end, elapsed), as
     /// placed then (a bar may be final, handed to Python, before an install line claims it).
     install_bars: Vec<(Option<Ts>, Option<Ts>, f64)>,
+    /// segmenter.py's `_before_log`: the input's first run's activities while it has shown no
+    /// start-up marker and no prompt line (the prompt the log starts inside opens with them).
+    before_log: Option<VecDeque<Activity>>,
 }
 
 fn round2_key(x: f64) -> u64 {
@@ -423,6 +446,7 @@ impl Segmenter {
             events: 0,
             install: None,
             install_bars: Vec::new(),
+            before_log: Some(VecDeque::new()),
         }
     }
 
@@ -468,6 +492,11 @@ impl Segmenter {
         let outside = !has_open && run.ready_at.is_some() && act.phase == Phase::Load;
         if let Some(open) = &mut self.open {
             open.activities.push(act.clone());
+        } else if let Some(held) = &mut self.before_log {
+            if held.len() == BEFORE_LOG_ACTIVITIES {
+                held.pop_front();
+            }
+            held.push_back(act.clone());
         } else if outside {
             self.outside(&act);
         }
@@ -504,6 +533,9 @@ impl Segmenter {
         let run = self.run_mut();
         if ev.end_line > run.last_line {
             run.last_line = ev.end_line;
+        }
+        if prompt_work(kind) && self.before_log.is_some() && self.open.is_none() {
+            self.open_before_log(ev.line);
         }
         if notable(kind) {
             self.keep(item);
@@ -588,6 +620,7 @@ impl Segmenter {
             }
             ImportTime => self.on_import_time(ev),
             ServerReady => {
+                self.before_log = None; // start-up ends here
                 let run = self.run_mut();
                 if run.ready_line.is_none() {
                     run.ready_line = Some(ev.line);
@@ -823,6 +856,7 @@ impl Segmenter {
         }
         self.run_stage = self.run_stage.max(stage);
         self.events_since_marker = 0;
+        self.before_log = None; // the log shows a start-up: work from here on is no earlier prompt's
         for act in moved {
             self.activity(act);
         }
@@ -877,7 +911,12 @@ impl Segmenter {
             return Ok(());
         };
         self.end_batch()?;
-        if self.open.is_some() {
+        if let Some(open) = &self.open {
+            let first_ts = open.activities.first().map(|a| a.first_ts);
+            let prompt = self.prompts.at(open.prompt);
+            if !prompt.received && prompt.started_at.is_none() && first_ts.is_some() {
+                prompt.started_at = first_ts; // began before the log: time what the log shows
+            }
             let end = self.runs.at(index).ended_at;
             self.close_prompt(end, None, None)?;
         }
@@ -914,6 +953,7 @@ impl Segmenter {
         self.events_since_marker = 0;
         self.prestartup = false;
         self.run_busy = false;
+        self.before_log = None;
         self.close_install();
         self.release();
         Ok(())
@@ -1078,6 +1118,7 @@ impl Segmenter {
 
     fn on_prompt_received(&mut self, ev: &Ev) -> R {
         self.run_busy = true;
+        self.before_log = None;
         self.summary.got_prompt += 1;
         let run = self.run.expect("a run");
         let mut prompt = Prompt::new(self.prompt_index, run, ev.ts, ev.line, self.cfg.source);
@@ -1120,6 +1161,25 @@ impl Segmenter {
         prompt.cold = unloaded;
         self.close_install();
         self.open = Some(self.new_open(index));
+    }
+
+    /// segmenter.py's `_open_before_log`: the prompt the log starts inside, from its first line of work.
+    fn open_before_log(&mut self, line: u64) {
+        let run = self.run.expect("a run");
+        let held = self.before_log.take().expect("held activities");
+        let mut prompt = Prompt::new(self.prompt_index, run, None, line, self.cfg.source);
+        prompt.received = false;
+        prompt.started = true;
+        let index = self.prompt_index;
+        self.prompt_index += 1;
+        self.prompts.append(prompt);
+        self.open = Some(Open {
+            prompt: index,
+            activities: held.into(),
+            bars: Vec::new(),
+            loaded: false,
+            hidden_bar: false,
+        });
     }
 
     fn latest_received(&self) -> Option<u64> {
@@ -1297,6 +1357,7 @@ impl Segmenter {
 
     fn on_prompt_executed(&mut self, ev: &Ev) -> R {
         self.summary.executed += 1;
+        let held = self.before_log.take();
         let seconds = match ev.get("seconds")? {
             Some(v) => Some(v),
             None => ev.get("hms")?,
@@ -1317,7 +1378,17 @@ impl Segmenter {
                 prompt.started_at = Some(shifted(ts, -timedelta_us(s)?)?);
             }
             self.prompts.append(prompt);
-            self.open = Some(self.new_open(index));
+            let mut open = self.new_open(index);
+            if let Some(held) = held {
+                open.activities = held.into();
+            }
+            self.open = Some(open);
+        } else if self.before_log_open() {
+            // the prompt the log starts inside (open_before_log): this line says when it began
+            if let (Some(ts), Some(s)) = (ev.ts, seconds) {
+                let p = self.executing().expect("an open prompt");
+                self.prompts.at(p).started_at = Some(shifted(ts, -timedelta_us(s)?)?);
+            }
         } else if let (Some(ts), Some(s)) = (ev.ts, seconds) {
             // minute stamps bound the times to their minute: each is then a window as wide (017)
             if let Some(resolution) = self.last_activity.as_ref().map(|a| a.resolution) {
@@ -1337,6 +1408,14 @@ impl Segmenter {
         self.prev_end = ev.ts;
         self.start_next(ev.ts);
         Ok(())
+    }
+
+    /// The open prompt is the one the log starts inside, its start not yet known.
+    fn before_log_open(&self) -> bool {
+        self.open.as_ref().is_some_and(|o| {
+            let prompt = self.prompts.at_ref(o.prompt);
+            !prompt.received && prompt.started_at.is_none()
+        })
     }
 
     fn clock_is_fine(&self) -> bool {
@@ -1582,7 +1661,7 @@ impl Segmenter {
         let Body::Bar(closed) = &ev.body else {
             return Err(NotPorted("a progress_bar that is no bar".into()));
         };
-        let prompt = self.executing();
+        let mut prompt = self.executing();
         let announced = prompt.is_some() && self.sampler_announced == prompt;
         let kind = bar_kind(
             &self.cfg.bars,
@@ -1590,6 +1669,11 @@ impl Segmenter {
             &closed.unit,
             announced,
         )?;
+        if prompt.is_none() && self.before_log.is_some() && kind != BarKind::Loading {
+            // sampling, decoding: a prompt's work (a download may be start-up's)
+            self.open_before_log(ev.line);
+            prompt = self.executing();
+        }
         if kind != BarKind::Loading {
             self.sampler_announced = None;
         }
@@ -1868,9 +1952,20 @@ impl Segmenter {
                     open.loaded,
                     library,
                     open.hidden_bar,
+                    !prompt.received,
                 )?;
             }
-            _ => paint_estimated(prompt, &bars, open.loaded, library, open.hidden_bar),
+            _ => {
+                let before_log = !prompt.received;
+                paint_estimated(
+                    prompt,
+                    &bars,
+                    open.loaded,
+                    library,
+                    open.hidden_bar,
+                    before_log,
+                )
+            }
         }
         if !library && bars.iter().any(|(bar, _)| phases::library_loader(bar)) {
             self.run_library_loads = true;

@@ -213,10 +213,20 @@ pub fn paint_timed(
     loaded: bool,
     library_loads: bool,
     hidden_bar: bool,
+    before_log: bool,
 ) -> Result<(), NotPorted> {
     let end = if end < start { start } else { end };
     let mut segs: Vec<Seg> = Vec::new();
     let mut prev = start;
+    // it began before the log's first line: no line shows what it did until then
+    let unseen = match activities.first() {
+        Some(first) if before_log => first.first_ts.min(end),
+        _ => start,
+    };
+    if unseen > start {
+        segs.push((start, unseen, Phase::Other));
+        prev = unseen;
+    }
     'acts: for act in activities {
         let (first, phase) = (act.first_ts, act.phase);
         let points: &[Ts] = if first == act.last_ts {
@@ -282,6 +292,9 @@ pub fn paint_timed(
     } else {
         Why::new()
     };
+    if total_seconds(unseen - start)? >= UNTIMED_MIN_S && left >= UNTIMED_MIN_S {
+        set_default(&mut why, "load", "before_log");
+    }
     for (name, _) in &why {
         match *name {
             "load" => phases.load = None,
@@ -399,6 +412,7 @@ pub fn paint_estimated(
     loaded: bool,
     library_loads: bool,
     hidden_bar: bool,
+    before_log: bool,
 ) {
     let mut sampling: Vec<f64> = Vec::new();
     let mut loading: Vec<f64> = Vec::new();
@@ -428,6 +442,10 @@ pub fn paint_estimated(
         untimed_reasons(bars, loaded, library_loads, false, interrupted, hidden_bar)
     {
         set_default(&mut why, name, reason);
+    }
+    let rest = total.map(|t| t - inference.float() - load_bars.float() - wait);
+    if before_log && rest.is_none_or(|r| r >= UNTIMED_MIN_S) {
+        set_default(&mut why, "load", "before_log");
     }
     let load = if has(&why, "load") {
         None

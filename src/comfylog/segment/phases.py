@@ -67,18 +67,24 @@ def bar_span(bar: ProgressBar, ev: Event, ts_after: datetime | None) -> tuple[da
 def paint_timed(
     prompt: Prompt, start: datetime, end: datetime, activities: list[Activity],
     bars: list[tuple[ProgressBar, Event]], unfinished: bool, loaded: bool = False, library_loads: bool = False,
-    hidden_bar: bool = False,
+    hidden_bar: bool = False, before_log: bool = False,
 ) -> None:
     """Give every second from ``start`` to ``end`` one phase: rule 1 from the activities, rule 2 from the bars.
 
     ``loaded``: it printed a load line; ``library_loads``: its run's models are loaded by a library
     (untimed_reasons). Seconds rule 1 left to ``other`` may hide a phase the log cannot time: that
-    phase and ``other`` are then None, the seconds known only as theirs together."""
+    phase and ``other`` are then None, the seconds known only as theirs together. ``before_log``: it
+    began before the log's first line (``activities[0]``): no line shows what it did until then, so
+    those seconds are ``other`` (not the first line's phase) and hide its loading."""
     if end < start:
         end = start
     # Rule 1: base segments from the activity points, in order and end to end from start to end.
     segs: list[tuple[datetime, datetime, Phase]] = []
     prev = start
+    unseen = min(activities[0].first_ts, end) if before_log and activities else start
+    if unseen > start:
+        segs.append((start, unseen, OTHER))
+        prev = unseen
     for act in activities:
         first, phase = act.first_ts, act.phase
         for t in (first,) if first == act.last_ts else (first, act.last_ts):
@@ -120,6 +126,8 @@ def paint_timed(
     why = (untimed_reasons(bars, loaded, library_loads, clock=True, interrupted=prompt.status == "interrupted",
                            hidden_bar=hidden_bar)
            if left >= UNTIMED_MIN_S else {})
+    if (unseen - start).total_seconds() >= UNTIMED_MIN_S and left >= UNTIMED_MIN_S:
+        why.setdefault("load", "before_log")
     for name in why:
         setattr(phases, name, None)
     if why:
@@ -239,7 +247,7 @@ def _overlay(
 
 def paint_estimated(
     prompt: Prompt, bars: list[tuple[ProgressBar, Event]], loaded: bool, library_loads: bool = False,
-    hidden_bar: bool = False,
+    hidden_bar: bool = False, before_log: bool = False,
 ) -> None:
     """No usable clock: the log's own durations (printed total, bar elapsed, 10 s a timeout) make the phases.
 
@@ -248,6 +256,8 @@ def paint_estimated(
     for an unknown time, so its load and the rest (other) are None, and so are the phases
     untimed_reasons names. A prompt that loaded nothing and drew no bar (outputs cached, a quick
     node) did no sampling: 0. Without ``Prompt executed in`` the total is unknown too, and so is other.
+    One that began ``before_log`` may have loaded before the log's first line: its load is unknown too
+    (unless its printed total leaves no time for it).
     """
     sampling: list[float] = []
     loading: list[float] = []
@@ -267,6 +277,8 @@ def paint_estimated(
     for name, reason in untimed_reasons(bars, loaded, library_loads, clock=False,
                                         interrupted=prompt.status == "interrupted", hidden_bar=hidden_bar).items():
         why.setdefault(name, reason)
+    if before_log and (total is None or total - inference - load_bars - wait >= UNTIMED_MIN_S):
+        why.setdefault("load", "before_log")
     load = None if "load" in why else load_bars
     sampled = None if "inference" in why else inference
     if total is None:

@@ -126,6 +126,16 @@ MAX_NOTABLE = 20_000
 TAIL_ACTIVITIES = 4
 #: Kinds whose lines are load work (rows whose phase is load): a prompt printing one loaded something.
 LOAD_KINDS = frozenset(p.kind for p in PATTERNS if p.phase is Phase.LOAD)
+#: Lines only a running prompt prints (model management loading for it, a sampler announcing itself):
+#: seen before any start-up marker or prompt line, they show that the log starts inside a prompt
+#: (Segmenter._before_log). Not load_detail: some of its lines (``Unloading models``) are no sure sign.
+PROMPT_WORK_KINDS = frozenset({
+    EventKind.LOAD_REQUESTED, EventKind.LOAD_BATCH, EventKind.LOADED_COMPLETELY, EventKind.LOADED_PARTIALLY,
+    EventKind.LOWVRAM_MODE, EventKind.LOWVRAM_MODULES, EventKind.DYNAMIC_LOAD, EventKind.GGUF_QTYPES,
+    EventKind.VIDEO_SAMPLING,
+})
+#: The activities a run keeps while its log may have started inside a prompt (they become that prompt's).
+BEFORE_LOG_ACTIVITIES = 20_000
 #: Events between two looks at which records are final (spool.py): rare enough to cost nothing.
 RELEASE_EVERY = 4096
 #: Runs per spilled block: a run carries its custom nodes' import times (~5 kB), 20x a prompt.
@@ -222,6 +232,11 @@ class Segmenter:
         #: line past their end shows they were the install's downloads.
         self._install: tuple[datetime, datetime] | None = None
         self._install_bars: list[ProgressBar] = []
+        #: The input's first run, while it has shown no start-up marker and no prompt line: its activities
+        #: so far. Work only a prompt does (PROMPT_WORK_KINDS, a sampling bar) then shows that the log starts
+        #: inside a prompt: a prompt whose ``got prompt`` is before the log opens with them
+        #: (_open_before_log), and its ``Prompt executed`` or the run's end closes it. None otherwise.
+        self._before_log: deque[Activity] | None = deque(maxlen=BEFORE_LOG_ACTIVITIES)
 
     # ---- feeding ------------------------------------------------------------------------------
     def feed_all(self, items: Iterable[Event | Activity]) -> None:
@@ -246,6 +261,8 @@ class Segmenter:
         open_ = self._open
         if open_ is not None:
             open_.activities.append(act)
+        elif self._before_log is not None:
+            self._before_log.append(act)
         elif run.ready_at is not None and act.phase is LOAD:
             self._outside(run, act)
         self._last_ts = act.last_ts
@@ -265,7 +282,7 @@ class Segmenter:
             run.outside_s = round((run.outside_s or 0.0) + busy, 3)
 
     def event(self, ev: Event) -> None:
-        stage, notable, incident, load_work, keeps_install_bars, handler = KIND_ROUTES[ev.kind]
+        stage, notable, incident, load_work, prompt_work, keeps_install_bars, handler = KIND_ROUTES[ev.kind]
         if stage is not None and not ev.fields.get("serverless"):
             self._start_marker(ev, stage)
         else:
@@ -275,6 +292,8 @@ class Segmenter:
             run = self._ensure_run(ev.line)
         if ev.end_line > run.last_line:
             run.last_line = ev.end_line
+        if prompt_work and self._before_log is not None and self._open is None:
+            self._open_before_log(ev.line)
         if notable:
             if len(self.notable) < MAX_NOTABLE:
                 self.notable.append(ev)
@@ -333,6 +352,7 @@ class Segmenter:
                 self.summary.restarts += 1
         self._run_stage = max(self._run_stage, stage)
         self._events_since_marker = 0
+        self._before_log = None  # the log shows a start-up: work from here on is no earlier prompt's
         for act in moved:
             self.activity(act)
         if run.started_at is None and ev.ts is not None:
@@ -362,8 +382,12 @@ class Segmenter:
         if run is None:
             return
         self._end_batch()
-        if self._open is not None:
-            self._close_prompt(self._open, end=run.ended_at, status=None)
+        open_ = self._open
+        if open_ is not None:
+            prompt = open_.prompt
+            if not prompt.received and prompt.started_at is None and open_.activities:
+                prompt.started_at = open_.activities[0].first_ts  # began before the log: time what the log shows
+            self._close_prompt(open_, end=run.ended_at, status=None)
         while self._queue:
             prompt = self._queue.popleft()
             prompt.status = "unfinished"
@@ -386,6 +410,7 @@ class Segmenter:
         self._events_since_marker = 0
         self._prestartup = False
         self._run_busy = False
+        self._before_log = None
         self._close_install()
         self._release()
 
@@ -454,6 +479,7 @@ class Segmenter:
         run.cuda_version = run.cuda_version or ev.fields["version"]
 
     def _on_server_ready(self, ev: Event, run: Run) -> None:
+        self._before_log = None  # start-up ends here: work after it with no prompt is outside any
         if run.ready_line is None:
             run.ready_line = ev.line
         if run.ready_at is None:
@@ -512,6 +538,7 @@ class Segmenter:
     # ---- prompts ------------------------------------------------------------------------------
     def _on_prompt_received(self, ev: Event, run: Run) -> None:
         self._run_busy = True
+        self._before_log = None
         self.summary.got_prompt += 1
         prompt = Prompt(index=self._prompt_index, run=run.index, got_at=ev.ts, line=ev.line, source=self.source)
         prompt.last_line = ev.line
@@ -534,6 +561,19 @@ class Segmenter:
         prompt.cold, self._unloaded_by_oom = self._unloaded_by_oom, False
         self._close_install()  # the time from here is the prompt's
         self._open = _Open(prompt, activities=[self._last_activity] if self._last_activity else [])
+
+    def _open_before_log(self, line: int) -> None:
+        """Open the prompt the log starts inside: its ``got prompt`` is before the log's first line
+        (a tail, a paste), so what the log shows from there on is its work: the run's activities so
+        far (its time before them is painted as rule 1 paints any gap) and what comes until its
+        ``Prompt executed`` (or the run's end: unfinished). ``line``: its first line of work."""
+        assert self._run is not None and self._before_log is not None
+        prompt = Prompt(index=self._prompt_index, run=self._run.index, got_at=None, line=line, source=self.source,
+                        received=False, started=True)
+        self._prompt_index += 1
+        self._pending_prompts.append(prompt)
+        self._open = _Open(prompt, activities=list(self._before_log))
+        self._before_log = None
 
     def _latest_received(self) -> Prompt | None:
         if self._queue:
@@ -660,6 +700,7 @@ class Segmenter:
 
     def _on_prompt_executed(self, ev: Event, run: Run) -> None:
         self.summary.executed += 1
+        held, self._before_log = self._before_log, None
         seconds = ev.fields.get("seconds", ev.fields.get("hms"))
         if self._open is None:
             # The log shows the end of a prompt whose ``got prompt`` it lacks (it starts mid-run).
@@ -669,7 +710,12 @@ class Segmenter:
             self._pending_prompts.append(prompt)
             if ev.ts is not None and seconds is not None:
                 prompt.started_at = ev.ts - timedelta(seconds=seconds)
-            self._open = _Open(prompt, activities=[self._last_activity] if self._last_activity else [])
+            self._open = _Open(prompt, activities=list(held) if held is not None else
+                               [self._last_activity] if self._last_activity else [])
+        elif not self._open.prompt.received and self._open.prompt.started_at is None:
+            # the prompt the log starts inside (_open_before_log): this line says when it began
+            if ev.ts is not None and seconds is not None:
+                self._open.prompt.started_at = ev.ts - timedelta(seconds=seconds)
         elif ev.ts is not None and seconds is not None and self._last_activity is not None:
             # minute stamps bound the times to their minute: each is then a window as wide (017)
             window = timedelta(seconds=self._last_activity.resolution)
@@ -876,6 +922,9 @@ class Segmenter:
         prompt = self._executing()
         kind = bar_kind(f["label"], f["rate_unit"],
                         after_sampler_line=prompt is not None and self._sampler_announced == prompt.index)
+        if prompt is None and self._before_log is not None and kind is not BarKind.LOADING:
+            self._open_before_log(ev.line)  # sampling, decoding: a prompt's work (a download may be start-up's)
+            prompt = self._executing()
         if kind is not BarKind.LOADING:  # weights loaded on the way to the sampler leave it announced
             self._sampler_announced = None
         bar = ProgressBar(
@@ -1044,9 +1093,10 @@ class Segmenter:
         library = self._run_library_loads
         if timed and start is not None and end is not None:
             paint_timed(prompt, start, end, open_.activities, open_.bars, unfinished, open_.loaded, library,
-                        hidden_bar=open_.hidden_bar)
+                        hidden_bar=open_.hidden_bar, before_log=not prompt.received)
         else:
-            paint_estimated(prompt, open_.bars, open_.loaded, library, hidden_bar=open_.hidden_bar)
+            paint_estimated(prompt, open_.bars, open_.loaded, library, hidden_bar=open_.hidden_bar,
+                            before_log=not prompt.received)
         if not library and any(library_loader(bar) for bar, _ in open_.bars):
             self._run_library_loads = True
         if prompt.estimated:
@@ -1212,6 +1262,8 @@ class KindRoute(NamedTuple):
     incident: bool
     #: In LOAD_KINDS: a prompt printing it loaded something.
     load_work: bool
+    #: In PROMPT_WORK_KINDS: only a running prompt prints it.
+    prompt_work: bool
     #: In INSTALL_KEEPS_BARS.
     keeps_install_bars: bool
     handler: Handler | None
@@ -1219,7 +1271,7 @@ class KindRoute(NamedTuple):
 
 KIND_ROUTES: dict[EventKind, KindRoute] = {
     kind: KindRoute(START_STAGE.get(kind), kind in NOTABLE_KINDS, kind in INCIDENT_KINDS, kind in LOAD_KINDS,
-                    kind in INSTALL_KEEPS_BARS, HANDLERS.get(kind))
+                    kind in PROMPT_WORK_KINDS, kind in INSTALL_KEEPS_BARS, HANDLERS.get(kind))
     for kind in EventKind
 }
 #: error_line rows whose ``error`` makes an error record of that kind (the text when the line has no message).

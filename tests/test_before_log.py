@@ -1,0 +1,86 @@
+"""A log that starts inside a prompt: most logs people paste into an issue do (a console's last screen, a
+tail). The work the log shows before the prompt's `Prompt executed` (or before the log ends) is that
+prompt's, whose `got prompt` is before the log's first line: both segmenters give it to that prompt
+rather than to no prompt, and say what the log cannot time (what the prompt did before the first line).
+"""
+
+from __future__ import annotations
+
+from comfylog.api import analyze, analyze_text
+from comfylog.model import Prompt, Report
+
+from .conftest import FIXTURES
+
+
+def _before_log(report: Report) -> Prompt:
+    (first,) = [p for p in report.prompts if not p.received]
+    return first
+
+
+def test_a_prompt_the_log_starts_inside_keeps_its_sampling_and_decoding(each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI#14475 (tests/fixtures/wanwrapper-mid-prompt-hms.log, no stamps): WanVideoWrapper's
+    4-step bar of 16:13 (line 9) and `WanVAE decoding frames` (line 13), then `Prompt executed in 00:37:59`
+    (line 14). The prompt used to be 37:59 of `other`; the next prompt's T5 bars after line 14 are not its."""
+    report = analyze(FIXTURES / "wanwrapper-mid-prompt-hms.log")
+    first = _before_log(report)
+    assert first.executed_s == 2279.0 and first.status == "ok" and first.estimated
+    bars = [b for b in report.progress_bars if b.prompt == first.index]
+    assert [b.line for b in bars] == [9, 13]
+    sampling = [b for b in bars if b.is_sampling]
+    assert first.phases is not None and first.phases.inference == sum(b.elapsed_s for b in sampling) > 900
+    # what it did before line 1 is not in the log: its load (and so the rest) is not timed, never 0.0
+    assert first.phases.load is None and first.phases.other is None
+    assert first.not_timed == {"load": "before_log", "other": "before_log"}
+    assert first.video is not None and first.video["frames"] == 85
+    assert all(b.prompt is None for b in report.progress_bars if b.line > 14)
+
+
+def test_a_timed_prompt_the_log_starts_inside_paints_only_what_the_log_shows(each_segmenter: str) -> None:
+    """tests/fixtures/error-report-pasted-bars.log (an error report's stamps): the first prompt's sampling
+    bars come before its `Prompt executed`; they are its inference. The seconds from its start (the line's
+    time less its total) to the log's first line are not painted as the first line's phase."""
+    report = analyze(FIXTURES / "error-report-pasted-bars.log")
+    first = _before_log(report)
+    assert first.phases is not None and not first.estimated
+    assert first.phases.inference is not None and first.phases.inference > 40
+    assert first.phases.load is None and first.not_timed is not None and first.not_timed["load"] == "before_log"
+    loads = [ld for ld in report.loads if ld.line < first.last_line]
+    assert loads and all(ld.prompt == first.index for ld in loads)
+
+
+def test_work_with_no_prompt_line_at_all_is_an_unfinished_prompt_begun_before_the_log(each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI#12943 (tests/fixtures/dynamic-vram-no-prompt-lines.log): Wan 2.1 dynamic VRAM loads
+    and 3-step bars, no `got prompt`, no `Prompt executed`, no stamps. The report used to be a bare run
+    header; the work is now a prompt's, unfinished where the log ends, its sampling from its bars."""
+    report = analyze(FIXTURES / "dynamic-vram-no-prompt-lines.log")
+    (first,) = report.prompts
+    assert not first.received and first.status == "unfinished" and first.line == 1
+    assert {ld.prompt for ld in report.loads} == {first.index} and len(report.loads) >= 5
+    assert {b.prompt for b in report.progress_bars} == {first.index}
+    assert "WAN21" in first.models and "WanTEModel" in first.models
+    assert first.phases is not None and first.phases.inference is not None and first.phases.inference > 0
+    assert first.phases.load is None  # no clock: loads untimed, never 0.0
+    assert any(f.id == "unfinished" for f in report.findings)
+
+
+def test_a_prompt_received_while_the_one_the_log_starts_inside_runs_waits_for_it(each_segmenter: str) -> None:
+    """The paste of city96/ComfyUI-GGUF#427 with a `got prompt` put before its `Prompt executed in 164.28
+    seconds` (a prompt queued from the browser while the first one runs): that line ends the prompt the log
+    starts inside, and the queued prompt starts then, with the loads after it."""
+    lines = (FIXTURES / "gguf-dynamic-vram-mid-prompt.log").read_text(encoding="utf-8").splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("Prompt executed in"))
+    report = analyze_text("\n".join([*lines[:at], "got prompt", *lines[at:]]) + "\n")
+    first, queued = report.prompts
+    assert not first.received and first.executed_s == 164.28 and first.status == "ok"
+    assert queued.received and queued.status == "unfinished" and queued.started
+    assert {ld.prompt for ld in report.loads if ld.line <= at} == {first.index}
+    assert {ld.prompt for ld in report.loads if ld.line > at + 2} == {queued.index}
+
+
+def test_work_after_a_start_up_with_no_prompt_line_opens_no_prompt(each_segmenter: str) -> None:
+    """A log with its start-up: loads before any `got prompt` are no earlier prompt's (the lines of a
+    start-up, or work a script drives): no prompt is made for them."""
+    text = (FIXTURES / "gguf-dynamic-vram-mid-prompt.log").read_text(encoding="utf-8")
+    report = analyze_text("Starting server\n\nTo see the GUI go to: http://127.0.0.1:8188\n" + text)
+    assert all(p.line > 3 for p in report.prompts)
+    assert all(ld.prompt is None for ld in report.loads[:2])
