@@ -84,3 +84,18 @@ def test_work_after_a_start_up_with_no_prompt_line_opens_no_prompt(each_segmente
     report = analyze_text("Starting server\n\nTo see the GUI go to: http://127.0.0.1:8188\n" + text)
     assert all(p.line > 3 for p in report.prompts)
     assert all(ld.prompt is None for ld in report.loads[:2])
+
+
+def test_bars_with_no_stamp_of_their_own_are_placed_by_the_lines_around_them(each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI#12762 (tests/fixtures/rocm-wan-unstamped-bars.log): every line is stamped but the two
+    sampling bars (lines 9 and 14, 295.83 s and 297.09 s), each after a stamped empty line. The gap to the
+    next stamp is too short to hold them, so that empty line's stamp is their end: the first runs from the
+    WAN21 load's end (13:04:15) to 13:09:11. They used to be unplaced: 0.0 s of inference in 25 minutes."""
+    report = analyze(FIXTURES / "rocm-wan-unstamped-bars.log")
+    (prompt,) = report.prompts
+    first, second = report.progress_bars
+    assert first.start is not None and first.end is not None and second.end is not None
+    assert first.end.isoformat() == "2026-03-03T13:09:11.206000"
+    assert second.end.isoformat() == "2026-03-03T13:16:51.171000"
+    assert first.start.isoformat().startswith("2026-03-03T13:04:15")
+    assert prompt.phases is not None and prompt.phases.inference == round(first.elapsed_s + second.elapsed_s, 3)

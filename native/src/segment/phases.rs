@@ -193,8 +193,24 @@ pub fn bar_span(
             return Ok((Some(start), Some(stop)));
         }
     }
-    Ok(match end_reading {
-        Some((start, end)) => (Some(start), Some(end)),
+    if let Some((start, end)) = end_reading {
+        return Ok((Some(start), Some(end)));
+    }
+    // phases.py: no stamp of its own; after the line before it, or ending at that line's stamp
+    // where the gap to the line after cannot hold it
+    Ok(match ev.ts_before {
+        Some(before) => {
+            let stop = shifted(before, elapsed)?;
+            let fits = match ts_after {
+                None => true,
+                Some(after) => stop <= shifted(after, PLACEMENT_SLACK_US)?,
+            };
+            if fits {
+                (Some(before), Some(stop))
+            } else {
+                (Some(shifted(before, -elapsed)?), Some(before))
+            }
+        }
         None => (None, None),
     })
 }
@@ -512,6 +528,7 @@ fn rounded(seconds: &[f64; 4], total: f64) -> Phases {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::segment::BarKind;
 
     /// What CPython 3.11 gives for `round(x, 3)`.
     #[test]
@@ -548,6 +565,42 @@ mod tests {
         ] {
             assert_eq!(timedelta_us(x).unwrap(), want, "timedelta(seconds={x})");
         }
+    }
+
+    /// Comfy-Org/ComfyUI#12762's first sampling bar (295.83 s): no stamp of its own, after an empty line
+    /// stamped 13:09:11.206, with the next stamp at 13:11:38.550 (times here in µs of the day).
+    #[test]
+    fn an_unstamped_bar_ends_at_the_stamp_before_it_when_the_gap_after_cannot_hold_it() {
+        let at = |h: i64, m: i64, s: i64, us: i64| ((h * 60 + m) * 60 + s) * 1_000_000 + us;
+        let bar = Bar {
+            prompt: None,
+            label: None,
+            total: 3.0,
+            done: 3.0,
+            final_rate: Some(98.61),
+            rate_unit: "s/it".into(),
+            elapsed_s: 295.83,
+            line: 9,
+            end_line: 10,
+            kind: BarKind::Sampling,
+            source: 0,
+            start: None,
+            end: None,
+        };
+        let ev = BarEv {
+            ts: None,
+            end_ts: None,
+            end_line: 10,
+            ts_before: Some(at(13, 9, 11, 206_000)),
+            first_elapsed_s: 0.0,
+        };
+        let (start, end) = bar_span(&bar, &ev, Some(at(13, 11, 38, 550_000))).unwrap();
+        assert_eq!(end, Some(at(13, 9, 11, 206_000)));
+        assert_eq!(start, Some(at(13, 4, 15, 376_000)));
+        // with room after it, it starts at the line before
+        let (start, end) = bar_span(&bar, &ev, Some(at(13, 20, 0, 0))).unwrap();
+        assert_eq!(start, Some(at(13, 9, 11, 206_000)));
+        assert_eq!(end, Some(at(13, 14, 7, 36_000)));
     }
 
     #[test]

@@ -61,6 +61,14 @@ def bar_span(bar: ProgressBar, ev: Event, ts_after: datetime | None) -> tuple[da
             return start_reading
     if end_reading:
         return end_reading
+    if ts_before is not None:
+        # No stamp of its own (a stamped log pasted from a console, whose bars the stamping missed): it
+        # ran after the line before it and, where the gap to the line after holds it, starts there; where
+        # that gap is too short, the line before's stamp was its own flush (Comfy-Org/ComfyUI#12762).
+        after_start = (ts_before, ts_before + elapsed)
+        if ts_after is None or after_start[1] <= ts_after + PLACEMENT_SLACK:
+            return after_start
+        return (ts_before - elapsed, ts_before)
     return (None, None)
 
 
