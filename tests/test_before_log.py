@@ -99,3 +99,14 @@ def test_bars_with_no_stamp_of_their_own_are_placed_by_the_lines_around_them(eac
     assert second.end.isoformat() == "2026-03-03T13:16:51.171000"
     assert first.start.isoformat().startswith("2026-03-03T13:04:15")
     assert prompt.phases is not None and prompt.phases.inference == round(first.elapsed_s + second.elapsed_s, 3)
+
+
+def test_a_prompt_the_log_starts_inside_with_no_bar_in_it_may_have_sampled_before(each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI#16062 (tests/fixtures/dynamic-vram-vae-stall-mid-prompt.log): the log starts at a
+    prompt's VAE load and its `Prompt executed in 54.64 seconds`. It drew no sampling bar in the log, but it
+    may have before: its inference is not timed for that reason, not "it drew no sampling bar"."""
+    report = analyze(FIXTURES / "dynamic-vram-vae-stall-mid-prompt.log")
+    first, second = report.prompts
+    assert not first.received and first.executed_s == 54.64
+    assert first.not_timed is not None and first.not_timed["inference"] == "before_log"
+    assert second.received and second.phases is not None and second.phases.inference == 17.143  # 30 steps at 1.75 it/s

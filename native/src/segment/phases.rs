@@ -46,6 +46,7 @@ fn untimed_reasons(
     clock: bool,
     interrupted: bool,
     hidden_bar: bool,
+    before_log: bool,
 ) -> Why {
     let mut why = Why::new();
     if !loaded && library_loads && !bars.iter().any(|(b, _)| b.is_loading()) {
@@ -53,7 +54,12 @@ fn untimed_reasons(
     }
     let sampled = bars.iter().any(|(b, _)| b.is_sampling());
     if loaded && !sampled {
-        why.push(("inference", "no_sampling_bar"));
+        let reason = if before_log {
+            "before_log"
+        } else {
+            "no_sampling_bar"
+        };
+        why.push(("inference", reason));
     } else if !clock
         && bars
             .iter()
@@ -304,6 +310,7 @@ pub fn paint_timed(
             true,
             prompt.status == "interrupted",
             hidden_bar,
+            before_log,
         )
     } else {
         Why::new()
@@ -454,9 +461,15 @@ pub fn paint_estimated(
         Why::new()
     };
     let interrupted = prompt.status == "interrupted";
-    for (name, reason) in
-        untimed_reasons(bars, loaded, library_loads, false, interrupted, hidden_bar)
-    {
+    for (name, reason) in untimed_reasons(
+        bars,
+        loaded,
+        library_loads,
+        false,
+        interrupted,
+        hidden_bar,
+        before_log,
+    ) {
         set_default(&mut why, name, reason);
     }
     let rest = total.map(|t| t - inference.float() - load_bars.float() - wait);

@@ -132,7 +132,7 @@ def paint_timed(
     phases = _rounded(seconds, prompt.total_s)
     left = phases.other or 0.0
     why = (untimed_reasons(bars, loaded, library_loads, clock=True, interrupted=prompt.status == "interrupted",
-                           hidden_bar=hidden_bar)
+                           hidden_bar=hidden_bar, before_log=before_log)
            if left >= UNTIMED_MIN_S else {})
     if (unseen - start).total_seconds() >= UNTIMED_MIN_S and left >= UNTIMED_MIN_S:
         why.setdefault("load", "before_log")
@@ -156,7 +156,7 @@ def library_loader(bar: ProgressBar) -> bool:
 
 def untimed_reasons(
     bars: list[tuple[ProgressBar, Event]], loaded: bool, library_loads: bool, clock: bool, interrupted: bool = False,
-    hidden_bar: bool = False,
+    hidden_bar: bool = False, before_log: bool = False,
 ) -> dict[str, str]:
     """The phases a prompt's lines cannot time, with their UNTIMED reason.
 
@@ -169,13 +169,14 @@ def untimed_reasons(
     with no sampling bar may have sampled too: ComfyUI-Manager's log file keeps a bar only once it reaches 100%
     (014: `Processing interrupted` after a blank line, 23.6 s with no line of what ran). A ``hidden_bar`` (tqdm's
     `` ... (more hidden) ...``) with no sampling bar seen ran unseen: its sampling is unknown too (039 line 734).
+    One that began ``before_log`` and drew no sampling bar in it may have sampled before its first line.
     """
     why: dict[str, str] = {}
     if not loaded and library_loads and not any(bar.is_loading for bar, _ in bars):
         why["load"] = "unlogged_loads"
     sampling = [bar for bar, _ in bars if bar.is_sampling]
     if loaded and not sampling:
-        why["inference"] = "no_sampling_bar"
+        why["inference"] = "before_log" if before_log else "no_sampling_bar"
     elif not clock and any(bar.done == 0 < bar.total for bar in sampling):
         why["inference"] = "bar_not_advanced"
     elif interrupted and not sampling:
@@ -283,7 +284,8 @@ def paint_estimated(
         wait = min(wait, total - inference - load_bars)
     why = {"load": "no_clock"} if loaded else {}
     for name, reason in untimed_reasons(bars, loaded, library_loads, clock=False,
-                                        interrupted=prompt.status == "interrupted", hidden_bar=hidden_bar).items():
+                                        interrupted=prompt.status == "interrupted", hidden_bar=hidden_bar,
+                                        before_log=before_log).items():
         why.setdefault(name, reason)
     if before_log and (total is None or total - inference - load_bars - wait >= UNTIMED_MIN_S):
         why.setdefault("load", "before_log")
