@@ -110,3 +110,45 @@ def test_a_prompt_the_log_starts_inside_with_no_bar_in_it_may_have_sampled_befor
     assert not first.received and first.executed_s == 54.64
     assert first.not_timed is not None and first.not_timed["inference"] == "before_log"
     assert second.received and second.phases is not None and second.phases.inference == 17.143  # 30 steps at 1.75 it/s
+
+
+def test_an_oom_before_the_first_prompt_line_fails_the_prompt_the_log_starts_inside(each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI#8687 (tests/fixtures/oom-before-log-then-flux-oom.log): the log's first line is
+    `Got an OOM, unloading all loaded models.`, which execution.py prints only for the prompt it runs, then
+    that prompt's `Prompt executed in 29.79 seconds` (printed after failures too). It failed; it used to
+    be "ok", and its OOM in no prompt."""
+    report = analyze(FIXTURES / "oom-before-log-then-flux-oom.log")
+    first = _before_log(report)
+    assert first.status == "error" and first.executed_s == 29.79
+    oom = next(e for e in report.errors if e.line == 2)
+    assert oom.kind == "oom" and oom.prompt == first.index
+    assert [p.status for p in report.prompts] == ["error", "error"]
+
+
+def test_the_idle_time_counts_a_prompt_begun_before_the_log_from_the_log_s_first_line(each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI#13976 (tests/fixtures/error-report-day-gap-mid-prompt.log): the first prompt's
+    `Prompt executed in 111.18 seconds` (line 2) began 101 s before the log's first line. Only its 10.2 s
+    in the log are work in the log's span: the idle time is the span less them and the other prompts."""
+    report = analyze(FIXTURES / "error-report-day-gap-mid-prompt.log")
+    (run,) = report.runs
+    first = _before_log(report)
+    assert run.started_at is not None and first.ended_at is not None and run.span_s is not None
+    assert first.started_at is not None and first.started_at < run.started_at
+    in_log = (first.ended_at - run.started_at).total_seconds()
+    others = sum(p.total_s or 0.0 for p in report.prompts if p.received)
+    assert run.idle_s is not None and abs(run.idle_s - (run.span_s - in_log - others)) < 0.01
+    assert run.idle_s > 21 * 3600 + 18 * 60
+
+
+def test_a_log_that_ends_in_a_bar_with_no_stamp_lasts_until_that_bar_ends(each_segmenter: str) -> None:
+    """mmartial/ComfyUI-Nvidia-Docker#56 (tests/fixtures/docker-stamps-unstamped-bar-at-end.log): docker
+    stamps up to a stamped empty line (15:16:06), then tqdm's redraws to 20/30 at 1.22 it/s with none. The
+    bar ran 16.4 s after that line: the run and its unfinished prompt last until then, and the bar is the
+    prompt's inference (it was 0.0 s beside "20/30 1.22it/s")."""
+    report = analyze(FIXTURES / "docker-stamps-unstamped-bar-at-end.log")
+    (run,) = report.runs
+    (prompt,) = report.prompts
+    (bar,) = report.progress_bars
+    assert prompt.status == "unfinished" and bar.done == 20
+    assert run.ended_at is not None and bar.end == run.ended_at == prompt.ended_at
+    assert prompt.phases is not None and prompt.phases.inference == bar.elapsed_s > 16

@@ -653,6 +653,7 @@ impl Segmenter {
             OutputInvalid => self.on_output_invalid(ev),
             PromptInvalid => self.on_prompt_invalid(ev),
             Exception => {
+                self.failed_before_log(ev.line);
                 let prompt = self.executing();
                 if let Some(p) = prompt {
                     self.prompts.at(p).status = "error";
@@ -916,6 +917,19 @@ impl Segmenter {
             let prompt = self.prompts.at(open.prompt);
             if !prompt.received && prompt.started_at.is_none() && first_ts.is_some() {
                 prompt.started_at = first_ts; // began before the log: time what the log shows
+            }
+            // the log ends in its last bar, drawn on after the last stamp: the run lasted until its end
+            let last_line = open.activities.last().map(|a| a.last_line);
+            if let (Some((pos, bar_ev)), Some(last_line)) = (open.bars.last(), last_line) {
+                let ended = self.runs.at_ref(index).ended_at;
+                if let Some(ended) = ended {
+                    if self.clock_is_fine() && last_line <= bar_ev.end_line {
+                        let (_, bar_end) = bar_span(self.bars.at_ref(*pos), bar_ev, None)?;
+                        if let Some(bar_end) = bar_end.filter(|&e| e > ended) {
+                            self.runs.at(index).ended_at = Some(bar_end);
+                        }
+                    }
+                }
             }
             let end = self.runs.at(index).ended_at;
             self.close_prompt(end, None, None)?;
@@ -1182,6 +1196,26 @@ impl Segmenter {
         });
     }
 
+    /// segmenter.py's `_failed_before_log`: a line execution.py prints only for a prompt it runs, before
+    /// any start-up or prompt line, opens the prompt the log starts inside, failed, with its incident.
+    fn failed_before_log(&mut self, line: u64) {
+        if self.before_log.is_none() || self.open.is_some() {
+            return;
+        }
+        self.open_before_log(line);
+        let p = self.executing().expect("the prompt just opened");
+        self.prompts.at(p).status = "error";
+        if let Some(pos) = self.incident {
+            let incident = self.errors.at(pos);
+            if incident.prompt.is_none() {
+                incident.prompt = Some(p);
+                let first = incident.line;
+                let prompt = self.prompts.at(p);
+                prompt.line = prompt.line.min(first);
+            }
+        }
+    }
+
     fn latest_received(&self) -> Option<u64> {
         if let Some(&last) = self.queue.back() {
             return Some(last);
@@ -1323,7 +1357,6 @@ impl Segmenter {
     }
 
     fn on_oom(&mut self, ev: &Ev) -> R {
-        let prompt = self.executing();
         let text = ev.text("text")?;
         if text
             .as_deref()
@@ -1331,7 +1364,9 @@ impl Segmenter {
             .contains("unloading all loaded models")
         {
             self.unloaded_by_oom = true;
+            self.failed_before_log(ev.line);
         }
+        let prompt = self.executing();
         if ev.flag("recovered")? {
             let message = text
                 .as_deref()
@@ -1973,7 +2008,18 @@ impl Segmenter {
         if prompt.estimated {
             self.run_estimated = true;
         } else {
-            self.run_prompt_s += prompt.total_s.unwrap_or(0.0);
+            // segmenter.py's `_in_run_s`: a prompt begun before the log counts from the log's first line
+            let total = prompt.total_s.unwrap_or(0.0);
+            let run_start = self.run.and_then(|r| self.runs.at_ref(r).started_at);
+            let counted = match (run_start, prompt.started_at, prompt.ended_at) {
+                (Some(run_start), Some(began), Some(ended))
+                    if !prompt.received && began < run_start =>
+                {
+                    py_max(0.0, secs(ended - run_start)?)
+                }
+                _ => total,
+            };
+            self.run_prompt_s += counted;
         }
         for ((pos, _), (bar, _)) in open.bars.iter().zip(bars) {
             let pending = self.bars.at(*pos);

@@ -387,6 +387,14 @@ class Segmenter:
             prompt = open_.prompt
             if not prompt.received and prompt.started_at is None and open_.activities:
                 prompt.started_at = open_.activities[0].first_ts  # began before the log: time what the log shows
+            last_bar = open_.bars[-1] if open_.bars else None
+            if (last_bar is not None and run.ended_at is not None and self._clock_is_fine()
+                    and open_.activities and open_.activities[-1].last_line <= last_bar[1].end_line):
+                # the log ends in its last bar, drawn on after the last stamp (its lines have none): the run
+                # lasted until that bar's end
+                _, bar_end = bar_span(last_bar[0], last_bar[1], None)
+                if bar_end is not None and bar_end > run.ended_at:
+                    run.ended_at = bar_end
             self._close_prompt(open_, end=run.ended_at, status=None)
         while self._queue:
             prompt = self._queue.popleft()
@@ -575,6 +583,22 @@ class Segmenter:
         self._open = _Open(prompt, activities=list(self._before_log))
         self._before_log = None
 
+    def _failed_before_log(self, ev: Event) -> None:
+        """``!!! Exception during processing !!!`` or ``Got an OOM, unloading all loaded models.``: execution.py
+        prints them only for a prompt it runs. Before any start-up or prompt line, that prompt is the one the
+        log starts inside: it opens, failed, with the failure being logged (a traceback the log cut the
+        head of, then `Got an OOM`)."""
+        if self._before_log is None or self._open is not None:
+            return
+        self._open_before_log(ev.line)
+        assert self._open is not None
+        prompt = self._open.prompt
+        prompt.status = "error"
+        incident = self._incident
+        if incident is not None and incident.prompt is None:
+            incident.prompt = prompt.index
+            prompt.line = min(prompt.line, incident.line)
+
     def _latest_received(self) -> Prompt | None:
         if self._queue:
             return self._queue[-1]
@@ -619,6 +643,7 @@ class Segmenter:
         return self._open.prompt if self._open is not None else None
 
     def _on_exception(self, ev: Event, run: Run) -> None:
+        self._failed_before_log(ev)
         prompt = self._executing()
         if prompt is not None:
             prompt.status = "error"
@@ -672,9 +697,10 @@ class Segmenter:
         self._incident_traced = False
 
     def _on_oom(self, ev: Event, run: Run) -> None:
-        prompt = self._executing()
         if "unloading all loaded models" in ev.fields.get("text", ""):
             self._unloaded_by_oom = True  # the next prompt loads everything again
+            self._failed_before_log(ev)
+        prompt = self._executing()
         if ev.fields.get("recovered"):
             self._error(prompt, "oom_recovered", ev.fields.get("text", "ran out of memory, retried tiled"), ev)
             return
@@ -1102,8 +1128,19 @@ class Segmenter:
         if prompt.estimated:
             self._run_estimated = True
         else:
-            self._run_prompt_s += prompt.total_s or 0.0
+            self._run_prompt_s += self._in_run_s(prompt)
         self._open = None
+
+    def _in_run_s(self, prompt: Prompt) -> float:
+        """The seconds of a timed prompt inside its run's span: a prompt that began before the log
+        counts from the log's first line (the run's idle time is its span less its work)."""
+        run, total = self._run, prompt.total_s or 0.0
+        began, ended = prompt.started_at, prompt.ended_at
+        if prompt.received or run is None or run.started_at is None or began is None or ended is None:
+            return total
+        if began >= run.started_at:
+            return total
+        return max(0.0, secs(ended - run.started_at))
 
     # ---- a markdown report's header -----------------------------------------------------------
     def _apply_report_fields(self, fields: dict[str, tuple[int, str]]) -> None:

@@ -220,6 +220,8 @@ def _exception(facts: Facts) -> list[Finding]:
     before_log = {(e.source, e.line) for e in records
                   if e.prompt is None and facts.between(EventKind.EXCEPTION, e.source, e.line, e.line)}
     failed_prompts = len(prompts) + len(before_log)
+    # the prompt a log starts inside (the segmenter opened it at its work or at this line)
+    began_before = len(before_log) + len({p.index for p in facts.prompts_in("before_log")}.intersection(prompts))
     failures: dict[tuple[str | None, str], list[Failure]] = {}
     for record in records:
         failure = _failure(facts, record)
@@ -350,7 +352,7 @@ def _exception(facts: Facts) -> list[Finding]:
     return [finding(
         "exception", title, "high",
         f"{plural(sum(len(g) for g in listed), 'exception')} ({len(listed)} distinct): {shown}"
-        + (". ComfyUI stops a prompt at the node that raised it." + _began_before(len(before_log), failed_prompts)
+        + (". ComfyUI stops a prompt at the node that raised it." + _began_before(began_before, failed_prompts)
            if failed_prompts else
            ". ComfyUI raised them while it listed its node types for the browser (`/object_info`), not in a prompt: "
            "no prompt failed with them." if described else
@@ -503,12 +505,15 @@ def _root_module_advice(f: Failure) -> str | None:
 
 
 def _began_before(before_log: int, failed: int) -> str:
-    """What the why says of failed prompts whose ``got prompt`` is before the log (a pasted excerpt)."""
+    """What the why says of failed prompts whose ``got prompt`` is before the log (a pasted excerpt that starts
+    inside them: their `!!! Exception during processing !!!`, which ComfyUI prints only for a node of a running
+    prompt, or their work, comes before any prompt line)."""
     if not before_log:
         return ""
     which = "Its" if failed == 1 else "All their" if before_log == failed else f"{before_log} of their"
-    return (f" {which} `got prompt` {'is' if before_log == 1 else 'are'} before the log starts (ComfyUI printed "
-            "`!!! Exception during processing !!!`, which it prints only for a node of a running prompt).")
+    one = before_log == 1
+    return (f" {which} `got prompt` {'is' if one else 'are'} before the log starts: the log starts inside "
+            f"{'it' if one else 'them'}.")
 
 
 def _in_a_prompt(f: Failure, before_log: set[tuple[int, int]]) -> bool:
