@@ -798,3 +798,28 @@ def test_a_prompt_whose_log_ends_at_its_load_request_is_said_to_have_stopped_in_
     text = (FIXTURES / "ltx-rocm-stalls-in-load.log").read_text() + staged
     (found,) = [f for f in analyze_text(text).findings if f.id == "unfinished"]
     assert "stopped inside" not in found.why
+
+
+def test_a_log_that_just_ends_is_read_as_a_hang_or_a_death_and_a_restart_as_a_death(each_segmenter: str) -> None:
+    """A log that stops cannot tell a hung ComfyUI from a dead one: Comfy-Org/ComfyUI#13730's paste
+    (tests/fixtures/ltx-rocm-stalls-in-load.log) ends in a load under dynamic VRAM where the UI stalled, not died, so
+    the advice gives the hang (in that load, and the dynamic VRAM test) before the death; a restart in the log says
+    it died (corpus 012 ends mid-prompt: no load named; the restart scenario's prompt was cut off by a restart)."""
+    from .conftest import FIXTURES
+
+    def advice(report: Report) -> str:
+        return " | ".join(next(f for f in report.findings if f.id == "unfinished").advice)
+
+    stalled = advice(analyze(FIXTURES / "ltx-rocm-stalls-in-load.log"))
+    assert "it hangs in that load (`Requested to load LTXAVTEModel_`) rather than died" in stalled
+    assert "`--disable-dynamic-vram`" in stalled and "`dmesg` for the OOM killer" in stalled
+    assert stalled.index("hangs") < stalled.index("--disable-dynamic-vram") < stalled.index("dmesg")
+    # without the dynamic VRAM staging before the load, no dynamic VRAM advice
+    text = "\n".join(line for line in (FIXTURES / "ltx-rocm-stalls-in-load.log").read_text("utf-8").splitlines()
+                     if "prepared for dynamic VRAM loading" not in line) + "\n"
+    assert "--disable-dynamic-vram" not in advice(analyze_text(text))
+    ends = advice(analyze(corpus_log("012")))
+    assert "it hangs where the log stops rather than died" in ends and "`dmesg`" in ends
+    lines = (SCENARIOS / "runpod-wan-oom-restart.log").read_text(encoding="utf-8").split("\n")
+    restarted = advice(analyze_text("\n".join(lines[:44] + lines[45:])))  # without its bar: not oom-suspected
+    assert "restarted under these prompts" in restarted and "hangs" not in restarted
