@@ -19,9 +19,10 @@ ADVICE_COPIED_EARLY = Advice("If the log was copied while ComfyUI was still work
 ADVICE_STALLED = Advice("If ComfyUI is still running and this prompt makes no progress, it hangs {where} rather than "
                         "died: `nvidia-smi` (or `rocm-smi`) shows whether the GPU still works, and "
                         "`py-spy dump --pid <PID>` where Python waits", {"where": "where the log stops"})
-ADVICE_STALLED_DYNAMIC = Advice("Loads that hang with dynamic VRAM on (this log stages models for it) are reported on "
-                                "ROCm (Comfy-Org/ComfyUI#13730: they ran with it disabled, for some with a newer "
-                                "ROCm): start ComfyUI once with `--disable-dynamic-vram` to see whether it is the cause")
+ADVICE_STALLED_DYNAMIC = Advice("Loads that hang with dynamic VRAM on (this log stages models for it) are reported "
+                                "on ROCm (Comfy-Org/ComfyUI#13730: they ran with it disabled, for some with a "
+                                "newer ROCm): start ComfyUI once with `--disable-dynamic-vram` to see whether it is "
+                                "the cause")
 ADVICE_DIED_SILENTLY = Advice("If the process is gone, it died without a message: check `dmesg` for the OOM killer, "
                               "the container's memory limit and whether the container restarted")
 ADVICE_RESTARTED = Advice("The process restarted under these prompts: find the cause at the end of the run (OOM "
