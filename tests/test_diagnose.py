@@ -425,6 +425,24 @@ def test_directml_vram_placeholder_is_not_quoted_as_the_cards_size() -> None:
     assert finding.figures["total_vram_mb"] is None and "placeholder" in finding.why
 
 
+def test_directml_vram_placeholder_is_shown_as_unknown_and_no_rule_reads_it() -> None:
+    """010's `Total VRAM 1024 MB` under DirectML is ComfyUI's fixed figure (model_management.get_total_memory:
+    `mem_total = 1024 * 1024 * 1024 #TODO` with directml): the run shows it as not known, not as a 1 GB card."""
+    from comfylog.diagnose.facts import gpu_vram_mb
+
+    from .cli import run_cli
+
+    report = analyze(corpus_log("010"))
+    (run,) = report.runs
+    assert run.total_vram_mb == 1024 and run.vram_placeholder() and gpu_vram_mb(run) is None
+    terminal = run_cli("analyze", str(corpus_log("010")), columns=120, text=True).stdout
+    assert "VRAM            not known (DirectML prints a fixed 1024 MB)   RAM 32699 MB" in terminal
+    assert not re.search(r"(?<![\d.])1 GB", terminal)
+    assert set(re.findall(r"(\w+) 1024 MB", terminal)) == {"fixed", "its"}  # only where it says it is a placeholder
+    markdown = run_cli("analyze", str(corpus_log("010")), "-f", "markdown", text=True).stdout
+    assert "on `privateuseone`," in markdown and "VRAM not known (DirectML prints a fixed 1024 MB)" in markdown
+
+
 def test_unfinished_says_how_the_run_ended() -> None:
     stopped = by_id(analyze(corpus_log("021")))["unfinished"]
     assert stopped.severity == "info" and any(e.text == "Stopped server" for e in stopped.evidence)

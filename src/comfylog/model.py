@@ -329,6 +329,11 @@ class Run:
         return round(sum(t[0] for t in self.prestartup_times), 3) if self.prestartup_times else None
     stopped: bool = False
 
+    def vram_placeholder(self) -> bool:
+        """The log's `Total VRAM` is no card's size: DirectML (`Device: privateuseone`) prints ComfyUI's fixed 1024 MB
+        (comfy/model_management.py, get_total_memory: `mem_total = 1024 * 1024 * 1024 #TODO` with directml)."""
+        return self.total_vram_mb is not None and (self.device or self.gpu or "").lower().startswith("privateuseone")
+
     def versions(self) -> list[str]:
         """ComfyUI, PyTorch and CUDA image versions as the reports label them (those the log gave)."""
         named = (("ComfyUI", self.comfyui_version), ("PyTorch", self.pytorch_version),
