@@ -841,3 +841,22 @@ def test_a_log_that_just_ends_is_read_as_a_hang_or_a_death_and_a_restart_as_a_de
     lines = (SCENARIOS / "runpod-wan-oom-restart.log").read_text(encoding="utf-8").split("\n")
     restarted = advice(analyze_text("\n".join(lines[:44] + lines[45:])))  # without its bar: not oom-suspected
     assert "restarted under these prompts" in restarted and "hangs" not in restarted
+
+
+def test_a_gpu_runtime_warning_is_a_fault_only_for_a_kernel_that_faulted() -> None:
+    """Comfy-Org/ComfyUI#12762 (tests/fixtures/rocm-hip-launch-failure-warning.log): PyTorch's `UserWarning: HIP
+    warning: unspecified launch failure` is a kernel fault (ROCm: AMD_SERIALIZE_KERNEL=3, PyTorch's own hint); the
+    same check's `CUDA warning: driver shutting down` (cudaErrorCudartUnloading, at exit) is none."""
+    from .conftest import FIXTURES
+
+    text = (FIXTURES / "rocm-hip-launch-failure-warning.log").read_text("utf-8")
+    fault = by_id(analyze_text(text))["gpu-fault"]
+    assert fault.figures == {"faults": 1, "api": "HIP", "message": "unspecified launch failure"}
+    assert "(line 16, 13:16:53)" in fault.why and "The log ends there." in fault.why
+    assert any("AMD_SERIALIZE_KERNEL=3" in item for item in fault.advice)
+    cuda = text.replace("HIP warning: unspecified launch failure", "CUDA warning: an illegal memory access was "
+                        "encountered") + "[2026-03-03 13:16:54.000] Prompt executed in 1500.00 seconds\n" * 4
+    fault = by_id(analyze_text(cuda))["gpu-fault"]
+    assert any("CUDA_LAUNCH_BLOCKING=1" in item for item in fault.advice) and "The log ends" not in fault.why
+    exiting = text.replace("HIP warning: unspecified launch failure", "CUDA warning: driver shutting down")
+    assert "gpu-fault" not in by_id(analyze_text(exiting))
