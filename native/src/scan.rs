@@ -253,13 +253,13 @@ impl Input {
                 Ok(())
             };
         let shared = Mutex::new(std::mem::take(memos));
+        let reading = Reading { redaction, compose };
         let result = scan_pieces_in_order(
             pool,
             table,
             first,
             &lines,
-            redaction,
-            compose,
+            reading,
             &shared,
             |scans, found| {
                 counts.add(&found);
@@ -352,13 +352,13 @@ pub fn scan_block_in<'a>(
     let lines = block_lines(text);
     let shared = Mutex::new(std::mem::take(memos));
     let (mut scans, mut counts) = (Vec::with_capacity(lines.len()), Counts::default());
+    let reading = Reading { redaction, compose };
     let taken = scan_pieces_in_order(
         pool,
         table,
         first,
         &lines,
-        redaction,
-        compose,
+        reading,
         &shared,
         |mut piece, found| {
             scans.append(&mut piece);
@@ -379,8 +379,7 @@ fn scan_piece<'a>(
     table: &Table,
     first: u64,
     lines: &[&'a str],
-    redaction: Option<&Redaction>,
-    compose: bool,
+    reading: Reading<'_>,
     memos: &Mutex<Vec<SegmentMemo>>,
 ) -> (Vec<Scan<'a>>, Counts) {
     let mut memo = memo_of(&mut lock(memos), table);
@@ -390,7 +389,7 @@ fn scan_piece<'a>(
         .enumerate()
         .map(|(j, line)| {
             let number = first + j as u64;
-            scan_line(table, number, line, &mut counts, redaction, compose, &mut memo)
+            scan_line(table, number, line, &mut counts, reading, &mut memo)
         })
         .collect();
     lock(memos).push(memo);
@@ -406,21 +405,20 @@ fn scan_pieces_in_order<'a>(
     table: &Table,
     first: u64,
     lines: &[&'a str],
-    redaction: Option<&Redaction>,
-    compose: bool,
+    reading: Reading<'_>,
     memos: &Mutex<Vec<SegmentMemo>>,
     mut take: impl FnMut(Vec<Scan<'a>>, Counts) -> Result<(), String>,
 ) -> Result<(), String> {
     if lines.len() <= LINES_PER_TASK {
         // one piece: scanned here, without waking the pool (a small log's whole input)
-        let (scans, counts) = scan_piece(table, first, lines, redaction, compose, memos);
+        let (scans, counts) = scan_piece(table, first, lines, reading, memos);
         return take(scans, counts);
     }
     let Some(pool) = pool else {
         // no pool (scan::serial): the pieces one after the other, here
         for (k, piece) in lines.chunks(LINES_PER_TASK).enumerate() {
             let start = first + (k * LINES_PER_TASK) as u64;
-            let (scans, counts) = scan_piece(table, start, piece, redaction, compose, memos);
+            let (scans, counts) = scan_piece(table, start, piece, reading, memos);
             take(scans, counts)?;
         }
         return Ok(());
@@ -437,7 +435,7 @@ fn scan_pieces_in_order<'a>(
             let start = first + (k * LINES_PER_TASK) as u64;
             scope.spawn(move |_| {
                 // the receiver is gone only when an error stopped the handing: nothing to do
-                let scanned = scan_piece(table, start, piece, redaction, compose, memos);
+                let scanned = scan_piece(table, start, piece, reading, memos);
                 let _ = sender.send((k, scanned));
             });
         }
@@ -489,18 +487,27 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// How an input's lines are read before their prefix: the redaction a line may need, and whether
+/// docker compose's `name  | ` comes off (the input is compose output: read/lines.py decided from its
+/// first lines).
+#[derive(Clone, Copy, Default)]
+pub struct Reading<'r> {
+    pub redaction: Option<&'r Redaction>,
+    pub compose: bool,
+}
+
 /// The order-free work of one physical line.
 pub fn scan_line<'a>(
     table: &Table,
     number: u64,
     raw: &'a str,
     counts: &mut Counts,
-    redaction: Option<&Redaction>,
-    compose: bool,
+    reading: Reading<'_>,
     memo: &mut SegmentMemo,
 ) -> Scan<'a> {
+    let compose = reading.compose;
     let cleaned = clean::finish_line(raw, counts);
-    let Some(redaction) = redaction.filter(|r| r.wants(&cleaned)) else {
+    let Some(redaction) = reading.redaction.filter(|r| r.wants(&cleaned)) else {
         return Scan::Ready(scan_clean(table, number, cleaned, compose, memo));
     };
     let redacted = if redaction.native {
@@ -1501,7 +1508,8 @@ mod tests {
             body.split('\n')
                 .enumerate()
                 .map(|(i, line)| {
-                    scan_line(&table, i as u64 + 1, line, &mut counts, None, false, &mut memo)
+                    let reading = Reading::default();
+                    scan_line(&table, i as u64 + 1, line, &mut counts, reading, &mut memo)
                 })
                 .collect()
         };
