@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from comfylog.parse.native import native_module
 from comfylog.pipeline import analyze_paths, analyze_text
 from comfylog.read.lines import open_input, read_lines, read_text
 from comfylog.read.prefixes import MINUTE, PrefixReader, compose_prefixed
+from comfylog.render.json import render_json
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -136,9 +138,10 @@ def test_docker_compose_output_is_read_without_its_service_prefix(each_segmenter
     assert [ev.text.startswith("!!! Exception during processing !!! HIP error") for ev in found.evidence] == [True]
 
 
-def test_compose_colour_codes_and_timestamps_around_the_prefix_come_off() -> None:
+def test_compose_colour_codes_and_timestamps_around_the_prefix_come_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """Compose colours the whole prefix (cmd/formatter/colors.go: `\\x1b[36m` ... `\\x1b[0m`), and with
-    `--timestamps` a docker stamp follows it (cmd/formatter/logs.go): both are read as without compose."""
+    `--timestamps` a docker stamp follows it (cmd/formatter/logs.go): both are read as without compose, by the
+    Python reader and the native scanner alike."""
     lines = COMPOSE_LOG.read_text("utf-8").splitlines()
     coloured = "".join(f"\x1b[36m{line[:16]}\x1b[0m{line[16:]}\n" for line in lines)
     stamped = "".join(f"{line[:16]}2025-08-12T10:00:0{i}.000000000Z {line[16:]}\n" for i, line in enumerate(lines))
@@ -148,6 +151,12 @@ def test_compose_colour_codes_and_timestamps_around_the_prefix_come_off() -> Non
         assert [(e.kind, e.message) for e in report.errors] == [(e.kind, e.message) for e in plain.errors]
         assert report.runs[0].last_line == 9
     assert analyze_text(stamped).sources[0].timestamp_styles == {"docker": 9}
+    for text in (coloured, stamped):
+        reports = []
+        for scanner in ("python", "native") if native_module() is not None else ():
+            monkeypatch.setenv("COMFYLOG_SCANNER", scanner)
+            reports.append(render_json(analyze_text(text)))
+        assert len(set(reports)) <= 1
 
 
 def test_a_log_is_compose_output_only_when_most_of_its_lines_say_so() -> None:
