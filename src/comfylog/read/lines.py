@@ -283,11 +283,11 @@ def _opened(stream: BinaryIO, src: Source, blocks: bool, on_read: OnRead | None 
         raise
     everything = itertools.chain(peeked, raw)
     if blocks:
-        head = _plain_head(peeked)
-        if head is not None:
+        first_lines = _plain_head(peeked)
+        if first_lines is not None:
             # the native scanner takes the prefix off each line itself, told so by the Source
             scratch = Source(name="", redactor=src.redactor)
-            src.compose_prefixed = compose_prefixed(finish_line(n, t, scratch).text for n, t in head)
+            src.compose_prefixed = compose_prefixed(finish_line(n, t, scratch).text for n, t in first_lines)
             return LogInput(src, blocks=_closing(everything, stream))
     phys = lines_of_blocks(everything, src)
     head = next(phys, None)
