@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..text import TIME_ONLY_BASE
+from .markdown import MARKDOWN_PEEK_LINES
 from .runpod import CONSOLE_ROW_RE
 
 #: Resolution, in seconds, below which a timestamp is good enough to time phases.
@@ -80,8 +81,9 @@ PY_LOGGING_RE = re.compile(r"(?:INFO|WARNING|ERROR|DEBUG|CRITICAL):[\w.]*:")
 COMPOSE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]* +\|(?: |$)")
 # runpod-python's own "INFO   | " (RUNPOD_PLAIN_RE) has the same shape: a level is never taken for a service.
 COMPOSE_NOT_NAMES = frozenset({"DEBUG", "INFO", "WARN", "WARNING", "ERROR", "TRACE", "TIP", "CRITICAL"})
-#: Lines of an input whose prefixes decide whether it is docker compose output (read/markdown.py's peek).
-COMPOSE_PEEK_LINES = 400
+#: Lines of an input whose prefixes decide whether it is docker compose output: the lines read/lines.py peeks
+#: at to tell a plain log (_plain_head), so that both scanners decide on the same lines.
+COMPOSE_PEEK_LINES = MARKDOWN_PEEK_LINES
 JSON_MAX_CHARS = 100_000
 
 
