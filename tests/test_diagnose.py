@@ -829,18 +829,18 @@ def test_a_log_that_just_ends_is_read_as_a_hang_or_a_death_and_a_restart_as_a_de
         return " | ".join(next(f for f in report.findings if f.id == "unfinished").advice)
 
     stalled = advice(analyze(FIXTURES / "ltx-rocm-stalls-in-load.log"))
-    assert "it hangs in that load (`Requested to load LTXAVTEModel_`) rather than died" in stalled
+    assert "it is stuck in that load (`Requested to load LTXAVTEModel_`), not dead" in stalled
     assert "`--disable-dynamic-vram`" in stalled and "`dmesg` for the OOM killer" in stalled
-    assert stalled.index("hangs") < stalled.index("--disable-dynamic-vram") < stalled.index("dmesg")
+    assert stalled.index("stuck") < stalled.index("--disable-dynamic-vram") < stalled.index("dmesg")
     # without the dynamic VRAM staging before the load, no dynamic VRAM advice
     text = "\n".join(line for line in (FIXTURES / "ltx-rocm-stalls-in-load.log").read_text("utf-8").splitlines()
                      if "prepared for dynamic VRAM loading" not in line) + "\n"
     assert "--disable-dynamic-vram" not in advice(analyze_text(text))
     ends = advice(analyze(corpus_log("012")))
-    assert "it hangs where the log stops rather than died" in ends and "`dmesg`" in ends
+    assert "it is stuck where the log stops, not dead" in ends and "`dmesg`" in ends
     lines = (SCENARIOS / "runpod-wan-oom-restart.log").read_text(encoding="utf-8").split("\n")
     restarted = advice(analyze_text("\n".join(lines[:44] + lines[45:])))  # without its bar: not oom-suspected
-    assert "restarted under these prompts" in restarted and "hangs" not in restarted
+    assert "restarted under these prompts" in restarted and "stuck" not in restarted
 
 
 def test_a_gpu_runtime_warning_is_a_fault_only_for_a_kernel_that_faulted() -> None:

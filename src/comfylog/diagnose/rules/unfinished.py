@@ -16,8 +16,8 @@ ADVICE_REQUEUE = Advice("Nothing crashed: the server was stopped with work left;
 ADVICE_COPIED_EARLY = Advice("If the log was copied while ComfyUI was still working, this is expected")
 # A log that just ends cannot tell a dead process from a hung one: both readings are given, the hang naming where
 # it stopped. A restart later in the same log says it died (ADVICE_RESTARTED), a stop says neither (ADVICE_REQUEUE).
-ADVICE_STALLED = Advice("If ComfyUI is still running and this prompt makes no progress, it hangs {where} rather than "
-                        "died: `nvidia-smi` (or `rocm-smi`) shows whether the GPU still works, and "
+ADVICE_STALLED = Advice("If ComfyUI is still running and the prompt makes no progress, it is stuck {where}, not "
+                        "dead: `nvidia-smi` (or `rocm-smi`) shows whether the GPU still works, and "
                         "`py-spy dump --pid <PID>` where Python waits", {"where": "where the log stops"})
 ADVICE_STALLED_DYNAMIC = Advice("Loads that hang with dynamic VRAM on (this log stages models for it) are reported "
                                 "on ROCm (Comfy-Org/ComfyUI#13730: they ran with it disabled, for some with a "
