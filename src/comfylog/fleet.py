@@ -387,7 +387,7 @@ def summarize_report(report: Report, path: str) -> LogSummary:
     return LogSummary(
         path=path,
         gpu=run.gpu if run else None,
-        total_vram_mb=run.total_vram_mb if run and not run.vram_placeholder() else None,  # not DirectML's 1024 MB
+        total_vram_mb=run.total_vram_mb if run else None,
         runs=len(report.runs),
         restarts=report.summary.restarts,
         prompts=len(report.prompts),
