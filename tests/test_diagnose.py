@@ -425,6 +425,24 @@ def test_directml_vram_placeholder_is_not_quoted_as_the_cards_size() -> None:
     assert finding.figures["total_vram_mb"] is None and "placeholder" in finding.why
 
 
+def test_directml_vram_placeholder_is_shown_as_unknown_and_no_rule_reads_it() -> None:
+    """010's `Total VRAM 1024 MB` under DirectML is ComfyUI's fixed figure (model_management.get_total_memory:
+    `mem_total = 1024 * 1024 * 1024 #TODO` with directml): the run shows it as not known, not as a 1 GB card."""
+    from comfylog.diagnose.facts import gpu_vram_mb
+
+    from .cli import run_cli
+
+    report = analyze(corpus_log("010"))
+    (run,) = report.runs
+    assert run.total_vram_mb == 1024 and run.vram_placeholder() and gpu_vram_mb(run) is None
+    terminal = run_cli("analyze", str(corpus_log("010")), columns=120, text=True).stdout
+    assert "VRAM            not known (DirectML prints a fixed 1024 MB)   RAM 32699 MB" in terminal
+    assert not re.search(r"(?<![\d.])1 GB", terminal)
+    assert set(re.findall(r"(\w+) 1024 MB", terminal)) == {"fixed", "its"}  # only where it says it is a placeholder
+    markdown = run_cli("analyze", str(corpus_log("010")), "-f", "markdown", text=True).stdout
+    assert "on `privateuseone`," in markdown and "VRAM not known (DirectML prints a fixed 1024 MB)" in markdown
+
+
 def test_unfinished_says_how_the_run_ended() -> None:
     stopped = by_id(analyze(corpus_log("021")))["unfinished"]
     assert stopped.severity == "info" and any(e.text == "Stopped server" for e in stopped.evidence)
@@ -798,3 +816,47 @@ def test_a_prompt_whose_log_ends_at_its_load_request_is_said_to_have_stopped_in_
     text = (FIXTURES / "ltx-rocm-stalls-in-load.log").read_text() + staged
     (found,) = [f for f in analyze_text(text).findings if f.id == "unfinished"]
     assert "stopped inside" not in found.why
+
+
+def test_a_log_that_just_ends_is_read_as_a_hang_or_a_death_and_a_restart_as_a_death(each_segmenter: str) -> None:
+    """A log that stops cannot tell a hung ComfyUI from a dead one: Comfy-Org/ComfyUI#13730's paste
+    (tests/fixtures/ltx-rocm-stalls-in-load.log) ends in a load under dynamic VRAM where the UI stalled, not died, so
+    the advice gives the hang (in that load, and the dynamic VRAM test) before the death; a restart in the log says
+    it died (corpus 012 ends mid-prompt: no load named; the restart scenario's prompt was cut off by a restart)."""
+    from .conftest import FIXTURES
+
+    def advice(report: Report) -> str:
+        return " | ".join(next(f for f in report.findings if f.id == "unfinished").advice)
+
+    stalled = advice(analyze(FIXTURES / "ltx-rocm-stalls-in-load.log"))
+    assert "it is stuck in that load (`Requested to load LTXAVTEModel_`), not dead" in stalled
+    assert "`--disable-dynamic-vram`" in stalled and "`dmesg` for the OOM killer" in stalled
+    assert stalled.index("stuck") < stalled.index("--disable-dynamic-vram") < stalled.index("dmesg")
+    # without the dynamic VRAM staging before the load, no dynamic VRAM advice
+    text = "\n".join(line for line in (FIXTURES / "ltx-rocm-stalls-in-load.log").read_text("utf-8").splitlines()
+                     if "prepared for dynamic VRAM loading" not in line) + "\n"
+    assert "--disable-dynamic-vram" not in advice(analyze_text(text))
+    ends = advice(analyze(corpus_log("012")))
+    assert "it is stuck where the log stops, not dead" in ends and "`dmesg`" in ends
+    lines = (SCENARIOS / "runpod-wan-oom-restart.log").read_text(encoding="utf-8").split("\n")
+    restarted = advice(analyze_text("\n".join(lines[:44] + lines[45:])))  # without its bar: not oom-suspected
+    assert "restarted under these prompts" in restarted and "stuck" not in restarted
+
+
+def test_a_gpu_runtime_warning_is_a_fault_only_for_a_kernel_that_faulted() -> None:
+    """Comfy-Org/ComfyUI#12762 (tests/fixtures/rocm-hip-launch-failure-warning.log): PyTorch's `UserWarning: HIP
+    warning: unspecified launch failure` is a kernel fault (ROCm: AMD_SERIALIZE_KERNEL=3, PyTorch's own hint); the
+    same check's `CUDA warning: driver shutting down` (cudaErrorCudartUnloading, at exit) is none."""
+    from .conftest import FIXTURES
+
+    text = (FIXTURES / "rocm-hip-launch-failure-warning.log").read_text("utf-8")
+    fault = by_id(analyze_text(text))["gpu-fault"]
+    assert fault.figures == {"faults": 1, "api": "HIP", "message": "unspecified launch failure"}
+    assert "(line 16, 13:16:53)" in fault.why and "The log ends there." in fault.why
+    assert any("AMD_SERIALIZE_KERNEL=3" in item for item in fault.advice)
+    cuda = text.replace("HIP warning: unspecified launch failure", "CUDA warning: an illegal memory access was "
+                        "encountered") + "[2026-03-03 13:16:54.000] Prompt executed in 1500.00 seconds\n" * 4
+    fault = by_id(analyze_text(cuda))["gpu-fault"]
+    assert any("CUDA_LAUNCH_BLOCKING=1" in item for item in fault.advice) and "The log ends" not in fault.why
+    exiting = text.replace("HIP warning: unspecified launch failure", "CUDA warning: driver shutting down")
+    assert "gpu-fault" not in by_id(analyze_text(exiting))

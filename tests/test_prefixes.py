@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from comfylog.pipeline import analyze_paths
-from comfylog.read.prefixes import MINUTE, PrefixReader
+from comfylog.parse.native import native_module
+from comfylog.pipeline import analyze_paths, analyze_text
+from comfylog.read.lines import open_input, read_lines, read_text
+from comfylog.read.prefixes import MINUTE, PrefixReader, compose_prefixed
+from comfylog.render.json import render_json
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -118,3 +121,54 @@ def test_pasted_error_report_bars_time_their_sampling(each_segmenter: str) -> No
     assert [p.status for p in received] == ["ok", "unfinished"]
     assert [round(p.phases.inference or 0, 1) for p in received] == [43.7, 44.0]
     assert received[0].phases.other == pytest.approx(46.475 - 43.68, abs=0.01)
+
+
+COMPOSE_LOG = FIXTURES / "docker-compose-rocm-hip-exception.log"
+
+
+def test_docker_compose_output_is_read_without_its_service_prefix(each_segmenter: str) -> None:
+    """`docker compose` puts `comfyui-rocm  | ` before every line (tests/fixtures/docker-compose-rocm-hip-exception.log,
+    YanWenKun/ComfyUI-Docker#122): taken off, the traceback is read to its last line and no evidence carries it."""
+    source, lines = read_lines(str(COMPOSE_LOG))
+    assert next(lines).text.startswith("!!! Exception") and source.compose_prefixed  # decided before the first line
+    assert open_input(str(COMPOSE_LOG), blocks=True).source.compose_prefixed  # the native scanner is told
+    report = analyze_paths([str(COMPOSE_LOG)])
+    assert report.runs[0].last_line == 9  # the traceback (lines 6-9) is read: with the prefix it was not
+    (found,) = [f for f in report.findings if f.id == "exception"]
+    assert [ev.text.startswith("!!! Exception during processing !!! HIP error") for ev in found.evidence] == [True]
+
+
+def test_compose_colour_codes_and_timestamps_around_the_prefix_come_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compose colours the whole prefix (cmd/formatter/colors.go: `\\x1b[36m` ... `\\x1b[0m`), and with
+    `--timestamps` a docker stamp follows it (cmd/formatter/logs.go): both are read as without compose, by the
+    Python reader and the native scanner alike."""
+    lines = COMPOSE_LOG.read_text("utf-8").splitlines()
+    coloured = "".join(f"\x1b[36m{line[:16]}\x1b[0m{line[16:]}\n" for line in lines)
+    stamped = "".join(f"{line[:16]}2025-08-12T10:00:0{i}.000000000Z {line[16:]}\n" for i, line in enumerate(lines))
+    plain = analyze_text(COMPOSE_LOG.read_text("utf-8"))
+    for text in (coloured, stamped):
+        report = analyze_text(text)
+        assert [(e.kind, e.message) for e in report.errors] == [(e.kind, e.message) for e in plain.errors]
+        assert report.runs[0].last_line == 9
+    assert analyze_text(stamped).sources[0].timestamp_styles == {"docker": 9}
+    for text in (coloured, stamped):
+        reports = []
+        for scanner in ("python", "native") if native_module() is not None else ():
+            monkeypatch.setenv("COMFYLOG_SCANNER", scanner)
+            reports.append(render_json(analyze_text(text)))
+        assert len(set(reports)) <= 1
+
+
+def test_a_log_is_compose_output_only_when_most_of_its_lines_say_so() -> None:
+    """runpod-python's `INFO   | ` (rp_logger.py) has compose's shape but is a level, and one `Name   | value` line of a
+    node's table does not make a log compose output."""
+    lines = COMPOSE_LOG.read_text("utf-8").splitlines()
+    assert compose_prefixed(lines)
+    assert compose_prefixed(["Attaching to comfyui-rocm", *lines[:2]])  # compose's own line before the services'
+    assert not compose_prefixed(["INFO   | sync-6f0a1c52-e1 | Started.", "INFO   | Jobs in queue: 1",
+                                 "DEBUG  | Handler output: {}"])
+    assert not compose_prefixed(["got prompt", "Model       | Size", "model.safetensors | 6.5 GB",
+                                 "Requested to load SDXL", "loaded completely 9.5 4897.05 True"])
+    table = "got prompt\nModel       | Size\nRequested to load SDXL\n"
+    source, lines = read_text(table)
+    assert [raw.text for raw in lines][1] == "Model       | Size" and not source.compose_prefixed

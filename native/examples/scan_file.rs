@@ -40,7 +40,7 @@ fn scan_file(
     segmenting: Option<&mut Segmenting>,
 ) -> (u64, usize) {
     let mut file = std::fs::File::open(path).expect("a readable file");
-    let mut input = Input::new(None);
+    let mut input = Input::new(None, false);
     let mut seg = segmenting.as_ref().map(|_| {
         Segmenter::new(Config {
             source: 0,

@@ -344,8 +344,11 @@ impl Scanner {
     /// loads and errors, whether to write their JSON rows beside the blocks) to segment in Rust:
     /// `feed` and `close` then give the records made final, not items (whole blocks as pickles,
     /// topy::RecordBuilder::to_python).
+    ///
+    /// `compose`: the input is docker compose output (read/lines.py decided from its first lines):
+    /// every line's `name  | ` comes off once it is cleaned.
     #[new]
-    #[pyo3(signature = (table_text, builder, source, redaction=None, segmenter=None))]
+    #[pyo3(signature = (table_text, builder, source, redaction=None, segmenter=None, compose=false))]
     #[allow(clippy::type_complexity)]
     fn new(
         py: Python<'_>,
@@ -362,6 +365,7 @@ impl Scanner {
             [usize; 5],
             bool,
         )>,
+        compose: bool,
     ) -> PyResult<Scanner> {
         let table = compiled_table(table_text)?;
         builder
@@ -412,7 +416,7 @@ impl Scanner {
             .map(|_| pyo3::types::PyList::empty(py).unbind());
         Ok(Scanner {
             state: Some(State {
-                input: scan::Input::new(redaction),
+                input: scan::Input::new(redaction, compose),
                 redact,
                 segmenter,
                 refused: None,

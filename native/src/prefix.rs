@@ -51,6 +51,10 @@ anchored!(
     STREAM_TS,
     r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$"
 );
+// prefixes.py's COMPOSE_RE: docker compose's `name  | ` before a container's line (docker/compose
+// cmd/formatter/logs.go, presenter.setPrefix), taken off only in an input read/lines.py found to be
+// compose output (prefixes.compose_prefixed): the scanner is told so.
+anchored!(COMPOSE, r"[A-Za-z0-9][A-Za-z0-9_.-]* +\|(?: |$)");
 // prefixes.py's REPORT_STAMP_RE: every write() of an error report's log has its own `<time> - `.
 static REPORT_STAMP: LazyLock<Regex> = LazyLock::new(|| {
     compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)? - ").expect("REPORT_STAMP")
@@ -548,6 +552,14 @@ fn cut_front(text: Cow<'_, str>, at: usize) -> Cow<'_, str> {
     }
 }
 
+/// prefixes.py's `without_compose`: `text` without the docker compose prefix it starts with.
+pub fn without_compose(text: Cow<'_, str>) -> Cow<'_, str> {
+    match COMPOSE.find(&text).map(|m| m.end()) {
+        Some(end) => cut_front(text, end),
+        None => text,
+    }
+}
+
 /// prefixes.py's `may_start_with_prefix`: false when `read` surely leaves `text` as it is.
 pub fn may_start_with_prefix(text: &str) -> bool {
     let mut chars = text.chars();
@@ -617,6 +629,36 @@ mod tests {
         assert_eq!((p.style, p.resolution), (Style::ManagerMin, MINUTE));
         let p = read("[2025-10-22 18:04:30.118] got prompt");
         assert_eq!(p.stamp, Stamp::At(t(2025, 10, 22, 18, 4, 30, 118000)));
+    }
+
+    #[test]
+    fn docker_compose_prefix_comes_off_and_the_rest_is_read() {
+        // YanWenKun/ComfyUI-Docker#122 (tests/fixtures/docker-compose-rocm-hip-exception.log)
+        let line = "comfyui-rocm  | !!! Exception during processing !!! HIP error: invalid device function";
+        let text = without_compose(Cow::Borrowed(line));
+        assert_eq!(
+            text,
+            "!!! Exception during processing !!! HIP error: invalid device function"
+        );
+        assert_eq!(without_compose(Cow::Borrowed("comfyui-rocm  | ")), "");
+        assert_eq!(without_compose(Cow::Borrowed("comfyui-rocm  |")), "");
+        // with --timestamps the docker stamp follows the prefix; runpod-python's level follows it too
+        let p = read(&without_compose(Cow::Borrowed(
+            "worker-1  | 2025-10-23T16:28:02.618719777Z got prompt",
+        )))
+        .text
+        .into_owned();
+        assert_eq!(p, "got prompt");
+        let p = read(&without_compose(Cow::Borrowed(
+            "worker  | INFO   | Starting API server.",
+        )))
+        .text
+        .into_owned();
+        assert_eq!(p, "Starting API server.");
+        assert_eq!(
+            without_compose(Cow::Borrowed("no prefix | here")),
+            "no prefix | here"
+        );
     }
 
     #[test]

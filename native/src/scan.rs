@@ -167,17 +167,20 @@ pub struct Input {
     pub lines: u64,
     pub counts: Counts,
     redaction: Option<Redaction>,
+    /// docker compose output: `name  | ` comes off every line once cleaned (prefix::without_compose).
+    compose: bool,
     /// The input's memos of recent texts (memo.rs), one per piece of a block scanned at once.
     memos: Vec<SegmentMemo>,
 }
 
 impl Input {
-    pub fn new(redaction: Option<Redaction>) -> Input {
+    pub fn new(redaction: Option<Redaction>, compose: bool) -> Input {
         Input {
             parser: Parser::new(),
             lines: 0,
             counts: Counts::default(),
             redaction,
+            compose,
             memos: Vec::new(),
         }
     }
@@ -222,9 +225,11 @@ impl Input {
             parser,
             counts,
             redaction,
+            compose,
             memos,
             ..
         } = self;
+        let compose = *compose;
         let redaction = redaction.as_ref();
         // a piece's scans through the ordered half, the redactor first where a line needs it
         let mut parse =
@@ -236,7 +241,8 @@ impl Input {
                         Scan::Redact(number, cleaned) => {
                             let redacted = redact(cleaned)?;
                             let mut memo = memo_of(&mut lock(memos), table);
-                            let line = scan_clean(table, number, Cow::Owned(redacted), &mut memo);
+                            let line =
+                                scan_clean(table, number, Cow::Owned(redacted), compose, &mut memo);
                             lock(memos).push(memo);
                             line
                         }
@@ -247,12 +253,13 @@ impl Input {
                 Ok(())
             };
         let shared = Mutex::new(std::mem::take(memos));
+        let reading = Reading { redaction, compose };
         let result = scan_pieces_in_order(
             pool,
             table,
             first,
             &lines,
-            redaction,
+            reading,
             &shared,
             |scans, found| {
                 counts.add(&found);
@@ -329,7 +336,7 @@ pub fn scan_block<'a>(
     redaction: Option<&Redaction>,
     memos: &mut Vec<SegmentMemo>,
 ) -> (Vec<Scan<'a>>, Counts) {
-    scan_block_in(Some(&pool()), table, text, first, redaction, memos)
+    scan_block_in(Some(&pool()), table, text, first, redaction, false, memos)
 }
 
 /// `scan_block` on the threads of `pool` (on this thread alone without one).
@@ -339,17 +346,19 @@ pub fn scan_block_in<'a>(
     text: &'a str,
     first: u64,
     redaction: Option<&Redaction>,
+    compose: bool,
     memos: &mut Vec<SegmentMemo>,
 ) -> (Vec<Scan<'a>>, Counts) {
     let lines = block_lines(text);
     let shared = Mutex::new(std::mem::take(memos));
     let (mut scans, mut counts) = (Vec::with_capacity(lines.len()), Counts::default());
+    let reading = Reading { redaction, compose };
     let taken = scan_pieces_in_order(
         pool,
         table,
         first,
         &lines,
-        redaction,
+        reading,
         &shared,
         |mut piece, found| {
             scans.append(&mut piece);
@@ -370,7 +379,7 @@ fn scan_piece<'a>(
     table: &Table,
     first: u64,
     lines: &[&'a str],
-    redaction: Option<&Redaction>,
+    reading: Reading<'_>,
     memos: &Mutex<Vec<SegmentMemo>>,
 ) -> (Vec<Scan<'a>>, Counts) {
     let mut memo = memo_of(&mut lock(memos), table);
@@ -380,7 +389,7 @@ fn scan_piece<'a>(
         .enumerate()
         .map(|(j, line)| {
             let number = first + j as u64;
-            scan_line(table, number, line, &mut counts, redaction, &mut memo)
+            scan_line(table, number, line, &mut counts, reading, &mut memo)
         })
         .collect();
     lock(memos).push(memo);
@@ -396,20 +405,20 @@ fn scan_pieces_in_order<'a>(
     table: &Table,
     first: u64,
     lines: &[&'a str],
-    redaction: Option<&Redaction>,
+    reading: Reading<'_>,
     memos: &Mutex<Vec<SegmentMemo>>,
     mut take: impl FnMut(Vec<Scan<'a>>, Counts) -> Result<(), String>,
 ) -> Result<(), String> {
     if lines.len() <= LINES_PER_TASK {
         // one piece: scanned here, without waking the pool (a small log's whole input)
-        let (scans, counts) = scan_piece(table, first, lines, redaction, memos);
+        let (scans, counts) = scan_piece(table, first, lines, reading, memos);
         return take(scans, counts);
     }
     let Some(pool) = pool else {
         // no pool (scan::serial): the pieces one after the other, here
         for (k, piece) in lines.chunks(LINES_PER_TASK).enumerate() {
             let start = first + (k * LINES_PER_TASK) as u64;
-            let (scans, counts) = scan_piece(table, start, piece, redaction, memos);
+            let (scans, counts) = scan_piece(table, start, piece, reading, memos);
             take(scans, counts)?;
         }
         return Ok(());
@@ -426,7 +435,8 @@ fn scan_pieces_in_order<'a>(
             let start = first + (k * LINES_PER_TASK) as u64;
             scope.spawn(move |_| {
                 // the receiver is gone only when an error stopped the handing: nothing to do
-                let _ = sender.send((k, scan_piece(table, start, piece, redaction, memos)));
+                let scanned = scan_piece(table, start, piece, reading, memos);
+                let _ = sender.send((k, scanned));
             });
         }
         drop(sender);
@@ -477,18 +487,28 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// How an input's lines are read before their prefix: the redaction a line may need, and whether
+/// docker compose's `name  | ` comes off (the input is compose output: read/lines.py decided from its
+/// first lines).
+#[derive(Clone, Copy, Default)]
+pub struct Reading<'r> {
+    pub redaction: Option<&'r Redaction>,
+    pub compose: bool,
+}
+
 /// The order-free work of one physical line.
 pub fn scan_line<'a>(
     table: &Table,
     number: u64,
     raw: &'a str,
     counts: &mut Counts,
-    redaction: Option<&Redaction>,
+    reading: Reading<'_>,
     memo: &mut SegmentMemo,
 ) -> Scan<'a> {
+    let compose = reading.compose;
     let cleaned = clean::finish_line(raw, counts);
-    let Some(redaction) = redaction.filter(|r| r.wants(&cleaned)) else {
-        return Scan::Ready(scan_clean(table, number, cleaned, memo));
+    let Some(redaction) = reading.redaction.filter(|r| r.wants(&cleaned)) else {
+        return Scan::Ready(scan_clean(table, number, cleaned, compose, memo));
     };
     let redacted = if redaction.native {
         redact::redact_ascii(&cleaned, &mut counts.redactions)
@@ -496,18 +516,25 @@ pub fn scan_line<'a>(
         None
     };
     match redacted {
-        Some(text) => Scan::Ready(scan_clean(table, number, Cow::Owned(text), memo)),
+        Some(text) => Scan::Ready(scan_clean(table, number, Cow::Owned(text), compose, memo)),
         None => Scan::Redact(number, cleaned.into_owned()),
     }
 }
 
-/// The order-free work of one line once cleaned (and redacted): prefix, states, messages.
+/// The order-free work of one line once cleaned (and redacted): prefix, states, messages. In docker
+/// compose output (`compose`) the line's `name  | ` comes off first, as read/lines.py takes it off.
 pub fn scan_clean<'a>(
     table: &Table,
     number: u64,
     cleaned: Cow<'a, str>,
+    compose: bool,
     memo: &mut SegmentMemo,
 ) -> LineScan<'a> {
+    let cleaned = if compose {
+        prefix::without_compose(cleaned)
+    } else {
+        cleaned
+    };
     let (text, stamp, resolution, style, nanos, ticks) = match cleaned {
         Cow::Borrowed(line) => {
             let p = prefix::read(line);
@@ -1481,7 +1508,8 @@ mod tests {
             body.split('\n')
                 .enumerate()
                 .map(|(i, line)| {
-                    scan_line(&table, i as u64 + 1, line, &mut counts, None, &mut memo)
+                    let reading = Reading::default();
+                    scan_line(&table, i as u64 + 1, line, &mut counts, reading, &mut memo)
                 })
                 .collect()
         };
@@ -1491,12 +1519,13 @@ mod tests {
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            let (scans, _) = scan_block_in(Some(&pool), &table, &log, 1, None, &mut Vec::new());
+            let (scans, _) =
+                scan_block_in(Some(&pool), &table, &log, 1, None, false, &mut Vec::new());
             assert!(scans.len() > 2 * LINES_PER_TASK);
             assert_eq!(items_of(&table, scans), expected, "{threads} threads");
         }
         // no pool (a fleet's worker, scan::serial): the pieces in turn on this thread
-        let (scans, _) = scan_block_in(None, &table, &log, 1, None, &mut Vec::new());
+        let (scans, _) = scan_block_in(None, &table, &log, 1, None, false, &mut Vec::new());
         assert_eq!(items_of(&table, scans), expected, "no pool");
     }
 

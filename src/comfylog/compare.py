@@ -511,7 +511,7 @@ def _machine(run: Run | None, base: Run | None) -> list[Fact]:
             return {}
         return {
             "GPU": r.gpu,
-            "VRAM": f"{r.total_vram_mb} MB" if r.total_vram_mb is not None else None,
+            "VRAM": None if r.total_vram_mb is None or r.vram_placeholder() else f"{r.total_vram_mb} MB",
             "vram state": ", ".join(r.vram_states) or None,
             "ComfyUI": r.comfyui_version,
             "PyTorch": r.pytorch_version,

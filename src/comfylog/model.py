@@ -263,6 +263,11 @@ def span_kind(prompt: Prompt, span: Span) -> str:
     return span.phase.value
 
 
+def is_directml(device: str | None) -> bool:
+    """DirectML's device (`Device: privateuseone`), whose `Total VRAM` ComfyUI fixes at 1024 MB."""
+    return (device or "").lower().startswith("privateuseone")
+
+
 @dataclass(slots=True)
 class Run:
     """One ComfyUI process lifetime; a new start-up in the same log begins the next run."""
@@ -331,6 +336,11 @@ class Run:
         """Seconds the custom nodes' prestartup scripts took (None: the log shows none)."""
         return round(sum(t[0] for t in self.prestartup_times), 3) if self.prestartup_times else None
     stopped: bool = False
+
+    def vram_placeholder(self) -> bool:
+        """The log's `Total VRAM` is no card's size: DirectML (`Device: privateuseone`) prints ComfyUI's fixed 1024 MB
+        (comfy/model_management.py, get_total_memory: `mem_total = 1024 * 1024 * 1024 #TODO` with directml)."""
+        return self.total_vram_mb is not None and is_directml(self.device or self.gpu)
 
     def versions(self) -> list[str]:
         """ComfyUI, PyTorch and CUDA image versions as the reports label them (those the log gave)."""

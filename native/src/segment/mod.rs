@@ -2528,7 +2528,7 @@ mod tests {
             release_every: RELEASE_EVERY,
         };
         let mut seg = Segmenter::new(cfg);
-        let mut input = crate::scan::Input::new(None);
+        let mut input = crate::scan::Input::new(None, false);
         let items = input
             .scan(Some(&crate::scan::pool()), &table, log.as_bytes(), Ok)
             .expect("a scan");

@@ -621,7 +621,7 @@ def gpu_vram_mb(run: Run | None) -> int | None:
     if run is None or run.total_vram_mb is None:
         return None
     device = (run.device or run.gpu or "").lower()
-    if device.startswith(("mps", "cpu", "privateuseone")) or run.vram_state in ("SHARED", "DISABLED"):
+    if device.startswith(("mps", "cpu")) or run.vram_placeholder() or run.vram_state in ("SHARED", "DISABLED"):
         return None
     return run.total_vram_mb
 

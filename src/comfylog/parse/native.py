@@ -172,7 +172,8 @@ class NativeParser:
             segmenting = None
             if segment is not None:
                 segmenting = (_record_builder(module), _segmenter_tables(module), *segment)
-            self._scanner = module.Scanner(TABLE_TEXT, _item_builder(module), source, redaction, segmenting)
+            compose = reading is not None and reading.compose_prefixed  # read/lines.py decided from the first lines
+            self._scanner = module.Scanner(TABLE_TEXT, _item_builder(module), source, redaction, segmenting, compose)
         except ValueError as exc:  # the table holds a row Rust's regex cannot run
             raise UnusableInput(f"the message table cannot be read by the native scanner: {exc}") from None
         self.source = source

@@ -19,6 +19,7 @@ from typing import BinaryIO
 
 from .clean import decode, finish_line
 from .markdown import MARKDOWN_PEEK_LINES, markdown_lines, may_be_markdown, peek_markdown
+from .prefixes import COMPOSE_PEEK_LINES, compose_prefixed, without_compose
 from .redact import Redactor
 from .runpod import console_lines, console_order, sse_data_lines, sse_framed
 from .source import RawLine, Source, UnusableInput, new_source
@@ -111,8 +112,11 @@ def lines_at(
                 number = 0
                 for block in log.blocks:
                     picked, count = picker(block, number, [n for n in wanted if n > number])
-                    found.update(picked if redactor is None else
-                                 ((n, redactor.redact(text, src.redactions)) for n, text in picked))
+                    if redactor is not None:
+                        picked = [(n, redactor.redact(text, src.redactions)) for n, text in picked]
+                    if src.compose_prefixed:
+                        picked = [(n, without_compose(text)) for n, text in picked]
+                    found.update(picked)
                     number += count
                     if number >= last:
                         break
@@ -123,7 +127,7 @@ def lines_at(
         phys = _physical_lines(stream, src)
         peeked, markdown = peek_markdown(phys)
         if markdown:  # a pasted report: only fenced lines are log
-            for raw in markdown_lines(_chain_many(peeked, phys), src):
+            for raw in _decomposed(markdown_lines(_chain_many(peeked, phys), src), src):
                 if raw.number in numbers:
                     found[raw.number] = raw.text
                 if raw.number >= last:
@@ -131,17 +135,18 @@ def lines_at(
             return found
         order = console_order(peeked)
         if order is not None:  # numbers count the console's lines in time order
-            for raw in console_lines(_chain_many(peeked, phys), src, order == "newest-first"):
+            for raw in _decomposed(console_lines(_chain_many(peeked, phys), src, order == "newest-first"), src):
                 if raw.number in numbers:
                     found[raw.number] = raw.text
                     if len(found) == len(numbers):
                         break
             return found
-        for number, text in _chain_many(peeked, phys):
-            if number in numbers:
-                found[number] = finish_line(number, text, src).text
-                if number >= last:
-                    break
+        plain = (finish_line(number, text, src) for number, text in _chain_many(peeked, phys))
+        for raw in _decomposed(plain, src):
+            if raw.number in numbers:
+                found[raw.number] = raw.text
+            if raw.number >= last:
+                break
     except (OSError, UnusableInput):
         pass
     finally:
@@ -161,7 +166,27 @@ def read_text(
     return opened.source, opened.lines
 
 
+def _decomposed(lines: Iterator[RawLine], src: Source) -> Iterator[RawLine]:
+    """``lines``, with docker compose's ``name  | `` taken off each when their first lines say the input
+    is compose output (prefixes.compose_prefixed; ``src.compose_prefixed`` is set then)."""
+    head = list(itertools.islice(lines, COMPOSE_PEEK_LINES))
+    if not compose_prefixed(raw.text for raw in head):
+        yield from head
+        yield from lines
+        return
+    src.compose_prefixed = True
+    for raw in itertools.chain(head, lines):
+        raw.text = without_compose(raw.text)
+        yield raw
+
+
 def _clean_lines(
+    head: tuple[int, str] | None, phys: Iterator[tuple[int, str]], src: Source, stream: BinaryIO
+) -> Iterator[RawLine]:
+    return _decomposed(_read_lines(head, phys, src, stream), src)
+
+
+def _read_lines(
     head: tuple[int, str] | None, phys: Iterator[tuple[int, str]], src: Source, stream: BinaryIO
 ) -> Iterator[RawLine]:
     try:
@@ -257,14 +282,19 @@ def _opened(stream: BinaryIO, src: Source, blocks: bool, on_read: OnRead | None 
         stream.close()
         raise
     everything = itertools.chain(peeked, raw)
-    if blocks and _plain(peeked):
-        return LogInput(src, blocks=_closing(everything, stream))
+    if blocks:
+        first_lines = _plain_head(peeked)
+        if first_lines is not None:
+            # the native scanner takes the prefix off each line itself, told so by the Source
+            scratch = Source(name="", redactor=src.redactor)
+            src.compose_prefixed = compose_prefixed(finish_line(n, t, scratch).text for n, t in first_lines)
+            return LogInput(src, blocks=_closing(everything, stream))
     phys = lines_of_blocks(everything, src)
     head = next(phys, None)
     return LogInput(src, lines=_clean_lines(head, phys, src, stream))
 
 
-#: Bytes _plain decodes when they hold its lines (400 lines of 160 bytes on average).
+#: Bytes _plain_head decodes when they hold its lines (400 lines of 160 bytes on average).
 PLAIN_PEEK_BYTES = 64_000
 
 
@@ -276,9 +306,9 @@ def _newlines(block: bytes, wanted: int) -> int:
     return found if found >= wanted else block.count(b"\n")
 
 
-def _plain(blocks: list[bytes]) -> bool:
-    """Not markdown, a console copy or a saved log stream: the tests _clean_lines makes, on the first
-    lines of ``blocks`` (decoded as the reader decodes them, nothing counted)."""
+def _plain_head(blocks: list[bytes]) -> list[tuple[int, str]] | None:
+    """The first lines of ``blocks`` (numbered, decoded as the reader decodes them, nothing counted) when
+    they are not markdown, a console copy or a saved log stream (the tests _read_lines makes); else None."""
     data = b"".join(blocks)
     # the first lines are all there is to test: no need to decode a whole block when its first bytes
     # hold them (a character cut at the end of those lies past the lines tested)
@@ -291,8 +321,8 @@ def _plain(blocks: list[bytes]) -> bool:
     if may_be_markdown("\n".join(head)):  # most logs have no fence or quote: one search says so
         _, markdown = peek_markdown(iter(lines))
         if markdown:
-            return False
-    return console_order(lines) is None and not sse_framed(lines)
+            return None
+    return lines if console_order(lines) is None and not sse_framed(lines) else None
 
 
 def _closing(blocks: Iterator[bytes], stream: BinaryIO) -> Iterator[bytes]:

@@ -17,18 +17,25 @@ Styles (see ../shared/notes/formats.md), detected per line so a file can mix the
 * RunPod log stream (API v2 SSE, pods and serverless workers): ``{"ts":"2026-06-01T12:02:03Z",
   "source":"container","line":"..."}`` in any key order, alone or after SSE's ``data: `` (the line
   kept, ``ts`` its time)
+* docker compose: ``comfyui-rocm  | `` before every line of a service (no time of its own; with
+  ``--timestamps`` a docker stamp follows it). Decided per input, not per line (``compose_prefixed``):
+  the reader (read/lines.py) takes it off every line of an input whose first lines mostly carry it,
+  so a node's ``Name   | value`` table in another log keeps its text.
 
 A line without a prefix gets no time: it is never given an invented one.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..text import TIME_ONLY_BASE
+from .markdown import MARKDOWN_PEEK_LINES
 from .runpod import CONSOLE_ROW_RE
 
 #: Resolution, in seconds, below which a timestamp is good enough to time phases.
@@ -66,7 +73,39 @@ RUNPOD_PLAIN_RE = re.compile(r"(?:DEBUG|INFO|WARN|WARNING|ERROR|TRACE|TIP)\s*\| 
 # runpod 1.12 (rp_logger.py) writes a batch job's messages as f"[batchId={batch_id}] {message}".
 BATCH_ID_RE = re.compile(r"\[batchId=[^\]]*\] ")
 PY_LOGGING_RE = re.compile(r"(?:INFO|WARNING|ERROR|DEBUG|CRITICAL):[\w.]*:")
+# docker compose writes fmt.Sprintf("%-"+width+"s | ", name) before every line of a container's output, the
+# name padded to one more than the longest name (docker/compose cmd/formatter/logs.go, presenter.setPrefix;
+# compose 1.x, compose/cli/log_printer.py: name.ljust(width) + " |" + " "), coloured as a whole
+# (\x1b[36m...\x1b[0m, cmd/formatter/colors.go: cleaning takes the codes off first). Container and service
+# names are [a-zA-Z0-9][a-zA-Z0-9_.-]*. An empty line keeps "name  | ", or "name  |" once a paste trims it.
+COMPOSE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]* +\|(?: |$)")
+# runpod-python's own "INFO   | " (RUNPOD_PLAIN_RE) has the same shape: a level is never taken for a service.
+COMPOSE_NOT_NAMES = frozenset({"DEBUG", "INFO", "WARN", "WARNING", "ERROR", "TRACE", "TIP", "CRITICAL"})
+#: Lines of an input whose prefixes decide whether it is docker compose output: the lines read/lines.py peeks
+#: at to tell a plain log (_plain_head), so that both scanners decide on the same lines.
+COMPOSE_PEEK_LINES = MARKDOWN_PEEK_LINES
 JSON_MAX_CHARS = 100_000
+
+
+def compose_prefixed(texts: Iterable[str]) -> bool:
+    """True when ``texts`` (an input's first clean lines) are docker compose output: at least two of them,
+    and at least half of those not blank, start with a service's ``name  | ``. Compose's own lines
+    (``Attaching to comfyui``, ``[+] Running 1/1``) carry none; one ``word | `` line of a log is not enough."""
+    filled = prefixed = 0
+    for text in itertools.islice(texts, COMPOSE_PEEK_LINES):
+        if not text.strip():
+            continue
+        filled += 1
+        m = COMPOSE_RE.match(text)
+        if m is not None and text[: text.index(" ")] not in COMPOSE_NOT_NAMES:
+            prefixed += 1
+    return prefixed >= 2 and 2 * prefixed >= filled
+
+
+def without_compose(text: str) -> str:
+    """``text`` without the docker compose prefix it starts with (a line of a ``compose_prefixed`` input)."""
+    m = COMPOSE_RE.match(text)
+    return text[m.end() :] if m is not None else text
 
 
 @dataclass(slots=True)

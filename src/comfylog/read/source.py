@@ -37,6 +37,9 @@ class Source:
     markdown: bool = False
     #: A RunPod console copy written newest row first: read in time order, lines numbered that way.
     newest_first: bool = False
+    #: docker compose output (``comfyui  | `` before every line, prefixes.compose_prefixed): the reader
+    #: takes the prefix off each line after cleaning it (the native scanner, told so, does the same).
+    compose_prefixed: bool = False
     #: Fields of a "ComfyUI Error Report" header (``exception_type``, ``node_type``, ``device``...),
     #: each a (line number, value) pair.
     report_fields: dict[str, tuple[int, str]] = field(default_factory=dict)

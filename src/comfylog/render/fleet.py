@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..fleet import FLEET_PERCENTILES, QUANTITIES, FindingCount, FleetSummary, LogSummary
+from ..model import is_directml
 from ..text import fmt_s, short_names
 from .fit import Column, fit_columns, fitted_table
 from .styles import SEVERITY_STYLE
@@ -75,7 +76,8 @@ def short_gpu(gpu: str | None) -> str:
 
 def _machine(log: LogSummary) -> str:
     gpu = short_gpu(log.gpu)
-    return f"{gpu} {log.total_vram_mb / 1024:.0f}G" if log.total_vram_mb else gpu
+    sized = log.total_vram_mb and not is_directml(log.gpu)  # not DirectML's fixed 1024 MB
+    return f"{gpu} {(log.total_vram_mb or 0) / 1024:.0f}G" if sized else gpu
 
 
 def _logs(fleet: FleetSummary, limit: int, width: int) -> Table:

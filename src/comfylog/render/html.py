@@ -405,6 +405,8 @@ def _machine(report: Report, page: Page) -> str:
     for run in report.runs[:MAX_RUN_CARDS]:
         versions = run.versions()
         vram = f"{run.total_vram_mb} MB" if run.total_vram_mb is not None else "—"
+        if run.vram_placeholder():
+            vram = f"not known (DirectML prints a fixed {run.total_vram_mb} MB)"
         if run.total_ram_mb is not None:
             vram += f" · RAM {run.total_ram_mb} MB"
         span = f"{when(run.started_at)} → {clock(run.ended_at)}"

@@ -210,7 +210,8 @@ def _summary(report: Report) -> str:
         what += " (" + ", ".join(f"{n} {status}" for status, n in statuses.items()) + ")"
     run = next((r for r in report.runs if r.gpu), None)
     if run is not None and run.gpu:
-        what += " on " + code_span(run.gpu) + (f" ({gb(run.total_vram_mb)})" if run.total_vram_mb else "")
+        sized = run.total_vram_mb and not run.vram_placeholder()
+        what += " on " + code_span(run.gpu) + (f" ({gb(run.total_vram_mb or 0)})" if sized else "")
     if timed:
         what += f", {fmt_s(sum(timed), estimated)} of prompt time"
     restarts = report.summary.restarts
@@ -339,7 +340,10 @@ def _machine(report: Report, runs_shown: int) -> list[str]:
 def _machine_lines(run: Run) -> list[str]:
     lines = []
     gpu = code_span(run.gpu) if run.gpu else "not in the log"
-    sizes = [f"{run.total_vram_mb} MB VRAM" if run.total_vram_mb is not None else "",
+    vram = f"{run.total_vram_mb} MB VRAM" if run.total_vram_mb is not None else ""
+    if run.vram_placeholder():
+        vram = f"VRAM not known (DirectML prints a fixed {run.total_vram_mb} MB)"
+    sizes = [vram,
              f"{run.total_ram_mb} MB RAM" if run.total_ram_mb is not None else ""]
     lines.append(f"- **GPU:** {gpu}" + "".join(f", {s}" for s in sizes if s))
     if run.vram_states:

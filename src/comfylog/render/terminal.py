@@ -163,6 +163,8 @@ def _machine_rows(run: Run, report: Report) -> tuple[str, list[tuple[str, str]]]
         title += f" — {report.sources[run.source].name}"
     rows: list[tuple[str, str]] = []
     vram = f"{run.total_vram_mb} MB" if run.total_vram_mb is not None else "—"
+    if run.vram_placeholder():
+        vram = f"not known (DirectML prints a fixed {run.total_vram_mb} MB)"
     if run.total_vram_mb is not None and run.total_ram_mb is not None:
         vram += f"   RAM {run.total_ram_mb} MB"
     states = ", ".join(run.vram_states) if run.vram_states else "—"

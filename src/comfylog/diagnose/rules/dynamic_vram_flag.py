@@ -79,7 +79,7 @@ def _lowvram_ignored(facts: Facts, run: Run) -> Finding | None:
     if not evidence:
         return None  # chosen by ComfyUI itself on a small GPU, not asked for
     evidence += [facts.cite_event(ev) for ev in setting_lines(facts, run, "dynamic_vram")[:1]]
-    vram = run.total_vram_mb
+    vram = gpu_vram_mb(run)  # not DirectML's placeholder
     on = f" on {with_article(gb(vram))} GPU" if vram else ""
     why = (f"This start-up set `LOW_VRAM`{on}, which only `--lowvram` does, and "
            "then enabled dynamic VRAM (`DynamicVRAM support detected and enabled`). Under dynamic VRAM `--lowvram` "

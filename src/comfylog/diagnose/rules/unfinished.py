@@ -14,8 +14,17 @@ from ..jobs import abandoned
 
 ADVICE_REQUEUE = Advice("Nothing crashed: the server was stopped with work left; re-queue those prompts")
 ADVICE_COPIED_EARLY = Advice("If the log was copied while ComfyUI was still working, this is expected")
-ADVICE_DIED_SILENTLY = Advice("Otherwise the process died without a message: check `dmesg` for the OOM killer and "
-                              "the container's memory limit")
+# A log that just ends cannot tell a dead process from a hung one: both readings are given, the hang naming where
+# it stopped. A restart later in the same log says it died (ADVICE_RESTARTED), a stop says neither (ADVICE_REQUEUE).
+ADVICE_STALLED = Advice("If ComfyUI is still running and the prompt makes no progress, it is stuck {where}, not "
+                        "dead: `nvidia-smi` (or `rocm-smi`) shows whether the GPU still works, and "
+                        "`py-spy dump --pid <PID>` where Python waits", {"where": "where the log stops"})
+ADVICE_STALLED_DYNAMIC = Advice("Loads that hang with dynamic VRAM on (this log stages models for it) are reported "
+                                "on ROCm (Comfy-Org/ComfyUI#13730: they ran with it disabled, for some with a "
+                                "newer ROCm): start ComfyUI once with `--disable-dynamic-vram` to see whether it is "
+                                "the cause")
+ADVICE_DIED_SILENTLY = Advice("If the process is gone, it died without a message: check `dmesg` for the OOM killer, "
+                              "the container's memory limit and whether the container restarted")
 ADVICE_RESTARTED = Advice("The process restarted under these prompts: find the cause at the end of the run (OOM "
                           "killer, memory limit, a crashing custom node)")
 
@@ -34,12 +43,19 @@ def _stopped_in_load(facts: Facts, running: list[PromptRef]) -> Event | None:
     return None
 
 
+def _staged_dynamically(facts: Facts, stuck: Event) -> bool:
+    """Whether the input of the load the log stops in staged a model for dynamic VRAM before it (comfy-aimdo's
+    `Model X prepared for dynamic VRAM loading`, then the load ran under dynamic VRAM)."""
+    return any(ev.source == stuck.source and ev.line < stuck.line for ev in facts.events[EventKind.DYNAMIC_LOAD])
+
+
 @rule(
     "unfinished", "warning", None,
     trigger="A prompt that never ended (no `Prompt executed in`), not already explained as a silent crash: "
     "an error when a restart followed, a warning when the log just ends, information when the server was "
     "stopped on purpose.",
-    advice=(ADVICE_REQUEUE, ADVICE_COPIED_EARLY, ADVICE_DIED_SILENTLY, ADVICE_RESTARTED),
+    advice=(ADVICE_REQUEUE, ADVICE_COPIED_EARLY, ADVICE_STALLED, ADVICE_STALLED_DYNAMIC, ADVICE_DIED_SILENTLY,
+            ADVICE_RESTARTED),
 )
 def _unfinished(facts: Facts) -> list[Finding]:
     silent = facts.silent_deaths()
@@ -89,7 +105,14 @@ def _unfinished(facts: Facts) -> list[Finding]:
         advice = [ADVICE_REQUEUE()]
         confidence = "high"
     elif severity == "warning":
-        advice = [ADVICE_COPIED_EARLY(), ADVICE_DIED_SILENTLY()]
+        if stuck is None:
+            advice = [ADVICE_COPIED_EARLY(), ADVICE_STALLED(where="where the log stops"), ADVICE_DIED_SILENTLY()]
+        else:
+            advice = [ADVICE_COPIED_EARLY(), ADVICE_STALLED(where=f"in that load (`Requested to load "
+                                                                 f"{stuck.fields['model']}`)")]
+            if _staged_dynamically(facts, stuck):
+                advice.append(ADVICE_STALLED_DYNAMIC())
+            advice.append(ADVICE_DIED_SILENTLY())
         confidence = "medium"
     else:
         advice = [ADVICE_RESTARTED()]
