@@ -467,3 +467,17 @@ def test_a_node_failure_whose_prompt_began_before_the_log_is_a_failed_prompt() -
     assert "Its `got prompt` is before the log starts" in found.why
     assert found.advice[0].startswith("`HIP error: invalid device function`: this PyTorch (ROCm) build has no kernels")
     assert not any("custom_nodes/NAME" in item for item in found.advice)
+
+
+def test_a_cuda_error_that_breaks_the_process_says_to_restart_it() -> None:
+    """`CUDA error: an illegal memory access was encountered` (YanWenKun/ComfyUI-Docker #195): NVIDIA's runtime
+    documents that after it any further CUDA work returns the same error until the process is relaunched, which is
+    what the issue reports (every later prompt failed until the container restarted). The advice says so, not that
+    the workflow's files or inputs are wrong."""
+    report = analyze(FIXTURES / "cuda-illegal-address-exception.log")
+    found = next(f for f in report.findings if f.id == "exception")
+    assert found.title == "1 prompt failed: `CUDA error: an illegal memory access was encountered`"
+    assert found.advice[0].startswith("`CUDA error: an illegal memory access was encountered` leaves the process's "
+                                      "CUDA state broken")
+    assert "until ComfyUI is restarted" in found.advice[0]
+    assert not any(item.startswith("Missing files and wrong inputs") for item in found.advice)
