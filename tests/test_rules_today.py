@@ -481,3 +481,17 @@ def test_a_cuda_error_that_breaks_the_process_says_to_restart_it() -> None:
                                       "CUDA state broken")
     assert "until ComfyUI is restarted" in found.advice[0]
     assert not any(item.startswith("Missing files and wrong inputs") for item in found.advice)
+
+
+def test_a_start_up_that_fails_in_cuda_initialisation_blames_the_driver_not_the_packages() -> None:
+    """A RunPod pod whose PyTorch raises `CUDA unknown error` from `torch._C._cuda_init()` while main.py imports
+    model_management (wlsdml1114/Infinitetalk_Runpod_hub #18, "on many pods"): PyTorch's text for the driver's
+    cudaErrorUnknown (c10/cuda/CUDAFunctions.cpp). Reinstalling ComfyUI's requirements cannot help; the advice
+    names the driver and the machine."""
+    report = analyze(FIXTURES / "runpod-pod-cuda-unknown-error.log")
+    found = next(f for f in report.findings if f.id == "startup-failed")
+    assert found.confidence == "high"
+    assert found.advice == [found.advice[0]]
+    assert found.advice[0].startswith("`RuntimeError: CUDA unknown error - this may be due to an incorrectly set up "
+                                      "environment`: the NVIDIA driver failed")
+    assert "requirements.txt" not in found.advice[0]
