@@ -495,3 +495,18 @@ def test_a_start_up_that_fails_in_cuda_initialisation_blames_the_driver_not_the_
     assert found.advice[0].startswith("`RuntimeError: CUDA unknown error - this may be due to an incorrectly set up "
                                       "environment`: the NVIDIA driver failed")
     assert "requirements.txt" not in found.advice[0]
+
+
+def test_the_prompt_worker_thread_dying_is_said_and_its_cut_traceback_named() -> None:
+    """ComfyUI-Zluda's console in Comfy-Org/ComfyUI #2810 (patientx, 2024-04-13): `got prompt`, then Python's
+    `Exception in thread Thread-1 (prompt_worker):` (threading.excepthook; main.py's queue thread) and a traceback
+    the paste cuts. The thread that runs prompts is gone: the finding says so, and that the log ends before the
+    exception."""
+    report = analyze(FIXTURES / "zluda-prompt-worker-died.log")
+    found = next(f for f in report.findings if f.id == "prompt-worker-died")
+    assert found.title == "ComfyUI's prompt worker died: no prompt runs after it"
+    assert found.evidence[0].line == 26
+    assert "The log ends before the exception that ended it. It left 1 prompt unfinished." in found.why
+    assert found.advice[0].startswith("Restart ComfyUI")
+    assert found.advice[1].startswith("The log ends inside the thread's traceback (line 26)")
+    assert found.prompts == [0]
