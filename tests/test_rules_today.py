@@ -510,3 +510,16 @@ def test_the_prompt_worker_thread_dying_is_said_and_its_cut_traceback_named() ->
     assert found.advice[0].startswith("Restart ComfyUI")
     assert found.advice[1].startswith("The log ends inside the thread's traceback (line 26)")
     assert found.prompts == [0]
+
+
+def test_an_oom_right_after_a_requested_load_came_in_that_load() -> None:
+    """Comfy-Org/ComfyUI #11331 (gonzalu, 2025-12-15): the second Flux2 prompt runs out of memory on
+    `Requested to load Flux2TEModel_` with the first prompt's Flux2 still partly loaded, and the paste cuts the
+    traceback after its first frame. Nothing between the request and the OOM says the load went on, so the OOM came
+    in that load: no advice to lower the resolution, and the text encoder is named."""
+    report = analyze(FIXTURES / "flux2-oom-loading-text-encoder.log")
+    found = next(f for f in report.findings if f.id == "oom")
+    assert "It came while a model was being loaded (`Requested to load Flux2TEModel_`, building its text encoder)" \
+        in found.why
+    assert not any("resolution" in item for item in found.advice)
+    assert any(item.startswith("Put the text encoder on the CPU") for item in found.advice)
