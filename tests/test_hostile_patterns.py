@@ -66,7 +66,8 @@ def _regexes() -> Iterator[tuple[str, Search, str, str]]:
     for name, example in prefix_examples.items():
         regex = getattr(prefixes, name)
         yield f"prefix:{name}", regex.search, regex.pattern, example
-    for module, name, example in ((clean, "ANSI_RE", "\x1b[32m"), (markdown, "FENCE_RE", "```"),
+    for module, name, example in ((clean, "ANSI_RE", "\x1b[32m"), (clean, "ARROW_SGR_RE", "\u2190[32m"),
+                                  (markdown, "FENCE_RE", "```"),
                                   (clean, "MOJIBAKE_RE", "â–ˆ"),
                                   (markdown, "REPORT_FIELD_RE", "- **Node Type:** KSampler")):
         regex = getattr(module, name)
