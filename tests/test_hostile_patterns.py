@@ -68,7 +68,8 @@ def _regexes() -> Iterator[tuple[str, Search, str, str]]:
         yield f"prefix:{name}", regex.search, regex.pattern, example
     # taken only at the start of a line (without_compose), as the native scanner's anchored copy is
     yield "prefix:COMPOSE_RE", prefixes.COMPOSE_RE.match, prefixes.COMPOSE_RE.pattern, "comfyui-rocm  | "
-    for module, name, example in ((clean, "ANSI_RE", "\x1b[32m"), (markdown, "FENCE_RE", "```"),
+    for module, name, example in ((clean, "ANSI_RE", "\x1b[32m"), (clean, "ARROW_SGR_RE", "\u2190[32m"),
+                                  (markdown, "FENCE_RE", "```"),
                                   (clean, "MOJIBAKE_RE", "â–ˆ"),
                                   (markdown, "REPORT_FIELD_RE", "- **Node Type:** KSampler")):
         regex = getattr(module, name)

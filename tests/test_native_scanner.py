@@ -33,7 +33,7 @@ from comfylog.read.source import UnusableInput
 from comfylog.render.json import render_json
 
 from .cli import run_cli
-from .conftest import ROOT
+from .conftest import FIXTURES, ROOT
 from .test_hostile_input import LOGS
 
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -149,6 +149,12 @@ def test_runpod_python_and_console_forms_scan_the_same(tmp_path: Path, monkeypat
     assert_same(log, monkeypatch)
     kinds = [k for k, *_ in (it[2:3] for it in python_scan(log)[0] if it[0] == "event")]
     assert [k.value for k in kinds] == ["worker_starting", "job_started", "error_line", "job_finished"]
+
+
+@needs_native
+def test_a_windows_console_copy_with_arrow_colour_codes_scans_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`←[32m[INFO]←[0m` (Comfy-Org/ComfyUI #14618): clean.rs drops the arrow colour codes as clean.py does."""
+    assert_same(FIXTURES / "windows-console-arrow-sgr.log", monkeypatch)
 
 
 @needs_native

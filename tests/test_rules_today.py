@@ -467,3 +467,59 @@ def test_a_node_failure_whose_prompt_began_before_the_log_is_a_failed_prompt() -
     assert "Its `got prompt` is before the log starts" in found.why
     assert found.advice[0].startswith("`HIP error: invalid device function`: this PyTorch (ROCm) build has no kernels")
     assert not any("custom_nodes/NAME" in item for item in found.advice)
+
+
+def test_a_cuda_error_that_breaks_the_process_says_to_restart_it() -> None:
+    """`CUDA error: an illegal memory access was encountered` (YanWenKun/ComfyUI-Docker #195): NVIDIA's runtime
+    documents that after it any further CUDA work returns the same error until the process is relaunched, which is
+    what the issue reports (every later prompt failed until the container restarted). The advice says so, not that
+    the workflow's files or inputs are wrong."""
+    report = analyze(FIXTURES / "cuda-illegal-address-exception.log")
+    found = next(f for f in report.findings if f.id == "exception")
+    assert found.title == "1 prompt failed: `CUDA error: an illegal memory access was encountered`"
+    assert found.advice[0].startswith("`CUDA error: an illegal memory access was encountered` leaves the process's "
+                                      "CUDA state broken")
+    assert "until ComfyUI is restarted" in found.advice[0]
+    assert not any(item.startswith("Missing files and wrong inputs") for item in found.advice)
+
+
+def test_a_start_up_that_fails_in_cuda_initialisation_blames_the_driver_not_the_packages() -> None:
+    """A RunPod pod whose PyTorch raises `CUDA unknown error` from `torch._C._cuda_init()` while main.py imports
+    model_management (wlsdml1114/Infinitetalk_Runpod_hub #18, "on many pods"): PyTorch's text for the driver's
+    cudaErrorUnknown (c10/cuda/CUDAFunctions.cpp). Reinstalling ComfyUI's requirements cannot help; the advice
+    names the driver and the machine."""
+    report = analyze(FIXTURES / "runpod-pod-cuda-unknown-error.log")
+    found = next(f for f in report.findings if f.id == "startup-failed")
+    assert found.confidence == "high"
+    assert found.advice == [found.advice[0]]
+    assert found.advice[0].startswith("`RuntimeError: CUDA unknown error - this may be due to an incorrectly set up "
+                                      "environment`: the NVIDIA driver failed")
+    assert "requirements.txt" not in found.advice[0]
+
+
+def test_the_prompt_worker_thread_dying_is_said_and_its_cut_traceback_named() -> None:
+    """ComfyUI-Zluda's console in Comfy-Org/ComfyUI #2810 (patientx, 2024-04-13): `got prompt`, then Python's
+    `Exception in thread Thread-1 (prompt_worker):` (threading.excepthook; main.py's queue thread) and a traceback
+    the paste cuts. The thread that runs prompts is gone: the finding says so, and that the log ends before the
+    exception."""
+    report = analyze(FIXTURES / "zluda-prompt-worker-died.log")
+    found = next(f for f in report.findings if f.id == "prompt-worker-died")
+    assert found.title == "ComfyUI's prompt worker died: no prompt runs after it"
+    assert found.evidence[0].line == 26
+    assert "The log ends before the exception that ended it. It left 1 prompt unfinished." in found.why
+    assert found.advice[0].startswith("Restart ComfyUI")
+    assert found.advice[1].startswith("The log ends inside the thread's traceback (line 26)")
+    assert found.prompts == [0]
+
+
+def test_an_oom_right_after_a_requested_load_came_in_that_load() -> None:
+    """Comfy-Org/ComfyUI #11331 (gonzalu, 2025-12-15): the second Flux2 prompt runs out of memory on
+    `Requested to load Flux2TEModel_` with the first prompt's Flux2 still partly loaded, and the paste cuts the
+    traceback after its first frame. Nothing between the request and the OOM says the load went on, so the OOM came
+    in that load: no advice to lower the resolution, and the text encoder is named."""
+    report = analyze(FIXTURES / "flux2-oom-loading-text-encoder.log")
+    found = next(f for f in report.findings if f.id == "oom")
+    assert "It came while a model was being loaded (`Requested to load Flux2TEModel_`, building its text encoder)" \
+        in found.why
+    assert not any("resolution" in item for item in found.advice)
+    assert any(item.startswith("Put the text encoder on the CPU") for item in found.advice)

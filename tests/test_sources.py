@@ -38,6 +38,14 @@ def test_ansi_codes_are_stripped_and_cp1252_mojibake_repaired(tmp_path: Path) ->
     assert lines_of(p) == ["[INFO] got prompt", "100%|██| 2/2 [00:02<00:00, 1.0it/s]"]
 
 
+def test_a_windows_console_copy_loses_the_arrows_of_its_colour_codes() -> None:
+    """Comfy-Org/ComfyUI #14618: a portable build's console copied where ESC is drawn as `←`; the colour codes
+    go as ANSI codes do, so the level tag reads as a prefix."""
+    lines = lines_of(FIXTURES / "windows-console-arrow-sgr.log")
+    assert lines[1] == "[INFO] setup plugin alembic.autogenerate.schemas"
+    assert not any("\u2190" in line for line in lines)
+
+
 def test_invalid_utf8_is_replaced_and_counted(tmp_path: Path) -> None:
     p = tmp_path / "a.log"
     p.write_bytes(b"got prompt\n\xff\xfe broken \x80\nPrompt executed in 1.00 seconds\n")

@@ -13,6 +13,12 @@ static ANSI: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]").unwrap()
 });
 
+/// Windows' console without VT processing draws ESC as `←`, and a copy of the window keeps it
+/// (clean.py's ARROW_SGR_RE): colour codes only.
+static ARROW_SGR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\u{2190}\[[0-9;]*m").unwrap());
+static ARROW_SGR_START: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new("\u{2190}[".as_bytes()));
+
 /// What cleaning found, per input (the Source counters of the Python reader).
 #[derive(Default, Clone, Debug, PartialEq, Eq)]
 pub struct Counts {
@@ -74,13 +80,19 @@ pub fn finish_line<'a>(text: &'a str, counts: &mut Counts) -> Cow<'a, str> {
 
 /// ANSI codes and NULs removed, tqdm mojibake repaired (clean.py's `clean_text`).
 pub fn clean_text<'a>(text: &'a str, counts: &mut Counts) -> Cow<'a, str> {
-    // One pass for the three tests below: ESC, NUL, and 0xC3, the first byte of `â`.
-    if memchr::memchr3(0x1b, 0, 0xc3, text.as_bytes()).is_none() {
+    // One pass for the three tests below: ESC, NUL, and 0xC3, the first byte of `â`; and one for `←[`.
+    let arrow = ARROW_SGR_START.find(text.as_bytes()).is_some();
+    if !arrow && memchr::memchr3(0x1b, 0, 0xc3, text.as_bytes()).is_none() {
         return Cow::Borrowed(text);
     }
     let mut text = Cow::Borrowed(text);
     if text.contains('\x1b') {
         if let Cow::Owned(s) = ANSI.replace_all(&text, "") {
+            text = Cow::Owned(s);
+        }
+    }
+    if arrow {
+        if let Cow::Owned(s) = ARROW_SGR.replace_all(&text, "") {
             text = Cow::Owned(s);
         }
     }
@@ -162,6 +174,23 @@ mod tests {
         assert_eq!(
             finish_line("\x1b[32mgot prompt\x1b[0m\0", &mut c),
             "got prompt"
+        );
+    }
+
+    #[test]
+    fn a_windows_console_copy_loses_its_arrow_colour_codes() {
+        // Comfy-Org/ComfyUI #14618: a portable build's console copied with ESC drawn as `←`
+        let mut c = Counts::default();
+        assert_eq!(
+            finish_line(
+                "\u{2190}[32m[INFO]\u{2190}[0m setup plugin alembic.autogenerate.schemas",
+                &mut c
+            ),
+            "[INFO] setup plugin alembic.autogenerate.schemas"
+        );
+        assert_eq!(
+            finish_line("\u{2190}[see above]", &mut c),
+            "\u{2190}[see above]"
         );
     }
 

@@ -923,7 +923,8 @@ impl Segmenter {
             if let (Some((pos, bar_ev)), Some(last_line)) = (open.bars.last(), last_line) {
                 let ended = self.runs.at_ref(index).ended_at;
                 if let Some(ended) = ended {
-                    if self.clock_is_fine() && last_line <= bar_ev.end_line {
+                    let unstamped = bar_ev.ts.is_none() && bar_ev.end_ts.is_none();
+                    if unstamped && self.clock_is_fine() && last_line <= bar_ev.end_line {
                         let (_, bar_end) = bar_span(self.bars.at_ref(*pos), bar_ev, None)?;
                         if let Some(bar_end) = bar_end.filter(|&e| e > ended) {
                             self.runs.at(index).ended_at = Some(bar_end);

@@ -19,6 +19,7 @@ from ..model import ErrorRecord, Prompt, Run
 from ..text import gb
 from .engine import Advice
 from .facts import Facts, gpu_vram_mb
+from .model_kinds import encodes_text
 
 ADVICE_SMALLER_JOB = Advice("Make the job smaller: {settings}", {"settings": "fewer frames or a lower resolution "
                                                                  "than the job that failed (a budget from the log's "
@@ -232,13 +233,26 @@ class OomPlace:
     custom_node: str | None = None
 
 
+#: Lines that say a requested load went on or ended (its ``loaded …`` line, dynamic VRAM's staging, lowvram's
+#: module lines), or that sampling began: after one of them an OOM no longer came in the load.
+LOAD_WENT_ON = (EventKind.LOADED_COMPLETELY, EventKind.LOADED_PARTIALLY, EventKind.DYNAMIC_LOAD,
+                EventKind.LOWVRAM_MODE, EventKind.LOWVRAM_MODULES, EventKind.LOAD_DETAIL, EventKind.LOAD_REQUESTED,
+                EventKind.VIDEO_SAMPLING)
+#: How far above an OOM its load's ``Requested to load`` may be.
+LOAD_REQUEST_LINES = 20
+
+
 def oom_place(facts: Facts, record: ErrorRecord) -> OomPlace | None:
-    """Where ``record``'s OOM came, from the frames of its traceback; None without one that says."""
+    """Where ``record``'s OOM came, from the frames of its traceback; else from a ``Requested to load`` right
+    before it; None when neither says."""
     end = record.end_line or record.line
-    tracebacks = [ev for ev in facts.between(EventKind.TRACEBACK, record.source, record.line, end)
-                  if ev.fields.get("frames")]
+    found = facts.between(EventKind.TRACEBACK, record.source, record.line, end)
+    tracebacks = [ev for ev in found if ev.fields.get("frames")]
+    # A whole traceback whose frames name no load, sampler or decoder (006: an inpainting node's forward) says
+    # where it came; only one the log cuts (or none) leaves the line above to tell.
+    cut = not any(ev.fields.get("exception_type") for ev in found)
     if not tracebacks:
-        return None
+        return _in_requested_load(facts, record) if cut else None
     ev = tracebacks[-1]
     frames = [str(f) for f in ev.fields["frames"]]
     for at in range(len(frames) - 1, -1, -1):  # innermost first: the nearest frame that says decides
@@ -258,4 +272,22 @@ def oom_place(facts: Facts, record: ErrorRecord) -> OomPlace | None:
             return OomPlace("sample", frame)
         if function.startswith("decode"):
             return OomPlace("decode", frame)
-    return None
+    return _in_requested_load(facts, record) if cut else None
+
+
+def _in_requested_load(facts: Facts, record: ErrorRecord) -> OomPlace | None:
+    """An OOM whose traceback does not say where, with ComfyUI's ``Requested to load X`` above it and nothing
+    between that says the load went on (no ``loaded …`` line, no bar): it came while X was loaded (Comfy-Org/
+    ComfyUI #11331: `Requested to load Flux2TEModel_`, then `CUDA error: out of memory`, the traceback cut)."""
+    requests = facts.between(EventKind.LOAD_REQUESTED, record.source, max(1, record.line - LOAD_REQUEST_LINES),
+                             record.line - 1)
+    if not requests:
+        return None
+    request = requests[-1]
+    if any(facts.between(kind, record.source, request.line + 1, record.line - 1) for kind in LOAD_WENT_ON):
+        return None
+    prompt = next(iter(facts.prompts_by_index([record.prompt])), None) if record.prompt is not None else None
+    if prompt is not None and any(request.line < bar.line < record.line for bar in facts.bars_of(prompt)):
+        return None
+    model = str(request.fields.get("model") or "")
+    return OomPlace("load", f"Requested to load {model}", encodes_text(model))

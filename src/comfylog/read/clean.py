@@ -10,6 +10,11 @@ from .source import RawLine, Source
 from .streams import MAX_LINE_CHARS
 
 ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+#: Windows' console without VT processing draws ESC as ``←`` (code page 437's glyph for 0x1B), and a copy of the
+#: window keeps the arrow: ``←[32m[INFO]←[0m got prompt`` (Comfy-Org/ComfyUI #14618, a portable build's console).
+#: Only colour codes (SGR, ``m``): the ones ComfyUI's log tags carry.
+ARROW_SGR = "\u2190["
+ARROW_SGR_RE = re.compile(r"\u2190\[[0-9;]*m")
 
 
 def _cp1252_mojibake(ch: str) -> str:
@@ -34,6 +39,8 @@ def clean_text(text: str, source: Source) -> str:
     """Remove ANSI codes and NULs, repair tqdm mojibake; cheap when there is nothing to do."""
     if "\x1b" in text:
         text = ANSI_RE.sub("", text)
+    if ARROW_SGR in text:
+        text = ARROW_SGR_RE.sub("", text)
     if "\x00" in text:
         text = text.replace("\x00", "")
     if "â–" in text:

@@ -388,10 +388,11 @@ class Segmenter:
             if not prompt.received and prompt.started_at is None and open_.activities:
                 prompt.started_at = open_.activities[0].first_ts  # began before the log: time what the log shows
             last_bar = open_.bars[-1] if open_.bars else None
-            if (last_bar is not None and run.ended_at is not None and self._clock_is_fine()
+            if (last_bar is not None and last_bar[1].ts is None and last_bar[1].end_ts is None
+                    and run.ended_at is not None and self._clock_is_fine()
                     and open_.activities and open_.activities[-1].last_line <= last_bar[1].end_line):
-                # the log ends in its last bar, drawn on after the last stamp (its lines have none): the run
-                # lasted until that bar's end
+                # the log ends in its last bar, drawn on after the last stamp (its lines have none of their
+                # own): the run lasted until that bar's end
                 _, bar_end = bar_span(last_bar[0], last_bar[1], None)
                 if bar_end is not None and bar_end > run.ended_at:
                     run.ended_at = bar_end

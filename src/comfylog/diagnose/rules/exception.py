@@ -191,6 +191,17 @@ ADVICE_HIP_NO_KERNEL = Advice(
     "Install a ROCm build of PyTorch that lists the GPU (pytorch.org's selector, or AMD's builds for new GPUs); for a "
     "consumer GPU ROCm does not list, `HSA_OVERRIDE_GFX_VERSION` set to the nearest listed architecture is the usual "
     "workaround")
+#: CUDA errors after which, in NVIDIA's words (the CUDA runtime API's ``cudaErrorIllegalAddress`` = 700 and
+#: ``cudaErrorLaunchFailure`` = 719, driver_types.h): "This leaves the process in an inconsistent state and any further
+#: CUDA work will return the same error. To continue using CUDA, the process must be terminated and relaunched";
+#: their cudaGetErrorString texts, as PyTorch prints them after ``CUDA error: `` (c10/cuda/CUDAException).
+STICKY_CUDA_ERRORS = ("an illegal memory access was encountered", "unspecified launch failure")
+ADVICE_CUDA_STICKY = Advice(
+    "`{error}` leaves the process's CUDA state broken (NVIDIA: any further CUDA work returns the same error until "
+    "the process is relaunched): every later prompt on this GPU fails until ComfyUI is restarted (on a container, "
+    "the container). If it comes back, the GPU code that faulted is the suspect: a custom node's or an attention "
+    "backend's kernel (sage, flash), or an unstable GPU (overclock, heat)",
+    {"error": "CUDA error: an illegal memory access was encountered"})
 ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that node's code is CUDA-only; look for a "
                           "version or fork that supports MPS, or use another node", {"node": "the custom node"})
 
@@ -205,7 +216,7 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
             ADVICE_MODULE_PART, ADVICE_NODE,
             ADVICE_READ, ADVICE_FRAMES, ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY, ADVICE_CUDA_ON_CPU,
             ADVICE_NO_DETECTOR, ADVICE_NO_INPUT_FILE, ADVICE_NO_INPUT_FOLDER, ADVICE_NO_PERMISSION,
-            ADVICE_CLIENT_GONE, ADVICE_NOT_NUNCHAKU, ADVICE_HIP_NO_KERNEL),
+            ADVICE_CLIENT_GONE, ADVICE_NOT_NUNCHAKU, ADVICE_HIP_NO_KERNEL, ADVICE_CUDA_STICKY),
 )
 def _exception(facts: Facts) -> list[Finding]:
     failed = facts.failed_startups()  # their exceptions are the start-up failure's cause (startup-failed)
@@ -303,6 +314,8 @@ def _exception(facts: Facts) -> list[Finding]:
             item = ADVICE_CUDA_ONLY(node=f.node)
         elif HIP_NO_KERNEL in f.error:
             item = ADVICE_HIP_NO_KERNEL()
+        elif (sticky := _sticky_cuda_error(f.error)) is not None:
+            item = ADVICE_CUDA_STICKY(error=sticky)
         elif _client_gone(f):
             item = ADVICE_CLIENT_GONE(error=f.exc_type or "ConnectionResetError",
                                       where=facts.lines_ref(f.record.source, f.record.line))
@@ -364,6 +377,15 @@ def _exception(facts: Facts) -> list[Finding]:
          "failures": [{"node": g[0].node, "error": clip(g[0].error, 200), "count": len(g)} for g in distinct[:5]]},
         facts.seconds_of(prompts), prompts,
         severity="info" if harmless else "warning" if described and not prompts else None, total=len(records))]
+
+
+def _sticky_cuda_error(error: str) -> str | None:
+    """The CUDA error after which the process can do no more CUDA work (`an illegal memory access`, YanWenKun/
+    ComfyUI-Docker #195: the service failed every prompt until the container restarted), as PyTorch named it."""
+    if CUDA_ERROR not in error:
+        return None
+    said = error.split(CUDA_ERROR, 1)[1].strip()
+    return next((f"{CUDA_ERROR}{e}" for e in STICKY_CUDA_ERRORS if said.startswith(e)), None)
 
 
 def _client_gone(f: Failure) -> bool:

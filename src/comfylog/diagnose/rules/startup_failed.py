@@ -31,6 +31,16 @@ ADVICE_FIX_ERROR = Advice(
     "Fix the error start-up ends with (`{error}`{where}): usually a package that does not fit the installed PyTorch "
     "or Python; reinstall ComfyUI's requirements into the Python that runs it "
     "(`python -m pip install -r requirements.txt`)", {"error": "the exception", "where": ""})
+#: What PyTorch raises when the CUDA driver fails as it first asks for the GPUs (c10/cuda/CUDAFunctions.cpp
+#: ``device_count_impl``: cudaErrorUnknown, cudaErrorInitializationError), before any model is loaded.
+CUDA_INIT_FAILURES = ("CUDA unknown error - this may be due to an incorrectly set up environment",
+                      "CUDA driver initialization failed, you might not have a CUDA gpu")
+ADVICE_CUDA_INIT = Advice(
+    "`{error}`: the NVIDIA driver failed when PyTorch first asked it for the GPUs, before any model was loaded, and "
+    "no Python package fixes that. Check that `nvidia-smi` works where ComfyUI runs; a GPU or driver in a bad state "
+    "usually needs a restart of the machine (after a driver update, or on Linux after a suspend: reloading "
+    "`nvidia_uvm`); on a cloud pod, restart it or take another machine",
+    {"error": "RuntimeError: CUDA unknown error"})
 ADVICE_MODULE_ALSO = Advice(
     "Install `{package}` into the Python that runs {where} (`No module named '{module}'`): `python -m pip install "
     "{package}`", {"package": "the package", "where": "it", "module": "X"})
@@ -46,7 +56,7 @@ ADVICE_CAPTURE = Advice(
     "shows (torch missing from the Python that ran, torch's DLLs, the exception start-up ended with, a log cut "
     "off inside a traceback).",
     advice=(ADVICE_INSTALL_TORCH, ADVICE_STORE_PYTHON, ADVICE_TORCH_DLL, *OWN_WORDS_ADVICE, ADVICE_TORCH_API,
-            ADVICE_FIX_ERROR, ADVICE_MODULE_ALSO, ADVICE_CAPTURE),
+            ADVICE_CUDA_INIT, ADVICE_FIX_ERROR, ADVICE_MODULE_ALSO, ADVICE_CAPTURE),
 )
 def _startup_failed(facts: Facts) -> list[Finding]:
     return [_finding(facts, runs) for runs in facts.failed_startups().values()]
@@ -141,8 +151,13 @@ def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str |
         frame = innermost_caller([str(f) for f in chosen.fields.get("frames", [])])
         torch_api = torch_api_advice(_error(chosen), facts.run_at(chosen.source, chosen.line), node, frame,
                                      caller_owner(chosen.fields))
-        advice.append(torch_api or ADVICE_FIX_ERROR(error=clip(_error(chosen), 100),
-                                                    where=f", {where_raised}" if where_raised else ""))
+        cuda_init = next((f for f in CUDA_INIT_FAILURES if f in _error(chosen)), None)
+        if torch_api is None and cuda_init is not None:  # the GPU's driver, not a package (RunPod pods: #18 of
+            # wlsdml1114/Infinitetalk_Runpod_hub, `torch._C._cuda_init()` raising it out of main.py's imports)
+            advice.append(ADVICE_CUDA_INIT(error=f"{chosen.fields.get('exception_type')}: {cuda_init}"))
+        else:
+            advice.append(torch_api or ADVICE_FIX_ERROR(error=clip(_error(chosen), 100),
+                                                        where=f", {where_raised}" if where_raised else ""))
         for ev in others[-2:]:  # a module missing beside the cause (the RunPod handler's own imports)
             module = missing_module(_error(ev))
             if module is not None:
