@@ -60,7 +60,11 @@ def test_work_with_no_prompt_line_at_all_is_an_unfinished_prompt_begun_before_th
     assert "WAN21" in first.models and "WanTEModel" in first.models
     assert first.phases is not None and first.phases.inference is not None and first.phases.inference > 0
     assert first.phases.load is None  # no clock: loads untimed, never 0.0
-    assert any(f.id == "unfinished" for f in report.findings)
+    (unfinished,) = [f for f in report.findings if f.id == "unfinished"]
+    # an excerpt: that it "never finished" is not in it
+    assert unfinished.title == "The log ends inside the prompt it starts inside"
+    assert "began before the log's first line" in unfinished.why and "an excerpt" in unfinished.why
+    assert unfinished.evidence[0].line == 1
 
 
 def test_a_prompt_received_while_the_one_the_log_starts_inside_runs_waits_for_it(each_segmenter: str) -> None:

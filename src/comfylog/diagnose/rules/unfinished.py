@@ -90,12 +90,21 @@ def _unfinished(facts: Facts) -> list[Finding]:
                 starts = (facts.run_events(EventKind.CUDA_BANNER, following)
                           or facts.run_events(EventKind.VRAM_STATE, following))
                 evidence += [facts.cite_event(ev) for ev in starts[:1]]
-    evidence += [facts.cite(p.source, p.line, "got prompt") for p in prompts[:MAX_EVIDENCE]]
+    # the prompt a log starts inside (its `got prompt` is before the log): cited at its first line of work
+    inside = {p.index for p in facts.prompts_in("before_log")}.intersection(p.index for p in prompts)
+    evidence += [facts.cite(p.source, p.line, "its first line of work" if p.index in inside else "got prompt")
+                 for p in prompts[:MAX_EVIDENCE]]
     severity = "error" if "restart" in ends else "warning" if "log-ends" in ends else "info"
     received = facts.report.summary.got_prompt
     why = (f"{'; '.join(parts)}. The log shows {received} `got prompt` and {facts.report.summary.executed} "
            f"`Prompt executed in` lines ({len(running)} prompt{'s' if len(running) != 1 else ''} had started, "
            f"{queued} were still queued).")
+    only_inside = len(inside) == len(prompts) and set(ends) == {"log-ends"}
+    if inside:
+        one = len(inside) == 1
+        why += (f" {'It' if one and len(prompts) == 1 else plural(len(inside), 'of them', 'of them')} began "
+                f"before the log's first line: the log starts inside {'it' if one else 'them'} (its work comes "
+                f"before any `got prompt`){' and ends before its end: an excerpt' if only_inside else ''}.")
     stuck = _stopped_in_load(facts, running) if "log-ends" in ends else None
     if stuck is not None:
         why += (f" The log's last line is the running prompt's `Requested to load {stuck.fields['model']}` "
@@ -117,8 +126,10 @@ def _unfinished(facts: Facts) -> list[Finding]:
     else:
         advice = [ADVICE_RESTARTED()]
         confidence = "high"
+    title = (f"The log ends inside {'the prompt' if len(prompts) == 1 else plural(len(prompts), 'prompt')} it "
+             "starts inside" if only_inside else f"{plural(len(prompts), 'prompt')} never finished")
     return [finding(
-        "unfinished", f"{plural(len(prompts), 'prompt')} never finished", confidence, why, advice, evidence,
+        "unfinished", title, confidence, why, advice, evidence,
         {"unfinished": len(prompts), "running": len(running), "queued": queued,
          "run_end": {end: len(group) for end, group in ends.items()}},
         sum(p.total_s or 0.0 for p in running), (p.index for p in prompts), severity=severity,
