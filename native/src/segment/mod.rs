@@ -339,6 +339,8 @@ pub struct Segmenter {
     events_since_marker: u64,
     prestartup: bool,
     stated_start: Option<Ts>,
+    /// The time of the run's first `Starting server` (segmenter.py's `_server_starting_at`).
+    server_starting_at: Option<Ts>,
     /// ((run, prompt), position in `notable` if kept)
     lora_missed: Option<LoraHeld>,
     /// The count of the held `lora key not loaded` event.
@@ -423,6 +425,7 @@ impl Segmenter {
             events_since_marker: 0,
             prestartup: false,
             stated_start: None,
+            server_starting_at: None,
             lora_missed: None,
             lora_count: 0,
             run_busy: false,
@@ -865,6 +868,9 @@ impl Segmenter {
         if run.started_at.is_none() && ev.ts.is_some() {
             run.started_at = ev.ts;
         }
+        if ev.kind == Kind::ServerStarting && self.server_starting_at.is_none() {
+            self.server_starting_at = ev.ts;
+        }
         Ok(())
     }
 
@@ -939,6 +945,7 @@ impl Segmenter {
             self.prompts.at(p).status = "unfinished";
         }
         let stated = self.stated_start.take();
+        let server_starting_at = self.server_starting_at.take();
         let (run_prompt_s, run_estimated) = (self.run_prompt_s, self.run_estimated);
         let run = self.runs.at(index);
         if run.started_at.is_none() && run.ended_at.is_none() {
@@ -950,7 +957,11 @@ impl Segmenter {
             if run.resolution != FINE {
                 // minute stamps cannot time a start-up or idle gaps
             } else if let Some(ready) = run.ready_at {
-                run.startup_s = Some(secs(ready - started)?);
+                // a run whose first line is its `Starting server` (or the ready line) holds only the
+                // start-up's end: its length is not known (None, never the 0.0 between them)
+                if started < server_starting_at.unwrap_or(ready) {
+                    run.startup_s = Some(secs(ready - started)?);
+                }
             }
             if run.resolution == FINE && !run_estimated {
                 let busy = run.startup_s.unwrap_or(0.0)
