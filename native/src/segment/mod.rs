@@ -339,8 +339,10 @@ pub struct Segmenter {
     events_since_marker: u64,
     prestartup: bool,
     stated_start: Option<Ts>,
-    /// The time of the run's first `Starting server` (segmenter.py's `_server_starting_at`).
-    server_starting_at: Option<Ts>,
+    /// The line of the run's first `Starting server`, and the line that gave the run its start time
+    /// (segmenter.py's `_server_starting_line`, `_started_line`).
+    server_starting_line: Option<u64>,
+    started_line: Option<u64>,
     /// ((run, prompt), position in `notable` if kept)
     lora_missed: Option<LoraHeld>,
     /// The count of the held `lora key not loaded` event.
@@ -425,7 +427,8 @@ impl Segmenter {
             events_since_marker: 0,
             prestartup: false,
             stated_start: None,
-            server_starting_at: None,
+            server_starting_line: None,
+            started_line: None,
             lora_missed: None,
             lora_count: 0,
             run_busy: false,
@@ -482,7 +485,8 @@ impl Segmenter {
         }
         let has_open = self.open.is_some();
         let run = self.run_mut();
-        if run.started_at.is_none() {
+        let starts = run.started_at.is_none();
+        if starts {
             run.started_at = Some(act.first_ts);
         }
         run.ended_at = Some(act.last_ts);
@@ -493,6 +497,9 @@ impl Segmenter {
             run.resolution = act.resolution;
         }
         let outside = !has_open && run.ready_at.is_some() && act.phase == Phase::Load;
+        if starts {
+            self.started_line = Some(act.first_line);
+        }
         if let Some(open) = &mut self.open {
             open.activities.push(act.clone());
         } else if let Some(held) = &mut self.before_log {
@@ -867,9 +874,10 @@ impl Segmenter {
         let run = self.run_mut();
         if run.started_at.is_none() && ev.ts.is_some() {
             run.started_at = ev.ts;
+            self.started_line = Some(ev.line);
         }
-        if ev.kind == Kind::ServerStarting && self.server_starting_at.is_none() {
-            self.server_starting_at = ev.ts;
+        if ev.kind == Kind::ServerStarting && self.server_starting_line.is_none() {
+            self.server_starting_line = Some(ev.line);
         }
         Ok(())
     }
@@ -945,7 +953,8 @@ impl Segmenter {
             self.prompts.at(p).status = "unfinished";
         }
         let stated = self.stated_start.take();
-        let server_starting_at = self.server_starting_at.take();
+        let (server_line, started_line) =
+            (self.server_starting_line.take(), self.started_line.take());
         let (run_prompt_s, run_estimated) = (self.run_prompt_s, self.run_estimated);
         let run = self.runs.at(index);
         if run.started_at.is_none() && run.ended_at.is_none() {
@@ -959,7 +968,8 @@ impl Segmenter {
             } else if let Some(ready) = run.ready_at {
                 // a run whose first line is its `Starting server` (or the ready line) holds only the
                 // start-up's end: its length is not known (None, never the 0.0 between them)
-                if started < server_starting_at.unwrap_or(ready) {
+                let before = server_line.or(run.ready_line).unwrap_or(0);
+                if started_line.unwrap_or(0) < before {
                     run.startup_s = Some(secs(ready - started)?);
                 }
             }
