@@ -9,7 +9,7 @@ from __future__ import annotations
 from comfylog.api import analyze, analyze_text
 from comfylog.model import Prompt, Report
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, corpus_log, corpus_or_skip
 
 
 def _before_log(report: Report) -> Prompt:
@@ -156,3 +156,19 @@ def test_a_log_that_ends_in_a_bar_with_no_stamp_lasts_until_that_bar_ends(each_s
     assert prompt.status == "unfinished" and bar.done == 20
     assert run.ended_at is not None and bar.end == run.ended_at == prompt.ended_at
     assert prompt.phases is not None and prompt.phases.inference == bar.elapsed_s > 16
+
+
+def test_a_log_cut_inside_a_prompt_keeps_what_the_full_log_says_of_it(each_segmenter: str) -> None:
+    """The RunPod lowvram scenario and corpus 015 (HunyuanVideo on an A800), cut a few lines after a prompt's
+    `got prompt`, as a console's last screen or a tail would: the prompt the cut log starts inside has the
+    full log's total and sampling, and the cut log as many prompts as the full one."""
+    for path in (corpus_or_skip() / "scenarios" / "runpod-wan-lowvram-gguf.log", corpus_log("015")):
+        lines = path.read_bytes().decode("utf-8", "replace").splitlines()
+        got = next(i for i, line in enumerate(lines) if "got prompt" in line)
+        full, cut = analyze(path), analyze_text("\n".join(lines[got + 5:]) + "\n")
+        first = _before_log(cut)
+        same = next(p for p in full.prompts if p.executed_s == first.executed_s)
+        assert len(cut.prompts) == len(full.prompts)
+        assert first.total_s is not None and same.total_s is not None and abs(first.total_s - same.total_s) < 1.5
+        assert first.phases is not None and same.phases is not None
+        assert first.phases.inference == same.phases.inference
