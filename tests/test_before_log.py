@@ -172,3 +172,20 @@ def test_a_log_cut_inside_a_prompt_keeps_what_the_full_log_says_of_it(each_segme
         assert first.total_s is not None and same.total_s is not None and abs(first.total_s - same.total_s) < 1.5
         assert first.phases is not None and same.phases is not None
         assert first.phases.inference == same.phases.inference
+
+
+def test_a_traceback_pasted_alone_is_a_failed_prompt_s(each_segmenter: str) -> None:
+    """Corpus 049's traceback alone (from `[ERROR] Traceback (most recent call last):` to its RuntimeError), as
+    people paste an error into an issue: its outermost frame is ComfyUI's `execution.py` (`execute`), where
+    every node's failure in a prompt begins. It is a ComfyUI log (it was refused as none), and its failure a
+    prompt's whose `got prompt` is before it (not "no prompt was running")."""
+    lines = corpus_log("049").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if "Traceback (most recent call last)" in line)
+    report = analyze_text("\n".join(lines[start:]) + "\n")
+    first = _before_log(report)
+    assert first.status == "error"
+    (error,) = report.errors
+    assert error.kind == "exception" and error.prompt == first.index and error.line == 1
+    (found,) = [f for f in report.findings if f.id == "exception"]
+    assert found.title.startswith("1 prompt failed") and "before the log starts" in found.why
+    assert "No prompt was running" not in found.why
