@@ -2543,7 +2543,7 @@ mod tests {
             .scan(Some(&crate::scan::pool()), &table, log.as_bytes(), Ok)
             .expect("a scan");
         seg.feed(&table, items).expect("ported");
-        seg.feed(&table, input.close()).expect("ported");
+        seg.feed(&table, input.close(&table)).expect("ported");
         seg.finish().expect("ported");
         seg.take_final()
     }
