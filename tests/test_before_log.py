@@ -16,7 +16,7 @@ from comfylog.render.html import render_html
 from comfylog.render.markdown import render_markdown
 from comfylog.render.terminal import render_terminal
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, corpus_log, corpus_or_skip
 
 
 def _before_log(report: Report) -> Prompt:
@@ -163,6 +163,39 @@ def test_a_log_that_ends_in_a_bar_with_no_stamp_lasts_until_that_bar_ends(each_s
     assert prompt.status == "unfinished" and bar.done == 20
     assert run.ended_at is not None and bar.end == run.ended_at == prompt.ended_at
     assert prompt.phases is not None and prompt.phases.inference == bar.elapsed_s > 16
+
+
+def test_a_log_cut_inside_a_prompt_keeps_what_the_full_log_says_of_it(each_segmenter: str) -> None:
+    """The RunPod lowvram scenario and corpus 015 (HunyuanVideo on an A800), cut a few lines after a prompt's
+    `got prompt`, as a console's last screen or a tail would: the prompt the cut log starts inside has the
+    full log's total and sampling, and the cut log as many prompts as the full one."""
+    for path in (corpus_or_skip() / "scenarios" / "runpod-wan-lowvram-gguf.log", corpus_log("015")):
+        lines = path.read_bytes().decode("utf-8", "replace").splitlines()
+        got = next(i for i, line in enumerate(lines) if "got prompt" in line)
+        full, cut = analyze(path), analyze_text("\n".join(lines[got + 5:]) + "\n")
+        first = _before_log(cut)
+        same = next(p for p in full.prompts if p.executed_s == first.executed_s)
+        assert len(cut.prompts) == len(full.prompts)
+        assert first.total_s is not None and same.total_s is not None and abs(first.total_s - same.total_s) < 1.5
+        assert first.phases is not None and same.phases is not None
+        assert first.phases.inference == same.phases.inference
+
+
+def test_a_traceback_pasted_alone_is_a_failed_prompt_s(each_segmenter: str) -> None:
+    """Corpus 049's traceback alone (from `[ERROR] Traceback (most recent call last):` to its RuntimeError), as
+    people paste an error into an issue: its outermost frame is ComfyUI's `execution.py` (`execute`), where
+    every node's failure in a prompt begins. It is a ComfyUI log (it was refused as none), and its failure a
+    prompt's whose `got prompt` is before it (not "no prompt was running")."""
+    lines = corpus_log("049").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if "Traceback (most recent call last)" in line)
+    report = analyze_text("\n".join(lines[start:]) + "\n")
+    first = _before_log(report)
+    assert first.status == "error"
+    (error,) = report.errors
+    assert error.kind == "exception" and error.prompt == first.index and error.line == 1
+    (found,) = [f for f in report.findings if f.id == "exception"]
+    assert found.title.startswith("1 prompt failed") and "before the log starts" in found.why
+    assert "No prompt was running" not in found.why
 
 
 def test_a_log_that_starts_at_starting_server_does_not_know_its_start_up(each_segmenter: str) -> None:

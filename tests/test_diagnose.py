@@ -29,7 +29,7 @@ from comfylog.render.json import render_json
 from comfylog.segment.segmenter import ImportFailure, read_import_message
 from comfylog.spool import Spool
 
-from .conftest import CORPUS, ROOT, corpus_log, corpus_or_skip, expected_scenarios
+from .conftest import CORPUS, FIXTURES, ROOT, corpus_log, corpus_or_skip, expected_scenarios
 
 SCENARIOS = CORPUS / "scenarios"
 
@@ -555,6 +555,32 @@ def test_a_node_whose_name_begins_another_gets_its_own_import_reason() -> None:
             "Starting server\n\nTo see the GUI go to: http://127.0.0.1:8188\n")
     finding = by_id(analyze_text(text))["import-failed"]
     assert "No module named 'aaa' (Foo-Bar)" in finding.why and "No module named 'bbb' (Foo)" in finding.why
+
+
+def test_a_failed_node_whose_import_times_row_is_cut_is_named_and_a_skipped_pack_is_no_missing_package(
+        each_segmenter: str) -> None:
+    """github.com/807502278/ComfyUI_MaskGCT #8 (tests/fixtures/desktop-import-failed-cut.log): the paste holds
+    `Cannot import …/ComfyUI_MaskGCT …` (line 13) and `Skip …/DesktopSettingsExtension … lack of
+    NODE_CLASS_MAPPINGS.` (line 14), but of the import times only the rows up to comfyui-manager, where
+    DesktopSettingsExtension alone is IMPORT FAILED (line 18)."""
+    path = FIXTURES / "desktop-import-failed-cut.log"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert "Cannot import" in lines[12] and "ComfyUI_MaskGCT" not in "".join(lines[13:])
+    assert "Skip " in lines[13] and "(IMPORT FAILED)" in lines[17]
+    report = analyze(path)
+    finding = by_id(report)["import-failed"]
+    assert finding.title == "2 custom nodes failed to import"
+    assert set(finding.figures["nodes"]) == {"ComfyUI_MaskGCT", "DesktopSettingsExtension"}
+    assert "module 'pkgutil' has no attribute 'ImpImporter' (ComfyUI_MaskGCT)" in finding.why
+    assert "lack of NODE_CLASS_MAPPINGS (DesktopSettingsExtension)" in finding.why
+    assert ("its `Cannot import` line names ComfyUI_MaskGCT, whose row of the import times is not in the log"
+            in finding.why)
+    advice = " ".join(finding.advice)
+    assert "Install the missing Python packages" not in advice
+    assert "`DesktopSettingsExtension` imported but defines no nodes (no `NODE_CLASS_MAPPINGS`)" in advice
+    assert {e.line for e in finding.evidence} == {13, 18}
+    skipped = [e for e in report.errors if e.line == 14]
+    assert [e.kind for e in skipped] == ["import_failed"] and "DesktopSettingsExtension" in skipped[0].message
 
 
 #: ComfyUI's ``Cannot import PATH module for custom nodes: REASON`` (nodes.py, load_custom_node).

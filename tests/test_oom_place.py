@@ -20,7 +20,7 @@ from comfylog.parse.native import NativeParser, native_module
 from comfylog.parse.traceback import MAX_FRAMES
 from comfylog.read.lines import open_input, read_lines
 
-from .conftest import corpus_or_skip
+from .conftest import FIXTURES, corpus_or_skip
 
 
 def corpus_log(prefix: str) -> Path:
@@ -118,3 +118,52 @@ def test_an_oom_whose_frames_say_nothing_keeps_the_general_advice() -> None:
     # First what the memory figures show (8 GiB held outside PyTorch's tensors), then the general advice.
     assert finding.advice[1] == "Lower the resolution or the batch size"
 
+
+
+def _tracebacks_both(path: Path) -> tuple[list[Event], list[Event]]:
+    """The traceback events of ``path`` read by Python's parser and by the native scanner."""
+    def tracebacks(items: list[Event | Activity]) -> list[Event]:
+        return [it for it in items if isinstance(it, Event) and it.kind is EventKind.TRACEBACK]
+
+    _, raw = read_lines(str(path))
+    python = Parser(0)
+    expected = tracebacks([it for line in raw for it in python.feed(line)] + list(python.close()))
+    if native_module() is None:
+        return expected, expected
+    log = open_input(str(path), None, blocks=True)
+    assert log.blocks is not None
+    native = NativeParser(0, log.source)
+    return expected, tracebacks([it for block in log.blocks for it in native.feed(block)] + list(native.close()))
+
+
+def test_a_traceback_pasted_without_its_header_is_read_with_its_frames() -> None:
+    """Comfy-Org/ComfyUI #6176 (tests/fixtures/oom-traceback-head-cut.log): the paste starts at a code line of
+    the traceback, its ``Traceback (most recent call last):`` cut off; the frames through ``partially_load``
+    and torch's ``.to()`` say the OOM came while the model's weights were moved to the GPU."""
+    path = FIXTURES / "oom-traceback-head-cut.log"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("    return self.model.partially_load(") and lines[17].startswith("torch.OutOfMemory")
+    python, native = _tracebacks_both(path)
+    assert python == native
+    (tb,) = python
+    assert (tb.line, tb.end_line, tb.fields["lines"]) == (1, 18, 17)
+    assert tb.fields["exception_type"] == "torch.OutOfMemoryError" and tb.fields["oom"] is True
+    assert tb.fields["frames"][:3] == ["model_patcher.py:partially_load", "model_patcher.py:partially_load",
+                                       "model_patcher.py:load"]
+    finding = next(f for f in analyze(path).findings if f.id == "oom")
+    assert "It came while a model was being loaded (`model_patcher.py:load`)" in finding.why
+    advice = " ".join(finding.advice)
+    assert "resolution" not in advice and "fp8 or GGUF" in advice
+
+
+def test_indented_lines_at_the_start_that_end_in_no_exception_are_read_as_they_are(tmp_path: Path) -> None:
+    """An excerpt that starts inside the import-times list (tests/fixtures/desktop-import-failed-cut.log's
+    last rows, indented after their prefix) is no traceback: its rows are read, by both scanners."""
+    lines = (FIXTURES / "desktop-import-failed-cut.log").read_text(encoding="utf-8").splitlines()
+    rows = lines[-5:]
+    assert all(" - root - INFO -    0.0 seconds" in row for row in rows)
+    path = tmp_path / "cut.log"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert _tracebacks_both(path) == ([], [])
+    (run,) = analyze(path).runs
+    assert [failed for _, _, failed, _ in run.import_times] == [False, True, False, False, False]

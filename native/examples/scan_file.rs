@@ -121,7 +121,7 @@ fn scan_file(
             break;
         }
     }
-    let rest = input.close();
+    let rest = input.close(table);
     count += rest.len();
     totals.seconds += feed(&mut seg, Some(rest));
     totals.seconds += feed(&mut seg, None);

@@ -154,7 +154,7 @@ impl State {
 
     /// The input ended: the last items, and the segmenter's end.
     fn close(&mut self, table: &Table) -> Vec<Item> {
-        let rest = self.input.close();
+        let rest = self.input.close(table);
         let rest = self.segmented(table, rest);
         if let (Some(seg), None) = (&mut self.segmenter, &self.refused) {
             if let Err(segment::NotPorted(why)) = seg.finish() {

@@ -35,6 +35,9 @@ static CUDA_CALL: LazyLock<Regex> = LazyLock::new(|| {
 });
 const TRACEBACK_NEEDLE: &str = "Traceback (most recent call last)";
 const MAX_TRACEBACK_LINES: u64 = 2000;
+/// Lines, and characters in all, held at an input's start as a traceback whose head may be cut.
+const MAX_HELD_LINES: usize = 500;
+const MAX_HELD_CHARS: usize = 1 << 20;
 /// The earlier exception lines of a chain a traceback keeps.
 const MAX_CAUSES: usize = 8;
 /// The innermost frames a traceback keeps, each part cut to this many characters.
@@ -273,9 +276,9 @@ impl Input {
     }
 
     /// The end of the input: what is still open.
-    pub fn close(&mut self) -> Vec<Item> {
+    pub fn close(&mut self, table: &Table) -> Vec<Item> {
         let mut rest = Vec::new();
-        self.parser.close(&mut rest);
+        self.parser.close(table, &mut rest);
         rest
     }
 }
@@ -1049,6 +1052,28 @@ impl Tracebacks {
     }
 }
 
+/// traceback.py's `may_hold_at_start`: could `text` (at an input's very start) be inside a
+/// traceback whose head is cut? Indented or blank, with no CR or tqdm state (after which the
+/// parser reads a prefix, moving the clock): held back, it reads the same later.
+fn may_hold_at_start(text: &str) -> bool {
+    (text.starts_with([' ', '\t']) || pytext::strip(text).is_empty())
+        && !text.contains('\r')
+        && progress::find_state(text).is_none()
+}
+
+/// traceback.py's `is_cut_traceback`: the held lines, then `text` (unindented), are a traceback
+/// whose head is cut: a `File "PATH", line N, in F` frame among two or more, then an exception line.
+fn is_cut_traceback(held: &[(LineScan<'static>, Option<i64>)], text: &str) -> bool {
+    held.len() > 1
+        && EXCEPTION_LINE.is_match(pytext::strip(text))
+        && held.iter().any(|(scan, _)| {
+            scan.text
+                .trim_start_matches(pytext::is_space)
+                .starts_with("File ")
+                && matchers::function_frame(&scan.text).is_some()
+        })
+}
+
 /// The ordered half of parser.py's Parser (its message table is given to each call: the
 /// scanner's, which its lines were scanned with).
 pub struct Parser {
@@ -1070,6 +1095,10 @@ pub struct Parser {
     isolate_next: bool,
     /// A line's events, kept between lines for its room.
     events: Vec<Item>,
+    /// Indented lines at the input's start (with their times), held until a line says whether
+    /// they are a traceback whose head is cut; None once it has said (parser.py's `_held`).
+    held: Option<Vec<(LineScan<'static>, Option<i64>)>>,
+    held_chars: usize,
 }
 
 impl Default for Parser {
@@ -1097,6 +1126,8 @@ impl Parser {
             closed: Vec::new(),
             isolate_next: false,
             events: Vec::new(),
+            held: Some(Vec::new()),
+            held_chars: 0,
         }
     }
 
@@ -1119,6 +1150,90 @@ impl Parser {
             self.last_ts = Some(t);
             self.last_nanos = scan.nanos;
         }
+        if self.held.is_some() {
+            self.hold(table, scan, ts, out);
+        } else {
+            self.parse(table, scan, ts, out);
+        }
+    }
+
+    /// parser.py's `_hold`: a line while the input's first indented lines are held.
+    fn hold(&mut self, table: &Table, scan: LineScan, ts: Option<i64>, out: &mut Vec<Item>) {
+        let held = self.held.as_mut().expect("held lines");
+        if held.is_empty() && pytext::strip(&scan.text).is_empty() {
+            return self.parse(table, scan, ts, out); // blank lines before anything: nothing to hold
+        }
+        let chars = scan.text.chars().count();
+        if may_hold_at_start(&scan.text)
+            && held.len() < MAX_HELD_LINES
+            && self.held_chars + chars <= MAX_HELD_CHARS
+        {
+            self.held_chars += chars;
+            held.push((
+                LineScan {
+                    number: scan.number,
+                    stamp: scan.stamp,
+                    resolution: scan.resolution,
+                    style: scan.style,
+                    text: Cow::Owned(scan.text.into_owned()),
+                    segmented: scan.segmented,
+                    nanos: scan.nanos,
+                    ticks: scan.ticks,
+                },
+                ts,
+            ));
+            return;
+        }
+        let held = self.held.take().expect("held lines");
+        if !held.is_empty()
+            && !scan.text.starts_with([' ', '\t'])
+            && is_cut_traceback(&held, &scan.text)
+        {
+            // read as if its header came just before: every held line and this one are its
+            let (first, first_ts) = &held[0];
+            let row = table
+                .rows
+                .iter()
+                .position(|row| row.name == "traceback")
+                .expect("the traceback row");
+            self.tracebacks.open = Some(Traceback {
+                row,
+                line: first.number,
+                ts: *first_ts,
+                end_line: first.number,
+                end_ts: None,
+                lines: 0,
+                text: head_chars(pytext::strip(&first.text), TEXT_CHARS).to_string(),
+                exception: None,
+                chained: 0,
+                first_file: None,
+                custom_node: None,
+                cuda_call: false,
+                frames: Vec::new(),
+                frame_owners: Vec::new(),
+                causes: Vec::new(),
+                keys: Vec::new(),
+            });
+        }
+        self.release(table, held, out);
+        self.parse(table, scan, ts, out);
+    }
+
+    /// parser.py's `_release`: the held lines, read in order as if none had been held.
+    fn release(
+        &mut self,
+        table: &Table,
+        held: Vec<(LineScan<'static>, Option<i64>)>,
+        out: &mut Vec<Item>,
+    ) {
+        self.held = None;
+        for (scan, ts) in held {
+            self.parse(table, scan, ts, out);
+        }
+    }
+
+    /// A line whose prefix is read and time resolved: its items, after the activity runs up to it.
+    fn parse(&mut self, table: &Table, scan: LineScan, ts: Option<i64>, out: &mut Vec<Item>) {
         let line = scan.number;
         if self.tracebacks.active() {
             let (taken, done) = self.tracebacks.feed(table, line, ts, &scan.text);
@@ -1193,7 +1308,10 @@ impl Parser {
     }
 
     /// The end of the input: what is still open.
-    pub fn close(&mut self, out: &mut Vec<Item>) {
+    pub fn close(&mut self, table: &Table, out: &mut Vec<Item>) {
+        if let Some(held) = self.held.take() {
+            self.release(table, held, out);
+        }
         self.tracebacks.close(out);
         self.close_bar(out);
         self.close_lowvram(out);
@@ -1420,7 +1538,7 @@ mod tests {
         for scan in scans {
             parser.feed(&table, ready(scan), &mut out);
         }
-        parser.close(&mut out);
+        parser.close(&table, &mut out);
         (out, table)
     }
 
@@ -1480,6 +1598,33 @@ mod tests {
         );
     }
 
+    /// Comfy-Org/ComfyUI #6176 (tests/fixtures/oom-traceback-head-cut.log): a paste that starts inside a
+    /// traceback, its header cut off, is a traceback from its first line; indented lines that end in no
+    /// exception line (a cut import-times list) are read as the lines they are.
+    #[test]
+    fn a_traceback_whose_head_is_cut_is_read_from_the_first_line() {
+        let log = "    return self.model.partially_load(self.device, extra_memory)\n\
+                   \x20 File \"C:\\ComfyUI\\comfy\\model_patcher.py\", line 620, in load\n\
+                   \x20   x[2].to(device_to)\n\
+                   torch.OutOfMemoryError: Allocation on device \n\
+                   Got an OOM, unloading all loaded models.\n";
+        let (items, table) = parse(log);
+        assert_eq!(names(&items, &table), ["traceback:3", "oom"]);
+        let Item::Traceback(tb) = &items[0] else {
+            panic!()
+        };
+        assert_eq!((tb.line, tb.end_line), (1, 4));
+        assert_eq!(tb.frames, ["model_patcher.py:load"]);
+        let log = "   0.0 seconds: /ComfyUI/custom_nodes/websocket_image_save.py\n\
+                   \x20  0.0 seconds (IMPORT FAILED): /ComfyUI/custom_nodes/DesktopSettingsExtension\n\
+                   Starting server\n";
+        let (items, table) = parse(log);
+        assert_eq!(
+            names(&items, &table),
+            ["import_time", "import_time", "server_starting"]
+        );
+    }
+
     fn ready(scan: Scan) -> LineScan {
         match scan {
             Scan::Ready(line) => line,
@@ -1493,7 +1638,7 @@ mod tests {
         for scan in scans {
             parser.feed(table, ready(scan), &mut out);
         }
-        parser.close(&mut out);
+        parser.close(table, &mut out);
         out
     }
 

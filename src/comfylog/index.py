@@ -552,6 +552,10 @@ def own_spans(report: Report) -> list[tuple[str, float | None]] | None:
 
 #: Notable events any Python program's log may hold: alone, they do not make a ComfyUI log.
 GENERIC_KINDS = frozenset({EventKind.TRACEBACK, EventKind.OOM, EventKind.ERROR_LINE})
+#: A traceback whose outermost frame is one of these files of ComfyUI's folder runs through ComfyUI: its start
+#: (main.py) or the prompt executor (execution.py's `execute`, where every node's failure in a prompt begins:
+#: a pasted traceback alone is a ComfyUI log).
+COMFYUI_ENTRY_FILES = ("/main.py", "/execution.py")
 
 
 def comfyui_sources(report: Report) -> set[int]:
@@ -559,7 +563,7 @@ def comfyui_sources(report: Report) -> set[int]:
 
     An input with none (``echo hello``, another program's log) is not a ComfyUI log: the commands
     say so instead of reporting nothing. A traceback counts when it runs through ComfyUI (its
-    ``main.py``, a custom node).
+    ``main.py`` or ``execution.py``, a custom node).
     """
     found = {i for i, src in enumerate(report.sources) if src.report_fields}
     for run in report.runs:
@@ -573,7 +577,7 @@ def comfyui_sources(report: Report) -> set[int]:
         found.update(e.source for e in report.errors if e.kind in ("validation", "node_install"))
         for ev in report.notable:
             if ev.kind not in GENERIC_KINDS or ev.fields.get("custom_node") or str(
-                    ev.fields.get("first_file", "")).replace("\\", "/").endswith("/main.py"):
+                    ev.fields.get("first_file", "")).replace("\\", "/").endswith(COMFYUI_ENTRY_FILES):
                 found.add(ev.source)
     return found
 

@@ -344,6 +344,14 @@ impl<'a> Ev<'a> {
                 _ => None,
             }),
             Body::Traceback(tb) => {
+                if name == "first_file" {
+                    let noted = tb.keys.contains(&"first_file");
+                    return Ok(tb
+                        .first_file
+                        .as_deref()
+                        .filter(|_| noted)
+                        .map(|f| Value::Text(Arc::from(f))));
+                }
                 let Some((kind, message, oom, _)) = &tb.exception else {
                     return Ok(match name {
                         "text" => Some(Value::Text(Arc::from(tb.text.as_str()))),

@@ -663,7 +663,7 @@ impl Segmenter {
             OutputInvalid => self.on_output_invalid(ev),
             PromptInvalid => self.on_prompt_invalid(ev),
             Exception => {
-                self.failed_before_log(ev.line);
+                self.failed_before_log(ev.line, true);
                 let prompt = self.executing();
                 if let Some(p) = prompt {
                     self.prompts.at(p).status = "error";
@@ -1220,14 +1220,14 @@ impl Segmenter {
 
     /// segmenter.py's `_failed_before_log`: a line execution.py prints only for a prompt it runs, before
     /// any start-up or prompt line, opens the prompt the log starts inside, failed, with its incident.
-    fn failed_before_log(&mut self, line: u64) {
+    fn failed_before_log(&mut self, line: u64, adopt: bool) {
         if self.before_log.is_none() || self.open.is_some() {
             return;
         }
         self.open_before_log(line);
         let p = self.executing().expect("the prompt just opened");
         self.prompts.at(p).status = "error";
-        if let Some(pos) = self.incident {
+        if let Some(pos) = self.incident.filter(|_| adopt) {
             let incident = self.errors.at(pos);
             if incident.prompt.is_none() {
                 incident.prompt = Some(p);
@@ -1309,8 +1309,17 @@ impl Segmenter {
             self.ignore_traceback = false;
             return Ok(());
         }
-        let prompt = self.executing();
         let exc_type = ev.text("exception_type")?;
+        let failure = !matches!(exc_type.as_deref(), None | Some("KeyboardInterrupt"));
+        if failure && (self.incident.is_none() || self.incident_traced) {
+            let first_file = ev.text("first_file")?;
+            let file = first_file.as_deref().unwrap_or("").replace('\\', "/");
+            if file.ends_with("/execution.py") {
+                // a failure that begins in ComfyUI's prompt executor (a traceback pasted alone): a prompt's
+                self.failed_before_log(ev.line, false);
+            }
+        }
+        let prompt = self.executing();
         let message = ev.text("message")?.unwrap_or_else(|| Arc::from(""));
         let text = match &exc_type {
             Some(t) if !t.is_empty() && !message.is_empty() => format!("{t}: {message}"),
@@ -1386,7 +1395,7 @@ impl Segmenter {
             .contains("unloading all loaded models")
         {
             self.unloaded_by_oom = true;
-            self.failed_before_log(ev.line);
+            self.failed_before_log(ev.line, true);
         }
         let prompt = self.executing();
         if ev.flag("recovered")? {
@@ -2555,7 +2564,7 @@ mod tests {
             .scan(Some(&crate::scan::pool()), &table, log.as_bytes(), Ok)
             .expect("a scan");
         seg.feed(&table, items).expect("ported");
-        seg.feed(&table, input.close()).expect("ported");
+        seg.feed(&table, input.close(&table)).expect("ported");
         seg.finish().expect("ported");
         seg.take_final()
     }

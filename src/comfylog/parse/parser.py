@@ -22,7 +22,7 @@ from ..read.prefixes import PrefixReader, may_start_with_prefix
 from ..read.source import RawLine
 from .progress import find_state, si_number
 from .table import Pattern, find_message, is_oom, match_fields
-from .traceback import TracebackReader
+from .traceback import MAX_HELD_CHARS, MAX_HELD_LINES, TracebackReader, is_cut_traceback, may_hold_at_start
 
 Item = Event | Activity
 
@@ -100,6 +100,10 @@ class Parser:
         self._activity: Activity | None = None
         self._lowvram: Event | None = None
         self._tracebacks = TracebackReader()
+        #: Indented lines at the input's start, held until a line says whether they are a traceback
+        #: whose head is cut (traceback.py); None once it has said.
+        self._held: list[tuple[int, datetime | None, float, str]] | None = []
+        self._held_chars = 0
         self._last_ts: datetime | None = None
         self._closed: list[Activity] = []
         self._isolate_next = False
@@ -117,20 +121,64 @@ class Parser:
             if self.first_ts is None:
                 self.first_ts, self.first_nanos = ts, pre.nanos
             self.last_ts, self.last_nanos = ts, pre.nanos
-        text = pre.text
+        if self._held is not None:
+            return iter(self._hold(raw.number, ts, pre.resolution, pre.text))
+        return iter(self._parse(raw.number, ts, pre.resolution, pre.text))
+
+    def close(self) -> Iterator[Item]:
+        out = self._release(self._held or [])
+        out.extend(self._tracebacks.close())
+        out.extend(self._close_bar())
+        out.extend(self._close_lowvram())
+        out.extend(self._flush_activity())
+        return iter(out)
+
+    # ---- a traceback whose head is cut --------------------------------------------------------
+    def _hold(self, line: int, ts: datetime | None, resolution: float, text: str) -> list[Item]:
+        """A line while the input's first indented lines are held: hold it too, or decide."""
+        held = self._held
+        assert held is not None
+        if not held and not text.strip():
+            return self._parse(line, ts, resolution, text)  # blank lines before anything: nothing to hold
+        if (may_hold_at_start(text) and len(held) < MAX_HELD_LINES
+                and self._held_chars + len(text) <= MAX_HELD_CHARS):
+            held.append((line, ts, resolution, text))
+            self._held_chars += len(text)
+            return []
+        if held and text[:1] not in (" ", "\t") and is_cut_traceback([h[3] for h in held], text):
+            # Read as if its header came just before: every held line and this one are the traceback's.
+            first = held[0]
+            self._tracebacks.open = Event(EventKind.TRACEBACK, first[0], first[1],
+                                          {"lines": 0, "pattern": "traceback", "text": first[3].strip()[:500]},
+                                          self.source)
+        out = self._release(held)
+        out.extend(self._parse(line, ts, resolution, text))
+        return out
+
+    def _release(self, held: list[tuple[int, datetime | None, float, str]]) -> list[Item]:
+        """Read the held lines, in order, as they would have been read had none been held."""
+        self._held = None
+        out: list[Item] = []
+        for line in held:
+            out.extend(self._parse(*line))
+        return out
+
+    # ---- a line ---------------------------------------------------------------------------------
+    def _parse(self, number: int, ts: datetime | None, resolution: float, text: str) -> list[Item]:
+        """A line whose prefix is read: its items, after the activity runs up to it."""
         out: list[Item] = []
 
         if self._tracebacks.active:
-            taken, done = self._tracebacks.feed(raw.number, ts, text)
+            taken, done = self._tracebacks.feed(number, ts, text)
             if taken:
-                self._mark(raw.number, ts, pre.resolution, Phase.OTHER)
-                return iter(self._take_closed())
+                self._mark(number, ts, resolution, Phase.OTHER)
+                return self._take_closed()
             if done is not None:
                 out.append(done)
 
         # A completed bar not redrawn on this line is finished.
-        if self._bar is not None and self._bar.complete and self._bar.last.line < raw.number:
-            if not self._is_close_redraw(text, ts, raw.number):
+        if self._bar is not None and self._bar.complete and self._bar.last.line < number:
+            if not self._is_close_redraw(text, ts, number):
                 out.extend(self._close_bar())
 
         events: list[Event] = []
@@ -142,25 +190,18 @@ class Parser:
         for i, segment in enumerate(segments):
             if i > 0 and may_start_with_prefix(segment):
                 segment = self.prefixes.read(segment).text
-            phase = self._segment(segment, raw.number, ts, events, out, phase)
+            phase = self._segment(segment, number, ts, events, out, phase)
 
         if not (self._line_background and not self._line_messages and not self._line_states):
             isolated = (self._line_states > 0 or any(e.kind in START_MARKERS for e in events)
                         or BANNER_RULE_RE.match(text))
-            self._mark(raw.number, ts, pre.resolution, phase, isolated=bool(isolated))
+            self._mark(number, ts, resolution, phase, isolated=bool(isolated))
         if events:
             out.extend(self._flush_activity())
             out.extend(events)
         elif self._closed:
             out.extend(self._take_closed())
-        return iter(out)
-
-    def close(self) -> Iterator[Item]:
-        out: list[Item] = list(self._tracebacks.close())
-        out.extend(self._close_bar())
-        out.extend(self._close_lowvram())
-        out.extend(self._flush_activity())
-        return iter(out)
+        return out
 
     # ---- messages -----------------------------------------------------------------------------
     def _segment(

@@ -17,6 +17,12 @@ when the exception came (loading a model, sampling, decoding), and beside each w
 (``frame_owners``: the package a library's file is in, ``transformers`` of
 ``.../dist-packages/transformers/utils/generic.py``, or ``custom_nodes/NAME``; "" for other files,
 ComfyUI's own among them), which a base name alone cannot say.
+
+A paste often begins inside a traceback, its ``Traceback (most recent call last):`` header cut off. The
+parser holds indented lines at the very start of an input (``may_hold_at_start``) until a line says
+what they were: a ``Type: message`` line after at least one ``File "…", line N, in F`` frame makes them
+a traceback whose head is cut (``is_cut_traceback``), read as if the header had come just before them;
+anything else hands them back to be read as the lines they are (an import-times list cut at its head).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import re
 from datetime import datetime
 
 from ..events import Event
+from .progress import find_state
 from .table import is_oom
 
 EXCEPTION_LINE_RE = re.compile(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::\s?(?P<message>.*))?$")
@@ -48,6 +55,9 @@ MAX_CAUSES = 8
 CUDA_CALL_RE = re.compile(r"torch\.cuda\.|\.cuda\(|[\"']cuda(?::\d+)?[\"']")
 #: A traceback longer than this is closed: a log of indented lines is not one endless traceback.
 MAX_TRACEBACK_LINES = 2000
+#: Lines, and characters in all, held at the start of an input as a traceback whose head may be cut.
+MAX_HELD_LINES = 500
+MAX_HELD_CHARS = 1 << 20
 
 
 class TracebackReader:
@@ -137,6 +147,20 @@ class TracebackReader:
         # Not a traceback line after all: the traceback was cut short.
         self.pending, self.open = tb, None
         return False
+
+
+def may_hold_at_start(text: str) -> bool:
+    """Could ``text`` (a line at the very start of an input) be inside a traceback whose head is cut?
+    Indented or blank, and nothing the parser reads a prefix after (a CR, a tqdm state): held back,
+    such a line reads the same later."""
+    return (text[:1] in (" ", "\t") or not text.strip()) and "\r" not in text and find_state(text) is None
+
+
+def is_cut_traceback(held: list[str], text: str) -> bool:
+    """Do the ``held`` lines, then ``text`` (unindented), make a traceback whose head is cut: a
+    ``File "PATH", line N, in F`` frame among two or more lines, then an exception line."""
+    return (len(held) > 1 and EXCEPTION_LINE_RE.match(text.strip()) is not None
+            and any(line.lstrip().startswith("File ") and FUNCTION_FRAME_RE.search(line) for line in held))
 
 
 def _note_frame(tb: Event, text: str) -> None:

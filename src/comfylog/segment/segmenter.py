@@ -596,11 +596,11 @@ class Segmenter:
         self._open = _Open(prompt, activities=list(self._before_log))
         self._before_log = None
 
-    def _failed_before_log(self, ev: Event) -> None:
+    def _failed_before_log(self, ev: Event, adopt: bool = True) -> None:
         """``!!! Exception during processing !!!`` or ``Got an OOM, unloading all loaded models.``: execution.py
         prints them only for a prompt it runs. Before any start-up or prompt line, that prompt is the one the
-        log starts inside: it opens, failed, with the failure being logged (a traceback the log cut the
-        head of, then `Got an OOM`)."""
+        log starts inside: it opens, failed, with the failure being logged (``adopt``: a traceback the log cut
+        the head of, then `Got an OOM`)."""
         if self._before_log is None or self._open is not None:
             return
         self._open_before_log(ev.line)
@@ -608,7 +608,7 @@ class Segmenter:
         prompt = self._open.prompt
         prompt.status = "error"
         incident = self._incident
-        if incident is not None and incident.prompt is None:
+        if adopt and incident is not None and incident.prompt is None:
             incident.prompt = prompt.index
             prompt.line = min(prompt.line, incident.line)
 
@@ -668,8 +668,12 @@ class Segmenter:
         if self._ignore_traceback:
             self._ignore_traceback = False
             return
-        prompt = self._executing()
         exc_type = ev.fields.get("exception_type")
+        if (exc_type not in (None, "KeyboardInterrupt") and (self._incident is None or self._incident_traced)
+                and str(ev.fields.get("first_file") or "").replace("\\", "/").endswith("/execution.py")):
+            # a failure that begins in ComfyUI's prompt executor (a traceback pasted alone): a prompt's
+            self._failed_before_log(ev, adopt=False)
+        prompt = self._executing()
         message = ev.fields.get("message", "")
         text = f"{exc_type}: {message}" if exc_type and message else (exc_type or "traceback")
         incident = self._incident

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from ...events import EventKind
-from ...model import ErrorRecord, Finding, Run
+from ...model import ErrorRecord, Finding
 from ...segment.segmenter import MAX_IMPORT_PATH_CHARS, import_message_paths, read_import_message
 from ...text import basename, listing, plural
 from ..engine import Advice, finding, rule
@@ -52,6 +52,10 @@ ADVICE_COMFY_API = Advice("{nodes} {verb} `{name}` from ComfyUI's `{module}`, wh
 ADVICE_PART_INSTALL = Advice("Install `{package}` into the Python ComfyUI runs with (`python -m pip install {package}` "
                              "with that Python): the part of `{node}` that needs it did not load",
                              {"package": "the missing module's package", "node": "the node"})
+ADVICE_NO_MAPPINGS = Advice("{nodes} imported but {verb} no nodes (no `NODE_CLASS_MAPPINGS`). A web-only extension "
+                            "needs none and can stay; a node pack gives none when its own code gave up, most often on "
+                            "a missing package that its lines just before the `Skip` name: install that, or "
+                            "re-install the pack", {"nodes": "`the node`", "verb": "defines"})
 ADVICE_PART_NODE = Advice("`{node}` failed on a part of itself (`{error}`): update it or re-install it "
                           "(ComfyUI-Manager: Update, Try fix) so that its files are complete and of one version",
                           {"node": "the node", "error": "the exception"})
@@ -74,6 +78,8 @@ PACKAGE_NAME_RE = re.compile(r"cannot import name '(\w+)' from '([A-Za-z_]\w*)(?
 CIRCULAR = ("partially initialized module", "circular import")
 #: ``cannot import name 'x' from 'pkg' (C:\...\pkg\__init__.py)``: the file in parentheses, left out when grouping.
 FROM_FILE_RE = re.compile(r" \([^()]*[/\\][^()]*\)\s*$")
+#: ComfyUI's reason for a module it skipped: it has no ``NODE_CLASS_MAPPINGS`` (messages.toml ``import_skipped``).
+NO_MAPPINGS = "lack of NODE_CLASS_MAPPINGS"
 #: ``No module named 'torchvision.transforms.functional_tensor'``: a part of a package, not a package.
 SUBMODULE_RE = re.compile(r"No module named '([A-Za-z_]\w*\.[\w.]+)'")
 
@@ -97,6 +103,34 @@ def _reasons(facts: Facts, failed: list[str]) -> dict[str, str]:
     return reasons
 
 
+def _some(names: list[str]) -> str:
+    """The first five names, `` …`` after them if there are more."""
+    return f"{', '.join(names[:5])}{' …' if len(names) > 5 else ''}"
+
+
+def _failed_nodes(facts: Facts) -> dict[str, tuple[int, int, str, bool]]:
+    """The custom nodes that failed to import, by path: (source, line, the line's text for evidence, whether the
+    import times list it). Those the
+    import times list as IMPORT FAILED, then those a ``Cannot import`` or ``Skip`` line names whose row of the
+    import times is not in the log (a paste cut inside the list). One pass over the times and one over the
+    records: a record's paths are looked up, not compared with every node."""
+    failed: dict[str, tuple[int, int, str, bool]] = {}
+    listed: set[str] = set()
+    for run in facts.report.runs:
+        for seconds, path, did_fail, line in run.import_times:
+            listed.add(path[:MAX_IMPORT_PATH_CHARS])
+            if did_fail and path not in failed:
+                failed[path] = (run.source, line, f"{seconds:.1f} seconds (IMPORT FAILED): {path}", True)
+    for e in facts.errors_in("import_failed"):
+        if any(cut in listed for cut in import_message_paths(e.message)):
+            continue
+        read = read_import_message(e.message)
+        if read is not None and not read.builtin and read.path not in failed:
+            failed[read.path] = (e.source, e.end_line or e.line, f"Cannot import {read.path}: {read.reason or ''}",
+                                 False)
+    return failed
+
+
 @rule(
     "import-failed", "warning", None,
     trigger="`(IMPORT FAILED)` in the custom-node import times, or ComfyUI's `IMPORT FAILED: FILE` list of its own "
@@ -105,14 +139,11 @@ def _reasons(facts: Facts, failed: list[str]) -> dict[str, str]:
     "and is in the import times without it: it loaded only in part.",
     advice=(*OWN_WORDS_ADVICE, ADVICE_EXTENSION, ADVICE_INSTALL_MISSING, ADVICE_OLD_API, ADVICE_NEWER_PYTHON,
             ADVICE_NAME_MISSING, ADVICE_COMFY_API, ADVICE_NOT_A_NODE, ADVICE_SUBMODULE, ADVICE_MISSING_FILE,
-            ADVICE_SYNTAX, ADVICE_REQUIREMENTS, ADVICE_REMOVE_NODE, ADVICE_PART_INSTALL, ADVICE_PART_NODE),
+            ADVICE_SYNTAX, ADVICE_REQUIREMENTS, ADVICE_REMOVE_NODE, ADVICE_PART_INSTALL, ADVICE_PART_NODE,
+            ADVICE_NO_MAPPINGS),
 )
 def _import_failed(facts: Facts) -> list[Finding]:
-    failed: dict[str, tuple[Run, float, int]] = {}
-    for run in facts.runs_in("import_failures"):
-        for seconds, path, did_fail, line in run.import_times:
-            if did_fail and path not in failed:
-                failed[path] = (run, seconds, line)
+    failed = _failed_nodes(facts)
     builtin = _builtin_failures(facts)
     partial: dict[str, NodeImportError] = {}  # a node that loaded without a part of itself, by name
     for error in node_import_errors(facts).values():
@@ -126,7 +157,7 @@ def _import_failed(facts: Facts) -> list[Finding]:
     advice = [own for own in (own_words_advice(reason, f"`{basename(path)}`") for path, reason in reasons.items())
               if own is not None][:MAX_OWN_WORDS]
     extensions, told = _extensions(facts, {**reasons, **{b.name: b.reason for b in builtin if b.reason}},
-                                   [*((run.source, line) for run, _, line in failed.values()),
+                                   [*((source, line) for source, line, _, _ in failed.values()),
                                     *((b.source, b.line) for b in builtin)])
     advice += [item for _, item, _ in extensions]
     texts = " ".join(reasons.values())
@@ -139,6 +170,10 @@ def _import_failed(facts: Facts) -> list[Finding]:
                                                           and not SUBMODULE_RE.search(reasons[p]))]
     if missing:
         advice.append(ADVICE_INSTALL_MISSING())
+    skipped = [basename(p) for p, reason in reasons.items() if reason.startswith(NO_MAPPINGS)]
+    if skipped:
+        advice.append(ADVICE_NO_MAPPINGS(nodes=", ".join(f"`{n}`" for n in skipped),
+                                         verb="defines" if len(skipped) == 1 else "define"))
     for module, nodes in moved.items():
         one = len(nodes) == 1
         advice.append(ADVICE_OLD_API(module=module, package=module.split(".")[0],
@@ -184,9 +219,18 @@ def _import_failed(facts: Facts) -> list[Finding]:
     why = []
     if failed:
         shown = _reasons_shown(reasons)
-        why.append(f"ComfyUI lists {', '.join(names[:5])}{' …' if len(names) > 5 else ''} as IMPORT FAILED: "
-                   f"{'its' if len(failed) == 1 else 'their'} nodes do not exist in this process, and workflows "
-                   "using them fail validation."
+        in_times = [basename(p) for p, (_, _, _, listed) in failed.items() if listed]
+        cut_paths = [p for p, (_, _, _, listed) in failed.items() if not listed]
+        cut = [basename(p) for p in cut_paths]
+        sayers = [f"ComfyUI lists {_some(in_times)} as IMPORT FAILED"] if in_times else []
+        if cut:
+            whose, one = ("its" if in_times else "ComfyUI's"), len(cut) == 1
+            kinds = " and ".join(sorted({"`Skip`" if reasons.get(p, "").startswith(NO_MAPPINGS) else "`Cannot import`"
+                                         for p in cut_paths}))
+            sayers.append(f"{whose} {kinds} {'line names' if one else 'lines name'} {_some(cut)}, whose "
+                        f"{'row' if one else 'rows'} of the import times {'is' if one else 'are'} not in the log")
+        why.append(f"{' and '.join(sayers)}: {'its' if len(failed) == 1 else 'their'} nodes do not exist in this "
+                   "process, and workflows using them fail validation."
                    + (f" The reasons the log gives, commonest first: {shown}." if shown else ""))
     if builtin:
         listed = ", ".join(f"`{b.name}`" for b in builtin[:5]) + (" …" if len(builtin) > 5 else "")
@@ -196,8 +240,7 @@ def _import_failed(facts: Facts) -> list[Finding]:
         if unexplained:
             why.append("; ".join(f"{b.name} ({clip(b.reason or '', MAX_REASON_CHARS)})" for b in unexplained) + ".")
     why += [what for what, _, _ in extensions]
-    evidence = [facts.cite(run.source, line, f"{seconds:.1f} seconds (IMPORT FAILED): {path}")
-                for path, (run, seconds, line) in failed.items()]
+    evidence = [facts.cite(source, line, text) for source, line, text, _ in failed.values()]
     evidence += [facts.cite(b.source, b.line, f"IMPORT FAILED: {basename(b.name)}") for b in builtin]
     said = next((b for b in builtin if b.said_at is not None and b.said_at != b.line), None)
     if said is not None and said.said_at is not None:  # the line that says why (``Cannot import ...: REASON``)
