@@ -6,8 +6,15 @@ rather than to no prompt, and say what the log cannot time (what the prompt did 
 
 from __future__ import annotations
 
+import io
+
+from rich.console import Console
+
 from comfylog.api import analyze, analyze_text
 from comfylog.model import Prompt, Report
+from comfylog.render.html import render_html
+from comfylog.render.markdown import render_markdown
+from comfylog.render.terminal import render_terminal
 
 from .conftest import FIXTURES, corpus_log, corpus_or_skip
 
@@ -189,3 +196,24 @@ def test_a_traceback_pasted_alone_is_a_failed_prompt_s(each_segmenter: str) -> N
     (found,) = [f for f in report.findings if f.id == "exception"]
     assert found.title.startswith("1 prompt failed") and "before the log starts" in found.why
     assert "No prompt was running" not in found.why
+
+
+def test_a_log_that_starts_at_starting_server_does_not_know_its_start_up(each_segmenter: str) -> None:
+    """patientx/ComfyUI-Zluda#387 (tests/fixtures/zluda-log-starts-at-starting-server.log): the paste starts at
+    `Starting server` (line 1), 1 ms before `To see the GUI go to` (line 3): the start-up happened before the log,
+    so its length is not known (None), never the 0.0 s between those lines, and the reports say so."""
+    report = analyze(FIXTURES / "zluda-log-starts-at-starting-server.log")
+    (run,) = report.runs
+    assert run.ready_line == 3 and run.ready_at is not None and run.startup_s is None
+    assert run.idle_s == run.span_s == 0.567  # the 0.6 s the log shows after start-up, none of it a prompt's
+    said = "not known: the log starts at its end (`Starting server`)"
+    console = Console(file=io.StringIO(), width=160, color_system=None)
+    render_terminal(report, console)
+    assert said in console.file.getvalue()  # type: ignore[attr-defined]
+    assert "not known (the log starts at its end)" in render_markdown(report)
+    assert "not known (the log starts at its end)" in render_html(report)
+    # a start-up the log shows from its beginning keeps its time (the same lines after a Manager header)
+    header = "[2025-12-07 15:18:30.100] ** ComfyUI startup time: 2025-12-07 15:18:30.100\n"
+    text = (FIXTURES / "zluda-log-starts-at-starting-server.log").read_text(encoding="utf-8")
+    (run,) = analyze_text(header + text).runs
+    assert run.startup_s == 13.282

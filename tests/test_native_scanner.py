@@ -152,6 +152,14 @@ def test_runpod_python_and_console_forms_scan_the_same(tmp_path: Path, monkeypat
 
 
 @needs_native
+@pytest.mark.parametrize("name", ["swarmui-zluda-stderr-cp437-bars.log", "desktop-electron-received-log-message.log"])
+def test_launcher_logs_scan_the_same(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SwarmUI's server log with cp437 bars (patientx/ComfyUI-Zluda #39) and ComfyUI Desktop's electron-log
+    (Comfy-Org/ComfyUI #5581): prefix.rs and clean.rs read them as prefixes.py and clean.py do."""
+    assert_same(FIXTURES / name, monkeypatch)
+
+
+@needs_native
 def test_a_windows_console_copy_with_arrow_colour_codes_scans_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
     """`←[32m[INFO]←[0m` (Comfy-Org/ComfyUI #14618): clean.rs drops the arrow colour codes as clean.py does."""
     assert_same(FIXTURES / "windows-console-arrow-sgr.log", monkeypatch)

@@ -77,6 +77,25 @@ FIXTURES = Path(__file__).parent / "fixtures"
          datetime(2025, 11, 10, 21, 50, 27, 563123), "runpod-stream"),
         ('data: {"source": "container", "line": "[2025-11-10 23:50:27.100] got prompt", '
          '"ts": "2025-11-10T23:50:27+02:00"}', "got prompt", datetime(2025, 11, 10, 21, 50, 27), "runpod-stream"),
+        # SwarmUI's pasted server log (AdminAPI.LogSubmitToPastebin), a line of the ComfyUI it started
+        # (github.com/mcmonkeyprojects/SwarmUI issue #873), and one of its own; its console's time-only form (#226)
+        ("2025-07-06 22:22:31.167 [Debug] [ComfyUI-0/STDERR] To see the GUI go to: http://127.0.0.1:7821",
+         "To see the GUI go to: http://127.0.0.1:7821", datetime(2025, 7, 6, 22, 22, 31, 167000), "swarmui"),
+        ("2025-07-06 22:22:31.444 [Init] Self-Start ComfyUI-0 on port 7821 started.",
+         "Self-Start ComfyUI-0 on port 7821 started.", datetime(2025, 7, 6, 22, 22, 31, 444000), "swarmui"),
+        ("15:20:23.712 [Init] === SwarmUI v0.9.2.2 Starting at 2024-08-30 15:20:23 ===",
+         "=== SwarmUI v0.9.2.2 Starting at 2024-08-30 15:20:23 ===", datetime(1900, 1, 1, 15, 20, 23, 712000),
+         "time-only"),
+        # ComfyUI Desktop's electron-log (github.com/Comfy-Org/ComfyUI issue #5581): `[info]` padded to `[error]`'s
+        # width, and the renderer's word before a chunk of ComfyUI's output
+        ("[2024-11-15 17:55:34.998] [info]  Received log message: ** ComfyUI startup time: 2024-11-15 17:55:34.993841",
+         "** ComfyUI startup time: 2024-11-15 17:55:34.993841", datetime(2024, 11, 15, 17, 55, 34, 998000),
+         "manager-ms"),
+        ("[2024-11-15 17:55:35.154] [info]  Ping failed. Retrying...", "Ping failed. Retrying...",
+         datetime(2024, 11, 15, 17, 55, 35, 154000), "manager-ms"),
+        ("[2024-11-15 17:55:35.153] [error] Failed to connect to server at http://127.0.0.1:8000/queue: connect "
+         "ECONNREFUSED 127.0.0.1:8000", "Failed to connect to server at http://127.0.0.1:8000/queue: connect "
+         "ECONNREFUSED 127.0.0.1:8000", datetime(2024, 11, 15, 17, 55, 35, 153000), "manager-ms"),
         # the API docs' own event: compact JSON, ts first
         ('data: {"ts":"2026-06-01T12:02:03Z","source":"container","line":"Model loaded."}', "Model loaded.",
          datetime(2026, 6, 1, 12, 2, 3), "runpod-stream"),
@@ -172,3 +191,31 @@ def test_a_log_is_compose_output_only_when_most_of_its_lines_say_so() -> None:
     table = "got prompt\nModel       | Size\nRequested to load SDXL\n"
     source, lines = read_text(table)
     assert [raw.text for raw in lines][1] == "Model       | Size" and not source.compose_prefixed
+
+
+def test_a_swarmui_log_of_comfyui_is_read(each_segmenter: str) -> None:
+    """SwarmUI's server log of ComfyUI-Zluda (tests/fixtures/swarmui-zluda-stderr-cp437-bars.log, patientx/ComfyUI-Zluda
+    #39): every line's `<date> <time> [Debug] [ComfyUI-1/STDERR] ` is its time, and the bar's cp437 blocks are repaired,
+    so the excerpt is a ComfyUI log (it was refused) and its 20-step bar times its sampling."""
+    report = analyze_paths([str(FIXTURES / "swarmui-zluda-stderr-cp437-bars.log")])
+    source = report.sources[0]
+    assert source.timestamp_styles == {"swarmui": 11} and source.repaired_mojibake == 16
+    [bar] = report.progress_bars
+    assert (bar.kind, bar.done, bar.total, bar.final_rate, bar.rate_unit) == ("sampling", 7, 20, 8.89, "s/it")
+    [prompt] = report.prompts
+    assert prompt.status == "unfinished" and prompt.phases.inference == pytest.approx(62.23)
+    # it starts and ends inside that prompt: an excerpt, not a silent crash
+    assert [f.id for f in report.findings] == ["unfinished"] and "an excerpt" in report.findings[0].why
+
+
+def test_a_comfyui_desktop_log_is_read(each_segmenter: str) -> None:
+    """ComfyUI Desktop's main.log (tests/fixtures/desktop-electron-received-log-message.log, Comfy-Org/ComfyUI #5581):
+    electron-log's padded `[info]  ` and the renderer's `Received log message: ` go, so ComfyUI's own text reads
+    (Manager's prestartup times, 3.5 s)."""
+    _, lines = read_lines(str(FIXTURES / "desktop-electron-received-log-message.log"))
+    reader = PrefixReader()
+    texts = [reader.read(raw.text).text for raw in lines]
+    assert texts[0] == "[START] Security scan" and texts[3] == "** ComfyUI startup time: 2024-11-15 17:55:34.993841"
+    assert texts[-1] == "Ping failed. Retrying..."
+    [run] = analyze_paths([str(FIXTURES / "desktop-electron-received-log-message.log")]).runs
+    assert run.prestartup_s == 3.5 and run.setup["platform"] == "Windows"

@@ -523,3 +523,15 @@ def test_an_oom_right_after_a_requested_load_came_in_that_load() -> None:
         in found.why
     assert not any("resolution" in item for item in found.advice)
     assert any(item.startswith("Put the text encoder on the CPU") for item in found.advice)
+
+
+def test_a_prestartup_traceback_the_log_ends_inside_is_said_to_be_cut() -> None:
+    """tests/fixtures/prestartup-traceback-cut.log cut inside its traceback (after the first frame's source line, as
+    a paste is cut): prestartup-failed quoted the traceback's exception line, which is not in the log, and crashed
+    (KeyError: 'exception_line'). It now says the log ends inside the traceback."""
+    data = (FIXTURES / "prestartup-traceback-cut.log").read_text(encoding="utf-8").split("\n")
+    assert data[2].lstrip().startswith('File "') and data[3].lstrip().startswith("spec.loader.exec_module")
+    report = analyze_text("\n".join(data[:4]))
+    found = next(f for f in report.findings if f.id == "prestartup-failed")
+    assert "The log ends inside the traceback after the line, before its exception." in found.why
+    assert found.title == "1 prestartup script failed before ComfyUI started: `ComfyUI-Manager`"

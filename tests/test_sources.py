@@ -46,6 +46,13 @@ def test_a_windows_console_copy_loses_the_arrows_of_its_colour_codes() -> None:
     assert not any("\u2190" in line for line in lines)
 
 
+def test_tqdm_blocks_read_as_code_page_437_are_repaired() -> None:
+    """patientx/ComfyUI-Zluda #39: SwarmUI's log of a bar whose UTF-8 blocks were read as cp437 (`Γûê` is `█`)."""
+    lines = lines_of(FIXTURES / "swarmui-zluda-stderr-cp437-bars.log")
+    assert lines[6].endswith(" 15%|█▌        | 3/20 [00:26<02:31,  8.93s/it]")
+    assert not any("Γû" in line for line in lines)
+
+
 def test_invalid_utf8_is_replaced_and_counted(tmp_path: Path) -> None:
     p = tmp_path / "a.log"
     p.write_bytes(b"got prompt\n\xff\xfe broken \x80\nPrompt executed in 1.00 seconds\n")

@@ -1,6 +1,6 @@
 //! Bytes -> clean lines, as comfylog/read/clean.py does it: UTF-8 with every undecodable byte
 //! replaced by U+FFFD and counted, the line ending dropped, lines cut to MAX_LINE_CHARS code
-//! points, ANSI codes and NULs removed, tqdm's block characters mangled by cp1252 repaired.
+//! points, ANSI codes and NULs removed, tqdm's block characters mangled by cp1252 or cp437 repaired.
 
 use regex::Regex;
 use std::borrow::Cow;
@@ -99,8 +99,18 @@ pub fn clean_text<'a>(text: &'a str, counts: &mut Counts) -> Cow<'a, str> {
     if text.contains('\0') {
         text = Cow::Owned(text.replace('\0', ""));
     }
+    // cp437's first: its `Γûâ` (U+2583) ends in the `â` that starts cp1252's `â–`, and clean.py's one
+    // regex, leftmost first, takes the `Γûâ` (no other key of one table overlaps a key of the other).
+    // `û` is C3 BB: the 0xC3 test above lets every such line through.
+    if text.contains("Γû") {
+        let (repaired, n) = repair_mojibake(&text, "Γû", &CP437_HIGH);
+        if n > 0 {
+            counts.repaired_mojibake += n;
+            text = Cow::Owned(repaired);
+        }
+    }
     if text.contains("â–") {
-        let (repaired, n) = repair_mojibake(&text);
+        let (repaired, n) = repair_mojibake(&text, "â–", &CP1252_HIGH);
         if n > 0 {
             counts.repaired_mojibake += n;
             text = Cow::Owned(repaired);
@@ -117,25 +127,34 @@ const CP1252_HIGH: [char; 32] = [
     'œ', '\u{9d}', 'ž', 'Ÿ',
 ];
 
+/// Code page 437's characters for the bytes 0x80-0x9F (clean.py: a Windows program reading a
+/// child's output with the console's OEM code page, as .NET's Process does by default).
+const CP437_HIGH: [char; 32] = [
+    'Ç', 'ü', 'é', 'â', 'ä', 'à', 'å', 'ç', 'ê', 'ë', 'è', 'ï', 'î', 'ì', 'Ä', 'Å', 'É', 'æ', 'Æ',
+    'ô', 'ö', 'ò', 'û', 'ù', 'ÿ', 'Ö', 'Ü', '¢', '£', '¥', '₧', 'ƒ',
+];
+
 /// Block elements U+2580-U+259F are E2 96 80-9F in UTF-8; read as cp1252 they show as `â–` and
-/// one character of CP1252_HIGH. Each such triple becomes its block element again.
-fn repair_mojibake(text: &str) -> (String, u64) {
+/// one character of CP1252_HIGH, read as cp437 as `Γû` and one of CP437_HIGH (`lead` and `high`).
+/// Each such triple becomes its block element again.
+fn repair_mojibake(text: &str, lead: &str, high: &[char; 32]) -> (String, u64) {
     let mut out = String::with_capacity(text.len());
     let mut n = 0;
     let mut rest = text;
-    while let Some(at) = rest.find("â–") {
+    let first = lead.chars().next().expect("lead");
+    while let Some(at) = rest.find(lead) {
         out.push_str(&rest[..at]);
-        let after = &rest[at + "â–".len()..];
+        let after = &rest[at + lead.len()..];
         let third = after.chars().next();
-        match third.and_then(|c| CP1252_HIGH.iter().position(|&h| h == c)) {
+        match third.and_then(|c| high.iter().position(|&h| h == c)) {
             Some(i) => {
                 out.push(char::from_u32(0x2580 + i as u32).expect("block element"));
                 n += 1;
                 rest = &after[third.map_or(0, char::len_utf8)..];
             }
             None => {
-                out.push('â');
-                rest = &rest[at + 'â'.len_utf8()..];
+                out.push(first);
+                rest = &rest[at + first.len_utf8()..];
             }
         }
     }
@@ -166,6 +185,21 @@ mod tests {
             "Sampling:  50%|█████     | 1/2 [01:57<01:57, 117.60s/it]"
         );
         assert_eq!(c.repaired_mojibake, 5);
+    }
+
+    #[test]
+    fn tqdm_blocks_read_as_cp437_are_repaired() {
+        // patientx/ComfyUI-Zluda #39: SwarmUI's log of a bar, its blocks read as code page 437
+        let mut c = Counts::default();
+        let line = " 15%|ΓûêΓûî        | 3/20 [00:26<02:31,  8.93s/it]";
+        assert_eq!(
+            finish_line(line, &mut c),
+            " 15%|█▌        | 3/20 [00:26<02:31,  8.93s/it]"
+        );
+        assert_eq!(c.repaired_mojibake, 2);
+        // `Γûâ` (U+2583) is taken before the cp1252 `â–ˆ` its `â` starts, as clean.py's one regex does
+        assert_eq!(finish_line("Γûâ–ˆ", &mut c), "▃–ˆ");
+        assert_eq!(finish_line("Γû x", &mut c), "Γû x");
     }
 
     #[test]

@@ -47,6 +47,22 @@ anchored!(
     CONSOLE_ROW,
     r"(?P<date>\d{4}-\d{2}-\d{2})\s+(?P<hms>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))?\s*\|\s*[A-Za-z]+\s*\|\s*[\w-]*\s*\|\s?"
 );
+// prefixes.py's SWARM_RE and SWARM_TAGS_RE: SwarmUI's pasted server log (AdminAPI.LogSubmitToPastebin), and
+// the level and `[ComfyUI-1/STDERR] ` its console's time-only stamp is followed by.
+anchored!(
+    SWARM,
+    r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})\.(\d+) \[(?:Verbose|Debug|Info|Init|Warning|Error)\] (?:\[[^\]]+/STD(?:OUT|ERR)\] )?"
+);
+anchored!(
+    SWARM_TAGS,
+    r"\[(?:Verbose|Debug|Info|Init|Warning|Error)\] (?:\[[^\]]+/STD(?:OUT|ERR)\] )?"
+);
+// prefixes.py's ELECTRON_RE: ComfyUI Desktop's electron-log level tag, padded to `[error]`'s width, and the
+// renderer's `Received log message: ` before a chunk of ComfyUI's output.
+anchored!(
+    ELECTRON,
+    r"\[(?:(?:info|warn)\]  |(?:error|debug|silly|verbose)\] )(?:Received log message: )?"
+);
 anchored!(
     STREAM_TS,
     r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$"
@@ -79,10 +95,11 @@ pub enum Style {
     ManagerMin,
     RunpodConsole,
     RunpodStream,
+    SwarmUi,
 }
 
 impl Style {
-    pub const ALL: [Style; 8] = [
+    pub const ALL: [Style; 9] = [
         Style::None,
         Style::Docker,
         Style::ErrorReport,
@@ -91,6 +108,7 @@ impl Style {
         Style::ManagerMin,
         Style::RunpodConsole,
         Style::RunpodStream,
+        Style::SwarmUi,
     ];
 
     /// The style's place in ALL.
@@ -108,6 +126,7 @@ impl Style {
             Style::ManagerMin => "manager-min",
             Style::RunpodConsole => "runpod-console",
             Style::RunpodStream => "runpod-stream",
+            Style::SwarmUi => "swarmui",
         }
     }
 }
@@ -366,6 +385,14 @@ pub fn read(line: &str) -> Prefixed<'_> {
             style = Style::RunpodConsole;
             nanos = frac.map_or(0, nanos_of);
             end = Some(m.end);
+        } else if let Some(m) = dated.then(|| captures(&SWARM, &text)).flatten() {
+            stamp = at_stamp(at(
+                m.group(&text, 0).unwrap_or(""),
+                m.group(&text, 1).unwrap_or(""),
+                m.group(&text, 2),
+            ));
+            style = Style::SwarmUi;
+            end = Some(m.end);
         } else if let Some(m) = matched(matchers::time_only, &TIME_ONLY, &text) {
             stamp = time_only_stamp(&text, &m).unwrap_or(Stamp::None);
             style = Style::TimeOnly;
@@ -412,7 +439,15 @@ pub fn read(line: &str) -> Prefixed<'_> {
         c = first_char(&text);
     }
     if c == Some('[') {
-        if let Some(e) = matchers::level_tag(&text) {
+        let launcher = match style {
+            Style::ManagerMs => ELECTRON.find(&text),
+            Style::TimeOnly => SWARM_TAGS.find(&text),
+            _ => None,
+        };
+        if let Some(e) = launcher
+            .map(|m| m.end())
+            .or_else(|| matchers::level_tag(&text))
+        {
             text = cut_front(text, e);
         }
     } else if c == Some('{') && short(&text) && text.contains("\"message\"") {

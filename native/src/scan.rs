@@ -1079,7 +1079,7 @@ fn is_cut_traceback(held: &[(LineScan<'static>, Option<i64>)], text: &str) -> bo
 pub struct Parser {
     clock: Clock,
     pub skipped_lines: u64,
-    pub styles: [u64; 8],
+    pub styles: [u64; Style::ALL.len()],
     /// Styles in the order first seen (the report lists them so).
     pub style_order: Vec<Style>,
     pub first_ts: Option<i64>,
@@ -1112,7 +1112,7 @@ impl Parser {
         Parser {
             clock: Clock::default(),
             skipped_lines: 0,
-            styles: [0; 8],
+            styles: [0; Style::ALL.len()],
             style_order: Vec::new(),
             first_ts: None,
             last_ts: None,

@@ -337,6 +337,12 @@ class Run:
         return round(sum(t[0] for t in self.prestartup_times), 3) if self.prestartup_times else None
     stopped: bool = False
 
+    def startup_not_in_log(self) -> bool:
+        """The run became ready on a fine clock, yet has no start-up time: its first line is its `Starting server`
+        (or the ready line), so the log holds only the start-up's end (segmenter: never timed as 0.0)."""
+        return (self.startup_s is None and self.ready_at is not None and self.started_at is not None
+                and self.resolution < 60)
+
     def vram_placeholder(self) -> bool:
         """The log's `Total VRAM` is no card's size: DirectML (`Device: privateuseone`) prints ComfyUI's fixed 1024 MB
         (comfy/model_management.py, get_total_memory: `mem_total = 1024 * 1024 * 1024 #TODO` with directml)."""

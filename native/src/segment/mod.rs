@@ -339,6 +339,10 @@ pub struct Segmenter {
     events_since_marker: u64,
     prestartup: bool,
     stated_start: Option<Ts>,
+    /// The line of the run's first `Starting server`, and the line that gave the run its start time
+    /// (segmenter.py's `_server_starting_line`, `_started_line`).
+    server_starting_line: Option<u64>,
+    started_line: Option<u64>,
     /// ((run, prompt), position in `notable` if kept)
     lora_missed: Option<LoraHeld>,
     /// The count of the held `lora key not loaded` event.
@@ -423,6 +427,8 @@ impl Segmenter {
             events_since_marker: 0,
             prestartup: false,
             stated_start: None,
+            server_starting_line: None,
+            started_line: None,
             lora_missed: None,
             lora_count: 0,
             run_busy: false,
@@ -479,7 +485,8 @@ impl Segmenter {
         }
         let has_open = self.open.is_some();
         let run = self.run_mut();
-        if run.started_at.is_none() {
+        let starts = run.started_at.is_none();
+        if starts {
             run.started_at = Some(act.first_ts);
         }
         run.ended_at = Some(act.last_ts);
@@ -490,6 +497,9 @@ impl Segmenter {
             run.resolution = act.resolution;
         }
         let outside = !has_open && run.ready_at.is_some() && act.phase == Phase::Load;
+        if starts {
+            self.started_line = Some(act.first_line);
+        }
         if let Some(open) = &mut self.open {
             open.activities.push(act.clone());
         } else if let Some(held) = &mut self.before_log {
@@ -864,6 +874,10 @@ impl Segmenter {
         let run = self.run_mut();
         if run.started_at.is_none() && ev.ts.is_some() {
             run.started_at = ev.ts;
+            self.started_line = Some(ev.line);
+        }
+        if ev.kind == Kind::ServerStarting && self.server_starting_line.is_none() {
+            self.server_starting_line = Some(ev.line);
         }
         Ok(())
     }
@@ -939,6 +953,8 @@ impl Segmenter {
             self.prompts.at(p).status = "unfinished";
         }
         let stated = self.stated_start.take();
+        let (server_line, started_line) =
+            (self.server_starting_line.take(), self.started_line.take());
         let (run_prompt_s, run_estimated) = (self.run_prompt_s, self.run_estimated);
         let run = self.runs.at(index);
         if run.started_at.is_none() && run.ended_at.is_none() {
@@ -950,7 +966,12 @@ impl Segmenter {
             if run.resolution != FINE {
                 // minute stamps cannot time a start-up or idle gaps
             } else if let Some(ready) = run.ready_at {
-                run.startup_s = Some(secs(ready - started)?);
+                // a run whose first line is its `Starting server` (or the ready line) holds only the
+                // start-up's end: its length is not known (None, never the 0.0 between them)
+                let before = server_line.or(run.ready_line).unwrap_or(0);
+                if started_line.unwrap_or(0) < before {
+                    run.startup_s = Some(secs(ready - started)?);
+                }
             }
             if run.resolution == FINE && !run_estimated {
                 let busy = run.startup_s.unwrap_or(0.0)

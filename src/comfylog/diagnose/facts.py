@@ -591,7 +591,8 @@ class Facts(ReportIndex, Citations):
         them to it): the prompt was running, its last progress bar is the sampler's (not loading, not
         other work such as a VAE: parse/bars.py) short of its total, nothing was logged as an error
         (the worker's report of ComfyUI gone is no error of ComfyUI's), and the run was not stopped
-        on purpose.
+        on purpose. Not a prompt the log both starts and ends inside (its `got prompt` before the log's first
+        line, nothing after it): a pasted excerpt of one prompt shows no death.
         """
         if self._silent is None:
             self._silent = {}
@@ -602,6 +603,8 @@ class Facts(ReportIndex, Citations):
                 if run is None:
                     continue
                 end = self.run_end(run)
+                if not prompt.received and end == "log-ends":
+                    continue  # the log starts and ends inside it: an excerpt, which `unfinished` says
                 bars = self.bars_of(prompt)
                 if end != "stopped" and bars and bars[-1].is_sampling and bars[-1].done < bars[-1].total:
                     self._silent[prompt.index] = end

@@ -1,5 +1,5 @@
 """Text out of bytes, one line at a time: UTF-8 that never fails (bad bytes replaced and counted), ANSI
-colour codes and NULs removed, tqdm blocks mangled by cp1252 (``â–ˆ``) repaired, over-long lines cut,
+colour codes and NULs removed, tqdm blocks mangled by cp1252 (``â–ˆ``) or cp437 (``Γûê``) repaired, over-long lines cut,
 secrets redacted. The one decode step every reader (and a native scanner's differential test) uses."""
 
 from __future__ import annotations
@@ -28,8 +28,14 @@ def _cp1252_mojibake(ch: str) -> str:
     return "".join(out)
 
 
-# Only the block elements tqdm draws: their mojibake ("â–ˆ") can never be meant literally.
-MOJIBAKE_REPAIRS = {_cp1252_mojibake(chr(c)): chr(c) for c in range(0x2580, 0x25A0)}
+# Only the block elements tqdm draws: their mojibake ("â–ˆ") can never be meant literally. The same bytes read as
+# code page 437 ("Γûê" for "█"): a Windows program reading a child's output with the console's OEM code page, as
+# .NET's Process does by default (SwarmUI's log of ComfyUI-Zluda's bars, patientx/ComfyUI-Zluda #39).
+MOJIBAKE_REPAIRS = {_cp1252_mojibake(chr(c)): chr(c) for c in range(0x2580, 0x25A0)} | {
+    chr(c).encode("utf-8").decode("cp437"): chr(c) for c in range(0x2580, 0x25A0)
+}
+#: Every cp437 mojibake of a block element starts with these two characters (UTF-8's E2 96).
+CP437_BLOCK = "\u0393\u00fb"
 MOJIBAKE_RE = re.compile("|".join(re.escape(k) for k in sorted(MOJIBAKE_REPAIRS, key=len, reverse=True)))
 #: A byte that is no UTF-8, as ``surrogateescape`` decodes it: each becomes U+FFFD, counted.
 ESCAPED_BYTE_RE = re.compile("[\udc80-\udcff]")
@@ -43,7 +49,7 @@ def clean_text(text: str, source: Source) -> str:
         text = ARROW_SGR_RE.sub("", text)
     if "\x00" in text:
         text = text.replace("\x00", "")
-    if "â–" in text:
+    if "â–" in text or CP437_BLOCK in text:
         text, n = MOJIBAKE_RE.subn(lambda m: MOJIBAKE_REPAIRS[m.group(0)], text)
         source.repaired_mojibake += n
     if source.redactor is not None:

@@ -9,6 +9,10 @@ Styles (see ../shared/notes/formats.md), detected per line so a file can mix the
 * time only: ``20:46:09 `` or ``[20:46:09] `` (rolls over at midnight)
 * level tags: ``[INFO] ``, the RunPod console's ``[info] `` / ``[error] `` (after a docker stamp) and
   Python's ``ERROR:root:`` (stripped, no time)
+* SwarmUI: ``2024-11-07 13:29:56.514 [Debug] [ComfyUI-1/STDERR] `` (its pasted server log; its console and log
+  file write ``13:29:56.514 [Debug] ``, a time-only stamp), the ``[NAME/STDERR] `` of a process it started dropped
+* ComfyUI Desktop's electron-log: ``[2024-11-15 17:55:34.994] [info]  Received log message: `` (the stamp is
+  Manager's form; the level tag padded to ``[error]``'s width and the renderer's ``Received log message: `` dropped)
 * RunPod console copy: ``2025-11-10  21:50:27.563 | info | x4twfmpe23foac | `` (runpod.py puts its
   rows in time order, and folds a copy whose cells each sit on a line into such rows)
 * runpod-python JSON: ``{"requestId": ..., "message": "Started.", "level": "INFO"}`` (message kept; the
@@ -58,6 +62,18 @@ PY_FORMATTER_RE = re.compile(
     r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:[,.](\d+))?"
     r"(?: - [\w.]+ - (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) - | (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) )"
 )
+# SwarmUI (mcmonkeyprojects/SwarmUI): Logs.LogWithColor writes f"{time:HH:mm:ss.fff} [{level}] {message}" to its
+# console and log file, AdminAPI.LogSubmitToPastebin f"{time:yyyy-MM-dd HH:mm:ss.fff} [{level}] {message}" (the server
+# log people paste); levels are Logs.LogLevel's names. NetworkBackendUtils.ReportLogsFromProcess logs each line of a
+# process it started as f"[{nameSimple}/STDERR] {line}" (or STDOUT), ComfyUI's nameSimple being f"ComfyUI-{id}".
+SWARM_TAGS = r"\[(?:Verbose|Debug|Info|Init|Warning|Error)\] (?:\[[^\]]+/STD(?:OUT|ERR)\] )?"
+SWARM_RE = re.compile(r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})\.(\d+) " + SWARM_TAGS)
+SWARM_TAGS_RE = re.compile(SWARM_TAGS)
+# ComfyUI Desktop's main.log: electron-log's default format "[{y}-{m}-{d} {h}:{i}:{s}.{ms}] [{level}]{scope} {text}",
+# "[{level}]" padded to "[error]"'s width (electron-log's format.spec.js: "[{level}]~" -> "[info] ~"). The renderer
+# logs each chunk of ComfyUI's output as `Received log message: ${message}` (Comfy-Org/desktop
+# src/renderer/screens/ProgressOverlay.tsx), the chunk's further lines without a prefix.
+ELECTRON_RE = re.compile(r"\[(?:(?:info|warn)\]  |(?:error|debug|silly|verbose)\] )(?:Received log message: )?")
 # Every write() of the log an error report holds has its own "<time> - " (ComfyUI's app/logger.py:
 # LogInterceptor.write keeps {"t": datetime.now().isoformat(), "m": data}; the report joins "t - m").
 # A print() writes its text and its newline separately, so the newline's own stamp ends the line, and a
@@ -174,9 +190,13 @@ class PrefixReader:
                         ts, style = _at(m.group("date"), m.group("hms"), m.group("frac")), "runpod-console"
                         nanos = _nanos(m.group("frac"))
                     else:
-                        m = TIME_ONLY_RE.match(text)
+                        m = SWARM_RE.match(text)
                         if m:
-                            ts, style = self._time_only(m), "time-only"
+                            ts, style = _at(m.group(1), m.group(2), m.group(3)), "swarmui"
+                        else:
+                            m = TIME_ONLY_RE.match(text)
+                            if m:
+                                ts, style = self._time_only(m), "time-only"
             if m:
                 text = text[m.end() :]
                 c = text[:1]
@@ -196,7 +216,12 @@ class PrefixReader:
                     text = text[m.end() :]
             c = text[:1]
         if c == "[":
-            m = LEVEL_TAG_RE.match(text)
+            if style == "manager-ms":
+                m = ELECTRON_RE.match(text) or LEVEL_TAG_RE.match(text)
+            elif style == "time-only":
+                m = SWARM_TAGS_RE.match(text) or LEVEL_TAG_RE.match(text)
+            else:
+                m = LEVEL_TAG_RE.match(text)
             if m:
                 text = text[m.end() :]
                 c = text[:1]

@@ -418,7 +418,8 @@ def _machine(report: Report, page: Page) -> str:
                                         "before start"))
         facts += [("versions", ", ".join(versions) or "—"), ("time", span)]
         if run.startup_s is not None or run.idle_s is not None:
-            facts.append(("start-up · idle", f"{fmt_s(run.startup_s)} · {fmt_s(run.idle_s)}"))
+            startup = "not known (the log starts at its end)" if run.startup_not_in_log() else fmt_s(run.startup_s)
+            facts.append(("start-up · idle", f"{startup} · {fmt_s(run.idle_s)}"))
         if run.outside_s:
             facts.append(("outside prompts", f"{fmt_s(run.outside_s)} loading and sampling with no prompt running"))
         if run.install_s:

@@ -322,10 +322,11 @@ def _machine(report: Report, runs_shown: int) -> list[str]:
             started += 1
             if len(starts) < runs_shown:
                 starts.append(run.started_at)
-        if run.startup_s is not None:
+        if run.startup_s is not None or run.startup_not_in_log():
             timed += 1
             if len(startups) < runs_shown:
-                startups.append(fmt_s(run.startup_s))
+                startups.append(fmt_s(run.startup_s) if run.startup_s is not None
+                                else "not known (the log starts at its end)")
     if runs > 1:
         times = listing((when(at) for at in starts), started)
         described.append(f"- **runs:** {runs}" + (f", started {times}" if times else ""))

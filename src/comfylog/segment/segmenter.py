@@ -197,6 +197,10 @@ class Segmenter:
         self._events_since_marker = 0
         self._prestartup = False  # the import times read now are prestartup scripts'
         self._stated_start: datetime | None = None  # "** ComfyUI startup time: ..." of the run
+        #: The line of the run's first ``Starting server`` (main.py prints it when its start-up is done), and
+        #: the line that gave the run its start time.
+        self._server_starting_line: int | None = None
+        self._started_line: int | None = None
         #: The event standing for the ``lora key not loaded`` lines of one (run, prompt).
         self._lora_missed: tuple[tuple[int, int | None], Event] | None = None
         self._run_busy = False
@@ -253,6 +257,7 @@ class Segmenter:
             run = self._ensure_run(act.first_line)
         if run.started_at is None:
             run.started_at = act.first_ts
+            self._started_line = act.first_line
         run.ended_at = act.last_ts
         if act.last_line > run.last_line:  # max(), without its call: this runs for most lines
             run.last_line = act.last_line
@@ -357,6 +362,9 @@ class Segmenter:
             self.activity(act)
         if run.started_at is None and ev.ts is not None:
             run.started_at = ev.ts
+            self._started_line = ev.line
+        if ev.kind is EventKind.SERVER_STARTING and self._server_starting_line is None:
+            self._server_starting_line = ev.line
 
     def _take_tail_from(self, line: int) -> list[Activity]:
         """Remove activities that start at ``line`` or later from the current run and prompt."""
@@ -403,12 +411,16 @@ class Segmenter:
         if run.started_at is None and run.ended_at is None:
             run.started_at = self._stated_start
         self._stated_start = None
+        server_line, started_line = self._server_starting_line, self._started_line
+        self._server_starting_line = self._started_line = None
         if run.started_at and run.ended_at:
             run.span_s = secs(run.ended_at - run.started_at)
             if run.resolution != FINE:
                 pass  # minute stamps cannot time a start-up or idle gaps
-            elif run.ready_at:
+            elif run.ready_at and (started_line or 0) < (server_line or run.ready_line or 0):
                 run.startup_s = secs(run.ready_at - run.started_at)
+            # else the run's first stamped line is its `Starting server` (or the ready line): the log holds only
+            # the start-up's end, so its length is not known (None, never the 0.0 between those two lines)
             if run.resolution == FINE and not self._run_estimated:
                 busy = (run.startup_s or 0.0) + self._run_prompt_s + (run.outside_s or 0.0) + (run.install_s or 0.0)
                 run.idle_s = round(max(0.0, run.span_s - busy), 3)

@@ -63,9 +63,17 @@ def _prestartup_failed(facts: Facts) -> list[Finding]:
         if any(KEY_ERROR_TEXT.match(str(ev.fields.get("reason") or "")) for _, ev in printed):
             why += (" A quoted word alone is how Python prints a `KeyError`: the script looked up a key (a setting, "
                     "a section of a config file) that is not there.")
-    traced = [(node, ev) for node, ev in reasons.items() if id(ev) in tracebacks]
+    # a traceback the log ends inside has no exception to quote (a paste cut there)
+    cut = [node for node, ev in reasons.items()
+           if id(ev) in tracebacks and not tracebacks[id(ev)].fields.get("exception_line")]
+    traced = [(node, ev) for node, ev in reasons.items()
+              if id(ev) in tracebacks and tracebacks[id(ev)].fields.get("exception_line")]
+    if cut:
+        whose = "" if one else f" of {listing([f'`{n}`' for n in cut], len(cut))}"
+        why += ((" " if printed else "") + f"The log ends inside the traceback{whose} after the line, before its "
+                "exception.")
     if traced:
-        why += (" " if printed else "") + "The traceback after the line ends with " + "; ".join(
+        why += (" " if printed or cut else "") + "The traceback after the line ends with " + "; ".join(
             _told(facts, node, texts[node], tracebacks[id(ev)], one, exception=True) for node, ev in traced) + "."
         if any(tracebacks[id(ev)].fields.get("exception_type") == "KeyError" for _, ev in traced):
             why += (" `KeyError` means the script looked up a key (a setting, a section of a config file) that is "
