@@ -782,6 +782,28 @@ pub struct Traceback {
 }
 
 impl Traceback {
+    /// A traceback begun on `line`, with nothing read of its frames or exception yet.
+    fn begun(row: usize, line: u64, ts: Option<i64>, lines: u64, text: String) -> Traceback {
+        Traceback {
+            row,
+            line,
+            ts,
+            end_line: line,
+            end_ts: None,
+            lines,
+            text,
+            exception: None,
+            chained: 0,
+            first_file: None,
+            custom_node: None,
+            cuda_call: false,
+            frames: Vec::new(),
+            frame_owners: Vec::new(),
+            causes: Vec::new(),
+            keys: Vec::new(),
+        }
+    }
+
     /// A key set: the dict keeps the position of its first setting.
     fn note(&mut self, key: &'static str) {
         if !self.keys.contains(&key) {
@@ -1196,24 +1218,8 @@ impl Parser {
                 .iter()
                 .position(|row| row.name == "traceback")
                 .expect("the traceback row");
-            self.tracebacks.open = Some(Traceback {
-                row,
-                line: first.number,
-                ts: *first_ts,
-                end_line: first.number,
-                end_ts: None,
-                lines: 0,
-                text: head_chars(pytext::strip(&first.text), TEXT_CHARS).to_string(),
-                exception: None,
-                chained: 0,
-                first_file: None,
-                custom_node: None,
-                cuda_call: false,
-                frames: Vec::new(),
-                frame_owners: Vec::new(),
-                causes: Vec::new(),
-                keys: Vec::new(),
-            });
+            let text = head_chars(pytext::strip(&first.text), TEXT_CHARS).to_string();
+            self.tracebacks.open = Some(Traceback::begun(row, first.number, *first_ts, 0, text));
         }
         self.release(table, held, out);
         self.parse(table, scan, ts, out);
@@ -1356,25 +1362,9 @@ impl Parser {
         }
         self.close_lowvram(out);
         if role == Role::Traceback {
-            let mut tb = Traceback {
-                row,
-                line,
-                ts,
-                end_line: line,
-                end_ts: None,
-                lines: 1,
-                first_file: matchers::file_frame(&text)
-                    .map(|(a, b)| head_chars(&text[a..b], 300).to_string()),
-                text: text.to_string(),
-                exception: None,
-                chained: 0,
-                custom_node: None,
-                cuda_call: false,
-                frames: Vec::new(),
-                frame_owners: Vec::new(),
-                causes: Vec::new(),
-                keys: Vec::new(),
-            };
+            let mut tb = Traceback::begun(row, line, ts, 1, text.to_string());
+            tb.first_file =
+                matchers::file_frame(&text).map(|(a, b)| head_chars(&text[a..b], 300).to_string());
             if tb.first_file.is_some() {
                 tb.note("first_file"); // a first frame glued to the line
                 let glued = tb.text.clone();
