@@ -237,9 +237,10 @@ class Segmenter:
         self._install: tuple[datetime, datetime] | None = None
         self._install_bars: list[ProgressBar] = []
         #: The input's first run, while it has shown no start-up marker and no prompt line: its activities
-        #: so far. Work only a prompt does (PROMPT_WORK_KINDS, a sampling bar) then shows that the log starts
-        #: inside a prompt: a prompt whose ``got prompt`` is before the log opens with them
-        #: (_open_before_log), and its ``Prompt executed`` or the run's end closes it. None otherwise.
+        #: so far. Work only a prompt does (PROMPT_WORK_KINDS, a sampling or other-work bar, a failure only
+        #: execution.py logs: _failed_before_log) then shows that the log starts inside a prompt: a prompt whose
+        #: ``got prompt`` is before the log opens with them (_open_before_log), and its ``Prompt executed`` or the
+        #: run's end closes it. None otherwise.
         self._before_log: deque[Activity] | None = deque(maxlen=BEFORE_LOG_ACTIVITIES)
 
     # ---- feeding ------------------------------------------------------------------------------
@@ -586,8 +587,8 @@ class Segmenter:
     def _open_before_log(self, line: int) -> None:
         """Open the prompt the log starts inside: its ``got prompt`` is before the log's first line
         (a tail, a paste), so what the log shows from there on is its work: the run's activities so
-        far (its time before them is painted as rule 1 paints any gap) and what comes until its
-        ``Prompt executed`` (or the run's end: unfinished). ``line``: its first line of work."""
+        far (what it did before them is not in the log: phases.py's ``before_log``) and what comes until
+        its ``Prompt executed`` (or the run's end: unfinished). ``line``: its first line of work."""
         assert self._run is not None and self._before_log is not None
         prompt = Prompt(index=self._prompt_index, run=self._run.index, got_at=None, line=line, source=self.source,
                         received=False, started=True)
