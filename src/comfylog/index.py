@@ -33,6 +33,7 @@ from .model import (
     TimeSpent,
     TimeSum,
 )
+from .parse.traceback import COMFYUI_ENTRY_FILES, outermost_file
 from .spool import walk
 from .text import basename, listing, short_names
 
@@ -552,10 +553,6 @@ def own_spans(report: Report) -> list[tuple[str, float | None]] | None:
 
 #: Notable events any Python program's log may hold: alone, they do not make a ComfyUI log.
 GENERIC_KINDS = frozenset({EventKind.TRACEBACK, EventKind.OOM, EventKind.ERROR_LINE})
-#: A traceback whose outermost frame is one of these files of ComfyUI's folder runs through ComfyUI: its start
-#: (main.py) or the prompt executor (execution.py's `execute`, where every node's failure in a prompt begins:
-#: a pasted traceback alone is a ComfyUI log).
-COMFYUI_ENTRY_FILES = ("/main.py", "/execution.py")
 
 
 def comfyui_sources(report: Report) -> set[int]:
@@ -576,8 +573,8 @@ def comfyui_sources(report: Report) -> set[int]:
         # ComfyUI's own validator, or ComfyUI-Manager failing to install a node pack, said it
         found.update(e.source for e in report.errors if e.kind in ("validation", "node_install"))
         for ev in report.notable:
-            if ev.kind not in GENERIC_KINDS or ev.fields.get("custom_node") or str(
-                    ev.fields.get("first_file", "")).replace("\\", "/").endswith(COMFYUI_ENTRY_FILES):
+            if (ev.kind not in GENERIC_KINDS or ev.fields.get("custom_node")
+                    or outermost_file(ev.fields).endswith(COMFYUI_ENTRY_FILES)):
                 found.add(ev.source)
     return found
 

@@ -37,6 +37,18 @@ from .table import is_oom
 EXCEPTION_LINE_RE = re.compile(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::\s?(?P<message>.*))?$")
 CHAINED_RE = re.compile(r"^(During handling of the above exception|The above exception was the direct cause)")
 TRACEBACK_NEEDLE = "Traceback (most recent call last)"
+#: ComfyUI's prompt executor: a traceback whose outermost frame is this file (execution.py's `execute`, where every
+#: node's failure in a prompt begins) is a prompt's failure. With main.py, ComfyUI's start, the files a traceback's
+#: outermost frame names when it runs through ComfyUI (a traceback pasted alone is then a ComfyUI log).
+EXECUTOR_FILE = "/execution.py"
+COMFYUI_ENTRY_FILES = ("/main.py", EXECUTOR_FILE)
+
+
+def outermost_file(fields: dict[str, object]) -> str:
+    """The file of a traceback event's outermost frame (``first_file``), with ``/`` separators; "" unknown."""
+    return str(fields.get("first_file") or "").replace("\\", "/")
+
+
 #: A frame in a custom node: ``File ".../custom_nodes/NAME/..."`` (either slash), NAME captured.
 CUSTOM_NODE_FRAME_RE = re.compile(r'File "[^"]*[/\\]custom_nodes[/\\]([^/\\"]+)')
 #: A frame's file: ``File "PATH", line N``.

@@ -55,6 +55,7 @@ from ..model import (
 from ..parse.bars import bar_kind
 from ..parse.progress import bar_seconds
 from ..parse.table import PATTERNS, gpu_name, is_oom
+from ..parse.traceback import EXECUTOR_FILE, outermost_file
 from ..read.prefixes import FINE
 from ..read.source import Source
 from ..spool import Spool
@@ -671,7 +672,7 @@ class Segmenter:
             return
         exc_type = ev.fields.get("exception_type")
         if (exc_type not in (None, "KeyboardInterrupt") and (self._incident is None or self._incident_traced)
-                and str(ev.fields.get("first_file") or "").replace("\\", "/").endswith("/execution.py")):
+                and outermost_file(ev.fields).endswith(EXECUTOR_FILE)):
             # a failure that begins in ComfyUI's prompt executor (a traceback pasted alone): a prompt's
             self._failed_before_log(ev, adopt=False)
         prompt = self._executing()
