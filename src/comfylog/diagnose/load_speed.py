@@ -252,7 +252,8 @@ LOAD_LINE_KINDS = (EventKind.LOAD_REQUESTED, EventKind.LOADED_COMPLETELY, EventK
 
 @dataclass(frozen=True, slots=True)
 class LoadSilence:
-    """The longest stretch of a prompt's load time that ends at a load line with no load line in it.
+    """The longest stretch of a prompt's load time that ends at a load line, with no other load request or loaded
+    model line in it.
 
     Rule 2 of the phases gives the time before a load line to loading, because ComfyUI reads a model's file before
     it logs the load (checked in ComfyUI's comfy/sd.py: a loader node's ``load_diffusion_model`` reads the file with

@@ -27,9 +27,9 @@ LOCAL_DISK_MB_S = 500.0
 #: slow-load only judges prompts that spent at least this long loading, and this much data.
 SLOW_LOAD_MIN_S = LONG_LOAD_S
 SLOW_LOAD_MIN_MB = MIN_MB
-#: One stretch of load time with no load line in it that holds this share of the load time or more decides the
-#: rate: the finding says so, gives the rate without it and is of low confidence (the log cannot tell loading
-#: from a node that logs nothing there).
+#: One stretch of load time with no load request or loaded model logged in it that holds this share of the load
+#: time or more decides the rate: the finding says so, gives the rate without it and is of low confidence (the
+#: log cannot tell loading from a node that logs nothing there).
 SILENCE_SHARE = 0.5
 #: Load time left without that stretch shorter than this (seconds) times no speed.
 SILENCE_REST_MIN_S = 1.0
@@ -50,9 +50,9 @@ ADVICE_WARM = Advice("Keep workers warm (models stay in RAM between jobs) and av
     f"path ... {NETWORK_VOLUME}/...`) by prompts that load slowly, partial loads included. Without usable "
     "timestamps, a prompt that loads and takes longer than the run's prompts that load nothing (same sampling "
     "time within 1.5x) is judged on that difference, marked as estimated. Where one stretch of the load time with "
-    f"no load line in it holds {SILENCE_SHARE:.0%} of it or more (the time before a load line counts as load), the "
-    "finding says how long and before which line, gives the rate without it, and is of low confidence: the log "
-    "cannot tell a slow read from a node that logs nothing.",
+    f"no load request or loaded model logged in it holds {SILENCE_SHARE:.0%} of it or more (the time before a load "
+    "line counts as load), the finding says how long and before which line, gives the rate without it, and is of "
+    "low confidence: the log cannot tell a slow read from a node that logs nothing.",
     advice=(ADVICE_LOCAL_DISK, ADVICE_WARM),
 )
 def _slow_load(facts: Facts) -> list[Finding]:
@@ -123,7 +123,7 @@ def _silent(facts: Facts, slow: list[tuple[Prompt, float, float]], silence: Load
         where = (f"one silence: nothing is logged between line {silence.since_line} ({clock(silence.since)}) "
                  f"and {at}")
     else:
-        what = "one gap with no load line"
+        what = "with no load request logged"
         since = f" (line {silence.since_line})" if silence.since_line is not None else ""
         where = (f"the time before {at} since {clock(silence.since)}{since}, with no load request or loaded "
                  "model logged in it")
