@@ -129,22 +129,31 @@ def _silent(facts: Facts, slow: list[tuple[Prompt, float, float]], silence: Load
                  "model logged in it")
     rest_s = load_s - silence.seconds
     figures.update(silence_s=round(silence.seconds, 3), silence_line=ev.line)
+    copies = _copies(facts, slow)
+    copied = ""
+    if copies is not None:
+        copy_s, copy_mb = copies
+        copied = (f"the copies the log times (each from `Requested to load` to its `loaded completely`) took "
+                  f"{dur(copy_s)} ({copy_mb / copy_s:.0f} MB/s)")
     if rest_s < SILENCE_REST_MIN_S:
         figures["without_silence_mb_per_s"] = None
         without = f"without it, what is left ({dur(rest_s)}) is too short to tell a speed."
+        if copied:
+            without += f" Apart from it, {copied}."
     else:
         rest_rate = mb / rest_s
         figures["without_silence_mb_per_s"] = round(rest_rate, 1)
-        rest_excess = _beyond_local_disk((s[1], s[2] - (silence.seconds if s[0] is silence.prompt else 0.0))
-                                         for s in slow)
-        verdict = (f"still slow: {dur(rest_excess)} beyond a local disk" if rest_rate < SLOW_LOAD_MB_S
-                   else "no slower than a disk")
-        without = f"without it, {mb / 1024:.1f} GB in {dur(rest_s)} is {rest_rate:.0f} MB/s ({verdict})."
-    copies = _copies(facts, slow)
-    if copies is not None:
-        copy_s, copy_mb = copies
-        without += (f" The copies the log times, each from `Requested to load` to its `loaded completely`, took "
-                    f"{dur(copy_s)} in all ({copy_mb / copy_s:.0f} MB/s).")
+        without = f"without it, {mb / 1024:.1f} GB in {dur(rest_s)} is {rest_rate:.0f} MB/s"
+        if copies is not None and rest_s - copies[0] >= SILENCE_REST_MIN_S:
+            # what is left holds more time before load lines: its rate is no disk's either
+            without += (f"; of those {dur(rest_s)}, {copied}, and the other {dur(rest_s - copies[0])} came before "
+                        "load lines too.")
+        else:
+            rest_excess = _beyond_local_disk((s[1], s[2] - (silence.seconds if s[0] is silence.prompt else 0.0))
+                                             for s in slow)
+            verdict = (f"still slow: {dur(rest_excess)} beyond a local disk" if rest_rate < SLOW_LOAD_MB_S
+                       else "no slower than a disk")
+            without += f" ({verdict})." + (f" Of them, {copied}." if copied else "")
     cited = [facts.cite_event(ev)]
     if silence.since_line is not None:
         cited.insert(0, facts.cite(ev.source, silence.since_line, f"line {silence.since_line}"))
