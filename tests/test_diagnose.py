@@ -28,6 +28,7 @@ from comfylog.read.lines import read_lines
 from comfylog.render.json import render_json
 from comfylog.segment.segmenter import ImportFailure, read_import_message
 from comfylog.spool import Spool
+from comfylog.text import dur
 
 from .conftest import CORPUS, FIXTURES, ROOT, corpus_log, corpus_or_skip, expected_scenarios
 
@@ -234,12 +235,51 @@ def test_slow_load_on_the_baseline_with_a_slow_disk_only() -> None:
     assert load == pytest.approx(131.0, abs=1.0)
     assert finding.figures["mb_per_s"] == pytest.approx(17739.1 / load, rel=0.01)
     assert 0 < finding.cost_s < load
-    assert finding.evidence[0].text == "Requested to load WanTEModel"
+    # Two minutes of it are one stretch with no load line (lines 31-34: the shifted read): the finding names it, gives
+    # the rate without it (a local disk's) and cannot tell a slow read from a node that logs nothing.
+    assert finding.confidence == "low" and finding.figures["silence_line"] == 34
+    silence = finding.figures["silence_s"]
+    assert isinstance(silence, float) and 120.0 < silence < load
+    assert finding.figures["without_silence_mb_per_s"] == pytest.approx(17739.1 / (load - silence), rel=0.01)
+    assert "the time before line 34 (`gguf qtypes" in finding.why and "since 18:04:32 (line 31)" in finding.why
+    # what is left is the copies the log times (a local disk's speed) and more time before load lines
+    assert (f"of those {dur(load - silence)}, the copies the log times (each from `Requested to load` to its `loaded "
+            "completely`)") in finding.why
+    assert [e.line for e in finding.evidence][:2] == [31, 34]
+    assert "Requested to load WanTEModel" in [e.text for e in finding.evidence]
     # Partial loads are lowvram's to explain, not a slow disk's: their time is counted there; slow-load names the
     # RunPod network volume the models are read from (line 16) as a cause, with no time of its own.
     volume = by_id(analyze(SCENARIOS / "runpod-wan-lowvram-gguf.log"))["slow-load"]
     assert volume.cost_s == 0 and volume.title.startswith("Models on a RunPod network volume")
     assert [e.line for e in volume.evidence] == [16]
+
+
+def test_slow_load_that_is_mostly_one_silence_says_so() -> None:
+    """Comfy-Org/ComfyUI#12762 (tests/fixtures/rocm-wan-unstamped-bars.log): nothing is logged for 12.5 minutes between
+    `loaded completely` (line 5) and `Requested to load WAN21` (line 6); the phases give that gap to loading, but the
+    log does not say the weights were read then. slow-load says so: how much of the load time it is, between which
+    lines, the rate with and without it, and low confidence."""
+    path = FIXTURES / "rocm-wan-unstamped-bars.log"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    stamp = [datetime.strptime(lines[n - 1][1:24], "%Y-%m-%d %H:%M:%S.%f") for n in (5, 6)]
+    gap = (stamp[1] - stamp[0]).total_seconds()
+    report = analyze(path)
+    finding = by_id(report)["slow-load"]
+    load = report.prompts[0].phases.load
+    assert load is not None and gap > load / 2
+    assert finding.confidence == "low" and finding.title.endswith(f"{dur(gap)} of it one silent gap")
+    assert finding.figures["silence_s"] == pytest.approx(gap, abs=0.001) and finding.figures["silence_line"] == 6
+    mb = finding.figures["loaded_mb"]
+    assert isinstance(mb, float) and finding.figures["mb_per_s"] == pytest.approx(mb / load, abs=0.1)
+    assert finding.figures["without_silence_mb_per_s"] == pytest.approx(mb / (load - gap), abs=0.1)
+    assert (f"nothing is logged between line 5 ({lines[4][12:20]}) and line 6 (`Requested to load WAN21`, "
+            f"{lines[5][12:20]})") in finding.why
+    assert "the log cannot tell which" in finding.why
+    # what is left of the load time is mostly another such stretch (before line 11): said, not called slow storage
+    assert f"without it, {mb / 1024:.1f} GB in {dur(load - gap)} is" in finding.why
+    assert "came before load lines too" in finding.why
+    assert [e.line for e in finding.evidence][:2] == [5, 6]
+    assert finding.evidence[0].text.startswith("loaded completely; 17722.62 MB usable")  # read back from the log
 
 
 def test_slow_load_estimated_without_timestamps() -> None:

@@ -27,7 +27,7 @@ from comfylog.watch.follow import FileFollower
 from comfylog.watch.live import render_live, snapshot
 
 from .cli import run_cli
-from .conftest import CORPUS, ROOT, corpus_or_skip
+from .conftest import CORPUS, ROOT, corpus_log, corpus_or_skip
 
 SCENARIOS = CORPUS / "scenarios"
 OOM_RESTART = SCENARIOS / "runpod-wan-oom-restart.log"
@@ -69,6 +69,73 @@ def test_fed_in_pieces_it_makes_the_report_analyze_makes(path: Path) -> None:
     finally:
         analysis.close()
     assert got == _json(analyze_paths([str(path)]))
+
+
+COMPOSE_LOG = ROOT / "tests" / "fixtures" / "docker-compose-rocm-hip-exception.log"
+
+
+@pytest.mark.parametrize("first_line", [0, 1000], ids=["from-start", "from-line-1000"])
+def test_docker_compose_output_is_read_without_its_prefix_as_analyze_reads_it(first_line: int) -> None:
+    """`docker compose` puts `comfyui-rocm  | ` before every line (tests/fixtures/docker-compose-rocm-hip-exception.log,
+    YanWenKun/ComfyUI-Docker#122). Fed a line at a time, watch decides on the first two lines, says so, and reads the
+    traceback to its last line as analyze does; followed from mid-file (its copy starts with blank lines), the
+    evidence read back from the copy has no prefix either."""
+    lines, rest = _lines(COMPOSE_LOG)
+    analysis = LiveAnalysis(str(COMPOSE_LOG), first_line)
+    notices: list[tuple[int, str]] = []
+    try:
+        for line in lines:
+            analysis.feed(line)
+            notices += [(analysis.line, notice) for notice in analysis.notices()]
+        report = analysis.finish(rest)
+    finally:
+        analysis.close()
+    assert notices == [(first_line + 2, "docker compose output (`comfyui-rocm  |` before the lines, decided on the "
+                                        "first 2 lines read): reading each line without it")]
+    assert report.runs[0].last_line == first_line + 9  # the traceback (its lines 6-9) is read: with the prefix, not
+    (found,) = [f for f in report.findings if f.id == "exception"]
+    assert [ev.text for ev in found.evidence] == [
+        "!!! Exception during processing !!! HIP error: invalid device function"]
+    if first_line == 0:
+        assert _json(report) == _json(analyze_paths([str(COMPOSE_LOG)]))
+
+
+def test_evidence_of_compose_output_followed_from_mid_file_is_read_back_without_its_prefix() -> None:
+    """Corpus 007 as docker compose writes it (`comfyui  | ` before every line: docker/compose cmd/formatter/logs.go),
+    followed from line 1000: watch's copy of what it read starts with 1000 blank lines, so the copy's first lines
+    cannot tell it is compose output; the lines read back for evidence (the import failure, `got prompt`) are read
+    as watch read them, and say what analyze's evidence of 007 says."""
+    corpus_or_skip()
+    path = corpus_log("007")
+    lines = path.read_bytes().split(b"\n")  # compose prefixes each line it reads up to a newline, not at a CR
+    composed = b"\n".join(b"comfyui  | " + line for line in lines[:-1]) + b"\n" + lines[-1]
+    analysis = LiveAnalysis("007-composed.log", 1000)
+    try:
+        analysis.feed(composed)
+        report = analysis.finish()
+    finally:
+        analysis.close()
+    plain = analyze_paths([str(path)])
+    assert [(f.id, [(e.line - 1000, e.text) for e in f.evidence]) for f in report.findings] == [
+        (f.id, [(e.line, e.text) for e in f.evidence]) for f in plain.findings]
+    assert any(e.text == "got prompt" for f in report.findings for e in f.evidence)  # read back, not from an event
+
+
+def test_a_plain_log_is_held_back_only_until_its_second_line() -> None:
+    """One line cannot say whether a log is compose output: the first is held until a second that is not blank comes,
+    then both are read, and nothing is said. 033 followed from its line 2 (`** ComfyUI startup time`, which starts a
+    run): the run starts when line 3 comes."""
+    corpus_or_skip()
+    lines, _ = _lines(PARTIAL_OOM)
+    analysis = LiveAnalysis(PARTIAL_OOM.name, first_line=1)
+    try:
+        analysis.feed(lines[1])
+        assert analysis.take() == []
+        analysis.feed(lines[2])
+        assert [(type(h).__name__, getattr(h, "line", None)) for h in analysis.take()] == [("RunStarted", 2)]
+        assert analysis.notices() == [] and not analysis.source.compose_prefixed
+    finally:
+        analysis.close()
 
 
 def _view_text(analysis: LiveAnalysis) -> str:
@@ -254,6 +321,22 @@ def test_watch_of_a_pipe_writes_json_lines_with_the_fields_of_the_json_tables() 
     assert {f["id"] for f in whole["findings"]} <= {f["id"] for f in findings}
     assert all(set(f) == set(whole["findings"][0]) | {"type", "log"} for f in findings)
     assert {o["log"] for o in objects} == {"worker-7"}
+
+
+def test_watch_of_compose_output_says_so_first_and_ends_with_the_analyze_report() -> None:
+    """The compose fixture piped in: the notice comes before anything read from the lines, and the report at the end
+    is the one analyze prints of the same bytes."""
+    data = COMPOSE_LOG.read_bytes()
+    watched = subprocess.run([sys.executable, "-m", "comfylog", "watch", "-"], input=data, capture_output=True,
+                             cwd=ROOT, timeout=120, env={**os.environ, "COLUMNS": "100"})
+    analyzed = subprocess.run([sys.executable, "-m", "comfylog", "analyze", "-"], input=data, capture_output=True,
+                              cwd=ROOT, timeout=120, env={**os.environ, "COLUMNS": "100"})
+    assert watched.returncode == 0, watched.stderr
+    out = watched.stdout.decode()
+    assert out.splitlines()[0] == ("docker compose output (`comfyui-rocm  |` before the lines, decided on the first "
+                                   f"{len(data.splitlines())} lines read): reading each line without it")
+    assert "error exception: 1 prompt failed: `HIP error: invalid device function`" in out
+    assert out.endswith(analyzed.stdout.decode())
 
 
 def tmp_report(data: bytes) -> dict[str, list[dict[str, object]]]:

@@ -383,6 +383,9 @@ class SourceInfo:
     markdown: bool = False
     #: Written newest line first (a RunPod console copy): read in time order, lines numbered that way.
     newest_first: bool = False
+    #: docker compose output: the reader took ``name  | `` off every line (read/prefixes.compose_prefixed), and
+    #: evidence read back from the file is read so too. Not in the JSON.
+    compose_prefixed: bool = False
     #: This input's first and last time stamps and the time between them (None: no stamps).
     first_at: datetime | None = None
     last_at: datetime | None = None

@@ -271,6 +271,7 @@ def add_input(
             timestamp_styles={k: v for k, v in parser.styles.items() if k != "none"},
             markdown=source.markdown,
             newest_first=source.newest_first,
+            compose_prefixed=source.compose_prefixed,
             first_at=parser.first_ts,
             last_at=parser.last_ts,
             span_s=own_span,

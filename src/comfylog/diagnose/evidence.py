@@ -89,8 +89,10 @@ class Citations:
         texts: dict[tuple[int, int], str] = {}
         for source, lines in wanted.items():
             if source < len(self.report.sources):
-                path = paths[source] if paths is not None else self.report.sources[source].name
-                texts.update(((source, n), t) for n, t in read_back(path, lines, redactor).items())
+                info = self.report.sources[source]
+                path = paths[source] if paths is not None else info.name
+                read = read_back(path, lines, redactor, info.compose_prefixed)
+                texts.update(((source, n), t) for n, t in read.items())
         for evidence, first, last in ranges:
             needle = evidence.text.rstrip("…")[:80]
             found = [n for n in range(last, first - 1, -1) if needle in texts.get((evidence.source, n), "")]
@@ -113,12 +115,15 @@ def event_line(ev: Event) -> tuple[int, str]:
     return ev.line, text
 
 
-def read_back(path: str, lines: set[int], redactor: Redactor | None = None) -> dict[int, str]:
-    """The messages (prefix stripped) of ``lines`` of the log file at ``path``; {} if unreadable."""
+def read_back(
+    path: str, lines: set[int], redactor: Redactor | None = None, compose: bool | None = None
+) -> dict[int, str]:
+    """The messages (prefix stripped) of ``lines`` of the log file at ``path``; {} if unreadable. ``compose``: the
+    input was read as docker compose output or not (its SourceInfo): the file is read back the same way."""
     if not lines or not os.path.isfile(path):
         return {}
     try:
-        texts = lines_at(path, lines, redactor, picker=line_picker())
+        texts = lines_at(path, lines, redactor, picker=line_picker(), compose=compose)
     except (OSError, UnusableInput):
         return {}
     reader = PrefixReader()

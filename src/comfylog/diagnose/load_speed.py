@@ -12,6 +12,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from statistics import median
 
 from ..events import Event, EventKind, Phase
@@ -242,6 +243,61 @@ def _estimated_loads(facts: Facts) -> list[EstimatedLoad]:
                 b.is_loading for b in facts.bars_of(prompt)):
             found.append(EstimatedLoad(prompt, weights_mb(loads), load_s, len(alike), usual))
     return found
+
+
+#: The lines the report keeps (notable events) that show a model being loaded with the legacy loader: a stretch of
+#: load time before one of them, back to the one before it, is time the log gives to loading without showing any.
+LOAD_LINE_KINDS = (EventKind.LOAD_REQUESTED, EventKind.LOADED_COMPLETELY, EventKind.GGUF_QTYPES)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSilence:
+    """The longest stretch of a prompt's load time that ends at a load line, with no other load request or loaded
+    model line in it.
+
+    Rule 2 of the phases gives the time before a load line to loading, because ComfyUI reads a model's file before
+    it logs the load (checked in ComfyUI's comfy/sd.py: a loader node's ``load_diffusion_model`` reads the file with
+    ``comfy.utils.load_torch_file``; ``Requested to load`` comes later, from comfy/model_management.py's
+    ``load_models_gpu`` when a node needs the model). A slow network volume shows as such a gap (the scenarios'
+    ground truth counts it as load), but so does a node that logs nothing (a VAE or text encoder): slow-load says
+    how much of the load time it is."""
+
+    prompt: Prompt
+    #: The load line it ends at.
+    event: Event
+    seconds: float
+    #: Where it starts: the load line before it, or the start of its stretch of load time (a line the report
+    #: does not keep, the prompt's start); ``since_line`` is that line's number where the report knows it.
+    since: datetime
+    since_line: int | None
+
+    @property
+    def unbroken(self) -> bool:
+        """No line at all between its two ends: the log is silent for all of it."""
+        return self.since_line is not None and self.since_line == self.event.line - 1
+
+
+def longest_load_silence(facts: Facts, prompt: Prompt) -> LoadSilence | None:
+    """The prompt's longest LoadSilence, from its load lines and its spans of load time (a stretch starts no
+    earlier than the load span it ends in: a line of other work, or a bar, ends the silence before it)."""
+    events = sorted((ev for kind in LOAD_LINE_KINDS for ev in facts.prompt_events(kind, prompt) if ev.ts is not None),
+                    key=lambda ev: ev.line)
+    spans = [s for s in prompt.spans if s.phase is Phase.LOAD]
+    best: LoadSilence | None = None
+    before: Event | None = None
+    for ev in events:
+        assert ev.ts is not None
+        span = next((s for s in spans if s.start < ev.ts <= s.end), None)
+        if span is not None:
+            since = span.start
+            since_line = prompt.line if prompt.got_at == since == prompt.started_at else None  # `got prompt`
+            if before is not None and before.ts is not None and since <= before.ts <= ev.ts:
+                since, since_line = before.ts, before.line
+            seconds = (ev.ts - since).total_seconds()
+            if best is None or seconds > best.seconds:
+                best = LoadSilence(prompt, ev, seconds, since, since_line)
+        before = ev
+    return best
 
 
 def weights_mb(loads: Iterable[Load]) -> float:

@@ -85,7 +85,8 @@ Picker = Callable[[bytes, int, list[int]], tuple[list[tuple[int, str]], int]]
 
 
 def lines_at(
-    path: str, numbers: set[int], redactor: Redactor | None = None, picker: Picker | None = None
+    path: str, numbers: set[int], redactor: Redactor | None = None, picker: Picker | None = None,
+    compose: bool | None = None,
 ) -> dict[int, str]:
     """The cleaned text of the physical lines ``numbers`` of the log at ``path`` (evidence read back).
 
@@ -97,6 +98,10 @@ def lines_at(
     Only these lines are cleaned (and redacted): the rest are split and counted, no more, and
     reading stops after the last one wanted. Raises OSError if the file cannot be opened; a file
     that turns out damaged further on gives the lines found before the damage.
+
+    ``compose`` is whether the lines were read as docker compose output (``Source.compose_prefixed``): the
+    prefix comes off as it did then. None decides from the file's first lines, as the reader does (``watch``
+    decides on the first lines it read, and its copy of them starts with blank lines where it began mid-file).
     """
     found: dict[int, str] = {}
     if not numbers:
@@ -108,6 +113,8 @@ def lines_at(
         if picker is not None:
             log = _opened(stream, src, blocks=True)
             if log.blocks is not None:
+                if compose is not None:
+                    src.compose_prefixed = compose
                 wanted = sorted(numbers)
                 number = 0
                 for block in log.blocks:
@@ -127,7 +134,7 @@ def lines_at(
         phys = _physical_lines(stream, src)
         peeked, markdown = peek_markdown(phys)
         if markdown:  # a pasted report: only fenced lines are log
-            for raw in _decomposed(markdown_lines(_chain_many(peeked, phys), src), src):
+            for raw in _decomposed(markdown_lines(_chain_many(peeked, phys), src), src, compose):
                 if raw.number in numbers:
                     found[raw.number] = raw.text
                 if raw.number >= last:
@@ -135,14 +142,15 @@ def lines_at(
             return found
         order = console_order(peeked)
         if order is not None:  # numbers count the console's lines in time order
-            for raw in _decomposed(console_lines(_chain_many(peeked, phys), src, order == "newest-first"), src):
+            for raw in _decomposed(console_lines(_chain_many(peeked, phys), src, order == "newest-first"), src,
+                                   compose):
                 if raw.number in numbers:
                     found[raw.number] = raw.text
                     if len(found) == len(numbers):
                         break
             return found
         plain = (finish_line(number, text, src) for number, text in _chain_many(peeked, phys))
-        for raw in _decomposed(plain, src):
+        for raw in _decomposed(plain, src, compose):
             if raw.number in numbers:
                 found[raw.number] = raw.text
             if raw.number >= last:
@@ -166,11 +174,12 @@ def read_text(
     return opened.source, opened.lines
 
 
-def _decomposed(lines: Iterator[RawLine], src: Source) -> Iterator[RawLine]:
+def _decomposed(lines: Iterator[RawLine], src: Source, compose: bool | None = None) -> Iterator[RawLine]:
     """``lines``, with docker compose's ``name  | `` taken off each when their first lines say the input
-    is compose output (prefixes.compose_prefixed; ``src.compose_prefixed`` is set then)."""
+    is compose output (prefixes.compose_prefixed; ``src.compose_prefixed`` is set then), or when ``compose``
+    (decided before: None decides here)."""
     head = list(itertools.islice(lines, COMPOSE_PEEK_LINES))
-    if not compose_prefixed(raw.text for raw in head):
+    if not (compose_prefixed(raw.text for raw in head) if compose is None else compose):
         yield from head
         yield from lines
         return

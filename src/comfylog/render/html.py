@@ -357,10 +357,12 @@ def _finding(f: Finding, report: Report) -> str:
     return "\n".join(parts)
 
 
-#: Unit suffixes of figure names, and how their values read.
+#: Unit suffixes of figure names, and how their values read: the longest first (``mb_per_s`` is a rate, not
+#: seconds; alone it is the figure's whole name, said as "rate").
 FIGURE_UNITS: tuple[tuple[str, Callable[[float], str]], ...] = (
-    ("_mb", lambda v: f"{v:,.0f} MB"), ("_mib", lambda v: f"{v:,.0f} MiB"), ("_s", fmt_s),
-    ("_share", lambda v: f"{v:.0%}"), ("_per_s", lambda v: f"{v:,.0f}/s"),
+    ("mb_per_s", lambda v: f"{v:,.0f} MB/s"), ("_per_s", lambda v: f"{v:,.0f}/s"), ("_mb", lambda v: f"{v:,.0f} MB"),
+    ("_mib", lambda v: f"{v:,.0f} MiB"), ("_s", fmt_s),
+    ("_share", lambda v: f"{v:.0%}"),
 )
 
 
@@ -379,7 +381,8 @@ def _say(key: str, value: Any) -> str:
             if name.endswith(suffix):
                 name, unit = name[: -len(suffix)] + (" share" if suffix == "_share" else ""), show
                 break
-    return f"{name.replace('_', ' ').strip()} {unit(float(value)) if unit else _figure_value(value)}"
+    said = name.replace("_", " ").strip() or "rate"
+    return f"{said} {unit(float(value)) if unit else _figure_value(value)}"
 
 
 def _figure_value(value: Any) -> str:

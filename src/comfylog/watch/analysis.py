@@ -1,9 +1,12 @@
 """The analysis of a log that is still being written: the same stages as ``analyze``, fed as lines arrive.
 
 Blocks of whole lines go through the reading step (decode, clean), the Parser and the Segmenter one
-line at a time. The segmenter hands records to its tables once they are final (spool.py: memory
-stays flat), and this module reports what happened as it happens: a run began (a restart), a run
-became ready, a prompt's record became final. ``finish`` ends the input and makes the report
+line at a time. Whether the input is docker compose output (``name  | `` before every line) is decided
+as ``analyze`` decides it on an input's first 400 lines, but on the first lines read: those of the first
+block that holds two lines that are not blank (lines before are held until then), at most 400; a notice
+says so. The segmenter hands records to its tables once they are final (spool.py: memory stays flat),
+and this module reports what happened as it happens: a run began (a restart), a run became ready, a
+prompt's record became final. ``finish`` ends the input and makes the report
 ``analyze`` makes of the same bytes; to quote evidence lines as ``analyze`` does (it reads them back
 from the file), every byte read is also written to a temporary copy, deleted at ``close``.
 """
@@ -24,14 +27,18 @@ from ..parse import Parser
 from ..pipeline import add_input, empty_report
 from ..read.clean import finish_line
 from ..read.lines import lines_of_blocks
+from ..read.prefixes import COMPOSE_PEEK_LINES, compose_prefixed, without_compose
 from ..read.redact import Redactor
 from ..read.runpod import SSE_FRAMING
-from ..read.source import UnusableInput, new_source
+from ..read.source import RawLine, UnusableInput, new_source
 from ..read.streams import UTF8_BOM, looks_binary
 from ..segment.segmenter import NOTABLE_KINDS, START_STAGE, Segmenter
 
 #: Notable events kept for the live findings (the report's own list stops at MAX_NOTABLE).
 RECENT_EVENTS = 5000
+#: Lines not blank that decide whether the input is docker compose output: prefixes.compose_prefixed's least
+#: (one line with a service's prefix never makes a log compose output).
+COMPOSE_DECIDING_LINES = 2
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,9 @@ class LiveAnalysis:
         self._run: Run | None = None
         self._started = False
         self._sse = False  # the input is RunPod's log stream: its SSE framing is no log
+        #: The first lines read, held until they decide whether the input is compose output (None: decided).
+        self._held: list[RawLine] | None = []
+        self._notices: list[str] = []
         self._dir = tempfile.mkdtemp(prefix="comfylog-watch-")
         #: Every byte read, in order, so the final report can quote evidence lines as analyze does.
         self.copy_path = os.path.join(self._dir, "read.log")
@@ -119,9 +129,39 @@ class LiveAnalysis:
                 self._sse = True  # RunPod's log stream piped in (curl -N ... | comfylog watch -)
             if self._sse and (not text.strip() or text.startswith(SSE_FRAMING)):
                 continue
-            for item in self.parser.feed(finish_line(number, text, self.source)):
-                self._item(item)
+            raw = finish_line(number, text, self.source)
+            if self._held is None:
+                self._read(raw)
+                continue
+            self._held.append(raw)
+            if len(self._held) >= COMPOSE_PEEK_LINES:
+                self._decide()
+        if self._held is not None and sum(1 for raw in self._held if raw.text.strip()) >= COMPOSE_DECIDING_LINES:
+            self._decide()
         self.version += 1
+
+    def _decide(self) -> None:
+        """Decide on the lines held whether the input is docker compose output, then read them."""
+        held, self._held = self._held or [], None
+        if compose_prefixed(raw.text for raw in held):
+            self.source.compose_prefixed = True
+            prefix = next(raw.text[: len(raw.text) - len(without_compose(raw.text))] for raw in held
+                          if without_compose(raw.text) != raw.text)
+            self._notices.append(f"docker compose output (`{prefix.rstrip()}` before the lines, decided on the "
+                                 f"first {len(held)} lines read): reading each line without it")
+        for raw in held:
+            self._read(raw)
+
+    def _read(self, raw: RawLine) -> None:
+        if self.source.compose_prefixed:
+            raw.text = without_compose(raw.text)
+        for item in self.parser.feed(raw):
+            self._item(item)
+
+    def notices(self) -> list[str]:
+        """What the analysis has to say about the input since the last call (it is compose output)."""
+        out, self._notices = self._notices, []
+        return out
 
     def _item(self, item: Event | Activity) -> None:
         seg = self.seg
@@ -168,6 +208,8 @@ class LiveAnalysis:
         """The input ended (``rest``: its unfinished last line): the report ``analyze`` makes of it."""
         if rest:
             self.feed(rest)
+        if self._held is not None:
+            self._decide()
         for item in self.parser.close():
             self._item(item)
         self.seg.finish()

@@ -94,7 +94,8 @@ def window_report(analysis: LiveAnalysis) -> Report:
     source = analysis.source
     report = Report(
         sources=[SourceInfo(name=source.name, lines=source.total_lines,
-                            timestamp_styles={k: v for k, v in analysis.parser.styles.items() if k != "none"})],
+                            timestamp_styles={k: v for k, v in analysis.parser.styles.items() if k != "none"},
+                            compose_prefixed=source.compose_prefixed)],
         summary=copy(seg.summary), runs=_spool(runs), prompts=_spool(prompts), progress_bars=_spool(bars),
         loads=_spool(loads), errors=_spool(errors),
         notable=[ev for ev in analysis.recent if ev.end_line >= start])

@@ -65,19 +65,23 @@ def watch(
                 hit = True
         return hit
 
+    def tell(new: list[str]) -> None:
+        for notice in new:
+            notices.append(notice)
+            for out in outputs:
+                out.noticed(notice)
+
     while not stop():
         block = follower.read(settings.poll)
         if block is None:
             break
         if block:
             analysis.feed(block)
+            tell(analysis.notices())  # how the lines were read (compose output) comes before what they said
             for happening in analysis.take():
                 for out in outputs:
                     out.happened(happening)
-        for notice in follower.notices():
-            notices.append(notice)
-            for out in outputs:
-                out.noticed(notice)
+        tell(follower.notices())
         now = time.monotonic()
         if block and now - last_refresh < settings.refresh:
             continue
@@ -93,6 +97,7 @@ def watch(
         if tripped:
             break
     report = analysis.finish(follower.rest())
+    tell(analysis.notices())
     for happening in analysis.take():
         for out in outputs:
             out.happened(happening)

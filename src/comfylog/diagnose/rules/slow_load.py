@@ -6,10 +6,19 @@ from collections.abc import Iterable
 
 from ...events import Event, EventKind, Phase
 from ...model import Evidence, Finding, Prompt
-from ...text import dur, plural
+from ...text import clock, dur, plural
 from ..engine import Advice, finding, rule
 from ..facts import LONG_LOAD_S, Facts
-from ..load_speed import MIN_MB, SLOW_MB_S, estimated_loads, pinned_prompts, weights_mb
+from ..load_speed import (
+    MIN_MB,
+    SLOW_MB_S,
+    LoadSilence,
+    estimated_loads,
+    longest_load_silence,
+    pinned_prompts,
+    timed_loads,
+    weights_mb,
+)
 
 #: Model loading slower than this (MB/s) is far below a local disk (SSDs read 500 MB/s and more).
 SLOW_LOAD_MB_S = SLOW_MB_S
@@ -18,6 +27,12 @@ LOCAL_DISK_MB_S = 500.0
 #: slow-load only judges prompts that spent at least this long loading, and this much data.
 SLOW_LOAD_MIN_S = LONG_LOAD_S
 SLOW_LOAD_MIN_MB = MIN_MB
+#: One stretch of load time with no load request or loaded model logged in it that holds this share of the load
+#: time or more decides the rate: the finding says so, gives the rate without it and is of low confidence (the
+#: log cannot tell loading from a node that logs nothing there).
+SILENCE_SHARE = 0.5
+#: Load time left without that stretch shorter than this (seconds) times no speed.
+SILENCE_REST_MIN_S = 1.0
 #: Where RunPod mounts a serverless network volume (pods mount theirs at /workspace, which may also be local).
 NETWORK_VOLUME = "/runpod-volume"
 
@@ -34,7 +49,10 @@ ADVICE_WARM = Advice("Keep workers warm (models stay in RAM between jobs) and av
     "local disk: typically a network volume; or models read from a RunPod network volume (`Adding extra search "
     f"path ... {NETWORK_VOLUME}/...`) by prompts that load slowly, partial loads included. Without usable "
     "timestamps, a prompt that loads and takes longer than the run's prompts that load nothing (same sampling "
-    "time within 1.5x) is judged on that difference, marked as estimated.",
+    "time within 1.5x) is judged on that difference, marked as estimated. Where one stretch of the load time with "
+    f"no load request or loaded model logged in it holds {SILENCE_SHARE:.0%} of it or more (the time before a load "
+    "line counts as load), the finding says how long and before which line, gives the rate without it, and is of "
+    "low confidence: the log cannot tell a slow read from a node that logs nothing.",
     advice=(ADVICE_LOCAL_DISK, ADVICE_WARM),
 )
 def _slow_load(facts: Facts) -> list[Finding]:
@@ -73,14 +91,103 @@ def _slow_load(facts: Facts) -> list[Finding]:
                  f"{facts.lines_ref(volume[0].source, volume[0].line)})." if volume
                  else " (A network volume is the usual cause.)")
     evidence += [facts.cite_event(ev) for ev in volume[:1]]
+    figures: dict[str, object] = {"loaded_mb": round(mb, 1), "load_s": round(load_s, 3), "mb_per_s": round(rate, 1)}
+    silences = [s for s in (longest_load_silence(facts, p) for p, _, _ in slow) if s is not None]
+    silence = max(silences, key=lambda s: s.seconds, default=None)
+    if silence is not None and silence.seconds >= SILENCE_SHARE * load_s:
+        return [_silent(facts, slow, silence, figures, evidence, on_volume if volume else "", excess)]
     return [finding(
         "slow-load", f"Slow model loading: {mb / 1024:.1f} GB in {dur(load_s)} ({rate:.0f} MB/s)", "medium",
         f"{plural(len(slow), 'prompt')} loaded {mb:.0f} MB of weights in {dur(load_s)} of load time, {rate:.0f} MB/s; "
         f"a local SSD reads {LOCAL_DISK_MB_S:.0f} MB/s or more, so about {dur(excess)} went to slow storage."
         f"{on_volume} The load time also holds the nodes' own work, hence medium confidence.",
         [ADVICE_LOCAL_DISK(), ADVICE_WARM()],
-        evidence, {"loaded_mb": round(mb, 1), "load_s": round(load_s, 3), "mb_per_s": round(rate, 1)},
-        excess, (p.index for p, _, _ in slow))]
+        evidence, figures, excess, (p.index for p, _, _ in slow))]
+
+
+def _silent(facts: Facts, slow: list[tuple[Prompt, float, float]], silence: LoadSilence,
+            figures: dict[str, object], evidence: list[Evidence], on_volume: str, excess: float) -> Finding:
+    """Slow loading whose load time is mostly one stretch with no load line in it (LoadSilence): how much, before
+    which line, and the rate with and without it. ComfyUI reads a file before it logs the load, so a slow volume
+    looks like this (the time is counted as load, as the scenarios' ground truth counts it), but so does a node
+    that logs nothing: the log cannot tell them apart, hence low confidence."""
+    mb = sum(s[1] for s in slow)
+    load_s = sum(s[2] for s in slow)
+    rate = mb / load_s
+    ev = silence.event
+    share = silence.seconds / load_s
+    line_text = _line_label(ev)
+    at = f"line {ev.line} (`{line_text}`, {clock(ev.ts)})"
+    if silence.unbroken:
+        what = "one silent gap"
+        where = (f"one silence: nothing is logged between line {silence.since_line} ({clock(silence.since)}) "
+                 f"and {at}")
+    else:
+        what = "with no load request logged"
+        since = f" (line {silence.since_line})" if silence.since_line is not None else ""
+        where = (f"the time before {at} since {clock(silence.since)}{since}, with no load request or loaded "
+                 "model logged in it")
+    rest_s = load_s - silence.seconds
+    figures.update(silence_s=round(silence.seconds, 3), silence_line=ev.line)
+    copies = _copies(facts, slow)
+    copied = ""
+    if copies is not None:
+        copy_s, copy_mb = copies
+        copied = (f"the copies the log times (each from `Requested to load` to its `loaded completely`) took "
+                  f"{dur(copy_s)} ({copy_mb / copy_s:.0f} MB/s)")
+    if rest_s < SILENCE_REST_MIN_S:
+        figures["without_silence_mb_per_s"] = None
+        without = f"without it, what is left ({dur(rest_s)}) is too short to tell a speed."
+        if copied:
+            without += f" Apart from it, {copied}."
+    else:
+        rest_rate = mb / rest_s
+        figures["without_silence_mb_per_s"] = round(rest_rate, 1)
+        without = f"without it, {mb / 1024:.1f} GB in {dur(rest_s)} is {rest_rate:.0f} MB/s"
+        if copies is not None and rest_s - copies[0] >= SILENCE_REST_MIN_S:
+            # what is left holds more time before load lines: its rate is no disk's either
+            without += (f"; of those {dur(rest_s)}, {copied}, and the other {dur(rest_s - copies[0])} came before "
+                        "load lines too.")
+        else:
+            rest_excess = _beyond_local_disk((s[1], s[2] - (silence.seconds if s[0] is silence.prompt else 0.0))
+                                             for s in slow)
+            verdict = (f"still slow: {dur(rest_excess)} beyond a local disk" if rest_rate < SLOW_LOAD_MB_S
+                       else "no slower than a disk")
+            without += f" ({verdict})." + (f" Of them, {copied}." if copied else "")
+    cited = [facts.cite_event(ev)]
+    if silence.since_line is not None:
+        cited.insert(0, facts.cite(ev.source, silence.since_line, f"line {silence.since_line}"))
+    return finding(
+        "slow-load", f"Slow model loading: {mb / 1024:.1f} GB in {dur(load_s)} ({rate:.0f} MB/s), "
+        f"{dur(silence.seconds)} of it {what}", "low",
+        f"{plural(len(slow), 'prompt')} loaded {mb:.0f} MB of weights in {dur(load_s)} of load time, {rate:.0f} MB/s. "
+        f"{dur(silence.seconds)} of that ({share:.0%}) is {where}. comfylog counts the time before a load line as "
+        "loading, because ComfyUI reads a model's file before it logs the load (a slow network volume shows as "
+        "such a gap), but nodes that log nothing may have run there instead (a VAE or text encoder, a node's own "
+        f"work): the log cannot tell which. Counted as loading, about {dur(excess)} went to slow storage (a local "
+        f"SSD reads {LOCAL_DISK_MB_S:.0f} MB/s or more); {without}{on_volume} Hence low confidence.",
+        [ADVICE_LOCAL_DISK(), ADVICE_WARM()],
+        cited + evidence, figures, excess, (p.index for p, _, _ in slow))
+
+
+def _line_label(ev: Event) -> str:
+    """A load line as the why quotes it: the request with its model, else the line's start."""
+    if ev.kind is EventKind.LOAD_REQUESTED and ev.fields.get("model"):
+        return f"Requested to load {ev.fields['model']}"
+    text = str(ev.fields.get("text") or ev.kind.value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _copies(facts: Facts, slow: list[tuple[Prompt, float, float]]) -> tuple[float, float] | None:
+    """Seconds and MB of the slow prompts' loads from ``Requested to load`` to ``loaded completely`` (load_speed's
+    timed loads), when every load of theirs that moved weights is timed so; else None."""
+    indexes = {p.index for p, _, _ in slow}
+    timed = [t for t in timed_loads(facts) if t.prompt.index in indexes]
+    sized = [ld for p, _, _ in slow for ld in facts.loads_of(p) if ld.loaded_mb and ld.loaded_mb < 1e9]
+    seconds = sum(t.seconds for t in timed)
+    if not timed or len(timed) != len(sized) or seconds <= 0:
+        return None
+    return seconds, sum(t.mb for t in timed)
 
 
 def _on_network_volume(facts: Facts, volume: list[Event], partial: list[Prompt]) -> list[Finding]:
