@@ -535,3 +535,28 @@ def test_a_prestartup_traceback_the_log_ends_inside_is_said_to_be_cut() -> None:
     found = next(f for f in report.findings if f.id == "prestartup-failed")
     assert "The log ends inside the traceback after the line, before its exception." in found.why
     assert found.title == "1 prestartup script failed before ComfyUI started: `ComfyUI-Manager`"
+
+
+def test_unfinished_leaves_a_dead_prompt_worker_to_prompt_worker_died() -> None:
+    """Comfy-Org/ComfyUI #2810 (field2 09): `got prompt`, then `Exception in thread Thread-1 (prompt_worker):`.
+    prompt-worker-died says the queue's thread died and names the prompt it left; `unfinished` read the same end
+    again as "copied early, stuck, or died without a message: check `dmesg`", none of which is so: the process lives
+    and runs no prompt. The prompt is left to prompt-worker-died."""
+    report = analyze(FIXTURES / "zluda-prompt-worker-died.log")
+    assert "prompt-worker-died" in ids(report)
+    assert "unfinished" not in ids(report)
+    assert [p.status for p in report.prompts] == ["unfinished"]
+
+
+def test_unfinished_defers_to_the_gpu_fault_under_its_prompt() -> None:
+    """Comfy-Org/ComfyUI #12762 (field 01): the excerpt ends at `UserWarning: HIP warning: unspecified launch
+    failure` inside the prompt it starts inside. gpu-fault says what the fault does; `unfinished` guessed beside it
+    that the process hung or died without a message (`dmesg`). It now names the fault and defers to gpu-fault."""
+    report = report_of("rocm-hip-launch-failure-warning.log")
+    assert "gpu-fault" in ids(report)
+    ended = found(report, "unfinished")
+    assert "running when the GPU faulted (`HIP warning: unspecified launch failure`, line 16; the gpu-fault " \
+        "finding)" in ended.why
+    assert ended.advice == ["The gpu-fault finding tells this end: the GPU faulted under it (line 16) and it will "
+                            "not finish; restart ComfyUI before queueing again"]
+    assert 16 in [ev.line for ev in ended.evidence]
