@@ -560,3 +560,15 @@ def test_unfinished_defers_to_the_gpu_fault_under_its_prompt() -> None:
     assert ended.advice == ["The gpu-fault finding tells this end: the GPU faulted under it (line 16) and it will "
                             "not finish; restart ComfyUI before queueing again"]
     assert 16 in [ev.line for ev in ended.evidence]
+
+
+def test_a_log_that_shows_only_the_container_start_says_so() -> None:
+    """runpod-workers/worker-comfyui #78 (field2 02): RunPod's system log, then the container's CUDA banner, where the
+    excerpt ends. startup-failed said "The log shows ComfyUI's start-up", but no line of ComfyUI's is there: only the
+    container's start."""
+    report = report_of("runpod-system-log-then-cuda-banner.log")
+    failed = found(report, "startup-failed")
+    assert failed.why.startswith("The log shows only the container's start (NVIDIA's CUDA banner, line 13), no line "
+                                 "of ComfyUI's, never `To see the GUI go to` and no prompt")
+    assert "ComfyUI's start-up" not in failed.why
+    assert "The log ends during the container's start (line 17) with no error." in failed.why
