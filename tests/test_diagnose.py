@@ -14,18 +14,23 @@ import subprocess
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from html import escape as html_escape
 from pathlib import Path
 from types import BuiltinFunctionType, FunctionType, ModuleType
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from comfylog.api import analyze, analyze_text
 from comfylog.diagnose import MAX_EVIDENCE, RULES, SEVERITY_RANK, rules_markdown
 from comfylog.diagnose.facts import Facts, Group
 from comfylog.model import Finding, Report
 from comfylog.read.lines import read_lines
+from comfylog.render.html import render_html
 from comfylog.render.json import render_json
+from comfylog.render.markdown import render_markdown
+from comfylog.render.terminal import render_terminal
 from comfylog.segment.segmenter import ImportFailure, read_import_message
 from comfylog.spool import Spool
 
@@ -582,6 +587,20 @@ def test_a_failed_node_whose_import_times_row_is_cut_is_named_and_a_skipped_pack
     skipped = [e for e in report.errors if e.line == 14]
     assert [e.kind for e in skipped] == ["import_failed"] and "DesktopSettingsExtension" in skipped[0].message
 
+
+
+def test_the_reports_count_the_failed_nodes_the_finding_names(each_segmenter: str) -> None:
+    """desktop-import-failed-cut.log (field2 11): import-failed names 2 nodes, but the run's header counted only the
+    import times' IMPORT FAILED rows ("4 imported, 1 failed"). The terminal, markdown and HTML now count both and
+    say where the other comes from."""
+    report = analyze(FIXTURES / "desktop-import-failed-cut.log")
+    assert by_id(report)["import-failed"].figures["failed"] == 2
+    said = ("2 failed (ComfyUI_MaskGCT by its `Cannot import` line: its row of the import times is not in the log)")
+    console = Console(width=400, record=True, color_system=None)
+    render_terminal(report, console)
+    assert f"4 imported, slowest 0.0s (websocket_image_save.py), {said}" in console.export_text()
+    assert f"{said}" in render_markdown(report)
+    assert html_escape(said, quote=False) in render_html(report)
 
 #: ComfyUI's ``Cannot import PATH module for custom nodes: REASON`` (nodes.py, load_custom_node).
 CANNOT_IMPORT_RE = re.compile(r"Cannot import (?P<path>.+?) module for custom nodes: (?P<reason>.*)$")

@@ -34,8 +34,12 @@ from .model import (
     TimeSum,
 )
 from .parse.traceback import COMFYUI_ENTRY_FILES, outermost_file
+from .segment.segmenter import MAX_IMPORT_PATH_CHARS, import_message_paths, read_import_message
 from .spool import walk
 from .text import basename, listing, short_names
+
+#: ComfyUI's reason for a module it skipped: it has no ``NODE_CLASS_MAPPINGS`` (messages.toml ``import_skipped``).
+NO_MAPPINGS = "lack of NODE_CLASS_MAPPINGS"
 
 
 class _Attributed(Protocol):
@@ -341,6 +345,7 @@ class ReportIndex:
         self._bars = _ByPrompt(report.progress_bars, visit_bar)
         self._run_lookup: _RunLookup | None = None
         self._source_names: list[str] | None = None
+        self._unlisted_imports: dict[str, ErrorRecord] | None = None
 
     # ---- inputs and their lines
     def source_name(self, source: int) -> str:
@@ -453,6 +458,40 @@ class ReportIndex:
 
     def run_events(self, kind: EventKind, run: Run) -> list[Event]:
         return self.between(kind, run.source, run.first_line, run.last_line)
+
+    def unlisted_import_failures(self) -> dict[str, ErrorRecord]:
+        """Custom nodes that a `Cannot import` or `Skip` line says failed and whose row of the import times is not in
+        the log (a paste cut inside the list: field2 11's ComfyUI_MaskGCT), by path, each with its first record.
+        import-failed names them, and the run's "N failed" counts them with the import times' failures."""
+        if self._unlisted_imports is None:
+            listed = {path[:MAX_IMPORT_PATH_CHARS] for run in self.report.runs for _, path, _, _ in run.import_times}
+            unlisted: dict[str, ErrorRecord] = {}
+            for e in self.report.errors:
+                if e.kind != "import_failed" or any(cut in listed for cut in import_message_paths(e.message)):
+                    continue
+                read = read_import_message(e.message)
+                if read is not None and not read.builtin and read.path not in unlisted:
+                    unlisted[read.path] = e
+            self._unlisted_imports = unlisted
+        return self._unlisted_imports
+
+    def failed_imports_text(self, run: Run) -> str | None:
+        """``2 failed (ComfyUI_MaskGCT by its `Cannot import` line: its row of the import times is not in the
+        log)``: the run's failed custom nodes, those of its import times and those only a line names; None if none."""
+        cut = [(path, e) for path, e in self.unlisted_import_failures().items()
+               if (found := self.run_at(e.source, e.line)) is not None and found.index == run.index]
+        failed = run.failed_imports + len(cut)
+        if not failed:
+            return None
+        if not cut:
+            return f"{failed} failed"
+        one = len(cut) == 1
+        kinds = " or ".join(sorted({"`Skip`" if (read := read_import_message(e.message)) is not None
+                                    and (read.reason or "").startswith(NO_MAPPINGS) else "`Cannot import`"
+                                    for _, e in cut}))
+        names = listing([basename(path) for path, _ in cut[:3]], len(cut))
+        return (f"{failed} failed ({names} by {'its' if one else 'their'} {kinds} line{'' if one else 's'}: "
+                f"{'its row' if one else 'their rows'} of the import times {'is' if one else 'are'} not in the log)")
 
     def run_errors(self, run: Run) -> list[ErrorRecord]:
         """The error records on the lines of ``run``."""

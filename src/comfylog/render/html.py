@@ -401,6 +401,7 @@ def _machine(report: Report, page: Page) -> str:
     if not report.runs:
         return '<p class="note">No ComfyUI run found in the log.</p>'
     several_sources = len(report.sources) > 1
+    index = index_of(report)
     cards = []
     for run in report.runs[:MAX_RUN_CARDS]:
         versions = run.versions()
@@ -425,11 +426,14 @@ def _machine(report: Report, page: Page) -> str:
         if run.install_s:
             facts.append(("installing", f"{fmt_s(run.install_s)} ComfyUI-Manager installing custom nodes or "
                                          "models (with no prompt running)"))
+        failed = index.failed_imports_text(run)  # with the nodes only a `Cannot import` line names
         if run.import_times:
-            failed = run.failed_imports
             slowest = max(run.import_times, key=lambda t: t[0])
-            nodes = f"{len(run.import_times) - failed} imported, slowest {slowest[0]:.1f}s ({basename(slowest[1])})"
-            facts.append(("custom nodes", nodes + (f", {failed} failed" if failed else "")))
+            nodes = (f"{len(run.import_times) - run.failed_imports} imported, slowest {slowest[0]:.1f}s "
+                     f"({basename(slowest[1])})")
+            facts.append(("custom nodes", nodes + (f", {failed}" if failed else "")))
+        elif failed:
+            facts.append(("custom nodes", failed))
         if several_sources and run.source < len(report.sources):
             facts.append(("log", report.sources[run.source].name))
         title = f"Run {run.index + 1}" + (' <span class="warn">(after a restart)</span>' if run.restart else "")

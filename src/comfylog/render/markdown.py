@@ -315,7 +315,7 @@ def _machine(report: Report, runs_shown: int) -> list[str]:
         key = (run.gpu, run.total_vram_mb, run.total_ram_mb, tuple(run.vram_states), tuple(run.versions()))
         if key not in seen and len(seen) < runs_shown:
             seen.add(key)
-            described += _machine_lines(run)
+            described += _machine_lines(run, report)
         if run.started_at is not None:
             if first_start is None:
                 first_start = run.started_at
@@ -338,7 +338,7 @@ def _machine(report: Report, runs_shown: int) -> list[str]:
     return ["### Machine", "\n".join(described)] if described else []
 
 
-def _machine_lines(run: Run) -> list[str]:
+def _machine_lines(run: Run, report: Report) -> list[str]:
     lines = []
     gpu = code_span(run.gpu) if run.gpu else "not in the log"
     vram = f"{run.total_vram_mb} MB VRAM" if run.total_vram_mb is not None else ""
@@ -351,12 +351,14 @@ def _machine_lines(run: Run) -> list[str]:
         lines.append("- **vram state:** " + ", ".join(code_span(s) for s in run.vram_states))
     if run.versions():
         lines.append("- **versions:** " + ", ".join(code_span(v) for v in run.versions()))
+    failed = index_of(report).failed_imports_text(run)  # with the nodes only a `Cannot import` line names
     if run.import_times:
         slowest = max(run.import_times, key=lambda t: t[0])
-        failed = run.failed_imports
-        imported = len(run.import_times) - failed
+        imported = len(run.import_times) - run.failed_imports
         nodes = f"{imported} imported, slowest {code_span(basename(slowest[1]))} {slowest[0]:.1f}s"
-        lines.append(f"- **custom nodes:** {nodes}" + (f", {failed} failed" if failed else ""))
+        lines.append(f"- **custom nodes:** {nodes}" + (f", {failed}" if failed else ""))
+    elif failed:
+        lines.append(f"- **custom nodes:** {failed}")
     return lines
 
 

@@ -9,6 +9,7 @@ from itertools import chain
 from rich import box
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderableType
+from rich.markup import escape
 from rich.markup import render as render_markup
 from rich.segment import Segment
 from rich.table import Table
@@ -187,13 +188,16 @@ def _machine_rows(run: Run, report: Report) -> tuple[str, list[tuple[str, str]]]
     if run.install_s:
         rows.append(("installing", f"{fmt_s(run.install_s)} ComfyUI-Manager installing custom nodes, their "
                      "dependencies or models (no prompt running)"))
-    failed = run.failed_imports
+    failed = index_of(report).failed_imports_text(run)  # with the nodes only a `Cannot import` line names
+    count, _, why = (failed or "").partition(" (")
+    failed_markup = f"[red]{count}[/red]" + (f" ({escape(why)}" if why else "")
     if run.import_times:
         slowest = max(run.import_times, key=lambda t: t[0])
-        nodes = f"{len(run.import_times) - failed} imported, slowest {slowest[0]:.1f}s ({basename(slowest[1])})"
-        if failed:
-            nodes += f", [red]{failed} failed[/red]"
-        rows.append(("custom nodes", nodes))
+        nodes = (f"{len(run.import_times) - run.failed_imports} imported, slowest {slowest[0]:.1f}s "
+                 f"({basename(slowest[1])})")
+        rows.append(("custom nodes", nodes + (f", {failed_markup}" if failed else "")))
+    elif failed:
+        rows.append(("custom nodes", failed_markup))
     return title, rows
 
 

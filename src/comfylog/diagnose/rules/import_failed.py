@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from ...events import EventKind
+from ...index import NO_MAPPINGS
 from ...model import ErrorRecord, Finding
 from ...segment.segmenter import MAX_IMPORT_PATH_CHARS, import_message_paths, read_import_message
 from ...text import basename, listing, plural
@@ -78,8 +79,6 @@ PACKAGE_NAME_RE = re.compile(r"cannot import name '(\w+)' from '([A-Za-z_]\w*)(?
 CIRCULAR = ("partially initialized module", "circular import")
 #: ``cannot import name 'x' from 'pkg' (C:\...\pkg\__init__.py)``: the file in parentheses, left out when grouping.
 FROM_FILE_RE = re.compile(r" \([^()]*[/\\][^()]*\)\s*$")
-#: ComfyUI's reason for a module it skipped: it has no ``NODE_CLASS_MAPPINGS`` (messages.toml ``import_skipped``).
-NO_MAPPINGS = "lack of NODE_CLASS_MAPPINGS"
 #: ``No module named 'torchvision.transforms.functional_tensor'``: a part of a package, not a package.
 SUBMODULE_RE = re.compile(r"No module named '([A-Za-z_]\w*\.[\w.]+)'")
 
@@ -110,24 +109,19 @@ def _some(names: list[str]) -> str:
 
 def _failed_nodes(facts: Facts) -> dict[str, tuple[int, int, str, bool]]:
     """The custom nodes that failed to import, by path: (source, line, the line's text for evidence, whether the
-    import times list it). Those the
-    import times list as IMPORT FAILED, then those a ``Cannot import`` or ``Skip`` line names whose row of the
-    import times is not in the log (a paste cut inside the list). One pass over the times and one over the
-    records: a record's paths are looked up, not compared with every node."""
+    import times list it). Those the import times list as IMPORT FAILED, then those a ``Cannot import`` or ``Skip``
+    line names whose row of the import times is not in the log (a paste cut inside the list; the index's
+    ``unlisted_import_failures``, which the reports' "N failed" counts too)."""
     failed: dict[str, tuple[int, int, str, bool]] = {}
-    listed: set[str] = set()
     for run in facts.report.runs:
         for seconds, path, did_fail, line in run.import_times:
-            listed.add(path[:MAX_IMPORT_PATH_CHARS])
             if did_fail and path not in failed:
                 failed[path] = (run.source, line, f"{seconds:.1f} seconds (IMPORT FAILED): {path}", True)
-    for e in facts.errors_in("import_failed"):
-        if any(cut in listed for cut in import_message_paths(e.message)):
-            continue
-        read = read_import_message(e.message)
-        if read is not None and not read.builtin and read.path not in failed:
-            failed[read.path] = (e.source, e.end_line or e.line, f"Cannot import {read.path}: {read.reason or ''}",
-                                 False)
+    for path, e in facts.unlisted_import_failures().items():
+        read = read_import_message(e.message, path)
+        if path not in failed:
+            failed[path] = (e.source, e.end_line or e.line,
+                            f"Cannot import {path}: {read.reason if read is not None and read.reason else ''}", False)
     return failed
 
 
