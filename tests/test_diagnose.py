@@ -589,6 +589,22 @@ def test_a_failed_node_whose_import_times_row_is_cut_is_named_and_a_skipped_pack
 
 
 
+def test_pkgutil_impimporter_is_an_old_setuptools_and_a_skipped_folder_may_be_no_node_pack() -> None:
+    """desktop-import-failed-cut.log (field2 11): ComfyUI_MaskGCT failed on `module 'pkgutil' has no attribute
+    'ImpImporter'`, the words of an old setuptools' pkg_resources (`register_finder(pkgutil.ImpImporter, ...)`,
+    guarded since setuptools 66.1.0) under Python 3.12, which removed the class: the finding gave it no advice. And
+    DesktopSettingsExtension's `Skip` may be a web-only extension or a folder that is no node pack."""
+    finding = by_id(analyze(FIXTURES / "desktop-import-failed-cut.log"))["import-failed"]
+    (setuptools,) = [a for a in finding.advice if "ImpImporter" in a]
+    assert setuptools.startswith("`ComfyUI_MaskGCT` failed on `module 'pkgutil' has no attribute 'ImpImporter'`: an "
+                                 "old setuptools' `pkg_resources` (before 66.1) imported under Python 3.12 or later")
+    assert '`python -m pip install "setuptools>=66.1,<82"`' in setuptools
+    (skipped,) = [a for a in finding.advice if "NODE_CLASS_MAPPINGS" in a]
+    assert "A web-only extension needs none and can stay" in skipped
+    assert "a folder that is no node pack at all (a library or a download put in `custom_nodes`) can be removed" \
+        in skipped
+    assert not any("Install the missing Python packages" in a for a in finding.advice)
+
 def test_the_reports_count_the_failed_nodes_the_finding_names(each_segmenter: str) -> None:
     """desktop-import-failed-cut.log (field2 11): import-failed names 2 nodes, but the run's header counted only the
     import times' IMPORT FAILED rows ("4 imported, 1 failed"). The terminal, markdown and HTML now count both and
