@@ -36,7 +36,7 @@ from .model import (
 from .parse.traceback import COMFYUI_ENTRY_FILES, outermost_file
 from .segment.segmenter import MAX_IMPORT_PATH_CHARS, import_message_paths, read_import_message
 from .spool import walk
-from .text import basename, listing, short_names
+from .text import basename, fmt_s, listing, short_names
 
 #: ComfyUI's reason for a module it skipped: it has no ``NODE_CLASS_MAPPINGS`` (messages.toml ``import_skipped``).
 NO_MAPPINGS = "lack of NODE_CLASS_MAPPINGS"
@@ -558,6 +558,32 @@ def status_notes(prompts: Iterable[Prompt]) -> list[str]:
         if prompt.status in STATUS_MEANING:
             by_status.setdefault(prompt.status, []).append(prompt.index + 1)
     return [f"{status} ({_numbers(numbers)}): {STATUS_MEANING[status]}" for status, numbers in by_status.items()]
+
+
+#: Before a total that is only the part of its prompt in the log.
+AT_LEAST = "≥"
+
+
+def total_is_lower_bound(prompt: Prompt) -> bool:
+    """The prompt began before the log's first line and had not finished where the log ends: its total is timed from
+    the log's first line to its end, the part of it the log holds, and it ran longer (field log 01's 25:21)."""
+    return prompt.status == "unfinished" and not prompt.received and prompt.total_s is not None
+
+
+def total_text(prompt: Prompt, compact: bool = False) -> str:
+    """A prompt's total as the prompt tables show it: ``≥25:21`` where it is only the part in the log."""
+    return (AT_LEAST if total_is_lower_bound(prompt) else "") + fmt_s(prompt.total_s, prompt.estimated, compact)
+
+
+def lower_bound_notes(prompts: Iterable[Prompt]) -> list[str]:
+    """The note under a prompt table that says which totals are at least (``≥``) and why."""
+    numbers = [p.index + 1 for p in prompts if total_is_lower_bound(p)]
+    if not numbers:
+        return []
+    one = len(numbers) == 1
+    said = ("it, so its total is the part in the log: it" if one
+            else "each, so their totals are the parts in the log: each")
+    return [f"{AT_LEAST} at least ({_numbers(numbers)}): the log starts and ends inside {said} ran longer"]
 
 
 def _numbers(numbers: list[int]) -> str:

@@ -31,7 +31,16 @@ from operator import itemgetter
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from ..events import EventKind, Phase
-from ..index import ReportIndex, evidence_in_line_order, index_of, not_timed_notes, own_spans, status_notes
+from ..index import (
+    ReportIndex,
+    evidence_in_line_order,
+    index_of,
+    lower_bound_notes,
+    not_timed_notes,
+    own_spans,
+    status_notes,
+    total_text,
+)
 from ..model import PHASES, Finding, ProgressBar, Prompt, Report, Run, span_kind
 from ..text import basename, clip, clock, fmt_s, is_time_only, plural, prompts_time_text, span_text, when
 from ..version import __version__
@@ -1098,7 +1107,7 @@ def _prompt_table(report: Report, page: Page) -> str:
     notes = []
     if any(p.estimated for p in shown):
         notes.append("~ no usable timestamps: phases estimated from the durations the log prints.")
-    notes += not_timed_notes(shown) + status_notes(shown)
+    notes += not_timed_notes(shown) + status_notes(shown) + lower_bound_notes(shown)
     if len(report.prompts) > MAX_PROMPT_ROWS:
         hidden = len(report.prompts) - MAX_PROMPT_ROWS
         notes.append(f"{hidden} more prompts not shown (comfylog analyze --format json lists them all).")
@@ -1109,7 +1118,7 @@ def _prompt_table(report: Report, page: Page) -> str:
 
 def _total_text(p: Prompt) -> str:
     """A prompt's total: measured, and the printed one beside it where the two read differently."""
-    measured = fmt_s(p.total_s, p.estimated)
+    measured = total_text(p)
     if p.executed_s is None or p.estimated or p.total_s is None or fmt_s(p.executed_s) == fmt_s(p.total_s):
         return measured
     return f"{measured} (printed {fmt_s(p.executed_s)})"

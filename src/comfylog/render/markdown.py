@@ -22,7 +22,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ..events import Phase
-from ..index import MainBar, evidence_in_line_order, index_of, not_timed_notes, status_notes
+from ..index import (
+    MainBar,
+    evidence_in_line_order,
+    index_of,
+    lower_bound_notes,
+    not_timed_notes,
+    status_notes,
+    total_text,
+)
 from ..model import PHASES, Finding, Prompt, Report, Run
 from ..text import basename, clip, clock, fmt_s, gb, listing, plural, when
 from ..version import __version__
@@ -283,7 +291,7 @@ def _prompts(report: Report, limit: int) -> list[str]:
         notes.append("~ estimated from the durations the log prints (no usable timestamps)")
     if notes:
         blocks.append("_" + "; ".join(notes) + "._")
-    blocks += not_timed_notes(prompts[:limit]) + status_notes(prompts[:limit])
+    blocks += not_timed_notes(prompts[:limit]) + status_notes(prompts[:limit]) + lower_bound_notes(prompts[:limit])
     return blocks
 
 
@@ -297,7 +305,7 @@ def _prompt_row(p: Prompt, main: MainBar | None, several_runs: bool, phases: Seq
     steps = main.steps_text if main else "—"
     rate = (main.bar.rate_text or "—") if main else "—"
     return [str(p.index + 1), *([str(p.run + 1)] if several_runs else []),
-            clock(p.got_at) if p.received else "(before log)", p.status, fmt_s(p.total_s, p.estimated),
+            clock(p.got_at) if p.received else "(before log)", p.status, total_text(p),
             *(phase(ph.value) for ph in phases), steps, rate]
 
 

@@ -16,7 +16,15 @@ from rich.table import Table
 from rich.text import Span, Text
 
 from ..events import Phase
-from ..index import evidence_in_line_order, index_of, not_timed_notes, own_spans, status_notes
+from ..index import (
+    evidence_in_line_order,
+    index_of,
+    lower_bound_notes,
+    not_timed_notes,
+    own_spans,
+    status_notes,
+    total_text,
+)
 from ..model import PHASES, Prompt, Report, Run, span_kind
 from ..text import basename, clip, clock, fmt_s, plural, prompts_time_text, span_text, when
 from .fit import Column, fit_columns, fitted_table
@@ -253,7 +261,7 @@ def _prompts(report: Report, limit: int, width: int) -> Table:
         notes.append(f"{len(report.prompts) - len(shown)} more prompts not shown (--limit, or --format json for all)")
     elif any(p.estimated for p in shown):
         notes.append("~ no usable timestamps: phases estimated from the durations the log prints")
-    notes += not_timed_notes(shown) + status_notes(shown)
+    notes += not_timed_notes(shown) + status_notes(shown) + lower_bound_notes(shown)
     return fitted_table(fit, "Prompts", notes)
 
 
@@ -265,7 +273,7 @@ def _prompt_columns(report: Report, shown: list[Prompt], compact: bool) -> list[
         columns.append(Column("run", [str(p.run + 1) for p in shown], "right"))
     columns.append(Column("received", [clock(p.got_at) if p.received else "(before log)" for p in shown]))
     columns.append(Column("status", [Text(p.status, style=STATUS_STYLE.get(p.status, "")) for p in shown]))
-    columns.append(Column("total", [fmt_s(p.total_s, p.estimated, compact) for p in shown], "right"))
+    columns.append(Column("total", [total_text(p, compact) for p in shown], "right"))
     for ph in PHASES:
         if ph is Phase.WAIT and not report.wait_applies:
             continue  # no RunPod worker: nothing waits
