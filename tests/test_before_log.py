@@ -7,12 +7,14 @@ rather than to no prompt, and say what the log cannot time (what the prompt did 
 from __future__ import annotations
 
 import io
+import json
 
 from rich.console import Console
 
 from comfylog.api import analyze, analyze_text
 from comfylog.model import Prompt, Report
 from comfylog.render.html import render_html
+from comfylog.render.json import render_json
 from comfylog.render.markdown import render_markdown
 from comfylog.render.terminal import render_terminal
 
@@ -237,6 +239,9 @@ def test_an_unfinished_prompt_the_log_starts_inside_shows_its_total_as_at_least(
     assert "| unfinished | ≥25:21 |" in markdown and note in markdown
     html = render_html(report)
     assert ">≥25:21<" in html and note in html
+    # the JSON says it with `received` (README: an unfinished prompt not received has a lower-bound total)
+    row = json.loads(render_json(report))["prompts"][0]
+    assert (row["received"], row["status"], row["total_s"]) == (False, "unfinished", 1521.281)
     # a prompt the log starts inside that finishes has its whole total (`Prompt executed in`): no ≥
     finished = analyze(FIXTURES / "wanwrapper-mid-prompt-hms.log")
     console = Console(file=io.StringIO(), width=200, color_system=None)
