@@ -616,7 +616,7 @@ def test_the_reports_count_the_failed_nodes_the_finding_names(each_segmenter: st
     render_terminal(report, console)
     assert f"4 imported, slowest 0.0s (websocket_image_save.py), {said}" in console.export_text()
     assert f"{said}" in render_markdown(report)
-    assert html_escape(said, quote=False) in render_html(report)
+    assert html_escape(said.replace("`", ""), quote=False) in render_html(report)  # no code spans in its facts
 
 #: ComfyUI's ``Cannot import PATH module for custom nodes: REASON`` (nodes.py, load_custom_node).
 CANNOT_IMPORT_RE = re.compile(r"Cannot import (?P<path>.+?) module for custom nodes: (?P<reason>.*)$")

@@ -435,7 +435,7 @@ def _machine(report: Report, page: Page) -> str:
         if run.install_s:
             facts.append(("installing", f"{fmt_s(run.install_s)} ComfyUI-Manager installing custom nodes or "
                                          "models (with no prompt running)"))
-        failed = index.failed_imports_text(run)  # with the nodes only a `Cannot import` line names
+        failed = (index.failed_imports_text(run) or "").replace("`", "")  # with the nodes only a line names
         if run.import_times:
             slowest = max(run.import_times, key=lambda t: t[0])
             nodes = (f"{len(run.import_times) - run.failed_imports} imported, slowest {slowest[0]:.1f}s "
