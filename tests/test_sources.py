@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from comfylog.api import analyze
 from comfylog.diagnose.builds import version_tuple
@@ -18,6 +19,7 @@ from comfylog.read.markdown import MARKDOWN_PEEK_LINES, may_be_markdown, peek_ma
 from comfylog.read.source import UnusableInput
 from comfylog.read.streams import looks_binary
 from comfylog.render.markdown import render_markdown
+from comfylog.render.terminal import render_terminal
 
 from .cli import run_cli
 from .conftest import CORPUS, FIXTURES, corpus_or_skip
@@ -243,6 +245,14 @@ def test_managers_2023_revision_line_gives_the_comfyui_version(scanner: str, mon
     assert "`ComfyUI revision 1796 [97015b6b]`" in render_markdown(report)
     assert version_tuple(run.comfyui_version) is None  # no rule reads a revision count as version 1796
 
+
+def test_a_revision_whose_commit_starts_with_a_letter_is_shown_whole() -> None:
+    """Corpus 003's `### ComfyUI Revision: 2425 [c24f8973]`: the terminal draws its machine rows as rich markup,
+    which took `[c24f8973]` for a style tag and dropped it ("ComfyUI revision 2425")."""
+    report = analyze(corpus_or_skip() / "logs" / "003-kenneth-flux-partial-loads.log")
+    console = Console(file=io.StringIO(), width=160, color_system=None)
+    render_terminal(report, console)
+    assert "ComfyUI revision 2425 [c24f8973]" in console.file.getvalue()  # type: ignore[attr-defined]
 
 def test_comfyuis_own_version_line_wins_over_managers_revision() -> None:
     """Corpus 028 holds ComfyUI's `ComfyUI version: 0.3.26` (line 72) and Manager's later `### ComfyUI Revision: 3238

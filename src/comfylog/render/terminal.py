@@ -177,11 +177,11 @@ def _machine_rows(run: Run, report: Report) -> tuple[str, list[tuple[str, str]]]
     if run.total_vram_mb is not None and run.total_ram_mb is not None:
         vram += f"   RAM {run.total_ram_mb} MB"
     states = ", ".join(run.vram_states) if run.vram_states else "—"
-    rows.append(("GPU", run.gpu or "—"))
+    rows.append(("GPU", escape(run.gpu or "—")))
     rows.append(("VRAM", vram))
     rows.append(("vram state", states))
     versions = run.versions()
-    rows.append(("versions", "  ".join(versions) or "—"))
+    rows.append(("versions", escape("  ".join(versions)) or "—"))  # rich would read `[c5565b14]` as a tag
     span = f"{when(run.started_at)} → {when(run.ended_at)}"
     if run.span_s is not None:
         span += f"  ({fmt_s(run.span_s)})"
