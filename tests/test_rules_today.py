@@ -558,8 +558,8 @@ def test_unfinished_defers_to_the_gpu_fault_under_its_prompt() -> None:
     ended = found(report, "unfinished")
     assert "running when the GPU faulted (`HIP warning: unspecified launch failure`, line 16; the gpu-fault " \
         "finding)" in ended.why
-    assert ended.advice == ["The gpu-fault finding tells this end: the GPU faulted under it (line 16) and it will "
-                            "not finish; restart ComfyUI before queueing again"]
+    assert ended.advice == ["The gpu-fault finding tells this end: the GPU faulted under it (line 16), so it fails "
+                            "or hangs from there; restart ComfyUI before queueing again"]
     assert 16 in [ev.line for ev in ended.evidence]
 
 

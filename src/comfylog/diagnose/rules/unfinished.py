@@ -26,8 +26,8 @@ ADVICE_STALLED_DYNAMIC = Advice("Loads that hang with dynamic VRAM on (this log 
 ADVICE_DIED_SILENTLY = Advice("If the process is gone, it died without a message: check `dmesg` for the OOM killer, "
                               "the container's memory limit and whether the container restarted")
 # A GPU fault under the prompt (gpu-fault) says how it ended: no guess at a hang or a silent death beside it.
-ADVICE_FAULTED = Advice("The gpu-fault finding tells this end: the GPU faulted under {it} ({where}) and {it} will "
-                        "not finish; restart ComfyUI before queueing again",
+ADVICE_FAULTED = Advice("The gpu-fault finding tells this end: the GPU faulted under {it} ({where}), so {it} fails "
+                        "or hangs from there; restart ComfyUI before queueing again",
                         {"it": "the prompt", "where": "line N"})
 ADVICE_RESTARTED = Advice("The process restarted under these prompts: find the cause at the end of the run (OOM "
                           "killer, memory limit, a crashing custom node)")
@@ -125,7 +125,7 @@ def _unfinished(facts: Facts) -> list[Finding]:
         where = facts.lines_ref(fault.source, fault.line)
         why += (f" {'It was' if one and len(prompts) == 1 else plural(len(faulted), 'of them was', 'of them were')} "
                 f"running when the GPU faulted (`{said}`, {where}; the gpu-fault finding): after that fault the "
-                f"GPU's calls fail or hang, so {'it does' if one else 'they do'} not finish.")
+                f"GPU's calls fail or hang, so {'it' if one else 'they'} cannot end well.")
         fault_advice = ADVICE_FAULTED(it="it" if one else "them", where=where)
         evidence.append(facts.cite_event(fault))
     # the fault tells the end: no hang, silent death or restart to guess beside it
