@@ -7,12 +7,14 @@ rather than to no prompt, and say what the log cannot time (what the prompt did 
 from __future__ import annotations
 
 import io
+import json
 
 from rich.console import Console
 
 from comfylog.api import analyze, analyze_text
 from comfylog.model import Prompt, Report
 from comfylog.render.html import render_html
+from comfylog.render.json import render_json
 from comfylog.render.markdown import render_markdown
 from comfylog.render.terminal import render_terminal
 
@@ -217,3 +219,31 @@ def test_a_log_that_starts_at_starting_server_does_not_know_its_start_up(each_se
     text = (FIXTURES / "zluda-log-starts-at-starting-server.log").read_text(encoding="utf-8")
     (run,) = analyze_text(header + text).runs
     assert run.startup_s == 13.282
+
+
+def test_an_unfinished_prompt_the_log_starts_inside_shows_its_total_as_at_least(each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI#12762 (tests/fixtures/rocm-hip-launch-failure-warning.log, field log 01): the excerpt starts
+    at the prompt's `Requested to load WanTEModel` (line 2) and ends at PyTorch's HIP warning (line 16) inside it. Its
+    25:21 is timed from the log's first line to its last: the part in the log, not the prompt's duration. The
+    terminal, markdown and HTML reports say `≥25:21` and why; a prompt that finished keeps its plain total."""
+    report = analyze(FIXTURES / "rocm-hip-launch-failure-warning.log")
+    first = _before_log(report)
+    assert first.status == "unfinished" and first.total_s == 1521.281
+    note = ("≥ at least (prompt 1): the log starts and ends inside it, so its total is the part in the log: it ran "
+            "longer")
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    render_terminal(report, console)
+    shown = " ".join(console.file.getvalue().split())  # type: ignore[attr-defined]  # the note wraps
+    assert "unfinished ≥25:21" in shown and note in shown
+    markdown = render_markdown(report)
+    assert "| unfinished | ≥25:21 |" in markdown and note in markdown
+    html = render_html(report)
+    assert ">≥25:21<" in html and note in html
+    # the JSON says it with `received` (README: an unfinished prompt not received has a lower-bound total)
+    row = json.loads(render_json(report))["prompts"][0]
+    assert (row["received"], row["status"], row["total_s"]) == (False, "unfinished", 1521.281)
+    # a prompt the log starts inside that finishes has its whole total (`Prompt executed in`): no ≥
+    finished = analyze(FIXTURES / "wanwrapper-mid-prompt-hms.log")
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    render_terminal(finished, console)
+    assert "≥" not in console.file.getvalue()  # type: ignore[attr-defined]

@@ -348,9 +348,15 @@ class Run:
         (comfy/model_management.py, get_total_memory: `mem_total = 1024 * 1024 * 1024 #TODO` with directml)."""
         return self.total_vram_mb is not None and is_directml(self.device or self.gpu)
 
+    def comfyui_text(self) -> str | None:
+        """ComfyUI's version as a person reads it: ``0.3.62``, or ``revision 1796 [97015b6b]`` where only
+        ComfyUI-Manager's `### ComfyUI Revision:` line names it (a count of commits and the commit, no version)."""
+        version = self.comfyui_version
+        return f"revision {version}" if version and version.endswith("]") else version
+
     def versions(self) -> list[str]:
         """ComfyUI, PyTorch and CUDA image versions as the reports label them (those the log gave)."""
-        named = (("ComfyUI", self.comfyui_version), ("PyTorch", self.pytorch_version),
+        named = (("ComfyUI", self.comfyui_text()), ("PyTorch", self.pytorch_version),
                  ("CUDA image", self.cuda_version))
         return [f"{label} {version}" for label, version in named if version]
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from ...events import EventKind
 from ...model import Finding
 from ...text import plural
+from ..deaths import worker_death
 from ..engine import Advice, finding, rule
 from ..evidence import clip
 from ..facts import Facts
 
-#: The ``error`` of the `prompt_worker_died` message row (Python's ``Exception in thread Thread-N (prompt_worker):``).
-PROMPT_WORKER = "prompt_worker"
 #: How far below that line its traceback may start (Python prints it on the next line).
 TRACEBACK_AFTER_LINES = 2
 
@@ -31,10 +30,10 @@ ADVICE_CAPTURE = Advice("The log ends inside the thread's traceback ({where}): c
     advice=(ADVICE_RESTART, ADVICE_READ, ADVICE_CAPTURE),
 )
 def _prompt_worker_died(facts: Facts) -> list[Finding]:
-    died = [ev for ev in facts.events[EventKind.ERROR_LINE] if ev.fields.get("error") == PROMPT_WORKER]
-    if not died:
+    died = worker_death(facts)
+    if died is None:
         return []
-    ev = died[0]
+    ev, stuck = died
     where = facts.lines_ref(ev.source, ev.line)
     traceback = next(iter(facts.between(EventKind.TRACEBACK, ev.source, ev.line + 1,
                                         ev.line + TRACEBACK_AFTER_LINES)), None)
@@ -54,8 +53,6 @@ def _prompt_worker_died(facts: Facts) -> list[Finding]:
         advice.append(ADVICE_CAPTURE(where=where))
     else:
         advice.append(ADVICE_READ(where=where))
-    stuck = [p for p in (facts.prompts_of_run(run.index) if run is not None else [])
-             if p.source == ev.source and p.status == "unfinished"]
     waiting = f" It left {plural(len(stuck), 'prompt')} unfinished." if stuck else ""
     return [finding(
         "prompt-worker-died", "ComfyUI's prompt worker died: no prompt runs after it", "high",
