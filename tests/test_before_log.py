@@ -27,9 +27,11 @@ def _before_log(report: Report) -> Prompt:
 def test_a_prompt_the_log_starts_inside_keeps_its_sampling_and_decoding(each_segmenter: str) -> None:
     """Comfy-Org/ComfyUI#14475 (tests/fixtures/wanwrapper-mid-prompt-hms.log, no stamps): WanVideoWrapper's
     4-step bar of 16:13 (line 9) and `WanVAE decoding frames` (line 13), then `Prompt executed in 00:37:59`
-    (line 14). The prompt used to be 37:59 of `other`; the next prompt's T5 bars after line 14 are not its."""
+    (line 14). The prompt used to be 37:59 of `other`; the next prompt's T5 bars after line 14 are not its:
+    they are the next queued prompt's (no `got prompt` in the log: it was queued before it too), unfinished."""
     report = analyze(FIXTURES / "wanwrapper-mid-prompt-hms.log")
-    first = _before_log(report)
+    first, after = report.prompts
+    assert not first.received and not after.received and after.status == "unfinished"
     assert first.executed_s == 2279.0 and first.status == "ok" and first.estimated
     bars = [b for b in report.progress_bars if b.prompt == first.index]
     assert [b.line for b in bars] == [9, 13]
@@ -39,7 +41,8 @@ def test_a_prompt_the_log_starts_inside_keeps_its_sampling_and_decoding(each_seg
     assert first.phases.load is None and first.phases.other is None
     assert first.not_timed == {"load": "before_log", "other": "before_log"}
     assert first.video is not None and first.video["frames"] == 85
-    assert all(b.prompt is None for b in report.progress_bars if b.line > 14)
+    assert all(b.prompt != first.index for b in report.progress_bars if b.line > 14)
+    assert [b.prompt for b in report.progress_bars if b.label == "T5Encoder"] == [after.index]
 
 
 def test_a_timed_prompt_the_log_starts_inside_paints_only_what_the_log_shows(each_segmenter: str) -> None:
@@ -217,3 +220,38 @@ def test_a_log_that_starts_at_starting_server_does_not_know_its_start_up(each_se
     text = (FIXTURES / "zluda-log-starts-at-starting-server.log").read_text(encoding="utf-8")
     (run,) = analyze_text(header + text).runs
     assert run.startup_s == 13.282
+
+
+def test_processing_interrupted_before_the_first_prompt_line_ends_the_prompt_the_log_starts_inside(
+        each_segmenter: str) -> None:
+    """ethanfel/ComfyUI-MiniMaxH3-Context-Loop#15 (tests/fixtures/interrupted-before-log-then-got-prompt.log):
+    the log's first lines are `Processing interrupted` and `Prompt executed in 1.83 seconds`. execution.py
+    logs the first only for a node of the prompt it runs, so that prompt (queued before the log) was
+    interrupted; it used to be shown `ok`, with `infer 0.0s` although nothing of it is in the log."""
+    report = analyze(FIXTURES / "interrupted-before-log-then-got-prompt.log")
+    first = _before_log(report)
+    assert (first.status, first.executed_s) == ("interrupted", 1.83)
+    assert [(e.kind, e.prompt) for e in report.errors] == [("interrupted", first.index)]
+    assert first.phases is not None and first.phases.inference is None
+    assert first.not_timed is not None and first.not_timed["inference"] == "before_log"
+    assert report.prompts[1].received and report.prompts[1].status == "unfinished"
+
+
+def test_every_prompt_of_a_log_with_no_start_up_and_no_got_prompt_was_queued_before_it(each_segmenter: str) -> None:
+    """j955229/ComfyUI-MiniMax-H3-Motion-Director#33 (tests/fixtures/two-prompts-queued-before-log-interrupted.log,
+    error-report stamps): `Prompt executed in 307.88 seconds` is line 1; the next prompt, queued before the log
+    too, begins 0.45 s later, stages MiniMaxH3, samples 6 of 8 steps (a bar with no stamp of its own) and is
+    interrupted (`Processing interrupted`, `Prompt executed in 217.73 seconds`). Its bar, load and
+    interruption used to go to no prompt, and it was shown `ok` with `infer 0.0s`."""
+    report = analyze(FIXTURES / "two-prompts-queued-before-log-interrupted.log")
+    first, second = report.prompts
+    assert not first.received and not second.received
+    assert first.status == "ok" and first.phases is not None and first.phases.inference is None
+    assert second.status == "interrupted" and second.executed_s == 217.73
+    (bar,) = report.progress_bars
+    assert (bar.prompt, bar.done, bar.total) == (second.index, 6, 8)
+    assert [ld.prompt for ld in report.loads] == [second.index]
+    assert [(e.kind, e.prompt) for e in report.errors] == [("interrupted", second.index)]
+    # it began inside the log (0.45 s after its first line): all of it is there, nothing left untimed
+    assert second.phases is not None and second.not_timed is None
+    assert second.phases.inference is not None and 200 < second.phases.inference < bar.elapsed_s

@@ -86,6 +86,7 @@ fn prompt_work(kind: Kind) -> bool {
             | DynamicLoad
             | GgufQtypes
             | VideoSampling
+            | Interrupted
     )
 }
 
@@ -377,6 +378,9 @@ pub struct Segmenter {
     /// segmenter.py's `_before_log`: the input's first run's activities while it has shown no
     /// start-up marker and no prompt line (the prompt the log starts inside opens with them).
     before_log: Option<VecDeque<Activity>>,
+    /// segmenter.py's `_all_queued_before`: no start-up and no `got prompt` yet, so every prompt the
+    /// log shows was queued before its first line (after one ends, `before_log` collects again).
+    all_queued_before: bool,
 }
 
 fn round2_key(x: f64) -> u64 {
@@ -453,6 +457,7 @@ impl Segmenter {
             install: None,
             install_bars: Vec::new(),
             before_log: Some(VecDeque::new()),
+            all_queued_before: true,
         }
     }
 
@@ -631,6 +636,7 @@ impl Segmenter {
             ImportTime => self.on_import_time(ev),
             ServerReady => {
                 self.before_log = None; // start-up ends here
+                self.all_queued_before = false;
                 let run = self.run_mut();
                 if run.ready_line.is_none() {
                     run.ready_line = Some(ev.line);
@@ -868,6 +874,7 @@ impl Segmenter {
         self.run_stage = self.run_stage.max(stage);
         self.events_since_marker = 0;
         self.before_log = None; // the log shows a start-up: work from here on is no earlier prompt's
+        self.all_queued_before = false;
         for act in moved {
             self.activity(act);
         }
@@ -990,6 +997,7 @@ impl Segmenter {
         self.prestartup = false;
         self.run_busy = false;
         self.before_log = None;
+        self.all_queued_before = false;
         self.close_install();
         self.release();
         Ok(())
@@ -1155,6 +1163,7 @@ impl Segmenter {
     fn on_prompt_received(&mut self, ev: &Ev) -> R {
         self.run_busy = true;
         self.before_log = None;
+        self.all_queued_before = false;
         self.summary.got_prompt += 1;
         let run = self.run.expect("a run");
         let mut prompt = Prompt::new(self.prompt_index, run, ev.ts, ev.line, self.cfg.source);
@@ -1473,6 +1482,9 @@ impl Segmenter {
         self.close_prompt(ev.ts, Some(status), Some(ev.line))?;
         self.prev_end = ev.ts;
         self.start_next(ev.ts);
+        if self.open.is_none() && self.all_queued_before {
+            self.before_log = Some(VecDeque::new());
+        }
         Ok(())
     }
 
@@ -1990,7 +2002,11 @@ impl Segmenter {
             .iter()
             .map(|(pos, bar_ev)| (self.bars.at_ref(*pos).clone(), bar_ev.clone()))
             .collect();
+        let run_start = self.run.and_then(|r| self.runs.at_ref(r).started_at);
         let prompt = self.prompts.at(open.prompt);
+        // queued before the log but begun in it (segmenter.py's `began_in_log`): the log has it all
+        let began_in_log = matches!((run_start, prompt.started_at), (Some(rs), Some(b)) if b >= rs);
+        let before_log = !prompt.received && !began_in_log;
         if let Some(status) = status {
             prompt.status = status;
         }
@@ -2018,20 +2034,17 @@ impl Segmenter {
                     open.loaded,
                     library,
                     open.hidden_bar,
-                    !prompt.received,
+                    before_log,
                 )?;
             }
-            _ => {
-                let before_log = !prompt.received;
-                paint_estimated(
-                    prompt,
-                    &bars,
-                    open.loaded,
-                    library,
-                    open.hidden_bar,
-                    before_log,
-                )
-            }
+            _ => paint_estimated(
+                prompt,
+                &bars,
+                open.loaded,
+                library,
+                open.hidden_bar,
+                before_log,
+            ),
         }
         if !library && bars.iter().any(|(bar, _)| phases::library_loader(bar)) {
             self.run_library_loads = true;

@@ -53,7 +53,7 @@ fn untimed_reasons(
         why.push(("load", "unlogged_loads"));
     }
     let sampled = bars.iter().any(|(b, _)| b.is_sampling());
-    if loaded && !sampled {
+    if (loaded || before_log) && !sampled {
         let reason = if before_log {
             "before_log"
         } else {

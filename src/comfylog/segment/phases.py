@@ -169,13 +169,15 @@ def untimed_reasons(
     with no sampling bar may have sampled too: ComfyUI-Manager's log file keeps a bar only once it reaches 100%
     (014: `Processing interrupted` after a blank line, 23.6 s with no line of what ran). A ``hidden_bar`` (tqdm's
     `` ... (more hidden) ...``) with no sampling bar seen ran unseen: its sampling is unknown too (039 line 734).
-    One that began ``before_log`` and drew no sampling bar in it may have sampled before its first line.
+    One that began ``before_log`` and drew no sampling bar in it may have sampled before its first line,
+    whether or not the log shows it loading (a paste whose first line is its ``Prompt executed in 307.88
+    seconds``: j955229/ComfyUI-MiniMax-H3-Motion-Director#33 showed `infer 0.0s`).
     """
     why: dict[str, str] = {}
     if not loaded and library_loads and not any(bar.is_loading for bar, _ in bars):
         why["load"] = "unlogged_loads"
     sampling = [bar for bar, _ in bars if bar.is_sampling]
-    if loaded and not sampling:
+    if (loaded or before_log) and not sampling:
         why["inference"] = "before_log" if before_log else "no_sampling_bar"
     elif not clock and any(bar.done == 0 < bar.total for bar in sampling):
         why["inference"] = "bar_not_advanced"

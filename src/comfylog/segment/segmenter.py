@@ -130,10 +130,14 @@ LOAD_KINDS = frozenset(p.kind for p in PATTERNS if p.phase is Phase.LOAD)
 #: Lines only a running prompt prints (model management loading for it, a sampler announcing itself):
 #: seen before any start-up marker or prompt line, they show that the log starts inside a prompt
 #: (Segmenter._before_log). Not load_detail: some of its lines (``Unloading models``) are no sure sign.
+#: ``Processing interrupted``: execution.py logs it when a node of the prompt it runs stops on an
+#: interrupt (``except comfy.model_management.InterruptProcessingException``, checked in ComfyUI's
+#: execution.py ``execute``), so the prompt it ends is the one the log starts inside (ethanfel's
+#: ComfyUI-MiniMaxH3-Context-Loop#15: that prompt was shown `ok`).
 PROMPT_WORK_KINDS = frozenset({
     EventKind.LOAD_REQUESTED, EventKind.LOAD_BATCH, EventKind.LOADED_COMPLETELY, EventKind.LOADED_PARTIALLY,
     EventKind.LOWVRAM_MODE, EventKind.LOWVRAM_MODULES, EventKind.DYNAMIC_LOAD, EventKind.GGUF_QTYPES,
-    EventKind.VIDEO_SAMPLING,
+    EventKind.VIDEO_SAMPLING, EventKind.INTERRUPTED,
 })
 #: The activities a run keeps while its log may have started inside a prompt (they become that prompt's).
 BEFORE_LOG_ACTIVITIES = 20_000
@@ -243,6 +247,11 @@ class Segmenter:
         #: ``got prompt`` is before the log opens with them (_open_before_log), and its ``Prompt executed`` or the
         #: run's end closes it. None otherwise.
         self._before_log: deque[Activity] | None = deque(maxlen=BEFORE_LOG_ACTIVITIES)
+        #: True while the run has shown no start-up and no ``got prompt``: every prompt the log shows was queued
+        #: before its first line, so after one's ``Prompt executed`` the work with no prompt open is the next
+        #: queued one's and _before_log collects it again (j955229/ComfyUI-MiniMax-H3-Motion-Director#33: the
+        #: second prompt's sampling bar and `Processing interrupted` went to no prompt, which showed `ok`).
+        self._all_queued_before = True
 
     # ---- feeding ------------------------------------------------------------------------------
     def feed_all(self, items: Iterable[Event | Activity]) -> None:
@@ -360,6 +369,7 @@ class Segmenter:
         self._run_stage = max(self._run_stage, stage)
         self._events_since_marker = 0
         self._before_log = None  # the log shows a start-up: work from here on is no earlier prompt's
+        self._all_queued_before = False
         for act in moved:
             self.activity(act)
         if run.started_at is None and ev.ts is not None:
@@ -434,6 +444,7 @@ class Segmenter:
         self._prestartup = False
         self._run_busy = False
         self._before_log = None
+        self._all_queued_before = False
         self._close_install()
         self._release()
 
@@ -503,6 +514,7 @@ class Segmenter:
 
     def _on_server_ready(self, ev: Event, run: Run) -> None:
         self._before_log = None  # start-up ends here: work after it with no prompt is outside any
+        self._all_queued_before = False
         if run.ready_line is None:
             run.ready_line = ev.line
         if run.ready_at is None:
@@ -562,6 +574,7 @@ class Segmenter:
     def _on_prompt_received(self, ev: Event, run: Run) -> None:
         self._run_busy = True
         self._before_log = None
+        self._all_queued_before = False
         self.summary.got_prompt += 1
         prompt = Prompt(index=self._prompt_index, run=run.index, got_at=ev.ts, line=ev.line, source=self.source)
         prompt.last_line = ev.line
@@ -771,6 +784,8 @@ class Segmenter:
         self._close_prompt(self._open, end=ev.ts, status=status, end_line=ev.line)
         self._prev_end = ev.ts
         self._start_next(ev.ts)
+        if self._open is None and self._all_queued_before:
+            self._before_log = deque(maxlen=BEFORE_LOG_ACTIVITIES)
 
     def _clock_is_fine(self) -> bool:
         """Seconds-resolution timestamps up to now (minute stamps cannot place an execution)."""
@@ -1136,12 +1151,17 @@ class Segmenter:
         timed = start is not None and end is not None and all(a.resolution == FINE for a in open_.activities)
         unfinished = status is None
         library = self._run_library_loads
+        # queued before the log but begun in it (the second of _all_queued_before's prompts): the log has it all
+        run = self._run
+        began_in_log = (run is not None and run.started_at is not None and start is not None
+                        and start >= run.started_at)
+        before_log = not prompt.received and not began_in_log
         if timed and start is not None and end is not None:
             paint_timed(prompt, start, end, open_.activities, open_.bars, unfinished, open_.loaded, library,
-                        hidden_bar=open_.hidden_bar, before_log=not prompt.received)
+                        hidden_bar=open_.hidden_bar, before_log=before_log)
         else:
             paint_estimated(prompt, open_.bars, open_.loaded, library, hidden_bar=open_.hidden_bar,
-                            before_log=not prompt.received)
+                            before_log=before_log)
         if not library and any(library_loader(bar) for bar, _ in open_.bars):
             self._run_library_loads = True
         if prompt.estimated:
