@@ -126,6 +126,7 @@ fn notable(kind: Kind) -> bool {
             | NetworkVolume
             | GpuUnsupported
             | PackageInstalled
+            | NodeInstall
             | ExtraSearchPath
             | AllocConf
             | OomMemory

@@ -119,6 +119,9 @@ NOTABLE_KINDS = frozenset(
         EventKind.NETWORK_VOLUME,
         EventKind.GPU_UNSUPPORTED,
         EventKind.PACKAGE_INSTALLED,
+        # ComfyUI-Manager installing or updating: kept so that a log of nothing else is a ComfyUI log
+        # (index.comfyui_sources; Comfy-Org/ComfyUI-Manager#1548's "Update All" was refused)
+        EventKind.NODE_INSTALL,
         *RULE_FACTS,
     }
 )
