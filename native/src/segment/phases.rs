@@ -476,6 +476,15 @@ pub fn paint_estimated(
     if before_log && rest.is_none_or(|r| r >= UNTIMED_MIN_S) {
         set_default(&mut why, "load", "before_log");
     }
+    if total.is_none() && prompt.status == "unfinished" {
+        // the log ends inside it: a phase it drew no bar of may come after its last line (phases.py)
+        if sampling.is_empty() {
+            set_default(&mut why, "inference", "no_total");
+        }
+        if loading.is_empty() {
+            set_default(&mut why, "load", "no_total");
+        }
+    }
     let load = if has(&why, "load") {
         None
     } else {

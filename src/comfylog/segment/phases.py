@@ -266,7 +266,8 @@ def paint_estimated(
     work are part of the rest (other). A prompt that ``loaded`` (load lines, not only bars) loaded
     for an unknown time, so its load and the rest (other) are None, and so are the phases
     untimed_reasons names. A prompt that loaded nothing and drew no bar (outputs cached, a quick
-    node) did no sampling: 0. Without ``Prompt executed in`` the total is unknown too, and so is other.
+    node) did no sampling: 0. Without ``Prompt executed in`` the total is unknown too, and so is other; and a
+    prompt still running where the log ends may yet load or sample: a phase it drew no bar of is unknown.
     One that began ``before_log`` may have loaded before the log's first line: its load is unknown too
     (unless its printed total leaves no time for it).
     """
@@ -291,6 +292,13 @@ def paint_estimated(
         why.setdefault(name, reason)
     if before_log and (total is None or total - inference - load_bars - wait >= UNTIMED_MIN_S):
         why.setdefault("load", "before_log")
+    if total is None and prompt.status == "unfinished":
+        # the log ends inside it: a phase it showed nothing of may come after its last line, so it is not 0
+        # (a paste cut after `got prompt`: Comfy-Org/ComfyUI#14378 showed `load 0.0s  inference 0.0s`)
+        if not sampling:
+            why.setdefault("inference", "no_total")
+        if not loading:
+            why.setdefault("load", "no_total")
     load = None if "load" in why else load_bars
     sampled = None if "inference" in why else inference
     if total is None:
