@@ -209,7 +209,7 @@ def test_a_log_that_starts_at_starting_server_does_not_know_its_start_up(each_se
     (run,) = report.runs
     assert run.ready_line == 3 and run.ready_at is not None and run.startup_s is None
     assert run.idle_s == run.span_s == 0.567  # the 0.6 s the log shows after start-up, none of it a prompt's
-    said = "not known: the log starts at its end (`Starting server`)"
+    said = "not known: the log starts at its end (import times or `Starting server`)"
     console = Console(file=io.StringIO(), width=160, color_system=None)
     render_terminal(report, console)
     assert said in console.file.getvalue()  # type: ignore[attr-defined]
@@ -255,3 +255,13 @@ def test_every_prompt_of_a_log_with_no_start_up_and_no_got_prompt_was_queued_bef
     # it began inside the log (0.45 s after its first line): all of it is there, nothing left untimed
     assert second.phases is not None and second.not_timed is None
     assert second.phases.inference is not None and 200 < second.phases.inference < bar.elapsed_s
+
+
+def test_a_log_that_starts_among_the_import_times_does_not_know_its_start_up(each_segmenter: str) -> None:
+    """kijai/ComfyUI-HunyuanVideoWrapper#394 (tests/fixtures/error-report-starts-in-import-times.log): the error
+    report's excerpt starts at the last two rows of `Import times for custom nodes`, 9 ms before `Starting server`.
+    The start-up happened before the log: `start-up 0.0s` was said; its length is not known."""
+    report = analyze(FIXTURES / "error-report-starts-in-import-times.log")
+    (run,) = report.runs
+    assert [t[3] for t in run.import_times] == [1, 2] and run.ready_at is not None
+    assert run.startup_s is None and run.startup_not_in_log()

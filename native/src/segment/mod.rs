@@ -974,9 +974,17 @@ impl Segmenter {
             if run.resolution != FINE {
                 // minute stamps cannot time a start-up or idle gaps
             } else if let Some(ready) = run.ready_at {
-                // a run whose first line is its `Starting server` (or the ready line) holds only the
-                // start-up's end: its length is not known (None, never the 0.0 between them)
-                let before = server_line.or(run.ready_line).unwrap_or(0);
+                // a run whose first line is its `Starting server` (or the ready line), or one of its
+                // import times, holds only the start-up's end: its length is not known (None, never
+                // the 0.0 between them; segmenter.py's `_startup_end_line`)
+                let mut before = server_line.or(run.ready_line).unwrap_or(0);
+                if let Some(&(_, _, _, first_import)) = run.import_times.first() {
+                    before = if before == 0 {
+                        first_import
+                    } else {
+                        before.min(first_import)
+                    };
+                }
                 if started_line.unwrap_or(0) < before {
                     run.startup_s = Some(secs(ready - started)?);
                 }

@@ -432,10 +432,11 @@ class Segmenter:
             run.span_s = secs(run.ended_at - run.started_at)
             if run.resolution != FINE:
                 pass  # minute stamps cannot time a start-up or idle gaps
-            elif run.ready_at and (started_line or 0) < (server_line or run.ready_line or 0):
+            elif run.ready_at and (started_line or 0) < _startup_end_line(run, server_line):
                 run.startup_s = secs(run.ready_at - run.started_at)
-            # else the run's first stamped line is its `Starting server` (or the ready line): the log holds only
-            # the start-up's end, so its length is not known (None, never the 0.0 between those two lines)
+            # else the run's first stamped line is its `Starting server` (or the ready line), or one of its custom
+            # nodes' import times: the log holds only the start-up's end, so its length is not known (None, never
+            # the 0.0 between those lines)
             if run.resolution == FINE and not self._run_estimated:
                 busy = (run.startup_s or 0.0) + self._run_prompt_s + (run.outside_s or 0.0) + (run.install_s or 0.0)
                 run.idle_s = round(max(0.0, run.span_s - busy), 3)
@@ -1322,6 +1323,17 @@ INFORMATIONAL = frozenset({
 #: Kinds that may come between a download bar and the install line that shows the bar was the
 #: install's (further bars; install lines themselves handle the bars).
 INSTALL_KEEPS_BARS = frozenset({EventKind.PROGRESS_BAR, EventKind.NODE_INSTALL, EventKind.PACKAGE_INSTALLED})
+
+
+def _startup_end_line(run: Run, server_line: int | None) -> int:
+    """The first line of a start-up's end: its custom nodes' import times (a paste that starts among them,
+    Kijai/ComfyUI-HunyuanVideoWrapper#394, showed `start-up 0.0s`), else its ``Starting server`` or ready line.
+    A run whose first stamped line is not before it holds too little of its start-up to time it."""
+    end = server_line or run.ready_line or 0
+    if run.import_times:
+        first_import = run.import_times[0][3]
+        end = min(end, first_import) if end else first_import
+    return end
 
 
 def _meet(a: datetime, b: datetime, window: timedelta, slack: timedelta) -> bool:
