@@ -265,3 +265,16 @@ def test_a_log_that_starts_among_the_import_times_does_not_know_its_start_up(eac
     (run,) = report.runs
     assert [t[3] for t in run.import_times] == [1, 2] and run.ready_at is not None
     assert run.startup_s is None and run.startup_not_in_log()
+
+
+def test_the_prompt_worker_s_death_after_an_interrupt_is_no_failure_of_the_prompt(each_segmenter: str) -> None:
+    """yanlang0123/ComfyUI_Lam#12 (tests/fixtures/prompt-worker-died-after-interrupt.log): `Processing interrupted`,
+    then `Exception in thread Thread-37 (prompt_worker):` and a TypeError raised in main.py's `q.task_done` (a custom
+    node's queue class). The prompt the log starts inside was interrupted; the queue thread died after it. The
+    TypeError is not the prompt's failure in a node (it would say "1 prompt failed ... ComfyUI stops a prompt at the
+    node that raised it")."""
+    report = analyze(FIXTURES / "prompt-worker-died-after-interrupt.log")
+    (prompt,) = report.prompts
+    assert not prompt.received and prompt.status == "interrupted"
+    assert [(e.kind, e.prompt) for e in report.errors] == [("interrupted", prompt.index), ("exception", None)]
+    assert "prompt-worker-died" in [f.id for f in report.findings]

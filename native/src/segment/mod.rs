@@ -365,6 +365,9 @@ pub struct Segmenter {
     incident: Option<u64>,
     incident_traced: bool,
     ignore_traceback: bool,
+    /// segmenter.py's `_worker_traceback`: the traceback under `Exception in thread ... (prompt_worker):`
+    /// is the queue thread's death, no failure of the prompt.
+    worker_traceback: bool,
     unloaded_by_oom: bool,
     /// The prompt whose video wrapper just announced its sampler and drew no bar since.
     sampler_announced: Option<u64>,
@@ -450,6 +453,7 @@ impl Segmenter {
             incident: None,
             incident_traced: false,
             ignore_traceback: false,
+            worker_traceback: false,
             unloaded_by_oom: false,
             sampler_announced: None,
             batch: None,
@@ -565,6 +569,12 @@ impl Segmenter {
             && ev.text("error")?.as_deref() != Some("ignored")
         {
             self.ignore_traceback = false;
+        }
+        if self.worker_traceback
+            && kind != Kind::Traceback
+            && ev.text("error")?.as_deref() != Some("prompt_worker")
+        {
+            self.worker_traceback = false;
         }
         if self.load_work(kind) {
             if let Some(open) = &mut self.open {
@@ -1130,6 +1140,10 @@ impl Segmenter {
             self.ignore_traceback = true;
             return Ok(());
         }
+        if error == Some("prompt_worker") {
+            self.worker_traceback = true; // segmenter.py's `_on_error_line`
+            return Ok(());
+        }
         if let Some(default) = error.and_then(error_line_record) {
             let message = match ev.text("message")? {
                 Some(m) if !m.is_empty() => m.to_string(),
@@ -1327,6 +1341,7 @@ impl Segmenter {
             self.ignore_traceback = false;
             return Ok(());
         }
+        let worker = std::mem::take(&mut self.worker_traceback);
         let exc_type = ev.text("exception_type")?;
         let failure = !matches!(exc_type.as_deref(), None | Some("KeyboardInterrupt"));
         if failure && (self.incident.is_none() || self.incident_traced) {
@@ -1337,7 +1352,7 @@ impl Segmenter {
                 self.failed_before_log(ev.line, false);
             }
         }
-        let prompt = self.executing();
+        let prompt = if worker { None } else { self.executing() };
         let message = ev.text("message")?.unwrap_or_else(|| Arc::from(""));
         let text = match &exc_type {
             Some(t) if !t.is_empty() && !message.is_empty() => format!("{t}: {message}"),

@@ -228,6 +228,9 @@ class Segmenter:
         self._incident_traced = False
         #: ``Exception ignored in:`` was just logged: the next traceback is no failure.
         self._ignore_traceback = False
+        #: ``Exception in thread Thread-N (prompt_worker):`` just came: the traceback under it is the queue thread's
+        #: death (in main.py, between prompts or after one's execution), not a node's failure of the prompt.
+        self._worker_traceback = False
         #: ``Got an OOM, unloading all loaded models.``: the next prompt starts cold.
         self._unloaded_by_oom = False
         #: The prompt whose video wrapper just announced its sampler (``Sampling N frames ... with S
@@ -323,6 +326,8 @@ class Segmenter:
             self._incident_traced = False
         if self._ignore_traceback and ev.kind is not EventKind.TRACEBACK and ev.fields.get("error") != "ignored":
             self._ignore_traceback = False
+        if self._worker_traceback and ev.kind is not EventKind.TRACEBACK and ev.fields.get("error") != "prompt_worker":
+            self._worker_traceback = False
         if load_work and self._open is not None:
             self._open.loaded = True
         if self._install_bars and self._install is None and not keeps_install_bars:
@@ -557,6 +562,11 @@ class Segmenter:
         if error == "ignored":
             self._ignore_traceback = True  # Python ignored the exception whose traceback follows
             return
+        if error == "prompt_worker":
+            # yanlang0123/ComfyUI_Lam#12: `Processing interrupted`, then the worker died in `q.task_done` (a custom
+            # node's queue class): that TypeError is no failure of the interrupted prompt
+            self._worker_traceback = True
+            return
         if error in ERROR_LINE_RECORDS:
             message = ev.fields.get("message") or ERROR_LINE_RECORDS[error]
             kind = "oom" if is_oom(message) else error
@@ -687,12 +697,13 @@ class Segmenter:
         if self._ignore_traceback:
             self._ignore_traceback = False
             return
+        worker, self._worker_traceback = self._worker_traceback, False
         exc_type = ev.fields.get("exception_type")
         if (exc_type not in (None, "KeyboardInterrupt") and (self._incident is None or self._incident_traced)
                 and outermost_file(ev.fields).endswith(EXECUTOR_FILE)):
             # a failure that begins in ComfyUI's prompt executor (a traceback pasted alone): a prompt's
             self._failed_before_log(ev, adopt=False)
-        prompt = self._executing()
+        prompt = None if worker else self._executing()
         message = ev.fields.get("message", "")
         text = f"{exc_type}: {message}" if exc_type and message else (exc_type or "traceback")
         incident = self._incident
