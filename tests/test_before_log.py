@@ -43,6 +43,8 @@ def test_a_prompt_the_log_starts_inside_keeps_its_sampling_and_decoding(each_seg
     assert first.video is not None and first.video["frames"] == 85
     assert all(b.prompt != first.index for b in report.progress_bars if b.line > 14)
     assert [b.prompt for b in report.progress_bars if b.label == "T5Encoder"] == [after.index]
+    # it began after line 14, inside the log: nothing of it is said to be before the log's first line
+    assert after.not_timed is not None and "before_log" not in after.not_timed.values()
 
 
 def test_a_timed_prompt_the_log_starts_inside_paints_only_what_the_log_shows(each_segmenter: str) -> None:

@@ -310,6 +310,8 @@ struct Open {
     loaded: bool,
     /// tqdm hid a bar of it (` ... (more hidden) ...`): how long it sampled is unknown.
     hidden_bar: bool,
+    /// segmenter.py's `_Open.began_in_log`: queued before the log, begun in it.
+    began_in_log: bool,
 }
 
 pub struct Segmenter {
@@ -385,6 +387,8 @@ pub struct Segmenter {
     /// segmenter.py's `_all_queued_before`: no start-up and no `got prompt` yet, so every prompt the
     /// log shows was queued before its first line (after one ends, `before_log` collects again).
     all_queued_before: bool,
+    /// segmenter.py's `_queued_next`: `before_log` collects again after such a prompt ended.
+    queued_next: bool,
 }
 
 fn round2_key(x: f64) -> u64 {
@@ -463,6 +467,7 @@ impl Segmenter {
             install_bars: Vec::new(),
             before_log: Some(VecDeque::new()),
             all_queued_before: true,
+            queued_next: false,
         }
     }
 
@@ -648,6 +653,7 @@ impl Segmenter {
             ServerReady => {
                 self.before_log = None; // start-up ends here
                 self.all_queued_before = false;
+                self.queued_next = false;
                 let run = self.run_mut();
                 if run.ready_line.is_none() {
                     run.ready_line = Some(ev.line);
@@ -886,6 +892,7 @@ impl Segmenter {
         self.events_since_marker = 0;
         self.before_log = None; // the log shows a start-up: work from here on is no earlier prompt's
         self.all_queued_before = false;
+        self.queued_next = false;
         for act in moved {
             self.activity(act);
         }
@@ -1017,6 +1024,7 @@ impl Segmenter {
         self.run_busy = false;
         self.before_log = None;
         self.all_queued_before = false;
+        self.queued_next = false;
         self.close_install();
         self.release();
         Ok(())
@@ -1187,6 +1195,7 @@ impl Segmenter {
         self.run_busy = true;
         self.before_log = None;
         self.all_queued_before = false;
+        self.queued_next = false;
         self.summary.got_prompt += 1;
         let run = self.run.expect("a run");
         let mut prompt = Prompt::new(self.prompt_index, run, ev.ts, ev.line, self.cfg.source);
@@ -1208,6 +1217,7 @@ impl Segmenter {
             bars: Vec::new(),
             loaded: false,
             hidden_bar: false,
+            began_in_log: false,
         }
     }
 
@@ -1241,12 +1251,14 @@ impl Segmenter {
         let index = self.prompt_index;
         self.prompt_index += 1;
         self.prompts.append(prompt);
+        let began_in_log = std::mem::take(&mut self.queued_next);
         self.open = Some(Open {
             prompt: index,
             activities: held.into(),
             bars: Vec::new(),
             loaded: false,
             hidden_bar: false,
+            began_in_log,
         });
     }
 
@@ -1478,8 +1490,10 @@ impl Segmenter {
             }
             self.prompts.append(prompt);
             let mut open = self.new_open(index);
+            let queued_next = std::mem::take(&mut self.queued_next);
             if let Some(held) = held {
                 open.activities = held.into();
+                open.began_in_log = queued_next;
             }
             self.open = Some(open);
         } else if self.before_log_open() {
@@ -1508,6 +1522,7 @@ impl Segmenter {
         self.start_next(ev.ts);
         if self.open.is_none() && self.all_queued_before {
             self.before_log = Some(VecDeque::new());
+            self.queued_next = true;
         }
         Ok(())
     }
@@ -2029,7 +2044,8 @@ impl Segmenter {
         let run_start = self.run.and_then(|r| self.runs.at_ref(r).started_at);
         let prompt = self.prompts.at(open.prompt);
         // queued before the log but begun in it (segmenter.py's `began_in_log`): the log has it all
-        let began_in_log = matches!((run_start, prompt.started_at), (Some(rs), Some(b)) if b >= rs);
+        let began_in_log = open.began_in_log
+            || matches!((run_start, prompt.started_at), (Some(rs), Some(b)) if b >= rs);
         let before_log = !prompt.received && !began_in_log;
         if let Some(status) = status {
             prompt.status = status;

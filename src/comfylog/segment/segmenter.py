@@ -166,6 +166,8 @@ class _Open:
     loaded: bool = False
     #: tqdm hid a bar of it (`` ... (more hidden) ...``): how long it sampled is unknown.
     hidden_bar: bool = False
+    #: Queued before the log but begun in it, after the prompt before it ended (Segmenter._queued_next).
+    began_in_log: bool = False
 
 
 class Segmenter:
@@ -258,6 +260,9 @@ class Segmenter:
         #: queued one's and _before_log collects it again (j955229/ComfyUI-MiniMax-H3-Motion-Director#33: the
         #: second prompt's sampling bar and `Processing interrupted` went to no prompt, which showed `ok`).
         self._all_queued_before = True
+        #: _before_log collects again after a prompt queued before the log ended: the prompt it opens began
+        #: in the log (after that prompt's ``Prompt executed``), with or without a clock to say when.
+        self._queued_next = False
 
     # ---- feeding ------------------------------------------------------------------------------
     def feed_all(self, items: Iterable[Event | Activity]) -> None:
@@ -377,7 +382,7 @@ class Segmenter:
         self._run_stage = max(self._run_stage, stage)
         self._events_since_marker = 0
         self._before_log = None  # the log shows a start-up: work from here on is no earlier prompt's
-        self._all_queued_before = False
+        self._all_queued_before = self._queued_next = False
         for act in moved:
             self.activity(act)
         if run.started_at is None and ev.ts is not None:
@@ -453,7 +458,7 @@ class Segmenter:
         self._prestartup = False
         self._run_busy = False
         self._before_log = None
-        self._all_queued_before = False
+        self._all_queued_before = self._queued_next = False
         self._close_install()
         self._release()
 
@@ -523,7 +528,7 @@ class Segmenter:
 
     def _on_server_ready(self, ev: Event, run: Run) -> None:
         self._before_log = None  # start-up ends here: work after it with no prompt is outside any
-        self._all_queued_before = False
+        self._all_queued_before = self._queued_next = False
         if run.ready_line is None:
             run.ready_line = ev.line
         if run.ready_at is None:
@@ -588,7 +593,7 @@ class Segmenter:
     def _on_prompt_received(self, ev: Event, run: Run) -> None:
         self._run_busy = True
         self._before_log = None
-        self._all_queued_before = False
+        self._all_queued_before = self._queued_next = False
         self.summary.got_prompt += 1
         prompt = Prompt(index=self._prompt_index, run=run.index, got_at=ev.ts, line=ev.line, source=self.source)
         prompt.last_line = ev.line
@@ -622,8 +627,9 @@ class Segmenter:
                         received=False, started=True)
         self._prompt_index += 1
         self._pending_prompts.append(prompt)
-        self._open = _Open(prompt, activities=list(self._before_log))
+        self._open = _Open(prompt, activities=list(self._before_log), began_in_log=self._queued_next)
         self._before_log = None
+        self._queued_next = False
 
     def _failed_before_log(self, ev: Event, adopt: bool = True) -> None:
         """``!!! Exception during processing !!!`` or ``Got an OOM, unloading all loaded models.``: execution.py
@@ -784,7 +790,9 @@ class Segmenter:
             if ev.ts is not None and seconds is not None:
                 prompt.started_at = ev.ts - timedelta(seconds=seconds)
             self._open = _Open(prompt, activities=list(held) if held is not None else
-                               [self._last_activity] if self._last_activity else [])
+                               [self._last_activity] if self._last_activity else [],
+                               began_in_log=held is not None and self._queued_next)
+            self._queued_next = False
         elif not self._open.prompt.received and self._open.prompt.started_at is None:
             # the prompt the log starts inside (_open_before_log): this line says when it began
             if ev.ts is not None and seconds is not None:
@@ -801,6 +809,7 @@ class Segmenter:
         self._start_next(ev.ts)
         if self._open is None and self._all_queued_before:
             self._before_log = deque(maxlen=BEFORE_LOG_ACTIVITIES)
+            self._queued_next = True
 
     def _clock_is_fine(self) -> bool:
         """Seconds-resolution timestamps up to now (minute stamps cannot place an execution)."""
@@ -1168,8 +1177,8 @@ class Segmenter:
         library = self._run_library_loads
         # queued before the log but begun in it (the second of _all_queued_before's prompts): the log has it all
         run = self._run
-        began_in_log = (run is not None and run.started_at is not None and start is not None
-                        and start >= run.started_at)
+        began_in_log = open_.began_in_log or (run is not None and run.started_at is not None and start is not None
+                                              and start >= run.started_at)
         before_log = not prompt.received and not began_in_log
         if timed and start is not None and end is not None:
             paint_timed(prompt, start, end, open_.activities, open_.bars, unfinished, open_.loaded, library,
