@@ -339,7 +339,8 @@ class Run:
 
     def startup_not_in_log(self) -> bool:
         """The run became ready on a fine clock, yet has no start-up time: its first line is its `Starting server`
-        (or the ready line), so the log holds only the start-up's end (segmenter: never timed as 0.0)."""
+        (or the ready line) or among its custom nodes' import times, so the log holds only the start-up's end
+        (segmenter: never timed as 0.0)."""
         return (self.startup_s is None and self.ready_at is not None and self.started_at is not None
                 and self.resolution < 60)
 

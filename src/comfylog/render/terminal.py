@@ -189,7 +189,7 @@ def _machine_rows(run: Run, report: Report) -> tuple[str, list[tuple[str, str]]]
     if run.startup_s is not None:
         rows.append(("start-up", fmt_s(run.startup_s)))
     elif run.startup_not_in_log():
-        rows.append(("start-up", "not known: the log starts at its end (`Starting server`)"))
+        rows.append(("start-up", "not known: the log starts at its end (import times or `Starting server`)"))
     if run.outside_s:
         rows.append(("outside prompts", f"{fmt_s(run.outside_s)} loading and sampling with no `got prompt` running "
                      "(a script or handler driving the nodes)"))
