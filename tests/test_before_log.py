@@ -310,3 +310,18 @@ def test_the_prompt_worker_s_death_after_an_interrupt_is_no_failure_of_the_promp
     assert not prompt.received and prompt.status == "interrupted"
     assert [(e.kind, e.prompt) for e in report.errors] == [("interrupted", prompt.index), ("exception", None)]
     assert "prompt-worker-died" in [f.id for f in report.findings]
+
+
+def test_a_prompt_queued_behind_the_one_the_log_starts_inside_began_inside_the_log(each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI#14475 (tests/fixtures/wanwrapper-mid-prompt-hms.log, field log 09): the log starts inside a
+    prompt (`Prompt executed in 00:37:59`), then the next prompt, whose `got prompt` is also before the log, loads T5
+    and is cut by the log's end. It was queued behind the first (ComfyUI runs one prompt at a time) and began inside
+    the log, so `unfinished` must not call the log an excerpt of one prompt ("The log ends inside the prompt it starts
+    inside", as it did when every prompt received before the log counted as the one it starts inside)."""
+    report = analyze(FIXTURES / "wanwrapper-mid-prompt-hms.log")
+    first, second = report.prompts
+    assert (first.received, first.status) == (False, "ok")
+    assert (second.received, second.status) == (False, "unfinished")
+    (unfinished,) = [f for f in report.findings if f.id == "unfinished"]
+    assert unfinished.title == "1 prompt never finished"
+    assert "starts inside" not in unfinished.why and "before the log's first line" not in unfinished.why
