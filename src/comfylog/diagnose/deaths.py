@@ -71,6 +71,19 @@ def worker_death(facts: Facts) -> tuple[Event, list[Prompt]] | None:
     return next(iter(facts.once("worker_death", scan)), None)
 
 
+#: How far below the prompt worker's `Exception in thread` line its traceback may start (Python prints it on the next
+#: line).
+WORKER_TRACEBACK_AFTER_LINES = 2
+
+
+def worker_death_traceback(facts: Facts, ev: Event) -> Event | None:
+    """The traceback Python printed under the prompt worker's `Exception in thread Thread-N (prompt_worker):` line
+    ``ev``: prompt-worker-died names its exception, so ``exception`` does not say it again as a failure of no
+    prompt."""
+    return next(iter(facts.between(EventKind.TRACEBACK, ev.source, ev.line + 1,
+                                   ev.line + WORKER_TRACEBACK_AFTER_LINES)), None)
+
+
 def own_errors(facts: Facts, prompt: Prompt) -> list[ErrorRecord]:
     """The prompt's errors that ComfyUI (or its nodes) logged, without the worker's echoes."""
     return [e for e in facts.errors_of(prompt) if e.kind not in WORKER_ECHOES]

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from ...events import EventKind
 from ...model import Finding
 from ...text import plural
-from ..deaths import worker_death
+from ..deaths import WORKER_TRACEBACK_AFTER_LINES, worker_death, worker_death_traceback
 from ..engine import Advice, finding, rule
 from ..evidence import clip
 from ..facts import Facts
-
-#: How far below that line its traceback may start (Python prints it on the next line).
-TRACEBACK_AFTER_LINES = 2
 
 ADVICE_RESTART = Advice("Restart ComfyUI: the thread that runs the queue is gone, so a prompt queued after it waits "
                         "for ever (the browser shows it queued, an API client times out)")
@@ -35,8 +31,7 @@ def _prompt_worker_died(facts: Facts) -> list[Finding]:
         return []
     ev, stuck = died
     where = facts.lines_ref(ev.source, ev.line)
-    traceback = next(iter(facts.between(EventKind.TRACEBACK, ev.source, ev.line + 1,
-                                        ev.line + TRACEBACK_AFTER_LINES)), None)
+    traceback = worker_death_traceback(facts, ev)
     evidence = [facts.cite_event(ev)]
     run = facts.run_at(ev.source, ev.line)
     ends = run.last_line if run is not None else ev.line
@@ -48,7 +43,7 @@ def _prompt_worker_died(facts: Facts) -> list[Finding]:
         said = f" It ended with `{clip(error, 160)}`."
         evidence.append(facts.cite_event(traceback))
         advice.append(ADVICE_READ(where=where))
-    elif (traceback.end_line if traceback is not None else ev.line + TRACEBACK_AFTER_LINES) >= ends:
+    elif (traceback.end_line if traceback is not None else ev.line + WORKER_TRACEBACK_AFTER_LINES) >= ends:
         said = " The log ends before the exception that ended it."
         advice.append(ADVICE_CAPTURE(where=where))
     else:
