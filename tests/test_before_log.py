@@ -12,6 +12,7 @@ import json
 from rich.console import Console
 
 from comfylog.api import analyze, analyze_text
+from comfylog.index import index_of
 from comfylog.model import Prompt, Report
 from comfylog.render.html import render_html
 from comfylog.render.json import render_json
@@ -331,3 +332,27 @@ def test_a_prompt_queued_behind_the_one_the_log_starts_inside_began_inside_the_l
     (unfinished,) = [f for f in report.findings if f.id == "unfinished"]
     assert unfinished.title == "1 prompt never finished"
     assert "starts inside" not in unfinished.why and "before the log's first line" not in unfinished.why
+
+
+def test_where_the_time_went_leaves_out_the_time_before_the_log(each_segmenter: str) -> None:
+    """j955229/ComfyUI-MiniMax-H3-Motion-Director#33 (tests/fixtures/two-prompts-queued-before-log-interrupted.log,
+    field3 02): line 1 is `Prompt executed in 307.88 seconds`, so all 5:08 of that prompt ran before the log, which
+    spans 3:39. "Where the time went" showed it as 5:08 "not timed" (58%) beside the 3:39 the log holds, and "load not
+    timed" for a log whose only load took 0.0 s. The rows now add up to the log's span, and the caption says how
+    much of the prompts' time was before the log's first line."""
+    report = analyze(FIXTURES / "two-prompts-queued-before-log-interrupted.log")
+    first = report.prompts[0]
+    spent = index_of(report).time_spent()
+    rows = dict(spent.rows)
+    assert "untimed" not in rows and rows["load"] == 0.0
+    (source,) = report.sources
+    assert source.span_s is not None
+    assert abs(sum(seconds or 0.0 for seconds in rows.values()) - source.span_s) < 1.0
+    assert first.total_s is not None and spent.before_log == first.total_s
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    render_terminal(report, console)
+    shown = " ".join(console.file.getvalue().split())  # type: ignore[attr-defined]  # the caption wraps
+    assert "prompts 8:46 in all, 5:08 of it before the log's first line (not in the log)" in shown
+    # without a clock the untimed seconds of such a prompt hold work the log shows too: they stay "not timed"
+    no_clock = index_of(analyze(FIXTURES / "wanwrapper-mid-prompt-hms.log")).time_spent()
+    assert no_clock.before_log == 0.0 and dict(no_clock.rows)["untimed"] > 0

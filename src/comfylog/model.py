@@ -450,6 +450,9 @@ class TimeSpent(NamedTuple):
     without_total: int
     #: Prompts whose phases are estimated from the durations the log prints (no usable timestamps).
     estimated: int
+    #: Seconds of prompt_seconds before the log's first line (the prompt the log starts inside, on a clock): in no
+    #: row, as the log does not hold them.
+    before_log: float = 0.0
 
 
 class TimeSum:
@@ -458,12 +461,14 @@ class TimeSum:
     diagnosis, so that the terminal and HTML reports need not read a long log's prompts again for it (a
     million at 1 GB, decoded from disk)."""
 
-    __slots__ = ("load", "inference", "wait", "other", "unknown", "untimed", "seconds", "without_total", "estimated")
+    __slots__ = ("load", "inference", "wait", "other", "unknown", "untimed", "before_log", "seconds", "without_total",
+                 "estimated")
 
     def __init__(self) -> None:
         self.load = self.inference = self.wait = self.other = 0.0
         self.unknown: set[str] = set()  # phases some prompt could not time
         self.untimed = 0.0
+        self.before_log = 0.0
         self.seconds = 0.0
         self.without_total = 0
         self.estimated = 0
@@ -471,27 +476,33 @@ class TimeSum:
     def add(self, prompt: Prompt) -> None:
         phases = prompt.phases
         load, inference, wait, other = phases.load, phases.inference, phases.wait, phases.other
+        # what the prompt the log starts inside did not time is before the log: the log's phases are not unknown
+        unknown = self.unknown if not _only_before_log(prompt) else set()
         if load is None:
-            self.unknown.add("load")
+            unknown.add("load")
         else:
             self.load += load
         if inference is None:
-            self.unknown.add("inference")
+            unknown.add("inference")
         else:
             self.inference += inference
         if wait is None:
-            self.unknown.add("wait")
+            unknown.add("wait")
         else:
             self.wait += wait
         if other is None:
-            self.unknown.add("other")
+            unknown.add("other")
         else:
             self.other += other
         total = prompt.total_s
         if total is not None:
             self.seconds += total
             if load is None or inference is None or wait is None or other is None:  # not phases.timed
-                self.untimed += max(0.0, total - phases.total)
+                untimed = max(0.0, total - phases.total)
+                if _only_before_log(prompt):
+                    self.before_log += untimed
+                else:
+                    self.untimed += untimed
         elif prompt.started or prompt.finished:
             self.without_total += 1
         if prompt.estimated:
@@ -520,7 +531,16 @@ class TimeSum:
             rows.append(("install", install))
         if idle:
             rows.append(("idle", idle))
-        return TimeSpent(rows, self.seconds, self.without_total, self.estimated)
+        return TimeSpent(rows, self.seconds, self.without_total, self.estimated, self.before_log)
+
+
+def _only_before_log(prompt: Prompt) -> bool:
+    """All the prompt's time the log does not time is before its first line: the prompt the log starts inside, timed
+    on a clock from there (``before_log`` its only reason). Without a clock its untimed seconds hold the work the
+    log shows too (field log 09's VAE decoding), so they stay "not timed"."""
+    reasons = prompt.not_timed
+    return (not prompt.received and not prompt.estimated and reasons is not None and bool(reasons)
+            and all(reason == "before_log" for reason in reasons.values()))
 
 
 @dataclass

@@ -480,7 +480,8 @@ def _phase_totals(report: Report) -> str:
         )
     out.append("</table>")
     estimated = spent.estimated
-    note = prompts_time_text(spent.prompt_seconds, spent.without_total) + "; every second counted once"
+    note = (prompts_time_text(spent.prompt_seconds, spent.without_total, spent.before_log)
+            + "; every second counted once")
     if estimated:
         note += f"; {plural(estimated, 'prompt')} estimated from the durations the log prints (no usable timestamps)"
     out.append(f'<p class="note">{esc(note)}</p>')
