@@ -7,12 +7,15 @@ rather than to no prompt, and say what the log cannot time (what the prompt did 
 from __future__ import annotations
 
 import io
+import json
 
 from rich.console import Console
 
 from comfylog.api import analyze, analyze_text
+from comfylog.index import index_of
 from comfylog.model import Prompt, Report
 from comfylog.render.html import render_html
+from comfylog.render.json import render_json
 from comfylog.render.markdown import render_markdown
 from comfylog.render.terminal import render_terminal
 
@@ -27,9 +30,11 @@ def _before_log(report: Report) -> Prompt:
 def test_a_prompt_the_log_starts_inside_keeps_its_sampling_and_decoding(each_segmenter: str) -> None:
     """Comfy-Org/ComfyUI#14475 (tests/fixtures/wanwrapper-mid-prompt-hms.log, no stamps): WanVideoWrapper's
     4-step bar of 16:13 (line 9) and `WanVAE decoding frames` (line 13), then `Prompt executed in 00:37:59`
-    (line 14). The prompt used to be 37:59 of `other`; the next prompt's T5 bars after line 14 are not its."""
+    (line 14). The prompt used to be 37:59 of `other`; the next prompt's T5 bars after line 14 are not its:
+    they are the next queued prompt's (no `got prompt` in the log: it was queued before it too), unfinished."""
     report = analyze(FIXTURES / "wanwrapper-mid-prompt-hms.log")
-    first = _before_log(report)
+    first, after = report.prompts
+    assert not first.received and not after.received and after.status == "unfinished"
     assert first.executed_s == 2279.0 and first.status == "ok" and first.estimated
     bars = [b for b in report.progress_bars if b.prompt == first.index]
     assert [b.line for b in bars] == [9, 13]
@@ -39,7 +44,10 @@ def test_a_prompt_the_log_starts_inside_keeps_its_sampling_and_decoding(each_seg
     assert first.phases.load is None and first.phases.other is None
     assert first.not_timed == {"load": "before_log", "other": "before_log"}
     assert first.video is not None and first.video["frames"] == 85
-    assert all(b.prompt is None for b in report.progress_bars if b.line > 14)
+    assert all(b.prompt != first.index for b in report.progress_bars if b.line > 14)
+    assert [b.prompt for b in report.progress_bars if b.label == "T5Encoder"] == [after.index]
+    # it began after line 14, inside the log: nothing of it is said to be before the log's first line
+    assert after.not_timed is not None and "before_log" not in after.not_timed.values()
 
 
 def test_a_timed_prompt_the_log_starts_inside_paints_only_what_the_log_shows(each_segmenter: str) -> None:
@@ -206,7 +214,7 @@ def test_a_log_that_starts_at_starting_server_does_not_know_its_start_up(each_se
     (run,) = report.runs
     assert run.ready_line == 3 and run.ready_at is not None and run.startup_s is None
     assert run.idle_s == run.span_s == 0.567  # the 0.6 s the log shows after start-up, none of it a prompt's
-    said = "not known: the log starts at its end (`Starting server`)"
+    said = "not known: the log starts at its end (import times or `Starting server`)"
     console = Console(file=io.StringIO(), width=160, color_system=None)
     render_terminal(report, console)
     assert said in console.file.getvalue()  # type: ignore[attr-defined]
@@ -217,3 +225,134 @@ def test_a_log_that_starts_at_starting_server_does_not_know_its_start_up(each_se
     text = (FIXTURES / "zluda-log-starts-at-starting-server.log").read_text(encoding="utf-8")
     (run,) = analyze_text(header + text).runs
     assert run.startup_s == 13.282
+
+
+def test_an_unfinished_prompt_the_log_starts_inside_shows_its_total_as_at_least(each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI#12762 (tests/fixtures/rocm-hip-launch-failure-warning.log, field log 01): the excerpt starts
+    at the prompt's `Requested to load WanTEModel` (line 2) and ends at PyTorch's HIP warning (line 16) inside it. Its
+    25:21 is timed from the log's first line to its last: the part in the log, not the prompt's duration. The
+    terminal, markdown and HTML reports say `≥25:21` and why; a prompt that finished keeps its plain total."""
+    report = analyze(FIXTURES / "rocm-hip-launch-failure-warning.log")
+    first = _before_log(report)
+    assert first.status == "unfinished" and first.total_s == 1521.281
+    note = ("≥ at least (prompt 1): the log starts and ends inside it, so its total is the part in the log: it ran "
+            "longer")
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    render_terminal(report, console)
+    shown = " ".join(console.file.getvalue().split())  # type: ignore[attr-defined]  # the note wraps
+    assert "unfinished ≥25:21" in shown and note in shown
+    markdown = render_markdown(report)
+    assert "| unfinished | ≥25:21 |" in markdown and note in markdown
+    html = render_html(report)
+    assert ">≥25:21<" in html and note in html
+    # the JSON says it with `received` (README: an unfinished prompt not received has a lower-bound total)
+    row = json.loads(render_json(report))["prompts"][0]
+    assert (row["received"], row["status"], row["total_s"]) == (False, "unfinished", 1521.281)
+    # a prompt the log starts inside that finishes has its whole total (`Prompt executed in`): no ≥
+    finished = analyze(FIXTURES / "wanwrapper-mid-prompt-hms.log")
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    render_terminal(finished, console)
+    assert "≥" not in console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def test_processing_interrupted_before_the_first_prompt_line_ends_the_prompt_the_log_starts_inside(
+        each_segmenter: str) -> None:
+    """ethanfel/ComfyUI-MiniMaxH3-Context-Loop#15 (tests/fixtures/interrupted-before-log-then-got-prompt.log):
+    the log's first lines are `Processing interrupted` and `Prompt executed in 1.83 seconds`. execution.py
+    logs the first only for a node of the prompt it runs, so that prompt (queued before the log) was
+    interrupted; it used to be shown `ok`, with `infer 0.0s` although nothing of it is in the log."""
+    report = analyze(FIXTURES / "interrupted-before-log-then-got-prompt.log")
+    first = _before_log(report)
+    assert (first.status, first.executed_s) == ("interrupted", 1.83)
+    assert [(e.kind, e.prompt) for e in report.errors] == [("interrupted", first.index)]
+    assert first.phases is not None and first.phases.inference is None
+    assert first.not_timed is not None and first.not_timed["inference"] == "before_log"
+    assert report.prompts[1].received and report.prompts[1].status == "unfinished"
+
+
+def test_every_prompt_of_a_log_with_no_start_up_and_no_got_prompt_was_queued_before_it(each_segmenter: str) -> None:
+    """j955229/ComfyUI-MiniMax-H3-Motion-Director#33 (tests/fixtures/two-prompts-queued-before-log-interrupted.log,
+    error-report stamps): `Prompt executed in 307.88 seconds` is line 1; the next prompt, queued before the log
+    too, begins 0.45 s later, stages MiniMaxH3, samples 6 of 8 steps (a bar with no stamp of its own) and is
+    interrupted (`Processing interrupted`, `Prompt executed in 217.73 seconds`). Its bar, load and
+    interruption used to go to no prompt, and it was shown `ok` with `infer 0.0s`."""
+    report = analyze(FIXTURES / "two-prompts-queued-before-log-interrupted.log")
+    first, second = report.prompts
+    assert not first.received and not second.received
+    assert first.status == "ok" and first.phases is not None and first.phases.inference is None
+    assert second.status == "interrupted" and second.executed_s == 217.73
+    (bar,) = report.progress_bars
+    assert (bar.prompt, bar.done, bar.total) == (second.index, 6, 8)
+    assert [ld.prompt for ld in report.loads] == [second.index]
+    assert [(e.kind, e.prompt) for e in report.errors] == [("interrupted", second.index)]
+    # it began inside the log (0.45 s after its first line): all of it is there, nothing left untimed
+    assert second.phases is not None and second.not_timed is None
+    assert second.phases.inference is not None and 200 < second.phases.inference < bar.elapsed_s
+
+
+def test_a_log_that_starts_among_the_import_times_does_not_know_its_start_up(each_segmenter: str) -> None:
+    """kijai/ComfyUI-HunyuanVideoWrapper#394 (tests/fixtures/error-report-starts-in-import-times.log): the error
+    report's excerpt starts at the last two rows of `Import times for custom nodes`, 9 ms before `Starting server`.
+    The start-up happened before the log: `start-up 0.0s` was said; its length is not known."""
+    report = analyze(FIXTURES / "error-report-starts-in-import-times.log")
+    (run,) = report.runs
+    assert [t[3] for t in run.import_times] == [1, 2] and run.ready_at is not None
+    assert run.startup_s is None and run.startup_not_in_log()
+
+
+def test_the_prompt_worker_s_death_after_an_interrupt_is_no_failure_of_the_prompt(each_segmenter: str) -> None:
+    """yanlang0123/ComfyUI_Lam#12 (tests/fixtures/prompt-worker-died-after-interrupt.log): `Processing interrupted`,
+    then `Exception in thread Thread-37 (prompt_worker):` and a TypeError raised in main.py's `q.task_done` (a custom
+    node's queue class). The prompt the log starts inside was interrupted; the queue thread died after it. The
+    TypeError is not the prompt's failure in a node (it would say "1 prompt failed ... ComfyUI stops a prompt at the
+    node that raised it")."""
+    report = analyze(FIXTURES / "prompt-worker-died-after-interrupt.log")
+    (prompt,) = report.prompts
+    assert not prompt.received and prompt.status == "interrupted"
+    assert [(e.kind, e.prompt) for e in report.errors] == [("interrupted", prompt.index), ("exception", None)]
+    ids = [f.id for f in report.findings]
+    assert "prompt-worker-died" in ids
+    # prompt-worker-died names the TypeError that killed the thread: `exception` does not say it again as "1 exception
+    # outside any prompt ... at start-up or in a background task" with advice on workflows (field3 04)
+    assert "exception" not in ids
+    (died,) = [f for f in report.findings if f.id == "prompt-worker-died"]
+    assert "CustomPromptQueue.task_done() got an unexpected keyword argument 'process_item'" in died.why
+
+
+def test_a_prompt_queued_behind_the_one_the_log_starts_inside_began_inside_the_log(each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI#14475 (tests/fixtures/wanwrapper-mid-prompt-hms.log, field log 09): the log starts inside a
+    prompt (`Prompt executed in 00:37:59`), then the next prompt, whose `got prompt` is also before the log, loads T5
+    and is cut by the log's end. It was queued behind the first (ComfyUI runs one prompt at a time) and began inside
+    the log, so `unfinished` must not call the log an excerpt of one prompt ("The log ends inside the prompt it starts
+    inside", as it did when every prompt received before the log counted as the one it starts inside)."""
+    report = analyze(FIXTURES / "wanwrapper-mid-prompt-hms.log")
+    first, second = report.prompts
+    assert (first.received, first.status) == (False, "ok")
+    assert (second.received, second.status) == (False, "unfinished")
+    (unfinished,) = [f for f in report.findings if f.id == "unfinished"]
+    assert unfinished.title == "1 prompt never finished"
+    assert "starts inside" not in unfinished.why and "before the log's first line" not in unfinished.why
+
+
+def test_where_the_time_went_leaves_out_the_time_before_the_log(each_segmenter: str) -> None:
+    """j955229/ComfyUI-MiniMax-H3-Motion-Director#33 (tests/fixtures/two-prompts-queued-before-log-interrupted.log,
+    field3 02): line 1 is `Prompt executed in 307.88 seconds`, so all 5:08 of that prompt ran before the log, which
+    spans 3:39. "Where the time went" showed it as 5:08 "not timed" (58%) beside the 3:39 the log holds, and "load not
+    timed" for a log whose only load took 0.0 s. The rows now add up to the log's span, and the caption says how
+    much of the prompts' time was before the log's first line."""
+    report = analyze(FIXTURES / "two-prompts-queued-before-log-interrupted.log")
+    first = report.prompts[0]
+    spent = index_of(report).time_spent()
+    rows = dict(spent.rows)
+    assert "untimed" not in rows and rows["load"] == 0.0
+    (source,) = report.sources
+    assert source.span_s is not None
+    assert abs(sum(seconds or 0.0 for seconds in rows.values()) - source.span_s) < 1.0
+    assert first.total_s is not None and spent.before_log == first.total_s
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    render_terminal(report, console)
+    shown = " ".join(console.file.getvalue().split())  # type: ignore[attr-defined]  # the caption wraps
+    assert "prompts 8:46 in all, 5:08 of it before the log's first line (not in the log)" in shown
+    # without a clock the untimed seconds of such a prompt hold work the log shows too: they stay "not timed"
+    no_clock = index_of(analyze(FIXTURES / "wanwrapper-mid-prompt-hms.log")).time_spent()
+    assert no_clock.before_log == 0.0 and dict(no_clock.rows)["untimed"] > 0

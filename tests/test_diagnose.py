@@ -14,18 +14,23 @@ import subprocess
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from html import escape as html_escape
 from pathlib import Path
 from types import BuiltinFunctionType, FunctionType, ModuleType
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from comfylog.api import analyze, analyze_text
 from comfylog.diagnose import MAX_EVIDENCE, RULES, SEVERITY_RANK, rules_markdown
 from comfylog.diagnose.facts import Facts, Group
 from comfylog.model import Finding, Report
 from comfylog.read.lines import read_lines
+from comfylog.render.html import render_html
 from comfylog.render.json import render_json
+from comfylog.render.markdown import render_markdown
+from comfylog.render.terminal import render_terminal
 from comfylog.segment.segmenter import ImportFailure, read_import_message
 from comfylog.spool import Spool
 from comfylog.text import dur
@@ -622,6 +627,36 @@ def test_a_failed_node_whose_import_times_row_is_cut_is_named_and_a_skipped_pack
     skipped = [e for e in report.errors if e.line == 14]
     assert [e.kind for e in skipped] == ["import_failed"] and "DesktopSettingsExtension" in skipped[0].message
 
+
+
+def test_pkgutil_impimporter_is_an_old_setuptools_and_a_skipped_folder_may_be_no_node_pack() -> None:
+    """desktop-import-failed-cut.log (field2 11): ComfyUI_MaskGCT failed on `module 'pkgutil' has no attribute
+    'ImpImporter'`, the words of an old setuptools' pkg_resources (`register_finder(pkgutil.ImpImporter, ...)`,
+    guarded since setuptools 66.1.0) under Python 3.12, which removed the class: the finding gave it no advice. And
+    DesktopSettingsExtension's `Skip` may be a web-only extension or a folder that is no node pack."""
+    finding = by_id(analyze(FIXTURES / "desktop-import-failed-cut.log"))["import-failed"]
+    (setuptools,) = [a for a in finding.advice if "ImpImporter" in a]
+    assert setuptools.startswith("`ComfyUI_MaskGCT` failed on `module 'pkgutil' has no attribute 'ImpImporter'`: an "
+                                 "old setuptools' `pkg_resources` (before 66.1) imported under Python 3.12 or later")
+    assert '`python -m pip install "setuptools>=66.1,<82"`' in setuptools
+    (skipped,) = [a for a in finding.advice if "NODE_CLASS_MAPPINGS" in a]
+    assert "A web-only extension needs none and can stay" in skipped
+    assert "a folder that is no node pack at all (a library or a download put in `custom_nodes`) can be removed" \
+        in skipped
+    assert not any("Install the missing Python packages" in a for a in finding.advice)
+
+def test_the_reports_count_the_failed_nodes_the_finding_names(each_segmenter: str) -> None:
+    """desktop-import-failed-cut.log (field2 11): import-failed names 2 nodes, but the run's header counted only the
+    import times' IMPORT FAILED rows ("4 imported, 1 failed"). The terminal, markdown and HTML now count both and
+    say where the other comes from."""
+    report = analyze(FIXTURES / "desktop-import-failed-cut.log")
+    assert by_id(report)["import-failed"].figures["failed"] == 2
+    said = ("2 failed (ComfyUI_MaskGCT by its `Cannot import` line: its row of the import times is not in the log)")
+    console = Console(width=400, record=True, color_system=None)
+    render_terminal(report, console)
+    assert f"4 imported, slowest 0.0s (websocket_image_save.py), {said}" in console.export_text()
+    assert f"{said}" in render_markdown(report)
+    assert html_escape(said.replace("`", ""), quote=False) in render_html(report)  # no code spans in its facts
 
 #: ComfyUI's ``Cannot import PATH module for custom nodes: REASON`` (nodes.py, load_custom_node).
 CANNOT_IMPORT_RE = re.compile(r"Cannot import (?P<path>.+?) module for custom nodes: (?P<reason>.*)$")

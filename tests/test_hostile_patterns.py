@@ -62,6 +62,7 @@ def _regexes() -> Iterator[tuple[str, Search, str, str]]:
         "REPORT_STAMP_RE": "2024-12-17T21:15:37.373432 - ",
         "RUNPOD_PLAIN_RE": "INFO   | job-1 | ",
         "PY_LOGGING_RE": "ERROR:root:",
+        "SWARM_PROCESS_RE": "[ComfyUI-0/STDERR] ",
     }
     for name, example in prefix_examples.items():
         regex = getattr(prefixes, name)

@@ -11,6 +11,8 @@ import re
 from datetime import datetime
 
 from comfylog.api import analyze, analyze_text
+from comfylog.events import EventKind
+from comfylog.index import comfyui_sources
 from comfylog.rows import report_to_dict
 
 from .cli import run_cli
@@ -168,3 +170,15 @@ def test_a_failed_git_install_is_an_error_of_a_comfyui_manager_log(each_segmente
     assert lines[error.line].startswith("Failed to clone repo: ")  # the reason the record points to
     result = run_cli("analyze", str(fixture), text=True, columns=200)
     assert result.returncode == 0 and "ComfyUI-Manager could not install a custom node" in str(result.stdout)
+
+
+def test_a_manager_update_all_pasted_alone_is_a_comfyui_log(each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI-Manager#1548 (tests/fixtures/manager-update-all-log.log): ComfyUI-Manager's "Update All",
+    `Install: pip packages` to `[ComfyUI-Manager] Queued works are completed.` and its stats. comfylog refused it
+    ("not a ComfyUI log"): the install lines were read but kept nowhere that says whose the log is."""
+    fixture = FIXTURES / "manager-update-all-log.log"
+    report = analyze(fixture)
+    assert comfyui_sources(report) == {0}
+    assert [ev.line for ev in report.notable if ev.kind is EventKind.NODE_INSTALL] == [2, 6]
+    result = run_cli("analyze", str(fixture), text=True, columns=200)
+    assert result.returncode == 0 and "not a ComfyUI log" not in str(result.stderr)

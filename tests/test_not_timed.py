@@ -19,7 +19,7 @@ from comfylog.render.markdown import render_markdown
 from comfylog.rows import report_to_dict
 
 from .cli import run_cli
-from .conftest import CORPUS, corpus_log, corpus_or_skip
+from .conftest import CORPUS, FIXTURES, corpus_log, corpus_or_skip
 
 
 def _log(prefix: str) -> Path:
@@ -63,6 +63,21 @@ def test_a_log_with_no_clock_and_no_prompt_executed_times_nothing(prefix: str, i
     totals = page[page.index('<section id="time">'):]
     totals = totals[:totals.index("</section>")]
     assert "not timed" in totals and "0.0s" not in totals and "0%" not in totals
+
+
+def test_a_prompt_the_log_ends_inside_with_nothing_of_it_did_not_load_or_sample_for_zero(each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI#14378 (tests/fixtures/aimdo-verbose-got-prompt-cut.log): `[INFO] got prompt` and
+    comfy-aimdo's debug lines, then the paste ends; no stamps. Where the time went said `load 0.0s 0%` and
+    `inference 0.0s 0%` for a prompt still running where the log ends: it may load and sample after it."""
+    path = FIXTURES / "aimdo-verbose-got-prompt-cut.log"
+    (prompt,) = _prompts(path)
+    assert prompt["status"] == "unfinished" and prompt["total_s"] is None
+    assert (prompt["phases"]["load"], prompt["phases"]["inference"], prompt["phases"]["other"]) == (None, None, None)
+    assert prompt["not_timed"] == {"inference": "no_total", "load": "no_total", "other": "no_total"}
+    breakdown = _breakdown(str(run_cli("analyze", str(path), text=True, columns=120).stdout))
+    assert "0.0s" not in breakdown, breakdown
+    for phase in ("load", "inference", "other"):
+        assert re.search(rf"{phase}\s+—\s+not timed", breakdown), (phase, breakdown)
 
 
 def test_a_prompt_untimed_for_two_reasons_is_named_in_one_note() -> None:

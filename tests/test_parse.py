@@ -57,6 +57,32 @@ def test_close_redraw_on_its_own_docker_line_is_the_same_bar() -> None:
     assert bar.fields["final_rate"] == 111.62
 
 
+def test_close_redraw_at_a_later_elapsed_time_is_the_same_bar(each_segmenter: str) -> None:
+    """robertvoy/ComfyUI-Distributed#66 (tests/fixtures/bar-close-redraw-later-elapsed.log, a paste: every
+    state on a line of its own): `4/4 [03:50<00:00, 57.68s/it]` then tqdm's close() redraw `4/4
+    [04:19<00:00, 64.88s/it]`. One bar of 4:19, not two bars whose 8:10 of sampling the prompt never did."""
+    report = analyze(FIXTURES / "bar-close-redraw-later-elapsed.log")
+    (bar,) = report.progress_bars
+    assert (bar.done, bar.total, bar.elapsed_s, bar.final_rate) == (4, 4, 259.52, 64.88)
+    (prompt,) = report.prompts
+    assert prompt.phases is not None and prompt.phases.inference == 259.52
+
+
+def test_a_second_complete_state_after_a_close_redraw_is_a_new_bar() -> None:
+    """Only the first completed state of a bar drawn a state a line takes a later-timed redraw: a bar
+    drawn as its last state alone (an error report's) stays apart from the next one."""
+    text = "\n".join([
+        "  0%|          | 0/4 [00:00<?, ?it/s]",
+        "100%|##########| 4/4 [00:10<00:00,  2.50s/it]",
+        "100%|##########| 4/4 [00:11<00:00,  2.75s/it]",
+        "100%|##########| 4/4 [00:12<00:00,  3.00s/it]",
+        "100%|##########| 4/4 [00:09<00:00,  2.25s/it]",
+        "100%|##########| 4/4 [00:10<00:00,  2.50s/it]",
+    ])
+    bars = [e for e in events_of(text) if e.kind is EventKind.PROGRESS_BAR]
+    assert [b.fields["elapsed_s"] for b in bars] == [11, 12, 9, 10]
+
+
 def test_completed_bars_on_consecutive_lines_are_separate_bars() -> None:
     """011: four 10-step bars, each line holding its last update and its close redraw."""
     line = "\r100%|#| 10/10 [00:04<00:00,  2.53it/s]\r100%|#| 10/10 [00:04<00:00,  2.4{}it/s]"

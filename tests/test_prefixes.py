@@ -83,6 +83,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
          "To see the GUI go to: http://127.0.0.1:7821", datetime(2025, 7, 6, 22, 22, 31, 167000), "swarmui"),
         ("2025-07-06 22:22:31.444 [Init] Self-Start ComfyUI-0 on port 7821 started.",
          "Self-Start ComfyUI-0 on port 7821 started.", datetime(2025, 7, 6, 22, 22, 31, 444000), "swarmui"),
+        # ... and the process tag alone, as lines of its log view are copied (#1214)
+        ("[ComfyUI-0/STDERR] ComfyUI version: 0.7.0", "ComfyUI version: 0.7.0", None, "none"),
         ("15:20:23.712 [Init] === SwarmUI v0.9.2.2 Starting at 2024-08-30 15:20:23 ===",
          "=== SwarmUI v0.9.2.2 Starting at 2024-08-30 15:20:23 ===", datetime(1900, 1, 1, 15, 20, 23, 712000),
          "time-only"),
@@ -206,6 +208,17 @@ def test_a_swarmui_log_of_comfyui_is_read(each_segmenter: str) -> None:
     assert prompt.status == "unfinished" and prompt.phases.inference == pytest.approx(62.23)
     # it starts and ends inside that prompt: an excerpt, not a silent crash
     assert [f.id for f in report.findings] == ["unfinished"] and "an excerpt" in report.findings[0].why
+
+
+def test_swarmui_s_process_tag_alone_is_a_prefix(each_segmenter: str) -> None:
+    """github.com/mcmonkeyprojects/SwarmUI issue #1214 (tests/fixtures/swarmui-process-tag-no-time.log): each line
+    of ComfyUI's start-up under SwarmUI behind `[ComfyUI-0/STDERR] ` alone (no time, no level). The device and
+    versions, anchored rows, were missed (`GPU —`, `versions —`)."""
+    report = analyze_paths([str(FIXTURES / "swarmui-process-tag-no-time.log")])
+    (run,) = report.runs
+    assert run.device == "cuda:0 AMD Radeon(TM) Graphics : native"
+    assert (run.comfyui_version, run.pytorch_version) == ("0.7.0", "2.9.0+rocmsdk20251116")
+    assert run.total_vram_mb == 12461
 
 
 def test_a_comfyui_desktop_log_is_read(each_segmenter: str) -> None:

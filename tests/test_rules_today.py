@@ -519,8 +519,9 @@ def test_an_oom_right_after_a_requested_load_came_in_that_load() -> None:
     in that load: no advice to lower the resolution, and the text encoder is named."""
     report = analyze(FIXTURES / "flux2-oom-loading-text-encoder.log")
     found = next(f for f in report.findings if f.id == "oom")
-    assert "It came while a model was being loaded (`Requested to load Flux2TEModel_`, building its text encoder)" \
-        in found.why
+    assert "It came while the text encoder was being loaded (`Requested to load Flux2TEModel_`): the model's " \
+        "weights did not fit" in found.why
+    assert "building" not in found.why  # the request line says the load: not said twice (field2 05)
     assert not any("resolution" in item for item in found.advice)
     assert any(item.startswith("Put the text encoder on the CPU") for item in found.advice)
 
@@ -535,3 +536,40 @@ def test_a_prestartup_traceback_the_log_ends_inside_is_said_to_be_cut() -> None:
     found = next(f for f in report.findings if f.id == "prestartup-failed")
     assert "The log ends inside the traceback after the line, before its exception." in found.why
     assert found.title == "1 prestartup script failed before ComfyUI started: `ComfyUI-Manager`"
+
+
+def test_unfinished_leaves_a_dead_prompt_worker_to_prompt_worker_died() -> None:
+    """Comfy-Org/ComfyUI #2810 (field2 09): `got prompt`, then `Exception in thread Thread-1 (prompt_worker):`.
+    prompt-worker-died says the queue's thread died and names the prompt it left; `unfinished` read the same end
+    again as "copied early, stuck, or died without a message: check `dmesg`", none of which is so: the process lives
+    and runs no prompt. The prompt is left to prompt-worker-died."""
+    report = analyze(FIXTURES / "zluda-prompt-worker-died.log")
+    assert "prompt-worker-died" in ids(report)
+    assert "unfinished" not in ids(report)
+    assert [p.status for p in report.prompts] == ["unfinished"]
+
+
+def test_unfinished_defers_to_the_gpu_fault_under_its_prompt() -> None:
+    """Comfy-Org/ComfyUI #12762 (field 01): the excerpt ends at `UserWarning: HIP warning: unspecified launch
+    failure` inside the prompt it starts inside. gpu-fault says what the fault does; `unfinished` guessed beside it
+    that the process hung or died without a message (`dmesg`). It now names the fault and defers to gpu-fault."""
+    report = report_of("rocm-hip-launch-failure-warning.log")
+    assert "gpu-fault" in ids(report)
+    ended = found(report, "unfinished")
+    assert "running when the GPU faulted (`HIP warning: unspecified launch failure`, line 16; the gpu-fault " \
+        "finding)" in ended.why
+    assert ended.advice == ["The gpu-fault finding tells this end: the GPU faulted under it (line 16), so it fails "
+                            "or hangs from there; restart ComfyUI before queueing again"]
+    assert 16 in [ev.line for ev in ended.evidence]
+
+
+def test_a_log_that_shows_only_the_container_start_says_so() -> None:
+    """runpod-workers/worker-comfyui #78 (field2 02): RunPod's system log, then the container's CUDA banner, where the
+    excerpt ends. startup-failed said "The log shows ComfyUI's start-up", but no line of ComfyUI's is there: only the
+    container's start."""
+    report = report_of("runpod-system-log-then-cuda-banner.log")
+    failed = found(report, "startup-failed")
+    assert failed.why.startswith("The log shows only the container's start (NVIDIA's CUDA banner, line 13), no line "
+                                 "of ComfyUI's, never `To see the GUI go to` and no prompt")
+    assert "ComfyUI's start-up" not in failed.why
+    assert "The log ends during the container's start (line 17) with no error." in failed.why

@@ -8,13 +8,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from comfylog.api import analyze
+from comfylog.diagnose.builds import version_tuple
+from comfylog.parse.native import native_module
 from comfylog.pipeline import analyze_paths
 from comfylog.read.lines import _newlines, open_input, read_lines
 from comfylog.read.markdown import MARKDOWN_PEEK_LINES, may_be_markdown, peek_markdown
 from comfylog.read.source import UnusableInput
 from comfylog.read.streams import looks_binary
+from comfylog.render.markdown import render_markdown
+from comfylog.render.terminal import render_terminal
 
 from .cli import run_cli
 from .conftest import CORPUS, FIXTURES, corpus_or_skip
@@ -224,6 +229,36 @@ def test_comfyui_error_report_header_fills_in_facts(tmp_path: Path) -> None:
     (error,) = [e for e in report.errors if e.kind == "oom"]
     assert "torch.OutOfMemoryError: Allocation on device" in error.message and "KSampler" in error.message
     assert report.sources[0].report_fields["arguments"] == "main.py --lowvram"
+
+
+@pytest.mark.parametrize("scanner", ["python", pytest.param("native", marks=pytest.mark.skipif(
+    native_module() is None, reason="comfylog was installed without the native scanner"))])
+def test_managers_2023_revision_line_gives_the_comfyui_version(scanner: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Comfy-Org/ComfyUI #2227 (field2 10): a 2023 portable build prints no `ComfyUI version:`; ComfyUI-Manager
+    V1.10's `### ComfyUI Revision: 1796 [97015b6b] | Released on '2023-12-08'` is the only word of it. Both scanners
+    read it from the same row, and the reports show it as a revision (a count of commits, not a version number)."""
+    monkeypatch.setenv("COMFYLOG_SCANNER", scanner)
+    report = analyze(FIXTURES / "windows-portable-2023-manager-revision.log")
+    (run,) = report.runs
+    assert run.comfyui_version == "1796 [97015b6b]"
+    assert run.versions() == ["ComfyUI revision 1796 [97015b6b]"]
+    assert "`ComfyUI revision 1796 [97015b6b]`" in render_markdown(report)
+    assert version_tuple(run.comfyui_version) is None  # no rule reads a revision count as version 1796
+
+
+def test_a_revision_whose_commit_starts_with_a_letter_is_shown_whole() -> None:
+    """Corpus 003's `### ComfyUI Revision: 2425 [c24f8973]`: the terminal draws its machine rows as rich markup,
+    which took `[c24f8973]` for a style tag and dropped it ("ComfyUI revision 2425")."""
+    report = analyze(corpus_or_skip() / "logs" / "003-kenneth-flux-partial-loads.log")
+    console = Console(file=io.StringIO(), width=160, color_system=None)
+    render_terminal(report, console)
+    assert "ComfyUI revision 2425 [c24f8973]" in console.file.getvalue()  # type: ignore[attr-defined]
+
+def test_comfyuis_own_version_line_wins_over_managers_revision() -> None:
+    """Corpus 028 holds ComfyUI's `ComfyUI version: 0.3.26` (line 72) and Manager's later `### ComfyUI Revision: 3238
+    [9aac21f8] *DETACHED` (line 77): the version stays ComfyUI's own."""
+    report = analyze(corpus_or_skip() / "logs" / "028-echeg-runpod-pod-cuda-banner-startup.log")
+    assert [run.comfyui_version for run in report.runs] == ["0.3.26"]
 
 
 def test_evidence_read_back_from_an_error_report_is_its_log_not_its_header(tmp_path: Path) -> None:

@@ -57,6 +57,8 @@ anchored!(
     SWARM_TAGS,
     r"\[(?:Verbose|Debug|Info|Init|Warning|Error)\] (?:\[[^\]]+/STD(?:OUT|ERR)\] )?"
 );
+// prefixes.py's SWARM_PROCESS_RE: the process tag alone, as SwarmUI's log view's lines are copied.
+anchored!(SWARM_PROCESS, r"\[[^\]/\s]{1,64}/STD(?:OUT|ERR)\] ");
 // prefixes.py's ELECTRON_RE: ComfyUI Desktop's electron-log level tag, padded to `[error]`'s width, and the
 // renderer's `Received log message: ` before a chunk of ComfyUI's output.
 anchored!(
@@ -444,9 +446,15 @@ pub fn read(line: &str) -> Prefixed<'_> {
             Style::TimeOnly => SWARM_TAGS.find(&text),
             _ => None,
         };
+        let process_tag = || {
+            (!matches!(style, Style::ManagerMs | Style::TimeOnly))
+                .then(|| SWARM_PROCESS.find(&text).map(|m| m.end()))
+                .flatten()
+        };
         if let Some(e) = launcher
             .map(|m| m.end())
             .or_else(|| matchers::level_tag(&text))
+            .or_else(process_tag)
         {
             text = cut_front(text, e);
         }

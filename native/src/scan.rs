@@ -941,15 +941,24 @@ impl Bar {
             .iter()
             .filter(|s| s.line == last.line && s.state.n >= s.state.total)
             .count();
-        if on_last_line != 1
-            || line != last.line + 1
-            || n != last.state.n
-            || elapsed != last.state.elapsed
-        {
+        if on_last_line != 1 || line != last.line + 1 || n != last.state.n {
             return false;
         }
+        // A redraw at a later elapsed time: only for a bar drawn a state a line whose last state
+        // is its first complete one (parser.py's `_continues`, ComfyUI-Distributed#66).
+        let later = elapsed - last.state.elapsed;
+        if later != 0.0 {
+            let before = match self.recent.len() {
+                k if k >= 2 => Some(&self.recent[k - 2]),
+                _ => None,
+            };
+            let drawn = before.is_some_and(|b| b.line < last.line && b.state.n < b.state.total);
+            if later < 0.0 || !drawn {
+                return false;
+            }
+        }
         match (ts, last.ts) {
-            (Some(a), Some(b)) => (a - b).abs() <= CLOSE_REDRAW_US,
+            (Some(a), Some(b)) => ((a - b) - (later * 1e6).round() as i64).abs() <= CLOSE_REDRAW_US,
             _ => true,
         }
     }

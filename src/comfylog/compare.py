@@ -513,7 +513,7 @@ def _machine(run: Run | None, base: Run | None) -> list[Fact]:
             "GPU": r.gpu,
             "VRAM": None if r.total_vram_mb is None or r.vram_placeholder() else f"{r.total_vram_mb} MB",
             "vram state": ", ".join(r.vram_states) or None,
-            "ComfyUI": r.comfyui_version,
+            "ComfyUI": r.comfyui_text(),
             "PyTorch": r.pytorch_version,
             "CUDA image": r.cuda_version,
             "RunPod serverless": "yes" if r.serverless else "no",

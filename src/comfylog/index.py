@@ -34,8 +34,12 @@ from .model import (
     TimeSum,
 )
 from .parse.traceback import COMFYUI_ENTRY_FILES, outermost_file
+from .segment.segmenter import MAX_IMPORT_PATH_CHARS, import_message_paths, read_import_message
 from .spool import walk
-from .text import basename, listing, short_names
+from .text import basename, fmt_s, listing, short_names
+
+#: ComfyUI's reason for a module it skipped: it has no ``NODE_CLASS_MAPPINGS`` (messages.toml ``import_skipped``).
+NO_MAPPINGS = "lack of NODE_CLASS_MAPPINGS"
 
 
 class _Attributed(Protocol):
@@ -341,6 +345,7 @@ class ReportIndex:
         self._bars = _ByPrompt(report.progress_bars, visit_bar)
         self._run_lookup: _RunLookup | None = None
         self._source_names: list[str] | None = None
+        self._unlisted_imports: dict[str, ErrorRecord] | None = None
 
     # ---- inputs and their lines
     def source_name(self, source: int) -> str:
@@ -454,6 +459,40 @@ class ReportIndex:
     def run_events(self, kind: EventKind, run: Run) -> list[Event]:
         return self.between(kind, run.source, run.first_line, run.last_line)
 
+    def unlisted_import_failures(self) -> dict[str, ErrorRecord]:
+        """Custom nodes that a `Cannot import` or `Skip` line says failed and whose row of the import times is not in
+        the log (a paste cut inside the list: field2 11's ComfyUI_MaskGCT), by path, each with its first record.
+        import-failed names them, and the run's "N failed" counts them with the import times' failures."""
+        if self._unlisted_imports is None:
+            listed = {path[:MAX_IMPORT_PATH_CHARS] for run in self.report.runs for _, path, _, _ in run.import_times}
+            unlisted: dict[str, ErrorRecord] = {}
+            for e in self.report.errors:
+                if e.kind != "import_failed" or any(cut in listed for cut in import_message_paths(e.message)):
+                    continue
+                read = read_import_message(e.message)
+                if read is not None and not read.builtin and read.path not in unlisted:
+                    unlisted[read.path] = e
+            self._unlisted_imports = unlisted
+        return self._unlisted_imports
+
+    def failed_imports_text(self, run: Run) -> str | None:
+        """``2 failed (ComfyUI_MaskGCT by its `Cannot import` line: its row of the import times is not in the
+        log)``: the run's failed custom nodes, those of its import times and those only a line names; None if none."""
+        cut = [(path, e) for path, e in self.unlisted_import_failures().items()
+               if (found := self.run_at(e.source, e.line)) is not None and found.index == run.index]
+        failed = run.failed_imports + len(cut)
+        if not failed:
+            return None
+        if not cut:
+            return f"{failed} failed"
+        one = len(cut) == 1
+        kinds = " or ".join(sorted({"`Skip`" if (read := read_import_message(e.message)) is not None
+                                    and (read.reason or "").startswith(NO_MAPPINGS) else "`Cannot import`"
+                                    for _, e in cut}))
+        names = listing([basename(path) for path, _ in cut[:3]], len(cut))
+        return (f"{failed} failed ({names} by {'its' if one else 'their'} {kinds} line{'' if one else 's'}: "
+                f"{'its row' if one else 'their rows'} of the import times {'is' if one else 'are'} not in the log)")
+
     def run_errors(self, run: Run) -> list[ErrorRecord]:
         """The error records on the lines of ``run``."""
         return [e for e in self._errors_by_source().get(run.source, ()) if run.first_line <= e.line <= run.last_line]
@@ -519,6 +558,32 @@ def status_notes(prompts: Iterable[Prompt]) -> list[str]:
         if prompt.status in STATUS_MEANING:
             by_status.setdefault(prompt.status, []).append(prompt.index + 1)
     return [f"{status} ({_numbers(numbers)}): {STATUS_MEANING[status]}" for status, numbers in by_status.items()]
+
+
+#: Before a total that is only the part of its prompt in the log.
+AT_LEAST = "≥"
+
+
+def total_is_lower_bound(prompt: Prompt) -> bool:
+    """The prompt began before the log's first line and had not finished where the log ends: its total is timed from
+    the log's first line to its end, the part of it the log holds, and it ran longer (field log 01's 25:21)."""
+    return prompt.status == "unfinished" and not prompt.received and prompt.total_s is not None
+
+
+def total_text(prompt: Prompt, compact: bool = False) -> str:
+    """A prompt's total as the prompt tables show it: ``≥25:21`` where it is only the part in the log."""
+    return (AT_LEAST if total_is_lower_bound(prompt) else "") + fmt_s(prompt.total_s, prompt.estimated, compact)
+
+
+def lower_bound_notes(prompts: Iterable[Prompt]) -> list[str]:
+    """The note under a prompt table that says which totals are at least (``≥``) and why."""
+    numbers = [p.index + 1 for p in prompts if total_is_lower_bound(p)]
+    if not numbers:
+        return []
+    one = len(numbers) == 1
+    said = ("it, so its total is the part in the log: it" if one
+            else "each, so their totals are the parts in the log: each")
+    return [f"{AT_LEAST} at least ({_numbers(numbers)}): the log starts and ends inside {said} ran longer"]
 
 
 def _numbers(numbers: list[int]) -> str:

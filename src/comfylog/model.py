@@ -339,7 +339,8 @@ class Run:
 
     def startup_not_in_log(self) -> bool:
         """The run became ready on a fine clock, yet has no start-up time: its first line is its `Starting server`
-        (or the ready line), so the log holds only the start-up's end (segmenter: never timed as 0.0)."""
+        (or the ready line) or among its custom nodes' import times, so the log holds only the start-up's end
+        (segmenter: never timed as 0.0)."""
         return (self.startup_s is None and self.ready_at is not None and self.started_at is not None
                 and self.resolution < 60)
 
@@ -348,9 +349,15 @@ class Run:
         (comfy/model_management.py, get_total_memory: `mem_total = 1024 * 1024 * 1024 #TODO` with directml)."""
         return self.total_vram_mb is not None and is_directml(self.device or self.gpu)
 
+    def comfyui_text(self) -> str | None:
+        """ComfyUI's version as a person reads it: ``0.3.62``, or ``revision 1796 [97015b6b]`` where only
+        ComfyUI-Manager's `### ComfyUI Revision:` line names it (a count of commits and the commit, no version)."""
+        version = self.comfyui_version
+        return f"revision {version}" if version and version.endswith("]") else version
+
     def versions(self) -> list[str]:
         """ComfyUI, PyTorch and CUDA image versions as the reports label them (those the log gave)."""
-        named = (("ComfyUI", self.comfyui_version), ("PyTorch", self.pytorch_version),
+        named = (("ComfyUI", self.comfyui_text()), ("PyTorch", self.pytorch_version),
                  ("CUDA image", self.cuda_version))
         return [f"{label} {version}" for label, version in named if version]
 
@@ -452,6 +459,9 @@ class TimeSpent(NamedTuple):
     without_total: int
     #: Prompts whose phases are estimated from the durations the log prints (no usable timestamps).
     estimated: int
+    #: Seconds of prompt_seconds before the log's first line (the prompt the log starts inside, on a clock): in no
+    #: row, as the log does not hold them.
+    before_log: float = 0.0
 
 
 class TimeSum:
@@ -460,12 +470,14 @@ class TimeSum:
     diagnosis, so that the terminal and HTML reports need not read a long log's prompts again for it (a
     million at 1 GB, decoded from disk)."""
 
-    __slots__ = ("load", "inference", "wait", "other", "unknown", "untimed", "seconds", "without_total", "estimated")
+    __slots__ = ("load", "inference", "wait", "other", "unknown", "untimed", "before_log", "seconds", "without_total",
+                 "estimated")
 
     def __init__(self) -> None:
         self.load = self.inference = self.wait = self.other = 0.0
         self.unknown: set[str] = set()  # phases some prompt could not time
         self.untimed = 0.0
+        self.before_log = 0.0
         self.seconds = 0.0
         self.without_total = 0
         self.estimated = 0
@@ -473,27 +485,33 @@ class TimeSum:
     def add(self, prompt: Prompt) -> None:
         phases = prompt.phases
         load, inference, wait, other = phases.load, phases.inference, phases.wait, phases.other
+        # what the prompt the log starts inside did not time is before the log: the log's phases are not unknown
+        unknown = self.unknown if not _only_before_log(prompt) else set()
         if load is None:
-            self.unknown.add("load")
+            unknown.add("load")
         else:
             self.load += load
         if inference is None:
-            self.unknown.add("inference")
+            unknown.add("inference")
         else:
             self.inference += inference
         if wait is None:
-            self.unknown.add("wait")
+            unknown.add("wait")
         else:
             self.wait += wait
         if other is None:
-            self.unknown.add("other")
+            unknown.add("other")
         else:
             self.other += other
         total = prompt.total_s
         if total is not None:
             self.seconds += total
             if load is None or inference is None or wait is None or other is None:  # not phases.timed
-                self.untimed += max(0.0, total - phases.total)
+                untimed = max(0.0, total - phases.total)
+                if _only_before_log(prompt):
+                    self.before_log += untimed
+                else:
+                    self.untimed += untimed
         elif prompt.started or prompt.finished:
             self.without_total += 1
         if prompt.estimated:
@@ -522,7 +540,16 @@ class TimeSum:
             rows.append(("install", install))
         if idle:
             rows.append(("idle", idle))
-        return TimeSpent(rows, self.seconds, self.without_total, self.estimated)
+        return TimeSpent(rows, self.seconds, self.without_total, self.estimated, self.before_log)
+
+
+def _only_before_log(prompt: Prompt) -> bool:
+    """All the prompt's time the log does not time is before its first line: the prompt the log starts inside, timed
+    on a clock from there (``before_log`` its only reason). Without a clock its untimed seconds hold the work the
+    log shows too (field log 09's VAE decoding), so they stay "not timed"."""
+    reasons = prompt.not_timed
+    return (not prompt.received and not prompt.estimated and reasons is not None and bool(reasons)
+            and all(reason == "before_log" for reason in reasons.values()))
 
 
 @dataclass

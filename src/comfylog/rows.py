@@ -105,6 +105,7 @@ def prompt_row(p: Prompt) -> dict[str, Any]:
         "started_at": iso(p.started_at),
         "ended_at": iso(p.ended_at),
         "status": p.status,
+        "received": p.received,
         "executed_s": p.executed_s,
         "total_s": p.total_s,
         "phases": p.phases.as_dict(),

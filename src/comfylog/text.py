@@ -67,12 +67,14 @@ def fmt_s(seconds: float | None, estimated: bool = False, compact: bool = False)
     return ("~" if estimated else "") + (dur_compact(seconds) if compact else dur(seconds))
 
 
-def prompts_time_text(seconds: float, untimed: int) -> str:
-    """The caption of "where the time went": the prompts' seconds, and how many ran without a total
-    (not counted, never as 0)."""
+def prompts_time_text(seconds: float, untimed: int, before_log: float = 0.0) -> str:
+    """The caption of "where the time went": the prompts' seconds, how many ran without a total (not counted,
+    never as 0), and how much of them is before the log's first line (in no row: the log does not hold it)."""
     if untimed and not seconds:
         return f"prompts not timed ({plural(untimed, 'prompt')}: no usable timestamps, no `Prompt executed in`)"
-    return f"prompts {dur(seconds)} in all" + (f", {plural(untimed, 'prompt')} not timed" if untimed else "")
+    before = f", {dur(before_log)} of it before the log's first line (not in the log)" if before_log >= 0.05 else ""
+    return (f"prompts {dur(seconds)} in all" + before
+            + (f", {plural(untimed, 'prompt')} not timed" if untimed else ""))
 
 
 def gb(mb: float) -> str:

@@ -263,6 +263,7 @@ pub fn prompt(out: &mut String, p: &Prompt) {
     iso(r.at("started_at"), p.started_at);
     iso(r.at("ended_at"), p.ended_at);
     text(r.at("status"), p.status);
+    boolean(r.at("received"), p.received);
     opt_float(r.at("executed_s"), p.executed_s);
     opt_float(r.at("total_s"), p.total_s);
     let out = r.at("phases");

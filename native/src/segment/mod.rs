@@ -89,6 +89,7 @@ fn prompt_work(kind: Kind) -> bool {
             | DynamicLoad
             | GgufQtypes
             | VideoSampling
+            | Interrupted
     )
 }
 
@@ -128,6 +129,7 @@ fn notable(kind: Kind) -> bool {
             | NetworkVolume
             | GpuUnsupported
             | PackageInstalled
+            | NodeInstall
             | ExtraSearchPath
             | AllocConf
             | OomMemory
@@ -312,6 +314,8 @@ struct Open {
     loaded: bool,
     /// tqdm hid a bar of it (` ... (more hidden) ...`): how long it sampled is unknown.
     hidden_bar: bool,
+    /// segmenter.py's `_Open.began_in_log`: queued before the log, begun in it.
+    began_in_log: bool,
 }
 
 pub struct Segmenter {
@@ -367,6 +371,9 @@ pub struct Segmenter {
     incident: Option<u64>,
     incident_traced: bool,
     ignore_traceback: bool,
+    /// segmenter.py's `_worker_traceback`: the traceback under `Exception in thread ... (prompt_worker):`
+    /// is the queue thread's death, no failure of the prompt.
+    worker_traceback: bool,
     unloaded_by_oom: bool,
     /// The prompt whose video wrapper just announced its sampler and drew no bar since.
     sampler_announced: Option<u64>,
@@ -381,6 +388,11 @@ pub struct Segmenter {
     /// segmenter.py's `_before_log`: the input's first run's activities while it has shown no
     /// start-up marker and no prompt line (the prompt the log starts inside opens with them).
     before_log: Option<VecDeque<Activity>>,
+    /// segmenter.py's `_all_queued_before`: no start-up and no `got prompt` yet, so every prompt the
+    /// log shows was queued before its first line (after one ends, `before_log` collects again).
+    all_queued_before: bool,
+    /// segmenter.py's `_queued_next`: `before_log` collects again after such a prompt ended.
+    queued_next: bool,
 }
 
 fn round2_key(x: f64) -> u64 {
@@ -449,6 +461,7 @@ impl Segmenter {
             incident: None,
             incident_traced: false,
             ignore_traceback: false,
+            worker_traceback: false,
             unloaded_by_oom: false,
             sampler_announced: None,
             batch: None,
@@ -457,6 +470,8 @@ impl Segmenter {
             install: None,
             install_bars: Vec::new(),
             before_log: Some(VecDeque::new()),
+            all_queued_before: true,
+            queued_next: false,
         }
     }
 
@@ -564,6 +579,12 @@ impl Segmenter {
         {
             self.ignore_traceback = false;
         }
+        if self.worker_traceback
+            && kind != Kind::Traceback
+            && ev.text("error")?.as_deref() != Some("prompt_worker")
+        {
+            self.worker_traceback = false;
+        }
         if self.load_work(kind) {
             if let Some(open) = &mut self.open {
                 open.loaded = true;
@@ -635,6 +656,8 @@ impl Segmenter {
             ImportTime => self.on_import_time(ev),
             ServerReady => {
                 self.before_log = None; // start-up ends here
+                self.all_queued_before = false;
+                self.queued_next = false;
                 let run = self.run_mut();
                 if run.ready_line.is_none() {
                     run.ready_line = Some(ev.line);
@@ -872,6 +895,8 @@ impl Segmenter {
         self.run_stage = self.run_stage.max(stage);
         self.events_since_marker = 0;
         self.before_log = None; // the log shows a start-up: work from here on is no earlier prompt's
+        self.all_queued_before = false;
+        self.queued_next = false;
         for act in moved {
             self.activity(act);
         }
@@ -970,9 +995,17 @@ impl Segmenter {
             if run.resolution != FINE {
                 // minute stamps cannot time a start-up or idle gaps
             } else if let Some(ready) = run.ready_at {
-                // a run whose first line is its `Starting server` (or the ready line) holds only the
-                // start-up's end: its length is not known (None, never the 0.0 between them)
-                let before = server_line.or(run.ready_line).unwrap_or(0);
+                // a run whose first line is its `Starting server` (or the ready line), or one of its
+                // import times, holds only the start-up's end: its length is not known (None, never
+                // the 0.0 between them; segmenter.py's `_startup_end_line`)
+                let mut before = server_line.or(run.ready_line).unwrap_or(0);
+                if let Some(&(_, _, _, first_import)) = run.import_times.first() {
+                    before = if before == 0 {
+                        first_import
+                    } else {
+                        before.min(first_import)
+                    };
+                }
                 if started_line.unwrap_or(0) < before {
                     run.startup_s = Some(secs(ready - started)?);
                 }
@@ -994,6 +1027,8 @@ impl Segmenter {
         self.prestartup = false;
         self.run_busy = false;
         self.before_log = None;
+        self.all_queued_before = false;
+        self.queued_next = false;
         self.close_install();
         self.release();
         Ok(())
@@ -1123,6 +1158,10 @@ impl Segmenter {
             self.ignore_traceback = true;
             return Ok(());
         }
+        if error == Some("prompt_worker") {
+            self.worker_traceback = true; // segmenter.py's `_on_error_line`
+            return Ok(());
+        }
         if let Some(default) = error.and_then(error_line_record) {
             let message = match ev.text("message")? {
                 Some(m) if !m.is_empty() => m.to_string(),
@@ -1165,6 +1204,8 @@ impl Segmenter {
     fn on_prompt_received(&mut self, ev: &Ev) -> R {
         self.run_busy = true;
         self.before_log = None;
+        self.all_queued_before = false;
+        self.queued_next = false;
         self.summary.got_prompt += 1;
         let run = self.run.expect("a run");
         let mut prompt = Prompt::new(self.prompt_index, run, ev.ts, ev.line, self.cfg.source);
@@ -1186,6 +1227,7 @@ impl Segmenter {
             bars: Vec::new(),
             loaded: false,
             hidden_bar: false,
+            began_in_log: false,
         }
     }
 
@@ -1219,12 +1261,14 @@ impl Segmenter {
         let index = self.prompt_index;
         self.prompt_index += 1;
         self.prompts.append(prompt);
+        let began_in_log = std::mem::take(&mut self.queued_next);
         self.open = Some(Open {
             prompt: index,
             activities: held.into(),
             bars: Vec::new(),
             loaded: false,
             hidden_bar: false,
+            began_in_log,
         });
     }
 
@@ -1319,6 +1363,7 @@ impl Segmenter {
             self.ignore_traceback = false;
             return Ok(());
         }
+        let worker = std::mem::take(&mut self.worker_traceback);
         let exc_type = ev.text("exception_type")?;
         let failure = !matches!(exc_type.as_deref(), None | Some("KeyboardInterrupt"));
         if failure && (self.incident.is_none() || self.incident_traced) {
@@ -1329,7 +1374,7 @@ impl Segmenter {
                 self.failed_before_log(ev.line, false);
             }
         }
-        let prompt = self.executing();
+        let prompt = if worker { None } else { self.executing() };
         let message = ev.text("message")?.unwrap_or_else(|| Arc::from(""));
         let text = match &exc_type {
             Some(t) if !t.is_empty() && !message.is_empty() => format!("{t}: {message}"),
@@ -1455,8 +1500,10 @@ impl Segmenter {
             }
             self.prompts.append(prompt);
             let mut open = self.new_open(index);
+            let queued_next = std::mem::take(&mut self.queued_next);
             if let Some(held) = held {
                 open.activities = held.into();
+                open.began_in_log = queued_next;
             }
             self.open = Some(open);
         } else if self.before_log_open() {
@@ -1483,6 +1530,10 @@ impl Segmenter {
         self.close_prompt(ev.ts, Some(status), Some(ev.line))?;
         self.prev_end = ev.ts;
         self.start_next(ev.ts);
+        if self.open.is_none() && self.all_queued_before {
+            self.before_log = Some(VecDeque::new());
+            self.queued_next = true;
+        }
         Ok(())
     }
 
@@ -2008,7 +2059,12 @@ impl Segmenter {
             .iter()
             .map(|(pos, bar_ev)| (self.bars.at_ref(*pos).clone(), bar_ev.clone()))
             .collect();
+        let run_start = self.run.and_then(|r| self.runs.at_ref(r).started_at);
         let prompt = self.prompts.at(open.prompt);
+        // queued before the log but begun in it (segmenter.py's `began_in_log`): the log has it all
+        let began_in_log = open.began_in_log
+            || matches!((run_start, prompt.started_at), (Some(rs), Some(b)) if b >= rs);
+        let before_log = !prompt.received && !began_in_log;
         if let Some(status) = status {
             prompt.status = status;
         }
@@ -2036,20 +2092,17 @@ impl Segmenter {
                     open.loaded,
                     library,
                     open.hidden_bar,
-                    !prompt.received,
+                    before_log,
                 )?;
             }
-            _ => {
-                let before_log = !prompt.received;
-                paint_estimated(
-                    prompt,
-                    &bars,
-                    open.loaded,
-                    library,
-                    open.hidden_bar,
-                    before_log,
-                )
-            }
+            _ => paint_estimated(
+                prompt,
+                &bars,
+                open.loaded,
+                library,
+                open.hidden_bar,
+                before_log,
+            ),
         }
         if !library && bars.iter().any(|(bar, _)| phases::library_loader(bar)) {
             self.run_library_loads = true;

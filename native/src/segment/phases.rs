@@ -53,7 +53,7 @@ fn untimed_reasons(
         why.push(("load", "unlogged_loads"));
     }
     let sampled = bars.iter().any(|(b, _)| b.is_sampling());
-    if loaded && !sampled {
+    if (loaded || before_log) && !sampled {
         let reason = if before_log {
             "before_log"
         } else {
@@ -475,6 +475,15 @@ pub fn paint_estimated(
     let rest = total.map(|t| t - inference.float() - load_bars.float() - wait);
     if before_log && rest.is_none_or(|r| r >= UNTIMED_MIN_S) {
         set_default(&mut why, "load", "before_log");
+    }
+    if total.is_none() && prompt.status == "unfinished" {
+        // the log ends inside it: a phase it drew no bar of may come after its last line (phases.py)
+        if sampling.is_empty() {
+            set_default(&mut why, "inference", "no_total");
+        }
+        if loading.is_empty() {
+            set_default(&mut why, "load", "no_total");
+        }
     }
     let load = if has(&why, "load") {
         None

@@ -9,15 +9,79 @@ The first that applies claims the prompt; the others, and ``unfinished``, leave 
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..events import EventKind
+from ..events import Event, EventKind
 from ..model import ErrorRecord, Evidence, Prompt, Run
 from ..text import dur
 from .evidence import event_line
 from .facts import WORKER_ECHOES, Facts
+
+#: The ``error`` of the `prompt_worker_died` message row (Python's ``Exception in thread Thread-N (prompt_worker):``).
+PROMPT_WORKER = "prompt_worker"
+#: The runtime's error strings of a kernel that faulted (cudaGetErrorString / hipGetErrorString): the sticky
+#: errors, after which the context cannot be used. Other warnings (a driver shutting down at exit) are not faults.
+FAULT_RE = re.compile(r"unspecified launch failure|illegal memory access|illegal instruction|misaligned address|"
+                      r"launch timed out")
+
+
+def gpu_faults(facts: Facts) -> list[Event]:
+    """PyTorch's `HIP warning:` / `CUDA warning:` lines of a kernel that faulted (``gpu-fault`` tells them)."""
+    return facts.once("gpu_faults", lambda: [
+        ev for ev in facts.events[EventKind.ERROR_LINE]
+        if ev.fields.get("error") == "gpu_warning" and FAULT_RE.search(str(ev.fields.get("message", "")))])
+
+
+def faulted_prompts(facts: Facts) -> dict[int, Event]:
+    """Unfinished prompts (by index) that were running when a GPU kernel faulted, with the first fault in them:
+    ``gpu-fault`` says what that fault does, so ``unfinished`` defers to it rather than guess at a silent death."""
+
+    def scan() -> dict[int, Event]:
+        faults = gpu_faults(facts)
+        if not faults:
+            return {}
+        claimed: dict[int, Event] = {}
+        for prompt in facts.prompts_in("unfinished"):
+            fault = next((ev for ev in faults if ev.source == prompt.source
+                          and prompt.line <= ev.line <= max(prompt.last_line, prompt.line)), None)
+            if prompt.started and fault is not None:
+                claimed[prompt.index] = fault
+        return claimed
+
+    return facts.once("faulted_prompts", scan)
+
+
+def worker_death(facts: Facts) -> tuple[Event, list[Prompt]] | None:
+    """The first `Exception in thread Thread-N (prompt_worker):` and the prompts of its run it left unfinished
+    (``prompt-worker-died`` names them, so ``unfinished`` leaves them to it)."""
+
+    def scan() -> list[tuple[Event, list[Prompt]]]:  # a list: what ``once`` keeps must be the scan's own object
+        ev = next((ev for ev in facts.events[EventKind.ERROR_LINE] if ev.fields.get("error") == PROMPT_WORKER),
+                  None)
+        if ev is None:
+            return []
+        run = facts.run_at(ev.source, ev.line)
+        stuck = [p for p in (facts.prompts_of_run(run.index) if run is not None else [])
+                 if p.source == ev.source and p.status == "unfinished"]
+        return [(ev, stuck)]
+
+    return next(iter(facts.once("worker_death", scan)), None)
+
+
+#: How far below the prompt worker's `Exception in thread` line its traceback may start (Python prints it on the next
+#: line).
+WORKER_TRACEBACK_AFTER_LINES = 2
+
+
+def worker_death_traceback(facts: Facts, ev: Event) -> Event | None:
+    """The traceback Python printed under the prompt worker's `Exception in thread Thread-N (prompt_worker):` line
+    ``ev``: prompt-worker-died names its exception, so ``exception`` does not say it again as a failure of no
+    prompt."""
+    return next(iter(facts.between(EventKind.TRACEBACK, ev.source, ev.line + 1,
+                                   ev.line + WORKER_TRACEBACK_AFTER_LINES)), None)
 
 
 def own_errors(facts: Facts, prompt: Prompt) -> list[ErrorRecord]:

@@ -63,8 +63,6 @@ PROMPT_GROUPS: dict[str, Callable[[Prompt], bool]] = {
     "error": lambda p: p.status == "error",
     "cold": lambda p: p.cold,
     "finished_video": lambda p: p.status == "ok" and bool(p.video),
-    # a prompt whose end the log shows and whose `got prompt` is before it (a log that starts mid-prompt)
-    "before_log": lambda p: not p.received,
 }
 #: The groups of prompts whose loads the rules read one prompt at a time (timed_loads, slow-load, gguf): their
 #: loads are filed in a group of their own in the index's one pass (the loads come after the prompts).
@@ -392,12 +390,17 @@ class Facts(ReportIndex, Citations):
                 cpu_runs.add(run.index)
 
         self._groups: dict[str, Group[Prompt]] = {name: Group(copy=not keep_prompts)
-                                                   for name in [*PROMPT_GROUPS, "on_cpu"]}
+                                                   for name in [*PROMPT_GROUPS, "on_cpu", "before_log"]}
         filing = [(test, self._groups[name].add,
                    (WANTS_LOADS if name in LOADS_READ_OF else 0) | (WANTS_BARS if name in BARS_READ_OF else 0)
                    | (WANTS_ERRORS if name in ERRORS_READ_OF else 0))
                   for name, test in PROMPT_GROUPS.items()]
         add_on_cpu = self._groups["on_cpu"].add
+        # ``before_log``: the prompt the log starts inside, running at its first line. Only an input's first prompt
+        # can be: ComfyUI runs one prompt at a time, so a later one whose `got prompt` is also before the log was
+        # queued behind it and began inside the log (field log 09: it begins at the first one's `Prompt executed`).
+        add_before_log = self._groups["before_log"].add
+        sources_seen: set[int] = set()
         self._folds: dict[type[PromptFold], PromptFold] = {cls: cls() for cls in PROMPT_FOLDS}
         folds = [fold.feed for fold in self._folds.values()]
         #: prompt_seconds of each prompt, by position: what a rule sums over thousands of scattered prompts
@@ -418,6 +421,10 @@ class Facts(ReportIndex, Citations):
                 wants[prompt.index] = want
             if prompt.run in cpu_runs:
                 add_on_cpu(position, prompt)
+            if prompt.source not in sources_seen:
+                sources_seen.add(prompt.source)
+                if not prompt.received:
+                    add_before_log(position, prompt)
 
         ReportIndex.__init__(self, report, visit, visit_load, visit_run, self._prompt_bars.visit, visit_error)
         Citations.__init__(self, report)
@@ -469,7 +476,8 @@ class Facts(ReportIndex, Citations):
         return sum(seconds[at] for index in sorted(set(indexes)) if (at := position(index)) is not None)
 
     def prompts_in(self, group: str) -> Iterator[Prompt]:
-        """The prompts of one of PROMPT_GROUPS (or ``on_cpu``: of the runs on_cpu), in report order."""
+        """The prompts of one of PROMPT_GROUPS (or ``on_cpu``: of the runs on_cpu; ``before_log``: the prompt each
+        input starts inside), in report order."""
         return self._groups[group].members(self.report.prompts)
 
     def prompts_in_at(self, group: str, indexes: Iterable[int]) -> Iterator[Prompt]:

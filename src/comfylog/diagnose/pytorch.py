@@ -144,7 +144,7 @@ def torch_api_advice(message: str, run: Run | None, node: str | None = None, fra
                "PyTorch than ComfyUI's, a newer PyTorch build for the same CUDA (pytorch.org's selector gives the "
                "command)")
     else:
-        comfy = f"ComfyUI {run.comfyui_version}" if run is not None and run.comfyui_version else "ComfyUI"
+        comfy = f"ComfyUI {run.comfyui_text()}" if run is not None and run.comfyui_version else "ComfyUI"
         caller = f"The code that failed{where}"
         fix = (f"The code is {comfy}'s or a library's it uses: install a newer PyTorch build for the same CUDA "
                "(pytorch.org's selector gives the command), or use an image whose PyTorch matches this ComfyUI")

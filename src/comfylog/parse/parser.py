@@ -309,14 +309,23 @@ class Parser:
         """
         last = bar.last
         on_last_line = sum(1 for s in bar.states[-3:] if s.line == last.line and s.n >= s.total)
-        return on_last_line == 1 and self._same_close(last, state)
+        if on_last_line != 1 or state.line != last.line + 1 or state.n != last.n:
+            return False
+        if state.elapsed_s == last.elapsed_s:
+            return self._same_close(last, state, 0.0)
+        # close() redraws with the elapsed time at closing, later than the last update's when the
+        # sampler worked on after its last step (a paste: `4/4 [03:50<00:00, 57.68s/it]` then `4/4
+        # [04:19<00:00, 64.88s/it]`, robertvoy/ComfyUI-Distributed#66). Only for a bar drawn a state a
+        # line, whose last state is its first complete one: a new bar would draw its 0% state first.
+        before = bar.states[-2] if len(bar.states) > 1 else None
+        return (state.elapsed_s > last.elapsed_s and before is not None and before.line < last.line
+                and before.n < before.total and self._same_close(last, state, state.elapsed_s - last.elapsed_s))
 
     @staticmethod
-    def _same_close(last: _State, state: _State) -> bool:
-        if state.line != last.line + 1 or state.n != last.n or state.elapsed_s != last.elapsed_s:
-            return False
+    def _same_close(last: _State, state: _State, later_s: float) -> bool:
+        """Stamps, where both lines have them, agree: the redraw came ``later_s`` after the update."""
         if state.ts is not None and last.ts is not None:
-            return abs((state.ts - last.ts).total_seconds()) <= CLOSE_REDRAW_S
+            return abs((state.ts - last.ts).total_seconds() - later_s) <= CLOSE_REDRAW_S
         return True
 
     def _is_close_redraw(self, text: str, ts: datetime | None, line: int) -> bool:

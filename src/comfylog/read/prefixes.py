@@ -11,6 +11,7 @@ Styles (see ../shared/notes/formats.md), detected per line so a file can mix the
   Python's ``ERROR:root:`` (stripped, no time)
 * SwarmUI: ``2024-11-07 13:29:56.514 [Debug] [ComfyUI-1/STDERR] `` (its pasted server log; its console and log
   file write ``13:29:56.514 [Debug] ``, a time-only stamp), the ``[NAME/STDERR] `` of a process it started dropped
+  (also alone at a line's start, as its log view's lines are copied)
 * ComfyUI Desktop's electron-log: ``[2024-11-15 17:55:34.994] [info]  Received log message: `` (the stamp is
   Manager's form; the level tag padded to ``[error]``'s width and the renderer's ``Received log message: `` dropped)
 * RunPod console copy: ``2025-11-10  21:50:27.563 | info | x4twfmpe23foac | `` (runpod.py puts its
@@ -69,6 +70,9 @@ PY_FORMATTER_RE = re.compile(
 SWARM_TAGS = r"\[(?:Verbose|Debug|Info|Init|Warning|Error)\] (?:\[[^\]]+/STD(?:OUT|ERR)\] )?"
 SWARM_RE = re.compile(r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})\.(\d+) " + SWARM_TAGS)
 SWARM_TAGS_RE = re.compile(SWARM_TAGS)
+# The same process tag with no time and no level before it: the lines as SwarmUI's log view lets them be
+# copied (mcmonkeyprojects/SwarmUI#1214: `[ComfyUI-0/STDERR] Total VRAM 12461 MB, total RAM 31863 MB`).
+SWARM_PROCESS_RE = re.compile(r"\[[^\]/\s]{1,64}/STD(?:OUT|ERR)\] ")
 # ComfyUI Desktop's main.log: electron-log's default format "[{y}-{m}-{d} {h}:{i}:{s}.{ms}] [{level}]{scope} {text}",
 # "[{level}]" padded to "[error]"'s width (electron-log's format.spec.js: "[{level}]~" -> "[info] ~"). The renderer
 # logs each chunk of ComfyUI's output as `Received log message: ${message}` (Comfy-Org/desktop
@@ -221,7 +225,7 @@ class PrefixReader:
             elif style == "time-only":
                 m = SWARM_TAGS_RE.match(text) or LEVEL_TAG_RE.match(text)
             else:
-                m = LEVEL_TAG_RE.match(text)
+                m = LEVEL_TAG_RE.match(text) or SWARM_PROCESS_RE.match(text)
             if m:
                 text = text[m.end() :]
                 c = text[:1]

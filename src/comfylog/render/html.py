@@ -31,7 +31,16 @@ from operator import itemgetter
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from ..events import EventKind, Phase
-from ..index import ReportIndex, evidence_in_line_order, index_of, not_timed_notes, own_spans, status_notes
+from ..index import (
+    ReportIndex,
+    evidence_in_line_order,
+    index_of,
+    lower_bound_notes,
+    not_timed_notes,
+    own_spans,
+    status_notes,
+    total_text,
+)
 from ..model import MAX_PROMPT_MODELS, PHASES, Finding, ProgressBar, Prompt, Report, Run, span_kind
 from ..text import basename, clip, clock, fmt_s, is_time_only, plural, prompts_time_text, span_text, when
 from ..version import __version__
@@ -404,6 +413,7 @@ def _machine(report: Report, page: Page) -> str:
     if not report.runs:
         return '<p class="note">No ComfyUI run found in the log.</p>'
     several_sources = len(report.sources) > 1
+    index = index_of(report)
     cards = []
     for run in report.runs[:MAX_RUN_CARDS]:
         versions = run.versions()
@@ -428,11 +438,14 @@ def _machine(report: Report, page: Page) -> str:
         if run.install_s:
             facts.append(("installing", f"{fmt_s(run.install_s)} ComfyUI-Manager installing custom nodes or "
                                          "models (with no prompt running)"))
+        failed = (index.failed_imports_text(run) or "").replace("`", "")  # with the nodes only a line names
         if run.import_times:
-            failed = run.failed_imports
             slowest = max(run.import_times, key=lambda t: t[0])
-            nodes = f"{len(run.import_times) - failed} imported, slowest {slowest[0]:.1f}s ({basename(slowest[1])})"
-            facts.append(("custom nodes", nodes + (f", {failed} failed" if failed else "")))
+            nodes = (f"{len(run.import_times) - run.failed_imports} imported, slowest {slowest[0]:.1f}s "
+                     f"({basename(slowest[1])})")
+            facts.append(("custom nodes", nodes + (f", {failed}" if failed else "")))
+        elif failed:
+            facts.append(("custom nodes", failed))
         if several_sources and run.source < len(report.sources):
             facts.append(("log", report.sources[run.source].name))
         title = f"Run {run.index + 1}" + (' <span class="warn">(after a restart)</span>' if run.restart else "")
@@ -467,7 +480,8 @@ def _phase_totals(report: Report) -> str:
         )
     out.append("</table>")
     estimated = spent.estimated
-    note = prompts_time_text(spent.prompt_seconds, spent.without_total) + "; every second counted once"
+    note = (prompts_time_text(spent.prompt_seconds, spent.without_total, spent.before_log)
+            + "; every second counted once")
     if estimated:
         note += f"; {plural(estimated, 'prompt')} estimated from the durations the log prints (no usable timestamps)"
     out.append(f'<p class="note">{esc(note)}</p>')
@@ -1097,7 +1111,7 @@ def _prompt_table(report: Report, page: Page) -> str:
     notes = []
     if any(p.estimated for p in shown):
         notes.append("~ no usable timestamps: phases estimated from the durations the log prints.")
-    notes += not_timed_notes(shown) + status_notes(shown)
+    notes += not_timed_notes(shown) + status_notes(shown) + lower_bound_notes(shown)
     if len(report.prompts) > MAX_PROMPT_ROWS:
         hidden = len(report.prompts) - MAX_PROMPT_ROWS
         notes.append(f"{hidden} more prompts not shown (comfylog analyze --format json lists them all).")
@@ -1108,7 +1122,7 @@ def _prompt_table(report: Report, page: Page) -> str:
 
 def _total_text(p: Prompt) -> str:
     """A prompt's total: measured, and the printed one beside it where the two read differently."""
-    measured = fmt_s(p.total_s, p.estimated)
+    measured = total_text(p)
     if p.executed_s is None or p.estimated or p.total_s is None or fmt_s(p.executed_s) == fmt_s(p.total_s):
         return measured
     return f"{measured} (printed {fmt_s(p.executed_s)})"

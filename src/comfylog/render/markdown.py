@@ -22,7 +22,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ..events import Phase
-from ..index import MainBar, evidence_in_line_order, index_of, not_timed_notes, status_notes
+from ..index import (
+    MainBar,
+    evidence_in_line_order,
+    index_of,
+    lower_bound_notes,
+    not_timed_notes,
+    status_notes,
+    total_text,
+)
 from ..model import PHASES, Finding, Prompt, Report, Run
 from ..text import basename, clip, clock, fmt_s, gb, listing, plural, when
 from ..version import __version__
@@ -283,7 +291,7 @@ def _prompts(report: Report, limit: int) -> list[str]:
         notes.append("~ estimated from the durations the log prints (no usable timestamps)")
     if notes:
         blocks.append("_" + "; ".join(notes) + "._")
-    blocks += not_timed_notes(prompts[:limit]) + status_notes(prompts[:limit])
+    blocks += not_timed_notes(prompts[:limit]) + status_notes(prompts[:limit]) + lower_bound_notes(prompts[:limit])
     return blocks
 
 
@@ -297,7 +305,7 @@ def _prompt_row(p: Prompt, main: MainBar | None, several_runs: bool, phases: Seq
     steps = main.steps_text if main else "—"
     rate = (main.bar.rate_text or "—") if main else "—"
     return [str(p.index + 1), *([str(p.run + 1)] if several_runs else []),
-            clock(p.got_at) if p.received else "(before log)", p.status, fmt_s(p.total_s, p.estimated),
+            clock(p.got_at) if p.received else "(before log)", p.status, total_text(p),
             *(phase(ph.value) for ph in phases), steps, rate]
 
 
@@ -315,7 +323,7 @@ def _machine(report: Report, runs_shown: int) -> list[str]:
         key = (run.gpu, run.total_vram_mb, run.total_ram_mb, tuple(run.vram_states), tuple(run.versions()))
         if key not in seen and len(seen) < runs_shown:
             seen.add(key)
-            described += _machine_lines(run)
+            described += _machine_lines(run, report)
         if run.started_at is not None:
             if first_start is None:
                 first_start = run.started_at
@@ -338,7 +346,7 @@ def _machine(report: Report, runs_shown: int) -> list[str]:
     return ["### Machine", "\n".join(described)] if described else []
 
 
-def _machine_lines(run: Run) -> list[str]:
+def _machine_lines(run: Run, report: Report) -> list[str]:
     lines = []
     gpu = code_span(run.gpu) if run.gpu else "not in the log"
     vram = f"{run.total_vram_mb} MB VRAM" if run.total_vram_mb is not None else ""
@@ -351,12 +359,14 @@ def _machine_lines(run: Run) -> list[str]:
         lines.append("- **vram state:** " + ", ".join(code_span(s) for s in run.vram_states))
     if run.versions():
         lines.append("- **versions:** " + ", ".join(code_span(v) for v in run.versions()))
+    failed = index_of(report).failed_imports_text(run)  # with the nodes only a `Cannot import` line names
     if run.import_times:
         slowest = max(run.import_times, key=lambda t: t[0])
-        failed = run.failed_imports
-        imported = len(run.import_times) - failed
+        imported = len(run.import_times) - run.failed_imports
         nodes = f"{imported} imported, slowest {code_span(basename(slowest[1]))} {slowest[0]:.1f}s"
-        lines.append(f"- **custom nodes:** {nodes}" + (f", {failed} failed" if failed else ""))
+        lines.append(f"- **custom nodes:** {nodes}" + (f", {failed}" if failed else ""))
+    elif failed:
+        lines.append(f"- **custom nodes:** {failed}")
     return lines
 
 

@@ -9,13 +9,22 @@ from itertools import chain
 from rich import box
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderableType
+from rich.markup import escape
 from rich.markup import render as render_markup
 from rich.segment import Segment
 from rich.table import Table
 from rich.text import Span, Text
 
 from ..events import Phase
-from ..index import evidence_in_line_order, index_of, not_timed_notes, own_spans, status_notes
+from ..index import (
+    evidence_in_line_order,
+    index_of,
+    lower_bound_notes,
+    not_timed_notes,
+    own_spans,
+    status_notes,
+    total_text,
+)
 from ..model import MAX_PROMPT_MODELS, PHASES, Prompt, Report, Run, span_kind
 from ..text import basename, clip, clock, fmt_s, plural, prompts_time_text, span_text, when
 from .fit import Column, fit_columns, fitted_table
@@ -168,11 +177,11 @@ def _machine_rows(run: Run, report: Report) -> tuple[str, list[tuple[str, str]]]
     if run.total_vram_mb is not None and run.total_ram_mb is not None:
         vram += f"   RAM {run.total_ram_mb} MB"
     states = ", ".join(run.vram_states) if run.vram_states else "—"
-    rows.append(("GPU", run.gpu or "—"))
+    rows.append(("GPU", escape(run.gpu or "—")))
     rows.append(("VRAM", vram))
     rows.append(("vram state", states))
     versions = run.versions()
-    rows.append(("versions", "  ".join(versions) or "—"))
+    rows.append(("versions", escape("  ".join(versions)) or "—"))  # rich would read `[c5565b14]` as a tag
     span = f"{when(run.started_at)} → {when(run.ended_at)}"
     if run.span_s is not None:
         span += f"  ({fmt_s(run.span_s)})"
@@ -180,20 +189,23 @@ def _machine_rows(run: Run, report: Report) -> tuple[str, list[tuple[str, str]]]
     if run.startup_s is not None:
         rows.append(("start-up", fmt_s(run.startup_s)))
     elif run.startup_not_in_log():
-        rows.append(("start-up", "not known: the log starts at its end (`Starting server`)"))
+        rows.append(("start-up", "not known: the log starts at its end (import times or `Starting server`)"))
     if run.outside_s:
         rows.append(("outside prompts", f"{fmt_s(run.outside_s)} loading and sampling with no `got prompt` running "
                      "(a script or handler driving the nodes)"))
     if run.install_s:
         rows.append(("installing", f"{fmt_s(run.install_s)} ComfyUI-Manager installing custom nodes, their "
                      "dependencies or models (no prompt running)"))
-    failed = run.failed_imports
+    failed = index_of(report).failed_imports_text(run)  # with the nodes only a `Cannot import` line names
+    count, _, why = (failed or "").partition(" (")
+    failed_markup = f"[red]{count}[/red]" + (f" ({escape(why)}" if why else "")
     if run.import_times:
         slowest = max(run.import_times, key=lambda t: t[0])
-        nodes = f"{len(run.import_times) - failed} imported, slowest {slowest[0]:.1f}s ({basename(slowest[1])})"
-        if failed:
-            nodes += f", [red]{failed} failed[/red]"
-        rows.append(("custom nodes", nodes))
+        nodes = (f"{len(run.import_times) - run.failed_imports} imported, slowest {slowest[0]:.1f}s "
+                 f"({basename(slowest[1])})")
+        rows.append(("custom nodes", nodes + (f", {failed_markup}" if failed else "")))
+    elif failed:
+        rows.append(("custom nodes", failed_markup))
     return title, rows
 
 
@@ -249,7 +261,7 @@ def _prompts(report: Report, limit: int, width: int) -> Table:
         notes.append(f"{len(report.prompts) - len(shown)} more prompts not shown (--limit, or --format json for all)")
     elif any(p.estimated for p in shown):
         notes.append("~ no usable timestamps: phases estimated from the durations the log prints")
-    notes += not_timed_notes(shown) + status_notes(shown)
+    notes += not_timed_notes(shown) + status_notes(shown) + lower_bound_notes(shown)
     return fitted_table(fit, "Prompts", notes)
 
 
@@ -261,7 +273,7 @@ def _prompt_columns(report: Report, shown: list[Prompt], compact: bool) -> list[
         columns.append(Column("run", [str(p.run + 1) for p in shown], "right"))
     columns.append(Column("received", [clock(p.got_at) if p.received else "(before log)" for p in shown]))
     columns.append(Column("status", [Text(p.status, style=STATUS_STYLE.get(p.status, "")) for p in shown]))
-    columns.append(Column("total", [fmt_s(p.total_s, p.estimated, compact) for p in shown], "right"))
+    columns.append(Column("total", [total_text(p, compact) for p in shown], "right"))
     for ph in PHASES:
         if ph is Phase.WAIT and not report.wait_applies:
             continue  # no RunPod worker: nothing waits
@@ -292,7 +304,7 @@ def _phases(report: Report) -> Table:
         share = seconds / whole
         cells = int(round(share * BAR_WIDTH))
         table.add_row(label, fmt_s(seconds), f"{share:.0%}", Text("█" * cells, style=PHASE_STYLE[name]))
-    table.caption = (prompts_time_text(spent.prompt_seconds, spent.without_total) if report.prompts
+    table.caption = (prompts_time_text(spent.prompt_seconds, spent.without_total, spent.before_log) if report.prompts
                      else "no prompt ran") + \
         "; every second counted once"
     return table

@@ -169,13 +169,15 @@ def untimed_reasons(
     with no sampling bar may have sampled too: ComfyUI-Manager's log file keeps a bar only once it reaches 100%
     (014: `Processing interrupted` after a blank line, 23.6 s with no line of what ran). A ``hidden_bar`` (tqdm's
     `` ... (more hidden) ...``) with no sampling bar seen ran unseen: its sampling is unknown too (039 line 734).
-    One that began ``before_log`` and drew no sampling bar in it may have sampled before its first line.
+    One that began ``before_log`` and drew no sampling bar in it may have sampled before its first line,
+    whether or not the log shows it loading (a paste whose first line is its ``Prompt executed in 307.88
+    seconds``: j955229/ComfyUI-MiniMax-H3-Motion-Director#33 showed `infer 0.0s`).
     """
     why: dict[str, str] = {}
     if not loaded and library_loads and not any(bar.is_loading for bar, _ in bars):
         why["load"] = "unlogged_loads"
     sampling = [bar for bar, _ in bars if bar.is_sampling]
-    if loaded and not sampling:
+    if (loaded or before_log) and not sampling:
         why["inference"] = "before_log" if before_log else "no_sampling_bar"
     elif not clock and any(bar.done == 0 < bar.total for bar in sampling):
         why["inference"] = "bar_not_advanced"
@@ -264,7 +266,8 @@ def paint_estimated(
     work are part of the rest (other). A prompt that ``loaded`` (load lines, not only bars) loaded
     for an unknown time, so its load and the rest (other) are None, and so are the phases
     untimed_reasons names. A prompt that loaded nothing and drew no bar (outputs cached, a quick
-    node) did no sampling: 0. Without ``Prompt executed in`` the total is unknown too, and so is other.
+    node) did no sampling: 0. Without ``Prompt executed in`` the total is unknown too, and so is other; and a
+    prompt still running where the log ends may yet load or sample: a phase it drew no bar of is unknown.
     One that began ``before_log`` may have loaded before the log's first line: its load is unknown too
     (unless its printed total leaves no time for it).
     """
@@ -289,6 +292,13 @@ def paint_estimated(
         why.setdefault(name, reason)
     if before_log and (total is None or total - inference - load_bars - wait >= UNTIMED_MIN_S):
         why.setdefault("load", "before_log")
+    if total is None and prompt.status == "unfinished":
+        # the log ends inside it: a phase it showed nothing of may come after its last line, so it is not 0
+        # (a paste cut after `got prompt`: Comfy-Org/ComfyUI#14378 showed `load 0.0s  inference 0.0s`)
+        if not sampling:
+            why.setdefault("inference", "no_total")
+        if not loading:
+            why.setdefault("load", "no_total")
     load = None if "load" in why else load_bars
     sampled = None if "inference" in why else inference
     if total is None:

@@ -120,6 +120,9 @@ NOTABLE_KINDS = frozenset(
         EventKind.NETWORK_VOLUME,
         EventKind.GPU_UNSUPPORTED,
         EventKind.PACKAGE_INSTALLED,
+        # ComfyUI-Manager installing or updating: kept so that a log of nothing else is a ComfyUI log
+        # (index.comfyui_sources; Comfy-Org/ComfyUI-Manager#1548's "Update All" was refused)
+        EventKind.NODE_INSTALL,
         *RULE_FACTS,
     }
 )
@@ -131,10 +134,14 @@ LOAD_KINDS = frozenset(p.kind for p in PATTERNS if p.phase is Phase.LOAD)
 #: Lines only a running prompt prints (model management loading for it, a sampler announcing itself):
 #: seen before any start-up marker or prompt line, they show that the log starts inside a prompt
 #: (Segmenter._before_log). Not load_detail: some of its lines (``Unloading models``) are no sure sign.
+#: ``Processing interrupted``: execution.py logs it when a node of the prompt it runs stops on an
+#: interrupt (``except comfy.model_management.InterruptProcessingException``, checked in ComfyUI's
+#: execution.py ``execute``), so the prompt it ends is the one the log starts inside (ethanfel's
+#: ComfyUI-MiniMaxH3-Context-Loop#15: that prompt was shown `ok`).
 PROMPT_WORK_KINDS = frozenset({
     EventKind.LOAD_REQUESTED, EventKind.LOAD_BATCH, EventKind.LOADED_COMPLETELY, EventKind.LOADED_PARTIALLY,
     EventKind.LOWVRAM_MODE, EventKind.LOWVRAM_MODULES, EventKind.DYNAMIC_LOAD, EventKind.GGUF_QTYPES,
-    EventKind.VIDEO_SAMPLING,
+    EventKind.VIDEO_SAMPLING, EventKind.INTERRUPTED,
 })
 #: The activities a run keeps while its log may have started inside a prompt (they become that prompt's).
 BEFORE_LOG_ACTIVITIES = 20_000
@@ -160,6 +167,8 @@ class _Open:
     loaded: bool = False
     #: tqdm hid a bar of it (`` ... (more hidden) ...``): how long it sampled is unknown.
     hidden_bar: bool = False
+    #: Queued before the log but begun in it, after the prompt before it ended (Segmenter._queued_next).
+    began_in_log: bool = False
 
 
 class Segmenter:
@@ -222,6 +231,9 @@ class Segmenter:
         self._incident_traced = False
         #: ``Exception ignored in:`` was just logged: the next traceback is no failure.
         self._ignore_traceback = False
+        #: ``Exception in thread Thread-N (prompt_worker):`` just came: the traceback under it is the queue thread's
+        #: death (in main.py, between prompts or after one's execution), not a node's failure of the prompt.
+        self._worker_traceback = False
         #: ``Got an OOM, unloading all loaded models.``: the next prompt starts cold.
         self._unloaded_by_oom = False
         #: The prompt whose video wrapper just announced its sampler (``Sampling N frames ... with S
@@ -244,6 +256,14 @@ class Segmenter:
         #: ``got prompt`` is before the log opens with them (_open_before_log), and its ``Prompt executed`` or the
         #: run's end closes it. None otherwise.
         self._before_log: deque[Activity] | None = deque(maxlen=BEFORE_LOG_ACTIVITIES)
+        #: True while the run has shown no start-up and no ``got prompt``: every prompt the log shows was queued
+        #: before its first line, so after one's ``Prompt executed`` the work with no prompt open is the next
+        #: queued one's and _before_log collects it again (j955229/ComfyUI-MiniMax-H3-Motion-Director#33: the
+        #: second prompt's sampling bar and `Processing interrupted` went to no prompt, which showed `ok`).
+        self._all_queued_before = True
+        #: _before_log collects again after a prompt queued before the log ended: the prompt it opens began
+        #: in the log (after that prompt's ``Prompt executed``), with or without a clock to say when.
+        self._queued_next = False
 
     # ---- feeding ------------------------------------------------------------------------------
     def feed_all(self, items: Iterable[Event | Activity]) -> None:
@@ -312,6 +332,8 @@ class Segmenter:
             self._incident_traced = False
         if self._ignore_traceback and ev.kind is not EventKind.TRACEBACK and ev.fields.get("error") != "ignored":
             self._ignore_traceback = False
+        if self._worker_traceback and ev.kind is not EventKind.TRACEBACK and ev.fields.get("error") != "prompt_worker":
+            self._worker_traceback = False
         if load_work and self._open is not None:
             self._open.loaded = True
         if self._install_bars and self._install is None and not keeps_install_bars:
@@ -361,6 +383,7 @@ class Segmenter:
         self._run_stage = max(self._run_stage, stage)
         self._events_since_marker = 0
         self._before_log = None  # the log shows a start-up: work from here on is no earlier prompt's
+        self._all_queued_before = self._queued_next = False
         for act in moved:
             self.activity(act)
         if run.started_at is None and ev.ts is not None:
@@ -420,10 +443,11 @@ class Segmenter:
             run.span_s = secs(run.ended_at - run.started_at)
             if run.resolution != FINE:
                 pass  # minute stamps cannot time a start-up or idle gaps
-            elif run.ready_at and (started_line or 0) < (server_line or run.ready_line or 0):
+            elif run.ready_at and (started_line or 0) < _startup_end_line(run, server_line):
                 run.startup_s = secs(run.ready_at - run.started_at)
-            # else the run's first stamped line is its `Starting server` (or the ready line): the log holds only
-            # the start-up's end, so its length is not known (None, never the 0.0 between those two lines)
+            # else the run's first stamped line is its `Starting server` (or the ready line), or one of its custom
+            # nodes' import times: the log holds only the start-up's end, so its length is not known (None, never
+            # the 0.0 between those lines)
             if run.resolution == FINE and not self._run_estimated:
                 busy = (run.startup_s or 0.0) + self._run_prompt_s + (run.outside_s or 0.0) + (run.install_s or 0.0)
                 run.idle_s = round(max(0.0, run.span_s - busy), 3)
@@ -435,6 +459,7 @@ class Segmenter:
         self._prestartup = False
         self._run_busy = False
         self._before_log = None
+        self._all_queued_before = self._queued_next = False
         self._close_install()
         self._release()
 
@@ -511,6 +536,7 @@ class Segmenter:
 
     def _on_server_ready(self, ev: Event, run: Run) -> None:
         self._before_log = None  # start-up ends here: work after it with no prompt is outside any
+        self._all_queued_before = self._queued_next = False
         if run.ready_line is None:
             run.ready_line = ev.line
         if run.ready_at is None:
@@ -549,6 +575,11 @@ class Segmenter:
         if error == "ignored":
             self._ignore_traceback = True  # Python ignored the exception whose traceback follows
             return
+        if error == "prompt_worker":
+            # yanlang0123/ComfyUI_Lam#12: `Processing interrupted`, then the worker died in `q.task_done` (a custom
+            # node's queue class): that TypeError is no failure of the interrupted prompt
+            self._worker_traceback = True
+            return
         if error in ERROR_LINE_RECORDS:
             message = ev.fields.get("message") or ERROR_LINE_RECORDS[error]
             kind = "oom" if is_oom(message) else error
@@ -570,6 +601,7 @@ class Segmenter:
     def _on_prompt_received(self, ev: Event, run: Run) -> None:
         self._run_busy = True
         self._before_log = None
+        self._all_queued_before = self._queued_next = False
         self.summary.got_prompt += 1
         prompt = Prompt(index=self._prompt_index, run=run.index, got_at=ev.ts, line=ev.line, source=self.source)
         prompt.last_line = ev.line
@@ -603,8 +635,9 @@ class Segmenter:
                         received=False, started=True)
         self._prompt_index += 1
         self._pending_prompts.append(prompt)
-        self._open = _Open(prompt, activities=list(self._before_log))
+        self._open = _Open(prompt, activities=list(self._before_log), began_in_log=self._queued_next)
         self._before_log = None
+        self._queued_next = False
 
     def _failed_before_log(self, ev: Event, adopt: bool = True) -> None:
         """``!!! Exception during processing !!!`` or ``Got an OOM, unloading all loaded models.``: execution.py
@@ -678,12 +711,13 @@ class Segmenter:
         if self._ignore_traceback:
             self._ignore_traceback = False
             return
+        worker, self._worker_traceback = self._worker_traceback, False
         exc_type = ev.fields.get("exception_type")
         if (exc_type not in (None, "KeyboardInterrupt") and (self._incident is None or self._incident_traced)
                 and outermost_file(ev.fields).endswith(EXECUTOR_FILE)):
             # a failure that begins in ComfyUI's prompt executor (a traceback pasted alone): a prompt's
             self._failed_before_log(ev, adopt=False)
-        prompt = self._executing()
+        prompt = None if worker else self._executing()
         message = ev.fields.get("message", "")
         text = f"{exc_type}: {message}" if exc_type and message else (exc_type or "traceback")
         incident = self._incident
@@ -764,7 +798,9 @@ class Segmenter:
             if ev.ts is not None and seconds is not None:
                 prompt.started_at = ev.ts - timedelta(seconds=seconds)
             self._open = _Open(prompt, activities=list(held) if held is not None else
-                               [self._last_activity] if self._last_activity else [])
+                               [self._last_activity] if self._last_activity else [],
+                               began_in_log=held is not None and self._queued_next)
+            self._queued_next = False
         elif not self._open.prompt.received and self._open.prompt.started_at is None:
             # the prompt the log starts inside (_open_before_log): this line says when it began
             if ev.ts is not None and seconds is not None:
@@ -779,6 +815,9 @@ class Segmenter:
         self._close_prompt(self._open, end=ev.ts, status=status, end_line=ev.line)
         self._prev_end = ev.ts
         self._start_next(ev.ts)
+        if self._open is None and self._all_queued_before:
+            self._before_log = deque(maxlen=BEFORE_LOG_ACTIVITIES)
+            self._queued_next = True
 
     def _clock_is_fine(self) -> bool:
         """Seconds-resolution timestamps up to now (minute stamps cannot place an execution)."""
@@ -1148,12 +1187,17 @@ class Segmenter:
         timed = start is not None and end is not None and all(a.resolution == FINE for a in open_.activities)
         unfinished = status is None
         library = self._run_library_loads
+        # queued before the log but begun in it (the second of _all_queued_before's prompts): the log has it all
+        run = self._run
+        began_in_log = open_.began_in_log or (run is not None and run.started_at is not None and start is not None
+                                              and start >= run.started_at)
+        before_log = not prompt.received and not began_in_log
         if timed and start is not None and end is not None:
             paint_timed(prompt, start, end, open_.activities, open_.bars, unfinished, open_.loaded, library,
-                        hidden_bar=open_.hidden_bar, before_log=not prompt.received)
+                        hidden_bar=open_.hidden_bar, before_log=before_log)
         else:
             paint_estimated(prompt, open_.bars, open_.loaded, library, hidden_bar=open_.hidden_bar,
-                            before_log=not prompt.received)
+                            before_log=before_log)
         if not library and any(library_loader(bar) for bar, _ in open_.bars):
             self._run_library_loads = True
         if prompt.estimated:
@@ -1311,6 +1355,17 @@ INFORMATIONAL = frozenset({
 #: Kinds that may come between a download bar and the install line that shows the bar was the
 #: install's (further bars; install lines themselves handle the bars).
 INSTALL_KEEPS_BARS = frozenset({EventKind.PROGRESS_BAR, EventKind.NODE_INSTALL, EventKind.PACKAGE_INSTALLED})
+
+
+def _startup_end_line(run: Run, server_line: int | None) -> int:
+    """The first line of a start-up's end: its custom nodes' import times (a paste that starts among them,
+    Kijai/ComfyUI-HunyuanVideoWrapper#394, showed `start-up 0.0s`), else its ``Starting server`` or ready line.
+    A run whose first stamped line is not before it holds too little of its start-up to time it."""
+    end = server_line or run.ready_line or 0
+    if run.import_times:
+        first_import = run.import_times[0][3]
+        end = min(end, first_import) if end else first_import
+    return end
 
 
 def _meet(a: datetime, b: datetime, window: timedelta, slack: timedelta) -> bool:

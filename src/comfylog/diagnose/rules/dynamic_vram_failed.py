@@ -63,7 +63,7 @@ def _fallback(facts: Facts, run: Run) -> Finding | None:
     what = FALLBACKS[str(reason)].format(torch=run.pytorch_version or "here")
     aimdo = run.setup.get("aimdo_version")
     installed = f" (comfy-aimdo {aimdo} is installed, unused)" if aimdo and "PyTorch" in str(reason) else ""
-    comfy = f"ComfyUI {run.comfyui_version}" if run.comfyui_version else "ComfyUI"
+    comfy = f"ComfyUI {run.comfyui_text()}" if run.comfyui_version else "ComfyUI"
     where = facts.lines_ref(lines[0].source, lines[0].line)
     why = (f"{comfy} loads models through dynamic VRAM on NVIDIA GPUs, but this start-up refused it: {what}"
            f"{installed}, and ComfyUI fell back to the legacy loader ({where}: "

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ...events import Event, EventKind
 from ...model import ErrorRecord, Evidence, Finding
 from ...text import listing, plural
+from ..deaths import worker_death, worker_death_traceback
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip, event_line
 from ..facts import Facts, on_cpu, platform_of
@@ -221,8 +222,10 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
 def _exception(facts: Facts) -> list[Finding]:
     failed = facts.failed_startups()  # their exceptions are the start-up failure's cause (startup-failed)
     loading = node_import_errors(facts)  # a custom node's part failing to import at start-up (import-failed)
+    worker = _worker_death_lines(facts)  # the exception that killed the prompt worker (prompt-worker-died)
     records = [e for e in facts.errors_in("exception")
-               if e.source not in failed and (e.source, e.line) not in loading]
+               if e.source not in failed and (e.source, e.line) not in loading
+               and not (worker is not None and e.source == worker[0] and worker[1] <= e.line <= worker[2])]
     if not records:
         return []
     prompts = sorted({e.prompt for e in records if e.prompt is not None})
@@ -524,6 +527,15 @@ def _root_module_advice(f: Failure) -> str | None:
     if f.module and f.cause and "." not in f.module:
         return ADVICE_ROOT_MODULE(cause=clip(f.cause, 120), package=package_of(f.module))
     return None
+
+
+def _worker_death_lines(facts: Facts) -> tuple[int, int, int] | None:
+    """(source, first line, last line) of the traceback under the prompt worker's death, if the log shows one."""
+    died = worker_death(facts)
+    traceback = worker_death_traceback(facts, died[0]) if died is not None else None
+    if traceback is None:
+        return None
+    return traceback.source, traceback.line, traceback.end_line or traceback.line
 
 
 def _began_before(before_log: int, failed: int) -> str:

@@ -9,18 +9,12 @@ failure`, then the computer locked up).
 
 from __future__ import annotations
 
-import re
-
-from ...events import EventKind
 from ...model import Finding
 from ...text import clock, plural
+from ..deaths import gpu_faults
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import Facts
 
-#: The runtime's error strings of a kernel that faulted (cudaGetErrorString / hipGetErrorString): the sticky
-#: errors, after which the context cannot be used. Other warnings (a driver shutting down at exit) are not faults.
-FAULT_RE = re.compile(r"unspecified launch failure|illegal memory access|illegal instruction|misaligned address|"
-                      r"launch timed out")
 #: Per runtime: the driver's own log of the fault, and the variable that makes the failing kernel raise where it
 #: ran (PyTorch's hint under a HIP error: "For debugging consider passing AMD_SERIALIZE_KERNEL=3").
 DRIVER = {"HIP": ("amdgpu's page faults, ring timeouts and GPU resets", "AMD_SERIALIZE_KERNEL=3"),
@@ -42,8 +36,7 @@ ADVICE_SERIALIZE = Advice("Run the prompt again with `{env}`: the failing kernel
     advice=(ADVICE_RESTART, ADVICE_DRIVER_LOG, ADVICE_SERIALIZE),
 )
 def _gpu_fault(facts: Facts) -> list[Finding]:
-    faults = [ev for ev in facts.events[EventKind.ERROR_LINE]
-              if ev.fields.get("error") == "gpu_warning" and FAULT_RE.search(str(ev.fields.get("message", "")))]
+    faults = gpu_faults(facts)
     if not faults:
         return []
     first = faults[0]

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from ...events import EventKind
+from ...index import NO_MAPPINGS
 from ...model import ErrorRecord, Finding
 from ...segment.segmenter import MAX_IMPORT_PATH_CHARS, import_message_paths, read_import_message
 from ...text import basename, listing, plural
@@ -53,12 +54,24 @@ ADVICE_PART_INSTALL = Advice("Install `{package}` into the Python ComfyUI runs w
                              "with that Python): the part of `{node}` that needs it did not load",
                              {"package": "the missing module's package", "node": "the node"})
 ADVICE_NO_MAPPINGS = Advice("{nodes} imported but {verb} no nodes (no `NODE_CLASS_MAPPINGS`). A web-only extension "
-                            "needs none and can stay; a node pack gives none when its own code gave up, most often on "
-                            "a missing package that its lines just before the `Skip` name: install that, or "
-                            "re-install the pack", {"nodes": "`the node`", "verb": "defines"})
+                            "needs none and can stay (ComfyUI loads its `WEB_DIRECTORY` before the check); a folder "
+                            "that is no node pack at all (a library or a download put in `custom_nodes`) can be "
+                            "removed; a node pack gives none when its own code gave up, most often on a missing "
+                            "package that its lines just before the `Skip` name: install that, or re-install the pack",
+                            {"nodes": "`the node`", "verb": "defines"})
 ADVICE_PART_NODE = Advice("`{node}` failed on a part of itself (`{error}`): update it or re-install it "
                           "(ComfyUI-Manager: Update, Try fix) so that its files are complete and of one version",
                           {"node": "the node", "error": "the exception"})
+# setuptools' pkg_resources ran `register_finder(pkgutil.ImpImporter, find_on_path)` on import until 66.1.0
+# (pypa/setuptools#3685, "Fix improper usage of deprecated/removed pkgutil APIs in Python 3.12+"; the guarded
+# `if hasattr(pkgutil, "ImpImporter"):` form is in pkg_resources/__init__.py since), and Python 3.12 removed
+# pkgutil.ImpImporter; setuptools 82.0.0 removed pkg_resources itself (its changelog, #3085).
+ADVICE_OLD_SETUPTOOLS = Advice(
+    "{nodes} failed on `module 'pkgutil' has no attribute 'ImpImporter'`: an old setuptools' `pkg_resources` (before "
+    "66.1) imported under Python 3.12 or later, which removed `pkgutil.ImpImporter`. Install a setuptools that has "
+    "the fix and still ships `pkg_resources` into the Python ComfyUI runs with (`python -m pip install "
+    "\"setuptools>=66.1,<82\"`), or update {them} if {it} pins an older one",
+    {"nodes": "`the node`", "them": "it", "it": "it"})
 
 #: A failure's reason is shown cut to this many characters; the nodes' own instructions are quoted whole.
 MAX_REASON_CHARS = 160
@@ -78,8 +91,8 @@ PACKAGE_NAME_RE = re.compile(r"cannot import name '(\w+)' from '([A-Za-z_]\w*)(?
 CIRCULAR = ("partially initialized module", "circular import")
 #: ``cannot import name 'x' from 'pkg' (C:\...\pkg\__init__.py)``: the file in parentheses, left out when grouping.
 FROM_FILE_RE = re.compile(r" \([^()]*[/\\][^()]*\)\s*$")
-#: ComfyUI's reason for a module it skipped: it has no ``NODE_CLASS_MAPPINGS`` (messages.toml ``import_skipped``).
-NO_MAPPINGS = "lack of NODE_CLASS_MAPPINGS"
+#: Python 3.12's word for an old setuptools' pkg_resources (ADVICE_OLD_SETUPTOOLS).
+IMP_IMPORTER = "module 'pkgutil' has no attribute 'ImpImporter'"
 #: ``No module named 'torchvision.transforms.functional_tensor'``: a part of a package, not a package.
 SUBMODULE_RE = re.compile(r"No module named '([A-Za-z_]\w*\.[\w.]+)'")
 
@@ -110,24 +123,19 @@ def _some(names: list[str]) -> str:
 
 def _failed_nodes(facts: Facts) -> dict[str, tuple[int, int, str, bool]]:
     """The custom nodes that failed to import, by path: (source, line, the line's text for evidence, whether the
-    import times list it). Those the
-    import times list as IMPORT FAILED, then those a ``Cannot import`` or ``Skip`` line names whose row of the
-    import times is not in the log (a paste cut inside the list). One pass over the times and one over the
-    records: a record's paths are looked up, not compared with every node."""
+    import times list it). Those the import times list as IMPORT FAILED, then those a ``Cannot import`` or ``Skip``
+    line names whose row of the import times is not in the log (a paste cut inside the list; the index's
+    ``unlisted_import_failures``, which the reports' "N failed" counts too)."""
     failed: dict[str, tuple[int, int, str, bool]] = {}
-    listed: set[str] = set()
     for run in facts.report.runs:
         for seconds, path, did_fail, line in run.import_times:
-            listed.add(path[:MAX_IMPORT_PATH_CHARS])
             if did_fail and path not in failed:
                 failed[path] = (run.source, line, f"{seconds:.1f} seconds (IMPORT FAILED): {path}", True)
-    for e in facts.errors_in("import_failed"):
-        if any(cut in listed for cut in import_message_paths(e.message)):
-            continue
-        read = read_import_message(e.message)
-        if read is not None and not read.builtin and read.path not in failed:
-            failed[read.path] = (e.source, e.end_line or e.line, f"Cannot import {read.path}: {read.reason or ''}",
-                                 False)
+    for path, e in facts.unlisted_import_failures().items():
+        read = read_import_message(e.message, path)
+        if path not in failed:
+            failed[path] = (e.source, e.end_line or e.line,
+                            f"Cannot import {path}: {read.reason if read is not None and read.reason else ''}", False)
     return failed
 
 
@@ -140,7 +148,7 @@ def _failed_nodes(facts: Facts) -> dict[str, tuple[int, int, str, bool]]:
     advice=(*OWN_WORDS_ADVICE, ADVICE_EXTENSION, ADVICE_INSTALL_MISSING, ADVICE_OLD_API, ADVICE_NEWER_PYTHON,
             ADVICE_NAME_MISSING, ADVICE_COMFY_API, ADVICE_NOT_A_NODE, ADVICE_SUBMODULE, ADVICE_MISSING_FILE,
             ADVICE_SYNTAX, ADVICE_REQUIREMENTS, ADVICE_REMOVE_NODE, ADVICE_PART_INSTALL, ADVICE_PART_NODE,
-            ADVICE_NO_MAPPINGS),
+            ADVICE_NO_MAPPINGS, ADVICE_OLD_SETUPTOOLS),
 )
 def _import_failed(facts: Facts) -> list[Finding]:
     failed = _failed_nodes(facts)
@@ -170,6 +178,11 @@ def _import_failed(facts: Facts) -> list[Finding]:
                                                           and not SUBMODULE_RE.search(reasons[p]))]
     if missing:
         advice.append(ADVICE_INSTALL_MISSING())
+    old_setuptools = [basename(p) for p, reason in reasons.items() if IMP_IMPORTER in reason]
+    if old_setuptools:
+        one = len(old_setuptools) == 1
+        advice.append(ADVICE_OLD_SETUPTOOLS(nodes=", ".join(f"`{n}`" for n in old_setuptools),
+                                            them="it" if one else "them", it="it" if one else "one"))
     skipped = [basename(p) for p, reason in reasons.items() if reason.startswith(NO_MAPPINGS)]
     if skipped:
         advice.append(ADVICE_NO_MAPPINGS(nodes=", ".join(f"`{n}`" for n in skipped),

@@ -236,10 +236,11 @@ def _place_phrase(places: list[OomPlace | None]) -> str:
     if not known:
         return ""
     first = known[0]
-    where = f"{STAGE_PHRASES[first.stage]} (`{first.frame}`"
-    if first.text_encoder:
-        where += ", building its text encoder"
-    where += ")"
+    if first.text_encoder and first.frame.startswith("Requested to load "):  # the request names the load: said once
+        where = f"while the text encoder was being loaded (`{first.frame}`)"
+    else:
+        where = f"{STAGE_PHRASES[first.stage]} (`{first.frame}`" + (", building its text encoder)"
+                                                                    if first.text_encoder else ")")
     same = sum(1 for p in known if p.stage == first.stage)
     if len(places) == 1:
         text = f" It came {where}"

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from ...events import EventKind
 from ...model import Finding
 from ...text import plural
+from ..deaths import WORKER_TRACEBACK_AFTER_LINES, worker_death, worker_death_traceback
 from ..engine import Advice, finding, rule
 from ..evidence import clip
 from ..facts import Facts
-
-#: The ``error`` of the `prompt_worker_died` message row (Python's ``Exception in thread Thread-N (prompt_worker):``).
-PROMPT_WORKER = "prompt_worker"
-#: How far below that line its traceback may start (Python prints it on the next line).
-TRACEBACK_AFTER_LINES = 2
 
 ADVICE_RESTART = Advice("Restart ComfyUI: the thread that runs the queue is gone, so a prompt queued after it waits "
                         "for ever (the browser shows it queued, an API client times out)")
@@ -31,13 +26,12 @@ ADVICE_CAPTURE = Advice("The log ends inside the thread's traceback ({where}): c
     advice=(ADVICE_RESTART, ADVICE_READ, ADVICE_CAPTURE),
 )
 def _prompt_worker_died(facts: Facts) -> list[Finding]:
-    died = [ev for ev in facts.events[EventKind.ERROR_LINE] if ev.fields.get("error") == PROMPT_WORKER]
-    if not died:
+    died = worker_death(facts)
+    if died is None:
         return []
-    ev = died[0]
+    ev, stuck = died
     where = facts.lines_ref(ev.source, ev.line)
-    traceback = next(iter(facts.between(EventKind.TRACEBACK, ev.source, ev.line + 1,
-                                        ev.line + TRACEBACK_AFTER_LINES)), None)
+    traceback = worker_death_traceback(facts, ev)
     evidence = [facts.cite_event(ev)]
     run = facts.run_at(ev.source, ev.line)
     ends = run.last_line if run is not None else ev.line
@@ -49,13 +43,11 @@ def _prompt_worker_died(facts: Facts) -> list[Finding]:
         said = f" It ended with `{clip(error, 160)}`."
         evidence.append(facts.cite_event(traceback))
         advice.append(ADVICE_READ(where=where))
-    elif (traceback.end_line if traceback is not None else ev.line + TRACEBACK_AFTER_LINES) >= ends:
+    elif (traceback.end_line if traceback is not None else ev.line + WORKER_TRACEBACK_AFTER_LINES) >= ends:
         said = " The log ends before the exception that ended it."
         advice.append(ADVICE_CAPTURE(where=where))
     else:
         advice.append(ADVICE_READ(where=where))
-    stuck = [p for p in (facts.prompts_of_run(run.index) if run is not None else [])
-             if p.source == ev.source and p.status == "unfinished"]
     waiting = f" It left {plural(len(stuck), 'prompt')} unfinished." if stuck else ""
     return [finding(
         "prompt-worker-died", "ComfyUI's prompt worker died: no prompt runs after it", "high",

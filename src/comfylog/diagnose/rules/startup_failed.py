@@ -85,13 +85,18 @@ def _finding(facts: Facts, runs: list[Run]) -> Finding:
     pythons = [ev for run in runs for ev in facts.run_events(EventKind.RUN_SETTING, run)
                if ev.fields.get("python_executable")]  # Manager's ``** Python executable:``
     python = str(pythons[-1].fields["python_executable"]) if pythons else None
-    cause = _cause(facts, runs, tracebacks, python, passed)
+    banner = _container_only(facts, runs)
+    cause = _cause(facts, runs, tracebacks, python, passed, "the container's start" if banner else "start-up")
     if pythons and any(e.line == pythons[-1].line for e in cause.evidence) is False and "torch" in cause.what:
         cause.evidence.append(facts.cite_event(pythons[-1]))
     for ev in (ev for run in runs for ev in facts.run_events(EventKind.TORCH_NOT_INSTALLED, run)):
         cause.evidence.append(facts.cite_event(ev))
         break
-    starts = f"{plural(len(runs), 'start-up')} of ComfyUI" if len(runs) > 1 else "ComfyUI's start-up"
+    if banner is None:
+        starts = f"{plural(len(runs), 'start-up')} of ComfyUI" if len(runs) > 1 else "ComfyUI's start-up"
+    else:
+        at = facts.lines_ref(banner.source, banner.line)
+        starts = f"only the container's start (NVIDIA's CUDA banner, {at}), no line of ComfyUI's,"
     gave_up = [ev for run in runs for ev in facts.run_events(EventKind.WORKER_API, run)
                if ev.fields.get("state") in ("exited", "gave_up")][:1]
     worker = ""
@@ -103,14 +108,30 @@ def _finding(facts: Facts, runs: list[Run]) -> Finding:
                   f"`{clip(event_line(ev)[1], 100)}`).")
     return finding(
         "startup-failed", f"ComfyUI never became ready: {cause.headline}", cause.confidence,
-        f"The log shows {starts} but never `To see the GUI go to` and no prompt: it did not get as far as "
+        f"The log shows {starts}{'' if banner is not None else ' but'} never `To see the GUI go to` and no prompt: "
+        "it did not get as far as "
         f"serving. {cause.what}{worker}",
         cause.advice, cause.evidence or [facts.cite(runs[-1].source, runs[-1].last_line, "the last line")],
         {"start_ups": len(runs), "python": python}, 0.0, ())
 
 
-def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str | None, passed: list[Event]) -> Cause:
-    """The cause the log shows; ``passed`` are prestartup scripts' tracebacks, which ComfyUI starts on past."""
+def _container_only(facts: Facts, runs: list[Run]) -> Event | None:
+    """The CUDA banner, when it is all the runs show of a start: the container's, no line of ComfyUI's (RunPod's
+    system log then a container log cut after its banner: runpod-workers/worker-comfyui#78)."""
+    for run in runs:
+        if (run.device or run.total_vram_mb or run.import_times or run.vram_states or run.pytorch_version
+                or run.comfyui_version or run.setup):
+            return None
+        if any(kind is not EventKind.CUDA_BANNER and facts.run_events(kind, run) for kind in list(facts.events)):
+            return None
+    banners = facts.run_events(EventKind.CUDA_BANNER, runs[0])
+    return banners[0] if banners else None
+
+
+def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str | None, passed: list[Event],
+           start: str = "start-up") -> Cause:
+    """The cause the log shows; ``passed`` are prestartup scripts' tracebacks, which ComfyUI starts on past; ``start``
+    names what the log ends in (the container's start, when that is all it shows)."""
     ended = [ev for ev in tracebacks if ev.fields.get("exception_type")]
     torch = [ev for ev in ended if ev.fields.get("exception_type") == "ModuleNotFoundError"
              and "'torch'" in str(ev.fields.get("message", ""))]
@@ -179,7 +200,7 @@ def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str |
     end = facts.run_end(last)
     what = ("ComfyUI started again with no error before it: the process was killed without a chance to log "
             "(the OOM killer, a memory limit, a failing health check)" if end == "restart"
-            else f"the log ends during start-up ({facts.lines_ref(last.source, last.last_line)}) with no error")
+            else f"the log ends during {start} ({facts.lines_ref(last.source, last.last_line)}) with no error")
     told = what[0].upper() + what[1:] + "."
     if passed:  # the traceback a reader sees is not the cause: say why it is left out
         tb = passed[-1]

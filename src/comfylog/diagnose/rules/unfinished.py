@@ -7,7 +7,7 @@ from collections import defaultdict
 from ...events import Event, EventKind
 from ...model import Evidence, Finding
 from ...text import plural
-from ..deaths import comfyui_died, ram_killed
+from ..deaths import comfyui_died, faulted_prompts, ram_killed, worker_death
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import Facts, PromptRef
 from ..jobs import abandoned
@@ -25,6 +25,10 @@ ADVICE_STALLED_DYNAMIC = Advice("Loads that hang with dynamic VRAM on (this log 
                                 "the cause")
 ADVICE_DIED_SILENTLY = Advice("If the process is gone, it died without a message: check `dmesg` for the OOM killer, "
                               "the container's memory limit and whether the container restarted")
+# A GPU fault under the prompt (gpu-fault) says how it ended: no guess at a hang or a silent death beside it.
+ADVICE_FAULTED = Advice("The gpu-fault finding tells this end: the GPU faulted under {it} ({where}), so {it} fails "
+                        "or hangs from there; restart ComfyUI before queueing again",
+                        {"it": "the prompt", "where": "line N"})
 ADVICE_RESTARTED = Advice("The process restarted under these prompts: find the cause at the end of the run (OOM "
                           "killer, memory limit, a crashing custom node)")
 
@@ -55,12 +59,14 @@ def _staged_dynamically(facts: Facts, stuck: Event) -> bool:
     "an error when a restart followed, a warning when the log just ends, information when the server was "
     "stopped on purpose.",
     advice=(ADVICE_REQUEUE, ADVICE_COPIED_EARLY, ADVICE_STALLED, ADVICE_STALLED_DYNAMIC, ADVICE_DIED_SILENTLY,
-            ADVICE_RESTARTED),
+            ADVICE_FAULTED, ADVICE_RESTARTED),
 )
 def _unfinished(facts: Facts) -> list[Finding]:
     silent = facts.silent_deaths()
     # deaths container-ram / comfyui-died explain, and jobs the handler ended with ComfyUI still working (handler-error)
     told = ram_killed(facts).keys() | comfyui_died(facts).keys() | abandoned(facts).keys()
+    died = worker_death(facts)  # and the prompts whose worker thread died (prompt-worker-died names them)
+    told |= {p.index for p in died[1]} if died is not None else set()
     prompts = [PromptRef(p.index, p.run, p.source, p.line, p.total_s, p.started)  # small: there may be thousands
                for p in facts.prompts_in("unfinished") if p.index not in silent and p.index not in told]
     if not prompts:
@@ -110,7 +116,23 @@ def _unfinished(facts: Facts) -> list[Finding]:
         why += (f" The log's last line is the running prompt's `Requested to load {stuck.fields['model']}` "
                 f"(line {stuck.line}): it stopped inside that load.")
         evidence.insert(0, facts.cite_event(stuck))
-    if severity == "info":
+    faulted = {p.index: fault for p in running if (fault := faulted_prompts(facts).get(p.index)) is not None}
+    fault_advice = None
+    if faulted:
+        fault = next(iter(faulted.values()))
+        one = len(faulted) == 1
+        said = f"{fault.fields.get('api', 'CUDA')} warning: {fault.fields.get('message')}"
+        where = facts.lines_ref(fault.source, fault.line)
+        why += (f" {'It was' if one and len(prompts) == 1 else plural(len(faulted), 'of them was', 'of them were')} "
+                f"running when the GPU faulted (`{said}`, {where}; the gpu-fault finding): after that fault the "
+                f"GPU's calls fail or hang, so {'it' if one else 'they'} cannot end well.")
+        fault_advice = ADVICE_FAULTED(it="it" if one else "them", where=where)
+        evidence.append(facts.cite_event(fault))
+    # the fault tells the end: no hang, silent death or restart to guess beside it
+    if fault_advice is not None and len(faulted) == len(running):
+        advice = [fault_advice]
+        confidence = "high"
+    elif severity == "info":
         advice = [ADVICE_REQUEUE()]
         confidence = "high"
     elif severity == "warning":
@@ -126,6 +148,8 @@ def _unfinished(facts: Facts) -> list[Finding]:
     else:
         advice = [ADVICE_RESTARTED()]
         confidence = "high"
+    if fault_advice is not None and len(faulted) < len(running):
+        advice.append(fault_advice)
     title = (f"The log ends inside {'the prompt' if len(prompts) == 1 else plural(len(prompts), 'prompt')} it "
              "starts inside" if only_inside else f"{plural(len(prompts), 'prompt')} never finished")
     return [finding(
