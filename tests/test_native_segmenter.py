@@ -131,22 +131,34 @@ def test_a_generated_benchmark_log_segments_the_same(tmp_path: Path, monkeypatch
 
 @needs_native
 def test_a_prompt_of_thousands_of_models_lists_each_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A prompt's models are listed once each, in the order first requested, however many it requests (each
-    segmenter keeps a set of them: a pass over the list per request made 200,000 models take minutes)."""
-    count = 3000
+    """A prompt's models are listed once each, in the order first requested (each segmenter keeps a set of
+    them: a pass over the list per request made 200,000 models take minutes), up to MAX_PROMPT_MODELS; the
+    requests of models past them are counted, not kept (the list and its set grew with the log: 200,000
+    models in one prompt held ~90 MB), and the JSON and the terminal report say how many."""
+    from comfylog.model import MAX_PROMPT_MODELS
+
+    count = 3 * MAX_PROMPT_MODELS
+    requests = [*range(count), *range(0, count, 7)]
     lines = ["Total VRAM 24564 MB, total RAM 128000 MB", "Starting server", "got prompt"]
-    for i in [*range(count), *range(0, count, 7)]:
+    for i in requests:
         lines += [f"Requested to load Model{i}", f"loaded completely 1000.0 {i % 5000}.5 True"]
     lines += ["Prompt executed in 100.00 seconds", "got prompt", "Requested to load Model1",
               "loaded completely 1000.0 1.5 True", "Prompt executed in 1.00 seconds"]
     path = tmp_path / "models.log"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert_same([path], monkeypatch)
+    # every request of a model not among the first MAX_PROMPT_MODELS (repeats too: no set of them is kept)
+    not_listed = sum(1 for i in requests if i >= MAX_PROMPT_MODELS)
     for which in ("python", "native"):
         with monkeypatch.context() as m:
             m.setenv("COMFYLOG_SEGMENTER", which)
-            models = [p.models for p in analyze_paths([str(path)]).prompts]
-        assert models == [[f"Model{i}" for i in range(count)], ["Model1"]], which
+            report = analyze_paths([str(path)], json_rows=True)
+        assert [p.models for p in report.prompts] == [[f"Model{i}" for i in range(MAX_PROMPT_MODELS)], ["Model1"]]
+        assert report.summary.models_not_listed == not_listed, which
+        assert json.loads(render_json(report))["summary"]["models_not_listed"] == not_listed
+        assert len(list(report.loads)) == len(requests) + 1  # every load is a record all the same
+    text = str(run_cli("analyze", str(path), columns=200, text=True).stdout)
+    assert f"{not_listed} more model requests not kept (a prompt lists at most {MAX_PROMPT_MODELS} models)" in text
 
 
 @needs_native
@@ -236,6 +248,7 @@ def test_the_native_segmenter_shares_the_python_segmenters_constants() -> None:
     assert dict(module.segmenter_constants()) == {
         "MAX_ERROR_CHARS": python.MAX_ERROR_CHARS, "MAX_IMPORT_PATH_CHARS": python.MAX_IMPORT_PATH_CHARS,
         "MAX_IMPORT_REASON_CHARS": python.MAX_IMPORT_REASON_CHARS, "MAX_NOTABLE": python.MAX_NOTABLE,
+        "MAX_PROMPT_MODELS": python.MAX_PROMPT_MODELS,
         "RELEASE_EVERY": python.RELEASE_EVERY, "TAIL_ACTIVITIES": python.TAIL_ACTIVITIES,
         "BEFORE_LOG_ACTIVITIES": python.BEFORE_LOG_ACTIVITIES,
         "WS_TIMEOUT_S": phases.WS_TIMEOUT_S, "PLACEMENT_SLACK_S": phases.PLACEMENT_SLACK.total_seconds(),

@@ -47,3 +47,32 @@ def test_untimed_prompt_that_loaded_without_a_bar_has_no_inference_figure() -> N
     cached = [p for p in analyze(corpus_log("001")).prompts
               if p.total_s is not None and p.phases.load == 0.0 and p.phases.inference == 0.0]
     assert cached and all(p.phases.other == p.total_s for p in cached)
+
+
+def test_a_prompt_loading_thousands_of_models_holds_few_of_its_loads() -> None:
+    """Loads are final once no queued prompt can take them (segmenter._release): a prompt that loads 20,000
+    models (a generated log: real prompts load tens) keeps at most a release interval of them pending, not all
+    until it ends (200,000 held ~30 MB in each segmenter). The Rust segmenter releases them alike: the
+    differential tests compare the tables, and benchmarks/scaling.py's ``models`` shape its memory."""
+    from comfylog.parse import Parser
+    from comfylog.read.lines import open_text
+    from comfylog.segment.segmenter import RELEASE_EVERY, Segmenter
+
+    count = 20_000
+    lines = ["Starting server", "got prompt"]
+    for i in range(count):
+        lines += [f"Requested to load Model{i}", f"loaded completely 1000.0 {i}.5 True"]
+    lines.append("Prompt executed in 100.00 seconds")
+    seg, parser = Segmenter(0), Parser(0)
+    held = 0
+    log = open_text("\n".join(lines) + "\n")
+    assert log.lines is not None
+    for raw in log.lines:
+        seg.feed_all(parser.feed(raw))
+        held = max(held, len(seg._pending_loads.items))
+    seg.feed_all(parser.close())
+    seg.finish()
+    assert len(seg.loads) == count
+    assert [ld.model for ld in list(seg.loads)[::4999]] == ["Model0", "Model4999", "Model9998", "Model14997",
+                                                           "Model19996"]
+    assert 0 < held <= RELEASE_EVERY  # two events a load: a release every 2,048 loads

@@ -490,6 +490,7 @@ impl Scanner {
         summary.set_item("lowvram_module_loads", s.lowvram_module_loads)?;
         summary.set_item("ws_timeouts", s.ws_timeouts)?;
         summary.set_item("restarts", s.restarts)?;
+        summary.set_item("models_not_listed", s.models_not_listed)?;
         let dropped = seg.notable_dropped;
         let events = self.notable.as_ref().expect("a notable list").bind(py);
         PyTuple::new(

@@ -362,6 +362,12 @@ class Run:
         return [f"{label} {version}" for label, version in named if version]
 
 
+#: Models a prompt lists (Prompt.models): real prompts request tens; one requesting more (a hostile or generated
+#: log) lists its first ones, and the requests of others are counted (Summary.models_not_listed), not kept
+#: (segmenter.py, and native/src/segment/mod.rs's MAX_PROMPT_MODELS).
+MAX_PROMPT_MODELS = 1000
+
+
 @dataclass
 class Summary:
     got_prompt: int = 0
@@ -380,6 +386,9 @@ class Summary:
     #: comfyui.prev.log read before a 2025 docker log): ``span_s`` then joins clocks that do not
     #: follow on, and each input's own span (``SourceInfo.span_s``) is the one to read.
     inputs_in_time_order: bool = True
+    #: Requests of models a prompt did not list because it listed MAX_PROMPT_MODELS already (segmenter.py):
+    #: a hostile or generated log; real prompts request tens.
+    models_not_listed: int = 0
 
 
 @dataclass

@@ -250,7 +250,8 @@ def add_input(
     report.notable += seg.notable
     report.notable_dropped += seg.notable_dropped
     s = seg.summary
-    for name in ("got_prompt", "executed", "partial_loads", "lowvram_module_loads", "ws_timeouts", "restarts"):
+    for name in ("got_prompt", "executed", "partial_loads", "lowvram_module_loads", "ws_timeouts", "restarts",
+                 "models_not_listed"):
         setattr(summary, name, getattr(summary, name) + getattr(s, name))
     summary.lowvram = summary.lowvram or s.lowvram
     summary.skipped_lines += source.skipped_lines + parser.skipped_lines

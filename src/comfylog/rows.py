@@ -53,6 +53,8 @@ def report_tables(report: Report) -> dict[str, Any]:
             "inputs_in_time_order": s.inputs_in_time_order,
             "skipped_lines": s.skipped_lines,
             "replaced_bytes": s.replaced_bytes,
+            # only where a prompt requested more models than it lists (a hostile log): real logs' JSON is as it was
+            **({"models_not_listed": s.models_not_listed} if s.models_not_listed else {}),
         },
         "runs": (run_row(r) for r in report.runs),
         "prompts": (prompt_row(p) for p in report.prompts),

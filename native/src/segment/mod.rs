@@ -38,6 +38,8 @@ const MAX_ERROR_CHARS: usize = 500;
 const MAX_IMPORT_PATH_CHARS: usize = 400;
 const MAX_IMPORT_REASON_CHARS: usize = 1000;
 const MAX_NOTABLE: usize = 20_000;
+/// model.py's MAX_PROMPT_MODELS: models a prompt lists; requests past them are counted, not kept.
+const MAX_PROMPT_MODELS: usize = 1000;
 /// segmenter.py's RELEASE_EVERY, for what runs without Python (Rust's tests, examples/scan_file.rs):
 /// from Python, the segmenter is handed segmenter.py's own (Config::release_every).
 pub const RELEASE_EVERY: u64 = 4096;
@@ -53,6 +55,7 @@ pub fn shared_constants() -> Vec<(&'static str, f64)> {
         ("MAX_IMPORT_PATH_CHARS", MAX_IMPORT_PATH_CHARS as f64),
         ("MAX_IMPORT_REASON_CHARS", MAX_IMPORT_REASON_CHARS as f64),
         ("MAX_NOTABLE", MAX_NOTABLE as f64),
+        ("MAX_PROMPT_MODELS", MAX_PROMPT_MODELS as f64),
         ("RELEASE_EVERY", RELEASE_EVERY as f64),
         ("TAIL_ACTIVITIES", TAIL as f64),
         ("BEFORE_LOG_ACTIVITIES", BEFORE_LOG_ACTIVITIES as f64),
@@ -296,6 +299,7 @@ pub struct Summary {
     pub lowvram_module_loads: u64,
     pub ws_timeouts: u64,
     pub restarts: u64,
+    pub models_not_listed: u64,
 }
 
 /// The (run, prompt) whose `lora key not loaded` lines one notable event stands for, and where
@@ -1052,14 +1056,20 @@ impl Segmenter {
         match first_line {
             None => {
                 self.bars.flush();
-                self.loads.flush();
                 self.errors.flush();
             }
             Some(limit) => {
                 self.bars.flush_while(|b| b.line < limit);
-                self.loads.flush_while(|l| l.line < limit);
                 self.errors.flush_while(|e| e.line < limit);
             }
+        }
+        // a load changes only when it moves to a queued prompt that ran (reassign): final up to the queue
+        match self.queue.front() {
+            Some(&head) => {
+                let queued = self.prompts.at_ref(head).line;
+                self.loads.flush_while(|l| l.line < queued);
+            }
+            None => self.loads.flush(),
         }
         let current = self.run;
         self.runs.flush_while(|r| Some(r.index) != current);
@@ -1657,7 +1667,8 @@ impl Segmenter {
         Ok(())
     }
 
-    /// List `model` among the prompt's models (at `p`) unless it is there.
+    /// List `model` among the prompt's models (at `p`) unless it is there; past MAX_PROMPT_MODELS the
+    /// request is counted, not listed (segmenter.py's `_add_model`).
     fn add_model(&mut self, p: u64, model: &Arc<str>) {
         let (at, seen) = &mut self.prompt_models;
         let prompt = self.prompts.at(p);
@@ -1665,6 +1676,13 @@ impl Segmenter {
             *at = Some(p);
             seen.clear();
             seen.extend(prompt.models.iter().cloned());
+        }
+        if seen.contains(model) {
+            return;
+        }
+        if prompt.models.len() >= MAX_PROMPT_MODELS {
+            self.summary.models_not_listed += 1;
+            return;
         }
         if seen.insert(Arc::clone(model)) {
             prompt.models.push(Arc::clone(model));

@@ -287,24 +287,32 @@ class LoadSizes:
     size (its first load), sorted, folded in the index's one pass. An old ``loaded partially`` line prints
     no model size; lowvram reads it here (a load of the same model, or the next size up)."""
 
-    def __init__(self) -> None:
-        self._largest: dict[tuple[int, str], Load] = {}
-        self._distinct: dict[int, dict[float, Load]] = defaultdict(dict)
-        self._sorted: dict[int, tuple[list[float], list[Load]]] = {}
+    def __init__(self, loads: Sequence[Load]) -> None:
+        """``loads``: the table the loads fed are in. What is kept of a load is its size and its position there,
+        read back when asked: the loads themselves would hold every decoded load of a log of many distinct models
+        (one prompt of 400,000: ~100 MB)."""
+        self._loads = loads
+        #: source -> model -> (its largest size, that load's position)
+        self._largest: dict[int, dict[str, tuple[float, int]]] = defaultdict(dict)
+        #: source -> size -> the position of its first load
+        self._distinct: dict[int, dict[float, int]] = defaultdict(dict)
+        self._sorted: dict[int, tuple[list[float], list[int]]] = {}
 
-    def feed(self, load: Load) -> None:
+    def feed(self, position: int, load: Load) -> None:
         size = load.loaded_mb
         if load.kind != "complete" or size is None or not 0 < size < UNLIMITED_MB:
             return
-        self._distinct[load.source].setdefault(size, load)
+        self._distinct[load.source].setdefault(size, position)
         if load.model:
-            known = self._largest.get((load.source, load.model))
-            if known is None or size > (known.loaded_mb or 0.0):
-                self._largest[(load.source, load.model)] = load
+            of_source = self._largest[load.source]
+            known = of_source.get(load.model)
+            if known is None or size > known[0]:
+                of_source[load.model] = (size, position)
 
     def largest(self, source: int, model: str) -> Load | None:
         """The largest complete load of ``model`` in ``source``."""
-        return self._largest.get((source, model))
+        known = self._largest.get(source, {}).get(model)
+        return None if known is None else self._loads[known[1]]
 
     def next_above(self, source: int, size: float) -> Load | None:
         """The first complete load of the smallest size above ``size`` in ``source``."""
@@ -312,9 +320,9 @@ class LoadSizes:
             distinct = self._distinct.get(source, {})
             sizes = sorted(distinct)
             self._sorted[source] = (sizes, [distinct[s] for s in sizes])
-        sizes, loads = self._sorted[source]
+        sizes, positions = self._sorted[source]
         at = bisect_right(sizes, size)
-        return loads[at] if at < len(sizes) else None
+        return self._loads[positions[at]] if at < len(sizes) else None
 
 
 class Facts(ReportIndex, Citations):
@@ -339,7 +347,7 @@ class Facts(ReportIndex, Citations):
         self.following_loads = FollowingLoads(report.notable)
         follow = self.following_loads.visit
 
-        self.load_sizes = LoadSizes()
+        self.load_sizes = LoadSizes(report.loads)
         feed_sizes = self.load_sizes.feed
 
         def visit_load(position: int, load: Load) -> None:
@@ -347,7 +355,7 @@ class Facts(ReportIndex, Citations):
             add = load_groups.get(load.kind)
             if add is not None:
                 add(position, load)
-            feed_sizes(load)
+            feed_sizes(position, load)
             file_load(position, load)
 
         self._error_kinds: dict[str, Group[ErrorRecord]] = {kind: Group(len(report.errors), copy=not keep_errors)
@@ -437,7 +445,7 @@ class Facts(ReportIndex, Citations):
         self._run_groups = {}
         self._error_kinds = {}
         self.following_loads = FollowingLoads(())
-        self.load_sizes = LoadSizes()
+        self.load_sizes = LoadSizes(())
         self._folds = {}
         self._seconds = array("d")
         self._ctrl_c = defaultdict(list)

@@ -44,6 +44,7 @@ from typing import NamedTuple
 
 from ..events import Activity, Event, EventKind, Phase
 from ..model import (
+    MAX_PROMPT_MODELS,
     BarKind,
     ErrorRecord,
     Load,
@@ -468,8 +469,11 @@ class Segmenter:
         Only the prompts being executed or queued (and the records from the first of their lines
         on) can still change, the bars the executing prompt will paint when it ends (a bar the
         parser finished late may start before the prompt's line), and the incident being built
-        (a traceback's record); everything older is final. Runs are final once ended, but for a
-        markdown report's first run, which its header fields (read when the input ends) fill in.
+        (a traceback's record); everything older is final. A load changes only when it moves to a
+        queued prompt that really ran (_reassign: those after that prompt's line), so loads are
+        final up to the queue's first line: a prompt loading 200,000 models holds none of them.
+        Runs are final once ended, but for a markdown report's first run, which its header fields
+        (read when the input ends) fill in.
         """
         live = [self._open.prompt] if self._open is not None else []
         if self._queue:
@@ -483,13 +487,17 @@ class Segmenter:
         first_line = min(lines, default=None)
         self._pending_prompts.flush_while(lambda p: p.index < first_index)
         if first_line is None:
-            for pending in (self._pending_bars, self._pending_loads, self._pending_errors):
+            for pending in (self._pending_bars, self._pending_errors):
                 pending.flush()
         else:
             limit = first_line
             self._pending_bars.flush_while(lambda b: b.line < limit)
-            self._pending_loads.flush_while(lambda ld: ld.line < limit)
             self._pending_errors.flush_while(lambda e: e.line < limit)
+        if self._queue:
+            queued = self._queue[0].line
+            self._pending_loads.flush_while(lambda ld: ld.line < queued)
+        else:
+            self._pending_loads.flush()
         held = self._first_run_index if self._reading is not None and self._reading.markdown else -1
         self._pending_runs.flush_while(lambda r: r is not self._run and r.index != held)
 
@@ -890,11 +898,15 @@ class Segmenter:
 
     def _add_model(self, prompt: Prompt, model: str) -> None:
         """List ``model`` among the prompt's models unless it is there (a set of the last prompt's: a prompt may
-        request thousands, and a pass over its list for each would cost their square)."""
+        request thousands, and a pass over its list for each would cost their square). Past MAX_PROMPT_MODELS the
+        request is counted, not listed (the list and the set would grow with the log)."""
         held, seen = self._prompt_models
         if held is not prompt:
             self._prompt_models = held, seen = prompt, set(prompt.models)
         if model not in seen:
+            if len(prompt.models) >= MAX_PROMPT_MODELS:
+                self.summary.models_not_listed += 1
+                return
             seen.add(model)
             prompt.models.append(model)
 

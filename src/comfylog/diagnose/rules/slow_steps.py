@@ -71,9 +71,7 @@ ADVICE_GPU_BUSY = Advice("If the size and batch were the same, check what else u
     advice=(ADVICE_SIZE, ADVICE_LARGER_JOB, ADVICE_SYSMEM, ADVICE_GPU_BUSY),
 )
 def _slow_steps(facts: Facts) -> list[Finding]:
-    groups: dict[tuple[int, int, int], _Group] = {}
-    _gather(facts, groups)
-    rough = [g for g in groups.values() if len(g.per_step) >= MIN_GROUP and g.slow() is not None]
+    rough = [g for g in _gather(facts) if g.slow() is not None]
     models_of = _models_of(facts, rough)  # a few groups at most: split by model, in one pass over their prompts
     found = [(g, slow) for group in rough for g in _by_model(group, models_of)
              if len(g.per_step) >= MIN_GROUP and (slow := g.slow()) is not None]
@@ -162,10 +160,15 @@ class SamplingModels:
         return self.names[self._ids_of[position]] if 0 <= position < len(self._ids_of) else ""
 
 
-def _gather(facts: Facts, groups: dict[tuple[int, int, int], _Group]) -> None:
+def _gather(facts: Facts) -> list[_Group]:
     """File every done sampling bar under the log it is in, its place among its prompt's sampling bars and its
-    steps: one pass over the bars, in log order (a long log's tables are on disk). The model comes after, for the
-    few groups with a slow bar (_by_model)."""
+    steps: one pass over the bars, in log order (a long log's tables are on disk); the groups of MIN_GROUP+ bars,
+    in the order of their first bar. The model comes after, for the few groups with a slow bar (_by_model).
+    A bar is kept as its group's number and its figures in flat arrays until the groups' sizes are known: a
+    prompt drawing 200,000 bars makes as many groups of one bar, whose arrays held ~80 MB."""
+    numbers: dict[tuple[int, int, int], int] = {}
+    sizes: list[int] = []
+    ids, per_step, prompts, lines = array("q"), array("d"), array("q"), array("q")
     prompt, place = -1, 0
     for bar in facts.report.progress_bars:
         if not bar.is_sampling or bar.prompt is None:
@@ -174,11 +177,22 @@ def _gather(facts: Facts, groups: dict[tuple[int, int, int], _Group]) -> None:
         prompt = bar.prompt
         if not _timed_whole(bar):
             continue
-        key = (bar.source, place, int(bar.total))
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = _Group(bar.source, "", place, int(bar.total))
-        group.add(bar.elapsed_s / bar.total, bar.prompt, bar.source, bar.line)
+        number = numbers.setdefault((bar.source, place, int(bar.total)), len(sizes))
+        if number == len(sizes):
+            sizes.append(0)
+        sizes[number] += 1
+        ids.append(number)
+        per_step.append(bar.elapsed_s / bar.total)
+        prompts.append(bar.prompt)
+        lines.append(bar.line)
+    keys = list(numbers)
+    groups = {number: _Group(source, "", place, steps) for number, (source, place, steps) in enumerate(keys)
+              if sizes[number] >= MIN_GROUP}
+    for i, number in enumerate(ids):
+        group = groups.get(number)
+        if group is not None:
+            group.add(per_step[i], prompts[i], group.source, lines[i])
+    return list(groups.values())
 
 
 def _models_of(facts: Facts, groups: list[_Group]) -> dict[int, str]:
