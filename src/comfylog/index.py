@@ -19,6 +19,7 @@ from typing import Generic, Protocol, TypeVar
 
 from .events import Event, EventKind
 from .model import (
+    MAX_PROMPT_MODELS,
     PHASES,
     UNTIMED,
     UNTIMED_CAUSE,
@@ -30,6 +31,7 @@ from .model import (
     Prompt,
     Report,
     Run,
+    Summary,
     TimeSpent,
     TimeSum,
 )
@@ -549,6 +551,14 @@ STATUS_MEANING = {
     "dropped": "received, then gone from the queue without running: deleted from the queue or cancelled before "
                "its turn (ComfyUI logs nothing for that)",
 }
+
+
+def models_not_kept_text(summary: Summary) -> str | None:
+    """What the reports say of the model requests past a prompt's MAX_PROMPT_MODELS (a hostile log), None if none."""
+    if not summary.models_not_listed:
+        return None
+    return (f"{summary.models_not_listed} more model requests not kept (a prompt lists at most {MAX_PROMPT_MODELS} "
+            "models)")
 
 
 def status_notes(prompts: Iterable[Prompt]) -> list[str]:

@@ -36,12 +36,13 @@ from ..index import (
     evidence_in_line_order,
     index_of,
     lower_bound_notes,
+    models_not_kept_text,
     not_timed_notes,
     own_spans,
     status_notes,
     total_text,
 )
-from ..model import MAX_PROMPT_MODELS, PHASES, Finding, ProgressBar, Prompt, Report, Run, span_kind
+from ..model import PHASES, Finding, ProgressBar, Prompt, Report, Run, span_kind
 from ..text import basename, clip, clock, fmt_s, is_time_only, plural, prompts_time_text, span_text, when
 from ..version import __version__
 from .external_sort import ExternalSort
@@ -1366,9 +1367,8 @@ def _about(report: Report, page: Page) -> str:
         counts.append(f"{s.ws_timeouts} websocket timeouts")
     if s.skipped_lines:
         counts.append(f"{s.skipped_lines} lines skipped")
-    if s.models_not_listed:
-        counts.append(f"{s.models_not_listed} more model requests not kept (a prompt lists at most "
-                      f"{MAX_PROMPT_MODELS} models)")
+    if (models := models_not_kept_text(s)) is not None:
+        counts.append(models)
     if report.notable_dropped:
         counts.append(f"{report.notable_dropped} notable events beyond the analysis limit not kept")
         page.summarised.append(f"{report.notable_dropped} notable events dropped by the analysis (not drawn)")

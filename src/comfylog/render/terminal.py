@@ -20,12 +20,13 @@ from ..index import (
     evidence_in_line_order,
     index_of,
     lower_bound_notes,
+    models_not_kept_text,
     not_timed_notes,
     own_spans,
     status_notes,
     total_text,
 )
-from ..model import MAX_PROMPT_MODELS, PHASES, Prompt, Report, Run, span_kind
+from ..model import PHASES, Prompt, Report, Run, span_kind
 from ..text import basename, clip, clock, fmt_s, plural, prompts_time_text, span_text, when
 from .fit import Column, fit_columns, fitted_table
 from .styles import PHASE_CHAR, PHASE_LABEL, PHASE_STYLE, SEVERITY_STYLE, STATUS_STYLE
@@ -460,9 +461,8 @@ def _footer(report: Report) -> Text:
     truncated = sum(src.truncated_lines for src in report.sources)
     if truncated:
         lost.append(f"{truncated} over-long lines cut")
-    if s.models_not_listed:
-        lost.append(f"{s.models_not_listed} more model requests not kept (a prompt lists at most "
-                    f"{MAX_PROMPT_MODELS} models)")
+    if (models := models_not_kept_text(s)) is not None:
+        lost.append(models)
     lost += [f"{src.name}: {src.stopped}" + (f", {src.dropped_bytes} compressed bytes not read" if src.dropped_bytes
              else "") for src in report.sources if src.stopped]
     text = Text(" · ".join(bits), style="dim")
