@@ -229,3 +229,21 @@ def test_milliseconds_after_the_last_load_hide_no_sampling(prefix: str, load_s: 
     text = str(run_cli("analyze", str(_log(prefix)), text=True, columns=120).stdout)
     assert "not timed" not in text and "? not timed" not in text
     assert not re.search(r"^\s*not timed\s", _breakdown(text), re.M)
+
+
+def test_an_unfinished_prompt_without_a_clock_shows_the_sampling_its_bar_times(each_segmenter: str) -> None:
+    """robertvoy/ComfyUI-Distributed#66 (tests/fixtures/bar-close-redraw-later-elapsed.log, field3 07): no stamps, a
+    prompt the log ends inside, a 4-step bar that ran 4:19 (259.52 s). Its inference is timed by the bar and its load
+    and other are not (`not_timed` names only those), but the prompt tables showed `—` for every phase of a prompt
+    without a total. Each table now shows the bar's time and `—` for the two the log cannot time."""
+    report = analyze(FIXTURES / "bar-close-redraw-later-elapsed.log")
+    (prompt,) = report.prompts
+    assert prompt.status == "unfinished" and prompt.total_s is None
+    assert prompt.phases.inference == 259.52 and prompt.not_timed == {"load": "no_clock", "other": "no_total"}
+    done = run_cli("analyze", str(FIXTURES / "bar-close-redraw-later-elapsed.log"), text=True, columns=120)
+    assert done.returncode == 0
+    out = str(done.stdout)
+    (row,) = [line for line in out.splitlines() if line.lstrip().startswith("1 ") and "unfinished" in line]
+    assert row.split()[3:7] == ["—", "—", "4:20", "—"]  # total, load, infer, other
+    assert "| 1 | — | unfinished | — | — | \\~4:20 | — |" in render_markdown(report)
+    assert "<td>4:20</td>" in render_html(report).replace('<td class="num">', "<td>")

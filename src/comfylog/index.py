@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Generic, Protocol, TypeVar
 
-from .events import Event, EventKind
+from .events import Event, EventKind, Phase
 from .model import (
     MAX_PROMPT_MODELS,
     PHASES,
@@ -516,6 +516,15 @@ def evidence_in_line_order(finding: Finding) -> list[Evidence]:
 
 #: Prompt numbers named per reason in a "not timed" note; more are counted.
 NOT_TIMED_NAMED = 6
+
+
+def shown_phase(prompt: Prompt, phase: Phase) -> float | None:
+    """A prompt's phase as the prompt tables show it (None: ``—``). A prompt without a total shows none, unless the
+    segmenter timed its phases one by one (``not_timed`` names the others): a prompt the log ends inside whose
+    sampling bar the log holds sampled for that bar's time (field3 07: 4:19 of a 4-step bar, no clock)."""
+    if prompt.total_s is None and not prompt.not_timed:
+        return None
+    return prompt.phases.get(phase)
 
 
 def not_timed_notes(prompts: Iterable[Prompt]) -> list[str]:

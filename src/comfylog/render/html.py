@@ -39,6 +39,7 @@ from ..index import (
     models_not_kept_text,
     not_timed_notes,
     own_spans,
+    shown_phase,
     status_notes,
     total_text,
 )
@@ -1092,7 +1093,7 @@ def _prompt_table(report: Report, page: Page) -> str:
     index = index_of(report)
     for p in shown:
         steps, rate = index.main_bar_text(p)
-        phases = [fmt_s(getattr(p.phases, ph.value)) if p.total_s is not None else "—" for ph in phase_names]
+        phases = [fmt_s(shown_phase(p, ph)) for ph in phase_names]
         models = ", ".join(p.models[:6]) + (" …" if len(p.models) > 6 else "")
         lines = index.line_label(p.source, p.line, p.last_line)
         cells = [

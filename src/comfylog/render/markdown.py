@@ -28,6 +28,7 @@ from ..index import (
     index_of,
     lower_bound_notes,
     not_timed_notes,
+    shown_phase,
     status_notes,
     total_text,
 )
@@ -296,17 +297,15 @@ def _prompts(report: Report, limit: int) -> list[str]:
 
 
 def _prompt_row(p: Prompt, main: MainBar | None, several_runs: bool, phases: Sequence[Phase]) -> list[str]:
-    def phase(name: str) -> str:
-        seconds = getattr(p.phases, name, None)
-        if p.total_s is None or not isinstance(seconds, (int, float)):
-            return "—"
-        return fmt_s(float(seconds), p.estimated)
+    def phase(ph: Phase) -> str:
+        seconds = shown_phase(p, ph)
+        return "—" if seconds is None else fmt_s(seconds, p.estimated)
 
     steps = main.steps_text if main else "—"
     rate = (main.bar.rate_text or "—") if main else "—"
     return [str(p.index + 1), *([str(p.run + 1)] if several_runs else []),
             clock(p.got_at) if p.received else "(before log)", p.status, total_text(p),
-            *(phase(ph.value) for ph in phases), steps, rate]
+            *(phase(ph) for ph in phases), steps, rate]
 
 
 def _machine(report: Report, runs_shown: int) -> list[str]:

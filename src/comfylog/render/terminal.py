@@ -23,6 +23,7 @@ from ..index import (
     models_not_kept_text,
     not_timed_notes,
     own_spans,
+    shown_phase,
     status_notes,
     total_text,
 )
@@ -279,8 +280,7 @@ def _prompt_columns(report: Report, shown: list[Prompt], compact: bool) -> list[
         if ph is Phase.WAIT and not report.wait_applies:
             continue  # no RunPod worker: nothing waits
         columns.append(Column("infer" if ph is Phase.INFERENCE else ph.value,
-                              [fmt_s(p.phases.get(ph), compact=compact) if p.total_s is not None else "—"
-                               for p in shown], "right"))
+                              [fmt_s(shown_phase(p, ph), compact=compact) for p in shown], "right"))
     bars = [index.main_bar_text(p) for p in shown]
     columns.append(Column("steps", [steps for steps, _ in bars], "right"))
     columns.append(Column("rate", [rate for _, rate in bars], "right"))
