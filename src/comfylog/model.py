@@ -486,7 +486,8 @@ class TimeSum:
         phases = prompt.phases
         load, inference, wait, other = phases.load, phases.inference, phases.wait, phases.other
         # what the prompt the log starts inside did not time is before the log: the log's phases are not unknown
-        unknown = self.unknown if not _only_before_log(prompt) else set()
+        before_log = _only_before_log(prompt)
+        unknown = self.unknown if not before_log else set()
         if load is None:
             unknown.add("load")
         else:
@@ -508,7 +509,7 @@ class TimeSum:
             self.seconds += total
             if load is None or inference is None or wait is None or other is None:  # not phases.timed
                 untimed = max(0.0, total - phases.total)
-                if _only_before_log(prompt):
+                if before_log:
                     self.before_log += untimed
                 else:
                     self.untimed += untimed
