@@ -20,6 +20,7 @@ from typing import Generic, Protocol, TypeVar
 from .events import Event, EventKind, Phase
 from .model import (
     MAX_PROMPT_MODELS,
+    MAX_RUN_IMPORT_TIMES,
     PHASES,
     UNTIMED,
     UNTIMED_CAUSE,
@@ -31,7 +32,6 @@ from .model import (
     Prompt,
     Report,
     Run,
-    Summary,
     TimeSpent,
     TimeSum,
 )
@@ -464,12 +464,17 @@ class ReportIndex:
     def unlisted_import_failures(self) -> dict[str, ErrorRecord]:
         """Custom nodes that a `Cannot import` or `Skip` line says failed and whose row of the import times is not in
         the log (a paste cut inside the list: field2 11's ComfyUI_MaskGCT), by path, each with its first record.
-        import-failed names them, and the run's "N failed" counts them with the import times' failures."""
+        import-failed names them, and the run's "N failed" counts them with the import times' failures. A run that
+        kept only MAX_RUN_IMPORT_TIMES rows (a hostile log) may hold the row of any of its lines among the others:
+        they are taken as listed, counted by its import_failures_not_kept, rather than counted twice."""
         if self._unlisted_imports is None:
             listed = {path[:MAX_IMPORT_PATH_CHARS] for run in self.report.runs for _, path, _, _ in run.import_times}
+            capped = {run.index for run in self.report.runs if run.imports_not_kept}
             unlisted: dict[str, ErrorRecord] = {}
             for e in self.report.errors:
                 if e.kind != "import_failed" or any(cut in listed for cut in import_message_paths(e.message)):
+                    continue
+                if capped and (run := self.run_at(e.source, e.line)) is not None and run.index in capped:
                     continue
                 read = read_import_message(e.message)
                 if read is not None and not read.builtin and read.path not in unlisted:
@@ -562,12 +567,19 @@ STATUS_MEANING = {
 }
 
 
-def models_not_kept_text(summary: Summary) -> str | None:
-    """What the reports say of the model requests past a prompt's MAX_PROMPT_MODELS (a hostile log), None if none."""
-    if not summary.models_not_listed:
-        return None
-    return (f"{summary.models_not_listed} more model requests not kept (a prompt lists at most {MAX_PROMPT_MODELS} "
-            "models)")
+def not_kept_texts(report: Report) -> list[str]:
+    """What the reports say of what a hostile log held past the bounds the segmenters keep: the model requests past a
+    prompt's MAX_PROMPT_MODELS, the rows of the import times beyond a run's MAX_RUN_IMPORT_TIMES (their counts and
+    seconds are in the run's figures all the same)."""
+    said = []
+    if report.summary.models_not_listed:
+        said.append(f"{report.summary.models_not_listed} more model requests not kept (a prompt lists at most "
+                    f"{MAX_PROMPT_MODELS} models)")
+    imports = sum(run.imports_not_kept for run in report.runs)
+    if imports:
+        said.append(f"{imports} more rows of the custom nodes' import times not kept (a run keeps its first and last "
+                    f"{MAX_RUN_IMPORT_TIMES // 2}; the counts and seconds are of them all)")
+    return said
 
 
 def status_notes(prompts: Iterable[Prompt]) -> list[str]:

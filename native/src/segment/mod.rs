@@ -40,6 +40,9 @@ const MAX_IMPORT_REASON_CHARS: usize = 1000;
 const MAX_NOTABLE: usize = 20_000;
 /// model.py's MAX_PROMPT_MODELS: models a prompt lists; requests past them are counted, not kept.
 const MAX_PROMPT_MODELS: usize = 1000;
+/// model.py's MAX_RUN_IMPORT_TIMES: rows of the import times a run keeps (its first and last half);
+/// the others are counted.
+const MAX_RUN_IMPORT_TIMES: usize = 1000;
 /// segmenter.py's RELEASE_EVERY, for what runs without Python (Rust's tests, examples/scan_file.rs):
 /// from Python, the segmenter is handed segmenter.py's own (Config::release_every).
 pub const RELEASE_EVERY: u64 = 4096;
@@ -56,6 +59,7 @@ pub fn shared_constants() -> Vec<(&'static str, f64)> {
         ("MAX_IMPORT_REASON_CHARS", MAX_IMPORT_REASON_CHARS as f64),
         ("MAX_NOTABLE", MAX_NOTABLE as f64),
         ("MAX_PROMPT_MODELS", MAX_PROMPT_MODELS as f64),
+        ("MAX_RUN_IMPORT_TIMES", MAX_RUN_IMPORT_TIMES as f64),
         ("RELEASE_EVERY", RELEASE_EVERY as f64),
         ("TAIL_ACTIVITIES", TAIL as f64),
         ("BEFORE_LOG_ACTIVITIES", BEFORE_LOG_ACTIVITIES as f64),
@@ -367,6 +371,9 @@ pub struct Segmenter {
     model_by_size: HashMap<u64, Arc<str>>,
     last_partial: Option<Arc<str>>,
     import_records: HashSet<Arc<str>>,
+    /// segmenter.py's `_import_tail`: the last rows of the run's import times past its first
+    /// MAX_RUN_IMPORT_TIMES / 2, put after them when the run ends (ComfyUI lists them slowest last).
+    import_tail: VecDeque<ImportTime>,
     tail: VecDeque<Activity>,
     incident: Option<u64>,
     incident_traced: bool,
@@ -457,6 +464,7 @@ impl Segmenter {
             model_by_size: HashMap::new(),
             last_partial: None,
             import_records: HashSet::new(),
+            import_tail: VecDeque::new(),
             tail: VecDeque::with_capacity(TAIL),
             incident: None,
             incident_traced: false,
@@ -954,6 +962,8 @@ impl Segmenter {
         let Some(index) = self.run else {
             return Ok(());
         };
+        let tail = std::mem::take(&mut self.import_tail);
+        self.runs.at(index).import_times.extend(tail);
         self.end_batch()?;
         if let Some(open) = &self.open {
             let first_ts = open.activities.first().map(|a| a.first_ts);
@@ -1137,7 +1147,25 @@ impl Segmenter {
             }
             return Ok(());
         }
-        self.run_mut().import_times.push(entry);
+        let head = self.run_mut().import_times.len() < MAX_RUN_IMPORT_TIMES / 2;
+        if head {
+            self.run_mut().import_times.push(entry);
+        } else {
+            self.import_tail.push_back(entry);
+            if self.import_tail.len() > MAX_RUN_IMPORT_TIMES - MAX_RUN_IMPORT_TIMES / 2 {
+                // a hostile list: counted, its totals kept right (model.py)
+                let (seconds, _, dropped_failed, _) = self.import_tail.pop_front().expect("a row");
+                let Some(seconds) = seconds.number() else {
+                    return Err(NotPorted(
+                        "an import time whose seconds are no number".into(),
+                    ));
+                };
+                let run = self.run_mut();
+                run.imports_not_kept += 1;
+                run.import_failures_not_kept += u64::from(dropped_failed);
+                run.import_s_not_kept += seconds;
+            }
+        }
         if failed && !self.import_records.contains(&path) {
             self.error(
                 None,

@@ -45,6 +45,7 @@ from typing import NamedTuple
 from ..events import Activity, Event, EventKind, Phase
 from ..model import (
     MAX_PROMPT_MODELS,
+    MAX_RUN_IMPORT_TIMES,
     BarKind,
     ErrorRecord,
     Load,
@@ -225,6 +226,9 @@ class Segmenter:
         self._model_by_size: dict[float, str] = {}
         self._last_partial: str | None = None
         self._import_records: dict[str, ErrorRecord] = {}
+        #: The last rows of a run's import times past its first MAX_RUN_IMPORT_TIMES // 2, put after them when the run
+        #: ends: ComfyUI lists them slowest last (nodes.py sorts them by time), the rows slow-import and "slowest" read.
+        self._import_tail: deque[tuple[float, str, bool, int]] = deque()
         self._tail: deque[Activity] = deque(maxlen=TAIL_ACTIVITIES)
         self._incident: ErrorRecord | None = None
         #: The incident already holds a traceback: one failure prints one (chained ones are joined by the parser).
@@ -415,6 +419,8 @@ class Segmenter:
         run = self._run
         if run is None:
             return
+        run.import_times += self._import_tail
+        self._import_tail.clear()
         self._end_batch()
         open_ = self._open
         if open_ is not None:
@@ -566,7 +572,16 @@ class Segmenter:
             if failed:
                 self._error(None, "import_failed", f"custom node's prestartup script failed: {path}", ev)
             return
-        run.import_times.append(entry)
+        if len(run.import_times) < MAX_RUN_IMPORT_TIMES // 2:
+            run.import_times.append(entry)
+        else:
+            tail = self._import_tail
+            tail.append(entry)
+            if len(tail) > MAX_RUN_IMPORT_TIMES - MAX_RUN_IMPORT_TIMES // 2:  # a hostile list: counted (model.py)
+                seconds, _, dropped_failed, _ = tail.popleft()
+                run.imports_not_kept += 1
+                run.import_failures_not_kept += dropped_failed
+                run.import_s_not_kept += seconds
         if failed and path not in self._import_records:
             self._import_records[path] = self._error(None, "import_failed", _import_message(path), ev)
 
