@@ -209,6 +209,74 @@ def test_a_run_of_thousands_of_import_times_keeps_its_first_and_last_and_counts_
             f"first and last {half}") in text
 
 
+def _bar_lines(count: int) -> list[str]:
+    """tqdm's lines as ComfyUI's console shows them, one finished bar a line (the sampler's, and every seventh a
+    library's ``Loading checkpoint shards``, which parse/bars.py's table makes a loading bar), none stamped."""
+    return [f"Loading checkpoint shards: 100%|██████████| 4/4 [00:0{i % 10}<00:00,  1.6{i % 10}it/s]" if i % 7 == 3
+            else f"100%|██████████| 20/20 [00:0{i % 10}<00:00,  2.{i % 10}it/s]" for i in range(count)]
+
+
+@needs_native
+def test_a_prompt_of_thousands_of_unstamped_bars_holds_its_last(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bar no reading can place (no stamp of its own and none before it) is settled as soon as the next bar comes:
+    its record is final (it is never painted) and what painting reads of it is summed in the prompt's SettledBars.
+    Each segmenter held every bar of the running prompt until it ended (the Rust one copied each again to paint
+    it: 400,000 bars peaked at ~265 MB); the prompt holds its last now, and its phases are those of all its bars."""
+    from comfylog.parse import Parser
+    from comfylog.read.lines import open_text
+    from comfylog.segment.segmenter import RELEASE_EVERY, Segmenter
+
+    count = 6000
+    lines = ["Total VRAM 24564 MB, total RAM 128000 MB", "Starting server", "got prompt", *_bar_lines(count),
+             "Prompt executed in 90000.00 seconds", "got prompt", *_bar_lines(5)]
+    seg, parser = Segmenter(0), Parser(0)
+    held = pending = 0
+    log = open_text("\n".join(lines) + "\n")
+    assert log.lines is not None
+    for raw in log.lines:
+        seg.feed_all(parser.feed(raw))
+        if seg._open is not None:
+            held = max(held, len(seg._open.bars))
+        pending = max(pending, len(seg._pending_bars.items))
+    seg.feed_all(parser.close())
+    seg.finish()
+    assert len(seg.bars) == count + 5
+    assert held == 1 and pending <= RELEASE_EVERY  # its last bar (_end_run reads it), and a release interval
+    path = tmp_path / "bars.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert_same([path], monkeypatch)
+    report = analyze_paths([str(path)], json_rows=True)
+    first, unfinished = report.prompts
+    bars = [b for b in report.progress_bars if b.prompt == 0]
+    assert len(bars) == count and all(b.start is None for b in bars)
+    assert first.estimated and first.phases.inference == round(sum(b.elapsed_s for b in bars if b.is_sampling), 3)
+    assert first.phases.load == round(sum(b.elapsed_s for b in bars if b.is_loading), 3) > 0
+    assert unfinished.status == "unfinished" and unfinished.phases.inference is not None
+
+
+@needs_native
+def test_unstamped_bars_settle_alike_in_both_segmenters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shapes around settling: a prompt queued before the bars (its bars stay held: a queued prompt that ran
+    instead would take them), a bar that never advanced (`0/20`), a prompt the log starts inside whose first
+    stamp comes after its bars (painted on a clock, its settled bars unplaced), an unfinished prompt at the end."""
+    bars = _bar_lines(40)
+    logs = {
+        "queued": ["Starting server", "got prompt", "got prompt", *bars, "Prompt executed in 500.00 seconds",
+                   *bars, "Prompt executed in 500.00 seconds"],
+        "not-advanced": ["Starting server", "got prompt", *bars[:9], "  0%|          | 0/20 [00:00<?, ?it/s]",
+                         "Processing interrupted", *bars[:3], "Prompt executed in 200.00 seconds"],
+        "before-log": [*bars, "[2025-10-22 18:02:11.402] got prompt",
+                       "[2025-10-22 18:02:19.402] 100%|██████████| 20/20 [00:03<00:00,  5.87it/s]",
+                       "[2025-10-22 18:02:20.000] Prompt executed in 9.00 seconds"],
+        "unfinished": ["Starting server", "got prompt", *bars],
+    }
+    for name, lines in logs.items():
+        path = tmp_path / f"{name}.log"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        assert_same([path], monkeypatch)
+
+
 @needs_native
 @pytest.mark.skipif(not REAL_LOGS, reason="no corpus")
 def test_blocks_pickled_in_rust_read_back_as_pythons_own(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,7 +19,7 @@ use crate::table::{Phase, Table};
 use event::{Body, Ev, Kind, SegRow, Value};
 use phases::{
     bar_span, paint_estimated, paint_timed, py_max, round3, secs, shifted, timedelta_us,
-    total_seconds, BarEv, Ts,
+    total_seconds, unplaceable, BarEv, SettledBars, Ts,
 };
 use records::{Bar, BarKind, ErrorRec, ImportTime, Load, Prompt, Run};
 use regex::Regex;
@@ -315,6 +315,8 @@ struct Open {
     activities: Vec<Activity>,
     /// (the bar's table position, what its event tells bar_span)
     bars: Vec<(u64, BarEv)>,
+    /// segmenter.py's `_Open.settled`: its first bars, handed on before it ends (settle_bars).
+    settled: SettledBars,
     loaded: bool,
     /// tqdm hid a bar of it (` ... (more hidden) ...`): how long it sampled is unknown.
     hidden_bar: bool,
@@ -1054,24 +1056,32 @@ impl Segmenter {
             live.push(head);
         }
         let first_index = live.iter().copied().min().unwrap_or(self.prompt_index);
-        let mut lines: Vec<u64> = live.iter().map(|&p| self.prompts.at_ref(p).line).collect();
+        // a bar changes only while its prompt holds it to paint, or when it moves to a queued prompt
+        let mut bar_lines: Vec<u64> = Vec::new();
+        if let Some(&head) = self.queue.front() {
+            bar_lines.push(self.prompts.at_ref(head).line);
+        }
         if let Some(open) = &self.open {
-            lines.extend(open.bars.iter().map(|(b, _)| self.bars.at_ref(*b).line));
+            bar_lines.extend(
+                open.bars
+                    .iter()
+                    .map(|(b, _)| self.bars.at_ref(*b).line)
+                    .min(),
+            );
         }
         if let Some(incident) = self.incident {
-            lines.push(self.errors.at_ref(incident).line);
+            bar_lines.push(self.errors.at_ref(incident).line);
         }
-        let first_line = lines.iter().copied().min();
+        let lines = live.iter().map(|&p| self.prompts.at_ref(p).line);
+        let first_line = bar_lines.iter().copied().chain(lines).min();
         self.prompts.flush_while(|p| p.index < first_index);
+        match bar_lines.iter().copied().min() {
+            None => self.bars.flush(),
+            Some(limit) => self.bars.flush_while(|b| b.line < limit),
+        }
         match first_line {
-            None => {
-                self.bars.flush();
-                self.errors.flush();
-            }
-            Some(limit) => {
-                self.bars.flush_while(|b| b.line < limit);
-                self.errors.flush_while(|e| e.line < limit);
-            }
+            None => self.errors.flush(),
+            Some(limit) => self.errors.flush_while(|e| e.line < limit),
         }
         // a load changes only when it moves to a queued prompt that ran (reassign): final up to the queue
         match self.queue.front() {
@@ -1253,6 +1263,7 @@ impl Segmenter {
             prompt,
             activities: self.last_activity.iter().cloned().collect(),
             bars: Vec::new(),
+            settled: SettledBars::default(),
             loaded: false,
             hidden_bar: false,
             began_in_log: false,
@@ -1294,6 +1305,7 @@ impl Segmenter {
             prompt: index,
             activities: held.into(),
             bars: Vec::new(),
+            settled: SettledBars::default(),
             loaded: false,
             hidden_bar: false,
             began_in_log,
@@ -1663,6 +1675,8 @@ impl Segmenter {
         let bars = &self.bars;
         if let Some(open) = &mut self.open {
             open.bars.retain(|(b, _)| bars.at_ref(*b).line > after);
+            // settled before any queued prompt was received: the head's, all of them
+            open.settled = SettledBars::default();
         }
         let h = self.prompts.at(head);
         let models = std::mem::take(&mut h.models);
@@ -1866,6 +1880,7 @@ impl Segmenter {
         let pos = self.bars.append(bar);
         if let Some(open) = &mut self.open {
             open.bars.push((pos, bar_ev));
+            self.settle_bars();
             return Ok(());
         }
         let (start, end) = bar_span(self.bars.at_ref(pos), &bar_ev, None)?;
@@ -2082,10 +2097,11 @@ impl Segmenter {
     ) -> R {
         self.end_batch()?;
         let open = self.open.take().expect("an open prompt");
-        let mut bars: Vec<(Bar, BarEv)> = open
+        // the pending records themselves, not copies (a prompt of 400,000 bars copied ~100 MB)
+        let bars: Vec<(&Bar, &BarEv)> = open
             .bars
             .iter()
-            .map(|(pos, bar_ev)| (self.bars.at_ref(*pos).clone(), bar_ev.clone()))
+            .map(|(pos, bar_ev)| (self.bars.at_ref(*pos), bar_ev))
             .collect();
         let run_start = self.run.and_then(|r| self.runs.at_ref(r).started_at);
         let prompt = self.prompts.at(open.prompt);
@@ -2108,33 +2124,41 @@ impl Segmenter {
         };
         let all_fine = open.activities.iter().all(|a| a.resolution == FINE);
         let library = self.run_library_loads;
-        match (prompt.started_at, end) {
-            (Some(start), Some(end)) if all_fine => {
-                paint_timed(
-                    prompt,
-                    start,
-                    end,
-                    &open.activities,
-                    &mut bars,
-                    status.is_none(),
-                    open.loaded,
-                    library,
-                    open.hidden_bar,
-                    before_log,
-                )?;
-            }
-            _ => paint_estimated(
+        let placed = match (prompt.started_at, end) {
+            (Some(start), Some(end)) if all_fine => paint_timed(
                 prompt,
+                start,
+                end,
+                &open.activities,
                 &bars,
+                &open.settled,
+                status.is_none(),
                 open.loaded,
                 library,
                 open.hidden_bar,
                 before_log,
-            ),
-        }
-        if !library && bars.iter().any(|(bar, _)| phases::library_loader(bar)) {
+            )?,
+            _ => {
+                paint_estimated(
+                    prompt,
+                    &bars,
+                    &open.settled,
+                    open.loaded,
+                    library,
+                    open.hidden_bar,
+                    before_log,
+                );
+                Vec::new()
+            }
+        };
+        if !library
+            && (open.settled.library_loader
+                || bars.iter().any(|(bar, _)| phases::library_loader(bar)))
+        {
             self.run_library_loads = true;
         }
+        drop(bars);
+        let prompt = self.prompts.at(open.prompt);
         if prompt.estimated {
             self.run_estimated = true;
         } else {
@@ -2151,12 +2175,31 @@ impl Segmenter {
             };
             self.run_prompt_s += counted;
         }
-        for ((pos, _), (bar, _)) in open.bars.iter().zip(bars) {
-            let pending = self.bars.at(*pos);
-            pending.start = bar.start;
-            pending.end = bar.end;
+        for (i, start, end) in placed {
+            let pending = self.bars.at(open.bars[i].0);
+            pending.start = Some(start);
+            pending.end = Some(end);
         }
         Ok(())
+    }
+
+    /// segmenter.py's `_settle_bars`: fold the open prompt's first bars into its `settled` while no
+    /// reading can place them and no queued prompt was received before them, all but its last.
+    fn settle_bars(&mut self) {
+        let queued = self.queue.front().map(|&p| self.prompts.at_ref(p).line);
+        let Some(open) = &mut self.open else {
+            return;
+        };
+        let mut settled = 0;
+        for (pos, bar_ev) in &open.bars[..open.bars.len().saturating_sub(1)] {
+            let bar = self.bars.at_ref(*pos);
+            if !unplaceable(bar_ev) || queued.is_some_and(|q| bar.line >= q) {
+                break;
+            }
+            open.settled.add(bar);
+            settled += 1;
+        }
+        open.bars.drain(..settled);
     }
 
     /// The records made final since the last call, for the caller to hand on.
