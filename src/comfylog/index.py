@@ -348,6 +348,8 @@ class ReportIndex:
         self._run_lookup: _RunLookup | None = None
         self._source_names: list[str] | None = None
         self._unlisted_imports: dict[str, ErrorRecord] | None = None
+        #: Those past MAX_UNLISTED_IMPORTS, counted by run index (unlisted_imports_not_kept).
+        self._unlisted_not_kept: dict[int, int] = {}
 
     # ---- inputs and their lines
     def source_name(self, source: int) -> str:
@@ -471,32 +473,46 @@ class ReportIndex:
             listed = {path[:MAX_IMPORT_PATH_CHARS] for run in self.report.runs for _, path, _, _ in run.import_times}
             capped = {run.index for run in self.report.runs if run.imports_not_kept}
             unlisted: dict[str, ErrorRecord] = {}
+            counted: set[int] = set()  # the paths' hashes: those past the kept ones are counted, not kept
             for e in self.report.errors:
                 if e.kind != "import_failed" or any(cut in listed for cut in import_message_paths(e.message)):
                     continue
                 if capped and (run := self.run_at(e.source, e.line)) is not None and run.index in capped:
                     continue
                 read = read_import_message(e.message)
-                if read is not None and not read.builtin and read.path not in unlisted:
+                if read is None or read.builtin or hash(read.path) in counted:
+                    continue
+                counted.add(hash(read.path))
+                if len(unlisted) < MAX_UNLISTED_IMPORTS:
                     unlisted[read.path] = e
+                else:
+                    index = run.index if (run := self.run_at(e.source, e.line)) is not None else -1
+                    self._unlisted_not_kept[index] = self._unlisted_not_kept.get(index, 0) + 1
             self._unlisted_imports = unlisted
         return self._unlisted_imports
+
+    def unlisted_imports_not_kept(self, run: int | None = None) -> int:
+        """Custom nodes only a line names past the MAX_UNLISTED_IMPORTS unlisted_import_failures keeps (a hostile
+        log): of run index ``run``, or of every run."""
+        self.unlisted_import_failures()
+        return sum(self._unlisted_not_kept.values()) if run is None else self._unlisted_not_kept.get(run, 0)
 
     def failed_imports_text(self, run: Run) -> str | None:
         """``2 failed (ComfyUI_MaskGCT by its `Cannot import` line: its row of the import times is not in the
         log)``: the run's failed custom nodes, those of its import times and those only a line names; None if none."""
         cut = [(path, e) for path, e in self.unlisted_import_failures().items()
                if (found := self.run_at(e.source, e.line)) is not None and found.index == run.index]
-        failed = run.failed_imports + len(cut)
+        more = self.unlisted_imports_not_kept(run.index)
+        failed = run.failed_imports + len(cut) + more
         if not failed:
             return None
         if not cut:
             return f"{failed} failed"
-        one = len(cut) == 1
+        one = len(cut) + more == 1
         kinds = " or ".join(sorted({"`Skip`" if (read := read_import_message(e.message)) is not None
                                     and (read.reason or "").startswith(NO_MAPPINGS) else "`Cannot import`"
                                     for _, e in cut}))
-        names = listing([basename(path) for path, _ in cut[:3]], len(cut))
+        names = listing([basename(path) for path, _ in cut[:3]], len(cut) + more)
         return (f"{failed} failed ({names} by {'its' if one else 'their'} {kinds} line{'' if one else 's'}: "
                 f"{'its row' if one else 'their rows'} of the import times {'is' if one else 'are'} not in the log)")
 
@@ -565,6 +581,12 @@ STATUS_MEANING = {
     "dropped": "received, then gone from the queue without running: deleted from the queue or cancelled before "
                "its turn (ComfyUI logs nothing for that)",
 }
+
+
+#: Custom nodes only a `Cannot import` or `Skip` line names (their rows of the import times not in the log) that the
+#: index keeps with their first record, for import-failed to name and cite; real logs name a few, a hostile one
+#: hundreds of thousands: the others are counted by run (ReportIndex.unlisted_imports_not_kept).
+MAX_UNLISTED_IMPORTS = 1000
 
 
 def not_kept_texts(report: Report) -> list[str]:

@@ -166,7 +166,8 @@ def _import_failed(facts: Facts) -> list[Finding]:
         if error.loaded:
             partial.setdefault(error.node, error)
     not_kept = _failures_not_kept(facts)
-    count = len(failed) + not_kept  # the custom nodes that failed, named or not
+    cut_more = facts.unlisted_imports_not_kept()  # only a line names them, past those the index keeps
+    count = len(failed) + not_kept + cut_more  # the custom nodes that failed, named or not
     if not count and not builtin:
         return [_loaded_in_part(facts, list(partial.values()))] if partial else []
     reasons = _reasons(facts, list(failed))
@@ -251,10 +252,11 @@ def _import_failed(facts: Facts) -> list[Finding]:
             sayers[-1] += (" among the rows of its import times between the first and last "
                            f"{MAX_RUN_IMPORT_TIMES // 2} (counted, not kept: a hostile or generated log)")
         if cut:
-            whose, one = ("its" if in_times else "ComfyUI's"), len(cut) == 1
+            whose, one = ("its" if in_times else "ComfyUI's"), len(cut) + cut_more == 1
             kinds = " and ".join(sorted({"`Skip`" if reasons.get(p, "").startswith(NO_MAPPINGS) else "`Cannot import`"
                                          for p in cut_paths}))
-            sayers.append(f"{whose} {kinds} {'line names' if one else 'lines name'} {_some(cut)}, whose "
+            sayers.append(f"{whose} {kinds} {'line names' if one else 'lines name'} {_some(cut, cut_more)}"
+                          + (f" ({len(cut) + cut_more} nodes)" if cut_more else "") + ", whose "
                         f"{'row' if one else 'rows'} of the import times {'is' if one else 'are'} not in the log")
         why.append(f"{' and '.join(sayers)}: {'its' if count == 1 else 'their'} nodes do not exist in this "
                    "process, and workflows using them fail validation."
@@ -282,7 +284,7 @@ def _import_failed(facts: Facts) -> list[Finding]:
         title += f": {extensions[0][2]}"
     figures: dict[str, object] = {"failed": count + len(builtin), "nodes": names[:MAX_NODES_LISTED],
                                   "builtin": [b.name for b in builtin]}
-    if count > MAX_NODES_LISTED or not_kept:
+    if count > min(len(names), MAX_NODES_LISTED):  # a hostile log: the others are counted
         figures["nodes_not_listed"] = count - min(len(names), MAX_NODES_LISTED)
     if partial:
         part = _loaded_in_part(facts, list(partial.values()))
@@ -291,7 +293,7 @@ def _import_failed(facts: Facts) -> list[Finding]:
         advice = [*advice[:-1], *part.advice, advice[-1]] if count else [*advice, *part.advice]
         rest += part.evidence
         figures["partial"] = list(partial)
-    total = len(failed_lines | {(e.source, e.line) for e in rest}) + not_kept
+    total = len(failed_lines | {(e.source, e.line) for e in rest}) + not_kept + cut_more
     return [finding("import-failed", title, "high", " ".join(why), advice, evidence + rest, figures, total=total)]
 
 
