@@ -32,6 +32,7 @@ NEW_RULES = {
     "dynamic-vram-flag": "dynamic-vram-off-highvram.log",
     "cold-start": "worker-slow-cold-start.log",
     "gpu-unsupported": "runpod-console-worker-view-2026.log",
+    "local-api": "runpod-serve-api-on-endpoint.log",
 }
 
 
