@@ -51,3 +51,17 @@ def test_on_the_corpus_logs() -> None:
     found = by_id(analyze(corpus_log("048")))
     assert "exception" not in found
     assert found["import-failed"].title == "Custom node `comfyui_controlnet_aux` loaded only in part"
+
+
+def test_a_dot_git_folder_in_custom_nodes_is_no_failed_node_pack() -> None:
+    """sharosoo/comfyui's committed comfyui.log (tests/fixtures/README.md): ComfyUI tries every folder in
+    custom_nodes, and `.git` (custom_nodes is a git checkout) fails for want of `__init__.py`. No node is missing,
+    and the old advice to "re-install it or remove it" would have had the user delete a repository's history."""
+    imports = by_id(analyze(FIXTURES / "dot-git-in-custom-nodes-import-failed.log"))["import-failed"]
+    assert imports.severity == "info"
+    assert imports.title == "ComfyUI tried `.git` in `custom_nodes` as a node pack: it is none"
+    assert "No node pack failed, and no workflow misses a node." in imports.why
+    assert "fail validation" not in imports.why
+    assert imports.advice[0].startswith("Nothing to fix: `.git` is no node pack")
+    assert not any("re-install it or remove it" in a or "remove the node" in a for a in imports.advice)
+    assert [e.line for e in imports.evidence] == [30]

@@ -66,6 +66,12 @@ ADVICE_PART_NODE = Advice("`{node}` failed on a part of itself (`{error}`): upda
 # (pypa/setuptools#3685, "Fix improper usage of deprecated/removed pkgutil APIs in Python 3.12+"; the guarded
 # `if hasattr(pkgutil, "ImpImporter"):` form is in pkg_resources/__init__.py since), and Python 3.12 removed
 # pkgutil.ImpImporter; setuptools 82.0.0 removed pkg_resources itself (its changelog, #3085).
+#: ComfyUI tries every folder in custom_nodes as a node pack (nodes.py, init_external_custom_nodes: only files that
+#: are not ``.py`` and names ending in ``.disabled`` are passed over), hidden folders too: a ``.git`` there (the
+#: folder a git checkout's root, sharosoo/comfyui's ``comfyui.log``) "fails to import" for want of ``__init__.py``.
+ADVICE_HIDDEN_FOLDER = Advice("Nothing to fix: {folders} {verb} no node pack, and no workflow needs {it}; ComfyUI "
+                              "tries every folder in `custom_nodes`. Do not delete a `.git` folder to quiet the line: "
+                              "it holds that checkout's history", {"folders": "`.git`", "verb": "is", "it": "it"})
 ADVICE_OLD_SETUPTOOLS = Advice(
     "{nodes} failed on `module 'pkgutil' has no attribute 'ImpImporter'`: an old setuptools' `pkg_resources` (before "
     "66.1) imported under Python 3.12 or later, which removed `pkgutil.ImpImporter`. Install a setuptools that has "
@@ -116,6 +122,24 @@ def _reasons(facts: Facts, failed: list[str]) -> dict[str, str]:
     return reasons
 
 
+def _hidden_folders(facts: Facts, hidden: dict[str, tuple[int, int, str, bool]]) -> Finding:
+    """Only hidden folders (``.git``) failed: ComfyUI tried them as node packs; nothing that exists is missing."""
+    names = [f"`{basename(path)}`" for path in hidden]
+    one = len(names) == 1
+    named = listing(names[:MAX_NODES_NAMED], len(names))
+    return finding(
+        "import-failed", f"ComfyUI tried {named} in `custom_nodes` as {'a node pack' if one else 'node packs'}: "
+        f"{'it is' if one else 'they are'} none", "high",
+        f"ComfyUI lists {named} as IMPORT FAILED: it tries every folder in `custom_nodes`, hidden ones too, "
+        f"and {'this one has' if one else 'these have'} no `__init__.py`"
+        + (" (a `.git` there makes `custom_nodes` itself a git checkout: it holds that repository's history)"
+           if any(basename(path) == ".git" for path in hidden) else "")
+        + ". No node pack failed, and no workflow misses a node.",
+        [ADVICE_HIDDEN_FOLDER(folders=named, verb="is" if one else "are", it="it" if one else "them")],
+        [facts.cite(source, line, text) for source, line, text, _ in hidden.values()], {"hidden_folders": len(names)},
+        severity="info", total=len(names))
+
+
 def _some(names: list[str]) -> str:
     """The first five names, `` …`` after them if there are more."""
     return f"{', '.join(names[:5])}{' …' if len(names) > 5 else ''}"
@@ -148,11 +172,15 @@ def _failed_nodes(facts: Facts) -> dict[str, tuple[int, int, str, bool]]:
     advice=(*OWN_WORDS_ADVICE, ADVICE_EXTENSION, ADVICE_INSTALL_MISSING, ADVICE_OLD_API, ADVICE_NEWER_PYTHON,
             ADVICE_NAME_MISSING, ADVICE_COMFY_API, ADVICE_NOT_A_NODE, ADVICE_SUBMODULE, ADVICE_MISSING_FILE,
             ADVICE_SYNTAX, ADVICE_REQUIREMENTS, ADVICE_REMOVE_NODE, ADVICE_PART_INSTALL, ADVICE_PART_NODE,
-            ADVICE_NO_MAPPINGS, ADVICE_OLD_SETUPTOOLS),
+            ADVICE_NO_MAPPINGS, ADVICE_OLD_SETUPTOOLS, ADVICE_HIDDEN_FOLDER),
 )
 def _import_failed(facts: Facts) -> list[Finding]:
     failed = _failed_nodes(facts)
+    hidden = {path: at for path, at in failed.items() if basename(path).startswith(".")}
+    failed = {path: at for path, at in failed.items() if path not in hidden}
     builtin = _builtin_failures(facts)
+    if hidden and not failed and not builtin:
+        return [_hidden_folders(facts, hidden)]
     partial: dict[str, NodeImportError] = {}  # a node that loaded without a part of itself, by name
     for error in node_import_errors(facts).values():
         if error.loaded:
