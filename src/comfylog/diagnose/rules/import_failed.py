@@ -16,7 +16,7 @@ from ..facts import Facts
 from ..hints import OWN_WORDS_ADVICE, own_words_advice
 from ..node_imports import NodeImportError, node_import_errors
 from ..packages import missing_module, package_of
-from ..pytorch import ADVICE_EXTENSION, ExtensionFailure, demangled, extension_failure
+from ..pytorch import ADVICE_EXTENSION, UNDEFINED_SYMBOL_RE, ExtensionFailure, demangled, extension_failure
 
 ADVICE_INSTALL_MISSING = Advice("Install the missing Python packages the reasons name into the Python ComfyUI runs "
                                 "with (ComfyUI-Manager: Try fix)")
@@ -371,14 +371,60 @@ def _builtin_failures(facts: Facts) -> list[BuiltinFailure]:
     return list(listed.values())
 
 
+def _site_dir(path: str, package: str) -> str | None:
+    """The site-packages folder ``path`` is in, as far as ``package``'s folder (``/usr/.../dist-packages``)."""
+    parts = re.split(r"([/\\])", path)
+    for i in range(len(parts) - 1, 1, -1):
+        if parts[i] == package and parts[i - 2] in ("site-packages", "dist-packages"):
+            return "".join(parts[: i - 1])
+    return None
+
+
+def _other_python(facts: Facts, cause: str, package: str) -> str:
+    """A sentence when the extension's package and PyTorch sit in different site-packages (a venv that sees the
+    system's packages and lacks its own copy), else ``""``."""
+    m = UNDEFINED_SYMBOL_RE.search(cause)
+    theirs = _site_dir(m["path"], package) if m is not None else None
+    for ev in facts.events[EventKind.TRACEBACK]:
+        first = ev.fields.get("first_file")
+        ours = _site_dir(first, "torch") if isinstance(first, str) else None
+        if theirs and ours and theirs != ours:
+            return (f" `{package}` was loaded from `{theirs}`, PyTorch from `{ours}`: the Python ComfyUI runs also "
+                    f"sees another Python's packages, and has no `{package}` of its own.")
+    return ""
+
+
+def _extension_causes(facts: Facts) -> dict[str, str]:
+    """The chained cause that names a compiled extension, by the exception it caused (a traceback's last one).
+    torch.ops.load_library raises ``OSError: Could not load this library: PATH`` from the loader's own
+    ``OSError: PATH: undefined symbol: SYMBOL`` (torch/_ops.py, ``raise OSError(...) from e``), and ComfyUI's
+    ``Cannot import ... module for custom nodes:`` gives only the first (field4 16: torchaudio of the system's
+    dist-packages under a venv's PyTorch 2.11)."""
+    found: dict[str, str] = {}
+    for ev in facts.events[EventKind.TRACEBACK]:
+        message, causes = ev.fields.get("message"), ev.fields.get("causes")
+        if not isinstance(message, str) or not isinstance(causes, list) or message.strip() in found:
+            continue
+        cause = next((str(c) for c in causes if extension_failure(str(c)) is not None), None)
+        if cause is not None:
+            found[message.strip()] = cause
+    return found
+
+
 def _extensions(facts: Facts, reasons: dict[str, str],
                 where: list[tuple[int, int]]) -> tuple[list[tuple[str, str, str]], set[str]]:
     """Compiled extensions the failures name: (what the finding says, the advice, a short title) per package,
     and the failures they explain."""
     by_package: dict[str, list[tuple[str, ExtensionFailure]]] = {}
+    causes = _extension_causes(facts)
+    cause_of: dict[str, str] = {}  # the text that named each package's extension
     for name, reason in reasons.items():
-        ext = extension_failure(reason)
+        ext, text = extension_failure(reason), reason
+        if ext is None and reason.strip() in causes:
+            text = causes[reason.strip()]
+            ext = extension_failure(text)
         if ext is not None and ext.package:
+            cause_of.setdefault(ext.package, text)
             by_package.setdefault(ext.package, []).append((name, ext))
     if not by_package:
         return [], set()
@@ -393,7 +439,8 @@ def _extensions(facts: Facts, reasons: dict[str, str],
         lacks = (f"it lacks `{ext.torch_symbol}`" + (f" (`{readable}`)" if readable else "")
                  + ", a function of PyTorch's own C++ library, so it was built against another PyTorch than the "
                  f"installed {have or 'one'}") if ext.torch_symbol else "it does not load"
-        said.append((f"{what} failed on the compiled extension `{ext.module}` of `{package}`: {lacks}.",
+        elsewhere = _other_python(facts, cause_of.get(package, ""), package)
+        said.append((f"{what} failed on the compiled extension `{ext.module}` of `{package}`: {lacks}.{elsewhere}",
                      ADVICE_EXTENSION(package=package, have=f" {have}" if have else ""),
                      f"`{package}` does not fit PyTorch {have}" if ext.torch_symbol and have
                      else f"`{package}` does not load"))
