@@ -467,3 +467,32 @@ def test_many_failed_imports_are_each_matched_to_their_reason_once(monkeypatch: 
     assert f"{count} custom nodes failed to import" in found.title
     assert "No module named 'mod0' (node0); No module named 'mod1' (node1)" in found.why
     assert len([m for m in reads if "failed to import: " in m]) <= 2 * count
+
+
+def test_thousands_of_failed_imports_only_a_line_names_are_counted_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A paste cut before the import times whose `Cannot import` lines name 200,000 custom nodes (ComfyUI's
+    nodes.py: `Cannot import {module_path} module for custom nodes: {e}`) made the index keep each with its record
+    and import-failed cite and name each: ~300 MB. The index keeps the first MAX_UNLISTED_IMPORTS and counts the
+    others by run; the finding's count, the run's "N failed" and the figures stay those of them all."""
+    from comfylog import index
+    from comfylog.diagnose.facts import Facts
+    from comfylog.pipeline import analyze_text
+
+    monkeypatch.setattr(index, "MAX_UNLISTED_IMPORTS", 50)
+    count = 300
+    text = HEADER.replace("Starting server\n", "".join(
+        f"Traceback (most recent call last):\nModuleNotFoundError: No module named 'mod{i}'\n\n"
+        f"Cannot import /x/custom_nodes/node{i} module for custom nodes: No module named 'mod{i}'\n"
+        for i in range(count)) + "Starting server\n")
+    report = analyze_text(text)
+    facts = Facts(report)
+    assert len(facts.unlisted_import_failures()) == 50 and facts.unlisted_imports_not_kept() == count - 50
+    (run,) = report.runs
+    assert facts.failed_imports_text(run) == (f"{count} failed (node0, node1, node2 and {count - 3} more by their "
+                                               "`Cannot import` lines: their rows of the import times are not in "
+                                               "the log)")
+    found = next(f for f in report.findings if f.id == "import-failed")
+    assert found.title == f"{count} custom nodes failed to import"
+    assert found.figures["failed"] == count and found.figures["nodes_not_listed"] == count - 50
+    assert len(found.figures["nodes"]) == 50  # type: ignore[arg-type]
+    assert found.evidence_total == count and len(found.evidence) == 5

@@ -162,6 +162,122 @@ def test_a_prompt_of_thousands_of_models_lists_each_once(tmp_path: Path, monkeyp
 
 
 @needs_native
+def test_a_run_of_thousands_of_import_times_keeps_its_first_and_last_and_counts_the_rest(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run keeps MAX_RUN_IMPORT_TIMES rows of its import times, the first and the last half (each kept row held
+    ~200 bytes, and import-failed cited and named every failed one: 200,000 failed imports peaked at ~360 MB;
+    ComfyUI's nodes.py lists them sorted by time, the slowest last); the rows between are counted with their
+    failures and seconds, so the run's import_s, the reports' "N imported, N failed" and import-failed's count are
+    those of the whole list. The rows are as nodes.py prints them (`{:6.1f} seconds{}: {}`, corpus 025); the
+    `Cannot import` line of a node among the rows not kept is not taken for a row cut off the log (counted twice)."""
+    from comfylog.model import MAX_RUN_IMPORT_TIMES
+
+    count = 3 * MAX_RUN_IMPORT_TIMES
+    failing = set(range(0, count, 3))
+    lines = ["Total VRAM 24564 MB, total RAM 128000 MB",
+             f"Cannot import /x/custom_nodes/node{count - 3} module for custom nodes: No module named 'zz'",
+             "", "Import times for custom nodes:"]
+    lines += [f"   {i % 7}.{i % 10} seconds{' (IMPORT FAILED)' if i in failing else ''}: /x/custom_nodes/node{i}"
+              for i in range(count)]
+    lines += ["", "Starting server", "", "To see the GUI go to: http://127.0.0.1:8188"]
+    path = tmp_path / "imports.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert_same([path], monkeypatch)
+    whole_s = round(sum(i % 7 + (i % 10) / 10 for i in range(count)), 3)
+    half = MAX_RUN_IMPORT_TIMES // 2
+    kept = [*range(half), *range(count - half, count)]
+    for which in ("python", "native"):
+        with monkeypatch.context() as m:
+            m.setenv("COMFYLOG_SEGMENTER", which)
+            report = analyze_paths([str(path)], json_rows=True)
+        (run,) = report.runs
+        assert [t[1] for t in run.import_times] == [f"/x/custom_nodes/node{i}" for i in kept]
+        assert run.imports_not_kept == count - MAX_RUN_IMPORT_TIMES, which
+        assert run.failed_imports == len(failing) and run.imports_listed == count
+        assert run.import_s == pytest.approx(whole_s)
+        (row,) = json.loads(render_json(report))["runs"]
+        assert row["imports_not_kept"] == count - MAX_RUN_IMPORT_TIMES and row["import_s"] == run.import_s
+        found = next(f for f in report.findings if f.id == "import-failed")
+        assert found.title == f"{len(failing)} custom nodes failed to import"
+        kept_failing = len(failing & set(kept))
+        assert len(found.figures["nodes"]) == kept_failing  # type: ignore[arg-type]
+        assert found.figures["nodes_not_listed"] == len(failing) - kept_failing
+        assert found.evidence_total == len(failing) and len(found.evidence) == 5
+    text = str(run_cli("analyze", str(path), columns=200, text=True).stdout)
+    assert f"{count - len(failing)} imported" in text and f"{len(failing)} failed" in text
+    assert (f"{count - MAX_RUN_IMPORT_TIMES} more rows of the custom nodes' import times not kept (a run keeps its "
+            f"first and last {half}") in text
+
+
+def _bar_lines(count: int) -> list[str]:
+    """tqdm's lines as ComfyUI's console shows them, one finished bar a line (the sampler's, and every seventh a
+    library's ``Loading checkpoint shards``, which parse/bars.py's table makes a loading bar), none stamped."""
+    return [f"Loading checkpoint shards: 100%|██████████| 4/4 [00:0{i % 10}<00:00,  1.6{i % 10}it/s]" if i % 7 == 3
+            else f"100%|██████████| 20/20 [00:0{i % 10}<00:00,  2.{i % 10}it/s]" for i in range(count)]
+
+
+@needs_native
+def test_a_prompt_of_thousands_of_unstamped_bars_holds_its_last(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bar no reading can place (no stamp of its own and none before it) is settled as soon as the next bar comes:
+    its record is final (it is never painted) and what painting reads of it is summed in the prompt's SettledBars.
+    Each segmenter held every bar of the running prompt until it ended (the Rust one copied each again to paint
+    it: 400,000 bars peaked at ~265 MB); the prompt holds its last now, and its phases are those of all its bars."""
+    from comfylog.parse import Parser
+    from comfylog.read.lines import open_text
+    from comfylog.segment.segmenter import RELEASE_EVERY, Segmenter
+
+    count = 6000
+    lines = ["Total VRAM 24564 MB, total RAM 128000 MB", "Starting server", "got prompt", *_bar_lines(count),
+             "Prompt executed in 90000.00 seconds", "got prompt", *_bar_lines(5)]
+    seg, parser = Segmenter(0), Parser(0)
+    held = pending = 0
+    log = open_text("\n".join(lines) + "\n")
+    assert log.lines is not None
+    for raw in log.lines:
+        seg.feed_all(parser.feed(raw))
+        if seg._open is not None:
+            held = max(held, len(seg._open.bars))
+        pending = max(pending, len(seg._pending_bars.items))
+    seg.feed_all(parser.close())
+    seg.finish()
+    assert len(seg.bars) == count + 5
+    assert held == 1 and pending <= RELEASE_EVERY  # its last bar (_end_run reads it), and a release interval
+    path = tmp_path / "bars.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert_same([path], monkeypatch)
+    report = analyze_paths([str(path)], json_rows=True)
+    first, unfinished = report.prompts
+    bars = [b for b in report.progress_bars if b.prompt == 0]
+    assert len(bars) == count and all(b.start is None for b in bars)
+    assert first.estimated and first.phases.inference == round(sum(b.elapsed_s for b in bars if b.is_sampling), 3)
+    assert first.phases.load == round(sum(b.elapsed_s for b in bars if b.is_loading), 3) > 0
+    assert unfinished.status == "unfinished" and unfinished.phases.inference is not None
+
+
+@needs_native
+def test_unstamped_bars_settle_alike_in_both_segmenters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shapes around settling: a prompt queued before the bars (its bars stay held: a queued prompt that ran
+    instead would take them), a bar that never advanced (`0/20`), a prompt the log starts inside whose first
+    stamp comes after its bars (painted on a clock, its settled bars unplaced), an unfinished prompt at the end."""
+    bars = _bar_lines(40)
+    logs = {
+        "queued": ["Starting server", "got prompt", "got prompt", *bars, "Prompt executed in 500.00 seconds",
+                   *bars, "Prompt executed in 500.00 seconds"],
+        "not-advanced": ["Starting server", "got prompt", *bars[:9], "  0%|          | 0/20 [00:00<?, ?it/s]",
+                         "Processing interrupted", *bars[:3], "Prompt executed in 200.00 seconds"],
+        "before-log": [*bars, "[2025-10-22 18:02:11.402] got prompt",
+                       "[2025-10-22 18:02:19.402] 100%|██████████| 20/20 [00:03<00:00,  5.87it/s]",
+                       "[2025-10-22 18:02:20.000] Prompt executed in 9.00 seconds"],
+        "unfinished": ["Starting server", "got prompt", *bars],
+    }
+    for name, lines in logs.items():
+        path = tmp_path / f"{name}.log"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        assert_same([path], monkeypatch)
+
+
+@needs_native
 @pytest.mark.skipif(not REAL_LOGS, reason="no corpus")
 def test_blocks_pickled_in_rust_read_back_as_pythons_own(monkeypatch: pytest.MonkeyPatch) -> None:
     """Whole spool blocks are pickled by the Rust side (native/src/segment/pickle.rs), never made as
@@ -248,7 +364,7 @@ def test_the_native_segmenter_shares_the_python_segmenters_constants() -> None:
     assert dict(module.segmenter_constants()) == {
         "MAX_ERROR_CHARS": python.MAX_ERROR_CHARS, "MAX_IMPORT_PATH_CHARS": python.MAX_IMPORT_PATH_CHARS,
         "MAX_IMPORT_REASON_CHARS": python.MAX_IMPORT_REASON_CHARS, "MAX_NOTABLE": python.MAX_NOTABLE,
-        "MAX_PROMPT_MODELS": python.MAX_PROMPT_MODELS,
+        "MAX_PROMPT_MODELS": python.MAX_PROMPT_MODELS, "MAX_RUN_IMPORT_TIMES": python.MAX_RUN_IMPORT_TIMES,
         "RELEASE_EVERY": python.RELEASE_EVERY, "TAIL_ACTIVITIES": python.TAIL_ACTIVITIES,
         "BEFORE_LOG_ACTIVITIES": python.BEFORE_LOG_ACTIVITIES,
         "WS_TIMEOUT_S": phases.WS_TIMEOUT_S, "PLACEMENT_SLACK_S": phases.PLACEMENT_SLACK.total_seconds(),

@@ -20,6 +20,7 @@ from typing import Generic, Protocol, TypeVar
 from .events import Event, EventKind, Phase
 from .model import (
     MAX_PROMPT_MODELS,
+    MAX_RUN_IMPORT_TIMES,
     PHASES,
     UNTIMED,
     UNTIMED_CAUSE,
@@ -31,7 +32,6 @@ from .model import (
     Prompt,
     Report,
     Run,
-    Summary,
     TimeSpent,
     TimeSum,
 )
@@ -348,6 +348,8 @@ class ReportIndex:
         self._run_lookup: _RunLookup | None = None
         self._source_names: list[str] | None = None
         self._unlisted_imports: dict[str, ErrorRecord] | None = None
+        #: Those past MAX_UNLISTED_IMPORTS, counted by run index (unlisted_imports_not_kept).
+        self._unlisted_not_kept: dict[int, int] = {}
 
     # ---- inputs and their lines
     def source_name(self, source: int) -> str:
@@ -464,34 +466,53 @@ class ReportIndex:
     def unlisted_import_failures(self) -> dict[str, ErrorRecord]:
         """Custom nodes that a `Cannot import` or `Skip` line says failed and whose row of the import times is not in
         the log (a paste cut inside the list: field2 11's ComfyUI_MaskGCT), by path, each with its first record.
-        import-failed names them, and the run's "N failed" counts them with the import times' failures."""
+        import-failed names them, and the run's "N failed" counts them with the import times' failures. A run that
+        kept only MAX_RUN_IMPORT_TIMES rows (a hostile log) may hold the row of any of its lines among the others:
+        they are taken as listed, counted by its import_failures_not_kept, rather than counted twice."""
         if self._unlisted_imports is None:
             listed = {path[:MAX_IMPORT_PATH_CHARS] for run in self.report.runs for _, path, _, _ in run.import_times}
+            capped = {run.index for run in self.report.runs if run.imports_not_kept}
             unlisted: dict[str, ErrorRecord] = {}
+            counted: set[int] = set()  # the paths' hashes: those past the kept ones are counted, not kept
             for e in self.report.errors:
                 if e.kind != "import_failed" or any(cut in listed for cut in import_message_paths(e.message)):
                     continue
+                if capped and (run := self.run_at(e.source, e.line)) is not None and run.index in capped:
+                    continue
                 read = read_import_message(e.message)
-                if read is not None and not read.builtin and read.path not in unlisted:
+                if read is None or read.builtin or hash(read.path) in counted:
+                    continue
+                counted.add(hash(read.path))
+                if len(unlisted) < MAX_UNLISTED_IMPORTS:
                     unlisted[read.path] = e
+                else:
+                    index = run.index if (run := self.run_at(e.source, e.line)) is not None else -1
+                    self._unlisted_not_kept[index] = self._unlisted_not_kept.get(index, 0) + 1
             self._unlisted_imports = unlisted
         return self._unlisted_imports
+
+    def unlisted_imports_not_kept(self, run: int | None = None) -> int:
+        """Custom nodes only a line names past the MAX_UNLISTED_IMPORTS unlisted_import_failures keeps (a hostile
+        log): of run index ``run``, or of every run."""
+        self.unlisted_import_failures()
+        return sum(self._unlisted_not_kept.values()) if run is None else self._unlisted_not_kept.get(run, 0)
 
     def failed_imports_text(self, run: Run) -> str | None:
         """``2 failed (ComfyUI_MaskGCT by its `Cannot import` line: its row of the import times is not in the
         log)``: the run's failed custom nodes, those of its import times and those only a line names; None if none."""
         cut = [(path, e) for path, e in self.unlisted_import_failures().items()
                if (found := self.run_at(e.source, e.line)) is not None and found.index == run.index]
-        failed = run.failed_imports + len(cut)
+        more = self.unlisted_imports_not_kept(run.index)
+        failed = run.failed_imports + len(cut) + more
         if not failed:
             return None
         if not cut:
             return f"{failed} failed"
-        one = len(cut) == 1
+        one = len(cut) + more == 1
         kinds = " or ".join(sorted({"`Skip`" if (read := read_import_message(e.message)) is not None
                                     and (read.reason or "").startswith(NO_MAPPINGS) else "`Cannot import`"
                                     for _, e in cut}))
-        names = listing([basename(path) for path, _ in cut[:3]], len(cut))
+        names = listing([basename(path) for path, _ in cut[:3]], len(cut) + more)
         return (f"{failed} failed ({names} by {'its' if one else 'their'} {kinds} line{'' if one else 's'}: "
                 f"{'its row' if one else 'their rows'} of the import times {'is' if one else 'are'} not in the log)")
 
@@ -562,12 +583,25 @@ STATUS_MEANING = {
 }
 
 
-def models_not_kept_text(summary: Summary) -> str | None:
-    """What the reports say of the model requests past a prompt's MAX_PROMPT_MODELS (a hostile log), None if none."""
-    if not summary.models_not_listed:
-        return None
-    return (f"{summary.models_not_listed} more model requests not kept (a prompt lists at most {MAX_PROMPT_MODELS} "
-            "models)")
+#: Custom nodes only a `Cannot import` or `Skip` line names (their rows of the import times not in the log) that the
+#: index keeps with their first record, for import-failed to name and cite; real logs name a few, a hostile one
+#: hundreds of thousands: the others are counted by run (ReportIndex.unlisted_imports_not_kept).
+MAX_UNLISTED_IMPORTS = 1000
+
+
+def not_kept_texts(report: Report) -> list[str]:
+    """What the reports say of what a hostile log held past the bounds the segmenters keep: the model requests past a
+    prompt's MAX_PROMPT_MODELS, the rows of the import times beyond a run's MAX_RUN_IMPORT_TIMES (their counts and
+    seconds are in the run's figures all the same)."""
+    said = []
+    if report.summary.models_not_listed:
+        said.append(f"{report.summary.models_not_listed} more model requests not kept (a prompt lists at most "
+                    f"{MAX_PROMPT_MODELS} models)")
+    imports = sum(run.imports_not_kept for run in report.runs)
+    if imports:
+        said.append(f"{imports} more rows of the custom nodes' import times not kept (a run keeps its first and last "
+                    f"{MAX_RUN_IMPORT_TIMES // 2}; the counts and seconds are of them all)")
+    return said
 
 
 def status_notes(prompts: Iterable[Prompt]) -> list[str]:

@@ -316,7 +316,14 @@ class Run:
     setup: dict[str, Any] = field(default_factory=dict)
     #: When worker-comfyui first reached ComfyUI's API (``API is reachable``).
     api_ready_at: datetime | None = None
-    import_times: list[tuple[float, str, bool, int]] = field(default_factory=list)  # seconds, path, failed, line
+    #: The custom nodes' import times (seconds, path, failed, line): at most MAX_RUN_IMPORT_TIMES rows, the first and
+    #: the last half of them; the rows between are counted in the three fields below (a hostile log), not kept.
+    import_times: list[tuple[float, str, bool, int]] = field(default_factory=list)
+    #: Rows of the import times not kept (MAX_RUN_IMPORT_TIMES): counted, with their IMPORT FAILED rows and seconds,
+    #: so that the run's import_s and failed imports stay those of the whole list.
+    imports_not_kept: int = 0
+    import_failures_not_kept: int = 0
+    import_s_not_kept: float = 0.0
     #: Custom nodes' prestartup scripts (``Prestartup times for custom nodes:``), as import_times: they run
     #: before ComfyUI starts (ComfyUI-Manager installs dependencies there) and are no import.
     prestartup_times: list[tuple[float, str, bool, int]] = field(default_factory=list)
@@ -324,12 +331,20 @@ class Run:
     @property
     def import_s(self) -> float | None:
         """Seconds the custom nodes took to import (None: the log shows no import times)."""
-        return round(sum(t[0] for t in self.import_times), 3) if self.import_times else None
+        if not self.import_times:
+            return None
+        seconds = sum(t[0] for t in self.import_times)
+        return round(seconds + self.import_s_not_kept if self.imports_not_kept else seconds, 3)
+
+    @property
+    def imports_listed(self) -> int:
+        """Rows of the import times, those kept and those not (MAX_RUN_IMPORT_TIMES)."""
+        return len(self.import_times) + self.imports_not_kept
 
     @property
     def failed_imports(self) -> int:
-        """Custom nodes in the import times marked IMPORT FAILED: the rest imported."""
-        return sum(1 for t in self.import_times if t[2])
+        """Custom nodes in the import times marked IMPORT FAILED (kept or not): the rest imported."""
+        return sum(1 for t in self.import_times if t[2]) + self.import_failures_not_kept
 
     @property
     def prestartup_s(self) -> float | None:
@@ -362,6 +377,11 @@ class Run:
         return [f"{label} {version}" for label, version in named if version]
 
 
+#: Rows of a run's custom-node import times it keeps (Run.import_times): real logs list tens to a few hundred; a
+#: longer list (a hostile or generated log) keeps its first and its last half of them (ComfyUI sorts the list by
+#: time: the slowest come last) and counts the rows between with their seconds and failures (Run.imports_not_kept;
+#: segmenter.py, and native/src/segment/mod.rs's MAX_RUN_IMPORT_TIMES).
+MAX_RUN_IMPORT_TIMES = 1000
 #: Models a prompt lists (Prompt.models): real prompts request tens; one requesting more (a hostile or generated
 #: log) lists its first ones, and the requests of others are counted (Summary.models_not_listed), not kept
 #: (segmenter.py, and native/src/segment/mod.rs's MAX_PROMPT_MODELS).

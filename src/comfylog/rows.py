@@ -84,6 +84,7 @@ def run_row(r: Run) -> dict[str, Any]:
         "startup_s": r.startup_s,
         "prestartup_s": r.prestartup_s,
         "import_s": r.import_s,
+        **({"imports_not_kept": r.imports_not_kept} if r.imports_not_kept else {}),
         "api_ready_at": iso(r.api_ready_at),
         "setup": r.setup,
         "idle_s": r.idle_s,

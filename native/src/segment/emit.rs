@@ -112,6 +112,9 @@ pub const RUN_FIELDS: &[&str] = &[
     "setup",
     "api_ready_at",
     "import_times",
+    "imports_not_kept",
+    "import_failures_not_kept",
+    "import_s_not_kept",
     "prestartup_times",
     "stopped",
 ];
@@ -425,6 +428,9 @@ pub fn run<S: Sink>(s: &mut S, r: &Run) -> Result<(), S::Error> {
     dict(f.at("setup"), &r.setup)?;
     f.at("api_ready_at").time(r.api_ready_at)?;
     import_times(f.at("import_times"), &r.import_times)?;
+    uint(f.at("imports_not_kept"), r.imports_not_kept)?;
+    uint(f.at("import_failures_not_kept"), r.import_failures_not_kept)?;
+    f.at("import_s_not_kept").float(r.import_s_not_kept)?;
     import_times(f.at("prestartup_times"), &r.prestartup_times)?;
     f.at("stopped").bool(r.stopped)?;
     f.close()

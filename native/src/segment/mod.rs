@@ -19,7 +19,7 @@ use crate::table::{Phase, Table};
 use event::{Body, Ev, Kind, SegRow, Value};
 use phases::{
     bar_span, paint_estimated, paint_timed, py_max, round3, secs, shifted, timedelta_us,
-    total_seconds, BarEv, Ts,
+    total_seconds, unplaceable, BarEv, SettledBars, Ts,
 };
 use records::{Bar, BarKind, ErrorRec, ImportTime, Load, Prompt, Run};
 use regex::Regex;
@@ -40,6 +40,9 @@ const MAX_IMPORT_REASON_CHARS: usize = 1000;
 const MAX_NOTABLE: usize = 20_000;
 /// model.py's MAX_PROMPT_MODELS: models a prompt lists; requests past them are counted, not kept.
 const MAX_PROMPT_MODELS: usize = 1000;
+/// model.py's MAX_RUN_IMPORT_TIMES: rows of the import times a run keeps (its first and last half);
+/// the others are counted.
+const MAX_RUN_IMPORT_TIMES: usize = 1000;
 /// segmenter.py's RELEASE_EVERY, for what runs without Python (Rust's tests, examples/scan_file.rs):
 /// from Python, the segmenter is handed segmenter.py's own (Config::release_every).
 pub const RELEASE_EVERY: u64 = 4096;
@@ -56,6 +59,7 @@ pub fn shared_constants() -> Vec<(&'static str, f64)> {
         ("MAX_IMPORT_REASON_CHARS", MAX_IMPORT_REASON_CHARS as f64),
         ("MAX_NOTABLE", MAX_NOTABLE as f64),
         ("MAX_PROMPT_MODELS", MAX_PROMPT_MODELS as f64),
+        ("MAX_RUN_IMPORT_TIMES", MAX_RUN_IMPORT_TIMES as f64),
         ("RELEASE_EVERY", RELEASE_EVERY as f64),
         ("TAIL_ACTIVITIES", TAIL as f64),
         ("BEFORE_LOG_ACTIVITIES", BEFORE_LOG_ACTIVITIES as f64),
@@ -312,6 +316,8 @@ struct Open {
     activities: Vec<Activity>,
     /// (the bar's table position, what its event tells bar_span)
     bars: Vec<(u64, BarEv)>,
+    /// segmenter.py's `_Open.settled`: its first bars, handed on before it ends (settle_bars).
+    settled: SettledBars,
     loaded: bool,
     /// tqdm hid a bar of it (` ... (more hidden) ...`): how long it sampled is unknown.
     hidden_bar: bool,
@@ -368,6 +374,9 @@ pub struct Segmenter {
     model_by_size: HashMap<u64, Arc<str>>,
     last_partial: Option<Arc<str>>,
     import_records: HashSet<Arc<str>>,
+    /// segmenter.py's `_import_tail`: the last rows of the run's import times past its first
+    /// MAX_RUN_IMPORT_TIMES / 2, put after them when the run ends (ComfyUI lists them slowest last).
+    import_tail: VecDeque<ImportTime>,
     tail: VecDeque<Activity>,
     incident: Option<u64>,
     incident_traced: bool,
@@ -458,6 +467,7 @@ impl Segmenter {
             model_by_size: HashMap::new(),
             last_partial: None,
             import_records: HashSet::new(),
+            import_tail: VecDeque::new(),
             tail: VecDeque::with_capacity(TAIL),
             incident: None,
             incident_traced: false,
@@ -955,6 +965,8 @@ impl Segmenter {
         let Some(index) = self.run else {
             return Ok(());
         };
+        let tail = std::mem::take(&mut self.import_tail);
+        self.runs.at(index).import_times.extend(tail);
         self.end_batch()?;
         if let Some(open) = &self.open {
             let first_ts = open.activities.first().map(|a| a.first_ts);
@@ -1045,24 +1057,32 @@ impl Segmenter {
             live.push(head);
         }
         let first_index = live.iter().copied().min().unwrap_or(self.prompt_index);
-        let mut lines: Vec<u64> = live.iter().map(|&p| self.prompts.at_ref(p).line).collect();
+        // a bar changes only while its prompt holds it to paint, or when it moves to a queued prompt
+        let mut bar_lines: Vec<u64> = Vec::new();
+        if let Some(&head) = self.queue.front() {
+            bar_lines.push(self.prompts.at_ref(head).line);
+        }
         if let Some(open) = &self.open {
-            lines.extend(open.bars.iter().map(|(b, _)| self.bars.at_ref(*b).line));
+            bar_lines.extend(
+                open.bars
+                    .iter()
+                    .map(|(b, _)| self.bars.at_ref(*b).line)
+                    .min(),
+            );
         }
         if let Some(incident) = self.incident {
-            lines.push(self.errors.at_ref(incident).line);
+            bar_lines.push(self.errors.at_ref(incident).line);
         }
-        let first_line = lines.iter().copied().min();
+        let lines = live.iter().map(|&p| self.prompts.at_ref(p).line);
+        let first_line = bar_lines.iter().copied().chain(lines).min();
         self.prompts.flush_while(|p| p.index < first_index);
+        match bar_lines.iter().copied().min() {
+            None => self.bars.flush(),
+            Some(limit) => self.bars.flush_while(|b| b.line < limit),
+        }
         match first_line {
-            None => {
-                self.bars.flush();
-                self.errors.flush();
-            }
-            Some(limit) => {
-                self.bars.flush_while(|b| b.line < limit);
-                self.errors.flush_while(|e| e.line < limit);
-            }
+            None => self.errors.flush(),
+            Some(limit) => self.errors.flush_while(|e| e.line < limit),
         }
         // a load changes only when it moves to a queued prompt that ran (reassign): final up to the queue
         match self.queue.front() {
@@ -1138,7 +1158,25 @@ impl Segmenter {
             }
             return Ok(());
         }
-        self.run_mut().import_times.push(entry);
+        let head = self.run_mut().import_times.len() < MAX_RUN_IMPORT_TIMES / 2;
+        if head {
+            self.run_mut().import_times.push(entry);
+        } else {
+            self.import_tail.push_back(entry);
+            if self.import_tail.len() > MAX_RUN_IMPORT_TIMES - MAX_RUN_IMPORT_TIMES / 2 {
+                // a hostile list: counted, its totals kept right (model.py)
+                let (seconds, _, dropped_failed, _) = self.import_tail.pop_front().expect("a row");
+                let Some(seconds) = seconds.number() else {
+                    return Err(NotPorted(
+                        "an import time whose seconds are no number".into(),
+                    ));
+                };
+                let run = self.run_mut();
+                run.imports_not_kept += 1;
+                run.import_failures_not_kept += u64::from(dropped_failed);
+                run.import_s_not_kept += seconds;
+            }
+        }
         if failed && !self.import_records.contains(&path) {
             self.error(
                 None,
@@ -1226,6 +1264,7 @@ impl Segmenter {
             prompt,
             activities: self.last_activity.iter().cloned().collect(),
             bars: Vec::new(),
+            settled: SettledBars::default(),
             loaded: false,
             hidden_bar: false,
             began_in_log: false,
@@ -1267,6 +1306,7 @@ impl Segmenter {
             prompt: index,
             activities: held.into(),
             bars: Vec::new(),
+            settled: SettledBars::default(),
             loaded: false,
             hidden_bar: false,
             began_in_log,
@@ -1636,6 +1676,8 @@ impl Segmenter {
         let bars = &self.bars;
         if let Some(open) = &mut self.open {
             open.bars.retain(|(b, _)| bars.at_ref(*b).line > after);
+            // settled before any queued prompt was received: the head's, all of them
+            open.settled = SettledBars::default();
         }
         let h = self.prompts.at(head);
         let models = std::mem::take(&mut h.models);
@@ -1839,6 +1881,7 @@ impl Segmenter {
         let pos = self.bars.append(bar);
         if let Some(open) = &mut self.open {
             open.bars.push((pos, bar_ev));
+            self.settle_bars();
             return Ok(());
         }
         let (start, end) = bar_span(self.bars.at_ref(pos), &bar_ev, None)?;
@@ -2055,10 +2098,11 @@ impl Segmenter {
     ) -> R {
         self.end_batch()?;
         let open = self.open.take().expect("an open prompt");
-        let mut bars: Vec<(Bar, BarEv)> = open
+        // the pending records themselves, not copies (a prompt of 400,000 bars copied ~100 MB)
+        let bars: Vec<(&Bar, &BarEv)> = open
             .bars
             .iter()
-            .map(|(pos, bar_ev)| (self.bars.at_ref(*pos).clone(), bar_ev.clone()))
+            .map(|(pos, bar_ev)| (self.bars.at_ref(*pos), bar_ev))
             .collect();
         let run_start = self.run.and_then(|r| self.runs.at_ref(r).started_at);
         let prompt = self.prompts.at(open.prompt);
@@ -2081,33 +2125,41 @@ impl Segmenter {
         };
         let all_fine = open.activities.iter().all(|a| a.resolution == FINE);
         let library = self.run_library_loads;
-        match (prompt.started_at, end) {
-            (Some(start), Some(end)) if all_fine => {
-                paint_timed(
-                    prompt,
-                    start,
-                    end,
-                    &open.activities,
-                    &mut bars,
-                    status.is_none(),
-                    open.loaded,
-                    library,
-                    open.hidden_bar,
-                    before_log,
-                )?;
-            }
-            _ => paint_estimated(
+        let placed = match (prompt.started_at, end) {
+            (Some(start), Some(end)) if all_fine => paint_timed(
                 prompt,
+                start,
+                end,
+                &open.activities,
                 &bars,
+                &open.settled,
+                status.is_none(),
                 open.loaded,
                 library,
                 open.hidden_bar,
                 before_log,
-            ),
-        }
-        if !library && bars.iter().any(|(bar, _)| phases::library_loader(bar)) {
+            )?,
+            _ => {
+                paint_estimated(
+                    prompt,
+                    &bars,
+                    &open.settled,
+                    open.loaded,
+                    library,
+                    open.hidden_bar,
+                    before_log,
+                );
+                Vec::new()
+            }
+        };
+        if !library
+            && (open.settled.library_loader
+                || bars.iter().any(|(bar, _)| phases::library_loader(bar)))
+        {
             self.run_library_loads = true;
         }
+        drop(bars);
+        let prompt = self.prompts.at(open.prompt);
         if prompt.estimated {
             self.run_estimated = true;
         } else {
@@ -2124,12 +2176,31 @@ impl Segmenter {
             };
             self.run_prompt_s += counted;
         }
-        for ((pos, _), (bar, _)) in open.bars.iter().zip(bars) {
-            let pending = self.bars.at(*pos);
-            pending.start = bar.start;
-            pending.end = bar.end;
+        for (i, start, end) in placed {
+            let pending = self.bars.at(open.bars[i].0);
+            pending.start = Some(start);
+            pending.end = Some(end);
         }
         Ok(())
+    }
+
+    /// segmenter.py's `_settle_bars`: fold the open prompt's first bars into its `settled` while no
+    /// reading can place them and no queued prompt was received before them, all but its last.
+    fn settle_bars(&mut self) {
+        let queued = self.queue.front().map(|&p| self.prompts.at_ref(p).line);
+        let Some(open) = &mut self.open else {
+            return;
+        };
+        let mut settled = 0;
+        for (pos, bar_ev) in &open.bars[..open.bars.len().saturating_sub(1)] {
+            let bar = self.bars.at_ref(*pos);
+            if !unplaceable(bar_ev) || queued.is_some_and(|q| bar.line >= q) {
+                break;
+            }
+            open.settled.add(bar);
+            settled += 1;
+        }
+        open.bars.drain(..settled);
     }
 
     /// The records made final since the last call, for the caller to hand on.

@@ -38,9 +38,44 @@ pub fn library_loader(bar: &Bar) -> bool {
     bar.is_loading() && label.contains("load") && !label.contains("download")
 }
 
+/// A prompt's bars as painting reads them: the records still pending, with what their events say.
+pub type BarRefs<'a> = [(&'a Bar, &'a BarEv)];
+
+/// phases.py's `SettledBars`: what painting reads of a prompt's first bars, handed on before it
+/// ended because no reading can place them (`unplaceable`), in their order.
+#[derive(Clone, Debug, Default)]
+pub struct SettledBars {
+    /// Python's `sum()` of their sampling and loading bars' elapsed seconds (None: there were none).
+    pub sampling_s: Option<f64>,
+    pub loading_s: Option<f64>,
+    /// A sampling bar that stopped before its first step.
+    pub sampling_not_advanced: bool,
+    pub library_loader: bool,
+}
+
+impl SettledBars {
+    pub fn add(&mut self, bar: &Bar) {
+        if bar.is_sampling() {
+            // `0 + x` first, as sum() starts from the int 0
+            self.sampling_s = Some(self.sampling_s.unwrap_or(0.0) + bar.elapsed_s);
+            self.sampling_not_advanced |= bar.done == 0.0 && 0.0 < bar.total;
+        } else if bar.is_loading() {
+            self.loading_s = Some(self.loading_s.unwrap_or(0.0) + bar.elapsed_s);
+        }
+        self.library_loader |= library_loader(bar);
+    }
+}
+
+/// phases.py's `unplaceable`: bar_span gives nothing whatever comes after the bar.
+pub fn unplaceable(ev: &BarEv) -> bool {
+    ev.ts.is_none() && ev.end_ts.is_none() && ev.ts_before.is_none()
+}
+
 /// phases.py's `untimed_reasons`.
+#[allow(clippy::too_many_arguments)]
 fn untimed_reasons(
-    bars: &[(Bar, BarEv)],
+    bars: &BarRefs,
+    settled: &SettledBars,
     loaded: bool,
     library_loads: bool,
     clock: bool,
@@ -49,10 +84,14 @@ fn untimed_reasons(
     before_log: bool,
 ) -> Why {
     let mut why = Why::new();
-    if !loaded && library_loads && !bars.iter().any(|(b, _)| b.is_loading()) {
+    if !loaded
+        && library_loads
+        && settled.loading_s.is_none()
+        && !bars.iter().any(|(b, _)| b.is_loading())
+    {
         why.push(("load", "unlogged_loads"));
     }
-    let sampled = bars.iter().any(|(b, _)| b.is_sampling());
+    let sampled = settled.sampling_s.is_some() || bars.iter().any(|(b, _)| b.is_sampling());
     if (loaded || before_log) && !sampled {
         let reason = if before_log {
             "before_log"
@@ -61,9 +100,10 @@ fn untimed_reasons(
         };
         why.push(("inference", reason));
     } else if !clock
-        && bars
-            .iter()
-            .any(|(b, _)| b.is_sampling() && b.done == 0.0 && 0.0 < b.total)
+        && (settled.sampling_not_advanced
+            || bars
+                .iter()
+                .any(|(b, _)| b.is_sampling() && b.done == 0.0 && 0.0 < b.total))
     {
         why.push(("inference", "bar_not_advanced"));
     } else if interrupted && !sampled {
@@ -223,20 +263,22 @@ pub fn bar_span(
 
 type Seg = (Ts, Ts, Phase);
 
-/// phases.py's `paint_timed`: rule 1 from the activities, rule 2 from the bars.
+/// phases.py's `paint_timed`: rule 1 from the activities, rule 2 from the bars. The bars it placed
+/// are returned as (their index in `bars`, start, end), for the caller to write into the records.
 #[allow(clippy::too_many_arguments)]
 pub fn paint_timed(
     prompt: &mut Prompt,
     start: Ts,
     end: Ts,
     activities: &[Activity],
-    bars: &mut [(Bar, BarEv)],
+    bars: &BarRefs,
+    settled: &SettledBars,
     unfinished: bool,
     loaded: bool,
     library_loads: bool,
     hidden_bar: bool,
     before_log: bool,
-) -> Result<(), NotPorted> {
+) -> Result<Vec<(usize, Ts, Ts)>, NotPorted> {
     let end = if end < start { start } else { end };
     let mut segs: Vec<Seg> = Vec::new();
     let mut prev = start;
@@ -279,8 +321,9 @@ pub fn paint_timed(
     if prev < end {
         segs.push((prev, end, Phase::Other));
     }
+    let mut placed = Vec::new();
     if !bars.is_empty() {
-        segs = paint_bars(segs, start, end, activities, bars, unfinished)?;
+        segs = paint_bars(segs, start, end, activities, bars, unfinished, &mut placed)?;
     }
     let mut seconds = [0.0f64; 4];
     let mut spans: Vec<Span> = Vec::new();
@@ -305,6 +348,7 @@ pub fn paint_timed(
     let mut why = if left >= UNTIMED_MIN_S {
         untimed_reasons(
             bars,
+            settled,
             loaded,
             library_loads,
             true,
@@ -333,7 +377,7 @@ pub fn paint_timed(
     prompt.not_timed = if why.is_empty() { None } else { Some(why) };
     prompt.spans = spans;
     prompt.estimated = false;
-    Ok(())
+    Ok(placed)
 }
 
 /// Python's `bisect_right(items, x, key=key)`, step for step (the list need not be sorted).
@@ -370,12 +414,13 @@ fn paint_bars(
     start: Ts,
     end: Ts,
     activities: &[Activity],
-    bars: &mut [(Bar, BarEv)],
+    bars: &BarRefs,
     unfinished: bool,
+    placed: &mut Vec<(usize, Ts, Ts)>,
 ) -> Result<Vec<Seg>, NotPorted> {
     let mut overlays: Vec<Seg> = Vec::new();
     let last_index = bars.len() - 1;
-    for (i, (bar, ev)) in bars.iter_mut().enumerate() {
+    for (i, &(bar, ev)) in bars.iter().enumerate() {
         let k = bisect_right(activities, &ev.end_line, 0, |a| a.first_line);
         let ts_after = activities.get(k).map(|a| a.first_ts);
         let (Some(b0), Some(mut b1)) = bar_span(bar, ev, ts_after)? else {
@@ -384,8 +429,7 @@ fn paint_bars(
         if unfinished && i == last_index && bar.done < bar.total {
             b1 = b1.max(end);
         }
-        bar.start = Some(b0);
-        bar.end = Some(b1);
+        placed.push((i, b0, b1));
         overlays.push((b0, b1, bar.kind.phase()));
     }
     // other work, then loading, then sampling: it wins (a stable sort, as Python's)
@@ -431,7 +475,8 @@ fn overlay(segs: Vec<Seg>, o0: Ts, o1: Ts, phase: Phase) -> Vec<Seg> {
 /// a phase with no bar stays an int (Num) as in Python, which the JSON shows as `0`.
 pub fn paint_estimated(
     prompt: &mut Prompt,
-    bars: &[(Bar, BarEv)],
+    bars: &BarRefs,
+    settled: &SettledBars,
     loaded: bool,
     library_loads: bool,
     hidden_bar: bool,
@@ -446,8 +491,9 @@ pub fn paint_estimated(
             loading.push(bar.elapsed_s);
         }
     }
-    let mut inference = py_sum(&sampling);
-    let mut load_bars = py_sum(&loading);
+    // sum() goes on from the settled bars' sum, in the bars' order
+    let mut inference = py_sum(settled.sampling_s, &sampling);
+    let mut load_bars = py_sum(settled.loading_s, &loading);
     let mut wait = prompt.ws_timeouts as f64 * WS_TIMEOUT_S;
     let total = prompt.executed_s;
     if let Some(total) = total {
@@ -463,6 +509,7 @@ pub fn paint_estimated(
     let interrupted = prompt.status == "interrupted";
     for (name, reason) in untimed_reasons(
         bars,
+        settled,
         loaded,
         library_loads,
         false,
@@ -478,10 +525,10 @@ pub fn paint_estimated(
     }
     if total.is_none() && prompt.status == "unfinished" {
         // the log ends inside it: a phase it drew no bar of may come after its last line (phases.py)
-        if sampling.is_empty() {
+        if sampling.is_empty() && settled.sampling_s.is_none() {
             set_default(&mut why, "inference", "no_total");
         }
-        if loading.is_empty() {
+        if loading.is_empty() && settled.loading_s.is_none() {
             set_default(&mut why, "load", "no_total");
         }
     }
@@ -520,13 +567,19 @@ pub fn paint_estimated(
     prompt.spans = Vec::new();
 }
 
-/// Python's `sum()` of floats: the int 0 when empty, else 0 + each in order.
-fn py_sum(values: &[f64]) -> Num {
+/// Python's `sum()` of floats: the int 0 when empty, else 0 + each in order; from `start` (a sum
+/// of earlier values) when given, as `sum(values, start)`.
+fn py_sum(start: Option<f64>, values: &[f64]) -> Num {
     let mut iter = values.iter();
-    let Some(&first) = iter.next() else {
-        return Num::Int(0);
+    let mut total = match start {
+        Some(start) => start,
+        None => {
+            let Some(&first) = iter.next() else {
+                return Num::Int(0);
+            };
+            0.0 + first // the int 0 plus a float: float(0) + x
+        }
     };
-    let mut total = 0.0 + first; // the int 0 plus a float: float(0) + x
     for &v in iter {
         total += v;
     }

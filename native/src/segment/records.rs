@@ -282,6 +282,10 @@ pub struct Run {
     pub setup: Vec<(String, Value)>,
     pub api_ready_at: Option<Ts>,
     pub import_times: Vec<ImportTime>,
+    /// Rows of the import times not kept (MAX_RUN_IMPORT_TIMES), their IMPORT FAILED rows and seconds.
+    pub imports_not_kept: u64,
+    pub import_failures_not_kept: u64,
+    pub import_s_not_kept: f64,
     pub prestartup_times: Vec<ImportTime>,
     pub stopped: bool,
 }

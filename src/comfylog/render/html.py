@@ -36,7 +36,7 @@ from ..index import (
     evidence_in_line_order,
     index_of,
     lower_bound_notes,
-    models_not_kept_text,
+    not_kept_texts,
     not_timed_notes,
     own_spans,
     shown_phase,
@@ -443,7 +443,7 @@ def _machine(report: Report, page: Page) -> str:
         failed = (index.failed_imports_text(run) or "").replace("`", "")  # with the nodes only a line names
         if run.import_times:
             slowest = max(run.import_times, key=lambda t: t[0])
-            nodes = (f"{len(run.import_times) - run.failed_imports} imported, slowest {slowest[0]:.1f}s "
+            nodes = (f"{run.imports_listed - run.failed_imports} imported, slowest {slowest[0]:.1f}s "
                      f"({basename(slowest[1])})")
             facts.append(("custom nodes", nodes + (f", {failed}" if failed else "")))
         elif failed:
@@ -1368,8 +1368,7 @@ def _about(report: Report, page: Page) -> str:
         counts.append(f"{s.ws_timeouts} websocket timeouts")
     if s.skipped_lines:
         counts.append(f"{s.skipped_lines} lines skipped")
-    if (models := models_not_kept_text(s)) is not None:
-        counts.append(models)
+    counts += not_kept_texts(report)
     if report.notable_dropped:
         counts.append(f"{report.notable_dropped} notable events beyond the analysis limit not kept")
         page.summarised.append(f"{report.notable_dropped} notable events dropped by the analysis (not drawn)")

@@ -361,7 +361,7 @@ def _machine_lines(run: Run, report: Report) -> list[str]:
     failed = index_of(report).failed_imports_text(run)  # with the nodes only a `Cannot import` line names
     if run.import_times:
         slowest = max(run.import_times, key=lambda t: t[0])
-        imported = len(run.import_times) - run.failed_imports
+        imported = run.imports_listed - run.failed_imports
         nodes = f"{imported} imported, slowest {code_span(basename(slowest[1]))} {slowest[0]:.1f}s"
         lines.append(f"- **custom nodes:** {nodes}" + (f", {failed}" if failed else ""))
     elif failed:

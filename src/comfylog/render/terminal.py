@@ -20,7 +20,7 @@ from ..index import (
     evidence_in_line_order,
     index_of,
     lower_bound_notes,
-    models_not_kept_text,
+    not_kept_texts,
     not_timed_notes,
     own_spans,
     shown_phase,
@@ -203,7 +203,7 @@ def _machine_rows(run: Run, report: Report) -> tuple[str, list[tuple[str, str]]]
     failed_markup = f"[red]{count}[/red]" + (f" ({escape(why)}" if why else "")
     if run.import_times:
         slowest = max(run.import_times, key=lambda t: t[0])
-        nodes = (f"{len(run.import_times) - run.failed_imports} imported, slowest {slowest[0]:.1f}s "
+        nodes = (f"{run.imports_listed - run.failed_imports} imported, slowest {slowest[0]:.1f}s "
                  f"({basename(slowest[1])})")
         rows.append(("custom nodes", nodes + (f", {failed_markup}" if failed else "")))
     elif failed:
@@ -462,8 +462,7 @@ def _footer(report: Report) -> Text:
     truncated = sum(src.truncated_lines for src in report.sources)
     if truncated:
         lost.append(f"{truncated} over-long lines cut")
-    if (models := models_not_kept_text(s)) is not None:
-        lost.append(models)
+    lost += not_kept_texts(report)
     lost += [f"{src.name}: {src.stopped}" + (f", {src.dropped_bytes} compressed bytes not read" if src.dropped_bytes
              else "") for src in report.sources if src.stopped]
     text = Text(" · ".join(bits), style="dim")

@@ -17,6 +17,7 @@ have moved them for an unknown time. Its ``other`` is then None too: it held tho
 from __future__ import annotations
 
 import bisect
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..events import Activity, Event, Phase
@@ -39,6 +40,35 @@ UNTIMED_MIN_S = 0.05
 
 def secs(delta: timedelta) -> float:
     return round(delta.total_seconds(), 3)
+
+
+@dataclass(slots=True)
+class SettledBars:
+    """What painting reads of a prompt's first bars that were handed to the table before it ended (a prompt of
+    400,000 bars held each until then: ~265 MB), in their order. Only a bar that no reading can place is settled
+    (no stamp of its own, none before it: ``bar_span`` gives nothing whatever comes after it), so none of them
+    is painted and their records are final; the sums are Python's ``sum()`` of them, one bar at a time."""
+
+    #: Their sampling bars' and loading bars' elapsed seconds summed (None: there were none).
+    sampling_s: float | None = None
+    loading_s: float | None = None
+    #: A sampling bar that stopped before its first step (``done == 0 < total``).
+    sampling_not_advanced: bool = False
+    #: A bar of a library loading weights itself (library_loader).
+    library_loader: bool = False
+
+    def add(self, bar: ProgressBar) -> None:
+        if bar.is_sampling:
+            self.sampling_s = bar.elapsed_s if self.sampling_s is None else self.sampling_s + bar.elapsed_s
+            self.sampling_not_advanced = self.sampling_not_advanced or bar.done == 0 < bar.total
+        elif bar.is_loading:
+            self.loading_s = bar.elapsed_s if self.loading_s is None else self.loading_s + bar.elapsed_s
+        self.library_loader = self.library_loader or library_loader(bar)
+
+
+def unplaceable(ev: Event) -> bool:
+    """A bar ``bar_span`` cannot place, whatever line comes after it: no stamp of its own, none before it."""
+    return ev.ts is None and ev.end_ts is None and ev.fields.get("ts_before") is None
 
 
 
@@ -75,7 +105,7 @@ def bar_span(bar: ProgressBar, ev: Event, ts_after: datetime | None) -> tuple[da
 def paint_timed(
     prompt: Prompt, start: datetime, end: datetime, activities: list[Activity],
     bars: list[tuple[ProgressBar, Event]], unfinished: bool, loaded: bool = False, library_loads: bool = False,
-    hidden_bar: bool = False, before_log: bool = False,
+    hidden_bar: bool = False, before_log: bool = False, settled: SettledBars | None = None,
 ) -> None:
     """Give every second from ``start`` to ``end`` one phase: rule 1 from the activities, rule 2 from the bars.
 
@@ -83,7 +113,8 @@ def paint_timed(
     (untimed_reasons). Seconds rule 1 left to ``other`` may hide a phase the log cannot time: that
     phase and ``other`` are then None, the seconds known only as theirs together. ``before_log``: it
     began before the log's first line (``activities[0]``): no line shows what it did until then, so
-    those seconds are ``other`` (not the first line's phase) and hide its loading."""
+    those seconds are ``other`` (not the first line's phase) and hide its loading. ``settled``: its bars handed
+    on before it ended (SettledBars), before ``bars``."""
     if end < start:
         end = start
     # Rule 1: base segments from the activity points, in order and end to end from start to end.
@@ -132,7 +163,7 @@ def paint_timed(
     phases = _rounded(seconds, prompt.total_s)
     left = phases.other or 0.0
     why = (untimed_reasons(bars, loaded, library_loads, clock=True, interrupted=prompt.status == "interrupted",
-                           hidden_bar=hidden_bar, before_log=before_log)
+                           hidden_bar=hidden_bar, before_log=before_log, settled=settled)
            if left >= UNTIMED_MIN_S else {})
     if (unseen - start).total_seconds() >= UNTIMED_MIN_S and left >= UNTIMED_MIN_S:
         why.setdefault("load", "before_log")
@@ -156,7 +187,7 @@ def library_loader(bar: ProgressBar) -> bool:
 
 def untimed_reasons(
     bars: list[tuple[ProgressBar, Event]], loaded: bool, library_loads: bool, clock: bool, interrupted: bool = False,
-    hidden_bar: bool = False, before_log: bool = False,
+    hidden_bar: bool = False, before_log: bool = False, settled: SettledBars | None = None,
 ) -> dict[str, str]:
     """The phases a prompt's lines cannot time, with their UNTIMED reason.
 
@@ -173,17 +204,20 @@ def untimed_reasons(
     whether or not the log shows it loading (a paste whose first line is its ``Prompt executed in 307.88
     seconds``: j955229/ComfyUI-MiniMax-H3-Motion-Director#33 showed `infer 0.0s`).
     """
+    settled = settled or SettledBars()
     why: dict[str, str] = {}
-    if not loaded and library_loads and not any(bar.is_loading for bar, _ in bars):
+    if (not loaded and library_loads and settled.loading_s is None
+            and not any(bar.is_loading for bar, _ in bars)):
         why["load"] = "unlogged_loads"
     sampling = [bar for bar, _ in bars if bar.is_sampling]
-    if (loaded or before_log) and not sampling:
+    sampling_seen = settled.sampling_s is not None or bool(sampling)
+    if (loaded or before_log) and not sampling_seen:
         why["inference"] = "before_log" if before_log else "no_sampling_bar"
-    elif not clock and any(bar.done == 0 < bar.total for bar in sampling):
+    elif not clock and (settled.sampling_not_advanced or any(bar.done == 0 < bar.total for bar in sampling)):
         why["inference"] = "bar_not_advanced"
-    elif interrupted and not sampling:
+    elif interrupted and not sampling_seen:
         why["inference"] = "interrupted_no_bar"
-    elif hidden_bar and not sampling:
+    elif hidden_bar and not sampling_seen:
         why["inference"] = "hidden_bar"
     return why
 
@@ -258,7 +292,7 @@ def _overlay(
 
 def paint_estimated(
     prompt: Prompt, bars: list[tuple[ProgressBar, Event]], loaded: bool, library_loads: bool = False,
-    hidden_bar: bool = False, before_log: bool = False,
+    hidden_bar: bool = False, before_log: bool = False, settled: SettledBars | None = None,
 ) -> None:
     """No usable clock: the log's own durations (printed total, bar elapsed, 10 s a timeout) make the phases.
 
@@ -269,8 +303,10 @@ def paint_estimated(
     node) did no sampling: 0. Without ``Prompt executed in`` the total is unknown too, and so is other; and a
     prompt still running where the log ends may yet load or sample: a phase it drew no bar of is unknown.
     One that began ``before_log`` may have loaded before the log's first line: its load is unknown too
-    (unless its printed total leaves no time for it).
+    (unless its printed total leaves no time for it). ``settled``: its bars handed on before it ended, before
+    ``bars``.
     """
+    settled = settled or SettledBars()
     sampling: list[float] = []
     loading: list[float] = []
     for bar, _ in bars:
@@ -278,7 +314,11 @@ def paint_estimated(
             sampling.append(bar.elapsed_s)
         elif bar.is_loading:
             loading.append(bar.elapsed_s)
-    inference, load_bars = sum(sampling), sum(loading)
+    # sum() goes on from the settled bars' sum, in the bars' order
+    inference = sum(sampling) if settled.sampling_s is None else sum(sampling, settled.sampling_s)
+    load_bars = sum(loading) if settled.loading_s is None else sum(loading, settled.loading_s)
+    sampled_any = bool(sampling) or settled.sampling_s is not None
+    loaded_any = bool(loading) or settled.loading_s is not None
     wait = prompt.ws_timeouts * WS_TIMEOUT_S
     total = prompt.executed_s
     if total is not None:  # durations beyond the printed total cannot be: the earlier claim wins
@@ -288,16 +328,16 @@ def paint_estimated(
     why = {"load": "no_clock"} if loaded else {}
     for name, reason in untimed_reasons(bars, loaded, library_loads, clock=False,
                                         interrupted=prompt.status == "interrupted", hidden_bar=hidden_bar,
-                                        before_log=before_log).items():
+                                        before_log=before_log, settled=settled).items():
         why.setdefault(name, reason)
     if before_log and (total is None or total - inference - load_bars - wait >= UNTIMED_MIN_S):
         why.setdefault("load", "before_log")
     if total is None and prompt.status == "unfinished":
         # the log ends inside it: a phase it showed nothing of may come after its last line, so it is not 0
         # (a paste cut after `got prompt`: Comfy-Org/ComfyUI#14378 showed `load 0.0s  inference 0.0s`)
-        if not sampling:
+        if not sampled_any:
             why.setdefault("inference", "no_total")
-        if not loading:
+        if not loaded_any:
             why.setdefault("load", "no_total")
     load = None if "load" in why else load_bars
     sampled = None if "inference" in why else inference

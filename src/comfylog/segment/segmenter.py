@@ -38,13 +38,14 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from ..events import Activity, Event, EventKind, Phase
 from ..model import (
     MAX_PROMPT_MODELS,
+    MAX_RUN_IMPORT_TIMES,
     BarKind,
     ErrorRecord,
     Load,
@@ -61,7 +62,7 @@ from ..read.prefixes import FINE
 from ..read.source import Source
 from ..spool import Spool
 from .pending import Pending
-from .phases import LOAD, bar_span, library_loader, paint_estimated, paint_timed, secs
+from .phases import LOAD, SettledBars, bar_span, library_loader, paint_estimated, paint_timed, secs, unplaceable
 
 #: Start-up markers in their order within one start-up.
 #: One container start prints the CUDA banner, then worker-comfyui's ``Starting ComfyUI``, then
@@ -163,6 +164,8 @@ class _Open:
     prompt: Prompt
     activities: list[Activity] = field(default_factory=list)
     bars: list[tuple[ProgressBar, Event]] = field(default_factory=list)
+    #: Its first bars, handed to the table before it ends (Segmenter._settle_bars): what painting reads of them.
+    settled: SettledBars = field(default_factory=SettledBars)
     #: It printed a load line (the table's load-phase rows): without a clock, its load time is unknown.
     loaded: bool = False
     #: tqdm hid a bar of it (`` ... (more hidden) ...``): how long it sampled is unknown.
@@ -225,6 +228,9 @@ class Segmenter:
         self._model_by_size: dict[float, str] = {}
         self._last_partial: str | None = None
         self._import_records: dict[str, ErrorRecord] = {}
+        #: The last rows of a run's import times past its first MAX_RUN_IMPORT_TIMES // 2, put after them when the run
+        #: ends: ComfyUI lists them slowest last (nodes.py sorts them by time), the rows slow-import and "slowest" read.
+        self._import_tail: deque[tuple[float, str, bool, int]] = deque()
         self._tail: deque[Activity] = deque(maxlen=TAIL_ACTIVITIES)
         self._incident: ErrorRecord | None = None
         #: The incident already holds a traceback: one failure prints one (chained ones are joined by the parser).
@@ -415,6 +421,8 @@ class Segmenter:
         run = self._run
         if run is None:
             return
+        run.import_times += self._import_tail
+        self._import_tail.clear()
         self._end_batch()
         open_ = self._open
         if open_ is not None:
@@ -468,8 +476,8 @@ class Segmenter:
 
         Only the prompts being executed or queued (and the records from the first of their lines
         on) can still change, the bars the executing prompt will paint when it ends (a bar the
-        parser finished late may start before the prompt's line), and the incident being built
-        (a traceback's record); everything older is final. A load changes only when it moves to a
+        parser finished late may start before the prompt's line; its settled bars are final), and the
+        incident being built (a traceback's record); everything older is final. A load changes only when it moves to a
         queued prompt that really ran (_reassign: those after that prompt's line), so loads are
         final up to the queue's first line: a prompt loading 200,000 models holds none of them.
         Runs are final once ended, but for a markdown report's first run, which its header fields
@@ -479,19 +487,24 @@ class Segmenter:
         if self._queue:
             live.append(self._queue[0])
         first_index = min((p.index for p in live), default=self._prompt_index)
-        lines = [p.line for p in live]
-        if self._open is not None:
-            lines += [bar.line for bar, _ in self._open.bars]
+        # a bar changes only while its prompt holds it to paint, or when it moves to a queued prompt (_reassign)
+        bar_lines = [self._queue[0].line] if self._queue else []
+        if self._open is not None and self._open.bars:
+            bar_lines.append(min(bar.line for bar, _ in self._open.bars))
         if self._incident is not None:
-            lines.append(self._incident.line)
+            bar_lines.append(self._incident.line)
+        lines = [*bar_lines, *(p.line for p in live)]
         first_line = min(lines, default=None)
         self._pending_prompts.flush_while(lambda p: p.index < first_index)
+        bar_limit = min(bar_lines, default=None)
+        if bar_limit is None:
+            self._pending_bars.flush()
+        else:
+            self._pending_bars.flush_while(lambda b: b.line < bar_limit)
         if first_line is None:
-            for pending in (self._pending_bars, self._pending_errors):
-                pending.flush()
+            self._pending_errors.flush()
         else:
             limit = first_line
-            self._pending_bars.flush_while(lambda b: b.line < limit)
             self._pending_errors.flush_while(lambda e: e.line < limit)
         if self._queue:
             queued = self._queue[0].line
@@ -566,7 +579,16 @@ class Segmenter:
             if failed:
                 self._error(None, "import_failed", f"custom node's prestartup script failed: {path}", ev)
             return
-        run.import_times.append(entry)
+        if len(run.import_times) < MAX_RUN_IMPORT_TIMES // 2:
+            run.import_times.append(entry)
+        else:
+            tail = self._import_tail
+            tail.append(entry)
+            if len(tail) > MAX_RUN_IMPORT_TIMES - MAX_RUN_IMPORT_TIMES // 2:  # a hostile list: counted (model.py)
+                seconds, _, dropped_failed, _ = tail.popleft()
+                run.imports_not_kept += 1
+                run.import_failures_not_kept += dropped_failed
+                run.import_s_not_kept += seconds
         if failed and path not in self._import_records:
             self._import_records[path] = self._error(None, "import_failed", _import_message(path), ev)
 
@@ -879,6 +901,7 @@ class Segmenter:
         elif any(e.prompt == ran.index and e.kind == "interrupted" for e in self._pending_errors.recent(20)):
             ran.status = "interrupted"
         self._open.bars = [(bar, ev) for bar, ev in self._open.bars if bar.line > after]
+        self._open.settled = SettledBars()  # settled before any queued prompt was received: head's, all of them
         ran.models, head.models = head.models, []
         ran.gguf_qtypes, ran.video = head.gguf_qtypes, head.video
         head.gguf_qtypes = head.video = None
@@ -1039,6 +1062,7 @@ class Segmenter:
         self._pending_bars.append(bar)
         if self._open is not None:
             self._open.bars.append((bar, ev))
+            self._settle_bars(self._open)
         else:
             bar.start, bar.end = bar_span(bar, ev, None)
             if run.ready_at is None:
@@ -1049,6 +1073,14 @@ class Segmenter:
             # drawn after start-up with no prompt: work all the same (an install's, if one covers it later)
             run.outside_s = round((run.outside_s or 0.0) + bar.elapsed_s, 3)
             self._install_bars.append(bar)
+
+    def _settle_bars(self, open_: _Open) -> None:
+        """Fold the prompt's first bars into ``open_.settled`` while no reading can place them (phases.unplaceable)
+        and no queued prompt was received before them (_reassign would move them), all but its last (_end_run reads
+        it): their records are final, and _release hands them on. A prompt of 400,000 unstamped bars holds two."""
+        bars = open_.bars
+        while len(bars) > 1 and unplaceable(bars[0][1]) and (not self._queue or bars[0][0].line < self._queue[0].line):
+            open_.settled.add(bars.pop(0)[0])
 
     # ---- ComfyUI-Manager installs -------------------------------------------------------------
     def _on_node_install(self, ev: Event, run: Run) -> None:
@@ -1194,11 +1226,11 @@ class Segmenter:
         before_log = not prompt.received and not began_in_log
         if timed and start is not None and end is not None:
             paint_timed(prompt, start, end, open_.activities, open_.bars, unfinished, open_.loaded, library,
-                        hidden_bar=open_.hidden_bar, before_log=before_log)
+                        hidden_bar=open_.hidden_bar, before_log=before_log, settled=open_.settled)
         else:
             paint_estimated(prompt, open_.bars, open_.loaded, library, hidden_bar=open_.hidden_bar,
-                            before_log=before_log)
-        if not library and any(library_loader(bar) for bar, _ in open_.bars):
+                            before_log=before_log, settled=open_.settled)
+        if not library and (open_.settled.library_loader or any(library_loader(bar) for bar, _ in open_.bars)):
             self._run_library_loads = True
         if prompt.estimated:
             self._run_estimated = True
@@ -1266,6 +1298,7 @@ class Segmenter:
         return LiveState(
             run=self._run, prompt=open_.prompt if open_ else None,
             activities=tuple(open_.activities) if open_ else (), bars=tuple(open_.bars) if open_ else (),
+            settled=replace(open_.settled) if open_ else SettledBars(),
             loaded=open_.loaded if open_ else False, library_loads=self._run_library_loads,
             queued=tuple(self._queue), runs=tuple(self._pending_runs.items),
             prompts=tuple(self._pending_prompts.items), progress_bars=tuple(self._pending_bars.items),
@@ -1281,6 +1314,8 @@ class LiveState:
     prompt: Prompt | None
     activities: tuple[Activity, ...]
     bars: tuple[tuple[ProgressBar, Event], ...]
+    #: What painting reads of its bars handed on already (a copy: _Open.settled).
+    settled: SettledBars
     #: The prompt printed load lines (without a clock, its load time is unknown).
     loaded: bool
     #: A library loads the run's models itself (phases.untimed_reasons).

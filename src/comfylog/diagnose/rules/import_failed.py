@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from ...events import EventKind
 from ...index import NO_MAPPINGS
-from ...model import ErrorRecord, Finding
+from ...model import MAX_RUN_IMPORT_TIMES, ErrorRecord, Evidence, Finding
 from ...segment.segmenter import MAX_IMPORT_PATH_CHARS, import_message_paths, read_import_message
 from ...text import basename, listing, plural
-from ..engine import Advice, finding, rule
+from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip
 from ..facts import Facts
 from ..hints import OWN_WORDS_ADVICE, own_words_advice
@@ -85,6 +85,8 @@ MAX_OWN_WORDS = 3
 #: Distinct reasons the finding quotes, and nodes named for each.
 MAX_REASONS_SHOWN = 3
 MAX_NODES_NAMED = 4
+#: Failed nodes the figures list by name (``nodes``); ``failed`` counts them all, ``nodes_not_listed`` the others.
+MAX_NODES_LISTED = 1000
 #: ``[Errno 2] No such file or directory: 'PATH'``.
 MISSING_FILE_RE = re.compile(r"No such file or directory: '([^']+)'")
 #: A node's git submodules live under ``repositories/`` (ComfyUI_UltimateSDUpscale's README: clone with them).
@@ -140,9 +142,15 @@ def _hidden_folders(facts: Facts, hidden: dict[str, tuple[int, int, str, bool]])
         severity="info", total=len(names))
 
 
-def _some(names: list[str]) -> str:
-    """The first five names, `` …`` after them if there are more."""
-    return f"{', '.join(names[:5])}{' …' if len(names) > 5 else ''}"
+def _some(names: list[str], more: int = 0) -> str:
+    """The first five names, `` …`` after them if there are more (``more``: others not among ``names``)."""
+    return f"{', '.join(names[:5])}{' …' if len(names) > 5 or more else ''}"
+
+
+def _failures_not_kept(facts: Facts) -> int:
+    """IMPORT FAILED rows a run did not keep (MAX_RUN_IMPORT_TIMES: a hostile log), counted: the most of any run
+    (a restart lists the same nodes again, and the kept rows are told apart by path only)."""
+    return max((run.import_failures_not_kept for run in facts.report.runs), default=0)
 
 
 def _failed_nodes(facts: Facts) -> dict[str, tuple[int, int, str, bool]]:
@@ -179,13 +187,16 @@ def _import_failed(facts: Facts) -> list[Finding]:
     hidden = {path: at for path, at in failed.items() if basename(path).startswith(".")}
     failed = {path: at for path, at in failed.items() if path not in hidden}
     builtin = _builtin_failures(facts)
-    if hidden and not failed and not builtin:
+    not_kept = _failures_not_kept(facts)
+    cut_more = facts.unlisted_imports_not_kept()  # only a line names them, past those the index keeps
+    count = len(failed) + not_kept + cut_more  # the custom nodes that failed, named or not
+    if hidden and not count and not builtin:
         return [_hidden_folders(facts, hidden)]
     partial: dict[str, NodeImportError] = {}  # a node that loaded without a part of itself, by name
     for error in node_import_errors(facts).values():
         if error.loaded:
             partial.setdefault(error.node, error)
-    if not failed and not builtin:
+    if not count and not builtin:
         return [_loaded_in_part(facts, list(partial.values()))] if partial else []
     reasons = _reasons(facts, list(failed))
     names = [basename(p) for p in failed]
@@ -255,22 +266,27 @@ def _import_failed(facts: Facts) -> list[Finding]:
         advice.append(ADVICE_SYNTAX())
     if any(b.name not in told for b in builtin):  # ComfyUI's own files: its requirements, as its warning says
         advice.append(ADVICE_REQUIREMENTS())
-    if failed:
+    if count:
         advice.append(ADVICE_REMOVE_NODE())
     why = []
-    if failed:
+    if count:
         shown = _reasons_shown(reasons)
         in_times = [basename(p) for p, (_, _, _, listed) in failed.items() if listed]
         cut_paths = [p for p, (_, _, _, listed) in failed.items() if not listed]
         cut = [basename(p) for p in cut_paths]
-        sayers = [f"ComfyUI lists {_some(in_times)} as IMPORT FAILED"] if in_times else []
+        sayers = [f"ComfyUI lists {_some(in_times, not_kept)} as IMPORT FAILED"] if in_times else []
+        if not_kept:
+            sayers.append(f"{not_kept} more" if in_times else f"ComfyUI lists {not_kept} as IMPORT FAILED")
+            sayers[-1] += (" among the rows of its import times between the first and last "
+                           f"{MAX_RUN_IMPORT_TIMES // 2} (counted, not kept: a hostile or generated log)")
         if cut:
-            whose, one = ("its" if in_times else "ComfyUI's"), len(cut) == 1
+            whose, one = ("its" if in_times else "ComfyUI's"), len(cut) + cut_more == 1
             kinds = " and ".join(sorted({"`Skip`" if reasons.get(p, "").startswith(NO_MAPPINGS) else "`Cannot import`"
                                          for p in cut_paths}))
-            sayers.append(f"{whose} {kinds} {'line names' if one else 'lines name'} {_some(cut)}, whose "
+            sayers.append(f"{whose} {kinds} {'line names' if one else 'lines name'} {_some(cut, cut_more)}"
+                          + (f" ({len(cut) + cut_more} nodes)" if cut_more else "") + ", whose "
                         f"{'row' if one else 'rows'} of the import times {'is' if one else 'are'} not in the log")
-        why.append(f"{' and '.join(sayers)}: {'its' if len(failed) == 1 else 'their'} nodes do not exist in this "
+        why.append(f"{' and '.join(sayers)}: {'its' if count == 1 else 'their'} nodes do not exist in this "
                    "process, and workflows using them fail validation."
                    + (f" The reasons the log gives, commonest first: {shown}." if shown else ""))
     if builtin:
@@ -281,26 +297,60 @@ def _import_failed(facts: Facts) -> list[Finding]:
         if unexplained:
             why.append("; ".join(f"{b.name} ({clip(b.reason or '', MAX_REASON_CHARS)})" for b in unexplained) + ".")
     why += [what for what, _, _ in extensions]
-    evidence = [facts.cite(source, line, text) for source, line, text, _ in failed.values()]
-    evidence += [facts.cite(b.source, b.line, f"IMPORT FAILED: {basename(b.name)}") for b in builtin]
+    # the failed nodes' first lines only (a hostile log fails thousands): evidence is cut to the first few anyway
+    evidence, failed_lines = _failed_evidence(facts, failed)
+    if not evidence and not_kept:  # every failure is past the rows kept: the lines that tell them
+        evidence = _not_kept_evidence(facts)
+    rest = [facts.cite(b.source, b.line, f"IMPORT FAILED: {basename(b.name)}") for b in builtin]
     said = next((b for b in builtin if b.said_at is not None and b.said_at != b.line), None)
     if said is not None and said.said_at is not None:  # the line that says why (``Cannot import ...: REASON``)
-        evidence.append(facts.cite(said.source, said.said_at, f"Cannot import {said.name}: {said.reason}"))
-    title = (f"{plural(len(failed), 'custom node')} and {plural(len(builtin), 'built-in node file')} failed to import"
-             if failed and builtin else f"{plural(len(failed), 'custom node')} failed to import" if failed
+        rest.append(facts.cite(said.source, said.said_at, f"Cannot import {said.name}: {said.reason}"))
+    title = (f"{plural(count, 'custom node')} and {plural(len(builtin), 'built-in node file')} failed to import"
+             if count and builtin else f"{plural(count, 'custom node')} failed to import" if count
              else f"{plural(len(builtin), 'built-in node file')} failed to import")
-    if builtin and not failed and extensions:
+    if builtin and not count and extensions:
         title += f": {extensions[0][2]}"
-    figures: dict[str, object] = {"failed": len(failed) + len(builtin), "nodes": names,
+    figures: dict[str, object] = {"failed": count + len(builtin), "nodes": names[:MAX_NODES_LISTED],
                                   "builtin": [b.name for b in builtin]}
+    if count > min(len(names), MAX_NODES_LISTED):  # a hostile log: the others are counted
+        figures["nodes_not_listed"] = count - min(len(names), MAX_NODES_LISTED)
     if partial:
         part = _loaded_in_part(facts, list(partial.values()))
         title += f"; {plural(len(partial), 'more')} loaded only in part"
         why.append(part.why)
-        advice = [*advice[:-1], *part.advice, advice[-1]] if failed else [*advice, *part.advice]
-        evidence += part.evidence
+        advice = [*advice[:-1], *part.advice, advice[-1]] if count else [*advice, *part.advice]
+        rest += part.evidence
         figures["partial"] = list(partial)
-    return [finding("import-failed", title, "high", " ".join(why), advice, evidence, figures)]
+    total = len(failed_lines | {(e.source, e.line) for e in rest}) + not_kept + cut_more
+    return [finding("import-failed", title, "high", " ".join(why), advice, evidence + rest, figures, total=total)]
+
+
+def _failed_evidence(facts: Facts, failed: dict[str, tuple[int, int, str, bool]]) -> tuple[list[Evidence],
+                                                                                          set[tuple[int, int]]]:
+    """The first MAX_EVIDENCE lines of the failed nodes, cited (the finding keeps no more), and all their lines."""
+    lines: set[tuple[int, int]] = set()
+    cited: list[Evidence] = []
+    for source, line, text, _ in failed.values():
+        if (source, line) not in lines:
+            lines.add((source, line))
+            if len(cited) < MAX_EVIDENCE:
+                cited.append(facts.cite(source, line, text))
+    return cited, lines
+
+
+def _not_kept_evidence(facts: Facts) -> list[Evidence]:
+    """The first lines that name a custom node's failure in a run whose import times were not all kept: its row is
+    among those not kept (each failed row past them still makes its record, segmenter.py)."""
+    capped = {run.index for run in facts.report.runs if run.imports_not_kept}
+    cited: list[Evidence] = []
+    for e in facts.errors_in("import_failed"):
+        run = facts.run_at(e.source, e.line)
+        read = read_import_message(e.message)
+        if run is not None and run.index in capped and read is not None and not read.builtin:
+            cited.append(facts.cite(e.source, e.end_line or e.line, e.message))
+            if len(cited) == MAX_EVIDENCE:
+                break
+    return cited
 
 
 def _loaded_in_part(facts: Facts, partial: list[NodeImportError]) -> Finding:
