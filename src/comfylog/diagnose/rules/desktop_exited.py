@@ -48,7 +48,7 @@ def _desktop_exited(facts: Facts) -> list[Finding]:
         if status in NTSTATUS:
             meaning = f" Exit code {code} is 0x{status:08X}: {NTSTATUS[status]}."
         elif code == 1:
-            meaning = " Exit code 1 is Python ending on an uncaught error: its traceback is in comfyui.log."
+            meaning = " Exit code 1 is Python ending on an uncaught error (a traceback)."
     starting = any(ev.fields.get("during_start") for ev in facts.events[EventKind.ERROR_LINE]
                    if ev.fields.get("error") == "desktop_exited")
     when = " while it was starting" if starting else ""
@@ -57,7 +57,7 @@ def _desktop_exited(facts: Facts) -> list[Finding]:
     return [finding(
         "desktop-exited", f"ComfyUI Desktop: the ComfyUI server exited{when}{times}", "high",
         f"The app logs `{message}`: the ComfyUI process it started ended with an error{when}.{meaning} The app's "
-        "main.log holds only the app's side; ComfyUI's own output, and the error it ended on, is in comfyui.log.",
+        "main.log holds only the app's side; ComfyUI's own output, with the error it ended on, is in comfyui.log.",
         [ADVICE_COMFYUI_LOG()], [facts.cite_event(ev) for ev in exits[:MAX_EVIDENCE]],
         {"exit_code": code, "exits": len(exits)}, total=len(exits))]
 
