@@ -586,7 +586,7 @@ AT_LEAST = "≥"
 def total_is_lower_bound(prompt: Prompt) -> bool:
     """The prompt began before the log's first line and had not finished where the log ends: its total is timed from
     the log's first line to its end, the part of it the log holds, and it ran longer (field log 01's 25:21)."""
-    return prompt.status == "unfinished" and not prompt.received and prompt.total_s is not None
+    return prompt.status == "unfinished" and prompt.log_starts_inside and prompt.total_s is not None
 
 
 def total_text(prompt: Prompt, compact: bool = False) -> str:

@@ -233,6 +233,9 @@ class Prompt:
     lowvram_module_loads: int = 0
     invalid_outputs: int = 0
     received: bool = True  # False when the log shows the end of a prompt whose start it lacks
+    #: Not received, but begun inside the log: queued behind the prompt the log starts inside, it began when the
+    #: prompt before it ended (the segmenters' ``began_in_log``). Not in the JSON (``log_starts_inside`` is).
+    began_in_log: bool = False
     #: ComfyUI began executing it (it reached the head of the queue); an unfinished prompt that did not was queued
     started: bool = False
     models: list[str] = field(default_factory=list)
@@ -253,6 +256,14 @@ class Prompt:
     @property
     def finished(self) -> bool:
         return self.status not in ("unfinished", "invalid", "dropped")
+
+    @property
+    def log_starts_inside(self) -> bool:
+        """It was running at the log's first line: what it did until then is not in the log. Its ``got prompt`` is
+        before the log, and it is not one queued behind it (those began inside the log, ComfyUI running one prompt
+        at a time). The one test of "the prompt the log starts inside" for the rules, the ``≥`` totals and the
+        time before the log."""
+        return not self.received and not self.began_in_log
 
 
 def span_kind(prompt: Prompt, span: Span) -> str:
@@ -549,7 +560,7 @@ def _only_before_log(prompt: Prompt) -> bool:
     on a clock from there (``before_log`` its only reason). Without a clock its untimed seconds hold the work the
     log shows too (field log 09's VAE decoding), so they stay "not timed"."""
     reasons = prompt.not_timed
-    return (not prompt.received and not prompt.estimated and reasons is not None and bool(reasons)
+    return (prompt.log_starts_inside and not prompt.estimated and reasons is not None and bool(reasons)
             and all(reason == "before_log" for reason in reasons.values()))
 
 
