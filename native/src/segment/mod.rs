@@ -144,6 +144,7 @@ fn notable(kind: Kind) -> bool {
             | NodeModel
             | NodeCheckpoint
             | PrestartupFailed
+            | InterruptRequest
     )
 }
 
@@ -831,7 +832,8 @@ impl Segmenter {
             | JobFinished | CacheEviction | MemoryLeak | JobQueue | NetworkVolume
             | ExtraSearchPath | AllocConf | OomMemory | ExtensionMismatch | TorchNotInstalled
             | NumpyMismatch | NodeModel | NodeCheckpoint | PrestartupFailed | ValidationDetail
-            | UnhandledOutput | HandlerOutput | VideoSeqLen | BuiltinImportFailed => Ok(()),
+            | UnhandledOutput | HandlerOutput | VideoSeqLen | BuiltinImportFailed
+            | InterruptRequest => Ok(()),
             // the scanner makes none of these events (scan.rs: another thread's line)
             Background => Ok(()),
             Unknown => Err(NotPorted("an event kind this port does not know".into())),

@@ -84,7 +84,7 @@ RULE_FACTS = (
     EventKind.EXTRA_SEARCH_PATH, EventKind.ALLOC_CONF, EventKind.OOM_MEMORY,
     EventKind.EXTENSION_MISMATCH, EventKind.TORCH_NOT_INSTALLED, EventKind.NUMPY_MISMATCH, EventKind.VALIDATION_DETAIL,
     EventKind.UNHANDLED_OUTPUT, EventKind.HANDLER_OUTPUT, EventKind.VIDEO_SEQ_LEN, EventKind.BUILTIN_IMPORT_FAILED,
-    EventKind.NODE_MODEL, EventKind.NODE_CHECKPOINT, EventKind.PRESTARTUP_FAILED,
+    EventKind.NODE_MODEL, EventKind.NODE_CHECKPOINT, EventKind.PRESTARTUP_FAILED, EventKind.INTERRUPT_REQUEST,
 )
 #: Events kept on the report for diagnosis and timelines.
 NOTABLE_KINDS = frozenset(
