@@ -361,10 +361,21 @@ class Run:
         return self.total_vram_mb is not None and is_directml(self.device or self.gpu)
 
     def comfyui_text(self) -> str | None:
-        """ComfyUI's version as a person reads it: ``0.3.62``, or ``revision 1796 [97015b6b]`` where only
-        ComfyUI-Manager's `### ComfyUI Revision:` line names it (a count of commits and the commit, no version)."""
+        """ComfyUI's version as a person reads it: ``0.3.62``; ``revision 1796 [97015b6b]`` where only
+        ComfyUI-Manager's `### ComfyUI Revision:` line names it (a count of commits and the commit, no version);
+        ``0.3.48 + 5 commits [aebac221]`` where only its `### ComfyUI Version: v0.3.48-5-gaebac221` does (git
+        describe: the release's tag, the commits after it, the commit)."""
         version = self.comfyui_version
-        return f"revision {version}" if version and version.endswith("]") else version
+        if not version:
+            return version
+        if version.endswith("]"):
+            return f"revision {version}"
+        release, dash, rest = version.removeprefix("v").partition("-")
+        commits, _, commit = rest.partition("-g")
+        if dash and commits.isdigit() and commit:
+            commit, space, branch = commit.partition(" ")
+            return f"{release} + {commits} commits [{commit}]{space}{branch}"
+        return version.removeprefix("v")
 
     def versions(self) -> list[str]:
         """ComfyUI, PyTorch and CUDA image versions as the reports label them (those the log gave)."""
