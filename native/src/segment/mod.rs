@@ -1497,9 +1497,8 @@ impl Segmenter {
                 prompt.started_at = Some(shifted(ts, -timedelta_us(s)?)?);
             }
             let queued_next = std::mem::take(&mut self.queued_next);
-            // the log starts inside it, unless the log showed a start-up or a prompt line before (`held` is
-            // None) or it was queued behind one that did (segmenter.py's `_on_prompt_executed`)
-            prompt.began_in_log = held.is_none() || queued_next;
+            // queued behind the prompt the log starts inside: it began inside the log (segmenter.py)
+            prompt.began_in_log = held.is_some() && queued_next;
             self.prompts.append(prompt);
             let mut open = self.new_open(index);
             if let Some(held) = held {

@@ -788,12 +788,11 @@ class Segmenter:
         held, self._before_log = self._before_log, None
         seconds = ev.fields.get("seconds", ev.fields.get("hms"))
         if self._open is None:
-            # The log shows the end of a prompt whose ``got prompt`` it lacks: the log starts inside it, unless the
-            # log showed a start-up or a prompt line before (``held`` is None) or it was queued behind one that did
-            # (``_queued_next``): then it began inside the log.
+            # The log shows the end of a prompt whose ``got prompt`` it lacks (it starts mid-run). Queued behind the
+            # one the log starts inside (``_queued_next``), it began inside the log.
             prompt = Prompt(index=self._prompt_index, run=run.index, got_at=None, line=ev.line,
                             source=self.source, received=False, started=True,
-                            began_in_log=held is None or self._queued_next)
+                            began_in_log=held is not None and self._queued_next)
             self._prompt_index += 1
             self._pending_prompts.append(prompt)
             if ev.ts is not None and seconds is not None:
