@@ -35,7 +35,7 @@ def version_tuple(text: str | None) -> tuple[int, ...] | None:
 
 #: git describe's form, which ComfyUI-Manager's `### ComfyUI Version:` line gives: a release's tag, then the commits
 #: on top of it and the commit (``v0.14.1-15-gb254cecd``: 0.14.1 and 15 commits, corpus 020).
-_PAST_RELEASE = re.compile(r"v?\d+(?:\.\d+)+-(\d+)-g[0-9a-f]+")
+_PAST_RELEASE = re.compile(r"^v?\d+(?:\.\d+)+-(\d+)-g[0-9a-f]+")
 
 
 def at_least(text: str | None, release: tuple[int, int]) -> bool | None:
