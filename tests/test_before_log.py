@@ -255,6 +255,31 @@ def test_an_unfinished_prompt_the_log_starts_inside_shows_its_total_as_at_least(
     assert "≥" not in console.file.getvalue()  # type: ignore[attr-defined]
 
 
+def test_an_unfinished_prompt_queued_behind_the_one_the_log_starts_inside_has_its_whole_total(
+        each_segmenter: str) -> None:
+    """tests/fixtures/queued-before-log-unfinished-on-clock.log (j955229/ComfyUI-MiniMax-H3-Motion-Director#33 cut
+    before its `Processing interrupted`): `Prompt executed in 307.88 seconds` is line 1, so the next prompt, whose `got
+    prompt` is also before the log, began inside it (0.45 s after its first line) and is unfinished where the log ends.
+    Its 3:37 is all of it so far: no `≥`, and not the note "the log starts and ends inside it" (they were given to any
+    unfinished prompt not received). The prompt the log starts inside is the first one only, for the rules too."""
+    report = analyze(FIXTURES / "queued-before-log-unfinished-on-clock.log")
+    first, second = report.prompts
+    assert not first.received and not second.received
+    assert first.log_starts_inside and not second.log_starts_inside
+    assert second.status == "unfinished" and second.total_s is not None and 210 < second.total_s < 220
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    render_terminal(report, console)
+    shown = " ".join(console.file.getvalue().split())  # type: ignore[attr-defined]
+    assert "unfinished 3:37" in shown and "≥" not in shown and "starts and ends inside" not in shown
+    markdown, html = render_markdown(report), render_html(report)
+    assert "| unfinished | 3:37 |" in markdown and "≥" not in markdown
+    assert ">3:37<" in html and "≥" not in html
+    (unfinished,) = [f for f in report.findings if f.id == "unfinished"]
+    assert "starts inside" not in unfinished.why and "before the log's first line" not in unfinished.why
+    # the time before the log is the first prompt's only
+    assert index_of(report).time_spent().before_log == first.total_s
+
+
 def test_processing_interrupted_before_the_first_prompt_line_ends_the_prompt_the_log_starts_inside(
         each_segmenter: str) -> None:
     """ethanfel/ComfyUI-MiniMaxH3-Context-Loop#15 (tests/fixtures/interrupted-before-log-then-got-prompt.log):

@@ -11,7 +11,8 @@ import pytest
 from rich.console import Console
 
 from comfylog.api import analyze
-from comfylog.diagnose.builds import version_tuple
+from comfylog.diagnose.builds import DYNAMIC_VRAM_DEFAULT, at_least, ram_cache_default, version_tuple
+from comfylog.model import Run
 from comfylog.parse.native import native_module
 from comfylog.pipeline import analyze_paths
 from comfylog.read.lines import _newlines, open_input, read_lines
@@ -259,6 +260,45 @@ def test_comfyuis_own_version_line_wins_over_managers_revision() -> None:
     [9aac21f8] *DETACHED` (line 77): the version stays ComfyUI's own."""
     report = analyze(corpus_or_skip() / "logs" / "028-echeg-runpod-pod-cuda-banner-startup.log")
     assert [run.comfyui_version for run in report.runs] == ["0.3.26"]
+
+
+@pytest.mark.parametrize("scanner", ["python", pytest.param("native", marks=pytest.mark.skipif(
+    native_module() is None, reason="comfylog was installed without the native scanner"))])
+def test_managers_version_line_gives_the_comfyui_version_with_its_commits(
+        scanner: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Corpus 020's lines 48-51 (tests/fixtures/manager-version-describe-no-comfyui-line.log): a paste that starts after
+    ComfyUI's `ComfyUI version: 0.14.1`, so ComfyUI-Manager V3.39.2's `### ComfyUI Version: v0.14.1-15-gb254cecd |
+    Released on '2026-02-20'` is the only word of the version: git describe's 0.14.1 and 15 commits after it. It was
+    not read (versions —)."""
+    monkeypatch.setenv("COMFYLOG_SCANNER", scanner)
+    report = analyze(FIXTURES / "manager-version-describe-no-comfyui-line.log")
+    (run,) = report.runs
+    assert run.comfyui_version == "v0.14.1-15-gb254cecd"
+    assert run.versions() == ["ComfyUI 0.14.1 + 15 commits [b254cecd]"]
+    console = Console(file=io.StringIO(), width=160, color_system=None)
+    render_terminal(report, console)
+    assert "ComfyUI 0.14.1 + 15 commits [b254cecd]" in console.file.getvalue()  # type: ignore[attr-defined]
+    # where ComfyUI's own line comes first (the whole of 020), it stays the run's version
+    assert [r.comfyui_version for r in analyze(corpus_or_skip() / "logs" / "020-combatshotgun-rtx5090-flux2.log").runs
+            ][:1] == ["0.14.1"]
+
+
+def test_a_build_past_a_release_is_that_release_and_more() -> None:
+    """The version rules (builds.py: dynamic VRAM the default from 0.15, the RAM-pressure cache after 0.22) on the
+    versions ComfyUI-Manager printed in the corpus: 020's `v0.14.1-15-gb254cecd` is 0.14.1 and 15 commits, which may
+    hold what 0.15 shipped (ComfyUI's own line says 0.14.1 for it): unknown, not "before 0.15"; 048's
+    `v0.3.48-5-gaebac221` is 0.3.48 and 5 commits, before 0.15; 045's `v0.20.1-43-gcea8d092` is after it."""
+    assert version_tuple("v0.14.1-15-gb254cecd") == (0, 14, 1)
+    assert at_least("v0.14.1-15-gb254cecd", DYNAMIC_VRAM_DEFAULT) is None
+    assert at_least("0.14.1", DYNAMIC_VRAM_DEFAULT) is False
+    assert at_least("v0.3.48-5-gaebac221", DYNAMIC_VRAM_DEFAULT) is False
+    assert at_least("v0.20.1-43-gcea8d092", DYNAMIC_VRAM_DEFAULT) is True
+    assert at_least("1796 [97015b6b]", DYNAMIC_VRAM_DEFAULT) is None  # a revision count is no version
+    # --cache-classic came after 0.22: a build past 0.22's tag may or may not have it (a 2026 log in the code index
+    # prints `### ComfyUI Version: v0.22.0-37-g0077d78c`); 0.20.1 and 43 commits has not
+    assert ram_cache_default(Run(index=0, comfyui_version="v0.22.0-37-g0077d78c")) is None
+    assert ram_cache_default(Run(index=0, comfyui_version="v0.20.1-43-gcea8d092")) is False
+    assert ram_cache_default(Run(index=0, comfyui_version="0.22.0")) is False
 
 
 def test_evidence_read_back_from_an_error_report_is_its_log_not_its_header(tmp_path: Path) -> None:

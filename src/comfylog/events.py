@@ -107,6 +107,10 @@ class EventKind(str, Enum):
     PRESTARTUP_FAILED = "prestartup_failed"
     #: A custom node's annotator checkpoint, about to be loaded (comfyui_controlnet_aux's ``model_path is PATH``).
     NODE_CHECKPOINT = "node_checkpoint"
+    #: A request to stop the running prompt reached ComfyUI's server (server.py's ``post_interrupt``, POST
+    #: /interrupt: ``Interrupting prompt <id>``, ``Global interrupt (no prompt_id specified)``): who asked for an
+    #: interruption, where the log says it. ``stops`` false: it named a prompt not running, nothing stopped.
+    INTERRUPT_REQUEST = "interrupt_request"
     #: tqdm's `` ... (more hidden) ...`` in place of a bar drawn below the console's last row: a bar ran, unseen.
     HIDDEN_BAR = "hidden_bar"
     #: A line another thread prints while a prompt runs (ComfyUI-Manager's ``FETCH ComfyRegistry Data: 5/117``):

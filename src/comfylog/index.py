@@ -38,7 +38,7 @@ from .model import (
 from .parse.traceback import COMFYUI_ENTRY_FILES, outermost_file
 from .segment.segmenter import MAX_IMPORT_PATH_CHARS, import_message_paths, read_import_message
 from .spool import walk
-from .text import basename, fmt_s, listing, short_names
+from .text import basename, fmt_s, listing, plural, short_names
 
 #: ComfyUI's reason for a module it skipped: it has no ``NODE_CLASS_MAPPINGS`` (messages.toml ``import_skipped``).
 NO_MAPPINGS = "lack of NODE_CLASS_MAPPINGS"
@@ -463,6 +463,20 @@ class ReportIndex:
     def run_events(self, kind: EventKind, run: Run) -> list[Event]:
         return self.between(kind, run.source, run.first_line, run.last_line)
 
+    def interrupt_requests(self, prompt: Prompt) -> list[Event]:
+        """The requests to stop an interrupted prompt that reached ComfyUI's server while it ran (server.py's
+        `Interrupting prompt <id>`, `Global interrupt (no prompt_id specified)`, `Cancelling running prompt <id>`), in
+        line order: its lines after the prompt before it ended (a request before that stopped that one, or nothing).
+        [] for another status, and where the log holds none (ComfyUI logged none before 2025: field3 01)."""
+        if prompt.status != "interrupted" or not self._spans.get((EventKind.INTERRUPT_REQUEST, prompt.source)):
+            return []
+        first = prompt.line
+        before = self.prompts.get(prompt.index - 1)
+        if before is not None and before.source == prompt.source and before.last_line:
+            first = max(first, before.last_line + 1)
+        return [ev for ev in self.between(EventKind.INTERRUPT_REQUEST, prompt.source, first,
+                                          prompt.last_line or prompt.line) if ev.fields.get("stops")]
+
     def unlisted_import_failures(self) -> dict[str, ErrorRecord]:
         """Custom nodes that a `Cannot import` or `Skip` line says failed and whose row of the import times is not in
         the log (a paste cut inside the list: field2 11's ComfyUI_MaskGCT), by path, each with its first record.
@@ -613,6 +627,39 @@ def status_notes(prompts: Iterable[Prompt]) -> list[str]:
     return [f"{status} ({_numbers(numbers)}): {STATUS_MEANING[status]}" for status, numbers in by_status.items()]
 
 
+#: The message of each interrupt request as the notes name it (its prompt id left out: the log's text).
+INTERRUPT_FORMS = {"interrupt_prompt": "Interrupting prompt …",
+                   "interrupt_global": "Global interrupt (no prompt_id specified)",
+                   "cancel_running": "Cancelling running prompt …"}
+#: Interrupted prompts whose request the notes name, at most; the rest are counted.
+MAX_INTERRUPT_NOTES = 5
+
+
+def interrupt_notes(index: ReportIndex, prompts: Iterable[Prompt]) -> list[str]:
+    """Under a prompt table, for each interrupted prompt the log shows a request to stop
+    (ReportIndex.interrupt_requests): that it came through ComfyUI's API, not from a failure, and from where it can
+    come. A person asks "I did not cancel" (field3 01); where the log holds no such line, nothing is said."""
+    notes: list[str] = []
+    unsaid = 0
+    for prompt in prompts:
+        requests = index.interrupt_requests(prompt)
+        if not requests:
+            continue
+        if len(notes) == MAX_INTERRUPT_NOTES:
+            unsaid += 1
+            continue
+        first = requests[0]
+        form = INTERRUPT_FORMS.get(str(first.fields.get("pattern")), "Interrupting prompt …")
+        more = f", {len(requests)} requests in all" if len(requests) > 1 else ""
+        everything = (" with no prompt id, which stops whichever prompt runs" if first.fields.get("all") else "")
+        notes.append(f"interrupted ({prompt.index + 1}): a request to stop it reached the server "
+                     f"({index.lines_ref(first.source, first.line)}, `{form}`{more}): ComfyUI's /interrupt API"
+                     f"{everything}, sent by the UI's cancel button, a script or another client")
+    if unsaid:
+        notes.append(f"interrupted: {plural(unsaid, 'more prompt')} stopped on such a request")
+    return notes
+
+
 #: Before a total that is only the part of its prompt in the log.
 AT_LEAST = "≥"
 
@@ -620,7 +667,7 @@ AT_LEAST = "≥"
 def total_is_lower_bound(prompt: Prompt) -> bool:
     """The prompt began before the log's first line and had not finished where the log ends: its total is timed from
     the log's first line to its end, the part of it the log holds, and it ran longer (field log 01's 25:21)."""
-    return prompt.status == "unfinished" and not prompt.received and prompt.total_s is not None
+    return prompt.status == "unfinished" and prompt.log_starts_inside and prompt.total_s is not None
 
 
 def total_text(prompt: Prompt, compact: bool = False) -> str:

@@ -233,6 +233,9 @@ class Prompt:
     lowvram_module_loads: int = 0
     invalid_outputs: int = 0
     received: bool = True  # False when the log shows the end of a prompt whose start it lacks
+    #: Not received, but begun inside the log: queued behind the prompt the log starts inside, it began when the
+    #: prompt before it ended (the segmenters' ``began_in_log``). Not in the JSON (``log_starts_inside`` is).
+    began_in_log: bool = False
     #: ComfyUI began executing it (it reached the head of the queue); an unfinished prompt that did not was queued
     started: bool = False
     models: list[str] = field(default_factory=list)
@@ -253,6 +256,14 @@ class Prompt:
     @property
     def finished(self) -> bool:
         return self.status not in ("unfinished", "invalid", "dropped")
+
+    @property
+    def log_starts_inside(self) -> bool:
+        """It was running at the log's first line: what it did until then is not in the log. Its ``got prompt`` is
+        before the log, and it is not one queued behind it (those began inside the log, ComfyUI running one prompt
+        at a time). The one test of "the prompt the log starts inside" for the rules, the ``≥`` totals and the
+        time before the log."""
+        return not self.received and not self.began_in_log
 
 
 def span_kind(prompt: Prompt, span: Span) -> str:
@@ -365,10 +376,21 @@ class Run:
         return self.total_vram_mb is not None and is_directml(self.device or self.gpu)
 
     def comfyui_text(self) -> str | None:
-        """ComfyUI's version as a person reads it: ``0.3.62``, or ``revision 1796 [97015b6b]`` where only
-        ComfyUI-Manager's `### ComfyUI Revision:` line names it (a count of commits and the commit, no version)."""
+        """ComfyUI's version as a person reads it: ``0.3.62``; ``revision 1796 [97015b6b]`` where only
+        ComfyUI-Manager's `### ComfyUI Revision:` line names it (a count of commits and the commit, no version);
+        ``0.3.48 + 5 commits [aebac221]`` where only its `### ComfyUI Version: v0.3.48-5-gaebac221` does (git
+        describe: the release's tag, the commits after it, the commit)."""
         version = self.comfyui_version
-        return f"revision {version}" if version and version.endswith("]") else version
+        if not version:
+            return version
+        if version.endswith("]"):
+            return f"revision {version}"
+        release, dash, rest = version.removeprefix("v").partition("-")
+        commits, _, commit = rest.partition("-g")
+        if dash and commits.isdigit() and commit:
+            commit, space, branch = commit.partition(" ")
+            return f"{release} + {commits} commits [{commit}]{space}{branch}"
+        return version.removeprefix("v")
 
     def versions(self) -> list[str]:
         """ComfyUI, PyTorch and CUDA image versions as the reports label them (those the log gave)."""
@@ -573,7 +595,7 @@ def _only_before_log(prompt: Prompt) -> bool:
     on a clock from there (``before_log`` its only reason). Without a clock its untimed seconds hold the work the
     log shows too (field log 09's VAE decoding), so they stay "not timed"."""
     reasons = prompt.not_timed
-    return (not prompt.received and not prompt.estimated and reasons is not None and bool(reasons)
+    return (prompt.log_starts_inside and not prompt.estimated and reasons is not None and bool(reasons)
             and all(reason == "before_log" for reason in reasons.values()))
 
 

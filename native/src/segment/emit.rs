@@ -137,6 +137,7 @@ pub const PROMPT_FIELDS: &[&str] = &[
     "lowvram_module_loads",
     "invalid_outputs",
     "received",
+    "began_in_log",
     "started",
     "models",
     "video",
@@ -332,6 +333,7 @@ pub fn prompt<S: Sink>(s: &mut S, p: &Prompt) -> Result<(), S::Error> {
     uint(f.at("lowvram_module_loads"), p.lowvram_module_loads)?;
     uint(f.at("invalid_outputs"), p.invalid_outputs)?;
     f.at("received").bool(p.received)?;
+    f.at("began_in_log").bool(p.began_in_log)?;
     f.at("started").bool(p.started)?;
     let s = f.at("models");
     s.begin(Shape::List)?;

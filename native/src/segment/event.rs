@@ -196,6 +196,7 @@ kinds! {
     NodeModel = "node_model",
     NodeCheckpoint = "node_checkpoint",
     PrestartupFailed = "prestartup_failed",
+    InterruptRequest = "interrupt_request",
     HiddenBar = "hidden_bar",
     Background = "background",
 }

@@ -148,6 +148,7 @@ fn notable(kind: Kind) -> bool {
             | NodeModel
             | NodeCheckpoint
             | PrestartupFailed
+            | InterruptRequest
     )
 }
 
@@ -321,8 +322,6 @@ struct Open {
     loaded: bool,
     /// tqdm hid a bar of it (` ... (more hidden) ...`): how long it sampled is unknown.
     hidden_bar: bool,
-    /// segmenter.py's `_Open.began_in_log`: queued before the log, begun in it.
-    began_in_log: bool,
 }
 
 pub struct Segmenter {
@@ -844,7 +843,8 @@ impl Segmenter {
             | JobFinished | CacheEviction | MemoryLeak | JobQueue | NetworkVolume
             | ExtraSearchPath | AllocConf | OomMemory | ExtensionMismatch | TorchNotInstalled
             | NumpyMismatch | NodeModel | NodeCheckpoint | PrestartupFailed | ValidationDetail
-            | UnhandledOutput | HandlerOutput | VideoSeqLen | BuiltinImportFailed => Ok(()),
+            | UnhandledOutput | HandlerOutput | VideoSeqLen | BuiltinImportFailed
+            | InterruptRequest => Ok(()),
             // the scanner makes none of these events (scan.rs: another thread's line)
             Background => Ok(()),
             Unknown => Err(NotPorted("an event kind this port does not know".into())),
@@ -1267,7 +1267,6 @@ impl Segmenter {
             settled: SettledBars::default(),
             loaded: false,
             hidden_bar: false,
-            began_in_log: false,
         }
     }
 
@@ -1298,10 +1297,10 @@ impl Segmenter {
         let mut prompt = Prompt::new(self.prompt_index, run, None, line, self.cfg.source);
         prompt.received = false;
         prompt.started = true;
+        prompt.began_in_log = std::mem::take(&mut self.queued_next);
         let index = self.prompt_index;
         self.prompt_index += 1;
         self.prompts.append(prompt);
-        let began_in_log = std::mem::take(&mut self.queued_next);
         self.open = Some(Open {
             prompt: index,
             activities: held.into(),
@@ -1309,7 +1308,6 @@ impl Segmenter {
             settled: SettledBars::default(),
             loaded: false,
             hidden_bar: false,
-            began_in_log,
         });
     }
 
@@ -1539,12 +1537,13 @@ impl Segmenter {
             if let (Some(ts), Some(s)) = (ev.ts, seconds) {
                 prompt.started_at = Some(shifted(ts, -timedelta_us(s)?)?);
             }
+            let queued_next = std::mem::take(&mut self.queued_next);
+            // queued behind the prompt the log starts inside: it began inside the log (segmenter.py)
+            prompt.began_in_log = held.is_some() && queued_next;
             self.prompts.append(prompt);
             let mut open = self.new_open(index);
-            let queued_next = std::mem::take(&mut self.queued_next);
             if let Some(held) = held {
                 open.activities = held.into();
-                open.began_in_log = queued_next;
             }
             self.open = Some(open);
         } else if self.before_log_open() {
@@ -2106,8 +2105,9 @@ impl Segmenter {
             .collect();
         let run_start = self.run.and_then(|r| self.runs.at_ref(r).started_at);
         let prompt = self.prompts.at(open.prompt);
-        // queued before the log but begun in it (segmenter.py's `began_in_log`): the log has it all
-        let began_in_log = open.began_in_log
+        // queued before the log but begun in it (Prompt.began_in_log), or begun after the log's first stamp:
+        // the log has it all
+        let began_in_log = prompt.began_in_log
             || matches!((run_start, prompt.started_at), (Some(rs), Some(b)) if b >= rs);
         let before_log = !prompt.received && !began_in_log;
         if let Some(status) = status {

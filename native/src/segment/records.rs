@@ -203,6 +203,8 @@ pub struct Prompt {
     pub lowvram_module_loads: u64,
     pub invalid_outputs: u64,
     pub received: bool,
+    /// model.py's `Prompt.began_in_log`: not received, but queued behind the prompt the log starts inside.
+    pub began_in_log: bool,
     pub started: bool,
     pub models: Vec<Arc<str>>,
     pub video: Option<Vec<(&'static str, Value)>>,
@@ -235,6 +237,7 @@ impl Prompt {
             lowvram_module_loads: 0,
             invalid_outputs: 0,
             received: true,
+            began_in_log: false,
             started: false,
             models: Vec::new(),
             video: None,

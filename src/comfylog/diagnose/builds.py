@@ -33,6 +33,27 @@ def version_tuple(text: str | None) -> tuple[int, ...] | None:
     return tuple(int(part) for part in found.groups() if part is not None)
 
 
+#: git describe's form, which ComfyUI-Manager's `### ComfyUI Version:` line gives: a release's tag, then the commits
+#: on top of it and the commit (``v0.14.1-15-gb254cecd``: 0.14.1 and 15 commits, corpus 020).
+_PAST_RELEASE = re.compile(r"^v?\d+(?:\.\d+)+-(\d+)-g[0-9a-f]+")
+
+
+def at_least(text: str | None, release: tuple[int, int]) -> bool | None:
+    """Is the ComfyUI build ``text`` names ``release`` (major, minor) or later? None where it cannot be told: no
+    version, or a build some commits past the release just before it (``v0.14.1-15-g…`` for 0.15): those commits
+    may hold the change ``release`` shipped. ComfyUI's own `ComfyUI version: 0.14.1` says the release alone, for such
+    a build too; only Manager's line shows the commits."""
+    version = version_tuple(text)
+    if version is None:
+        return None
+    if version[:2] >= release:
+        return True
+    past = _PAST_RELEASE.match(text.strip()) if text else None
+    if past is not None and int(past.group(1)) > 0 and version[:2] == (release[0], release[1] - 1):
+        return None
+    return False
+
+
 def on_nvidia(run: Run) -> bool:
     """A CUDA build of PyTorch on an NVIDIA GPU (not ROCm, MPS, XPU or the CPU)."""
     torch = run.pytorch_version or ""
@@ -43,17 +64,17 @@ def on_nvidia(run: Run) -> bool:
 def dynamic_vram_by_default(run: Run) -> bool:
     """The build loads through dynamic VRAM unless a flag or a missing piece stops it: ComfyUI 0.15 or
     later, PyTorch 2.8 or later, an NVIDIA GPU."""
-    comfy, torch = version_tuple(run.comfyui_version), version_tuple(run.pytorch_version)
-    return (comfy is not None and comfy[:2] >= DYNAMIC_VRAM_DEFAULT and torch is not None
+    torch = version_tuple(run.pytorch_version)
+    return (at_least(run.comfyui_version, DYNAMIC_VRAM_DEFAULT) is True and torch is not None
             and torch[:2] >= DYNAMIC_VRAM_TORCH and on_nvidia(run))
 
 
 def ram_cache_default(run: Run | None) -> bool | None:
-    """Is the RAM-pressure cache the build's default (so ``--cache-classic`` exists)? None: unknown."""
-    comfy = version_tuple(run.comfyui_version) if run is not None else None
-    if comfy is None:
+    """Is the RAM-pressure cache the build's default (so ``--cache-classic`` exists)? None: unknown (no version, or
+    a build some commits past 0.22: at_least)."""
+    if run is None:
         return None
-    return comfy[:2] > LAST_CLASSIC_CACHE
+    return at_least(run.comfyui_version, (LAST_CLASSIC_CACHE[0], LAST_CLASSIC_CACHE[1] + 1))
 
 
 def setting_lines(facts: Facts, run: Run, key: str) -> list[Event]:

@@ -396,11 +396,10 @@ class Facts(ReportIndex, Citations):
                    | (WANTS_ERRORS if name in ERRORS_READ_OF else 0))
                   for name, test in PROMPT_GROUPS.items()]
         add_on_cpu = self._groups["on_cpu"].add
-        # ``before_log``: the prompt the log starts inside, running at its first line. Only an input's first prompt
-        # can be: ComfyUI runs one prompt at a time, so a later one whose `got prompt` is also before the log was
-        # queued behind it and began inside the log (field log 09: it begins at the first one's `Prompt executed`).
+        # ``before_log``: the prompt the log starts inside, running at its first line (Prompt.log_starts_inside: not
+        # one queued behind it, whose `got prompt` is also before the log; field log 09's begins at the first one's
+        # `Prompt executed`).
         add_before_log = self._groups["before_log"].add
-        sources_seen: set[int] = set()
         self._folds: dict[type[PromptFold], PromptFold] = {cls: cls() for cls in PROMPT_FOLDS}
         folds = [fold.feed for fold in self._folds.values()]
         #: prompt_seconds of each prompt, by position: what a rule sums over thousands of scattered prompts
@@ -421,10 +420,8 @@ class Facts(ReportIndex, Citations):
                 wants[prompt.index] = want
             if prompt.run in cpu_runs:
                 add_on_cpu(position, prompt)
-            if prompt.source not in sources_seen:
-                sources_seen.add(prompt.source)
-                if not prompt.received:
-                    add_before_log(position, prompt)
+            if prompt.log_starts_inside:
+                add_before_log(position, prompt)
 
         ReportIndex.__init__(self, report, visit, visit_load, visit_run, self._prompt_bars.visit, visit_error)
         Citations.__init__(self, report)

@@ -35,6 +35,7 @@ from ..index import (
     ReportIndex,
     evidence_in_line_order,
     index_of,
+    interrupt_notes,
     lower_bound_notes,
     not_kept_texts,
     not_timed_notes,
@@ -1114,6 +1115,7 @@ def _prompt_table(report: Report, page: Page) -> str:
     if any(p.estimated for p in shown):
         notes.append("~ no usable timestamps: phases estimated from the durations the log prints.")
     notes += not_timed_notes(shown) + status_notes(shown) + lower_bound_notes(shown)
+    notes += interrupt_notes(index, shown)
     if len(report.prompts) > MAX_PROMPT_ROWS:
         hidden = len(report.prompts) - MAX_PROMPT_ROWS
         notes.append(f"{hidden} more prompts not shown (comfylog analyze --format json lists them all).")

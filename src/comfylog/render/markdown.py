@@ -26,6 +26,7 @@ from ..index import (
     MainBar,
     evidence_in_line_order,
     index_of,
+    interrupt_notes,
     lower_bound_notes,
     not_timed_notes,
     shown_phase,
@@ -293,6 +294,7 @@ def _prompts(report: Report, limit: int) -> list[str]:
     if notes:
         blocks.append("_" + "; ".join(notes) + "._")
     blocks += not_timed_notes(prompts[:limit]) + status_notes(prompts[:limit]) + lower_bound_notes(prompts[:limit])
+    blocks += interrupt_notes(index, prompts[:limit])
     return blocks
 
 

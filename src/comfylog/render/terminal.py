@@ -19,6 +19,7 @@ from ..events import Phase
 from ..index import (
     evidence_in_line_order,
     index_of,
+    interrupt_notes,
     lower_bound_notes,
     not_kept_texts,
     not_timed_notes,
@@ -264,6 +265,7 @@ def _prompts(report: Report, limit: int, width: int) -> Table:
     elif any(p.estimated for p in shown):
         notes.append("~ no usable timestamps: phases estimated from the durations the log prints")
     notes += not_timed_notes(shown) + status_notes(shown) + lower_bound_notes(shown)
+    notes += [escape(note) for note in interrupt_notes(index_of(report), shown)]
     return fitted_table(fit, "Prompts", notes)
 
 

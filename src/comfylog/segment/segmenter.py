@@ -85,7 +85,7 @@ RULE_FACTS = (
     EventKind.EXTRA_SEARCH_PATH, EventKind.ALLOC_CONF, EventKind.OOM_MEMORY,
     EventKind.EXTENSION_MISMATCH, EventKind.TORCH_NOT_INSTALLED, EventKind.NUMPY_MISMATCH, EventKind.VALIDATION_DETAIL,
     EventKind.UNHANDLED_OUTPUT, EventKind.HANDLER_OUTPUT, EventKind.VIDEO_SEQ_LEN, EventKind.BUILTIN_IMPORT_FAILED,
-    EventKind.NODE_MODEL, EventKind.NODE_CHECKPOINT, EventKind.PRESTARTUP_FAILED,
+    EventKind.NODE_MODEL, EventKind.NODE_CHECKPOINT, EventKind.PRESTARTUP_FAILED, EventKind.INTERRUPT_REQUEST,
 )
 #: Events kept on the report for diagnosis and timelines.
 NOTABLE_KINDS = frozenset(
@@ -170,8 +170,6 @@ class _Open:
     loaded: bool = False
     #: tqdm hid a bar of it (`` ... (more hidden) ...``): how long it sampled is unknown.
     hidden_bar: bool = False
-    #: Queued before the log but begun in it, after the prompt before it ended (Segmenter._queued_next).
-    began_in_log: bool = False
 
 
 class Segmenter:
@@ -654,10 +652,10 @@ class Segmenter:
         its ``Prompt executed`` (or the run's end: unfinished). ``line``: its first line of work."""
         assert self._run is not None and self._before_log is not None
         prompt = Prompt(index=self._prompt_index, run=self._run.index, got_at=None, line=line, source=self.source,
-                        received=False, started=True)
+                        received=False, started=True, began_in_log=self._queued_next)
         self._prompt_index += 1
         self._pending_prompts.append(prompt)
-        self._open = _Open(prompt, activities=list(self._before_log), began_in_log=self._queued_next)
+        self._open = _Open(prompt, activities=list(self._before_log))
         self._before_log = None
         self._queued_next = False
 
@@ -812,16 +810,17 @@ class Segmenter:
         held, self._before_log = self._before_log, None
         seconds = ev.fields.get("seconds", ev.fields.get("hms"))
         if self._open is None:
-            # The log shows the end of a prompt whose ``got prompt`` it lacks (it starts mid-run).
+            # The log shows the end of a prompt whose ``got prompt`` it lacks (it starts mid-run). Queued behind the
+            # one the log starts inside (``_queued_next``), it began inside the log.
             prompt = Prompt(index=self._prompt_index, run=run.index, got_at=None, line=ev.line,
-                            source=self.source, received=False, started=True)
+                            source=self.source, received=False, started=True,
+                            began_in_log=held is not None and self._queued_next)
             self._prompt_index += 1
             self._pending_prompts.append(prompt)
             if ev.ts is not None and seconds is not None:
                 prompt.started_at = ev.ts - timedelta(seconds=seconds)
             self._open = _Open(prompt, activities=list(held) if held is not None else
-                               [self._last_activity] if self._last_activity else [],
-                               began_in_log=held is not None and self._queued_next)
+                               [self._last_activity] if self._last_activity else [])
             self._queued_next = False
         elif not self._open.prompt.received and self._open.prompt.started_at is None:
             # the prompt the log starts inside (_open_before_log): this line says when it began
@@ -1219,9 +1218,10 @@ class Segmenter:
         timed = start is not None and end is not None and all(a.resolution == FINE for a in open_.activities)
         unfinished = status is None
         library = self._run_library_loads
-        # queued before the log but begun in it (the second of _all_queued_before's prompts): the log has it all
+        # queued before the log but begun in it (the second of _all_queued_before's prompts: Prompt.began_in_log), or
+        # begun after the log's first stamp: the log has it all
         run = self._run
-        began_in_log = open_.began_in_log or (run is not None and run.started_at is not None and start is not None
+        began_in_log = prompt.began_in_log or (run is not None and run.started_at is not None and start is not None
                                               and start >= run.started_at)
         before_log = not prompt.received and not began_in_log
         if timed and start is not None and end is not None:

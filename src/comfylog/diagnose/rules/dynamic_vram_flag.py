@@ -58,7 +58,7 @@ def _switched_off(facts: Facts, run: Run) -> Finding | None:
     flags = STATE_FLAGS[state]
     loads = (f"; its models loaded the legacy way ({len(legacy)} `loaded ...` lines)" if legacy else "")
     aimdo = f", comfy-aimdo {run.setup['aimdo_version']}" if run.setup.get("aimdo_version") else ""
-    why = (f"ComfyUI {run.comfyui_version} with PyTorch {run.pytorch_version}{aimdo} on {gpu_phrase(run)} loads "
+    why = (f"ComfyUI {run.comfyui_text()} with PyTorch {run.pytorch_version}{aimdo} on {gpu_phrase(run)} loads "
            f"through dynamic VRAM by default, but this start-up set `{state}` and printed no dynamic VRAM line "
            f"(neither `DynamicVRAM support detected and enabled` nor a reason it was not){loads}. {flags} set "
            f"{state}, and ComfyUI switches dynamic VRAM off for them without a word (`enables_dynamic_vram()` in "

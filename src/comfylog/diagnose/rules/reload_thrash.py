@@ -223,7 +223,7 @@ def _dynamic_reloads(facts: Facts, thrash: dict[str, array[int]]) -> tuple[str, 
               "prompts, and its file was read and staged again")
     default = ram_cache_default(run)
     if default is False:
-        reason += (f" (ComfyUI {run.comfyui_version if run else ''} caches the classic way, so something else freed "
+        reason += (f" (ComfyUI {run.comfyui_text() if run else ''} caches the classic way, so something else freed "
                    "it: another workflow's models, or a custom node that frees memory)")
         return reason, [ADVICE_GROUP()], cost  # --highvram would switch dynamic VRAM off
     reason += "; the RAM-pressure cache, the default cache of this build, frees a loader's output under pressure"
