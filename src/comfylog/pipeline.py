@@ -11,7 +11,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import IO, NamedTuple
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 from .diagnose import diagnose
 from .gcpolicy import fewer_collections
@@ -19,12 +19,14 @@ from .model import Report, SourceInfo, Summary
 from .parse import Parser
 from .parse.native import NativeParser, native_module, scanner
 from .read.lines import LogInput, open_input, open_text
-from .read.redact import Redactor
 from .read.source import Source, UnusableInput
 from .segment import segmenter as reference
 from .segment.native import NativeSegmenter, segmenter
 from .segment.segmenter import Segmenter
 from .spool import Spool
+
+if TYPE_CHECKING:
+    from .read.redact import Redactor
 
 #: Told what the analysis is doing: ``(what, done, total)``, total None when unknown (a progress display).
 Progress = Callable[[str, float, float | None], None]

@@ -15,12 +15,15 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..events import Phase
 from ..gcpolicy import fewer_collections
 from ..model import Evidence, Finding, Report
-from ..read.redact import Redactor
 from .facts import Facts
+
+if TYPE_CHECKING:
+    from ..read.redact import Redactor
 
 #: Evidence lines kept per finding (the rest are counted in ``Finding.evidence_total``).
 MAX_EVIDENCE = 5
