@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, NamedTuple
@@ -200,6 +199,8 @@ class Replay:
             self._kept += len(block)
             return
         if self._file is None:
+            import tempfile  # here: only a long input spills, and tempfile imports random (~2 ms of a start-up)
+
             self._file = tempfile.TemporaryFile(prefix="comfylog-replay-")
         self._file.write(len(block).to_bytes(8, "little"))
         self._file.write(block)

@@ -33,7 +33,6 @@ A line without a prefix gets no time: it is never given an invented one.
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -272,6 +271,8 @@ def _json_object(text: str) -> dict[str, object] | None:
     stripped = text.strip()
     if not stripped.endswith("}"):
         return None
+    import json  # here: few logs hold JSON lines, and json's import is ~1.5 ms of every start-up
+
     try:
         obj = json.loads(stripped)
     except ValueError:
