@@ -15,7 +15,6 @@ from typing import IO, TYPE_CHECKING, NamedTuple
 from .diagnose import diagnose
 from .gcpolicy import fewer_collections
 from .model import Report, SourceInfo, Summary
-from .parse import Parser
 from .parse.native import NativeParser, native_module, scanner
 from .read.lines import LogInput, open_input, open_text
 from .read.source import Source, UnusableInput
@@ -25,6 +24,7 @@ from .segment.segmenter import Segmenter
 from .spool import Spool
 
 if TYPE_CHECKING:
+    from .parse.parser import Parser
     from .read.redact import Redactor
 
 #: Told what the analysis is doing: ``(what, done, total)``, total None when unknown (a progress display).
@@ -125,6 +125,8 @@ def build_report(opened: Iterable[LogInput], json_rows: bool = False) -> Report:
                 seg.feed_all(parser.feed(block))
         else:
             assert log.lines is not None
+            from .parse.parser import Parser  # here: a log the native scanner reads never needs it
+
             parser = Parser(index)
             for raw in log.lines:
                 seg.feed_all(parser.feed(raw))

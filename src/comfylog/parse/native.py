@@ -19,15 +19,17 @@ import os
 from datetime import datetime
 from functools import cache
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..events import Activity, Event, EventKind, Phase
 from ..model import BarKind, ErrorRecord, Load, Phases, ProgressBar, Prompt, Run, Span
 from ..read.lines import Picker
 from ..read.source import Source, UnusableInput
 from . import bars as bar_table
-from .parser import Item
 from .table import FIELD_TYPES, PATTERNS, TABLE_TEXT, is_oom
+
+if TYPE_CHECKING:
+    from .parser import Item
 
 SCANNER_ENV = "COMFYLOG_SCANNER"
 SCANNERS = ("native", "python")
