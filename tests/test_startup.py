@@ -4,10 +4,13 @@ never uses stays unimported, since importing it would cost every start and show 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
+from comfylog.lazyre import lazy_re
 from comfylog.parse.native import scanner
+from comfylog.read import prefixes
 
 from .conftest import EXAMPLES
 
@@ -54,3 +57,15 @@ def test_a_small_logs_terminal_report_imports_only_what_it_uses() -> None:
     assert sorted(m for m in NOT_IMPORTED_BY_COMFYLOG if m in after - before) == []
     if scanner() == "native":  # the native scanner read the log: the Python parser, its reference, is not needed
         assert "comfylog.parse.parser" not in after
+
+
+def test_a_lazy_regex_compiles_on_first_use_then_is_the_compiled_patterns_own() -> None:
+    """lazyre: the module-level regexes a small log never runs are never compiled; once one is used, its
+    methods are re's own (the Python reader calls some on every line)."""
+    line = (EXAMPLES / "runpod-lowvram-gguf.log").read_text(encoding="utf-8").splitlines()[0]
+    docker = lazy_re(prefixes.DOCKER_RE.pattern)
+    assert "match" not in vars(docker)  # nothing compiled yet
+    found, expected = docker.match(line), re.compile(docker.pattern).match(line)
+    assert found is not None and expected is not None and found.groups() == expected.groups()
+    assert docker.match.__self__ is re.compile(docker.pattern)  # re's pattern itself
+    assert docker.sub("", line) == "==========" and docker.groupindex == {}
