@@ -47,11 +47,6 @@ class LazyRegex:
                 self.__dict__[attribute] = getattr(compiled, attribute)
             return getattr(compiled, name)
 
-    @property
-    def compiled(self) -> re.Pattern[str]:
-        """The compiled pattern (where a re.Pattern itself is wanted)."""
-        return re.compile(self.pattern, self.flags)  # re's cache: compiled once
-
     def __repr__(self) -> str:
         return f"lazy_re({self.pattern!r})"
 
