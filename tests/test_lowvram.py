@@ -275,3 +275,24 @@ def test_loads_of_a_log_that_starts_mid_prompt_are_not_said_to_run_with_no_promp
     assert not any("no prompt running" in f.why for f in report.findings)
     (gguf,) = [f for f in report.findings if f.id == "gguf"]
     assert "(line 2)" in gguf.why and not [f for f in report.findings if f.id == "lowvram"]
+
+
+# ---- `0.00 MB usable` in an excerpt without the GPU's VRAM size (Comfy-Org/ComfyUI pull request #12227) --------
+
+
+def test_nothing_offered_without_the_gpus_size_is_said_as_nothing_and_not_cured_by_smaller_weights() -> None:
+    """The PR's log before its fix: WAN21 `loaded partially; 0.00 MB usable, 0.00 MB loaded, 14825.46 MB
+    offloaded` after dynamic models that were never unloaded. Without a start-up the GPU's size is unknown, but
+    nothing offered is no "part of the weights stayed in RAM", and loader options or smaller weights do not
+    free VRAM that something else holds."""
+    finding = lowvram(analyze(FIXTURES / "lowvram-nothing-offered-no-vram-size.log"))
+    assert finding.severity == "warning"
+    assert "no VRAM free" in finding.title and "part of their weights" not in finding.title
+    assert "2 loads put none of the model's weights on the GPU (`0.00 MB loaded`)" in finding.why
+    assert "`0.00 MB usable` is what ComfyUI prints" in finding.why
+    assert "models still loaded from earlier steps or prompts" in finding.why
+    advice = " ".join(finding.advice)
+    assert "loader node's device" not in advice
+    assert_no_bigger_gpu_or_quantizing(finding)
+    assert finding.advice[0].startswith("Unload what the next step does not need")
+    assert [ev.line for ev in finding.evidence] == [3, 9]

@@ -51,3 +51,33 @@ def test_on_the_corpus_logs() -> None:
     found = by_id(analyze(corpus_log("048")))
     assert "exception" not in found
     assert found["import-failed"].title == "Custom node `comfyui_controlnet_aux` loaded only in part"
+
+
+def test_a_dot_git_folder_in_custom_nodes_is_no_failed_node_pack() -> None:
+    """sharosoo/comfyui's committed comfyui.log (tests/fixtures/README.md): ComfyUI tries every folder in
+    custom_nodes, and `.git` (custom_nodes is a git checkout) fails for want of `__init__.py`. No node is missing,
+    and the old advice to "re-install it or remove it" would have had the user delete a repository's history."""
+    imports = by_id(analyze(FIXTURES / "dot-git-in-custom-nodes-import-failed.log"))["import-failed"]
+    assert imports.severity == "info"
+    assert imports.title == "ComfyUI tried `.git` in `custom_nodes` as a node pack: it is none"
+    assert "No node pack failed, and no workflow misses a node." in imports.why
+    assert "fail validation" not in imports.why
+    assert imports.advice[0].startswith("Nothing to fix: `.git` is no node pack")
+    assert not any("re-install it or remove it" in a or "remove the node" in a for a in imports.advice)
+    assert [e.line for e in imports.evidence] == [30]
+
+
+def test_a_load_library_failure_is_told_by_the_undefined_symbol_it_was_raised_from() -> None:
+    """purple-ocean-ego/runpod-serverless-ops logs.txt (tests/fixtures/README.md): ComfyUI's audio nodes fail on
+    torch.ops.load_library's `OSError: Could not load this library: …/libtorchaudio.so`, raised from the loader's
+    `undefined symbol: _ZN3c104cuda29c10_cuda_check_implementation…`: a torchaudio of the system's dist-packages,
+    built for another PyTorch, under the venv's PyTorch 2.11.0+cu130. ComfyUI's `Cannot import` line gives only
+    the outer error, and the finding said to install ComfyUI's requirements."""
+    imports = by_id(analyze(FIXTURES / "builtin-nodes-system-torchaudio-under-venv-torch.log"))["import-failed"]
+    assert imports.title == "3 built-in node files failed to import: `torchaudio` does not fit PyTorch 2.11.0+cu130"
+    assert "All 3 failed on the compiled extension `libtorchaudio` of `torchaudio`" in imports.why
+    assert "(`c10::cuda::c10_cuda_check_implementation`)" in imports.why
+    assert ("`torchaudio` was loaded from `/usr/local/lib/python3.12/dist-packages`, PyTorch from "
+            "`/runpod-volume/venv/lib/python3.12/site-packages`") in imports.why
+    assert imports.advice[0].startswith("Reinstall `torchaudio` built for the installed PyTorch 2.11.0+cu130")
+    assert not any("requirements.txt" in a for a in imports.advice)

@@ -247,3 +247,16 @@ def test_an_unfinished_prompt_without_a_clock_shows_the_sampling_its_bar_times(e
     assert row.split()[3:7] == ["—", "—", "4:20", "—"]  # total, load, infer, other
     assert "| 1 | — | unfinished | — | — | \\~4:20 | — |" in render_markdown(report)
     assert "<td>4:20</td>" in render_html(report).replace('<td class="num">', "<td>")
+
+
+def test_the_caption_counts_what_a_prompt_without_a_total_timed_as_the_rows_do() -> None:
+    """Comfy-Org/ComfyUI#15255 (field4 09): `Prompt executed in 106.91 seconds`, then the next prompt samples 20
+    steps in 1:06 where the log ends. The inference row holds both samplings (2:11, 76%) while the caption said
+    "prompts 1:47 in all, 1 prompt not timed": the rows came to more than the prompts "in all"."""
+    path = FIXTURES / "aimdo-next-prompt-sampling-when-log-ends.log"
+    text = str(run_cli("analyze", str(path), text=True, columns=120).stdout)
+    flat = " ".join(_breakdown(text).split())
+    assert re.search(r"inference\s+2:11\s+76%", flat), flat
+    assert "prompts 1:47 in all, 1 prompt without a total (1:06 of it timed, in the rows)" in flat
+    page = " ".join(render_html(analyze(path)).split())
+    assert "1 prompt without a total (1:06 of it timed, in the rows)" in page

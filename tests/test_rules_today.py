@@ -32,6 +32,8 @@ NEW_RULES = {
     "dynamic-vram-flag": "dynamic-vram-off-highvram.log",
     "cold-start": "worker-slow-cold-start.log",
     "gpu-unsupported": "runpod-console-worker-view-2026.log",
+    "local-api": "runpod-serve-api-on-endpoint.log",
+    "desktop-exited": "desktop-mainlog-python-exited.log",
 }
 
 
@@ -573,3 +575,25 @@ def test_a_log_that_shows_only_the_container_start_says_so() -> None:
                                  "of ComfyUI's, never `To see the GUI go to` and no prompt")
     assert "ComfyUI's start-up" not in failed.why
     assert "The log ends during the container's start (line 17) with no error." in failed.why
+
+
+# ---- ComfyUI Desktop's main.log: the ComfyUI server it started exited (field4 05, 15) ---------------------------
+
+
+@pytest.mark.parametrize("fixture", ["desktop-mainlog-python-exited.log", "desktop-mainlog-access-violation.log"])
+def test_a_desktop_main_log_whose_comfyui_server_exited_is_read_and_told(fixture: str, each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI#12956 and Comfy-Org/desktop#1611: main.log holds only the app's side (the exit, the
+    updater), and was refused as "not a ComfyUI log". Its `Python process exited with code N` and the same exit
+    again in `Unhandled exception during server start Error: ...` are one exit, told with where its reason is."""
+    report = analyze(FIXTURES / fixture)
+    finding = found(report, "desktop-exited")
+    assert (finding.severity, finding.confidence) == ("error", "high")
+    assert finding.title == "ComfyUI Desktop: the ComfyUI server exited while it was starting"
+    assert finding.figures["exits"] == 1 and [ev.line for ev in finding.evidence] == [1]
+    assert "comfyui.log" in advice_text(finding)
+    if fixture == "desktop-mainlog-access-violation.log":
+        assert finding.figures["exit_code"] == 3221225477 and "0xC0000005: an access violation" in finding.why
+    else:
+        assert finding.figures["exit_code"] == 1 and "Exit code 1 is Python ending on an uncaught error" in finding.why
+    done = run_cli("check", str(FIXTURES / fixture), text=True)
+    assert done.returncode == 1 and "desktop-exited" in str(done.stdout)

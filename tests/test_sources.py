@@ -286,3 +286,22 @@ def test_inputs_whose_clocks_do_not_follow_on_are_spanned_each_on_its_own() -> N
     report = analyze([str(prev), str(log)])
     assert report.summary.inputs_in_time_order
     assert report.summary.span_s is not None and report.summary.span_s > sum(s.span_s or 0 for s in report.sources)
+
+
+@pytest.mark.parametrize("scanner", ["python", pytest.param("native", marks=pytest.mark.skipif(
+    native_module() is None, reason="comfylog was installed without the native scanner"))])
+def test_an_error_report_without_fences_is_read_as_one(scanner: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Comfy-Org/ComfyUI#9128 (field4 13): the report's text with no fence around it (as copied from a rendered
+    page, or from inside the fence an issue put it in), cut five lines into its `## Logs`. Its header fields are
+    the device and versions; its unfenced `## Logs` are the log; the stack trace before `## System Information`
+    is not. A report is made after a prompt failed on a serving ComfyUI, so its cut log is no failed start-up
+    (it was "ComfyUI never became ready: no error in the log", an error)."""
+    monkeypatch.setenv("COMFYLOG_SCANNER", scanner)
+    report = analyze(FIXTURES / "error-report-unfenced-xpu-logs-cut.md")
+    (src,) = report.sources
+    assert src.markdown and src.report_fields["comfyui_version"] == "0.3.47"
+    assert src.report_fields["device"] == "xpu:0 Intel(R) Arc(TM) Graphics"
+    (run,) = report.runs
+    assert run.comfyui_version == "0.3.47" and run.gpu == "Intel(R) Arc(TM) Graphics"
+    assert run.total_vram_mb == 59450 and run.first_line == 27  # the first line of `## Logs`
+    assert not report.findings and not report.errors

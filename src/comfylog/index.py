@@ -654,8 +654,9 @@ def comfyui_sources(report: Report) -> set[int]:
     if len(found) < len(report.sources):
         found.update(p.source for p in report.prompts)
         found.update(ld.source for ld in report.loads)
-        # ComfyUI's own validator, or ComfyUI-Manager failing to install a node pack, said it
-        found.update(e.source for e in report.errors if e.kind in ("validation", "node_install"))
+        # ComfyUI's own validator, ComfyUI-Manager failing to install a node pack, or ComfyUI Desktop telling that
+        # the ComfyUI server it started exited (its main.log), said it
+        found.update(e.source for e in report.errors if e.kind in ("validation", "node_install", "desktop_exited"))
         for ev in report.notable:
             if (ev.kind not in GENERIC_KINDS or ev.fields.get("custom_node")
                     or outermost_file(ev.fields).endswith(COMFYUI_ENTRY_FILES)):

@@ -462,6 +462,8 @@ class TimeSpent(NamedTuple):
     #: Seconds of prompt_seconds before the log's first line (the prompt the log starts inside, on a clock): in no
     #: row, as the log does not hold them.
     before_log: float = 0.0
+    #: The phases the prompts without a total did time: in the rows, not in prompt_seconds.
+    without_total_s: float = 0.0
 
 
 class TimeSum:
@@ -471,7 +473,7 @@ class TimeSum:
     million at 1 GB, decoded from disk)."""
 
     __slots__ = ("load", "inference", "wait", "other", "unknown", "untimed", "before_log", "seconds", "without_total",
-                 "estimated")
+                 "without_total_s", "estimated")
 
     def __init__(self) -> None:
         self.load = self.inference = self.wait = self.other = 0.0
@@ -480,6 +482,7 @@ class TimeSum:
         self.before_log = 0.0
         self.seconds = 0.0
         self.without_total = 0
+        self.without_total_s = 0.0
         self.estimated = 0
 
     def add(self, prompt: Prompt) -> None:
@@ -515,6 +518,7 @@ class TimeSum:
                     self.untimed += untimed
         elif prompt.started or prompt.finished:
             self.without_total += 1
+            self.without_total_s += phases.total  # what it timed is in the rows (field4 09: 1:06 of sampling)
         if prompt.estimated:
             self.estimated += 1
 
@@ -541,7 +545,7 @@ class TimeSum:
             rows.append(("install", install))
         if idle:
             rows.append(("idle", idle))
-        return TimeSpent(rows, self.seconds, self.without_total, self.estimated, self.before_log)
+        return TimeSpent(rows, self.seconds, self.without_total, self.estimated, self.before_log, self.without_total_s)
 
 
 def _only_before_log(prompt: Prompt) -> bool:

@@ -67,14 +67,20 @@ def fmt_s(seconds: float | None, estimated: bool = False, compact: bool = False)
     return ("~" if estimated else "") + (dur_compact(seconds) if compact else dur(seconds))
 
 
-def prompts_time_text(seconds: float, untimed: int, before_log: float = 0.0) -> str:
+def prompts_time_text(seconds: float, untimed: int, before_log: float = 0.0, untimed_timed: float = 0.0) -> str:
     """The caption of "where the time went": the prompts' seconds, how many ran without a total (not counted,
-    never as 0), and how much of them is before the log's first line (in no row: the log does not hold it)."""
+    never as 0) with what of them the rows do count (the phases they timed: field4 09, a prompt still sampling where
+    the log ends, whose 1:06 was in the inference row while the caption's total left it out), and how much of them
+    is before the log's first line (in no row: the log does not hold it)."""
+    counted = (f"{dur(untimed_timed)} of {'it' if untimed == 1 else 'them'} timed, in the rows"
+               if untimed and untimed_timed >= 0.05 else "")
     if untimed and not seconds:
-        return f"prompts not timed ({plural(untimed, 'prompt')}: no usable timestamps, no `Prompt executed in`)"
+        return (f"prompts not timed ({plural(untimed, 'prompt')}: no usable timestamps, no `Prompt executed in`"
+                + (f"; {counted}" if counted else "") + ")")
     before = f", {dur(before_log)} of it before the log's first line (not in the log)" if before_log >= 0.05 else ""
-    return (f"prompts {dur(seconds)} in all" + before
-            + (f", {plural(untimed, 'prompt')} not timed" if untimed else ""))
+    untold = (f", {plural(untimed, 'prompt')} without a total ({counted})" if counted
+              else f", {plural(untimed, 'prompt')} not timed" if untimed else "")
+    return f"prompts {dur(seconds)} in all" + before + untold
 
 
 def gb(mb: float) -> str:

@@ -159,6 +159,7 @@ fn incident_kind(kind: Kind) -> bool {
 fn error_line_record(error: &str) -> Option<&'static str> {
     Some(match error {
         "aimdo" => "comfy-aimdo error",
+        "desktop_exited" => "ComfyUI Desktop's Python server exited",
         "gpu_unavailable" => "GPU is not available: PyTorch CUDA init failed",
         "handler" => "the RunPod handler raised an exception",
         "node_install" => {
@@ -2161,6 +2162,7 @@ pub struct Final {
 fn static_error_kind(error: &str) -> &'static str {
     match error {
         "aimdo" => "aimdo",
+        "desktop_exited" => "desktop_exited",
         "gpu_unavailable" => "gpu_unavailable",
         "handler" => "handler",
         "node_install" => "node_install",

@@ -82,7 +82,7 @@ LOAD_GROUPS: dict[str, tuple[str, ...]] = {
 }
 #: Kinds of error records some rules read (each a group: its records copied while they are the small side).
 ERROR_KINDS = ("exception", "import_failed", "oom", "oom_recovered", "crash", "ws_lost", "interrupted", "validation",
-               "unhealthy", "gpu_unavailable")
+               "unhealthy", "gpu_unavailable", "desktop_exited")
 #: Groups of runs some rules pick out, found in the index's one pass over the runs (a long log's runs are few but
 #: large, ~7 kB decoded: a pass over them costs as much as one over its loads). Rules with a test of their own
 #: add it with ``run_group``.
@@ -569,9 +569,14 @@ class Facts(ReportIndex, Citations):
                 runs.append(run)
                 if run.source not in starting and self._starting(run):
                     starting.add(run.source)
+            # ComfyUI's error report (its header fields read: report_fields) is made by the web page from the
+            # server's /system_stats and /internal/logs after a prompt failed: that server served, though its
+            # `## Logs` may be cut before `To see the GUI go to` (field4 13, Comfy-Org/ComfyUI#9128's excerpt).
+            reported = {i for i, src in enumerate(self.report.sources) if src.report_fields}
             self._failed_startups = {
                 source: runs for source, runs in by_source.items()
-                if runs is not None and source in starting and self.run_end(runs[-1]) != "stopped"}
+                if runs is not None and source in starting and source not in reported
+                and self.run_end(runs[-1]) != "stopped"}
         return self._failed_startups
 
     def prestartup_tracebacks(self) -> dict[tuple[int, int], tuple[Event, Event]]:

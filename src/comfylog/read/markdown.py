@@ -23,9 +23,10 @@ INDENT = ("    ", "\t")
 QUOTED_SHARE = 0.5
 
 
-#: A line (after a newline) that starts a fence or a quote: without one, peek_markdown says no. It
-#: starts with a literal newline so that the search skips from newline to newline.
-MAYBE_MARKDOWN_RE = lazy_re(r"\n(?:[^\S\n]{0,3}(?:`{3}|~{3})| {0,3}>)")
+#: A line (after a newline) that starts a fence, a quote or an error report's heading: without one,
+#: peek_markdown says no. It starts with a literal newline so that the search skips from newline to newline.
+MAYBE_MARKDOWN_RE = lazy_re(
+    r"\n(?:[^\S\n]{0,3}(?:`{3}|~{3})| {0,3}>|[^\S\n]*(?:# ComfyUI Error Report|## System Information))")
 
 
 def may_be_markdown(text: str) -> bool:
@@ -34,11 +35,20 @@ def may_be_markdown(text: str) -> bool:
     return MAYBE_MARKDOWN_RE.search("\n" + text) is not None
 
 
+#: The headings of ComfyUI's error report (ComfyUI_frontend src/utils/errorReportUtil.ts, generateErrorReport:
+#: `# ComfyUI Error Report`, `## Error Details`, `## Stack Trace`, `## System Information`, `## Devices`, `## Logs`).
+#: A report copied from a rendered page (or from inside the fence an issue put it in) has them with no fence: such
+#: an input is read as markdown, its fields recorded and its `## Logs` section read as the log.
+REPORT_HEADINGS = frozenset({"# ComfyUI Error Report", "## System Information"})
+#: The report's section that holds the server's log (``## Logs``, then the log's lines).
+LOGS_SECTION = "logs"
+
+
 def peek_markdown(lines: Iterator[tuple[int, str]]) -> tuple[list[tuple[int, str]], bool]:
-    """The first lines (consumed from ``lines``) and whether they make the input markdown: a fence, or
-    a reply whose lines are mostly quoted."""
+    """The first lines (consumed from ``lines``) and whether they make the input markdown: a fence, a
+    reply whose lines are mostly quoted, or an error report's headings."""
     peeked = list(itertools.islice(lines, MARKDOWN_PEEK_LINES))
-    if any(FENCE_RE.match(t) for _, t in peeked):
+    if any(FENCE_RE.match(t) or t.strip() in REPORT_HEADINGS for _, t in peeked):
         return peeked, True
     filled = [t for _, t in peeked if t.strip()]
     quoted = sum(1 for t in filled if QUOTE_RE.match(t))
@@ -94,6 +104,9 @@ def markdown_lines(lines: Iterator[tuple[int, str]], src: Source) -> Iterator[Ra
                 continue
             if stripped.startswith("#"):
                 section = stripped.lstrip("#").strip().lower()
+            elif section == LOGS_SECTION and stripped:
+                yield finish_line(number, text, src)  # an error report's log with no fence around it
+                continue
             fm = REPORT_FIELD_RE.match(text)
             if fm and fm.group("key").strip() in REPORT_FIELDS:
                 key = REPORT_FIELDS[fm.group("key").strip()]

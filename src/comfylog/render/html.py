@@ -482,7 +482,7 @@ def _phase_totals(report: Report) -> str:
         )
     out.append("</table>")
     estimated = spent.estimated
-    note = (prompts_time_text(spent.prompt_seconds, spent.without_total, spent.before_log)
+    note = (prompts_time_text(spent.prompt_seconds, spent.without_total, spent.before_log, spent.without_total_s)
             + "; every second counted once")
     if estimated:
         note += f"; {plural(estimated, 'prompt')} estimated from the durations the log prints (no usable timestamps)"

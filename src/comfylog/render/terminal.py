@@ -305,7 +305,8 @@ def _phases(report: Report) -> Table:
         share = seconds / whole
         cells = int(round(share * BAR_WIDTH))
         table.add_row(label, fmt_s(seconds), f"{share:.0%}", Text("█" * cells, style=PHASE_STYLE[name]))
-    table.caption = (prompts_time_text(spent.prompt_seconds, spent.without_total, spent.before_log) if report.prompts
+    table.caption = (prompts_time_text(spent.prompt_seconds, spent.without_total, spent.before_log,
+                                       spent.without_total_s) if report.prompts
                      else "no prompt ran") + \
         "; every second counted once"
     return table

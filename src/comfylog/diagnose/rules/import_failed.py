@@ -17,7 +17,7 @@ from ..facts import Facts
 from ..hints import OWN_WORDS_ADVICE, own_words_advice
 from ..node_imports import NodeImportError, node_import_errors
 from ..packages import missing_module, package_of
-from ..pytorch import ADVICE_EXTENSION, ExtensionFailure, demangled, extension_failure
+from ..pytorch import ADVICE_EXTENSION, UNDEFINED_SYMBOL_RE, ExtensionFailure, demangled, extension_failure
 
 ADVICE_INSTALL_MISSING = Advice("Install the missing Python packages the reasons name into the Python ComfyUI runs "
                                 "with (ComfyUI-Manager: Try fix)")
@@ -67,6 +67,12 @@ ADVICE_PART_NODE = Advice("`{node}` failed on a part of itself (`{error}`): upda
 # (pypa/setuptools#3685, "Fix improper usage of deprecated/removed pkgutil APIs in Python 3.12+"; the guarded
 # `if hasattr(pkgutil, "ImpImporter"):` form is in pkg_resources/__init__.py since), and Python 3.12 removed
 # pkgutil.ImpImporter; setuptools 82.0.0 removed pkg_resources itself (its changelog, #3085).
+#: ComfyUI tries every folder in custom_nodes as a node pack (nodes.py, init_external_custom_nodes: only files that
+#: are not ``.py`` and names ending in ``.disabled`` are passed over), hidden folders too: a ``.git`` there (the
+#: folder a git checkout's root, sharosoo/comfyui's ``comfyui.log``) "fails to import" for want of ``__init__.py``.
+ADVICE_HIDDEN_FOLDER = Advice("Nothing to fix: {folders} {verb} no node pack, and no workflow needs {it}; ComfyUI "
+                              "tries every folder in `custom_nodes`. Do not delete a `.git` folder to quiet the line: "
+                              "it holds that checkout's history", {"folders": "`.git`", "verb": "is", "it": "it"})
 ADVICE_OLD_SETUPTOOLS = Advice(
     "{nodes} failed on `module 'pkgutil' has no attribute 'ImpImporter'`: an old setuptools' `pkg_resources` (before "
     "66.1) imported under Python 3.12 or later, which removed `pkgutil.ImpImporter`. Install a setuptools that has "
@@ -117,6 +123,24 @@ def _reasons(facts: Facts, failed: list[str]) -> dict[str, str]:
     return reasons
 
 
+def _hidden_folders(facts: Facts, hidden: dict[str, tuple[int, int, str, bool]]) -> Finding:
+    """Only hidden folders (``.git``) failed: ComfyUI tried them as node packs; nothing that exists is missing."""
+    names = [f"`{basename(path)}`" for path in hidden]
+    one = len(names) == 1
+    named = listing(names[:MAX_NODES_NAMED], len(names))
+    return finding(
+        "import-failed", f"ComfyUI tried {named} in `custom_nodes` as {'a node pack' if one else 'node packs'}: "
+        f"{'it is' if one else 'they are'} none", "high",
+        f"ComfyUI lists {named} as IMPORT FAILED: it tries every folder in `custom_nodes`, hidden ones too, "
+        f"and {'this one has' if one else 'these have'} no `__init__.py`"
+        + (" (a `.git` there makes `custom_nodes` itself a git checkout: it holds that repository's history)"
+           if any(basename(path) == ".git" for path in hidden) else "")
+        + ". No node pack failed, and no workflow misses a node.",
+        [ADVICE_HIDDEN_FOLDER(folders=named, verb="is" if one else "are", it="it" if one else "them")],
+        [facts.cite(source, line, text) for source, line, text, _ in hidden.values()], {"hidden_folders": len(names)},
+        severity="info", total=len(names))
+
+
 def _some(names: list[str]) -> str:
     """The first five names, `` …`` after them if there are more."""
     return f"{', '.join(names[:5])}{' …' if len(names) > 5 else ''}"
@@ -149,11 +173,15 @@ def _failed_nodes(facts: Facts) -> dict[str, tuple[int, int, str, bool]]:
     advice=(*OWN_WORDS_ADVICE, ADVICE_EXTENSION, ADVICE_INSTALL_MISSING, ADVICE_OLD_API, ADVICE_NEWER_PYTHON,
             ADVICE_NAME_MISSING, ADVICE_COMFY_API, ADVICE_NOT_A_NODE, ADVICE_SUBMODULE, ADVICE_MISSING_FILE,
             ADVICE_SYNTAX, ADVICE_REQUIREMENTS, ADVICE_REMOVE_NODE, ADVICE_PART_INSTALL, ADVICE_PART_NODE,
-            ADVICE_NO_MAPPINGS, ADVICE_OLD_SETUPTOOLS),
+            ADVICE_NO_MAPPINGS, ADVICE_OLD_SETUPTOOLS, ADVICE_HIDDEN_FOLDER),
 )
 def _import_failed(facts: Facts) -> list[Finding]:
     failed = _failed_nodes(facts)
+    hidden = {path: at for path, at in failed.items() if basename(path).startswith(".")}
+    failed = {path: at for path, at in failed.items() if path not in hidden}
     builtin = _builtin_failures(facts)
+    if hidden and not failed and not builtin:
+        return [_hidden_folders(facts, hidden)]
     partial: dict[str, NodeImportError] = {}  # a node that loaded without a part of itself, by name
     for error in node_import_errors(facts).values():
         if error.loaded:
@@ -344,14 +372,60 @@ def _builtin_failures(facts: Facts) -> list[BuiltinFailure]:
     return list(listed.values())
 
 
+def _site_dir(path: str, package: str) -> str | None:
+    """The site-packages folder ``path`` is in, as far as ``package``'s folder (``/usr/.../dist-packages``)."""
+    parts = re.split(r"([/\\])", path)
+    for i in range(len(parts) - 1, 1, -1):
+        if parts[i] == package and parts[i - 2] in ("site-packages", "dist-packages"):
+            return "".join(parts[: i - 1])
+    return None
+
+
+def _other_python(facts: Facts, cause: str, package: str) -> str:
+    """A sentence when the extension's package and PyTorch sit in different site-packages (a venv that sees the
+    system's packages and lacks its own copy), else ``""``."""
+    m = UNDEFINED_SYMBOL_RE.search(cause)
+    theirs = _site_dir(m["path"], package) if m is not None else None
+    for ev in facts.events[EventKind.TRACEBACK]:
+        first = ev.fields.get("first_file")
+        ours = _site_dir(first, "torch") if isinstance(first, str) else None
+        if theirs and ours and theirs != ours:
+            return (f" `{package}` was loaded from `{theirs}`, PyTorch from `{ours}`: the Python ComfyUI runs also "
+                    f"sees another Python's packages, and has no `{package}` of its own.")
+    return ""
+
+
+def _extension_causes(facts: Facts) -> dict[str, str]:
+    """The chained cause that names a compiled extension, by the exception it caused (a traceback's last one).
+    torch.ops.load_library raises ``OSError: Could not load this library: PATH`` from the loader's own
+    ``OSError: PATH: undefined symbol: SYMBOL`` (torch/_ops.py, ``raise OSError(...) from e``), and ComfyUI's
+    ``Cannot import ... module for custom nodes:`` gives only the first (field4 16: torchaudio of the system's
+    dist-packages under a venv's PyTorch 2.11)."""
+    found: dict[str, str] = {}
+    for ev in facts.events[EventKind.TRACEBACK]:
+        message, causes = ev.fields.get("message"), ev.fields.get("causes")
+        if not isinstance(message, str) or not isinstance(causes, list) or message.strip() in found:
+            continue
+        cause = next((str(c) for c in causes if extension_failure(str(c)) is not None), None)
+        if cause is not None:
+            found[message.strip()] = cause
+    return found
+
+
 def _extensions(facts: Facts, reasons: dict[str, str],
                 where: list[tuple[int, int]]) -> tuple[list[tuple[str, str, str]], set[str]]:
     """Compiled extensions the failures name: (what the finding says, the advice, a short title) per package,
     and the failures they explain."""
     by_package: dict[str, list[tuple[str, ExtensionFailure]]] = {}
+    causes = _extension_causes(facts)
+    cause_of: dict[str, str] = {}  # the text that named each package's extension
     for name, reason in reasons.items():
-        ext = extension_failure(reason)
+        ext, text = extension_failure(reason), reason
+        if ext is None and reason.strip() in causes:
+            text = causes[reason.strip()]
+            ext = extension_failure(text)
         if ext is not None and ext.package:
+            cause_of.setdefault(ext.package, text)
             by_package.setdefault(ext.package, []).append((name, ext))
     if not by_package:
         return [], set()
@@ -366,7 +440,8 @@ def _extensions(facts: Facts, reasons: dict[str, str],
         lacks = (f"it lacks `{ext.torch_symbol}`" + (f" (`{readable}`)" if readable else "")
                  + ", a function of PyTorch's own C++ library, so it was built against another PyTorch than the "
                  f"installed {have or 'one'}") if ext.torch_symbol else "it does not load"
-        said.append((f"{what} failed on the compiled extension `{ext.module}` of `{package}`: {lacks}.",
+        elsewhere = _other_python(facts, cause_of.get(package, ""), package)
+        said.append((f"{what} failed on the compiled extension `{ext.module}` of `{package}`: {lacks}.{elsewhere}",
                      ADVICE_EXTENSION(package=package, have=f" {have}" if have else ""),
                      f"`{package}` does not fit PyTorch {have}" if ext.torch_symbol and have
                      else f"`{package}` does not load"))

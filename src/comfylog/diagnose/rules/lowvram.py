@@ -147,6 +147,9 @@ def _lowvram(facts: Facts) -> list[Finding]:
     where = runs.where
 
     forced = _forced_flags(runs.states)
+    if vram is None and least is not None and least < 1:
+        return [_unsized_nothing_offered(loads, least, forced, Said(what, where, cost_text, evidence, figures,
+                                                                    load_s, affected, lines_total))]
     if vram is None:
         return [finding(
             "lowvram", "Models loaded partially (lowvram): part of their weights stayed in RAM", "medium",
@@ -232,6 +235,28 @@ def _lowvram(facts: Facts) -> list[Finding]:
         evidence, figures, load_s, affected, total=lines_total)]
 
 
+def _unsized_nothing_offered(loads: Offloaded, least: float, forced: str | None, said: Said) -> Finding:
+    """``0.00 MB usable`` where the log does not give the GPU's VRAM (an excerpt without the start-up): the
+    models were offered nothing, which "part of the weights stayed in RAM" and smaller weights do not describe
+    (Comfy-Org/ComfyUI pull request #12227, its log before the fix: WAN21 `loaded partially; 0.00 MB usable,
+    0.00 MB loaded, 14825.46 MB offloaded` after dynamic models that were never unloaded)."""
+    none_loaded = (f" {plural(loads.nothing_loaded, 'load')} put none of the model's weights on the GPU "
+                   "(`0.00 MB loaded`)." if loads.nothing_loaded else "")
+    suspects = "models still loaded from earlier steps or prompts, another process, a `--reserve-vram` reservation"
+    suspects = f"`{forced}` in the start command, {suspects}" if forced else suspects
+    advice = [ADVICE_FREE_MODELS(), ADVICE_OTHER_PROCESS(), ADVICE_RESERVE()]
+    if forced:
+        advice.insert(0, ADVICE_DROP_FLAGS(flags=forced))
+    return finding(
+        "lowvram", "Models loaded partially (lowvram) with no VRAM free for their weights (`0.00 MB usable`)",
+        "medium",
+        f"{said.what}, the least of them offered {least:.0f} MB: ComfyUI had no VRAM to give those weights and "
+        f"moves them to the GPU piece by piece.{none_loaded}"
+        f"{_floor_text(least)} The log does not give the GPU's VRAM size, so it cannot tell what took the VRAM: "
+        f"{suspects}, or on a small GPU the job's own computation. {said.cost_text}",
+        advice, said.evidence, said.figures, said.load_s, said.affected, severity="warning", total=said.total)
+
+
 def _floor_text(least: float) -> str:
     """What ComfyUI's floor offers mean, where ``least`` is one (load_models_gpu in comfy/model_management.py)."""
     if least < 1:
@@ -291,6 +316,8 @@ class Offloaded:
     lowvram_lines: int = 0
     #: The least VRAM offered to one (MB), None where no line says.
     least: float | None = None
+    #: Loads that put none of the model's weights on the GPU (``0.00 MB loaded``).
+    nothing_loaded: int = 0
     #: The prompts they ran in.
     prompts: set[int] = field(default_factory=set)
     #: The first in the log (by input and line), and the first few in report order (to cite).
@@ -308,6 +335,7 @@ class Offloaded:
             found.lowvram_lines += ld.kind == "lowvram"
             if ld.usable_mb is not None and (found.least is None or ld.usable_mb < found.least):
                 found.least = ld.usable_mb
+            found.nothing_loaded += ld.loaded_mb is not None and ld.loaded_mb < 0.005
             if ld.prompt is not None:
                 found.prompts.add(ld.prompt)
             if found.first is None or (ld.source, ld.line) < (found.first.source, found.first.line):
