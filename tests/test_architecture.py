@@ -19,7 +19,7 @@ PACKAGE = ROOT / "src" / "comfylog"
 
 #: The pipeline's stages, in order; a module is in the layer of its first name under comfylog.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("version", "text", "gcpolicy", "spool", "events"),
+    ("version", "text", "lazyre", "gcpolicy", "spool", "events"),
     ("model",),
     ("read",),
     ("parse",),

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from comfylog import diagnose
+from comfylog.lazyre import LazyRegex
 from comfylog.parse import parser, traceback
 from comfylog.parse import table as patterns
 from comfylog.parse.bars import BAR_ROWS
@@ -85,7 +86,7 @@ def _regexes() -> Iterator[tuple[str, Search, str, str]]:
     for info in pkgutil.walk_packages(diagnose.__path__, "comfylog.diagnose."):
         module = importlib.import_module(info.name)
         for attr, value in sorted(vars(module).items()):
-            if isinstance(value, re.Pattern) and isinstance(value.pattern, str):
+            if isinstance(value, (re.Pattern, LazyRegex)) and isinstance(value.pattern, str):
                 yield f"diagnose:{info.name.rsplit('.', 1)[-1]}:{attr}", value.search, value.pattern, ""
     for rule in (*redact.RULES, *redact.IP_RULES):
         yield f"redact:{rule.kind}:{rule.regex.pattern[:12]}", rule.regex.search, rule.regex.pattern, ""

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 from .model import Report
 from .pipeline import Progress, analyze_paths
 from .pipeline import analyze_text as _analyze_text
-from .read.redact import Redactor
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from .export import log_tables
     from .fleet import FleetSummary
+    from .read.redact import Redactor
 
 
 def analyze(
@@ -47,6 +47,10 @@ def analyze_text(text: str, name: str = "<text>", redact: bool | Redactor = Fals
 
 
 def _redactor(redact: bool | Redactor) -> Redactor | None:
+    if redact is False:
+        return None
+    from .read.redact import Redactor  # here: a run without redaction never imports its rules
+
     if isinstance(redact, Redactor):
         return redact
     return Redactor() if redact else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import copy
 import inspect
 import os
 import sys
@@ -190,11 +191,10 @@ def analyze(
       comfylog analyze comfyui.log --format html -o report.html   (as comfylog report)
     """
     from .api import analyze as run_analysis
-    from .fleet import wants_fleet
 
     private = format in (AnalyzeFormat.markdown, AnalyzeFormat.html)  # made to be shared: redacted by default
     redactor = _redactor(redact, redact_ips, default=private)
-    if fleet or wants_fleet(logs or []):
+    if fleet or _may_be_fleet(logs or []):
         if format is AnalyzeFormat.markdown:
             fail("--format markdown replies about one report; give the log files, not a directory or --fleet")
         if format is AnalyzeFormat.html:
@@ -221,6 +221,16 @@ def analyze(
     from .render.terminal import render_terminal
 
     _print_rich(lambda console: render_terminal(report, console, limit), output)
+
+
+def _may_be_fleet(logs: list[str]) -> bool:
+    """fleet.wants_fleet's answer; files that exist (and -) are never a fleet, and a command line of only
+    those does not import fleet.py (~8 ms of a small log's analyze, issue 14)."""
+    if all(log == "-" or os.path.isfile(log) for log in logs):
+        return False
+    from .fleet import wants_fleet
+
+    return wants_fleet(logs)
 
 
 # --- further commands are added below this line, one function each ---
@@ -736,6 +746,21 @@ for _command in app.registered_commands:
         _command.callback.__doc__ = _unwrap(_command.callback.__doc__)
 
 
+def _app_for(args: list[str]) -> typer.Typer:
+    """``app`` with only the command ``args`` start with, where they name one: typer makes every command's
+    click parameters (signatures read, annotations evaluated) on each start, ~9 ms of a small log's analyze
+    (issue 14), and a command line that names one command meets none of the others (its help and its
+    errors are that command's own)."""
+    for command in app.registered_commands if args else ():
+        # the name typer gives a command (typer.main.get_command_name)
+        name = command.name or (command.callback.__name__.lower().replace("_", "-") if command.callback else None)
+        if name == args[0]:
+            one = copy.copy(app)
+            one.registered_commands = [command]
+            return one
+    return app
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app on ``argv`` (default: the command line); unusable input becomes one
     line and exit status 2."""
@@ -743,7 +768,7 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     _fill_help(args)
     try:
-        app(args=args, prog_name="comfylog")
+        _app_for(args)(args=args, prog_name="comfylog")
     except UnusableInput as exc:
         if DEBUG["on"]:
             raise

@@ -18,13 +18,15 @@ from dataclasses import dataclass, field
 from functools import cached_property, partial
 from itertools import chain
 from math import isnan
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from .gcpolicy import fewer_collections, use_analysis_thresholds
 from .index import comfyui_sources, drop_index, not_comfyui_reason
 from .model import Phases, Report
-from .read.redact import Redactor
 from .read.source import UnusableInput
+
+if TYPE_CHECKING:
+    from .read.redact import Redactor
 
 #: Files a directory contributes: ComfyUI writes ``*.log``; saved RunPod/docker logs are often ``.txt``.
 LOG_SUFFIXES = (".log", ".txt", ".gz")

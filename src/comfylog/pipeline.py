@@ -8,23 +8,24 @@ from __future__ import annotations
 
 import itertools
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import IO, NamedTuple
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 from .diagnose import diagnose
 from .gcpolicy import fewer_collections
 from .model import Report, SourceInfo, Summary
-from .parse import Parser
 from .parse.native import NativeParser, native_module, scanner
 from .read.lines import LogInput, open_input, open_text
-from .read.redact import Redactor
 from .read.source import Source, UnusableInput
 from .segment import segmenter as reference
 from .segment.native import NativeSegmenter, segmenter
 from .segment.segmenter import Segmenter
 from .spool import Spool
+
+if TYPE_CHECKING:
+    from .parse.parser import Parser
+    from .read.redact import Redactor
 
 #: Told what the analysis is doing: ``(what, done, total)``, total None when unknown (a progress display).
 Progress = Callable[[str, float, float | None], None]
@@ -124,6 +125,8 @@ def build_report(opened: Iterable[LogInput], json_rows: bool = False) -> Report:
                 seg.feed_all(parser.feed(block))
         else:
             assert log.lines is not None
+            from .parse.parser import Parser  # here: a log the native scanner reads never needs it
+
             parser = Parser(index)
             for raw in log.lines:
                 seg.feed_all(parser.feed(raw))
@@ -198,6 +201,8 @@ class Replay:
             self._kept += len(block)
             return
         if self._file is None:
+            import tempfile  # here: only a long input spills, and tempfile imports random (~2 ms of a start-up)
+
             self._file = tempfile.TemporaryFile(prefix="comfylog-replay-")
         self._file.write(len(block).to_bytes(8, "little"))
         self._file.write(block)

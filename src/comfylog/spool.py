@@ -34,7 +34,6 @@ final. Small logs never reach a block: their records stay in memory.
 from __future__ import annotations
 
 import pickle
-import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any, Generic, TypeVar, overload
@@ -173,6 +172,8 @@ class Spool(Sequence[T], Generic[T]):
         """A block to the temporary file: its compressed pickle, the estimated bytes of its records
         decoded, how many."""
         if self._file is None:
+            import tempfile  # here: only a long log spills, and tempfile imports random (~2 ms of a start-up)
+
             self._file = tempfile.TemporaryFile(prefix="comfylog-")
         offset = self._file.seek(0, 2)
         self._file.write(data)

@@ -9,12 +9,12 @@ The first that applies claims the prompt; the others, and ``unfinished``, leave 
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
 from ..events import Event, EventKind
+from ..lazyre import lazy_re
 from ..model import ErrorRecord, Evidence, Prompt, Run
 from ..text import dur
 from .evidence import event_line
@@ -24,7 +24,7 @@ from .facts import WORKER_ECHOES, Facts
 PROMPT_WORKER = "prompt_worker"
 #: The runtime's error strings of a kernel that faulted (cudaGetErrorString / hipGetErrorString): the sticky
 #: errors, after which the context cannot be used. Other warnings (a driver shutting down at exit) are not faults.
-FAULT_RE = re.compile(r"unspecified launch failure|illegal memory access|illegal instruction|misaligned address|"
+FAULT_RE = lazy_re(r"unspecified launch failure|illegal memory access|illegal instruction|misaligned address|"
                       r"launch timed out")
 
 

@@ -12,15 +12,18 @@ of prompt time it explains. ``diagnose`` runs them all and sorts the findings mo
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..events import Phase
 from ..gcpolicy import fewer_collections
+from ..lazyre import lazy_re
 from ..model import Evidence, Finding, Report
-from ..read.redact import Redactor
 from .facts import Facts
+
+if TYPE_CHECKING:
+    from ..read.redact import Redactor
 
 #: Evidence lines kept per finding (the rest are counted in ``Finding.evidence_total``).
 MAX_EVIDENCE = 5
@@ -75,7 +78,7 @@ def _literal_parts(template: str) -> list[str]:
 
 
 #: A value a template names.
-FIELD_RE = re.compile(r"\{\w+\}")
+FIELD_RE = lazy_re(r"\{\w+\}")
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,18 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ..events import Event, EventKind
 from ..model import Evidence, Finding, Report
 from ..parse.native import line_picker
 from ..read.lines import lines_at
 from ..read.prefixes import PrefixReader
-from ..read.redact import Redactor
 from ..read.source import UnusableInput
 from ..text import clip as clip_text
+
+if TYPE_CHECKING:
+    from ..read.redact import Redactor
 
 #: Evidence text is cut to this many characters.
 MAX_EVIDENCE_CHARS = 300

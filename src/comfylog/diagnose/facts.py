@@ -4,7 +4,6 @@ how each run ended, which prompts died silently, and the citations of evidence (
 from __future__ import annotations
 
 import heapq
-import re
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
@@ -14,6 +13,7 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 
 from ..events import Event, EventKind, Phase
 from ..index import ReportIndex
+from ..lazyre import lazy_re
 from ..model import ErrorRecord, Load, ProgressBar, Prompt, Report, Run
 from ..spool import Spool, can_keep, walk
 from ..text import basename, gb, with_article
@@ -695,6 +695,6 @@ def _platform_of(facts: Facts, run: Run) -> str | None:
 
 #: Path roots only macOS has (home folders, Homebrew, applications).
 MAC_PATHS = ("/Users/", "/opt/homebrew/", "/Applications/")
-WINDOWS_PATH = re.compile(r"^[A-Za-z]:\\")
+WINDOWS_PATH = lazy_re(r"^[A-Za-z]:\\")
 #: ``** Platform:`` values (Python's platform.system()) by the name advice uses.
 PLATFORMS = {"darwin": "mac", "windows": "windows", "linux": "linux"}

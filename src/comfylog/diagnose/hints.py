@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from ..lazyre import lazy_re
 from ..text import clip
 from .engine import Advice
 from .packages import package_of
@@ -22,9 +23,9 @@ ADVICE_OWN_WORDS_PIP = Advice("{who} says what to do: “{hint}”: `python -m p
 OWN_WORDS_ADVICE = (ADVICE_OWN_WORDS, ADVICE_OWN_WORDS_PIP)
 
 #: Sentences end at ``.``, ``!`` or ``?`` followed by a space (``4.51.3`` and ``svd.pt`` stay whole).
-SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
+SENTENCE_END_RE = lazy_re(r"(?<=[.!?])\s+")
 #: A sentence that instructs: it starts with a verb of fixing, or says please, or names an install.
-INSTRUCTS_RE = re.compile(
+INSTRUCTS_RE = lazy_re(
     r"^(?:please|kindly|try|run|install|reinstall|upgrade|update|downgrade|use|make sure|ensure|download|place|put|"
     r"you (?:need|must|should|have) to|you may need to|consider)\b"
     r"|\bplease\b|\bpip install\b|\bto be installed\b"
@@ -33,16 +34,16 @@ INSTRUCTS_RE = re.compile(
     r"|(?<![\w.-])[A-Za-z][\w.-]*\s*(?:>=|==|~=)\s*\d[\w.]*\s+(?:is|are) (?:required|needed)",
     re.IGNORECASE)
 #: Sentences that ask for a bug report, not a fix.
-REPORT_RE = re.compile(r"\breport\b|\bgithub\b|\bopen an issue\b", re.IGNORECASE)
+REPORT_RE = lazy_re(r"\breport\b|\bgithub\b|\bopen an issue\b", re.IGNORECASE)
 #: A version requirement: ``transformers>=4.51.3``.
 #: (Starts only where no name character precedes it: one try per name, linear on hostile text.)
-REQUIREMENT_RE = re.compile(r"(?<![\w.-])([A-Za-z][\w.-]*)\s*(>=|==|~=)\s*(\d+(?:\.\d+)*\w*)")
+REQUIREMENT_RE = lazy_re(r"(?<![\w.-])([A-Za-z][\w.-]*)\s*(>=|==|~=)\s*(\d+(?:\.\d+)*\w*)")
 #: The package a ``pip install`` in the sentence names (``pip install -U "diffusers>=0.30"``: ``diffusers``).
-PIP_NAME_RE = re.compile(r"\bpip3? install\s+(?:(?:-U|--upgrade|--user)\s+)*[\"']?([A-Za-z][\w.-]*)")
+PIP_NAME_RE = lazy_re(r"\bpip3? install\s+(?:(?:-U|--upgrade|--user)\s+)*[\"']?([A-Za-z][\w.-]*)")
 #: Words that point back at the sentence before (``No checkpoints found. Please download them``).
-PRONOUN_RE = re.compile(r"\b(?:them|it|this|these|those)\b", re.IGNORECASE)
+PRONOUN_RE = lazy_re(r"\b(?:them|it|this|these|those)\b", re.IGNORECASE)
 #: An exception's type before its message (``ValueError: ``): not part of what the message says.
-EXCEPTION_PREFIX_RE = re.compile(r"^(?:[A-Za-z_][\w.]*(?:Error|Exception|Warning)|ERROR|Error): ")
+EXCEPTION_PREFIX_RE = lazy_re(r"^(?:[A-Za-z_][\w.]*(?:Error|Exception|Warning)|ERROR|Error): ")
 #: The longest hint quoted, in characters.
 MAX_HINT_CHARS = 300
 

@@ -13,7 +13,6 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from statistics import median
 
 from ..events import Event, EventKind, Phase
 from ..model import Load, Prompt, Run
@@ -234,6 +233,8 @@ def _estimated_loads(facts: Facts) -> list[EstimatedLoad]:
         alike = quiet.alike(prompt, max(0, prompt.index - NEIGHBOURS), prompt.index + NEIGHBOURS)
         if not alike:
             continue
+        from statistics import median  # here: statistics and what it imports are ~4 ms of every start-up
+
         usual = median(alike)
         load_s = (prompt.total_s or 0.0) - (prompt.phases.inference or 0.0) - prompt.phases.seconds(Phase.WAIT) - usual
         if load_s < ESTIMATE_MIN_S:

@@ -16,23 +16,23 @@ used (fragmentation) would have held what it asked for.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from ..events import EventKind
+from ..lazyre import lazy_re
 from ..model import ErrorRecord, Evidence
 from ..text import mib_text
 from .facts import Facts
 
 SIZE = r"\d+(?:\.\d+)? ?(?:bytes|[KMGTP]iB)"
-CACHING = re.compile(rf"Tried to allocate (?P<requested>{SIZE})\. GPU \d+ has a total capac(?:i)?ty of "
+CACHING = lazy_re(rf"Tried to allocate (?P<requested>{SIZE})\. GPU \d+ has a total capac(?:i)?ty of "
                      rf"(?P<total>{SIZE}) of which (?P<free>{SIZE}) is free\.")
-OTHER_PROCESS = re.compile(rf"Process (?P<pid>\d+) has (?P<size>{SIZE}) memory in use")
-THIS_PROCESS = re.compile(rf"this process has (?P<size>{SIZE}) memory in use")
+OTHER_PROCESS = lazy_re(rf"Process (?P<pid>\d+) has (?P<size>{SIZE}) memory in use")
+THIS_PROCESS = lazy_re(rf"this process has (?P<size>{SIZE}) memory in use")
 #: ``..., with X allocated in private pools (e.g., CUDA Graphs), and ...`` comes between the two in PyTorch 2.2+.
-BY_PYTORCH = re.compile(rf"Of the allocated memory (?P<allocated>{SIZE}) is allocated by PyTorch, (?:with [^,]*, )?and "
+BY_PYTORCH = lazy_re(rf"Of the allocated memory (?P<allocated>{SIZE}) is allocated by PyTorch, (?:with [^,]*, )?and "
                         rf"(?P<reserved>{SIZE}) is reserved by PyTorch but unallocated")
-BEFORE_2_1 = re.compile(rf"Tried to allocate (?P<requested>{SIZE}) \(GPU \d+; (?P<total>{SIZE}) total capacity; "
+BEFORE_2_1 = lazy_re(rf"Tried to allocate (?P<requested>{SIZE}) \(GPU \d+; (?P<total>{SIZE}) total capacity; "
                         rf"(?P<allocated>{SIZE}) already allocated; (?P<free>{SIZE}) free; "
                         rf"(?P<reserved>{SIZE}) reserved in total by PyTorch\)")
 UNITS = {"bytes": 1 / 2**20, "KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0, "TiB": 1024.0**2, "PiB": 1024.0**3}
@@ -48,7 +48,7 @@ OUTSIDE_PYTORCH_MIN_SHARE = 0.25
 FRAGMENTED_MIN_MB = 512.0
 
 
-SIZE_PARTS = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?) ?(bytes|[KMGTP]iB)")
+SIZE_PARTS = lazy_re(r"(?<![\d.])(\d+(?:\.\d+)?) ?(bytes|[KMGTP]iB)")
 
 
 def mib(size: str) -> float:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..lazyre import lazy_re
 from ..model import Run
 from .engine import Advice
 from .packages import package_of, site_package
@@ -26,7 +27,7 @@ ADVICE_EXTENSION = Advice("Reinstall `{package}` built for the installed PyTorch
                                                                        "have": " VERSION"})
 #: ``module 'torch.compiler' has no attribute 'is_compiling'``, ``cannot import name 'X' from 'torch.Y'``: code
 #: written for another PyTorch than the one installed.
-TORCH_API = re.compile(r"module '(?P<module>torch(?:\.\w+)*)' has no attribute '(?P<name>\w+)'"
+TORCH_API = lazy_re(r"module '(?P<module>torch(?:\.\w+)*)' has no attribute '(?P<name>\w+)'"
                        r"|cannot import name '(?P<imported>\w+)' from '(?P<source>torch(?:\.\w+)*)'")
 #: The CUDA error of code with no kernels for the GPU it runs on (a PyTorch or an extension built for other GPUs).
 NO_KERNEL_IMAGE = "no kernel image is available for execution on the device"
@@ -47,17 +48,17 @@ TORCH_FRAMES = ("module.py:", "functional.py:")
 LOAD_FAILURES = ("DLL load failed", "undefined symbol")
 #: ``PATH.so: undefined symbol: NAME``: the extension's file and the symbol it lacks.
 #: (The path starts after a delimiter, never inside one: linear on hostile text.)
-UNDEFINED_SYMBOL_RE = re.compile(r"(?<![^\s:'\"])(?P<path>[^\s:'\"]+\.(?:so|pyd)(?:\.[\d.]+)?): undefined symbol: "
+UNDEFINED_SYMBOL_RE = lazy_re(r"(?<![^\s:'\"])(?P<path>[^\s:'\"]+\.(?:so|pyd)(?:\.[\d.]+)?): undefined symbol: "
                                  r"(?P<symbol>\S+)")
 #: A C++ symbol of PyTorch's own libraries (Itanium-mangled ``c10::``, ``at::``, ``torch::``): an extension
 #: that lacks one was built against another PyTorch than the one it meets.
-TORCH_SYMBOL_RE = re.compile(r"^_ZNK?(?:3c10|2at|5torch)\d")
+TORCH_SYMBOL_RE = lazy_re(r"^_ZNK?(?:3c10|2at|5torch)\d")
 #: ``DLL load failed while importing _C``.
-DLL_MODULE_RE = re.compile(r"DLL load failed while importing (?P<module>\w+)")
+DLL_MODULE_RE = lazy_re(r"DLL load failed while importing (?P<module>\w+)")
 #: The most parts of a C++ name read from a symbol.
 MAX_NAME_PARTS = 8
 #: A compiled module's suffix after its package's name (``flash_attn_2_cuda``: ``flash_attn``).
-EXTENSION_SUFFIX_RE = re.compile(r"(?:_\d+)?_(?:cuda|C|ext|kernels?)$")
+EXTENSION_SUFFIX_RE = lazy_re(r"(?:_\d+)?_(?:cuda|C|ext|kernels?)$")
 
 
 @dataclass(frozen=True)

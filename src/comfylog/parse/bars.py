@@ -15,11 +15,11 @@ unless the bar follows a video sampler's own ``Sampling N frames`` line.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from ..lazyre import LazyRegex, lazy_re
 from ..model import BarKind
 from .table import TableError, table_data
 
@@ -30,7 +30,7 @@ class BarRow:
 
     name: str
     kind: BarKind
-    regex: re.Pattern[str]
+    regex: LazyRegex
     examples: tuple[str, ...]
     source: str
 
@@ -45,7 +45,7 @@ def _bar_row(raw: dict[str, Any]) -> BarRow:
     except ValueError:
         raise TableError(f"bar {name!r}: kind {raw['kind']!r} is not one of "
                          f"{', '.join(k.value for k in BarKind)}") from None
-    return BarRow(name, kind, re.compile(raw["regex"]), tuple(raw["examples"]), str(raw["source"]))
+    return BarRow(name, kind, lazy_re(raw["regex"]), tuple(raw["examples"]), str(raw["source"]))
 
 
 def load_bar_rows(text: str | None = None) -> tuple[BarRow, ...]:

@@ -19,16 +19,17 @@ import os
 from datetime import datetime
 from functools import cache
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..events import Activity, Event, EventKind, Phase
 from ..model import BarKind, ErrorRecord, Load, Phases, ProgressBar, Prompt, Run, Span
 from ..read.lines import Picker
-from ..read.redact import Redactor
 from ..read.source import Source, UnusableInput
 from . import bars as bar_table
-from .parser import Item
 from .table import FIELD_TYPES, PATTERNS, TABLE_TEXT, is_oom
+
+if TYPE_CHECKING:
+    from .parser import Item
 
 SCANNER_ENV = "COMFYLOG_SCANNER"
 SCANNERS = ("native", "python")
@@ -162,6 +163,8 @@ class NativeParser:
         redaction = None
         redactor = reading.redactor if reading is not None else None
         if reading is not None and redactor is not None:
+            from ..read.redact import Redactor  # here: a run without redaction never imports its rules
+
             counts = reading.redactions
             plain = [n for rule in redactor.rules for n in (rule.also if rule.folded else rule.needles)]
             folded = [n for rule in redactor.rules if rule.folded for n in rule.needles]

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from ..events import Activity, Event, EventKind, Phase
+from ..lazyre import lazy_re
 from ..read.prefixes import PrefixReader, may_start_with_prefix
 from ..read.source import RawLine
 from .progress import find_state, si_number
@@ -43,7 +44,7 @@ START_MARKERS = frozenset(
     {EventKind.CUDA_BANNER, EventKind.MANAGER_STARTUP, EventKind.SERVER_STARTING, EventKind.WORKER_STARTING}
 )
 #: The ``==========`` line printed just before ``== CUDA ==``.
-BANNER_RULE_RE = re.compile(r"^={10,}\s*$")
+BANNER_RULE_RE = lazy_re(r"^={10,}\s*$")
 #: Messages read from one line glued together (``got promptLoading 1 new model``); real logs glue two.
 MAX_GLUED_MESSAGES = 100
 #: A completed bar redrawn on the very next line with the same count (tqdm's close() written as a

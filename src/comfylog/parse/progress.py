@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from ..lazyre import lazy_re
+
 # ``Sampling:  50%|█████     | 1/2 [01:57<01:57, 117.60s/it]``. The label is whatever stands before
 # the percentage in the same CR-separated state; n/total may carry SI suffixes on download bars.
 _COUNTS = (
@@ -11,11 +13,11 @@ _COUNTS = (
     r"\[(?P<elapsed>\d+(?::\d{2}){1,2})(?:<(?P<remaining>[\d:?]+))?,\s*"
     r"(?P<rate>\d+(?:\.\d+)?|\?)\s*(?P<unit>[^\],\s]*)(?P<postfix>,[^\]]{0,300})?\]"
 )
-PROGRESS_RE = re.compile(r"(?P<label>[^\r|]{0,300}?)(?P<pct>\d{1,3})%\|(?P<bar>[^|\r]{0,400})\|\s*" + _COUNTS)
+PROGRESS_RE = lazy_re(r"(?P<label>[^\r|]{0,300}?)(?P<pct>\d{1,3})%\|(?P<bar>[^|\r]{0,400})\|\s*" + _COUNTS)
 PROGRESS_EXAMPLE = " 50%|█████     | 1/2 [01:57<01:57, 117.60s/it]"
 #: tqdm drawn without its bar (no terminal width): ``100% 35/35 [00:03<00:00, 11.47it/s]``. Only at
 #: the start of a state (after a CR or the line's prefix): ``45% `` is common prose elsewhere.
-BARLESS_RE = re.compile(r"(?P<label>[^\r|%]{0,300}?)(?P<pct>\d{1,3})% +" + _COUNTS)
+BARLESS_RE = lazy_re(r"(?P<label>[^\r|%]{0,300}?)(?P<pct>\d{1,3})% +" + _COUNTS)
 BARLESS_EXAMPLE = "100% 35/35 [00:03<00:00, 11.47it/s]"
 #: Longest label PROGRESS_RE takes (keep in step with its ``{0,300}``).
 PROGRESS_LABEL_CHARS = 300

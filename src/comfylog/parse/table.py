@@ -18,6 +18,7 @@ from functools import cache, cached_property
 from typing import Any
 
 from ..events import EventKind, Phase
+from ..lazyre import lazy_re
 
 Converter = Callable[[str], Any]
 
@@ -31,7 +32,7 @@ def hms_seconds(text: str) -> float:
 
 
 # Anchored at a word start and bounded: ``(\w+) \(`` retried from every character of a long word is quadratic.
-QTYPE_RE = re.compile(r"\b(\w{1,64}) \((\d{1,12})\)")
+QTYPE_RE = lazy_re(r"\b(\w{1,64}) \((\d{1,12})\)")
 
 
 def gguf_qtypes(text: str) -> dict[str, int]:
@@ -71,7 +72,7 @@ class Field:
 
 
 #: A named group of a regex, where it opens (``(?P<name>``): their order is the order of the groups.
-NAMED_GROUP_RE = re.compile(r"\(\?P<(\w+)>")
+NAMED_GROUP_RE = lazy_re(r"\(\?P<(\w+)>")
 
 
 @dataclass(frozen=True)
@@ -206,16 +207,16 @@ def _table_text() -> str:
 TABLE_TEXT = _table_text()
 PATTERNS, TEXT_CLASSES = load_table()
 #: Text that means the GPU ran out of memory, wherever it appears.
-OOM_RE = re.compile(TEXT_CLASSES["oom"])
+OOM_RE = lazy_re(TEXT_CLASSES["oom"])
 
 
 def is_oom(text: str) -> bool:
     return OOM_RE.search(text) is not None
 
 
-DEVICE_INDEX_RE = re.compile(r"^(?:cuda|xpu|mps|npu|mlu):\d+\s+")
+DEVICE_INDEX_RE = lazy_re(r"^(?:cuda|xpu|mps|npu|mlu):\d+\s+")
 # Starts only where a run of spaces starts (where a match starts anyway): from every space it is quadratic.
-ALLOCATOR_SUFFIX_RE = re.compile(r"(?<!\s)\s+:\s+\S+$")
+ALLOCATOR_SUFFIX_RE = lazy_re(r"(?<!\s)\s+:\s+\S+$")
 
 
 def gpu_name(device: str) -> str:

@@ -31,11 +31,12 @@ import re
 from datetime import datetime
 
 from ..events import Event
+from ..lazyre import lazy_re
 from .progress import find_state
 from .table import is_oom
 
-EXCEPTION_LINE_RE = re.compile(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::\s?(?P<message>.*))?$")
-CHAINED_RE = re.compile(r"^(During handling of the above exception|The above exception was the direct cause)")
+EXCEPTION_LINE_RE = lazy_re(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::\s?(?P<message>.*))?$")
+CHAINED_RE = lazy_re(r"^(During handling of the above exception|The above exception was the direct cause)")
 TRACEBACK_NEEDLE = "Traceback (most recent call last)"
 #: ComfyUI's prompt executor: a traceback whose outermost frame is this file (execution.py's `execute`, where every
 #: node's failure in a prompt begins) is a prompt's failure. With main.py, ComfyUI's start, the files a traceback's
@@ -50,12 +51,12 @@ def outermost_file(fields: dict[str, object]) -> str:
 
 
 #: A frame in a custom node: ``File ".../custom_nodes/NAME/..."`` (either slash), NAME captured.
-CUSTOM_NODE_FRAME_RE = re.compile(r'File "[^"]*[/\\]custom_nodes[/\\]([^/\\"]+)')
+CUSTOM_NODE_FRAME_RE = lazy_re(r'File "[^"]*[/\\]custom_nodes[/\\]([^/\\"]+)')
 #: A frame's file: ``File "PATH", line N``.
-FILE_FRAME_RE = re.compile(r'File "([^"]+)"')
+FILE_FRAME_RE = lazy_re(r'File "([^"]+)"')
 #: A frame's file and function: ``File "PATH", line N, in NAME`` (ASCII names: the native scanner's
 #: regex engine and Python's agree on those).
-FUNCTION_FRAME_RE = re.compile(r'File "([^"]+)", line [0-9]+, in ([A-Za-z0-9_<>.]+)')
+FUNCTION_FRAME_RE = lazy_re(r'File "([^"]+)", line [0-9]+, in ([A-Za-z0-9_<>.]+)')
 #: The innermost frames kept, each part cut to FRAME_PART_CHARS characters.
 MAX_FRAMES = 64
 FRAME_PART_CHARS = 100
@@ -64,7 +65,7 @@ OWNER_DIRS = ("site-packages", "dist-packages", "custom_nodes")
 #: The earlier exception lines of a chain kept (``causes``), first first.
 MAX_CAUSES = 8
 #: Code that needs CUDA: ``torch.cuda.…``, ``.cuda()``, ``device="cuda"``.
-CUDA_CALL_RE = re.compile(r"torch\.cuda\.|\.cuda\(|[\"']cuda(?::\d+)?[\"']")
+CUDA_CALL_RE = lazy_re(r"torch\.cuda\.|\.cuda\(|[\"']cuda(?::\d+)?[\"']")
 #: A traceback longer than this is closed: a log of indented lines is not one endless traceback.
 MAX_TRACEBACK_LINES = 2000
 #: Lines, and characters in all, held at the start of an input as a traceback whose head may be cut.

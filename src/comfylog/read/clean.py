@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import re
 
+from ..lazyre import lazy_re
 from .source import RawLine, Source
 from .streams import MAX_LINE_CHARS
 
-ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+ANSI_RE = lazy_re(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 #: Windows' console without VT processing draws ESC as ``←`` (code page 437's glyph for 0x1B), and a copy of the
 #: window keeps the arrow: ``←[32m[INFO]←[0m got prompt`` (Comfy-Org/ComfyUI #14618, a portable build's console).
 #: Only colour codes (SGR, ``m``): the ones ComfyUI's log tags carry.
 ARROW_SGR = "\u2190["
-ARROW_SGR_RE = re.compile(r"\u2190\[[0-9;]*m")
+ARROW_SGR_RE = lazy_re(r"\u2190\[[0-9;]*m")
 
 
 def _cp1252_mojibake(ch: str) -> str:
@@ -36,9 +37,9 @@ MOJIBAKE_REPAIRS = {_cp1252_mojibake(chr(c)): chr(c) for c in range(0x2580, 0x25
 }
 #: Every cp437 mojibake of a block element starts with these two characters (UTF-8's E2 96).
 CP437_BLOCK = "\u0393\u00fb"
-MOJIBAKE_RE = re.compile("|".join(re.escape(k) for k in sorted(MOJIBAKE_REPAIRS, key=len, reverse=True)))
+MOJIBAKE_RE = lazy_re("|".join(re.escape(k) for k in sorted(MOJIBAKE_REPAIRS, key=len, reverse=True)))
 #: A byte that is no UTF-8, as ``surrogateescape`` decodes it: each becomes U+FFFD, counted.
-ESCAPED_BYTE_RE = re.compile("[\udc80-\udcff]")
+ESCAPED_BYTE_RE = lazy_re("[\udc80-\udcff]")
 
 
 def clean_text(text: str, source: Source) -> str:

@@ -15,15 +15,17 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from .clean import decode, finish_line
 from .markdown import MARKDOWN_PEEK_LINES, markdown_lines, may_be_markdown, peek_markdown
 from .prefixes import COMPOSE_PEEK_LINES, compose_prefixed, without_compose
-from .redact import Redactor
 from .runpod import console_lines, console_order, sse_data_lines, sse_framed
 from .source import RawLine, Source, UnusableInput, new_source
 from .streams import open_binary, physical_blocks
+
+if TYPE_CHECKING:  # a run without redaction never imports redact.py's rules
+    from .redact import Redactor
 
 #: Told how many bytes of an input have been read so far (for a progress display).
 OnRead = Callable[[int], None]

@@ -6,17 +6,17 @@ indent are taken off as the fences are, so the log's own prefixes (times, levels
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Iterator
 
+from ..lazyre import lazy_re
 from .clean import clean_text, finish_line
 from .source import RawLine, Source
 
 #: Lines looked at to decide whether an input is markdown (a pasted report with fenced logs).
 MARKDOWN_PEEK_LINES = 400
-FENCE_RE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+FENCE_RE = lazy_re(r"^\s{0,3}(`{3,}|~{3,})")
 #: Block-quote marks (``> ``, nested ``> > ``) at the start of a line.
-QUOTE_RE = re.compile(r"^(?: {0,3}>[ \t]?)+")
+QUOTE_RE = lazy_re(r"^(?: {0,3}>[ \t]?)+")
 #: An indented code block's indent: four spaces or a tab.
 INDENT = ("    ", "\t")
 #: Share of the first non-blank lines that must be quoted for an input without fences to be markdown.
@@ -25,7 +25,7 @@ QUOTED_SHARE = 0.5
 
 #: A line (after a newline) that starts a fence, a quote or an error report's heading: without one,
 #: peek_markdown says no. It starts with a literal newline so that the search skips from newline to newline.
-MAYBE_MARKDOWN_RE = re.compile(
+MAYBE_MARKDOWN_RE = lazy_re(
     r"\n(?:[^\S\n]{0,3}(?:`{3}|~{3})| {0,3}>|[^\S\n]*(?:# ComfyUI Error Report|## System Information))")
 
 
@@ -56,7 +56,7 @@ def peek_markdown(lines: Iterator[tuple[int, str]]) -> tuple[list[tuple[int, str
 
 
 # "ComfyUI Error Report" header fields: ``- **Exception Type:** torch.OutOfMemoryError``.
-REPORT_FIELD_RE = re.compile(r"^\s*-\s+\*\*(?P<key>[^*:]+):\*\*\s*(?P<value>.*)$")
+REPORT_FIELD_RE = lazy_re(r"^\s*-\s+\*\*(?P<key>[^*:]+):\*\*\s*(?P<value>.*)$")
 REPORT_FIELDS = {
     "Node ID": "node_id",
     "Node Type": "node_type",

@@ -33,12 +33,12 @@ A line without a prefix gets no time: it is never given an invented one.
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ..lazyre import lazy_re
 from ..text import TIME_ONLY_BASE
 from .markdown import MARKDOWN_PEEK_LINES
 from .runpod import CONSOLE_ROW_RE
@@ -48,18 +48,18 @@ FINE = 0.0
 MINUTE = 60.0
 
 
-DOCKER_RE = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?(?:Z|[+-]\d{2}:?\d{2}) ?")
-REPORT_RE = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))? - ")
-MANAGER_RE = re.compile(r"\[(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2})(?::(\d{2})(?:[.,](\d+))?)?\] ?")
-TIME_ONLY_RE = re.compile(r"\[?(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?\]? ")
+DOCKER_RE = lazy_re(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?(?:Z|[+-]\d{2}:?\d{2}) ?")
+REPORT_RE = lazy_re(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))? - ")
+MANAGER_RE = lazy_re(r"\[(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2})(?::(\d{2})(?:[.,](\d+))?)?\] ?")
+TIME_ONLY_RE = lazy_re(r"\[?(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?\]? ")
 # The RunPod console writes its levels in lower case (``2026-06-04T13:16:48.452Z [error] ...``).
-LEVEL_TAG_RE = re.compile(
+LEVEL_TAG_RE = lazy_re(
     r"\[(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL|info|warning|warn|error|debug|critical)\] ?"
 )
 # Error reports before Nov 2024 used logging's "%(asctime)s - %(name)s - %(levelname)s - %(message)s"; the
 # Krita AI Diffusion plugin logs the ComfyUI server it runs with "%(asctime)s %(levelname)s %(message)s"
 # (ai_diffusion/util.py, create_logger: its server.log, `2023-11-26 18:59:33,878 INFO got prompt`).
-PY_FORMATTER_RE = re.compile(
+PY_FORMATTER_RE = lazy_re(
     r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:[,.](\d+))?"
     r"(?: - [\w.]+ - (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) - | (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) )"
 )
@@ -68,37 +68,37 @@ PY_FORMATTER_RE = re.compile(
 # log people paste); levels are Logs.LogLevel's names. NetworkBackendUtils.ReportLogsFromProcess logs each line of a
 # process it started as f"[{nameSimple}/STDERR] {line}" (or STDOUT), ComfyUI's nameSimple being f"ComfyUI-{id}".
 SWARM_TAGS = r"\[(?:Verbose|Debug|Info|Init|Warning|Error)\] (?:\[[^\]]+/STD(?:OUT|ERR)\] )?"
-SWARM_RE = re.compile(r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})\.(\d+) " + SWARM_TAGS)
-SWARM_TAGS_RE = re.compile(SWARM_TAGS)
+SWARM_RE = lazy_re(r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})\.(\d+) " + SWARM_TAGS)
+SWARM_TAGS_RE = lazy_re(SWARM_TAGS)
 # The same process tag with no time and no level before it: the lines as SwarmUI's log view lets them be
 # copied (mcmonkeyprojects/SwarmUI#1214: `[ComfyUI-0/STDERR] Total VRAM 12461 MB, total RAM 31863 MB`).
-SWARM_PROCESS_RE = re.compile(r"\[[^\]/\s]{1,64}/STD(?:OUT|ERR)\] ")
+SWARM_PROCESS_RE = lazy_re(r"\[[^\]/\s]{1,64}/STD(?:OUT|ERR)\] ")
 # ComfyUI Desktop's main.log: electron-log's default format "[{y}-{m}-{d} {h}:{i}:{s}.{ms}] [{level}]{scope} {text}",
 # "[{level}]" padded to "[error]"'s width (electron-log's format.spec.js: "[{level}]~" -> "[info] ~"). The renderer
 # logs each chunk of ComfyUI's output as `Received log message: ${message}` (Comfy-Org/desktop
 # src/renderer/screens/ProgressOverlay.tsx), the chunk's further lines without a prefix.
-ELECTRON_RE = re.compile(r"\[(?:(?:info|warn)\]  |(?:error|debug|silly|verbose)\] )(?:Received log message: )?")
+ELECTRON_RE = lazy_re(r"\[(?:(?:info|warn)\]  |(?:error|debug|silly|verbose)\] )(?:Received log message: )?")
 # Every write() of the log an error report holds has its own "<time> - " (ComfyUI's app/logger.py:
 # LogInterceptor.write keeps {"t": datetime.now().isoformat(), "m": data}; the report joins "t - m").
 # A print() writes its text and its newline separately, so the newline's own stamp ends the line, and a
 # print() of several arguments glues stamps inside it (`** Platform:<t> -  <t> - Windows<t> - `).
-REPORT_STAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)? - ")
+REPORT_STAMP_RE = lazy_re(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)? - ")
 # A tqdm redraw is a write that starts with "\r": pasted into a GitHub issue (the browser makes every CR a
 # line break) the bar stands on a line of its own, after the lone stamp of its write and before the stamp
 # of the next write: that stamp, microseconds later, is the bar's time.
-REPORT_TAIL_RE = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))? - $")
+REPORT_TAIL_RE = lazy_re(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))? - $")
 # runpod-python without RUNPOD_ENDPOINT_ID: f"{level.ljust(7)}| {message}", "INFO   | JOB_ID | message"
 # (the job id is optional); its levels are TRACE, DEBUG, INFO, WARN, ERROR and TIP (rp_logger.py).
-RUNPOD_PLAIN_RE = re.compile(r"(?:DEBUG|INFO|WARN|WARNING|ERROR|TRACE|TIP)\s*\| (?:[^\s|]+ \| )?")
+RUNPOD_PLAIN_RE = lazy_re(r"(?:DEBUG|INFO|WARN|WARNING|ERROR|TRACE|TIP)\s*\| (?:[^\s|]+ \| )?")
 # runpod 1.12 (rp_logger.py) writes a batch job's messages as f"[batchId={batch_id}] {message}".
-BATCH_ID_RE = re.compile(r"\[batchId=[^\]]*\] ")
-PY_LOGGING_RE = re.compile(r"(?:INFO|WARNING|ERROR|DEBUG|CRITICAL):[\w.]*:")
+BATCH_ID_RE = lazy_re(r"\[batchId=[^\]]*\] ")
+PY_LOGGING_RE = lazy_re(r"(?:INFO|WARNING|ERROR|DEBUG|CRITICAL):[\w.]*:")
 # docker compose writes fmt.Sprintf("%-"+width+"s | ", name) before every line of a container's output, the
 # name padded to one more than the longest name (docker/compose cmd/formatter/logs.go, presenter.setPrefix;
 # compose 1.x, compose/cli/log_printer.py: name.ljust(width) + " |" + " "), coloured as a whole
 # (\x1b[36m...\x1b[0m, cmd/formatter/colors.go: cleaning takes the codes off first). Container and service
 # names are [a-zA-Z0-9][a-zA-Z0-9_.-]*. An empty line keeps "name  | ", or "name  |" once a paste trims it.
-COMPOSE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]* +\|(?: |$)")
+COMPOSE_RE = lazy_re(r"[A-Za-z0-9][A-Za-z0-9_.-]* +\|(?: |$)")
 # runpod-python's own "INFO   | " (RUNPOD_PLAIN_RE) has the same shape: a level is never taken for a service.
 COMPOSE_NOT_NAMES = frozenset({"DEBUG", "INFO", "WARN", "WARNING", "ERROR", "TRACE", "TIP", "CRITICAL"})
 #: Lines of an input whose prefixes decide whether it is docker compose output: the lines read/lines.py peeks
@@ -263,7 +263,7 @@ class PrefixReader:
         return TIME_ONLY_BASE + timedelta(days=self._time_only_day, seconds=secs)
 
 
-STREAM_TS_RE = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$")
+STREAM_TS_RE = lazy_re(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$")
 
 
 def _json_object(text: str) -> dict[str, object] | None:
@@ -271,6 +271,8 @@ def _json_object(text: str) -> dict[str, object] | None:
     stripped = text.strip()
     if not stripped.endswith("}"):
         return None
+    import json  # here: few logs hold JSON lines, and json's import is ~1.5 ms of every start-up
+
     try:
         obj = json.loads(stripped)
     except ValueError:

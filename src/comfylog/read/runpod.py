@@ -32,19 +32,20 @@ import itertools
 import re
 from collections.abc import Iterable, Iterator
 
+from ..lazyre import lazy_re
 from .clean import finish_line
 from .source import RawLine, Source
 
 #: The prefix of a console row: date, two spaces, time, level, worker id, message.
-CONSOLE_ROW_RE = re.compile(
+CONSOLE_ROW_RE = lazy_re(
     r"(?P<date>\d{4}-\d{2}-\d{2})\s+(?P<hms>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))?\s*\|\s*[A-Za-z]+\s*\|\s*[\w-]*\s*\|\s?"
 )
 #: A copied record's first line: its time alone (the console's cells each land on a line).
-STACKED_STAMP_RE = re.compile(
+STACKED_STAMP_RE = lazy_re(
     r"(?P<date>\d{4}-\d{2}-\d{2})[ T](?P<hms>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))?Z?"
 )
 #: A copied record's worker (``[c7msa02ut39p9w]``) or level (``[info]``) cell.
-STACKED_CELL_RE = re.compile(r"\[(?P<cell>[\w-]+)\]")
+STACKED_CELL_RE = lazy_re(r"\[(?P<cell>[\w-]+)\]")
 #: The console's level names, to tell a lone level cell from a lone worker cell.
 CONSOLE_LEVELS = frozenset({"debug", "info", "warn", "warning", "error", "critical", "fatal", "trace"})
 #: Rows looked at to decide: all of the first ones that are not blank must be console rows.

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .redact import Redactor
+if TYPE_CHECKING:  # a run without redaction never imports redact.py's rules
+    from .redact import Redactor
 
 
 class UnusableInput(Exception):

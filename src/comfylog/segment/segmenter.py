@@ -43,6 +43,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from ..events import Activity, Event, EventKind, Phase
+from ..lazyre import lazy_re
 from ..model import (
     MAX_PROMPT_MODELS,
     MAX_RUN_IMPORT_TIMES,
@@ -79,7 +80,7 @@ MAX_ERROR_CHARS = 500
 MAX_IMPORT_PATH_CHARS = 400
 MAX_IMPORT_REASON_CHARS = 1000
 #: ComfyUI's own node files, which ``load_custom_node`` imports as it does custom nodes (nodes.py).
-BUILTIN_NODE_FILE_RE = re.compile(r"[/\\](?:comfy_extras|comfy_api_nodes)[/\\][^/\\]+\.py$")
+BUILTIN_NODE_FILE_RE = lazy_re(r"[/\\](?:comfy_extras|comfy_api_nodes)[/\\][^/\\]+\.py$")
 #: Informational kinds only the diagnosis reads (platform, paths, settings, validation details, handler results).
 RULE_FACTS = (
     EventKind.EXTRA_SEARCH_PATH, EventKind.ALLOC_CONF, EventKind.OOM_MEMORY,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from ...events import Event, EventKind
+from ...lazyre import lazy_re
 from ...model import ErrorRecord, Finding
 from ...text import plural
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
@@ -16,7 +15,7 @@ from ..pytorch import NO_KERNEL_IMAGE
 FAULTHANDLER_STACK = "faulthandler_stack"
 #: How far past an abort's record its stack may start (the C++ frames come between).
 STACK_AFTER_LINES = 80
-CUSTOM_NODE_RE = re.compile(r"[/\\]custom_nodes[/\\]([^/\\]+)[/\\]")
+CUSTOM_NODE_RE = lazy_re(r"[/\\]custom_nodes[/\\]([^/\\]+)[/\\]")
 #: Attention libraries a node can be told not to use (WanVideoWrapper's attention_mode, KJNodes' patches...).
 ATTENTION_LIBRARIES = frozenset({"sageattention", "sageattn3", "flash_attn", "flash_attn_3", "xformers",
                                  "spas_sage_attn"})

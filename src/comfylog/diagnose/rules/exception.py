@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from ...events import Event, EventKind
+from ...lazyre import lazy_re
 from ...model import ErrorRecord, Evidence, Finding
 from ...text import listing, plural
 from ..deaths import worker_death, worker_death_traceback
@@ -67,7 +68,7 @@ ADVICE_BAD_URL = Advice("`{node}` sends its requests to {urls}, not an address: 
                         {"node": "the custom node", "urls": "the URL in the error"})
 #: requests' errors for a URL that is no address, with the URL: ``Invalid URL '': No scheme supplied``,
 #: ``No connection adapters were found for 'TODO: BACKEND API'`` (requests/models.py, sessions.py).
-BAD_URL_RE = re.compile(r"(?:MissingSchema|InvalidSchema|InvalidURL): (?:Invalid URL|No connection adapters were "
+BAD_URL_RE = lazy_re(r"(?:MissingSchema|InvalidSchema|InvalidURL): (?:Invalid URL|No connection adapters were "
                         r"found for) '([^']{0,200})'")
 ADVICE_OBJECT_INFO = Advice("ComfyUI could not describe {classes} to the browser (`/object_info`): the node's own "
                             "description (`INPUT_TYPES`) raised, so these nodes are missing from the node library and "
@@ -147,7 +148,7 @@ NO_DETECTOR = {
     "NO_BBOX_DETECTOR": ("the BBOX_DETECTOR output of a `segm/` model",
                          "Give that input a provider loaded with a `bbox/` model"),
 }
-NO_DETECTOR_RE = re.compile(r"'(NO_(?:SEGM|BBOX)_DETECTOR)' object has no attribute")
+NO_DETECTOR_RE = lazy_re(r"'(NO_(?:SEGM|BBOX)_DETECTOR)' object has no attribute")
 ADVICE_NO_INPUT_FILE = Advice("`{loader}` could not open {file}: the workflow names an input file that is not there. "
                               "Put it in ComfyUI's `input` folder (or upload it again in the node), or pick one that "
                               "exists", {"loader": "LoadImage's load_image", "file": "the file"})
@@ -162,7 +163,7 @@ ADVICE_NO_INPUT_FOLDER = Advice("`{loader}` {found}: the workflow names an image
 #: ``load_images`` / ``images_generator``) raise FileNotFoundError with these, the first without its closing quote:
 #: ``Directory '{directory} cannot be found.`` and ``No files in directory '{directory}'.``
 FOLDER_LOADERS = ("load_images_nodes.py:load_images", "load_images_nodes.py:images_generator")
-NO_FOLDER_RE = re.compile(r"Directory '(?P<missing>.{1,300}?) cannot be found\."
+NO_FOLDER_RE = lazy_re(r"Directory '(?P<missing>.{1,300}?) cannot be found\."
                           r"|No files in directory '(?P<empty>.{1,300}?)'\.")
 ADVICE_NO_PERMISSION = Advice(
     "The system refused to open `{path}` (`Permission denied`): the user ComfyUI runs as may not write (or read) "
@@ -171,7 +172,7 @@ ADVICE_NO_PERMISSION = Advice(
     "point ComfyUI at one it may write (`--output-directory`, `--temp-directory`)",
     {"path": "the path"})
 #: CPython's OSError text for EACCES: ``[Errno 13] Permission denied: 'PATH'``.
-PERMISSION_RE = re.compile(r"\[Errno 13\] Permission denied: '([^']{1,300})'")
+PERMISSION_RE = lazy_re(r"\[Errno 13\] Permission denied: '([^']{1,300})'")
 ADVICE_NOT_NUNCHAKU = Advice(
     "`{node}` looked in its model file's metadata for the `config` that Nunchaku's own (SVDQuant) model files carry, "
     "and found none (`KeyError: 'config'` in nunchaku's `_build_model`): the file given to its loader is not a "
@@ -182,7 +183,7 @@ ADVICE_NOT_NUNCHAKU = Advice(
 NOT_NUNCHAKU_FRAME = "utils.py:_build_model"
 NOT_NUNCHAKU_ERROR = "KeyError: 'config'"
 #: ``[Errno 2] No such file or directory: 'PATH'``: the path.
-NO_SUCH_FILE_RE = re.compile(r"No such file or directory: '([^']{1,300})'")
+NO_SUCH_FILE_RE = lazy_re(r"No such file or directory: '([^']{1,300})'")
 #: PyTorch's ROCm build raises ``HIP error: `` + hipGetErrorString: ``invalid device function`` is
 #: hipErrorInvalidDeviceFunction, a kernel with no code for this GPU's architecture (gfx...), the ROCm counterpart of
 #: CUDA's ``no kernel image is available`` (ROCm wheels ship kernels for the GPUs AMD lists).

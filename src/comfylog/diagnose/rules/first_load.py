@@ -4,9 +4,8 @@ only in the first), since the load phase itself is not timed there."""
 
 from __future__ import annotations
 
-import re
-
 from ...events import EventKind, Phase
+from ...lazyre import lazy_re
 from ...model import Finding, Prompt
 from ...text import dur, plural
 from ..engine import Advice, finding, rule
@@ -20,7 +19,7 @@ ADVICE_ONCE = Advice("Paid once per start: the prompts after it reuse the loaded
 MIN_EXTRA_S = ESTIMATE_MIN_S
 MIN_RATIO = 2.0
 #: The custom node pack a path lies in: ``F:\ComfyUI\custom_nodes\comfyui_controlnet_aux\ckpts\…``.
-CUSTOM_NODE_RE = re.compile(r"custom_nodes[\\/]([^\\/]{1,100})[\\/]")
+CUSTOM_NODE_RE = lazy_re(r"custom_nodes[\\/]([^\\/]{1,100})[\\/]")
 #: Load lines cited.
 MAX_LOADS_CITED = 3
 

@@ -16,9 +16,8 @@ changes from release to release (2.13 has no CUDA 12.8 build).
 
 from __future__ import annotations
 
-import re
-
 from ...events import Event, EventKind
+from ...lazyre import lazy_re
 from ...model import Finding
 from ...text import clip
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
@@ -29,8 +28,8 @@ from ..pytorch import NO_KERNEL_IMAGE
 FAILURE_KINDS = ("unhealthy", "gpu_unavailable")
 #: The first architecture PyTorch builds for CUDA 12.8 that runs Blackwell (sm_100 and up).
 BLACKWELL = 100
-ARCH_RE = re.compile(r"(sm|compute)_(\d+)")
-CUDA_RE = re.compile(r"(?<!\d)\d+\.\d+")  # not from inside a number: linear on a run of digits
+ARCH_RE = lazy_re(r"(sm|compute)_(\d+)")
+CUDA_RE = lazy_re(r"(?<!\d)\d+\.\d+")  # not from inside a number: linear on a run of digits
 #: How far from the warning PyTorch's list of builds may be: its list of the build's CCs comes between.
 NEAR_LINES = 20
 #: PyTorch's install commands quoted in the advice, at most.

@@ -3,9 +3,8 @@ working on the prompt (the handler gave up; ComfyUI did not die)."""
 
 from __future__ import annotations
 
-import re
-
 from ...events import EventKind
+from ...lazyre import lazy_re
 from ...model import Evidence, Finding
 from ...text import dur, plural
 from ..deaths import work_left
@@ -16,8 +15,8 @@ from ..hints import OWN_WORDS_ADVICE, own_words_advice
 from ..jobs import Abandoned, abandoned
 
 #: An error result: ``{'error': ...}`` (worker-comfyui) or ``'status': 'error'`` (other handlers).
-ERROR_RESULT_RE = re.compile(r"""^\{\s*['"]error['"]\s*:|['"]status['"]\s*:\s*['"](?:error|failed)['"]""")
-MESSAGE_RE = re.compile(r"""['"](?:message|error)['"]\s*:\s*(['"])(?P<text>.*?)\1""")
+ERROR_RESULT_RE = lazy_re(r"""^\{\s*['"]error['"]\s*:|['"]status['"]\s*:\s*['"](?:error|failed)['"]""")
+MESSAGE_RE = lazy_re(r"""['"](?:message|error)['"]\s*:\s*(['"])(?P<text>.*?)\1""")
 
 ADVICE_HANDLER = Advice("The job failed and the caller got an error, even though the worker went on: fix what the "
                         "message names (the lines before it show ComfyUI's side)")

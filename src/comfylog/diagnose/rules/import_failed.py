@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ...events import EventKind
 from ...index import NO_MAPPINGS
+from ...lazyre import lazy_re
 from ...model import MAX_RUN_IMPORT_TIMES, ErrorRecord, Evidence, Finding
 from ...segment.segmenter import MAX_IMPORT_PATH_CHARS, import_message_paths, read_import_message
 from ...text import basename, listing, plural
@@ -88,21 +89,21 @@ MAX_NODES_NAMED = 4
 #: Failed nodes the figures list by name (``nodes``); ``failed`` counts them all, ``nodes_not_listed`` the others.
 MAX_NODES_LISTED = 1000
 #: ``[Errno 2] No such file or directory: 'PATH'``.
-MISSING_FILE_RE = re.compile(r"No such file or directory: '([^']+)'")
+MISSING_FILE_RE = lazy_re(r"No such file or directory: '([^']+)'")
 #: A node's git submodules live under ``repositories/`` (ComfyUI_UltimateSDUpscale's README: clone with them).
-SUBMODULE_PATH_RE = re.compile(r"[/\\]repositories[/\\]")
+SUBMODULE_PATH_RE = lazy_re(r"[/\\]repositories[/\\]")
 #: ``cannot import name 'SVD_img2vid' from 'comfy.model_base'``: the node asks ComfyUI for what it does not have.
-COMFY_NAME_RE = re.compile(r"cannot import name '(\w+)' from '(comfy(?:_extras|_api)?(?:\.\w+)*)'")
+COMFY_NAME_RE = lazy_re(r"cannot import name '(\w+)' from '(comfy(?:_extras|_api)?(?:\.\w+)*)'")
 #: ``cannot import name 'cached_download' from 'huggingface_hub' (PATH)``: a name the installed package lacks.
-PACKAGE_NAME_RE = re.compile(r"cannot import name '(\w+)' from '([A-Za-z_]\w*)(?:\.[\w.]+)?'")
+PACKAGE_NAME_RE = lazy_re(r"cannot import name '(\w+)' from '([A-Za-z_]\w*)(?:\.[\w.]+)?'")
 #: Python's words when the name exists but its module was still being imported: not a version mismatch.
 CIRCULAR = ("partially initialized module", "circular import")
 #: ``cannot import name 'x' from 'pkg' (C:\...\pkg\__init__.py)``: the file in parentheses, left out when grouping.
-FROM_FILE_RE = re.compile(r" \([^()]*[/\\][^()]*\)\s*$")
+FROM_FILE_RE = lazy_re(r" \([^()]*[/\\][^()]*\)\s*$")
 #: Python 3.12's word for an old setuptools' pkg_resources (ADVICE_OLD_SETUPTOOLS).
 IMP_IMPORTER = "module 'pkgutil' has no attribute 'ImpImporter'"
 #: ``No module named 'torchvision.transforms.functional_tensor'``: a part of a package, not a package.
-SUBMODULE_RE = re.compile(r"No module named '([A-Za-z_]\w*\.[\w.]+)'")
+SUBMODULE_RE = lazy_re(r"No module named '([A-Za-z_]\w*\.[\w.]+)'")
 
 
 def _reasons(facts: Facts, failed: list[str]) -> dict[str, str]:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from ...events import EventKind
+from ...lazyre import lazy_re
 from ...model import ErrorRecord, Evidence, Finding, Run
 from ...parse.table import is_oom
 from ...text import gb, mib_text, plural
@@ -77,7 +76,7 @@ ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
 
 
 #: PyTorch's MPS OOM message: ``(MPS allocated: 5.75 GB, other allocations: 797.23 MB, max allowed: 6.77 GB)``.
-MPS_LIMIT_RE = re.compile(r"max allowed: (?P<size>\d+(?:\.\d+)?) (?P<unit>GB|MB)\)")
+MPS_LIMIT_RE = lazy_re(r"max allowed: (?P<size>\d+(?:\.\d+)?) (?P<unit>GB|MB)\)")
 #: PyTorch's default PYTORCH_MPS_HIGH_WATERMARK_RATIO (aten/src/ATen/mps/MPSAllocator.h).
 MPS_WATERMARK = 1.7
 #: Below this share of the RAM, the MPS device's working set is a discrete GPU's own memory (Apple silicon: ~2/3+).

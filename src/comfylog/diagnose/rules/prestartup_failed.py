@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from ...events import Event, EventKind
+from ...lazyre import lazy_re
 from ...model import Finding, Run
 from ...text import basename, listing, plural
 from ..engine import Advice, finding, rule
@@ -18,7 +17,7 @@ ADVICE_MANAGER = Advice("ComfyUI-Manager's prestartup script runs the installs a
                         "from its menu (its `startup-scripts` folder): start ComfyUI again once it is fixed, or "
                         "they wait")
 #: ``'default'``: a quoted word alone is how Python prints a KeyError (``str(KeyError('default'))``).
-KEY_ERROR_TEXT = re.compile(r"^'[^']{1,80}'$")
+KEY_ERROR_TEXT = lazy_re(r"^'[^']{1,80}'$")
 MAX_REASON_CHARS = 160
 
 

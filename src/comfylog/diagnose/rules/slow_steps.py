@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass, field
-from statistics import median
 
 from ...events import EventKind, Phase
 from ...model import Finding, ProgressBar, Prompt
@@ -103,6 +102,8 @@ class _Group:
         self.lines.append(line)
 
     def slow(self) -> _Slow | None:
+        from statistics import median  # here: statistics and what it imports are ~4 ms of every start-up
+
         usual = median(self.per_step)
         picked = [i for i, s in enumerate(self.per_step) if s >= SLOW_RATIO * usual and s - usual >= SLOW_EXTRA_S]
         if not picked:

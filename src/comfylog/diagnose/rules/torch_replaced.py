@@ -9,15 +9,14 @@ extension built for the old one (xFormers, sageattention, nodes' CUDA code) stop
 
 from __future__ import annotations
 
-import re
-
 from ...events import EventKind
+from ...lazyre import lazy_re
 from ...model import Finding, Run
 from ..engine import Advice, finding, rule
 from ..facts import Facts
 
 #: ``2.9.1+cu129`` -> ``2.9.1``, ``cu129``.
-VERSION_RE = re.compile(r"^(?P<base>[\d.]+)(?:\+(?P<local>\w+))?")
+VERSION_RE = lazy_re(r"^(?P<base>[\d.]+)(?:\+(?P<local>\w+))?")
 
 ADVICE_PUT_BACK = Advice(
     "Put back the PyTorch this ComfyUI ran with: `{pip} install torch=={version}{index}` (torchvision and "

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 from ...events import Event, EventKind
+from ...lazyre import lazy_re
 from ...model import ErrorRecord, Evidence, Finding
 from ...text import listing, plural
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
@@ -13,7 +13,7 @@ from ..evidence import clip
 from ..facts import Facts, platform_of
 
 #: ComfyUI's validator (execution.py) on a node type no installed node provides.
-MISSING_NODE_RE = re.compile(r"Cannot execute because node (.{1,200}?) does not exist")
+MISSING_NODE_RE = lazy_re(r"Cannot execute because node (.{1,200}?) does not exist")
 #: LoadImage's reason for an input image it cannot open.
 INVALID_FILE = "Invalid image file:"
 #: Lines after a validation failure searched for its ``* Node id:`` / ``- Reason: detail`` lines.

@@ -1,0 +1,71 @@
+"""What ``comfylog analyze`` of a small log imports (issue 14: its start-up, the interpreter's included,
+is time a person waits for every report). Behaviour, not timing: a module the terminal report of one log
+never uses stays unimported, since importing it would cost every start and show nowhere."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from comfylog.lazyre import lazy_re
+from comfylog.parse.native import scanner
+from comfylog.read import prefixes
+
+from .conftest import EXAMPLES
+
+#: Neither the analysis nor the terminal report of one log uses these: other commands and outputs do.
+NOT_IMPORTED = (
+    "pandas", "numpy", "plotly", "pyarrow", "websockets", "prometheus_client",
+    "comfylog.export", "comfylog.fleet", "comfylog.watch", "comfylog.compare", "comfylog.check",
+    "comfylog.render.html", "comfylog.render.json", "comfylog.render.markdown", "comfylog.render.trace",
+    "comfylog.read.redact",  # a run without --redact
+)
+#: Standard library modules comfylog imports only where it needs them (the median of a group of bars, a
+#: spill to disk, a JSON log line); typer and rich may import them on their own, which is not comfylog's doing.
+NOT_IMPORTED_BY_COMFYLOG = ("statistics", "tempfile", "json")
+
+#: Runs the command line, then prints the modules typer and rich import (line 1) and all modules (line 2).
+CHILD = """\
+import sys
+import typer, rich.console, rich.table
+before = sorted(sys.modules)
+from comfylog.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+after = sorted(sys.modules)
+print()
+print(" ".join(before))
+print(" ".join(after))
+"""
+
+
+def imported_by(*args: str) -> tuple[str, set[str], set[str]]:
+    """What ``comfylog ARGS`` printed, the modules typer and rich import, and every module imported."""
+    done = subprocess.run([sys.executable, "-c", CHILD, *args], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    *report, before, after = done.stdout.split("\n")[:-1]
+    return "\n".join(report), set(before.split()), set(after.split())
+
+
+def test_a_small_logs_terminal_report_imports_only_what_it_uses() -> None:
+    report, before, after = imported_by("analyze", str(EXAMPLES / "runpod-lowvram-gguf.log"))
+    assert "Where the time went" in report and "comfylog.render.terminal" in after  # it did report
+    assert sorted(m for m in NOT_IMPORTED if m in after) == []
+    assert sorted(m for m in NOT_IMPORTED_BY_COMFYLOG if m in after - before) == []
+    if scanner() == "native":  # the native scanner read the log: the Python parser, its reference, is not needed
+        assert "comfylog.parse.parser" not in after
+
+
+def test_a_lazy_regex_compiles_on_first_use_then_is_the_compiled_patterns_own() -> None:
+    """lazyre: the module-level regexes a small log never runs are never compiled; once one is used, its
+    methods are re's own (the Python reader calls some on every line)."""
+    line = (EXAMPLES / "runpod-lowvram-gguf.log").read_text(encoding="utf-8").splitlines()[0]
+    docker = lazy_re(prefixes.DOCKER_RE.pattern)
+    assert "match" not in vars(docker)  # nothing compiled yet
+    found, expected = docker.match(line), re.compile(docker.pattern).match(line)
+    assert found is not None and expected is not None and found.groups() == expected.groups()
+    assert docker.match.__self__ is re.compile(docker.pattern)  # re's pattern itself
+    assert docker.sub("", line) == "==========" and docker.groupindex == {}
