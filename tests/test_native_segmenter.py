@@ -10,14 +10,17 @@ fallback): a log that starts falling back is a regression of the port, not a pas
 
 from __future__ import annotations
 
+import bisect
 import json
+from datetime import datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from comfylog.events import EventKind
+from comfylog.events import EventKind, Phase
 from comfylog.parse.native import native_module
 from comfylog.pipeline import analyze_paths, analyze_text
 from comfylog.read.lines import open_input
@@ -466,3 +469,83 @@ def test_a_failing_native_segmenter_hands_the_input_to_python(monkeypatch: pytes
     python, native, fell = _both(text, "pasted.log", monkeypatch)
     assert calls and python == native
     assert fell == [("pasted.log", "failed: input: the segmenter panicked")]
+
+
+def _overlay_one_by_one(
+    segs: list[tuple[datetime, datetime, Phase]], overlays: list[tuple[datetime, datetime, Phase]],
+) -> list[tuple[datetime, datetime, Phase]]:
+    """The painting phases._overlaid replaced (issue 14): each overlay in turn, the segments copied each time
+    (quadratic: 400,000 stamped bars in one prompt did not finish in 10 minutes)."""
+    for o0, o1, phase in overlays:
+        first = bisect.bisect_right(segs, o0, key=lambda seg: seg[1])
+        after = bisect.bisect_left(segs, o1, lo=first, key=lambda seg: seg[0])
+        out = segs[:first]
+        if first < after and segs[first][0] < o0:
+            out.append((segs[first][0], o0, segs[first][2]))
+        out.append((o0, o1, phase))
+        if first < after and segs[after - 1][1] > o1:
+            out.append((o1, segs[after - 1][1], segs[after - 1][2]))
+        segs = out + segs[after:]
+    return segs
+
+
+_T0 = datetime(2025, 10, 22)
+
+
+@settings(max_examples=500, deadline=None)
+@given(cuts=st.sets(st.integers(1, 29), max_size=6), empty_last=st.booleans(), phases=st.lists(st.sampled_from(Phase)),
+       overlays=st.lists(st.tuples(st.integers(0, 29), st.integers(1, 30), st.sampled_from(Phase)), max_size=10))
+def test_painting_the_overlays_at_once_cuts_as_painting_them_one_by_one(
+        cuts: set[int], empty_last: bool, phases: list[Phase], overlays: list[tuple[int, int, Phase]]) -> None:
+    """The same segments, so the same float sums: on a coarse grid of seconds, where ends and starts meet."""
+    from comfylog.segment.phases import _overlaid
+
+    at = [_T0 + timedelta(seconds=s) for s in (0, *sorted(cuts), 30)]
+    segs = [(a, b, phases[i % len(phases)] if phases else Phase.OTHER) for i, (a, b) in enumerate(pairwise(at))]
+    if empty_last:  # rule 1 leaves one where the prompt ends at the log's first line
+        segs.append((at[-1], at[-1], Phase.WAIT))
+    painted = [(_T0 + timedelta(seconds=a), _T0 + timedelta(seconds=b), phase) for a, b, phase in overlays if b > a]
+    want = [seg for seg in _overlay_one_by_one(segs, painted) if seg[1] > seg[0]]
+    assert [seg for seg in _overlaid(segs, painted) if seg[1] > seg[0]] == want
+
+
+def _overlapping_stamped_bars(count: int) -> str:
+    """One prompt of ComfyUI-Manager's stamped lines: sampling bars, and every fifth a library's loading bar, five
+    seconds apart, each drawn 0% then 100% on one stamp with an elapsed of 0 to 9 s: one may overlap the next, and
+    the loading bars show between the sampling ones."""
+    lines = ["Total VRAM 24564 MB, total RAM 128000 MB", "[2025-10-22 00:00:00.000] got prompt"]
+    for i in range(count):
+        stamp = f"[2025-10-22 {5 * i // 3600:02d}:{5 * i // 60 % 60:02d}:{5 * i % 60:02d}.{i % 10}00]"
+        label = "Loading checkpoint shards: " if i % 5 == 2 else ""
+        lines += [f"{stamp} {label}  0%|          | 0/4 [00:00<?, ?it/s]",
+                  f"{stamp} {label}100%|██████████| 4/4 [00:0{i * 7 % 10}<00:00,  1.{i % 10}it/s]"]
+        if i % 50 == 49:
+            lines.append(f"{stamp} Requested to load SDXL")
+    lines.append(f"[2025-10-22 00:55:00.000] Prompt executed in {5 * count + 300:.2f} seconds")
+    return "\n".join(lines) + "\n"
+
+
+@needs_native
+def test_many_overlapping_stamped_bars_paint_as_one_at_a_time_in_both_segmenters(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Painting all of a prompt's bars at once (phases._overlaid, phases.rs `overlaid`) gives the segments painting
+    them one by one gave, so the same JSON to the last float, in both segmenters."""
+    from comfylog.segment import phases as phases_module
+
+    text = _overlapping_stamped_bars(600)
+    reports = {}
+    for which in ("python", "native", "one by one"):
+        with monkeypatch.context() as m:
+            m.setenv("COMFYLOG_SCANNER", "native")
+            m.setenv("COMFYLOG_SEGMENTER", "native" if which == "native" else "python")
+            if which == "one by one":
+                m.setattr(phases_module, "_overlaid", _overlay_one_by_one)
+            reports[which] = analyze_text(text, "bars.log")
+    assert reports["native"].sources[0].segmenter == "native"
+    jsons = {which: render_json(report) for which, report in reports.items()}
+    spans = {which: [(s.start, s.end, s.phase) for s in report.prompts[0].spans] for which, report in reports.items()}
+    assert jsons["python"] == jsons["native"] == jsons["one by one"]
+    assert spans["python"] == spans["native"] == spans["one by one"]
+    phases = reports["python"].prompts[0].phases
+    assert len(reports["python"].progress_bars) == 600 and len(spans["python"]) > 200
+    assert (phases.load or 0) > 0 and (phases.inference or 0) > 0 and (phases.other or 0) > 0

@@ -394,23 +394,9 @@ fn bisect_right<T, K: PartialOrd>(items: &[T], x: &K, lo: usize, key: impl Fn(&T
     lo
 }
 
-/// Python's `bisect_left(items, x, lo=lo, key=key)`.
-fn bisect_left<T, K: PartialOrd>(items: &[T], x: &K, lo: usize, key: impl Fn(&T) -> K) -> usize {
-    let (mut lo, mut hi) = (lo, items.len());
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        if key(&items[mid]) < *x {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    lo
-}
-
 /// phases.py's `_paint_bars`.
 fn paint_bars(
-    mut segs: Vec<Seg>,
+    segs: Vec<Seg>,
     start: Ts,
     end: Ts,
     activities: &[Activity],
@@ -439,35 +425,69 @@ fn paint_bars(
         Phase::Inference => 2,
         Phase::Wait => 3, // no bar's phase
     });
-    for (o0, o1, phase) in overlays {
-        let (o0, o1) = (o0.max(start), o1.min(end));
-        if o1 > o0 {
-            segs = overlay(segs, o0, o1, phase);
-        }
-    }
-    Ok(segs)
+    let clipped: Vec<Seg> = overlays
+        .into_iter()
+        .map(|(o0, o1, phase)| (o0.max(start), o1.min(end), phase))
+        .filter(|&(o0, o1, _)| o1 > o0)
+        .collect();
+    Ok(overlaid(segs, &clipped))
 }
 
-/// phases.py's `_overlay`.
-fn overlay(segs: Vec<Seg>, o0: Ts, o1: Ts, phase: Phase) -> Vec<Seg> {
-    let first = bisect_right(&segs, &o0, 0, |s| s.1);
-    let after = bisect_left(&segs, &o1, first, |s| s.0);
-    let mut out: Vec<Seg> = Vec::with_capacity(segs.len() + 2);
-    out.extend_from_slice(&segs[..first]);
-    if first < after {
-        let (a, _, ph) = segs[first];
-        if a < o0 {
-            out.push((a, o0, ph));
+/// phases.py's `_overlaid`: `segs` with each overlay painted over them in turn, a later one
+/// winning, without copying the segments once per overlay: each piece between two consecutive
+/// times goes to the last overlay over it (found last to first, skipping the pieces a later one
+/// took), else to its segment; each run of pieces of one overlay or one segment is a segment.
+fn overlaid(segs: Vec<Seg>, overlays: &[Seg]) -> Vec<Seg> {
+    if overlays.is_empty() || segs.is_empty() {
+        return segs;
+    }
+    let mut cuts: Vec<Ts> = Vec::with_capacity(segs.len() + 1 + 2 * overlays.len());
+    cuts.extend(segs.iter().map(|s| s.0));
+    cuts.push(segs[segs.len() - 1].1);
+    for &(o0, o1, _) in overlays {
+        cuts.push(o0);
+        cuts.push(o1);
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    let pieces = cuts.len() - 1;
+    // the overlay each piece shows (None: its segment)
+    let mut painter: Vec<Option<usize>> = vec![None; pieces];
+    // the first piece at or after each that no later overlay took (union-find, halved paths)
+    let mut free: Vec<usize> = (0..=pieces).collect();
+    for (j, &(o0, o1, _)) in overlays.iter().enumerate().rev() {
+        let mut i = cuts.partition_point(|&t| t < o0);
+        let stop = cuts.partition_point(|&t| t < o1);
+        loop {
+            while free[i] != i {
+                free[i] = free[free[i]];
+                i = free[i];
+            }
+            if i >= stop {
+                break;
+            }
+            painter[i] = Some(j);
+            free[i] = i + 1;
         }
     }
-    out.push((o0, o1, phase));
-    if first < after {
-        let (_, b, ph) = segs[after - 1];
-        if b > o1 {
-            out.push((o1, b, ph));
+    let mut out: Vec<Seg> = Vec::new();
+    let mut piece = 0;
+    // one overlay (Ok) or one segment (Err)
+    let mut run: Option<Result<usize, usize>> = None;
+    for (k, &(_, b, phase)) in segs.iter().enumerate() {
+        while piece < pieces && cuts[piece] < b {
+            let key = painter[piece].ok_or(k);
+            match out.last_mut() {
+                Some(last) if run == Some(key) => last.1 = cuts[piece + 1],
+                _ => {
+                    let shown = painter[piece].map_or(phase, |j| overlays[j].2);
+                    out.push((cuts[piece], cuts[piece + 1], shown));
+                    run = Some(key);
+                }
+            }
+            piece += 1;
         }
     }
-    out.extend_from_slice(&segs[after..]);
     out
 }
 
@@ -676,6 +696,69 @@ mod tests {
         let (start, end) = bar_span(&bar, &ev, Some(at(13, 20, 0, 0))).unwrap();
         assert_eq!(start, Some(at(13, 9, 11, 206_000)));
         assert_eq!(end, Some(at(13, 14, 7, 36_000)));
+    }
+
+    /// The painting `overlaid` replaced (issue 14): one overlay at a time, the segments copied each time.
+    fn overlay_one_by_one(segs: Vec<Seg>, o0: Ts, o1: Ts, phase: Phase) -> Vec<Seg> {
+        let first = bisect_right(&segs, &o0, 0, |s| s.1);
+        let mut after = first;
+        while after < segs.len() && segs[after].0 < o1 {
+            after += 1;
+        }
+        let mut out: Vec<Seg> = segs[..first].to_vec();
+        if first < after && segs[first].0 < o0 {
+            out.push((segs[first].0, o0, segs[first].2));
+        }
+        out.push((o0, o1, phase));
+        if first < after && segs[after - 1].1 > o1 {
+            out.push((o1, segs[after - 1].1, segs[after - 1].2));
+        }
+        out.extend_from_slice(&segs[after..]);
+        out
+    }
+
+    /// On random small prompts (times on a coarse grid, so that ends and starts meet), painting all the
+    /// overlays at once gives the segments painting them one by one gave, so the same sums.
+    #[test]
+    fn overlaid_paints_as_one_overlay_at_a_time() {
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n) as i64
+        };
+        let phases = [Phase::Load, Phase::Inference, Phase::Wait, Phase::Other];
+        for _ in 0..20_000 {
+            let span = 1 + next(30);
+            let mut cuts: Vec<Ts> = vec![0, span];
+            for _ in 0..next(7) {
+                cuts.push(next(span as u64 + 1));
+            }
+            cuts.sort_unstable();
+            cuts.dedup();
+            let mut segs: Vec<Seg> = cuts
+                .windows(2)
+                .map(|w| (w[0], w[1], phases[next(4) as usize]))
+                .collect();
+            if next(5) == 0 {
+                segs.push((span, span, phases[next(4) as usize])); // rule 1's empty last segment
+            }
+            let mut overlays: Vec<Seg> = Vec::new();
+            for _ in 0..next(9) + 1 {
+                let a = next(span as u64);
+                let b = a + 1 + next((span - a) as u64);
+                overlays.push((a, b, phases[next(4) as usize]));
+            }
+            let mut want = segs.clone();
+            for &(o0, o1, phase) in &overlays {
+                want = overlay_one_by_one(want, o0, o1, phase);
+            }
+            want.retain(|s| s.1 > s.0);
+            let mut got = overlaid(segs.clone(), &overlays);
+            got.retain(|s| s.1 > s.0);
+            assert_eq!(got, want, "{segs:?} painted {overlays:?}");
+        }
     }
 
     #[test]
