@@ -549,3 +549,24 @@ def test_many_overlapping_stamped_bars_paint_as_one_at_a_time_in_both_segmenters
     phases = reports["python"].prompts[0].phases
     assert len(reports["python"].progress_bars) == 600 and len(spans["python"]) > 200
     assert (phases.load or 0) > 0 and (phases.inference or 0) > 0 and (phases.other or 0) > 0
+
+
+@needs_native
+def test_a_prompt_raising_thousands_of_errors_segments_the_same(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both segmenters release the running prompt's older errors alike (all but the incident, those after the
+    queue's first line and the last RECENT_ERRORS): 3,000 exceptions in one prompt with prompts queued behind it
+    (one rejected at validation, whose record a later line completes), and a prompt that errors after it."""
+    lines = ["Total VRAM 24564 MB, total RAM 128000 MB", "Starting server", "got prompt"]
+    for i in range(3_000):
+        lines += ["!!! Exception during processing !!! boom", "Traceback (most recent call last):",
+                  f"RuntimeError: boom {i}"]
+        if i == 2_000:
+            lines += ["got prompt", "got prompt", "Failed to validate prompt for output 9:",
+                      "* CheckpointLoaderSimple 4:", "  - Value not in list: ckpt_name: 'x.safetensors' not in []",
+                      "Output will be ignored", "invalid prompt: {'type': 'prompt_outputs_failed_validation'}"]
+    lines += ["Prompt executed in 100.00 seconds", "!!! Exception during processing !!! late",
+              "RuntimeError: late", "Prompt executed in 1.00 seconds"]
+    path = tmp_path / "errors.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert_same([path], monkeypatch)

@@ -76,3 +76,38 @@ def test_a_prompt_loading_thousands_of_models_holds_few_of_its_loads() -> None:
     assert [ld.model for ld in list(seg.loads)[::4999]] == ["Model0", "Model4999", "Model9998", "Model14997",
                                                            "Model19996"]
     assert 0 < held <= RELEASE_EVERY  # two events a load: a release every 2,048 loads
+
+
+def test_a_prompt_raising_thousands_of_errors_holds_few_of_them() -> None:
+    """The running prompt's errors are final but for the incident being read, those a queued prompt that ran
+    takes, and the last RECENT_ERRORS (segmenter._release): a prompt logging 20,000 exceptions (a generated log)
+    keeps at most a release interval of them pending, not all until it ends (300,000 in one prompt peaked at
+    323 MB). Every error is a record all the same, in order; the differential test below compares the Rust
+    segmenter's tables."""
+    from comfylog.parse import Parser
+    from comfylog.read.lines import open_text
+    from comfylog.segment.segmenter import RELEASE_EVERY, Segmenter
+
+    text = _many_errors_log(20_000)
+    seg, parser = Segmenter(0), Parser(0)
+    held = 0
+    log = open_text(text)
+    assert log.lines is not None
+    for raw in log.lines:
+        seg.feed_all(parser.feed(raw))
+        held = max(held, len(seg._pending_errors.items))
+    seg.feed_all(parser.close())
+    seg.finish()
+    errors = list(seg.errors)
+    assert len(errors) == 20_000 and [e.line for e in errors] == sorted(e.line for e in errors)
+    assert {(e.prompt, e.kind) for e in errors} == {(0, "exception")}
+    assert 0 < held <= RELEASE_EVERY  # three activities an error: a release every 1,365 errors
+
+
+def _many_errors_log(count: int) -> str:
+    lines = ["Starting server", "got prompt"]
+    for i in range(count):
+        lines += ["!!! Exception during processing !!! boom", "Traceback (most recent call last):",
+                  f"RuntimeError: boom {i}"]
+    lines.append("Prompt executed in 100.00 seconds")
+    return "\n".join(lines) + "\n"

@@ -46,6 +46,9 @@ const MAX_RUN_IMPORT_TIMES: usize = 1000;
 /// segmenter.py's RELEASE_EVERY, for what runs without Python (Rust's tests, examples/scan_file.rs):
 /// from Python, the segmenter is handed segmenter.py's own (Config::release_every).
 pub const RELEASE_EVERY: u64 = 4096;
+/// The last errors kept pending whatever their line (segmenter.py's RECENT_ERRORS): find_error looks among
+/// them for the record a later line completes, reassign for the status of a prompt that really ran.
+pub const RECENT_ERRORS: usize = 50;
 const TAIL: usize = 4;
 /// segmenter.py's BEFORE_LOG_ACTIVITIES.
 const BEFORE_LOG_ACTIVITIES: usize = 20_000;
@@ -265,6 +268,19 @@ impl<T> Pending<T> {
             }
             self.out.push(self.items.pop_front().expect("a front"));
             self.base += 1;
+        }
+    }
+
+    /// `flush_while`, leaving at least `keep` records pending.
+    fn flush_while_keeping(&mut self, keep: usize, last: impl Fn(&T) -> bool) {
+        while self.items.len() > keep {
+            match self.items.front() {
+                Some(front) if last(front) => {
+                    self.out.push(self.items.pop_front().expect("a front"));
+                    self.base += 1;
+                }
+                _ => break,
+            }
         }
     }
 
@@ -1084,6 +1100,19 @@ impl Segmenter {
             None => self.errors.flush(),
             Some(limit) => self.errors.flush_while(|e| e.line < limit),
         }
+        // older errors of the running prompt are final but for the incident, those a queued prompt that ran
+        // takes (reassign) and the last RECENT_ERRORS (find_error, reassign's status): segmenter.py's _release
+        let mut error_lines: Vec<u64> = Vec::new();
+        if let Some(&head) = self.queue.front() {
+            error_lines.push(self.prompts.at_ref(head).line);
+        }
+        if let Some(incident) = self.incident {
+            error_lines.push(self.errors.at_ref(incident).line);
+        }
+        let error_limit = error_lines.into_iter().min();
+        self.errors.flush_while_keeping(RECENT_ERRORS, |e| {
+            error_limit.is_none_or(|limit| e.line < limit)
+        });
         // a load changes only when it moves to a queued prompt that ran (reassign): final up to the queue
         match self.queue.front() {
             Some(&head) => {
@@ -2080,7 +2109,7 @@ impl Segmenter {
     }
 
     fn find_error(&self, prompt: u64, kind: &str) -> Option<u64> {
-        self.errors.recent_newest_first(50).find(|&pos| {
+        self.errors.recent_newest_first(RECENT_ERRORS).find(|&pos| {
             let e = self.errors.at_ref(pos);
             e.prompt == Some(prompt) && e.kind == kind
         })

@@ -8,6 +8,7 @@ final ones, oldest first, to the table (a spool, which never changes a record it
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
@@ -26,10 +27,10 @@ class Pending(Generic[T]):
     def append(self, item: T) -> None:
         self.items.append(item)
 
-    def flush_while(self, final: Callable[[T], bool]) -> None:
-        """Move records to the table, oldest first, while ``final(record)`` holds."""
+    def flush_while(self, final: Callable[[T], bool], keep: int = 0) -> None:
+        """Move records to the table, oldest first, while ``final(record)`` holds, leaving at least ``keep``."""
         count = 0
-        for item in self.items:
+        for item in itertools.islice(self.items, max(0, len(self.items) - keep)):
             if not final(item):
                 break
             count += 1

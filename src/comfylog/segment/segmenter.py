@@ -149,6 +149,9 @@ PROMPT_WORK_KINDS = frozenset({
 BEFORE_LOG_ACTIVITIES = 20_000
 #: Events between two looks at which records are final (spool.py): rare enough to cost nothing.
 RELEASE_EVERY = 4096
+#: The last errors kept pending whatever their line: _find_error looks among them for the record a later line
+#: completes (a validation failure's count of outputs), _reassign for the status of a prompt that really ran.
+RECENT_ERRORS = 50
 #: Runs per spilled block: a run carries its custom nodes' import times (~5 kB), 20x a prompt.
 RUN_BLOCK = 256
 #: ComfyUI reports one failure as ``!!! Exception``, its traceback and ``Got an OOM``, one after the
@@ -505,6 +508,15 @@ class Segmenter:
         else:
             limit = first_line
             self._pending_errors.flush_while(lambda e: e.line < limit)
+        # An error of the running prompt changes only while it is the incident being read, when it moves to a
+        # queued prompt that ran (_reassign: those after that prompt's line), or as one of the last RECENT_ERRORS
+        # (_find_error; _reassign's status): older ones are final too, so a prompt raising 300,000 exceptions holds
+        # RECENT_ERRORS of them, not all. (What is left pending always ends in the same RECENT_ERRORS as above.)
+        error_lines = [self._queue[0].line] if self._queue else []
+        if self._incident is not None:
+            error_lines.append(self._incident.line)
+        error_limit = min(error_lines, default=None)
+        self._pending_errors.flush_while(lambda e: error_limit is None or e.line < error_limit, keep=RECENT_ERRORS)
         if self._queue:
             queued = self._queue[0].line
             self._pending_loads.flush_while(lambda ld: ld.line < queued)
@@ -1199,7 +1211,7 @@ class Segmenter:
         return record
 
     def _find_error(self, prompt: Prompt, kind: str) -> ErrorRecord | None:
-        for record in reversed(self._pending_errors.recent(50)):
+        for record in reversed(self._pending_errors.recent(RECENT_ERRORS)):
             if record.prompt == prompt.index and record.kind == kind:
                 return record
         return None
