@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from comfylog.api import analyze
 
 from .conftest import CORPUS, EXAMPLES, corpus_log, corpus_or_skip
+
+if TYPE_CHECKING:
+    from comfylog.segment.segmenter import Segmenter
 
 
 def test_batch_requests_are_matched_to_loaded_lines_in_order() -> None:
@@ -54,24 +60,14 @@ def test_a_prompt_loading_thousands_of_models_holds_few_of_its_loads() -> None:
     models (a generated log: real prompts load tens) keeps at most a release interval of them pending, not all
     until it ends (200,000 held ~30 MB in each segmenter). The Rust segmenter releases them alike: the
     differential tests compare the tables, and benchmarks/scaling.py's ``models`` shape its memory."""
-    from comfylog.parse import Parser
-    from comfylog.read.lines import open_text
-    from comfylog.segment.segmenter import RELEASE_EVERY, Segmenter
+    from comfylog.segment.segmenter import RELEASE_EVERY
 
     count = 20_000
     lines = ["Starting server", "got prompt"]
     for i in range(count):
         lines += [f"Requested to load Model{i}", f"loaded completely 1000.0 {i}.5 True"]
     lines.append("Prompt executed in 100.00 seconds")
-    seg, parser = Segmenter(0), Parser(0)
-    held = 0
-    log = open_text("\n".join(lines) + "\n")
-    assert log.lines is not None
-    for raw in log.lines:
-        seg.feed_all(parser.feed(raw))
-        held = max(held, len(seg._pending_loads.items))
-    seg.feed_all(parser.close())
-    seg.finish()
+    seg, held = _segmented_holding(lines, lambda seg: len(seg._pending_loads.items))
     assert len(seg.loads) == count
     assert [ld.model for ld in list(seg.loads)[::4999]] == ["Model0", "Model4999", "Model9998", "Model14997",
                                                            "Model19996"]
@@ -82,32 +78,36 @@ def test_a_prompt_raising_thousands_of_errors_holds_few_of_them() -> None:
     """The running prompt's errors are final but for the incident being read, those a queued prompt that ran
     takes, and the last RECENT_ERRORS (segmenter._release): a prompt logging 20,000 exceptions (a generated log)
     keeps at most a release interval of them pending, not all until it ends (300,000 in one prompt peaked at
-    323 MB). Every error is a record all the same, in order; the differential test below compares the Rust
+    323 MB). Every error is a record all the same, in order; test_native_segmenter.py compares the Rust
     segmenter's tables."""
-    from comfylog.parse import Parser
-    from comfylog.read.lines import open_text
-    from comfylog.segment.segmenter import RELEASE_EVERY, Segmenter
+    from comfylog.segment.segmenter import RELEASE_EVERY
 
-    text = _many_errors_log(20_000)
-    seg, parser = Segmenter(0), Parser(0)
-    held = 0
-    log = open_text(text)
-    assert log.lines is not None
-    for raw in log.lines:
-        seg.feed_all(parser.feed(raw))
-        held = max(held, len(seg._pending_errors.items))
-    seg.feed_all(parser.close())
-    seg.finish()
+    lines = ["Starting server", "got prompt"]
+    for i in range(20_000):
+        lines += ["!!! Exception during processing !!! boom", "Traceback (most recent call last):",
+                  f"RuntimeError: boom {i}"]
+    lines.append("Prompt executed in 100.00 seconds")
+    seg, held = _segmented_holding(lines, lambda seg: len(seg._pending_errors.items))
     errors = list(seg.errors)
     assert len(errors) == 20_000 and [e.line for e in errors] == sorted(e.line for e in errors)
     assert {(e.prompt, e.kind) for e in errors} == {(0, "exception")}
     assert 0 < held <= RELEASE_EVERY  # three activities an error: a release every 1,365 errors
 
 
-def _many_errors_log(count: int) -> str:
-    lines = ["Starting server", "got prompt"]
-    for i in range(count):
-        lines += ["!!! Exception during processing !!! boom", "Traceback (most recent call last):",
-                  f"RuntimeError: boom {i}"]
-    lines.append("Prompt executed in 100.00 seconds")
-    return "\n".join(lines) + "\n"
+def _segmented_holding(lines: list[str], pending: Callable[[Segmenter], int]) -> tuple[Segmenter, int]:
+    """``lines`` through Python's parser and segmenter, line by line: the segmenter, and the most records
+    ``pending`` counted held back from its tables at any point."""
+    from comfylog.parse import Parser
+    from comfylog.read.lines import open_text
+    from comfylog.segment.segmenter import Segmenter
+
+    seg, parser = Segmenter(0), Parser(0)
+    held = 0
+    log = open_text("\n".join(lines) + "\n")
+    assert log.lines is not None
+    for raw in log.lines:
+        seg.feed_all(parser.feed(raw))
+        held = max(held, pending(seg))
+    seg.feed_all(parser.close())
+    seg.finish()
+    return seg, held
