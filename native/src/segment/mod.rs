@@ -49,7 +49,8 @@ pub const RELEASE_EVERY: u64 = 4096;
 /// The last errors kept pending whatever their line (segmenter.py's RECENT_ERRORS): find_error looks among
 /// them for the record a later line completes, reassign for the status of a prompt that really ran.
 pub const RECENT_ERRORS: usize = 50;
-const TAIL: usize = 4;
+/// segmenter.py's TAIL_ACTIVITIES.
+const TAIL: usize = 64;
 /// segmenter.py's BEFORE_LOG_ACTIVITIES.
 const BEFORE_LOG_ACTIVITIES: usize = 20_000;
 
@@ -378,6 +379,8 @@ pub struct Segmenter {
     /// The count of the held `lora key not loaded` event.
     lora_count: u64,
     run_busy: bool,
+    /// segmenter.py's `_process_start`: the first line a new process printed before its start marker.
+    process_start: Option<u64>,
     queue: VecDeque<u64>,
     open: Option<Open>,
     last_activity: Option<Activity>,
@@ -473,6 +476,7 @@ impl Segmenter {
             lora_missed: None,
             lora_count: 0,
             run_busy: false,
+            process_start: None,
             queue: VecDeque::new(),
             open: None,
             last_activity: None,
@@ -696,6 +700,13 @@ impl Segmenter {
                 }
                 Ok(())
             }
+            // segmenter.py's `_on_extra_search_path`
+            ExtraSearchPath => {
+                if self.process_start.is_none() && self.open.is_none() && self.queue.is_empty() {
+                    self.process_start = Some(ev.line);
+                }
+                Ok(())
+            }
             ServerStopped => {
                 self.run_mut().stopped = true;
                 Ok(())
@@ -856,11 +867,10 @@ impl Segmenter {
             // a package manager's output: extends an install begun
             NodeInstall | PackageInstalled => self.on_node_install(ev),
             CudaBanner | ServerStarting | LoadDetail | WsConnected | WsReconnect | JobStarted
-            | JobFinished | CacheEviction | MemoryLeak | JobQueue | NetworkVolume
-            | ExtraSearchPath | AllocConf | OomMemory | ExtensionMismatch | TorchNotInstalled
-            | NumpyMismatch | NodeModel | NodeCheckpoint | PrestartupFailed | ValidationDetail
-            | UnhandledOutput | HandlerOutput | VideoSeqLen | BuiltinImportFailed
-            | InterruptRequest => Ok(()),
+            | JobFinished | CacheEviction | MemoryLeak | JobQueue | NetworkVolume | AllocConf
+            | OomMemory | ExtensionMismatch | TorchNotInstalled | NumpyMismatch | NodeModel
+            | NodeCheckpoint | PrestartupFailed | ValidationDetail | UnhandledOutput
+            | HandlerOutput | VideoSeqLen | BuiltinImportFailed | InterruptRequest => Ok(()),
             // the scanner makes none of these events (scan.rs: another thread's line)
             Background => Ok(()),
             Unknown => Err(NotPorted("an event kind this port does not know".into())),
@@ -902,11 +912,22 @@ impl Segmenter {
             && (ev.kind == Kind::CudaBanner || self.events_since_marker > 0);
         let mut had_run = self.run.is_some();
         if had_run && (self.run_busy || stage < self.run_stage || again) {
-            let cut = if ev.kind == Kind::CudaBanner {
+            let mut cut = if ev.kind == Kind::CudaBanner {
                 ev.line as i64 - 1
             } else {
                 ev.line as i64
             };
+            if let Some(start) = self.process_start {
+                let start = start as i64;
+                if start < cut
+                    && self
+                        .tail
+                        .front()
+                        .is_some_and(|a| a.first_line as i64 <= start)
+                {
+                    cut = start; // the new process printed lines before its marker: it begins at the first
+                }
+            }
             moved = self.take_tail_from(cut);
             self.end_run()?;
             had_run = false;
@@ -921,6 +942,7 @@ impl Segmenter {
         }
         self.run_stage = self.run_stage.max(stage);
         self.events_since_marker = 0;
+        self.process_start = None;
         self.before_log = None; // the log shows a start-up: work from here on is no earlier prompt's
         self.all_queued_before = false;
         self.queued_next = false;
@@ -1055,6 +1077,7 @@ impl Segmenter {
         self.events_since_marker = 0;
         self.prestartup = false;
         self.run_busy = false;
+        self.process_start = None;
         self.before_log = None;
         self.all_queued_before = false;
         self.queued_next = false;
@@ -1271,6 +1294,7 @@ impl Segmenter {
 
     fn on_prompt_received(&mut self, ev: &Ev) -> R {
         self.run_busy = true;
+        self.process_start = None; // work since: no new process began there
         self.before_log = None;
         self.all_queued_before = false;
         self.queued_next = false;
@@ -1725,6 +1749,7 @@ impl Segmenter {
 
     fn on_load_requested(&mut self, ev: &Ev) -> R {
         self.run_busy = true;
+        self.process_start = None; // work since: no new process began there
         if self.batch.is_some() {
             self.end_batch()?;
         }
@@ -1841,6 +1866,7 @@ impl Segmenter {
         staged_mb: Option<Value>,
     ) {
         self.run_busy = true;
+        self.process_start = None; // work since: no new process began there
         let prompt = self.executing();
         self.loads.append(Load {
             prompt,
@@ -1863,6 +1889,7 @@ impl Segmenter {
 
     fn on_progress_bar(&mut self, ev: &Ev) -> R {
         self.run_busy = true;
+        self.process_start = None; // work since: no new process began there
         self.end_batch()?;
         let Body::Bar(closed) = &ev.body else {
             return Err(NotPorted("a progress_bar that is no bar".into()));
