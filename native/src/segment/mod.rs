@@ -54,6 +54,19 @@ const TAIL: usize = 64;
 /// segmenter.py's BEFORE_LOG_ACTIVITIES.
 const BEFORE_LOG_ACTIVITIES: usize = 20_000;
 
+/// segmenter.py's `_describe_release`: the release a `git describe` version past it names
+/// (`v0.14.1-15-gb254cecd`: `0.14.1`).
+fn describe_release(version: &str) -> Option<&str> {
+    let text = version.strip_prefix('v').unwrap_or(version);
+    let (release, rest) = text.split_once('-')?;
+    let (count, commit) = rest.split_once('-')?;
+    if release.is_empty() || count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let first = commit.strip_prefix('g')?.bytes().next()?;
+    matches!(first, b'0'..=b'9' | b'a'..=b'f').then_some(release)
+}
+
 /// The bounds and constants this port repeats from segmenter.py and phases.py, by their Python names:
 /// a test compares them, so that a change on one side cannot pass unnoticed where no log reaches it.
 pub fn shared_constants() -> Vec<(&'static str, f64)> {
@@ -678,7 +691,21 @@ impl Segmenter {
                 }
                 Ok(())
             }
-            ComfyuiVersion => self.version(ev, |r| &mut r.comfyui_version),
+            ComfyuiVersion => {
+                // segmenter.py's `_on_comfyui_version`: Manager's git describe past ComfyUI's own release wins
+                let version = ev.must("version")?;
+                let run = self.run_mut();
+                let replace = match (&run.comfyui_version, version.text()) {
+                    (Some(old), Some(new)) if old.truthy() => {
+                        describe_release(new).is_some_and(|r| old.text() == Some(r))
+                    }
+                    _ => true,
+                };
+                if replace {
+                    run.comfyui_version = Some(version);
+                }
+                Ok(())
+            }
             ImportHeader => {
                 self.prestartup = ev.text("block")?.as_deref() == Some("Prestartup");
                 Ok(())

@@ -568,7 +568,12 @@ class Segmenter:
         run.pytorch_version = run.pytorch_version or ev.fields["version"]
 
     def _on_comfyui_version(self, ev: Event, run: Run) -> None:
-        run.comfyui_version = run.comfyui_version or ev.fields["version"]
+        version = ev.fields["version"]
+        if not run.comfyui_version or _describe_release(version) == run.comfyui_version:
+            # ComfyUI's own `ComfyUI version: 0.14.1` names the release a build past it still reports (its
+            # comfyui_version.py changes at releases); Manager's git describe `v0.14.1-15-gb254cecd` after it says
+            # the 15 commits too (corpus 020): the same release, more precisely
+            run.comfyui_version = version
 
     def _on_cuda_version(self, ev: Event, run: Run) -> None:
         run.cuda_version = run.cuda_version or ev.fields["version"]
@@ -1433,6 +1438,19 @@ INFORMATIONAL = frozenset({
 #: Kinds that may come between a download bar and the install line that shows the bar was the
 #: install's (further bars; install lines themselves handle the bars).
 INSTALL_KEEPS_BARS = frozenset({EventKind.PROGRESS_BAR, EventKind.NODE_INSTALL, EventKind.PACKAGE_INSTALLED})
+
+
+def _describe_release(version: str) -> str | None:
+    """The release a ``git describe`` version past it names (``v0.14.1-15-gb254cecd``: ``0.14.1``), else None.
+    String steps, as the Rust segmenter takes them (mod.rs ``describe_release``)."""
+    text = version[1:] if version.startswith("v") else version
+    release, dash, rest = text.partition("-")
+    count, dash2, commit = rest.partition("-")
+    if not (dash and dash2 and release and count) or not all("0" <= c <= "9" for c in count):
+        return None
+    if not commit.startswith("g") or not ("0" <= commit[1:2] <= "9" or "a" <= commit[1:2] <= "f"):
+        return None
+    return release
 
 
 def _startup_end_line(run: Run, server_line: int | None) -> int:
