@@ -2208,6 +2208,8 @@ impl Segmenter {
         };
         let all_fine = open.activities.iter().all(|a| a.resolution == FINE);
         let library = self.run_library_loads;
+        let library_bar =
+            open.settled.library_loader || bars.iter().any(|(bar, _)| phases::library_loader(bar));
         let placed = match (prompt.started_at, end) {
             (Some(start), Some(end)) if all_fine => paint_timed(
                 prompt,
@@ -2218,6 +2220,7 @@ impl Segmenter {
                 &open.settled,
                 status.is_none(),
                 open.loaded,
+                library_bar,
                 library,
                 open.hidden_bar,
                 before_log,
@@ -2228,6 +2231,7 @@ impl Segmenter {
                     &bars,
                     &open.settled,
                     open.loaded,
+                    library_bar,
                     library,
                     open.hidden_bar,
                     before_log,
@@ -2235,10 +2239,7 @@ impl Segmenter {
                 Vec::new()
             }
         };
-        if !library
-            && (open.settled.library_loader
-                || bars.iter().any(|(bar, _)| phases::library_loader(bar)))
-        {
+        if !library && library_bar {
             self.run_library_loads = true;
         }
         drop(bars);

@@ -1271,13 +1271,15 @@ class Segmenter:
         began_in_log = prompt.began_in_log or (run is not None and run.started_at is not None and start is not None
                                               and start >= run.started_at)
         before_log = not prompt.received and not began_in_log
+        library_bar = open_.settled.library_loader or any(library_loader(bar) for bar, _ in open_.bars)
         if timed and start is not None and end is not None:
             paint_timed(prompt, start, end, open_.activities, open_.bars, unfinished, open_.loaded, library,
-                        hidden_bar=open_.hidden_bar, before_log=before_log, settled=open_.settled)
+                        hidden_bar=open_.hidden_bar, before_log=before_log, settled=open_.settled,
+                        library_loaded=library_bar)
         else:
             paint_estimated(prompt, open_.bars, open_.loaded, library, hidden_bar=open_.hidden_bar,
-                            before_log=before_log, settled=open_.settled)
-        if not library and (open_.settled.library_loader or any(library_loader(bar) for bar, _ in open_.bars)):
+                            before_log=before_log, settled=open_.settled, library_loaded=library_bar)
+        if not library and library_bar:
             self._run_library_loads = True
         if prompt.estimated:
             self._run_estimated = True
