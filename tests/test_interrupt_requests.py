@@ -6,6 +6,7 @@ prompt table says so and cites it, and where it holds none, nothing is said."""
 from __future__ import annotations
 
 import io
+import json
 
 from rich.console import Console
 
@@ -14,10 +15,11 @@ from comfylog.events import EventKind
 from comfylog.index import index_of
 from comfylog.model import Report
 from comfylog.render.html import render_html
+from comfylog.render.json import render_json
 from comfylog.render.markdown import render_markdown
 from comfylog.render.terminal import render_terminal
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, corpus_log
 
 #: j955229/ComfyUI-MiniMax-H3-Motion-Director#33 (field3 02): three `Interrupting prompt <id>` lines (5, glued after
 #: the bar's 6/8 state; 8; 9), then `Processing interrupted` (11) and `Prompt executed in 217.73 seconds` (12).
@@ -77,3 +79,40 @@ def test_no_request_in_the_log_says_nothing_new(each_segmenter: str) -> None:
     shown = _terminal(report)
     assert "interrupted" in shown and "a request to stop it" not in shown
     assert "a request to stop it" not in render_markdown(report)
+
+
+def test_the_requests_are_a_json_table_with_the_prompt_they_stopped(each_segmenter: str) -> None:
+    """The JSON had no word of the requests the notes cite: `interrupt_requests` lists each (line, the row that read
+    it, the id it names) with the prompt it stopped; a log without one has no such key (its JSON as it was)."""
+    rows = json.loads(render_json(analyze(TARGETED)))["interrupt_requests"]
+    assert rows == [{"source": 0, "line": line, "request": "interrupt_prompt",
+                     "prompt_id": "fdb8b2f6-2e10-408d-b685-2121d2e53ae7", "prompt": 1} for line in (5, 8, 9)]
+    text = TARGETED.read_text(encoding="utf-8").replace(
+        "Interrupting prompt fdb8b2f6-2e10-408d-b685-2121d2e53ae7",
+        "Prompt fdb8b2f6-2e10-408d-b685-2121d2e53ae7 is not currently running, skipping interrupt")
+    skipped = json.loads(render_json(analyze_text(text)))["interrupt_requests"]
+    assert [(row["request"], row["prompt"]) for row in skipped] == [("interrupt_skipped", None)] * 3
+    assert "interrupt_requests" not in json.loads(render_json(analyze(FIXTURES /
+                                                                      "interrupted-before-log-then-got-prompt.log")))
+
+
+def test_a_cancel_of_a_pending_prompt_explains_a_dropped_prompt(each_segmenter: str) -> None:
+    """Corpus 019: prompts 2 and 3 were received at 23:15:43 (lines 105, 106) and never ran ("dropped": no log line
+    said why). ComfyUI's jobs API logs `Cancelling pending prompt <id>` when it removes a queued job (server.py
+    _cancel_job_by_id); with that line put after them (as server.py prints it: no real log at hand holds one), the
+    dropped prompts' note says a cancel reached the server while they waited, and the JSON lists it, with no prompt
+    (two dropped prompts, and the log names neither's id)."""
+    lines = corpus_log("019").read_text(encoding="utf-8").splitlines(keepends=True)
+    assert "got prompt" in lines[105] and "23:20:06.782" in lines[106]
+    cancel = "[2026-02-21 23:16:02.104] Cancelling pending prompt 7a3e9c41-52d8-4f0b-9e6a-c1b2d3e4f5a6\n"
+    report = analyze_text("".join(lines[:106]) + cancel + "".join(lines[106:]))
+    assert [p.status for p in report.prompts[1:3]] == ["dropped", "dropped"]
+    note = ("dropped (2): a request to cancel a queued prompt reached the server while it waited (line 107, "
+            "`Cancelling pending prompt …`): ComfyUI's jobs API")
+    assert note in _terminal(report) and note in render_markdown(report)
+    assert "dropped (3): a request to cancel" in _terminal(report)
+    (row,) = json.loads(render_json(report))["interrupt_requests"]
+    assert row == {"source": 0, "line": 107, "request": "cancel_pending",
+                   "prompt_id": "7a3e9c41-52d8-4f0b-9e6a-c1b2d3e4f5a6", "prompt": None}
+    # without it, nothing is said of a cancel
+    assert "a request to cancel" not in _terminal(analyze(corpus_log("019")))

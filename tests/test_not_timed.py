@@ -260,3 +260,17 @@ def test_the_caption_counts_what_a_prompt_without_a_total_timed_as_the_rows_do()
     assert "prompts 1:47 in all, 1 prompt without a total (1:06 of it timed, in the rows)" in flat
     page = " ".join(render_html(analyze(path)).split())
     assert "1 prompt without a total (1:06 of it timed, in the rows)" in page
+
+
+def test_a_diffusers_pipeline_that_samples_without_a_bar_did_not_sample_for_zero(each_segmenter: str) -> None:
+    """field4 14 (tests/fixtures/diffusers-pipeline-no-sampling-bar-minute-stamps.log): prompt 4 runs a diffusers
+    Kandinsky pipeline, whose `Loading pipeline components...` bars (lines 57, 59) are diffusers loading it, then
+    `Prompt executed in 11.99 seconds` (line 60) with no sampling bar between: the pipeline sampled with its own loop.
+    It showed `infer 0.0s` and `other 9.6s`; the sampling is unknown, and so the rest of the total. Prompt 2 runs
+    the same pipeline and samples with ComfyUI's bar (line 37): timed as before."""
+    report = analyze(FIXTURES / "diffusers-pipeline-no-sampling-bar-minute-stamps.log")
+    second, fourth = report.prompts[1], report.prompts[3]
+    assert fourth.executed_s == 11.99 and fourth.phases.load == 2.38
+    assert fourth.phases.inference is None and fourth.phases.other is None
+    assert fourth.not_timed == {"inference": "no_sampling_bar", "other": "no_sampling_bar"}
+    assert second.phases.inference == 1.616 and second.not_timed is not None and "inference" not in second.not_timed

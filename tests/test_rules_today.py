@@ -34,6 +34,7 @@ NEW_RULES = {
     "gpu-unsupported": "runpod-console-worker-view-2026.log",
     "local-api": "runpod-serve-api-on-endpoint.log",
     "desktop-exited": "desktop-mainlog-python-exited.log",
+    "slow-startup": "pod-venv-on-network-volume-restarted.log",
 }
 
 
@@ -597,3 +598,16 @@ def test_a_desktop_main_log_whose_comfyui_server_exited_is_read_and_told(fixture
         assert finding.figures["exit_code"] == 1 and "Exit code 1 is Python ending on an uncaught error" in finding.why
     done = run_cli("check", str(FIXTURES / fixture), text=True)
     assert done.returncode == 1 and "desktop-exited" in str(done.stdout)
+
+
+def test_a_slow_start_up_from_a_python_on_a_network_volume_is_said_with_its_figures() -> None:
+    """field4 03 (tests/fixtures/pod-venv-on-network-volume-restarted.log): ComfyUI's first line (line 6, 04:07:15.38)
+    to `To see the GUI go to` (line 104, 04:08:42.88) is 87.5 s, its one custom node imported in 0.0 s, its Python
+    `/runpod-volume/venv/bin/python` (line 26); the restart from the same venv took 37.1 s (line 110). With the venv
+    elsewhere (the path edited) nothing is said: the log would not say where the time went."""
+    finding = found(report_of("pod-venv-on-network-volume-restarted.log"), "slow-startup")
+    assert finding.figures == {"startup_s": 87.493, "custom_nodes_s": 0.0}
+    assert "RunPod network volume (`/runpod-volume/venv/bin/python`)" in finding.why
+    assert "The next start-up from the same Python took 37.1s (line 110)" in finding.why
+    text = (FIXTURES / "pod-venv-on-network-volume-restarted.log").read_text("utf-8")
+    assert "slow-startup" not in ids(analyze_text(text.replace("/runpod-volume/venv", "/opt/venv")))

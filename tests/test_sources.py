@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from comfylog.api import analyze
+from comfylog.api import analyze, analyze_text
 from comfylog.diagnose.builds import DYNAMIC_VRAM_DEFAULT, at_least, ram_cache_default, version_tuple
 from comfylog.model import Run
 from comfylog.parse.native import native_module
@@ -278,9 +278,21 @@ def test_managers_version_line_gives_the_comfyui_version_with_its_commits(
     console = Console(file=io.StringIO(), width=160, color_system=None)
     render_terminal(report, console)
     assert "ComfyUI 0.14.1 + 15 commits [b254cecd]" in console.file.getvalue()  # type: ignore[attr-defined]
-    # where ComfyUI's own line comes first (the whole of 020), it stays the run's version
-    assert [r.comfyui_version for r in analyze(corpus_or_skip() / "logs" / "020-combatshotgun-rtx5090-flux2.log").runs
-            ][:1] == ["0.14.1"]
+
+
+
+def test_managers_git_describe_wins_over_comfyuis_own_line_of_the_same_release(each_segmenter: str) -> None:
+    """The whole of corpus 020: ComfyUI's `ComfyUI version: 0.14.1` (line 30; comfyui_version.py changes at releases
+    only), then Manager's `### ComfyUI Version: v0.14.1-15-gb254cecd` (line 51): the same release and the 15 commits
+    past it, which ComfyUI's own line hid. Where they name different releases ComfyUI's own stays (it is the code
+    that runs), as with Manager's revision line (corpus 028, the test above)."""
+    report = analyze(corpus_or_skip() / "logs" / "020-combatshotgun-rtx5090-flux2.log")
+    assert [r.comfyui_version for r in report.runs][:1] == ["v0.14.1-15-gb254cecd"]
+    lines = (FIXTURES / "manager-version-describe-no-comfyui-line.log").read_text("utf-8")
+    stamp = lines.split("] ", 1)[0] + "] "  # the fixture's first stamp: ComfyUI's line put before Manager's
+    for own, expected in (("0.14.1", "v0.14.1-15-gb254cecd"), ("0.14.0", "0.14.0")):
+        (run,) = analyze_text(f"{stamp}ComfyUI version: {own}\n{lines}").runs
+        assert run.comfyui_version == expected
 
 
 def test_a_build_past_a_release_is_that_release_and_more() -> None:

@@ -611,7 +611,7 @@ fn segmented(table: &Table, text: &str) -> Segmented {
         );
     }
     let marker = ops.iter().any(
-        |op| matches!(op, Op::Message { row, .. } if table.rows[*row].role == Role::StartMarker),
+        |op| matches!(op, Op::Message { row, .. } if matches!(table.rows[*row].role, Role::StartMarker | Role::ProcessStart)),
     );
     let isolated =
         states > 0 || marker || (text.starts_with("==========") && BANNER_RULE.is_match(text));

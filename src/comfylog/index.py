@@ -9,6 +9,7 @@ per row (which made the terminal report of a 20 MB log 14x slower than its JSON)
 
 from __future__ import annotations
 
+import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
@@ -477,6 +478,25 @@ class ReportIndex:
         return [ev for ev in self.between(EventKind.INTERRUPT_REQUEST, prompt.source, first,
                                           prompt.last_line or prompt.line) if ev.fields.get("stops")]
 
+    def cancelled_pending(self, prompt: Prompt) -> list[Event]:
+        """The jobs API's `Cancelling pending prompt <id>` lines (server.py _cancel_job_by_id: it removes a job still
+        queued) that may have dropped ``prompt``: where the prompt's id is known, those naming it; else those from its
+        `got prompt` to the end of the prompt that ran in its turn (the next one not dropped, looked for among the
+        next MAX_DROPPED_AHEAD; the input's end past them). [] for another status and where the log holds none."""
+        if prompt.status != "dropped" or not self._spans.get((EventKind.INTERRUPT_REQUEST, prompt.source)):
+            return []
+        last = sys.maxsize
+        for i in range(prompt.index + 1, prompt.index + 1 + MAX_DROPPED_AHEAD):
+            after = self.prompts.get(i)
+            if after is None or after.source != prompt.source:
+                break
+            if after.status != "dropped":
+                last = after.last_line or after.line
+                break
+        return [ev for ev in self.between(EventKind.INTERRUPT_REQUEST, prompt.source, prompt.line, last)
+                if ev.fields.get("dequeues") and (prompt.prompt_id is None or ev.fields.get("prompt_id") is None
+                                                  or ev.fields.get("prompt_id") == prompt.prompt_id)]
+
     def unlisted_import_failures(self) -> dict[str, ErrorRecord]:
         """Custom nodes that a `Cannot import` or `Skip` line says failed and whose row of the import times is not in
         the log (a paste cut inside the list: field2 11's ComfyUI_MaskGCT), by path, each with its first record.
@@ -593,8 +613,11 @@ def _untimed(reasons: tuple[tuple[str, str], ...]) -> str:
 #: What a prompt status that is not self-explanatory means, said under the prompt tables.
 STATUS_MEANING = {
     "dropped": "received, then gone from the queue without running: deleted from the queue or cancelled before "
-               "its turn (ComfyUI logs nothing for that)",
+               "its turn (ComfyUI logs nothing for that but a cancel through its jobs API, noted where the log has "
+               "one)",
 }
+#: The prompts after a dropped one that ReportIndex.cancelled_pending looks through for the one that ran in its turn.
+MAX_DROPPED_AHEAD = 1000
 
 
 #: Custom nodes only a `Cannot import` or `Skip` line names (their rows of the import times not in the log) that the
@@ -657,6 +680,28 @@ def interrupt_notes(index: ReportIndex, prompts: Iterable[Prompt]) -> list[str]:
                      f"{everything}, sent by the UI's cancel button, a script or another client")
     if unsaid:
         notes.append(f"interrupted: {plural(unsaid, 'more prompt')} stopped on such a request")
+    return notes
+
+
+def cancel_notes(index: ReportIndex, prompts: Iterable[Prompt]) -> list[str]:
+    """Under a prompt table, for each dropped prompt a `Cancelling pending prompt` line may have removed
+    (ReportIndex.cancelled_pending): that a cancel through ComfyUI's jobs API came while it was queued."""
+    notes: list[str] = []
+    unsaid = 0
+    for prompt in prompts:
+        requests = index.cancelled_pending(prompt)
+        if not requests:
+            continue
+        if len(notes) == MAX_INTERRUPT_NOTES:
+            unsaid += 1
+            continue
+        first = requests[0]
+        more = f", {len(requests)} such lines" if len(requests) > 1 else ""
+        notes.append(f"dropped ({prompt.index + 1}): a request to cancel a queued prompt reached the server while it "
+                     f"waited ({index.lines_ref(first.source, first.line)}, `Cancelling pending prompt …`{more}): "
+                     "ComfyUI's jobs API, sent by the UI's queue, a script or another client")
+    if unsaid:
+        notes.append(f"dropped: {plural(unsaid, 'more prompt')} cancelled so")
     return notes
 
 

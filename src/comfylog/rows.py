@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .events import EventKind
+from .index import index_of
 from .model import ErrorRecord, Finding, Load, ProgressBar, Prompt, Report, Run
 from .text import iso
 
@@ -61,6 +63,8 @@ def report_tables(report: Report) -> dict[str, Any]:
         "progress_bars": (bar_row(b) for b in report.progress_bars),
         "loads": (load_row(ld) for ld in report.loads),
         "errors": (error_row(e) for e in report.errors),
+        # only where the log holds a request to stop or cancel a prompt: other logs' JSON is as it was
+        **({"interrupt_requests": iter(requests)} if (requests := interrupt_request_rows(report)) else {}),
         "findings": (finding_row(f) for f in report.findings),
     }
 
@@ -160,6 +164,29 @@ def error_row(e: ErrorRecord) -> dict[str, Any]:
         "message": e.message,
         "line": e.line,
     }
+
+
+def interrupt_request_rows(report: Report) -> list[dict[str, Any]]:
+    """The ``interrupt_requests`` table: each request to stop or cancel a prompt that reached ComfyUI's server
+    (server.py: /interrupt's `Interrupting prompt <id>`, `Global interrupt (no prompt_id specified)`, `Prompt <id> is
+    not currently running, skipping interrupt`; the jobs API's `Cancelling running prompt <id>`, `Cancelling pending
+    prompt <id>`), in line order, with the prompt it stopped (interrupted) or removed (dropped) as the notes under
+    the prompt tables name it (ReportIndex.interrupt_requests, cancelled_pending); null where none is, or where
+    several dropped prompts could be the one a cancel without their ids removed."""
+    index = index_of(report)
+    requests = index.events.get(EventKind.INTERRUPT_REQUEST)
+    if not requests:
+        return []
+    owners: dict[tuple[int, int], list[int]] = {}
+    for prompt in report.prompts:
+        for ev in index.interrupt_requests(prompt) or index.cancelled_pending(prompt):
+            owners.setdefault((ev.source, ev.line), []).append(prompt.index)
+    rows = []
+    for ev in sorted(requests, key=lambda e: (e.source, e.line)):
+        owner = owners.get((ev.source, ev.line), [])
+        rows.append({"source": ev.source, "line": ev.line, "request": ev.fields.get("pattern"),
+                     "prompt_id": ev.fields.get("prompt_id"), "prompt": owner[0] if len(owner) == 1 else None})
+    return rows
 
 
 #: The tables whose rows the Rust segmenter also writes as JSON text (native/src/segment/jsonrows.rs),

@@ -49,9 +49,23 @@ pub const RELEASE_EVERY: u64 = 4096;
 /// The last errors kept pending whatever their line (segmenter.py's RECENT_ERRORS): find_error looks among
 /// them for the record a later line completes, reassign for the status of a prompt that really ran.
 pub const RECENT_ERRORS: usize = 50;
-const TAIL: usize = 4;
+/// segmenter.py's TAIL_ACTIVITIES.
+const TAIL: usize = 64;
 /// segmenter.py's BEFORE_LOG_ACTIVITIES.
 const BEFORE_LOG_ACTIVITIES: usize = 20_000;
+
+/// segmenter.py's `_describe_release`: the release a `git describe` version past it names
+/// (`v0.14.1-15-gb254cecd`: `0.14.1`).
+fn describe_release(version: &str) -> Option<&str> {
+    let text = version.strip_prefix('v').unwrap_or(version);
+    let (release, rest) = text.split_once('-')?;
+    let (count, commit) = rest.split_once('-')?;
+    if release.is_empty() || count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let first = commit.strip_prefix('g')?.bytes().next()?;
+    matches!(first, b'0'..=b'9' | b'a'..=b'f').then_some(release)
+}
 
 /// The bounds and constants this port repeats from segmenter.py and phases.py, by their Python names:
 /// a test compares them, so that a change on one side cannot pass unnoticed where no log reaches it.
@@ -378,6 +392,8 @@ pub struct Segmenter {
     /// The count of the held `lora key not loaded` event.
     lora_count: u64,
     run_busy: bool,
+    /// segmenter.py's `_process_start`: the first line a new process printed before its start marker.
+    process_start: Option<u64>,
     queue: VecDeque<u64>,
     open: Option<Open>,
     last_activity: Option<Activity>,
@@ -473,6 +489,7 @@ impl Segmenter {
             lora_missed: None,
             lora_count: 0,
             run_busy: false,
+            process_start: None,
             queue: VecDeque::new(),
             open: None,
             last_activity: None,
@@ -674,7 +691,21 @@ impl Segmenter {
                 }
                 Ok(())
             }
-            ComfyuiVersion => self.version(ev, |r| &mut r.comfyui_version),
+            ComfyuiVersion => {
+                // segmenter.py's `_on_comfyui_version`: Manager's git describe past ComfyUI's own release wins
+                let version = ev.must("version")?;
+                let run = self.run_mut();
+                let replace = match (&run.comfyui_version, version.text()) {
+                    (Some(old), Some(new)) if old.truthy() => {
+                        describe_release(new).is_some_and(|r| old.text() == Some(r))
+                    }
+                    _ => true,
+                };
+                if replace {
+                    run.comfyui_version = Some(version);
+                }
+                Ok(())
+            }
             ImportHeader => {
                 self.prestartup = ev.text("block")?.as_deref() == Some("Prestartup");
                 Ok(())
@@ -693,6 +724,13 @@ impl Segmenter {
                         (Some(ts), Some(ended)) if ended > ts => Some(ended),
                         (ts, _) => ts,
                     };
+                }
+                Ok(())
+            }
+            // segmenter.py's `_on_extra_search_path`
+            ExtraSearchPath => {
+                if self.process_start.is_none() && self.open.is_none() && self.queue.is_empty() {
+                    self.process_start = Some(ev.line);
                 }
                 Ok(())
             }
@@ -856,11 +894,10 @@ impl Segmenter {
             // a package manager's output: extends an install begun
             NodeInstall | PackageInstalled => self.on_node_install(ev),
             CudaBanner | ServerStarting | LoadDetail | WsConnected | WsReconnect | JobStarted
-            | JobFinished | CacheEviction | MemoryLeak | JobQueue | NetworkVolume
-            | ExtraSearchPath | AllocConf | OomMemory | ExtensionMismatch | TorchNotInstalled
-            | NumpyMismatch | NodeModel | NodeCheckpoint | PrestartupFailed | ValidationDetail
-            | UnhandledOutput | HandlerOutput | VideoSeqLen | BuiltinImportFailed
-            | InterruptRequest => Ok(()),
+            | JobFinished | CacheEviction | MemoryLeak | JobQueue | NetworkVolume | AllocConf
+            | OomMemory | ExtensionMismatch | TorchNotInstalled | NumpyMismatch | NodeModel
+            | NodeCheckpoint | PrestartupFailed | ValidationDetail | UnhandledOutput
+            | HandlerOutput | VideoSeqLen | BuiltinImportFailed | InterruptRequest => Ok(()),
             // the scanner makes none of these events (scan.rs: another thread's line)
             Background => Ok(()),
             Unknown => Err(NotPorted("an event kind this port does not know".into())),
@@ -902,11 +939,22 @@ impl Segmenter {
             && (ev.kind == Kind::CudaBanner || self.events_since_marker > 0);
         let mut had_run = self.run.is_some();
         if had_run && (self.run_busy || stage < self.run_stage || again) {
-            let cut = if ev.kind == Kind::CudaBanner {
+            let mut cut = if ev.kind == Kind::CudaBanner {
                 ev.line as i64 - 1
             } else {
                 ev.line as i64
             };
+            if let Some(start) = self.process_start {
+                let start = start as i64;
+                if start < cut
+                    && self
+                        .tail
+                        .front()
+                        .is_some_and(|a| a.first_line as i64 <= start)
+                {
+                    cut = start; // the new process printed lines before its marker: it begins at the first
+                }
+            }
             moved = self.take_tail_from(cut);
             self.end_run()?;
             had_run = false;
@@ -921,6 +969,7 @@ impl Segmenter {
         }
         self.run_stage = self.run_stage.max(stage);
         self.events_since_marker = 0;
+        self.process_start = None;
         self.before_log = None; // the log shows a start-up: work from here on is no earlier prompt's
         self.all_queued_before = false;
         self.queued_next = false;
@@ -1055,6 +1104,7 @@ impl Segmenter {
         self.events_since_marker = 0;
         self.prestartup = false;
         self.run_busy = false;
+        self.process_start = None;
         self.before_log = None;
         self.all_queued_before = false;
         self.queued_next = false;
@@ -1271,6 +1321,7 @@ impl Segmenter {
 
     fn on_prompt_received(&mut self, ev: &Ev) -> R {
         self.run_busy = true;
+        self.process_start = None; // work since: no new process began there
         self.before_log = None;
         self.all_queued_before = false;
         self.queued_next = false;
@@ -1725,6 +1776,7 @@ impl Segmenter {
 
     fn on_load_requested(&mut self, ev: &Ev) -> R {
         self.run_busy = true;
+        self.process_start = None; // work since: no new process began there
         if self.batch.is_some() {
             self.end_batch()?;
         }
@@ -1841,6 +1893,7 @@ impl Segmenter {
         staged_mb: Option<Value>,
     ) {
         self.run_busy = true;
+        self.process_start = None; // work since: no new process began there
         let prompt = self.executing();
         self.loads.append(Load {
             prompt,
@@ -1863,6 +1916,7 @@ impl Segmenter {
 
     fn on_progress_bar(&mut self, ev: &Ev) -> R {
         self.run_busy = true;
+        self.process_start = None; // work since: no new process began there
         self.end_batch()?;
         let Body::Bar(closed) = &ev.body else {
             return Err(NotPorted("a progress_bar that is no bar".into()));
@@ -2154,6 +2208,8 @@ impl Segmenter {
         };
         let all_fine = open.activities.iter().all(|a| a.resolution == FINE);
         let library = self.run_library_loads;
+        let library_bar =
+            open.settled.library_loader || bars.iter().any(|(bar, _)| phases::library_loader(bar));
         let placed = match (prompt.started_at, end) {
             (Some(start), Some(end)) if all_fine => paint_timed(
                 prompt,
@@ -2164,6 +2220,7 @@ impl Segmenter {
                 &open.settled,
                 status.is_none(),
                 open.loaded,
+                library_bar,
                 library,
                 open.hidden_bar,
                 before_log,
@@ -2174,6 +2231,7 @@ impl Segmenter {
                     &bars,
                     &open.settled,
                     open.loaded,
+                    library_bar,
                     library,
                     open.hidden_bar,
                     before_log,
@@ -2181,10 +2239,7 @@ impl Segmenter {
                 Vec::new()
             }
         };
-        if !library
-            && (open.settled.library_loader
-                || bars.iter().any(|(bar, _)| phases::library_loader(bar)))
-        {
+        if !library && library_bar {
             self.run_library_loads = true;
         }
         drop(bars);

@@ -77,6 +77,7 @@ fn untimed_reasons(
     bars: &BarRefs,
     settled: &SettledBars,
     loaded: bool,
+    library_loaded: bool,
     library_loads: bool,
     clock: bool,
     interrupted: bool,
@@ -92,7 +93,9 @@ fn untimed_reasons(
         why.push(("load", "unlogged_loads"));
     }
     let sampled = settled.sampling_s.is_some() || bars.iter().any(|(b, _)| b.is_sampling());
-    if (loaded || before_log) && !sampled {
+    // phases.py: a library's own loading bar of a prompt that ended is a load too (a diffusers pipeline samples
+    // with its own loop, whose bar the log may not hold)
+    if (loaded || library_loaded || before_log) && !sampled {
         let reason = if before_log {
             "before_log"
         } else {
@@ -275,6 +278,7 @@ pub fn paint_timed(
     settled: &SettledBars,
     unfinished: bool,
     loaded: bool,
+    library_loaded: bool,
     library_loads: bool,
     hidden_bar: bool,
     before_log: bool,
@@ -350,6 +354,7 @@ pub fn paint_timed(
             bars,
             settled,
             loaded,
+            library_loaded,
             library_loads,
             true,
             prompt.status == "interrupted",
@@ -493,11 +498,13 @@ fn overlaid(segs: Vec<Seg>, overlays: &[Seg]) -> Vec<Seg> {
 
 /// phases.py's `paint_estimated`. Python's `sum([])` is the int 0, and `min(0, total)` keeps it:
 /// a phase with no bar stays an int (Num) as in Python, which the JSON shows as `0`.
+#[allow(clippy::too_many_arguments)]
 pub fn paint_estimated(
     prompt: &mut Prompt,
     bars: &BarRefs,
     settled: &SettledBars,
     loaded: bool,
+    library_loaded: bool,
     library_loads: bool,
     hidden_bar: bool,
     before_log: bool,
@@ -531,6 +538,7 @@ pub fn paint_estimated(
         bars,
         settled,
         loaded,
+        library_loaded,
         library_loads,
         false,
         interrupted,

@@ -33,6 +33,7 @@ from typing import IO, TYPE_CHECKING, Any, TextIO
 from ..events import EventKind, Phase
 from ..index import (
     ReportIndex,
+    cancel_notes,
     evidence_in_line_order,
     index_of,
     interrupt_notes,
@@ -1116,6 +1117,7 @@ def _prompt_table(report: Report, page: Page) -> str:
         notes.append("~ no usable timestamps: phases estimated from the durations the log prints.")
     notes += not_timed_notes(shown) + status_notes(shown) + lower_bound_notes(shown)
     notes += interrupt_notes(index, shown)
+    notes += cancel_notes(index, shown)
     if len(report.prompts) > MAX_PROMPT_ROWS:
         hidden = len(report.prompts) - MAX_PROMPT_ROWS
         notes.append(f"{hidden} more prompts not shown (comfylog analyze --format json lists them all).")

@@ -24,6 +24,7 @@ from datetime import datetime
 from ..events import Phase
 from ..index import (
     MainBar,
+    cancel_notes,
     evidence_in_line_order,
     index_of,
     interrupt_notes,
@@ -295,6 +296,7 @@ def _prompts(report: Report, limit: int) -> list[str]:
         blocks.append("_" + "; ".join(notes) + "._")
     blocks += not_timed_notes(prompts[:limit]) + status_notes(prompts[:limit]) + lower_bound_notes(prompts[:limit])
     blocks += interrupt_notes(index, prompts[:limit])
+    blocks += cancel_notes(index, prompts[:limit])
     return blocks
 
 

@@ -17,6 +17,7 @@ from rich.text import Span, Text
 
 from ..events import Phase
 from ..index import (
+    cancel_notes,
     evidence_in_line_order,
     index_of,
     interrupt_notes,
@@ -266,6 +267,7 @@ def _prompts(report: Report, limit: int, width: int) -> Table:
         notes.append("~ no usable timestamps: phases estimated from the durations the log prints")
     notes += not_timed_notes(shown) + status_notes(shown) + lower_bound_notes(shown)
     notes += [escape(note) for note in interrupt_notes(index_of(report), shown)]
+    notes += [escape(note) for note in cancel_notes(index_of(report), shown)]
     return fitted_table(fit, "Prompts", notes)
 
 

@@ -108,6 +108,7 @@ def paint_timed(
     prompt: Prompt, start: datetime, end: datetime, activities: list[Activity],
     bars: list[tuple[ProgressBar, Event]], unfinished: bool, loaded: bool = False, library_loads: bool = False,
     hidden_bar: bool = False, before_log: bool = False, settled: SettledBars | None = None,
+    library_loaded: bool = False,
 ) -> None:
     """Give every second from ``start`` to ``end`` one phase: rule 1 from the activities, rule 2 from the bars.
 
@@ -165,7 +166,8 @@ def paint_timed(
     phases = _rounded(seconds, prompt.total_s)
     left = phases.other or 0.0
     why = (untimed_reasons(bars, loaded, library_loads, clock=True, interrupted=prompt.status == "interrupted",
-                           hidden_bar=hidden_bar, before_log=before_log, settled=settled)
+                           hidden_bar=hidden_bar, before_log=before_log, settled=settled,
+                           library_loaded=library_loaded)
            if left >= UNTIMED_MIN_S else {})
     if (unseen - start).total_seconds() >= UNTIMED_MIN_S and left >= UNTIMED_MIN_S:
         why.setdefault("load", "before_log")
@@ -190,12 +192,15 @@ def library_loader(bar: ProgressBar) -> bool:
 def untimed_reasons(
     bars: list[tuple[ProgressBar, Event]], loaded: bool, library_loads: bool, clock: bool, interrupted: bool = False,
     hidden_bar: bool = False, before_log: bool = False, settled: SettledBars | None = None,
+    library_loaded: bool = False,
 ) -> dict[str, str]:
     """The phases a prompt's lines cannot time, with their UNTIMED reason.
 
-    Inference: it loaded models (``loaded``) and no sampling bar shows it (bars not captured, or a
-    sampler without one); or, without a ``clock``, its sampling bar stopped before its first step (a
-    failure in that step: tqdm's elapsed says nothing of it; with a clock the stamps time the step).
+    Inference: it loaded models (``loaded``, or ``library_loaded``: a library's own loading bar of the prompt, as the
+    segmenter says when it ends) and no sampling bar shows it (bars not captured, or a sampler without one: a
+    diffusers pipeline samples with its own loop, whose bar the log may not hold: field4 14's prompt 4 showed
+    `infer 0.0s`); or, without a ``clock``, its sampling bar stopped before its first step (a failure in that step:
+    tqdm's elapsed says nothing of it; with a clock the stamps time the step).
     Load: it printed no load line and drew no loading bar, but ``library_loads``: a library
     (transformers' ``Loading checkpoint shards``, diffusers') loaded the run's models outside
     ComfyUI's model management, which moves them between devices without a line. An ``interrupted`` prompt
@@ -213,7 +218,7 @@ def untimed_reasons(
         why["load"] = "unlogged_loads"
     sampling = [bar for bar, _ in bars if bar.is_sampling]
     sampling_seen = settled.sampling_s is not None or bool(sampling)
-    if (loaded or before_log) and not sampling_seen:
+    if (loaded or library_loaded or before_log) and not sampling_seen:
         why["inference"] = "before_log" if before_log else "no_sampling_bar"
     elif not clock and (settled.sampling_not_advanced or any(bar.done == 0 < bar.total for bar in sampling)):
         why["inference"] = "bar_not_advanced"
@@ -314,6 +319,7 @@ def _overlaid(
 def paint_estimated(
     prompt: Prompt, bars: list[tuple[ProgressBar, Event]], loaded: bool, library_loads: bool = False,
     hidden_bar: bool = False, before_log: bool = False, settled: SettledBars | None = None,
+    library_loaded: bool = False,
 ) -> None:
     """No usable clock: the log's own durations (printed total, bar elapsed, 10 s a timeout) make the phases.
 
@@ -349,7 +355,8 @@ def paint_estimated(
     why = {"load": "no_clock"} if loaded else {}
     for name, reason in untimed_reasons(bars, loaded, library_loads, clock=False,
                                         interrupted=prompt.status == "interrupted", hidden_bar=hidden_bar,
-                                        before_log=before_log, settled=settled).items():
+                                        before_log=before_log, settled=settled,
+                                        library_loaded=library_loaded).items():
         why.setdefault(name, reason)
     if before_log and (total is None or total - inference - load_bars - wait >= UNTIMED_MIN_S):
         why.setdefault("load", "before_log")

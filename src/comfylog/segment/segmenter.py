@@ -4,7 +4,9 @@ Runs
     A run is one ComfyUI process lifetime. Start-up markers come in a fixed order (CUDA container
     banner, then ``worker-comfyui: Starting ComfyUI`` or Manager's ``** ComfyUI startup time``, then
     ``Starting server``). A marker that the current run has already passed, or any marker after
-    the run has done work (prompts, loads, bars), begins a new run, counted as a restart.
+    the run has done work (prompts, loads, bars), begins a new run, counted as a restart. The new
+    run begins at its marker, or at the lines its process printed before it (``Adding extra search
+    path``, main.py's first) where they came after the old run's last work.
 
 Prompts
     ``got prompt`` queues a prompt; ComfyUI executes one at a time, so a prompt starts when it was
@@ -83,7 +85,7 @@ MAX_IMPORT_REASON_CHARS = 1000
 BUILTIN_NODE_FILE_RE = lazy_re(r"[/\\](?:comfy_extras|comfy_api_nodes)[/\\][^/\\]+\.py$")
 #: Informational kinds only the diagnosis reads (platform, paths, settings, validation details, handler results).
 RULE_FACTS = (
-    EventKind.EXTRA_SEARCH_PATH, EventKind.ALLOC_CONF, EventKind.OOM_MEMORY,
+    EventKind.ALLOC_CONF, EventKind.OOM_MEMORY,
     EventKind.EXTENSION_MISMATCH, EventKind.TORCH_NOT_INSTALLED, EventKind.NUMPY_MISMATCH, EventKind.VALIDATION_DETAIL,
     EventKind.UNHANDLED_OUTPUT, EventKind.HANDLER_OUTPUT, EventKind.VIDEO_SEQ_LEN, EventKind.BUILTIN_IMPORT_FAILED,
     EventKind.NODE_MODEL, EventKind.NODE_CHECKPOINT, EventKind.PRESTARTUP_FAILED, EventKind.INTERRUPT_REQUEST,
@@ -125,12 +127,16 @@ NOTABLE_KINDS = frozenset(
         # ComfyUI-Manager installing or updating: kept so that a log of nothing else is a ComfyUI log
         # (index.comfyui_sources; Comfy-Org/ComfyUI-Manager#1548's "Update All" was refused)
         EventKind.NODE_INSTALL,
+        EventKind.EXTRA_SEARCH_PATH,  # a rule fact too (the paths' volume), and the segmenter's (_on_extra_search_path)
         *RULE_FACTS,
     }
 )
 MAX_NOTABLE = 20_000
-#: The last activity runs kept, for the tail a new run's start-up takes from the one before (_take_tail_from).
-TAIL_ACTIVITIES = 4
+#: The last activity runs kept, for the tail a new run's start-up takes from the one before (_take_tail_from): its
+#: start marker's line, or the new process's first lines before it (_on_extra_search_path), each event line an activity
+#: (a pod's 12 extra search paths and the lines to Manager's ``** ComfyUI startup time``: 15). A new process whose
+#: lines before its marker are more than this starts at its marker, as with no such lines.
+TAIL_ACTIVITIES = 64
 #: Kinds whose lines are load work (rows whose phase is load): a prompt printing one loaded something.
 LOAD_KINDS = frozenset(p.kind for p in PATTERNS if p.phase is Phase.LOAD)
 #: Lines only a running prompt prints (model management loading for it, a sampler announcing itself):
@@ -220,6 +226,10 @@ class Segmenter:
         #: The event standing for the ``lora key not loaded`` lines of one (run, prompt).
         self._lora_missed: tuple[tuple[int, int | None], Event] | None = None
         self._run_busy = False
+        #: The first line of the lines a new ComfyUI process prints before its start marker (_on_extra_search_path),
+        #: seen since the run's last marker or work with no prompt running: where the next run begins if a marker
+        #: that begins one follows. None otherwise.
+        self._process_start: int | None = None
         self._queue: deque[Prompt] = deque()
         self._open: _Open | None = None
         self._last_activity: Activity | None = None
@@ -380,6 +390,9 @@ class Segmenter:
             # The marker's own line (and the ``=====`` line above a CUDA banner) already reached
             # the old run as activity: give them back to the new run.
             cut = ev.line - 1 if ev.kind is EventKind.CUDA_BANNER else ev.line
+            start = self._process_start
+            if start is not None and start < cut and self._tail and self._tail[0].first_line <= start:
+                cut = start  # the new process printed lines before its marker: it begins at the first
             moved = self._take_tail_from(cut)
             self._end_run()
             run = None
@@ -390,6 +403,7 @@ class Segmenter:
                 self.summary.restarts += 1
         self._run_stage = max(self._run_stage, stage)
         self._events_since_marker = 0
+        self._process_start = None
         self._before_log = None  # the log shows a start-up: work from here on is no earlier prompt's
         self._all_queued_before = self._queued_next = False
         for act in moved:
@@ -468,6 +482,7 @@ class Segmenter:
         self._events_since_marker = 0
         self._prestartup = False
         self._run_busy = False
+        self._process_start = None
         self._before_log = None
         self._all_queued_before = self._queued_next = False
         self._close_install()
@@ -553,7 +568,12 @@ class Segmenter:
         run.pytorch_version = run.pytorch_version or ev.fields["version"]
 
     def _on_comfyui_version(self, ev: Event, run: Run) -> None:
-        run.comfyui_version = run.comfyui_version or ev.fields["version"]
+        version = ev.fields["version"]
+        if not run.comfyui_version or _describe_release(version) == run.comfyui_version:
+            # ComfyUI's own `ComfyUI version: 0.14.1` names the release a build past it still reports (its
+            # comfyui_version.py changes at releases); Manager's git describe `v0.14.1-15-gb254cecd` after it says
+            # the 15 commits too (corpus 020): the same release, more precisely
+            run.comfyui_version = version
 
     def _on_cuda_version(self, ev: Event, run: Run) -> None:
         run.cuda_version = run.cuda_version or ev.fields["version"]
@@ -566,6 +586,16 @@ class Segmenter:
         if run.ready_at is None:
             # a clock that went back is held where it was, as the parser holds activity times
             run.ready_at = ev.ts if ev.ts is None or run.ended_at is None else max(ev.ts, run.ended_at)
+
+    def _on_extra_search_path(self, ev: Event, run: Run) -> None:
+        """ComfyUI's main.py loads extra_model_paths.yaml (``Adding extra search path``, utils/extra_config.py) in
+        ``apply_custom_paths()``, before its prestartup scripts (Manager's ``** ComfyUI startup time``) and torch
+        (checked in ComfyUI's main.py): a restarted process prints them first. Seen after a marker or work with no
+        prompt running, the first of them is where a new run begins if a marker that begins one follows (_start_marker;
+        field4 03: a pod script's restart counted them in the run before). A process that prints them later and no
+        marker after changes nothing."""
+        if self._process_start is None and self._open is None and not self._queue:
+            self._process_start = ev.line
 
     def _on_server_stopped(self, ev: Event, run: Run) -> None:
         run.stopped = True
@@ -633,6 +663,7 @@ class Segmenter:
     # ---- prompts ------------------------------------------------------------------------------
     def _on_prompt_received(self, ev: Event, run: Run) -> None:
         self._run_busy = True
+        self._process_start = None  # work since: no new process began there
         self._before_log = None
         self._all_queued_before = self._queued_next = False
         self.summary.got_prompt += 1
@@ -923,6 +954,7 @@ class Segmenter:
     # ---- loads, bars, worker ------------------------------------------------------------------
     def _on_load_requested(self, ev: Event, run: Run) -> None:
         self._run_busy = True
+        self._process_start = None  # work since: no new process began there
         if self._batch is not None:
             self._end_batch()  # a new batch: the last one's silent loads were complete
         model = ev.fields["model"]
@@ -991,6 +1023,7 @@ class Segmenter:
     def _add_load(self, ev: Event, kind: str, model: str | None = None) -> None:
         """A load record; ``model`` when the line (or the batch) names it, else matched to the requests."""
         self._run_busy = True
+        self._process_start = None  # work since: no new process began there
         prompt = self._executing()
         self._pending_loads.append(
             Load(
@@ -1048,6 +1081,7 @@ class Segmenter:
 
     def _on_progress_bar(self, ev: Event, run: Run) -> None:
         self._run_busy = True
+        self._process_start = None  # work since: no new process began there
         self._end_batch()  # a request with no loaded line (already on the GPU) is stale now
         f = ev.fields
         prompt = self._executing()
@@ -1237,13 +1271,15 @@ class Segmenter:
         began_in_log = prompt.began_in_log or (run is not None and run.started_at is not None and start is not None
                                               and start >= run.started_at)
         before_log = not prompt.received and not began_in_log
+        library_bar = open_.settled.library_loader or any(library_loader(bar) for bar, _ in open_.bars)
         if timed and start is not None and end is not None:
             paint_timed(prompt, start, end, open_.activities, open_.bars, unfinished, open_.loaded, library,
-                        hidden_bar=open_.hidden_bar, before_log=before_log, settled=open_.settled)
+                        hidden_bar=open_.hidden_bar, before_log=before_log, settled=open_.settled,
+                        library_loaded=library_bar)
         else:
             paint_estimated(prompt, open_.bars, open_.loaded, library, hidden_bar=open_.hidden_bar,
-                            before_log=before_log, settled=open_.settled)
-        if not library and (open_.settled.library_loader or any(library_loader(bar) for bar, _ in open_.bars)):
+                            before_log=before_log, settled=open_.settled, library_loaded=library_bar)
+        if not library and library_bar:
             self._run_library_loads = True
         if prompt.estimated:
             self._run_estimated = True
@@ -1359,6 +1395,7 @@ HANDLERS: dict[EventKind, Handler] = {
     EventKind.IMPORT_TIME: Segmenter._on_import_time,
     EventKind.SERVER_READY: Segmenter._on_server_ready,
     EventKind.SERVER_STOPPED: Segmenter._on_server_stopped,
+    EventKind.EXTRA_SEARCH_PATH: Segmenter._on_extra_search_path,
     EventKind.GPU_MEMORY: Segmenter._on_gpu_memory,
     EventKind.PROMPT_RECEIVED: Segmenter._on_prompt_received,
     EventKind.PROMPT_EXECUTED: Segmenter._on_prompt_executed,
@@ -1403,6 +1440,19 @@ INFORMATIONAL = frozenset({
 #: Kinds that may come between a download bar and the install line that shows the bar was the
 #: install's (further bars; install lines themselves handle the bars).
 INSTALL_KEEPS_BARS = frozenset({EventKind.PROGRESS_BAR, EventKind.NODE_INSTALL, EventKind.PACKAGE_INSTALLED})
+
+
+def _describe_release(version: str) -> str | None:
+    """The release a ``git describe`` version past it names (``v0.14.1-15-gb254cecd``: ``0.14.1``), else None.
+    String steps, as the Rust segmenter takes them (mod.rs ``describe_release``)."""
+    text = version[1:] if version.startswith("v") else version
+    release, dash, rest = text.partition("-")
+    count, dash2, commit = rest.partition("-")
+    if not (dash and dash2 and release and count) or not all("0" <= c <= "9" for c in count):
+        return None
+    if not commit.startswith("g") or not ("0" <= commit[1:2] <= "9" or "a" <= commit[1:2] <= "f"):
+        return None
+    return release
 
 
 def _startup_end_line(run: Run, server_line: int | None) -> int:

@@ -39,6 +39,7 @@ from . import (  # noqa: F401  (imported to register the rules)
     slow_import,
     slow_load,
     slow_prestartup,
+    slow_startup,
     slow_steps,
     staging_overcommit,
     startup_failed,
@@ -60,6 +61,6 @@ CATALOG = (
     "restart-loop", "prompt-worker-died", "unfinished", "crash", "exception",
     "validation-failed", "lora-mismatch", "handler-error", "output-dropped", "torch-mismatch", "torch-replaced",
     "numpy-mismatch", "import-failed", "prestartup-failed",
-    "cold-start", "slow-prestartup", "slow-import", "ws-wait", "debug-logging",
+    "cold-start", "slow-startup", "slow-prestartup", "slow-import", "ws-wait", "debug-logging",
 )
 order_catalog(CATALOG)
