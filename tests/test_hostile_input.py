@@ -563,3 +563,18 @@ def test_exceptions_outside_any_prompt_past_the_bound_are_counted_apart(monkeypa
                               "exceptions (more than 1 distinct: 4 exceptions past the first 1 counted, not told "
                               "apart): `manager_core.InvalidChannel: https://raw.githubusercontent.com/ltdrdata/"
                               "ComfyUI-Manager/main` in custom node `ComfyUI-Manager`.")
+
+
+def test_the_rules_walk_a_prompts_errors_without_listing_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A prompt that logged 300,000 exceptions: dynamic-vram-failed (looking for its device mismatch) and the
+    prompts' deaths (asking whether ComfyUI logged an error of its own) listed all of them (35 MB); they walk them."""
+    from comfylog.diagnose.facts import Facts
+    from comfylog.pipeline import analyze_text
+
+    def listing(facts: Facts, prompt: Any) -> list[Any]:
+        raise AssertionError(f"prompt {prompt.index}'s errors listed")
+
+    monkeypatch.setattr(Facts, "errors_of", listing)
+    text = _exceptions_text(list(range(30))) + "got prompt\n!!! Exception during processing !!! boom\n"
+    report = analyze_text(text)
+    assert next(f for f in report.findings if f.id == "exception").figures["exceptions"] == 31
