@@ -33,7 +33,7 @@ from comfylog.render.terminal import render_terminal
 from comfylog.rows import report_to_dict
 
 from .cli import run_cli
-from .conftest import CORPUS, EXAMPLES, corpus_or_skip
+from .conftest import CORPUS, EXAMPLES, corpus_log, corpus_or_skip
 
 # ---- invariants every report must keep ------------------------------------------------------------
 
@@ -496,3 +496,85 @@ def test_thousands_of_failed_imports_only_a_line_names_are_counted_not_kept(monk
     assert found.figures["failed"] == count and found.figures["nodes_not_listed"] == count - 50
     assert len(found.figures["nodes"]) == 50  # type: ignore[arg-type]
     assert found.evidence_total == count and len(found.evidence) == 5
+
+
+def _exceptions_text(keys: list[int]) -> str:
+    """One prompt per exception, `!!! Exception during processing !!! boom K` and its traceback (ComfyUI's
+    execution.py prints both for a node that raised), in custom node `foo` for even keys."""
+    return HEADER + "".join(
+        f"got prompt\n!!! Exception during processing !!! boom {k}\nTraceback (most recent call last):\n"
+        + (f'  File "/x/custom_nodes/foo/nodes.py", line {k}, in run\n' if k % 2 == 0 else
+           f'  File "/x/execution.py", line {k}, in execute\n') + f"    x()\nRuntimeError: boom {k}\n"
+        f"Prompt executed in 0.{i % 100:02d} seconds\n" for i, k in enumerate(keys))
+
+
+def test_many_distinct_exceptions_are_grouped_as_before_in_bounded_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """300,000 distinct exceptions in one prompt made the exception rule hold a failure with its evidence and frames
+    for each (318 MB at the peak, 76 MB of it the report). It keeps the first MAX_FAILURES_KEPT distinct failures of
+    each list and counts the exceptions of the others: what it lists, their counts and the total are those of
+    grouping them all, and it made no more groups nor evidence than it keeps."""
+    from comfylog.diagnose.rules import exception
+    from comfylog.pipeline import analyze_text
+
+    keys = [(i * i) % 151 for i in range(600)]  # 76 distinct, repeated unevenly, first seen out of order
+    counts = dict.fromkeys(keys, 0)
+    for k in keys:
+        counts[k] += 1
+    text = _exceptions_text(keys)
+    monkeypatch.setattr(exception, "MAX_FAILURES_KEPT", 1000)
+    whole = next(f for f in analyze_text(text).findings if f.id == "exception")
+    assert whole.figures["failures"] == [  # grouping them all, as before
+        {"node": "foo" if k % 2 == 0 else None, "error": f"RuntimeError: boom {k}", "count": counts[k]}
+        for k in list(counts)[:5]]
+    assert f"600 exceptions ({len(counts)} distinct): " in whole.why and "failures_not_kept" not in whole.figures
+
+    kept = 20
+    made: list[Any] = []
+    cited: list[Any] = []
+    real_group, real_evidence = exception._Group, exception._error_evidence
+    monkeypatch.setattr(exception, "MAX_FAILURES_KEPT", kept)
+    monkeypatch.setattr(exception, "_Group", lambda f: made.append(f) or real_group(f))
+    monkeypatch.setattr(exception, "_error_evidence", lambda facts, e: cited.append(e) or real_evidence(facts, e))
+    bounded = next(f for f in analyze_text(text).findings if f.id == "exception")
+    assert len(made) == kept and len(cited) <= kept * 5 < len(keys)
+    not_kept = len(keys) - sum(counts[k] for k in list(counts)[:kept])
+    assert bounded.figures == {**whole.figures, "failures_not_kept": not_kept}
+    assert (bounded.title, bounded.advice, bounded.evidence, bounded.evidence_total, bounded.prompts) == (
+        whole.title, whole.advice, whole.evidence, whole.evidence_total, whole.prompts)
+    assert (f"600 exceptions (more than {kept} distinct: {not_kept} exceptions past the first {kept} counted, not "
+            "told apart): ") in bounded.why
+    assert bounded.why.split("): ", 1)[1] == whole.why.split("): ", 1)[1].replace(
+        f"and {len(counts) - 3} more", f"and {kept - 3} more")
+
+
+def test_exceptions_outside_any_prompt_past_the_bound_are_counted_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Corpus 037: 31 prompts failed with one exception, and ComfyUI-Manager's request handlers raised 5 outside any
+    prompt (2 distinct). Keeping one distinct failure of each list, the second of Manager's is counted, not told
+    apart, in its own list; the prompts' failure is still the one the finding names."""
+    from comfylog.diagnose.rules import exception
+
+    monkeypatch.setattr(exception, "MAX_FAILURES_KEPT", 1)
+    found = next(f for f in analyze(corpus_log("037")).findings if f.id == "exception")
+    assert found.title.startswith("31 prompts failed: `RuntimeError: Given normalized_shape=[2560]")
+    assert found.figures["exceptions"] == 36 and found.figures["failures_not_kept"] == 4
+    assert [g["count"] for g in found.figures["failures"]] == [31, 1]  # type: ignore[union-attr]
+    assert found.why.startswith("31 exceptions (1 distinct): ")
+    assert found.why.endswith("Outside any prompt (start-up, a request to the server or a background task), 5 more "
+                              "exceptions (more than 1 distinct: 4 exceptions past the first 1 counted, not told "
+                              "apart): `manager_core.InvalidChannel: https://raw.githubusercontent.com/ltdrdata/"
+                              "ComfyUI-Manager/main` in custom node `ComfyUI-Manager`.")
+
+
+def test_the_rules_walk_a_prompts_errors_without_listing_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A prompt that logged 300,000 exceptions: dynamic-vram-failed (looking for its device mismatch) and the
+    prompts' deaths (asking whether ComfyUI logged an error of its own) listed all of them (35 MB); they walk them."""
+    from comfylog.diagnose.facts import Facts
+    from comfylog.pipeline import analyze_text
+
+    def listing(facts: Facts, prompt: Any) -> list[Any]:
+        raise AssertionError(f"prompt {prompt.index}'s errors listed")
+
+    monkeypatch.setattr(Facts, "errors_of", listing)
+    text = _exceptions_text(list(range(30))) + "got prompt\n!!! Exception during processing !!! boom\n"
+    report = analyze_text(text)
+    assert next(f for f in report.findings if f.id == "exception").figures["exceptions"] == 31

@@ -588,3 +588,46 @@ def test_where_the_time_went_is_summed_as_the_index_reads_the_prompts() -> None:
     Console(file=open(os.devnull, "w")).print(terminal._phases(report))  # noqa: SIM115
     assert passes == []
     assert "5 prompts estimated from the durations" in whole  # 009 has minute stamps only
+
+
+def test_error_markers_are_the_ones_a_list_of_every_error_picked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The timeline made a marker with its hover text for every error of a run, then drew MAX_MARKERS_PER_KIND of a
+    kind evenly spaced: 300,000 exceptions held 150 MB of markers. The errors' markers are columns now and only the
+    ones drawn get their text: the same markers, in the same order, as picking from the list of them all."""
+    from comfylog.api import analyze_text
+    from comfylog.index import index_of
+
+    monkeypatch.setattr(html_render, "MAX_MARKERS_PER_KIND", 7)
+    stamp = datetime(2025, 10, 22)
+    lines = ["Starting server", "To see the GUI go to: http://127.0.0.1:8188"]
+    for i in range(40):  # ComfyUI's execution.py: an exception, an out-of-memory error, an interrupted prompt
+        lines.append("got prompt")
+        if i % 4 == 0:
+            lines += ["Processing interrupted"]
+        elif i % 4 == 1:
+            lines += ["!!! Exception during processing !!! Allocation on device ", "Traceback (most recent call last):",
+                      "torch.OutOfMemoryError: Allocation on device ", "Got an OOM, unloading all loaded models."]
+        else:
+            lines += [f"!!! Exception during processing !!! boom {i}", "Traceback (most recent call last):",
+                      f"RuntimeError: boom {i}"]
+        lines.append(f"Prompt executed in {1 + i % 3}.00 seconds")
+    report = analyze_text("".join(f"[{(stamp + timedelta(seconds=n)).strftime('%Y-%m-%d %H:%M:%S')}.000] {line}\n"
+                                  for n, line in enumerate(lines)))
+    index = index_of(report)
+    rows, _ = html_render._timeline_rows(report)
+    notes: list[str] = []
+    found = html_render._cap_markers(index, rows, notes)
+    (row,) = rows
+    every: dict[str, list[tuple[float, str]]] = {}
+    for e in report.errors:  # the markers as made before, one per error of the run
+        kind = "oom" if e.kind.startswith("oom") else ("interrupted" if e.kind == "interrupted" else "error")
+        where = f" · prompt {e.prompt + 1}" if e.prompt is not None else ""
+        hover = f"{e.kind}{where} · {index.lines_ref(e.source, e.line)}<br>{html_render._hover(e.message)}"
+        assert e.ts is not None and row.origin is not None
+        every.setdefault(kind, []).append(((e.ts - row.origin).total_seconds(), hover))
+    assert set(every) == {"oom", "interrupted", "error"} and all(len(v) > 7 for v in every.values())
+    for kind, markers in every.items():
+        step = len(markers) / 7
+        assert [(m.at, m.hover) for _, m in found[kind]] == [markers[int(i * step)] for i in range(7)]
+        assert f"{html_render.MARKER_STYLE[kind][0]} markers: 7 of {len(markers)} drawn, evenly spaced" in notes
+    assert list(found) == ["interrupted", "oom", "error"]  # the kinds in the order met

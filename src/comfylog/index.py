@@ -550,17 +550,36 @@ class ReportIndex:
         return (f"{failed} failed ({names} by {'its' if one else 'their'} {kinds} line{'' if one else 's'}: "
                 f"{'its row' if one else 'their rows'} of the import times {'is' if one else 'are'} not in the log)")
 
-    def run_errors(self, run: Run) -> list[ErrorRecord]:
-        """The error records on the lines of ``run``."""
-        return [e for e in self._errors_by_source().get(run.source, ()) if run.first_line <= e.line <= run.last_line]
+    def run_errors(self, run: Run) -> Iterator[ErrorRecord]:
+        """The error records on the lines of ``run``, in table order, one at a time (a run may log 300,000)."""
+        return walk(self.report.errors, self.run_error_positions(run))
 
-    def _errors_by_source(self) -> dict[int, list[ErrorRecord]]:
-        cached = getattr(self, "_error_sources", None)
+    def run_error_positions(self, run: Run) -> Sequence[int]:
+        """Where the error records on the lines of ``run`` are in their table, in table order."""
+        lines, positions, in_order = self._errors_by_source().get(run.source, (array("q"), array("q"), True))
+        found = positions[bisect_left(lines, run.first_line):bisect_right(lines, run.last_line)]
+        return found if in_order else array("q", sorted(found))
+
+    def _errors_by_source(self) -> dict[int, tuple[array[int], array[int], bool]]:
+        """By source, the lines of its error records in line order, their positions in the table alike, and
+        whether that is table order: columns, not the records (the HTML timeline's markers read them run by
+        run)."""
+        cached: dict[int, tuple[array[int], array[int], bool]] | None = getattr(self, "_error_sources", None)
         if cached is None:
-            cached = defaultdict(list)
-            for e in self.report.errors:
-                cached[e.source].append(e)
-            self._error_sources: dict[int, list[ErrorRecord]] = cached
+            columns: dict[int, tuple[array[int], array[int]]] = {}
+            for position, e in enumerate(self.report.errors):
+                lines, positions = columns.setdefault(e.source, (array("q"), array("q")))
+                lines.append(e.line)
+                positions.append(position)
+            cached = {}
+            for source, (lines, positions) in columns.items():
+                if all(lines[i] <= lines[i + 1] for i in range(len(lines) - 1)):
+                    cached[source] = (lines, positions, True)
+                    continue
+                order = sorted(range(len(lines)), key=lines.__getitem__)  # stable: table order within a line
+                cached[source] = (array("q", (lines[i] for i in order)), array("q", (positions[i] for i in order)),
+                                  False)
+            self._error_sources = cached
         return cached
 
 

@@ -10,6 +10,7 @@ The first that applies claims the prompt; the others, and ``unfinished``, leave 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -84,9 +85,15 @@ def worker_death_traceback(facts: Facts, ev: Event) -> Event | None:
                                    ev.line + WORKER_TRACEBACK_AFTER_LINES)), None)
 
 
-def own_errors(facts: Facts, prompt: Prompt) -> list[ErrorRecord]:
-    """The prompt's errors that ComfyUI (or its nodes) logged, without the worker's echoes."""
-    return [e for e in facts.errors_of(prompt) if e.kind not in WORKER_ECHOES]
+def own_errors(facts: Facts, prompt: Prompt) -> Iterator[ErrorRecord]:
+    """The prompt's errors that ComfyUI (or its nodes) logged, without the worker's echoes, one at a time (a prompt
+    may log 300,000)."""
+    return (e for e in facts.walk_errors_of(prompt) if e.kind not in WORKER_ECHOES)
+
+
+def logged_own_error(facts: Facts, prompt: Prompt) -> bool:
+    """ComfyUI (or one of its nodes) logged an error of the prompt (own_errors)."""
+    return next(own_errors(facts, prompt), None) is not None
 
 
 def worker_lost(facts: Facts) -> dict[int, list[ErrorRecord]]:
@@ -107,7 +114,7 @@ def worker_lost(facts: Facts) -> dict[int, list[ErrorRecord]]:
 def died_silently(facts: Facts, prompt: Prompt) -> bool:
     """The prompt was running when ComfyUI went away (a restart followed, or the worker lost it)
     and ComfyUI logged no error of its own: how a process killed by the kernel looks."""
-    if prompt.status != "unfinished" or not prompt.started or own_errors(facts, prompt):
+    if prompt.status != "unfinished" or not prompt.started or logged_own_error(facts, prompt):
         return False
     run = facts.run_of(prompt)
     return run is not None and (facts.run_end(run) == "restart" or prompt.index in worker_lost(facts))
@@ -165,7 +172,7 @@ def comfyui_died(facts: Facts) -> dict[int, list[ErrorRecord]]:
     silent = facts.silent_deaths()
     return {index: records for index, records in worker_lost(facts).items()
             if index not in killed and index not in silent
-            and not any(own_errors(facts, p) for p in facts.prompts_at([index]))}
+            and not any(logged_own_error(facts, p) for p in facts.prompts_at([index]))}
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,7 @@ def _overcommits(facts: Facts) -> dict[int, Overcommit]:
         vram = gpu_vram_mb(run)
         if prompt is None or run is None or vram is None:
             continue
-        failures = [e for e in facts.errors_of(prompt) if e.kind in ("oom", "aimdo")]
+        failures = [e for e in facts.walk_errors_of(prompt) if e.kind in ("oom", "aimdo")]
         if not failures:
             continue
         first_failure = min(e.line for e in failures)

@@ -174,24 +174,28 @@ class Group(Generic[T]):
     def records_at(self, table: Sequence[T], positions: Sequence[int]) -> list[T]:
         """The records at these positions of the table, from the copy when all are members of it (a prompt's
         loads: a few blocks of the copy instead of one of the table for each prompt)."""
+        return list(self.walk_at(table, positions))
+
+    def walk_at(self, table: Sequence[T], positions: Sequence[int]) -> Iterator[T]:
+        """records_at one at a time, for a reader that folds them (a prompt may have 300,000 errors)."""
         copy = self.copy
         if copy is None or not positions:
-            return list(walk(table, positions))
+            return walk(table, positions)
         members = self.positions
         if isinstance(positions, range) and positions.step == 1:  # a prompt's records, nearly always
             # members rise strictly: n of them from the range's first to its last are the whole range
             first = bisect_left(members, positions.start)
             last = first + len(positions) - 1
             if last < len(members) and members[first] == positions.start and members[last] == positions[-1]:
-                return list(copy.walk(range(first, last + 1)))
-            return list(walk(table, positions))
+                return copy.walk(range(first, last + 1))
+            return walk(table, positions)
         indexes = []
         for position in positions:
             i = bisect_left(members, position)
             if i == len(members) or members[i] != position:
-                return list(walk(table, positions))
+                return walk(table, positions)
             indexes.append(i)
-        return list(copy.walk(indexes))
+        return copy.walk(indexes)
 
     def members_at(self, table: Sequence[T], positions: Iterable[int]) -> Iterator[T]:
         """The members among the records at these positions of the table, in the order given."""
@@ -241,6 +245,10 @@ class FiledByPrompt(Generic[A]):
     def records_at(self, positions: Sequence[int]) -> list[A]:
         """The prompt's records at these positions of the table (from the copy when they are in it)."""
         return self._group.records_at(self._table, positions)
+
+    def walk_at(self, positions: Sequence[int]) -> Iterator[A]:
+        """records_at one at a time."""
+        return self._group.walk_at(self._table, positions)
 
 
 class FollowingLoads:
@@ -504,9 +512,14 @@ class Facts(ReportIndex, Citations):
         return filed.records_at(positions) if filed is not None else list(walk(self.report.loads, positions))
 
     def errors_of(self, prompt: Prompt) -> list[ErrorRecord]:
+        return list(self.walk_errors_of(prompt))
+
+    def walk_errors_of(self, prompt: Prompt) -> Iterator[ErrorRecord]:
+        """The prompt's errors one at a time: what a rule that looks for one of them or folds them reads (a prompt
+        may log 300,000 exceptions, which a list would hold)."""
         positions = self._errors.positions(prompt.index)
         filed = self._prompt_errors
-        return filed.records_at(positions) if filed is not None else list(walk(self.report.errors, positions))
+        return filed.walk_at(positions) if filed is not None else walk(self.report.errors, positions)
 
     def bars_of(self, prompt: Prompt) -> list[ProgressBar]:
         positions = self._bars.positions(prompt.index)
@@ -615,7 +628,7 @@ class Facts(ReportIndex, Citations):
         if self._silent is None:
             self._silent = {}
             for prompt in self.prompts_in("unfinished"):
-                if prompt.total_s is None or any(e.kind not in WORKER_ECHOES for e in self.errors_of(prompt)):
+                if prompt.total_s is None or any(e.kind not in WORKER_ECHOES for e in self.walk_errors_of(prompt)):
                     continue
                 run = self.run_of(prompt)
                 if run is None:

@@ -45,7 +45,8 @@ from ..index import (
     status_notes,
     total_text,
 )
-from ..model import PHASES, Finding, ProgressBar, Prompt, Report, Run, span_kind
+from ..model import PHASES, ErrorRecord, Finding, ProgressBar, Prompt, Report, Run, span_kind
+from ..spool import walk
 from ..text import basename, clip, clock, fmt_s, is_time_only, plural, prompts_time_text, span_text, when
 from ..version import __version__
 from .external_sort import ExternalSort
@@ -510,6 +511,28 @@ class _Marker:
     hover: str
 
 
+#: The marker kinds of errors (_error_kind), as codes of a row's ``errors`` columns.
+ERROR_MARKERS = ("oom", "interrupted", "error")
+
+
+class _ErrorMarkers:
+    """A row's markers of errors as columns (kind, x, the error's position in its table), without their hover
+    text: a run may log 300,000 errors, where a marker with its text is about 0.4 kB; the ones drawn
+    (_cap_markers, at most MAX_MARKERS_PER_KIND of a kind) get their text from their records then."""
+
+    __slots__ = ("kinds", "ats", "positions")
+
+    def __init__(self) -> None:
+        self.kinds = bytearray()
+        self.ats = array("d")
+        self.positions = array("q")
+
+    def add(self, kind: str, at: float, position: int) -> None:
+        self.kinds.append(ERROR_MARKERS.index(kind))
+        self.ats.append(at)
+        self.positions.append(position)
+
+
 class _Spans:
     """A row's busy bars (not idle) as they were made, as columns (start, end, kind; 17 bytes a bar), on a
     temporary file past CHUNK: the idle sweep and the binning read them again, where one run kept up for days
@@ -600,6 +623,9 @@ class _Row:
     origin: datetime | None  # wall time of x = 0 (None: estimated, prompts back to back)
     bars: list[_Bar] = field(default_factory=list)
     markers: list[_Marker] = field(default_factory=list)
+    #: The markers of its errors, which come after ``markers[:errors_after]`` and before the rest.
+    errors: _ErrorMarkers = field(default_factory=_ErrorMarkers)
+    errors_after: int = 0
     end: float = 0.0
     estimated: bool = False
     binned_from: int = 0
@@ -657,7 +683,7 @@ def _timeline(page: Page, report: Report) -> None:
                 "(busy seconds summed per phase in equal stretches of the row, drawn over one idle bar)"
             )
         row.spans.close()
-    markers = _cap_markers(rows, notes)
+    markers = _cap_markers(index_of(report), rows, notes)
     page.summarised += [f"timeline: {n}" for n in notes]
 
     traces: list[dict[str, Any]] = []
@@ -831,7 +857,11 @@ def _timed_row(index: ReportIndex, run: Run, label: str) -> _Row | None:
     if run.restart:
         row.markers.append(_Marker(0.0, "restart", f"run {run.index + 1} begins: ComfyUI started again at "
                                                    f"{clock(origin)} ({index.lines_ref(run.source, run.first_line)})"))
-    for kind, _prompt, ts, text in _incidents(index, run):
+    row.errors_after = len(row.markers)
+    for kind, _prompt, ts, position in _error_incidents(index, run):
+        if ts is not None:
+            row.errors.add(kind, at(ts), position)
+    for kind, _prompt, ts, text in _websocket_incidents(index, run):
         if ts is not None:
             row.markers.append(_Marker(at(ts), kind, text))
     return row
@@ -852,8 +882,7 @@ def _estimated_text(prompt: int, kind: str, seconds: float) -> str:
 
 def _estimated_row(index: ReportIndex, run: Run, label: str) -> _Row:
     row = _Row(run=run, label=label + " (est.)", origin=None, estimated=True)
-    incidents = _incidents(index, run)
-    marked = {prompt for _, prompt, _, _ in incidents}
+    marked = {prompt for _, prompt, _, _ in _error_incidents(index, run)}  # the websocket's are of no prompt
     cursor = 0.0
     block_end: dict[int, float] = {}  # of the prompts with an incident
     for p in index.run_prompts(run.index):
@@ -871,39 +900,83 @@ def _estimated_row(index: ReportIndex, run: Run, label: str) -> _Row:
     if run.restart:
         row.markers.append(_Marker(0.0, "restart", f"run {run.index + 1} begins: ComfyUI started again "
                                                    f"({index.lines_ref(run.source, run.first_line)})"))
-    for kind, prompt, _ts, text in incidents:
+    row.errors_after = len(row.markers)
+    for kind, prompt, _ts, position in _error_incidents(index, run):
         if prompt is not None and prompt in block_end:
-            row.markers.append(_Marker(block_end[prompt], kind, text))
+            row.errors.add(kind, block_end[prompt], position)
     return row
 
 
-def _incidents(index: ReportIndex, run: Run) -> list[tuple[str, int | None, datetime | None, str]]:
-    """Errors and websocket events of one run: (marker kind, prompt index, time, hover)."""
-    out: list[tuple[str, int | None, datetime | None, str]] = []
-    for e in index.run_errors(run):
+def _error_incidents(index: ReportIndex, run: Run) -> Iterator[tuple[str, int | None, datetime | None, int]]:
+    """Errors of one run, one at a time: (marker kind, prompt index, time, the error's position in its table)."""
+    positions = index.run_error_positions(run)
+    for position, e in zip(positions, walk(index.report.errors, positions), strict=True):
         kind = "oom" if e.kind.startswith("oom") else ("interrupted" if e.kind == "interrupted" else "error")
-        where = f" · prompt {e.prompt + 1}" if e.prompt is not None else ""
-        at = esc(index.lines_ref(e.source, e.line))
-        out.append((kind, e.prompt, e.ts, f"{esc(e.kind)}{where} · {at}<br>{_hover(e.message)}"))
+        yield kind, e.prompt, e.ts, position
+
+
+def _error_hover(index: ReportIndex, e: ErrorRecord) -> str:
+    where = f" · prompt {e.prompt + 1}" if e.prompt is not None else ""
+    at = esc(index.lines_ref(e.source, e.line))
+    return f"{esc(e.kind)}{where} · {at}<br>{_hover(e.message)}"
+
+
+def _websocket_incidents(index: ReportIndex, run: Run) -> list[tuple[str, int | None, datetime | None, str]]:
+    """Websocket events of one run: (marker kind, None, time, hover)."""
     websocket = sorted([*index.run_events(EventKind.WS_TIMEOUT, run), *index.run_events(EventKind.WS_RECONNECT, run)],
                        key=lambda ev: ev.line)
+    out: list[tuple[str, int | None, datetime | None, str]] = []
     for ev in websocket:
         what = "websocket receive timed out" if ev.kind is EventKind.WS_TIMEOUT else "websocket reconnect"
         out.append(("websocket", None, ev.ts, f"{what} at {clock(ev.ts)} · {esc(index.lines_ref(ev.source, ev.line))}"))
     return out
 
 
-def _cap_markers(rows: list[_Row], notes: list[str]) -> dict[str, list[tuple[_Row, _Marker]]]:
-    found: dict[str, list[tuple[_Row, _Marker]]] = {}
+def _cap_markers(index: ReportIndex, rows: list[_Row], notes: list[str]) -> dict[str, list[tuple[_Row, _Marker]]]:
+    """The markers drawn, by kind in the order met: all of a kind, or MAX_MARKERS_PER_KIND evenly spaced. Counted
+    first, then picked: the errors' markers are columns (_ErrorMarkers) whose text only the ones drawn get."""
+    totals: dict[str, int] = {}
+
+    def count(kind: str, n: int = 1) -> None:
+        totals[kind] = totals.get(kind, 0) + n
+
     for row in rows:
-        for marker in row.markers:
-            found.setdefault(marker.kind, []).append((row, marker))
-    for kind, items in found.items():
-        if len(items) > MAX_MARKERS_PER_KIND:
-            step = len(items) / MAX_MARKERS_PER_KIND
-            found[kind] = [items[int(i * step)] for i in range(MAX_MARKERS_PER_KIND)]
-            name = MARKER_STYLE[kind][0]
-            notes.append(f"{name} markers: {MAX_MARKERS_PER_KIND} of {len(items)} drawn, evenly spaced")
+        for marker in row.markers[:row.errors_after]:
+            count(marker.kind)
+        kinds = row.errors.kinds
+        for code in sorted({*kinds}, key=kinds.find):  # in the order met, as the markers' kinds are
+            count(ERROR_MARKERS[code], kinds.count(code))
+        for marker in row.markers[row.errors_after:]:
+            count(marker.kind)
+    picked: dict[str, set[int] | None] = {}
+    for kind, total in totals.items():
+        if total > MAX_MARKERS_PER_KIND:
+            step = total / MAX_MARKERS_PER_KIND
+            picked[kind] = {int(i * step) for i in range(MAX_MARKERS_PER_KIND)}
+            notes.append(f"{MARKER_STYLE[kind][0]} markers: {MAX_MARKERS_PER_KIND} of {total} drawn, evenly spaced")
+        else:
+            picked[kind] = None  # all
+    found: dict[str, list[tuple[_Row, _Marker]]] = {kind: [] for kind in totals}
+    seen = dict.fromkeys(totals, 0)
+
+    def take(kind: str) -> bool:
+        n = seen[kind]
+        seen[kind] = n + 1
+        chosen = picked[kind]
+        return chosen is None or n in chosen
+
+    for row in rows:
+        for marker in row.markers[:row.errors_after]:
+            if take(marker.kind):
+                found[marker.kind].append((row, marker))
+        errors = row.errors
+        chosen = [i for i, code in enumerate(errors.kinds) if take(ERROR_MARKERS[code])]
+        for i, e in zip(chosen, walk(index.report.errors, [errors.positions[i] for i in chosen]), strict=True):
+            kind = ERROR_MARKERS[errors.kinds[i]]
+            found[kind].append((row, _Marker(errors.ats[i], kind, _error_hover(index, e))))
+        for marker in row.markers[row.errors_after:]:
+            if take(marker.kind):
+                found[marker.kind].append((row, marker))
     return found
 
 

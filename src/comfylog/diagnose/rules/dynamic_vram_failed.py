@@ -76,7 +76,8 @@ def _fallback(facts: Facts, run: Run) -> Finding | None:
 
 
 def _weights_on_cpu(facts: Facts, prompt: Prompt) -> Finding | None:
-    failure = next((e for e in facts.errors_of(prompt) if DEVICE_MISMATCH in e.message and "cpu" in e.message), None)
+    failure = next((e for e in facts.walk_errors_of(prompt) if DEVICE_MISMATCH in e.message and "cpu" in e.message),
+                   None)
     if failure is None:
         return None
     loads = facts.between(EventKind.DYNAMIC_LOAD, prompt.source, prompt.line, failure.line)

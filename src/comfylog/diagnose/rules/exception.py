@@ -224,54 +224,57 @@ def _exception(facts: Facts) -> list[Finding]:
     failed = facts.failed_startups()  # their exceptions are the start-up failure's cause (startup-failed)
     loading = node_import_errors(facts)  # a custom node's part failing to import at start-up (import-failed)
     worker = _worker_death_lines(facts)  # the exception that killed the prompt worker (prompt-worker-died)
-    records = [e for e in facts.errors_in("exception")
-               if e.source not in failed and (e.source, e.line) not in loading
-               and not (worker is not None and e.source == worker[0] and worker[1] <= e.line <= worker[2])]
-    if not records:
+    seen = _Failures()
+    prompts_seen: set[int] = set()
+    before_log = 0
+    for e in facts.errors_in("exception"):
+        if e.source in failed or (e.source, e.line) in loading or (
+                worker is not None and e.source == worker[0] and worker[1] <= e.line <= worker[2]):
+            continue
+        # ComfyUI prints `!!! Exception during processing !!!` only when a node of a running prompt raised
+        # (execution.py): such a record in no prompt is the failure of a prompt whose `got prompt` is before the log.
+        started_before = e.prompt is None and bool(facts.between(EventKind.EXCEPTION, e.source, e.line, e.line))
+        before_log += started_before
+        if e.prompt is not None:
+            prompts_seen.add(e.prompt)
+        seen.add(facts, _failure(facts, e), e.prompt is not None or started_before)
+    if not seen.count:
         return []
-    prompts = sorted({e.prompt for e in records if e.prompt is not None})
-    # ComfyUI prints `!!! Exception during processing !!!` only when a node of a running prompt raised
-    # (execution.py): such a record in no prompt is the failure of a prompt whose `got prompt` is before the log.
-    before_log = {(e.source, e.line) for e in records
-                  if e.prompt is None and facts.between(EventKind.EXCEPTION, e.source, e.line, e.line)}
-    failed_prompts = len(prompts) + len(before_log)
+    count = seen.count
+    prompts = sorted(prompts_seen)
+    failed_prompts = len(prompts) + before_log
     # the prompt a log starts inside (the segmenter opened it at its work or at this line)
-    began_before = len(before_log) + len({p.index for p in facts.prompts_in("before_log")}.intersection(prompts))
-    failures: dict[tuple[str | None, str], list[Failure]] = {}
-    for record in records:
-        failure = _failure(facts, record)
-        failures.setdefault((failure.node, failure.error), []).append(failure)
+    began_before = before_log + len({p.index for p in facts.prompts_in("before_log")}.intersection(prompts))
     # The failures of prompts first; those outside any prompt (037: ComfyUI-Manager's request handlers raising
     # while the server answered the browser) are said apart, as failures of no prompt.
-    in_prompts: list[list[Failure]] = []
-    outside: list[list[Failure]] = []
-    for group in failures.values():
-        (in_prompts if any(_in_a_prompt(f, before_log) for f in group) else outside).append(group)
+    in_prompts = [g for g in seen.groups.values() if g.in_prompt]
+    outside = [g for g in seen.groups.values() if not g.in_prompt]
     distinct = in_prompts + outside
     listed = in_prompts if in_prompts else outside
-    shown = listing((_describe(group[0]) + (f" ×{len(group)}" if len(group) > 1 else "") for group in listed[:3]),
-                    len(listed), "; ")
+    listed_not_kept = seen.not_kept[bool(in_prompts)]
+    shown = listing((_described_group(g) for g in listed[:3]), len(listed), "; ")
     besides = ""
     if in_prompts and outside:
-        count = sum(len(g) for g in outside)
         besides = (f" Outside any prompt (start-up, a request to the server or a background task), "
-                   f"{plural(count, 'more exception')}: " + listing(
-                      (_describe(g[0]) + (f" ×{len(g)}" if len(g) > 1 else "") for g in outside[:2]), len(outside),
-                      "; ") + ".")
-    first = distinct[0][0]
+                   f"{plural(sum(g.count for g in outside) + seen.not_kept[False], 'more exception')}"
+                   f"{_not_told_apart(len(outside), seen.not_kept[False])}: "
+                   + listing((_described_group(g) for g in outside[:2]), len(outside), "; ") + ".")
+    first = distinct[0].first
     what = (f"`{clip(first.error, 80)}`" + (" (a missing model file)" if _no_file_caller(first) is not None else "")
             + (f" in custom node `{first.node}`" if first.node else ""))
     title = (f"{plural(failed_prompts, 'prompt')} failed: {what}" if failed_prompts
-             else f"{plural(len(records), 'exception')} outside any prompt: {what}")
-    mac = any(platform_of(facts, facts.run_at(g[0].record.source, g[0].record.line)) == "mac" for g in distinct)
+             else f"{plural(count, 'exception')} outside any prompt: {what}")
+    mac = seen.mac or any(platform_of(facts, facts.run_at(g.first.record.source, g.first.record.line)) == "mac"
+                          for g in distinct)
     # A chain that began with a missing module first: the wrapper's own words (047: "ensure transformers>=4.51.3
     # is installed") come after what failed underneath (`No module named 'diffusers'`).
-    advice = [item for g in distinct[:3] if (item := _root_module_advice(g[0])) is not None]
+    advice = [item for g in distinct[:3] if (item := _root_module_advice(g.first)) is not None]
     # Then the messages' own instructions: the node's author wrote the fix into the exception.
     cap = len(advice) + MAX_OWN_WORDS
     for group in distinct:
-        own = own_words_advice(group[0].error, f"The error from `{group[0].node}`" if group[0].node else "The error",
-                               group[0].module)
+        own = own_words_advice(group.first.error,
+                               f"The error from `{group.first.node}`" if group.first.node else "The error",
+                               group.first.module)
         if own is not None and own not in advice and len(advice) < cap:
             advice.append(own)
     told_nodes: set[str] = set()
@@ -281,11 +284,10 @@ def _exception(facts: Facts) -> list[Finding]:
     unnamed = len(distinct) > MAX_FAILURES_READ
     causes = 0
     for group in distinct[:MAX_FAILURES_READ]:
-        f = group[0]
+        f = group.first
         torch_api = _torch_api(facts, f)
         if f.node_class is not None:
-            classes = list(dict.fromkeys(e.node_class for e in group if e.node_class))
-            item = ADVICE_OBJECT_INFO(classes=_node_types(classes))
+            item = ADVICE_OBJECT_INFO(classes=_node_types(list(group.classes), group.more_classes))
         elif torch_api is not None:
             item = torch_api
         elif _no_file_caller(f) is not None:
@@ -300,8 +302,9 @@ def _exception(facts: Facts) -> list[Finding]:
             if f.node in told_nodes:
                 continue
             told_nodes.add(f.node)
-            urls = dict.fromkeys(m.group(1) for g in distinct for e in g if e.node == f.node
-                                 for m in [BAD_URL_RE.search(e.error)] if m is not None)
+            # a group's failures share its node and error: its first says its URL
+            urls = dict.fromkeys(m.group(1) for g in distinct if g.first.node == f.node
+                                 for m in [BAD_URL_RE.search(g.first.error)] if m is not None)
             item = ADVICE_BAD_URL(node=f.node, urls=" and ".join(f"`{clip(url, 80)!r}`" for url in urls))
         elif (missing_input := _missing_input(f) or _missing_folder(f) or _no_permission(f)) is not None:
             item = missing_input
@@ -350,25 +353,33 @@ def _exception(facts: Facts) -> list[Finding]:
                 continue
             advice.append(item)
             causes += 1
-    described = all(f.node_class for group in distinct for f in group)  # server.py get_object_info's failures
-    missing = _no_file_advice(facts, distinct)
+    described = seen.described  # server.py get_object_info's failures
+    missing = _no_file_advice(distinct)
     if missing is not None:
         advice.insert(0, missing)
-    if unnamed and not any(f.node or f.frame or f.node_class for group in distinct for f in group):
-        traced = next((f for group in distinct for f in group if f.frames), None)
-        advice.append(_frames_advice(traced.frames) if traced is not None else ADVICE_READ())
+    if unnamed and not seen.named:
+        traced = next((g.traced for g in distinct if g.traced), None)
+        advice.append(_frames_advice(traced) if traced is not None else ADVICE_READ())
     if not described and unnamed:
         advice.append(ADVICE_INPUTS())
     if described and not prompts:
-        classes = list(dict.fromkeys(f.node_class for group in distinct for f in group if f.node_class))
-        title = f"{plural(len(classes), 'node type')} could not be listed for the browser: {what}"
-    harmless = all(_client_gone(f) for group in distinct for f in group)
+        classes = dict.fromkeys(c for g in distinct for c in g.classes)
+        more = any(g.more_classes for g in distinct) or any(seen.not_kept)
+        title = (f"{'more than ' if more else ''}{plural(len(classes), 'node type')} could not be listed for the "
+                 f"browser: {what}")
+    harmless = seen.harmless
     if harmless:
-        title = (f"Windows' asyncio logged {plural(len(records), 'connection')} the other end had closed, as "
+        title = (f"Windows' asyncio logged {plural(count, 'connection')} the other end had closed, as "
                  f"`{first.exc_type}` (harmless)")
+    figures: dict[str, object] = {
+        "exceptions": count, "prompts": len(prompts),
+        "failures": [{"node": g.first.node, "error": clip(g.first.error, 200), "count": g.count} for g in distinct[:5]]}
+    if any(seen.not_kept):
+        figures["failures_not_kept"] = sum(seen.not_kept)
     return [finding(
         "exception", title, "high",
-        f"{plural(sum(len(g) for g in listed), 'exception')} ({len(listed)} distinct): {shown}"
+        f"{plural(sum(g.count for g in listed) + listed_not_kept, 'exception')}"
+        f"{_not_told_apart(len(listed), listed_not_kept) or f' ({len(listed)} distinct)'}: {shown}"
         + (". ComfyUI stops a prompt at the node that raised it." + _began_before(began_before, failed_prompts)
            if failed_prompts else
            ". ComfyUI raised them while it listed its node types for the browser (`/object_info`), not in a prompt: "
@@ -376,11 +387,22 @@ def _exception(facts: Facts) -> list[Finding]:
            ". No prompt was running: it happened at start-up or in a background task, so no prompt failed with it.")
         + besides,
         advice,
-        [f.evidence for group in distinct for f in group][:MAX_EVIDENCE],
-        {"exceptions": len(records), "prompts": len(prompts),
-         "failures": [{"node": g[0].node, "error": clip(g[0].error, 200), "count": len(g)} for g in distinct[:5]]},
-        facts.seconds_of(prompts), prompts,
-        severity="info" if harmless else "warning" if described and not prompts else None, total=len(records))]
+        [ev for g in distinct for ev in g.evidence][:MAX_EVIDENCE],
+        figures, facts.seconds_of(prompts), prompts,
+        severity="info" if harmless else "warning" if described and not prompts else None, total=count)]
+
+
+def _not_told_apart(kept: int, not_kept: int) -> str:
+    """Past the failures a list keeps (MAX_FAILURES_KEPT): that there are more, and how many exceptions were only
+    counted; "" for a list whose failures are all kept (every real log)."""
+    if not not_kept:
+        return ""
+    return (f" (more than {kept} distinct: {plural(not_kept, 'exception')} past the first {kept} counted, not told "
+            "apart)")
+
+
+def _described_group(group: _Group) -> str:
+    return _describe(group.first) + (f" ×{group.count}" if group.count > 1 else "")
 
 
 def _sticky_cuda_error(error: str) -> str | None:
@@ -479,15 +501,14 @@ def _cuda_on_cpu(facts: Facts, f: Failure) -> str | None:
         windows=WINDOWS_HIDE_GPU if platform_of(facts, run) == "windows" else "")
 
 
-def _no_file_advice(facts: Facts, groups: list[list[Failure]]) -> str | None:
+def _no_file_advice(groups: list[_Group]) -> str | None:
     """One advice for every loader that got no path for its file, with the file the prompt's validation refused
     it where that says (016: `ipadapter_file: 'ip-adapter-plus_sd15.bin'`, `control_net_name: …`)."""
     callers: dict[str, str] = {}
     for group in groups:
-        for f in group:
-            caller = _no_file_caller(f)
-            if caller is not None and not callers.get(caller):
-                callers[caller] = _refused_file(facts, f.record, caller)
+        for caller, refused in group.callers.items():
+            if not callers.get(caller):
+                callers[caller] = refused
     if not callers:
         return None
     named = "; ".join(f"`{caller}`" + (f" ({refused})" if refused else "") for caller, refused in callers.items())
@@ -551,17 +572,11 @@ def _began_before(before_log: int, failed: int) -> str:
             f"{'it' if one else 'them'}.")
 
 
-def _in_a_prompt(f: Failure, before_log: set[tuple[int, int]]) -> bool:
-    """A failure of a prompt: in one of the log's, or of one whose start is before the log."""
-    return f.record.prompt is not None or (f.record.source, f.record.line) in before_log
-
-
 @dataclass
 class Failure:
     """One exception: the record, the node it failed in (if a frame shows it), ``Type: message``."""
 
     record: ErrorRecord
-    evidence: Evidence
     node: str | None
     error: str
     exc_type: str | None
@@ -601,9 +616,92 @@ def _failure(facts: Facts, record: ErrorRecord) -> Failure:
     described = next((str(ev.fields["node_class"]) for ev in facts.between(
         EventKind.ERROR_LINE, record.source, record.line - 1, record.line)
         if ev.fields.get("error") == "object_info" and ev.fields.get("node_class")), None)
-    return Failure(record, _error_evidence(facts, record), node, message, exc_type, cuda_only, module,
+    return Failure(record, node, message, exc_type, cuda_only, module,
                    cause if module else None, inner if TORCH_API.search(message) else None, tuple(frames),
                    described, caller_owner(tb.fields) if tb is not None else None)
+
+
+#: Distinct failures (a node and its error) the rule tells apart in each of its two lists, of prompts and outside
+#: any prompt; the exceptions of others are counted, not told apart (the figures' ``failures_not_kept``): real logs
+#: show a few (the corpus at most 6), a generated one 300,000 distinct messages, every one of which the rule held.
+MAX_FAILURES_KEPT = 100
+#: Node types one failure of ComfyUI's `/object_info` keeps, at most (real logs: one pack's tens).
+MAX_CLASSES_KEPT = 100
+#: Loaders with no path for their file one failure keeps, at most (real logs: one to three).
+MAX_CALLERS_KEPT = 20
+
+
+class _Group:
+    """The failures of one node and error: the first, how many, and what the finding reads of them all, folded
+    as they come (the failures themselves are not kept)."""
+
+    __slots__ = ("first", "count", "in_prompt", "evidence", "classes", "more_classes", "traced", "callers")
+
+    def __init__(self, first: Failure) -> None:
+        self.first = first
+        self.count = 0
+        #: Some failure of it is of a prompt (one of the log's, or one whose start is before the log).
+        self.in_prompt = False
+        #: The evidence of its first MAX_EVIDENCE failures (the finding cites the first groups' first failures).
+        self.evidence: list[Evidence] = []
+        #: The node types ComfyUI was describing when they raised, in log order (MAX_CLASSES_KEPT; ``more_classes``
+        #: past them).
+        self.classes: dict[str, None] = {}
+        self.more_classes = False
+        #: The frames of its first failure with a traceback.
+        self.traced: tuple[str, ...] = ()
+        #: Loaders that got no path for their file, with the file a prompt's validation refused (the first said).
+        self.callers: dict[str, str] = {}
+
+
+class _Failures:
+    """The rule's failures grouped by (node, error) in one pass over the records: the first MAX_FAILURES_KEPT groups
+    of each list in log order, the exceptions of later ones counted; what the finding says of them all is folded."""
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[str | None, str], _Group] = {}
+        self.count = 0
+        self._kept = [0, 0]  # groups made, by list: outside any prompt, of prompts
+        #: Exceptions of groups past MAX_FAILURES_KEPT, by list: outside any prompt, of prompts.
+        self.not_kept = [0, 0]
+        #: Every failure is ComfyUI's describing a node type to the browser (server.py get_object_info).
+        self.described = True
+        #: Some failure names a custom node, the code it failed in or a node type.
+        self.named = False
+        #: Every failure is asyncio's report of a connection the other end closed.
+        self.harmless = True
+        #: A failure past the groups kept ran on a Mac (the kept groups' first failures are asked at the end).
+        self.mac = False
+
+    def add(self, facts: Facts, f: Failure, in_prompt: bool) -> None:
+        self.count += 1
+        self.described = self.described and bool(f.node_class)
+        self.named = self.named or bool(f.node or f.frame or f.node_class)
+        self.harmless = self.harmless and _client_gone(f)
+        key = (f.node, f.error)
+        group = self.groups.get(key)
+        if group is None:
+            if self._kept[in_prompt] == MAX_FAILURES_KEPT:
+                self.not_kept[in_prompt] += 1
+                self.mac = self.mac or platform_of(facts, facts.run_at(f.record.source, f.record.line)) == "mac"
+                return
+            self._kept[in_prompt] += 1
+            group = self.groups[key] = _Group(f)
+        group.count += 1
+        group.in_prompt = group.in_prompt or in_prompt
+        if len(group.evidence) < MAX_EVIDENCE:
+            group.evidence.append(_error_evidence(facts, f.record))
+        if f.node_class and f.node_class not in group.classes:
+            if len(group.classes) < MAX_CLASSES_KEPT:
+                group.classes[f.node_class] = None
+            else:
+                group.more_classes = True
+        if f.frames and not group.traced:
+            group.traced = f.frames
+        caller = _no_file_caller(f)
+        if caller is not None and not group.callers.get(caller) and (
+                caller in group.callers or len(group.callers) < MAX_CALLERS_KEPT):
+            group.callers[caller] = _refused_file(facts, f.record, caller)
 
 
 def _frames_advice(frames: tuple[str, ...]) -> str:
@@ -641,8 +739,12 @@ def _models_loaded(facts: Facts, record: ErrorRecord) -> str:
     return f" (this prompt loaded {said})" if said else ""
 
 
-def _node_types(classes: list[str]) -> str:
-    """```controlaux_hed`, `controlaux_midas` and 13 more node types`` (a node type when one)."""
+def _node_types(classes: list[str], more: bool = False) -> str:
+    """```controlaux_hed`, `controlaux_midas` and 13 more node types`` (a node type when one); ``more``: past
+    the node types a failure keeps (MAX_CLASSES_KEPT), which are the first of more."""
+    if more:
+        shown = ", ".join(f"`{c}`" for c in classes[:MAX_CLASSES])
+        return f"more than {len(classes)} node types ({shown} and more)"
     shown = listing((f"`{c}`" for c in classes[:MAX_CLASSES]), len(classes), ", ")
     return f"the node type {shown}" if len(classes) == 1 else f"{len(classes)} node types ({shown})"
 
