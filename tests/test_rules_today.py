@@ -34,6 +34,7 @@ NEW_RULES = {
     "gpu-unsupported": "runpod-console-worker-view-2026.log",
     "local-api": "runpod-serve-api-on-endpoint.log",
     "desktop-exited": "desktop-mainlog-python-exited.log",
+    "comfyui-killed": "docker-compose-comfyui-killed-after-wan-vae.log",
 }
 
 
@@ -597,3 +598,27 @@ def test_a_desktop_main_log_whose_comfyui_server_exited_is_read_and_told(fixture
         assert finding.figures["exit_code"] == 1 and "Exit code 1 is Python ending on an uncaught error" in finding.why
     done = run_cli("check", str(FIXTURES / fixture), text=True)
     assert done.returncode == 1 and "desktop-exited" in str(done.stdout)
+
+
+def test_the_start_scripts_killed_line_tells_how_comfyui_died(each_segmenter: str) -> None:
+    """YanWenKun/ComfyUI-Docker#123: the WAN prompt's VAE loaded, then the image's entrypoint shell reported
+    `line 52:     9 Killed   python3 ./ComfyUI/main.py …` and compose `exited with code 137`. It was told as a
+    prompt that "never finished", with "if the log was copied while ComfyUI was still working, this is expected":
+    the log says ComfyUI was killed (SIGKILL, which it cannot log), and the death is told once."""
+    report = analyze(FIXTURES / "docker-compose-comfyui-killed-after-wan-vae.log")
+    finding = found(report, "comfyui-killed")
+    assert ids(report) == {"comfyui-killed"}  # not unfinished's guesses beside it
+    assert (finding.severity, finding.confidence) == ("error", "high")
+    assert finding.title == "ComfyUI was killed (SIGKILL) after loading WanVAE"
+    assert "PID 9" in finding.why and "python3 ./ComfyUI/main.py" in finding.why
+    assert [ev.line for ev in finding.evidence] == [4, 5] and finding.prompts == [0]
+    assert "OOM killer" in advice_text(finding)
+    done = run_cli("check", str(FIXTURES / "docker-compose-comfyui-killed-after-wan-vae.log"), text=True)
+    assert done.returncode == 1 and "comfyui-killed" in str(done.stdout)
+
+
+def test_a_killed_line_of_another_program_is_no_comfyui_death() -> None:
+    """The shell's `Killed` line names the command it ran: only ComfyUI's `main.py` is ComfyUI dying."""
+    text = (FIXTURES / "docker-compose-comfyui-killed-after-wan-vae.log").read_text(encoding="utf-8")
+    report = analyze_text(text.replace("./ComfyUI/main.py", "./train.py"), name="other.log")
+    assert "comfyui-killed" not in ids(report)
