@@ -611,7 +611,7 @@ def test_the_start_scripts_killed_line_tells_how_comfyui_died(each_segmenter: st
     assert (finding.severity, finding.confidence) == ("error", "high")
     assert finding.title == "ComfyUI was killed (SIGKILL) after loading WanVAE"
     assert "PID 9" in finding.why and "python3 ./ComfyUI/main.py" in finding.why
-    assert [ev.line for ev in finding.evidence] == [4, 5] and finding.prompts == [0]
+    assert [ev.line for ev in finding.evidence] == [5, 4] and finding.prompts == [0]
     assert "OOM killer" in advice_text(finding)
     done = run_cli("check", str(FIXTURES / "docker-compose-comfyui-killed-after-wan-vae.log"), text=True)
     assert done.returncode == 1 and "comfyui-killed" in str(done.stdout)

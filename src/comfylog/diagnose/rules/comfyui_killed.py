@@ -56,7 +56,7 @@ def _comfyui_killed(facts: Facts) -> list[Finding]:
             last = loads[-1]
             work = f"running with {last.model} loaded ({facts.lines_ref(last.source, last.line)})"
             shown = [facts.cite(last.source, last.line, f"{last.model} loaded")]
-        evidence = shown + evidence
+        evidence += shown  # the kill first: it is why the check fails
         received = "" if first.received else " (it began before the log's first line)"
         doing = f" Prompt {first.index + 1}{received} was {work} then; it never finished."
         title_doing = f" while {work.split(' (')[0]}"
