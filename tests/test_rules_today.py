@@ -622,3 +622,17 @@ def test_a_killed_line_of_another_program_is_no_comfyui_death() -> None:
     text = (FIXTURES / "docker-compose-comfyui-killed-after-wan-vae.log").read_text(encoding="utf-8")
     report = analyze_text(text.replace("./ComfyUI/main.py", "./train.py"), name="other.log")
     assert "comfyui-killed" not in ids(report)
+
+
+def test_a_worker_that_cannot_reach_comfyui_under_a_prompt_lost_it(each_segmenter: str) -> None:
+    """runpod-workers/worker-comfyui#40: the 2024 worker's handler polled ComfyUI; its job ended on `Connection reset
+    by peer`, and for the next job the worker `Failed to connect to server at http://127.0.0.1:8188 after 500
+    attempts`. ComfyUI was gone under the prompt it was running, but only a lost websocket counted as losing it, so
+    the prompt was told as one that "never finished" ("if the log was copied while ComfyUI was still working, this
+    is expected")."""
+    report = analyze(FIXTURES / "worker-polling-connection-reset-then-unreachable.log")
+    finding = found(report, "comfyui-died")
+    assert "unfinished" not in ids(report) and "handler-error" in ids(report)
+    assert "Failed to connect to server at http://127.0.0.1:8188 after 500 attempts" in finding.why
+    assert "websocket" not in finding.why  # this worker had none
+    assert [ev.line for ev in finding.evidence] == [5]

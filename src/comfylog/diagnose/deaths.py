@@ -92,11 +92,13 @@ def own_errors(facts: Facts, prompt: Prompt) -> list[ErrorRecord]:
 def worker_lost(facts: Facts) -> dict[int, list[ErrorRecord]]:
     """Prompts (by index) during which worker-comfyui lost ComfyUI: its websocket closed and
     ComfyUI's HTTP server no longer answered (``ComfyUI HTTP unreachable``, ``Max reconnection
-    attempts reached``)."""
+    attempts reached``), or, with a prompt still running, the worker could not reach ComfyUI any more or saw its
+    process gone (``Failed to connect to server at … after N attempts``, ``ComfyUI process has exited``: the
+    ``worker`` records; runpod-workers/worker-comfyui#40, whose polling handler of 2024 had no websocket)."""
 
     def scan() -> dict[int, list[ErrorRecord]]:
         lost: dict[int, list[ErrorRecord]] = defaultdict(list)
-        for e in facts.errors_in("ws_lost"):
+        for e in facts.errors_in("ws_lost", "worker"):
             if e.prompt is not None:
                 lost[e.prompt].append(e)
         return dict(lost)
@@ -244,8 +246,10 @@ def last_work(facts: Facts, prompt: Prompt) -> LastWork:
     doing, evidence = work_left(facts, prompt, lost[0].ts if lost else None)
     ends = []
     for record in lost[:1]:
-        ends.append(f"worker-comfyui lost ComfyUI ({facts.lines_ref(record.source, record.line)}: its websocket "
-                    "closed and ComfyUI's HTTP server no longer answered)")
+        ref = facts.lines_ref(record.source, record.line)
+        ends.append(f"worker-comfyui lost ComfyUI ({ref}: its websocket closed and ComfyUI's HTTP server no longer "
+                    "answered)" if record.kind == "ws_lost" else
+                    f"the worker could no longer reach ComfyUI ({ref}: `{record.message}`)")
         evidence.append(facts.cite(record.source, record.line, record.message))
     run = facts.run_of(prompt)
     following = facts.runs.get(run.index + 1) if run is not None else None
