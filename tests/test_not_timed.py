@@ -274,3 +274,17 @@ def test_a_diffusers_pipeline_that_samples_without_a_bar_did_not_sample_for_zero
     assert fourth.phases.inference is None and fourth.phases.other is None
     assert fourth.not_timed == {"inference": "no_sampling_bar", "other": "no_sampling_bar"}
     assert second.phases.inference == 1.616 and second.not_timed is not None and "inference" not in second.not_timed
+
+
+def test_the_prompt_a_log_starts_inside_is_before_it_only_up_to_the_logs_first_stamp() -> None:
+    """Comfy-Org/ComfyUI#5557 (field5 14): an SD3 prompt of 248.75 s ends at 13:12:28.55, 3:36.7 after the log's
+    first stamp (13:08:51.87), so 32 s of it are before the log. Its phases time only the sampling (3:07): its loads
+    and VAE decode are in the log but untimed. The caption said "1:02 of it before the log's first line", counting
+    those 30 s of the log as before it."""
+    path = FIXTURES / "error-report-sd3-prompt-the-log-starts-inside.log"
+    text = str(run_cli("analyze", str(path), text=True, columns=120).stdout)
+    flat = " ".join(_breakdown(text).split())
+    assert "prompts 4:15 in all, 32.1s of it before the log's first line (not in the log)" in flat, flat
+    assert re.search(r"not timed\s+30\.1s", flat), flat
+    page = " ".join(render_html(analyze(path)).split())
+    assert "32.1s of it before the log&#x27;s first line" in page

@@ -167,3 +167,14 @@ def test_indented_lines_at_the_start_that_end_in_no_exception_are_read_as_they_a
     assert _tracebacks_both(path) == ([], [])
     (run,) = analyze(path).runs
     assert [failed for _, _, failed, _ in run.import_times] == [False, True, False, False, False]
+
+
+def test_allocation_on_device_cut_at_the_device_index_is_an_oom(each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI#6073: cudaMallocAsync's `Allocation on device N would exceed allowed memory` arrives as
+    `Allocation on device ` (PyTorch streamed the int8 device index 0 as a NUL, which ends the Python message).
+    The paste's traceback stops before `torch.OutOfMemoryError`, so only the message says OOM; it was told as an
+    exception of the workflow ("missing files and wrong inputs are fixed in the workflow")."""
+    found = analyze(FIXTURES / "oom-allocation-on-device-nul-cut.log")
+    assert [(e.kind, e.message, e.line) for e in found.errors] == [("oom", "Allocation on device", 1)]
+    ids = [f.id for f in found.findings]
+    assert "oom" in ids and "exception" not in ids

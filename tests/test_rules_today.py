@@ -35,6 +35,7 @@ NEW_RULES = {
     "local-api": "runpod-serve-api-on-endpoint.log",
     "desktop-exited": "desktop-mainlog-python-exited.log",
     "slow-startup": "pod-venv-on-network-volume-restarted.log",
+    "comfyui-killed": "docker-compose-comfyui-killed-after-wan-vae.log",
 }
 
 
@@ -611,3 +612,41 @@ def test_a_slow_start_up_from_a_python_on_a_network_volume_is_said_with_its_figu
     assert "The next start-up from the same Python took 37.1s (line 110)" in finding.why
     text = (FIXTURES / "pod-venv-on-network-volume-restarted.log").read_text("utf-8")
     assert "slow-startup" not in ids(analyze_text(text.replace("/runpod-volume/venv", "/opt/venv")))
+
+
+def test_the_start_scripts_killed_line_tells_how_comfyui_died(each_segmenter: str) -> None:
+    """YanWenKun/ComfyUI-Docker#123: the WAN prompt's VAE loaded, then the image's entrypoint shell reported
+    `line 52:     9 Killed   python3 ./ComfyUI/main.py …` and compose `exited with code 137`. It was told as a
+    prompt that "never finished", with "if the log was copied while ComfyUI was still working, this is expected":
+    the log says ComfyUI was killed (SIGKILL, which it cannot log), and the death is told once."""
+    report = analyze(FIXTURES / "docker-compose-comfyui-killed-after-wan-vae.log")
+    finding = found(report, "comfyui-killed")
+    assert ids(report) == {"comfyui-killed"}  # not unfinished's guesses beside it
+    assert (finding.severity, finding.confidence) == ("error", "high")
+    assert finding.title == "ComfyUI was killed (SIGKILL) after loading WanVAE"
+    assert "PID 9" in finding.why and "python3 ./ComfyUI/main.py" in finding.why
+    assert [ev.line for ev in finding.evidence] == [5, 4] and finding.prompts == [0]
+    assert "OOM killer" in advice_text(finding)
+    done = run_cli("check", str(FIXTURES / "docker-compose-comfyui-killed-after-wan-vae.log"), text=True)
+    assert done.returncode == 1 and "comfyui-killed" in str(done.stdout)
+
+
+def test_a_killed_line_of_another_program_is_no_comfyui_death() -> None:
+    """The shell's `Killed` line names the command it ran: only ComfyUI's `main.py` is ComfyUI dying."""
+    text = (FIXTURES / "docker-compose-comfyui-killed-after-wan-vae.log").read_text(encoding="utf-8")
+    report = analyze_text(text.replace("./ComfyUI/main.py", "./train.py"), name="other.log")
+    assert "comfyui-killed" not in ids(report)
+
+
+def test_a_worker_that_cannot_reach_comfyui_under_a_prompt_lost_it(each_segmenter: str) -> None:
+    """runpod-workers/worker-comfyui#40: the 2024 worker's handler polled ComfyUI; its job ended on `Connection reset
+    by peer`, and for the next job the worker `Failed to connect to server at http://127.0.0.1:8188 after 500
+    attempts`. ComfyUI was gone under the prompt it was running, but only a lost websocket counted as losing it, so
+    the prompt was told as one that "never finished" ("if the log was copied while ComfyUI was still working, this
+    is expected")."""
+    report = analyze(FIXTURES / "worker-polling-connection-reset-then-unreachable.log")
+    finding = found(report, "comfyui-died")
+    assert "unfinished" not in ids(report) and "handler-error" in ids(report)
+    assert "Failed to connect to server at http://127.0.0.1:8188 after 500 attempts" in finding.why
+    assert "websocket" not in finding.why  # this worker had none
+    assert [ev.line for ev in finding.evidence] == [5]

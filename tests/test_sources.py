@@ -12,6 +12,7 @@ from rich.console import Console
 
 from comfylog.api import analyze, analyze_text
 from comfylog.diagnose.builds import DYNAMIC_VRAM_DEFAULT, at_least, ram_cache_default, version_tuple
+from comfylog.index import comfyui_sources
 from comfylog.model import Run
 from comfylog.parse.native import native_module
 from comfylog.pipeline import analyze_paths
@@ -357,3 +358,14 @@ def test_an_error_report_without_fences_is_read_as_one(scanner: str, monkeypatch
     assert run.comfyui_version == "0.3.47" and run.gpu == "Intel(R) Arc(TM) Graphics"
     assert run.total_vram_mb == 59450 and run.first_line == 27  # the first line of `## Logs`
     assert not report.findings and not report.errors
+
+
+def test_comfyuis_old_pytorch_warning_makes_an_error_reports_start_a_comfyui_log(each_segmenter: str) -> None:
+    """patientx/ComfyUI-Zluda#198: a fork's start as an error report keeps it holds, of ComfyUI's own lines, only
+    `Warning, you are using an old pytorch version ...` (comfy/utils.py); it was refused as "not a ComfyUI log"."""
+    path = FIXTURES / "zluda-error-report-start-old-pytorch.log"
+    report = analyze(path)
+    assert comfyui_sources(report) == {0}
+    assert report.runs[0].setup["unsafe_checkpoint_load"] is True
+    done = run_cli("check", str(path), text=True)
+    assert done.returncode == 0 and "not a ComfyUI log" not in str(done.stderr)

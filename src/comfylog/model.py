@@ -514,14 +514,17 @@ class TimeSum:
     diagnosis, so that the terminal and HTML reports need not read a long log's prompts again for it (a
     million at 1 GB, decoded from disk)."""
 
-    __slots__ = ("load", "inference", "wait", "other", "unknown", "untimed", "before_log", "seconds", "without_total",
-                 "without_total_s", "estimated")
+    __slots__ = ("load", "inference", "wait", "other", "unknown", "untimed", "before_log", "starts_inside", "seconds",
+                 "without_total", "without_total_s", "estimated")
 
     def __init__(self) -> None:
         self.load = self.inference = self.wait = self.other = 0.0
         self.unknown: set[str] = set()  # phases some prompt could not time
         self.untimed = 0.0
         self.before_log = 0.0
+        #: The prompts the logs start inside, on a clock: (source, end, total, seconds they did not time). At most one
+        #: an input; spent() splits their untimed seconds at the input's first stamp.
+        self.starts_inside: list[tuple[int, datetime, float, float]] = []
         self.seconds = 0.0
         self.without_total = 0
         self.without_total_s = 0.0
@@ -554,7 +557,9 @@ class TimeSum:
             self.seconds += total
             if load is None or inference is None or wait is None or other is None:  # not phases.timed
                 untimed = max(0.0, total - phases.total)
-                if before_log:
+                if before_log and prompt.ended_at is not None:
+                    self.starts_inside.append((prompt.source, prompt.ended_at, total, untimed))
+                elif before_log:
                     self.before_log += untimed
                 else:
                     self.untimed += untimed
@@ -568,6 +573,19 @@ class TimeSum:
         """The sums of every prompt of ``report`` added: its TimeSpent."""
         names = [p.value for p in PHASES if p is not Phase.WAIT or report.wait_applies]
         unknown = self.unknown
+        before_log, untimed = self.before_log, self.untimed
+        for source, ended_at, total, not_timed in self.starts_inside:
+            # Only what came before the input's first stamp is before the log: the prompt's phases may leave seconds
+            # inside the log untimed too (field5 14: an SD3 prompt's loads and VAE decode in the log, ~30 s, were
+            # told as part of "1:02 of it before the log's first line" when 32 s were)
+            first_at = report.sources[source].first_at if source < len(report.sources) else None
+            before = not_timed
+            if first_at is not None:
+                before = min(not_timed, max(0.0, total - (ended_at - first_at).total_seconds()))
+            if not_timed - before < 0.05:  # a log whose stamps hold no time of it (field2 03): all before it
+                before = not_timed
+            before_log += before
+            untimed += not_timed - before
         rows: list[tuple[str, float | None]] = []
         startup = sum(r.startup_s or 0.0 for r in report.runs)
         idle = sum(r.idle_s or 0.0 for r in report.runs)
@@ -579,15 +597,15 @@ class TimeSum:
             for name in names:
                 seconds: float = getattr(self, name)
                 rows.append((name, None if not seconds and name in unknown else seconds))
-            if self.untimed:
-                rows.append(("untimed", self.untimed))
+            if untimed:
+                rows.append(("untimed", untimed))
         if outside:
             rows.append(("outside", outside))
         if install:
             rows.append(("install", install))
         if idle:
             rows.append(("idle", idle))
-        return TimeSpent(rows, self.seconds, self.without_total, self.estimated, self.before_log, self.without_total_s)
+        return TimeSpent(rows, self.seconds, self.without_total, self.estimated, before_log, self.without_total_s)
 
 
 def _only_before_log(prompt: Prompt) -> bool:

@@ -99,11 +99,13 @@ def logged_own_error(facts: Facts, prompt: Prompt) -> bool:
 def worker_lost(facts: Facts) -> dict[int, list[ErrorRecord]]:
     """Prompts (by index) during which worker-comfyui lost ComfyUI: its websocket closed and
     ComfyUI's HTTP server no longer answered (``ComfyUI HTTP unreachable``, ``Max reconnection
-    attempts reached``)."""
+    attempts reached``), or, with a prompt still running, the worker could not reach ComfyUI any more or saw its
+    process gone (``Failed to connect to server at … after N attempts``, ``ComfyUI process has exited``: the
+    ``worker`` records; runpod-workers/worker-comfyui#40, whose polling handler of 2024 had no websocket)."""
 
     def scan() -> dict[int, list[ErrorRecord]]:
         lost: dict[int, list[ErrorRecord]] = defaultdict(list)
-        for e in facts.errors_in("ws_lost"):
+        for e in facts.errors_in("ws_lost", "worker"):
             if e.prompt is not None:
                 lost[e.prompt].append(e)
         return dict(lost)
@@ -167,12 +169,46 @@ def ram_killed(facts: Facts) -> dict[int, HostSized]:
 
 def comfyui_died(facts: Facts) -> dict[int, list[ErrorRecord]]:
     """Prompts (by index) ``comfyui-died`` explains: the worker lost ComfyUI, ComfyUI logged no error,
-    and neither a RAM kill nor a sampling cut short (``oom-suspected``) tells it better."""
+    and neither a RAM kill, the shell's word that it was killed (``comfyui-killed``) nor a sampling cut short
+    (``oom-suspected``) tells it better."""
     killed = ram_killed(facts)
     silent = facts.silent_deaths()
+    shell = shell_killed(facts)
     return {index: records for index, records in worker_lost(facts).items()
-            if index not in killed and index not in silent
+            if index not in killed and index not in silent and index not in shell
             and not any(logged_own_error(facts, p) for p in facts.prompts_at([index]))}
+
+
+#: The ``error`` of the `shell_job_killed` message row: the shell that started a process says it was `Killed`.
+KILLED = "killed"
+
+
+def kills(facts: Facts) -> list[Event]:
+    """The start script's `…: line N:  PID Killed  COMMAND` lines whose command is ComfyUI's (its ``main.py``)."""
+    return facts.once("shell_kills", lambda: [
+        ev for ev in facts.events[EventKind.ERROR_LINE]
+        if ev.fields.get("error") == KILLED and "main.py" in str(ev.fields.get("command", ""))])
+
+
+def shell_killed(facts: Facts) -> dict[int, Event]:
+    """Unfinished prompts (by index) that were running when the shell says ComfyUI was killed, with that line:
+    ``comfyui-killed`` tells them, unless the run's RAM sizing explains the kill (``container-ram``)."""
+
+    def scan() -> dict[int, Event]:
+        found = kills(facts)
+        if not found:
+            return {}
+        sized = ram_killed(facts)
+        claimed: dict[int, Event] = {}
+        for prompt in facts.prompts_in("unfinished"):
+            kill = next((ev for ev in found if ev.source == prompt.source and ev.line >= prompt.line), None)
+            run = facts.run_at(kill.source, kill.line) if kill is not None else None
+            # the kill ends the prompt's own run: a later run's kill is not this prompt's end
+            if kill is not None and run is not None and run.index == prompt.run and prompt.index not in sized:
+                claimed[prompt.index] = kill
+        return claimed
+
+    return facts.once("shell_killed", scan)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,8 +253,10 @@ def last_work(facts: Facts, prompt: Prompt) -> LastWork:
     doing, evidence = work_left(facts, prompt, lost[0].ts if lost else None)
     ends = []
     for record in lost[:1]:
-        ends.append(f"worker-comfyui lost ComfyUI ({facts.lines_ref(record.source, record.line)}: its websocket "
-                    "closed and ComfyUI's HTTP server no longer answered)")
+        ref = facts.lines_ref(record.source, record.line)
+        ends.append(f"worker-comfyui lost ComfyUI ({ref}: its websocket closed and ComfyUI's HTTP server no longer "
+                    "answered)" if record.kind == "ws_lost" else
+                    f"the worker could no longer reach ComfyUI ({ref}: `{record.message}`)")
         evidence.append(facts.cite(record.source, record.line, record.message))
     run = facts.run_of(prompt)
     following = facts.runs.get(run.index + 1) if run is not None else None

@@ -81,8 +81,8 @@ LOAD_GROUPS: dict[str, tuple[str, ...]] = {
     "dynamic": ("dynamic",),
 }
 #: Kinds of error records some rules read (each a group: its records copied while they are the small side).
-ERROR_KINDS = ("exception", "import_failed", "oom", "oom_recovered", "crash", "ws_lost", "interrupted", "validation",
-               "unhealthy", "gpu_unavailable", "desktop_exited")
+ERROR_KINDS = ("exception", "import_failed", "oom", "oom_recovered", "crash", "ws_lost", "worker", "interrupted",
+               "validation", "unhealthy", "gpu_unavailable", "desktop_exited")
 #: Groups of runs some rules pick out, found in the index's one pass over the runs (a long log's runs are few but
 #: large, ~7 kB decoded: a pass over them costs as much as one over its loads). Rules with a test of their own
 #: add it with ``run_group``.

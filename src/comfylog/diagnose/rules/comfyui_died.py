@@ -1,4 +1,5 @@
-"""worker-comfyui lost ComfyUI mid-prompt: the websocket closed and the HTTP server was gone."""
+"""worker-comfyui lost ComfyUI mid-prompt: the websocket closed and the HTTP server was gone, or the worker could
+not reach it any more."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ ADVICE_NATIVE = Advice("Run the prompt again on a pod with the console open: a n
 @rule(
     "comfyui-died", "error", None,
     trigger="worker-comfyui's websocket closed during a prompt and ComfyUI's HTTP server no longer answered "
-    "(`ComfyUI HTTP unreachable`, `Max reconnection attempts reached`) with no error from ComfyUI: the ComfyUI "
-    "process died. Deaths the container's RAM sizing or a sampling cut short explain are told there instead.",
+    "(`ComfyUI HTTP unreachable`, `Max reconnection attempts reached`), or the worker could not reach ComfyUI any "
+    "more while a prompt ran (`Failed to connect to server at … after N attempts`, `ComfyUI process has exited`), "
+    "with no error from ComfyUI: the ComfyUI process died. Deaths the container's RAM sizing, the start script's "
+    "`Killed` or a sampling cut short explain are told there instead.",
     advice=(ADVICE_LOADING, ADVICE_MEMORY, ADVICE_NATIVE),
 )
 def _comfyui_died(facts: Facts) -> list[Finding]:

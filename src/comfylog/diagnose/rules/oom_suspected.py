@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...events import EventKind
 from ...model import Finding
 from ...text import with_article
-from ..deaths import ram_killed, worker_lost
+from ..deaths import ram_killed, shell_killed, worker_lost
 from ..engine import Advice, finding, rule
 from ..facts import Facts, gpu_phrase, gpu_vram_mb, prompt_seconds
 from ..jobs import abandoned
@@ -30,9 +30,12 @@ ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
 def _oom_suspected(facts: Facts) -> list[Finding]:
     findings = []
     killed, lost, left = ram_killed(facts), worker_lost(facts), abandoned(facts)
+    shell = shell_killed(facts)
     for index, end in facts.silent_deaths().items():
         if index in killed:
             continue  # container-ram tells this death: the run's RAM sizing explains it
+        if index in shell:
+            continue  # the start script says ComfyUI was killed (SIGKILL): comfyui-killed tells it
         if index in left:
             continue  # the RunPod job ended under it with ComfyUI still working: handler-error tells it
         prompt = facts.prompts_by_index([index])[0]

@@ -7,7 +7,7 @@ from collections import defaultdict
 from ...events import Event, EventKind
 from ...model import Evidence, Finding
 from ...text import plural
-from ..deaths import comfyui_died, faulted_prompts, ram_killed, worker_death
+from ..deaths import comfyui_died, faulted_prompts, ram_killed, shell_killed, worker_death
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..facts import Facts, PromptRef
 from ..jobs import abandoned
@@ -63,8 +63,10 @@ def _staged_dynamically(facts: Facts, stuck: Event) -> bool:
 )
 def _unfinished(facts: Facts) -> list[Finding]:
     silent = facts.silent_deaths()
-    # deaths container-ram / comfyui-died explain, and jobs the handler ended with ComfyUI still working (handler-error)
-    told = ram_killed(facts).keys() | comfyui_died(facts).keys() | abandoned(facts).keys()
+    # deaths container-ram / comfyui-killed / comfyui-died explain, and jobs the handler ended with ComfyUI still
+    # working (handler-error)
+    told = (ram_killed(facts).keys() | shell_killed(facts).keys() | comfyui_died(facts).keys()
+            | abandoned(facts).keys())
     died = worker_death(facts)  # and the prompts whose worker thread died (prompt-worker-died names them)
     told |= {p.index for p in died[1]} if died is not None else set()
     prompts = [PromptRef(p.index, p.run, p.source, p.line, p.total_s, p.started)  # small: there may be thousands
