@@ -280,6 +280,55 @@ def test_unstamped_bars_settle_alike_in_both_segmenters(tmp_path: Path, monkeypa
         assert_same([path], monkeypatch)
 
 
+def _stamped(lines: list[tuple[float, str]]) -> str:
+    """Lines at their second of 2025-10-22 (Manager's stamps)."""
+    t0 = datetime(2025, 10, 22)
+    return "".join((t0 + timedelta(seconds=at)).strftime("[%Y-%m-%d %H:%M:%S.%f")[:-3] + f"] {line}\n"
+                   for at, line in lines)
+
+
+@needs_native
+def test_queued_prompts_leave_the_queue_alike_in_both_segmenters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Queued prompts are compact until they leave the queue (segment/queue.py, queue.rs): the ways they leave, in
+    both segmenters. They start; they are dropped (``Prompt executed in`` says the prompt that ran was received
+    later: _match_execution); the latest received is rejected (``invalid prompt``, twice: the second takes the
+    one before it) after its outputs failed, waiting for those queued before it; worker-comfyui names one; one is
+    interrupted; a restart leaves a queue (3,000 prompts: blocks made from the compact queue) and the next run's
+    prompts come after it."""
+    invalid = ("invalid prompt: {'type': 'prompt_outputs_failed_validation', 'message': 'Prompt outputs failed "
+               "validation', 'details': '', 'extra_info': {}}")
+    start = [(0.0, "Starting server"), (1.0, "To see the GUI go to: http://127.0.0.1:8188")]
+    logs = {
+        "dropped": [*start, (2.0, "got prompt"), (3.0, "got prompt"), (4.0, "got prompt"), (97.0, "got prompt"),
+                    (98.0, "got prompt"), (100.0, "Prompt executed in 2.50 seconds"),
+                    (103.0, "Prompt executed in 3.00 seconds"), (104.0, "got prompt")],
+        "invalid": [*start, (2.0, "got prompt"), (3.0, "got prompt"), (4.0, "got prompt"), (5.0, "got prompt"),
+                    (5.1, "Failed to validate prompt for output 9:"), (5.2, "Failed to validate prompt for output 12:"),
+                    (5.3, invalid), (5.4, invalid), (6.0, "got prompt"),
+                    (7.0, "worker-comfyui - Queued workflow with ID: 14d91ee5-925b-4739-b000-46c2066d8171"),
+                    (10.0, "Prompt executed in 8.00 seconds"), (11.0, "Processing interrupted"),
+                    (11.5, "Prompt executed in 1.50 seconds"), (12.0, "got prompt"), (13.0, invalid)],
+        "restart": [*start, *((2.0 + i / 1000, "got prompt") for i in range(3_000)), (10.0, "Starting server"),
+                    (11.0, "got prompt"), (12.0, "got prompt"), (13.0, "Prompt executed in 2.00 seconds")],
+    }
+    for name, lines in logs.items():
+        path = tmp_path / f"{name}.log"
+        path.write_text(_stamped(lines), encoding="utf-8")
+        assert_same([path], monkeypatch)
+    with monkeypatch.context() as m:
+        m.setenv("COMFYLOG_SEGMENTER", "python")
+        dropped, invalidated, restart = (
+            list(analyze_paths([str(tmp_path / f"{name}.log")]).prompts) for name in logs)
+    assert [p.status for p in dropped] == ["dropped", "dropped", "dropped", "ok", "ok", "unfinished"]
+    assert [(p.status, p.invalid_outputs) for p in invalidated] == [
+        ("ok", 0), ("interrupted", 0), ("invalid", 0), ("invalid", 2), ("unfinished", 0), ("invalid", 0)]
+    assert invalidated[4].prompt_id == "14d91ee5-925b-4739-b000-46c2066d8171"
+    assert len(restart) == 3_002 and [p.index for p in restart] == list(range(3_002))
+    assert {p.status for p in restart[1:3_000]} == {"unfinished"} and restart[-1].status == "unfinished"
+
+
 @needs_native
 @pytest.mark.skipif(not REAL_LOGS, reason="no corpus")
 def test_blocks_pickled_in_rust_read_back_as_pythons_own(monkeypatch: pytest.MonkeyPatch) -> None:

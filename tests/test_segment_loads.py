@@ -94,6 +94,26 @@ def test_a_prompt_raising_thousands_of_errors_holds_few_of_them() -> None:
     assert 0 < held <= RELEASE_EVERY  # three activities an error: a release every 1,365 errors
 
 
+def test_thousands_of_queued_prompts_hold_no_record_until_they_leave_the_queue() -> None:
+    """A queued prompt is its index, line and time until it starts (segment/queue.py): 20,000 ``got prompt`` lines
+    behind one that never ends (h28/gen.py's 1,000,000 held a Prompt record each: 1.25 GB) keep only the running
+    prompt's record pending. At the end each is a record all the same, in order, received at its own time."""
+    from datetime import datetime, timedelta
+
+    t0 = datetime(2025, 10, 22)
+    stamp = [(t0 + timedelta(milliseconds=i)).strftime("[%Y-%m-%d %H:%M:%S.%f")[:-3] + "]" for i in range(20_002)]
+    lines = [f"{stamp[0]} Starting server", f"{stamp[1]} To see the GUI go to: http://127.0.0.1:8188"]
+    lines += [f"{stamp[i + 2]} got prompt" for i in range(20_000)]
+    seg, held = _segmented_holding(lines, lambda seg: len(seg._pending_prompts.items) + len(seg._queue._whole))
+    prompts = list(seg.prompts)
+    assert held == 1  # the running prompt
+    assert [p.index for p in prompts] == list(range(20_000))
+    assert [p.line for p in prompts[::4999]] == [3, 5002, 10001, 15000, 19999]
+    assert all(p.got_at == t0 + timedelta(milliseconds=p.line - 1) for p in prompts)
+    assert [(p.status, p.started) for p in prompts[:2]] == [("unfinished", True), ("unfinished", False)]
+    assert {(p.status, p.started, p.last_line == p.line) for p in prompts[1:]} == {("unfinished", False, True)}
+
+
 def _segmented_holding(lines: list[str], pending: Callable[[Segmenter], int]) -> tuple[Segmenter, int]:
     """``lines`` through Python's parser and segmenter, line by line: the segmenter, and the most records
     ``pending`` counted held back from its tables at any point."""

@@ -9,6 +9,7 @@ pub mod event;
 pub mod jsonrows;
 pub mod phases;
 pub mod pickle;
+pub mod queue;
 pub mod records;
 pub mod topy;
 
@@ -21,6 +22,7 @@ use phases::{
     bar_span, paint_estimated, paint_timed, py_max, round3, secs, shifted, timedelta_us,
     total_seconds, unplaceable, BarEv, SettledBars, Ts,
 };
+use queue::PromptQueue;
 use records::{Bar, BarKind, ErrorRec, ImportTime, Load, Prompt, Run};
 use regex::Regex;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -254,13 +256,28 @@ pub fn bar_kind(
 
 /// pending.py's Pending: records that may still change, and (`out`) the ones final since the
 /// last hand-over, oldest first. `base` is the table position of `items[0]`.
-pub struct Pending<T> {
+pub struct Pending<T, O = T> {
     pub items: VecDeque<T>,
     base: u64,
-    pub out: Vec<T>,
+    pub out: Vec<O>,
 }
 
-impl<T> Pending<T> {
+/// A prompt made final: its record, or a queue its run's end left (the spill makes their records,
+/// a block at a time: queue.rs). Made is as large as a record, as the `Vec<Prompt>` it replaces was:
+/// boxing it would cost an allocation for every prompt of a normal log.
+#[allow(clippy::large_enum_variant)]
+pub enum PromptsPart {
+    Made(Prompt),
+    Left(Box<PromptQueue>),
+}
+
+impl From<Prompt> for PromptsPart {
+    fn from(prompt: Prompt) -> PromptsPart {
+        PromptsPart::Made(prompt)
+    }
+}
+
+impl<T, O: From<T>> Pending<T, O> {
     fn new() -> Self {
         Pending {
             items: VecDeque::new(),
@@ -280,7 +297,8 @@ impl<T> Pending<T> {
             if !last(front) {
                 break;
             }
-            self.out.push(self.items.pop_front().expect("a front"));
+            self.out
+                .push(self.items.pop_front().expect("a front").into());
             self.base += 1;
         }
     }
@@ -290,7 +308,8 @@ impl<T> Pending<T> {
         while self.items.len() > keep {
             match self.items.front() {
                 Some(front) if last(front) => {
-                    self.out.push(self.items.pop_front().expect("a front"));
+                    self.out
+                        .push(self.items.pop_front().expect("a front").into());
                     self.base += 1;
                 }
                 _ => break,
@@ -300,7 +319,14 @@ impl<T> Pending<T> {
 
     fn flush(&mut self) {
         self.base += self.items.len() as u64;
-        self.out.extend(self.items.drain(..));
+        self.out.extend(self.items.drain(..).map(O::from));
+    }
+
+    /// Hand over `count` records made elsewhere (nothing is pending: they come after every record).
+    fn push_out(&mut self, part: O, count: u64) {
+        debug_assert!(self.items.is_empty());
+        self.out.push(part);
+        self.base += count;
     }
 
     fn at(&mut self, pos: u64) -> &mut T {
@@ -357,7 +383,7 @@ struct Open {
 pub struct Segmenter {
     cfg: Config,
     pub runs: Pending<Run>,
-    pub prompts: Pending<Prompt>,
+    pub prompts: Pending<Prompt, PromptsPart>,
     pub bars: Pending<Bar>,
     pub loads: Pending<Load>,
     pub errors: Pending<ErrorRec>,
@@ -394,7 +420,8 @@ pub struct Segmenter {
     run_busy: bool,
     /// segmenter.py's `_process_start`: the first line a new process printed before its start marker.
     process_start: Option<u64>,
-    queue: VecDeque<u64>,
+    /// The prompts received and not started (queue.rs: compact until they leave it).
+    queue: PromptQueue,
     open: Option<Open>,
     last_activity: Option<Activity>,
     last_ts: Option<Ts>,
@@ -451,6 +478,7 @@ fn round2_key(x: f64) -> u64 {
 impl Segmenter {
     pub fn new(cfg: Config) -> Segmenter {
         let (run_index, prompt_index) = (cfg.first_run_index, cfg.first_prompt_index);
+        let cfg_source = cfg.source;
         let mut load_kinds: Vec<Kind> = Vec::new();
         for row in cfg.rows.iter().filter(|r| r.load_phase) {
             if !load_kinds.contains(&row.kind) {
@@ -490,7 +518,7 @@ impl Segmenter {
             lora_count: 0,
             run_busy: false,
             process_start: None,
-            queue: VecDeque::new(),
+            queue: PromptQueue::new(cfg_source),
             open: None,
             last_activity: None,
             last_ts: None,
@@ -874,7 +902,7 @@ impl Segmenter {
             JobQueued => {
                 let id = ev.must("prompt_id")?;
                 if let Some(p) = self.latest_received() {
-                    let prompt = self.prompts.at(p);
+                    let prompt = self.received_mut(p);
                     if prompt.prompt_id.is_none() {
                         prompt.prompt_id = Some(id);
                     }
@@ -1056,8 +1084,14 @@ impl Segmenter {
             let end = self.runs.at(index).ended_at;
             self.close_prompt(end, None, None)?;
         }
-        while let Some(p) = self.queue.pop_front() {
-            self.prompts.at(p).status = "unfinished";
+        // every prompt is final now: what is left of the queue goes to the spill as it is (`unfinished`),
+        // which makes its records a block at a time (1,000,000 queued prompts)
+        if !self.queue.is_empty() {
+            self.prompts.flush();
+            let left = std::mem::replace(&mut self.queue, PromptQueue::new(self.cfg.source));
+            let count = left.records();
+            self.prompts
+                .push_out(PromptsPart::Left(Box::new(left)), count);
         }
         let stated = self.stated_start.take();
         let (server_line, started_line) =
@@ -1119,15 +1153,15 @@ impl Segmenter {
         if let Some(open) = &self.open {
             live.push(open.prompt);
         }
-        if let Some(&head) = self.queue.front() {
+        let mut lines: Vec<u64> = live.iter().map(|&p| self.prompts.at_ref(p).line).collect();
+        if let (Some(head), Some(line)) = (self.queue.head_index(), self.queue.head_line()) {
             live.push(head);
+            lines.push(line);
         }
         let first_index = live.iter().copied().min().unwrap_or(self.prompt_index);
         // a bar changes only while its prompt holds it to paint, or when it moves to a queued prompt
         let mut bar_lines: Vec<u64> = Vec::new();
-        if let Some(&head) = self.queue.front() {
-            bar_lines.push(self.prompts.at_ref(head).line);
-        }
+        bar_lines.extend(self.queue.head_line());
         if let Some(open) = &self.open {
             bar_lines.extend(
                 open.bars
@@ -1139,7 +1173,6 @@ impl Segmenter {
         if let Some(incident) = self.incident {
             bar_lines.push(self.errors.at_ref(incident).line);
         }
-        let lines = live.iter().map(|&p| self.prompts.at_ref(p).line);
         let first_line = bar_lines.iter().copied().chain(lines).min();
         self.prompts.flush_while(|p| p.index < first_index);
         match bar_lines.iter().copied().min() {
@@ -1153,9 +1186,7 @@ impl Segmenter {
         // older errors of the running prompt are final but for the incident, those a queued prompt that ran
         // takes (reassign) and the last RECENT_ERRORS (find_error, reassign's status): segmenter.py's _release
         let mut error_lines: Vec<u64> = Vec::new();
-        if let Some(&head) = self.queue.front() {
-            error_lines.push(self.prompts.at_ref(head).line);
-        }
+        error_lines.extend(self.queue.head_line());
         if let Some(incident) = self.incident {
             error_lines.push(self.errors.at_ref(incident).line);
         }
@@ -1164,9 +1195,8 @@ impl Segmenter {
             error_limit.is_none_or(|limit| e.line < limit)
         });
         // a load changes only when it moves to a queued prompt that ran (reassign): final up to the queue
-        match self.queue.front() {
-            Some(&head) => {
-                let queued = self.prompts.at_ref(head).line;
+        match self.queue.head_line() {
+            Some(queued) => {
                 self.loads.flush_while(|l| l.line < queued);
             }
             None => self.loads.flush(),
@@ -1327,12 +1357,9 @@ impl Segmenter {
         self.queued_next = false;
         self.summary.got_prompt += 1;
         let run = self.run.expect("a run");
-        let mut prompt = Prompt::new(self.prompt_index, run, ev.ts, ev.line, self.cfg.source);
-        prompt.last_line = ev.line;
-        let index = self.prompt_index;
+        // its record is made when it leaves the queue (queue.rs)
+        self.queue.append(run, self.prompt_index, ev.line, ev.ts);
         self.prompt_index += 1;
-        self.prompts.append(prompt);
-        self.queue.push_back(index);
         if self.open.is_none() {
             self.start_next(ev.ts);
         }
@@ -1351,7 +1378,7 @@ impl Segmenter {
     }
 
     fn start_next(&mut self, after: Option<Ts>) {
-        let Some(index) = self.queue.pop_front() else {
+        let Some(index) = self.pop_queued() else {
             self.open = None;
             return;
         };
@@ -1411,11 +1438,30 @@ impl Segmenter {
         }
     }
 
-    fn latest_received(&self) -> Option<u64> {
-        if let Some(&last) = self.queue.back() {
-            return Some(last);
+    /// The queue's oldest prompt (its record, and any rejected before it, to the table): its index.
+    fn pop_queued(&mut self) -> Option<u64> {
+        let (index, records) = self.queue.pop_front()?;
+        for record in records {
+            self.prompts.append(record);
+        }
+        Some(index)
+    }
+
+    /// The latest received prompt (held whole if queued: received_mut changes it).
+    fn latest_received(&mut self) -> Option<u64> {
+        if let Some(last) = self.queue.last() {
+            return Some(last.index);
         }
         self.open.as_ref().map(|o| o.prompt)
+    }
+
+    /// A prompt latest_received named: queued (held whole), or in the table's pending end.
+    fn received_mut(&mut self, p: u64) -> &mut Prompt {
+        if self.queue.head_index().is_some_and(|head| p >= head) {
+            self.queue.last().expect("the latest received")
+        } else {
+            self.prompts.at(p)
+        }
     }
 
     fn executing(&self) -> Option<u64> {
@@ -1427,7 +1473,7 @@ impl Segmenter {
             return Ok(());
         };
         let output = ev.text("output")?;
-        let prompt = self.prompts.at(p);
+        let prompt = self.received_mut(p);
         prompt.invalid_outputs += 1;
         let count = prompt.invalid_outputs;
         if count == 1 {
@@ -1452,7 +1498,7 @@ impl Segmenter {
             return Ok(());
         };
         let record = self.find_error(p, "validation");
-        let prompt = self.prompts.at(p);
+        let prompt = self.received_mut(p);
         prompt.status = "invalid";
         prompt.last_line = ev.line;
         let failed = prompt.invalid_outputs;
@@ -1468,8 +1514,11 @@ impl Segmenter {
                 self.error(Some(p), "validation", &message, ev, Some(MAX_ERROR_CHARS));
             }
         }
-        if let Some(i) = self.queue.iter().position(|&q| q == p) {
-            self.queue.remove(i);
+        if self.queue.head_index().is_some_and(|head| p >= head) {
+            // the latest received: the back of the queue
+            for record in self.queue.remove_last() {
+                self.prompts.append(record);
+            }
         } else if self.executing() == Some(p) {
             self.open = None;
             self.start_next(ev.ts);
@@ -1679,9 +1728,8 @@ impl Segmenter {
             Some(s) if meet(s, began, window, slack) => return Ok(()),
             _ => {}
         }
-        let queued: Vec<u64> = self.queue.iter().copied().collect();
-        for (i, &candidate) in queued.iter().enumerate() {
-            let Some(got_at) = self.prompts.at_ref(candidate).got_at else {
+        for (i, got_at) in self.queue.got_ats().into_iter().enumerate() {
+            let Some(got_at) = got_at else {
                 continue;
             };
             let start = match self.prev_end {
@@ -1691,10 +1739,9 @@ impl Segmenter {
             if !meet(start, began, window, slack) {
                 continue;
             }
-            for _ in 0..=i {
-                self.queue.pop_front();
-            }
-            for &dropped in std::iter::once(&head).chain(&queued[..i]) {
+            let mut queued: Vec<u64> = (0..=i).filter_map(|_| self.pop_queued()).collect();
+            let candidate = queued.pop().expect("the prompt that ran");
+            for &dropped in std::iter::once(&head).chain(&queued) {
                 let d = self.prompts.at(dropped);
                 d.started_at = None;
                 d.started = false;
@@ -2271,7 +2318,7 @@ impl Segmenter {
     /// segmenter.py's `_settle_bars`: fold the open prompt's first bars into its `settled` while no
     /// reading can place them and no queued prompt was received before them, all but its last.
     fn settle_bars(&mut self) {
-        let queued = self.queue.front().map(|&p| self.prompts.at_ref(p).line);
+        let queued = self.queue.head_line();
         let Some(open) = &mut self.open else {
             return;
         };
@@ -2304,7 +2351,7 @@ impl Segmenter {
 /// Records that can no longer change, oldest first per table.
 pub struct Final {
     pub runs: Vec<Run>,
-    pub prompts: Vec<Prompt>,
+    pub prompts: Vec<PromptsPart>,
     pub bars: Vec<Bar>,
     pub loads: Vec<Load>,
     pub errors: Vec<ErrorRec>,
@@ -2801,6 +2848,17 @@ mod tests {
         iso_naive(text).expect("a time")
     }
 
+    /// The prompts' records, a queue a run's end left made into its records as the spill makes them.
+    fn made(parts: Vec<PromptsPart>) -> Vec<Prompt> {
+        parts
+            .into_iter()
+            .flat_map(|part| match part {
+                PromptsPart::Made(prompt) => vec![prompt],
+                PromptsPart::Left(queue) => queue.drain().collect(),
+            })
+            .collect()
+    }
+
     /// examples/local-baseline.log, read as a person reads it: one start-up (Manager's start time
     /// to `To see the GUI`), one prompt from `got prompt` to `Prompt executed in 90.41 seconds`,
     /// four models loaded completely; the phases are the Python segmenter's for this log.
@@ -2815,8 +2873,9 @@ mod tests {
         assert_eq!(run.span_s, Some(229.126));
         assert_eq!(run.idle_s, Some(131.181));
         assert_eq!(run.gpu.as_deref(), Some("NVIDIA GeForce RTX 4090"));
-        assert_eq!(done.prompts.len(), 1);
-        let prompt = &done.prompts[0];
+        let prompts = made(done.prompts);
+        assert_eq!(prompts.len(), 1);
+        let prompt = &prompts[0];
         assert_eq!(prompt.status, "ok");
         assert_eq!((prompt.line, prompt.last_line), (27, 47));
         assert_eq!(prompt.executed_s, Some(90.41));

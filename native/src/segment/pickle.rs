@@ -11,7 +11,7 @@ use super::emit::{self, Class, Shape, Sink};
 use super::jsonrows;
 use super::phases::Ts;
 use super::records::{Bar, BarKind, ErrorRec, Load, Prompt, Run};
-use super::Final;
+use super::{Final, PromptsPart};
 use crate::prefix;
 use crate::scan::Item;
 use crate::table::Phase;
@@ -468,23 +468,15 @@ impl<T> Table<T> {
         }
     }
 
-    fn absorb(&mut self, names: &Names, records: Vec<T>) {
-        self.pending.extend(records);
-        if self.pending.len() < self.block {
-            return;
-        }
-        let whole = self.pending.len() / self.block * self.block;
-        let rest = self.pending.split_off(whole);
-        let full = std::mem::replace(&mut self.pending, rest);
-        let mut full = full.into_iter();
-        loop {
-            let chunk: Vec<T> = full.by_ref().take(self.block).collect();
-            if chunk.is_empty() {
-                break;
-            }
-            match block(names, &chunk, self.emit, self.rows) {
-                Ok(b) => self.parts.push(Part::Block(b)),
-                Err(Unpicklable) => self.parts.push(Part::Records(chunk)),
+    fn absorb(&mut self, names: &Names, records: impl IntoIterator<Item = T>) {
+        for record in records {
+            self.pending.push(record);
+            if self.pending.len() >= self.block {
+                let chunk = std::mem::take(&mut self.pending);
+                match block(names, &chunk, self.emit, self.rows) {
+                    Ok(b) => self.parts.push(Part::Block(b)),
+                    Err(Unpicklable) => self.parts.push(Part::Records(chunk)),
+                }
             }
         }
     }
@@ -566,7 +558,13 @@ impl Spill {
     pub fn absorb(&mut self, done: Final) {
         let names = &*self.names;
         self.runs.absorb(names, done.runs);
-        self.prompts.absorb(names, done.prompts);
+        // a queue a run's end left becomes records here, a block at a time (queue.rs)
+        for part in done.prompts {
+            match part {
+                PromptsPart::Made(prompt) => self.prompts.absorb(names, [prompt]),
+                PromptsPart::Left(queue) => self.prompts.absorb(names, queue.drain()),
+            }
+        }
         self.bars.absorb(names, done.bars);
         self.loads.absorb(names, done.loads);
         self.errors.absorb(names, done.errors);
@@ -673,7 +671,7 @@ mod tests {
             ts: None,
             end_line: None,
         };
-        table.absorb(&names, (1..=5).map(error).collect());
+        table.absorb(&names, (1..=5).map(error));
         let parts = table.take(false);
         assert_eq!(parts.len(), 2);
         assert!(parts.iter().all(|p| matches!(p, Part::Block(_))));

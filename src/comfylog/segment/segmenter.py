@@ -66,6 +66,7 @@ from ..read.source import Source
 from ..spool import Spool
 from .pending import Pending
 from .phases import LOAD, SettledBars, bar_span, library_loader, paint_estimated, paint_timed, secs, unplaceable
+from .queue import PromptQueue
 
 #: Start-up markers in their order within one start-up.
 #: One container start prints the CUDA banner, then worker-comfyui's ``Starting ComfyUI``, then
@@ -230,7 +231,7 @@ class Segmenter:
         #: seen since the run's last marker or work with no prompt running: where the next run begins if a marker
         #: that begins one follows. None otherwise.
         self._process_start: int | None = None
-        self._queue: deque[Prompt] = deque()
+        self._queue = PromptQueue(source)
         self._open: _Open | None = None
         self._last_activity: Activity | None = None
         self._last_ts: datetime | None = None
@@ -455,9 +456,16 @@ class Segmenter:
                 if bar_end is not None and bar_end > run.ended_at:
                     run.ended_at = bar_end
             self._close_prompt(open_, end=run.ended_at, status=None)
+        # every prompt is final now: a long queue goes to the table as it is made (1,000,000 queued prompts)
+        made = 0
         while self._queue:
-            prompt = self._queue.popleft()
-            prompt.status = "unfinished"
+            _, records = self._queue.popleft()
+            for record in records:
+                self._pending_prompts.append(record)
+            made += len(records)
+            if made >= RELEASE_EVERY:
+                self._pending_prompts.flush()
+                made = 0
         if run.started_at is None and run.ended_at is None:
             run.started_at = self._stated_start
         self._stated_start = None
@@ -501,16 +509,19 @@ class Segmenter:
         (read when the input ends) fill in.
         """
         live = [self._open.prompt] if self._open is not None else []
+        indexes = [p.index for p in live]
+        lines = [p.line for p in live]
         if self._queue:
-            live.append(self._queue[0])
-        first_index = min((p.index for p in live), default=self._prompt_index)
+            indexes.append(self._queue.head_index)
+            lines.append(self._queue.head_line)
+        first_index = min(indexes, default=self._prompt_index)
         # a bar changes only while its prompt holds it to paint, or when it moves to a queued prompt (_reassign)
-        bar_lines = [self._queue[0].line] if self._queue else []
+        bar_lines = [self._queue.head_line] if self._queue else []
         if self._open is not None and self._open.bars:
             bar_lines.append(min(bar.line for bar, _ in self._open.bars))
         if self._incident is not None:
             bar_lines.append(self._incident.line)
-        lines = [*bar_lines, *(p.line for p in live)]
+        lines += bar_lines
         first_line = min(lines, default=None)
         self._pending_prompts.flush_while(lambda p: p.index < first_index)
         bar_limit = min(bar_lines, default=None)
@@ -527,13 +538,13 @@ class Segmenter:
         # queued prompt that ran (_reassign: those after that prompt's line), or as one of the last RECENT_ERRORS
         # (_find_error; _reassign's status): older ones are final too, so a prompt raising 300,000 exceptions holds
         # RECENT_ERRORS of them, not all. (What is left pending always ends in the same RECENT_ERRORS as above.)
-        error_lines = [self._queue[0].line] if self._queue else []
+        error_lines = [self._queue.head_line] if self._queue else []
         if self._incident is not None:
             error_lines.append(self._incident.line)
         error_limit = min(error_lines, default=None)
         self._pending_errors.flush_while(lambda e: error_limit is None or e.line < error_limit, keep=RECENT_ERRORS)
         if self._queue:
-            queued = self._queue[0].line
+            queued = self._queue.head_line
             self._pending_loads.flush_while(lambda ld: ld.line < queued)
         else:
             self._pending_loads.flush()
@@ -667,11 +678,8 @@ class Segmenter:
         self._before_log = None
         self._all_queued_before = self._queued_next = False
         self.summary.got_prompt += 1
-        prompt = Prompt(index=self._prompt_index, run=run.index, got_at=ev.ts, line=ev.line, source=self.source)
-        prompt.last_line = ev.line
+        self._queue.append(run.index, self._prompt_index, ev.line, ev.ts)  # its record is made when it leaves
         self._prompt_index += 1
-        self._pending_prompts.append(prompt)
-        self._queue.append(prompt)
         if self._open is None:
             self._start_next(ev.ts)
 
@@ -679,7 +687,9 @@ class Segmenter:
         if not self._queue:
             self._open = None
             return
-        prompt = self._queue.popleft()
+        prompt, records = self._queue.popleft()
+        for record in records:
+            self._pending_prompts.append(record)
         start = prompt.got_at
         if after is not None and (start is None or after > start):
             start = after
@@ -721,7 +731,7 @@ class Segmenter:
 
     def _latest_received(self) -> Prompt | None:
         if self._queue:
-            return self._queue[-1]
+            return self._queue.last()
         if self._open is not None:
             return self._open.prompt
         return None
@@ -753,8 +763,9 @@ class Segmenter:
             record.message = f"{message} ({failed} outputs failed)" if failed else message
         else:
             self._error(prompt, "validation", message, ev)
-        if prompt in self._queue:
-            self._queue.remove(prompt)
+        if self._queue and prompt.index >= self._queue.head_index:  # the latest received: the back of the queue
+            for leaving in self._queue.remove_last():
+                self._pending_prompts.append(leaving)
         elif self._open is not None and self._open.prompt is prompt:
             self._open = None
             self._start_next(ev.ts)
@@ -905,16 +916,20 @@ class Segmenter:
         slack = timedelta(seconds=2.0 + 0.01 * seconds)
         if head.started_at is None or _meet(head.started_at, began, window, slack):
             return
-        queued = list(self._queue)
-        for i, candidate in enumerate(queued):
-            if candidate.got_at is None:
+        for i, got_at in enumerate(self._queue.got_ats()):
+            if got_at is None:
                 continue
-            start = max(candidate.got_at, self._prev_end) if self._prev_end else candidate.got_at
+            start = max(got_at, self._prev_end) if self._prev_end else got_at
             if not _meet(start, began, window, slack):
                 continue
+            queued = []
             for _ in range(i + 1):
-                self._queue.popleft()
-            for dropped in (head, *queued[:i]):
+                prompt, records = self._queue.popleft()
+                queued.append(prompt)
+                for record in records:
+                    self._pending_prompts.append(record)
+            candidate = queued.pop()
+            for dropped in (head, *queued):
                 dropped.started_at = None
                 dropped.started = False
                 dropped.status = "dropped"
@@ -1125,7 +1140,8 @@ class Segmenter:
         and no queued prompt was received before them (_reassign would move them), all but its last (_end_run reads
         it): their records are final, and _release hands them on. A prompt of 400,000 unstamped bars holds two."""
         bars = open_.bars
-        while len(bars) > 1 and unplaceable(bars[0][1]) and (not self._queue or bars[0][0].line < self._queue[0].line):
+        queued = self._queue.head_line if self._queue else None
+        while len(bars) > 1 and unplaceable(bars[0][1]) and (queued is None or bars[0][0].line < queued):
             open_.settled.add(bars.pop(0)[0])
 
     # ---- ComfyUI-Manager installs -------------------------------------------------------------
@@ -1344,13 +1360,15 @@ class Segmenter:
     def live(self) -> LiveState:
         """What may still change, as it stands now: the reader must not change these records."""
         open_ = self._open
+        queued, removed = self._queue.held()
         return LiveState(
             run=self._run, prompt=open_.prompt if open_ else None,
             activities=tuple(open_.activities) if open_ else (), bars=tuple(open_.bars) if open_ else (),
             settled=replace(open_.settled) if open_ else SettledBars(),
             loaded=open_.loaded if open_ else False, library_loads=self._run_library_loads,
-            queued=tuple(self._queue), runs=tuple(self._pending_runs.items),
-            prompts=tuple(self._pending_prompts.items), progress_bars=tuple(self._pending_bars.items),
+            queued=tuple(queued), runs=tuple(self._pending_runs.items),
+            prompts=tuple(sorted((*self._pending_prompts.items, *queued, *removed), key=lambda p: p.index)),
+            progress_bars=tuple(self._pending_bars.items),
             loads=tuple(self._pending_loads.items), errors=tuple(self._pending_errors.items))
 
 
