@@ -255,6 +255,23 @@ def test_an_unfinished_prompt_the_log_starts_inside_shows_its_total_as_at_least(
     assert "≥" not in console.file.getvalue()  # type: ignore[attr-defined]
 
 
+def test_a_prompt_the_log_starts_inside_that_failed_with_no_total_shows_it_as_at_least(each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI#6073 (tests/fixtures/oom-allocation-on-device-nul-cut.log, field5 10): the excerpt starts at
+    `!!! Exception during processing !!! Allocation on device` (17:10:56.767) and its traceback (17:10:56.770): the
+    prompt began before the log and failed, and no `Prompt executed in` gives its total. It showed a total of 0.0s:
+    the 3 ms in the log are at least its total, as for a prompt the log starts and ends inside."""
+    report = analyze(FIXTURES / "oom-allocation-on-device-nul-cut.log")
+    first = _before_log(report)
+    assert first.status == "error" and first.executed_s is None and first.total_s is not None
+    note = ("≥ at least (prompt 1): the log starts inside it and no `Prompt executed in` gives its total, so its "
+            "total is the part in the log: it ran longer")
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    render_terminal(report, console)
+    shown = " ".join(console.file.getvalue().split())  # type: ignore[attr-defined]  # the note wraps
+    assert "error ≥0.0s" in shown and note in shown and "starts and ends inside" not in shown
+    assert note in render_markdown(report) and note in render_html(report)
+
+
 def test_an_unfinished_prompt_queued_behind_the_one_the_log_starts_inside_has_its_whole_total(
         each_segmenter: str) -> None:
     """tests/fixtures/queued-before-log-unfinished-on-clock.log (j955229/ComfyUI-MiniMax-H3-Motion-Director#33 cut

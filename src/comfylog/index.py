@@ -729,9 +729,11 @@ AT_LEAST = "≥"
 
 
 def total_is_lower_bound(prompt: Prompt) -> bool:
-    """The prompt began before the log's first line and had not finished where the log ends: its total is timed from
-    the log's first line to its end, the part of it the log holds, and it ran longer (field log 01's 25:21)."""
-    return prompt.status == "unfinished" and prompt.log_starts_inside and prompt.total_s is not None
+    """The prompt began before the log's first line and no `Prompt executed in` gives its total: its total is timed
+    from the log's first line to its last line, the part of it the log holds, and it ran longer (field log 01's
+    25:21, unfinished; field5 10's out-of-memory error 3 ms after the log's first line, which showed a total of
+    0.0s)."""
+    return prompt.log_starts_inside and prompt.executed_s is None and prompt.total_s is not None
 
 
 def total_text(prompt: Prompt, compact: bool = False) -> str:
@@ -740,14 +742,21 @@ def total_text(prompt: Prompt, compact: bool = False) -> str:
 
 
 def lower_bound_notes(prompts: Iterable[Prompt]) -> list[str]:
-    """The note under a prompt table that says which totals are at least (``≥``) and why."""
-    numbers = [p.index + 1 for p in prompts if total_is_lower_bound(p)]
-    if not numbers:
-        return []
-    one = len(numbers) == 1
-    said = ("it, so its total is the part in the log: it" if one
-            else "each, so their totals are the parts in the log: each")
-    return [f"{AT_LEAST} at least ({_numbers(numbers)}): the log starts and ends inside {said} ran longer"]
+    """The notes under a prompt table that say which totals are at least (``≥``) and why: the prompts the log starts
+    and ends inside, and those it starts inside that ended (an error, an interrupt) with no `Prompt executed in`."""
+    bounded = [p for p in prompts if total_is_lower_bound(p)]
+    notes = []
+    for numbers, ended in (([p.index + 1 for p in bounded if p.status == "unfinished"], False),
+                           ([p.index + 1 for p in bounded if p.status != "unfinished"], True)):
+        if not numbers:
+            continue
+        one = len(numbers) == 1
+        inside = ("starts inside it and no `Prompt executed in` gives its total" if ended and one
+                  else "starts inside each and no `Prompt executed in` gives their totals" if ended
+                  else f"starts and ends inside {'it' if one else 'each'}")
+        said = "its total is the part in the log: it" if one else "their totals are the parts in the log: each"
+        notes.append(f"{AT_LEAST} at least ({_numbers(numbers)}): the log {inside}, so {said} ran longer")
+    return notes
 
 
 def _numbers(numbers: list[int]) -> str:
