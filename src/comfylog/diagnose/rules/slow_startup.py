@@ -53,6 +53,8 @@ def _slow_startup(facts: Facts) -> list[Finding]:
         if first is None or first.ts is None:
             continue
         seconds = (run.ready_at - first.ts).total_seconds()
+        if not 0.0 <= seconds <= run.startup_s:
+            continue  # the line's own stamp is off the run's clock (a clock going back: logs one after another)
         nodes = (run.prestartup_s or 0.0) + (run.import_s or 0.0)
         if seconds >= SLOW_STARTUP_S and nodes < seconds / 2:
             return [_slow(facts, run, first, first.ts, seconds, nodes, python, mount)]
@@ -96,5 +98,6 @@ def _faster_again(facts: Facts, run: Run, python: str, seconds: float) -> tuple[
     for later in facts.runs_in("python_on_network"):
         if (later.source == run.source and later.index > run.index and later.startup_s is not None
                 and str(later.setup.get("python_executable") or "") == python):
-            return (later, later.startup_s) if later.startup_s <= seconds / 2 else None
+            # 0: a start-up its run's clock could not time (a clock gone back), not one that took no time
+            return (later, later.startup_s) if 0.0 < later.startup_s <= seconds / 2 else None
     return None
