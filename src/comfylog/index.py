@@ -681,46 +681,48 @@ def interrupt_notes(index: ReportIndex, prompts: Iterable[Prompt]) -> list[str]:
     """Under a prompt table, for each interrupted prompt the log shows a request to stop
     (ReportIndex.interrupt_requests): that it came through ComfyUI's API, not from a failure, and from where it can
     come. A person asks "I did not cancel" (field3 01); where the log holds no such line, nothing is said."""
-    notes: list[str] = []
-    unsaid = 0
-    for prompt in prompts:
-        requests = index.interrupt_requests(prompt)
-        if not requests:
-            continue
-        if len(notes) == MAX_INTERRUPT_NOTES:
-            unsaid += 1
-            continue
+
+    def said(prompt: Prompt, requests: list[Event]) -> str:
         first = requests[0]
         form = INTERRUPT_FORMS.get(str(first.fields.get("pattern")), "Interrupting prompt …")
         more = f", {len(requests)} requests in all" if len(requests) > 1 else ""
         everything = (" with no prompt id, which stops whichever prompt runs" if first.fields.get("all") else "")
-        notes.append(f"interrupted ({prompt.index + 1}): a request to stop it reached the server "
-                     f"({index.lines_ref(first.source, first.line)}, `{form}`{more}): ComfyUI's /interrupt API"
-                     f"{everything}, sent by the UI's cancel button, a script or another client")
-    if unsaid:
-        notes.append(f"interrupted: {plural(unsaid, 'more prompt')} stopped on such a request")
-    return notes
+        return (f"interrupted ({prompt.index + 1}): a request to stop it reached the server "
+                f"({index.lines_ref(first.source, first.line)}, `{form}`{more}): ComfyUI's /interrupt API"
+                f"{everything}, sent by the UI's cancel button, a script or another client")
+
+    return _request_notes(prompts, index.interrupt_requests, said, "interrupted: {} stopped on such a request")
 
 
 def cancel_notes(index: ReportIndex, prompts: Iterable[Prompt]) -> list[str]:
     """Under a prompt table, for each dropped prompt a `Cancelling pending prompt` line may have removed
     (ReportIndex.cancelled_pending): that a cancel through ComfyUI's jobs API came while it was queued."""
+
+    def said(prompt: Prompt, requests: list[Event]) -> str:
+        first = requests[0]
+        more = f", {len(requests)} such lines" if len(requests) > 1 else ""
+        return (f"dropped ({prompt.index + 1}): a request to cancel a queued prompt reached the server while it "
+                f"waited ({index.lines_ref(first.source, first.line)}, `Cancelling pending prompt …`{more}): "
+                "ComfyUI's jobs API, sent by the UI's queue, a script or another client")
+
+    return _request_notes(prompts, index.cancelled_pending, said, "dropped: {} cancelled so")
+
+
+def _request_notes(prompts: Iterable[Prompt], requests_of: Callable[[Prompt], list[Event]],
+                   said: Callable[[Prompt, list[Event]], str], rest: str) -> list[str]:
+    """A note per prompt with requests (at most MAX_INTERRUPT_NOTES), then one counting the prompts not named."""
     notes: list[str] = []
     unsaid = 0
     for prompt in prompts:
-        requests = index.cancelled_pending(prompt)
+        requests = requests_of(prompt)
         if not requests:
             continue
         if len(notes) == MAX_INTERRUPT_NOTES:
             unsaid += 1
             continue
-        first = requests[0]
-        more = f", {len(requests)} such lines" if len(requests) > 1 else ""
-        notes.append(f"dropped ({prompt.index + 1}): a request to cancel a queued prompt reached the server while it "
-                     f"waited ({index.lines_ref(first.source, first.line)}, `Cancelling pending prompt …`{more}): "
-                     "ComfyUI's jobs API, sent by the UI's queue, a script or another client")
+        notes.append(said(prompt, requests))
     if unsaid:
-        notes.append(f"dropped: {plural(unsaid, 'more prompt')} cancelled so")
+        notes.append(rest.format(plural(unsaid, "more prompt")))
     return notes
 
 
