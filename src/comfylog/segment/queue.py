@@ -74,8 +74,7 @@ class PromptQueue:
         whole = self._whole.get(index)
         if whole is not None:
             return whole
-        got = self._got[i]
-        return self._record(index, self._line[i], None if got == NO_TIME else EPOCH + got * MICROSECOND)
+        return self._record(index, self._line[i], _time(self._got[i]))
 
     @property
     def head_index(self) -> int:
@@ -88,12 +87,8 @@ class PromptQueue:
     def got_ats(self) -> Iterator[datetime | None]:
         """Each queued prompt's ``got prompt`` time, oldest first (no record made)."""
         for i in range(self._head, len(self._index)):
-            index = self._index[i]
-            got = self._got[i]
-            if index in self._whole:
-                yield self._whole[index].got_at
-            else:
-                yield None if got == NO_TIME else EPOCH + got * MICROSECOND
+            whole = self._whole.get(self._index[i])
+            yield whole.got_at if whole is not None else _time(self._got[i])
 
     def last(self) -> Prompt:
         """The latest received, held whole from now on: the caller may change it."""
@@ -145,3 +140,8 @@ class PromptQueue:
     def held(self) -> tuple[list[Prompt], list[Prompt]]:
         """Copies for a live reader: (the queued prompts, oldest first; the rejected ones waiting)."""
         return [self._at(i) for i in range(self._head, len(self._index))], list(self._removed)
+
+
+def _time(got: int) -> datetime | None:
+    """A compact ``got_at`` (microseconds from EPOCH, NO_TIME for None) as the record holds it."""
+    return None if got == NO_TIME else EPOCH + got * MICROSECOND
