@@ -55,9 +55,8 @@ def _gguf(facts: Facts) -> list[Finding]:
     return [finding(
         "gguf", f"Quantized GGUF weights ({types})", "high",
         f"{plural(len(events), '`gguf qtypes` line')} {'names' if len(events) == 1 else 'name'} quantized tensors "
-        f"({types}): ComfyUI-GGUF dequantizes them as they are used, a diffusion model's in every sampling step, "
-        f"which is slower per step than fp16 or fp8 weights (a text encoder's once a prompt: a GGUF text encoder "
-        f"costs no step time).{context}",
+        f"({types}): ComfyUI-GGUF dequantizes them as they are used, a diffusion model's at every sampling step, "
+        f"which is slower per step than fp16 or fp8 weights (a text encoder's once a prompt).{context}",
         [ADVICE_TRY_FP8(), ADVICE_KEEP_GGUF()],
         [facts.cite_event(ev) for ev in events],
         {"qtypes": quantized, "total_vram_mb": vram}, 0.0, prompts)]

@@ -31,9 +31,9 @@ ADVICE_NOT_IN_LIST = Advice("A `Value not in list` names a file or option this m
 #: execution.py's `validate_inputs` writes `f"{x}: '{val}' not in {list_info}"`, `list_info` the options' list itself
 #: when it has 20 or fewer (checked through the code index): `not in []` is a folder with no file in it at all.
 ADVICE_EMPTY_LISTS = Advice("Every list the log prints is empty (`not in []`): this ComfyUI found no file at all in "
-                            "those model folders, so it does not read the folders that hold the models (a network "
-                            "volume not mounted or mounted elsewhere, `extra_model_paths.yaml` or `--base-directory` "
-                            "pointing elsewhere)")
+                            "those model folders. The models are not downloaded, or are where it does not look (a "
+                            "network volume not mounted, or mounted elsewhere; `extra_model_paths.yaml` or "
+                            "`--base-directory` pointing elsewhere)")
 ADVICE_MISSING_NODE = Advice("Install the custom nodes that provide {nodes} (ComfyUI-Manager's `Install Missing Custom "
                              "Nodes`; on a worker, in its image), or take them out of the workflow",
                              {"nodes": "the node types the log names"})
