@@ -511,6 +511,19 @@ def test_exception_validation_and_imports() -> None:
     assert "slow-import" not in found and "Manager's prestartup installs" in found["slow-prestartup"].advice[0]
 
 
+def test_validation_names_every_missing_input_file_and_says_empty_model_lists_are_an_unread_folder() -> None:
+    """field6 01 (WenerSantos3/ComfyUI user/comfyui_8188.log, an L40 pod): LoadAudio's `Invalid audio file: 1.ogg`
+    beside LoadImage's `Invalid image file: 1.jpeg`, and seven loaders' `Value not in list: … not in []`. The advice
+    named `1.jpeg` alone ("not readable as images") and told to put each model file in the models folder, where the
+    empty lists say ComfyUI reads no file at all from those folders."""
+    found = by_id(analyze(FIXTURES / "validation-empty-model-lists-missing-audio-and-image.log"))
+    rejected = found["validation-failed"]
+    assert rejected.advice[0] == ("Put the input files the workflow names (`1.ogg`, `1.jpeg`) in ComfyUI's `input` "
+                                  "folder, or upload them with the job: ComfyUI cannot find them")
+    assert rejected.advice[1].startswith("Every list the log prints is empty (`not in []`)")
+    assert not any(a.startswith("A `Value not in list` names a file") for a in rejected.advice)
+
+
 @pytest.mark.parametrize("caller", ["nodes.py:load_checkpoint", "sd.py:load_checkpoint_guess_config"])
 def test_a_checkpoint_loader_without_its_file_is_matched_to_the_ckpt_name_refused(caller: str) -> None:
     # CheckpointLoaderSimple's function is load_checkpoint (over ComfyUI's load_checkpoint_guess_config, the frame that

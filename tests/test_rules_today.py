@@ -241,6 +241,19 @@ def test_staging_beyond_vram_without_a_failure_is_normal() -> None:
 # ---- 7. VAE decode retried tiled ----------------------------------------------------------------------
 
 
+def test_vae_tiled_retry_of_an_encode_that_failed_again_is_no_tail_after_sampling(each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI#7761 (field6 07): `Ran out of memory when regular VAE encoding, retrying with tiled VAE
+    encoding.` and then the prompt's OOM. It was told as "the tail after sampling is the VAE's", with the advice to
+    decode with `VAE Decode (Tiled)`: an encode comes before sampling, and the tiled retry failed too."""
+    finding = found(analyze(FIXTURES / "vae-encode-tiled-retry-then-oom.log"), "vae-tiled-retry")
+    assert finding.title == "The VAE encode ran out of memory and was retried in tiles, and the retry failed"
+    assert "after sampling" not in finding.why and "before sampling" in finding.why
+    assert "The tiled retry ran out of memory too (line 2: `Allocation on device`)" in finding.why
+    assert [a.split(" ", 2)[:2] for a in finding.advice] == [["Encode", "with"], ["A", "lower"]]
+    assert [ev.line for ev in finding.evidence] == [1, 2]
+    assert finding.figures["retries_failed"] == 1
+
+
 def test_vae_tiled_retry_names_the_tail_after_sampling() -> None:
     finding = found(report_of("vae-decode-tiled-retry.log"), "vae-tiled-retry")
     assert finding.title == "The VAE decode ran out of memory and was retried in tiles: 3:29 after sampling"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from comfylog.api import analyze
 
-from .conftest import CORPUS, EXAMPLES, corpus_log, corpus_or_skip
+from .conftest import CORPUS, EXAMPLES, FIXTURES, corpus_log, corpus_or_skip
 
 if TYPE_CHECKING:
     from comfylog.segment.segmenter import Segmenter
@@ -23,6 +23,15 @@ def test_batch_requests_are_matched_to_loaded_lines_in_order() -> None:
     assert loads[1008].model == "ControlNetFlux"  # same 6297.97 MB as its first full load
     assert (loads[1009].model, loads[1009].kind) == ("Flux", "partial")
     assert all(ld.model is not None for ld in loads.values() if ld.kind == "partial")
+
+
+def test_a_request_glued_after_a_bars_last_state_names_the_load_after_it(each_segmenter: str) -> None:
+    """komikndr/raylight#48 (field6 08): tqdm left no newline, so `Requested to load WanVAE` is on the bar's line
+    (`… 20.0/20.0 [01:26<00:00, 4.66s/it]Requested to load WanVAE`). The bar closed at the next line and dropped
+    the request as stale (a request with no loaded line before a bar): `loaded partially; 0.00 MB usable, …` was
+    about no model, and the lowvram finding named none."""
+    (load,) = analyze(FIXTURES / "bar-glued-request-then-partial-load.log").loads
+    assert (load.line, load.model, load.kind, load.usable_mb) == (3, "WanVAE", "partial", 0.0)
 
 
 def test_unrequested_full_load_of_unknown_size_is_not_guessed() -> None:

@@ -425,7 +425,7 @@ pub struct Segmenter {
     open: Option<Open>,
     last_activity: Option<Activity>,
     last_ts: Option<Ts>,
-    requested: VecDeque<Arc<str>>,
+    requested: VecDeque<(Arc<str>, u64)>,
     /// The models of the prompt they were last added to (its position), to find one already listed
     /// without a pass over its list: a prompt may request thousands.
     prompt_models: (Option<u64>, HashSet<Arc<str>>),
@@ -1830,7 +1830,7 @@ impl Segmenter {
         let Some(model) = ev.text("model")? else {
             return Err(NotPorted("load_requested without its model".into()));
         };
-        self.requested.push_back(Arc::clone(&model));
+        self.requested.push_back((Arc::clone(&model), ev.line));
         if let Some(p) = self.executing() {
             self.add_model(p, &model);
         }
@@ -1865,7 +1865,7 @@ impl Segmenter {
                 .unwrap_or(0)
                 .min(self.requested.len());
             for _ in 0..n {
-                let model = self.requested.pop_front();
+                let model = self.requested.pop_front().map(|(model, _)| model);
                 self.push_load(line, ts, "complete", model, None, None, None);
             }
         }
@@ -1877,7 +1877,7 @@ impl Segmenter {
         let Some(model) = ev.text("model")? else {
             return Err(NotPorted("dynamic_load without its model".into()));
         };
-        if let Some(i) = self.requested.iter().position(|m| *m == model) {
+        if let Some(i) = self.requested.iter().position(|(m, _)| *m == model) {
             self.requested.remove(i);
         }
         if let Some(p) = self.executing() {
@@ -1887,7 +1887,7 @@ impl Segmenter {
     }
 
     fn loaded_model(&mut self, loaded_mb: Option<f64>, kind: &str) -> Option<Arc<str>> {
-        let model = if let Some(model) = self.requested.pop_front() {
+        let model = if let Some((model, _)) = self.requested.pop_front() {
             if let Some((ev, count)) = self.batch {
                 self.batch = if count > 1 {
                     Some((ev, count - 1))
@@ -1964,7 +1964,21 @@ impl Segmenter {
     fn on_progress_bar(&mut self, ev: &Ev) -> R {
         self.run_busy = true;
         self.process_start = None; // work since: no new process began there
+
+        // A request glued after the bar's last state (`…4.66s/it]Requested to load WanVAE`, raylight#48) came
+        // after the bar: its `loaded` line is still to come. Requests before the bar are stale
+        // (segmenter.py's `_on_progress_bar`).
+        let last = if ev.end_line == 0 {
+            ev.line
+        } else {
+            ev.end_line
+        };
+        let mut after = Vec::new();
+        while self.requested.back().is_some_and(|(_, line)| *line >= last) {
+            after.extend(self.requested.pop_back());
+        }
         self.end_batch()?;
+        self.requested.extend(after.into_iter().rev());
         let Body::Bar(closed) = &ev.body else {
             return Err(NotPorted("a progress_bar that is no bar".into()));
         };

@@ -235,7 +235,7 @@ class Segmenter:
         self._open: _Open | None = None
         self._last_activity: Activity | None = None
         self._last_ts: datetime | None = None
-        self._requested: deque[str] = deque()  # models requested, not yet reported loaded
+        self._requested: deque[tuple[str, int]] = deque()  # models requested (and the line), not yet reported loaded
         #: The prompt models were last listed for, and a set of its models (_add_model).
         self._prompt_models: tuple[Prompt | None, set[str]] = (None, set())
         self._model_by_size: dict[float, str] = {}
@@ -973,7 +973,7 @@ class Segmenter:
         if self._batch is not None:
             self._end_batch()  # a new batch: the last one's silent loads were complete
         model = ev.fields["model"]
-        self._requested.append(model)
+        self._requested.append((model, ev.line))
         prompt = self._executing()
         if prompt is not None:
             self._add_model(prompt, model)
@@ -1001,13 +1001,14 @@ class Segmenter:
             ev, count = self._batch
             self._batch = None
             for _ in range(min(count, len(self._requested))):
-                self._add_load(ev, "complete", self._requested.popleft())
+                self._add_load(ev, "complete", self._requested.popleft()[0])
         self._requested.clear()
 
     def _on_dynamic_load(self, ev: Event, run: Run) -> None:
         model = ev.fields["model"]
-        if model in self._requested:
-            self._requested.remove(model)
+        held = next((r for r in self._requested if r[0] == model), None)
+        if held is not None:
+            self._requested.remove(held)
         prompt = self._executing()
         if prompt is not None:
             self._add_model(prompt, model)
@@ -1021,7 +1022,7 @@ class Segmenter:
         already on the GPU: it is named when its size matches an earlier full load, else unknown.
         """
         if self._requested:
-            model: str | None = self._requested.popleft()
+            model: str | None = self._requested.popleft()[0]
             if self._batch is not None:
                 ev, count = self._batch
                 self._batch = (ev, count - 1) if count > 1 else None
@@ -1097,7 +1098,13 @@ class Segmenter:
     def _on_progress_bar(self, ev: Event, run: Run) -> None:
         self._run_busy = True
         self._process_start = None  # work since: no new process began there
+        # A request glued after the bar's last state (`…4.66s/it]Requested to load WanVAE`, raylight#48: tqdm left
+        # no newline) came after the bar: its `loaded` line is still to come. Requests before the bar are stale.
+        after: list[tuple[str, int]] = []
+        while self._requested and self._requested[-1][1] >= (ev.end_line or ev.line):
+            after.append(self._requested.pop())
         self._end_batch()  # a request with no loaded line (already on the GPU) is stale now
+        self._requested.extend(reversed(after))
         f = ev.fields
         prompt = self._executing()
         kind = bar_kind(f["label"], f["rate_unit"],
