@@ -619,3 +619,85 @@ def test_a_prompt_raising_thousands_of_errors_segments_the_same(
     path = tmp_path / "errors.log"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert_same([path], monkeypatch)
+
+
+_BAR_LABELS = ("", "Loading checkpoint shards: ", "VAE decode: ")
+#: What comes between bars, weighted: mostly more bars, load lines and time passing, now and then a queued prompt,
+#: the prompt's end (stamped or not), a restart, a stamp going back, a line stamped to the minute.
+_BETWEEN_BARS = ("bar",) * 12 + ("gap",) * 3 + ("load",) * 2 + ("back", "got prompt", "executed", "bare executed",
+                                                                "Starting server", "minute")
+
+
+@st.composite
+def _stamped_bar_prompts(draw: st.DrawFn) -> str:
+    """Prompts of stamped tqdm bars (sampling, loading, other work; drawn a step a line, or cut short) among load
+    lines, queued prompts and restarts: a bar's elapsed may reach back over the bars before it, a stamp may go
+    back or be missing, a line may be stamped to the minute (untimed), a prompt may end on an unstamped line."""
+    lines = ["Total VRAM 24564 MB, total RAM 128000 MB", "Starting server", "[2025-10-22 00:00:00.000] got prompt"]
+    ms = got = 0
+
+    def stamp() -> str:
+        at = _T0 + timedelta(milliseconds=ms)
+        return at.strftime("[%Y-%m-%d %H:%M:%S.%f")[:-3] + "]"
+
+    for _ in range(draw(st.integers(1, 150))):
+        op = draw(st.sampled_from(_BETWEEN_BARS))
+        if op == "bar":
+            total = draw(st.integers(1, 6))
+            drawn = draw(st.integers(0, total))
+            elapsed = draw(st.sampled_from((0, 0, 0, 1, 3, 9)))
+            label = draw(st.sampled_from(_BAR_LABELS))
+            step = draw(st.sampled_from((1, 5, 400, 1500)))
+            for n in range(drawn + 1):
+                shown = elapsed if n == drawn else 0
+                rate = "?, ?it/s" if n == 0 else f"00:00, {n / max(shown, 0.5):.2f}it/s"
+                text = f"{label}{100 * n // total:3d}%|{'#' * (10 * n // total):10s}| {n}/{total} [00:0{shown}<{rate}]"
+                lines.append(text if draw(st.integers(0, 29)) == 0 else f"{stamp()} {text}")
+                ms += step
+        elif op == "gap":
+            ms += draw(st.sampled_from((1, 50, 900, 2500, 12_000)))
+        elif op == "back":
+            ms = max(0, ms - draw(st.sampled_from((5, 700, 3000))))
+        elif op == "load":
+            lines += [f"{stamp()} Requested to load SDXL", f"{stamp()} loaded completely 9500.0 4897.05 True"]
+            ms += 300
+        elif op == "minute":
+            lines.append(f"{stamp()[:17]}] Requested to load SDXL")
+        elif op == "executed":  # as long as since the first prompt or the last one received (that one ran)
+            since = draw(st.sampled_from((0, got)))
+            lines.append(f"{stamp()} Prompt executed in {(ms - since) / 1000:.2f} seconds")
+        elif op == "bare executed":
+            lines.append("Prompt executed in 1.50 seconds")
+        else:
+            got = ms if op == "got prompt" else got
+            lines.append(f"{stamp()} {op}")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(text=_stamped_bar_prompts(), every=st.integers(2, 5), keep=st.sampled_from((0.0, 1.0, 10.0)))
+def test_painting_bars_as_they_come_paints_as_painting_them_when_the_prompt_ends(
+        text: str, every: int, keep: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A running prompt's first bars painted before it ends (segmenter._fold_bars, phases.fold), every few bars,
+    give the report painting them all when it ends gave, to the last float, span and bar placement: when a later
+    bar reaches back before the cut, the prompt ends before it or untimed, a queued prompt takes its place or a
+    restart takes its last lines back."""
+    from comfylog.segment import pending as pending_module
+    from comfylog.segment import phases as phases_module
+    from comfylog.segment import segmenter as segmenter_module
+
+    reports = {}
+    for fold_bars in (every, 10**9):
+        with monkeypatch.context() as m:
+            m.setenv("COMFYLOG_SCANNER", "python")
+            m.setattr(segmenter_module, "FOLD_BARS", fold_bars)
+            m.setattr(phases_module, "FOLD_KEEP_S", keep)
+            m.setattr(pending_module, "SHELF_BLOCK", 2)  # read back from disk, as a long prompt's are
+            reports[fold_bars] = analyze_text(text, "bars.log")
+    folded, whole = reports[every], reports[10**9]
+    assert render_json(folded) == render_json(whole)
+    assert [[(s.start, s.end, s.phase) for s in p.spans] for p in folded.prompts] == \
+        [[(s.start, s.end, s.phase) for s in p.spans] for p in whole.prompts]
+    assert [(b.start, b.end, b.prompt) for b in folded.progress_bars] == \
+        [(b.start, b.end, b.prompt) for b in whole.progress_bars]

@@ -73,6 +73,134 @@ def unplaceable(ev: Event) -> bool:
     return ev.ts is None and ev.end_ts is None and ev.fields.get("ts_before") is None
 
 
+@dataclass(slots=True)
+class Painted:
+    """A prompt's seconds painted from ``start`` up to ``cut`` and summed (``fold``), before it ends: the
+    segments and spans ``paint_timed`` makes of its time before ``cut``, in their order, with their sums so
+    far. Painting the rest goes on from there (``paint_timed(painted=...)``) and gives the same floats, as
+    long as no bar left to paint reaches back before ``cut`` and the prompt ends at or after it
+    (``paints_after``)."""
+
+    start: datetime
+    cut: datetime
+    seconds: dict[Phase, float]
+    spans: list[Span]
+
+
+#: Bars ``fold`` leaves unpainted however many it could paint: a bar that ends up drawn longer than its
+#: lines show (``bar_span``'s readings from its start or the line before it) may reach back over them.
+FOLD_KEEP_S = 10.0
+
+
+def fold(
+    painted: Painted | None, start: datetime, activities: list[Activity], bars: list[tuple[ProgressBar, Event]],
+    safe: int,
+) -> tuple[Painted, int, int] | None:
+    """Paint the first bars of a running prompt and its time up to a cut that no bar crosses, as ``paint_timed``
+    would paint them once it ends: (what is painted, bars painted, leading activities no longer needed), None
+    when no cut is found. The painted bars are placed (``bar.start``, ``bar.end``).
+
+    Only ``activities[:safe]`` are read as final (the segmenter takes the last few back at a restart), and the
+    last bar is left (it runs to the prompt's end if the prompt ends unfinished). The cut is a time of an
+    activity (so a segment ends there), after the painted bars' ends and before the others' starts, and one
+    FOLD_KEEP_S before where the bars still to come can start by the lines already read: if one still reaches
+    back before it, ``paints_after`` says so and the prompt is painted again from its start."""
+    if len(bars) < 2 or safe <= 0:
+        return None
+    lo = painted.cut if painted is not None else start
+    keep = timedelta(seconds=FOLD_KEEP_S)
+    placed: list[tuple[datetime, datetime]] = []
+    for bar, ev in bars[:-1]:
+        k = bisect.bisect_right(activities, ev.end_line, key=_first_line)
+        if k >= safe:
+            break
+        b0, b1 = bar_span(bar, ev, activities[k].first_ts)
+        if b0 is None or b1 is None:
+            return None  # a bar no reading places: not for this (settled ones come first)
+        placed.append((b0, b1))
+    # where the bars not placed here may start, by what is read now: a bar placed from its end starts no
+    # earlier than PLACEMENT_SLACK before the line before its own, and that is after the last bar's end line
+    bound = activities[safe - 1].last_ts - keep
+    for bar, ev in bars[len(placed):]:
+        k = bisect.bisect_right(activities, ev.end_line, key=_first_line)
+        b0, _ = bar_span(bar, ev, activities[k].first_ts if k < len(activities) else None)
+        if b0 is not None:
+            bound = min(bound, b0 - keep)
+    spans_of = [(max(b0, start), b1) for b0, b1 in placed]
+    if any(o1 > o0 and o0 < lo for o0, o1 in spans_of):
+        return None  # it reaches back over what is painted: the prompt is painted again from its start
+    count = len(spans_of)
+    ends = [lo] * (count + 1)  # ends[m]: the latest end of the first m bars' overlays
+    for i, (o0, o1) in enumerate(spans_of):
+        ends[i + 1] = max(ends[i], o1) if o1 > o0 else ends[i]
+    starts = [bound] * (count + 1)  # starts[m]: the earliest start of the others' overlays
+    for i in range(count - 1, -1, -1):
+        o0, o1 = spans_of[i]
+        starts[i] = min(starts[i + 1], o0) if o1 > o0 else starts[i + 1]
+    points = [t for act in activities[:safe] for t in ((act.first_ts,) if act.first_ts == act.last_ts
+                                                        else (act.first_ts, act.last_ts))]
+    for m in range(count, -1, -1):
+        j = bisect.bisect_right(points, starts[m]) - 1
+        if j >= 0 and points[j] > lo and points[j] >= ends[m]:
+            cut = points[j]
+            break
+    else:
+        return None
+    segs: list[tuple[datetime, datetime, Phase]] = []
+    prev = lo
+    for act in activities:
+        if act.first_ts > cut:
+            break
+        first, phase = act.first_ts, act.phase
+        for t in (first,) if first == act.last_ts else (first, act.last_ts):
+            if t <= prev or t > cut:
+                continue
+            if phase is WAIT:
+                w0 = max(prev, t - WS_TIMEOUT)
+                if w0 > prev:
+                    segs.append((prev, w0, OTHER))
+                segs.append((w0, t, WAIT))
+            else:
+                segs.append((prev, t, phase))
+            prev = t
+    overlays = [(o0, o1, bar.phase) for (o0, o1), (bar, _) in zip(spans_of[:m], bars, strict=False) if o1 > o0]
+    for (bar, _), (b0, b1) in zip(bars[:m], placed, strict=False):
+        bar.start, bar.end = b0, b1
+    overlays.sort(key=_painted_after)
+    if painted is None:
+        painted = Painted(start, cut, dict.fromkeys(PHASES, 0.0), [])
+    _add_segs(painted.seconds, painted.spans, _overlaid(segs, overlays))
+    painted.cut = cut
+    last_needed = min(ev.end_line for _, ev in bars[m:])  # the bars left look up the line after their end
+    dropped = 0
+    while dropped < safe and activities[dropped].last_ts <= cut and activities[dropped].first_line <= last_needed:
+        dropped += 1
+    return painted, m, dropped
+
+
+def paints_after(
+    painted: Painted, start: datetime, end: datetime, activities: list[Activity],
+    bars: list[tuple[ProgressBar, Event]], unfinished: bool,
+) -> bool:
+    """``paint_timed(painted=painted)`` paints the prompt as painting it all from its start would: it began at
+    the same time, ends at or after the cut, and none of its bars left to paint reaches back before the cut."""
+    if painted.start != start or max(end, start) < painted.cut:
+        return False
+    end = max(end, start)
+    last_index = len(bars) - 1
+    for i, (bar, ev) in enumerate(bars):
+        k = bisect.bisect_right(activities, ev.end_line, key=_first_line)
+        b0, b1 = bar_span(bar, ev, activities[k].first_ts if k < len(activities) else None)
+        if b0 is None or b1 is None:
+            continue
+        if unfinished and i == last_index and bar.done < bar.total:
+            b1 = max(b1, end)
+        o0, o1 = max(b0, start), min(b1, end)
+        if o1 > o0 and o0 < painted.cut:
+            return False
+    return True
+
+
 
 def bar_span(bar: ProgressBar, ev: Event, ts_after: datetime | None) -> tuple[datetime | None, datetime | None]:
     """Place a bar in time from tqdm's elapsed and the time of the line(s) it was printed on.
@@ -109,6 +237,7 @@ def paint_timed(
     bars: list[tuple[ProgressBar, Event]], unfinished: bool, loaded: bool = False, library_loads: bool = False,
     hidden_bar: bool = False, before_log: bool = False, settled: SettledBars | None = None,
     library_loaded: bool = False,
+    painted: Painted | None = None,
 ) -> None:
     """Give every second from ``start`` to ``end`` one phase: rule 1 from the activities, rule 2 from the bars.
 
@@ -117,13 +246,14 @@ def paint_timed(
     phase and ``other`` are then None, the seconds known only as theirs together. ``before_log``: it
     began before the log's first line (``activities[0]``): no line shows what it did until then, so
     those seconds are ``other`` (not the first line's phase) and hide its loading. ``settled``: its bars handed
-    on before it ended (SettledBars), before ``bars``."""
+    on before it ended (SettledBars), before ``bars``. ``painted``: its time up to a cut, painted before it ended
+    (``fold``; ``paints_after`` holds): painting goes on from the cut, with ``activities`` and ``bars`` those left."""
     if end < start:
         end = start
     # Rule 1: base segments from the activity points, in order and end to end from start to end.
     segs: list[tuple[datetime, datetime, Phase]] = []
-    prev = start
-    unseen = min(activities[0].first_ts, end) if before_log and activities else start
+    prev = start if painted is None else painted.cut
+    unseen = min(activities[0].first_ts, end) if before_log and activities and painted is None else start
     if unseen > start:
         segs.append((start, unseen, OTHER))
         prev = unseen
@@ -150,18 +280,17 @@ def paint_timed(
 
     # Rule 2: bars claim their spans.
     if bars:
-        segs = _paint_bars(segs, start, end, activities, bars, unfinished)
+        # after a cut (painted) no bar reaches back before it (paints_after): a live reader's look clips them there
+        segs = _paint_bars(segs, start if painted is None else max(start, painted.cut), end, activities, bars,
+                           unfinished)
 
-    seconds = dict.fromkeys(PHASES, 0.0)
-    spans: list[Span] = []
-    for a, b, phase in segs:
-        if b <= a:
-            continue
-        seconds[phase] += (b - a).total_seconds()
-        if spans and spans[-1].phase is phase and spans[-1].end == a:
-            spans[-1].end = b
-        else:
-            spans.append(Span(a, b, phase))
+    if painted is None:
+        seconds, spans = dict.fromkeys(PHASES, 0.0), []
+    else:  # copies: a live reader paints the running prompt again and again
+        seconds, spans = dict(painted.seconds), list(painted.spans)
+        if spans:
+            spans[-1] = Span(spans[-1].start, spans[-1].end, spans[-1].phase)
+    _add_segs(seconds, spans, segs)
     prompt.total_s = secs(end - start)
     phases = _rounded(seconds, prompt.total_s)
     left = phases.other or 0.0
@@ -180,6 +309,18 @@ def paint_timed(
     prompt.not_timed = why or None
     prompt.spans = spans
     prompt.estimated = False
+
+
+def _add_segs(seconds: dict[Phase, float], spans: list[Span], segs: list[tuple[datetime, datetime, Phase]]) -> None:
+    """Add painted segments, in order, to the phases' seconds and the spans (a phase's touching ones joined)."""
+    for a, b, phase in segs:
+        if b <= a:
+            continue
+        seconds[phase] += (b - a).total_seconds()
+        if spans and spans[-1].phase is phase and spans[-1].end == a:
+            spans[-1].end = b
+        else:
+            spans.append(Span(a, b, phase))
 
 
 def library_loader(bar: ProgressBar) -> bool:
