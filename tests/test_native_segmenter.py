@@ -623,9 +623,9 @@ def test_a_prompt_raising_thousands_of_errors_segments_the_same(
 
 _BAR_LABELS = ("", "Loading checkpoint shards: ", "VAE decode: ")
 #: What comes between bars, weighted: mostly more bars, load lines and time passing, now and then a queued prompt,
-#: the prompt's end (stamped or not), a restart, a stamp going back, a line stamped to the minute.
+#: the prompt's end (stamped or not), a restart, a stamp going back, a line stamped to the minute, a timeout's wait.
 _BETWEEN_BARS = ("bar",) * 12 + ("gap",) * 3 + ("load",) * 2 + ("back", "got prompt", "executed", "bare executed",
-                                                                "Starting server", "minute")
+                                                                "Starting server", "minute", "wait")
 
 
 @st.composite
@@ -661,6 +661,9 @@ def _stamped_bar_prompts(draw: st.DrawFn) -> str:
         elif op == "load":
             lines += [f"{stamp()} Requested to load SDXL", f"{stamp()} loaded completely 9500.0 4897.05 True"]
             ms += 300
+        elif op == "wait":  # a timeout's 10 s wait (phases.WS_TIMEOUT)
+            ms += draw(st.sampled_from((3000, 10_000, 14_000)))
+            lines.append(f"{stamp()} worker-comfyui - Websocket receive timed out. Still waiting...")
         elif op == "minute":
             lines.append(f"{stamp()[:17]}] Requested to load SDXL")
         elif op == "executed":  # as long as since the first prompt or the last one received (that one ran)
