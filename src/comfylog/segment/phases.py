@@ -75,20 +75,25 @@ def unplaceable(ev: Event) -> bool:
 
 @dataclass(slots=True)
 class Painted:
-    """A prompt's seconds painted from ``start`` up to ``cut`` and summed (``fold``), before it ends: the
-    segments and spans ``paint_timed`` makes of its time before ``cut``, in their order, with their sums so
-    far. Painting the rest goes on from there (``paint_timed(painted=...)``) and gives the same floats, as
-    long as no bar left to paint reaches back before ``cut`` and the prompt ends at or after it
+    """A prompt's seconds painted from ``start`` up to ``cut`` and summed (``fold``), before it ends: the segments
+    and spans ``paint_timed`` makes of its time before ``cut`` (where one of them ends), in their order, with their
+    sums so far. Painting the rest goes on from there (``paint_timed(painted=...)``) and gives the same floats, as
+    long as no bar it has not placed yet reaches back before ``cut`` and the prompt ends at or after it
     (``paints_after``)."""
 
     start: datetime
     cut: datetime
+    #: Where rule 1's segment that goes on past the cut begins (a time of an activity, or ``start``).
+    seg_from: datetime
+    #: The bars left to paint that it placed (the first ones): they may cross the cut, their pieces before it painted.
+    placed: int
     seconds: dict[Phase, float]
     spans: list[Span]
 
 
-#: Bars ``fold`` leaves unpainted however many it could paint: a bar that ends up drawn longer than its
-#: lines show (``bar_span``'s readings from its start or the line before it) may reach back over them.
+#: How long before the last lines read ``fold`` paints up to: a bar drawn later whose end reading does not fit
+#: (its elapsed longer than its lines show: ``bar_span``'s other readings) may reach back further, and then the
+#: prompt is painted all again when it ends.
 FOLD_KEEP_S = 10.0
 
 
@@ -96,18 +101,21 @@ def fold(
     painted: Painted | None, start: datetime, activities: list[Activity], bars: list[tuple[ProgressBar, Event]],
     safe: int,
 ) -> tuple[Painted, int, int] | None:
-    """Paint the first bars of a running prompt and its time up to a cut that no bar crosses, as ``paint_timed``
-    would paint them once it ends: (what is painted, bars painted, leading activities no longer needed), None
-    when no cut is found. The painted bars are placed (``bar.start``, ``bar.end``).
+    """Paint a running prompt's time up to a cut with its bars as ``paint_timed`` would paint it once it ends:
+    (what is painted, leading bars no longer needed, leading activities no longer needed), None when nothing more
+    is painted. The bars no longer needed are placed (``bar.start``, ``bar.end``).
 
     Only ``activities[:safe]`` are read as final (the segmenter takes the last few back at a restart), and the
-    last bar is left (it runs to the prompt's end if the prompt ends unfinished). The cut is a time of an
-    activity (so a segment ends there), after the painted bars' ends and before the others' starts, and one
-    FOLD_KEEP_S before where the bars still to come can start by the lines already read: if one still reaches
-    back before it, ``paints_after`` says so and the prompt is painted again from its start."""
+    last bar is not placed (it runs to the prompt's end if the prompt ends unfinished). Bars placed win over each
+    other as in ``_overlaid``, so a piece of time is painted for good once no bar still to be placed can reach it:
+    the cut is the end of the last segment painting makes that ends FOLD_KEEP_S before the last activity read, and
+    before where the bars not placed start by the lines read. A bar placed later that reaches back before the cut
+    makes ``paints_after`` false, and the prompt is painted all again from its start."""
     if len(bars) < 2 or safe <= 0:
         return None
-    lo = painted.cut if painted is not None else start
+    lo = start if painted is None else painted.cut
+    seg_from = start if painted is None else painted.seg_from
+    known = 0 if painted is None else painted.placed
     keep = timedelta(seconds=FOLD_KEEP_S)
     placed: list[tuple[datetime, datetime]] = []
     for bar, ev in bars[:-1]:
@@ -118,64 +126,67 @@ def fold(
         if b0 is None or b1 is None:
             return None  # a bar no reading places: not for this (settled ones come first)
         placed.append((b0, b1))
-    # where the bars not placed here may start, by what is read now: a bar placed from its end starts no
-    # earlier than PLACEMENT_SLACK before the line before its own, and that is after the last bar's end line
+    if len(placed) < known or any(b1 > max(b0, start) and max(b0, start) < lo for b0, b1 in placed[known:]):
+        return None  # it reaches back over what is painted: the prompt is painted all again when it ends
+    # where the bars not placed may start, by what is read now: a bar placed from its end starts no earlier than
+    # PLACEMENT_SLACK before the line before its own, and that is after the last bar's end line
     bound = activities[safe - 1].last_ts - keep
     for bar, ev in bars[len(placed):]:
         k = bisect.bisect_right(activities, ev.end_line, key=_first_line)
         b0, _ = bar_span(bar, ev, activities[k].first_ts if k < len(activities) else None)
         if b0 is not None:
             bound = min(bound, b0 - keep)
-    spans_of = [(max(b0, start), b1) for b0, b1 in placed]
-    if any(o1 > o0 and o0 < lo for o0, o1 in spans_of):
-        return None  # it reaches back over what is painted: the prompt is painted again from its start
-    count = len(spans_of)
-    ends = [lo] * (count + 1)  # ends[m]: the latest end of the first m bars' overlays
-    for i, (o0, o1) in enumerate(spans_of):
-        ends[i + 1] = max(ends[i], o1) if o1 > o0 else ends[i]
-    starts = [bound] * (count + 1)  # starts[m]: the earliest start of the others' overlays
-    for i in range(count - 1, -1, -1):
-        o0, o1 = spans_of[i]
-        starts[i] = min(starts[i + 1], o0) if o1 > o0 else starts[i + 1]
-    points = [t for act in activities[:safe] for t in ((act.first_ts,) if act.first_ts == act.last_ts
-                                                        else (act.first_ts, act.last_ts))]
-    for m in range(count, -1, -1):
-        j = bisect.bisect_right(points, starts[m]) - 1
-        if j >= 0 and points[j] > lo and points[j] >= ends[m]:
-            cut = points[j]
-            break
-    else:
+    if bound <= lo:
         return None
+    # rule 1 from the segment going on past the cut, each segment with where its step began (paint_timed's prev)
     segs: list[tuple[datetime, datetime, Phase]] = []
-    prev = lo
-    for act in activities:
-        if act.first_ts > cut:
-            break
+    steps: list[datetime] = []
+    prev = seg_from
+    for act in activities[:safe]:
         first, phase = act.first_ts, act.phase
         for t in (first,) if first == act.last_ts else (first, act.last_ts):
-            if t <= prev or t > cut:
+            if t <= prev:
                 continue
             if phase is WAIT:
                 w0 = max(prev, t - WS_TIMEOUT)
                 if w0 > prev:
                     segs.append((prev, w0, OTHER))
+                    steps.append(prev)
                 segs.append((w0, t, WAIT))
             else:
                 segs.append((prev, t, phase))
+            steps.append(prev)
             prev = t
-    overlays = [(o0, o1, bar.phase) for (o0, o1), (bar, _) in zip(spans_of[:m], bars, strict=False) if o1 > o0]
-    for (bar, _), (b0, b1) in zip(bars[:m], placed, strict=False):
-        bar.start, bar.end = b0, b1
+    window = [(max(a, lo), b, phase) for a, b, phase in segs if b > lo]
+    steps = steps[len(segs) - len(window):]
+    overlays = [(max(b0, start, lo), b1, bar.phase) for (b0, b1), (bar, _) in zip(placed, bars, strict=False)
+                if b1 > max(b0, start, lo)]
     overlays.sort(key=_painted_after)
+    out = _overlaid(window, overlays)
+    done = 0
+    while done < len(out) and out[done][1] <= bound:
+        done += 1
+    if not done:
+        return None
+    cut = out[done - 1][1]
     if painted is None:
-        painted = Painted(start, cut, dict.fromkeys(PHASES, 0.0), [])
-    _add_segs(painted.seconds, painted.spans, _overlaid(segs, overlays))
+        painted = Painted(start, cut, start, 0, dict.fromkeys(PHASES, 0.0), [])
+    _add_segs(painted.seconds, painted.spans, out[:done])
     painted.cut = cut
-    last_needed = min(ev.end_line for _, ev in bars[m:])  # the bars left look up the line after their end
+    # the cut is a time of an activity where no segment goes on past it: the next step begins there
+    painted.seg_from = next((steps[i] for i, seg in enumerate(window) if seg[1] > cut), cut)
+    gone = 0  # leading bars whose time is all painted
+    while gone < len(placed) and placed[gone][1] <= max(max(placed[gone][0], start), cut):
+        bar = bars[gone][0]
+        bar.start, bar.end = placed[gone]
+        gone += 1
+    painted.placed = len(placed) - gone
+    last_needed = min(ev.end_line for _, ev in bars[gone:])  # the bars left look up the line after their end
     dropped = 0
-    while dropped < safe and activities[dropped].last_ts <= cut and activities[dropped].first_line <= last_needed:
+    while (dropped < safe and activities[dropped].last_ts <= painted.seg_from
+           and activities[dropped].first_line <= last_needed):
         dropped += 1
-    return painted, m, dropped
+    return painted, gone, dropped
 
 
 def paints_after(
@@ -183,12 +194,12 @@ def paints_after(
     bars: list[tuple[ProgressBar, Event]], unfinished: bool,
 ) -> bool:
     """``paint_timed(painted=painted)`` paints the prompt as painting it all from its start would: it began at
-    the same time, ends at or after the cut, and none of its bars left to paint reaches back before the cut."""
+    the same time, ends at or after the cut, and no bar ``fold`` did not place reaches back before the cut."""
     if painted.start != start or max(end, start) < painted.cut:
         return False
     end = max(end, start)
     last_index = len(bars) - 1
-    for i, (bar, ev) in enumerate(bars):
+    for i, (bar, ev) in enumerate(bars[painted.placed:], painted.placed):
         k = bisect.bisect_right(activities, ev.end_line, key=_first_line)
         b0, b1 = bar_span(bar, ev, activities[k].first_ts if k < len(activities) else None)
         if b0 is None or b1 is None:
@@ -199,7 +210,6 @@ def paints_after(
         if o1 > o0 and o0 < painted.cut:
             return False
     return True
-
 
 
 def bar_span(bar: ProgressBar, ev: Event, ts_after: datetime | None) -> tuple[datetime | None, datetime | None]:
@@ -252,7 +262,7 @@ def paint_timed(
         end = start
     # Rule 1: base segments from the activity points, in order and end to end from start to end.
     segs: list[tuple[datetime, datetime, Phase]] = []
-    prev = start if painted is None else painted.cut
+    prev = start if painted is None else painted.seg_from
     unseen = min(activities[0].first_ts, end) if before_log and activities and painted is None else start
     if unseen > start:
         segs.append((start, unseen, OTHER))
@@ -277,6 +287,8 @@ def paint_timed(
             break
     if prev < end:
         segs.append((prev, end, OTHER))
+    if painted is not None:  # painted up to its cut already
+        segs = [(max(a, painted.cut), b, phase) for a, b, phase in segs if b > painted.cut]
 
     # Rule 2: bars claim their spans.
     if bars:

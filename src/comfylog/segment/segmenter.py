@@ -1197,7 +1197,7 @@ class Segmenter:
         before the cut or it ends before it; not placed if it ends untimed (settled holds what that reads of
         them). Only for a prompt whose start is known from its own line, with stamps to the second so far and no
         prompt queued (_reassign may give its place to that one: then its painted bars are the dropped one's)."""
-        open_.fold_at = len(open_.bars) + FOLD_BARS // 2
+        open_.fold_at = 2 * len(open_.bars)  # a try that paints nothing is tried again twice as late: O(bars) in all
         prompt, acts, bars = open_.prompt, open_.activities, open_.bars
         start = prompt.started_at
         folded = open_.folded
