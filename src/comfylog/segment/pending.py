@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import pickle
-import tempfile
 import zlib
 from collections.abc import Callable, Iterator
 from typing import IO, Generic, TypeVar
@@ -82,6 +81,8 @@ class Shelf(Generic[T]):
         self._count += 1
         if len(self._items) >= self._block:
             if self._file is None:
+                import tempfile  # only a long prompt gets here: a small log's start-up imports no more than it uses
+
                 self._file = tempfile.TemporaryFile()
             data = zlib.compress(pickle.dumps(self._items, pickle.HIGHEST_PROTOCOL), 1)
             self._extents.append((self._file.seek(0, 2), len(data)))
