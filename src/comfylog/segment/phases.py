@@ -89,6 +89,9 @@ class Painted:
     placed: int
     seconds: dict[Phase, float]
     spans: list[Span]
+    #: The latest time of an activity it read: a prompt ending before it is painted all again (painting clips each
+    #: activity at the end, and a wait's WS_TIMEOUT before a clipped time begins earlier).
+    seen: datetime
 
 
 #: How long before the last lines read ``fold`` paints up to: a bar drawn later whose end reading does not fit
@@ -170,9 +173,10 @@ def fold(
         return None
     cut = out[done - 1][1]
     if painted is None:
-        painted = Painted(start, cut, start, 0, dict.fromkeys(PHASES, 0.0), [])
+        painted = Painted(start, cut, start, 0, dict.fromkeys(PHASES, 0.0), [], prev)
     _add_segs(painted.seconds, painted.spans, out[:done])
     painted.cut = cut
+    painted.seen = max(painted.seen, prev)
     # the cut is a time of an activity where no segment goes on past it: the next step begins there
     painted.seg_from = next((steps[i] for i, seg in enumerate(window) if seg[1] > cut), cut)
     gone = 0  # leading bars whose time is all painted
@@ -194,8 +198,9 @@ def paints_after(
     bars: list[tuple[ProgressBar, Event]], unfinished: bool,
 ) -> bool:
     """``paint_timed(painted=painted)`` paints the prompt as painting it all from its start would: it began at
-    the same time, ends at or after the cut, and no bar ``fold`` did not place reaches back before the cut."""
-    if painted.start != start or max(end, start) < painted.cut:
+    the same time, ends at or after every activity time ``fold`` read (so after the cut), and no bar ``fold`` did not
+    place reaches back before the cut."""
+    if painted.start != start or max(end, start) < painted.seen:
         return False
     end = max(end, start)
     last_index = len(bars) - 1
