@@ -41,8 +41,10 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 from ..events import Activity, Event, EventKind, Phase
 from ..lazyre import lazy_re
@@ -1210,7 +1212,8 @@ class Segmenter:
             return
         painted, count, dropped = done
         if folded is None:
-            folded = open_.folded = _Folded(painted, Shelf(), Shelf(), replace(open_.settled),
+            folded = open_.folded = _Folded(painted, Shelf(_pack_bar, _unpack_bar), Shelf(_ACTIVITY, _activity),
+                                            replace(open_.settled),
                                             bars[0][0].line if count else 1 << 62, prompt.line)
         elif count and not len(folded.bars):
             folded.first_line = bars[0][0].line
@@ -1228,7 +1231,10 @@ class Segmenter:
                 folded.last_line = max(folded.last_line, act.last_line)
         del acts[:dropped]
         if count:
-            open_.fold_at = len(bars) + FOLD_BARS
+            # the next try when FOLD_BARS more come and as many again as it holds now four times: each try paints
+            # again the bars of the last FOLD_KEEP_S it held back (research/bars29/gen.py: ~2,800), so a window not
+            # much larger than them painted each bar ~2.4 times (Python's CPU +80% on gen.py's 50,000 bars, +30% so)
+            open_.fold_at = 4 * len(bars) + FOLD_BARS
 
     def _unshelve(self, folded: _Folded, records: Iterable[ProgressBar]) -> None:
         """Hand a prompt's painted bars to the table, in their place: after the bars before them, before its
@@ -1747,3 +1753,26 @@ def _unplaced(bar: ProgressBar) -> ProgressBar:
     """A painted bar of a prompt that ended untimed, or that a queued prompt's took the place of: unplaced."""
     bar.start = bar.end = None
     return bar
+
+
+#: What a shelf keeps of a painted bar (Segmenter._fold_bars): its record's fields, and what painting it again reads
+#: of its event (phases.bar_span: its times, end line, the time of the line before it and tqdm's first elapsed).
+_BAR_FIELDS = attrgetter(*(f.name for f in dataclass_fields(ProgressBar)))
+_BAR_EVENT = attrgetter("line", "ts", "source", "end_line", "end_ts")
+#: An activity's fields, in Activity's order.
+_ACTIVITY = attrgetter("phase", "first_ts", "last_ts", "first_line", "last_line", "source", "resolution")
+
+
+def _pack_bar(pair: tuple[ProgressBar, Event]) -> tuple[Any, ...]:
+    bar, ev = pair
+    return _BAR_FIELDS(bar), _BAR_EVENT(ev), ev.fields.get("ts_before"), ev.fields.get("first_elapsed_s")
+
+
+def _unpack_bar(packed: tuple[Any, ...]) -> tuple[ProgressBar, Event]:
+    fields, (line, ts, source, end_line, end_ts), ts_before, first_elapsed_s = packed
+    return ProgressBar(*fields), Event(EventKind.PROGRESS_BAR, line, ts, {"ts_before": ts_before,
+                                       "first_elapsed_s": first_elapsed_s}, source, end_line, end_ts)
+
+
+def _activity(packed: tuple[Any, ...]) -> Activity:
+    return Activity(*packed)
