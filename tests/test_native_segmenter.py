@@ -409,7 +409,7 @@ def test_the_native_segmenter_knows_every_event_kind() -> None:
 def test_the_native_segmenter_shares_the_python_segmenters_constants() -> None:
     """Bounds a log seldom reaches (20,000 notable events, 1000-character import reasons) are repeated in
     native/src/segment/: changed on one side only, no differential run on a real log would notice."""
-    from comfylog.segment import phases
+    from comfylog.segment import pending, phases
     from comfylog.segment import segmenter as python
     module = native_module()
     assert module is not None
@@ -418,6 +418,7 @@ def test_the_native_segmenter_shares_the_python_segmenters_constants() -> None:
         "MAX_IMPORT_REASON_CHARS": python.MAX_IMPORT_REASON_CHARS, "MAX_NOTABLE": python.MAX_NOTABLE,
         "MAX_PROMPT_MODELS": python.MAX_PROMPT_MODELS, "MAX_RUN_IMPORT_TIMES": python.MAX_RUN_IMPORT_TIMES,
         "RELEASE_EVERY": python.RELEASE_EVERY, "TAIL_ACTIVITIES": python.TAIL_ACTIVITIES,
+        "FOLD_BARS": python.FOLD_BARS, "FOLD_KEEP_S": phases.FOLD_KEEP_S, "SHELF_BLOCK": pending.SHELF_BLOCK,
         "BEFORE_LOG_ACTIVITIES": python.BEFORE_LOG_ACTIVITIES,
         "WS_TIMEOUT_S": phases.WS_TIMEOUT_S, "PLACEMENT_SLACK_S": phases.PLACEMENT_SLACK.total_seconds(),
         "UNTIMED_MIN_S": phases.UNTIMED_MIN_S,
@@ -679,28 +680,43 @@ def _stamped_bar_prompts(draw: st.DrawFn) -> str:
 
 @settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(text=_stamped_bar_prompts(), every=st.integers(2, 5), keep=st.sampled_from((0.0, 1.0, 10.0)))
+@given(text=_stamped_bar_prompts(), every=st.integers(2, 5), keep=st.sampled_from((0.0, 1.0, 10.0)),
+       tail=st.integers(1, 4))
 def test_painting_bars_as_they_come_paints_as_painting_them_when_the_prompt_ends(
-        text: str, every: int, keep: float, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A running prompt's first bars painted before it ends (segmenter._fold_bars, phases.fold), every few bars,
-    give the report painting them all when it ends gave, to the last float, span and bar placement: when a later
-    bar reaches back before the cut, the prompt ends before it or untimed, a queued prompt takes its place or a
-    restart takes its last lines back."""
+        text: str, every: int, keep: float, tail: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A running prompt's first bars painted before it ends (segmenter._fold_bars, phases.fold; in Rust
+    Segmenter::fold_bars, phases::fold), every few bars, give the report painting them all when it ends gave, to
+    the last float, span and bar placement, in both segmenters: when a later bar reaches back before the cut, the
+    prompt ends before it or untimed, a queued prompt takes its place or a restart takes its last lines back. A
+    restart takes back up to TAIL_ACTIVITIES (64) activities: a few here, so that these short prompts fold."""
+    import tempfile
+
     from comfylog.segment import pending as pending_module
     from comfylog.segment import phases as phases_module
     from comfylog.segment import segmenter as segmenter_module
 
+    runs = [("python", every), ("python", 10**9)]
+    if native_module() is not None:
+        runs.append(("native", every))
     reports = {}
-    for fold_bars in (every, 10**9):
-        with monkeypatch.context() as m:
-            m.setenv("COMFYLOG_SCANNER", "python")
-            m.setattr(segmenter_module, "FOLD_BARS", fold_bars)
-            m.setattr(phases_module, "FOLD_KEEP_S", keep)
-            m.setattr(pending_module, "SHELF_BLOCK", 2)  # read back from disk, as a long prompt's are
-            reports[fold_bars] = analyze_text(text, "bars.log")
-    folded, whole = reports[every], reports[10**9]
-    assert render_json(folded) == render_json(whole)
-    assert [[(s.start, s.end, s.phase) for s in p.spans] for p in folded.prompts] == \
-        [[(s.start, s.end, s.phase) for s in p.spans] for p in whole.prompts]
-    assert [(b.start, b.end, b.prompt) for b in folded.progress_bars] == \
-        [(b.start, b.end, b.prompt) for b in whole.progress_bars]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bars.log"
+        path.write_text(text, encoding="utf-8")
+        for which, fold_bars in runs:
+            with monkeypatch.context() as m:
+                m.setenv("COMFYLOG_SCANNER", "native" if which == "native" else "python")
+                m.setenv("COMFYLOG_SEGMENTER", which)
+                m.setattr(segmenter_module, "FOLD_BARS", fold_bars)
+                m.setattr(segmenter_module, "TAIL_ACTIVITIES", tail)
+                m.setattr(phases_module, "FOLD_KEEP_S", keep)
+                m.setattr(pending_module, "SHELF_BLOCK", 2)  # read back block by block, as a long prompt's are
+                report = analyze_paths([str(path)], None, json_rows=True)
+            assert [src.segmenter for src in report.sources] == [which]
+            reports[which, fold_bars] = report
+    whole = reports["python", 10**9]
+    for key, folded in reports.items():
+        assert render_json(folded) == render_json(whole), key
+        assert [[(s.start, s.end, s.phase) for s in p.spans] for p in folded.prompts] == \
+            [[(s.start, s.end, s.phase) for s in p.spans] for p in whole.prompts], key
+        assert [(b.start, b.end, b.prompt) for b in folded.progress_bars] == \
+            [(b.start, b.end, b.prompt) for b in whole.progress_bars], key
