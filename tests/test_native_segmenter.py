@@ -435,8 +435,12 @@ def test_the_segmenter_takes_no_tables_of_another_message_table() -> None:
     assert module is not None
     other = native.TABLE_TEXT.replace("example = 'gguf qtypes: F32 (2)", "example = 'gguf qtypes: F32 (3)")
     assert other != native.TABLE_TEXT
+    from comfylog.segment import pending, phases
+    from comfylog.segment import segmenter as python
+
     blocks = (256, 4096, 4096, 4096, 4096)
-    segmenting = (native._record_builder(module), native._segmenter_tables(module), 0, 0, 4096, blocks, False)
+    fold = (python.FOLD_BARS, phases.FOLD_KEEP_S, pending.SHELF_BLOCK, python.TAIL_ACTIVITIES)
+    segmenting = (native._record_builder(module), native._segmenter_tables(module), 0, 0, 4096, blocks, False, fold)
     module.Scanner(native.TABLE_TEXT, native._item_builder(module), 0, None, segmenting)
     with pytest.raises(ValueError, match="made for another message table"):
         module.Scanner(other, native._item_builder(module), 0, None, segmenting)
