@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from comfylog.api import analyze
+from comfylog.events import Phase
 
 from .conftest import CORPUS, EXAMPLES, FIXTURES, corpus_log, corpus_or_skip
 
@@ -121,6 +122,42 @@ def test_thousands_of_queued_prompts_hold_no_record_until_they_leave_the_queue()
     assert all(p.got_at == t0 + timedelta(milliseconds=p.line - 1) for p in prompts)
     assert [(p.status, p.started) for p in prompts[:2]] == [("unfinished", True), ("unfinished", False)]
     assert {(p.status, p.started, p.last_line == p.line) for p in prompts[1:]} == {("unfinished", False, True)}
+
+
+def test_a_prompt_drawing_thousands_of_stamped_bars_holds_a_window_of_them() -> None:
+    """A running prompt paints its stamped bars as they come (segmenter._fold_bars): a prompt of 20,000 bars (a
+    generated log, lines 10 ms apart; research/bars29/gen.py's 400,000 held 609 MB until it ended) holds a window
+    of them and of its activities, not all: FOLD_BARS, and those drawn in the last phases.FOLD_KEEP_S. Every bar
+    is a record all the same, in order and placed, and the phases sum up; test_native_segmenter.py compares the
+    report with painting them all when the prompt ends."""
+    from comfylog.segment.segmenter import FOLD_BARS
+
+    count, ms = 20_000, 0
+    lines = ["Starting server", "[2025-10-22 00:00:00.000] got prompt"]
+    for i in range(count):
+        for n in range(i % 4 + 1):
+            ms += 10
+            rate = "?, ?it/s" if n == 0 else "00:00, 1000.00it/s"
+            lines.append(f"[2025-10-22 00:{ms // 60_000:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}]"
+                         f" {100 * n // (i % 4 + 1):3d}%|          | {n}/{i % 4 + 1} [00:00<{rate}]")
+    lines.append(f"[2025-10-22 00:{ms // 60_000:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}] Prompt executed in "
+                 f"{ms / 1000:.2f} seconds")
+    held = {"bars": 0, "activities": 0}
+
+    def holding(seg: Segmenter) -> int:
+        if seg._open is not None:
+            held["bars"] = max(held["bars"], len(seg._pending_bars.items))  # the window's and those before
+            held["activities"] = max(held["activities"], len(seg._open.activities))
+        return 0
+
+    seg, _ = _segmented_holding(lines, holding)
+    bars = list(seg.bars)
+    assert len(bars) == count and [b.line for b in bars] == sorted(b.line for b in bars)
+    assert all(b.start is not None and b.end is not None and b.start <= b.end for b in bars)
+    assert 0 < held["bars"] <= 2 * FOLD_BARS and 0 < held["activities"] <= 6 * FOLD_BARS
+    prompt = list(seg.prompts)[0]
+    assert prompt.phases is not None and prompt.total_s == round(ms / 1000, 3)
+    assert (prompt.phases.inference or 0) > 0 and sum(s.phase is Phase.INFERENCE for s in prompt.spans) > count / 2
 
 
 def _segmented_holding(lines: list[str], pending: Callable[[Segmenter], int]) -> tuple[Segmenter, int]:

@@ -49,6 +49,7 @@ fn scan_file(
             rows: Arc::new(rows_from_toml(table, TABLE_TEXT)),
             bars: Arc::new(bars_from_toml(TABLE_TEXT)),
             release_every: RELEASE_EVERY,
+            fold: Default::default(),
         })
     });
     let mut spill = Spill::new(

@@ -341,7 +341,9 @@ impl Scanner {
     ///
     /// `segmenter`: (the record builder, the segmenter's tables, the input's first run and prompt
     /// index, segmenter.py's RELEASE_EVERY, the records per spool block of runs, prompts, bars,
-    /// loads and errors, whether to write their JSON rows beside the blocks) to segment in Rust:
+    /// loads and errors, whether to write their JSON rows beside the blocks, and segmenter.py's
+    /// FOLD_BARS, phases.py's FOLD_KEEP_S, pending.py's SHELF_BLOCK and segmenter.py's TAIL_ACTIVITIES) to
+    /// segment in Rust:
     /// `feed` and `close` then give the records made final, not items (whole blocks as pickles,
     /// topy::RecordBuilder::to_python).
     ///
@@ -364,6 +366,7 @@ impl Scanner {
             u64,
             [usize; 5],
             bool,
+            (usize, f64, usize, usize),
         )>,
         compose: bool,
     ) -> PyResult<Scanner> {
@@ -388,6 +391,7 @@ impl Scanner {
                 release_every,
                 blocks,
                 json_rows,
+                (fold_bars, fold_keep_s, shelf_block, tail),
             )) => {
                 let tables = tables.get();
                 if tables.table_text != table_text {
@@ -402,6 +406,12 @@ impl Scanner {
                     rows: Arc::clone(&tables.rows),
                     bars: Arc::clone(&tables.bars),
                     release_every: release_every.max(1),
+                    fold: segment::Fold {
+                        bars: fold_bars,
+                        keep_s: fold_keep_s,
+                        shelf_block,
+                        tail,
+                    },
                 };
                 let spill = segment::pickle::Spill::new(records.get().names(), blocks, json_rows);
                 (

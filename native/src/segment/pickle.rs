@@ -11,7 +11,7 @@ use super::emit::{self, Class, Shape, Sink};
 use super::jsonrows;
 use super::phases::Ts;
 use super::records::{Bar, BarKind, ErrorRec, Load, Prompt, Run};
-use super::{Final, PromptsPart};
+use super::{BarsPart, Final, PromptsPart};
 use crate::prefix;
 use crate::scan::Item;
 use crate::table::Phase;
@@ -565,7 +565,13 @@ impl Spill {
                 PromptsPart::Left(queue) => self.prompts.absorb(names, queue.drain()),
             }
         }
-        self.bars.absorb(names, done.bars);
+        // a prompt's bars painted as they came (shelf.rs) become records here, a block at a time
+        for part in done.bars {
+            match part {
+                BarsPart::Made(bar) => self.bars.absorb(names, [bar]),
+                part => self.bars.absorb(names, part.drain()),
+            }
+        }
         self.loads.absorb(names, done.loads);
         self.errors.absorb(names, done.errors);
         self.notable.extend(done.notable);

@@ -151,11 +151,12 @@ class NativeParser:
 
     def __init__(
         self, source: int = 0, reading: Source | None = None,
-        segment: tuple[int, int, int, tuple[int, int, int, int, int], bool] | None = None,
+        segment: tuple[int, int, int, tuple[int, int, int, int, int], bool, tuple[int, float, int, int]] | None = None,
     ) -> None:
         """``segment``: (the input's first run index, its first prompt index, segmenter.py's
         RELEASE_EVERY, the records per block of the spools of runs, prompts, bars, loads and errors,
-        whether to write the JSON rows of the blocks) to segment in Rust (segment/native.py):
+        whether to write the JSON rows of the blocks, and segmenter.py's FOLD_BARS, phases.py's FOLD_KEEP_S,
+        pending.py's SHELF_BLOCK and segmenter.py's TAIL_ACTIVITIES) to segment in Rust (segment/native.py):
         ``feed_records`` and ``close_records`` then replace ``feed`` and ``close``."""
         module = native_module()
         if module is None:

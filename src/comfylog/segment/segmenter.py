@@ -41,8 +41,10 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 from ..events import Activity, Event, EventKind, Phase
 from ..lazyre import lazy_re
@@ -64,8 +66,20 @@ from ..parse.traceback import EXECUTOR_FILE, outermost_file
 from ..read.prefixes import FINE
 from ..read.source import Source
 from ..spool import Spool
-from .pending import Pending
-from .phases import LOAD, SettledBars, bar_span, library_loader, paint_estimated, paint_timed, secs, unplaceable
+from .pending import Pending, Shelf
+from .phases import (
+    LOAD,
+    Painted,
+    SettledBars,
+    bar_span,
+    fold,
+    library_loader,
+    paint_estimated,
+    paint_timed,
+    paints_after,
+    secs,
+    unplaceable,
+)
 from .queue import PromptQueue
 
 #: Start-up markers in their order within one start-up.
@@ -138,6 +152,9 @@ MAX_NOTABLE = 20_000
 #: (a pod's 12 extra search paths and the lines to Manager's ``** ComfyUI startup time``: 15). A new process whose
 #: lines before its marker are more than this starts at its marker, as with no such lines.
 TAIL_ACTIVITIES = 64
+#: Bars a running prompt holds before it paints the first of them (_fold_bars), and holds again after a try
+#: that painted too few: a window of ~1,000-2,000 bars and their lines' activities, not all until it ends.
+FOLD_BARS = 2048
 #: Kinds whose lines are load work (rows whose phase is load): a prompt printing one loaded something.
 LOAD_KINDS = frozenset(p.kind for p in PATTERNS if p.phase is Phase.LOAD)
 #: Lines only a running prompt prints (model management loading for it, a sampler announcing itself):
@@ -169,6 +186,25 @@ INCIDENT_KINDS = frozenset({EventKind.TRACEBACK, EventKind.OOM, EventKind.ERROR_
 
 
 @dataclass
+class _Folded:
+    """A running prompt's bars painted before it ended, with its time up to a cut (Segmenter._fold_bars)."""
+
+    painted: Painted
+    #: The painted bars (their records placed) and the activities no longer needed, in order: their records go
+    #: to the table when the prompt ends, and painting it all again from its start reads them.
+    bars: Shelf[tuple[ProgressBar, Event]]
+    activities: Shelf[Activity]
+    #: _Open.settled before the first of them was painted (painting all again reads it; settled takes them).
+    settled: SettledBars
+    #: The first painted bar's line (the table takes nothing after it before it), and the latest last line of
+    #: the shelved activities but the prompt's first (_close_prompt's last_line).
+    first_line: int
+    last_line: int
+    #: A queued prompt that ran took the prompt's place (_reassign): the painted bars are the one dropped's.
+    reassigned: bool = False
+
+
+@dataclass
 class _Open:
     """A prompt being executed, with what is needed to paint its phases when it ends."""
 
@@ -181,6 +217,9 @@ class _Open:
     loaded: bool = False
     #: tqdm hid a bar of it (`` ... (more hidden) ...``): how long it sampled is unknown.
     hidden_bar: bool = False
+    #: Its first bars painted before it ends (_fold_bars), and how many bars it holds at the next try.
+    folded: _Folded | None = None
+    fold_at: int = 0
 
 
 class Segmenter:
@@ -519,6 +558,8 @@ class Segmenter:
         bar_lines = [self._queue.head_line] if self._queue else []
         if self._open is not None and self._open.bars:
             bar_lines.append(min(bar.line for bar, _ in self._open.bars))
+        if self._open is not None and self._open.folded is not None:
+            bar_lines.append(self._open.folded.first_line)
         if self._incident is not None:
             bar_lines.append(self._incident.line)
         lines += bar_lines
@@ -960,6 +1001,8 @@ class Segmenter:
             ran.status = "interrupted"
         self._open.bars = [(bar, ev) for bar, ev in self._open.bars if bar.line > after]
         self._open.settled = SettledBars()  # settled before any queued prompt was received: head's, all of them
+        if self._open.folded is not None:
+            self._open.folded.reassigned = True  # painted with no prompt queued: head's, all of them
         ran.models, head.models = head.models, []
         ran.gguf_qtypes, ran.video = head.gguf_qtypes, head.video
         head.gguf_qtypes = head.video = None
@@ -1131,6 +1174,8 @@ class Segmenter:
         if self._open is not None:
             self._open.bars.append((bar, ev))
             self._settle_bars(self._open)
+            if len(self._open.bars) >= max(FOLD_BARS, self._open.fold_at):
+                self._fold_bars(self._open)
         else:
             bar.start, bar.end = bar_span(bar, ev, None)
             if run.ready_at is None:
@@ -1148,8 +1193,65 @@ class Segmenter:
         it): their records are final, and _release hands them on. A prompt of 400,000 unstamped bars holds two."""
         bars = open_.bars
         queued = self._queue.head_line if self._queue else None
-        while len(bars) > 1 and unplaceable(bars[0][1]) and (queued is None or bars[0][0].line < queued):
+        while (len(bars) > 1 and unplaceable(bars[0][1]) and open_.folded is None
+               and (queued is None or bars[0][0].line < queued)):
             open_.settled.add(bars.pop(0)[0])
+
+    def _fold_bars(self, open_: _Open) -> None:
+        """Paint the running prompt's first bars and its time up to a cut (phases.fold) while it runs, as painting
+        it when it ends would, so that it holds a window of bars and activities, not all of them: a prompt of
+        400,000 stamped bars held each with the activity of each bar line until it ended (609 MB). Their records
+        and the activities go to a shelf on disk, and to the table when it ends: placed if it ends timed, as
+        painted (phases.paints_after) or painted all again from its start when a bar drawn later reaches back
+        before the cut or it ends before it; not placed if it ends untimed (settled holds what that reads of
+        them). Only for a prompt whose start is known from its own line, with stamps to the second so far and no
+        prompt queued (_reassign may give its place to that one: then its painted bars are the dropped one's)."""
+        open_.fold_at = 2 * len(open_.bars)  # a try that paints nothing is tried again twice as late: O(bars) in all
+        prompt, acts, bars = open_.prompt, open_.activities, open_.bars
+        start = prompt.started_at
+        folded = open_.folded
+        if (not prompt.received or start is None or self._queue or (folded is not None and folded.reassigned)
+                or not all(a.resolution == FINE for a in acts)):
+            return
+        done = fold(folded.painted if folded is not None else None, start, acts, bars,
+                    len(acts) - TAIL_ACTIVITIES - 1)
+        if done is None:
+            return
+        painted, count, dropped = done
+        if folded is None:
+            folded = open_.folded = _Folded(painted, Shelf(_pack_bar, _unpack_bar), Shelf(_ACTIVITY, _activity),
+                                            replace(open_.settled),
+                                            bars[0][0].line if count else 1 << 62, prompt.line)
+        elif count and not len(folded.bars):
+            folded.first_line = bars[0][0].line
+        pending = self._pending_bars.items
+        at = len(pending) - len(bars)  # the prompt's bars are the last pending ones
+        assert count == 0 or pending[at] is bars[0][0]
+        for pair in bars[:count]:
+            folded.bars.append(pair)
+            open_.settled.add(pair[0])
+        del pending[at:at + count], bars[:count]
+        first_shelved = not len(folded.activities)
+        for i, act in enumerate(acts[:dropped]):
+            folded.activities.append(act)
+            if i or not first_shelved:
+                folded.last_line = max(folded.last_line, act.last_line)
+        del acts[:dropped]
+        if count:
+            # the next try when FOLD_BARS more come and as many again as it holds now four times: each try paints
+            # again the bars of the last FOLD_KEEP_S it held back (research/bars29/gen.py: ~2,800), so a window not
+            # much larger than them painted each bar ~2.4 times (Python's CPU +80% on gen.py's 50,000 bars, +30% so)
+            open_.fold_at = 4 * len(bars) + FOLD_BARS
+
+    def _unshelve(self, folded: _Folded, records: Iterable[ProgressBar]) -> None:
+        """Hand a prompt's painted bars to the table, in their place: after the bars before them, before its
+        bars held still."""
+        if len(folded.bars):
+            self._pending_bars.flush_while(lambda b: b.line < folded.first_line)
+        for bar in records:
+            self.bars.append(bar)
+        folded.bars.close()
+        folded.activities.close()
 
     # ---- ComfyUI-Manager installs -------------------------------------------------------------
     def _on_node_install(self, ev: Event, run: Run) -> None:
@@ -1283,10 +1385,27 @@ class Segmenter:
         if status is not None:
             prompt.status = status
         prompt.ended_at = end
-        prompt.last_line = end_line or max([prompt.line, *(a.last_line for a in open_.activities[1:])])
+        folded = open_.folded
+        acts, bars, settled = open_.activities, open_.bars, open_.settled
+        if folded is None or not len(folded.activities):
+            prompt.last_line = end_line or max([prompt.line, *(a.last_line for a in acts[1:])])
+        else:  # its first activity is shelved
+            prompt.last_line = end_line or max([prompt.line, folded.last_line, *(a.last_line for a in acts)])
         start = prompt.started_at
-        timed = start is not None and end is not None and all(a.resolution == FINE for a in open_.activities)
+        timed = start is not None and end is not None and all(a.resolution == FINE for a in acts)
         unfinished = status is None
+        painted: Painted | None = None
+        shelved: list[tuple[ProgressBar, Event]] | None = None  # the painted bars, read back to paint all again
+        if folded is not None and timed and start is not None and end is not None:
+            if not folded.reassigned and paints_after(folded.painted, start, end, acts, bars, unfinished):
+                painted = folded.painted
+            else:
+                shelved = [] if folded.reassigned else list(folded.bars)
+                for bar, _ in shelved:
+                    bar.start = bar.end = None
+                acts, bars = [*folded.activities, *acts], [*shelved, *bars]
+                if not folded.reassigned:
+                    settled = folded.settled
         library = self._run_library_loads
         # queued before the log but begun in it (the second of _all_queued_before's prompts: Prompt.began_in_log), or
         # begun after the log's first stamp: the log has it all
@@ -1294,16 +1413,23 @@ class Segmenter:
         began_in_log = prompt.began_in_log or (run is not None and run.started_at is not None and start is not None
                                               and start >= run.started_at)
         before_log = not prompt.received and not began_in_log
-        library_bar = open_.settled.library_loader or any(library_loader(bar) for bar, _ in open_.bars)
+        library_bar = settled.library_loader or any(library_loader(bar) for bar, _ in bars)  # folded bars' too
         if timed and start is not None and end is not None:
-            paint_timed(prompt, start, end, open_.activities, open_.bars, unfinished, open_.loaded, library,
-                        hidden_bar=open_.hidden_bar, before_log=before_log, settled=open_.settled,
-                        library_loaded=library_bar)
+            paint_timed(prompt, start, end, acts, bars, unfinished, open_.loaded, library,
+                        hidden_bar=open_.hidden_bar, before_log=before_log, settled=settled,
+                        library_loaded=library_bar, painted=painted)
         else:
-            paint_estimated(prompt, open_.bars, open_.loaded, library, hidden_bar=open_.hidden_bar,
-                            before_log=before_log, settled=open_.settled, library_loaded=library_bar)
+            paint_estimated(prompt, bars, open_.loaded, library, hidden_bar=open_.hidden_bar,
+                            before_log=before_log, settled=settled, library_loaded=library_bar)
         if not library and library_bar:
             self._run_library_loads = True
+        if folded is not None:
+            if shelved is not None and not folded.reassigned:
+                self._unshelve(folded, (bar for bar, _ in shelved))
+            elif painted is not None:
+                self._unshelve(folded, (bar for bar, _ in folded.bars))
+            else:  # untimed, or the dropped prompt's: painting places none of them
+                self._unshelve(folded, (_unplaced(bar) for bar, _ in folded.bars))
         if prompt.estimated:
             self._run_estimated = True
         else:
@@ -1372,6 +1498,7 @@ class Segmenter:
             run=self._run, prompt=open_.prompt if open_ else None,
             activities=tuple(open_.activities) if open_ else (), bars=tuple(open_.bars) if open_ else (),
             settled=replace(open_.settled) if open_ else SettledBars(),
+            painted=open_.folded.painted if open_ and open_.folded and not open_.folded.reassigned else None,
             loaded=open_.loaded if open_ else False, library_loads=self._run_library_loads,
             queued=tuple(queued), runs=tuple(self._pending_runs.items),
             prompts=tuple(sorted((*self._pending_prompts.items, *queued, *removed), key=lambda p: p.index)),
@@ -1390,6 +1517,8 @@ class LiveState:
     bars: tuple[tuple[ProgressBar, Event], ...]
     #: What painting reads of its bars handed on already (a copy: _Open.settled).
     settled: SettledBars
+    #: Its time painted up to a cut with its first bars, before it ends (_fold_bars; paint_timed copies it).
+    painted: Painted | None
     #: The prompt printed load lines (without a clock, its load time is unknown).
     loaded: bool
     #: A library loads the run's models itself (phases.untimed_reasons).
@@ -1627,3 +1756,30 @@ def _dict_message(detail: str) -> str | None:
     return detail[i + len(key) : j] if j > 0 else None
 
 
+def _unplaced(bar: ProgressBar) -> ProgressBar:
+    """A painted bar of a prompt that ended untimed, or that a queued prompt's took the place of: unplaced."""
+    bar.start = bar.end = None
+    return bar
+
+
+#: What a shelf keeps of a painted bar (Segmenter._fold_bars): its record's fields, and what painting it again reads
+#: of its event (phases.bar_span: its times, end line, the time of the line before it and tqdm's first elapsed).
+_BAR_FIELDS = attrgetter(*(f.name for f in dataclass_fields(ProgressBar)))
+_BAR_EVENT = attrgetter("line", "ts", "source", "end_line", "end_ts")
+#: An activity's fields, in Activity's order.
+_ACTIVITY = attrgetter("phase", "first_ts", "last_ts", "first_line", "last_line", "source", "resolution")
+
+
+def _pack_bar(pair: tuple[ProgressBar, Event]) -> tuple[Any, ...]:
+    bar, ev = pair
+    return _BAR_FIELDS(bar), _BAR_EVENT(ev), ev.fields.get("ts_before"), ev.fields.get("first_elapsed_s")
+
+
+def _unpack_bar(packed: tuple[Any, ...]) -> tuple[ProgressBar, Event]:
+    fields, (line, ts, source, end_line, end_ts), ts_before, first_elapsed_s = packed
+    return ProgressBar(*fields), Event(EventKind.PROGRESS_BAR, line, ts, {"ts_before": ts_before,
+                                       "first_elapsed_s": first_elapsed_s}, source, end_line, end_ts)
+
+
+def _activity(packed: tuple[Any, ...]) -> Activity:
+    return Activity(*packed)
