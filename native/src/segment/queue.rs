@@ -124,18 +124,18 @@ impl PromptQueue {
         out
     }
 
-    /// Every record left, oldest first (the run ended: they are `unfinished`).
+    /// The next records left, oldest first (the run ended: they are `unfinished`); none once
+    /// every one has left.
+    pub fn leave(&mut self) -> Vec<Prompt> {
+        match self.pop_front() {
+            Some((_, records)) => records,
+            None => std::mem::take(&mut self.removed),
+        }
+    }
+
+    /// Every record left, oldest first.
     pub fn drain(mut self) -> impl Iterator<Item = Prompt> {
-        std::iter::from_fn(move || {
-            if let Some((_, records)) = self.pop_front() {
-                Some(records)
-            } else if !self.removed.is_empty() {
-                Some(std::mem::take(&mut self.removed))
-            } else {
-                None
-            }
-        })
-        .flatten()
+        std::iter::from_fn(move || Some(self.leave()).filter(|records| !records.is_empty())).flatten()
     }
 
     /// Prompts in the queue and waiting (a count for positions).
