@@ -99,13 +99,13 @@ def _unfinished(facts: Facts) -> list[Finding]:
     parts = []
     evidence: list[Evidence] = []
     for end, in_end in ends.items():
-        prompts_ = plural(in_end, "prompt")
+        how_many = plural(in_end, "prompt")
         if end == "restart":
-            parts.append(f"{prompts_} cut off by a restart")
+            parts.append(f"{how_many} cut off by a restart")
         elif end == "stopped":
-            parts.append(f"{prompts_} still running or queued when the server was stopped")
+            parts.append(f"{how_many} still running or queued when the server was stopped")
         else:
-            parts.append(f"{prompts_} still running or queued where the log ends")
+            parts.append(f"{how_many} still running or queued where the log ends")
         for group_run in sorted(end_runs[end]):
             run = facts.runs.get(group_run)
             if run is not None and end == "stopped":
