@@ -155,7 +155,8 @@ impl PromptQueue {
 
     /// Every record left, oldest first.
     pub fn drain(mut self) -> impl Iterator<Item = Prompt> {
-        std::iter::from_fn(move || Some(self.leave()).filter(|records| !records.is_empty())).flatten()
+        std::iter::from_fn(move || Some(self.leave()).filter(|records| !records.is_empty()))
+            .flatten()
     }
 
     /// Prompts in the queue and waiting (a count for positions).
