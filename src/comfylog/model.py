@@ -490,8 +490,6 @@ class Finding:
     prompts: list[int] = field(default_factory=list)
     #: Log lines that support the finding in all; ``evidence`` lists only the first few of them.
     evidence_total: int = 0
-    #: Prompts of the finding ``prompts`` leaves out (it lists the first and last few: diagnose/engine.PromptList).
-    prompts_not_listed: int = 0
 
 
 class TimeSpent(NamedTuple):

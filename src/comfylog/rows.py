@@ -197,8 +197,8 @@ ROW_OF: dict[str, Callable[[Any], dict[str, Any]]] = {
 
 
 def finding_row(f: Finding) -> dict[str, Any]:
-    """One row of the ``findings`` table (``prompts_not_listed`` only where some are left out: real logs list all)."""
-    row: dict[str, Any] = {
+    """One row of the ``findings`` table."""
+    return {
         "source": f.evidence[0].source if f.evidence else 0,
         "id": f.id,
         "severity": f.severity,
@@ -208,12 +208,9 @@ def finding_row(f: Finding) -> dict[str, Any]:
         "advice": f.advice,
         "cost_s": round(f.cost_s, 3),
         "prompts": f.prompts,
+        "figures": f.figures,
+        "evidence": [{"line": e.line, "text": e.text, "source": e.source} for e in f.evidence],
     }
-    if f.prompts_not_listed:
-        row["prompts_not_listed"] = f.prompts_not_listed
-    row["figures"] = f.figures
-    row["evidence"] = [{"line": e.line, "text": e.text, "source": e.source} for e in f.evidence]
-    return row
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 #: Evidence lines kept per finding (the rest are counted in ``Finding.evidence_total``).
 MAX_EVIDENCE = 5
-#: Prompts a PromptList lists at each end (the rest are counted in ``Finding.prompts_not_listed``).
+#: Prompts a PromptList lists at each end (the rest are counted in the finding's figures: ``prompts_not_listed``).
 LISTED_PROMPTS = 20
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
@@ -205,7 +205,7 @@ def finding(
     """A finding of rule ``rule_id``, its evidence cut to the first few lines (all counted).
 
     Rules with many lines pass only the first few and their number as ``total``; rules with many prompts a
-    PromptList.
+    PromptList, whose prompts left out the figures count (``prompts_not_listed``, only where not 0).
     """
     if not evidence:
         raise ValueError(f"finding {rule_id!r} without evidence")
@@ -214,6 +214,11 @@ def finding(
         if not any(a.matches(item) for a in catalog):
             raise ValueError(f"finding {rule_id!r} advises {item!r}, which is not in its rule's advice")
     unique = list({(e.source, e.line): e for e in evidence}.values())  # in the rule's order: most telling first
+    figures = dict(figures or {})
+    if isinstance(prompts, PromptList):
+        if prompts.count > len(prompts.listed):
+            figures["prompts_not_listed"] = prompts.count - len(prompts.listed)
+        prompts = prompts.listed
     return Finding(
         id=rule_id,
         severity=severity or RULES[rule_id].severity,
@@ -222,11 +227,10 @@ def finding(
         why=why,
         advice=advice,
         evidence=unique[:MAX_EVIDENCE],
-        figures=dict(figures or {}),
+        figures=figures,
         cost_s=round(float(cost_s), 3),
-        prompts=sorted(set(prompts.listed if isinstance(prompts, PromptList) else prompts)),
+        prompts=sorted(set(prompts)),
         evidence_total=max(len(unique), total),
-        prompts_not_listed=prompts.count - len(prompts.listed) if isinstance(prompts, PromptList) else 0,
     )
 
 
