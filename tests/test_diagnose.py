@@ -9,6 +9,7 @@ change (a start-up line, shifted timestamps, a log repeated the way a crash loop
 from __future__ import annotations
 
 import gc
+import json
 import re
 import subprocess
 import sys
@@ -494,6 +495,27 @@ def test_unfinished_says_how_the_run_ended() -> None:
     ends = by_id(analyze(corpus_log("012")))["unfinished"]
     assert ends.severity == "warning" and "log ends" in ends.why
     assert ends.evidence[0].text == "got prompt" and ends.evidence[0].line == 1934
+
+
+def test_unfinished_lists_the_first_and_last_prompts_of_many() -> None:
+    """012 ends inside its last prompt; with 99 more `got prompt` lines after it (queued before the log was
+    copied), 100 prompts never finished: the finding lists the first and last 20 and counts the rest in the JSON
+    and on the page (a log of 1,000,000 queued prompts listed every one). 012 as it is lists its one prompt, and
+    its figures have no count."""
+    text = corpus_log("012").read_bytes().decode()  # its progress bars' carriage returns kept
+    one = by_id(analyze_text(text))["unfinished"]
+    assert len(one.prompts) == 1 and "prompts_not_listed" not in one.figures
+    report = analyze_text(text + "[2024-02-10 05:13] got prompt\n" * 99)
+    found = by_id(report)["unfinished"]
+    unfinished = [p.index for p in report.prompts if p.status == "unfinished"]
+    assert len(unfinished) == 100 and found.figures["unfinished"] == 100
+    assert found.prompts == unfinished[:20] + unfinished[-20:] and found.figures["prompts_not_listed"] == 60
+    assert found.title == "100 prompts never finished" and found.evidence[0].line == 1934
+    row = next(f for f in json.loads(render_json(report))["findings"] if f["id"] == "unfinished")
+    assert len(row["prompts"]) == 40 and row["figures"]["prompts_not_listed"] == 60
+    page = render_html(report)
+    assert f"prompts {', '.join(str(i + 1) for i in unfinished[:12])} … (100 in all)" in page
+    assert "unfinished 100 · running 1 · queued 99 · run end log-ends 100 · prompts not listed 60" in page
 
 
 def test_exception_validation_and_imports() -> None:

@@ -15,6 +15,7 @@ import json
 from datetime import datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -327,6 +328,38 @@ def test_queued_prompts_leave_the_queue_alike_in_both_segmenters(
     assert invalidated[4].prompt_id == "14d91ee5-925b-4739-b000-46c2066d8171"
     assert len(restart) == 3_002 and [p.index for p in restart] == list(range(3_002))
     assert {p.status for p in restart[1:3_000]} == {"unfinished"} and restart[-1].status == "unfinished"
+
+
+@needs_native
+def test_a_long_queue_left_is_handed_over_a_few_blocks_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A queue a run's end leaves is made into blocks a few at a time (pickle.rs HAND_BLOCKS), each hand-over
+    its own call (Scanner.more): h28/gen.py's 1,000,000 queued prompts left at the input's end were handed to
+    Python in one list (539 MB). A restart leaves 2,000 prompts, the log's end 3,000 (blocks of 50 records):
+    no hand-over carries more than 4 blocks of prompts, and the JSON is Python's segmenter's."""
+    import comfylog.spool as spool
+    from comfylog.parse.native import NativeParser
+
+    monkeypatch.setattr(spool, "BLOCK", 50)
+    start = [(0.0, "Starting server"), (1.0, "To see the GUI go to: http://127.0.0.1:8188")]
+    lines = [*start, *((2.0 + i / 1000, "got prompt") for i in range(2_000)), (10.0, "Starting server"),
+             (10.5, "To see the GUI go to: http://127.0.0.1:8188"), (11.0, "got prompt"),
+             (12.0, "Prompt executed in 0.50 seconds"), *((13.0 + i / 1000, "got prompt") for i in range(3_000))]
+    path = tmp_path / "queued.log"
+    path.write_text(_stamped(lines), encoding="utf-8")
+    handed: list[int] = []  # blocks of prompts in each hand-over of the native segmenter
+    real = {name: getattr(NativeParser, name) for name in ("feed_records", "close_records", "more_records")}
+
+    def counted(records: Any) -> Any:
+        handed.append(sum(isinstance(part, tuple) for part in records[1]))
+        return records
+
+    monkeypatch.setattr(NativeParser, "feed_records", lambda self, block: counted(real["feed_records"](self, block)))
+    monkeypatch.setattr(NativeParser, "close_records", lambda self: counted(real["close_records"](self)))
+    monkeypatch.setattr(NativeParser, "more_records", lambda self: map(counted, real["more_records"](self)))
+    assert_same([path], monkeypatch)
+    assert max(handed) == 4 and sum(handed) == 5_001 // 50  # 5,001 prompts: 100 whole blocks, the last one records
 
 
 @needs_native

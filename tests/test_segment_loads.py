@@ -160,6 +160,31 @@ def test_a_prompt_drawing_thousands_of_stamped_bars_holds_a_window_of_them() -> 
     assert (prompt.phases.inference or 0) > 0 and sum(s.phase is Phase.INFERENCE for s in prompt.spans) > count / 2
 
 
+def test_queued_prompts_worker_comfyui_names_hold_no_record() -> None:
+    """worker-comfyui's ``Queued workflow with ID`` names the latest received (handler.py's queue_workflow logs it
+    once ComfyUI answered, after ``got prompt``): its id is kept beside the compact queue (queue.py name_last),
+    not as a record held whole. 5,000 named prompts behind one that never ends keep only the running prompt's
+    record; each record at the end has its own id, and the first id given to a prompt stays."""
+    from datetime import datetime, timedelta
+
+    t0 = datetime(2025, 10, 22)
+
+    def stamp(i: int) -> str:
+        return (t0 + timedelta(milliseconds=i)).strftime("[%Y-%m-%d %H:%M:%S.%f")[:-3] + "]"
+
+    lines = [f"{stamp(0)} Starting server", f"{stamp(1)} To see the GUI go to: http://127.0.0.1:8188"]
+    for i in range(5_000):
+        lines += [f"{stamp(2 * i + 2)} got prompt",
+                  f"{stamp(2 * i + 3)} worker-comfyui - Queued workflow with ID: 0000-{i:04d}"]
+    lines.append(f"{stamp(10_003)} worker-comfyui - Queued workflow with ID: 0000-again")
+    seg, held = _segmented_holding(
+        lines, lambda seg: len(seg._pending_prompts.items) + len(seg._queue._whole))
+    prompts = list(seg.prompts)
+    assert held == 1  # the running prompt
+    assert [p.prompt_id for p in prompts] == [f"0000-{i:04d}" for i in range(5_000)]
+    assert {p.status for p in prompts} == {"unfinished"}
+
+
 def _segmented_holding(lines: list[str], pending: Callable[[Segmenter], int]) -> tuple[Segmenter, int]:
     """``lines`` through Python's parser and segmenter, line by line: the segmenter, and the most records
     ``pending`` counted held back from its tables at any point."""

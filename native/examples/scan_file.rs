@@ -89,6 +89,9 @@ fn scan_file(
         let start = Instant::now();
         spill.absorb(done);
         drop(spill.hand(ended));
+        while spill.holds_more() {
+            drop(spill.hand(ended));
+        }
         totals.pickling += start.elapsed().as_secs_f64();
     };
     let mut totals = Segmenting::default();

@@ -76,6 +76,8 @@ struct Scanner {
     /// way (whole blocks pickled, pickle.rs), and the notable events made so far.
     records: Option<Py<RecordBuilder>>,
     spill: Option<segment::pickle::Spill>,
+    /// `close` was called: what `more` hands is the input's last records.
+    closed: bool,
     notable: Option<Py<pyo3::types::PyList>>,
     /// Set after a failure: the scanner's state is unknown, it takes no more input.
     broken: bool,
@@ -432,6 +434,7 @@ impl Scanner {
                 refused: None,
             }),
             spill,
+            closed: false,
             table,
             builder,
             source,
@@ -479,8 +482,23 @@ impl Scanner {
         });
         items.append(&mut self.settle(closed)?);
         let taken = self.take(items)?;
+        self.closed = true;
         let done = self.spilled(py, taken, true)?;
         self.handed(py, done)
+    }
+
+    /// With the native segmenter, after `feed` or `close`: more records made final, as they hand
+    /// them, or None. The prompts of a long queue a run's end left are handed a few blocks per
+    /// call (pickle.rs HAND_BLOCKS): call it until it gives None.
+    fn more<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let ended = self.closed;
+        let Some(spill) = self.spill.as_mut().filter(|spill| spill.holds_more()) else {
+            return Ok(None);
+        };
+        let done = py
+            .detach(|| caught(|| Ok(spill.hand(ended))))
+            .map_err(scanner_error)?;
+        self.handed(py, Done::Records(done)).map(Some)
     }
 
     /// After `close`, with the native segmenter: (its summary counters as a dict, the notable

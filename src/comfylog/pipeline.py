@@ -167,7 +167,11 @@ def _segment_natively(
             if seen is not None:
                 seen.append(block)
             seg.take(parser.feed_records(block))
+            for records in parser.more_records():
+                seg.take(records)
         seg.take(parser.close_records())
+        for records in parser.more_records():
+            seg.take(records)
     except (module.NotPorted, UnusableInput) as exc:
         # A scanner or segmenter failure (a panic becomes the scanner's error) also goes to Python's
         # segmenter: where the scanner itself fails, that path says so as it always did.

@@ -987,12 +987,12 @@ impl Segmenter {
                 Ok(())
             }
             JobQueued => {
+                // ComfyUI logs got prompt before it answers the worker: the latest received
                 let id = ev.must("prompt_id")?;
-                if let Some(p) = self.latest_received() {
-                    let prompt = self.received_mut(p);
-                    if prompt.prompt_id.is_none() {
-                        prompt.prompt_id = Some(id);
-                    }
+                if !self.queue.is_empty() {
+                    self.queue.name_last(id);
+                } else if let Some(p) = self.executing() {
+                    self.prompts.at(p).prompt_id.get_or_insert(id);
                 }
                 Ok(())
             }

@@ -1340,9 +1340,11 @@ class Segmenter:
             self._error(self._executing(), "worker", ev.fields.get("text", state), ev)
 
     def _on_job_queued(self, ev: Event, run: Run) -> None:
-        prompt = self._latest_received()  # ComfyUI logs got prompt before it answers the worker
-        if prompt is not None and prompt.prompt_id is None:
-            prompt.prompt_id = ev.fields["prompt_id"]
+        # ComfyUI logs got prompt before it answers the worker: the latest received
+        if self._queue:
+            self._queue.name_last(ev.fields["prompt_id"])
+        elif self._open is not None and self._open.prompt.prompt_id is None:
+            self._open.prompt.prompt_id = ev.fields["prompt_id"]
 
     def _on_ws_lost(self, ev: Event, run: Run) -> None:
         self._error(self._executing(), "ws_lost", ev.fields.get("text", "websocket lost"), ev)
