@@ -15,6 +15,8 @@ import pytest
 
 from comfylog.api import analyze, analyze_text
 from comfylog.compare import compare_reports
+from comfylog.diagnose.deaths import work_left
+from comfylog.diagnose.facts import Facts
 from comfylog.model import Finding, Report
 from comfylog.read.lines import read_lines
 
@@ -117,6 +119,22 @@ def test_comfyui_died_names_what_it_was_doing_and_leaves_nothing_unfinished() ->
     assert "loading LTXAV" in finding.title and "53.6s before" in finding.why
     assert "container's RAM limit is the first suspect" in advice_text(finding)
     assert [ev.line for ev in finding.evidence] == [33, 35]
+
+
+def test_what_a_dead_prompt_was_doing_is_fields_the_rules_read_not_a_sentence_they_cut() -> None:
+    """comfyui-killed, comfyui-died and container-ram built their titles and advice by cutting ``work_left``'s sentence
+    (``split(' (')``, ``removeprefix("loading ")``): the state and the model are fields now, on real deaths."""
+    cases = {"worker-comfyui-died-loading.log": ("loading", "LTXAV", "loading LTXAV"),
+             "worker-comfyui-died-sampling.log": ("sampling", "", "sampling"),
+             "docker-compose-comfyui-killed-after-wan-vae.log": ("running", "", "running")}
+    for name, (state, what, short) in cases.items():
+        report = report_of(name)
+        work = work_left(Facts(report), report.prompts[0], None)
+        assert (work.state, work.what, work.short) == (state, what, short), name
+        assert work.doing.startswith(short)
+    died = found(report_of("worker-comfyui-died-loading.log"), "comfyui-died")
+    assert died.title == "ComfyUI died while loading LTXAV: worker-comfyui found it gone"
+    assert "It died while loading LTXAV:" in advice_text(died)
 
 
 def test_a_sampling_cut_short_stays_a_suspected_oom_with_the_workers_word() -> None:
