@@ -673,3 +673,21 @@ def test_a_worker_that_cannot_reach_comfyui_under_a_prompt_lost_it(each_segmente
     assert "Failed to connect to server at http://127.0.0.1:8188 after 500 attempts" in finding.why
     assert "websocket" not in finding.why  # this worker had none
     assert [ev.line for ev in finding.evidence] == [5]
+
+
+def test_a_package_installed_after_the_node_failed_on_it_asks_for_a_restart_not_an_install(
+        each_segmenter: str) -> None:
+    """field5 02 (edenartlab/eden-comfyui's Cog log): `comfyui_controlnet_aux` failed on `No module named
+    'matplotlib'` at line 63 and loaded in part; a node pip-installed matplotlib at line 150 of the same start-up.
+    The advice said to install it: the log shows it installed, too late for this process."""
+    report = analyze(FIXTURES / "cog-2023-matplotlib-installed-after-node-failed.log")
+    finding = found(report, "import-failed")
+    advice = advice_text(finding)
+    assert "Install `matplotlib` into" not in advice
+    assert ("`matplotlib` was installed after `comfyui_controlnet_aux` failed on it, later in the same start-up "
+            "(line 150: pip's `Successfully installed … matplotlib-3.8.2`)") in advice and "restart ComfyUI" in advice
+    assert 150 in [ev.line for ev in finding.evidence]
+    # the node that failed on a package nothing installed keeps the advice to install it
+    text = (FIXTURES / "cog-2023-matplotlib-installed-after-node-failed.log").read_text("utf-8")
+    later = analyze_text(text.replace(" matplotlib-3.8.2 ", " "), name="no-install.log")
+    assert "Install `matplotlib` into" in advice_text(found(later, "import-failed"))
