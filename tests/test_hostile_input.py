@@ -578,3 +578,12 @@ def test_the_rules_walk_a_prompts_errors_without_listing_them(monkeypatch: pytes
     text = _exceptions_text(list(range(30))) + "got prompt\n!!! Exception during processing !!! boom\n"
     report = analyze_text(text)
     assert next(f for f in report.findings if f.id == "exception").figures["exceptions"] == 31
+
+
+def test_an_exceptions_count_says_distinct_only_where_some_repeat() -> None:
+    """Corpus 044's job failed with one exception: its why said "1 exception (1 distinct)", which adds nothing; 037's
+    31 of one kind keep "(1 distinct)"."""
+    one = next(f for f in analyze(corpus_log("044")).findings if f.id == "exception")
+    assert one.figures["exceptions"] == 1 and one.why.startswith("1 exception: ")
+    many = next(f for f in analyze(corpus_log("037")).findings if f.id == "exception")
+    assert many.why.startswith("31 exceptions (1 distinct): ")
