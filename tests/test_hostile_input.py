@@ -611,3 +611,12 @@ def test_a_run_of_many_queued_prompts_draws_its_timeline_without_holding_them(
         tracemalloc.stop()
     assert "✗ prompt unfinished" in out.getvalue() and "19960 more prompts not shown" in out.getvalue()
     assert peak < 4_000_000, peak
+
+
+def test_an_exceptions_count_says_distinct_only_where_some_repeat() -> None:
+    """Corpus 044's job failed with one exception: its why said "1 exception (1 distinct)", which adds nothing; 037's
+    31 of one kind keep "(1 distinct)"."""
+    one = next(f for f in analyze(corpus_log("044")).findings if f.id == "exception")
+    assert one.figures["exceptions"] == 1 and one.why.startswith("1 exception: ")
+    many = next(f for f in analyze(corpus_log("037")).findings if f.id == "exception")
+    assert many.why.startswith("31 exceptions (1 distinct): ")

@@ -100,7 +100,9 @@ fn start_stage(kind: Kind) -> Option<i64> {
         Kind::CudaBanner => Some(0),
         Kind::WorkerStarting => Some(1),
         Kind::ManagerStartup => Some(2),
-        Kind::ServerStarting => Some(3),
+        // not a marker of its own: a new process only where Segmenter::new_process says so
+        Kind::TotalVram => Some(3),
+        Kind::ServerStarting => Some(4),
         _ => None,
     }
 }
@@ -651,6 +653,16 @@ impl Segmenter {
         Ok(())
     }
 
+    /// segmenter.py's `_new_process`: a `Total VRAM` line after the run printed one and has since worked or served,
+    /// with no prompt running or queued, begins a new process's run.
+    fn new_process(&mut self) -> bool {
+        let (busy, idle) = (self.run_busy, self.open.is_none() && self.queue.is_empty());
+        self.run.is_some() && idle && {
+            let run = self.run_mut();
+            run.total_vram_mb.is_some() && (busy || run.ready_line.is_some())
+        }
+    }
+
     fn run_mut(&mut self) -> &mut Run {
         let index = self.run.expect("a current run");
         self.runs.at(index)
@@ -711,7 +723,11 @@ impl Segmenter {
     fn event(&mut self, ev: &Ev, table: &Table, item: &Item) -> R {
         let kind = ev.kind;
         match start_stage(kind) {
-            Some(stage) if !ev.flag("serverless")? => self.start_marker(ev, stage)?,
+            Some(stage)
+                if !ev.flag("serverless")? && (kind != Kind::TotalVram || self.new_process()) =>
+            {
+                self.start_marker(ev, stage)?
+            }
             _ => self.events_since_marker += 1,
         }
         if self.run.is_none() {

@@ -6,7 +6,9 @@ Runs
     ``Starting server``). A marker that the current run has already passed, or any marker after
     the run has done work (prompts, loads, bars), begins a new run, counted as a restart. The new
     run begins at its marker, or at the lines its process printed before it (``Adding extra search
-    path``, main.py's first) where they came after the old run's last work.
+    path``, main.py's first) where they came after the old run's last work. ``Total VRAM`` (printed
+    once per process) begins a new run where the run has worked or served: a restart with no marker
+    before ``Starting server``.
 
 Prompts
     ``got prompt`` queues a prompt; ComfyUI executes one at a time, so a prompt starts when it was
@@ -89,7 +91,9 @@ START_STAGE = {
     EventKind.CUDA_BANNER: 0,
     EventKind.WORKER_STARTING: 1,
     EventKind.MANAGER_STARTUP: 2,
-    EventKind.SERVER_STARTING: 3,
+    # not a marker of its own: a new process only where _new_process says so
+    EventKind.TOTAL_VRAM: 3,
+    EventKind.SERVER_STARTING: 4,
 }
 #: An error record's message is cut to this many characters.
 MAX_ERROR_CHARS = 500
@@ -369,7 +373,8 @@ class Segmenter:
 
     def event(self, ev: Event) -> None:
         stage, notable, incident, load_work, prompt_work, keeps_install_bars, handler = KIND_ROUTES[ev.kind]
-        if stage is not None and not ev.fields.get("serverless"):
+        if stage is not None and not ev.fields.get("serverless") and (
+                ev.kind is not EventKind.TOTAL_VRAM or self._new_process()):
             self._start_marker(ev, stage)
         else:
             self._events_since_marker += 1
@@ -453,6 +458,17 @@ class Segmenter:
             self._started_line = ev.line
         if ev.kind is EventKind.SERVER_STARTING and self._server_starting_line is None:
             self._server_starting_line = ev.line
+
+    def _new_process(self) -> bool:
+        """A ``Total VRAM`` line begins a new process's run where the run already printed one and has since worked or
+        served (``To see the GUI go to``), with no prompt running or queued: comfy/model_management.py prints it once,
+        at import, before the server starts (checked in ComfyUI's model_management.py, every version since 2023), so
+        a restart that shows no marker before ``Starting server`` (no Manager, no extra paths, no container banner)
+        begins here, not at ``Starting server`` with its start-up given to the run before. A second ``Total VRAM``
+        during start-up is a custom node importing model_management again (corpus 003, 018, 040): not a process."""
+        run = self._run
+        return (run is not None and run.total_vram_mb is not None and (self._run_busy or run.ready_line is not None)
+                and self._open is None and not self._queue)
 
     def _take_tail_from(self, line: int) -> list[Activity]:
         """Remove activities that start at ``line`` or later from the current run and prompt."""
@@ -1536,7 +1552,7 @@ class LiveState:
 Handler = Callable[[Segmenter, Event, Run], None]
 
 #: What the segmenter does with each event kind. Every kind is in exactly one of HANDLERS,
-#: START_STAGE (start-up markers; worker_starting is in both) or INFORMATIONAL, or a test fails:
+#: START_STAGE (start-up markers; worker_starting and total_vram are in both) or INFORMATIONAL, or a test fails:
 #: an event that nothing reads would vanish silently.
 HANDLERS: dict[EventKind, Handler] = {
     EventKind.CUDA_VERSION: Segmenter._on_cuda_version,
