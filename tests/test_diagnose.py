@@ -401,6 +401,24 @@ def test_restart_loop_on_a_crash_that_repeats() -> None:
     assert len(by_id(report)) >= 2 and "oom-suspected" in by_id(report)
 
 
+def test_restarts_comfyui_manager_asked_for_are_no_crash_loop(each_segmenter: str) -> None:
+    """ComfyUI-Manager's Restart prints `Restarting... [Legacy Mode]` (manager_server.py) to the console and starts
+    the process again: installing two node packs with a restart after each is no crash loop. Corpus 024 (a server log
+    of one process, no Manager) three times in a row is three start-ups; the restart-loop finding fires on them
+    alone, not where the runs before asked for them, and counts only the restarts nobody asked for."""
+    text = corpus_log("024").read_text("utf-8")
+    asked = text + "\nRestarting... [Legacy Mode]\n\n"
+    crashing = analyze_text(text * 3)
+    assert len(crashing.runs) == 3 and by_id(crashing)["restart-loop"].figures["restarts"] == 2
+    report = analyze_text(asked * 2 + text)
+    assert len(report.runs) == 3 and "restart-loop" not in by_id(report)
+    assert [run.setup.get("restart_requested") for run in report.runs] == [True, True, None]
+    mixed = by_id(analyze_text(asked + text * 3))["restart-loop"]  # one asked for, then two crashes
+    assert (mixed.figures["restarts"], mixed.figures["restarts_asked"], mixed.figures["start_ups"]) == (2, 1, 4)
+    assert "Not counted: 1 restart ComfyUI-Manager's Restart asked for" in mixed.why
+    assert "restart-loop" not in by_id(analyze_text(text + "Restarting...\n" + text * 2))  # comfy-cli's spelling
+
+
 def test_restart_loops_in_two_inputs_each_count_their_own_prompts_in_one_walk(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     corpus_or_skip()

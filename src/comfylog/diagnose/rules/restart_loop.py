@@ -26,7 +26,8 @@ ADVICE_STOP_BILLING = Advice("On RunPod, a pod or worker that restarts in a loop
 @rule(
     "restart-loop", "error", None,
     trigger=f"{RESTART_LOOP_MIN} or more restarts in one log (a new CUDA banner, `Starting server`, "
-    "Manager start-up or ComfyUI's `Total VRAM` after work began).",
+    "Manager start-up or ComfyUI's `Total VRAM` after work began), not counting those ComfyUI-Manager's Restart "
+    "asked for (`Restarting... [Legacy Mode]` at the end of the run before).",
     advice=(ADVICE_READ_ENDS, ADVICE_SILENT_ENDS, ADVICE_STOP_BILLING),
 )
 def _restart_loop(facts: Facts) -> list[Finding]:
@@ -38,12 +39,18 @@ def _restart_loop(facts: Facts) -> list[Finding]:
     first_cites: dict[int, list[Evidence]] = defaultdict(list)
     first_runs: dict[int, list[Run]] = defaultdict(list)
     ended: dict[int, set[int]] = defaultdict(set)
+    asked: Counter[int] = Counter()  # restarts the run before asked for (ComfyUI-Manager's Restart)
+    asking: dict[int, bool] = {}  # source -> whether its last run so far ended asking for a restart
     for run in facts.report.runs:
         source = run.source
         start_ups[source] += 1
-        if facts.run_end(run) == "restart":
+        asked_for, asking[source] = asking.get(source, False), bool(run.setup.get("restart_requested"))
+        if facts.run_end(run) == "restart" and not asking[source]:
             ended[source].add(run.index)
         if not run.restart:
+            continue
+        if asked_for:
+            asked[source] += 1
             continue
         restarts[source] += 1
         startups[source] += run.startup_s or 0.0
@@ -76,12 +83,16 @@ def _restart_loop(facts: Facts) -> list[Finding]:
         reason = (" None of them became ready: start-up itself fails each time (the startup-failed finding names "
                   "the error)." if never_ready else " A process that keeps restarting is crashing, usually for the "
                   "same reason each time.")
+        if asked[source]:
+            reason += (f" Not counted: {plural(asked[source], 'restart')} ComfyUI-Manager's Restart asked for "
+                       "(`Restarting...` at the end of the run before).")
         findings.append(finding(
             "restart-loop", f"{n_restarts} restarts: ComfyUI started {n_runs} times in one log", "high",
             f"The log holds {n_runs} start-ups of ComfyUI; {plural(len(cut_off), 'prompt')} were cut off by them"
             + (f" and start-ups took {dur(startup)}" if startup else "") + "." + reason,
             [ADVICE_READ_ENDS(), *([] if never_ready else [ADVICE_SILENT_ENDS()]), ADVICE_STOP_BILLING()],
-            evidence, {"restarts": n_restarts, "start_ups": n_runs, "startup_s": round(startup, 3),
+            evidence, {"restarts": n_restarts, **({"restarts_asked": asked[source]} if asked[source] else {}),
+                       "start_ups": n_runs, "startup_s": round(startup, 3),
                        "prompts_lost": len(cut_off)},
             lost_s[source], cut_off, total=total))
     return findings
