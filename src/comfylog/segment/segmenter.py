@@ -40,10 +40,11 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from ..dataclass import dataclass
 from ..events import Activity, Event, EventKind, Phase
 from ..lazyre import lazy_re
 from ..model import (
