@@ -9,6 +9,7 @@ change (a start-up line, shifted timestamps, a log repeated the way a crash loop
 from __future__ import annotations
 
 import gc
+import json
 import re
 import subprocess
 import sys
@@ -89,7 +90,8 @@ EXPECTED_IDS: dict[str, set[str]] = {
     "034": {"oom", "import-failed"},
     "035": {"oom", "validation-failed", "import-failed"},
     "036": {"reload-thrash", "import-failed"},  # SDXL loaded again in each of 85 prompts
-    "037": {"exception", "validation-failed"},
+    # three boots (INDEX.md), the second with no marker before its device block: two restarts
+    "037": {"exception", "validation-failed", "restart-loop"},
     "038": {"reload-thrash"},
     "039": {"exception", "validation-failed", "import-failed", "reload-thrash", "first-load"},
     "040": {"import-failed", "prestartup-failed", "slow-import"},
@@ -496,6 +498,27 @@ def test_unfinished_says_how_the_run_ended() -> None:
     assert ends.evidence[0].text == "got prompt" and ends.evidence[0].line == 1934
 
 
+def test_unfinished_lists_the_first_and_last_prompts_of_many() -> None:
+    """012 ends inside its last prompt; with 99 more `got prompt` lines after it (queued before the log was
+    copied), 100 prompts never finished: the finding lists the first and last 20 and counts the rest in the JSON
+    and on the page (a log of 1,000,000 queued prompts listed every one). 012 as it is lists its one prompt, and
+    its figures have no count."""
+    text = corpus_log("012").read_bytes().decode()  # its progress bars' carriage returns kept
+    one = by_id(analyze_text(text))["unfinished"]
+    assert len(one.prompts) == 1 and "prompts_not_listed" not in one.figures
+    report = analyze_text(text + "[2024-02-10 05:13] got prompt\n" * 99)
+    found = by_id(report)["unfinished"]
+    unfinished = [p.index for p in report.prompts if p.status == "unfinished"]
+    assert len(unfinished) == 100 and found.figures["unfinished"] == 100
+    assert found.prompts == unfinished[:20] + unfinished[-20:] and found.figures["prompts_not_listed"] == 60
+    assert found.title == "100 prompts never finished" and found.evidence[0].line == 1934
+    row = next(f for f in json.loads(render_json(report))["findings"] if f["id"] == "unfinished")
+    assert len(row["prompts"]) == 40 and row["figures"]["prompts_not_listed"] == 60
+    page = render_html(report)
+    assert f"prompts {', '.join(str(i + 1) for i in unfinished[:12])} … (100 in all)" in page
+    assert "unfinished 100 · running 1 · queued 99 · run end log-ends 100 · prompts not listed 60" in page
+
+
 def test_exception_validation_and_imports() -> None:
     failed = by_id(analyze(corpus_log("016")))["exception"]
     assert failed.figures["prompts"] == 9 and failed.evidence[0].text.startswith("AttributeError:")
@@ -509,6 +532,19 @@ def test_exception_validation_and_imports() -> None:
     found = by_id(analyze(corpus_log("005")))
     assert found["slow-prestartup"].figures["nodes"] == {"ComfyUI-Manager": 143.8}
     assert "slow-import" not in found and "Manager's prestartup installs" in found["slow-prestartup"].advice[0]
+
+
+def test_validation_names_every_missing_input_file_and_says_empty_model_lists_are_an_unread_folder() -> None:
+    """field6 01 (WenerSantos3/ComfyUI user/comfyui_8188.log, an L40 pod): LoadAudio's `Invalid audio file: 1.ogg`
+    beside LoadImage's `Invalid image file: 1.jpeg`, and seven loaders' `Value not in list: … not in []`. The advice
+    named `1.jpeg` alone ("not readable as images") and told to put each model file in the models folder, where the
+    empty lists say ComfyUI reads no file at all from those folders."""
+    found = by_id(analyze(FIXTURES / "validation-empty-model-lists-missing-audio-and-image.log"))
+    rejected = found["validation-failed"]
+    assert rejected.advice[0] == ("Put the input files the workflow names (`1.ogg`, `1.jpeg`) in ComfyUI's `input` "
+                                  "folder, or upload them with the job: ComfyUI cannot find them")
+    assert rejected.advice[1].startswith("Every list the log prints is empty (`not in []`)")
+    assert not any(a.startswith("A `Value not in list` names a file") for a in rejected.advice)
 
 
 @pytest.mark.parametrize("caller", ["nodes.py:load_checkpoint", "sd.py:load_checkpoint_guess_config"])

@@ -578,3 +578,45 @@ def test_the_rules_walk_a_prompts_errors_without_listing_them(monkeypatch: pytes
     text = _exceptions_text(list(range(30))) + "got prompt\n!!! Exception during processing !!! boom\n"
     report = analyze_text(text)
     assert next(f for f in report.findings if f.id == "exception").figures["exceptions"] == 31
+
+
+def test_a_run_of_many_queued_prompts_draws_its_timeline_without_holding_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The terminal's timeline row of a run reads its prompts one at a time: h28/gen.py's run of 1,000,000 queued
+    prompts that never ran decoded every one from disk into a list (783 MB). 20,000 here, with blocks of 256
+    records and none kept decoded: the report peaks at about 1 MB above the report (14 MB holding them)."""
+    import io
+    import tracemalloc
+    from datetime import datetime, timedelta
+
+    import comfylog.spool as spool
+
+    monkeypatch.setattr(spool, "BLOCK", 256)
+    monkeypatch.setattr(spool, "KEEP_BYTES", 0)
+    monkeypatch.setattr(spool, "KEEP_FLOOR_BYTES", 0)
+    t0 = datetime(2025, 10, 22)
+    lines = ["Starting server", "To see the GUI go to: http://127.0.0.1:8188", *["got prompt"] * 20_000]
+    path = tmp_path / "queued.log"
+    path.write_text("".join((t0 + timedelta(milliseconds=i)).strftime("[%Y-%m-%d %H:%M:%S.%f")[:-3] + f"] {line}\n"
+                            for i, line in enumerate(lines)), encoding="utf-8")
+    report = analyze(path)
+    out = io.StringIO()
+    render_terminal(report, Console(file=io.StringIO(), width=120), 40)  # the report's index made
+    tracemalloc.start()
+    try:
+        render_terminal(report, Console(file=out, width=120), 40)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "✗ prompt unfinished" in out.getvalue() and "19960 more prompts not shown" in out.getvalue()
+    assert peak < 4_000_000, peak
+
+
+def test_an_exceptions_count_says_distinct_only_where_some_repeat() -> None:
+    """Corpus 044's job failed with one exception: its why said "1 exception (1 distinct)", which adds nothing; 037's
+    31 of one kind keep "(1 distinct)"."""
+    one = next(f for f in analyze(corpus_log("044")).findings if f.id == "exception")
+    assert one.figures["exceptions"] == 1 and one.why.startswith("1 exception: ")
+    many = next(f for f in analyze(corpus_log("037")).findings if f.id == "exception")
+    assert many.why.startswith("31 exceptions (1 distinct): ")

@@ -15,6 +15,7 @@ import json
 from datetime import datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -330,6 +331,38 @@ def test_queued_prompts_leave_the_queue_alike_in_both_segmenters(
 
 
 @needs_native
+def test_a_long_queue_left_is_handed_over_a_few_blocks_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A queue a run's end leaves is made into blocks a few at a time (pickle.rs HAND_BLOCKS), each hand-over
+    its own call (Scanner.more): h28/gen.py's 1,000,000 queued prompts left at the input's end were handed to
+    Python in one list (539 MB). A restart leaves 2,000 prompts, the log's end 3,000 (blocks of 50 records):
+    no hand-over carries more than 4 blocks of prompts, and the JSON is Python's segmenter's."""
+    import comfylog.spool as spool
+    from comfylog.parse.native import NativeParser
+
+    monkeypatch.setattr(spool, "BLOCK", 50)
+    start = [(0.0, "Starting server"), (1.0, "To see the GUI go to: http://127.0.0.1:8188")]
+    lines = [*start, *((2.0 + i / 1000, "got prompt") for i in range(2_000)), (10.0, "Starting server"),
+             (10.5, "To see the GUI go to: http://127.0.0.1:8188"), (11.0, "got prompt"),
+             (12.0, "Prompt executed in 0.50 seconds"), *((13.0 + i / 1000, "got prompt") for i in range(3_000))]
+    path = tmp_path / "queued.log"
+    path.write_text(_stamped(lines), encoding="utf-8")
+    handed: list[int] = []  # blocks of prompts in each hand-over of the native segmenter
+    real = {name: getattr(NativeParser, name) for name in ("feed_records", "close_records", "more_records")}
+
+    def counted(records: Any) -> Any:
+        handed.append(sum(isinstance(part, tuple) for part in records[1]))
+        return records
+
+    monkeypatch.setattr(NativeParser, "feed_records", lambda self, block: counted(real["feed_records"](self, block)))
+    monkeypatch.setattr(NativeParser, "close_records", lambda self: counted(real["close_records"](self)))
+    monkeypatch.setattr(NativeParser, "more_records", lambda self: map(counted, real["more_records"](self)))
+    assert_same([path], monkeypatch)
+    assert max(handed) == 4 and sum(handed) == 5_001 // 50  # 5,001 prompts: 100 whole blocks, the last one records
+
+
+@needs_native
 @pytest.mark.skipif(not REAL_LOGS, reason="no corpus")
 def test_blocks_pickled_in_rust_read_back_as_pythons_own(monkeypatch: pytest.MonkeyPatch) -> None:
     """Whole spool blocks are pickled by the Rust side (native/src/segment/pickle.rs), never made as
@@ -409,7 +442,7 @@ def test_the_native_segmenter_knows_every_event_kind() -> None:
 def test_the_native_segmenter_shares_the_python_segmenters_constants() -> None:
     """Bounds a log seldom reaches (20,000 notable events, 1000-character import reasons) are repeated in
     native/src/segment/: changed on one side only, no differential run on a real log would notice."""
-    from comfylog.segment import phases
+    from comfylog.segment import pending, phases
     from comfylog.segment import segmenter as python
     module = native_module()
     assert module is not None
@@ -418,6 +451,7 @@ def test_the_native_segmenter_shares_the_python_segmenters_constants() -> None:
         "MAX_IMPORT_REASON_CHARS": python.MAX_IMPORT_REASON_CHARS, "MAX_NOTABLE": python.MAX_NOTABLE,
         "MAX_PROMPT_MODELS": python.MAX_PROMPT_MODELS, "MAX_RUN_IMPORT_TIMES": python.MAX_RUN_IMPORT_TIMES,
         "RELEASE_EVERY": python.RELEASE_EVERY, "TAIL_ACTIVITIES": python.TAIL_ACTIVITIES,
+        "FOLD_BARS": python.FOLD_BARS, "FOLD_KEEP_S": phases.FOLD_KEEP_S, "SHELF_BLOCK": pending.SHELF_BLOCK,
         "BEFORE_LOG_ACTIVITIES": python.BEFORE_LOG_ACTIVITIES,
         "WS_TIMEOUT_S": phases.WS_TIMEOUT_S, "PLACEMENT_SLACK_S": phases.PLACEMENT_SLACK.total_seconds(),
         "UNTIMED_MIN_S": phases.UNTIMED_MIN_S,
@@ -434,8 +468,12 @@ def test_the_segmenter_takes_no_tables_of_another_message_table() -> None:
     assert module is not None
     other = native.TABLE_TEXT.replace("example = 'gguf qtypes: F32 (2)", "example = 'gguf qtypes: F32 (3)")
     assert other != native.TABLE_TEXT
+    from comfylog.segment import pending, phases
+    from comfylog.segment import segmenter as python
+
     blocks = (256, 4096, 4096, 4096, 4096)
-    segmenting = (native._record_builder(module), native._segmenter_tables(module), 0, 0, 4096, blocks, False)
+    fold = (python.FOLD_BARS, phases.FOLD_KEEP_S, pending.SHELF_BLOCK, python.TAIL_ACTIVITIES)
+    segmenting = (native._record_builder(module), native._segmenter_tables(module), 0, 0, 4096, blocks, False, fold)
     module.Scanner(native.TABLE_TEXT, native._item_builder(module), 0, None, segmenting)
     with pytest.raises(ValueError, match="made for another message table"):
         module.Scanner(other, native._item_builder(module), 0, None, segmenting)
@@ -619,3 +657,103 @@ def test_a_prompt_raising_thousands_of_errors_segments_the_same(
     path = tmp_path / "errors.log"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert_same([path], monkeypatch)
+
+
+_BAR_LABELS = ("", "Loading checkpoint shards: ", "VAE decode: ")
+#: What comes between bars, weighted: mostly more bars, load lines and time passing, now and then a queued prompt,
+#: the prompt's end (stamped or not), a restart, a stamp going back, a line stamped to the minute, a timeout's wait.
+_BETWEEN_BARS = ("bar",) * 12 + ("gap",) * 3 + ("load",) * 2 + ("back", "got prompt", "executed", "bare executed",
+                                                                "Starting server", "minute", "wait")
+
+
+@st.composite
+def _stamped_bar_prompts(draw: st.DrawFn) -> str:
+    """Prompts of stamped tqdm bars (sampling, loading, other work; drawn a step a line, or cut short) among load
+    lines, queued prompts and restarts: a bar's elapsed may reach back over the bars before it, a stamp may go
+    back or be missing, a line may be stamped to the minute (untimed), a prompt may end on an unstamped line."""
+    lines = ["Total VRAM 24564 MB, total RAM 128000 MB", "Starting server", "[2025-10-22 00:00:00.000] got prompt"]
+    ms = got = 0
+
+    def stamp() -> str:
+        at = _T0 + timedelta(milliseconds=ms)
+        return at.strftime("[%Y-%m-%d %H:%M:%S.%f")[:-3] + "]"
+
+    for _ in range(draw(st.integers(1, 150))):
+        op = draw(st.sampled_from(_BETWEEN_BARS))
+        if op == "bar":
+            total = draw(st.integers(1, 6))
+            drawn = draw(st.integers(0, total))
+            elapsed = draw(st.sampled_from((0, 0, 0, 1, 3, 9)))
+            label = draw(st.sampled_from(_BAR_LABELS))
+            step = draw(st.sampled_from((1, 5, 400, 1500)))
+            for n in range(drawn + 1):
+                shown = elapsed if n == drawn else 0
+                rate = "?, ?it/s" if n == 0 else f"00:00, {n / max(shown, 0.5):.2f}it/s"
+                text = f"{label}{100 * n // total:3d}%|{'#' * (10 * n // total):10s}| {n}/{total} [00:0{shown}<{rate}]"
+                lines.append(text if draw(st.integers(0, 29)) == 0 else f"{stamp()} {text}")
+                ms += step
+        elif op == "gap":
+            ms += draw(st.sampled_from((1, 50, 900, 2500, 12_000)))
+        elif op == "back":
+            ms = max(0, ms - draw(st.sampled_from((5, 700, 3000))))
+        elif op == "load":
+            lines += [f"{stamp()} Requested to load SDXL", f"{stamp()} loaded completely 9500.0 4897.05 True"]
+            ms += 300
+        elif op == "wait":  # a timeout's 10 s wait (phases.WS_TIMEOUT)
+            ms += draw(st.sampled_from((3000, 10_000, 14_000)))
+            lines.append(f"{stamp()} worker-comfyui - Websocket receive timed out. Still waiting...")
+        elif op == "minute":
+            lines.append(f"{stamp()[:17]}] Requested to load SDXL")
+        elif op == "executed":  # as long as since the first prompt or the last one received (that one ran)
+            since = draw(st.sampled_from((0, got)))
+            lines.append(f"{stamp()} Prompt executed in {(ms - since) / 1000:.2f} seconds")
+        elif op == "bare executed":
+            lines.append("Prompt executed in 1.50 seconds")
+        else:
+            got = ms if op == "got prompt" else got
+            lines.append(f"{stamp()} {op}")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(text=_stamped_bar_prompts(), every=st.integers(2, 5), keep=st.sampled_from((0.0, 1.0, 10.0)),
+       tail=st.integers(1, 4))
+def test_painting_bars_as_they_come_paints_as_painting_them_when_the_prompt_ends(
+        text: str, every: int, keep: float, tail: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A running prompt's first bars painted before it ends (segmenter._fold_bars, phases.fold; in Rust
+    Segmenter::fold_bars, phases::fold), every few bars, give the report painting them all when it ends gave, to
+    the last float, span and bar placement, in both segmenters: when a later bar reaches back before the cut, the
+    prompt ends before it or untimed, a queued prompt takes its place or a restart takes its last lines back. A
+    restart takes back up to TAIL_ACTIVITIES (64) activities: a few here, so that these short prompts fold."""
+    import tempfile
+
+    from comfylog.segment import pending as pending_module
+    from comfylog.segment import phases as phases_module
+    from comfylog.segment import segmenter as segmenter_module
+
+    runs = [("python", every), ("python", 10**9)]
+    if native_module() is not None:
+        runs.append(("native", every))
+    reports = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bars.log"
+        path.write_text(text, encoding="utf-8")
+        for which, fold_bars in runs:
+            with monkeypatch.context() as m:
+                m.setenv("COMFYLOG_SCANNER", "native" if which == "native" else "python")
+                m.setenv("COMFYLOG_SEGMENTER", which)
+                m.setattr(segmenter_module, "FOLD_BARS", fold_bars)
+                m.setattr(segmenter_module, "TAIL_ACTIVITIES", tail)
+                m.setattr(phases_module, "FOLD_KEEP_S", keep)
+                m.setattr(pending_module, "SHELF_BLOCK", 2)  # read back block by block, as a long prompt's are
+                report = analyze_paths([str(path)], None, json_rows=True)
+            assert [src.segmenter for src in report.sources] == [which]
+            reports[which, fold_bars] = report
+    whole = reports["python", 10**9]
+    for key, folded in reports.items():
+        assert render_json(folded) == render_json(whole), key
+        assert [[(s.start, s.end, s.phase) for s in p.spans] for p in folded.prompts] == \
+            [[(s.start, s.end, s.phase) for s in p.spans] for p in whole.prompts], key
+        assert [(b.start, b.end, b.prompt) for b in folded.progress_bars] == \
+            [(b.start, b.end, b.prompt) for b in whole.progress_bars], key

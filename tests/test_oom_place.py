@@ -1,4 +1,5 @@
-"""An OOM's advice follows where its traceback shows it came: loading a model, sampling, or the VAE decode.
+"""An OOM's advice follows where its traceback shows it came: loading a model, sampling, or the VAE decode or
+encode.
 
 Lowering the resolution does not help when the weights alone do not fit (034: the OOM is in
 ``load_checkpoint_guess_config``); it does when sampling ran out (019). The frames come from the
@@ -178,3 +179,15 @@ def test_allocation_on_device_cut_at_the_device_index_is_an_oom(each_segmenter: 
     assert [(e.kind, e.message, e.line) for e in found.errors] == [("oom", "Allocation on device", 1)]
     ids = [f.id for f in found.findings]
     assert "oom" in ids and "exception" not in ids
+
+
+def test_an_oom_in_the_vae_encode_asks_for_a_smaller_input_not_the_tiled_decode(each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI#7761 (field6 07): WanImageToVideo's VAE encode of its start image ran out of memory, was
+    retried in tiles and ran out again; the traceback's frames are `sd.py` / `ldm/wan/vae.py` `encode`. The advice was
+    "Decode with the tiled VAE node; offload weights", for a decode that never ran (the encode comes before
+    sampling)."""
+    found = analyze(FIXTURES / "vae-encode-tiled-retry-then-oom.log")
+    (finding,) = [f for f in found.findings if f.id == "oom"]
+    assert "It came in the VAE encode (`vae.py:encode`)." in finding.why
+    assert finding.advice[0].startswith("Give the VAE a smaller image or video to encode")
+    assert not any("Decode" in a for a in finding.advice)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from comfylog.api import analyze, analyze_text
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, corpus_log
 
 RESTART = FIXTURES / "pod-script-restart-extra-paths-before-marker.log"
 
@@ -34,3 +34,22 @@ def test_extra_search_paths_with_work_after_them_stay_in_their_run(each_segmente
     text = "".join(lines[:35]) + f"{stamp}got prompt\n{stamp}Prompt executed in 0.01 seconds\n" + "".join(lines[35:])
     one, two = analyze_text(text).runs
     assert two.first_line == 45 and one.last_line == 44  # the marker, two lines further down
+
+
+def test_a_restart_with_no_marker_before_starting_server_begins_at_total_vram(each_segmenter: str) -> None:
+    """Corpus 024 is a `server.log` of a ComfyUI with no Manager, no extra paths and no container banner: a server
+    log appended to across a restart holds it twice, the second process's only marker its `Starting server`. The new
+    run began there, so its start-up (devices, versions, custom nodes) went to the run before and it had no GPU, VRAM
+    or PyTorch of its own. comfy/model_management.py prints `Total VRAM` once per process, at import, in every version:
+    the new run begins there."""
+    text = corpus_log("024").read_text("utf-8")
+    lines = text.splitlines()
+    vram = next(i for i, line in enumerate(lines, 1) if "Total VRAM" in line)
+    report = analyze_text(text + text)
+    one, two = report.runs
+    assert two.restart and two.first_line == len(lines) + vram and one.last_line < len(lines) + vram
+    assert one.gpu is not None
+    for run in (one, two):
+        assert (run.gpu, run.total_vram_mb, run.pytorch_version) == (one.gpu, 49136, "2.13.0+rocm7.2")
+    # a custom node importing model_management again mid-start-up prints it twice: no restart (corpus 040's three)
+    assert len(analyze(corpus_log("040")).runs) == 1

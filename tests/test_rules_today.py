@@ -15,6 +15,8 @@ import pytest
 
 from comfylog.api import analyze, analyze_text
 from comfylog.compare import compare_reports
+from comfylog.diagnose.deaths import work_left
+from comfylog.diagnose.facts import Facts
 from comfylog.model import Finding, Report
 from comfylog.read.lines import read_lines
 
@@ -117,6 +119,22 @@ def test_comfyui_died_names_what_it_was_doing_and_leaves_nothing_unfinished() ->
     assert "loading LTXAV" in finding.title and "53.6s before" in finding.why
     assert "container's RAM limit is the first suspect" in advice_text(finding)
     assert [ev.line for ev in finding.evidence] == [33, 35]
+
+
+def test_what_a_dead_prompt_was_doing_is_fields_the_rules_read_not_a_sentence_they_cut() -> None:
+    """comfyui-killed, comfyui-died and container-ram built their titles and advice by cutting ``work_left``'s sentence
+    (``split(' (')``, ``removeprefix("loading ")``): the state and the model are fields now, on real deaths."""
+    cases = {"worker-comfyui-died-loading.log": ("loading", "LTXAV", "loading LTXAV"),
+             "worker-comfyui-died-sampling.log": ("sampling", "", "sampling"),
+             "docker-compose-comfyui-killed-after-wan-vae.log": ("running", "", "running")}
+    for name, (state, what, short) in cases.items():
+        report = report_of(name)
+        work = work_left(Facts(report), report.prompts[0], None)
+        assert (work.state, work.what, work.short) == (state, what, short), name
+        assert work.doing.startswith(short)
+    died = found(report_of("worker-comfyui-died-loading.log"), "comfyui-died")
+    assert died.title == "ComfyUI died while loading LTXAV: worker-comfyui found it gone"
+    assert "It died while loading LTXAV:" in advice_text(died)
 
 
 def test_a_sampling_cut_short_stays_a_suspected_oom_with_the_workers_word() -> None:
@@ -239,6 +257,19 @@ def test_staging_beyond_vram_without_a_failure_is_normal() -> None:
 
 
 # ---- 7. VAE decode retried tiled ----------------------------------------------------------------------
+
+
+def test_vae_tiled_retry_of_an_encode_that_failed_again_is_no_tail_after_sampling(each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI#7761 (field6 07): `Ran out of memory when regular VAE encoding, retrying with tiled VAE
+    encoding.` and then the prompt's OOM. It was told as "the tail after sampling is the VAE's", with the advice to
+    decode with `VAE Decode (Tiled)`: an encode comes before sampling, and the tiled retry failed too."""
+    finding = found(analyze(FIXTURES / "vae-encode-tiled-retry-then-oom.log"), "vae-tiled-retry")
+    assert finding.title == "The VAE encode ran out of memory and was retried in tiles, and the retry failed"
+    assert "after sampling" not in finding.why and "before sampling" in finding.why
+    assert "The tiled retry ran out of memory too (line 2: `Allocation on device`)" in finding.why
+    assert [a.split(" ", 2)[:2] for a in finding.advice] == [["Encode", "with"], ["A", "lower"]]
+    assert [ev.line for ev in finding.evidence] == [1, 2]
+    assert finding.figures["retries_failed"] == 1
 
 
 def test_vae_tiled_retry_names_the_tail_after_sampling() -> None:
@@ -655,3 +686,21 @@ def test_a_worker_that_cannot_reach_comfyui_under_a_prompt_lost_it(each_segmente
     assert "Failed to connect to server at http://127.0.0.1:8188 after 500 attempts" in finding.why
     assert "websocket" not in finding.why  # this worker had none
     assert [ev.line for ev in finding.evidence] == [5]
+
+
+def test_a_package_installed_after_the_node_failed_on_it_asks_for_a_restart_not_an_install(
+        each_segmenter: str) -> None:
+    """field5 02 (edenartlab/eden-comfyui's Cog log): `comfyui_controlnet_aux` failed on `No module named
+    'matplotlib'` at line 63 and loaded in part; a node pip-installed matplotlib at line 150 of the same start-up.
+    The advice said to install it: the log shows it installed, too late for this process."""
+    report = analyze(FIXTURES / "cog-2023-matplotlib-installed-after-node-failed.log")
+    finding = found(report, "import-failed")
+    advice = advice_text(finding)
+    assert "Install `matplotlib` into" not in advice
+    assert ("`matplotlib` was installed after `comfyui_controlnet_aux` failed on it, later in the same start-up "
+            "(line 150: pip's `Successfully installed … matplotlib-3.8.2`)") in advice and "restart ComfyUI" in advice
+    assert 150 in [ev.line for ev in finding.evidence]
+    # the node that failed on a package nothing installed keeps the advice to install it
+    text = (FIXTURES / "cog-2023-matplotlib-installed-after-node-failed.log").read_text("utf-8")
+    later = analyze_text(text.replace(" matplotlib-3.8.2 ", " "), name="no-install.log")
+    assert "Install `matplotlib` into" in advice_text(found(later, "import-failed"))

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from comfylog.api import analyze
+from comfylog.events import Phase
 
-from .conftest import CORPUS, EXAMPLES, corpus_log, corpus_or_skip
+from .conftest import CORPUS, EXAMPLES, FIXTURES, corpus_log, corpus_or_skip
 
 if TYPE_CHECKING:
     from comfylog.segment.segmenter import Segmenter
@@ -23,6 +24,15 @@ def test_batch_requests_are_matched_to_loaded_lines_in_order() -> None:
     assert loads[1008].model == "ControlNetFlux"  # same 6297.97 MB as its first full load
     assert (loads[1009].model, loads[1009].kind) == ("Flux", "partial")
     assert all(ld.model is not None for ld in loads.values() if ld.kind == "partial")
+
+
+def test_a_request_glued_after_a_bars_last_state_names_the_load_after_it(each_segmenter: str) -> None:
+    """komikndr/raylight#48 (field6 08): tqdm left no newline, so `Requested to load WanVAE` is on the bar's line
+    (`… 20.0/20.0 [01:26<00:00, 4.66s/it]Requested to load WanVAE`). The bar closed at the next line and dropped
+    the request as stale (a request with no loaded line before a bar): `loaded partially; 0.00 MB usable, …` was
+    about no model, and the lowvram finding named none."""
+    (load,) = analyze(FIXTURES / "bar-glued-request-then-partial-load.log").loads
+    assert (load.line, load.model, load.kind, load.usable_mb) == (3, "WanVAE", "partial", 0.0)
 
 
 def test_unrequested_full_load_of_unknown_size_is_not_guessed() -> None:
@@ -112,6 +122,67 @@ def test_thousands_of_queued_prompts_hold_no_record_until_they_leave_the_queue()
     assert all(p.got_at == t0 + timedelta(milliseconds=p.line - 1) for p in prompts)
     assert [(p.status, p.started) for p in prompts[:2]] == [("unfinished", True), ("unfinished", False)]
     assert {(p.status, p.started, p.last_line == p.line) for p in prompts[1:]} == {("unfinished", False, True)}
+
+
+def test_a_prompt_drawing_thousands_of_stamped_bars_holds_a_window_of_them() -> None:
+    """A running prompt paints its stamped bars as they come (segmenter._fold_bars): a prompt of 20,000 bars (a
+    generated log, lines 10 ms apart; research/bars29/gen.py's 400,000 held 609 MB until it ended) holds a window
+    of them and of its activities, not all: FOLD_BARS, and those drawn in the last phases.FOLD_KEEP_S. Every bar
+    is a record all the same, in order and placed, and the phases sum up; test_native_segmenter.py compares the
+    report with painting them all when the prompt ends."""
+    from comfylog.segment.segmenter import FOLD_BARS
+
+    count, ms = 20_000, 0
+    lines = ["Starting server", "[2025-10-22 00:00:00.000] got prompt"]
+    for i in range(count):
+        for n in range(i % 4 + 1):
+            ms += 10
+            rate = "?, ?it/s" if n == 0 else "00:00, 1000.00it/s"
+            lines.append(f"[2025-10-22 00:{ms // 60_000:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}]"
+                         f" {100 * n // (i % 4 + 1):3d}%|          | {n}/{i % 4 + 1} [00:00<{rate}]")
+    lines.append(f"[2025-10-22 00:{ms // 60_000:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}] Prompt executed in "
+                 f"{ms / 1000:.2f} seconds")
+    held = {"bars": 0, "activities": 0}
+
+    def holding(seg: Segmenter) -> int:
+        if seg._open is not None:
+            held["bars"] = max(held["bars"], len(seg._pending_bars.items))  # the window's and those before
+            held["activities"] = max(held["activities"], len(seg._open.activities))
+        return 0
+
+    seg, _ = _segmented_holding(lines, holding)
+    bars = list(seg.bars)
+    assert len(bars) == count and [b.line for b in bars] == sorted(b.line for b in bars)
+    assert all(b.start is not None and b.end is not None and b.start <= b.end for b in bars)
+    assert 0 < held["bars"] <= 2 * FOLD_BARS and 0 < held["activities"] <= 6 * FOLD_BARS
+    prompt = list(seg.prompts)[0]
+    assert prompt.phases is not None and prompt.total_s == round(ms / 1000, 3)
+    assert (prompt.phases.inference or 0) > 0 and sum(s.phase is Phase.INFERENCE for s in prompt.spans) > count / 2
+
+
+def test_queued_prompts_worker_comfyui_names_hold_no_record() -> None:
+    """worker-comfyui's ``Queued workflow with ID`` names the latest received (handler.py's queue_workflow logs it
+    once ComfyUI answered, after ``got prompt``): its id is kept beside the compact queue (queue.py name_last),
+    not as a record held whole. 5,000 named prompts behind one that never ends keep only the running prompt's
+    record; each record at the end has its own id, and the first id given to a prompt stays."""
+    from datetime import datetime, timedelta
+
+    t0 = datetime(2025, 10, 22)
+
+    def stamp(i: int) -> str:
+        return (t0 + timedelta(milliseconds=i)).strftime("[%Y-%m-%d %H:%M:%S.%f")[:-3] + "]"
+
+    lines = [f"{stamp(0)} Starting server", f"{stamp(1)} To see the GUI go to: http://127.0.0.1:8188"]
+    for i in range(5_000):
+        lines += [f"{stamp(2 * i + 2)} got prompt",
+                  f"{stamp(2 * i + 3)} worker-comfyui - Queued workflow with ID: 0000-{i:04d}"]
+    lines.append(f"{stamp(10_003)} worker-comfyui - Queued workflow with ID: 0000-again")
+    seg, held = _segmented_holding(
+        lines, lambda seg: len(seg._pending_prompts.items) + len(seg._queue._whole))
+    prompts = list(seg.prompts)
+    assert held == 1  # the running prompt
+    assert [p.prompt_id for p in prompts] == [f"0000-{i:04d}" for i in range(5_000)]
+    assert {p.status for p in prompts} == {"unfinished"}
 
 
 def _segmented_holding(lines: list[str], pending: Callable[[Segmenter], int]) -> tuple[Segmenter, int]:

@@ -369,3 +369,15 @@ def test_comfyuis_old_pytorch_warning_makes_an_error_reports_start_a_comfyui_log
     assert report.runs[0].setup["unsafe_checkpoint_load"] is True
     done = run_cli("check", str(path), text=True)
     assert done.returncode == 0 and "not a ComfyUI log" not in str(done.stderr)
+
+
+def test_comfyuis_enable_manager_warning_makes_a_launchers_start_a_comfyui_log(each_segmenter: str) -> None:
+    """patientx-cfz/comfyui-rocm#71 (field6 11): a launcher's start-up whose only line of ComfyUI's own is main.py's
+    `To use the `--enable-manager` feature, the `comfyui-manager` package must be installed first.` was refused as
+    "not a ComfyUI log" (exit 2). The run goes on without the Manager (main.py sets `args.enable_manager = False`)."""
+    path = FIXTURES / "rocm-launcher-enable-manager-package-missing.log"
+    report = analyze(path)
+    assert comfyui_sources(report) == {0}
+    assert report.runs[0].setup["manager_disabled"] is True
+    done = run_cli("analyze", str(path), text=True)
+    assert done.returncode == 0 and "not a ComfyUI log" not in str(done.stderr)

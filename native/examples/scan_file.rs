@@ -49,6 +49,7 @@ fn scan_file(
             rows: Arc::new(rows_from_toml(table, TABLE_TEXT)),
             bars: Arc::new(bars_from_toml(TABLE_TEXT)),
             release_every: RELEASE_EVERY,
+            fold: Default::default(),
         })
     });
     let mut spill = Spill::new(
@@ -88,6 +89,9 @@ fn scan_file(
         let start = Instant::now();
         spill.absorb(done);
         drop(spill.hand(ended));
+        while spill.holds_more() {
+            drop(spill.hand(ended));
+        }
         totals.pickling += start.elapsed().as_secs_f64();
     };
     let mut totals = Segmenting::default();

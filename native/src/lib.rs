@@ -76,6 +76,8 @@ struct Scanner {
     /// way (whole blocks pickled, pickle.rs), and the notable events made so far.
     records: Option<Py<RecordBuilder>>,
     spill: Option<segment::pickle::Spill>,
+    /// `close` was called: what `more` hands is the input's last records.
+    closed: bool,
     notable: Option<Py<pyo3::types::PyList>>,
     /// Set after a failure: the scanner's state is unknown, it takes no more input.
     broken: bool,
@@ -341,7 +343,9 @@ impl Scanner {
     ///
     /// `segmenter`: (the record builder, the segmenter's tables, the input's first run and prompt
     /// index, segmenter.py's RELEASE_EVERY, the records per spool block of runs, prompts, bars,
-    /// loads and errors, whether to write their JSON rows beside the blocks) to segment in Rust:
+    /// loads and errors, whether to write their JSON rows beside the blocks, and segmenter.py's
+    /// FOLD_BARS, phases.py's FOLD_KEEP_S, pending.py's SHELF_BLOCK and segmenter.py's TAIL_ACTIVITIES) to
+    /// segment in Rust:
     /// `feed` and `close` then give the records made final, not items (whole blocks as pickles,
     /// topy::RecordBuilder::to_python).
     ///
@@ -364,6 +368,7 @@ impl Scanner {
             u64,
             [usize; 5],
             bool,
+            (usize, f64, usize, usize),
         )>,
         compose: bool,
     ) -> PyResult<Scanner> {
@@ -388,6 +393,7 @@ impl Scanner {
                 release_every,
                 blocks,
                 json_rows,
+                (fold_bars, fold_keep_s, shelf_block, tail),
             )) => {
                 let tables = tables.get();
                 if tables.table_text != table_text {
@@ -402,6 +408,12 @@ impl Scanner {
                     rows: Arc::clone(&tables.rows),
                     bars: Arc::clone(&tables.bars),
                     release_every: release_every.max(1),
+                    fold: segment::Fold {
+                        bars: fold_bars,
+                        keep_s: fold_keep_s,
+                        shelf_block,
+                        tail,
+                    },
                 };
                 let spill = segment::pickle::Spill::new(records.get().names(), blocks, json_rows);
                 (
@@ -422,6 +434,7 @@ impl Scanner {
                 refused: None,
             }),
             spill,
+            closed: false,
             table,
             builder,
             source,
@@ -469,8 +482,23 @@ impl Scanner {
         });
         items.append(&mut self.settle(closed)?);
         let taken = self.take(items)?;
+        self.closed = true;
         let done = self.spilled(py, taken, true)?;
         self.handed(py, done)
+    }
+
+    /// With the native segmenter, after `feed` or `close`: more records made final, as they hand
+    /// them, or None. The prompts of a long queue a run's end left are handed a few blocks per
+    /// call (pickle.rs HAND_BLOCKS): call it until it gives None.
+    fn more<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let ended = self.closed;
+        let Some(spill) = self.spill.as_mut().filter(|spill| spill.holds_more()) else {
+            return Ok(None);
+        };
+        let done = py
+            .detach(|| caught(|| Ok(spill.hand(ended))))
+            .map_err(scanner_error)?;
+        self.handed(py, Done::Records(done)).map(Some)
     }
 
     /// After `close`, with the native segmenter: (its summary counters as a dict, the notable

@@ -113,8 +113,8 @@ pub enum Role {
     ClosesBar,
     /// A start-up marker: closes the bar, and its line is an activity of its own (START_MARKERS).
     StartMarker,
-    /// A line a restarted process prints first (`Adding extra search path`): its line is an activity of
-    /// its own too (START_MARKERS), but it closes no bar.
+    /// A line a restarted process prints first (`Adding extra search path`, `Total VRAM`): its line is an
+    /// activity of its own too (START_MARKERS), but it closes no bar.
     ProcessStart,
     /// Consecutive lines are counted into one event.
     LowvramModule,
@@ -130,7 +130,7 @@ impl Role {
             "cuda_banner" | "manager_startup" | "server_starting" | "worker_starting" => {
                 Role::StartMarker
             }
-            "extra_search_path" => Role::ProcessStart,
+            "extra_search_path" | "total_vram" => Role::ProcessStart,
             "prompt_executed" | "exception" | "interrupted" => Role::ClosesBar,
             "lowvram_modules" => Role::LowvramModule,
             "traceback" => Role::Traceback,

@@ -18,6 +18,7 @@ from .model import Report, SourceInfo, Summary
 from .parse.native import NativeParser, native_module, scanner
 from .read.lines import LogInput, open_input, open_text
 from .read.source import Source, UnusableInput
+from .segment import pending, phases
 from .segment import segmenter as reference
 from .segment.native import NativeSegmenter, segmenter
 from .segment.segmenter import Segmenter
@@ -157,14 +158,20 @@ def _segment_natively(
     seen = Replay() if log.reopen is None else None
     redactions = dict(source.redactions)
     seg = NativeSegmenter(index)
+    # as Python's segmenter paints a running prompt's bars as they come (_fold_bars)
+    fold = (reference.FOLD_BARS, phases.FOLD_KEEP_S, pending.SHELF_BLOCK, reference.TAIL_ACTIVITIES)
     parser = NativeParser(index, source, segment=(len(report.runs), len(report.prompts), reference.RELEASE_EVERY,
-                                                  seg.blocks, json_rows))
+                                                  seg.blocks, json_rows, fold))
     try:
         for block in log.blocks:
             if seen is not None:
                 seen.append(block)
             seg.take(parser.feed_records(block))
+            for records in parser.more_records():
+                seg.take(records)
         seg.take(parser.close_records())
+        for records in parser.more_records():
+            seg.take(records)
     except (module.NotPorted, UnusableInput) as exc:
         # A scanner or segmenter failure (a panic becomes the scanner's error) also goes to Python's
         # segmenter: where the scanner itself fails, that path says so as it always did.

@@ -11,6 +11,7 @@ pub mod phases;
 pub mod pickle;
 pub mod queue;
 pub mod records;
+pub mod shelf;
 pub mod topy;
 
 use crate::prefix;
@@ -20,11 +21,12 @@ use crate::table::{Phase, Table};
 use event::{Body, Ev, Kind, SegRow, Value};
 use phases::{
     bar_span, paint_estimated, paint_timed, py_max, round3, secs, shifted, timedelta_us,
-    total_seconds, unplaceable, BarEv, SettledBars, Ts,
+    total_seconds, unplaceable, BarEv, Painted, SettledBars, Ts,
 };
 use queue::PromptQueue;
 use records::{Bar, BarKind, ErrorRec, ImportTime, Load, Prompt, Run};
 use regex::Regex;
+use shelf::Shelf;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, OnceLock};
 
@@ -53,6 +55,8 @@ pub const RELEASE_EVERY: u64 = 4096;
 pub const RECENT_ERRORS: usize = 50;
 /// segmenter.py's TAIL_ACTIVITIES.
 const TAIL: usize = 64;
+/// segmenter.py's FOLD_BARS: bars a running prompt holds before it paints the first of them (fold_bars).
+pub const FOLD_BARS: usize = 2048;
 /// segmenter.py's BEFORE_LOG_ACTIVITIES.
 const BEFORE_LOG_ACTIVITIES: usize = 20_000;
 
@@ -81,6 +85,9 @@ pub fn shared_constants() -> Vec<(&'static str, f64)> {
         ("MAX_RUN_IMPORT_TIMES", MAX_RUN_IMPORT_TIMES as f64),
         ("RELEASE_EVERY", RELEASE_EVERY as f64),
         ("TAIL_ACTIVITIES", TAIL as f64),
+        ("FOLD_BARS", FOLD_BARS as f64),
+        ("FOLD_KEEP_S", phases::FOLD_KEEP_S),
+        ("SHELF_BLOCK", shelf::SHELF_BLOCK as f64),
         ("BEFORE_LOG_ACTIVITIES", BEFORE_LOG_ACTIVITIES as f64),
         ("WS_TIMEOUT_S", phases::WS_TIMEOUT_S),
         ("PLACEMENT_SLACK_S", phases::PLACEMENT_SLACK_US as f64 / 1e6),
@@ -93,7 +100,9 @@ fn start_stage(kind: Kind) -> Option<i64> {
         Kind::CudaBanner => Some(0),
         Kind::WorkerStarting => Some(1),
         Kind::ManagerStartup => Some(2),
-        Kind::ServerStarting => Some(3),
+        // not a marker of its own: a new process only where Segmenter::new_process says so
+        Kind::TotalVram => Some(3),
+        Kind::ServerStarting => Some(4),
         _ => None,
     }
 }
@@ -218,6 +227,30 @@ pub struct Config {
     /// segmenter.py's RELEASE_EVERY (events between releases of final records), handed over by
     /// Python for each input: one constant, which a test may lower for both segmenters.
     pub release_every: u64,
+    /// When a running prompt paints its stamped bars as they come (Segmenter::fold_bars).
+    pub fold: Fold,
+}
+
+/// segmenter.py's FOLD_BARS, phases.py's FOLD_KEEP_S, pending.py's SHELF_BLOCK and segmenter.py's
+/// TAIL_ACTIVITIES (the last activities a restart may take back: folding reads the ones before them),
+/// handed over by Python for each input (a test lowers them for both segmenters).
+#[derive(Clone, Copy, Debug)]
+pub struct Fold {
+    pub bars: usize,
+    pub keep_s: f64,
+    pub shelf_block: usize,
+    pub tail: usize,
+}
+
+impl Default for Fold {
+    fn default() -> Self {
+        Fold {
+            bars: FOLD_BARS,
+            keep_s: phases::FOLD_KEEP_S,
+            shelf_block: shelf::SHELF_BLOCK,
+            tail: TAIL,
+        }
+    }
 }
 
 /// parse/bars.py's `bar_kind`: bytes are a download, no label is the sampler's, then the bar table,
@@ -269,6 +302,41 @@ pub struct Pending<T, O = T> {
 pub enum PromptsPart {
     Made(Prompt),
     Left(Box<PromptQueue>),
+}
+
+/// A bar made final: its record, or (Shelved) the bars a prompt painted as they came, read back from
+/// their shelf by the spill a block at a time, placed as painted or (`placed` false) not placed.
+#[allow(clippy::large_enum_variant)]
+pub enum BarsPart {
+    Made(Bar),
+    Shelved {
+        shelf: Box<Shelf<(Bar, BarEv)>>,
+        placed: bool,
+    },
+}
+
+impl From<Bar> for BarsPart {
+    fn from(bar: Bar) -> BarsPart {
+        BarsPart::Made(bar)
+    }
+}
+
+impl BarsPart {
+    /// The records, in order.
+    pub fn drain(self) -> Box<dyn Iterator<Item = Bar>> {
+        match self {
+            BarsPart::Made(bar) => Box::new(std::iter::once(bar)),
+            BarsPart::Shelved { shelf, placed } => {
+                Box::new(shelf.drain().map(move |(mut bar, _)| {
+                    if !placed {
+                        bar.start = None;
+                        bar.end = None;
+                    }
+                    bar
+                }))
+            }
+        }
+    }
 }
 
 impl From<Prompt> for PromptsPart {
@@ -378,13 +446,33 @@ struct Open {
     loaded: bool,
     /// tqdm hid a bar of it (` ... (more hidden) ...`): how long it sampled is unknown.
     hidden_bar: bool,
+    /// Its first bars painted before it ends (fold_bars), and how many bars it holds at the next try.
+    folded: Option<Folding>,
+    fold_at: usize,
+}
+
+/// segmenter.py's `_Folded`: a running prompt's bars painted before it ended, with its time up to a cut.
+struct Folding {
+    painted: Painted,
+    /// The painted bars (placed) and the activities no longer needed, in order: the bars go to the table
+    /// when the prompt ends, and painting it all again from its start reads both.
+    bars: Shelf<(Bar, BarEv)>,
+    activities: Shelf<Activity>,
+    /// `settled` before the first of them was painted (painting all again reads it).
+    settled: SettledBars,
+    /// The first painted bar's line (the table takes nothing after it before it), and the latest last
+    /// line of the shelved activities but the prompt's first (close_prompt's last_line).
+    first_line: u64,
+    last_line: u64,
+    /// A queued prompt that ran took the prompt's place (reassign): the painted bars are the dropped one's.
+    reassigned: bool,
 }
 
 pub struct Segmenter {
     cfg: Config,
     pub runs: Pending<Run>,
     pub prompts: Pending<Prompt, PromptsPart>,
-    pub bars: Pending<Bar>,
+    pub bars: Pending<Bar, BarsPart>,
     pub loads: Pending<Load>,
     pub errors: Pending<ErrorRec>,
     run_prompt_s: f64,
@@ -425,7 +513,7 @@ pub struct Segmenter {
     open: Option<Open>,
     last_activity: Option<Activity>,
     last_ts: Option<Ts>,
-    requested: VecDeque<Arc<str>>,
+    requested: VecDeque<(Arc<str>, u64)>,
     /// The models of the prompt they were last added to (its position), to find one already listed
     /// without a pass over its list: a prompt may request thousands.
     prompt_models: (Option<u64>, HashSet<Arc<str>>),
@@ -479,6 +567,7 @@ impl Segmenter {
     pub fn new(cfg: Config) -> Segmenter {
         let (run_index, prompt_index) = (cfg.first_run_index, cfg.first_prompt_index);
         let cfg_source = cfg.source;
+        let tail_len = cfg.fold.tail;
         let mut load_kinds: Vec<Kind> = Vec::new();
         for row in cfg.rows.iter().filter(|r| r.load_phase) {
             if !load_kinds.contains(&row.kind) {
@@ -528,7 +617,7 @@ impl Segmenter {
             last_partial: None,
             import_records: HashSet::new(),
             import_tail: VecDeque::new(),
-            tail: VecDeque::with_capacity(TAIL),
+            tail: VecDeque::with_capacity(tail_len),
             incident: None,
             incident_traced: false,
             ignore_traceback: false,
@@ -562,6 +651,16 @@ impl Segmenter {
             }
         }
         Ok(())
+    }
+
+    /// segmenter.py's `_new_process`: a `Total VRAM` line after the run printed one and has since worked or served,
+    /// with no prompt running or queued, begins a new process's run.
+    fn new_process(&mut self) -> bool {
+        let (busy, idle) = (self.run_busy, self.open.is_none() && self.queue.is_empty());
+        self.run.is_some() && idle && {
+            let run = self.run_mut();
+            run.total_vram_mb.is_some() && (busy || run.ready_line.is_some())
+        }
     }
 
     fn run_mut(&mut self) -> &mut Run {
@@ -602,7 +701,7 @@ impl Segmenter {
         }
         self.last_ts = Some(act.last_ts);
         self.last_activity = Some(act.clone());
-        if self.tail.len() == TAIL {
+        if self.tail.len() == self.cfg.fold.tail {
             self.tail.pop_front();
         }
         self.tail.push_back(act);
@@ -624,7 +723,11 @@ impl Segmenter {
     fn event(&mut self, ev: &Ev, table: &Table, item: &Item) -> R {
         let kind = ev.kind;
         match start_stage(kind) {
-            Some(stage) if !ev.flag("serverless")? => self.start_marker(ev, stage)?,
+            Some(stage)
+                if !ev.flag("serverless")? && (kind != Kind::TotalVram || self.new_process()) =>
+            {
+                self.start_marker(ev, stage)?
+            }
             _ => self.events_since_marker += 1,
         }
         if self.run.is_none() {
@@ -900,12 +1003,12 @@ impl Segmenter {
                 Ok(())
             }
             JobQueued => {
+                // ComfyUI logs got prompt before it answers the worker: the latest received
                 let id = ev.must("prompt_id")?;
-                if let Some(p) = self.latest_received() {
-                    let prompt = self.received_mut(p);
-                    if prompt.prompt_id.is_none() {
-                        prompt.prompt_id = Some(id);
-                    }
+                if !self.queue.is_empty() {
+                    self.queue.name_last(id);
+                } else if let Some(p) = self.executing() {
+                    self.prompts.at(p).prompt_id.get_or_insert(id);
                 }
                 Ok(())
             }
@@ -1169,6 +1272,7 @@ impl Segmenter {
                     .map(|(b, _)| self.bars.at_ref(*b).line)
                     .min(),
             );
+            bar_lines.extend(open.folded.as_ref().map(|f| f.first_line));
         }
         if let Some(incident) = self.incident {
             bar_lines.push(self.errors.at_ref(incident).line);
@@ -1374,6 +1478,8 @@ impl Segmenter {
             settled: SettledBars::default(),
             loaded: false,
             hidden_bar: false,
+            folded: None,
+            fold_at: 0,
         }
     }
 
@@ -1415,6 +1521,8 @@ impl Segmenter {
             settled: SettledBars::default(),
             loaded: false,
             hidden_bar: false,
+            folded: None,
+            fold_at: 0,
         });
     }
 
@@ -1804,6 +1912,9 @@ impl Segmenter {
             open.bars.retain(|(b, _)| bars.at_ref(*b).line > after);
             // settled before any queued prompt was received: the head's, all of them
             open.settled = SettledBars::default();
+            if let Some(folded) = &mut open.folded {
+                folded.reassigned = true; // painted with no prompt queued: the head's, all of them
+            }
         }
         let h = self.prompts.at(head);
         let models = std::mem::take(&mut h.models);
@@ -1830,7 +1941,7 @@ impl Segmenter {
         let Some(model) = ev.text("model")? else {
             return Err(NotPorted("load_requested without its model".into()));
         };
-        self.requested.push_back(Arc::clone(&model));
+        self.requested.push_back((Arc::clone(&model), ev.line));
         if let Some(p) = self.executing() {
             self.add_model(p, &model);
         }
@@ -1865,7 +1976,7 @@ impl Segmenter {
                 .unwrap_or(0)
                 .min(self.requested.len());
             for _ in 0..n {
-                let model = self.requested.pop_front();
+                let model = self.requested.pop_front().map(|(model, _)| model);
                 self.push_load(line, ts, "complete", model, None, None, None);
             }
         }
@@ -1877,7 +1988,7 @@ impl Segmenter {
         let Some(model) = ev.text("model")? else {
             return Err(NotPorted("dynamic_load without its model".into()));
         };
-        if let Some(i) = self.requested.iter().position(|m| *m == model) {
+        if let Some(i) = self.requested.iter().position(|(m, _)| *m == model) {
             self.requested.remove(i);
         }
         if let Some(p) = self.executing() {
@@ -1887,7 +1998,7 @@ impl Segmenter {
     }
 
     fn loaded_model(&mut self, loaded_mb: Option<f64>, kind: &str) -> Option<Arc<str>> {
-        let model = if let Some(model) = self.requested.pop_front() {
+        let model = if let Some((model, _)) = self.requested.pop_front() {
             if let Some((ev, count)) = self.batch {
                 self.batch = if count > 1 {
                     Some((ev, count - 1))
@@ -1964,7 +2075,21 @@ impl Segmenter {
     fn on_progress_bar(&mut self, ev: &Ev) -> R {
         self.run_busy = true;
         self.process_start = None; // work since: no new process began there
+
+        // A request glued after the bar's last state (`…4.66s/it]Requested to load WanVAE`, raylight#48) came
+        // after the bar: its `loaded` line is still to come. Requests before the bar are stale
+        // (segmenter.py's `_on_progress_bar`).
+        let last = if ev.end_line == 0 {
+            ev.line
+        } else {
+            ev.end_line
+        };
+        let mut after = Vec::new();
+        while self.requested.back().is_some_and(|(_, line)| *line >= last) {
+            after.extend(self.requested.pop_back());
+        }
         self.end_batch()?;
+        self.requested.extend(after.into_iter().rev());
         let Body::Bar(closed) = &ev.body else {
             return Err(NotPorted("a progress_bar that is no bar".into()));
         };
@@ -2011,6 +2136,10 @@ impl Segmenter {
         if let Some(open) = &mut self.open {
             open.bars.push((pos, bar_ev));
             self.settle_bars();
+            let open = self.open.as_ref().expect("an open prompt");
+            if open.bars.len() >= self.cfg.fold.bars.max(open.fold_at) {
+                self.fold_bars()?;
+            }
             return Ok(());
         }
         let (start, end) = bar_span(self.bars.at_ref(pos), &bar_ev, None)?;
@@ -2226,13 +2355,9 @@ impl Segmenter {
         end_line: Option<u64>,
     ) -> R {
         self.end_batch()?;
-        let open = self.open.take().expect("an open prompt");
-        // the pending records themselves, not copies (a prompt of 400,000 bars copied ~100 MB)
-        let bars: Vec<(&Bar, &BarEv)> = open
-            .bars
-            .iter()
-            .map(|(pos, bar_ev)| (self.bars.at_ref(*pos), bar_ev))
-            .collect();
+        let mut open = self.open.take().expect("an open prompt");
+        let folded = open.folded.take();
+        let unfinished = status.is_none();
         let run_start = self.run.and_then(|r| self.runs.at_ref(r).started_at);
         let prompt = self.prompts.at(open.prompt);
         // queued before the log but begun in it (Prompt.began_in_log), or begun after the log's first stamp:
@@ -2244,8 +2369,13 @@ impl Segmenter {
             prompt.status = status;
         }
         prompt.ended_at = end;
-        prompt.last_line = match end_line {
-            Some(line) if line != 0 => line,
+        prompt.last_line = match (end_line, &folded) {
+            (Some(line), _) if line != 0 => line,
+            (_, Some(f)) if !f.activities.is_empty() => open
+                .activities
+                .iter()
+                .map(|a| a.last_line)
+                .fold(prompt.line.max(f.last_line), u64::max),
             _ => open
                 .activities
                 .iter()
@@ -2254,29 +2384,106 @@ impl Segmenter {
                 .fold(prompt.line, u64::max),
         };
         let all_fine = open.activities.iter().all(|a| a.resolution == FINE);
+        let timed = match (prompt.started_at, end) {
+            (Some(start), Some(end)) if all_fine => Some((start, end)),
+            _ => None,
+        };
+        // a prompt whose bars were painted as they came (fold_bars): painting goes on from its cut, or
+        // paints it all again from its start (a bar drawn later reaches back before the cut, it ended
+        // before it, or a queued prompt took its place), its shelved bars and activities read back
+        let mut painted: Option<Painted> = None;
+        let mut again: Option<Vec<(Bar, BarEv)>> = None;
+        let mut shelf: Option<Shelf<(Bar, BarEv)>> = None;
+        let mut settled_before: Option<SettledBars> = None;
+        let mut shelved_first_line: Option<u64> = None;
+        let mut reassigned = false;
+        if let Some(f) = folded {
+            reassigned = f.reassigned;
+            shelved_first_line = (!f.bars.is_empty()).then_some(f.first_line);
+            let fast = match timed {
+                Some((start, end)) if !f.reassigned => {
+                    let held: Vec<(&Bar, &BarEv)> = open
+                        .bars
+                        .iter()
+                        .map(|(pos, bar_ev)| (self.bars.at_ref(*pos), bar_ev))
+                        .collect();
+                    phases::paints_after(
+                        &f.painted,
+                        start,
+                        end,
+                        &open.activities,
+                        &held,
+                        unfinished,
+                    )?
+                }
+                _ => false,
+            };
+            if timed.is_some() && !fast {
+                let mut acts: Vec<Activity> = f.activities.drain().collect();
+                acts.append(&mut open.activities);
+                open.activities = acts;
+                if f.reassigned {
+                    shelf = Some(f.bars);
+                    again = Some(Vec::new());
+                } else {
+                    let bars = f
+                        .bars
+                        .drain()
+                        .map(|(mut bar, bar_ev)| {
+                            bar.start = None;
+                            bar.end = None;
+                            (bar, bar_ev)
+                        })
+                        .collect();
+                    again = Some(bars);
+                    settled_before = Some(f.settled);
+                }
+            } else {
+                if fast {
+                    painted = Some(f.painted);
+                }
+                shelf = Some(f.bars);
+            }
+        }
+        let settled = settled_before.as_ref().unwrap_or(&open.settled);
+        let shelved_count = again.as_ref().map_or(0, Vec::len);
+        // the pending records themselves, not copies (a prompt of 400,000 bars copied ~100 MB)
+        let bars: Vec<(&Bar, &BarEv)> = again
+            .iter()
+            .flatten()
+            .map(|(bar, bar_ev)| (bar, bar_ev))
+            .chain(
+                open.bars
+                    .iter()
+                    .map(|(pos, bar_ev)| (self.bars.at_ref(*pos), bar_ev)),
+            )
+            .collect();
+        let prompt = self.prompts.at(open.prompt);
         let library = self.run_library_loads;
+        // folded bars' too: settled took them (fold_bars), or they are painted again
         let library_bar =
-            open.settled.library_loader || bars.iter().any(|(bar, _)| phases::library_loader(bar));
-        let placed = match (prompt.started_at, end) {
-            (Some(start), Some(end)) if all_fine => paint_timed(
+            settled.library_loader || bars.iter().any(|(bar, _)| phases::library_loader(bar));
+        let placed = match timed {
+            Some((start, end)) => paint_timed(
                 prompt,
                 start,
                 end,
                 &open.activities,
                 &bars,
-                &open.settled,
-                status.is_none(),
+                settled,
+                unfinished,
                 open.loaded,
                 library_bar,
                 library,
                 open.hidden_bar,
                 before_log,
+                painted,
             )?,
-            _ => {
+            None => {
                 paint_estimated(
                     prompt,
                     &bars,
-                    &open.settled,
+                    settled,
                     open.loaded,
                     library_bar,
                     library,
@@ -2308,9 +2515,29 @@ impl Segmenter {
             self.run_prompt_s += counted;
         }
         for (i, start, end) in placed {
-            let pending = self.bars.at(open.bars[i].0);
-            pending.start = Some(start);
-            pending.end = Some(end);
+            let record = match &mut again {
+                Some(shelved) if i < shelved_count => &mut shelved[i].0,
+                _ => self.bars.at(open.bars[i - shelved_count].0),
+            };
+            record.start = Some(start);
+            record.end = Some(end);
+        }
+        // segmenter.py's `_unshelve`: the painted bars go to the table in their place, after the bars
+        // before them, before the prompt's bars held still
+        if let Some(first_line) = shelved_first_line {
+            self.bars.flush_while(|b| b.line < first_line);
+        }
+        if let Some(shelved) = again.filter(|_| !reassigned) {
+            self.bars
+                .out
+                .extend(shelved.into_iter().map(|(bar, _)| BarsPart::Made(bar)));
+        } else if let Some(shelf) = shelf {
+            // placed as painted, or (untimed, or the dropped prompt's) placed by none
+            let placed = !reassigned && timed.is_some();
+            self.bars.out.push(BarsPart::Shelved {
+                shelf: Box::new(shelf),
+                placed,
+            });
         }
         Ok(())
     }
@@ -2322,6 +2549,9 @@ impl Segmenter {
         let Some(open) = &mut self.open else {
             return;
         };
+        if open.folded.is_some() {
+            return; // its bars are painted as they come (fold_bars): the shelf holds the settled ones' place
+        }
         let mut settled = 0;
         for (pos, bar_ev) in &open.bars[..open.bars.len().saturating_sub(1)] {
             let bar = self.bars.at_ref(*pos);
@@ -2332,6 +2562,116 @@ impl Segmenter {
             settled += 1;
         }
         open.bars.drain(..settled);
+    }
+
+    /// segmenter.py's `_fold_bars`: paint the running prompt's first bars and its time up to a cut
+    /// (phases::fold) while it runs, as painting it when it ends would, so that it holds a window of bars
+    /// and activities, not all of them: a prompt of 400,000 stamped bars held each Bar with the activity
+    /// of each bar line until it ended (281-347 MB). Their records and the activities go to a shelf
+    /// (shelf.rs), and to the table when it ends (close_prompt). Only for a prompt whose start is known
+    /// from its own line, with stamps to the second so far and no prompt queued.
+    fn fold_bars(&mut self) -> R {
+        let queued = !self.queue.is_empty();
+        let fold_cfg = self.cfg.fold;
+        let Some(open) = &mut self.open else {
+            return Ok(());
+        };
+        // a try that paints nothing is tried again twice as late: O(bars) in all
+        open.fold_at = 2 * open.bars.len();
+        let prompt = self.prompts.at_ref(open.prompt);
+        let Some(start) = prompt.started_at else {
+            return Ok(());
+        };
+        if !prompt.received
+            || queued
+            || open.folded.as_ref().is_some_and(|f| f.reassigned)
+            || !open.activities.iter().all(|a| a.resolution == FINE)
+            || open.activities.len() <= fold_cfg.tail + 1
+        {
+            return Ok(());
+        }
+        let prompt_line = prompt.line;
+        let safe = open.activities.len() - fold_cfg.tail - 1;
+        let mut painted = open.folded.as_mut().map(|f| std::mem::take(&mut f.painted));
+        let done = {
+            let bars: Vec<(&Bar, &BarEv)> = open
+                .bars
+                .iter()
+                .map(|(pos, bar_ev)| (self.bars.at_ref(*pos), bar_ev))
+                .collect();
+            phases::fold(
+                &mut painted,
+                start,
+                &open.activities,
+                &bars,
+                safe,
+                timedelta_us(fold_cfg.keep_s)?,
+            )
+        };
+        let (Ok(Some(phases::Folded { gone, dropped })), Some(painted)) = (&done, &mut painted)
+        else {
+            // nothing more painted: what was painted stays as it was
+            if let (Some(f), Some(p)) = (open.folded.as_mut(), painted) {
+                f.painted = p;
+            }
+            return done.map(|_| ());
+        };
+        let painted = std::mem::take(painted);
+        let (gone, dropped) = (gone.clone(), *dropped);
+        let count = gone.len();
+        let first_line = if count > 0 {
+            self.bars.at_ref(open.bars[0].0).line
+        } else {
+            1 << 62
+        };
+        match &mut open.folded {
+            None => {
+                open.folded = Some(Folding {
+                    painted,
+                    bars: Shelf::new(fold_cfg.shelf_block),
+                    activities: Shelf::new(fold_cfg.shelf_block),
+                    settled: open.settled.clone(),
+                    first_line,
+                    last_line: prompt_line,
+                    reassigned: false,
+                });
+            }
+            Some(f) => {
+                f.painted = painted;
+                if count > 0 && f.bars.is_empty() {
+                    f.first_line = first_line;
+                }
+            }
+        }
+        let folding = open.folded.as_mut().expect("folded");
+        // the prompt's bars are the last pending ones: the first `count` leave for the shelf, and the
+        // positions of those after them move down as many
+        let at = self.bars.items.len() - open.bars.len();
+        debug_assert!(count == 0 || self.bars.base + at as u64 == open.bars[0].0);
+        let records: Vec<Bar> = self.bars.items.drain(at..at + count).collect();
+        for ((mut bar, (_, bar_ev)), (b0, b1)) in
+            records.into_iter().zip(open.bars.drain(..count)).zip(gone)
+        {
+            bar.start = Some(b0);
+            bar.end = Some(b1);
+            open.settled.add(&bar);
+            folding.bars.push((bar, bar_ev));
+        }
+        for (pos, _) in &mut open.bars {
+            *pos -= count as u64;
+        }
+        let first_shelved = folding.activities.is_empty();
+        for (i, act) in open.activities.drain(..dropped).enumerate() {
+            if i > 0 || !first_shelved {
+                folding.last_line = folding.last_line.max(act.last_line);
+            }
+            folding.activities.push(act);
+        }
+        if count > 0 {
+            // segmenter.py: held back bars are painted again at each try, so tries come less often
+            open.fold_at = 4 * open.bars.len() + fold_cfg.bars;
+        }
+        Ok(())
     }
 
     /// The records made final since the last call, for the caller to hand on.
@@ -2352,7 +2692,7 @@ impl Segmenter {
 pub struct Final {
     pub runs: Vec<Run>,
     pub prompts: Vec<PromptsPart>,
-    pub bars: Vec<Bar>,
+    pub bars: Vec<BarsPart>,
     pub loads: Vec<Load>,
     pub errors: Vec<ErrorRec>,
     /// Notable events kept since the last hand-over, in order.
@@ -2832,6 +3172,7 @@ mod tests {
                 "../../../src/comfylog/parse/messages.toml"
             ))),
             release_every: RELEASE_EVERY,
+            fold: Default::default(),
         };
         let mut seg = Segmenter::new(cfg);
         let mut input = crate::scan::Input::new(None, false);

@@ -282,13 +282,14 @@ pub fn paint_timed(
     library_loads: bool,
     hidden_bar: bool,
     before_log: bool,
+    painted: Option<Painted>,
 ) -> Result<Vec<(usize, Ts, Ts)>, NotPorted> {
     let end = if end < start { start } else { end };
     let mut segs: Vec<Seg> = Vec::new();
-    let mut prev = start;
+    let mut prev = painted.as_ref().map_or(start, |p| p.seg_from);
     // it began before the log's first line: no line shows what it did until then
     let unseen = match activities.first() {
-        Some(first) if before_log => first.first_ts.min(end),
+        Some(first) if before_log && painted.is_none() => first.first_ts.min(end),
         _ => start,
     };
     if unseen > start {
@@ -325,26 +326,25 @@ pub fn paint_timed(
     if prev < end {
         segs.push((prev, end, Phase::Other));
     }
+    let mut from = start;
+    if let Some(painted) = &painted {
+        // painted up to its cut already; after it no bar reaches back before it (paints_after)
+        segs = segs
+            .into_iter()
+            .filter(|s| s.1 > painted.cut)
+            .map(|(a, b, phase)| (a.max(painted.cut), b, phase))
+            .collect();
+        from = start.max(painted.cut);
+    }
     let mut placed = Vec::new();
     if !bars.is_empty() {
-        segs = paint_bars(segs, start, end, activities, bars, unfinished, &mut placed)?;
+        segs = paint_bars(segs, from, end, activities, bars, unfinished, &mut placed)?;
     }
-    let mut seconds = [0.0f64; 4];
-    let mut spans: Vec<Span> = Vec::new();
-    for (a, b, phase) in segs {
-        if b <= a {
-            continue;
-        }
-        seconds[usize::from(phase.index())] += total_seconds(b - a)?;
-        match spans.last_mut() {
-            Some(last) if last.phase == phase && last.end == a => last.end = b,
-            _ => spans.push(Span {
-                start: a,
-                end: b,
-                phase,
-            }),
-        }
-    }
+    let (mut seconds, mut spans) = match painted {
+        Some(painted) => (painted.seconds, painted.spans),
+        None => ([0.0f64; 4], Vec::new()),
+    };
+    add_segs(&mut seconds, &mut spans, &segs)?;
     let total = secs(end - start)?;
     prompt.total_s = Some(total);
     let mut phases = rounded(&seconds, total);
@@ -385,6 +385,223 @@ pub fn paint_timed(
     Ok(placed)
 }
 
+/// phases.py's `_add_segs`: painted segments added, in order, to the phases' seconds and the spans.
+fn add_segs(seconds: &mut [f64; 4], spans: &mut Vec<Span>, segs: &[Seg]) -> Result<(), NotPorted> {
+    for &(a, b, phase) in segs {
+        if b <= a {
+            continue;
+        }
+        seconds[usize::from(phase.index())] += total_seconds(b - a)?;
+        match spans.last_mut() {
+            Some(last) if last.phase == phase && last.end == a => last.end = b,
+            _ => spans.push(Span {
+                start: a,
+                end: b,
+                phase,
+            }),
+        }
+    }
+    Ok(())
+}
+
+/// phases.py's `Painted`: a running prompt's seconds painted from `start` up to `cut` (`fold`).
+#[derive(Clone, Debug, Default)]
+pub struct Painted {
+    pub start: Ts,
+    pub cut: Ts,
+    /// Where rule 1's segment going on past the cut begins.
+    pub seg_from: Ts,
+    /// The bars left to paint that `fold` placed (the first ones).
+    pub placed: usize,
+    pub seconds: [f64; 4],
+    pub spans: Vec<Span>,
+    /// The latest time of an activity it read: a prompt ending before it is painted all again.
+    pub seen: Ts,
+}
+
+/// phases.py's FOLD_KEEP_S: how long before the last lines read `fold` paints up to.
+pub const FOLD_KEEP_S: f64 = 10.0;
+
+/// What `fold` painted: the leading bars no longer needed with their placement, and the count of
+/// leading activities no longer needed.
+pub struct Folded {
+    pub gone: Vec<(Ts, Ts)>,
+    pub dropped: usize,
+}
+
+/// The first activity after a bar's end line, as `_paint_bars` looks it up.
+fn after_bar(activities: &[Activity], ev: &BarEv) -> usize {
+    bisect_right(activities, &ev.end_line, 0, |a| a.first_line)
+}
+
+/// phases.py's `fold`: paint a running prompt's time up to a cut as `paint_timed` would once it
+/// ends. `painted` is updated only when something more is painted (Some returned). `keep`:
+/// `timedelta(seconds=FOLD_KEEP_S)`.
+pub fn fold(
+    painted: &mut Option<Painted>,
+    start: Ts,
+    activities: &[Activity],
+    bars: &BarRefs,
+    safe: usize,
+    keep: i64,
+) -> Result<Option<Folded>, NotPorted> {
+    if bars.len() < 2 || safe == 0 {
+        return Ok(None);
+    }
+    let (lo, seg_from, known) = match painted {
+        None => (start, start, 0),
+        Some(p) => (p.cut, p.seg_from, p.placed),
+    };
+    let mut placed: Vec<(Ts, Ts)> = Vec::new();
+    for &(bar, ev) in &bars[..bars.len() - 1] {
+        let k = after_bar(activities, ev);
+        if k >= safe {
+            break;
+        }
+        let (Some(b0), Some(b1)) = bar_span(bar, ev, Some(activities[k].first_ts))? else {
+            return Ok(None); // a bar no reading places: not for this (settled ones come first)
+        };
+        placed.push((b0, b1));
+    }
+    if placed.len() < known
+        || placed[known..]
+            .iter()
+            .any(|&(b0, b1)| b1 > b0.max(start) && b0.max(start) < lo)
+    {
+        return Ok(None); // it reaches back over what is painted: painted all again at the end
+    }
+    let mut bound = shifted(activities[safe - 1].last_ts, -keep)?;
+    for &(bar, ev) in &bars[placed.len()..] {
+        let k = after_bar(activities, ev);
+        let (b0, _) = bar_span(bar, ev, activities.get(k).map(|a| a.first_ts))?;
+        if let Some(b0) = b0 {
+            bound = bound.min(shifted(b0, -keep)?);
+        }
+    }
+    if bound <= lo {
+        return Ok(None);
+    }
+    // rule 1 from the segment going on past the cut, each segment with where its step began
+    let mut segs: Vec<Seg> = Vec::new();
+    let mut steps: Vec<Ts> = Vec::new();
+    let mut prev = seg_from;
+    for act in &activities[..safe] {
+        let (first, phase) = (act.first_ts, act.phase);
+        let points: &[Ts] = if first == act.last_ts {
+            &[first]
+        } else {
+            &[first, act.last_ts]
+        };
+        for &t in points {
+            if t <= prev {
+                continue;
+            }
+            if phase == Phase::Wait {
+                let w0 = prev.max(shifted(t, -WS_TIMEOUT_US)?);
+                if w0 > prev {
+                    segs.push((prev, w0, Phase::Other));
+                    steps.push(prev);
+                }
+                segs.push((w0, t, Phase::Wait));
+            } else {
+                segs.push((prev, t, phase));
+            }
+            steps.push(prev);
+            prev = t;
+        }
+    }
+    let skip = segs.partition_point(|s| s.1 <= lo);
+    let window: Vec<Seg> = segs[skip..]
+        .iter()
+        .map(|&(a, b, phase)| (a.max(lo), b, phase))
+        .collect();
+    let steps = &steps[skip..];
+    let mut overlays: Vec<Seg> = placed
+        .iter()
+        .zip(bars.iter())
+        .map(|(&(b0, b1), (bar, _))| (b0.max(start).max(lo), b1, bar.kind.phase()))
+        .filter(|&(o0, o1, _)| o1 > o0)
+        .collect();
+    overlays.sort_by_key(|o| paint_order(o.2));
+    let out = overlaid(window.clone(), &overlays);
+    let done = out.iter().take_while(|s| s.1 <= bound).count();
+    if done == 0 {
+        return Ok(None);
+    }
+    let cut = out[done - 1].1;
+    let p = painted.get_or_insert_with(|| Painted {
+        start,
+        cut,
+        seg_from: start,
+        placed: 0,
+        seconds: [0.0; 4],
+        spans: Vec::new(),
+        seen: prev,
+    });
+    add_segs(&mut p.seconds, &mut p.spans, &out[..done])?;
+    p.cut = cut;
+    p.seen = p.seen.max(prev);
+    // the cut is a time of an activity where no segment goes on past it: the next step begins there
+    p.seg_from = window
+        .iter()
+        .position(|s| s.1 > cut)
+        .map_or(cut, |i| steps[i]);
+    let mut gone = 0; // leading bars whose time is all painted
+    while gone < placed.len() && placed[gone].1 <= placed[gone].0.max(start).max(cut) {
+        gone += 1;
+    }
+    p.placed = placed.len() - gone;
+    // the bars left look up the line after their end
+    let last_needed = bars[gone..]
+        .iter()
+        .map(|(_, ev)| ev.end_line)
+        .min()
+        .expect("the last bar is left");
+    let mut dropped = 0;
+    while dropped < safe
+        && activities[dropped].last_ts <= p.seg_from
+        && activities[dropped].first_line <= last_needed
+    {
+        dropped += 1;
+    }
+    placed.truncate(gone);
+    Ok(Some(Folded {
+        gone: placed,
+        dropped,
+    }))
+}
+
+/// phases.py's `paints_after`: painting on from `painted` paints as painting it all would.
+pub fn paints_after(
+    painted: &Painted,
+    start: Ts,
+    end: Ts,
+    activities: &[Activity],
+    bars: &BarRefs,
+    unfinished: bool,
+) -> Result<bool, NotPorted> {
+    if painted.start != start || end.max(start) < painted.seen {
+        return Ok(false);
+    }
+    let end = end.max(start);
+    let last_index = bars.len().wrapping_sub(1);
+    for (i, &(bar, ev)) in bars.iter().enumerate().skip(painted.placed) {
+        let k = after_bar(activities, ev);
+        let (Some(b0), Some(mut b1)) = bar_span(bar, ev, activities.get(k).map(|a| a.first_ts))?
+        else {
+            continue;
+        };
+        if unfinished && i == last_index && bar.done < bar.total {
+            b1 = b1.max(end);
+        }
+        let (o0, o1) = (b0.max(start), b1.min(end));
+        if o1 > o0 && o0 < painted.cut {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// Python's `bisect_right(items, x, key=key)`, step for step (the list need not be sorted).
 fn bisect_right<T, K: PartialOrd>(items: &[T], x: &K, lo: usize, key: impl Fn(&T) -> K) -> usize {
     let (mut lo, mut hi) = (lo, items.len());
@@ -397,6 +614,16 @@ fn bisect_right<T, K: PartialOrd>(items: &[T], x: &K, lo: usize, key: impl Fn(&T
         }
     }
     lo
+}
+
+/// phases.py's `_PAINT_ORDER`: other work, then loading, then sampling: it wins.
+fn paint_order(phase: Phase) -> u8 {
+    match phase {
+        Phase::Other => 0,
+        Phase::Load => 1,
+        Phase::Inference => 2,
+        Phase::Wait => 3, // no bar's phase
+    }
 }
 
 /// phases.py's `_paint_bars`.
@@ -424,12 +651,7 @@ fn paint_bars(
         overlays.push((b0, b1, bar.kind.phase()));
     }
     // other work, then loading, then sampling: it wins (a stable sort, as Python's)
-    overlays.sort_by_key(|o| match o.2 {
-        Phase::Other => 0,
-        Phase::Load => 1,
-        Phase::Inference => 2,
-        Phase::Wait => 3, // no bar's phase
-    });
+    overlays.sort_by_key(|o| paint_order(o.2));
     let clipped: Vec<Seg> = overlays
         .into_iter()
         .map(|(o0, o1, phase)| (o0.max(start), o1.min(end), phase))
@@ -767,6 +989,203 @@ mod tests {
             got.retain(|s| s.1 > s.0);
             assert_eq!(got, want, "{segs:?} painted {overlays:?}");
         }
+    }
+
+    /// segmenter.py's `_fold_bars` and `_close_prompt` in small: a prompt's lines read one by one, its
+    /// bars folded every few (phases::fold), then painted on from the cut (paints_after) or all again.
+    /// Returns the prompt and every bar's placement, in order.
+    #[allow(clippy::type_complexity)]
+    fn folded_then_painted(
+        acts: &[Activity],
+        bars: &[(Bar, BarEv)],
+        end: Ts,
+        unfinished: bool,
+        every: usize,
+        tail: usize,
+        keep: i64,
+    ) -> (Prompt, Vec<(Option<Ts>, Option<Ts>)>, usize) {
+        let start = acts[0].first_ts;
+        let (mut held_acts, mut shelved_acts): (Vec<Activity>, Vec<Activity>) = (vec![], vec![]);
+        let mut held: Vec<usize> = Vec::new();
+        let mut placement: Vec<(Option<Ts>, Option<Ts>)> = vec![(None, None); bars.len()];
+        let mut shelved = 0;
+        let mut painted: Option<Painted> = None;
+        let mut fold_at = 0;
+        let mut folds = 0;
+        let mut next_bar = 0;
+        for act in acts {
+            held_acts.push(act.clone());
+            while next_bar < bars.len() && bars[next_bar].0.line == act.first_line {
+                held.push(next_bar);
+                next_bar += 1;
+                if held.len() < every.max(fold_at) {
+                    continue;
+                }
+                fold_at = 2 * held.len();
+                if held_acts.len() <= tail + 1 {
+                    continue;
+                }
+                let refs: Vec<(&Bar, &BarEv)> =
+                    held.iter().map(|&i| (&bars[i].0, &bars[i].1)).collect();
+                let safe = held_acts.len() - tail - 1;
+                if let Some(Folded { gone, dropped }) =
+                    fold(&mut painted, start, &held_acts, &refs, safe, keep).unwrap()
+                {
+                    folds += 1;
+                    for (&i, (b0, b1)) in held.iter().zip(&gone) {
+                        placement[i] = (Some(*b0), Some(*b1));
+                    }
+                    shelved += gone.len();
+                    held.drain(..gone.len());
+                    shelved_acts.extend(held_acts.drain(..dropped));
+                    if !gone.is_empty() {
+                        fold_at = 4 * held.len() + every;
+                    }
+                }
+            }
+        }
+        let mut prompt = Prompt::new(0, 0, Some(start), 1, 0);
+        let refs: Vec<(&Bar, &BarEv)> = held.iter().map(|&i| (&bars[i].0, &bars[i].1)).collect();
+        let fast = painted
+            .as_ref()
+            .is_some_and(|p| paints_after(p, start, end, &held_acts, &refs, unfinished).unwrap());
+        let settled = SettledBars::default();
+        let placed = if fast || painted.is_none() {
+            paint_timed(
+                &mut prompt,
+                start,
+                end,
+                &held_acts,
+                &refs,
+                &settled,
+                unfinished,
+                false,
+                false,
+                false,
+                false,
+                false,
+                painted,
+            )
+            .unwrap()
+            .into_iter()
+            .map(|(i, b0, b1)| (held[i], b0, b1))
+            .collect::<Vec<_>>()
+        } else {
+            placement.iter_mut().for_each(|p| *p = (None, None));
+            let all_acts: Vec<Activity> = shelved_acts.iter().chain(&held_acts).cloned().collect();
+            let all: Vec<usize> = (0..shelved).chain(held.iter().copied()).collect();
+            let refs: Vec<(&Bar, &BarEv)> = all.iter().map(|&i| (&bars[i].0, &bars[i].1)).collect();
+            paint_timed(
+                &mut prompt,
+                start,
+                end,
+                &all_acts,
+                &refs,
+                &settled,
+                unfinished,
+                false,
+                false,
+                false,
+                false,
+                false,
+                None,
+            )
+            .unwrap()
+            .into_iter()
+            .map(|(i, b0, b1)| (all[i], b0, b1))
+            .collect()
+        };
+        for (i, b0, b1) in placed {
+            placement[i] = (Some(b0), Some(b1));
+        }
+        (prompt, placement, folds)
+    }
+
+    /// Folding a prompt's bars as they come paints it as painting them all at its end does, to the
+    /// last float of its phases, span and bar placement (segmenter.py's twin is tested with hypothesis
+    /// in tests/test_native_segmenter.py against both segmenters).
+    #[test]
+    fn folding_bars_as_they_come_paints_as_painting_them_at_the_end() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let phases = [Phase::Load, Phase::Inference, Phase::Wait, Phase::Other];
+        let kinds = [BarKind::Sampling, BarKind::Loading, BarKind::Other];
+        let mut folds = 0;
+        for _ in 0..20_000 {
+            let mut ts: Ts = 1_000_000_000_000;
+            let (mut acts, mut bars) = (Vec::new(), Vec::new());
+            for line in 1..=(2 + next(60)) {
+                ts += [0, 1_000, 10_000, 400_000, 1_500_000, 12_000_000][next(6) as usize];
+                let last = ts + [0, 0, 0, 700_000][next(4) as usize];
+                acts.push(Activity {
+                    phase: phases[next(4) as usize],
+                    first_ts: ts,
+                    last_ts: last,
+                    first_line: line,
+                    last_line: line,
+                    resolution: 0.0,
+                });
+                if line > 1 && next(3) > 0 {
+                    let elapsed = [0.0, 0.0, 0.25, 1.0, 3.0, 9.0][next(6) as usize];
+                    let total = 1.0 + next(5) as f64;
+                    let bar = Bar {
+                        prompt: Some(0),
+                        label: None,
+                        total,
+                        done: if next(4) == 0 {
+                            next(total as u64) as f64
+                        } else {
+                            total
+                        },
+                        final_rate: None,
+                        rate_unit: "it/s".into(),
+                        elapsed_s: elapsed,
+                        line,
+                        end_line: line,
+                        kind: kinds[next(3) as usize],
+                        source: 0,
+                        start: None,
+                        end: None,
+                    };
+                    let stamped = next(8) > 0;
+                    let ev = BarEv {
+                        ts: stamped.then_some(ts),
+                        end_ts: stamped.then_some(last),
+                        end_line: line,
+                        ts_before: Some(acts[acts.len() - 2].last_ts),
+                        first_elapsed_s: 0.0,
+                    };
+                    bars.push((bar, ev));
+                }
+                ts = last;
+            }
+            let end = ts + [0, 1_000_000, -2_000_000, -30_000_000][next(4) as usize];
+            let unfinished = next(3) == 0;
+            let (every, tail) = (2 + next(4) as usize, next(4) as usize);
+            let keep = [0, 1_000_000, 10_000_000][next(3) as usize];
+            let (want, want_placed, _) =
+                folded_then_painted(&acts, &bars, end, unfinished, usize::MAX, tail, keep);
+            let (got, got_placed, folded) =
+                folded_then_painted(&acts, &bars, end, unfinished, every, tail, keep);
+            folds += folded;
+            assert_eq!(
+                format!(
+                    "{:?} {:?} {:?} {:?}",
+                    got.phases, got.spans, got.total_s, got.not_timed
+                ),
+                format!(
+                    "{:?} {:?} {:?} {:?}",
+                    want.phases, want.spans, want.total_s, want.not_timed
+                ),
+            );
+            assert_eq!(got_placed, want_placed);
+        }
+        assert!(folds > 5_000, "{folds} folds");
     }
 
     #[test]

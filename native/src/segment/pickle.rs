@@ -11,11 +11,11 @@ use super::emit::{self, Class, Shape, Sink};
 use super::jsonrows;
 use super::phases::Ts;
 use super::records::{Bar, BarKind, ErrorRec, Load, Prompt, Run};
-use super::{Final, PromptsPart};
+use super::{BarsPart, Final, PromptsPart};
 use crate::prefix;
 use crate::scan::Item;
 use crate::table::Phase;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::sync::Arc;
 
@@ -491,6 +491,11 @@ impl<T> Table<T> {
     }
 }
 
+/// Blocks of prompts a hand-over makes of the queues runs' ends left (`Spill::hand`): 1,000,000
+/// queued prompts left at the input's end were handed to Python at once, their pickles and JSON
+/// rows about 390 bytes a prompt (539 MB in all); a few blocks at a time they cost a few MB.
+pub const HAND_BLOCKS: usize = 4;
+
 /// The segmenter's final records on their way to Python: each table's full blocks pickled here,
 /// the rest kept until the input ends (so that every block of the spool is whole, as spool.py's
 /// own are), and the notable events passed on as they come.
@@ -501,6 +506,9 @@ pub struct Spill {
     pub bars: Table<Bar>,
     pub loads: Table<Load>,
     pub errors: Table<ErrorRec>,
+    /// Prompts not made into blocks yet, in order, from the first queue a run's end left: its
+    /// records are made HAND_BLOCKS blocks per hand-over, and the prompts after it wait behind.
+    backlog: VecDeque<PromptsPart>,
     notable: Vec<Item>,
     notable_counts: Vec<(usize, u64)>,
 }
@@ -550,6 +558,7 @@ impl Spill {
                 |p: &mut Pickler<'_>, r: &ErrorRec| emit::error(p, r),
                 rows(json_rows, jsonrows::error),
             ),
+            backlog: VecDeque::new(),
             notable: Vec::new(),
             notable_counts: Vec::new(),
         }
@@ -558,25 +567,59 @@ impl Spill {
     pub fn absorb(&mut self, done: Final) {
         let names = &*self.names;
         self.runs.absorb(names, done.runs);
-        // a queue a run's end left becomes records here, a block at a time (queue.rs)
         for part in done.prompts {
             match part {
-                PromptsPart::Made(prompt) => self.prompts.absorb(names, [prompt]),
-                PromptsPart::Left(queue) => self.prompts.absorb(names, queue.drain()),
+                PromptsPart::Made(prompt) if self.backlog.is_empty() => {
+                    self.prompts.absorb(names, [prompt])
+                }
+                part => self.backlog.push_back(part),
             }
         }
-        self.bars.absorb(names, done.bars);
+        // a prompt's bars painted as they came (shelf.rs) become records here, a block at a time
+        for part in done.bars {
+            match part {
+                BarsPart::Made(bar) => self.bars.absorb(names, [bar]),
+                part => self.bars.absorb(names, part.drain()),
+            }
+        }
         self.loads.absorb(names, done.loads);
         self.errors.absorb(names, done.errors);
         self.notable.extend(done.notable);
         self.notable_counts.extend(done.notable_counts);
     }
 
-    /// What is ready; with `ended`, every record left.
+    /// Whether `hand` has more to give: prompts of the backlog (call it again until it has not).
+    pub fn holds_more(&self) -> bool {
+        !self.backlog.is_empty()
+    }
+
+    /// What is ready, with at most HAND_BLOCKS blocks of prompts made from the backlog; with
+    /// `ended`, every record left once the backlog is empty.
     pub fn hand(&mut self, ended: bool) -> Handed {
+        let names = &*self.names;
+        // a queue a run's end left becomes records here, a block at a time (queue.rs)
+        while self.prompts.parts.len() < HAND_BLOCKS {
+            let Some(part) = self.backlog.front_mut() else {
+                break;
+            };
+            let records = match part {
+                PromptsPart::Made(_) => match self.backlog.pop_front() {
+                    Some(PromptsPart::Made(prompt)) => vec![prompt],
+                    _ => unreachable!("the front was a record"),
+                },
+                PromptsPart::Left(queue) => {
+                    let records = queue.leave();
+                    if records.is_empty() {
+                        self.backlog.pop_front();
+                    }
+                    records
+                }
+            };
+            self.prompts.absorb(names, records);
+        }
         Handed {
             runs: self.runs.take(ended),
-            prompts: self.prompts.take(ended),
+            prompts: self.prompts.take(ended && self.backlog.is_empty()),
             bars: self.bars.take(ended),
             loads: self.loads.take(ended),
             errors: self.errors.take(ended),
@@ -656,6 +699,53 @@ mod tests {
             (crate::prefix::ordinal(9999, 12, 31).expect("a date") + 1) * 86_400_000_000;
         assert!(p.time(Some(past_9999)).is_err());
         assert!(p.big_int(1e300).is_err());
+    }
+
+    /// A queue left at the input's end is made into blocks HAND_BLOCKS at a time, a hand-over
+    /// after another, and the prompts made final after it follow it in order.
+    #[test]
+    fn a_left_queue_is_handed_a_few_blocks_at_a_time() {
+        use super::super::queue::PromptQueue;
+        let mut spill = Spill::new(Arc::new(Names::of_model_py()), [1, 10, 1, 1, 1], false);
+        let mut queue = PromptQueue::new(0);
+        for i in 0..95 {
+            queue.append(0, i, 10 + i, Some(1_000 * i as i64));
+        }
+        let after = Prompt::new(95, 1, None, 200, 0);
+        spill.absorb(Final {
+            runs: Vec::new(),
+            prompts: vec![PromptsPart::Left(Box::new(queue)), PromptsPart::Made(after)],
+            bars: Vec::new(),
+            loads: Vec::new(),
+            errors: Vec::new(),
+            notable: Vec::new(),
+            notable_counts: Vec::new(),
+        });
+        let mut handed = Vec::new();
+        loop {
+            let parts = spill.hand(true).prompts;
+            let blocks = parts.iter().filter(|p| matches!(p, Part::Block(_))).count();
+            let records: Vec<u64> = parts
+                .iter()
+                .flat_map(|p| match p {
+                    Part::Records(r) => r.iter().map(|p| p.index).collect(),
+                    Part::Block(_) => Vec::new(),
+                })
+                .collect();
+            handed.push((blocks, records));
+            if !spill.holds_more() {
+                break;
+            }
+        }
+        // 96 prompts: 9 blocks of 10 in three hand-overs, the last 6 as records at the end
+        assert_eq!(
+            handed,
+            vec![
+                (HAND_BLOCKS, vec![]),
+                (HAND_BLOCKS, vec![]),
+                (1, vec![90, 91, 92, 93, 94, 95])
+            ]
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! spill as it is (`Left`), which makes the records a block at a time. Records leave in table
 //! order: a rejected prompt (taken from the back) waits for those queued before it.
 
+use super::event::Value;
 use super::phases::Ts;
 use super::records::Prompt;
 use std::collections::{HashMap, VecDeque};
@@ -24,6 +25,8 @@ pub struct PromptQueue {
     entries: VecDeque<Queued>,
     /// Queued prompts held whole (changed while queued), by index.
     whole: HashMap<u64, Prompt>,
+    /// worker-comfyui's ids of queued prompts not held whole, by index (name_last).
+    named: HashMap<u64, Value>,
     /// Rejected prompts waiting for those queued before them, by index.
     removed: Vec<Prompt>,
 }
@@ -62,6 +65,7 @@ impl PromptQueue {
         }
         let mut prompt = Prompt::new(q.index, self.run, q.got_at, q.line, self.source);
         prompt.last_line = q.line;
+        prompt.prompt_id = self.named.remove(&q.index);
         prompt
     }
 
@@ -89,6 +93,22 @@ impl PromptQueue {
             self.whole.insert(q.index, prompt);
         }
         self.whole.get_mut(&q.index)
+    }
+
+    /// worker-comfyui's id for the latest received, unless it has one: kept beside the queue, not
+    /// as a record held whole (a worker queues every job it is sent).
+    pub fn name_last(&mut self, id: Value) {
+        let Some(q) = self.entries.back() else {
+            return;
+        };
+        match self.whole.get_mut(&q.index) {
+            Some(prompt) => {
+                prompt.prompt_id.get_or_insert(id);
+            }
+            None => {
+                self.named.entry(q.index).or_insert(id);
+            }
+        }
     }
 
     /// Take the latest received out (rejected): the records that can go to the table now, in order.
@@ -124,18 +144,19 @@ impl PromptQueue {
         out
     }
 
-    /// Every record left, oldest first (the run ended: they are `unfinished`).
+    /// The next records left, oldest first (the run ended: they are `unfinished`); none once
+    /// every one has left.
+    pub fn leave(&mut self) -> Vec<Prompt> {
+        match self.pop_front() {
+            Some((_, records)) => records,
+            None => std::mem::take(&mut self.removed),
+        }
+    }
+
+    /// Every record left, oldest first.
     pub fn drain(mut self) -> impl Iterator<Item = Prompt> {
-        std::iter::from_fn(move || {
-            if let Some((_, records)) = self.pop_front() {
-                Some(records)
-            } else if !self.removed.is_empty() {
-                Some(std::mem::take(&mut self.removed))
-            } else {
-                None
-            }
-        })
-        .flatten()
+        std::iter::from_fn(move || Some(self.leave()).filter(|records| !records.is_empty()))
+            .flatten()
     }
 
     /// Prompts in the queue and waiting (a count for positions).
@@ -181,6 +202,27 @@ mod tests {
             ]
         );
         assert!(q.is_empty() && q.records() == 0);
+    }
+
+    #[test]
+    fn a_name_is_kept_beside_the_queue_and_the_first_stays() {
+        let mut q = queue(3);
+        q.name_last(Value::Text("first".into()));
+        q.name_last(Value::Text("again".into()));
+        assert!(q.whole.is_empty(), "a named prompt is not held whole");
+        q.append(0, 3, 13, Some(3_000));
+        q.last().expect("a prompt").status = "invalid";
+        q.name_last(Value::Text("held".into()));
+        let ids: Vec<Option<Value>> = q.drain().map(|p| p.prompt_id).collect();
+        assert_eq!(
+            ids,
+            vec![
+                None,
+                None,
+                Some(Value::Text("first".into())),
+                Some(Value::Text("held".into()))
+            ]
+        );
     }
 
     #[test]

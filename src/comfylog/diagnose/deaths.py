@@ -212,16 +212,38 @@ def shell_killed(facts: Facts) -> dict[int, Event]:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkLeft:
+    """What an unfinished prompt was last seen doing, as fields: the rules build their titles and advice from these,
+    not by cutting up the sentence."""
+
+    state: str  # "loading", "sampling", "bar" (other work's bar: a VAE's, a text encoder's) or "running" (no sign)
+    what: str  # the model it was loading, or the bar's label; "" for sampling and running
+    doing: str  # the sentence: "loading WAN21 (`Requested to load` at line 12, 53.6s before)", "sampling (2/20
+    # steps)", "running WanVAE encoding frames (3/588)", "running"
+    evidence: list[Evidence]
+
+    @property
+    def short(self) -> str:
+        """``doing`` without its figures and lines, for a title: "loading WAN21", "sampling", "running WanVAE
+        encoding frames", "running"."""
+        return {"loading": f"loading {self.what}", "bar": f"running {self.what}"}.get(self.state, self.state)
+
+
+@dataclass(frozen=True, slots=True)
 class LastWork:
     """What a prompt was doing when ComfyUI died, and the lines that show it and its end."""
 
-    doing: str  # "sampling (2/20 steps)", "loading WAN21", "running WanVAE encoding frames (3/588)", "running"
+    left: WorkLeft
     ended: str  # "the worker lost ComfyUI (line 41) and the container started again (line 45)" (with the
     # file's name after each line when the report reads several)
     evidence: list[Evidence]
 
+    @property
+    def doing(self) -> str:
+        return self.left.doing
 
-def work_left(facts: Facts, prompt: Prompt, at: datetime | None) -> tuple[str, list[Evidence]]:
+
+def work_left(facts: Facts, prompt: Prompt, at: datetime | None) -> WorkLeft:
     """What an unfinished prompt was last seen doing, and the line that shows it: ``loading WAN21``
     (with how long before ``at`` it was requested), ``sampling (2/20 steps)``, other work's bar by its
     label (``running WanVAE encoding frames (3/588)``), or ``running``."""
@@ -231,18 +253,19 @@ def work_left(facts: Facts, prompt: Prompt, at: datetime | None) -> tuple[str, l
     loads = facts.loads_of(prompt)
     loading = requests[-1] if requests and not any(ld.line > requests[-1].line for ld in loads) else None
     if loading is not None and (bar is None or loading.line > bar.end_line):
-        doing = f"loading {loading.fields.get('model')}"
+        model = str(loading.fields.get("model"))
+        doing = f"loading {model}"
         if at is not None and loading.ts is not None:  # say how long: the request may not be all it did
             since = dur((at - loading.ts).total_seconds())
             doing += f" (`Requested to load` at {facts.lines_ref(loading.source, loading.line)}, {since} before)"
-        return doing, [facts.cite_event(loading)]
+        return WorkLeft("loading", model, doing, [facts.cite_event(loading)])
     if bar is not None and bar.is_sampling:
-        return (f"sampling ({bar.done:g}/{bar.total:g} steps)",
-                [facts.cite(bar.source, bar.end_line, f"{bar.done:g}/{bar.total:g} steps")])
+        return WorkLeft("sampling", "", f"sampling ({bar.done:g}/{bar.total:g} steps)",
+                        [facts.cite(bar.source, bar.end_line, f"{bar.done:g}/{bar.total:g} steps")])
     if bar is not None:
-        return (f"running {bar.label} ({bar.done:g}/{bar.total:g})",
-                [facts.cite(bar.source, bar.end_line, f"{bar.label} {bar.done:g}/{bar.total:g}")])
-    return "running", []
+        return WorkLeft("bar", str(bar.label), f"running {bar.label} ({bar.done:g}/{bar.total:g})",
+                        [facts.cite(bar.source, bar.end_line, f"{bar.label} {bar.done:g}/{bar.total:g}")])
+    return WorkLeft("running", "", "running", [])
 
 
 def last_work(facts: Facts, prompt: Prompt) -> LastWork:
@@ -250,7 +273,8 @@ def last_work(facts: Facts, prompt: Prompt) -> LastWork:
     as a VAE's, by its label; or a model it was loading) and how the log shows ComfyUI gone: the
     worker's lost websocket, the next start-up."""
     lost = worker_lost(facts).get(prompt.index, [])
-    doing, evidence = work_left(facts, prompt, lost[0].ts if lost else None)
+    work = work_left(facts, prompt, lost[0].ts if lost else None)
+    evidence = list(work.evidence)
     ends = []
     for record in lost[:1]:
         ref = facts.lines_ref(record.source, record.line)
@@ -265,4 +289,4 @@ def last_work(facts: Facts, prompt: Prompt) -> LastWork:
         line = event_line(starts[0])[0] if starts else following.first_line
         ends.append(f"the container started again ({facts.lines_ref(following.source, line)})")
         evidence.append(facts.cite_event(starts[0]) if starts else facts.cite(following.source, line, "start-up"))
-    return LastWork(doing, " and ".join(ends) or "the log ends", evidence)
+    return LastWork(work, " and ".join(ends) or "the log ends", evidence)

@@ -12,6 +12,7 @@ of prompt time it explains. ``diagnose`` runs them all and sorts the findings mo
 from __future__ import annotations
 
 import functools
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import field
 from typing import TYPE_CHECKING
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 #: Evidence lines kept per finding (the rest are counted in ``Finding.evidence_total``).
 MAX_EVIDENCE = 5
+#: Prompts a PromptList lists at each end (the rest are counted in the finding's figures: ``prompts_not_listed``).
+LISTED_PROMPTS = 20
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
 
@@ -163,6 +166,30 @@ def rule_phase(finding_id: str) -> Phase | None:
 
 
 
+class PromptList:
+    """A finding's prompts as a rule meets them, in index order: the first and last LISTED_PROMPTS, the rest only
+    counted. A log of 1,000,000 queued prompts that never ran made `unfinished` list every one (its JSON row 8 MB,
+    and the rule held them all); a real log's finding lists a few."""
+
+    __slots__ = ("count", "head", "tail")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.head: list[int] = []
+        self.tail: deque[int] = deque(maxlen=LISTED_PROMPTS)
+
+    def add(self, index: int) -> None:
+        self.count += 1
+        if len(self.head) < LISTED_PROMPTS:
+            self.head.append(index)
+        else:
+            self.tail.append(index)
+
+    @property
+    def listed(self) -> list[int]:
+        return [*self.head, *self.tail]
+
+
 def finding(
     rule_id: str,
     title: str,
@@ -172,13 +199,14 @@ def finding(
     evidence: list[Evidence],
     figures: dict[str, object] | None = None,
     cost_s: float = 0.0,
-    prompts: Iterable[int] = (),
+    prompts: Iterable[int] | PromptList = (),
     severity: str | None = None,
     total: int = 0,
 ) -> Finding:
     """A finding of rule ``rule_id``, its evidence cut to the first few lines (all counted).
 
-    Rules with many lines pass only the first few and their number as ``total``.
+    Rules with many lines pass only the first few and their number as ``total``; rules with many prompts a
+    PromptList, whose prompts left out the figures count (``prompts_not_listed``, only where not 0).
     """
     if not evidence:
         raise ValueError(f"finding {rule_id!r} without evidence")
@@ -187,6 +215,11 @@ def finding(
         if not any(a.matches(item) for a in catalog):
             raise ValueError(f"finding {rule_id!r} advises {item!r}, which is not in its rule's advice")
     unique = list({(e.source, e.line): e for e in evidence}.values())  # in the rule's order: most telling first
+    figures = dict(figures or {})
+    if isinstance(prompts, PromptList):
+        if prompts.count > len(prompts.listed):
+            figures["prompts_not_listed"] = prompts.count - len(prompts.listed)
+        prompts = prompts.listed
     return Finding(
         id=rule_id,
         severity=severity or RULES[rule_id].severity,
@@ -195,7 +228,7 @@ def finding(
         why=why,
         advice=advice,
         evidence=unique[:MAX_EVIDENCE],
-        figures=dict(figures or {}),
+        figures=figures,
         cost_s=round(float(cost_s), 3),
         prompts=sorted(set(prompts)),
         evidence_total=max(len(unique), total),

@@ -214,6 +214,11 @@ TORCH_MOVES = frozenset({"module.py:to", "module.py:_apply", "module.py:cuda"})
 TEXT_ENCODER_FILES = frozenset({"sd1_clip.py", "sdxl_clip.py", "sd3_clip.py", "clip_model.py", "t5.py", "llama.py"})
 TEXT_ENCODER_FUNCTIONS = frozenset({"load_clip", "load_text_encoder_state_dicts", "encode_token_weights",
                                     "encode_from_tokens"})
+#: Files whose ``encode`` is a VAE's: comfy/sd.py's ``VAE.encode`` (where ComfyUI logs `Ran out of memory when regular
+#: VAE encoding`) and the models' own encoders below it (comfy/ldm/wan/vae.py, comfy/ldm/models/autoencoder.py;
+#: Comfy-Org/ComfyUI#7761's traceback). sd.py's ``CLIP.encode`` is a text encoder's: its inner frames
+#: (``encode_from_tokens``, sd1_clip.py) say so, and rule it out.
+VAE_FILES = frozenset({"sd.py", "vae.py", "autoencoder.py"})
 #: Sampling: nodes.py's KSampler, comfy/sample.py, comfy/samplers.py, k-diffusion's ``sample_…``.
 SAMPLE_FUNCTIONS = frozenset({"common_ksampler", "sampling_function", "calc_cond_batch", "_calc_cond_batch",
                               "apply_model", "predict_noise", "inner_sample", "outer_sample"})
@@ -223,7 +228,8 @@ SAMPLE_FUNCTIONS = frozenset({"common_ksampler", "sampling_function", "calc_cond
 class OomPlace:
     """Where in a job an OOM came, read from its traceback's innermost frames."""
 
-    #: "load" (a model being loaded or built), "sample" (sampling) or "decode" (the VAE decode).
+    #: "load" (a model being loaded or built), "sample" (sampling), "decode" (the VAE decode) or "encode" (the VAE
+    #: encode: an image or video into latents, before sampling).
     stage: str
     #: The frame that says so (``FILE:FUNCTION``); for weights moved by ``.to()``, the frame that moved them.
     frame: str
@@ -272,6 +278,10 @@ def oom_place(facts: Facts, record: ErrorRecord) -> OomPlace | None:
             return OomPlace("sample", frame)
         if function.startswith("decode"):
             return OomPlace("decode", frame)
+        if function == "encode" and base in VAE_FILES and not any(
+                f.rpartition(":")[0] in TEXT_ENCODER_FILES or f.rpartition(":")[2] in TEXT_ENCODER_FUNCTIONS
+                for f in frames[at:]):
+            return OomPlace("encode", frame)
     return _in_requested_load(facts, record) if cut else None
 
 

@@ -33,3 +33,22 @@ def missing_module(message: str) -> str | None:
 def package_of(module: str) -> str:
     """The pip package of a module (``skimage``: ``scikit-image``)."""
     return PACKAGES.get(module, PACKAGES.get(module.split(".")[0], module))
+
+
+def canonical(name: str) -> str:
+    """A package name as pip compares them (PEP 503): ``Scikit_Image`` and ``scikit-image`` are one."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def installed_packages(listing: str) -> dict[str, str]:
+    """The packages of pip's `Successfully installed a-1 b-2` list (``NAME-VERSION`` each: the name may hold dashes,
+    the version starts with a digit), by canonical name, with their versions. A scan of each item, not a regex: a
+    searched lazy `name-digit` pattern is quadratic on a long item without one."""
+    found = {}
+    for item in listing.split():
+        dash = item.find("-")
+        while dash != -1 and not (dash > 0 and item[dash + 1:dash + 2].isdigit()):
+            dash = item.find("-", dash + 1)
+        if dash != -1:
+            found[canonical(item[:dash])] = item[dash + 1:]
+    return found

@@ -40,11 +40,12 @@ CLOSES_BAR = frozenset(
         EventKind.WORKER_STARTING,
     }
 )
-#: Start-up markers, and ``Adding extra search path`` (a restarted process's first lines: the segmenter's
-#: _on_extra_search_path): their lines get an Activity of their own so a run ends exactly before them.
+#: Start-up markers, ``Adding extra search path`` (a restarted process's first lines: the segmenter's
+#: _on_extra_search_path) and ``Total VRAM`` (a new process where the run has worked: the segmenter's
+#: _new_process): their lines get an Activity of their own so a run ends exactly before them.
 START_MARKERS = frozenset(
     {EventKind.CUDA_BANNER, EventKind.MANAGER_STARTUP, EventKind.SERVER_STARTING, EventKind.WORKER_STARTING,
-     EventKind.EXTRA_SEARCH_PATH}
+     EventKind.EXTRA_SEARCH_PATH, EventKind.TOTAL_VRAM}
 )
 #: The ``==========`` line printed just before ``== CUDA ==``.
 BANNER_RULE_RE = lazy_re(r"^={10,}\s*$")

@@ -346,6 +346,9 @@ def _finding(f: Finding, report: Report) -> str:
         meta.insert(0, f"explains {esc(fmt_s(f.cost_s))}")
     if f.prompts:
         shown = ", ".join(str(i + 1) for i in f.prompts[:12]) + (" …" if len(f.prompts) > 12 else "")
+        not_listed = f.figures.get("prompts_not_listed")  # the finding lists a few of them (diagnose/engine.py)
+        if isinstance(not_listed, int):
+            shown += f" ({len(f.prompts) + not_listed:,} in all)"
         meta.append(f"prompt{'s' if len(f.prompts) > 1 else ''} {esc(shown)}")
     parts = [
         f'<div class="finding {severity}">',

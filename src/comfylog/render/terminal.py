@@ -321,7 +321,7 @@ def _timeline(report: Report, plain_width: int | None = None) -> Iterator[Render
     legend; None where no run has a row. With ``plain_width`` (a console without colour that wide), a row
     that fits is its plain line (Plain): what rich draws of it."""
     index = index_of(report)
-    rows = (row for run in report.runs if (row := _run_timeline(run, index.prompts_of_run(run.index))) is not None)
+    rows = (row for run in report.runs if (row := _run_timeline(run, index.run_prompts(run.index))) is not None)
     first = next(rows, None)
     if first is None:
         return None
@@ -346,9 +346,15 @@ def _timeline_lines(report: Report, rows: Iterable[Text], plain_width: int | Non
     yield legend
 
 
-def _run_timeline(run: Run, own: list[Prompt]) -> Text | None:
-    """One run on one line: start-up, idle and each prompt's phases, on the run's own clock."""
-    prompts = [p for p in own if p.total_s]
+def _run_timeline(run: Run, own: Iterable[Prompt]) -> Text | None:
+    """One run on one line: start-up, idle and each prompt's phases, on the run's own clock. Only the prompts
+    with a total are held: a run of 1,000,000 queued prompts that never ran held every record (783 MB)."""
+    prompts = []
+    unfinished = False
+    for p in own:
+        if p.total_s:
+            prompts.append(p)
+        unfinished = unfinished or p.status == "unfinished"
     if run.started_at is not None and run.ended_at is not None and run.span_s and prompts and not any(
         p.estimated for p in prompts
     ):
@@ -373,7 +379,7 @@ def _run_timeline(run: Run, own: list[Prompt]) -> Text | None:
         pieces.append((f" {clock(run.ended_at)}", ""))
         if run.restart:
             pieces.append(("  (restarted)", "red"))
-        if any(p.status == "unfinished" for p in own):
+        if unfinished:
             pieces.append(("  ✗ prompt unfinished", "red"))
         return _assembled(pieces)
     if not prompts:

@@ -73,6 +73,149 @@ def unplaceable(ev: Event) -> bool:
     return ev.ts is None and ev.end_ts is None and ev.fields.get("ts_before") is None
 
 
+@dataclass(slots=True)
+class Painted:
+    """A prompt's seconds painted from ``start`` up to ``cut`` and summed (``fold``), before it ends: the segments
+    and spans ``paint_timed`` makes of its time before ``cut`` (where one of them ends), in their order, with their
+    sums so far. Painting the rest goes on from there (``paint_timed(painted=...)``) and gives the same floats, as
+    long as no bar it has not placed yet reaches back before ``cut`` and the prompt ends at or after it
+    (``paints_after``)."""
+
+    start: datetime
+    cut: datetime
+    #: Where rule 1's segment that goes on past the cut begins (a time of an activity, or ``start``).
+    seg_from: datetime
+    #: The bars left to paint that it placed (the first ones): they may cross the cut, their pieces before it painted.
+    placed: int
+    seconds: dict[Phase, float]
+    spans: list[Span]
+    #: The latest time of an activity it read: a prompt ending before it is painted all again (painting clips each
+    #: activity at the end, and a wait's WS_TIMEOUT before a clipped time begins earlier).
+    seen: datetime
+
+
+#: How long before the last lines read ``fold`` paints up to: a bar drawn later whose end reading does not fit
+#: (its elapsed longer than its lines show: ``bar_span``'s other readings) may reach back further, and then the
+#: prompt is painted all again when it ends.
+FOLD_KEEP_S = 10.0
+
+
+def fold(
+    painted: Painted | None, start: datetime, activities: list[Activity], bars: list[tuple[ProgressBar, Event]],
+    safe: int,
+) -> tuple[Painted, int, int] | None:
+    """Paint a running prompt's time up to a cut with its bars as ``paint_timed`` would paint it once it ends:
+    (what is painted, leading bars no longer needed, leading activities no longer needed), None when nothing more
+    is painted. The bars no longer needed are placed (``bar.start``, ``bar.end``).
+
+    Only ``activities[:safe]`` are read as final (the segmenter takes the last few back at a restart), and the
+    last bar is not placed (it runs to the prompt's end if the prompt ends unfinished). Bars placed win over each
+    other as in ``_overlaid``, so a piece of time is painted for good once no bar still to be placed can reach it:
+    the cut is the end of the last segment painting makes that ends FOLD_KEEP_S before the last activity read, and
+    before where the bars not placed start by the lines read. A bar placed later that reaches back before the cut
+    makes ``paints_after`` false, and the prompt is painted all again from its start."""
+    if len(bars) < 2 or safe <= 0:
+        return None
+    lo = start if painted is None else painted.cut
+    seg_from = start if painted is None else painted.seg_from
+    known = 0 if painted is None else painted.placed
+    keep = timedelta(seconds=FOLD_KEEP_S)
+    placed: list[tuple[datetime, datetime]] = []
+    for bar, ev in bars[:-1]:
+        k = bisect.bisect_right(activities, ev.end_line, key=_first_line)
+        if k >= safe:
+            break
+        b0, b1 = bar_span(bar, ev, activities[k].first_ts)
+        if b0 is None or b1 is None:
+            return None  # a bar no reading places: not for this (settled ones come first)
+        placed.append((b0, b1))
+    if len(placed) < known or any(b1 > max(b0, start) and max(b0, start) < lo for b0, b1 in placed[known:]):
+        return None  # it reaches back over what is painted: the prompt is painted all again when it ends
+    # where the bars not placed may start, by what is read now: a bar placed from its end starts no earlier than
+    # PLACEMENT_SLACK before the line before its own, and that is after the last bar's end line
+    bound = activities[safe - 1].last_ts - keep
+    for bar, ev in bars[len(placed):]:
+        k = bisect.bisect_right(activities, ev.end_line, key=_first_line)
+        b0, _ = bar_span(bar, ev, activities[k].first_ts if k < len(activities) else None)
+        if b0 is not None:
+            bound = min(bound, b0 - keep)
+    if bound <= lo:
+        return None
+    # rule 1 from the segment going on past the cut, each segment with where its step began (paint_timed's prev)
+    segs: list[tuple[datetime, datetime, Phase]] = []
+    steps: list[datetime] = []
+    prev = seg_from
+    for act in activities[:safe]:
+        first, phase = act.first_ts, act.phase
+        for t in (first,) if first == act.last_ts else (first, act.last_ts):
+            if t <= prev:
+                continue
+            if phase is WAIT:
+                w0 = max(prev, t - WS_TIMEOUT)
+                if w0 > prev:
+                    segs.append((prev, w0, OTHER))
+                    steps.append(prev)
+                segs.append((w0, t, WAIT))
+            else:
+                segs.append((prev, t, phase))
+            steps.append(prev)
+            prev = t
+    window = [(max(a, lo), b, phase) for a, b, phase in segs if b > lo]
+    steps = steps[len(segs) - len(window):]
+    overlays = [(max(b0, start, lo), b1, bar.phase) for (b0, b1), (bar, _) in zip(placed, bars, strict=False)
+                if b1 > max(b0, start, lo)]
+    overlays.sort(key=_painted_after)
+    out = _overlaid(window, overlays)
+    done = 0
+    while done < len(out) and out[done][1] <= bound:
+        done += 1
+    if not done:
+        return None
+    cut = out[done - 1][1]
+    if painted is None:
+        painted = Painted(start, cut, start, 0, dict.fromkeys(PHASES, 0.0), [], prev)
+    _add_segs(painted.seconds, painted.spans, out[:done])
+    painted.cut = cut
+    painted.seen = max(painted.seen, prev)
+    # the cut is a time of an activity where no segment goes on past it: the next step begins there
+    painted.seg_from = next((steps[i] for i, seg in enumerate(window) if seg[1] > cut), cut)
+    gone = 0  # leading bars whose time is all painted
+    while gone < len(placed) and placed[gone][1] <= max(max(placed[gone][0], start), cut):
+        bar = bars[gone][0]
+        bar.start, bar.end = placed[gone]
+        gone += 1
+    painted.placed = len(placed) - gone
+    last_needed = min(ev.end_line for _, ev in bars[gone:])  # the bars left look up the line after their end
+    dropped = 0
+    while (dropped < safe and activities[dropped].last_ts <= painted.seg_from
+           and activities[dropped].first_line <= last_needed):
+        dropped += 1
+    return painted, gone, dropped
+
+
+def paints_after(
+    painted: Painted, start: datetime, end: datetime, activities: list[Activity],
+    bars: list[tuple[ProgressBar, Event]], unfinished: bool,
+) -> bool:
+    """``paint_timed(painted=painted)`` paints the prompt as painting it all from its start would: it began at
+    the same time, ends at or after every activity time ``fold`` read (so after the cut), and no bar ``fold`` did not
+    place reaches back before the cut."""
+    if painted.start != start or max(end, start) < painted.seen:
+        return False
+    end = max(end, start)
+    last_index = len(bars) - 1
+    for i, (bar, ev) in enumerate(bars[painted.placed:], painted.placed):
+        k = bisect.bisect_right(activities, ev.end_line, key=_first_line)
+        b0, b1 = bar_span(bar, ev, activities[k].first_ts if k < len(activities) else None)
+        if b0 is None or b1 is None:
+            continue
+        if unfinished and i == last_index and bar.done < bar.total:
+            b1 = max(b1, end)
+        o0, o1 = max(b0, start), min(b1, end)
+        if o1 > o0 and o0 < painted.cut:
+            return False
+    return True
+
 
 def bar_span(bar: ProgressBar, ev: Event, ts_after: datetime | None) -> tuple[datetime | None, datetime | None]:
     """Place a bar in time from tqdm's elapsed and the time of the line(s) it was printed on.
@@ -109,6 +252,7 @@ def paint_timed(
     bars: list[tuple[ProgressBar, Event]], unfinished: bool, loaded: bool = False, library_loads: bool = False,
     hidden_bar: bool = False, before_log: bool = False, settled: SettledBars | None = None,
     library_loaded: bool = False,
+    painted: Painted | None = None,
 ) -> None:
     """Give every second from ``start`` to ``end`` one phase: rule 1 from the activities, rule 2 from the bars.
 
@@ -117,13 +261,14 @@ def paint_timed(
     phase and ``other`` are then None, the seconds known only as theirs together. ``before_log``: it
     began before the log's first line (``activities[0]``): no line shows what it did until then, so
     those seconds are ``other`` (not the first line's phase) and hide its loading. ``settled``: its bars handed
-    on before it ended (SettledBars), before ``bars``."""
+    on before it ended (SettledBars), before ``bars``. ``painted``: its time up to a cut, painted before it ended
+    (``fold``; ``paints_after`` holds): painting goes on from the cut, with ``activities`` and ``bars`` those left."""
     if end < start:
         end = start
     # Rule 1: base segments from the activity points, in order and end to end from start to end.
     segs: list[tuple[datetime, datetime, Phase]] = []
-    prev = start
-    unseen = min(activities[0].first_ts, end) if before_log and activities else start
+    prev = start if painted is None else painted.seg_from
+    unseen = min(activities[0].first_ts, end) if before_log and activities and painted is None else start
     if unseen > start:
         segs.append((start, unseen, OTHER))
         prev = unseen
@@ -147,21 +292,22 @@ def paint_timed(
             break
     if prev < end:
         segs.append((prev, end, OTHER))
+    if painted is not None:  # painted up to its cut already
+        segs = [(max(a, painted.cut), b, phase) for a, b, phase in segs if b > painted.cut]
 
     # Rule 2: bars claim their spans.
     if bars:
-        segs = _paint_bars(segs, start, end, activities, bars, unfinished)
+        # after a cut (painted) no bar reaches back before it (paints_after): a live reader's look clips them there
+        segs = _paint_bars(segs, start if painted is None else max(start, painted.cut), end, activities, bars,
+                           unfinished)
 
-    seconds = dict.fromkeys(PHASES, 0.0)
-    spans: list[Span] = []
-    for a, b, phase in segs:
-        if b <= a:
-            continue
-        seconds[phase] += (b - a).total_seconds()
-        if spans and spans[-1].phase is phase and spans[-1].end == a:
-            spans[-1].end = b
-        else:
-            spans.append(Span(a, b, phase))
+    if painted is None:
+        seconds, spans = dict.fromkeys(PHASES, 0.0), []
+    else:  # copies: a live reader paints the running prompt again and again
+        seconds, spans = dict(painted.seconds), list(painted.spans)
+        if spans:
+            spans[-1] = Span(spans[-1].start, spans[-1].end, spans[-1].phase)
+    _add_segs(seconds, spans, segs)
     prompt.total_s = secs(end - start)
     phases = _rounded(seconds, prompt.total_s)
     left = phases.other or 0.0
@@ -180,6 +326,18 @@ def paint_timed(
     prompt.not_timed = why or None
     prompt.spans = spans
     prompt.estimated = False
+
+
+def _add_segs(seconds: dict[Phase, float], spans: list[Span], segs: list[tuple[datetime, datetime, Phase]]) -> None:
+    """Add painted segments, in order, to the phases' seconds and the spans (a phase's touching ones joined)."""
+    for a, b, phase in segs:
+        if b <= a:
+            continue
+        seconds[phase] += (b - a).total_seconds()
+        if spans and spans[-1].phase is phase and spans[-1].end == a:
+            spans[-1].end = b
+        else:
+            spans.append(Span(a, b, phase))
 
 
 def library_loader(bar: ProgressBar) -> bool:

@@ -6,8 +6,8 @@ segmenter, 0.77 GB with this one). Until it starts, a queued prompt is its index
 (and its run and source, the same for the whole queue: a run's end empties it), 24 bytes here. Its
 record is made when it leaves the queue: it starts, is dropped (a later one ran: _match_execution),
 is rejected (``invalid prompt``) or its run ends. A queued prompt that changes while queued (the
-latest received takes ``Failed to validate prompt for output``, worker-comfyui's prompt id) is
-held whole from then on, as is one whose time does not fit the compact form.
+latest received takes ``Failed to validate prompt for output``) is held whole from then on, as is
+one whose time does not fit the compact form; worker-comfyui's id for one is kept beside it.
 
 Records leave in table order (the report's prompts are in index order): a rejected prompt, taken
 from the back of the queue, waits until every prompt queued before it has left. native/src/segment/
@@ -42,6 +42,8 @@ class PromptQueue:
         self._head = 0
         #: Queued prompts held whole, by index.
         self._whole: dict[int, Prompt] = {}
+        #: worker-comfyui's ids of queued prompts not held whole, by index (name_last).
+        self._named: dict[int, str] = {}
         #: Rejected prompts waiting for those queued before them, by index (sorted).
         self._removed: list[Prompt] = []
 
@@ -74,7 +76,9 @@ class PromptQueue:
         whole = self._whole.get(index)
         if whole is not None:
             return whole
-        return self._record(index, self._line[i], _time(self._got[i]))
+        prompt = self._record(index, self._line[i], _time(self._got[i]))
+        prompt.prompt_id = self._named.get(index)
+        return prompt
 
     @property
     def head_index(self) -> int:
@@ -95,7 +99,18 @@ class PromptQueue:
         i = len(self._index) - 1
         prompt = self._at(i)
         self._whole[prompt.index] = prompt
+        self._named.pop(prompt.index, None)
         return prompt
+
+    def name_last(self, prompt_id: str) -> None:
+        """worker-comfyui's id for the latest received, unless it has one: kept beside the queue, not as a
+        record held whole (a worker queues every job it is sent)."""
+        index = self._index[-1]
+        whole = self._whole.get(index)
+        if whole is None:
+            self._named.setdefault(index, prompt_id)
+        elif whole.prompt_id is None:
+            whole.prompt_id = prompt_id
 
     def remove_last(self) -> list[Prompt]:
         """Take the latest received out (rejected, already held whole by ``last``): the records that can go to the
@@ -113,6 +128,7 @@ class PromptQueue:
         before it, it, and those before the next queued one."""
         prompt = self._at(self._head)
         self._whole.pop(prompt.index, None)
+        self._named.pop(prompt.index, None)
         self._head += 1
         if self._head == len(self._index):
             self._index, self._line, self._got, self._head = array("q"), array("q"), array("q"), 0

@@ -6,7 +6,9 @@ Runs
     ``Starting server``). A marker that the current run has already passed, or any marker after
     the run has done work (prompts, loads, bars), begins a new run, counted as a restart. The new
     run begins at its marker, or at the lines its process printed before it (``Adding extra search
-    path``, main.py's first) where they came after the old run's last work.
+    path``, main.py's first) where they came after the old run's last work. ``Total VRAM`` (printed
+    once per process) begins a new run where the run has worked or served: a restart with no marker
+    before ``Starting server``.
 
 Prompts
     ``got prompt`` queues a prompt; ComfyUI executes one at a time, so a prompt starts when it was
@@ -41,8 +43,10 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import field, replace
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 from ..dataclass import dataclass
 from ..events import Activity, Event, EventKind, Phase
@@ -65,8 +69,20 @@ from ..parse.traceback import EXECUTOR_FILE, outermost_file
 from ..read.prefixes import FINE
 from ..read.source import Source
 from ..spool import Spool
-from .pending import Pending
-from .phases import LOAD, SettledBars, bar_span, library_loader, paint_estimated, paint_timed, secs, unplaceable
+from .pending import Pending, Shelf
+from .phases import (
+    LOAD,
+    Painted,
+    SettledBars,
+    bar_span,
+    fold,
+    library_loader,
+    paint_estimated,
+    paint_timed,
+    paints_after,
+    secs,
+    unplaceable,
+)
 from .queue import PromptQueue
 
 #: Start-up markers in their order within one start-up.
@@ -76,7 +92,9 @@ START_STAGE = {
     EventKind.CUDA_BANNER: 0,
     EventKind.WORKER_STARTING: 1,
     EventKind.MANAGER_STARTUP: 2,
-    EventKind.SERVER_STARTING: 3,
+    # not a marker of its own: a new process only where _new_process says so
+    EventKind.TOTAL_VRAM: 3,
+    EventKind.SERVER_STARTING: 4,
 }
 #: An error record's message is cut to this many characters.
 MAX_ERROR_CHARS = 500
@@ -139,6 +157,9 @@ MAX_NOTABLE = 20_000
 #: (a pod's 12 extra search paths and the lines to Manager's ``** ComfyUI startup time``: 15). A new process whose
 #: lines before its marker are more than this starts at its marker, as with no such lines.
 TAIL_ACTIVITIES = 64
+#: Bars a running prompt holds before it paints the first of them (_fold_bars), and holds again after a try
+#: that painted too few: a window of ~1,000-2,000 bars and their lines' activities, not all until it ends.
+FOLD_BARS = 2048
 #: Kinds whose lines are load work (rows whose phase is load): a prompt printing one loaded something.
 LOAD_KINDS = frozenset(p.kind for p in PATTERNS if p.phase is Phase.LOAD)
 #: Lines only a running prompt prints (model management loading for it, a sampler announcing itself):
@@ -170,6 +191,25 @@ INCIDENT_KINDS = frozenset({EventKind.TRACEBACK, EventKind.OOM, EventKind.ERROR_
 
 
 @dataclass
+class _Folded:
+    """A running prompt's bars painted before it ended, with its time up to a cut (Segmenter._fold_bars)."""
+
+    painted: Painted
+    #: The painted bars (their records placed) and the activities no longer needed, in order: their records go
+    #: to the table when the prompt ends, and painting it all again from its start reads them.
+    bars: Shelf[tuple[ProgressBar, Event]]
+    activities: Shelf[Activity]
+    #: _Open.settled before the first of them was painted (painting all again reads it; settled takes them).
+    settled: SettledBars
+    #: The first painted bar's line (the table takes nothing after it before it), and the latest last line of
+    #: the shelved activities but the prompt's first (_close_prompt's last_line).
+    first_line: int
+    last_line: int
+    #: A queued prompt that ran took the prompt's place (_reassign): the painted bars are the one dropped's.
+    reassigned: bool = False
+
+
+@dataclass
 class _Open:
     """A prompt being executed, with what is needed to paint its phases when it ends."""
 
@@ -182,6 +222,9 @@ class _Open:
     loaded: bool = False
     #: tqdm hid a bar of it (`` ... (more hidden) ...``): how long it sampled is unknown.
     hidden_bar: bool = False
+    #: Its first bars painted before it ends (_fold_bars), and how many bars it holds at the next try.
+    folded: _Folded | None = None
+    fold_at: int = 0
 
 
 class Segmenter:
@@ -236,7 +279,7 @@ class Segmenter:
         self._open: _Open | None = None
         self._last_activity: Activity | None = None
         self._last_ts: datetime | None = None
-        self._requested: deque[str] = deque()  # models requested, not yet reported loaded
+        self._requested: deque[tuple[str, int]] = deque()  # models requested (and the line), not yet reported loaded
         #: The prompt models were last listed for, and a set of its models (_add_model).
         self._prompt_models: tuple[Prompt | None, set[str]] = (None, set())
         self._model_by_size: dict[float, str] = {}
@@ -331,7 +374,8 @@ class Segmenter:
 
     def event(self, ev: Event) -> None:
         stage, notable, incident, load_work, prompt_work, keeps_install_bars, handler = KIND_ROUTES[ev.kind]
-        if stage is not None and not ev.fields.get("serverless"):
+        if stage is not None and not ev.fields.get("serverless") and (
+                ev.kind is not EventKind.TOTAL_VRAM or self._new_process()):
             self._start_marker(ev, stage)
         else:
             self._events_since_marker += 1
@@ -415,6 +459,17 @@ class Segmenter:
             self._started_line = ev.line
         if ev.kind is EventKind.SERVER_STARTING and self._server_starting_line is None:
             self._server_starting_line = ev.line
+
+    def _new_process(self) -> bool:
+        """A ``Total VRAM`` line begins a new process's run where the run already printed one and has since worked or
+        served (``To see the GUI go to``), with no prompt running or queued: comfy/model_management.py prints it once,
+        at import, before the server starts (checked in ComfyUI's model_management.py, every version since 2023), so
+        a restart that shows no marker before ``Starting server`` (no Manager, no extra paths, no container banner)
+        begins here, not at ``Starting server`` with its start-up given to the run before. A second ``Total VRAM``
+        during start-up is a custom node importing model_management again (corpus 003, 018, 040): not a process."""
+        run = self._run
+        return (run is not None and run.total_vram_mb is not None and (self._run_busy or run.ready_line is not None)
+                and self._open is None and not self._queue)
 
     def _take_tail_from(self, line: int) -> list[Activity]:
         """Remove activities that start at ``line`` or later from the current run and prompt."""
@@ -520,6 +575,8 @@ class Segmenter:
         bar_lines = [self._queue.head_line] if self._queue else []
         if self._open is not None and self._open.bars:
             bar_lines.append(min(bar.line for bar, _ in self._open.bars))
+        if self._open is not None and self._open.folded is not None:
+            bar_lines.append(self._open.folded.first_line)
         if self._incident is not None:
             bar_lines.append(self._incident.line)
         lines += bar_lines
@@ -961,6 +1018,8 @@ class Segmenter:
             ran.status = "interrupted"
         self._open.bars = [(bar, ev) for bar, ev in self._open.bars if bar.line > after]
         self._open.settled = SettledBars()  # settled before any queued prompt was received: head's, all of them
+        if self._open.folded is not None:
+            self._open.folded.reassigned = True  # painted with no prompt queued: head's, all of them
         ran.models, head.models = head.models, []
         ran.gguf_qtypes, ran.video = head.gguf_qtypes, head.video
         head.gguf_qtypes = head.video = None
@@ -974,7 +1033,7 @@ class Segmenter:
         if self._batch is not None:
             self._end_batch()  # a new batch: the last one's silent loads were complete
         model = ev.fields["model"]
-        self._requested.append(model)
+        self._requested.append((model, ev.line))
         prompt = self._executing()
         if prompt is not None:
             self._add_model(prompt, model)
@@ -1002,13 +1061,14 @@ class Segmenter:
             ev, count = self._batch
             self._batch = None
             for _ in range(min(count, len(self._requested))):
-                self._add_load(ev, "complete", self._requested.popleft())
+                self._add_load(ev, "complete", self._requested.popleft()[0])
         self._requested.clear()
 
     def _on_dynamic_load(self, ev: Event, run: Run) -> None:
         model = ev.fields["model"]
-        if model in self._requested:
-            self._requested.remove(model)
+        held = next((r for r in self._requested if r[0] == model), None)
+        if held is not None:
+            self._requested.remove(held)
         prompt = self._executing()
         if prompt is not None:
             self._add_model(prompt, model)
@@ -1022,7 +1082,7 @@ class Segmenter:
         already on the GPU: it is named when its size matches an earlier full load, else unknown.
         """
         if self._requested:
-            model: str | None = self._requested.popleft()
+            model: str | None = self._requested.popleft()[0]
             if self._batch is not None:
                 ev, count = self._batch
                 self._batch = (ev, count - 1) if count > 1 else None
@@ -1098,7 +1158,13 @@ class Segmenter:
     def _on_progress_bar(self, ev: Event, run: Run) -> None:
         self._run_busy = True
         self._process_start = None  # work since: no new process began there
+        # A request glued after the bar's last state (`…4.66s/it]Requested to load WanVAE`, raylight#48: tqdm left
+        # no newline) came after the bar: its `loaded` line is still to come. Requests before the bar are stale.
+        after: list[tuple[str, int]] = []
+        while self._requested and self._requested[-1][1] >= (ev.end_line or ev.line):
+            after.append(self._requested.pop())
         self._end_batch()  # a request with no loaded line (already on the GPU) is stale now
+        self._requested.extend(reversed(after))
         f = ev.fields
         prompt = self._executing()
         kind = bar_kind(f["label"], f["rate_unit"],
@@ -1125,6 +1191,8 @@ class Segmenter:
         if self._open is not None:
             self._open.bars.append((bar, ev))
             self._settle_bars(self._open)
+            if len(self._open.bars) >= max(FOLD_BARS, self._open.fold_at):
+                self._fold_bars(self._open)
         else:
             bar.start, bar.end = bar_span(bar, ev, None)
             if run.ready_at is None:
@@ -1142,8 +1210,65 @@ class Segmenter:
         it): their records are final, and _release hands them on. A prompt of 400,000 unstamped bars holds two."""
         bars = open_.bars
         queued = self._queue.head_line if self._queue else None
-        while len(bars) > 1 and unplaceable(bars[0][1]) and (queued is None or bars[0][0].line < queued):
+        while (len(bars) > 1 and unplaceable(bars[0][1]) and open_.folded is None
+               and (queued is None or bars[0][0].line < queued)):
             open_.settled.add(bars.pop(0)[0])
+
+    def _fold_bars(self, open_: _Open) -> None:
+        """Paint the running prompt's first bars and its time up to a cut (phases.fold) while it runs, as painting
+        it when it ends would, so that it holds a window of bars and activities, not all of them: a prompt of
+        400,000 stamped bars held each with the activity of each bar line until it ended (609 MB). Their records
+        and the activities go to a shelf on disk, and to the table when it ends: placed if it ends timed, as
+        painted (phases.paints_after) or painted all again from its start when a bar drawn later reaches back
+        before the cut or it ends before it; not placed if it ends untimed (settled holds what that reads of
+        them). Only for a prompt whose start is known from its own line, with stamps to the second so far and no
+        prompt queued (_reassign may give its place to that one: then its painted bars are the dropped one's)."""
+        open_.fold_at = 2 * len(open_.bars)  # a try that paints nothing is tried again twice as late: O(bars) in all
+        prompt, acts, bars = open_.prompt, open_.activities, open_.bars
+        start = prompt.started_at
+        folded = open_.folded
+        if (not prompt.received or start is None or self._queue or (folded is not None and folded.reassigned)
+                or not all(a.resolution == FINE for a in acts)):
+            return
+        done = fold(folded.painted if folded is not None else None, start, acts, bars,
+                    len(acts) - TAIL_ACTIVITIES - 1)
+        if done is None:
+            return
+        painted, count, dropped = done
+        if folded is None:
+            folded = open_.folded = _Folded(painted, Shelf(_pack_bar, _unpack_bar), Shelf(_ACTIVITY, _activity),
+                                            replace(open_.settled),
+                                            bars[0][0].line if count else 1 << 62, prompt.line)
+        elif count and not len(folded.bars):
+            folded.first_line = bars[0][0].line
+        pending = self._pending_bars.items
+        at = len(pending) - len(bars)  # the prompt's bars are the last pending ones
+        assert count == 0 or pending[at] is bars[0][0]
+        for pair in bars[:count]:
+            folded.bars.append(pair)
+            open_.settled.add(pair[0])
+        del pending[at:at + count], bars[:count]
+        first_shelved = not len(folded.activities)
+        for i, act in enumerate(acts[:dropped]):
+            folded.activities.append(act)
+            if i or not first_shelved:
+                folded.last_line = max(folded.last_line, act.last_line)
+        del acts[:dropped]
+        if count:
+            # the next try when FOLD_BARS more come and as many again as it holds now four times: each try paints
+            # again the bars of the last FOLD_KEEP_S it held back (research/bars29/gen.py: ~2,800), so a window not
+            # much larger than them painted each bar ~2.4 times (Python's CPU +80% on gen.py's 50,000 bars, +30% so)
+            open_.fold_at = 4 * len(bars) + FOLD_BARS
+
+    def _unshelve(self, folded: _Folded, records: Iterable[ProgressBar]) -> None:
+        """Hand a prompt's painted bars to the table, in their place: after the bars before them, before its
+        bars held still."""
+        if len(folded.bars):
+            self._pending_bars.flush_while(lambda b: b.line < folded.first_line)
+        for bar in records:
+            self.bars.append(bar)
+        folded.bars.close()
+        folded.activities.close()
 
     # ---- ComfyUI-Manager installs -------------------------------------------------------------
     def _on_node_install(self, ev: Event, run: Run) -> None:
@@ -1232,9 +1357,11 @@ class Segmenter:
             self._error(self._executing(), "worker", ev.fields.get("text", state), ev)
 
     def _on_job_queued(self, ev: Event, run: Run) -> None:
-        prompt = self._latest_received()  # ComfyUI logs got prompt before it answers the worker
-        if prompt is not None and prompt.prompt_id is None:
-            prompt.prompt_id = ev.fields["prompt_id"]
+        # ComfyUI logs got prompt before it answers the worker: the latest received
+        if self._queue:
+            self._queue.name_last(ev.fields["prompt_id"])
+        elif self._open is not None and self._open.prompt.prompt_id is None:
+            self._open.prompt.prompt_id = ev.fields["prompt_id"]
 
     def _on_ws_lost(self, ev: Event, run: Run) -> None:
         self._error(self._executing(), "ws_lost", ev.fields.get("text", "websocket lost"), ev)
@@ -1277,10 +1404,27 @@ class Segmenter:
         if status is not None:
             prompt.status = status
         prompt.ended_at = end
-        prompt.last_line = end_line or max([prompt.line, *(a.last_line for a in open_.activities[1:])])
+        folded = open_.folded
+        acts, bars, settled = open_.activities, open_.bars, open_.settled
+        if folded is None or not len(folded.activities):
+            prompt.last_line = end_line or max([prompt.line, *(a.last_line for a in acts[1:])])
+        else:  # its first activity is shelved
+            prompt.last_line = end_line or max([prompt.line, folded.last_line, *(a.last_line for a in acts)])
         start = prompt.started_at
-        timed = start is not None and end is not None and all(a.resolution == FINE for a in open_.activities)
+        timed = start is not None and end is not None and all(a.resolution == FINE for a in acts)
         unfinished = status is None
+        painted: Painted | None = None
+        shelved: list[tuple[ProgressBar, Event]] | None = None  # the painted bars, read back to paint all again
+        if folded is not None and timed and start is not None and end is not None:
+            if not folded.reassigned and paints_after(folded.painted, start, end, acts, bars, unfinished):
+                painted = folded.painted
+            else:
+                shelved = [] if folded.reassigned else list(folded.bars)
+                for bar, _ in shelved:
+                    bar.start = bar.end = None
+                acts, bars = [*folded.activities, *acts], [*shelved, *bars]
+                if not folded.reassigned:
+                    settled = folded.settled
         library = self._run_library_loads
         # queued before the log but begun in it (the second of _all_queued_before's prompts: Prompt.began_in_log), or
         # begun after the log's first stamp: the log has it all
@@ -1288,16 +1432,23 @@ class Segmenter:
         began_in_log = prompt.began_in_log or (run is not None and run.started_at is not None and start is not None
                                               and start >= run.started_at)
         before_log = not prompt.received and not began_in_log
-        library_bar = open_.settled.library_loader or any(library_loader(bar) for bar, _ in open_.bars)
+        library_bar = settled.library_loader or any(library_loader(bar) for bar, _ in bars)  # folded bars' too
         if timed and start is not None and end is not None:
-            paint_timed(prompt, start, end, open_.activities, open_.bars, unfinished, open_.loaded, library,
-                        hidden_bar=open_.hidden_bar, before_log=before_log, settled=open_.settled,
-                        library_loaded=library_bar)
+            paint_timed(prompt, start, end, acts, bars, unfinished, open_.loaded, library,
+                        hidden_bar=open_.hidden_bar, before_log=before_log, settled=settled,
+                        library_loaded=library_bar, painted=painted)
         else:
-            paint_estimated(prompt, open_.bars, open_.loaded, library, hidden_bar=open_.hidden_bar,
-                            before_log=before_log, settled=open_.settled, library_loaded=library_bar)
+            paint_estimated(prompt, bars, open_.loaded, library, hidden_bar=open_.hidden_bar,
+                            before_log=before_log, settled=settled, library_loaded=library_bar)
         if not library and library_bar:
             self._run_library_loads = True
+        if folded is not None:
+            if shelved is not None and not folded.reassigned:
+                self._unshelve(folded, (bar for bar, _ in shelved))
+            elif painted is not None:
+                self._unshelve(folded, (bar for bar, _ in folded.bars))
+            else:  # untimed, or the dropped prompt's: painting places none of them
+                self._unshelve(folded, (_unplaced(bar) for bar, _ in folded.bars))
         if prompt.estimated:
             self._run_estimated = True
         else:
@@ -1366,6 +1517,7 @@ class Segmenter:
             run=self._run, prompt=open_.prompt if open_ else None,
             activities=tuple(open_.activities) if open_ else (), bars=tuple(open_.bars) if open_ else (),
             settled=replace(open_.settled) if open_ else SettledBars(),
+            painted=open_.folded.painted if open_ and open_.folded and not open_.folded.reassigned else None,
             loaded=open_.loaded if open_ else False, library_loads=self._run_library_loads,
             queued=tuple(queued), runs=tuple(self._pending_runs.items),
             prompts=tuple(sorted((*self._pending_prompts.items, *queued, *removed), key=lambda p: p.index)),
@@ -1384,6 +1536,8 @@ class LiveState:
     bars: tuple[tuple[ProgressBar, Event], ...]
     #: What painting reads of its bars handed on already (a copy: _Open.settled).
     settled: SettledBars
+    #: Its time painted up to a cut with its first bars, before it ends (_fold_bars; paint_timed copies it).
+    painted: Painted | None
     #: The prompt printed load lines (without a clock, its load time is unknown).
     loaded: bool
     #: A library loads the run's models itself (phases.untimed_reasons).
@@ -1399,7 +1553,7 @@ class LiveState:
 Handler = Callable[[Segmenter, Event, Run], None]
 
 #: What the segmenter does with each event kind. Every kind is in exactly one of HANDLERS,
-#: START_STAGE (start-up markers; worker_starting is in both) or INFORMATIONAL, or a test fails:
+#: START_STAGE (start-up markers; worker_starting and total_vram are in both) or INFORMATIONAL, or a test fails:
 #: an event that nothing reads would vanish silently.
 HANDLERS: dict[EventKind, Handler] = {
     EventKind.CUDA_VERSION: Segmenter._on_cuda_version,
@@ -1621,3 +1775,30 @@ def _dict_message(detail: str) -> str | None:
     return detail[i + len(key) : j] if j > 0 else None
 
 
+def _unplaced(bar: ProgressBar) -> ProgressBar:
+    """A painted bar of a prompt that ended untimed, or that a queued prompt's took the place of: unplaced."""
+    bar.start = bar.end = None
+    return bar
+
+
+#: What a shelf keeps of a painted bar (Segmenter._fold_bars): its record's fields, and what painting it again reads
+#: of its event (phases.bar_span: its times, end line, the time of the line before it and tqdm's first elapsed).
+_BAR_FIELDS = attrgetter(*(f.name for f in dataclass_fields(ProgressBar)))
+_BAR_EVENT = attrgetter("line", "ts", "source", "end_line", "end_ts")
+#: An activity's fields, in Activity's order.
+_ACTIVITY = attrgetter("phase", "first_ts", "last_ts", "first_line", "last_line", "source", "resolution")
+
+
+def _pack_bar(pair: tuple[ProgressBar, Event]) -> tuple[Any, ...]:
+    bar, ev = pair
+    return _BAR_FIELDS(bar), _BAR_EVENT(ev), ev.fields.get("ts_before"), ev.fields.get("first_elapsed_s")
+
+
+def _unpack_bar(packed: tuple[Any, ...]) -> tuple[ProgressBar, Event]:
+    fields, (line, ts, source, end_line, end_ts), ts_before, first_elapsed_s = packed
+    return ProgressBar(*fields), Event(EventKind.PROGRESS_BAR, line, ts, {"ts_before": ts_before,
+                                       "first_elapsed_s": first_elapsed_s}, source, end_line, end_ts)
+
+
+def _activity(packed: tuple[Any, ...]) -> Activity:
+    return Activity(*packed)

@@ -81,7 +81,8 @@ def window_report(analysis: LiveAnalysis) -> Report:
         if running.started_at is not None and now is not None and all(a.resolution == FINE for a in live.activities):
             # not ``loaded``: a running prompt that loaded and drew no bar yet may still draw one
             paint_timed(running, running.started_at, max(now, running.started_at), list(live.activities),
-                        painted + drawing, True, False, live.library_loads, settled=live.settled)
+                        painted + drawing, True, False, live.library_loads, settled=live.settled,
+                        painted=live.painted)
         else:
             paint_estimated(running, painted + drawing, live.loaded, live.library_loads, settled=live.settled)
         running.status = "running"

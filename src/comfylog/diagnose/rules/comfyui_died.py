@@ -38,11 +38,11 @@ def _comfyui_died(facts: Facts) -> list[Finding]:
            f"the network, and it logged no error of its own.{more} A process killed by the kernel (out of RAM) "
            "or by a native crash ends that way; the worker's job fails with it.")
     advice = [ADVICE_MEMORY()]
-    if work.doing.startswith("loading "):
-        advice.insert(0, ADVICE_LOADING(model=work.doing.removeprefix("loading ").split(" (")[0]))
+    if work.left.state == "loading":
+        advice.insert(0, ADVICE_LOADING(model=work.left.what))
     else:
         advice.append(ADVICE_NATIVE())
     return [finding(
-        "comfyui-died", f"ComfyUI died while {work.doing.split(' (')[0]}: worker-comfyui found it gone", "high", why,
+        "comfyui-died", f"ComfyUI died while {work.left.short}: worker-comfyui found it gone", "high", why,
         advice, work.evidence, {"doing": work.doing, "prompts": len(prompts)},
         sum(prompt_seconds(p) for p in prompts), died)]

@@ -50,24 +50,20 @@ def _comfyui_killed(facts: Facts) -> list[Finding]:
     advice = [ADVICE_RAM()]
     if prompts:
         first = prompts[0]
-        work, shown = work_left(facts, first, kill.ts)
+        work = work_left(facts, first, kill.ts)
+        doing, title_doing, shown = work.doing, f" while {work.short}", work.evidence
         loads = facts.loads_of(first)
-        if work == "running" and loads and loads[-1].model:  # no bar or load after it: the model it last loaded
+        if work.state == "running" and loads and loads[-1].model:  # no bar or load after it: the model it last loaded
             last = loads[-1]
-            work = f"running with {last.model} loaded ({facts.lines_ref(last.source, last.line)})"
+            doing = f"running with {last.model} loaded ({facts.lines_ref(last.source, last.line)})"
+            title_doing = f" after loading {last.model}"
             shown = [facts.cite(last.source, last.line, f"{last.model} loaded")]
         evidence += shown  # the kill first: it is why the check fails
         received = "" if first.received else " (it began before the log's first line)"
-        doing = f" Prompt {first.index + 1}{received} was {work} then; it never finished."
-        title_doing = f" while {work.split(' (')[0]}"
-        if work.startswith("running with "):
-            title_doing = f" after loading {loads[-1].model}"
+        doing = f" Prompt {first.index + 1}{received} was {doing} then; it never finished."
         if len(prompts) > 1:
             doing += f" {len(prompts) - 1} more queued behind it died with it."
-        if work.startswith("loading "):
-            advice.append(ADVICE_LOADING(model=work.removeprefix("loading ").split(" (")[0]))
-        else:
-            advice.append(ADVICE_MORE_RAM())
+        advice.append(ADVICE_LOADING(model=work.what) if work.state == "loading" else ADVICE_MORE_RAM())
     else:
         advice.append(ADVICE_MORE_RAM())
     more = f" ({len(found)} kills in the log)" if len(found) > 1 else ""

@@ -376,10 +376,12 @@ def _exception(facts: Facts) -> list[Finding]:
         "failures": [{"node": g.first.node, "error": clip(g.first.error, 200), "count": g.count} for g in distinct[:5]]}
     if any(seen.not_kept):
         figures["failures_not_kept"] = sum(seen.not_kept)
+    told = sum(g.count for g in listed) + listed_not_kept
+    # "(N distinct)" only where some repeat: "1 exception (1 distinct)" said nothing more
+    repeats = f" ({len(listed)} distinct)" if len(listed) != told else ""
     return [finding(
         "exception", title, "high",
-        f"{plural(sum(g.count for g in listed) + listed_not_kept, 'exception')}"
-        f"{_not_told_apart(len(listed), listed_not_kept) or f' ({len(listed)} distinct)'}: {shown}"
+        f"{plural(told, 'exception')}{_not_told_apart(len(listed), listed_not_kept) or repeats}: {shown}"
         + (". ComfyUI stops a prompt at the node that raised it." + _began_before(began_before, failed_prompts)
            if failed_prompts else
            ". ComfyUI raised them while it listed its node types for the browser (`/object_info`), not in a prompt: "

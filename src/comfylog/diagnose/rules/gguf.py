@@ -54,8 +54,9 @@ def _gguf(facts: Facts) -> list[Finding]:
         return [_legacy_beside_dynamic(facts, beside, events, quantized, types)]
     return [finding(
         "gguf", f"Quantized GGUF weights ({types})", "high",
-        f"{plural(len(events), '`gguf qtypes` line')} name quantized tensors ({types}): ComfyUI-GGUF "
-        f"dequantizes them during every step, which is slower per step than fp16 or fp8 weights.{context}",
+        f"{plural(len(events), '`gguf qtypes` line')} {'names' if len(events) == 1 else 'name'} quantized tensors "
+        f"({types}): ComfyUI-GGUF dequantizes them as they are used, a diffusion model's at every sampling step, "
+        f"which is slower per step than fp16 or fp8 weights (a text encoder's once a prompt).{context}",
         [ADVICE_TRY_FP8(), ADVICE_KEEP_GGUF()],
         [facts.cite_event(ev) for ev in events],
         {"qtypes": quantized, "total_vram_mb": vram}, 0.0, prompts)]

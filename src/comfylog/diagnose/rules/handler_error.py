@@ -84,9 +84,10 @@ def _abandoned(facts: Facts, jobs: list[Abandoned]) -> Finding:
         why += (f", and ComfyUI finished that prompt only{later} "
                 f"({facts.lines_ref(prompt.source, prompt.last_line)}): it was still working when the job ended.")
     else:
-        doing, shown = work_left(facts, prompt, end.ts)
-        evidence += shown
-        why += (", with the prompt not done: ComfyUI was " + ("still working on it" if doing == "running" else doing)
+        work = work_left(facts, prompt, end.ts)
+        evidence += work.evidence
+        why += (", with the prompt not done: ComfyUI was "
+                + ("still working on it" if work.state == "running" else work.doing)
                 + ", and no error, crash or restart shows it gone before that.")
     advice = []
     if said is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ...dataclass import dataclass
-from ...events import EventKind
+from ...events import Event, EventKind
 from ...index import NO_MAPPINGS
 from ...lazyre import lazy_re
 from ...model import MAX_RUN_IMPORT_TIMES, ErrorRecord, Evidence, Finding
@@ -16,7 +16,7 @@ from ..evidence import clip
 from ..facts import Facts
 from ..hints import OWN_WORDS_ADVICE, own_words_advice
 from ..node_imports import NodeImportError, node_import_errors
-from ..packages import missing_module, package_of
+from ..packages import canonical, installed_packages, missing_module, package_of
 from ..pytorch import ADVICE_EXTENSION, UNDEFINED_SYMBOL_RE, ExtensionFailure, demangled, extension_failure
 
 ADVICE_INSTALL_MISSING = Advice("Install the missing Python packages the reasons name into the Python ComfyUI runs "
@@ -54,6 +54,12 @@ ADVICE_COMFY_API = Advice("{nodes} {verb} `{name}` from ComfyUI's `{module}`, wh
 ADVICE_PART_INSTALL = Advice("Install `{package}` into the Python ComfyUI runs with (`python -m pip install {package}` "
                              "with that Python): the part of `{node}` that needs it did not load",
                              {"package": "the missing module's package", "node": "the node"})
+ADVICE_PART_INSTALLED_LATER = Advice(
+    "`{package}` was installed after `{node}` failed on it, later in the same start-up ({where}: pip's "
+    "`Successfully installed … {package}-{version}`): the part that needs it loads at the next start, so restart "
+    "ComfyUI. If every start installs it anew (a container that pip-installs at start-up), install it in the image "
+    "instead, before ComfyUI starts",
+    {"package": "the package", "node": "the node", "where": "line N", "version": "VERSION"})
 ADVICE_NO_MAPPINGS = Advice("{nodes} imported but {verb} no nodes (no `NODE_CLASS_MAPPINGS`). A web-only extension "
                             "needs none and can stay (ComfyUI loads its `WEB_DIRECTORY` before the check); a folder "
                             "that is no node pack at all (a library or a download put in `custom_nodes`) can be "
@@ -180,8 +186,8 @@ def _failed_nodes(facts: Facts) -> dict[str, tuple[int, int, str, bool]]:
     "and is in the import times without it: it loaded only in part.",
     advice=(*OWN_WORDS_ADVICE, ADVICE_EXTENSION, ADVICE_INSTALL_MISSING, ADVICE_OLD_API, ADVICE_NEWER_PYTHON,
             ADVICE_NAME_MISSING, ADVICE_COMFY_API, ADVICE_NOT_A_NODE, ADVICE_SUBMODULE, ADVICE_MISSING_FILE,
-            ADVICE_SYNTAX, ADVICE_REQUIREMENTS, ADVICE_REMOVE_NODE, ADVICE_PART_INSTALL, ADVICE_PART_NODE,
-            ADVICE_NO_MAPPINGS, ADVICE_OLD_SETUPTOOLS, ADVICE_HIDDEN_FOLDER),
+            ADVICE_SYNTAX, ADVICE_REQUIREMENTS, ADVICE_REMOVE_NODE, ADVICE_PART_INSTALL, ADVICE_PART_INSTALLED_LATER,
+            ADVICE_PART_NODE, ADVICE_NO_MAPPINGS, ADVICE_OLD_SETUPTOOLS, ADVICE_HIDDEN_FOLDER),
 )
 def _import_failed(facts: Facts) -> list[Finding]:
     failed = _failed_nodes(facts)
@@ -362,17 +368,39 @@ def _loaded_in_part(facts: Facts, partial: list[NodeImportError]) -> Finding:
            f"{'it' if one else 'them'} raised while loading, so the nodes that part defines do not exist in this "
            "process and workflows using them fail validation. The rest of the node works.")
     advice = []
+    evidence = [facts.cite_event(p.traceback) for p in partial]
     for p in partial[:3]:
         module = missing_module(p.record.message)
         if module and "." not in module:
-            advice.append(ADVICE_PART_INSTALL(package=package_of(module), node=p.node))
+            package = package_of(module)
+            later = _installed_later(facts, p, package)
+            if later is None:
+                advice.append(ADVICE_PART_INSTALL(package=package, node=p.node))
+                continue
+            ev, version = later
+            advice.append(ADVICE_PART_INSTALLED_LATER(package=package, node=p.node, version=version,
+                                                      where=facts.lines_ref(ev.source, ev.line)))
+            evidence.append(facts.cite_event(ev))
         else:
             advice.append(ADVICE_PART_NODE(node=p.node, error=clip(p.record.message, 100)))
     title = (f"Custom node `{partial[0].node}` loaded only in part" if one
              else f"{plural(len(partial), 'custom node')} loaded only in part")
-    return finding("import-failed", title, "high", why, list(dict.fromkeys(advice)),
-                   [facts.cite_event(p.traceback) for p in partial],
+    return finding("import-failed", title, "high", why, list(dict.fromkeys(advice)), evidence,
                    {"failed": 0, "nodes": [], "builtin": [], "partial": [p.node for p in partial]})
+
+
+def _installed_later(facts: Facts, failed: NodeImportError, package: str) -> tuple[Event, str] | None:
+    """pip's `Successfully installed` line that put ``package`` in after the node failed on it, in the same run (a
+    node's own install at import, field5 02's Cog container), and the version: what the next start imports."""
+    run = facts.run_at(failed.traceback.source, failed.traceback.line)
+    if run is None:
+        return None
+    wanted = canonical(package)
+    for ev in facts.between(EventKind.PACKAGE_INSTALLED, run.source, failed.traceback.line + 1, run.last_line):
+        version = installed_packages(str(ev.fields.get("packages", ""))).get(wanted)
+        if version is not None:
+            return ev, version
+    return None
 
 
 def _reasons_shown(reasons: dict[str, str]) -> str:

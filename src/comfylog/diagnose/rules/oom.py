@@ -58,6 +58,12 @@ ADVICE_TEXT_ENCODER_CPU = Advice("Put the text encoder on the CPU: load it with 
                                  "but takes no VRAM")
 ADVICE_TILED_DECODE = Advice("Decode with the `VAE Decode (Tiled)` node (for video, with temporal tiling too): the "
                              "decode of the whole image or video at once is what did not fit")
+#: Comfy-Org/ComfyUI comfy/sd.py's ``VAE.encode``: a full-size encode that fails is retried in tiles (`Ran out of
+#: memory when regular VAE encoding, retrying with tiled VAE encoding.`); an OOM there is the input's size. Nodes that
+#: encode inside themselves (WanImageToVideo) take no tiled node: the input's size is what the user can change.
+ADVICE_TILED_ENCODE = Advice("Give the VAE a smaller image or video to encode (a lower resolution, fewer frames); "
+                             "where the workflow encodes with a `VAE Encode` node, `VAE Encode (Tiled)` encodes it "
+                             "in parts")
 ADVICE_OTHER_PROCESS = Advice("Free the GPU of the other processes ({held}): another ComfyUI, a second worker or any "
                               "app on the same GPU leaves this one that much less (`nvidia-smi` lists them)",
                               {"held": "what they held"})
@@ -87,11 +93,11 @@ UNIFIED_SHARE = 0.55
     "oom", "error", None,
     trigger="An out-of-memory error in the log: `CUDA out of memory`, `torch.OutOfMemoryError`, `Allocation "
     "on device`, `MPS backend out of memory`, DirectML `not enough GPU video memory`. The advice follows where "
-    "its traceback's frames show it came: loading a model (the weights), sampling, or the VAE decode; and what "
-    "PyTorch's message says of the GPU's memory: other processes holding part of it, or fragmentation.",
-    advice=(ADVICE_NODE_LOADS, ADVICE_SMALLER_MODEL, ADVICE_TILED_DECODE, ADVICE_SMALLER_JOB, ADVICE_SMALLER_IMAGE,
-            ADVICE_DROP_HIGHVRAM, ADVICE_LOAD_OFFLOAD, ADVICE_LOAD_OFFLOAD_DYNAMIC, ADVICE_TEXT_ENCODER_CPU,
-            ADVICE_TILED_OFFLOAD, ADVICE_TILED_OFFLOAD_DYNAMIC, ADVICE_LOAD_OFFLOAD_ALREADY,
+    "its traceback's frames show it came: loading a model (the weights), sampling, or the VAE decode or encode; and "
+    "what PyTorch's message says of the GPU's memory: other processes holding part of it, or fragmentation.",
+    advice=(ADVICE_NODE_LOADS, ADVICE_SMALLER_MODEL, ADVICE_TILED_DECODE, ADVICE_TILED_ENCODE, ADVICE_SMALLER_JOB,
+            ADVICE_SMALLER_IMAGE, ADVICE_DROP_HIGHVRAM, ADVICE_LOAD_OFFLOAD, ADVICE_LOAD_OFFLOAD_DYNAMIC,
+            ADVICE_TEXT_ENCODER_CPU, ADVICE_TILED_OFFLOAD, ADVICE_TILED_OFFLOAD_DYNAMIC, ADVICE_LOAD_OFFLOAD_ALREADY,
             ADVICE_TILED_OFFLOAD_ALREADY, ADVICE_MPS, ADVICE_MPS_DISCRETE,
             ADVICE_DIRECTML, ADVICE_OTHER_PROCESS, ADVICE_OUTSIDE_PYTORCH, ADVICE_OUTSIDE_POOL,
             *ALLOC_ADVICE, ADVICE_FREE_HOLDER, ADVICE_BIGGER_MAC, ADVICE_BIGGER_GPU),
@@ -154,6 +160,8 @@ def _oom(facts: Facts) -> list[Finding]:
             advice.append(ADVICE_SMALLER_MODEL())
     if any(p is not None and p.stage == "decode" for p in places):
         advice.append(ADVICE_TILED_DECODE())
+    if any(p is not None and p.stage == "encode" for p in places):
+        advice.append(ADVICE_TILED_ENCODE())
     if not only_loading:
         advice.append(found.advice() if found is not None else ADVICE_SMALLER_IMAGE())
     if high and loading is None:
@@ -226,6 +234,7 @@ STAGE_PHRASES = {
     "load": "while a model was being loaded",
     "sample": "while sampling",
     "decode": "in the VAE decode",
+    "encode": "in the VAE encode",
 }
 
 

@@ -25,8 +25,8 @@ ADVICE_STOP_BILLING = Advice("On RunPod, a pod or worker that restarts in a loop
 
 @rule(
     "restart-loop", "error", None,
-    trigger=f"{RESTART_LOOP_MIN} or more restarts in one log (a new CUDA banner, `Starting server` or "
-    "Manager start-up after work began).",
+    trigger=f"{RESTART_LOOP_MIN} or more restarts in one log (a new CUDA banner, `Starting server`, "
+    "Manager start-up or ComfyUI's `Total VRAM` after work began).",
     advice=(ADVICE_READ_ENDS, ADVICE_SILENT_ENDS, ADVICE_STOP_BILLING),
 )
 def _restart_loop(facts: Facts) -> list[Finding]:

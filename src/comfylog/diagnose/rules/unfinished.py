@@ -8,7 +8,7 @@ from ...events import Event, EventKind
 from ...model import Evidence, Finding
 from ...text import plural
 from ..deaths import comfyui_died, faulted_prompts, ram_killed, shell_killed, worker_death
-from ..engine import MAX_EVIDENCE, Advice, finding, rule
+from ..engine import MAX_EVIDENCE, Advice, PromptList, finding, rule
 from ..facts import Facts, PromptRef
 from ..jobs import abandoned
 
@@ -69,27 +69,44 @@ def _unfinished(facts: Facts) -> list[Finding]:
             | abandoned(facts).keys())
     died = worker_death(facts)  # and the prompts whose worker thread died (prompt-worker-died names them)
     told |= {p.index for p in died[1]} if died is not None else set()
-    prompts = [PromptRef(p.index, p.run, p.source, p.line, p.total_s, p.started)  # small: there may be thousands
-               for p in facts.prompts_in("unfinished") if p.index not in silent and p.index not in told]
-    if not prompts:
-        return []
-    ends: dict[str, list[PromptRef]] = defaultdict(list)
-    for prompt in prompts:
+    # folded as they come, not listed: a log of 1,000,000 queued prompts held a PromptRef of each
+    before = {p.index for p in facts.prompts_in("before_log")}
+    listed = PromptList()
+    first: list[PromptRef] = []  # cited
+    running: list[PromptRef] = []  # at most one a run in a real log
+    ends: dict[str, int] = {}  # prompts by how their run ended, in the order first met
+    end_runs: dict[str, set[int]] = defaultdict(set)
+    inside: set[int] = set()  # the prompts a log starts inside (its `got prompt` is before the log): one an input
+    for p in facts.prompts_in("unfinished"):
+        if p.index in silent or p.index in told:
+            continue
+        prompt = PromptRef(p.index, p.run, p.source, p.line, p.total_s, p.started)
+        listed.add(prompt.index)
+        if len(first) < MAX_EVIDENCE:
+            first.append(prompt)
+        if prompt.started:
+            running.append(prompt)
+        if prompt.index in before:
+            inside.add(prompt.index)
         run = facts.runs.get(prompt.run)
-        ends[facts.run_end(run) if run is not None else "log-ends"].append(prompt)
-    running = [p for p in prompts if p.started]
-    queued = len(prompts) - len(running)
+        end = facts.run_end(run) if run is not None else "log-ends"
+        ends[end] = ends.get(end, 0) + 1
+        end_runs[end].add(prompt.run)
+    count = listed.count
+    if not count:
+        return []
+    queued = count - len(running)
     parts = []
     evidence: list[Evidence] = []
-    for end, group in ends.items():
-        count = plural(len(group), "prompt")
+    for end, in_end in ends.items():
+        how_many = plural(in_end, "prompt")
         if end == "restart":
-            parts.append(f"{count} cut off by a restart")
+            parts.append(f"{how_many} cut off by a restart")
         elif end == "stopped":
-            parts.append(f"{count} still running or queued when the server was stopped")
+            parts.append(f"{how_many} still running or queued when the server was stopped")
         else:
-            parts.append(f"{count} still running or queued where the log ends")
-        for group_run in sorted({p.run for p in group}):
+            parts.append(f"{how_many} still running or queued where the log ends")
+        for group_run in sorted(end_runs[end]):
             run = facts.runs.get(group_run)
             if run is not None and end == "stopped":
                 evidence += [facts.cite_event(ev) for ev in facts.run_events(EventKind.SERVER_STOPPED, run)[:1]]
@@ -98,19 +115,18 @@ def _unfinished(facts: Facts) -> list[Finding]:
                 starts = (facts.run_events(EventKind.CUDA_BANNER, following)
                           or facts.run_events(EventKind.VRAM_STATE, following))
                 evidence += [facts.cite_event(ev) for ev in starts[:1]]
-    # the prompt a log starts inside (its `got prompt` is before the log): cited at its first line of work
-    inside = {p.index for p in facts.prompts_in("before_log")}.intersection(p.index for p in prompts)
+    # the prompt a log starts inside: cited at its first line of work
     evidence += [facts.cite(p.source, p.line, "its first line of work" if p.index in inside else "got prompt")
-                 for p in prompts[:MAX_EVIDENCE]]
+                 for p in first]
     severity = "error" if "restart" in ends else "warning" if "log-ends" in ends else "info"
     received = facts.report.summary.got_prompt
     why = (f"{'; '.join(parts)}. The log shows {received} `got prompt` and {facts.report.summary.executed} "
            f"`Prompt executed in` lines ({len(running)} prompt{'s' if len(running) != 1 else ''} had started, "
            f"{queued} were still queued).")
-    only_inside = len(inside) == len(prompts) and set(ends) == {"log-ends"}
+    only_inside = len(inside) == count and set(ends) == {"log-ends"}
     if inside:
         one = len(inside) == 1
-        why += (f" {'It' if one and len(prompts) == 1 else plural(len(inside), 'of them', 'of them')} began "
+        why += (f" {'It' if one and count == 1 else plural(len(inside), 'of them', 'of them')} began "
                 f"before the log's first line: the log starts inside {'it' if one else 'them'} (its work comes "
                 f"before any `got prompt`){' and ends before its end: an excerpt' if only_inside else ''}.")
     stuck = _stopped_in_load(facts, running) if "log-ends" in ends else None
@@ -125,7 +141,7 @@ def _unfinished(facts: Facts) -> list[Finding]:
         one = len(faulted) == 1
         said = f"{fault.fields.get('api', 'CUDA')} warning: {fault.fields.get('message')}"
         where = facts.lines_ref(fault.source, fault.line)
-        why += (f" {'It was' if one and len(prompts) == 1 else plural(len(faulted), 'of them was', 'of them were')} "
+        why += (f" {'It was' if one and count == 1 else plural(len(faulted), 'of them was', 'of them were')} "
                 f"running when the GPU faulted (`{said}`, {where}; the gpu-fault finding): after that fault the "
                 f"GPU's calls fail or hang, so {'it' if one else 'they'} cannot end well.")
         fault_advice = ADVICE_FAULTED(it="it" if one else "them", where=where)
@@ -152,11 +168,10 @@ def _unfinished(facts: Facts) -> list[Finding]:
         confidence = "high"
     if fault_advice is not None and len(faulted) < len(running):
         advice.append(fault_advice)
-    title = (f"The log ends inside {'the prompt' if len(prompts) == 1 else plural(len(prompts), 'prompt')} it "
-             "starts inside" if only_inside else f"{plural(len(prompts), 'prompt')} never finished")
+    title = (f"The log ends inside {'the prompt' if count == 1 else plural(count, 'prompt')} it "
+             "starts inside" if only_inside else f"{plural(count, 'prompt')} never finished")
     return [finding(
         "unfinished", title, confidence, why, advice, evidence,
-        {"unfinished": len(prompts), "running": len(running), "queued": queued,
-         "run_end": {end: len(group) for end, group in ends.items()}},
-        sum(p.total_s or 0.0 for p in running), (p.index for p in prompts), severity=severity,
-        total=len(evidence) - min(len(prompts), MAX_EVIDENCE) + len(prompts))]
+        {"unfinished": count, "running": len(running), "queued": queued, "run_end": ends},
+        sum(p.total_s or 0.0 for p in running), listed, severity=severity,
+        total=len(evidence) - len(first) + count)]

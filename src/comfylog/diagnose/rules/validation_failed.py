@@ -14,8 +14,11 @@ from ..facts import Facts, platform_of
 
 #: ComfyUI's validator (execution.py) on a node type no installed node provides.
 MISSING_NODE_RE = lazy_re(r"Cannot execute because node (.{1,200}?) does not exist")
-#: LoadImage's reason for an input image it cannot open.
-INVALID_FILE = "Invalid image file:"
+#: A loader's reason for an input file it cannot find: LoadImage's `Invalid image file: {}`, LoadAudio's `Invalid audio
+#: file: {}` (comfy_extras/nodes_audio.py) and LoadVideo's `Invalid video file: {}` (comfy_extras/nodes_video.py;
+#: also VideoHelperSuite's loaders), each `validate_inputs` returning it when `folder_paths.exists_annotated_filepath`
+#: fails (checked through the code index). Field6 01: a WanVideoWrapper job missing both `1.ogg` and `1.jpeg`.
+INVALID_FILE_RE = lazy_re(r"Invalid (image|audio|video) file: (.*\S)")
 #: Lines after a validation failure searched for its ``* Node id:`` / ``- Reason: detail`` lines.
 DETAIL_WINDOW = 60
 
@@ -25,12 +28,18 @@ ADVICE_MISSING_INPUT = Advice("Connect or fill in the missing inputs ({inputs}) 
                               {"inputs": "the inputs the log names"})
 ADVICE_NOT_IN_LIST = Advice("A `Value not in list` names a file or option this machine does not have: put the file "
                             "in the models folder (or pick one that exists)")
+#: execution.py's `validate_inputs` writes `f"{x}: '{val}' not in {list_info}"`, `list_info` the options' list itself
+#: when it has 20 or fewer (checked through the code index): `not in []` is a folder with no file in it at all.
+ADVICE_EMPTY_LISTS = Advice("Every list the log prints is empty (`not in []`): this ComfyUI found no file at all in "
+                            "those model folders. The models are not downloaded, or are where it does not look (a "
+                            "network volume not mounted, or mounted elsewhere; `extra_model_paths.yaml` or "
+                            "`--base-directory` pointing elsewhere)")
 ADVICE_MISSING_NODE = Advice("Install the custom nodes that provide {nodes} (ComfyUI-Manager's `Install Missing Custom "
                              "Nodes`; on a worker, in its image), or take them out of the workflow",
                              {"nodes": "the node types the log names"})
 ADVICE_API = Advice("An API workflow must name model files that exist on this machine")
 ADVICE_INPUT_FILES = Advice("Put the input files the workflow names ({files}) in ComfyUI's `input` folder, or upload "
-                            "them with the job: they are missing or not readable as images",
+                            "them with the job: ComfyUI cannot find them",
                             {"files": "the files the log names"})
 ADVICE_BACKSLASH = Advice("The workflow names files in subfolders with Windows backslashes (`{example}`) and this "
                           "ComfyUI runs on {platform}, where its lists use `/`: the files may be there as "
@@ -43,7 +52,7 @@ ADVICE_BACKSLASH = Advice("The workflow names files in subfolders with Windows b
     trigger="`Failed to validate prompt` / `Prompt outputs failed validation`: prompts ComfyUI refused to "
     "run, or outputs it ignored; the causes are quoted from the `* Node id:` and `- Reason: detail` lines.",
     advice=(ADVICE_CAUSES, ADVICE_MISSING_NODE, ADVICE_MISSING_INPUT, ADVICE_INPUT_FILES, ADVICE_BACKSLASH,
-            ADVICE_NOT_IN_LIST, ADVICE_API),
+            ADVICE_EMPTY_LISTS, ADVICE_NOT_IN_LIST, ADVICE_API),
 )
 def _validation_failed(facts: Facts) -> list[Finding]:
     rejected = {p.index for p in facts.prompts_in("invalid")}
@@ -94,7 +103,7 @@ def _validation_failed(facts: Facts) -> list[Finding]:
         advice.append(ADVICE_MISSING_NODE(nodes=", ".join(f"`{n}`" for n in nodes[:5])))
     if missing:
         advice.append(ADVICE_MISSING_INPUT(inputs=", ".join(f"`{m}`" for m in list(missing)[:5])))
-    inputs = list(dict.fromkeys(c.rsplit(INVALID_FILE, 1)[1].strip() for c in causes if INVALID_FILE in c))
+    inputs = list(dict.fromkeys(m.group(2) for c in causes if (m := INVALID_FILE_RE.search(c))))
     if inputs:
         advice.append(ADVICE_INPUT_FILES(files=", ".join(f"`{name}`" for name in inputs[:5])))
     not_in_list = [c for c in causes if "Value not in list" in c]
@@ -104,7 +113,9 @@ def _validation_failed(facts: Facts) -> list[Finding]:
         name = windows_names[0].split("'", 2)[1] if windows_names[0].count("'") >= 2 else "folder\\file"
         advice.append(ADVICE_BACKSLASH(example=name, platform="Linux" if platform == "linux" else "macOS",
                                        fixed=name.replace("\\", "/")))
-    if not_in_list:
+    if not_in_list and all(c.rstrip().endswith("not in []") for c in not_in_list):
+        advice.append(ADVICE_EMPTY_LISTS())
+    elif not_in_list:
         advice.append(ADVICE_NOT_IN_LIST())
     if not advice:
         advice.append(ADVICE_CAUSES())
