@@ -19,10 +19,10 @@ PACKAGE = ROOT / "src" / "comfylog"
 
 #: The pipeline's stages, in order; a module is in the layer of its first name under comfylog.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("version", "text", "lazyre", "gcpolicy", "spool", "events"),
+    ("version", "text", "lazyre", "dataclass", "gcpolicy", "spool", "events"),
     ("model",),
     ("read",),
-    ("parse",),
+    ("parse", "engines"),
     ("segment",),
     ("index",),
     ("diagnose",),

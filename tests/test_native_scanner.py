@@ -291,10 +291,10 @@ def test_version_names_the_scanner(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_insisting_on_a_missing_native_scanner_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     """What a pure-Python install says to COMFYLOG_SCANNER=native (the module made to look missing)."""
-    import comfylog.parse.native as native
+    import comfylog.engines as engines  # where the choice of scanner is made (parse/native.py re-exports it)
 
-    monkeypatch.setattr(native, "_loaded", {"module": None})
-    monkeypatch.setattr(native, "_loaded_error", {"error": "No module named 'comfylog._native'"})
+    monkeypatch.setattr(engines, "_loaded", {"module": None})
+    monkeypatch.setattr(engines, "_loaded_error", {"error": "No module named 'comfylog._native'"})
     log = ROOT / "examples" / "runpod-lowvram-gguf.log"
     result = run_cli("analyze", str(log), env={"COMFYLOG_SCANNER": "native"}, text=True)
     assert result.returncode == 2

@@ -28,7 +28,7 @@ NOT_IMPORTED_BY_COMFYLOG = ("statistics", "tempfile", "json")
 #: Runs the command line, then prints the modules typer and rich import (line 1) and all modules (line 2).
 CHILD = """\
 import sys
-import typer, rich.console, rich.table
+import typer, PRELOAD
 before = sorted(sys.modules)
 from comfylog.cli import main
 try:
@@ -42,9 +42,11 @@ print(" ".join(after))
 """
 
 
-def imported_by(*args: str) -> tuple[str, set[str], set[str]]:
-    """What ``comfylog ARGS`` printed, the modules typer and rich import, and every module imported."""
-    done = subprocess.run([sys.executable, "-c", CHILD, *args], capture_output=True, text=True, timeout=180)
+def imported_by(*args: str, rich: bool = True) -> tuple[str, set[str], set[str]]:
+    """What ``comfylog ARGS`` printed, the modules typer (and rich) import, and every module imported; with
+    ``rich=False`` rich is not imported first, so that whether the command imports it shows."""
+    child = CHILD.replace("PRELOAD", "rich.console, rich.table" if rich else "typer")
+    done = subprocess.run([sys.executable, "-c", child, *args], capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
     *report, before, after = done.stdout.split("\n")[:-1]
     return "\n".join(report), set(before.split()), set(after.split())
@@ -57,6 +59,24 @@ def test_a_small_logs_terminal_report_imports_only_what_it_uses() -> None:
     assert sorted(m for m in NOT_IMPORTED_BY_COMFYLOG if m in after - before) == []
     if scanner() == "native":  # the native scanner read the log: the Python parser, its reference, is not needed
         assert "comfylog.parse.parser" not in after
+
+
+def test_a_small_logs_json_imports_no_renderer_of_the_terminal() -> None:
+    """The JSON is written without rich (~95 M instructions of the terminal report's start-up, issue 14)."""
+    report, _, after = imported_by("analyze", str(EXAMPLES / "runpod-lowvram-gguf.log"), "--format", "json", rich=False)
+    assert report.startswith("{") and "comfylog.render.json" in after
+    assert sorted(m for m in (*NOT_IMPORTED, "rich", "comfylog.render.terminal") if m in after
+                  and m != "comfylog.render.json") == []
+
+
+def test_version_imports_neither_the_scanner_nor_the_records() -> None:
+    """``--version`` names the scanner and the segmenter (engines.py) without importing them, the message
+    table or the records (~130 M instructions, issue 14)."""
+    report, _, after = imported_by("--version", rich=False)
+    assert report.startswith("comfylog ") and "comfylog.engines" in after
+    unused = ("rich", "comfylog.parse.native", "comfylog.parse.table", "comfylog.segment", "comfylog.model",
+              "comfylog.api", "comfylog.pipeline", "comfylog.diagnose")
+    assert sorted(m for m in unused if m in after) == []
 
 
 def test_a_lazy_regex_compiles_on_first_use_then_is_the_compiled_patterns_own() -> None:

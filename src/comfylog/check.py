@@ -14,10 +14,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from .dataclass import dataclass
 from .diagnose import RULES, prompt_seconds
 from .model import Finding, Prompt, Report
 from .read.redact import Redactor

@@ -128,8 +128,7 @@ def _print_rich(draw: Callable[[Any], None], output: Path | None, width: int = 1
 def version_text() -> str:
     """What ``comfylog --version`` prints: the version, which scanner reads logs and which segmenter
     segments them (each native or python)."""
-    from .parse.native import native_module, scanner
-    from .segment.native import segmenter_in_use
+    from .engines import native_module, scanner, segmenter_in_use  # not the scanner and segmenter themselves
     from .version import __version__
 
     which = scanner()

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from itertools import chain, islice, zip_longest
 from operator import attrgetter
 from typing import overload
 
+from .dataclass import dataclass
 from .diagnose import rule_phase
 from .diagnose.builds import dynamic_vram_by_default
 from .diagnose.rules.lowvram import ADVICE_COMPARE

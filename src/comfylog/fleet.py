@@ -14,12 +14,13 @@ import os
 import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property, partial
 from itertools import chain
 from math import isnan
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
+from .dataclass import dataclass
 from .gcpolicy import fewer_collections, use_analysis_thresholds
 from .index import comfyui_sources, drop_index, not_comfyui_reason
 from .model import Phases, Report

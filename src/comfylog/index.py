@@ -14,10 +14,10 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from itertools import islice
 from typing import Generic, Protocol, TypeVar
 
+from .dataclass import dataclass
 from .events import Event, EventKind, Phase
 from .model import (
     MAX_PROMPT_MODELS,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from enum import Enum
 from operator import attrgetter
 from typing import Any, NamedTuple
 
+from .dataclass import dataclass
 from .events import Event, Phase
 from .spool import Spool
 
@@ -134,6 +135,8 @@ class Span:
 
 @dataclass(slots=True)
 class ProgressBar:
+    """One tqdm bar as its last redraw left it: what it counted, how far it got and at what rate."""
+
     __reduce__ = _by_fields
 
     prompt: int | None
@@ -181,6 +184,8 @@ class ProgressBar:
 
 @dataclass(slots=True)
 class Load:
+    """One model load ComfyUI reported: the model, how it was loaded and what it cost."""
+
     __reduce__ = _by_fields
 
     prompt: int | None
@@ -198,6 +203,8 @@ class Load:
 
 @dataclass(slots=True)
 class ErrorRecord:
+    """One error the log shows (an OOM, an exception, a failed validation or import), with its lines."""
+
     __reduce__ = _by_fields
 
     prompt: int | None
@@ -211,6 +218,8 @@ class ErrorRecord:
 
 @dataclass(slots=True)
 class Prompt:
+    """One prompt from `got prompt` to its end: its phases, bars, loads and errors."""
+
     __reduce__ = _by_fields
 
     index: int
@@ -412,6 +421,8 @@ MAX_PROMPT_MODELS = 1000
 
 @dataclass
 class Summary:
+    """The whole input's counts: prompts, loads, lowvram lines, websocket timeouts."""
+
     got_prompt: int = 0
     executed: int = 0
     partial_loads: int = 0
@@ -435,6 +446,8 @@ class Summary:
 
 @dataclass
 class SourceInfo:
+    """One input as it was read: its name, lines and the prefix styles its lines had."""
+
     name: str
     lines: int
     timestamp_styles: dict[str, int]

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 
+from ..dataclass import dataclass
 from ..events import Event, EventKind
 from ..lazyre import lazy_re
 from ..model import ErrorRecord, Evidence, Prompt, Run

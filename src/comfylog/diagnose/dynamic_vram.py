@@ -10,14 +10,15 @@ else. ``staging-overcommit`` tells that story; the plain ``oom`` rule leaves tho
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ..dataclass import dataclass
 from ..model import ErrorRecord, Load, Prompt, Run
 from .facts import Facts, gpu_vram_mb
 
 
 @dataclass(frozen=True, slots=True)
 class Overcommit:
+    """A prompt that staged more than its GPU's VRAM and then failed allocating: what staging-overcommit tells."""
+
     prompt: Prompt
     run: Run
     vram_mb: int

@@ -14,9 +14,10 @@ from __future__ import annotations
 import functools
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
 
+from ..dataclass import dataclass
 from ..events import Phase
 from ..gcpolicy import fewer_collections
 from ..lazyre import lazy_re

@@ -8,9 +8,9 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar, cast
 
+from ..dataclass import dataclass
 from ..events import Event, EventKind, Phase
 from ..index import ReportIndex
 from ..lazyre import lazy_re

@@ -4,8 +4,7 @@ holder. The lowvram and oom rules both name it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ..dataclass import dataclass
 from ..events import Event, EventKind
 from ..model import Evidence, Load, ProgressBar, Run
 from .engine import Advice

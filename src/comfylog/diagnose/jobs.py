@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from dataclasses import dataclass
 
+from ..dataclass import dataclass
 from ..events import Event, EventKind
 from ..model import Prompt
 from .deaths import comfyui_died, own_errors, ram_killed, worker_lost

@@ -11,9 +11,9 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 
+from ..dataclass import dataclass
 from ..events import Event, EventKind, Phase
 from ..model import Load, Prompt, Run
 from .facts import LONG_LOAD_S, PROMPT_GROUPS, Facts, prompt_fold, run_group

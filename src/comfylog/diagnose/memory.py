@@ -12,8 +12,8 @@ budget offers half the size as a first try, marked as a guess.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
+from ..dataclass import dataclass
 from ..events import Event, EventKind
 from ..model import ErrorRecord, Prompt, Run
 from ..text import gb

@@ -10,8 +10,7 @@ that did fail to import is that failure's, told by ``import-failed`` already.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ..dataclass import dataclass
 from ..events import Event, EventKind
 from ..model import ErrorRecord, Run
 from ..text import basename

@@ -16,8 +16,9 @@ used (fragmentation) would have held what it asked for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from ..dataclass import dataclass
 from ..events import EventKind
 from ..lazyre import lazy_re
 from ..model import ErrorRecord, Evidence

@@ -15,10 +15,10 @@ unless the bar follows a video sampler's own ``Sampling N frames`` line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from ..dataclass import dataclass
 from ..lazyre import LazyRegex, lazy_re
 from ..model import BarKind
 from .table import TableError, table_data

@@ -14,14 +14,13 @@ else by read/redact.py's Redactor, in Python. Markdown inputs stay with the Pyth
 
 from __future__ import annotations
 
-import importlib
-import os
 from collections.abc import Iterator
 from datetime import datetime
 from functools import cache
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from ..engines import SCANNER_ENV, SCANNERS, ScannerUnavailable, native_module, scanner
 from ..events import Activity, Event, EventKind, Phase
 from ..model import BarKind, ErrorRecord, Load, Phases, ProgressBar, Prompt, Run, Span
 from ..read.lines import Picker
@@ -31,51 +30,6 @@ from .table import FIELD_TYPES, PATTERNS, TABLE_TEXT, is_oom
 
 if TYPE_CHECKING:
     from .parser import Item
-
-SCANNER_ENV = "COMFYLOG_SCANNER"
-SCANNERS = ("native", "python")
-
-
-class ScannerUnavailable(UnusableInput):
-    """``COMFYLOG_SCANNER`` asks for a scanner this installation does not have (or names none)."""
-
-
-_loaded: dict[str, ModuleType | None] = {}
-
-
-def native_module() -> ModuleType | None:
-    """``comfylog._native`` if it is installed and imports, else None (imported once)."""
-    if "module" not in _loaded:
-        try:
-            _loaded["module"] = importlib.import_module("comfylog._native")
-        except ImportError as exc:
-            _loaded["module"] = None
-            _loaded_error["error"] = str(exc)
-    return _loaded["module"]
-
-
-_loaded_error: dict[str, str] = {}
-
-
-def scanner() -> str:
-    """``native`` or ``python``: the scanner that reads logs now (``COMFYLOG_SCANNER``, else the
-    native one when installed). Raises ScannerUnavailable for a choice that cannot be had."""
-    choice = os.environ.get(SCANNER_ENV, "").strip().lower()
-    if choice == "python":
-        return "python"
-    if choice not in ("", "native"):
-        raise ScannerUnavailable(f"{SCANNER_ENV}={choice}: the scanner is native or python")
-    if native_module() is not None:
-        return "native"
-    if choice == "native":
-        raise ScannerUnavailable(
-            f"{SCANNER_ENV}=native, but this comfylog has no native scanner ({_loaded_error.get('error')}): "
-            "it was installed without a Rust toolchain; reinstall with cargo on PATH "
-            "(pip install --force-reinstall --no-cache-dir --no-binary comfylog comfylog), or unset "
-            f"{SCANNER_ENV}"
-        )
-    return "python"
-
 
 def line_picker() -> Picker | None:
     """The native scanner's way to pick lines out of a block (evidence read back), if it is in use."""

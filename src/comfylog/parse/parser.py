@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 
+from ..dataclass import dataclass
 from ..events import Activity, Event, EventKind, Phase
 from ..lazyre import lazy_re
 from ..read.prefixes import PrefixReader, may_start_with_prefix

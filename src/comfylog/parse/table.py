@@ -13,10 +13,10 @@ import pkgutil
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Any
 
+from ..dataclass import dataclass
 from ..events import EventKind, Phase
 from ..lazyre import lazy_re
 

@@ -14,9 +14,9 @@ import itertools
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
+from ..dataclass import dataclass
 from .clean import decode, finish_line
 from .markdown import MARKDOWN_PEEK_LINES, markdown_lines, may_be_markdown, peek_markdown
 from .prefixes import COMPOSE_PEEK_LINES, compose_prefixed, without_compose

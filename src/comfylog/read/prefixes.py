@@ -35,9 +35,9 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ..dataclass import dataclass
 from ..lazyre import lazy_re
 from ..text import TIME_ONLY_BASE
 from .markdown import MARKDOWN_PEEK_LINES

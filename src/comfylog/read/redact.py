@@ -17,7 +17,8 @@ import ipaddress
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from ..dataclass import dataclass
 
 MARK = "[redacted:"
 

@@ -4,8 +4,10 @@ that says an input cannot be a log (``UnusableInput``)."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
+
+from ..dataclass import dataclass
 
 if TYPE_CHECKING:  # a run without redaction never imports redact.py's rules
     from .redact import Redactor

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from rich import box
 from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
+
+from ..dataclass import dataclass
 
 Cell = str | Text
 #: Where a wrapped text may break: after a space run, or after a separator of names and paths.

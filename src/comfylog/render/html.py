@@ -23,13 +23,14 @@ import tempfile
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timedelta
 from functools import partial
 from itertools import islice
 from operator import itemgetter
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
+from ..dataclass import dataclass
 from ..events import EventKind, Phase
 from ..index import (
     ReportIndex,

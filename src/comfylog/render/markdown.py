@@ -18,9 +18,10 @@ from __future__ import annotations
 import re
 from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
+from ..dataclass import dataclass
 from ..events import Phase
 from ..index import (
     MainBar,

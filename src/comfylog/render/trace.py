@@ -30,7 +30,7 @@ from array import array
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableSequence, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from functools import partial
 from itertools import islice
@@ -38,6 +38,7 @@ from json.encoder import encode_basestring
 from operator import attrgetter, itemgetter
 from typing import Any, TextIO
 
+from ..dataclass import dataclass
 from ..events import Event as LogEvent
 from ..events import EventKind
 from ..index import ReportIndex, evidence_in_line_order, index_of, main_bar_of, main_bar_text_of

@@ -13,39 +13,14 @@ path, is segmented by Python's instead, from its start; its SourceInfo says so (
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+from ..engines import SEGMENTER_ENV, SEGMENTERS, SegmenterUnavailable, segmenter, segmenter_in_use
 from ..events import Event
 from ..model import ErrorRecord, Load, ProgressBar, Prompt, Run, Summary
-from ..parse.native import NativeParser, Records, scanner
-from ..read.source import UnusableInput
+from ..parse.native import NativeParser, Records
 from ..spool import Spool
 from . import segmenter as reference
-
-SEGMENTER_ENV = "COMFYLOG_SEGMENTER"
-SEGMENTERS = ("native", "python")
-
-class SegmenterUnavailable(UnusableInput):
-    """``COMFYLOG_SEGMENTER`` names no segmenter."""
-
-
-def segmenter() -> str:
-    """``native`` or ``python``: the segmenter asked for the inputs the native scanner reads
-    (``COMFYLOG_SEGMENTER``; unset: native). Raises SegmenterUnavailable for another name."""
-    choice = os.environ.get(SEGMENTER_ENV, "").strip().lower()
-    if choice in ("", "native"):
-        return "native"
-    if choice == "python":
-        return "python"
-    raise SegmenterUnavailable(f"{SEGMENTER_ENV}={choice}: the segmenter is native or python")
-
-
-def segmenter_in_use() -> str:
-    """``native`` or ``python``: the segmenter a log file is segmented by now (what ``--version``
-    names): the one asked for where the native scanner reads, else Python's."""
-    asked = segmenter()  # a wrong name is an error whichever scanner reads
-    return asked if scanner() == "native" else "python"
 
 
 class NativeSegmenter:

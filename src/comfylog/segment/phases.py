@@ -19,9 +19,9 @@ from __future__ import annotations
 import bisect
 import itertools
 from array import array
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ..dataclass import dataclass
 from ..events import Activity, Event, Phase
 from ..model import PHASES, Phases, ProgressBar, Prompt, Span
 

@@ -42,12 +42,13 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any, NamedTuple
 
+from ..dataclass import dataclass
 from ..events import Activity, Event, EventKind, Phase
 from ..lazyre import lazy_re
 from ..model import (

@@ -13,9 +13,9 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
+from ..dataclass import dataclass
 from ..read.redact import Redactor
 
 

@@ -17,9 +17,9 @@ import os
 import shutil
 import tempfile
 from collections import deque
-from dataclasses import dataclass
 from datetime import datetime
 
+from ..dataclass import dataclass
 from ..diagnose import diagnose
 from ..events import Activity, Event, EventKind
 from ..model import ErrorRecord, Prompt, Report, Run

@@ -8,7 +8,7 @@ what happened to the file (rotated, truncated). Every time and duration is writt
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 
 from rich import box
@@ -16,6 +16,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ..dataclass import dataclass
 from ..events import EventKind, Phase
 from ..model import PHASES, Finding, Prompt, Report, Run
 from ..parse.parser import OpenBar

@@ -34,9 +34,9 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
+from ..dataclass import dataclass
 from ..read.source import UnusableInput
 from ..text import dur, gb
 from .follow import _Lines

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from ..dataclass import dataclass
 from ..diagnose import SEVERITY_RANK
 from ..model import Finding, Report
 from .analysis import LiveAnalysis

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from ...dataclass import dataclass
 from ...events import Event, EventKind
 from ...lazyre import lazy_re
 from ...model import ErrorRecord, Evidence, Finding

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from ...dataclass import dataclass
 from ...events import Event, EventKind, Phase
 from ...model import Evidence, Finding, Load, Run
 from ...text import dur, gb, plural, with_article

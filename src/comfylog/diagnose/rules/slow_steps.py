@@ -13,8 +13,9 @@ whether the slow ones sampled a larger job or the same one.
 from __future__ import annotations
 
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from ...dataclass import dataclass
 from ...events import EventKind, Phase
 from ...model import Finding, ProgressBar, Prompt
 from ...text import dur, listing, plural
@@ -113,6 +114,8 @@ class _Group:
 
 @dataclass
 class _Slow:
+    """A group's usual seconds a step, the bars well above it, and the seconds those lost."""
+
     usual: float
     picked: list[int]
     cost: float

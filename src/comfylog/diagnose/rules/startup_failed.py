@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ...dataclass import dataclass
 from ...events import Event, EventKind
 from ...model import Evidence, Finding, Run
 from ...text import basename, dur, plural
@@ -64,6 +63,8 @@ def _startup_failed(facts: Facts) -> list[Finding]:
 
 @dataclass
 class Cause:
+    """Why a start-up failed, as the finding says it: headline, explanation, advice and the lines shown."""
+
     headline: str
     what: str
     advice: list[str]
