@@ -419,6 +419,20 @@ def test_restarts_comfyui_manager_asked_for_are_no_crash_loop(each_segmenter: st
     assert "restart-loop" not in by_id(analyze_text(text + "Restarting...\n" + text * 2))  # comfy-cli's spelling
 
 
+def test_a_prompt_a_restart_manager_asked_for_cut_off_was_stopped_not_killed(each_segmenter: str) -> None:
+    """The OOM-restart scenario's prompt dies at 0/3 and the container starts again: oom-suspected. Had the run
+    printed ComfyUI-Manager's `Restarting... [Legacy Mode]` before the new start-up, the restart was asked for
+    (the Restart button while a prompt ran): the prompt was stopped, no OOM, no crash loop."""
+    corpus_or_skip()
+    lines = (SCENARIOS / "runpod-wan-oom-restart.log").read_text(encoding="utf-8").split("\n")
+    banner = next(i for i, line in enumerate(lines) if line.endswith(" ==========") and i > 44)
+    assert "oom-suspected" in by_id(analyze_text("\n".join(lines)))
+    asked = lines[:banner] + ["2025-10-23T16:28:13.500000000Z Restarting... [Legacy Mode]"] + lines[banner:]
+    found = by_id(analyze_text("\n".join(asked)))
+    assert "oom-suspected" not in found and "restart-loop" not in found
+    assert found["unfinished"].severity == "info" and "stopped" in found["unfinished"].why
+
+
 def test_restart_loops_in_two_inputs_each_count_their_own_prompts_in_one_walk(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     corpus_or_skip()

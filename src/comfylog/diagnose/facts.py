@@ -542,12 +542,15 @@ class Facts(ReportIndex, Citations):
         return self._load_groups[group].members(self.report.loads)
 
     def run_end(self, run: Run) -> str:
-        """How a run ended: ``restart`` (the next start-up followed), ``stopped`` (``Stopped server``
-        or Ctrl-C), or ``log-ends`` (the log just stops)."""
+        """How a run ended: ``restart`` (the next start-up followed), ``stopped`` (``Stopped server``,
+        Ctrl-C, or ComfyUI-Manager's Restart: ``Restarting...``, a restart asked for, no crash), or
+        ``log-ends`` (the log just stops)."""
         if run.index in self._ends:
             return self._ends[run.index]
         following = self.runs.get(run.index + 1)
-        if following is not None and following.source == run.source and following.restart:
+        if run.setup.get("restart_requested"):
+            end = "stopped"
+        elif following is not None and following.source == run.source and following.restart:
             end = "restart"
         elif run.stopped or any(run.first_line <= line <= run.last_line for line in self._ctrl_c.get(run.source, ())):
             end = "stopped"

@@ -45,7 +45,7 @@ def _restart_loop(facts: Facts) -> list[Finding]:
         source = run.source
         start_ups[source] += 1
         asked_for, asking[source] = asking.get(source, False), bool(run.setup.get("restart_requested"))
-        if facts.run_end(run) == "restart" and not asking[source]:
+        if facts.run_end(run) == "restart":  # not one the run asked for: that is "stopped"
             ended[source].add(run.index)
         if not run.restart:
             continue
