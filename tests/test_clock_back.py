@@ -56,7 +56,8 @@ def test_a_clock_a_moment_back_is_held_not_reset(each_scanner: str, each_segment
     late = next(i for i, line in enumerate(lines) if "got prompt" in line)
     stamp = lines[late][:30]  # 2025-10-23T16:27:…Z, nine digits
     behind = stamp[:17] + f"{int(stamp[17:19]) - 5:02d}" + stamp[19:]
-    report = analyze_text("".join(lines[:late + 1]) + f"{behind} a line from another writer\n" + "".join(lines[late + 1:]))
+    other_writer = f"{behind} a line from another writer\n"
+    report = analyze_text("".join(lines[:late + 1]) + other_writer + "".join(lines[late + 1:]))
     assert report.sources[0].clock_back_line is None
     assert span_words(report) == span_words(analyze(NEWER))
     assert [p.phases for p in report.prompts] == [p.phases for p in analyze(NEWER).prompts]
