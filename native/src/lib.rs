@@ -582,6 +582,14 @@ impl Scanner {
         Times::new(py).get(self.state.as_ref().and_then(|s| s.input.parser.last_ts))
     }
 
+    /// The first line whose stamp goes back by more than a minute (parser.py's `clock_back_line`).
+    #[getter]
+    fn clock_back_line(&self) -> Option<u64> {
+        self.state
+            .as_ref()
+            .and_then(|s| s.input.parser.clock_back_line)
+    }
+
     /// Nanoseconds past first_ts's and last_ts's microsecond (docker's nine digits).
     #[getter]
     fn nanos(&self) -> (u32, u32) {

@@ -45,6 +45,9 @@ const MAX_FRAMES: usize = 64;
 const FRAME_PART_CHARS: usize = 100;
 const MAX_GLUED_MESSAGES: usize = 100;
 const CLOSE_REDRAW_US: i64 = 2_000_000;
+/// events.py's CLOCK_RESET: a clock going back by more than this is another clock (logs joined out
+/// of order), and activity times follow it instead of being held at the later time.
+pub const CLOCK_RESET_US: i64 = 60_000_000;
 const TEXT_CHARS: usize = 500;
 /// Lines per piece of a block scanned on one thread.
 const LINES_PER_TASK: usize = 2048;
@@ -1113,10 +1116,13 @@ pub struct Parser {
     pub styles: [u64; Style::ALL.len()],
     /// Styles in the order first seen (the report lists them so).
     pub style_order: Vec<Style>,
+    /// The earliest and latest stamps (the first and last but where the clock goes back).
     pub first_ts: Option<i64>,
     pub last_ts: Option<i64>,
     pub first_nanos: u32,
     pub last_nanos: u32,
+    /// The first line whose stamp goes back by more than CLOCK_RESET_US from the latest before it.
+    pub clock_back_line: Option<u64>,
     bar: Option<Bar>,
     activity: Option<Activity>,
     lowvram: Option<Item>,
@@ -1149,6 +1155,7 @@ impl Parser {
             last_ts: None,
             first_nanos: 0,
             last_nanos: 0,
+            clock_back_line: None,
             bar: None,
             activity: None,
             lowvram: None,
@@ -1159,6 +1166,25 @@ impl Parser {
             events: Vec::new(),
             held: Some(Vec::new()),
             held_chars: 0,
+        }
+    }
+
+    /// parser.py's `_stamped`: the earliest and latest stamps, and where the clock first goes back.
+    fn stamped(&mut self, line: u64, t: i64, nanos: u32) {
+        let (Some(first), Some(last)) = (self.first_ts, self.last_ts) else {
+            (self.first_ts, self.last_ts) = (Some(t), Some(t));
+            (self.first_nanos, self.last_nanos) = (nanos, nanos);
+            return;
+        };
+        if (t, nanos) > (last, self.last_nanos) {
+            (self.last_ts, self.last_nanos) = (Some(t), nanos);
+            return;
+        }
+        if t < last.saturating_sub(CLOCK_RESET_US) && self.clock_back_line.is_none() {
+            self.clock_back_line = Some(line);
+        }
+        if (t, nanos) < (first, self.first_nanos) {
+            (self.first_ts, self.first_nanos) = (Some(t), nanos);
         }
     }
 
@@ -1174,12 +1200,7 @@ impl Parser {
         }
         self.styles[style] += 1;
         if let Some(t) = ts {
-            if self.first_ts.is_none() {
-                self.first_ts = Some(t);
-                self.first_nanos = scan.nanos;
-            }
-            self.last_ts = Some(t);
-            self.last_nanos = scan.nanos;
+            self.stamped(scan.number, t, scan.nanos);
         }
         if self.held.is_some() {
             self.hold(table, scan, ts, out);
@@ -1478,7 +1499,9 @@ impl Parser {
             return;
         };
         if let Some(prev) = self.mark_ts {
-            ts = ts.max(prev); // time never runs backwards inside one log
+            if ts >= prev.saturating_sub(CLOCK_RESET_US) {
+                ts = ts.max(prev); // a moment back is two writers, not time running backwards
+            }
         }
         self.mark_ts = Some(ts);
         let fresh = Activity {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -137,6 +137,14 @@ class Event:
     def __post_init__(self) -> None:
         if not self.end_line:
             self.end_line = self.line
+
+#: A clock that goes back by more than this is another clock, not two writers a moment apart: logs
+#: joined out of order (``cat comfyui.log comfyui.prev.log``, ComfyUI's own rotation names), a
+#: container's clock after the host's. The parser's activity times follow it from there instead of
+#: being held at the later time (which put a whole run's work outside its prompts), and a start-up
+#: whose clock begins that far before the run before it ended is no restart of it. No log of the
+#: corpus or the field rounds goes back by more than a second (stop 31).
+CLOCK_RESET = timedelta(seconds=60)
 
 
 @dataclass(slots=True)

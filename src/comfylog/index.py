@@ -39,7 +39,7 @@ from .model import (
 from .parse.traceback import COMFYUI_ENTRY_FILES, outermost_file
 from .segment.segmenter import MAX_IMPORT_PATH_CHARS, import_message_paths, read_import_message
 from .spool import walk
-from .text import basename, fmt_s, listing, plural, short_names
+from .text import basename, fmt_s, listing, plural, short_names, span_text
 
 #: ComfyUI's reason for a module it skipped: it has no ``NODE_CLASS_MAPPINGS`` (messages.toml ``import_skipped``).
 NO_MAPPINGS = "lack of NODE_CLASS_MAPPINGS"
@@ -789,6 +789,20 @@ def own_spans(report: Report) -> list[tuple[str, float | None]] | None:
     if report.summary.inputs_in_time_order or len(report.sources) < 2:
         return None
     return [(basename(src.name), src.span_s) for src in report.sources]
+
+
+def span_words(report: Report) -> str:
+    """What the header says of the log's length (text.span_text), from the report."""
+    minute_stamps = any(r.resolution >= 60 for r in report.runs)
+    return span_text(report.summary.span_s, minute_stamps, own_spans(report), clock_backs(report))
+
+
+def clock_backs(report: Report) -> list[tuple[str | None, int]]:
+    """Where each input's clock first goes back by more than a minute: its name (None for a single
+    input) and the line. The span then runs from the earliest stamp to the latest."""
+    single = len(report.sources) < 2
+    return [(None if single else basename(src.name), src.clock_back_line)
+            for src in report.sources if src.clock_back_line is not None]
 
 
 #: Notable events any Python program's log may hold: alone, they do not make a ComfyUI log.

@@ -457,10 +457,13 @@ class SourceInfo:
     #: docker compose output: the reader took ``name  | `` off every line (read/prefixes.compose_prefixed), and
     #: evidence read back from the file is read so too. Not in the JSON.
     compose_prefixed: bool = False
-    #: This input's first and last time stamps and the time between them (None: no stamps).
+    #: This input's earliest and latest time stamps and the time between them (None: no stamps).
     first_at: datetime | None = None
     last_at: datetime | None = None
     span_s: float | None = None
+    #: The first line whose stamp goes back by more than a minute (parser.py's CLOCK_RESET): logs
+    #: joined out of order. In the JSON only where set.
+    clock_back_line: int | None = None
     replaced_bytes: int = 0
     skipped_lines: int = 0
     truncated_lines: int = 0

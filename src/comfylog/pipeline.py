@@ -288,6 +288,7 @@ def add_input(
             first_at=parser.first_ts,
             last_at=parser.last_ts,
             span_s=own_span,
+            clock_back_line=parser.clock_back_line,
             replaced_bytes=source.replaced_bytes,
             skipped_lines=source.skipped_lines + parser.skipped_lines,
             truncated_lines=source.truncated_lines,

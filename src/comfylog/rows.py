@@ -39,6 +39,8 @@ def report_tables(report: Report) -> dict[str, Any]:
                 "report_fields": src.report_fields,
                 "dropped_bytes": src.dropped_bytes,
                 "stopped": src.stopped,
+                # only where the clock goes back (logs joined out of order): other logs' JSON is as it was
+                **({"clock_back_line": src.clock_back_line} if src.clock_back_line is not None else {}),
             }
             for src in report.sources
         ),

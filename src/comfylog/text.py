@@ -159,9 +159,18 @@ def clip_words(text: str, limit: int) -> str:
 
 
 def span_text(span_s: float | None, minute_stamps: bool, own_spans: list[tuple[str, float | None]] | None = None,
-              ) -> str:
+              clock_backs: list[tuple[str | None, int]] | None = None) -> str:
     """What the header says of the log's length: minute stamps give it only to the minute; inputs
-    whose clocks do not follow on (``own_spans``: each input's name and span) each on their own."""
+    whose clocks do not follow on (``own_spans``: each input's name and span) each on their own; where
+    a clock goes back inside an input (``clock_backs``: index.clock_backs), that it does and where."""
+    text = _span_only(span_s, minute_stamps, own_spans)
+    if clock_backs:
+        where = ", ".join(f"line {line}" if name is None else f"{name} line {line}" for name, line in clock_backs)
+        text += f" (earliest to latest stamp: the clock goes back at {where}; logs joined out of order?)"
+    return text
+
+
+def _span_only(span_s: float | None, minute_stamps: bool, own_spans: list[tuple[str, float | None]] | None) -> str:
     if own_spans is not None:
         each = ", ".join(f"{name} {dur(s) if s is not None else 'no timestamps'}" for name, s in own_spans)
         return f"inputs' clocks out of order (one starts before the one read before it ends); each spans: {each}"

@@ -16,7 +16,7 @@ pub mod topy;
 
 use crate::prefix;
 use crate::pytext;
-use crate::scan::{Activity, Item};
+use crate::scan::{Activity, Item, CLOCK_RESET_US};
 use crate::table::{Phase, Table};
 use event::{Body, Ev, Kind, SegRow, Value};
 use phases::{
@@ -476,6 +476,8 @@ pub struct Segmenter {
     pub loads: Pending<Load>,
     pub errors: Pending<ErrorRec>,
     run_prompt_s: f64,
+    /// The ended_at of the run before this one (a start-up far before it is no restart of it).
+    last_run_end: Option<Ts>,
     run_estimated: bool,
     /// A prompt of the current run loaded weights through a library's loading bar.
     run_library_loads: bool,
@@ -586,6 +588,7 @@ impl Segmenter {
             loads: Pending::new(),
             errors: Pending::new(),
             run_prompt_s: 0.0,
+            last_run_end: None,
             run_estimated: false,
             run_library_loads: false,
             notable: Vec::new(),
@@ -1092,7 +1095,12 @@ impl Segmenter {
         }
         if !had_run {
             self.ensure_run(moved.first().map_or(ev.line, |a| a.first_line));
-            let restart = self.run_index - self.cfg.first_run_index > 1;
+            // a start-up whose clock begins well before the run before it ended is another log
+            // joined out of order, not that process starting again
+            let begins = moved.first().map_or(ev.ts, |a| Some(a.first_ts));
+            let went_back = matches!((begins, self.last_run_end),
+                (Some(b), Some(e)) if b < e.saturating_sub(CLOCK_RESET_US));
+            let restart = self.run_index - self.cfg.first_run_index > 1 && !went_back;
             self.run_mut().restart = restart;
             if restart {
                 self.summary.restarts += 1;
@@ -1234,6 +1242,7 @@ impl Segmenter {
             }
         }
         self.run = None;
+        self.last_run_end = self.runs.at_ref(index).ended_at;
         self.run_prompt_s = 0.0;
         self.run_estimated = false;
         self.run_library_loads = false;

@@ -266,6 +266,28 @@ pub fn bar_span(
 
 type Seg = (Ts, Ts, Phase);
 
+/// An activity's points in time rule 1 paints up to: its first line, and its last when later.
+fn points(act: &Activity) -> impl Iterator<Item = Ts> {
+    std::iter::once(act.first_ts).chain((act.last_ts != act.first_ts).then_some(act.last_ts))
+}
+
+/// Rule 1's step, shared by painting a prompt whole and folding it as it runs: the time from
+/// `prev` to `t` is the activity's phase, except that a wait is only its last WS_TIMEOUT_US (what
+/// came before is other work). Returns how many segments it pushed.
+fn paint_step(segs: &mut Vec<Seg>, prev: Ts, t: Ts, phase: Phase) -> Result<usize, NotPorted> {
+    if phase != Phase::Wait {
+        segs.push((prev, t, phase));
+        return Ok(1);
+    }
+    let w0 = prev.max(shifted(t, -WS_TIMEOUT_US)?);
+    let before = usize::from(w0 > prev);
+    if w0 > prev {
+        segs.push((prev, w0, Phase::Other));
+    }
+    segs.push((w0, t, Phase::Wait));
+    Ok(before + 1)
+}
+
 /// phases.py's `paint_timed`: rule 1 from the activities, rule 2 from the bars. The bars it placed
 /// are returned as (their index in `bars`, start, end), for the caller to write into the records.
 #[allow(clippy::too_many_arguments)]
@@ -297,26 +319,12 @@ pub fn paint_timed(
         prev = unseen;
     }
     'acts: for act in activities {
-        let (first, phase) = (act.first_ts, act.phase);
-        let points: &[Ts] = if first == act.last_ts {
-            &[first]
-        } else {
-            &[first, act.last_ts]
-        };
-        for &t in points {
+        for t in points(act) {
             if t <= prev {
                 continue;
             }
             let t2 = t.min(end);
-            if phase == Phase::Wait {
-                let w0 = prev.max(shifted(t2, -WS_TIMEOUT_US)?);
-                if w0 > prev {
-                    segs.push((prev, w0, Phase::Other));
-                }
-                segs.push((w0, t2, Phase::Wait));
-            } else {
-                segs.push((prev, t2, phase));
-            }
+            paint_step(&mut segs, prev, t2, act.phase)?;
             prev = t2;
             if prev >= end {
                 break 'acts;
@@ -486,27 +494,12 @@ pub fn fold(
     let mut steps: Vec<Ts> = Vec::new();
     let mut prev = seg_from;
     for act in &activities[..safe] {
-        let (first, phase) = (act.first_ts, act.phase);
-        let points: &[Ts] = if first == act.last_ts {
-            &[first]
-        } else {
-            &[first, act.last_ts]
-        };
-        for &t in points {
+        for t in points(act) {
             if t <= prev {
                 continue;
             }
-            if phase == Phase::Wait {
-                let w0 = prev.max(shifted(t, -WS_TIMEOUT_US)?);
-                if w0 > prev {
-                    segs.push((prev, w0, Phase::Other));
-                    steps.push(prev);
-                }
-                segs.push((w0, t, Phase::Wait));
-            } else {
-                segs.push((prev, t, phase));
-            }
-            steps.push(prev);
+            let pushed = paint_step(&mut segs, prev, t, act.phase)?;
+            steps.extend(std::iter::repeat_n(prev, pushed));
             prev = t;
         }
     }

@@ -541,6 +541,12 @@ class Facts(ReportIndex, Citations):
         """The loads of one of LOAD_GROUPS, in report order."""
         return self._load_groups[group].members(self.report.loads)
 
+    @staticmethod
+    def asked_for_restart(run: Run) -> bool:
+        """The run ended asking for its own restart (ComfyUI-Manager's Restart printed ``Restarting...``): the
+        next start-up is no crash."""
+        return bool(run.setup.get("restart_requested"))
+
     def run_end(self, run: Run) -> str:
         """How a run ended: ``restart`` (the next start-up followed), ``stopped`` (``Stopped server``,
         Ctrl-C, or ComfyUI-Manager's Restart: ``Restarting...``, a restart asked for, no crash), or
@@ -548,7 +554,7 @@ class Facts(ReportIndex, Citations):
         if run.index in self._ends:
             return self._ends[run.index]
         following = self.runs.get(run.index + 1)
-        if run.setup.get("restart_requested"):
+        if self.asked_for_restart(run):
             end = "stopped"
         elif following is not None and following.source == run.source and following.restart:
             end = "restart"

@@ -143,6 +143,7 @@ class NativeParser:
         self.last_ts: datetime | None = None
         #: Nanoseconds past first_ts and last_ts (docker's nine digits), as the Python parser keeps them.
         self.first_nanos = self.last_nanos = 0
+        self.clock_back_line: int | None = None
 
     def feed(self, block: bytes) -> list[Item]:
         """The items of a block of whole lines (streams.py's blocks), in the parser's order."""
@@ -204,6 +205,7 @@ class NativeParser:
         self.styles = dict(scanner.styles)
         self.first_ts, self.last_ts = scanner.first_ts, scanner.last_ts
         self.first_nanos, self.last_nanos = scanner.nanos
+        self.clock_back_line = scanner.clock_back_line
         if self.reading is not None:
             self.reading.total_lines = scanner.total_lines
             self.reading.replaced_bytes += scanner.replaced_bytes

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from ..dataclass import dataclass
-from ..events import Activity, Event, EventKind, Phase
+from ..events import CLOCK_RESET, Activity, Event, EventKind, Phase
 from ..lazyre import lazy_re
 from ..read.prefixes import PrefixReader, may_start_with_prefix
 from ..read.source import RawLine
@@ -97,10 +97,13 @@ class Parser:
         self.prefixes = PrefixReader()
         self.skipped_lines = 0
         self.styles: dict[str, int] = {}
+        #: The earliest and latest time stamps (the first and last but where the clock goes back).
         self.first_ts: datetime | None = None
         self.last_ts: datetime | None = None
         #: Nanoseconds past first_ts and last_ts (docker's nine digits): spans exact to the nanosecond.
         self.first_nanos = self.last_nanos = 0
+        #: The first line whose stamp goes back by more than CLOCK_RESET from the latest before it.
+        self.clock_back_line: int | None = None
         self._bar: _Bar | None = None
         self._activity: Activity | None = None
         self._lowvram: Event | None = None
@@ -123,12 +126,23 @@ class Parser:
         ts = pre.ts
         self.styles[pre.style] = self.styles.get(pre.style, 0) + 1
         if ts is not None:
-            if self.first_ts is None:
-                self.first_ts, self.first_nanos = ts, pre.nanos
-            self.last_ts, self.last_nanos = ts, pre.nanos
+            self._stamped(raw.number, ts, pre.nanos)
         if self._held is not None:
             return iter(self._hold(raw.number, ts, pre.resolution, pre.text))
         return iter(self._parse(raw.number, ts, pre.resolution, pre.text))
+
+    def _stamped(self, line: int, ts: datetime, nanos: int) -> None:
+        """Keep the earliest and latest stamps, and where the clock first goes back."""
+        if self.first_ts is None or self.last_ts is None:
+            self.first_ts, self.first_nanos = self.last_ts, self.last_nanos = ts, nanos
+            return
+        if (ts, nanos) > (self.last_ts, self.last_nanos):
+            self.last_ts, self.last_nanos = ts, nanos
+            return
+        if ts < self.last_ts - CLOCK_RESET and self.clock_back_line is None:
+            self.clock_back_line = line
+        if (ts, nanos) < (self.first_ts, self.first_nanos):
+            self.first_ts, self.first_nanos = ts, nanos
 
     def close(self) -> Iterator[Item]:
         out = self._release(self._held or [])
@@ -385,8 +399,8 @@ class Parser:
         """
         if ts is None:
             return
-        if self._last_ts is not None and ts < self._last_ts:
-            ts = self._last_ts  # time never runs backwards inside one log: keep order, lose nothing
+        if self._last_ts is not None and self._last_ts - CLOCK_RESET <= ts < self._last_ts:
+            ts = self._last_ts  # a moment back is two writers, not time running backwards: keep order
         self._last_ts = ts
         act = self._activity
         if isolated:

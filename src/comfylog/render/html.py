@@ -41,14 +41,14 @@ from ..index import (
     lower_bound_notes,
     not_kept_texts,
     not_timed_notes,
-    own_spans,
     shown_phase,
+    span_words,
     status_notes,
     total_text,
 )
 from ..model import PHASES, ErrorRecord, Finding, ProgressBar, Prompt, Report, Run, span_kind
 from ..spool import walk
-from ..text import basename, clip, clock, fmt_s, is_time_only, plural, prompts_time_text, span_text, when
+from ..text import basename, clip, clock, fmt_s, is_time_only, plural, prompts_time_text, when
 from ..version import __version__
 from .external_sort import ExternalSort
 from .styles import PHASE_LABEL as OTHER_LABELS
@@ -320,7 +320,7 @@ def _header(report: Report) -> str:
         bits.append(f"<strong class=\"warn\">{plural(s.restarts, 'restart')}</strong>")
     if report.errors:
         bits.append(plural(len(report.errors), "error"))
-    bits.append(esc(span_text(s.span_s, any(r.resolution >= 60 for r in report.runs), own_spans(report))))
+    bits.append(esc(span_words(report)))
     return (
         "<header>\n<h1>comfylog report</h1>\n"
         f'<p class="sources">{esc(_clip(names, 400))}</p>\n'

@@ -24,13 +24,13 @@ from ..index import (
     lower_bound_notes,
     not_kept_texts,
     not_timed_notes,
-    own_spans,
     shown_phase,
+    span_words,
     status_notes,
     total_text,
 )
 from ..model import PHASES, Prompt, Report, Run, span_kind
-from ..text import basename, clip, clock, fmt_s, plural, prompts_time_text, span_text, when
+from ..text import basename, clip, clock, fmt_s, plural, prompts_time_text, when
 from .fit import Column, fit_columns, fitted_table
 from .styles import PHASE_CHAR, PHASE_LABEL, PHASE_STYLE, SEVERITY_STYLE, STATUS_STYLE
 
@@ -89,7 +89,7 @@ def _header(report: Report) -> Text:
     ]
     if s.restarts:
         bits.append(f"{s.restarts} restart{'s' if s.restarts != 1 else ''}")
-    bits.append(span_text(s.span_s, any(r.resolution >= 60 for r in report.runs), own_spans(report)))
+    bits.append(span_words(report))
     text.append(" · ".join(bits))
     return text
 

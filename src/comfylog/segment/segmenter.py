@@ -49,7 +49,7 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 from ..dataclass import dataclass
-from ..events import Activity, Event, EventKind, Phase
+from ..events import CLOCK_RESET, Activity, Event, EventKind, Phase
 from ..lazyre import lazy_re
 from ..model import (
     MAX_PROMPT_MODELS,
@@ -279,6 +279,7 @@ class Segmenter:
         self._open: _Open | None = None
         self._last_activity: Activity | None = None
         self._last_ts: datetime | None = None
+        self._last_run_end: datetime | None = None  # the ended_at of the run before this one
         self._requested: deque[tuple[str, int]] = deque()  # models requested (and the line), not yet reported loaded
         #: The prompt models were last listed for, and a set of its models (_add_model).
         self._prompt_models: tuple[Prompt | None, set[str]] = (None, set())
@@ -444,7 +445,11 @@ class Segmenter:
             run = None
         if run is None:
             run = self._ensure_run(moved[0].first_line if moved else ev.line)
-            run.restart = self._run_index - self._first_run_index > 1
+            # a start-up whose clock begins well before the run before it ended is another log joined
+            # out of order, not that process starting again
+            begins, ended = moved[0].first_ts if moved else ev.ts, self._last_run_end
+            run.restart = self._run_index - self._first_run_index > 1 and not (
+                begins is not None and ended is not None and begins < ended - CLOCK_RESET)
             if run.restart:
                 self.summary.restarts += 1
         self._run_stage = max(self._run_stage, stage)
@@ -540,6 +545,7 @@ class Segmenter:
                 busy = (run.startup_s or 0.0) + self._run_prompt_s + (run.outside_s or 0.0) + (run.install_s or 0.0)
                 run.idle_s = round(max(0.0, run.span_s - busy), 3)
         self._run = None
+        self._last_run_end = run.ended_at
         self._run_prompt_s, self._run_estimated = 0.0, False
         self._run_library_loads = False
         self._run_stage = -1

@@ -44,7 +44,7 @@ def _restart_loop(facts: Facts) -> list[Finding]:
     for run in facts.report.runs:
         source = run.source
         start_ups[source] += 1
-        asked_for, asking[source] = asking.get(source, False), bool(run.setup.get("restart_requested"))
+        asked_for, asking[source] = asking.get(source, False), facts.asked_for_restart(run)
         if facts.run_end(run) == "restart":  # not one the run asked for: that is "stopped"
             ended[source].add(run.index)
         if not run.restart:

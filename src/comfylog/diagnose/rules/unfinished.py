@@ -12,7 +12,8 @@ from ..engine import MAX_EVIDENCE, Advice, PromptList, finding, rule
 from ..facts import Facts, PromptRef
 from ..jobs import abandoned
 
-ADVICE_REQUEUE = Advice("Nothing crashed: the server was stopped with work left; re-queue those prompts")
+ADVICE_REQUEUE = Advice("Nothing crashed: the server was {how} with work left; re-queue those prompts",
+                        {"how": "stopped"})
 ADVICE_COPIED_EARLY = Advice("If the log was copied while ComfyUI was still working, this is expected")
 # A log that just ends cannot tell a dead process from a hung one: both readings are given, the hang naming where
 # it stopped. A restart later in the same log says it died (ADVICE_RESTARTED), a stop says neither (ADVICE_REQUEUE).
@@ -31,6 +32,17 @@ ADVICE_FAULTED = Advice("The gpu-fault finding tells this end: the GPU faulted u
                         {"it": "the prompt", "where": "line N"})
 ADVICE_RESTARTED = Advice("The process restarted under these prompts: find the cause at the end of the run (OOM "
                           "killer, memory limit, a crashing custom node)")
+
+
+def _stopped_parts(stopped: int, asked_restart: int) -> list[str]:
+    """The why's words for prompts whose server was stopped: by hand, or by ComfyUI-Manager's Restart."""
+    parts = []
+    if stopped > asked_restart:
+        parts.append(f"{plural(stopped - asked_restart, 'prompt')} still running or queued when the server was stopped")
+    if asked_restart:
+        parts.append(f"{plural(asked_restart, 'prompt')} still running or queued when ComfyUI-Manager's Restart "
+                     "restarted the server (`Restarting...`)")
+    return parts
 
 
 def _stopped_in_load(facts: Facts, running: list[PromptRef]) -> Event | None:
@@ -77,6 +89,7 @@ def _unfinished(facts: Facts) -> list[Finding]:
     ends: dict[str, int] = {}  # prompts by how their run ended, in the order first met
     end_runs: dict[str, set[int]] = defaultdict(set)
     inside: set[int] = set()  # the prompts a log starts inside (its `got prompt` is before the log): one an input
+    asked_restart = 0  # of the "stopped" prompts, those in a run that asked for its restart
     for p in facts.prompts_in("unfinished"):
         if p.index in silent or p.index in told:
             continue
@@ -92,6 +105,8 @@ def _unfinished(facts: Facts) -> list[Finding]:
         end = facts.run_end(run) if run is not None else "log-ends"
         ends[end] = ends.get(end, 0) + 1
         end_runs[end].add(prompt.run)
+        if run is not None and facts.asked_for_restart(run):
+            asked_restart += 1  # "stopped" by ComfyUI-Manager's Restart: said so
     count = listed.count
     if not count:
         return []
@@ -103,13 +118,15 @@ def _unfinished(facts: Facts) -> list[Finding]:
         if end == "restart":
             parts.append(f"{how_many} cut off by a restart")
         elif end == "stopped":
-            parts.append(f"{how_many} still running or queued when the server was stopped")
+            parts += _stopped_parts(in_end, asked_restart)
         else:
             parts.append(f"{how_many} still running or queued where the log ends")
         for group_run in sorted(end_runs[end]):
             run = facts.runs.get(group_run)
             if run is not None and end == "stopped":
-                evidence += [facts.cite_event(ev) for ev in facts.run_events(EventKind.SERVER_STOPPED, run)[:1]]
+                stops = facts.run_events(EventKind.SERVER_STOPPED, run) or [
+                    ev for ev in facts.run_events(EventKind.RUN_SETTING, run) if ev.fields.get("restart_requested")]
+                evidence += [facts.cite_event(ev) for ev in stops[:1]]
             following = facts.runs.get(group_run + 1)
             if following is not None and end == "restart":
                 starts = (facts.run_events(EventKind.CUDA_BANNER, following)
@@ -151,7 +168,9 @@ def _unfinished(facts: Facts) -> list[Finding]:
         advice = [fault_advice]
         confidence = "high"
     elif severity == "info":
-        advice = [ADVICE_REQUEUE()]
+        how = "stopped" if not asked_restart else "restarted by ComfyUI-Manager's Restart" if asked_restart == ends[
+            "stopped"] else "stopped or restarted by ComfyUI-Manager"
+        advice = [ADVICE_REQUEUE(how=how)]
         confidence = "high"
     elif severity == "warning":
         if stuck is None:
