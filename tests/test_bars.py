@@ -212,3 +212,26 @@ def test_020s_mask_only_prompt_has_no_steps() -> None:
 def test_a_bar_record_says_its_kind() -> None:
     bar = ProgressBar(0, "T5Encoder", 24, 24, 140.51, "it/s", 0.171, 231, 231, BarKind.OTHER)
     assert not bar.is_sampling and not bar.is_loading and bar.phase is Phase.OTHER
+
+
+def test_a_node_s_labelled_sampling_loop_is_inference(each_segmenter: str) -> None:
+    """field6 06 (tests/fixtures/scail2-chunk-bar-then-prompt-worker-dies.log): WanAnimatePlus's SCAIL-2 loop draws
+    `SCAIL-2 chunk 1/3` around the chunk's sampling steps (its own next line: `sampling loop took 372.53s; steps=6`).
+    It was read as a node's other work: the prompt showed no steps, and its 6:12 of sampling was not inference."""
+    report = analyze(FIXTURES / "scail2-chunk-bar-then-prompt-worker-dies.log")
+    assert kinds(report) == [("SCAIL-2 chunk 1/3", BarKind.SAMPLING)]
+    (prompt,) = report.prompts
+    index = index_of(report)
+    assert index.main_bar_text(prompt) == ("6/6", "62.09s/it")
+    assert prompt.phases.inference == pytest.approx(6 * 62.09, abs=0.01)
+
+
+def test_a_ray_worker_s_sampler_bar_is_the_sampler_s(each_segmenter: str) -> None:
+    """field6 08 (tests/fixtures/bar-glued-request-then-partial-load.log): raylight runs ComfyUI's sampler in a Ray
+    actor with tqdm.auto's trange swapped for Ray's tqdm, whose bar the driver draws as `(pid=3787908)  0: 100%|…|`
+    (Ray's prefix, the sampler's empty label, the bar's position). Its label was `(pid=3787908)  0`, other work."""
+    report = analyze(FIXTURES / "bar-glued-request-then-partial-load.log")
+    assert kinds(report) == [(None, BarKind.SAMPLING)]
+    (bar,) = report.progress_bars
+    assert (bar.done, bar.total, bar.final_rate, bar.rate_unit) == (20, 20, 4.66, "s/it")
+    assert index_of(report).main_bar_text(report.prompts[0]) == ("20/20", "4.66s/it")

@@ -361,6 +361,19 @@ def test_the_prompt_worker_s_death_after_an_interrupt_is_no_failure_of_the_promp
     assert "CustomPromptQueue.task_done() got an unexpected keyword argument 'process_item'" in died.why
 
 
+def test_the_prompt_worker_s_death_inside_the_executor_is_the_prompt_s(each_segmenter: str) -> None:
+    """wuwukaka/ComfyUI-WanAnimatePlus#22 (tests/fixtures/scail2-chunk-bar-then-prompt-worker-dies.log, field6 06): the
+    log starts inside a prompt (a node's sampling bar), then `Exception in thread Thread-14 (prompt_worker):` and a
+    traceback through `execution.py` `execute` and `get_output_data`: the thread died running that prompt's node.
+    Its error row said prompt `—`. (After an interrupt, in main.py's `q.task_done`, it stays no prompt's: above.)"""
+    report = analyze(FIXTURES / "scail2-chunk-bar-then-prompt-worker-dies.log")
+    (prompt,) = report.prompts
+    assert not prompt.received
+    assert [(e.kind, e.prompt, e.line) for e in report.errors] == [("traceback", prompt.index, 7)]
+    (died,) = [f for f in report.findings if f.id == "prompt-worker-died"]
+    assert died.prompts == [prompt.index]
+
+
 def test_a_prompt_queued_behind_the_one_the_log_starts_inside_began_inside_the_log(each_segmenter: str) -> None:
     """Comfy-Org/ComfyUI#14475 (tests/fixtures/wanwrapper-mid-prompt-hms.log, field log 09): the log starts inside a
     prompt (`Prompt executed in 00:37:59`), then the next prompt, whose `got prompt` is also before the log, loads T5

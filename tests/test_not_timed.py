@@ -288,3 +288,14 @@ def test_the_prompt_a_log_starts_inside_is_before_it_only_up_to_the_logs_first_s
     assert re.search(r"not timed\s+30\.1s", flat), flat
     page = " ".join(render_html(analyze(path)).split())
     assert "32.1s of it before the log&#x27;s first line" in page
+
+
+def test_a_text_encoder_s_weights_loaded_into_its_layers_are_load(each_segmenter: str) -> None:
+    """patientx-cfz/comfyui-rocm#114 (tests/fixtures/rocm-flux2-text-encoder-missing-weight.log, field6 09): 7 s from
+    `Using MixedPrecisionOps for text encoder` (comfy/sd1_clip.py, as it builds the text encoder) to comfy/ops.py's
+    `Missing weight for layer model.lm_head` (printed as the state dict is loaded into the model's layers) were not
+    timed: no row read that line, so its time was other work, and the prompt loaded models but drew no bar."""
+    report = analyze(FIXTURES / "rocm-flux2-text-encoder-missing-weight.log")
+    first = report.prompts[0]
+    assert first.total_s == pytest.approx(9.0)
+    assert first.phases.load == pytest.approx(8.0)  # 1 s of the VAE, 7 s of the text encoder's weights

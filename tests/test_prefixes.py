@@ -98,6 +98,22 @@ FIXTURES = Path(__file__).parent / "fixtures"
         ("[2024-11-15 17:55:35.153] [error] Failed to connect to server at http://127.0.0.1:8000/queue: connect "
          "ECONNREFUSED 127.0.0.1:8000", "Failed to connect to server at http://127.0.0.1:8000/queue: connect "
          "ECONNREFUSED 127.0.0.1:8000", datetime(2024, 11, 15, 17, 55, 35, 153000), "manager-ms"),
+        # Ray's driver before a worker's line (ray-project/ray doc/source/ray-observability/ray-logging.rst:
+        # `(pid=45601) task`, `(MyActor pid=480956) actor log message`; python/ray/_private/worker.py
+        # print_worker_logs adds `, ip=...` for a worker on another node)
+        ("(pid=45601) task", "task", None, "none"),
+        ("(MyActor pid=480956) actor log message", "actor log message", None, "none"),
+        ("(RayWorker pid=3787908, ip=10.0.0.2) Requested to load WanVAE", "Requested to load WanVAE", None, "none"),
+        # a worker's bar through Ray's tqdm (python/ray/experimental/tqdm_ray.py: the driver's desc is
+        # "(pid=N) " + desc + " " + str(position)): the label loses Ray's prefix and the position (field6 08)
+        ("(pid=3787908)  0: 100%|█████| 20.0/20.0 [01:26<00:00, 4.66s/it]Requested to load WanVAE",
+         "100%|█████| 20.0/20.0 [01:26<00:00, 4.66s/it]Requested to load WanVAE", None, "none"),
+        ("(pid=3787908, ip=10.0.0.2) VAE decode 1:  50%|██  | 1/2 [00:02<00:02,  2.00s/it]",
+         "VAE decode:  50%|██  | 1/2 [00:02<00:02,  2.00s/it]", None, "none"),
+        # not Ray's: a parenthesis of prose, and a worker's own tqdm the log monitor relayed (no position)
+        ("(pid 12) is not a Ray prefix", "(pid 12) is not a Ray prefix", None, "none"),
+        ("(RayWorker pid=3787908) Sampling:  50%|██  | 1/2 [00:02<00:02,  2.00s/it]",
+         "Sampling:  50%|██  | 1/2 [00:02<00:02,  2.00s/it]", None, "none"),
         # the API docs' own event: compact JSON, ts first
         ('data: {"ts":"2026-06-01T12:02:03Z","source":"container","line":"Model loaded."}', "Model loaded.",
          datetime(2026, 6, 1, 12, 2, 3), "runpod-stream"),
@@ -232,3 +248,22 @@ def test_a_comfyui_desktop_log_is_read(each_segmenter: str) -> None:
     assert texts[-1] == "Ping failed. Retrying..."
     [run] = analyze_paths([str(FIXTURES / "desktop-electron-received-log-message.log")]).runs
     assert run.prestartup_s == 3.5 and run.setup["platform"] == "Windows"
+
+
+def test_a_ray_worker_s_bar_redrawn_reads_alike_in_both_scanners(monkeypatch: pytest.MonkeyPatch) -> None:
+    """field6 08's bar (tests/fixtures/bar-glued-request-then-partial-load.log) as the driver redraws it, each state
+    after a CR with Ray's `(pid=N) ` again, read by the Python reader and the native scanner alike: one sampler bar
+    with no label, its request glued after it."""
+    real = (FIXTURES / "bar-glued-request-then-partial-load.log").read_text(encoding="utf-8").split("\n")
+    head, glued = real[0].split("]Requested", 1)
+    states = [f"(pid=3787908)  0:  {p:>2}%|          | {n:.1f}/20.0 [00:{n // 4:02.0f}<01:00,  4.66s/it]"
+              for n, p in ((0.0, 0), (5.0, 25), (10.0, 50))]
+    text = "\r".join([*states, head + "]Requested" + glued]) + "\n" + "\n".join(real[1:])
+    outputs = []
+    for scanner in ("python", "native") if native_module() is not None else ("python",):
+        monkeypatch.setenv("COMFYLOG_SCANNER", scanner)
+        report = analyze_text(text)
+        assert [(b.label, b.done, b.total) for b in report.progress_bars] == [(None, 20, 20)]
+        assert report.loads[0].model == "WanVAE"
+        outputs.append(render_json(report))
+    assert len(set(outputs)) == 1

@@ -280,6 +280,15 @@ def test_vae_tiled_retry_names_the_tail_after_sampling() -> None:
     assert [ev.line for ev in finding.evidence] == [17, 20]
 
 
+def test_vae_tiled_retry_cites_its_warning_after_a_sampling_bar_the_log_starts_with(each_segmenter: str) -> None:
+    """komikndr/raylight#48 (tests/fixtures/bar-glued-request-then-partial-load.log, field6 08): a Ray worker's
+    sampler bar ends on line 1 (the prompt the log starts inside), the decode's tiled retry is line 4. Once the bar
+    was read as the sampler's, the finding cited the bar alone and not the warning it rests on."""
+    finding = found(analyze(FIXTURES / "bar-glued-request-then-partial-load.log"), "vae-tiled-retry")
+    assert [ev.line for ev in finding.evidence] == [1, 4]
+    assert finding.evidence[1].text.startswith("Warning: Ran out of memory when regular VAE decoding")
+
+
 # ---- 8. the prompt after an OOM starts cold ----------------------------------------------------------------
 
 

@@ -73,6 +73,11 @@ anchored!(
 // cmd/formatter/logs.go, presenter.setPrefix), taken off only in an input read/lines.py found to be
 // compose output (prefixes.compose_prefixed): the scanner is told so.
 anchored!(COMPOSE, r"[A-Za-z0-9][A-Za-z0-9_.-]* +\|(?: |$)");
+// prefixes.py's RAY_RE: Ray's `(pid=N) ` before a worker's line, and before its tqdm_ray bar's label.
+anchored!(
+    RAY,
+    r"\((?:[A-Za-z_][A-Za-z0-9_.-]{0,63} )?pid=[0-9]{1,10}(?:, ip=[0-9A-Fa-f.:]{1,45})?\) "
+);
 // prefixes.py's REPORT_STAMP_RE: every write() of an error report's log has its own `<time> - `.
 static REPORT_STAMP: LazyLock<Regex> = LazyLock::new(|| {
     compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)? - ").expect("REPORT_STAMP")
@@ -495,6 +500,8 @@ pub fn read(line: &str) -> Prefixed<'_> {
                 style: Style::RunpodStream,
             };
         }
+    } else if c == Some('(') {
+        text = without_ray(text);
     }
     if matchers::starts_with_level_word(&text) {
         let end = matched_end(matchers::py_logging, &PY_LOGGING, &text)
@@ -608,12 +615,53 @@ pub fn may_start_with_prefix(text: &str) -> bool {
     let mut chars = text.chars();
     match chars.next() {
         Some('[') => true,
+        Some('(') => RAY.is_match(text),
         Some(c) if c.is_ascii_digit() => {
             let third = chars.nth(1);
             let fifth = text.chars().nth(4);
             third == Some(':') || fifth == Some('-')
         }
         _ => false,
+    }
+}
+
+/// prefixes.py's `without_ray`: `text` after Ray's worker prefix, and for a bar Ray's tqdm drew without
+/// the position Ray puts after its label (`(pid=1)  0: 100%|` -> `100%|`, `(pid=1) Foo 0:  50%|` ->
+/// `Foo:  50%|`). Every byte it looks at is ASCII, so its byte offsets are the characters Python counts.
+fn without_ray(text: Cow<'_, str>) -> Cow<'_, str> {
+    let Some(end) = RAY.find(&text).map(|m| m.end()) else {
+        return text;
+    };
+    let text = cut_front(text, end);
+    let rest = text.as_bytes();
+    let first = text.find('\r').unwrap_or(text.len());
+    let Some(bar) = text[..first].find("%|") else {
+        return text;
+    };
+    let mut digits = bar;
+    while digits > 0 && bar - digits < 3 && rest[digits - 1].is_ascii_digit() {
+        digits -= 1;
+    }
+    let mut spaces = digits;
+    while spaces > 0 && rest[spaces - 1] == b' ' {
+        spaces -= 1;
+    }
+    if bar == 0 || digits == bar || spaces == digits || spaces < 2 || rest[spaces - 1] != b':' {
+        return text;
+    }
+    let colon = spaces - 1;
+    let mut position = colon;
+    while position > 0 && rest[position - 1].is_ascii_digit() {
+        position -= 1;
+    }
+    if position == colon || position == 0 || rest[position - 1] != b' ' {
+        return text;
+    }
+    let label = &text[..position - 1];
+    if label.is_empty() {
+        Cow::Owned(text[colon + 2..].to_string())
+    } else {
+        Cow::Owned(format!("{}{}", label, &text[colon..]))
     }
 }
 

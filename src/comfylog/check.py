@@ -22,6 +22,7 @@ from .dataclass import dataclass
 from .diagnose import RULES, prompt_seconds
 from .model import Finding, Prompt, Report
 from .read.redact import Redactor
+from .text import fmt_s, signed_dur
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -321,7 +322,8 @@ def _slowdown_outcome(limit: float, report: Report, baseline: Report) -> Outcome
     detail = f"{_secs(c.total.run)} vs {_secs(c.total.baseline)} in the baseline ({ratio_text(c.total)})"
     if c.main_phase and c.main_phase_gap_s is not None and c.gap_s:
         whole = "more than all" if c.main_phase_gap_s / c.gap_s > 1 else "of"
-        detail += f"; most of the difference is {c.main_phase}: {c.main_phase_gap_s:+.0f} s {whole} {c.gap_s:+.0f} s"
+        detail += (f"; most of the difference is {c.main_phase}: {signed_dur(c.main_phase_gap_s)} {whole} "
+                   f"{signed_dur(c.gap_s)}")
         if c.explaining:
             detail += " (" + ", ".join(f.id for f in c.explaining) + ")"
     if ratio is None:
@@ -370,6 +372,5 @@ def _finding_outcome(finding_id: str, finding: Finding | None, status: str) -> O
 
 
 def _secs(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    return f"{seconds:.0f} s" if seconds >= 100 else f"{seconds:.1f} s"
+    """A prompt's time or a limit as every report writes durations (text.dur): one span, one reading."""
+    return fmt_s(seconds)

@@ -40,23 +40,45 @@ def when(ts: datetime | None) -> str:
     return ts.strftime("%H:%M:%S") if is_time_only(ts) else ts.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _millis(seconds: float) -> int:
+    """``seconds`` to the millisecond, the precision every record keeps (segment/phases.py ``secs``).
+
+    Every duration is shown from this, and rounded from it half up: a span kept exact (the header's
+    14.749709 s, field6 14) and the same span kept to the millisecond (the run's 14.75 s) then read the
+    same, where rounding each to the tenth on its own gave "14.7s" beside "14.8s".
+    """
+    return int(round(seconds * 1000))
+
+
 def dur(seconds: float) -> str:
-    """``51.1s``, ``6:04``, ``1:02:03``: minutes and hours the way ComfyUI prints them."""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    whole = int(round(seconds))
-    h, rest = divmod(whole, 3600)
+    """``51.1s``, ``6:04``, ``1:02:03``: minutes and hours the way ComfyUI prints them.
+
+    The one rounding rule of every output: to the millisecond, then half up to the tenth below a minute
+    and to the second above it (59.96 s is ``1:00``, not ``60.0s``).
+    """
+    ms = _millis(seconds)
+    sign, ms = ("-", -ms) if ms < 0 else ("", ms)
+    tenths = (ms + 50) // 100
+    if tenths < 600:
+        return f"{sign}{tenths // 10}.{tenths % 10}s"
+    h, rest = divmod((ms + 500) // 1000, 3600)
     m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+    return f"{sign}{h}:{m:02d}:{s:02d}" if h else f"{sign}{m}:{s:02d}"
 
 
 def dur_compact(seconds: float) -> str:
     """``dur`` in at most five characters up to 100 hours, for tables on a narrow terminal: an hour or
     more to the minute (``6h43m``), shorter durations as ``dur`` writes them."""
-    if seconds < 3600:
+    ms = _millis(seconds)
+    if ms < 3_600_000 - 500:  # what dur writes below an hour (3599.5 s rounds to 1:00:00)
         return dur(seconds)
-    h, m = divmod(int(round(seconds / 60)), 60)
+    h, m = divmod((ms + 30_000) // 60_000, 60)
     return f"{h}h{m:02d}m"
+
+
+def signed_dur(seconds: float, compact: bool = False) -> str:
+    """A difference of durations: ``+1:05``, ``−12.0s`` (a minus sign), rounded as ``dur`` rounds."""
+    return ("+" if seconds >= 0 else "−") + fmt_s(abs(seconds), compact=compact)
 
 
 def fmt_s(seconds: float | None, estimated: bool = False, compact: bool = False) -> str:

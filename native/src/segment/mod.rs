@@ -1659,7 +1659,12 @@ impl Segmenter {
                 self.failed_before_log(ev.line, false);
             }
         }
-        let prompt = if worker { None } else { self.executing() };
+        // segmenter.py: the queue thread's death is the prompt's only when its traceback ran in the executor
+        let prompt = if !worker || ran_in_executor(ev)? {
+            self.executing()
+        } else {
+            None
+        };
         let message = ev.text("message")?.unwrap_or_else(|| Arc::from(""));
         let text = match &exc_type {
             Some(t) if !t.is_empty() && !message.is_empty() => format!("{t}: {message}"),
@@ -2708,6 +2713,24 @@ pub struct Final {
     pub notable: Vec<Item>,
     /// `count` fields to set: (position among all notable events, count), the last one wins.
     pub notable_counts: Vec<(usize, u64)>,
+}
+
+/// traceback.py's `ran_in_executor`: a traceback whose outermost frame is in execution.py, or that kept
+/// execution.py's `execute` among its frames, ran in ComfyUI's prompt executor.
+fn ran_in_executor(ev: &Ev) -> R<bool> {
+    let outermost = ev.text("first_file")?;
+    if outermost
+        .as_deref()
+        .unwrap_or("")
+        .replace('\\', "/")
+        .ends_with("/execution.py")
+    {
+        return Ok(true);
+    }
+    Ok(match ev.body {
+        Body::Traceback(tb) => tb.frames.iter().any(|f| f == "execution.py:execute"),
+        _ => false,
+    })
 }
 
 fn static_error_kind(error: &str) -> &'static str {

@@ -50,6 +50,15 @@ def outermost_file(fields: dict[str, object]) -> str:
     return str(fields.get("first_file") or "").replace("\\", "/")
 
 
+def ran_in_executor(fields: dict[str, object]) -> bool:
+    """Whether a traceback event ran through ComfyUI's prompt executor: its outermost frame is in execution.py, or
+    a frame it kept is execution.py's ``execute`` (``PromptExecutor.execute``, which main.py's ``prompt_worker``
+    calls for each prompt, and the per-node ``execute`` under it)."""
+    frames = fields.get("frames")
+    return outermost_file(fields).endswith(EXECUTOR_FILE) or (
+        isinstance(frames, list) and "execution.py:execute" in frames)
+
+
 #: A frame in a custom node: ``File ".../custom_nodes/NAME/..."`` (either slash), NAME captured.
 CUSTOM_NODE_FRAME_RE = lazy_re(r'File "[^"]*[/\\]custom_nodes[/\\]([^/\\"]+)')
 #: A frame's file: ``File "PATH", line N``.

@@ -22,6 +22,9 @@ Styles (see ../shared/notes/formats.md), detected per line so a file can mix the
 * RunPod log stream (API v2 SSE, pods and serverless workers): ``{"ts":"2026-06-01T12:02:03Z",
   "source":"container","line":"..."}`` in any key order, alone or after SSE's ``data: `` (the line
   kept, ``ts`` its time)
+* Ray's worker prefix: ``(pid=3787908) ``, ``(RayWorker pid=3787908, ip=10.0.0.2) `` (no time of its own),
+  before the lines of a node that runs its work in Ray workers (komikndr/raylight), and before the bars its
+  workers draw through Ray's tqdm, whose ``<desc> <position>: `` label loses the position
 * docker compose: ``comfyui-rocm  | `` before every line of a service (no time of its own; with
   ``--timestamps`` a docker stamp follows it). Decided per input, not per line (``compose_prefixed``):
   the reader (read/lines.py) takes it off every line of an input whose first lines mostly carry it,
@@ -105,6 +108,14 @@ COMPOSE_NOT_NAMES = frozenset({"DEBUG", "INFO", "WARN", "WARNING", "ERROR", "TRA
 #: at to tell a plain log (_plain_head), so that both scanners decide on the same lines.
 COMPOSE_PEEK_LINES = MARKDOWN_PEEK_LINES
 JSON_MAX_CHARS = 100_000
+# Ray's driver prints a worker's lines as "({name }pid={pid}{, ip=...}) {line}" (ray-project/ray
+# python/ray/_private/worker.py, print_worker_logs: prefix_for gives "pid=" after the actor's or task's name,
+# ", ip=" when the worker is on another node), and draws a worker's ray.experimental.tqdm_ray bar with
+# desc "(pid={pid}) " or "(pid={pid}, ip={ip}) " + desc + " " + str(position) (tqdm_ray.py,
+# _BarManager.process_state_update and _Bar). komikndr/raylight runs ComfyUI's samplers in Ray actors and
+# swaps tqdm.auto's trange for tqdm_ray's on rank 0 (src/raylight/utils/common.py, patch_ray_tqdm), so the
+# sampler's unlabelled bar reaches ComfyUI's console as `(pid=3787908)  0: 100%|…| 20.0/20.0 [01:26<…]`.
+RAY_RE = lazy_re(r"\((?:[A-Za-z_][A-Za-z0-9_.-]{0,63} )?pid=[0-9]{1,10}(?:, ip=[0-9A-Fa-f.:]{1,45})?\) ")
 
 
 def compose_prefixed(texts: Iterable[str]) -> bool:
@@ -157,10 +168,40 @@ def may_start_with_prefix(text: str) -> bool:
     """False when ``PrefixReader.read`` would surely leave ``text`` as it is.
 
     For the CR-separated states of a tqdm line (`` 50%|``, ``100%|``): most start with a digit but
-    none with a date (``DDDD-``) or a time (``DD:``). Keep in step with the styles ``read`` knows.
+    none with a date (``DDDD-``) or a time (``DD:``); a Ray worker's bar redraws with its ``(pid=N) ``.
+    Keep in step with the styles ``read`` knows.
     """
     c = text[:1]
-    return c == "[" or (c != "" and c in "0123456789" and (text[2:3] == ":" or text[4:5] == "-"))
+    return (c == "[" or (c != "" and c in "0123456789" and (text[2:3] == ":" or text[4:5] == "-"))
+            or (c == "(" and RAY_RE.match(text) is not None))
+
+
+def without_ray(text: str) -> str:
+    """``text`` after Ray's worker prefix (it starts with one: ``RAY_RE``), and, for a bar Ray's tqdm drew,
+    without the position Ray puts after its label: ``(pid=1)  0: 100%|`` -> ``100%|``, the unlabelled bar
+    it is on the worker, and ``(pid=1) Foo 0:  50%|`` -> ``Foo:  50%|``."""
+    m = RAY_RE.match(text)
+    if m is None:
+        return text
+    rest = text[m.end() :]
+    cr = rest.find("\r")
+    bar = rest.find("%|", 0, len(rest) if cr < 0 else cr)  # the first state's
+    digits = bar
+    while digits > 0 and bar - digits < 3 and rest[digits - 1] in "0123456789":
+        digits -= 1
+    spaces = digits
+    while spaces > 0 and rest[spaces - 1] == " ":
+        spaces -= 1
+    colon = spaces - 1
+    if bar <= 0 or digits == bar or spaces == digits or colon < 1 or rest[colon] != ":":
+        return rest
+    position = colon
+    while position > 0 and rest[position - 1] in "0123456789":
+        position -= 1
+    if position == colon or position == 0 or rest[position - 1] != " ":
+        return rest
+    label = rest[: position - 1]
+    return label + rest[colon:] if label else rest[colon + 2 :]
 
 
 class PrefixReader:
@@ -241,6 +282,9 @@ class PrefixReader:
                 if streamed[1] is None:
                     return line_read
                 return Prefixed(line_read.text, streamed[1], FINE, "runpod-stream", streamed[2])
+        elif c == "(":
+            text = without_ray(text)
+            c = text[:1]
         if c in "IWEDCT" and c != "":
             m = PY_LOGGING_RE.match(text) or RUNPOD_PLAIN_RE.match(text)
             if m:

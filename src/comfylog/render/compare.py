@@ -18,7 +18,7 @@ from rich.text import Text
 
 from ..compare import Comparison, Delta, ModelLoads, PromptIndexes, ratio_text
 from ..model import Finding
-from ..text import fmt_s
+from ..text import fmt_s, signed_dur
 from .fit import Column, fit_columns, fitted_table
 from .styles import PHASE_STYLE, SEVERITY_STYLE
 
@@ -138,11 +138,7 @@ def _difference(delta: Delta, compact: bool) -> str:
     diff = delta.difference
     if diff is None:
         return "—"
-    return f"{diff:+.2f} s/it" if delta.unit == "s/it" else _signed(diff, compact)
-
-
-def _signed(seconds: float, compact: bool = False) -> str:
-    return ("+" if seconds >= 0 else "−") + fmt_s(abs(seconds), compact=compact)
+    return f"{diff:+.2f} s/it" if delta.unit == "s/it" else signed_dur(diff, compact)
 
 
 def _loads_text(kinds: dict[str, int], mb: float | None) -> str:
@@ -186,11 +182,11 @@ def _verdict(c: Comparison) -> Group:
         text.append(c.main_phase, style="bold " + PHASE_STYLE.get(c.main_phase, ""))
         share = c.main_phase_gap_s / c.gap_s if c.gap_s else 0.0
         if share > 1:  # another phase went the other way: "148% of the gap" says nothing
-            text.append(f" alone is {abs(c.main_phase_gap_s):.0f} s {slower}, more than the whole {abs(c.gap_s):.0f} s "
-                        f"gap, as a phase that went the other way made up part of it ({fmt_s(phase.run)} vs "
-                        f"{fmt_s(phase.baseline)}).")
+            text.append(f" alone is {fmt_s(abs(c.main_phase_gap_s))} {slower}, more than the whole "
+                        f"{fmt_s(abs(c.gap_s))} gap, as a phase that went the other way made up part of it "
+                        f"({fmt_s(phase.run)} vs {fmt_s(phase.baseline)}).")
         else:
-            text.append(f" explains most of it: {abs(c.main_phase_gap_s):.0f} s of the {abs(c.gap_s):.0f} s gap "
+            text.append(f" explains most of it: {fmt_s(abs(c.main_phase_gap_s))} of the {fmt_s(abs(c.gap_s))} gap "
                         f"({share:.0%}; {fmt_s(phase.run)} vs {fmt_s(phase.baseline)}).")
     lines.append(text)
     if c.explaining:

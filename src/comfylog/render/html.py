@@ -48,7 +48,7 @@ from ..index import (
 )
 from ..model import PHASES, ErrorRecord, Finding, ProgressBar, Prompt, Report, Run, span_kind
 from ..spool import walk
-from ..text import basename, clip, clock, fmt_s, is_time_only, plural, prompts_time_text, when
+from ..text import basename, clip, clock, dur, fmt_s, is_time_only, plural, prompts_time_text, signed_dur, when
 from ..version import __version__
 from .external_sort import ExternalSort
 from .styles import PHASE_LABEL as OTHER_LABELS
@@ -450,7 +450,7 @@ def _machine(report: Report, page: Page) -> str:
         failed = (index.failed_imports_text(run) or "").replace("`", "")  # with the nodes only a line names
         if run.import_times:
             slowest = max(run.import_times, key=lambda t: t[0])
-            nodes = (f"{run.imports_listed - run.failed_imports} imported, slowest {slowest[0]:.1f}s "
+            nodes = (f"{run.imports_listed - run.failed_imports} imported, slowest {dur(slowest[0])} "
                      f"({basename(slowest[1])})")
             facts.append(("custom nodes", nodes + (f", {failed}" if failed else "")))
         elif failed:
@@ -1249,12 +1249,12 @@ def _comparison(page: Page, report: Report, baseline: Report, comparison: Compar
             f"<strong>{esc(fmt_s(total.baseline))}</strong> ({esc(how.lstrip(' ,'))}; the prompt tables and "
             "timelines show the measured times)")
     if c.gap_s is not None:
-        lead += f": {esc(ratio_text(total))} ({esc(_signed(c.gap_s))})"
+        lead += f": {esc(ratio_text(total))} ({esc(signed_dur(c.gap_s))})"
     lead += "."
     if c.main_phase is not None and c.main_phase_gap_s is not None and c.gap_s:
         lead += (f" The largest share of the difference is <strong>{esc(PHASE_LABEL.get(c.main_phase, c.main_phase))}"
-                 f"</strong>: {esc(_signed(c.main_phase_gap_s))} "
-                 f"{'more than all' if c.main_phase_gap_s / c.gap_s > 1 else 'of'} {esc(_signed(c.gap_s))}.")
+                 f"</strong>: {esc(signed_dur(c.main_phase_gap_s))} "
+                 f"{'more than all' if c.main_phase_gap_s / c.gap_s > 1 else 'of'} {esc(signed_dur(c.gap_s))}.")
     parts.append(f"<p>{lead}</p>")
     if c.explaining:
         items = "".join(f"<li>{prose(f.title)} <span class=\"note\">(<code>{esc(f.id)}</code>)</span></li>"
@@ -1322,10 +1322,6 @@ def _comparison(page: Page, report: Report, baseline: Report, comparison: Compar
     page.add("comparison", "Compared with the baseline", "\n".join(parts))
 
 
-def _signed(seconds: float) -> str:
-    return ("+" if seconds >= 0 else "−") + fmt_s(abs(seconds))
-
-
 def _kinds(kinds: dict[str, int], loaded_mb: float | None) -> str:
     if not kinds:
         return "—"
@@ -1344,7 +1340,7 @@ def _delta_row(label: str, delta: Delta, swatch: str | None = None) -> str:
         return fmt_s(v) if unit == "s" else f"{v:.2f} {unit}"
 
     diff = delta.difference
-    diff_text = "—" if diff is None else (_signed(diff) if unit == "s" else f"{diff:+.2f} {unit}")
+    diff_text = "—" if diff is None else (signed_dur(diff) if unit == "s" else f"{diff:+.2f} {unit}")
     ratio = ratio_text(delta)
     cls = ' class="warn"' if delta.ratio is not None and delta.ratio > 1.5 or (
         delta.ratio is None and (diff or 0) > 1) else ""

@@ -36,7 +36,7 @@ from ..index import (
     total_text,
 )
 from ..model import PHASES, Finding, Prompt, Report, Run
-from ..text import basename, clip, clock, fmt_s, gb, listing, plural, when
+from ..text import basename, clip, clock, dur, fmt_s, gb, listing, plural, when
 from ..version import __version__
 
 #: GitHub refuses a comment body over 65,536 characters; this leaves room for a workflow's marker.
@@ -367,7 +367,7 @@ def _machine_lines(run: Run, report: Report) -> list[str]:
     if run.import_times:
         slowest = max(run.import_times, key=lambda t: t[0])
         imported = run.imports_listed - run.failed_imports
-        nodes = f"{imported} imported, slowest {code_span(basename(slowest[1]))} {slowest[0]:.1f}s"
+        nodes = f"{imported} imported, slowest {code_span(basename(slowest[1]))} {dur(slowest[0])}"
         lines.append(f"- **custom nodes:** {nodes}" + (f", {failed}" if failed else ""))
     elif failed:
         lines.append(f"- **custom nodes:** {failed}")

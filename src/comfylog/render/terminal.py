@@ -30,7 +30,7 @@ from ..index import (
     total_text,
 )
 from ..model import PHASES, Prompt, Report, Run, span_kind
-from ..text import basename, clip, clock, fmt_s, plural, prompts_time_text, when
+from ..text import basename, clip, clock, dur, fmt_s, plural, prompts_time_text, when
 from .fit import Column, fit_columns, fitted_table
 from .styles import PHASE_CHAR, PHASE_LABEL, PHASE_STYLE, SEVERITY_STYLE, STATUS_STYLE
 
@@ -205,7 +205,7 @@ def _machine_rows(run: Run, report: Report) -> tuple[str, list[tuple[str, str]]]
     failed_markup = f"[red]{count}[/red]" + (f" ({escape(why)}" if why else "")
     if run.import_times:
         slowest = max(run.import_times, key=lambda t: t[0])
-        nodes = (f"{run.imports_listed - run.failed_imports} imported, slowest {slowest[0]:.1f}s "
+        nodes = (f"{run.imports_listed - run.failed_imports} imported, slowest {dur(slowest[0])} "
                  f"({basename(slowest[1])})")
         rows.append(("custom nodes", nodes + (f", {failed_markup}" if failed else "")))
     elif failed:

@@ -65,7 +65,7 @@ from ..model import (
 from ..parse.bars import bar_kind
 from ..parse.progress import bar_seconds
 from ..parse.table import PATTERNS, gpu_name, is_oom
-from ..parse.traceback import EXECUTOR_FILE, outermost_file
+from ..parse.traceback import EXECUTOR_FILE, outermost_file, ran_in_executor
 from ..read.prefixes import FINE
 from ..read.source import Source
 from ..spool import Spool
@@ -856,7 +856,10 @@ class Segmenter:
                 and outermost_file(ev.fields).endswith(EXECUTOR_FILE)):
             # a failure that begins in ComfyUI's prompt executor (a traceback pasted alone): a prompt's
             self._failed_before_log(ev, adopt=False)
-        prompt = None if worker else self._executing()
+        # The queue thread's death is the prompt's only when its traceback runs through the executor (field6 06:
+        # `execution.py`, `execute`, then the node's `get_output_data`): it died running that prompt. Between
+        # prompts (yanlang0123/ComfyUI_Lam#12: main.py's `q.task_done` in a node's queue class) it is no prompt's.
+        prompt = self._executing() if not worker or ran_in_executor(ev.fields) else None
         message = ev.fields.get("message", "")
         text = f"{exc_type}: {message}" if exc_type and message else (exc_type or "traceback")
         incident = self._incident

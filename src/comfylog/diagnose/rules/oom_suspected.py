@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...events import EventKind
 from ...model import Finding
-from ...text import with_article
+from ...text import dur, with_article
 from ..deaths import ram_killed, shell_killed, worker_lost
 from ..engine import Advice, finding, rule
 from ..facts import Facts, gpu_phrase, gpu_vram_mb, prompt_seconds
@@ -62,7 +62,7 @@ def _oom_suspected(facts: Facts) -> list[Finding]:
             evidence += [facts.cite(e.source, e.line, e.message) for e in lost[index][:1]]
         sampling = f"Sampling {what}" if video else f"{with_article(f'{bar.total:g}-step', capital=True)} sampling"
         why = (f"{sampling} stopped at {bar.done:g}/{bar.total:g}"
-               + (f", {into:.1f}s after it began," if into is not None else "")
+               + (f", {dur(into)} after it began," if into is not None else "")
                + f" and {stop}, with no error anywhere: the process was killed without a chance to log. "
                "That is how running out of memory looks when the kernel's OOM killer or the container's "
                "memory limit ends the process, or the driver gives up on the GPU")

@@ -46,7 +46,7 @@ def _slow_import(facts: Facts) -> list[Finding]:
              "file Python reads to import a node is a network round trip, the likely reason for the wait."
              if on_drive else "")
     return [finding(
-        "slow-import", f"Slow custom-node import: {basename(path)} took {seconds:.0f}s at start-up", "high",
+        "slow-import", f"Slow custom-node import: {basename(path)} took {dur(seconds)} at start-up", "high",
         f"{plural(len(slow), 'custom node')} took {SLOW_IMPORT_S:.0f} s or more to import ({dur(total)} in all), "
         f"start-up time before ComfyUI serves anything (not prompt time).{drive}",
         [*([ADVICE_DRIVE()] if on_drive else []), ADVICE_SLOW_NODE(), ADVICE_BAKE()],

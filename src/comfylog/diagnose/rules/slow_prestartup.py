@@ -35,7 +35,7 @@ def _slow_prestartup(facts: Facts) -> list[Finding]:
     total = sum(s[1] for s in slow)
     manager = any("manager" in basename(p).lower() for _, _, p, _ in slow)
     return [finding(
-        "slow-prestartup", f"Slow start-up before ComfyUI: {basename(path)}'s prestartup took {seconds:.0f}s",
+        "slow-prestartup", f"Slow start-up before ComfyUI: {basename(path)}'s prestartup took {dur(seconds)}",
         "high",
         f"{plural(len(slow), 'custom node')} ran prestartup scripts for {SLOW_PRESTARTUP_S:.0f} s or more "
         f"({dur(total)} in all) before ComfyUI itself started: time spent installing or updating, listed under "

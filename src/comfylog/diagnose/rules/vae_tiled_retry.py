@@ -37,6 +37,7 @@ def _vae_tiled_retry(facts: Facts) -> list[Finding]:
     evidence: list[Evidence] = []
     tails = 0.0
     parts = []
+    cited_warning = False
     for prompt in prompts:
         warnings = [ev for ev in facts.prompt_events(EventKind.OOM, prompt) if ev.fields.get("recovered")]
         bars = facts.sampling_bars(prompt)
@@ -44,6 +45,7 @@ def _vae_tiled_retry(facts: Facts) -> list[Finding]:
         if last is not None:
             evidence.append(facts.cite(last.source, last.end_line, f"{last.done:g}/{last.total:g} steps"))
         evidence += [facts.cite_event(ev) for ev in warnings[:1]]
+        cited_warning = cited_warning or bool(warnings)
         if not is_timed(prompt) or last is None or last.end is None or prompt.ended_at is None or not warnings:
             continue
         tail = (prompt.ended_at - last.end).total_seconds()
@@ -56,8 +58,8 @@ def _vae_tiled_retry(facts: Facts) -> list[Finding]:
             text += (f": the full-size decode ran {dur(tail - retry)} before it failed ({failed_at}), "
                      f"the tiled retry {dur(retry)}")
         parts.append(text)
-    if not evidence:
-        evidence = [facts.cite(e.source, e.line, e.message) for e in records[:3]]
+    if not cited_warning:  # the warnings past the lines of their prompt (field6 08: a prompt the log starts inside)
+        evidence += [facts.cite(e.source, e.line, e.message) for e in records[:3]]
     decode = any("decoding" in e.message for e in records)
     encode = any("encoding" in e.message for e in records)
     failed = _retry_failed(facts, records)
