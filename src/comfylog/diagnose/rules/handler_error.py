@@ -82,7 +82,7 @@ def _raised(facts: Facts) -> list[Finding]:
     """The handler raised and runpod-python logged what (``runpod_handler_error_info``), where no `Handler output`
     line shows the job's result: the console's copy of a worker's log keeps only its messages."""
     raised = [ev for ev in facts.events[EventKind.ERROR_LINE]
-              if ev.fields.get("error") == "handler" and ev.fields.get("message")]
+              if ev.fields.get("error") == "handler_info" and ev.fields.get("message")]
     if not raised or any(e.kind not in WORKER_ECHOES for e in facts.report.errors):
         return []  # beside ComfyUI's own failure (corpus 045: a crash, then the handler's lost websocket) an echo
     first = raised[0]

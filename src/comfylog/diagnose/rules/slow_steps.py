@@ -3,11 +3,11 @@
 ComfyUI logs neither the image size nor the batch, which set a step's work, nor the CFG and sampler, which set how
 many times a step runs the model, so the finding says the readings: a larger job, a step that does more, or a GPU
 that ran slower (memory spilled out of VRAM, another program on it). Read on 003 (one Flux prompt at 6.0 s/step
-among 1.3), 005 (four Flux prompts at 6.2-7.8 among 1.55, each after the text encoder was reloaded beside a
-partially loaded Flux on Windows), 010 (DirectML), 017 (five SD1.5 prompts at 3.7 among 0.93 on a T4, the same 3.7
-each time: a larger image, most likely) and 020. Video wrappers do print the job (``Sampling 61 frames in 16 latents
-at 720x480 with 30 inference steps``, 015; Prompt.video): where every prompt compared printed it, the finding says
-whether the slow ones sampled a larger job or the same one.
+among 1.3), 005 (four Flux prompts at 6.2-7.8 among 1.44, each after the text encoder was reloaded beside a
+partially loaded Flux on Windows, and two at 3.0), 010 (DirectML), 017 (five SD1.5 prompts at 3.7 among 0.92 on a
+T4, the same 3.7 each time: a larger image, most likely) and 020. Video wrappers do print the job (``Sampling 61
+frames in 16 latents at 720x480 with 30 inference steps``, 015; Prompt.video): where every prompt compared printed
+it, the finding says whether the slow ones sampled a larger job or the same one.
 """
 
 from __future__ import annotations
