@@ -47,6 +47,12 @@ anchored!(
     CONSOLE_ROW,
     r"(?P<date>\d{4}-\d{2}-\d{2})\s+(?P<hms>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))?\s*\|\s*[A-Za-z]+\s*\|\s*[\w-]*\s*\|\s?"
 );
+// prefixes.py's RUNPOD_WORKER_TAG_RE: RunPod's console copied without its time column, the worker's id glued to
+// the level cell and the message.
+anchored!(
+    RUNPOD_WORKER_TAG,
+    r"[a-z0-9]{14}\[(?:info|warning|warn|error|debug)\]"
+);
 // prefixes.py's SWARM_RE and SWARM_TAGS_RE: SwarmUI's pasted server log (AdminAPI.LogSubmitToPastebin), and
 // the level and `[ComfyUI-1/STDERR] ` its console's time-only stamp is followed by.
 anchored!(
@@ -345,6 +351,16 @@ fn first_char(text: &str) -> Option<char> {
 
 /// `PrefixReader.read` without its clock: the message, and the stamp its prefix gives.
 pub fn read(line: &str) -> Prefixed<'_> {
+    if line.as_bytes().get(14) == Some(&b'[') {
+        if let Some(tag) = RUNPOD_WORKER_TAG.find(line) {
+            // no time of its own; the message may carry a prefix of its own, and its newline written as `\n`
+            let mut message = &line[tag.end()..];
+            while let Some(rest) = message.strip_suffix("\\n") {
+                message = rest;
+            }
+            return read(message);
+        }
+    }
     let mut stamp = Stamp::None;
     let mut resolution = 0.0;
     let mut style = Style::None;

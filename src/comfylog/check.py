@@ -37,14 +37,15 @@ CHECK_RULES = {
 #: died or did not finish (staging-overcommit is an OOM, container-ram, comfyui-killed and comfyui-died a silent
 #: death, told instead of oom / oom-suspected / unfinished), ComfyUI runs no prompt any more (prompt-worker-died:
 #: its queue thread is gone; gpu-fault: a GPU kernel faulted, and every later GPU call of the process fails;
-#: desktop-exited: the server ComfyUI Desktop started exited), the job failed or lost its output, PyTorch has no
+#: desktop-exited: the server ComfyUI Desktop started exited), the job failed or lost its output (result-not-returned:
+#: RunPod never got it), PyTorch has no
 #: kernels for the GPU (gpu-unsupported: a worker that dies at its fitness check runs no prompt). Every other
 #: finding of severity warning or error (an exception in one prompt of many, validation failures, partial loads)
 #: warns.
 DEFAULT_FAIL_ON = ("startup-failed", "no-success", "oom", "oom-suspected", "restart-loop", "unfinished",
                    "staging-overcommit", "container-ram", "comfyui-died", "handler-error", "output-dropped",
                    "gpu-unsupported", "worker-unhealthy", "prompt-worker-died", "gpu-fault", "desktop-exited",
-                   "comfyui-killed")
+                   "comfyui-killed", "result-not-returned")
 #: Config keys and what they hold (``-`` and ``_`` are the same in key names).
 CONFIG_KEYS = {
     "max_total": "seconds", "max_load": "seconds", "max_wait": "seconds", "max_slowdown": "ratio",

@@ -48,8 +48,9 @@ pub struct SettledBars {
     /// Python's `sum()` of their sampling and loading bars' elapsed seconds (None: there were none).
     pub sampling_s: Option<f64>,
     pub loading_s: Option<f64>,
-    /// A sampling bar that stopped before its first step.
+    /// A sampling bar that stopped before its first step, and one that did a step.
     pub sampling_not_advanced: bool,
+    pub sampling_advanced: bool,
     pub library_loader: bool,
 }
 
@@ -59,6 +60,7 @@ impl SettledBars {
             // `0 + x` first, as sum() starts from the int 0
             self.sampling_s = Some(self.sampling_s.unwrap_or(0.0) + bar.elapsed_s);
             self.sampling_not_advanced |= bar.done == 0.0 && 0.0 < bar.total;
+            self.sampling_advanced |= bar.done > 0.0;
         } else if bar.is_loading() {
             self.loading_s = Some(self.loading_s.unwrap_or(0.0) + bar.elapsed_s);
         }
@@ -107,6 +109,7 @@ fn untimed_reasons(
             || bars
                 .iter()
                 .any(|(b, _)| b.is_sampling() && b.done == 0.0 && 0.0 < b.total))
+        && !(settled.sampling_advanced || bars.iter().any(|(b, _)| b.is_sampling() && b.done > 0.0))
     {
         why.push(("inference", "bar_not_advanced"));
     } else if interrupted && !sampled {

@@ -184,10 +184,13 @@ KILLED = "killed"
 
 
 def kills(facts: Facts) -> list[Event]:
-    """The start script's `…: line N:  PID Killed  COMMAND` lines whose command is ComfyUI's (its ``main.py``)."""
+    """The start script's `…: line N:  PID Killed  COMMAND` lines whose command is ComfyUI's (its ``main.py``), and
+    an interactive shell's bare `Killed`: that one names no command, but it reports the job in the terminal's
+    foreground, and in ComfyUI's console that is ComfyUI."""
     return facts.once("shell_kills", lambda: [
         ev for ev in facts.events[EventKind.ERROR_LINE]
-        if ev.fields.get("error") == KILLED and "main.py" in str(ev.fields.get("command", ""))])
+        if ev.fields.get("error") == KILLED
+        and ("command" not in ev.fields or "main.py" in str(ev.fields.get("command", "")))])
 
 
 def shell_killed(facts: Facts) -> dict[int, Event]:

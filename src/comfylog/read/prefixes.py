@@ -15,7 +15,8 @@ Styles (see ../shared/notes/formats.md), detected per line so a file can mix the
 * ComfyUI Desktop's electron-log: ``[2024-11-15 17:55:34.994] [info]  Received log message: `` (the stamp is
   Manager's form; the level tag padded to ``[error]``'s width and the renderer's ``Received log message: `` dropped)
 * RunPod console copy: ``2025-11-10  21:50:27.563 | info | x4twfmpe23foac | `` (runpod.py puts its
-  rows in time order, and folds a copy whose cells each sit on a line into such rows)
+  rows in time order, and folds a copy whose cells each sit on a line into such rows); copied without the
+  time column, ``4v3galu315o9lw[info]`` glued to the message (no time; a trailing ``\\n`` dropped)
 * runpod-python JSON: ``{"requestId": ..., "message": "Started.", "level": "INFO"}`` (message kept; the
   ``[batchId=...] `` that runpod 1.12 puts before a batch job's messages is dropped)
 * runpod-python without an endpoint: ``INFO   | JOB_ID | message`` (levels DEBUG to ERROR, TRACE, TIP)
@@ -59,6 +60,11 @@ TIME_ONLY_RE = lazy_re(r"\[?(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?\]? ")
 LEVEL_TAG_RE = lazy_re(
     r"\[(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL|info|warning|warn|error|debug|critical)\] ?"
 )
+# The RunPod console's log view copied without its time column: each row its worker's id (a pod id: 14 lower-case
+# letters and digits) glued to the level cell and the message, a message's own trailing newline written as the two
+# characters `\n` (wlsdml1114/generate_video#3 and #4, 2025: `4v3galu315o9lw[info]FETCH ComfyRegistry Data:
+# 15/98\n`, `4v3galu315o9lw[info]Finished.`). The console is RunPod's web page: no source to check beyond such copies.
+RUNPOD_WORKER_TAG_RE = lazy_re(r"[a-z0-9]{14}\[(?:info|warning|warn|error|debug)\]")
 # Error reports before Nov 2024 used logging's "%(asctime)s - %(name)s - %(levelname)s - %(message)s"; the
 # Krita AI Diffusion plugin logs the ComfyUI server it runs with "%(asctime)s %(levelname)s %(message)s"
 # (ai_diffusion/util.py, create_logger: its server.log, `2023-11-26 18:59:33,878 INFO got prompt`).
@@ -212,6 +218,13 @@ class PrefixReader:
         self._time_only_last: float | None = None
 
     def read(self, line: str) -> Prefixed:
+        if line[14:15] == "[":
+            tag = RUNPOD_WORKER_TAG_RE.match(line)
+            if tag:  # no time of its own; the message may carry a prefix of its own
+                rest = line[tag.end() :]
+                while rest.endswith("\\n"):
+                    rest = rest[:-2]
+                return self.read(rest)
         ts: datetime | None = None
         resolution = FINE
         style = "none"

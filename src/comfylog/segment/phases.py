@@ -54,8 +54,9 @@ class SettledBars:
     #: Their sampling bars' and loading bars' elapsed seconds summed (None: there were none).
     sampling_s: float | None = None
     loading_s: float | None = None
-    #: A sampling bar that stopped before its first step (``done == 0 < total``).
+    #: A sampling bar that stopped before its first step (``done == 0 < total``), and one that did a step.
     sampling_not_advanced: bool = False
+    sampling_advanced: bool = False
     #: A bar of a library loading weights itself (library_loader).
     library_loader: bool = False
 
@@ -63,6 +64,7 @@ class SettledBars:
         if bar.is_sampling:
             self.sampling_s = bar.elapsed_s if self.sampling_s is None else self.sampling_s + bar.elapsed_s
             self.sampling_not_advanced = self.sampling_not_advanced or bar.done == 0 < bar.total
+            self.sampling_advanced = self.sampling_advanced or bar.done > 0
         elif bar.is_loading:
             self.loading_s = bar.elapsed_s if self.loading_s is None else self.loading_s + bar.elapsed_s
         self.library_loader = self.library_loader or library_loader(bar)
@@ -358,7 +360,9 @@ def untimed_reasons(
     segmenter says when it ends) and no sampling bar shows it (bars not captured, or a sampler without one: a
     diffusers pipeline samples with its own loop, whose bar the log may not hold: field4 14's prompt 4 showed
     `infer 0.0s`); or, without a ``clock``, its sampling bar stopped before its first step (a failure in that step:
-    tqdm's elapsed says nothing of it; with a clock the stamps time the step).
+    tqdm's elapsed says nothing of it; with a clock the stamps time the step) and no sampling bar of it did a step:
+    bars that did are its sampling as printed (a 40-step bar done in 29 s, then a second pass stopped at 0/16 where a
+    paste ends: Acly/krita-ai-diffusion#2470 showed `infer —`).
     Load: it printed no load line and drew no loading bar, but ``library_loads``: a library
     (transformers' ``Loading checkpoint shards``, diffusers') loaded the run's models outside
     ComfyUI's model management, which moves them between devices without a line. An ``interrupted`` prompt
@@ -378,7 +382,8 @@ def untimed_reasons(
     sampling_seen = settled.sampling_s is not None or bool(sampling)
     if (loaded or library_loaded or before_log) and not sampling_seen:
         why["inference"] = "before_log" if before_log else "no_sampling_bar"
-    elif not clock and (settled.sampling_not_advanced or any(bar.done == 0 < bar.total for bar in sampling)):
+    elif (not clock and (settled.sampling_not_advanced or any(bar.done == 0 < bar.total for bar in sampling))
+          and not (settled.sampling_advanced or any(bar.done > 0 for bar in sampling))):
         why["inference"] = "bar_not_advanced"
     elif interrupted and not sampling_seen:
         why["inference"] = "interrupted_no_bar"

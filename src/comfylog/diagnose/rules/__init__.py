@@ -37,6 +37,7 @@ from . import (  # noqa: F401  (imported to register the rules)
     prompt_worker_died,
     reload_thrash,
     restart_loop,
+    result_not_returned,
     slow_import,
     slow_load,
     slow_prestartup,
@@ -60,7 +61,8 @@ CATALOG = (
     "container-ram", "gpu-fault", "gpu-unsupported", "worker-unhealthy", "local-api", "desktop-exited",
     "comfyui-killed", "comfyui-died", "startup-failed",
     "restart-loop", "prompt-worker-died", "unfinished", "crash", "exception",
-    "validation-failed", "lora-mismatch", "handler-error", "output-dropped", "torch-mismatch", "torch-replaced",
+    "validation-failed", "lora-mismatch", "handler-error", "result-not-returned", "output-dropped", "torch-mismatch",
+    "torch-replaced",
     "numpy-mismatch", "import-failed", "prestartup-failed",
     "cold-start", "slow-startup", "slow-prestartup", "slow-import", "ws-wait", "debug-logging",
 )

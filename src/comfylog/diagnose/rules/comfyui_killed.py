@@ -2,8 +2,9 @@
 
 A start script (a Docker image's entrypoint, a pod's start.sh) that waits for ComfyUI is told by the kernel how its
 child ended; bash reports a child killed by a signal it does not trap (parse/messages.toml, row
-``shell_job_killed``). SIGKILL cannot be caught, so ComfyUI logs nothing of its own: without this line the log just
-stops, and ``unfinished`` could only guess between a copy taken early, a hang and a silent death.
+``shell_job_killed``), and an interactive shell its foreground job's end as a bare ``Killed`` (row
+``shell_foreground_killed``). SIGKILL cannot be caught, so ComfyUI logs nothing of its own: without this line the
+log just stops, and ``unfinished`` could only guess between a copy taken early, a hang and a silent death.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ ADVICE_MORE_RAM = Advice("Give the machine or container more RAM (or swap), or r
 
 @rule(
     "comfyui-killed", "error", None,
-    trigger="The shell that started ComfyUI reports its process `Killed` (`…: line N:  PID Killed  python main.py`: "
-    "SIGKILL, which ComfyUI cannot catch or log): ComfyUI died there, and the prompt it was running with it. A kill "
-    "the run's RAM sizing explains is told by container-ram instead.",
+    trigger="The shell that started ComfyUI reports its process `Killed` (`…: line N:  PID Killed  python main.py`, "
+    "or a terminal's bare `Killed`: SIGKILL, which ComfyUI cannot catch or log): ComfyUI died there, and the prompt "
+    "it was running with it. A kill the run's RAM sizing explains is told by container-ram instead.",
     advice=(ADVICE_RAM, ADVICE_LOADING, ADVICE_MORE_RAM),
 )
 def _comfyui_killed(facts: Facts) -> list[Finding]:
@@ -67,8 +68,12 @@ def _comfyui_killed(facts: Facts) -> list[Finding]:
     else:
         advice.append(ADVICE_MORE_RAM())
     more = f" ({len(found)} kills in the log)" if len(found) > 1 else ""
-    why = (f"`{script}` reports ComfyUI's process{f' (PID {pid})' if pid is not None else ''} `Killed` "
-           f"(`{command}`){more}: it ended on SIGKILL, which no Python code can catch, so ComfyUI logged nothing "
+    if "command" in kill.fields:
+        said = (f"`{script}` reports ComfyUI's process{f' (PID {pid})' if pid is not None else ''} `Killed` "
+                f"(`{command}`)")
+    else:  # an interactive shell's word for its foreground job: the terminal ComfyUI ran in
+        said = "The shell ComfyUI ran in reports it `Killed`"
+    why = (f"{said}{more}: it ended on SIGKILL, which no Python code can catch, so ComfyUI logged nothing "
            f"of its own and the log just stops there.{doing}")
     return [finding(
         "comfyui-killed", f"ComfyUI was killed (SIGKILL){title_doing}", "high", why, advice, evidence,

@@ -204,6 +204,18 @@ ADVICE_CUDA_STICKY = Advice(
     "the container). If it comes back, the GPU code that faulted is the suspect: a custom node's or an attention "
     "backend's kernel (sage, flash), or an unstable GPU (overclock, heat)",
     {"error": "CUDA error: an illegal memory access was encountered"})
+#: PyTorch's MPS backend has no such dtype (aten/src/ATen/native/mps/OperationUtils.mm, getMPSDataType's `default:`
+#: `TORCH_CHECK_TYPE(false, "Trying to convert ", scalar_type, " to the MPS backend but it does not have support for
+#: that dtype.")`, checked through the code index): fp8 weights (`Float8_e4m3fn`, `Float8_e5m2`) on a Mac.
+MPS_DTYPE_RE = lazy_re(r"Trying to convert (\w+) to the MPS backend but it does not have support for that dtype")
+ADVICE_MPS_FP8 = Advice("A Mac's GPU (MPS) has no `{dtype}`: the workflow loads fp8 weights (a file named `fp8`, "
+                        "`fp8_scaled` or `e4m3fn`, or a loader's `weight_dtype` set to fp8), which PyTorch cannot "
+                        "move to MPS. Load the fp16 or bf16 file of the same model (or a GGUF), with the loader's "
+                        "`weight_dtype` at `default`; the text encoder's file too if it is fp8",
+                        {"dtype": "Float8_e4m3fn"})
+ADVICE_MPS_DTYPE = Advice("A Mac's GPU (MPS) has no `{dtype}`: a tensor of that type cannot go to it. Whatever made "
+                          "it (a model file, a node's own code) needs float32, float16 or bfloat16 on a Mac",
+                          {"dtype": "that dtype"})
 ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that node's code is CUDA-only; look for a "
                           "version or fork that supports MPS, or use another node", {"node": "the custom node"})
 
@@ -218,7 +230,8 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
             ADVICE_MODULE_PART, ADVICE_NODE,
             ADVICE_READ, ADVICE_FRAMES, ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY, ADVICE_CUDA_ON_CPU,
             ADVICE_NO_DETECTOR, ADVICE_NO_INPUT_FILE, ADVICE_NO_INPUT_FOLDER, ADVICE_NO_PERMISSION,
-            ADVICE_CLIENT_GONE, ADVICE_NOT_NUNCHAKU, ADVICE_HIP_NO_KERNEL, ADVICE_CUDA_STICKY),
+            ADVICE_CLIENT_GONE, ADVICE_NOT_NUNCHAKU, ADVICE_HIP_NO_KERNEL, ADVICE_CUDA_STICKY, ADVICE_MPS_FP8,
+            ADVICE_MPS_DTYPE),
 )
 def _exception(facts: Facts) -> list[Finding]:
     failed = facts.failed_startups()  # their exceptions are the start-up failure's cause (startup-failed)
@@ -321,6 +334,9 @@ def _exception(facts: Facts) -> list[Finding]:
             item = ADVICE_CUDA_ONLY(node=f.node)
         elif HIP_NO_KERNEL in f.error:
             item = ADVICE_HIP_NO_KERNEL()
+        elif (mps := MPS_DTYPE_RE.search(f.error)) is not None:
+            dtype = mps.group(1)
+            item = ADVICE_MPS_FP8(dtype=dtype) if dtype.startswith("Float8") else ADVICE_MPS_DTYPE(dtype=dtype)
         elif (sticky := _sticky_cuda_error(f.error)) is not None:
             item = ADVICE_CUDA_STICKY(error=sticky)
         elif _client_gone(f):

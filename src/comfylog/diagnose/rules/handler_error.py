@@ -10,7 +10,7 @@ from ...text import dur, plural
 from ..deaths import work_left
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip
-from ..facts import Facts
+from ..facts import WORKER_ECHOES, Facts
 from ..hints import OWN_WORDS_ADVICE, own_words_advice
 from ..jobs import Abandoned, abandoned
 
@@ -29,6 +29,14 @@ ADVICE_TIMEOUT = Advice("The handler gave up when its request to ComfyUI timed o
 ADVICE_WAIT = Advice("The handler returned before ComfyUI finished the prompt: make it wait for the prompt's end "
                      "(its entry in `/history/<prompt_id>`, or the websocket's `executing` message with `node: null`), "
                      "with a time limit longer than the workflow takes")
+# ComfyUI's server.py, post_prompt (copies of it checked through the code index): `logging.warning("invalid prompt:
+# {}".format(valid[1]))` and `web.json_response({"error": valid[1], "node_errors": valid[3]}, status=400)`, and a
+# 400 too for a body without "prompt".
+ADVICE_HTTP_400 = Advice("`HTTP Error 400: Bad Request` is urllib's word for a request the server refused. When it "
+                         "is the handler queueing the workflow (ComfyUI's `POST /prompt`), ComfyUI refused the "
+                         "workflow: it failed validation (ComfyUI's own log says `invalid prompt:` and why) or the "
+                         "body had no `prompt`. Send the workflow itself, in API format (`Export (API)`), with the "
+                         "inputs the handler fills in set in it")
 ADVICE_LEFT_RUNNING = Advice("ComfyUI goes on with a prompt whose job ended: the worker's next job waits behind it, "
                              "and the worker may be stopped with it half done")
 
@@ -38,8 +46,10 @@ ADVICE_LEFT_RUNNING = Advice("ComfyUI goes on with a prompt whose job ended: the
     trigger="runpod-python's `Handler output: {...}` line holding an error result (`'error': ...` or "
     "`'status': 'error'`): the job failed. Or runpod-python's `Finished.` for a job after its `got prompt` and "
     "before that prompt's end, with nothing showing ComfyUI gone before it: the handler ended the job while "
-    "ComfyUI was still working.",
-    advice=(*OWN_WORDS_ADVICE, ADVICE_HANDLER, ADVICE_RETURN, ADVICE_TIMEOUT, ADVICE_WAIT, ADVICE_LEFT_RUNNING),
+    "ComfyUI was still working. Or, with no `Handler output` line, the exception runpod-python logged for a handler "
+    "that raised (`\"error_type\": ..., \"error_message\": ...`).",
+    advice=(*OWN_WORDS_ADVICE, ADVICE_HANDLER, ADVICE_RETURN, ADVICE_TIMEOUT, ADVICE_WAIT, ADVICE_LEFT_RUNNING,
+            ADVICE_HTTP_400),
 )
 def _handler_error(facts: Facts) -> list[Finding]:
     findings = _error_results(facts)
@@ -52,7 +62,7 @@ def _handler_error(facts: Facts) -> list[Finding]:
 def _error_results(facts: Facts) -> list[Finding]:
     failed = [ev for ev in facts.events[EventKind.HANDLER_OUTPUT] if ERROR_RESULT_RE.search(str(ev.fields["output"]))]
     if not failed:
-        return []
+        return _raised(facts)
     messages: dict[str, None] = {}
     for ev in failed:
         m = MESSAGE_RE.search(str(ev.fields["output"]))
@@ -66,6 +76,30 @@ def _error_results(facts: Facts) -> list[Finding]:
         "error instead of an output.",
         [*own, ADVICE_HANDLER(), ADVICE_RETURN()], [facts.cite_event(ev) for ev in failed],
         {"jobs": len(failed), "messages": list(messages)[:5]}, total=len(failed))]
+
+
+def _raised(facts: Facts) -> list[Finding]:
+    """The handler raised and runpod-python logged what (``runpod_handler_error_info``), where no `Handler output`
+    line shows the job's result: the console's copy of a worker's log keeps only its messages."""
+    raised = [ev for ev in facts.events[EventKind.ERROR_LINE]
+              if ev.fields.get("error") == "handler_info" and ev.fields.get("message")]
+    if not raised or any(e.kind not in WORKER_ECHOES for e in facts.report.errors):
+        return []  # beside ComfyUI's own failure (corpus 045: a crash, then the handler's lost websocket) an echo
+    first = raised[0]
+    kind = str(first.fields.get("type") or "").rsplit(".", 1)[-1]
+    message = str(first.fields["message"])
+    said = f"{kind}: {message}" if kind else message
+    own = own_words_advice(message, "The handler's error")
+    advice = [ADVICE_HTTP_400()] if message.startswith("HTTP Error 400") else []
+    if own is not None:
+        advice.insert(0, own)
+    more = f" {plural(len(raised) - 1, 'more job')} raised too." if len(raised) > 1 else ""
+    return [finding(
+        "handler-error", f"The RunPod handler raised an exception: {clip(said, 120)}", "high",
+        f"runpod-python caught an exception from the handler (`{clip(said, 160)}`) and failed the job with it: the "
+        f"caller of the endpoint got this error instead of an output.{more}",
+        [*advice, ADVICE_HANDLER()], [facts.cite_event(ev) for ev in raised[:MAX_EVIDENCE]],
+        {"jobs": len(raised), "messages": [said]}, total=len(raised))]
 
 
 def _abandoned(facts: Facts, jobs: list[Abandoned]) -> Finding:

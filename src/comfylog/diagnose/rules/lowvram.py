@@ -148,7 +148,9 @@ def _lowvram(facts: Facts) -> list[Finding]:
     where = runs.where
 
     forced = _forced_flags(runs.states)
-    if vram is None and least is not None and least < 1:
+    # the floor is nothing offered too: 128 MB usable for a 2.4 GB VAE (Comfy-Org/ComfyUI#10855, HunyuanVideo 1.5's
+    # VAE before its decode ran out of memory) is no device or loader question
+    if vram is None and least is not None and (least < 1 or round(least) in FLOORS_MB):
         return [_unsized_nothing_offered(loads, least, forced, Said(what, where, cost_text, evidence, figures,
                                                                     load_s, affected, lines_total))]
     if vram is None:
@@ -237,9 +239,9 @@ def _lowvram(facts: Facts) -> list[Finding]:
 
 
 def _unsized_nothing_offered(loads: Offloaded, least: float, forced: str | None, said: Said) -> Finding:
-    """``0.00 MB usable`` where the log does not give the GPU's VRAM (an excerpt without the start-up): the
-    models were offered nothing, which "part of the weights stayed in RAM" and smaller weights do not describe
-    (Comfy-Org/ComfyUI pull request #12227, its log before the fix: WAN21 `loaded partially; 0.00 MB usable,
+    """``0.00 MB usable`` (or ComfyUI's floor) where the log does not give the GPU's VRAM (an excerpt without its
+    start-up): the models were offered nothing, which "part of the weights stayed in RAM" and smaller weights do not
+    describe (Comfy-Org/ComfyUI pull request #12227, its log before the fix: WAN21 `loaded partially; 0.00 MB usable,
     0.00 MB loaded, 14825.46 MB offloaded` after dynamic models that were never unloaded)."""
     none_loaded = (f" {plural(loads.nothing_loaded, 'load')} put none of the model's weights on the GPU "
                    "(`0.00 MB loaded`)." if loads.nothing_loaded else "")
@@ -248,8 +250,9 @@ def _unsized_nothing_offered(loads: Offloaded, least: float, forced: str | None,
     advice = [ADVICE_FREE_MODELS(), ADVICE_OTHER_PROCESS(), ADVICE_RESERVE()]
     if forced:
         advice.insert(0, ADVICE_DROP_FLAGS(flags=forced))
+    offered = "`0.00 MB usable`" if least < 1 else f"only ComfyUI's floor, {round(least)} MB"
     return finding(
-        "lowvram", "Models loaded partially (lowvram) with no VRAM free for their weights (`0.00 MB usable`)",
+        "lowvram", f"Models loaded partially (lowvram) with no VRAM free for their weights ({offered})",
         "medium",
         f"{said.what}, the least of them offered {least:.0f} MB: ComfyUI had no VRAM to give those weights and "
         f"moves them to the GPU piece by piece.{none_loaded}"

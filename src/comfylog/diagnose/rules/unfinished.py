@@ -139,7 +139,7 @@ def _unfinished(facts: Facts) -> list[Finding]:
     received = facts.report.summary.got_prompt
     why = (f"{'; '.join(parts)}. The log shows {received} `got prompt` and {facts.report.summary.executed} "
            f"`Prompt executed in` lines ({len(running)} prompt{'s' if len(running) != 1 else ''} had started, "
-           f"{queued} were still queued).")
+           f"{queued} {'was' if queued == 1 else 'were'} still queued).")
     only_inside = len(inside) == count and set(ends) == {"log-ends"}
     if inside:
         one = len(inside) == 1
