@@ -316,7 +316,8 @@ def test_watch_of_a_pipe_writes_json_lines_with_the_fields_of_the_json_tables() 
     prompts = [{k: v for k, v in o.items() if k not in ("type", "log")} for o in objects if o["type"] == "prompt"]
     assert prompts == whole["prompts"]
     restarts = [o for o in objects if o["type"] == "restart"]
-    assert [r["index"] for r in restarts] == [r["index"] for r in whole["runs"] if r["restart"]] == [1, 2]
+    # the lowvram log is a day older: read after the OOM restart's, its start-up is no restart (the clock goes back)
+    assert [r["index"] for r in restarts] == [r["index"] for r in whole["runs"] if r["restart"]] == [1]
     findings = [o for o in objects if o["type"] == "finding"]
     assert {f["id"] for f in whole["findings"]} <= {f["id"] for f in findings}
     assert all(set(f) == set(whole["findings"][0]) | {"type", "log"} for f in findings)

@@ -681,7 +681,8 @@ impl Segmenter {
         if starts {
             run.started_at = Some(act.first_ts);
         }
-        run.ended_at = Some(act.last_ts);
+        // the latest: a clock may go back (CLOCK_RESET_US)
+        run.ended_at = Some(run.ended_at.map_or(act.last_ts, |e| e.max(act.last_ts)));
         if act.last_line > run.last_line {
             run.last_line = act.last_line;
         }
@@ -1153,12 +1154,15 @@ impl Segmenter {
             }
         }
         if self.run.is_some() {
-            let last = keep.back().cloned();
+            let first_line = self.run_mut().first_line;
+            let latest = keep
+                .iter()
+                .filter(|a| a.first_line >= first_line)
+                .map(|a| a.last_ts)
+                .max();
             let run = self.run_mut();
-            run.ended_at = match last {
-                Some(a) if a.first_line >= run.first_line => Some(a.last_ts),
-                _ => run.started_at,
-            };
+            // the latest of its own, never before it started (a clock may go back: CLOCK_RESET_US)
+            run.ended_at = latest.max(run.started_at);
             run.last_line = (line - 1).max(run.first_line as i64) as u64;
         }
         self.tail = keep;
@@ -1213,6 +1217,9 @@ impl Segmenter {
             run.started_at = stated;
         }
         if let (Some(started), Some(ended)) = (run.started_at, run.ended_at) {
+            // its clock went back (CLOCK_RESET_US): it lasted no less than nothing
+            let ended = ended.max(started);
+            run.ended_at = Some(ended);
             let span = secs(ended - started)?;
             run.span_s = Some(span);
             if run.resolution != FINE {

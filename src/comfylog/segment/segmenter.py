@@ -345,7 +345,8 @@ class Segmenter:
         if run.started_at is None:
             run.started_at = act.first_ts
             self._started_line = act.first_line
-        run.ended_at = act.last_ts
+        if run.ended_at is None or act.last_ts > run.ended_at:  # the latest: a clock may go back (CLOCK_RESET)
+            run.ended_at = act.last_ts
         if act.last_line > run.last_line:  # max(), without its call: this runs for most lines
             run.last_line = act.last_line
         if act.resolution > run.resolution:
@@ -491,7 +492,11 @@ class Segmenter:
         run = self._run
         if run is not None:
             # the tail may still hold the previous run's activities: they cannot end this one
-            run.ended_at = keep[-1].last_ts if keep and keep[-1].first_line >= run.first_line else run.started_at
+            # the latest of its own, never before it started (a clock may go back: CLOCK_RESET)
+            ends = [a.last_ts for a in keep if a.first_line >= run.first_line]
+            if run.started_at is not None:
+                ends.append(run.started_at)
+            run.ended_at = max(ends, default=None)
             run.last_line = max(line - 1, run.first_line)
         return moved
 
@@ -533,6 +538,8 @@ class Segmenter:
         server_line, started_line = self._server_starting_line, self._started_line
         self._server_starting_line = self._started_line = None
         if run.started_at and run.ended_at:
+            if run.ended_at < run.started_at:
+                run.ended_at = run.started_at  # its clock went back (CLOCK_RESET): it lasted no less than nothing
             run.span_s = secs(run.ended_at - run.started_at)
             if run.resolution != FINE:
                 pass  # minute stamps cannot time a start-up or idle gaps
