@@ -620,3 +620,42 @@ def test_an_exceptions_count_says_distinct_only_where_some_repeat() -> None:
     assert one.figures["exceptions"] == 1 and one.why.startswith("1 exception: ")
     many = next(f for f in analyze(corpus_log("037")).findings if f.id == "exception")
     assert many.why.startswith("31 exceptions (1 distinct): ")
+
+
+
+def test_a_prompt_running_under_a_long_queue_holds_no_activity_a_line() -> None:
+    """research/h28/gen.py's queue that never runs: a server started, then stamped ``got prompt`` lines (ComfyUI's
+    server.py logs one for each prompt posted; the first runs, the others wait under it). The prompt running held
+    the activity of each line until it ended (~190 bytes a line: 301 MB with the Python scanner and 320 MB with the
+    native one at 1,000,000 lines, issue 14). The segmenter holds what its queue holds of a queued prompt (24 bytes,
+    queue.py) and little more a line, whatever the queue's length; its records are those of before."""
+    import tracemalloc
+    from datetime import datetime, timedelta
+
+    from comfylog.parse.parser import Parser
+    from comfylog.read.source import RawLine
+    from comfylog.segment.segmenter import Segmenter
+
+    t0 = datetime(2025, 10, 22)
+    held = []
+    for queued in (10_000, 30_000):
+        lines = [RawLine(i + 1, (t0 + timedelta(milliseconds=i)).strftime("[%Y-%m-%d %H:%M:%S.%f")[:-3] + f"] {text}")
+                 for i, text in enumerate(["Starting server", "To see the GUI go to: http://127.0.0.1:8188",
+                                           *["got prompt"] * queued])]
+        tracemalloc.start()
+        try:
+            parser, segmenter = Parser(), Segmenter()
+            for line in lines:
+                segmenter.feed_all(parser.feed(line))
+            held.append(tracemalloc.get_traced_memory()[0])
+        finally:
+            tracemalloc.stop()
+        segmenter.feed_all(parser.close())
+        segmenter.finish()
+        prompts = list(segmenter.prompts)
+        assert len(prompts) == queued and [p.index for p in prompts] == list(range(queued))
+        first = prompts[0]
+        assert (first.status, first.line, first.last_line, first.started) == ("unfinished", 3, queued + 2, True)
+        assert first.total_s == round((queued - 1) / 1000, 3) and not any(p.started for p in prompts[1:])
+    per_line = (held[1] - held[0]) / 20_000
+    assert per_line < 60, per_line

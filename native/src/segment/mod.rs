@@ -449,6 +449,13 @@ struct Open {
     /// Its first bars painted before it ends (fold_bars), and how many bars it holds at the next try.
     folded: Option<Folding>,
     fold_at: usize,
+    /// segmenter.py's `_Open.queued_from`, `queued_line` and `queued_before`: the first line of the
+    /// activity standing for `got prompt` lines received one after the other while it runs, if it may
+    /// take the next one; the latest such line if its activity stands alone, and the one right before
+    /// it if its activity stands alone right before (join_queued_line).
+    queued_from: Option<u64>,
+    queued_line: Option<u64>,
+    queued_before: Option<u64>,
 }
 
 /// segmenter.py's `_Folded`: a running prompt's bars painted before it ended, with its time up to a cut.
@@ -513,6 +520,8 @@ pub struct Segmenter {
     /// The prompts received and not started (queue.rs: compact until they leave it).
     queue: PromptQueue,
     open: Option<Open>,
+    /// The latest end line of a bar read: no `got prompt` lines' activities join up to it (join_queued_line).
+    bar_end_line: u64,
     last_activity: Option<Activity>,
     last_ts: Option<Ts>,
     requested: VecDeque<(Arc<str>, u64)>,
@@ -612,6 +621,7 @@ impl Segmenter {
             process_start: None,
             queue: PromptQueue::new(cfg_source),
             open: None,
+            bar_end_line: 0,
             last_activity: None,
             last_ts: None,
             requested: VecDeque::new(),
@@ -1482,8 +1492,61 @@ impl Segmenter {
         self.prompt_index += 1;
         if self.open.is_none() {
             self.start_next(ev.ts);
+        } else {
+            self.join_queued_line(ev.line);
         }
         Ok(())
+    }
+
+    /// segmenter.py's `_join_queued_line`: a `got prompt` line while a prompt runs: the activity of the
+    /// one two lines before it joins the activity standing for the `got prompt` lines right before that,
+    /// so that a prompt running under a queue of 1,000,000 holds four activities, not one a line (48
+    /// bytes each). Painting reads them as it read them: all `other`, one after the other (segmenter.py
+    /// says why each condition).
+    fn join_queued_line(&mut self, line: u64) {
+        let bar_end_line = self.bar_end_line;
+        let Some(open) = &mut self.open else {
+            return;
+        };
+        let prev = open.queued_line.take();
+        let before = open.queued_before.take();
+        let acts = &mut open.activities;
+        let n = acts.len();
+        let alone = |i: usize, at: Option<u64>| n >= i && Some(acts[n - i].first_line) == at;
+        if !acts
+            .last()
+            .is_some_and(|a| a.first_line == line && a.last_line == line && a.phase == Phase::Other)
+        {
+            open.queued_from = None; // no activity of its own (no stamp, or lines before it in one)
+            return;
+        }
+        open.queued_line = Some(line);
+        if prev != line.checked_sub(1) || !alone(2, prev) {
+            open.queued_from = None; // the line before is no `got prompt` line alone in its activity
+            return;
+        }
+        open.queued_before = prev;
+        if before != line.checked_sub(2) || !alone(3, before) {
+            open.queued_from = None;
+            return;
+        }
+        let held = &acts[n - 3];
+        let joins = n > 4 && {
+            let run = &acts[n - 4];
+            Some(run.first_line) == open.queued_from
+                && run.last_line + 1 == held.first_line
+                && run.resolution == held.resolution
+                && run.first_line > bar_end_line
+        };
+        if joins {
+            let (last_ts, last_line) = (held.last_ts, held.last_line);
+            let run = &mut acts[n - 4];
+            run.last_ts = run.last_ts.max(last_ts);
+            run.last_line = last_line;
+            acts.remove(n - 3);
+        } else {
+            open.queued_from = Some(held.first_line);
+        }
     }
 
     fn new_open(&self, prompt: u64) -> Open {
@@ -1496,6 +1559,9 @@ impl Segmenter {
             hidden_bar: false,
             folded: None,
             fold_at: 0,
+            queued_from: None,
+            queued_line: None,
+            queued_before: None,
         }
     }
 
@@ -1539,6 +1605,9 @@ impl Segmenter {
             hidden_bar: false,
             folded: None,
             fold_at: 0,
+            queued_from: None,
+            queued_line: None,
+            queued_before: None,
         });
     }
 
@@ -2154,6 +2223,7 @@ impl Segmenter {
             first_elapsed_s: closed.first_elapsed,
         };
         let pos = self.bars.append(bar);
+        self.bar_end_line = self.bar_end_line.max(ev.end_line);
         if let Some(open) = &mut self.open {
             open.bars.push((pos, bar_ev));
             self.settle_bars();
@@ -3198,6 +3268,13 @@ mod tests {
 
     /// A log scanned and segmented as one input: its final records.
     fn segmented(log: &str) -> Final {
+        let mut seg = fed(log);
+        seg.finish().expect("ported");
+        seg.take_final()
+    }
+
+    /// A segmenter fed every line of `log`, the input not yet ended.
+    fn fed(log: &str) -> Segmenter {
         let table = crate::table::tests::table();
         let cfg = Config {
             source: 0,
@@ -3220,8 +3297,39 @@ mod tests {
             .expect("a scan");
         seg.feed(&table, items).expect("ported");
         seg.feed(&table, input.close(&table)).expect("ported");
-        seg.finish().expect("ported");
-        seg.take_final()
+        seg
+    }
+
+    /// research/h28/gen.py's queue that never runs (1,000,000 `got prompt` lines held 48 bytes of
+    /// activity each): the prompt running under it holds its first activity, the one standing for the
+    /// lines joined and the last two lines' (join_queued_line), not one a line.
+    #[test]
+    fn a_prompt_running_under_a_long_queue_holds_no_activity_a_line() {
+        let stamp = |i: u64| {
+            format!(
+                "[2025-10-22 00:{:02}:{:02}.{:03}]",
+                i / 60_000,
+                i / 1000 % 60,
+                i % 1000
+            )
+        };
+        let mut log = format!(
+            "{} Starting server\n{} To see the GUI go to: http://127.0.0.1:8188\n",
+            stamp(0),
+            stamp(1)
+        );
+        for i in 0..5_000 {
+            log += &format!("{} got prompt\n", stamp(i + 2));
+        }
+        let seg = fed(&log);
+        let open = seg.open.as_ref().expect("the first prompt runs");
+        assert_eq!(seg.queue.len(), 4_999);
+        let lines: Vec<(u64, u64)> = open
+            .activities
+            .iter()
+            .map(|a| (a.first_line, a.last_line))
+            .collect();
+        assert_eq!(lines, [(3, 3), (4, 5_000), (5_001, 5_001), (5_002, 5_002)]);
     }
 
     fn at(text: &str) -> Ts {

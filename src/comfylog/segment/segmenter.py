@@ -225,6 +225,12 @@ class _Open:
     #: Its first bars painted before it ends (_fold_bars), and how many bars it holds at the next try.
     folded: _Folded | None = None
     fold_at: int = 0
+    #: The first line of the activity standing for ``got prompt`` lines received one after the other while it runs,
+    #: if it may take the next one; the latest such line if its activity stands alone, and the one right before it if
+    #: its activity stands alone right before (_join_queued_line).
+    queued_from: int | None = None
+    queued_line: int | None = None
+    queued_before: int | None = None
 
 
 class Segmenter:
@@ -277,6 +283,8 @@ class Segmenter:
         self._process_start: int | None = None
         self._queue = PromptQueue(source)
         self._open: _Open | None = None
+        #: The latest end line of a bar read: no ``got prompt`` lines' activities join up to it (_join_queued_line).
+        self._bar_end_line = 0
         self._last_activity: Activity | None = None
         self._last_ts: datetime | None = None
         self._last_run_end: datetime | None = None  # the ended_at of the run before this one
@@ -753,6 +761,46 @@ class Segmenter:
         self._prompt_index += 1
         if self._open is None:
             self._start_next(ev.ts)
+        else:
+            self._join_queued_line(self._open, ev.line)
+
+    def _join_queued_line(self, open_: _Open, line: int) -> None:
+        """A ``got prompt`` line while a prompt runs: the activity of the one two lines before it (the parser flushes
+        one at each event line) joins the activity standing for the ``got prompt`` lines right before that, so that
+        a prompt running under a queue of 1,000,000 holds four activities, not one a line (~190 bytes each: 320 MB
+        with a queue that never runs, issue 14).
+
+        Painting reads the joined activity as it read them (phases.py): all ``other``, one after the other, so rule 1
+        gives the same times to ``other`` and only splits its seconds differently (``other`` is what the timed
+        phases leave: _rounded; spans join touching segments of a phase). Only lines alone in their activity join,
+        each right after the one before, of one resolution; never the prompt's first activity (_close_prompt's
+        last_line leaves it out) nor the last two ``got prompt`` lines (a restart's cut may be the line before a
+        CUDA banner, glued after ``got prompt`` or not: _take_tail_from pops whole activities); and none up to the
+        end line of a bar read so far: bar_span times a bar by the first activity after its end line.
+        native/src/segment/mod.rs does the same."""
+        acts = open_.activities
+        prev, before = open_.queued_line, open_.queued_before
+        open_.queued_line = open_.queued_before = None
+        act = acts[-1] if acts else None
+        if act is None or act.first_line != line or act.last_line != line or act.phase is not Phase.OTHER:
+            open_.queued_from = None  # no activity of its own (no stamp, or lines before it in one)
+            return
+        open_.queued_line = line
+        if prev != line - 1 or len(acts) < 2 or acts[-2].first_line != prev:
+            open_.queued_from = None  # the line before is no ``got prompt`` line alone in its activity
+            return
+        open_.queued_before = prev
+        if before != line - 2 or len(acts) < 3 or acts[-3].first_line != before:
+            open_.queued_from = None
+            return
+        held, run = acts[-3], acts[-4] if len(acts) > 4 else None
+        if (run is not None and run.first_line == open_.queued_from and run.last_line + 1 == before
+                and run.resolution == held.resolution and run.first_line > self._bar_end_line):
+            acts[-4] = Activity(Phase.OTHER, run.first_ts, max(run.last_ts, held.last_ts), run.first_line, before,
+                                run.source, run.resolution)
+            del acts[-3]
+        else:
+            open_.queued_from = before
 
     def _start_next(self, after: datetime | None) -> None:
         if not self._queue:
@@ -1204,6 +1252,7 @@ class Segmenter:
             source=self.source,
         )
         self._pending_bars.append(bar)
+        self._bar_end_line = max(self._bar_end_line, ev.end_line)
         if self._open is not None:
             self._open.bars.append((bar, ev))
             self._settle_bars(self._open)
