@@ -73,3 +73,30 @@ def test_the_records_compare_repr_and_pickle_as_before() -> None:
         assert pickle.loads(pickle.dumps(record)) == record
     assert load != Load(1, "model.safetensors", "partial", 10.5, 2.0, 4)
     assert Load.__hash__ is None and Evidence.__hash__ is None and Evidence(3, "text") == Evidence(3, "text", 0)
+
+
+@pytest.mark.parametrize("slots", [False, True])
+def test_a_frozen_class_refuses_assignment_and_deletion_as_the_stdlibs(slots: bool) -> None:
+    """The shared __setattr__/__delattr__ (Python 3.10-3.12) say what the compiled ones say, on the class and
+    on an unfrozen subclass (whose own attributes may be set, its fields not)."""
+    theirs, mine = _both(BODY, FIELDS, frozen=True, slots=slots)
+    if ours.SHARED_FROZEN_METHODS:
+        assert mine.__setattr__.__code__ is not theirs.__setattr__.__code__
+        assert mine.__setattr__.__code__ is _both({}, {"z": "int"}, frozen=True)[1].__setattr__.__code__  # shared
+    seen = []
+    for cls in (theirs, mine):
+        assert cls.__setattr__.__qualname__ == "Outer.Thing.__setattr__" and cls.__setattr__.__module__ == __name__
+        sub = type("Sub", (cls,), {})  # not a dataclass, no slots: its instances have a __dict__
+        outcomes = []
+        for obj in (cls(1, 2.0), sub(1, 2.0)):
+            for act in (lambda o: setattr(o, "a", 5), lambda o: delattr(o, "b"), lambda o: setattr(o, "new", 1),
+                        lambda o: delattr(o, "new")):
+                try:
+                    act(obj)
+                    outcomes.append("ok")
+                except Exception as exc:  # noqa: BLE001 - the error itself is compared
+                    outcomes.append(f"{type(exc).__name__}: {exc}")
+        seen.append(outcomes)
+    assert seen[0] == seen[1]
+    assert seen[0][:2] == ["FrozenInstanceError: cannot assign to field 'a'",
+                           "FrozenInstanceError: cannot delete field 'b'"]

@@ -89,3 +89,22 @@ def test_a_lazy_regex_compiles_on_first_use_then_is_the_compiled_patterns_own() 
     assert found is not None and expected is not None and found.groups() == expected.groups()
     assert docker.match.__self__ is re.compile(docker.pattern)  # re's pattern itself
     assert docker.sub("", line) == "==========" and docker.groupindex == {}
+
+
+def imported_by_process(*args: str) -> set[str]:
+    """The modules ``python -m comfylog ARGS`` imports, from -X importtime (the real entry point: __main__)."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "comfylog", *args], capture_output=True,
+                          text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    return {line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_a_plain_analyze_imports_no_typer() -> None:
+    """``analyze LOG`` and ``analyze LOG --format json`` are read without typer (commands.py: ~90 M
+    instructions of a small log's start-up, issue 14); help goes through typer, which shows that this looks."""
+    log = str(EXAMPLES / "runpod-lowvram-gguf.log")
+    for args in (("analyze", log), ("analyze", log, "--format", "json"), ("analyze", "-f", "json", "--limit=3", log)):
+        modules = imported_by_process(*args)
+        assert "comfylog.commands" in modules and "comfylog.api" in modules
+        assert sorted(m for m in modules if m.split(".")[0] in ("typer", "click") or m == "comfylog.cli") == []
+    assert "typer" in imported_by_process("analyze", "--help")

@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
-import atexit
 import copy
 import inspect
 import os
 import sys
-import threading
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import Any, NoReturn
 
 import typer
 
+from . import commands
+from .commands import (
+    DEBUG,
+    OutputFormat,
+    _inputs,
+    _print_rich,
+    _progress,
+    _redactor,
+    _require_comfyui,
+    _write,
+    _write_html_report,
+    _write_streamed,
+    exit_as_process,
+    fail,
+)
 from .gcpolicy import use_analysis_thresholds
-from .read.source import UnusableInput
-
-if TYPE_CHECKING:
-    from .model import Report
-    from .read.redact import Redactor
-    from .render.progress import ProgressDisplay
 
 app = typer.Typer(
     name="comfylog",
@@ -35,94 +42,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-DEBUG = {"on": False}
-
-
-class OutputFormat(str, Enum):
-    text = "text"
-    json = "json"
-
-
-class AnalyzeFormat(str, Enum):
-    text = "text"
-    json = "json"
-    markdown = "markdown"
-    html = "html"
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    """One line on stderr and a non-zero exit: the only way comfylog reports unusable input."""
-    typer.echo(f"comfylog: error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _inputs(logs: list[str] | None) -> list[str]:
-    if logs:
-        return logs
-    if not sys.stdin.isatty():
-        return ["-"]
-    fail("no log given: name one or more files, or pipe a log into standard input (-)")
-
-
-def _progress() -> ProgressDisplay:
-    """A progress line on stderr for work that lasts (only on a terminal, only after a second)."""
-    from .render.progress import ProgressDisplay
-
-    return ProgressDisplay()
-
-
-def _require_comfyui(report: Report) -> Report:
-    """Refuse input with no ComfyUI line at all (exit 2); warn about the inputs of several that have none."""
-    from .index import comfyui_sources, not_comfyui_reason
-
-    found = comfyui_sources(report)
-    missing = [i for i in range(len(report.sources)) if i not in found]
-    if missing and len(missing) == len(report.sources):
-        fail("; ".join(not_comfyui_reason(report, i) for i in missing[:3]))
-    for i in missing:
-        typer.echo(f"comfylog: warning: {not_comfyui_reason(report, i)}", err=True)
-    return report
-
-
-def _write_streamed(write: Callable[[TextIO], None], output: Path | None, end: str = "\n") -> None:
-    """Like _write, for output written piece by piece (JSON of a long log: never all in memory);
-    ``end`` follows it."""
-    if output is None or str(output) == "-":
-        write(sys.stdout)
-        sys.stdout.write(end)
-        return
-    try:
-        with output.open("w", encoding="utf-8") as fh:
-            write(fh)
-            fh.write(end)
-    except OSError as exc:
-        fail(f"{output}: cannot write ({exc.strerror})")
-    typer.echo(f"wrote {output}", err=True)
-
-
-def _write(text: str, output: Path | None) -> None:
-    if output is None or str(output) == "-":
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        fail(f"{output}: cannot write ({exc.strerror})")
-    typer.echo(f"wrote {output}", err=True)
-
-
-def _print_rich(draw: Callable[[Any], None], output: Path | None, width: int = 120) -> None:
-    """Draw a rich renderable on the terminal, or as plain text into ``output`` as it is drawn (a
-    recording console would hold all of it: the prompt numbers of two long logs' comparison)."""
-    from rich.console import Console
-
-    if output is None:
-        draw(Console())
-        return
-    # never a terminal (FORCE_COLOR or not): plain text, as a recording's export_text gives it
-    _write_streamed(lambda out: draw(Console(width=width, file=out, force_terminal=False, force_jupyter=False)),
-                    output, end="")
 
 
 def version_text() -> str:
@@ -152,120 +71,30 @@ def _root(
     DEBUG["on"] = debug
 
 
-@app.command()
-def analyze(
-    logs: list[str] | None = typer.Argument(
-        None,
-        help="Log files (or - for stdin). Several files are read in order as one report; a directory "
-        "or a quoted glob (logs/*.log) makes a fleet summary, one row per log.",
-    ),
-    format: AnalyzeFormat = typer.Option(
-        AnalyzeFormat.text, "--format", "-f", help="text: terminal report; json: flat tables (schema v1, see README); "
-        "markdown: a reply to post in a GitHub issue (redacted unless --no-redact); html: the page `comfylog report` "
-        "writes (to -o, else <log name>.html; redacted unless --no-redact).",
-    ),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output."),
-    limit: int = typer.Option(
-        40, "--limit", min=1, help="Rows shown in the prompt and error tables (text and markdown formats)."
-    ),
-    fleet: bool = typer.Option(
-        False, "--fleet", help="Analyse each log on its own: one row per log, fleet-wide percentiles, common findings."
-    ),
-    jobs: int = typer.Option(
-        0, "--jobs", "-j", min=0, help="Fleet mode: logs analysed at once, each in its own process (0: 2).",
-    ),
-    redact: bool | None = typer.Option(
-        None, "--redact/--no-redact", help="Take API keys, tokens, e-mail addresses and user names out of the output."
-    ),
-    redact_ips: bool = typer.Option(False, "--redact-ips", help="Redact IP addresses too (implies --redact)."),
-) -> None:
-    """Report the machine, every prompt with its load / inference / wait time, and a timeline.
+def _typer_command(options: type[Any], body: Callable[[Any], None]) -> Callable[..., None]:
+    """A function typer makes a command of: its parameters are the fields of ``options`` (commands.py
+    declares them once, for typer and for its plain reader), its help is ``body``'s, and it runs ``body``
+    on the options given."""
 
-    Examples:\n
-      comfylog analyze comfyui.log\n
-      docker logs --timestamps worker 2>&1 | comfylog analyze -\n
-      comfylog analyze run.log --format json | jq '.prompts[] | .phases'\n
-      comfylog analyze workers/            (fleet: every *.log, *.txt, *.gz under it)\n
-      comfylog analyze issue-body.md --format markdown -o reply.md\n
-      comfylog analyze comfyui.log --format html -o report.html   (as comfylog report)
-    """
-    from .api import analyze as run_analysis
+    def command(**values: Any) -> None:
+        body(options(**values))
 
-    private = format in (AnalyzeFormat.markdown, AnalyzeFormat.html)  # made to be shared: redacted by default
-    redactor = _redactor(redact, redact_ips, default=private)
-    if fleet or _may_be_fleet(logs or []):
-        if format is AnalyzeFormat.markdown:
-            fail("--format markdown replies about one report; give the log files, not a directory or --fleet")
-        if format is AnalyzeFormat.html:
-            fail("--format html is one report's page; give the log files, not a directory or --fleet")
-        _fleet_report(_inputs(logs), OutputFormat(format.value), output, limit, jobs, redactor)
-        return
-    if format is AnalyzeFormat.html:
-        _write_html_report(_inputs(logs), output, redactor)
-        return
-    with _progress() as progress:
-        report = run_analysis(_inputs(logs), redact=redactor or False, progress=progress,
-                              json_rows=format is AnalyzeFormat.json)
-    _require_comfyui(report)
-    if format is AnalyzeFormat.json:
-        from .render.json import write_json
-
-        _write_streamed(lambda out: write_json(report, out), output)
-        return
-    if format is AnalyzeFormat.markdown:
-        from .render.markdown import render_markdown
-
-        _write(render_markdown(report, limit, redacted=redactor is not None), output)
-        return
-    from .render.terminal import render_terminal
-
-    _print_rich(lambda console: render_terminal(report, console, limit), output)
+    parameters = []
+    for f, kind, given in commands.declared(options):
+        info = (typer.Option(f.default, *given.names, help=given.help, min=given.min) if given.names
+                else typer.Argument(f.default, help=given.help))
+        parameters.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=kind))
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    command.__name__ = command.__qualname__ = body.__name__
+    command.__doc__ = body.__doc__
+    return command
 
 
-def _may_be_fleet(logs: list[str]) -> bool:
-    """fleet.wants_fleet's answer; files that exist (and -) are never a fleet, and a command line of only
-    those does not import fleet.py (~8 ms of a small log's analyze, issue 14)."""
-    if all(log == "-" or os.path.isfile(log) for log in logs):
-        return False
-    from .fleet import wants_fleet
-
-    return wants_fleet(logs)
+app.command("analyze")(_typer_command(commands.AnalyzeOptions, commands.analyze))
 
 
 # --- further commands are added below this line, one function each ---
-
-
-def _redactor(redact: bool | None, redact_ips: bool, default: bool = False) -> Redactor | None:
-    """What ``--redact/--no-redact`` and ``--redact-ips`` ask for; ``default`` when neither is given."""
-    if redact is False and redact_ips:
-        fail("--no-redact and --redact-ips contradict each other")
-    if not (redact_ips or (default if redact is None else redact)):
-        return None
-    from .read.redact import Redactor
-
-    return Redactor(ips=redact_ips)
-
-
-def _fleet_report(
-    logs: list[str], format: OutputFormat, output: Path | None, limit: int, jobs: int, redactor: Redactor | None
-) -> None:
-    """``analyze`` in fleet mode: every log analysed on its own, in parallel, then one summary."""
-    from .fleet import DEFAULT_WORKERS, analyze_fleet
-    from .render.fleet_json import render_fleet_json
-
-    with _progress() as progress:
-        summary = analyze_fleet(logs, workers=jobs or DEFAULT_WORKERS, redactor=redactor, progress=progress)
-    if not summary.usable:
-        fail("; ".join(str(log.unusable) for log in summary.unusable[:3]) + " (no log could be read)")
-    for log in summary.unusable:
-        typer.echo(f"comfylog: warning: skipped {log.unusable}", err=True)
-    if format is OutputFormat.json:
-        _write(render_fleet_json(summary), output)
-        return
-
-    from .render.fleet import render_fleet_terminal
-
-    _print_rich(lambda console: render_fleet_terminal(summary, console, limit), output, width=160)
 
 
 class TableFormat(str, Enum):
@@ -388,61 +217,6 @@ def report(
 
         if not webbrowser.open(where.as_uri()):
             typer.echo(f"comfylog: no web browser could be started; open {where.as_uri()} yourself", err=True)
-
-
-def _write_html_report(
-    inputs: list[str], output: Path | None, redactor: Redactor | None, baseline: str | None = None,
-) -> Path:
-    """The HTML page of ``report`` (and ``analyze --format html``), written to ``output`` or to <log name>.html:
-    its path. A page is a file, never standard output (about 5 MB of plotly)."""
-    if output is not None and str(output) == "-":
-        fail("-o -: the HTML report is a file, not a stream; name one, e.g. -o report.html")
-    if output is None:
-        name = Path(inputs[0]).name if len(inputs) == 1 and inputs[0] != "-" else ""
-        for suffix in (".gz", ".log", ".txt", ".md"):
-            name = name[: -len(suffix)] if name.lower().endswith(suffix) and len(name) > len(suffix) else name
-        output = Path(f"{name}.html" if name else "comfylog-report.html")
-    if output.is_dir():
-        fail(f"{output}: is a directory; -o names the HTML file to write")
-    if any(log != "-" and Path(log).resolve() == output.resolve() for log in [*inputs, baseline or "-"]):
-        fail(f"{output}: is also an input; choose another name with -o")
-    if baseline == "-" and "-" in inputs:
-        fail("only one of the log and the baseline can be read from standard input")
-    from .api import analyze as run_analysis
-    from .pipeline import let_go
-    from .render.html import write_html
-
-    with _progress() as progress:
-        run_report = run_analysis(inputs, redact=redactor or False, progress=progress)
-        baseline_report = None
-        if baseline is not None:
-            let_go(run_report)  # two reports at once: each gives back what its analysis kept decoded
-            baseline_report = run_analysis(baseline, redact=redactor or False, progress=progress)
-            let_go(baseline_report)
-    _require_comfyui(run_report)
-    comparison = None
-    if baseline_report is not None:
-        from .compare import CompareError, compare_reports
-
-        try:
-            comparison = compare_reports(run_report, _require_comfyui(baseline_report))
-        except CompareError as exc:
-            fail(str(exc))
-    try:
-        with output.open("w", encoding="utf-8") as out, _progress() as progress:
-            progress("writing the page", 0, None)
-            try:
-                write_html(out, run_report, baseline_report, comparison)  # written as it is made
-            except BaseException:
-                out.close()
-                output.unlink(missing_ok=True)  # no half a page
-                raise
-            size = out.tell()
-    except OSError as exc:
-        fail(f"{output}: cannot write ({exc.strerror})")
-    where = output.resolve()
-    typer.echo(f"wrote {where} ({size / 1e6:.1f} MB)", err=True)
-    return where
 
 
 @app.command()
@@ -761,62 +535,20 @@ def _app_for(args: list[str]) -> typer.Typer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app on ``argv`` (default: the command line); unusable input becomes one
-    line and exit status 2."""
-    DEBUG["on"] = False
-    args = sys.argv[1:] if argv is None else argv
+    """Entry point: run ``argv`` (default: the command line), a plain ``analyze`` without typer
+    (commands.py), anything else through typer; unusable input becomes one line and exit status 2."""
+    commands.main(sys.argv[1:] if argv is None else argv, run_typer)
+
+
+def run_typer(args: list[str]) -> None:
+    """The command line ``args`` through typer (every one commands.py does not read itself)."""
     _fill_help(args)
-    try:
-        _app_for(args)(args=args, prog_name="comfylog")
-    except UnusableInput as exc:
-        if DEBUG["on"]:
-            raise
-        typer.echo(f"comfylog: error: {exc}", err=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        typer.echo("comfylog: interrupted", err=True)
-        sys.exit(130)
-    except BrokenPipeError:
-        sys.exit(0)
-    except Exception as exc:  # a bug: say so in one line unless --debug
-        if DEBUG["on"] or "--debug" in args:
-            raise
-        typer.echo(f"comfylog: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
-        sys.exit(3)
+    _app_for(args)(args=args, prog_name="comfylog")
 
 
 def run() -> NoReturn:
-    """The ``comfylog`` command (and ``python -m comfylog``): ``main`` on the command line, then the
-    process ends without tearing its interpreter down.
-
-    Freeing the ~330 modules a report imports one by one is work whose result nobody sees: 5% of a small
-    log's analyze (56 M of 1,140 M instructions; issue 14's start-up target). So once the output is flushed, the exit
-    handlers have run (temporary directories' finalizers) and no other thread is left, the process
-    ends at once with the status ``main`` exits with; anything unusual (a flush that fails, a
-    thread still running, an exit status that is not a number) takes Python's normal exit instead.
-    Tests call ``main`` in their own process; this is only for a process of its own, which is also why
-    the collector runs here as it does while a log is analysed (gcpolicy.py) from the start: its passes
-    over the objects that importing comfylog makes free nothing (15 M instructions more).
-    """
+    """``main`` on the command line in a process of its own (commands.exit_as_process); the collector
+    runs as it does while a log is analysed (gcpolicy.py) from the start: its passes over the objects
+    that importing comfylog makes free nothing (15 M instructions more)."""
     use_analysis_thresholds()
-    try:
-        main()
-        code: str | int | None = 0
-    except SystemExit as exc:
-        code = 0 if exc.code is None else exc.code
-    if not isinstance(code, int) or threading.active_count() > 1:
-        sys.exit(code)
-    _flushed_or_exit(code)
-    atexit._run_exitfuncs()  # run once: a normal exit after this has none left to run
-    _flushed_or_exit(code)  # what the handlers wrote
-    os._exit(code)
-
-
-def _flushed_or_exit(code: int) -> None:
-    """Flush standard output and error; where that fails (a closed pipe), exit as Python does, which
-    says so as it always did."""
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError, AttributeError):  # AttributeError: no stream (None)
-        sys.exit(code)
+    exit_as_process(main)
