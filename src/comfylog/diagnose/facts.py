@@ -239,12 +239,19 @@ class FiledByPrompt(Generic[A]):
         self._table, self._wants, self._flag = table, wants, flag
         self._group: Group[A] = Group(len(table), copy=copy, hold=record_bytes(table))
 
-    def visit(self, position: int, record: A) -> None:
-        if self._group.copy is None:
-            return  # not copied: the records are read from the table
-        prompt, wants = record.prompt, self._wants
-        if prompt is not None and 0 <= prompt < len(wants) and wants[prompt] & self._flag:
-            self._group.add(position, record)
+    def visitor(self) -> Callable[[int, A], None]:
+        """What files a record (``visit(position, record)``), what it reads in locals: it runs on every load, bar
+        and error of a long log."""
+        group, wants, flag, count = self._group, self._wants, self._flag, len(self._wants)
+
+        def visit(position: int, record: A) -> None:
+            if group.copy is None:
+                return  # not copied: the records are read from the table
+            prompt = record.prompt
+            if prompt is not None and 0 <= prompt < count and wants[prompt] & flag:
+                group.add(position, record)
+
+        return visit
 
     def records_at(self, positions: Sequence[int]) -> list[A]:
         """The prompt's records at these positions of the table (from the copy when they are in it)."""
@@ -356,7 +363,7 @@ class Facts(ReportIndex, Citations):
             report.progress_bars, wants, WANTS_BARS, not keep_bars)
         self._prompt_errors: FiledByPrompt[ErrorRecord] | None = FiledByPrompt(
             report.errors, wants, WANTS_ERRORS, not keep_errors)
-        file_load, file_error = self._prompt_loads.visit, self._prompt_errors.visit
+        file_load, file_error = self._prompt_loads.visitor(), self._prompt_errors.visitor()
         self.following_loads = FollowingLoads(report.notable)
         follow = self.following_loads.visit
 
@@ -437,7 +444,7 @@ class Facts(ReportIndex, Citations):
             if prompt.log_starts_inside:
                 add_before_log(position, prompt)
 
-        ReportIndex.__init__(self, report, visit, visit_load, visit_run, self._prompt_bars.visit, visit_error,
+        ReportIndex.__init__(self, report, visit, visit_load, visit_run, self._prompt_bars.visitor(), visit_error,
                              (keep_prompts, keep_errors, keep_loads, keep_bars))
         Citations.__init__(self, report)
         self._silent: dict[int, str] | None = None
