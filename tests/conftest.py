@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from comfylog.model import Finding, Report
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 EXAMPLES = ROOT / "examples"
@@ -17,6 +19,18 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 
 #: Facts checked against ../shared/corpus/expected.json, tallied for the terminal summary.
 FACT_TALLY = {"matched": 0, "checked": 0}
+
+
+def found(report: Report, rule_id: str) -> Finding:
+    """The one finding of ``rule_id`` (fails when there is none or more than one)."""
+    hits = [f for f in report.findings if f.id == rule_id]
+    assert len(hits) == 1, [f.id for f in report.findings]
+    return hits[0]
+
+
+def ids(report: Report) -> set[str]:
+    """The ids of the report's findings."""
+    return {f.id for f in report.findings}
 
 
 def corpus_or_skip() -> Path:

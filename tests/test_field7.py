@@ -6,21 +6,10 @@ from __future__ import annotations
 import pytest
 
 from comfylog.api import analyze
-from comfylog.model import Finding, Report
 from comfylog.read.prefixes import PrefixReader
 
 from .cli import run_cli
-from .conftest import FIXTURES
-
-
-def found(report: Report, rule_id: str) -> Finding:
-    hits = [f for f in report.findings if f.id == rule_id]
-    assert len(hits) == 1, [f.id for f in report.findings]
-    return hits[0]
-
-
-def ids(report: Report) -> set[str]:
-    return {f.id for f in report.findings}
+from .conftest import FIXTURES, found, ids
 
 
 @pytest.mark.parametrize(

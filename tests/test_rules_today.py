@@ -21,7 +21,7 @@ from comfylog.model import Finding, Report
 from comfylog.read.lines import read_lines
 
 from .cli import run_cli
-from .conftest import FIXTURES, ROOT, corpus_or_skip
+from .conftest import FIXTURES, ROOT, corpus_or_skip, found, ids
 
 #: The rules of issue 13 (and later ones on today's messages) and the fixture each fires on.
 NEW_RULES = {
@@ -50,16 +50,6 @@ def report_of(name: str) -> Report:
 def corpus_report(prefix: str) -> Report:
     corpus = corpus_or_skip()
     return analyze(next((corpus / "logs").glob(f"{prefix}-*.log")))
-
-
-def found(report: Report, rule_id: str) -> Finding:
-    hits = [f for f in report.findings if f.id == rule_id]
-    assert len(hits) == 1, [f.id for f in report.findings]
-    return hits[0]
-
-
-def ids(report: Report) -> set[str]:
-    return {f.id for f in report.findings}
 
 
 def advice_text(finding: Finding) -> str:
