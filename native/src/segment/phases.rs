@@ -1046,53 +1046,34 @@ mod tests {
             .as_ref()
             .is_some_and(|p| paints_after(p, start, end, &held_acts, &refs, unfinished).unwrap());
         let settled = SettledBars::default();
-        let placed = if fast || painted.is_none() {
-            paint_timed(
-                &mut prompt,
-                start,
-                end,
-                &held_acts,
-                &refs,
-                &settled,
-                unfinished,
-                false,
-                false,
-                false,
-                false,
-                false,
-                painted,
-            )
-            .unwrap()
-            .into_iter()
-            .map(|(i, b0, b1)| (held[i], b0, b1))
-            .collect::<Vec<_>>()
+        // on from the last cut, or everything again from the start (shelved bars and activities first)
+        let (acts, idx, from) = if fast || painted.is_none() {
+            (held_acts, held, painted)
         } else {
             placement.iter_mut().for_each(|p| *p = (None, None));
             let all_acts: Vec<Activity> = shelved_acts.iter().chain(&held_acts).cloned().collect();
             let all: Vec<usize> = (0..shelved).chain(held.iter().copied()).collect();
-            let refs: Vec<(&Bar, &BarEv)> = all.iter().map(|&i| (&bars[i].0, &bars[i].1)).collect();
-            paint_timed(
-                &mut prompt,
-                start,
-                end,
-                &all_acts,
-                &refs,
-                &settled,
-                unfinished,
-                false,
-                false,
-                false,
-                false,
-                false,
-                None,
-            )
-            .unwrap()
-            .into_iter()
-            .map(|(i, b0, b1)| (all[i], b0, b1))
-            .collect()
+            (all_acts, all, None)
         };
+        let refs: Vec<(&Bar, &BarEv)> = idx.iter().map(|&i| (&bars[i].0, &bars[i].1)).collect();
+        let placed = paint_timed(
+            &mut prompt,
+            start,
+            end,
+            &acts,
+            &refs,
+            &settled,
+            unfinished,
+            false,
+            false,
+            false,
+            false,
+            false,
+            from,
+        )
+        .unwrap();
         for (i, b0, b1) in placed {
-            placement[i] = (Some(b0), Some(b1));
+            placement[idx[i]] = (Some(b0), Some(b1));
         }
         (prompt, placement, folds)
     }
