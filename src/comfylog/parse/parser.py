@@ -126,7 +126,10 @@ class Parser:
         ts = pre.ts
         self.styles[pre.style] = self.styles.get(pre.style, 0) + 1
         if ts is not None:
-            self._stamped(raw.number, ts, pre.nanos)
+            if self.last_ts is not None and ts > self.last_ts:  # most lines: the clock goes on, no call
+                self.last_ts, self.last_nanos = ts, pre.nanos
+            else:
+                self._stamped(raw.number, ts, pre.nanos)
         if self._held is not None:
             return iter(self._hold(raw.number, ts, pre.resolution, pre.text))
         return iter(self._parse(raw.number, ts, pre.resolution, pre.text))
