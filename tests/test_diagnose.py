@@ -91,7 +91,7 @@ EXPECTED_IDS: dict[str, set[str]] = {
     "035": {"oom", "validation-failed", "import-failed"},
     "036": {"reload-thrash", "import-failed"},  # SDXL loaded again in each of 85 prompts
     # three boots (INDEX.md), the second with no marker before its device block: two restarts
-    "037": {"exception", "validation-failed", "restart-loop"},
+    "037": {"exception", "validation-failed", "restart-loop", "args-refused"},
     "038": {"reload-thrash"},
     "039": {"exception", "validation-failed", "import-failed", "reload-thrash", "first-load"},
     "040": {"import-failed", "prestartup-failed", "slow-import"},
@@ -420,6 +420,30 @@ def test_restarts_comfyui_manager_asked_for_are_no_crash_loop(each_segmenter: st
     assert (mixed.figures["restarts"], mixed.figures["restarts_asked"], mixed.figures["start_ups"]) == (2, 1, 4)
     assert "Not counted: 1 restart ComfyUI-Manager's Restart asked for" in mixed.why
     assert "restart-loop" not in by_id(analyze_text(text + "Restarting...\n" + text * 2))  # comfy-cli's spelling
+
+
+def test_restarts_while_idle_are_told_without_calling_them_a_crash(each_segmenter: str) -> None:
+    """Corpus 024 (a server log of one process that ends idle) three times in a row: two restarts with no prompt
+    running at either. That is a crash while idle or a stop and a start by hand or by a launcher (corpus 037: a
+    Mac's launcher starting ComfyUI three times): a warning that says so, without the OOM advice, which `check`
+    warns on instead of failing. A loop that cuts prompts off stays an error that fails it."""
+    from comfylog.check import CheckOptions, check_reports
+
+    text = corpus_log("024").read_text("utf-8")
+    idle = analyze_text(text * 3)
+    finding = by_id(idle)["restart-loop"]
+    assert (finding.severity, finding.confidence, finding.figures["prompts_lost"]) == ("warning", "medium", 0)
+    assert "No prompt was running when it started again" in finding.why and "is crashing" not in finding.why
+    assert not any("OOM killer" in a for a in finding.advice)
+    outcome = {o.rule: o.status for o in check_reports([("idle", idle)], CheckOptions()).logs[0].outcomes}
+    assert outcome["restart-loop"] == "warn"
+    corpus_or_skip()
+    crash = (SCENARIOS / "runpod-wan-oom-restart.log").read_text(encoding="utf-8")
+    crashing = analyze_text(crash + crash)
+    loop = by_id(crashing)["restart-loop"]
+    assert loop.severity == "error" and loop.figures["prompts_lost"] > 0 and "is crashing" in loop.why
+    outcome = {o.rule: o.status for o in check_reports([("crash", crashing)], CheckOptions()).logs[0].outcomes}
+    assert outcome["restart-loop"] == "fail"
 
 
 def test_a_prompt_a_restart_manager_asked_for_cut_off_was_stopped_not_killed(each_segmenter: str) -> None:

@@ -38,14 +38,18 @@ CHECK_RULES = {
 #: death, told instead of oom / oom-suspected / unfinished), ComfyUI runs no prompt any more (prompt-worker-died:
 #: its queue thread is gone; gpu-fault: a GPU kernel faulted, and every later GPU call of the process fails;
 #: desktop-exited: the server ComfyUI Desktop started exited), the job failed or lost its output (result-not-returned:
-#: RunPod never got it), PyTorch has no
-#: kernels for the GPU (gpu-unsupported: a worker that dies at its fitness check runs no prompt). Every other
+#: RunPod never got it), PyTorch has no kernels for the GPU (gpu-unsupported: a worker that dies at its fitness
+#: check runs no prompt), ComfyUI refused its command line (args-refused). Every other
 #: finding of severity warning or error (an exception in one prompt of many, validation failures, partial loads)
 #: warns.
 DEFAULT_FAIL_ON = ("startup-failed", "no-success", "oom", "oom-suspected", "restart-loop", "unfinished",
                    "staging-overcommit", "container-ram", "comfyui-died", "handler-error", "output-dropped",
                    "gpu-unsupported", "worker-unhealthy", "prompt-worker-died", "gpu-fault", "desktop-exited",
-                   "comfyui-killed", "result-not-returned")
+                   "comfyui-killed", "result-not-returned", "args-refused")
+#: Of those, the ones that fail a check only as errors and warn as warnings: args-refused is an error when the
+#: log's last launch was refused (ComfyUI never ran) and a warning when ComfyUI started after; restart-loop an error
+#: when start-ups failed or prompts were cut off, a warning for starts while idle (by hand, or a launcher's).
+FAIL_AS_ERROR_ONLY = frozenset({"args-refused", "restart-loop"})
 #: Config keys and what they hold (``-`` and ``_`` are the same in key names).
 CONFIG_KEYS = {
     "max_total": "seconds", "max_load": "seconds", "max_wait": "seconds", "max_slowdown": "ratio",
@@ -339,7 +343,10 @@ def _slowdown_outcome(limit: float, report: Report, baseline: Report) -> Outcome
 def _rule_outcome(rule_id: str, present: dict[str, Finding], report: Report, status: str) -> Outcome:
     if rule_id == "no-success":
         return _success_outcome(report, status)
-    return _finding_outcome(rule_id, present.get(rule_id), status)
+    found = present.get(rule_id)
+    if status == "fail" and found is not None and rule_id in FAIL_AS_ERROR_ONLY and found.severity != "error":
+        status = "warn"
+    return _finding_outcome(rule_id, found, status)
 
 
 def _success_outcome(report: Report, status: str) -> Outcome:

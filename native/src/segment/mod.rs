@@ -192,6 +192,7 @@ fn incident_kind(kind: Kind) -> bool {
 fn error_line_record(error: &str) -> Option<&'static str> {
     Some(match error {
         "aimdo" => "comfy-aimdo error",
+        "args_refused" => "ComfyUI refused its command line",
         "desktop_exited" => "ComfyUI Desktop's Python server exited",
         "gpu_unavailable" => "GPU is not available: PyTorch CUDA init failed",
         "handler" => "the RunPod handler raised an exception",
@@ -2807,6 +2808,7 @@ fn ran_in_executor(ev: &Ev) -> R<bool> {
 fn static_error_kind(error: &str) -> &'static str {
     match error {
         "aimdo" => "aimdo",
+        "args_refused" => "args_refused",
         "desktop_exited" => "desktop_exited",
         "gpu_unavailable" => "gpu_unavailable",
         "handler" => "handler",

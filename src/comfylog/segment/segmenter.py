@@ -1736,6 +1736,7 @@ KIND_ROUTES: dict[EventKind, KindRoute] = {
 #: error_line rows whose ``error`` makes an error record of that kind (the text when the line has no message).
 ERROR_LINE_RECORDS = {
     "aimdo": "comfy-aimdo error",
+    "args_refused": "ComfyUI refused its command line",
     "desktop_exited": "ComfyUI Desktop's Python server exited",
     "gpu_unavailable": "GPU is not available: PyTorch CUDA init failed",
     "handler": "the RunPod handler raised an exception",

@@ -6,6 +6,7 @@ the same time. A rule module not listed there (or listed twice) fails at import.
 
 from ..engine import order_catalog
 from . import (  # noqa: F401  (imported to register the rules)
+    args_refused,
     cold_after_oom,
     cold_start,
     comfyui_died,
@@ -59,7 +60,7 @@ CATALOG = (
     "slow-load", "first-load", "pinned-memory-slow",
     "cold-after-oom", "reload-thrash", "staging-overcommit", "oom", "vae-tiled-retry", "oom-suspected",
     "container-ram", "gpu-fault", "gpu-unsupported", "worker-unhealthy", "local-api", "desktop-exited",
-    "comfyui-killed", "comfyui-died", "startup-failed",
+    "comfyui-killed", "comfyui-died", "args-refused", "startup-failed",
     "restart-loop", "prompt-worker-died", "unfinished", "crash", "exception",
     "validation-failed", "lora-mismatch", "handler-error", "result-not-returned", "output-dropped", "torch-mismatch",
     "torch-replaced",

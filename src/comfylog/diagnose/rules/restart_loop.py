@@ -27,7 +27,8 @@ ADVICE_STOP_BILLING = Advice("On RunPod, a pod or worker that restarts in a loop
     "restart-loop", "error", None,
     trigger=f"{RESTART_LOOP_MIN} or more restarts in one log (a new CUDA banner, `Starting server`, "
     "Manager start-up or ComfyUI's `Total VRAM` after work began), not counting those ComfyUI-Manager's Restart "
-    "asked for (`Restarting... [Legacy Mode]` at the end of the run before).",
+    "asked for (`Restarting... [Legacy Mode]` at the end of the run before); a warning when no prompt was running "
+    "at any of them and start-up did not fail (a crash while idle, or starts by hand or by a launcher).",
     advice=(ADVICE_READ_ENDS, ADVICE_SILENT_ENDS, ADVICE_STOP_BILLING),
 )
 def _restart_loop(facts: Facts) -> list[Finding]:
@@ -80,19 +81,29 @@ def _restart_loop(facts: Facts) -> list[Finding]:
             total = restarts[source]
         startup, n_runs, n_restarts, cut_off = startups[source], start_ups[source], restarts[source], lost[source]
         never_ready = source in facts.failed_startups()
-        reason = (" None of them became ready: start-up itself fails each time (the startup-failed finding names "
-                  "the error)." if never_ready else " A process that keeps restarting is crashing, usually for the "
-                  "same reason each time.")
+        # ComfyUI started again while no prompt ran: a crash while idle, or a stop and a start by hand or by a
+        # launcher (corpus 037: three starts of a Mac's ComfyUI by its launcher, each after its prompts ended)
+        idle = not cut_off and not never_ready
+        if never_ready:
+            reason = (" None of them became ready: start-up itself fails each time (the startup-failed finding "
+                      "names the error).")
+        elif idle:
+            reason = (" No prompt was running when it started again: it crashed while idle, or it was stopped and "
+                      "started again (by hand, a launcher or a supervisor); the last lines before each start-up "
+                      "tell which.")
+        else:
+            reason = " A process that keeps restarting is crashing, usually for the same reason each time."
         if asked[source]:
             reason += (f" Not counted: {plural(asked[source], 'restart')} ComfyUI-Manager's Restart asked for "
                        "(`Restarting...` at the end of the run before).")
         findings.append(finding(
-            "restart-loop", f"{n_restarts} restarts: ComfyUI started {n_runs} times in one log", "high",
+            "restart-loop", f"{n_restarts} restarts: ComfyUI started {n_runs} times in one log",
+            "medium" if idle else "high",
             f"The log holds {n_runs} start-ups of ComfyUI; {plural(len(cut_off), 'prompt')} were cut off by them"
             + (f" and start-ups took {dur(startup)}" if startup else "") + "." + reason,
-            [ADVICE_READ_ENDS(), *([] if never_ready else [ADVICE_SILENT_ENDS()]), ADVICE_STOP_BILLING()],
+            [ADVICE_READ_ENDS(), *([] if never_ready or idle else [ADVICE_SILENT_ENDS()]), ADVICE_STOP_BILLING()],
             evidence, {"restarts": n_restarts, **({"restarts_asked": asked[source]} if asked[source] else {}),
                        "start_ups": n_runs, "startup_s": round(startup, 3),
                        "prompts_lost": len(cut_off)},
-            lost_s[source], cut_off, total=total))
+            lost_s[source], cut_off, severity="warning" if idle else None, total=total))
     return findings
