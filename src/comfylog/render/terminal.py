@@ -181,15 +181,19 @@ def _machine_rows(run: Run, report: Report) -> tuple[str, list[tuple[str, str]]]
     if run.total_vram_mb is not None and run.total_ram_mb is not None:
         vram += f"   RAM {run.total_ram_mb} MB"
     states = ", ".join(run.vram_states) if run.vram_states else "—"
-    rows.append(("GPU", escape(run.gpu or "—")))
-    rows.append(("VRAM", vram))
-    rows.append(("vram state", states))
     versions = run.versions()
-    rows.append(("versions", escape("  ".join(versions)) or "—"))  # rich would read `[c5565b14]` as a tag
-    span = f"{when(run.started_at)} → {when(run.ended_at)}"
-    if run.span_s is not None:
-        span += f"  ({fmt_s(run.span_s)})"
-    rows.append(("time", span))
+    if run.gpu or run.total_vram_mb is not None or run.vram_states or versions:
+        rows.append(("GPU", escape(run.gpu or "—")))
+        rows.append(("VRAM", vram))
+        rows.append(("vram state", states))
+        rows.append(("versions", escape("  ".join(versions)) or "—"))  # rich would read `[c5565b14]` as a tag
+    else:  # an excerpt from after the start-up, or launches that never started: four rows of dashes say less
+        rows.append(("GPU", "not in the log (none of its start-up lines)"))
+    if run.started_at is not None or run.ended_at is not None:
+        span = f"{when(run.started_at)} → {when(run.ended_at)}"
+        if run.span_s is not None:
+            span += f"  ({fmt_s(run.span_s)})"
+        rows.append(("time", span))
     if run.startup_s is not None:
         rows.append(("start-up", fmt_s(run.startup_s)))
     elif run.startup_not_in_log():
