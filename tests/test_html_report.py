@@ -173,6 +173,16 @@ def test_hostile_log_text_is_escaped_everywhere() -> None:
     assert page.count("<script") == 3  # the data block, plotly.js and the driver: nothing else
 
 
+def test_a_run_with_nothing_known_of_its_machine_says_so_once() -> None:
+    """Launches refused by ComfyUI's argument parser (corpus 037's first lines): no GPU, versions or time in the
+    log; the run's card says the GPU is not in the log, as the terminal does, not rows of dashes and "— → —"."""
+    page = render_html(analyze([FIXTURES / "args-refused-only.log"]))
+    assert "not in the log (none of its start-up lines)" in page
+    assert "vram state" not in page and "— →" not in page
+    known = render_html(analyze([ROOT / "examples" / "runpod-lowvram-gguf.log"]))
+    assert "vram state" in known and "not in the log (none of its start-up lines)" not in known
+
+
 def test_large_log_is_summarised_and_says_so(tmp_path: Path) -> None:
     corpus_or_skip()
     big = tmp_path / "long-lived-server.log"

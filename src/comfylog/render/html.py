@@ -434,11 +434,18 @@ def _machine(report: Report, page: Page) -> str:
         span = f"{when(run.started_at)} → {clock(run.ended_at)}"
         if run.span_s is not None:
             span += f" ({fmt_s(run.span_s)})"
-        facts = [("GPU", run.gpu or "—"), ("VRAM", vram), ("vram state", ", ".join(run.vram_states) or "—")]
+        known = bool(run.gpu or run.total_vram_mb is not None or run.vram_states or versions)
+        if known:
+            facts = [("GPU", run.gpu or "—"), ("VRAM", vram), ("vram state", ", ".join(run.vram_states) or "—")]
+        else:  # as the terminal says it: one line, not rows of dashes
+            facts = [("GPU", "not in the log (none of its start-up lines)")]
         if run.gpu_memory:
             facts.append(("GPU memory", f"{run.gpu_memory['free_mib']} of {run.gpu_memory['total_mib']} MiB free "
                                         "before start"))
-        facts += [("versions", ", ".join(versions) or "—"), ("time", span)]
+        if known:
+            facts.append(("versions", ", ".join(versions) or "—"))
+        if run.started_at is not None or run.ended_at is not None:
+            facts.append(("time", span))
         if run.startup_s is not None or run.idle_s is not None:
             startup = "not known (the log starts at its end)" if run.startup_not_in_log() else fmt_s(run.startup_s)
             facts.append(("start-up · idle", f"{startup} · {fmt_s(run.idle_s)}"))
