@@ -57,7 +57,8 @@ ADVICE_CAPTURE = Advice(
     trigger="A log that shows ComfyUI starting (device, custom-node imports, Manager's `** Python executable`, a "
     "CUDA banner) but never ready (`To see the GUI go to`) and no prompt run, in any start-up: the cause the log "
     "shows (torch missing from the Python that ran, torch's DLLs, the exception start-up ended with, a log cut "
-    "off inside a traceback).",
+    "off inside a traceback). Or worker-comfyui giving up waiting for ComfyUI (`Failed to connect to server at … "
+    "after N attempts`) in a log with no line of ComfyUI's start-up: the job failed before it ran.",
     advice=(ADVICE_INSTALL_TORCH, ADVICE_STORE_PYTHON, ADVICE_TORCH_DLL, *OWN_WORDS_ADVICE, ADVICE_TORCH_API,
             ADVICE_CUDA_INIT, ADVICE_FIX_ERROR, ADVICE_MODULE_ALSO, ADVICE_CAPTURE, ADVICE_WORKER_WAIT),
 )
