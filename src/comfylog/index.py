@@ -33,6 +33,7 @@ from .model import (
     Prompt,
     Report,
     Run,
+    SourceInfo,
     TimeSpent,
     TimeSum,
 )
@@ -818,6 +819,15 @@ GENERIC_KINDS = frozenset({EventKind.TRACEBACK, EventKind.OOM, EventKind.ERROR_L
 COMFYUI_USAGE = "comfyui_usage"
 
 
+def _in_logger_form(src: SourceInfo) -> bool:
+    """Most of the input's lines carry the ``<isoformat> - `` stamp of ComfyUI's own log buffer (app/logger.py
+    LogInterceptor keeps ``datetime.now().isoformat()`` with each write; the error report and the frontend's log
+    copy join them ``t - m``): what ComfyUI wrote, even where no line of ComfyUI's core is in the excerpt (field9
+    04: a custom node's tables only)."""
+    stamped = src.timestamp_styles.get("error-report", 0)
+    return stamped >= 2 and 2 * stamped >= src.lines
+
+
 def comfyui_sources(report: Report) -> set[int]:
     """The inputs in which comfylog recognised ComfyUI, ComfyUI-Manager, worker-comfyui or RunPod lines.
 
@@ -825,10 +835,11 @@ def comfyui_sources(report: Report) -> set[int]:
     say so instead of reporting nothing. A traceback counts when it runs through ComfyUI (its
     ``main.py`` or ``execution.py``, a custom node).
     """
-    found = {i for i, src in enumerate(report.sources) if src.report_fields}
+    found = {i for i, src in enumerate(report.sources) if src.report_fields or _in_logger_form(src)}
     for run in report.runs:
+        # ready_line, not ready_at: `To see the GUI go to` in a log with no clock is ComfyUI's too (field9 07)
         if (run.device or run.total_vram_mb or run.vram_states or run.comfyui_version or run.pytorch_version
-                or run.import_times or run.ready_at or run.serverless or run.cuda_version):
+                or run.import_times or run.ready_line is not None or run.serverless or run.cuda_version):
             found.add(run.source)
     if len(found) < len(report.sources):
         found.update(p.source for p in report.prompts)

@@ -628,8 +628,15 @@ class Facts(ReportIndex, Citations):
         return self.once("prestartup_tracebacks", make)
 
     def _starting(self, run: Run) -> bool:
-        """Does the run show ComfyUI starting, not just lines of another program? (A traceback out of
-        ComfyUI's ``main.py`` is its start-up failing.)"""
+        """Does the run show ComfyUI starting, or a worker waiting for it to start, not just lines of another
+        program? worker-comfyui's check_server giving up (`Failed to connect to server at … after N attempts`) or
+        finding the process gone, with ComfyUI never ready, is a start-up that did not end (field9 08)."""
+        return self.shows_startup(run) or any(
+            ev.fields.get("state") in ("exited", "gave_up") for ev in self.run_events(EventKind.WORKER_API, run))
+
+    def shows_startup(self, run: Run) -> bool:
+        """Does the run show lines of ComfyUI's own start-up? (A traceback out of ComfyUI's ``main.py`` is its
+        start-up failing.)"""
         if run.device or run.total_vram_mb or run.import_times:
             return True
         if run.setup.get("platform") or run.setup.get("python_executable") or self.run_events(

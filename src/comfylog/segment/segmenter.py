@@ -1539,7 +1539,11 @@ class Segmenter:
         with no run gets one.
         """
         if self._run_index == self._first_run_index:
-            self._pending_runs.append(Run(index=self._run_index, source=self.source))
+            # the run of an input that is the report's header alone spans the header's lines, so the records it
+            # makes (the header's exception) are in a run (field9 09, 10, 15: a trace drew them outside any run)
+            lines = [line for line, _ in fields.values()]
+            self._pending_runs.append(Run(index=self._run_index, source=self.source, first_line=min(lines, default=0),
+                                          last_line=max(lines, default=0)))
             self._run_index += 1
         run = next(r for r in self._pending_runs.items if r.index == self._first_run_index)
         if "device" in fields and run.gpu is None:

@@ -8,7 +8,7 @@ from ...dataclass import dataclass
 from ...events import Event, EventKind
 from ...lazyre import lazy_re
 from ...model import ErrorRecord, Evidence, Finding
-from ...text import listing, plural
+from ...text import basename, listing, plural
 from ..deaths import worker_death, worker_death_traceback
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
 from ..evidence import clip, event_line
@@ -193,6 +193,33 @@ ADVICE_HIP_NO_KERNEL = Advice(
     "Install a ROCm build of PyTorch that lists the GPU (pytorch.org's selector, or AMD's builds for new GPUs); for a "
     "consumer GPU ROCm does not list, `HSA_OVERRIDE_GFX_VERSION` set to the nearest listed architecture is the usual "
     "workaround")
+#: torch.compile's failure: torch/_dynamo/exc.py BackendCompilerFailed.__init__, ``msg = f"backend={self.backend_name!r}
+#: raised:\n{type(inner_exception).__name__}: {inner_exception}"`` (checked through the code index); the backend that
+#: failed is named in its first line.
+TORCH_COMPILE_FAILED_RE = lazy_re(r"BackendCompilerFailed: backend='([^']{1,40})' raised")
+ADVICE_TORCH_COMPILE = Advice(
+    "`torch.compile` failed (`BackendCompilerFailed`, backend `{backend}`): the workflow compiles the model (a "
+    "TorchCompileModel node, a wrapper's torch-compile settings) and the compiler underneath, triton, did not work "
+    "with this PyTorch and GPU. Bypass the compile node to run the prompt without it; to keep it, install the triton "
+    "that fits this PyTorch version (on Windows the `triton-windows` package)", {"backend": "inductor"})
+#: triton builds its C helpers (``cuda_utils``, ``main.c``) with a C compiler the first time it runs a kernel
+#: (triton/runtime/build.py ``_build``: ``cc_cmd = [cc, src, "-O3", "-shared", "-fPIC", ...]`` with Python's include
+#: folder, run by subprocess; gcc or clang on Linux, the bundled tcc.exe in triton-windows; checked through the code
+#: index): a compiler that fails raises Python's ``CalledProcessError: Command '[...]' returned non-zero exit status
+#: N.`` with triton's paths in the command (field9 09, blepping/ComfyUI-bleh#23; Comfy-Org/ComfyUI#13063).
+#: The program of a CalledProcessError's command (``Command '['/usr/bin/gcc', ...`` : ``/usr/bin/gcc``).
+COMMAND_RE = lazy_re(r"Command '\['([^']{1,200})'")
+ADVICE_TRITON_CC = Advice(
+    "triton could not build its C helper (`cuda_utils`) with the C compiler (`{compiler}` failed): SageAttention and "
+    "torch.compile need it. The compiler needs Python's headers and libraries: on Linux the `python3.X-dev` package "
+    "(`Python.h`) and gcc, and the driver's `libcuda.so` where `-lcuda` finds it; with ComfyUI portable's embedded "
+    "Python on Windows, the `include` and `libs` folders triton-windows' instructions give, copied into "
+    "`python_embeded`. Or run without it: drop the SageAttention option or node, or the compile node",
+    {"compiler": "the compiler"})
+ADVICE_NO_TRITON = Advice(
+    "`triton` is not installed in the Python ComfyUI runs with, and the workflow uses it: torch.compile (a compile "
+    "node) or SageAttention (`--use-sage-attention`, a Patch Sage Attention node) needs it. Install it there (on "
+    "Windows the package is `triton-windows`, in the version that fits the PyTorch), or bypass that node or option")
 #: CUDA errors after which, in NVIDIA's words (the CUDA runtime API's ``cudaErrorIllegalAddress`` = 700 and
 #: ``cudaErrorLaunchFailure`` = 719, driver_types.h): "This leaves the process in an inconsistent state and any further
 #: CUDA work will return the same error. To continue using CUDA, the process must be terminated and relaunched";
@@ -231,7 +258,7 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
             ADVICE_READ, ADVICE_FRAMES, ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY, ADVICE_CUDA_ON_CPU,
             ADVICE_NO_DETECTOR, ADVICE_NO_INPUT_FILE, ADVICE_NO_INPUT_FOLDER, ADVICE_NO_PERMISSION,
             ADVICE_CLIENT_GONE, ADVICE_NOT_NUNCHAKU, ADVICE_HIP_NO_KERNEL, ADVICE_CUDA_STICKY, ADVICE_MPS_FP8,
-            ADVICE_MPS_DTYPE),
+            ADVICE_MPS_DTYPE, ADVICE_TORCH_COMPILE, ADVICE_TRITON_CC, ADVICE_NO_TRITON),
 )
 def _exception(facts: Facts) -> list[Finding]:
     failed = facts.failed_startups()  # their exceptions are the start-up failure's cause (startup-failed)
@@ -246,7 +273,8 @@ def _exception(facts: Facts) -> list[Finding]:
             continue
         # ComfyUI prints `!!! Exception during processing !!!` only when a node of a running prompt raised
         # (execution.py): such a record in no prompt is the failure of a prompt whose `got prompt` is before the log.
-        started_before = e.prompt is None and bool(facts.between(EventKind.EXCEPTION, e.source, e.line, e.line))
+        started_before = e.prompt is None and (bool(facts.between(EventKind.EXCEPTION, e.source, e.line, e.line))
+                                               or _reported_node(facts, e))
         before_log += started_before
         if e.prompt is not None:
             prompts_seen.add(e.prompt)
@@ -334,6 +362,13 @@ def _exception(facts: Facts) -> list[Finding]:
             item = ADVICE_CUDA_ONLY(node=f.node)
         elif HIP_NO_KERNEL in f.error:
             item = ADVICE_HIP_NO_KERNEL()
+        elif (compiled := TORCH_COMPILE_FAILED_RE.search(f.error)) is not None:
+            item = ADVICE_TORCH_COMPILE(backend=compiled.group(1))
+        elif "CalledProcessError" in f.error and "triton" in f.error:
+            compiler = COMMAND_RE.search(f.error)
+            item = ADVICE_TRITON_CC(compiler=basename(compiler.group(1)) if compiler else "the compiler")
+        elif f.module == "triton":
+            item = ADVICE_NO_TRITON()
         elif (mps := MPS_DTYPE_RE.search(f.error)) is not None:
             dtype = mps.group(1)
             item = ADVICE_MPS_FP8(dtype=dtype) if dtype.startswith("Float8") else ADVICE_MPS_DTYPE(dtype=dtype)
@@ -578,6 +613,15 @@ def _worker_death_lines(facts: Facts) -> tuple[int, int, int] | None:
     return traceback.source, traceback.line, traceback.end_line or traceback.line
 
 
+def _reported_node(facts: Facts, e: ErrorRecord) -> bool:
+    """The exception of a "ComfyUI Error Report" header that names the node it failed in (``- **Node Type:**
+    KSampler``): the frontend writes such a report for a prompt's execution error, so a prompt failed there, though
+    its ``got prompt`` is not in the log (field9 09, 10, 15). The report of a prompt refused before it ran says
+    ``N/A``."""
+    node = facts.report.sources[e.source].report_fields.get("node_type")
+    return bool(node) and node != "N/A" and e.message.endswith(f" (node {node})")
+
+
 def _began_before(before_log: int, failed: int) -> str:
     """What the why says of failed prompts whose ``got prompt`` is before the log (a pasted excerpt that starts
     inside them: their `!!! Exception during processing !!!`, which ComfyUI prints only for a node of a running
@@ -623,7 +667,9 @@ def _failure(facts: Facts, record: ErrorRecord) -> Failure:
     if exc_type and not message.startswith(exc_type):
         tb_message = str(tb.fields.get("message") or "") if tb is not None else ""
         message = f"{exc_type}: {tb_message or message}"
-    module = missing_module(message) if exc_type == "ModuleNotFoundError" else None
+    # an error report's header has no traceback: its exception's type is the message's first word (field9 15)
+    module = (missing_module(message) if exc_type == "ModuleNotFoundError"
+              or (exc_type is None and message.startswith("ModuleNotFoundError: ")) else None)
     cause = None
     causes = [str(c) for c in tb.fields.get("causes", [])] if tb is not None else []
     if module is None and causes and causes[0].startswith("ModuleNotFoundError:"):

@@ -43,6 +43,10 @@ ADVICE_CUDA_INIT = Advice(
 ADVICE_MODULE_ALSO = Advice(
     "Install `{package}` into the Python that runs {where} (`No module named '{module}'`): `python -m pip install "
     "{package}`", {"package": "the package", "where": "it", "module": "X"})
+ADVICE_WORKER_WAIT = Advice(
+    "worker-comfyui waits `COMFY_API_AVAILABLE_MAX_RETRIES` × `COMFY_API_AVAILABLE_INTERVAL_MS` (500 × 50 ms, 25 s, "
+    "by default) for ComfyUI to answer: a start-up slower than that (many custom nodes, models on a network volume) "
+    "fails the first jobs of a cold worker. Raise them in the endpoint's environment")
 ADVICE_CAPTURE = Advice(
     "Capture the whole console (`docker logs`, the terminal's full scroll-back, or ComfyUI's own `comfyui.log`): "
     "{what}", {"what": "the log ends before the cause"})
@@ -53,9 +57,10 @@ ADVICE_CAPTURE = Advice(
     trigger="A log that shows ComfyUI starting (device, custom-node imports, Manager's `** Python executable`, a "
     "CUDA banner) but never ready (`To see the GUI go to`) and no prompt run, in any start-up: the cause the log "
     "shows (torch missing from the Python that ran, torch's DLLs, the exception start-up ended with, a log cut "
-    "off inside a traceback).",
+    "off inside a traceback). Or worker-comfyui giving up waiting for ComfyUI (`Failed to connect to server at … "
+    "after N attempts`) in a log with no line of ComfyUI's start-up: the job failed before it ran.",
     advice=(ADVICE_INSTALL_TORCH, ADVICE_STORE_PYTHON, ADVICE_TORCH_DLL, *OWN_WORDS_ADVICE, ADVICE_TORCH_API,
-            ADVICE_CUDA_INIT, ADVICE_FIX_ERROR, ADVICE_MODULE_ALSO, ADVICE_CAPTURE),
+            ADVICE_CUDA_INIT, ADVICE_FIX_ERROR, ADVICE_MODULE_ALSO, ADVICE_CAPTURE, ADVICE_WORKER_WAIT),
 )
 def _startup_failed(facts: Facts) -> list[Finding]:
     return [_finding(facts, runs) for runs in facts.failed_startups().values()]
@@ -100,6 +105,8 @@ def _finding(facts: Facts, runs: list[Run]) -> Finding:
         starts = f"only the container's start (NVIDIA's CUDA banner, {at}), no line of ComfyUI's,"
     gave_up = [ev for run in runs for ev in facts.run_events(EventKind.WORKER_API, run)
                if ev.fields.get("state") in ("exited", "gave_up")][:1]
+    if gave_up and not any(facts.shows_startup(run) for run in runs):
+        return _worker_gave_up(facts, gave_up[0])
     worker = ""
     for ev in gave_up:  # worker-comfyui's word on the same end: when the worker's job lost its ComfyUI
         cause.evidence.append(facts.cite_event(ev))
@@ -114,6 +121,28 @@ def _finding(facts: Facts, runs: list[Run]) -> Finding:
         f"serving. {cause.what}{worker}",
         cause.advice, cause.evidence or [facts.cite(runs[-1].source, runs[-1].last_line, "the last line")],
         {"start_ups": len(runs), "python": python}, 0.0, ())
+
+
+def _worker_gave_up(facts: Facts, ev: Event) -> Finding:
+    """worker-comfyui's word that ComfyUI never answered, in a log with no line of ComfyUI's start-up: the job
+    failed at its first step. handler.py check_server: ``print(f"worker-comfyui - Failed to connect to server at
+    {url} after {retries} attempts.")`` then the handler returns ``{"error": f"ComfyUI server ({COMFY_HOST}) not
+    reachable after multiple retries."}`` (checked through the code index; runpod-workers/worker-comfyui#127)."""
+    exited = ev.fields.get("state") == "exited"
+    attempts = ev.fields.get("attempt")
+    text = clip(event_line(ev)[1], 100)
+    what = ("found the ComfyUI process gone" if exited else
+            f"gave up waiting for ComfyUI's server{f' after {attempts} attempts' if attempts else ''}")
+    why = (f"worker-comfyui {what} ({facts.lines_ref(ev.source, ev.line)}: `{text}`), and the log holds no line of "
+           "ComfyUI's own start-up: the job failed before its workflow was sent (the worker answers it with "
+           "`ComfyUI server (…) not reachable`). Either ComfyUI was still starting when the worker stopped waiting, or "
+           "it crashed while starting: its own lines, in the same container log, say which.")
+    advice = [ADVICE_CAPTURE(what="ComfyUI's start-up lines (the container's log) say whether it crashed or was "
+                                  "still loading")]
+    if not exited:
+        advice.append(ADVICE_WORKER_WAIT())
+    return finding("startup-failed", "ComfyUI never answered worker-comfyui: the job failed before it ran",
+                   "medium", why, advice, [facts.cite_event(ev)], {"start_ups": 0, "python": None}, 0.0, ())
 
 
 def _container_only(facts: Facts, runs: list[Run]) -> Event | None:
@@ -199,9 +228,12 @@ def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str |
                      [facts.cite_event(cut)], "medium")
     last = runs[-1]
     end = facts.run_end(last)
+    # the source's last line, not the run's last line comfylog read: lines it does not read (a custom node's own,
+    # field9 12) come after it, and "the log ends" at line 7 of 16 is a wrong figure; runs[-1] is the source's last run
+    last_line = max(last.last_line, facts.report.sources[last.source].lines)
     what = ("ComfyUI started again with no error before it: the process was killed without a chance to log "
             "(the OOM killer, a memory limit, a failing health check)" if end == "restart"
-            else f"the log ends during {start} ({facts.lines_ref(last.source, last.last_line)}) with no error")
+            else f"the log ends during {start} ({facts.lines_ref(last.source, last_line)}) with no error")
     told = what[0].upper() + what[1:] + "."
     if passed:  # the traceback a reader sees is not the cause: say why it is left out
         tb = passed[-1]
@@ -209,7 +241,8 @@ def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str |
                  "node's prestartup script's, which ComfyUI starts on past (the prestartup-failed finding).")
     return Cause("no error in the log" if end != "restart" else "restarted without an error",
                  told, [ADVICE_CAPTURE(what=f"{what.split(':', 1)[0]}")],
-                 [facts.cite(last.source, last.last_line, "the last line")], "low")
+                 [facts.cite(last.source, last_line if end != "restart" else last.last_line, "the last line")],
+                 "low")
 
 
 def _error(ev: Event) -> str:
