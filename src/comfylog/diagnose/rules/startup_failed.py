@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from ...dataclass import dataclass
 from ...events import Event, EventKind
+from ...lazyre import lazy_re
 from ...model import Evidence, Finding, Run
 from ...text import basename, dur, plural
 from ..engine import Advice, finding, rule
@@ -43,6 +46,31 @@ ADVICE_CUDA_INIT = Advice(
 ADVICE_MODULE_ALSO = Advice(
     "Install `{package}` into the Python that runs {where} (`No module named '{module}'`): `python -m pip install "
     "{package}`", {"package": "the package", "where": "it", "module": "X"})
+#: asyncio's create_server when the socket cannot bind (CPython Lib/asyncio/base_events.py: `raise OSError(err.errno,
+#: 'error while attempting to bind on address %r: %s' % (sa, err.strerror.lower()))`, checked through the code index),
+#: raised out of ComfyUI's server.start: ``OSError: [Errno 10048] error while attempting to bind on address
+#: ('127.0.0.1', 8188): only one usage of each socket address …`` (Comfy-Org/ComfyUI#2384, #2305, #1579).
+BIND_RE = lazy_re(r"\[Errno (?P<errno>\d+)\] error while attempting to bind on address "
+                  r"\('?(?P<host>[^',]*)'?, (?P<port>\d+)[^)]*\)")
+#: errno of a port another process holds (Linux EADDRINUSE 98, macOS 48, Windows WSAEADDRINUSE 10048), of a port
+#: the system refuses (EACCES 13, WSAEACCES 10013: on Windows most often a range Hyper-V or WSL reserves), and of an
+#: address that is not this machine's (EADDRNOTAVAIL 99, macOS 49, WSAEADDRNOTAVAIL 10049: `--listen` given one).
+BIND_IN_USE = frozenset({"98", "48", "10048"})
+BIND_REFUSED = frozenset({"13", "10013"})
+BIND_NOT_HERE = frozenset({"99", "49", "10049"})
+ADVICE_PORT_IN_USE = Advice(
+    "Port {port} is already taken, most often by a ComfyUI that is still running (an earlier start, a Manager "
+    "restart that left the old process, ComfyUI Desktop, or a Krita/SwarmUI server): close it, or find what holds "
+    "the port (`netstat -ano | findstr :{port}` on Windows, `lsof -i :{port}` elsewhere) and end that process",
+    {"port": "8188"})
+ADVICE_OTHER_PORT = Advice("Or start this ComfyUI on another port: `--port {other}`", {"other": "8189"})
+ADVICE_PORT_REFUSED = Advice(
+    "The system refuses port {port} to ComfyUI: on Windows it is most often in a range Hyper-V or WSL reserves "
+    "(`netsh interface ipv4 show excludedportrange protocol=tcp` lists them); start ComfyUI with `--port` outside "
+    "those ranges", {"port": "8188"})
+ADVICE_NOT_HERE = Advice(
+    "`{host}` is not an address of this machine: start ComfyUI with `--listen` and an address this machine has "
+    "(`--listen 0.0.0.0` for all of them, or no `--listen` for this machine only)", {"host": "the address"})
 ADVICE_CAPTURE = Advice(
     "Capture the whole console (`docker logs`, the terminal's full scroll-back, or ComfyUI's own `comfyui.log`): "
     "{what}", {"what": "the log ends before the cause"})
@@ -55,7 +83,8 @@ ADVICE_CAPTURE = Advice(
     "shows (torch missing from the Python that ran, torch's DLLs, the exception start-up ended with, a log cut "
     "off inside a traceback).",
     advice=(ADVICE_INSTALL_TORCH, ADVICE_STORE_PYTHON, ADVICE_TORCH_DLL, *OWN_WORDS_ADVICE, ADVICE_TORCH_API,
-            ADVICE_CUDA_INIT, ADVICE_FIX_ERROR, ADVICE_MODULE_ALSO, ADVICE_CAPTURE),
+            ADVICE_CUDA_INIT, ADVICE_PORT_IN_USE, ADVICE_OTHER_PORT, ADVICE_PORT_REFUSED, ADVICE_NOT_HERE,
+            ADVICE_FIX_ERROR, ADVICE_MODULE_ALSO, ADVICE_CAPTURE),
 )
 def _startup_failed(facts: Facts) -> list[Finding]:
     return [_finding(facts, runs) for runs in facts.failed_startups().values()]
@@ -154,6 +183,9 @@ def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str |
         return Cause("PyTorch's DLLs do not load",
                      f"PyTorch's DLLs do not load: `{clip(_error(dll[-1]), 200)}`{where}.",
                      [ADVICE_TORCH_DLL()], [facts.cite_event(dll[-1])], "high")
+    bind = next(((ev, m) for ev in reversed(ended) if (m := BIND_RE.search(_error(ev))) is not None), None)
+    if bind is not None:
+        return _bind_cause(facts, *bind)
     cut = tracebacks[-1] if tracebacks and not tracebacks[-1].fields.get("exception_type") and \
         tracebacks[-1].end_line >= runs[-1].last_line else None
     own = [ev for ev in ended if basename(str(ev.fields.get("first_file", ""))) == "main.py"]
@@ -210,6 +242,31 @@ def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str |
     return Cause("no error in the log" if end != "restart" else "restarted without an error",
                  told, [ADVICE_CAPTURE(what=f"{what.split(':', 1)[0]}")],
                  [facts.cite(last.source, last.last_line, "the last line")], "low")
+
+
+def _bind_cause(facts: Facts, ev: Event, m: re.Match[str]) -> Cause:
+    """The server could not listen: the port in use, refused, or an address not this machine's. ComfyUI had started
+    (the models are not loaded yet); only its web server failed, so no package is at fault."""
+    errno, host, port = m.group("errno"), m.group("host"), m.group("port")
+    error = clip(_error(ev), 200)
+    if errno in BIND_IN_USE:
+        headline = f"port {port} is already in use"
+        what = (f"Its web server could not listen on {host}:{port} (`{error}`): another process already holds that "
+                "port, most often a ComfyUI that is still running.")
+        advice = [ADVICE_PORT_IN_USE(port=port), ADVICE_OTHER_PORT(other=str(int(port) + 1))]
+    elif errno in BIND_REFUSED:
+        headline = f"port {port} is refused"
+        what = f"Its web server was not allowed to listen on {host}:{port} (`{error}`)."
+        advice = [ADVICE_PORT_REFUSED(port=port)]
+    elif errno in BIND_NOT_HERE:
+        headline = f"{host} is not this machine's address"
+        what = f"Its web server could not listen on {host}:{port} (`{error}`): this machine has no such address."
+        advice = [ADVICE_NOT_HERE(host=host)]
+    else:
+        headline = f"its server could not listen on port {port}"
+        what = f"Its web server could not listen on {host}:{port} (`{error}`)."
+        advice = [ADVICE_OTHER_PORT(other=str(int(port) + 1))]
+    return Cause(headline, what, advice, [facts.cite_event(ev)], "high")
 
 
 def _error(ev: Event) -> str:
