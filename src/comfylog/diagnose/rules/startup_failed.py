@@ -71,6 +71,10 @@ ADVICE_PORT_REFUSED = Advice(
 ADVICE_NOT_HERE = Advice(
     "`{host}` is not an address of this machine: start ComfyUI with `--listen` and an address this machine has "
     "(`--listen 0.0.0.0` for all of them, or no `--listen` for this machine only)", {"host": "the address"})
+ADVICE_CRASHED = Advice(
+    "The process crashed in native code during start-up: what start-up was loading then (the lines just before "
+    "the crash; a custom node's import, most often) is the first suspect; the crash finding says how to make the "
+    "next crash name the code")
 ADVICE_CAPTURE = Advice(
     "Capture the whole console (`docker logs`, the terminal's full scroll-back, or ComfyUI's own `comfyui.log`): "
     "{what}", {"what": "the log ends before the cause"})
@@ -84,7 +88,7 @@ ADVICE_CAPTURE = Advice(
     "off inside a traceback).",
     advice=(ADVICE_INSTALL_TORCH, ADVICE_STORE_PYTHON, ADVICE_TORCH_DLL, *OWN_WORDS_ADVICE, ADVICE_TORCH_API,
             ADVICE_CUDA_INIT, ADVICE_PORT_IN_USE, ADVICE_OTHER_PORT, ADVICE_PORT_REFUSED, ADVICE_NOT_HERE,
-            ADVICE_FIX_ERROR, ADVICE_MODULE_ALSO, ADVICE_CAPTURE),
+            ADVICE_FIX_ERROR, ADVICE_MODULE_ALSO, ADVICE_CRASHED, ADVICE_CAPTURE),
 )
 def _startup_failed(facts: Facts) -> list[Finding]:
     return [_finding(facts, runs) for runs in facts.failed_startups().values()]
@@ -223,6 +227,13 @@ def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str |
             advice.append(ADVICE_CAPTURE(what=f"the log ends inside a traceback ({cut_at})"))
         headline = f"{chosen.fields.get('exception_type')}" + (f" in {where_raised}" if where_raised else "")
         return Cause(headline, what[0].upper() + what[1:] + ".", advice, evidence, "high")
+    crashed = next((ev for run in runs for ev in facts.run_events(EventKind.CRASH, run)), None)
+    if crashed is not None and cut is None:  # a native fault the shell reports (Comfy-Org/ComfyUI#5387)
+        message = str(crashed.fields.get("message") or event_line(crashed)[1])
+        return Cause(f"it crashed ({message})",
+                     f"Start-up ended in a crash at {facts.lines_ref(crashed.source, crashed.line)}: `{message}`, "
+                     "with no Python exception (the crash finding).",
+                     [ADVICE_CRASHED()], [facts.cite_event(crashed)], "high")
     if cut is not None:
         return Cause("the log ends inside a traceback",
                      f"The log ends inside a traceback that starts at {facts.lines_ref(cut.source, cut.line)}: the "
