@@ -216,6 +216,15 @@ ADVICE_MPS_FP8 = Advice("A Mac's GPU (MPS) has no `{dtype}`: the workflow loads 
 ADVICE_MPS_DTYPE = Advice("A Mac's GPU (MPS) has no `{dtype}`: a tensor of that type cannot go to it. Whatever made "
                           "it (a model file, a node's own code) needs float32, float16 or bfloat16 on a Mac",
                           {"dtype": "that dtype"})
+#: What comfy-aimdo (dynamic VRAM's allocator) raises when it cannot map weights to the GPU: comfy_aimdo/model_vbar.py,
+#: ModelVBAR's `raise MemoryError("VBAR allocation failed")` and `raise RuntimeError(f"Fault failed: {res}")` (checked
+#: through the code index); its C side prints `aimdo: src/model-vbar.c:…:ERROR:…` first (Comfy-Org/ComfyUI#15269,
+#: comfy-aimdo#25).
+AIMDO_ERRORS = ("VBAR allocation failed", "Fault failed: ")
+ADVICE_AIMDO = Advice("`{error}` comes from comfy-aimdo, the allocator of ComfyUI's dynamic VRAM, not from the "
+                      "workflow: start ComfyUI with `--disable-dynamic-vram` to load models the legacy way, and update "
+                      "comfy-aimdo with ComfyUI (`python -m pip install -U comfy-aimdo`): a newer release may fix "
+                      "it", {"error": "VBAR allocation failed"})
 ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that node's code is CUDA-only; look for a "
                           "version or fork that supports MPS, or use another node", {"node": "the custom node"})
 
@@ -231,7 +240,7 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
             ADVICE_READ, ADVICE_FRAMES, ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY, ADVICE_CUDA_ON_CPU,
             ADVICE_NO_DETECTOR, ADVICE_NO_INPUT_FILE, ADVICE_NO_INPUT_FOLDER, ADVICE_NO_PERMISSION,
             ADVICE_CLIENT_GONE, ADVICE_NOT_NUNCHAKU, ADVICE_HIP_NO_KERNEL, ADVICE_CUDA_STICKY, ADVICE_MPS_FP8,
-            ADVICE_MPS_DTYPE),
+            ADVICE_MPS_DTYPE, ADVICE_AIMDO),
 )
 def _exception(facts: Facts) -> list[Finding]:
     failed = facts.failed_startups()  # their exceptions are the start-up failure's cause (startup-failed)
@@ -337,6 +346,8 @@ def _exception(facts: Facts) -> list[Finding]:
         elif (mps := MPS_DTYPE_RE.search(f.error)) is not None:
             dtype = mps.group(1)
             item = ADVICE_MPS_FP8(dtype=dtype) if dtype.startswith("Float8") else ADVICE_MPS_DTYPE(dtype=dtype)
+        elif any(f.error.startswith(e) or f": {e}" in f.error for e in AIMDO_ERRORS):
+            item = ADVICE_AIMDO(error=clip(f.error, 60))
         elif (sticky := _sticky_cuda_error(f.error)) is not None:
             item = ADVICE_CUDA_STICKY(error=sticky)
         elif _client_gone(f):
