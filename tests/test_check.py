@@ -158,7 +158,8 @@ def test_junit_is_valid_xml_with_one_testcase_per_rule(work: Path) -> None:
     assert list(lowvram) == ["max-total", "startup-failed", "no-success", "oom", "oom-suspected", "restart-loop",
                              "unfinished", "staging-overcommit", "container-ram", "comfyui-died", "handler-error",
                              "output-dropped", "gpu-unsupported", "worker-unhealthy", "prompt-worker-died",
-                             "gpu-fault", "desktop-exited", "comfyui-killed", "result-not-returned", "lowvram",
+                             "gpu-fault", "desktop-exited", "comfyui-killed", "result-not-returned", "crash",
+                             "lowvram",
                              "ws-wait", "slow-load"]
     assert lowvram["max-total"].find("failure") is not None and lowvram["oom"].find("failure") is None
     assert "warning:" in (lowvram["lowvram"].findtext("system-out") or "")
@@ -246,7 +247,7 @@ def test_the_job_summary_lists_failures_and_warnings_cut_at_a_word(work: Path, t
     check(BASELINE.name, LOWVRAM.name, OOM.name, "-f", "github", cwd=work, env={"GITHUB_STEP_SUMMARY": str(summary)})
     rows = [r for r in summary.read_text(encoding="utf-8").splitlines() if r.startswith(f"| {BASELINE.name}")
             or r.startswith(f"| {LOWVRAM.name}") or r.startswith(f"| {OOM.name}")]
-    assert rows[0] == f"| {BASELINE.name} | all 18 rules | ✅ pass | | |"  # one row for a log that passed
+    assert rows[0] == f"| {BASELINE.name} | all 19 rules | ✅ pass | | |"  # one row for a log that passed
     assert not any("✅ pass" in r for r in rows[1:])
     assert [r.split(" | ")[1] for r in rows if r.startswith(f"| {OOM.name}")] == ["`no-success`", "`oom-suspected`"]
     details = [r.rsplit(" | ", 1)[1][: -len(" |")] for r in rows[1:]]

@@ -45,7 +45,7 @@ CHECK_RULES = {
 DEFAULT_FAIL_ON = ("startup-failed", "no-success", "oom", "oom-suspected", "restart-loop", "unfinished",
                    "staging-overcommit", "container-ram", "comfyui-died", "handler-error", "output-dropped",
                    "gpu-unsupported", "worker-unhealthy", "prompt-worker-died", "gpu-fault", "desktop-exited",
-                   "comfyui-killed", "result-not-returned")
+                   "comfyui-killed", "result-not-returned", "crash")
 #: Config keys and what they hold (``-`` and ``_`` are the same in key names).
 CONFIG_KEYS = {
     "max_total": "seconds", "max_load": "seconds", "max_wait": "seconds", "max_slowdown": "ratio",
