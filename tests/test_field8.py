@@ -1,0 +1,68 @@
+"""The eighth field round's real logs (research/field8): what comfylog told wrongly, each on an excerpt of the
+log that showed it (tests/fixtures/README.md names the source of each)."""
+
+from __future__ import annotations
+
+from comfylog.api import analyze
+
+from .cli import run_cli
+from .conftest import FIXTURES, found, ids
+
+
+def test_a_port_another_process_holds_is_told_as_such(each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI#2384: ComfyUI's server could not bind 127.0.0.1:8188 (`[Errno 10048]`, Windows'
+    EADDRINUSE) and the advice was to reinstall the requirements, for "a package that does not fit PyTorch"."""
+    report = analyze(FIXTURES / "port-8188-in-use-errno-10048.log")
+    finding = found(report, "startup-failed")
+    assert finding.title == "ComfyUI never became ready: port 8188 is already in use"
+    assert "`netstat -ano | findstr :8188`" in finding.advice[0]
+    assert finding.advice[1] == "Or start this ComfyUI on another port: `--port 8189`"
+    assert "requirements.txt" not in " ".join(finding.advice)
+    assert [ev.line for ev in finding.evidence] == [12]
+
+
+def test_a_segfault_the_shell_reports_at_start_up_is_the_cause(each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI#5387: a ROCm start-up that ends in the shell's `Segmentation fault (core dumped)` was told
+    as a log that "ends during start-up with no error" (low confidence) and the crash as not there."""
+    path = FIXTURES / "rocm-startup-segfault-core-dumped.log"
+    report = analyze(path)
+    startup = found(report, "startup-failed")
+    assert startup.title == "ComfyUI never became ready: it crashed (Segmentation fault (core dumped))"
+    assert startup.confidence == "high" and "no error" not in startup.why
+    crash = found(report, "crash")
+    assert crash.title == "ComfyUI aborted: Segmentation fault (core dumped)"
+    assert "the log shows no prompt running then" in crash.why
+    assert "`python -X faulthandler main.py`" in crash.advice[0]
+    assert [ev.line for ev in crash.evidence] == [10]
+    assert run_cli("check", str(path), text=True).returncode == 1
+
+
+def test_zshs_segfault_line_is_a_comfyui_crash_not_a_refusal(each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI#1052: zsh's `segmentation fault (core dumped)  python main.py` (its `zsh: ` dropped) was
+    refused as "not a ComfyUI log"."""
+    report = analyze(FIXTURES / "zsh-segfault-python-main.log")
+    crash = found(report, "crash")
+    assert crash.title == "ComfyUI aborted: segmentation fault (core dumped)"
+    assert [e.kind for e in report.errors] == ["crash"]
+
+
+def test_an_intel_gpus_out_of_memory_is_an_oom(each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI#6379: `XPU out of memory. Tried to allocate 2.00 GiB` (an Intel GPU, IPEX) was told as an
+    unknown exception with advice to read the traceback for a custom node and fix the workflow's inputs."""
+    report = analyze(FIXTURES / "xpu-out-of-memory-vae-novram.log")
+    oom = found(report, "oom")
+    assert "XPU out of memory" in oom.why
+    assert "exception" not in ids(report)
+    assert [e.kind for e in report.errors] == ["oom"]
+
+
+def test_comfy_aimdos_own_errors_get_dynamic_vram_advice(each_segmenter: str) -> None:
+    """comfy-aimdo#25 and Comfy-Org/ComfyUI#15269: `VBAR allocation failed` and `Fault failed: 2`, raised by
+    comfy-aimdo's ModelVBAR, got the advice for an error in a workflow or a custom node."""
+    for name, error in (("aimdo-vbar-allocation-failed-vgpu.log", "VBAR allocation failed"),
+                        ("aimdo-fault-failed-2.log", "Fault failed: 2")):
+        finding = found(analyze(FIXTURES / name), "exception")
+        advice = " ".join(finding.advice)
+        assert f"`{error}` comes from comfy-aimdo" in finding.advice[0]
+        assert "`--disable-dynamic-vram`" in advice
+        assert "Missing files and wrong inputs" not in advice
