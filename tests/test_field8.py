@@ -66,3 +66,12 @@ def test_comfy_aimdos_own_errors_get_dynamic_vram_advice(each_segmenter: str) ->
         assert f"`{error}` comes from comfy-aimdo" in finding.advice[0]
         assert "`--disable-dynamic-vram`" in advice
         assert "Missing files and wrong inputs" not in advice
+
+
+def test_an_intel_gpus_4gb_block_limit_is_told_as_such(each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI#7004: intel-extension-for-pytorch's `Current platform can NOT allocate memory block with size
+    larger than 4GB!` (a VAE at 5.46 GiB) got the advice for a workflow's or a custom node's error."""
+    finding = found(analyze(FIXTURES / "xpu-block-over-4gb-vae.log"), "exception")
+    assert "cannot allocate one block over 4 GB" in finding.advice[0]
+    assert "VAE Decode (Tiled)" in finding.advice[0]
+    assert "Missing files and wrong inputs" not in " ".join(finding.advice)
