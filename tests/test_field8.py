@@ -75,3 +75,10 @@ def test_an_intel_gpus_4gb_block_limit_is_told_as_such(each_segmenter: str) -> N
     assert "cannot allocate one block over 4 GB" in finding.advice[0]
     assert "VAE Decode (Tiled)" in finding.advice[0]
     assert "Missing files and wrong inputs" not in " ".join(finding.advice)
+
+
+def test_an_intel_gpus_oom_gets_no_cuda_allocator_setting(each_segmenter: str) -> None:
+    """Comfy-Org/ComfyUI#6379: `PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True` is a setting of PyTorch's CUDA
+    allocator; an Intel GPU's `XPU out of memory` is not helped by it."""
+    oom = found(analyze(FIXTURES / "xpu-out-of-memory-vae-novram.log"), "oom")
+    assert oom.advice and "PYTORCH_CUDA_ALLOC_CONF" not in " ".join(oom.advice)
