@@ -3,6 +3,8 @@ log that showed it (tests/fixtures/README.md names the source of each)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from comfylog.api import analyze
 
 from .cli import run_cli
@@ -82,3 +84,17 @@ def test_an_intel_gpus_oom_gets_no_cuda_allocator_setting(each_segmenter: str) -
     allocator; an Intel GPU's `XPU out of memory` is not helped by it."""
     oom = found(analyze(FIXTURES / "xpu-out-of-memory-vae-novram.log"), "oom")
     assert oom.advice and "PYTORCH_CUDA_ALLOC_CONF" not in " ".join(oom.advice)
+
+
+def test_comfyuis_own_port_in_use_line_is_a_start_up_that_failed(each_segmenter: str, tmp_path: Path) -> None:
+    """ComfyUI's server since 2026 (Comfy-Org/ComfyUI#13001) logs `Port 8188 is already in use on address
+    127.0.0.1. Please close …` and exits, with no traceback: all a user may copy. The line as server.py prints it is
+    quoted in tests/fixtures/upstream-messages.txt; alone, it was refused as not a ComfyUI log."""
+    line = next(t for t in (FIXTURES / "upstream-messages.txt").read_text(encoding="utf-8").splitlines()
+                if t.startswith("Port 8188 is already in use on address"))
+    log = tmp_path / "port.log"
+    log.write_text(line + "\n", encoding="utf-8")
+    finding = found(analyze(log), "startup-failed")
+    assert finding.title == "ComfyUI never became ready: port 8188 is already in use"
+    assert finding.advice[1] == "Or start this ComfyUI on another port: `--port 8189`"
+    assert [ev.line for ev in finding.evidence] == [1]

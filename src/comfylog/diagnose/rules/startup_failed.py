@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from ...dataclass import dataclass
 from ...events import Event, EventKind
 from ...lazyre import lazy_re
@@ -56,6 +54,9 @@ BIND_RE = lazy_re(r"\[Errno (?P<errno>\d+)\] error while attempting to bind on a
 #: the system refuses (EACCES 13, WSAEACCES 10013: on Windows most often a range Hyper-V or WSL reserves), and of an
 #: address that is not this machine's (EADDRNOTAVAIL 99, macOS 49, WSAEADDRNOTAVAIL 10049: `--listen` given one).
 BIND_IN_USE = frozenset({"98", "48", "10048"})
+BIND_IN_USE_LINUX = "98"
+#: The ``error`` of ComfyUI's own line for a port in use (parse/messages.toml, row ``server_port_in_use``).
+PORT_IN_USE = "port_in_use"
 BIND_REFUSED = frozenset({"13", "10013"})
 BIND_NOT_HERE = frozenset({"99", "49", "10049"})
 ADVICE_PORT_IN_USE = Advice(
@@ -189,7 +190,11 @@ def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str |
                      [ADVICE_TORCH_DLL()], [facts.cite_event(dll[-1])], "high")
     bind = next(((ev, m) for ev in reversed(ended) if (m := BIND_RE.search(_error(ev))) is not None), None)
     if bind is not None:
-        return _bind_cause(facts, *bind)
+        return _bind_cause(facts, bind[0], bind[1]["errno"], bind[1]["host"], bind[1]["port"])
+    taken = next((ev for run in runs for ev in facts.run_events(EventKind.ERROR_LINE, run)
+                  if ev.fields.get("error") == PORT_IN_USE), None)
+    if taken is not None:  # ComfyUI's own line since 2026, with no traceback
+        return _bind_cause(facts, taken, BIND_IN_USE_LINUX, str(taken.fields["host"]), str(taken.fields["port"]))
     cut = tracebacks[-1] if tracebacks and not tracebacks[-1].fields.get("exception_type") and \
         tracebacks[-1].end_line >= runs[-1].last_line else None
     own = [ev for ev in ended if basename(str(ev.fields.get("first_file", ""))) == "main.py"]
@@ -255,11 +260,10 @@ def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str |
                  [facts.cite(last.source, last.last_line, "the last line")], "low")
 
 
-def _bind_cause(facts: Facts, ev: Event, m: re.Match[str]) -> Cause:
+def _bind_cause(facts: Facts, ev: Event, errno: str, host: str, port: str) -> Cause:
     """The server could not listen: the port in use, refused, or an address not this machine's. ComfyUI had started
     (the models are not loaded yet); only its web server failed, so no package is at fault."""
-    errno, host, port = m.group("errno"), m.group("host"), m.group("port")
-    error = clip(_error(ev), 200)
+    error = clip(_error(ev) if ev.kind is EventKind.TRACEBACK else event_line(ev)[1], 200)
     if errno in BIND_IN_USE:
         headline = f"port {port} is already in use"
         what = (f"Its web server could not listen on {host}:{port} (`{error}`): another process already holds that "
