@@ -158,8 +158,8 @@ def test_junit_is_valid_xml_with_one_testcase_per_rule(work: Path) -> None:
     assert list(lowvram) == ["max-total", "startup-failed", "no-success", "oom", "oom-suspected", "restart-loop",
                              "unfinished", "staging-overcommit", "container-ram", "comfyui-died", "handler-error",
                              "output-dropped", "gpu-unsupported", "worker-unhealthy", "prompt-worker-died",
-                             "gpu-fault", "desktop-exited", "comfyui-killed", "result-not-returned", "args-refused",
-                             "lowvram", "ws-wait", "slow-load"]
+                             "gpu-fault", "desktop-exited", "comfyui-killed", "result-not-returned", "crash",
+                             "args-refused", "lowvram", "ws-wait", "slow-load"]
     assert lowvram["max-total"].find("failure") is not None and lowvram["oom"].find("failure") is None
     assert "warning:" in (lowvram["lowvram"].findtext("system-out") or "")
     assert root.get("failures") == "3" and root.get("tests") == str(sum(1 for _ in root.iter("testcase")))

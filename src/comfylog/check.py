@@ -45,7 +45,7 @@ CHECK_RULES = {
 DEFAULT_FAIL_ON = ("startup-failed", "no-success", "oom", "oom-suspected", "restart-loop", "unfinished",
                    "staging-overcommit", "container-ram", "comfyui-died", "handler-error", "output-dropped",
                    "gpu-unsupported", "worker-unhealthy", "prompt-worker-died", "gpu-fault", "desktop-exited",
-                   "comfyui-killed", "result-not-returned", "args-refused")
+                   "comfyui-killed", "result-not-returned", "crash", "args-refused")
 #: Of those, the ones that fail a check only as errors and warn as warnings: args-refused is an error when the
 #: log's last launch was refused (ComfyUI never ran) and a warning when ComfyUI started after; restart-loop an error
 #: when start-ups failed or prompts were cut off, a warning for starts while idle (by hand, or a launcher's).

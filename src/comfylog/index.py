@@ -814,9 +814,10 @@ def clock_backs(report: Report) -> list[tuple[str | None, int]]:
 
 #: Notable events any Python program's log may hold: alone, they do not make a ComfyUI log.
 GENERIC_KINDS = frozenset({EventKind.TRACEBACK, EventKind.OOM, EventKind.ERROR_LINE})
-#: The ``error`` of the `comfyui_usage` row: argparse's usage of ComfyUI's own command line (its `--listen`), which
-#: a launch refused prints before its `main.py: error:` (the args-refused rule).
-COMFYUI_USAGE = "comfyui_usage"
+#: ``error`` of error lines only ComfyUI prints (parse/messages.toml): its server's `Port N is already in use on
+#: address A.`, which may be all a user copies of a start that failed; argparse's usage of ComfyUI's own command
+#: line (its `--listen`), which a launch refused prints before its `main.py: error:` (the args-refused rule).
+COMFYUI_ERROR_LINES = frozenset({"port_in_use", "comfyui_usage"})
 
 
 def _in_logger_form(src: SourceInfo) -> bool:
@@ -849,8 +850,8 @@ def comfyui_sources(report: Report) -> set[int]:
         found.update(e.source for e in report.errors if e.kind in ("validation", "node_install", "desktop_exited"))
         for ev in report.notable:
             if (ev.kind not in GENERIC_KINDS or ev.fields.get("custom_node")
-                    or ev.fields.get("error") == COMFYUI_USAGE
-                    or outermost_file(ev.fields).endswith(COMFYUI_ENTRY_FILES)):
+                    or outermost_file(ev.fields).endswith(COMFYUI_ENTRY_FILES)
+                    or ev.fields.get("error") in COMFYUI_ERROR_LINES):
                 found.add(ev.source)
     return found
 

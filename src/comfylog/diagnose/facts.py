@@ -642,6 +642,8 @@ class Facts(ReportIndex, Citations):
         if run.setup.get("platform") or run.setup.get("python_executable") or self.run_events(
                 EventKind.CUDA_BANNER, run):
             return True
+        if any(ev.fields.get("error") == "port_in_use" for ev in self.run_events(EventKind.ERROR_LINE, run)):
+            return True  # ComfyUI's server failing to listen (`Port N is already in use on address A.`)
         return any(basename(str(ev.fields.get("first_file", ""))) == "main.py"
                    for ev in self.run_events(EventKind.TRACEBACK, run))
 

@@ -35,15 +35,24 @@ ADVICE_NO_KERNEL_NAMED = Advice(
 ADVICE_NATIVE_NAMED = Advice(
     "The abort came from `{library}`{caller}, as the Python stack under `Fatal Python error` shows: update or "
     "reinstall it for this PyTorch and GPU, or stop using it", {"library": "the library", "caller": ""})
+#: The message row of a shell's report of a native fault (`Segmentation fault (core dumped)`): no Python stack follows.
+SHELL_FAULT = "shell_native_fault"
+ADVICE_FAULTHANDLER = Advice(
+    "Only the shell reports the crash, so nothing names the code that crashed: start ComfyUI with `python -X "
+    "faulthandler main.py` (or set `PYTHONFAULTHANDLER=1`), and the next crash prints `Fatal Python error: "
+    "Segmentation fault` with the Python stack, which names it (often a custom node or a library built for another "
+    "PyTorch, Python or GPU)")
 ADVICE_RERUN = Advice("Run the prompt again with `CUDA_LAUNCH_BLOCKING=1` to make a CUDA error point at the call "
                       "that caused it")
 
 
 @rule(
     "crash", "error", None,
-    trigger="`what():` of a C++ exception or `Fatal Python error`: ComfyUI aborted on a native error, without "
+    trigger="`what():` of a C++ exception, `Fatal Python error`, or the shell's report of a native fault "
+    "(`Segmentation fault (core dumped)`, zsh's `segmentation fault`): ComfyUI aborted on a native error, without "
     "a Python exception of its own, and the prompt it ran died with it.",
-    advice=(ADVICE_NO_KERNEL_NAMED, ADVICE_NO_KERNEL, ADVICE_NATIVE_NAMED, ADVICE_NATIVE, ADVICE_RERUN),
+    advice=(ADVICE_NO_KERNEL_NAMED, ADVICE_NO_KERNEL, ADVICE_NATIVE_NAMED, ADVICE_NATIVE, ADVICE_FAULTHANDLER,
+            ADVICE_RERUN),
 )
 def _crash(facts: Facts) -> list[Finding]:
     records = list(facts.errors_in("crash"))
@@ -54,10 +63,15 @@ def _crash(facts: Facts) -> list[Finding]:
     no_kernel = any(NO_KERNEL_IMAGE in m for m in messages)
     run = facts.run_at(records[0].source, records[0].line)
     where = f" on the {run.gpu}" if run is not None and run.gpu else ""
+    died = ("the prompt died with the process" if prompts else
+            "the log shows no prompt running then")
     why = (f"The process aborted{where}: `{messages[0]}`. A native library (C++ or CUDA code under PyTorch) failed, "
-           "so no Python exception was logged and no `Prompt executed` line followed: the prompt died with the "
-           "process" + (f"; {plural(len(records), 'abort')} in all" if len(records) > 1 else "") + ".")
+           f"so no Python exception was logged and no `Prompt executed` line followed: {died}"
+           + (f"; {plural(len(records), 'abort')} in all" if len(records) > 1 else "") + ".")
     stack = _abort_stack(facts, records)
+    shell_only = stack is None and all(
+        ev.fields.get("pattern") == SHELL_FAULT for record in records
+        for ev in facts.between(EventKind.CRASH, record.source, record.line, record.end_line or record.line))
     library = _library(str(stack.fields.get("first_file") or "")) if stack is not None else None
     node = str(stack.fields["custom_node"]) if stack is not None and stack.fields.get("custom_node") else None
     caller = f", called by custom node `{node}`" if node and node != library else ""
@@ -72,6 +86,8 @@ def _crash(facts: Facts) -> list[Finding]:
         advice = [ADVICE_NO_KERNEL()]
     elif library is not None:
         advice = [ADVICE_NATIVE_NAMED(library=library, caller=caller), ADVICE_RERUN()]
+    elif shell_only:
+        advice = [ADVICE_FAULTHANDLER(), ADVICE_RERUN()]
     else:
         advice = [ADVICE_NATIVE(), ADVICE_RERUN()]
     evidence = [facts.cite_event(ev) for record in records[:MAX_EVIDENCE]

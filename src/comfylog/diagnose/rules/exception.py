@@ -243,6 +243,24 @@ ADVICE_MPS_FP8 = Advice("A Mac's GPU (MPS) has no `{dtype}`: the workflow loads 
 ADVICE_MPS_DTYPE = Advice("A Mac's GPU (MPS) has no `{dtype}`: a tensor of that type cannot go to it. Whatever made "
                           "it (a model file, a node's own code) needs float32, float16 or bfloat16 on a Mac",
                           {"dtype": "that dtype"})
+#: What comfy-aimdo (dynamic VRAM's allocator) raises when it cannot map weights to the GPU: comfy_aimdo/model_vbar.py,
+#: ModelVBAR's `raise MemoryError("VBAR allocation failed")` and `raise RuntimeError(f"Fault failed: {res}")` (checked
+#: through the code index); its C side prints `aimdo: src/model-vbar.c:…:ERROR:…` first (Comfy-Org/ComfyUI#15269,
+#: comfy-aimdo#25).
+AIMDO_ERRORS = ("VBAR allocation failed", "Fault failed: ")
+ADVICE_AIMDO = Advice("`{error}` comes from comfy-aimdo, the allocator of ComfyUI's dynamic VRAM, not from the "
+                      "workflow: start ComfyUI with `--disable-dynamic-vram` to load models the legacy way, and update "
+                      "comfy-aimdo with ComfyUI (`python -m pip install -U comfy-aimdo`): a newer release may fix "
+                      "it", {"error": "VBAR allocation failed"})
+#: intel-extension-for-pytorch's XPU allocator on a GPU without 2D block arrays (Arc A-series) refuses any one
+#: block over 4 GB (csrc/gpu/aten/core/CachingAllocator.cpp: TORCH_CHECK(false, "Current platform can NOT allocate
+#: memory block with size larger than 4GB! Tried to allocate ", …), checked through the code index; #7004 of
+#: Comfy-Org/ComfyUI, a VAE at 5.46 GiB): a limit on one tensor, not the GPU full.
+XPU_BLOCK_LIMIT = "Current platform can NOT allocate memory block with size larger than 4GB!"
+ADVICE_XPU_BLOCK = Advice("This Intel GPU (under intel-extension-for-pytorch) cannot allocate one block over 4 GB, "
+                          "however much VRAM is free: the step that failed needs a tensor that large. Make it smaller: "
+                          "decode or encode with the tiled VAE nodes (VAE Decode (Tiled)), or lower the resolution, "
+                          "the batch size or the frame count")
 ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that node's code is CUDA-only; look for a "
                           "version or fork that supports MPS, or use another node", {"node": "the custom node"})
 
@@ -258,7 +276,8 @@ ADVICE_CUDA_ONLY = Advice("`{node}` calls CUDA, which a Mac does not have: that 
             ADVICE_READ, ADVICE_FRAMES, ADVICE_INPUTS, ADVICE_DOWNLOAD, ADVICE_CUDA_ONLY, ADVICE_CUDA_ON_CPU,
             ADVICE_NO_DETECTOR, ADVICE_NO_INPUT_FILE, ADVICE_NO_INPUT_FOLDER, ADVICE_NO_PERMISSION,
             ADVICE_CLIENT_GONE, ADVICE_NOT_NUNCHAKU, ADVICE_HIP_NO_KERNEL, ADVICE_CUDA_STICKY, ADVICE_MPS_FP8,
-            ADVICE_MPS_DTYPE, ADVICE_TORCH_COMPILE, ADVICE_TRITON_CC, ADVICE_NO_TRITON),
+            ADVICE_MPS_DTYPE, ADVICE_TORCH_COMPILE, ADVICE_TRITON_CC, ADVICE_NO_TRITON, ADVICE_AIMDO,
+            ADVICE_XPU_BLOCK),
 )
 def _exception(facts: Facts) -> list[Finding]:
     failed = facts.failed_startups()  # their exceptions are the start-up failure's cause (startup-failed)
@@ -372,6 +391,10 @@ def _exception(facts: Facts) -> list[Finding]:
         elif (mps := MPS_DTYPE_RE.search(f.error)) is not None:
             dtype = mps.group(1)
             item = ADVICE_MPS_FP8(dtype=dtype) if dtype.startswith("Float8") else ADVICE_MPS_DTYPE(dtype=dtype)
+        elif XPU_BLOCK_LIMIT in f.error:
+            item = ADVICE_XPU_BLOCK()
+        elif any(f.error.startswith(e) or f": {e}" in f.error for e in AIMDO_ERRORS):
+            item = ADVICE_AIMDO(error=clip(f.error, 60))
         elif (sticky := _sticky_cuda_error(f.error)) is not None:
             item = ADVICE_CUDA_STICKY(error=sticky)
         elif _client_gone(f):

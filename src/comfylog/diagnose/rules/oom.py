@@ -81,6 +81,8 @@ ADVICE_BIGGER_MAC = Advice("A Mac with more unified memory")
 ADVICE_BIGGER_GPU = Advice("A GPU with more VRAM")
 
 
+#: An Intel GPU's out-of-memory error (PyTorch's XPUCachingAllocator, intel-extension-for-pytorch's allocator).
+XPU_OOM = "XPU out of memory"
 #: PyTorch's MPS OOM message: ``(MPS allocated: 5.75 GB, other allocations: 797.23 MB, max allowed: 6.77 GB)``.
 MPS_LIMIT_RE = lazy_re(r"max allowed: (?P<size>\d+(?:\.\d+)?) (?P<unit>GB|MB)\)")
 #: PyTorch's default PYTORCH_MPS_HIGH_WATERMARK_RATIO (aten/src/ATen/mps/MPSAllocator.h).
@@ -181,6 +183,8 @@ def _oom(facts: Facts) -> list[Finding]:
         advice.append(ADVICE_MPS())
     elif device.startswith("privateuseone"):
         advice.append(ADVICE_DIRECTML())
+    elif device.startswith("xpu") or any(XPU_OOM in e.message for e in records):
+        pass  # an Intel GPU's allocator: PYTORCH_CUDA_ALLOC_CONF is CUDA's (Comfy-Org/ComfyUI#6379)
     elif not only_loading and not fragmented:
         alloc, alloc_line = alloc_conf_advice(facts, run)
         # The figures show too little reserved and unused for fragmentation; or the OOM is cudaMallocAsync's,

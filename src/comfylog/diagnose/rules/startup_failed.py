@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ...dataclass import dataclass
 from ...events import Event, EventKind
+from ...lazyre import lazy_re
 from ...model import Evidence, Finding, Run
 from ...text import basename, dur, plural
 from ..engine import Advice, finding, rule
@@ -47,6 +48,38 @@ ADVICE_WORKER_WAIT = Advice(
     "worker-comfyui waits `COMFY_API_AVAILABLE_MAX_RETRIES` × `COMFY_API_AVAILABLE_INTERVAL_MS` (500 × 50 ms, 25 s, "
     "by default) for ComfyUI to answer: a start-up slower than that (many custom nodes, models on a network volume) "
     "fails the first jobs of a cold worker. Raise them in the endpoint's environment")
+#: asyncio's create_server when the socket cannot bind (CPython Lib/asyncio/base_events.py: `raise OSError(err.errno,
+#: 'error while attempting to bind on address %r: %s' % (sa, err.strerror.lower()))`, checked through the code index),
+#: raised out of ComfyUI's server.start: ``OSError: [Errno 10048] error while attempting to bind on address
+#: ('127.0.0.1', 8188): only one usage of each socket address …`` (Comfy-Org/ComfyUI#2384, #2305, #1579).
+BIND_RE = lazy_re(r"\[Errno (?P<errno>\d+)\] error while attempting to bind on address "
+                  r"\('?(?P<host>[^',]*)'?, (?P<port>\d+)[^)]*\)")
+#: errno of a port another process holds (Linux EADDRINUSE 98, macOS 48, Windows WSAEADDRINUSE 10048), of a port
+#: the system refuses (EACCES 13, WSAEACCES 10013: on Windows most often a range Hyper-V or WSL reserves), and of an
+#: address that is not this machine's (EADDRNOTAVAIL 99, macOS 49, WSAEADDRNOTAVAIL 10049: `--listen` given one).
+BIND_IN_USE = frozenset({"98", "48", "10048"})
+BIND_IN_USE_LINUX = "98"
+#: The ``error`` of ComfyUI's own line for a port in use (parse/messages.toml, row ``server_port_in_use``).
+PORT_IN_USE = "port_in_use"
+BIND_REFUSED = frozenset({"13", "10013"})
+BIND_NOT_HERE = frozenset({"99", "49", "10049"})
+ADVICE_PORT_IN_USE = Advice(
+    "Port {port} is already taken, most often by a ComfyUI that is still running (an earlier start, a Manager "
+    "restart that left the old process, ComfyUI Desktop, or a Krita/SwarmUI server): close it, or find what holds "
+    "the port (`netstat -ano | findstr :{port}` on Windows, `lsof -i :{port}` elsewhere) and end that process",
+    {"port": "8188"})
+ADVICE_OTHER_PORT = Advice("Or start this ComfyUI on another port: `--port {other}`", {"other": "8189"})
+ADVICE_PORT_REFUSED = Advice(
+    "The system refuses port {port} to ComfyUI: on Windows it is most often in a range Hyper-V or WSL reserves "
+    "(`netsh interface ipv4 show excludedportrange protocol=tcp` lists them); start ComfyUI with `--port` outside "
+    "those ranges", {"port": "8188"})
+ADVICE_NOT_HERE = Advice(
+    "`{host}` is not an address of this machine: start ComfyUI with `--listen` and an address this machine has "
+    "(`--listen 0.0.0.0` for all of them, or no `--listen` for this machine only)", {"host": "the address"})
+ADVICE_CRASHED = Advice(
+    "The process crashed in native code during start-up: what start-up was loading then (the lines just before "
+    "the crash; a custom node's import, most often) is the first suspect; the crash finding says how to make the "
+    "next crash name the code")
 ADVICE_CAPTURE = Advice(
     "Capture the whole console (`docker logs`, the terminal's full scroll-back, or ComfyUI's own `comfyui.log`): "
     "{what}", {"what": "the log ends before the cause"})
@@ -60,7 +93,8 @@ ADVICE_CAPTURE = Advice(
     "off inside a traceback). Or worker-comfyui giving up waiting for ComfyUI (`Failed to connect to server at … "
     "after N attempts`) in a log with no line of ComfyUI's start-up: the job failed before it ran.",
     advice=(ADVICE_INSTALL_TORCH, ADVICE_STORE_PYTHON, ADVICE_TORCH_DLL, *OWN_WORDS_ADVICE, ADVICE_TORCH_API,
-            ADVICE_CUDA_INIT, ADVICE_FIX_ERROR, ADVICE_MODULE_ALSO, ADVICE_CAPTURE, ADVICE_WORKER_WAIT),
+            ADVICE_CUDA_INIT, ADVICE_PORT_IN_USE, ADVICE_OTHER_PORT, ADVICE_PORT_REFUSED, ADVICE_NOT_HERE,
+            ADVICE_FIX_ERROR, ADVICE_MODULE_ALSO, ADVICE_CRASHED, ADVICE_CAPTURE, ADVICE_WORKER_WAIT),
 )
 def _startup_failed(facts: Facts) -> list[Finding]:
     return [_finding(facts, runs) for runs in facts.failed_startups().values()]
@@ -183,6 +217,13 @@ def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str |
         return Cause("PyTorch's DLLs do not load",
                      f"PyTorch's DLLs do not load: `{clip(_error(dll[-1]), 200)}`{where}.",
                      [ADVICE_TORCH_DLL()], [facts.cite_event(dll[-1])], "high")
+    bind = next(((ev, m) for ev in reversed(ended) if (m := BIND_RE.search(_error(ev))) is not None), None)
+    if bind is not None:
+        return _bind_cause(facts, bind[0], bind[1]["errno"], bind[1]["host"], bind[1]["port"])
+    taken = next((ev for run in runs for ev in facts.run_events(EventKind.ERROR_LINE, run)
+                  if ev.fields.get("error") == PORT_IN_USE), None)
+    if taken is not None:  # ComfyUI's own line since 2026, with no traceback
+        return _bind_cause(facts, taken, BIND_IN_USE_LINUX, str(taken.fields["host"]), str(taken.fields["port"]))
     cut = tracebacks[-1] if tracebacks and not tracebacks[-1].fields.get("exception_type") and \
         tracebacks[-1].end_line >= runs[-1].last_line else None
     own = [ev for ev in ended if basename(str(ev.fields.get("first_file", ""))) == "main.py"]
@@ -220,6 +261,13 @@ def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str |
             advice.append(ADVICE_CAPTURE(what=f"the log ends inside a traceback ({cut_at})"))
         headline = f"{chosen.fields.get('exception_type')}" + (f" in {where_raised}" if where_raised else "")
         return Cause(headline, what[0].upper() + what[1:] + ".", advice, evidence, "high")
+    crashed = next((ev for run in runs for ev in facts.run_events(EventKind.CRASH, run)), None)
+    if crashed is not None and cut is None:  # a native fault the shell reports (Comfy-Org/ComfyUI#5387)
+        message = str(crashed.fields.get("message") or event_line(crashed)[1])
+        return Cause(f"it crashed ({message})",
+                     f"Start-up ended in a crash at {facts.lines_ref(crashed.source, crashed.line)}: `{message}`, "
+                     "with no Python exception (the crash finding).",
+                     [ADVICE_CRASHED()], [facts.cite_event(crashed)], "high")
     if cut is not None:
         return Cause("the log ends inside a traceback",
                      f"The log ends inside a traceback that starts at {facts.lines_ref(cut.source, cut.line)}: the "
@@ -243,6 +291,30 @@ def _cause(facts: Facts, runs: list[Run], tracebacks: list[Event], python: str |
                  told, [ADVICE_CAPTURE(what=f"{what.split(':', 1)[0]}")],
                  [facts.cite(last.source, last_line if end != "restart" else last.last_line, "the last line")],
                  "low")
+
+
+def _bind_cause(facts: Facts, ev: Event, errno: str, host: str, port: str) -> Cause:
+    """The server could not listen: the port in use, refused, or an address not this machine's. ComfyUI had started
+    (the models are not loaded yet); only its web server failed, so no package is at fault."""
+    error = clip(_error(ev) if ev.kind is EventKind.TRACEBACK else event_line(ev)[1], 200)
+    if errno in BIND_IN_USE:
+        headline = f"port {port} is already in use"
+        what = (f"Its web server could not listen on {host}:{port} (`{error}`): another process already holds that "
+                "port, most often a ComfyUI that is still running.")
+        advice = [ADVICE_PORT_IN_USE(port=port), ADVICE_OTHER_PORT(other=str(int(port) + 1))]
+    elif errno in BIND_REFUSED:
+        headline = f"port {port} is refused"
+        what = f"Its web server was not allowed to listen on {host}:{port} (`{error}`)."
+        advice = [ADVICE_PORT_REFUSED(port=port)]
+    elif errno in BIND_NOT_HERE:
+        headline = f"{host} is not this machine's address"
+        what = f"Its web server could not listen on {host}:{port} (`{error}`): this machine has no such address."
+        advice = [ADVICE_NOT_HERE(host=host)]
+    else:
+        headline = f"its server could not listen on port {port}"
+        what = f"Its web server could not listen on {host}:{port} (`{error}`)."
+        advice = [ADVICE_OTHER_PORT(other=str(int(port) + 1))]
+    return Cause(headline, what, advice, [facts.cite_event(ev)], "high")
 
 
 def _error(ev: Event) -> str:
