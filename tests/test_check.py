@@ -246,7 +246,7 @@ def test_the_job_summary_lists_failures_and_warnings_cut_at_a_word(work: Path, t
     check(BASELINE.name, LOWVRAM.name, OOM.name, "-f", "github", cwd=work, env={"GITHUB_STEP_SUMMARY": str(summary)})
     rows = [r for r in summary.read_text(encoding="utf-8").splitlines() if r.startswith(f"| {BASELINE.name}")
             or r.startswith(f"| {LOWVRAM.name}") or r.startswith(f"| {OOM.name}")]
-    assert rows[0] == f"| {BASELINE.name} | all 19 rules | ✅ pass | | |"  # one row for a log that passed
+    assert rows[0] == f"| {BASELINE.name} | all 20 rules | ✅ pass | | |"  # one row for a log that passed
     assert not any("✅ pass" in r for r in rows[1:])
     assert [r.split(" | ")[1] for r in rows if r.startswith(f"| {OOM.name}")] == ["`no-success`", "`oom-suspected`"]
     details = [r.rsplit(" | ", 1)[1][: -len(" |")] for r in rows[1:]]
