@@ -32,9 +32,10 @@ def test_a_segfault_the_shell_reports_at_start_up_is_the_cause(each_segmenter: s
     assert startup.title == "ComfyUI never became ready: it crashed (Segmentation fault (core dumped))"
     assert startup.confidence == "high" and "no error" not in startup.why
     crash = found(report, "crash")
-    assert crash.title == "ComfyUI aborted: Segmentation fault (core dumped)"
+    assert crash.title == "ComfyUI crashed: Segmentation fault (core dumped)"
     assert "the log shows no prompt running then" in crash.why
     assert "`python -X faulthandler main.py`" in crash.advice[0]
+    assert not any("Run the prompt again" in item for item in crash.advice)  # no prompt ran (review stop32)
     assert [ev.line for ev in crash.evidence] == [10]
     assert run_cli("check", str(path), text=True).returncode == 1
 
@@ -44,7 +45,7 @@ def test_zshs_segfault_line_is_a_comfyui_crash_not_a_refusal(each_segmenter: str
     refused as "not a ComfyUI log"."""
     report = analyze(FIXTURES / "zsh-segfault-python-main.log")
     crash = found(report, "crash")
-    assert crash.title == "ComfyUI aborted: segmentation fault (core dumped)"
+    assert crash.title == "ComfyUI crashed: segmentation fault (core dumped)"
     assert [e.kind for e in report.errors] == ["crash"]
 
 

@@ -65,13 +65,14 @@ def _crash(facts: Facts) -> list[Finding]:
     where = f" on the {run.gpu}" if run is not None and run.gpu else ""
     died = ("the prompt died with the process" if prompts else
             "the log shows no prompt running then")
-    why = (f"The process aborted{where}: `{messages[0]}`. A native library (C++ or CUDA code under PyTorch) failed, "
-           f"so no Python exception was logged and no `Prompt executed` line followed: {died}"
-           + (f"; {plural(len(records), 'abort')} in all" if len(records) > 1 else "") + ".")
     stack = _abort_stack(facts, records)
     shell_only = stack is None and all(
         ev.fields.get("pattern") == SHELL_FAULT for record in records
         for ev in facts.between(EventKind.CRASH, record.source, record.line, record.end_line or record.line))
+    verb = "crashed" if shell_only else "aborted"  # the shell saw a fault; nothing in the process aborted itself
+    why = (f"The process {verb}{where}: `{messages[0]}`. A native library (C++ or CUDA code under PyTorch) failed, "
+           f"so no Python exception was logged and no `Prompt executed` line followed: {died}"
+           + (f"; {plural(len(records), 'abort')} in all" if len(records) > 1 else "") + ".")
     library = _library(str(stack.fields.get("first_file") or "")) if stack is not None else None
     node = str(stack.fields["custom_node"]) if stack is not None and stack.fields.get("custom_node") else None
     caller = f", called by custom node `{node}`" if node and node != library else ""
@@ -84,20 +85,19 @@ def _crash(facts: Facts) -> list[Finding]:
                                          instead=instead)]
     elif no_kernel:
         advice = [ADVICE_NO_KERNEL()]
-    elif library is not None:
-        advice = [ADVICE_NATIVE_NAMED(library=library, caller=caller), ADVICE_RERUN()]
-    elif shell_only:
-        advice = [ADVICE_FAULTHANDLER(), ADVICE_RERUN()]
     else:
-        advice = [ADVICE_NATIVE(), ADVICE_RERUN()]
+        first = (ADVICE_NATIVE_NAMED(library=library, caller=caller) if library is not None
+                 else ADVICE_FAULTHANDLER() if shell_only else ADVICE_NATIVE())
+        # a prompt to run again only where one died (a crash during start-up has none: field8 03)
+        advice = [first, ADVICE_RERUN()] if prompts else [first]
     evidence = [facts.cite_event(ev) for record in records[:MAX_EVIDENCE]
                 for ev in facts.between(EventKind.CRASH, record.source, record.line, record.end_line or record.line)]
     if not evidence:
         evidence = [facts.cite(e.source, e.line, e.message) for e in records[:MAX_EVIDENCE]]
     if stack is not None and library is not None:
         evidence.append(facts.cite_event(stack))
-    title = "ComfyUI aborted: " + (f"{library if library else 'a library'} has no kernels for this GPU" if no_kernel
-                                   else messages[0])
+    title = f"ComfyUI {verb}: " + (f"{library if library else 'a library'} has no kernels for this GPU" if no_kernel
+                                    else messages[0])
     return [finding(
         "crash", title, "high", why, advice, evidence,
         {"aborts": len(records), "messages": messages[:5], "gpu": run.gpu if run else None},
