@@ -156,6 +156,9 @@ pub enum Stamp {
 pub struct Prefixed<'a> {
     pub text: Cow<'a, str>,
     pub stamp: Stamp,
+    /// The stamp is the one ending the line (an error report's line of one write that lost its own stamp to a
+    /// line break): the next write's time. The parser takes the stamp that ended the line before, where there is one (`report_end`).
+    pub cut: bool,
     /// Nanoseconds past the stamp's microsecond: docker's seventh to ninth fraction digits.
     pub nanos: u32,
     /// Time-only prefixes read before the one that gives the time (a log-stream line's own
@@ -364,6 +367,7 @@ pub fn read(line: &str) -> Prefixed<'_> {
     let mut stamp = Stamp::None;
     let mut resolution = 0.0;
     let mut style = Style::None;
+    let mut cut = false;
     let mut nanos = 0;
     let mut text: Cow<'_, str> = Cow::Borrowed(line);
     let mut c = first_char(line);
@@ -510,6 +514,7 @@ pub fn read(line: &str) -> Prefixed<'_> {
             return Prefixed {
                 text: Cow::Owned(inner.text.into_owned()),
                 stamp: Stamp::At(ts),
+                cut: false,
                 nanos: line_nanos,
                 ticks,
                 resolution: 0.0,
@@ -536,12 +541,16 @@ pub fn read(line: &str) -> Prefixed<'_> {
                 m.group(&text, 2),
             ));
             style = Style::ErrorReport;
+            // one write (no stamp inside): written at the stamp ending the line before (report_end); with more
+            // writes glued, the last stamp stays the line's (where the log got to)
+            cut = !REPORT_STAMP.is_match(&text[..start]);
             text = Cow::Owned(REPORT_STAMP.replace_all(&text[..start], "").into_owned());
         }
     }
     Prefixed {
         text,
         stamp,
+        cut,
         nanos,
         ticks: Vec::new(),
         resolution,
@@ -602,6 +611,20 @@ fn nanos_of(frac: &str) -> u32 {
 }
 
 /// A time read, or no time.
+/// The time of the error report's stamp that ends `line` (`… - ` with nothing after it: the lone stamp of a write
+/// a line break cut from its text, or the next write's glued on): prefixes.py's `report_end`.
+pub fn report_end(line: &str) -> Option<i64> {
+    if !line.ends_with(" - ") {
+        return None;
+    }
+    let m = captures(&REPORT_TAIL, line)?;
+    at(
+        m.group(line, 0).unwrap_or(""),
+        m.group(line, 1).unwrap_or(""),
+        m.group(line, 2),
+    )
+}
+
 fn at_stamp(time: Option<i64>) -> Stamp {
     time.map_or(Stamp::None, Stamp::At)
 }

@@ -234,6 +234,37 @@ pub fn label(raw: &str) -> Option<String> {
     (!l.is_empty()).then(|| l.to_string())
 }
 
+/// parse/progress.py's `bar_seconds`.
+pub fn bar_seconds(elapsed_s: f64, done: f64, rate: Option<f64>, unit: &str) -> f64 {
+    let Some(rate) = rate else {
+        return elapsed_s;
+    };
+    if rate <= 0.0 || done <= 0.0 {
+        return elapsed_s;
+    }
+    let seconds = if unit == "s/it" {
+        done * rate
+    } else if let Some(base) = unit.strip_suffix("/s") {
+        let mut chars = base.chars();
+        let scale = match (chars.next(), base.chars().count() > 1) {
+            (Some('k'), true) => 1e3,
+            (Some('M'), true) => 1e6,
+            (Some('G'), true) => 1e9,
+            (Some('T'), true) => 1e12,
+            (Some('P'), true) => 1e15,
+            _ => 1.0,
+        };
+        done / (rate * scale)
+    } else {
+        return elapsed_s;
+    };
+    if elapsed_s <= seconds && seconds < elapsed_s + 1.0 {
+        pytext::round3(seconds)
+    } else {
+        elapsed_s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -159,6 +159,17 @@ pub fn compile_translated(pattern: &str) -> Result<Regex, regex::Error> {
         .build()
 }
 
+/// `round(x, 3)`: Python rounds the exact binary value to 3 decimals, ties to even, and reads the
+/// decimal back; Rust's formatting with a precision is that exact rounding.
+pub fn round3(x: f64) -> f64 {
+    if !x.is_finite() {
+        return x;
+    }
+    format!("{x:.3}")
+        .parse()
+        .expect("a formatted float reads back")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,6 +45,9 @@ const MAX_FRAMES: usize = 64;
 const FRAME_PART_CHARS: usize = 100;
 const MAX_GLUED_MESSAGES: usize = 100;
 const CLOSE_REDRAW_US: i64 = 2_000_000;
+/// parser.py's CLOSE_AFTER_STEPS_SHARE: a same-count redraw adding more than this share to the steps' elapsed
+/// is not the steps' rate.
+const CLOSE_AFTER_STEPS_SHARE: f64 = 0.05;
 /// events.py's CLOCK_RESET: a clock going back by more than this is another clock (logs joined out
 /// of order), and activity times follow it instead of being held at the later time.
 pub const CLOCK_RESET_US: i64 = 60_000_000;
@@ -107,6 +110,10 @@ pub struct LineScan<'a> {
     pub nanos: u32,
     /// Time-only prefixes read before the stamp (prefix.rs): the clock moves for them first.
     pub ticks: Vec<i64>,
+    /// The stamp is the one ending the line (`Prefixed::cut`).
+    pub cut: bool,
+    /// The error report's stamp ending the line (`prefix::report_end`): the next line's own where that one lost it.
+    pub report_end: Option<i64>,
 }
 
 /// Which lines must be redacted (read/redact.py) before they are read: those holding one of its
@@ -541,16 +548,26 @@ pub fn scan_clean<'a>(
     } else {
         cleaned
     };
-    let (text, stamp, resolution, style, nanos, ticks) = match cleaned {
+    let report_end = prefix::report_end(&cleaned);
+    let (text, stamp, cut, resolution, style, nanos, ticks) = match cleaned {
         Cow::Borrowed(line) => {
             let p = prefix::read(line);
-            (p.text, p.stamp, p.resolution, p.style, p.nanos, p.ticks)
+            (
+                p.text,
+                p.stamp,
+                p.cut,
+                p.resolution,
+                p.style,
+                p.nanos,
+                p.ticks,
+            )
         }
         Cow::Owned(line) => {
             let p = prefix::read(&line);
             (
                 Cow::Owned(p.text.into_owned()),
                 p.stamp,
+                p.cut,
                 p.resolution,
                 p.style,
                 p.nanos,
@@ -566,6 +583,8 @@ pub fn scan_clean<'a>(
         stamp,
         nanos,
         ticks,
+        cut,
+        report_end,
         resolution,
         style,
         text,
@@ -1112,6 +1131,8 @@ fn is_cut_traceback(held: &[(LineScan<'static>, Option<i64>)], text: &str) -> bo
 /// scanner's, which its lines were scanned with).
 pub struct Parser {
     clock: Clock,
+    /// The error report's stamp that ended the last line (`LineScan::report_end`).
+    report_end: Option<i64>,
     pub skipped_lines: u64,
     pub styles: [u64; Style::ALL.len()],
     /// Styles in the order first seen (the report lists them so).
@@ -1148,6 +1169,7 @@ impl Parser {
     pub fn new() -> Parser {
         Parser {
             clock: Clock::default(),
+            report_end: None,
             skipped_lines: 0,
             styles: [0; Style::ALL.len()],
             style_order: Vec::new(),
@@ -1193,7 +1215,15 @@ impl Parser {
         for &tick in &scan.ticks {
             self.clock.time_only(tick);
         }
-        let ts = self.clock.resolve(scan.stamp);
+        // An error report's line that lost its stamp to a line break (a tqdm redraw pasted: its `\r` made a line
+        // break) was written at the stamp ending the line before (the lone `<t> - ` of its write), not at the one
+        // ending it (the next write's: 2:13 later, Zehong-Ma/ComfyUI-MagCache#45).
+        let stamp = match (scan.cut, self.report_end) {
+            (true, Some(t)) => Stamp::At(t),
+            _ => scan.stamp,
+        };
+        self.report_end = scan.report_end;
+        let ts = self.clock.resolve(stamp);
         let style = scan.style.index();
         if self.styles[style] == 0 {
             self.style_order.push(scan.style);
@@ -1231,6 +1261,8 @@ impl Parser {
                     segmented: scan.segmented,
                     nanos: scan.nanos,
                     ticks: scan.ticks,
+                    cut: scan.cut,
+                    report_end: scan.report_end,
                 },
                 ts,
             ));
@@ -1469,6 +1501,23 @@ impl Parser {
         };
         self.flush_activity(out);
         let last = bar.last().clone();
+        // parser.py's `_close_bar`: a redraw at the same count and a later elapsed (tqdm's close() long after the
+        // last step, an interrupt's redraw) averages in the time after the steps: the steps' rate is the one drawn
+        // at the last step (CLOSE_AFTER_STEPS_SHARE).
+        let (mut rate, mut elapsed) = (last.state.rate, last.state.elapsed);
+        if let [.., before, _] = bar.recent.as_slice() {
+            let b = &before.state;
+            if b.n == last.state.n
+                && b.rate.is_some()
+                && b.unit == last.state.unit
+                && last.state.elapsed - b.elapsed > CLOSE_AFTER_STEPS_SHARE * b.elapsed
+            {
+                rate = b.rate;
+                // the close's own rate still times the bar finer than its whole seconds
+                elapsed =
+                    progress::bar_seconds(elapsed, last.state.n, last.state.rate, &last.state.unit);
+            }
+        }
         out.push(Item::Bar(Box::new(ClosedBar {
             line: bar.first.line,
             ts: bar.first.ts,
@@ -1477,9 +1526,9 @@ impl Parser {
             label: last.state.label,
             total: last.state.total,
             done: last.state.n,
-            final_rate: last.state.rate,
+            final_rate: rate,
             unit: last.state.unit,
-            elapsed: last.state.elapsed,
+            elapsed,
             first_elapsed: bar.first.state.elapsed,
             states: bar.count,
             ts_before: bar.ts_before,

@@ -15,6 +15,7 @@ pub mod shelf;
 pub mod topy;
 
 use crate::prefix;
+use crate::progress::bar_seconds;
 use crate::pytext;
 use crate::scan::{Activity, Item, CLOCK_RESET_US};
 use crate::table::{Phase, Table};
@@ -3009,37 +3010,6 @@ fn run_of(text: &str, at: usize, is: fn(char) -> bool) -> (usize, usize) {
         n += 1;
     }
     (end, n)
-}
-
-/// parse/progress.py's `bar_seconds`.
-fn bar_seconds(elapsed_s: f64, done: f64, rate: Option<f64>, unit: &str) -> f64 {
-    let Some(rate) = rate else {
-        return elapsed_s;
-    };
-    if rate <= 0.0 || done <= 0.0 {
-        return elapsed_s;
-    }
-    let seconds = if unit == "s/it" {
-        done * rate
-    } else if let Some(base) = unit.strip_suffix("/s") {
-        let mut chars = base.chars();
-        let scale = match (chars.next(), base.chars().count() > 1) {
-            (Some('k'), true) => 1e3,
-            (Some('M'), true) => 1e6,
-            (Some('G'), true) => 1e9,
-            (Some('T'), true) => 1e12,
-            (Some('P'), true) => 1e15,
-            _ => 1.0,
-        };
-        done / (rate * scale)
-    } else {
-        return elapsed_s;
-    };
-    if elapsed_s <= seconds && seconds < elapsed_s + 1.0 {
-        round3(seconds)
-    } else {
-        elapsed_s
-    }
 }
 
 /// The segmenter's rows read from messages.toml's `text` (the text `table` was loaded from), for

@@ -125,16 +125,7 @@ const MAX_TS: i64 = 315_537_897_599_999_999;
 /// operation in both languages.
 const EXACT_US: i64 = 1 << 53;
 
-/// `round(x, 3)`: Python rounds the exact binary value to 3 decimals, ties to even, and reads the
-/// decimal back; Rust's formatting with a precision is that exact rounding.
-pub fn round3(x: f64) -> f64 {
-    if !x.is_finite() {
-        return x;
-    }
-    format!("{x:.3}")
-        .parse()
-        .expect("a formatted float reads back")
-}
+pub use crate::pytext::round3;
 
 /// Python's `max(a, b)` on floats: `a` unless `b > a` (so max(-0.0, 0.0) is -0.0).
 pub fn py_max(a: f64, b: f64) -> f64 {

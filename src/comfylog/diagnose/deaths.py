@@ -219,17 +219,27 @@ class WorkLeft:
     """What an unfinished prompt was last seen doing, as fields: the rules build their titles and advice from these,
     not by cutting up the sentence."""
 
-    state: str  # "loading", "sampling", "bar" (other work's bar: a VAE's, a text encoder's) or "running" (no sign)
-    what: str  # the model it was loading, or the bar's label; "" for sampling and running
+    state: str  # "loading", "sampling", "sampled" (its last bar a sampling bar done to its total, nothing loaded
+    # after it), "bar" (other work's bar: a VAE's, a text encoder's) or "running" (no sign)
+    what: str  # the model it was loading, the bar's label, or the sampled bar's steps ("30/30"); "" for sampling and
+    # running
     doing: str  # the sentence: "loading WAN21 (`Requested to load` at line 12, 53.6s before)", "sampling (2/20
-    # steps)", "running WanVAE encoding frames (3/588)", "running"
+    # steps)", "done sampling (30/30 steps) and on the work after it (the VAE decode, the save)", "running
+    # WanVAE encoding frames (3/588)", "running"
     evidence: list[Evidence]
 
     @property
     def short(self) -> str:
-        """``doing`` without its figures and lines, for a title: "loading WAN21", "sampling", "running WanVAE
-        encoding frames", "running"."""
-        return {"loading": f"loading {self.what}", "bar": f"running {self.what}"}.get(self.state, self.state)
+        """``doing`` without its figures and lines, for a title after "while": "loading WAN21", "sampling",
+        "running WanVAE encoding frames", "running" ("sampled": "running", see ``when``)."""
+        return {"loading": f"loading {self.what}", "bar": f"running {self.what}",
+                "sampled": "running"}.get(self.state, self.state)
+
+    @property
+    def when(self) -> str:
+        """The title's words for when it died: "while loading WAN21", "while sampling", "after sampling finished
+        (30/30)": a prompt whose last line is a finished sampling bar was not sampling any more."""
+        return f"after sampling finished ({self.what})" if self.state == "sampled" else f"while {self.short}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,8 +258,8 @@ class LastWork:
 
 def work_left(facts: Facts, prompt: Prompt, at: datetime | None) -> WorkLeft:
     """What an unfinished prompt was last seen doing, and the line that shows it: ``loading WAN21``
-    (with how long before ``at`` it was requested), ``sampling (2/20 steps)``, other work's bar by its
-    label (``running WanVAE encoding frames (3/588)``), or ``running``."""
+    (with how long before ``at`` it was requested), ``sampling (2/20 steps)``, past a sampling bar done to its
+    total, other work's bar by its label (``running WanVAE encoding frames (3/588)``), or ``running``."""
     bars = facts.bars_of(prompt)
     bar = bars[-1] if bars and not bars[-1].is_loading and bars[-1].done < bars[-1].total else None
     requests = facts.prompt_events(EventKind.LOAD_REQUESTED, prompt)
@@ -262,6 +272,15 @@ def work_left(facts: Facts, prompt: Prompt, at: datetime | None) -> WorkLeft:
             since = dur((at - loading.ts).total_seconds())
             doing += f" (`Requested to load` at {facts.lines_ref(loading.source, loading.line)}, {since} before)"
         return WorkLeft("loading", model, doing, [facts.cite_event(loading)])
+    last = bars[-1] if bars and bar is None and not bars[-1].is_loading else None
+    if (last is not None and last.is_sampling and loading is None
+            and not any(ld.line > last.end_line for ld in loads)):  # a load after it: what it did last
+        # The sampler's bar at its total (`30/30 [06:13<00:00, 12.46s/it]`, then the shell's `Killed`:
+        # kijai/ComfyUI-WanVideoWrapper#20): sampling was over; what follows it (the VAE decode, the save) prints
+        # nothing until `Prompt executed in`.
+        steps = f"{last.done:g}/{last.total:g}"
+        return WorkLeft("sampled", steps, f"done sampling ({steps} steps) and on the work after it (the VAE decode, "
+                        "the save)", [facts.cite(last.source, last.end_line, f"{steps} steps")])
     if bar is not None and bar.is_sampling:
         return WorkLeft("sampling", "", f"sampling ({bar.done:g}/{bar.total:g} steps)",
                         [facts.cite(bar.source, bar.end_line, f"{bar.done:g}/{bar.total:g} steps")])

@@ -20,9 +20,9 @@ from typing import Any
 from ..dataclass import dataclass
 from ..events import CLOCK_RESET, Activity, Event, EventKind, Phase
 from ..lazyre import lazy_re
-from ..read.prefixes import PrefixReader, may_start_with_prefix
+from ..read.prefixes import PrefixReader, may_start_with_prefix, report_end
 from ..read.source import RawLine
-from .progress import find_state, si_number
+from .progress import bar_seconds, find_state, si_number
 from .table import Pattern, find_message, is_oom, match_fields
 from .traceback import MAX_HELD_CHARS, MAX_HELD_LINES, TracebackReader, is_cut_traceback, may_hold_at_start
 
@@ -54,6 +54,11 @@ MAX_GLUED_MESSAGES = 100
 #: A completed bar redrawn on the very next line with the same count (tqdm's close() written as a
 #: separate line, as docker does) is the same bar if it comes within this many seconds.
 CLOSE_REDRAW_S = 2.0
+#: A redraw at the same count whose elapsed adds more than this share to the steps' (a close 2:13 after the last
+#: 18:30 step) averages the time after the steps in: the bar's rate is the one drawn at its last step. A close a
+#: second or two after (`20/20 [5:57:20<00:00, 882.97s/it]`, then `[5:57:22<00:00, 1072.14s/it]`: corpus 030) keeps
+#: its own, the steps' average (tqdm's rate at a step is smoothed).
+CLOSE_AFTER_STEPS_SHARE = 0.05
 
 
 def _elapsed_seconds(text: str) -> float:
@@ -95,6 +100,7 @@ class Parser:
     def __init__(self, source: int = 0) -> None:
         self.source = source
         self.prefixes = PrefixReader()
+        self._report_end: datetime | None = None  # the error report's stamp that ended the last line (report_end)
         self.skipped_lines = 0
         self.styles: dict[str, int] = {}
         #: The earliest and latest time stamps (the first and last but where the clock goes back).
@@ -124,6 +130,9 @@ class Parser:
         """Parse one line: the events it makes, after the activity runs up to it."""
         pre = self.prefixes.read(raw.text)
         ts = pre.ts
+        if pre.cut and self._report_end is not None:  # written at the stamp ending the line before (prefixes.py)
+            ts = self._report_end
+        self._report_end = report_end(raw.text)
         self.styles[pre.style] = self.styles.get(pre.style, 0) + 1
         if ts is not None:
             if self.last_ts is not None and ts > self.last_ts:  # most lines: the clock goes on, no call
@@ -371,13 +380,24 @@ class Parser:
             return []
         self._bar = None
         first, last = bar.states[0], bar.states[-1]
+        rate, elapsed = last.rate, last.elapsed_s
+        if len(bar.states) > 1:
+            # A redraw at the same count and a later elapsed (tqdm's close() 2:13 after the last step: `4/4
+            # [18:30<00:00, 272.19s/it]` then `4/4 [20:43<00:00, 310.90s/it]`, Zehong-Ma/ComfyUI-MagCache#45; or an
+            # interrupt's redraw) gives the average with the time after the steps in it: the steps' rate is the
+            # one drawn at the last step (CLOSE_AFTER_STEPS_SHARE).
+            before = bar.states[-2]
+            if (before.n == last.n and before.rate is not None and before.unit == last.unit
+                    and last.elapsed_s - before.elapsed_s > CLOSE_AFTER_STEPS_SHARE * before.elapsed_s):
+                rate = before.rate
+                elapsed = bar_seconds(elapsed, last.n, last.rate, last.unit)  # the close's rate: finer than seconds
         fields: dict[str, Any] = {
             "label": last.label,
             "total": int(last.total) if last.total.is_integer() else last.total,
             "done": int(last.n) if last.n.is_integer() else last.n,
-            "final_rate": last.rate,
+            "final_rate": rate,
             "rate_unit": last.unit,
-            "elapsed_s": last.elapsed_s,
+            "elapsed_s": elapsed,
             "first_elapsed_s": first.elapsed_s,
             "states": len(bar.states),
             "ts_before": bar.ts_before,

@@ -94,7 +94,9 @@ ELECTRON_RE = lazy_re(r"\[(?:(?:info|warn)\]  |(?:error|debug|silly|verbose)\] )
 REPORT_STAMP_RE = lazy_re(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)? - ")
 # A tqdm redraw is a write that starts with "\r": pasted into a GitHub issue (the browser makes every CR a
 # line break) the bar stands on a line of its own, after the lone stamp of its write and before the stamp
-# of the next write: that stamp, microseconds later, is the bar's time.
+# of the next write. The lone stamp is the bar's time (the parser takes it: report_end); the next write may
+# come much later (a 4/4 bar at 18:30 whose close came 2:13 after it: Zehong-Ma/ComfyUI-MagCache#45), so its
+# stamp is the line's time only where no stamp ended the line before.
 REPORT_TAIL_RE = lazy_re(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))? - $")
 # runpod-python without RUNPOD_ENDPOINT_ID: f"{level.ljust(7)}| {message}", "INFO   | JOB_ID | message"
 # (the job id is optional); its levels are TRACE, DEBUG, INFO, WARN, ERROR and TIP (rp_logger.py).
@@ -122,6 +124,16 @@ JSON_MAX_CHARS = 100_000
 # swaps tqdm.auto's trange for tqdm_ray's on rank 0 (src/raylight/utils/common.py, patch_ray_tqdm), so the
 # sampler's unlabelled bar reaches ComfyUI's console as `(pid=3787908)  0: 100%|…| 20.0/20.0 [01:26<…]`.
 RAY_RE = lazy_re(r"\((?:[A-Za-z_][A-Za-z0-9_.-]{0,63} )?pid=[0-9]{1,10}(?:, ip=[0-9A-Fa-f.:]{1,45})?\) ")
+
+
+def report_end(line: str) -> datetime | None:
+    """The time of the error report's stamp that ends ``line`` (`` - `` with nothing after it: the lone stamp of a
+    write a line break cut from its text, or the next write's glued on). A line that lost its own stamp to a line
+    break was written at the one ending the line before it (``Prefixed.cut``)."""
+    if not line.endswith(" - "):
+        return None
+    m = REPORT_TAIL_RE.search(line)
+    return _at(m.group(1), m.group(2), m.group(3)) if m is not None else None
 
 
 def compose_prefixed(texts: Iterable[str]) -> bool:
@@ -155,6 +167,10 @@ class Prefixed:
     style: str
     #: Nanoseconds past ``ts``'s microsecond (docker prints nine digits; a datetime holds six).
     nanos: int = 0
+    #: ``ts`` is the stamp ending the line (an error report's line of one write that lost its own stamp to a line
+    #: break): the next write's time. The parser takes the stamp that ended the line before, where there is one
+    #: (``report_end``).
+    cut: bool = False
 
 
 def _nanos(frac: str | None) -> int:
@@ -306,7 +322,10 @@ class PrefixReader:
             m = REPORT_TAIL_RE.search(text)
             if m:  # a line of an error report whose stamp was cut off by a line break (a bar, pasted)
                 ts, style = _at(m.group(1), m.group(2), m.group(3)), "error-report"
-                text = REPORT_STAMP_RE.sub("", text[: m.start()])
+                text, glued = REPORT_STAMP_RE.subn("", text[: m.start()])
+                # one write (no stamp inside): written at the stamp ending the line before (report_end); with
+                # more writes glued, the last stamp stays the line's (where the log got to)
+                return Prefixed(text, ts, resolution, style, nanos, glued == 0)
         return Prefixed(text, ts, resolution, style, nanos)
 
     def _time_only(self, m: re.Match[str]) -> datetime:

@@ -43,6 +43,6 @@ def _comfyui_died(facts: Facts) -> list[Finding]:
     else:
         advice.append(ADVICE_NATIVE())
     return [finding(
-        "comfyui-died", f"ComfyUI died while {work.left.short}: worker-comfyui found it gone", "high", why,
+        "comfyui-died", f"ComfyUI died {work.left.when}: worker-comfyui found it gone", "high", why,
         advice, work.evidence, {"doing": work.doing, "prompts": len(prompts)},
         sum(prompt_seconds(p) for p in prompts), died)]

@@ -52,7 +52,7 @@ def _comfyui_killed(facts: Facts) -> list[Finding]:
     if prompts:
         first = prompts[0]
         work = work_left(facts, first, kill.ts)
-        doing, title_doing, shown = work.doing, f" while {work.short}", work.evidence
+        doing, title_doing, shown = work.doing, f" {work.when}", work.evidence
         loads = facts.loads_of(first)
         if work.state == "running" and loads and loads[-1].model:  # no bar or load after it: the model it last loaded
             last = loads[-1]

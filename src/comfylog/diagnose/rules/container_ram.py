@@ -62,7 +62,7 @@ def _container_ram(facts: Facts) -> list[Finding]:
            f"loads{cached} up to that figure overshoots the limit, and the container's OOM killer ends ComfyUI. "
            "The log cannot show the kill itself, hence medium confidence.")
     return [finding(
-        "container-ram", f"ComfyUI killed while {work.left.short}: most likely the container's RAM limit "
+        "container-ram", f"ComfyUI killed {work.left.when}: most likely the container's RAM limit "
         f"(memory sized from the host's {gb(sized.total_ram_mb)})", "medium", why,
         advice, evidence,
         {"total_ram_mb": sized.total_ram_mb, "pinned_memory_mb": sized.pinned_mb, "doing": work.doing,
