@@ -183,6 +183,21 @@ def test_a_run_with_nothing_known_of_its_machine_says_so_once() -> None:
     assert "vram state" in known and "not in the log (none of its start-up lines)" not in known
 
 
+def test_the_footer_counts_one_partial_load_in_the_singular() -> None:
+    """One partial load is "1 partial load", in the terminal's footer and the page's (field9 N6: "1 partial loads")."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from comfylog.render.terminal import render_terminal
+
+    report = analyze([FIXTURES / "flux2-oom-loading-text-encoder.log"])
+    out = StringIO()
+    render_terminal(report, Console(file=out, width=100))
+    assert "1 partial load, 0 lowvram module loads" in out.getvalue() and "1 partial loads" not in out.getvalue()
+    assert "1 partial load, 0 lowvram module loads" in render_html(report)
+
+
 def test_large_log_is_summarised_and_says_so(tmp_path: Path) -> None:
     corpus_or_skip()
     big = tmp_path / "long-lived-server.log"

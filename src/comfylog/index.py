@@ -804,6 +804,18 @@ def span_words(report: Report) -> str:
     return span_text(report.summary.span_s, minute_stamps, own_spans(report), clock_backs(report))
 
 
+def count_words(report: Report) -> list[str]:
+    """The footer's counts of partial loads and websocket timeouts, for terminal and HTML ("1 partial load")."""
+    s = report.summary
+    words = []
+    if s.partial_loads or s.lowvram_module_loads:
+        words.append(f"{plural(s.partial_loads, 'partial load')}, "
+                     f"{plural(s.lowvram_module_loads, 'lowvram module load')}")
+    if s.ws_timeouts:
+        words.append(plural(s.ws_timeouts, "websocket timeout"))
+    return words
+
+
 def clock_backs(report: Report) -> list[tuple[str | None, int]]:
     """Where each input's clock first goes back by more than a minute: its name (None for a single
     input) and the line. The span then runs from the earliest stamp to the latest."""

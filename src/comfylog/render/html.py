@@ -35,6 +35,7 @@ from ..events import EventKind, Phase
 from ..index import (
     ReportIndex,
     cancel_notes,
+    count_words,
     evidence_in_line_order,
     index_of,
     interrupt_notes,
@@ -1445,11 +1446,7 @@ def _about(report: Report, page: Page) -> str:
         if src.stopped:
             bits.append(src.stopped + (f", {src.dropped_bytes} compressed bytes not read" if src.dropped_bytes else ""))
         facts.append(f"<li><span class=\"mono\">{esc(_clip(src.name, 200))}</span>: {esc('; '.join(bits))}</li>")
-    counts = []
-    if s.partial_loads or s.lowvram_module_loads:
-        counts.append(f"{s.partial_loads} partial loads, {s.lowvram_module_loads} lowvram module loads")
-    if s.ws_timeouts:
-        counts.append(f"{s.ws_timeouts} websocket timeouts")
+    counts = count_words(report)
     if s.skipped_lines:
         counts.append(f"{s.skipped_lines} lines skipped")
     counts += not_kept_texts(report)

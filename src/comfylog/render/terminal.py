@@ -18,6 +18,7 @@ from rich.text import Span, Text
 from ..events import Phase
 from ..index import (
     cancel_notes,
+    count_words,
     evidence_in_line_order,
     index_of,
     interrupt_notes,
@@ -461,11 +462,7 @@ def _errors(report: Report, limit: int, width: int) -> Table:
 
 def _footer(report: Report) -> Text:
     s = report.summary
-    bits = []
-    if s.partial_loads or s.lowvram_module_loads:
-        bits.append(f"{s.partial_loads} partial loads, {s.lowvram_module_loads} lowvram module loads")
-    if s.ws_timeouts:
-        bits.append(f"{s.ws_timeouts} websocket timeouts")
+    bits = count_words(report)
     bits += [f"{src.name}: a RunPod console copy, newest line first: read oldest first, and its line numbers "
              "count from its oldest line" for src in report.sources if src.newest_first]
     lost = []
