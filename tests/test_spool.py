@@ -50,6 +50,26 @@ def test_full_blocks_go_to_disk_and_read_back_the_same() -> None:
         spool[1000]
 
 
+def test_a_block_of_one_record_class_goes_to_disk_as_field_tuples_and_reads_back_the_same(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block whose records are all of one class of model.py goes to disk as the class and the tuples of their
+    fields (pickled in C, no ``__reduce__`` call a record); a block that mixes classes as the list. Both read back
+    equal, in order, of their classes."""
+    dumped: list[Any] = []
+    dumps = pickle.dumps
+    monkeypatch.setattr(comfylog.spool.pickle, "dumps", lambda obj, **k: dumped.append(obj) or dumps(obj, **k))
+    made = prompts(100)
+    mixed: list[Any] = [*made[:50], Phases(load=1.0), *made[50:]]
+    one: Spool[Prompt] = Spool(made, block=32)
+    two: Spool[Any] = Spool(mixed, block=32, compress=False)
+    assert list(one) == made and list(one.passing()) == made and one[40] == made[40]
+    assert list(two) == mixed and [type(r) for r in two.passing()] == [type(r) for r in mixed]
+    assert [type(d) for d in dumped] == [tuple] * 3 + [tuple, list, tuple]
+    assert dumped[0][0] is Prompt and dumped[0][1][5] == (5, 0, None, 15, 0, "unfinished", None, None, None, None,
+                                                         made[5].phases, False, 0, [], 0, 0, 0, True, False, False,
+                                                         [], None, None, None, False, None, None)
+
+
 def test_extending_spills_the_same_blocks_as_appending_one_by_one() -> None:
     """extend takes a batch in one step (the native segmenter's records): the file holds the same
     blocks, in the same order, as appending each record would have written."""
@@ -168,6 +188,8 @@ def count_blocks_decoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         found = loads(data)
         if isinstance(found, list):
             decoded.append(len(found))
+        elif isinstance(found, tuple):  # a block of one record class: (cls, its records' fields)
+            decoded.append(len(found[1]))
         return found
 
     monkeypatch.setattr(comfylog.spool.pickle, "loads", counting)

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from .dataclass import dataclass
 from .events import Event, Phase
-from .spool import Spool
+from .spool import FIELD_TUPLES, Spool
 
 PHASES = (Phase.LOAD, Phase.INFERENCE, Phase.WAIT, Phase.OTHER)
 #: Why a phase is None (``Prompt.not_timed``, the JSON's ``not_timed``), by reason (segment/phases.py).
@@ -48,13 +48,10 @@ def _by_fields(self: Any) -> tuple[Any, ...]:
     Records are pickled by the thousand when a long log's report spills to disk (spool.py).
     """
     cls = type(self)
-    fields = _FIELD_GETTERS.get(cls)
+    fields = FIELD_TUPLES.get(cls)
     if fields is None:
-        fields = _FIELD_GETTERS[cls] = attrgetter(*cls.__slots__)
+        fields = FIELD_TUPLES[cls] = attrgetter(*cls.__slots__)
     return (cls, fields(self))
-
-
-_FIELD_GETTERS: dict[type, attrgetter[Any]] = {}
 
 
 @dataclass(slots=True)
@@ -417,6 +414,11 @@ MAX_RUN_IMPORT_TIMES = 1000
 #: log) lists its first ones, and the requests of others are counted (Summary.models_not_listed), not kept
 #: (segmenter.py, and native/src/segment/mod.rs's MAX_PROMPT_MODELS).
 MAX_PROMPT_MODELS = 1000
+
+# The record classes a spool writes as field tuples (spool.FIELD_TUPLES), known before the first block is written.
+for _record in (Phases, Span, ProgressBar, Load, ErrorRecord, Prompt, Run):
+    FIELD_TUPLES[_record] = attrgetter(*_record.__slots__)
+del _record
 
 
 @dataclass

@@ -117,6 +117,26 @@ def prompt_fold(cls: type[F]) -> type[F]:
     return cls
 
 
+class BarFold(Protocol):
+    """What a rule keeps of every progress bar, folded in the index's one pass (``feed(position, bar)``)."""
+
+    def __init__(self) -> None: ...
+
+    def feed(self, position: int, bar: ProgressBar) -> None: ...
+
+
+#: The folds over every progress bar that rules add with ``bar_fold`` (read with ``Facts.fold``): a rule's own pass
+#: over a long log's bars decoded the table from disk again.
+BAR_FOLDS: list[type[BarFold]] = []
+B = TypeVar("B", bound=BarFold)
+
+
+def bar_fold(cls: type[B]) -> type[B]:
+    """Add a class to BAR_FOLDS (as a decorator, where the rule that reads the fold defines it)."""
+    BAR_FOLDS.append(cls)
+    return cls
+
+
 def run_group(name: str) -> Callable[[Callable[[Run], bool]], Callable[[Run], bool]]:
     """Add a test to RUN_GROUPS (as a decorator, where the rule that reads the group defines it)."""
 
@@ -421,8 +441,15 @@ class Facts(ReportIndex, Citations):
         # one queued behind it, whose `got prompt` is also before the log; field log 09's begins at the first one's
         # `Prompt executed`).
         add_before_log = self._groups["before_log"].add
-        self._folds: dict[type[PromptFold], PromptFold] = {cls: cls() for cls in PROMPT_FOLDS}
-        folds = [fold.feed for fold in self._folds.values()]
+        self._folds: dict[type[Any], Any] = {cls: cls() for cls in (*PROMPT_FOLDS, *BAR_FOLDS)}
+        folds = [self._folds[cls].feed for cls in PROMPT_FOLDS]
+        bar_folds = [self._folds[cls].feed for cls in BAR_FOLDS]
+        file_bar = self._prompt_bars.visitor()
+
+        def visit_bar(position: int, bar: ProgressBar) -> None:
+            file_bar(position, bar)
+            for fold in bar_folds:
+                fold(position, bar)
         #: prompt_seconds of each prompt, by position: what a rule sums over thousands of scattered prompts
         #: (seconds_of), each of which read back was a pick from a long log's table on disk.
         self._seconds: array[float] = array("d")
@@ -444,7 +471,7 @@ class Facts(ReportIndex, Citations):
             if prompt.log_starts_inside:
                 add_before_log(position, prompt)
 
-        ReportIndex.__init__(self, report, visit, visit_load, visit_run, self._prompt_bars.visitor(), visit_error,
+        ReportIndex.__init__(self, report, visit, visit_load, visit_run, visit_bar, visit_error,
                              (keep_prompts, keep_errors, keep_loads, keep_bars))
         Citations.__init__(self, report)
         self._silent: dict[int, str] | None = None
@@ -481,9 +508,10 @@ class Facts(ReportIndex, Citations):
             self._shared[key] = make()
         return cast(T, self._shared[key])
 
-    def fold(self, cls: type[F]) -> F:
-        """The report's fold of class ``cls`` (one of PROMPT_FOLDS), fed every prompt in the index's pass."""
-        return cast(F, self._folds[cls])
+    def fold(self, cls: type[T]) -> T:
+        """The report's fold of class ``cls`` (one of PROMPT_FOLDS or BAR_FOLDS), fed every prompt or bar in the
+        index's pass."""
+        return cast(T, self._folds[cls])
 
     def prompts_by_index(self, indexes: Iterable[int]) -> list[Prompt]:
         return list(self.prompts_at(sorted(set(indexes))))

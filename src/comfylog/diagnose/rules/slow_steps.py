@@ -22,7 +22,7 @@ from ...events import EventKind, Phase
 from ...model import Finding, ProgressBar, Prompt
 from ...text import dur, listing, plural
 from ..engine import MAX_EVIDENCE, Advice, finding, rule
-from ..facts import Facts, platform_of, prompt_fold
+from ..facts import Facts, bar_fold, platform_of, prompt_fold
 from ..memory import job_text, pixels
 from ..model_kinds import samples
 
@@ -192,35 +192,45 @@ class SamplingModels:
         return self.names[self._ids_of[position]] if 0 <= position < len(self._ids_of) else ""
 
 
-def _gather(facts: Facts) -> list[_Group]:
-    """File every done sampling bar under the log it is in, its place among its prompt's sampling bars and its
-    steps: one pass over the bars, in log order (a long log's tables are on disk); the groups of MIN_GROUP+ bars,
-    in the order of their first bar. The model comes after, for the few groups with a slow bar (_by_model).
-    A bar is kept as its group's number and its figures in flat arrays until the groups' sizes are known: a
-    prompt drawing 200,000 bars makes as many groups of one bar, whose arrays held ~80 MB."""
-    numbers: dict[tuple[int, int, int], int] = {}
-    sizes: list[int] = []
-    ids, per_step, prompts, lines = array("q"), array("d"), array("q"), array("q")
-    prompt, place = -1, 0
-    for bar in facts.report.progress_bars:
+@bar_fold
+class SamplingBars:
+    """Every done sampling bar filed under the log it is in, its place among its prompt's sampling bars and its
+    steps, folded in the index's one pass over the bars, in log order (a pass of its own decoded a long log's bars
+    from disk again). A bar is kept as its group's number and its figures in flat arrays until the groups' sizes
+    are known: a prompt drawing 200,000 bars makes as many groups of one bar, whose arrays held ~80 MB."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[tuple[int, int, int], int] = {}
+        self.sizes: list[int] = []
+        self.ids, self.per_step, self.prompts, self.lines = array("q"), array("d"), array("q"), array("q")
+        self._prompt, self._place = -1, 0
+
+    def feed(self, position: int, bar: ProgressBar) -> None:
         if not bar.is_sampling or bar.prompt is None:
-            continue
-        place = place + 1 if bar.prompt == prompt else 1
-        prompt = bar.prompt
+            return
+        self._place = self._place + 1 if bar.prompt == self._prompt else 1
+        self._prompt = bar.prompt
         if not _timed_whole(bar):
-            continue
-        number = numbers.setdefault((bar.source, place, int(bar.total)), len(sizes))
+            return
+        sizes = self.sizes
+        number = self.numbers.setdefault((bar.source, self._place, int(bar.total)), len(sizes))
         if number == len(sizes):
             sizes.append(0)
         sizes[number] += 1
-        ids.append(number)
-        per_step.append(bar.elapsed_s / bar.total)
-        prompts.append(bar.prompt)
-        lines.append(bar.line)
-    keys = list(numbers)
-    groups = {number: _Group(source, "", place, steps) for number, (source, place, steps) in enumerate(keys)
+        self.ids.append(number)
+        self.per_step.append(bar.elapsed_s / bar.total)
+        self.prompts.append(bar.prompt)
+        self.lines.append(bar.line)
+
+
+def _gather(facts: Facts) -> list[_Group]:
+    """The groups of MIN_GROUP+ done sampling bars (SamplingBars), in the order of their first bar. The model comes
+    after, for the few groups with a slow bar (_by_model)."""
+    bars = facts.fold(SamplingBars)
+    sizes, per_step, prompts, lines = bars.sizes, bars.per_step, bars.prompts, bars.lines
+    groups = {number: _Group(source, "", place, steps) for number, (source, place, steps) in enumerate(bars.numbers)
               if sizes[number] >= MIN_GROUP}
-    for i, number in enumerate(ids):
+    for i, number in enumerate(bars.ids):
         group = groups.get(number)
         if group is not None:
             group.add(per_step[i], prompts[i], group.source, lines[i])
