@@ -168,6 +168,16 @@ pub struct Prefixed<'a> {
     pub style: Style,
 }
 
+impl Prefixed<'_> {
+    /// The same reading with its text owned: a line read from a `String` that does not outlive the call.
+    pub fn into_owned(self) -> Prefixed<'static> {
+        Prefixed {
+            text: Cow::Owned(self.text.into_owned()),
+            ..self
+        }
+    }
+}
+
 /// Days from 0001-01-01 to `y-m-d` (proleptic Gregorian), if the date exists.
 pub fn ordinal(y: i64, m: i64, d: i64) -> Option<i64> {
     if !(1..=9999).contains(&y) || !(1..=12).contains(&m) || d < 1 {

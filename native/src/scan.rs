@@ -549,31 +549,17 @@ pub fn scan_clean<'a>(
         cleaned
     };
     let report_end = prefix::report_end(&cleaned);
-    let (text, stamp, cut, resolution, style, nanos, ticks) = match cleaned {
-        Cow::Borrowed(line) => {
-            let p = prefix::read(line);
-            (
-                p.text,
-                p.stamp,
-                p.cut,
-                p.resolution,
-                p.style,
-                p.nanos,
-                p.ticks,
-            )
-        }
-        Cow::Owned(line) => {
-            let p = prefix::read(&line);
-            (
-                Cow::Owned(p.text.into_owned()),
-                p.stamp,
-                p.cut,
-                p.resolution,
-                p.style,
-                p.nanos,
-                p.ticks,
-            )
-        }
+    let prefix::Prefixed {
+        text,
+        stamp,
+        cut,
+        nanos,
+        ticks,
+        resolution,
+        style,
+    } = match cleaned {
+        Cow::Borrowed(line) => prefix::read(line),
+        Cow::Owned(line) => prefix::read(&line).into_owned(),
     };
     // a text with a tqdm state is not kept: its numbers change from line to line
     let keep = |s: &Segmented| !s.ops.iter().any(|op| matches!(op, Op::Progress(_)));
