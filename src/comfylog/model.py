@@ -381,6 +381,11 @@ class Run:
         (comfy/model_management.py, get_total_memory: `mem_total = 1024 * 1024 * 1024 #TODO` with directml)."""
         return self.total_vram_mb is not None and is_directml(self.device or self.gpu)
 
+    def machine_named(self) -> bool:
+        """Does the log name anything of the machine (GPU, VRAM, vram state, versions)? An excerpt from after the
+        start-up, or launches that never started, names none: the reports say so in one line."""
+        return bool(self.gpu or self.total_vram_mb is not None or self.vram_states or self.versions())
+
     def comfyui_text(self) -> str | None:
         """ComfyUI's version as a person reads it: ``0.3.62``; ``revision 1796 [97015b6b]`` where only
         ComfyUI-Manager's `### ComfyUI Revision:` line names it (a count of commits and the commit, no version);

@@ -435,7 +435,7 @@ def _machine(report: Report, page: Page) -> str:
         span = f"{when(run.started_at)} → {clock(run.ended_at)}"
         if run.span_s is not None:
             span += f" ({fmt_s(run.span_s)})"
-        known = bool(run.gpu or run.total_vram_mb is not None or run.vram_states or versions)
+        known = run.machine_named()
         if known:
             facts = [("GPU", run.gpu or "—"), ("VRAM", vram), ("vram state", ", ".join(run.vram_states) or "—")]
         else:  # as the terminal says it: one line, not rows of dashes

@@ -183,7 +183,7 @@ def _machine_rows(run: Run, report: Report) -> tuple[str, list[tuple[str, str]]]
         vram += f"   RAM {run.total_ram_mb} MB"
     states = ", ".join(run.vram_states) if run.vram_states else "—"
     versions = run.versions()
-    if run.gpu or run.total_vram_mb is not None or run.vram_states or versions:
+    if run.machine_named():
         rows.append(("GPU", escape(run.gpu or "—")))
         rows.append(("VRAM", vram))
         rows.append(("vram state", states))
